@@ -1,0 +1,28 @@
+# The two set-up commands of the README:
+#   make demo   - create .venv, install, downscale the shipped sample scene
+#   make test   - create .venv, install, run the whole test suite
+# torch is pinned to the CPU build that installs from this machine's disk; see README for CUDA.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: demo test install clean
+
+$(BIN)/groklst: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	@touch $@
+
+install: $(BIN)/groklst
+
+demo: install
+	$(BIN)/groklst downscale sample_scenes/heihe_demo_lst.tif -o out/heihe_demo_lst_10m.tif --overwrite
+
+test: install
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,65 @@
+"""Where groklst talks: logs and progress on stderr (rich), results on stdout.
+
+Progress bars are shown only when stderr is a terminal and ``--quiet`` was not given, so
+pipelines that capture output get clean text.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class RunState:
+    """Global flags set by the top-level options."""
+
+    quiet: bool = False
+    debug: bool = False
+
+
+state = RunState()
+
+
+def info(message: str) -> None:
+    """A log line on stderr, silenced by ``--quiet``."""
+    if not state.quiet:
+        err.print(message)
+
+
+def warn(message: str) -> None:
+    """A warning on stderr; shown even with ``--quiet``."""
+    err.print(f"[yellow]warning:[/yellow] {message}")
+
+
+def progress(*extra_columns: TextColumn) -> Progress:
+    """A rich progress bar on stderr, disabled when quiet or when stderr is not a terminal."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        *extra_columns,
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=state.quiet or not err.is_terminal,
+        transient=False,
+    )
+
+
+def result(text: str) -> None:
+    """A result line on stdout (what a pipeline captures)."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,146 @@
+"""The groklst checkpoint: one file that is enough to downscale with.
+
+A checkpoint holds the model name and constructor arguments, the scale, the guidance band
+names in order, the z-score statistics of LST and of each band, the training resolution and
+config, the groklst version and the weights of the unwrapped model. It is saved with
+``torch.save`` from plain Python values and tensors only, and loaded with
+``weights_only=True``: no arbitrary pickle is ever executed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from models.registry import build_model, get_spec
+from pipelines.atomic import atomic_output
+from pipelines.errors import InputError
+
+FORMAT = "groklst-checkpoint/1"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("groklst")
+    except PackageNotFoundError:
+        return "0.0.0+unknown"
+
+
+@dataclass
+class Checkpoint:
+    """Everything needed to rebuild a model and feed it correctly normalised inputs."""
+
+    model: str
+    scale: int
+    bands: list[str]
+    lst_mean: float = 0.0
+    lst_std: float = 1.0
+    band_mean: list[float] = field(default_factory=list)
+    band_std: list[float] = field(default_factory=list)
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    hr_resolution: float | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    groklst_version: str = field(default_factory=_version)
+    state_dict: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.bands)
+        if not self.band_mean:
+            self.band_mean = [0.0] * n
+        if not self.band_std:
+            self.band_std = [1.0] * n
+        if len(self.band_mean) != n or len(self.band_std) != n:
+            raise ValueError("band statistics must have one value per band")
+
+    @classmethod
+    def untrained(cls, model: str, scale: int, bands: Sequence[str], **kwargs: Any) -> Checkpoint:
+        """A checkpoint for a model without weights (bicubic, bilinear)."""
+        if get_spec(model).learned:
+            raise ValueError(f"model {model!r} needs trained weights; give a checkpoint file")
+        return cls(model=model, scale=scale, bands=list(bands), **kwargs)
+
+    def build(self) -> nn.Module:
+        """Construct the model and load the weights; in eval mode."""
+        net = build_model(
+            self.model, scale=self.scale, guidance_channels=len(self.bands), **self.model_kwargs
+        )
+        if self.state_dict:
+            net.load_state_dict(self.state_dict)
+        return net.eval()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["format"] = FORMAT
+        return data
+
+    def save(self, path: str | os.PathLike[str], overwrite: bool = True) -> Path:
+        """Write atomically (a killed save never leaves a truncated checkpoint)."""
+        with atomic_output(path, overwrite=overwrite) as tmp:
+            torch.save(self.to_dict(), tmp)
+        return Path(path)
+
+    def check_compatible(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        model: str | None = None,
+        scale: int | None = None,
+        bands: Sequence[str] | None = None,
+    ) -> None:
+        """Refuse, with a clear message, a checkpoint for another model, scale or band set."""
+        if model is not None and model != self.model:
+            raise InputError(path, f"checkpoint is for model {self.model!r}, not {model!r}")
+        if scale is not None and scale != self.scale:
+            raise InputError(path, f"checkpoint is for x{self.scale}, but the data needs x{scale}")
+        if bands is not None and set(bands) != set(self.bands):
+            missing = [b for b in self.bands if b not in bands]
+            extra = [b for b in bands if b not in self.bands]
+            raise InputError(
+                path,
+                f"checkpoint expects bands {self.bands}; missing {missing}, unexpected {extra}",
+            )
+
+
+def state_dict_of(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Weights of the unwrapped model (no ``module.`` prefixes from DDP/DataParallel), on CPU."""
+    inner = getattr(model, "module", model)
+    inner = getattr(inner, "_orig_mod", inner)  # torch.compile wrapper
+    return {k: v.detach().cpu().clone() for k, v in inner.state_dict().items()}
+
+
+def file_hash(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file, for provenance tags."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Load a checkpoint safely (``weights_only=True``); clear errors for anything else."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(p, "checkpoint file not found")
+    try:
+        data = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
+        raise InputError(p, f"not a readable groklst checkpoint ({type(exc).__name__})") from exc
+    if not isinstance(data, Mapping) or data.get("format") != FORMAT:
+        raise InputError(p, "not a groklst checkpoint (format tag missing)")
+    fields = {k: v for k, v in data.items() if k != "format"}
+    try:
+        ckpt = Checkpoint(**fields)
+        get_spec(ckpt.model)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise InputError(p, f"checkpoint is malformed: {exc}") from exc
+    return ckpt

@@ -1,0 +1,102 @@
+"""groklst's GeoTIFF convention and the raster reads every command shares.
+
+Convention for every raster groklst writes: float32, 512x512 internal tiles, DEFLATE with the
+floating-point predictor, nodata NaN, CRS and transform of the source grid, one description
+per band and a unit tag.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.errors import RasterioIOError
+
+from pipelines.atomic import atomic_output
+from pipelines.errors import InputError
+
+BLOCK = 512
+
+
+def creation_profile(
+    *, width: int, height: int, count: int, crs: Any, transform: Any
+) -> dict[str, Any]:
+    """Rasterio profile for a raster that follows the project convention."""
+    tiled = width >= 16 and height >= 16
+    profile: dict[str, Any] = {
+        "driver": "GTiff",
+        "dtype": "float32",
+        "nodata": float("nan"),
+        "width": width,
+        "height": height,
+        "count": count,
+        "crs": crs,
+        "transform": transform,
+        "compress": "deflate",
+        "predictor": 3,
+        "BIGTIFF": "IF_SAFER",
+    }
+    if tiled:
+        # GDAL requires tile sizes that are multiples of 16; 512 unless the raster is smaller.
+        bx = min(BLOCK, (width + 15) // 16 * 16)
+        by = min(BLOCK, (height + 15) // 16 * 16)
+        profile.update(tiled=True, blockxsize=bx, blockysize=by)
+    return profile
+
+
+def open_raster(path: str | os.PathLike[str]) -> rasterio.DatasetReader:
+    """Open a raster for reading, turning missing or unreadable files into an :class:`InputError`."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(p, "file not found", "check the path")
+    if p.is_dir():
+        raise InputError(p, "is a directory, expected a GeoTIFF")
+    try:
+        return rasterio.open(p)
+    except RasterioIOError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "unknown reason"
+        raise InputError(p, f"not a readable raster ({first})", "is it a GeoTIFF?") from exc
+
+
+def write_raster(
+    path: str | os.PathLike[str],
+    data: np.ndarray,
+    *,
+    crs: Any,
+    transform: Any,
+    descriptions: Sequence[str],
+    units: str | Sequence[str] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write a (bands, rows, cols) or (rows, cols) array atomically with the project convention."""
+    arr = np.asarray(data, dtype=np.float32)
+    if arr.ndim == 2:
+        arr = arr[None]
+    count, height, width = arr.shape
+    if len(descriptions) != count:
+        raise ValueError(f"{count} bands but {len(descriptions)} descriptions")
+    unit_list = [units] * count if isinstance(units, str) or units is None else list(units)
+    profile = creation_profile(width=width, height=height, count=count, crs=crs, transform=transform)
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(arr)
+            for band, (desc, unit) in enumerate(zip(descriptions, unit_list), start=1):
+                dst.set_band_description(band, desc)
+                if unit:
+                    dst.set_band_unit(band, unit)
+            if tags:
+                dst.update_tags(**{k: str(v) for k, v in tags.items()})
+    return Path(path)
+
+
+def band_names(src: rasterio.DatasetReader) -> list[str]:
+    """Band names from the band descriptions, ``b1..bN`` where a description is missing."""
+    return [
+        (desc.strip().lower() if desc and desc.strip() else f"b{i}")
+        for i, desc in enumerate(src.descriptions, start=1)
+    ]
