@@ -61,8 +61,9 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit status instead of exiting (used by ``main`` and tests)."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        app(args=argv, prog_name="groklst", standalone_mode=False)
-        return 0
+        # Without standalone mode click returns typer.Exit's code instead of raising it.
+        status = app(args=argv, prog_name="groklst", standalone_mode=False)
+        return status if isinstance(status, int) else 0
     except InputError as exc:
         if debug:
             traceback.print_exc()

@@ -26,7 +26,8 @@ from pipelines.errors import InputError
 FORMAT = "groklst-checkpoint/1"
 
 
-def _version() -> str:
+def groklst_version() -> str:
+    """The installed groklst version (for provenance)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -49,7 +50,7 @@ class Checkpoint:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     hr_resolution: float | None = None
     config: dict[str, Any] = field(default_factory=dict)
-    groklst_version: str = field(default_factory=_version)
+    groklst_version: str = field(default_factory=groklst_version)
     state_dict: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -26,8 +26,7 @@ def creation_profile(
     *, width: int, height: int, count: int, crs: Any, transform: Any
 ) -> dict[str, Any]:
     """Rasterio profile for a raster that follows the project convention."""
-    tiled = width >= 16 and height >= 16
-    profile: dict[str, Any] = {
+    return {
         "driver": "GTiff",
         "dtype": "float32",
         "nodata": float("nan"),
@@ -39,13 +38,10 @@ def creation_profile(
         "compress": "deflate",
         "predictor": 3,
         "BIGTIFF": "IF_SAFER",
+        "tiled": True,
+        "blockxsize": BLOCK,
+        "blockysize": BLOCK,
     }
-    if tiled:
-        # GDAL requires tile sizes that are multiples of 16; 512 unless the raster is smaller.
-        bx = min(BLOCK, (width + 15) // 16 * 16)
-        by = min(BLOCK, (height + 15) // 16 * 16)
-        profile.update(tiled=True, blockxsize=bx, blockysize=by)
-    return profile
 
 
 def open_raster(path: str | os.PathLike[str]) -> rasterio.DatasetReader:

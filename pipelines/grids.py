@@ -1,0 +1,158 @@
+"""Pairing an LST grid with a guidance grid: scale, nesting, overlap and the output grid.
+
+Downscaling works on whole LR pixels: every LR pixel of the output footprint is split into
+``scale x scale`` output pixels, and the guidance pixels must nest in that subdivision. The
+output grid is the guidance grid (its intersection with the LST footprint), or, when the
+guidance is finer than LST-resolution/scale, the guidance grid area-averaged by an integer
+factor.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.windows import Window
+
+from pipelines.errors import InputError
+
+_TOL = 1e-3  # fraction of a pixel tolerated as rounding noise in grid alignment
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A north-up raster grid."""
+
+    crs: CRS | None
+    transform: Affine
+    width: int
+    height: int
+
+    @property
+    def res(self) -> tuple[float, float]:
+        return self.transform.a, -self.transform.e
+
+
+@dataclass(frozen=True)
+class PairedGrids:
+    """How an LST raster and its guidance line up for downscaling by ``scale``."""
+
+    scale: int
+    guidance_factor: int  # guidance pixels per output pixel along each axis (1 = native)
+    lr_window: Window  # whole LR pixels of the output footprint, in LST pixel coordinates
+    guidance_window: Window  # the same footprint in guidance pixel coordinates
+    output: Grid
+
+    @property
+    def ratio(self) -> int:
+        """Guidance pixels per LR pixel along each axis."""
+        return self.scale * self.guidance_factor
+
+    def describe(self, guidance: Grid) -> str:
+        """One line saying which output grid was chosen and why."""
+        res = self.output.res[0]
+        size = f"{self.output.width}x{self.output.height} px at {res:g} m"
+        if self.guidance_factor > 1:
+            return (
+                f"output grid: guidance area-averaged x{self.guidance_factor} to LST/{self.scale} "
+                f"({size})"
+            )
+        if (self.output.width, self.output.height) == (guidance.width, guidance.height):
+            return f"output grid: the guidance grid ({size})"
+        return f"output grid: the part of the guidance grid covered by the LST ({size})"
+
+
+def _check_north_up(path: str | os.PathLike[str], t: Affine) -> None:
+    if t.b != 0 or t.d != 0 or t.a <= 0 or t.e >= 0:
+        raise InputError(path, "rotated or flipped grids are not supported", "warp to north-up first")
+
+
+def _integer(value: float, what: str, path: str | os.PathLike[str]) -> int:
+    rounded = round(value)
+    if abs(value - rounded) > _TOL * max(1.0, abs(value)):
+        raise InputError(path, what)
+    return int(rounded)
+
+
+def pair_grids(
+    lst: Grid,
+    guidance: Grid,
+    *,
+    scale: int | None,
+    lst_path: str | os.PathLike[str],
+    guidance_path: str | os.PathLike[str],
+) -> PairedGrids:
+    """Check that ``guidance`` can guide ``lst`` at ``scale`` and compute the output grid.
+
+    ``scale=None`` derives the scale from the two grids (for models without a fixed scale).
+    """
+    _check_north_up(lst_path, lst.transform)
+    _check_north_up(guidance_path, guidance.transform)
+    if lst.crs is None or guidance.crs is None:
+        which = lst_path if lst.crs is None else guidance_path
+        raise InputError(which, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
+    if lst.crs != guidance.crs:
+        raise InputError(
+            guidance_path,
+            f"CRS {guidance.crs.to_string()} differs from the LST's {lst.crs.to_string()}",
+            "reproject the guidance onto the LST's CRS",
+        )
+    (rx, ry), (gx, gy) = lst.res, guidance.res
+    ratio_x = _integer(
+        rx / gx,
+        f"LST pixel size {rx:g} m is not an integer multiple of the guidance pixel size {gx:g} m",
+        guidance_path,
+    )
+    ratio_y = _integer(ry / gy, f"pixel sizes differ in y ({ry:g} m vs {gy:g} m)", guidance_path)
+    if ratio_x != ratio_y or ratio_x < 2:
+        raise InputError(
+            guidance_path,
+            f"guidance must be finer than the LST by the same integer factor >= 2 in x and y "
+            f"(got x{ratio_x} and x{ratio_y})",
+        )
+    ratio = ratio_x
+    scale = ratio if scale is None else scale
+    if ratio % scale:
+        raise InputError(
+            guidance_path,
+            f"the grids give a scale of x{ratio} but the model downscales x{scale}",
+            "use a checkpoint trained for this scale or guidance at LST-resolution/scale",
+        )
+    factor = ratio // scale
+
+    # Guidance origin in LST pixel units; it must sit on a guidance-pixel boundary of the LR grid.
+    col0 = (guidance.transform.c - lst.transform.c) / rx
+    row0 = (lst.transform.f - guidance.transform.f) / ry
+    for offset, axis in ((col0, "x"), (row0, "y")):
+        _integer(
+            offset * ratio,
+            f"the guidance grid does not nest in the LST grid (offset of "
+            f"{(offset * ratio) % 1:.2f} guidance pixel in {axis})",
+            guidance_path,
+        )
+    # Whole LR pixels covered by both footprints.
+    c_lo = max(0, math.ceil(col0 - _TOL))
+    r_lo = max(0, math.ceil(row0 - _TOL))
+    c_hi = min(lst.width, math.floor(col0 + guidance.width / ratio + _TOL))
+    r_hi = min(lst.height, math.floor(row0 + guidance.height / ratio + _TOL))
+    if c_hi <= c_lo or r_hi <= r_lo:
+        raise InputError(
+            guidance_path,
+            "the guidance footprint does not cover any whole LST pixel",
+            "check that both rasters show the same place",
+        )
+    lr_window = Window(c_lo, r_lo, c_hi - c_lo, r_hi - r_lo)
+    guidance_window = Window(
+        round((c_lo - col0) * ratio), round((r_lo - row0) * ratio),
+        (c_hi - c_lo) * ratio, (r_hi - r_lo) * ratio,
+    )
+    out_res_x, out_res_y = rx / scale, ry / scale
+    transform = Affine(
+        out_res_x, 0.0, lst.transform.c + c_lo * rx,
+        0.0, -out_res_y, lst.transform.f - r_lo * ry,
+    )
+    output = Grid(lst.crs, transform, (c_hi - c_lo) * scale, (r_hi - r_lo) * scale)
+    return PairedGrids(scale, factor, lr_window, guidance_window, output)

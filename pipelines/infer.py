@@ -1,0 +1,126 @@
+"""Running a downscaling model on batches of tiles, device-agnostic.
+
+Inputs and outputs are NumPy arrays in physical units (Kelvin, guidance units); z-score
+normalisation with the checkpoint's statistics, the device transfer (pinned memory and
+non-blocking copies on CUDA) and mixed precision (autocast on CUDA) happen here.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipelines.checkpoint import Checkpoint, file_hash, groklst_version
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but no CUDA device is available")
+    return device
+
+
+class TilePredictor:
+    """Wraps a checkpoint's model: ``predict(lr, guidance) -> hr`` on batches of tiles."""
+
+    def __init__(self, checkpoint: Checkpoint, device: torch.device):
+        self.checkpoint = checkpoint
+        self.device = device
+        self.model = checkpoint.build().to(device)
+        self.scale = checkpoint.scale
+        self._band_mean = np.asarray(checkpoint.band_mean, np.float32)[None, :, None, None]
+        self._band_std = np.asarray(checkpoint.band_std, np.float32)[None, :, None, None]
+
+    def _to_device(self, array: np.ndarray) -> torch.Tensor:
+        tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+        if self.device.type == "cuda":
+            return tensor.pin_memory().to(self.device, non_blocking=True)
+        return tensor
+
+    @torch.inference_mode()
+    def predict(self, lr: np.ndarray, guidance: np.ndarray) -> np.ndarray:
+        """``lr`` (B, h, w) Kelvin and ``guidance`` (B, K, h*s, w*s) without NaN -> (B, h*s, w*s)."""
+        ck = self.checkpoint
+        lr_n = (lr[:, None] - np.float32(ck.lst_mean)) / np.float32(ck.lst_std)
+        guid_n = (guidance - self._band_mean) / self._band_std
+        autocast = (
+            torch.autocast("cuda", dtype=torch.bfloat16)
+            if self.device.type == "cuda"
+            else nullcontext()
+        )
+        with autocast:
+            out = self.model(self._to_device(lr_n), self._to_device(guid_n))
+        out = out.float().cpu().numpy()[:, 0]
+        return out * np.float32(ck.lst_std) + np.float32(ck.lst_mean)
+
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "models" / "pretrained" / "mocolsk-lite-x3-sdgsat.pt"
+
+
+class ModelSource:
+    """Where predictions come from: a trained checkpoint, or an interpolator (scale from the grids).
+
+    Predictors are built lazily and cached per (scale, bands), so a run over many scenes
+    builds the network once.
+    """
+
+    def __init__(
+        self,
+        *,
+        checkpoint: Checkpoint | None = None,
+        checkpoint_path: str | os.PathLike[str] | None = None,
+        interpolation: str | None = None,
+        device: str = "auto",
+    ):
+        if (checkpoint is None) == (interpolation is None):
+            raise ValueError("give exactly one of checkpoint or interpolation")
+        self.checkpoint = checkpoint
+        self.checkpoint_path = None if checkpoint_path is None else str(checkpoint_path)
+        self.interpolation = interpolation
+        self.device_name = device
+        self._cache: dict[tuple[int, tuple[str, ...]], TilePredictor] = {}
+        self._hash: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.checkpoint.model if self.checkpoint else str(self.interpolation)
+
+    @property
+    def scale(self) -> int | None:
+        """The fixed scale of a checkpoint; ``None`` when it follows the grids."""
+        return self.checkpoint.scale if self.checkpoint else None
+
+    def bands(self, available: list[str]) -> list[str]:
+        """Guidance bands to read: the checkpoint's, or all of them (for the nodata mask)."""
+        return list(self.checkpoint.bands) if self.checkpoint else list(available)
+
+    def predictor(self, scale: int, bands: list[str]) -> TilePredictor:
+        key = (scale, tuple(bands))
+        if key not in self._cache:
+            ckpt = self.checkpoint or Checkpoint.untrained(str(self.interpolation), scale, bands)
+            self._cache[key] = TilePredictor(ckpt, resolve_device(self.device_name))
+        return self._cache[key]
+
+    def tags(self) -> dict[str, str]:
+        """Provenance tags for outputs."""
+        tags = {"model": self.name, "groklst_version": groklst_version()}
+        if self.checkpoint_path:
+            if self._hash is None:
+                self._hash = file_hash(self.checkpoint_path)
+            tags.update(checkpoint=Path(self.checkpoint_path).name, checkpoint_sha256=self._hash)
+        else:
+            tags["checkpoint"] = "none (non-learned interpolation)"
+        return tags
+
+    def __getstate__(self) -> dict:
+        # Predictors hold device tensors; workers rebuild their own.
+        state = self.__dict__.copy()
+        state["_cache"] = {}
+        return state

@@ -1,0 +1,89 @@
+"""Running the downscaler over many scenes: one failure never stops the others.
+
+Scenes run one after another in this process, or are distributed over a dask.distributed
+cluster (one task per scene). Each scene yields a :class:`SceneReport`.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.downscale import DownscaleOptions, SceneReport, downscale_scene
+from pipelines.errors import InputError
+from pipelines.infer import ModelSource
+
+
+@dataclass(frozen=True)
+class SceneJob:
+    """One scene to downscale."""
+
+    lst: Path
+    output: Path
+    guidance: Path | None = None
+
+
+def output_for(lst: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:
+    """Default output name: ``OUT_DIR/<input stem>_downscaled.tif``."""
+    return Path(out_dir) / f"{Path(lst).stem}_downscaled.tif"
+
+
+def run_job(
+    job: SceneJob,
+    source: ModelSource,
+    options: DownscaleOptions,
+    *,
+    skip_existing: bool = False,
+    debug: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+    on_grid: Callable[[str], None] | None = None,
+) -> SceneReport:
+    """Downscale one job, turning every failure into a report instead of an exception."""
+    if skip_existing and job.output.exists():
+        return SceneReport(str(job.lst), str(job.output), status="skipped")
+    try:
+        return downscale_scene(
+            job.lst, job.output, source, guidance_path=job.guidance, options=options,
+            on_progress=on_progress, on_grid=on_grid,
+        )
+    except InputError as exc:
+        return SceneReport(str(job.lst), str(job.output), status="error", error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - reported per scene; the run goes on
+        detail = traceback.format_exc() if debug else f"{type(exc).__name__}: {exc}"
+        return SceneReport(
+            str(job.lst), str(job.output), status="failed", error=f"internal error: {detail}"
+        )
+
+
+def run_local(
+    jobs: Iterable[SceneJob], source: ModelSource, options: DownscaleOptions, **kwargs
+) -> Iterator[SceneReport]:
+    """Scenes one after another in this process."""
+    for job in jobs:
+        yield run_job(job, source, options, **kwargs)
+
+
+def run_dask(
+    jobs: Iterable[SceneJob],
+    source: ModelSource,
+    options: DownscaleOptions,
+    scheduler: str,
+    *,
+    skip_existing: bool = False,
+) -> Iterator[SceneReport]:
+    """Scenes as tasks on the dask.distributed scheduler at ``scheduler``, yielded as they finish.
+
+    Workers need the same files at the same paths (a shared file system) and groklst installed.
+    """
+    from dask.distributed import Client, as_completed
+
+    with Client(scheduler) as client:
+        futures = [
+            client.submit(run_job, job, source, options, skip_existing=skip_existing, pure=False)
+            for job in jobs
+        ]
+        for future in as_completed(futures):
+            yield future.result()

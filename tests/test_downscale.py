@@ -1,0 +1,283 @@
+"""groklst downscale: grids, nodata, tiling/blending, batching, units, bad inputs, batch mode."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+import torch.nn.functional as F
+from affine import Affine
+from rasterio.crs import CRS
+
+from groklst_cli.app import run
+from pipelines.conserve import conserve_blocks
+from pipelines.geotiff import write_raster
+
+BANDS = ["dem", "deepblue", "blue", "green", "red", "vre", "nir", "ndmvi", "ndvi", "ndwi"]
+X0, Y0 = 520_000.0, 4_310_000.0
+
+
+def make_scene(
+    folder: Path,
+    name: str = "scene",
+    *,
+    rows: int = 40,
+    cols: int = 50,
+    scale: int = 3,
+    crs: int = 32647,
+    guidance_shift: tuple[float, float] = (0.0, 0.0),
+    band_order: list[str] | None = None,
+    lst_offset: float = 0.0,
+    lst_nodata: float | None = None,
+    seed: int = 0,
+) -> tuple[Path, Path]:
+    """A small smooth LST (30 m) + 10-band guidance (30/scale m) pair, NaN in one corner."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:rows, 0:cols]
+    lst = (300 + 6 * np.sin(yy / 6.0) + 4 * np.cos(xx / 4.0) + rng.normal(0, 0.3, (rows, cols)))
+    lst = lst.astype(np.float32) + np.float32(lst_offset)
+    lst[0, :4] = np.nan if lst_nodata is None else lst_nodata
+    guid = rng.normal(0, 1, (10, rows * scale, cols * scale)).astype(np.float32)
+    guid[3, 30:32, 30:33] = np.nan
+    order = band_order or BANDS
+    guid = guid[[BANDS.index(b) for b in order]]
+    crs_obj = CRS.from_epsg(crs)
+    res = 30.0
+    lst_path = folder / f"{name}_lst.tif"
+    write_raster(lst_path, lst, crs=crs_obj, transform=Affine(res, 0, X0, 0, -res, Y0),
+                 descriptions=["lst"], units="K", overwrite=True)
+    if lst_nodata is not None:
+        with rasterio.open(lst_path, "r+") as dst:
+            dst.nodata = lst_nodata
+    g_res = res / scale
+    gx, gy = guidance_shift
+    guid_path = folder / f"{name}_guidance.tif"
+    write_raster(guid_path, guid, crs=crs_obj,
+                 transform=Affine(g_res, 0, X0 + gx, 0, -g_res, Y0 + gy),
+                 descriptions=order, overwrite=True)
+    return lst_path, guid_path
+
+
+def read(path: Path) -> tuple[np.ndarray, rasterio.profiles.Profile, dict]:
+    with rasterio.open(path) as src:
+        return src.read(1), src.profile, src.tags()
+
+
+def bicubic_one_pass(lst_path: Path, scale: int) -> np.ndarray:
+    with rasterio.open(lst_path) as src:
+        lr = src.read(1)
+    filled = np.where(np.isnan(lr), np.nanmean(lr), lr)  # only the masked corner differs
+    up = F.interpolate(torch.from_numpy(filled)[None, None], scale_factor=scale, mode="bicubic",
+                       align_corners=False)
+    return up[0, 0].numpy()
+
+
+def test_output_grid_crs_nodata_and_values(tmp_path: Path) -> None:
+    lst, guid = make_scene(tmp_path)
+    out = tmp_path / "out.tif"
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out)]) == 0
+    data, profile, tags = read(out)
+    with rasterio.open(guid) as g:
+        assert profile["crs"] == g.crs and profile["crs"].to_epsg() == 32647
+        assert profile["transform"] == g.transform
+        assert (profile["height"], profile["width"]) == (g.height, g.width)
+    assert profile["dtype"] == "float32" and np.isnan(profile["nodata"])
+    assert profile["blockxsize"] == 512 and profile["compress"] == "deflate"
+    assert tags["model"] == "bicubic" and tags["scale"] == "3" and tags["units"] == "K"
+    # NaN exactly where the LR pixel (4 px of row 0) or a guidance band is nodata.
+    expected = np.zeros_like(data, bool)
+    expected[0:3, 0:12] = True
+    expected[30:32, 30:33] = True
+    np.testing.assert_array_equal(np.isnan(data), expected)
+    # Away from nodata and scene edges the mosaic equals one-pass bicubic.
+    ref = bicubic_one_pass(lst, 3)
+    inner = (slice(12, -6), slice(20, -6))
+    valid = ~expected[inner]
+    np.testing.assert_allclose(data[inner][valid], ref[inner][valid], atol=1e-3)
+
+
+def test_tiled_bicubic_matches_one_pass_everywhere_but_seams(tmp_path: Path) -> None:
+    lst, _ = make_scene(tmp_path, rows=60, cols=60)
+    one, tiled = tmp_path / "one.tif", tmp_path / "tiled.tif"
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(one), "--tile", "600"]) == 0
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(tiled),
+                "--tile", "60", "--overlap", "24"]) == 0
+    a, b = read(one)[0], read(tiled)[0]
+    diff = np.abs(a - b)
+    # Bicubic sees 2 LR px (6 output px) each side; the outer quarter of the 24 px overlap
+    # has floor weight, so the padding artefacts of each tile are blended away.
+    assert np.nanmax(diff) < 2e-3, np.nanmax(diff)  # measured: 0.98 mK
+
+
+def test_guidance_found_by_name_and_partial_overlap_writes_intersection(tmp_path: Path) -> None:
+    # Guidance shifted by one whole LR pixel east and south: the output is the intersection.
+    lst, guid = make_scene(tmp_path, guidance_shift=(30.0, -30.0))
+    out = tmp_path / "out.tif"
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out)]) == 0
+    data, profile, _ = read(out)
+    assert profile["transform"] == Affine(10, 0, X0 + 30, 0, -10, Y0 - 30)
+    assert data.shape == (39 * 3, 49 * 3)
+
+
+def test_celsius_input_is_detected_and_kept(tmp_path: Path) -> None:
+    kelvin, _ = make_scene(tmp_path, name="k")
+    celsius, _ = make_scene(tmp_path, name="c", lst_offset=-273.15, lst_nodata=-9999.0)
+    ok, oc = tmp_path / "k.tif", tmp_path / "c.tif"
+    assert run(["-q", "downscale", str(kelvin), "--model", "bicubic", "-o", str(ok)]) == 0
+    assert run(["-q", "downscale", str(celsius), "--model", "bicubic", "-o", str(oc)]) == 0
+    k, c = read(ok)[0], read(oc)
+    assert c[2]["units"] == "degC"
+    np.testing.assert_array_equal(np.isnan(k), np.isnan(c[0]))  # -9999 read as nodata
+    np.testing.assert_allclose(c[0], k - 273.15, atol=2e-3)
+    out_k = tmp_path / "ck.tif"
+    assert run(["-q", "downscale", str(celsius), "--model", "bicubic", "-o", str(out_k),
+                "--units-out", "kelvin"]) == 0
+    np.testing.assert_allclose(read(out_k)[0], k, atol=2e-3)
+
+
+def test_conserve_makes_blocks_aggregate_to_lr(tmp_path: Path) -> None:
+    lst, _ = make_scene(tmp_path)
+    out = tmp_path / "out.tif"
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out), "--conserve",
+                "--tile", "60", "--overlap", "12"]) == 0
+    hr = read(out)[0].astype(np.float64)
+    with rasterio.open(lst) as src:
+        lr = src.read(1).astype(np.float64)
+    ok = np.isfinite(lr) & np.isfinite(hr).reshape(40, 3, 50, 3).all(axis=(1, 3))
+    agg = np.mean(hr.reshape(40, 3, 50, 3) ** 4, axis=(1, 3)) ** 0.25
+    np.testing.assert_allclose(agg[ok], lr[ok], atol=1e-3)
+
+
+def test_conserve_blocks_exact_in_radiance() -> None:
+    hr = np.array([[290.0, 310.0], [300.0, 300.0]], np.float32)
+    out = conserve_blocks(hr, np.array([[301.0]], np.float32), 2)
+    assert np.mean(out.astype(np.float64) ** 4) ** 0.25 == pytest.approx(301.0, abs=1e-4)
+    assert out[0, 1] > out[0, 0]  # contrast inside the block is kept
+
+
+@pytest.mark.parametrize(
+    "case, problem",
+    [
+        ("missing", "file not found"),
+        ("crs", "differs from the LST"),
+        ("no_overlap", "does not cover any whole LST pixel"),
+        ("not_nested", "does not nest"),
+        ("scale", "not an integer multiple"),
+        ("bands", "has 2 bands, expected 1"),
+        ("unreadable", "not a readable raster"),
+        ("no_guidance_name", "does not end in _lst"),
+    ],
+)
+def test_bad_inputs_exit_2_one_line_no_output(tmp_path: Path, capsys, case: str, problem: str) -> None:
+    lst, guid = make_scene(tmp_path)
+    if case == "missing":
+        lst = tmp_path / "nothere_lst.tif"
+    elif case == "crs":
+        write_raster(guid, np.zeros((10, 120, 150), np.float32), crs=CRS.from_epsg(32648),
+                     transform=Affine(10, 0, X0, 0, -10, Y0), descriptions=BANDS, overwrite=True)
+    elif case == "no_overlap":
+        make_scene(tmp_path, guidance_shift=(10_000.0, 0.0))
+    elif case == "not_nested":
+        make_scene(tmp_path, guidance_shift=(4.0, 0.0))
+    elif case == "scale":
+        write_raster(guid, np.zeros((10, 100, 125), np.float32), crs=CRS.from_epsg(32647),
+                     transform=Affine(12, 0, X0, 0, -12, Y0), descriptions=BANDS, overwrite=True)
+    elif case == "bands":
+        write_raster(lst, np.zeros((2, 40, 50), np.float32), crs=CRS.from_epsg(32647),
+                     transform=Affine(30, 0, X0, 0, -30, Y0), descriptions=["a", "b"], overwrite=True)
+    elif case == "unreadable":
+        guid.write_bytes(b"this is not a tiff")
+    elif case == "no_guidance_name":
+        lst = lst.rename(tmp_path / "scene.tif")
+    out = tmp_path / "out.tif"
+    capsys.readouterr()
+    status = run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out)])
+    captured = capsys.readouterr()
+    assert status == 2
+    lines = [l for l in captured.err.splitlines() if l.strip()]
+    assert len(lines) == 1 and problem in lines[0], captured.err
+    assert "Traceback" not in captured.err
+    assert not out.exists()
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_existing_output_needs_overwrite(tmp_path: Path, capsys) -> None:
+    lst, _ = make_scene(tmp_path)
+    out = tmp_path / "out.tif"
+    out.write_bytes(b"precious")
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert out.read_bytes() == b"precious"
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out), "--overwrite"]) == 0
+    assert read(out)[0].shape == (120, 150)
+
+
+def test_failure_midway_leaves_no_output(tmp_path: Path, monkeypatch) -> None:
+    lst, _ = make_scene(tmp_path, rows=60, cols=60)
+    out = tmp_path / "out.tif"
+    import pipelines.downscale as ds
+
+    calls = {"n": 0}
+    real = ds._run_batch
+
+    def explode(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("simulated crash")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ds, "_run_batch", explode)
+    status = run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out),
+                  "--tile", "60", "--overlap", "12", "--batch-size", "1"])
+    assert status == 1 and calls["n"] == 3
+    assert not out.exists()
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_stdin_json_batch_with_one_broken_scene(tmp_path: Path, monkeypatch, capsys) -> None:
+    good1, _ = make_scene(tmp_path, name="a")
+    good2, _ = make_scene(tmp_path, name="b", seed=1)
+    broken = tmp_path / "c_lst.tif"
+    broken.write_bytes(b"garbage")
+    out_dir = tmp_path / "out"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{good1}\n{broken}\n\n{good2}\n"))
+    capsys.readouterr()
+    status = run(["-q", "downscale", "-", "--model", "bicubic", "--out-dir", str(out_dir), "--json"])
+    captured = capsys.readouterr()
+    assert status == 2
+    lines = [json.loads(l) for l in captured.out.splitlines()]
+    assert [l["status"] for l in lines] == ["ok", "error", "ok"]
+    assert {"input", "output", "status", "seconds", "megapixels", "error"} <= set(lines[0])
+    assert lines[0]["megapixels"] == pytest.approx(120 * 150 / 1e6, abs=1e-4)
+    assert "not a readable raster" in lines[1]["error"]
+    assert (out_dir / "a_lst_downscaled.tif").exists() and (out_dir / "b_lst_downscaled.tif").exists()
+    assert not (out_dir / "c_lst_downscaled.tif").exists()
+    # A rerun with --skip-existing skips the finished scenes.
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{good1}\n{good2}\n"))
+    assert run(["-q", "downscale", "-", "--model", "bicubic", "--out-dir", str(out_dir), "--json",
+                "--skip-existing"]) == 0
+    again = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    assert [l["status"] for l in again] == ["skipped", "skipped"]
+
+
+def test_dask_local_cluster(tmp_path: Path, capsys) -> None:
+    distributed = pytest.importorskip("dask.distributed")
+    a, _ = make_scene(tmp_path, name="a")
+    b, _ = make_scene(tmp_path, name="b", seed=2)
+    out_dir = tmp_path / "out"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        capsys.readouterr()
+        status = run(["-q", "downscale", str(a), str(b), "--model", "bicubic", "--out-dir",
+                      str(out_dir), "--json", "--dask-scheduler", cluster.scheduler_address])
+    lines = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    assert status == 0 and sorted(l["status"] for l in lines) == ["ok", "ok"]
+    local = tmp_path / "local.tif"
+    assert run(["-q", "downscale", str(a), "--model", "bicubic", "-o", str(local)]) == 0
+    np.testing.assert_array_equal(read(out_dir / "a_lst_downscaled.tif")[0], read(local)[0])
