@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 import traceback
 
-import click
 import typer
 
 from groklst_cli import __version__
@@ -68,11 +67,11 @@ def run(argv: list[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         return _fail(str(exc).replace("[", r"\["), EXIT_USER_ERROR)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         return _fail("aborted", 130)
-    except click.ClickException as exc:
+    except typer.TyperException as exc:  # usage errors: click's own message, exit status 2
         exc.show()
         return exc.exit_code
     except KeyboardInterrupt:

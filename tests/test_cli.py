@@ -1,0 +1,63 @@
+"""The groklst command itself: version, help, exit statuses, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from groklst_cli import __version__
+from groklst_cli.app import run
+
+COMMANDS = ("sample-scene", "ingest", "prepare", "train", "evaluate", "downscale", "models")
+
+
+def test_version(capsys) -> None:
+    assert run(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"groklst {__version__}"
+
+
+def test_help_lists_every_command(capsys) -> None:
+    assert run(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in COMMANDS:
+        assert command in out, command
+    for command in COMMANDS:
+        assert run([command, "--help"]) == 0, command
+        assert "Usage" in capsys.readouterr().out
+
+
+def test_usage_error_exits_2(capsys) -> None:
+    assert run(["downscale", "--no-such-option"]) == 2
+    assert run(["no-such-command"]) == 2
+
+
+def test_missing_file_one_line_exit_2_in_a_real_process(tmp_path: Path) -> None:
+    missing = tmp_path / "nope_lst.tif"
+    proc = subprocess.run(
+        [sys.executable, "-m", "groklst_cli", "downscale", str(missing), "--model", "bicubic",
+         "-o", str(tmp_path / "o.tif")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    lines = [l for l in proc.stderr.splitlines() if l.strip() and not l.startswith("note:")]
+    assert len(lines) == 1 and str(missing) in lines[0] and "file not found" in lines[0]
+    assert proc.stdout == ""
+
+
+def test_internal_error_exits_1_without_traceback_unless_debug(tmp_path: Path, monkeypatch, capsys) -> None:
+    import pipelines.scenes as scenes
+
+    def boom(*args, **kwargs):
+        raise ZeroDivisionError("boom")
+
+    # Outside the per-scene guard: break the job builder itself.
+    import groklst_cli.commands.downscale as cmd
+
+    monkeypatch.setattr(cmd, "_jobs", boom)
+    assert run(["downscale", "x_lst.tif", "--model", "bicubic"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error: ZeroDivisionError: boom" in err and "Traceback" not in err
+    assert run(["--debug", "downscale", "x_lst.tif", "--model", "bicubic"]) == 1
+    assert "Traceback" in capsys.readouterr().err
+    assert scenes  # imported module stays untouched

@@ -1,0 +1,85 @@
+"""Pairing LST and guidance grids: scale, nesting, overlap, the chosen output grid."""
+
+from __future__ import annotations
+
+import pytest
+from affine import Affine
+from rasterio.crs import CRS
+
+from pipelines.errors import InputError
+from pipelines.grids import Grid, pair_grids
+from pipelines.tiling import blend_weights, tile_grid, tile_starts
+
+UTM = CRS.from_epsg(32647)
+
+
+def lst_grid(w: int = 10, h: int = 8) -> Grid:
+    return Grid(UTM, Affine(30, 0, 1000, 0, -30, 5000), w, h)
+
+
+def pair(guidance: Grid, scale: int | None = 3):
+    return pair_grids(lst_grid(), guidance, scale=scale, lst_path="l.tif", guidance_path="g.tif")
+
+
+def test_identical_footprints_give_the_guidance_grid() -> None:
+    g = Grid(UTM, Affine(10, 0, 1000, 0, -10, 5000), 30, 24)
+    p = pair(g)
+    assert p.output == g and p.guidance_factor == 1
+    assert (p.lr_window.width, p.lr_window.height) == (10, 8)
+
+
+def test_guidance_larger_than_lst_is_cropped_to_lst() -> None:
+    g = Grid(UTM, Affine(10, 0, 970, 0, -10, 5030), 36, 30)
+    p = pair(g)
+    assert p.output.transform == Affine(10, 0, 1000, 0, -10, 5000)
+    assert (p.guidance_window.col_off, p.guidance_window.row_off) == (3, 3)
+    assert (p.output.width, p.output.height) == (30, 24)
+
+
+def test_guidance_offset_by_part_of_an_lr_pixel_keeps_whole_lr_pixels() -> None:
+    g = Grid(UTM, Affine(10, 0, 1010, 0, -10, 5000), 30, 24)  # starts 1/3 into LR column 0
+    p = pair(g)
+    assert p.lr_window.col_off == 1 and p.lr_window.width == 9
+    assert p.guidance_window.col_off == 2
+    assert p.output.transform.c == 1030
+
+
+def test_finer_guidance_is_averaged_and_scale_derived() -> None:
+    g = Grid(UTM, Affine(5, 0, 1000, 0, -5, 5000), 60, 48)
+    assert pair(g, scale=3).guidance_factor == 2
+    assert pair(g, scale=None).scale == 6
+    with pytest.raises(InputError, match="x6 but the model downscales x4"):
+        pair(g, scale=4)
+
+
+@pytest.mark.parametrize(
+    "guidance, message",
+    [
+        (Grid(UTM, Affine(10, 0, 1004, 0, -10, 5000), 30, 24), "does not nest"),
+        (Grid(UTM, Affine(10, 0, 9000, 0, -10, 5000), 30, 24), "does not cover"),
+        (Grid(CRS.from_epsg(32648), Affine(10, 0, 1000, 0, -10, 5000), 30, 24), "differs"),
+        (Grid(UTM, Affine(7, 0, 1000, 0, -7, 5000), 30, 24), "not an integer multiple"),
+        (Grid(UTM, Affine(10, 0, 1000, 0, 10, 5000), 30, 24), "rotated or flipped"),
+    ],
+)
+def test_bad_pairs(guidance: Grid, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        pair(guidance)
+
+
+def test_tiles_cover_and_have_equal_size() -> None:
+    assert tile_starts(100, 40, 10) == [0, 30, 60]
+    assert tile_starts(30, 40, 10) == [0]
+    rows = tile_grid(100, 30, 40, 10)
+    assert {(t.rows, t.cols) for r in rows for t in r} == {(40, 30)}
+    assert rows[0][0].top is False and rows[0][0].bottom is True and rows[-1][0].bottom is False
+
+
+def test_blend_weights_are_one_inside_and_floor_at_shared_borders() -> None:
+    rows = tile_grid(100, 100, 40, 16)
+    w = blend_weights(rows[1][1], scale=2, overlap=16)  # interior tile: neighbours on all sides
+    assert w.shape == (80, 80)
+    assert w[40, 40] == 1.0
+    assert w[0, 40] == pytest.approx(1e-3) and w[40, 79] == pytest.approx(1e-3)
+    edge = blend_weights(rows[0][0], scale=2, overlap=16)  # scene corner: no ramp at the edge
+    assert edge[0, 0] == 1.0
