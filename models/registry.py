@@ -30,7 +30,14 @@ class ModelSpec:
 _REGISTRY: dict[str, ModelSpec] = {}
 
 # Modules whose import registers models; imported lazily on first look-up.
-_MODEL_MODULES: tuple[str, ...] = ("models.interpolation",)
+_MODEL_MODULES: tuple[str, ...] = (
+    "models.interpolation",
+    "models.mocolsk",
+    "models.edsr",
+    "models.rcan",
+    "models.djfr",
+    "models.fdsr",
+)
 _loaded = False
 
 

@@ -1,0 +1,185 @@
+"""Building blocks shared by the networks: RCAB residual groups and DBPN projection units.
+
+RCAB and residual groups follow RCAN (Zhang et al., ECCV 2018); projection units follow DBPN
+(Haris et al., CVPR 2018), generalised to any integer scale.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def conv3x3(in_channels: int, out_channels: int, kernel_size: int = 3) -> nn.Conv2d:
+    """A 'same'-padded convolution with bias."""
+    return nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
+
+
+class ChannelAttention(nn.Module):
+    """Squeeze-and-excitation channel attention: global average -> bottleneck -> sigmoid gate."""
+
+    def __init__(self, channels: int, reduction: int = 16):
+        super().__init__()
+        hidden = max(1, channels // reduction)
+        self.gate = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(channels, hidden, 1),
+            nn.ReLU(),
+            nn.Conv2d(hidden, channels, 1),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gate(x)
+
+
+class RCAB(nn.Module):
+    """Residual channel-attention block: x + CA(conv(act(conv(x))))."""
+
+    def __init__(self, channels: int, reduction: int = 16, negative_slope: float = 0.2):
+        super().__init__()
+        self.body = nn.Sequential(
+            conv3x3(channels, channels),
+            nn.LeakyReLU(negative_slope),
+            conv3x3(channels, channels),
+            ChannelAttention(channels, reduction),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class ResidualGroup(nn.Module):
+    """``blocks`` RCABs and a closing 3x3 convolution, wrapped in a long skip connection.
+
+    ``negative_slope`` 0.2 is MoCoLSK's LeakyReLU; 0 gives RCAN's ReLU.
+    """
+
+    def __init__(
+        self, channels: int, blocks: int, reduction: int = 16, negative_slope: float = 0.2
+    ):
+        super().__init__()
+        self.body = nn.Sequential(
+            *(RCAB(channels, reduction, negative_slope) for _ in range(blocks)),
+            conv3x3(channels, channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class DepthwiseConv(nn.Conv2d):
+    """'Same'-padded depth-wise convolution (odd ``kernel``, any ``dilation``).
+
+    A dilated convolution is computed as the undilated one on the dilation x dilation
+    polyphase components of the input (identical result, same weights): PyTorch's CPU kernel
+    for dilated depth-wise convolutions is 2-8x slower than this.
+    """
+
+    def __init__(self, channels: int, kernel: int, dilation: int = 1):
+        if kernel % 2 == 0:
+            raise ValueError(f"depth-wise kernel sizes must be odd, got {kernel}")
+        super().__init__(
+            channels, channels, kernel, padding=dilation * (kernel // 2), dilation=dilation,
+            groups=channels,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d = self.dilation[0]
+        if d == 1:
+            return super().forward(x)
+        b, c, h, w = x.shape
+        hp, wp = -(-h // d) * d, -(-w // d) * d  # zero rows/columns beyond the edge, cropped below
+        x = F.pad(x, (0, wp - w, 0, hp - h))
+        phases = x.reshape(b, c, hp // d, d, wp // d, d).permute(0, 3, 5, 1, 2, 4)
+        phases = phases.reshape(b * d * d, c, hp // d, wp // d)
+        out = F.conv2d(
+            phases, self.weight, self.bias, padding=self.kernel_size[0] // 2, groups=self.groups
+        )
+        out = out.reshape(b, d, d, c, hp // d, wp // d).permute(0, 3, 4, 1, 5, 2)
+        return out.reshape(b, c, hp, wp)[..., :h, :w]
+
+
+def projection_geometry(scale: int) -> tuple[int, int, int]:
+    """(kernel, stride, padding) of a DBPN projection convolution for an integer ``scale``.
+
+    A transposed convolution maps h to (h - 1) * s - 2p + k, so it yields exactly s * h when
+    k = s + 2p; the strided convolution with the same geometry maps s * h back to exactly h.
+    DBPN uses p = 2, i.e. (6, 2, 2), (8, 4, 2), (12, 8, 2) for x2, x4, x8; the same rule gives
+    (7, 3, 2) for x3 (SDGSAT-1 30 m -> 10 m): every output pixel sees a 3x3-tap neighbourhood,
+    like x2's kernel 6 with stride 2.
+    """
+    if int(scale) != scale or scale < 2:
+        raise ValueError(f"projection scale must be an integer >= 2, got {scale}")
+    padding = 2
+    return scale + 2 * padding, scale, padding
+
+
+def _projection_conv(in_channels: int, out_channels: int, scale: int, up: bool) -> nn.Module:
+    kernel, stride, padding = projection_geometry(scale)
+    conv = nn.ConvTranspose2d if up else nn.Conv2d
+    return conv(in_channels, out_channels, kernel, stride=stride, padding=padding)
+
+
+class ProjectionUnit(nn.Module):
+    """DBPN back-projection unit (up or down) from ``in_channels`` to ``out_channels``.
+
+    a0 = P(x); e = Q(a0) - x; out = a0 + P'(e), where P resamples in the unit's direction and
+    Q back, each followed by PReLU. The residual ``e`` is what lets stacked units correct
+    their own resampling error.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, scale: int, up: bool):
+        super().__init__()
+        self.forward_1 = nn.Sequential(
+            _projection_conv(in_channels, out_channels, scale, up), nn.PReLU(out_channels)
+        )
+        self.backward = nn.Sequential(
+            _projection_conv(out_channels, in_channels, scale, not up), nn.PReLU(in_channels)
+        )
+        self.forward_2 = nn.Sequential(
+            _projection_conv(in_channels, out_channels, scale, up), nn.PReLU(out_channels)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a0 = self.forward_1(x)
+        error = self.backward(a0) - x
+        return a0 + self.forward_2(error)
+
+
+class PixelShuffleUpsampler(nn.Sequential):
+    """Sub-pixel upsampling (EDSR/RCAN): x2 steps for powers of two, one xs step otherwise."""
+
+    def __init__(self, channels: int, scale: int):
+        if int(scale) != scale or scale < 2:
+            raise ValueError(f"upsampling scale must be an integer >= 2, got {scale}")
+        steps = [2] * (scale.bit_length() - 1) if scale & (scale - 1) == 0 else [scale]
+        layers: list[nn.Module] = []
+        for step in steps:
+            layers += [conv3x3(channels, channels * step * step), nn.PixelShuffle(step)]
+        super().__init__(*layers)
+
+
+def bicubic_upsample(x: torch.Tensor, scale: int) -> torch.Tensor:
+    """Bicubic upsampling by an integer factor (the global residual of every network)."""
+    return F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
+
+
+def check_inputs(
+    lst_lr: torch.Tensor, guidance_hr: torch.Tensor | None, scale: int, guidance_channels: int
+) -> None:
+    """Raise ``ValueError`` naming the mismatch when inputs do not fit the model."""
+    if lst_lr.ndim != 4 or lst_lr.shape[1] != 1:
+        raise ValueError(f"lst_lr must be (B, 1, h, w), got {tuple(lst_lr.shape)}")
+    if guidance_channels == 0:
+        return
+    if guidance_hr is None:
+        raise ValueError(f"this model needs guidance_hr with {guidance_channels} bands")
+    b, _, h, w = lst_lr.shape
+    expected = (b, guidance_channels, h * scale, w * scale)
+    if tuple(guidance_hr.shape) != expected:
+        raise ValueError(
+            f"guidance_hr must be {expected} for lst_lr {tuple(lst_lr.shape)} at x{scale}, "
+            f"got {tuple(guidance_hr.shape)}"
+        )
