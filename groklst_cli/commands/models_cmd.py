@@ -1,0 +1,85 @@
+"""``groklst models``: every registered model with its size and cost per output megapixel."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from groklst_cli.console import progress
+from models.cost import model_cost
+from models.registry import list_models
+from pipelines.errors import InputError
+
+COST_NOTE = (
+    "GFLOP/Mpx: forward FLOPs per output megapixel from torch's FlopCounterMode "
+    "(2 per multiply-add; interpolation, pooling and activations count as 0)."
+)
+
+
+def model_rows(scale: int, bands: int, lr_size: int = 64) -> list[dict[str, Any]]:
+    """One record per registered model, measured at ``scale`` with ``bands`` guidance bands."""
+    specs = list_models()
+    rows = []
+    with progress() as bar:
+        task = bar.add_task("measuring models", total=len(specs))
+        for spec in specs:
+            cost = model_cost(spec.name, scale, bands, lr_size)
+            rows.append(
+                {
+                    "name": spec.name,
+                    "guided": spec.guided,
+                    "learned": spec.learned,
+                    "params": cost.params,
+                    "gflop_per_mpx": round(cost.gflop_per_mpx, 3),
+                    "scale": scale,
+                    "guidance_bands": bands if spec.guided else 0,
+                    "description": spec.description,
+                }
+            )
+            bar.advance(task)
+    return rows
+
+
+def _table(rows: list[dict[str, Any]], scale: int, bands: int) -> Table:
+    table = Table(title=f"groklst models at x{scale} ({bands} guidance bands)", caption=COST_NOTE)
+    for header, justify in (
+        ("name", "left"), ("guided", "center"), ("learned", "center"),
+        ("params", "right"), ("GFLOP/Mpx", "right"), ("description", "left"),
+    ):
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(
+            row["name"],
+            "yes" if row["guided"] else "no",
+            "yes" if row["learned"] else "no",
+            f"{row['params']:,}",
+            f"{row['gflop_per_mpx']:,.1f}",
+            row["description"],
+        )
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("models")
+    def models_command(
+        scale: int = typer.Option(4, "--scale", "-s", help="Integer downscaling factor (>= 2)."),
+        bands: int = typer.Option(
+            10, "--bands", help="Number of guidance bands for guided models."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
+    ) -> None:
+        """List every model with its parameters and GFLOP per output megapixel."""
+        if scale < 2:
+            raise InputError("--scale", f"must be an integer >= 2, got {scale}")
+        if bands < 1:
+            raise InputError("--bands", f"must be >= 1, got {bands}")
+        rows = model_rows(scale, bands)
+        if as_json:
+            sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        else:
+            Console(file=sys.stdout, soft_wrap=False).print(_table(rows, scale, bands))

@@ -1,0 +1,42 @@
+"""``groklst models``: the table, the JSON list and its numbers, bad options."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from groklst_cli.app import run
+from models.cost import count_parameters
+from models.registry import build_model, list_models
+
+
+def test_json_lists_every_model_with_cost(capsys):
+    assert run(["models", "--scale", "4", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert list(rows) == [spec.name for spec in list_models()]
+    for row in rows.values():
+        assert {"name", "params", "gflop_per_mpx", "guided", "learned", "description"} <= set(row)
+        assert (row["params"] > 0) == row["learned"]
+    assert rows["mocolsk"]["params"] == pytest.approx(25.4e6, rel=0.02)
+    # About 19 MFLOP per output pixel for the paper model, at most 1/20 of that for the preset.
+    assert rows["mocolsk"]["gflop_per_mpx"] == pytest.approx(18_600, rel=0.05)
+    assert rows["mocolsk-lite"]["gflop_per_mpx"] <= rows["mocolsk"]["gflop_per_mpx"] / 20
+    assert rows["bicubic"]["gflop_per_mpx"] == 0
+    assert rows["rcan"]["guided"] is False and rows["djfr"]["guided"] is True
+
+
+def test_table_on_stdout(capsys):
+    assert run(["models", "--scale", "2", "--bands", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "x2 (4 guidance bands)" in out
+    for spec in list_models():
+        assert spec.name in out
+    mocolsk = count_parameters(build_model("mocolsk", scale=2, guidance_channels=4))
+    assert f"{mocolsk:,}" in out
+
+
+@pytest.mark.parametrize("argv", [["--scale", "1"], ["--bands", "0"]])
+def test_bad_options_exit_2(argv, capsys):
+    assert run(["models", *argv]) == 2
+    assert "must be" in capsys.readouterr().err
