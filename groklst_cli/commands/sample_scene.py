@@ -1,0 +1,66 @@
+"""``groklst sample-scene``: write the synthetic Heihe demo scene (LST + guidance GeoTIFFs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from groklst_cli.console import info, result
+from pipelines.atomic import check_writable
+from pipelines.errors import InputError
+from pipelines.fixtures import FixtureSettings, folder_name, write_product_fixture
+from pipelines.sample_scene import generate_scene, scene_paths, write_dem, write_scene, write_truth
+
+
+def _shape(size: Optional[int], rows: Optional[int], cols: Optional[int]) -> tuple[int, int]:
+    if size is not None and (rows is not None or cols is not None):
+        raise InputError("--size", "give either --size or --rows/--cols, not both")
+    if size is not None:
+        return size, size
+    if (rows is None) != (cols is None):
+        raise InputError("--rows", "--rows and --cols go together")
+    return (rows, cols) if rows is not None and cols is not None else (160, 160)
+
+
+def sample_scene(
+    out_dir: Path = typer.Argument(..., help="Folder for NAME_lst.tif and NAME_guidance.tif (created if missing)."),
+    name: str = typer.Option("heihe_demo", "--name", help="Scene name, the prefix of the file names."),
+    size: Optional[int] = typer.Option(None, "--size", min=4, help="Square scene of N x N LST pixels (default 160)."),
+    rows: Optional[int] = typer.Option(None, "--rows", min=4, help="LST rows (with --cols)."),
+    cols: Optional[int] = typer.Option(None, "--cols", min=4, help="LST columns (with --rows)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same scene."),
+    ratio: int = typer.Option(3, "--ratio", min=1, max=16, help="Guidance pixels per LST pixel along each axis."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
+    with_truth: bool = typer.Option(False, "--with-truth", help="Also write NAME_lst_fine.tif, the fine-resolution truth LST."),
+    products: bool = typer.Option(False, "--products", help="Also write fake SDGSAT-1 TIS and MII product folders of the scene and NAME_dem.tif (to try groklst ingest)."),
+) -> None:
+    """Write a synthetic SDGSAT-1-like scene over the Heihe River Basin (30 m LST, 10 m guidance).
+
+    Prints the written paths on stdout, one per line. The scene is synthetic (tagged so).
+    """
+    shape = _shape(size, rows, cols)
+    paths = scene_paths(out_dir, name)
+    for key in ("lst", "guidance", "lst_fine") if with_truth else ("lst", "guidance"):
+        check_writable(paths[key], overwrite)
+    if products:
+        check_writable(paths["dem"], overwrite)
+        for sensor in ("TIS", "MII"):
+            folder = Path(out_dir) / folder_name(sensor, FixtureSettings())
+            if folder.exists():
+                raise InputError(folder, "product folder already exists", "remove it first (folders are never overwritten)")
+    info(f"generating a {shape[0]}x{shape[1]} px scene (seed {seed}, ratio {ratio})")
+    scene = generate_scene(shape, seed=seed, ratio=ratio)
+    written = list(write_scene(scene, out_dir, name=name, overwrite=overwrite))
+    if with_truth:
+        written.append(write_truth(scene, out_dir, name=name, overwrite=overwrite))
+    if products:
+        written.extend(write_product_fixture(scene, out_dir))
+        written.append(write_dem(scene, out_dir, name=name, overwrite=overwrite))
+    for path in written:
+        result(str(path))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sample-scene")(sample_scene)
