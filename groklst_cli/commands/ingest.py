@@ -1,0 +1,54 @@
+"""``groklst ingest``: SDGSAT-1 TIS + MII products -> canonical NAME_lst.tif + NAME_guidance.tif."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from groklst_cli.console import progress, result, warn
+from pipelines.errors import InputError
+from pipelines.ingest import LST_METHODS, STEP_COUNT, IngestWarning, ingest_product
+
+
+def ingest(
+    products: list[Path] = typer.Argument(..., help="SDGSAT-1 product folders (TIS and MII), or a folder holding them."),
+    out_dir: Path = typer.Option(..., "--out-dir", help="Folder for NAME_lst.tif and NAME_guidance.tif."),
+    name: Optional[str] = typer.Option(None, "--name", help="Scene name (default: from the MII folder name)."),
+    dem: Optional[Path] = typer.Option(None, "--dem", help="DEM GeoTIFF, resampled onto the 10 m guidance grid (default: constant 0 m, with a warning)."),
+    lst: Optional[Path] = typer.Option(None, "--lst", help="Your own LST GeoTIFF (K or degC); without it LST is retrieved from TIS (approximate)."),
+    lst_method: str = typer.Option("split-window", "--lst-method", help="TIS retrieval: split-window or single-channel."),
+    retrieval_config: Optional[Path] = typer.Option(None, "--retrieval-config", help="TOML with split-window coefficients, water vapour and emissivities."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the two paths."),
+) -> None:
+    """Turn SDGSAT-1 products into the canonical scene pair (30 m LST + 10 m guidance, nested grids).
+
+    Prints the LST path and the guidance path on stdout.
+    """
+    if lst_method not in LST_METHODS:
+        raise InputError("--lst-method", f"unknown method {lst_method!r}", f"use one of {', '.join(LST_METHODS)}")
+    with warnings.catch_warnings(record=True) as caught, progress() as bar:
+        warnings.simplefilter("always", IngestWarning)
+        task = bar.add_task("ingest", total=STEP_COUNT)
+        lst_path, guidance_path = ingest_product(
+            products, out_dir, name=name, dem=dem, lst=lst, overwrite=overwrite, method=lst_method,
+            retrieval_config=retrieval_config,
+            on_step=lambda step: bar.update(task, advance=1, description=f"ingest: {step}"),
+        )
+    for item in caught:
+        if issubclass(item.category, IngestWarning):
+            warn(str(item.message))
+    if as_json:
+        result(json.dumps({"lst": str(lst_path), "guidance": str(guidance_path),
+                           "warnings": [str(w.message) for w in caught if issubclass(w.category, IngestWarning)]}))
+    else:
+        result(str(lst_path))
+        result(str(guidance_path))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest)

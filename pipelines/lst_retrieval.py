@@ -1,0 +1,145 @@
+"""Approximate LST from SDGSAT-1 TIS brightness temperatures.
+
+Split window on TIS B2 (10.73 um, ``t2``) and B3 (11.72 um, ``t3``), in the generalised form
+of Jiménez-Muñoz & Sobrino (2008, doi:10.1109/LGRS.2008.2001636)::
+
+    LST = t2 + c1 (t2 - t3) + c2 (t2 - t3)^2 + c0 + (c3 + c4 w)(1 - e) + (c5 + c6 w) de
+
+with ``e = (e2 + e3) / 2``, ``de = e2 - e3`` and ``w`` the total column water vapour (g cm-2).
+SDGSAT-1-specific coefficients are not openly published, so they come from a TOML file; the
+defaults are the published Landsat-8 TIRS B10/B11 values (Jiménez-Muñoz et al. 2014,
+doi:10.1109/LGRS.2013.2294563), whose bands are close to TIS B2/B3. Results are approximate
+and ingest tags them so. TOML layout (every key optional, defaults shown)::
+
+    [split_window]
+    c = [-0.268, 1.378, 0.183, 54.30, -2.238, -129.20, 16.40]  # c0..c6
+    water_vapour = 1.5        # g cm-2, scene-wide
+
+    [emissivity]              # NDVI-threshold method (Sobrino et al. 2004)
+    ndvi_soil = 0.2           # NDVI below: bare soil
+    ndvi_vegetation = 0.5     # NDVI above: full vegetation
+    ndwi_water = 0.0          # NDWI above: water
+    soil = [0.971, 0.977]     # TIS B2, B3
+    vegetation = [0.987, 0.989]
+    water = [0.991, 0.986]
+    cavity = 0.55             # geometric factor F of the cavity term
+
+Single-channel fallback without atmospheric correction (one band, no coefficients):
+``LST = t / (1 + (lambda t / rho) ln e)`` with rho = 14388 um K.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.errors import InputError
+
+RHO_UM_K = 14388.0  # h c / k_B in um K
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """Split-window coefficients, water vapour and emissivity parameters."""
+
+    c: tuple[float, ...] = (-0.268, 1.378, 0.183, 54.30, -2.238, -129.20, 16.40)
+    water_vapour: float = 1.5
+    ndvi_soil: float = 0.2
+    ndvi_vegetation: float = 0.5
+    ndwi_water: float = 0.0
+    soil: tuple[float, float] = (0.971, 0.977)
+    vegetation: tuple[float, float] = (0.987, 0.989)
+    water: tuple[float, float] = (0.991, 0.986)
+    cavity: float = 0.55
+
+
+_SECTIONS = {"split_window": ("c", "water_vapour"),
+             "emissivity": ("ndvi_soil", "ndvi_vegetation", "ndwi_water", "soil", "vegetation", "water", "cavity")}
+
+
+def load_config(path: str | Path | None) -> RetrievalConfig:
+    """Read a retrieval TOML (see module docstring); ``None`` gives the documented defaults."""
+    if path is None:
+        return RetrievalConfig()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError(path, "file not found", "check the path") from exc
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(path, f"not a readable TOML file ({exc})") from exc
+    values: dict[str, object] = {}
+    for section, table in data.items():
+        if section not in _SECTIONS or not isinstance(table, dict):
+            raise InputError(path, f"unknown section [{section}]", "expected [split_window] and [emissivity]")
+        for key, value in table.items():
+            if key not in _SECTIONS[section]:
+                raise InputError(path, f"unknown key {key!r} in [{section}]", f"expected one of {_SECTIONS[section]}")
+            try:
+                values[key] = tuple(float(v) for v in value) if isinstance(value, list) else float(value)
+            except (TypeError, ValueError) as exc:
+                raise InputError(path, f"{key} in [{section}] must be numeric, got {value!r}") from exc
+    defaults = RetrievalConfig()
+    for spec in fields(RetrievalConfig):
+        expected = len(getattr(defaults, spec.name)) if isinstance(getattr(defaults, spec.name), tuple) else None
+        got = values.get(spec.name)
+        if got is not None and (expected is not None) != isinstance(got, tuple):
+            raise InputError(path, f"{spec.name} must be {'a list' if expected else 'a number'}")
+        if expected is not None and got is not None and len(got) != expected:
+            raise InputError(path, f"{spec.name} needs {expected} values, got {len(got)}")
+    return RetrievalConfig(**values)
+
+
+def emissivity(ndvi: np.ndarray, ndwi: np.ndarray, config: RetrievalConfig) -> tuple[np.ndarray, np.ndarray]:
+    """NDVI-threshold emissivity for TIS B2 and B3 (water where NDWI exceeds its threshold).
+
+    Between the soil and vegetation thresholds the vegetation proportion is
+    ``Pv = ((NDVI - NDVIs) / (NDVIv - NDVIs))^2`` and
+    ``e = ev Pv + es (1 - Pv) + (1 - es) ev F (1 - Pv)`` (Sobrino et al. 2004,
+    doi:10.1016/j.rse.2004.02.003).
+    """
+    ndvi = np.asarray(ndvi, dtype=np.float64)
+    pv = np.clip((ndvi - config.ndvi_soil) / (config.ndvi_vegetation - config.ndvi_soil), 0.0, 1.0) ** 2
+    out = []
+    for band in range(2):
+        es, ev = config.soil[band], config.vegetation[band]
+        mixed = ev * pv + es * (1.0 - pv) + (1.0 - es) * ev * config.cavity * (1.0 - pv)
+        eps = np.where(ndvi < config.ndvi_soil, es, np.where(ndvi > config.ndvi_vegetation, ev, mixed))
+        eps = np.where(np.asarray(ndwi) > config.ndwi_water, config.water[band], eps)
+        out.append(np.where(np.isfinite(ndvi), eps, np.nan))
+    return out[0], out[1]
+
+
+def _atmosphere_and_surface(e2: np.ndarray, e3: np.ndarray, config: RetrievalConfig) -> np.ndarray:
+    c, w = config.c, config.water_vapour
+    mean, diff = (e2 + e3) / 2.0, e2 - e3
+    return c[0] + (c[3] + c[4] * w) * (1.0 - mean) + (c[5] + c[6] * w) * diff
+
+
+def split_window(t2: np.ndarray, t3: np.ndarray, e2: np.ndarray, e3: np.ndarray,
+                 config: RetrievalConfig) -> np.ndarray:
+    """LST (K) from TIS B2/B3 brightness temperatures and emissivities (see module docstring)."""
+    c = config.c
+    d = np.asarray(t2, dtype=np.float64) - t3
+    return t2 + c[1] * d + c[2] * d**2 + _atmosphere_and_surface(e2, e3, config)
+
+
+def split_window_inverse(lst: np.ndarray, e2: np.ndarray, e3: np.ndarray, config: RetrievalConfig,
+                         difference: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Brightness temperatures (t2, t3) with ``t2 - t3 = difference`` that give ``lst``.
+
+    Used to build product fixtures whose retrieval reproduces a known LST exactly.
+    """
+    c = config.c
+    d = np.asarray(difference, dtype=np.float64)
+    t2 = lst - c[1] * d - c[2] * d**2 - _atmosphere_and_surface(e2, e3, config)
+    return t2, t2 - d
+
+
+def single_channel(t: np.ndarray, eps: np.ndarray, wavelength_um: float = 10.73) -> np.ndarray:
+    """Emissivity-corrected brightness temperature, no atmosphere: t / (1 + (lambda t / rho) ln e)."""
+    t = np.asarray(t, dtype=np.float64)
+    return t / (1.0 + (wavelength_um * t / RHO_UM_K) * np.log(eps))

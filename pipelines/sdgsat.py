@@ -1,0 +1,266 @@
+"""Reading SDGSAT-1 TIS and MII product folders: files, metadata, calibration, radiometry.
+
+File patterns live in one place, :data:`PATTERNS` (a :class:`ProductPatterns`). A delivery is
+one folder per scene, e.g. ``KX10_MII_20220815_E100.4_N38.9_202200112233_L4A/``, holding
+
+- ``<scene>.meta.xml``: satellite, sensor, solar angles, imaging times;
+- ``<scene>.calib.xml`` (GB2312/GBK): ``RADIANCE_GAIN_BAND_n`` / ``RADIANCE_BIAS_BAND_n``;
+- imagery: TIS as one 3-band ``<scene>.tiff`` (30 m); MII as ``<scene>_A.tif`` and
+  ``<scene>_B.tif`` (7 bands each, cameras A and B, to be mosaicked, never stacked).
+
+Imagery is uint16 DN with 0 as fill. Radiance L = gain * DN + bias (W m-2 sr-1 um-1).
+
+Adapting to a ground-station variant that names files differently: build a modified copy of
+the patterns and pass it on, e.g.::
+
+    from dataclasses import replace
+    from pipelines.sdgsat import PATTERNS, read_product
+    mine = replace(PATTERNS, tis_images=("*_TIS.tif",), calib="*_calibration.xml")
+    product = read_product(folder, mine)
+
+(``pipelines.ingest.ingest_product`` takes the same ``patterns`` argument.) Patterns are
+shell globs matched inside the product folder, except ``folder``, ``gain_tag`` and
+``bias_tag`` which are regular expressions. Metadata tags are found by name anywhere in the
+XML, trying each candidate name in turn, so reordered or nested variants still parse.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.errors import InputError
+
+SENSORS = ("TIS", "MII")
+
+
+@dataclass(frozen=True)
+class ProductPatterns:
+    """Every file-name pattern and XML tag name used to read a product (see module docstring)."""
+
+    folder: str = (r"^KX10_(?P<sensor>TIS|MII|GIU)_(?P<date>\d{8})_(?P<lon>[EW][0-9.]+)_"
+                   r"(?P<lat>[NS][0-9.]+)_(?P<id>\d{12})_(?P<level>L1A|L4A|L4B)$")
+    tis_images: tuple[str, ...] = ("*.tiff",)
+    mii_images: tuple[str, ...] = ("*_A.tif", "*_B.tif")
+    meta: str = "*.meta.xml"
+    calib: str = "*.calib.xml"
+    gain_tag: str = r"^RADIANCE_GAIN_BAND_?(\d+)$"
+    bias_tag: str = r"^RADIANCE_BIAS_BAND_?(\d+)$"
+    sensor_tags: tuple[str, ...] = ("SensorID", "Sensor")
+    solar_zenith_tags: tuple[str, ...] = ("SolarZenith", "SunZenith", "SolarZenithAngle")
+    solar_elevation_tags: tuple[str, ...] = ("SolarElevation", "SunElevation")
+    time_tags: tuple[str, ...] = ("CenterTime", "StartTime", "ImagingTime")
+
+
+PATTERNS = ProductPatterns()
+
+# TIS Planck constants at band centres 9.35, 10.73, 11.72 um (sdgsat1-products.md).
+TIS_K1 = (1666.74, 837.39, 538.63)  # W m-2 sr-1 um-1
+TIS_K2 = (1538.80, 1340.89, 1227.63)  # K
+TIS_WAVELENGTH_UM = (9.35, 10.73, 11.72)
+
+# Approximate exo-atmospheric solar irradiance (W m-2 um-1) for MII B1..B7 (centres 401, 439,
+# 495, 553, 657, 776, 854 nm), read off a standard solar spectrum (Thuillier 2003) at the band
+# centres and rounded; the SDGSAT-1 band-integrated values are not published. Reflectances
+# computed with it are approximate TOA reflectances (a few per cent).
+MII_ESUN = (1720.0, 1880.0, 1990.0, 1840.0, 1540.0, 1180.0, 970.0)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Radiance gain and bias per band (1-based band numbers as in calib.xml)."""
+
+    gains: dict[int, float]
+    biases: dict[int, float]
+
+    def radiance(self, dn: np.ndarray, band: int) -> np.ndarray:
+        """Radiance of 1-based ``band`` from DN; fill (DN 0) becomes NaN."""
+        dn = np.asarray(dn)
+        out = self.gains[band] * dn.astype(np.float64) + self.biases[band]
+        out[dn == 0] = np.nan
+        return out
+
+    def dn(self, radiance: np.ndarray, band: int) -> np.ndarray:
+        """The inverse of :meth:`radiance`: uint16 DN, NaN -> 0 (fill), valid DN kept >= 1."""
+        raw = np.rint((np.asarray(radiance, dtype=np.float64) - self.biases[band]) / self.gains[band])
+        out = np.clip(np.nan_to_num(raw, nan=0.0), 1, 65535)
+        out[~np.isfinite(raw)] = 0
+        return out.astype(np.uint16)
+
+
+@dataclass(frozen=True)
+class Product:
+    """One product folder: its sensor, image files, calibration and acquisition geometry."""
+
+    folder: Path
+    sensor: str
+    images: tuple[Path, ...]
+    calibration: Calibration
+    solar_zenith: float | None
+    acquired: date | None
+
+
+def read_xml(path: Path) -> ET.Element:
+    """Parse an XML file whatever its declared encoding (GB2312/GBK included)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read ({exc.strerror})") from exc
+    declared = re.match(rb"\s*<\?xml[^>]*encoding=[\"']([A-Za-z0-9_\-]+)[\"']", raw)
+    encoding = declared.group(1).decode("ascii").lower() if declared else "utf-8"
+    if encoding in ("gb2312", "gbk", "gb18030", "cp936"):
+        encoding = "gb18030"  # superset of GB2312 and GBK
+    try:
+        text = raw.decode(encoding)
+        return ET.fromstring(re.sub(r"^\s*<\?xml[^>]*\?>", "", text))
+    except (LookupError, UnicodeDecodeError, ET.ParseError) as exc:
+        raise InputError(path, f"not readable XML ({exc})", "is the file complete?") from exc
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def find_text(root: ET.Element, names: tuple[str, ...]) -> str | None:
+    """Text of the first element whose (namespace-free) tag is one of ``names``, case-insensitive."""
+    wanted = [n.lower() for n in names]
+    for name in wanted:
+        for element in root.iter():
+            if _local(element.tag).lower() == name and element.text and element.text.strip():
+                return element.text.strip()
+    return None
+
+
+def parse_calibration(path: Path, sensor: str, patterns: ProductPatterns = PATTERNS) -> Calibration:
+    """Gains and biases for ``sensor`` from a calib.xml, found by tag name under the sensor's section."""
+    root = read_xml(path)
+    sections = [e for e in root.iter() if _local(e.tag).upper() == sensor]
+    scope = sections[0] if sections else root
+    found: dict[str, dict[int, list[float]]] = {"gain": {}, "bias": {}}
+    for element in scope.iter():
+        for kind, pattern in (("gain", patterns.gain_tag), ("bias", patterns.bias_tag)):
+            match = re.match(pattern, _local(element.tag), flags=re.IGNORECASE)
+            if match and element.text and element.text.strip():
+                try:
+                    value = float(element.text.strip())
+                except ValueError as exc:
+                    raise InputError(path, f"{_local(element.tag)} is not a number: {element.text!r}") from exc
+                found[kind].setdefault(int(match.group(1)), []).append(value)
+    if not found["gain"]:
+        raise InputError(path, f"no {sensor} RADIANCE_GAIN_BAND_n tags", "is this the calib.xml of the product?")
+    for kind, values in found.items():
+        several = [band for band, v in values.items() if len(set(v)) > 1]
+        if several:
+            raise InputError(
+                path, f"several {kind}s for band {several[0]} (detector-row calibration variant)",
+                "convert the product to a single gain/bias per band, or adapt ProductPatterns.gain_tag",
+            )
+    gains = {band: v[0] for band, v in found["gain"].items()}
+    biases = {band: found["bias"].get(band, [0.0])[0] for band in gains}
+    return Calibration(gains, biases)
+
+
+def _sensor_of(folder: Path, meta: ET.Element | None, patterns: ProductPatterns) -> str | None:
+    match = re.match(patterns.folder, folder.name)
+    if match and match.group("sensor") in SENSORS:
+        return match.group("sensor")
+    text = find_text(meta, patterns.sensor_tags) if meta is not None else None
+    for sensor in SENSORS:
+        if text and sensor in text.upper():
+            return sensor
+    if any(folder.glob(g) for g in patterns.mii_images):
+        return "MII"
+    if any(folder.glob(g) for g in patterns.tis_images):
+        return "TIS"
+    return None
+
+
+def _acquired(folder: Path, meta: ET.Element | None, patterns: ProductPatterns) -> date | None:
+    match = re.match(patterns.folder, folder.name)
+    text = match.group("date") if match else (find_text(meta, patterns.time_tags) if meta is not None else None)
+    digits = re.match(r"(\d{4})-?(\d{2})-?(\d{2})", text or "")
+    if not digits:
+        return None
+    try:
+        return date(*(int(g) for g in digits.groups()))
+    except ValueError:
+        return None
+
+
+def _solar_zenith(meta: ET.Element | None, patterns: ProductPatterns) -> float | None:
+    if meta is None:
+        return None
+    zenith = find_text(meta, patterns.solar_zenith_tags)
+    if zenith is not None:
+        return float(zenith)
+    elevation = find_text(meta, patterns.solar_elevation_tags)
+    return None if elevation is None else 90.0 - float(elevation)
+
+
+def _one(folder: Path, pattern: str, what: str) -> Path:
+    hits = sorted(folder.glob(pattern))
+    if not hits:
+        raise InputError(folder, f"no {what} ({pattern})", "adapt pipelines.sdgsat.PATTERNS for this delivery")
+    return hits[0]
+
+
+def read_product(folder: str | Path, patterns: ProductPatterns = PATTERNS) -> Product:
+    """Identify and read the metadata of one TIS or MII product folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(folder, "not a product folder" if folder.exists() else "folder not found")
+    meta_files = sorted(folder.glob(patterns.meta))
+    meta = read_xml(meta_files[0]) if meta_files else None
+    sensor = _sensor_of(folder, meta, patterns)
+    if sensor is None:
+        raise InputError(folder, "not recognised as an SDGSAT-1 TIS or MII product",
+                         "expected KX10_TIS_.../KX10_MII_... with *.tiff or *_A.tif/*_B.tif")
+    globs = patterns.tis_images if sensor == "TIS" else patterns.mii_images
+    images = tuple(p for g in globs for p in sorted(folder.glob(g)))
+    if not images:
+        raise InputError(folder, f"no {sensor} imagery ({', '.join(globs)})",
+                         "adapt pipelines.sdgsat.PATTERNS for this delivery")
+    calibration = parse_calibration(_one(folder, patterns.calib, "calibration file"), sensor, patterns)
+    try:
+        zenith = _solar_zenith(meta, patterns)
+    except ValueError as exc:
+        raise InputError(meta_files[0], f"solar angle is not a number ({exc})") from exc
+    return Product(folder, sensor, images, calibration, zenith, _acquired(folder, meta, patterns))
+
+
+def earth_sun_distance(day: date | None) -> float:
+    """Earth-Sun distance in AU (first-order eccentricity formula; 1.0 when the date is unknown)."""
+    if day is None:
+        return 1.0
+    doy = day.timetuple().tm_yday
+    return 1.0 - 0.01672 * math.cos(math.radians(0.9856 * (doy - 4)))
+
+
+def reflectance_factor(band: int, solar_zenith: float, day: date | None) -> float:
+    """Multiply MII radiance of 1-based ``band`` by this to get approximate TOA reflectance."""
+    cos_sz = math.cos(math.radians(solar_zenith))
+    if cos_sz <= 0.05:
+        raise ValueError(f"solar zenith {solar_zenith:g} deg: the sun is too low for reflectance")
+    return math.pi * earth_sun_distance(day) ** 2 / (MII_ESUN[band - 1] * cos_sz)
+
+
+def brightness_temperature(radiance: np.ndarray, band: int) -> np.ndarray:
+    """TIS brightness temperature (K) of 1-based ``band`` by Planck inversion: K2 / ln(K1 / L + 1)."""
+    radiance = np.asarray(radiance, dtype=np.float64)
+    out = np.full(radiance.shape, np.nan)
+    ok = radiance > 0
+    out[ok] = TIS_K2[band - 1] / np.log(TIS_K1[band - 1] / radiance[ok] + 1.0)
+    return out
+
+
+def planck_radiance(temperature: np.ndarray, band: int) -> np.ndarray:
+    """The inverse of :func:`brightness_temperature`: TIS radiance for a brightness temperature."""
+    temperature = np.asarray(temperature, dtype=np.float64)
+    return TIS_K1[band - 1] / (np.exp(TIS_K2[band - 1] / temperature) - 1.0)
+

@@ -1,0 +1,279 @@
+"""groklst ingest: SDGSAT-1 product reading, radiometry, LST retrieval and the end-to-end scene."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+
+from groklst_cli.app import run
+from pipelines import lst_retrieval, sdgsat
+from pipelines.errors import InputError
+from pipelines.fixtures import write_product_fixture
+from pipelines.geotiff import write_raster
+from pipelines.ingest import IngestWarning, ingest_product
+from pipelines.sample_scene import BAND_NAMES, generate_scene
+
+ROOT = Path(__file__).resolve().parents[1]
+LR_SHAPE = (16, 20)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return generate_scene(LR_SHAPE, seed=5)
+
+
+@pytest.fixture(scope="module")
+def products(scene, tmp_path_factory):
+    return write_product_fixture(scene, tmp_path_factory.mktemp("products"))
+
+
+@pytest.fixture(scope="module")
+def ingested(products, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ingested")
+    with pytest.warns(IngestWarning, match="no --dem"):
+        return ingest_product(list(products), out)
+
+
+# --- product reading -------------------------------------------------------------------
+
+def test_read_product_identifies_sensor_and_metadata(products):
+    tis, mii = (sdgsat.read_product(p) for p in products)
+    assert (tis.sensor, mii.sensor) == ("TIS", "MII")
+    assert [p.name[-6:] for p in mii.images] == ["_A.tif", "_B.tif"]
+    assert tis.images[0].suffix == ".tiff"
+    assert mii.solar_zenith == pytest.approx(32.5) and mii.acquired == date(2022, 8, 15)
+    assert tis.calibration.gains[2] == pytest.approx(0.003946)
+    assert tis.calibration.biases[3] == pytest.approx(0.222530)
+    assert sorted(mii.calibration.gains) == list(range(1, 8))
+
+
+def test_calib_xml_is_gbk_and_parsed_by_tag_name(products, tmp_path):
+    calib = next(products[1].glob("*.calib.xml"))
+    raw = calib.read_bytes()
+    assert b'encoding="GB2312"' in raw and "辐射定标".encode("gbk") in raw
+    # reordered, nested differently, lower-case band tags: still found by name
+    odd = tmp_path / "x.calib.xml"
+    odd.write_bytes('<?xml version="1.0" encoding="GBK"?><root><备注>说明</备注><TIS><V2><a>'
+                    '<radiance_bias_band_1>0.5</radiance_bias_band_1></a>'
+                    '<RADIANCE_GAIN_BAND_1>0.002</RADIANCE_GAIN_BAND_1></V2></TIS></root>'.encode("gbk"))
+    cal = sdgsat.parse_calibration(odd, "TIS")
+    assert cal.gains == {1: 0.002} and cal.biases == {1: 0.5}
+
+
+def test_detector_row_calibration_variant_is_refused(tmp_path):
+    path = tmp_path / "c.calib.xml"
+    path.write_text("<r><TIS><RADIANCE_GAIN_BAND_1>0.1</RADIANCE_GAIN_BAND_1>"
+                    "<RADIANCE_GAIN_BAND_1>0.2</RADIANCE_GAIN_BAND_1></TIS></r>")
+    with pytest.raises(InputError, match="several gains"):
+        sdgsat.parse_calibration(path, "TIS")
+
+
+def test_patterns_can_be_adapted(products, tmp_path):
+    variant = tmp_path / "my_tis_delivery"
+    shutil.copytree(products[0], variant)
+    tiff = next(variant.glob("*.tiff"))
+    tiff.rename(variant / "thermal_bands.tif")
+    with pytest.raises(InputError):
+        sdgsat.read_product(variant)
+    mine = replace(sdgsat.PATTERNS, tis_images=("thermal_*.tif",))
+    product = sdgsat.read_product(variant, mine)
+    assert product.sensor == "TIS" and product.images[0].name == "thermal_bands.tif"
+
+
+# --- radiometry and retrieval -------------------------------------------------------------
+
+def test_planck_inversion_round_trip_and_typical_dn():
+    t = np.array([250.0, 300.0, 330.0])
+    for band in (1, 2, 3):
+        np.testing.assert_allclose(sdgsat.brightness_temperature(sdgsat.planck_radiance(t, band), band), t)
+    cal = sdgsat.Calibration({2: 0.003946}, {2: 0.124622})
+    dn = cal.dn(sdgsat.planck_radiance(np.array([300.0]), 2), 2)[0]
+    assert 2350 < dn < 2500  # "DN ~2400 at 300 K"
+    assert np.isnan(cal.radiance(np.array([0, 10], dtype=np.uint16), 2)[0])
+
+
+def test_emissivity_thresholds():
+    cfg = lst_retrieval.RetrievalConfig()
+    ndvi = np.array([0.1, 0.35, 0.8, 0.8])
+    ndwi = np.array([-0.3, -0.3, -0.5, 0.2])
+    e2, _ = lst_retrieval.emissivity(ndvi, ndwi, cfg)
+    pv = 0.25  # ((0.35 - 0.2) / 0.3)^2
+    mixed = 0.987 * pv + 0.971 * (1 - pv) + (1 - 0.971) * 0.987 * 0.55 * (1 - pv)
+    np.testing.assert_allclose(e2, [0.971, mixed, 0.987, 0.991])
+
+
+def test_split_window_inverse_and_single_channel():
+    cfg = lst_retrieval.RetrievalConfig()
+    lst, e2, e3 = np.array([290.0, 320.0]), np.array([0.97, 0.99]), np.array([0.975, 0.988])
+    t2, t3 = lst_retrieval.split_window_inverse(lst, e2, e3, cfg, 0.8)
+    np.testing.assert_allclose(t2 - t3, 0.8)
+    np.testing.assert_allclose(lst_retrieval.split_window(t2, t3, e2, e3, cfg), lst)
+    assert lst_retrieval.single_channel(np.array([300.0]), np.array([1.0]))[0] == pytest.approx(300.0)
+    expected = 300.0 / (1 + 10.73 * 300.0 / 14388.0 * np.log(0.97))  # about 302.06 K
+    assert lst_retrieval.single_channel(np.array([300.0]), np.array([0.97]))[0] == pytest.approx(expected)
+
+
+def test_retrieval_config_file(tmp_path):
+    shipped = ROOT / "sample_scenes" / "sdgsat1_retrieval.toml"
+    assert lst_retrieval.load_config(shipped) == lst_retrieval.RetrievalConfig()
+    mine = tmp_path / "r.toml"
+    mine.write_text("[split_window]\nwater_vapour = 3.0\n")
+    assert lst_retrieval.load_config(mine).water_vapour == 3.0
+    mine.write_text("[split_window]\nwatervapour = 3.0\n")
+    with pytest.raises(InputError, match="unknown key"):
+        lst_retrieval.load_config(mine)
+    mine.write_text("[emissivity]\nsoil = [0.97]\n")
+    with pytest.raises(InputError, match="needs 2 values"):
+        lst_retrieval.load_config(mine)
+
+
+# --- end to end ---------------------------------------------------------------------------
+
+def test_ingest_reproduces_the_scene(scene, ingested):
+    lst_path, guidance_path = ingested
+    with rasterio.open(lst_path) as src:
+        assert src.transform == scene.lst_transform and src.crs == scene.crs and src.units == ("K",)
+        assert "approximate" in src.tags() and "split-window" in src.tags()["lst_method"]
+        lst = src.read(1)
+    with rasterio.open(guidance_path) as src:
+        assert src.transform == scene.guidance_transform and src.descriptions == BAND_NAMES
+        assert src.shape == (LR_SHAPE[0] * 3, LR_SHAPE[1] * 3)
+        assert src.tags()["dem_source"] == "constant 0 m"
+        guidance = src.read()
+    np.testing.assert_array_equal(np.isnan(lst), np.isnan(scene.lst))
+    assert np.nanmax(np.abs(lst - scene.lst)) < 0.15  # DN quantisation only
+    np.testing.assert_allclose(guidance[1:7], scene.guidance[1:7], atol=3e-4)  # both cameras mosaicked
+    np.testing.assert_allclose(guidance[8:10], scene.guidance[8:10], atol=1e-2)
+    assert np.all(guidance[0] == 0.0)
+
+
+def test_ingest_with_dem_and_given_lst_in_celsius(scene, products, tmp_path):
+    dem = tmp_path / "dem.tif"
+    write_raster(dem, scene.band("dem"), crs=scene.crs, transform=scene.guidance_transform,
+                 descriptions=["dem"], units="m")
+    given = tmp_path / "my_lst.tif"
+    write_raster(given, scene.lst - 273.15, crs=scene.crs, transform=scene.lst_transform,
+                 descriptions=["lst"], units="degC")
+    lst_path, guidance_path = ingest_product([products[1]], tmp_path / "out", name="s", dem=dem, lst=given)
+    assert lst_path.name == "s_lst.tif"
+    with rasterio.open(lst_path) as src:
+        np.testing.assert_allclose(src.read(1), scene.lst, atol=1e-4)
+        assert src.tags()["lst_source"] == "my_lst.tif" and "approximate" not in src.tags()
+    with rasterio.open(guidance_path) as src:
+        np.testing.assert_allclose(src.read(1), scene.band("dem"), rtol=1e-6)
+
+
+def test_given_lst_larger_than_mii_is_cropped_to_whole_pixels(scene, products, tmp_path):
+    big = np.pad(scene.lst, 4, constant_values=300.0)
+    t = scene.lst_transform @ Affine.translation(-4, -4)
+    given = tmp_path / "big_lst.tif"
+    write_raster(given, big, crs=scene.crs, transform=t, descriptions=["lst"], units="K")
+    with pytest.warns(IngestWarning):
+        lst_path, _ = ingest_product([products[1]], tmp_path / "out", lst=given)
+    with rasterio.open(lst_path) as src:
+        assert src.transform == scene.lst_transform and src.shape == LR_SHAPE
+        np.testing.assert_array_equal(src.read(1), scene.lst)
+
+
+def test_single_channel_method(products, tmp_path):
+    with pytest.warns(IngestWarning):
+        lst_path, _ = ingest_product(list(products), tmp_path, name="sc", method="single-channel")
+    with rasterio.open(lst_path) as src:
+        assert "single-channel" in src.tags()["lst_method"]
+        assert 260 < np.nanmin(src.read(1)) < np.nanmax(src.read(1)) < 345
+
+
+# --- the CLI and bad inputs ---------------------------------------------------------------
+
+def test_cli_ingest_from_a_folder_of_products(products, tmp_path, capsys):
+    parent = products[0].parent
+    assert run(["ingest", str(parent), "--out-dir", str(tmp_path), "--name", "d", "--json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["lst"] == str(tmp_path / "d_lst.tif") and report["guidance"] == str(tmp_path / "d_guidance.tif")
+    assert "no --dem" in captured.err
+    assert run(["ingest", str(parent), "--out-dir", str(tmp_path), "--name", "d"]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+@pytest.mark.parametrize("case", ["no_mii", "no_tis", "no_overlap", "not_nesting", "bad_calib",
+                                  "missing", "bad_method", "unreadable_tiff", "missing_band", "dem_elsewhere",
+                                  "bad_config"])
+def test_bad_inputs_exit_2_and_write_nothing(case, scene, products, tmp_path, capsys):
+    tis, mii = products
+    args = [str(tis), str(mii)]
+    if case == "no_mii":
+        args = [str(tis)]
+    elif case == "no_tis":
+        args = [str(mii)]
+    elif case in ("no_overlap", "not_nesting"):
+        res = 30.0 if case == "no_overlap" else 25.0
+        shift = 100_000.0 if case == "no_overlap" else 0.0
+        t = Affine(res, 0, scene.lst_transform.c + shift, 0, -res, scene.lst_transform.f)
+        given = tmp_path / "l.tif"
+        write_raster(given, scene.lst, crs=scene.crs, transform=t, descriptions=["lst"], units="K")
+        args = [str(mii), "--lst", str(given)]
+    elif case == "bad_calib":
+        broken = tmp_path / mii.name
+        shutil.copytree(mii, broken)
+        next(broken.glob("*.calib.xml")).write_bytes(b"<RADIOMETRIC_CALIBRATION><MII>trunc")
+        args = [str(tis), str(broken)]
+    elif case == "missing":
+        args = [str(tis), str(tmp_path / "nope")]
+    elif case == "bad_method":
+        args += ["--lst-method", "magic"]
+    elif case == "unreadable_tiff":
+        broken = tmp_path / mii.name
+        shutil.copytree(mii, broken)
+        next(broken.glob("*_B.tif")).write_bytes(b"not a tiff")
+        args = [str(tis), str(broken)]
+    elif case == "missing_band":
+        broken = tmp_path / mii.name
+        shutil.copytree(mii, broken)
+        camera = next(broken.glob("*_A.tif"))
+        with rasterio.open(camera) as src:
+            profile, three = src.profile, src.read([1, 2, 3])
+        profile.update(count=3)
+        with rasterio.open(camera, "w", **profile) as dst:
+            dst.write(three)
+        args = [str(tis), str(broken)]
+    elif case == "dem_elsewhere":
+        dem = tmp_path / "dem.tif"
+        write_raster(dem, scene.band("dem"), crs=scene.crs, descriptions=["dem"],
+                     transform=scene.guidance_transform @ Affine.translation(0, 100_000))
+        args += ["--dem", str(dem)]
+    elif case == "bad_config":
+        config = tmp_path / "r.toml"
+        config.write_text("[split_window\nc = 1")
+        args += ["--retrieval-config", str(config)]
+    out = tmp_path / "out"
+    assert run(["ingest", *args, "--out-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "Traceback" not in err
+    assert _leftovers(out) == []
+
+
+def test_sample_scene_products_then_ingest_cli(tmp_path, capsys):
+    assert run(["-q", "sample-scene", str(tmp_path), "--size", "12", "--seed", "2", "--products"]) == 0
+    written = capsys.readouterr().out.split()
+    assert [Path(p).name[:8] for p in written[2:4]] == ["KX10_TIS", "KX10_MII"]
+    assert written[4] == str(tmp_path / "heihe_demo_dem.tif")
+    assert run(["ingest", str(tmp_path), "--dem", written[4], "--out-dir", str(tmp_path / "in"), "--name", "s"]) == 0
+    with rasterio.open(tmp_path / "in" / "s_lst.tif") as got, rasterio.open(written[0]) as want:
+        assert got.transform == want.transform
+        assert np.nanmax(np.abs(got.read(1) - want.read(1))) < 0.15
+    with rasterio.open(tmp_path / "in" / "s_guidance.tif") as got, rasterio.open(written[4]) as dem:
+        np.testing.assert_allclose(got.read(1), dem.read(1), rtol=1e-6)
+    assert run(["-q", "sample-scene", str(tmp_path), "--size", "12", "--products", "--overwrite"]) == 2
