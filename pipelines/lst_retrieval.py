@@ -30,9 +30,14 @@ Single-channel fallback without atmospheric correction (one band, no coefficient
 
 from __future__ import annotations
 
-import tomllib
+import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, packaged
+    import tomli as tomllib
 
 import numpy as np
 
