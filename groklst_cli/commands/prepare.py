@@ -1,0 +1,153 @@
+"""``groklst prepare``: canonical scenes or the GrokLST benchmark -> training dataset."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from groklst_cli.console import info, progress, result, warn
+from pipelines.atomic import check_writable
+from pipelines.dataset import summarize
+from pipelines.errors import InputError
+from pipelines.grokmat import import_groklst
+from pipelines.patches import SPLITS, parse_ratios
+from pipelines.prepare import PrepareOptions, prepare, scene_inputs
+
+
+def _scales(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values:
+        raise InputError("--scales", f"{text!r} is not a comma-separated list of integers", "e.g. --scales 2,4,8")
+    return values
+
+
+def _summary_table(summary: dict[str, Any]) -> Table:
+    table = Table(title=f"{summary['path']}  ({summary['hr_resolution']:g} m HR, {summary['patch']} px patches)")
+    table.add_column("split")
+    table.add_column("patches", justify="right")
+    for scale in summary["scales"]:
+        table.add_column(f"LR x{scale}", justify="right")
+    for split in SPLITS:
+        n = summary["patches"][split]
+        p = summary["patch"]
+        table.add_row(split, str(n), *[f"{n} x {p // s}x{p // s}" for s in summary["scales"]])
+    return table
+
+
+def _stats_table(summary: dict[str, Any]) -> Table:
+    stats = summary["stats"]
+    table = Table(title=f"z-score statistics (train split, {stats['n_pixels']} LST pixels)")
+    table.add_column("variable")
+    table.add_column("mean", justify="right")
+    table.add_column("std", justify="right")
+    table.add_row("lst (K)", f"{stats['lst_mean']:.4g}", f"{stats['lst_std']:.4g}")
+    for band, mean, std in zip(stats["bands"], stats["band_mean"], stats["band_std"]):
+        table.add_row(band, f"{mean:.4g}", f"{std:.4g}")
+    return table
+
+
+def _show_info(path: Path, as_json: bool) -> None:
+    summary = summarize(path)
+    if as_json:
+        result(json.dumps(summary))
+        return
+    out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    out.print(_summary_table(summary))
+    out.print(
+        f"dropped: {summary['dropped_nodata']} for nodata, "
+        f"{summary['dropped_split_boundary']} straddling two splits"
+    )
+    out.print(_stats_table(summary))
+
+
+def _bar_hook(bar: Any) -> Callable[[str, int, int], None]:
+    tasks: dict[str, Any] = {}
+
+    def update(kind: str, done: int, total: int) -> None:
+        if kind not in tasks:
+            tasks[kind] = bar.add_task(kind, total=total)
+        bar.update(tasks[kind], completed=done, total=total)
+
+    return update
+
+
+def prepare_cmd(
+    inputs: Optional[list[Path]] = typer.Argument(None, help="Canonical scenes NAME_lst.tif (NAME_guidance.tif beside) or SDGSAT-1 product folders."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Dataset folder to create."),
+    scales: str = typer.Option("2,4,8", "--scales", help="Comma-separated integer downscaling factors."),
+    hr_res: Optional[float] = typer.Option(None, "--hr-res", help="HR resolution in CRS units (default: the LST's native resolution)."),
+    patch: int = typer.Option(512, "--patch", help="Patch size in HR pixels (a multiple of every scale)."),
+    stride: int = typer.Option(256, "--stride", help="Distance between patches in HR pixels."),
+    split: str = typer.Option("6:1:3", "--split", help="TRAIN:VAL:TEST proportions."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the split (same inputs + seed = same split)."),
+    max_nodata: float = typer.Option(0.0, "--max-nodata", help="Largest nodata fraction a kept patch may have."),
+    degrade: str = typer.Option("area", "--degrade", help="area (exact block mean) or mtf (Gaussian matched to the sensor MTF, then decimation)."),
+    aggregate: str = typer.Option("kelvin", "--aggregate", help="Degrade LST in kelvin or in radiance (T^4, Stefan-Boltzmann)."),
+    lr_nodata: str = typer.Option("any", "--lr-nodata", help="An LR pixel is nodata when any (default) or all of its HR pixels are."),
+    split_by: str = typer.Option("block", "--split-by", help="block (spatial blocks on the map) or scene (whole scenes)."),
+    split_block: Optional[int] = typer.Option(None, "--split-block", help="Side of the spatial split blocks in HR pixels (default: 2 x patch)."),
+    dem: Optional[Path] = typer.Option(None, "--dem", help="DEM for SDGSAT-1 product folders (as groklst ingest --dem)."),
+    from_groklst: Optional[Path] = typer.Option(None, "--from-groklst", help="Import the public GrokLST benchmark folder instead of scenes."),
+    show_info: Optional[Path] = typer.Option(None, "--info", help="Print a summary of an existing dataset and exit."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing dataset."),
+) -> None:
+    """Build a Wald-protocol training dataset (HR LST, LR LST per scale, guidance, georeferencing)."""
+    if show_info is not None:
+        _show_info(show_info, as_json)
+        return
+    if out is None:
+        raise InputError("--out", "no output dataset given", "add --out DATASET")
+    with progress() as bar:
+        hook = _bar_hook(bar)
+        if from_groklst is not None:
+            if inputs:
+                raise InputError("--from-groklst", "give either scenes or --from-groklst, not both")
+            summary = import_groklst(from_groklst, out, overwrite=overwrite, on_progress=hook)
+        else:
+            if not inputs:
+                raise InputError("INPUTS", "no scene given", "groklst prepare SCENE_lst.tif --out DATASET")
+            options = PrepareOptions(
+                scales=_scales(scales), hr_resolution=hr_res, patch=patch, stride=stride,
+                ratios=parse_ratios(split), seed=seed, max_nodata=max_nodata, degrade=degrade,
+                aggregate=aggregate, lr_nodata=lr_nodata, split_by=split_by, split_block=split_block,
+            )
+            check_writable(out, overwrite)
+            # Product folders are ingested beside the output (same disk), then removed.
+            with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.ingest.") as workdir:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    paths = scene_inputs(inputs, Path(workdir), dem)
+                for caught_warning in caught:
+                    warn(str(caught_warning.message))
+                summary = prepare(paths, out, options, overwrite=overwrite, on_progress=hook)
+    for scene in summary.get("scenes", {}).values():
+        if scene.get("lst_units") == "celsius":
+            warn(f"{scene['lst']}: LST looks like degrees Celsius; converted to Kelvin")
+    counts = summary["patches"]
+    ratios = summary["settings"].get("ratios", (1.0, 1.0, 1.0))
+    for split, share in zip(SPLITS, ratios):
+        if counts[split] == 0 and share > 0:
+            warn(f"the {split} split is empty (more scenes, a smaller --split-block or --patch help)")
+    info(
+        f"{out}: {summary['total']} patches (train {counts['train']}, val {counts['val']}, "
+        f"test {counts['test']}); dropped {summary['dropped_nodata']} for nodata, "
+        f"{summary['dropped_split_boundary']} straddling two splits"
+    )
+    result(json.dumps({"dataset": str(out), **{k: summary[k] for k in ("patches", "total", "dropped_nodata", "dropped_split_boundary")}}) if as_json else str(out))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("prepare")(prepare_cmd)

@@ -1,0 +1,325 @@
+"""The prepared dataset on disk: its writer and the reader the trainer uses.
+
+Layout (a directory, written atomically by the caller)::
+
+    DATASET/
+      data.zarr/    xarray Dataset (Zarr format 2), one chunk per patch:
+                    hr_lst (patch, y, x), guidance (patch, band, y, x),
+                    lr_lst_x{s} (patch, y_x{s}, x_x{s}) per scale s - float32 Kelvin, NaN nodata;
+                    scene, split, crs (WKT) (patch) str; row_off, col_off (patch) int64;
+                    transform (patch, 6) float64 = affine a, b, c, d, e, f of the patch's HR grid;
+                    attrs: bands, scales, hr_resolution, patch, stride, degrade, groklst_version
+      stats.json    z-score statistics of LST and each band, from the train split only
+      splits/{train,val,test}.txt   one patch index per line
+      info.json     counts per split and scene, dropped patches, settings
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+import zarr
+from affine import Affine
+from rasterio.crs import CRS
+
+from pipelines.errors import InputError
+from pipelines.patches import SPLITS
+
+STORE = "data.zarr"
+STATS = "stats.json"
+INFO = "info.json"
+SPLIT_DIR = "splits"
+
+
+def groklst_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("groklst")
+    except PackageNotFoundError:
+        return "0.0.0+unknown"
+
+
+@dataclass(frozen=True)
+class PatchRecord:
+    """Where one patch comes from and which split it belongs to."""
+
+    scene: str
+    split: str
+    row_off: int
+    col_off: int
+    transform: Affine
+    crs_wkt: str
+
+
+@dataclass(frozen=True)
+class NormStats:
+    """Z-score statistics: ``(x - mean) / std`` for LST and for each guidance band."""
+
+    lst_mean: float
+    lst_std: float
+    band_mean: list[float]
+    band_std: list[float]
+
+
+@dataclass
+class _Moments:
+    """Count, mean and sum of squared deviations, merged batch by batch (Chan et al.)."""
+
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+
+    def add(self, values: np.ndarray) -> None:
+        finite = values[np.isfinite(values)].astype(np.float64)
+        if finite.size == 0:
+            return
+        n_b, mean_b = finite.size, float(finite.mean())
+        m2_b = float(((finite - mean_b) ** 2).sum())
+        total = self.n + n_b
+        delta = mean_b - self.mean
+        self.mean += delta * n_b / total
+        self.m2 += m2_b + delta * delta * self.n * n_b / total
+        self.n = total
+
+    @property
+    def std(self) -> float:
+        return float(np.sqrt(self.m2 / self.n)) if self.n else float("nan")
+
+
+@dataclass
+class StatsAccumulator:
+    """Mean/std of valid LST and guidance pixels over the patches it is shown (the train split)."""
+
+    bands: list[str]
+    lst: _Moments = field(default_factory=_Moments)
+    band_moments: list[_Moments] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.band_moments = [_Moments() for _ in self.bands]
+
+    def add(self, hr_lst: np.ndarray, guidance: np.ndarray) -> None:
+        self.lst.add(hr_lst)
+        for moments, band in zip(self.band_moments, guidance):
+            moments.add(band)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bands": list(self.bands),
+            "lst_mean": self.lst.mean,
+            "lst_std": self.lst.std,
+            "band_mean": [m.mean for m in self.band_moments],
+            "band_std": [m.std for m in self.band_moments],
+            "computed_on": "train",
+            "n_pixels": self.lst.n,
+            "n_pixels_per_band": [m.n for m in self.band_moments],
+        }
+
+
+def _lr_dims(scale: int) -> tuple[str, str]:
+    return f"y_x{scale}", f"x_x{scale}"
+
+
+class DatasetWriter:
+    """Writes patches into ``root`` (the temporary directory of an atomic output).
+
+    The patch list is known before any pixel is written, so the Zarr store is laid out once
+    (metadata and the small per-patch variables) and each patch is then written as its own
+    chunk: memory stays at one patch whatever the dataset size.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        records: Sequence[PatchRecord],
+        *,
+        bands: Sequence[str],
+        scales: Sequence[int],
+        patch: int,
+        attrs: Mapping[str, Any],
+    ):
+        self.root = root
+        self.records = list(records)
+        self.bands = list(bands)
+        self.scales = [int(s) for s in scales]
+        self.patch = int(patch)
+        self.stats = StatsAccumulator(self.bands)
+        root.mkdir(parents=True, exist_ok=True)
+        self._layout(attrs)
+        group = zarr.open_group(str(root / STORE), mode="r+")
+        self._hr = group["hr_lst"]
+        self._guidance = group["guidance"]
+        self._lr = {s: group[f"lr_lst_x{s}"] for s in self.scales}
+
+    def _layout(self, attrs: Mapping[str, Any]) -> None:
+        n, p, k = len(self.records), self.patch, len(self.bands)
+
+        def empty(shape: tuple[int, ...]) -> da.Array:
+            return da.full(shape, np.nan, dtype=np.float32, chunks=(1, *shape[1:]))
+
+        variables: dict[str, Any] = {
+            "hr_lst": (("patch", "y", "x"), empty((n, p, p))),
+            "guidance": (("patch", "band", "y", "x"), empty((n, k, p, p))),
+        }
+        for s in self.scales:
+            variables[f"lr_lst_x{s}"] = (("patch", *_lr_dims(s)), empty((n, p // s, p // s)))
+        records = self.records
+        variables.update(
+            scene=(("patch",), np.array([r.scene for r in records], dtype=object)),
+            split=(("patch",), np.array([r.split for r in records], dtype=object)),
+            row_off=(("patch",), np.array([r.row_off for r in records], dtype=np.int64)),
+            col_off=(("patch",), np.array([r.col_off for r in records], dtype=np.int64)),
+            transform=(
+                ("patch", "affine"),
+                np.array([tuple(r.transform)[:6] for r in records], dtype=np.float64).reshape(n, 6),
+            ),
+            crs=(("patch",), np.array([r.crs_wkt for r in records], dtype=object)),
+        )
+        ds = xr.Dataset(variables, coords={"band": self.bands})
+        ds.attrs.update(
+            {
+                "bands": self.bands,
+                "scales": self.scales,
+                "patch": self.patch,
+                "groklst_version": groklst_version(),
+                **attrs,
+            }
+        )
+        ds.to_zarr(self.root / STORE, mode="w", compute=False, zarr_format=2, consolidated=True)
+
+    def write(
+        self, index: int, hr_lst: np.ndarray, guidance: np.ndarray, lr: Mapping[int, np.ndarray]
+    ) -> None:
+        """Write patch ``index``; train patches feed the statistics."""
+        self._hr[index] = hr_lst.astype(np.float32)
+        self._guidance[index] = guidance.astype(np.float32)
+        for s in self.scales:
+            self._lr[s][index] = lr[s].astype(np.float32)
+        if self.records[index].split == "train":
+            self.stats.add(hr_lst, guidance)
+
+    def finish(self, info: Mapping[str, Any]) -> None:
+        """Write stats.json, the split lists and info.json beside the store."""
+        if self.stats.lst.n == 0:
+            raise InputError(
+                None, "the train split has no valid LST pixel", "check --split and --max-nodata"
+            )
+        _write_json(self.root / STATS, self.stats.to_json())
+        split_dir = self.root / SPLIT_DIR
+        split_dir.mkdir(exist_ok=True)
+        for name in SPLITS:
+            lines = [str(i) for i, r in enumerate(self.records) if r.split == name]
+            (split_dir / f"{name}.txt").write_text("".join(f"{line}\n" for line in lines))
+        _write_json(self.root / INFO, dict(info))
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+class PreparedDataset:
+    """Random access to a prepared dataset; arrays are opened once and reused for every read."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        group = zarr.open_group(str(path / STORE), mode="r")
+        attrs = dict(group.attrs)
+        self.bands: list[str] = [str(b) for b in attrs["bands"]]
+        self.scales: list[int] = [int(s) for s in attrs["scales"]]
+        self.hr_resolution: float = float(attrs["hr_resolution"])
+        self.patch: int = int(attrs["patch"])
+        self.attrs = attrs
+        self._hr = group["hr_lst"]
+        self._guidance = group["guidance"]
+        self._lr = {s: group[f"lr_lst_x{s}"] for s in self.scales}
+        self._transform = np.asarray(group["transform"][:], dtype=np.float64)
+        self._crs_wkt = [str(c) for c in group["crs"][:]]
+        self._crs_cache: dict[str, CRS | None] = {}
+        self._splits = {name: _read_indices(path / SPLIT_DIR / f"{name}.txt") for name in SPLITS}
+        stats = json.loads((path / STATS).read_text())
+        self.stats = NormStats(
+            lst_mean=float(stats["lst_mean"]),
+            lst_std=float(stats["lst_std"]),
+            band_mean=[float(v) for v in stats["band_mean"]],
+            band_std=[float(v) for v in stats["band_std"]],
+        )
+
+    def __len__(self) -> int:
+        return int(self._hr.shape[0])
+
+    def indices(self, split: str) -> list[int]:
+        """Patch indices of ``split`` (train, val or test)."""
+        if split not in self._splits:
+            raise ValueError(f"unknown split {split!r}; use one of {list(SPLITS)}")
+        return list(self._splits[split])
+
+    def read(self, index: int, scale: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(lr (h, w), guidance (K, H, W), hr (H, W))`` of patch ``index``; float32, NaN nodata."""
+        if scale not in self._lr:
+            raise ValueError(f"the dataset has scales {self.scales}, not x{scale}")
+        if not 0 <= index < len(self):
+            raise IndexError(f"patch {index} out of range (dataset has {len(self)})")
+        return (
+            np.asarray(self._lr[scale][index], dtype=np.float32),
+            np.asarray(self._guidance[index], dtype=np.float32),
+            np.asarray(self._hr[index], dtype=np.float32),
+        )
+
+    def georef(self, index: int) -> tuple[CRS | None, Affine]:
+        """CRS and HR affine transform of patch ``index`` (CRS ``None`` for ungeoreferenced imports)."""
+        wkt = self._crs_wkt[index]
+        if wkt not in self._crs_cache:
+            self._crs_cache[wkt] = CRS.from_wkt(wkt) if wkt else None
+        return self._crs_cache[wkt], Affine(*self._transform[index])
+
+    def info(self) -> dict[str, Any]:
+        """The counts and settings recorded in info.json."""
+        return json.loads((self.path / INFO).read_text())
+
+
+def _read_indices(path: Path) -> list[int]:
+    return [int(line) for line in path.read_text().split()]
+
+
+def open_prepared(path: str | os.PathLike[str]) -> PreparedDataset:
+    """Open a dataset written by ``groklst prepare``; :class:`InputError` if it is not one."""
+    root = Path(path)
+    missing = [n for n in (STORE, STATS, INFO, SPLIT_DIR) if not (root / n).exists()]
+    if not root.is_dir() or missing:
+        raise InputError(
+            root,
+            "not a groklst prepared dataset" + (f" (missing {', '.join(missing)})" if root.is_dir() else ""),
+            "create one with groklst prepare",
+        )
+    try:
+        return PreparedDataset(root)
+    except Exception as exc:  # noqa: BLE001 - whatever fails to parse, the dataset is damaged
+        raise InputError(root, f"prepared dataset is damaged ({type(exc).__name__}: {exc})") from exc
+
+
+def summarize(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """What ``--info`` reports: counts per split and scale, drops, statistics, settings."""
+    ds = open_prepared(path)
+    recorded = ds.info()
+    stats = json.loads((ds.path / STATS).read_text())
+    return {
+        "path": str(ds.path),
+        "bands": ds.bands,
+        "scales": ds.scales,
+        "hr_resolution": ds.hr_resolution,
+        "patch": ds.patch,
+        "patches": {s: len(ds.indices(s)) for s in SPLITS},
+        "dropped_nodata": recorded.get("dropped_nodata", 0),
+        "dropped_split_boundary": recorded.get("dropped_split_boundary", 0),
+        "scenes": {k: v.get("patches") for k, v in recorded.get("scenes", {}).items()},
+        "stats": stats,
+        "settings": recorded.get("settings", {}),
+    }

@@ -1,0 +1,598 @@
+"""``groklst prepare``: canonical scenes -> Wald-protocol training dataset.
+
+For each scene ``NAME_lst.tif`` (+ ``NAME_guidance.tif`` beside it):
+
+1. the grids are checked (same CRS, north-up, guidance nesting in the HR grid, overlap) and the
+   HR grid is fixed: the LST grid at ``hr_resolution`` (default: native), anchored at the LST
+   origin, restricted to the whole HR pixels the guidance covers;
+2. a dask pass over the whole scene counts nodata per small cell (LST or any guidance band
+   missing), chunk by chunk, so patches with too much nodata are dropped before any is written;
+3. the kept patches are split (spatial blocks or whole scenes, see :mod:`pipelines.patches`);
+4. each patch is then cut window by window with rasterio (memory: one patch plus the margin
+   the MTF kernel needs): HR LST = LST area-averaged to the HR grid, guidance area-averaged to
+   the HR grid, LR LST per scale by :func:`pipelines.degrade.degrade`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import rasterio
+import rioxarray
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.windows import Window
+
+from pipelines import degrade as wald
+from pipelines.atomic import atomic_output, check_writable
+from pipelines.dataset import DatasetWriter, PatchRecord
+from pipelines.errors import InputError
+from pipelines.geotiff import band_names, open_raster
+from pipelines.patches import (
+    SPLITS,
+    Footprint,
+    count_unit,
+    patch_grid,
+    patch_nodata_fractions,
+    split_by_blocks,
+    split_by_scene,
+)
+from pipelines.units import KELVIN_OFFSET, Units, detect_units
+
+LST_SUFFIX = "_lst"
+GUIDANCE_SUFFIX = "_guidance"
+_TOL = 1e-6  # relative tolerance when a ratio of pixel sizes or offsets must be an integer
+_SCAN_CHUNK = 1024  # HR pixels per side of a dask chunk in the nodata scan (about)
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    """Every setting of ``groklst prepare`` (recorded in info.json)."""
+
+    scales: tuple[int, ...] = (2, 4, 8)
+    hr_resolution: float | None = None
+    patch: int = 512
+    stride: int = 256
+    ratios: tuple[float, float, float] = (0.6, 0.1, 0.3)
+    seed: int = 0
+    max_nodata: float = 0.0
+    degrade: str = "area"
+    aggregate: str = "kelvin"
+    lr_nodata: str = "any"
+    split_by: str = "block"
+    split_block: int | None = None  # HR pixels; default twice the patch
+
+    @property
+    def block_pixels(self) -> int:
+        return self.split_block if self.split_block is not None else 2 * self.patch
+
+    def validate(self) -> None:
+        """Reject impossible settings before any work."""
+        if not self.scales or any(int(s) != s or s < 2 for s in self.scales):
+            raise InputError("--scales", f"scales must be integers >= 2, got {list(self.scales)}")
+        if self.patch < 1 or self.stride < 1:
+            raise InputError("--patch/--stride", "patch and stride must be positive")
+        bad = [s for s in self.scales if self.patch % s]
+        if bad:
+            raise InputError(
+                "--patch",
+                f"patch size {self.patch} is not a multiple of scale(s) {bad}",
+                f"use a multiple of {math.lcm(*self.scales)}",
+            )
+        if not 0.0 <= self.max_nodata <= 1.0:
+            raise InputError("--max-nodata", "must be a fraction between 0 and 1")
+        if self.hr_resolution is not None and not self.hr_resolution > 0:
+            raise InputError("--hr-res", "must be a positive resolution in CRS units")
+        choices = {
+            "--degrade": (self.degrade, ("area", "mtf")),
+            "--aggregate": (self.aggregate, ("kelvin", "radiance")),
+            "--lr-nodata": (self.lr_nodata, ("any", "all")),
+            "--split-by": (self.split_by, ("block", "scene")),
+        }
+        for option, (value, allowed) in choices.items():
+            if value not in allowed:
+                raise InputError(option, f"{value!r} is not one of {', '.join(allowed)}")
+        if self.block_pixels < self.patch:
+            raise InputError("--split-block", "split blocks must be at least one patch wide")
+
+
+@dataclass(frozen=True)
+class Region:
+    """Whole HR pixels covered by both rasters, in the scene's HR grid."""
+
+    row0: int
+    col0: int
+    rows: int
+    cols: int
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One canonical scene and how its rasters map onto its HR grid."""
+
+    name: str
+    lst_path: Path
+    guidance_path: Path
+    crs: CRS
+    hr_transform: Affine  # the LST grid at HR resolution, anchored at the LST origin
+    lst_factor: int  # LST pixels per HR pixel along each axis
+    guidance_factor: int  # guidance pixels per HR pixel along each axis
+    guidance_offset: tuple[int, int]  # guidance (row, col) of HR pixel (0, 0)
+    region: Region
+    bands: tuple[str, ...]
+    crs_wkt: str
+    lst_offset: float = 0.0  # added on read: 273.15 for a Celsius LST
+
+    @property
+    def hr_resolution(self) -> float:
+        return self.hr_transform.a
+
+
+def guidance_for(lst_path: Path) -> tuple[str, Path]:
+    """Scene name and guidance path for ``NAME_lst.tif``."""
+    stem = lst_path.stem
+    if not stem.endswith(LST_SUFFIX):
+        raise InputError(
+            lst_path, "not a canonical LST file (expected NAME_lst.tif)", "run groklst ingest first"
+        )
+    name = stem[: -len(LST_SUFFIX)]
+    guidance = lst_path.with_name(f"{name}{GUIDANCE_SUFFIX}{lst_path.suffix}")
+    if not guidance.exists():
+        raise InputError(guidance, "guidance file not found beside the LST", "run groklst ingest first")
+    return name, guidance
+
+
+def _as_integer(value: float, path: Path, problem: str, hint: str | None = None) -> int:
+    rounded = round(value)
+    if abs(value - rounded) > _TOL * max(1.0, abs(value)):
+        raise InputError(path, problem, hint)
+    return int(rounded)
+
+
+def _resolution(src: rasterio.DatasetReader, path: Path) -> float:
+    t = src.transform
+    if t.b != 0 or t.d != 0 or t.a <= 0 or t.e >= 0:
+        raise InputError(path, "rotated or flipped grids are not supported", "warp to north-up first")
+    if abs(t.a + t.e) > _TOL * t.a:
+        raise InputError(path, f"pixels are not square ({t.a:g} x {-t.e:g})")
+    return float(t.a)
+
+
+def _covered(offset: int, factor: int, length: int) -> tuple[int, int]:
+    """HR index range whose ``factor`` guidance pixels ``hr*factor + offset`` lie in ``[0, length)``."""
+    return -((offset) // factor), (length - offset) // factor
+
+
+def open_scene(lst_path: Path, hr_resolution: float | None) -> Scene:
+    """Check one scene's rasters against each other and fix its HR grid."""
+    name, guidance_path = guidance_for(lst_path)
+    with open_raster(lst_path) as lst, open_raster(guidance_path) as guide:
+        if lst.count != 1:
+            raise InputError(lst_path, f"expected 1 LST band, found {lst.count}")
+        bands = tuple(band_names(guide))
+        unnamed = [b for i, b in enumerate(bands, start=1) if b == f"b{i}"]
+        if unnamed:
+            raise InputError(
+                guidance_path,
+                f"guidance band(s) {unnamed} have no description",
+                "band descriptions must name the bands (groklst ingest writes them)",
+            )
+        if lst.crs is None or guide.crs is None:
+            raise InputError(lst_path if lst.crs is None else guidance_path, "raster has no CRS")
+        if lst.crs != guide.crs:
+            raise InputError(guidance_path, f"CRS differs from the LST's ({lst.crs.to_string()})")
+        lst_res, guide_res = _resolution(lst, lst_path), _resolution(guide, guidance_path)
+        hr = lst_res if hr_resolution is None else float(hr_resolution)
+        lst_factor = _as_integer(
+            hr / lst_res, lst_path, f"--hr-res {hr:g} is not a multiple of the LST's {lst_res:g}"
+        )
+        guidance_factor = _as_integer(
+            hr / guide_res,
+            guidance_path,
+            f"grids do not nest: HR pixel {hr:g} is not a multiple of the guidance's {guide_res:g}",
+        )
+        if lst_factor < 1 or guidance_factor < 1:
+            raise InputError(guidance_path, f"HR resolution {hr:g} is finer than the input rasters")
+        lt, gt = lst.transform, guide.transform
+        nest = "grids do not nest: the guidance pixels do not line up with the LST pixels"
+        row_off = _as_integer((gt.f - lt.f) / guide_res, guidance_path, nest)
+        col_off = _as_integer((lt.c - gt.c) / guide_res, guidance_path, nest)
+        r_lo, r_hi = _covered(row_off, guidance_factor, guide.height)
+        c_lo, c_hi = _covered(col_off, guidance_factor, guide.width)
+        r_lo, c_lo = max(r_lo, 0), max(c_lo, 0)
+        r_hi, c_hi = min(r_hi, lst.height // lst_factor), min(c_hi, lst.width // lst_factor)
+        if r_hi <= r_lo or c_hi <= c_lo:
+            raise InputError(
+                guidance_path,
+                "no overlap between the LST and the guidance",
+                "check that both rasters show the same place",
+            )
+        offset = _lst_offset(lst, lst_path)
+        crs = lst.crs
+    return Scene(
+        name=name,
+        lst_path=lst_path,
+        guidance_path=guidance_path,
+        crs=crs,
+        hr_transform=Affine(hr, 0.0, lt.c, 0.0, -hr, lt.f),
+        lst_factor=lst_factor,
+        guidance_factor=guidance_factor,
+        guidance_offset=(row_off, col_off),
+        region=Region(r_lo, c_lo, r_hi - r_lo, c_hi - c_lo),
+        bands=bands,
+        crs_wkt=crs.to_wkt(),
+        lst_offset=offset,
+    )
+
+
+def _lst_offset(src: rasterio.DatasetReader, path: Path) -> float:
+    """273.15 when a decimated read of the LST says degrees Celsius, else 0."""
+    rows, cols = min(src.height, 256), min(src.width, 256)
+    try:
+        sample = src.read(1, out_shape=(rows, cols), masked=True).astype(np.float64).filled(np.nan)
+    except rasterio.errors.RasterioError as exc:
+        raise InputError(path, f"cannot read the LST ({exc})") from exc
+    return KELVIN_OFFSET if detect_units(sample) is Units.celsius else 0.0
+
+
+def _lazy(path: Path) -> da.Array:
+    """The raster as a dask array ``(bands, rows, cols)`` with nodata as NaN."""
+    try:
+        arr = rioxarray.open_rasterio(path, masked=True, chunks={"x": _SCAN_CHUNK, "y": _SCAN_CHUNK})
+    except Exception as exc:  # noqa: BLE001 - any open failure is an unreadable input
+        raise InputError(path, f"cannot read the raster ({type(exc).__name__})") from exc
+    return arr.data
+
+
+def _hr_invalid(arr: da.Array, row0: int, col0: int, rows: int, cols: int, factor: int) -> da.Array:
+    """HR mask of pixels with any nodata among their ``factor x factor`` source pixels, any band."""
+    window = arr[:, row0 : row0 + rows * factor, col0 : col0 + cols * factor]
+    invalid = da.isnan(window).any(axis=0)
+    if factor == 1:
+        return invalid
+    step = factor * max(1, _SCAN_CHUNK // factor)
+    invalid = invalid.rechunk((step, step))
+    return da.coarsen(np.any, invalid, {0: factor, 1: factor})
+
+
+def nodata_cells(scene: Scene, unit: int) -> np.ndarray:
+    """Nodata counts (LST or any guidance band) per ``unit x unit`` HR cell of the region."""
+    reg = scene.region
+    rows, cols = reg.rows // unit * unit, reg.cols // unit * unit
+    if rows == 0 or cols == 0:
+        return np.zeros((0, 0), dtype=np.int64)
+    f_l, f_g = scene.lst_factor, scene.guidance_factor
+    g_row, g_col = scene.guidance_offset
+    lst_bad = _hr_invalid(_lazy(scene.lst_path), reg.row0 * f_l, reg.col0 * f_l, rows, cols, f_l)
+    guide_bad = _hr_invalid(
+        _lazy(scene.guidance_path), reg.row0 * f_g + g_row, reg.col0 * f_g + g_col, rows, cols, f_g
+    )
+    bad = (lst_bad | guide_bad).astype(np.int32)
+    step = unit * max(1, _SCAN_CHUNK // unit)
+    cells = da.coarsen(np.sum, bad.rechunk((step, step)), {0: unit, 1: unit})
+    try:
+        return np.asarray(cells.compute(scheduler="threads"), dtype=np.int64)
+    except rasterio.errors.RasterioError as exc:
+        raise InputError(scene.lst_path, f"cannot read the scene ({exc})") from exc
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A patch position: scene and HR offset in the scene's HR grid."""
+
+    scene: Scene
+    row_off: int
+    col_off: int
+
+    def transform(self) -> Affine:
+        """HR grid of the patch (the scene's HR grid is north-up: a shift of its origin)."""
+        t = self.scene.hr_transform
+        return Affine(t.a, 0.0, t.c + self.col_off * t.a, 0.0, t.e, t.f + self.row_off * t.e)
+
+    def footprint(self, patch: int) -> Footprint:
+        t = self.transform()
+        return Footprint(self.scene.crs_wkt, t.c, t.f + patch * t.e, t.c + patch * t.a, t.f)
+
+
+@dataclass
+class SceneCounts:
+    """What happened to one scene's patches (for info.json)."""
+
+    lst: str
+    guidance: str
+    lst_units: str = "kelvin"  # "celsius": converted to Kelvin on read
+    candidates: int = 0
+    dropped_nodata: int = 0
+    dropped_split_boundary: int = 0
+    patches: dict[str, int] = field(default_factory=lambda: {s: 0 for s in SPLITS})
+
+
+def candidates_of(scene: Scene, opts: PrepareOptions) -> tuple[list[Candidate], int]:
+    """Patches of ``scene`` with at most ``max_nodata`` nodata, and how many were dropped."""
+    reg = scene.region
+    offsets = patch_grid(reg.rows, reg.cols, opts.patch, opts.stride)
+    if not offsets:
+        return [], 0
+    unit = count_unit(opts.patch, opts.stride)
+    fractions = patch_nodata_fractions(nodata_cells(scene, unit), unit, offsets, opts.patch)
+    kept = [
+        Candidate(scene, reg.row0 + r, reg.col0 + c)
+        for (r, c), frac in zip(offsets, fractions)
+        if frac <= opts.max_nodata
+    ]
+    return kept, len(offsets) - len(kept)
+
+
+def _context(candidate: Candidate, opts: PrepareOptions) -> tuple[int, int, int, int]:
+    """HR pixels of context (top, bottom, left, right) around a patch for the MTF kernel.
+
+    Multiples of every scale so each LR grid stays aligned with the patch; clipped to the
+    scene region (the kernel is renormalised where context is missing).
+    """
+    if opts.degrade != "mtf":
+        return 0, 0, 0, 0
+    step = math.lcm(*opts.scales)
+    margin = max(wald.mtf_margin(s) for s in opts.scales)
+    margin = -(-margin // step) * step
+    reg, p = candidate.scene.region, opts.patch
+
+    def room(pixels: int) -> int:
+        return min(margin, pixels // step * step)
+
+    return (
+        room(candidate.row_off - reg.row0),
+        room(reg.row0 + reg.rows - candidate.row_off - p),
+        room(candidate.col_off - reg.col0),
+        room(reg.col0 + reg.cols - candidate.col_off - p),
+    )
+
+
+def _read(src: rasterio.DatasetReader, window: Window, path: Path) -> np.ndarray:
+    try:
+        data = src.read(window=window, masked=True)
+    except rasterio.errors.RasterioError as exc:
+        raise InputError(path, f"cannot read pixels ({exc})") from exc
+    return data.astype(np.float32).filled(np.nan)
+
+
+def ndmvi_minima(scene: Scene) -> tuple[float, float] | None:
+    """Scene minima of red and NIR on the HR grid (for NDMVI), from a dask pass over the region."""
+    if scene.guidance_factor == 1 or not {"ndmvi", "red", "nir"} <= set(scene.bands):
+        return None
+    reg, f_g = scene.region, scene.guidance_factor
+    g_row, g_col = scene.guidance_offset
+    arr = _lazy(scene.guidance_path)
+    r0, c0 = reg.row0 * f_g + g_row, reg.col0 * f_g + g_col
+    step = f_g * max(1, _SCAN_CHUNK // f_g)
+    minima = []
+    for name in ("red", "nir"):
+        fine = arr[scene.bands.index(name), r0 : r0 + reg.rows * f_g, c0 : c0 + reg.cols * f_g]
+        coarse = da.coarsen(np.mean, fine.rechunk((step, step)), {0: f_g, 1: f_g})
+        minima.append(da.nanmin(coarse))
+    red_min, nir_min = da.compute(*minima, scheduler="threads")
+    return float(red_min), float(nir_min)
+
+
+def cut_patch(
+    candidate: Candidate,
+    lst_src: rasterio.DatasetReader,
+    guidance_src: rasterio.DatasetReader,
+    opts: PrepareOptions,
+    ndmvi_minima: tuple[float, float] | None = None,
+) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
+    """HR LST ``(P, P)``, HR guidance ``(K, P, P)`` and LR LST per scale for one patch.
+
+    ``ndmvi_minima`` are the scene's (red, NIR) minima on the HR grid, for NDMVI.
+    """
+    scene, p = candidate.scene, opts.patch
+    top, bottom, left, right = _context(candidate, opts)
+    f_l, f_g = scene.lst_factor, scene.guidance_factor
+    r0, c0 = candidate.row_off - top, candidate.col_off - left
+    lst_window = Window(c0 * f_l, r0 * f_l, (p + left + right) * f_l, (p + top + bottom) * f_l)
+    lst = _read(lst_src, lst_window, scene.lst_path)[0] + np.float32(scene.lst_offset)
+    hr_context = wald.block_mean(lst, f_l) if f_l > 1 else lst
+    hr = hr_context[top : top + p, left : left + p]
+    g_row, g_col = scene.guidance_offset
+    guidance_window = Window(
+        candidate.col_off * f_g + g_col, candidate.row_off * f_g + g_row, p * f_g, p * f_g
+    )
+    guidance = _read(guidance_src, guidance_window, scene.guidance_path)
+    if f_g > 1:
+        guidance = wald.degrade_guidance(guidance, f_g, scene.bands, ndmvi_minima)
+    lr = {}
+    for s in opts.scales:
+        coarse = wald.degrade(
+            hr_context,
+            s,
+            method=opts.degrade,
+            aggregate=opts.aggregate,
+            propagate_nodata=opts.lr_nodata == "any",
+        )
+        lr[s] = coarse[top // s : (top + p) // s, left // s : (left + p) // s]
+    return hr, guidance, lr
+
+
+def _check_consistent(scenes: Sequence[Scene]) -> None:
+    first = scenes[0]
+    names: dict[str, Path] = {}
+    for scene in scenes:
+        if scene.name in names:
+            raise InputError(scene.lst_path, f"scene name {scene.name!r} also used by {names[scene.name]}")
+        names[scene.name] = scene.lst_path
+        if scene.bands != first.bands:
+            missing = [b for b in first.bands if b not in scene.bands]
+            extra = [b for b in scene.bands if b not in first.bands]
+            problem = f"guidance bands differ from {first.guidance_path.name}'s"
+            if missing:
+                problem += f"; missing band(s) {missing}"
+            if extra:
+                problem += f"; unexpected {extra}"
+            raise InputError(scene.guidance_path, problem, "all scenes need the same bands in the same order")
+        if not math.isclose(scene.hr_resolution, first.hr_resolution, rel_tol=_TOL):
+            raise InputError(
+                scene.lst_path,
+                f"native resolution {scene.hr_resolution:g} differs from {first.hr_resolution:g}",
+                "give --hr-res",
+            )
+
+
+def assign_splits(candidates: Sequence[Candidate], opts: PrepareOptions) -> list[str | None]:
+    """Split of each candidate (``None``: dropped because it straddles two splits)."""
+    if opts.split_by == "scene":
+        return list(split_by_scene([c.scene.name for c in candidates], opts.ratios, opts.seed))
+    block = opts.block_pixels * candidates[0].scene.hr_resolution
+    return split_by_blocks([c.footprint(opts.patch) for c in candidates], block, opts.ratios, opts.seed)
+
+
+ProgressHook = Callable[[str, int, int], None]
+
+
+def prepare(
+    lst_paths: Sequence[Path],
+    out: Path,
+    opts: PrepareOptions,
+    *,
+    overwrite: bool = False,
+    on_progress: ProgressHook | None = None,
+) -> dict[str, Any]:
+    """Build the dataset at ``out`` from canonical scenes; return the info.json content.
+
+    ``on_progress(stage, done, total)`` reports ``"scenes scanned"``, ``"patches written"`` and
+    ``"scenes written"``.
+    """
+    opts.validate()
+    check_writable(out, overwrite)
+    scenes = [open_scene(Path(p), opts.hr_resolution) for p in lst_paths]
+    _check_consistent(scenes)
+    if opts.split_by == "scene" and len(scenes) < 2:
+        raise InputError("--split-by", "a scene split needs several scenes", "use --split-by block")
+    counts = {
+        s.name: SceneCounts(str(s.lst_path), str(s.guidance_path), "celsius" if s.lst_offset else "kelvin")
+        for s in scenes
+    }
+    candidates: list[Candidate] = []
+    for n_scene, scene in enumerate(scenes, start=1):
+        kept, dropped = candidates_of(scene, opts)
+        counts[scene.name].candidates = len(kept) + dropped
+        counts[scene.name].dropped_nodata = dropped
+        candidates.extend(kept)
+        if on_progress:
+            on_progress("scenes scanned", n_scene, len(scenes))
+    if not candidates:
+        raise InputError(
+            lst_paths[0],
+            f"no {opts.patch}x{opts.patch} patch with at most {opts.max_nodata:.0%} nodata",
+            "use a smaller --patch or a larger --max-nodata",
+        )
+    records: list[PatchRecord] = []
+    chosen: list[Candidate] = []
+    for candidate, split in zip(candidates, assign_splits(candidates, opts)):
+        tally = counts[candidate.scene.name]
+        if split is None:
+            tally.dropped_split_boundary += 1
+            continue
+        tally.patches[split] += 1
+        chosen.append(candidate)
+        records.append(
+            PatchRecord(
+                candidate.scene.name, split, candidate.row_off, candidate.col_off,
+                candidate.transform(), candidate.scene.crs_wkt,
+            )
+        )
+    if not any(r.split == "train" for r in records):
+        raise InputError("--split", "no patch landed in the train split", "use more scenes or a smaller --split-block")
+    info = _info(counts, opts, scenes[0])
+    with atomic_output(out, overwrite=overwrite) as tmp:
+        writer = DatasetWriter(
+            tmp, records, bands=scenes[0].bands, scales=opts.scales, patch=opts.patch,
+            attrs=_store_attrs(opts, scenes[0].hr_resolution),
+        )
+        _write_patches(writer, chosen, scenes, opts, on_progress)
+        writer.finish(info)
+    return info
+
+
+def _write_patches(
+    writer: DatasetWriter,
+    chosen: Sequence[Candidate],
+    scenes: Sequence[Scene],
+    opts: PrepareOptions,
+    on_progress: ProgressHook | None,
+) -> None:
+    done = 0
+    if on_progress:
+        on_progress("scenes written", 0, len(scenes))
+        on_progress("patches written", 0, len(chosen))
+    for n_scene, scene in enumerate(scenes, start=1):
+        mine = [(i, c) for i, c in enumerate(chosen) if c.scene is scene]
+        minima = ndmvi_minima(scene) if mine else None
+        with open_raster(scene.lst_path) as lst_src, open_raster(scene.guidance_path) as g_src:
+            for index, candidate in mine:
+                hr, guidance, lr = cut_patch(candidate, lst_src, g_src, opts, minima)
+                writer.write(index, hr, guidance, lr)
+                done += 1
+                if on_progress:
+                    on_progress("patches written", done, len(chosen))
+        if on_progress:
+            on_progress("scenes written", n_scene, len(scenes))
+
+
+def _store_attrs(opts: PrepareOptions, hr_resolution: float) -> dict[str, Any]:
+    return {
+        "hr_resolution": hr_resolution,
+        "stride": opts.stride,
+        "degrade": opts.degrade,
+        "aggregate": opts.aggregate,
+        "lr_nodata": opts.lr_nodata,
+    }
+
+
+def _info(counts: dict[str, SceneCounts], opts: PrepareOptions, first: Scene) -> dict[str, Any]:
+    totals = {s: sum(c.patches[s] for c in counts.values()) for s in SPLITS}
+    settings = asdict(opts)
+    settings["hr_resolution"] = first.hr_resolution
+    settings["split_block"] = opts.block_pixels if opts.split_by == "block" else None
+    return {
+        "source": "scenes",
+        "bands": list(first.bands),
+        "patches": totals,
+        "total": sum(totals.values()),
+        "dropped_nodata": sum(c.dropped_nodata for c in counts.values()),
+        "dropped_split_boundary": sum(c.dropped_split_boundary for c in counts.values()),
+        "scenes": {name: asdict(c) for name, c in counts.items()},
+        "settings": settings,
+    }
+
+
+def scene_inputs(
+    paths: Sequence[str | os.PathLike[str]], workdir: Path, dem: Path | None = None
+) -> list[Path]:
+    """Canonical LST paths from the command line; SDGSAT-1 product folders are ingested first.
+
+    Folders given together that hold a single MII product (e.g. its TIS and MII folders, or
+    one folder holding both) form one scene; otherwise each folder is one scene. ``dem`` is
+    passed to the ingest. Ingested scenes are written into ``workdir`` (the caller removes it).
+    """
+    files, folders = [], []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise InputError(path, "file not found", "check the path")
+        (folders if path.is_dir() else files).append(path)
+    if not folders:
+        return files
+    from pipelines import ingest  # product reading is only needed for product folders
+
+    products = ingest.find_products(folders)
+    groups = [folders] if sum(p.sensor == "MII" for p in products) == 1 else [[f] for f in folders]
+    for n, group in enumerate(groups):
+        lst_path, _ = ingest.ingest_product(group, workdir / f"scene{n}", dem=dem)
+        files.append(Path(lst_path))
+    return files

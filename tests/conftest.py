@@ -1,0 +1,63 @@
+"""Shared test helpers: tiny canonical scenes written with the project's GeoTIFF convention."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from affine import Affine
+from rasterio.crs import CRS
+
+from pipelines.geotiff import write_raster
+
+PAPER_BANDS = ("dem", "deepblue", "blue", "green", "red", "vre", "nir", "ndmvi", "ndvi", "ndwi")
+UTM = CRS.from_epsg(32632)
+
+
+def write_canonical_scene(
+    out_dir: Path,
+    name: str = "scene",
+    *,
+    shape: tuple[int, int] = (32, 32),
+    lst_res: float = 30.0,
+    ratio: int = 3,
+    origin: tuple[float, float] = (500_000.0, 5_760_000.0),
+    guidance_origin: tuple[float, float] | None = None,
+    guidance_shape: tuple[int, int] | None = None,
+    bands: tuple[str, ...] = PAPER_BANDS,
+    lst: np.ndarray | None = None,
+    crs: CRS = UTM,
+    seed: int = 0,
+) -> tuple[Path, Path]:
+    """Write ``NAME_lst.tif`` (Kelvin, ``shape`` at ``lst_res``) and ``NAME_guidance.tif``.
+
+    The guidance is ``ratio`` times finer and, unless told otherwise, covers the LST exactly.
+    Values are random but smooth enough to look like a scene; returns both paths.
+    """
+    rng = np.random.default_rng(seed)
+    rows, cols = shape
+    if lst is None:
+        yy, xx = np.mgrid[0:rows, 0:cols]
+        lst = 300.0 + 5.0 * np.sin(yy / 5.0) + 3.0 * np.cos(xx / 7.0) + rng.normal(0, 0.5, shape)
+    g_rows, g_cols = guidance_shape or (rows * ratio, cols * ratio)
+    guidance = rng.uniform(0.0, 1.0, (len(bands), g_rows, g_cols))
+    g_res = lst_res / ratio
+    gx, gy = guidance_origin or origin
+    lst_path = out_dir / f"{name}_lst.tif"
+    guidance_path = out_dir / f"{name}_guidance.tif"
+    write_raster(
+        lst_path, lst, crs=crs, transform=Affine(lst_res, 0, origin[0], 0, -lst_res, origin[1]),
+        descriptions=["lst"], units="K",
+    )
+    write_raster(
+        guidance_path, guidance, crs=crs, transform=Affine(g_res, 0, gx, 0, -g_res, gy),
+        descriptions=list(bands),
+    )
+    return lst_path, guidance_path
+
+
+@pytest.fixture
+def canonical_scene(tmp_path: Path) -> tuple[Path, Path]:
+    """A 32 x 32 px (30 m) scene with 96 x 96 px (10 m) guidance of the paper's ten bands."""
+    return write_canonical_scene(tmp_path)
