@@ -30,18 +30,13 @@ Single-channel fallback without atmospheric correction (one band, no coefficient
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10: the same parser, packaged
-    import tomli as tomllib
 
 import numpy as np
 
 from pipelines.errors import InputError
+from pipelines.toml_compat import tomllib
 
 RHO_UM_K = 14388.0  # h c / k_B in um K
 
