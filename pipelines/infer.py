@@ -8,23 +8,14 @@ non-blocking copies on CUDA) and mixed precision (autocast on CUDA) happen here.
 from __future__ import annotations
 
 import os
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from pipelines.checkpoint import Checkpoint, file_hash, groklst_version
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but no CUDA device is available")
-    return device
+from pipelines.devices import autocast_for, resolve_device, resolve_precision
+from pipelines.normalize import denormalize_lst, normalize_guidance, normalize_lst
 
 
 class TilePredictor:
@@ -35,8 +26,7 @@ class TilePredictor:
         self.device = device
         self.model = checkpoint.build().to(device)
         self.scale = checkpoint.scale
-        self._band_mean = np.asarray(checkpoint.band_mean, np.float32)[None, :, None, None]
-        self._band_std = np.asarray(checkpoint.band_std, np.float32)[None, :, None, None]
+        self.precision = resolve_precision("auto", device)
 
     def _to_device(self, array: np.ndarray) -> torch.Tensor:
         tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
@@ -47,18 +37,11 @@ class TilePredictor:
     @torch.inference_mode()
     def predict(self, lr: np.ndarray, guidance: np.ndarray) -> np.ndarray:
         """``lr`` (B, h, w) Kelvin and ``guidance`` (B, K, h*s, w*s) without NaN -> (B, h*s, w*s)."""
-        ck = self.checkpoint
-        lr_n = (lr[:, None] - np.float32(ck.lst_mean)) / np.float32(ck.lst_std)
-        guid_n = (guidance - self._band_mean) / self._band_std
-        autocast = (
-            torch.autocast("cuda", dtype=torch.bfloat16)
-            if self.device.type == "cuda"
-            else nullcontext()
-        )
-        with autocast:
-            out = self.model(self._to_device(lr_n), self._to_device(guid_n))
-        out = out.float().cpu().numpy()[:, 0]
-        return out * np.float32(ck.lst_std) + np.float32(ck.lst_mean)
+        lr_n = normalize_lst(lr[:, None], self.checkpoint)
+        guidance_n = normalize_guidance(guidance, self.checkpoint)
+        with autocast_for(self.device, self.precision):
+            out = self.model(self._to_device(lr_n), self._to_device(guidance_n))
+        return denormalize_lst(out.float().cpu().numpy()[:, 0], self.checkpoint)
 
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "models" / "pretrained" / "mocolsk-lite-x3-sdgsat.pt"

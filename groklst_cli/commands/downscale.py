@@ -13,6 +13,7 @@ import typer
 from groklst_cli.console import err, info, progress, result, state
 from pipelines.atomic import check_writable
 from pipelines.checkpoint import load_checkpoint
+from pipelines.devices import resolve_device
 from pipelines.downscale import DownscaleOptions, SceneReport
 from pipelines.errors import InputError
 from pipelines.infer import DEFAULT_CHECKPOINT, ModelSource
@@ -111,6 +112,10 @@ def downscale(
         raise InputError("--units-out", "must be kelvin or celsius")
     if overlap >= tile:
         raise InputError("--overlap", f"overlap {overlap} must be smaller than the tile {tile}")
+    try:
+        resolve_device(device)
+    except ValueError as exc:
+        raise InputError("--device", str(exc)) from exc
     source = _model_source(checkpoint, model, device)
     jobs = _jobs(_inputs(inputs), guidance, output, out_dir)
     if not skip_existing:
