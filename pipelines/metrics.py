@@ -1,0 +1,109 @@
+"""The GrokLST paper's evaluation metrics, equations (11)-(16), on valid pixels only.
+
+Each metric is computed per image over the pixels where both the prediction and the reference
+are finite (NaN marks nodata), then averaged over images, as the paper's Table IX does.
+RMSE, MAE and BIAS are in the unit of the inputs (Kelvin); CC and RSD are unitless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+METRICS: tuple[str, ...] = ("rmse", "mae", "bias", "cc", "rsd")
+
+
+def image_metrics(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    """RMSE (11), MAE (12), BIAS (13), CC (14) and RSD (15, 16) of one image.
+
+    Pixels where either array is not finite are ignored. CC is NaN when either image is constant
+    and RSD when the reference is; every metric is NaN when fewer than two pixels are valid.
+    """
+    pred = np.asarray(pred, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    if pred.shape != ref.shape:
+        raise ValueError(f"prediction {pred.shape} and reference {ref.shape} differ in shape")
+    valid = np.isfinite(pred) & np.isfinite(ref)
+    n = int(valid.sum())
+    if n < 2:
+        return {name: float("nan") for name in METRICS}
+    sr, hr = pred[valid], ref[valid]
+    diff = sr - hr
+    d_sr, d_hr = sr - sr.mean(), hr - hr.mean()
+    # Eq. (14) uses 1/N moments; eq. (16) the N-1 (sample) standard deviations.
+    cov = float(np.mean(d_sr * d_hr))
+    spread = float(np.sqrt(np.mean(d_sr**2)) * np.sqrt(np.mean(d_hr**2)))
+    sigma_sr = float(np.std(sr, ddof=1))
+    sigma_hr = float(np.std(hr, ddof=1))
+    return {
+        "rmse": float(np.sqrt(np.mean(diff**2))),
+        "mae": float(np.mean(np.abs(diff))),
+        "bias": float(np.mean(diff)),
+        "cc": cov / spread if spread > 0 else float("nan"),
+        "rsd": abs(sigma_sr - sigma_hr) / sigma_hr if sigma_hr > 0 else float("nan"),
+    }
+
+
+@dataclass
+class MetricAverage:
+    """Per-image metrics averaged over images; NaN values of a metric are left out of its mean.
+
+    The running sums are plain numbers so that shards (e.g. one per distributed rank) can be
+    merged with :meth:`merge` or by summing :meth:`to_vector`.
+    """
+
+    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(METRICS, 0.0))
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(METRICS, 0))
+    images: int = 0
+    pixels: int = 0
+
+    def add(self, pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+        """Score one image and add it to the average; returns that image's metrics."""
+        values = image_metrics(pred, ref)
+        valid = int((np.isfinite(pred) & np.isfinite(ref)).sum())
+        if valid < 2:
+            return values
+        self.images += 1
+        self.pixels += valid
+        for name, value in values.items():
+            if np.isfinite(value):
+                self.sums[name] += value
+                self.counts[name] += 1
+        return values
+
+    def merge(self, other: MetricAverage) -> None:
+        for name in METRICS:
+            self.sums[name] += other.sums[name]
+            self.counts[name] += other.counts[name]
+        self.images += other.images
+        self.pixels += other.pixels
+
+    def to_vector(self) -> list[float]:
+        """Sums, counts, images and pixels as one flat list (for an all-reduce)."""
+        return [
+            *(self.sums[m] for m in METRICS),
+            *(float(self.counts[m]) for m in METRICS),
+            float(self.images),
+            float(self.pixels),
+        ]
+
+    @classmethod
+    def from_vector(cls, vector: Sequence[float]) -> MetricAverage:
+        k = len(METRICS)
+        return cls(
+            sums={m: float(vector[i]) for i, m in enumerate(METRICS)},
+            counts={m: int(round(vector[k + i])) for i, m in enumerate(METRICS)},
+            images=int(round(vector[2 * k])),
+            pixels=int(round(vector[2 * k + 1])),
+        )
+
+    def result(self) -> dict[str, float]:
+        """Mean of each metric over images, plus ``images`` and ``pixels`` counts."""
+        out: dict[str, float] = {
+            m: self.sums[m] / self.counts[m] if self.counts[m] else float("nan") for m in METRICS
+        }
+        out["images"] = self.images
+        out["pixels"] = self.pixels
+        return out
