@@ -28,6 +28,7 @@ from models.registry import register
 
 PYRAMID_BINS = (1, 2, 3, 6)
 DEFAULT_KERNELS = ((5, 1), (7, 3))
+HEAD_INIT_SCALE = 0.1  # see MoCoLSKNet difference 7
 
 
 def pyramid_tokens(x: torch.Tensor, bins: Sequence[int] = PYRAMID_BINS) -> torch.Tensor:
@@ -197,6 +198,11 @@ class MoCoLSKNet(nn.Module):
        same weights; 2-8x faster on CPU), see :class:`models.blocks.DepthwiseConv`.
     6. The lighter knobs (``guidance_blocks``, ``recon_*``) exist for ``mocolsk-lite``; the
        reference has no such options.
+    7. The last head convolution starts with its default weights scaled by
+       ``HEAD_INIT_SCALE`` and a zero bias, so an untrained net predicts nearly the bicubic
+       upsample instead of adding a random residual of a few Kelvin; short trainings (per-scene
+       fits, small datasets) then start from bicubic rather than below it. Every parameter
+       still receives a gradient from the first step.
     No normalisation happens inside the model: inputs and output are z-scored by the caller.
     """
 
@@ -269,6 +275,9 @@ class MoCoLSKNet(nn.Module):
         self.head = nn.Sequential(
             conv3x3(recon_hr_dim, base_dim), nn.LeakyReLU(0.2), conv3x3(base_dim, 1)
         )
+        with torch.no_grad():  # start close to bicubic: a small residual, still trainable
+            self.head[-1].weight.mul_(HEAD_INIT_SCALE)
+            self.head[-1].bias.zero_()
 
     def forward(self, lst_lr: torch.Tensor, guidance_hr: torch.Tensor) -> torch.Tensor:
         check_inputs(lst_lr, guidance_hr, self.scale, self.guidance_channels)
