@@ -1,0 +1,122 @@
+"""Scoring models on a split of a prepared dataset with the paper's metrics (Table IX style).
+
+Each patch is predicted whole: inputs are z-scored with the model's statistics and NaN-filled,
+the output is de-normalised to Kelvin, and the metrics are computed against the HR LST over its
+valid pixels, per patch, then averaged over patches.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from pipelines.checkpoint import Checkpoint
+from pipelines.devices import autocast_for
+from pipelines.errors import InputError
+from pipelines.metrics import METRICS, MetricAverage
+from pipelines.normalize import HasStats, denormalize_lst, network_inputs
+from pipelines.train_data import DataSource
+
+Predictor = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def model_predictor(
+    model: nn.Module, stats: HasStats, device: torch.device, precision: str = "fp32"
+) -> Predictor:
+    """``predict(lr (h,w), guidance (K,H,W)) -> hr (H,W)`` in Kelvin, for one patch."""
+
+    @torch.inference_mode()
+    def predict(lr: np.ndarray, guidance: np.ndarray) -> np.ndarray:
+        lr_n, guidance_n = network_inputs(lr, guidance, stats)
+        lr_t = torch.from_numpy(np.ascontiguousarray(lr_n[None, None])).to(device)
+        guidance_t = torch.from_numpy(np.ascontiguousarray(guidance_n[None])).to(device)
+        with autocast_for(device, precision):
+            out = model(lr_t, guidance_t)
+        return denormalize_lst(out.float()[0, 0].cpu().numpy(), stats)
+
+    return predict
+
+
+def band_order(dataset_bands: Sequence[str], model_bands: Sequence[str]) -> list[int]:
+    """Indices that reorder the dataset's guidance bands into the model's order."""
+    return [list(dataset_bands).index(b) for b in model_bands]
+
+
+def checkpoint_predictor(
+    checkpoint: Checkpoint, path: str | os.PathLike[str], source: DataSource, scale: int,
+    device: torch.device,
+) -> Predictor:
+    """A predictor for ``checkpoint`` on ``source``; refuses another scale or band set."""
+    checkpoint.check_compatible(path, scale=scale, bands=source.bands)
+    order = band_order(source.bands, checkpoint.bands)
+    predict = model_predictor(checkpoint.build().to(device), checkpoint, device)
+    return lambda lr, guidance: predict(lr, guidance[order])
+
+
+def score(
+    predict: Predictor,
+    source: DataSource,
+    indices: Sequence[int],
+    scale: int,
+    on_patch: Callable[[], None] | None = None,
+) -> MetricAverage:
+    """Per-patch metrics of ``predict`` over ``indices``, accumulated for averaging."""
+    average = MetricAverage()
+    for index in indices:
+        lr, guidance, hr = source.read(index, scale)
+        average.add(predict(lr, guidance), hr)
+        if on_patch is not None:
+            on_patch()
+    return average
+
+
+@dataclass
+class EvaluationRow:
+    """One row of the results table."""
+
+    model: str
+    metrics: dict[str, float]
+
+    def to_json(self) -> dict[str, object]:
+        return {"model": self.model, **{k: self.metrics[k] for k in (*METRICS, "images", "pixels")}}
+
+
+def evaluate(
+    source: DataSource,
+    checkpoint: Checkpoint,
+    checkpoint_path: str | os.PathLike[str],
+    *,
+    split: str = "test",
+    baselines: Sequence[str] = ("bicubic",),
+    device: torch.device | None = None,
+    on_patch: Callable[[], None] | None = None,
+) -> list[EvaluationRow]:
+    """The checkpoint's row, then one row per interpolation baseline, on ``split``."""
+    device = device or torch.device("cpu")
+    scale = checkpoint.scale
+    scales = getattr(source, "scales", [scale])
+    if scale not in scales:
+        raise InputError(checkpoint_path, f"checkpoint is for x{scale}, the dataset has x{scales}")
+    indices = source.indices(split)
+    if not indices:
+        raise InputError(split, f"the {split} split of the dataset is empty")
+    rows = [
+        EvaluationRow(
+            f"{checkpoint.model} ({os.path.basename(os.fspath(checkpoint_path))})",
+            score(checkpoint_predictor(checkpoint, checkpoint_path, source, scale, device),
+                  source, indices, scale, on_patch).result(),
+        )
+    ]
+    for name in baselines:
+        baseline = Checkpoint.untrained(
+            name, scale, checkpoint.bands, lst_mean=checkpoint.lst_mean, lst_std=checkpoint.lst_std,
+            band_mean=checkpoint.band_mean, band_std=checkpoint.band_std,
+        )
+        predict = checkpoint_predictor(baseline, checkpoint_path, source, scale, device)
+        rows.append(EvaluationRow(name, score(predict, source, indices, scale, on_patch).result()))
+    return rows

@@ -1,0 +1,309 @@
+"""The training loop: seeded, resumable, optionally distributed, bounded in iterations or time.
+
+``fit`` trains any registered model on any :class:`~pipelines.train_data.DataSource`. It is
+used by ``groklst train`` and is meant to be reused (e.g. per-scene fitting): the run directory
+is optional, ``limits`` stop it early after a number of iterations or seconds, and
+``on_validation`` may ask it to stop (early stopping).
+
+The loss is the L1 distance in Kelvin between the de-normalised output and the HR LST, over
+valid target pixels only (the reference GrokLST code also computes its loss in Kelvin).
+
+Run directory (written by rank 0 only)::
+
+    config.json    the effective settings (+ dataset facts)
+    metrics.jsonl  one JSON line per validation: iteration, train loss, val metrics
+    last.pt        checkpoint after the latest validation / the end (enough to downscale with)
+    best.pt        checkpoint with the lowest validation RMSE
+    state.pt       everything ``--resume`` needs: weights, optimiser, scheduler, RNG, counters
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from models.registry import build_model, get_spec
+from pipelines.atomic import atomic_output
+from pipelines.checkpoint import Checkpoint, state_dict_of
+from pipelines.devices import autocast_for, resolve_precision
+from pipelines.errors import InputError
+from pipelines.evaluate import model_predictor, score
+from pipelines.metrics import MetricAverage
+from pipelines.normalize import denormalize_lst
+from pipelines.train_config import TrainConfig
+from pipelines.train_data import DataSource, batch_positions, load_batch
+from pipelines.train_dist import DistContext
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.jsonl"
+LAST = "last.pt"
+BEST = "best.pt"
+STATE = "state.pt"
+STATE_FORMAT = "groklst-train-state/1"
+
+StepHook = Callable[[int, float], None]
+ValidationHook = Callable[[int, dict[str, float]], bool]
+
+
+@dataclass
+class Limits:
+    """Stop this call early (the schedule still spans ``config.iters``); resumable."""
+
+    max_iters: int | None = None
+    max_seconds: float | None = None
+
+
+@dataclass
+class FitResult:
+    """What a call to :func:`fit` ends with."""
+
+    model: nn.Module
+    iteration: int
+    finished: bool
+    best: dict[str, float] | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def masked_l1(pred_kelvin: torch.Tensor, target_kelvin: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error over finite target pixels (zero, with a graph, when there are none)."""
+    valid = torch.isfinite(target_kelvin)
+    if not bool(valid.any()):
+        return pred_kelvin.sum() * 0.0
+    return (pred_kelvin[valid] - target_kelvin[valid]).abs().mean()
+
+
+def _check_source(source: DataSource, config: TrainConfig) -> list[int]:
+    train = source.indices("train")
+    if not train:
+        raise InputError("dataset", "the train split is empty", "prepare more scenes or change --split")
+    scales = getattr(source, "scales", None)
+    if scales is not None and config.scale not in scales:
+        raise InputError("--scale", f"the dataset has scales {list(scales)}, not x{config.scale}",
+                         "prepare it with that scale in --scales")
+    patch = getattr(source, "patch", None)
+    if patch is not None and config.crop > patch:
+        raise InputError("--crop", f"crop {config.crop} px is larger than the {patch} px patches")
+    return train
+
+
+def build_checkpoint(model: nn.Module, source: DataSource, config: TrainConfig,
+                     extra: dict[str, Any]) -> Checkpoint:
+    """A self-contained checkpoint of ``model`` trained with ``config`` on ``source``."""
+    stats = source.stats
+    return Checkpoint(
+        model=config.model,
+        scale=config.scale,
+        bands=list(source.bands),
+        lst_mean=float(stats.lst_mean),
+        lst_std=float(stats.lst_std),
+        band_mean=[float(v) for v in stats.band_mean],
+        band_std=[float(v) for v in stats.band_std],
+        model_kwargs=dict(config.model_kwargs),
+        hr_resolution=getattr(source, "hr_resolution", None),
+        config={**config.to_dict(), **extra},
+        state_dict=state_dict_of(model),
+    )
+
+
+class _Run:
+    """The state of one training run and the files it writes."""
+
+    def __init__(self, source: DataSource, config: TrainConfig, run_dir: Path | None,
+                 context: DistContext):
+        self.source, self.config, self.run_dir, self.context = source, config, run_dir, context
+        self.train = _check_source(source, config)
+        if run_dir is not None and context.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        self.val = source.indices("val")
+        self.device = context.device
+        self.precision = resolve_precision(config.precision, self.device)
+        if not get_spec(config.model).learned:
+            raise InputError("--model", f"{config.model!r} has no weights to train")
+        seed_everything(config.seed)
+        try:
+            net = build_model(config.model, scale=config.scale,
+                              guidance_channels=len(source.bands), **config.model_kwargs)
+        except TypeError as exc:
+            raise InputError("model_kwargs", f"{config.model}: {exc}") from exc
+        self.model = net.to(self.device)
+        if self.device.type == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+            self.optimizer, T_0=config.period, eta_min=config.min_lr
+        )
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
+        self.iteration = 0
+        self.best: dict[str, float] | None = None
+        self.history: list[dict[str, Any]] = []
+        self.wrapped: nn.Module = self.model
+        if context.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.wrapped = DistributedDataParallel(self.model, device_ids=ids)
+
+    # --- state -------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "format": STATE_FORMAT,
+            "config": self.config.to_dict(),
+            "bands": list(self.source.bands),
+            "iteration": self.iteration,
+            "best": self.best,
+            "history": self.history,
+            "model": state_dict_of(self.model),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+
+    def restore(self, path: Path) -> None:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - an unreadable state file is the user's file
+            raise InputError(path, f"cannot read the training state ({type(exc).__name__})") from exc
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+            raise InputError(path, "not a groklst training state")
+        saved = state["config"]
+        for key in ("model", "scale", "model_kwargs"):
+            if saved[key] != getattr(self.config, key):
+                raise InputError(path, f"the run was trained with {key}={saved[key]!r}, "
+                                 f"not {getattr(self.config, key)!r}", "resume with its own settings")
+        if list(state["bands"]) != list(self.source.bands):
+            raise InputError(path, f"the run was trained on bands {state['bands']}, "
+                             f"the dataset has {self.source.bands}")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        self.iteration = int(state["iteration"])
+        self.best = state["best"]
+        self.history = list(state["history"])
+
+    # --- files (rank 0) ----------------------------------------------------------------
+    def _extra(self, metrics: dict[str, float] | None) -> dict[str, Any]:
+        return {"iteration": self.iteration, "val": metrics, "precision": self.precision,
+                "world_size": self.context.world_size}
+
+    def save(self, improved: bool, metrics: dict[str, float] | None) -> None:
+        if self.run_dir is None or not self.context.is_main:
+            return
+        with atomic_output(self.run_dir / STATE, overwrite=True) as tmp:
+            torch.save(self.state(), tmp)
+        checkpoint = build_checkpoint(self.model, self.source, self.config, self._extra(metrics))
+        checkpoint.save(self.run_dir / LAST)
+        if improved or not (self.run_dir / BEST).exists():
+            checkpoint.save(self.run_dir / BEST)
+
+    def log(self, record: dict[str, Any]) -> None:
+        self.history.append(record)
+        if self.run_dir is not None and self.context.is_main:
+            with open(self.run_dir / METRICS_FILE, "a") as fh:
+                fh.write(json.dumps(record) + "\n")
+
+    # --- training ----------------------------------------------------------------------
+    def step(self) -> float:
+        cfg, ctx = self.config, self.context
+        positions = batch_positions(self.iteration, cfg.batch_size, ctx.rank, ctx.world_size)
+        lr, guidance, hr = load_batch(self.source, self.train, positions, scale=cfg.scale,
+                                      crop=cfg.crop, seed=cfg.seed, stats=self.source.stats)
+        lr_t, guidance_t, hr_t = (torch.from_numpy(a).to(self.device) for a in (lr, guidance, hr))
+        if self.device.type == "cuda":
+            guidance_t = guidance_t.contiguous(memory_format=torch.channels_last)
+        self.wrapped.train()
+        with autocast_for(self.device, self.precision):
+            out = self.wrapped(lr_t, guidance_t)
+        loss = masked_l1(denormalize_lst(out.float(), self.source.stats), hr_t)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.iteration += 1
+        return float(loss.detach())
+
+    def validate(self) -> dict[str, float]:
+        """Val metrics in Kelvin, the val patches split between ranks and the sums all-reduced."""
+        ctx = self.context
+        self.model.eval()
+        predict = model_predictor(self.model, self.source.stats, self.device, self.precision)
+        mine = self.val[ctx.rank :: ctx.world_size]
+        local = score(predict, self.source, mine, self.config.scale)
+        return MetricAverage.from_vector(ctx.all_sum(local.to_vector())).result()
+
+
+def fit(
+    source: DataSource,
+    config: TrainConfig,
+    run_dir: Path | None = None,
+    *,
+    resume: bool = False,
+    limits: Limits | None = None,
+    context: DistContext | None = None,
+    on_step: StepHook | None = None,
+    on_validation: ValidationHook | None = None,
+) -> FitResult:
+    """Train ``config.model`` on ``source`` up to ``config.iters`` iterations (or ``limits``).
+
+    With ``resume`` the run continues from ``run_dir/state.pt`` exactly where it stopped: the
+    result is the same as a run that was never interrupted. ``on_validation(iteration,
+    metrics)`` returning True stops training (early stopping); the best checkpoint is the one
+    with the lowest validation RMSE.
+    """
+    context = context or DistContext()
+    limits = limits or Limits()
+    run = _Run(source, config, run_dir, context)
+    if resume:
+        if run_dir is None or not (run_dir / STATE).is_file():
+            raise InputError(run_dir, "nothing to resume (no state.pt)", "start the run without --resume")
+        run.restore(run_dir / STATE)
+    started, start_iter = time.monotonic(), run.iteration
+    losses: list[float] = []
+    stop = False
+    while run.iteration < config.iters and not stop:
+        losses.append(run.step())
+        if on_step is not None:
+            on_step(run.iteration, losses[-1])
+        done = run.iteration - start_iter
+        stop = limits.max_iters is not None and done >= limits.max_iters
+        if limits.max_seconds is not None:
+            stop = stop or context.any(time.monotonic() - started >= limits.max_seconds)
+        at_end = run.iteration >= config.iters
+        if run.iteration % config.val_every == 0 or at_end or stop:
+            metrics = run.validate() if run.val else {}
+            rmse = metrics.get("rmse", math.nan)
+            improved = math.isfinite(rmse) and (run.best is None or rmse < run.best["rmse"])
+            if improved:
+                run.best = {"iteration": run.iteration, **metrics}
+            loss = context.all_sum([float(np.mean(losses))])[0] / context.world_size
+            run.log({"iteration": run.iteration, "lr": run.scheduler.get_last_lr()[0],
+                     "train_l1": loss, **{f"val_{k}": v for k, v in metrics.items()}})
+            losses = []
+            run.save(improved, metrics or None)
+            if on_validation is not None and metrics and on_validation(run.iteration, metrics):
+                stop = True
+    return FitResult(run.model, run.iteration, run.iteration >= config.iters, run.best, run.history)

@@ -1,0 +1,111 @@
+"""Training settings: defaults (the paper's recipe), config files and their merging.
+
+Precedence: options given on the command line, then the config file, then these defaults.
+Config files are TOML (``tomllib``) or YAML (``.yaml``/``.yml``, via PyYAML); keys are the
+field names below, with ``-`` or ``_``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from pipelines.devices import DEVICES, PRECISIONS
+from pipelines.errors import InputError
+from pipelines.toml_compat import tomllib
+
+
+@dataclass
+class TrainConfig:
+    """One training run. Defaults follow the GrokLST paper (AdamW 1e-4/1e-5, 10k iterations,
+    batch 4, L1 loss in Kelvin, cosine annealing with warm restarts)."""
+
+    model: str = "mocolsk"
+    scale: int = 4
+    iters: int = 10_000
+    batch_size: int = 4
+    crop: int = 192
+    lr: float = 1e-4
+    weight_decay: float = 1e-5
+    min_lr: float = 1e-7
+    restart_every: int | None = None
+    val_every: int = 500
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("scale", "iters", "batch_size", "crop", "val_every"):
+            if int(getattr(self, name)) < 1:
+                problems.append(f"{name} must be >= 1")
+        if self.scale < 2:
+            problems.append("scale must be >= 2")
+        if self.crop % self.scale:
+            problems.append(f"crop {self.crop} must be a multiple of the scale {self.scale}")
+        if self.lr <= 0 or self.weight_decay < 0:
+            problems.append("lr must be > 0 and weight_decay >= 0")
+        if self.restart_every is not None and self.restart_every < 1:
+            problems.append("restart_every must be >= 1")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)}")
+        if self.device.partition(":")[0] not in DEVICES:
+            problems.append("device must be auto, cpu, cuda or cuda:N")
+        if problems:
+            raise InputError("config", "; ".join(problems))
+
+    @property
+    def period(self) -> int:
+        """Iterations per cosine cycle (one cycle over the whole run unless set)."""
+        return self.restart_every or self.iters
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+FIELD_NAMES = tuple(f.name for f in fields(TrainConfig))
+
+
+def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Settings from a TOML or YAML file (a ``[train]`` table is accepted as well as the root)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(p, "config file not found")
+    text = p.read_text()
+    is_yaml = p.suffix.lower() in (".yaml", ".yml")
+    if is_yaml and importlib.util.find_spec("yaml") is None:
+        raise InputError(p, "YAML config files need PyYAML", "pip install pyyaml, or write the config in TOML")
+    try:
+        if is_yaml:
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        elif p.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            data = tomllib.loads(text)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the user's file
+        raise InputError(p, f"cannot parse config file ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(data, dict):
+        raise InputError(p, "config file must hold a table of settings")
+    if isinstance(data.get("train"), dict):
+        data = data["train"]
+    settings = {str(k).replace("-", "_"): v for k, v in data.items()}
+    unknown = sorted(set(settings) - set(FIELD_NAMES))
+    if unknown:
+        raise InputError(p, f"unknown settings {unknown}", f"known: {', '.join(FIELD_NAMES)}")
+    return settings
+
+
+def merge_config(file_settings: dict[str, Any], cli_settings: dict[str, Any]) -> TrainConfig:
+    """Defaults, overridden by the file, overridden by options given on the command line."""
+    merged = {**file_settings, **{k: v for k, v in cli_settings.items() if v is not None}}
+    try:
+        return TrainConfig(**merged)
+    except TypeError as exc:
+        raise InputError("config", str(exc)) from exc

@@ -1,0 +1,279 @@
+"""The training loop: reproducibility, resume equivalence, checkpoints, distributed runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from groklst_cli.app import run
+from pipelines.augment import augment
+from pipelines.checkpoint import load_checkpoint
+from pipelines.dataset import NormStats
+from pipelines.errors import InputError
+from pipelines.evaluate import checkpoint_predictor
+from pipelines.sample_scene import generate_scene, write_scene
+from pipelines.train import BEST, LAST, METRICS_FILE, STATE, Limits, fit, masked_l1
+from pipelines.train_config import TrainConfig, merge_config, read_config_file
+from pipelines.train_data import batch_positions, sample_index
+
+TINY = {"base_dim": 8, "num_stages": 2, "dmlp_hidden": 8, "recon_lr_blocks": 1}
+SCALE = 2
+
+
+class FakeSource:
+    """Six 24 px patches of 3 bands; HR LST a linear mix of the bands, LR its block mean."""
+
+    def __init__(self, bands: tuple[str, ...] = ("a", "b", "c"), patch: int = 24, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        self.bands = list(bands)
+        self.scales = [SCALE]
+        self.patch = patch
+        self.hr_resolution = 10.0
+        self.items = []
+        for _ in range(6):
+            guidance = rng.normal(size=(len(bands), patch, patch)).astype(np.float32)
+            hr = (300 + 4 * guidance[0] - 2 * guidance[-1]).astype(np.float32)
+            n = patch // SCALE
+            lr = hr.reshape(n, SCALE, n, SCALE).mean(axis=(1, 3)).astype(np.float32)
+            self.items.append((lr, guidance, hr))
+        self.items[1][2][:3, :5] = np.nan  # some nodata in a target
+        self.stats = NormStats(300.0, 4.5, [0.0] * len(bands), [1.0] * len(bands))
+
+    def indices(self, split: str) -> list[int]:
+        return {"train": [0, 1, 2, 3], "val": [4], "test": [5]}[split]
+
+    def read(self, index: int, scale: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        lr, guidance, hr = self.items[index]
+        return lr.copy(), guidance.copy(), hr.copy()
+
+
+def config(**overrides: object) -> TrainConfig:
+    settings = dict(model="mocolsk-lite", scale=SCALE, iters=4, batch_size=2, crop=12,
+                    val_every=2, seed=3, device="cpu", model_kwargs=TINY)
+    settings.update(overrides)
+    return TrainConfig(**settings)  # type: ignore[arg-type]
+
+
+def weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_seeded_runs_are_reproducible_and_seeds_matter() -> None:
+    first = weights(fit(FakeSource(), config()).model)
+    second = weights(fit(FakeSource(), config()).model)
+    assert_same_weights(first, second)
+    other = weights(fit(FakeSource(), config(seed=4)).model)
+    assert any(not torch.equal(first[k], other[k]) for k in first)
+
+
+def test_resume_ends_with_the_same_weights(tmp_path: Path) -> None:
+    straight = fit(FakeSource(), config(iters=5), tmp_path / "straight")
+    stopped = fit(FakeSource(), config(iters=5), tmp_path / "killed", limits=Limits(max_iters=3))
+    assert not stopped.finished and stopped.iteration == 3
+    resumed = fit(FakeSource(), config(iters=5), tmp_path / "killed", resume=True)
+    assert resumed.finished and resumed.iteration == 5
+    assert_same_weights(weights(straight.model), weights(resumed.model))
+    last_straight = load_checkpoint(tmp_path / "straight" / LAST).state_dict
+    assert_same_weights(last_straight, load_checkpoint(tmp_path / "killed" / LAST).state_dict)
+    # The metrics log of the resumed run continues the first one's.
+    lines = (tmp_path / "killed" / METRICS_FILE).read_text().splitlines()
+    assert [json.loads(line)["iteration"] for line in lines] == [2, 3, 4, 5]
+
+
+def test_resume_refuses_another_model(tmp_path: Path) -> None:
+    fit(FakeSource(), config(iters=2), tmp_path)
+    with pytest.raises(InputError, match="model_kwargs"):
+        fit(FakeSource(), config(iters=2, model_kwargs={**TINY, "base_dim": 12}), tmp_path, resume=True)
+    with pytest.raises(InputError, match="bands"):
+        fit(FakeSource(bands=("a", "b", "d")), config(iters=2), tmp_path, resume=True)
+
+
+def test_checkpoint_carries_everything(tmp_path: Path) -> None:
+    source = FakeSource()
+    outcome = fit(source, config(), tmp_path)
+    for name in (BEST, LAST, STATE, "metrics.jsonl"):
+        assert (tmp_path / name).is_file()
+    ckpt = load_checkpoint(tmp_path / LAST)
+    assert (ckpt.model, ckpt.scale, ckpt.bands) == ("mocolsk-lite", SCALE, ["a", "b", "c"])
+    assert (ckpt.lst_mean, ckpt.lst_std) == (300.0, 4.5)
+    assert ckpt.band_mean == [0.0, 0.0, 0.0] and ckpt.band_std == [1.0, 1.0, 1.0]
+    assert ckpt.model_kwargs == TINY and ckpt.hr_resolution == 10.0
+    assert ckpt.config["iters"] == 4 and ckpt.config["seed"] == 3 and ckpt.config["iteration"] == 4
+    assert ckpt.config["val"]["images"] == 1
+    assert ckpt.groklst_version
+    assert not any(k.startswith("module.") for k in ckpt.state_dict)
+    assert_same_weights(ckpt.state_dict, weights(outcome.model))
+    best = load_checkpoint(tmp_path / BEST)
+    assert best.config["val"]["rmse"] == pytest.approx(outcome.best["rmse"])
+    assert outcome.best["rmse"] == min(r["val_rmse"] for r in outcome.history)
+    # The rebuilt model predicts exactly what the trained one does.
+    lr, guidance, _ = source.read(5, SCALE)
+    predict = checkpoint_predictor(ckpt, tmp_path / LAST, source, SCALE, torch.device("cpu"))
+    with torch.no_grad():
+        direct = outcome.model.eval()(
+            torch.from_numpy((lr - 300) / 4.5)[None, None], torch.from_numpy(guidance)[None]
+        )[0, 0].numpy() * 4.5 + 300
+    np.testing.assert_allclose(predict(lr, guidance), direct, rtol=0, atol=1e-4)
+
+
+def test_mismatched_checkpoint_is_refused(tmp_path: Path) -> None:
+    fit(FakeSource(), config(iters=1, val_every=1), tmp_path)
+    ckpt = load_checkpoint(tmp_path / BEST)
+    cpu = torch.device("cpu")
+    with pytest.raises(InputError, match="bands"):
+        checkpoint_predictor(ckpt, tmp_path / BEST, FakeSource(bands=("a", "b", "x")), SCALE, cpu)
+    with pytest.raises(InputError, match="x4"):
+        checkpoint_predictor(ckpt, tmp_path / BEST, FakeSource(), 4, cpu)
+
+
+def test_band_order_follows_the_checkpoint(tmp_path: Path) -> None:
+    source = FakeSource()
+    fit(source, config(iters=1, val_every=1), tmp_path)
+    ckpt = load_checkpoint(tmp_path / BEST)
+    shuffled = FakeSource(bands=("c", "a", "b"))
+    shuffled.items = [(lr, g[[2, 0, 1]], hr) for lr, g, hr in source.items]
+    cpu = torch.device("cpu")
+    lr, guidance, _ = source.read(5, SCALE)
+    expected = checkpoint_predictor(ckpt, "x", source, SCALE, cpu)(lr, guidance)
+    got = checkpoint_predictor(ckpt, "x", shuffled, SCALE, cpu)(*shuffled.read(5, SCALE)[:2])
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_early_stopping_and_time_limit() -> None:
+    seen: list[int] = []
+
+    def stop_now(iteration: int, metrics: dict[str, float]) -> bool:
+        seen.append(iteration)
+        return metrics["rmse"] >= 0
+
+    outcome = fit(FakeSource(), config(iters=8), on_validation=stop_now)
+    assert seen == [2] and outcome.iteration == 2 and not outcome.finished
+    timed = fit(FakeSource(), config(iters=50), limits=Limits(max_seconds=0.0))
+    assert timed.iteration == 1 and not timed.finished
+
+
+def test_masked_l1_ignores_nodata_targets() -> None:
+    pred = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    target = torch.tensor([[2.0, float("nan")], [3.0, 0.0]])
+    loss = masked_l1(pred, target)
+    assert loss.item() == pytest.approx((1 + 0 + 4) / 3)
+    loss.backward()
+    assert pred.grad is not None and pred.grad[0, 1] == 0
+    assert masked_l1(pred, torch.full((2, 2), float("nan"))).item() == 0.0
+
+
+def test_augment_keeps_lr_and_hr_registered() -> None:
+    rng = np.random.default_rng(0)
+    hr = rng.normal(300, 3, (24, 24)).astype(np.float32)
+    lr = hr.reshape(8, 3, 8, 3).mean(axis=(1, 3))
+    guidance = np.stack([hr * 2, -hr])
+    for _ in range(8):
+        lr_c, g_c, hr_c = augment(lr, guidance, hr, 3, 12, rng)
+        assert lr_c.shape == (4, 4) and g_c.shape == (2, 12, 12) and hr_c.shape == (12, 12)
+        np.testing.assert_allclose(hr_c.reshape(4, 3, 4, 3).mean(axis=(1, 3)), lr_c, rtol=1e-6)
+        np.testing.assert_array_equal(g_c[0], hr_c * 2)
+
+
+def test_data_order_is_a_seeded_permutation_per_epoch() -> None:
+    train = [10, 11, 12, 13, 14]
+    epoch0 = [sample_index(train, 7, p) for p in range(5)]
+    epoch1 = [sample_index(train, 7, p) for p in range(5, 10)]
+    assert sorted(epoch0) == train and sorted(epoch1) == train
+    assert epoch0 == [sample_index(train, 7, p) for p in range(5)]
+    # Two ranks with batch 2 cover what one process with batch 4 does.
+    assert batch_positions(3, 2, 0, 2) + batch_positions(3, 2, 1, 2) == batch_positions(3, 4, 0, 1)
+
+
+def test_config_file_and_precedence(tmp_path: Path) -> None:
+    toml = tmp_path / "train.toml"
+    toml.write_text('[train]\nmodel = "mocolsk-lite"\nbatch-size = 8\nlr = 2e-4\n')
+    settings = read_config_file(toml)
+    merged = merge_config(settings, {"lr": 5e-4, "iters": None})
+    assert (merged.model, merged.batch_size, merged.lr, merged.iters) == ("mocolsk-lite", 8, 5e-4, 10_000)
+    yaml_file = tmp_path / "train.yaml"
+    yaml_file.write_text("scale: 8\ncrop: 64\n")
+    assert read_config_file(yaml_file) == {"scale": 8, "crop": 64}
+    bad = tmp_path / "bad.toml"
+    bad.write_text("learning_rate = 1\n")
+    with pytest.raises(InputError, match="unknown settings"):
+        read_config_file(bad)
+    with pytest.raises(InputError, match="multiple of the scale"):
+        merge_config({}, {"scale": 4, "crop": 30})
+
+
+# --- the CLI on a real prepared dataset, single process and torchrun with 2 gloo ranks ------
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("prepared")
+    scenes = []
+    for seed in (1, 2):
+        lst, _ = write_scene(generate_scene((48, 48), seed=seed), root / "scenes", name=f"s{seed}")
+        scenes.append(str(lst))
+    out = root / "ds"
+    status = run(["-q", "prepare", *scenes, "-o", str(out), "--scales", "2", "--patch", "24",
+                  "--stride", "12", "--split-block", "24"])
+    assert status == 0
+    return out
+
+
+CLI_TRAIN = ["--model", "mocolsk-lite", "--scale", "2", "--batch-size", "2", "--crop", "12",
+             "--val-every", "2", "--seed", "5", "--device", "cpu", "--model-kwargs", json.dumps(TINY)]
+
+
+def test_cli_train_writes_the_run_and_refuses_a_used_directory(dataset: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert run(["-q", "train", str(dataset), "-o", str(out), "--iters", "2", *CLI_TRAIN, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["finished"] and summary["iteration"] == 2
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["train"]["batch_size"] == 2 and saved["train"]["lr"] == 1e-4
+    assert load_checkpoint(out / BEST).config["iteration"] == 2
+    assert run(["-q", "train", str(dataset), "-o", str(out), "--iters", "2", *CLI_TRAIN]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert run(["-q", "train", str(dataset), "-o", str(out), "--resume", "--scale", "4"]) == 2
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_torchrun_two_gloo_processes(dataset: Path, tmp_path: Path) -> None:
+    """2 ranks x batch 1 train like 1 process x batch 2; only rank 0 writes."""
+    dist_run = tmp_path / "ddp"
+    args = ["train", str(dataset), "-o", str(dist_run), "--iters", "2", *CLI_TRAIN]
+    args[args.index("--batch-size") + 1] = "1"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                "--master-port", str(_free_port()), "-m", "groklst_cli", "-q"]
+    done = subprocess.run(launcher + args, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    single = tmp_path / "single"
+    assert run(["-q", "train", str(dataset), "-o", str(single), "--iters", "2", *CLI_TRAIN]) == 0
+    lines = (dist_run / METRICS_FILE).read_text().splitlines()
+    assert [json.loads(line)["iteration"] for line in lines] == [2]
+    ddp = load_checkpoint(dist_run / LAST)
+    assert ddp.config["world_size"] == 2
+    assert not any(k.startswith("module.") for k in ddp.state_dict)
+    reference = load_checkpoint(single / LAST).state_dict
+    for key, value in reference.items():
+        torch.testing.assert_close(ddp.state_dict[key], value, rtol=1e-4, atol=1e-5)
+    assert sorted(p.name for p in dist_run.iterdir()) == sorted(p.name for p in single.iterdir())
