@@ -1,0 +1,75 @@
+"""``groklst evaluate``: a checkpoint and interpolation baselines on a split, Table IX style."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from groklst_cli.console import progress, result
+from pipelines.checkpoint import load_checkpoint
+from pipelines.dataset import open_prepared
+from pipelines.errors import InputError
+from pipelines.evaluate import EvaluationRow, evaluate
+from pipelines.metrics import METRICS
+from pipelines.devices import resolve_device
+
+BASELINES = ("bicubic", "bilinear")
+
+
+def _baselines(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in BASELINES]
+    if unknown:
+        raise InputError("--baselines", f"unknown baselines {unknown}", f"use any of {', '.join(BASELINES)}")
+    return names
+
+
+def _table(rows: list[EvaluationRow], split: str, scale: int) -> Table:
+    table = Table(title=f"x{scale} on the {split} split (Kelvin; per-image mean over valid pixels)")
+    table.add_column("model")
+    for name in METRICS:
+        table.add_column(name.upper(), justify="right")
+    table.add_column("images", justify="right")
+    table.add_column("pixels", justify="right")
+    for row in rows:
+        m = row.metrics
+        table.add_row(row.model, *(f"{m[k]:.4f}" for k in METRICS), str(m["images"]), str(m["pixels"]))
+    return table
+
+
+def evaluate_cmd(
+    dataset: Path = typer.Argument(..., help="Prepared dataset folder (groklst prepare)."),
+    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Checkpoint file (best.pt of a run)."),
+    split: str = typer.Option("test", "--split", help="train, val or test."),
+    baselines: str = typer.Option("bicubic,bilinear", "--baselines", help="Comma-separated baselines to add ('' for none)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON on stdout."),
+) -> None:
+    """Score a checkpoint against interpolation baselines: RMSE, MAE, BIAS, CC, RSD in Kelvin."""
+    if split not in ("train", "val", "test"):
+        raise InputError("--split", f"unknown split {split!r}", "use train, val or test")
+    names = _baselines(baselines)
+    ckpt = load_checkpoint(checkpoint)
+    source = open_prepared(dataset)
+    try:
+        target = resolve_device(device)
+    except ValueError as exc:
+        raise InputError("--device", str(exc)) from exc
+    with progress() as bar:
+        task = bar.add_task("evaluate", total=len(source.indices(split)) * (1 + len(names)))
+        rows = evaluate(source, ckpt, checkpoint, split=split, baselines=names, device=target,
+                        on_patch=lambda: bar.advance(task))
+    if as_json:
+        result(json.dumps({"dataset": str(dataset), "split": split, "scale": ckpt.scale,
+                           "rows": [r.to_json() for r in rows]}))
+    else:
+        Console(file=sys.stdout, highlight=False, soft_wrap=True).print(_table(rows, split, ckpt.scale))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate_cmd)
