@@ -8,13 +8,7 @@ is optional, ``limits`` stop it early after a number of iterations or seconds, a
 The loss is the L1 distance in Kelvin between the de-normalised output and the HR LST, over
 valid target pixels only (the reference GrokLST code also computes its loss in Kelvin).
 
-Run directory (written by rank 0 only)::
-
-    config.json    the effective settings (+ dataset facts)
-    metrics.jsonl  one JSON line per validation: iteration, train loss, val metrics
-    last.pt        checkpoint after the latest validation / the end (enough to downscale with)
-    best.pt        checkpoint with the lowest validation RMSE
-    state.pt       everything ``--resume`` needs: weights, optimiser, scheduler, RNG, counters
+The run directory's files are listed in :mod:`pipelines.run_layout`.
 """
 
 from __future__ import annotations
@@ -41,15 +35,11 @@ from pipelines.errors import InputError
 from pipelines.evaluate import model_predictor, score
 from pipelines.metrics import MetricAverage
 from pipelines.normalize import denormalize_lst
+from pipelines.run_layout import BEST, LAST, METRICS_FILE, STATE
 from pipelines.train_config import TrainConfig
 from pipelines.train_data import DataSource, batch_positions, load_batch
 from pipelines.train_dist import DistContext
 
-CONFIG_FILE = "config.json"
-METRICS_FILE = "metrics.jsonl"
-LAST = "last.pt"
-BEST = "best.pt"
-STATE = "state.pt"
 STATE_FORMAT = "groklst-train-state/1"
 
 StepHook = Callable[[int, float], None]

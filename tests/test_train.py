@@ -20,7 +20,8 @@ from pipelines.dataset import NormStats
 from pipelines.errors import InputError
 from pipelines.evaluate import checkpoint_predictor
 from pipelines.sample_scene import generate_scene, write_scene
-from pipelines.train import BEST, LAST, METRICS_FILE, STATE, Limits, fit, masked_l1
+from pipelines.run_layout import BEST, LAST, METRICS_FILE, STATE
+from pipelines.train import Limits, fit, masked_l1
 from pipelines.train_config import TrainConfig, merge_config, read_config_file
 from pipelines.train_data import batch_positions, sample_index
 

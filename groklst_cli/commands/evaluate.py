@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from groklst_cli.console import progress, result
-from pipelines.checkpoint import load_checkpoint
-from pipelines.dataset import open_prepared
 from pipelines.errors import InputError
-from pipelines.evaluate import EvaluationRow, evaluate
 from pipelines.metrics import METRICS
-from pipelines.devices import resolve_device
+
+if TYPE_CHECKING:
+    from pipelines.evaluate import EvaluationRow
 
 BASELINES = ("bicubic", "bilinear")
 
@@ -51,6 +51,12 @@ def evaluate_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON on stdout."),
 ) -> None:
     """Score a checkpoint against interpolation baselines: RMSE, MAE, BIAS, CC, RSD in Kelvin."""
+    # Imported here so that `groklst --help` and the other commands start without torch.
+    from pipelines.checkpoint import load_checkpoint
+    from pipelines.dataset import open_prepared
+    from pipelines.devices import resolve_device
+    from pipelines.evaluate import evaluate
+
     if split not in ("train", "val", "test"):
         raise InputError("--split", f"unknown split {split!r}", "use train, val or test")
     names = _baselines(baselines)

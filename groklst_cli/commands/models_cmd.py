@@ -11,8 +11,6 @@ from rich.console import Console
 from rich.table import Table
 
 from groklst_cli.console import progress
-from models.cost import model_cost
-from models.registry import list_models
 from pipelines.errors import InputError
 
 COST_NOTE = (
@@ -23,6 +21,10 @@ COST_NOTE = (
 
 def model_rows(scale: int, bands: int, lr_size: int = 64) -> list[dict[str, Any]]:
     """One record per registered model, measured at ``scale`` with ``bands`` guidance bands."""
+    # Imported here so that `groklst --help` and the other commands start without torch.
+    from models.cost import model_cost
+    from models.registry import list_models
+
     specs = list_models()
     rows = []
     with progress() as bar:

@@ -16,11 +16,8 @@ from rich.table import Table
 
 from groklst_cli.console import info, progress, result, warn
 from pipelines.atomic import check_writable
-from pipelines.dataset import summarize
 from pipelines.errors import InputError
-from pipelines.grokmat import import_groklst
 from pipelines.patches import SPLITS, parse_ratios
-from pipelines.prepare import PrepareOptions, prepare, scene_inputs
 
 
 def _scales(text: str) -> tuple[int, ...]:
@@ -59,6 +56,8 @@ def _stats_table(summary: dict[str, Any]) -> Table:
 
 
 def _show_info(path: Path, as_json: bool) -> None:
+    from pipelines.dataset import summarize
+
     summary = summarize(path)
     if as_json:
         result(json.dumps(summary))
@@ -105,6 +104,10 @@ def prepare_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing dataset."),
 ) -> None:
     """Build a Wald-protocol training dataset (HR LST, LR LST per scale, guidance, georeferencing)."""
+    # Imported here so that `groklst --help` and the other commands start without dask.
+    from pipelines.grokmat import import_groklst
+    from pipelines.prepare import PrepareOptions, prepare, scene_inputs
+
     if show_info is not None:
         _show_info(show_info, as_json)
         return

@@ -6,18 +6,19 @@ import json
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.progress import TextColumn
 
 from groklst_cli.console import info, progress, result, warn
 from pipelines.atomic import atomic_output
-from pipelines.dataset import open_prepared
 from pipelines.errors import InputError
-from pipelines.train import BEST, CONFIG_FILE, LAST, STATE, FitResult, Limits, fit
-from pipelines.train_config import TrainConfig, merge_config, read_config_file
-from pipelines.train_dist import init_distributed, shutdown
+from pipelines.run_layout import BEST, CONFIG_FILE, LAST, RUN_FILES, STATE
+
+if TYPE_CHECKING:
+    from pipelines.train import FitResult
+    from pipelines.train_config import TrainConfig
 
 
 def _model_kwargs(text: Optional[str]) -> Optional[dict[str, Any]]:
@@ -44,7 +45,7 @@ def _check_run_dir(out: Path, resume: bool, overwrite: bool) -> None:
 def _start_run_dir(out: Path, record: dict[str, Any]) -> None:
     """Clear a previous run's files and write the effective config."""
     out.mkdir(parents=True, exist_ok=True)
-    for name in (CONFIG_FILE, "metrics.jsonl", LAST, BEST, STATE):
+    for name in RUN_FILES:
         (out / name).unlink(missing_ok=True)
     with atomic_output(out / CONFIG_FILE, overwrite=True) as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
@@ -52,6 +53,8 @@ def _start_run_dir(out: Path, record: dict[str, Any]) -> None:
 
 def _resumed_config(out: Path, requested: TrainConfig, given: dict[str, Any]) -> TrainConfig:
     """The saved settings of the run; explicitly given options must agree with them."""
+    from pipelines.train_config import TrainConfig
+
     saved = json.loads((out / CONFIG_FILE).read_text())["train"]
     config = TrainConfig(**saved)
     for key, value in given.items():
@@ -97,6 +100,12 @@ def train_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON on stdout."),
 ) -> None:
     """Train a downscaling model; run with torchrun for several GPUs/processes."""
+    # Imported here so that `groklst --help` and the other commands start without torch.
+    from pipelines.dataset import open_prepared
+    from pipelines.train import Limits, fit
+    from pipelines.train_config import merge_config, read_config_file
+    from pipelines.train_dist import init_distributed, shutdown
+
     given = {"model": model, "scale": scale, "iters": iters, "batch_size": batch_size, "crop": crop,
              "lr": lr, "weight_decay": weight_decay, "val_every": val_every, "seed": seed,
              "device": device, "precision": precision, "model_kwargs": _model_kwargs(model_kwargs)}
