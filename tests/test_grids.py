@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pytest
 from affine import Affine
 from rasterio.crs import CRS
@@ -67,9 +68,21 @@ def test_bad_pairs(guidance: Grid, message: str) -> None:
         pair(guidance)
 
 
-def test_tiles_cover_and_have_equal_size() -> None:
-    assert tile_starts(100, 40, 10) == [0, 30, 60]
-    assert tile_starts(30, 40, 10) == [0]
+@pytest.mark.parametrize("length", [41, 99, 100, 101, 333, 1000, 3333])
+@pytest.mark.parametrize(("tile", "overlap"), [(40, 10), (170, 21), (64, 0)])
+def test_tiles_cover_with_the_overlap_and_little_waste(length: int, tile: int, overlap: int) -> None:
+    size, starts = tile_starts(length, tile, overlap)
+    assert size <= tile and starts[0] == 0 and starts[-1] + size == length
+    assert all(b - a <= size - overlap for a, b in zip(starts, starts[1:]))  # overlap kept
+    fewest = 1 + math.ceil((length - tile) / (tile - overlap)) if length > tile else 1
+    assert len(starts) == fewest
+    assert len(starts) * size <= length + len(starts) * (overlap + 1)  # no tile larger than needed
+
+
+def test_tiles_have_equal_size() -> None:
+    assert tile_starts(100, 40, 10) == (40, [0, 30, 60])
+    assert tile_starts(333, 170, 21) == (125, [0, 104, 208])
+    assert tile_starts(30, 40, 10) == (30, [0])
     rows = tile_grid(100, 30, 40, 10)
     assert {(t.rows, t.cols) for r in rows for t in r} == {(40, 30)}
     assert rows[0][0].top is False and rows[0][0].bottom is True and rows[-1][0].bottom is False
@@ -78,8 +91,8 @@ def test_tiles_cover_and_have_equal_size() -> None:
 def test_blend_weights_are_one_inside_and_floor_at_shared_borders() -> None:
     rows = tile_grid(100, 100, 40, 16)
     w = blend_weights(rows[1][1], scale=2, overlap=16)  # interior tile: neighbours on all sides
-    assert w.shape == (80, 80)
-    assert w[40, 40] == 1.0
-    assert w[0, 40] == pytest.approx(1e-3) and w[40, 79] == pytest.approx(1e-3)
+    assert w.shape == (74, 74)  # 4 tiles of 37 LR px cover 100 px with >= 16 px overlap
+    assert w[37, 37] == 1.0
+    assert w[0, 37] == pytest.approx(1e-3) and w[37, 73] == pytest.approx(1e-3)
     edge = blend_weights(rows[0][0], scale=2, overlap=16)  # scene corner: no ramp at the edge
     assert edge[0, 0] == 1.0
