@@ -2,8 +2,9 @@
 
 For each model and output size it writes a synthetic x3 scene (10 guidance bands), runs
 ``groklst downscale`` in a fresh Python process (so peak RSS is that run's alone: the
-process's ru_maxrss), and prints output megapixels per second and peak RSS. It then times the
-largest size that fits in one tile against the tiled run to show the overlap's overhead.
+process's VmHWM, see benchmarks/peak_memory.py), and prints output megapixels per second and
+peak RSS. It then times the smallest size in one tile against the tiled run to show the
+overlap's overhead.
 
 Usage: python benchmarks/downscale_speed.py [--sizes 1000,2000,4000] [--models default,mocolsk-lite,bicubic]
 ``default`` is the shipped checkpoint (2-stage mocolsk-lite); ``mocolsk-lite`` is the 3-stage
@@ -39,10 +40,11 @@ BANDS = ["dem", "deepblue", "blue", "green", "red", "vre", "nir", "ndmvi", "ndvi
 SCALE = 3
 
 _RUNNER = """
-import resource, sys, json
+import sys, json
+from benchmarks.peak_memory import peak_rss_mib
 from groklst_cli.app import run
 status = run(sys.argv[1:])
-print(json.dumps({"status": status, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}),
+print(json.dumps({"status": status, "peak_rss_mib": peak_rss_mib()}),
       file=sys.stderr)
 """
 
@@ -89,7 +91,7 @@ def timed_run(args: list[str]) -> tuple[float, float]:
     info = json.loads(last)
     if info["status"] != 0:
         raise RuntimeError(proc.stderr)
-    return seconds, info["maxrss_kib"] / 1024
+    return seconds, info["peak_rss_mib"]
 
 
 def main() -> None:

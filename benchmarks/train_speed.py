@@ -1,7 +1,7 @@
 """Training iterations per second and peak memory of mocolsk and mocolsk-lite on this CPU.
 
 How the numbers are taken: each model trains in a fresh Python process (so the peak RSS,
-``ru_maxrss``, is that run's alone) through the real training loop (``pipelines.train.fit``:
+``VmHWM``, is that run's alone) through the real training loop (``pipelines.train.fit``:
 data reading, crop/flip augmentation, forward, L1 loss in Kelvin, backward, AdamW step) on an
 in-memory synthetic dataset of 10-band patches. The first ``--warmup`` iterations are not
 timed; the rate is timed iterations / wall seconds between their step hooks. Validation is
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.peak_memory import peak_rss_mib  # noqa: E402
 from pipelines.dataset import NormStats  # noqa: E402
 from pipelines.train import fit  # noqa: E402
 from pipelines.train_config import TrainConfig  # noqa: E402
@@ -71,7 +71,7 @@ def measure(model: str, args: argparse.Namespace) -> dict[str, object]:
         "model": model,
         "iters_per_s": (len(timed) - 1) / seconds,
         "s_per_iter": seconds / (len(timed) - 1),
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(),
         "threads": torch.get_num_threads(),
     }
 
@@ -94,7 +94,7 @@ def main() -> None:
     print(f"# training speed on {platform.processor() or platform.machine()}, torch "
           f"{torch.__version__}, crop {args.crop} HR px, batch {args.batch_size}, x{args.scale}, "
           f"{BANDS} guidance bands; {args.warmup} warm-up + {args.iters} timed iterations, "
-          f"one fresh process per model (peak RSS = ru_maxrss)")
+          f"one fresh process per model (peak RSS = VmHWM)")
     print(f"{'model':<14} {'it/s':>8} {'s/it':>8} {'peak RSS MiB':>13} {'threads':>8}", flush=True)
     passthrough = [f"--crop={args.crop}", f"--batch-size={args.batch_size}", f"--scale={args.scale}",
                    f"--iters={args.iters}", f"--warmup={args.warmup}", f"--threads={args.threads}"]
