@@ -256,6 +256,7 @@ def fit(
     context: DistContext | None = None,
     on_step: StepHook | None = None,
     on_validation: ValidationHook | None = None,
+    keep_best: bool = False,
 ) -> FitResult:
     """Train ``config.model`` on ``source`` up to ``config.iters`` iterations (or ``limits``).
 
@@ -273,6 +274,7 @@ def fit(
         run.restore(run_dir / STATE)
     started, start_iter = time.monotonic(), run.iteration
     losses: list[float] = []
+    best_weights: dict[str, torch.Tensor] | None = None
     stop = False
     while run.iteration < config.iters and not stop:
         losses.append(run.step())
@@ -289,6 +291,8 @@ def fit(
             improved = math.isfinite(rmse) and (run.best is None or rmse < run.best["rmse"])
             if improved:
                 run.best = {"iteration": run.iteration, **metrics}
+                if keep_best:
+                    best_weights = state_dict_of(run.model)
             loss = context.all_sum([float(np.mean(losses))])[0] / context.world_size
             run.log({"iteration": run.iteration, "lr": run.scheduler.get_last_lr()[0],
                      "train_l1": loss, **{f"val_{k}": v for k, v in metrics.items()}})
@@ -296,4 +300,6 @@ def fit(
             run.save(improved, metrics or None)
             if on_validation is not None and metrics and on_validation(run.iteration, metrics):
                 stop = True
+    if best_weights is not None:
+        getattr(run.model, "module", run.model).load_state_dict(best_weights)
     return FitResult(run.model, run.iteration, run.iteration >= config.iters, run.best, run.history)
