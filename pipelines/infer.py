@@ -61,6 +61,7 @@ class ModelSource:
         checkpoint_path: str | os.PathLike[str] | None = None,
         interpolation: str | None = None,
         device: str = "auto",
+        extra_tags: dict[str, str] | None = None,
     ):
         if (checkpoint is None) == (interpolation is None):
             raise ValueError("give exactly one of checkpoint or interpolation")
@@ -68,6 +69,7 @@ class ModelSource:
         self.checkpoint_path = None if checkpoint_path is None else str(checkpoint_path)
         self.interpolation = interpolation
         self.device_name = device
+        self.extra_tags = dict(extra_tags or {})
         self._cache: dict[tuple[int, tuple[str, ...]], TilePredictor] = {}
         self._hash: str | None = None
 
@@ -93,11 +95,13 @@ class ModelSource:
 
     def tags(self) -> dict[str, str]:
         """Provenance tags for outputs."""
-        tags = {"model": self.name, "groklst_version": groklst_version()}
+        tags = {"model": self.name, "groklst_version": groklst_version(), **self.extra_tags}
         if self.checkpoint_path:
             if self._hash is None:
                 self._hash = file_hash(self.checkpoint_path)
             tags.update(checkpoint=Path(self.checkpoint_path).name, checkpoint_sha256=self._hash)
+        elif self.checkpoint is not None:
+            tags["checkpoint"] = "none (in memory, not saved)"
         else:
             tags["checkpoint"] = "none (non-learned interpolation)"
         return tags
