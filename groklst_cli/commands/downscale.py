@@ -4,26 +4,32 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from groklst_cli.console import err, info, progress, result, state
+from groklst_cli.console import err, info, progress, result, state, warn
 from pipelines.atomic import check_writable
-from pipelines.checkpoint import load_checkpoint
-from pipelines.devices import resolve_device
-from pipelines.downscale import DownscaleOptions, SceneReport
 from pipelines.errors import InputError
-from pipelines.infer import DEFAULT_CHECKPOINT, ModelSource
-from pipelines.scenes import SceneJob, output_for, run_dask, run_local
+from pipelines.fit_options import FitOptions
 from pipelines.units import Units
 
+if TYPE_CHECKING:  # torch, rasterio and dask load only when a scene is processed
+    from pipelines.downscale import DownscaleOptions, SceneReport
+    from pipelines.infer import ModelSource
+    from pipelines.scene_fit import SceneFit
+    from pipelines.scenes import SceneJob
+
 INTERPOLATORS = ("bicubic", "bilinear")
+FALLBACKS = ("none", "bicubic")
 
 
 def _model_source(checkpoint: Optional[Path], model: Optional[str], device: str) -> ModelSource:
+    from pipelines.checkpoint import load_checkpoint
+    from pipelines.infer import DEFAULT_CHECKPOINT, ModelSource
+
     if model is not None and model not in INTERPOLATORS:
         raise InputError(
             "--model", f"{model!r} needs trained weights", "pass --checkpoint CKPT for learned models"
@@ -55,6 +61,8 @@ def _inputs(paths: list[str]) -> list[Path]:
 
 def _jobs(inputs: list[Path], guidance: Optional[Path], output: Optional[Path],
           out_dir: Optional[Path]) -> list[SceneJob]:
+    from pipelines.scenes import SceneJob, output_for
+
     if output is not None and out_dir is not None:
         raise InputError("-o", "give either -o/--output or --out-dir, not both")
     if output is not None and len(inputs) != 1:
@@ -72,7 +80,10 @@ def _say(report: SceneReport, as_json: bool) -> None:
         keys = ("input", "output", "status", "seconds", "megapixels", "error", "grid", "units",
                 "tiles", "tiles_skipped")
         data = asdict(report)
-        result(json.dumps({k: data[k] for k in keys}))
+        line = {k: data[k] for k in keys}
+        if "fit" in report.extra:
+            line["fit"] = report.extra["fit"]
+        result(json.dumps(line))
     elif report.status == "ok":
         result(report.output)
     if report.status in ("error", "failed"):
@@ -88,7 +99,7 @@ def downscale(
     inputs: list[str] = typer.Argument(..., help="LST rasters (X_lst.tif), or - to read paths from stdin."),
     guidance: Optional[Path] = typer.Option(None, "--guidance", "-g", help="Guidance raster (default: X_guidance.tif beside X_lst.tif)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Trained checkpoint (default: the shipped mocolsk-lite x3 SDGSAT-1 model)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Use a non-learned interpolator instead: bicubic or bilinear."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Use a non-learned interpolator instead: bicubic or bilinear; with --fit, the model to fit (default mocolsk-lite)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output GeoTIFF (one input only)."),
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Folder for outputs, named <input>_downscaled.tif (default: current folder)."),
     tile: int = typer.Option(512, "--tile", min=8, help="Tile size in output pixels (rounded to whole LR pixels)."),
@@ -102,12 +113,24 @@ def downscale(
     skip_existing: bool = typer.Option(False, "--skip-existing", help="Skip scenes whose output exists (cheap reruns)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line per scene on stdout."),
     dask_scheduler: Optional[str] = typer.Option(None, "--dask-scheduler", help="Distribute scenes over this dask.distributed scheduler address."),
+    fit: bool = typer.Option(False, "--fit", help="Fit the model on this scene first (Wald's protocol: the LST degraded by the scale vs itself), then downscale with it."),
+    fit_iters: int = typer.Option(FitOptions.iters, "--fit-iters", min=1, help="With --fit: at most this many training iterations."),
+    fit_seconds: float = typer.Option(FitOptions.seconds, "--fit-seconds", min=0.1, help="With --fit: at most this many seconds of fitting."),
+    fit_lr: float = typer.Option(FitOptions.lr, "--fit-lr", min=1e-7, help="With --fit: learning rate."),
+    degradation: str = typer.Option(FitOptions.degradation, "--degrade", help="With --fit: how the LST is degraded for training: area (block mean) or mtf."),
+    fallback: str = typer.Option("none", "--fallback", help="With --fit: none, or bicubic to write bicubic when the fit does not beat it on held-out blocks."),
+    save_checkpoint: Optional[Path] = typer.Option(None, "--save-checkpoint", help="With --fit: save the fitted model as a checkpoint for downscale --checkpoint."),
+    seed: int = typer.Option(0, "--seed", help="With --fit: random seed (same seed, same result)."),
 ) -> None:
     """Downscale LST scenes to the guidance grid as tiled, blended, georeferenced GeoTIFFs.
 
     Exit status: 0 when every scene succeeded (or was skipped), 2 when a scene had bad input,
     1 when a scene failed internally. Other scenes go on either way.
     """
+    from pipelines.devices import resolve_device
+    from pipelines.downscale import DownscaleOptions, SceneReport
+    from pipelines.scenes import run_dask, run_local
+
     if units_out is Units.auto:
         raise InputError("--units-out", "must be kelvin or celsius")
     if overlap >= tile:
@@ -116,13 +139,26 @@ def downscale(
         resolve_device(device)
     except ValueError as exc:
         raise InputError("--device", str(exc)) from exc
-    source = _model_source(checkpoint, model, device)
     jobs = _jobs(_inputs(inputs), guidance, output, out_dir)
+    options = DownscaleOptions(tile=tile, overlap=overlap, batch_size=batch_size, units=units,
+                               units_out=units_out, conserve=conserve, overwrite=overwrite)
+    if fit:
+        fit_options = _fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
+                                   fit_lr, degradation, fallback, units, seed, device)
+        if skip_existing and jobs[0].output.exists():
+            _say(SceneReport(str(jobs[0].lst), str(jobs[0].output), status="skipped"), as_json)
+            return
+        check_writable(jobs[0].output, overwrite)
+        if save_checkpoint is not None:
+            check_writable(save_checkpoint, overwrite)
+        _run_fit(jobs[0], fit_options, options, fallback, save_checkpoint, as_json)
+        return
+    if save_checkpoint is not None or fallback != "none":
+        raise InputError("--save-checkpoint" if save_checkpoint else "--fallback", "only applies with --fit")
+    source = _model_source(checkpoint, model, device)
     if not skip_existing:
         for job in jobs:
             check_writable(job.output, overwrite)
-    options = DownscaleOptions(tile=tile, overlap=overlap, batch_size=batch_size, units=units,
-                               units_out=units_out, conserve=conserve, overwrite=overwrite)
     if source.interpolation:
         info(f"note: non-learned {source.interpolation} interpolation (the guidance only masks nodata)")
     else:
@@ -145,6 +181,71 @@ def downscale(
     if "failed" in statuses:
         raise typer.Exit(1)
     if "error" in statuses:
+        raise typer.Exit(2)
+
+
+def _fit_options(model: Optional[str], checkpoint: Optional[Path], dask_scheduler: Optional[str],
+                 jobs: list[SceneJob], iters: int, seconds: float, lr: float, degradation: str,
+                 fallback: str, units: Units, seed: int, device: str) -> FitOptions:
+    if checkpoint is not None:
+        raise InputError("--checkpoint", "give either --fit or --checkpoint, not both")
+    if dask_scheduler:
+        raise InputError("--dask-scheduler", "--fit runs in this process", "drop --dask-scheduler")
+    if len(jobs) != 1:
+        raise InputError("--fit", f"fits one scene at a time but {len(jobs)} inputs were given")
+    if fallback not in FALLBACKS:
+        raise InputError("--fallback", f"unknown fallback {fallback!r}", "use none or bicubic")
+    return FitOptions(model=model or "mocolsk-lite", iters=iters, seconds=seconds, lr=lr,
+                      degradation=degradation, units=units, seed=seed, device=device)
+
+
+def _fit(job: SceneJob, options: FitOptions) -> SceneFit:
+    from pipelines.downscale import guidance_beside
+    from pipelines.scene_fit import describe, fit_scene
+
+    with progress() as bar:
+        task = bar.add_task(f"fitting on {job.lst.name}", total=options.iters)
+        fitted = fit_scene(job.lst, job.guidance or guidance_beside(job.lst), options,
+                           on_step=lambda it, _loss: bar.update(task, completed=it))
+    info(describe(fitted))
+    return fitted
+
+
+def _run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, fallback: str,
+             save_checkpoint: Optional[Path], as_json: bool) -> None:
+    """Fit on the scene, report held-out metrics, then downscale it with the fitted model."""
+    from pipelines.infer import ModelSource
+    from pipelines.scenes import run_local
+
+    fitted = _fit(job, fit_options)
+    if save_checkpoint is not None:
+        fitted.checkpoint.save(save_checkpoint, overwrite=options.overwrite)
+        info(f"saved the fitted model to {save_checkpoint}")
+    use_bicubic = not fitted.beats_bicubic and fallback == "bicubic"
+    if not fitted.beats_bicubic:
+        warn("the fitted model is not better than bicubic on the held-out blocks: the guidance "
+             "does not help on this scene" + ("; writing bicubic instead (--fallback bicubic)"
+                                              if use_bicubic else " (--fallback bicubic writes bicubic)"))
+    if use_bicubic:
+        source = ModelSource(interpolation="bicubic", device=fit_options.device)
+    else:
+        source = ModelSource(checkpoint=fitted.checkpoint, checkpoint_path=save_checkpoint,
+                             device=fit_options.device,
+                             extra_tags={"fit": "fitted on this scene (groklst downscale --fit)"})
+    options = replace(options, units=fitted.units)
+    info(f"units: {fitted.units.value} in, {(options.units_out or fitted.units).value} out")
+    with progress() as bar:
+        task = bar.add_task(job.lst.name, total=None)
+        report = next(run_local(
+            [job], source, options, debug=state.debug,
+            on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+            on_grid=info,
+        ))
+    report.extra["fit"] = {**fitted.summary(), "written": source.name}
+    _say(report, as_json)
+    if report.status == "failed":
+        raise typer.Exit(1)
+    if report.status == "error":
         raise typer.Exit(2)
 
 
