@@ -32,7 +32,8 @@ from pipelines.degrade import block_mean  # noqa: E402
 from pipelines.downscale import DownscaleOptions, downscale_scene  # noqa: E402
 from pipelines.geotiff import write_raster  # noqa: E402
 from pipelines.infer import ModelSource  # noqa: E402
-from pipelines.scene_fit import FitOptions, FittedModelSource, describe, fit_scene  # noqa: E402
+from pipelines.fit_options import FitOptions  # noqa: E402
+from pipelines.scene_fit import describe, fit_scene  # noqa: E402
 
 FINE_RES = 10.0
 
@@ -72,7 +73,7 @@ def run(size: int, scale: int, bands: int, seed: int) -> dict[str, object]:
         fit_seconds = time.perf_counter() - start
         print(describe(fitted), file=sys.stderr)
         start = time.perf_counter()
-        downscale_scene(lst, folder / "fitted.tif", FittedModelSource(fitted.checkpoint, saved_to=None),
+        downscale_scene(lst, folder / "fitted.tif", ModelSource(checkpoint=fitted.checkpoint),
                         guidance_path=guidance, options=DownscaleOptions())
         infer_seconds = time.perf_counter() - start
         downscale_scene(lst, folder / "bicubic.tif", ModelSource(interpolation="bicubic"),

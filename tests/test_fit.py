@@ -1,0 +1,224 @@
+"""groklst downscale --fit: Wald-protocol pairs, accuracy vs bicubic, any band count, Landsat
+Celsius input, fallback, determinism and the checkpoint round trip (tiny fits of a few seconds)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.windows import Window
+from scipy.ndimage import gaussian_filter
+
+from groklst_cli.app import run
+from pipelines.degrade import block_mean
+from pipelines.geotiff import write_raster
+from pipelines.scene_fit import WaldScene, read_scene
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+LANDSAT = SHARED / "data" / "landsat-muenster"
+UTM = CRS.from_epsg(32633)
+FINE_RES = 10.0
+# Small fits: few iterations, no time limit (so results do not depend on the machine's load).
+QUICK = ["--fit-seconds", "600", "--seed", "3"]
+
+
+def write_pair(folder: Path, fine: np.ndarray, guidance: np.ndarray, scale: int,
+               descriptions: list[str] | None = None, name: str = "scene") -> tuple[Path, Path]:
+    """Coarse LST (block mean of ``fine``) and the fine guidance, on nested grids."""
+    lst_path, guid_path = folder / f"{name}_lst.tif", folder / f"{name}_guidance.tif"
+    write_raster(lst_path, block_mean(fine.astype(np.float32), scale), crs=UTM,
+                 transform=Affine(FINE_RES * scale, 0, 500_000, 0, -FINE_RES * scale, 5_000_000),
+                 descriptions=["lst"], units="K", overwrite=True)
+    write_raster(guid_path, guidance, crs=UTM,
+                 transform=Affine(FINE_RES, 0, 500_000, 0, -FINE_RES, 5_000_000),
+                 descriptions=descriptions or [""] * guidance.shape[0], overwrite=True)
+    return lst_path, guid_path
+
+
+def nonlinear_scene(size: int, bands: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Fine LST = 300 + 8 tanh(g1) + 4 g2^2 + a smooth field; guidance smooth random fields."""
+    rng = np.random.default_rng(seed)
+    guidance = np.stack([gaussian_filter(rng.normal(0, 1, (size, size)), 2) * 3
+                         for _ in range(bands)]).astype(np.float32)
+    field = gaussian_filter(rng.normal(0, 1, (size, size)), 12) * 20
+    second = guidance[min(1, bands - 1)]
+    return (300 + 8 * np.tanh(guidance[0]) + 4 * second**2 + field).astype(np.float32), guidance
+
+
+def read(path: Path) -> np.ndarray:
+    with rasterio.open(path) as src:
+        return src.read(1)
+
+
+def rmse(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.sqrt(np.nanmean((a - b) ** 2)))
+
+
+def fit_json(capsys) -> dict:
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert len(lines) == 1
+    return json.loads(lines[0])
+
+
+def test_wald_pairs_hold_out_spatial_blocks(tmp_path: Path) -> None:
+    fine, guidance = nonlinear_scene(96, 2)
+    lst_path, guid_path = write_pair(tmp_path, fine, guidance, 2)
+    scene = read_scene(lst_path, guid_path)
+    assert scene.scale == 2 and scene.lst.shape == (48, 48) and scene.guidance.shape == (2, 48, 48)
+    np.testing.assert_allclose(scene.guidance, block_mean(guidance, 2), rtol=1e-6)
+    source = WaldScene(scene, crop=12, degradation="area", seed=0)
+    train, val = source.indices("train"), source.indices("val")
+    assert train and val and not set(train) & set(val)
+    lr, guid, hr = source.read(val[0], 2)
+    assert lr.shape == (6, 6) and guid.shape == (2, 12, 12) and hr.shape == (12, 12)
+    np.testing.assert_allclose(lr, block_mean(hr, 2), rtol=1e-6)  # Wald: LR = degraded HR
+    held = np.zeros((48, 48), bool)
+    for index in val:
+        r, c = source._val[index - len(train)]
+        held[r : r + 12, c : c + 12] = True
+    for r, c in source._train:  # no training window touches a held-out block
+        assert not held[r : r + 12, c : c + 12].any()
+
+
+def test_fit_beats_bicubic_on_nonlinear_scene(tmp_path: Path, capsys) -> None:
+    fine, guidance = nonlinear_scene(256, 2)
+    lst_path, guid_path = write_pair(tmp_path, fine, guidance, 4, ["ndvi", "albedo"])
+    fitted, bicubic = tmp_path / "fit.tif", tmp_path / "bicubic.tif"
+    assert run(["downscale", str(lst_path), "--fit", "--fit-iters", "120", *QUICK,
+                "-o", str(fitted), "--json"]) == 0
+    report = fit_json(capsys)["fit"]
+    assert report["bands"] == ["ndvi", "albedo"] and report["scale"] == 4
+    assert report["beats_bicubic"] is True
+    assert report["held_out_fitted"]["rmse"] < 0.8 * report["held_out_bicubic"]["rmse"]
+    assert run(["downscale", str(lst_path), "--model", "bicubic", "-o", str(bicubic)]) == 0
+    out = read(fitted)
+    assert out.shape == fine.shape
+    assert rmse(out, fine) < 0.8 * rmse(read(bicubic), fine)
+
+
+@pytest.mark.parametrize("bands", [1, 2, 10])
+def test_any_band_count_with_unnamed_bands(tmp_path: Path, capsys, bands: int) -> None:
+    fine, guidance = nonlinear_scene(72, bands, seed=bands)
+    lst_path, _ = write_pair(tmp_path, fine, guidance, 3)
+    out = tmp_path / "out.tif"
+    assert run(["downscale", str(lst_path), "--fit", "--fit-iters", "6", *QUICK, "--conserve",
+                "-o", str(out), "--json"]) == 0
+    line = fit_json(capsys)
+    assert line["fit"]["bands"] == [f"b{i}" for i in range(1, bands + 1)]
+    assert line["fit"]["iterations"] == 6 and line["fit"]["scale"] == 3
+    values = read(out)
+    assert values.shape == (72, 72) and np.isfinite(values).all()
+    # --conserve: every 3 x 3 block aggregates (in T^4) back to its LR pixel.
+    radiance_mean = block_mean(values.astype(np.float64) ** 4, 3) ** 0.25
+    np.testing.assert_allclose(radiance_mean, read(lst_path), atol=2e-3)
+
+
+def test_same_seed_same_result_and_checkpoint_round_trip(tmp_path: Path, capsys) -> None:
+    fine, guidance = nonlinear_scene(64, 2)
+    lst_path, _ = write_pair(tmp_path, fine, guidance, 2, ["g1", "g2"])
+    ckpt = tmp_path / "scene.pt"
+    first, second = tmp_path / "first.tif", tmp_path / "second.tif"
+    args = ["--fit", "--fit-iters", "10", *QUICK]
+    assert run(["downscale", str(lst_path), *args, "-o", str(first), "--save-checkpoint", str(ckpt)]) == 0
+    assert run(["downscale", str(lst_path), *args, "-o", str(second)]) == 0
+    np.testing.assert_array_equal(read(first), read(second))
+    assert "saved the fitted model" in capsys.readouterr().err
+    # The saved checkpoint reproduces the fit on its scene and downscales another scene.
+    again = tmp_path / "again.tif"
+    assert run(["downscale", str(lst_path), "--checkpoint", str(ckpt), "-o", str(again)]) == 0
+    np.testing.assert_allclose(read(again), read(first), atol=1e-4)
+    other_fine, other_guidance = nonlinear_scene(80, 2, seed=9)
+    # Bands stored in the other order: matched by name.
+    other_lst, _ = write_pair(tmp_path, other_fine, other_guidance[::-1], 2, ["g2", "g1"], name="other")
+    other_out = tmp_path / "other.tif"
+    assert run(["downscale", str(other_lst), "--checkpoint", str(ckpt), "-o", str(other_out)]) == 0
+    assert read(other_out).shape == (80, 80) and np.isfinite(read(other_out)).all()
+    with rasterio.open(first) as src:
+        assert src.tags()["checkpoint"] == "scene.pt" and src.tags()["model"] == "mocolsk-lite"
+        assert src.tags()["checkpoint_sha256"] and "downscale --fit" in src.tags()["fit"]
+    with rasterio.open(second) as src:  # fitted but not saved: no file to name or hash
+        assert src.tags()["checkpoint"] == "none (in memory, not saved)"
+        assert "checkpoint_sha256" not in src.tags() and "downscale --fit" in src.tags()["fit"]
+
+
+def test_fallback_bicubic_when_guidance_does_not_help(tmp_path: Path, capsys) -> None:
+    yy, xx = np.mgrid[0:64, 0:64]
+    fine = (290 + 0.2 * yy + 0.1 * xx).astype(np.float32)  # a ramp: bicubic is near exact
+    noise = np.random.default_rng(1).normal(0, 1, (1, 64, 64)).astype(np.float32)
+    lst_path, _ = write_pair(tmp_path, fine, noise, 2, ["noise"])
+    out, bicubic = tmp_path / "out.tif", tmp_path / "bicubic.tif"
+    assert run(["downscale", str(lst_path), "--fit", "--fit-iters", "4", *QUICK,
+                "--fallback", "bicubic", "-o", str(out), "--json"]) == 0
+    captured = capsys.readouterr()
+    line = json.loads(captured.out.strip().splitlines()[-1])
+    assert line["fit"]["beats_bicubic"] is False and line["fit"]["written"] == "bicubic"
+    assert "not better than bicubic" in captured.err and "writing bicubic instead" in captured.err
+    assert run(["downscale", str(lst_path), "--model", "bicubic", "-o", str(bicubic)]) == 0
+    np.testing.assert_array_equal(read(out), read(bicubic))
+
+
+@pytest.mark.parametrize("extra, problem", [
+    (["--fit", "--checkpoint", "x.pt"], "--fit or --checkpoint"),
+    (["--fit", "--model", "bicubic"], "no weights to fit"),
+    (["--fallback", "bicubic", "--model", "bicubic"], "only applies with --fit"),
+    (["--fit", "--fallback", "nearest"], "unknown fallback"),
+])
+def test_bad_fit_options_exit_2(tmp_path: Path, capsys, extra: list[str], problem: str) -> None:
+    fine, guidance = nonlinear_scene(48, 1)
+    lst_path, _ = write_pair(tmp_path, fine, guidance, 2)
+    out = tmp_path / "out.tif"
+    assert run(["downscale", str(lst_path), *extra, "-o", str(out)]) == 2
+    assert problem in capsys.readouterr().err
+    assert not out.exists()
+
+
+def landsat_pair(folder: Path) -> tuple[Path, Path, np.ndarray]:
+    """A 120 m Celsius LST (x4 block mean, -9999 nodata) and the 30 m clip as guidance."""
+    files = sorted(LANDSAT.glob("*.TIF")) if LANDSAT.is_dir() else []
+    if not files:
+        pytest.skip(f"no Landsat clip in {LANDSAT}")
+    with rasterio.open(files[0]) as src:
+        rows, cols = (src.height // 4) * 4, (src.width // 4) * 4
+        window = Window(0, 0, cols, rows)
+        data = src.read(1, window=window, masked=True)
+        profile = {**src.profile, "width": cols, "height": rows,
+                   "transform": src.window_transform(window)}
+        point = src.tags().get("AREA_OR_POINT")
+    guid_path = folder / "landsat_guidance.tif"
+    with rasterio.open(guid_path, "w", **profile) as dst:  # a clip that stays PixelIsPoint
+        dst.update_tags(AREA_OR_POINT=point)
+        dst.write(np.ma.filled(data, -9999.0).astype(np.float32), 1)
+    celsius = np.ma.filled(data.astype(np.float32), np.nan)
+    coarse = block_mean(celsius, 4)
+    t = profile["transform"]
+    lst_path = folder / "landsat_lst.tif"
+    lst_profile = {**profile, "width": cols // 4, "height": rows // 4,
+                   "transform": Affine(t.a * 4, 0, t.c, 0, t.e * 4, t.f)}
+    with rasterio.open(lst_path, "w", **lst_profile) as dst:
+        dst.write(np.where(np.isnan(coarse), -9999.0, coarse).astype(np.float32), 1)
+    return lst_path, guid_path, celsius
+
+
+def test_landsat_celsius_clip_keeps_crs_grid_nodata_and_units(tmp_path: Path, capsys) -> None:
+    lst_path, guid_path, celsius = landsat_pair(tmp_path)
+    out = tmp_path / "landsat_fit.tif"
+    assert run(["downscale", str(lst_path), "--guidance", str(guid_path), "--fit",
+                "--fit-iters", "30", *QUICK, "-o", str(out), "--json"]) == 0
+    line = fit_json(capsys)
+    assert line["fit"]["units"] == "celsius" and line["units"] == "celsius in, celsius out"
+    with rasterio.open(out) as dst, rasterio.open(guid_path) as guid:
+        assert guid.tags().get("AREA_OR_POINT") == "Point"
+        assert dst.crs == guid.crs and dst.bounds == guid.bounds
+        assert dst.transform == guid.transform and dst.units[0] == "degC"
+        values = dst.read(1)
+    nodata = np.isnan(celsius)
+    assert nodata.any() and np.isnan(values[nodata]).all()
+    valid = ~np.isnan(values)
+    assert valid.mean() > 0.9
+    assert abs(float(np.nanmean(values)) - float(np.nanmean(celsius))) < 0.5  # Celsius, not Kelvin
+    assert rmse(values, celsius) < 2.0
