@@ -23,7 +23,9 @@ from pipelines.atomic import atomic_output
 from pipelines.conserve import conserve_blocks
 from pipelines.errors import InputError
 from pipelines.fill import fill_bands, fill_nearest
-from pipelines.geotiff import BLOCK, band_names, creation_profile, open_raster
+from pipelines.geotiff import (
+    BLOCK, band_names, bounded_block_cache, creation_profile, open_raster,
+)
 from pipelines.grids import Grid, PairedGrids, pair_grids
 from pipelines.infer import ModelSource
 from pipelines.mosaic import StreamingMosaic
@@ -201,7 +203,11 @@ def downscale_scene(
     start = time.perf_counter()
     guidance_path = Path(guidance_path) if guidance_path else guidance_beside(lst_path)
     report = SceneReport(input=str(lst_path), output=str(out_path))
-    with open_raster(lst_path) as lst, open_raster(guidance_path) as guidance:
+    with (
+        bounded_block_cache(),
+        open_raster(lst_path) as lst,
+        open_raster(guidance_path) as guidance,
+    ):
         if lst.count != 1:
             raise InputError(lst_path, f"has {lst.count} bands, expected 1 LST band")
         names = band_names(guidance)

@@ -20,6 +20,7 @@ from pipelines.atomic import atomic_output
 from pipelines.errors import InputError
 
 BLOCK = 512
+STREAMING_CACHE_MB = 256  # GDAL block cache while streaming a scene, unless GDAL_CACHEMAX is set
 
 
 def creation_profile(
@@ -42,6 +43,17 @@ def creation_profile(
         "blockxsize": BLOCK,
         "blockysize": BLOCK,
     }
+
+
+def bounded_block_cache() -> rasterio.Env:
+    """A rasterio environment whose GDAL block cache is capped at STREAMING_CACHE_MB.
+
+    GDAL's default cache is 5% of RAM and fills with every block a streaming run touches, so
+    peak memory would grow with the scene. A user's own ``GDAL_CACHEMAX`` is respected.
+    """
+    if "GDAL_CACHEMAX" in os.environ:
+        return rasterio.Env()
+    return rasterio.Env(GDAL_CACHEMAX=STREAMING_CACHE_MB * 2**20)  # rasterio passes bytes
 
 
 def open_raster(path: str | os.PathLike[str]) -> rasterio.DatasetReader:

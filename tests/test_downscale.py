@@ -281,3 +281,15 @@ def test_dask_local_cluster(tmp_path: Path, capsys) -> None:
     local = tmp_path / "local.tif"
     assert run(["-q", "downscale", str(a), "--model", "bicubic", "-o", str(local)]) == 0
     np.testing.assert_array_equal(read(out_dir / "a_lst_downscaled.tif")[0], read(local)[0])
+
+
+def test_streaming_block_cache_is_bounded_unless_the_user_set_one(monkeypatch):
+    """GDAL's default 5%-of-RAM cache would make peak memory grow with the scene."""
+    from pipelines.geotiff import STREAMING_CACHE_MB, bounded_block_cache
+
+    monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
+    with bounded_block_cache() as env:
+        assert env.options["GDAL_CACHEMAX"] == STREAMING_CACHE_MB * 2**20
+    monkeypatch.setenv("GDAL_CACHEMAX", "1024")
+    with bounded_block_cache() as env:
+        assert "GDAL_CACHEMAX" not in env.options
