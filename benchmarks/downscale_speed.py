@@ -3,8 +3,8 @@
 For each model and output size it writes a synthetic x3 scene (10 guidance bands), runs
 ``groklst downscale`` in a fresh Python process (so peak RSS is that run's alone: the
 process's VmHWM, see benchmarks/peak_memory.py), and prints output megapixels per second and
-peak RSS. It then times the smallest size in one tile against the tiled run to show the
-overlap's overhead.
+peak RSS. It then times the largest size whose single pass fits in memory in one tile against
+the tiled run, to show the overlap's overhead.
 
 Usage: python benchmarks/downscale_speed.py [--sizes 1000,2000,4000] [--models default,mocolsk-lite,bicubic]
 ``default`` is the shipped checkpoint (2-stage mocolsk-lite); ``mocolsk-lite`` is the 3-stage
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,7 @@ from pipelines.infer import DEFAULT_CHECKPOINT  # noqa: E402
 
 BANDS = ["dem", "deepblue", "blue", "green", "red", "vre", "nir", "ndmvi", "ndvi", "ndwi"]
 SCALE = 3
+ONE_PASS_PROBE_MAX = 2048  # largest output tried in one pass without a smaller measurement
 
 _RUNNER = """
 import sys, json
@@ -122,15 +124,46 @@ def main() -> None:
                 mpx = size * size / 1e6
                 print(f"{model:<14}{f'{size}x{size}':>12}{seconds:>10.1f}{mpx / seconds:>10.3f}"
                       f"{rss:>14.0f}")
-        # Overlap overhead: tiled vs one tile for the smallest size with the learned model.
-        size = sizes[0]
-        lst = scenes[size]
-        base = ["-q", "downscale", str(lst), "-c", str(DEFAULT_CHECKPOINT), "--overwrite"]
-        one, _ = timed_run(base + ["-o", str(folder / "one.tif"), "--tile", str(size + SCALE)])
-        tiled, _ = timed_run(base + ["-o", str(folder / "tiled.tif"), "--tile", str(args.tile),
-                                    "--overlap", str(args.overlap)])
-        print(f"# overlap overhead at {size}x{size} (default model): tiled {tiled:.1f} s / "
-              f"one pass {one:.1f} s = {tiled / one:.2f}")
+        overhead = overlap_overhead(folder, scenes, args.tile, args.overlap)
+        if overhead is None:
+            print(f"# overlap overhead: not measured (a single pass is tried only from "
+                  f"{ONE_PASS_PROBE_MAX}x{ONE_PASS_PROBE_MAX} down; add a smaller size)")
+        else:
+            size, one, tiled = overhead
+            print(f"# overlap overhead at {size}x{size}, the largest size whose single pass fits "
+                  f"in memory (default model): tiled {tiled:.1f} s / one pass {one:.1f} s = "
+                  f"{tiled / one:.2f}")
+
+
+def overlap_overhead(folder: Path, scenes: dict[int, Path], tile: int,
+                     overlap: int) -> tuple[int, float, float] | None:
+    """(size, one-pass seconds, tiled seconds) at the largest size whose one pass fits.
+
+    One pass needs memory in proportion to the scene's area, so the smallest size's one-pass
+    peak RSS, scaled by area, predicts the larger ones; a size is tried only while that
+    prediction stays under half of this machine's memory (an out-of-memory run would take the
+    machine down, not just fail). None when even the smallest size is too large to probe.
+    """
+    if min(scenes) > ONE_PASS_PROBE_MAX:
+        return None
+    budget = 0.5 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    base = ["-q", "downscale", "-c", str(DEFAULT_CHECKPOINT), "--overwrite"]
+    sizes = sorted(scenes)
+
+    def one_pass(size: int) -> tuple[float, float]:
+        return timed_run(base + [str(scenes[size]), "-o", str(folder / "one.tif"),
+                                 "--tile", str(size + SCALE)])
+
+    size = sizes[0]
+    one, small_rss = one_pass(size)
+    for bigger in sizes[1:]:
+        if small_rss * (bigger / sizes[0]) ** 2 > budget:
+            break
+        size = bigger
+        one, _ = one_pass(size)
+    tiled, _ = timed_run(base + [str(scenes[size]), "-o", str(folder / "tiled.tif"),
+                                 "--tile", str(tile), "--overlap", str(overlap)])
+    return size, one, tiled
 
 
 if __name__ == "__main__":

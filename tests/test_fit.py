@@ -212,7 +212,10 @@ def test_landsat_celsius_clip_keeps_crs_grid_nodata_and_units(tmp_path: Path, ca
     line = fit_json(capsys)
     assert line["fit"]["units"] == "celsius" and line["units"] == "celsius in, celsius out"
     with rasterio.open(out) as dst, rasterio.open(guid_path) as guid:
+        # GDAL reads a PixelIsPoint grid shifted by half a pixel to area semantics; the output
+        # is PixelIsArea on that transform, so its pixel centres are the input's points.
         assert guid.tags().get("AREA_OR_POINT") == "Point"
+        assert dst.tags().get("AREA_OR_POINT") == "Area"
         assert dst.crs == guid.crs and dst.bounds == guid.bounds
         assert dst.transform == guid.transform and dst.units[0] == "degC"
         values = dst.read(1)
