@@ -26,19 +26,18 @@ from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 
 from pipelines import indices, lst_retrieval, sdgsat
-from pipelines.atomic import check_writable
+from pipelines.atomic import atomic_output, check_writable
 from pipelines.errors import InputError
-from pipelines.geotiff import open_raster, write_raster
+from pipelines.geotiff import BLOCK, bounded_block_cache, creation_profile, open_raster
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
 from pipelines.units import Units, detect_units, to_kelvin
 
 DEFAULT_DEM_M = 0.0  # elevation written when no --dem is given (a constant band, flagged in the tags)
 LST_METHODS = ("split-window", "single-channel")
 MII_GUIDANCE_BANDS = (2, 3, 4, 5, 6, 7)  # deep blue, blue, green, red, VRE, NIR
+GREEN, RED, NIR = 4, 5, 7  # the MII bands the indices and the emissivity use
 MAX_SOLAR_ZENITH = 85.0  # deg; lower suns make TOA reflectance meaningless (night MII scenes)
-STEP_COUNT = len(MII_GUIDANCE_BANDS) + 4  # products found, each MII band, LST, DEM, written
-
-StepCallback = Callable[[str], None]
+ProgressCallback = Callable[[int, int, str], None]  # (done, total, what)
 
 
 class IngestWarning(UserWarning):
@@ -138,48 +137,101 @@ def _warp(src: rasterio.DatasetReader, band: int, grid: _Grid, src_nodata: float
     return out
 
 
-def _mii_reflectance(mii: sdgsat.Product, srcs: list[rasterio.DatasetReader], grid: _Grid,
-                     on_step: StepCallback) -> list[np.ndarray]:
-    """Approximate TOA reflectance of MII B2..B7 on the guidance grid, cameras mosaicked."""
-    if mii.solar_zenith is None:
-        raise InputError(mii.folder, "no solar zenith in the meta.xml", "adapt PATTERNS.solar_zenith_tags")
-    if not 0.0 <= mii.solar_zenith < MAX_SOLAR_ZENITH:
-        raise InputError(mii.folder, f"solar zenith {mii.solar_zenith:g} deg in the meta.xml",
-                         f"reflectance needs the sun above the horizon (zenith < {MAX_SOLAR_ZENITH:g} deg)")
-    for src in srcs:
-        if src.count < 7:
-            raise InputError(src.name, f"{src.count} bands, MII imagery has 7", "is this an MII image?")
-    bands = []
-    for band in MII_GUIDANCE_BANDS:
-        if band not in mii.calibration.gains:
-            raise InputError(mii.folder, f"calib.xml has no gain for MII band {band}")
+def _strip_height(ratio: int, strip_rows: int | None) -> int:
+    """LST rows per strip: by default the fewest whose guidance rows are whole 512-row blocks."""
+    if strip_rows is not None:
+        return max(1, strip_rows)
+    return math.lcm(BLOCK, ratio) // ratio
+
+
+@dataclass
+class _Mii:
+    """The MII product's cameras, calibrated to approximate TOA reflectance on any grid."""
+
+    product: sdgsat.Product
+    srcs: list[rasterio.DatasetReader]
+
+    def check(self) -> None:
+        """Refuse products that cannot give reflectance, before any work."""
+        mii = self.product
+        if mii.solar_zenith is None:
+            raise InputError(mii.folder, "no solar zenith in the meta.xml", "adapt PATTERNS.solar_zenith_tags")
+        if not 0.0 <= mii.solar_zenith < MAX_SOLAR_ZENITH:
+            raise InputError(mii.folder, f"solar zenith {mii.solar_zenith:g} deg in the meta.xml",
+                             f"reflectance needs the sun above the horizon (zenith < {MAX_SOLAR_ZENITH:g} deg)")
+        for src in self.srcs:
+            if src.count < 7:
+                raise InputError(src.name, f"{src.count} bands, MII imagery has 7", "is this an MII image?")
+        for band in MII_GUIDANCE_BANDS:
+            if band not in mii.calibration.gains:
+                raise InputError(mii.folder, f"calib.xml has no gain for MII band {band}")
+
+    def reflectance(self, band: int, grid: _Grid) -> np.ndarray:
+        """One band on ``grid``, cameras mosaicked (the first camera wins where both have data)."""
         mosaic = np.full((grid.height, grid.width), np.nan, dtype=np.float32)
-        for src in srcs:
+        for src in self.srcs:
             dn = _warp(src, band, grid, src_nodata=0)
             fill = np.isnan(mosaic) & np.isfinite(dn)
             mosaic[fill] = dn[fill]
-        radiance = mii.calibration.gains[band] * mosaic + mii.calibration.biases[band]
-        bands.append((radiance * sdgsat.reflectance_factor(band, mii.solar_zenith, mii.acquired)).astype(np.float32))
-        on_step(f"MII B{band}")
-    if not np.isfinite(bands[0]).any():
-        raise InputError(mii.folder, "no valid MII pixels inside the LST footprint")
-    return bands
+        cal, mii = self.product.calibration, self.product
+        radiance = cal.gains[band] * mosaic + cal.biases[band]
+        return (radiance * sdgsat.reflectance_factor(band, mii.solar_zenith, mii.acquired)).astype(np.float32)
 
 
-def _dem_band(dem: Path | None, grid: _Grid) -> tuple[np.ndarray, str]:
-    if dem is None:
-        warnings.warn(f"no --dem given: the dem band is filled with the constant {DEFAULT_DEM_M:g} m",
-                      IngestWarning, stacklevel=3)
-        return np.full((grid.height, grid.width), DEFAULT_DEM_M, dtype=np.float32), f"constant {DEFAULT_DEM_M:g} m"
-    with open_raster(dem) as src:
-        if src.crs is None:
-            raise InputError(dem, "has no CRS", "the DEM must be georeferenced")
-        out = _warp(src, 1, grid, src_nodata=src.nodata)
-    if not np.isfinite(out).any():
-        raise InputError(dem, "does not overlap the scene", "give a DEM covering the MII footprint")
-    if not np.isfinite(out).all():
-        warnings.warn(f"{dem} does not cover the whole scene: dem is nodata there", IngestWarning, stacklevel=3)
-    return out, Path(dem).name
+def _ndmvi_minima(mii: _Mii, strips: list[_Grid]) -> tuple[float, float]:
+    """Scene minima of red and NIR reflectance (NDMVI subtracts them), from a first pass."""
+    red_min = nir_min = math.inf
+    for grid in strips:
+        red, nir = mii.reflectance(RED, grid), mii.reflectance(NIR, grid)
+        if np.isfinite(red).any():
+            red_min = min(red_min, float(np.nanmin(red)))
+        if np.isfinite(nir).any():
+            nir_min = min(nir_min, float(np.nanmin(nir)))
+    if not (math.isfinite(red_min) and math.isfinite(nir_min)):
+        raise InputError(mii.product.folder, "no valid MII pixels inside the LST footprint")
+    return red_min, nir_min
+
+
+class _Dem:
+    """The DEM band on any grid: the user's DEM resampled, or a documented constant."""
+
+    def __init__(self, path: Path | None, grid: _Grid, stack: ExitStack) -> None:
+        self.src = None if path is None else stack.enter_context(open_raster(path))
+        self.path = path
+        self.covered = self.missing = 0
+        if self.src is None:
+            warnings.warn(f"no --dem given: the dem band is filled with the constant {DEFAULT_DEM_M:g} m",
+                          IngestWarning, stacklevel=3)
+            self.source = f"constant {DEFAULT_DEM_M:g} m"
+            return
+        if self.src.crs is None:
+            raise InputError(path, "has no CRS", "the DEM must be georeferenced")
+        left, bottom, right, top = transform_bounds(self.src.crs, grid.crs, *self.src.bounds)
+        g_left, g_top = grid.transform.c, grid.transform.f
+        g_right = g_left + grid.width * grid.transform.a
+        g_bottom = g_top + grid.height * grid.transform.e
+        if left >= g_right or right <= g_left or bottom >= g_top or top <= g_bottom:
+            raise InputError(path, "does not overlap the scene", "give a DEM covering the MII footprint")
+        self.source = Path(path).name
+
+    def band(self, grid: _Grid) -> np.ndarray:
+        if self.src is None:
+            return np.full((grid.height, grid.width), DEFAULT_DEM_M, dtype=np.float32)
+        out = _warp(self.src, 1, grid, src_nodata=self.src.nodata)
+        finite = int(np.isfinite(out).sum())
+        self.covered += finite
+        self.missing += out.size - finite
+        return out
+
+    def finish(self) -> None:
+        """Refuse a DEM that covered nothing; warn about one that covered part of the scene."""
+        if self.src is None:
+            return
+        if self.covered == 0:
+            raise InputError(self.path, "does not overlap the scene", "give a DEM covering the MII footprint")
+        if self.missing:
+            warnings.warn(f"{self.path} does not cover the whole scene: dem is nodata there",
+                          IngestWarning, stacklevel=3)
 
 
 def _block_mean(band: np.ndarray, ratio: int) -> np.ndarray:
@@ -189,43 +241,71 @@ def _block_mean(band: np.ndarray, ratio: int) -> np.ndarray:
         return np.nanmean(band.reshape(rows, ratio, cols, ratio), axis=(1, 3))
 
 
-def _given_lst(src: rasterio.DatasetReader, window: Window) -> tuple[np.ndarray, dict[str, str]]:
-    names = [(d or "").strip().lower() for d in src.descriptions]
-    if src.count != 1 and "lst" not in names:
-        raise InputError(src.name, f"{src.count} bands and none named 'lst'", "give a single-band LST raster")
-    band = names.index("lst") + 1 if "lst" in names else 1
-    data = src.read(band, window=window, masked=True).astype(np.float64).filled(np.nan)
-    declared = (src.units[band - 1] or "").strip().lower()
-    units = (Units.celsius if declared in ("degc", "c", "celsius", "°c")
-             else Units.kelvin if declared in ("k", "kelvin") else detect_units(data))
-    if not np.isfinite(data).any():
-        raise InputError(src.name, "no valid LST pixels inside the MII footprint")
-    return to_kelvin(data, units), {"lst_source": Path(src.name).name, "lst_input_units": units.value}
+class _GivenLst:
+    """The user's LST raster (K or degC), read strip by strip and returned in Kelvin."""
+
+    def __init__(self, src: rasterio.DatasetReader, window: Window) -> None:
+        names = [(d or "").strip().lower() for d in src.descriptions]
+        if src.count != 1 and "lst" not in names:
+            raise InputError(src.name, f"{src.count} bands and none named 'lst'", "give a single-band LST raster")
+        self.src, self.band = src, names.index("lst") + 1 if "lst" in names else 1
+        declared = (src.units[self.band - 1] or "").strip().lower()
+        if declared in ("degc", "c", "celsius", "°c"):
+            self.units = Units.celsius
+        elif declared in ("k", "kelvin"):
+            self.units = Units.kelvin
+        else:  # undeclared: judged on an overview of the whole footprint, as one array would be
+            step = max(1, math.ceil(max(window.height, window.width) / 1024))
+            shape = (max(1, window.height // step), max(1, window.width // step))
+            overview = src.read(self.band, window=window, out_shape=shape, masked=True,
+                                resampling=Resampling.nearest)
+            self.units = detect_units(overview.astype(np.float64).filled(np.nan))
+        self.tags = {"lst_source": Path(src.name).name, "lst_input_units": self.units.value}
+        self.approximate = False
+
+    def strip(self, window: Window, reflectance: dict[int, np.ndarray]) -> np.ndarray:
+        data = self.src.read(self.band, window=window, masked=True).astype(np.float64).filled(np.nan)
+        return to_kelvin(data, self.units)
+
+    def no_data_error(self) -> InputError:
+        return InputError(self.src.name, "no valid LST pixels inside the MII footprint")
 
 
-def _tis_lst(tis: sdgsat.Product, src: rasterio.DatasetReader, window: Window, reflectance: list[np.ndarray],
-             ratio: int, method: str, config: lst_retrieval.RetrievalConfig) -> tuple[np.ndarray, dict[str, str]]:
-    if src.count < 3:
-        raise InputError(src.name, f"{src.count} bands, TIS imagery has 3", "is this a TIS image?")
-    temps = []
-    for band in (2, 3):
-        if band not in tis.calibration.gains:
-            raise InputError(tis.folder, f"calib.xml has no gain for TIS band {band}")
-        radiance = tis.calibration.radiance(src.read(band, window=window), band)
-        temps.append(sdgsat.brightness_temperature(radiance, band))
-    green, red, nir = (_block_mean(reflectance[i], ratio) for i in (2, 3, 5))
-    e2, e3 = lst_retrieval.emissivity(indices.ndvi(red, nir), indices.ndwi(green, nir), config)
-    if method == "split-window":
-        lst = lst_retrieval.split_window(temps[0], temps[1], e2, e3, config)
-        detail = f"c={list(config.c)}, water_vapour={config.water_vapour:g} g/cm2"
-    else:
-        lst = lst_retrieval.single_channel(temps[0], e2, sdgsat.TIS_WAVELENGTH_UM[1])
-        detail = "TIS B2, no atmospheric correction"
-    if not np.isfinite(lst).any():
-        raise InputError(tis.folder, "no valid TIS pixels inside the MII footprint")
-    tags = {"lst_source": tis.folder.name, "lst_method": f"{method} ({detail}), NDVI-threshold emissivity",
-            "approximate": "yes: LST retrieved without SDGSAT-1-specific coefficients"}
-    return lst, tags
+class _TisLst:
+    """LST retrieved from TIS brightness temperatures with NDVI-threshold emissivity."""
+
+    def __init__(self, tis: sdgsat.Product, src: rasterio.DatasetReader, ratio: int, method: str,
+                 config: lst_retrieval.RetrievalConfig) -> None:
+        if src.count < 3:
+            raise InputError(src.name, f"{src.count} bands, TIS imagery has 3", "is this a TIS image?")
+        for band in (2, 3):
+            if band not in tis.calibration.gains:
+                raise InputError(tis.folder, f"calib.xml has no gain for TIS band {band}")
+        self.tis, self.src, self.ratio, self.method, self.config = tis, src, ratio, method, config
+        if method == "split-window":
+            detail = f"c={list(config.c)}, water_vapour={config.water_vapour:g} g/cm2"
+        else:
+            detail = "TIS B2, no atmospheric correction"
+        self.tags = {"lst_source": tis.folder.name,
+                     "lst_method": f"{method} ({detail}), NDVI-threshold emissivity",
+                     "approximate": "yes: LST retrieved without SDGSAT-1-specific coefficients"}
+
+    def strip(self, window: Window, reflectance: dict[int, np.ndarray]) -> np.ndarray:
+        temps = [sdgsat.brightness_temperature(
+            self.tis.calibration.radiance(self.src.read(band, window=window), band), band) for band in (2, 3)]
+        green, red, nir = (_block_mean(reflectance[b], self.ratio) for b in (GREEN, RED, NIR))
+        e2, e3 = lst_retrieval.emissivity(indices.ndvi(red, nir), indices.ndwi(green, nir), self.config)
+        if self.method == "split-window":
+            return lst_retrieval.split_window(temps[0], temps[1], e2, e3, self.config)
+        return lst_retrieval.single_channel(temps[0], e2, sdgsat.TIS_WAVELENGTH_UM[1])
+
+    def no_data_error(self) -> InputError:
+        return InputError(self.tis.folder, "no valid TIS pixels inside the MII footprint")
+
+
+def _rows(grid: _Grid, top: int, height: int) -> _Grid:
+    """The sub-grid of ``height`` rows starting at row ``top``."""
+    return _Grid(grid.crs, grid.transform @ Affine.translation(0, top), height, grid.width)
 
 
 def ingest_product(
@@ -239,49 +319,85 @@ def ingest_product(
     method: str = "split-window",
     retrieval_config: Path | None = None,
     patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS,
-    on_step: StepCallback | None = None,
+    on_progress: ProgressCallback | None = None,
+    strip_rows: int | None = None,
 ) -> tuple[Path, Path]:
     """Ingest SDGSAT-1 product folders into ``out_dir``; return the (lst, guidance) paths written.
 
     ``lst`` gives the LST raster (K or degC); without it the LST is retrieved from the TIS
     product by ``method`` with coefficients from ``retrieval_config`` (see
     :mod:`pipelines.lst_retrieval`). Warnings (e.g. no DEM) are issued as :class:`IngestWarning`.
+
+    The scene is streamed in strips of ``strip_rows`` LST rows (default: whole 512-row blocks of
+    the guidance), so memory grows with the scene's width, not its area; a first pass finds the
+    scene minima that NDMVI needs. Both outputs are written to temporary names and renamed only
+    when both are complete.
     """
-    step = on_step or (lambda _: None)
+    report = on_progress or (lambda done, total, label: None)
     if method not in LST_METHODS:
         raise InputError("--lst-method", f"unknown method {method!r}", f"use one of {', '.join(LST_METHODS)}")
     config = lst_retrieval.load_config(retrieval_config)
     products = find_products(product_dirs, patterns)
-    mii = _pick(products, "MII", needed=True)
+    mii_product = _pick(products, "MII", needed=True)
     tis = _pick(products, "TIS", needed=lst is None)
-    name = name or default_name(mii)
+    name = name or default_name(mii_product)
     lst_path, guidance_path = Path(out_dir) / f"{name}_lst.tif", Path(out_dir) / f"{name}_guidance.tif"
     check_writable(lst_path, overwrite)
     check_writable(guidance_path, overwrite)
-    step("find products")
 
-    with ExitStack() as stack:
-        mii_srcs = [stack.enter_context(open_raster(p)) for p in mii.images]
+    with bounded_block_cache(), ExitStack() as stack:
+        mii = _Mii(mii_product, [stack.enter_context(open_raster(p)) for p in mii_product.images])
         lst_src = stack.enter_context(open_raster(lst if lst is not None else tis.images[0]))
-        window, lst_grid, guidance_grid, ratio = _grids(lst_src, mii_srcs)
-        reflectance = _mii_reflectance(mii, mii_srcs, guidance_grid, step)
-        if lst is not None:
-            lst_data, lst_tags = _given_lst(lst_src, window)
-        else:
-            lst_data, lst_tags = _tis_lst(tis, lst_src, window, reflectance, ratio, method, config)
-        step("LST")
-    dem_band, dem_source = _dem_band(dem, guidance_grid)
-    step("DEM")
-    deepblue, blue, green, red, vre, nir = reflectance
-    guidance = np.stack([dem_band, deepblue, blue, green, red, vre, nir, indices.ndmvi(red, nir),
-                         indices.ndvi(red, nir), indices.ndwi(green, nir)])
+        window, lst_grid, guidance_grid, ratio = _grids(lst_src, mii.srcs)
+        mii.check()
+        source = (_GivenLst(lst_src, window) if lst is not None
+                  else _TisLst(tis, lst_src, ratio, method, config))
+        dem_band = _Dem(dem, guidance_grid, stack)
+        height = _strip_height(ratio, strip_rows)
+        tops = range(0, lst_grid.height, height)
+        strips = [_rows(guidance_grid, top * ratio, min(height, lst_grid.height - top) * ratio) for top in tops]
+        total = 2 * len(strips)
+        report(0, total, "NDMVI minima")
+        red_min, nir_min = _ndmvi_minima(mii, strips)
+        report(len(strips), total, "guidance and LST")
 
-    common = {"generator": "groklst ingest", "mii_source": mii.folder.name, "ratio": str(ratio)}
-    write_raster(guidance_path, guidance, crs=guidance_grid.crs, transform=guidance_grid.transform,
-                 descriptions=list(BAND_NAMES), units=list(BAND_UNITS), overwrite=overwrite,
-                 tags={**common, "dem_source": dem_source,
-                       "reflectance": "approximate TOA (MII calib.xml gains, tabulated ESUN)"})
-    write_raster(lst_path, lst_data, crs=lst_grid.crs, transform=lst_grid.transform, descriptions=["lst"],
-                 units="K", overwrite=overwrite, tags={**common, **lst_tags})
-    step("write")
+        common = {"generator": "groklst ingest", "mii_source": mii_product.folder.name, "ratio": str(ratio)}
+        g_profile = creation_profile(width=guidance_grid.width, height=guidance_grid.height,
+                                     count=len(BAND_NAMES), crs=guidance_grid.crs,
+                                     transform=guidance_grid.transform)
+        l_profile = creation_profile(width=lst_grid.width, height=lst_grid.height, count=1,
+                                     crs=lst_grid.crs, transform=lst_grid.transform)
+        any_lst = False
+        with atomic_output(guidance_path, overwrite) as g_tmp, atomic_output(lst_path, overwrite) as l_tmp:
+            with rasterio.open(g_tmp, "w", **g_profile) as g_dst, rasterio.open(l_tmp, "w", **l_profile) as l_dst:
+                for n, (top, grid) in enumerate(zip(tops, strips), start=1):
+                    refl = {band: mii.reflectance(band, grid) for band in MII_GUIDANCE_BANDS}
+                    red, nir = refl[RED], refl[NIR]
+                    guidance = np.stack([
+                        dem_band.band(grid), *(refl[b] for b in MII_GUIDANCE_BANDS),
+                        indices.ndmvi(red, nir, red_min, nir_min), indices.ndvi(red, nir),
+                        indices.ndwi(refl[GREEN], nir),
+                    ])
+                    g_dst.write(guidance, window=Window(0, top * ratio, grid.width, grid.height))
+                    lst_window = Window(window.col_off, window.row_off + top, window.width,
+                                        grid.height // ratio)
+                    lst_strip = source.strip(lst_window, refl).astype(np.float32)
+                    any_lst = any_lst or bool(np.isfinite(lst_strip).any())
+                    l_dst.write(lst_strip, 1, window=Window(0, top, lst_grid.width, lst_strip.shape[0]))
+                    report(len(strips) + n, total, "guidance and LST")
+                if not any_lst:
+                    raise source.no_data_error()
+                dem_band.finish()
+                _describe(g_dst, BAND_NAMES, BAND_UNITS, {
+                    **common, "dem_source": dem_band.source,
+                    "reflectance": "approximate TOA (MII calib.xml gains, tabulated ESUN)"})
+                _describe(l_dst, ["lst"], ["K"], {**common, **source.tags})
     return lst_path, guidance_path
+
+
+def _describe(dst: rasterio.io.DatasetWriter, names: Sequence[str], units: Sequence[str],
+              tags: dict[str, str]) -> None:
+    for band, (desc, unit) in enumerate(zip(names, units), start=1):
+        dst.set_band_description(band, desc)
+        dst.set_band_unit(band, unit)
+    dst.update_tags(**tags)

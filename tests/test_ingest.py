@@ -277,3 +277,22 @@ def test_sample_scene_products_then_ingest_cli(tmp_path, capsys):
     with rasterio.open(tmp_path / "in" / "s_guidance.tif") as got, rasterio.open(written[4]) as dem:
         np.testing.assert_allclose(got.read(1), dem.read(1), rtol=1e-6)
     assert run(["-q", "sample-scene", str(tmp_path), "--size", "12", "--products", "--overwrite"]) == 2
+
+
+def test_strips_give_the_same_scene_as_one_pass(scene, products, tmp_path):
+    """Streaming must not change a value: NDMVI's minima are scene-wide, not per strip."""
+    dem = tmp_path / "dem.tif"
+    write_raster(dem, scene.band("dem"), crs=scene.crs, transform=scene.guidance_transform,
+                 descriptions=["dem"], units="m")
+    steps = []
+    one = ingest_product(list(products), tmp_path / "one", dem=dem, strip_rows=LR_SHAPE[0])
+    strips = ingest_product(list(products), tmp_path / "strips", dem=dem, strip_rows=3,
+                            on_progress=lambda done, total, what: steps.append((done, total)))
+    assert steps[-1] == (12, 12)  # 6 strips of 3 LST rows (the last of 1), two passes
+    for a, b in zip(one, strips):
+        with rasterio.open(a) as x, rasterio.open(b) as y:
+            assert x.transform == y.transform and x.tags() == y.tags()
+            np.testing.assert_array_equal(x.read(), y.read())
+    with rasterio.open(strips[1]) as src:
+        ndmvi = src.read(BAND_NAMES.index("ndmvi") + 1)
+    assert np.nanmin(ndmvi) < 0.5 < np.nanmax(ndmvi)

@@ -11,7 +11,7 @@ import typer
 
 from groklst_cli.console import progress, result, warn
 from pipelines.errors import InputError
-from pipelines.ingest import LST_METHODS, STEP_COUNT, IngestWarning, ingest_product
+from pipelines.ingest import LST_METHODS, IngestWarning, ingest_product
 
 
 def ingest(
@@ -33,11 +33,12 @@ def ingest(
         raise InputError("--lst-method", f"unknown method {lst_method!r}", f"use one of {', '.join(LST_METHODS)}")
     with warnings.catch_warnings(record=True) as caught, progress() as bar:
         warnings.simplefilter("always", IngestWarning)
-        task = bar.add_task("ingest", total=STEP_COUNT)
+        task = bar.add_task("ingest", total=None)
         lst_path, guidance_path = ingest_product(
             products, out_dir, name=name, dem=dem, lst=lst, overwrite=overwrite, method=lst_method,
             retrieval_config=retrieval_config,
-            on_step=lambda step: bar.update(task, advance=1, description=f"ingest: {step}"),
+            on_progress=lambda done, total, what: bar.update(
+                task, completed=done, total=total, description=f"ingest: {what}"),
         )
     for item in caught:
         if issubclass(item.category, IngestWarning):
