@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
+from rasterio.coords import disjoint_bounds
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
+from rasterio.transform import array_bounds
 from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 
@@ -206,11 +208,8 @@ class _Dem:
             return
         if self.src.crs is None:
             raise InputError(path, "has no CRS", "the DEM must be georeferenced")
-        left, bottom, right, top = transform_bounds(self.src.crs, grid.crs, *self.src.bounds)
-        g_left, g_top = grid.transform.c, grid.transform.f
-        g_right = g_left + grid.width * grid.transform.a
-        g_bottom = g_top + grid.height * grid.transform.e
-        if left >= g_right or right <= g_left or bottom >= g_top or top <= g_bottom:
+        dem_bounds = transform_bounds(self.src.crs, grid.crs, *self.src.bounds)
+        if disjoint_bounds(dem_bounds, array_bounds(grid.height, grid.width, grid.transform)):
             raise InputError(path, "does not overlap the scene", "give a DEM covering the MII footprint")
         self.source = Path(path).name
 
