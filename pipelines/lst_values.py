@@ -38,30 +38,43 @@ class LstDecoding:
     offset: float | None = None  # None: the file's own offset metadata (or 0)
     mask_implausible: bool = False  # implausible values become nodata instead of a refusal
 
+    def __post_init__(self) -> None:
+        if self.scale_factor is not None and self.scale_factor == 0:
+            raise InputError("--scale-factor", "must not be 0")
+
 
 def plausible_range(units: Units) -> tuple[float, float]:
     """The range of plausible LST values in ``units``."""
     return PLAUSIBLE_CELSIUS if units is Units.celsius else PLAUSIBLE_KELVIN
 
 
-def _linear(src: rasterio.DatasetReader, decoding: LstDecoding) -> tuple[float, float]:
-    file_scale = src.scales[0] if src.scales else 1.0
-    file_offset = src.offsets[0] if src.offsets else 0.0
+def linear(src: rasterio.DatasetReader, decoding: LstDecoding, band: int = 1) -> tuple[float, float]:
+    """The (scale, offset) that turn ``band``'s stored values into temperatures."""
+    file_scale = src.scales[band - 1] if src.scales else 1.0
+    file_offset = src.offsets[band - 1] if src.offsets else 0.0
     scale = decoding.scale_factor if decoding.scale_factor is not None else file_scale
     offset = decoding.offset if decoding.offset is not None else file_offset
     return float(scale), float(offset)
 
 
-def decode(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
-           path: str | os.PathLike[str]) -> np.ndarray:
-    """Stored values in ``window`` as temperatures in the declared (not yet Kelvin) unit, NaN nodata."""
-    stored = read_window(src, 1, window, path, dtype=np.float64)
+def decode_values(stored: np.ndarray, decoding: LstDecoding, scale: float, offset: float) -> np.ndarray:
+    """Stored values (NaN where the file says nodata) as temperatures in the declared unit.
+
+    The arithmetic of :func:`decode`, for values read some other way (e.g. dask blocks).
+    """
+    values = np.where(np.isfinite(stored), stored, np.nan).astype(np.float64, copy=False)
     if decoding.nodata:
-        stored[np.isin(stored, np.asarray(decoding.nodata, dtype=np.float64))] = np.nan
-    scale, offset = _linear(src, decoding)
+        values[np.isin(values, np.asarray(decoding.nodata, dtype=np.float64))] = np.nan
     if (scale, offset) != (1.0, 0.0):
-        stored = stored * scale + offset
-    return stored
+        values = values * scale + offset
+    return values
+
+
+def decode(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
+           path: str | os.PathLike[str], *, band: int = 1) -> np.ndarray:
+    """Stored values in ``window`` as temperatures in the declared (not yet Kelvin) unit, NaN nodata."""
+    stored = read_window(src, band, window, path, dtype=np.float64)
+    return decode_values(stored, decoding, *linear(src, decoding, band))
 
 
 def to_kelvin_masked(values: np.ndarray, units: Units, decoding: LstDecoding) -> np.ndarray:
@@ -86,15 +99,15 @@ class LstScan:
 
 
 def scan(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
-         path: str | os.PathLike[str]) -> LstScan:
-    """Read the LST window strip by strip and summarise its valid values."""
+         path: str | os.PathLike[str], *, band: int = 1) -> LstScan:
+    """Read the LST window (of ``band``) strip by strip and summarise its valid values."""
     total = int(window.width) * int(window.height)
     step = max(1, total // _SAMPLE)
     valid, low, high, parts, seen = 0, np.inf, -np.inf, [], 0
     for top in range(0, int(window.height), _STRIP_ROWS):
         rows = min(_STRIP_ROWS, int(window.height) - top)
         strip = decode(src, Window(window.col_off, window.row_off + top, window.width, rows),
-                       decoding, path)
+                       decoding, path, band=band)
         finite = strip[np.isfinite(strip)]
         if finite.size:
             valid += finite.size
@@ -103,7 +116,7 @@ def scan(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
             parts.append(finite[first::step])
             seen += finite.size
     sample = np.concatenate(parts) if parts else np.empty(0)
-    return LstScan(valid, low, high, sample, np.dtype(src.dtypes[0]).kind in "iu")
+    return LstScan(valid, low, high, sample, np.dtype(src.dtypes[band - 1]).kind in "iu")
 
 
 def resolve_units(found: LstScan, declared: Units) -> Units:
