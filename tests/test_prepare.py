@@ -231,7 +231,8 @@ def test_bad_options_are_refused(canonical_scene, tmp_path: Path, capsys) -> Non
     out = tmp_path / "ds"
     _assert_refused([str(lst_path), "--scales", "3", "--patch", "8"], out, capsys, "not a multiple of scale(s) [3]")
     _assert_refused([str(lst_path), "--split", "6:1"], out, capsys, "TRAIN:VAL:TEST")
-    _assert_refused([str(lst_path), "--scales", "2", "--patch", "64"], out, capsys, "no 64x64 patch")
+    _assert_refused([str(lst_path), "--scales", "2", "--patch", "64"], out, capsys,
+                    "the scene is smaller than the 64 px patch (32 x 32 HR pixels of 30 m")
     _assert_refused([str(lst_path), "--degrade", "cubic"], out, capsys, "--degrade")
 
 
