@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from scipy import ndimage
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
@@ -42,6 +43,18 @@ from pipelines.units import Units, from_kelvin, unit_tag
 
 ProgressCallback = Callable[[int, int], None]  # (tiles done, tiles total)
 MAX_OUTPUT_PIXELS = 2_000_000_000  # a larger output needs --force
+# A learned model's output next to a hole (LST or guidance nodata) depends on data it cannot
+# see (measured with the shipped model, README "Nodata"): within 3 LR pixels it may change by
+# several K, beyond that by < 0.2 K. These pixels are nodata unless --hole-margin says otherwise.
+AUTO_HOLE_MARGIN_LR = 3
+
+
+def resolve_hole_margin(margin: int | None, scale: int, learned: bool) -> int:
+    """Output pixels masked around nodata holes: the given margin, or 3 LR pixels for learned
+    models and none for interpolators (which read no guidance values)."""
+    if margin is not None:
+        return margin
+    return AUTO_HOLE_MARGIN_LR * scale if learned else 0
 
 
 @dataclass
@@ -58,6 +71,7 @@ class DownscaleOptions:
     decoding: LstDecoding = field(default_factory=LstDecoding)
     guidance_bands: tuple[str, ...] | None = None  # names of the guidance file's bands, in order
     max_output_pixels: int | None = MAX_OUTPUT_PIXELS  # None: no limit (--force)
+    hole_margin: int | None = None  # output px masked around nodata holes; None: auto
 
 
 @dataclass
@@ -178,6 +192,7 @@ class _SceneRun:
         self.inputs, self.grids, self.predictor = inputs, grids, predictor
         self.bands, self.names, self.units, self.opts = bands, names, units, opts
         self.learned = learned
+        self.hole_margin = resolve_hole_margin(opts.hole_margin, grids.scale, learned)
         self.guard = OutputGuard(grids.scale, inputs.lst_path)
         s = grids.scale
         self.tile_lr = max(1, opts.tile // s)
@@ -197,26 +212,49 @@ class _SceneRun:
         return to_kelvin_masked(values, self.units, self.opts.decoding)
 
     def read_tile(self, tile: Tile) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """(lr filled, guidance filled, invalid output mask), or None for an all-nodata tile."""
-        s = self.grids.scale
-        lr = self.read_lr(self.lr_window(tile))
+        """(lr filled, guidance filled, invalid output mask), or None for an all-nodata tile.
+
+        Invalid output pixels are those whose LR pixel or guidance (any band) is nodata, and,
+        with a hole margin, those within that many output pixels of such a hole. The margin is
+        judged on a halo read around the tile (clipped to the scene), so a hole just beyond
+        the tile's edge counts too.
+        """
+        s, m = self.grids.scale, self.hole_margin
+        halo = self._halo(tile, -(-m // s))  # LR pixels on each side: (top, left, bottom, right)
+        top, left, bottom, right = halo
+        grown = Tile(tile.row - top, tile.col - left, tile.rows + top + bottom,
+                     tile.cols + left + right, tile.top, tile.bottom, tile.left, tile.right)
+        lr = self.read_lr(self.lr_window(grown))
+        guid = _read_guidance(self.inputs.guidance, self.bands, self.guidance_window(grown),
+                              self.grids.guidance_factor, self.inputs.guidance_path)
+        invalid = np.repeat(np.repeat(np.isnan(lr), s, axis=0), s, axis=1)
+        if guid.shape[0]:
+            invalid |= np.isnan(guid).any(axis=0)
+        if m and invalid.any():
+            invalid = ndimage.maximum_filter(invalid, size=2 * m + 1, mode="constant", cval=False)
+        lr_in = (slice(top, top + tile.rows), slice(left, left + tile.cols))
+        out_in = (slice(top * s, (top + tile.rows) * s), slice(left * s, (left + tile.cols) * s))
+        lr, guid, invalid = lr[lr_in], guid[(slice(None), *out_in)], invalid[out_in]
         lr_filled = fill_nearest(lr)
         if lr_filled is None:
             return None
-        guid = _read_guidance(self.inputs.guidance, self.bands, self.guidance_window(tile),
-                              self.grids.guidance_factor, self.inputs.guidance_path)
-        invalid = np.repeat(np.repeat(np.isnan(lr), s, axis=0), s, axis=1)
         if not guid.shape[0]:
             return lr_filled, guid, invalid
         if self.learned:
             ckpt = self.predictor.checkpoint
             check_guidance_range(guid, self.names, ckpt.band_mean, ckpt.band_std,
                                  self.inputs.guidance_path)
-        invalid |= np.isnan(guid).any(axis=0)
         guid_filled = fill_bands(guid)
         if guid_filled is None:
             return None
         return lr_filled, guid_filled, invalid
+
+    def _halo(self, tile: Tile, width: int) -> tuple[int, int, int, int]:
+        """LR pixels (top, left, bottom, right) by which ``tile`` can grow, up to ``width``."""
+        w = self.grids.lr_window
+        return (min(width, tile.row), min(width, tile.col),
+                min(width, int(w.height) - tile.row - tile.rows),
+                min(width, int(w.width) - tile.col - tile.cols))
 
     def finish(self, rows: np.ndarray, top: int, units_out: Units) -> np.ndarray:
         """Check and post-process finished output rows (Kelvin): conservation, plausibility, units."""

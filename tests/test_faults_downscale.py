@@ -421,3 +421,46 @@ def test_sigterm_cleans_up_like_ctrl_c(tmp_path: Path) -> None:
     assert proc.returncode == 143
     assert "terminated" in stderr
     assert not out.exists() and not list(tmp_path.glob(".out.tif*"))
+
+
+# ---------------------------------------------------------------- quality next to holes
+
+
+def test_pixels_next_to_guidance_holes_stay_within_02_K_of_a_clean_run(tmp_path: Path) -> None:
+    """A learned model's value next to a hole depends on data it cannot see; by default the
+    pixels within 3 LR pixels of a hole are nodata and every pixel written stays within the
+    0.2 K of tile-to-tile noise of a run without the hole."""
+    from scipy import ndimage
+
+    assert run(["-q", "sample-scene", str(tmp_path), "--size", "64", "--seed", "11"]) == 0
+    lst = tmp_path / "heihe_demo_lst.tif"
+    holed = tmp_path / "holed_guidance.tif"
+    with rasterio.open(tmp_path / "heihe_demo_guidance.tif") as src:
+        data, profile, names = src.read(), src.profile, src.descriptions
+    holes = np.zeros(data.shape[1:], bool)
+    holes[40:70, 50:61] = holes[130:132, 20:22] = holes[100, 150] = holes[93:99, 94:99] = True
+    data[:, holes] = np.nan
+    with rasterio.open(holed, "w", **profile) as dst:
+        dst.write(data)
+        dst.descriptions = names
+    tiling = ["--tile", "96", "--overlap", "24"]
+    outputs = {}
+    for name, guidance, extra in (("clean", "heihe_demo_guidance.tif", []), ("holed", holed.name, []),
+                                  ("keep", holed.name, ["--hole-margin", "0"])):
+        out = tmp_path / f"{name}.tif"
+        assert run(["-q", "downscale", str(lst), "-g", str(tmp_path / guidance), "-o", str(out),
+                    *tiling, *extra]) == 0
+        with rasterio.open(out) as src:
+            outputs[name] = src.read(1)
+    clean, holed_out, keep = outputs["clean"], outputs["holed"], outputs["keep"]
+    with rasterio.open(lst) as src:  # the generator's LST has a few nodata pixels of its own
+        lst_holes = np.kron(np.isnan(src.read(1)), np.ones((3, 3), bool))
+    everywhere = holes | lst_holes
+    distance = ndimage.distance_transform_cdt(~everywhere, metric="chessboard")
+    assert (np.isfinite(holed_out) == (distance > 9)).all()  # 3 LR pixels of x3 around holes
+    assert np.abs(holed_out - clean)[np.isfinite(holed_out)].max() < 0.2
+    # Without the margin every pixel outside the holes is written, and next to them the value
+    # depends on what the hole hides: this is what the default margin protects against.
+    assert (np.isfinite(keep) == ~everywhere).all()
+    near = np.isfinite(keep) & np.isfinite(clean) & (ndimage.distance_transform_cdt(~holes, metric="chessboard") <= 3)
+    assert np.abs(keep - clean)[near].max() > 0.2

@@ -170,6 +170,7 @@ def downscale(
     offset: Optional[float] = typer.Option(None, "--offset", help="See --scale-factor (default: the file's offset metadata, else 0); e.g. 149.0 for Landsat C2 ST."),
     mask_implausible: bool = typer.Option(False, "--mask-implausible", help="Treat LST values outside 150-400 K (-120..120 degC) as nodata instead of refusing the scene."),
     guidance_bands: Optional[str] = typer.Option(None, "--guidance-bands", help="Names of the guidance file's bands in file order, comma-separated (instead of its band descriptions)."),
+    hole_margin: Optional[int] = typer.Option(None, "--hole-margin", min=0, help="Output pixels around nodata holes (LST or guidance) written as nodata, because a learned model's value there depends on data it cannot see (default: 3 LR pixels for learned models, 0 for interpolators; 0 keeps every pixel)."),
     force: bool = typer.Option(False, "--force", help="Write outputs above 2 Gpx."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     skip_existing: bool = typer.Option(False, "--skip-existing", help="Skip scenes whose output exists (cheap reruns)."),
@@ -207,7 +208,8 @@ def downscale(
                                units_out=units_out, conserve=conserve, overwrite=overwrite,
                                decoding=_decoding(nodata, scale_factor, offset, mask_implausible),
                                guidance_bands=_band_list(guidance_bands),
-                               max_output_pixels=None if force else MAX_OUTPUT_PIXELS)
+                               max_output_pixels=None if force else MAX_OUTPUT_PIXELS,
+                               hole_margin=hole_margin)
     if fit:
         _check_tiling(tile, overlap, learned=True)
         fit_options = _fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
