@@ -34,7 +34,7 @@ from pipelines.geotiff import (
     BLOCK, band_names, bounded_block_cache, creation_profile, open_raster, read_window, write_failed,
 )
 from pipelines.grids import Grid, PairedGrids, pair_grids
-from pipelines.infer import ModelSource
+from pipelines.infer import Execution, ModelSource
 from pipelines.lst_values import LstDecoding, check_plausible, decode, resolve_units, scan, to_kelvin_masked
 from pipelines.mosaic import StreamingMosaic
 from pipelines.plausibility import OutputGuard, check_guidance_range
@@ -72,6 +72,7 @@ class DownscaleOptions:
     guidance_bands: tuple[str, ...] | None = None  # names of the guidance file's bands, in order
     max_output_pixels: int | None = MAX_OUTPUT_PIXELS  # None: no limit (--force)
     hole_margin: int | None = None  # output px masked around nodata holes; None: auto
+    execution: Execution = field(default_factory=Execution)
 
 
 @dataclass
@@ -325,7 +326,7 @@ def downscale_scene(
         check_plausible(found, units, opts.decoding, lst_path)
         units_out = opts.units_out or units
         report.units = f"{units.value} in, {units_out.value} out"
-        predictor = source.predictor(grids.scale, wanted)
+        predictor = source.predictor(grids.scale, wanted, opts.execution)
         run = _SceneRun(inputs, grids, predictor, bands, wanted, units, opts,
                         learned=source.checkpoint is not None)
         protected = [lst_path, guidance_path, source.checkpoint_path]
@@ -370,22 +371,25 @@ def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneR
             dst, block_rows=BLOCK,
             on_finished=lambda rows, top: run.finish(rows, top, units_out),
         )
-        for i, tile_row in enumerate(layout):
-            batch: list[tuple[Tile, tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
-            for tile in tile_row:
-                data = run.read_tile(tile)
-                if data is None:
-                    report.tiles_skipped += 1
-                else:
-                    batch.append((tile, data))
-                if len(batch) == opts.batch_size or (tile is tile_row[-1] and batch):
-                    _run_batch(run, mosaic, batch)
-                    done += len(batch)
-                    batch = []
-                if on_progress:
-                    on_progress(done + report.tiles_skipped, total)
-            nxt = layout[i + 1][0].row * s if i + 1 < len(layout) else out.height
-            mosaic.finish_rows(nxt)
+        # Batches are filled across tile rows (row-major order), so every forward pass is full;
+        # rows are finished once no tile still to come starts above them.
+        tiles = [tile for row in layout for tile in row]
+        batch: list[tuple[Tile, tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
+        for i, tile in enumerate(tiles):
+            data = run.read_tile(tile)
+            if data is None:
+                report.tiles_skipped += 1
+            else:
+                batch.append((tile, data))
+            last = i + 1 == len(tiles)
+            if len(batch) == opts.batch_size or (last and batch):
+                _run_batch(run, mosaic, batch)
+                done += len(batch)
+                batch = []
+            if not batch:
+                mosaic.finish_rows(out.height if last else tiles[i + 1].row * s)
+            if on_progress:
+                on_progress(done + report.tiles_skipped, total)
         mosaic.close()
 
 
