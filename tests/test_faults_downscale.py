@@ -241,6 +241,26 @@ def test_a_model_output_far_from_its_input_fails_the_scene(sample_scene: Path, t
     assert not out.exists() and not list(tmp_path.glob(".out.tif*"))
 
 
+def test_corrupt_guidance_blocks_with_the_shipped_model_are_refused(sample_scene: Path, tmp_path: Path,
+                                                                   capsys) -> None:
+    with rasterio.open(sample_scene.with_name("heihe_demo_guidance.tif")) as src:
+        data, profile = src.read(), {**src.profile, "compress": None, "tiled": False}
+        names = src.descriptions
+    guidance = tmp_path / "x_guidance.tif"
+    with rasterio.open(guidance, "w", **profile) as dst:
+        dst.write(data)
+        dst.descriptions = names
+    raw = bytearray(guidance.read_bytes())
+    middle = len(raw) // 2
+    raw[middle: middle + 20000] = np.random.default_rng(2).integers(0, 256, 20000, dtype=np.uint8).tobytes()
+    guidance.write_bytes(bytes(raw))
+    out = tmp_path / "out.tif"
+    assert run(["-q", "downscale", str(sample_scene), "-g", str(guidance), "-o", str(out)]) == 2
+    line = error_lines(capsys)[0]
+    assert "standard deviations from the model's training data" in line and str(guidance) in line
+    assert not out.exists() and not list(tmp_path.glob(".out.tif*"))
+
+
 def test_unusable_checkpoints_are_refused_at_load(tmp_path: Path) -> None:
     from pipelines.errors import InputError
 
@@ -272,6 +292,15 @@ def test_all_nodata_scene_is_empty_with_exit_3_and_no_file(tmp_path: Path, capsy
     line = json.loads(captured.out)
     assert line["status"] == "empty" and "no valid pixel" in line["error"]
     assert "warning:" in captured.err and not out.exists()
+
+
+def test_guidance_without_any_value_is_empty(tmp_path: Path, capsys) -> None:
+    lst, guidance = make_scene(tmp_path)
+    with rasterio.open(guidance, "r+") as dst:
+        dst.write(np.full((dst.count, dst.height, dst.width), np.nan, np.float32))
+    out = tmp_path / "out.tif"
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out)]) == 3
+    assert "no output pixel has a value" in capsys.readouterr().err and not out.exists()
 
 
 def test_a_batch_reports_every_scene_even_when_outputs_exist(tmp_path: Path, capsys, monkeypatch) -> None:
