@@ -20,6 +20,7 @@ from groklst_cli import __version__
 from groklst_cli.commands import register_all
 from groklst_cli.console import err, state, warn
 from groklst_cli.native_stderr import native_stderr_hidden
+from pipelines.allocator import keep_freed_memory
 from pipelines.errors import GroklstWarning, InputError, environment_error
 
 EXIT_USER_ERROR = 2
@@ -146,6 +147,7 @@ def run(argv: list[str] | None = None) -> int:
 
 def main() -> None:
     """Console-script entry point."""
+    keep_freed_memory()
     if "--debug" in sys.argv[1:]:
         sys.exit(run())
     with native_stderr_hidden():

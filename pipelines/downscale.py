@@ -28,22 +28,18 @@ from rasterio.windows import Window
 from pipelines.atomic import atomic_output
 from pipelines.conserve import conserve_blocks
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError
-from pipelines.fill import fill_bands, fill_nearest
-from pipelines.geotiff import (
-    BLOCK, band_names, bounded_block_cache, creation_profile, open_raster, read_window, write_failed,
-)
+from pipelines.geotiff import BLOCK, band_names, bounded_block_cache, creation_profile, write_failed
 from pipelines.grids import Grid, PairedGrids, pair_grids
-from pipelines.infer import ModelSource
-from pipelines.lst_values import LstDecoding, check_plausible, decode, resolve_units, scan, to_kelvin_masked
+from pipelines.infer import Execution, ModelSource
+from pipelines.lst_values import LstDecoding, check_plausible, resolve_units, scan
 from pipelines.mosaic import StreamingMosaic
-from pipelines.plausibility import OutputGuard, check_guidance_range
+from pipelines.plausibility import OutputGuard
+from pipelines.tile_reader import SceneSources, TileData, TileReader, read_ahead, resolve_hole_margin
 from pipelines.tiling import Tile, blend_weights, tile_grid
 from pipelines.units import Units, from_kelvin, unit_tag
 
 ProgressCallback = Callable[[int, int], None]  # (tiles done, tiles total)
 MAX_OUTPUT_PIXELS = 2_000_000_000  # a larger output needs --force
-
-
 @dataclass
 class DownscaleOptions:
     """How to tile and run; sizes are in output pixels."""
@@ -58,6 +54,8 @@ class DownscaleOptions:
     decoding: LstDecoding = field(default_factory=LstDecoding)
     guidance_bands: tuple[str, ...] | None = None  # names of the guidance file's bands, in order
     max_output_pixels: int | None = MAX_OUTPUT_PIXELS  # None: no limit (--force)
+    hole_margin: int | None = None  # output px masked around nodata holes; None: auto
+    execution: Execution = field(default_factory=Execution)
 
 
 @dataclass
@@ -146,94 +144,24 @@ def match_bands(
     return [lookup[w] for w in wanted]
 
 
-def _read_guidance(
-    src: rasterio.DatasetReader, bands: list[int], window: Window, factor: int,
-    path: str | os.PathLike[str],
-) -> np.ndarray:
-    data = read_window(src, bands, window, path)
-    if factor > 1:
-        k, h, w = data.shape
-        blocks = data.reshape(k, h // factor, factor, w // factor, factor)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks stay NaN
-            data = np.nanmean(blocks, axis=(2, 4)).astype(np.float32)
-    return data
-
-
-@dataclass(frozen=True)
-class _Inputs:
-    """The scene's open rasters and where they came from."""
-
-    lst: rasterio.DatasetReader
-    guidance: rasterio.DatasetReader
-    lst_path: Path
-    guidance_path: Path
-
-
 class _SceneRun:
-    """The state of one scene's tiled run (sources, grids, model, checks)."""
+    """The state of one scene's tiled run: its reader, model, tiling and output checks."""
 
-    def __init__(self, inputs: _Inputs, grids: PairedGrids, predictor, bands: list[int],
-                 names: list[str], units: Units, opts: DownscaleOptions, learned: bool):
-        self.inputs, self.grids, self.predictor = inputs, grids, predictor
-        self.bands, self.names, self.units, self.opts = bands, names, units, opts
-        self.learned = learned
-        self.guard = OutputGuard(grids.scale, inputs.lst_path)
-        s = grids.scale
+    def __init__(self, reader: TileReader, predictor, opts: DownscaleOptions):
+        self.reader, self.grids, self.predictor, self.opts = reader, reader.grids, predictor, opts
+        self.guard = OutputGuard(self.grids.scale, reader.sources.lst_path)
+        s = self.grids.scale
         self.tile_lr = max(1, opts.tile // s)
         self.overlap_lr = min(opts.overlap // s, max(0, self.tile_lr - 1))
-
-    def lr_window(self, tile: Tile) -> Window:
-        w = self.grids.lr_window
-        return Window(w.col_off + tile.col, w.row_off + tile.row, tile.cols, tile.rows)
-
-    def guidance_window(self, tile: Tile) -> Window:
-        w, r = self.grids.guidance_window, self.grids.ratio
-        return Window(w.col_off + tile.col * r, w.row_off + tile.row * r, tile.cols * r, tile.rows * r)
-
-    def read_lr(self, window: Window) -> np.ndarray:
-        """LR LST in ``window`` in Kelvin, NaN nodata."""
-        values = decode(self.inputs.lst, window, self.opts.decoding, self.inputs.lst_path)
-        return to_kelvin_masked(values, self.units, self.opts.decoding)
-
-    def read_tile(self, tile: Tile) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """(lr filled, guidance filled, invalid output mask), or None for an all-nodata tile."""
-        s = self.grids.scale
-        lr = self.read_lr(self.lr_window(tile))
-        lr_filled = fill_nearest(lr)
-        if lr_filled is None:
-            return None
-        guid = _read_guidance(self.inputs.guidance, self.bands, self.guidance_window(tile),
-                              self.grids.guidance_factor, self.inputs.guidance_path)
-        invalid = np.repeat(np.repeat(np.isnan(lr), s, axis=0), s, axis=1)
-        if not guid.shape[0]:
-            return lr_filled, guid, invalid
-        if self.learned:
-            ckpt = self.predictor.checkpoint
-            check_guidance_range(guid, self.names, ckpt.band_mean, ckpt.band_std,
-                                 self.inputs.guidance_path)
-        invalid |= np.isnan(guid).any(axis=0)
-        guid_filled = fill_bands(guid)
-        if guid_filled is None:
-            return None
-        return lr_filled, guid_filled, invalid
 
     def finish(self, rows: np.ndarray, top: int, units_out: Units) -> np.ndarray:
         """Check and post-process finished output rows (Kelvin): conservation, plausibility, units."""
         s, w = self.grids.scale, self.grids.lr_window
-        lr = self.read_lr(Window(w.col_off, w.row_off + top // s, w.width, rows.shape[0] // s))
+        lr = self.reader.read_lr(Window(w.col_off, w.row_off + top // s, w.width, rows.shape[0] // s))
         if self.opts.conserve:
             rows = conserve_blocks(rows, lr, s)
         self.guard.check(rows, lr)
         return from_kelvin(rows, units_out)
-
-
-def _open_inputs(stack: ExitStack, lst_path: Path, guidance_path: Path) -> _Inputs:
-    lst = stack.enter_context(open_raster(lst_path))
-    guidance = stack.enter_context(open_raster(guidance_path))
-    if lst.count != 1:
-        raise InputError(lst_path, f"has {lst.count} bands, expected 1 LST band")
-    return _Inputs(lst, guidance, lst_path, guidance_path)
 
 
 def _check_size(grids: PairedGrids, limit: int | None, lst_path: Path) -> None:
@@ -270,7 +198,7 @@ def downscale_scene(
     guidance_path = Path(guidance_path) if guidance_path else guidance_beside(lst_path)
     report = SceneReport(input=str(lst_path), output=str(out_path))
     with bounded_block_cache(), ExitStack() as stack:
-        inputs = _open_inputs(stack, lst_path, guidance_path)
+        inputs = SceneSources.open(stack, lst_path, guidance_path)
         names, named = guidance_names(inputs.guidance, guidance_path, opts.guidance_bands)
         wanted = source.bands(names)
         bands = match_bands(guidance_path, names, wanted, named or source.checkpoint is None)
@@ -287,9 +215,12 @@ def downscale_scene(
         check_plausible(found, units, opts.decoding, lst_path)
         units_out = opts.units_out or units
         report.units = f"{units.value} in, {units_out.value} out"
-        predictor = source.predictor(grids.scale, wanted)
-        run = _SceneRun(inputs, grids, predictor, bands, wanted, units, opts,
-                        learned=source.checkpoint is not None)
+        predictor = source.predictor(grids.scale, wanted, opts.execution)
+        learned = source.checkpoint is not None
+        reader = TileReader(inputs, grids, bands, wanted, units, opts.decoding,
+                            resolve_hole_margin(opts.hole_margin, grids.scale, learned),
+                            source.checkpoint if learned else None)
+        run = _SceneRun(reader, predictor, opts)
         protected = [lst_path, guidance_path, source.checkpoint_path]
         with atomic_output(out_path, overwrite=opts.overwrite, inputs=protected) as tmp:
             try:
@@ -325,29 +256,32 @@ def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneR
         dst.set_band_unit(1, unit_tag(units_out))
         dst.update_tags(
             **source.tags(), scale=str(s), units=unit_tag(units_out),
-            lst_source=str(run.inputs.lst_path), guidance_source=str(run.inputs.guidance_path),
+            lst_source=str(run.reader.sources.lst_path),
+            guidance_source=str(run.reader.sources.guidance_path),
             grid=report.grid, conserve=str(opts.conserve).lower(),
         )
         mosaic = StreamingMosaic(
             dst, block_rows=BLOCK,
             on_finished=lambda rows, top: run.finish(rows, top, units_out),
         )
-        for i, tile_row in enumerate(layout):
-            batch: list[tuple[Tile, tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
-            for tile in tile_row:
-                data = run.read_tile(tile)
-                if data is None:
-                    report.tiles_skipped += 1
-                else:
-                    batch.append((tile, data))
-                if len(batch) == opts.batch_size or (tile is tile_row[-1] and batch):
-                    _run_batch(run, mosaic, batch)
-                    done += len(batch)
-                    batch = []
-                if on_progress:
-                    on_progress(done + report.tiles_skipped, total)
-            nxt = layout[i + 1][0].row * s if i + 1 < len(layout) else out.height
-            mosaic.finish_rows(nxt)
+        # Batches are filled across tile rows (row-major order), so every forward pass is full;
+        # rows are finished once no tile still to come starts above them.
+        tiles = [tile for row in layout for tile in row]
+        batch: list[tuple[Tile, TileData]] = []
+        for i, (tile, data) in enumerate(read_ahead(run.reader, tiles, lookahead=2 * opts.batch_size)):
+            if data is None:
+                report.tiles_skipped += 1
+            else:
+                batch.append((tile, data))
+            last = i + 1 == len(tiles)
+            if len(batch) == opts.batch_size or (last and batch):
+                _run_batch(run, mosaic, batch)
+                done += len(batch)
+                batch = []
+            if not batch:
+                mosaic.finish_rows(out.height if last else tiles[i + 1].row * s)
+            if on_progress:
+                on_progress(done + report.tiles_skipped, total)
         mosaic.close()
 
 
@@ -357,7 +291,7 @@ def _run_batch(run: _SceneRun, mosaic, batch) -> None:
     guid = np.stack([d[1] for _, d in batch])
     pred = run.predictor.predict(lr, guid)
     for (tile, (_, _, invalid)), p in zip(batch, pred):
-        OutputGuard.check_prediction(p, invalid, run.inputs.lst_path)
+        OutputGuard.check_prediction(p, invalid, run.reader.sources.lst_path)
         p = np.where(invalid, np.nan, p)
         weights = blend_weights(tile, s, run.overlap_lr)
         mosaic.add(tile.row * s, tile.col * s, p, weights)

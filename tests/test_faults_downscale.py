@@ -241,6 +241,26 @@ def test_a_model_output_far_from_its_input_fails_the_scene(sample_scene: Path, t
     assert not out.exists() and not list(tmp_path.glob(".out.tif*"))
 
 
+def test_corrupt_guidance_blocks_with_the_shipped_model_are_refused(sample_scene: Path, tmp_path: Path,
+                                                                   capsys) -> None:
+    with rasterio.open(sample_scene.with_name("heihe_demo_guidance.tif")) as src:
+        data, profile = src.read(), {**src.profile, "compress": None, "tiled": False}
+        names = src.descriptions
+    guidance = tmp_path / "x_guidance.tif"
+    with rasterio.open(guidance, "w", **profile) as dst:
+        dst.write(data)
+        dst.descriptions = names
+    raw = bytearray(guidance.read_bytes())
+    middle = len(raw) // 2
+    raw[middle: middle + 20000] = np.random.default_rng(2).integers(0, 256, 20000, dtype=np.uint8).tobytes()
+    guidance.write_bytes(bytes(raw))
+    out = tmp_path / "out.tif"
+    assert run(["-q", "downscale", str(sample_scene), "-g", str(guidance), "-o", str(out)]) == 2
+    line = error_lines(capsys)[0]
+    assert "standard deviations from the model's training data" in line and str(guidance) in line
+    assert not out.exists() and not list(tmp_path.glob(".out.tif*"))
+
+
 def test_unusable_checkpoints_are_refused_at_load(tmp_path: Path) -> None:
     from pipelines.errors import InputError
 
@@ -272,6 +292,15 @@ def test_all_nodata_scene_is_empty_with_exit_3_and_no_file(tmp_path: Path, capsy
     line = json.loads(captured.out)
     assert line["status"] == "empty" and "no valid pixel" in line["error"]
     assert "warning:" in captured.err and not out.exists()
+
+
+def test_guidance_without_any_value_is_empty(tmp_path: Path, capsys) -> None:
+    lst, guidance = make_scene(tmp_path)
+    with rasterio.open(guidance, "r+") as dst:
+        dst.write(np.full((dst.count, dst.height, dst.width), np.nan, np.float32))
+    out = tmp_path / "out.tif"
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out)]) == 3
+    assert "no output pixel has a value" in capsys.readouterr().err and not out.exists()
 
 
 def test_a_batch_reports_every_scene_even_when_outputs_exist(tmp_path: Path, capsys, monkeypatch) -> None:
@@ -421,3 +450,46 @@ def test_sigterm_cleans_up_like_ctrl_c(tmp_path: Path) -> None:
     assert proc.returncode == 143
     assert "terminated" in stderr
     assert not out.exists() and not list(tmp_path.glob(".out.tif*"))
+
+
+# ---------------------------------------------------------------- quality next to holes
+
+
+def test_pixels_next_to_guidance_holes_stay_within_02_K_of_a_clean_run(tmp_path: Path) -> None:
+    """A learned model's value next to a hole depends on data it cannot see; by default the
+    pixels within 3 LR pixels of a hole are nodata and every pixel written stays within the
+    0.2 K of tile-to-tile noise of a run without the hole."""
+    from scipy import ndimage
+
+    assert run(["-q", "sample-scene", str(tmp_path), "--size", "64", "--seed", "11"]) == 0
+    lst = tmp_path / "heihe_demo_lst.tif"
+    holed = tmp_path / "holed_guidance.tif"
+    with rasterio.open(tmp_path / "heihe_demo_guidance.tif") as src:
+        data, profile, names = src.read(), src.profile, src.descriptions
+    holes = np.zeros(data.shape[1:], bool)
+    holes[40:70, 50:61] = holes[130:132, 20:22] = holes[100, 150] = holes[93:99, 94:99] = True
+    data[:, holes] = np.nan
+    with rasterio.open(holed, "w", **profile) as dst:
+        dst.write(data)
+        dst.descriptions = names
+    tiling = ["--tile", "96", "--overlap", "24"]
+    outputs = {}
+    for name, guidance, extra in (("clean", "heihe_demo_guidance.tif", []), ("holed", holed.name, []),
+                                  ("keep", holed.name, ["--hole-margin", "0"])):
+        out = tmp_path / f"{name}.tif"
+        assert run(["-q", "downscale", str(lst), "-g", str(tmp_path / guidance), "-o", str(out),
+                    *tiling, *extra]) == 0
+        with rasterio.open(out) as src:
+            outputs[name] = src.read(1)
+    clean, holed_out, keep = outputs["clean"], outputs["holed"], outputs["keep"]
+    with rasterio.open(lst) as src:  # the generator's LST has a few nodata pixels of its own
+        lst_holes = np.kron(np.isnan(src.read(1)), np.ones((3, 3), bool))
+    everywhere = holes | lst_holes
+    distance = ndimage.distance_transform_cdt(~everywhere, metric="chessboard")
+    assert (np.isfinite(holed_out) == (distance > 9)).all()  # 3 LR pixels of x3 around holes
+    assert np.abs(holed_out - clean)[np.isfinite(holed_out)].max() < 0.2
+    # Without the margin every pixel outside the holes is written, and next to them the value
+    # depends on what the hole hides: this is what the default margin protects against.
+    assert (np.isfinite(keep) == ~everywhere).all()
+    near = np.isfinite(keep) & np.isfinite(clean) & (ndimage.distance_transform_cdt(~holes, metric="chessboard") <= 3)
+    assert np.abs(keep - clean)[near].max() > 0.2

@@ -124,6 +124,19 @@ def _check_tiling(tile: int, overlap: int, learned: bool) -> None:
              f"(several K were measured at 0); use at least {MIN_LEARNED_OVERLAP}")
 
 
+def _execution(precision: str, compile_model: bool, plain: bool):
+    from pipelines.devices import PRECISIONS
+    from pipelines.infer import Execution
+
+    if precision not in PRECISIONS:
+        raise InputError("--precision", f"unknown precision {precision!r}", f"use one of {', '.join(PRECISIONS)}")
+    if plain:
+        if compile_model or precision not in ("auto", "fp32"):
+            raise InputError("--plain", "is the fp32 eager reference path", "drop --compile / --precision")
+        return Execution.plain()
+    return Execution(precision=precision, compile=compile_model)
+
+
 def _refuse_output_onto(jobs: list[SceneJob], path: Path, what: str) -> None:
     for job in jobs:
         if same_path(job.output, path):
@@ -162,6 +175,9 @@ def downscale(
     overlap: int = typer.Option(64, "--overlap", min=0, help="Overlap between tiles in output pixels, blended smoothly."),
     batch_size: int = typer.Option(4, "--batch-size", min=1, help="Tiles per forward pass."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    precision: str = typer.Option("auto", "--precision", help="auto (fp32 on the CPU, exact; bf16 autocast on CUDA), fp32, bf16 or fp16; bf16/fp16 are faster but not exact (README: measured error)."),
+    compile_model: bool = typer.Option(False, "--compile", help="Run the network through torch.compile: faster on large scenes after a one-off compile (cached by torch)."),
+    plain: bool = typer.Option(False, "--plain", help="The reference path (fp32, NCHW layout, eager) to check the fast default against; slower."),
     units: Units = typer.Option(Units.auto, "--units", help="Unit of the input LST (auto: detected from the value range)."),
     units_out: Optional[Units] = typer.Option(None, "--units-out", help="Unit of the output (default: the input's)."),
     conserve: bool = typer.Option(False, "--conserve", help="Correct each LR cell so its downscaled pixels aggregate (in T^4) to the input value."),
@@ -170,6 +186,7 @@ def downscale(
     offset: Optional[float] = typer.Option(None, "--offset", help="See --scale-factor (default: the file's offset metadata, else 0); e.g. 149.0 for Landsat C2 ST."),
     mask_implausible: bool = typer.Option(False, "--mask-implausible", help="Treat LST values outside 150-400 K (-120..120 degC) as nodata instead of refusing the scene."),
     guidance_bands: Optional[str] = typer.Option(None, "--guidance-bands", help="Names of the guidance file's bands in file order, comma-separated (instead of its band descriptions)."),
+    hole_margin: Optional[int] = typer.Option(None, "--hole-margin", min=0, help="Output pixels around nodata holes (LST or guidance) written as nodata, because a learned model's value there depends on data it cannot see (default: 3 LR pixels for learned models, 0 for interpolators; 0 keeps every pixel)."),
     force: bool = typer.Option(False, "--force", help="Write outputs above 2 Gpx."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     skip_existing: bool = typer.Option(False, "--skip-existing", help="Skip scenes whose output exists (cheap reruns)."),
@@ -207,7 +224,9 @@ def downscale(
                                units_out=units_out, conserve=conserve, overwrite=overwrite,
                                decoding=_decoding(nodata, scale_factor, offset, mask_implausible),
                                guidance_bands=_band_list(guidance_bands),
-                               max_output_pixels=None if force else MAX_OUTPUT_PIXELS)
+                               max_output_pixels=None if force else MAX_OUTPUT_PIXELS,
+                               hole_margin=hole_margin,
+                               execution=_execution(precision, compile_model, plain))
     if fit:
         _check_tiling(tile, overlap, learned=True)
         fit_options = _fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
