@@ -390,9 +390,9 @@ def fit(
                     best_weights = state_dict_of(run.model)
             loss = context.all_sum([float(np.mean(losses))])[0] / context.world_size
             if not math.isfinite(loss):
-                raise InputError(run_dir or "--lr", f"training diverged: the train loss is {loss} at "
-                                 f"iteration {run.iteration}; this validation was not saved",
-                                 "start again with a lower --lr, or with --precision fp32")
+                raise InputError(run_dir, f"training diverged: the train loss is {loss} at iteration "
+                                 f"{run.iteration}; nothing of this validation was saved",
+                                 "train again with a lower learning rate, or with --precision fp32")
             run.log({"iteration": run.iteration, "lr": run.scheduler.get_last_lr()[0],
                      "train_l1": loss, **{f"val_{k}": v for k, v in metrics.items()}})
             losses = []
