@@ -96,7 +96,8 @@ def read_window(
     except RasterioError as exc:
         raise InputError(path, f"cannot be read ({_first_line(exc)})",
                          "the file may be damaged or truncated") from exc
-    values = np.ma.filled(data.astype(dtype), np.nan)
+    with np.errstate(invalid="ignore", over="ignore"):  # damaged values: judged by the caller
+        values = np.ma.filled(data.astype(dtype), np.nan)
     values[~np.isfinite(values)] = np.nan
     return values
 

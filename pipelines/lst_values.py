@@ -164,9 +164,9 @@ def _hint(found: LstScan, units: Units, decoding: LstDecoding, lo: float, hi: fl
     other = Units.kelvin if units is Units.celsius else Units.celsius
     olo, ohi = plausible_range(other)
     if units is Units.celsius and olo <= found.low and found.high <= ohi:
-        return "they look like Kelvin: pass --units kelvin (or --units auto)"
+        return "they look like Kelvin: pass --units kelvin"
     if units is Units.kelvin and olo <= found.low and found.high <= ohi:
-        return "they look like degrees Celsius: pass --units celsius (or --units auto)"
+        return "they look like degrees Celsius: pass --units celsius"
     return ("the file may be damaged, or stores other values: declare fill values with --nodata, "
             "scaled integers with --scale-factor/--offset, or pass --mask-implausible to treat "
             "implausible values as nodata")

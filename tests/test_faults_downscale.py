@@ -24,6 +24,7 @@ from rasterio.crs import CRS
 from groklst_cli.app import run
 from pipelines.checkpoint import Checkpoint, load_checkpoint
 from pipelines.infer import DEFAULT_CHECKPOINT
+from tests.conftest import corrupt_first_strip
 from tests.test_downscale import BANDS, X0, Y0, make_scene
 
 UTM = CRS.from_epsg(32647)
@@ -117,11 +118,7 @@ def test_corrupt_blocks_are_refused_not_written(tmp_path: Path, capsys) -> None:
     lst = write_lst(tmp_path / "scene_lst.tif", 300 + rng.normal(0, 2, (40, 50)))
     make_scene(tmp_path, "donor")
     (tmp_path / "donor_guidance.tif").rename(tmp_path / "scene_guidance.tif")
-    raw = bytearray(lst.read_bytes())
-    with rasterio.open(lst) as src:  # the first strip's bytes, behind an intact header
-        offset = int(src.tags(1, "TIFF").get("BLOCK_OFFSET_0_0", 0)) or len(raw) - 40 * 50 * 4
-    raw[offset: offset + 4000] = rng.integers(0, 256, 4000, dtype=np.uint8).tobytes()
-    lst.write_bytes(bytes(raw))
+    corrupt_first_strip(lst)
     out = tmp_path / "out.tif"
     assert bicubic(lst, out) == 2
     lines = error_lines(capsys)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
+from groklst_cli import lst_options
 from groklst_cli.console import err, info, progress, result, state, warn
 from pipelines.atomic import check_writable, same_path
 from pipelines.errors import InputError
@@ -144,16 +145,6 @@ def _refuse_output_onto(jobs: list[SceneJob], path: Path, what: str) -> None:
                              "write the output under another name")
 
 
-def _decoding(nodata: Optional[list[float]], scale_factor: Optional[float], offset: Optional[float],
-              mask_implausible: bool):
-    from pipelines.lst_values import LstDecoding
-
-    if scale_factor is not None and scale_factor == 0:
-        raise InputError("--scale-factor", "must not be 0")
-    return LstDecoding(nodata=tuple(nodata or ()), scale_factor=scale_factor, offset=offset,
-                       mask_implausible=mask_implausible)
-
-
 def _band_list(text: Optional[str]) -> Optional[tuple[str, ...]]:
     if text is None:
         return None
@@ -178,13 +169,13 @@ def downscale(
     precision: str = typer.Option("auto", "--precision", help="auto (fp32 on the CPU, exact; bf16 autocast on CUDA), fp32, bf16 or fp16; bf16/fp16 are faster but not exact (README: measured error)."),
     compile_model: bool = typer.Option(False, "--compile", help="Run the network through torch.compile: faster on large scenes after a one-off compile (cached by torch)."),
     plain: bool = typer.Option(False, "--plain", help="The reference path (fp32, NCHW layout, eager) to check the fast default against; slower."),
-    units: Units = typer.Option(Units.auto, "--units", help="Unit of the input LST (auto: detected from the value range)."),
+    units: Units = lst_options.units_option(),
     units_out: Optional[Units] = typer.Option(None, "--units-out", help="Unit of the output (default: the input's)."),
     conserve: bool = typer.Option(False, "--conserve", help="Correct each LR cell so its downscaled pixels aggregate (in T^4) to the input value."),
-    nodata: Optional[list[float]] = typer.Option(None, "--nodata", help="A fill value of the LST in stored units, nodata besides the file's own (repeat for several)."),
-    scale_factor: Optional[float] = typer.Option(None, "--scale-factor", help="LST = stored * scale-factor + offset (default: the file's scale metadata, else 1); e.g. 0.00341802 for Landsat C2 ST."),
-    offset: Optional[float] = typer.Option(None, "--offset", help="See --scale-factor (default: the file's offset metadata, else 0); e.g. 149.0 for Landsat C2 ST."),
-    mask_implausible: bool = typer.Option(False, "--mask-implausible", help="Treat LST values outside 150-400 K (-120..120 degC) as nodata instead of refusing the scene."),
+    nodata: Optional[list[float]] = lst_options.nodata_option(),
+    scale_factor: Optional[float] = lst_options.scale_factor_option(),
+    offset: Optional[float] = lst_options.offset_option(),
+    mask_implausible: bool = lst_options.mask_implausible_option(),
     guidance_bands: Optional[str] = typer.Option(None, "--guidance-bands", help="Names of the guidance file's bands in file order, comma-separated (instead of its band descriptions)."),
     hole_margin: Optional[int] = typer.Option(None, "--hole-margin", min=0, help="Output pixels around nodata holes (LST or guidance) written as nodata, because a learned model's value there depends on data it cannot see (default: 3 LR pixels for learned models, 0 for interpolators; 0 keeps every pixel)."),
     force: bool = typer.Option(False, "--force", help="Write outputs above 2 Gpx."),
@@ -222,7 +213,7 @@ def downscale(
     jobs = _jobs(_inputs(inputs), guidance, output, out_dir)
     options = DownscaleOptions(tile=tile, overlap=overlap, batch_size=batch_size, units=units,
                                units_out=units_out, conserve=conserve, overwrite=overwrite,
-                               decoding=_decoding(nodata, scale_factor, offset, mask_implausible),
+                               decoding=lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible),
                                guidance_bands=_band_list(guidance_bands),
                                max_output_pixels=None if force else MAX_OUTPUT_PIXELS,
                                hole_margin=hole_margin,
