@@ -65,7 +65,7 @@ class PairedGrids:
         return f"output grid: the part of the guidance grid covered by the LST ({size})"
 
 
-def _check_north_up(path: str | os.PathLike[str], t: Affine) -> None:
+def check_north_up(path: str | os.PathLike[str], t: Affine) -> None:
     if t.b != 0 or t.d != 0 or t.a <= 0 or t.e >= 0:
         raise InputError(path, "rotated or flipped grids are not supported", "warp to north-up first")
 
@@ -89,8 +89,8 @@ def pair_grids(
 
     ``scale=None`` derives the scale from the two grids (for models without a fixed scale).
     """
-    _check_north_up(lst_path, lst.transform)
-    _check_north_up(guidance_path, guidance.transform)
+    check_north_up(lst_path, lst.transform)
+    check_north_up(guidance_path, guidance.transform)
     if lst.crs is None or guidance.crs is None:
         which = lst_path if lst.crs is None else guidance_path
         raise InputError(which, "raster has no CRS", "assign one with gdal_edit.py -a_srs")

@@ -162,13 +162,7 @@ class _Mii:
 
 def _ndmvi_minima(mii: _Mii, strips: list[Grid]) -> tuple[float, float]:
     """Scene minima of red and NIR reflectance (NDMVI subtracts them), from a first pass."""
-    red_min = nir_min = math.inf
-    for grid in strips:
-        red, nir = mii.reflectance(RED, grid), mii.reflectance(NIR, grid)
-        if np.isfinite(red).any():
-            red_min = min(red_min, float(np.nanmin(red)))
-        if np.isfinite(nir).any():
-            nir_min = min(nir_min, float(np.nanmin(nir)))
+    red_min, nir_min = indices.scene_minima((mii.reflectance(RED, g), mii.reflectance(NIR, g)) for g in strips)
     if not (math.isfinite(red_min) and math.isfinite(nir_min)):
         raise InputError(mii.product.folder, "no valid MII pixels inside the LST footprint")
     return red_min, nir_min

@@ -14,6 +14,7 @@ import typer
 ORDER = (
     "sample_scene",
     "ingest",
+    "guidance",
     "prepare",
     "train",
     "evaluate",
