@@ -353,7 +353,7 @@ def _producers(specs: Sequence[SourceSpec], grid: Grid, options: GuidanceOptions
 
 
 class _Coverage:
-    """Counts each source's valid output pixels, to refuse empty sources and warn on partial ones."""
+    """Counts each source's valid output pixels, to refuse empty sources and warn about partial ones."""
 
     def __init__(self, producers: Sequence[_Continuous | _Categorical]) -> None:
         self.first_band, offset = [], 0
@@ -375,7 +375,7 @@ class _Coverage:
             if valid == 0:
                 raise InputError(p.path, "has no valid pixels inside the LST footprint")
             if valid < self.total:
-                notes.append(f"{p.path.name} covers {100 * valid / self.total:.1f}% of the LST "
+                notes.append(f"{p.path.name} has data on {100 * valid / self.total:.1f}% of the LST "
                              "footprint: its bands are nodata elsewhere")
         return notes
 
