@@ -20,6 +20,7 @@ import rasterio
 from rasterio.windows import Window
 
 from pipelines.atomic import atomic_output
+from pipelines.cog import finish_layout
 from pipelines.conserve import conserve_blocks
 from pipelines.errors import InputError
 from pipelines.fill import fill_bands, fill_nearest
@@ -46,6 +47,9 @@ class DownscaleOptions:
     units_out: Units | None = None  # None: the input's unit
     conserve: bool = False
     overwrite: bool = False
+    cog: bool = False  # write a Cloud-Optimized GeoTIFF (pipelines.cog)
+    overviews: bool = False  # add internal overviews
+    tags: dict[str, str] = field(default_factory=dict)  # written last, over the default tags
 
 
 @dataclass
@@ -245,6 +249,7 @@ def downscale_scene(
                     lst_source=str(lst_path), guidance_source=str(guidance_path),
                     grid=report.grid, conserve=str(opts.conserve).lower(),
                 )
+                dst.update_tags(**opts.tags)
                 mosaic = StreamingMosaic(
                     dst, block_rows=BLOCK,
                     on_finished=lambda rows, top: run.finish(rows, top, units_out),
@@ -266,6 +271,7 @@ def downscale_scene(
                     nxt = layout[i + 1][0].row * s if i + 1 < len(layout) else out.height
                     mosaic.finish_rows(nxt)
                 mosaic.close()
+            finish_layout(tmp, cog=opts.cog, overviews=opts.overviews)
     report.seconds = round(time.perf_counter() - start, 3)
     report.megapixels = round(out.width * out.height / 1e6, 4)
     return report

@@ -451,3 +451,15 @@ def align_scale(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLi
         raise InputError(guidance_path, f"is not finer than the LST (pixel-size ratio {ratio:.2f})",
                          "guidance must be at least twice as fine as the LST")
     return round(ratio)
+
+
+def align_guidance(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLike[str],
+                   out_path: str | os.PathLike[str], scale: int) -> GuidanceReport:
+    """One guidance raster resampled onto the LST's fine grid at ``scale``, band names kept.
+
+    Unnamed bands stay ``b1..bN``, so ``downscale`` still takes them in order.
+    """
+    with open_raster(guidance_path) as src:
+        names = tuple(band_names(src))
+    return build_guidance(lst_path, [SourceSpec(Path(guidance_path), names)], out_path,
+                          GuidanceOptions(scale=scale, overwrite=True))

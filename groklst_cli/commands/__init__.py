@@ -19,7 +19,9 @@ ORDER = (
     "train",
     "evaluate",
     "downscale",
+    "quicklook",
     "models_cmd",
+    "checkpoint_info",
 )
 
 
