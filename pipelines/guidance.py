@@ -15,7 +15,7 @@ source is resampled onto it with ``rasterio.warp``:
 Nodata in a source is NaN in the output. The grid is the LST's as GDAL reads it: a PixelIsPoint
 LST (Landsat Collection 2) is shifted by half a pixel to area semantics, like everywhere in
 groklst. Bands carry descriptions (``downscale`` matches bands by name), units and their source
-and resampling as band tags. The output is streamed in strips of whole 512-row blocks (memory
+and resampling as band tags. The output is streamed in strips of one 512-row block row (memory
 grows with the scene's width, not its height) and renamed into place only when complete.
 """
 
@@ -42,9 +42,9 @@ from pipelines import indices
 from pipelines.atomic import atomic_output, check_writable
 from pipelines.cog import finish_layout
 from pipelines.errors import InputError
-from pipelines.geotiff import band_names, bounded_block_cache, creation_profile, open_raster
+from pipelines.geotiff import BLOCK, band_names, bounded_block_cache, creation_profile, open_raster
 from pipelines.grids import Grid, check_north_up
-from pipelines.warping import grid_rows, strip_height, warp_bands
+from pipelines.warping import grid_rows, warp_bands
 
 INDEX_BANDS = {"ndvi": ("red", "nir"), "ndwi": ("green", "nir"), "ndmvi": ("red", "nir")}
 CLASS_MODES = ("fractions", "mode")
@@ -92,7 +92,7 @@ class GuidanceOptions:
     cog: bool = False
     overviews: bool = False
     overwrite: bool = False
-    strip_rows: int | None = None  # LST rows per strip (default: whole 512-row fine blocks)
+    strip_rows: int | None = None  # guidance rows per strip (default: one 512-row block row)
 
 
 @dataclass
@@ -251,19 +251,21 @@ class _Categorical:
         if window is None:
             return out
         data = self.src.read(1, window=window, masked=True)
-        valid = ~np.ma.getmaskarray(data)
         classes = np.ma.getdata(data)
-        if self.mode == "fractions":  # per-class indicators, area-averaged: covered fraction
-            source = np.stack([np.where(classes == v, 1.0, 0.0) for v in self.values]).astype(np.float32)
+        invalid = np.ma.getmaskarray(data)
+        transform = self.src.transform @ Affine.translation(window.col_off, window.row_off)
+        if self.mode == "fractions":  # each class's indicator, area-averaged: its covered fraction
+            layers = [(classes == v) for v in self.values]
             resampling = Resampling.average
         else:
-            source = classes.astype(np.float32)[None]
+            layers = [classes]
             resampling = self.mode_resampling
-        source[:, ~valid] = np.nan
-        transform = self.src.transform @ Affine.translation(window.col_off, window.row_off)
-        reproject(source, out, src_transform=transform, src_crs=self.src.crs,
-                  src_nodata=np.nan, dst_transform=grid.transform, dst_crs=grid.crs,
-                  dst_nodata=np.nan, resampling=resampling)
+        for band, layer in zip(out, layers):  # one class at a time: memory of one indicator
+            source = layer.astype(np.float32)
+            source[invalid] = np.nan
+            reproject(source, band, src_transform=transform, src_crs=self.src.crs, src_nodata=np.nan,
+                      dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=np.nan,
+                      resampling=resampling)
         return out
 
     def describe(self) -> list[dict[str, str]]:
@@ -399,9 +401,9 @@ def build_guidance(
         lst_grid = Grid(lst.crs, lst.transform, lst.width, lst.height)
         grid, scale = fine_grid(lst_grid, lst_path, scale=options.scale, res=options.res)
         bands = _Stack(_producers(sources, grid, options, stack), options.indices)
-        rows = strip_height(scale, options.strip_rows)
-        tops = range(0, lst.height, rows)
-        strips = [grid_rows(grid, top * scale, min(rows, lst.height - top) * scale) for top in tops]
+        rows = options.strip_rows or BLOCK
+        tops = range(0, grid.height, rows)
+        strips = [grid_rows(grid, top, min(rows, grid.height - top)) for top in tops]
         first_pass = "ndmvi" in bands.indices
         total = len(strips) * (2 if first_pass else 1)
         if first_pass:
@@ -419,7 +421,7 @@ def build_guidance(
                     report_progress(done + n, total, "guidance")
                     data = bands.strip(strip_grid)
                     coverage.add(data)
-                    dst.write(data, window=Window(0, top * scale, grid.width, strip_grid.height))
+                    dst.write(data, window=Window(0, top, grid.width, strip_grid.height))
                 report.warnings = coverage.check()
                 _describe(dst, report, Path(lst_path).name)
             finish_layout(tmp, cog=options.cog, overviews=options.overviews)
