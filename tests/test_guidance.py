@@ -384,3 +384,20 @@ def test_real_sentinel2_onto_landsat_pixel_is_point_grid(landsat_guidance) -> No
 
     scores = {shift: corr(shift) for shift in (-2, -1, 0, 1, 2)}
     assert max(scores, key=scores.get) == 0, scores
+
+
+def test_fixed_class_values_and_cubic_refinement(tmp_path: Path) -> None:
+    lst = write_lst(tmp_path)
+    swir, _ = write_swir(tmp_path)
+    classes = write_classes(tmp_path, offset=10.0)
+    out = tmp_path / "g.tif"
+    report = build_guidance(lst, [parse_source(str(swir)), parse_source(f"lc={classes}", categorical=True)],
+                            out, GuidanceOptions(scale=3, refine="cubic", class_values=(1, 2, 3, 4)))
+    data, _, names, _ = read(out)
+    assert names == ["swir", "lc_1", "lc_2", "lc_3", "lc_4"] and report.bands[0]["resampling"] == "cubic"
+    assert (data[4] == 0).all()  # a class absent from this scene keeps its (empty) band
+    np.testing.assert_array_equal(data[1:].sum(axis=0), 1.0)
+    x, y = fine_centres()
+    far = np.minimum((x - X0) % BLOCK_M, BLOCK_M - (x - X0) % BLOCK_M) >= 50
+    far &= np.minimum((Y0 - y) % BLOCK_M, BLOCK_M - (Y0 - y) % BLOCK_M) >= 50
+    np.testing.assert_allclose(data[0][far], block_value(x, y)[far], atol=1e-3)  # cubic: 4 px support
