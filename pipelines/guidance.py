@@ -41,7 +41,7 @@ from rasterio.windows import Window, from_bounds
 from pipelines import indices
 from pipelines.atomic import atomic_output, check_writable
 from pipelines.cog import finish_layout
-from pipelines.errors import InputError
+from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import BLOCK, band_names, bounded_block_cache, creation_profile, open_raster
 from pipelines.grids import Grid, check_north_up
 from pipelines.warping import grid_rows, warp_bands
@@ -55,7 +55,7 @@ _PAD = 2  # source pixels read around a strip's footprint (interpolation kernels
 ProgressCallback = Callable[[int, int, str], None]  # (done, total, what)
 
 
-class GuidanceWarning(UserWarning):
+class GuidanceWarning(GroklstWarning):
     """Something the user should know about the guidance built (e.g. a source covers part of it)."""
 
 
@@ -116,7 +116,7 @@ class GuidanceReport:
 def fine_grid(lst: Grid, lst_path: str | os.PathLike[str], *, scale: int | None,
               res: float | None) -> tuple[Grid, int]:
     """The grid splitting every LST pixel into ``scale x scale`` pixels, and that scale."""
-    check_north_up(lst_path, lst.transform)
+    check_north_up(lst_path, lst)
     if lst.crs is None:
         raise InputError(lst_path, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
     if (scale is None) == (res is None):
@@ -216,7 +216,7 @@ class _Categorical:
                  values: Sequence[int]) -> None:
         if src.count != 1:
             raise InputError(spec.path, f"has {src.count} bands; a categorical map has one")
-        check_north_up(spec.path, src.transform)
+        check_north_up(spec.path, Grid(src.crs, src.transform, src.width, src.height))
         if len(spec.names) > 1:
             raise InputError(spec.path, "a categorical map takes one name", "write NAME=PATH")
         self.src, self.path, self.mode = src, spec.path, mode
@@ -395,7 +395,8 @@ def build_guidance(
     Partial coverage by a source is reported as a :class:`GuidanceWarning` (and in the report).
     """
     report_progress = on_progress or (lambda done, total, what: None)
-    check_writable(out_path, options.overwrite)
+    inputs = [lst_path, *(spec.path for spec in sources)]
+    check_writable(out_path, options.overwrite, inputs=inputs)
     with bounded_block_cache(), ExitStack() as stack:
         lst = stack.enter_context(open_raster(lst_path))
         lst_grid = Grid(lst.crs, lst.transform, lst.width, lst.height)
@@ -415,7 +416,7 @@ def build_guidance(
         coverage = _Coverage(bands.producers)
         profile = creation_profile(width=grid.width, height=grid.height, count=len(bands.names),
                                    crs=grid.crs, transform=grid.transform)
-        with atomic_output(out_path, options.overwrite) as tmp:
+        with atomic_output(out_path, options.overwrite, inputs=inputs) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
                 for n, (top, strip_grid) in enumerate(zip(tops, strips)):
                     report_progress(done + n, total, "guidance")

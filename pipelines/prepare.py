@@ -31,7 +31,7 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 
 from pipelines import degrade as wald
-from pipelines.atomic import atomic_output, check_writable
+from pipelines.atomic import OutputKind, atomic_output, check_writable
 from pipelines.dataset import DatasetWriter, PatchRecord
 from pipelines.errors import InputError
 from pipelines.geotiff import band_names, open_raster
@@ -468,7 +468,7 @@ def prepare(
     ``"scenes written"``.
     """
     opts.validate()
-    check_writable(out, overwrite)
+    check_writable(out, overwrite, kind=OutputKind.dataset)
     scenes = [open_scene(Path(p), opts.hr_resolution) for p in lst_paths]
     _check_consistent(scenes)
     if opts.split_by == "scene" and len(scenes) < 2:
@@ -509,7 +509,7 @@ def prepare(
     if not any(r.split == "train" for r in records):
         raise InputError("--split", "no patch landed in the train split", "use more scenes or a smaller --split-block")
     info = _info(counts, opts, scenes[0])
-    with atomic_output(out, overwrite=overwrite) as tmp:
+    with atomic_output(out, overwrite=overwrite, kind=OutputKind.dataset) as tmp:
         writer = DatasetWriter(
             tmp, records, bands=scenes[0].bands, scales=opts.scales, patch=opts.patch,
             attrs=_store_attrs(opts, scenes[0].hr_resolution),

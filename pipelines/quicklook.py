@@ -117,6 +117,6 @@ def write_quicklook(
     bar = fig.add_axes((0.25, 0.55 * BOTTOM_PX / h, 0.5, 0.16 * BOTTOM_PX / h))
     label = "LST (°C)" if unit is Units.celsius else "LST (K)"
     fig.colorbar(image, cax=bar, orientation="horizontal").set_label(label, fontsize=9)
-    with atomic_output(png_path, overwrite=overwrite) as tmp:
+    with atomic_output(png_path, overwrite=overwrite, inputs=[output_path, lst_path]) as tmp:
         fig.savefig(tmp, format="png", dpi=DPI, transparent=True)
     return size

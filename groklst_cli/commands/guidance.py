@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from groklst_cli.console import info, progress, result, warn
+from groklst_cli.console import info, progress, result
 from pipelines.errors import InputError
 
 
@@ -46,7 +45,7 @@ def guidance(
     (--refine); class maps become per-class fractions (or the mode); nodata is NaN. Bands are
     named, so downscale finds them by name. Prints the output path on stdout.
     """
-    from pipelines.guidance import GuidanceOptions, GuidanceWarning, build_guidance, parse_source
+    from pipelines.guidance import GuidanceOptions, build_guidance, parse_source
 
     specs = [parse_source(s) for s in sources or []]
     specs += [parse_source(s, categorical=True) for s in categorical or []]
@@ -54,17 +53,13 @@ def guidance(
         scale=scale, res=res, refine=refine, classes=classes, class_values=_class_values(class_values),
         indices=tuple(i.lower() for i in index or []), cog=cog, overviews=overviews, overwrite=overwrite,
     )
-    with warnings.catch_warnings(record=True) as caught, progress() as bar:
-        warnings.simplefilter("always", GuidanceWarning)
+    with progress() as bar:  # warnings (GroklstWarning) are shown by the app
         task = bar.add_task("guidance", total=None)
         report = build_guidance(
             lst, specs, output, options,
             on_progress=lambda done, total, what: bar.update(task, completed=done, total=total,
                                                              description=what),
         )
-    for item in caught:
-        if issubclass(item.category, GuidanceWarning):
-            warn(str(item.message))
     info(f"guidance grid: {report.grid}")
     for band in report.bands:
         info(f"  {band['name']}: {band['source']}, {band['resampling']}")

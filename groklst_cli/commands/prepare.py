@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from groklst_cli.console import info, progress, result, warn
-from pipelines.atomic import check_writable
+from pipelines.atomic import OutputKind, check_writable
 from pipelines.errors import InputError
 from pipelines.patches import SPLITS, parse_ratios
 
@@ -127,7 +127,7 @@ def prepare_cmd(
                 ratios=parse_ratios(split), seed=seed, max_nodata=max_nodata, degrade=degrade,
                 aggregate=aggregate, lr_nodata=lr_nodata, split_by=split_by, split_block=split_block,
             )
-            check_writable(out, overwrite)
+            check_writable(out, overwrite, kind=OutputKind.dataset)
             # Product folders are ingested beside the output (same disk), then removed.
             with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.ingest.") as workdir:
                 with warnings.catch_warnings(record=True) as caught:
