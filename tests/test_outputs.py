@@ -127,8 +127,9 @@ def test_quicklook_is_a_png_of_the_expected_size_with_transparent_nodata(tmp_pat
 
 
 def test_quicklook_on_several_inputs_is_refused(tmp_path: Path, capsys) -> None:
-    lst, _ = scene_with_nodata(tmp_path, 12, 12)
-    assert run(["downscale", str(lst), str(lst), "--model", "bicubic", "--out-dir", str(tmp_path / "o"),
+    first, _ = write_canonical_scene(tmp_path, "a", shape=(12, 12))
+    second, _ = write_canonical_scene(tmp_path, "b", shape=(12, 12))
+    assert run(["downscale", str(first), str(second), "--model", "bicubic", "--out-dir", str(tmp_path / "o"),
                 "--quicklook", str(tmp_path / "q.png")]) == 2
     assert "--quicklook: applies to a single input" in capsys.readouterr().err
 
