@@ -26,6 +26,7 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from pipelines.atomic import atomic_output
+from pipelines.cog import finish_layout
 from pipelines.conserve import conserve_blocks
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError
 from pipelines.geotiff import BLOCK, band_names, bounded_block_cache, creation_profile, write_failed
@@ -56,6 +57,9 @@ class DownscaleOptions:
     max_output_pixels: int | None = MAX_OUTPUT_PIXELS  # None: no limit (--force)
     hole_margin: int | None = None  # output px masked around nodata holes; None: auto
     execution: Execution = field(default_factory=Execution)
+    cog: bool = False  # write a Cloud-Optimized GeoTIFF (pipelines.cog)
+    overviews: bool = False  # add internal overviews
+    tags: dict[str, str] = field(default_factory=dict)  # written last, over the default tags
 
 
 @dataclass
@@ -230,6 +234,7 @@ def downscale_scene(
             if run.guard.valid == 0:
                 raise EmptySceneError(lst_path, "no output pixel has a value (the LST or the "
                                                 "guidance is nodata everywhere they overlap)")
+            finish_layout(tmp, cog=opts.cog, overviews=opts.overviews)
     report.seconds = round(time.perf_counter() - start, 3)
     out = grids.output
     report.megapixels = round(out.width * out.height / 1e6, 4)
@@ -260,6 +265,7 @@ def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneR
             guidance_source=str(run.reader.sources.guidance_path),
             grid=report.grid, conserve=str(opts.conserve).lower(),
         )
+        dst.update_tags(**opts.tags)
         mosaic = StreamingMosaic(
             dst, block_rows=BLOCK,
             on_finished=lambda rows, top: run.finish(rows, top, units_out),

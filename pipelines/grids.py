@@ -65,7 +65,7 @@ class PairedGrids:
         return f"output grid: the part of the guidance grid covered by the LST ({size})"
 
 
-def _check_north_up(path: str | os.PathLike[str], grid: Grid) -> None:
+def check_north_up(path: str | os.PathLike[str], grid: Grid) -> None:
     t = grid.transform
     if t == Affine.identity() and grid.crs is None:
         raise InputError(path, "has no georeferencing (no CRS and no geotransform)",
@@ -97,8 +97,8 @@ def pair_grids(
 
     ``scale=None`` derives the scale from the two grids (for models without a fixed scale).
     """
-    _check_north_up(lst_path, lst)
-    _check_north_up(guidance_path, guidance)
+    check_north_up(lst_path, lst)
+    check_north_up(guidance_path, guidance)
     if lst.crs is None or guidance.crs is None:
         which = lst_path if lst.crs is None else guidance_path
         raise InputError(which, "raster has no CRS", "assign one with gdal_edit.py -a_srs")

@@ -7,6 +7,8 @@ normalised difference; where its denominator vanishes (both terms zero, or fill)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 _EPS = 1e-12
@@ -59,3 +61,17 @@ def ndmvi(
     red_min = float(np.nanmin(red)) if red_min is None else float(red_min)
     nir_min = float(np.nanmin(nir)) if nir_min is None else float(nir_min)
     return _normalised_difference(nir - nir_min, red - red_min)
+
+
+def scene_minima(strips: Iterable[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
+    """Finite minima of (red, NIR) over the strips of a scene, for :func:`ndmvi`; inf where none.
+
+    Lets a streamed scene share one pair of minima across strips, as one array would.
+    """
+    red_min = nir_min = float("inf")
+    for red, nir in strips:
+        if np.isfinite(red).any():
+            red_min = min(red_min, float(np.nanmin(red)))
+        if np.isfinite(nir).any():
+            nir_min = min(nir_min, float(np.nanmin(nir)))
+    return red_min, nir_min

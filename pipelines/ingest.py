@@ -22,18 +22,19 @@ import rasterio
 from affine import Affine
 from rasterio.coords import disjoint_bounds
 from rasterio.crs import CRS
-from rasterio.enums import Resampling
 from rasterio.transform import array_bounds
-from rasterio.warp import reproject, transform_bounds
+from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
 
 from pipelines import indices, lst_retrieval, lst_values, sdgsat
 from pipelines.atomic import atomic_output, check_writable
 from pipelines.errors import InputError
-from pipelines.geotiff import BLOCK, bounded_block_cache, creation_profile, open_raster
+from pipelines.geotiff import bounded_block_cache, creation_profile, open_raster
+from pipelines.grids import Grid
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
 from pipelines.lst_values import LstDecoding
 from pipelines.units import Units
+from pipelines.warping import grid_rows, strip_height, warp_bands
 
 DEFAULT_DEM_M = 0.0  # elevation written when no --dem is given (a constant band, flagged in the tags)
 LST_METHODS = ("split-window", "single-channel")
@@ -45,14 +46,6 @@ ProgressCallback = Callable[[int, int, str], None]  # (done, total, what)
 
 class IngestWarning(UserWarning):
     """Something the user should know about an ingested scene (e.g. no DEM given)."""
-
-
-@dataclass(frozen=True)
-class _Grid:
-    crs: CRS
-    transform: Affine
-    height: int
-    width: int
 
 
 def _looks_like_product(folder: Path, patterns: sdgsat.ProductPatterns) -> bool:
@@ -103,7 +96,7 @@ def _common_crs(srcs: list[rasterio.DatasetReader]) -> CRS:
     return crs
 
 
-def _grids(lst_src: rasterio.DatasetReader, mii_srcs: list[rasterio.DatasetReader]) -> tuple[Window, _Grid, _Grid, int]:
+def _grids(lst_src: rasterio.DatasetReader, mii_srcs: list[rasterio.DatasetReader]) -> tuple[Window, Grid, Grid, int]:
     """The LST window inside the MII footprint, the LST and guidance grids, and their ratio."""
     if lst_src.crs is None:
         raise InputError(lst_src.name, "has no CRS", "the LST raster must be georeferenced")
@@ -127,24 +120,10 @@ def _grids(lst_src: rasterio.DatasetReader, mii_srcs: list[rasterio.DatasetReade
         raise InputError(lst_src.name, "does not overlap the MII product", "check that both cover the same area")
     window = Window(col0, row0, col1 - col0, row1 - row0)
     lst_transform = lst_src.transform @ Affine.translation(col0, row0)
-    lst_grid = _Grid(lst_src.crs, lst_transform, window.height, window.width)
-    guidance_grid = _Grid(lst_src.crs, lst_transform @ Affine.scale(1.0 / ratio),
-                          window.height * ratio, window.width * ratio)
+    lst_grid = Grid(lst_src.crs, lst_transform, window.width, window.height)
+    guidance_grid = Grid(lst_src.crs, lst_transform @ Affine.scale(1.0 / ratio),
+                         window.width * ratio, window.height * ratio)
     return window, lst_grid, guidance_grid, ratio
-
-
-def _warp(src: rasterio.DatasetReader, band: int, grid: _Grid, src_nodata: float | None) -> np.ndarray:
-    out = np.full((grid.height, grid.width), np.nan, dtype=np.float32)
-    reproject(rasterio.band(src, band), out, src_nodata=src_nodata, dst_transform=grid.transform,
-              dst_crs=grid.crs, dst_nodata=np.nan, resampling=Resampling.bilinear)
-    return out
-
-
-def _strip_height(ratio: int, strip_rows: int | None) -> int:
-    """LST rows per strip: by default the fewest whose guidance rows are whole 512-row blocks."""
-    if strip_rows is not None:
-        return max(1, strip_rows)
-    return math.lcm(BLOCK, ratio) // ratio
 
 
 @dataclass
@@ -169,11 +148,11 @@ class _Mii:
             if band not in mii.calibration.gains:
                 raise InputError(mii.folder, f"calib.xml has no gain for MII band {band}")
 
-    def reflectance(self, band: int, grid: _Grid) -> np.ndarray:
+    def reflectance(self, band: int, grid: Grid) -> np.ndarray:
         """One band on ``grid``, cameras mosaicked (the first camera wins where both have data)."""
         mosaic = np.full((grid.height, grid.width), np.nan, dtype=np.float32)
         for src in self.srcs:
-            dn = _warp(src, band, grid, src_nodata=0)
+            dn = warp_bands(src, band, grid, src_nodata=0)
             fill = np.isnan(mosaic) & np.isfinite(dn)
             mosaic[fill] = dn[fill]
         cal, mii = self.product.calibration, self.product
@@ -181,15 +160,9 @@ class _Mii:
         return (radiance * sdgsat.reflectance_factor(band, mii.solar_zenith, mii.acquired)).astype(np.float32)
 
 
-def _ndmvi_minima(mii: _Mii, strips: list[_Grid]) -> tuple[float, float]:
+def _ndmvi_minima(mii: _Mii, strips: list[Grid]) -> tuple[float, float]:
     """Scene minima of red and NIR reflectance (NDMVI subtracts them), from a first pass."""
-    red_min = nir_min = math.inf
-    for grid in strips:
-        red, nir = mii.reflectance(RED, grid), mii.reflectance(NIR, grid)
-        if np.isfinite(red).any():
-            red_min = min(red_min, float(np.nanmin(red)))
-        if np.isfinite(nir).any():
-            nir_min = min(nir_min, float(np.nanmin(nir)))
+    red_min, nir_min = indices.scene_minima((mii.reflectance(RED, g), mii.reflectance(NIR, g)) for g in strips)
     if not (math.isfinite(red_min) and math.isfinite(nir_min)):
         raise InputError(mii.product.folder, "no valid MII pixels inside the LST footprint")
     return red_min, nir_min
@@ -198,7 +171,7 @@ def _ndmvi_minima(mii: _Mii, strips: list[_Grid]) -> tuple[float, float]:
 class _Dem:
     """The DEM band on any grid: the user's DEM resampled, or a documented constant."""
 
-    def __init__(self, path: Path | None, grid: _Grid, stack: ExitStack) -> None:
+    def __init__(self, path: Path | None, grid: Grid, stack: ExitStack) -> None:
         self.src = None if path is None else stack.enter_context(open_raster(path))
         self.path = path
         self.covered = self.missing = 0
@@ -214,10 +187,10 @@ class _Dem:
             raise InputError(path, "does not overlap the scene", "give a DEM covering the MII footprint")
         self.source = Path(path).name
 
-    def band(self, grid: _Grid) -> np.ndarray:
+    def band(self, grid: Grid) -> np.ndarray:
         if self.src is None:
             return np.full((grid.height, grid.width), DEFAULT_DEM_M, dtype=np.float32)
-        out = _warp(self.src, 1, grid, src_nodata=self.src.nodata)
+        out = warp_bands(self.src, 1, grid, src_nodata=self.src.nodata)
         finite = int(np.isfinite(out).sum())
         self.covered += finite
         self.missing += out.size - finite
@@ -311,11 +284,6 @@ class _TisLst:
         return InputError(self.tis.folder, "no valid TIS pixels inside the MII footprint")
 
 
-def _rows(grid: _Grid, top: int, height: int) -> _Grid:
-    """The sub-grid of ``height`` rows starting at row ``top``."""
-    return _Grid(grid.crs, grid.transform @ Affine.translation(0, top), height, grid.width)
-
-
 def ingest_product(
     product_dirs: list[Path],
     out_dir: Path,
@@ -365,9 +333,9 @@ def ingest_product(
         source = (_GivenLst(lst_src, window, lst_decoding or LstDecoding(), lst_units) if lst is not None
                   else _TisLst(tis, lst_src, ratio, method, config))
         dem_band = _Dem(dem, guidance_grid, stack)
-        height = _strip_height(ratio, strip_rows)
+        height = strip_height(ratio, strip_rows)
         tops = range(0, lst_grid.height, height)
-        strips = [_rows(guidance_grid, top * ratio, min(height, lst_grid.height - top) * ratio) for top in tops]
+        strips = [grid_rows(guidance_grid, top * ratio, min(height, lst_grid.height - top) * ratio) for top in tops]
         total = 2 * len(strips)
         report(0, total, "NDMVI minima")
         red_min, nir_min = _ndmvi_minima(mii, strips)

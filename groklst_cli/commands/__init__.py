@@ -14,11 +14,14 @@ import typer
 ORDER = (
     "sample_scene",
     "ingest",
+    "guidance",
     "prepare",
     "train",
     "evaluate",
     "downscale",
+    "quicklook",
     "models_cmd",
+    "checkpoint_info",
 )
 
 

@@ -156,6 +156,7 @@ def _band_list(text: Optional[str]) -> Optional[tuple[str, ...]]:
 
 
 def downscale(
+    ctx: typer.Context,
     inputs: list[str] = typer.Argument(..., help="LST rasters (X_lst.tif), or - to read paths from stdin."),
     guidance: Optional[Path] = typer.Option(None, "--guidance", "-g", help="Guidance raster (default: X_guidance.tif beside X_lst.tif)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Trained checkpoint (default: the shipped mocolsk-lite x3 SDGSAT-1 model)."),
@@ -191,6 +192,10 @@ def downscale(
     fallback: str = typer.Option("none", "--fallback", help="With --fit: none, or bicubic to write bicubic when the fit does not beat it on held-out blocks."),
     save_checkpoint: Optional[Path] = typer.Option(None, "--save-checkpoint", help="With --fit: save the fitted model as a checkpoint for downscale --checkpoint."),
     seed: int = typer.Option(0, "--seed", help="With --fit: random seed (same seed, same result)."),
+    align: bool = typer.Option(False, "--align", help="Resample --guidance onto the LST's grid first (any CRS, resolution, origin; as groklst guidance does)."),
+    cog: bool = typer.Option(False, "--cog", help="Write a Cloud-Optimized GeoTIFF (tiled, overviews): the choice for archives."),
+    overviews: bool = typer.Option(False, "--overviews", help="Add internal overviews (average)."),
+    quicklook: Optional[Path] = typer.Option(None, "--quicklook", help="Also write a PNG of input vs output (one input only)."),
 ) -> None:
     """Downscale LST scenes to the guidance grid as tiled, blended, georeferenced GeoTIFFs.
 
@@ -217,7 +222,14 @@ def downscale(
                                guidance_bands=_band_list(guidance_bands),
                                max_output_pixels=None if force else MAX_OUTPUT_PIXELS,
                                hole_margin=hole_margin,
-                               execution=_execution(precision, compile_model, plain))
+                               execution=_execution(precision, compile_model, plain),
+                               cog=cog, overviews=overviews)
+    if quicklook is not None:
+        if len(jobs) != 1:
+            raise InputError("--quicklook", "applies to a single input", "run groklst quicklook on each output")
+        check_writable(quicklook, overwrite, inputs=jobs[0].inputs())
+    if align and not (skip_existing and jobs[0].output.exists()):
+        jobs, options = _align(ctx, jobs, options, checkpoint, model, fit)
     if fit:
         _check_tiling(tile, overlap, learned=True)
         fit_options = _fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
@@ -230,6 +242,7 @@ def downscale(
             check_writable(save_checkpoint, overwrite, inputs=jobs[0].inputs())
             _refuse_output_onto(jobs, save_checkpoint, "the --save-checkpoint file")
         _run_fit(jobs[0], fit_options, options, fallback, save_checkpoint, as_json)
+        _quicklook(jobs[0], quicklook, overwrite)
         return
     if save_checkpoint is not None or fallback != "none":
         raise InputError("--save-checkpoint" if save_checkpoint else "--fallback", "only applies with --fit")
@@ -257,6 +270,43 @@ def downscale(
                 _say(report, as_json)
                 statuses.append(report.status)
     _exit_status(statuses)
+    if statuses == ["ok"]:
+        _quicklook(jobs[0], quicklook, overwrite)
+
+
+def _align(ctx: typer.Context, jobs: list[SceneJob], options: DownscaleOptions, checkpoint: Optional[Path],
+           model: Optional[str], fit: bool) -> tuple[list[SceneJob], DownscaleOptions]:
+    """--align: the guidance resampled onto the LST's fine grid, in a hidden file beside the
+    output that is removed when the command ends."""
+    from pipelines.guidance import align_guidance, align_scale
+
+    job = jobs[0]
+    if job.guidance is None or len(jobs) != 1:
+        raise InputError("--align", "aligns the --guidance raster of a single input", "pass --guidance G.tif")
+    check_writable(job.output, options.overwrite, inputs=job.inputs())
+    if fit or (checkpoint is None and model in INTERPOLATORS):
+        scale = align_scale(job.lst, job.guidance)
+    else:
+        from pipelines.checkpoint import load_checkpoint
+        from pipelines.infer import DEFAULT_CHECKPOINT
+
+        scale = load_checkpoint(checkpoint or DEFAULT_CHECKPOINT).scale
+    aligned = job.output.with_name(f".{job.output.name}.aligned-guidance.tif")
+    ctx.call_on_close(lambda: aligned.unlink(missing_ok=True))
+    report = align_guidance(job.lst, job.guidance, aligned, scale)  # its warnings: shown by the app
+    how = ", ".join(sorted({b["resampling"] for b in report.bands}))
+    info(f"aligned {job.guidance} onto the LST grid: {report.grid}, {how}")
+    tags = {"guidance_source": str(job.guidance), "guidance_aligned": f"{how} onto LST/{scale} (--align)"}
+    return [replace(job, guidance=aligned)], replace(options, tags={**options.tags, **tags})
+
+
+def _quicklook(job: SceneJob, png: Optional[Path], overwrite: bool) -> None:
+    if png is None:
+        return
+    from pipelines.quicklook import write_quicklook
+
+    write_quicklook(job.output, png, lst_path=job.lst, overwrite=overwrite)
+    info(f"quicklook: {png}")
 
 
 def _fit_options(model: Optional[str], checkpoint: Optional[Path], dask_scheduler: Optional[str],

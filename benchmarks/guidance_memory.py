@@ -1,0 +1,106 @@
+"""Peak memory and time of ``groklst guidance`` as the scene grows in height (streamed in strips).
+
+How the numbers are taken: a 30 m LST of fixed width and growing height, a 20 m raster whose
+grid is 15 m off the LST's, a 10 m land-cover map (4 classes) 5 m off, and a DEM in EPSG:4326
+are generated (written strip by strip, so the benchmark itself stays small); each size is built
+at x3 (10 m guidance: 1 band + 4 class fractions + 1 DEM band) in a fresh process. Peak RSS is
+that process's ``VmHWM`` (see benchmarks/peak_memory.py); seconds are the whole process.
+
+Usage: python benchmarks/guidance_memory.py [--width 600] [--heights 300,1200,2400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.warp import transform_bounds
+from rasterio.windows import Window
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+UTM = CRS.from_epsg(32632)
+X0, Y0 = 400_000.0, 5_800_000.0
+_RUNNER = """
+import sys, json
+from benchmarks.peak_memory import peak_rss_mib
+from groklst_cli.app import run
+status = run(sys.argv[1:])
+print(json.dumps({"status": status, "peak_rss_mib": peak_rss_mib()}), file=sys.stderr)
+"""
+
+
+def write_field(path: Path, crs: CRS, transform: Affine, width: int, height: int, dtype: str,
+                values) -> None:
+    """A raster of ``values(x, y)`` at pixel centres, written 256 rows at a time."""
+    profile = {"driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": dtype,
+               "crs": crs, "transform": transform, "tiled": True, "blockxsize": 512,
+               "blockysize": 512, "compress": "deflate"}
+    with rasterio.open(path, "w", **profile) as dst:
+        for top in range(0, height, 256):
+            rows = min(256, height - top)
+            cols, rr = np.meshgrid(np.arange(width) + 0.5, np.arange(top, top + rows) + 0.5)
+            x, y = transform.c + cols * transform.a, transform.f + rr * transform.e
+            dst.write(values(x, y).astype(dtype), 1, window=Window(0, top, width, rows))
+
+
+def make_scene(folder: Path, width: int, height: int) -> list[str]:
+    """The LST and the sources; returns the ``groklst guidance`` arguments."""
+    lst = folder / "lst.tif"
+    write_field(lst, UTM, Affine(30, 0, X0, 0, -30, Y0), width, height, "float32",
+                lambda x, y: 300 + 5 * np.sin(x / 500) * np.cos(y / 700))
+    swir = folder / "swir_20m.tif"
+    write_field(swir, UTM, Affine(20, 0, X0 - 15, 0, -20, Y0 + 15), width * 3 // 2 + 2,
+                height * 3 // 2 + 2, "float32", lambda x, y: 2000 + 500 * np.sin(x / 90 + y / 130))
+    landcover = folder / "landcover_10m.tif"
+    write_field(landcover, UTM, Affine(10, 0, X0 - 5, 0, -10, Y0 + 5), width * 3 + 2, height * 3 + 2,
+                "uint8", lambda x, y: 1 + (np.floor(x / 70) + np.floor(y / 110)) % 4)
+    left, bottom, right, top = transform_bounds(UTM, "EPSG:4326", X0 - 300, Y0 - height * 30 - 300,
+                                                X0 + width * 30 + 300, Y0 + 300)
+    res = 0.0003
+    dem = folder / "dem_wgs84.tif"
+    write_field(dem, CRS.from_epsg(4326), Affine(res, 0, left, 0, -res, top),
+                int((right - left) / res) + 1, int((top - bottom) / res) + 1, "float32",
+                lambda lon, lat: 100 + 3000 * (lon - left) + 2000 * (lat - bottom))
+    return [str(lst), f"swir={swir}", f"dem={dem}", "--categorical", f"landcover={landcover}"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--width", type=int, default=600, help="LST pixels across")
+    parser.add_argument("--heights", default="300,1200,2400", help="LST rows, comma-separated")
+    args = parser.parse_args()
+    print("# groklst guidance at x3: 20 m raster + 10 m class map (4 fractions) + EPSG:4326 DEM,"
+          " one process per size")
+    print(f"{'LST px':>12}{'guidance px':>14}{'seconds':>10}{'peak RSS MiB':>14}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for height in (int(h) for h in args.heights.split(",")):
+            folder = Path(tmp) / f"h{height}"
+            folder.mkdir()
+            sources = make_scene(folder, args.width, height)
+            start = time.perf_counter()
+            proc = subprocess.run(
+                [sys.executable, "-c", _RUNNER, "-q", "guidance", *sources, "--scale", "3",
+                 "-o", str(folder / "guidance.tif")], capture_output=True, text=True, cwd=ROOT)
+            seconds = time.perf_counter() - start
+            info = json.loads(proc.stderr.strip().splitlines()[-1])
+            if info["status"] != 0:
+                raise RuntimeError(proc.stderr)
+            lst_px, fine_px = f"{args.width}x{height}", f"{args.width * 3}x{height * 3}"
+            print(f"{lst_px:>12}{fine_px:>14}{seconds:>10.1f}{info['peak_rss_mib']:>14.0f}", flush=True)
+            for path in folder.iterdir():
+                path.unlink()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""``groklst checkpoint-info``: the card of a checkpoint (model, scale, bands, statistics, training)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from groklst_cli.console import result
+
+
+def checkpoint_info(
+    checkpoint: Path = typer.Argument(..., help="A groklst checkpoint (.pt), e.g. models/pretrained/mocolsk-lite-x3-sdgsat.pt."),
+    as_json: bool = typer.Option(False, "--json", help="Print the card as one JSON object."),
+) -> None:
+    """Model, scale, guidance bands in order, training resolution, statistics, training config,
+    groklst version and sha256 of a checkpoint."""
+    from pipelines.checkpoint_card import checkpoint_card, format_card
+
+    card = checkpoint_card(checkpoint)
+    if as_json:
+        result(json.dumps(card))
+    else:
+        for line in format_card(card):
+            result(line)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("checkpoint-info")(checkpoint_info)

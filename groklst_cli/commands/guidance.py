@@ -1,0 +1,73 @@
+"""``groklst guidance``: rasters on any grid -> a guidance stack on the fine grid of an LST."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from groklst_cli.console import info, progress, result
+from pipelines.errors import InputError
+
+
+def _class_values(text: Optional[str]) -> tuple[int, ...]:
+    if not text:
+        return ()
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError as exc:
+        raise InputError("--class-values", f"{text!r} is not a comma-separated list of integers") from exc
+
+
+def guidance(
+    lst: Path = typer.Argument(..., help="The LST raster whose grid the guidance must nest in."),
+    sources: Optional[list[str]] = typer.Argument(None, help="Continuous guidance rasters, any CRS and resolution: PATH, NAME=PATH or NAME1,NAME2=PATH (band names; default: band descriptions, else the file name)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Guidance GeoTIFF to write (e.g. X_guidance.tif beside X_lst.tif)."),
+    scale: Optional[int] = typer.Option(None, "--scale", "-s", help="Split every LST pixel into SCALE x SCALE guidance pixels."),
+    res: Optional[float] = typer.Option(None, "--res", help="Guidance pixel size (LST CRS units); must divide the LST pixel size."),
+    categorical: Optional[list[str]] = typer.Option(None, "--categorical", help="A class map (land cover), as [NAME=]PATH; repeatable."),
+    classes: str = typer.Option("fractions", "--classes", help="Class maps as 'fractions' (one band per class: covered fraction) or 'mode' (one band: the most frequent class)."),
+    class_values: Optional[str] = typer.Option(None, "--class-values", help="The classes to write, e.g. 1,2,3,4 (default: those found; fix them to get the same bands in every scene)."),
+    index: Optional[list[str]] = typer.Option(None, "--index", help="Add an index computed on the fine grid: ndvi, ndwi or ndmvi (needs bands named red, green, nir); repeatable."),
+    refine: str = typer.Option("bilinear", "--refine", help="Continuous sources not finer than the guidance grid: bilinear or cubic (finer ones are area-averaged)."),
+    cog: bool = typer.Option(False, "--cog", help="Write a Cloud-Optimized GeoTIFF (tiled, overviews): the choice for archives."),
+    overviews: bool = typer.Option(False, "--overviews", help="Add internal overviews (average)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (grid, bands, warnings) instead of the path."),
+) -> None:
+    """Resample guidance rasters onto the grid that nests in the LST grid, ready for downscale.
+
+    The guidance grid covers the LST in whole LST pixels, each split into --scale x --scale
+    pixels. Continuous sources finer than that grid are area-averaged, others interpolated
+    (--refine); class maps become per-class fractions (or the mode); nodata is NaN. Bands are
+    named, so downscale finds them by name. Prints the output path on stdout.
+    """
+    from pipelines.guidance import GuidanceOptions, build_guidance, parse_source
+
+    specs = [parse_source(s) for s in sources or []]
+    specs += [parse_source(s, categorical=True) for s in categorical or []]
+    options = GuidanceOptions(
+        scale=scale, res=res, refine=refine, classes=classes, class_values=_class_values(class_values),
+        indices=tuple(i.lower() for i in index or []), cog=cog, overviews=overviews, overwrite=overwrite,
+    )
+    with progress() as bar:  # warnings (GroklstWarning) are shown by the app
+        task = bar.add_task("guidance", total=None)
+        report = build_guidance(
+            lst, specs, output, options,
+            on_progress=lambda done, total, what: bar.update(task, completed=done, total=total,
+                                                             description=what),
+        )
+    info(f"guidance grid: {report.grid}")
+    for band in report.bands:
+        info(f"  {band['name']}: {band['source']}, {band['resampling']}")
+    if as_json:
+        result(json.dumps({**asdict(report), "grid": report.grid}))
+    else:
+        result(str(output))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("guidance")(guidance)

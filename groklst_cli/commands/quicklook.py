@@ -1,0 +1,32 @@
+"""``groklst quicklook``: a PNG of a downscaled LST beside its input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from groklst_cli.console import result
+
+
+def quicklook(
+    output: Path = typer.Argument(..., help="A downscaled GeoTIFF (groklst downscale's output)."),
+    png: Optional[Path] = typer.Option(None, "--output", "-o", help="PNG to write (default: OUTPUT with .png)."),
+    lst: Optional[Path] = typer.Option(None, "--lst", help="The input LST (default: the output's lst_source tag)."),
+    width: int = typer.Option(1200, "--width", help="PNG width in pixels."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing PNG."),
+) -> None:
+    """Input and output side by side, one colour scale and colour bar (K or degC), nodata transparent.
+
+    Prints the PNG path on stdout.
+    """
+    from pipelines.quicklook import write_quicklook
+
+    target = png or output.with_suffix(".png")
+    write_quicklook(output, target, lst_path=lst, width_px=width, overwrite=overwrite)
+    result(str(target))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("quicklook")(quicklook)

@@ -1,0 +1,95 @@
+"""A checkpoint's card: what the model is, what input it needs and how it was trained.
+
+Everything comes from the checkpoint file itself (loaded safely, ``weights_only=True``) plus
+its SHA-256, so the card of a file is the same wherever it is read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pipelines.checkpoint import FORMAT, file_hash, load_checkpoint
+
+# Training config keys summarised on the "training" line, in this order, with their labels.
+_TRAINING_KEYS = (("batch_size", "batch"), ("crop", "crop"), ("lr", "lr"),
+                  ("weight_decay", "weight decay"), ("seed", "seed"), ("device", "on"),
+                  ("precision", "precision"), ("world_size", "processes"))
+_METRICS = ("rmse", "mae", "bias", "cc", "rsd")
+
+
+def checkpoint_card(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The card of the checkpoint at ``path`` as plain JSON-able values."""
+    ckpt = load_checkpoint(path)
+    hr = ckpt.hr_resolution
+    return {
+        "path": str(path),
+        "sha256": file_hash(path),
+        "size_bytes": Path(path).stat().st_size,
+        "format": FORMAT,
+        "model": ckpt.model,
+        "model_kwargs": ckpt.model_kwargs,
+        "parameters": sum(int(p.numel()) for p in ckpt.build().parameters()),
+        "scale": ckpt.scale,
+        "hr_resolution": hr,
+        "lr_resolution": None if hr is None else hr * ckpt.scale,
+        "lst": {"mean": ckpt.lst_mean, "std": ckpt.lst_std, "unit": "K"},
+        "bands": [{"name": n, "mean": m, "std": s}
+                  for n, m, s in zip(ckpt.bands, ckpt.band_mean, ckpt.band_std)],
+        "config": ckpt.config,
+        "groklst_version": ckpt.groklst_version,
+    }
+
+
+def _training_line(config: dict[str, Any]) -> str | None:
+    parts = []
+    if "iteration" in config or "iters" in config:
+        done, planned = config.get("iteration"), config.get("iters")
+        parts.append(f"{done} of {planned} iterations" if done is not None and planned is not None
+                     else f"{done if done is not None else planned} iterations")
+    parts += [f"{label} {config[key]}" for key, label in _TRAINING_KEYS if config.get(key) is not None]
+    return ", ".join(parts) or None
+
+
+def _validation_line(config: dict[str, Any]) -> str | None:
+    val = config.get("val")
+    if not isinstance(val, dict):
+        return None
+    parts = [f"{m.upper()} {val[m]:.4g}" for m in _METRICS if isinstance(val.get(m), (int, float))]
+    if "images" in val:
+        parts.append(f"on {val['images']} images")
+    return ", ".join(parts) or None
+
+
+def format_card(card: dict[str, Any]) -> list[str]:
+    """The card as aligned text lines for a terminal or a log."""
+    kwargs = f" {json.dumps(card['model_kwargs'])}" if card["model_kwargs"] else ""
+    params = f"{card['parameters']:,} parameters" if card["parameters"] else "no weights (interpolation)"
+    lines = [
+        f"checkpoint  {card['path']}",
+        f"sha256      {card['sha256']}",
+        f"size        {card['size_bytes'] / 1e6:.1f} MB ({card['format']})",
+        f"model       {card['model']}{kwargs}, {params}",
+        f"scale       x{card['scale']}",
+    ]
+    if card["hr_resolution"] is not None:
+        lines.append(f"resolution  trained on LST at {card['lr_resolution']:g} -> output at "
+                     f"{card['hr_resolution']:g} (pixel size, the training scenes' CRS units)")
+    lst = card["lst"]
+    lines.append(f"lst         normalised with mean {lst['mean']:.4g} K, std {lst['std']:.4g} K")
+    lines.append(f"bands       {len(card['bands'])}, in this order (matched by name in the guidance):")
+    width = max((len(b["name"]) for b in card["bands"]), default=0)
+    lines += [f"  {i:>2} {b['name']:<{width}}  mean {b['mean']:.4g}, std {b['std']:.4g}"
+              for i, b in enumerate(card["bands"], start=1)]
+    config = card["config"]
+    for label, line in (("training", _training_line(config)), ("validation", _validation_line(config))):
+        if line:
+            lines.append(f"{label:<11} {line}")
+    shown = {"iteration", "iters", "val", "model", "scale", "model_kwargs", *(k for k, _ in _TRAINING_KEYS)}
+    rest = {k: v for k, v in config.items() if k not in shown}
+    if rest:
+        lines.append("config      " + ", ".join(f"{k}={json.dumps(v)}" for k, v in rest.items()))
+    lines.append(f"version     made with groklst {card['groklst_version']}")
+    return lines

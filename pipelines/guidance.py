@@ -1,0 +1,468 @@
+"""Guidance on the LST's own grid, from rasters in any CRS, resolution and origin.
+
+The fine grid nests in the LST grid: it covers the LST footprint in whole LST pixels, each split
+into ``scale x scale`` fine pixels (``scale`` given, or derived from a fine pixel size). Every
+source is resampled onto it with ``rasterio.warp``:
+
+- continuous bands by area average where the source is finer than the fine grid, by bilinear
+  (or cubic) interpolation where it is not;
+- a categorical map either as one band per class holding the fraction of each fine pixel that
+  the class covers (area-weighted, over the map's valid pixels, so the fractions sum to 1), or as
+  one band of the most frequent class;
+- optional indices (NDVI, NDWI, NDMVI; :mod:`pipelines.indices`) from bands named red, green and
+  nir, computed on the fine grid.
+
+Nodata in a source is NaN in the output. The grid is the LST's as GDAL reads it: a PixelIsPoint
+LST (Landsat Collection 2) is shifted by half a pixel to area semantics, like everywhere in
+groklst. Bands carry descriptions (``downscale`` matches bands by name), units and their source
+and resampling as band tags. The output is streamed in strips of one 512-row block row (memory
+grows with the scene's width, not its height) and renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.coords import disjoint_bounds
+from rasterio.enums import Resampling
+from rasterio.transform import array_bounds
+from rasterio.warp import reproject, transform_bounds
+from rasterio.windows import Window, from_bounds
+
+from pipelines import indices
+from pipelines.atomic import atomic_output, check_writable
+from pipelines.cog import finish_layout
+from pipelines.errors import GroklstWarning, InputError
+from pipelines.geotiff import BLOCK, band_names, bounded_block_cache, creation_profile, open_raster
+from pipelines.grids import Grid, check_north_up
+from pipelines.warping import grid_rows, warp_bands
+
+INDEX_BANDS = {"ndvi": ("red", "nir"), "ndwi": ("green", "nir"), "ndmvi": ("red", "nir")}
+CLASS_MODES = ("fractions", "mode")
+REFINE_METHODS = {"bilinear": Resampling.bilinear, "cubic": Resampling.cubic}
+MAX_CLASSES = 32  # more distinct values than this is a continuous raster, not a class map
+_SCAN_ROWS = 512  # source rows read at a time while listing the classes of a map
+_PAD = 2  # source pixels read around a strip's footprint (interpolation kernels, edges)
+ProgressCallback = Callable[[int, int, str], None]  # (done, total, what)
+
+
+class GuidanceWarning(GroklstWarning):
+    """Something the user should know about the guidance built (e.g. a source covers part of it)."""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One source raster and what to call its bands (empty: descriptions, else the file name)."""
+
+    path: Path
+    names: tuple[str, ...] = ()
+    categorical: bool = False
+
+
+def parse_source(spec: str, *, categorical: bool = False) -> SourceSpec:
+    """``PATH``, ``NAME=PATH`` or ``NAME1,NAME2,...=PATH`` (one name per band) -> a source."""
+    if "=" in spec and not Path(spec).exists():
+        names_text, path = spec.split("=", 1)
+        names = tuple(n.strip().lower() for n in names_text.split(","))
+        if not all(names) or not path:
+            raise InputError(spec, "cannot read the source", "write PATH, NAME=PATH or NAME1,NAME2=PATH")
+        return SourceSpec(Path(path), names, categorical)
+    return SourceSpec(Path(spec), (), categorical)
+
+
+@dataclass(frozen=True)
+class GuidanceOptions:
+    """The fine grid (``scale`` or ``res``, one of them) and how sources are resampled."""
+
+    scale: int | None = None
+    res: float | None = None  # fine pixel size in the LST's CRS units
+    refine: str = "bilinear"  # continuous sources not finer than the fine grid
+    classes: str = "fractions"  # categorical sources: per-class fractions or the mode
+    class_values: tuple[int, ...] = ()  # the classes to write (default: those found)
+    indices: tuple[str, ...] = ()
+    cog: bool = False
+    overviews: bool = False
+    overwrite: bool = False
+    strip_rows: int | None = None  # guidance rows per strip (default: one 512-row block row)
+
+
+@dataclass
+class GuidanceReport:
+    """What was built (also the JSON printed by ``groklst guidance --json``)."""
+
+    output: str
+    scale: int
+    width: int
+    height: int
+    res: float
+    res_units: str
+    bands: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def grid(self) -> str:
+        return f"{self.width}x{self.height} px at {self.res:g} {self.res_units} (LST/{self.scale})"
+
+
+def fine_grid(lst: Grid, lst_path: str | os.PathLike[str], *, scale: int | None,
+              res: float | None) -> tuple[Grid, int]:
+    """The grid splitting every LST pixel into ``scale x scale`` pixels, and that scale."""
+    check_north_up(lst_path, lst)
+    if lst.crs is None:
+        raise InputError(lst_path, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
+    if (scale is None) == (res is None):
+        raise InputError("--scale", "give either --scale or --res", "e.g. --scale 3 for 30 m -> 10 m")
+    lst_res = lst.res[0]
+    if res is not None:
+        if res <= 0:
+            raise InputError("--res", f"must be positive, got {res:g}")
+        scale = round(lst_res / res)
+        if scale < 2 or abs(lst_res / res - scale) > 1e-3 * scale:
+            raise InputError("--res", f"{res:g} does not split the LST's {lst_res:g} {_units(lst)} pixels "
+                             "into an integer number >= 2 of pixels", f"e.g. --res {lst_res / 3:g} for x3")
+    elif scale < 2:
+        raise InputError("--scale", f"must be an integer >= 2, got {scale}")
+    transform = lst.transform @ Affine.scale(1.0 / scale)
+    return Grid(lst.crs, transform, lst.width * scale, lst.height * scale), scale
+
+
+def _units(grid: Grid) -> str:
+    """The CRS's linear unit, as a short label."""
+    unit = grid.crs.linear_units if grid.crs is not None and grid.crs.is_projected else "degree"
+    return {"metre": "m", "meter": "m", "degree": "deg"}.get(unit, unit)
+
+
+def _grid_bounds(grid: Grid) -> tuple[float, float, float, float]:
+    return array_bounds(grid.height, grid.width, grid.transform)
+
+
+def _source_res(src: rasterio.DatasetReader, grid: Grid) -> float:
+    """The source's pixel size in the grid's CRS units (along x)."""
+    left, _, right, _ = transform_bounds(src.crs, grid.crs, *src.bounds, densify_pts=21)
+    return (right - left) / src.width
+
+
+def _default_names(src: rasterio.DatasetReader, path: Path) -> list[str]:
+    """Band descriptions, else the file name (``NAME_bN`` for a multi-band file)."""
+    stem = path.stem.lower()
+    names = band_names(src)
+    if src.count == 1:
+        return [stem if names[0] == "b1" else names[0]]
+    return [f"{stem}_b{i}" if n == f"b{i}" else n for i, n in enumerate(names, start=1)]
+
+
+def _open_source(spec: SourceSpec, grid: Grid, stack: ExitStack) -> rasterio.DatasetReader:
+    src = stack.enter_context(open_raster(spec.path))
+    if src.crs is None:
+        raise InputError(spec.path, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
+    if disjoint_bounds(transform_bounds(src.crs, grid.crs, *src.bounds, densify_pts=21),
+                       _grid_bounds(grid)):
+        raise InputError(spec.path, "does not overlap the LST footprint",
+                         "check that the source and the LST show the same place")
+    return src
+
+
+class _Continuous:
+    """A source's bands, averaged (source finer than the grid) or interpolated (not finer)."""
+
+    def __init__(self, spec: SourceSpec, src: rasterio.DatasetReader, grid: Grid, refine: str) -> None:
+        self.src = src
+        self.names = list(spec.names) or _default_names(src, spec.path)
+        if len(self.names) != src.count:
+            raise InputError(spec.path, f"{len(self.names)} band names given for {src.count} bands",
+                             "give one name per band: NAME1,NAME2=PATH")
+        finer = _source_res(src, grid) < grid.res[0] * (1 - 1e-6)
+        self.resampling = Resampling.average if finer else REFINE_METHODS[refine]
+        float_data = np.issubdtype(np.dtype(src.dtypes[0]), np.floating)
+        self.nodata = src.nodata if src.nodata is not None or not float_data else np.nan
+        self.units = [u or "" for u in src.units]
+        self.path = spec.path
+
+    def strip(self, grid: Grid) -> np.ndarray:
+        return warp_bands(self.src, list(range(1, self.src.count + 1)), grid,
+                          src_nodata=self.nodata, resampling=self.resampling)
+
+    def describe(self) -> list[dict[str, str]]:
+        return [{"name": n, "source": f"{self.path.name} band {i}", "resampling": self.resampling.name,
+                 "unit": u} for i, (n, u) in enumerate(zip(self.names, self.units), start=1)]
+
+
+def _source_window(src: rasterio.DatasetReader, grid: Grid, pad: int) -> Window | None:
+    """The source pixels under ``grid`` (plus ``pad`` around them), or None when there are none."""
+    box = transform_bounds(grid.crs, src.crs, *_grid_bounds(grid), densify_pts=21)
+    raw = from_bounds(*box, transform=src.transform)
+    col0 = max(0, math.floor(raw.col_off) - pad)
+    row0 = max(0, math.floor(raw.row_off) - pad)
+    col1 = min(src.width, math.ceil(raw.col_off + raw.width) + pad)
+    row1 = min(src.height, math.ceil(raw.row_off + raw.height) + pad)
+    if col1 <= col0 or row1 <= row0:
+        return None
+    return Window(col0, row0, col1 - col0, row1 - row0)
+
+
+class _Categorical:
+    """A class map as per-class area fractions or as the most frequent class."""
+
+    def __init__(self, spec: SourceSpec, src: rasterio.DatasetReader, grid: Grid, mode: str,
+                 values: Sequence[int]) -> None:
+        if src.count != 1:
+            raise InputError(spec.path, f"has {src.count} bands; a categorical map has one")
+        check_north_up(spec.path, Grid(src.crs, src.transform, src.width, src.height))
+        if len(spec.names) > 1:
+            raise InputError(spec.path, "a categorical map takes one name", "write NAME=PATH")
+        self.src, self.path, self.mode = src, spec.path, mode
+        self.name = spec.names[0] if spec.names else _default_names(src, spec.path)[0]
+        self.values = list(values) or self._classes_found(grid)
+        coarser = _source_res(src, grid) > grid.res[0] * (1 + 1e-6)
+        self.mode_resampling = Resampling.nearest if coarser else Resampling.mode
+        self.names = ([f"{self.name}_{v}" for v in self.values] if mode == "fractions" else [self.name])
+
+    def _classes_found(self, grid: Grid) -> list[int]:
+        window = _source_window(self.src, grid, pad=0)
+        found: set[float] = set()
+        if window is not None:
+            for top in range(window.row_off, window.row_off + window.height, _SCAN_ROWS):
+                rows = min(_SCAN_ROWS, window.row_off + window.height - top)
+                data = self.src.read(1, window=Window(window.col_off, top, window.width, rows), masked=True)
+                found.update(np.unique(data.compressed()).tolist())
+                if len(found) > MAX_CLASSES:
+                    raise InputError(self.path, f"more than {MAX_CLASSES} distinct values: not a class map",
+                                     "give it as a continuous source, or list the classes with --class-values")
+        classes = sorted(found)
+        if any(v != int(v) for v in classes if np.isfinite(v)):
+            raise InputError(self.path, "holds non-integer values: not a class map",
+                             "give it as a continuous source")
+        if not classes:
+            raise InputError(self.path, "has no valid pixels inside the LST footprint")
+        return [int(v) for v in classes if np.isfinite(v)]
+
+    def strip(self, grid: Grid) -> np.ndarray:
+        out = np.full((len(self.names), grid.height, grid.width), np.nan, dtype=np.float32)
+        window = _source_window(self.src, grid, _PAD)
+        if window is None:
+            return out
+        data = self.src.read(1, window=window, masked=True)
+        classes = np.ma.getdata(data)
+        invalid = np.ma.getmaskarray(data)
+        transform = self.src.transform @ Affine.translation(window.col_off, window.row_off)
+        if self.mode == "fractions":  # each class's indicator, area-averaged: its covered fraction
+            layers = [(classes == v) for v in self.values]
+            resampling = Resampling.average
+        else:
+            layers = [classes]
+            resampling = self.mode_resampling
+        for band, layer in zip(out, layers):  # one class at a time: memory of one indicator
+            source = layer.astype(np.float32)
+            source[invalid] = np.nan
+            reproject(source, band, src_transform=transform, src_crs=self.src.crs, src_nodata=np.nan,
+                      dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=np.nan,
+                      resampling=resampling)
+        return out
+
+    def describe(self) -> list[dict[str, str]]:
+        how = "average of class indicators" if self.mode == "fractions" else self.mode_resampling.name
+        unit = "fraction" if self.mode == "fractions" else "class"
+        return [{"name": n, "source": self.path.name, "resampling": how, "unit": unit} for n in self.names]
+
+
+def _check_indices(wanted: Sequence[str], names: Sequence[str]) -> None:
+    for index in wanted:
+        if index not in INDEX_BANDS:
+            raise InputError("--index", f"unknown index {index!r}", f"use {', '.join(INDEX_BANDS)}")
+        missing = [b for b in INDEX_BANDS[index] if b not in names]
+        if missing:
+            raise InputError("--index", f"{index} needs bands named {' and '.join(INDEX_BANDS[index])}; "
+                             f"missing {', '.join(missing)} (have {', '.join(names)})",
+                             "name source bands with NAME=PATH, e.g. red=B04.tif")
+
+
+def _check_unique(names: Sequence[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InputError(name, "two guidance bands have this name",
+                             "name the sources' bands with NAME=PATH")
+        seen.add(name)
+
+
+class _Stack:
+    """All output bands of the guidance, strip by strip."""
+
+    def __init__(self, producers: list[_Continuous | _Categorical], wanted_indices: Sequence[str]) -> None:
+        self.producers = producers
+        self.source_names = [n for p in producers for n in p.names]
+        _check_indices(wanted_indices, self.source_names)
+        self.indices = list(wanted_indices)
+        self.names = self.source_names + self.indices
+        _check_unique(self.names)
+        self.minima: tuple[float, float] | None = None
+
+    def sources(self, grid: Grid) -> dict[str, np.ndarray]:
+        bands = np.concatenate([p.strip(grid) for p in self.producers])
+        return dict(zip(self.source_names, bands))
+
+    def find_ndmvi_minima(self, strips: Sequence[Grid]) -> None:
+        """Scene minima of red and NIR, which NDMVI subtracts (a first pass over the strips)."""
+        red_min, nir_min = indices.scene_minima(
+            (bands["red"], bands["nir"]) for bands in map(self.sources, strips))
+        if not (math.isfinite(red_min) and math.isfinite(nir_min)):
+            raise InputError("--index", "ndmvi: no valid red and nir pixels inside the LST footprint")
+        self.minima = (red_min, nir_min)
+
+    def strip(self, grid: Grid) -> np.ndarray:
+        bands = self.sources(grid)
+        for index in self.indices:
+            a, b = (bands[n] for n in INDEX_BANDS[index])
+            if index == "ndvi":
+                bands[index] = indices.ndvi(a, b)
+            elif index == "ndwi":
+                bands[index] = indices.ndwi(a, b)
+            else:
+                bands[index] = indices.ndmvi(a, b, *self.minima)
+        return np.stack([bands[n] for n in self.names]).astype(np.float32)
+
+    def describe(self) -> list[dict[str, str]]:
+        rows = [row for p in self.producers for row in p.describe()]
+        return rows + [{"name": i, "source": f"{'/'.join(INDEX_BANDS[i])} on the fine grid",
+                        "resampling": "computed", "unit": ""} for i in self.indices]
+
+
+def _producers(specs: Sequence[SourceSpec], grid: Grid, options: GuidanceOptions,
+               stack: ExitStack) -> list[_Continuous | _Categorical]:
+    if not specs:
+        raise InputError(None, "no guidance sources given", "name one or more rasters")
+    if options.refine not in REFINE_METHODS:
+        raise InputError("--refine", f"unknown method {options.refine!r}", f"use {', '.join(REFINE_METHODS)}")
+    if options.classes not in CLASS_MODES:
+        raise InputError("--classes", f"unknown mode {options.classes!r}", f"use {', '.join(CLASS_MODES)}")
+    producers: list[_Continuous | _Categorical] = []
+    for spec in specs:
+        src = _open_source(spec, grid, stack)
+        if spec.categorical:
+            producers.append(_Categorical(spec, src, grid, options.classes, options.class_values))
+        else:
+            producers.append(_Continuous(spec, src, grid, options.refine))
+    return producers
+
+
+class _Coverage:
+    """Counts each source's valid output pixels, to refuse empty sources and warn about partial ones."""
+
+    def __init__(self, producers: Sequence[_Continuous | _Categorical]) -> None:
+        self.first_band, offset = [], 0
+        for p in producers:
+            self.first_band.append(offset)
+            offset += len(p.names)
+        self.producers = producers
+        self.valid = [0] * len(producers)
+        self.total = 0
+
+    def add(self, strip: np.ndarray) -> None:
+        self.total += strip[0].size
+        for i, band in enumerate(self.first_band):
+            self.valid[i] += int(np.isfinite(strip[band]).sum())
+
+    def check(self) -> list[str]:
+        notes = []
+        for p, valid in zip(self.producers, self.valid):
+            if valid == 0:
+                raise InputError(p.path, "has no valid pixels inside the LST footprint")
+            if valid < self.total:
+                notes.append(f"{p.path.name} has data on {100 * valid / self.total:.1f}% of the LST "
+                             "footprint: its bands are nodata elsewhere")
+        return notes
+
+
+def build_guidance(
+    lst_path: str | os.PathLike[str],
+    sources: Sequence[SourceSpec],
+    out_path: str | os.PathLike[str],
+    options: GuidanceOptions,
+    *,
+    on_progress: ProgressCallback | None = None,
+) -> GuidanceReport:
+    """Resample ``sources`` onto the fine grid of ``lst_path`` and write them to ``out_path``.
+
+    Partial coverage by a source is reported as a :class:`GuidanceWarning` (and in the report).
+    """
+    report_progress = on_progress or (lambda done, total, what: None)
+    inputs = [lst_path, *(spec.path for spec in sources)]
+    check_writable(out_path, options.overwrite, inputs=inputs)
+    with bounded_block_cache(), ExitStack() as stack:
+        lst = stack.enter_context(open_raster(lst_path))
+        lst_grid = Grid(lst.crs, lst.transform, lst.width, lst.height)
+        grid, scale = fine_grid(lst_grid, lst_path, scale=options.scale, res=options.res)
+        bands = _Stack(_producers(sources, grid, options, stack), options.indices)
+        rows = options.strip_rows or BLOCK
+        tops = range(0, grid.height, rows)
+        strips = [grid_rows(grid, top, min(rows, grid.height - top)) for top in tops]
+        first_pass = "ndmvi" in bands.indices
+        total = len(strips) * (2 if first_pass else 1)
+        if first_pass:
+            report_progress(0, total, "NDMVI minima")
+            bands.find_ndmvi_minima(strips)
+        done = total - len(strips)
+        report = GuidanceReport(str(out_path), scale, grid.width, grid.height, grid.res[0],
+                                _units(grid), bands.describe())
+        coverage = _Coverage(bands.producers)
+        profile = creation_profile(width=grid.width, height=grid.height, count=len(bands.names),
+                                   crs=grid.crs, transform=grid.transform)
+        with atomic_output(out_path, options.overwrite, inputs=inputs) as tmp:
+            with rasterio.open(tmp, "w", **profile) as dst:
+                for n, (top, strip_grid) in enumerate(zip(tops, strips)):
+                    report_progress(done + n, total, "guidance")
+                    data = bands.strip(strip_grid)
+                    coverage.add(data)
+                    dst.write(data, window=Window(0, top, grid.width, strip_grid.height))
+                report.warnings = coverage.check()
+                _describe(dst, report, Path(lst_path).name)
+            finish_layout(tmp, cog=options.cog, overviews=options.overviews)
+        report_progress(total, total, "guidance")
+    for note in report.warnings:
+        warnings.warn(note, GuidanceWarning, stacklevel=2)
+    return report
+
+
+def _describe(dst: rasterio.io.DatasetWriter, report: GuidanceReport, lst_name: str) -> None:
+    for i, band in enumerate(report.bands, start=1):
+        dst.set_band_description(i, band["name"])
+        if band["unit"]:
+            dst.set_band_unit(i, band["unit"])
+        dst.update_tags(i, source=band["source"], resampling=band["resampling"])
+    dst.update_tags(generator="groklst guidance", lst_source=lst_name, scale=str(report.scale),
+                    grid=report.grid)
+
+
+def align_scale(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLike[str]) -> int:
+    """The scale a guidance raster suggests for an LST: their pixel-size ratio, rounded (>= 2)."""
+    with open_raster(lst_path) as lst, open_raster(guidance_path) as guidance:
+        if lst.crs is None or guidance.crs is None:
+            which = lst_path if lst.crs is None else guidance_path
+            raise InputError(which, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
+        grid = Grid(lst.crs, lst.transform, lst.width, lst.height)
+        ratio = grid.res[0] / _source_res(guidance, grid)
+    if round(ratio) < 2:
+        raise InputError(guidance_path, f"is not finer than the LST (pixel-size ratio {ratio:.2f})",
+                         "guidance must be at least twice as fine as the LST")
+    return round(ratio)
+
+
+def align_guidance(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLike[str],
+                   out_path: str | os.PathLike[str], scale: int) -> GuidanceReport:
+    """One guidance raster resampled onto the LST's fine grid at ``scale``, band names kept.
+
+    Unnamed bands stay ``b1..bN``, so ``downscale`` still takes them in order.
+    """
+    with open_raster(guidance_path) as src:
+        names = tuple(band_names(src))
+    return build_guidance(lst_path, [SourceSpec(Path(guidance_path), names)], out_path,
+                          GuidanceOptions(scale=scale, overwrite=True))

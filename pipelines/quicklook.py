@@ -1,0 +1,122 @@
+"""Quicklook PNG: the input LST beside its downscaled output, for a glance before archiving.
+
+Both panels share one colour scale (the 2nd-98th percentile of the output) and one colour bar in
+the output's unit (K or degC); nodata is transparent. Rasters are read decimated to the panel
+size, so a 100-megapixel output costs no more memory than the PNG. matplotlib is imported here
+only (its object API with the Agg canvas: no pyplot, no global backend), so the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.windows import from_bounds
+
+from pipelines.atomic import atomic_output
+from pipelines.errors import InputError
+from pipelines.geotiff import open_raster
+from pipelines.units import Units, detect_units, from_kelvin, to_kelvin
+
+DPI = 100
+GAP_PX = 20  # between and beside the panels
+TOP_PX = 40  # panel titles
+BOTTOM_PX = 80  # colour bar and its label
+COLORMAP = "inferno"
+PERCENTILES = (2.0, 98.0)
+
+
+def figure_size(width_px: int, rows: int, cols: int) -> tuple[int, int]:
+    """PNG size (px) for two panels of a ``rows x cols`` raster side by side in ``width_px``."""
+    panel = (width_px - 3 * GAP_PX) // 2
+    return width_px, TOP_PX + max(1, round(panel * rows / cols)) + BOTTOM_PX
+
+
+def _resolution(src: rasterio.DatasetReader) -> str:
+    unit = "m" if src.crs is not None and src.crs.is_projected else "deg"
+    return f"{src.res[0]:g} {unit}"
+
+
+def _units_of(src: rasterio.DatasetReader, sample: np.ndarray) -> Units:
+    declared = ((src.units[0] or src.tags().get("units") or "")).strip().lower()
+    if declared in ("degc", "c", "celsius", "°c"):
+        return Units.celsius
+    if declared in ("k", "kelvin"):
+        return Units.kelvin
+    return detect_units(sample)
+
+
+def _read(src: rasterio.DatasetReader, max_rows: int, max_cols: int, window=None,
+          resampling: Resampling = Resampling.average) -> np.ndarray:
+    """Band 1 read at most ``max_rows x max_cols`` (decimated), nodata as NaN."""
+    rows = int(window.height) if window is not None else src.height
+    cols = int(window.width) if window is not None else src.width
+    step = max(1.0, rows / max_rows, cols / max_cols)
+    shape = (max(1, math.ceil(rows / step)), max(1, math.ceil(cols / step)))
+    data = src.read(1, window=window, out_shape=shape, resampling=resampling, masked=True)
+    out = np.ma.filled(data.astype(np.float64), np.nan)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def write_quicklook(
+    output_path: str | os.PathLike[str],
+    png_path: str | os.PathLike[str],
+    *,
+    lst_path: str | os.PathLike[str] | None = None,
+    width_px: int = 1200,
+    overwrite: bool = False,
+) -> tuple[int, int]:
+    """Write a PNG of ``lst_path`` (default: the output's ``lst_source`` tag) beside the output.
+
+    Returns the PNG's size in pixels (see :func:`figure_size`).
+    """
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
+
+    if width_px < 200:
+        raise InputError("--width", f"must be at least 200 px, got {width_px}")
+    with open_raster(output_path) as out:
+        lst_path = lst_path or out.tags().get("lst_source")
+        if not lst_path:
+            raise InputError(output_path, "has no lst_source tag", "pass the input LST with --lst")
+        size = figure_size(width_px, out.height, out.width)
+        panel_h, panel_w = size[1] - TOP_PX - BOTTOM_PX, (width_px - 3 * GAP_PX) // 2
+        fine = _read(out, panel_h, panel_w)
+        unit = _units_of(out, fine)
+        bounds, fine_res = out.bounds, _resolution(out)
+    with open_raster(lst_path) as lst:
+        window = from_bounds(*bounds, transform=lst.transform).round_offsets().round_lengths()
+        coarse = _read(lst, panel_h, panel_w, window, Resampling.nearest)
+        coarse = from_kelvin(to_kelvin(coarse, _units_of(lst, coarse)), unit)
+        coarse_res = _resolution(lst)
+    valid = fine[np.isfinite(fine)]
+    if valid.size == 0:
+        raise InputError(output_path, "has no valid pixels to show")
+    vmin, vmax = np.percentile(valid, PERCENTILES)
+    norm = Normalize(vmin=float(vmin), vmax=float(max(vmax, vmin + 1e-3)))
+    cmap = colormaps[COLORMAP].with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
+
+    fig = Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI)
+    FigureCanvasAgg(fig)
+    extent = (bounds.left, bounds.right, bounds.bottom, bounds.top)
+    w, h = size
+    for i, (data, title) in enumerate(((coarse, f"input LST, {coarse_res}"),
+                                       (fine, f"downscaled, {fine_res}"))):
+        left = (GAP_PX + i * (panel_w + GAP_PX)) / w
+        ax = fig.add_axes((left, BOTTOM_PX / h, panel_w / w, panel_h / h))
+        image = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, norm=norm, extent=extent,
+                          interpolation="nearest", aspect="auto")
+        ax.set_title(title, fontsize=9)
+        ax.set_axis_off()
+    bar = fig.add_axes((0.25, 0.55 * BOTTOM_PX / h, 0.5, 0.16 * BOTTOM_PX / h))
+    label = "LST (°C)" if unit is Units.celsius else "LST (K)"
+    fig.colorbar(image, cax=bar, orientation="horizontal").set_label(label, fontsize=9)
+    with atomic_output(png_path, overwrite=overwrite, inputs=[output_path, lst_path]) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI, transparent=True)
+    return size

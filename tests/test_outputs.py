@@ -1,0 +1,164 @@
+"""Outputs for archives and people: downscale --cog/--overviews/--align/--quicklook, groklst
+quicklook and groklst checkpoint-info."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from PIL import Image
+from rio_cogeo.cogeo import cog_validate
+
+from groklst_cli.app import run
+from pipelines.checkpoint import file_hash, load_checkpoint
+from pipelines.geotiff import write_raster
+from pipelines.infer import DEFAULT_CHECKPOINT
+from tests.conftest import UTM, write_canonical_scene
+
+X0, Y0 = 500_000.0, 5_760_000.0
+
+
+def scene_with_nodata(folder: Path, rows: int, cols: int) -> tuple[Path, Path]:
+    yy, xx = np.mgrid[0:rows, 0:cols]
+    lst = 300.0 + 5.0 * np.sin(yy / 5.0) + 3.0 * np.cos(xx / 7.0)
+    lst[:3, :4] = np.nan
+    return write_canonical_scene(folder, shape=(rows, cols), lst=lst, bands=("red", "nir"))
+
+
+def read(path: Path) -> np.ndarray:
+    with rasterio.open(path) as src:
+        return src.read()
+
+
+def test_cog_and_overviews_keep_the_values_and_the_cog_validates(tmp_path: Path) -> None:
+    lst, _ = scene_with_nodata(tmp_path, 210, 180)  # 630 rows x 540 cols of output
+    outs = {}
+    for name, extra in (("plain", []), ("cog", ["--cog"]), ("ovr", ["--overviews"])):
+        outs[name] = tmp_path / f"{name}.tif"
+        assert run(["-q", "downscale", str(lst), "--model", "bicubic", *extra, "-o", str(outs[name])]) == 0
+    plain = read(outs["plain"])
+    for name in ("cog", "ovr"):
+        np.testing.assert_array_equal(read(outs[name]), plain)  # lossless, nodata NaN kept
+    valid, errors, _ = cog_validate(str(outs["cog"]), quiet=True)
+    assert valid, errors
+    with rasterio.open(outs["cog"]) as cog, rasterio.open(outs["ovr"]) as ovr, \
+            rasterio.open(outs["plain"]) as bare:
+        assert cog.overviews(1) == [2] and ovr.overviews(1) == [2] and bare.overviews(1) == []
+        assert cog.descriptions == ("lst",) and cog.units == ("K",) and cog.tags()["model"] == "bicubic"
+        assert np.isnan(cog.nodata) and cog.block_shapes == [(512, 512)]
+        assert ovr.tags(ns="rio_overview") == {"resampling": "average"}
+        half = cog.read(1, out_shape=(315, 270))  # read from the overview: the 2 x 2 mean
+    full = plain[0].astype(np.float64)
+    blocks = full.reshape(315, 2, 270, 2)
+    inner = np.isfinite(blocks).all(axis=(1, 3))
+    np.testing.assert_allclose(half[inner], blocks.mean(axis=(1, 3))[inner], atol=1e-3)
+
+
+def write_offset_guidance(folder: Path, lst: Path) -> Path:
+    """Two bands at 20 m, 15 m off the 30 m LST grid: they do not nest."""
+    with rasterio.open(lst) as src:
+        rows, cols = src.height * 3 // 2 + 2, src.width * 3 // 2 + 2
+    rng = np.random.default_rng(3)
+    data = rng.uniform(0.05, 0.4, (2, rows, cols))
+    path = folder / "s2_20m.tif"
+    write_raster(path, data, crs=UTM, transform=Affine(20, 0, X0 - 15, 0, -20, Y0 + 15),
+                 descriptions=["red", "nir"])
+    return path
+
+
+def test_align_resamples_non_nesting_guidance_like_the_guidance_command(tmp_path: Path, capsys) -> None:
+    lst, _ = scene_with_nodata(tmp_path, 20, 24)
+    guidance = write_offset_guidance(tmp_path, lst)
+    out = tmp_path / "out.tif"
+    base = ["downscale", str(lst), "--guidance", str(guidance), "--model", "bicubic"]
+    assert run([*base, "-o", str(out)]) == 2
+    assert "not an integer multiple" in capsys.readouterr().err and not out.exists()
+    assert run([*base, "--align", "-o", str(out)]) == 0
+    assert "aligned" in capsys.readouterr().err
+    # The same as building the guidance with groklst guidance at the pixel-size ratio (x2).
+    built = tmp_path / "built_guidance.tif"
+    assert run(["-q", "guidance", str(lst), str(guidance), "--scale", "2", "-o", str(built)]) == 0
+    ref = tmp_path / "ref.tif"
+    assert run(["-q", "downscale", str(lst), "--guidance", str(built), "--model", "bicubic", "-o", str(ref)]) == 0
+    np.testing.assert_array_equal(read(out), read(ref))
+    with rasterio.open(out) as src:
+        assert src.res == (15.0, 15.0) and src.tags()["guidance_source"] == str(guidance)
+        assert src.tags()["guidance_aligned"] == "bilinear onto LST/2 (--align)"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_align_cleans_up_when_the_downscale_fails(tmp_path: Path, capsys) -> None:
+    lst, _ = scene_with_nodata(tmp_path, 20, 24)
+    guidance = write_offset_guidance(tmp_path, lst)
+    out = tmp_path / "out.tif"
+    # The default model (x3) needs the paper's 10 bands; the aligned guidance has two.
+    assert run(["downscale", str(lst), "--guidance", str(guidance), "--align", "-o", str(out)]) == 2
+    assert "missing guidance band(s) dem" in capsys.readouterr().err
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert run(["downscale", str(lst), "--align", "-o", str(out)]) == 2
+    assert "pass --guidance" in capsys.readouterr().err
+
+
+def test_quicklook_is_a_png_of_the_expected_size_with_transparent_nodata(tmp_path: Path, capsys) -> None:
+    lst, _ = scene_with_nodata(tmp_path, 40, 50)
+    out, png = tmp_path / "out.tif", tmp_path / "look.png"
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out), "--quicklook", str(png)]) == 0
+    with Image.open(png) as image:
+        image.verify()
+    with Image.open(png) as image:
+        # 1200 px wide: two 570 px panels (20 px gaps), 456 px high for a 4:5 scene, plus
+        # 40 px of titles and 80 px of colour bar.
+        assert image.format == "PNG" and image.size == (1200, 576) and image.mode == "RGBA"
+        alpha = np.asarray(image)[..., 3]
+    right_panel = alpha[40:496, 610:1180]
+    assert right_panel[1, 1] == 0  # the nodata corner of the scene (LST rows 0-2, cols 0-3)
+    assert (right_panel[200:250, 200:250] == 255).all()
+    # groklst quicklook finds the input from the output's lst_source tag, names the PNG itself.
+    capsys.readouterr()
+    assert run(["quicklook", str(out), "--width", "600"]) == 0
+    assert capsys.readouterr().out.strip() == str(out.with_suffix(".png"))
+    with Image.open(out.with_suffix(".png")) as image:
+        assert image.size == (600, 40 + round(270 * 40 / 50) + 80)
+    assert run(["quicklook", str(out), "--width", "600"]) == 2  # exists: needs --overwrite
+
+
+def test_quicklook_on_several_inputs_is_refused(tmp_path: Path, capsys) -> None:
+    first, _ = write_canonical_scene(tmp_path, "a", shape=(12, 12))
+    second, _ = write_canonical_scene(tmp_path, "b", shape=(12, 12))
+    assert run(["downscale", str(first), str(second), "--model", "bicubic", "--out-dir", str(tmp_path / "o"),
+                "--quicklook", str(tmp_path / "q.png")]) == 2
+    assert "--quicklook: applies to a single input" in capsys.readouterr().err
+
+
+def test_checkpoint_info_prints_the_shipped_model_card(capsys) -> None:
+    ckpt = load_checkpoint(DEFAULT_CHECKPOINT)
+    assert run(["checkpoint-info", str(DEFAULT_CHECKPOINT)]) == 0
+    text = capsys.readouterr().out
+    assert f"sha256      {file_hash(DEFAULT_CHECKPOINT)}" in text
+    assert 'model       mocolsk-lite {"num_stages": 2}, 894,661 parameters' in text
+    assert "scale       x3" in text and "trained on LST at 30 -> output at 10" in text
+    band_lines = [line.split()[1] for line in text.splitlines() if line.startswith("  ")]
+    assert band_lines == ckpt.bands == ["dem", "deepblue", "blue", "green", "red", "vre", "nir",
+                                        "ndmvi", "ndvi", "ndwi"]
+    assert "1200 of 1200 iterations, batch 4, crop 48, lr 0.0001" in text
+    assert "made with groklst 0.1.0" in text
+    assert run(["checkpoint-info", str(DEFAULT_CHECKPOINT), "--json"]) == 0
+    card = json.loads(capsys.readouterr().out)
+    assert card["scale"] == 3 and card["hr_resolution"] == 10.0 and card["lr_resolution"] == 30.0
+    assert [b["name"] for b in card["bands"]] == ckpt.bands
+    assert [b["mean"] for b in card["bands"]] == ckpt.band_mean and card["lst"]["std"] == ckpt.lst_std
+    assert card["config"]["iters"] == 1200 and card["sha256"] == file_hash(DEFAULT_CHECKPOINT)
+
+
+@pytest.mark.parametrize("content, problem", [(None, "checkpoint file not found"),
+                                              (b"not a checkpoint", "not a readable groklst checkpoint")])
+def test_checkpoint_info_bad_file_exit_2(tmp_path: Path, capsys, content, problem) -> None:
+    path = tmp_path / "x.pt"
+    if content is not None:
+        path.write_bytes(content)
+    assert run(["checkpoint-info", str(path)]) == 2
+    assert problem in capsys.readouterr().err
