@@ -41,6 +41,8 @@ from pipelines.units import Units, from_kelvin, unit_tag
 
 ProgressCallback = Callable[[int, int], None]  # (tiles done, tiles total)
 MAX_OUTPUT_PIXELS = 2_000_000_000  # a larger output needs --force
+
+
 @dataclass
 class DownscaleOptions:
     """How to tile and run; sizes are in output pixels."""
