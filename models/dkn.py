@@ -59,38 +59,45 @@ def _conv_block(in_channels: int, out_channels: int, kernel: int, *, stride: int
     return [*layers, nn.ReLU()]
 
 
+WIDTHS = (32, 64, 128)  # the kernel networks' channels, as in the paper
+
+
 class KernelNet(nn.Module):
     """Features -> (sigmoid weights, offsets) per output position, ``outputs`` kernels each."""
 
-    def __init__(self, layers: list[nn.Module], kernel: int, outputs: int = 1):
+    def __init__(self, layers: list[nn.Module], width: int, kernel: int, outputs: int = 1):
         super().__init__()
         self.features = nn.Sequential(*layers)
-        self.weights = nn.Conv2d(128, kernel * kernel * outputs, 1)
-        self.offsets = nn.Conv2d(128, 2 * kernel * kernel * outputs, 1)
+        self.weights = nn.Conv2d(width, kernel * kernel * outputs, 1)
+        self.offsets = nn.Conv2d(width, 2 * kernel * kernel * outputs, 1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.features(x)
         return torch.sigmoid(self.weights(features)), self.offsets(features)
 
 
-def dkn_kernel_net(in_channels: int, kernel: int) -> KernelNet:
+def dkn_kernel_net(in_channels: int, kernel: int, widths: tuple[int, int, int] = WIDTHS) -> KernelNet:
     """DKN's network: valid convolutions 7, 2/2, 5, 2/2, 5, 3, 3 (BN after the wide ones)."""
+    a, b, c = widths
     layers = [
-        *_conv_block(in_channels, 32, 7, norm=True), *_conv_block(32, 32, 2, stride=2),
-        *_conv_block(32, 64, 5, norm=True), *_conv_block(64, 64, 2, stride=2),
-        *_conv_block(64, 128, 5, norm=True), *_conv_block(128, 128, 3),
-        *_conv_block(128, 128, 3),
+        *_conv_block(in_channels, a, 7, norm=True), *_conv_block(a, a, 2, stride=2),
+        *_conv_block(a, b, 5, norm=True), *_conv_block(b, b, 2, stride=2),
+        *_conv_block(b, c, 5, norm=True), *_conv_block(c, c, 3),
+        *_conv_block(c, c, 3),
     ]
-    return KernelNet(layers, kernel)
+    return KernelNet(layers, c, kernel)
 
 
-def fdkn_kernel_net(in_channels: int, kernel: int, factor: int) -> KernelNet:
+def fdkn_kernel_net(
+    in_channels: int, kernel: int, factor: int, widths: tuple[int, int, int] = WIDTHS
+) -> KernelNet:
     """FDKN's network: six 'same' 3x3 convolutions, ``factor``^2 kernels per position."""
-    widths = [in_channels, 32, 32, 64, 64, 128, 128]
+    a, b, c = widths
+    channels = [in_channels, a, a, b, b, c, c]
     layers: list[nn.Module] = []
     for i in range(6):
-        layers += _conv_block(widths[i], widths[i + 1], 3, padding=1, norm=i % 2 == 0)
-    return KernelNet(layers, kernel, outputs=factor * factor)
+        layers += _conv_block(channels[i], channels[i + 1], 3, padding=1, norm=i % 2 == 0)
+    return KernelNet(layers, c, kernel, outputs=factor * factor)
 
 
 def residual_filter(
@@ -113,14 +120,17 @@ class DKN(nn.Module):
     15 x 15 window.
     """
 
-    def __init__(self, scale: int, guidance_channels: int, kernel: int = 3):
+    def __init__(
+        self, scale: int, guidance_channels: int, kernel: int = 3,
+        widths: tuple[int, int, int] = WIDTHS,
+    ):
         super().__init__()
         require_guidance("DKN", guidance_channels)
         self.scale = scale
         self.guidance_channels = guidance_channels
         self.kernel = kernel
-        self.guidance_net = dkn_kernel_net(guidance_channels, kernel)
-        self.lst_net = dkn_kernel_net(1, kernel)
+        self.guidance_net = dkn_kernel_net(guidance_channels, kernel, tuple(widths))
+        self.lst_net = dkn_kernel_net(1, kernel, tuple(widths))
 
     def _kernels(self, guidance: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Dense (weights, offsets) at every pixel of the (multiple-of-4) inputs."""
@@ -159,7 +169,10 @@ class FDKN(nn.Module):
     difference from the reference as :class:`DKN`.
     """
 
-    def __init__(self, scale: int, guidance_channels: int, kernel: int = 3, factor: int | None = None):
+    def __init__(
+        self, scale: int, guidance_channels: int, kernel: int = 3, factor: int | None = None,
+        widths: tuple[int, int, int] = WIDTHS,
+    ):
         super().__init__()
         require_guidance("FDKN", guidance_channels)
         self.scale = scale
@@ -168,8 +181,10 @@ class FDKN(nn.Module):
         self.factor = factor = scale if factor is None else factor
         if factor < 1:
             raise ValueError(f"factor must be >= 1, got {factor}")
-        self.guidance_net = fdkn_kernel_net(guidance_channels * factor * factor, kernel, factor)
-        self.lst_net = fdkn_kernel_net(factor * factor, kernel, factor)
+        self.guidance_net = fdkn_kernel_net(
+            guidance_channels * factor * factor, kernel, factor, tuple(widths)
+        )
+        self.lst_net = fdkn_kernel_net(factor * factor, kernel, factor, tuple(widths))
 
     def forward(self, lst_lr: torch.Tensor, guidance_hr: torch.Tensor) -> torch.Tensor:
         check_inputs(lst_lr, guidance_hr, self.scale, self.guidance_channels)

@@ -133,6 +133,8 @@ class _Run:
                               guidance_channels=len(source.bands), **config.model_kwargs)
         except TypeError as exc:
             raise InputError("model_kwargs", f"{config.model}: {exc}") from exc
+        except ValueError as exc:  # a scale the model does not support, or a bad option value
+            raise InputError("--model", str(exc)) from exc
         self.model = net.to(self.device)
         if self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
