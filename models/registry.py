@@ -63,6 +63,10 @@ _MODEL_MODULES: tuple[str, ...] = (
     "models.dbpn",
     "models.srfbn",
     "models.ctnet",
+    "models.fenet",
+    "models.cfgn",
+    "models.fenet_freq",
+    "models.dctlsa",
 )
 _loaded = False
 

@@ -37,6 +37,10 @@ TINY: dict[str, dict[str, object]] = {
     "dbpn": {"channels": 8, "features": 16, "stages": 3},
     "srfbn": {"channels": 8, "groups": 2, "steps": 2},
     "ctnet": {"channels": 32, "blocks": 2, "up_channels": 8},
+    "fenet": {"channels": 48, "blocks": 2},  # narrower, its 1-2 unit gate bottlenecks start dead
+    "cfgn": {"channels": 8, "blocks": 2},
+    "fenet-freq": {"channels": 8, "blocks": 2, "groups": 2},
+    "dctlsa": {"channels": 8, "blocks": 2, "heads": 2, "window": 4},
 }
 SPECS = {spec.name: spec for spec in list_models()}
 NAMES = list(SPECS)
@@ -73,7 +77,8 @@ def test_registry_has_the_issue_models():
     single = {s.name for s in list_models() if not s.guided and s.learned}
     assert {"mocolsk", "mocolsk-lite", "djfr", "fdsr", "suft", "ahmf", "rsag", "dkn", "fdkn",
             "dagf", "svlrm", "msgnet", "dgf", "p2p", "dsrn"} <= guided
-    assert {"edsr", "rcan", "rdn", "dbpn", "srfbn", "ctnet"} <= single
+    assert {"edsr", "rcan", "rdn", "dbpn", "srfbn", "ctnet", "fenet", "fenet-freq", "cfgn",
+            "dctlsa"} <= single
     assert not get_spec("bicubic").learned and not get_spec("bilinear").learned
 
 
@@ -115,7 +120,9 @@ def test_every_parameter_gets_a_gradient(name):
         for p in net.parameters():
             if not p.any():
                 p.fill_(0.1)
-    lst, guidance = inputs(2, scale)
+    lst, guidance = inputs(4, scale)
+    # samples of different level and contrast, so that pooled attention inputs differ
+    lst = lst * torch.linspace(0.5, 3.0, 4).view(4, 1, 1, 1) + torch.linspace(-2.0, 2.0, 4).view(4, 1, 1, 1)
     net(lst, guidance).square().mean().backward()
     dead = [n for n, p in net.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert dead == []

@@ -54,6 +54,10 @@ REFERENCE_X4: dict[str, tuple[int, str]] = {
     # convolutions per contextual transform (CFE.k3, CFE.k4) that its forward never calls;
     # the 2 % comparison is against the 358,089 it uses.
     "ctnet": (358_089, "ctnet/ctnet.py CTNET(nf=64, unf=24, nb=16), parameters its forward uses"),
+    "fenet": (351_400, "fenet/fenet.py FeNet(num_fea=48, num_LBs=4)"),
+    "cfgn": (533_716, "cfgn/cfgn.py CFGN(block_type 'base': 48 features, 6 blocks)"),
+    "fenet-freq": (673_154, "FEN/FENet.py FENet(group=4), weight_norm's g and v counted"),
+    "dctlsa": (868_466, "dctlsa/dctlsa.py DCTLSA(nf=55, num_modules=6, num_head=5)"),
 }
 
 
