@@ -4,7 +4,8 @@ How the numbers are taken: ``--scenes`` synthetic Heihe-like scenes (``pipelines
 ``--scene-size`` LST pixels at 30 m with 10 m guidance, 10 bands) are prepared by
 ``pipelines.prepare`` at x4 (Wald's protocol: the 30 m LST is the HR truth, the LR input its
 area-degraded 120 m version; ``--patch`` HR px patches at half-patch stride, split
-60/10/30 by blocks of one patch). Every
+60/10/30 by blocks of one patch; the generated scenes are dates of one place, so the
+blocks, and the splits, are geographic). Every
 learned model is then trained from the same seed by ``pipelines.train.fit`` with the same
 recipe: the paper's (AdamW, weight decay 1e-5, cosine annealing over the run, L1 in Kelvin,
 z-scored inputs, random crops with flips) for ``--iters`` iterations of ``--batch-size``
@@ -19,7 +20,7 @@ This is a short run, not the paper's 10k iterations of 512 px crops on GPUs: the
 which models learn fastest from a small dataset, not which would win at convergence.
 
 Usage: python benchmarks/zoo.py [--iters 40] [--models suft,rdn] [--crop 32] [--batch-size 4]
-       [--lr 1e-4] [--scenes 4] [--scene-size 96] [--patch 48] [--threads N] [--json]
+       [--lr 1e-4] [--scenes 2] [--scene-size 192] [--patch 48] [--threads N] [--json]
 """
 
 from __future__ import annotations
@@ -119,8 +120,8 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=32, help="HR crop in pixels")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--lr", type=float, default=1e-4, help="the paper's 1e-4 by default")
-    parser.add_argument("--scenes", type=int, default=4)
-    parser.add_argument("--scene-size", type=int, default=96, help="LST pixels per side")
+    parser.add_argument("--scenes", type=int, default=2)
+    parser.add_argument("--scene-size", type=int, default=192, help="LST pixels per side")
     parser.add_argument("--patch", type=int, default=48, help="HR patch size of the dataset")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0)

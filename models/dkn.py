@@ -142,7 +142,7 @@ class DKN(nn.Module):
                 lst_weights, lst_offsets = self.lst_net(F.pad(target, pad))
                 weights.append(guidance_weights * lst_weights)
                 offsets.append(guidance_offsets * lst_offsets)
-        return _stitch(weights), _stitch(offsets)
+        return stitch(weights), stitch(offsets)
 
     def forward(self, lst_lr: torch.Tensor, guidance_hr: torch.Tensor) -> torch.Tensor:
         check_inputs(lst_lr, guidance_hr, self.scale, self.guidance_channels)
@@ -153,7 +153,7 @@ class DKN(nn.Module):
         return residual_filter(padded, weights, offsets, self.kernel)[..., :h, :w]
 
 
-def _stitch(parts: list[torch.Tensor]) -> torch.Tensor:
+def stitch(parts: list[torch.Tensor]) -> torch.Tensor:
     """Interleave SHIFTS^2 results of shifted inputs: part i*SHIFTS+j lands on [i::S, j::S]."""
     b, c, h, w = parts[0].shape
     stacked = torch.stack(parts, dim=2).reshape(b, c * SHIFTS * SHIFTS, h, w)

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from groklst_cli.app import run
 from models.blocks import bicubic_upsample, pad_to_multiple
 from models.cost import count_parameters
-from models.dkn import _stitch, deformable_filter
-from models.registry import build_model
+from models.dkn import deformable_filter, stitch
+from models.registry import build_model, get_spec, list_models
 from models.rsag import EdgeSplit
 from pipelines.checkpoint import load_checkpoint
 from pipelines.run_layout import BEST
@@ -93,7 +92,7 @@ def test_deformable_filter_identity_shift_and_interpolation():
 
 def test_shift_and_stitch_interleaves_like_strided_slices():
     parts = [torch.full((1, 2, 3, 5), float(k)) for k in range(16)]
-    stitched = _stitch(parts)
+    stitched = stitch(parts)
     assert stitched.shape == (1, 2, 12, 20)
     for i in range(4):
         for j in range(4):
@@ -202,9 +201,17 @@ def test_cli_refuses_a_scale_the_model_does_not_support(dataset_x3_x4, tmp_path,
     assert "'msgnet' works at x2, x4, x8, x16 only, not x3" in capsys.readouterr().err
 
 
-def test_json_lists_unsupported_scales_as_null(capsys):
+def test_the_registry_lists_at_least_20_models():
+    assert len(list_models()) >= 20
+
+
+def test_json_lists_unsupported_scales_as_null(capsys, monkeypatch):
+    two = [get_spec("rsag"), get_spec("suft")]  # measuring every model is test_models_cli's job
+    monkeypatch.setattr("models.registry.list_models", lambda: two)
     assert run(["models", "--scale", "3", "--json"]) == 0
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
-    assert len(rows) >= 20
-    assert rows["rsag"]["params"] is None and rows["rsag"]["scales"] == [4, 8, 16]
+    assert rows["rsag"]["params"] is None and rows["rsag"]["gflop_per_mpx"] is None
+    assert rows["rsag"]["scales"] == [4, 8, 16]
     assert rows["suft"]["params"] > 0 and rows["suft"]["scales"] == "any"
+    assert run(["models", "--scale", "3"]) == 0
+    assert "not x3" in capsys.readouterr().out
