@@ -6,15 +6,19 @@ data reading, crop/flip augmentation, forward, L1 loss in Kelvin, backward, Adam
 in-memory synthetic dataset of 10-band patches. The first ``--warmup`` iterations are not
 timed; the rate is timed iterations / wall seconds between their step hooks. Validation is
 off (no val split). Torch uses its default thread count unless ``--threads`` is given.
+Each model runs twice: with glibc's default allocator ("system") and with freed memory kept in
+the process as the ``groklst`` command does ("kept", pipelines/allocator.py); user and system
+CPU seconds and minor page faults are the child process's own (wait4).
 
 Usage: python benchmarks/train_speed.py [--crop 96] [--batch-size 4] [--scale 4] [--iters 6]
-       [--warmup 2] [--models mocolsk,mocolsk-lite] [--threads N]
+       [--warmup 2] [--models mocolsk,mocolsk-lite] [--threads N] [--allocators system,kept]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -28,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.peak_memory import peak_rss_mib  # noqa: E402
+from pipelines.allocator import ENV as ALLOCATOR_ENV  # noqa: E402
+from pipelines.allocator import keep_freed_memory  # noqa: E402
 from pipelines.dataset import NormStats  # noqa: E402
 from pipelines.train import fit  # noqa: E402
 from pipelines.train_config import TrainConfig  # noqa: E402
@@ -60,6 +66,7 @@ def measure(model: str, args: argparse.Namespace) -> dict[str, object]:
     """Train ``model`` in this process and return its rate and peak memory."""
     if args.threads:
         torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as the groklst command does, unless GROKLST_KEEP_FREED_MEMORY=0
     stamps: list[float] = []
     config = TrainConfig(model=model, scale=args.scale, iters=args.warmup + args.iters,
                          batch_size=args.batch_size, crop=args.crop, val_every=10**9, device="cpu")
@@ -85,6 +92,7 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=6, help="timed iterations")
     parser.add_argument("--warmup", type=int, default=2, help="untimed first iterations (>= 1)")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--allocators", default="system,kept")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.warmup = max(args.warmup, 1)
@@ -95,15 +103,23 @@ def main() -> None:
           f"{torch.__version__}, crop {args.crop} HR px, batch {args.batch_size}, x{args.scale}, "
           f"{BANDS} guidance bands; {args.warmup} warm-up + {args.iters} timed iterations, "
           f"one fresh process per model (peak RSS = VmHWM)")
-    print(f"{'model':<14} {'it/s':>8} {'s/it':>8} {'peak RSS MiB':>13} {'threads':>8}", flush=True)
+    print(f"{'model':<14} {'allocator':>9} {'it/s':>8} {'s/it':>8} {'user s':>8} {'sys s':>7} "
+          f"{'minflt':>9} {'peak RSS MiB':>13} {'threads':>8}", flush=True)
     passthrough = [f"--crop={args.crop}", f"--batch-size={args.batch_size}", f"--scale={args.scale}",
                    f"--iters={args.iters}", f"--warmup={args.warmup}", f"--threads={args.threads}"]
     for model in args.models.split(","):
-        out = subprocess.run([sys.executable, __file__, *passthrough, "--one", model],
-                             check=True, capture_output=True, text=True).stdout
-        row = json.loads(out.strip().splitlines()[-1])
-        print(f"{row['model']:<14} {row['iters_per_s']:>8.3f} {row['s_per_iter']:>8.3f} "
-              f"{row['peak_rss_mib']:>13.0f} {row['threads']:>8}", flush=True)
+        for allocator in args.allocators.split(","):
+            env = {**os.environ, ALLOCATOR_ENV: "0" if allocator == "system" else "1"}
+            proc = subprocess.Popen([sys.executable, __file__, *passthrough, "--one", model],
+                                    stdout=subprocess.PIPE, text=True, env=env)
+            out = proc.stdout.read()
+            _, status, usage = os.wait4(proc.pid, 0)
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise RuntimeError(f"{model} ({allocator}) failed")
+            row = json.loads(out.strip().splitlines()[-1])
+            print(f"{row['model']:<14} {allocator:>9} {row['iters_per_s']:>8.3f} {row['s_per_iter']:>8.3f} "
+                  f"{usage.ru_utime:>8.1f} {usage.ru_stime:>7.1f} {usage.ru_minflt:>9} "
+                  f"{row['peak_rss_mib']:>13.0f} {row['threads']:>8}", flush=True)
 
 
 if __name__ == "__main__":

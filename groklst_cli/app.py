@@ -6,18 +6,69 @@ on stderr naming the file and the problem), 1 an internal error. Tracebacks only
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import traceback
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 
 from groklst_cli import __version__
 from groklst_cli.commands import register_all
-from groklst_cli.console import err, state
-from pipelines.errors import InputError
+from groklst_cli.console import err, state, warn
+from groklst_cli.native_stderr import native_stderr_hidden
+from pipelines.allocator import keep_freed_memory
+from pipelines.errors import GroklstWarning, InputError, environment_error
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process killed by it
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every temporary output is cleaned up on the way out."""
+
+
+_signals = {"terminated": False}  # typer turns a KeyboardInterrupt into status 130: remember why
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    _signals["terminated"] = True
+    raise Terminated()
+
+
+@contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` for the block (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _groklst_warnings_shown() -> Iterator[None]:
+    """Show :class:`GroklstWarning`s from the pipelines as ``warning:`` lines, every time."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", GroklstWarning)
+        default = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+            if issubclass(category, GroklstWarning):
+                warn(str(message).replace("[", r"\["))
+            else:
+                default(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
 
 app = typer.Typer(
     name="groklst",
@@ -59,9 +110,15 @@ def _fail(message: str, status: int) -> int:
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit status instead of exiting (used by ``main`` and tests)."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    _signals["terminated"] = False
     try:
-        # Without standalone mode click returns typer.Exit's code instead of raising it.
-        status = app(args=argv, prog_name="groklst", standalone_mode=False)
+        with _terminate_cleanly(), _groklst_warnings_shown():
+            # Without standalone mode click returns typer.Exit's code instead of raising it.
+            status = app(args=argv, prog_name="groklst", standalone_mode=False)
+        if _signals["terminated"]:
+            return _fail("terminated (SIGTERM); unfinished outputs were removed", EXIT_TERMINATED)
+        if status == EXIT_INTERRUPTED:
+            return _fail("interrupted; unfinished outputs were removed", EXIT_INTERRUPTED)
         return status if isinstance(status, int) else 0
     except InputError as exc:
         if debug:
@@ -70,19 +127,29 @@ def run(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
-        return _fail("aborted", 130)
+        return _fail("aborted", EXIT_INTERRUPTED)
     except typer.TyperException as exc:  # usage errors: click's own message, exit status 2
         exc.show()
         return exc.exit_code
+    except Terminated:
+        return _fail("terminated (SIGTERM); unfinished outputs were removed", EXIT_TERMINATED)
     except KeyboardInterrupt:
-        return _fail("interrupted", 130)
+        return _fail("interrupted; unfinished outputs were removed", EXIT_INTERRUPTED)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: report, never crash
         if debug:
             traceback.print_exc()
+        mapped = environment_error(exc)
+        if mapped is not None:
+            return _fail(str(mapped).replace("[", r"\["), EXIT_USER_ERROR)
         msg = f"internal error: {type(exc).__name__}: {exc}".replace("[", r"\[")
         return _fail(msg + " (run with --debug for the traceback)", EXIT_INTERNAL_ERROR)
 
 
 def main() -> None:
     """Console-script entry point."""
-    sys.exit(run())
+    keep_freed_memory()
+    if "--debug" in sys.argv[1:]:
+        sys.exit(run())
+    with native_stderr_hidden():
+        status = run()
+    sys.exit(status)

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+NATIVE_CHANNELS_LAST_DILATION = 2  # up to this dilation the native channels_last kernel is faster
+
 
 def conv3x3(in_channels: int, out_channels: int, kernel_size: int = 3) -> nn.Conv2d:
     """A 'same'-padded convolution with bias."""
@@ -94,8 +96,11 @@ class DepthwiseConv(nn.Conv2d):
     """'Same'-padded depth-wise convolution (odd ``kernel``, any ``dilation``).
 
     A dilated convolution is computed as the undilated one on the dilation x dilation
-    polyphase components of the input (identical result, same weights): PyTorch's CPU kernel
-    for dilated depth-wise convolutions is 2-8x slower than this.
+    polyphase components of the input (identical result, same weights), in the input's memory
+    layout: PyTorch's CPU kernels for dilated depth-wise convolutions are 2-8x slower than
+    that in NCHW, and slower from dilation 3 on in ``channels_last`` (measured with
+    benchmarks/depthwise_conv.py). ``channels_last`` inputs with dilation 1 or 2 use the
+    native kernel, which is the fastest there.
     """
 
     def __init__(self, channels: int, kernel: int, dilation: int = 1):
@@ -108,18 +113,36 @@ class DepthwiseConv(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         d = self.dilation[0]
-        if d == 1:
+        channels_last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+        if d == 1 or (channels_last and d <= NATIVE_CHANNELS_LAST_DILATION):
             return super().forward(x)
+        if channels_last:
+            return self._polyphase_channels_last(x, d)
+        return self._polyphase_nchw(x, d)
+
+    def _undilated(self, phases: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(phases, self.weight, self.bias, padding=self.kernel_size[0] // 2,
+                        groups=self.groups)
+
+    def _polyphase_nchw(self, x: torch.Tensor, d: int) -> torch.Tensor:
         b, c, h, w = x.shape
         hp, wp = -(-h // d) * d, -(-w // d) * d  # zero rows/columns beyond the edge, cropped below
         x = F.pad(x, (0, wp - w, 0, hp - h))
         phases = x.reshape(b, c, hp // d, d, wp // d, d).permute(0, 3, 5, 1, 2, 4)
-        phases = phases.reshape(b * d * d, c, hp // d, wp // d)
-        out = F.conv2d(
-            phases, self.weight, self.bias, padding=self.kernel_size[0] // 2, groups=self.groups
-        )
+        out = self._undilated(phases.reshape(b * d * d, c, hp // d, wp // d))
         out = out.reshape(b, d, d, c, hp // d, wp // d).permute(0, 3, 4, 1, 5, 2)
         return out.reshape(b, c, hp, wp)[..., :h, :w]
+
+    def _polyphase_channels_last(self, x: torch.Tensor, d: int) -> torch.Tensor:
+        b, c, h, w = x.shape
+        hp, wp = -(-h // d) * d, -(-w // d) * d
+        nhwc = F.pad(x.permute(0, 2, 3, 1), (0, 0, 0, wp - w, 0, hp - h))
+        phases = nhwc.reshape(b, hp // d, d, wp // d, d, c).permute(0, 2, 4, 1, 3, 5)
+        phases = phases.reshape(b * d * d, hp // d, wp // d, c).permute(0, 3, 1, 2)
+        out = self._undilated(phases).permute(0, 2, 3, 1)
+        out = out.reshape(b, d, d, hp // d, wp // d, c).permute(0, 3, 1, 4, 2, 5)
+        out = out.reshape(b, hp, wp, c)[:, :h, :w]
+        return out.permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
 
 
 def projection_geometry(scale: int) -> tuple[int, int, int]:

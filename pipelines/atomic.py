@@ -1,58 +1,211 @@
 """Atomic outputs: write under a temporary name beside the target, rename when complete.
 
 A killed or failed run never leaves a truncated file under the final name, and an existing
-output is only replaced when the caller says so.
+output is only replaced when the caller says so, and only when it is what groklst makes:
+a file output replaces a file (never a directory), a dataset replaces a groklst dataset (or an
+empty folder), and no output may be one of the run's inputs. Temporary names are
+``.NAME.XXXXXXXX.partial``; those a killed run left behind are removed by the next run of the
+same output once they are older than :data:`STALE_AFTER_S`, younger ones are reported.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
+import time
 import uuid
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 
-from pipelines.errors import InputError
+from pipelines.errors import GroklstWarning, InputError, environment_error
+
+STALE_AFTER_S = 24 * 3600
+DATASET_FORMAT = "groklst-dataset/1"  # the marker in a prepared dataset's info.json
+DATASET_INFO = "info.json"
+_LEGACY_DATASET_ENTRIES = ("data.zarr", "stats.json", DATASET_INFO, "splits")
 
 
-def check_writable(path: str | os.PathLike[str], overwrite: bool) -> Path:
-    """Fail early (before any work) if ``path`` exists and may not be overwritten."""
+class OutputKind(str, Enum):
+    """What an output is, which decides what ``--overwrite`` may replace."""
+
+    file = "file"
+    dataset = "dataset"
+
+
+def is_groklst_dataset(path: Path) -> bool:
+    """Whether ``path`` is a dataset written by ``groklst prepare`` (its info.json says so).
+
+    Datasets written before the marker existed are recognised by their complete layout.
+    """
+    info = path / DATASET_INFO
+    if not path.is_dir() or path.is_symlink() or not info.is_file():
+        return False
+    try:
+        data = json.loads(info.read_text())
+    except (OSError, ValueError):
+        return False
+    if isinstance(data, dict) and data.get("format") == DATASET_FORMAT:
+        return True
+    return all((path / name).exists() for name in _LEGACY_DATASET_ENTRIES)
+
+
+def same_path(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether two paths name the same file (after resolving links)."""
+    pa, pb = Path(a), Path(b)
+    try:
+        if pa.exists() and pb.exists():
+            return os.path.samefile(pa, pb)
+    except OSError:
+        pass
+    return pa.resolve() == pb.resolve()
+
+
+def _check_parent(target: Path) -> None:
+    """Create the output's folder if needed; refuse when an ancestor is a file."""
+    parent = target.parent
+    ancestor = parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor.exists() and not ancestor.is_dir():
+        raise InputError(target, f"cannot write here: {ancestor} is a file, not a folder",
+                         "choose an output in a folder")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise environment_error(exc, parent) or exc from exc
+
+
+def check_writable(
+    path: str | os.PathLike[str],
+    overwrite: bool,
+    *,
+    kind: OutputKind = OutputKind.file,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+) -> Path:
+    """Fail early (before any work) if ``path`` may not be written; create its folder."""
     target = Path(path)
-    if target.exists() and not overwrite:
-        raise InputError(target, "output already exists", "pass --overwrite to replace it")
-    if not target.parent.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
+    for source in inputs:
+        if source is not None and same_path(target, source):
+            raise InputError(target, "the output is one of the inputs; it would be overwritten",
+                             "write the output under another name")
+    if target.exists() or target.is_symlink():
+        _check_replaceable(target, overwrite, kind)
+    _check_parent(target)
     return target
 
 
+def _check_replaceable(target: Path, overwrite: bool, kind: OutputKind) -> None:
+    is_dir = target.is_dir() and not target.is_symlink()
+    if kind is OutputKind.file:
+        if is_dir:
+            raise InputError(target, "is a folder; an output file never replaces a folder",
+                             "name a file, e.g. FOLDER/NAME.tif, or use --out-dir FOLDER")
+    elif not is_dir:
+        raise InputError(target, "exists and is not a folder; a dataset never replaces a file",
+                         "choose another output folder")
+    elif not any(target.iterdir()):
+        return  # an empty folder: nothing to lose
+    elif not is_groklst_dataset(target):
+        raise InputError(target, "exists and is not a groklst dataset; it is never replaced",
+                         "choose a new or empty output folder")
+    if not overwrite:
+        raise InputError(target, "output already exists", "pass --overwrite to replace it")
+
+
+_PARTIAL = r"\.{name}\.[0-9a-f]{{8}}\.partial"
+
+
+def stale_partials(target: Path, *, now: float | None = None) -> tuple[list[Path], list[Path]]:
+    """Temporary outputs of ``target`` left by killed runs: (older than a day, younger)."""
+    pattern = re.compile(_PARTIAL.format(name=re.escape(target.name)))
+    now = time.time() if now is None else now
+    old, young = [], []
+    try:
+        siblings = list(target.parent.iterdir())
+    except OSError:
+        return old, young
+    for path in siblings:
+        if pattern.fullmatch(path.name):
+            age = now - path.lstat().st_mtime
+            (old if age > STALE_AFTER_S else young).append(path)
+    return sorted(old), sorted(young)
+
+
+def _clean_stale(target: Path) -> None:
+    old, young = stale_partials(target)
+    for path in old:
+        _remove(path)
+    if young:
+        warnings.warn(
+            f"{target}: {len(young)} unfinished temporary output(s) of a run that is still going or "
+            f"was killed ({', '.join(p.name for p in young)}); removed automatically after a day",
+            GroklstWarning, stacklevel=4,
+        )
+
+
 def _remove(path: Path) -> None:
+    """Remove a temporary output of ours (a file, or a folder we created)."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     elif path.exists() or path.is_symlink():
         path.unlink(missing_ok=True)
 
 
+def _publish_file(tmp: Path, target: Path, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(tmp, target)
+        return
+    try:
+        os.link(tmp, target)  # fails if the target appeared meanwhile: never clobber
+    except FileExistsError as exc:
+        raise InputError(target, "output appeared while groklst was writing it; kept as it is",
+                         "pass --overwrite to replace it") from exc
+    except OSError:
+        if target.exists():
+            raise InputError(target, "output already exists", "pass --overwrite to replace it") from None
+        os.replace(tmp, target)  # a file system without hard links
+
+
+def _publish_dir(tmp: Path, target: Path, overwrite: bool, kind: OutputKind) -> None:
+    if target.exists() or target.is_symlink():
+        _check_replaceable(target, overwrite, kind)  # again: it may have changed meanwhile
+        backup = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old")
+        target.rename(backup)
+        tmp.rename(target)
+        _remove(backup)
+    else:
+        tmp.rename(target)
+
+
 @contextmanager
-def atomic_output(path: str | os.PathLike[str], overwrite: bool = False) -> Iterator[Path]:
+def atomic_output(
+    path: str | os.PathLike[str],
+    overwrite: bool = False,
+    *,
+    kind: OutputKind = OutputKind.file,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it onto ``path`` only if the block succeeds.
 
-    Works for files and for directories (e.g. a Zarr store). The temporary name starts with a
-    dot and ends with ``.partial`` so that it is easy to recognise and is never picked up as a
-    finished product by a glob such as ``*.tif``.
+    Works for files and for directories (``kind=OutputKind.dataset``, e.g. a Zarr store). The
+    temporary name starts with a dot and ends with ``.partial`` so that it is easy to recognise
+    and is never picked up as a finished product by a glob such as ``*.tif``.
     """
-    target = check_writable(path, overwrite)
+    target = check_writable(path, overwrite, kind=kind, inputs=inputs)
+    _clean_stale(target)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
         yield tmp
         if not tmp.exists():
             raise RuntimeError(f"nothing was written to the temporary output {tmp}")
-        if target.is_dir() and not target.is_symlink():
-            backup = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old")
-            target.rename(backup)
-            tmp.rename(target)
-            _remove(backup)
+        if tmp.is_dir():
+            _publish_dir(tmp, target, overwrite, kind)
         else:
-            os.replace(tmp, target)
+            _publish_file(tmp, target, overwrite)
     finally:
         _remove(tmp)

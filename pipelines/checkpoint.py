@@ -10,6 +10,7 @@ config, the groklst version and the weights of the unwrapped model. It is saved 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -144,4 +145,34 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         get_spec(ckpt.model)
     except (TypeError, ValueError, KeyError) as exc:
         raise InputError(p, f"checkpoint is malformed: {exc}") from exc
+    _check_statistics(ckpt, p)
+    _check_weights(ckpt, p)
     return ckpt
+
+
+def _check_statistics(ckpt: Checkpoint, path: Path) -> None:
+    """Refuse normalisation statistics that would divide by zero or carry NaN."""
+    pairs = [("lst", ckpt.lst_mean, ckpt.lst_std)] + list(zip(ckpt.bands, ckpt.band_mean, ckpt.band_std))
+    for name, mean, std in pairs:
+        if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
+            raise InputError(path, f"checkpoint statistics of {name!r} are unusable "
+                                   f"(mean {mean}, std {std}; the std must be finite and > 0)",
+                             "retrain, or fix the dataset statistics it was trained with")
+
+
+def _check_weights(ckpt: Checkpoint, path: Path) -> None:
+    """Refuse weights that do not fit the model the checkpoint names (or are not finite)."""
+    if not ckpt.state_dict:
+        if get_spec(ckpt.model).learned:
+            raise InputError(path, f"checkpoint for {ckpt.model!r} holds no weights")
+        return
+    try:
+        ckpt.build()
+    except (RuntimeError, TypeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(path, f"the weights do not fit model {ckpt.model!r} ({first})",
+                         "the file may be damaged or from another groklst version") from exc
+    broken = [k for k, v in ckpt.state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if broken:
+        raise InputError(path, f"checkpoint weights are not finite ({len(broken)} tensors, e.g. {broken[0]})",
+                         "the training diverged or the file is damaged")

@@ -30,12 +30,13 @@ import zarr
 from affine import Affine
 from rasterio.crs import CRS
 
+from pipelines.atomic import DATASET_FORMAT, DATASET_INFO
 from pipelines.errors import InputError
 from pipelines.patches import SPLITS
 
 STORE = "data.zarr"
 STATS = "stats.json"
-INFO = "info.json"
+INFO = DATASET_INFO
 SPLIT_DIR = "splits"
 
 
@@ -218,7 +219,7 @@ class DatasetWriter:
         for name in SPLITS:
             lines = [str(i) for i, r in enumerate(self.records) if r.split == name]
             (split_dir / f"{name}.txt").write_text("".join(f"{line}\n" for line in lines))
-        _write_json(self.root / INFO, dict(info))
+        _write_json(self.root / INFO, {"format": DATASET_FORMAT, **info})
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:

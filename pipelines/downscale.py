@@ -4,6 +4,10 @@ Tiles on the LR grid are read window by window, filled where nodata, run in batc
 the model, blended with smooth weights and written row band by row band, so memory does not
 grow with the scene. Output pixels are NaN where the covering LR pixel or any guidance band is
 nodata. The output goes to a temporary name and is renamed only when complete.
+
+Nothing implausible is written: the LST is scanned and checked before any work
+(:mod:`pipelines.lst_values`), guidance far outside a model's training data is refused, and
+every finished row band is checked against its LR input (:mod:`pipelines.plausibility`).
 """
 
 from __future__ import annotations
@@ -12,29 +16,30 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from pipelines.atomic import atomic_output
 from pipelines.conserve import conserve_blocks
-from pipelines.errors import InputError
-from pipelines.fill import fill_bands, fill_nearest
-from pipelines.geotiff import (
-    BLOCK, band_names, bounded_block_cache, creation_profile, open_raster,
-)
+from pipelines.errors import EmptySceneError, GroklstWarning, InputError
+from pipelines.geotiff import BLOCK, band_names, bounded_block_cache, creation_profile, write_failed
 from pipelines.grids import Grid, PairedGrids, pair_grids
-from pipelines.infer import ModelSource
+from pipelines.infer import Execution, ModelSource
+from pipelines.lst_values import LstDecoding, check_plausible, resolve_units, scan
 from pipelines.mosaic import StreamingMosaic
+from pipelines.plausibility import OutputGuard
+from pipelines.tile_reader import SceneSources, TileData, TileReader, read_ahead, resolve_hole_margin
 from pipelines.tiling import Tile, blend_weights, tile_grid
-from pipelines.units import Units, detect_units, from_kelvin, to_kelvin, unit_tag
+from pipelines.units import Units, from_kelvin, unit_tag
 
 ProgressCallback = Callable[[int, int], None]  # (tiles done, tiles total)
-
-
+MAX_OUTPUT_PIXELS = 2_000_000_000  # a larger output needs --force
 @dataclass
 class DownscaleOptions:
     """How to tile and run; sizes are in output pixels."""
@@ -46,6 +51,11 @@ class DownscaleOptions:
     units_out: Units | None = None  # None: the input's unit
     conserve: bool = False
     overwrite: bool = False
+    decoding: LstDecoding = field(default_factory=LstDecoding)
+    guidance_bands: tuple[str, ...] | None = None  # names of the guidance file's bands, in order
+    max_output_pixels: int | None = MAX_OUTPUT_PIXELS  # None: no limit (--force)
+    hole_margin: int | None = None  # output px masked around nodata holes; None: auto
+    execution: Execution = field(default_factory=Execution)
 
 
 @dataclass
@@ -82,110 +92,89 @@ def _grid(src: rasterio.DatasetReader) -> Grid:
     return Grid(src.crs, src.transform, src.width, src.height)
 
 
+def guidance_names(
+    src: rasterio.DatasetReader, path: str | os.PathLike[str], declared: Sequence[str] | None
+) -> tuple[list[str], bool]:
+    """The guidance bands' names and whether they are named at all.
+
+    ``declared`` (``--guidance-bands``) names the file's bands in order and wins over the
+    file's band descriptions.
+    """
+    if declared is not None:
+        if len(declared) != src.count:
+            raise InputError(path, f"has {src.count} bands but --guidance-bands names {len(declared)}",
+                             "name every band of the file, in order")
+        return [n.strip().lower() for n in declared], True
+    return band_names(src), any(d and d.strip() for d in src.descriptions)
+
+
 def match_bands(
-    guidance_path: str | os.PathLike[str], names: Sequence[str], wanted: Sequence[str]
+    guidance_path: str | os.PathLike[str], names: Sequence[str], wanted: Sequence[str],
+    named: bool = True,
 ) -> list[int]:
     """1-based band indexes of ``wanted`` in a raster whose bands are ``names``.
 
-    Bands are matched by description (any order). A raster without descriptions is taken in
-    order when its band count matches.
+    Bands are matched by name (any order). A raster whose bands have no names at all is taken
+    in order when its band count matches, with a warning; named bands must match.
     """
     if not wanted:
         return []
-    lookup = {n: i for i, n in enumerate(names, start=1)}
-    if all(n == f"b{i}" for i, n in enumerate(names, start=1)):
+    if not named:
         if len(names) == len(wanted):
+            warnings.warn(
+                f"{guidance_path}: the guidance bands have no names; taken in order as "
+                f"{', '.join(wanted)} (name them with --guidance-bands to be sure)",
+                GroklstWarning, stacklevel=2,
+            )
             return list(range(1, len(wanted) + 1))
         raise InputError(
             guidance_path,
             f"has {len(names)} unnamed bands, the model needs {len(wanted)}: {', '.join(wanted)}",
-            "set band descriptions or give a guidance raster with these bands",
+            "set band descriptions, or name the file's bands with --guidance-bands",
         )
+    lookup = {n: i for i, n in enumerate(names, start=1)}
     missing = [w for w in wanted if w not in lookup]
     if missing:
         raise InputError(
             guidance_path,
             f"missing guidance band(s) {', '.join(missing)} (has {', '.join(names)})",
-            "band descriptions must name the bands the model was trained with",
+            "band names must be those the model was trained with; if the bands are these, "
+            "name them in file order with --guidance-bands",
         )
     return [lookup[w] for w in wanted]
 
 
-def _read_lr(src: rasterio.DatasetReader, window: Window, units: Units) -> np.ndarray:
-    data = src.read(1, window=window, masked=True).astype(np.float32)
-    arr = np.ma.filled(data, np.nan)
-    arr[~np.isfinite(arr)] = np.nan
-    return to_kelvin(arr, units)
-
-
-def _read_guidance(
-    src: rasterio.DatasetReader, bands: list[int], window: Window, factor: int
-) -> np.ndarray:
-    data = np.ma.filled(src.read(bands, window=window, masked=True).astype(np.float32), np.nan)
-    data[~np.isfinite(data)] = np.nan
-    if factor > 1:
-        k, h, w = data.shape
-        blocks = data.reshape(k, h // factor, factor, w // factor, factor)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks stay NaN
-            data = np.nanmean(blocks, axis=(2, 4)).astype(np.float32)
-    return data
-
-
-def _detect_units(src: rasterio.DatasetReader, window: Window, declared: Units) -> Units:
-    if declared is not Units.auto:
-        return declared
-    step = max(1, max(window.width, window.height) // 512)
-    sample = src.read(1, window=window, masked=True, out_shape=(
-        max(1, int(window.height) // step), max(1, int(window.width) // step)))
-    return detect_units(np.ma.filled(sample.astype(np.float32), np.nan))
-
-
 class _SceneRun:
-    """The state of one scene's tiled run (sources, grids, model, mosaic)."""
+    """The state of one scene's tiled run: its reader, model, tiling and output checks."""
 
-    def __init__(self, lst, guidance, grids: PairedGrids, predictor, bands, units, opts):
-        self.lst, self.guidance, self.grids = lst, guidance, grids
-        self.predictor, self.bands, self.units, self.opts = predictor, bands, units, opts
-        s = grids.scale
+    def __init__(self, reader: TileReader, predictor, opts: DownscaleOptions):
+        self.reader, self.grids, self.predictor, self.opts = reader, reader.grids, predictor, opts
+        self.guard = OutputGuard(self.grids.scale, reader.sources.lst_path)
+        s = self.grids.scale
         self.tile_lr = max(1, opts.tile // s)
         self.overlap_lr = min(opts.overlap // s, max(0, self.tile_lr - 1))
 
-    def lr_window(self, tile: Tile) -> Window:
-        w = self.grids.lr_window
-        return Window(w.col_off + tile.col, w.row_off + tile.row, tile.cols, tile.rows)
-
-    def guidance_window(self, tile: Tile) -> Window:
-        w, r = self.grids.guidance_window, self.grids.ratio
-        return Window(w.col_off + tile.col * r, w.row_off + tile.row * r, tile.cols * r, tile.rows * r)
-
-    def read_tile(self, tile: Tile) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """(lr filled, guidance filled, invalid output mask), or None for an all-nodata tile."""
-        s = self.grids.scale
-        lr = _read_lr(self.lst, self.lr_window(tile), self.units)
-        lr_filled = fill_nearest(lr)
-        if lr_filled is None:
-            return None
-        guid = _read_guidance(
-            self.guidance, self.bands, self.guidance_window(tile), self.grids.guidance_factor
-        )
-        invalid = np.repeat(np.repeat(np.isnan(lr), s, axis=0), s, axis=1)
-        if guid.shape[0]:
-            invalid |= np.isnan(guid).any(axis=0)
-            guid_filled = fill_bands(guid)
-            if guid_filled is None:
-                return None
-        else:
-            guid_filled = guid
-        return lr_filled, guid_filled, invalid
-
     def finish(self, rows: np.ndarray, top: int, units_out: Units) -> np.ndarray:
-        """Post-process finished output rows (Kelvin): optional energy conservation, units."""
+        """Check and post-process finished output rows (Kelvin): conservation, plausibility, units."""
+        s, w = self.grids.scale, self.grids.lr_window
+        lr = self.reader.read_lr(Window(w.col_off, w.row_off + top // s, w.width, rows.shape[0] // s))
         if self.opts.conserve:
-            s, w = self.grids.scale, self.grids.lr_window
-            window = Window(w.col_off, w.row_off + top // s, w.width, rows.shape[0] // s)
-            rows = conserve_blocks(rows, _read_lr(self.lst, window, self.units), s)
+            rows = conserve_blocks(rows, lr, s)
+        self.guard.check(rows, lr)
         return from_kelvin(rows, units_out)
+
+
+def _check_size(grids: PairedGrids, limit: int | None, lst_path: Path) -> None:
+    out = grids.output
+    pixels = out.width * out.height
+    if limit is not None and pixels > limit:
+        raise InputError(
+            lst_path,
+            f"the output would be {out.width} x {out.height} px ({pixels / 1e9:.1f} Gpx, about "
+            f"{pixels * 4 / 2**30:.0f} GiB of float32 before compression), above the "
+            f"{limit / 1e9:g} Gpx limit",
+            "check the guidance resolution, or pass --force to write it anyway",
+        )
 
 
 def downscale_scene(
@@ -198,77 +187,102 @@ def downscale_scene(
     on_progress: ProgressCallback | None = None,
     on_grid: Callable[[str], None] | None = None,
 ) -> SceneReport:
-    """Downscale one scene into ``out_path`` (atomically) and report what was done."""
+    """Downscale one scene into ``out_path`` (atomically) and report what was done.
+
+    Raises :class:`InputError` for bad input (nothing is written) and
+    :class:`EmptySceneError` when there is no valid pixel to write.
+    """
     opts = options or DownscaleOptions()
     start = time.perf_counter()
+    lst_path = Path(lst_path)
     guidance_path = Path(guidance_path) if guidance_path else guidance_beside(lst_path)
     report = SceneReport(input=str(lst_path), output=str(out_path))
-    with (
-        bounded_block_cache(),
-        open_raster(lst_path) as lst,
-        open_raster(guidance_path) as guidance,
-    ):
-        if lst.count != 1:
-            raise InputError(lst_path, f"has {lst.count} bands, expected 1 LST band")
-        names = band_names(guidance)
+    with bounded_block_cache(), ExitStack() as stack:
+        inputs = SceneSources.open(stack, lst_path, guidance_path)
+        names, named = guidance_names(inputs.guidance, guidance_path, opts.guidance_bands)
         wanted = source.bands(names)
-        bands = match_bands(guidance_path, names, wanted)
+        bands = match_bands(guidance_path, names, wanted, named or source.checkpoint is None)
         grids = pair_grids(
-            _grid(lst), _grid(guidance), scale=source.scale,
+            _grid(inputs.lst), _grid(inputs.guidance), scale=source.scale,
             lst_path=lst_path, guidance_path=guidance_path,
         )
-        predictor = source.predictor(grids.scale, wanted)
-        report.grid = grids.describe(_grid(guidance))
+        _check_size(grids, opts.max_output_pixels, lst_path)
+        report.grid = grids.describe(_grid(inputs.guidance))
         if on_grid:
             on_grid(report.grid)
-        units = _detect_units(lst, grids.lr_window, opts.units)
+        found = scan(inputs.lst, grids.lr_window, opts.decoding, lst_path)
+        units = resolve_units(found, opts.units)
+        check_plausible(found, units, opts.decoding, lst_path)
         units_out = opts.units_out or units
         report.units = f"{units.value} in, {units_out.value} out"
-        run = _SceneRun(lst, guidance, grids, predictor, bands, units, opts)
-        layout = tile_grid(
-            int(grids.lr_window.height), int(grids.lr_window.width), run.tile_lr, run.overlap_lr
-        )
-        total = sum(len(r) for r in layout)
-        report.tiles = total
-        out = grids.output
-        profile = creation_profile(
-            width=out.width, height=out.height, count=1, crs=out.crs, transform=out.transform
-        )
-        s = grids.scale
-        done = 0
-        with atomic_output(out_path, overwrite=opts.overwrite) as tmp:
-            with rasterio.open(tmp, "w", **profile) as dst:
-                dst.set_band_description(1, "lst")
-                dst.set_band_unit(1, unit_tag(units_out))
-                dst.update_tags(
-                    **source.tags(), scale=str(s), units=unit_tag(units_out),
-                    lst_source=str(lst_path), guidance_source=str(guidance_path),
-                    grid=report.grid, conserve=str(opts.conserve).lower(),
-                )
-                mosaic = StreamingMosaic(
-                    dst, block_rows=BLOCK,
-                    on_finished=lambda rows, top: run.finish(rows, top, units_out),
-                )
-                for i, tile_row in enumerate(layout):
-                    batch: list[tuple[Tile, tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
-                    for tile in tile_row:
-                        data = run.read_tile(tile)
-                        if data is None:
-                            report.tiles_skipped += 1
-                        else:
-                            batch.append((tile, data))
-                        if len(batch) == opts.batch_size or (tile is tile_row[-1] and batch):
-                            _run_batch(run, mosaic, batch)
-                            done += len(batch)
-                            batch = []
-                        if on_progress:
-                            on_progress(done + report.tiles_skipped, total)
-                    nxt = layout[i + 1][0].row * s if i + 1 < len(layout) else out.height
-                    mosaic.finish_rows(nxt)
-                mosaic.close()
+        predictor = source.predictor(grids.scale, wanted, opts.execution)
+        learned = source.checkpoint is not None
+        reader = TileReader(inputs, grids, bands, wanted, units, opts.decoding,
+                            resolve_hole_margin(opts.hole_margin, grids.scale, learned),
+                            source.checkpoint if learned else None)
+        run = _SceneRun(reader, predictor, opts)
+        protected = [lst_path, guidance_path, source.checkpoint_path]
+        with atomic_output(out_path, overwrite=opts.overwrite, inputs=protected) as tmp:
+            try:
+                _write_mosaic(run, tmp, source, report, units_out, on_progress)
+            except RasterioError as exc:
+                raise write_failed(out_path, exc) from exc
+            if run.guard.valid == 0:
+                raise EmptySceneError(lst_path, "no output pixel has a value (the LST or the "
+                                                "guidance is nodata everywhere they overlap)")
     report.seconds = round(time.perf_counter() - start, 3)
+    out = grids.output
     report.megapixels = round(out.width * out.height / 1e6, 4)
     return report
+
+
+def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneReport,
+                  units_out: Units, on_progress: ProgressCallback | None) -> None:
+    """Run every tile and stream the blended mosaic into ``tmp``."""
+    grids, opts = run.grids, run.opts
+    layout = tile_grid(
+        int(grids.lr_window.height), int(grids.lr_window.width), run.tile_lr, run.overlap_lr
+    )
+    total = sum(len(r) for r in layout)
+    report.tiles = total
+    out = grids.output
+    profile = creation_profile(
+        width=out.width, height=out.height, count=1, crs=out.crs, transform=out.transform
+    )
+    s = grids.scale
+    done = 0
+    with rasterio.open(tmp, "w", **profile) as dst:
+        dst.set_band_description(1, "lst")
+        dst.set_band_unit(1, unit_tag(units_out))
+        dst.update_tags(
+            **source.tags(), scale=str(s), units=unit_tag(units_out),
+            lst_source=str(run.reader.sources.lst_path),
+            guidance_source=str(run.reader.sources.guidance_path),
+            grid=report.grid, conserve=str(opts.conserve).lower(),
+        )
+        mosaic = StreamingMosaic(
+            dst, block_rows=BLOCK,
+            on_finished=lambda rows, top: run.finish(rows, top, units_out),
+        )
+        # Batches are filled across tile rows (row-major order), so every forward pass is full;
+        # rows are finished once no tile still to come starts above them.
+        tiles = [tile for row in layout for tile in row]
+        batch: list[tuple[Tile, TileData]] = []
+        for i, (tile, data) in enumerate(read_ahead(run.reader, tiles, lookahead=2 * opts.batch_size)):
+            if data is None:
+                report.tiles_skipped += 1
+            else:
+                batch.append((tile, data))
+            last = i + 1 == len(tiles)
+            if len(batch) == opts.batch_size or (last and batch):
+                _run_batch(run, mosaic, batch)
+                done += len(batch)
+                batch = []
+            if not batch:
+                mosaic.finish_rows(out.height if last else tiles[i + 1].row * s)
+            if on_progress:
+                on_progress(done + report.tiles_skipped, total)
+        mosaic.close()
 
 
 def _run_batch(run: _SceneRun, mosaic, batch) -> None:
@@ -277,6 +291,7 @@ def _run_batch(run: _SceneRun, mosaic, batch) -> None:
     guid = np.stack([d[1] for _, d in batch])
     pred = run.predictor.predict(lr, guid)
     for (tile, (_, _, invalid)), p in zip(batch, pred):
+        OutputGuard.check_prediction(p, invalid, run.reader.sources.lst_path)
         p = np.where(invalid, np.nan, p)
         weights = blend_weights(tile, s, run.overlap_lr)
         mosaic.add(tile.row * s, tile.col * s, p, weights)

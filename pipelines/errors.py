@@ -1,8 +1,24 @@
-"""The one way groklst reports a problem with the user's input."""
+"""The ways groklst reports a problem with the user's input or environment."""
 
 from __future__ import annotations
 
+import errno
+import os
 from os import PathLike
+
+# OSError causes that are the user's environment, not a bug: full disks, read-only or
+# forbidden places, paths that cannot exist. They are reported like bad input (exit 2).
+ENVIRONMENT_ERRNOS = frozenset({
+    errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM,
+    errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP, errno.ENOENT, errno.EEXIST,
+    errno.EXDEV, errno.EIO,
+})
+
+
+def printable_path(path: str | PathLike[str]) -> str:
+    """``path`` as text that can always be printed (undecodable bytes shown as U+FFFD)."""
+    raw = os.fsencode(path)
+    return raw.decode("utf-8", errors="replace")
 
 
 class InputError(Exception):
@@ -13,7 +29,7 @@ class InputError(Exception):
     """
 
     def __init__(self, path: str | PathLike[str] | None, problem: str, hint: str | None = None):
-        self.path = None if path is None else str(path)
+        self.path = None if path is None else printable_path(path)
         self.problem = problem
         self.hint = hint
         super().__init__(str(self))
@@ -22,3 +38,34 @@ class InputError(Exception):
         where = f"{self.path}: " if self.path else ""
         tail = f" (hint: {self.hint})" if self.hint else ""
         return f"{where}{self.problem}{tail}"
+
+
+class EmptySceneError(InputError):
+    """A scene with no valid pixel to write: reported as status ``empty``, nothing is written."""
+
+
+class GroklstWarning(UserWarning):
+    """A warning for the user (shown on stderr by the CLI, even with --quiet)."""
+
+
+def environment_error(exc: BaseException, path: str | PathLike[str] | None = None) -> InputError | None:
+    """An :class:`OSError` caused by the user's environment as a one-line :class:`InputError`.
+
+    ``None`` when ``exc`` is not such an error (then it is a bug and reported as one).
+    """
+    if isinstance(exc, UnicodeError):
+        return InputError(path, "the path is not valid UTF-8", "rename the file or folder")
+    if not isinstance(exc, OSError) or exc.errno not in ENVIRONMENT_ERRNOS:
+        return None
+    where = exc.filename if exc.filename is not None else path
+    return InputError(where, exc.strerror or str(exc), _ENVIRONMENT_HINTS.get(exc.errno))
+
+
+_ENVIRONMENT_HINTS = {
+    errno.ENOSPC: "free some space or write to another disk",
+    errno.EDQUOT: "free some space or write to another disk",
+    errno.EFBIG: "the file system or a ulimit caps the file size",
+    errno.EROFS: "write to a writable folder",
+    errno.EACCES: "check the permissions",
+    errno.EPERM: "check the permissions",
+}

@@ -8,16 +8,18 @@ per band and a unit tag.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio
-from rasterio.errors import RasterioIOError
+from rasterio.errors import RasterioError, RasterioIOError
+from rasterio.windows import Window
 
 from pipelines.atomic import atomic_output
-from pipelines.errors import InputError
+from pipelines.errors import InputError, environment_error
 
 BLOCK = 512
 STREAMING_CACHE_MB = 256  # GDAL block cache while streaming a scene, unless GDAL_CACHEMAX is set
@@ -65,9 +67,57 @@ def open_raster(path: str | os.PathLike[str]) -> rasterio.DatasetReader:
         raise InputError(p, "is a directory, expected a GeoTIFF")
     try:
         return rasterio.open(p)
+    except UnicodeError as exc:
+        raise environment_error(exc, p) from exc
     except RasterioIOError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "unknown reason"
-        raise InputError(p, f"not a readable raster ({first})", "is it a GeoTIFF?") from exc
+        raise InputError(p, f"not a readable raster ({_first_line(exc)})", "is it a GeoTIFF?") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def read_window(
+    src: rasterio.DatasetReader,
+    bands: int | Sequence[int],
+    window: Window,
+    path: str | os.PathLike[str],
+    *,
+    dtype: Any = np.float32,
+) -> np.ndarray:
+    """Read ``bands`` in ``window`` as floats, NaN where the file says nodata or a value is not finite.
+
+    A block that cannot be decoded (a damaged or truncated file) is an :class:`InputError`
+    naming the file, not an internal error.
+    """
+    try:
+        data = src.read(bands, window=window, masked=True)
+    except RasterioError as exc:
+        raise InputError(path, f"cannot be read ({_first_line(exc)})",
+                         "the file may be damaged or truncated") from exc
+    values = np.ma.filled(data.astype(dtype), np.nan)
+    values[~np.isfinite(values)] = np.nan
+    return values
+
+
+def write_failed(path: str | os.PathLike[str], exc: BaseException) -> InputError:
+    """A GDAL write failure as one line: the cause when the disk is full, else GDAL's message."""
+    folder = Path(path).parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    if free is not None and free < 64 * 2**20:
+        return InputError(path, f"writing failed: no space left on the device ({free / 2**20:.0f} MiB free)",
+                          "free some space or write to another disk")
+    return InputError(path, f"writing failed ({_first_line(exc)}; {_cause(exc)})",
+                      "check free space, quotas and file-size limits of the output folder")
+
+
+def _cause(exc: BaseException) -> str:
+    inner = exc.__cause__ or exc.__context__
+    return _first_line(inner) if inner is not None else "no detail from GDAL"
 
 
 def write_raster(

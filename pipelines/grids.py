@@ -65,15 +65,23 @@ class PairedGrids:
         return f"output grid: the part of the guidance grid covered by the LST ({size})"
 
 
-def _check_north_up(path: str | os.PathLike[str], t: Affine) -> None:
+def _check_north_up(path: str | os.PathLike[str], grid: Grid) -> None:
+    t = grid.transform
+    if t == Affine.identity() and grid.crs is None:
+        raise InputError(path, "has no georeferencing (no CRS and no geotransform)",
+                         "georeference it, e.g. gdal_edit.py -a_srs EPSG:XXXX -a_ullr ...")
     if t.b != 0 or t.d != 0 or t.a <= 0 or t.e >= 0:
         raise InputError(path, "rotated or flipped grids are not supported", "warp to north-up first")
 
 
-def _integer(value: float, what: str, path: str | os.PathLike[str]) -> int:
+NEST_HINT = ("resample the guidance onto a grid that nests in the LST grid: "
+             "groklst guidance LST.tif SOURCE.tif -o GUIDANCE.tif, or downscale --align")
+
+
+def _integer(value: float, what: str, path: str | os.PathLike[str], hint: str | None = None) -> int:
     rounded = round(value)
     if abs(value - rounded) > _TOL * max(1.0, abs(value)):
-        raise InputError(path, what)
+        raise InputError(path, what, hint)
     return int(rounded)
 
 
@@ -89,8 +97,8 @@ def pair_grids(
 
     ``scale=None`` derives the scale from the two grids (for models without a fixed scale).
     """
-    _check_north_up(lst_path, lst.transform)
-    _check_north_up(guidance_path, guidance.transform)
+    _check_north_up(lst_path, lst)
+    _check_north_up(guidance_path, guidance)
     if lst.crs is None or guidance.crs is None:
         which = lst_path if lst.crs is None else guidance_path
         raise InputError(which, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
@@ -104,9 +112,9 @@ def pair_grids(
     ratio_x = _integer(
         rx / gx,
         f"LST pixel size {rx:g} m is not an integer multiple of the guidance pixel size {gx:g} m",
-        guidance_path,
+        guidance_path, NEST_HINT,
     )
-    ratio_y = _integer(ry / gy, f"pixel sizes differ in y ({ry:g} m vs {gy:g} m)", guidance_path)
+    ratio_y = _integer(ry / gy, f"pixel sizes differ in y ({ry:g} m vs {gy:g} m)", guidance_path, NEST_HINT)
     if ratio_x != ratio_y or ratio_x < 2:
         raise InputError(
             guidance_path,
@@ -131,7 +139,7 @@ def pair_grids(
             offset * ratio,
             f"the guidance grid does not nest in the LST grid (offset of "
             f"{(offset * ratio) % 1:.2f} guidance pixel in {axis})",
-            guidance_path,
+            guidance_path, NEST_HINT,
         )
     # Whole LR pixels covered by both footprints.
     c_lo = max(0, math.ceil(col0 - _TOL))

@@ -25,7 +25,7 @@ import numpy as np
 import scipy.io
 from affine import Affine
 
-from pipelines.atomic import atomic_output, check_writable
+from pipelines.atomic import OutputKind, atomic_output, check_writable
 from pipelines.dataset import DatasetWriter, PatchRecord
 from pipelines.degrade import block_mean
 from pipelines.errors import InputError
@@ -143,7 +143,7 @@ def import_groklst(
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Write the benchmark at ``root`` as a prepared dataset at ``out``; return info.json."""
-    check_writable(out, overwrite)
+    check_writable(out, overwrite, kind=OutputKind.dataset)
     layout = scan_layout(root)
     order = [(i, split) for split in SPLITS for i in layout.splits[split]]
     order.sort()
@@ -171,7 +171,7 @@ def import_groklst(
     if len({i for i, _ in order}) != len(order):
         raise InputError(layout.root / "split", "a file is listed in more than one split")
     attrs = {"hr_resolution": float(HR_RESOLUTION), "stride": patch, "degrade": "groklst"}
-    with atomic_output(out, overwrite=overwrite) as tmp:
+    with atomic_output(out, overwrite=overwrite, kind=OutputKind.dataset) as tmp:
         writer = DatasetWriter(tmp, records, bands=GROKLST_BANDS, scales=layout.scales, patch=patch, attrs=attrs)
         for index, (i, _) in enumerate(order):
             name = layout.names[i]

@@ -2,12 +2,15 @@
 
 Inputs and outputs are NumPy arrays in physical units (Kelvin, guidance units); z-score
 normalisation with the checkpoint's statistics, the device transfer (pinned memory and
-non-blocking copies on CUDA) and mixed precision (autocast on CUDA) happen here.
+non-blocking copies on CUDA), the memory layout, mixed precision and optional compilation
+happen here. The default path is exact against the plain fp32 NCHW one (tested to 1e-4 K);
+reduced precision is an explicit choice (:class:`Execution`).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,30 +21,62 @@ from pipelines.devices import autocast_for, resolve_device, resolve_precision
 from pipelines.normalize import denormalize_lst, normalize_guidance, normalize_lst
 
 
+@dataclass(frozen=True)
+class Execution:
+    """How a model runs: exact choices by default, reduced precision only when asked.
+
+    ``channels_last`` is the fast exact layout on CPUs and GPUs (oneDNN / cuDNN kernels; the
+    plain NCHW path is ``channels_last=False``). ``precision`` ``auto`` is fp32 on the CPU and
+    bf16 autocast on CUDA; ``bf16``/``fp16`` on the CPU are faster but not exact (README,
+    Benchmarks). ``compile`` runs the model through ``torch.compile`` (inductor), which pays
+    off on large scenes once its compile time (cached on disk by torch) is spent.
+    """
+
+    precision: str = "auto"
+    channels_last: bool = True
+    compile: bool = False
+
+    @classmethod
+    def plain(cls) -> Execution:
+        """The reference path: fp32, NCHW, eager."""
+        return cls(precision="fp32", channels_last=False, compile=False)
+
+
 class TilePredictor:
     """Wraps a checkpoint's model: ``predict(lr, guidance) -> hr`` on batches of tiles."""
 
-    def __init__(self, checkpoint: Checkpoint, device: torch.device):
+    def __init__(self, checkpoint: Checkpoint, device: torch.device,
+                 execution: Execution = Execution()):
         self.checkpoint = checkpoint
         self.device = device
-        self.model = checkpoint.build().to(device)
+        self.execution = execution
+        self.memory_format = torch.channels_last if execution.channels_last else torch.contiguous_format
+        self.model = checkpoint.build().to(device, memory_format=self.memory_format)
         self.scale = checkpoint.scale
-        self.precision = resolve_precision("auto", device)
+        self.precision = resolve_precision(execution.precision, device)
+        self._forward = torch.compile(self.model, dynamic=False) if execution.compile else self.model
+        self._batch = 0  # the first batch size seen: a compiled model gets every batch padded to it
 
     def _to_device(self, array: np.ndarray) -> torch.Tensor:
         tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
         if self.device.type == "cuda":
-            return tensor.pin_memory().to(self.device, non_blocking=True)
-        return tensor
+            tensor = tensor.pin_memory().to(self.device, non_blocking=True)
+        return tensor.contiguous(memory_format=self.memory_format)
 
     @torch.inference_mode()
     def predict(self, lr: np.ndarray, guidance: np.ndarray) -> np.ndarray:
         """``lr`` (B, h, w) Kelvin and ``guidance`` (B, K, h*s, w*s) without NaN -> (B, h*s, w*s)."""
+        count = lr.shape[0]
+        self._batch = self._batch or count
+        if self.execution.compile and count < self._batch:  # one compiled shape per tile size
+            pad = self._batch - count
+            lr = np.concatenate([lr, np.repeat(lr[-1:], pad, axis=0)])
+            guidance = np.concatenate([guidance, np.repeat(guidance[-1:], pad, axis=0)])
         lr_n = normalize_lst(lr[:, None], self.checkpoint)
         guidance_n = normalize_guidance(guidance, self.checkpoint)
         with autocast_for(self.device, self.precision):
-            out = self.model(self._to_device(lr_n), self._to_device(guidance_n))
-        return denormalize_lst(out.float().cpu().numpy()[:, 0], self.checkpoint)
+            out = self._forward(self._to_device(lr_n), self._to_device(guidance_n))
+        return denormalize_lst(out.float().cpu().numpy()[:count, 0], self.checkpoint)
 
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "models" / "pretrained" / "mocolsk-lite-x3-sdgsat.pt"
@@ -70,7 +105,7 @@ class ModelSource:
         self.interpolation = interpolation
         self.device_name = device
         self.extra_tags = dict(extra_tags or {})
-        self._cache: dict[tuple[int, tuple[str, ...]], TilePredictor] = {}
+        self._cache: dict[tuple[int, tuple[str, ...], Execution], TilePredictor] = {}
         self._hash: str | None = None
 
     @property
@@ -86,11 +121,11 @@ class ModelSource:
         """Guidance bands to read: the checkpoint's, or all of them (for the nodata mask)."""
         return list(self.checkpoint.bands) if self.checkpoint else list(available)
 
-    def predictor(self, scale: int, bands: list[str]) -> TilePredictor:
-        key = (scale, tuple(bands))
+    def predictor(self, scale: int, bands: list[str], execution: Execution = Execution()) -> TilePredictor:
+        key = (scale, tuple(bands), execution)
         if key not in self._cache:
             ckpt = self.checkpoint or Checkpoint.untrained(str(self.interpolation), scale, bands)
-            self._cache[key] = TilePredictor(ckpt, resolve_device(self.device_name))
+            self._cache[key] = TilePredictor(ckpt, resolve_device(self.device_name), execution)
         return self._cache[key]
 
     def tags(self) -> dict[str, str]:

@@ -27,12 +27,13 @@ from rasterio.transform import array_bounds
 from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 
-from pipelines import indices, lst_retrieval, sdgsat
+from pipelines import indices, lst_retrieval, lst_values, sdgsat
 from pipelines.atomic import atomic_output, check_writable
 from pipelines.errors import InputError
 from pipelines.geotiff import BLOCK, bounded_block_cache, creation_profile, open_raster
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
-from pipelines.units import Units, detect_units, to_kelvin
+from pipelines.lst_values import LstDecoding
+from pipelines.units import Units
 
 DEFAULT_DEM_M = 0.0  # elevation written when no --dem is given (a constant band, flagged in the tags)
 LST_METHODS = ("split-window", "single-channel")
@@ -241,30 +242,38 @@ def _block_mean(band: np.ndarray, ratio: int) -> np.ndarray:
 
 
 class _GivenLst:
-    """The user's LST raster (K or degC), read strip by strip and returned in Kelvin."""
+    """The user's LST raster, read strip by strip and returned in Kelvin.
 
-    def __init__(self, src: rasterio.DatasetReader, window: Window) -> None:
+    Read by the rule ``downscale`` and ``prepare`` read with (:mod:`pipelines.lst_values`): the
+    declared fill values, scale and offset, the unit (declared, else the band's unit tag, else
+    judged from the values), and a scan of the whole footprint that refuses implausible values.
+    """
+
+    def __init__(self, src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
+                 units: Units) -> None:
         names = [(d or "").strip().lower() for d in src.descriptions]
         if src.count != 1 and "lst" not in names:
             raise InputError(src.name, f"{src.count} bands and none named 'lst'", "give a single-band LST raster")
         self.src, self.band = src, names.index("lst") + 1 if "lst" in names else 1
-        declared = (src.units[self.band - 1] or "").strip().lower()
-        if declared in ("degc", "c", "celsius", "°c"):
-            self.units = Units.celsius
-        elif declared in ("k", "kelvin"):
-            self.units = Units.kelvin
-        else:  # undeclared: judged on an overview of the whole footprint, as one array would be
-            step = max(1, math.ceil(max(window.height, window.width) / 1024))
-            shape = (max(1, window.height // step), max(1, window.width // step))
-            overview = src.read(self.band, window=window, out_shape=shape, masked=True,
-                                resampling=Resampling.nearest)
-            self.units = detect_units(overview.astype(np.float64).filled(np.nan))
+        self.decoding = decoding
+        found = lst_values.scan(src, window, decoding, src.name, band=self.band)
+        self.units = lst_values.resolve_units(found, units if units is not Units.auto else self._tagged())
+        lst_values.check_plausible(found, self.units, decoding, src.name)
         self.tags = {"lst_source": Path(src.name).name, "lst_input_units": self.units.value}
         self.approximate = False
 
+    def _tagged(self) -> Units:
+        """The unit the band's unit tag declares (auto when it declares none)."""
+        declared = (self.src.units[self.band - 1] or "").strip().lower()
+        if declared in ("degc", "c", "celsius", "°c"):
+            return Units.celsius
+        if declared in ("k", "kelvin"):
+            return Units.kelvin
+        return Units.auto
+
     def strip(self, window: Window, reflectance: dict[int, np.ndarray]) -> np.ndarray:
-        data = self.src.read(self.band, window=window, masked=True).astype(np.float64).filled(np.nan)
-        return to_kelvin(data, self.units)
+        values = lst_values.decode(self.src, window, self.decoding, self.src.name, band=self.band)
+        return lst_values.to_kelvin_masked(values, self.units, self.decoding)
 
     def no_data_error(self) -> InputError:
         return InputError(self.src.name, "no valid LST pixels inside the MII footprint")
@@ -320,12 +329,16 @@ def ingest_product(
     patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS,
     on_progress: ProgressCallback | None = None,
     strip_rows: int | None = None,
+    lst_decoding: LstDecoding | None = None,
+    lst_units: Units = Units.auto,
 ) -> tuple[Path, Path]:
     """Ingest SDGSAT-1 product folders into ``out_dir``; return the (lst, guidance) paths written.
 
-    ``lst`` gives the LST raster (K or degC); without it the LST is retrieved from the TIS
-    product by ``method`` with coefficients from ``retrieval_config`` (see
-    :mod:`pipelines.lst_retrieval`). Warnings (e.g. no DEM) are issued as :class:`IngestWarning`.
+    ``lst`` gives the LST raster (K or degC), read with ``lst_decoding`` and ``lst_units`` and
+    refused unless its values inside the footprint are plausible temperatures; without it the
+    LST is retrieved from the TIS product by ``method`` with coefficients from
+    ``retrieval_config`` (see :mod:`pipelines.lst_retrieval`). Warnings (e.g. no DEM) are
+    issued as :class:`IngestWarning`.
 
     The scene is streamed in strips of ``strip_rows`` LST rows (default: whole 512-row blocks of
     the guidance), so memory grows with the scene's width, not its area; a first pass finds the
@@ -349,7 +362,7 @@ def ingest_product(
         lst_src = stack.enter_context(open_raster(lst if lst is not None else tis.images[0]))
         window, lst_grid, guidance_grid, ratio = _grids(lst_src, mii.srcs)
         mii.check()
-        source = (_GivenLst(lst_src, window) if lst is not None
+        source = (_GivenLst(lst_src, window, lst_decoding or LstDecoding(), lst_units) if lst is not None
                   else _TisLst(tis, lst_src, ratio, method, config))
         dem_band = _Dem(dem, guidance_grid, stack)
         height = _strip_height(ratio, strip_rows)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,10 +33,20 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 
 from pipelines import degrade as wald
-from pipelines.atomic import atomic_output, check_writable
+from pipelines.atomic import OutputKind, atomic_output, check_writable
 from pipelines.dataset import DatasetWriter, PatchRecord
-from pipelines.errors import InputError
-from pipelines.geotiff import band_names, open_raster
+from pipelines.errors import EmptySceneError, GroklstWarning, InputError
+from pipelines.geotiff import band_names, open_raster, read_window
+from pipelines.lst_values import (
+    LstDecoding,
+    check_plausible,
+    decode,
+    decode_values,
+    linear,
+    resolve_units,
+    scan,
+    to_kelvin_masked,
+)
 from pipelines.patches import (
     SPLITS,
     Footprint,
@@ -44,7 +56,7 @@ from pipelines.patches import (
     split_by_blocks,
     split_by_scene,
 )
-from pipelines.units import KELVIN_OFFSET, Units, detect_units
+from pipelines.units import Units
 
 LST_SUFFIX = "_lst"
 GUIDANCE_SUFFIX = "_guidance"
@@ -68,6 +80,8 @@ class PrepareOptions:
     lr_nodata: str = "any"
     split_by: str = "block"
     split_block: int | None = None  # HR pixels; default twice the patch
+    units: Units = Units.auto  # of the LST files (auto: detected per scene from its values)
+    decoding: LstDecoding = field(default_factory=LstDecoding)  # fill values, scale and offset
 
     @property
     def block_pixels(self) -> int:
@@ -114,6 +128,29 @@ class Region:
 
 
 @dataclass(frozen=True)
+class LstReading:
+    """How one scene's stored LST values become Kelvin: the rule ``downscale`` reads with.
+
+    (:mod:`pipelines.lst_values`: declared fill values, scale and offset, the scene's unit, and
+    implausible values as nodata when the user asked for it.)
+    """
+
+    decoding: LstDecoding
+    units: Units
+    scale: float
+    offset: float
+
+    def read(self, src: rasterio.DatasetReader, window: Window, path: Path) -> np.ndarray:
+        """The LST in ``window`` in Kelvin (float32, NaN nodata)."""
+        return to_kelvin_masked(decode(src, window, self.decoding, path), self.units, self.decoding)
+
+    def kelvin(self, stored: np.ndarray) -> np.ndarray:
+        """Stored values (NaN for the file's nodata) in Kelvin, like :meth:`read`."""
+        values = decode_values(stored, self.decoding, self.scale, self.offset)
+        return to_kelvin_masked(values, self.units, self.decoding)
+
+
+@dataclass(frozen=True)
 class Scene:
     """One canonical scene and how its rasters map onto its HR grid."""
 
@@ -128,7 +165,8 @@ class Scene:
     region: Region
     bands: tuple[str, ...]
     crs_wkt: str
-    lst_offset: float = 0.0  # added on read: 273.15 for a Celsius LST
+    lst_reading: LstReading
+    shown: str  # how the user named the scene (the LST path, or the product folders it came from)
 
     @property
     def hr_resolution(self) -> float:
@@ -156,6 +194,15 @@ def _as_integer(value: float, path: Path, problem: str, hint: str | None = None)
     return int(rounded)
 
 
+def _check_georeferenced(src: rasterio.DatasetReader, path: Path) -> None:
+    if src.transform == Affine.identity():
+        missing = "no geotransform" + (" and no CRS" if src.crs is None else "")
+        raise InputError(path, f"has no georeferencing ({missing})",
+                         "georeference it, e.g. gdal_edit.py -a_srs EPSG:XXXX -a_ullr ULX ULY LRX LRY")
+    if src.crs is None:
+        raise InputError(path, "raster has no CRS", "assign one with gdal_edit.py -a_srs EPSG:XXXX")
+
+
 def _resolution(src: rasterio.DatasetReader, path: Path) -> float:
     t = src.transform
     if t.b != 0 or t.d != 0 or t.a <= 0 or t.e >= 0:
@@ -170,8 +217,12 @@ def _covered(offset: int, factor: int, length: int) -> tuple[int, int]:
     return -((offset) // factor), (length - offset) // factor
 
 
-def open_scene(lst_path: Path, hr_resolution: float | None) -> Scene:
-    """Check one scene's rasters against each other and fix its HR grid."""
+def open_scene(lst_path: Path, opts: PrepareOptions, shown: str | None = None) -> Scene:
+    """Check one scene's rasters against each other, fix its HR grid and check its LST values.
+
+    ``shown`` is how messages name the scene (default: the LST path).
+    """
+    hr_resolution = opts.hr_resolution
     name, guidance_path = guidance_for(lst_path)
     with open_raster(lst_path) as lst, open_raster(guidance_path) as guide:
         if lst.count != 1:
@@ -184,8 +235,8 @@ def open_scene(lst_path: Path, hr_resolution: float | None) -> Scene:
                 f"guidance band(s) {unnamed} have no description",
                 "band descriptions must name the bands (groklst ingest writes them)",
             )
-        if lst.crs is None or guide.crs is None:
-            raise InputError(lst_path if lst.crs is None else guidance_path, "raster has no CRS")
+        for src, path in ((lst, lst_path), (guide, guidance_path)):
+            _check_georeferenced(src, path)
         if lst.crs != guide.crs:
             raise InputError(guidance_path, f"CRS differs from the LST's ({lst.crs.to_string()})")
         lst_res, guide_res = _resolution(lst, lst_path), _resolution(guide, guidance_path)
@@ -214,7 +265,8 @@ def open_scene(lst_path: Path, hr_resolution: float | None) -> Scene:
                 "no overlap between the LST and the guidance",
                 "check that both rasters show the same place",
             )
-        offset = _lst_offset(lst, lst_path)
+        region = Region(r_lo, c_lo, r_hi - r_lo, c_hi - c_lo)
+        reading = _lst_reading(lst, lst_path, region, lst_factor, opts)
         crs = lst.crs
     return Scene(
         name=name,
@@ -225,21 +277,27 @@ def open_scene(lst_path: Path, hr_resolution: float | None) -> Scene:
         lst_factor=lst_factor,
         guidance_factor=guidance_factor,
         guidance_offset=(row_off, col_off),
-        region=Region(r_lo, c_lo, r_hi - r_lo, c_hi - c_lo),
+        region=region,
         bands=bands,
         crs_wkt=crs.to_wkt(),
-        lst_offset=offset,
+        lst_reading=reading,
+        shown=shown or str(lst_path),
     )
 
 
-def _lst_offset(src: rasterio.DatasetReader, path: Path) -> float:
-    """273.15 when a decimated read of the LST says degrees Celsius, else 0."""
-    rows, cols = min(src.height, 256), min(src.width, 256)
-    try:
-        sample = src.read(1, out_shape=(rows, cols), masked=True).astype(np.float64).filled(np.nan)
-    except rasterio.errors.RasterioError as exc:
-        raise InputError(path, f"cannot read the LST ({exc})") from exc
-    return KELVIN_OFFSET if detect_units(sample) is Units.celsius else 0.0
+def _lst_reading(src: rasterio.DatasetReader, path: Path, region: Region, lst_factor: int,
+                 opts: PrepareOptions) -> LstReading:
+    """Scan the LST pixels under the region and fix its unit; refuse implausible values.
+
+    The same rule as ``downscale`` (:mod:`pipelines.lst_values`): unscaled digital numbers,
+    undeclared fill values or a damaged file are refused with a hint, never training data.
+    """
+    window = Window(region.col0 * lst_factor, region.row0 * lst_factor,
+                    region.cols * lst_factor, region.rows * lst_factor)
+    found = scan(src, window, opts.decoding, path)
+    units = resolve_units(found, opts.units)
+    check_plausible(found, units, opts.decoding, path)
+    return LstReading(opts.decoding, units, *linear(src, opts.decoding))
 
 
 def _lazy(path: Path) -> da.Array:
@@ -270,7 +328,8 @@ def nodata_cells(scene: Scene, unit: int) -> np.ndarray:
         return np.zeros((0, 0), dtype=np.int64)
     f_l, f_g = scene.lst_factor, scene.guidance_factor
     g_row, g_col = scene.guidance_offset
-    lst_bad = _hr_invalid(_lazy(scene.lst_path), reg.row0 * f_l, reg.col0 * f_l, rows, cols, f_l)
+    lst_kelvin = _lazy(scene.lst_path).map_blocks(scene.lst_reading.kelvin, dtype=np.float32)
+    lst_bad = _hr_invalid(lst_kelvin, reg.row0 * f_l, reg.col0 * f_l, rows, cols, f_l)
     guide_bad = _hr_invalid(
         _lazy(scene.guidance_path), reg.row0 * f_g + g_row, reg.col0 * f_g + g_col, rows, cols, f_g
     )
@@ -354,14 +413,6 @@ def _context(candidate: Candidate, opts: PrepareOptions) -> tuple[int, int, int,
     )
 
 
-def _read(src: rasterio.DatasetReader, window: Window, path: Path) -> np.ndarray:
-    try:
-        data = src.read(window=window, masked=True)
-    except rasterio.errors.RasterioError as exc:
-        raise InputError(path, f"cannot read pixels ({exc})") from exc
-    return data.astype(np.float32).filled(np.nan)
-
-
 def ndmvi_minima(scene: Scene) -> tuple[float, float] | None:
     """Scene minima of red and NIR on the HR grid (for NDMVI), from a dask pass over the region."""
     if scene.guidance_factor == 1 or not {"ndmvi", "red", "nir"} <= set(scene.bands):
@@ -396,14 +447,15 @@ def cut_patch(
     f_l, f_g = scene.lst_factor, scene.guidance_factor
     r0, c0 = candidate.row_off - top, candidate.col_off - left
     lst_window = Window(c0 * f_l, r0 * f_l, (p + left + right) * f_l, (p + top + bottom) * f_l)
-    lst = _read(lst_src, lst_window, scene.lst_path)[0] + np.float32(scene.lst_offset)
+    lst = scene.lst_reading.read(lst_src, lst_window, scene.lst_path)
     hr_context = wald.block_mean(lst, f_l) if f_l > 1 else lst
     hr = hr_context[top : top + p, left : left + p]
     g_row, g_col = scene.guidance_offset
     guidance_window = Window(
         candidate.col_off * f_g + g_col, candidate.row_off * f_g + g_row, p * f_g, p * f_g
     )
-    guidance = _read(guidance_src, guidance_window, scene.guidance_path)
+    guidance = read_window(guidance_src, list(range(1, guidance_src.count + 1)), guidance_window,
+                           scene.guidance_path)
     if f_g > 1:
         guidance = wald.degrade_guidance(guidance, f_g, scene.bands, ndmvi_minima)
     lr = {}
@@ -461,22 +513,47 @@ def prepare(
     *,
     overwrite: bool = False,
     on_progress: ProgressHook | None = None,
+    shown: Mapping[Path, str] | None = None,
 ) -> dict[str, Any]:
     """Build the dataset at ``out`` from canonical scenes; return the info.json content.
 
     ``on_progress(stage, done, total)`` reports ``"scenes scanned"``, ``"patches written"`` and
-    ``"scenes written"``.
+    ``"scenes written"``. ``shown`` names scenes that are not the user's own files (scenes
+    ingested from product folders into a temporary folder): messages and info.json use these
+    names, never the temporary paths.
     """
     opts.validate()
-    check_writable(out, overwrite)
-    scenes = [open_scene(Path(p), opts.hr_resolution) for p in lst_paths]
-    _check_consistent(scenes)
-    if opts.split_by == "scene" and len(scenes) < 2:
-        raise InputError("--split-by", "a scene split needs several scenes", "use --split-by block")
-    counts = {
-        s.name: SceneCounts(str(s.lst_path), str(s.guidance_path), "celsius" if s.lst_offset else "kelvin")
-        for s in scenes
-    }
+    check_writable(out, overwrite, kind=OutputKind.dataset)
+    names = {Path(k): v for k, v in (shown or {}).items()}
+    with named_as_given(_temporary_names(names)) as rename:
+        scenes = _open_scenes([Path(p) for p in lst_paths], opts, names, rename)
+        _check_consistent(scenes)
+        if opts.split_by == "scene" and len(scenes) < 2:
+            raise InputError("--split-by", "a scene split needs several scenes", "use --split-by block")
+        return _prepare_scenes(scenes, out, opts, overwrite, on_progress)
+
+
+def _open_scenes(paths: Sequence[Path], opts: PrepareOptions, names: Mapping[Path, str],
+                 rename: Callable[[InputError], InputError]) -> list[Scene]:
+    """Every scene; one without a valid LST pixel is left out with a warning (unless all are)."""
+    scenes, empty = [], []
+    for path in paths:
+        try:
+            scenes.append(open_scene(path, opts, names.get(path)))
+        except EmptySceneError as exc:
+            empty.append(rename(exc))
+    if not scenes:
+        if len(empty) == 1:
+            raise empty[0]
+        raise InputError(None, f"none of the {len(empty)} scenes has a valid LST pixel", "check the inputs")
+    for exc in empty:
+        warnings.warn(f"{exc}; the scene is left out", GroklstWarning, stacklevel=3)
+    return scenes
+
+
+def _prepare_scenes(scenes: Sequence[Scene], out: Path, opts: PrepareOptions, overwrite: bool,
+                    on_progress: ProgressHook | None) -> dict[str, Any]:
+    counts = {s.name: SceneCounts(s.shown, _shown_guidance(s), s.lst_reading.units.value) for s in scenes}
     candidates: list[Candidate] = []
     for n_scene, scene in enumerate(scenes, start=1):
         kept, dropped = candidates_of(scene, opts)
@@ -485,12 +562,19 @@ def prepare(
         candidates.extend(kept)
         if on_progress:
             on_progress("scenes scanned", n_scene, len(scenes))
+    small = [s for s in scenes if min(s.region.rows, s.region.cols) < opts.patch]
     if not candidates:
+        if len(small) == len(scenes):
+            raise _smaller_than_the_patch(scenes, opts)
         raise InputError(
-            lst_paths[0],
-            f"no {opts.patch}x{opts.patch} patch with at most {opts.max_nodata:.0%} nodata",
+            scenes[0].shown if len(scenes) == 1 else None,
+            f"no {opts.patch}x{opts.patch} patch with at most {opts.max_nodata:.0%} nodata "
+            f"(all {sum(c.candidates for c in counts.values())} candidate patches have more)",
             "use a smaller --patch or a larger --max-nodata",
         )
+    for scene in small:
+        warnings.warn(f"{scene.shown}: the scene is smaller than the {opts.patch} px patch "
+                      f"({_region_size(scene)}); no patch is taken from it", GroklstWarning, stacklevel=3)
     records: list[PatchRecord] = []
     chosen: list[Candidate] = []
     for candidate, split in zip(candidates, assign_splits(candidates, opts)):
@@ -509,7 +593,7 @@ def prepare(
     if not any(r.split == "train" for r in records):
         raise InputError("--split", "no patch landed in the train split", "use more scenes or a smaller --split-block")
     info = _info(counts, opts, scenes[0])
-    with atomic_output(out, overwrite=overwrite) as tmp:
+    with atomic_output(out, overwrite=overwrite, kind=OutputKind.dataset) as tmp:
         writer = DatasetWriter(
             tmp, records, bands=scenes[0].bands, scales=opts.scales, patch=opts.patch,
             attrs=_store_attrs(opts, scenes[0].hr_resolution),
@@ -517,6 +601,77 @@ def prepare(
         _write_patches(writer, chosen, scenes, opts, on_progress)
         writer.finish(info)
     return info
+
+
+def _region_size(scene: Scene) -> str:
+    reg = scene.region
+    return f"{reg.cols} x {reg.rows} HR pixels of {scene.hr_resolution:g} m"
+
+
+def _smaller_than_the_patch(scenes: Sequence[Scene], opts: PrepareOptions) -> InputError:
+    """The error for scenes that are all smaller than one patch, with the patch size that fits."""
+    largest = max(scenes, key=lambda s: min(s.region.rows, s.region.cols))
+    step = math.lcm(*opts.scales)
+    fits = min(largest.region.rows, largest.region.cols) // step * step
+    where = f"{_region_size(largest)} where the LST and the guidance overlap"
+    if len(scenes) == 1:
+        problem = f"the scene is smaller than the {opts.patch} px patch ({where})"
+    else:
+        problem = f"every scene is smaller than the {opts.patch} px patch (the largest: {where})"
+    hint = (f"use --patch {fits} or smaller (a multiple of {step})" if fits >= step
+            else f"the scene is too small for x{max(opts.scales)}")
+    return InputError(largest.shown, problem, hint)
+
+
+def _shown_guidance(scene: Scene) -> str:
+    """The guidance as the user knows it: its path, or what an ingested scene came from."""
+    if scene.shown == str(scene.lst_path):
+        return str(scene.guidance_path)
+    return f"{scene.shown} (ingested guidance)"
+
+
+def _temporary_names(shown: Mapping[Path, str]) -> dict[str, str]:
+    """Temporary paths of ingested scenes (their files and folder) -> what to call them instead."""
+    names: dict[str, str] = {}
+    for lst, label in shown.items():
+        if label == str(lst):
+            continue
+        name = lst.stem[: -len(LST_SUFFIX)] if lst.stem.endswith(LST_SUFFIX) else lst.stem
+        names[str(lst)] = f"{label} (ingested LST)"
+        names[str(lst.with_name(f"{name}{GUIDANCE_SUFFIX}{lst.suffix}"))] = f"{label} (ingested guidance)"
+        names[str(lst.parent)] = label
+    return names
+
+
+@contextmanager
+def named_as_given(names: Mapping[str, str]) -> Iterator[Callable[[InputError], InputError]]:
+    """Report input errors with temporary paths replaced by the names the user knows.
+
+    Yields the renaming function, for errors that are turned into warnings instead.
+    """
+    ordered = sorted(names.items(), key=lambda item: -len(item[0]))  # files before their folder
+
+    def swap(text: str | None) -> str | None:
+        if text is None:
+            return None
+        for temporary, given in ordered:
+            text = text.replace(temporary, given)
+        return text
+
+    def rename(exc: InputError) -> InputError:
+        if not ordered:
+            return exc
+        renamed = type(exc)(swap(exc.path), swap(exc.problem) or "", swap(exc.hint))
+        renamed.__cause__ = exc.__cause__
+        return renamed
+
+    try:
+        yield rename
+    except InputError as exc:
+        renamed = rename(exc)
+        if renamed is exc:
+            raise
+        raise renamed from exc.__cause__
 
 
 def _write_patches(
@@ -573,12 +728,14 @@ def _info(counts: dict[str, SceneCounts], opts: PrepareOptions, first: Scene) ->
 
 def scene_inputs(
     paths: Sequence[str | os.PathLike[str]], workdir: Path, dem: Path | None = None
-) -> list[Path]:
+) -> tuple[list[Path], dict[Path, str]]:
     """Canonical LST paths from the command line; SDGSAT-1 product folders are ingested first.
 
     Folders given together that hold a single MII product (e.g. its TIS and MII folders, or
     one folder holding both) form one scene; otherwise each folder is one scene. ``dem`` is
     passed to the ingest. Ingested scenes are written into ``workdir`` (the caller removes it).
+    Returns the LST paths and, for ingested ones, the product folders to name them by
+    (``prepare(shown=...)``).
     """
     files, folders = [], []
     for raw in paths:
@@ -587,12 +744,16 @@ def scene_inputs(
             raise InputError(path, "file not found", "check the path")
         (folders if path.is_dir() else files).append(path)
     if not folders:
-        return files
+        return files, {}
     from pipelines import ingest  # product reading is only needed for product folders
 
     products = ingest.find_products(folders)
     groups = [folders] if sum(p.sensor == "MII" for p in products) == 1 else [[f] for f in folders]
+    shown: dict[Path, str] = {}
     for n, group in enumerate(groups):
-        lst_path, _ = ingest.ingest_product(group, workdir / f"scene{n}", dem=dem)
+        label = ", ".join(str(f) for f in group)
+        with named_as_given({str(workdir / f"scene{n}"): f"{label} (ingesting)"}):
+            lst_path, _ = ingest.ingest_product(group, workdir / f"scene{n}", dem=dem)
         files.append(Path(lst_path))
-    return files
+        shown[Path(lst_path)] = label
+    return files, shown

@@ -1,9 +1,21 @@
-"""The files of a training run directory (written by rank 0 only).
+"""The files of a training run directory (written by rank 0 only), and what a directory holds.
 
 Kept free of heavy imports so the CLI can check a run directory before loading torch.
+
+A folder is a groklst run when its ``config.json`` says so (``"format": "groklst-run/1"``;
+runs written before the marker are recognised by their ``train`` settings). Only such a folder
+is ever restarted, and a restart removes only the run's own files: whatever else the user keeps
+in the folder stays.
 """
 
 from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.atomic import stale_partials
+from pipelines.errors import InputError
 
 CONFIG_FILE = "config.json"  # the effective settings (+ dataset facts)
 METRICS_FILE = "metrics.jsonl"  # one JSON line per validation: iteration, train loss, val metrics
@@ -11,3 +23,93 @@ LAST = "last.pt"  # checkpoint after the latest validation / the end (enough to 
 BEST = "best.pt"  # checkpoint with the lowest validation RMSE
 STATE = "state.pt"  # everything --resume needs: weights, optimiser, scheduler, RNG, counters
 RUN_FILES = (CONFIG_FILE, METRICS_FILE, LAST, BEST, STATE)
+RUN_FORMAT = "groklst-run/1"  # the marker in a run's config.json
+
+
+def _temporaries(root: Path) -> set[str]:
+    """Temporaries of the run's files that killed saves left behind (pipelines.atomic's names)."""
+    found: set[str] = set()
+    for name in RUN_FILES:
+        old, young = stale_partials(root / name)
+        found.update(p.name for p in old + young)
+    return found
+
+
+def _is_run_config(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    return data.get("format") == RUN_FORMAT or (isinstance(data.get("train"), dict) and "dataset" in data)
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """What a prospective run directory holds."""
+
+    path: Path
+    exists: bool
+    is_run: bool  # its config.json is a groklst run's
+    has_state: bool  # state.pt: the run can be resumed
+    has_checkpoints: bool  # last.pt or best.pt
+    run_files: tuple[str, ...]  # the run's own files (and temporaries of them)
+    other_files: tuple[str, ...]  # everything else in the folder
+
+
+def inspect_run_dir(path: str | Path) -> RunDir:
+    """Look at ``path`` without changing it; :class:`InputError` if it is not a folder."""
+    root = Path(path)
+    if not root.exists() and not root.is_symlink():
+        return RunDir(root, False, False, False, False, (), ())
+    if not root.is_dir():
+        raise InputError(root, "exists and is not a folder; a run directory is a folder",
+                         "choose a new or empty folder for the run")
+    names = sorted(p.name for p in root.iterdir())
+    is_run = (root / CONFIG_FILE).is_file() and _is_run_config(root / CONFIG_FILE)
+    mine = _temporaries(root) | (set(RUN_FILES) if is_run else set())  # else config.json is the user's
+    ours = tuple(n for n in names if n in mine)
+    others = tuple(n for n in names if n not in mine)
+    return RunDir(root, True, is_run, is_run and (root / STATE).is_file(),
+                  is_run and any((root / n).is_file() for n in (LAST, BEST)), ours, others)
+
+
+def check_start(run: RunDir, overwrite: bool) -> None:
+    """Refuse to start a run in a folder that would lose something.
+
+    A new or empty folder, or a run that never saved a state (a failed or very early start),
+    may be started; a run with a saved state or checkpoints needs ``overwrite``; a folder that
+    is not a groklst run is never used.
+    """
+    if not run.exists or not run.other_files and not run.is_run:
+        return  # new, empty, or only temporaries of a start killed while writing config.json
+    if not run.is_run:
+        shown = ", ".join(run.other_files[:3]) + (", ..." if len(run.other_files) > 3 else "")
+        raise InputError(run.path, f"is not empty and is not a groklst run directory (holds {shown}); "
+                                   "it is never used or cleared for a run",
+                         "choose a new or empty folder for the run")
+    if (run.has_state or run.has_checkpoints) and not overwrite:
+        saved = "a saved training state" if run.has_state else "checkpoints"
+        raise InputError(run.path, f"run directory is not empty: it holds a run with {saved}",
+                         "pass --resume to continue it or --overwrite to restart it")
+
+
+def check_resume(run: RunDir) -> None:
+    """Refuse ``--resume`` unless the folder holds a run with a saved state, saying why not."""
+    if not run.exists:
+        raise InputError(run.path, "nothing to resume: the run directory does not exist",
+                         "start the run without --resume")
+    if not run.is_run:
+        raise InputError(run.path, "nothing to resume: not a groklst run directory (no config.json of a run)",
+                         "give the run directory of a training run")
+    if not run.has_state:
+        raise InputError(run.path, "nothing to resume: the run never saved a training state (state.pt is "
+                                   "written at every --val-every iterations and at the end)",
+                         "start it again with the same command without --resume")
+
+
+def clear_run_files(run: RunDir) -> None:
+    """Remove the run's own files (never anything else in the folder)."""
+    for name in run.run_files:
+        (run.path / name).unlink(missing_ok=True)

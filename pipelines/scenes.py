@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.downscale import DownscaleOptions, SceneReport, downscale_scene
-from pipelines.errors import InputError
+from pipelines.atomic import check_writable
+from pipelines.downscale import DownscaleOptions, SceneReport, downscale_scene, guidance_beside
+from pipelines.errors import EmptySceneError, InputError, environment_error
 from pipelines.infer import ModelSource
 
 
@@ -25,10 +26,35 @@ class SceneJob:
     output: Path
     guidance: Path | None = None
 
+    def inputs(self) -> list[Path]:
+        """Every file the job reads (the guidance beside the LST when not given)."""
+        try:
+            return [self.lst, self.guidance or guidance_beside(self.lst)]
+        except InputError:
+            return [self.lst]
+
 
 def output_for(lst: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:
     """Default output name: ``OUT_DIR/<input stem>_downscaled.tif``."""
     return Path(out_dir) / f"{Path(lst).stem}_downscaled.tif"
+
+
+def check_batch(jobs: Iterable[SceneJob]) -> None:
+    """Refuse, before any work, a batch in which two scenes share an output or an output is an input."""
+    jobs = list(jobs)
+    seen: dict[Path, SceneJob] = {}
+    for job in jobs:
+        key = job.output.resolve()
+        if key in seen:
+            raise InputError(job.output, f"both {seen[key].lst} and {job.lst} would be written here",
+                             "inputs with the same name need separate runs with different --out-dir")
+        seen[key] = job
+    for job in jobs:
+        for source in job.inputs():
+            clash = seen.get(source.resolve())
+            if clash is not None:
+                raise InputError(clash.output, f"is also an input of this run ({source}); it would be overwritten",
+                                 "write the outputs under another name or to another folder")
 
 
 def run_job(
@@ -41,17 +67,27 @@ def run_job(
     on_progress: Callable[[int, int], None] | None = None,
     on_grid: Callable[[str], None] | None = None,
 ) -> SceneReport:
-    """Downscale one job, turning every failure into a report instead of an exception."""
+    """Downscale one job, turning every failure into a report instead of an exception.
+
+    Statuses: ``ok``; ``skipped`` (output exists, ``skip_existing``); ``empty`` (no valid
+    pixel, nothing written); ``error`` (bad input or environment); ``failed`` (a bug).
+    """
     if skip_existing and job.output.exists():
         return SceneReport(str(job.lst), str(job.output), status="skipped")
     try:
+        check_writable(job.output, options.overwrite, inputs=job.inputs())
         return downscale_scene(
             job.lst, job.output, source, guidance_path=job.guidance, options=options,
             on_progress=on_progress, on_grid=on_grid,
         )
+    except EmptySceneError as exc:
+        return SceneReport(str(job.lst), str(job.output), status="empty", error=str(exc))
     except InputError as exc:
         return SceneReport(str(job.lst), str(job.output), status="error", error=str(exc))
     except Exception as exc:  # noqa: BLE001 - reported per scene; the run goes on
+        mapped = environment_error(exc, job.output)
+        if mapped is not None:
+            return SceneReport(str(job.lst), str(job.output), status="error", error=str(mapped))
         detail = traceback.format_exc() if debug else f"{type(exc).__name__}: {exc}"
         return SceneReport(
             str(job.lst), str(job.output), status="failed", error=f"internal error: {detail}"

@@ -13,10 +13,12 @@ The run directory's files are listed in :mod:`pipelines.run_layout`.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import random
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,14 +29,15 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from models.registry import build_model, get_spec
+from models.registry import build_model, get_spec, list_models
 from pipelines.atomic import atomic_output
 from pipelines.checkpoint import Checkpoint, state_dict_of
+from pipelines.dataset import NormStats
 from pipelines.devices import autocast_for, resolve_precision
-from pipelines.errors import InputError
+from pipelines.errors import GroklstWarning, InputError
 from pipelines.evaluate import model_predictor, score
 from pipelines.metrics import MetricAverage
-from pipelines.normalize import denormalize_lst
+from pipelines.normalize import HasStats, denormalize_lst
 from pipelines.run_layout import BEST, LAST, METRICS_FILE, STATE
 from pipelines.train_config import TrainConfig
 from pipelines.train_data import DataSource, batch_positions, load_batch
@@ -90,14 +93,96 @@ def _check_source(source: DataSource, config: TrainConfig) -> list[int]:
                          "prepare it with that scale in --scales")
     patch = getattr(source, "patch", None)
     if patch is not None and config.crop > patch:
-        raise InputError("--crop", f"crop {config.crop} px is larger than the {patch} px patches")
+        raise InputError("--crop", f"crop {config.crop} px is larger than the {patch} px patches",
+                         f"use a multiple of {config.scale} up to {patch // config.scale * config.scale}")
     return train
+
+
+def trainable_models() -> list[str]:
+    """The registered models that have weights to train."""
+    return [spec.name for spec in list_models() if spec.learned]
+
+
+def _check_model(source: DataSource, config: TrainConfig) -> None:
+    hint = f"trainable models: {', '.join(trainable_models())}"
+    try:
+        spec = get_spec(config.model)
+    except KeyError:
+        raise InputError("--model", f"unknown model {config.model!r}", hint) from None
+    if not spec.learned:
+        raise InputError("--model", f"{config.model!r} has no weights to train", hint)
+    try:
+        _build_on_meta(config.model, config.scale, len(source.bands), config.model_kwargs)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        given = "--model-kwargs" if config.model_kwargs else "--model"
+        raise InputError(given, f"{config.model} x{config.scale} with {config.model_kwargs or 'its defaults'} "
+                                f"cannot be built ({first})",
+                         _accepted_arguments(config.model, config.scale, len(source.bands))) from exc
+
+
+def _build_on_meta(name: str, scale: int, bands: int, kwargs: dict[str, Any]) -> nn.Module:
+    """The model's structure without weights in memory (instant even for the paper model)."""
+    with torch.device("meta"):
+        return build_model(name, scale=scale, guidance_channels=bands, **kwargs)
+
+
+def _accepted_arguments(name: str, scale: int, bands: int) -> str:
+    """A hint naming the keyword arguments the model's constructor takes."""
+    try:
+        net = _build_on_meta(name, scale, bands, {})
+    except (TypeError, ValueError, RuntimeError):
+        return "check the model's name and scale"
+    skip = {"self", "scale", "guidance_channels"}
+    names = [p.name for p in inspect.signature(type(net)).parameters.values()
+             if p.name not in skip and p.kind is not inspect.Parameter.VAR_KEYWORD]
+    return f"{name} accepts {', '.join(names)}" if names else f"{name} takes no --model-kwargs"
+
+
+def check_training(source: DataSource, config: TrainConfig) -> list[int]:
+    """Refuse settings that cannot train on ``source`` before any file is written; the train patches.
+
+    Checks the model (known, trainable, buildable with its keyword arguments at this scale and
+    band count), the scale (one of the dataset's), the crop (within a patch) and the LST
+    statistics (a constant LST teaches nothing and cannot be normalised).
+    """
+    _check_model(source, config)
+    train = _check_source(source, config)
+    stats = source.stats
+    if not (math.isfinite(stats.lst_mean) and math.isfinite(stats.lst_std) and stats.lst_std > 0):
+        raise InputError("dataset", f"the train split's LST has mean {stats.lst_mean} and std {stats.lst_std}: "
+                                    "nothing to learn from", "prepare the dataset from scenes with varied LST")
+    return train
+
+
+def _warn_uninformative_bands(source: DataSource) -> None:
+    stats = source.stats
+    for name, mean, std in zip(source.bands, stats.band_mean, stats.band_std):
+        if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
+            warnings.warn(f"guidance band {name!r} is constant or empty in the train split (std {std:g}): "
+                          "the model learns nothing from it, and it is normalised with std 1",
+                          GroklstWarning, stacklevel=3)
+
+
+def training_stats(stats: HasStats) -> NormStats:
+    """The statistics a model trains with and is saved with.
+
+    A guidance band that is constant in the train split (std 0, e.g. the constant DEM of an
+    ingest without ``--dem``) would divide by zero: it keeps its mean and gets std 1, so it is
+    0 after normalisation on the training data and the checkpoint stays usable. A band with no
+    valid pixel gets mean 0, std 1.
+    """
+    means, stds = [], []
+    for mean, std in zip(stats.band_mean, stats.band_std):
+        means.append(float(mean) if math.isfinite(mean) else 0.0)
+        stds.append(float(std) if math.isfinite(mean) and math.isfinite(std) and std > 0 else 1.0)
+    return NormStats(float(stats.lst_mean), float(stats.lst_std), means, stds)
 
 
 def build_checkpoint(model: nn.Module, source: DataSource, config: TrainConfig,
                      extra: dict[str, Any]) -> Checkpoint:
     """A self-contained checkpoint of ``model`` trained with ``config`` on ``source``."""
-    stats = source.stats
+    stats = training_stats(source.stats)
     return Checkpoint(
         model=config.model,
         scale=config.scale,
@@ -119,22 +204,17 @@ class _Run:
     def __init__(self, source: DataSource, config: TrainConfig, run_dir: Path | None,
                  context: DistContext):
         self.source, self.config, self.run_dir, self.context = source, config, run_dir, context
-        self.train = _check_source(source, config)
+        self.train = check_training(source, config)
         if run_dir is not None and context.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
         self.val = source.indices("val")
+        _warn_uninformative_bands(source)
+        self.stats = training_stats(source.stats)
         self.device = context.device
         self.precision = resolve_precision(config.precision, self.device)
-        if not get_spec(config.model).learned:
-            raise InputError("--model", f"{config.model!r} has no weights to train")
         seed_everything(config.seed)
-        try:
-            net = build_model(config.model, scale=config.scale,
-                              guidance_channels=len(source.bands), **config.model_kwargs)
-        except TypeError as exc:
-            raise InputError("model_kwargs", f"{config.model}: {exc}") from exc
-        except ValueError as exc:  # a scale the model does not support, or a bad option value
-            raise InputError("--model", str(exc)) from exc
+        net = build_model(config.model, scale=config.scale, guidance_channels=len(source.bands),
+                          **config.model_kwargs)
         self.model = net.to(self.device)
         if self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -202,14 +282,15 @@ class _Run:
                 "world_size": self.context.world_size}
 
     def save(self, improved: bool, metrics: dict[str, float] | None) -> None:
+        """Checkpoints first, the state last: a state on disk means its checkpoints are too."""
         if self.run_dir is None or not self.context.is_main:
             return
-        with atomic_output(self.run_dir / STATE, overwrite=True) as tmp:
-            torch.save(self.state(), tmp)
         checkpoint = build_checkpoint(self.model, self.source, self.config, self._extra(metrics))
         checkpoint.save(self.run_dir / LAST)
         if improved or not (self.run_dir / BEST).exists():
             checkpoint.save(self.run_dir / BEST)
+        with atomic_output(self.run_dir / STATE, overwrite=True) as tmp:
+            torch.save(self.state(), tmp)
 
     def log(self, record: dict[str, Any]) -> None:
         self.history.append(record)
@@ -217,19 +298,30 @@ class _Run:
             with open(self.run_dir / METRICS_FILE, "a") as fh:
                 fh.write(json.dumps(record) + "\n")
 
+    def rewrite_log(self) -> None:
+        """Make metrics.jsonl the restored state's history.
+
+        A run killed after logging a validation but before saving its state resumes from the
+        state before; the lines logged after it would otherwise appear twice.
+        """
+        if self.run_dir is None or not self.context.is_main:
+            return
+        with atomic_output(self.run_dir / METRICS_FILE, overwrite=True) as tmp:
+            tmp.write_text("".join(json.dumps(record) + "\n" for record in self.history))
+
     # --- training ----------------------------------------------------------------------
     def step(self) -> float:
         cfg, ctx = self.config, self.context
         positions = batch_positions(self.iteration, cfg.batch_size, ctx.rank, ctx.world_size)
         lr, guidance, hr = load_batch(self.source, self.train, positions, scale=cfg.scale,
-                                      crop=cfg.crop, seed=cfg.seed, stats=self.source.stats)
+                                      crop=cfg.crop, seed=cfg.seed, stats=self.stats)
         lr_t, guidance_t, hr_t = (torch.from_numpy(a).to(self.device) for a in (lr, guidance, hr))
         if self.device.type == "cuda":
             guidance_t = guidance_t.contiguous(memory_format=torch.channels_last)
         self.wrapped.train()
         with autocast_for(self.device, self.precision):
             out = self.wrapped(lr_t, guidance_t)
-        loss = masked_l1(denormalize_lst(out.float(), self.source.stats), hr_t)
+        loss = masked_l1(denormalize_lst(out.float(), self.stats), hr_t)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
@@ -242,7 +334,7 @@ class _Run:
         """Val metrics in Kelvin, the val patches split between ranks and the sums all-reduced."""
         ctx = self.context
         self.model.eval()
-        predict = model_predictor(self.model, self.source.stats, self.device, self.precision)
+        predict = model_predictor(self.model, self.stats, self.device, self.precision)
         mine = self.val[ctx.rank :: ctx.world_size]
         local = score(predict, self.source, mine, self.config.scale)
         return MetricAverage.from_vector(ctx.all_sum(local.to_vector())).result()
@@ -274,6 +366,7 @@ def fit(
         if run_dir is None or not (run_dir / STATE).is_file():
             raise InputError(run_dir, "nothing to resume (no state.pt)", "start the run without --resume")
         run.restore(run_dir / STATE)
+        run.rewrite_log()
     started, start_iter = time.monotonic(), run.iteration
     losses: list[float] = []
     best_weights: dict[str, torch.Tensor] | None = None
@@ -296,6 +389,10 @@ def fit(
                 if keep_best:
                     best_weights = state_dict_of(run.model)
             loss = context.all_sum([float(np.mean(losses))])[0] / context.world_size
+            if not math.isfinite(loss):
+                raise InputError(run_dir, f"training diverged: the train loss is {loss} at iteration "
+                                 f"{run.iteration}; nothing of this validation was saved",
+                                 "train again with a lower learning rate, or with --precision fp32")
             run.log({"iteration": run.iteration, "lr": run.scheduler.get_last_lr()[0],
                      "train_l1": loss, **{f"val_{k}": v for k, v in metrics.items()}})
             losses = []

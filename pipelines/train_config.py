@@ -2,7 +2,8 @@
 
 Precedence: options given on the command line, then the config file, then these defaults.
 Config files are TOML (``tomllib``) or YAML (``.yaml``/``.yml``, via PyYAML); keys are the
-field names below, with ``-`` or ``_``.
+field names below, with ``-`` or ``_``. Torch-free, so that ``groklst train --help`` can show
+these defaults without loading torch.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from pipelines.devices import DEVICES, PRECISIONS
 from pipelines.errors import InputError
 from pipelines.toml_compat import tomllib
 
@@ -40,6 +40,8 @@ class TrainConfig:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from pipelines.devices import DEVICES, PRECISIONS  # torch: only once a run is configured
+
         problems = []
         for name in ("scale", "iters", "batch_size", "crop", "val_every"):
             if int(getattr(self, name)) < 1:

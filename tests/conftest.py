@@ -57,6 +57,22 @@ def write_canonical_scene(
     return lst_path, guidance_path
 
 
+def corrupt_first_strip(path: Path, nbytes: int = 4000, seed: int = 0) -> None:
+    """Overwrite the first bytes of an uncompressed GeoTIFF's first strip with random bytes.
+
+    The header stays intact, so GDAL reads the damaged values without an error (often values
+    near +-3e38): what a damaged transfer or disk gives users.
+    """
+    import rasterio
+
+    raw = bytearray(path.read_bytes())
+    with rasterio.open(path) as src:
+        offset = int(src.tags(1, "TIFF").get("BLOCK_OFFSET_0_0", 0))
+        offset = offset or len(raw) - src.width * src.height * np.dtype(src.dtypes[0]).itemsize
+    raw[offset: offset + nbytes] = np.random.default_rng(seed).integers(0, 256, nbytes, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(raw))
+
+
 @pytest.fixture
 def canonical_scene(tmp_path: Path) -> tuple[Path, Path]:
     """A 32 x 32 px (30 m) scene with 96 x 96 px (10 m) guidance of the paper's ten bands."""

@@ -231,20 +231,28 @@ def test_bad_options_are_refused(canonical_scene, tmp_path: Path, capsys) -> Non
     out = tmp_path / "ds"
     _assert_refused([str(lst_path), "--scales", "3", "--patch", "8"], out, capsys, "not a multiple of scale(s) [3]")
     _assert_refused([str(lst_path), "--split", "6:1"], out, capsys, "TRAIN:VAL:TEST")
-    _assert_refused([str(lst_path), "--scales", "2", "--patch", "64"], out, capsys, "no 64x64 patch")
+    _assert_refused([str(lst_path), "--scales", "2", "--patch", "64"], out, capsys,
+                    "the scene is smaller than the 64 px patch (32 x 32 HR pixels of 30 m")
     _assert_refused([str(lst_path), "--degrade", "cubic"], out, capsys, "--degrade")
 
 
-def test_existing_output_needs_overwrite(canonical_scene, tmp_path: Path, capsys) -> None:
+def test_overwrite_replaces_only_a_groklst_dataset(canonical_scene, tmp_path: Path, capsys) -> None:
     lst_path, _ = canonical_scene
     out = tmp_path / "ds"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     args = [str(lst_path), "--scales", "2", "--patch", "8", "--split", "1:0:0", "--out", str(out)]
     assert run(["-q", "prepare", *args]) == 2
-    assert (out / "keep.txt").read_text() == "mine"
-    assert run(["-q", "prepare", *args, "--overwrite"]) == 0
-    assert not (out / "keep.txt").exists() and open_prepared(out).patch == 8
+    assert run(["-q", "prepare", *args, "--overwrite"]) == 2
+    assert "is not a groklst dataset; it is never replaced" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"] and (out / "keep.txt").read_text() == "mine"
+    (out / "keep.txt").unlink()
+    assert run(["-q", "prepare", *args]) == 0  # an empty folder is fine
+    assert run(["-q", "prepare", *args]) == 2
+    assert "output already exists" in capsys.readouterr().err
+    assert run(["-q", "prepare", *args, "--patch", "16", "--overwrite"]) == 0
+    assert open_prepared(out).patch == 16
+    assert json.loads((out / "info.json").read_text())["format"] == "groklst-dataset/1"
 
 
 def test_failure_mid_write_leaves_nothing(canonical_scene, tmp_path: Path, monkeypatch) -> None:

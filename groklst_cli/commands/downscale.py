@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from groklst_cli.console import err, info, progress, result, state, warn
-from pipelines.atomic import check_writable
+from pipelines.atomic import check_writable, same_path
 from pipelines.errors import InputError
 from pipelines.fit_options import FitOptions
 from pipelines.units import Units
@@ -24,6 +26,8 @@ if TYPE_CHECKING:  # torch, rasterio and dask load only when a scene is processe
 
 INTERPOLATORS = ("bicubic", "bilinear")
 FALLBACKS = ("none", "bicubic")
+EXIT_ALL_EMPTY = 3
+MIN_LEARNED_OVERLAP = 16  # output px; below this a learned model's tile seams show
 
 
 def _model_source(checkpoint: Optional[Path], model: Optional[str], device: str) -> ModelSource:
@@ -61,7 +65,7 @@ def _inputs(paths: list[str]) -> list[Path]:
 
 def _jobs(inputs: list[Path], guidance: Optional[Path], output: Optional[Path],
           out_dir: Optional[Path]) -> list[SceneJob]:
-    from pipelines.scenes import SceneJob, output_for
+    from pipelines.scenes import SceneJob, check_batch, output_for
 
     if output is not None and out_dir is not None:
         raise InputError("-o", "give either -o/--output or --out-dir, not both")
@@ -70,9 +74,12 @@ def _jobs(inputs: list[Path], guidance: Optional[Path], output: Optional[Path],
     if guidance is not None and len(inputs) != 1:
         raise InputError("--guidance", "--guidance applies to a single input", "name pairs X_lst.tif + X_guidance.tif")
     if output is not None:
-        return [SceneJob(inputs[0], output, guidance)]
-    directory = out_dir if out_dir is not None else Path(".")
-    return [SceneJob(p, output_for(p, directory), guidance) for p in inputs]
+        jobs = [SceneJob(inputs[0], output, guidance)]
+    else:
+        directory = out_dir if out_dir is not None else Path(".")
+        jobs = [SceneJob(p, output_for(p, directory), guidance) for p in inputs]
+    check_batch(jobs)
+    return jobs
 
 
 def _say(report: SceneReport, as_json: bool) -> None:
@@ -88,11 +95,73 @@ def _say(report: SceneReport, as_json: bool) -> None:
         result(report.output)
     if report.status in ("error", "failed"):
         err.print(f"[bold red]error:[/bold red] {report.error}".replace("[", r"\[", 0), markup=True)
+    elif report.status == "empty":
+        warn(f"{report.error}; nothing written".replace("[", r"\["))
     elif report.status == "skipped":
         info(f"skipped {report.input}: {report.output} exists")
     else:
         info(f"{report.input} -> {report.output} ({report.megapixels:g} Mpx in {report.seconds:g} s; "
              f"{report.units})")
+
+
+def _exit_status(statuses: list[str]) -> None:
+    """1 if a scene failed internally, 2 if one had bad input, 3 if every scene was empty."""
+    if "failed" in statuses:
+        raise typer.Exit(1)
+    if "error" in statuses:
+        raise typer.Exit(2)
+    if statuses and all(status == "empty" for status in statuses):
+        raise typer.Exit(EXIT_ALL_EMPTY)
+
+
+def _check_tiling(tile: int, overlap: int, learned: bool) -> None:
+    if 2 * overlap > tile:
+        raise InputError("--overlap", f"an overlap of {overlap} px is more than half the tile ({tile} px): "
+                         "tiles would mostly recompute their neighbours",
+                         f"use --overlap {tile // 8} to {tile // 2}, or a larger --tile")
+    if overlap < MIN_LEARNED_OVERLAP and learned:
+        warn(f"--overlap {overlap} with a learned model leaves visible seams at tile borders "
+             f"(several K were measured at 0); use at least {MIN_LEARNED_OVERLAP}")
+
+
+def _execution(precision: str, compile_model: bool, plain: bool):
+    from pipelines.devices import PRECISIONS
+    from pipelines.infer import Execution
+
+    if precision not in PRECISIONS:
+        raise InputError("--precision", f"unknown precision {precision!r}", f"use one of {', '.join(PRECISIONS)}")
+    if plain:
+        if compile_model or precision not in ("auto", "fp32"):
+            raise InputError("--plain", "is the fp32 eager reference path", "drop --compile / --precision")
+        return Execution.plain()
+    return Execution(precision=precision, compile=compile_model)
+
+
+def _refuse_output_onto(jobs: list[SceneJob], path: Path, what: str) -> None:
+    for job in jobs:
+        if same_path(job.output, path):
+            raise InputError(job.output, f"is also {what}; it would be overwritten",
+                             "write the output under another name")
+
+
+def _decoding(nodata: Optional[list[float]], scale_factor: Optional[float], offset: Optional[float],
+              mask_implausible: bool):
+    from pipelines.lst_values import LstDecoding
+
+    if scale_factor is not None and scale_factor == 0:
+        raise InputError("--scale-factor", "must not be 0")
+    return LstDecoding(nodata=tuple(nodata or ()), scale_factor=scale_factor, offset=offset,
+                       mask_implausible=mask_implausible)
+
+
+def _band_list(text: Optional[str]) -> Optional[tuple[str, ...]]:
+    if text is None:
+        return None
+    names = tuple(n.strip().lower() for n in text.split(","))
+    if not all(names) or len(set(names)) != len(names):
+        raise InputError("--guidance-bands", f"{text!r} must be distinct comma-separated names",
+                         "e.g. --guidance-bands dem,deepblue,blue,green,red,vre,nir,ndmvi,ndvi,ndwi")
+    return names
 
 
 def downscale(
@@ -106,9 +175,19 @@ def downscale(
     overlap: int = typer.Option(64, "--overlap", min=0, help="Overlap between tiles in output pixels, blended smoothly."),
     batch_size: int = typer.Option(4, "--batch-size", min=1, help="Tiles per forward pass."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    precision: str = typer.Option("auto", "--precision", help="auto (fp32 on the CPU, exact; bf16 autocast on CUDA), fp32, bf16 or fp16; bf16/fp16 are faster but not exact (README: measured error)."),
+    compile_model: bool = typer.Option(False, "--compile", help="Run the network through torch.compile: faster on large scenes after a one-off compile (cached by torch)."),
+    plain: bool = typer.Option(False, "--plain", help="The reference path (fp32, NCHW layout, eager) to check the fast default against; slower."),
     units: Units = typer.Option(Units.auto, "--units", help="Unit of the input LST (auto: detected from the value range)."),
     units_out: Optional[Units] = typer.Option(None, "--units-out", help="Unit of the output (default: the input's)."),
     conserve: bool = typer.Option(False, "--conserve", help="Correct each LR cell so its downscaled pixels aggregate (in T^4) to the input value."),
+    nodata: Optional[list[float]] = typer.Option(None, "--nodata", help="A fill value of the LST in stored units, nodata besides the file's own (repeat for several)."),
+    scale_factor: Optional[float] = typer.Option(None, "--scale-factor", help="LST = stored * scale-factor + offset (default: the file's scale metadata, else 1); e.g. 0.00341802 for Landsat C2 ST."),
+    offset: Optional[float] = typer.Option(None, "--offset", help="See --scale-factor (default: the file's offset metadata, else 0); e.g. 149.0 for Landsat C2 ST."),
+    mask_implausible: bool = typer.Option(False, "--mask-implausible", help="Treat LST values outside 150-400 K (-120..120 degC) as nodata instead of refusing the scene."),
+    guidance_bands: Optional[str] = typer.Option(None, "--guidance-bands", help="Names of the guidance file's bands in file order, comma-separated (instead of its band descriptions)."),
+    hole_margin: Optional[int] = typer.Option(None, "--hole-margin", min=0, help="Output pixels around nodata holes (LST or guidance) written as nodata, because a learned model's value there depends on data it cannot see (default: 3 LR pixels for learned models, 0 for interpolators; 0 keeps every pixel)."),
+    force: bool = typer.Option(False, "--force", help="Write outputs above 2 Gpx."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     skip_existing: bool = typer.Option(False, "--skip-existing", help="Skip scenes whose output exists (cheap reruns)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line per scene on stdout."),
@@ -124,11 +203,12 @@ def downscale(
 ) -> None:
     """Downscale LST scenes to the guidance grid as tiled, blended, georeferenced GeoTIFFs.
 
-    Exit status: 0 when every scene succeeded (or was skipped), 2 when a scene had bad input,
-    1 when a scene failed internally. Other scenes go on either way.
+    Exit status: 0 when every scene succeeded, was skipped or was empty (but not all empty),
+    2 when a scene had bad input, 1 when a scene failed internally, 3 when every scene was
+    empty (no valid pixel). Other scenes go on either way.
     """
     from pipelines.devices import resolve_device
-    from pipelines.downscale import DownscaleOptions, SceneReport
+    from pipelines.downscale import MAX_OUTPUT_PIXELS, DownscaleOptions, SceneReport
     from pipelines.scenes import run_dask, run_local
 
     if units_out is Units.auto:
@@ -141,24 +221,31 @@ def downscale(
         raise InputError("--device", str(exc)) from exc
     jobs = _jobs(_inputs(inputs), guidance, output, out_dir)
     options = DownscaleOptions(tile=tile, overlap=overlap, batch_size=batch_size, units=units,
-                               units_out=units_out, conserve=conserve, overwrite=overwrite)
+                               units_out=units_out, conserve=conserve, overwrite=overwrite,
+                               decoding=_decoding(nodata, scale_factor, offset, mask_implausible),
+                               guidance_bands=_band_list(guidance_bands),
+                               max_output_pixels=None if force else MAX_OUTPUT_PIXELS,
+                               hole_margin=hole_margin,
+                               execution=_execution(precision, compile_model, plain))
     if fit:
+        _check_tiling(tile, overlap, learned=True)
         fit_options = _fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
                                    fit_lr, degradation, fallback, units, seed, device)
         if skip_existing and jobs[0].output.exists():
             _say(SceneReport(str(jobs[0].lst), str(jobs[0].output), status="skipped"), as_json)
             return
-        check_writable(jobs[0].output, overwrite)
+        check_writable(jobs[0].output, overwrite, inputs=jobs[0].inputs())
         if save_checkpoint is not None:
-            check_writable(save_checkpoint, overwrite)
+            check_writable(save_checkpoint, overwrite, inputs=jobs[0].inputs())
+            _refuse_output_onto(jobs, save_checkpoint, "the --save-checkpoint file")
         _run_fit(jobs[0], fit_options, options, fallback, save_checkpoint, as_json)
         return
     if save_checkpoint is not None or fallback != "none":
         raise InputError("--save-checkpoint" if save_checkpoint else "--fallback", "only applies with --fit")
     source = _model_source(checkpoint, model, device)
-    if not skip_existing:
-        for job in jobs:
-            check_writable(job.output, overwrite)
+    _check_tiling(tile, overlap, learned=source.checkpoint is not None)
+    if source.checkpoint_path is not None:
+        _refuse_output_onto(jobs, Path(source.checkpoint_path), "the checkpoint this run reads")
     if source.interpolation:
         info(f"note: non-learned {source.interpolation} interpolation (the guidance only masks nodata)")
     else:
@@ -178,10 +265,7 @@ def downscale(
                 ))
                 _say(report, as_json)
                 statuses.append(report.status)
-    if "failed" in statuses:
-        raise typer.Exit(1)
-    if "error" in statuses:
-        raise typer.Exit(2)
+    _exit_status(statuses)
 
 
 def _fit_options(model: Optional[str], checkpoint: Optional[Path], dask_scheduler: Optional[str],
@@ -243,10 +327,7 @@ def _run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, 
         ))
     report.extra["fit"] = {**fitted.summary(), "written": source.name}
     _say(report, as_json)
-    if report.status == "failed":
-        raise typer.Exit(1)
-    if report.status == "error":
-        raise typer.Exit(2)
+    _exit_status([report.status])
 
 
 def _report_all(reports, as_json: bool) -> list[SceneReport]:
@@ -257,5 +338,19 @@ def _report_all(reports, as_json: bool) -> list[SceneReport]:
     return done
 
 
+def _json_errors(command: Callable[..., None]) -> Callable[..., None]:
+    """With --json, an error that stops the whole command is a JSON line on stdout too."""
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except InputError as exc:
+            if kwargs.get("as_json"):
+                result(json.dumps({"input": None, "output": None, "status": "error", "error": str(exc)}))
+            raise
+
+    return wrapper
+
+
 def register(app: typer.Typer) -> None:
-    app.command("downscale")(downscale)
+    app.command("downscale")(_json_errors(downscale))

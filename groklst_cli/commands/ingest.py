@@ -10,8 +10,10 @@ from typing import Optional
 import typer
 
 from groklst_cli.console import progress, result, warn
+from groklst_cli import lst_options
 from pipelines.errors import InputError
 from pipelines.ingest import LST_METHODS, IngestWarning, ingest_product
+from pipelines.units import Units
 
 
 def ingest(
@@ -22,21 +24,33 @@ def ingest(
     lst: Optional[Path] = typer.Option(None, "--lst", help="Your own LST GeoTIFF (K or degC); without it LST is retrieved from TIS (approximate)."),
     lst_method: str = typer.Option("split-window", "--lst-method", help="TIS retrieval: split-window or single-channel."),
     retrieval_config: Optional[Path] = typer.Option(None, "--retrieval-config", help="TOML with split-window coefficients, water vapour and emissivities."),
+    units: Units = lst_options.units_option(),
+    nodata: Optional[list[float]] = lst_options.nodata_option(),
+    scale_factor: Optional[float] = lst_options.scale_factor_option(),
+    offset: Optional[float] = lst_options.offset_option(),
+    mask_implausible: bool = lst_options.mask_implausible_option(),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the two paths."),
 ) -> None:
     """Turn SDGSAT-1 products into the canonical scene pair (30 m LST + 10 m guidance, nested grids).
 
-    Prints the LST path and the guidance path on stdout.
+    Prints the LST path and the guidance path on stdout. A given --lst is read by the rule
+    downscale reads with (--units, --nodata, --scale-factor, --offset, --mask-implausible) and
+    refused unless its values are plausible land-surface temperatures.
     """
     if lst_method not in LST_METHODS:
         raise InputError("--lst-method", f"unknown method {lst_method!r}", f"use one of {', '.join(LST_METHODS)}")
+    decoding = lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible)
+    if lst is None and (decoding.nodata or scale_factor is not None or offset is not None
+                        or mask_implausible or units is not Units.auto):
+        raise InputError("--lst", "--units, --nodata, --scale-factor, --offset and --mask-implausible "
+                                  "describe a given LST raster", "pass --lst LST.tif, or leave them out")
     with warnings.catch_warnings(record=True) as caught, progress() as bar:
         warnings.simplefilter("always", IngestWarning)
         task = bar.add_task("ingest", total=None)
         lst_path, guidance_path = ingest_product(
             products, out_dir, name=name, dem=dem, lst=lst, overwrite=overwrite, method=lst_method,
-            retrieval_config=retrieval_config,
+            retrieval_config=retrieval_config, lst_decoding=decoding, lst_units=units,
             on_progress=lambda done, total, what: bar.update(
                 task, completed=done, total=total, description=f"ingest: {what}"),
         )

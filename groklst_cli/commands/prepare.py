@@ -15,9 +15,11 @@ from rich.console import Console
 from rich.table import Table
 
 from groklst_cli.console import info, progress, result, warn
-from pipelines.atomic import check_writable
+from groklst_cli import lst_options
+from pipelines.atomic import OutputKind, check_writable
 from pipelines.errors import InputError
 from pipelines.patches import SPLITS, parse_ratios
+from pipelines.units import Units
 
 
 def _scales(text: str) -> tuple[int, ...]:
@@ -101,9 +103,19 @@ def prepare_cmd(
     from_groklst: Optional[Path] = typer.Option(None, "--from-groklst", help="Import the public GrokLST benchmark folder instead of scenes."),
     show_info: Optional[Path] = typer.Option(None, "--info", help="Print a summary of an existing dataset and exit."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout."),
+    units: Units = lst_options.units_option(),
+    nodata: Optional[list[float]] = lst_options.nodata_option(),
+    scale_factor: Optional[float] = lst_options.scale_factor_option(),
+    offset: Optional[float] = lst_options.offset_option(),
+    mask_implausible: bool = lst_options.mask_implausible_option(),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing dataset."),
 ) -> None:
-    """Build a Wald-protocol training dataset (HR LST, LR LST per scale, guidance, georeferencing)."""
+    """Build a Wald-protocol training dataset (HR LST, LR LST per scale, guidance, georeferencing).
+
+    Every LST is read by the rule downscale reads with: stored values -> --nodata, --scale-factor
+    and --offset (else the file's own) -> --units; a scene whose values are not plausible
+    land-surface temperatures (150-400 K, -120..120 degC) is refused, never training data.
+    """
     # Imported here so that `groklst --help` and the other commands start without dask.
     from pipelines.grokmat import import_groklst
     from pipelines.prepare import PrepareOptions, prepare, scene_inputs
@@ -126,19 +138,21 @@ def prepare_cmd(
                 scales=_scales(scales), hr_resolution=hr_res, patch=patch, stride=stride,
                 ratios=parse_ratios(split), seed=seed, max_nodata=max_nodata, degrade=degrade,
                 aggregate=aggregate, lr_nodata=lr_nodata, split_by=split_by, split_block=split_block,
+                units=units, decoding=lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible),
             )
-            check_writable(out, overwrite)
+            check_writable(out, overwrite, kind=OutputKind.dataset)
             # Product folders are ingested beside the output (same disk), then removed.
             with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.ingest.") as workdir:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    paths = scene_inputs(inputs, Path(workdir), dem)
+                    paths, shown = scene_inputs(inputs, Path(workdir), dem)
                 for caught_warning in caught:
                     warn(str(caught_warning.message))
-                summary = prepare(paths, out, options, overwrite=overwrite, on_progress=hook)
-    for scene in summary.get("scenes", {}).values():
-        if scene.get("lst_units") == "celsius":
-            warn(f"{scene['lst']}: LST looks like degrees Celsius; converted to Kelvin")
+                summary = prepare(paths, out, options, overwrite=overwrite, on_progress=hook, shown=shown)
+    if units is Units.auto:
+        for scene in summary.get("scenes", {}).values():
+            if scene.get("lst_units") == "celsius":
+                warn(f"{scene['lst']}: LST looks like degrees Celsius; converted to Kelvin")
     counts = summary["patches"]
     ratios = summary["settings"].get("ratios", (1.0, 1.0, 1.0))
     for split, share in zip(SPLITS, ratios):

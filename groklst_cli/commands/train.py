@@ -14,11 +14,26 @@ from rich.progress import TextColumn
 from groklst_cli.console import info, progress, result, warn
 from pipelines.atomic import atomic_output
 from pipelines.errors import InputError
-from pipelines.run_layout import BEST, CONFIG_FILE, LAST, RUN_FILES, STATE
+from pipelines.run_layout import (
+    BEST,
+    CONFIG_FILE,
+    LAST,
+    RUN_FORMAT,
+    RunDir,
+    check_resume,
+    check_start,
+    clear_run_files,
+    inspect_run_dir,
+)
+from pipelines.train_config import TrainConfig
 
 if TYPE_CHECKING:
+    import torch
+
     from pipelines.train import FitResult
-    from pipelines.train_config import TrainConfig
+
+CPU_PRESET = "mocolsk-lite"
+GPU_MODEL = "mocolsk"
 
 
 def _model_kwargs(text: Optional[str]) -> Optional[dict[str, Any]]:
@@ -33,34 +48,20 @@ def _model_kwargs(text: Optional[str]) -> Optional[dict[str, Any]]:
     return value
 
 
-def _check_run_dir(out: Path, resume: bool, overwrite: bool) -> None:
-    """Refuse a missing state for --resume, or a used directory without --overwrite."""
-    if resume:
-        if not (out / STATE).is_file():
-            raise InputError(out, "nothing to resume (no state.pt)", "start the run without --resume")
-    elif out.exists() and any(out.iterdir()) and not overwrite:
-        raise InputError(out, "run directory is not empty", "pass --resume to continue it or --overwrite to restart")
-
-
-def _start_run_dir(out: Path, record: dict[str, Any]) -> None:
-    """Clear a previous run's files and write the effective config."""
-    out.mkdir(parents=True, exist_ok=True)
-    for name in RUN_FILES:
-        (out / name).unlink(missing_ok=True)
-    with atomic_output(out / CONFIG_FILE, overwrite=True) as tmp:
-        tmp.write_text(json.dumps(record, indent=2) + "\n")
+def _start_run_dir(run: RunDir, record: dict[str, Any]) -> None:
+    """Clear a previous run's own files (nothing else) and write the effective config."""
+    run.path.mkdir(parents=True, exist_ok=True)
+    clear_run_files(run)
+    with atomic_output(run.path / CONFIG_FILE, overwrite=True) as tmp:
+        tmp.write_text(json.dumps({"format": RUN_FORMAT, **record}, indent=2) + "\n")
 
 
 def _resumed_config(out: Path, requested: TrainConfig, given: dict[str, Any]) -> TrainConfig:
-    """The saved settings of the run; explicitly given options must agree with them."""
-    from pipelines.train_config import TrainConfig
-
+    """The saved settings of the run; options given on the command line must agree with them."""
     saved = json.loads((out / CONFIG_FILE).read_text())["train"]
     config = TrainConfig(**saved)
-    for key, value in given.items():
-        if key in ("device",):
-            continue
-        if value is not None and getattr(requested, key) != saved[key]:
+    for key in given:
+        if key != "device" and getattr(requested, key) != saved[key]:
             raise InputError(out, f"the run was started with {key}={saved[key]!r}, not {getattr(requested, key)!r}",
                              "a resumed run keeps its settings")
     config.device = requested.device
@@ -78,53 +79,90 @@ def _fit_with_bar(run: Callable[..., FitResult], total: int) -> FitResult:
         return run(on_step=on_step)
 
 
+def _typed(ctx: typer.Context, values: dict[str, Any]) -> dict[str, Any]:
+    """The options given on the command line; the others come from --config or the defaults.
+
+    (Compared by name: typer carries its own copy of click's ``ParameterSource``.)
+    """
+    typed = ("COMMANDLINE", "ENVIRONMENT")
+    return {name: value for name, value in values.items()
+            if getattr(ctx.get_parameter_source(name), "name", None) in typed}
+
+
+def _announce_model(config: TrainConfig, defaulted: bool, device: torch.device) -> None:
+    """Say which model trains when the user did not choose one; warn about the paper model on a CPU."""
+    if defaulted:
+        info(f"no --model given: training {config.model} (the default; see groklst models)")
+    if config.model == GPU_MODEL and device.type == "cpu":
+        warn(f"{GPU_MODEL} is the paper-size model, sized for GPUs: on a CPU one iteration takes "
+             f"about 23 s at 96 px crops (2 cores, see the README's Benchmarks); "
+             f"--model {CPU_PRESET} is the CPU-sized preset")
+
+
 def train_cmd(
+    ctx: typer.Context,
     dataset: Path = typer.Argument(..., help="Prepared dataset folder (groklst prepare)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory (checkpoints, metrics, config)."),
-    model: Optional[str] = typer.Option(None, "--model", help="Model name (groklst models). [default: mocolsk]"),
-    scale: Optional[int] = typer.Option(None, "--scale", help="Downscaling factor; one of the dataset's scales. [default: 4]"),
-    iters: Optional[int] = typer.Option(None, "--iters", help="Training iterations. [default: 10000]"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Patches per iteration and process. [default: 4]"),
-    crop: Optional[int] = typer.Option(None, "--crop", help="Random crop in HR pixels (a multiple of the scale). [default: 192]"),
-    lr: Optional[float] = typer.Option(None, "--lr", help="AdamW learning rate. [default: 1e-4]"),
-    weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help="AdamW weight decay. [default: 1e-5]"),
-    val_every: Optional[int] = typer.Option(None, "--val-every", help="Validate and checkpoint every K iterations. [default: 500]"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of weights, data order and augmentation. [default: 0]"),
-    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda. [default: auto]"),
-    precision: Optional[str] = typer.Option(None, "--precision", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 or fp16."),
-    model_kwargs: Optional[str] = typer.Option(None, "--model-kwargs", help="Model constructor arguments as JSON."),
+    model: str = typer.Option(TrainConfig.model, "--model", help="Model name (groklst models); mocolsk-lite on a CPU."),
+    scale: int = typer.Option(TrainConfig.scale, "--scale", help="Downscaling factor; one of the dataset's scales."),
+    iters: int = typer.Option(TrainConfig.iters, "--iters", help="Training iterations."),
+    batch_size: int = typer.Option(TrainConfig.batch_size, "--batch-size", help="Patches per iteration and process."),
+    crop: int = typer.Option(TrainConfig.crop, "--crop", help="Random crop in HR pixels (a multiple of the scale, at most the patch)."),
+    lr: float = typer.Option(TrainConfig.lr, "--lr", help="AdamW learning rate."),
+    weight_decay: float = typer.Option(TrainConfig.weight_decay, "--weight-decay", help="AdamW weight decay."),
+    val_every: int = typer.Option(TrainConfig.val_every, "--val-every", help="Validate and checkpoint every K iterations."),
+    seed: int = typer.Option(TrainConfig.seed, "--seed", help="Seed of weights, data order and augmentation."),
+    device: str = typer.Option(TrainConfig.device, "--device", help="auto, cpu, cuda or cuda:N."),
+    precision: str = typer.Option(TrainConfig.precision, "--precision", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 or fp16."),
+    model_kwargs: Optional[str] = typer.Option(None, "--model-kwargs", help="Model constructor arguments as JSON, e.g. '{\"base_dim\": 8}'."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Stop (resumably) after this wall-clock time."),
-    config_file: Optional[Path] = typer.Option(None, "--config", help="TOML or YAML file with any of these settings."),
+    config_file: Optional[Path] = typer.Option(None, "--config", help="TOML or YAML file with any of these settings (options given here win)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last state."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Restart a run directory that has files."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Restart a run directory that holds a saved run (only its run files are removed)."),
     as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON on stdout."),
 ) -> None:
-    """Train a downscaling model; run with torchrun for several GPUs/processes."""
+    """Train a downscaling model; run with torchrun for several GPUs/processes.
+
+    Every setting is checked before the run directory is created or touched.
+    """
     # Imported here so that `groklst --help` and the other commands start without torch.
     from pipelines.dataset import open_prepared
-    from pipelines.train import Limits, fit
+    from pipelines.train import Limits, check_training, fit
     from pipelines.train_config import merge_config, read_config_file
     from pipelines.train_dist import init_distributed, shutdown
 
-    given = {"model": model, "scale": scale, "iters": iters, "batch_size": batch_size, "crop": crop,
-             "lr": lr, "weight_decay": weight_decay, "val_every": val_every, "seed": seed,
-             "device": device, "precision": precision, "model_kwargs": _model_kwargs(model_kwargs)}
-    config = merge_config(read_config_file(config_file) if config_file else {}, given)
+    if resume and overwrite:
+        raise InputError("--resume", "give --resume or --overwrite, not both")
+    if max_seconds is not None and not max_seconds > 0:
+        raise InputError("--max-seconds", f"must be a positive number of seconds, not {max_seconds:g}")
+    given = _typed(ctx, {"model": model, "scale": scale, "iters": iters, "batch_size": batch_size,
+                         "crop": crop, "lr": lr, "weight_decay": weight_decay, "val_every": val_every,
+                         "seed": seed, "device": device, "precision": precision,
+                         "model_kwargs": _model_kwargs(model_kwargs)})
+    file_settings = read_config_file(config_file) if config_file else {}
+    config = merge_config(file_settings, given)
     source = open_prepared(dataset)
-    _check_run_dir(out, resume, overwrite)
+    run_dir = inspect_run_dir(out)
     if resume:
+        check_resume(run_dir)
         config = _resumed_config(out, config, given)
+    else:
+        check_start(run_dir, overwrite)
+    train_patches = check_training(source, config)
     try:
         context = init_distributed(config.device)
     except ValueError as exc:
         raise InputError("--device", str(exc)) from exc
     try:
-        if context.is_main and not resume:
-            _start_run_dir(out, {"train": config.to_dict(), "dataset": str(dataset.resolve()),
-                                 "bands": source.bands, "hr_resolution": source.hr_resolution,
-                                 "world_size": context.world_size})
         if context.is_main:
-            info(f"training {config.model} x{config.scale} on {len(source.indices('train'))} patches, "
+            defaulted = not resume and "model" not in given and "model" not in file_settings
+            _announce_model(config, defaulted, context.device)
+        if context.is_main and not resume:
+            _start_run_dir(run_dir, {"train": config.to_dict(), "dataset": str(dataset.resolve()),
+                                     "bands": source.bands, "hr_resolution": source.hr_resolution,
+                                     "world_size": context.world_size})
+        if context.is_main:
+            info(f"training {config.model} x{config.scale} on {len(train_patches)} patches, "
                  f"{context.world_size} process(es) on {context.device}")
         context.all_sum([0.0])  # a barrier: rank 0 has laid out the run directory
         run = partial(fit, source, config, out, resume=resume, context=context,

@@ -1,0 +1,46 @@
+"""The options that say how a file's stored LST values become temperatures.
+
+Every command that reads a user's LST (``prepare``, ``ingest --lst``) declares them the same
+way and with the same meaning as ``downscale``; the rule itself lives in
+:mod:`pipelines.lst_values`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
+import typer
+
+from pipelines.units import Units
+
+if TYPE_CHECKING:
+    from pipelines.lst_values import LstDecoding
+
+
+def units_option() -> Any:
+    return typer.Option(Units.auto, "--units", help="Unit of the input LST (auto: detected from the value range).")
+
+
+def nodata_option() -> Any:
+    return typer.Option(None, "--nodata", help="A fill value of the LST in stored units, nodata besides the file's own (repeat for several).")
+
+
+def scale_factor_option() -> Any:
+    return typer.Option(None, "--scale-factor", help="LST = stored * scale-factor + offset (default: the file's scale metadata, else 1); e.g. 0.00341802 for Landsat C2 ST.")
+
+
+def offset_option() -> Any:
+    return typer.Option(None, "--offset", help="See --scale-factor (default: the file's offset metadata, else 0); e.g. 149.0 for Landsat C2 ST.")
+
+
+def mask_implausible_option() -> Any:
+    return typer.Option(False, "--mask-implausible", help="Treat LST values outside 150-400 K (-120..120 degC) as nodata instead of refusing the scene.")
+
+
+def lst_decoding(nodata: Optional[list[float]], scale_factor: Optional[float], offset: Optional[float],
+                 mask_implausible: bool) -> LstDecoding:
+    """The declared decoding (an InputError for impossible values)."""
+    from pipelines.lst_values import LstDecoding
+
+    return LstDecoding(nodata=tuple(nodata or ()), scale_factor=scale_factor, offset=offset,
+                       mask_implausible=mask_implausible)

@@ -1,0 +1,172 @@
+"""From stored LST values to Kelvin, and the plausibility rule every LST read obeys.
+
+A stored value becomes a temperature in three steps: values equal to the file's nodata or to
+a declared ``--nodata`` are nodata; ``value * scale_factor + offset`` (the user's, else the
+file's own scale/offset metadata); Celsius to Kelvin. Before any work the whole LST is scanned
+(in strips, cheap: it is the coarse raster) and the scene is refused unless every valid value
+is a plausible land-surface temperature: 150-400 K, or -120..120 degC. The refusal says what
+was found and what to pass (``--nodata``, ``--scale-factor/--offset``, ``--units``), because a
+scene read wrongly otherwise becomes a GeoTIFF of nonsense with exit status 0.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+
+from pipelines.errors import EmptySceneError, InputError
+from pipelines.geotiff import read_window
+from pipelines.units import KELVIN_OFFSET, Units, detect_units, unit_tag
+
+PLAUSIBLE_KELVIN = (150.0, 400.0)
+PLAUSIBLE_CELSIUS = (-120.0, 120.0)
+LANDSAT_C2_ST = "--scale-factor 0.00341802 --offset 149.0 for Landsat Collection-2 ST"
+_SAMPLE = 200_000  # values kept (evenly spaced) to detect units and name a fill value
+_STRIP_ROWS = 512
+
+
+@dataclass(frozen=True)
+class LstDecoding:
+    """How stored LST values become temperatures (the options a user can declare)."""
+
+    nodata: tuple[float, ...] = ()  # extra fill values, in stored units (the file's also count)
+    scale_factor: float | None = None  # None: the file's own scale metadata (or 1)
+    offset: float | None = None  # None: the file's own offset metadata (or 0)
+    mask_implausible: bool = False  # implausible values become nodata instead of a refusal
+
+    def __post_init__(self) -> None:
+        if self.scale_factor is not None and self.scale_factor == 0:
+            raise InputError("--scale-factor", "must not be 0")
+
+
+def plausible_range(units: Units) -> tuple[float, float]:
+    """The range of plausible LST values in ``units``."""
+    return PLAUSIBLE_CELSIUS if units is Units.celsius else PLAUSIBLE_KELVIN
+
+
+def linear(src: rasterio.DatasetReader, decoding: LstDecoding, band: int = 1) -> tuple[float, float]:
+    """The (scale, offset) that turn ``band``'s stored values into temperatures."""
+    file_scale = src.scales[band - 1] if src.scales else 1.0
+    file_offset = src.offsets[band - 1] if src.offsets else 0.0
+    scale = decoding.scale_factor if decoding.scale_factor is not None else file_scale
+    offset = decoding.offset if decoding.offset is not None else file_offset
+    return float(scale), float(offset)
+
+
+def decode_values(stored: np.ndarray, decoding: LstDecoding, scale: float, offset: float) -> np.ndarray:
+    """Stored values (NaN where the file says nodata) as temperatures in the declared unit.
+
+    The arithmetic of :func:`decode`, for values read some other way (e.g. dask blocks).
+    """
+    values = np.where(np.isfinite(stored), stored, np.nan).astype(np.float64, copy=False)
+    if decoding.nodata:
+        values[np.isin(values, np.asarray(decoding.nodata, dtype=np.float64))] = np.nan
+    if (scale, offset) != (1.0, 0.0):
+        values = values * scale + offset
+    return values
+
+
+def decode(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
+           path: str | os.PathLike[str], *, band: int = 1) -> np.ndarray:
+    """Stored values in ``window`` as temperatures in the declared (not yet Kelvin) unit, NaN nodata."""
+    stored = read_window(src, band, window, path, dtype=np.float64)
+    return decode_values(stored, decoding, *linear(src, decoding, band))
+
+
+def to_kelvin_masked(values: np.ndarray, units: Units, decoding: LstDecoding) -> np.ndarray:
+    """Temperatures in ``units`` -> float32 Kelvin; implausible ones NaN if the user asked so."""
+    if decoding.mask_implausible:
+        lo, hi = plausible_range(units)
+        with np.errstate(invalid="ignore"):
+            values = np.where((values >= lo) & (values <= hi), values, np.nan)
+    kelvin = values + KELVIN_OFFSET if units is Units.celsius else values
+    return kelvin.astype(np.float32)
+
+
+@dataclass
+class LstScan:
+    """What a pass over the LST found: enough to choose the unit and judge plausibility."""
+
+    valid: int
+    low: float
+    high: float
+    sample: np.ndarray  # evenly spaced valid values
+    integer_storage: bool
+
+
+def scan(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
+         path: str | os.PathLike[str], *, band: int = 1) -> LstScan:
+    """Read the LST window (of ``band``) strip by strip and summarise its valid values."""
+    total = int(window.width) * int(window.height)
+    step = max(1, total // _SAMPLE)
+    valid, low, high, parts, seen = 0, np.inf, -np.inf, [], 0
+    for top in range(0, int(window.height), _STRIP_ROWS):
+        rows = min(_STRIP_ROWS, int(window.height) - top)
+        strip = decode(src, Window(window.col_off, window.row_off + top, window.width, rows),
+                       decoding, path, band=band)
+        finite = strip[np.isfinite(strip)]
+        if finite.size:
+            valid += finite.size
+            low, high = min(low, float(finite.min())), max(high, float(finite.max()))
+            first = (-seen) % step
+            parts.append(finite[first::step])
+            seen += finite.size
+    sample = np.concatenate(parts) if parts else np.empty(0)
+    return LstScan(valid, low, high, sample, np.dtype(src.dtypes[band - 1]).kind in "iu")
+
+
+def resolve_units(found: LstScan, declared: Units) -> Units:
+    """The declared unit, or the one the values' range says (median below 120: Celsius)."""
+    return declared if declared is not Units.auto else detect_units(found.sample)
+
+
+def check_plausible(found: LstScan, units: Units, decoding: LstDecoding,
+                    path: str | os.PathLike[str]) -> None:
+    """Refuse a scene whose valid values are not all plausible temperatures in ``units``.
+
+    With ``mask_implausible`` only a scene left with no plausible value is refused (as empty).
+    """
+    lo, hi = plausible_range(units)
+    symbol = unit_tag(units)
+    if found.valid == 0:
+        raise EmptySceneError(path, "the LST has no valid pixel (all nodata)")
+    inside = (found.sample >= lo) & (found.sample <= hi)
+    if found.low >= lo and found.high <= hi:
+        return
+    share = 1.0 - float(inside.mean()) if found.sample.size else 1.0
+    if decoding.mask_implausible:
+        if inside.any():
+            return
+        raise EmptySceneError(path, f"no LST value lies in the plausible {lo:g}..{hi:g} {symbol} "
+                                    f"(found {found.low:.6g}..{found.high:.6g})")
+    problem = (f"LST values {found.low:.6g}..{found.high:.6g} {symbol} are not all plausible "
+               f"land-surface temperatures ({lo:g}..{hi:g} {symbol}; about {share:.1%} outside)")
+    raise InputError(path, problem, _hint(found, units, decoding, lo, hi))
+
+
+def _hint(found: LstScan, units: Units, decoding: LstDecoding, lo: float, hi: float) -> str:
+    """What to pass, judged from the values: a fill value, digital numbers, the other unit."""
+    outside = found.sample[(found.sample < lo) | (found.sample > hi)]
+    if outside.size:
+        values, counts = np.unique(outside, return_counts=True)
+        top = int(np.argmax(counts))
+        if counts[top] >= 0.5 * outside.size and counts[top] > 1:
+            return (f"the value {values[top]:.6g} fills {counts[top] / found.sample.size:.1%} of the "
+                    f"scene and looks like a fill value: pass --nodata {values[top]:.6g}")
+    median = float(np.median(found.sample)) if found.sample.size else float("nan")
+    scaled = decoding.scale_factor is not None or decoding.offset is not None
+    if found.integer_storage and not scaled and median > 1000:
+        return f"values like these look like unscaled digital numbers: pass {LANDSAT_C2_ST} (or your product's factors)"
+    other = Units.kelvin if units is Units.celsius else Units.celsius
+    olo, ohi = plausible_range(other)
+    if units is Units.celsius and olo <= found.low and found.high <= ohi:
+        return "they look like Kelvin: pass --units kelvin (or --units auto)"
+    if units is Units.kelvin and olo <= found.low and found.high <= ohi:
+        return "they look like degrees Celsius: pass --units celsius (or --units auto)"
+    return ("the file may be damaged, or stores other values: declare fill values with --nodata, "
+            "scaled integers with --scale-factor/--offset, or pass --mask-implausible to treat "
+            "implausible values as nodata")

@@ -1,0 +1,194 @@
+"""Reading a scene's tiles for the network, and reading ahead while the network runs.
+
+A tile is the LR LST window and its guidance on the output grid, with the mask of output
+pixels that get no value: those whose LR pixel or guidance (any band) is nodata and, with a
+hole margin, those within that many output pixels of such a hole (judged on a halo read
+around the tile, so a hole just beyond the tile's edge counts too). Nodata is then filled
+from the nearest valid pixel, because networks cannot take NaN.
+
+:func:`read_ahead` reads the next tiles in a thread with its own file handles (GDAL handles
+are not shared between threads; GDAL releases the GIL while it decodes), so reading overlaps
+the forward passes.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+from scipy import ndimage
+
+from pipelines.errors import InputError
+from pipelines.fill import fill_bands, fill_nearest
+from pipelines.geotiff import open_raster, read_window
+from pipelines.grids import PairedGrids
+from pipelines.lst_values import LstDecoding, decode, to_kelvin_masked
+from pipelines.normalize import HasStats
+from pipelines.plausibility import check_guidance_range
+from pipelines.tiling import Tile
+from pipelines.units import Units
+
+TileData = tuple[np.ndarray, np.ndarray, np.ndarray]  # lr filled, guidance filled, invalid mask
+
+# A learned model's output next to a hole (LST or guidance nodata) depends on data it cannot
+# see (measured with the shipped model, README "Nodata"): within 3 LR pixels it may change by
+# several K, beyond that by < 0.2 K. These pixels are nodata unless --hole-margin says otherwise.
+AUTO_HOLE_MARGIN_LR = 3
+
+
+def resolve_hole_margin(margin: int | None, scale: int, learned: bool) -> int:
+    """Output pixels masked around nodata holes: the given margin, or 3 LR pixels for learned
+    models and none for interpolators (which read no guidance values)."""
+    if margin is not None:
+        return margin
+    return AUTO_HOLE_MARGIN_LR * scale if learned else 0
+
+
+@dataclass(frozen=True)
+class SceneSources:
+    """A scene's open rasters and where they came from."""
+
+    lst: rasterio.DatasetReader
+    guidance: rasterio.DatasetReader
+    lst_path: Path
+    guidance_path: Path
+
+    @classmethod
+    def open(cls, stack: ExitStack, lst_path: Path, guidance_path: Path) -> SceneSources:
+        """Open both rasters (closed with ``stack``); the LST must have one band."""
+        lst = stack.enter_context(open_raster(lst_path))
+        guidance = stack.enter_context(open_raster(guidance_path))
+        if lst.count != 1:
+            raise InputError(lst_path, f"has {lst.count} bands, expected 1 LST band")
+        return cls(lst, guidance, lst_path, guidance_path)
+
+
+def _read_guidance(
+    src: rasterio.DatasetReader, bands: list[int], window: Window, factor: int,
+    path: str | os.PathLike[str],
+) -> np.ndarray:
+    data = read_window(src, bands, window, path)
+    if factor > 1:
+        k, h, w = data.shape
+        blocks = data.reshape(k, h // factor, factor, w // factor, factor)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks stay NaN
+            data = np.nanmean(blocks, axis=(2, 4)).astype(np.float32)
+    return data
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """The scene's open rasters and where they came from."""
+
+    lst: rasterio.DatasetReader
+    guidance: rasterio.DatasetReader
+    lst_path: Path
+    guidance_path: Path
+
+
+class TileReader:
+    """Reads tiles of one scene: LR windows in Kelvin, guidance, masks, fills.
+
+    ``stats`` are a learned model's normalisation statistics (guidance far outside them is
+    refused); ``None`` for interpolators.
+    """
+
+    def __init__(self, sources: SceneSources, grids: PairedGrids, bands: list[int],
+                 names: list[str], units: Units, decoding: LstDecoding, hole_margin: int,
+                 stats: HasStats | None):
+        self.sources, self.grids, self.bands, self.names = sources, grids, bands, names
+        self.units, self.decoding, self.hole_margin, self.stats = units, decoding, hole_margin, stats
+
+    def reopened(self, stack: ExitStack) -> TileReader:
+        """The same reader on its own file handles (for another thread)."""
+        src = self.sources
+        return TileReader(SceneSources.open(stack, src.lst_path, src.guidance_path), self.grids,
+                          self.bands, self.names, self.units, self.decoding, self.hole_margin,
+                          self.stats)
+
+    def lr_window(self, tile: Tile) -> Window:
+        w = self.grids.lr_window
+        return Window(w.col_off + tile.col, w.row_off + tile.row, tile.cols, tile.rows)
+
+    def guidance_window(self, tile: Tile) -> Window:
+        w, r = self.grids.guidance_window, self.grids.ratio
+        return Window(w.col_off + tile.col * r, w.row_off + tile.row * r, tile.cols * r, tile.rows * r)
+
+    def read_lr(self, window: Window) -> np.ndarray:
+        """LR LST in ``window`` in Kelvin, NaN nodata."""
+        values = decode(self.sources.lst, window, self.decoding, self.sources.lst_path)
+        return to_kelvin_masked(values, self.units, self.decoding)
+
+    def read_tile(self, tile: Tile) -> TileData | None:
+        """(lr filled, guidance filled, invalid output mask), or None for an all-nodata tile.
+
+        Invalid output pixels are those whose LR pixel or guidance (any band) is nodata, and,
+        with a hole margin, those within that many output pixels of such a hole. The margin is
+        judged on a halo read around the tile (clipped to the scene), so a hole just beyond
+        the tile's edge counts too.
+        """
+        s, m = self.grids.scale, self.hole_margin
+        halo = self._halo(tile, -(-m // s))  # LR pixels on each side: (top, left, bottom, right)
+        top, left, bottom, right = halo
+        grown = Tile(tile.row - top, tile.col - left, tile.rows + top + bottom,
+                     tile.cols + left + right, tile.top, tile.bottom, tile.left, tile.right)
+        lr = self.read_lr(self.lr_window(grown))
+        guid = _read_guidance(self.sources.guidance, self.bands, self.guidance_window(grown),
+                              self.grids.guidance_factor, self.sources.guidance_path)
+        invalid = np.repeat(np.repeat(np.isnan(lr), s, axis=0), s, axis=1)
+        if guid.shape[0]:
+            invalid |= np.isnan(guid).any(axis=0)
+        if m and invalid.any():
+            invalid = ndimage.maximum_filter(invalid, size=2 * m + 1, mode="constant", cval=False)
+        lr_in = (slice(top, top + tile.rows), slice(left, left + tile.cols))
+        out_in = (slice(top * s, (top + tile.rows) * s), slice(left * s, (left + tile.cols) * s))
+        lr, guid, invalid = lr[lr_in], guid[(slice(None), *out_in)], invalid[out_in]
+        lr_filled = fill_nearest(lr)
+        if lr_filled is None:
+            return None
+        if not guid.shape[0]:
+            return lr_filled, guid, invalid
+        if self.stats is not None:
+            check_guidance_range(guid, self.names, self.stats.band_mean, self.stats.band_std,
+                                 self.sources.guidance_path)
+        guid_filled = fill_bands(guid)
+        if guid_filled is None:
+            return None
+        return lr_filled, guid_filled, invalid
+
+    def _halo(self, tile: Tile, width: int) -> tuple[int, int, int, int]:
+        """LR pixels (top, left, bottom, right) by which ``tile`` can grow, up to ``width``."""
+        w = self.grids.lr_window
+        return (min(width, tile.row), min(width, tile.col),
+                min(width, int(w.height) - tile.row - tile.rows),
+                min(width, int(w.width) - tile.col - tile.cols))
+
+
+def read_ahead(reader: TileReader, tiles: Iterable[Tile], lookahead: int) -> Iterator[tuple[Tile, TileData | None]]:
+    """``(tile, reader.read_tile(tile))`` in order, read up to ``lookahead`` tiles ahead in a thread."""
+    with ExitStack() as stack:
+        own = reader.reopened(stack)
+        pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="groklst-read"))
+        stack.callback(pool.shutdown, cancel_futures=True)
+        queue: deque[tuple[Tile, Future[TileData | None]]] = deque()
+        pending = iter(tiles)
+        for tile in pending:
+            queue.append((tile, pool.submit(own.read_tile, tile)))
+            if len(queue) >= lookahead:
+                break
+        while queue:
+            tile, future = queue.popleft()
+            following = next(pending, None)
+            if following is not None:
+                queue.append((following, pool.submit(own.read_tile, following)))
+            yield tile, future.result()

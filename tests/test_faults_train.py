@@ -1,0 +1,273 @@
+"""The bad-input and fault matrix of `groklst train`: checked before the run directory is touched.
+
+Every case asserts the exit status, the one line that explains it, that nothing was created
+under the run directory, and that files already there are byte-identical afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import pipelines.train as train_module
+from groklst_cli.app import run
+from pipelines.checkpoint import load_checkpoint
+from pipelines.dataset import NormStats
+from pipelines.errors import GroklstWarning
+from pipelines.run_layout import BEST, CONFIG_FILE, METRICS_FILE, STATE
+from pipelines.train import fit
+from tests.test_faults_downscale import snapshot
+from tests.test_train import CLI_TRAIN, TINY, FakeSource, dataset  # noqa: F401 - dataset: a fixture
+from tests.test_train import config as tiny_config
+
+
+def error_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    return [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+
+
+def train(dataset: Path, out: Path, *extra: str) -> int:
+    """``groklst train`` with the tiny settings of tests/test_train.py, later options winning."""
+    return run(["-q", "train", str(dataset), "-o", str(out), "--iters", "2", *CLI_TRAIN, *extra])
+
+
+@pytest.fixture(scope="module")
+def saved_run(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished two-iteration run (copied by the tests that need one)."""
+    out = tmp_path_factory.mktemp("saved") / "run"
+    assert train(dataset, out) == 0
+    return out
+
+
+def copy_of(run_dir: Path, where: Path) -> Path:
+    return Path(shutil.copytree(run_dir, where / run_dir.name))
+
+
+def metrics_iterations(out: Path) -> list[int]:
+    return [json.loads(line)["iteration"] for line in (out / METRICS_FILE).read_text().splitlines()]
+
+
+# ------------------------------------------------------ validated before anything is written
+
+
+def test_unknown_model_is_one_line_listing_the_trainable_models(dataset: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert train(dataset, out, "--model", "mocolsk-tiny") == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and "unknown model 'mocolsk-tiny'" in lines[0]
+    assert "trainable models: mocolsk, mocolsk-lite, edsr" in lines[0]
+    assert not out.exists()
+
+
+BAD_SETTINGS = {
+    "scale not in the dataset": (["--scale", "4"], "the dataset has scales [2], not x4"),
+    "crop not a multiple of the scale": (["--crop", "13"], "crop 13 must be a multiple of the scale 2"),
+    "crop larger than the patches": (["--crop", "48"], "crop 48 px is larger than the 24 px patches"),
+    "unknown model keyword": (["--model-kwargs", '{"base_dims": 8}'], "accepts base_dim, num_stages"),
+    "impossible model keyword": (["--model-kwargs", '{"base_dim": -4}'], "cannot be built"),
+    "non-learned model": (["--model", "bicubic"], "'bicubic' has no weights to train"),
+    "batch size": (["--batch-size", "0"], "batch_size must be >= 1"),
+    "device": (["--device", "tpu"], "device must be auto, cpu, cuda or cuda:N"),
+    "time limit": (["--max-seconds", "0"], "must be a positive number of seconds"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_SETTINGS))
+def test_bad_settings_create_no_run_directory(case: str, dataset: Path, tmp_path: Path, capsys) -> None:
+    extra, fragment = BAD_SETTINGS[case]
+    out = tmp_path / "run"
+    assert train(dataset, out, *extra) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and fragment in lines[0], lines
+    assert not out.exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_a_gpu_creates_no_run_directory(dataset: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert train(dataset, out, "--device", "cuda") == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and "no CUDA device is available" in lines[0]
+    assert not out.exists()
+
+
+def test_a_failed_overwrite_leaves_the_previous_run_intact(dataset: Path, saved_run: Path, tmp_path: Path,
+                                                           capsys) -> None:
+    out = copy_of(saved_run, tmp_path)
+    before = snapshot(out)
+    assert train(dataset, out, "--overwrite", "--crop", "48") == 2
+    assert len(error_lines(capsys)) == 1
+    assert snapshot(out) == before
+
+
+# --------------------------------------------------------------- run directories and resume
+
+
+def test_a_run_that_never_saved_a_state_starts_again_without_overwrite(dataset: Path, tmp_path: Path,
+                                                                       capsys) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    # What a start killed before its first validation leaves: the config, and its temporary.
+    (out / CONFIG_FILE).write_text(json.dumps({"format": "groklst-run/1", "train": {"crop": 48},
+                                               "dataset": str(dataset)}))
+    (out / ".state.pt.0123abcd.partial").write_bytes(b"half a state")
+    before = snapshot(out)
+    assert train(dataset, out, "--resume") == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and "the run never saved a training state" in lines[0]
+    assert "start it again with the same command without --resume" in lines[0]
+    assert snapshot(out) == before
+    assert train(dataset, out) == 0
+    assert json.loads((out / CONFIG_FILE).read_text())["train"]["crop"] == 12
+    assert (out / STATE).is_file() and not list(out.glob(".state.pt.*"))
+
+
+def test_resume_without_a_run_says_so(dataset: Path, tmp_path: Path, capsys) -> None:
+    assert train(dataset, tmp_path / "nothing", "--resume") == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and "the run directory does not exist" in lines[0]
+    assert not (tmp_path / "nothing").exists()
+
+
+def test_a_saved_run_needs_resume_or_overwrite(dataset: Path, saved_run: Path, tmp_path: Path, capsys) -> None:
+    out = copy_of(saved_run, tmp_path)
+    before = snapshot(out)
+    assert train(dataset, out) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and "holds a run with a saved training state" in lines[0]
+    assert "pass --resume to continue it or --overwrite to restart it" in lines[0]
+    assert snapshot(out) == before
+
+
+def test_overwrite_removes_only_the_run_files(dataset: Path, saved_run: Path, tmp_path: Path) -> None:
+    out = copy_of(saved_run, tmp_path)
+    (out / STATE).write_bytes(b"a state this test must see replaced")
+    (out / "notes.txt").write_text("lr sweep, second try")
+    (out / "plots").mkdir()
+    (out / "plots" / "loss.png").write_bytes(b"\x89PNG a user's plot")
+    assert train(dataset, out, "--overwrite", "--seed", "6") == 0
+    assert (out / "notes.txt").read_text() == "lr sweep, second try"
+    assert (out / "plots" / "loss.png").read_bytes() == b"\x89PNG a user's plot"
+    assert json.loads((out / CONFIG_FILE).read_text())["train"]["seed"] == 6
+    assert metrics_iterations(out) == [2]
+    assert torch.load(out / STATE, weights_only=True)["config"]["seed"] == 6
+
+
+def test_a_folder_that_is_not_a_run_is_never_cleared(dataset: Path, tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / CONFIG_FILE).write_text('{"experiment": "mine"}')
+    (folder / "best.pt").write_bytes(b"someone else's model")
+    (folder / "data.csv").write_text("a,b\n1,2\n")
+    before = snapshot(folder)
+    assert train(dataset, folder, "--overwrite") == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and "is not a groklst run directory" in lines[0]
+    assert snapshot(folder) == before
+    assert train(dataset, dataset, "--overwrite") == 2  # the dataset itself
+    assert "is not a groklst run directory" in error_lines(capsys)[0]
+    a_file = tmp_path / "run.txt"
+    a_file.write_text("x")
+    assert train(dataset, a_file) == 2
+    assert "exists and is not a folder" in error_lines(capsys)[0] and a_file.read_text() == "x"
+
+
+def test_a_kill_during_a_state_save_does_not_duplicate_metrics(dataset: Path, tmp_path: Path,
+                                                               monkeypatch, capsys) -> None:
+    killed = tmp_path / "killed"
+    real_save = torch.save
+    saves = {"state": 0}
+
+    def killed_in_second_state_save(obj, path, *args, **kwargs):
+        if Path(path).name.startswith(f".{STATE}."):
+            saves["state"] += 1
+            if saves["state"] == 2:
+                Path(path).write_bytes(b"half")
+                raise KeyboardInterrupt  # what Ctrl-C or SIGTERM raises in the middle of the save
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(train_module.torch, "save", killed_in_second_state_save)
+    assert train(dataset, killed, "--val-every", "1") == 130
+    logged = (killed / METRICS_FILE).read_text().splitlines()
+    assert metrics_iterations(killed) == [1, 2]  # iteration 2 was logged, its state never saved
+    assert torch.load(killed / STATE, weights_only=True)["iteration"] == 1
+    assert not list(killed.glob(".*.partial"))
+    monkeypatch.setattr(train_module.torch, "save", real_save)
+    capsys.readouterr()
+    assert run(["-q", "train", str(dataset), "-o", str(killed), "--resume"]) == 0
+    assert metrics_iterations(killed) == [1, 2]
+    # The resumed run logs what the killed one had logged: the same (seeded) numbers.
+    assert (killed / METRICS_FILE).read_text().splitlines() == logged
+
+
+def test_a_diverged_run_saves_nothing_and_can_start_again(dataset: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert train(dataset, out, "--lr", "1e6") == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and "training diverged: the train loss is nan at iteration 2" in lines[0]
+    assert sorted(p.name for p in out.iterdir()) == [CONFIG_FILE]  # no checkpoint of NaN weights
+    assert train(dataset, out) == 0  # it never saved a state: no --overwrite needed
+
+
+def test_a_constant_guidance_band_still_gives_a_usable_checkpoint(tmp_path: Path) -> None:
+    source = FakeSource()
+    for _, guidance, _ in source.items:
+        guidance[1] = 0.0  # like the constant DEM of an ingest without --dem
+    source.stats = NormStats(300.0, 4.5, [0.0, 0.0, 0.0], [1.0, 0.0, 1.0])
+    with pytest.warns(GroklstWarning, match="guidance band 'b' is constant or empty in the train split"):
+        fit(source, tiny_config(), tmp_path)
+    checkpoint = load_checkpoint(tmp_path / BEST)  # refuses a zero std: must not raise
+    assert checkpoint.band_std == [1.0, 1.0, 1.0] and checkpoint.band_mean == [0.0, 0.0, 0.0]
+    assert all(torch.isfinite(v).all() for v in checkpoint.state_dict.values() if v.is_floating_point())
+
+
+# ------------------------------------------------------------------ defaults, help, the model
+
+
+def test_help_shows_the_defaults_without_loading_torch() -> None:
+    code = ("import sys; from groklst_cli.app import run; status = run(['train', '--help']); "
+            "print('torch loaded' if 'torch' in sys.modules else 'no torch', status)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    for default in ("[default: mocolsk]", "[default: 4]", "[default: 10000]", "[default: 192]",
+                    "[default: 0.0001]", "[default: 1e-05]", "[default: 500]", "[default: auto]"):
+        assert default in text, default
+    assert text.strip().endswith("no torch 0")
+
+
+def test_config_file_still_beats_the_defaults(dataset: Path, tmp_path: Path) -> None:
+    settings = tmp_path / "train.toml"
+    settings.write_text("[train]\nbatch-size = 1\nval-every = 1\nseed = 9\n")
+    out = tmp_path / "run"
+    args = ["-q", "train", str(dataset), "-o", str(out), "--config", str(settings), "--model",
+            "mocolsk-lite", "--scale", "2", "--crop", "12", "--device", "cpu", "--iters", "2",
+            "--seed", "4", "--model-kwargs", json.dumps(TINY)]
+    assert run(args) == 0
+    saved = json.loads((out / CONFIG_FILE).read_text())
+    assert saved["format"] == "groklst-run/1"
+    assert (saved["train"]["batch_size"], saved["train"]["val_every"]) == (1, 1)  # from the file
+    assert saved["train"]["seed"] == 4 and saved["train"]["lr"] == 1e-4  # command line; default
+    assert metrics_iterations(out) == [1, 2]
+
+
+def test_without_model_it_says_which_and_warns_on_a_cpu(dataset: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    args = ["train", str(dataset), "-o", str(out), "--iters", "1", "--scale", "2", "--crop", "6",
+            "--batch-size", "1", "--device", "cpu", "--model-kwargs",
+            '{"base_dim": 4, "num_stages": 1, "blocks_per_group": 1, "dmlp_hidden": 4}']
+    assert run(args) == 0
+    err = capsys.readouterr().err
+    assert "no --model given: training mocolsk (the default" in err
+    assert "warning: mocolsk is the paper-size model, sized for GPUs" in err
+    assert "--model mocolsk-lite is the CPU-sized preset" in err
+    assert run(["train", str(dataset), "-o", str(tmp_path / "lite"), "--iters", "1", *CLI_TRAIN]) == 0
+    err = capsys.readouterr().err
+    assert "no --model given" not in err and "paper-size" not in err
