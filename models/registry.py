@@ -99,9 +99,15 @@ def _ensure_loaded() -> None:
 
 
 def list_models() -> list[ModelSpec]:
-    """Every registered model, in registration order."""
+    """Every registered model, in the order of ``_MODEL_MODULES`` (then of registration).
+
+    The order does not depend on which model module happened to be imported first.
+    """
     _ensure_loaded()
-    return list(_REGISTRY.values())
+    position = {module: i for i, module in enumerate(_MODEL_MODULES)}
+    return sorted(
+        _REGISTRY.values(), key=lambda spec: position.get(spec.factory.__module__, len(position))
+    )
 
 
 def get_spec(name: str) -> ModelSpec:

@@ -201,8 +201,11 @@ def test_cli_refuses_a_scale_the_model_does_not_support(dataset_x3_x4, tmp_path,
     assert "'msgnet' works at x2, x4, x8, x16 only, not x3" in capsys.readouterr().err
 
 
-def test_the_registry_lists_at_least_20_models():
-    assert len(list_models()) >= 20
+def test_the_registry_lists_at_least_20_models_in_a_fixed_order():
+    names = [spec.name for spec in list_models()]  # models.dkn and models.rsag were imported first
+    assert len(names) >= 20
+    assert names[:4] == ["bicubic", "bilinear", "mocolsk", "mocolsk-lite"]
+    assert names.index("dkn") < names.index("fdkn") < names.index("rdn") < names.index("dctlsa")
 
 
 def test_json_lists_unsupported_scales_as_null(capsys, monkeypatch):
