@@ -73,7 +73,10 @@ def measure(name: str, scale: int, bands: int, tile: int, batch: int, repeats: i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="*", default=None, help="default: all except mocolsk")
+    parser.add_argument(
+        "--models", nargs="*", default=None,
+        help="default: all except mocolsk that work at --scale",
+    )
     parser.add_argument("--scale", type=int, default=3)
     parser.add_argument("--bands", type=int, default=10)
     parser.add_argument("--tile", type=int, default=96, help="output tile side (HR pixels)")
@@ -81,7 +84,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    names = args.models or [s.name for s in list_models() if s.name != "mocolsk"]
+    names = args.models or [
+        s.name for s in list_models() if s.name != "mocolsk" and s.supports(args.scale)
+    ]
     for name in names:
         record = measure(name, args.scale, args.bands, args.tile, args.batch, args.repeats,
                          torch.device(args.device))

@@ -1,7 +1,9 @@
-"""Building blocks shared by the networks: RCAB residual groups and DBPN projection units.
+"""Building blocks shared by the networks: residual blocks, RCAB residual groups, DBPN
+projection units, upsamplers and input checks.
 
-RCAB and residual groups follow RCAN (Zhang et al., ECCV 2018); projection units follow DBPN
-(Haris et al., CVPR 2018), generalised to any integer scale.
+Residual blocks follow EDSR (Lim et al., CVPR-W 2017); RCAB and residual groups follow RCAN
+(Zhang et al., ECCV 2018); projection units follow DBPN (Haris et al., CVPR 2018), generalised
+to any integer scale.
 """
 
 from __future__ import annotations
@@ -16,6 +18,25 @@ NATIVE_CHANNELS_LAST_DILATION = 2  # up to this dilation the native channels_las
 def conv3x3(in_channels: int, out_channels: int, kernel_size: int = 3) -> nn.Conv2d:
     """A 'same'-padded convolution with bias."""
     return nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
+
+
+def activation(negative_slope: float) -> nn.Module:
+    """ReLU for slope 0, LeakyReLU otherwise (the two activations of the residual blocks)."""
+    return nn.ReLU() if negative_slope == 0 else nn.LeakyReLU(negative_slope)
+
+
+class ResidualBlock(nn.Module):
+    """EDSR block: x + res_scale * conv(act(conv(x))), no batch normalisation."""
+
+    def __init__(self, channels: int, res_scale: float = 1.0, negative_slope: float = 0.0):
+        super().__init__()
+        self.body = nn.Sequential(
+            conv3x3(channels, channels), activation(negative_slope), conv3x3(channels, channels)
+        )
+        self.res_scale = res_scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.res_scale * self.body(x)
 
 
 class ChannelAttention(nn.Module):
@@ -139,7 +160,8 @@ def projection_geometry(scale: int) -> tuple[int, int, int]:
     return scale + 2 * padding, scale, padding
 
 
-def _projection_conv(in_channels: int, out_channels: int, scale: int, up: bool) -> nn.Module:
+def projection_conv(in_channels: int, out_channels: int, scale: int, up: bool) -> nn.Module:
+    """The (transposed, when ``up``) convolution of a projection unit: exactly xscale or /scale."""
     kernel, stride, padding = projection_geometry(scale)
     conv = nn.ConvTranspose2d if up else nn.Conv2d
     return conv(in_channels, out_channels, kernel, stride=stride, padding=padding)
@@ -156,13 +178,13 @@ class ProjectionUnit(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, scale: int, up: bool):
         super().__init__()
         self.forward_1 = nn.Sequential(
-            _projection_conv(in_channels, out_channels, scale, up), nn.PReLU(out_channels)
+            projection_conv(in_channels, out_channels, scale, up), nn.PReLU(out_channels)
         )
         self.backward = nn.Sequential(
-            _projection_conv(out_channels, in_channels, scale, not up), nn.PReLU(in_channels)
+            projection_conv(out_channels, in_channels, scale, not up), nn.PReLU(in_channels)
         )
         self.forward_2 = nn.Sequential(
-            _projection_conv(in_channels, out_channels, scale, up), nn.PReLU(out_channels)
+            projection_conv(in_channels, out_channels, scale, up), nn.PReLU(out_channels)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -171,17 +193,48 @@ class ProjectionUnit(nn.Module):
         return a0 + self.forward_2(error)
 
 
+def upsampling_steps(scale: int) -> list[int]:
+    """The factors of a step-wise upsampling: x2 steps for powers of two, one xs step otherwise."""
+    if int(scale) != scale or scale < 2:
+        raise ValueError(f"upsampling scale must be an integer >= 2, got {scale}")
+    return [2] * (scale.bit_length() - 1) if scale & (scale - 1) == 0 else [scale]
+
+
+def is_power_of_two(scale: int) -> bool:
+    """True for 2, 4, 8, ... (the scales of networks built from x2 stages)."""
+    return scale >= 2 and scale & (scale - 1) == 0
+
+
 class PixelShuffleUpsampler(nn.Sequential):
-    """Sub-pixel upsampling (EDSR/RCAN): x2 steps for powers of two, one xs step otherwise."""
+    """Sub-pixel upsampling (EDSR/RCAN), in the steps of :func:`upsampling_steps`."""
 
     def __init__(self, channels: int, scale: int):
-        if int(scale) != scale or scale < 2:
-            raise ValueError(f"upsampling scale must be an integer >= 2, got {scale}")
-        steps = [2] * (scale.bit_length() - 1) if scale & (scale - 1) == 0 else [scale]
         layers: list[nn.Module] = []
-        for step in steps:
+        for step in upsampling_steps(scale):
             layers += [conv3x3(channels, channels * step * step), nn.PixelShuffle(step)]
         super().__init__(*layers)
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Replicate-pad the bottom and right edges so that H and W are multiples of ``multiple``.
+
+    For networks that halve the resolution several times (U-Nets, pyramids); crop the result
+    back with ``[..., :h, :w]``.
+    """
+    h, w = x.shape[-2:]
+    pad_h, pad_w = -h % multiple, -w % multiple
+    if pad_h == 0 and pad_w == 0:
+        return x
+    return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+
+
+def require_guidance(model: str, guidance_channels: int) -> None:
+    """Refuse to build a guided model without guidance bands."""
+    if guidance_channels < 1:
+        raise ValueError(
+            f"{model} needs at least one guidance band; for single-image downscaling use a "
+            "single-image model (e.g. 'rdn' or 'edsr')"
+        )
 
 
 def bicubic_upsample(x: torch.Tensor, scale: int) -> torch.Tensor:

@@ -5,22 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.blocks import PixelShuffleUpsampler, bicubic_upsample, check_inputs, conv3x3
+from models.blocks import (
+    PixelShuffleUpsampler,
+    ResidualBlock,
+    bicubic_upsample,
+    check_inputs,
+    conv3x3,
+)
 from models.registry import register
-
-
-class ResidualBlock(nn.Module):
-    """EDSR block: x + res_scale * conv(relu(conv(x))), no batch normalisation."""
-
-    def __init__(self, channels: int, res_scale: float = 1.0):
-        super().__init__()
-        self.body = nn.Sequential(
-            conv3x3(channels, channels), nn.ReLU(), conv3x3(channels, channels)
-        )
-        self.res_scale = res_scale
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.res_scale * self.body(x)
 
 
 class EDSR(nn.Module):

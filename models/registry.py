@@ -2,6 +2,8 @@
 
 Each factory takes ``scale`` and ``guidance_channels`` (ignored by single-image models) plus
 its own keyword arguments, so a checkpoint can rebuild its model from JSON-able data alone.
+A model whose design only works at some scales lists them in ``scales``; ``build_model``
+refuses the others with a message that names them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,16 @@ class ModelSpec:
     guided: bool
     learned: bool
     description: str
+    scales: tuple[int, ...] | None = None  # None: every integer scale >= 2
+
+    def supports(self, scale: int) -> bool:
+        """Whether the model can be built for integer ``scale``."""
+        return self.scales is None or scale in self.scales
+
+    @property
+    def scales_text(self) -> str:
+        """'any' or the supported scales, e.g. 'x4, x8, x16'."""
+        return "any" if self.scales is None else ", ".join(f"x{s}" for s in self.scales)
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -37,19 +49,42 @@ _MODEL_MODULES: tuple[str, ...] = (
     "models.rcan",
     "models.djfr",
     "models.fdsr",
+    "models.suft",
+    "models.ahmf",
+    "models.rsag",
+    "models.dkn",
+    "models.dagf",
+    "models.svlrm",
+    "models.msgnet",
+    "models.dgf",
+    "models.p2p",
+    "models.dsrn",
+    "models.rdn",
+    "models.dbpn",
+    "models.srfbn",
+    "models.ctnet",
+    "models.fenet",
+    "models.cfgn",
+    "models.fenet_freq",
+    "models.dctlsa",
 )
 _loaded = False
 
 
 def register(
-    name: str, *, guided: bool, learned: bool, description: str
+    name: str,
+    *,
+    guided: bool,
+    learned: bool,
+    description: str,
+    scales: tuple[int, ...] | None = None,
 ) -> Callable[[ModelFactory], ModelFactory]:
-    """Decorator that registers a factory under ``name``."""
+    """Decorator that registers a factory under ``name`` (``scales``: see :class:`ModelSpec`)."""
 
     def decorate(factory: ModelFactory) -> ModelFactory:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
-        _REGISTRY[name] = ModelSpec(name, factory, guided, learned, description)
+        _REGISTRY[name] = ModelSpec(name, factory, guided, learned, description, scales)
         return factory
 
     return decorate
@@ -64,9 +99,15 @@ def _ensure_loaded() -> None:
 
 
 def list_models() -> list[ModelSpec]:
-    """Every registered model, in registration order."""
+    """Every registered model, in the order of ``_MODEL_MODULES`` (then of registration).
+
+    The order does not depend on which model module happened to be imported first.
+    """
     _ensure_loaded()
-    return list(_REGISTRY.values())
+    position = {module: i for i, module in enumerate(_MODEL_MODULES)}
+    return sorted(
+        _REGISTRY.values(), key=lambda spec: position.get(spec.factory.__module__, len(position))
+    )
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -83,4 +124,7 @@ def build_model(name: str, *, scale: int, guidance_channels: int, **kwargs: Any)
     """Construct model ``name`` for an integer ``scale`` and ``guidance_channels`` bands."""
     if int(scale) != scale or scale < 2:
         raise ValueError(f"scale must be an integer >= 2, got {scale}")
-    return get_spec(name).factory(scale=int(scale), guidance_channels=guidance_channels, **kwargs)
+    spec = get_spec(name)
+    if not spec.supports(int(scale)):
+        raise ValueError(f"model {name!r} works at {spec.scales_text} only, not x{scale}")
+    return spec.factory(scale=int(scale), guidance_channels=guidance_channels, **kwargs)

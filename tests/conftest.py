@@ -77,3 +77,22 @@ def corrupt_first_strip(path: Path, nbytes: int = 4000, seed: int = 0) -> None:
 def canonical_scene(tmp_path: Path) -> tuple[Path, Path]:
     """A 32 x 32 px (30 m) scene with 96 x 96 px (10 m) guidance of the paper's ten bands."""
     return write_canonical_scene(tmp_path)
+
+
+def prepare_generated_dataset(
+    root: Path, scales: tuple[int, ...], *, patch: int = 24, lr_shape: tuple[int, int] = (48, 48),
+    seeds: tuple[int, ...] = (1, 2),
+) -> Path:
+    """``groklst prepare`` on generated sample scenes: a tiny dataset at ``scales`` in ROOT/ds."""
+    from groklst_cli.app import run
+    from pipelines.sample_scene import generate_scene, write_scene
+
+    scenes = []
+    for seed in seeds:
+        lst, _ = write_scene(generate_scene(lr_shape, seed=seed), root / "scenes", name=f"s{seed}")
+        scenes.append(str(lst))
+    out = root / "ds"
+    status = run(["-q", "prepare", *scenes, "-o", str(out), "--scales", ",".join(map(str, scales)), "--patch",
+                  str(patch), "--stride", str(patch // 2), "--split-block", str(patch)])
+    assert status == 0
+    return out

@@ -19,11 +19,11 @@ from pipelines.checkpoint import load_checkpoint
 from pipelines.dataset import NormStats
 from pipelines.errors import InputError
 from pipelines.evaluate import checkpoint_predictor
-from pipelines.sample_scene import generate_scene, write_scene
 from pipelines.run_layout import BEST, LAST, METRICS_FILE, STATE
 from pipelines.train import Limits, fit, masked_l1
 from pipelines.train_config import TrainConfig, merge_config, read_config_file
 from pipelines.train_data import batch_positions, sample_index
+from tests.conftest import prepare_generated_dataset
 
 TINY = {"base_dim": 8, "num_stages": 2, "dmlp_hidden": 8, "recon_lr_blocks": 1}
 SCALE = 2
@@ -221,16 +221,7 @@ def test_config_file_and_precedence(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("prepared")
-    scenes = []
-    for seed in (1, 2):
-        lst, _ = write_scene(generate_scene((48, 48), seed=seed), root / "scenes", name=f"s{seed}")
-        scenes.append(str(lst))
-    out = root / "ds"
-    status = run(["-q", "prepare", *scenes, "-o", str(out), "--scales", "2", "--patch", "24",
-                  "--stride", "12", "--split-block", "24"])
-    assert status == 0
-    return out
+    return prepare_generated_dataset(tmp_path_factory.mktemp("prepared"), (SCALE,))
 
 
 CLI_TRAIN = ["--model", "mocolsk-lite", "--scale", "2", "--batch-size", "2", "--crop", "12",

@@ -1,4 +1,8 @@
-"""``groklst models``: every registered model with its size and cost per output megapixel."""
+"""``groklst models``: every registered model with its size and cost per output megapixel.
+
+A model that does not work at the requested scale is still listed, with its supported scales
+and no size or cost (``null`` in the JSON).
+"""
 
 from __future__ import annotations
 
@@ -30,14 +34,15 @@ def model_rows(scale: int, bands: int, lr_size: int = 64) -> list[dict[str, Any]
     with progress() as bar:
         task = bar.add_task("measuring models", total=len(specs))
         for spec in specs:
-            cost = model_cost(spec.name, scale, bands, lr_size)
+            cost = model_cost(spec.name, scale, bands, lr_size) if spec.supports(scale) else None
             rows.append(
                 {
                     "name": spec.name,
                     "guided": spec.guided,
                     "learned": spec.learned,
-                    "params": cost.params,
-                    "gflop_per_mpx": round(cost.gflop_per_mpx, 3),
+                    "scales": "any" if spec.scales is None else list(spec.scales),
+                    "params": None if cost is None else cost.params,
+                    "gflop_per_mpx": None if cost is None else round(cost.gflop_per_mpx, 3),
                     "scale": scale,
                     "guidance_bands": bands if spec.guided else 0,
                     "description": spec.description,
@@ -47,20 +52,29 @@ def model_rows(scale: int, bands: int, lr_size: int = 64) -> list[dict[str, Any]
     return rows
 
 
+def _kind(row: dict[str, Any]) -> str:
+    if not row["learned"]:
+        return "fixed"
+    return "guided" if row["guided"] else "single-image"
+
+
 def _table(rows: list[dict[str, Any]], scale: int, bands: int) -> Table:
     table = Table(title=f"groklst models at x{scale} ({bands} guidance bands)", caption=COST_NOTE)
     for header, justify in (
-        ("name", "left"), ("guided", "center"), ("learned", "center"),
+        ("name", "left"), ("kind", "left"), ("scales", "left"),
         ("params", "right"), ("GFLOP/Mpx", "right"), ("description", "left"),
     ):
-        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+        # numbers and names never wrap; the description takes what width is left
+        table.add_column(header, justify=justify, no_wrap=header != "description")  # type: ignore[arg-type]
     for row in rows:
+        supported = row["params"] is not None
+        scales = row["scales"]
         table.add_row(
             row["name"],
-            "yes" if row["guided"] else "no",
-            "yes" if row["learned"] else "no",
-            f"{row['params']:,}",
-            f"{row['gflop_per_mpx']:,.1f}",
+            _kind(row),
+            scales if scales == "any" else ",".join(str(s) for s in scales),
+            f"{row['params']:,}" if supported else f"not x{scale}",
+            f"{row['gflop_per_mpx']:,.1f}" if supported else "-",
             row["description"],
         )
     return table
