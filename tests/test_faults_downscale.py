@@ -444,7 +444,7 @@ def test_sigterm_cleans_up_like_ctrl_c(tmp_path: Path) -> None:
     assert proc.poll() is None, "the run ended before it could be terminated"
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 143
+    assert proc.returncode == 143, stderr
     assert "terminated" in stderr
     assert not out.exists() and not list(tmp_path.glob(".out.tif*"))
 
