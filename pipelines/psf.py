@@ -52,9 +52,11 @@ class PsfEstimate:
 
     sigma: float
     curve: dict[float, float]
+    seconds: float = 0.0
 
     def summary(self) -> dict[str, object]:
-        return {"sigma_px": self.sigma,
+        return {"sigma_px": self.sigma, "estimated": bool(self.curve),
+                "seconds": round(self.seconds, 2),
                 "cv_rmse": {f"{k:g}": round(v, 4) for k, v in self.curve.items()}}
 
 

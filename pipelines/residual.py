@@ -42,7 +42,12 @@ def _spread(hr: np.ndarray, lr: np.ndarray, scale: int, mode: str) -> np.ndarray
         for _ in range(SMOOTH_PASSES):
             out = out + upsample_smooth(block_residual(out, lr, scale), scale)
     remainder = block_residual(out, lr, scale)
-    return out + np.repeat(np.repeat(remainder, scale, axis=0), scale, axis=1)
+    out = out + _repeat(remainder, scale)
+    return np.where(_repeat(np.isfinite(lr), scale), out, hr)
+
+
+def _repeat(values: np.ndarray, scale: int) -> np.ndarray:
+    return np.repeat(np.repeat(values, scale, axis=0), scale, axis=1)
 
 
 def correct_residual(hr: np.ndarray, lr: np.ndarray, scale: int, *, mode: str = "smooth",
