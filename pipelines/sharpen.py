@@ -12,7 +12,9 @@ the observation:
   guidance varies least inside the LR pixel, the within-LR-pixel standard deviation DMS uses),
   because the LR average of a mixed pixel does not follow the per-pixel relation. pyDMS fits a
   linear regression in each leaf so the trees extrapolate beyond the LR range; here the trees
-  fit the residual of one linear regression, which gives the same linear extrapolation.
+  fit the residual of one linear regression on every valid LR pixel, which gives the same linear
+  extrapolation (fitted on the homogeneous pixels only, that regression was unstable with
+  collinear bands: 19 K RMSE on a 16 x 16 LR patch of ten bands).
 
 ``psf`` (fine pixels, :mod:`pipelines.psf`) blurs the guidance with the thermal sensor's
 point-spread function before fitting and applying, so the sharpened map is as sharp as the
@@ -25,7 +27,7 @@ The learners are scikit-learn's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,7 +38,7 @@ from sklearn.tree import DecisionTreeRegressor
 
 from pipelines.degrade import block_mean
 from pipelines.errors import InputError
-from pipelines.psf import blur
+from pipelines.psf import blur, estimate_psf
 from pipelines.residual import correct_residual
 
 SHARPENERS = ("tsharp", "dms")
@@ -68,9 +70,11 @@ class _LinearPlusTrees:
     def __init__(self, trees: BaggingRegressor):
         self.linear, self.trees = LinearRegression(), trees
 
-    def fit(self, features: np.ndarray, target: np.ndarray) -> _LinearPlusTrees:
+    def fit(self, features: np.ndarray, target: np.ndarray, trees_on: np.ndarray) -> _LinearPlusTrees:
+        """The linear part on every sample, the trees on the samples where ``trees_on``."""
         self.linear.fit(features, target)
-        self.trees.fit(features, target - self.linear.predict(features))
+        residual = target - self.linear.predict(features)
+        self.trees.fit(features[trees_on], residual[trees_on])
         return self
 
     def predict(self, features: np.ndarray) -> np.ndarray:
@@ -126,16 +130,19 @@ class Sharpener:
         z = (guidance - self._mean[:, None, None]) / self._std[:, None, None]
         means = block_mean(z, s)
         valid = np.isfinite(lr) & np.isfinite(means).all(axis=0)
-        if self.name == "dms" and self.homogeneous_fraction < 1:
-            spread = block_std(z, s).mean(axis=0)
-            cut = np.quantile(spread[valid], self.homogeneous_fraction) if valid.any() else 0
-            valid &= spread <= cut
         self.samples = int(valid.sum())
         if self.samples < MIN_SAMPLES:
             raise InputError("LST", f"{self.name}: only {self.samples} valid LR pixels to fit on",
                              "give a larger scene or one with less nodata")
         features = means[:, valid].T.astype(np.float64)
-        self._learner = self._make_learner().fit(features, lr[valid].astype(np.float64))
+        target = lr[valid].astype(np.float64)
+        learner = self._make_learner()
+        if self.name == "dms":
+            spread = block_std(z, s).mean(axis=0)[valid]
+            homogeneous = spread <= np.quantile(spread, self.homogeneous_fraction)
+            self._learner = learner.fit(features, target, homogeneous)
+        else:
+            self._learner = learner.fit(features, target)
         return self
 
     def relation(self, guidance: np.ndarray) -> np.ndarray:
@@ -158,8 +165,19 @@ class Sharpener:
         return np.stack([self.predict_scene(a, g) for a, g in zip(lr, guidance)])
 
 
-def build_sharpener(name: str, scale: int, bands: Sequence[str], **kwargs) -> Sharpener:
-    """An unfitted sharpener by name."""
+def patch_predictor(name: str, scale: int, bands: Sequence[str], seed: int = 0
+                    ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``predict(lr, guidance) -> hr`` that fits the sharpener on each patch's own LR pixels.
+
+    What ``groklst evaluate`` scores as the ``tsharp`` / ``dms`` baselines: the same defaults as
+    ``downscale --fit --model tsharp|dms`` (PSF estimated from the patch, smooth residual).
+    """
     if name not in SHARPENERS:
-        raise InputError("--model", f"unknown sharpener {name!r}", f"use one of {', '.join(SHARPENERS)}")
-    return Sharpener(name=name, scale=scale, bands=list(bands), **kwargs)
+        raise ValueError(f"unknown sharpener {name!r}; use one of {SHARPENERS}")
+
+    def predict(lr: np.ndarray, guidance: np.ndarray) -> np.ndarray:
+        psf = estimate_psf(lr, guidance, scale, seed).sigma
+        sharpener = Sharpener(name, scale, list(bands), psf=psf, seed=seed).fit(lr, guidance)
+        return sharpener.predict_scene(lr, guidance)
+
+    return predict
