@@ -20,8 +20,8 @@ Methods, each written through the real ``downscale`` path (tiles, blending) from
 - ``bicubic``: what ``--model bicubic`` writes;
 - ``tsharp (published)``, ``dms (published)``: the published algorithms (no PSF, block-constant
   residual correction), fitted on every LR pixel;
-- ``tsharp``, ``dms``: ours as ``--fit --model tsharp|dms`` writes them (estimated PSF, smooth
-  residual);
+- ``tsharp``, ``dms``, ``mlp``: ours as ``--fit --model tsharp|dms|mlp`` writes them (estimated
+  PSF, smooth residual);
 - ``neural (plain)``: the network of the fit as ``--fit`` wrote it before (no PSF, no residual);
 - ``neural``: that network with the PSF and the residual correction (``--fit --model
   mocolsk-lite``);
@@ -31,7 +31,7 @@ Printed: per scene and method RMSE / MAE / bias / CC against the truth (Kelvin),
 table, per-scene win counts of ``--fit`` against bicubic and both dms, the issue's targets and
 the fit's time. Usage::
 
-    python benchmarks/fit_accuracy.py [--dates 16] [--generated 3] [--size 128] [--json out.jsonl]
+    python benchmarks/fit_accuracy.py [--dates 8] [--generated 3] [--size 128] [--json out.jsonl]
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ from pipelines.sharpen import Sharpener  # noqa: E402
 LANDSAT = ROOT.parent / "shared" / "data" / "landsat-muenster"
 SCALE = 4
 BANDS = ["b11", "sealed", "water", "forest", "meadow"]
-METHODS = ("bicubic", "tsharp (published)", "dms (published)", "tsharp", "dms",
+METHODS = ("bicubic", "tsharp (published)", "dms (published)", "tsharp", "dms", "mlp",
            "neural (plain)", "neural", "--fit")
 
 
@@ -144,6 +144,7 @@ def _predictors(fitted, lst_path: Path, guid_path: Path) -> dict[str, object]:
     one = lambda name, member, residual="smooth": BlendPredictor(  # noqa: E731
         name, s, bands, [member], [1.0], residual)
     out: dict[str, object] = {"--fit": fitted.predictor}
+    out["mlp"] = one("mlp", members["mlp"])
     for name in ("tsharp", "dms"):
         out[name] = one(name, members[name])
         published = Sharpener(name, s, bands, residual="block", psf=0.0).fit(scene.lst, scene.native)
@@ -199,7 +200,7 @@ def _table(results: list[dict[str, object]], title: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dates", type=int, default=16, help="Landsat dates (spread over the 16)")
+    parser.add_argument("--dates", type=int, default=8, help="Landsat dates (spread over the 16)")
     parser.add_argument("--generated", type=int, default=3, help="generated scenes (seeds 0..N-1)")
     parser.add_argument("--size", type=int, default=128, help="generated LR scene size")
     parser.add_argument("--json", type=Path, help="also write one JSON line per scene here")

@@ -8,8 +8,9 @@ Every candidate gives
 - a **member** that sharpens the real LST to the guidance grid, tile by tile: ``raw(lr,
   guidance)`` is its fine LST before the LR residual is spread back.
 
-Candidates: ``bicubic``; the sharpeners ``tsharp`` and ``dms`` (:mod:`pipelines.sharpen`),
-fitted on every LR pixel of the scale they sharpen; a network trained on the Wald pairs of
+Candidates: ``bicubic``; the sharpeners ``tsharp`` and ``dms`` (:mod:`pipelines.sharpen`) and
+the per-pixel ``mlp`` (:mod:`pipelines.pixel_mlp`), fitted on every LR pixel of the scale they
+sharpen; a network trained on the Wald pairs of
 the scene with the training loop of ``groklst train``. The sensor's PSF (``sigma`` fine
 pixels, :mod:`pipelines.psf`) is a physical size: ``sigma / s`` at the coarse scale. A network
 learns the sharpness of its targets, which already carry the PSF at the coarse scale; applied
@@ -33,8 +34,10 @@ import torch.nn.functional as F
 from pipelines.checkpoint import Checkpoint
 from pipelines.devices import resolve_device
 from pipelines.evaluate import model_predictor
+from pipelines.fill import fill_nearest
 from pipelines.fit_options import FitOptions
 from pipelines.infer import TilePredictor
+from pipelines.pixel_mlp import PixelMLP
 from pipelines.psf import blur
 from pipelines.residual import correct_residual
 from pipelines.sharpen import Sharpener
@@ -67,17 +70,12 @@ class Candidate:
 
 
 def bicubic_upsample(lr: np.ndarray, scale: int) -> np.ndarray:
-    """What ``--model bicubic`` computes (torch, pixel-area alignment), NaN-free input."""
-    tensor = torch.from_numpy(np.ascontiguousarray(lr, dtype=np.float32))[None, None]
+    """What ``--model bicubic`` computes (torch, pixel-area alignment; NaN filled by nearest)."""
+    filled = fill_nearest(lr.astype(np.float32))
+    values = lr if filled is None else filled
+    tensor = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))[None, None]
     out = F.interpolate(tensor, scale_factor=scale, mode="bicubic", align_corners=False)
     return out[0, 0].numpy()
-
-
-def _filled(values: np.ndarray) -> np.ndarray:
-    from pipelines.fill import fill_nearest
-
-    filled = fill_nearest(values.astype(np.float32))
-    return values if filled is None else filled
 
 
 @dataclass
@@ -91,7 +89,7 @@ class BicubicMember:
 
 @dataclass
 class SharpenerMember:
-    sharpener: Sharpener
+    sharpener: Sharpener | PixelMLP
 
     @property
     def name(self) -> str:
@@ -128,7 +126,7 @@ class SceneLayers:
 def bicubic_candidate(layers: SceneLayers) -> Candidate:
     start = time.monotonic()
     s = layers.scale
-    coarse = correct_residual(bicubic_upsample(_filled(layers.coarse), s), layers.coarse, s,
+    coarse = correct_residual(bicubic_upsample(layers.coarse, s), layers.coarse, s,
                               mode=layers.residual)
     return Candidate("bicubic", coarse, BicubicMember(s), time.monotonic() - start)
 
@@ -143,6 +141,19 @@ def sharpener_candidate(name: str, layers: SceneLayers, seed: int) -> Candidate:
     native = Sharpener(name, s, layers.bands, residual=layers.residual, psf=layers.psf,
                        seed=seed).fit(layers.lst, layers.guidance)
     return Candidate(name, coarse, SharpenerMember(native), time.monotonic() - start,
+                     extra={"lr_samples": native.samples})
+
+
+def mlp_candidate(layers: SceneLayers, seed: int) -> Candidate:
+    """The per-pixel MLP (:mod:`pipelines.pixel_mlp`) fitted at both scales on every LR pixel."""
+    start = time.monotonic()
+    s = layers.scale
+    at_coarse = PixelMLP(s, layers.bands, psf=layers.psf / s, seed=seed).fit(
+        layers.coarse, layers.guidance_lr)
+    coarse = correct_residual(at_coarse.relation(layers.guidance_lr), layers.coarse, s,
+                              mode=layers.residual)
+    native = PixelMLP(s, layers.bands, psf=layers.psf, seed=seed).fit(layers.lst, layers.guidance)
+    return Candidate("mlp", coarse, SharpenerMember(native), time.monotonic() - start,
                      extra={"lr_samples": native.samples})
 
 

@@ -14,8 +14,8 @@ COMPACT_KWARGS: dict[str, dict[str, Any]] = {
     "mocolsk-lite": {"base_dim": 8, "num_stages": 2, "dmlp_hidden": 8, "recon_lr_blocks": 1},
 }
 INTERPOLATION_CANDIDATES = ("bicubic",)
-SHARPENER_CANDIDATES = ("tsharp", "dms")
-DEFAULT_CANDIDATES = ("bicubic", "tsharp", "dms", "mocolsk-lite")
+SHARPENER_CANDIDATES = ("tsharp", "dms", "mlp")  # fitted on every LR pixel, refitted per scene
+DEFAULT_CANDIDATES = ("bicubic", "tsharp", "dms", "mlp", "mocolsk-lite")
 RESIDUALS = ("smooth", "block", "none")
 SELECTIONS = ("blend", "best")
 
@@ -74,7 +74,7 @@ class FitOptions:
                 raise InputError("--model", str(exc.args[0])) from exc
             if not learned:
                 raise InputError("--model", f"{self.model!r} has no weights to fit",
-                                 "use a network such as mocolsk-lite, tsharp or dms, or leave "
+                                 "use a network such as mocolsk-lite, tsharp, dms or mlp, or leave "
                                  "--model out to compare them all")
             return
         if not self.candidates:

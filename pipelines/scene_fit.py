@@ -2,8 +2,9 @@
 
 Like the classic thermal sharpeners (TsHARP, pyDMS), the relation between LST and guidance is
 learnt on the scene itself and applied at the native scale. Several methods are fitted and
-compared on the scene (:mod:`pipelines.fit_candidates`): bicubic, ``tsharp`` and ``dms`` learnt
-from every LR pixel, and a network trained by Wald's protocol one scale coarser:
+compared on the scene (:mod:`pipelines.fit_candidates`): bicubic, ``tsharp``, ``dms`` and a
+per-pixel ``mlp`` learnt from every LR pixel, and a network trained by Wald's protocol one
+scale coarser:
 
 - HR target = the scene's LST (Kelvin) on its own grid; LR input = that LST degraded by the
   scale (:func:`pipelines.degrade.degrade`, area mean or MTF); guidance = the native guidance
@@ -36,7 +37,7 @@ from pipelines.dataset import NormStats
 from pipelines.degrade import block_mean, degrade
 from pipelines.errors import InputError
 from pipelines.fit_candidates import (
-    BlendPredictor, Candidate, SceneLayers, bicubic_candidate, bicubic_upsample,
+    BlendPredictor, Candidate, SceneLayers, bicubic_candidate, bicubic_upsample, mlp_candidate,
     network_candidate, sharpener_candidate,
 )
 from pipelines.fit_options import FitOptions, INTERPOLATION_CANDIDATES, SHARPENER_CANDIDATES
@@ -343,6 +344,8 @@ def fit_scene(
     for name in opts.methods:
         if name in INTERPOLATION_CANDIDATES:
             candidates.append(bicubic_candidate(layers))
+        elif name == "mlp":
+            candidates.append(mlp_candidate(layers, opts.seed))
         elif name in SHARPENER_CANDIDATES:
             candidates.append(sharpener_candidate(name, layers, opts.seed))
         else:
@@ -351,7 +354,7 @@ def fit_scene(
     names = [c.name for c in candidates]
     selection = select(names, [c.coarse for c in candidates], scene.lst, source.test_blocks,
                        opts.select, opts.seed)
-    plain = bicubic_upsample(np.nan_to_num(source.lr, nan=float(np.nanmean(source.lr))), s)
+    plain = bicubic_upsample(source.lr, s)
     used = (source.test_blocks >= 0) & np.isfinite(scene.lst)
     bicubic = pooled_metrics(plain[used].astype(np.float64), scene.lst[used].astype(np.float64))
     written = "blend of " + "+".join(

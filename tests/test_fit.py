@@ -109,13 +109,13 @@ def test_fit_beats_bicubic_on_nonlinear_scene(tmp_path: Path, capsys) -> None:
     assert report["beats_bicubic"] is True
     # Every candidate is listed with its held-out metrics and time; the written one is named.
     names = [c["name"] for c in report["candidates"]]
-    assert names == ["bicubic", "tsharp", "dms", "mocolsk-lite"]
+    assert names == ["bicubic", "tsharp", "dms", "mlp", "mocolsk-lite"]
     for candidate in report["candidates"]:
         assert set(candidate["held_out"]) == {"rmse", "mae", "bias", "cc"}
         assert candidate["seconds"] >= 0 and 0 <= candidate["weight"] <= 1
     assert report["selected"] in (*names, "blend")
     assert abs(sum(c["weight"] for c in report["candidates"]) - 1) < 1e-3
-    network = report["candidates"][3]
+    network = report["candidates"][4]
     assert network["iterations"] <= 120 and network["stopped"] in ("iterations", "early stopping")
     assert report["psf"]["estimated"] and report["psf"]["sigma_px"] == 0  # generated: no blur
     assert report["held_out_blocks"] >= 8
