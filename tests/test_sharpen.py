@@ -9,6 +9,7 @@ from scipy.ndimage import gaussian_filter
 
 from pipelines.degrade import block_mean
 from pipelines.fit_select import select, simplex_weights
+from pipelines.pixel_mlp import PixelMLP
 from pipelines.psf import blur, estimate_psf
 from pipelines.residual import correct_residual
 from pipelines.sharpen import Sharpener
@@ -46,6 +47,21 @@ def test_dms_beats_tsharp_on_a_piecewise_relation() -> None:
         sharpener = Sharpener(name, 4, ["g"], residual="none").fit(lr, g[None])
         errors[name] = rmse(sharpener.predict_scene(lr, g[None]), fine)
     assert errors["dms"] < 0.5 * errors["tsharp"], errors
+
+
+def test_mlp_learns_a_non_linear_relation_through_the_block_mean() -> None:
+    # LST = f(g) with f curved inside an LR pixel's range of g: regressing LR LST on the LR
+    # mean of g (tsharp) cannot get it; the block mean of a learnt f can.
+    g = 2.0 * smooth_field(96, 9, sigma=1.0)
+    fine = (300 + 3.0 * g**2).astype(np.float32)
+    lr = block_mean(fine, 4)
+    tsharp = Sharpener("tsharp", 4, ["g"], residual="none").fit(lr, g[None])
+    mlp = PixelMLP(4, ["g"], steps=200).fit(lr, g[None])
+    assert mlp.samples == lr.size
+    errors = {"tsharp": rmse(tsharp.relation(g[None]), fine), "mlp": rmse(mlp.relation(g[None]), fine)}
+    assert errors["mlp"] < 0.3 * errors["tsharp"], errors
+    again = PixelMLP(4, ["g"], steps=200).fit(lr, g[None]).relation(g[None])
+    np.testing.assert_array_equal(again, mlp.relation(g[None]))  # seeded: repeatable
 
 
 @pytest.mark.parametrize("mode", ["smooth", "block"])
