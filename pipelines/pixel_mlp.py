@@ -31,6 +31,15 @@ LEARNING_RATE = 1e-2
 MIN_SAMPLES = 10
 
 
+def consistency_loss(fine_blocks: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between each LR pixel and the mean of its fine pixels.
+
+    ``fine_blocks`` (N, s*s) are the fine predictions of N LR pixels, ``lr`` (N) their values:
+    zero exactly when the prediction aggregates to the LR input.
+    """
+    return ((fine_blocks.mean(dim=1) - lr) ** 2).mean()
+
+
 def _network(bands: int) -> nn.Module:
     return nn.Sequential(nn.Linear(bands, HIDDEN), nn.GELU(), nn.Linear(HIDDEN, HIDDEN), nn.GELU(),
                          nn.Linear(HIDDEN, 1))
@@ -79,7 +88,7 @@ class PixelMLP:
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, self.steps)
         for _ in range(self.steps):
             pick = torch.randint(0, len(y), (min(BATCH, len(y)),), generator=generator)
-            loss = ((net(x[pick]).mean(dim=(1, 2)) - y[pick]) ** 2).mean()
+            loss = consistency_loss(net(x[pick])[..., 0], y[pick])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -9,7 +9,7 @@ from scipy.ndimage import gaussian_filter
 
 from pipelines.degrade import block_mean
 from pipelines.fit_select import select, simplex_weights
-from pipelines.pixel_mlp import PixelMLP
+from pipelines.pixel_mlp import PixelMLP, consistency_loss
 from pipelines.psf import blur, estimate_psf
 from pipelines.residual import correct_residual
 from pipelines.sharpen import Sharpener
@@ -47,6 +47,19 @@ def test_dms_beats_tsharp_on_a_piecewise_relation() -> None:
         sharpener = Sharpener(name, 4, ["g"], residual="none").fit(lr, g[None])
         errors[name] = rmse(sharpener.predict_scene(lr, g[None]), fine)
     assert errors["dms"] < 0.5 * errors["tsharp"], errors
+
+
+def test_consistency_loss_is_zero_for_a_perfect_prediction() -> None:
+    import torch
+
+    fine = torch.from_numpy(300 + 5 * smooth_field(32, 10)).double()
+    lr = torch.from_numpy(fine.numpy().reshape(8, 4, 8, 4).mean(axis=(1, 3)))  # float64 means
+    blocks = fine.reshape(8, 4, 8, 4).permute(0, 2, 1, 3).reshape(64, 16)
+    assert float(consistency_loss(blocks, lr.reshape(64))) < 1e-20
+    # Detail that averages out inside each LR pixel costs nothing; a shift costs its square.
+    swapped = blocks.flip(1)
+    assert float(consistency_loss(swapped, lr.reshape(64))) < 1e-20
+    assert float(consistency_loss(blocks + 0.5, lr.reshape(64))) == pytest.approx(0.25, rel=1e-9)
 
 
 def test_mlp_learns_a_non_linear_relation_through_the_block_mean() -> None:
