@@ -9,8 +9,8 @@ scale coarser:
 - HR target = the scene's LST (Kelvin) on its own grid; LR input = that LST degraded by the
   scale (:func:`pipelines.degrade.degrade`, area mean or MTF); guidance = the native guidance
   area-averaged onto the LST grid.
-- The LST grid is cut into small square blocks (4 LR pixels of the degraded scale by
-  default); a seeded share of them is held out for **validation** (the network's early
+- The LST grid is cut into small square blocks (2-4 pixels of the degraded scale, so that
+  the scene holds about ``MIN_BLOCKS`` of them); a seeded share of them is held out for **validation** (the network's early
   stopping) and another for the **test** that compares the candidates. The network trains on
   every crop window, with the held-out pixels masked out of its loss.
 - The thermal sensor's PSF is estimated from the LR pixels (:mod:`pipelines.psf`), and every
