@@ -73,7 +73,7 @@ def run(size: int, scale: int, bands: int, seed: int) -> dict[str, object]:
         fit_seconds = time.perf_counter() - start
         print(describe(fitted), file=sys.stderr)
         start = time.perf_counter()
-        downscale_scene(lst, folder / "fitted.tif", ModelSource(checkpoint=fitted.checkpoint),
+        downscale_scene(lst, folder / "fitted.tif", ModelSource(fitted=fitted.predictor),
                         guidance_path=guidance, options=DownscaleOptions())
         infer_seconds = time.perf_counter() - start
         downscale_scene(lst, folder / "bicubic.tif", ModelSource(interpolation="bicubic"),
@@ -82,7 +82,8 @@ def run(size: int, scale: int, bands: int, seed: int) -> dict[str, object]:
             "lr_size": size, "scale": scale, "bands": bands,
             "fit_seconds": round(fit_seconds, 1), "inference_seconds": round(infer_seconds, 1),
             "total_seconds": round(fit_seconds + infer_seconds, 1),
-            "iterations": fitted.iterations, "stopped": fitted.stopped,
+            "candidate_seconds": {c.name: round(c.seconds, 1) for c in fitted.candidates},
+            "psf_seconds": round(fitted.psf.seconds, 1), "written": fitted.predictor.name,
             "held_out_rmse_fitted": round(fitted.fitted["rmse"], 3),
             "held_out_rmse_bicubic": round(fitted.bicubic["rmse"], 3),
             "truth_rmse_fitted": round(rmse(folder / "fitted.tif", truth), 3),

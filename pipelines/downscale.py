@@ -222,10 +222,10 @@ def downscale_scene(
         units_out = opts.units_out or units
         report.units = f"{units.value} in, {units_out.value} out"
         predictor = source.predictor(grids.scale, wanted, opts.execution)
-        learned = source.checkpoint is not None
+        learned = source.interpolation is None  # a checkpoint's network or a method fitted here
         reader = TileReader(inputs, grids, bands, wanted, units, opts.decoding,
                             resolve_hole_margin(opts.hole_margin, grids.scale, learned),
-                            source.checkpoint if learned else None)
+                            source.checkpoint)
         run = _SceneRun(reader, predictor, opts)
         protected = [lst_path, guidance_path, source.checkpoint_path]
         with atomic_output(out_path, overwrite=opts.overwrite, inputs=protected) as tmp:

@@ -96,7 +96,13 @@ def evaluate(
     device: torch.device | None = None,
     on_patch: Callable[[], None] | None = None,
 ) -> list[EvaluationRow]:
-    """The checkpoint's row, then one row per interpolation baseline, on ``split``."""
+    """The checkpoint's row, then one row per baseline, on ``split``.
+
+    Baselines are interpolators (``bicubic``, ``bilinear``) or the classic sharpeners
+    (``tsharp``, ``dms``), which are fitted on each patch's own LR pixels.
+    """
+    from pipelines.sharpen import SHARPENERS, patch_predictor  # scikit-learn: only when asked
+
     device = device or torch.device("cpu")
     scale = checkpoint.scale
     scales = getattr(source, "scales", [scale])
@@ -113,6 +119,10 @@ def evaluate(
         )
     ]
     for name in baselines:
+        if name in SHARPENERS:
+            predict = patch_predictor(name, scale, source.bands)
+            rows.append(EvaluationRow(name, score(predict, source, indices, scale, on_patch).result()))
+            continue
         baseline = Checkpoint.untrained(
             name, scale, checkpoint.bands, lst_mean=checkpoint.lst_mean, lst_std=checkpoint.lst_std,
             band_mean=checkpoint.band_mean, band_std=checkpoint.band_std,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -82,8 +83,19 @@ class TilePredictor:
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "models" / "pretrained" / "mocolsk-lite-x3-sdgsat.pt"
 
 
+class FittedPredictor(Protocol):
+    """A method already fitted on the scene (``downscale --fit``), with a fixed scale and bands."""
+
+    name: str
+    scale: int
+    bands: list[str]
+
+    def predict(self, lr: np.ndarray, guidance: np.ndarray) -> np.ndarray: ...
+
+
 class ModelSource:
-    """Where predictions come from: a trained checkpoint, or an interpolator (scale from the grids).
+    """Where predictions come from: a trained checkpoint, an interpolator (scale from the grids),
+    or a predictor fitted on the scene.
 
     Predictors are built lazily and cached per (scale, bands), so a run over many scenes
     builds the network once.
@@ -95,12 +107,14 @@ class ModelSource:
         checkpoint: Checkpoint | None = None,
         checkpoint_path: str | os.PathLike[str] | None = None,
         interpolation: str | None = None,
+        fitted: FittedPredictor | None = None,
         device: str = "auto",
         extra_tags: dict[str, str] | None = None,
     ):
-        if (checkpoint is None) == (interpolation is None):
-            raise ValueError("give exactly one of checkpoint or interpolation")
+        if sum(x is not None for x in (checkpoint, interpolation, fitted)) != 1:
+            raise ValueError("give exactly one of checkpoint, interpolation or fitted")
         self.checkpoint = checkpoint
+        self.fitted = fitted
         self.checkpoint_path = None if checkpoint_path is None else str(checkpoint_path)
         self.interpolation = interpolation
         self.device_name = device
@@ -110,18 +124,27 @@ class ModelSource:
 
     @property
     def name(self) -> str:
+        if self.fitted is not None:
+            return self.fitted.name
         return self.checkpoint.model if self.checkpoint else str(self.interpolation)
 
     @property
     def scale(self) -> int | None:
-        """The fixed scale of a checkpoint; ``None`` when it follows the grids."""
+        """The fixed scale of a checkpoint or fitted method; ``None`` when it follows the grids."""
+        if self.fitted is not None:
+            return self.fitted.scale
         return self.checkpoint.scale if self.checkpoint else None
 
     def bands(self, available: list[str]) -> list[str]:
-        """Guidance bands to read: the checkpoint's, or all of them (for the nodata mask)."""
+        """Guidance bands to read: the model's, or all of them (for the nodata mask)."""
+        if self.fitted is not None:
+            return list(self.fitted.bands)
         return list(self.checkpoint.bands) if self.checkpoint else list(available)
 
-    def predictor(self, scale: int, bands: list[str], execution: Execution = Execution()) -> TilePredictor:
+    def predictor(self, scale: int, bands: list[str],
+                  execution: Execution = Execution()) -> TilePredictor | FittedPredictor:
+        if self.fitted is not None:
+            return self.fitted
         key = (scale, tuple(bands), execution)
         if key not in self._cache:
             ckpt = self.checkpoint or Checkpoint.untrained(str(self.interpolation), scale, bands)
@@ -135,7 +158,7 @@ class ModelSource:
             if self._hash is None:
                 self._hash = file_hash(self.checkpoint_path)
             tags.update(checkpoint=Path(self.checkpoint_path).name, checkpoint_sha256=self._hash)
-        elif self.checkpoint is not None:
+        elif self.checkpoint is not None or self.fitted is not None:
             tags["checkpoint"] = "none (in memory, not saved)"
         else:
             tags["checkpoint"] = "none (non-learned interpolation)"

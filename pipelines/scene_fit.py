@@ -1,50 +1,62 @@
-"""Per-scene self-supervised fitting (``groklst downscale --fit``), by Wald's protocol.
+"""Per-scene self-supervised fitting (``groklst downscale --fit``): candidates, held-out blocks.
 
 Like the classic thermal sharpeners (TsHARP, pyDMS), the relation between LST and guidance is
-learnt on the scene itself one scale coarser and applied at the native scale:
+learnt on the scene itself and applied at the native scale. Several methods are fitted and
+compared on the scene (:mod:`pipelines.fit_candidates`): bicubic, ``tsharp``, ``dms`` and a
+per-pixel ``mlp`` learnt from every LR pixel, and a network trained by Wald's protocol one
+scale coarser:
 
 - HR target = the scene's LST (Kelvin) on its own grid; LR input = that LST degraded by the
   scale (:func:`pipelines.degrade.degrade`, area mean or MTF); guidance = the native guidance
   area-averaged onto the LST grid.
-- The LST grid is cut into square blocks; a seeded fifth of them (spatial blocks, so that
-  neighbouring pixels do not leak between the splits) is held out for validation. Training
-  windows are all crop-sized windows, on LR-pixel boundaries, that touch no held-out block.
-- The model is trained with :func:`pipelines.train.fit` (the loop of ``groklst train``) for a
-  bounded number of iterations or seconds, with early stopping on the held-out blocks, and
-  compared there with bicubic interpolation.
+- The LST grid is cut into small square blocks (2-4 pixels of the degraded scale, so that
+  the scene holds about ``MIN_BLOCKS`` of them); a seeded share of them is held out for **validation** (the network's early
+  stopping) and another for the **test** that compares the candidates. The network trains on
+  every crop window, with the held-out pixels masked out of its loss.
+- The thermal sensor's PSF is estimated from the LR pixels (:mod:`pipelines.psf`), and every
+  output is made to aggregate back to the LR input (:mod:`pipelines.residual`).
+- :mod:`pipelines.fit_select` scores every candidate on the test blocks and writes the best
+  or the held-out-weighted blend.
 
-The result is a normal :class:`~pipelines.checkpoint.Checkpoint` whose scale is the scene's.
+A fitted network is a normal :class:`~pipelines.checkpoint.Checkpoint` whose scale is the
+scene's; the sharpeners have no weights and are refitted on every scene.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from models.registry import build_model
 from pipelines.checkpoint import Checkpoint
 from pipelines.dataset import NormStats
 from pipelines.degrade import block_mean, degrade
-from pipelines.devices import resolve_device
 from pipelines.errors import InputError
-from pipelines.evaluate import model_predictor, score
-from pipelines.fit_options import FitOptions
-from pipelines.geotiff import band_names, open_raster
+from pipelines.fit_candidates import (
+    BlendPredictor, Candidate, SceneLayers, bicubic_candidate, bicubic_upsample, mlp_candidate,
+    network_candidate, sharpener_candidate,
+)
+from pipelines.fit_options import FitOptions, INTERPOLATION_CANDIDATES, SHARPENER_CANDIDATES
+from pipelines.fit_select import Selection, pooled_metrics, select
+from pipelines.geotiff import band_names, open_raster, read_window
 from pipelines.grids import Grid, pair_grids
-from pipelines.train import Limits, build_checkpoint, fit
-from pipelines.train_config import TrainConfig
-from pipelines.units import Units, detect_units, to_kelvin
+from pipelines.psf import PsfEstimate, estimate_psf
+from pipelines.lst_values import LstDecoding, check_plausible, decode, resolve_units, scan, to_kelvin_masked
+from pipelines.units import Units
 
-HOLDOUT_FRACTION = 0.2
-MAX_VALIDATION_BLOCKS = 24
+HOLDOUT_FRACTION = 0.15  # of the blocks, for validation and again for the test
+MIN_HELD_OUT_BLOCKS = 2
+# Early stopping predicts every validation block at each check; beyond this many (a 500 x 500
+# scene at x4 has 144) they cost training time without steadying the stop.
+MAX_VALIDATION_BLOCKS = 48
 MIN_VALID_FRACTION = 0.5
+MIN_TRAIN_FRACTION = 0.25  # of a training window's pixels that must be valid, unmasked targets
+BLOCK_LR_PIXELS = 4  # largest held-out block side in pixels of the degraded scale
+MIN_BLOCKS = 100
 
 StepHook = Callable[[int, float], None]
 
@@ -55,6 +67,7 @@ class Scene:
 
     lst: np.ndarray  # (H, W) Kelvin, NaN = nodata; H and W multiples of the scale
     guidance: np.ndarray  # (K, H, W) guidance block means on the LST grid
+    native: np.ndarray  # (K, H*s, W*s) the guidance on its own grid, NaN = nodata
     bands: list[str]
     stats: NormStats  # from the valid LST pixels and the valid native guidance pixels
     scale: int
@@ -71,12 +84,15 @@ def _band_moments(values: np.ndarray) -> tuple[float, float]:
 
 
 def read_scene(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLike[str],
-               units: Units = Units.auto) -> Scene:
+               units: Units = Units.auto, decoding: LstDecoding | None = None) -> Scene:
     """Read the part of the LST covered by the guidance, in Kelvin, and the guidance on its grid.
 
+    The LST is decoded and judged by the rule every command reads it with
+    (:mod:`pipelines.lst_values`): implausible values are refused before anything is fitted.
     The scale is the ratio of the pixel sizes; guidance bands are read one at a time so memory
     stays at one native band plus the LST-grid stack.
     """
+    decoding = decoding or LstDecoding()
     with open_raster(lst_path) as lst_src, open_raster(guidance_path) as guid_src:
         if lst_src.count != 1:
             raise InputError(lst_path, f"has {lst_src.count} bands, expected 1 LST band")
@@ -86,31 +102,31 @@ def read_scene(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLik
                            guidance_path=guidance_path)
         s = grids.scale
         lr_win, g_win = grids.lr_window, grids.guidance_window
-        raw = np.ma.filled(lst_src.read(1, window=lr_win, masked=True).astype(np.float32), np.nan)
-        raw[~np.isfinite(raw)] = np.nan
-        used = detect_units(raw) if units is Units.auto else units
-        lst = to_kelvin(raw, used)
+        found = scan(lst_src, lr_win, decoding, lst_path)
+        used = resolve_units(found, units)
+        check_plausible(found, used, decoding, lst_path)
+        lst = to_kelvin_masked(decode(lst_src, lr_win, decoding, lst_path), used, decoding)
         rows, cols = (lst.shape[0] // s) * s, (lst.shape[1] // s) * s
         if min(rows, cols) < 3 * 2 * s:
             raise InputError(lst_path, f"the scene ({lst.shape[1]} x {lst.shape[0]} LST pixels) is "
                              f"too small to fit a model at x{s}",
                              f"give at least {6 * s} x {6 * s} LST pixels")
         names = band_names(guid_src)
-        means, stds, stack = [], [], []
+        means, stds, stack, natives = [], [], [], []
         for band in range(1, guid_src.count + 1):
-            native = np.ma.filled(
-                guid_src.read(band, window=g_win, masked=True).astype(np.float32), np.nan)
-            native[~np.isfinite(native)] = np.nan
+            native = read_window(guid_src, band, g_win, guidance_path)
             mean, std = _band_moments(native)
             means.append(mean)
             stds.append(std)
             stack.append(block_mean(native, s)[:rows, :cols])
+            natives.append(native[: rows * s, : cols * s])
         if not np.isfinite(lst).any():
             raise InputError(lst_path, "has no valid LST pixel under the guidance")
         lst_mean, lst_std = _band_moments(lst)
         return Scene(
             lst=np.ascontiguousarray(lst[:rows, :cols]),
             guidance=np.stack(stack),
+            native=np.stack(natives),
             bands=names,
             stats=NormStats(lst_mean, lst_std, means, stds),
             scale=s,
@@ -132,17 +148,30 @@ def _window_sums(mask: np.ndarray, size: int) -> np.ndarray:
             + integral[:-size, :-size])
 
 
+def default_block(rows: int, cols: int, crop: int, scale: int) -> int:
+    """Held-out block side (LST pixels): the largest of 4, 3 or 2 pixels of the degraded scale
+    that still cuts the scene into ``MIN_BLOCKS`` blocks, so the verdict rests on many."""
+    for pixels in range(BLOCK_LR_PIXELS, 2, -1):
+        if (rows // (pixels * scale)) * (cols // (pixels * scale)) >= MIN_BLOCKS:
+            return min(crop, pixels * scale)
+    return min(crop, 2 * scale)
+
+
 class WaldScene:
     """The scene as a :class:`~pipelines.train_data.DataSource` of Wald-protocol pairs.
 
-    Indices ``0..n_train-1`` are training windows, the following ones held-out blocks.
+    Indices ``0..n_train-1`` are training windows (held-out pixels masked out of their
+    targets), the following ones validation blocks, each read with a crop-sized context and a
+    target that is NaN outside the block. ``test_blocks`` marks the test blocks on the LST grid.
     """
 
-    def __init__(self, scene: Scene, crop: int, degradation: str, seed: int):
+    def __init__(self, scene: Scene, crop: int, degradation: str, seed: int,
+                 block: int | None = None):
         s = scene.scale
         if crop % s or crop < 2 * s:
             raise InputError("--crop", f"crop {crop} must be a multiple of x{s} and >= {2 * s}")
         self.scale, self.crop = s, crop
+        self.block = block or default_block(*scene.lst.shape, crop, s)
         self.bands = list(scene.bands)
         self.hr_resolution = scene.resolution
         self._stats = scene.stats
@@ -150,34 +179,54 @@ class WaldScene:
         self.lr = degrade(scene.lst, s, method=degradation)
         self.guidance = scene.guidance
         valid = np.isfinite(self.hr)
-        self._val = self._held_out_blocks(valid, seed)
+        val, test = self._held_out_blocks(valid, seed)
+        self._val = val
+        self.test_blocks = np.full(valid.shape, -1, dtype=np.int64)
         held = np.zeros_like(valid)
-        for r, c in self._val:
-            held[r : r + crop, c : c + crop] = True
-        touching = _window_sums(held, crop)[::s, ::s] > 0
-        enough = _window_sums(valid, crop)[::s, ::s] >= MIN_VALID_FRACTION * crop * crop
-        rows, cols = np.nonzero(~touching & enough)
+        for r, c in val + test:
+            held[r : r + self.block, c : c + self.block] = True
+        for i, (r, c) in enumerate(test):
+            self.test_blocks[r : r + self.block, c : c + self.block] = i
+        self.train_hr = np.where(held, np.nan, self.hr).astype(np.float32)
+        enough = (_window_sums(np.isfinite(self.train_hr), crop)[::s, ::s]
+                  >= MIN_TRAIN_FRACTION * crop * crop)
+        rows, cols = np.nonzero(enough)
         self._train = [(int(r) * s, int(c) * s) for r, c in zip(rows, cols)]
-        if not self._train or not self._val:
+        if not self._train or not self._val or not test:
             raise InputError("LST", "too few valid pixels to fit a model on this scene",
                              "give a larger scene or one with less nodata")
 
-    def _held_out_blocks(self, valid: np.ndarray, seed: int) -> list[tuple[int, int]]:
-        c = self.crop
-        corners = [(r, q) for r in range(0, valid.shape[0] - c + 1, c)
-                   for q in range(0, valid.shape[1] - c + 1, c)]
+    def _held_out_blocks(self, valid: np.ndarray, seed: int
+                         ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        b = self.block
+        corners = [(r, q) for r in range(0, valid.shape[0] - b + 1, b)
+                   for q in range(0, valid.shape[1] - b + 1, b)]
         usable = [(r, q) for r, q in corners
-                  if valid[r : r + c, q : q + c].mean() >= MIN_VALID_FRACTION]
-        wanted = min(MAX_VALIDATION_BLOCKS, max(1, round(HOLDOUT_FRACTION * len(corners))))
-        if len(usable) < 2:
-            return []
-        wanted = min(wanted, len(usable) - 1)
-        pick = np.random.default_rng([seed, 2]).choice(len(usable), size=wanted, replace=False)
-        return [usable[i] for i in sorted(pick)]
+                  if valid[r : r + b, q : q + b].mean() >= MIN_VALID_FRACTION]
+        wanted = max(MIN_HELD_OUT_BLOCKS, round(HOLDOUT_FRACTION * len(usable)))
+        if len(usable) < 2 * MIN_HELD_OUT_BLOCKS + 1:
+            return [], []
+        wanted = min(wanted, (len(usable) - 1) // 2)
+        checked = min(wanted, MAX_VALIDATION_BLOCKS)
+        order = np.random.default_rng([seed, 2]).permutation(len(usable))
+        val = sorted(usable[i] for i in order[:checked])
+        test = sorted(usable[i] for i in order[checked : checked + wanted])
+        return val, test
+
+    def _context(self, r: int, c: int) -> tuple[int, int]:
+        """Top-left corner of the crop-sized window, on LR-pixel boundaries, around a block."""
+        s, size = self.scale, self.crop
+        top = min(max(0, r - (size - self.block) // 2 // s * s), self.hr.shape[0] - size)
+        left = min(max(0, c - (size - self.block) // 2 // s * s), self.hr.shape[1] - size)
+        return top // s * s, left // s * s
 
     @property
     def stats(self) -> NormStats:
         return self._stats
+
+    @property
+    def test_block_count(self) -> int:
+        return int(self.test_blocks.max()) + 1
 
     def indices(self, split: str) -> list[int]:
         n = len(self._train)
@@ -191,30 +240,48 @@ class WaldScene:
         """``(lr (c/s, c/s), guidance (K, c, c), hr (c, c))`` of one window, Kelvin, NaN nodata."""
         if scale != self.scale:
             raise ValueError(f"this scene fits x{self.scale}, not x{scale}")
-        n = len(self._train)
-        r, c = self._train[index] if index < n else self._val[index - n]
-        size, s = self.crop, self.scale
+        n, size, s = len(self._train), self.crop, self.scale
+        if index < n:
+            r, c = self._train[index]
+            hr = self.train_hr[r : r + size, c : c + size]
+        else:
+            br, bc = self._val[index - n]
+            r, c = self._context(br, bc)
+            hr = np.full((size, size), np.nan, np.float32)
+            inside = (slice(br - r, br - r + self.block), slice(bc - c, bc - c + self.block))
+            hr[inside] = self.hr[br : br + self.block, bc : bc + self.block]
         return (
             self.lr[r // s : (r + size) // s, c // s : (c + size) // s],
             self.guidance[:, r : r + size, c : c + size],
-            self.hr[r : r + size, c : c + size],
+            hr,
         )
 
 
 @dataclass
 class SceneFit:
-    """A fitted model and how it compares with bicubic on the held-out blocks (degraded scale)."""
+    """The fitted candidates, how they compare on the held-out blocks, and what is written."""
 
-    checkpoint: Checkpoint
-    fitted: dict[str, float]
-    bicubic: dict[str, float]
-    iterations: int
+    predictor: BlendPredictor
+    candidates: list[Candidate]
+    selection: Selection
+    bicubic: dict[str, float]  # plain bicubic (``--model bicubic``) on the test blocks
+    psf: PsfEstimate
     seconds: float
-    stopped: str
     units: Units
-    train_windows: int
+    scale: int
+    bands: list[str]
     held_out_blocks: int
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fitted(self) -> dict[str, float]:
+        """Held-out metrics of what is written."""
+        return self.selection.written_metrics
+
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        """The fitted network's checkpoint (the first network candidate), if any."""
+        return next((c.checkpoint for c in self.candidates if c.checkpoint is not None), None)
 
     @property
     def beats_bicubic(self) -> bool:
@@ -223,20 +290,39 @@ class SceneFit:
     def summary(self) -> dict[str, Any]:
         """Plain values for the ``--json`` line."""
         keep = ("rmse", "mae", "bias", "cc")
+        rounded = lambda m: {k: round(float(m[k]), 4) for k in keep}  # noqa: E731
+        weights = dict(zip(self.selection.names, self.selection.weights))
+        candidates = [{
+            "name": c.name, "held_out": rounded(m), "seconds": round(c.seconds, 2),
+            "weight": round(weights[c.name], 4),
+            **{k: v for k, v in c.extra.items() if v is not None},
+        } for c, m in zip(self.candidates, self.selection.metrics)]
+        blend = self.selection.blend
         return {
-            "model": self.checkpoint.model,
-            "scale": self.checkpoint.scale,
-            "bands": list(self.checkpoint.bands),
-            "iterations": self.iterations,
+            "model": self.predictor.name,
+            "scale": self.scale,
+            "bands": list(self.bands),
             "fit_seconds": round(self.seconds, 2),
-            "stopped": self.stopped,
             "units": self.units.value,
+            "psf": self.psf.summary(),
             "held_out_blocks": self.held_out_blocks,
-            "held_out_fitted": {k: round(float(self.fitted[k]), 4) for k in keep},
-            "held_out_bicubic": {k: round(float(self.bicubic[k]), 4) for k in keep},
+            "held_out_pixels": self.selection.pixels,
+            "candidates": candidates,
+            "held_out_blend": None if blend is None else rounded(blend),
+            "blend_weights": {n: round(w, 4) for n, w in zip(self.selection.names,
+                                                            self.selection.blend_weights)},
+            "selected": self.selection.written,
+            "held_out_fitted": rounded(self.fitted),
+            "held_out_bicubic": rounded(self.bicubic),
             "beats_bicubic": self.beats_bicubic,
             **self.extra,
         }
+
+
+def _layers(scene: Scene, coarse: np.ndarray, psf: float, residual: str) -> SceneLayers:
+    return SceneLayers(scale=scene.scale, bands=list(scene.bands), lst=scene.lst,
+                       guidance_lr=scene.guidance, guidance=scene.native, coarse=coarse,
+                       psf=psf, residual=residual)
 
 
 def fit_scene(
@@ -244,66 +330,74 @@ def fit_scene(
     guidance_path: str | os.PathLike[str],
     options: FitOptions | None = None,
     *,
+    decoding: LstDecoding | None = None,
     on_step: StepHook | None = None,
 ) -> SceneFit:
-    """Fit ``options.model`` on the scene by Wald's protocol and score it against bicubic."""
+    """Fit every candidate method on the scene, compare them on held-out blocks, pick one.
+
+    ``decoding`` says how the LST's stored values become temperatures (``--nodata``,
+    ``--scale-factor``, ...), as for the downscale that follows.
+    """
     opts = options or FitOptions()
     started = time.monotonic()
-    scene = read_scene(lst_path, guidance_path, opts.units)
+    scene = read_scene(lst_path, guidance_path, opts.units, decoding)
     s = scene.scale
     crop = opts.crop or default_crop(*scene.lst.shape, s)
     source = WaldScene(scene, crop, opts.degradation, opts.seed)
-    config = TrainConfig(
-        model=opts.model, scale=s, iters=opts.iters, batch_size=opts.batch_size, crop=crop,
-        lr=opts.lr, min_lr=opts.lr / 100, val_every=opts.val_every, seed=opts.seed,
-        device=opts.device, precision="fp32", model_kwargs=opts.kwargs,
-    )
-    stalled = _EarlyStopping(opts.patience)
-    budget = None if opts.seconds is None else max(1e-3, opts.seconds - (time.monotonic() - started))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks in metrics
-        result = fit(source, config, limits=Limits(max_seconds=budget), on_step=on_step,
-                     on_validation=stalled, keep_best=True)
-        device = resolve_device(opts.device)
-        bicubic = build_model("bicubic", scale=s, guidance_channels=len(source.bands))
-        baseline = score(model_predictor(bicubic, source.stats, device), source,
-                         source.indices("val"), s).result()
-    best = result.best or {"rmse": math.nan, "mae": math.nan, "bias": math.nan, "cc": math.nan}
-    stopped = ("early stopping" if stalled.triggered
-               else "iterations" if result.finished else "time limit")
-    checkpoint = build_checkpoint(result.model, source, config, {
-        "iteration": result.iteration, "val": best, "fitted_on": str(lst_path),
-        "degradation": opts.degradation, "bicubic_val": baseline,
-    })
-    return SceneFit(
-        checkpoint=checkpoint, fitted=best, bicubic=baseline, iterations=result.iteration,
-        seconds=time.monotonic() - started, stopped=stopped, units=scene.units,
-        train_windows=len(source.indices("train")), held_out_blocks=len(source.indices("val")),
-        extra={"best_iteration": best.get("iteration"), "crop": crop},
-    )
-
-
-class _EarlyStopping:
-    """``on_validation`` hook: stop after ``patience`` validations without a lower RMSE."""
-
-    def __init__(self, patience: int):
-        self.patience, self.best, self.waited, self.triggered = patience, math.inf, 0, False
-
-    def __call__(self, iteration: int, metrics: dict[str, float]) -> bool:
-        rmse = metrics.get("rmse", math.nan)
-        if math.isfinite(rmse) and rmse < self.best:
-            self.best, self.waited = rmse, 0
+    if opts.psf is None:
+        began = time.monotonic()
+        psf = estimate_psf(scene.lst, scene.native, s, opts.seed)
+        psf.seconds = time.monotonic() - began
+    else:
+        psf = PsfEstimate(float(opts.psf), {})
+    layers = _layers(scene, source.lr, psf.sigma, opts.residual)
+    candidates = []
+    for name in opts.methods:
+        if name in INTERPOLATION_CANDIDATES:
+            candidates.append(bicubic_candidate(layers))
+        elif name == "mlp":
+            candidates.append(mlp_candidate(layers, opts.seed))
+        elif name in SHARPENER_CANDIDATES:
+            candidates.append(sharpener_candidate(name, layers, opts.seed))
         else:
-            self.waited += 1
-        self.triggered = self.waited >= self.patience
-        return self.triggered
+            candidates.append(network_candidate(name, layers, source, crop, opts,
+                                                str(lst_path), on_step))
+    names = [c.name for c in candidates]
+    selection = select(names, [c.coarse for c in candidates], scene.lst, source.test_blocks,
+                       opts.select, opts.seed)
+    plain = bicubic_upsample(source.lr, s)
+    used = (source.test_blocks >= 0) & np.isfinite(scene.lst)
+    bicubic = pooled_metrics(plain[used].astype(np.float64), scene.lst[used].astype(np.float64))
+    written = "blend of " + "+".join(
+        n for n, w in zip(names, selection.weights) if w > 0) if selection.written == "blend" \
+        else selection.written
+    predictor = BlendPredictor(written, s, list(scene.bands), [c.member for c in candidates],
+                               selection.weights, opts.residual)
+    return SceneFit(
+        predictor=predictor, candidates=candidates, selection=selection, bicubic=bicubic,
+        psf=psf, seconds=time.monotonic() - started, units=scene.units, scale=s,
+        bands=list(scene.bands), held_out_blocks=source.test_block_count,
+        extra={"crop": crop, "block": source.block, "residual": opts.residual,
+               "validation_blocks": len(source.indices("val"))},
+    )
 
 
 def describe(fit_result: SceneFit) -> str:
-    """One line for stderr: held-out RMSE of the fitted model against bicubic."""
-    f, b = fit_result.fitted, fit_result.bicubic
-    return (f"fit: {fit_result.checkpoint.model} x{fit_result.checkpoint.scale} on "
-            f"{len(fit_result.checkpoint.bands)} guidance band(s), {fit_result.iterations} iterations "
-            f"in {fit_result.seconds:.1f} s ({fit_result.stopped}); held-out RMSE at the degraded "
-            f"scale: fitted {f['rmse']:.3f} K, bicubic {b['rmse']:.3f} K "
-            f"({fit_result.held_out_blocks} blocks)")
+    """A few lines for stderr: every candidate's held-out RMSE/CC and time, and the choice."""
+    sel = fit_result.selection
+    lines = [f"fit: x{fit_result.scale} on {len(fit_result.bands)} guidance band(s) in "
+             f"{fit_result.seconds:.1f} s; PSF sigma {fit_result.psf.sigma:g} fine px; "
+             f"held-out RMSE / CC at the degraded scale on {fit_result.held_out_blocks} blocks "
+             f"({sel.pixels} px):"]
+    for cand, metrics, weight in zip(fit_result.candidates, sel.metrics, sel.blend_weights):
+        detail = (f", {cand.extra['iterations']} iterations ({cand.extra['stopped']})"
+                  if "iterations" in cand.extra else "")
+        lines.append(f"  {cand.name:<14} {metrics['rmse']:.3f} K / {metrics['cc']:.3f}  "
+                     f"({cand.seconds:.1f} s{detail}; blend weight {weight:.2f})")
+    if sel.blend is not None:
+        lines.append(f"  {'blend':<14} {sel.blend['rmse']:.3f} K / {sel.blend['cc']:.3f}  "
+                     "(cross-fitted on other blocks)")
+    b = fit_result.bicubic
+    lines.append(f"  {'plain bicubic':<14} {b['rmse']:.3f} K / {b['cc']:.3f}")
+    lines.append(f"writing: {fit_result.predictor.name} (held-out RMSE {fit_result.fitted['rmse']:.3f} K)")
+    return "\n".join(lines)

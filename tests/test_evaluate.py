@@ -107,3 +107,26 @@ def test_mismatched_checkpoints_are_refused(trained: tuple[Path, Path], tmp_path
     assert "swir9" in capsys.readouterr().err
     assert run(["-q", "evaluate", str(dataset), "-c", str(ckpt), "--baselines", "lanczos"]) == 2
     assert run(["-q", "evaluate", str(dataset), "-c", str(tmp_path / "missing.pt")]) == 2
+
+
+def test_sharpener_baselines_are_fitted_on_each_patch(trained: tuple[Path, Path],
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from pipelines.sharpen import patch_predictor
+
+    dataset, ckpt = trained
+    assert run(["-q", "evaluate", str(dataset), "-c", str(ckpt), "--json",
+                "--baselines", "bicubic,tsharp,dms"]) == 0
+    rows = {row["model"]: row for row in json.loads(capsys.readouterr().out)["rows"]}
+    assert list(rows) == ["mocolsk-lite (best.pt)", "bicubic", "tsharp", "dms"]
+    ds = open_prepared(dataset)
+    for name in ("tsharp", "dms"):
+        predict, average = patch_predictor(name, 2, ds.bands), MetricAverage()
+        for index in ds.indices("test"):
+            lr, guidance, hr = ds.read(index, 2)
+            average.add(predict(lr, guidance), hr)
+        expected = average.result()
+        assert rows[name]["images"] == expected["images"] > 0
+        assert rows[name]["rmse"] == pytest.approx(expected["rmse"], rel=1e-6)
+    # The sample scenes' LST follows their guidance: the sharpeners beat bicubic on them.
+    assert rows["tsharp"]["rmse"] < rows["bicubic"]["rmse"]
+    assert rows["dms"]["rmse"] < rows["bicubic"]["rmse"]

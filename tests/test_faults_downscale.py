@@ -490,3 +490,22 @@ def test_pixels_next_to_guidance_holes_stay_within_02_K_of_a_clean_run(tmp_path:
     assert (np.isfinite(keep) == ~everywhere).all()
     near = np.isfinite(keep) & np.isfinite(clean) & (ndimage.distance_transform_cdt(~holes, metric="chessboard") <= 3)
     assert np.abs(keep - clean)[near].max() > 0.2
+
+
+def test_fit_reads_the_lst_by_the_same_rule(tmp_path: Path, capsys) -> None:
+    """--fit refuses an undeclared fill value before fitting, and fits on what --nodata leaves."""
+    values = 300 + 3 * np.sin(np.arange(40 * 50).reshape(40, 50) / 17.0)
+    values[:4] = -9999
+    lst = write_lst(tmp_path / "scene_lst.tif", values)
+    make_scene(tmp_path, "donor")
+    (tmp_path / "donor_guidance.tif").rename(tmp_path / "scene_guidance.tif")
+    out = tmp_path / "out.tif"
+    started = time.perf_counter()
+    cmd = ["-q", "downscale", str(lst), "--fit", "--model", "tsharp", "-o", str(out)]
+    assert run(cmd) == 2
+    assert "pass --nodata -9999" in error_lines(capsys)[0]
+    assert time.perf_counter() - started < 20 and not out.exists()
+    assert run(cmd + ["--nodata", "-9999"]) == 0
+    with rasterio.open(out) as src:
+        data = src.read(1)
+    assert np.isnan(data[:12]).all() and 290 < np.nanmin(data) and np.nanmax(data) < 310

@@ -23,8 +23,9 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 LANDSAT = SHARED / "data" / "landsat-muenster"
 UTM = CRS.from_epsg(32633)
 FINE_RES = 10.0
-# Small fits: few iterations, no time limit (so results do not depend on the machine's load).
-QUICK = ["--fit-seconds", "600", "--seed", "3"]
+# Small fits: few iterations and (the default) no time limit, so results do not depend on the
+# machine's load.
+QUICK = ["--seed", "3"]
 
 
 def write_pair(folder: Path, fine: np.ndarray, guidance: np.ndarray, scale: int,
@@ -71,18 +72,30 @@ def test_wald_pairs_hold_out_spatial_blocks(tmp_path: Path) -> None:
     scene = read_scene(lst_path, guid_path)
     assert scene.scale == 2 and scene.lst.shape == (48, 48) and scene.guidance.shape == (2, 48, 48)
     np.testing.assert_allclose(scene.guidance, block_mean(guidance, 2), rtol=1e-6)
+    np.testing.assert_array_equal(scene.native, guidance)
     source = WaldScene(scene, crop=12, degradation="area", seed=0)
+    assert source.block == 4  # 2 degraded pixels: small blocks, so the scene holds many (144)
     train, val = source.indices("train"), source.indices("val")
     assert train and val and not set(train) & set(val)
-    lr, guid, hr = source.read(val[0], 2)
-    assert lr.shape == (6, 6) and guid.shape == (2, 12, 12) and hr.shape == (12, 12)
-    np.testing.assert_allclose(lr, block_mean(hr, 2), rtol=1e-6)  # Wald: LR = degraded HR
-    held = np.zeros((48, 48), bool)
+    test = source.test_blocks >= 0
+    assert source.test_block_count >= 2 and test.sum() == source.test_block_count * 16
+    val_mask = np.zeros((48, 48), bool)
     for index in val:
+        lr, guid, hr = source.read(index, 2)
+        assert lr.shape == (6, 6) and guid.shape == (2, 12, 12) and hr.shape == (12, 12)
+        assert np.isfinite(hr).sum() == 16  # the target is the 4 x 4 block, its context is input
         r, c = source._val[index - len(train)]
-        held[r : r + 12, c : c + 12] = True
-    for r, c in source._train:  # no training window touches a held-out block
-        assert not held[r : r + 12, c : c + 12].any()
+        val_mask[r : r + 4, c : c + 4] = True
+    assert not (val_mask & test).any()  # validation (early stopping) and test blocks differ
+    # Wald: LR = degraded HR; no training target holds a validation or test pixel.
+    np.testing.assert_allclose(source.lr, block_mean(scene.lst, 2), rtol=1e-6)
+    for index in train:
+        r, c = source._train[index]
+        lr, guid, hr = source.read(index, 2)
+        np.testing.assert_allclose(lr, source.lr[r // 2 : r // 2 + 6, c // 2 : c // 2 + 6])
+        held = (val_mask | test)[r : r + 12, c : c + 12]
+        assert np.isnan(hr[held]).all()
+        np.testing.assert_array_equal(hr[~held], scene.lst[r : r + 12, c : c + 12][~held])
 
 
 def test_fit_beats_bicubic_on_nonlinear_scene(tmp_path: Path, capsys) -> None:
@@ -94,11 +107,25 @@ def test_fit_beats_bicubic_on_nonlinear_scene(tmp_path: Path, capsys) -> None:
     report = fit_json(capsys)["fit"]
     assert report["bands"] == ["ndvi", "albedo"] and report["scale"] == 4
     assert report["beats_bicubic"] is True
+    # Every candidate is listed with its held-out metrics and time; the written one is named.
+    names = [c["name"] for c in report["candidates"]]
+    assert names == ["bicubic", "tsharp", "dms", "mlp", "mocolsk-lite"]
+    for candidate in report["candidates"]:
+        assert set(candidate["held_out"]) == {"rmse", "mae", "bias", "cc"}
+        assert candidate["seconds"] >= 0 and 0 <= candidate["weight"] <= 1
+    assert report["selected"] in (*names, "blend")
+    assert abs(sum(c["weight"] for c in report["candidates"]) - 1) < 1e-3
+    network = report["candidates"][4]
+    assert network["iterations"] <= 120 and network["stopped"] in ("iterations", "early stopping")
+    assert report["psf"]["estimated"] and report["psf"]["sigma_px"] == 0  # generated: no blur
+    assert report["held_out_blocks"] >= 8
     assert report["held_out_fitted"]["rmse"] < 0.8 * report["held_out_bicubic"]["rmse"]
     assert run(["downscale", str(lst_path), "--model", "bicubic", "-o", str(bicubic)]) == 0
     out = read(fitted)
     assert out.shape == fine.shape
     assert rmse(out, fine) < 0.8 * rmse(read(bicubic), fine)
+    # LR-consistent by default: each 4 x 4 block aggregates (in Kelvin) to its LR pixel.
+    np.testing.assert_allclose(block_mean(out, 4), read(lst_path), atol=2e-3)
 
 
 @pytest.mark.parametrize("bands", [1, 2, 10])
@@ -110,7 +137,9 @@ def test_any_band_count_with_unnamed_bands(tmp_path: Path, capsys, bands: int) -
                 "-o", str(out), "--json"]) == 0
     line = fit_json(capsys)
     assert line["fit"]["bands"] == [f"b{i}" for i in range(1, bands + 1)]
-    assert line["fit"]["iterations"] == 6 and line["fit"]["scale"] == 3
+    network = next(c for c in line["fit"]["candidates"] if c["name"] == "mocolsk-lite")
+    assert network["iterations"] == 6 and line["fit"]["scale"] == 3
+    assert line["seconds"] >= line["fit"]["fit_seconds"]  # the reported time includes the fit
     values = read(out)
     assert values.shape == (72, 72) and np.isfinite(values).all()
     # --conserve: every 3 x 3 block aggregates (in T^4) back to its LR pixel.
@@ -121,13 +150,19 @@ def test_any_band_count_with_unnamed_bands(tmp_path: Path, capsys, bands: int) -
 def test_same_seed_same_result_and_checkpoint_round_trip(tmp_path: Path, capsys) -> None:
     fine, guidance = nonlinear_scene(64, 2)
     lst_path, _ = write_pair(tmp_path, fine, guidance, 2, ["g1", "g2"])
+    default_a, default_b = tmp_path / "default_a.tif", tmp_path / "default_b.tif"
+    for out in (default_a, default_b):  # every candidate, bounded by iterations: repeatable
+        assert run(["downscale", str(lst_path), "--fit", "--fit-iters", "10", *QUICK, "-o", str(out)]) == 0
+    np.testing.assert_array_equal(read(default_a), read(default_b))
     ckpt = tmp_path / "scene.pt"
     first, second = tmp_path / "first.tif", tmp_path / "second.tif"
-    args = ["--fit", "--fit-iters", "10", *QUICK]
+    # The network alone, without PSF or residual correction: exactly what its checkpoint does.
+    args = ["--fit", "--model", "mocolsk-lite", "--fit-psf", "0", "--fit-residual", "none",
+            "--fit-iters", "10", *QUICK]
     assert run(["downscale", str(lst_path), *args, "-o", str(first), "--save-checkpoint", str(ckpt)]) == 0
     assert run(["downscale", str(lst_path), *args, "-o", str(second)]) == 0
     np.testing.assert_array_equal(read(first), read(second))
-    assert "saved the fitted model" in capsys.readouterr().err
+    assert "saved the fitted mocolsk-lite network" in capsys.readouterr().err
     # The saved checkpoint reproduces the fit on its scene and downscales another scene.
     again = tmp_path / "again.tif"
     assert run(["downscale", str(lst_path), "--checkpoint", str(ckpt), "-o", str(again)]) == 0
@@ -152,8 +187,8 @@ def test_fallback_bicubic_when_guidance_does_not_help(tmp_path: Path, capsys) ->
     noise = np.random.default_rng(1).normal(0, 1, (1, 64, 64)).astype(np.float32)
     lst_path, _ = write_pair(tmp_path, fine, noise, 2, ["noise"])
     out, bicubic = tmp_path / "out.tif", tmp_path / "bicubic.tif"
-    assert run(["downscale", str(lst_path), "--fit", "--fit-iters", "4", *QUICK,
-                "--fallback", "bicubic", "-o", str(out), "--json"]) == 0
+    assert run(["downscale", str(lst_path), "--fit", "--model", "mocolsk-lite", "--fit-iters", "4",
+                *QUICK, "--fallback", "bicubic", "-o", str(out), "--json"]) == 0
     captured = capsys.readouterr()
     line = json.loads(captured.out.strip().splitlines()[-1])
     assert line["fit"]["beats_bicubic"] is False and line["fit"]["written"] == "bicubic"
@@ -167,6 +202,10 @@ def test_fallback_bicubic_when_guidance_does_not_help(tmp_path: Path, capsys) ->
     (["--fit", "--model", "bicubic"], "no weights to fit"),
     (["--fallback", "bicubic", "--model", "bicubic"], "only applies with --fit"),
     (["--fit", "--fallback", "nearest"], "unknown fallback"),
+    (["--fit", "--fit-candidates", "tsharp,nope"], "unknown model 'nope'"),
+    (["--fit", "--fit-psf", "wide"], "neither auto nor a number"),
+    (["--fit", "--fit-residual", "spline"], "unknown residual correction"),
+    (["--fit", "--model", "tsharp", "--save-checkpoint", "x.pt"], "no network is fitted"),
 ])
 def test_bad_fit_options_exit_2(tmp_path: Path, capsys, extra: list[str], problem: str) -> None:
     fine, guidance = nonlinear_scene(48, 1)

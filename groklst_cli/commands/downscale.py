@@ -16,12 +16,13 @@ from groklst_cli import lst_options
 from groklst_cli.console import err, info, progress, result, state, warn
 from pipelines.atomic import check_writable, same_path
 from pipelines.errors import InputError
-from pipelines.fit_options import FitOptions
+from pipelines.fit_options import DEFAULT_CANDIDATES, FitOptions
 from pipelines.units import Units
 
 if TYPE_CHECKING:  # torch, rasterio and dask load only when a scene is processed
     from pipelines.downscale import DownscaleOptions, SceneReport
     from pipelines.infer import ModelSource
+    from pipelines.lst_values import LstDecoding
     from pipelines.scene_fit import SceneFit
     from pipelines.scenes import SceneJob
 
@@ -160,7 +161,7 @@ def downscale(
     inputs: list[str] = typer.Argument(..., help="LST rasters (X_lst.tif), or - to read paths from stdin."),
     guidance: Optional[Path] = typer.Option(None, "--guidance", "-g", help="Guidance raster (default: X_guidance.tif beside X_lst.tif)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Trained checkpoint (default: the shipped mocolsk-lite x3 SDGSAT-1 model)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Use a non-learned interpolator instead: bicubic or bilinear; with --fit, the model to fit (default mocolsk-lite)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Use a non-learned interpolator instead: bicubic or bilinear; with --fit, the one method to fit (a network, tsharp, dms or mlp; default: compare --fit-candidates)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output GeoTIFF (one input only)."),
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Folder for outputs, named <input>_downscaled.tif (default: current folder)."),
     tile: int = typer.Option(512, "--tile", min=8, help="Tile size in output pixels (rounded to whole LR pixels)."),
@@ -184,13 +185,17 @@ def downscale(
     skip_existing: bool = typer.Option(False, "--skip-existing", help="Skip scenes whose output exists (cheap reruns)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line per scene on stdout."),
     dask_scheduler: Optional[str] = typer.Option(None, "--dask-scheduler", help="Distribute scenes over this dask.distributed scheduler address."),
-    fit: bool = typer.Option(False, "--fit", help="Fit the model on this scene first (Wald's protocol: the LST degraded by the scale vs itself), then downscale with it."),
-    fit_iters: int = typer.Option(FitOptions.iters, "--fit-iters", min=1, help="With --fit: at most this many training iterations."),
-    fit_seconds: float = typer.Option(FitOptions.seconds, "--fit-seconds", min=0.1, help="With --fit: at most this many seconds of fitting."),
+    fit: bool = typer.Option(False, "--fit", help="Fit on this scene first (bicubic, tsharp, dms and a network, compared on held-out blocks of the scene degraded by the scale), then downscale with the best or their blend."),
+    fit_iters: int = typer.Option(FitOptions.iters, "--fit-iters", min=1, help="With --fit: at most this many training iterations of the network."),
+    fit_seconds: Optional[float] = typer.Option(FitOptions.seconds, "--fit-seconds", min=0.1, help="With --fit: also stop the network's training after this many seconds (default: no time cap, so the result does not depend on the machine's load)."),
     fit_lr: float = typer.Option(FitOptions.lr, "--fit-lr", min=1e-7, help="With --fit: learning rate."),
     degradation: str = typer.Option(FitOptions.degradation, "--degrade", help="With --fit: how the LST is degraded for training: area (block mean) or mtf."),
+    fit_candidates: str = typer.Option(",".join(DEFAULT_CANDIDATES), "--fit-candidates", help="With --fit and no --model: the methods to fit and compare (bicubic, tsharp, dms, mlp, networks)."),
+    fit_select: str = typer.Option(FitOptions.select, "--fit-select", help="With --fit: blend (the held-out-weighted blend when it beats the best candidate on held-out blocks) or best."),
+    fit_psf: str = typer.Option("auto", "--fit-psf", help="With --fit: the thermal sensor's Gaussian PSF sigma in guidance pixels, or auto (estimated from the LR scene); 0 for none."),
+    fit_residual: str = typer.Option(FitOptions.residual, "--fit-residual", help="With --fit: spread the LR residual back so the output aggregates to the input: smooth, block or none."),
     fallback: str = typer.Option("none", "--fallback", help="With --fit: none, or bicubic to write bicubic when the fit does not beat it on held-out blocks."),
-    save_checkpoint: Optional[Path] = typer.Option(None, "--save-checkpoint", help="With --fit: save the fitted model as a checkpoint for downscale --checkpoint."),
+    save_checkpoint: Optional[Path] = typer.Option(None, "--save-checkpoint", help="With --fit: save the fitted network as a checkpoint for downscale --checkpoint."),
     seed: int = typer.Option(0, "--seed", help="With --fit: random seed (same seed, same result)."),
     align: bool = typer.Option(False, "--align", help="Resample --guidance onto the LST's grid first (any CRS, resolution, origin; as groklst guidance does)."),
     cog: bool = typer.Option(False, "--cog", help="Write a Cloud-Optimized GeoTIFF (tiled, overviews): the choice for archives."),
@@ -233,7 +238,11 @@ def downscale(
     if fit:
         _check_tiling(tile, overlap, learned=True)
         fit_options = _fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
-                                   fit_lr, degradation, fallback, units, seed, device)
+                                   fit_lr, degradation, fallback, units, seed, device,
+                                   fit_candidates, fit_select, fit_psf, fit_residual)
+        if save_checkpoint is not None and not fit_options.networks:
+            raise InputError("--save-checkpoint", "no network is fitted, so there are no weights to save",
+                             "tsharp and dms are refitted on every scene")
         if skip_existing and jobs[0].output.exists():
             _say(SceneReport(str(jobs[0].lst), str(jobs[0].output), status="skipped"), as_json)
             return
@@ -309,9 +318,19 @@ def _quicklook(job: SceneJob, png: Optional[Path], overwrite: bool) -> None:
     info(f"quicklook: {png}")
 
 
+def _psf_sigma(text: str) -> Optional[float]:
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError("--fit-psf", f"{text!r} is neither auto nor a number") from None
+
+
 def _fit_options(model: Optional[str], checkpoint: Optional[Path], dask_scheduler: Optional[str],
-                 jobs: list[SceneJob], iters: int, seconds: float, lr: float, degradation: str,
-                 fallback: str, units: Units, seed: int, device: str) -> FitOptions:
+                 jobs: list[SceneJob], iters: int, seconds: Optional[float], lr: float,
+                 degradation: str, fallback: str, units: Units, seed: int, device: str,
+                 candidates: str, select: str, psf: str, residual: str) -> FitOptions:
     if checkpoint is not None:
         raise InputError("--checkpoint", "give either --fit or --checkpoint, not both")
     if dask_scheduler:
@@ -320,43 +339,54 @@ def _fit_options(model: Optional[str], checkpoint: Optional[Path], dask_schedule
         raise InputError("--fit", f"fits one scene at a time but {len(jobs)} inputs were given")
     if fallback not in FALLBACKS:
         raise InputError("--fallback", f"unknown fallback {fallback!r}", "use none or bicubic")
-    return FitOptions(model=model or "mocolsk-lite", iters=iters, seconds=seconds, lr=lr,
-                      degradation=degradation, units=units, seed=seed, device=device)
+    names = tuple(n.strip() for n in candidates.split(",") if n.strip())
+    return FitOptions(model=model, candidates=names, iters=iters, seconds=seconds, lr=lr,
+                      degradation=degradation, units=units, seed=seed, device=device,
+                      select=select, psf=_psf_sigma(psf), residual=residual)
 
 
-def _fit(job: SceneJob, options: FitOptions) -> SceneFit:
+def _fit(job: SceneJob, options: FitOptions, decoding: LstDecoding) -> SceneFit:
     from pipelines.downscale import guidance_beside
     from pipelines.scene_fit import describe, fit_scene
 
     with progress() as bar:
         task = bar.add_task(f"fitting on {job.lst.name}", total=options.iters)
         fitted = fit_scene(job.lst, job.guidance or guidance_beside(job.lst), options,
-                           on_step=lambda it, _loss: bar.update(task, completed=it))
+                           decoding=decoding, on_step=lambda it, _loss: bar.update(task, completed=it))
     info(describe(fitted))
     return fitted
 
 
 def _run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, fallback: str,
              save_checkpoint: Optional[Path], as_json: bool) -> None:
-    """Fit on the scene, report held-out metrics, then downscale it with the fitted model."""
+    """Fit on the scene, report every candidate's held-out metrics, then downscale with the choice.
+
+    Unless ``--fit-residual none``, every tile is made to aggregate (in Kelvin) to its LR pixels;
+    ``--conserve`` adds the exact T^4 correction after blending. ``seconds`` include the fit.
+    """
     from pipelines.infer import ModelSource
     from pipelines.scenes import run_local
 
-    fitted = _fit(job, fit_options)
-    if save_checkpoint is not None:
+    fitted = _fit(job, fit_options, options.decoding)
+    if save_checkpoint is not None and fitted.checkpoint is not None:
         fitted.checkpoint.save(save_checkpoint, overwrite=options.overwrite)
-        info(f"saved the fitted model to {save_checkpoint}")
+        info(f"saved the fitted {fitted.checkpoint.model} network to {save_checkpoint}")
     use_bicubic = not fitted.beats_bicubic and fallback == "bicubic"
     if not fitted.beats_bicubic:
-        warn("the fitted model is not better than bicubic on the held-out blocks: the guidance "
-             "does not help on this scene" + ("; writing bicubic instead (--fallback bicubic)"
-                                              if use_bicubic else " (--fallback bicubic writes bicubic)"))
+        warn("the fit is not better than bicubic on the held-out blocks: the guidance does not "
+             "help on this scene" + ("; writing bicubic instead (--fallback bicubic)"
+                                     if use_bicubic else " (--fallback bicubic writes bicubic)"))
     if use_bicubic:
         source = ModelSource(interpolation="bicubic", device=fit_options.device)
     else:
-        source = ModelSource(checkpoint=fitted.checkpoint, checkpoint_path=save_checkpoint,
-                             device=fit_options.device,
-                             extra_tags={"fit": "fitted on this scene (groklst downscale --fit)"})
+        network = "" if fitted.checkpoint is None else (
+            f"; the network {fitted.checkpoint.model} alone is saved" if save_checkpoint else "")
+        source = ModelSource(fitted=fitted.predictor, checkpoint_path=save_checkpoint,
+                             device=fit_options.device, extra_tags={
+                                 "fit": f"fitted on this scene (groklst downscale --fit): "
+                                        f"{fitted.predictor.name}{network}",
+                                 "fit_psf_sigma": f"{fitted.psf.sigma:g}",
+                                 "fit_residual": fit_options.residual})
     options = replace(options, units=fitted.units)
     info(f"units: {fitted.units.value} in, {(options.units_out or fitted.units).value} out")
     with progress() as bar:
@@ -366,7 +396,9 @@ def _run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, 
             on_progress=lambda done, total: bar.update(task, completed=done, total=total),
             on_grid=info,
         ))
-    report.extra["fit"] = {**fitted.summary(), "written": source.name}
+    report.seconds = round(report.seconds + fitted.seconds, 3)
+    report.extra["fit"] = {**fitted.summary(), "written": source.name,
+                           "conserve": options.conserve}
     _say(report, as_json)
     _exit_status([report.status])
 

@@ -1,0 +1,136 @@
+"""The classic sharpeners, residual correction, the PSF estimate and the candidate selection,
+on small generated scenes with a known answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.ndimage import gaussian_filter
+
+from pipelines.degrade import block_mean
+from pipelines.fit_select import select, simplex_weights
+from pipelines.pixel_mlp import PixelMLP, consistency_loss
+from pipelines.psf import blur, estimate_psf
+from pipelines.residual import correct_residual
+from pipelines.sharpen import Sharpener
+
+
+def smooth_field(size: int, seed: int, sigma: float = 2.0, amplitude: float = 1.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    field = gaussian_filter(rng.normal(0, 1, (size, size)), sigma)
+    return (amplitude * field / field.std()).astype(np.float32)
+
+
+def rmse(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((a.astype(np.float64) - b) ** 2)))
+
+
+def test_tsharp_recovers_a_linear_ndvi_relation_exactly() -> None:
+    ndvi = np.clip(0.45 + 0.2 * smooth_field(96, 0), -0.2, 0.95)
+    fine = (318.0 - 22.0 * ndvi).astype(np.float32)  # LST = a * NDVI + b at the fine scale
+    lr = block_mean(fine, 4)
+    sharpener = Sharpener("tsharp", 4, ["ndvi"]).fit(lr, ndvi[None])
+    assert sharpener.samples == lr.size
+    np.testing.assert_allclose(sharpener.relation(ndvi[None]), fine, atol=2e-3)
+    out = sharpener.predict_scene(lr, ndvi[None])
+    assert rmse(out, fine) < 1e-3
+    # The relation is what was learnt: no residual is left to correct.
+    np.testing.assert_allclose(block_mean(out, 4), lr, atol=1e-3)
+
+
+def test_dms_beats_tsharp_on_a_piecewise_relation() -> None:
+    g = 2.0 * smooth_field(128, 1)
+    fine = np.where(g > 0, 300 + 6.0 * g, 300 - 1.0 * g).astype(np.float32) + 0.2 * g**2
+    lr = block_mean(fine, 4)
+    errors = {}
+    for name in ("tsharp", "dms"):
+        sharpener = Sharpener(name, 4, ["g"], residual="none").fit(lr, g[None])
+        errors[name] = rmse(sharpener.predict_scene(lr, g[None]), fine)
+    assert errors["dms"] < 0.5 * errors["tsharp"], errors
+
+
+def test_consistency_loss_is_zero_for_a_perfect_prediction() -> None:
+    import torch
+
+    fine = torch.from_numpy(300 + 5 * smooth_field(32, 10)).double()
+    lr = torch.from_numpy(fine.numpy().reshape(8, 4, 8, 4).mean(axis=(1, 3)))  # float64 means
+    blocks = fine.reshape(8, 4, 8, 4).permute(0, 2, 1, 3).reshape(64, 16)
+    assert float(consistency_loss(blocks, lr.reshape(64))) < 1e-20
+    # Detail that averages out inside each LR pixel costs nothing; a shift costs its square.
+    swapped = blocks.flip(1)
+    assert float(consistency_loss(swapped, lr.reshape(64))) < 1e-20
+    assert float(consistency_loss(blocks + 0.5, lr.reshape(64))) == pytest.approx(0.25, rel=1e-9)
+
+
+def test_mlp_learns_a_non_linear_relation_through_the_block_mean() -> None:
+    # LST = f(g) with f curved inside an LR pixel's range of g: regressing LR LST on the LR
+    # mean of g (tsharp) cannot get it; the block mean of a learnt f can.
+    g = 2.0 * smooth_field(96, 9, sigma=1.0)
+    fine = (300 + 3.0 * g**2).astype(np.float32)
+    lr = block_mean(fine, 4)
+    tsharp = Sharpener("tsharp", 4, ["g"], residual="none").fit(lr, g[None])
+    mlp = PixelMLP(4, ["g"], steps=200).fit(lr, g[None])
+    assert mlp.samples == lr.size
+    errors = {"tsharp": rmse(tsharp.relation(g[None]), fine), "mlp": rmse(mlp.relation(g[None]), fine)}
+    assert errors["mlp"] < 0.3 * errors["tsharp"], errors
+    again = PixelMLP(4, ["g"], steps=200).fit(lr, g[None]).relation(g[None])
+    np.testing.assert_array_equal(again, mlp.relation(g[None]))  # seeded: repeatable
+
+
+@pytest.mark.parametrize("mode", ["smooth", "block"])
+@pytest.mark.parametrize("space", ["kelvin", "radiance"])
+def test_residual_correction_aggregates_exactly_to_the_lr_input(mode: str, space: str) -> None:
+    rng = np.random.default_rng(2)
+    lr = rng.normal(300, 4, (12, 10)).astype(np.float32)
+    lr[3, 4] = np.nan  # nodata LR pixel: its block is left as it is
+    hr = (295 + 10 * smooth_field(48, 3)[:, :40]).astype(np.float32)
+    hr[0, 0] = np.nan
+    out = correct_residual(hr, lr, 4, mode=mode, space=space)
+    values = out.astype(np.float64) if space == "kelvin" else out.astype(np.float64) ** 4
+    means = block_mean(values, 4, propagate_nodata=False).astype(np.float64)
+    means = means if space == "kelvin" else means**0.25
+    ok = np.isfinite(lr)
+    np.testing.assert_allclose(means[ok], lr[ok], atol=2e-3)
+    np.testing.assert_array_equal(out[12:16, 16:20], hr[12:16, 16:20])
+    assert np.isnan(out[0, 0])
+    if mode == "smooth":  # spread smoothly: smaller jumps at LR-pixel edges than block-constant
+        block = correct_residual(hr, lr, 4, mode="block", space=space)
+        edge = lambda a: np.nanmean(np.abs(np.diff(a, axis=1))[:, 3::4])  # noqa: E731
+        assert edge(out) < edge(block)
+
+
+def test_psf_estimate_recovers_the_blur_of_the_lst() -> None:
+    g = np.stack([smooth_field(128, 4, sigma=1.0), smooth_field(128, 5, sigma=1.0)])
+    sharp = 300 + 3.0 * g[0] - 2.0 * g[1]
+    blurred = blur(sharp[None], 2.0)[0]  # a sensor whose PSF is a Gaussian of 2 fine pixels
+    assert estimate_psf(block_mean(blurred, 4), g, 4).sigma == pytest.approx(2.0, abs=0.5)
+    assert estimate_psf(block_mean(sharp.astype(np.float32), 4), g, 4).sigma == 0.0
+
+
+def test_simplex_weights_find_a_known_mixture() -> None:
+    rng = np.random.default_rng(6)
+    a, b, c = rng.normal(0, 1, (3, 4000))
+    weights = simplex_weights(np.stack([a, b, c]), 0.7 * a + 0.3 * b)
+    np.testing.assert_allclose(weights, [0.7, 0.3, 0.0], atol=1e-3)
+
+
+def test_selection_picks_the_clearly_best_candidate() -> None:
+    rng = np.random.default_rng(7)
+    target = 300 + 5 * smooth_field(64, 8)
+    blocks = np.full(target.shape, -1)
+    for i in range(16):  # 16 test blocks of 8 x 8 pixels on the diagonal band
+        r, c = divmod(i, 4)
+        blocks[r * 16 : r * 16 + 8, c * 16 : c * 16 + 8] = i
+    good = target + rng.normal(0, 0.2, target.shape)
+    poor = target + rng.normal(0, 1.5, target.shape)
+    biased = target + 2.0
+    names = ["poor", "good", "biased"]
+    result = select(names, [poor, good, biased], target, blocks, mode="best")
+    assert result.best == "good" and result.written == "good"
+    assert result.weights == [0.0, 1.0, 0.0]
+    assert result.metrics[1]["rmse"] == pytest.approx(0.2, rel=0.1)
+    assert result.blocks == 16 and result.pixels == 16 * 64
+    blended = select(names, [poor, good, biased], target, blocks, mode="blend")
+    assert blended.blend_weights[1] > 0.9 and blended.blend_weights[2] < 0.05
+    # The blend is written only when its cross-fitted error beats the best candidate's.
+    assert (blended.written == "blend") == (blended.blend["rmse"] < blended.metrics[1]["rmse"])
