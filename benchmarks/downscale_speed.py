@@ -14,7 +14,7 @@ layout-aware depth-wise convolution, freed memory kept); ``compile`` adds ``--co
 ``bf16`` adds ``--precision bf16`` (inexact); ``bicubic`` is the interpolator.
 
 Usage: python benchmarks/downscale_speed.py [--sizes 999,1998,3999] [--paths plain,fast,bicubic]
-       [--model default|mocolsk-lite] [--device cpu|cuda] [--tile 512 --overlap 64 --batch-size 4]
+       [--model default|mocolsk-lite] [--device cpu|cuda] [--tile 768 --overlap 64 --batch-size 2]
 ``default`` is the shipped checkpoint (2-stage mocolsk-lite); ``mocolsk-lite`` is the 3-stage
 preset from a randomly initialised checkpoint (weights do not change speed).
 """
@@ -152,9 +152,9 @@ def main() -> None:
     parser.add_argument("--paths", default="plain,fast,bicubic")
     parser.add_argument("--model", default="default", choices=("default", "mocolsk-lite"))
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--tile", type=int, default=512)
+    parser.add_argument("--tile", type=int, default=768)
     parser.add_argument("--overlap", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--no-overlap-overhead", action="store_true",
                         help="skip the one-pass vs tiled comparison")
     args = parser.parse_args()
