@@ -28,9 +28,10 @@ class Execution:
 
     ``channels_last`` is the fast exact layout on CPUs and GPUs (oneDNN / cuDNN kernels; the
     plain NCHW path is ``channels_last=False``). ``precision`` ``auto`` is fp32 on the CPU and
-    bf16 autocast on CUDA; ``bf16``/``fp16`` on the CPU are faster but not exact (README,
-    Benchmarks). ``compile`` runs the model through ``torch.compile`` (inductor), which pays
-    off on large scenes once its compile time (cached on disk by torch) is spent.
+    bf16 autocast on CUDA; ``bf16``/``fp16`` on the CPU are not exact and only faster on CPUs
+    with native bf16 instructions (README, Benchmarks). ``compile`` runs the model through
+    ``torch.compile`` (inductor; compiled once, cached on disk by torch), meant for GPUs: on
+    the CPUs measured it was no faster than the eager default.
     """
 
     precision: str = "auto"
