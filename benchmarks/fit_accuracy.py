@@ -6,11 +6,9 @@ back, and the result is compared with the truth; no method ever sees the truth):
 (a) **Real**: Landsat 8/9 Collection-2 ST dates over Muenster (``../shared/data/
     landsat-muenster``): the 30 m LST (530 x 610, cropped to whole 120 m cells) is the truth and
     its 4 x 4 block mean, 120 m, the input. Guidance on the 30 m grid: Sentinel-2 B11 (20 m)
-    and the 10 m land-cover map as four per-class fractions, both averaged onto the Landsat grid
-    here with rasterio.warp (average resampling) because their grids do not nest with it. (A
-    ``groklst guidance`` command for that alignment is being built on another branch; this
-    benchmark does it itself until it lands.) One guidance for all dates (its date is not
-    stated by the source).
+    and the 10 m land-cover map as four per-class fractions, area-averaged onto the grid that
+    nests in the 120 m one by ``groklst guidance`` (its grids do not nest with Landsat's). One
+    guidance for all dates (its date is not stated by the source).
 (b) **Generated**: fine LST = 300 + 8 tanh(g1) + 4 g2^2 + a large-scale field, guidance smooth
     random fields (as ``benchmarks/fit_speed.py``), LR = x4 block mean.
 
@@ -48,7 +46,6 @@ import rasterio
 import torch
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.warp import Resampling, reproject
 from scipy.ndimage import gaussian_filter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +56,7 @@ from pipelines.downscale import DownscaleOptions, downscale_scene  # noqa: E402
 from pipelines.fit_candidates import BlendPredictor, NetworkMember, SharpenerMember  # noqa: E402
 from pipelines.fit_options import FitOptions  # noqa: E402
 from pipelines.geotiff import write_raster  # noqa: E402
+from pipelines.guidance import GuidanceOptions, SourceSpec, build_guidance  # noqa: E402
 from pipelines.infer import ModelSource  # noqa: E402
 from pipelines.metrics import image_metrics  # noqa: E402
 from pipelines.scene_fit import describe, fit_scene, read_scene  # noqa: E402
@@ -66,7 +64,6 @@ from pipelines.sharpen import Sharpener  # noqa: E402
 
 LANDSAT = ROOT.parent / "shared" / "data" / "landsat-muenster"
 SCALE = 4
-BANDS = ["b11", "sealed", "water", "forest", "meadow"]
 METHODS = ("bicubic", "tsharp (published)", "dms (published)", "tsharp", "dms", "mlp",
            "neural (plain)", "neural", "--fit")
 
@@ -80,41 +77,26 @@ def landsat_dates(count: int) -> list[Path]:
     return [files[i] for i in pick]
 
 
-def aligned_guidance(reference: Path) -> tuple[np.ndarray, CRS, Affine]:
-    """B11 and land-cover fractions averaged onto the (cropped) 30 m Landsat grid."""
-    with rasterio.open(reference) as src:
+def landsat_scene(folder: Path, path: Path) -> tuple[Path, Path, np.ndarray]:
+    """Write the 120 m input (Kelvin) and, once, the guidance; return the 30 m truth in Kelvin.
+
+    The guidance is what ``groklst guidance LST b11=S2_B11_20m.tif --categorical
+    landcover=S2_landcover_rf_10m.tif --class-values 1,2,3,4 --scale 4`` writes.
+    """
+    with rasterio.open(path) as src:
         rows, cols = (src.height // SCALE) * SCALE, (src.width // SCALE) * SCALE
         crs, transform = src.crs, src.transform
-
-    def warp(values: np.ndarray, src: rasterio.DatasetReader) -> np.ndarray:
-        out = np.full((rows, cols), np.nan, np.float32)
-        reproject(values.astype(np.float32), out, src_transform=src.transform, src_crs=src.crs,
-                  dst_transform=transform, dst_crs=crs, resampling=Resampling.average,
-                  dst_nodata=np.nan)
-        return out
-
-    with rasterio.open(LANDSAT / "S2_B11_20m.tif") as src:
-        bands = [warp(src.read(1), src)]
-    with rasterio.open(LANDSAT / "S2_landcover_rf_10m.tif") as src:
-        classes = src.read(1)
-        bands += [warp((classes == c).astype(np.float32), src) for c in (1, 2, 3, 4)]
-    return np.stack(bands), crs, transform
-
-
-def landsat_scene(folder: Path, path: Path, guidance: np.ndarray, crs: CRS, transform: Affine
-                  ) -> tuple[Path, Path, np.ndarray]:
-    """Write the 120 m input (Kelvin) and the guidance; return the 30 m truth in Kelvin."""
-    rows, cols = guidance.shape[1:]
-    with rasterio.open(path) as src:
         truth = np.ma.filled(src.read(1, masked=True).astype(np.float32), np.nan)[:rows, :cols]
     truth = truth + np.float32(273.15)
     lst_path, guid_path = folder / f"{path.name.split('_')[3]}_lst.tif", folder / "guidance.tif"
     coarse = Affine(transform.a * SCALE, 0, transform.c, 0, transform.e * SCALE, transform.f)
     write_raster(lst_path, block_mean(truth, SCALE), crs=crs, transform=coarse,
                  descriptions=["lst"], units="K", overwrite=True)
-    if not guid_path.exists():
-        write_raster(guid_path, guidance, crs=crs, transform=transform, descriptions=BANDS,
-                     overwrite=True)
+    if not guid_path.exists():  # every date is on the same grid
+        sources = [SourceSpec(LANDSAT / "S2_B11_20m.tif", ("b11",)),
+                   SourceSpec(LANDSAT / "S2_landcover_rf_10m.tif", ("landcover",), categorical=True)]
+        build_guidance(lst_path, sources, guid_path,
+                       GuidanceOptions(scale=SCALE, class_values=(1, 2, 3, 4)))
     return lst_path, guid_path, truth
 
 
@@ -217,9 +199,8 @@ def main() -> None:
         folder = Path(tmp)
         if args.dates:
             dates = landsat_dates(args.dates)
-            guidance, crs, transform = aligned_guidance(dates[0])
             for path in dates:
-                lst_path, guid_path, truth = landsat_scene(folder, path, guidance, crs, transform)
+                lst_path, guid_path, truth = landsat_scene(folder, path)
                 real.append(evaluate_scene(folder, lst_path.stem, lst_path, guid_path, truth, 0))
                 _print_scene(real[-1], args.json)
         for seed in range(args.generated):

@@ -1,7 +1,8 @@
 """The groklst checkpoint: one file that is enough to downscale with.
 
 A checkpoint holds the model name and constructor arguments, the scale, the guidance band
-names in order, the z-score statistics of LST and of each band, the training resolution and
+names in order, the z-score statistics of LST and of each band (and, for a fitted model, the
+range of the guidance it was fitted on), the training resolution and
 config, the groklst version and the weights of the unwrapped model. It is saved with
 ``torch.save`` from plain Python values and tensors only, and loaded with
 ``weights_only=True``: no arbitrary pickle is ever executed.
@@ -48,6 +49,10 @@ class Checkpoint:
     lst_std: float = 1.0
     band_mean: list[float] = field(default_factory=list)
     band_std: list[float] = field(default_factory=list)
+    # The per-band range of the guidance the model was fitted on, where it is applied to finer
+    # guidance than it saw (``downscale --fit``): inference clips to it. Empty: no clipping.
+    band_min: list[float] = field(default_factory=list)
+    band_max: list[float] = field(default_factory=list)
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     hr_resolution: float | None = None
     config: dict[str, Any] = field(default_factory=dict)
@@ -62,6 +67,8 @@ class Checkpoint:
             self.band_std = [1.0] * n
         if len(self.band_mean) != n or len(self.band_std) != n:
             raise ValueError("band statistics must have one value per band")
+        if len(self.band_min) != len(self.band_max) or len(self.band_min) not in (0, n):
+            raise ValueError("the guidance range must have one minimum and maximum per band")
 
     @classmethod
     def untrained(cls, model: str, scale: int, bands: Sequence[str], **kwargs: Any) -> Checkpoint:

@@ -197,6 +197,10 @@ def network_candidate(model: str, layers: SceneLayers, source, crop: int, opts: 
         "iteration": result.iteration, "val": best or None, "fitted_on": fitted_on,
         "degradation": opts.degradation, "psf_sigma": layers.psf,
     })
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN band: NaN bounds
+        checkpoint.band_min = np.nanmin(layers.guidance_lr, axis=(1, 2)).astype(float).tolist()
+        checkpoint.band_max = np.nanmax(layers.guidance_lr, axis=(1, 2)).astype(float).tolist()
     predict = model_predictor(result.model.eval(), source.stats, device)
     coarse = correct_residual(predict(layers.coarse, layers.guidance_lr), layers.coarse, s,
                               mode=layers.residual)

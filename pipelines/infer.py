@@ -44,6 +44,21 @@ class Execution:
         return cls(precision="fp32", channels_last=False, compile=False)
 
 
+def clip_to_fitted_range(guidance: np.ndarray, checkpoint: Checkpoint) -> np.ndarray:
+    """``guidance`` (B, K, H, W) clipped per band to the range the model was fitted on, if known.
+
+    A scene fit trains one scale coarser than it is applied, on area-averaged guidance, so the
+    native guidance holds values it never saw (a bright roof in SWIR); a network extrapolates
+    those wildly (measured on a Landsat date: 220 K on a 307 K roof), as a tree's splits would
+    not. NaN bounds clip nothing.
+    """
+    if not checkpoint.band_min:
+        return guidance
+    low = np.asarray(checkpoint.band_min, np.float32)[:, None, None]
+    high = np.asarray(checkpoint.band_max, np.float32)[:, None, None]
+    return np.fmin(np.fmax(guidance, low), high)
+
+
 class TilePredictor:
     """Wraps a checkpoint's model: ``predict(lr, guidance) -> hr`` on batches of tiles."""
 
@@ -75,7 +90,7 @@ class TilePredictor:
             lr = np.concatenate([lr, np.repeat(lr[-1:], pad, axis=0)])
             guidance = np.concatenate([guidance, np.repeat(guidance[-1:], pad, axis=0)])
         lr_n = normalize_lst(lr[:, None], self.checkpoint)
-        guidance_n = normalize_guidance(guidance, self.checkpoint)
+        guidance_n = normalize_guidance(clip_to_fitted_range(guidance, self.checkpoint), self.checkpoint)
         with autocast_for(self.device, self.precision):
             out = self._forward(self._to_device(lr_n), self._to_device(guidance_n))
         return denormalize_lst(out.float().cpu().numpy()[:count, 0], self.checkpoint)

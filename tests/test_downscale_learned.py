@@ -11,7 +11,8 @@ import torch
 
 from groklst_cli.app import run
 from models.registry import build_model
-from pipelines.checkpoint import Checkpoint, state_dict_of
+from pipelines.checkpoint import Checkpoint, load_checkpoint, state_dict_of
+from pipelines.infer import TilePredictor
 from pipelines.tiling import tile_grid
 from tests.test_downscale import BANDS, make_scene, read
 
@@ -118,3 +119,27 @@ def test_scale_mismatch_and_finer_guidance(tmp_path: Path) -> None:
     data, profile, tags = read(out)
     assert profile["transform"].a == 15.0 and data.shape == (80, 100)
     assert "area-averaged x2" in tags["grid"]
+
+
+def test_fitted_guidance_range_is_saved_and_clips_at_inference(tmp_path: Path) -> None:
+    # A scene fit records the range of the (LR-averaged) guidance it was trained on; applied to
+    # the finer native guidance, values beyond it are fed as the range's ends, not extrapolated.
+    plain = load_checkpoint(save_checkpoint(tmp_path / "plain.pt", scale=2, bands=["a", "b"]))
+    assert plain.band_min == [] and plain.band_max == []
+    plain.band_min, plain.band_max = [-1.0, float("nan")], [1.0, float("nan")]
+    plain.save(tmp_path / "ranged.pt")
+    ranged = load_checkpoint(tmp_path / "ranged.pt")
+    assert ranged.band_min[0] == -1.0 and np.isnan(ranged.band_max[1])  # survives the file
+    rng = np.random.default_rng(0)
+    lr = (300 + rng.normal(0, 2, (1, 8, 8))).astype(np.float32)
+    guidance = rng.normal(0, 3, (1, 2, 16, 16)).astype(np.float32)  # band a well beyond +-1
+    clipped = guidance.copy()
+    clipped[:, 0] = np.clip(clipped[:, 0], -1, 1)  # band b: NaN bounds, left as it is
+    cpu = torch.device("cpu")
+    unclipped = load_checkpoint(tmp_path / "plain.pt")
+    np.testing.assert_array_equal(TilePredictor(ranged, cpu).predict(lr, guidance),
+                                  TilePredictor(unclipped, cpu).predict(lr, clipped))
+    assert not np.allclose(TilePredictor(unclipped, cpu).predict(lr, guidance),
+                           TilePredictor(unclipped, cpu).predict(lr, clipped), atol=1e-3)
+    with pytest.raises(ValueError, match="one minimum and maximum per band"):
+        Checkpoint(model="bicubic", scale=2, bands=["a", "b"], band_min=[0.0], band_max=[1.0])
