@@ -29,6 +29,7 @@ from pipelines.atomic import OutputKind, atomic_output, check_writable
 from pipelines.dataset import DatasetWriter, PatchRecord
 from pipelines.degrade import block_mean
 from pipelines.errors import InputError
+from pipelines.lst_values import PLAUSIBLE_KELVIN
 from pipelines.patches import SPLITS
 
 GROKLST_BANDS = ("dem", "deepblue", "blue", "green", "red", "vre", "nir", "ndmvi", "ndvi", "ndwi")
@@ -113,12 +114,24 @@ def _field(path: Path, content: dict[str, Any], name: str) -> np.ndarray:
 
 
 def read_lst(path: Path) -> np.ndarray:
-    """LST in Kelvin from variable ``data`` (or the file's only array); non-finite = nodata."""
+    """LST in Kelvin from variable ``data`` (or the file's only array); non-finite = nodata.
+
+    Refused unless every valid value is a plausible temperature in Kelvin (the rule of every
+    LST read, :mod:`pipelines.lst_values`): a damaged or foreign file must not become training
+    data.
+    """
     content = _load(path)
     arrays = [k for k in content if not k.startswith("__")]
     name = LST_FIELD if LST_FIELD in content else (arrays[0] if len(arrays) == 1 else LST_FIELD)
-    lst = _field(path, content, name)
-    return np.where(np.isfinite(lst), lst, np.nan).astype(np.float32)
+    raw = _field(path, content, name)
+    lst = np.where(np.isfinite(raw), raw, np.nan)
+    finite = lst[np.isfinite(lst)]
+    lo, hi = PLAUSIBLE_KELVIN
+    if finite.size and (finite.min() < lo or finite.max() > hi):
+        raise InputError(path, f"LST values {float(finite.min()):.6g}..{float(finite.max()):.6g} are "
+                               f"not all plausible temperatures in Kelvin ({lo:g}..{hi:g} K)",
+                         "GrokLST stores Kelvin: the file may be damaged or from another dataset")
+    return lst.astype(np.float32)
 
 
 def read_guidance(path: Path) -> np.ndarray:

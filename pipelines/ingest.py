@@ -277,8 +277,24 @@ class _TisLst:
         green, red, nir = (_block_mean(reflectance[b], self.ratio) for b in (GREEN, RED, NIR))
         e2, e3 = lst_retrieval.emissivity(indices.ndvi(red, nir), indices.ndwi(green, nir), self.config)
         if self.method == "split-window":
-            return lst_retrieval.split_window(temps[0], temps[1], e2, e3, self.config)
-        return lst_retrieval.single_channel(temps[0], e2, sdgsat.TIS_WAVELENGTH_UM[1])
+            lst = lst_retrieval.split_window(temps[0], temps[1], e2, e3, self.config)
+        else:
+            lst = lst_retrieval.single_channel(temps[0], e2, sdgsat.TIS_WAVELENGTH_UM[1])
+        self._check_plausible(lst)
+        return lst
+
+    def _check_plausible(self, lst: np.ndarray) -> None:
+        """Refuse retrieved LST outside the range every LST read obeys (wrong gains, coefficients)."""
+        lo, hi = lst_values.PLAUSIBLE_KELVIN
+        finite = lst[np.isfinite(lst)]
+        outside = finite[(finite < lo) | (finite > hi)]
+        if outside.size:
+            raise InputError(
+                self.tis.folder,
+                f"the LST retrieved from TIS is implausible: {outside.size} pixels outside "
+                f"{lo:g}..{hi:g} K (found {float(finite.min()):.6g}..{float(finite.max()):.6g} K)",
+                "check the TIS gains in calib.xml and the --retrieval-config coefficients, or "
+                "give your own LST with --lst")
 
     def no_data_error(self) -> InputError:
         return InputError(self.tis.folder, "no valid TIS pixels inside the MII footprint")

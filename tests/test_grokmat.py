@@ -75,6 +75,7 @@ def test_cli_import_and_info(tmp_path: Path, capsys) -> None:
         ("unreadable", "not a readable .mat file"),
         ("no_split", "split list not found"),
         ("bad_split", "neither a file index nor a file name"),
+        ("celsius", "not all plausible temperatures in Kelvin (150..400 K)"),
     ],
 )
 def test_bad_layouts_exit_2_and_leave_nothing(tmp_path: Path, capsys, damage: str, fragment: str) -> None:
@@ -86,6 +87,8 @@ def test_bad_layouts_exit_2_and_leave_nothing(tmp_path: Path, capsys, damage: st
         (root / "split" / "val.txt").unlink()
     elif damage == "bad_split":
         (root / "split" / "test.txt").write_text("9999x\n")
+    elif damage == "celsius":  # one LR patch stored in degrees Celsius
+        scipy.io.savemat(root / "120m" / "lst" / "0004.mat", {"data": np.full((4, 4), 21.5)})
     out = tmp_path / "ds"
     capsys.readouterr()
     assert run(["-q", "prepare", "--from-groklst", str(root), "--out", str(out)]) == 2

@@ -210,7 +210,7 @@ def _leftovers(folder: Path) -> list[str]:
 
 @pytest.mark.parametrize("case", ["no_mii", "no_tis", "no_overlap", "not_nesting", "bad_calib",
                                   "missing", "bad_method", "unreadable_tiff", "missing_band", "dem_elsewhere",
-                                  "bad_config"])
+                                  "bad_config", "implausible_retrieval"])
 def test_bad_inputs_exit_2_and_write_nothing(case, scene, products, tmp_path, capsys):
     tis, mii = products
     args = [str(tis), str(mii)]
@@ -258,11 +258,17 @@ def test_bad_inputs_exit_2_and_write_nothing(case, scene, products, tmp_path, ca
         config = tmp_path / "r.toml"
         config.write_text("[split_window\nc = 1")
         args += ["--retrieval-config", str(config)]
+    elif case == "implausible_retrieval":  # c0 = 300 K: every retrieved LST near 600 K
+        config = tmp_path / "r.toml"
+        config.write_text("[split_window]\nc = [300.0, 1.378, 0.183, 54.30, -2.238, -129.20, 16.40]\n")
+        args += ["--retrieval-config", str(config)]
     out = tmp_path / "out"
     assert run(["ingest", *args, "--out-dir", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("error:") == 1 and "Traceback" not in err
     assert _leftovers(out) == []
+    if case == "implausible_retrieval":
+        assert "LST retrieved from TIS is implausible" in err and "outside 150..400 K" in err
 
 
 def test_sample_scene_products_then_ingest_cli(tmp_path, capsys):
