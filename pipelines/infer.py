@@ -10,6 +10,7 @@ reduced precision is an explicit choice (:class:`Execution`).
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -19,6 +20,7 @@ import torch
 
 from pipelines.checkpoint import Checkpoint, file_hash, groklst_version
 from pipelines.devices import autocast_for, resolve_device, resolve_precision
+from pipelines.errors import GroklstWarning
 from pipelines.normalize import denormalize_lst, normalize_guidance, normalize_lst
 
 
@@ -44,8 +46,12 @@ class Execution:
         return cls(precision="fp32", channels_last=False, compile=False)
 
 
-def clip_to_fitted_range(guidance: np.ndarray, checkpoint: Checkpoint) -> np.ndarray:
-    """``guidance`` (B, K, H, W) clipped per band to the range the model was fitted on, if known.
+CLIPPED_SHARE_WARNING = 0.01  # warn once when more of a band than this lies outside its fitted range
+
+
+def clip_to_fitted_range(guidance: np.ndarray, checkpoint: Checkpoint) -> tuple[np.ndarray, dict[str, float]]:
+    """``guidance`` (B, K, H, W) clipped per band to the range the model was fitted on, if known,
+    and the share of each band's pixels that was clipped (bands above CLIPPED_SHARE_WARNING).
 
     A scene fit trains one scale coarser than it is applied, on area-averaged guidance, so the
     native guidance holds values it never saw (a bright roof in SWIR); a network extrapolates
@@ -53,10 +59,12 @@ def clip_to_fitted_range(guidance: np.ndarray, checkpoint: Checkpoint) -> np.nda
     not. NaN bounds clip nothing.
     """
     if not checkpoint.band_min:
-        return guidance
+        return guidance, {}
     low = np.asarray(checkpoint.band_min, np.float32)[:, None, None]
     high = np.asarray(checkpoint.band_max, np.float32)[:, None, None]
-    return np.fmin(np.fmax(guidance, low), high)
+    outside = ((guidance < low) | (guidance > high)).mean(axis=(0, 2, 3))
+    shares = {b: float(v) for b, v in zip(checkpoint.bands, outside) if v > CLIPPED_SHARE_WARNING}
+    return np.fmin(np.fmax(guidance, low), high), shares
 
 
 class TilePredictor:
@@ -73,6 +81,7 @@ class TilePredictor:
         self.precision = resolve_precision(execution.precision, device)
         self._forward = torch.compile(self.model, dynamic=False) if execution.compile else self.model
         self._batch = 0  # the first batch size seen: a compiled model gets every batch padded to it
+        self._warned_clipping = False
 
     def _to_device(self, array: np.ndarray) -> torch.Tensor:
         tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
@@ -90,7 +99,14 @@ class TilePredictor:
             lr = np.concatenate([lr, np.repeat(lr[-1:], pad, axis=0)])
             guidance = np.concatenate([guidance, np.repeat(guidance[-1:], pad, axis=0)])
         lr_n = normalize_lst(lr[:, None], self.checkpoint)
-        guidance_n = normalize_guidance(clip_to_fitted_range(guidance, self.checkpoint), self.checkpoint)
+        clipped, shares = clip_to_fitted_range(guidance, self.checkpoint)
+        if shares and not self._warned_clipping:
+            self._warned_clipping = True
+            bands = ", ".join(f"{b} {100 * v:.1f}%" for b, v in shares.items())
+            warnings.warn(f"guidance outside the range the fitted model was trained on was clipped "
+                          f"to it ({bands} of a batch's pixels): the model may not suit this scene",
+                          GroklstWarning, stacklevel=2)
+        guidance_n = normalize_guidance(clipped, self.checkpoint)
         with autocast_for(self.device, self.precision):
             out = self._forward(self._to_device(lr_n), self._to_device(guidance_n))
         return denormalize_lst(out.float().cpu().numpy()[:count, 0], self.checkpoint)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 from groklst_cli.app import run
 from models.registry import build_model
 from pipelines.checkpoint import Checkpoint, load_checkpoint, state_dict_of
+from pipelines.errors import GroklstWarning
 from pipelines.infer import TilePredictor
 from pipelines.tiling import tile_grid
 from tests.test_downscale import BANDS, make_scene, read
@@ -137,8 +139,13 @@ def test_fitted_guidance_range_is_saved_and_clips_at_inference(tmp_path: Path) -
     clipped[:, 0] = np.clip(clipped[:, 0], -1, 1)  # band b: NaN bounds, left as it is
     cpu = torch.device("cpu")
     unclipped = load_checkpoint(tmp_path / "plain.pt")
-    np.testing.assert_array_equal(TilePredictor(ranged, cpu).predict(lr, guidance),
-                                  TilePredictor(unclipped, cpu).predict(lr, clipped))
+    predictor = TilePredictor(ranged, cpu)
+    with pytest.warns(GroklstWarning, match=r"was clipped to it \(a \d+\.\d% of a batch"):
+        out = predictor.predict(lr, guidance)
+    np.testing.assert_array_equal(out, TilePredictor(unclipped, cpu).predict(lr, clipped))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once per predictor, not once per batch
+        predictor.predict(lr, guidance)
     assert not np.allclose(TilePredictor(unclipped, cpu).predict(lr, guidance),
                            TilePredictor(unclipped, cpu).predict(lr, clipped), atol=1e-3)
     with pytest.raises(ValueError, match="one minimum and maximum per band"):
