@@ -29,7 +29,7 @@ from pipelines.atomic import OutputKind, atomic_output, check_writable
 from pipelines.dataset import DatasetWriter, PatchRecord
 from pipelines.degrade import block_mean
 from pipelines.errors import InputError
-from pipelines.lst_values import PLAUSIBLE_KELVIN
+from pipelines.lst_values import PLAUSIBLE_KELVIN, implausible_kelvin
 from pipelines.patches import SPLITS
 
 GROKLST_BANDS = ("dem", "deepblue", "blue", "green", "red", "vre", "nir", "ndmvi", "ndvi", "ndwi")
@@ -125,11 +125,11 @@ def read_lst(path: Path) -> np.ndarray:
     name = LST_FIELD if LST_FIELD in content else (arrays[0] if len(arrays) == 1 else LST_FIELD)
     raw = _field(path, content, name)
     lst = np.where(np.isfinite(raw), raw, np.nan)
-    finite = lst[np.isfinite(lst)]
-    lo, hi = PLAUSIBLE_KELVIN
-    if finite.size and (finite.min() < lo or finite.max() > hi):
-        raise InputError(path, f"LST values {float(finite.min()):.6g}..{float(finite.max()):.6g} are "
-                               f"not all plausible temperatures in Kelvin ({lo:g}..{hi:g} K)",
+    found = implausible_kelvin(lst)
+    if found is not None:
+        lo, hi = PLAUSIBLE_KELVIN
+        raise InputError(path, f"LST values {found[1]:.6g}..{found[2]:.6g} are not all plausible "
+                               f"temperatures in Kelvin ({lo:g}..{hi:g} K)",
                          "GrokLST stores Kelvin: the file may be damaged or from another dataset")
     return lst.astype(np.float32)
 

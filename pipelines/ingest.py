@@ -285,14 +285,13 @@ class _TisLst:
 
     def _check_plausible(self, lst: np.ndarray) -> None:
         """Refuse retrieved LST outside the range every LST read obeys (wrong gains, coefficients)."""
-        lo, hi = lst_values.PLAUSIBLE_KELVIN
-        finite = lst[np.isfinite(lst)]
-        outside = finite[(finite < lo) | (finite > hi)]
-        if outside.size:
+        found = lst_values.implausible_kelvin(lst)
+        if found is not None:
+            lo, hi = lst_values.PLAUSIBLE_KELVIN
             raise InputError(
                 self.tis.folder,
-                f"the LST retrieved from TIS is implausible: {outside.size} pixels outside "
-                f"{lo:g}..{hi:g} K (found {float(finite.min()):.6g}..{float(finite.max()):.6g} K)",
+                f"the LST retrieved from TIS is implausible: {found[0]} pixels outside "
+                f"{lo:g}..{hi:g} K (found {found[1]:.6g}..{found[2]:.6g} K)",
                 "check the TIS gains in calib.xml and the --retrieval-config coefficients, or "
                 "give your own LST with --lst")
 

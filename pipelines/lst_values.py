@@ -48,6 +48,15 @@ def plausible_range(units: Units) -> tuple[float, float]:
     return PLAUSIBLE_CELSIUS if units is Units.celsius else PLAUSIBLE_KELVIN
 
 
+def implausible_kelvin(values: np.ndarray) -> tuple[int, float, float] | None:
+    """For Kelvin ``values`` (NaN = nodata): (count outside PLAUSIBLE_KELVIN, finite min, max),
+    or None when every finite value is plausible."""
+    lo, hi = PLAUSIBLE_KELVIN
+    finite = values[np.isfinite(values)]
+    outside = int(np.count_nonzero((finite < lo) | (finite > hi)))
+    return (outside, float(finite.min()), float(finite.max())) if outside else None
+
+
 def linear(src: rasterio.DatasetReader, decoding: LstDecoding, band: int = 1) -> tuple[float, float]:
     """The (scale, offset) that turn ``band``'s stored values into temperatures."""
     file_scale = src.scales[band - 1] if src.scales else 1.0
