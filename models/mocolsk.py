@@ -247,7 +247,7 @@ class MoCoLSKNet(nn.Module):
         fused_dim = (num_stages + 1) * base_dim
         recon_hr_dim = fused_dim if recon_hr_dim is None else recon_hr_dim
 
-        self.act = nn.LeakyReLU(0.2)
+        self.act = nn.LeakyReLU(0.2, inplace=True)  # on the stems' own outputs
         self.lst_stem = conv3x3(1, base_dim)
         self.guidance_stem = conv3x3(guidance_channels, base_dim)
         self.lst_groups = nn.ModuleList(
@@ -273,7 +273,7 @@ class MoCoLSKNet(nn.Module):
             ),
         )
         self.head = nn.Sequential(
-            conv3x3(recon_hr_dim, base_dim), nn.LeakyReLU(0.2), conv3x3(base_dim, 1)
+            conv3x3(recon_hr_dim, base_dim), nn.LeakyReLU(0.2, inplace=True), conv3x3(base_dim, 1)
         )
         with torch.no_grad():  # start close to bicubic: a small residual, still trainable
             self.head[-1].weight.mul_(HEAD_INIT_SCALE)
@@ -288,7 +288,7 @@ class MoCoLSKNet(nn.Module):
         ):
             g = guidance_group(g)
             x = fusion(lst_group(x), g)
-        return self.head(self.reconstruction(x)) + bicubic_upsample(lst_lr, self.scale)
+        return self.head(self.reconstruction(x)).add_(bicubic_upsample(lst_lr, self.scale))
 
 
 # The fast preset: three stages at base 16, one RCAB per guidance group, and a reconstruction

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from models.blocks import DepthwiseConv, ProjectionUnit, projection_geometry
+from models.blocks import RCAB, DepthwiseConv, ProjectionUnit, ResidualGroup, projection_geometry
 from models.cost import count_parameters, flops_per_output_pixel, model_cost
 from models.mocolsk import ChannelSelection, MoCoLSKNet, SpatialSelection
 from models.registry import build_model
@@ -75,6 +75,39 @@ def test_polyphase_depthwise_equals_dilated_convolution(size, kernel, dilation):
         x, conv.weight, conv.bias, padding=dilation * (kernel // 2), dilation=dilation, groups=6
     )
     assert torch.allclose(conv(x), expected, atol=1e-5)
+
+
+def _out_of_place(block: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The blocks' formulas written without in-place operations (what they computed before)."""
+    if isinstance(block, ProjectionUnit):
+        a0 = block.forward_1(x)
+        return a0 + block.forward_2(block.backward(a0) - x)
+    conv_1, act, conv_2, attention = block.body
+    features = conv_2(F.leaky_relu(conv_1(x), act.negative_slope))
+    return x + features * attention.gate(features)
+
+
+@pytest.mark.parametrize("make", [lambda: RCAB(8, 4), lambda: ProjectionUnit(8, 6, 3, up=True),
+                                  lambda: ProjectionUnit(8, 6, 3, up=False)])
+def test_in_place_blocks_equal_their_formula_and_train(make):
+    torch.manual_seed(0)
+    block = make()
+    x = torch.randn(2, 8, 12, 12)
+    with torch.inference_mode():
+        assert torch.equal(block(x.clone()), _out_of_place(block, x))
+    leaf = x.clone().requires_grad_()
+    block(leaf).square().sum().backward()  # no "modified by an inplace operation" error
+    reference = x.clone().requires_grad_()
+    _out_of_place(block, reference).square().sum().backward()
+    assert torch.allclose(leaf.grad, reference.grad, atol=1e-6)
+
+
+def test_residual_group_leaves_its_input_untouched():
+    x = torch.randn(1, 8, 10, 10)
+    kept = x.clone()
+    with torch.inference_mode():
+        ResidualGroup(8, 2, 4)(x)
+    assert torch.equal(x, kept)
 
 
 def test_projection_geometry_matches_dbpn_and_x3():
