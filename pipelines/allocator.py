@@ -4,7 +4,10 @@ glibc's malloc hands every large block back to the kernel when it is freed (``mu
 the next tensor of that size gets new pages that the kernel must zero: in a ``groklst
 downscale`` run about as much CPU time went to the kernel (9.6 M minor page faults at
 1998 x 1998 px) as to the network. ``mallopt(M_MMAP_MAX, 0)`` serves large blocks from the
-heap and ``M_TRIM_THRESHOLD`` keeps the heap's free top, so freed pages are reused. The heap
+heap and ``M_TRIM_THRESHOLD`` keeps the heap's free top, so freed pages are reused;
+``M_ARENA_MAX`` 1 keeps the tile-reading thread's blocks (GDAL's, numpy's) in that same heap
+too, as a thread's own arena gives its 64 MiB heaps back as soon as they are empty (3999 x
+3999 px: system time 3.8-8.7 s -> 2.1 s, steadier peak RSS). The heap
 still has to be touched once up to its peak: PyTorch's CPU allocator is also asked to back
 tensors of 2 MiB and more with transparent huge pages (``THP_MEM_ALLOC_ENABLE=1``, read at
 its first allocation), so each first touch maps 2 MiB instead of 4 KiB (3999 x 3999 px: 3.4x
@@ -27,6 +30,7 @@ import os
 ENV = "GROKLST_KEEP_FREED_MEMORY"
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
+_M_ARENA_MAX = -8
 _TRIM_NEVER = 2**31 - 1  # bytes; mallopt takes an int
 _TORCH_HUGE_PAGES = "THP_MEM_ALLOC_ENABLE"  # c10's alloc_cpu: madvise(MADV_HUGEPAGE) from 2 MiB
 
@@ -52,7 +56,8 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    if not (mallopt(_M_MMAP_MAX, 0) and mallopt(_M_TRIM_THRESHOLD, _TRIM_NEVER)):
+    if not (mallopt(_M_MMAP_MAX, 0) and mallopt(_M_TRIM_THRESHOLD, _TRIM_NEVER)
+            and mallopt(_M_ARENA_MAX, 1)):
         return False
     _state["applied"] = True
     return True
