@@ -32,9 +32,20 @@ HEAD_INIT_SCALE = 0.1  # see MoCoLSKNet difference 7
 
 
 def pyramid_tokens(x: torch.Tensor, bins: Sequence[int] = PYRAMID_BINS) -> torch.Tensor:
-    """PSPNet-style pyramid pooling: (B, C, H, W) -> (B, sum(b*b), C) average-pooled tokens."""
-    pooled = [F.adaptive_avg_pool2d(x, b).flatten(2) for b in bins]
-    return torch.cat(pooled, dim=2).transpose(1, 2)
+    """PSPNet-style pyramid pooling: (B, C, H, W) -> (B, sum(b*b), C) average-pooled tokens.
+
+    When H and W split evenly into the finest bins and every bin count divides the finest,
+    the coarser levels are pooled from the finest one (the same means, up to float rounding):
+    one pass over a full-size tensor instead of one per level, which were memory-bound.
+    """
+    finest = max(bins)
+    h, w = x.shape[-2:]
+    if h % finest == 0 and w % finest == 0 and all(finest % b == 0 for b in bins):
+        fine = F.adaptive_avg_pool2d(x, finest)
+        levels = [fine if b == finest else F.adaptive_avg_pool2d(fine, b) for b in bins]
+    else:
+        levels = [F.adaptive_avg_pool2d(x, b) for b in bins]
+    return torch.cat([level.flatten(2) for level in levels], dim=2).transpose(1, 2)
 
 
 def _kernel_pair(kernels: Sequence[Sequence[int]]) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -86,7 +97,7 @@ class SpatialSelection(nn.Module):
         )
         weights = self.weights(pyramid_tokens(x), pyramid_tokens(y))
         masks = torch.sigmoid(self._dynamic_conv(descriptor, weights))
-        s = self.fuse(masks[:, :1] * u1 + masks[:, 1:] * u2)
+        s = self.fuse((masks[:, :1] * u1).add_(masks[:, 1:] * u2))  # the first product is ours
         return y * s
 
     def _dynamic_conv(self, descriptor: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

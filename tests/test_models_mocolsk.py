@@ -9,7 +9,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from models.blocks import RCAB, DepthwiseConv, ProjectionUnit, ResidualGroup, projection_geometry
 from models.cost import count_parameters, flops_per_output_pixel, model_cost
-from models.mocolsk import ChannelSelection, MoCoLSKNet, SpatialSelection
+from models.mocolsk import ChannelSelection, MoCoLSKNet, SpatialSelection, pyramid_tokens
 from models.registry import build_model
 from pipelines.checkpoint import Checkpoint, load_checkpoint, state_dict_of
 
@@ -108,6 +108,15 @@ def test_residual_group_leaves_its_input_untouched():
     with torch.inference_mode():
         ResidualGroup(8, 2, 4)(x)
     assert torch.equal(x, kept)
+
+
+@pytest.mark.parametrize("size", [(36, 48), (37, 50)])  # coarse levels from the 6x6 one / direct
+def test_pyramid_tokens_are_each_levels_average_pool(size):
+    x = torch.randn(2, 5, *size)
+    expected = torch.cat([F.adaptive_avg_pool2d(x, b).flatten(2) for b in (1, 2, 3, 6)], dim=2)
+    tokens = pyramid_tokens(x)
+    assert tokens.shape == (2, 50, 5)
+    assert torch.allclose(tokens, expected.transpose(1, 2), atol=1e-6)
 
 
 def test_projection_geometry_matches_dbpn_and_x3():
