@@ -7,18 +7,15 @@ downscale`` run about as much CPU time went to the kernel (9.6 M minor page faul
 heap and ``M_TRIM_THRESHOLD`` keeps the heap's free top, so freed pages are reused;
 ``M_ARENA_MAX`` 1 keeps the tile-reading thread's blocks (GDAL's, numpy's) in that same heap
 too, as a thread's own arena gives its 64 MiB heaps back as soon as they are empty (3999 x
-3999 px: system time 3.8-8.7 s -> 2.1 s, steadier peak RSS). The heap
-still has to be touched once up to its peak: PyTorch's CPU allocator is also asked to back
-tensors of 2 MiB and more with transparent huge pages (``THP_MEM_ALLOC_ENABLE=1``, read at
-its first allocation), so each first touch maps 2 MiB instead of 4 KiB (3999 x 3999 px: 3.4x
-fewer page faults, half the system time, peak RSS +12 %). Results are bit-identical; the cost
-is that the process keeps its peak heap until it exits (benchmarks/downscale_speed.py prints
-peak RSS with and without).
+3999 px: system time 3.8-8.7 s -> 1.7-2.3 s, steadier peak RSS). Results are bit-identical;
+the cost is that the process keeps its peak heap until it exits (benchmarks/downscale_speed.py
+prints peak RSS with and without). Transparent huge pages for PyTorch's tensors
+(``THP_MEM_ALLOC_ENABLE=1``) were measured and are not used: 3.4x fewer faults, but each
+fault zeroes 2 MiB, so system time rose (999 px: 0.6 -> 3.0 s; 3999 px: 2.0 -> 6.3 s) and
+peak RSS by 35 %.
 
-Applied once per process by the CLI, before any tensor exists; ``GROKLST_KEEP_FREED_MEMORY=0``
-turns both off, and an explicit ``THP_MEM_ALLOC_ENABLE`` is left as the user set it. The
-malloc part is a no-op where the C library is not glibc, the huge pages where the kernel's
-transparent huge pages are ``never``.
+Applied once per process by the CLI; ``GROKLST_KEEP_FREED_MEMORY=0`` turns it off. A no-op
+where the C library is not glibc.
 """
 
 from __future__ import annotations
@@ -32,21 +29,18 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
 _M_ARENA_MAX = -8
 _TRIM_NEVER = 2**31 - 1  # bytes; mallopt takes an int
-_TORCH_HUGE_PAGES = "THP_MEM_ALLOC_ENABLE"  # c10's alloc_cpu: madvise(MADV_HUGEPAGE) from 2 MiB
 
 _state = {"applied": False}
 
 
 def keep_freed_memory() -> bool:
-    """Tune glibc malloc to reuse freed memory and ask PyTorch for huge pages; ``True`` if this
-    call applied the malloc setting.
+    """Tune glibc malloc to reuse freed memory; ``True`` if this call applied it.
 
     ``False`` when already applied, turned off by ``GROKLST_KEEP_FREED_MEMORY=0``, or not
     possible (no glibc).
     """
     if _state["applied"] or os.environ.get(ENV, "1").strip().lower() in ("0", "false", "no", "off"):
         return False
-    os.environ.setdefault(_TORCH_HUGE_PAGES, "1")
     name = ctypes.util.find_library("c")
     if name is None:
         return False

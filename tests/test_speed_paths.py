@@ -152,33 +152,6 @@ def _probe(code: str, **env: str) -> str:
     return proc.stdout.strip().splitlines()[-1]
 
 
-_HUGE_PAGE_PROBE = """
-import os, resource
-from pipelines import allocator
-allocator.keep_freed_memory()
-import torch
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-torch.ones(16, 2**20)  # 64 MiB touched once: 16384 faults on 4 KiB pages, 32 on huge pages
-faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-print(os.environ.get("THP_MEM_ALLOC_ENABLE"), faults < 4096)
-"""
-
-
-def _transparent_huge_pages() -> str:
-    try:
-        mode = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
-    except OSError:
-        return "never"
-    return mode.split("[")[1].split("]")[0] if "[" in mode else "never"
-
-
-def test_allocator_asks_torch_for_huge_pages_unless_turned_off() -> None:
-    expected = "1 True" if _transparent_huge_pages() != "never" else "1 False"
-    assert _probe(_HUGE_PAGE_PROBE) == expected
-    assert _probe(_HUGE_PAGE_PROBE, THP_MEM_ALLOC_ENABLE="0") == "0 False"  # the user's choice stays
-    assert _probe(_HUGE_PAGE_PROBE, GROKLST_KEEP_FREED_MEMORY="0").startswith("None ")
-
-
 def test_allocator_setting_is_applied_once_and_can_be_turned_off() -> None:
     assert _probe(_ALLOCATOR_PROBE) == "True False True"
     assert _probe(_ALLOCATOR_PROBE, GROKLST_KEEP_FREED_MEMORY="0") == "False False False"
