@@ -144,7 +144,8 @@ class DepthwiseConv(nn.Conv2d):
     def _polyphase_nchw(self, x: torch.Tensor, d: int) -> torch.Tensor:
         b, c, h, w = x.shape
         hp, wp = -(-h // d) * d, -(-w // d) * d  # zero rows/columns beyond the edge, cropped below
-        x = F.pad(x, (0, wp - w, 0, hp - h))
+        if (hp, wp) != (h, w):  # F.pad copies even when it adds nothing
+            x = F.pad(x, (0, wp - w, 0, hp - h))
         phases = x.reshape(b, c, hp // d, d, wp // d, d).permute(0, 3, 5, 1, 2, 4)
         out = self._undilated(phases.reshape(b * d * d, c, hp // d, wp // d))
         out = out.reshape(b, d, d, c, hp // d, wp // d).permute(0, 3, 4, 1, 5, 2)
@@ -153,7 +154,9 @@ class DepthwiseConv(nn.Conv2d):
     def _polyphase_channels_last(self, x: torch.Tensor, d: int) -> torch.Tensor:
         b, c, h, w = x.shape
         hp, wp = -(-h // d) * d, -(-w // d) * d
-        nhwc = F.pad(x.permute(0, 2, 3, 1), (0, 0, 0, wp - w, 0, hp - h))
+        nhwc = x.permute(0, 2, 3, 1)
+        if (hp, wp) != (h, w):
+            nhwc = F.pad(nhwc, (0, 0, 0, wp - w, 0, hp - h))
         phases = nhwc.reshape(b, hp // d, d, wp // d, d, c).permute(0, 2, 4, 1, 3, 5)
         phases = phases.reshape(b * d * d, hp // d, wp // d, c).permute(0, 3, 1, 2)
         out = self._undilated(phases).permute(0, 2, 3, 1)
