@@ -48,6 +48,20 @@ def pyramid_tokens(x: torch.Tensor, bins: Sequence[int] = PYRAMID_BINS) -> torch
     return torch.cat([level.flatten(2) for level in levels], dim=2).transpose(1, 2)
 
 
+def channel_mean_max(u1: torch.Tensor, u2: torch.Tensor) -> torch.Tensor:
+    """``[mean_c, max_c]`` of ``cat([u1, u2], 1)`` for equal channel counts: (B, 2, H, W).
+
+    Reduced from the element-wise sum and maximum of the halves instead of the concatenation:
+    one full-size copy less, and an 8-channel reduction in channels_last is ~3x faster per
+    element than a 16-channel one (measured: 32 -> 25 ms at 2 x 768^2). Same values up to
+    float rounding of the mean.
+    """
+    if u1.shape != u2.shape:
+        raise ValueError(f"u1 and u2 must have the same shape, got {tuple(u1.shape)} and {tuple(u2.shape)}")
+    mean = torch.add(u1, u2).mean(dim=1, keepdim=True).mul_(0.5)
+    return torch.cat([mean, torch.maximum(u1, u2).amax(dim=1, keepdim=True)], dim=1)
+
+
 def _kernel_pair(kernels: Sequence[Sequence[int]]) -> tuple[tuple[int, int], tuple[int, int]]:
     if len(kernels) != 2 or any(len(k) != 2 for k in kernels):
         raise ValueError(f"kernels must be two (kernel, dilation) pairs, got {kernels!r}")
@@ -91,10 +105,7 @@ class SpatialSelection(nn.Module):
         f1 = self.large_kernel_1(x)
         f2 = self.large_kernel_2(f1)
         u1, u2 = self.point_1(f1), self.point_2(f2)
-        both = torch.cat([u1, u2], dim=1)
-        descriptor = torch.cat(
-            [both.mean(dim=1, keepdim=True), both.amax(dim=1, keepdim=True)], dim=1
-        )
+        descriptor = channel_mean_max(u1, u2)
         weights = self.weights(pyramid_tokens(x), pyramid_tokens(y))
         masks = torch.sigmoid(self._dynamic_conv(descriptor, weights))
         s = self.fuse((masks[:, :1] * u1).add_(masks[:, 1:] * u2))  # the first product is ours

@@ -9,7 +9,13 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from models.blocks import RCAB, DepthwiseConv, ProjectionUnit, ResidualGroup, projection_geometry
 from models.cost import count_parameters, flops_per_output_pixel, model_cost
-from models.mocolsk import ChannelSelection, MoCoLSKNet, SpatialSelection, pyramid_tokens
+from models.mocolsk import (
+    ChannelSelection,
+    MoCoLSKNet,
+    SpatialSelection,
+    channel_mean_max,
+    pyramid_tokens,
+)
 from models.registry import build_model
 from pipelines.checkpoint import Checkpoint, load_checkpoint, state_dict_of
 
@@ -117,6 +123,18 @@ def test_pyramid_tokens_are_each_levels_average_pool(size):
     tokens = pyramid_tokens(x)
     assert tokens.shape == (2, 50, 5)
     assert torch.allclose(tokens, expected.transpose(1, 2), atol=1e-6)
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_channel_mean_max_is_that_of_the_concatenation(layout):
+    u1, u2 = (torch.randn(2, 8, 12, 10).contiguous(memory_format=layout) for _ in range(2))
+    both = torch.cat([u1, u2], dim=1)
+    descriptor = channel_mean_max(u1, u2)
+    assert descriptor.shape == (2, 2, 12, 10)
+    assert torch.allclose(descriptor[:, :1], both.mean(dim=1, keepdim=True), atol=1e-6)
+    assert torch.equal(descriptor[:, 1:], both.amax(dim=1, keepdim=True))
+    with pytest.raises(ValueError, match="same shape"):
+        channel_mean_max(u1, u2[:, :4])
 
 
 def test_projection_geometry_matches_dbpn_and_x3():
