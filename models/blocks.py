@@ -221,11 +221,6 @@ def upsampling_steps(scale: int) -> list[int]:
     return [2] * (scale.bit_length() - 1) if scale & (scale - 1) == 0 else [scale]
 
 
-def is_power_of_two(scale: int) -> bool:
-    """True for 2, 4, 8, ... (the scales of networks built from x2 stages)."""
-    return scale >= 2 and scale & (scale - 1) == 0
-
-
 class PixelShuffleUpsampler(nn.Sequential):
     """Sub-pixel upsampling (EDSR/RCAN), in the steps of :func:`upsampling_steps`."""
 

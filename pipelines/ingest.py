@@ -233,7 +233,6 @@ class _GivenLst:
         self.units = lst_values.resolve_units(found, units if units is not Units.auto else self._tagged())
         lst_values.check_plausible(found, self.units, decoding, src.name)
         self.tags = {"lst_source": Path(src.name).name, "lst_input_units": self.units.value}
-        self.approximate = False
 
     def _tagged(self) -> Units:
         """The unit the band's unit tag declares (auto when it declares none)."""

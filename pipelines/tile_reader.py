@@ -86,16 +86,6 @@ def _read_guidance(
     return data
 
 
-@dataclass(frozen=True)
-class _Inputs:
-    """The scene's open rasters and where they came from."""
-
-    lst: rasterio.DatasetReader
-    guidance: rasterio.DatasetReader
-    lst_path: Path
-    guidance_path: Path
-
-
 class TileReader:
     """Reads tiles of one scene: LR windows in Kelvin, guidance, masks, fills.
 
