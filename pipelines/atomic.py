@@ -10,6 +10,7 @@ same output once they are older than :data:`STALE_AFTER_S`, younger ones are rep
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -17,12 +18,12 @@ import shutil
 import time
 import uuid
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 
-from pipelines.errors import GroklstWarning, InputError, environment_error
+from pipelines.errors import GroklstWarning, InputError, environment_error, environment_hint
 
 STALE_AFTER_S = 24 * 3600
 DATASET_FORMAT = "groklst-dataset/1"  # the marker in a prepared dataset's info.json
@@ -78,6 +79,32 @@ def _check_parent(target: Path) -> None:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise environment_error(exc, parent) or exc from exc
+    _probe_writable(parent)
+
+
+def _probe_writable(folder: Path) -> None:
+    """Create and remove an empty file in ``folder``, so that a forbidden or read-only folder is
+    refused before any work, not after a long fit (permission bits do not tell: root, ACLs,
+    immutable folders, read-only mounts)."""
+    probe = folder / f".groklst-write-test.{uuid.uuid4().hex[:8]}.partial"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as exc:
+        raise InputError(folder, f"cannot write in this folder ({exc.strerror or exc})",
+                         environment_hint(exc.errno)) from exc
+    probe.unlink(missing_ok=True)
+
+
+# errnos that only writing raises: reported against the output even when the error names no file
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def _output_error(exc: OSError, tmp: Path, target: Path) -> InputError | None:
+    """An OSError from writing ``tmp`` as a one-line error naming ``target`` (None if not one)."""
+    named = exc.filename is not None and Path(os.fsdecode(exc.filename)).is_relative_to(tmp)
+    if not (named or (exc.filename is None and exc.errno in _WRITE_ERRNOS)):
+        return None
+    return InputError(target, f"writing failed ({exc.strerror or exc})", environment_hint(exc.errno))
 
 
 def check_writable(
@@ -189,20 +216,31 @@ def atomic_output(
     *,
     kind: OutputKind = OutputKind.file,
     inputs: Iterable[str | os.PathLike[str]] = (),
+    check: Callable[[Path], None] | None = None,
 ) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it onto ``path`` only if the block succeeds.
 
     Works for files and for directories (``kind=OutputKind.dataset``, e.g. a Zarr store). The
     temporary name starts with a dot and ends with ``.partial`` so that it is easy to recognise
-    and is never picked up as a finished product by a glob such as ``*.tif``.
+    and is never picked up as a finished product by a glob such as ``*.tif``. ``check`` runs on
+    the finished temporary output and raises if it is incomplete. A full disk or a file-size
+    limit hit while writing is reported against ``path``, not the temporary name.
     """
     target = check_writable(path, overwrite, kind=kind, inputs=inputs)
     _clean_stale(target)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as exc:
+            error = _output_error(exc, tmp, target)
+            if error is None:
+                raise
+            raise error from exc
         if not tmp.exists():
             raise RuntimeError(f"nothing was written to the temporary output {tmp}")
+        if check is not None:
+            check(tmp)
         if tmp.is_dir():
             _publish_dir(tmp, target, overwrite, kind)
         else:

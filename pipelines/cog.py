@@ -1,7 +1,8 @@
 """Archive layouts for a finished GeoTIFF: internal overviews, or a Cloud-Optimized GeoTIFF.
 
-Both run on the complete temporary file, before :func:`pipelines.atomic.atomic_output` renames
-it, so the streaming writers stay as they are and a failed conversion leaves nothing behind.
+Both run on the complete temporary file (:func:`pipelines.geotiff.geotiff_output` checks it
+before and after, then renames it), so the streaming writers stay as they are and a failed
+conversion leaves nothing behind.
 The COG is written by GDAL's COG driver (tiled 512 x 512, DEFLATE with a predictor, overviews
 by area average, nodata, band descriptions, units and tags carried over).
 """
@@ -9,6 +10,7 @@ by area average, nodata, band descriptions, units and tags carried over).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import rasterio
@@ -51,9 +53,11 @@ def to_cog(path: str | os.PathLike[str]) -> None:
         cog.unlink(missing_ok=True)
 
 
-def finish_layout(path: str | os.PathLike[str], *, cog: bool = False, overviews: bool = False) -> None:
-    """Give a finished GeoTIFF the layout asked for: a COG (which has overviews), or overviews."""
+def layout(*, cog: bool = False, overviews: bool = False) -> Callable[[Path], None] | None:
+    """What gives a finished GeoTIFF the layout asked for: a COG (which has overviews), or
+    overviews; ``None`` for the plain streaming layout."""
     if cog:
-        to_cog(path)
-    elif overviews:
-        add_overviews(path)
+        return to_cog
+    if overviews:
+        return add_overviews
+    return None

@@ -22,14 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from pipelines.atomic import atomic_output
-from pipelines.cog import finish_layout
+from pipelines.cog import layout
 from pipelines.conserve import conserve_blocks
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError
-from pipelines.geotiff import BLOCK, band_names, bounded_block_cache, creation_profile, write_failed
+from pipelines.geotiff import BLOCK, band_names, bounded_block_cache, creation_profile, geotiff_output
 from pipelines.grids import Grid, PairedGrids, pair_grids
 from pipelines.infer import Execution, ModelSource
 from pipelines.lst_values import LstDecoding, check_plausible, resolve_units, scan
@@ -228,15 +226,12 @@ def downscale_scene(
                             source.checkpoint)
         run = _SceneRun(reader, predictor, opts)
         protected = [lst_path, guidance_path, source.checkpoint_path]
-        with atomic_output(out_path, overwrite=opts.overwrite, inputs=protected) as tmp:
-            try:
-                _write_mosaic(run, tmp, source, report, units_out, on_progress)
-            except RasterioError as exc:
-                raise write_failed(out_path, exc) from exc
+        with geotiff_output(out_path, overwrite=opts.overwrite, inputs=protected,
+                            finish=layout(cog=opts.cog, overviews=opts.overviews)) as tmp:
+            _write_mosaic(run, tmp, source, report, units_out, on_progress)
             if run.guard.valid == 0:
                 raise EmptySceneError(lst_path, "no output pixel has a value (the LST or the "
                                                 "guidance is nodata everywhere they overlap)")
-            finish_layout(tmp, cog=opts.cog, overviews=opts.overviews)
     report.seconds = round(time.perf_counter() - start, 3)
     out = grids.output
     report.megapixels = round(out.width * out.height / 1e6, 4)

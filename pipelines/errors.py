@@ -58,7 +58,12 @@ def environment_error(exc: BaseException, path: str | PathLike[str] | None = Non
     if not isinstance(exc, OSError) or exc.errno not in ENVIRONMENT_ERRNOS:
         return None
     where = exc.filename if exc.filename is not None else path
-    return InputError(where, exc.strerror or str(exc), _ENVIRONMENT_HINTS.get(exc.errno))
+    return InputError(where, exc.strerror or str(exc), environment_hint(exc.errno))
+
+
+def environment_hint(code: int | None) -> str | None:
+    """What to do about an environment ``errno`` (a full disk, a forbidden folder), if known."""
+    return _ENVIRONMENT_HINTS.get(code) if code is not None else None
 
 
 _ENVIRONMENT_HINTS = {

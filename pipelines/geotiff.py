@@ -7,14 +7,18 @@ per band and a unit tag.
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio
+from rasterio._err import CPLE_BaseError  # what GDAL raises directly, e.g. from a copy
 from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.windows import Window
 
@@ -102,8 +106,11 @@ def read_window(
     return values
 
 
-def write_failed(path: str | os.PathLike[str], exc: BaseException) -> InputError:
-    """A GDAL write failure as one line: the cause when the disk is full, else GDAL's message."""
+def write_failed(
+    path: str | os.PathLike[str], exc: BaseException, tmp: str | os.PathLike[str] | None = None
+) -> InputError:
+    """A GDAL write failure as one line naming ``path``: the cause when the disk is full, else
+    GDAL's messages (the temporary name ``tmp`` in them replaced by ``path``)."""
     folder = Path(path).parent
     try:
         free = shutil.disk_usage(folder).free
@@ -112,13 +119,139 @@ def write_failed(path: str | os.PathLike[str], exc: BaseException) -> InputError
     if free is not None and free < 64 * 2**20:
         return InputError(path, f"writing failed: no space left on the device ({free / 2**20:.0f} MiB free)",
                           "free some space or write to another disk")
-    return InputError(path, f"writing failed ({_first_line(exc)}; {_cause(exc)})",
-                      "check free space, quotas and file-size limits of the output folder")
+    details = " ; ".join(_messages(exc))
+    if tmp is not None:
+        details = details.replace(str(tmp), str(path)).replace(Path(tmp).name, Path(path).name)
+    return InputError(path, f"writing failed ({details})", _write_hint(details))
 
 
-def _cause(exc: BaseException) -> str:
-    inner = exc.__cause__ or exc.__context__
-    return _first_line(inner) if inner is not None else "no detail from GDAL"
+def _messages(exc: BaseException) -> list[str]:
+    """First lines of ``exc`` and the exceptions behind it, each once."""
+    seen: list[str] = []
+    current: BaseException | None = exc
+    while current is not None and len(seen) < 3:
+        line = _first_line(current)
+        if line not in seen:
+            seen.append(line)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+_WRITE_HINTS = (
+    (("permission denied", "not permitted"), "check the permissions of the output folder"),
+    (("read-only",), "write to a writable folder"),
+    (("no space",), "free some space or write to another disk"),
+    (("too large",), "the file system or a ulimit caps the file size"),
+)
+
+
+def _write_hint(details: str) -> str:
+    text = details.lower()
+    for needles, hint in _WRITE_HINTS:
+        if any(n in text for n in needles):
+            return hint
+    return "check free space, quotas and file-size limits of the output folder"
+
+
+def _is_write_error(exc: RasterioError, tmp: Path) -> bool:
+    """Whether a GDAL error is about writing ``tmp`` (not about reading an input)."""
+    text = " ".join(_messages(exc))
+    return tmp.name in text or "write" in text.lower()
+
+
+def check_complete(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
+    """Refuse a written GeoTIFF that is truncated or damaged.
+
+    GDAL writes cached blocks, then the directory and metadata, when the dataset is closed, and
+    rasterio does not raise when that fails (a full disk, a file-size limit): every write call
+    succeeded, yet the file is cut short. The file is read back without decoding any pixel:
+    every block's offset and size, at every overview level, must lie inside the file, and
+    reading the directory and metadata must not make GDAL report an I/O error (a cut-off
+    metadata tag is only a warning to GDAL, and the band names and units would be lost).
+    """
+    size = Path(tmp).stat().st_size
+    hint = "check free space, quotas and file-size limits of the output folder"
+    try:
+        with _gdal_messages() as messages:
+            with rasterio.open(tmp) as src:
+                levels: list[int | None] = [None, *range(len(src.overviews(1)))]
+                src.tags(), src.descriptions, src.units, [src.tags(b) for b in src.indexes]
+            inside = True
+            for level in levels:
+                options = {} if level is None else {"overview_level": level}
+                with rasterio.open(tmp, **options) as src:
+                    inside = inside and _blocks_inside(src, size)
+    except RasterioError as exc:
+        raise InputError(path, "writing failed: the written file cannot be read back, it is "
+                               "truncated or damaged", hint) from exc
+    damaged = [m for m in messages if "error" in m.lower()]
+    if not inside or damaged:
+        raise InputError(path, f"writing failed: the file is truncated at {size} bytes", hint)
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def _gdal_messages() -> Iterator[list[str]]:
+    """The warnings and errors GDAL reports during the block (rasterio logs them as ``rasterio.*``)."""
+    handler, logger = _Collect(), logging.getLogger("rasterio")
+    logger.addHandler(handler)
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
+
+
+def _blocks_inside(src: rasterio.DatasetReader, size: int) -> bool:
+    interleaved = src.count == 1 or src.tags(ns="IMAGE_STRUCTURE").get("INTERLEAVE") == "PIXEL"
+    for band in [1] if interleaved else range(1, src.count + 1):
+        rows, cols = src.block_shapes[band - 1]
+        for y in range(math.ceil(src.height / rows)):
+            for x in range(math.ceil(src.width / cols)):
+                offset = src.get_tag_item(f"BLOCK_OFFSET_{x}_{y}", "TIFF", bidx=band)
+                length = src.get_tag_item(f"BLOCK_SIZE_{x}_{y}", "TIFF", bidx=band)
+                if offset is None or length is None or int(offset) + int(length) > size:
+                    return False
+    return True
+
+
+@contextmanager
+def geotiff_output(
+    path: str | os.PathLike[str],
+    overwrite: bool = False,
+    *,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+    finish: Callable[[Path], None] | None = None,
+) -> Iterator[Path]:
+    """:func:`pipelines.atomic.atomic_output` for a GeoTIFF: a GDAL write failure becomes one
+    line naming ``path``, and the file is published only when it is complete.
+
+    ``finish`` rewrites the complete temporary file in place (overviews, a COG); the result is
+    checked again.
+    """
+    def complete(tmp: Path) -> None:
+        check_complete(tmp, path)
+        if finish is not None:
+            try:
+                finish(tmp)
+            except (RasterioError, CPLE_BaseError) as exc:
+                raise write_failed(path, exc, tmp) from exc
+            check_complete(tmp, path)
+
+    with atomic_output(path, overwrite, inputs=inputs, check=complete) as tmp:
+        try:
+            yield tmp
+        except RasterioError as exc:
+            if not _is_write_error(exc, tmp):
+                raise
+            raise write_failed(path, exc, tmp) from exc
 
 
 def write_raster(
@@ -141,7 +274,7 @@ def write_raster(
         raise ValueError(f"{count} bands but {len(descriptions)} descriptions")
     unit_list = [units] * count if isinstance(units, str) or units is None else list(units)
     profile = creation_profile(width=width, height=height, count=count, crs=crs, transform=transform)
-    with atomic_output(path, overwrite=overwrite) as tmp:
+    with geotiff_output(path, overwrite=overwrite) as tmp:
         with rasterio.open(tmp, "w", **profile) as dst:
             dst.write(arr)
             for band, (desc, unit) in enumerate(zip(descriptions, unit_list), start=1):

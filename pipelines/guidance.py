@@ -39,10 +39,10 @@ from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 
 from pipelines import indices
-from pipelines.atomic import atomic_output, check_writable
-from pipelines.cog import finish_layout
+from pipelines.atomic import check_writable
+from pipelines.cog import layout
 from pipelines.errors import GroklstWarning, InputError
-from pipelines.geotiff import BLOCK, band_names, bounded_block_cache, creation_profile, open_raster
+from pipelines.geotiff import BLOCK, band_names, bounded_block_cache, creation_profile, geotiff_output, open_raster
 from pipelines.grids import Grid, check_north_up
 from pipelines.warping import grid_rows, warp_bands
 
@@ -417,7 +417,8 @@ def build_guidance(
         coverage = _Coverage(bands.producers)
         profile = creation_profile(width=grid.width, height=grid.height, count=len(bands.names),
                                    crs=grid.crs, transform=grid.transform)
-        with atomic_output(out_path, options.overwrite, inputs=inputs) as tmp:
+        with geotiff_output(out_path, options.overwrite, inputs=inputs,
+                            finish=layout(cog=options.cog, overviews=options.overviews)) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
                 for n, (top, strip_grid) in enumerate(zip(tops, strips)):
                     report_progress(done + n, total, "guidance")
@@ -426,7 +427,6 @@ def build_guidance(
                     dst.write(data, window=Window(0, top, grid.width, strip_grid.height))
                 report.warnings = coverage.check()
                 _describe(dst, report, Path(lst_path).name)
-            finish_layout(tmp, cog=options.cog, overviews=options.overviews)
         report_progress(total, total, "guidance")
     for note in report.warnings:
         warnings.warn(note, GuidanceWarning, stacklevel=2)

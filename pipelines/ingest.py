@@ -27,9 +27,9 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
 
 from pipelines import indices, lst_retrieval, lst_values, sdgsat
-from pipelines.atomic import atomic_output, check_writable
+from pipelines.atomic import check_writable
 from pipelines.errors import InputError
-from pipelines.geotiff import bounded_block_cache, creation_profile, open_raster
+from pipelines.geotiff import bounded_block_cache, creation_profile, geotiff_output, open_raster
 from pipelines.grids import Grid
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
 from pipelines.lst_values import LstDecoding
@@ -362,7 +362,7 @@ def ingest_product(
         l_profile = creation_profile(width=lst_grid.width, height=lst_grid.height, count=1,
                                      crs=lst_grid.crs, transform=lst_grid.transform)
         any_lst = False
-        with atomic_output(guidance_path, overwrite) as g_tmp, atomic_output(lst_path, overwrite) as l_tmp:
+        with geotiff_output(guidance_path, overwrite) as g_tmp, geotiff_output(lst_path, overwrite) as l_tmp:
             with rasterio.open(g_tmp, "w", **g_profile) as g_dst, rasterio.open(l_tmp, "w", **l_profile) as l_dst:
                 for n, (top, grid) in enumerate(zip(tops, strips), start=1):
                     refl = {band: mii.reflectance(band, grid) for band in MII_GUIDANCE_BANDS}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -15,7 +16,7 @@ from rasterio.crs import CRS
 
 from pipelines.atomic import DATASET_FORMAT, STALE_AFTER_S, OutputKind, atomic_output, check_writable
 from pipelines.errors import GroklstWarning, InputError
-from pipelines.geotiff import write_raster
+from pipelines.geotiff import geotiff_output, write_failed, write_raster
 
 
 def test_failure_inside_leaves_nothing(tmp_path: Path) -> None:
@@ -147,3 +148,70 @@ def test_write_raster_follows_the_convention(tmp_path: Path) -> None:
         assert src.tags()["source"] == "test" and src.crs.to_epsg() == 32647
         out = src.read(1)
     assert np.isnan(out[0, 0]) and out[29, 39] == 40 * 30 - 1
+
+
+def test_a_folder_that_refuses_files_is_refused_before_any_work(tmp_path: Path, monkeypatch) -> None:
+    """Permission bits do not tell (root, ACLs, immutable folders): a real file is tried."""
+    real_open = os.open
+
+    def refusing_open(path, flags, *args):
+        if Path(path).parent == tmp_path / "locked":
+            raise PermissionError(1, "Operation not permitted", str(path))
+        return real_open(path, flags, *args)
+
+    (tmp_path / "locked").mkdir()
+    monkeypatch.setattr(os, "open", refusing_open)
+    with pytest.raises(InputError, match="cannot write in this folder") as err:
+        check_writable(tmp_path / "locked" / "out.tif", overwrite=False)
+    assert err.value.path == str(tmp_path / "locked") and err.value.hint == "check the permissions"
+    check_writable(tmp_path / "free" / "out.tif", overwrite=False)  # creates the folder, leaves no probe
+    assert list((tmp_path / "free").iterdir()) == []
+
+
+def test_a_write_error_names_the_output_not_the_temporary_file(tmp_path: Path) -> None:
+    target = tmp_path / "out.png"
+    with pytest.raises(InputError, match="writing failed") as err:
+        with atomic_output(target) as tmp:
+            raise OSError(errno.EFBIG, "File too large")  # as Pillow raises it: no file name
+    assert err.value.path == str(target) and "ulimit" in err.value.hint
+    with pytest.raises(InputError) as err:
+        with atomic_output(target) as tmp:
+            raise OSError(errno.EACCES, "Permission denied", str(tmp))
+    assert err.value.path == str(target)
+    with pytest.raises(OSError):  # about another file: not ours to rename
+        with atomic_output(target):
+            raise OSError(errno.EACCES, "Permission denied", str(tmp_path / "input.tif"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_truncated_geotiff_is_not_published(tmp_path: Path) -> None:
+    source = write_raster(tmp_path / "whole.tif", np.random.default_rng(0).random((600, 700), np.float32),
+                          crs=CRS.from_epsg(32650), transform=Affine(10, 0, 0, 0, -10, 0), descriptions=["lst"])
+    whole = source.read_bytes()
+    target = tmp_path / "out.tif"
+    with pytest.raises(InputError, match="truncated") as err:
+        with geotiff_output(target) as tmp:
+            tmp.write_bytes(whole[:-100])  # the last block cut short
+    assert err.value.path == str(target)
+    with pytest.raises(InputError, match="cannot be read back"):
+        with geotiff_output(target) as tmp:
+            tmp.write_bytes(whole[:200])  # not even a readable directory
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["whole.tif"]
+    with geotiff_output(target) as tmp:
+        tmp.write_bytes(whole)
+    assert target.read_bytes() == whole
+
+
+def test_write_failed_names_the_output_once_with_a_fitting_hint(tmp_path: Path) -> None:
+    tmp = tmp_path / ".out.tif.0123abcd.partial"
+    try:
+        try:
+            raise OSError(f"Attempt to create new tiff file '{tmp}' failed: Permission denied")
+        except OSError as inner:
+            raise rasterio.errors.RasterioIOError(f"Attempt to create new tiff file '{tmp}' failed: "
+                                                  "Permission denied") from inner
+    except rasterio.errors.RasterioIOError as exc:
+        error = write_failed(tmp_path / "out.tif", exc, tmp)
+    assert ".partial" not in str(error) and str(tmp_path / "out.tif") in error.problem
+    assert error.problem.count("Permission denied") == 1
+    assert error.hint == "check the permissions of the output folder"

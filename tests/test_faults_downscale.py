@@ -432,6 +432,32 @@ def test_a_full_disk_or_size_limit_is_exit_2_one_line_no_partial(tmp_path: Path)
     assert not out.exists() and not list(tmp_path.glob(".out.tif*"))
 
 
+@pytest.mark.parametrize("layout", [[], ["--overviews"], ["--cog"]])
+def test_an_output_truncated_when_closed_is_refused(tmp_path: Path, layout: list[str]) -> None:
+    """GDAL flushes the last blocks (and overviews) when the file is closed, where rasterio does
+    not raise: a limit one byte below the finished size must still fail, not publish."""
+    import resource
+
+    lst, _ = make_scene(tmp_path, rows=60, cols=60, seed=4)
+    command = ["-q", "downscale", str(lst), "--model", "bicubic", *layout, "-o"]
+    whole = tmp_path / "whole.tif"
+    subprocess.run(_cli(*command, str(whole)), check=True, capture_output=True, timeout=180)
+    size = whole.stat().st_size
+
+    def limit_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size - 1, size - 1))
+
+    out = tmp_path / "out.tif"
+    proc = subprocess.run(_cli(*command, str(out)), capture_output=True, text=True, timeout=180,
+                          preexec_fn=limit_file_size)
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"error: {out}: writing failed"), lines
+    assert ".partial" not in lines[0]
+    assert not out.exists() and not list(tmp_path.glob(".out.tif*"))
+
+
 def test_sigterm_cleans_up_like_ctrl_c(tmp_path: Path) -> None:
     lst, _ = make_scene(tmp_path, rows=90, cols=90)
     out = tmp_path / "out.tif"
