@@ -199,11 +199,21 @@ def _publish_file(tmp: Path, target: Path, overwrite: bool) -> None:
 
 
 def _publish_dir(tmp: Path, target: Path, overwrite: bool, kind: OutputKind) -> None:
+    """Swap the finished folder in; what the user had put into the old one moves into the new.
+
+    Only the dataset's own entries are replaced (a user's notes or training runs inside a
+    dataset folder are not groklst's to delete). Until the old folder is emptied of them it
+    stays beside the output as ``.NAME.XXXXXXXX.old``, which is never removed automatically.
+    """
     if target.exists() or target.is_symlink():
         _check_replaceable(target, overwrite, kind)  # again: it may have changed meanwhile
         backup = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old")
         target.rename(backup)
         tmp.rename(target)
+        ours = set(_LEGACY_DATASET_ENTRIES) | {p.name for p in target.iterdir()}
+        for entry in backup.iterdir():
+            if entry.name not in ours:
+                entry.rename(target / entry.name)
         _remove(backup)
     else:
         tmp.rename(target)

@@ -48,12 +48,20 @@ def _dataset(path: Path, content: str = "old") -> Path:
     return path
 
 
-def test_a_groklst_dataset_is_replaced_whole(tmp_path: Path) -> None:
-    target = _dataset(tmp_path / "store")
+def test_a_groklst_dataset_is_replaced_but_not_what_the_user_put_in_it(tmp_path: Path) -> None:
+    target = _dataset(tmp_path / "store", content="stats.json")  # groklst's own entries
+    (target / "splits").mkdir()
+    (target / "splits" / "train.txt").write_text("old split")
+    (target / "notes.md").write_text("mine")
+    (target / "runs" / "r1").mkdir(parents=True)
+    (target / "runs" / "r1" / "best.pt").write_bytes(b"weights")
     with atomic_output(target, overwrite=True, kind=OutputKind.dataset) as tmp:
         tmp.mkdir()
+        (tmp / "info.json").write_text("new")
         (tmp / "new").write_text("y")
-    assert sorted(p.name for p in target.iterdir()) == ["new"]
+    assert sorted(p.name for p in target.iterdir()) == ["info.json", "new", "notes.md", "runs"]
+    assert (target / "info.json").read_text() == "new" and (target / "notes.md").read_text() == "mine"
+    assert (target / "runs" / "r1" / "best.pt").read_bytes() == b"weights"
     assert [p.name for p in tmp_path.iterdir()] == ["store"]
 
 
