@@ -155,10 +155,14 @@ class DatasetWriter:
         self.stats = StatsAccumulator(self.bands)
         root.mkdir(parents=True, exist_ok=True)
         self._layout(attrs)
-        group = zarr.open_group(str(root / STORE), mode="r+")
-        self._hr = group["hr_lst"]
-        self._guidance = group["guidance"]
-        self._lr = {s: group[f"lr_lst_x{s}"] for s in self.scales}
+        # Every chunk is stored, even one that is all NaN (zarr's fill value, which it would
+        # otherwise skip), so that a chunk missing on disk always means a damaged dataset. zarr
+        # takes the setting when an array is opened.
+        with zarr.config.set({"array.write_empty_chunks": True}):
+            group = zarr.open_group(str(root / STORE), mode="r+")
+            self._hr = group["hr_lst"]
+            self._guidance = group["guidance"]
+            self._lr = {s: group[f"lr_lst_x{s}"] for s in self.scales}
 
     def _layout(self, attrs: Mapping[str, Any]) -> None:
         n, p, k = len(self.records), self.patch, len(self.bands)
@@ -222,6 +226,16 @@ class DatasetWriter:
         _write_json(self.root / INFO, {"format": DATASET_FORMAT, **info})
 
 
+def _check_chunks(path: Path, arrays: Mapping[str, zarr.Array]) -> None:
+    """Refuse a dataset whose patch arrays lack chunk files: zarr would read them as NaN and
+    training or evaluation would go on with empty inputs and report meaningless numbers."""
+    for name, array in arrays.items():
+        missing = array.nchunks - array.nchunks_initialized
+        if missing:
+            raise InputError(path / STORE / name, f"{missing} of {array.nchunks} patch chunks are missing",
+                             "the dataset is damaged: create it again with groklst prepare")
+
+
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
@@ -241,6 +255,8 @@ class PreparedDataset:
         self._hr = group["hr_lst"]
         self._guidance = group["guidance"]
         self._lr = {s: group[f"lr_lst_x{s}"] for s in self.scales}
+        _check_chunks(path, {"hr_lst": self._hr, "guidance": self._guidance,
+                             **{f"lr_lst_x{s}": a for s, a in self._lr.items()}})
         self._transform = np.asarray(group["transform"][:], dtype=np.float64)
         self._crs_wkt = [str(c) for c in group["crs"][:]]
         self._crs_cache: dict[str, CRS | None] = {}
@@ -302,6 +318,8 @@ def open_prepared(path: str | os.PathLike[str]) -> PreparedDataset:
         )
     try:
         return PreparedDataset(root)
+    except InputError:
+        raise
     except Exception as exc:  # noqa: BLE001 - whatever fails to parse, the dataset is damaged
         raise InputError(root, f"prepared dataset is damaged ({type(exc).__name__}: {exc})") from exc
 

@@ -8,6 +8,7 @@ temporary) is left under the output name, and that an existing dataset is byte-i
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -296,3 +297,44 @@ def test_lst_options_without_a_given_lst_are_refused(mii, tmp_path: Path, capsys
     lines = error_lines(capsys)
     assert len(lines) == 1 and "describe a given LST raster" in lines[0]
     assert not out.exists()
+
+
+# ----------------------------------------------------------------------- a damaged dataset
+
+
+@pytest.mark.parametrize("removed", ["lr_lst_x2", "lr_lst_x2/1.0.0", "hr_lst/0.0.0", "guidance/2.0.0.0"])
+def test_a_dataset_missing_patch_chunks_is_refused_by_train_and_evaluate(
+    tmp_path: Path, capsys, removed: str
+) -> None:
+    """zarr reads a missing chunk as NaN: training and scores would go on without a word."""
+    lst = scene_with_lst(tmp_path, kelvin_field((24, 24)))
+    out = tmp_path / "ds"
+    assert prepare(out, lst) == 0
+    tiny = ["--model", "mocolsk-lite", "--scale", "2", "--iters", "1", "--batch-size", "1", "--crop", "8",
+            "--model-kwargs", '{"base_dim": 4, "num_stages": 1}']
+    assert run(["-q", "train", str(out), "-o", str(tmp_path / "intact"), *tiny]) == 0  # intact: trains
+    target = out / "data.zarr" / removed
+    if target.is_dir():
+        shutil.rmtree(target)
+    else:
+        target.unlink()
+    capsys.readouterr()
+    assert run(["-q", "train", str(out), "-o", str(tmp_path / "run"), *tiny]) == 2
+    line = error_lines(capsys)[0]
+    array = removed.split("/")[0]
+    assert f"{out / 'data.zarr' / array}: " in line and "patch chunks are missing" in line
+    assert not (tmp_path / "run").exists()
+    checkpoint = tmp_path / "intact" / "last.pt"  # no validation split here: no best.pt
+    assert run(["-q", "evaluate", str(out), "-c", str(checkpoint), "--baselines", "bicubic"]) == 2
+    assert "patch chunks are missing" in error_lines(capsys)[0]
+
+
+def test_an_all_nodata_patch_is_still_written_as_a_chunk(tmp_path: Path) -> None:
+    """Every chunk is on disk (even one equal to the NaN fill value), so a missing one is damage."""
+    values = kelvin_field((24, 24))
+    values[:8, :8] = np.nan  # one 8 x 8 patch entirely nodata, kept by --max-nodata 1
+    lst = scene_with_lst(tmp_path, values)
+    out = tmp_path / "ds"
+    assert run(["-q", "prepare", str(lst), "--out", str(out), *SMALL, "--max-nodata", "1"]) == 0
+    ds = open_prepared(out)
+    assert len(ds) == 9 and np.isnan(hr_values(out)).all(axis=(1, 2)).sum() == 1
