@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import rasterio
 from affine import Affine
+from rasterio._err import CPLE_BaseError  # what GDAL raises directly, e.g. under a warp
 from rasterio.coords import disjoint_bounds
 from rasterio.crs import CRS
+from rasterio.errors import RasterioError
 from rasterio.transform import array_bounds
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
@@ -46,6 +48,47 @@ ProgressCallback = Callable[[int, int, str], None]  # (done, total, what)
 
 class IngestWarning(UserWarning):
     """Something the user should know about an ingested scene (e.g. no DEM given)."""
+
+
+def _unreadable(path: str | Path, exc: BaseException) -> InputError:
+    """A failed read of an input raster as one line naming it, with GDAL's innermost message
+    (e.g. ``TIFFFillTile:Read error ...; got 59552 bytes, expected 225996``)."""
+    inner, depth = exc, 0
+    while (inner.__cause__ or inner.__context__) is not None and depth < 8:
+        inner, depth = inner.__cause__ or inner.__context__, depth + 1
+    text = (str(inner).strip() or type(inner).__name__).splitlines()[0]
+    return InputError(path, f"cannot be read ({text})", "the file may be damaged or truncated")
+
+
+def _warp(src: rasterio.DatasetReader, band: int, grid: Grid, src_nodata: float | None) -> np.ndarray:
+    """:func:`warp_bands` of one band, a damaged or truncated file being bad input, not a bug."""
+    try:
+        return warp_bands(src, band, grid, src_nodata=src_nodata)
+    except (RasterioError, CPLE_BaseError) as exc:
+        raise _unreadable(src.name, exc) from exc
+
+
+@contextmanager
+def _folders_removed_on_failure(folder: Path) -> Iterator[None]:
+    """Remove ``folder`` and the ancestors this run creates if the run fails and they are empty.
+
+    Only folders that did not exist when the run started are removed, and only empty ones
+    (``rmdir``), so a failed run leaves the file system as it found it.
+    """
+    created = []
+    for path in (folder, *folder.parents):
+        if path.exists() or path.is_symlink():
+            break
+        created.append(path)
+    try:
+        yield
+    except BaseException:
+        for path in created:  # deepest first
+            try:
+                path.rmdir()
+            except OSError:
+                break
+        raise
 
 
 def _looks_like_product(folder: Path, patterns: sdgsat.ProductPatterns) -> bool:
@@ -137,22 +180,23 @@ class _Mii:
         """Refuse products that cannot give reflectance, before any work."""
         mii = self.product
         if mii.solar_zenith is None:
-            raise InputError(mii.folder, "no solar zenith in the meta.xml", "adapt PATTERNS.solar_zenith_tags")
+            raise InputError(mii.meta or mii.folder, "no solar zenith (or elevation) tag",
+                             "adapt PATTERNS.solar_zenith_tags")
         if not 0.0 <= mii.solar_zenith < MAX_SOLAR_ZENITH:
-            raise InputError(mii.folder, f"solar zenith {mii.solar_zenith:g} deg in the meta.xml",
+            raise InputError(mii.meta or mii.folder, f"solar zenith {mii.solar_zenith:g} deg",
                              f"reflectance needs the sun above the horizon (zenith < {MAX_SOLAR_ZENITH:g} deg)")
         for src in self.srcs:
             if src.count < 7:
                 raise InputError(src.name, f"{src.count} bands, MII imagery has 7", "is this an MII image?")
         for band in MII_GUIDANCE_BANDS:
             if band not in mii.calibration.gains:
-                raise InputError(mii.folder, f"calib.xml has no gain for MII band {band}")
+                raise InputError(mii.calib or mii.folder, f"no gain for MII band {band}")
 
     def reflectance(self, band: int, grid: Grid) -> np.ndarray:
         """One band on ``grid``, cameras mosaicked (the first camera wins where both have data)."""
         mosaic = np.full((grid.height, grid.width), np.nan, dtype=np.float32)
         for src in self.srcs:
-            dn = warp_bands(src, band, grid, src_nodata=0)
+            dn = _warp(src, band, grid, src_nodata=0)
             fill = np.isnan(mosaic) & np.isfinite(dn)
             mosaic[fill] = dn[fill]
         cal, mii = self.product.calibration, self.product
@@ -190,7 +234,7 @@ class _Dem:
     def band(self, grid: Grid) -> np.ndarray:
         if self.src is None:
             return np.full((grid.height, grid.width), DEFAULT_DEM_M, dtype=np.float32)
-        out = warp_bands(self.src, 1, grid, src_nodata=self.src.nodata)
+        out = _warp(self.src, 1, grid, src_nodata=self.src.nodata)
         finite = int(np.isfinite(out).sum())
         self.covered += finite
         self.missing += out.size - finite
@@ -260,7 +304,7 @@ class _TisLst:
             raise InputError(src.name, f"{src.count} bands, TIS imagery has 3", "is this a TIS image?")
         for band in (2, 3):
             if band not in tis.calibration.gains:
-                raise InputError(tis.folder, f"calib.xml has no gain for TIS band {band}")
+                raise InputError(tis.calib or tis.folder, f"no gain for TIS band {band}")
         self.tis, self.src, self.ratio, self.method, self.config = tis, src, ratio, method, config
         if method == "split-window":
             detail = f"c={list(config.c)}, water_vapour={config.water_vapour:g} g/cm2"
@@ -271,8 +315,8 @@ class _TisLst:
                      "approximate": "yes: LST retrieved without SDGSAT-1-specific coefficients"}
 
     def strip(self, window: Window, reflectance: dict[int, np.ndarray]) -> np.ndarray:
-        temps = [sdgsat.brightness_temperature(
-            self.tis.calibration.radiance(self.src.read(band, window=window), band), band) for band in (2, 3)]
+        temps = [sdgsat.brightness_temperature(self.tis.calibration.radiance(self._dn(band, window), band), band)
+                 for band in (2, 3)]
         green, red, nir = (_block_mean(reflectance[b], self.ratio) for b in (GREEN, RED, NIR))
         e2, e3 = lst_retrieval.emissivity(indices.ndvi(red, nir), indices.ndwi(green, nir), self.config)
         if self.method == "split-window":
@@ -281,6 +325,13 @@ class _TisLst:
             lst = lst_retrieval.single_channel(temps[0], e2, sdgsat.TIS_WAVELENGTH_UM[1])
         self._check_plausible(lst)
         return lst
+
+    def _dn(self, band: int, window: Window) -> np.ndarray:
+        """TIS DN of ``band`` in ``window``; a damaged or truncated image names the file."""
+        try:
+            return self.src.read(band, window=window)
+        except (RasterioError, CPLE_BaseError) as exc:
+            raise _unreadable(self.src.name, exc) from exc
 
     def _check_plausible(self, lst: np.ndarray) -> None:
         """Refuse retrieved LST outside the range every LST read obeys (wrong gains, coefficients)."""
@@ -325,7 +376,7 @@ def ingest_product(
     The scene is streamed in strips of ``strip_rows`` LST rows (default: whole 512-row blocks of
     the guidance), so memory grows with the scene's width, not its area; a first pass finds the
     scene minima that NDMVI needs. Both outputs are written to temporary names and renamed only
-    when both are complete.
+    when both are complete; a failed run also removes the (empty) ``out_dir`` it created.
     """
     report = on_progress or (lambda done, total, label: None)
     if method not in LST_METHODS:
@@ -336,10 +387,9 @@ def ingest_product(
     tis = _pick(products, "TIS", needed=lst is None)
     name = name or default_name(mii_product)
     lst_path, guidance_path = Path(out_dir) / f"{name}_lst.tif", Path(out_dir) / f"{name}_guidance.tif"
-    check_writable(lst_path, overwrite)
-    check_writable(guidance_path, overwrite)
-
-    with bounded_block_cache(), ExitStack() as stack:
+    with _folders_removed_on_failure(Path(out_dir)), bounded_block_cache(), ExitStack() as stack:
+        check_writable(lst_path, overwrite)
+        check_writable(guidance_path, overwrite)
         mii = _Mii(mii_product, [stack.enter_context(open_raster(p)) for p in mii_product.images])
         lst_src = stack.enter_context(open_raster(lst if lst is not None else tis.images[0]))
         window, lst_grid, guidance_grid, ratio = _grids(lst_src, mii.srcs)

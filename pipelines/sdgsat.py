@@ -22,6 +22,10 @@ the patterns and pass it on, e.g.::
 shell globs matched inside the product folder, except ``folder``, ``gain_tag`` and
 ``bias_tag`` which are regular expressions. Metadata tags are found by name anywhere in the
 XML, trying each candidate name in turn, so reordered or nested variants still parse.
+
+Each of ``mii_images`` names one camera's file: MII imagery is two mosaic halves, so a product
+missing one of them is refused (naming the missing file) rather than silently ingested with
+part of the scene dropped. Radiance gains must be positive and finite, biases finite.
 """
 
 from __future__ import annotations
@@ -104,6 +108,8 @@ class Product:
     calibration: Calibration
     solar_zenith: float | None
     acquired: date | None
+    meta: Path | None = None  # the meta.xml read, None when the folder has none
+    calib: Path | None = None  # the calib.xml read
 
 
 def read_xml(path: Path) -> ET.Element:
@@ -147,10 +153,7 @@ def parse_calibration(path: Path, sensor: str, patterns: ProductPatterns = PATTE
         for kind, pattern in (("gain", patterns.gain_tag), ("bias", patterns.bias_tag)):
             match = re.match(pattern, _local(element.tag), flags=re.IGNORECASE)
             if match and element.text and element.text.strip():
-                try:
-                    value = float(element.text.strip())
-                except ValueError as exc:
-                    raise InputError(path, f"{_local(element.tag)} is not a number: {element.text!r}") from exc
+                value = _coefficient(path, _local(element.tag), element.text.strip(), kind)
                 found[kind].setdefault(int(match.group(1)), []).append(value)
     if not found["gain"]:
         raise InputError(path, f"no {sensor} RADIANCE_GAIN_BAND_n tags", "is this the calib.xml of the product?")
@@ -164,6 +167,20 @@ def parse_calibration(path: Path, sensor: str, patterns: ProductPatterns = PATTE
     gains = {band: v[0] for band, v in found["gain"].items()}
     biases = {band: found["bias"].get(band, [0.0])[0] for band in gains}
     return Calibration(gains, biases)
+
+
+def _coefficient(path: Path, tag: str, text: str, kind: str) -> float:
+    """A calibration value, refused unless finite (and, for a gain, positive): a zero gain
+    would silently make every radiance equal the bias."""
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise InputError(path, f"{tag} is not a number: {text!r}") from exc
+    if not math.isfinite(value) or (kind == "gain" and value <= 0.0):
+        need = "a positive finite number" if kind == "gain" else "a finite number"
+        raise InputError(path, f"{tag} is {text}; a radiance {kind} must be {need}",
+                         "is the calib.xml damaged? take it from the original delivery")
+    return value
 
 
 def _sensor_of(folder: Path, meta: ET.Element | None, patterns: ProductPatterns) -> str | None:
@@ -210,6 +227,42 @@ def _one(folder: Path, pattern: str, what: str) -> Path:
     return hits[0]
 
 
+def _stem(name: str, pattern: str) -> str | None:
+    """The part of file ``name`` that the single ``*`` of ``pattern`` matched (None if it cannot tell)."""
+    head, star, tail = pattern.partition("*")
+    if not star or any(c in head + tail for c in "*?[") or len(name) < len(head) + len(tail):
+        return None
+    return name[len(head):len(name) - len(tail)] if name.startswith(head) and name.endswith(tail) else None
+
+
+def expected_file(folder: Path, pattern: str, stem: str | None = None) -> Path:
+    """The file ``pattern`` should have matched in ``folder``, its ``*`` filled with the scene
+    name ``stem`` (default: the folder name), so that an error can name a missing file."""
+    return folder / pattern.replace("*", stem or folder.name, 1)
+
+
+def _mii_cameras(folder: Path, globs: tuple[str, ...]) -> tuple[Path, ...]:
+    """The images of the MII cameras, one glob each; a product that has one camera's image
+    but lacks another's is refused: the halves are mosaicked, one alone drops part of the scene."""
+    found = {g: sorted(folder.glob(g)) for g in globs}
+    present = [(g, hits[0]) for g, hits in found.items() if hits]
+    missing = [g for g, hits in found.items() if not hits]
+    if present and missing:
+        stem = _stem(present[0][1].name, present[0][0])
+        raise InputError(expected_file(folder, missing[0], stem),
+                         f"MII camera image not found: the product is {len(globs)} mosaic halves "
+                         f"({', '.join(globs)}) and only {present[0][1].name} is there",
+                         "copy the complete product folder")
+    return tuple(p for hits in found.values() for p in hits)
+
+
+def _check_meta(folder: Path, sensor: str, meta_files: list[Path], patterns: ProductPatterns) -> None:
+    """Refuse an MII product without a meta.xml: its solar zenith is what gives reflectance."""
+    if not meta_files and sensor == "MII":
+        raise InputError(expected_file(folder, patterns.meta), "meta.xml not found",
+                         "MII reflectance needs the solar zenith it holds: copy the complete product folder")
+
+
 def read_product(folder: str | Path, patterns: ProductPatterns = PATTERNS) -> Product:
     """Identify and read the metadata of one TIS or MII product folder."""
     folder = Path(folder)
@@ -221,17 +274,21 @@ def read_product(folder: str | Path, patterns: ProductPatterns = PATTERNS) -> Pr
     if sensor is None:
         raise InputError(folder, "not recognised as an SDGSAT-1 TIS or MII product",
                          "expected KX10_TIS_.../KX10_MII_... with *.tiff or *_A.tif/*_B.tif")
+    _check_meta(folder, sensor, meta_files, patterns)
     globs = patterns.tis_images if sensor == "TIS" else patterns.mii_images
-    images = tuple(p for g in globs for p in sorted(folder.glob(g)))
+    images = (tuple(p for g in globs for p in sorted(folder.glob(g))) if sensor == "TIS"
+              else _mii_cameras(folder, globs))
     if not images:
         raise InputError(folder, f"no {sensor} imagery ({', '.join(globs)})",
                          "adapt pipelines.sdgsat.PATTERNS for this delivery")
-    calibration = parse_calibration(_one(folder, patterns.calib, "calibration file"), sensor, patterns)
+    calib = _one(folder, patterns.calib, "calibration file")
+    calibration = parse_calibration(calib, sensor, patterns)
     try:
         zenith = _solar_zenith(meta, patterns)
     except ValueError as exc:
         raise InputError(meta_files[0], f"solar angle is not a number ({exc})") from exc
-    return Product(folder, sensor, images, calibration, zenith, _acquired(folder, meta, patterns))
+    return Product(folder, sensor, images, calibration, zenith, _acquired(folder, meta, patterns),
+                   meta_files[0] if meta_files else None, calib)
 
 
 def earth_sun_distance(day: date | None) -> float:

@@ -266,7 +266,7 @@ def test_bad_inputs_exit_2_and_write_nothing(case, scene, products, tmp_path, ca
     assert run(["ingest", *args, "--out-dir", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("error:") == 1 and "Traceback" not in err
-    assert _leftovers(out) == []
+    assert not out.exists()  # not even the folder: a failed run leaves nothing behind
     if case == "implausible_retrieval":
         assert "LST retrieved from TIS is implausible" in err and "outside 150..400 K" in err
 
@@ -302,3 +302,88 @@ def test_strips_give_the_same_scene_as_one_pass(scene, products, tmp_path):
     with rasterio.open(strips[1]) as src:
         ndmvi = src.read(BAND_NAMES.index("ndmvi") + 1)
     assert np.nanmin(ndmvi) < 0.5 < np.nanmax(ndmvi)
+
+
+# --- damaged or incomplete product folders ------------------------------------------------
+
+def _copy(product: Path, tmp_path: Path) -> Path:
+    """A copy of a product folder to damage, under the product's own name."""
+    return Path(shutil.copytree(product, tmp_path / "broken" / product.name))
+
+
+def _ingest_fails(tis: Path, mii: Path, out: Path, capsys) -> str:
+    """Run the CLI ingest, check it exits 2 with one error line; return that line."""
+    assert run(["ingest", str(tis), str(mii), "--out-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "Traceback" not in err and "internal error" not in err
+    return " ".join(err.split())  # undo the console's line wrapping
+
+
+def test_truncated_mii_camera_is_named_and_no_folder_is_left(products, tmp_path, capsys):
+    tis, mii = products
+    broken = _copy(mii, tmp_path)
+    camera = next(broken.glob("*_A.tif"))
+    camera.write_bytes(camera.read_bytes()[: camera.stat().st_size * 3 // 4])  # header intact, tiles cut
+    err = _ingest_fails(tis, broken, tmp_path / "new" / "out", capsys)
+    assert f"{camera}: cannot be read (" in err and "truncated" in err
+    assert not (tmp_path / "new").exists()  # both folders the run created are gone
+    kept = tmp_path / "mine"
+    kept.mkdir()  # a folder the user made is never removed
+    _ingest_fails(tis, broken, kept, capsys)
+    assert kept.is_dir() and _leftovers(kept) == []
+
+
+def test_missing_mii_camera_b_is_refused_naming_the_file(products, tmp_path, capsys):
+    tis, mii = products
+    broken = _copy(mii, tmp_path)
+    camera_b = next(broken.glob("*_B.tif"))
+    camera_b.unlink()
+    with pytest.raises(InputError, match="MII camera image not found") as caught:
+        sdgsat.read_product(broken)
+    assert caught.value.path == str(camera_b)  # the exact name the delivery should have had
+    err = _ingest_fails(tis, broken, tmp_path / "out", capsys)
+    assert f"{camera_b}: MII camera image not found" in err and "_A.tif is there" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("text", ["0", "-0.043", "nan", "inf"])
+def test_gain_that_is_not_positive_and_finite_is_refused(text, tmp_path):
+    path = tmp_path / "c.calib.xml"
+    path.write_text(f"<r><TIS><RADIANCE_GAIN_BAND_2>{text}</RADIANCE_GAIN_BAND_2>"
+                    "<RADIANCE_GAIN_BAND_3>0.005</RADIANCE_GAIN_BAND_3></TIS></r>")
+    with pytest.raises(InputError, match=f"RADIANCE_GAIN_BAND_2 is {text}; a radiance gain must be "
+                                         "a positive finite number") as caught:
+        sdgsat.parse_calibration(path, "TIS")
+    assert caught.value.path == str(path)
+    path.write_text("<r><TIS><RADIANCE_GAIN_BAND_2>0.004</RADIANCE_GAIN_BAND_2>"
+                    f"<RADIANCE_BIAS_BAND_2>{text}</RADIANCE_BIAS_BAND_2></TIS></r>")
+    if text in ("nan", "inf"):
+        with pytest.raises(InputError, match="RADIANCE_BIAS_BAND_2 is"):
+            sdgsat.parse_calibration(path, "TIS")
+    else:  # a zero or negative bias is a legitimate calibration
+        assert sdgsat.parse_calibration(path, "TIS").biases == {2: float(text)}
+
+
+def test_zero_mii_gain_stops_the_cli(products, tmp_path, capsys):
+    tis, mii = products
+    broken = _copy(mii, tmp_path)
+    calib = next(broken.glob("*.calib.xml"))
+    raw = calib.read_bytes()
+    assert raw.count(b"<RADIANCE_GAIN_BAND_7>0.043<") == 1
+    calib.write_bytes(raw.replace(b"<RADIANCE_GAIN_BAND_7>0.043<", b"<RADIANCE_GAIN_BAND_7>0<"))
+    err = _ingest_fails(tis, broken, tmp_path / "out", capsys)
+    assert f"{calib}: RADIANCE_GAIN_BAND_7 is 0;" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_mii_meta_xml_is_named(products, tmp_path, capsys):
+    tis, mii = products
+    broken = _copy(mii, tmp_path)
+    meta = next(broken.glob("*.meta.xml"))
+    meta.unlink()
+    err = _ingest_fails(tis, broken, tmp_path / "out", capsys)
+    assert f"{broken / (broken.name + '.meta.xml')}: meta.xml not found" in err
+    assert meta == broken / (broken.name + ".meta.xml") and "solar zenith" in err
+    tis_copy = _copy(tis, tmp_path)  # TIS needs nothing from its meta.xml: still read
+    next(tis_copy.glob("*.meta.xml")).unlink()
+    assert sdgsat.read_product(tis_copy).sensor == "TIS"
