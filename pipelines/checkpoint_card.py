@@ -49,8 +49,18 @@ def _training_line(config: dict[str, Any]) -> str | None:
         done, planned = config.get("iteration"), config.get("iters")
         parts.append(f"{done} of {planned} iterations" if done is not None and planned is not None
                      else f"{done if done is not None else planned} iterations")
-    parts += [f"{label} {config[key]}" for key, label in _TRAINING_KEYS if config.get(key) is not None]
+    parts += [f"{label} {_training_value(config, key)}" for key, label in _TRAINING_KEYS
+              if config.get(key) is not None]
     return ", ".join(parts) or None
+
+
+def _training_value(config: dict[str, Any], key: str) -> Any:
+    """A training setting as shown; the device used, with the requested one when it differs."""
+    value = config[key]
+    requested = config.get("requested_device")
+    if key == "device" and requested is not None and requested != value:
+        return f"{value} (requested {requested})"
+    return value
 
 
 def _validation_line(config: dict[str, Any]) -> str | None:
@@ -87,7 +97,8 @@ def format_card(card: dict[str, Any]) -> list[str]:
     for label, line in (("training", _training_line(config)), ("validation", _validation_line(config))):
         if line:
             lines.append(f"{label:<11} {line}")
-    shown = {"iteration", "iters", "val", "model", "scale", "model_kwargs", *(k for k, _ in _TRAINING_KEYS)}
+    shown = {"iteration", "iters", "val", "model", "scale", "model_kwargs", "requested_device",
+             *(k for k, _ in _TRAINING_KEYS)}
     rest = {k: v for k, v in config.items() if k not in shown}
     if rest:
         lines.append("config      " + ", ".join(f"{k}={json.dumps(v)}" for k, v in rest.items()))

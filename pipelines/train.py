@@ -19,7 +19,7 @@ import math
 import random
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from pipelines.train_data import DataSource, batch_positions, load_batch
 from pipelines.train_dist import DistContext
 
 STATE_FORMAT = "groklst-train-state/1"
+MAX_SEED = 2**64 - 1  # the largest seed torch.manual_seed takes
 
 StepHook = Callable[[int, float], None]
 ValidationHook = Callable[[int, dict[str, float]], bool]
@@ -139,13 +140,81 @@ def _accepted_arguments(name: str, scale: int, bands: int) -> str:
     return f"{name} accepts {', '.join(names)}" if names else f"{name} takes no --model-kwargs"
 
 
+def option_name(key: str) -> str:
+    """The command-line option of a training setting (``batch_size`` -> ``--batch-size``)."""
+    return "--" + key.replace("_", "-")
+
+
+def _integer_problem(value: Any, low: int, high: int | None = None) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"must be an integer, not {value!r}"
+    if value < low or (high is not None and value > high):
+        bounds = f">= {low}" if high is None else f"from {low} to {high}"
+        return f"must be an integer {bounds}, not {value}"
+    return None
+
+
+def _finite(value: int | float) -> bool:
+    """Whether ``value`` is a finite float (an integer too large for a float is not)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _float_problem(value: Any, positive: bool) -> str | None:
+    wanted = "a finite number > 0" if positive else "a finite number >= 0"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"must be {wanted}, not {value!r}"
+    if not _finite(value) or value < 0 or (positive and value == 0):
+        return f"must be {wanted}, not {value}"
+    return None
+
+
+_SETTING_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "scale": lambda v: _integer_problem(v, 2),
+    "seed": lambda v: _integer_problem(v, 0, MAX_SEED),
+    "lr": lambda v: _float_problem(v, positive=True),
+    "weight_decay": lambda v: _float_problem(v, positive=False),
+    "min_lr": lambda v: _float_problem(v, positive=False),
+}
+_SETTING_HINTS = {
+    "scale": "one of the dataset's scales, as given to groklst prepare --scales",
+    "seed": "torch and NumPy take non-negative seeds",
+    "lr": "the default is 1e-4",
+}
+
+
+def check_settings(settings: Mapping[str, Any], where: Mapping[str, str] | None = None) -> None:
+    """Refuse a scale below 2, a negative seed, or a learning rate or weight decay that is NaN,
+    infinite or out of range, as one-line errors.
+
+    Works on plain settings, before a :class:`TrainConfig` is built (which would divide by a
+    zero scale), so that torch never sees them. ``where`` names a setting's source (an option
+    or a config file); ``--lr``-style option names by default.
+    """
+    for key, check in _SETTING_CHECKS.items():
+        value = settings.get(key)
+        problem = None if value is None else check(value)
+        if problem:
+            label = (where or {}).get(key, option_name(key))
+            raise InputError(label, problem, _SETTING_HINTS.get(key))
+
+
+def used_device(device: torch.device, world_size: int) -> str:
+    """The device a run trained on: ``cpu``, ``cuda:0``; the device type for several processes."""
+    return device.type if world_size > 1 else str(device)
+
+
 def check_training(source: DataSource, config: TrainConfig) -> list[int]:
     """Refuse settings that cannot train on ``source`` before any file is written; the train patches.
 
-    Checks the model (known, trainable, buildable with its keyword arguments at this scale and
-    band count), the scale (one of the dataset's), the crop (within a patch) and the LST
-    statistics (a constant LST teaches nothing and cannot be normalised).
+    Checks the numbers (:func:`check_settings`), the model (known, trainable, buildable with its
+    keyword arguments at this scale and band count), the scale (one of the dataset's), the crop
+    (within a patch) and the LST statistics (a constant LST teaches nothing and cannot be
+    normalised).
     """
+    check_settings(config.to_dict())
     _check_model(source, config)
     train = _check_source(source, config)
     stats = source.stats
@@ -279,15 +348,21 @@ class _Run:
     # --- files (rank 0) ----------------------------------------------------------------
     def _extra(self, metrics: dict[str, float] | None) -> dict[str, Any]:
         return {"iteration": self.iteration, "val": metrics, "precision": self.precision,
-                "world_size": self.context.world_size}
+                "world_size": self.context.world_size,
+                "device": used_device(self.device, self.context.world_size),
+                "requested_device": self.config.device}
 
     def save(self, improved: bool, metrics: dict[str, float] | None) -> None:
-        """Checkpoints first, the state last: a state on disk means its checkpoints are too."""
+        """Checkpoints first, the state last: a state on disk means its checkpoints are too.
+
+        ``best.pt`` is written only for a validation that improved the RMSE: without a
+        validation split (or a finite RMSE) there is no best, and no ``best.pt``.
+        """
         if self.run_dir is None or not self.context.is_main:
             return
         checkpoint = build_checkpoint(self.model, self.source, self.config, self._extra(metrics))
         checkpoint.save(self.run_dir / LAST)
-        if improved or not (self.run_dir / BEST).exists():
+        if improved:
             checkpoint.save(self.run_dir / BEST)
         with atomic_output(self.run_dir / STATE, overwrite=True) as tmp:
             torch.save(self.state(), tmp)

@@ -18,10 +18,14 @@ import torch
 
 import pipelines.train as train_module
 from groklst_cli.app import run
+from groklst_cli.commands.train import _check_batch
 from pipelines.checkpoint import load_checkpoint
-from pipelines.dataset import NormStats
-from pipelines.errors import GroklstWarning
+from pipelines.checkpoint_card import checkpoint_card, format_card
+from pipelines.dataset import NormStats, open_prepared
+from pipelines.devices import resolve_device
+from pipelines.errors import GroklstWarning, InputError
 from pipelines.run_layout import BEST, CONFIG_FILE, METRICS_FILE, STATE
+from pipelines.sample_scene import generate_scene, write_scene
 from pipelines.train import fit
 from tests.test_faults_downscale import snapshot
 from tests.test_train import CLI_TRAIN, TINY, FakeSource, dataset  # noqa: F401 - dataset: a fixture
@@ -75,6 +79,11 @@ BAD_SETTINGS = {
     "batch size": (["--batch-size", "0"], "batch_size must be >= 1"),
     "device": (["--device", "tpu"], "device must be auto, cpu, cuda or cuda:N"),
     "time limit": (["--max-seconds", "0"], "must be a positive number of seconds"),
+    "NaN learning rate": (["--lr", "nan"], "--lr: must be a finite number > 0, not nan"),
+    "infinite learning rate": (["--lr", "inf"], "--lr: must be a finite number > 0, not inf"),
+    "NaN weight decay": (["--weight-decay", "nan"], "--weight-decay: must be a finite number >= 0, not nan"),
+    "negative seed": (["--seed", "-1"], "--seed: must be an integer from 0 to 18446744073709551615, not -1"),
+    "zero scale": (["--scale", "0"], "--scale: must be an integer >= 2, not 0"),
 }
 
 
@@ -86,6 +95,77 @@ def test_bad_settings_create_no_run_directory(case: str, dataset: Path, tmp_path
     lines = error_lines(capsys)
     assert len(lines) == 1 and fragment in lines[0], lines
     assert not out.exists()
+
+
+def test_a_nan_in_the_config_file_names_the_file(dataset: Path, tmp_path: Path, capsys) -> None:
+    settings = tmp_path / "train.toml"
+    settings.write_text("[train]\nweight-decay = nan\n")
+    out = tmp_path / "run"
+    assert train(dataset, out, "--config", str(settings)) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and f"{settings} (weight_decay): must be a finite number >= 0, not nan" in lines[0]
+    assert not out.exists()
+
+
+def test_a_batch_larger_than_the_train_split_is_refused(dataset: Path, tmp_path: Path, capsys) -> None:
+    patches = len(open_prepared(dataset).indices("train"))
+    out = tmp_path / "run"
+    assert train(dataset, out, "--batch-size", str(patches + 1)) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1, lines
+    assert f"--batch-size: a batch of {patches + 1} is more than the {patches} training patches" in lines[0]
+    assert f"use --batch-size {patches} or less" in lines[0]
+    assert not out.exists()
+    _check_batch(patches, 1, patches)  # exactly the train split: accepted
+    with pytest.raises(InputError, match=f"a batch of {patches} x 2 processes"):
+        _check_batch(patches, 2, patches)
+
+
+@pytest.fixture(scope="module")
+def dataset_without_val(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One generated scene prepared with --split 1:0:0: every patch is a training patch."""
+    root = tmp_path_factory.mktemp("noval")
+    lst, _ = write_scene(generate_scene((48, 48), seed=1), root / "scenes", name="s1")
+    out = root / "ds"
+    assert run(["-q", "prepare", str(lst), "-o", str(out), "--scales", "2", "--patch", "24",
+                "--stride", "24", "--split", "1:0:0"]) == 0
+    assert open_prepared(out).indices("val") == []
+    return out
+
+
+def test_without_a_validation_split_there_is_no_best_pt(dataset_without_val: Path, tmp_path: Path,
+                                                      capsys) -> None:
+    out = tmp_path / "run"
+    assert train(dataset_without_val, out, "--val-every", "1", "--batch-size", "1", "--json") == 0
+    captured = capsys.readouterr()
+    assert "warning: the dataset has no validation split" in captured.err
+    assert "no best.pt is written; last.pt is the final state" in captured.err
+    summary = json.loads(captured.out)
+    assert summary["best"] is None and summary["best_checkpoint"] is None
+    assert summary["last_checkpoint"] == str(out / "last.pt")
+    assert not (out / BEST).exists()
+    assert load_checkpoint(out / "last.pt").config["iteration"] == 2
+    assert train(dataset_without_val, tmp_path / "plain", "--batch-size", "1") == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "plain" / "last.pt")
+
+
+def test_the_device_used_is_recorded_with_the_requested_one(dataset: Path, tmp_path: Path, capsys) -> None:
+    used = str(resolve_device("auto"))
+    out = tmp_path / "run"
+    assert train(dataset, out, "--device", "auto") == 0
+    saved = json.loads((out / CONFIG_FILE).read_text())
+    assert (saved["train"]["device"], saved["requested_device"]) == (used, "auto")
+    checkpoint = load_checkpoint(out / BEST)
+    assert (checkpoint.config["device"], checkpoint.config["requested_device"]) == (used, "auto")
+    capsys.readouterr()
+    assert run(["checkpoint-info", str(out / BEST)]) == 0
+    text = capsys.readouterr().out
+    assert f"on {used} (requested auto)," in text and "requested_device=" not in text
+    assert train(dataset, out, "--resume") == 0  # the stored device does not block a resume
+    cpu_run = tmp_path / "cpu"
+    assert train(dataset, cpu_run) == 0  # CLI_TRAIN asks for the CPU: nothing to add
+    card = format_card(checkpoint_card(cpu_run / BEST))
+    assert any(line.startswith("training") and "on cpu, precision" in line for line in card)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

@@ -131,6 +131,32 @@ def test_checkpoint_carries_everything(tmp_path: Path) -> None:
     np.testing.assert_allclose(predict(lr, guidance), direct, rtol=0, atol=1e-4)
 
 
+def test_fit_refuses_numbers_torch_cannot_use(tmp_path: Path) -> None:
+    for overrides, fragment in (({"lr": float("nan")}, "--lr: must be a finite number > 0, not nan"),
+                                ({"weight_decay": float("inf")}, "--weight-decay: must be a finite number"),
+                                ({"min_lr": -1.0}, "--min-lr: must be a finite number >= 0, not -1.0"),
+                                ({"seed": -1}, "--seed: must be an integer from 0")):
+        with pytest.raises(InputError) as caught:
+            fit(FakeSource(), config(**overrides), tmp_path / "run")
+        assert fragment in str(caught.value)
+    assert not (tmp_path / "run").exists()
+
+
+class NoValSource(FakeSource):
+    """FakeSource whose validation split is empty."""
+
+    def indices(self, split: str) -> list[int]:
+        return [] if split == "val" else super().indices(split)
+
+
+def test_without_validation_only_last_pt_is_written(tmp_path: Path) -> None:
+    outcome = fit(NoValSource(), config(iters=2, val_every=1), tmp_path)
+    assert outcome.best is None and outcome.finished
+    assert not (tmp_path / BEST).exists()
+    assert load_checkpoint(tmp_path / LAST).config["iteration"] == 2
+    assert [r["iteration"] for r in outcome.history] == [1, 2]
+
+
 def test_mismatched_checkpoint_is_refused(tmp_path: Path) -> None:
     fit(FakeSource(), config(iters=1, val_every=1), tmp_path)
     ckpt = load_checkpoint(tmp_path / BEST)

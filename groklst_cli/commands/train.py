@@ -30,6 +30,7 @@ from pipelines.train_config import TrainConfig
 if TYPE_CHECKING:
     import torch
 
+    from pipelines.dataset import PreparedDataset
     from pipelines.train import FitResult
 
 CPU_PRESET = "mocolsk-lite"
@@ -66,6 +67,41 @@ def _resumed_config(out: Path, requested: TrainConfig, given: dict[str, Any]) ->
                              "a resumed run keeps its settings")
     config.device = requested.device
     return config
+
+
+def _sources(given: dict[str, Any], file_settings: dict[str, Any], config_file: Optional[Path]) -> dict[str, str]:
+    """Where each setting came from, for error messages: its option, or the config file."""
+    from pipelines.train import option_name
+
+    return {key: option_name(key) if key in given or config_file is None else f"{config_file} ({key})"
+            for key in {**file_settings, **given}}
+
+
+def _check_batch(batch_size: int, world_size: int, patches: int) -> None:
+    """Refuse a batch larger than the train split: it would repeat patches in every batch
+    (and a huge one runs for hours) instead of training on more data."""
+    if batch_size * world_size <= patches:
+        return
+    batch = f"{batch_size}" if world_size == 1 else f"{batch_size} x {world_size} processes"
+    largest = max(patches // world_size, 1)
+    raise InputError("--batch-size", f"a batch of {batch} is more than the {patches} training patches",
+                     f"use --batch-size {largest} or less, or prepare more patches")
+
+
+def _run_record(config: TrainConfig, dataset: Path, source: PreparedDataset, device: str,
+                world_size: int) -> dict[str, Any]:
+    """What config.json holds: the effective settings with the device actually used (and the
+    requested one, e.g. ``auto``), and the dataset."""
+    return {"train": {**config.to_dict(), "device": device}, "requested_device": config.device,
+            "dataset": str(dataset.resolve()), "bands": source.bands,
+            "hr_resolution": source.hr_resolution, "world_size": world_size}
+
+
+def _summary(out: Path, outcome: FitResult) -> dict[str, Any]:
+    """The final summary; ``best_checkpoint`` is null when no validation chose one (no best.pt)."""
+    best = str(out / BEST) if outcome.best is not None and (out / BEST).is_file() else None
+    return {"run": str(out), "iteration": outcome.iteration, "finished": outcome.finished,
+            "best": outcome.best, "best_checkpoint": best, "last_checkpoint": str(out / LAST)}
 
 
 def _fit_with_bar(run: Callable[..., FitResult], total: int) -> FitResult:
@@ -127,7 +163,7 @@ def train_cmd(
     """
     # Imported here so that `groklst --help` and the other commands start without torch.
     from pipelines.dataset import open_prepared
-    from pipelines.train import Limits, check_training, fit
+    from pipelines.train import Limits, check_settings, check_training, fit, used_device
     from pipelines.train_config import merge_config, read_config_file
     from pipelines.train_dist import init_distributed, shutdown
 
@@ -140,6 +176,7 @@ def train_cmd(
                          "seed": seed, "device": device, "precision": precision,
                          "model_kwargs": _model_kwargs(model_kwargs)})
     file_settings = read_config_file(config_file) if config_file else {}
+    check_settings({**file_settings, **given}, _sources(given, file_settings, config_file))
     config = merge_config(file_settings, given)
     source = open_prepared(dataset)
     run_dir = inspect_run_dir(out)
@@ -154,13 +191,16 @@ def train_cmd(
     except ValueError as exc:
         raise InputError("--device", str(exc)) from exc
     try:
+        _check_batch(config.batch_size, context.world_size, len(train_patches))
+        device_used = used_device(context.device, context.world_size)
         if context.is_main:
             defaulted = not resume and "model" not in given and "model" not in file_settings
             _announce_model(config, defaulted, context.device)
+            if not source.indices("val"):
+                warn("the dataset has no validation split: nothing selects a best checkpoint, so no "
+                     f"best.pt is written; {LAST} is the final state (prepare more patches or change --split)")
         if context.is_main and not resume:
-            _start_run_dir(run_dir, {"train": config.to_dict(), "dataset": str(dataset.resolve()),
-                                     "bands": source.bands, "hr_resolution": source.hr_resolution,
-                                     "world_size": context.world_size})
+            _start_run_dir(run_dir, _run_record(config, dataset, source, device_used, context.world_size))
         if context.is_main:
             info(f"training {config.model} x{config.scale} on {len(train_patches)} patches, "
                  f"{context.world_size} process(es) on {context.device}")
@@ -172,11 +212,10 @@ def train_cmd(
         shutdown(context)
     if not context.is_main:
         return
-    summary = {"run": str(out), "iteration": outcome.iteration, "finished": outcome.finished,
-               "best": outcome.best, "best_checkpoint": str(out / BEST), "last_checkpoint": str(out / LAST)}
+    summary = _summary(out, outcome)
     if not outcome.finished:
         warn(f"stopped at iteration {outcome.iteration}/{config.iters}; continue with --resume")
-    result(json.dumps(summary) if as_json else str(out / BEST))
+    result(json.dumps(summary) if as_json else summary["best_checkpoint"] or summary["last_checkpoint"])
 
 
 def register(app: typer.Typer) -> None:
