@@ -65,6 +65,20 @@ class PairedGrids:
         return f"output grid: the part of the guidance grid covered by the LST ({size})"
 
 
+Bounds = tuple[float, float, float, float]
+
+
+def footprints_disjoint(a: Bounds, b: Bounds) -> bool:
+    """Whether two ``(left, bottom, right, top)`` boxes share no area, whatever their orientation
+    (a south-up raster's bounds have bottom > top, which rasterio's ``disjoint_bounds`` refuses)."""
+    def ordered(box: Bounds) -> Bounds:
+        x0, y0, x1, y1 = box
+        return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+    (al, ab, ar, at), (bl, bb, br, bt) = ordered(a), ordered(b)
+    return ar <= bl or br <= al or at <= bb or bt <= ab
+
+
 def check_north_up(path: str | os.PathLike[str], grid: Grid) -> None:
     t = grid.transform
     if t == Affine.identity() and grid.crs is None:

@@ -32,7 +32,6 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
-from rasterio.coords import disjoint_bounds
 from rasterio.enums import Resampling
 from rasterio.transform import array_bounds
 from rasterio.warp import reproject, transform_bounds
@@ -43,7 +42,8 @@ from pipelines.atomic import check_writable
 from pipelines.cog import layout
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import BLOCK, band_names, bounded_block_cache, creation_profile, geotiff_output, open_raster
-from pipelines.grids import Grid, check_north_up
+from pipelines.grids import Grid, check_north_up, footprints_disjoint
+from pipelines.lst_values import check_single_band
 from pipelines.warping import grid_rows, warp_bands
 
 INDEX_BANDS = {"ndvi": ("red", "nir"), "ndwi": ("green", "nir"), "ndmvi": ("red", "nir")}
@@ -164,8 +164,8 @@ def _open_source(spec: SourceSpec, grid: Grid, stack: ExitStack) -> rasterio.Dat
     src = stack.enter_context(open_raster(spec.path))
     if src.crs is None:
         raise InputError(spec.path, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
-    if disjoint_bounds(transform_bounds(src.crs, grid.crs, *src.bounds, densify_pts=21),
-                       _grid_bounds(grid)):
+    if footprints_disjoint(transform_bounds(src.crs, grid.crs, *src.bounds, densify_pts=21),
+                           _grid_bounds(grid)):
         raise InputError(spec.path, "does not overlap the LST footprint",
                          "check that the source and the LST show the same place")
     return src
@@ -400,6 +400,7 @@ def build_guidance(
     check_writable(out_path, options.overwrite, inputs=inputs)
     with bounded_block_cache(), ExitStack() as stack:
         lst = stack.enter_context(open_raster(lst_path))
+        check_single_band(lst, lst_path)
         lst_grid = Grid(lst.crs, lst.transform, lst.width, lst.height)
         grid, scale = fine_grid(lst_grid, lst_path, scale=options.scale, res=options.res)
         bands = _Stack(_producers(sources, grid, options, stack), options.indices)

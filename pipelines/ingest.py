@@ -21,7 +21,6 @@ import numpy as np
 import rasterio
 from affine import Affine
 from rasterio._err import CPLE_BaseError  # what GDAL raises directly, e.g. under a warp
-from rasterio.coords import disjoint_bounds
 from rasterio.crs import CRS
 from rasterio.errors import RasterioError
 from rasterio.transform import array_bounds
@@ -32,7 +31,7 @@ from pipelines import indices, lst_retrieval, lst_values, sdgsat
 from pipelines.atomic import check_writable
 from pipelines.errors import InputError
 from pipelines.geotiff import bounded_block_cache, creation_profile, geotiff_output, open_raster
-from pipelines.grids import Grid
+from pipelines.grids import Grid, footprints_disjoint
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
 from pipelines.lst_values import LstDecoding
 from pipelines.units import Units
@@ -227,7 +226,7 @@ class _Dem:
         if self.src.crs is None:
             raise InputError(path, "has no CRS", "the DEM must be georeferenced")
         dem_bounds = transform_bounds(self.src.crs, grid.crs, *self.src.bounds)
-        if disjoint_bounds(dem_bounds, array_bounds(grid.height, grid.width, grid.transform)):
+        if footprints_disjoint(dem_bounds, array_bounds(grid.height, grid.width, grid.transform)):
             raise InputError(path, "does not overlap the scene", "give a DEM covering the MII footprint")
         self.source = Path(path).name
 

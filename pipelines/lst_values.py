@@ -43,6 +43,13 @@ class LstDecoding:
             raise InputError("--scale-factor", "must not be 0")
 
 
+def check_single_band(src: rasterio.DatasetReader, path: str | os.PathLike[str]) -> None:
+    """Refuse an LST raster with more than one band: which one is the LST would be a guess."""
+    if src.count != 1:
+        raise InputError(path, f"has {src.count} bands, expected 1 LST band",
+                         "give a single-band LST raster, e.g. gdal_translate -b N IN.tif LST.tif")
+
+
 def plausible_range(units: Units) -> tuple[float, float]:
     """The range of plausible LST values in ``units``."""
     return PLAUSIBLE_CELSIUS if units is Units.celsius else PLAUSIBLE_KELVIN

@@ -40,6 +40,7 @@ from pipelines.geotiff import band_names, open_raster, read_window
 from pipelines.lst_values import (
     LstDecoding,
     check_plausible,
+    check_single_band,
     decode,
     decode_values,
     linear,
@@ -225,8 +226,7 @@ def open_scene(lst_path: Path, opts: PrepareOptions, shown: str | None = None) -
     hr_resolution = opts.hr_resolution
     name, guidance_path = guidance_for(lst_path)
     with open_raster(lst_path) as lst, open_raster(guidance_path) as guide:
-        if lst.count != 1:
-            raise InputError(lst_path, f"expected 1 LST band, found {lst.count}")
+        check_single_band(lst, lst_path)
         bands = tuple(band_names(guide))
         unnamed = [b for i, b in enumerate(bands, start=1) if b == f"b{i}"]
         if unnamed:

@@ -45,7 +45,9 @@ from pipelines.fit_select import Selection, pooled_metrics, select
 from pipelines.geotiff import band_names, open_raster, read_window
 from pipelines.grids import Grid, pair_grids
 from pipelines.psf import PsfEstimate, estimate_psf
-from pipelines.lst_values import LstDecoding, check_plausible, decode, resolve_units, scan, to_kelvin_masked
+from pipelines.lst_values import (
+    LstDecoding, check_plausible, check_single_band, decode, resolve_units, scan, to_kelvin_masked,
+)
 from pipelines.units import Units
 
 HOLDOUT_FRACTION = 0.15  # of the blocks, for validation and again for the test
@@ -94,8 +96,7 @@ def read_scene(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLik
     """
     decoding = decoding or LstDecoding()
     with open_raster(lst_path) as lst_src, open_raster(guidance_path) as guid_src:
-        if lst_src.count != 1:
-            raise InputError(lst_path, f"has {lst_src.count} bands, expected 1 LST band")
+        check_single_band(lst_src, lst_path)
         lst_grid = Grid(lst_src.crs, lst_src.transform, lst_src.width, lst_src.height)
         guid_grid = Grid(guid_src.crs, guid_src.transform, guid_src.width, guid_src.height)
         grids = pair_grids(lst_grid, guid_grid, scale=None, lst_path=lst_path,

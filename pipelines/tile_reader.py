@@ -27,11 +27,10 @@ import rasterio
 from rasterio.windows import Window
 from scipy import ndimage
 
-from pipelines.errors import InputError
 from pipelines.fill import fill_bands, fill_nearest
 from pipelines.geotiff import open_raster, read_window
 from pipelines.grids import PairedGrids
-from pipelines.lst_values import LstDecoding, decode, to_kelvin_masked
+from pipelines.lst_values import LstDecoding, check_single_band, decode, to_kelvin_masked
 from pipelines.normalize import HasStats
 from pipelines.plausibility import check_guidance_range
 from pipelines.tiling import Tile
@@ -67,8 +66,7 @@ class SceneSources:
         """Open both rasters (closed with ``stack``); the LST must have one band."""
         lst = stack.enter_context(open_raster(lst_path))
         guidance = stack.enter_context(open_raster(guidance_path))
-        if lst.count != 1:
-            raise InputError(lst_path, f"has {lst.count} bands, expected 1 LST band")
+        check_single_band(lst, lst_path)
         return cls(lst, guidance, lst_path, guidance_path)
 
 

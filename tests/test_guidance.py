@@ -401,3 +401,31 @@ def test_fixed_class_values_and_cubic_refinement(tmp_path: Path) -> None:
     far = np.minimum((x - X0) % BLOCK_M, BLOCK_M - (x - X0) % BLOCK_M) >= 50
     far &= np.minimum((Y0 - y) % BLOCK_M, BLOCK_M - (Y0 - y) % BLOCK_M) >= 50
     np.testing.assert_allclose(data[0][far], block_value(x, y)[far], atol=1e-3)  # cubic: 4 px support
+
+
+def test_a_south_up_source_gives_the_same_guidance_as_north_up(tmp_path: Path) -> None:
+    lst = write_lst(tmp_path)
+    swir, transform = write_swir(tmp_path)
+    with rasterio.open(swir) as src:
+        data, profile = src.read(1), src.profile
+    flipped = tmp_path / "swir_south_up.tif"
+    # the same pixels stored bottom row first: origin at the bottom edge, positive y pixel size
+    profile.update(transform=Affine(transform.a, 0, transform.c, 0, -transform.e,
+                                    transform.f + transform.e * data.shape[0]))
+    with rasterio.open(flipped, "w", **profile) as dst:
+        dst.write(data[::-1], 1)
+        dst.set_band_description(1, "swir")
+    for source, out in ((swir, "north.tif"), (flipped, "south.tif")):
+        build_guidance(lst, [parse_source(str(source))], tmp_path / out, GuidanceOptions(scale=3))
+    north, south = (rasterio.open(tmp_path / n).read(1) for n in ("north.tif", "south.tif"))
+    assert np.isfinite(north).all()
+    np.testing.assert_allclose(south, north, atol=1e-4)
+
+
+def test_footprints_disjoint_whatever_the_orientation() -> None:
+    from pipelines.grids import footprints_disjoint
+
+    north_up, south_up = (0.0, 0.0, 10.0, 10.0), (5.0, 15.0, 15.0, 5.0)
+    assert not footprints_disjoint(north_up, south_up)
+    assert footprints_disjoint(north_up, (20.0, 15.0, 30.0, 5.0))
+    assert footprints_disjoint(north_up, (10.0, 0.0, 20.0, 10.0))  # sharing an edge: no area
