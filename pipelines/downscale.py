@@ -258,8 +258,8 @@ def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneR
         dst.set_band_unit(1, unit_tag(units_out))
         dst.update_tags(
             **source.tags(), scale=str(s), units=unit_tag(units_out),
-            lst_source=str(run.reader.sources.lst_path),
-            guidance_source=str(run.reader.sources.guidance_path),
+            lst_source=str(Path(run.reader.sources.lst_path).resolve()),  # absolute: usable
+            guidance_source=str(Path(run.reader.sources.guidance_path).resolve()),  # from anywhere
             grid=report.grid, conserve=str(opts.conserve).lower(),
         )
         dst.update_tags(**opts.tags)

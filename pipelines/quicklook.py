@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -19,6 +21,7 @@ from rasterio.windows import from_bounds
 from pipelines.atomic import atomic_output
 from pipelines.errors import InputError
 from pipelines.geotiff import open_raster
+from pipelines.grids import footprints_disjoint
 from pipelines.units import Units, detect_units, from_kelvin, to_kelvin
 
 DPI = 100
@@ -62,6 +65,31 @@ def _read(src: rasterio.DatasetReader, max_rows: int, max_cols: int, window=None
     return out
 
 
+def tagged_lst(output_path: str | os.PathLike[str], tag: str | None) -> Path:
+    """The input LST an output's ``lst_source`` tag names: as written, else the file of that
+    name beside the output (the two moved together)."""
+    if not tag:
+        raise InputError(output_path, "has no lst_source tag", "pass the input LST with --lst")
+    named = Path(tag)
+    beside = Path(output_path).parent / named.name
+    for candidate in (named, beside):
+        if candidate.is_file():
+            return candidate
+    raise InputError(output_path, f"its lst_source tag names {tag}, which is not there (nor beside the output)",
+                     "pass the input LST with --lst")
+
+
+def _check_same_place(lst_path: str | os.PathLike[str], lst: rasterio.DatasetReader,
+                      output_path: str | os.PathLike[str], crs: Any, bounds: Any) -> None:
+    """Refuse an LST that cannot be the output's input: another CRS, or no overlap."""
+    if lst.crs != crs:
+        raise InputError(lst_path, f"is in {lst.crs}, the output {output_path} in {crs}: not its input LST",
+                         "pass the LST the output was downscaled from with --lst")
+    if footprints_disjoint(tuple(lst.bounds), tuple(bounds)):
+        raise InputError(lst_path, f"does not overlap the output {output_path}: not its input LST",
+                         "pass the LST the output was downscaled from with --lst")
+
+
 def write_quicklook(
     output_path: str | os.PathLike[str],
     png_path: str | os.PathLike[str],
@@ -82,15 +110,15 @@ def write_quicklook(
     if width_px < 200:
         raise InputError("--width", f"must be at least 200 px, got {width_px}")
     with open_raster(output_path) as out:
-        lst_path = lst_path or out.tags().get("lst_source")
-        if not lst_path:
-            raise InputError(output_path, "has no lst_source tag", "pass the input LST with --lst")
+        lst_path = lst_path or tagged_lst(output_path, out.tags().get("lst_source"))
         size = figure_size(width_px, out.height, out.width)
         panel_h, panel_w = size[1] - TOP_PX - BOTTOM_PX, (width_px - 3 * GAP_PX) // 2
         fine = _read(out, panel_h, panel_w)
         unit = _units_of(out, fine)
         bounds, fine_res = out.bounds, _resolution(out)
+        crs = out.crs
     with open_raster(lst_path) as lst:
+        _check_same_place(lst_path, lst, output_path, crs, bounds)
         window = from_bounds(*bounds, transform=lst.transform).round_offsets().round_lengths()
         coarse = _read(lst, panel_h, panel_w, window, Resampling.nearest)
         coarse = from_kelvin(to_kelvin(coarse, _units_of(lst, coarse)), unit)

@@ -126,6 +126,32 @@ def test_quicklook_is_a_png_of_the_expected_size_with_transparent_nodata(tmp_pat
     assert run(["quicklook", str(out), "--width", "600"]) == 2  # exists: needs --overwrite
 
 
+def test_quicklook_finds_the_input_from_any_folder_and_refuses_a_wrong_one(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    (tmp_path / "in").mkdir()
+    lst, _ = write_canonical_scene(tmp_path / "in", "a", shape=(12, 12))
+    monkeypatch.chdir(tmp_path / "in")  # a relative input, as users type it
+    assert run(["-q", "downscale", lst.name, "--model", "bicubic", "-o", str(tmp_path / "out.tif")]) == 0
+    with rasterio.open(tmp_path / "out.tif") as src:
+        assert src.tags()["lst_source"] == str(lst.resolve())
+    monkeypatch.chdir(tmp_path)  # elsewhere: the tag still finds it
+    assert run(["-q", "quicklook", "out.tif", "-o", "look.png"]) == 0
+    moved = tmp_path / "moved"  # the pair moved together: found beside the output
+    moved.mkdir()
+    for path in ((tmp_path / "out.tif"), lst):
+        path.rename(moved / path.name)
+    assert run(["-q", "quicklook", str(moved / "out.tif"), "-o", "look2.png"]) == 0
+    capsys.readouterr()
+    (moved / lst.name).unlink()
+    assert run(["-q", "quicklook", str(moved / "out.tif"), "-o", "look3.png"]) == 2
+    assert "its lst_source tag names" in capsys.readouterr().err and not (tmp_path / "look3.png").exists()
+    other = write_raster(tmp_path / "other.tif", np.full((12, 12), 300, np.float32), crs="EPSG:4326",
+                         transform=Affine(0.01, 0, 10, 0, -0.01, 50), descriptions=["lst"], units="K")
+    assert run(["-q", "quicklook", str(moved / "out.tif"), "--lst", str(other), "-o", "look4.png"]) == 2
+    assert "not its input LST" in capsys.readouterr().err
+
+
 def test_quicklook_on_several_inputs_is_refused(tmp_path: Path, capsys) -> None:
     first, _ = write_canonical_scene(tmp_path, "a", shape=(12, 12))
     second, _ = write_canonical_scene(tmp_path, "b", shape=(12, 12))
