@@ -6,6 +6,7 @@ on stderr naming the file and the problem), 1 an internal error. Tracebacks only
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import threading
@@ -18,7 +19,7 @@ import typer
 
 from groklst_cli import __version__
 from groklst_cli.commands import register_all
-from groklst_cli.console import err, state, warn
+from groklst_cli.console import err, result, state, warn
 from groklst_cli.native_stderr import native_stderr_hidden
 from pipelines.allocator import keep_freed_memory
 from pipelines.errors import GroklstWarning, InputError, environment_error
@@ -107,9 +108,16 @@ def _fail(message: str, status: int) -> int:
     return status
 
 
+def _json_error(message: str) -> None:
+    """With --json, an error that stops the whole command is also a JSON line on stdout, so a
+    pipeline reading stdout sees why nothing else came (no input or output it concerns)."""
+    result(json.dumps({"input": None, "output": None, "status": "error", "error": message}))
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit status instead of exiting (used by ``main`` and tests)."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = argv if argv is not None else sys.argv[1:]
+    debug, as_json = "--debug" in args, "--json" in args
     _signals["terminated"] = False
     try:
         with _terminate_cleanly(), _groklst_warnings_shown():
@@ -123,12 +131,16 @@ def run(argv: list[str] | None = None) -> int:
     except InputError as exc:
         if debug:
             traceback.print_exc()
+        if as_json:
+            _json_error(str(exc))
         return _fail(str(exc).replace("[", r"\["), EXIT_USER_ERROR)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
         return _fail("aborted", EXIT_INTERRUPTED)
     except typer.TyperException as exc:  # usage errors: click's own message, exit status 2
+        if as_json:
+            _json_error(exc.format_message())
         exc.show()
         return exc.exit_code
     except Terminated:
@@ -140,6 +152,8 @@ def run(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         mapped = environment_error(exc)
         if mapped is not None:
+            if as_json:
+                _json_error(str(mapped))
             return _fail(str(mapped).replace("[", r"\["), EXIT_USER_ERROR)
         msg = f"internal error: {type(exc).__name__}: {exc}".replace("[", r"\[")
         return _fail(msg + " (run with --debug for the traceback)", EXIT_INTERNAL_ERROR)

@@ -329,6 +329,23 @@ def test_errors_before_any_scene_still_print_a_json_line(tmp_path: Path, capsys)
     assert line["status"] == "error" and "more than half the tile" in line["error"]
 
 
+@pytest.mark.parametrize("command", [
+    ["downscale", "{lst}", "--tile", "4"],  # click's own range check
+    ["downscale", "{lst}", "--units", "foo"],  # click's choice check
+    ["guidance", "{lst}", "{lst}", "-o", "{lst}", "--scale", "3"],  # another command's refusal
+])
+def test_every_command_stopping_error_is_one_json_line_with_json(tmp_path: Path, capsys, command) -> None:
+    lst, _ = make_scene(tmp_path)
+    status = run([part.format(lst=lst) for part in command] + ["--json"])
+    captured = capsys.readouterr()
+    assert status == 2
+    lines = captured.out.splitlines()
+    assert len(lines) == 1, lines
+    line = json.loads(lines[0])
+    assert line["status"] == "error" and line["input"] is None and line["error"]
+    assert "rror" in captured.err  # the message is on stderr as well, for a person
+
+
 # ---------------------------------------------------------------- nonsense settings
 
 

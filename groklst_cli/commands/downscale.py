@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
@@ -411,19 +409,5 @@ def _report_all(reports, as_json: bool) -> list[SceneReport]:
     return done
 
 
-def _json_errors(command: Callable[..., None]) -> Callable[..., None]:
-    """With --json, an error that stops the whole command is a JSON line on stdout too."""
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            command(*args, **kwargs)
-        except InputError as exc:
-            if kwargs.get("as_json"):
-                result(json.dumps({"input": None, "output": None, "status": "error", "error": str(exc)}))
-            raise
-
-    return wrapper
-
-
 def register(app: typer.Typer) -> None:
-    app.command("downscale")(_json_errors(downscale))
+    app.command("downscale")(downscale)
