@@ -29,6 +29,20 @@ BLOCK = 512
 STREAMING_CACHE_MB = 256  # GDAL block cache while streaming a scene, unless GDAL_CACHEMAX is set
 
 
+# Extensions of other formats: a GeoTIFF under such a name would mislead every tool that opens it.
+OTHER_FORMATS = frozenset({".png", ".jpg", ".jpeg", ".jp2", ".gif", ".bmp", ".webp", ".nc", ".h5",
+                           ".hdf", ".he5", ".vrt", ".img", ".asc", ".zarr", ".npy", ".csv", ".json", ".pt"})
+
+
+def check_geotiff_name(path: str | os.PathLike[str]) -> None:
+    """Refuse an output name whose extension says another format (``-o out.png``)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in OTHER_FORMATS:
+        picture = suffix in (".png", ".jpg", ".jpeg")
+        raise InputError(path, f"groklst writes GeoTIFF, not {suffix}",
+                         "name the output .tif" + ("; --quicklook PNG adds a picture" if picture else ""))
+
+
 def creation_profile(
     *, width: int, height: int, count: int, crs: Any, transform: Any
 ) -> dict[str, Any]:
@@ -236,6 +250,8 @@ def geotiff_output(
     ``finish`` rewrites the complete temporary file in place (overviews, a COG); the result is
     checked again.
     """
+    check_geotiff_name(path)
+
     def complete(tmp: Path) -> None:
         check_complete(tmp, path)
         if finish is not None:

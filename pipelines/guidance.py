@@ -41,7 +41,9 @@ from pipelines import indices
 from pipelines.atomic import check_writable
 from pipelines.cog import layout
 from pipelines.errors import GroklstWarning, InputError
-from pipelines.geotiff import BLOCK, band_names, bounded_block_cache, creation_profile, geotiff_output, open_raster
+from pipelines.geotiff import (
+    BLOCK, band_names, bounded_block_cache, check_geotiff_name, creation_profile, geotiff_output, open_raster,
+)
 from pipelines.grids import Grid, check_north_up, footprints_disjoint
 from pipelines.lst_values import check_single_band
 from pipelines.warping import grid_rows, warp_bands
@@ -397,6 +399,7 @@ def build_guidance(
     """
     report_progress = on_progress or (lambda done, total, what: None)
     inputs = [lst_path, *(spec.path for spec in sources)]
+    check_geotiff_name(out_path)
     check_writable(out_path, options.overwrite, inputs=inputs)
     with bounded_block_cache(), ExitStack() as stack:
         lst = stack.enter_context(open_raster(lst_path))

@@ -15,6 +15,7 @@ from pathlib import Path
 from pipelines.atomic import check_writable
 from pipelines.downscale import DownscaleOptions, SceneReport, downscale_scene, guidance_beside
 from pipelines.errors import EmptySceneError, InputError, environment_error
+from pipelines.geotiff import check_geotiff_name
 from pipelines.infer import ModelSource
 
 
@@ -75,6 +76,7 @@ def run_job(
     if skip_existing and job.output.exists():
         return SceneReport(str(job.lst), str(job.output), status="skipped")
     try:
+        check_geotiff_name(job.output)
         check_writable(job.output, options.overwrite, inputs=job.inputs())
         return downscale_scene(
             job.lst, job.output, source, guidance_path=job.guidance, options=options,

@@ -552,3 +552,16 @@ def test_fit_reads_the_lst_by_the_same_rule(tmp_path: Path, capsys) -> None:
     with rasterio.open(out) as src:
         data = src.read(1)
     assert np.isnan(data[:12]).all() and 290 < np.nanmin(data) and np.nanmax(data) < 310
+
+
+@pytest.mark.parametrize("name", ["out.png", "out.nc", "out.JPG"])
+def test_an_output_named_as_another_format_is_refused(tmp_path: Path, capsys, name: str) -> None:
+    """A GeoTIFF called out.png would mislead every tool that opens it."""
+    lst, _ = make_scene(tmp_path)
+    for command in (["downscale", str(lst), "--model", "bicubic"],
+                    ["downscale", str(lst), "--fit", "--model", "tsharp"],
+                    ["guidance", str(lst), str(lst), "--scale", "3"]):
+        assert run(["-q", *command, "-o", str(tmp_path / name)]) == 2
+        assert f"groklst writes GeoTIFF, not {Path(name).suffix.lower()}" in error_lines(capsys)[0]
+    assert not list(tmp_path.glob("*out*"))
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(tmp_path / "out")]) == 0  # no extension

@@ -244,6 +244,9 @@ def downscale(
         if skip_existing and jobs[0].output.exists():
             _say(SceneReport(str(jobs[0].lst), str(jobs[0].output), status="skipped"), as_json)
             return
+        from pipelines.geotiff import check_geotiff_name
+
+        check_geotiff_name(jobs[0].output)
         check_writable(jobs[0].output, overwrite, inputs=jobs[0].inputs())
         if save_checkpoint is not None:
             check_writable(save_checkpoint, overwrite, inputs=jobs[0].inputs())
