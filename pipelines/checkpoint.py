@@ -138,12 +138,17 @@ def file_hash(path: str | os.PathLike[str]) -> str:
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Load a checkpoint safely (``weights_only=True``); clear errors for anything else."""
     p = Path(path)
+    if p.is_dir():
+        runs = sorted(p.glob("*.pt"))
+        hint = f"e.g. {runs[0]}" if runs else "give a checkpoint file, e.g. RUN/best.pt"
+        raise InputError(p, "is a folder, not a checkpoint file", hint)
     if not p.is_file():
         raise InputError(p, "checkpoint file not found")
     try:
         data = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise InputError(p, f"not a readable groklst checkpoint ({type(exc).__name__})") from exc
+        raise InputError(p, _unreadable(p, exc),
+                         "give a .pt file written by groklst train or downscale --save-checkpoint") from exc
     if not isinstance(data, Mapping) or data.get("format") != FORMAT:
         raise InputError(p, "not a groklst checkpoint (format tag missing)")
     fields = {k: v for k, v in data.items() if k != "format"}
@@ -155,6 +160,19 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     _check_statistics(ckpt, p)
     _check_weights(ckpt, p)
     return ckpt
+
+
+TORCH_MAGIC = (b"PK\x03\x04", b"\x80")  # torch.save's zip archive; the legacy pickle format
+
+
+def _unreadable(path: Path, exc: BaseException) -> str:
+    """Why torch could not load ``path``, in a few words (its messages run to many lines)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if not head.startswith(TORCH_MAGIC):
+        return "not a readable groklst checkpoint (not a PyTorch file)"
+    first = str(exc).strip().split(". ")[0].splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"not a readable groklst checkpoint (damaged or truncated: {first[:100]})"
 
 
 def _check_statistics(ckpt: Checkpoint, path: Path) -> None:

@@ -180,11 +180,19 @@ def test_checkpoint_info_prints_the_shipped_model_card(capsys) -> None:
     assert card["config"]["iters"] == 1200 and card["sha256"] == file_hash(DEFAULT_CHECKPOINT)
 
 
-@pytest.mark.parametrize("content, problem", [(None, "checkpoint file not found"),
-                                              (b"not a checkpoint", "not a readable groklst checkpoint")])
+@pytest.mark.parametrize("content, problem", [
+    (None, "checkpoint file not found"),
+    ("folder", "is a folder, not a checkpoint file (hint: e.g. "),
+    (b"not a checkpoint", "not a readable groklst checkpoint (not a PyTorch file)"),
+    (DEFAULT_CHECKPOINT.read_bytes()[:4096], "not a readable groklst checkpoint (damaged or truncated: "),
+])
 def test_checkpoint_info_bad_file_exit_2(tmp_path: Path, capsys, content, problem) -> None:
     path = tmp_path / "x.pt"
-    if content is not None:
+    if content == "folder":
+        path = tmp_path / "run"
+        path.mkdir()
+        (path / "best.pt").write_bytes(b"")
+    elif content is not None:
         path.write_bytes(content)
     assert run(["checkpoint-info", str(path)]) == 2
     assert problem in capsys.readouterr().err
