@@ -11,6 +11,7 @@ scene read wrongly otherwise becomes a GeoTIFF of nonsense with exit status 0.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -39,6 +40,9 @@ class LstDecoding:
     mask_implausible: bool = False  # implausible values become nodata instead of a refusal
 
     def __post_init__(self) -> None:
+        for option, value in (("--scale-factor", self.scale_factor), ("--offset", self.offset)):
+            if value is not None and not math.isfinite(value):
+                raise InputError(option, f"must be a finite number, got {value}")
         if self.scale_factor is not None and self.scale_factor == 0:
             raise InputError("--scale-factor", "must not be 0")
 

@@ -92,6 +92,8 @@ class PrepareOptions:
         """Reject impossible settings before any work."""
         if not self.scales or any(int(s) != s or s < 2 for s in self.scales):
             raise InputError("--scales", f"scales must be integers >= 2, got {list(self.scales)}")
+        if len(set(self.scales)) != len(self.scales):
+            raise InputError("--scales", f"lists a scale twice: {list(self.scales)}", "list each scale once")
         if self.patch < 1 or self.stride < 1:
             raise InputError("--patch/--stride", "patch and stride must be positive")
         bad = [s for s in self.scales if self.patch % s]

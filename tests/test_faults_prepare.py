@@ -338,3 +338,23 @@ def test_an_all_nodata_patch_is_still_written_as_a_chunk(tmp_path: Path) -> None
     assert run(["-q", "prepare", str(lst), "--out", str(out), *SMALL, "--max-nodata", "1"]) == 0
     ds = open_prepared(out)
     assert len(ds) == 9 and np.isnan(hr_values(out)).all(axis=(1, 2)).sum() == 1
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--scale-factor", "nan"], "--scale-factor: must be a finite number, got nan"),
+    (["--offset", "inf"], "--offset: must be a finite number, got inf"),
+])
+def test_non_finite_decoding_options_are_refused_by_name(tmp_path: Path, capsys, options, message) -> None:
+    lst = scene_with_lst(tmp_path, kelvin_field())
+    out = tmp_path / "ds"
+    assert run(["-q", "prepare", str(lst), "--out", str(out), *SMALL, *options]) == 2
+    assert_refused(capsys, out, message)
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(tmp_path / "o.tif"), *options]) == 2
+    assert message in error_lines(capsys)[0]
+
+
+def test_a_scale_listed_twice_is_refused(tmp_path: Path, capsys) -> None:
+    lst = scene_with_lst(tmp_path, kelvin_field())
+    out = tmp_path / "ds"
+    assert run(["-q", "prepare", str(lst), "--out", str(out), "--scales", "2,2", "--patch", "8"]) == 2
+    assert_refused(capsys, out, "--scales: lists a scale twice: [2, 2]")
