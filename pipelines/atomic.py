@@ -95,6 +95,38 @@ def _probe_writable(folder: Path) -> None:
     probe.unlink(missing_ok=True)
 
 
+def missing_folders(folder: str | os.PathLike[str]) -> list[Path]:
+    """``folder`` and those of its ancestors that do not exist yet, deepest first: what a run
+    that writes into ``folder`` creates, and so may remove again (:func:`remove_if_empty`)."""
+    created = []
+    for path in (Path(folder), *Path(folder).parents):
+        if path.exists() or path.is_symlink():
+            break
+        created.append(path)
+    return created
+
+
+def remove_if_empty(folders: Iterable[Path]) -> None:
+    """Remove the folders of :func:`missing_folders` that a run left empty (``rmdir`` only,
+    deepest first, stopping at the first that holds anything): a run that wrote nothing leaves
+    the file system as it found it."""
+    for path in folders:
+        try:
+            path.rmdir()
+        except OSError:
+            break
+
+
+@contextmanager
+def folders_removed_if_left_empty(folder: str | os.PathLike[str]) -> Iterator[None]:
+    """Run the block; then remove what of ``folder`` it created and left empty."""
+    created = missing_folders(folder)
+    try:
+        yield
+    finally:
+        remove_if_empty(created)
+
+
 # errnos that only writing raises: reported against the output even when the error names no file
 _WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
 
 from pipelines import indices, lst_retrieval, lst_values, sdgsat
-from pipelines.atomic import check_writable
+from pipelines.atomic import check_writable, folders_removed_if_left_empty
 from pipelines.errors import InputError
 from pipelines.geotiff import bounded_block_cache, creation_profile, geotiff_output, open_raster
 from pipelines.grids import Grid, footprints_disjoint
@@ -65,29 +65,6 @@ def _warp(src: rasterio.DatasetReader, band: int, grid: Grid, src_nodata: float 
         return warp_bands(src, band, grid, src_nodata=src_nodata)
     except (RasterioError, CPLE_BaseError) as exc:
         raise _unreadable(src.name, exc) from exc
-
-
-@contextmanager
-def _folders_removed_on_failure(folder: Path) -> Iterator[None]:
-    """Remove ``folder`` and the ancestors this run creates if the run fails and they are empty.
-
-    Only folders that did not exist when the run started are removed, and only empty ones
-    (``rmdir``), so a failed run leaves the file system as it found it.
-    """
-    created = []
-    for path in (folder, *folder.parents):
-        if path.exists() or path.is_symlink():
-            break
-        created.append(path)
-    try:
-        yield
-    except BaseException:
-        for path in created:  # deepest first
-            try:
-                path.rmdir()
-            except OSError:
-                break
-        raise
 
 
 def _looks_like_product(folder: Path, patterns: sdgsat.ProductPatterns) -> bool:
@@ -386,7 +363,7 @@ def ingest_product(
     tis = _pick(products, "TIS", needed=lst is None)
     name = name or default_name(mii_product)
     lst_path, guidance_path = Path(out_dir) / f"{name}_lst.tif", Path(out_dir) / f"{name}_guidance.tif"
-    with _folders_removed_on_failure(Path(out_dir)), bounded_block_cache(), ExitStack() as stack:
+    with folders_removed_if_left_empty(out_dir), bounded_block_cache(), ExitStack() as stack:
         check_writable(lst_path, overwrite)
         check_writable(guidance_path, overwrite)
         mii = _Mii(mii_product, [stack.enter_context(open_raster(p)) for p in mii_product.images])

@@ -397,6 +397,25 @@ def test_an_output_under_a_file_is_exit_2(tmp_path: Path, capsys) -> None:
     assert "is a file, not a folder" in error_lines(capsys)[0]
 
 
+def test_a_failed_run_leaves_no_out_dir_it_created_and_keeps_an_existing_one(tmp_path: Path,
+                                                                            capsys) -> None:
+    values = 300 + np.zeros((40, 50))
+    values[:10] = -9999  # an undeclared fill value: refused before anything is written
+    lst = write_lst(tmp_path / "scene_lst.tif", values)
+    make_scene(tmp_path, "donor")
+    (tmp_path / "donor_guidance.tif").rename(tmp_path / "scene_guidance.tif")
+    new = tmp_path / "new" / "deeper"
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "--out-dir", str(new)]) == 2
+    assert not (tmp_path / "new").exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "--out-dir", str(kept)]) == 2
+    assert kept.is_dir() and not any(kept.iterdir())
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "--out-dir", str(new),
+                "--nodata", "-9999"]) == 0
+    assert [p.name for p in new.iterdir()] == ["scene_lst_downscaled.tif"]
+
+
 def test_a_path_that_is_not_utf8_is_exit_2(tmp_path: Path, capsys) -> None:
     lst, guidance = make_scene(tmp_path)
     odd = Path(os.fsdecode(bytes(tmp_path) + b"/\xff_lst.tif"))

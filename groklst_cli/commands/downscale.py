@@ -12,7 +12,7 @@ import typer
 
 from groklst_cli import lst_options
 from groklst_cli.console import err, info, progress, result, state, warn
-from pipelines.atomic import check_writable, same_path
+from pipelines.atomic import check_writable, missing_folders, remove_if_empty, same_path
 from pipelines.errors import InputError
 from pipelines.fit_options import DEFAULT_CANDIDATES, FitOptions
 from pipelines.units import Units
@@ -218,6 +218,9 @@ def downscale(
         resolve_device(device)
     except ValueError as exc:
         raise InputError("--device", str(exc)) from exc
+    if out_dir is not None:  # a run that writes nothing leaves no empty --out-dir behind
+        created = missing_folders(out_dir)
+        ctx.call_on_close(lambda: remove_if_empty(created))
     jobs = _jobs(_inputs(inputs), guidance, output, out_dir)
     options = DownscaleOptions(tile=tile, overlap=overlap, batch_size=batch_size, units=units,
                                units_out=units_out, conserve=conserve, overwrite=overwrite,
