@@ -18,7 +18,7 @@ Methods, each written through the real ``downscale`` path (tiles, blending) from
 - ``bicubic``: what ``--model bicubic`` writes;
 - ``tsharp (published)``, ``dms (published)``: the published algorithms (no PSF, block-constant
   residual correction), fitted on every LR pixel;
-- ``tsharp``, ``dms``, ``mlp``: ours as ``--fit --model tsharp|dms|mlp`` writes them (estimated
+- ``tsharp``, ``gwr``, ``dms``, ``mlp``: ours as ``--fit --model X`` writes them (estimated
   PSF, smooth residual);
 - ``neural (plain)``: the network of the fit as ``--fit`` wrote it before (no PSF, no residual);
 - ``neural``: that network with the PSF and the residual correction (``--fit --model
@@ -30,6 +30,7 @@ table, per-scene win counts of ``--fit`` against bicubic and both dms, the issue
 the fit's time. Usage::
 
     python benchmarks/fit_accuracy.py [--dates 8] [--generated 3] [--size 128] [--json out.jsonl]
+                                      [--landsat-psf PSF]
 """
 
 from __future__ import annotations
@@ -59,12 +60,13 @@ from pipelines.geotiff import write_raster  # noqa: E402
 from pipelines.guidance import GuidanceOptions, SourceSpec, build_guidance  # noqa: E402
 from pipelines.infer import ModelSource  # noqa: E402
 from pipelines.metrics import image_metrics  # noqa: E402
+from pipelines.psf import Psf  # noqa: E402
 from pipelines.scene_fit import describe, fit_scene, read_scene  # noqa: E402
 from pipelines.sharpen import Sharpener  # noqa: E402
 
 LANDSAT = ROOT.parent / "shared" / "data" / "landsat-muenster"
 SCALE = 4
-METHODS = ("bicubic", "tsharp (published)", "dms (published)", "tsharp", "dms", "mlp",
+METHODS = ("bicubic", "tsharp (published)", "dms (published)", "tsharp", "gwr", "dms", "mlp",
            "neural (plain)", "neural", "--fit")
 
 
@@ -126,21 +128,22 @@ def _predictors(fitted, lst_path: Path, guid_path: Path) -> dict[str, object]:
     one = lambda name, member, residual="smooth": BlendPredictor(  # noqa: E731
         name, s, bands, [member], [1.0], residual)
     out: dict[str, object] = {"--fit": fitted.predictor}
-    out["mlp"] = one("mlp", members["mlp"])
+    for name in ("gwr", "mlp"):
+        out[name] = one(name, members[name])
     for name in ("tsharp", "dms"):
         out[name] = one(name, members[name])
-        published = Sharpener(name, s, bands, residual="block", psf=0.0).fit(scene.lst, scene.native)
+        published = Sharpener(name, s, bands, residual="block").fit(scene.lst, scene.native)
         out[f"{name} (published)"] = one(name, SharpenerMember(published), "block")
     network = members["mocolsk-lite"]
     out["neural"] = one("neural", network)
-    out["neural (plain)"] = one("neural", NetworkMember(network.predictor, 0.0, "neural"), "none")
+    out["neural (plain)"] = one("neural", NetworkMember(network.predictor, Psf(), "neural"), "none")
     return out
 
 
 def evaluate_scene(folder: Path, label: str, lst_path: Path, guid_path: Path, truth: np.ndarray,
-                   seed: int) -> dict[str, object]:
+                   seed: int, psf: Psf | None = None) -> dict[str, object]:
     start = time.perf_counter()
-    fitted = fit_scene(lst_path, guid_path, FitOptions(seed=seed))
+    fitted = fit_scene(lst_path, guid_path, FitOptions(seed=seed, psf=psf))
     fit_seconds = time.perf_counter() - start
     print(describe(fitted), file=sys.stderr, flush=True)
     rows: dict[str, dict[str, float]] = {}
@@ -154,7 +157,7 @@ def evaluate_scene(folder: Path, label: str, lst_path: Path, guid_path: Path, tr
             values = src.read(1)
         rows[method] = {k: v for k, v in image_metrics(values, truth).items() if k != "rsd"}
     return {"scene": label, "metrics": rows, "fit_seconds": round(fit_seconds, 1),
-            "psf_sigma": fitted.psf.sigma, "selected": fitted.predictor.name,
+            "psf": fitted.psf.psf.spec, "selected": fitted.predictor.name,
             "candidate_seconds": {c.name: round(c.seconds, 1) for c in fitted.candidates}}
 
 
@@ -186,6 +189,9 @@ def main() -> None:
     parser.add_argument("--generated", type=int, default=3, help="generated scenes (seeds 0..N-1)")
     parser.add_argument("--size", type=int, default=128, help="generated LR scene size")
     parser.add_argument("--json", type=Path, help="also write one JSON line per scene here")
+    parser.add_argument("--landsat-psf", type=Psf.parse,
+                        help="a fixed PSF for the Landsat dates (30 m pixels), spelt as for "
+                             "--fit-psf: SIGMA, moffat:ALPHA:BETA (default: estimated per date)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1: on a shared 2-core machine two threads that "
                              "wait on each other were 16x slower per training step)")
@@ -201,7 +207,8 @@ def main() -> None:
             dates = landsat_dates(args.dates)
             for path in dates:
                 lst_path, guid_path, truth = landsat_scene(folder, path)
-                real.append(evaluate_scene(folder, lst_path.stem, lst_path, guid_path, truth, 0))
+                real.append(evaluate_scene(folder, lst_path.stem, lst_path, guid_path, truth, 0,
+                                           args.landsat_psf))
                 _print_scene(real[-1], args.json)
         for seed in range(args.generated):
             lst_path, guid_path, truth = generated_scene(folder, args.size, seed)
@@ -216,7 +223,7 @@ def main() -> None:
 
 def _print_scene(result: dict[str, object], json_path: Path | None) -> None:
     rmse = " ".join(f"{m}={result['metrics'][m]['rmse']:.3f}" for m in METHODS)
-    print(f"{result['scene']}: RMSE {rmse}; psf {result['psf_sigma']:g}; wrote "
+    print(f"{result['scene']}: RMSE {rmse}; psf {result['psf']}; wrote "
           f"{result['selected']}; fit {result['fit_seconds']} s", flush=True)
     if json_path is not None:
         with open(json_path, "a") as fh:

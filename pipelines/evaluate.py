@@ -99,7 +99,7 @@ def evaluate(
     """The checkpoint's row, then one row per baseline, on ``split``.
 
     Baselines are interpolators (``bicubic``, ``bilinear``) or the classic sharpeners
-    (``tsharp``, ``dms``), which are fitted on each patch's own LR pixels.
+    (``tsharp``, ``gwr``, ``dms``), which are fitted on each patch's own LR pixels.
     """
     from pipelines.sharpen import SHARPENERS, patch_predictor  # scikit-learn: only when asked
 

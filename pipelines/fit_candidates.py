@@ -8,14 +8,15 @@ Every candidate gives
 - a **member** that sharpens the real LST to the guidance grid, tile by tile: ``raw(lr,
   guidance)`` is its fine LST before the LR residual is spread back.
 
-Candidates: ``bicubic``; the sharpeners ``tsharp`` and ``dms`` (:mod:`pipelines.sharpen`) and
+Candidates: ``bicubic``; the sharpeners ``tsharp``, ``gwr`` and ``dms`` (:mod:`pipelines.sharpen`) and
 the per-pixel ``mlp`` (:mod:`pipelines.pixel_mlp`), fitted on every LR pixel of the scale they
 sharpen; a network trained on the Wald pairs of
-the scene with the training loop of ``groklst train``. The sensor's PSF (``sigma`` fine
-pixels, :mod:`pipelines.psf`) is a physical size: ``sigma / s`` at the coarse scale. A network
+the scene with the training loop of ``groklst train``. The sensor's PSF (fine pixels,
+:mod:`pipelines.psf`) is a physical size: ``1/s`` as wide at the coarse scale. A network
 learns the sharpness of its targets, which already carry the PSF at the coarse scale; applied
-one scale finer it is ``s`` times too sharp, so its fine output is blurred by
-``sigma * sqrt(1 - 1/s^2)`` (what is missing of a Gaussian of ``sigma``).
+one scale finer it is ``s`` times too sharp, so its fine output is blurred by the PSF narrowed
+by ``sqrt(1 - 1/s^2)``: exactly what is missing of a Gaussian, and close to it for a Moffat
+PSF (whose convolutions are not Moffat).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from pipelines.fill import fill_nearest
 from pipelines.fit_options import FitOptions
 from pipelines.infer import TilePredictor
 from pipelines.pixel_mlp import PixelMLP
-from pipelines.psf import blur
+from pipelines.psf import Psf, blur
 from pipelines.residual import correct_residual
 from pipelines.sharpen import Sharpener
 from pipelines.train import Limits, build_checkpoint, fit
@@ -96,17 +97,17 @@ class SharpenerMember:
         return self.sharpener.name
 
     def raw(self, lr: np.ndarray, guidance: np.ndarray) -> np.ndarray:
-        return self.sharpener.relation(guidance)
+        return self.sharpener.relation(guidance, lr)
 
 
 @dataclass
 class NetworkMember:
     predictor: TilePredictor
-    sigma: float  # extra blur at the native scale, fine pixels
+    psf: Psf  # extra blur at the native scale, fine pixels
     name: str
 
     def raw(self, lr: np.ndarray, guidance: np.ndarray) -> np.ndarray:
-        return blur(self.predictor.predict(lr[None], guidance[None])[0], self.sigma)
+        return blur(self.predictor.predict(lr[None], guidance[None])[0], self.psf)
 
 
 @dataclass
@@ -119,7 +120,7 @@ class SceneLayers:
     guidance_lr: np.ndarray  # (K, h, w) guidance area-averaged onto the LST grid
     guidance: np.ndarray  # (K, h*s, w*s) native guidance
     coarse: np.ndarray  # (h/s, w/s) the LST degraded once more (Wald's protocol)
-    psf: float  # sensor PSF, fine pixels
+    psf: Psf  # sensor PSF, fine pixels
     residual: str
 
 
@@ -132,10 +133,10 @@ def bicubic_candidate(layers: SceneLayers) -> Candidate:
 
 
 def sharpener_candidate(name: str, layers: SceneLayers, seed: int) -> Candidate:
-    """``tsharp`` or ``dms`` fitted at both scales on every valid LR pixel of each."""
+    """``tsharp``, ``gwr`` or ``dms`` fitted at both scales on every valid LR pixel of each."""
     start = time.monotonic()
     s = layers.scale
-    at_coarse = Sharpener(name, s, layers.bands, residual=layers.residual, psf=layers.psf / s,
+    at_coarse = Sharpener(name, s, layers.bands, residual=layers.residual, psf=layers.psf.scaled(1 / s),
                           seed=seed).fit(layers.coarse, layers.guidance_lr)
     coarse = at_coarse.predict_scene(layers.coarse, layers.guidance_lr)
     native = Sharpener(name, s, layers.bands, residual=layers.residual, psf=layers.psf,
@@ -148,7 +149,7 @@ def mlp_candidate(layers: SceneLayers, seed: int) -> Candidate:
     """The per-pixel MLP (:mod:`pipelines.pixel_mlp`) fitted at both scales on every LR pixel."""
     start = time.monotonic()
     s = layers.scale
-    at_coarse = PixelMLP(s, layers.bands, psf=layers.psf / s, seed=seed).fit(
+    at_coarse = PixelMLP(s, layers.bands, psf=layers.psf.scaled(1 / s), seed=seed).fit(
         layers.coarse, layers.guidance_lr)
     coarse = correct_residual(at_coarse.relation(layers.guidance_lr), layers.coarse, s,
                               mode=layers.residual)
@@ -195,7 +196,7 @@ def network_candidate(model: str, layers: SceneLayers, source, crop: int, opts: 
                else "iterations" if result.finished else "time limit")
     checkpoint = build_checkpoint(result.model, source, config, {
         "iteration": result.iteration, "val": best or None, "fitted_on": fitted_on,
-        "degradation": opts.degradation, "psf_sigma": layers.psf,
+        "degradation": opts.degradation, "psf": layers.psf.spec,
     })
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN band: NaN bounds
@@ -204,8 +205,8 @@ def network_candidate(model: str, layers: SceneLayers, source, crop: int, opts: 
     predict = model_predictor(result.model.eval(), source.stats, device)
     coarse = correct_residual(predict(layers.coarse, layers.guidance_lr), layers.coarse, s,
                               mode=layers.residual)
-    sigma = layers.psf * math.sqrt(1 - 1 / s**2)
-    member = NetworkMember(TilePredictor(checkpoint, device), sigma, model)
+    remainder = layers.psf.scaled(math.sqrt(1 - 1 / s**2))
+    member = NetworkMember(TilePredictor(checkpoint, device), remainder, model)
     return Candidate(model, coarse, member, time.monotonic() - start, checkpoint, extra={
         "iterations": result.iteration, "best_iteration": best.get("iteration"),
         "stopped": stopped, "crop": crop, "train_windows": len(source.indices("train")),

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.errors import InputError
+from pipelines.psf import Psf
 from pipelines.units import Units
 
 # A compact mocolsk-lite for per-scene fits: a few hundred steps on one scene cannot train the
@@ -14,8 +15,8 @@ COMPACT_KWARGS: dict[str, dict[str, Any]] = {
     "mocolsk-lite": {"base_dim": 8, "num_stages": 2, "dmlp_hidden": 8, "recon_lr_blocks": 1},
 }
 INTERPOLATION_CANDIDATES = ("bicubic",)
-SHARPENER_CANDIDATES = ("tsharp", "dms", "mlp")  # fitted on every LR pixel, refitted per scene
-DEFAULT_CANDIDATES = ("bicubic", "tsharp", "dms", "mlp", "mocolsk-lite")
+SHARPENER_CANDIDATES = ("tsharp", "gwr", "dms", "mlp")  # fitted on every LR pixel, refitted per scene
+DEFAULT_CANDIDATES = ("bicubic", "tsharp", "gwr", "dms", "mlp", "mocolsk-lite")
 RESIDUALS = ("smooth", "block", "none")
 SELECTIONS = ("blend", "best")
 
@@ -25,8 +26,8 @@ class FitOptions:
     """How to fit one scene. ``crop`` is in LST pixels (None: 12 LR pixels, capped by the scene).
 
     ``model`` fits that one method; ``None`` fits every one of ``candidates`` and writes the
-    best or the held-out-weighted blend (``select``). ``psf`` is the thermal sensor's Gaussian
-    PSF in fine pixels (None: estimated from the LR scene; 0: none). ``residual`` spreads the
+    best or the held-out-weighted blend (``select``). ``psf`` is the thermal sensor's PSF in
+    fine pixels (None: estimated from the LR scene; ``Psf()``: none). ``residual`` spreads the
     LR residual back (``none``: the output is not made LR-consistent).
     """
 
@@ -42,7 +43,7 @@ class FitOptions:
     patience: int = 4  # validations without improvement before stopping
     degradation: str = "area"
     residual: str = "smooth"
-    psf: float | None = None
+    psf: Psf | None = None
     select: str = "blend"
     units: Units = Units.auto
     seed: int = 0
@@ -63,8 +64,6 @@ class FitOptions:
         if self.select not in SELECTIONS:
             raise InputError("--fit-select", f"unknown selection {self.select!r}",
                              f"use one of {', '.join(SELECTIONS)}")
-        if self.psf is not None and self.psf < 0:
-            raise InputError("--fit-psf", f"the PSF sigma must be >= 0, got {self.psf:g}")
         if self.model is not None:
             if self.model in SHARPENER_CANDIDATES:
                 return
@@ -74,7 +73,7 @@ class FitOptions:
                 raise InputError("--model", str(exc.args[0])) from exc
             if not learned:
                 raise InputError("--model", f"{self.model!r} has no weights to fit",
-                                 "use a network such as mocolsk-lite, tsharp, dms or mlp, or leave "
+                                 "use a network such as mocolsk-lite, tsharp, gwr, dms or mlp, or leave "
                                  "--model out to compare them all")
             return
         if not self.candidates:

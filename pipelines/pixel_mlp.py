@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from pipelines.errors import InputError
-from pipelines.psf import blur
+from pipelines.psf import Psf, blur
 
 HIDDEN = 32
 STEPS = 300
@@ -51,7 +51,7 @@ class PixelMLP:
 
     scale: int
     bands: list[str]
-    psf: float = 0.0
+    psf: Psf = Psf()
     seed: int = 0
     steps: int = STEPS
     name: str = "mlp"
@@ -97,8 +97,12 @@ class PixelMLP:
         return self
 
     @torch.inference_mode()
-    def relation(self, guidance: np.ndarray) -> np.ndarray:
-        """The learnt per-pixel relation on the fine guidance (K, H, W) -> (H, W) Kelvin."""
+    def relation(self, guidance: np.ndarray, lr: np.ndarray | None = None) -> np.ndarray:
+        """The learnt per-pixel relation on the fine guidance (K, H, W) -> (H, W) Kelvin.
+
+        The relation is one for the scene, so ``lr`` (there for the sharpeners' signature) is
+        not read.
+        """
         k, h, w = guidance.shape
         z = torch.from_numpy(self._inputs(guidance).reshape(k, -1).T.copy())
         out = self._net(z)[:, 0].numpy().reshape(h, w)

@@ -2,7 +2,7 @@
 
 Like the classic thermal sharpeners (TsHARP, pyDMS), the relation between LST and guidance is
 learnt on the scene itself and applied at the native scale. Several methods are fitted and
-compared on the scene (:mod:`pipelines.fit_candidates`): bicubic, ``tsharp``, ``dms`` and a
+compared on the scene (:mod:`pipelines.fit_candidates`): bicubic, ``tsharp``, ``gwr``, ``dms`` and a
 per-pixel ``mlp`` learnt from every LR pixel, and a network trained by Wald's protocol one
 scale coarser:
 
@@ -44,7 +44,7 @@ from pipelines.fit_options import FitOptions, INTERPOLATION_CANDIDATES, SHARPENE
 from pipelines.fit_select import Selection, pooled_metrics, select
 from pipelines.geotiff import band_names, open_raster, read_window
 from pipelines.grids import Grid, pair_grids
-from pipelines.psf import PsfEstimate, estimate_psf
+from pipelines.psf import Psf, PsfEstimate, estimate_psf
 from pipelines.lst_values import (
     LstDecoding, check_plausible, check_single_band, decode, resolve_units, scan, to_kelvin_masked,
 )
@@ -320,7 +320,7 @@ class SceneFit:
         }
 
 
-def _layers(scene: Scene, coarse: np.ndarray, psf: float, residual: str) -> SceneLayers:
+def _layers(scene: Scene, coarse: np.ndarray, psf: Psf, residual: str) -> SceneLayers:
     return SceneLayers(scale=scene.scale, bands=list(scene.bands), lst=scene.lst,
                        guidance_lr=scene.guidance, guidance=scene.native, coarse=coarse,
                        psf=psf, residual=residual)
@@ -350,8 +350,8 @@ def fit_scene(
         psf = estimate_psf(scene.lst, scene.native, s, opts.seed)
         psf.seconds = time.monotonic() - began
     else:
-        psf = PsfEstimate(float(opts.psf), {})
-    layers = _layers(scene, source.lr, psf.sigma, opts.residual)
+        psf = PsfEstimate(opts.psf, {})
+    layers = _layers(scene, source.lr, psf.psf, opts.residual)
     candidates = []
     for name in opts.methods:
         if name in INTERPOLATION_CANDIDATES:
@@ -387,7 +387,7 @@ def describe(fit_result: SceneFit) -> str:
     """A few lines for stderr: every candidate's held-out RMSE/CC and time, and the choice."""
     sel = fit_result.selection
     lines = [f"fit: x{fit_result.scale} on {len(fit_result.bands)} guidance band(s) in "
-             f"{fit_result.seconds:.1f} s; PSF sigma {fit_result.psf.sigma:g} fine px; "
+             f"{fit_result.seconds:.1f} s; PSF {fit_result.psf.psf.spec} (fine px); "
              f"held-out RMSE / CC at the degraded scale on {fit_result.held_out_blocks} blocks "
              f"({sel.pixels} px):"]
     for cand, metrics, weight in zip(fit_result.candidates, sel.metrics, sel.blend_weights):

@@ -7,6 +7,11 @@ the observation:
 
 - ``tsharp`` (Agam et al. 2007, generalised to any bands): ordinary least squares of LST on the
   guidance bands (``degree=2`` adds their squares and products).
+- ``gwr`` (geographically weighted regression, Duan and Li 2016): tsharp's least squares
+  fitted again around every LR pixel with Gaussian weights and shrunk towards the global fit
+  (:mod:`pipelines.local_regression`), so the slopes follow the scene (a field is not a
+  forest). Its coefficients come from the LR pixels near each tile, so it needs the LR LST
+  when applied (``relation(guidance, lr)``).
 - ``dms`` (Gao, Kustas and Anderson 2012, the data-mining sharpener of pyDMS): bagged regression
   trees on the guidance bands, trained on the most homogeneous LR pixels (those whose fine
   guidance varies least inside the LR pixel, the within-LR-pixel standard deviation DMS uses),
@@ -16,9 +21,9 @@ the observation:
   extrapolation (fitted on the homogeneous pixels only, that regression was unstable with
   collinear bands: 19 K RMSE on a 16 x 16 LR patch of ten bands).
 
-``psf`` (fine pixels, :mod:`pipelines.psf`) blurs the guidance with the thermal sensor's
-point-spread function before fitting and applying, so the sharpened map is as sharp as the
-sensor and not as sharp as the guidance; 0 is the published algorithm.
+``psf`` (a :class:`~pipelines.psf.Psf` in fine pixels) blurs the guidance with the thermal
+sensor's point-spread function before fitting and applying, so the sharpened map is as sharp
+as the sensor and not as sharp as the guidance; ``Psf()`` (none) is the published algorithm.
 
 They are not networks and have no weights to keep: a :class:`Sharpener` is fitted per scene
 and then predicts tiles with the same ``predict(lr, guidance)`` as a network's predictor.
@@ -38,10 +43,11 @@ from sklearn.tree import DecisionTreeRegressor
 
 from pipelines.degrade import block_mean
 from pipelines.errors import InputError
-from pipelines.psf import blur, estimate_psf
+from pipelines.local_regression import apply_coefficients, local_coefficients
+from pipelines.psf import Psf, blur, estimate_psf
 from pipelines.residual import correct_residual
 
-SHARPENERS = ("tsharp", "dms")
+SHARPENERS = ("tsharp", "gwr", "dms")
 MIN_SAMPLES = 10
 HOMOGENEOUS_FRACTION = 0.8  # DMS trains on the 80 % most homogeneous LR pixels
 DMS_TREES = 30  # pyDMS's bagging defaults: 30 trees on 80 % samples
@@ -94,7 +100,7 @@ class Sharpener:
     bands: list[str]
     residual: str = "smooth"
     space: str = "kelvin"
-    psf: float = 0.0
+    psf: Psf = Psf()
     degree: int = 1
     seed: int = 0
     homogeneous_fraction: float = HOMOGENEOUS_FRACTION
@@ -103,13 +109,19 @@ class Sharpener:
     _learner: object = field(default=None, repr=False)
     samples: int = 0
 
+    def _standardised(self, guidance: np.ndarray) -> np.ndarray:
+        """(K, ...) guidance z-scored with the moments of the fit."""
+        lead = (slice(None),) + (None,) * (guidance.ndim - 1)
+        return (guidance - self._mean[lead]) / self._std[lead]
+
     def _features(self, guidance: np.ndarray) -> np.ndarray:
         """(K, ...) guidance -> (N, K) z-scored features."""
-        z = (guidance.reshape(guidance.shape[0], -1) - self._mean[:, None]) / self._std[:, None]
-        return z.T.astype(np.float64)
+        return self._standardised(guidance).reshape(guidance.shape[0], -1).T.astype(np.float64)
 
     def _make_learner(self):
-        if self.name == "tsharp":
+        if self.name in ("tsharp", "gwr"):
+            if self.name == "gwr" and self.degree != 1:
+                raise ValueError("gwr is linear: degree must be 1")
             if self.degree == 1:
                 return LinearRegression()
             from sklearn.pipeline import make_pipeline
@@ -127,7 +139,7 @@ class Sharpener:
             raise ValueError(f"guidance {guidance.shape} does not cover lr {lr.shape} at x{s}")
         guidance = blur(guidance, self.psf)
         self._mean, self._std = _moments(guidance)
-        z = (guidance - self._mean[:, None, None]) / self._std[:, None, None]
+        z = self._standardised(guidance)
         means = block_mean(z, s)
         valid = np.isfinite(lr) & np.isfinite(means).all(axis=0)
         self.samples = int(valid.sum())
@@ -145,8 +157,14 @@ class Sharpener:
             self._learner = learner.fit(features, target)
         return self
 
-    def relation(self, guidance: np.ndarray) -> np.ndarray:
-        """The fitted relation applied to each fine guidance pixel, before residual correction."""
+    def relation(self, guidance: np.ndarray, lr: np.ndarray | None = None) -> np.ndarray:
+        """The fitted relation applied to each fine guidance pixel, before residual correction.
+
+        ``lr`` (the LR LST under ``guidance``) is what ``gwr`` fits its local coefficients on;
+        the global sharpeners do not read it.
+        """
+        if self.name == "gwr":
+            return self._local_relation(guidance, lr)
         shape = guidance.shape[1:]
         features = self._features(blur(guidance, self.psf))
         ok = np.isfinite(features).all(axis=1)
@@ -155,9 +173,18 @@ class Sharpener:
             out[ok] = self._learner.predict(features[ok])
         return out.reshape(shape).astype(np.float32)
 
+    def _local_relation(self, guidance: np.ndarray, lr: np.ndarray | None) -> np.ndarray:
+        """gwr: coefficients fitted around each LR pixel of ``lr``, shrunk to the global fit."""
+        if lr is None:
+            raise ValueError("gwr needs the LR LST under the guidance")
+        z = self._standardised(blur(guidance, self.psf))
+        prior = np.append(self._learner.coef_, self._learner.intercept_)
+        coefficients = local_coefficients(block_mean(z, self.scale), lr, prior)
+        return apply_coefficients(coefficients, z, self.scale)
+
     def predict_scene(self, lr: np.ndarray, guidance: np.ndarray) -> np.ndarray:
         """Fine LST (h*s, w*s) for one LR scene or tile, residual-corrected."""
-        return correct_residual(self.relation(guidance), lr, self.scale, mode=self.residual,
+        return correct_residual(self.relation(guidance, lr), lr, self.scale, mode=self.residual,
                                 space=self.space)
 
     def predict(self, lr: np.ndarray, guidance: np.ndarray) -> np.ndarray:
@@ -169,14 +196,14 @@ def patch_predictor(name: str, scale: int, bands: Sequence[str], seed: int = 0
                     ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """``predict(lr, guidance) -> hr`` that fits the sharpener on each patch's own LR pixels.
 
-    What ``groklst evaluate`` scores as the ``tsharp`` / ``dms`` baselines: the same defaults as
-    ``downscale --fit --model tsharp|dms`` (PSF estimated from the patch, smooth residual).
+    What ``groklst evaluate`` scores as the ``tsharp`` / ``gwr`` / ``dms`` baselines: the same defaults as
+    ``downscale --fit --model tsharp|gwr|dms`` (PSF estimated from the patch, smooth residual).
     """
     if name not in SHARPENERS:
         raise ValueError(f"unknown sharpener {name!r}; use one of {SHARPENERS}")
 
     def predict(lr: np.ndarray, guidance: np.ndarray) -> np.ndarray:
-        psf = estimate_psf(lr, guidance, scale, seed).sigma
+        psf = estimate_psf(lr, guidance, scale, seed).psf
         sharpener = Sharpener(name, scale, list(bands), psf=psf, seed=seed).fit(lr, guidance)
         return sharpener.predict_scene(lr, guidance)
 

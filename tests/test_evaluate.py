@@ -115,11 +115,11 @@ def test_sharpener_baselines_are_fitted_on_each_patch(trained: tuple[Path, Path]
 
     dataset, ckpt = trained
     assert run(["-q", "evaluate", str(dataset), "-c", str(ckpt), "--json",
-                "--baselines", "bicubic,tsharp,dms"]) == 0
+                "--baselines", "bicubic,tsharp,gwr,dms"]) == 0
     rows = {row["model"]: row for row in json.loads(capsys.readouterr().out)["rows"]}
-    assert list(rows) == ["mocolsk-lite (best.pt)", "bicubic", "tsharp", "dms"]
+    assert list(rows) == ["mocolsk-lite (best.pt)", "bicubic", "tsharp", "gwr", "dms"]
     ds = open_prepared(dataset)
-    for name in ("tsharp", "dms"):
+    for name in ("tsharp", "gwr", "dms"):
         predict, average = patch_predictor(name, 2, ds.bands), MetricAverage()
         for index in ds.indices("test"):
             lr, guidance, hr = ds.read(index, 2)
@@ -129,4 +129,5 @@ def test_sharpener_baselines_are_fitted_on_each_patch(trained: tuple[Path, Path]
         assert rows[name]["rmse"] == pytest.approx(expected["rmse"], rel=1e-6)
     # The sample scenes' LST follows their guidance: the sharpeners beat bicubic on them.
     assert rows["tsharp"]["rmse"] < rows["bicubic"]["rmse"]
+    assert rows["gwr"]["rmse"] < rows["bicubic"]["rmse"]
     assert rows["dms"]["rmse"] < rows["bicubic"]["rmse"]

@@ -109,15 +109,15 @@ def test_fit_beats_bicubic_on_nonlinear_scene(tmp_path: Path, capsys) -> None:
     assert report["beats_bicubic"] is True
     # Every candidate is listed with its held-out metrics and time; the written one is named.
     names = [c["name"] for c in report["candidates"]]
-    assert names == ["bicubic", "tsharp", "dms", "mlp", "mocolsk-lite"]
+    assert names == ["bicubic", "tsharp", "gwr", "dms", "mlp", "mocolsk-lite"]
     for candidate in report["candidates"]:
         assert set(candidate["held_out"]) == {"rmse", "mae", "bias", "cc"}
         assert candidate["seconds"] >= 0 and 0 <= candidate["weight"] <= 1
     assert report["selected"] in (*names, "blend")
     assert abs(sum(c["weight"] for c in report["candidates"]) - 1) < 1e-3
-    network = report["candidates"][4]
+    network = report["candidates"][5]
     assert network["iterations"] <= 120 and network["stopped"] in ("iterations", "early stopping")
-    assert report["psf"]["estimated"] and report["psf"]["sigma_px"] == 0  # generated: no blur
+    assert report["psf"]["estimated"] and report["psf"]["shape"] == "none"  # generated: no blur
     assert report["held_out_blocks"] >= 8
     assert report["held_out_fitted"]["rmse"] < 0.8 * report["held_out_bicubic"]["rmse"]
     assert run(["downscale", str(lst_path), "--model", "bicubic", "-o", str(bicubic)]) == 0
@@ -203,7 +203,7 @@ def test_fallback_bicubic_when_guidance_does_not_help(tmp_path: Path, capsys) ->
     (["--fallback", "bicubic", "--model", "bicubic"], "only applies with --fit"),
     (["--fit", "--fallback", "nearest"], "unknown fallback"),
     (["--fit", "--fit-candidates", "tsharp,nope"], "unknown model 'nope'"),
-    (["--fit", "--fit-psf", "wide"], "neither auto nor a number"),
+    (["--fit", "--fit-psf", "wide"], "'wide': not SIGMA, gaussian:SIGMA or moffat:ALPHA:BETA"),
     (["--fit", "--fit-residual", "spline"], "unknown residual correction"),
     (["--fit", "--model", "tsharp", "--save-checkpoint", "x.pt"], "no network is fitted"),
 ])

@@ -10,7 +10,7 @@ from scipy.ndimage import gaussian_filter
 from pipelines.degrade import block_mean
 from pipelines.fit_select import select, simplex_weights
 from pipelines.pixel_mlp import PixelMLP, consistency_loss
-from pipelines.psf import blur, estimate_psf
+from pipelines.psf import Psf, blur, estimate_psf, moffat_kernel
 from pipelines.residual import correct_residual
 from pipelines.sharpen import Sharpener
 
@@ -99,12 +99,36 @@ def test_residual_correction_aggregates_exactly_to_the_lr_input(mode: str, space
         assert edge(out) < edge(block)
 
 
-def test_psf_estimate_recovers_the_blur_of_the_lst() -> None:
+@pytest.mark.parametrize("sensor", [Psf(2.0), Psf(3.0, 2.0)], ids=["gaussian", "moffat"])
+def test_psf_estimate_recovers_the_shape_and_width_of_the_blur(sensor: Psf) -> None:
     g = np.stack([smooth_field(128, 4, sigma=1.0), smooth_field(128, 5, sigma=1.0)])
     sharp = 300 + 3.0 * g[0] - 2.0 * g[1]
-    blurred = blur(sharp[None], 2.0)[0]  # a sensor whose PSF is a Gaussian of 2 fine pixels
-    assert estimate_psf(block_mean(blurred, 4), g, 4).sigma == pytest.approx(2.0, abs=0.5)
-    assert estimate_psf(block_mean(sharp.astype(np.float32), 4), g, 4).sigma == 0.0
+    lr = block_mean(blur(sharp[None], sensor)[0], 4)  # a sensor with this PSF
+    found = estimate_psf(lr, g, 4).psf
+    assert found.shape == sensor.shape and found.width == pytest.approx(sensor.width, abs=0.5)
+    none = estimate_psf(block_mean(sharp.astype(np.float32), 4), g, 4)
+    assert none.psf == Psf() and none.curve["0"] == min(none.curve.values())
+
+
+def test_moffat_kernel_is_normalised_symmetric_and_heavier_tailed_than_a_gaussian() -> None:
+    kernel = moffat_kernel(2.0, 2.0)
+    assert kernel.shape == (17, 17) and kernel.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(kernel, kernel.T)
+    np.testing.assert_allclose(kernel, kernel[::-1, ::-1])
+    impulse = np.zeros((1, 41, 41), np.float32)
+    impulse[0, 20, 20] = 1
+    moffat, gauss = blur(impulse, Psf(2.0, 2.0))[0], blur(impulse, Psf(2.0))[0]
+    assert moffat.sum() == pytest.approx(1.0, abs=1e-5)
+    assert moffat[20, 20] > gauss[20, 20] and moffat[20, 28] > 10 * gauss[20, 28]
+
+
+def test_psf_specs_round_trip_and_bad_ones_are_refused() -> None:
+    for psf in (Psf(), Psf(2.5), Psf(3.0, 2.0)):
+        assert Psf.parse(psf.spec) == psf
+    assert Psf.parse("2.5") == Psf.parse("gaussian:2.5") == Psf(2.5)
+    for bad in ("wide", "moffat:3", "moffat:3:1", "-1", "nan", "gaussian:1:2"):
+        with pytest.raises(ValueError):
+            Psf.parse(bad)
 
 
 def test_simplex_weights_find_a_known_mixture() -> None:

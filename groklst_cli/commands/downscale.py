@@ -15,6 +15,7 @@ from groklst_cli.console import err, info, progress, result, state, warn
 from pipelines.atomic import check_writable, missing_folders, remove_if_empty, same_path
 from pipelines.errors import InputError
 from pipelines.fit_options import DEFAULT_CANDIDATES, FitOptions
+from pipelines.psf import Psf
 from pipelines.units import Units
 
 if TYPE_CHECKING:  # torch, rasterio and dask load only when a scene is processed
@@ -159,7 +160,7 @@ def downscale(
     inputs: list[str] = typer.Argument(..., help="LST rasters (X_lst.tif), or - to read paths from stdin."),
     guidance: Optional[Path] = typer.Option(None, "--guidance", "-g", help="Guidance raster (default: X_guidance.tif beside X_lst.tif)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Trained checkpoint (default: the shipped mocolsk-lite x3 SDGSAT-1 model)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Use a non-learned interpolator instead: bicubic or bilinear; with --fit, the one method to fit (a network, tsharp, dms or mlp; default: compare --fit-candidates)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Use a non-learned interpolator instead: bicubic or bilinear; with --fit, the one method to fit (a network, tsharp, gwr, dms or mlp; default: compare --fit-candidates)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output GeoTIFF (one input only)."),
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Folder for outputs, named <input>_downscaled.tif (default: current folder)."),
     tile: int = typer.Option(768, "--tile", min=8, help="Tile size in output pixels (rounded to whole LR pixels)."),
@@ -183,14 +184,14 @@ def downscale(
     skip_existing: bool = typer.Option(False, "--skip-existing", help="Skip scenes whose output exists (cheap reruns)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line per scene on stdout."),
     dask_scheduler: Optional[str] = typer.Option(None, "--dask-scheduler", help="Distribute scenes over this dask.distributed scheduler address."),
-    fit: bool = typer.Option(False, "--fit", help="Fit on this scene first (bicubic, tsharp, dms and a network, compared on held-out blocks of the scene degraded by the scale), then downscale with the best or their blend."),
+    fit: bool = typer.Option(False, "--fit", help="Fit on this scene first (bicubic, tsharp, gwr, dms, mlp and a network, compared on held-out blocks of the scene degraded by the scale), then downscale with the best or their blend."),
     fit_iters: int = typer.Option(FitOptions.iters, "--fit-iters", min=1, help="With --fit: at most this many training iterations of the network."),
     fit_seconds: Optional[float] = typer.Option(FitOptions.seconds, "--fit-seconds", min=0.1, help="With --fit: also stop the network's training after this many seconds (default: no time cap, so the result does not depend on the machine's load)."),
     fit_lr: float = typer.Option(FitOptions.lr, "--fit-lr", min=1e-7, help="With --fit: learning rate."),
     degradation: str = typer.Option(FitOptions.degradation, "--degrade", help="With --fit: how the LST is degraded for training: area (block mean) or mtf."),
-    fit_candidates: str = typer.Option(",".join(DEFAULT_CANDIDATES), "--fit-candidates", help="With --fit and no --model: the methods to fit and compare (bicubic, tsharp, dms, mlp, networks)."),
+    fit_candidates: str = typer.Option(",".join(DEFAULT_CANDIDATES), "--fit-candidates", help="With --fit and no --model: the methods to fit and compare (bicubic, tsharp, gwr, dms, mlp, networks)."),
     fit_select: str = typer.Option(FitOptions.select, "--fit-select", help="With --fit: blend (the held-out-weighted blend when it beats the best candidate on held-out blocks) or best."),
-    fit_psf: str = typer.Option("auto", "--fit-psf", help="With --fit: the thermal sensor's Gaussian PSF sigma in guidance pixels, or auto (estimated from the LR scene); 0 for none."),
+    fit_psf: str = typer.Option("auto", "--fit-psf", help="With --fit: the thermal sensor's PSF in guidance pixels: auto (shape and width estimated from the LR scene), a Gaussian sigma (SIGMA or gaussian:SIGMA), moffat:ALPHA:BETA, or 0 for none."),
     fit_residual: str = typer.Option(FitOptions.residual, "--fit-residual", help="With --fit: spread the LR residual back so the output aggregates to the input: smooth, block or none."),
     fallback: str = typer.Option("none", "--fallback", help="With --fit: none, or bicubic to write bicubic when the fit does not beat it on held-out blocks."),
     save_checkpoint: Optional[Path] = typer.Option(None, "--save-checkpoint", help="With --fit: save the fitted network as a checkpoint for downscale --checkpoint."),
@@ -243,7 +244,7 @@ def downscale(
                                    fit_candidates, fit_select, fit_psf, fit_residual)
         if save_checkpoint is not None and not fit_options.networks:
             raise InputError("--save-checkpoint", "no network is fitted, so there are no weights to save",
-                             "tsharp and dms are refitted on every scene")
+                             "tsharp, gwr, dms and mlp are refitted on every scene")
         if skip_existing and jobs[0].output.exists():
             _say(SceneReport(str(jobs[0].lst), str(jobs[0].output), status="skipped"), as_json)
             return
@@ -322,13 +323,14 @@ def _quicklook(job: SceneJob, png: Optional[Path], overwrite: bool) -> None:
     info(f"quicklook: {png}")
 
 
-def _psf_sigma(text: str) -> Optional[float]:
+def _psf(text: str) -> Optional[Psf]:
     if text.strip().lower() == "auto":
         return None
     try:
-        return float(text)
-    except ValueError:
-        raise InputError("--fit-psf", f"{text!r} is neither auto nor a number") from None
+        return Psf.parse(text)
+    except ValueError as exc:
+        raise InputError("--fit-psf", f"{text!r}: {exc}",
+                         "use auto, SIGMA, gaussian:SIGMA, moffat:ALPHA:BETA or 0") from None
 
 
 def _fit_options(model: Optional[str], checkpoint: Optional[Path], dask_scheduler: Optional[str],
@@ -346,7 +348,7 @@ def _fit_options(model: Optional[str], checkpoint: Optional[Path], dask_schedule
     names = tuple(n.strip() for n in candidates.split(",") if n.strip())
     return FitOptions(model=model, candidates=names, iters=iters, seconds=seconds, lr=lr,
                       degradation=degradation, units=units, seed=seed, device=device,
-                      select=select, psf=_psf_sigma(psf), residual=residual)
+                      select=select, psf=_psf(psf), residual=residual)
 
 
 def _fit(job: SceneJob, options: FitOptions, decoding: LstDecoding) -> SceneFit:
@@ -389,7 +391,7 @@ def _run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, 
                              device=fit_options.device, extra_tags={
                                  "fit": f"fitted on this scene (groklst downscale --fit): "
                                         f"{fitted.predictor.name}{network}",
-                                 "fit_psf_sigma": f"{fitted.psf.sigma:g}",
+                                 "fit_psf": fitted.psf.psf.spec,
                                  "fit_residual": fit_options.residual})
     options = replace(options, units=fitted.units)
     info(f"units: {fitted.units.value} in, {(options.units_out or fitted.units).value} out")

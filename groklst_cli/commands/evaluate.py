@@ -18,7 +18,7 @@ from pipelines.metrics import METRICS
 if TYPE_CHECKING:
     from pipelines.evaluate import EvaluationRow
 
-BASELINES = ("bicubic", "bilinear", "tsharp", "dms")
+BASELINES = ("bicubic", "bilinear", "tsharp", "gwr", "dms")
 
 
 def _baselines(text: str) -> list[str]:
@@ -46,11 +46,11 @@ def evaluate_cmd(
     dataset: Path = typer.Argument(..., help="Prepared dataset folder (groklst prepare)."),
     checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Checkpoint file (best.pt of a run)."),
     split: str = typer.Option("test", "--split", help="train, val or test."),
-    baselines: str = typer.Option("bicubic,bilinear", "--baselines", help="Comma-separated baselines to add: bicubic, bilinear, tsharp, dms (sharpeners fitted on each patch; '' for none)."),
+    baselines: str = typer.Option("bicubic,bilinear", "--baselines", help="Comma-separated baselines to add: bicubic, bilinear, tsharp, gwr, dms (sharpeners fitted on each patch; '' for none)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON on stdout."),
 ) -> None:
-    """Score a checkpoint against baselines (interpolation, tsharp, dms): RMSE, MAE, BIAS, CC, RSD in Kelvin."""
+    """Score a checkpoint against baselines (interpolation, tsharp, gwr, dms): RMSE, MAE, BIAS, CC, RSD in Kelvin."""
     # Imported here so that `groklst --help` and the other commands start without torch.
     from pipelines.checkpoint import load_checkpoint
     from pipelines.dataset import open_prepared
