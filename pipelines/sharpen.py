@@ -119,19 +119,18 @@ class Sharpener:
         return self._standardised(guidance).reshape(guidance.shape[0], -1).T.astype(np.float64)
 
     def _make_learner(self):
-        if self.name in ("tsharp", "gwr"):
-            if self.name == "gwr" and self.degree != 1:
-                raise ValueError("gwr is linear: degree must be 1")
-            if self.degree == 1:
-                return LinearRegression()
-            from sklearn.pipeline import make_pipeline
+        if self.name == "dms":
+            trees = BaggingRegressor(
+                DecisionTreeRegressor(min_samples_leaf=DMS_MIN_LEAF, max_depth=DMS_MAX_DEPTH),
+                n_estimators=DMS_TREES, max_samples=0.8, random_state=self.seed)
+            return _LinearPlusTrees(trees)
+        if self.degree == 1:
+            return LinearRegression()  # tsharp, and gwr's global fit
+        if self.name == "gwr":
+            raise ValueError("gwr is linear: degree must be 1")
+        from sklearn.pipeline import make_pipeline
 
-            return make_pipeline(PolynomialFeatures(self.degree, include_bias=False),
-                                 LinearRegression())
-        trees = BaggingRegressor(
-            DecisionTreeRegressor(min_samples_leaf=DMS_MIN_LEAF, max_depth=DMS_MAX_DEPTH),
-            n_estimators=DMS_TREES, max_samples=0.8, random_state=self.seed)
-        return _LinearPlusTrees(trees)
+        return make_pipeline(PolynomialFeatures(self.degree, include_bias=False), LinearRegression())
 
     def fit(self, lr: np.ndarray, guidance: np.ndarray) -> Sharpener:
         s = self.scale
@@ -196,8 +195,9 @@ def patch_predictor(name: str, scale: int, bands: Sequence[str], seed: int = 0
                     ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """``predict(lr, guidance) -> hr`` that fits the sharpener on each patch's own LR pixels.
 
-    What ``groklst evaluate`` scores as the ``tsharp`` / ``gwr`` / ``dms`` baselines: the same defaults as
-    ``downscale --fit --model tsharp|gwr|dms`` (PSF estimated from the patch, smooth residual).
+    What ``groklst evaluate`` scores as the ``tsharp`` / ``gwr`` / ``dms`` baselines: the same
+    defaults as ``downscale --fit --model tsharp|gwr|dms`` (PSF estimated from the patch, smooth
+    residual).
     """
     if name not in SHARPENERS:
         raise ValueError(f"unknown sharpener {name!r}; use one of {SHARPENERS}")
