@@ -181,6 +181,24 @@ def test_same_seed_same_result_and_checkpoint_round_trip(tmp_path: Path, capsys)
         assert "checkpoint_sha256" not in src.tags() and "downscale --fit" in src.tags()["fit"]
 
 
+def test_a_given_moffat_psf_is_used_reported_and_tagged_and_gwr_runs_alone(tmp_path: Path, capsys) -> None:
+    fine, guidance = nonlinear_scene(96, 2)
+    lst_path, _ = write_pair(tmp_path, fine, guidance, 4, ["g1", "g2"])
+    out = tmp_path / "gwr.tif"
+    assert run(["downscale", str(lst_path), "--fit", "--model", "gwr", "--fit-psf", "Moffat:1.5:3",
+                *QUICK, "-o", str(out), "--json"]) == 0
+    report = fit_json(capsys)["fit"]
+    assert [c["name"] for c in report["candidates"]] == ["gwr"]
+    assert report["psf"] == {"shape": "moffat", "width_px": 1.5, "beta": 3.0, "spec": "moffat:1.5:3",
+                             "estimated": False, "seconds": 0.0, "cv_rmse": {}}
+    with rasterio.open(out) as src:
+        assert src.tags()["fit_psf"] == "moffat:1.5:3"
+        written = src.read(1)
+    # LR-consistent by default: the 4 x 4 block means are the input.
+    np.testing.assert_allclose(block_mean(written, 4), block_mean(fine, 4), atol=2e-3)
+    assert rmse(written, fine) < rmse(np.repeat(np.repeat(block_mean(fine, 4), 4, 0), 4, 1), fine)
+
+
 def test_fallback_bicubic_when_guidance_does_not_help(tmp_path: Path, capsys) -> None:
     yy, xx = np.mgrid[0:64, 0:64]
     fine = (290 + 0.2 * yy + 0.1 * xx).astype(np.float32)  # a ramp: bicubic is near exact
