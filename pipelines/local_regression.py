@@ -21,6 +21,7 @@ from scipy import ndimage
 BANDWIDTH = 1.0  # Gaussian sigma of the local window, in LR pixels
 RIDGE = 0.1  # shrinkage towards the global fit, in units of a full window's weight
 TRUNCATE = 4.0  # the window ends at 4 bandwidths
+STRIP_ROWS = 256  # LR rows whose normal equations are held at once (11 x 11 float64 per pixel)
 
 
 def _design(features: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -39,22 +40,40 @@ def global_coefficients(features: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def local_coefficients(features: np.ndarray, target: np.ndarray, prior: np.ndarray,
-                       bandwidth: float = BANDWIDTH, ridge: float = RIDGE) -> np.ndarray:
+                       bandwidth: float = BANDWIDTH, ridge: float = RIDGE,
+                       strip_rows: int = STRIP_ROWS) -> np.ndarray:
     """Per-pixel coefficients ``(K + 1, h, w)`` of ``target`` on ``features`` + intercept.
 
     Each pixel's are argmin of ``sum_j w_ij (y_j - x_j b)^2 + ridge |b - prior|^2`` with
     Gaussian weights ``w_ij`` (sum 1 over a full window; pixels with a NaN feature or target
-    weigh 0), so a pixel with no valid neighbour gets ``prior``.
+    weigh 0), so a pixel with no valid neighbour gets ``prior``. Computed in strips of
+    ``strip_rows`` rows, each read with the window's reach above and below: the same values,
+    with the per-pixel normal equations ((K + 1)^2 float64 each) held for one strip at a time.
     """
     valid = np.isfinite(target) & np.isfinite(features).all(axis=0)
     design = _design(features.astype(np.float64), valid)
     y = np.where(valid, target, 0.0).astype(np.float64)
+    reach = int(TRUNCATE * bandwidth + 0.5)  # gaussian_filter's kernel radius
+    rows = target.shape[0]
+    out = np.empty(design.shape)
+    for top in range(0, rows, strip_rows):
+        bottom = min(top + strip_rows, rows)
+        above, below = max(top - reach, 0), min(bottom + reach, rows)
+        inner = slice(top - above, bottom - above)
+        coef = _solve(design[:, above:below], y[above:below], prior, bandwidth, ridge)
+        out[:, top:bottom] = coef[:, inner]
+    return out
+
+
+def _solve(design: np.ndarray, y: np.ndarray, prior: np.ndarray, bandwidth: float,
+           ridge: float) -> np.ndarray:
+    """The shrunk weighted least squares of :func:`local_coefficients` on one block of rows."""
     n = design.shape[0]
 
     def smooth(values: np.ndarray) -> np.ndarray:
         return ndimage.gaussian_filter(values, bandwidth, mode="constant", truncate=TRUNCATE)
 
-    gram = np.empty((*target.shape, n, n))
+    gram = np.empty((*y.shape, n, n))
     for i in range(n):
         for j in range(i, n):
             gram[..., i, j] = gram[..., j, i] = smooth(design[i] * design[j])

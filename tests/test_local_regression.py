@@ -88,3 +88,14 @@ def test_gwr_needs_the_lr_lst() -> None:
     with pytest.raises(ValueError, match="gwr needs the LR LST"):
         sharpener.relation(g)
     assert np.isfinite(sharpener.relation(g, lr)).all()
+
+
+def test_strips_give_the_same_coefficients_as_one_block() -> None:
+    x = np.stack([field((70, 40), 10), field((70, 40), 11)])
+    y = 300 + x[0] * np.linspace(-2, 3, 70)[:, None] + 0.1 * field((70, 40), 12)
+    y[20:26, 5:15] = np.nan
+    prior = global_coefficients(x, y)
+    whole = local_coefficients(x, y, prior, strip_rows=70)
+    for rows in (1, 7, 16, 69):
+        np.testing.assert_allclose(local_coefficients(x, y, prior, strip_rows=rows), whole,
+                                   rtol=0, atol=1e-10)
