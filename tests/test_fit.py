@@ -199,6 +199,29 @@ def test_a_given_moffat_psf_is_used_reported_and_tagged_and_gwr_runs_alone(tmp_p
     assert rmse(written, fine) < rmse(np.repeat(np.repeat(block_mean(fine, 4), 4, 0), 4, 1), fine)
 
 
+def test_gwr_writes_nan_only_where_data_is_missing_and_copes_with_a_constant_band(tmp_path: Path) -> None:
+    fine, guidance = nonlinear_scene(96, 2, seed=4)
+    guidance = np.concatenate([guidance, np.full((1, 96, 96), 0.3, np.float32)])  # a constant band
+    guidance[:, 60:72, 8:20] = np.nan  # no guidance here
+    lst_path, _ = write_pair(tmp_path, fine, guidance, 4, ["g1", "g2", "flat"])
+    with rasterio.open(lst_path, "r+") as dst:  # an LR nodata hole
+        lr = dst.read(1)
+        lr[4:7, 15:19] = np.nan
+        dst.write(lr, 1)
+    outputs = {}
+    for name in ("gwr", "tsharp"):
+        outputs[name] = tmp_path / f"{name}.tif"
+        assert run(["-q", "downscale", str(lst_path), "--fit", "--model", name, *QUICK,
+                    "-o", str(outputs[name])]) == 0
+    written = read(outputs["gwr"])
+    assert np.isnan(written[60:72, 8:20]).all() and np.isnan(written[16:28, 60:76]).all()
+    # NaN exactly where the global sharpener writes it (the holes and their margin), no more.
+    np.testing.assert_array_equal(np.isnan(written), np.isnan(read(outputs["tsharp"])))
+    assert np.isfinite(written).mean() > 0.6 and np.nanmin(written) > 280 and np.nanmax(written) < 340
+    full = np.isfinite(block_mean(written, 4)) & np.isfinite(lr)
+    np.testing.assert_allclose(block_mean(written, 4)[full], lr[full], atol=2e-3)
+
+
 def test_fallback_bicubic_when_guidance_does_not_help(tmp_path: Path, capsys) -> None:
     yy, xx = np.mgrid[0:64, 0:64]
     fine = (290 + 0.2 * yy + 0.1 * xx).astype(np.float32)  # a ramp: bicubic is near exact
