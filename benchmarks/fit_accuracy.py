@@ -60,7 +60,7 @@ from pipelines.geotiff import write_raster  # noqa: E402
 from pipelines.guidance import GuidanceOptions, SourceSpec, build_guidance  # noqa: E402
 from pipelines.infer import ModelSource  # noqa: E402
 from pipelines.metrics import image_metrics  # noqa: E402
-from pipelines.psf import Psf  # noqa: E402
+from pipelines.psf_shape import Psf  # noqa: E402
 from pipelines.scene_fit import describe, fit_scene, read_scene  # noqa: E402
 from pipelines.sharpen import Sharpener  # noqa: E402
 

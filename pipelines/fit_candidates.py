@@ -39,7 +39,8 @@ from pipelines.fill import fill_nearest
 from pipelines.fit_options import FitOptions
 from pipelines.infer import TilePredictor
 from pipelines.pixel_mlp import PixelMLP
-from pipelines.psf import Psf, blur
+from pipelines.psf import blur
+from pipelines.psf_shape import Psf
 from pipelines.residual import correct_residual
 from pipelines.sharpen import Sharpener
 from pipelines.train import Limits, build_checkpoint, fit

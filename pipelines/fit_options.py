@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.errors import InputError
-from pipelines.psf import Psf
+from pipelines.psf_shape import Psf
 from pipelines.units import Units
 
 # A compact mocolsk-lite for per-scene fits: a few hundred steps on one scene cannot train the

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from pipelines.errors import InputError
-from pipelines.psf import Psf, blur
+from pipelines.psf import blur
+from pipelines.psf_shape import Psf
 
 HIDDEN = 32
 STEPS = 300

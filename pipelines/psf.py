@@ -6,14 +6,14 @@ reflectance guidance does. A sharpener that writes the guidance's detail at full
 adds detail the sensor cannot see (measured on the Muenster dates: TsHARP at 120 m -> 30 m was
 three times worse than bicubic without this, and better than it with it).
 
-The PSF is isotropic, of one of two shapes (:class:`Psf`): a Gaussian, or a Moffat profile
-``(1 + r^2 / alpha^2)^-beta``, whose heavier tail is what real optics, detectors and
-resampling give (the Gaussian is its limit for large ``beta``). The shape matters: the LR
-pixels see mostly the PSF's spread (its second moment), the fine detail mostly its core. On
-the 16 Muenster dates the Moffat shape explained the LR pixels better than every Gaussian on
-every date, and the Gaussian that explained them best was about 0.5 px too wide for the fine
-detail (tsharp 0.3189 K against the 30 m truth, 0.3111 K with the Moffat chosen the same way;
-through ``--fit`` on 8 dates 0.312 against 0.322 K).
+The PSF is isotropic, of one of two shapes (:class:`~pipelines.psf_shape.Psf`): a Gaussian, or
+a Moffat profile ``(1 + r^2 / alpha^2)^-beta``, whose heavier tail is what real optics,
+detectors and resampling give (the Gaussian is its limit for large ``beta``). The shape
+matters: the LR pixels see mostly the PSF's spread (its second moment), the fine detail mostly
+its core. On the 16 Muenster dates the Moffat shape explained the LR pixels better than every
+Gaussian on every date, and the Gaussian that explained them best was about 0.5 px too wide for
+the fine detail (tsharp 0.3189 K against the 30 m truth, 0.3111 K with the Moffat chosen the
+same way; through ``--fit`` on 8 dates 0.312 against 0.322 K).
 
 The PSF is identifiable from the LR scene: the LR pixels are explained best by the guidance
 blurred with the sensor's own PSF before area-averaging. :func:`estimate_psf` fits
@@ -32,6 +32,7 @@ from scipy import fft, ndimage, signal
 
 from pipelines.degrade import block_mean
 from pipelines.fill import fill_bands
+from pipelines.psf_shape import Psf
 
 # Candidate widths as fractions of the scale (a PSF wider than 1.5 LR pixels is not a
 # downscaling problem any more).
@@ -42,56 +43,6 @@ CV_BLOCK = 8  # LR pixels per side of a cross-validation block
 TRUNCATE = 3.0  # Gaussian kernels end at 3 sigma
 MOFFAT_RADIUS = 4.0  # Moffat kernels end at 4 alpha (94 % of a beta-2 PSF's energy, 99.6 % at beta 3)
 SUPERSAMPLE = 5  # Moffat kernels are averaged over 5 x 5 points per pixel (narrow cores)
-
-
-@dataclass(frozen=True)
-class Psf:
-    """An isotropic PSF: a Gaussian of sigma ``width`` (``beta`` None) or a Moffat profile
-    ``(1 + r^2 / width^2)^-beta``; ``width`` in pixels of the grid it blurs, 0 for none."""
-
-    width: float = 0.0
-    beta: float | None = None
-
-    def __post_init__(self) -> None:
-        if not math.isfinite(self.width) or self.width < 0:
-            raise ValueError(f"the PSF width must be >= 0, got {self.width:g}")
-        if self.beta is not None and not (math.isfinite(self.beta) and self.beta > 1):
-            raise ValueError(f"a Moffat PSF needs beta > 1, got {self.beta:g}")
-
-    @property
-    def shape(self) -> str:
-        return "none" if self.width == 0 else "gaussian" if self.beta is None else "moffat"
-
-    @property
-    def spec(self) -> str:
-        """The ``--fit-psf`` spelling: ``0``, ``gaussian:SIGMA`` or ``moffat:ALPHA:BETA``."""
-        if self.shape == "none":
-            return "0"
-        if self.beta is None:
-            return f"gaussian:{self.width:g}"
-        return f"moffat:{self.width:g}:{self.beta:g}"
-
-    def scaled(self, factor: float) -> Psf:
-        """The same shape ``factor`` times as wide (another grid, or a narrower remainder)."""
-        return Psf(self.width * factor, self.beta)
-
-    def summary(self) -> dict[str, object]:
-        return {"shape": self.shape, "width_px": self.width, "beta": self.beta, "spec": self.spec}
-
-    @classmethod
-    def parse(cls, text: str) -> Psf:
-        """``SIGMA`` or ``gaussian:SIGMA`` (a Gaussian), ``moffat:ALPHA:BETA``; ValueError else."""
-        parts = [p.strip() for p in text.strip().lower().split(":")]
-        shape, numbers = ("gaussian", parts) if len(parts) == 1 else (parts[0], parts[1:])
-        try:
-            values = [float(n) for n in numbers]
-        except ValueError:
-            values = []
-        if shape == "gaussian" and len(values) == 1:
-            return cls(values[0])
-        if shape == "moffat" and len(values) == 2:
-            return cls(values[0], values[1])
-        raise ValueError("not SIGMA, gaussian:SIGMA or moffat:ALPHA:BETA")
 
 
 def moffat_kernel(alpha: float, beta: float) -> np.ndarray:

@@ -44,7 +44,8 @@ from pipelines.fit_options import FitOptions, INTERPOLATION_CANDIDATES, SHARPENE
 from pipelines.fit_select import Selection, pooled_metrics, select
 from pipelines.geotiff import band_names, open_raster, read_window
 from pipelines.grids import Grid, pair_grids
-from pipelines.psf import Psf, PsfEstimate, estimate_psf
+from pipelines.psf import PsfEstimate, estimate_psf
+from pipelines.psf_shape import Psf
 from pipelines.lst_values import (
     LstDecoding, check_plausible, check_single_band, decode, resolve_units, scan, to_kelvin_masked,
 )

@@ -21,7 +21,7 @@ the observation:
   extrapolation (fitted on the homogeneous pixels only, that regression was unstable with
   collinear bands: 19 K RMSE on a 16 x 16 LR patch of ten bands).
 
-``psf`` (a :class:`~pipelines.psf.Psf` in fine pixels) blurs the guidance with the thermal
+``psf`` (a :class:`~pipelines.psf_shape.Psf` in fine pixels) blurs the guidance with the thermal
 sensor's point-spread function before fitting and applying, so the sharpened map is as sharp
 as the sensor and not as sharp as the guidance; ``Psf()`` (none) is the published algorithm.
 
@@ -44,7 +44,8 @@ from sklearn.tree import DecisionTreeRegressor
 from pipelines.degrade import block_mean
 from pipelines.errors import InputError
 from pipelines.local_regression import apply_coefficients, local_coefficients
-from pipelines.psf import Psf, blur, estimate_psf
+from pipelines.psf import blur, estimate_psf
+from pipelines.psf_shape import Psf
 from pipelines.residual import correct_residual
 
 SHARPENERS = ("tsharp", "gwr", "dms")

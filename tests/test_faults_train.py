@@ -323,6 +323,15 @@ def test_help_shows_the_defaults_without_loading_torch() -> None:
     assert text.strip().endswith("no torch 0")
 
 
+def test_the_cli_starts_without_torch_scipy_or_scikit_learn() -> None:
+    """Every command pays for what the CLI imports at start: parsing --fit-psf must not load SciPy."""
+    code = ("import sys; from groklst_cli.app import run; status = run(['downscale', '--help']); "
+            "print(sorted(m for m in ('torch', 'scipy', 'sklearn') if m in sys.modules), status)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("[] 0")
+
+
 def test_config_file_still_beats_the_defaults(dataset: Path, tmp_path: Path) -> None:
     settings = tmp_path / "train.toml"
     settings.write_text("[train]\nbatch-size = 1\nval-every = 1\nseed = 9\n")

@@ -10,7 +10,8 @@ from scipy.ndimage import gaussian_filter
 from pipelines.degrade import block_mean
 from pipelines.fit_select import select, simplex_weights
 from pipelines.pixel_mlp import PixelMLP, consistency_loss
-from pipelines.psf import Psf, blur, estimate_psf, moffat_kernel
+from pipelines.psf import blur, estimate_psf, moffat_kernel
+from pipelines.psf_shape import Psf
 from pipelines.residual import correct_residual
 from pipelines.sharpen import Sharpener
 

@@ -15,7 +15,7 @@ from groklst_cli.console import err, info, progress, result, state, warn
 from pipelines.atomic import check_writable, missing_folders, remove_if_empty, same_path
 from pipelines.errors import InputError
 from pipelines.fit_options import DEFAULT_CANDIDATES, FitOptions
-from pipelines.psf import Psf
+from pipelines.psf_shape import Psf
 from pipelines.units import Units
 
 if TYPE_CHECKING:  # torch, rasterio and dask load only when a scene is processed
