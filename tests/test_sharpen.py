@@ -111,6 +111,14 @@ def test_psf_estimate_recovers_the_shape_and_width_of_the_blur(sensor: Psf) -> N
     assert none.psf == Psf() and none.curve["0"] == min(none.curve.values())
 
 
+@pytest.mark.parametrize("sensor", [Psf(3.5, 2.5), Psf(4.5, 3.0)], ids=["3.5:2.5", "4.5:3"])
+def test_psf_estimate_finds_widths_and_tails_between_quarter_scale_steps(sensor: Psf) -> None:
+    """The Muenster dates' PSFs fell between the quarter-scale widths of the first grid."""
+    g = np.stack([smooth_field(128, 4, sigma=1.0), smooth_field(128, 5, sigma=1.0)])
+    lr = block_mean(blur((300 + 3.0 * g[0] - 2.0 * g[1])[None], sensor)[0], 4)
+    assert estimate_psf(lr, g, 4).psf == sensor
+
+
 def test_moffat_kernel_is_normalised_symmetric_and_heavier_tailed_than_a_gaussian() -> None:
     kernel = moffat_kernel(2.0, 2.0)
     assert kernel.shape == (17, 17) and kernel.sum() == pytest.approx(1.0)
