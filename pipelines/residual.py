@@ -19,21 +19,28 @@ import numpy as np
 from scipy import ndimage
 
 from pipelines.degrade import block_mean
+from pipelines.fill import fill_nearest
 
 RESIDUAL_MODES = ("smooth", "block", "none")
 SMOOTH_PASSES = 3
 
 
 def upsample_smooth(values: np.ndarray, scale: int) -> np.ndarray:
-    """Cubic-spline upsampling by ``scale`` with pixel-area alignment (NaN read as 0)."""
-    filled = np.where(np.isfinite(values), values, 0.0)
+    """Cubic-spline upsampling by ``scale`` with pixel-area alignment.
+
+    NaN (blocks with no residual: LR nodata, or no valid fine pixel) takes the nearest valid
+    value first. Read as 0 instead, a residual of a few kelvin next to an LR hole made the
+    spline ring across the neighbouring blocks; the nearest value continues the field there.
+    """
+    filled = fill_nearest(values)
+    if filled is None:
+        return np.zeros((values.shape[0] * scale, values.shape[1] * scale))
     return ndimage.zoom(filled, scale, order=3, mode="nearest", grid_mode=True)
 
 
 def block_residual(hr: np.ndarray, lr: np.ndarray, scale: int) -> np.ndarray:
-    """``lr - block_mean(hr)`` over the valid fine pixels of each block; 0 where undefined."""
-    missing = lr.astype(np.float64) - block_mean(hr, scale, propagate_nodata=False)
-    return np.where(np.isfinite(missing), missing, 0.0)
+    """``lr - block_mean(hr)`` over the valid fine pixels of each block; NaN where undefined."""
+    return lr.astype(np.float64) - block_mean(hr, scale, propagate_nodata=False)
 
 
 def _spread(hr: np.ndarray, lr: np.ndarray, scale: int, mode: str) -> np.ndarray:
@@ -41,7 +48,7 @@ def _spread(hr: np.ndarray, lr: np.ndarray, scale: int, mode: str) -> np.ndarray
     if mode == "smooth":
         for _ in range(SMOOTH_PASSES):
             out = out + upsample_smooth(block_residual(out, lr, scale), scale)
-    remainder = block_residual(out, lr, scale)
+    remainder = np.nan_to_num(block_residual(out, lr, scale))
     out = out + _repeat(remainder, scale)
     return np.where(_repeat(np.isfinite(lr), scale), out, hr)
 

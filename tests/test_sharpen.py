@@ -100,6 +100,17 @@ def test_residual_correction_aggregates_exactly_to_the_lr_input(mode: str, space
         assert edge(out) < edge(block)
 
 
+def test_smooth_residual_next_to_an_lr_hole_continues_the_field_instead_of_ringing() -> None:
+    """A relation 5 K too cold everywhere: the residual is 5 K, also beside the LR hole."""
+    truth = (295 + 10 * smooth_field(48, 3)).astype(np.float32)
+    lr = block_mean(truth, 4)
+    lr[5:7, 5:7] = np.nan
+    out = correct_residual(truth - 5, lr, 4, mode="smooth")
+    around = np.repeat(np.repeat(np.isfinite(lr), 4, axis=0), 4, axis=1)
+    np.testing.assert_allclose(out[around], truth[around], atol=1e-3)
+    np.testing.assert_array_equal(out[~around], truth[~around] - 5)  # the hole is left as it is
+
+
 @pytest.mark.parametrize("sensor", [Psf(2.0), Psf(3.0, 2.0)], ids=["gaussian", "moffat"])
 def test_psf_estimate_recovers_the_shape_and_width_of_the_blur(sensor: Psf) -> None:
     g = np.stack([smooth_field(128, 4, sigma=1.0), smooth_field(128, 5, sigma=1.0)])
