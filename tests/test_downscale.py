@@ -348,41 +348,6 @@ def test_scale_keeps_celsius_in_celsius(tmp_path: Path) -> None:
     np.testing.assert_allclose(read(ck)[0], k, atol=2e-3)
 
 
-@pytest.mark.parametrize(
-    "extra, problem, hint",
-    [
-        (["--model", "bicubic", "--fit"], "--scale: does not apply to --fit", "drop --scale"),
-        (["--checkpoint", "model.pt"], "--scale: works only with an interpolator", "pass --model bicubic"),
-        ([], "--scale: works only with an interpolator", "pass --model bicubic"),  # the default model
-        (["--model", "bicubic", "--guidance", "GUIDANCE"], "--scale: cannot be combined with --guidance",
-         "drop --scale"),
-        (["--model", "bicubic", "--guidance-bands", "a,b"], "--guidance-bands has nothing to name",
-         "drop --guidance-bands"),
-    ],
-)
-def test_scale_refusals_exit_2_one_line(tmp_path: Path, capsys, extra: list[str], problem: str,
-                                        hint: str) -> None:
-    lst, guid = make_scene(tmp_path)
-    extra = [str(guid) if e == "GUIDANCE" else str(tmp_path / e) if e == "model.pt" else e for e in extra]
-    out = tmp_path / "out.tif"
-    capsys.readouterr()
-    assert run(["-q", "downscale", str(lst), "--scale", "3", *extra, "-o", str(out)]) == 2
-    lines = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
-    assert len(lines) == 1 and problem in lines[0] and f"hint: {hint}" in lines[0], lines
-    assert not out.exists() and not list(tmp_path.glob(".*partial"))
-
-
-def test_scale_below_2_is_a_usage_error(tmp_path: Path, capsys) -> None:
-    lst, _ = make_scene(tmp_path)
-    out = tmp_path / "out.tif"
-    capsys.readouterr()
-    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "--scale", "1", "-o", str(out),
-                "--json"]) == 2
-    line = json.loads(capsys.readouterr().out)
-    assert line["status"] == "error" and line["input"] is None and "'--scale'" in line["error"]
-    assert not out.exists()
-
-
 def test_scale_keeps_an_existing_output_without_overwrite(tmp_path: Path, capsys) -> None:
     lst, guid = make_scene(tmp_path)
     guid.unlink()
