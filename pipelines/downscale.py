@@ -3,7 +3,9 @@
 Tiles on the LR grid are read window by window, filled where nodata, run in batches through
 the model, blended with smooth weights and written row band by row band, so memory does not
 grow with the scene. Output pixels are NaN where the covering LR pixel or any guidance band is
-nodata. The output goes to a temporary name and is renamed only when complete.
+nodata. The output goes to a temporary name and is renamed only when complete. An interpolator
+can also run without guidance (``DownscaleOptions.scale``): the output grid is then the LST
+grid refined by that scale.
 
 Nothing implausible is written: the LST is scanned and checked before any work
 (:mod:`pipelines.lst_values`), guidance far outside a model's training data is refused, and
@@ -28,7 +30,7 @@ from pipelines.cog import layout
 from pipelines.conserve import conserve_blocks
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError
 from pipelines.geotiff import BLOCK, band_names, bounded_block_cache, creation_profile, geotiff_output
-from pipelines.grids import Grid, PairedGrids, pair_grids
+from pipelines.grids import Grid, PairedGrids, pair_grids, refine_grid
 from pipelines.infer import Execution, ModelSource
 from pipelines.lst_values import LstDecoding, check_plausible, resolve_units, scan
 from pipelines.mosaic import StreamingMosaic
@@ -60,6 +62,7 @@ class DownscaleOptions:
     cog: bool = False  # write a Cloud-Optimized GeoTIFF (pipelines.cog)
     overviews: bool = False  # add internal overviews
     tags: dict[str, str] = field(default_factory=dict)  # written last, over the default tags
+    scale: int | None = None  # no guidance: interpolate onto the LST grid refined by this
 
 
 @dataclass
@@ -177,8 +180,21 @@ def _check_size(grids: PairedGrids, limit: int | None, lst_path: Path) -> None:
             f"the output would be {out.width} x {out.height} px ({pixels / 1e9:.1f} Gpx, about "
             f"{pixels * 4 / 2**30:.0f} GiB of float32 before compression), above the "
             f"{limit / 1e9:g} Gpx limit",
-            "check the guidance resolution, or pass --force to write it anyway",
+            "check the guidance resolution or --scale, or pass --force to write it anyway",
         )
+
+
+def _pair(inputs: SceneSources, source: ModelSource,
+          opts: DownscaleOptions) -> tuple[PairedGrids, list[str], list[int]]:
+    """The grids of an LST and its guidance, the guidance bands to read and their indexes."""
+    names, named = guidance_names(inputs.guidance, inputs.guidance_path, opts.guidance_bands)
+    wanted = source.bands(names)
+    bands = match_bands(inputs.guidance_path, names, wanted, named or source.checkpoint is None)
+    grids = pair_grids(
+        _grid(inputs.lst), _grid(inputs.guidance), scale=source.scale,
+        lst_path=inputs.lst_path, guidance_path=inputs.guidance_path,
+    )
+    return grids, wanted, bands
 
 
 def downscale_scene(
@@ -193,25 +209,29 @@ def downscale_scene(
 ) -> SceneReport:
     """Downscale one scene into ``out_path`` (atomically) and report what was done.
 
+    The guidance is ``guidance_path`` or ``X_guidance.tif`` beside ``X_lst.tif``; with
+    ``options.scale`` (interpolators only) there is none.
+
     Raises :class:`InputError` for bad input (nothing is written) and
     :class:`EmptySceneError` when there is no valid pixel to write.
     """
     opts = options or DownscaleOptions()
+    if opts.scale is not None and (source.interpolation is None or guidance_path is not None):
+        raise ValueError("options.scale is for interpolators without guidance")
     start = time.perf_counter()
     lst_path = Path(lst_path)
-    guidance_path = Path(guidance_path) if guidance_path else guidance_beside(lst_path)
+    if opts.scale is None:
+        guidance_path = Path(guidance_path) if guidance_path else guidance_beside(lst_path)
     report = SceneReport(input=str(lst_path), output=str(out_path))
     with bounded_block_cache(), ExitStack() as stack:
         inputs = SceneSources.open(stack, lst_path, guidance_path)
-        names, named = guidance_names(inputs.guidance, guidance_path, opts.guidance_bands)
-        wanted = source.bands(names)
-        bands = match_bands(guidance_path, names, wanted, named or source.checkpoint is None)
-        grids = pair_grids(
-            _grid(inputs.lst), _grid(inputs.guidance), scale=source.scale,
-            lst_path=lst_path, guidance_path=guidance_path,
-        )
+        if inputs.guidance is None:
+            grids, wanted, bands = refine_grid(_grid(inputs.lst), opts.scale, lst_path=lst_path), [], []
+            report.grid = grids.describe(None)
+        else:
+            grids, wanted, bands = _pair(inputs, source, opts)
+            report.grid = grids.describe(_grid(inputs.guidance))
         _check_size(grids, opts.max_output_pixels, lst_path)
-        report.grid = grids.describe(_grid(inputs.guidance))
         if on_grid:
             on_grid(report.grid)
         found = scan(inputs.lst, grids.lr_window, opts.decoding, lst_path)
@@ -258,8 +278,8 @@ def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneR
         dst.set_band_unit(1, unit_tag(units_out))
         dst.update_tags(
             **source.tags(), scale=str(s), units=unit_tag(units_out),
-            lst_source=str(Path(run.reader.sources.lst_path).resolve()),  # absolute: usable
-            guidance_source=str(Path(run.reader.sources.guidance_path).resolve()),  # from anywhere
+            lst_source=_source_tag(run.reader.sources.lst_path),  # absolute: usable
+            guidance_source=_source_tag(run.reader.sources.guidance_path),  # from anywhere
             grid=report.grid, conserve=str(opts.conserve).lower(),
         )
         dst.update_tags(**opts.tags)
@@ -286,6 +306,11 @@ def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneR
             if on_progress:
                 on_progress(done + report.tiles_skipped, total)
         mosaic.close()
+
+
+def _source_tag(path: Path | None) -> str:
+    """An input's absolute path for the output's tags; ``none`` for no guidance."""
+    return "none" if path is None else str(Path(path).resolve())
 
 
 def _run_batch(run: _SceneRun, mosaic, batch) -> None:

@@ -4,7 +4,7 @@ Downscaling works on whole LR pixels: every LR pixel of the output footprint is 
 ``scale x scale`` output pixels, and the guidance pixels must nest in that subdivision. The
 output grid is the guidance grid (its intersection with the LST footprint), or, when the
 guidance is finer than LST-resolution/scale, the guidance grid area-averaged by an integer
-factor.
+factor. Without guidance (``downscale --scale``) it is the LST grid refined by the scale.
 """
 
 from __future__ import annotations
@@ -51,10 +51,12 @@ class PairedGrids:
         """Guidance pixels per LR pixel along each axis."""
         return self.scale * self.guidance_factor
 
-    def describe(self, guidance: Grid) -> str:
-        """One line saying which output grid was chosen and why."""
+    def describe(self, guidance: Grid | None) -> str:
+        """One line saying which output grid was chosen and why (``guidance`` None: refined LST)."""
         res = self.output.res[0]
         size = f"{self.output.width}x{self.output.height} px at {res:g} m"
+        if guidance is None:
+            return f"output grid: the LST grid refined x{self.scale} ({size})"
         if self.guidance_factor > 1:
             return (
                 f"output grid: guidance area-averaged x{self.guidance_factor} to LST/{self.scale} "
@@ -178,3 +180,16 @@ def pair_grids(
     )
     output = Grid(lst.crs, transform, (c_hi - c_lo) * scale, (r_hi - r_lo) * scale)
     return PairedGrids(scale, factor, lr_window, guidance_window, output)
+
+
+def refine_grid(lst: Grid, scale: int, *, lst_path: str | os.PathLike[str]) -> PairedGrids:
+    """The whole LST grid with every pixel split into ``scale x scale`` output pixels: same CRS,
+    origin and extent, pixel size divided by ``scale`` (downscaling without guidance)."""
+    check_north_up(lst_path, lst)
+    if lst.crs is None:
+        raise InputError(lst_path, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
+    t = lst.transform
+    output = Grid(lst.crs, Affine(t.a / scale, 0.0, t.c, 0.0, t.e / scale, t.f),
+                  lst.width * scale, lst.height * scale)
+    return PairedGrids(scale, 1, Window(0, 0, lst.width, lst.height),
+                       Window(0, 0, output.width, output.height), output)

@@ -4,7 +4,8 @@ A tile is the LR LST window and its guidance on the output grid, with the mask o
 pixels that get no value: those whose LR pixel or guidance (any band) is nodata and, with a
 hole margin, those within that many output pixels of such a hole (judged on a halo read
 around the tile, so a hole just beyond the tile's edge counts too). Nodata is then filled
-from the nearest valid pixel, because networks cannot take NaN.
+from the nearest valid pixel, because networks cannot take NaN. A scene without a guidance
+raster (interpolation onto the refined LST grid) has tiles with zero guidance bands.
 
 :func:`read_ahead` reads the next tiles in a thread with its own file handles (GDAL handles
 are not shared between threads; GDAL releases the GIL while it decodes), so reading overlaps
@@ -57,15 +58,15 @@ class SceneSources:
     """A scene's open rasters and where they came from."""
 
     lst: rasterio.DatasetReader
-    guidance: rasterio.DatasetReader
+    guidance: rasterio.DatasetReader | None  # None: no guidance (the LST grid refined)
     lst_path: Path
-    guidance_path: Path
+    guidance_path: Path | None
 
     @classmethod
-    def open(cls, stack: ExitStack, lst_path: Path, guidance_path: Path) -> SceneSources:
-        """Open both rasters (closed with ``stack``); the LST must have one band."""
+    def open(cls, stack: ExitStack, lst_path: Path, guidance_path: Path | None) -> SceneSources:
+        """Open the rasters (closed with ``stack``); the LST must have one band."""
         lst = stack.enter_context(open_raster(lst_path))
-        guidance = stack.enter_context(open_raster(guidance_path))
+        guidance = None if guidance_path is None else stack.enter_context(open_raster(guidance_path))
         check_single_band(lst, lst_path)
         return cls(lst, guidance, lst_path, guidance_path)
 
@@ -131,8 +132,7 @@ class TileReader:
         grown = Tile(tile.row - top, tile.col - left, tile.rows + top + bottom,
                      tile.cols + left + right, tile.top, tile.bottom, tile.left, tile.right)
         lr = self.read_lr(self.lr_window(grown))
-        guid = _read_guidance(self.sources.guidance, self.bands, self.guidance_window(grown),
-                              self.grids.guidance_factor, self.sources.guidance_path)
+        guid = self._read_guidance(grown)
         invalid = np.repeat(np.repeat(np.isnan(lr), s, axis=0), s, axis=1)
         if guid.shape[0]:
             invalid |= np.isnan(guid).any(axis=0)
@@ -153,6 +153,14 @@ class TileReader:
         if guid_filled is None:
             return None
         return lr_filled, guid_filled, invalid
+
+    def _read_guidance(self, tile: Tile) -> np.ndarray:
+        """The tile's guidance (K, rows*s, cols*s); no bands when the scene has no guidance."""
+        src, s = self.sources, self.grids.scale
+        if src.guidance is None:
+            return np.empty((0, tile.rows * s, tile.cols * s), np.float32)
+        return _read_guidance(src.guidance, self.bands, self.guidance_window(tile),
+                              self.grids.guidance_factor, src.guidance_path)
 
     def _halo(self, tile: Tile, width: int) -> tuple[int, int, int, int]:
         """LR pixels (top, left, bottom, right) by which ``tile`` can grow, up to ``width``."""

@@ -1,4 +1,5 @@
-"""groklst downscale: grids, nodata, tiling/blending, batching, units, bad inputs, batch mode."""
+"""groklst downscale: grids, nodata, tiling/blending, batching, units, bad inputs, batch mode,
+and interpolation onto the refined LST grid without guidance (--scale)."""
 
 from __future__ import annotations
 
@@ -69,11 +70,11 @@ def read(path: Path) -> tuple[np.ndarray, rasterio.profiles.Profile, dict]:
         return src.read(1), src.profile, src.tags()
 
 
-def bicubic_one_pass(lst_path: Path, scale: int) -> np.ndarray:
+def interpolate_one_pass(lst_path: Path, scale: int, mode: str = "bicubic") -> np.ndarray:
     with rasterio.open(lst_path) as src:
         lr = src.read(1)
     filled = np.where(np.isnan(lr), np.nanmean(lr), lr)  # only the masked corner differs
-    up = F.interpolate(torch.from_numpy(filled)[None, None], scale_factor=scale, mode="bicubic",
+    up = F.interpolate(torch.from_numpy(filled)[None, None], scale_factor=scale, mode=mode,
                        align_corners=False)
     return up[0, 0].numpy()
 
@@ -96,7 +97,7 @@ def test_output_grid_crs_nodata_and_values(tmp_path: Path) -> None:
     expected[30:32, 30:33] = True
     np.testing.assert_array_equal(np.isnan(data), expected)
     # Away from nodata and scene edges the mosaic equals one-pass bicubic.
-    ref = bicubic_one_pass(lst, 3)
+    ref = interpolate_one_pass(lst, 3)
     inner = (slice(12, -6), slice(20, -6))
     valid = ~expected[inner]
     np.testing.assert_allclose(data[inner][valid], ref[inner][valid], atol=1e-3)
@@ -281,6 +282,83 @@ def test_dask_local_cluster(tmp_path: Path, capsys) -> None:
     local = tmp_path / "local.tif"
     assert run(["-q", "downscale", str(a), "--model", "bicubic", "-o", str(local)]) == 0
     np.testing.assert_array_equal(read(out_dir / "a_lst_downscaled.tif")[0], read(local)[0])
+
+
+JSON_KEYS = {"input", "output", "status", "seconds", "megapixels", "error", "grid", "units", "tiles",
+             "tiles_skipped"}
+
+
+@pytest.mark.parametrize("mode", ["bicubic", "bilinear"])
+def test_scale_without_guidance_refines_the_lst_grid(tmp_path: Path, capsys, mode: str) -> None:
+    lst, guid = make_scene(tmp_path)
+    guid.unlink()  # the LST alone
+    out, tiled = tmp_path / "out.tif", tmp_path / "tiled.tif"
+    capsys.readouterr()
+    assert run(["-q", "downscale", str(lst), "--model", mode, "--scale", "4", "-o", str(out), "--json"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert set(line) == JSON_KEYS and line["status"] == "ok" and line["error"] is None
+    assert line["grid"] == "output grid: the LST grid refined x4 (200x160 px at 7.5 m)"
+    assert line["megapixels"] == pytest.approx(200 * 160 / 1e6, abs=1e-4)
+    data, profile, tags = read(out)
+    with rasterio.open(lst) as src:
+        assert profile["crs"] == src.crs and src.transform == Affine(30, 0, X0, 0, -30, Y0)
+    assert profile["transform"] == Affine(7.5, 0, X0, 0, -7.5, Y0)  # a/4, e/4, same origin
+    assert (profile["height"], profile["width"]) == (40 * 4, 50 * 4)
+    assert profile["dtype"] == "float32" and np.isnan(profile["nodata"]) and profile["blockxsize"] == 512
+    assert tags["model"] == mode and tags["scale"] == "4" and tags["units"] == "K"
+    assert tags["guidance_source"] == "none" and tags["lst_source"] == str(lst.resolve())
+    # NaN exactly under the nodata LR pixels (4 px of row 0); interpolators use no hole margin.
+    expected = np.zeros_like(data, bool)
+    expected[0:4, 0:16] = True
+    np.testing.assert_array_equal(np.isnan(data), expected)
+    # Away from the nodata corner and the edges: torch's interpolation (align_corners=False).
+    ref = interpolate_one_pass(lst, 4, mode)
+    inner = (slice(12, -8), slice(8, -8))
+    np.testing.assert_allclose(data[inner], ref[inner], atol=1e-4)
+    # Tiled and blended like the guided path: the same values.
+    assert run(["-q", "downscale", str(lst), "--model", mode, "--scale", "4", "-o", str(tiled),
+                "--tile", "60", "--overlap", "24"]) == 0
+    np.testing.assert_array_equal(np.isnan(read(tiled)[0]), expected)
+    np.testing.assert_allclose(read(tiled)[0][inner], ref[inner], atol=2e-3)
+
+
+def test_scale_hole_margin_as_with_guidance(tmp_path: Path) -> None:
+    lst, guid = make_scene(tmp_path)
+    guid.unlink()
+    out = tmp_path / "out.tif"
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "--scale", "3", "-o", str(out),
+                "--hole-margin", "2"]) == 0
+    expected = np.zeros((120, 150), bool)
+    expected[0:3 + 2, 0:12 + 2] = True
+    np.testing.assert_array_equal(np.isnan(read(out)[0]), expected)
+
+
+def test_scale_keeps_celsius_in_celsius(tmp_path: Path) -> None:
+    kelvin, _ = make_scene(tmp_path, name="k")
+    celsius, _ = make_scene(tmp_path, name="c", lst_offset=-273.15, lst_nodata=-9999.0)
+    ok, oc, ck = tmp_path / "k.tif", tmp_path / "c.tif", tmp_path / "ck.tif"
+    for lst, out, extra in ((kelvin, ok, []), (celsius, oc, []), (celsius, ck, ["--units-out", "kelvin"])):
+        assert run(["-q", "downscale", str(lst), "--model", "bicubic", "--scale", "3", "-o", str(out),
+                    *extra]) == 0
+    k, c = read(ok)[0], read(oc)
+    assert c[2]["units"] == "degC" and read(ck)[2]["units"] == "K"
+    np.testing.assert_array_equal(np.isnan(k), np.isnan(c[0]))  # -9999 read as nodata
+    assert np.isnan(k).sum() == 3 * 12
+    np.testing.assert_allclose(c[0], k - 273.15, atol=2e-3)
+    np.testing.assert_allclose(read(ck)[0], k, atol=2e-3)
+
+
+def test_scale_keeps_an_existing_output_without_overwrite(tmp_path: Path, capsys) -> None:
+    lst, guid = make_scene(tmp_path)
+    guid.unlink()
+    out = tmp_path / "out.tif"
+    out.write_bytes(b"precious")
+    cmd = ["-q", "downscale", str(lst), "--model", "bicubic", "--scale", "3", "-o", str(out)]
+    assert run(cmd) == 2
+    assert "output already exists (hint: pass --overwrite" in capsys.readouterr().err
+    assert out.read_bytes() == b"precious"
+    assert run([*cmd, "--overwrite"]) == 0
+    assert read(out)[0].shape == (120, 150)
 
 
 def test_streaming_block_cache_is_bounded_unless_the_user_set_one(monkeypatch):

@@ -331,6 +331,7 @@ def test_errors_before_any_scene_still_print_a_json_line(tmp_path: Path, capsys)
 
 @pytest.mark.parametrize("command", [
     ["downscale", "{lst}", "--tile", "4"],  # click's own range check
+    ["downscale", "{lst}", "--model", "bicubic", "--scale", "1"],  # the same for --scale >= 2
     ["downscale", "{lst}", "--units", "foo"],  # click's choice check
     ["guidance", "{lst}", "{lst}", "-o", "{lst}", "--scale", "3"],  # another command's refusal
 ])
@@ -353,6 +354,33 @@ def test_a_learned_model_without_overlap_warns_about_seams(sample_scene: Path, t
     assert run(["-q", "downscale", str(sample_scene), "-o", str(tmp_path / "o.tif"), "--overlap", "0",
                 "--tile", "36"]) == 0
     assert "leaves visible seams" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra, problem, hint",
+    [
+        (["--model", "bicubic", "--fit"], "--scale: does not apply to --fit", "drop --scale"),
+        (["--checkpoint", "{ckpt}"], "--scale: works only with an interpolator", "pass --model bicubic"),
+        ([], "--scale: works only with an interpolator", "pass --model bicubic"),  # the default model
+        (["--model", "bicubic", "--guidance", "{guidance}"], "--scale: cannot be combined with --guidance",
+         "drop --scale"),
+        (["--model", "bicubic", "--guidance-bands", "a,b"], "--guidance-bands has nothing to name",
+         "drop --guidance-bands"),
+    ],
+)
+def test_scale_with_anything_that_needs_guidance_is_refused(tmp_path: Path, capsys, extra: list[str],
+                                                            problem: str, hint: str) -> None:
+    """--scale interpolates onto the refined LST grid; guidance, fits and networks have no place there."""
+    lst, guidance = make_scene(tmp_path)
+    checkpoint = tmp_path / "model.pt"
+    checkpoint.write_bytes(DEFAULT_CHECKPOINT.read_bytes())
+    out = tmp_path / "out.tif"
+    before = snapshot(tmp_path)
+    args = [a.format(ckpt=checkpoint, guidance=guidance) for a in extra]
+    assert run(["-q", "downscale", str(lst), "--scale", "3", *args, "-o", str(out)]) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and problem in lines[0] and f"(hint: {hint}" in lines[0], lines
+    assert snapshot(tmp_path) == before
 
 
 def test_a_huge_output_is_refused_without_force(tmp_path: Path, capsys) -> None:

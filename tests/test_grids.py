@@ -8,7 +8,7 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from pipelines.errors import InputError
-from pipelines.grids import Grid, pair_grids
+from pipelines.grids import Grid, pair_grids, refine_grid
 from pipelines.tiling import blend_weights, tile_grid, tile_starts
 
 UTM = CRS.from_epsg(32647)
@@ -66,6 +66,26 @@ def test_finer_guidance_is_averaged_and_scale_derived() -> None:
 def test_bad_pairs(guidance: Grid, message: str) -> None:
     with pytest.raises(InputError, match=message):
         pair(guidance)
+
+
+def test_refined_lst_grid_keeps_crs_origin_and_extent() -> None:
+    p = refine_grid(lst_grid(), 4, lst_path="l.tif")
+    assert p.output == Grid(UTM, Affine(7.5, 0, 1000, 0, -7.5, 5000), 40, 32)
+    assert (p.scale, p.guidance_factor, p.ratio) == (4, 1, 4)
+    assert (p.lr_window.col_off, p.lr_window.row_off, p.lr_window.width, p.lr_window.height) == (0, 0, 10, 8)
+    assert p.describe(None) == "output grid: the LST grid refined x4 (40x32 px at 7.5 m)"
+
+
+@pytest.mark.parametrize(
+    "lst, message",
+    [
+        (Grid(None, Affine(30, 0, 1000, 0, -30, 5000), 10, 8), "has no CRS"),
+        (Grid(UTM, Affine(30, 0, 1000, 0, 30, 5000), 10, 8), "rotated or flipped"),
+    ],
+)
+def test_refining_refuses_grids_without_crs_or_north_up(lst: Grid, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        refine_grid(lst, 3, lst_path="l.tif")
 
 
 @pytest.mark.parametrize("length", [41, 99, 100, 101, 333, 1000, 3333])

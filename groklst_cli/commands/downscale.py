@@ -145,6 +145,25 @@ def _refuse_output_onto(jobs: list[SceneJob], path: Path, what: str) -> None:
                              "write the output under another name")
 
 
+def _check_scale(scale: Optional[int], model: Optional[str], checkpoint: Optional[Path],
+                 guidance: Optional[Path], guidance_bands: Optional[str], fit: bool) -> None:
+    """--scale interpolates onto the refined LST grid: only an interpolator, and no guidance."""
+    if scale is None:
+        return
+    if fit:
+        raise InputError("--scale", "does not apply to --fit, which needs guidance",
+                         "drop --scale, or drop --fit and pass --model bicubic")
+    if guidance is not None:
+        raise InputError("--scale", "cannot be combined with --guidance: the guidance sets the output grid",
+                         "drop --scale to downscale onto the guidance grid, or drop --guidance")
+    if guidance_bands is not None:
+        raise InputError("--scale", "reads no guidance, so --guidance-bands has nothing to name",
+                         "drop --guidance-bands")
+    if checkpoint is not None or model not in INTERPOLATORS:
+        raise InputError("--scale", "works only with an interpolator: a learned model needs guidance",
+                         f"pass --model {' or --model '.join(INTERPOLATORS)}")
+
+
 def _band_list(text: Optional[str]) -> Optional[tuple[str, ...]]:
     if text is None:
         return None
@@ -161,6 +180,7 @@ def downscale(
     guidance: Optional[Path] = typer.Option(None, "--guidance", "-g", help="Guidance raster (default: X_guidance.tif beside X_lst.tif)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Trained checkpoint (default: the shipped mocolsk-lite x3 SDGSAT-1 model)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Use a non-learned interpolator instead: bicubic or bilinear; with --fit, the one method to fit (a network, tsharp, gwr, dms or mlp; default: compare --fit-candidates)."),
+    scale: Optional[int] = typer.Option(None, "--scale", min=2, help="With --model bicubic or bilinear: no guidance; the output grid is the LST grid with pixels SCALE times smaller."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output GeoTIFF (one input only)."),
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Folder for outputs, named <input>_downscaled.tif (default: current folder)."),
     tile: int = typer.Option(768, "--tile", min=8, help="Tile size in output pixels (rounded to whole LR pixels)."),
@@ -201,7 +221,8 @@ def downscale(
     overviews: bool = typer.Option(False, "--overviews", help="Add internal overviews (average)."),
     quicklook: Optional[Path] = typer.Option(None, "--quicklook", help="Also write a PNG of input vs output (one input only)."),
 ) -> None:
-    """Downscale LST scenes to the guidance grid as tiled, blended, georeferenced GeoTIFFs.
+    """Downscale LST scenes to the guidance grid as tiled, blended, georeferenced GeoTIFFs
+    (with --scale and an interpolator: to the LST grid refined by SCALE, without guidance).
 
     Exit status: 0 when every scene succeeded, was skipped or was empty (but not all empty),
     2 when a scene had bad input, 1 when a scene failed internally, 3 when every scene was
@@ -219,6 +240,7 @@ def downscale(
         resolve_device(device)
     except ValueError as exc:
         raise InputError("--device", str(exc)) from exc
+    _check_scale(scale, model, checkpoint, guidance, guidance_bands, fit)
     if out_dir is not None:  # a run that writes nothing leaves no empty --out-dir behind
         created = missing_folders(out_dir)
         ctx.call_on_close(lambda: remove_if_empty(created))
@@ -230,7 +252,7 @@ def downscale(
                                max_output_pixels=None if force else MAX_OUTPUT_PIXELS,
                                hole_margin=hole_margin,
                                execution=_execution(precision, compile_model, plain),
-                               cog=cog, overviews=overviews)
+                               cog=cog, overviews=overviews, scale=scale)
     if quicklook is not None:
         if len(jobs) != 1:
             raise InputError("--quicklook", "applies to a single input", "run groklst quicklook on each output")
@@ -264,7 +286,9 @@ def downscale(
     _check_tiling(tile, overlap, learned=source.checkpoint is not None)
     if source.checkpoint_path is not None:
         _refuse_output_onto(jobs, Path(source.checkpoint_path), "the checkpoint this run reads")
-    if source.interpolation:
+    if scale is not None:
+        info(f"note: non-learned {source.interpolation} interpolation onto the LST grid refined x{scale}")
+    elif source.interpolation:
         info(f"note: non-learned {source.interpolation} interpolation (the guidance only masks nodata)")
     else:
         info(f"model {source.name} x{source.scale} from {source.checkpoint_path}")
