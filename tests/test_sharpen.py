@@ -10,7 +10,7 @@ from scipy.ndimage import gaussian_filter
 from pipelines.degrade import block_mean
 from pipelines.fit_select import select, simplex_weights
 from pipelines.pixel_mlp import PixelMLP, consistency_loss
-from pipelines.psf import blur, estimate_psf, moffat_kernel
+from pipelines.psf import _blurred_block_means, blur, estimate_psf, moffat_kernel
 from pipelines.psf_shape import Psf
 from pipelines.residual import correct_residual
 from pipelines.sharpen import Sharpener
@@ -128,6 +128,20 @@ def test_psf_estimate_finds_widths_and_tails_between_quarter_scale_steps(sensor:
     g = np.stack([smooth_field(128, 4, sigma=1.0), smooth_field(128, 5, sigma=1.0)])
     lr = block_mean(blur((300 + 3.0 * g[0] - 2.0 * g[1])[None], sensor)[0], 4)
     assert estimate_psf(lr, g, 4).psf == sensor
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_blurred_block_means_equal_blur_then_block_mean(scale: int) -> None:
+    """The polyphase FFT path gives the reference values on sizes that are not FFT-friendly."""
+    rng = np.random.default_rng(scale)
+    z = gaussian_filter(rng.standard_normal((3, 37 * scale, 53 * scale)), (0, 1.5, 1.5))
+    z = ((z - z.mean()) / z.std()).astype(np.float32)
+    psfs = [Psf(), Psf(0.5 * scale), Psf(1.5 * scale), Psf(0.5 * scale, 2.0), Psf(1.5 * scale, 2.5)]
+    means = list(_blurred_block_means(z, scale, psfs))
+    assert len(means) == len(psfs)
+    for psf, got in zip(psfs, means):
+        reference = block_mean(blur(z, psf), scale)
+        np.testing.assert_allclose(got, reference, atol=1e-4, err_msg=psf.spec)
 
 
 def test_moffat_kernel_is_normalised_symmetric_and_heavier_tailed_than_a_gaussian() -> None:
