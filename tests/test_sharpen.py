@@ -10,7 +10,7 @@ from scipy.ndimage import gaussian_filter
 from pipelines.degrade import block_mean
 from pipelines.fit_select import select, simplex_weights
 from pipelines.pixel_mlp import PixelMLP, consistency_loss
-from pipelines.psf import _blurred_block_means, blur, estimate_psf, moffat_kernel
+from pipelines.psf import _blurred_block_means, _cv_rmse, blur, estimate_psf, moffat_kernel
 from pipelines.psf_shape import Psf
 from pipelines.residual import correct_residual
 from pipelines.sharpen import Sharpener
@@ -142,6 +142,18 @@ def test_blurred_block_means_equal_blur_then_block_mean(scale: int) -> None:
     for psf, got in zip(psfs, means):
         reference = block_mean(blur(z, psf), scale)
         np.testing.assert_allclose(got, reference, atol=1e-4, err_msg=psf.spec)
+
+
+def test_psf_cross_validation_ignores_rounding_of_bands_that_sum_to_one() -> None:
+    """Class fractions sum to 1, collinear with the intercept: float32 rounding must not count."""
+    rng = np.random.default_rng(3)
+    a, b = rng.uniform(0, 1, 4000), rng.uniform(0, 1, 4000)
+    fractions = np.stack([a, b, 1 - a - b]).astype(np.float32).astype(np.float64).T
+    target = 300 + 3 * a - 2 * b + rng.normal(0, 0.5, 4000)
+    folds = np.arange(4000) % 5
+    rounded = fractions + rng.normal(0, 1e-7, fractions.shape)  # another float32 computation
+    assert _cv_rmse(rounded, target, folds) == pytest.approx(_cv_rmse(fractions, target, folds),
+                                                            abs=1e-6)
 
 
 def test_moffat_kernel_is_normalised_symmetric_and_heavier_tailed_than_a_gaussian() -> None:
