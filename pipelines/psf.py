@@ -37,7 +37,7 @@ from pipelines.psf_shape import Psf
 # Candidate widths as fractions of the scale, in steps of 1/8 (a PSF wider than 1.5 LR pixels
 # is not a downscaling problem any more). The steps matter: on the Muenster dates the chosen
 # Moffat widths fell between the quarter-scale steps of an earlier grid (3.5 and 4.5 px at x4),
-# and the finer grid took gwr from 0.3106 to 0.3093 K against the 30 m truth (0.3009 to 0.3001
+# and the finer grid took gwr from 0.3106 to 0.3094 K against the 30 m truth (0.3009 to 0.3000
 # on the other 8 dates); beta 2.5 gave 0.1-0.3 mK of that.
 SIGMA_FRACTIONS = tuple(i / 8 for i in range(13))
 MOFFAT_BETAS = (2.0, 2.5, 3.0)  # the tails tried beside the Gaussian (smaller beta: heavier tail)
