@@ -26,9 +26,12 @@ class SceneJob:
     lst: Path
     output: Path
     guidance: Path | None = None
+    guided: bool = True  # False: interpolation onto the refined LST grid (--scale), no guidance
 
     def inputs(self) -> list[Path]:
-        """Every file the job reads (the guidance beside the LST when not given)."""
+        """Every file the job reads (the guidance beside the LST when not given and guided)."""
+        if not self.guided:
+            return [self.lst]
         try:
             return [self.lst, self.guidance or guidance_beside(self.lst)]
         except InputError:

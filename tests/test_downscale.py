@@ -361,6 +361,69 @@ def test_scale_keeps_an_existing_output_without_overwrite(tmp_path: Path, capsys
     assert read(out)[0].shape == (120, 150)
 
 
+def test_scale_on_a_dask_cluster_equals_the_local_run(tmp_path: Path, capsys) -> None:
+    distributed = pytest.importorskip("dask.distributed")
+    a, guid = make_scene(tmp_path, name="a")
+    guid.unlink()
+    out_dir = tmp_path / "out"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        capsys.readouterr()
+        status = run(["-q", "downscale", str(a), "--model", "bicubic", "--scale", "3", "--out-dir",
+                      str(out_dir), "--json", "--dask-scheduler", cluster.scheduler_address])
+    line = json.loads(capsys.readouterr().out)
+    assert status == 0 and line["status"] == "ok" and "refined x3" in line["grid"]
+    local = tmp_path / "local.tif"
+    assert run(["-q", "downscale", str(a), "--model", "bicubic", "--scale", "3", "-o", str(local)]) == 0
+    np.testing.assert_array_equal(read(out_dir / "a_lst_downscaled.tif")[0], read(local)[0])
+
+
+def test_scale_may_write_where_an_unread_guidance_would_be(tmp_path: Path) -> None:
+    """--scale reads no guidance, so X_guidance.tif beside X_lst.tif is not an input of the run."""
+    lst, guid = make_scene(tmp_path)
+    guid.unlink()
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "--scale", "3", "-o", str(guid)]) == 0
+    assert read(guid)[0].shape == (120, 150)
+
+
+def test_scale_with_conserve_aggregates_to_the_lst(tmp_path: Path) -> None:
+    lst, guid = make_scene(tmp_path)
+    guid.unlink()
+    out = tmp_path / "out.tif"
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "--scale", "3", "--conserve",
+                "-o", str(out), "--tile", "60", "--overlap", "12"]) == 0
+    data, _, tags = read(out)
+    assert tags["conserve"] == "true"
+    hr = data.astype(np.float64)
+    with rasterio.open(lst) as src:
+        lr = src.read(1).astype(np.float64)
+    ok = np.isfinite(lr) & np.isfinite(hr).reshape(40, 3, 50, 3).all(axis=(1, 3))
+    assert ok.sum() == 40 * 50 - 4
+    agg = np.mean(hr.reshape(40, 3, 50, 3) ** 4, axis=(1, 3)) ** 0.25
+    np.testing.assert_allclose(agg[ok], lr[ok], atol=1e-3)
+
+
+def test_scale_on_a_pixel_is_point_lst_keeps_its_footprint(tmp_path: Path) -> None:
+    """GDAL reads a PixelIsPoint grid as the area grid half a pixel up-left; the refined output is
+    written as an area grid over that same footprint (a Point tag on it would shift it by half an
+    output pixel)."""
+    lst, guid = make_scene(tmp_path)
+    guid.unlink()
+    with rasterio.open(lst, "r+") as dst:
+        dst.update_tags(AREA_OR_POINT="Point")
+    with rasterio.open(lst) as src:
+        assert src.tags()["AREA_OR_POINT"] == "Point"
+        bounds, transform, values = src.bounds, src.transform, src.read(1)
+    out = tmp_path / "out.tif"
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "--scale", "3", "-o", str(out)]) == 0
+    with rasterio.open(out) as dst:
+        assert dst.tags()["AREA_OR_POINT"] == "Area"
+        assert dst.bounds == bounds and dst.transform == transform @ Affine.scale(1 / 3)
+        data = dst.read(1)
+    np.testing.assert_allclose(data.reshape(40, 3, 50, 3).mean(axis=(1, 3))[1:-1, 4:-1],
+                               values[1:-1, 4:-1], atol=0.5)  # blocks stay over their own pixel
+
+
 def test_streaming_block_cache_is_bounded_unless_the_user_set_one(monkeypatch):
     """GDAL's default 5%-of-RAM cache would make peak memory grow with the scene."""
     from pipelines.geotiff import STREAMING_CACHE_MB, bounded_block_cache

@@ -65,7 +65,7 @@ def _inputs(paths: list[str]) -> list[Path]:
 
 
 def _jobs(inputs: list[Path], guidance: Optional[Path], output: Optional[Path],
-          out_dir: Optional[Path]) -> list[SceneJob]:
+          out_dir: Optional[Path], guided: bool = True) -> list[SceneJob]:
     from pipelines.scenes import SceneJob, check_batch, output_for
 
     if output is not None and out_dir is not None:
@@ -75,10 +75,10 @@ def _jobs(inputs: list[Path], guidance: Optional[Path], output: Optional[Path],
     if guidance is not None and len(inputs) != 1:
         raise InputError("--guidance", "--guidance applies to a single input", "name pairs X_lst.tif + X_guidance.tif")
     if output is not None:
-        jobs = [SceneJob(inputs[0], output, guidance)]
+        jobs = [SceneJob(inputs[0], output, guidance, guided)]
     else:
         directory = out_dir if out_dir is not None else Path(".")
-        jobs = [SceneJob(p, output_for(p, directory), guidance) for p in inputs]
+        jobs = [SceneJob(p, output_for(p, directory), guidance, guided) for p in inputs]
     check_batch(jobs)
     return jobs
 
@@ -244,7 +244,7 @@ def downscale(
     if out_dir is not None:  # a run that writes nothing leaves no empty --out-dir behind
         created = missing_folders(out_dir)
         ctx.call_on_close(lambda: remove_if_empty(created))
-    jobs = _jobs(_inputs(inputs), guidance, output, out_dir)
+    jobs = _jobs(_inputs(inputs), guidance, output, out_dir, guided=scale is None)
     options = DownscaleOptions(tile=tile, overlap=overlap, batch_size=batch_size, units=units,
                                units_out=units_out, conserve=conserve, overwrite=overwrite,
                                decoding=lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible),
