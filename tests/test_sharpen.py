@@ -50,6 +50,24 @@ def test_dms_beats_tsharp_on_a_piecewise_relation() -> None:
     assert errors["dms"] < 0.5 * errors["tsharp"], errors
 
 
+def test_dms_in_threads_builds_the_same_trees_as_one_job(monkeypatch) -> None:
+    import pipelines.sharpen as sharpen
+
+    g = np.stack([2.0 * smooth_field(96, 1), smooth_field(96, 2)])
+    fine = (300 + 4.0 * np.tanh(g[0]) + g[1] ** 2).astype(np.float32)
+    lr = block_mean(fine, 4)
+    out = {}
+    for jobs in (1, 2):
+        monkeypatch.setattr(sharpen, "DMS_JOBS", jobs)
+        sharpener = Sharpener("dms", 4, ["a", "b"]).fit(lr, g)
+        trees = sharpener._learner.trees
+        assert trees.n_jobs == jobs and len(trees.estimators_) == sharpen.DMS_TREES
+        out[jobs] = (sharpener.predict_scene(lr, g), [t.tree_.threshold for t in trees.estimators_])
+    np.testing.assert_allclose(out[2][0], out[1][0], rtol=0, atol=1e-6)
+    for a, b in zip(out[1][1], out[2][1]):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_consistency_loss_is_zero_for_a_perfect_prediction() -> None:
     import torch
 
