@@ -174,6 +174,27 @@ def test_psf_cross_validation_ignores_rounding_of_bands_that_sum_to_one() -> Non
                                                             abs=1e-6)
 
 
+@pytest.mark.parametrize("collinear", [False, True])
+def test_psf_cross_validation_equals_a_least_squares_solve_per_fold(collinear: bool) -> None:
+    """The Gram-matrix form scores what lstsq per fold (same singular-value cut) scores."""
+    from pipelines.psf import RCOND
+
+    rng = np.random.default_rng(4)
+    features = rng.normal(0, 1, (6000, 5))
+    if collinear:  # the last three sum to 1 up to float32 rounding
+        f = rng.dirichlet(np.ones(3), 6000).astype(np.float32).astype(np.float64)
+        features[:, 2:] = f
+    target = 290 + features @ rng.normal(0, 2, 5) + rng.normal(0, 0.4, 6000)
+    folds = rng.integers(0, 5, 6000)
+    design = np.column_stack([features, np.ones(6000)])
+    squared = 0.0
+    for fold in range(5):
+        train, test = folds != fold, folds == fold
+        coef, *_ = np.linalg.lstsq(design[train], target[train], rcond=RCOND)
+        squared += float(((design[test] @ coef - target[test]) ** 2).sum())
+    assert _cv_rmse(features, target, folds) == pytest.approx(np.sqrt(squared / 6000), abs=1e-8)
+
+
 def test_moffat_kernel_is_normalised_symmetric_and_heavier_tailed_than_a_gaussian() -> None:
     kernel = moffat_kernel(2.0, 2.0)
     assert kernel.shape == (17, 17) and kernel.sum() == pytest.approx(1.0)
