@@ -35,7 +35,8 @@ from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.transform import array_bounds
 from rasterio.warp import reproject, transform_bounds
-from rasterio.windows import Window, from_bounds
+from rasterio.warp import transform as transform_points
+from rasterio.windows import Window
 
 from pipelines import indices
 from pipelines.atomic import check_writable
@@ -148,9 +149,16 @@ def _grid_bounds(grid: Grid) -> tuple[float, float, float, float]:
 
 
 def _source_res(src: rasterio.DatasetReader, grid: Grid) -> float:
-    """The source's pixel size in the grid's CRS units (along x)."""
-    left, _, right, _ = transform_bounds(src.crs, grid.crs, *src.bounds, densify_pts=21)
-    return (right - left) / src.width
+    """The source's pixel size in the grid's CRS units (along x; for a rotated source, the
+    length of a pixel's row edge at its centre, as its bounds are then a box around it)."""
+    t = src.transform
+    if t.b == 0 and t.d == 0:
+        left, _, right, _ = transform_bounds(src.crs, grid.crs, *src.bounds, densify_pts=21)
+        return (right - left) / src.width
+    col, row = src.width / 2, src.height / 2
+    xs, ys = zip(t @ (col, row), t @ (col + 1, row))
+    (x0, x1), (y0, y1) = transform_points(src.crs, grid.crs, xs, ys)
+    return math.hypot(x1 - x0, y1 - y0)
 
 
 def _default_names(src: rasterio.DatasetReader, path: Path) -> list[str]:
@@ -199,13 +207,18 @@ class _Continuous:
 
 
 def _source_window(src: rasterio.DatasetReader, grid: Grid, pad: int) -> Window | None:
-    """The source pixels under ``grid`` (plus ``pad`` around them), or None when there are none."""
-    box = transform_bounds(grid.crs, src.crs, *_grid_bounds(grid), densify_pts=21)
-    raw = from_bounds(*box, transform=src.transform)
-    col0 = max(0, math.floor(raw.col_off) - pad)
-    row0 = max(0, math.floor(raw.row_off) - pad)
-    col1 = min(src.width, math.ceil(raw.col_off + raw.width) + pad)
-    row1 = min(src.height, math.ceil(raw.row_off + raw.height) + pad)
+    """The source pixels under ``grid`` (plus ``pad`` around them), or None when there are none.
+
+    The corners of the grid's box are mapped to source pixel coordinates, so the window is
+    right for north-up, south-up and rotated sources alike.
+    """
+    left, bottom, right, top = transform_bounds(grid.crs, src.crs, *_grid_bounds(grid), densify_pts=21)
+    to_pixel = ~src.transform
+    cols, rows = zip(*(to_pixel @ (x, y) for x in (left, right) for y in (bottom, top)))
+    col0 = max(0, math.floor(min(cols)) - pad)
+    row0 = max(0, math.floor(min(rows)) - pad)
+    col1 = min(src.width, math.ceil(max(cols)) + pad)
+    row1 = min(src.height, math.ceil(max(rows)) + pad)
     if col1 <= col0 or row1 <= row0:
         return None
     return Window(col0, row0, col1 - col0, row1 - row0)
@@ -218,7 +231,6 @@ class _Categorical:
                  values: Sequence[int]) -> None:
         if src.count != 1:
             raise InputError(spec.path, f"has {src.count} bands; a categorical map has one")
-        check_north_up(spec.path, Grid(src.crs, src.transform, src.width, src.height))
         if len(spec.names) > 1:
             raise InputError(spec.path, "a categorical map takes one name", "write NAME=PATH")
         self.src, self.path, self.mode = src, spec.path, mode

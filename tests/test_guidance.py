@@ -422,6 +422,34 @@ def test_a_south_up_source_gives_the_same_guidance_as_north_up(tmp_path: Path) -
     np.testing.assert_allclose(south, north, atol=1e-4)
 
 
+@pytest.mark.parametrize("classes_as", ["fractions", "mode"])
+@pytest.mark.parametrize("storage", ["south_up", "transposed"])
+def test_a_flipped_or_rotated_class_map_gives_the_same_guidance_as_north_up(
+        tmp_path: Path, storage: str, classes_as: str) -> None:
+    lst = write_lst(tmp_path)
+    # The mode of a map offset by half a pixel has ties, which GDAL breaks in scan order.
+    north = write_classes(tmp_path, offset=5.0 if classes_as == "fractions" else 10.0)
+    with rasterio.open(north) as src:
+        data, profile, t = src.read(1), src.profile, src.transform
+    if storage == "south_up":  # bottom row first: origin at the bottom edge, positive y size
+        stored, transform = data[::-1], Affine(t.a, 0, t.c, 0, -t.e, t.f + t.e * data.shape[0])
+    else:  # columns stored as rows: pixel (col, row) of the file is pixel (row, col) of the map
+        stored, transform = data.T, t @ Affine(0, 1, 0, 1, 0, 0)
+    other = tmp_path / f"landcover_{storage}.tif"
+    profile.update(transform=transform, width=stored.shape[1], height=stored.shape[0])
+    with rasterio.open(other, "w", **profile) as dst:
+        dst.write(np.ascontiguousarray(stored), 1)
+    outputs = []
+    for source in (north, other):
+        out = tmp_path / f"g_{source.stem}.tif"
+        build_guidance(lst, [parse_source(f"lc={source}", categorical=True)], out,
+                       GuidanceOptions(scale=3, classes=classes_as))
+        outputs.append(read(out))
+    (expected, _, names, _), (got, _, got_names, _) = outputs
+    assert got_names == names and np.isfinite(expected).all()
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
 def test_footprints_disjoint_whatever_the_orientation() -> None:
     from pipelines.grids import footprints_disjoint
 
