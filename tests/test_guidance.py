@@ -403,7 +403,7 @@ def test_fixed_class_values_and_cubic_refinement(tmp_path: Path) -> None:
     np.testing.assert_allclose(data[0][far], block_value(x, y)[far], atol=1e-3)  # cubic: 4 px support
 
 
-def test_a_south_up_source_gives_the_same_guidance_as_north_up(tmp_path: Path) -> None:
+def test_a_south_up_or_rotated_source_gives_the_same_guidance_as_north_up(tmp_path: Path) -> None:
     lst = write_lst(tmp_path)
     swir, transform = write_swir(tmp_path)
     with rasterio.open(swir) as src:
@@ -415,11 +415,19 @@ def test_a_south_up_source_gives_the_same_guidance_as_north_up(tmp_path: Path) -
     with rasterio.open(flipped, "w", **profile) as dst:
         dst.write(data[::-1], 1)
         dst.set_band_description(1, "swir")
-    for source, out in ((swir, "north.tif"), (flipped, "south.tif")):
+    transposed = tmp_path / "swir_transposed.tif"  # file pixel (col, row) is map pixel (row, col)
+    profile.update(transform=transform @ Affine(0, 1, 0, 1, 0, 0), width=data.shape[0],
+                   height=data.shape[1])
+    with rasterio.open(transposed, "w", **profile) as dst:
+        dst.write(np.ascontiguousarray(data.T), 1)
+        dst.set_band_description(1, "swir")
+    names = ("north.tif", "south.tif", "transposed.tif")
+    for source, out in zip((swir, flipped, transposed), names):
         build_guidance(lst, [parse_source(str(source))], tmp_path / out, GuidanceOptions(scale=3))
-    north, south = (rasterio.open(tmp_path / n).read(1) for n in ("north.tif", "south.tif"))
+    north, south, rotated = (rasterio.open(tmp_path / n).read(1) for n in names)
     assert np.isfinite(north).all()
     np.testing.assert_allclose(south, north, atol=1e-4)
+    np.testing.assert_allclose(rotated, north, atol=1e-4)
 
 
 @pytest.mark.parametrize("classes_as", ["fractions", "mode"])
