@@ -34,8 +34,7 @@ import rasterio
 from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.transform import array_bounds
-from rasterio.warp import reproject, transform_bounds
-from rasterio.warp import transform as transform_points
+from rasterio.warp import reproject, transform_bounds, transform as transform_points
 from rasterio.windows import Window
 
 from pipelines import indices
