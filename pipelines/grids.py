@@ -35,6 +35,13 @@ class Grid:
     def res(self) -> tuple[float, float]:
         return self.transform.a, -self.transform.e
 
+    @property
+    def res_units(self) -> str:
+        """What ``res`` is measured in, as a short label: the CRS's linear unit, or ``deg``."""
+        crs = self.crs
+        unit = crs.linear_units if crs is not None and crs.is_projected else "degree"
+        return {"metre": "m", "meter": "m", "degree": "deg"}.get(unit, unit)
+
 
 @dataclass(frozen=True)
 class PairedGrids:
@@ -54,7 +61,7 @@ class PairedGrids:
     def describe(self, guidance: Grid | None) -> str:
         """One line saying which output grid was chosen and why (``guidance`` None: refined LST)."""
         res = self.output.res[0]
-        size = f"{self.output.width}x{self.output.height} px at {res:g} m"
+        size = f"{self.output.width}x{self.output.height} px at {res:g} {self.output.res_units}"
         if guidance is None:
             return f"output grid: the LST grid refined x{self.scale} ({size})"
         if self.guidance_factor > 1:

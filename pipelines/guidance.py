@@ -129,18 +129,12 @@ def fine_grid(lst: Grid, lst_path: str | os.PathLike[str], *, scale: int | None,
             raise InputError("--res", f"must be positive, got {res:g}")
         scale = round(lst_res / res)
         if scale < 2 or abs(lst_res / res - scale) > 1e-3 * scale:
-            raise InputError("--res", f"{res:g} does not split the LST's {lst_res:g} {_units(lst)} pixels "
+            raise InputError("--res", f"{res:g} does not split the LST's {lst_res:g} {lst.res_units} pixels "
                              "into an integer number >= 2 of pixels", f"e.g. --res {lst_res / 3:g} for x3")
     elif scale < 2:
         raise InputError("--scale", f"must be an integer >= 2, got {scale}")
     transform = lst.transform @ Affine.scale(1.0 / scale)
     return Grid(lst.crs, transform, lst.width * scale, lst.height * scale), scale
-
-
-def _units(grid: Grid) -> str:
-    """The CRS's linear unit, as a short label."""
-    unit = grid.crs.linear_units if grid.crs is not None and grid.crs.is_projected else "degree"
-    return {"metre": "m", "meter": "m", "degree": "deg"}.get(unit, unit)
 
 
 def _grid_bounds(grid: Grid) -> tuple[float, float, float, float]:
@@ -428,7 +422,7 @@ def build_guidance(
             bands.find_ndmvi_minima(strips)
         done = total - len(strips)
         report = GuidanceReport(str(out_path), scale, grid.width, grid.height, grid.res[0],
-                                _units(grid), bands.describe())
+                                grid.res_units, bands.describe())
         coverage = _Coverage(bands.producers)
         profile = creation_profile(width=grid.width, height=grid.height, count=len(bands.names),
                                    crs=grid.crs, transform=grid.transform)

@@ -76,6 +76,15 @@ def test_refined_lst_grid_keeps_crs_origin_and_extent() -> None:
     assert p.describe(None) == "output grid: the LST grid refined x4 (40x32 px at 7.5 m)"
 
 
+def test_description_names_the_crs_unit() -> None:
+    """A geographic LST's pixels are described in degrees, a US-feet CRS's in feet, not metres."""
+    geographic = Grid(CRS.from_epsg(4326), Affine(0.0015, 0, 7.5, 0, -0.0015, 52.0), 10, 8)
+    assert refine_grid(geographic, 4, lst_path="l.tif").describe(None).endswith(
+        "(40x32 px at 0.000375 deg)")
+    feet = Grid(CRS.from_epsg(2227), Affine(90, 0, 6e6, 0, -90, 2e6), 10, 8)
+    assert refine_grid(feet, 3, lst_path="l.tif").describe(None).endswith("(30x24 px at 30 US survey foot)")
+
+
 @pytest.mark.parametrize(
     "lst, message",
     [
