@@ -26,6 +26,15 @@ from pipelines.units import KELVIN_OFFSET, Units, detect_units, unit_tag
 PLAUSIBLE_KELVIN = (150.0, 400.0)
 PLAUSIBLE_CELSIUS = (-120.0, 120.0)
 LANDSAT_C2_ST = "--scale-factor 0.00341802 --offset 149.0 for Landsat Collection-2 ST"
+# Integer LST encodings met in the wild: (scale factor, offset, whose). A hint names the ones
+# that would turn a refused scene's values into typical temperatures.
+KNOWN_ENCODINGS = (
+    (0.00341802, 149.0, "Landsat Collection-2 ST"),
+    (0.02, 0.0, "MODIS, VIIRS and ECOSTRESS LST"),
+    (0.01, 0.0, "hundredths"),
+    (0.1, 0.0, "tenths"),
+)
+TYPICAL_MARGIN = 60.0  # a typical scene's median lies this far inside the plausible range (210..340 K)
 _SAMPLE = 200_000  # values kept (evenly spaced) to detect units and name a fill value
 _STRIP_ROWS = 512
 
@@ -180,7 +189,7 @@ def _hint(found: LstScan, units: Units, decoding: LstDecoding, lo: float, hi: fl
     median = float(np.median(found.sample)) if found.sample.size else float("nan")
     scaled = decoding.scale_factor is not None or decoding.offset is not None
     if found.integer_storage and not scaled and median > 1000:
-        return f"values like these look like unscaled digital numbers: pass {LANDSAT_C2_ST} (or your product's factors)"
+        return _digital_number_hint(found, median, units, lo, hi)
     other = Units.kelvin if units is Units.celsius else Units.celsius
     olo, ohi = plausible_range(other)
     if units is Units.celsius and olo <= found.low and found.high <= ohi:
@@ -190,3 +199,20 @@ def _hint(found: LstScan, units: Units, decoding: LstDecoding, lo: float, hi: fl
     return ("the file may be damaged, or stores other values: declare fill values with --nodata, "
             "scaled integers with --scale-factor/--offset, or pass --mask-implausible to treat "
             "implausible values as nodata")
+
+
+def _digital_number_hint(found: LstScan, median: float, units: Units, lo: float, hi: float) -> str:
+    """Name the known integer encodings under which the scene reads as typical temperatures."""
+    symbol = unit_tag(units)
+    fits = []
+    for factor, offset, whose in KNOWN_ENCODINGS:
+        low, high = found.low * factor + offset, found.high * factor + offset
+        middle = median * factor + offset
+        if lo <= low and high <= hi and lo + TYPICAL_MARGIN <= middle <= hi - TYPICAL_MARGIN:
+            fits.append(f"--scale-factor {factor} --offset {offset} ({whose}: "
+                        f"{low:.4g}..{high:.4g} {symbol})")
+    if not fits:
+        fits = [LANDSAT_C2_ST]
+    return ("values like these look like unscaled digital numbers: pass " + ", ".join(fits)
+            + " or your product's factors")
+
