@@ -27,6 +27,17 @@ def test_help_lists_every_command(capsys) -> None:
         assert "Usage" in capsys.readouterr().out
 
 
+def test_help_paragraphs_are_wrapped_at_the_terminal_width(monkeypatch, capsys) -> None:
+    """The docstring's own line breaks would leave ragged lines in an 80-column terminal."""
+    monkeypatch.setenv("COLUMNS", "80")
+    assert run(["downscale", "--help"]) == 0
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    start = next(i for i, line in enumerate(lines) if line.startswith("Exit status:"))
+    paragraph = lines[start:lines.index("", start)]
+    assert len(paragraph) == 3  # 229 characters at up to 78 a line; 4 ragged lines before
+    assert " ".join(paragraph).startswith("Exit status: 0 when every scene succeeded, was skipped or was empty (but not all empty), 2 when")
+
+
 def test_usage_error_exits_2(capsys) -> None:
     assert run(["downscale", "--no-such-option"]) == 2
     assert run(["no-such-command"]) == 2
