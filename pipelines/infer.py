@@ -21,7 +21,8 @@ import torch
 from pipelines.checkpoint import Checkpoint, file_hash, groklst_version
 from pipelines.devices import autocast_for, resolve_device, resolve_precision
 from pipelines.errors import GroklstWarning
-from pipelines.normalize import denormalize_lst, normalize_guidance, normalize_lst
+from models.registry import get_spec
+from pipelines.normalize import band_vector, denormalize_lst, normalize_lst
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class TilePredictor:
         self.execution = execution
         self.memory_format = torch.channels_last if execution.channels_last else torch.contiguous_format
         self.model = checkpoint.build().to(device, memory_format=self.memory_format)
+        self.uses_guidance = get_spec(checkpoint.model).guided  # interpolators, EDSR, RCAN: not
         self.scale = checkpoint.scale
         self.precision = resolve_precision(execution.precision, device)
         self._forward = torch.compile(self.model, dynamic=False) if execution.compile else self.model
@@ -87,7 +89,20 @@ class TilePredictor:
         tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
         if self.device.type == "cuda":
             tensor = tensor.pin_memory().to(self.device, non_blocking=True)
-        return tensor.contiguous(memory_format=self.memory_format)
+        return tensor
+
+    def _guidance_input(self, guidance: np.ndarray) -> torch.Tensor:
+        """Z-scored guidance on the device in the model's memory format.
+
+        The subtraction writes straight into the target layout and the division works in
+        place: two passes over the batch instead of NumPy's two plus a layout copy. Each step
+        is the same IEEE operation as :func:`~pipelines.normalize.normalize_guidance`, so the
+        values are bit-identical to it.
+        """
+        raw = self._to_device(guidance)
+        out = torch.empty_like(raw, memory_format=self.memory_format)
+        torch.sub(raw, band_vector(self.checkpoint.band_mean, raw), out=out)
+        return out.div_(band_vector(self.checkpoint.band_std, raw))
 
     @torch.inference_mode()
     def predict(self, lr: np.ndarray, guidance: np.ndarray) -> np.ndarray:
@@ -98,18 +113,22 @@ class TilePredictor:
             pad = self._batch - count
             lr = np.concatenate([lr, np.repeat(lr[-1:], pad, axis=0)])
             guidance = np.concatenate([guidance, np.repeat(guidance[-1:], pad, axis=0)])
-        lr_n = normalize_lst(lr[:, None], self.checkpoint)
+        lr_n = self._to_device(normalize_lst(lr[:, None], self.checkpoint))
+        guidance_n = self._guidance_input(self._clipped(guidance)) if self.uses_guidance else None
+        with autocast_for(self.device, self.precision):
+            out = self._forward(lr_n.contiguous(memory_format=self.memory_format), guidance_n)
+        return denormalize_lst(out.float().cpu().numpy()[:count, 0], self.checkpoint)
+
+    def _clipped(self, guidance: np.ndarray) -> np.ndarray:
+        """The guidance clipped to the fitted range (warning once when much of it was)."""
         clipped, shares = clip_to_fitted_range(guidance, self.checkpoint)
         if shares and not self._warned_clipping:
             self._warned_clipping = True
             bands = ", ".join(f"{b} {100 * v:.1f}%" for b, v in shares.items())
             warnings.warn(f"guidance outside the range the fitted model was trained on was clipped "
                           f"to it ({bands} of a batch's pixels): the model may not suit this scene",
-                          GroklstWarning, stacklevel=2)
-        guidance_n = normalize_guidance(clipped, self.checkpoint)
-        with autocast_for(self.device, self.precision):
-            out = self._forward(self._to_device(lr_n), self._to_device(guidance_n))
-        return denormalize_lst(out.float().cpu().numpy()[:count, 0], self.checkpoint)
+                          GroklstWarning, stacklevel=3)
+        return clipped
 
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "models" / "pretrained" / "mocolsk-lite-x3-sdgsat.pt"

@@ -22,7 +22,7 @@ class HasStats(Protocol):
     band_std: list[float]
 
 
-def _band_vector(values: list[float], like: Array) -> Array:
+def band_vector(values: list[float], like: Array) -> Array:
     """``values`` shaped ``(K, 1, 1)`` in the type, dtype and device of ``like``."""
     if isinstance(like, torch.Tensor):
         return torch.as_tensor(values, dtype=like.dtype, device=like.device).view(-1, 1, 1)
@@ -45,7 +45,7 @@ def normalize_guidance(guidance: Array, stats: HasStats) -> Array:
         raise ValueError(
             f"guidance has {guidance.shape[-3]} bands, the statistics {len(stats.band_mean)}"
         )
-    return (guidance - _band_vector(stats.band_mean, guidance)) / _band_vector(
+    return (guidance - band_vector(stats.band_mean, guidance)) / band_vector(
         stats.band_std, guidance
     )
 

@@ -19,6 +19,7 @@ from models.blocks import DepthwiseConv
 from pipelines.checkpoint import Checkpoint, load_checkpoint
 from pipelines.fill import fill_bands
 from pipelines.infer import DEFAULT_CHECKPOINT, Execution, TilePredictor
+from pipelines.normalize import normalize_guidance
 from tests.test_downscale_learned import save_checkpoint
 from tests.test_downscale import BANDS, make_scene
 
@@ -65,6 +66,30 @@ def test_fast_default_path_equals_plain_fp32_nchw_on_real_tiles() -> None:
     assert fast.shape == plain.shape == (3, 120, 120)
     assert np.abs(fast - plain).max() < 1e-4
     assert np.abs(plain - np.repeat(np.repeat(lr, 3, 1), 3, 2)).max() > 0.5  # the network did work
+
+
+@pytest.mark.parametrize("execution", [Execution(), Execution.plain()])
+def test_guidance_input_is_the_z_score_bit_for_bit_in_the_model_layout(execution: Execution) -> None:
+    checkpoint = load_checkpoint(DEFAULT_CHECKPOINT)
+    _, guidance = _sample_tiles()
+    predictor = TilePredictor(checkpoint, torch.device("cpu"), execution)
+    made = predictor._guidance_input(guidance)
+    layout = torch.channels_last if execution.channels_last else torch.contiguous_format
+    assert made.is_contiguous(memory_format=layout)
+    assert torch.equal(made, torch.from_numpy(normalize_guidance(guidance, checkpoint)))
+
+
+def test_a_model_without_guidance_gets_none_and_its_plain_result(tmp_path: Path) -> None:
+    """Interpolators (and EDSR/RCAN) ignore the guidance: it is neither normalised nor copied."""
+    lr, guidance = _sample_tiles(count=2)
+    predictor = TilePredictor(Checkpoint.untrained("bicubic", 3, BANDS), torch.device("cpu"))
+    assert not predictor.uses_guidance
+    seen = []
+    predictor._forward = lambda lst, guid: seen.append(guid) or predictor.model(lst, guid)
+    out = predictor.predict(lr, guidance)
+    assert seen == [None]
+    expected = F.interpolate(torch.from_numpy(lr[:, None]), scale_factor=3, mode="bicubic")
+    assert np.allclose(out, expected[:, 0].numpy(), atol=1e-4)
 
 
 def test_bf16_is_an_explicit_inexact_choice() -> None:
