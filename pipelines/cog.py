@@ -17,7 +17,7 @@ import rasterio
 import rasterio.shutil
 from rasterio.enums import Resampling
 
-from pipelines.geotiff import BLOCK
+from pipelines.geotiff import BLOCK, WRITE_THREADS
 
 OVERVIEW_RESAMPLING = Resampling.average  # LST and guidance are continuous: average, not nearest
 
@@ -34,7 +34,8 @@ def overview_factors(width: int, height: int, block: int = BLOCK) -> list[int]:
 
 def add_overviews(path: str | os.PathLike[str]) -> None:
     """Build internal overviews in place (DEFLATE-compressed like the full resolution)."""
-    with rasterio.Env(COMPRESS_OVERVIEW="DEFLATE", PREDICTOR_OVERVIEW=3), rasterio.open(path, "r+") as dst:
+    with rasterio.Env(COMPRESS_OVERVIEW="DEFLATE", PREDICTOR_OVERVIEW=3, GDAL_NUM_THREADS=WRITE_THREADS), \
+            rasterio.open(path, "r+") as dst:
         dst.build_overviews(overview_factors(dst.width, dst.height), OVERVIEW_RESAMPLING)
         dst.update_tags(ns="rio_overview", resampling=OVERVIEW_RESAMPLING.name)
 
@@ -47,6 +48,7 @@ def to_cog(path: str | os.PathLike[str]) -> None:
         rasterio.shutil.copy(
             path, cog, driver="COG", BLOCKSIZE=BLOCK, COMPRESS="DEFLATE", PREDICTOR="YES",
             OVERVIEW_RESAMPLING=OVERVIEW_RESAMPLING.name.upper(), BIGTIFF="IF_SAFER",
+            NUM_THREADS=WRITE_THREADS,
         )
         os.replace(cog, path)
     finally:

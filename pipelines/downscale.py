@@ -29,7 +29,7 @@ from rasterio.windows import Window
 from pipelines.cog import layout
 from pipelines.conserve import conserve_blocks
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError
-from pipelines.geotiff import BLOCK, band_names, bounded_block_cache, creation_profile, geotiff_output
+from pipelines.geotiff import BLOCK, band_names, streaming_gdal_env, creation_profile, geotiff_output
 from pipelines.grids import Grid, PairedGrids, pair_grids, refine_grid
 from pipelines.infer import Execution, ModelSource
 from pipelines.lst_values import LstDecoding, check_plausible, resolve_units, scan
@@ -223,7 +223,7 @@ def downscale_scene(
     if opts.scale is None:
         guidance_path = Path(guidance_path) if guidance_path else guidance_beside(lst_path)
     report = SceneReport(input=str(lst_path), output=str(out_path))
-    with bounded_block_cache(), ExitStack() as stack:
+    with streaming_gdal_env(), ExitStack() as stack:
         inputs = SceneSources.open(stack, lst_path, guidance_path)
         if inputs.guidance is None:
             grids, wanted, bands = refine_grid(_grid(inputs.lst), opts.scale, lst_path=lst_path), [], []

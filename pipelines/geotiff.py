@@ -26,6 +26,10 @@ from pipelines.atomic import atomic_output
 from pipelines.errors import InputError, environment_error
 
 BLOCK = 512
+# GDAL compresses and writes blocks on one thread, whatever GDAL_NUM_THREADS says: with worker
+# threads a failed write (a full disk, a file-size limit) went unreported and a damaged file
+# looked complete (measured with GDAL 3.10: exit 0, blocks that no longer decode).
+WRITE_THREADS = "1"
 STREAMING_CACHE_MB = 256  # GDAL block cache while streaming a scene, unless GDAL_CACHEMAX is set
 
 
@@ -62,18 +66,26 @@ def creation_profile(
         "tiled": True,
         "blockxsize": BLOCK,
         "blockysize": BLOCK,
+        "num_threads": WRITE_THREADS,
     }
 
 
-def bounded_block_cache() -> rasterio.Env:
-    """A rasterio environment whose GDAL block cache is capped at STREAMING_CACHE_MB.
+def streaming_gdal_env() -> rasterio.Env:
+    """GDAL settings for streaming a scene through tiles or strips, unless the user set them.
 
-    GDAL's default cache is 5% of RAM and fills with every block a streaming run touches, so
-    peak memory would grow with the scene. A user's own ``GDAL_CACHEMAX`` is respected.
+    The block cache is capped at STREAMING_CACHE_MB: GDAL's default of 5% of RAM fills with
+    every block a streaming run touches, so peak memory would grow with the scene. Blocks are
+    decoded on every core (``GDAL_NUM_THREADS``): reading the guidance is the tile reader's
+    main cost, and a read spans several blocks (2 cores: a 3999^2 10-band scene's tiles read
+    in 2.0 s instead of 2.7 s). Writing stays on one thread (WRITE_THREADS). A user's own
+    ``GDAL_CACHEMAX`` / ``GDAL_NUM_THREADS`` are respected.
     """
-    if "GDAL_CACHEMAX" in os.environ:
-        return rasterio.Env()
-    return rasterio.Env(GDAL_CACHEMAX=STREAMING_CACHE_MB * 2**20)  # rasterio passes bytes
+    options: dict[str, object] = {}
+    if "GDAL_CACHEMAX" not in os.environ:
+        options["GDAL_CACHEMAX"] = STREAMING_CACHE_MB * 2**20  # rasterio passes bytes
+    if "GDAL_NUM_THREADS" not in os.environ:
+        options["GDAL_NUM_THREADS"] = "ALL_CPUS"  # GDAL counts the CPUs this process may use
+    return rasterio.Env(**options)
 
 
 def open_raster(path: str | os.PathLike[str]) -> rasterio.DatasetReader:

@@ -42,7 +42,7 @@ from pipelines.atomic import check_writable
 from pipelines.cog import layout
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import (
-    BLOCK, band_names, bounded_block_cache, check_geotiff_name, creation_profile, geotiff_output, open_raster,
+    BLOCK, band_names, streaming_gdal_env, check_geotiff_name, creation_profile, geotiff_output, open_raster,
 )
 from pipelines.grids import Grid, check_north_up, footprints_disjoint
 from pipelines.lst_values import check_single_band
@@ -406,7 +406,7 @@ def build_guidance(
     inputs = [lst_path, *(spec.path for spec in sources)]
     check_geotiff_name(out_path)
     check_writable(out_path, options.overwrite, inputs=inputs)
-    with bounded_block_cache(), ExitStack() as stack:
+    with streaming_gdal_env(), ExitStack() as stack:
         lst = stack.enter_context(open_raster(lst_path))
         check_single_band(lst, lst_path)
         lst_grid = Grid(lst.crs, lst.transform, lst.width, lst.height)

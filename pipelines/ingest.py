@@ -30,7 +30,7 @@ from rasterio.windows import Window, from_bounds
 from pipelines import indices, lst_retrieval, lst_values, sdgsat
 from pipelines.atomic import check_writable, folders_removed_if_left_empty
 from pipelines.errors import InputError
-from pipelines.geotiff import bounded_block_cache, creation_profile, geotiff_output, open_raster
+from pipelines.geotiff import streaming_gdal_env, creation_profile, geotiff_output, open_raster
 from pipelines.grids import Grid, footprints_disjoint
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
 from pipelines.lst_values import LstDecoding
@@ -363,7 +363,7 @@ def ingest_product(
     tis = _pick(products, "TIS", needed=lst is None)
     name = name or default_name(mii_product)
     lst_path, guidance_path = Path(out_dir) / f"{name}_lst.tif", Path(out_dir) / f"{name}_guidance.tif"
-    with folders_removed_if_left_empty(out_dir), bounded_block_cache(), ExitStack() as stack:
+    with folders_removed_if_left_empty(out_dir), streaming_gdal_env(), ExitStack() as stack:
         check_writable(lst_path, overwrite)
         check_writable(guidance_path, overwrite)
         mii = _Mii(mii_product, [stack.enter_context(open_raster(p)) for p in mii_product.images])

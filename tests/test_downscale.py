@@ -424,13 +424,17 @@ def test_scale_on_a_pixel_is_point_lst_keeps_its_footprint(tmp_path: Path) -> No
                                values[1:-1, 4:-1], atol=0.5)  # blocks stay over their own pixel
 
 
-def test_streaming_block_cache_is_bounded_unless_the_user_set_one(monkeypatch):
-    """GDAL's default 5%-of-RAM cache would make peak memory grow with the scene."""
-    from pipelines.geotiff import STREAMING_CACHE_MB, bounded_block_cache
+def test_streaming_gdal_settings_bound_the_cache_and_use_every_core_unless_the_user_set_them(monkeypatch):
+    """GDAL's default 5%-of-RAM cache would make peak memory grow with the scene; one decoding
+    thread would make the guidance reads the bottleneck of a GPU run."""
+    from pipelines.geotiff import STREAMING_CACHE_MB, streaming_gdal_env
 
     monkeypatch.delenv("GDAL_CACHEMAX", raising=False)
-    with bounded_block_cache() as env:
+    monkeypatch.delenv("GDAL_NUM_THREADS", raising=False)
+    with streaming_gdal_env() as env:
         assert env.options["GDAL_CACHEMAX"] == STREAMING_CACHE_MB * 2**20
+        assert env.options["GDAL_NUM_THREADS"] == "ALL_CPUS"
     monkeypatch.setenv("GDAL_CACHEMAX", "1024")
-    with bounded_block_cache() as env:
-        assert "GDAL_CACHEMAX" not in env.options
+    monkeypatch.setenv("GDAL_NUM_THREADS", "1")
+    with streaming_gdal_env() as env:
+        assert "GDAL_CACHEMAX" not in env.options and "GDAL_NUM_THREADS" not in env.options

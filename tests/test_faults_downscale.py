@@ -477,7 +477,18 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "groklst_cli", *args]
 
 
-def test_a_full_disk_or_size_limit_is_exit_2_one_line_no_partial(tmp_path: Path) -> None:
+# GDAL_NUM_THREADS as a user may set it: with threaded writes GDAL lost write errors (exit 0,
+# a damaged file published) until groklst pinned its writes to one thread.
+GDAL_THREADS = [pytest.param(None, id="gdal-default"), pytest.param("ALL_CPUS", id="user-gdal-threads")]
+
+
+def _gdal_env(threads: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "GDAL_NUM_THREADS"}
+    return env if threads is None else {**env, "GDAL_NUM_THREADS": threads}
+
+
+@pytest.mark.parametrize("threads", GDAL_THREADS)
+def test_a_full_disk_or_size_limit_is_exit_2_one_line_no_partial(tmp_path: Path, threads: str | None) -> None:
     import resource
 
     lst, _ = make_scene(tmp_path, rows=120, cols=120, seed=3)
@@ -488,7 +499,8 @@ def test_a_full_disk_or_size_limit_is_exit_2_one_line_no_partial(tmp_path: Path)
         resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
 
     proc = subprocess.run(_cli("-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out)),
-                          capture_output=True, text=True, timeout=180, preexec_fn=limit_file_size)
+                          capture_output=True, text=True, timeout=180, preexec_fn=limit_file_size,
+                          env=_gdal_env(threads))
     lines = [l for l in proc.stderr.splitlines() if l.strip()]
     assert proc.returncode == 2, proc.stderr
     assert len(lines) == 1 and "writing failed" in lines[0] and str(out) in lines[0]
@@ -496,8 +508,10 @@ def test_a_full_disk_or_size_limit_is_exit_2_one_line_no_partial(tmp_path: Path)
     assert not out.exists() and not list(tmp_path.glob(".out.tif*"))
 
 
+@pytest.mark.parametrize("threads", GDAL_THREADS)
 @pytest.mark.parametrize("layout", [[], ["--overviews"], ["--cog"]])
-def test_an_output_truncated_when_closed_is_refused(tmp_path: Path, layout: list[str]) -> None:
+def test_an_output_truncated_when_closed_is_refused(tmp_path: Path, layout: list[str],
+                                                    threads: str | None) -> None:
     """GDAL flushes the last blocks (and overviews) when the file is closed, where rasterio does
     not raise: a limit one byte below the finished size must still fail, not publish."""
     import resource
@@ -514,7 +528,7 @@ def test_an_output_truncated_when_closed_is_refused(tmp_path: Path, layout: list
 
     out = tmp_path / "out.tif"
     proc = subprocess.run(_cli(*command, str(out)), capture_output=True, text=True, timeout=180,
-                          preexec_fn=limit_file_size)
+                          preexec_fn=limit_file_size, env=_gdal_env(threads))
     lines = [l for l in proc.stderr.splitlines() if l.strip()]
     assert proc.returncode == 2, proc.stderr
     assert len(lines) == 1 and lines[0].startswith(f"error: {out}: writing failed"), lines
