@@ -129,15 +129,17 @@ def pair_grids(
         raise InputError(
             guidance_path,
             f"CRS {guidance.crs.to_string()} differs from the LST's {lst.crs.to_string()}",
-            "reproject the guidance onto the LST's CRS",
+            NEST_HINT,
         )
     (rx, ry), (gx, gy) = lst.res, guidance.res
+    unit = lst.res_units
     ratio_x = _integer(
         rx / gx,
-        f"LST pixel size {rx:g} m is not an integer multiple of the guidance pixel size {gx:g} m",
+        f"LST pixel size {rx:g} {unit} is not an integer multiple of the guidance pixel size {gx:g} {unit}",
         guidance_path, NEST_HINT,
     )
-    ratio_y = _integer(ry / gy, f"pixel sizes differ in y ({ry:g} m vs {gy:g} m)", guidance_path, NEST_HINT)
+    ratio_y = _integer(ry / gy, f"pixel sizes differ in y ({ry:g} {unit} vs {gy:g} {unit})", guidance_path,
+                       NEST_HINT)
     if ratio_x != ratio_y or ratio_x < 2:
         raise InputError(
             guidance_path,

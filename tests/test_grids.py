@@ -68,6 +68,20 @@ def test_bad_pairs(guidance: Grid, message: str) -> None:
         pair(guidance)
 
 
+def test_guidance_in_another_crs_is_pointed_at_the_tools_that_align_it() -> None:
+    with pytest.raises(InputError) as refused:
+        pair(Grid(CRS.from_epsg(32648), Affine(10, 0, 1000, 0, -10, 5000), 30, 24))
+    assert "groklst guidance" in refused.value.hint and "--align" in refused.value.hint
+
+
+def test_pixel_sizes_are_named_in_the_crs_unit() -> None:
+    geographic = Grid(CRS.from_epsg(4326), Affine(0.003, 0, 7.5, 0, -0.003, 52.0), 10, 8)
+    guidance = Grid(CRS.from_epsg(4326), Affine(0.002, 0, 7.5, 0, -0.002, 52.0), 15, 12)
+    with pytest.raises(InputError, match="LST pixel size 0.003 deg is not an integer multiple of "
+                                         "the guidance pixel size 0.002 deg"):
+        pair_grids(geographic, guidance, scale=None, lst_path="l.tif", guidance_path="g.tif")
+
+
 def test_refined_lst_grid_keeps_crs_origin_and_extent() -> None:
     p = refine_grid(lst_grid(), 4, lst_path="l.tif")
     assert p.output == Grid(UTM, Affine(7.5, 0, 1000, 0, -7.5, 5000), 40, 32)
