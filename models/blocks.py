@@ -8,6 +8,8 @@ to any integer scale.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -229,6 +231,30 @@ class PixelShuffleUpsampler(nn.Sequential):
         for step in upsampling_steps(scale):
             layers += [conv3x3(channels, channels * step * step), nn.PixelShuffle(step)]
         super().__init__(*layers)
+
+
+class SingleImageSR(nn.Module):
+    """The skeleton of the single-image baselines (EDSR, RCAN): head conv -> body + long skip ->
+    sub-pixel upsampler -> conv, added to bicubic(LR LST). The guidance is accepted and ignored.
+
+    ``body`` builds the body's blocks (called between the head and the tail, so parameters
+    are initialised in layer order); a conv closes the body before the skip.
+    """
+
+    def __init__(self, scale: int, channels: int, body: Callable[[], Iterable[nn.Module]]):
+        super().__init__()
+        self.scale = scale
+        self.head = conv3x3(1, channels)
+        self.body = nn.Sequential(*body(), conv3x3(channels, channels))
+        self.tail = nn.Sequential(PixelShuffleUpsampler(channels, scale), conv3x3(channels, 1))
+
+    def forward(
+        self, lst_lr: torch.Tensor, guidance_hr: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        check_inputs(lst_lr, None, self.scale, 0)
+        features = self.head(lst_lr)
+        features = features + self.body(features)
+        return self.tail(features) + bicubic_upsample(lst_lr, self.scale)
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:

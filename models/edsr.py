@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import torch
-from torch import nn
-
-from models.blocks import (
-    PixelShuffleUpsampler,
-    ResidualBlock,
-    bicubic_upsample,
-    check_inputs,
-    conv3x3,
-)
+from models.blocks import ResidualBlock, SingleImageSR
 from models.registry import register
 
 
-class EDSR(nn.Module):
+class EDSR(SingleImageSR):
     """head -> residual blocks + long skip -> sub-pixel upsampler -> tail, + bicubic(LR LST).
 
     The guidance is accepted and ignored. Difference from EDSR: the output is a residual on
@@ -25,22 +16,9 @@ class EDSR(nn.Module):
     def __init__(
         self, scale: int, channels: int = 64, blocks: int = 16, res_scale: float = 1.0
     ):
-        super().__init__()
-        self.scale = scale
-        self.head = conv3x3(1, channels)
-        self.body = nn.Sequential(
-            *(ResidualBlock(channels, res_scale) for _ in range(blocks)),
-            conv3x3(channels, channels),
+        super().__init__(
+            scale, channels, lambda: (ResidualBlock(channels, res_scale) for _ in range(blocks))
         )
-        self.tail = nn.Sequential(PixelShuffleUpsampler(channels, scale), conv3x3(channels, 1))
-
-    def forward(
-        self, lst_lr: torch.Tensor, guidance_hr: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        check_inputs(lst_lr, None, self.scale, 0)
-        features = self.head(lst_lr)
-        features = features + self.body(features)
-        return self.tail(features) + bicubic_upsample(lst_lr, self.scale)
 
 
 @register("edsr", guided=False, learned=True, description="EDSR baseline (16 blocks, 64 ch)")

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import torch
-from torch import nn
-
-from models.blocks import (
-    PixelShuffleUpsampler,
-    ResidualGroup,
-    bicubic_upsample,
-    check_inputs,
-    conv3x3,
-)
+from models.blocks import ResidualGroup, SingleImageSR
 from models.registry import register
 
 
-class RCAN(nn.Module):
+class RCAN(SingleImageSR):
     """head -> residual groups of RCABs (residual in residual) -> upsampler -> tail, + bicubic.
 
     RCAN's paper uses 10 groups of 20 blocks (15.6M parameters); the default here is 5 groups
@@ -31,25 +22,10 @@ class RCAN(nn.Module):
         blocks: int = 10,
         reduction: int = 16,
     ):
-        super().__init__()
-        self.scale = scale
-        self.head = conv3x3(1, channels)
-        self.body = nn.Sequential(
-            *(
-                ResidualGroup(channels, blocks, reduction, negative_slope=0.0)
-                for _ in range(groups)
-            ),
-            conv3x3(channels, channels),
+        super().__init__(
+            scale, channels,
+            lambda: (ResidualGroup(channels, blocks, reduction, negative_slope=0.0) for _ in range(groups)),
         )
-        self.tail = nn.Sequential(PixelShuffleUpsampler(channels, scale), conv3x3(channels, 1))
-
-    def forward(
-        self, lst_lr: torch.Tensor, guidance_hr: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        check_inputs(lst_lr, None, self.scale, 0)
-        features = self.head(lst_lr)
-        features = features + self.body(features)
-        return self.tail(features) + bicubic_upsample(lst_lr, self.scale)
 
 
 @register("rcan", guided=False, learned=True, description="RCAN (5 groups x 10 RCAB, 64 ch)")
