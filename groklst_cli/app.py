@@ -98,6 +98,7 @@ def _root(
     """Downscale land-surface-temperature rasters with guided deep networks (MoCoLSK-Net)."""
     state.quiet = quiet
     state.debug = debug
+    state.shown_as = {}
 
 
 register_all(app)
@@ -131,9 +132,10 @@ def run(argv: list[str] | None = None) -> int:
     except InputError as exc:
         if debug:
             traceback.print_exc()
+        message = state.named(str(exc))
         if as_json:
-            _json_error(str(exc))
-        return _fail(str(exc).replace("[", r"\["), EXIT_USER_ERROR)
+            _json_error(message)
+        return _fail(message.replace("[", r"\["), EXIT_USER_ERROR)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:

@@ -7,7 +7,7 @@ pipelines that capture output get clean text.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rich.console import Console
 from rich.progress import (
@@ -28,6 +28,13 @@ class RunState:
 
     quiet: bool = False
     debug: bool = False
+    shown_as: dict[str, str] = field(default_factory=dict)  # a temporary path -> what the user gave
+
+    def named(self, text: str) -> str:
+        """``text`` naming what the user gave instead of the temporary files made from it."""
+        for temporary, given in sorted(self.shown_as.items(), key=lambda item: -len(item[0])):
+            text = text.replace(temporary, given)
+        return text
 
 
 state = RunState()
@@ -36,12 +43,12 @@ state = RunState()
 def info(message: str) -> None:
     """A log line on stderr, silenced by ``--quiet``."""
     if not state.quiet:
-        err.print(message)
+        err.print(state.named(message))
 
 
 def warn(message: str) -> None:
     """A warning on stderr; shown even with ``--quiet``."""
-    err.print(f"[yellow]warning:[/yellow] {message}")
+    err.print(f"[yellow]warning:[/yellow] {state.named(message)}")
 
 
 def progress(*extra_columns: TextColumn) -> Progress:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, replace
+import warnings
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -176,7 +177,7 @@ def _band_list(text: Optional[str]) -> Optional[tuple[str, ...]]:
 
 def downscale(
     ctx: typer.Context,
-    inputs: list[str] = typer.Argument(..., help="LST rasters (X_lst.tif), or - to read paths from stdin."),
+    inputs: list[str] = typer.Argument(..., help="LST rasters (X_lst.tif), - to read paths from stdin, or one scene's SDGSAT-1 product folders."),
     guidance: Optional[Path] = typer.Option(None, "--guidance", "-g", help="Guidance raster (default: X_guidance.tif beside X_lst.tif)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Trained checkpoint (default: the shipped mocolsk-lite x3 SDGSAT-1 model)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Use a non-learned interpolator instead: bicubic or bilinear; with --fit, the one method to fit (a network, tsharp, gwr, dms or mlp; default: compare --fit-candidates)."),
@@ -220,9 +221,15 @@ def downscale(
     cog: bool = typer.Option(False, "--cog", help="Write a Cloud-Optimized GeoTIFF (tiled, overviews): the choice for archives."),
     overviews: bool = typer.Option(False, "--overviews", help="Add internal overviews (average)."),
     quicklook: Optional[Path] = typer.Option(None, "--quicklook", help="Also write a PNG of input vs output (one input only)."),
+    dem: Optional[Path] = typer.Option(None, "--dem", help="With SDGSAT-1 product folders as input: the DEM for the guidance (as groklst ingest --dem)."),
 ) -> None:
     """Downscale LST scenes to the guidance grid as tiled, blended, georeferenced GeoTIFFs
     (with --scale and an interpolator: to the LST grid refined by SCALE, without guidance).
+
+    Instead of LST rasters, one scene's SDGSAT-1 TIS and MII product folders (or a folder
+    holding them) may be given: they are ingested as groklst ingest does (LST retrieved by
+    split window; --dem for the guidance) into a hidden folder beside the output that is
+    removed when the command ends.
 
     Exit status: 0 when every scene succeeded, was skipped or was empty (but not all empty),
     2 when a scene had bad input, 1 when a scene failed internally, 3 when every scene was
@@ -244,7 +251,20 @@ def downscale(
     if out_dir is not None:  # a run that writes nothing leaves no empty --out-dir behind
         created = missing_folders(out_dir)
         ctx.call_on_close(lambda: remove_if_empty(created))
-    jobs = _jobs(_inputs(inputs), guidance, output, out_dir, guided=scale is None)
+    paths = _inputs(inputs)
+    scene = None
+    if any(p.is_dir() for p in paths):
+        _check_product_run(paths, guidance, align, dask_scheduler)
+        scene = _product_scene(ctx, paths, output, out_dir, overwrite, skip_existing, as_json)
+        if scene is None:  # --skip-existing, and the output exists
+            return
+        paths = [scene.lst]
+    elif dem is not None:
+        raise InputError("--dem", "applies to SDGSAT-1 product folders given as the input",
+                         "pass the TIS and MII product folders, or build the guidance with groklst ingest")
+    jobs = _jobs(paths, guidance, output, out_dir, guided=scale is None)
+    if scene is not None:
+        jobs = [replace(job, shown=scene.shown) for job in jobs]
     options = DownscaleOptions(tile=tile, overlap=overlap, batch_size=batch_size, units=units,
                                units_out=units_out, conserve=conserve, overwrite=overwrite,
                                decoding=lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible),
@@ -252,11 +272,14 @@ def downscale(
                                max_output_pixels=None if force else MAX_OUTPUT_PIXELS,
                                hole_margin=hole_margin,
                                execution=_execution(precision, compile_model, plain),
-                               cog=cog, overviews=overviews, scale=scale)
+                               cog=cog, overviews=overviews, scale=scale,
+                               tags=scene.tags if scene is not None else {})
     if quicklook is not None:
         if len(jobs) != 1:
             raise InputError("--quicklook", "applies to a single input", "run groklst quicklook on each output")
         check_writable(quicklook, overwrite, inputs=jobs[0].inputs())
+    if scene is not None:
+        _ingest(scene, dem)
     if align and not (skip_existing and jobs[0].output.exists()):
         jobs, options = _align(ctx, jobs, options, checkpoint, model, fit)
     if fit:
@@ -336,6 +359,97 @@ def _align(ctx: typer.Context, jobs: list[SceneJob], options: DownscaleOptions, 
     info(f"aligned {job.guidance} onto the LST grid: {report.grid}, {how}")
     tags = {"guidance_source": str(job.guidance), "guidance_aligned": f"{how} onto LST/{scale} (--align)"}
     return [replace(job, guidance=aligned)], replace(options, tags={**options.tags, **tags})
+
+
+def _check_product_run(paths: list[Path], guidance: Optional[Path], align: bool,
+                       dask_scheduler: Optional[str]) -> None:
+    """What a run from SDGSAT-1 product folders cannot be combined with."""
+    files = [p for p in paths if not p.is_dir()]
+    if files:
+        raise InputError(files[0], "is a file, while other inputs are SDGSAT-1 product folders",
+                         "give either LST rasters or one scene's product folders")
+    if guidance is not None or align:
+        raise InputError("--guidance" if guidance is not None else "--align",
+                         "does not apply to SDGSAT-1 product folders: the MII product is the guidance",
+                         "drop it, or ingest with groklst ingest and pass your own guidance")
+    if dask_scheduler:
+        raise InputError("--dask-scheduler", "SDGSAT-1 product folders are ingested and downscaled here",
+                         "ingest the scenes with groklst ingest, then distribute the LST rasters")
+
+
+@dataclass(frozen=True)
+class _ProductScene:
+    """One scene's SDGSAT-1 product folders, to be ingested for this run into ``workdir``, a
+    hidden folder beside the output (same disk) that is removed when the command ends."""
+
+    folders: list[Path]
+    workdir: Path
+    name: str
+    shown: str  # how messages and reports name the scene: the folders as given
+    tags: dict[str, str]  # the output's lst_source / guidance_source
+
+    @property
+    def lst(self) -> Path:
+        return self.workdir / f"{self.name}_lst.tif"
+
+
+def _product_scene(ctx: typer.Context, folders: list[Path], output: Optional[Path],
+                   out_dir: Optional[Path], overwrite: bool, skip_existing: bool,
+                   as_json: bool) -> Optional[_ProductScene]:
+    """Plan the run from product folders (nothing is read but their metadata); ``None`` when
+    ``--skip-existing`` finds the output."""
+    import shutil
+    import tempfile
+
+    from pipelines.downscale import SceneReport
+    from pipelines.ingest import default_name, find_products
+    from pipelines.scenes import output_for
+
+    products = find_products(folders)
+    shown = ", ".join(str(f) for f in folders)
+    by_sensor = {sensor: [p for p in products if p.sensor == sensor] for sensor in ("TIS", "MII")}
+    for sensor, hint in (("TIS", "add the TIS product folder, or ingest your own LST with groklst ingest --lst"),
+                         ("MII", "add the MII product folder")):
+        if not by_sensor[sensor]:
+            raise InputError(shown, f"no {sensor} product given", hint)
+        if len(by_sensor[sensor]) > 1:
+            raise InputError(by_sensor[sensor][1].folder,
+                             f"a second {sensor} product: downscale takes one scene's product folders",
+                             "run one scene at a time, or ingest them with groklst ingest first")
+    tis, mii = by_sensor["TIS"][0], by_sensor["MII"][0]
+    name = default_name(mii)
+    target = output if output is not None else output_for(Path(f"{name}_lst.tif"), out_dir or Path("."))
+    if skip_existing and target.exists():
+        _say(SceneReport(shown, str(target), status="skipped"), as_json)
+        return None
+    created = missing_folders(target.parent)
+    ctx.call_on_close(lambda: remove_if_empty(created))
+    check_writable(target, overwrite)  # before the ingest, which writes beside it
+    target.parent.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix=".groklst-ingest.", dir=target.parent))
+    ctx.call_on_close(lambda: shutil.rmtree(workdir, ignore_errors=True))
+    state.shown_as[str(workdir)] = shown
+    tags = {"lst_source": f"{tis.folder.resolve()} (LST retrieved by split window)",
+            "guidance_source": str(mii.folder.resolve())}
+    return _ProductScene(folders, workdir, name, shown, tags)
+
+
+def _ingest(scene: _ProductScene, dem: Optional[Path]) -> None:
+    """Ingest the scene's products (after every option was checked: a scene takes a while)."""
+    from pipelines.ingest import IngestWarning, ingest_product
+
+    with warnings.catch_warnings(record=True) as caught, progress() as bar:
+        warnings.simplefilter("always", IngestWarning)
+        task = bar.add_task("ingest", total=None)
+        lst, guidance = ingest_product(
+            scene.folders, scene.workdir, name=scene.name, dem=dem,
+            on_progress=lambda done, total, what: bar.update(
+                task, completed=done, total=total, description=f"ingest: {what}"))
+    for item in caught:
+        if issubclass(item.category, IngestWarning):
+            warn(str(item.message))
+    state.shown_as.update({str(lst): scene.shown, str(guidance): scene.shown})
+    info(f"ingested {scene.shown}")
 
 
 def _quicklook(job: SceneJob, png: Optional[Path], overwrite: bool) -> None:

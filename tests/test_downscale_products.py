@@ -1,0 +1,91 @@
+"""``groklst downscale`` straight from one scene's SDGSAT-1 product folders (ingested on the fly)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from groklst_cli.app import run
+
+
+@pytest.fixture()
+def products(tmp_path: Path, capsys) -> tuple[list[str], str]:
+    """A small sample scene's TIS and MII product folders and its DEM."""
+    assert run(["-q", "sample-scene", str(tmp_path / "raw"), "--size", "12", "--seed", "2", "--products"]) == 0
+    written = capsys.readouterr().out.split()
+    return written[2:4], written[4]
+
+
+def hidden_folders(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.name.startswith(".")] if folder.exists() else []
+
+
+def test_product_folders_give_what_ingest_then_downscale_gives(tmp_path: Path, products, capsys) -> None:
+    folders, dem = products
+    assert run(["-q", "ingest", *folders, "--dem", dem, "--out-dir", str(tmp_path / "in")]) == 0
+    lst = capsys.readouterr().out.split()[0]
+    assert run(["-q", "downscale", lst, "-o", str(tmp_path / "two_steps.tif")]) == 0
+    capsys.readouterr()
+    out_dir = tmp_path / "out"
+    assert run(["-q", "downscale", *folders, "--dem", dem, "--out-dir", str(out_dir), "--json"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    output = out_dir / f"{Path(lst).stem}_downscaled.tif"
+    assert line["status"] == "ok" and line["output"] == str(output)
+    assert line["input"] == ", ".join(folders)  # never the hidden folder it was ingested into
+    with rasterio.open(output) as one, rasterio.open(tmp_path / "two_steps.tif") as two:
+        assert one.transform == two.transform and one.crs == two.crs
+        np.testing.assert_array_equal(one.read(1), two.read(1))
+        assert one.tags()["lst_source"].startswith(str(Path(folders[0]).resolve()))
+        assert one.tags()["guidance_source"] == str(Path(folders[1]).resolve())
+    assert hidden_folders(out_dir) == []
+
+
+def test_an_error_names_the_product_folders_and_leaves_nothing(tmp_path: Path, products, capsys) -> None:
+    folders, dem = products
+    out = tmp_path / "out" / "scene.tif"
+    # The retrieved LST is in Kelvin: declared Celsius, its values are refused by the downscale.
+    status = run(["-q", "downscale", *folders, "--dem", dem, "-o", str(out), "--units", "celsius"])
+    error = capsys.readouterr().err
+    assert status == 2
+    assert f"error: {', '.join(folders)}: LST values" in error and ".groklst-ingest" not in error
+    assert not out.exists() and not (tmp_path / "out").exists()  # the folder it made is gone too
+
+
+def test_skip_existing_skips_before_ingesting(tmp_path: Path, products, capsys) -> None:
+    folders, dem = products
+    out = tmp_path / "scene.tif"
+    out.write_bytes(b"not ours")
+    assert run(["downscale", *folders, "--dem", dem, "-o", str(out), "--skip-existing"]) == 0
+    assert "skipped" in capsys.readouterr().err
+    assert out.read_bytes() == b"not ours" and hidden_folders(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "extra, problem",
+    [
+        (["--guidance", "g.tif"], "the MII product is the guidance"),
+        (["--align"], "the MII product is the guidance"),
+        (["--dask-scheduler", "tcp://x:1"], "ingested and downscaled here"),
+    ],
+)
+def test_options_that_do_not_apply_to_products_are_refused(tmp_path: Path, products, capsys,
+                                                           extra: list[str], problem: str) -> None:
+    folders, dem = products
+    assert run(["-q", "downscale", *folders, "--dem", dem, "-o", str(tmp_path / "o.tif"), *extra]) == 2
+    assert problem in capsys.readouterr().err
+    assert hidden_folders(tmp_path) == []
+
+
+def test_a_file_among_product_folders_and_a_lonely_dem_are_refused(tmp_path: Path, products, capsys) -> None:
+    folders, dem = products
+    assert run(["-q", "downscale", folders[0], dem, "-o", str(tmp_path / "o.tif")]) == 2
+    assert "other inputs are SDGSAT-1 product folders" in capsys.readouterr().err
+    assert run(["-q", "downscale", folders[0], "-o", str(tmp_path / "o.tif")]) == 2
+    assert "no MII product given" in capsys.readouterr().err
+    lst = Path(folders[0]).parent / "heihe_demo_lst.tif"
+    assert run(["-q", "downscale", str(lst), "--dem", dem, "-o", str(tmp_path / "o.tif")]) == 2
+    assert "--dem: applies to SDGSAT-1 product folders" in capsys.readouterr().err
