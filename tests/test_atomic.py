@@ -210,6 +210,21 @@ def test_a_truncated_geotiff_is_not_published(tmp_path: Path) -> None:
     assert target.read_bytes() == whole
 
 
+def test_a_geotiff_with_a_block_that_does_not_decode_is_not_published(tmp_path: Path) -> None:
+    """Every block inside the file, but one garbled (as GDAL's threaded writes once left them)."""
+    source = write_raster(tmp_path / "whole.tif", np.random.default_rng(0).random((600, 700), np.float32),
+                          crs=CRS.from_epsg(32650), transform=Affine(10, 0, 0, 0, -10, 0), descriptions=["lst"])
+    with rasterio.open(source) as src:
+        offset = int(src.get_tag_item("BLOCK_OFFSET_1_1", "TIFF", bidx=1))
+    damaged = bytearray(source.read_bytes())
+    damaged[offset:offset + 64] = bytes(64)
+    target = tmp_path / "out.tif"
+    with pytest.raises(InputError, match="cannot be read back"):
+        with geotiff_output(target) as tmp:
+            tmp.write_bytes(bytes(damaged))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["whole.tif"]
+
+
 def test_write_failed_names_the_output_once_with_a_fitting_hint(tmp_path: Path) -> None:
     tmp = tmp_path / ".out.tif.0123abcd.partial"
     try:
