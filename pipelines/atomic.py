@@ -181,14 +181,31 @@ _PARTIAL = r"\.{name}\.[0-9a-f]{{8}}\.partial"
 
 def stale_partials(target: Path, *, now: float | None = None) -> tuple[list[Path], list[Path]]:
     """Temporary outputs of ``target`` left by killed runs: (older than a day, younger)."""
-    pattern = re.compile(_PARTIAL.format(name=re.escape(target.name)))
+    return _temporaries(target.parent, re.compile(_PARTIAL.format(name=re.escape(target.name))), now)
+
+
+INGEST_PREFIX = ".groklst-ingest."  # + tempfile.mkdtemp's 8 characters
+_INGEST = re.compile(re.escape(INGEST_PREFIX) + r"[a-z0-9_]{8}")
+
+
+def remove_stale_ingests(folder: Path, *, now: float | None = None) -> list[Path]:
+    """Remove the hidden ingest folders (``downscale`` from product folders) that killed runs
+    left in ``folder`` more than a day ago; younger ones may belong to a run still going."""
+    old, _ = _temporaries(folder, _INGEST, now)
+    for path in old:
+        _remove(path)
+    return old
+
+
+def _temporaries(folder: Path, pattern: re.Pattern[str], now: float | None) -> tuple[list[Path], list[Path]]:
+    """Entries of ``folder`` named by ``pattern``: (older than a day, younger)."""
     now = time.time() if now is None else now
     old, young = [], []
     try:
-        siblings = list(target.parent.iterdir())
+        entries = list(folder.iterdir())
     except OSError:
         return old, young
-    for path in siblings:
+    for path in entries:
         if pattern.fullmatch(path.name):
             age = now - path.lstat().st_mtime
             (old if age > STALE_AFTER_S else young).append(path)

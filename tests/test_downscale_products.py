@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +91,20 @@ def test_a_file_among_product_folders_and_a_lonely_dem_are_refused(tmp_path: Pat
     lst = Path(folders[0]).parent / "heihe_demo_lst.tif"
     assert run(["-q", "downscale", str(lst), "--dem", dem, "-o", str(tmp_path / "o.tif")]) == 2
     assert "--dem: applies to SDGSAT-1 product folders" in capsys.readouterr().err
+
+
+def test_a_hidden_ingest_folder_a_killed_run_left_is_removed_after_a_day(tmp_path: Path, products,
+                                                                         capsys) -> None:
+    folders, dem = products
+    out_dir = tmp_path / "out"
+    old, young, other = (out_dir / ".groklst-ingest.abcd1234", out_dir / ".groklst-ingest.efgh5678",
+                         out_dir / ".groklst-ingest-mine")
+    for folder in (old, young, other):
+        (folder / "inner").mkdir(parents=True)
+    day_ago = time.time() - 25 * 3600
+    os.utime(old, (day_ago, day_ago))
+    os.utime(other, (day_ago, day_ago))
+    assert run(["downscale", *folders, "--dem", dem, "--out-dir", str(out_dir)]) == 0
+    assert f"removed {old}, left by a run killed more than a day ago" in capsys.readouterr().err
+    assert hidden_folders(out_dir) == sorted([other, young])  # a younger one may be a live run's
+

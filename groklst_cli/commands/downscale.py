@@ -13,7 +13,14 @@ import typer
 
 from groklst_cli import lst_options
 from groklst_cli.console import err, info, progress, result, state, warn
-from pipelines.atomic import check_writable, missing_folders, remove_if_empty, same_path
+from pipelines.atomic import (
+    INGEST_PREFIX,
+    check_writable,
+    missing_folders,
+    remove_if_empty,
+    remove_stale_ingests,
+    same_path,
+)
 from pipelines.errors import InputError
 from pipelines.fit_options import DEFAULT_CANDIDATES, FitOptions
 from pipelines.psf_shape import Psf
@@ -426,7 +433,9 @@ def _product_scene(ctx: typer.Context, folders: list[Path], output: Optional[Pat
     ctx.call_on_close(lambda: remove_if_empty(created))
     check_writable(target, overwrite)  # before the ingest, which writes beside it
     target.parent.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix=".groklst-ingest.", dir=target.parent))
+    for stale in remove_stale_ingests(target.parent):
+        info(f"removed {stale}, left by a run killed more than a day ago")
+    workdir = Path(tempfile.mkdtemp(prefix=INGEST_PREFIX, dir=target.parent))
     ctx.call_on_close(lambda: shutil.rmtree(workdir, ignore_errors=True))
     state.shown_as[str(workdir)] = shown
     tags = {"lst_source": f"{tis.folder.resolve()} (LST retrieved by split window)",
