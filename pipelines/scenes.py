@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.atomic import check_writable
@@ -27,7 +27,6 @@ class SceneJob:
     output: Path
     guidance: Path | None = None
     guided: bool = True  # False: interpolation onto the refined LST grid (--scale), no guidance
-    shown: str | None = None  # how reports name the input, when its files are temporary (ingested)
 
     def inputs(self) -> list[Path]:
         """Every file the job reads (the guidance beside the LST when not given and guided)."""
@@ -77,22 +76,6 @@ def run_job(
     Statuses: ``ok``; ``skipped`` (output exists, ``skip_existing``); ``empty`` (no valid
     pixel, nothing written); ``error`` (bad input or environment); ``failed`` (a bug).
     """
-    report = _run_job(job, source, options, skip_existing=skip_existing, debug=debug,
-                      on_progress=on_progress, on_grid=on_grid)
-    return report if job.shown is None else _named_as_shown(report, job)
-
-
-def _named_as_shown(report: SceneReport, job: SceneJob) -> SceneReport:
-    """The report naming ``job.shown`` instead of the temporary files it was run on."""
-    error = report.error
-    for path in job.inputs():
-        error = error.replace(str(path), job.shown) if error else error
-    return replace(report, input=job.shown, error=error)
-
-
-def _run_job(job: SceneJob, source: ModelSource, options: DownscaleOptions, *, skip_existing: bool,
-             debug: bool, on_progress: Callable[[int, int], None] | None,
-             on_grid: Callable[[str], None] | None) -> SceneReport:
     if skip_existing and job.output.exists():
         return SceneReport(str(job.lst), str(job.output), status="skipped")
     try:

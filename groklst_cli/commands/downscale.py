@@ -92,6 +92,8 @@ def _jobs(inputs: list[Path], guidance: Optional[Path], output: Optional[Path],
 
 
 def _say(report: SceneReport, as_json: bool) -> None:
+    report = replace(report, input=state.named(report.input),
+                     error=state.named(report.error) if report.error else report.error)
     if as_json:
         keys = ("input", "output", "status", "seconds", "megapixels", "error", "grid", "units",
                 "tiles", "tiles_skipped")
@@ -270,8 +272,6 @@ def downscale(
         raise InputError("--dem", "applies to SDGSAT-1 product folders given as the input",
                          "pass the TIS and MII product folders, or build the guidance with groklst ingest")
     jobs = _jobs(paths, guidance, output, out_dir, guided=scale is None)
-    if scene is not None:
-        jobs = [replace(job, shown=scene.shown) for job in jobs]
     options = DownscaleOptions(tile=tile, overlap=overlap, batch_size=batch_size, units=units,
                                units_out=units_out, conserve=conserve, overwrite=overwrite,
                                decoding=lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible),
@@ -408,7 +408,7 @@ def _product_scene(ctx: typer.Context, folders: list[Path], output: Optional[Pat
     import shutil
     import tempfile
 
-    from pipelines.downscale import SceneReport
+    from pipelines.downscale import SceneReport, guidance_beside
     from pipelines.ingest import default_name, find_products
     from pipelines.scenes import output_for
 
@@ -437,7 +437,9 @@ def _product_scene(ctx: typer.Context, folders: list[Path], output: Optional[Pat
         info(f"removed {stale}, left by a run killed more than a day ago")
     workdir = Path(tempfile.mkdtemp(prefix=INGEST_PREFIX, dir=target.parent))
     ctx.call_on_close(lambda: shutil.rmtree(workdir, ignore_errors=True))
-    state.shown_as[str(workdir)] = shown
+    lst = workdir / f"{name}_lst.tif"
+    for temporary in (workdir, lst, guidance_beside(lst)):  # messages and reports name the folders
+        state.shown_as[str(temporary)] = shown
     tags = {"lst_source": f"{tis.folder.resolve()} (LST retrieved by split window)",
             "guidance_source": str(mii.folder.resolve())}
     return _ProductScene(folders, workdir, name, shown, tags)
@@ -450,14 +452,13 @@ def _ingest(scene: _ProductScene, dem: Optional[Path]) -> None:
     with warnings.catch_warnings(record=True) as caught, progress() as bar:
         warnings.simplefilter("always", IngestWarning)
         task = bar.add_task("ingest", total=None)
-        lst, guidance = ingest_product(
+        ingest_product(
             scene.folders, scene.workdir, name=scene.name, dem=dem,
             on_progress=lambda done, total, what: bar.update(
                 task, completed=done, total=total, description=f"ingest: {what}"))
     for item in caught:
         if issubclass(item.category, IngestWarning):
             warn(str(item.message))
-    state.shown_as.update({str(lst): scene.shown, str(guidance): scene.shown})
     info(f"ingested {scene.shown}")
 
 
