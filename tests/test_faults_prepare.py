@@ -210,9 +210,9 @@ def test_errors_about_ingested_products_name_the_products_not_temporary_files(tm
                 "--patch", "64"]) == 2
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and ".ingest." not in err and ".ds" not in err
+    assert len(lines) == 1 and "groklst-ingest" not in err and ".ds" not in err
     assert lines[0].startswith(f"error: {tis}, {mii}: the scene is smaller than the 64 px patch")
-    assert not out.exists() and not list(tmp_path.glob(".ds*"))
+    assert not out.exists() and not list(tmp_path.glob(".ds*")) and not list(tmp_path.glob(".groklst-ingest.*"))
     # A band mismatch between an ingested scene and a canonical one names the products too.
     canonical, _ = make_scene(tmp_path, "mine")
     with rasterio.open(tmp_path / "mine_guidance.tif", "r+") as dst:
@@ -220,7 +220,7 @@ def test_errors_about_ingested_products_name_the_products_not_temporary_files(tm
     assert run(["-q", "prepare", str(canonical), str(tis), str(mii), "--out", str(out), *SMALL,
                 "--max-nodata", "1"]) == 2
     err = capsys.readouterr().err
-    assert ".ingest." not in err and f"{tis}, {mii} (ingested guidance)" in err
+    assert "groklst-ingest" not in err and f"{tis}, {mii} (ingested guidance)" in err
     # and a prepared dataset records the products, not the removed temporary files
     assert run(["-q", "prepare", str(tis), str(mii), "--out", str(out), *SMALL, "--max-nodata", "1"]) == 0
     recorded = next(iter(json.loads((out / "info.json").read_text())["scenes"].values()))

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from groklst_cli.console import info, progress, result, warn
 from groklst_cli import lst_options
-from pipelines.atomic import OutputKind, check_writable
+from pipelines.atomic import INGEST_PREFIX, OutputKind, check_writable, remove_stale_ingests
 from pipelines.errors import InputError
 from pipelines.patches import SPLITS, parse_ratios
 from pipelines.units import Units
@@ -142,7 +142,8 @@ def prepare_cmd(
             )
             check_writable(out, overwrite, kind=OutputKind.dataset)
             # Product folders are ingested beside the output (same disk), then removed.
-            with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.ingest.") as workdir:
+            remove_stale_ingests(out.parent)
+            with tempfile.TemporaryDirectory(dir=out.parent, prefix=INGEST_PREFIX) as workdir:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     paths, shown = scene_inputs(inputs, Path(workdir), dem)
