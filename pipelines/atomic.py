@@ -189,8 +189,9 @@ _INGEST = re.compile(re.escape(INGEST_PREFIX) + r"[a-z0-9_]{8}")
 
 
 def remove_stale_ingests(folder: Path, *, now: float | None = None) -> list[Path]:
-    """Remove the hidden ingest folders (``downscale`` from product folders) that killed runs
-    left in ``folder`` more than a day ago; younger ones may belong to a run still going."""
+    """Remove the hidden folders that ``downscale`` and ``prepare`` ingest product folders into
+    and that killed runs left in ``folder`` more than a day ago; younger ones may belong to a
+    run still going."""
     old, _ = _temporaries(folder, _INGEST, now)
     for path in old:
         _remove(path)

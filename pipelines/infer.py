@@ -18,10 +18,10 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from models.registry import get_spec
 from pipelines.checkpoint import Checkpoint, file_hash, groklst_version
 from pipelines.devices import autocast_for, resolve_device, resolve_precision
 from pipelines.errors import GroklstWarning
-from models.registry import get_spec
 from pipelines.normalize import band_vector, denormalize_lst, normalize_lst
 
 
