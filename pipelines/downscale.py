@@ -29,9 +29,9 @@ from rasterio.windows import Window
 from pipelines.cog import layout
 from pipelines.conserve import conserve_blocks
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError
-from pipelines.geotiff import BLOCK, band_names, streaming_gdal_env, creation_profile, geotiff_output
+from pipelines.geotiff import BLOCK, band_names, creation_profile, geotiff_output, streaming_gdal_env
 from pipelines.grids import Grid, PairedGrids, pair_grids, refine_grid
-from pipelines.infer import Execution, ModelSource
+from pipelines.infer import Execution, ModelSource, Prediction, submit
 from pipelines.lst_values import LstDecoding, check_plausible, resolve_units, scan
 from pipelines.mosaic import StreamingMosaic
 from pipelines.plausibility import OutputGuard
@@ -287,10 +287,13 @@ def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneR
             dst, block_rows=BLOCK,
             on_finished=lambda rows, top: run.finish(rows, top, units_out),
         )
-        # Batches are filled across tile rows (row-major order), so every forward pass is full;
-        # rows are finished once no tile still to come starts above them.
+        # Batches are filled across tile rows (row-major order), so every forward pass is full.
+        # One batch is in flight: it is submitted before the previous one is blended, so a GPU
+        # computes while the CPU blends and writes. Rows are finished once no tile still to
+        # come, or still in flight, starts above them.
         tiles = [tile for row in layout for tile in row]
         batch: list[tuple[Tile, TileData]] = []
+        in_flight: tuple[list[tuple[Tile, TileData]], Prediction] | None = None
         for i, (tile, data) in enumerate(read_ahead(run.reader, tiles, lookahead=2 * opts.batch_size)):
             if data is None:
                 report.tiles_skipped += 1
@@ -298,11 +301,19 @@ def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneR
                 batch.append((tile, data))
             last = i + 1 == len(tiles)
             if len(batch) == opts.batch_size or (last and batch):
-                _run_batch(run, mosaic, batch)
-                done += len(batch)
-                batch = []
+                submitted = (batch, _submit_batch(run, batch))
+                if in_flight is not None:
+                    done += _blend_batch(run, mosaic, *in_flight)
+                in_flight, batch = submitted, []
             if not batch:
-                mosaic.finish_rows(out.height if last else tiles[i + 1].row * s)
+                row = out.height if last else tiles[i + 1].row * s
+                if in_flight is not None:
+                    row = min(row, in_flight[0][0][0].row * s)
+                mosaic.finish_rows(row)
+            if on_progress:
+                on_progress(done + report.tiles_skipped, total)
+        if in_flight is not None:
+            done += _blend_batch(run, mosaic, *in_flight)
             if on_progress:
                 on_progress(done + report.tiles_skipped, total)
         mosaic.close()
@@ -313,13 +324,19 @@ def _source_tag(path: Path | None) -> str:
     return "none" if path is None else str(Path(path).resolve())
 
 
-def _run_batch(run: _SceneRun, mosaic, batch) -> None:
-    s = run.grids.scale
+def _submit_batch(run: _SceneRun, batch: list[tuple[Tile, TileData]]) -> Prediction:
     lr = np.stack([d[0] for _, d in batch])
     guid = np.stack([d[1] for _, d in batch])
-    pred = run.predictor.predict(lr, guid)
-    for (tile, (_, _, invalid)), p in zip(batch, pred):
+    return submit(run.predictor, lr, guid)
+
+
+def _blend_batch(run: _SceneRun, mosaic: StreamingMosaic, batch: list[tuple[Tile, TileData]],
+                 prediction: Prediction) -> int:
+    """Check the batch's prediction and add it to the mosaic; returns the tiles blended."""
+    s = run.grids.scale
+    for (tile, (_, _, invalid)), p in zip(batch, prediction.result()):
         OutputGuard.check_prediction(p, invalid, run.reader.sources.lst_path)
         p = np.where(invalid, np.nan, p)
         weights = blend_weights(tile, s, run.overlap_lr)
         mosaic.add(tile.row * s, tile.col * s, p, weights)
+    return len(batch)

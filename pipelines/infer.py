@@ -68,6 +68,36 @@ def clip_to_fitted_range(guidance: np.ndarray, checkpoint: Checkpoint) -> tuple[
     return np.fmin(np.fmax(guidance, low), high), shares
 
 
+class Prediction(Protocol):
+    """A batch's output (B, H, W) in Kelvin, perhaps still being computed: ``result()`` waits."""
+
+    def result(self) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ReadyPrediction:
+    """A prediction already computed (the CPU, or a predictor without asynchronous work)."""
+
+    values: np.ndarray
+
+    def result(self) -> np.ndarray:
+        return self.values
+
+
+@dataclass(frozen=True)
+class _CopyingPrediction:
+    """A CUDA batch on its way into pinned host memory; ``copied`` is recorded after the copy."""
+
+    host: torch.Tensor
+    copied: torch.cuda.Event
+    count: int
+    stats: Checkpoint
+
+    def result(self) -> np.ndarray:
+        self.copied.synchronize()
+        return denormalize_lst(self.host.numpy()[: self.count, 0], self.stats)
+
+
 class TilePredictor:
     """Wraps a checkpoint's model: ``predict(lr, guidance) -> hr`` on batches of tiles."""
 
@@ -104,9 +134,14 @@ class TilePredictor:
         torch.sub(raw, band_vector(self.checkpoint.band_mean, raw), out=out)
         return out.div_(band_vector(self.checkpoint.band_std, raw))
 
-    @torch.inference_mode()
     def predict(self, lr: np.ndarray, guidance: np.ndarray) -> np.ndarray:
         """``lr`` (B, h, w) Kelvin and ``guidance`` (B, K, h*s, w*s) without NaN -> (B, h*s, w*s)."""
+        return self.submit(lr, guidance).result()
+
+    @torch.inference_mode()
+    def submit(self, lr: np.ndarray, guidance: np.ndarray) -> Prediction:
+        """Start :meth:`predict` on a batch; on CUDA the forward pass and the copy back into
+        pinned memory run while the caller blends the previous batch (``result()`` waits)."""
         count = lr.shape[0]
         self._batch = self._batch or count
         if self.execution.compile and count < self._batch:  # one compiled shape per tile size
@@ -116,8 +151,14 @@ class TilePredictor:
         lr_n = self._to_device(normalize_lst(lr[:, None], self.checkpoint))
         guidance_n = self._guidance_input(self._clipped(guidance)) if self.uses_guidance else None
         with autocast_for(self.device, self.precision):
-            out = self._forward(lr_n.contiguous(memory_format=self.memory_format), guidance_n)
-        return denormalize_lst(out.float().cpu().numpy()[:count, 0], self.checkpoint)
+            out = self._forward(lr_n.contiguous(memory_format=self.memory_format), guidance_n).float()
+        if self.device.type != "cuda":
+            return ReadyPrediction(denormalize_lst(out.numpy()[:count, 0], self.checkpoint))
+        host = torch.empty(out.shape, dtype=torch.float32, pin_memory=True)
+        host.copy_(out, non_blocking=True)
+        copied = torch.cuda.Event()
+        copied.record()
+        return _CopyingPrediction(host, copied, count, self.checkpoint)
 
     def _clipped(self, guidance: np.ndarray) -> np.ndarray:
         """The guidance clipped to the fitted range (warning once when much of it was)."""
@@ -132,6 +173,13 @@ class TilePredictor:
 
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "models" / "pretrained" / "mocolsk-lite-x3-sdgsat.pt"
+
+
+def submit(predictor: TilePredictor | FittedPredictor, lr: np.ndarray, guidance: np.ndarray) -> Prediction:
+    """Start a batch where the predictor can run it asynchronously, else compute it now."""
+    if isinstance(predictor, TilePredictor):
+        return predictor.submit(lr, guidance)
+    return ReadyPrediction(predictor.predict(lr, guidance))
 
 
 class FittedPredictor(Protocol):

@@ -225,7 +225,7 @@ def test_failure_midway_leaves_no_output(tmp_path: Path, monkeypatch) -> None:
     import pipelines.downscale as ds
 
     calls = {"n": 0}
-    real = ds._run_batch
+    real = ds._submit_batch
 
     def explode(*args, **kwargs):
         calls["n"] += 1
@@ -233,7 +233,7 @@ def test_failure_midway_leaves_no_output(tmp_path: Path, monkeypatch) -> None:
             raise RuntimeError("simulated crash")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ds, "_run_batch", explode)
+    monkeypatch.setattr(ds, "_submit_batch", explode)
     status = run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out),
                   "--tile", "60", "--overlap", "12", "--batch-size", "1"])
     assert status == 1 and calls["n"] == 3

@@ -135,6 +135,43 @@ def test_batches_across_tile_rows_give_the_same_mosaic(tmp_path: Path) -> None:
     assert (np.isnan(outputs[0]) == np.isnan(outputs[1])).all()
 
 
+def test_one_batch_in_flight_gives_the_same_mosaic_as_computing_each_batch_at_once(
+        tmp_path: Path, monkeypatch) -> None:
+    """What a GPU does asynchronously, simulated on the CPU: each batch's values are only
+    computed when ``result()`` is called. Batch k+1 must be submitted before batch k is
+    blended, and no row may be finished while a batch covering it is in flight."""
+    import pipelines.downscale as ds
+
+    checkpoint = save_checkpoint(tmp_path / "tiny.pt")
+    lst, _ = make_scene(tmp_path, rows=40, cols=40)
+    args = ["-q", "downscale", str(lst), "-c", str(checkpoint), "--tile", "72", "--overlap", "24",
+            "--batch-size", "3"]
+    assert run([*args, "-o", str(tmp_path / "eager.tif")]) == 0
+    events: list[tuple[str, int]] = []
+
+    class Deferred:
+        def __init__(self, predictor, lr, guidance, k):
+            self.compute, self.k = (lambda: predictor.predict(lr, guidance)), k
+
+        def result(self):
+            events.append(("result", self.k))
+            return self.compute()
+
+    def deferred_submit(predictor, lr, guidance):
+        k = sum(1 for kind, _ in events if kind == "submit")
+        events.append(("submit", k))
+        return Deferred(predictor, lr, guidance, k)
+
+    monkeypatch.setattr(ds, "submit", deferred_submit)
+    assert run([*args, "-o", str(tmp_path / "deferred.tif")]) == 0
+    batches = sum(1 for kind, _ in events if kind == "submit")
+    assert batches >= 2
+    for k in range(batches - 1):
+        assert events.index(("submit", k + 1)) < events.index(("result", k))
+    with rasterio.open(tmp_path / "eager.tif") as a, rasterio.open(tmp_path / "deferred.tif") as b:
+        np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
 def test_plain_path_from_the_cli_matches_the_default(tmp_path: Path) -> None:
     checkpoint = save_checkpoint(tmp_path / "tiny.pt")
     lst, _ = make_scene(tmp_path, rows=30, cols=30)
