@@ -32,6 +32,7 @@ from rasterio.crs import CRS
 
 from pipelines.atomic import DATASET_FORMAT, DATASET_INFO
 from pipelines.errors import InputError
+from pipelines.grids import resolution_units
 from pipelines.patches import SPLITS
 
 STORE = "data.zarr"
@@ -272,6 +273,14 @@ class PreparedDataset:
     def __len__(self) -> int:
         return int(self._hr.shape[0])
 
+    @property
+    def hr_resolution_units(self) -> str:
+        """The unit of ``hr_resolution``: as recorded, else the first patch's CRS unit."""
+        recorded = self.attrs.get("hr_resolution_units")
+        if recorded:
+            return str(recorded)
+        return resolution_units(self.georef(0)[0] if len(self) else None)
+
     def indices(self, split: str) -> list[int]:
         """Patch indices of ``split`` (train, val or test)."""
         if split not in self._splits:
@@ -334,6 +343,7 @@ def summarize(path: str | os.PathLike[str]) -> dict[str, Any]:
         "bands": ds.bands,
         "scales": ds.scales,
         "hr_resolution": ds.hr_resolution,
+        "hr_resolution_units": ds.hr_resolution_units,
         "patch": ds.patch,
         "patches": {s: len(ds.indices(s)) for s in SPLITS},
         "dropped_nodata": recorded.get("dropped_nodata", 0),

@@ -22,6 +22,18 @@ from pipelines.errors import InputError
 _TOL = 1e-3  # fraction of a pixel tolerated as rounding noise in grid alignment
 
 
+def resolution_units(crs: CRS | None) -> str:
+    """A short label for the unit pixel sizes are measured in on ``crs``.
+
+    The CRS's linear unit (``m``, ``US survey foot``, ...), ``deg`` for a geographic CRS, and
+    ``CRS units`` when there is no CRS to say.
+    """
+    if crs is None:
+        return "CRS units"
+    unit = crs.linear_units if crs.is_projected else "degree"
+    return {"metre": "m", "meter": "m", "degree": "deg"}.get(unit, unit)
+
+
 @dataclass(frozen=True)
 class Grid:
     """A north-up raster grid."""
@@ -37,10 +49,8 @@ class Grid:
 
     @property
     def res_units(self) -> str:
-        """What ``res`` is measured in, as a short label: the CRS's linear unit, or ``deg``."""
-        crs = self.crs
-        unit = crs.linear_units if crs is not None and crs.is_projected else "degree"
-        return {"metre": "m", "meter": "m", "degree": "deg"}.get(unit, unit)
+        """What ``res`` is measured in, as a short label (see :func:`resolution_units`)."""
+        return resolution_units(self.crs)
 
 
 @dataclass(frozen=True)

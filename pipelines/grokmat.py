@@ -183,7 +183,8 @@ def import_groklst(
     }
     if len({i for i, _ in order}) != len(order):
         raise InputError(layout.root / "split", "a file is listed in more than one split")
-    attrs = {"hr_resolution": float(HR_RESOLUTION), "stride": patch, "degrade": "groklst"}
+    attrs = {"hr_resolution": float(HR_RESOLUTION), "hr_resolution_units": "m", "stride": patch,
+             "degrade": "groklst"}
     with atomic_output(out, overwrite=overwrite, kind=OutputKind.dataset) as tmp:
         writer = DatasetWriter(tmp, records, bands=GROKLST_BANDS, scales=layout.scales, patch=patch, attrs=attrs)
         for index, (i, _) in enumerate(order):

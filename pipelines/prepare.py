@@ -37,6 +37,7 @@ from pipelines.atomic import OutputKind, atomic_output, check_writable
 from pipelines.dataset import DatasetWriter, PatchRecord
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError
 from pipelines.geotiff import band_names, open_raster, read_window
+from pipelines.grids import resolution_units
 from pipelines.lst_values import (
     LstDecoding,
     check_plausible,
@@ -598,7 +599,7 @@ def _prepare_scenes(scenes: Sequence[Scene], out: Path, opts: PrepareOptions, ov
     with atomic_output(out, overwrite=overwrite, kind=OutputKind.dataset) as tmp:
         writer = DatasetWriter(
             tmp, records, bands=scenes[0].bands, scales=opts.scales, patch=opts.patch,
-            attrs=_store_attrs(opts, scenes[0].hr_resolution),
+            attrs=_store_attrs(opts, scenes[0]),
         )
         _write_patches(writer, chosen, scenes, opts, on_progress)
         writer.finish(info)
@@ -607,7 +608,7 @@ def _prepare_scenes(scenes: Sequence[Scene], out: Path, opts: PrepareOptions, ov
 
 def _region_size(scene: Scene) -> str:
     reg = scene.region
-    return f"{reg.cols} x {reg.rows} HR pixels of {scene.hr_resolution:g} m"
+    return f"{reg.cols} x {reg.rows} HR pixels of {scene.hr_resolution:g} {resolution_units(scene.crs)}"
 
 
 def _smaller_than_the_patch(scenes: Sequence[Scene], opts: PrepareOptions) -> InputError:
@@ -701,9 +702,10 @@ def _write_patches(
             on_progress("scenes written", n_scene, len(scenes))
 
 
-def _store_attrs(opts: PrepareOptions, hr_resolution: float) -> dict[str, Any]:
+def _store_attrs(opts: PrepareOptions, first: Scene) -> dict[str, Any]:
     return {
-        "hr_resolution": hr_resolution,
+        "hr_resolution": first.hr_resolution,
+        "hr_resolution_units": resolution_units(first.crs),
         "stride": opts.stride,
         "degrade": opts.degrade,
         "aggregate": opts.aggregate,

@@ -66,6 +66,8 @@ def test_cli_import_and_info(tmp_path: Path, capsys) -> None:
     assert run(["prepare", "--info", str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["patches"] == {"train": 3, "val": 1, "test": 1} and summary["scales"] == [2, 4]
+    # the .mat files carry no CRS; GrokLST's HR grid is 30 m
+    assert summary["hr_resolution"] == 30.0 and summary["hr_resolution_units"] == "m"
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import rasterio
 import xarray as xr
+from rasterio.crs import CRS
 from rasterio.windows import from_bounds
 
 from groklst_cli.app import run
@@ -182,9 +183,25 @@ def test_info_prints_counts_and_json(canonical_scene, tmp_path: Path, capsys) ->
     assert run(["prepare", "--info", str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["patches"] == {"train": 16, "val": 0, "test": 0} and summary["scales"] == [2]
+    assert summary["hr_resolution"] == 30.0 and summary["hr_resolution_units"] == "m"
     assert run(["prepare", "--info", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "train" in text and "16" in text and "lst (K)" in text
+    assert "train" in text and "16" in text and "lst (K)" in text and "30 m HR" in text
+
+
+def test_info_names_degrees_for_a_geographic_scene(tmp_path: Path, capsys) -> None:
+    """A scene on a geographic CRS has its pixel size in degrees, not metres, in the summary."""
+    lst_path, _ = write_canonical_scene(tmp_path, "geo", lst_res=0.0003, origin=(7.5, 52.0),
+                                        crs=CRS.from_epsg(4326))
+    out = tmp_path / "ds"
+    assert run(["-q", "prepare", str(lst_path), "--out", str(out), "--scales", "2", "--patch", "8",
+                "--stride", "8", "--split", "1:0:0"]) == 0
+    capsys.readouterr()
+    assert run(["prepare", "--info", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["hr_resolution"] == pytest.approx(0.0003) and summary["hr_resolution_units"] == "deg"
+    assert run(["prepare", "--info", str(out)]) == 0
+    assert "0.0003 deg HR" in capsys.readouterr().out
 
 
 def _assert_refused(args: list[str], out: Path, capsys, fragment: str) -> None:

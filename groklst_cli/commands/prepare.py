@@ -33,7 +33,8 @@ def _scales(text: str) -> tuple[int, ...]:
 
 
 def _summary_table(summary: dict[str, Any]) -> Table:
-    table = Table(title=f"{summary['path']}  ({summary['hr_resolution']:g} m HR, {summary['patch']} px patches)")
+    resolution = f"{summary['hr_resolution']:g} {summary['hr_resolution_units']}"
+    table = Table(title=f"{summary['path']}  ({resolution} HR, {summary['patch']} px patches)")
     table.add_column("split")
     table.add_column("patches", justify="right")
     for scale in summary["scales"]:
