@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
+from rich.console import Console
 
 from groklst_cli.app import run
+from groklst_cli.commands.models_cmd import model_rows, print_table
 from models.cost import count_parameters
 from models.registry import build_model, list_models
 
@@ -34,6 +37,28 @@ def test_table_on_stdout(capsys):
         assert spec.name in out
     mocolsk = count_parameters(build_model("mocolsk", scale=2, guidance_channels=4))
     assert f"{mocolsk:,}" in out
+
+
+@pytest.fixture(scope="module")
+def rows_x4() -> list[dict]:
+    return model_rows(4, 10)
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_table_fits_the_terminal_and_keeps_descriptions_readable(rows_x4, columns):
+    """At 80 columns the descriptions go under the table instead of one word per line."""
+    out = io.StringIO()
+    print_table(Console(file=out, width=columns, soft_wrap=False), rows_x4, 4, 10)
+    lines = out.getvalue().splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= columns
+    header = next(line for line in lines if "GFLOP/Mpx" in line)
+    assert ("description" in header) == (columns == 200)
+    text = " ".join(" ".join(line.strip("│ ").split()) for line in lines)
+    for spec in list_models():
+        assert spec.description in text, spec.name  # whole, not cut off with an ellipsis
+    # no table row is a continuation holding only wrapped words of a description
+    rows = [line for line in lines if line.startswith("│ ")]
+    assert len(rows) == len(rows_x4) and all(line.split("│")[1].strip() for line in rows)
 
 
 @pytest.mark.parametrize("argv", [["--scale", "1"], ["--bands", "0"]])

@@ -58,26 +58,53 @@ def _kind(row: dict[str, Any]) -> str:
     return "guided" if row["guided"] else "single-image"
 
 
-def _table(rows: list[dict[str, Any]], scale: int, bands: int) -> Table:
+# Below this many columns left for it, descriptions go in a list under the table instead of
+# a column that wraps them one word per line.
+MIN_DESCRIPTION_WIDTH = 40
+
+
+def _table(rows: list[dict[str, Any]], scale: int, bands: int, *, descriptions: bool) -> Table:
     table = Table(title=f"groklst models at x{scale} ({bands} guidance bands)", caption=COST_NOTE)
-    for header, justify in (
-        ("name", "left"), ("kind", "left"), ("scales", "left"),
-        ("params", "right"), ("GFLOP/Mpx", "right"), ("description", "left"),
-    ):
+    columns = [("name", "left"), ("kind", "left"), ("scales", "left"),
+               ("params", "right"), ("GFLOP/Mpx", "right")]
+    if descriptions:
+        columns.append(("description", "left"))
+    for header, justify in columns:
         # numbers and names never wrap; the description takes what width is left
         table.add_column(header, justify=justify, no_wrap=header != "description")  # type: ignore[arg-type]
     for row in rows:
         supported = row["params"] is not None
         scales = row["scales"]
-        table.add_row(
+        cells = [
             row["name"],
             _kind(row),
             scales if scales == "any" else ",".join(str(s) for s in scales),
             f"{row['params']:,}" if supported else f"not x{scale}",
             f"{row['gflop_per_mpx']:,.1f}" if supported else "-",
-            row["description"],
-        )
+        ]
+        table.add_row(*cells, *([row["description"]] if descriptions else []))
     return table
+
+
+def _description_list(rows: list[dict[str, Any]]) -> Table:
+    """Name and description per model, the description wrapping in the width the name leaves."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    for row in rows:
+        grid.add_row(row["name"], row["description"])
+    return grid
+
+
+def print_table(console: Console, rows: list[dict[str, Any]], scale: int, bands: int) -> None:
+    """The table, with descriptions as a column where the terminal is wide enough for them."""
+    narrow = _table(rows, scale, bands, descriptions=False)
+    room = console.width - console.measure(narrow).maximum
+    if room >= MIN_DESCRIPTION_WIDTH:
+        console.print(_table(rows, scale, bands, descriptions=True))
+        return
+    console.print(narrow)
+    console.print(_description_list(rows))
 
 
 def register(app: typer.Typer) -> None:
@@ -98,4 +125,4 @@ def register(app: typer.Typer) -> None:
         if as_json:
             sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         else:
-            Console(file=sys.stdout, soft_wrap=False).print(_table(rows, scale, bands))
+            print_table(Console(file=sys.stdout, soft_wrap=False), rows, scale, bands)
