@@ -4,7 +4,8 @@ For each scene ``NAME_lst.tif`` (+ ``NAME_guidance.tif`` beside it):
 
 1. the grids are checked (same CRS, north-up, guidance nesting in the HR grid, overlap) and the
    HR grid is fixed: the LST grid at ``hr_resolution`` (default: native), anchored at the LST
-   origin, restricted to the whole HR pixels the guidance covers;
+   origin, restricted to the whole HR pixels the guidance covers
+   (:mod:`pipelines.training_scene`);
 2. a dask pass over the whole scene counts nodata per small cell (LST or any guidance band
    missing), chunk by chunk, so patches with too much nodata are dropped before any is written;
 3. the kept patches are split (spatial blocks or whole scenes, see :mod:`pipelines.patches`);
@@ -24,31 +25,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dask.array as da
 import numpy as np
 import rasterio
-import rioxarray
 from affine import Affine
-from rasterio.crs import CRS
 from rasterio.windows import Window
 
 from pipelines import degrade as wald
 from pipelines.atomic import OutputKind, atomic_output, check_writable
 from pipelines.dataset import DatasetWriter, PatchRecord
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError
-from pipelines.geotiff import band_names, open_raster, read_window
+from pipelines.geotiff import open_raster, read_window
 from pipelines.grids import resolution_units
-from pipelines.lst_values import (
-    LstDecoding,
-    check_plausible,
-    check_single_band,
-    decode,
-    decode_values,
-    linear,
-    resolve_units,
-    scan,
-    to_kelvin_masked,
-)
+from pipelines.lst_values import LstDecoding
 from pipelines.patches import (
     SPLITS,
     Footprint,
@@ -58,12 +46,16 @@ from pipelines.patches import (
     split_by_blocks,
     split_by_scene,
 )
+from pipelines.training_scene import (
+    GRID_TOLERANCE,
+    GUIDANCE_SUFFIX,
+    LST_SUFFIX,
+    Scene,
+    ndmvi_minima,
+    nodata_cells,
+    open_scene,
+)
 from pipelines.units import Units
-
-LST_SUFFIX = "_lst"
-GUIDANCE_SUFFIX = "_guidance"
-_TOL = 1e-6  # relative tolerance when a ratio of pixel sizes or offsets must be an integer
-_SCAN_CHUNK = 1024  # HR pixels per side of a dask chunk in the nodata scan (about)
 
 
 @dataclass(frozen=True)
@@ -119,230 +111,6 @@ class PrepareOptions:
                 raise InputError(option, f"{value!r} is not one of {', '.join(allowed)}")
         if self.block_pixels < self.patch:
             raise InputError("--split-block", "split blocks must be at least one patch wide")
-
-
-@dataclass(frozen=True)
-class Region:
-    """Whole HR pixels covered by both rasters, in the scene's HR grid."""
-
-    row0: int
-    col0: int
-    rows: int
-    cols: int
-
-
-@dataclass(frozen=True)
-class LstReading:
-    """How one scene's stored LST values become Kelvin: the rule ``downscale`` reads with.
-
-    (:mod:`pipelines.lst_values`: declared fill values, scale and offset, the scene's unit, and
-    implausible values as nodata when the user asked for it.)
-    """
-
-    decoding: LstDecoding
-    units: Units
-    scale: float
-    offset: float
-
-    def read(self, src: rasterio.DatasetReader, window: Window, path: Path) -> np.ndarray:
-        """The LST in ``window`` in Kelvin (float32, NaN nodata)."""
-        return to_kelvin_masked(decode(src, window, self.decoding, path), self.units, self.decoding)
-
-    def kelvin(self, stored: np.ndarray) -> np.ndarray:
-        """Stored values (NaN for the file's nodata) in Kelvin, like :meth:`read`."""
-        values = decode_values(stored, self.decoding, self.scale, self.offset)
-        return to_kelvin_masked(values, self.units, self.decoding)
-
-
-@dataclass(frozen=True)
-class Scene:
-    """One canonical scene and how its rasters map onto its HR grid."""
-
-    name: str
-    lst_path: Path
-    guidance_path: Path
-    crs: CRS
-    hr_transform: Affine  # the LST grid at HR resolution, anchored at the LST origin
-    lst_factor: int  # LST pixels per HR pixel along each axis
-    guidance_factor: int  # guidance pixels per HR pixel along each axis
-    guidance_offset: tuple[int, int]  # guidance (row, col) of HR pixel (0, 0)
-    region: Region
-    bands: tuple[str, ...]
-    crs_wkt: str
-    lst_reading: LstReading
-    shown: str  # how the user named the scene (the LST path, or the product folders it came from)
-
-    @property
-    def hr_resolution(self) -> float:
-        return self.hr_transform.a
-
-
-def guidance_for(lst_path: Path) -> tuple[str, Path]:
-    """Scene name and guidance path for ``NAME_lst.tif``."""
-    stem = lst_path.stem
-    if not stem.endswith(LST_SUFFIX):
-        raise InputError(
-            lst_path, "not a canonical LST file (expected NAME_lst.tif)", "run groklst ingest first"
-        )
-    name = stem[: -len(LST_SUFFIX)]
-    guidance = lst_path.with_name(f"{name}{GUIDANCE_SUFFIX}{lst_path.suffix}")
-    if not guidance.exists():
-        raise InputError(guidance, "guidance file not found beside the LST", "run groklst ingest first")
-    return name, guidance
-
-
-def _as_integer(value: float, path: Path, problem: str, hint: str | None = None) -> int:
-    rounded = round(value)
-    if abs(value - rounded) > _TOL * max(1.0, abs(value)):
-        raise InputError(path, problem, hint)
-    return int(rounded)
-
-
-def _check_georeferenced(src: rasterio.DatasetReader, path: Path) -> None:
-    if src.transform == Affine.identity():
-        missing = "no geotransform" + (" and no CRS" if src.crs is None else "")
-        raise InputError(path, f"has no georeferencing ({missing})",
-                         "georeference it, e.g. gdal_edit.py -a_srs EPSG:XXXX -a_ullr ULX ULY LRX LRY")
-    if src.crs is None:
-        raise InputError(path, "raster has no CRS", "assign one with gdal_edit.py -a_srs EPSG:XXXX")
-
-
-def _resolution(src: rasterio.DatasetReader, path: Path) -> float:
-    t = src.transform
-    if t.b != 0 or t.d != 0 or t.a <= 0 or t.e >= 0:
-        raise InputError(path, "rotated or flipped grids are not supported", "warp to north-up first")
-    if abs(t.a + t.e) > _TOL * t.a:
-        raise InputError(path, f"pixels are not square ({t.a:g} x {-t.e:g})")
-    return float(t.a)
-
-
-def _covered(offset: int, factor: int, length: int) -> tuple[int, int]:
-    """HR index range whose ``factor`` guidance pixels ``hr*factor + offset`` lie in ``[0, length)``."""
-    return -((offset) // factor), (length - offset) // factor
-
-
-def open_scene(lst_path: Path, opts: PrepareOptions, shown: str | None = None) -> Scene:
-    """Check one scene's rasters against each other, fix its HR grid and check its LST values.
-
-    ``shown`` is how messages name the scene (default: the LST path).
-    """
-    hr_resolution = opts.hr_resolution
-    name, guidance_path = guidance_for(lst_path)
-    with open_raster(lst_path) as lst, open_raster(guidance_path) as guide:
-        check_single_band(lst, lst_path)
-        bands = tuple(band_names(guide))
-        unnamed = [b for i, b in enumerate(bands, start=1) if b == f"b{i}"]
-        if unnamed:
-            raise InputError(
-                guidance_path,
-                f"guidance band(s) {unnamed} have no description",
-                "band descriptions must name the bands (groklst ingest writes them)",
-            )
-        for src, path in ((lst, lst_path), (guide, guidance_path)):
-            _check_georeferenced(src, path)
-        if lst.crs != guide.crs:
-            raise InputError(guidance_path, f"CRS differs from the LST's ({lst.crs.to_string()})")
-        lst_res, guide_res = _resolution(lst, lst_path), _resolution(guide, guidance_path)
-        hr = lst_res if hr_resolution is None else float(hr_resolution)
-        lst_factor = _as_integer(
-            hr / lst_res, lst_path, f"--hr-res {hr:g} is not a multiple of the LST's {lst_res:g}"
-        )
-        guidance_factor = _as_integer(
-            hr / guide_res,
-            guidance_path,
-            f"grids do not nest: HR pixel {hr:g} is not a multiple of the guidance's {guide_res:g}",
-        )
-        if lst_factor < 1 or guidance_factor < 1:
-            raise InputError(guidance_path, f"HR resolution {hr:g} is finer than the input rasters")
-        lt, gt = lst.transform, guide.transform
-        nest = "grids do not nest: the guidance pixels do not line up with the LST pixels"
-        row_off = _as_integer((gt.f - lt.f) / guide_res, guidance_path, nest)
-        col_off = _as_integer((lt.c - gt.c) / guide_res, guidance_path, nest)
-        r_lo, r_hi = _covered(row_off, guidance_factor, guide.height)
-        c_lo, c_hi = _covered(col_off, guidance_factor, guide.width)
-        r_lo, c_lo = max(r_lo, 0), max(c_lo, 0)
-        r_hi, c_hi = min(r_hi, lst.height // lst_factor), min(c_hi, lst.width // lst_factor)
-        if r_hi <= r_lo or c_hi <= c_lo:
-            raise InputError(
-                guidance_path,
-                "no overlap between the LST and the guidance",
-                "check that both rasters show the same place",
-            )
-        region = Region(r_lo, c_lo, r_hi - r_lo, c_hi - c_lo)
-        reading = _lst_reading(lst, lst_path, region, lst_factor, opts)
-        crs = lst.crs
-    return Scene(
-        name=name,
-        lst_path=lst_path,
-        guidance_path=guidance_path,
-        crs=crs,
-        hr_transform=Affine(hr, 0.0, lt.c, 0.0, -hr, lt.f),
-        lst_factor=lst_factor,
-        guidance_factor=guidance_factor,
-        guidance_offset=(row_off, col_off),
-        region=region,
-        bands=bands,
-        crs_wkt=crs.to_wkt(),
-        lst_reading=reading,
-        shown=shown or str(lst_path),
-    )
-
-
-def _lst_reading(src: rasterio.DatasetReader, path: Path, region: Region, lst_factor: int,
-                 opts: PrepareOptions) -> LstReading:
-    """Scan the LST pixels under the region and fix its unit; refuse implausible values.
-
-    The same rule as ``downscale`` (:mod:`pipelines.lst_values`): unscaled digital numbers,
-    undeclared fill values or a damaged file are refused with a hint, never training data.
-    """
-    window = Window(region.col0 * lst_factor, region.row0 * lst_factor,
-                    region.cols * lst_factor, region.rows * lst_factor)
-    found = scan(src, window, opts.decoding, path)
-    units = resolve_units(found, opts.units)
-    check_plausible(found, units, opts.decoding, path)
-    return LstReading(opts.decoding, units, *linear(src, opts.decoding))
-
-
-def _lazy(path: Path) -> da.Array:
-    """The raster as a dask array ``(bands, rows, cols)`` with nodata as NaN."""
-    try:
-        arr = rioxarray.open_rasterio(path, masked=True, chunks={"x": _SCAN_CHUNK, "y": _SCAN_CHUNK})
-    except Exception as exc:  # noqa: BLE001 - any open failure is an unreadable input
-        raise InputError(path, f"cannot read the raster ({type(exc).__name__})") from exc
-    return arr.data
-
-
-def _hr_invalid(arr: da.Array, row0: int, col0: int, rows: int, cols: int, factor: int) -> da.Array:
-    """HR mask of pixels with any nodata among their ``factor x factor`` source pixels, any band."""
-    window = arr[:, row0 : row0 + rows * factor, col0 : col0 + cols * factor]
-    invalid = da.isnan(window).any(axis=0)
-    if factor == 1:
-        return invalid
-    step = factor * max(1, _SCAN_CHUNK // factor)
-    invalid = invalid.rechunk((step, step))
-    return da.coarsen(np.any, invalid, {0: factor, 1: factor})
-
-
-def nodata_cells(scene: Scene, unit: int) -> np.ndarray:
-    """Nodata counts (LST or any guidance band) per ``unit x unit`` HR cell of the region."""
-    reg = scene.region
-    rows, cols = reg.rows // unit * unit, reg.cols // unit * unit
-    if rows == 0 or cols == 0:
-        return np.zeros((0, 0), dtype=np.int64)
-    f_l, f_g = scene.lst_factor, scene.guidance_factor
-    g_row, g_col = scene.guidance_offset
-    lst_kelvin = _lazy(scene.lst_path).map_blocks(scene.lst_reading.kelvin, dtype=np.float32)
-    lst_bad = _hr_invalid(lst_kelvin, reg.row0 * f_l, reg.col0 * f_l, rows, cols, f_l)
-    guide_bad = _hr_invalid(
-        _lazy(scene.guidance_path), reg.row0 * f_g + g_row, reg.col0 * f_g + g_col, rows, cols, f_g
-    )
-    bad = (lst_bad | guide_bad).astype(np.int32)
-    step = unit * max(1, _SCAN_CHUNK // unit)
-    cells = da.coarsen(np.sum, bad.rechunk((step, step)), {0: unit, 1: unit})
-    try:
-        return np.asarray(cells.compute(scheduler="threads"), dtype=np.int64)
-    except rasterio.errors.RasterioError as exc:
-        raise InputError(scene.lst_path, f"cannot read the scene ({exc})") from exc
 
 
 @dataclass(frozen=True)
@@ -416,24 +184,6 @@ def _context(candidate: Candidate, opts: PrepareOptions) -> tuple[int, int, int,
     )
 
 
-def ndmvi_minima(scene: Scene) -> tuple[float, float] | None:
-    """Scene minima of red and NIR on the HR grid (for NDMVI), from a dask pass over the region."""
-    if scene.guidance_factor == 1 or not {"ndmvi", "red", "nir"} <= set(scene.bands):
-        return None
-    reg, f_g = scene.region, scene.guidance_factor
-    g_row, g_col = scene.guidance_offset
-    arr = _lazy(scene.guidance_path)
-    r0, c0 = reg.row0 * f_g + g_row, reg.col0 * f_g + g_col
-    step = f_g * max(1, _SCAN_CHUNK // f_g)
-    minima = []
-    for name in ("red", "nir"):
-        fine = arr[scene.bands.index(name), r0 : r0 + reg.rows * f_g, c0 : c0 + reg.cols * f_g]
-        coarse = da.coarsen(np.mean, fine.rechunk((step, step)), {0: f_g, 1: f_g})
-        minima.append(da.nanmin(coarse))
-    red_min, nir_min = da.compute(*minima, scheduler="threads")
-    return float(red_min), float(nir_min)
-
-
 def cut_patch(
     candidate: Candidate,
     lst_src: rasterio.DatasetReader,
@@ -490,7 +240,7 @@ def _check_consistent(scenes: Sequence[Scene]) -> None:
             if extra:
                 problem += f"; unexpected {extra}"
             raise InputError(scene.guidance_path, problem, "all scenes need the same bands in the same order")
-        if not math.isclose(scene.hr_resolution, first.hr_resolution, rel_tol=_TOL):
+        if not math.isclose(scene.hr_resolution, first.hr_resolution, rel_tol=GRID_TOLERANCE):
             raise InputError(
                 scene.lst_path,
                 f"native resolution {scene.hr_resolution:g} differs from {first.hr_resolution:g}",
@@ -542,7 +292,8 @@ def _open_scenes(paths: Sequence[Path], opts: PrepareOptions, names: Mapping[Pat
     scenes, empty = [], []
     for path in paths:
         try:
-            scenes.append(open_scene(path, opts, names.get(path)))
+            scenes.append(open_scene(path, hr_resolution=opts.hr_resolution, units=opts.units,
+                                     decoding=opts.decoding, shown=names.get(path)))
         except EmptySceneError as exc:
             empty.append(rename(exc))
     if not scenes:
