@@ -2,40 +2,29 @@
 
 from __future__ import annotations
 
-import json
 import sys
-import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from groklst_cli import lst_options
-from groklst_cli.console import err, info, progress, result, state, warn
-from pipelines.atomic import (
-    INGEST_PREFIX,
-    check_writable,
-    missing_folders,
-    remove_if_empty,
-    remove_stale_ingests,
-    same_path,
-)
+from groklst_cli.commands._downscale_fit import build_fit_options, run_fit
+from groklst_cli.commands._downscale_products import check_product_run, ingest_scene, plan_product_scene
+from groklst_cli.commands._scene_reports import exit_status, say, say_all
+from groklst_cli.console import info, progress, state, warn
+from pipelines.atomic import check_writable, missing_folders, remove_if_empty, same_path
 from pipelines.errors import InputError
 from pipelines.fit_options import DEFAULT_CANDIDATES, FitOptions
-from pipelines.psf_shape import Psf
 from pipelines.units import Units
 
 if TYPE_CHECKING:  # torch, rasterio and dask load only when a scene is processed
     from pipelines.downscale import DownscaleOptions, SceneReport
     from pipelines.infer import ModelSource
-    from pipelines.lst_values import LstDecoding
-    from pipelines.scene_fit import SceneFit
     from pipelines.scenes import SceneJob
 
 INTERPOLATORS = ("bicubic", "bilinear")
-FALLBACKS = ("none", "bicubic")
-EXIT_ALL_EMPTY = 3
 MIN_LEARNED_OVERLAP = 16  # output px; below this a learned model's tile seams show
 
 
@@ -89,40 +78,6 @@ def _jobs(inputs: list[Path], guidance: Optional[Path], output: Optional[Path],
         jobs = [SceneJob(p, output_for(p, directory), guidance, guided) for p in inputs]
     check_batch(jobs)
     return jobs
-
-
-def _say(report: SceneReport, as_json: bool) -> None:
-    report = replace(report, input=state.named(report.input),
-                     error=state.named(report.error) if report.error else report.error)
-    if as_json:
-        keys = ("input", "output", "status", "seconds", "megapixels", "error", "grid", "units",
-                "tiles", "tiles_skipped")
-        data = asdict(report)
-        line = {k: data[k] for k in keys}
-        if "fit" in report.extra:
-            line["fit"] = report.extra["fit"]
-        result(json.dumps(line))
-    elif report.status == "ok":
-        result(report.output)
-    if report.status in ("error", "failed"):
-        err.print(f"[bold red]error:[/bold red] {report.error}".replace("[", r"\[", 0), markup=True)
-    elif report.status == "empty":
-        warn(f"{report.error}; nothing written".replace("[", r"\["))
-    elif report.status == "skipped":
-        info(f"skipped {report.input}: {report.output} exists")
-    else:
-        info(f"{report.input} -> {report.output} ({report.megapixels:g} Mpx in {report.seconds:g} s; "
-             f"{report.units})")
-
-
-def _exit_status(statuses: list[str]) -> None:
-    """1 if a scene failed internally, 2 if one had bad input, 3 if every scene was empty."""
-    if "failed" in statuses:
-        raise typer.Exit(1)
-    if "error" in statuses:
-        raise typer.Exit(2)
-    if statuses and all(status == "empty" for status in statuses):
-        raise typer.Exit(EXIT_ALL_EMPTY)
 
 
 def _check_tiling(tile: int, overlap: int, learned: bool) -> None:
@@ -263,8 +218,8 @@ def downscale(
     paths = _inputs(inputs)
     scene = None
     if any(p.is_dir() for p in paths):
-        _check_product_run(paths, guidance, align, dask_scheduler)
-        scene = _product_scene(ctx, paths, output, out_dir, overwrite, skip_existing, as_json)
+        check_product_run(paths, guidance, align, dask_scheduler)
+        scene = plan_product_scene(ctx, paths, output, out_dir, overwrite, skip_existing, as_json)
         if scene is None:  # --skip-existing, and the output exists
             return
         paths = [scene.lst]
@@ -286,19 +241,19 @@ def downscale(
             raise InputError("--quicklook", "applies to a single input", "run groklst quicklook on each output")
         check_writable(quicklook, overwrite, inputs=jobs[0].inputs())
     if scene is not None:
-        _ingest(scene, dem)
+        ingest_scene(scene, dem)
     if align and not (skip_existing and jobs[0].output.exists()):
         jobs, options = _align(ctx, jobs, options, checkpoint, model, fit)
     if fit:
         _check_tiling(tile, overlap, learned=True)
-        fit_options = _fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
+        fit_options = build_fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
                                    fit_lr, degradation, fallback, units, seed, device,
                                    fit_candidates, fit_select, fit_psf, fit_residual)
         if save_checkpoint is not None and not fit_options.networks:
             raise InputError("--save-checkpoint", "no network is fitted, so there are no weights to save",
                              "tsharp, gwr, dms and mlp are refitted on every scene")
         if skip_existing and jobs[0].output.exists():
-            _say(SceneReport(str(jobs[0].lst), str(jobs[0].output), status="skipped"), as_json)
+            say(SceneReport(str(jobs[0].lst), str(jobs[0].output), status="skipped"), as_json)
             return
         from pipelines.geotiff import check_geotiff_name
 
@@ -307,7 +262,7 @@ def downscale(
         if save_checkpoint is not None:
             check_writable(save_checkpoint, overwrite, inputs=jobs[0].inputs())
             _refuse_output_onto(jobs, save_checkpoint, "the --save-checkpoint file")
-        _run_fit(jobs[0], fit_options, options, fallback, save_checkpoint, as_json)
+        run_fit(jobs[0], fit_options, options, fallback, save_checkpoint, as_json)
         _quicklook(jobs[0], quicklook, overwrite)
         return
     if save_checkpoint is not None or fallback != "none":
@@ -324,7 +279,7 @@ def downscale(
         info(f"model {source.name} x{source.scale} from {source.checkpoint_path}")
     if dask_scheduler:
         reports = run_dask(jobs, source, options, dask_scheduler, skip_existing=skip_existing)
-        statuses = [r.status for r in _report_all(reports, as_json)]
+        statuses = [r.status for r in say_all(reports, as_json)]
     else:
         statuses = []
         with progress() as bar:
@@ -335,9 +290,9 @@ def downscale(
                     on_progress=lambda done, total, t=task: bar.update(t, completed=done, total=total),
                     on_grid=info,
                 ))
-                _say(report, as_json)
+                say(report, as_json)
                 statuses.append(report.status)
-    _exit_status(statuses)
+    exit_status(statuses)
     if statuses == ["ok"]:
         _quicklook(jobs[0], quicklook, overwrite)
 
@@ -368,100 +323,6 @@ def _align(ctx: typer.Context, jobs: list[SceneJob], options: DownscaleOptions, 
     return [replace(job, guidance=aligned)], replace(options, tags={**options.tags, **tags})
 
 
-def _check_product_run(paths: list[Path], guidance: Optional[Path], align: bool,
-                       dask_scheduler: Optional[str]) -> None:
-    """What a run from SDGSAT-1 product folders cannot be combined with."""
-    files = [p for p in paths if not p.is_dir()]
-    if files:
-        raise InputError(files[0], "is a file, while other inputs are SDGSAT-1 product folders",
-                         "give either LST rasters or one scene's product folders")
-    if guidance is not None or align:
-        raise InputError("--guidance" if guidance is not None else "--align",
-                         "does not apply to SDGSAT-1 product folders: the MII product is the guidance",
-                         "drop it, or ingest with groklst ingest and pass your own guidance")
-    if dask_scheduler:
-        raise InputError("--dask-scheduler", "SDGSAT-1 product folders are ingested and downscaled here",
-                         "ingest the scenes with groklst ingest, then distribute the LST rasters")
-
-
-@dataclass(frozen=True)
-class _ProductScene:
-    """One scene's SDGSAT-1 product folders, to be ingested for this run into ``workdir``, a
-    hidden folder beside the output (same disk) that is removed when the command ends."""
-
-    folders: list[Path]
-    workdir: Path
-    name: str
-    shown: str  # how messages and reports name the scene: the folders as given
-    tags: dict[str, str]  # the output's lst_source / guidance_source
-
-    @property
-    def lst(self) -> Path:
-        return self.workdir / f"{self.name}_lst.tif"
-
-
-def _product_scene(ctx: typer.Context, folders: list[Path], output: Optional[Path],
-                   out_dir: Optional[Path], overwrite: bool, skip_existing: bool,
-                   as_json: bool) -> Optional[_ProductScene]:
-    """Plan the run from product folders (nothing is read but their metadata); ``None`` when
-    ``--skip-existing`` finds the output."""
-    import shutil
-    import tempfile
-
-    from pipelines.downscale import SceneReport, guidance_beside
-    from pipelines.ingest import default_name, find_products
-    from pipelines.scenes import output_for
-
-    products = find_products(folders)
-    shown = ", ".join(str(f) for f in folders)
-    by_sensor = {sensor: [p for p in products if p.sensor == sensor] for sensor in ("TIS", "MII")}
-    for sensor, hint in (("TIS", "add the TIS product folder, or ingest your own LST with groklst ingest --lst"),
-                         ("MII", "add the MII product folder")):
-        if not by_sensor[sensor]:
-            raise InputError(shown, f"no {sensor} product given", hint)
-        if len(by_sensor[sensor]) > 1:
-            raise InputError(by_sensor[sensor][1].folder,
-                             f"a second {sensor} product: downscale takes one scene's product folders",
-                             "run one scene at a time, or ingest them with groklst ingest first")
-    tis, mii = by_sensor["TIS"][0], by_sensor["MII"][0]
-    name = default_name(mii)
-    target = output if output is not None else output_for(Path(f"{name}_lst.tif"), out_dir or Path("."))
-    if skip_existing and target.exists():
-        _say(SceneReport(shown, str(target), status="skipped"), as_json)
-        return None
-    created = missing_folders(target.parent)
-    ctx.call_on_close(lambda: remove_if_empty(created))
-    check_writable(target, overwrite)  # before the ingest, which writes beside it
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in remove_stale_ingests(target.parent):
-        info(f"removed {stale}, left by a run killed more than a day ago")
-    workdir = Path(tempfile.mkdtemp(prefix=INGEST_PREFIX, dir=target.parent))
-    ctx.call_on_close(lambda: shutil.rmtree(workdir, ignore_errors=True))
-    lst = workdir / f"{name}_lst.tif"
-    for temporary in (workdir, lst, guidance_beside(lst)):  # messages and reports name the folders
-        state.shown_as[str(temporary)] = shown
-    tags = {"lst_source": f"{tis.folder.resolve()} (LST retrieved by split window)",
-            "guidance_source": str(mii.folder.resolve())}
-    return _ProductScene(folders, workdir, name, shown, tags)
-
-
-def _ingest(scene: _ProductScene, dem: Optional[Path]) -> None:
-    """Ingest the scene's products (after every option was checked: a scene takes a while)."""
-    from pipelines.ingest import IngestWarning, ingest_product
-
-    with warnings.catch_warnings(record=True) as caught, progress() as bar:
-        warnings.simplefilter("always", IngestWarning)
-        task = bar.add_task("ingest", total=None)
-        ingest_product(
-            scene.folders, scene.workdir, name=scene.name, dem=dem,
-            on_progress=lambda done, total, what: bar.update(
-                task, completed=done, total=total, description=f"ingest: {what}"))
-    for item in caught:
-        if issubclass(item.category, IngestWarning):
-            warn(str(item.message))
-    info(f"ingested {scene.shown}")
-
-
 def _quicklook(job: SceneJob, png: Optional[Path], overwrite: bool) -> None:
     if png is None:
         return
@@ -469,100 +330,6 @@ def _quicklook(job: SceneJob, png: Optional[Path], overwrite: bool) -> None:
 
     write_quicklook(job.output, png, lst_path=job.lst, overwrite=overwrite)
     info(f"quicklook: {png}")
-
-
-def _psf(text: str) -> Optional[Psf]:
-    if text.strip().lower() == "auto":
-        return None
-    try:
-        return Psf.parse(text)
-    except ValueError as exc:
-        raise InputError("--fit-psf", f"{text!r}: {exc}",
-                         "use auto, SIGMA, gaussian:SIGMA, moffat:ALPHA:BETA or 0") from None
-
-
-def _fit_options(model: Optional[str], checkpoint: Optional[Path], dask_scheduler: Optional[str],
-                 jobs: list[SceneJob], iters: int, seconds: Optional[float], lr: float,
-                 degradation: str, fallback: str, units: Units, seed: int, device: str,
-                 candidates: str, select: str, psf: str, residual: str) -> FitOptions:
-    if checkpoint is not None:
-        raise InputError("--checkpoint", "give either --fit or --checkpoint, not both")
-    if dask_scheduler:
-        raise InputError("--dask-scheduler", "--fit runs in this process", "drop --dask-scheduler")
-    if len(jobs) != 1:
-        raise InputError("--fit", f"fits one scene at a time but {len(jobs)} inputs were given")
-    if fallback not in FALLBACKS:
-        raise InputError("--fallback", f"unknown fallback {fallback!r}", "use none or bicubic")
-    names = tuple(n.strip() for n in candidates.split(",") if n.strip())
-    return FitOptions(model=model, candidates=names, iters=iters, seconds=seconds, lr=lr,
-                      degradation=degradation, units=units, seed=seed, device=device,
-                      select=select, psf=_psf(psf), residual=residual)
-
-
-def _fit(job: SceneJob, options: FitOptions, decoding: LstDecoding) -> SceneFit:
-    from pipelines.downscale import guidance_beside
-    from pipelines.scene_fit import describe, fit_scene
-
-    with progress() as bar:
-        task = bar.add_task(f"fitting on {job.lst.name}", total=options.iters)
-        fitted = fit_scene(job.lst, job.guidance or guidance_beside(job.lst), options,
-                           decoding=decoding, on_step=lambda it, _loss: bar.update(task, completed=it))
-    info(describe(fitted))
-    return fitted
-
-
-def _run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, fallback: str,
-             save_checkpoint: Optional[Path], as_json: bool) -> None:
-    """Fit on the scene, report every candidate's held-out metrics, then downscale with the choice.
-
-    Unless ``--fit-residual none``, every tile is made to aggregate (in Kelvin) to its LR pixels;
-    ``--conserve`` adds the exact T^4 correction after blending. ``seconds`` include the fit.
-    """
-    from pipelines.infer import ModelSource
-    from pipelines.scenes import run_local
-
-    fitted = _fit(job, fit_options, options.decoding)
-    if save_checkpoint is not None and fitted.checkpoint is not None:
-        fitted.checkpoint.save(save_checkpoint, overwrite=options.overwrite)
-        info(f"saved the fitted {fitted.checkpoint.model} network to {save_checkpoint}")
-    use_bicubic = not fitted.beats_bicubic and fallback == "bicubic"
-    if not fitted.beats_bicubic:
-        warn("the fit is not better than bicubic on the held-out blocks: the guidance does not "
-             "help on this scene" + ("; writing bicubic instead (--fallback bicubic)"
-                                     if use_bicubic else " (--fallback bicubic writes bicubic)"))
-    if use_bicubic:
-        source = ModelSource(interpolation="bicubic", device=fit_options.device)
-    else:
-        network = "" if fitted.checkpoint is None else (
-            f"; the network {fitted.checkpoint.model} alone is saved" if save_checkpoint else "")
-        source = ModelSource(fitted=fitted.predictor, checkpoint_path=save_checkpoint,
-                             device=fit_options.device, extra_tags={
-                                 "fit": f"fitted on this scene (groklst downscale --fit): "
-                                        f"{fitted.predictor.name}{network}",
-                                 "fit_psf": fitted.psf.psf.spec,
-                                 "fit_residual": fit_options.residual})
-    options = replace(options, units=fitted.units)
-    info(f"units: {fitted.units.value} in, {(options.units_out or fitted.units).value} out")
-    with progress() as bar:
-        task = bar.add_task(job.lst.name, total=None)
-        report = next(run_local(
-            [job], source, options, debug=state.debug,
-            on_progress=lambda done, total: bar.update(task, completed=done, total=total),
-            on_grid=info,
-        ))
-    report.seconds = round(report.seconds + fitted.seconds, 3)
-    report.extra["fit"] = {**fitted.summary(), "written": source.name,
-                           "conserve": options.conserve}
-    _say(report, as_json)
-    _exit_status([report.status])
-
-
-def _report_all(reports, as_json: bool) -> list[SceneReport]:
-    done = []
-    for report in reports:
-        _say(report, as_json)
-        done.append(report)
-    return done
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,108 @@
+"""``downscale --fit``: fit candidate methods on the scene, then downscale with the choice."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+from groklst_cli.commands._scene_reports import exit_status, say
+from groklst_cli.console import info, progress, state, warn
+from pipelines.errors import InputError
+from pipelines.fit_options import FitOptions
+from pipelines.psf_shape import Psf
+from pipelines.units import Units
+
+if TYPE_CHECKING:
+    from pipelines.downscale import DownscaleOptions
+    from pipelines.lst_values import LstDecoding
+    from pipelines.scene_fit import SceneFit
+    from pipelines.scenes import SceneJob
+
+FALLBACKS = ("none", "bicubic")
+
+
+def _psf(text: str) -> Optional[Psf]:
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return Psf.parse(text)
+    except ValueError as exc:
+        raise InputError("--fit-psf", f"{text!r}: {exc}",
+                         "use auto, SIGMA, gaussian:SIGMA, moffat:ALPHA:BETA or 0") from None
+
+
+def build_fit_options(model: Optional[str], checkpoint: Optional[Path], dask_scheduler: Optional[str],
+                 jobs: list[SceneJob], iters: int, seconds: Optional[float], lr: float,
+                 degradation: str, fallback: str, units: Units, seed: int, device: str,
+                 candidates: str, select: str, psf: str, residual: str) -> FitOptions:
+    if checkpoint is not None:
+        raise InputError("--checkpoint", "give either --fit or --checkpoint, not both")
+    if dask_scheduler:
+        raise InputError("--dask-scheduler", "--fit runs in this process", "drop --dask-scheduler")
+    if len(jobs) != 1:
+        raise InputError("--fit", f"fits one scene at a time but {len(jobs)} inputs were given")
+    if fallback not in FALLBACKS:
+        raise InputError("--fallback", f"unknown fallback {fallback!r}", "use none or bicubic")
+    names = tuple(n.strip() for n in candidates.split(",") if n.strip())
+    return FitOptions(model=model, candidates=names, iters=iters, seconds=seconds, lr=lr,
+                      degradation=degradation, units=units, seed=seed, device=device,
+                      select=select, psf=_psf(psf), residual=residual)
+
+
+def _fit(job: SceneJob, options: FitOptions, decoding: LstDecoding) -> SceneFit:
+    from pipelines.downscale import guidance_beside
+    from pipelines.scene_fit import describe, fit_scene
+
+    with progress() as bar:
+        task = bar.add_task(f"fitting on {job.lst.name}", total=options.iters)
+        fitted = fit_scene(job.lst, job.guidance or guidance_beside(job.lst), options,
+                           decoding=decoding, on_step=lambda it, _loss: bar.update(task, completed=it))
+    info(describe(fitted))
+    return fitted
+
+
+def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, fallback: str,
+             save_checkpoint: Optional[Path], as_json: bool) -> None:
+    """Fit on the scene, report every candidate's held-out metrics, then downscale with the choice.
+
+    Unless ``--fit-residual none``, every tile is made to aggregate (in Kelvin) to its LR pixels;
+    ``--conserve`` adds the exact T^4 correction after blending. ``seconds`` include the fit.
+    """
+    from pipelines.infer import ModelSource
+    from pipelines.scenes import run_local
+
+    fitted = _fit(job, fit_options, options.decoding)
+    if save_checkpoint is not None and fitted.checkpoint is not None:
+        fitted.checkpoint.save(save_checkpoint, overwrite=options.overwrite)
+        info(f"saved the fitted {fitted.checkpoint.model} network to {save_checkpoint}")
+    use_bicubic = not fitted.beats_bicubic and fallback == "bicubic"
+    if not fitted.beats_bicubic:
+        warn("the fit is not better than bicubic on the held-out blocks: the guidance does not "
+             "help on this scene" + ("; writing bicubic instead (--fallback bicubic)"
+                                     if use_bicubic else " (--fallback bicubic writes bicubic)"))
+    if use_bicubic:
+        source = ModelSource(interpolation="bicubic", device=fit_options.device)
+    else:
+        network = "" if fitted.checkpoint is None else (
+            f"; the network {fitted.checkpoint.model} alone is saved" if save_checkpoint else "")
+        source = ModelSource(fitted=fitted.predictor, checkpoint_path=save_checkpoint,
+                             device=fit_options.device, extra_tags={
+                                 "fit": f"fitted on this scene (groklst downscale --fit): "
+                                        f"{fitted.predictor.name}{network}",
+                                 "fit_psf": fitted.psf.psf.spec,
+                                 "fit_residual": fit_options.residual})
+    options = replace(options, units=fitted.units)
+    info(f"units: {fitted.units.value} in, {(options.units_out or fitted.units).value} out")
+    with progress() as bar:
+        task = bar.add_task(job.lst.name, total=None)
+        report = next(run_local(
+            [job], source, options, debug=state.debug,
+            on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+            on_grid=info,
+        ))
+    report.seconds = round(report.seconds + fitted.seconds, 3)
+    report.extra["fit"] = {**fitted.summary(), "written": source.name,
+                           "conserve": options.conserve}
+    say(report, as_json)
+    exit_status([report.status])

@@ -1,0 +1,116 @@
+"""``downscale`` from one scene's SDGSAT-1 product folders: plan the run, then ingest the scene
+into a hidden folder beside the output that is removed when the command ends."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from groklst_cli.commands._scene_reports import say
+from groklst_cli.console import info, progress, state, warn
+from pipelines.atomic import (
+    INGEST_PREFIX,
+    check_writable,
+    missing_folders,
+    remove_if_empty,
+    remove_stale_ingests,
+)
+from pipelines.errors import InputError
+
+
+def check_product_run(paths: list[Path], guidance: Optional[Path], align: bool,
+                       dask_scheduler: Optional[str]) -> None:
+    """What a run from SDGSAT-1 product folders cannot be combined with."""
+    files = [p for p in paths if not p.is_dir()]
+    if files:
+        raise InputError(files[0], "is a file, while other inputs are SDGSAT-1 product folders",
+                         "give either LST rasters or one scene's product folders")
+    if guidance is not None or align:
+        raise InputError("--guidance" if guidance is not None else "--align",
+                         "does not apply to SDGSAT-1 product folders: the MII product is the guidance",
+                         "drop it, or ingest with groklst ingest and pass your own guidance")
+    if dask_scheduler:
+        raise InputError("--dask-scheduler", "SDGSAT-1 product folders are ingested and downscaled here",
+                         "ingest the scenes with groklst ingest, then distribute the LST rasters")
+
+
+@dataclass(frozen=True)
+class ProductScene:
+    """One scene's SDGSAT-1 product folders, to be ingested for this run into ``workdir``, a
+    hidden folder beside the output (same disk) that is removed when the command ends."""
+
+    folders: list[Path]
+    workdir: Path
+    name: str
+    shown: str  # how messages and reports name the scene: the folders as given
+    tags: dict[str, str]  # the output's lst_source / guidance_source
+
+    @property
+    def lst(self) -> Path:
+        return self.workdir / f"{self.name}_lst.tif"
+
+
+def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional[Path],
+                   out_dir: Optional[Path], overwrite: bool, skip_existing: bool,
+                   as_json: bool) -> Optional[ProductScene]:
+    """Plan the run from product folders (nothing is read but their metadata); ``None`` when
+    ``--skip-existing`` finds the output."""
+    import shutil
+    import tempfile
+
+    from pipelines.downscale import SceneReport, guidance_beside
+    from pipelines.ingest import default_name, find_products
+    from pipelines.scenes import output_for
+
+    products = find_products(folders)
+    shown = ", ".join(str(f) for f in folders)
+    by_sensor = {sensor: [p for p in products if p.sensor == sensor] for sensor in ("TIS", "MII")}
+    for sensor, hint in (("TIS", "add the TIS product folder, or ingest your own LST with groklst ingest --lst"),
+                         ("MII", "add the MII product folder")):
+        if not by_sensor[sensor]:
+            raise InputError(shown, f"no {sensor} product given", hint)
+        if len(by_sensor[sensor]) > 1:
+            raise InputError(by_sensor[sensor][1].folder,
+                             f"a second {sensor} product: downscale takes one scene's product folders",
+                             "run one scene at a time, or ingest them with groklst ingest first")
+    tis, mii = by_sensor["TIS"][0], by_sensor["MII"][0]
+    name = default_name(mii)
+    target = output if output is not None else output_for(Path(f"{name}_lst.tif"), out_dir or Path("."))
+    if skip_existing and target.exists():
+        say(SceneReport(shown, str(target), status="skipped"), as_json)
+        return None
+    created = missing_folders(target.parent)
+    ctx.call_on_close(lambda: remove_if_empty(created))
+    check_writable(target, overwrite)  # before the ingest, which writes beside it
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in remove_stale_ingests(target.parent):
+        info(f"removed {stale}, left by a run killed more than a day ago")
+    workdir = Path(tempfile.mkdtemp(prefix=INGEST_PREFIX, dir=target.parent))
+    ctx.call_on_close(lambda: shutil.rmtree(workdir, ignore_errors=True))
+    lst = workdir / f"{name}_lst.tif"
+    for temporary in (workdir, lst, guidance_beside(lst)):  # messages and reports name the folders
+        state.shown_as[str(temporary)] = shown
+    tags = {"lst_source": f"{tis.folder.resolve()} (LST retrieved by split window)",
+            "guidance_source": str(mii.folder.resolve())}
+    return ProductScene(folders, workdir, name, shown, tags)
+
+
+def ingest_scene(scene: ProductScene, dem: Optional[Path]) -> None:
+    """Ingest the scene's products (after every option was checked: a scene takes a while)."""
+    from pipelines.ingest import IngestWarning, ingest_product
+
+    with warnings.catch_warnings(record=True) as caught, progress() as bar:
+        warnings.simplefilter("always", IngestWarning)
+        task = bar.add_task("ingest", total=None)
+        ingest_product(
+            scene.folders, scene.workdir, name=scene.name, dem=dem,
+            on_progress=lambda done, total, what: bar.update(
+                task, completed=done, total=total, description=f"ingest: {what}"))
+    for item in caught:
+        if issubclass(item.category, IngestWarning):
+            warn(str(item.message))
+    info(f"ingested {scene.shown}")

@@ -1,0 +1,61 @@
+"""How ``downscale`` reports each scene and turns the outcomes into its exit status."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, replace
+from typing import TYPE_CHECKING
+
+import typer
+
+from groklst_cli.console import err, info, result, state, warn
+
+if TYPE_CHECKING:
+    from pipelines.downscale import SceneReport
+
+EXIT_ALL_EMPTY = 3
+
+
+def say(report: SceneReport, as_json: bool) -> None:
+    """One scene's outcome: the output path (or a JSON line) on stdout, how it went on stderr."""
+    report = replace(report, input=state.named(report.input),
+                     error=state.named(report.error) if report.error else report.error)
+    if as_json:
+        keys = ("input", "output", "status", "seconds", "megapixels", "error", "grid", "units",
+                "tiles", "tiles_skipped")
+        data = asdict(report)
+        line = {k: data[k] for k in keys}
+        if "fit" in report.extra:
+            line["fit"] = report.extra["fit"]
+        result(json.dumps(line))
+    elif report.status == "ok":
+        result(report.output)
+    if report.status in ("error", "failed"):
+        err.print(f"[bold red]error:[/bold red] {report.error}".replace("[", r"\[", 0), markup=True)
+    elif report.status == "empty":
+        warn(f"{report.error}; nothing written".replace("[", r"\["))
+    elif report.status == "skipped":
+        info(f"skipped {report.input}: {report.output} exists")
+    else:
+        info(f"{report.input} -> {report.output} ({report.megapixels:g} Mpx in {report.seconds:g} s; "
+             f"{report.units})")
+
+
+def exit_status(statuses: list[str]) -> None:
+    """1 if a scene failed internally, 2 if one had bad input, 3 if every scene was empty."""
+    if "failed" in statuses:
+        raise typer.Exit(1)
+    if "error" in statuses:
+        raise typer.Exit(2)
+    if statuses and all(status == "empty" for status in statuses):
+        raise typer.Exit(EXIT_ALL_EMPTY)
+
+
+def say_all(reports: Iterable[SceneReport], as_json: bool) -> list[SceneReport]:
+    """:func:`say` each report as it arrives; returns them all."""
+    done = []
+    for report in reports:
+        say(report, as_json)
+        done.append(report)
+    return done
