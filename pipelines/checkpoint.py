@@ -54,7 +54,8 @@ class Checkpoint:
     band_min: list[float] = field(default_factory=list)
     band_max: list[float] = field(default_factory=list)
     model_kwargs: dict[str, Any] = field(default_factory=dict)
-    hr_resolution: float | None = None
+    hr_resolution: float | None = None  # output pixel size of the training pairs
+    hr_resolution_units: str | None = None  # its unit (m, deg, ...); None in older checkpoints
     config: dict[str, Any] = field(default_factory=dict)
     groklst_version: str = field(default_factory=groklst_version)
     state_dict: dict[str, torch.Tensor] = field(default_factory=dict)
@@ -76,6 +77,18 @@ class Checkpoint:
         if get_spec(model).learned:
             raise ValueError(f"model {model!r} needs trained weights; give a checkpoint file")
         return cls(model=model, scale=scale, bands=list(bands), **kwargs)
+
+    def output_resolution(self) -> tuple[float, str] | None:
+        """``(pixel size, unit)`` of the outputs this model was trained to write, if recorded.
+
+        A network fitted on a scene (``downscale --fit``) learns from the scene's LST degraded
+        by the scale and is then applied one scale finer, so its outputs are ``scale`` times
+        finer than its training pairs.
+        """
+        if self.hr_resolution is None or self.hr_resolution_units is None:
+            return None
+        size = self.hr_resolution / self.scale if "fitted_on" in self.config else self.hr_resolution
+        return size, self.hr_resolution_units
 
     def build(self) -> nn.Module:
         """Construct the model and load the weights; in eval mode."""

@@ -35,6 +35,7 @@ def checkpoint_card(path: str | os.PathLike[str]) -> dict[str, Any]:
         "scale": ckpt.scale,
         "hr_resolution": hr,
         "lr_resolution": None if hr is None else hr * ckpt.scale,
+        "resolution_units": ckpt.hr_resolution_units,
         "lst": {"mean": ckpt.lst_mean, "std": ckpt.lst_std, "unit": "K"},
         "bands": [{"name": n, "mean": m, "std": s}
                   for n, m, s in zip(ckpt.bands, ckpt.band_mean, ckpt.band_std)],
@@ -85,8 +86,11 @@ def format_card(card: dict[str, Any]) -> list[str]:
         f"scale       x{card['scale']}",
     ]
     if card["hr_resolution"] is not None:
-        lines.append(f"resolution  trained on LST at {card['lr_resolution']:g} -> output at "
-                     f"{card['hr_resolution']:g} (pixel size, the training scenes' CRS units)")
+        unit = card["resolution_units"]
+        lr, hr = f"{card['lr_resolution']:g}", f"{card['hr_resolution']:g}"
+        lines.append(f"resolution  trained on LST at {lr} {unit} -> output at {hr} {unit}" if unit else
+                     f"resolution  trained on LST at {lr} -> output at {hr} "
+                     "(pixel size, the training scenes' CRS units)")
     lst = card["lst"]
     lines.append(f"lst         normalised with mean {lst['mean']:.4g} K, std {lst['std']:.4g} K")
     lines.append(f"bands       {len(card['bands'])}, in this order (matched by name in the guidance):")

@@ -43,7 +43,7 @@ from pipelines.fit_candidates import (
 from pipelines.fit_options import FitOptions, INTERPOLATION_CANDIDATES, SHARPENER_CANDIDATES
 from pipelines.fit_select import Selection, pooled_metrics, select
 from pipelines.geotiff import band_names, open_raster, read_window
-from pipelines.grids import Grid, pair_grids
+from pipelines.grids import Grid, pair_grids, resolution_units
 from pipelines.psf import PsfEstimate, estimate_psf
 from pipelines.psf_shape import Psf
 from pipelines.lst_values import (
@@ -76,6 +76,7 @@ class Scene:
     scale: int
     units: Units
     resolution: float  # LST pixel size
+    resolution_units: str  # its unit (m, deg, ...)
 
 
 def _band_moments(values: np.ndarray) -> tuple[float, float]:
@@ -134,6 +135,7 @@ def read_scene(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLik
             scale=s,
             units=used,
             resolution=float(lst_src.res[0]),
+            resolution_units=resolution_units(lst_src.crs),
         )
 
 
@@ -176,6 +178,7 @@ class WaldScene:
         self.block = block or default_block(*scene.lst.shape, crop, s)
         self.bands = list(scene.bands)
         self.hr_resolution = scene.resolution
+        self.hr_resolution_units = scene.resolution_units
         self._stats = scene.stats
         self.hr = scene.lst
         self.lr = degrade(scene.lst, s, method=degradation)

@@ -262,6 +262,7 @@ def build_checkpoint(model: nn.Module, source: DataSource, config: TrainConfig,
         band_std=[float(v) for v in stats.band_std],
         model_kwargs=dict(config.model_kwargs),
         hr_resolution=getattr(source, "hr_resolution", None),
+        hr_resolution_units=getattr(source, "hr_resolution_units", None),
         config={**config.to_dict(), **extra},
         state_dict=state_dict_of(model),
     )

@@ -26,7 +26,8 @@ def test_checkpoint_is_small_and_describes_the_sdgsat_case() -> None:
     assert DEFAULT_CHECKPOINT.stat().st_size < 5 * 2**20
     ckpt = load_checkpoint(DEFAULT_CHECKPOINT)
     assert (ckpt.model, ckpt.scale, ckpt.bands) == ("mocolsk-lite", 3, SDGSAT_BANDS)
-    assert ckpt.hr_resolution == pytest.approx(10.0)
+    assert ckpt.hr_resolution == pytest.approx(10.0) and ckpt.hr_resolution_units == "m"
+    assert ckpt.output_resolution() == (pytest.approx(10.0), "m")
     assert 250 < ckpt.lst_mean < 350 and all(s > 0 for s in ckpt.band_std)
 
 

@@ -21,7 +21,7 @@ from tests.test_downscale import BANDS, make_scene, read
 TINY = {"base_dim": 8, "num_stages": 1}
 
 
-def save_checkpoint(path: Path, scale: int = 3, bands: list[str] = BANDS) -> Path:
+def save_checkpoint(path: Path, scale: int = 3, bands: list[str] = BANDS, **recorded) -> Path:
     torch.manual_seed(0)
     net = build_model("mocolsk-lite", scale=scale, guidance_channels=len(bands), **TINY)
     # Random heads output near zero; scale the last layer so the network's own part is visible.
@@ -31,7 +31,7 @@ def save_checkpoint(path: Path, scale: int = 3, bands: list[str] = BANDS) -> Pat
     Checkpoint(
         model="mocolsk-lite", scale=scale, bands=list(bands), model_kwargs=TINY,
         lst_mean=300.0, lst_std=5.0, band_mean=[0.0] * len(bands), band_std=[1.0] * len(bands),
-        state_dict=state_dict_of(net),
+        state_dict=state_dict_of(net), **recorded,
     ).save(path)
     return path
 
@@ -150,3 +150,29 @@ def test_fitted_guidance_range_is_saved_and_clips_at_inference(tmp_path: Path) -
                            TilePredictor(unclipped, cpu).predict(lr, clipped), atol=1e-3)
     with pytest.raises(ValueError, match="one minimum and maximum per band"):
         Checkpoint(model="bicubic", scale=2, bands=["a", "b"], band_min=[0.0], band_max=[1.0])
+
+
+@pytest.mark.parametrize(
+    ("recorded", "warned"),
+    [
+        ({"hr_resolution": 10.0, "hr_resolution_units": "m"}, None),  # the scene's 10 m output
+        ({"hr_resolution": 30.0, "hr_resolution_units": "m"}, "trained to write 30 m pixels, this scene's are 10 m (3x finer)"),
+        ({"hr_resolution": 4.0, "hr_resolution_units": "m"}, "trained to write 4 m pixels, this scene's are 10 m (2.5x coarser)"),
+        ({"hr_resolution": 14.0, "hr_resolution_units": "m"}, None),  # within 1.5x
+        # fitted on a 30 m LST (training pairs 90 m -> 30 m), meant to write 10 m
+        ({"hr_resolution": 30.0, "hr_resolution_units": "m", "config": {"fitted_on": "x"}}, None),
+        ({"hr_resolution": 0.0003, "hr_resolution_units": "deg"}, None),  # other unit: not compared
+        ({"hr_resolution": 30.0}, None),  # unit not recorded (older checkpoints): not compared
+    ],
+)
+def test_a_model_trained_at_another_resolution_is_warned_about(tmp_path: Path, capsys, recorded, warned) -> None:
+    lst, _ = make_scene(tmp_path)
+    ckpt = save_checkpoint(tmp_path / "ckpt.pt", **recorded)
+    capsys.readouterr()
+    assert run(["downscale", str(lst), "-c", str(ckpt), "-o", str(tmp_path / "out.tif")]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "trained to write" in line]
+    if warned is None:
+        assert lines == []
+    else:
+        assert len(lines) == 1 and warned in lines[0] and str(lst) in lines[0] and "--fit" in lines[0]
+    assert (tmp_path / "out.tif").exists()  # a warning, not a refusal

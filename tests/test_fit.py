@@ -15,6 +15,7 @@ from rasterio.windows import Window
 from scipy.ndimage import gaussian_filter
 
 from groklst_cli.app import run
+from pipelines.checkpoint import load_checkpoint
 from pipelines.degrade import block_mean
 from pipelines.geotiff import write_raster
 from pipelines.scene_fit import WaldScene, read_scene
@@ -163,9 +164,15 @@ def test_same_seed_same_result_and_checkpoint_round_trip(tmp_path: Path, capsys)
     assert run(["downscale", str(lst_path), *args, "-o", str(second)]) == 0
     np.testing.assert_array_equal(read(first), read(second))
     assert "saved the fitted mocolsk-lite network" in capsys.readouterr().err
-    # The saved checkpoint reproduces the fit on its scene and downscales another scene.
+    # Trained on the LST degraded by the scale, meant for the scene's output pixels.
+    saved = load_checkpoint(ckpt)
+    with rasterio.open(first) as src:
+        assert saved.output_resolution() == (pytest.approx(src.res[0]), "m")
+    # The saved checkpoint reproduces the fit on its scene and downscales another scene,
+    # without a warning about the resolution it was trained at.
     again = tmp_path / "again.tif"
     assert run(["downscale", str(lst_path), "--checkpoint", str(ckpt), "-o", str(again)]) == 0
+    assert "trained to write" not in capsys.readouterr().err
     np.testing.assert_allclose(read(again), read(first), atol=1e-4)
     other_fine, other_guidance = nonlinear_scene(80, 2, seed=9)
     # Bands stored in the other order: matched by name.

@@ -166,7 +166,7 @@ def test_checkpoint_info_prints_the_shipped_model_card(capsys) -> None:
     text = capsys.readouterr().out
     assert f"sha256      {file_hash(DEFAULT_CHECKPOINT)}" in text
     assert 'model       mocolsk-lite {"num_stages": 2}, 894,661 parameters' in text
-    assert "scale       x3" in text and "trained on LST at 30 -> output at 10" in text
+    assert "scale       x3" in text and "resolution  trained on LST at 30 m -> output at 10 m\n" in text
     band_lines = [line.split()[1] for line in text.splitlines() if line.startswith("  ")]
     assert band_lines == ckpt.bands == ["dem", "deepblue", "blue", "green", "red", "vre", "nir",
                                         "ndmvi", "ndvi", "ndwi"]
@@ -175,6 +175,7 @@ def test_checkpoint_info_prints_the_shipped_model_card(capsys) -> None:
     assert run(["checkpoint-info", str(DEFAULT_CHECKPOINT), "--json"]) == 0
     card = json.loads(capsys.readouterr().out)
     assert card["scale"] == 3 and card["hr_resolution"] == 10.0 and card["lr_resolution"] == 30.0
+    assert card["resolution_units"] == "m"
     assert [b["name"] for b in card["bands"]] == ckpt.bands
     assert [b["mean"] for b in card["bands"]] == ckpt.band_mean and card["lst"]["std"] == ckpt.lst_std
     assert card["config"]["iters"] == 1200 and card["sha256"] == file_hash(DEFAULT_CHECKPOINT)

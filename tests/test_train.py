@@ -38,6 +38,7 @@ class FakeSource:
         self.scales = [SCALE]
         self.patch = patch
         self.hr_resolution = 10.0
+        self.hr_resolution_units = "m"
         self.items = []
         for _ in range(6):
             guidance = rng.normal(size=(len(bands), patch, patch)).astype(np.float32)
@@ -112,7 +113,7 @@ def test_checkpoint_carries_everything(tmp_path: Path) -> None:
     assert (ckpt.model, ckpt.scale, ckpt.bands) == ("mocolsk-lite", SCALE, ["a", "b", "c"])
     assert (ckpt.lst_mean, ckpt.lst_std) == (300.0, 4.5)
     assert ckpt.band_mean == [0.0, 0.0, 0.0] and ckpt.band_std == [1.0, 1.0, 1.0]
-    assert ckpt.model_kwargs == TINY and ckpt.hr_resolution == 10.0
+    assert ckpt.model_kwargs == TINY and ckpt.hr_resolution == 10.0 and ckpt.hr_resolution_units == "m"
     assert ckpt.config["iters"] == 4 and ckpt.config["seed"] == 3 and ckpt.config["iteration"] == 4
     assert ckpt.config["val"]["images"] == 1
     assert ckpt.groklst_version
