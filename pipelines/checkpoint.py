@@ -38,6 +38,11 @@ def groklst_version() -> str:
         return "0.0.0+unknown"
 
 
+# A model writing pixels this many times coarser or finer than it was trained to gets a
+# warning: the textures it learned belong to another scale.
+RESOLUTION_WARNING_RATIO = 1.5
+
+
 @dataclass
 class Checkpoint:
     """Everything needed to rebuild a model and feed it correctly normalised inputs."""
@@ -89,6 +94,20 @@ class Checkpoint:
             return None
         size = self.hr_resolution / self.scale if "fitted_on" in self.config else self.hr_resolution
         return size, self.hr_resolution_units
+
+    def compare_resolution(self, size: float, unit: str) -> str | None:
+        """How pixels of ``size`` ``unit`` differ from those the model was trained to write,
+        e.g. ``"trained to write 10 m pixels, these are 20 m (2x coarser)"``, when they are more
+        than :data:`RESOLUTION_WARNING_RATIO` apart; ``None`` when closer or not comparable
+        (no unit recorded, or another unit, such as degrees against metres)."""
+        trained = self.output_resolution()
+        if trained is None or trained[1] != unit:
+            return None
+        ratio = size / trained[0]
+        if 1 / RESOLUTION_WARNING_RATIO <= ratio <= RESOLUTION_WARNING_RATIO:
+            return None
+        how = f"{ratio:.2g}x coarser" if ratio > 1 else f"{1 / ratio:.2g}x finer"
+        return f"trained to write {trained[0]:g} {unit} pixels, these are {size:g} {unit} ({how})"
 
     def build(self) -> nn.Module:
         """Construct the model and load the weights; in eval mode."""

@@ -26,7 +26,6 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from pipelines.checkpoint import Checkpoint
 from pipelines.cog import layout
 from pipelines.conserve import conserve_blocks
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError
@@ -42,9 +41,6 @@ from pipelines.units import Units, from_kelvin, unit_tag
 
 ProgressCallback = Callable[[int, int], None]  # (tiles done, tiles total)
 MAX_OUTPUT_PIXELS = 2_000_000_000  # a larger output needs --force
-# A learned model writing pixels this many times coarser or finer than it was trained to gets
-# a warning: the textures it learned belong to another scale.
-RESOLUTION_WARNING_RATIO = 1.5
 
 
 @dataclass
@@ -188,29 +184,6 @@ def _check_size(grids: PairedGrids, limit: int | None, lst_path: Path) -> None:
         )
 
 
-def warn_other_resolution(checkpoint: Checkpoint, output: Grid, lst_path: Path) -> None:
-    """Warn when ``output``'s pixels are much coarser or finer than the model was trained to write.
-
-    Checkpoints that do not record their unit, or record another unit than the output's CRS
-    (metres against degrees), are not compared.
-    """
-    trained = checkpoint.output_resolution()
-    if trained is None or trained[1] != output.res_units:
-        return
-    size, unit = trained
-    here = output.res[0]
-    ratio = here / size
-    if 1 / RESOLUTION_WARNING_RATIO <= ratio <= RESOLUTION_WARNING_RATIO:
-        return
-    how = f"{ratio:.2g}x coarser" if ratio > 1 else f"{1 / ratio:.2g}x finer"
-    warnings.warn(
-        f"{lst_path}: the model was trained to write {size:g} {unit} pixels, this scene's are "
-        f"{here:g} {unit} ({how}), so what it learned of texture at that scale may not hold here; "
-        "compare with --model bicubic, or learn on this scene with --fit",
-        GroklstWarning, stacklevel=2,
-    )
-
-
 def _pair(inputs: SceneSources, source: ModelSource,
           opts: DownscaleOptions) -> tuple[PairedGrids, list[str], list[int]]:
     """The grids of an LST and its guidance, the guidance bands to read and their indexes."""
@@ -258,8 +231,13 @@ def downscale_scene(
         else:
             grids, wanted, bands = _pair(inputs, source, opts)
             report.grid = grids.describe(_grid(inputs.guidance))
-            if source.checkpoint is not None:
-                warn_other_resolution(source.checkpoint, grids.output, lst_path)
+            differs = source.checkpoint and source.checkpoint.compare_resolution(
+                grids.output.res[0], grids.output.res_units)
+            if differs:
+                warnings.warn(f"{lst_path}: the model was {differs} on this scene's output grid, "
+                              "so what it learned of texture may not hold here; compare with "
+                              "--model bicubic, or learn on this scene with --fit",
+                              GroklstWarning, stacklevel=2)
         _check_size(grids, opts.max_output_pixels, lst_path)
         if on_grid:
             on_grid(report.grid)

@@ -8,6 +8,7 @@ valid pixels, per patch, then averaged over patches.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ from torch import nn
 
 from pipelines.checkpoint import Checkpoint
 from pipelines.devices import autocast_for
-from pipelines.errors import InputError
+from pipelines.errors import GroklstWarning, InputError
 from pipelines.metrics import METRICS, MetricAverage
 from pipelines.normalize import HasStats, denormalize_lst, network_inputs
 from pipelines.train_data import DataSource
@@ -86,6 +87,16 @@ class EvaluationRow:
         return {"model": self.model, **{k: self.metrics[k] for k in (*METRICS, "images", "pixels")}}
 
 
+def _warn_other_resolution(checkpoint: Checkpoint, path: str | os.PathLike[str],
+                           source: DataSource) -> None:
+    """Scores of a model on pixels of another size than it learned measure a transfer."""
+    size, unit = getattr(source, "hr_resolution", None), getattr(source, "hr_resolution_units", None)
+    differs = None if size is None or unit is None else checkpoint.compare_resolution(size, unit)
+    if differs:
+        warnings.warn(f"{path}: the model was {differs} in the dataset's HR grid, so its scores "
+                      "measure how it transfers to another scale", GroklstWarning, stacklevel=3)
+
+
 def evaluate(
     source: DataSource,
     checkpoint: Checkpoint,
@@ -111,6 +122,7 @@ def evaluate(
     indices = source.indices(split)
     if not indices:
         raise InputError(split, f"the {split} split of the dataset is empty")
+    _warn_other_resolution(checkpoint, checkpoint_path, source)
     rows = [
         EvaluationRow(
             f"{checkpoint.model} ({os.path.basename(os.fspath(checkpoint_path))})",

@@ -156,8 +156,8 @@ def test_fitted_guidance_range_is_saved_and_clips_at_inference(tmp_path: Path) -
     ("recorded", "warned"),
     [
         ({"hr_resolution": 10.0, "hr_resolution_units": "m"}, None),  # the scene's 10 m output
-        ({"hr_resolution": 30.0, "hr_resolution_units": "m"}, "trained to write 30 m pixels, this scene's are 10 m (3x finer)"),
-        ({"hr_resolution": 4.0, "hr_resolution_units": "m"}, "trained to write 4 m pixels, this scene's are 10 m (2.5x coarser)"),
+        ({"hr_resolution": 30.0, "hr_resolution_units": "m"}, "trained to write 30 m pixels, these are 10 m (3x finer)"),
+        ({"hr_resolution": 4.0, "hr_resolution_units": "m"}, "trained to write 4 m pixels, these are 10 m (2.5x coarser)"),
         ({"hr_resolution": 14.0, "hr_resolution_units": "m"}, None),  # within 1.5x
         # fitted on a 30 m LST (training pairs 90 m -> 30 m), meant to write 10 m
         ({"hr_resolution": 30.0, "hr_resolution_units": "m", "config": {"fitted_on": "x"}}, None),

@@ -109,6 +109,18 @@ def test_mismatched_checkpoints_are_refused(trained: tuple[Path, Path], tmp_path
     assert run(["-q", "evaluate", str(dataset), "-c", str(tmp_path / "missing.pt")]) == 2
 
 
+def test_a_model_trained_at_another_resolution_is_scored_with_a_warning(
+        trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dataset, ckpt = trained
+    assert (load_checkpoint(ckpt).hr_resolution, load_checkpoint(ckpt).hr_resolution_units) == (30.0, "m")
+    assert run(["evaluate", str(dataset), "-c", str(ckpt), "--json"]) == 0
+    assert "trained to write" not in capsys.readouterr().err
+    coarser = _variant(ckpt, tmp_path, hr_resolution=90.0)
+    assert run(["evaluate", str(dataset), "-c", str(coarser), "--json"]) == 0
+    err = capsys.readouterr().err
+    assert "trained to write 90 m pixels, these are 30 m (3x finer) in the dataset's HR grid" in err
+
+
 def test_sharpener_baselines_are_fitted_on_each_patch(trained: tuple[Path, Path],
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     from pipelines.sharpen import patch_predictor
