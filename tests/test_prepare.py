@@ -174,18 +174,21 @@ def test_hr_resolution_and_mtf_degradation(canonical_scene, tmp_path: Path) -> N
         np.testing.assert_allclose(ds.read(i, 4)[0], 295.0, rtol=1e-6)
 
 
-def test_info_prints_counts_and_json(canonical_scene, tmp_path: Path, capsys) -> None:
-    lst_path, _ = canonical_scene
-    out = tmp_path / "ds"
+def _prepared_info(lst_path: Path, out: Path, capsys) -> tuple[dict, str]:
+    """Prepare one scene into ``out`` (8 px patches, all train), then ``--info`` as JSON and text."""
     assert run(["-q", "prepare", str(lst_path), "--out", str(out), "--scales", "2", "--patch", "8",
                 "--stride", "8", "--split", "1:0:0"]) == 0
     capsys.readouterr()
     assert run(["prepare", "--info", str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
+    assert run(["prepare", "--info", str(out)]) == 0
+    return summary, capsys.readouterr().out
+
+
+def test_info_prints_counts_and_json(canonical_scene, tmp_path: Path, capsys) -> None:
+    summary, text = _prepared_info(canonical_scene[0], tmp_path / "ds", capsys)
     assert summary["patches"] == {"train": 16, "val": 0, "test": 0} and summary["scales"] == [2]
     assert summary["hr_resolution"] == 30.0 and summary["hr_resolution_units"] == "m"
-    assert run(["prepare", "--info", str(out)]) == 0
-    text = capsys.readouterr().out
     assert "train" in text and "16" in text and "lst (K)" in text and "30 m HR" in text
 
 
@@ -193,15 +196,9 @@ def test_info_names_degrees_for_a_geographic_scene(tmp_path: Path, capsys) -> No
     """A scene on a geographic CRS has its pixel size in degrees, not metres, in the summary."""
     lst_path, _ = write_canonical_scene(tmp_path, "geo", lst_res=0.0003, origin=(7.5, 52.0),
                                         crs=CRS.from_epsg(4326))
-    out = tmp_path / "ds"
-    assert run(["-q", "prepare", str(lst_path), "--out", str(out), "--scales", "2", "--patch", "8",
-                "--stride", "8", "--split", "1:0:0"]) == 0
-    capsys.readouterr()
-    assert run(["prepare", "--info", str(out), "--json"]) == 0
-    summary = json.loads(capsys.readouterr().out)
+    summary, text = _prepared_info(lst_path, tmp_path / "ds", capsys)
     assert summary["hr_resolution"] == pytest.approx(0.0003) and summary["hr_resolution_units"] == "deg"
-    assert run(["prepare", "--info", str(out)]) == 0
-    assert "0.0003 deg HR" in capsys.readouterr().out
+    assert "0.0003 deg HR" in text
 
 
 def _assert_refused(args: list[str], out: Path, capsys, fragment: str) -> None:
