@@ -7,9 +7,11 @@ cluster (one task per scene). Each scene yields a :class:`SceneReport`.
 from __future__ import annotations
 
 import os
+import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipelines.atomic import check_writable
@@ -17,6 +19,7 @@ from pipelines.downscale import DownscaleOptions, SceneReport, downscale_scene, 
 from pipelines.errors import EmptySceneError, InputError, environment_error
 from pipelines.geotiff import check_geotiff_name
 from pipelines.infer import ModelSource
+from pipelines.scene_align import aligned_guidance
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,11 @@ class SceneJob:
     output: Path
     guidance: Path | None = None
     guided: bool = True  # False: interpolation onto the refined LST grid (--scale), no guidance
+    align: bool = False  # resample ``guidance`` onto the LST's grid first (--align)
+
+    def __post_init__(self) -> None:
+        if self.align and self.guidance is None:
+            raise ValueError("aligning needs a guidance raster")
 
     def inputs(self) -> list[Path]:
         """Every file the job reads (the guidance beside the LST when not given and guided)."""
@@ -75,16 +83,27 @@ def run_job(
 
     Statuses: ``ok``; ``skipped`` (output exists, ``skip_existing``); ``empty`` (no valid
     pixel, nothing written); ``error`` (bad input or environment); ``failed`` (a bug).
+    ``on_grid`` gets a line on each grid decision (the alignment, the output grid).
     """
     if skip_existing and job.output.exists():
         return SceneReport(str(job.lst), str(job.output), status="skipped")
     try:
         check_geotiff_name(job.output)
         check_writable(job.output, options.overwrite, inputs=job.inputs())
-        return downscale_scene(
-            job.lst, job.output, source, guidance_path=job.guidance, options=options,
-            on_progress=on_progress, on_grid=on_grid,
-        )
+        start = time.perf_counter()
+        with ExitStack() as stack:
+            guidance = job.guidance
+            if job.align:
+                aligned = stack.enter_context(aligned_guidance(job.lst, job.guidance, job.output, source.scale))
+                if on_grid:
+                    on_grid(aligned.description)
+                guidance, options = aligned.path, replace(options, tags={**options.tags, **aligned.tags})
+            report = downscale_scene(
+                job.lst, job.output, source, guidance_path=guidance, options=options,
+                on_progress=on_progress, on_grid=on_grid,
+            )
+        report.seconds = round(time.perf_counter() - start, 3)  # with the alignment
+        return report
     except EmptySceneError as exc:
         return SceneReport(str(job.lst), str(job.output), status="empty", error=str(exc))
     except InputError as exc:

@@ -8,6 +8,7 @@ from dataclasses import asdict, replace
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 
 from groklst_cli.console import err, info, result, state, warn
 
@@ -32,7 +33,9 @@ def say(report: SceneReport, as_json: bool) -> None:
     elif report.status == "ok":
         result(report.output)
     if report.status in ("error", "failed"):
-        err.print(f"[bold red]error:[/bold red] {report.error}".replace("[", r"\[", 0), markup=True)
+        # a scene's error about another file (its guidance, its output) also names the scene
+        scene = "" if report.input in (report.error or "") else f" (scene {report.input})"
+        err.print(f"[bold red]error:[/bold red] {escape(f'{report.error}{scene}')}", markup=True)
     elif report.status == "empty":
         warn(f"{report.error}; nothing written".replace("[", r"\["))
     elif report.status == "skipped":

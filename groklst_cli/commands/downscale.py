@@ -62,20 +62,22 @@ def _inputs(paths: list[str]) -> list[Path]:
 
 
 def _jobs(inputs: list[Path], guidance: Optional[Path], output: Optional[Path],
-          out_dir: Optional[Path], guided: bool = True) -> list[SceneJob]:
+          out_dir: Optional[Path], guided: bool = True, align: bool = False) -> list[SceneJob]:
+    """One job per input; a ``--guidance`` raster is every input's (an archive of dates over
+    one place), aligned onto each input's grid with ``--align``."""
     from pipelines.scenes import SceneJob, check_batch, output_for
 
     if output is not None and out_dir is not None:
         raise InputError("-o", "give either -o/--output or --out-dir, not both")
     if output is not None and len(inputs) != 1:
         raise InputError("-o", f"-o names one output but {len(inputs)} inputs were given", "use --out-dir")
-    if guidance is not None and len(inputs) != 1:
-        raise InputError("--guidance", "--guidance applies to a single input", "name pairs X_lst.tif + X_guidance.tif")
+    if align and guidance is None:
+        raise InputError("--align", "aligns the --guidance raster onto the LST grid", "pass --guidance G.tif")
     if output is not None:
-        jobs = [SceneJob(inputs[0], output, guidance, guided)]
+        jobs = [SceneJob(inputs[0], output, guidance, guided, align)]
     else:
         directory = out_dir if out_dir is not None else Path(".")
-        jobs = [SceneJob(p, output_for(p, directory), guidance, guided) for p in inputs]
+        jobs = [SceneJob(p, output_for(p, directory), guidance, guided, align) for p in inputs]
     check_batch(jobs)
     return jobs
 
@@ -142,7 +144,7 @@ def _band_list(text: Optional[str]) -> Optional[tuple[str, ...]]:
 def downscale(
     ctx: typer.Context,
     inputs: list[str] = typer.Argument(..., help="LST rasters (X_lst.tif), - to read paths from stdin, or one scene's SDGSAT-1 product folders."),
-    guidance: Optional[Path] = typer.Option(None, "--guidance", "-g", help="Guidance raster (default: X_guidance.tif beside X_lst.tif)."),
+    guidance: Optional[Path] = typer.Option(None, "--guidance", "-g", help="Guidance raster for every input (default: X_guidance.tif beside each X_lst.tif)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Trained checkpoint (default: the shipped mocolsk-lite x3 SDGSAT-1 model)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Use a non-learned interpolator instead: bicubic or bilinear; with --fit, the one method to fit (a network, tsharp, gwr, dms or mlp; default: compare --fit-candidates)."),
     scale: Optional[int] = typer.Option(None, "--scale", min=2, help="With --model bicubic or bilinear: no guidance; the output grid is the LST grid with pixels SCALE times smaller."),
@@ -181,7 +183,7 @@ def downscale(
     fallback: str = typer.Option("none", "--fallback", help="With --fit: none, or bicubic to write bicubic when the fit does not beat it on held-out blocks."),
     save_checkpoint: Optional[Path] = typer.Option(None, "--save-checkpoint", help="With --fit: save the fitted network as a checkpoint for downscale --checkpoint."),
     seed: int = typer.Option(0, "--seed", help="With --fit: random seed (same seed, same result)."),
-    align: bool = typer.Option(False, "--align", help="Resample --guidance onto the LST's grid first (any CRS, resolution, origin; as groklst guidance does)."),
+    align: bool = typer.Option(False, "--align", help="Resample --guidance onto each input's LST grid first (any CRS, resolution, origin; as groklst guidance does)."),
     cog: bool = typer.Option(False, "--cog", help="Write a Cloud-Optimized GeoTIFF (tiled, overviews): the choice for archives."),
     overviews: bool = typer.Option(False, "--overviews", help="Add internal overviews (average)."),
     quicklook: Optional[Path] = typer.Option(None, "--quicklook", help="Also write a PNG of input vs output (one input only)."),
@@ -226,7 +228,7 @@ def downscale(
     elif dem is not None:
         raise InputError("--dem", "applies to SDGSAT-1 product folders given as the input",
                          "pass the TIS and MII product folders, or build the guidance with groklst ingest")
-    jobs = _jobs(paths, guidance, output, out_dir, guided=scale is None)
+    jobs = _jobs(paths, guidance, output, out_dir, guided=scale is None, align=align)
     options = DownscaleOptions(tile=tile, overlap=overlap, batch_size=batch_size, units=units,
                                units_out=units_out, conserve=conserve, overwrite=overwrite,
                                decoding=lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible),
@@ -242,8 +244,6 @@ def downscale(
         check_writable(quicklook, overwrite, inputs=jobs[0].inputs())
     if scene is not None:
         ingest_scene(scene, dem)
-    if align and not (skip_existing and jobs[0].output.exists()):
-        jobs, options = _align(ctx, jobs, options, checkpoint, model, fit)
     if fit:
         _check_tiling(tile, overlap, learned=True)
         fit_options = build_fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
@@ -262,6 +262,8 @@ def downscale(
         if save_checkpoint is not None:
             check_writable(save_checkpoint, overwrite, inputs=jobs[0].inputs())
             _refuse_output_onto(jobs, save_checkpoint, "the --save-checkpoint file")
+        if align:  # before the fit, which learns from the aligned guidance
+            jobs, options = _aligned_for_fit(ctx, jobs[0], options)
         run_fit(jobs[0], fit_options, options, fallback, save_checkpoint, as_json)
         _quicklook(jobs[0], quicklook, overwrite)
         return
@@ -297,30 +299,14 @@ def downscale(
         _quicklook(jobs[0], quicklook, overwrite)
 
 
-def _align(ctx: typer.Context, jobs: list[SceneJob], options: DownscaleOptions, checkpoint: Optional[Path],
-           model: Optional[str], fit: bool) -> tuple[list[SceneJob], DownscaleOptions]:
-    """--align: the guidance resampled onto the LST's fine grid, in a hidden file beside the
-    output that is removed when the command ends."""
-    from pipelines.guidance import align_guidance, align_scale
+def _aligned_for_fit(ctx: typer.Context, job: SceneJob,
+                     options: DownscaleOptions) -> tuple[list[SceneJob], DownscaleOptions]:
+    """--fit --align: the guidance aligned at the pixel-size ratio for the whole command."""
+    from pipelines.scene_align import aligned_guidance
 
-    job = jobs[0]
-    if job.guidance is None or len(jobs) != 1:
-        raise InputError("--align", "aligns the --guidance raster of a single input", "pass --guidance G.tif")
-    check_writable(job.output, options.overwrite, inputs=job.inputs())
-    if fit or (checkpoint is None and model in INTERPOLATORS):
-        scale = align_scale(job.lst, job.guidance)
-    else:
-        from pipelines.checkpoint import load_checkpoint
-        from pipelines.infer import DEFAULT_CHECKPOINT
-
-        scale = load_checkpoint(checkpoint or DEFAULT_CHECKPOINT).scale
-    aligned = job.output.with_name(f".{job.output.name}.aligned-guidance.tif")
-    ctx.call_on_close(lambda: aligned.unlink(missing_ok=True))
-    report = align_guidance(job.lst, job.guidance, aligned, scale)  # its warnings: shown by the app
-    how = ", ".join(sorted({b["resampling"] for b in report.bands}))
-    info(f"aligned {job.guidance} onto the LST grid: {report.grid}, {how}")
-    tags = {"guidance_source": str(job.guidance), "guidance_aligned": f"{how} onto LST/{scale} (--align)"}
-    return [replace(job, guidance=aligned)], replace(options, tags={**options.tags, **tags})
+    aligned = ctx.with_resource(aligned_guidance(job.lst, job.guidance, job.output))
+    info(aligned.description)
+    return [replace(job, guidance=aligned.path, align=False)], replace(options, tags={**options.tags, **aligned.tags})
 
 
 def _quicklook(job: SceneJob, png: Optional[Path], overwrite: bool) -> None:

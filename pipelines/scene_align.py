@@ -1,0 +1,54 @@
+"""``downscale --align``: one scene's guidance resampled onto its LST grid for as long as the
+scene runs.
+
+Each scene aligns its own copy (as ``groklst guidance`` would, at the model's scale or the
+pixel-size ratio), so scenes on different grids can share one guidance raster, a failure is
+that scene's alone, and a scene on a dask worker needs nothing from the others. The copy is a
+hidden file beside the scene's output (the same disk), made under a name no other file has and
+removed when the scene ends, whatever happens.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ALIGNED_SUFFIX = ".aligned-guidance.tif"
+
+
+@dataclass(frozen=True)
+class AlignedGuidance:
+    """The resampled guidance, the output tags that say where it came from, and a log line."""
+
+    path: Path
+    tags: dict[str, str]
+    description: str
+
+
+@contextmanager
+def aligned_guidance(lst: Path, guidance: Path, output: Path,
+                     scale: int | None = None) -> Iterator[AlignedGuidance]:
+    """``guidance`` resampled onto ``lst``'s grid refined by ``scale`` (default: the rounded
+    pixel-size ratio), in a hidden file beside ``output`` that is removed on leaving."""
+    from pipelines.guidance import align_guidance, align_scale  # GDAL warping: only when asked
+
+    scale = scale or align_scale(lst, guidance)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=ALIGNED_SUFFIX, dir=output.parent)
+    os.close(handle)
+    path = Path(name)
+    try:
+        report = align_guidance(lst, guidance, path, scale)  # its warnings reach the caller
+        how = ", ".join(sorted({band["resampling"] for band in report.bands}))
+        yield AlignedGuidance(
+            path,
+            {"guidance_source": str(guidance.resolve()),
+             "guidance_aligned": f"{how} onto LST/{scale} (--align)"},
+            f"aligned {guidance} onto the LST grid: {report.grid}, {how}",
+        )
+    finally:
+        path.unlink(missing_ok=True)

@@ -1,0 +1,103 @@
+"""One ``--guidance`` raster for many LST inputs (an archive of dates over one place), with and
+without ``--align``: each scene is what a run on it alone writes, a bad scene is that scene's
+error alone, and no aligned copy is left behind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+
+from groklst_cli.app import run
+from pipelines.geotiff import write_raster
+from tests.conftest import UTM, write_canonical_scene
+
+X0, Y0 = 500_000.0, 5_760_000.0
+
+
+def _date(folder: Path, name: str, seed: int, origin: tuple[float, float] = (X0, Y0)) -> Path:
+    """A 20 x 24 px LST at 30 m with nodata in a corner, different for every seed."""
+    yy, xx = np.mgrid[0:20, 0:24]
+    lst = 300.0 + 5.0 * np.sin(yy / (4.0 + seed)) + 3.0 * np.cos(xx / (6.0 + seed))
+    lst[:2, :3] = np.nan
+    lst_path, _ = write_canonical_scene(folder, name, shape=(20, 24), lst=lst, origin=origin,
+                                        bands=("red", "nir"), seed=seed)
+    return lst_path
+
+
+def _offset_guidance(folder: Path) -> Path:
+    """Two bands at 20 m, 15 m off the 30 m LST grids (they do not nest), covering both dates."""
+    data = np.random.default_rng(3).uniform(0.05, 0.4, (2, 36, 44))
+    path = folder / "s2_20m.tif"
+    write_raster(path, data, crs=UTM, transform=Affine(20, 0, X0 - 15, 0, -20, Y0 + 15),
+                 descriptions=["red", "nir"])
+    return path
+
+
+def _pixels(path: Path) -> np.ndarray:
+    with rasterio.open(path) as src:
+        return src.read(1)
+
+
+def _alone(lst: Path, guidance: Path, out: Path, *extra: str) -> np.ndarray:
+    assert run(["-q", "downscale", str(lst), "--guidance", str(guidance), "--model", "bicubic",
+                *extra, "-o", str(out), "--overwrite"]) == 0
+    return _pixels(out)
+
+
+def test_one_guidance_for_several_dates_on_one_grid(tmp_path: Path) -> None:
+    first, second = _date(tmp_path, "d1", 1), _date(tmp_path, "d2", 2)
+    guidance = tmp_path / "d1_guidance.tif"  # the first date's, nesting in both
+    out = tmp_path / "out"
+    assert run(["-q", "downscale", str(first), str(second), "--guidance", str(guidance),
+                "--model", "bicubic", "--out-dir", str(out)]) == 0
+    for lst in (first, second):
+        written = out / f"{lst.stem}_downscaled.tif"
+        np.testing.assert_array_equal(_pixels(written), _alone(lst, guidance, tmp_path / "alone.tif"))
+        with rasterio.open(written) as src:
+            assert src.tags()["guidance_source"] == str(guidance.resolve())
+    assert not np.array_equal(_pixels(out / "d1_lst_downscaled.tif"), _pixels(out / "d2_lst_downscaled.tif"))
+
+
+def test_align_resamples_one_guidance_onto_each_dates_grid(tmp_path: Path, capsys) -> None:
+    """Two dates on different grids share a guidance that nests in neither; a third date far
+    away is refused on a line naming it while the others are written."""
+    first = _date(tmp_path, "d1", 1)
+    shifted = _date(tmp_path, "d2", 2, origin=(X0 + 60, Y0 - 30))
+    far = _date(tmp_path, "d3[red]", 3, origin=(X0 + 100_000, Y0))  # no markup in messages
+    guidance = _offset_guidance(tmp_path)
+    out = tmp_path / "out"
+    capsys.readouterr()
+    status = run(["downscale", str(first), str(shifted), str(far), "--guidance", str(guidance),
+                  "--align", "--model", "bicubic", "--out-dir", str(out), "--json"])
+    assert status == 2  # one scene had bad input; the others went on
+    captured = capsys.readouterr()
+    lines = {Path(r["input"]).name: r for r in map(json.loads, captured.out.splitlines())}
+    assert {n: r["status"] for n, r in lines.items()} == {"d1_lst.tif": "ok", "d2_lst.tif": "ok",
+                                                          "d3[red]_lst.tif": "error"}
+    assert str(guidance) in lines["d3[red]_lst.tif"]["error"]
+    refused = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert len(refused) == 1 and refused[0].endswith(f"(scene {far})"), refused
+    assert captured.err.count(f"aligned {guidance} onto the LST grid") == 2
+    for lst in (first, shifted):
+        written = out / f"{lst.stem}_downscaled.tif"
+        alone = _alone(lst, guidance, tmp_path / "alone.tif", "--align")
+        np.testing.assert_array_equal(_pixels(written), alone)
+        with rasterio.open(written) as src, rasterio.open(lst) as lst_src:
+            assert src.res == (15.0, 15.0) and src.crs == lst_src.crs
+            assert (src.transform.c, src.transform.f) == (lst_src.transform.c, lst_src.transform.f)
+            assert src.tags()["guidance_aligned"] == "bilinear onto LST/2 (--align)"
+    assert sorted(p.name for p in out.iterdir()) == ["d1_lst_downscaled.tif", "d2_lst_downscaled.tif"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_align_needs_a_guidance_raster(tmp_path: Path, capsys) -> None:
+    first, second = _date(tmp_path, "d1", 1), _date(tmp_path, "d2", 2)
+    assert run(["downscale", str(first), str(second), "--align", "--model", "bicubic",
+                "--out-dir", str(tmp_path / "out")]) == 2
+    assert "--align: aligns the --guidance raster onto the LST grid (hint: pass --guidance G.tif)" \
+        in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
