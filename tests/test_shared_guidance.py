@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rasterio
 from affine import Affine
 
@@ -101,3 +102,22 @@ def test_align_needs_a_guidance_raster(tmp_path: Path, capsys) -> None:
     assert "--align: aligns the --guidance raster onto the LST grid (hint: pass --guidance G.tif)" \
         in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_align_on_a_dask_cluster_gives_what_a_local_run_gives(tmp_path: Path, capsys) -> None:
+    distributed = pytest.importorskip("dask.distributed")
+    first, shifted = _date(tmp_path, "d1", 1), _date(tmp_path, "d2", 2, origin=(X0 + 60, Y0 - 30))
+    guidance = _offset_guidance(tmp_path)
+    out = tmp_path / "out"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        capsys.readouterr()
+        status = run(["-q", "downscale", str(first), str(shifted), "--guidance", str(guidance), "--align",
+                      "--model", "bicubic", "--out-dir", str(out), "--json",
+                      "--dask-scheduler", cluster.scheduler_address])
+    assert status == 0
+    assert sorted(json.loads(line)["status"] for line in capsys.readouterr().out.splitlines()) == ["ok", "ok"]
+    for lst in (first, shifted):
+        alone = _alone(lst, guidance, tmp_path / "alone.tif", "--align")
+        np.testing.assert_array_equal(_pixels(out / f"{lst.stem}_downscaled.tif"), alone)
+    assert sorted(p.name for p in out.iterdir()) == ["d1_lst_downscaled.tif", "d2_lst_downscaled.tif"]
