@@ -29,7 +29,7 @@ from rasterio.windows import Window
 from pipelines.cog import layout
 from pipelines.conserve import conserve_blocks
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError
-from pipelines.geotiff import BLOCK, band_names, creation_profile, geotiff_output, streaming_gdal_env
+from pipelines.geotiff import BLOCK, creation_profile, geotiff_output, guidance_names, streaming_gdal_env
 from pipelines.grids import Grid, PairedGrids, pair_grids, refine_grid
 from pipelines.infer import Execution, ModelSource, Prediction, submit
 from pipelines.lst_values import LstDecoding, check_plausible, resolve_units, scan
@@ -97,22 +97,6 @@ def guidance_beside(lst_path: str | os.PathLike[str]) -> Path:
 
 def _grid(src: rasterio.DatasetReader) -> Grid:
     return Grid(src.crs, src.transform, src.width, src.height)
-
-
-def guidance_names(
-    src: rasterio.DatasetReader, path: str | os.PathLike[str], declared: Sequence[str] | None
-) -> tuple[list[str], bool]:
-    """The guidance bands' names and whether they are named at all.
-
-    ``declared`` (``--guidance-bands``) names the file's bands in order and wins over the
-    file's band descriptions.
-    """
-    if declared is not None:
-        if len(declared) != src.count:
-            raise InputError(path, f"has {src.count} bands but --guidance-bands names {len(declared)}",
-                             "name every band of the file, in order")
-        return [n.strip().lower() for n in declared], True
-    return band_names(src), any(d and d.strip() for d in src.descriptions)
 
 
 def match_bands(

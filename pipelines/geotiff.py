@@ -336,3 +336,19 @@ def band_names(src: rasterio.DatasetReader) -> list[str]:
         (desc.strip().lower() if desc and desc.strip() else f"b{i}")
         for i, desc in enumerate(src.descriptions, start=1)
     ]
+
+
+def guidance_names(
+    src: rasterio.DatasetReader, path: str | os.PathLike[str], declared: Sequence[str] | None
+) -> tuple[list[str], bool]:
+    """The guidance bands' names and whether they are named at all.
+
+    ``declared`` (``--guidance-bands``) names the file's bands in order and wins over the
+    file's band descriptions.
+    """
+    if declared is not None:
+        if len(declared) != src.count:
+            raise InputError(path, f"has {src.count} bands but --guidance-bands names {len(declared)}",
+                             "name every band of the file, in order")
+        return [n.strip().lower() for n in declared], True
+    return band_names(src), any(d and d.strip() for d in src.descriptions)

@@ -20,7 +20,7 @@ import math
 import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from pipelines.patches import (
     split_by_blocks,
     split_by_scene,
 )
+from pipelines.scene_align import aligned_guidance
 from pipelines.training_scene import (
     GRID_TOLERANCE,
     GUIDANCE_SUFFIX,
@@ -76,6 +77,7 @@ class PrepareOptions:
     split_block: int | None = None  # HR pixels; default twice the patch
     units: Units = Units.auto  # of the LST files (auto: detected per scene from its values)
     decoding: LstDecoding = field(default_factory=LstDecoding)  # fill values, scale and offset
+    guidance_bands: tuple[str, ...] | None = None  # the guidance files' band names in file order
 
     @property
     def block_pixels(self) -> int:
@@ -259,6 +261,15 @@ def assign_splits(candidates: Sequence[Candidate], opts: PrepareOptions) -> list
 ProgressHook = Callable[[str, int, int], None]
 
 
+@dataclass(frozen=True)
+class SharedGuidance:
+    """One guidance raster for every scene (an archive of dates over one place); with ``align``
+    it is resampled onto each scene's LST grid first, as ``downscale --align`` does."""
+
+    path: Path
+    align: bool = False
+
+
 def prepare(
     lst_paths: Sequence[Path],
     out: Path,
@@ -267,33 +278,55 @@ def prepare(
     overwrite: bool = False,
     on_progress: ProgressHook | None = None,
     shown: Mapping[Path, str] | None = None,
+    guidance: SharedGuidance | None = None,
 ) -> dict[str, Any]:
     """Build the dataset at ``out`` from canonical scenes; return the info.json content.
 
     ``on_progress(stage, done, total)`` reports ``"scenes scanned"``, ``"patches written"`` and
     ``"scenes written"``. ``shown`` names scenes that are not the user's own files (scenes
     ingested from product folders into a temporary folder): messages and info.json use these
-    names, never the temporary paths.
+    names, never the temporary paths. ``guidance`` is every scene's guidance instead of the
+    ``NAME_guidance.tif`` beside each (aligned copies live beside ``out`` until the end).
     """
     opts.validate()
     check_writable(out, overwrite, kind=OutputKind.dataset)
     names = {Path(k): v for k, v in (shown or {}).items()}
-    with named_as_given(_temporary_names(names)) as rename:
-        scenes = _open_scenes([Path(p) for p in lst_paths], opts, names, rename)
-        _check_consistent(scenes)
-        if opts.split_by == "scene" and len(scenes) < 2:
-            raise InputError("--split-by", "a scene split needs several scenes", "use --split-by block")
-        return _prepare_scenes(scenes, out, opts, overwrite, on_progress)
+    paths = [Path(p) for p in lst_paths]
+    with ExitStack() as stack:
+        guidances, aligned_names = _scene_guidances(stack, paths, guidance, out)
+        with named_as_given({**_temporary_names(names), **aligned_names}) as rename:
+            scenes = _open_scenes(paths, opts, names, rename, guidances)
+            _check_consistent(scenes)
+            if opts.split_by == "scene" and len(scenes) < 2:
+                raise InputError("--split-by", "a scene split needs several scenes", "use --split-by block")
+            return _prepare_scenes(scenes, out, opts, overwrite, on_progress, guidance, aligned_names)
+
+
+def _scene_guidances(stack: ExitStack, paths: Sequence[Path], shared: SharedGuidance | None,
+                     out: Path) -> tuple[dict[Path, Path], dict[str, str]]:
+    """Each scene's guidance when one is shared (aligned copies entered on ``stack``), and how
+    messages name the aligned copies."""
+    if shared is None:
+        return {}, {}
+    if not shared.align:
+        return {path: shared.path for path in paths}, {}
+    guidances, names = {}, {}
+    for path in paths:
+        aligned = stack.enter_context(aligned_guidance(path, shared.path, out))
+        guidances[path] = aligned.path
+        names[str(aligned.path)] = f"{shared.path} (aligned onto {path.name})"
+    return guidances, names
 
 
 def _open_scenes(paths: Sequence[Path], opts: PrepareOptions, names: Mapping[Path, str],
-                 rename: Callable[[InputError], InputError]) -> list[Scene]:
+                 rename: Callable[[InputError], InputError], guidances: Mapping[Path, Path]) -> list[Scene]:
     """Every scene; one without a valid LST pixel is left out with a warning (unless all are)."""
     scenes, empty = [], []
     for path in paths:
         try:
             scenes.append(open_scene(path, hr_resolution=opts.hr_resolution, units=opts.units,
-                                     decoding=opts.decoding, shown=names.get(path)))
+                                     decoding=opts.decoding, shown=names.get(path),
+                                     guidance_path=guidances.get(path), band_names=opts.guidance_bands))
         except EmptySceneError as exc:
             empty.append(rename(exc))
     if not scenes:
@@ -306,8 +339,10 @@ def _open_scenes(paths: Sequence[Path], opts: PrepareOptions, names: Mapping[Pat
 
 
 def _prepare_scenes(scenes: Sequence[Scene], out: Path, opts: PrepareOptions, overwrite: bool,
-                    on_progress: ProgressHook | None) -> dict[str, Any]:
-    counts = {s.name: SceneCounts(s.shown, _shown_guidance(s), s.lst_reading.units.value) for s in scenes}
+                    on_progress: ProgressHook | None, shared: SharedGuidance | None,
+                    aligned_names: Mapping[str, str]) -> dict[str, Any]:
+    counts = {s.name: SceneCounts(s.shown, aligned_names.get(str(s.guidance_path), _shown_guidance(s)),
+                                  s.lst_reading.units.value) for s in scenes}
     candidates: list[Candidate] = []
     for n_scene, scene in enumerate(scenes, start=1):
         kept, dropped = candidates_of(scene, opts)
@@ -346,7 +381,7 @@ def _prepare_scenes(scenes: Sequence[Scene], out: Path, opts: PrepareOptions, ov
         )
     if not any(r.split == "train" for r in records):
         raise InputError("--split", "no patch landed in the train split", "use more scenes or a smaller --split-block")
-    info = _info(counts, opts, scenes[0])
+    info = _info(counts, opts, scenes[0], shared)
     with atomic_output(out, overwrite=overwrite, kind=OutputKind.dataset) as tmp:
         writer = DatasetWriter(
             tmp, records, bands=scenes[0].bands, scales=opts.scales, patch=opts.patch,
@@ -464,10 +499,13 @@ def _store_attrs(opts: PrepareOptions, first: Scene) -> dict[str, Any]:
     }
 
 
-def _info(counts: dict[str, SceneCounts], opts: PrepareOptions, first: Scene) -> dict[str, Any]:
+def _info(counts: dict[str, SceneCounts], opts: PrepareOptions, first: Scene,
+          shared: SharedGuidance | None) -> dict[str, Any]:
     totals = {s: sum(c.patches[s] for c in counts.values()) for s in SPLITS}
     settings = asdict(opts)
     settings["hr_resolution"] = first.hr_resolution
+    settings["shared_guidance"] = None if shared is None else {"path": str(shared.path.resolve()),
+                                                               "aligned": shared.align}
     settings["split_block"] = opts.block_pixels if opts.split_by == "block" else None
     return {
         "source": "scenes",

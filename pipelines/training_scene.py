@@ -10,6 +10,7 @@ does not grow with the scene.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 
 from pipelines.errors import InputError
-from pipelines.geotiff import band_names, open_raster
+from pipelines.geotiff import guidance_names, open_raster
 from pipelines.lst_values import (
     LstDecoding,
     check_plausible,
@@ -149,23 +150,32 @@ def open_scene(
     units: Units = Units.auto,
     decoding: LstDecoding = LstDecoding(),
     shown: str | None = None,
+    guidance_path: Path | None = None,
+    band_names: Sequence[str] | None = None,
 ) -> Scene:
     """Check one scene's rasters against each other, fix its HR grid and check its LST values.
 
     ``hr_resolution`` is the HR pixel size in CRS units (default: the LST's); ``units`` and
     ``decoding`` say how the stored LST values read (as ``downscale`` reads them). ``shown`` is
-    how messages name the scene (default: the LST path).
+    how messages name the scene (default: the LST path). The guidance is ``guidance_path``
+    (one raster shared by several scenes: the scene is then named after the LST file), else
+    ``NAME_guidance.tif`` beside ``NAME_lst.tif``. ``band_names`` name its bands in file order
+    (``--guidance-bands``) instead of the band descriptions.
     """
-    name, guidance_path = guidance_for(lst_path)
+    if guidance_path is None:
+        name, guidance_path = guidance_for(lst_path)
+    else:
+        name = lst_path.stem.removesuffix(LST_SUFFIX)
     with open_raster(lst_path) as lst, open_raster(guidance_path) as guide:
         check_single_band(lst, lst_path)
-        bands = tuple(band_names(guide))
+        names, _ = guidance_names(guide, guidance_path, band_names)
+        bands = tuple(names)
         unnamed = [b for i, b in enumerate(bands, start=1) if b == f"b{i}"]
         if unnamed:
             raise InputError(
                 guidance_path,
                 f"guidance band(s) {unnamed} have no description",
-                "band descriptions must name the bands (groklst ingest writes them)",
+                "name them with --guidance-bands, or set band descriptions (groklst ingest writes them)",
             )
         for src, path in ((lst, lst_path), (guide, guidance_path)):
             _check_georeferenced(src, path)

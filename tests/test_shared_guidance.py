@@ -1,10 +1,12 @@
 """One ``--guidance`` raster for many LST inputs (an archive of dates over one place), with and
-without ``--align``: each scene is what a run on it alone writes, a bad scene is that scene's
-error alone, and no aligned copy is left behind."""
+without ``--align``, in ``downscale`` and ``prepare``: each scene is what a run on it alone
+(or with its own guidance beside it) gives, a bad scene is that scene's error alone in
+``downscale``, and no aligned copy is left behind."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ import rasterio
 from affine import Affine
 
 from groklst_cli.app import run
+from pipelines.dataset import open_prepared
 from pipelines.geotiff import write_raster
 from tests.conftest import UTM, write_canonical_scene
 
@@ -121,3 +124,90 @@ def test_align_on_a_dask_cluster_gives_what_a_local_run_gives(tmp_path: Path, ca
         alone = _alone(lst, guidance, tmp_path / "alone.tif", "--align")
         np.testing.assert_array_equal(_pixels(out / f"{lst.stem}_downscaled.tif"), alone)
     assert sorted(p.name for p in out.iterdir()) == ["d1_lst_downscaled.tif", "d2_lst_downscaled.tif"]
+
+
+def _dataset_arrays(dataset: Path) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    ds = open_prepared(dataset)
+    return [ds.read(i, 2) for i in range(len(ds))]
+
+
+def _prepare(*args: str) -> None:
+    assert run(["-q", "prepare", *args, "--scales", "2", "--patch", "8", "--stride", "8",
+                "--split", "1:0:0"]) == 0
+
+
+def _beside_each(folder: Path, dates: list[Path], guidance_of: dict[Path, Path]) -> list[Path]:
+    """Copies of ``dates`` in ``folder`` with their guidance as NAME_guidance.tif beside them."""
+    folder.mkdir()
+    copies = []
+    for lst in dates:
+        copies.append(Path(shutil.copy(lst, folder / lst.name)))
+        shutil.copy(guidance_of[lst], folder / lst.name.replace("_lst", "_guidance"))
+    return copies
+
+
+def test_prepare_with_one_guidance_for_several_dates(tmp_path: Path) -> None:
+    first, second = _date(tmp_path, "d1", 1), _date(tmp_path, "d2", 2)
+    shared = tmp_path / "d1_guidance.tif"
+    _prepare(str(first), str(second), "--guidance", str(shared), "-o", str(tmp_path / "ds"))
+    reference = _beside_each(tmp_path / "ref", [first, second], {first: shared, second: shared})
+    _prepare(*map(str, reference), "-o", str(tmp_path / "ds_ref"))
+    for got, expected in zip(_dataset_arrays(tmp_path / "ds"), _dataset_arrays(tmp_path / "ds_ref"), strict=True):
+        for a, b in zip(got, expected):
+            np.testing.assert_array_equal(a, b)
+    info = json.loads((tmp_path / "ds" / "info.json").read_text())
+    assert info["settings"]["shared_guidance"] == {"path": str(shared.resolve()), "aligned": False}
+    assert {s["guidance"] for s in info["scenes"].values()} == {str(shared)}
+
+
+def test_prepare_aligns_one_guidance_onto_each_dates_grid(tmp_path: Path) -> None:
+    first = _date(tmp_path, "d1", 1)
+    shifted = _date(tmp_path, "d2", 2, origin=(X0 + 60, Y0 - 30))
+    guidance = _offset_guidance(tmp_path)
+    _prepare(str(first), str(shifted), "--guidance", str(guidance), "--align", "-o", str(tmp_path / "ds"))
+    # The same as building each date's guidance with groklst guidance at the pixel-size ratio.
+    built = {}
+    for lst in (first, shifted):
+        built[lst] = tmp_path / f"built_{lst.name}"
+        assert run(["-q", "guidance", str(lst), str(guidance), "--scale", "2", "-o", str(built[lst])]) == 0
+    reference = _beside_each(tmp_path / "ref", [first, shifted], built)
+    _prepare(*map(str, reference), "-o", str(tmp_path / "ds_ref"))
+    got, expected = _dataset_arrays(tmp_path / "ds"), _dataset_arrays(tmp_path / "ds_ref")
+    assert len(got) == len(expected) > 0
+    for patch, ref in zip(got, expected):
+        for a, b in zip(patch, ref):
+            np.testing.assert_array_equal(a, b)
+    info = json.loads((tmp_path / "ds" / "info.json").read_text())
+    assert info["settings"]["shared_guidance"]["aligned"] is True
+    assert {s["guidance"] for s in info["scenes"].values()} == {
+        f"{guidance} (aligned onto d1_lst.tif)", f"{guidance} (aligned onto d2_lst.tif)"}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_prepare_align_needs_a_guidance_and_no_product_folders(tmp_path: Path, capsys) -> None:
+    first = _date(tmp_path, "d1", 1)
+    assert run(["prepare", str(first), "--align", "-o", str(tmp_path / "ds")]) == 2
+    assert "--align: aligns the --guidance raster onto each LST grid" in capsys.readouterr().err
+    (tmp_path / "KX10_MII_folder").mkdir()
+    assert run(["prepare", str(tmp_path / "KX10_MII_folder"), "--guidance", str(first),
+                "-o", str(tmp_path / "ds")]) == 2
+    assert "the MII product is the guidance" in capsys.readouterr().err
+    assert not (tmp_path / "ds").exists()
+
+
+def test_prepare_names_unnamed_guidance_bands_with_guidance_bands(tmp_path: Path, capsys) -> None:
+    first = _date(tmp_path, "d1", 1)
+    with rasterio.open(tmp_path / "d1_guidance.tif") as src:
+        unnamed = tmp_path / "unnamed.tif"
+        write_raster(unnamed, src.read(), crs=src.crs, transform=src.transform, descriptions=["", ""])
+    out = tmp_path / "ds"
+    assert run(["prepare", str(first), "--guidance", str(unnamed), "-o", str(out)]) == 2
+    assert "have no description (hint: name them with --guidance-bands" in capsys.readouterr().err
+    assert run(["prepare", str(first), "--guidance", str(unnamed), "--guidance-bands", "red", "-o", str(out)]) == 2
+    assert "has 2 bands but --guidance-bands names 1" in capsys.readouterr().err
+    _prepare(str(first), "--guidance", str(unnamed), "--guidance-bands", "Red,NIR", "-o", str(out))
+    assert open_prepared(out).bands == ["red", "nir"]
+    _prepare(str(first), "-o", str(tmp_path / "ds_ref"))  # its own, named guidance beside it
+    for got, expected in zip(_dataset_arrays(out), _dataset_arrays(tmp_path / "ds_ref"), strict=True):
+        for a, b in zip(got, expected):
+            np.testing.assert_array_equal(a, b)

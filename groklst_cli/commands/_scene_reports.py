@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from groklst_cli.console import err, info, result, state, warn
+from pipelines.errors import printable_path
 
 if TYPE_CHECKING:
     from pipelines.downscale import SceneReport
@@ -34,7 +35,8 @@ def say(report: SceneReport, as_json: bool) -> None:
         result(report.output)
     if report.status in ("error", "failed"):
         # a scene's error about another file (its guidance, its output) also names the scene
-        scene = "" if report.input in (report.error or "") else f" (scene {report.input})"
+        named = printable_path(report.input)
+        scene = "" if named in (report.error or "") else f" (scene {named})"
         err.print(f"[bold red]error:[/bold red] {escape(f'{report.error}{scene}')}", markup=True)
     elif report.status == "empty":
         warn(f"{report.error}; nothing written".replace("[", r"\["))

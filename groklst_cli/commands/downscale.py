@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from groklst_cli import lst_options
+from groklst_cli import guidance_options, lst_options
 from groklst_cli.commands._downscale_fit import build_fit_options, run_fit
 from groklst_cli.commands._downscale_products import check_product_run, ingest_scene, plan_product_scene
 from groklst_cli.commands._scene_reports import exit_status, say, say_all
@@ -131,16 +131,6 @@ def _check_scale(scale: Optional[int], model: Optional[str], checkpoint: Optiona
                          f"pass --model {' or --model '.join(INTERPOLATORS)}")
 
 
-def _band_list(text: Optional[str]) -> Optional[tuple[str, ...]]:
-    if text is None:
-        return None
-    names = tuple(n.strip().lower() for n in text.split(","))
-    if not all(names) or len(set(names)) != len(names):
-        raise InputError("--guidance-bands", f"{text!r} must be distinct comma-separated names",
-                         "e.g. --guidance-bands dem,deepblue,blue,green,red,vre,nir,ndmvi,ndvi,ndwi")
-    return names
-
-
 def downscale(
     ctx: typer.Context,
     inputs: list[str] = typer.Argument(..., help="LST rasters (X_lst.tif), - to read paths from stdin, or one scene's SDGSAT-1 product folders."),
@@ -164,7 +154,7 @@ def downscale(
     scale_factor: Optional[float] = lst_options.scale_factor_option(),
     offset: Optional[float] = lst_options.offset_option(),
     mask_implausible: bool = lst_options.mask_implausible_option(),
-    guidance_bands: Optional[str] = typer.Option(None, "--guidance-bands", help="Names of the guidance file's bands in file order, comma-separated (instead of its band descriptions)."),
+    guidance_bands: Optional[str] = guidance_options.guidance_bands_option(),
     hole_margin: Optional[int] = typer.Option(None, "--hole-margin", min=0, help="Output pixels around nodata holes (LST or guidance) written as nodata, because a learned model's value there depends on data it cannot see (default: 3 LR pixels for learned models, 0 for interpolators; 0 keeps every pixel)."),
     force: bool = typer.Option(False, "--force", help="Write outputs above 2 Gpx."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
@@ -232,7 +222,7 @@ def downscale(
     options = DownscaleOptions(tile=tile, overlap=overlap, batch_size=batch_size, units=units,
                                units_out=units_out, conserve=conserve, overwrite=overwrite,
                                decoding=lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible),
-                               guidance_bands=_band_list(guidance_bands),
+                               guidance_bands=guidance_options.band_list(guidance_bands),
                                max_output_pixels=None if force else MAX_OUTPUT_PIXELS,
                                hole_margin=hole_margin,
                                execution=_execution(precision, compile_model, plain),

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from groklst_cli.console import info, progress, result, warn
-from groklst_cli import lst_options
+from groklst_cli import guidance_options, lst_options
 from pipelines.atomic import INGEST_PREFIX, OutputKind, check_writable, remove_stale_ingests
 from pipelines.errors import InputError
 from pipelines.patches import SPLITS, parse_ratios
@@ -86,7 +86,7 @@ def _bar_hook(bar: Any) -> Callable[[str, int, int], None]:
 
 
 def prepare_cmd(
-    inputs: Optional[list[Path]] = typer.Argument(None, help="Canonical scenes NAME_lst.tif (NAME_guidance.tif beside) or SDGSAT-1 product folders."),
+    inputs: Optional[list[Path]] = typer.Argument(None, help="Canonical scenes NAME_lst.tif (NAME_guidance.tif beside, or one --guidance for all) or SDGSAT-1 product folders."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Dataset folder to create."),
     scales: str = typer.Option("2,4,8", "--scales", help="Comma-separated integer downscaling factors."),
     hr_res: Optional[float] = typer.Option(None, "--hr-res", help="HR resolution in CRS units (default: the LST's native resolution)."),
@@ -100,6 +100,9 @@ def prepare_cmd(
     lr_nodata: str = typer.Option("any", "--lr-nodata", help="An LR pixel is nodata when any (default) or all of its HR pixels are."),
     split_by: str = typer.Option("block", "--split-by", help="block (spatial blocks on the map) or scene (whole scenes)."),
     split_block: Optional[int] = typer.Option(None, "--split-block", help="Side of the spatial split blocks in HR pixels (default: 2 x patch)."),
+    guidance: Optional[Path] = typer.Option(None, "--guidance", "-g", help="One guidance raster for every scene (e.g. static guidance for many dates), instead of NAME_guidance.tif beside each."),
+    align: bool = typer.Option(False, "--align", help="Resample --guidance onto each scene's LST grid first (any CRS, resolution, origin; as groklst guidance does)."),
+    guidance_bands: Optional[str] = guidance_options.guidance_bands_option(),
     dem: Optional[Path] = typer.Option(None, "--dem", help="DEM for SDGSAT-1 product folders (as groklst ingest --dem)."),
     from_groklst: Optional[Path] = typer.Option(None, "--from-groklst", help="Import the public GrokLST benchmark folder instead of scenes."),
     show_info: Optional[Path] = typer.Option(None, "--info", help="Print a summary of an existing dataset and exit."),
@@ -119,7 +122,7 @@ def prepare_cmd(
     """
     # Imported here so that `groklst --help` and the other commands start without dask.
     from pipelines.grokmat import import_groklst
-    from pipelines.prepare import PrepareOptions, prepare, scene_inputs
+    from pipelines.prepare import PrepareOptions, SharedGuidance, prepare, scene_inputs
 
     if show_info is not None:
         _show_info(show_info, as_json)
@@ -128,9 +131,13 @@ def prepare_cmd(
         raise InputError("--out", "no output dataset given", "add --out DATASET")
     with progress() as bar:
         hook = _bar_hook(bar)
+        if align and guidance is None:
+            raise InputError("--align", "aligns the --guidance raster onto each LST grid", "pass --guidance G.tif")
         if from_groklst is not None:
             if inputs:
                 raise InputError("--from-groklst", "give either scenes or --from-groklst, not both")
+            if guidance is not None:
+                raise InputError("--guidance", "does not apply to --from-groklst (its .mat files hold the guidance)")
             summary = import_groklst(from_groklst, out, overwrite=overwrite, on_progress=hook)
         else:
             if not inputs:
@@ -140,8 +147,12 @@ def prepare_cmd(
                 ratios=parse_ratios(split), seed=seed, max_nodata=max_nodata, degrade=degrade,
                 aggregate=aggregate, lr_nodata=lr_nodata, split_by=split_by, split_block=split_block,
                 units=units, decoding=lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible),
+                guidance_bands=guidance_options.band_list(guidance_bands),
             )
             check_writable(out, overwrite, kind=OutputKind.dataset)
+            if guidance is not None and any(Path(p).is_dir() for p in inputs):
+                raise InputError("--guidance", "does not apply to SDGSAT-1 product folders: the MII product is the guidance",
+                                 "drop it, or ingest with groklst ingest and pass your own guidance")
             # Product folders are ingested beside the output (same disk), then removed.
             remove_stale_ingests(out.parent)
             with tempfile.TemporaryDirectory(dir=out.parent, prefix=INGEST_PREFIX) as workdir:
@@ -150,7 +161,8 @@ def prepare_cmd(
                     paths, shown = scene_inputs(inputs, Path(workdir), dem)
                 for caught_warning in caught:
                     warn(str(caught_warning.message))
-                summary = prepare(paths, out, options, overwrite=overwrite, on_progress=hook, shown=shown)
+                summary = prepare(paths, out, options, overwrite=overwrite, on_progress=hook, shown=shown,
+                                  guidance=None if guidance is None else SharedGuidance(guidance, align))
     if units is Units.auto:
         for scene in summary.get("scenes", {}).values():
             if scene.get("lst_units") == "celsius":
