@@ -57,19 +57,34 @@ def _terminate_cleanly() -> Iterator[None]:
 
 @contextmanager
 def _groklst_warnings_shown() -> Iterator[None]:
-    """Show :class:`GroklstWarning`s from the pipelines as ``warning:`` lines, every time."""
+    """Show :class:`GroklstWarning`s from the pipelines as ``warning:`` lines.
+
+    A warning given again word for word (a shared guidance's coverage, once per scene of a
+    batch) is shown once, and how many more times it was given is said at the end.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("always", GroklstWarning)
         default = warnings.showwarning
+        repeats: dict[str, int] = {}
 
         def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
-            if issubclass(category, GroklstWarning):
-                warn(str(message).replace("[", r"\["))
-            else:
+            if not issubclass(category, GroklstWarning):
                 default(message, category, filename, lineno, file, line)
+                return
+            text = str(message)
+            if text in repeats:
+                repeats[text] += 1
+                return
+            repeats[text] = 0
+            warn(text.replace("[", r"\["))
 
         warnings.showwarning = show
-        yield
+        try:
+            yield
+        finally:
+            for text, again in repeats.items():
+                if again:
+                    warn(f"given {again} more time{'s' if again > 1 else ''}: {text}".replace("[", r"\["))
 
 app = typer.Typer(
     name="groklst",

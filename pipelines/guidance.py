@@ -385,8 +385,8 @@ class _Coverage:
                 raise InputError(p.path, "has no valid pixels inside the LST footprint")
             if valid < self.total:
                 notes.append(f"{p.path.name} has data on {100 * valid / self.total:.1f}% of the LST "
-                             "footprint (outside its extent or in its nodata holes); downscale "
-                             "writes NaN where its bands are nodata")
+                             "footprint (outside its extent or in its nodata holes); where its "
+                             "bands are nodata, downscale writes NaN and prepare counts nodata")
         return notes
 
 

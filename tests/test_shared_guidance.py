@@ -32,9 +32,10 @@ def _date(folder: Path, name: str, seed: int, origin: tuple[float, float] = (X0,
     return lst_path
 
 
-def _offset_guidance(folder: Path) -> Path:
-    """Two bands at 20 m, 15 m off the 30 m LST grids (they do not nest), covering both dates."""
-    data = np.random.default_rng(3).uniform(0.05, 0.4, (2, 36, 44))
+def _offset_guidance(folder: Path, cols: int = 44) -> Path:
+    """Two bands at 20 m, 15 m off the 30 m LST grids (they do not nest), covering both dates
+    (with fewer ``cols``, only the west of them)."""
+    data = np.random.default_rng(3).uniform(0.05, 0.4, (2, 36, cols))
     path = folder / "s2_20m.tif"
     write_raster(path, data, crs=UTM, transform=Affine(20, 0, X0 - 15, 0, -20, Y0 + 15),
                  descriptions=["red", "nir"])
@@ -211,3 +212,16 @@ def test_prepare_names_unnamed_guidance_bands_with_guidance_bands(tmp_path: Path
     for got, expected in zip(_dataset_arrays(out), _dataset_arrays(tmp_path / "ds_ref"), strict=True):
         for a, b in zip(got, expected):
             np.testing.assert_array_equal(a, b)
+
+
+def test_a_warning_every_scene_gives_is_shown_once_with_a_count(tmp_path: Path, capsys) -> None:
+    """The shared guidance covers the west half of both dates: its coverage warning is the
+    same for both, so it is said once and the count follows at the end."""
+    first, second = _date(tmp_path, "d1", 1), _date(tmp_path, "d2", 2)
+    guidance = _offset_guidance(tmp_path, cols=20)
+    assert run(["downscale", str(first), str(second), "--guidance", str(guidance), "--align",
+                "--model", "bicubic", "--out-dir", str(tmp_path / "out")]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    coverage = [line for line in warned if "s2_20m.tif has data on" in line]
+    assert len(coverage) == 2 and coverage[1].startswith("warning: given 1 more time: s2_20m.tif"), warned
+    assert "downscale writes NaN" in coverage[0] and warned[-1] == coverage[1]
