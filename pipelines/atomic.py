@@ -192,7 +192,13 @@ def remove_stale_ingests(folder: Path, *, now: float | None = None) -> list[Path
     """Remove the hidden folders that ``downscale`` and ``prepare`` ingest product folders into
     and that killed runs left in ``folder`` more than a day ago; younger ones may belong to a
     run still going."""
-    old, _ = _temporaries(folder, _INGEST, now)
+    return remove_stale(folder, _INGEST, now=now)
+
+
+def remove_stale(folder: Path, pattern: re.Pattern[str], *, now: float | None = None) -> list[Path]:
+    """Remove the entries of ``folder`` named by ``pattern`` (temporaries only groklst names so)
+    that are older than :data:`STALE_AFTER_S`, and return them; younger ones are kept."""
+    old, _ = _temporaries(folder, pattern, now)
     for path in old:
         _remove(path)
     return old

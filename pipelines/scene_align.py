@@ -5,19 +5,24 @@ Each scene aligns its own copy (as ``groklst guidance`` would, at the model's sc
 pixel-size ratio), so scenes on different grids can share one guidance raster, a failure is
 that scene's alone, and a scene on a dask worker needs nothing from the others. The copy is a
 hidden file beside the scene's output (the same disk), made under a name no other file has and
-removed when the scene ends, whatever happens.
+removed when the scene ends, whatever happens; copies a killed run left behind are removed by
+the next run of the same output once they are a day old.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.atomic import remove_stale
+
 ALIGNED_SUFFIX = ".aligned-guidance.tif"
+_RANDOM = "[a-z0-9_]{8}"  # tempfile.mkstemp's part of the name
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,9 @@ def aligned_guidance(lst: Path, guidance: Path, output: Path,
 
     scale = scale or align_scale(lst, guidance)
     output.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=ALIGNED_SUFFIX, dir=output.parent)
+    prefix = f".{output.name}."
+    remove_stale(output.parent, re.compile(re.escape(prefix) + _RANDOM + re.escape(ALIGNED_SUFFIX)))
+    handle, name = tempfile.mkstemp(prefix=prefix, suffix=ALIGNED_SUFFIX, dir=output.parent)
     os.close(handle)
     path = Path(name)
     try:

@@ -4,6 +4,8 @@ quicklook and groklst checkpoint-info."""
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from PIL import Image
 from rio_cogeo.cogeo import cog_validate
 
 from groklst_cli.app import run
+from pipelines.atomic import STALE_AFTER_S
 from pipelines.checkpoint import file_hash, load_checkpoint
 from pipelines.geotiff import write_raster
 from pipelines.infer import DEFAULT_CHECKPOINT
@@ -101,6 +104,22 @@ def test_align_cleans_up_when_the_downscale_fails(tmp_path: Path, capsys) -> Non
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert run(["downscale", str(lst), "--align", "-o", str(out)]) == 2
     assert "pass --guidance" in capsys.readouterr().err
+
+
+def test_align_removes_copies_a_killed_run_left_once_they_are_a_day_old(tmp_path: Path) -> None:
+    lst, _ = scene_with_nodata(tmp_path, 20, 24)
+    guidance = write_offset_guidance(tmp_path, lst)
+    out = tmp_path / "out.tif"
+    old, young = tmp_path / ".out.tif.k1ll_ed9.aligned-guidance.tif", tmp_path / ".out.tif.abcd1234.aligned-guidance.tif"
+    others = [tmp_path / ".other.tif.k1ll_ed9.aligned-guidance.tif", tmp_path / "out.tif.aligned-guidance.tif"]
+    two_days_ago = time.time() - 2 * STALE_AFTER_S
+    for path in (old, young, *others):
+        path.write_bytes(b"left by kill -9")
+        os.utime(path, (two_days_ago, two_days_ago) if path is not young else None)
+    assert run(["-q", "downscale", str(lst), "--guidance", str(guidance), "--align",
+                "--model", "bicubic", "-o", str(out)]) == 0
+    assert not old.exists() and young.exists() and all(p.exists() for p in others)
+    assert out.exists()
 
 
 def test_quicklook_is_a_png_of_the_expected_size_with_transparent_nodata(tmp_path: Path, capsys) -> None:
