@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
+from rich.markup import escape
 
 from groklst_cli import __version__
 from groklst_cli.commands import register_all
@@ -76,7 +77,7 @@ def _groklst_warnings_shown() -> Iterator[None]:
                 repeats[text] += 1
                 return
             repeats[text] = 0
-            warn(text.replace("[", r"\["))
+            warn(text)
 
         warnings.showwarning = show
         try:
@@ -84,7 +85,7 @@ def _groklst_warnings_shown() -> Iterator[None]:
         finally:
             for text, again in repeats.items():
                 if again:
-                    warn(f"given {again} more time{'s' if again > 1 else ''}: {text}".replace("[", r"\["))
+                    warn(f"given {again} more time{'s' if again > 1 else ''}: {text}")
 
 app = typer.Typer(
     name="groklst",
@@ -120,7 +121,7 @@ register_all(app)
 
 
 def _fail(message: str, status: int) -> int:
-    err.print(f"[bold red]error:[/bold red] {message}", markup=True, highlight=False)
+    err.print(f"[bold red]error:[/bold red] {escape(message)}", markup=True, highlight=False)
     return status
 
 
@@ -150,7 +151,7 @@ def run(argv: list[str] | None = None) -> int:
         message = state.named(str(exc))
         if as_json:
             _json_error(message)
-        return _fail(message.replace("[", r"\["), EXIT_USER_ERROR)
+        return _fail(message, EXIT_USER_ERROR)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -171,9 +172,9 @@ def run(argv: list[str] | None = None) -> int:
         if mapped is not None:
             if as_json:
                 _json_error(str(mapped))
-            return _fail(str(mapped).replace("[", r"\["), EXIT_USER_ERROR)
-        msg = f"internal error: {type(exc).__name__}: {exc}".replace("[", r"\[")
-        return _fail(msg + " (run with --debug for the traceback)", EXIT_INTERNAL_ERROR)
+            return _fail(str(mapped), EXIT_USER_ERROR)
+        return _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+                     EXIT_INTERNAL_ERROR)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass, field
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -41,14 +42,14 @@ state = RunState()
 
 
 def info(message: str) -> None:
-    """A log line on stderr, silenced by ``--quiet``."""
+    """A log line on stderr, silenced by ``--quiet``; plain text (brackets in paths stay)."""
     if not state.quiet:
-        err.print(state.named(message))
+        err.print(escape(state.named(message)))
 
 
 def warn(message: str) -> None:
-    """A warning on stderr; shown even with ``--quiet``."""
-    err.print(f"[yellow]warning:[/yellow] {state.named(message)}")
+    """A warning on stderr, shown even with ``--quiet``; plain text (brackets in paths stay)."""
+    err.print(f"[yellow]warning:[/yellow] {escape(state.named(message))}")
 
 
 def progress(*extra_columns: TextColumn) -> Progress:

@@ -17,6 +17,7 @@ import rasterio
 from affine import Affine
 
 from groklst_cli.app import run
+from groklst_cli.commands.prepare import celsius_warning
 from pipelines.dataset import open_prepared
 from tests.conftest import corrupt_first_strip
 from tests.test_faults_downscale import snapshot, write_lst
@@ -117,6 +118,25 @@ def test_kelvin_declared_as_celsius_is_refused(tmp_path: Path, capsys) -> None:
     out = tmp_path / "ds"
     assert prepare(out, lst, "--units", "celsius") == 2
     assert_refused(capsys, out, "degC", "they look like Kelvin: pass --units kelvin")
+
+
+def test_celsius_found_in_many_dates_is_one_warning_naming_the_first(tmp_path: Path, capsys) -> None:
+    paths = [scene_with_lst(tmp_path, kelvin_field(seed=i) - 273.15, name=f"d{i}[red]") for i in range(3)]
+    out = tmp_path / "ds"
+    capsys.readouterr()
+    assert run(["prepare", *map(str, paths), "--out", str(out), *SMALL]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "Celsius" in line]
+    assert lines == [f"warning: all 3 scenes ({paths[0]} and 2 more): LST looks like degrees Celsius; "
+                     "converted to Kelvin (--units celsius says so and silences this)"]
+    assert 289.9 < np.nanmin(hr_values(out)) and np.nanmax(hr_values(out)) < 300.1
+
+
+def test_celsius_warning_says_which_of_the_scenes() -> None:
+    scenes = [{"lst": "a.tif", "lst_units": "kelvin"}, {"lst": "b.tif", "lst_units": "celsius"},
+              {"lst": "c.tif", "lst_units": "celsius"}]
+    assert celsius_warning(scenes).startswith("2 of 3 scenes (b.tif and 1 more): LST looks like")
+    assert celsius_warning(scenes[1:2]).startswith("b.tif: LST looks like degrees Celsius")
+    assert celsius_warning(scenes[:1]) is None
 
 
 def test_declared_celsius_is_converted_without_a_warning(tmp_path: Path, capsys) -> None:

@@ -39,7 +39,7 @@ def say(report: SceneReport, as_json: bool) -> None:
         scene = "" if named in (report.error or "") else f" (scene {named})"
         err.print(f"[bold red]error:[/bold red] {escape(f'{report.error}{scene}')}", markup=True)
     elif report.status == "empty":
-        warn(f"{report.error}; nothing written".replace("[", r"\["))
+        warn(f"{report.error}; nothing written")
     elif report.status == "skipped":
         info(f"skipped {report.input}: {report.output} exists")
     else:

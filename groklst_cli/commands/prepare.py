@@ -6,7 +6,7 @@ import json
 import sys
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Optional
 
@@ -163,10 +163,8 @@ def prepare_cmd(
                     warn(str(caught_warning.message))
                 summary = prepare(paths, out, options, overwrite=overwrite, on_progress=hook, shown=shown,
                                   guidance=None if guidance is None else SharedGuidance(guidance, align))
-    if units is Units.auto:
-        for scene in summary.get("scenes", {}).values():
-            if scene.get("lst_units") == "celsius":
-                warn(f"{scene['lst']}: LST looks like degrees Celsius; converted to Kelvin")
+    if units is Units.auto and (line := celsius_warning(summary.get("scenes", {}).values())):
+        warn(line)
     counts = summary["patches"]
     ratios = summary["settings"].get("ratios", (1.0, 1.0, 1.0))
     for split, share in zip(SPLITS, ratios):
@@ -178,6 +176,20 @@ def prepare_cmd(
         f"{summary['dropped_split_boundary']} straddling two splits"
     )
     result(json.dumps({"dataset": str(out), **{k: summary[k] for k in ("patches", "total", "dropped_nodata", "dropped_split_boundary")}}) if as_json else str(out))
+
+
+def celsius_warning(scenes: Iterable[Mapping[str, str]]) -> str | None:
+    """One line for every scene whose LST ``--units auto`` found in degrees Celsius (an archive of
+    Landsat dates gives one per date), or None when there is none."""
+    scenes = list(scenes)
+    found = [scene["lst"] for scene in scenes if scene.get("lst_units") == "celsius"]
+    if not found:
+        return None
+    which = found[0] if len(found) == 1 else (
+        f"{'all' if len(found) == len(scenes) else f'{len(found)} of'} {len(scenes)} scenes "
+        f"({found[0]} and {len(found) - 1} more)"
+    )
+    return f"{which}: LST looks like degrees Celsius; converted to Kelvin (--units celsius says so and silences this)"
 
 
 def register(app: typer.Typer) -> None:
