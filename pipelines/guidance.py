@@ -117,7 +117,8 @@ class GuidanceReport:
 
 def fine_grid(lst: Grid, lst_path: str | os.PathLike[str], *, scale: int | None,
               res: float | None) -> tuple[Grid, int]:
-    """The grid splitting every LST pixel into ``scale x scale`` pixels, and that scale."""
+    """The grid splitting every LST pixel into ``scale x scale`` pixels, and that scale (1: the
+    LST's own grid, as ``groklst prepare`` takes guidance for an LST that is its HR truth)."""
     check_north_up(lst_path, lst)
     if lst.crs is None:
         raise InputError(lst_path, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
@@ -128,11 +129,11 @@ def fine_grid(lst: Grid, lst_path: str | os.PathLike[str], *, scale: int | None,
         if res <= 0:
             raise InputError("--res", f"must be positive, got {res:g}")
         scale = round(lst_res / res)
-        if scale < 2 or abs(lst_res / res - scale) > 1e-3 * scale:
+        if scale < 1 or abs(lst_res / res - scale) > 1e-3 * scale:
             raise InputError("--res", f"{res:g} does not split the LST's {lst_res:g} {lst.res_units} pixels "
-                             "into an integer number >= 2 of pixels", f"e.g. --res {lst_res / 3:g} for x3")
-    elif scale < 2:
-        raise InputError("--scale", f"must be an integer >= 2, got {scale}")
+                             "into a whole number of pixels", f"e.g. --res {lst_res / 3:g} for x3")
+    elif scale < 1:
+        raise InputError("--scale", f"must be an integer >= 1, got {scale}")
     transform = lst.transform @ Affine.scale(1.0 / scale)
     return Grid(lst.crs, transform, lst.width * scale, lst.height * scale), scale
 
@@ -452,14 +453,19 @@ def _describe(dst: rasterio.io.DatasetWriter, report: GuidanceReport, lst_name: 
                     grid=report.grid)
 
 
-def align_scale(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLike[str]) -> int:
-    """The scale a guidance raster suggests for an LST: their pixel-size ratio, rounded (>= 2)."""
+def pixel_size_ratio(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLike[str]) -> float:
+    """The LST's pixel size over the guidance's, in the LST's CRS (3 for 10 m guidance of a 30 m LST)."""
     with open_raster(lst_path) as lst, open_raster(guidance_path) as guidance:
         if lst.crs is None or guidance.crs is None:
             which = lst_path if lst.crs is None else guidance_path
             raise InputError(which, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
         grid = Grid(lst.crs, lst.transform, lst.width, lst.height)
-        ratio = grid.res[0] / _source_res(guidance, grid)
+        return grid.res[0] / _source_res(guidance, grid)
+
+
+def align_scale(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLike[str]) -> int:
+    """The scale a guidance raster suggests for an LST: their pixel-size ratio, rounded (>= 2)."""
+    ratio = pixel_size_ratio(lst_path, guidance_path)
     if round(ratio) < 2:
         raise InputError(guidance_path, f"is not finer than the LST (pixel-size ratio {ratio:.2f})",
                          "guidance must be at least twice as fine as the LST")

@@ -58,6 +58,8 @@ from pipelines.training_scene import (
 )
 from pipelines.units import Units
 
+COARSER_GUIDANCE_RATIO = 0.75  # LST pixel / guidance pixel below this: warn that --align interpolates
+
 
 @dataclass(frozen=True)
 class PrepareOptions:
@@ -310,9 +312,17 @@ def _scene_guidances(stack: ExitStack, paths: Sequence[Path], shared: SharedGuid
         return {}, {}
     if not shared.align:
         return {path: shared.path for path in paths}, {}
+    from pipelines.guidance import pixel_size_ratio  # GDAL warping: only when asked
+
     guidances, names = {}, {}
     for path in paths:
-        aligned = stack.enter_context(aligned_guidance(path, shared.path, out))
+        ratio = pixel_size_ratio(path, shared.path)
+        if ratio < COARSER_GUIDANCE_RATIO:
+            warnings.warn(f"{shared.path} is coarser than the LST (pixel-size ratio {ratio:.2f}): interpolated "
+                          "onto the LST grid, it holds no detail finer than its own pixels", GroklstWarning, stacklevel=2)
+        # The HR grid is the LST's own: guidance about as fine as the LST (or coarser) goes onto
+        # it, finer guidance onto the LST grid refined by the rounded ratio (as downscale --align).
+        aligned = stack.enter_context(aligned_guidance(path, shared.path, out, max(1, round(ratio))))
         guidances[path] = aligned.path
         names[str(aligned.path)] = f"{shared.path} (aligned onto {path.name})"
     return guidances, names

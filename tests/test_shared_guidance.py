@@ -185,6 +185,32 @@ def test_prepare_aligns_one_guidance_onto_each_dates_grid(tmp_path: Path) -> Non
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.parametrize("pixel", [30.0, 60.0])
+def test_prepare_aligns_guidance_as_fine_as_the_lst_or_coarser_onto_the_lst_grid(
+    tmp_path: Path, capsys, pixel: float
+) -> None:
+    first = _date(tmp_path, "d1", 1)
+    rows, cols = int(20 * 30 / pixel) + 2, int(24 * 30 / pixel) + 2
+    guidance = tmp_path / "coarse.tif"
+    write_raster(guidance, np.random.default_rng(4).uniform(0.05, 0.4, (2, rows, cols)), crs=UTM,
+                 transform=Affine(pixel, 0, X0 - 15, 0, -pixel, Y0 + 15), descriptions=["red", "nir"])
+    assert run(["prepare", str(first), "--guidance", str(guidance), "--align", "-o", str(tmp_path / "ds"),
+                "--scales", "2", "--patch", "8", "--stride", "8", "--split", "1:0:0"]) == 0
+    coarser = [line for line in capsys.readouterr().err.splitlines() if "coarser than the LST" in line]
+    assert coarser == ([] if pixel == 30 else [
+        f"warning: {guidance} is coarser than the LST (pixel-size ratio 0.50): interpolated onto the "
+        "LST grid, it holds no detail finer than its own pixels"])
+    built = tmp_path / "built.tif"  # groklst guidance onto the LST grid itself
+    assert run(["-q", "guidance", str(first), str(guidance), "--scale", "1", "-o", str(built)]) == 0
+    _prepare(*map(str, _beside_each(tmp_path / "ref", [first], {first: built})), "-o", str(tmp_path / "ds_ref"))
+    got, expected = _dataset_arrays(tmp_path / "ds"), _dataset_arrays(tmp_path / "ds_ref")
+    assert len(got) == len(expected) > 0
+    for patch, ref in zip(got, expected):
+        assert patch[1].shape[-2:] == patch[2].shape[-2:] == (8, 8)  # guidance on the HR (LST) grid
+        for a, b in zip(patch, ref):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_prepare_align_needs_a_guidance_and_no_product_folders(tmp_path: Path, capsys) -> None:
     first = _date(tmp_path, "d1", 1)
     assert run(["prepare", str(first), "--align", "-o", str(tmp_path / "ds")]) == 2

@@ -26,7 +26,7 @@ def guidance(
     lst: Path = typer.Argument(..., help="The LST raster whose grid the guidance must nest in."),
     sources: Optional[list[str]] = typer.Argument(None, help="Continuous guidance rasters, any CRS and resolution: PATH, NAME=PATH or NAME1,NAME2=PATH (band names; default: band descriptions, else the file name)."),
     output: Path = typer.Option(..., "--output", "-o", help="Guidance GeoTIFF to write (e.g. X_guidance.tif beside X_lst.tif)."),
-    scale: Optional[int] = typer.Option(None, "--scale", "-s", help="Split every LST pixel into SCALE x SCALE guidance pixels."),
+    scale: Optional[int] = typer.Option(None, "--scale", "-s", help="Split every LST pixel into SCALE x SCALE guidance pixels (1: the LST's own grid, for groklst prepare)."),
     res: Optional[float] = typer.Option(None, "--res", help="Guidance pixel size (LST CRS units); must divide the LST pixel size."),
     categorical: Optional[list[str]] = typer.Option(None, "--categorical", help="A class map (land cover), as [NAME=]PATH; repeatable."),
     classes: str = typer.Option("fractions", "--classes", help="Class maps as 'fractions' (one band per class: covered fraction) or 'mode' (one band: the most frequent class)."),
