@@ -125,10 +125,11 @@ def _fail(message: str, status: int) -> int:
     return status
 
 
-def _json_error(message: str) -> None:
+def _json_error(message: str, status: str = "error") -> None:
     """With --json, an error that stops the whole command is also a JSON line on stdout, so a
-    pipeline reading stdout sees why nothing else came (no input or output it concerns)."""
-    result(json.dumps({"input": None, "output": None, "status": "error", "error": message}))
+    pipeline reading stdout sees why nothing else came (no input or output it concerns):
+    ``error`` for bad input, ``failed`` for a bug, as for a scene."""
+    result(json.dumps({"input": None, "output": None, "status": status, "error": message}))
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -173,8 +174,10 @@ def run(argv: list[str] | None = None) -> int:
             if as_json:
                 _json_error(str(mapped))
             return _fail(str(mapped), EXIT_USER_ERROR)
-        return _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
-                     EXIT_INTERNAL_ERROR)
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        if as_json:
+            _json_error(message, status="failed")
+        return _fail(f"{message} (run with --debug for the traceback)", EXIT_INTERNAL_ERROR)
 
 
 def main() -> None:

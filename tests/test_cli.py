@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -71,4 +72,7 @@ def test_internal_error_exits_1_without_traceback_unless_debug(tmp_path: Path, m
     assert "internal error: ZeroDivisionError: boom" in err and "Traceback" not in err
     assert run(["--debug", "downscale", "x_lst.tif", "--model", "bicubic"]) == 1
     assert "Traceback" in capsys.readouterr().err
+    assert run(["downscale", "x_lst.tif", "--model", "bicubic", "--json"]) == 1  # a pipeline sees why
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == [
+        {"input": None, "output": None, "status": "failed", "error": "internal error: ZeroDivisionError: boom"}]
     assert scenes  # imported module stays untouched
