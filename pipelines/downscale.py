@@ -29,7 +29,7 @@ from rasterio.windows import Window
 from pipelines.cog import layout
 from pipelines.conserve import conserve_blocks
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError
-from pipelines.geotiff import BLOCK, creation_profile, geotiff_output, guidance_names, streaming_gdal_env
+from pipelines.geotiff import BLOCK, band_key, creation_profile, geotiff_output, guidance_names, streaming_gdal_env
 from pipelines.grids import Grid, PairedGrids, pair_grids, refine_grid
 from pipelines.infer import Execution, ModelSource, Prediction, submit
 from pipelines.lst_values import LstDecoding, check_plausible, resolve_units, scan
@@ -105,8 +105,9 @@ def match_bands(
 ) -> list[int]:
     """1-based band indexes of ``wanted`` in a raster whose bands are ``names``.
 
-    Bands are matched by name (any order). A raster whose bands have no names at all is taken
-    in order when its band count matches, with a warning; named bands must match.
+    Bands are matched by name (any order), else by :func:`band_key` when that finds one band
+    (``deep_blue`` for ``deepblue``). A raster whose bands have no names at all is taken in
+    order when its band count matches, with a warning; named bands must match.
     """
     if not wanted:
         return []
@@ -124,6 +125,12 @@ def match_bands(
             "set band descriptions, or name the file's bands with --guidance-bands",
         )
     lookup = {n: i for i, n in enumerate(names, start=1)}
+    keys: dict[str, list[int]] = {}
+    for i, n in enumerate(names, start=1):
+        keys.setdefault(band_key(n), []).append(i)
+    for w in wanted:
+        if w not in lookup and len(keys.get(band_key(w), [])) == 1:
+            lookup[w] = keys[band_key(w)][0]
     missing = [w for w in wanted if w not in lookup]
     if missing:
         raise InputError(

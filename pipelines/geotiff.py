@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -336,6 +337,12 @@ def band_names(src: rasterio.DatasetReader) -> list[str]:
         (desc.strip().lower() if desc and desc.strip() else f"b{i}")
         for i, desc in enumerate(src.descriptions, start=1)
     ]
+
+
+def band_key(name: str) -> str:
+    """A band name as compared across files: case, spaces, ``_`` and ``-`` ignored, so
+    ``Deep Blue``, ``deep_blue`` and ``deepblue`` are one band."""
+    return re.sub(r"[\s_\-]+", "", name.lower())
 
 
 def guidance_names(

@@ -109,6 +109,25 @@ def test_missing_band_is_named(tmp_path: Path, checkpoint: Path, capsys) -> None
     assert "missing guidance band(s) ndvi" in err and not out.exists()
 
 
+def test_band_names_match_whatever_their_case_spaces_underscores_or_hyphens(
+    tmp_path: Path, checkpoint: Path, capsys
+) -> None:
+    lst, guid = make_scene(tmp_path)
+    assert downscale(lst, tmp_path / "ref.tif", checkpoint) == 0
+    with rasterio.open(guid, "r+") as dst:
+        assert list(dst.descriptions) == BANDS
+        for band, spelled in ((2, " Deep Blue"), (7, "NIR"), (9, "nd-vi")):
+            dst.set_band_description(band, spelled)
+    assert downscale(lst, tmp_path / "out.tif", checkpoint) == 0
+    np.testing.assert_array_equal(read(tmp_path / "out.tif")[0], read(tmp_path / "ref.tif")[0])
+    with rasterio.open(guid, "r+") as dst:  # two bands that could be deepblue: refused
+        dst.set_band_description(2, "deep_blue")
+        dst.set_band_description(3, "deep-blue")
+    capsys.readouterr()
+    assert downscale(lst, tmp_path / "bad.tif", checkpoint) == 2
+    assert "missing guidance band(s) deepblue, blue" in capsys.readouterr().err
+
+
 def test_scale_mismatch_and_finer_guidance(tmp_path: Path) -> None:
     x2 = save_checkpoint(tmp_path / "x2.pt", scale=2)
     lst3, _ = make_scene(tmp_path, name="three", scale=3)
