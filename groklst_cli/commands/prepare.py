@@ -179,8 +179,8 @@ def prepare_cmd(
 
 
 def celsius_warning(scenes: Iterable[Mapping[str, str]]) -> str | None:
-    """One line for every scene whose LST ``--units auto`` found in degrees Celsius (an archive of
-    Landsat dates gives one per date), or None when there is none."""
+    """A single warning line covering all the scenes whose LST ``--units auto`` took as degrees
+    Celsius (every date of a Landsat archive), or None when there is none."""
     scenes = list(scenes)
     found = [scene["lst"] for scene in scenes if scene.get("lst_units") == "celsius"]
     if not found:
