@@ -14,6 +14,7 @@ import traceback
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Optional
 
 import typer
 from rich.markup import escape
@@ -105,16 +106,26 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or log lines."),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    threads: Optional[int] = typer.Option(
+        None, "--threads", min=1, envvar="GROKLST_THREADS",
+        help="CPU threads per pool (networks, GDAL decoding, sharpeners); default: every core. "
+             "With N groklst processes side by side, give each cores / N.",
+    ),
 ) -> None:
     """Downscale land-surface-temperature rasters with guided deep networks (MoCoLSK-Net)."""
     state.quiet = quiet
     state.debug = debug
     state.shown_as = {}
+    if threads is not None:
+        from pipelines.threads import thread_limit  # imports torch: only when asked
+
+        ctx.with_resource(thread_limit(threads))
 
 
 register_all(app)

@@ -43,6 +43,7 @@ from sklearn.preprocessing import PolynomialFeatures
 from sklearn.tree import DecisionTreeRegressor
 
 from pipelines.degrade import block_mean
+from pipelines.threads import joblib_jobs
 from pipelines.errors import InputError
 from pipelines.local_regression import apply_coefficients, local_coefficients
 from pipelines.psf import blur, estimate_psf
@@ -55,7 +56,6 @@ HOMOGENEOUS_FRACTION = 0.8  # DMS trains on the 80 % most homogeneous LR pixels
 DMS_TREES = 30  # pyDMS's bagging defaults: 30 trees on 80 % samples
 DMS_MIN_LEAF = 20  # larger leaves than pyDMS's 10: fewer noisy steps at the fine scale
 DMS_MAX_DEPTH = 10
-DMS_JOBS = -1  # trees built and applied on every usable core (threads: see _LinearPlusTrees)
 
 
 def _moments(guidance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +134,8 @@ class Sharpener:
         if self.name == "dms":
             trees = BaggingRegressor(
                 DecisionTreeRegressor(min_samples_leaf=DMS_MIN_LEAF, max_depth=DMS_MAX_DEPTH),
-                n_estimators=DMS_TREES, max_samples=0.8, random_state=self.seed, n_jobs=DMS_JOBS)
+                n_estimators=DMS_TREES, max_samples=0.8, random_state=self.seed,
+                n_jobs=joblib_jobs())  # in threads (see _LinearPlusTrees), on every core unless limited
             return _LinearPlusTrees(trees)
         if self.degree == 1:
             return LinearRegression()  # tsharp, and gwr's global fit
