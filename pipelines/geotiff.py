@@ -12,6 +12,7 @@ import math
 import os
 import re
 import shutil
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 import rasterio
 from rasterio._err import CPLE_BaseError  # what GDAL raises directly, e.g. from a copy
-from rasterio.errors import RasterioError, RasterioIOError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from rasterio.windows import Window
 
 from pipelines.atomic import atomic_output
@@ -97,11 +98,26 @@ def open_raster(path: str | os.PathLike[str]) -> rasterio.DatasetReader:
     if p.is_dir():
         raise InputError(p, "is a directory, expected a GeoTIFF")
     try:
-        return rasterio.open(p)
+        with warnings.catch_warnings():  # georeferencing is checked with a hint where it matters
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            src = rasterio.open(p)
     except UnicodeError as exc:
         raise environment_error(exc, p) from exc
     except RasterioIOError as exc:
         raise InputError(p, f"not a readable raster ({_first_line(exc)})", "is it a GeoTIFF?") from exc
+    if src.count == 0 and src.subdatasets:
+        _refuse_container(src, p)
+    return src
+
+
+def _refuse_container(src: rasterio.DatasetReader, path: Path) -> None:
+    """A netCDF/HDF5 file of several variables opens as a container with no band of its own."""
+    names = src.subdatasets
+    src.close()
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    variable = names[0].rsplit(":", 1)[-1].strip("/").replace("/", "_")
+    raise InputError(path, f"holds {len(names)} subdatasets ({shown}), not one raster",
+                     f"extract the one to use, e.g. gdal_translate {names[0]} {path.stem}_{variable}.tif")
 
 
 def _first_line(exc: BaseException) -> str:

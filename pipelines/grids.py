@@ -98,11 +98,18 @@ def footprints_disjoint(a: Bounds, b: Bounds) -> bool:
     return ar <= bl or br <= al or at <= bb or bt <= ab
 
 
+def check_geotransform(path: str | os.PathLike[str], transform: Affine, crs: CRS | None) -> None:
+    """Refuse a raster GDAL found no pixel-to-map transform for (it reads as the identity), e.g. a
+    netCDF whose x/y variables carry no CF attributes: not a flipped grid, an unplaced one."""
+    if transform == Affine.identity():
+        missing = "no geotransform" + (" and no CRS" if crs is None else "")
+        raise InputError(path, f"has no georeferencing ({missing})",
+                         "georeference it, e.g. gdal_edit.py -a_srs EPSG:XXXX -a_ullr ULX ULY LRX LRY")
+
+
 def check_north_up(path: str | os.PathLike[str], grid: Grid) -> None:
     t = grid.transform
-    if t == Affine.identity() and grid.crs is None:
-        raise InputError(path, "has no georeferencing (no CRS and no geotransform)",
-                         "georeference it, e.g. gdal_edit.py -a_srs EPSG:XXXX -a_ullr ...")
+    check_geotransform(path, t, grid.crs)
     if t.b != 0 or t.d != 0 or t.a <= 0 or t.e >= 0:
         raise InputError(path, "rotated or flipped grids are not supported", "warp to north-up first")
 

@@ -24,6 +24,7 @@ from rasterio.windows import Window
 
 from pipelines.errors import InputError
 from pipelines.geotiff import guidance_names, open_raster
+from pipelines.grids import check_geotransform
 from pipelines.lst_values import (
     LstDecoding,
     check_plausible,
@@ -121,10 +122,7 @@ def _as_integer(value: float, path: Path, problem: str, hint: str | None = None)
 
 
 def _check_georeferenced(src: rasterio.DatasetReader, path: Path) -> None:
-    if src.transform == Affine.identity():
-        missing = "no geotransform" + (" and no CRS" if src.crs is None else "")
-        raise InputError(path, f"has no georeferencing ({missing})",
-                         "georeference it, e.g. gdal_edit.py -a_srs EPSG:XXXX -a_ullr ULX ULY LRX LRY")
+    check_geotransform(path, src.transform, src.crs)
     if src.crs is None:
         raise InputError(path, "raster has no CRS", "assign one with gdal_edit.py -a_srs EPSG:XXXX")
 

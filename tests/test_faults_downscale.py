@@ -454,13 +454,47 @@ def test_a_path_that_is_not_utf8_is_exit_2(tmp_path: Path, capsys) -> None:
     assert "not valid UTF-8" in line and "\ufffd_lst.tif" in line
 
 
-def test_a_raster_without_georeferencing_is_named_so(tmp_path: Path, capsys) -> None:
+@pytest.mark.parametrize("crs, missing", [(None, "no geotransform and no CRS"), (UTM, "no geotransform")])
+def test_a_raster_without_georeferencing_is_named_so(tmp_path: Path, capsys, crs, missing: str) -> None:
+    # With a CRS but no transform: a netCDF whose x/y variables lack CF attributes reads so.
     lst, _ = make_scene(tmp_path)
-    plain = write_lst(tmp_path / "plain_lst.tif", np.full((40, 50), 300.0), transform=Affine.identity(), crs=None)
+    plain = write_lst(tmp_path / "plain_lst.tif", np.full((40, 50), 300.0), transform=Affine.identity(), crs=crs)
     (tmp_path / "scene_guidance.tif").rename(tmp_path / "plain_guidance.tif")
     assert bicubic(plain, tmp_path / "o.tif") == 2
-    assert "has no georeferencing" in error_lines(capsys)[0]
+    assert f"has no georeferencing ({missing})" in error_lines(capsys)[0]
+    assert bicubic(plain, tmp_path / "o.tif", "--scale", "3") == 2  # without guidance too
+    assert f"has no georeferencing ({missing})" in error_lines(capsys)[0]
     assert lst.exists()
+
+
+def _netcdf(path: Path, variables: dict[str, np.ndarray], cf: bool) -> Path:
+    """A netCDF of ``variables`` on a 30 m grid; with ``cf`` its x/y carry what GDAL georeferences by."""
+    import rioxarray  # noqa: F401 - the .rio accessor
+    import xarray as xr
+
+    rows, cols = next(iter(variables.values())).shape
+    coords = {"y": Y0 - 15 - 30 * np.arange(rows), "x": X0 + 15 + 30 * np.arange(cols)}
+    ds = xr.Dataset({k: (("y", "x"), v) for k, v in variables.items()}, coords=coords)
+    if cf:
+        ds = ds.rio.write_crs(UTM).rio.write_coordinate_system()
+    ds.to_netcdf(path, engine="scipy")
+    return path
+
+
+def test_netcdf_in_geotiff_out_and_a_container_of_variables_is_named_so(tmp_path: Path, capsys) -> None:
+    lst = np.full((12, 16), 300.0, np.float32) + np.arange(16, dtype=np.float32) / 10
+    one = _netcdf(tmp_path / "one.nc", {"LST": lst}, cf=True)
+    assert bicubic(one, tmp_path / "one.tif", "--scale", "3") == 0
+    with rasterio.open(tmp_path / "one.tif") as src:
+        assert src.crs == UTM and src.transform == Affine(10, 0, X0, 0, -10, Y0) and src.shape == (36, 48)
+    capsys.readouterr()
+    two = _netcdf(tmp_path / "two.nc", {"LST": lst, "QC": np.zeros((12, 16), np.int16)}, cf=True)
+    assert bicubic(two, tmp_path / "two.tif", "--scale", "3") == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        f"error: {two}: holds 2 subdatasets (netcdf:{two}:LST, netcdf:{two}:QC), not one raster (hint: "
+        f"extract the one to use, e.g. gdal_translate netcdf:{two}:LST two_LST.tif)"]
+    assert not (tmp_path / "two.tif").exists()
 
 
 def test_a_grid_that_does_not_nest_comes_with_a_hint(tmp_path: Path, capsys) -> None:
