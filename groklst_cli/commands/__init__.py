@@ -20,6 +20,7 @@ ORDER = (
     "train",
     "evaluate",
     "downscale",
+    "compare",
     "quicklook",
     "models_cmd",
     "checkpoint_info",

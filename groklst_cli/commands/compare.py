@@ -1,0 +1,67 @@
+"""``groklst compare``: LST rasters scored against a reference raster with the paper's metrics."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from groklst_cli import lst_options
+from groklst_cli.console import info, progress, result
+from pipelines.units import Units
+
+
+def _table(comparison) -> Table:  # noqa: ANN001 - pipelines.compare.Comparison, imported lazily
+    from pipelines.metrics import METRICS
+
+    table = Table(title=f"against the reference on {comparison.pixels:,} common pixels "
+                        f"({comparison.grid}; Kelvin)")
+    table.add_column("candidate")
+    for name in METRICS:
+        table.add_column(name.upper(), justify="right")
+    table.add_column("written", justify="right")
+    for row in comparison.rows:
+        table.add_row(str(row["candidate"]), *(f"{row[m]:.4f}" for m in METRICS), f"{100 * row['written']:.1f} %")
+    return table
+
+
+def compare_cmd(
+    reference: Path = typer.Argument(..., help="The reference LST raster (the truth), e.g. a finer LST of the same date."),
+    candidates: list[Path] = typer.Argument(..., help="LST rasters to score: downscaled outputs, baselines (groklst downscale --model bicubic)."),
+    units: Units = lst_options.units_option(),
+    nodata: Optional[list[float]] = lst_options.nodata_option(),
+    scale_factor: Optional[float] = lst_options.scale_factor_option(),
+    offset: Optional[float] = lst_options.offset_option(),
+    mask_implausible: bool = lst_options.mask_implausible_option(),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (grid, pixels, rows) on stdout."),
+) -> None:
+    """Score LST rasters against a reference: RMSE, MAE, BIAS, CC, RSD in Kelvin (paper eq. 11-16).
+
+    The LST options say how the reference's stored values read (as downscale reads an LST);
+    candidates are read by the default rule, Kelvin or Celsius from their values. The rasters
+    must share a CRS and nest: finer ones are averaged onto the coarsest grid. Every candidate
+    is scored on the same pixels (where the reference and all candidates have data); "written"
+    is the share of the reference's valid pixels a candidate covers.
+    """
+    from pipelines.compare import compare
+
+    decoding = lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible)
+    with progress() as bar:
+        task = bar.add_task("compare", total=None)
+        comparison = compare(reference, candidates, units=units, decoding=decoding,
+                             on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if as_json:
+        result(json.dumps({"reference": str(reference), "reference_units": comparison.reference_units.value,
+                           "grid": comparison.grid, "pixels": comparison.pixels, "rows": comparison.rows}))
+        return
+    info(f"reference {reference} in {comparison.reference_units.value}; compared at {comparison.grid}")
+    Console(file=sys.stdout, highlight=False, soft_wrap=True).print(_table(comparison))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("compare")(compare_cmd)

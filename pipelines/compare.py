@@ -1,0 +1,229 @@
+"""Scoring LST rasters against a reference raster (``groklst compare``).
+
+A downscaler is judged on real scenes against independent truth: this puts the paper's
+metrics (:mod:`pipelines.metrics`) on any rasters, e.g. a downscaled output, its bicubic
+baseline and a finer LST of the same date. Every raster is read by the LST rule
+(:mod:`pipelines.lst_values`: nodata, scale/offset, Kelvin or Celsius) and compared in Kelvin.
+They must share a CRS and nest: each is averaged (the mean temperature of each block; a block
+with a nodata pixel is nodata) onto the coarsest of their grids, over the whole coarse pixels
+they all cover. Candidates are scored on the same pixels, those where the reference and every
+candidate have a value; each candidate's ``written`` share says how much of the valid
+reference it covered. Sums are accumulated strip by strip, so memory does not grow with the
+scene's height.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.windows import Window
+
+from pipelines.errors import InputError
+from pipelines.geotiff import open_raster
+from pipelines.grids import Grid, check_north_up, resolution_units
+from pipelines.lst_values import (
+    LstDecoding,
+    check_plausible,
+    check_single_band,
+    decode,
+    plausible_range,
+    resolve_units,
+    scan,
+)
+from pipelines.metrics import METRICS
+from pipelines.units import KELVIN_OFFSET, Units
+
+SHIFT_K = 300.0  # subtracted before the running second moments: keeps them well conditioned
+STRIP_PIXELS = 1 << 22  # coarse pixels read per strip (times the finest raster's factor squared)
+_TOL = 1e-3  # fraction of a pixel tolerated as rounding noise in grid alignment
+
+
+@dataclass
+class Moments:
+    """Running sums of a candidate ``x`` against the reference ``y`` (both shifted by SHIFT_K)."""
+
+    n: int = 0
+    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
+        ("d", "d2", "abs_d", "x", "x2", "y", "y2", "xy"), 0.0))
+
+    def add(self, candidate: np.ndarray, reference: np.ndarray) -> None:
+        """Add pixels (Kelvin, float64, already restricted to the common valid ones)."""
+        x, y = candidate - SHIFT_K, reference - SHIFT_K
+        d = x - y
+        self.n += x.size
+        for name, values in (("d", d), ("d2", d * d), ("abs_d", np.abs(d)), ("x", x), ("x2", x * x),
+                             ("y", y), ("y2", y * y), ("xy", x * y)):
+            self.sums[name] += float(values.sum())
+
+    def metrics(self) -> dict[str, float]:
+        """RMSE, MAE, BIAS, CC (1/N moments) and RSD (N-1 standard deviations), as
+        :func:`pipelines.metrics.image_metrics` computes them; NaN below two pixels."""
+        n, s = self.n, self.sums
+        if n < 2:
+            return dict.fromkeys(METRICS, float("nan"))
+        mx, my = s["x"] / n, s["y"] / n
+        var_x, var_y = max(s["x2"] / n - mx * mx, 0.0), max(s["y2"] / n - my * my, 0.0)
+        cov = s["xy"] / n - mx * my
+        spread = math.sqrt(var_x * var_y)
+        sigma_x, sigma_y = math.sqrt(var_x * n / (n - 1)), math.sqrt(var_y * n / (n - 1))
+        return {
+            "rmse": math.sqrt(max(s["d2"] / n, 0.0)),
+            "mae": s["abs_d"] / n,
+            "bias": s["d"] / n,
+            "cc": cov / spread if spread > 0 else float("nan"),
+            "rsd": abs(sigma_x - sigma_y) / sigma_y if sigma_y > 0 else float("nan"),
+        }
+
+
+@dataclass(frozen=True)
+class Placed:
+    """One raster on the common grid: ``factor`` of its pixels per coarse pixel along each axis,
+    ``window`` the common footprint in its own pixels."""
+
+    path: Path
+    factor: int
+    window: Window
+
+
+@dataclass(frozen=True)
+class CommonGrid:
+    """The coarsest grid, cut to the whole coarse pixels every raster covers."""
+
+    grid: Grid
+    placed: list[Placed]
+
+    def describe(self) -> str:
+        return f"{self.grid.width}x{self.grid.height} px at {self.grid.res[0]:g} {self.grid.res_units}"
+
+
+def common_grid(grids: Sequence[Grid], paths: Sequence[Path]) -> CommonGrid:
+    """Place every raster on the coarsest one's grid; refuse another CRS, a pixel size that does
+    not divide the coarsest, a grid that does not nest, or footprints without a common pixel."""
+    for grid, path in zip(grids, paths):
+        check_north_up(path, grid)
+        if grid.crs is None:
+            raise InputError(path, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
+        if grid.crs != grids[0].crs:
+            raise InputError(path, f"CRS {grid.crs.to_string()} differs from {paths[0]}'s "
+                                   f"({grids[0].crs.to_string()})", "warp it onto the reference's CRS with gdalwarp")
+        if abs(grid.res[0] - grid.res[1]) > _TOL * grid.res[0]:
+            raise InputError(path, f"pixels are not square ({grid.res[0]:g} x {grid.res[1]:g})")
+    coarse = max(grids, key=lambda g: g.res[0])
+    size, origin = coarse.res[0], coarse.transform
+    unit = resolution_units(coarse.crs)
+    spans = []
+    for grid, path in zip(grids, paths):
+        factor = _whole(size / grid.res[0], path, f"pixel size {grid.res[0]:g} {unit} does not divide the "
+                                                  f"coarsest raster's {size:g} {unit}")
+        col0 = (grid.transform.c - origin.c) / size  # this raster's origin in coarse pixels
+        row0 = (origin.f - grid.transform.f) / size
+        for offset, axis in ((col0, "x"), (row0, "y")):
+            _whole(offset * factor, path, f"grid does not nest in the coarsest raster's (offset of "
+                                          f"{(offset * factor) % 1:.2f} pixel in {axis})")
+        spans.append((factor, col0, row0, col0 + grid.width / factor, row0 + grid.height / factor))
+    c_lo = max(math.ceil(s[1] - _TOL) for s in spans)
+    r_lo = max(math.ceil(s[2] - _TOL) for s in spans)
+    c_hi = min(math.floor(s[3] + _TOL) for s in spans)
+    r_hi = min(math.floor(s[4] + _TOL) for s in spans)
+    if c_hi <= c_lo or r_hi <= r_lo:
+        raise InputError(paths[-1], "the rasters have no whole coarse pixel in common",
+                         "check that they show the same place")
+    placed = [
+        Placed(path, f, Window(round((c_lo - col0) * f), round((r_lo - row0) * f), (c_hi - c_lo) * f, (r_hi - r_lo) * f))
+        for path, (f, col0, row0, _, _) in zip(paths, spans)
+    ]
+    transform = origin @ Affine.translation(c_lo, r_lo)
+    return CommonGrid(Grid(coarse.crs, transform, c_hi - c_lo, r_hi - r_lo), placed)
+
+
+def _whole(value: float, path: Path, problem: str) -> int:
+    rounded = round(value)
+    if abs(value - rounded) > _TOL * max(1.0, abs(value)):
+        raise InputError(path, problem, "resample it onto a grid that nests in the others (gdalwarp -tap)")
+    return int(rounded)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What :func:`compare` measured: the common grid, the reference's unit, the pixels scored
+    and per candidate its metrics and the share of the valid reference it wrote."""
+
+    grid: str
+    reference_units: Units
+    pixels: int
+    rows: list[dict[str, float | str]]
+
+
+def compare(reference: Path, candidates: Sequence[Path], *, units: Units = Units.auto,
+            decoding: LstDecoding = LstDecoding(),
+            on_progress: Callable[[int, int], None] | None = None) -> Comparison:
+    """Score ``candidates`` against ``reference`` (read with ``units`` and ``decoding``; the
+    candidates by the default rule, their unit from their values)."""
+    paths = [Path(reference), *map(Path, candidates)]
+    with ExitStack() as stack:
+        sources = [stack.enter_context(open_raster(p)) for p in paths]
+        for src, path in zip(sources, paths):
+            check_single_band(src, path)
+        common = common_grid([Grid(s.crs, s.transform, s.width, s.height) for s in sources], paths)
+        rules = [(decoding, units)] + [(LstDecoding(), Units.auto)] * len(candidates)
+        found_units = [_units(src, p.window, rule, p.path) for src, p, rule in zip(sources, common.placed, rules)]
+        moments = [Moments() for _ in candidates]
+        written = [0] * len(candidates)
+        reference_valid = 0
+        rows = max(1, STRIP_PIXELS // max(common.grid.width * max(p.factor for p in common.placed) ** 2, 1))
+        for top in range(0, common.grid.height, rows):
+            height = min(rows, common.grid.height - top)
+            blocks = [_coarse(src, p, top, height, rule[0], u)
+                      for src, p, rule, u in zip(sources, common.placed, rules, found_units)]
+            ref, others = blocks[0], blocks[1:]
+            has_ref = np.isfinite(ref)
+            reference_valid += int(has_ref.sum())
+            every = has_ref.copy()
+            for i, block in enumerate(others):
+                has = np.isfinite(block)
+                written[i] += int((has & has_ref).sum())
+                every &= has
+            for moment, block in zip(moments, others):
+                moment.add(block[every], ref[every])
+            if on_progress:
+                on_progress(top + height, common.grid.height)
+    table = []
+    for path, moment, count in zip(candidates, moments, written):
+        table.append({"candidate": str(path), **moment.metrics(),
+                      "written": count / reference_valid if reference_valid else float("nan")})
+    return Comparison(common.describe(), found_units[0], moments[0].n if moments else 0, table)
+
+
+def _units(src: rasterio.DatasetReader, window: Window, rule: tuple[LstDecoding, Units],
+           path: str | os.PathLike[str]) -> Units:
+    """The raster's unit (declared, or from its values), after checking the values are plausible."""
+    decoding, declared = rule
+    found = scan(src, window, decoding, path)
+    units = resolve_units(found, declared)
+    check_plausible(found, units, decoding, path)
+    return units
+
+
+def _coarse(src: rasterio.DatasetReader, placed: Placed, top: int, height: int,
+            decoding: LstDecoding, units: Units) -> np.ndarray:
+    """Coarse rows ``top .. top+height`` of a raster in Kelvin (float64), block means of its pixels."""
+    f, w = placed.factor, placed.window
+    window = Window(w.col_off, w.row_off + top * f, w.width, height * f)
+    values = decode(src, window, decoding, placed.path)
+    if decoding.mask_implausible:
+        lo, hi = plausible_range(units)
+        with np.errstate(invalid="ignore"):
+            values = np.where((values >= lo) & (values <= hi), values, np.nan)
+    if units is Units.celsius:
+        values = values + KELVIN_OFFSET
+    if f == 1:
+        return values
+    return values.reshape(height, f, int(w.width) // f, f).mean(axis=(1, 3))

@@ -1,0 +1,124 @@
+"""``groklst compare``: the paper's metrics on rasters against a reference, streamed strip by
+strip, on one common grid and one common set of pixels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+
+import pipelines.compare as compare_module
+from groklst_cli.app import run
+from pipelines.compare import compare
+from pipelines.metrics import METRICS, image_metrics
+from pipelines.units import Units
+
+UTM = CRS.from_epsg(32632)
+X0, Y0 = 400_000.0, 5_760_000.0
+
+
+def raster(path: Path, values: np.ndarray, res: float = 30.0, origin: tuple[float, float] = (X0, Y0),
+           crs: CRS = UTM, nodata: float | None = None, dtype: str = "float32") -> Path:
+    """A one-band raster as users have them (``nodata`` replaces NaN in the stored values)."""
+    data = values if nodata is None else np.where(np.isnan(values), nodata, values)
+    with rasterio.open(path, "w", driver="GTiff", width=values.shape[1], height=values.shape[0], count=1,
+                       dtype=dtype, crs=crs, transform=Affine(res, 0, origin[0], 0, -res, origin[1]),
+                       nodata=nodata) as dst:
+        dst.write(data.astype(dtype), 1)
+    return path
+
+
+def stored(path: Path) -> np.ndarray:
+    with rasterio.open(path) as src:
+        return src.read(1, masked=True).astype(np.float64).filled(np.nan)
+
+
+def truth_and_candidates(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    truth = 300.0 + 4.0 * rng.standard_normal((45, 38))
+    good = truth + 0.3 * rng.standard_normal(truth.shape)
+    poor = truth + 1.0 + 0.8 * rng.standard_normal(truth.shape)
+    truth[3:6, 4:9] = np.nan
+    good[20:24, 30:33] = np.nan
+    return truth, good, poor
+
+
+def test_streamed_metrics_equal_the_papers_on_the_common_pixels(tmp_path: Path, monkeypatch) -> None:
+    truth, good, poor = truth_and_candidates(np.random.default_rng(0))
+    # The reference in Celsius with Landsat's -9999 fill; candidates in Kelvin, NaN nodata.
+    reference = raster(tmp_path / "truth.tif", truth - 273.15, nodata=-9999.0)
+    paths = [raster(tmp_path / "good.tif", good), raster(tmp_path / "poor.tif", poor)]
+    monkeypatch.setattr(compare_module, "STRIP_PIXELS", 100)  # many strips of 2 rows
+    result = compare(reference, paths)
+    truth = stored(reference) + 273.15  # what the files hold (float32), in Kelvin
+    good, poor = stored(paths[0]), stored(paths[1])
+    common = np.isfinite(truth) & np.isfinite(good) & np.isfinite(poor)
+    assert result.reference_units is Units.celsius and result.pixels == common.sum()
+    assert result.grid == "38x45 px at 30 m"
+    for row, values in zip(result.rows, (good, poor)):
+        expected = image_metrics(np.where(common, values, np.nan), np.where(common, truth, np.nan))
+        for name in METRICS:
+            assert row[name] == pytest.approx(expected[name], rel=1e-9, abs=1e-12), name
+    assert result.rows[0]["written"] == pytest.approx((np.isfinite(truth) & np.isfinite(good)).sum() / np.isfinite(truth).sum())
+    assert result.rows[1]["written"] == 1.0
+    assert result.rows[1]["bias"] == pytest.approx(1.0, abs=0.2)
+
+
+def test_a_finer_raster_is_averaged_onto_the_coarsest_grid(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    truth = 290.0 + 5.0 * rng.standard_normal((12, 10))
+    pattern = np.array([[1.5, -1.0, 0.0], [-0.5, 0.5, 0.0], [0.0, -0.5, 0.0]])  # zero block mean
+    fine = np.kron(truth, np.ones((3, 3))) + np.tile(pattern, truth.shape)
+    # The fine candidate starts one coarse pixel west and north and is one coarse pixel wider.
+    wider = np.full((39, 36), 295.0)
+    wider[3:, 3:33] = fine
+    reference = raster(tmp_path / "truth.tif", truth)
+    candidate = raster(tmp_path / "fine.tif", wider, res=10.0, origin=(X0 - 30, Y0 + 30))
+    row = compare(reference, [candidate]).rows[0]
+    assert row["rmse"] < 1e-9 and row["written"] == 1.0 and row["cc"] == pytest.approx(1.0)
+    # The other way round: a finer reference is averaged onto the candidate's grid.
+    flipped = compare(candidate, [reference])
+    assert flipped.grid == "10x12 px at 30 m" and flipped.rows[0]["rmse"] < 1e-9
+
+
+@pytest.mark.parametrize("case, problem", [
+    ("crs", "differs from"),
+    ("half_pixel", "grid does not nest"),
+    ("pixel_size", "pixel size 20 m does not divide the coarsest raster's 30 m"),
+    ("apart", "no whole coarse pixel in common"),
+    ("digital_numbers", "are not all plausible land-surface temperatures"),
+])
+def test_rasters_that_cannot_be_compared_are_refused_in_one_line(tmp_path: Path, capsys, case: str,
+                                                                 problem: str) -> None:
+    truth = 300.0 + np.arange(120.0).reshape(12, 10) / 10
+    reference = raster(tmp_path / "truth.tif", truth)
+    other = {
+        "crs": lambda: raster(tmp_path / "c.tif", truth, crs=CRS.from_epsg(32633)),
+        "half_pixel": lambda: raster(tmp_path / "c.tif", truth, origin=(X0 + 15, Y0)),
+        "pixel_size": lambda: raster(tmp_path / "c.tif", np.full((18, 15), 300.0), res=20.0),
+        "apart": lambda: raster(tmp_path / "c.tif", truth, origin=(X0 + 3000, Y0)),
+        "digital_numbers": lambda: raster(tmp_path / "c.tif", truth * 100),
+    }[case]()
+    assert run(["compare", str(reference), str(other)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and problem in lines[0], lines
+
+
+def test_json_rows_and_the_reference_options(tmp_path: Path, capsys) -> None:
+    truth, good, _ = truth_and_candidates(np.random.default_rng(2))
+    stored = np.where(np.isnan(truth), 0, np.round((truth - 149.0) / 0.00341802))
+    reference = raster(tmp_path / "landsat_st.tif", stored, dtype="uint16")  # Landsat C2 ST digital numbers
+    candidate = raster(tmp_path / "good.tif", good)
+    assert run(["-q", "compare", str(reference), str(candidate)]) == 2  # digital numbers: refused
+    assert "--scale-factor" in capsys.readouterr().err
+    assert run(["-q", "compare", str(reference), str(candidate), "--scale-factor", "0.00341802",
+                "--offset", "149", "--nodata", "0", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["reference"] == str(reference) and out["reference_units"] == "kelvin"
+    assert out["grid"] == "38x45 px at 30 m" and out["pixels"] == (np.isfinite(truth) & np.isfinite(good)).sum()
+    assert [r["candidate"] for r in out["rows"]] == [str(candidate)]
+    assert 0.25 < out["rows"][0]["rmse"] < 0.35 and set(METRICS) <= set(out["rows"][0])
