@@ -15,6 +15,14 @@ PAPER_BANDS = ("dem", "deepblue", "blue", "green", "red", "vre", "nir", "ndmvi",
 UTM = CRS.from_epsg(32632)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_outside_home(tmp_path_factory: pytest.TempPathFactory):
+    """groklst's caches (``groklst models``' costs) go to a test folder, not the user's home."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GROKLST_CACHE_DIR", str(tmp_path_factory.mktemp("groklst-cache")))
+        yield
+
+
 def write_canonical_scene(
     out_dir: Path,
     name: str = "scene",

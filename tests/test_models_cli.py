@@ -65,3 +65,28 @@ def test_table_fits_the_terminal_and_keeps_descriptions_readable(rows_x4, column
 def test_bad_options_exit_2(argv, capsys):
     assert run(["models", *argv]) == 2
     assert "must be" in capsys.readouterr().err
+
+
+def test_costs_are_measured_once_then_read_from_the_cache_until_the_code_changes(tmp_path, monkeypatch):
+    import groklst_cli.cost_cache as cost_cache
+    import models.cost
+
+    monkeypatch.setenv("GROKLST_CACHE_DIR", str(tmp_path))
+    first = model_rows(2, 3)
+    stored = json.loads((tmp_path / "model-costs.json").read_text())
+    assert len(stored["costs"]) == sum(spec.supports(2) for spec in list_models())
+
+    def measured(*args, **kwargs):
+        raise AssertionError("measured again")
+
+    monkeypatch.setattr(models.cost, "model_cost", measured)
+    assert model_rows(2, 3) == first  # every figure from the cache
+    monkeypatch.setattr(cost_cache, "code_fingerprint", lambda: "another model code")
+    with pytest.raises(AssertionError, match="measured again"):
+        model_rows(2, 3)
+    (tmp_path / "model-costs.json").write_text("{not json")  # a damaged cache is measured over
+    monkeypatch.undo()
+    monkeypatch.setenv("GROKLST_CACHE_DIR", str(tmp_path))
+    assert model_rows(2, 3) == first
+    assert json.loads((tmp_path / "model-costs.json").read_text())["costs"] == stored["costs"]
+    assert [p.name for p in tmp_path.iterdir()] == ["model-costs.json"]  # no temporary left

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from groklst_cli.console import progress
+from groklst_cli.cost_cache import CostCache
 from pipelines.errors import InputError
 
 COST_NOTE = (
@@ -26,30 +27,44 @@ COST_NOTE = (
 def model_rows(scale: int, bands: int, lr_size: int = 64) -> list[dict[str, Any]]:
     """One record per registered model, measured at ``scale`` with ``bands`` guidance bands."""
     # Imported here so that `groklst --help` and the other commands start without torch.
-    from models.cost import model_cost
     from models.registry import list_models
 
     specs = list_models()
+    cache = CostCache.open()
     rows = []
     with progress() as bar:
         task = bar.add_task("measuring models", total=len(specs))
         for spec in specs:
-            cost = model_cost(spec.name, scale, bands, lr_size) if spec.supports(scale) else None
+            cost = _cost(cache, spec.name, scale, bands, lr_size) if spec.supports(scale) else None
             rows.append(
                 {
                     "name": spec.name,
                     "guided": spec.guided,
                     "learned": spec.learned,
                     "scales": "any" if spec.scales is None else list(spec.scales),
-                    "params": None if cost is None else cost.params,
-                    "gflop_per_mpx": None if cost is None else round(cost.gflop_per_mpx, 3),
+                    "params": None if cost is None else cost[0],
+                    "gflop_per_mpx": None if cost is None else round(cost[1], 3),
                     "scale": scale,
                     "guidance_bands": bands if spec.guided else 0,
                     "description": spec.description,
                 }
             )
             bar.advance(task)
+    cache.save()
     return rows
+
+
+def _cost(cache: CostCache, name: str, scale: int, bands: int, lr_size: int) -> tuple[int, float]:
+    """(parameters, GFLOP per output Mpx) of a model, from the cache or measured now."""
+    from models.cost import model_cost
+
+    key = CostCache.key(name, scale, bands, lr_size)
+    cached = cache.get(key)
+    if cached is None:
+        cost = model_cost(name, scale, bands, lr_size)
+        cached = cost.params, cost.gflop_per_mpx
+        cache.put(key, *cached)
+    return cached
 
 
 def _kind(row: dict[str, Any]) -> str:
