@@ -35,6 +35,7 @@ from pipelines.infer import Execution, ModelSource, Prediction, submit
 from pipelines.lst_values import LstDecoding, check_plausible, resolve_units, scan
 from pipelines.mosaic import StreamingMosaic
 from pipelines.plausibility import OutputGuard
+from pipelines.raster_names import source_tag
 from pipelines.tile_reader import SceneSources, TileData, TileReader, read_ahead, resolve_hole_margin
 from pipelines.tiling import Tile, blend_weights, tile_grid
 from pipelines.units import Units, from_kelvin, unit_tag
@@ -318,8 +319,8 @@ def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneR
 
 
 def _source_tag(path: Path | None) -> str:
-    """An input's absolute path for the output's tags; ``none`` for no guidance."""
-    return "none" if path is None else str(Path(path).resolve())
+    """An input's absolute path (or GDAL name) for the output's tags; ``none`` for no guidance."""
+    return "none" if path is None else source_tag(path)
 
 
 def _submit_batch(run: _SceneRun, batch: list[tuple[Tile, TileData]]) -> Prediction:

@@ -26,6 +26,7 @@ from rasterio.windows import Window
 
 from pipelines.atomic import atomic_output
 from pipelines.errors import InputError, environment_error
+from pipelines.raster_names import gdal_name
 
 BLOCK = 512
 # GDAL compresses and writes blocks on one thread, whatever GDAL_NUM_THREADS says: with worker
@@ -91,20 +92,25 @@ def streaming_gdal_env() -> rasterio.Env:
 
 
 def open_raster(path: str | os.PathLike[str]) -> rasterio.DatasetReader:
-    """Open a raster for reading, turning missing or unreadable files into an :class:`InputError`."""
+    """Open a raster for reading, turning missing or unreadable files into an :class:`InputError`.
+
+    ``path`` is a local file or a GDAL dataset name (:mod:`pipelines.raster_names`).
+    """
     p = Path(path)
-    if not p.exists():
+    name = gdal_name(p)
+    if name is None and not p.exists():
         raise InputError(p, "file not found", "check the path")
-    if p.is_dir():
+    if name is None and p.is_dir():
         raise InputError(p, "is a directory, expected a GeoTIFF")
     try:
         with warnings.catch_warnings():  # georeferencing is checked with a hint where it matters
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            src = rasterio.open(p)
+            src = rasterio.open(name or p)
     except UnicodeError as exc:
         raise environment_error(exc, p) from exc
     except RasterioIOError as exc:
-        raise InputError(p, f"not a readable raster ({_first_line(exc)})", "is it a GeoTIFF?") from exc
+        hint = "check the name, the archive and any credentials GDAL needs" if name else "is it a GeoTIFF?"
+        raise InputError(p, f"not a readable raster ({_first_line(exc)})", hint) from exc
     if src.count == 0 and src.subdatasets:
         _refuse_container(src, p)
     return src
@@ -117,7 +123,8 @@ def _refuse_container(src: rasterio.DatasetReader, path: Path) -> None:
     shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
     variable = names[0].rsplit(":", 1)[-1].strip("/").replace("/", "_")
     raise InputError(path, f"holds {len(names)} subdatasets ({shown}), not one raster",
-                     f"extract the one to use, e.g. gdal_translate {names[0]} {path.stem}_{variable}.tif")
+                     f"give one by its name, e.g. {names[0]}, or extract it: gdal_translate {names[0]} "
+                     f"{path.stem}_{variable}.tif")
 
 
 def _first_line(exc: BaseException) -> str:

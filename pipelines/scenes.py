@@ -19,6 +19,7 @@ from pipelines.downscale import DownscaleOptions, SceneReport, downscale_scene, 
 from pipelines.errors import EmptySceneError, InputError, environment_error
 from pipelines.geotiff import check_geotiff_name
 from pipelines.infer import ModelSource
+from pipelines.raster_names import raster_stem
 from pipelines.scene_align import aligned_guidance
 
 
@@ -47,8 +48,9 @@ class SceneJob:
 
 
 def output_for(lst: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:
-    """Default output name: ``OUT_DIR/<input stem>_downscaled.tif``."""
-    return Path(out_dir) / f"{Path(lst).stem}_downscaled.tif"
+    """Default output name: ``OUT_DIR/<input stem>_downscaled.tif`` (a subdataset's: the file's
+    stem and the variable, :func:`~pipelines.raster_names.raster_stem`)."""
+    return Path(out_dir) / f"{raster_stem(lst)}_downscaled.tif"
 
 
 def check_batch(jobs: Iterable[SceneJob]) -> None:

@@ -493,7 +493,7 @@ def test_netcdf_in_geotiff_out_and_a_container_of_variables_is_named_so(tmp_path
     err = capsys.readouterr().err
     assert err.splitlines() == [
         f"error: {two}: holds 2 subdatasets (netcdf:{two}:LST, netcdf:{two}:QC), not one raster (hint: "
-        f"extract the one to use, e.g. gdal_translate netcdf:{two}:LST two_LST.tif)"]
+        f"give one by its name, e.g. netcdf:{two}:LST, or extract it: gdal_translate netcdf:{two}:LST two_LST.tif)"]
     assert not (tmp_path / "two.tif").exists()
 
 

@@ -1,0 +1,76 @@
+"""Rasters named the way GDAL names them, not only local files.
+
+Archives and object stores are read in place through GDAL's virtual file systems
+(``/vsitar/LC08_..._02_T1.tar/LC08_..._ST_B10.TIF`` for a Landsat Collection-2 bundle,
+``/vsizip/``, ``/vsis3/bucket/key.tif``, ``/vsicurl/https://host/scene.tif``) and one variable
+of a netCDF or HDF5 file by its subdataset name (``NETCDF:file.nc:LST``). A local file of
+that name always wins. The command line hands paths over as :class:`pathlib.Path`, which
+folds ``https://`` into ``https:/`` and ``/vsizip//abs/a.zip`` into ``/vsizip/abs/a.zip``;
+:func:`gdal_name` puts the slash back.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from pathlib import Path
+
+import rasterio
+
+_VSI = re.compile(r"^/vsi[a-z0-9_]+/")
+_DRIVER_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9_]*):(.+)$")
+_FOLDED_URL = re.compile(r"^(/vsicurl(?:_streaming)?/)([a-z]+):/(?!/)")
+_ARCHIVE = re.compile(r"^(/vsi(?:zip|tar|gzip|7z|rar)/)(.+)$")
+
+
+@functools.cache
+def _driver_names() -> frozenset[str]:
+    with rasterio.Env() as env:
+        return frozenset(name.upper() for name in env.drivers())
+
+
+def gdal_name(path: str | os.PathLike[str]) -> str | None:
+    """The GDAL dataset name ``path`` stands for, or None for a local path (existing or not)."""
+    text = os.fspath(path)
+    if Path(text).exists():
+        return None
+    if _VSI.match(text):
+        return _unfolded_archive(_FOLDED_URL.sub(r"\1\2://", text))
+    prefixed = _DRIVER_PREFIX.match(text)
+    if prefixed and prefixed.group(1).upper() in _driver_names():
+        return text
+    return None
+
+
+def _unfolded_archive(name: str) -> str:
+    """``/vsizip//abs/a.zip/x.tif`` folded to ``/vsizip/abs/a.zip/x.tif`` reads ``abs/a.zip``
+    relative to the current folder: put the slash back when only the absolute archive exists."""
+    archive = _ARCHIVE.match(name)
+    if archive is None or archive.group(2).startswith(("/", "{")):
+        return name
+    parts = archive.group(2).split("/")
+    for end in range(1, len(parts)):
+        inside = "/".join(parts[:end])
+        if Path(inside).is_file():
+            return name
+        if Path("/" + inside).is_file():
+            return f"{archive.group(1)}/{archive.group(2)}"
+    return name
+
+
+def raster_stem(path: str | os.PathLike[str]) -> str:
+    """The name an output is named after: the file's stem, and for a subdataset the file's stem
+    and the variable (``NETCDF:day.nc:LST`` -> ``day_LST``)."""
+    name = gdal_name(path)
+    prefixed = _DRIVER_PREFIX.match(name) if name and not _VSI.match(name) else None
+    if prefixed is None:
+        return Path(path).stem
+    file, _, variable = prefixed.group(2).rpartition(":")
+    file, variable = file.strip('"'), variable.strip("/").replace("/", "_")
+    return f"{Path(file).stem}_{variable}"
+
+
+def source_tag(path: str | os.PathLike[str]) -> str:
+    """How an output's tags name an input: the absolute path of a local file, a GDAL name as given."""
+    return gdal_name(path) or str(Path(path).resolve())
