@@ -35,7 +35,7 @@ from pipelines.infer import Execution, ModelSource, Prediction, submit
 from pipelines.lst_values import LstDecoding, check_plausible, resolve_units, scan
 from pipelines.mosaic import StreamingMosaic
 from pipelines.plausibility import OutputGuard
-from pipelines.raster_names import source_tag
+from pipelines.raster_names import display_name, source_tag
 from pipelines.tile_reader import SceneSources, TileData, TileReader, read_ahead, resolve_hole_margin
 from pipelines.tiling import Tile, blend_weights, tile_grid
 from pipelines.units import Units, from_kelvin, unit_tag
@@ -214,7 +214,7 @@ def downscale_scene(
     lst_path = Path(lst_path)
     if opts.scale is None:
         guidance_path = Path(guidance_path) if guidance_path else guidance_beside(lst_path)
-    report = SceneReport(input=str(lst_path), output=str(out_path))
+    report = SceneReport(input=display_name(lst_path), output=str(out_path))
     with streaming_gdal_env(), ExitStack() as stack:
         inputs = SceneSources.open(stack, lst_path, guidance_path)
         if inputs.guidance is None:

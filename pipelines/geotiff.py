@@ -110,7 +110,7 @@ def open_raster(path: str | os.PathLike[str]) -> rasterio.DatasetReader:
         raise environment_error(exc, p) from exc
     except RasterioIOError as exc:
         hint = "check the name, the archive and any credentials GDAL needs" if name else "is it a GeoTIFF?"
-        raise InputError(p, f"not a readable raster ({_first_line(exc)})", hint) from exc
+        raise InputError(name or p, f"not a readable raster ({_first_line(exc)})", hint) from exc
     if src.count == 0 and src.subdatasets:
         _refuse_container(src, p)
     return src

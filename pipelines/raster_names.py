@@ -56,6 +56,8 @@ def _unfolded_archive(name: str) -> str:
             return name
         if Path("/" + inside).is_file():
             return f"{archive.group(1)}/{archive.group(2)}"
+    if not Path(parts[0]).exists() and Path("/" + parts[0]).exists():  # no such archive: named as meant
+        return f"{archive.group(1)}/{archive.group(2)}"
     return name
 
 
@@ -69,6 +71,11 @@ def raster_stem(path: str | os.PathLike[str]) -> str:
     file, _, variable = prefixed.group(2).rpartition(":")
     file, variable = file.strip('"'), variable.strip("/").replace("/", "_")
     return f"{Path(file).stem}_{variable}"
+
+
+def display_name(path: str | os.PathLike[str]) -> str:
+    """How reports name an input: a GDAL name as GDAL reads it (slashes restored), else the path."""
+    return gdal_name(path) or os.fspath(path)
 
 
 def source_tag(path: str | os.PathLike[str]) -> str:

@@ -19,7 +19,7 @@ from pipelines.downscale import DownscaleOptions, SceneReport, downscale_scene, 
 from pipelines.errors import EmptySceneError, InputError, environment_error
 from pipelines.geotiff import check_geotiff_name
 from pipelines.infer import ModelSource
-from pipelines.raster_names import raster_stem
+from pipelines.raster_names import display_name, raster_stem
 from pipelines.scene_align import aligned_guidance
 
 
@@ -88,7 +88,7 @@ def run_job(
     ``on_grid`` gets a line on each grid decision (the alignment, the output grid).
     """
     if skip_existing and job.output.exists():
-        return SceneReport(str(job.lst), str(job.output), status="skipped")
+        return SceneReport(display_name(job.lst), str(job.output), status="skipped")
     try:
         check_geotiff_name(job.output)
         check_writable(job.output, options.overwrite, inputs=job.inputs())
@@ -107,16 +107,16 @@ def run_job(
         report.seconds = round(time.perf_counter() - start, 3)  # with the alignment
         return report
     except EmptySceneError as exc:
-        return SceneReport(str(job.lst), str(job.output), status="empty", error=str(exc))
+        return SceneReport(display_name(job.lst), str(job.output), status="empty", error=str(exc))
     except InputError as exc:
-        return SceneReport(str(job.lst), str(job.output), status="error", error=str(exc))
+        return SceneReport(display_name(job.lst), str(job.output), status="error", error=str(exc))
     except Exception as exc:  # noqa: BLE001 - reported per scene; the run goes on
         mapped = environment_error(exc, job.output)
         if mapped is not None:
-            return SceneReport(str(job.lst), str(job.output), status="error", error=str(mapped))
+            return SceneReport(display_name(job.lst), str(job.output), status="error", error=str(mapped))
         detail = traceback.format_exc() if debug else f"{type(exc).__name__}: {exc}"
         return SceneReport(
-            str(job.lst), str(job.output), status="failed", error=f"internal error: {detail}"
+            display_name(job.lst), str(job.output), status="failed", error=f"internal error: {detail}"
         )
 
 

@@ -3,6 +3,7 @@ its subdataset name, URLs whose ``//`` the command line folded; a local file alw
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tarfile
@@ -24,7 +25,7 @@ def _pixels(path: Path) -> np.ndarray:
 
 
 @pytest.mark.parametrize("archive", ["zip", "tar"])
-def test_a_scene_inside_an_archive_is_read_in_place(tmp_path: Path, archive: str) -> None:
+def test_a_scene_inside_an_archive_is_read_in_place(tmp_path: Path, capsys, archive: str) -> None:
     lst, guidance = write_canonical_scene(tmp_path, "d1", shape=(16, 20), bands=("red", "nir"))
     bundle = tmp_path / f"bundle.{archive}"
     if archive == "zip":
@@ -37,7 +38,8 @@ def test_a_scene_inside_an_archive_is_read_in_place(tmp_path: Path, archive: str
             t.add(guidance, guidance.name)
     inside = f"/vsi{archive}/{bundle}/{lst.name}"  # /vsizip//tmp/...: an absolute archive path
     out = tmp_path / "out"
-    assert run(["-q", "downscale", inside, "--model", "bicubic", "--out-dir", str(out)]) == 0
+    assert run(["-q", "downscale", inside, "--model", "bicubic", "--out-dir", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["input"] == inside  # as given, both slashes
     assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(tmp_path / "ref.tif")]) == 0
     written = out / "d1_lst_downscaled.tif"  # the guidance beside it in the archive was found
     np.testing.assert_array_equal(_pixels(written), _pixels(tmp_path / "ref.tif"))
@@ -85,6 +87,6 @@ def test_an_unreadable_gdal_name_is_one_line_naming_it(tmp_path: Path, capsys) -
     missing = f"/vsizip/{tmp_path}/nothere.zip/a_lst.tif"
     assert run(["downscale", missing, "--model", "bicubic", "--scale", "2", "-o", str(tmp_path / "o.tif")]) == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and lines[0].startswith(f"error: {Path(missing)}: not a readable raster")
+    assert len(lines) == 1 and lines[0].startswith(f"error: {missing}: not a readable raster")
     assert "check the name, the archive and any credentials GDAL needs" in lines[0]
     assert not (tmp_path / "o.tif").exists()

@@ -193,6 +193,7 @@ def downscale(
     """
     from pipelines.devices import resolve_device
     from pipelines.downscale import MAX_OUTPUT_PIXELS, DownscaleOptions, SceneReport
+    from pipelines.raster_names import display_name
     from pipelines.scenes import run_dask, run_local
 
     if units_out is Units.auto:
@@ -243,7 +244,7 @@ def downscale(
             raise InputError("--save-checkpoint", "no network is fitted, so there are no weights to save",
                              "tsharp, gwr, dms and mlp are refitted on every scene")
         if skip_existing and jobs[0].output.exists():
-            say(SceneReport(str(jobs[0].lst), str(jobs[0].output), status="skipped"), as_json)
+            say(SceneReport(display_name(jobs[0].lst), str(jobs[0].output), status="skipped"), as_json)
             return
         from pipelines.geotiff import check_geotiff_name
 
