@@ -46,6 +46,7 @@ from pipelines.patches import (
     split_by_blocks,
     split_by_scene,
 )
+from pipelines.raster_names import gdal_name
 from pipelines.scene_align import aligned_guidance
 from pipelines.training_scene import (
     GRID_TOLERANCE,
@@ -543,7 +544,7 @@ def scene_inputs(
     files, folders = [], []
     for raw in paths:
         path = Path(raw)
-        if not path.exists():
+        if not path.exists() and gdal_name(path) is None:  # a GDAL name: opening it tells
             raise InputError(path, "file not found", "check the path")
         (folders if path.is_dir() else files).append(path)
     if not folders:

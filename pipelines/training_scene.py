@@ -36,6 +36,7 @@ from pipelines.lst_values import (
     scan,
     to_kelvin_masked,
 )
+from pipelines.raster_names import gdal_name, raster_stem
 from pipelines.units import Units
 
 LST_SUFFIX = "_lst"
@@ -109,7 +110,7 @@ def guidance_for(lst_path: Path) -> tuple[str, Path]:
         )
     name = stem[: -len(LST_SUFFIX)]
     guidance = lst_path.with_name(f"{name}{GUIDANCE_SUFFIX}{lst_path.suffix}")
-    if not guidance.exists():
+    if not guidance.exists() and gdal_name(guidance) is None:  # inside an archive: opening tells
         raise InputError(guidance, "guidance file not found beside the LST", "run groklst ingest first")
     return name, guidance
 
@@ -163,7 +164,7 @@ def open_scene(
     if guidance_path is None:
         name, guidance_path = guidance_for(lst_path)
     else:
-        name = lst_path.stem.removesuffix(LST_SUFFIX)
+        name = raster_stem(lst_path).removesuffix(LST_SUFFIX)
     with open_raster(lst_path) as lst, open_raster(guidance_path) as guide:
         check_single_band(lst, lst_path)
         names, _ = guidance_names(guide, guidance_path, band_names)
@@ -243,7 +244,8 @@ def _lst_reading(src: rasterio.DatasetReader, path: Path, region: Region, lst_fa
 def _lazy(path: Path) -> da.Array:
     """The raster as a dask array ``(bands, rows, cols)`` with nodata as NaN."""
     try:
-        arr = rioxarray.open_rasterio(path, masked=True, chunks={"x": _SCAN_CHUNK, "y": _SCAN_CHUNK})
+        arr = rioxarray.open_rasterio(gdal_name(path) or path, masked=True,
+                                      chunks={"x": _SCAN_CHUNK, "y": _SCAN_CHUNK})
     except Exception as exc:  # noqa: BLE001 - any open failure is an unreadable input
         raise InputError(path, f"cannot read the raster ({type(exc).__name__})") from exc
     return arr.data

@@ -90,3 +90,20 @@ def test_an_unreadable_gdal_name_is_one_line_naming_it(tmp_path: Path, capsys) -
     assert len(lines) == 1 and lines[0].startswith(f"error: {missing}: not a readable raster")
     assert "check the name, the archive and any credentials GDAL needs" in lines[0]
     assert not (tmp_path / "o.tif").exists()
+
+
+def test_prepare_reads_scenes_inside_an_archive(tmp_path: Path) -> None:
+    from pipelines.dataset import open_prepared
+
+    lst, guidance = write_canonical_scene(tmp_path, "d1", shape=(16, 20), bands=("red", "nir"))
+    with zipfile.ZipFile(tmp_path / "bundle.zip", "w") as z:
+        z.write(lst, lst.name)
+        z.write(guidance, guidance.name)
+    small = ["--scales", "2", "--patch", "8", "--stride", "8", "--split", "1:0:0"]
+    assert run(["-q", "prepare", f"/vsizip/{tmp_path}/bundle.zip/{lst.name}", "-o", str(tmp_path / "ds"), *small]) == 0
+    assert run(["-q", "prepare", str(lst), "-o", str(tmp_path / "ref"), *small]) == 0
+    got, ref = open_prepared(tmp_path / "ds"), open_prepared(tmp_path / "ref")
+    assert len(got) == len(ref) > 0
+    for i in range(len(ref)):
+        for a, b in zip(got.read(i, 2), ref.read(i, 2)):
+            np.testing.assert_array_equal(a, b)
