@@ -71,8 +71,11 @@ class SourceSpec:
 
 
 def parse_source(spec: str, *, categorical: bool = False) -> SourceSpec:
-    """``PATH``, ``NAME=PATH`` or ``NAME1,NAME2,...=PATH`` (one name per band) -> a source."""
-    if "=" in spec and not Path(spec).exists():
+    """``PATH``, ``NAME=PATH`` or ``NAME1,NAME2,...=PATH`` (one name per band) -> a source.
+
+    Band names hold no ``/``, so a URL's query (``/vsicurl/https://host/a.tif?sig=...``) is a PATH.
+    """
+    if "=" in spec and "/" not in spec.split("=", 1)[0] and not Path(spec).exists():
         names_text, path = spec.split("=", 1)
         names = tuple(n.strip().lower() for n in names_text.split(","))
         if not all(names) or not path:

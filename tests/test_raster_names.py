@@ -107,3 +107,12 @@ def test_prepare_reads_scenes_inside_an_archive(tmp_path: Path) -> None:
     for i in range(len(ref)):
         for a, b in zip(got.read(i, 2), ref.read(i, 2)):
             np.testing.assert_array_equal(a, b)
+
+
+def test_a_guidance_source_url_with_a_query_is_a_path_not_names() -> None:
+    from pipelines.guidance import parse_source
+
+    url = "/vsicurl/https://host/s2.tif?sig=abc=&se=2026"
+    assert parse_source(url).names == () and str(parse_source(url).path).endswith("se=2026")
+    named = parse_source(f"swir1={url}")
+    assert named.names == ("swir1",) and gdal_name(named.path) == url  # the folded // put back
