@@ -4,9 +4,10 @@ A downscaler is judged on real scenes against independent truth: this puts the p
 metrics (:mod:`pipelines.metrics`) on any rasters, e.g. a downscaled output, its bicubic
 baseline and a finer LST of the same date. Every raster is read by the LST rule
 (:mod:`pipelines.lst_values`: nodata, scale/offset, Kelvin or Celsius) and compared in Kelvin.
-They must share a CRS and nest: each is averaged (the mean temperature of each block; a block
-with a nodata pixel is nodata) onto the coarsest of their grids, over the whole coarse pixels
-they all cover. Candidates are scored on the same pixels, those where the reference and every
+They must share a CRS and nest: each is averaged (the mean temperature of each block, or with
+``aggregate="radiance"`` the temperature of its mean T^4, as prepare's ``--aggregate``; a
+block with a nodata pixel is nodata) onto the coarsest of their grids, over the whole coarse
+pixels they all cover. Candidates are scored on the same pixels, those where the reference and every
 candidate have a value; each candidate's ``written`` share says how much of the valid
 reference it covered. Sums are accumulated strip by strip, so memory does not grow with the
 scene's height.
@@ -162,11 +163,16 @@ class Comparison:
     rows: list[dict[str, float | str]]
 
 
+AGGREGATES = ("kelvin", "radiance")
+
+
 def compare(reference: Path, candidates: Sequence[Path], *, units: Units = Units.auto,
-            decoding: LstDecoding = LstDecoding(),
+            decoding: LstDecoding = LstDecoding(), aggregate: str = "kelvin",
             on_progress: Callable[[int, int], None] | None = None) -> Comparison:
     """Score ``candidates`` against ``reference`` (read with ``units`` and ``decoding``; the
     candidates by the default rule, their unit from their values)."""
+    if aggregate not in AGGREGATES:
+        raise InputError("--aggregate", f"unknown aggregation {aggregate!r}", "use kelvin or radiance")
     paths = [Path(reference), *map(Path, candidates)]
     with ExitStack() as stack:
         sources = [stack.enter_context(open_raster(p)) for p in paths]
@@ -181,7 +187,7 @@ def compare(reference: Path, candidates: Sequence[Path], *, units: Units = Units
         rows = max(1, STRIP_PIXELS // max(common.grid.width * max(p.factor for p in common.placed) ** 2, 1))
         for top in range(0, common.grid.height, rows):
             height = min(rows, common.grid.height - top)
-            blocks = [_coarse(src, p, top, height, rule[0], u)
+            blocks = [_coarse(src, p, top, height, rule[0], u, aggregate)
                       for src, p, rule, u in zip(sources, common.placed, rules, found_units)]
             ref, others = blocks[0], blocks[1:]
             has_ref = np.isfinite(ref)
@@ -213,8 +219,9 @@ def _units(src: rasterio.DatasetReader, window: Window, rule: tuple[LstDecoding,
 
 
 def _coarse(src: rasterio.DatasetReader, placed: Placed, top: int, height: int,
-            decoding: LstDecoding, units: Units) -> np.ndarray:
-    """Coarse rows ``top .. top+height`` of a raster in Kelvin (float64), block means of its pixels."""
+            decoding: LstDecoding, units: Units, aggregate: str) -> np.ndarray:
+    """Coarse rows ``top .. top+height`` of a raster in Kelvin (float64): block means of its
+    pixels, of their temperature or (``radiance``) of their T^4."""
     f, w = placed.factor, placed.window
     window = Window(w.col_off, w.row_off + top * f, w.width, height * f)
     values = decode(src, window, decoding, placed.path)
@@ -226,4 +233,6 @@ def _coarse(src: rasterio.DatasetReader, placed: Placed, top: int, height: int,
         values = values + KELVIN_OFFSET
     if f == 1:
         return values
-    return values.reshape(height, f, int(w.width) // f, f).mean(axis=(1, 3))
+    power = 4 if aggregate == "radiance" else 1
+    mean = (values**power).reshape(height, f, int(w.width) // f, f).mean(axis=(1, 3))
+    return mean ** (1 / power)

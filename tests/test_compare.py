@@ -122,3 +122,22 @@ def test_json_rows_and_the_reference_options(tmp_path: Path, capsys) -> None:
     assert out["grid"] == "38x45 px at 30 m" and out["pixels"] == (np.isfinite(truth) & np.isfinite(good)).sum()
     assert [r["candidate"] for r in out["rows"]] == [str(candidate)]
     assert 0.25 < out["rows"][0]["rmse"] < 0.35 and set(METRICS) <= set(out["rows"][0])
+
+
+def test_radiance_aggregation_matches_prepares(tmp_path: Path, capsys) -> None:
+    from pipelines.degrade import degrade
+
+    fine = 300.0 + 15.0 * np.random.default_rng(3).standard_normal((24, 30))  # strong sub-pixel contrast
+    coarse = degrade(fine, 3, aggregate="radiance")  # what a coarser thermal sensor sees
+    reference = raster(tmp_path / "coarse.tif", coarse.astype(np.float64))
+    candidate = raster(tmp_path / "fine.tif", fine, res=10.0)
+    base = ["-q", "compare", str(reference), str(candidate), "--json"]
+    assert run([*base, "--aggregate", "radiance"]) == 0
+    radiance = json.loads(capsys.readouterr().out)
+    assert run(base) == 0
+    kelvin = json.loads(capsys.readouterr().out)
+    assert radiance["aggregate"] == "radiance" and kelvin["aggregate"] == "kelvin"
+    assert radiance["rows"][0]["rmse"] < 1e-4  # float32 storage
+    assert kelvin["rows"][0]["bias"] < -0.1  # the mean temperature is below the radiance one
+    assert run([*base, "--aggregate", "photons"]) == 2
+    assert "unknown aggregation 'photons'" in capsys.readouterr().err

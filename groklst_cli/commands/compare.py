@@ -38,13 +38,15 @@ def compare_cmd(
     scale_factor: Optional[float] = lst_options.scale_factor_option(),
     offset: Optional[float] = lst_options.offset_option(),
     mask_implausible: bool = lst_options.mask_implausible_option(),
+    aggregate: str = typer.Option("kelvin", "--aggregate", help="Average finer rasters onto the coarsest grid in kelvin or in radiance (T^4, Stefan-Boltzmann)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (grid, pixels, rows) on stdout."),
 ) -> None:
     """Score LST rasters against a reference: RMSE, MAE, BIAS, CC, RSD in Kelvin (paper eq. 11-16).
 
     The LST options say how the reference's stored values read (as downscale reads an LST);
     candidates are read by the default rule, Kelvin or Celsius from their values. The rasters
-    must share a CRS and nest: finer ones are averaged onto the coarsest grid. Every candidate
+    must share a CRS and nest: finer ones are averaged onto the coarsest grid (--aggregate
+    kelvin: mean temperature; radiance: the temperature of the mean T^4). Every candidate
     is scored on the same pixels (where the reference and all candidates have data); "written"
     is the share of the reference's valid pixels a candidate covers.
     """
@@ -53,11 +55,12 @@ def compare_cmd(
     decoding = lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible)
     with progress() as bar:
         task = bar.add_task("compare", total=None)
-        comparison = compare(reference, candidates, units=units, decoding=decoding,
+        comparison = compare(reference, candidates, units=units, decoding=decoding, aggregate=aggregate,
                              on_progress=lambda done, total: bar.update(task, completed=done, total=total))
     if as_json:
         result(json.dumps({"reference": str(reference), "reference_units": comparison.reference_units.value,
-                           "grid": comparison.grid, "pixels": comparison.pixels, "rows": comparison.rows}))
+                           "grid": comparison.grid, "aggregate": aggregate, "pixels": comparison.pixels,
+                           "rows": comparison.rows}))
         return
     info(f"reference {reference} in {comparison.reference_units.value}; compared at {comparison.grid}")
     Console(file=sys.stdout, highlight=False, soft_wrap=True).print(_table(comparison))
