@@ -29,7 +29,7 @@ from rasterio.windows import Window
 
 from pipelines.errors import InputError
 from pipelines.geotiff import open_raster
-from pipelines.grids import Grid, check_north_up, resolution_units
+from pipelines.grids import ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, resolution_units
 from pipelines.lst_values import (
     LstDecoding,
     check_plausible,
@@ -43,8 +43,8 @@ from pipelines.metrics import METRICS
 from pipelines.units import KELVIN_OFFSET, Units
 
 SHIFT_K = 300.0  # subtracted before the running second moments: keeps them well conditioned
+NEST_HINT = "resample it onto a grid that nests in the others (gdalwarp -tap)"
 STRIP_PIXELS = 1 << 22  # coarse pixels read per strip (times the finest raster's factor squared)
-_TOL = 1e-3  # fraction of a pixel tolerated as rounding noise in grid alignment
 
 
 @dataclass
@@ -115,25 +115,25 @@ def common_grid(grids: Sequence[Grid], paths: Sequence[Path]) -> CommonGrid:
         if grid.crs != grids[0].crs:
             raise InputError(path, f"CRS {grid.crs.to_string()} differs from {paths[0]}'s "
                                    f"({grids[0].crs.to_string()})", "warp it onto the reference's CRS with gdalwarp")
-        if abs(grid.res[0] - grid.res[1]) > _TOL * grid.res[0]:
+        if abs(grid.res[0] - grid.res[1]) > ALIGNMENT_TOLERANCE * grid.res[0]:
             raise InputError(path, f"pixels are not square ({grid.res[0]:g} x {grid.res[1]:g})")
     coarse = max(grids, key=lambda g: g.res[0])
     size, origin = coarse.res[0], coarse.transform
     unit = resolution_units(coarse.crs)
     spans = []
     for grid, path in zip(grids, paths):
-        factor = _whole(size / grid.res[0], path, f"pixel size {grid.res[0]:g} {unit} does not divide the "
-                                                  f"coarsest raster's {size:g} {unit}")
+        factor = as_integer(size / grid.res[0], f"pixel size {grid.res[0]:g} {unit} does not divide the "
+                                                 f"coarsest raster's {size:g} {unit}", path, NEST_HINT)
         col0 = (grid.transform.c - origin.c) / size  # this raster's origin in coarse pixels
         row0 = (origin.f - grid.transform.f) / size
         for offset, axis in ((col0, "x"), (row0, "y")):
-            _whole(offset * factor, path, f"grid does not nest in the coarsest raster's (offset of "
-                                          f"{(offset * factor) % 1:.2f} pixel in {axis})")
+            as_integer(offset * factor, f"grid does not nest in the coarsest raster's (offset of "
+                                        f"{(offset * factor) % 1:.2f} pixel in {axis})", path, NEST_HINT)
         spans.append((factor, col0, row0, col0 + grid.width / factor, row0 + grid.height / factor))
-    c_lo = max(math.ceil(s[1] - _TOL) for s in spans)
-    r_lo = max(math.ceil(s[2] - _TOL) for s in spans)
-    c_hi = min(math.floor(s[3] + _TOL) for s in spans)
-    r_hi = min(math.floor(s[4] + _TOL) for s in spans)
+    c_lo = max(math.ceil(s[1] - ALIGNMENT_TOLERANCE) for s in spans)
+    r_lo = max(math.ceil(s[2] - ALIGNMENT_TOLERANCE) for s in spans)
+    c_hi = min(math.floor(s[3] + ALIGNMENT_TOLERANCE) for s in spans)
+    r_hi = min(math.floor(s[4] + ALIGNMENT_TOLERANCE) for s in spans)
     if c_hi <= c_lo or r_hi <= r_lo:
         raise InputError(paths[-1], "the rasters have no whole coarse pixel in common",
                          "check that they show the same place")
@@ -143,13 +143,6 @@ def common_grid(grids: Sequence[Grid], paths: Sequence[Path]) -> CommonGrid:
     ]
     transform = origin @ Affine.translation(c_lo, r_lo)
     return CommonGrid(Grid(coarse.crs, transform, c_hi - c_lo, r_hi - r_lo), placed)
-
-
-def _whole(value: float, path: Path, problem: str) -> int:
-    rounded = round(value)
-    if abs(value - rounded) > _TOL * max(1.0, abs(value)):
-        raise InputError(path, problem, "resample it onto a grid that nests in the others (gdalwarp -tap)")
-    return int(rounded)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from rasterio.windows import Window
 
 from pipelines.errors import InputError
 
-_TOL = 1e-3  # fraction of a pixel tolerated as rounding noise in grid alignment
+ALIGNMENT_TOLERANCE = 1e-3  # fraction of a pixel tolerated as rounding noise in grid alignment
 
 
 def resolution_units(crs: CRS | None) -> str:
@@ -118,9 +118,11 @@ NEST_HINT = ("resample the guidance onto a grid that nests in the LST grid: "
              "groklst guidance LST.tif SOURCE.tif -o GUIDANCE.tif, or downscale --align")
 
 
-def _integer(value: float, what: str, path: str | os.PathLike[str], hint: str | None = None) -> int:
+def as_integer(value: float, what: str, path: str | os.PathLike[str], hint: str | None = None) -> int:
+    """``value`` as an integer, or an InputError naming ``path`` with ``what`` when it is not one
+    (within ALIGNMENT_TOLERANCE)."""
     rounded = round(value)
-    if abs(value - rounded) > _TOL * max(1.0, abs(value)):
+    if abs(value - rounded) > ALIGNMENT_TOLERANCE * max(1.0, abs(value)):
         raise InputError(path, what, hint)
     return int(rounded)
 
@@ -150,12 +152,12 @@ def pair_grids(
         )
     (rx, ry), (gx, gy) = lst.res, guidance.res
     unit = lst.res_units
-    ratio_x = _integer(
+    ratio_x = as_integer(
         rx / gx,
         f"LST pixel size {rx:g} {unit} is not an integer multiple of the guidance pixel size {gx:g} {unit}",
         guidance_path, NEST_HINT,
     )
-    ratio_y = _integer(ry / gy, f"pixel sizes differ in y ({ry:g} {unit} vs {gy:g} {unit})", guidance_path,
+    ratio_y = as_integer(ry / gy, f"pixel sizes differ in y ({ry:g} {unit} vs {gy:g} {unit})", guidance_path,
                        NEST_HINT)
     if ratio_x != ratio_y or ratio_x < 2:
         raise InputError(
@@ -177,17 +179,17 @@ def pair_grids(
     col0 = (guidance.transform.c - lst.transform.c) / rx
     row0 = (lst.transform.f - guidance.transform.f) / ry
     for offset, axis in ((col0, "x"), (row0, "y")):
-        _integer(
+        as_integer(
             offset * ratio,
             f"the guidance grid does not nest in the LST grid (offset of "
             f"{(offset * ratio) % 1:.2f} guidance pixel in {axis})",
             guidance_path, NEST_HINT,
         )
     # Whole LR pixels covered by both footprints.
-    c_lo = max(0, math.ceil(col0 - _TOL))
-    r_lo = max(0, math.ceil(row0 - _TOL))
-    c_hi = min(lst.width, math.floor(col0 + guidance.width / ratio + _TOL))
-    r_hi = min(lst.height, math.floor(row0 + guidance.height / ratio + _TOL))
+    c_lo = max(0, math.ceil(col0 - ALIGNMENT_TOLERANCE))
+    r_lo = max(0, math.ceil(row0 - ALIGNMENT_TOLERANCE))
+    c_hi = min(lst.width, math.floor(col0 + guidance.width / ratio + ALIGNMENT_TOLERANCE))
+    r_hi = min(lst.height, math.floor(row0 + guidance.height / ratio + ALIGNMENT_TOLERANCE))
     if c_hi <= c_lo or r_hi <= r_lo:
         raise InputError(
             guidance_path,
