@@ -171,7 +171,7 @@ def compare(reference: Path, candidates: Sequence[Path], *, units: Units = Units
         sources = [stack.enter_context(open_raster(p)) for p in paths]
         for src, path in zip(sources, paths):
             check_single_band(src, path)
-        common = common_grid([Grid(s.crs, s.transform, s.width, s.height) for s in sources], paths)
+        common = common_grid([Grid.of(s) for s in sources], paths)
         rules = [(decoding, units)] + [(LstDecoding(), Units.auto)] * len(candidates)
         found_units = [_units(src, p.window, rule, p.path) for src, p, rule in zip(sources, common.placed, rules)]
         moments = [Moments() for _ in candidates]

@@ -96,10 +96,6 @@ def guidance_beside(lst_path: str | os.PathLike[str]) -> Path:
     return p.with_name(stem[: -len("_lst")] + "_guidance" + suffix)
 
 
-def _grid(src: rasterio.DatasetReader) -> Grid:
-    return Grid(src.crs, src.transform, src.width, src.height)
-
-
 def match_bands(
     guidance_path: str | os.PathLike[str], names: Sequence[str], wanted: Sequence[str],
     named: bool = True,
@@ -183,7 +179,7 @@ def _pair(inputs: SceneSources, source: ModelSource,
     wanted = source.bands(names)
     bands = match_bands(inputs.guidance_path, names, wanted, named or source.checkpoint is None)
     grids = pair_grids(
-        _grid(inputs.lst), _grid(inputs.guidance), scale=source.scale,
+        Grid.of(inputs.lst), Grid.of(inputs.guidance), scale=source.scale,
         lst_path=inputs.lst_path, guidance_path=inputs.guidance_path,
     )
     return grids, wanted, bands
@@ -218,11 +214,11 @@ def downscale_scene(
     with streaming_gdal_env(), ExitStack() as stack:
         inputs = SceneSources.open(stack, lst_path, guidance_path)
         if inputs.guidance is None:
-            grids, wanted, bands = refine_grid(_grid(inputs.lst), opts.scale, lst_path=lst_path), [], []
+            grids, wanted, bands = refine_grid(Grid.of(inputs.lst), opts.scale, lst_path=lst_path), [], []
             report.grid = grids.describe(None)
         else:
             grids, wanted, bands = _pair(inputs, source, opts)
-            report.grid = grids.describe(_grid(inputs.guidance))
+            report.grid = grids.describe(Grid.of(inputs.guidance))
             differs = source.checkpoint and source.checkpoint.compare_resolution(
                 grids.output.res[0], grids.output.res_units)
             if differs:

@@ -13,6 +13,7 @@ import math
 import os
 from dataclasses import dataclass
 
+import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
@@ -42,6 +43,11 @@ class Grid:
     transform: Affine
     width: int
     height: int
+
+    @classmethod
+    def of(cls, src: rasterio.DatasetReader) -> Grid:
+        """The grid of an open raster."""
+        return cls(src.crs, src.transform, src.width, src.height)
 
     @property
     def res(self) -> tuple[float, float]:

@@ -413,8 +413,7 @@ def build_guidance(
     with streaming_gdal_env(), ExitStack() as stack:
         lst = stack.enter_context(open_raster(lst_path))
         check_single_band(lst, lst_path)
-        lst_grid = Grid(lst.crs, lst.transform, lst.width, lst.height)
-        grid, scale = fine_grid(lst_grid, lst_path, scale=options.scale, res=options.res)
+        grid, scale = fine_grid(Grid.of(lst), lst_path, scale=options.scale, res=options.res)
         bands = _Stack(_producers(sources, grid, options, stack), options.indices)
         rows = options.strip_rows or BLOCK
         tops = range(0, grid.height, rows)
@@ -462,7 +461,7 @@ def pixel_size_ratio(lst_path: str | os.PathLike[str], guidance_path: str | os.P
         if lst.crs is None or guidance.crs is None:
             which = lst_path if lst.crs is None else guidance_path
             raise InputError(which, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
-        grid = Grid(lst.crs, lst.transform, lst.width, lst.height)
+        grid = Grid.of(lst)
         return grid.res[0] / _source_res(guidance, grid)
 
 

@@ -35,7 +35,7 @@ from pipelines.atomic import OutputKind, atomic_output, check_writable
 from pipelines.dataset import DatasetWriter, PatchRecord
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError
 from pipelines.geotiff import open_raster, read_window
-from pipelines.grids import resolution_units
+from pipelines.grids import ALIGNMENT_TOLERANCE, resolution_units
 from pipelines.lst_values import LstDecoding
 from pipelines.patches import (
     SPLITS,
@@ -49,7 +49,6 @@ from pipelines.patches import (
 from pipelines.raster_names import gdal_name
 from pipelines.scene_align import aligned_guidance
 from pipelines.training_scene import (
-    GRID_TOLERANCE,
     GUIDANCE_SUFFIX,
     LST_SUFFIX,
     Scene,
@@ -245,7 +244,7 @@ def _check_consistent(scenes: Sequence[Scene]) -> None:
             if extra:
                 problem += f"; unexpected {extra}"
             raise InputError(scene.guidance_path, problem, "all scenes need the same bands in the same order")
-        if not math.isclose(scene.hr_resolution, first.hr_resolution, rel_tol=GRID_TOLERANCE):
+        if not math.isclose(scene.hr_resolution, first.hr_resolution, rel_tol=ALIGNMENT_TOLERANCE):
             raise InputError(
                 scene.lst_path,
                 f"native resolution {scene.hr_resolution:g} differs from {first.hr_resolution:g}",

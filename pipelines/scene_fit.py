@@ -99,9 +99,7 @@ def read_scene(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLik
     decoding = decoding or LstDecoding()
     with open_raster(lst_path) as lst_src, open_raster(guidance_path) as guid_src:
         check_single_band(lst_src, lst_path)
-        lst_grid = Grid(lst_src.crs, lst_src.transform, lst_src.width, lst_src.height)
-        guid_grid = Grid(guid_src.crs, guid_src.transform, guid_src.width, guid_src.height)
-        grids = pair_grids(lst_grid, guid_grid, scale=None, lst_path=lst_path,
+        grids = pair_grids(Grid.of(lst_src), Grid.of(guid_src), scale=None, lst_path=lst_path,
                            guidance_path=guidance_path)
         s = grids.scale
         lr_win, g_win = grids.lr_window, grids.guidance_window

@@ -24,7 +24,7 @@ from rasterio.windows import Window
 
 from pipelines.errors import InputError
 from pipelines.geotiff import guidance_names, open_raster
-from pipelines.grids import check_geotransform
+from pipelines.grids import ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up
 from pipelines.lst_values import (
     LstDecoding,
     check_plausible,
@@ -41,7 +41,6 @@ from pipelines.units import Units
 
 LST_SUFFIX = "_lst"
 GUIDANCE_SUFFIX = "_guidance"
-GRID_TOLERANCE = 1e-6  # relative tolerance when a ratio of pixel sizes or offsets must be an integer
 _SCAN_CHUNK = 1024  # HR pixels per side of a dask chunk in the nodata scan (about)
 
 
@@ -115,24 +114,15 @@ def guidance_for(lst_path: Path) -> tuple[str, Path]:
     return name, guidance
 
 
-def _as_integer(value: float, path: Path, problem: str, hint: str | None = None) -> int:
-    rounded = round(value)
-    if abs(value - rounded) > GRID_TOLERANCE * max(1.0, abs(value)):
-        raise InputError(path, problem, hint)
-    return int(rounded)
-
-
 def _check_georeferenced(src: rasterio.DatasetReader, path: Path) -> None:
-    check_geotransform(path, src.transform, src.crs)
+    check_north_up(path, Grid.of(src))
     if src.crs is None:
         raise InputError(path, "raster has no CRS", "assign one with gdal_edit.py -a_srs EPSG:XXXX")
 
 
 def _resolution(src: rasterio.DatasetReader, path: Path) -> float:
     t = src.transform
-    if t.b != 0 or t.d != 0 or t.a <= 0 or t.e >= 0:
-        raise InputError(path, "rotated or flipped grids are not supported", "warp to north-up first")
-    if abs(t.a + t.e) > GRID_TOLERANCE * t.a:
+    if abs(t.a + t.e) > ALIGNMENT_TOLERANCE * t.a:
         raise InputError(path, f"pixels are not square ({t.a:g} x {-t.e:g})")
     return float(t.a)
 
@@ -182,20 +172,18 @@ def open_scene(
             raise InputError(guidance_path, f"CRS differs from the LST's ({lst.crs.to_string()})")
         lst_res, guide_res = _resolution(lst, lst_path), _resolution(guide, guidance_path)
         hr = lst_res if hr_resolution is None else float(hr_resolution)
-        lst_factor = _as_integer(
-            hr / lst_res, lst_path, f"--hr-res {hr:g} is not a multiple of the LST's {lst_res:g}"
-        )
-        guidance_factor = _as_integer(
+        lst_factor = as_integer(hr / lst_res, f"--hr-res {hr:g} is not a multiple of the LST's {lst_res:g}", lst_path)
+        guidance_factor = as_integer(
             hr / guide_res,
-            guidance_path,
             f"grids do not nest: HR pixel {hr:g} is not a multiple of the guidance's {guide_res:g}",
+            guidance_path,
         )
         if lst_factor < 1 or guidance_factor < 1:
             raise InputError(guidance_path, f"HR resolution {hr:g} is finer than the input rasters")
         lt, gt = lst.transform, guide.transform
         nest = "grids do not nest: the guidance pixels do not line up with the LST pixels"
-        row_off = _as_integer((gt.f - lt.f) / guide_res, guidance_path, nest)
-        col_off = _as_integer((lt.c - gt.c) / guide_res, guidance_path, nest)
+        row_off = as_integer((gt.f - lt.f) / guide_res, nest, guidance_path)
+        col_off = as_integer((lt.c - gt.c) / guide_res, nest, guidance_path)
         r_lo, r_hi = _covered(row_off, guidance_factor, guide.height)
         c_lo, c_hi = _covered(col_off, guidance_factor, guide.width)
         r_lo, c_lo = max(r_lo, 0), max(c_lo, 0)

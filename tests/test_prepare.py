@@ -398,3 +398,15 @@ def test_sdgsat_product_folders_are_ingested_then_prepared(tmp_path: Path, capsy
     lr, _, hr = ds.read(0, 2)
     assert np.nanmean(hr) > 250.0 and lr.shape == (4, 4)
     assert not list(tmp_path.glob(".ds*"))  # the ingested scene was removed with its work folder
+
+
+def test_grid_noise_is_tolerated_as_downscale_tolerates_it(tmp_path: Path, capsys) -> None:
+    """Origins 1e-4 of a guidance pixel apart (rounding noise of a reprojection) nest for prepare
+    as they do for downscale: one rule for both, not a stricter one for training data."""
+    lst_path, _ = write_canonical_scene(tmp_path, "noisy", guidance_origin=(500_000.001, 5_760_000.0))
+    assert run(["-q", "prepare", str(lst_path), "--out", str(tmp_path / "ds"), "--scales", "2",
+                "--patch", "8", "--stride", "8", "--split", "1:0:0"]) == 0, capsys.readouterr().err
+    assert len(open_prepared(tmp_path / "ds")) == 16
+    assert run(["-q", "downscale", str(lst_path), "--model", "bicubic", "--out-dir", str(tmp_path / "out")]) == 0
+    shifted, _ = write_canonical_scene(tmp_path, "shifted", guidance_origin=(500_000.1, 5_760_000.0))
+    _assert_refused([str(shifted), "--scales", "2", "--patch", "8"], tmp_path / "ds2", capsys, "do not nest")
