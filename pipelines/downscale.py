@@ -80,6 +80,8 @@ class SceneReport:
     units: str | None = None
     tiles: int = 0
     tiles_skipped: int = 0
+    valid_fraction: float | None = None  # share of output pixels written with a value
+    hole_margin: int | None = None  # output px masked around nodata holes
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -236,8 +238,8 @@ def downscale_scene(
         report.units = f"{units.value} in, {units_out.value} out"
         predictor = source.predictor(grids.scale, wanted, opts.execution)
         learned = source.interpolation is None  # a checkpoint's network or a method fitted here
-        reader = TileReader(inputs, grids, bands, wanted, units, opts.decoding,
-                            resolve_hole_margin(opts.hole_margin, grids.scale, learned),
+        report.hole_margin = resolve_hole_margin(opts.hole_margin, grids.scale, learned)
+        reader = TileReader(inputs, grids, bands, wanted, units, opts.decoding, report.hole_margin,
                             source.checkpoint)
         run = _SceneRun(reader, predictor, opts)
         protected = [lst_path, guidance_path, source.checkpoint_path]
@@ -250,6 +252,7 @@ def downscale_scene(
     report.seconds = round(time.perf_counter() - start, 3)
     out = grids.output
     report.megapixels = round(out.width * out.height / 1e6, 4)
+    report.valid_fraction = round(run.guard.valid / (out.width * out.height), 6)
     return report
 
 
@@ -276,6 +279,7 @@ def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneR
             lst_source=_source_tag(run.reader.sources.lst_path),  # absolute: usable
             guidance_source=_source_tag(run.reader.sources.guidance_path),  # from anywhere
             grid=report.grid, conserve=str(opts.conserve).lower(),
+            hole_margin=str(run.reader.hole_margin),
         )
         dst.update_tags(**opts.tags)
         mosaic = StreamingMosaic(

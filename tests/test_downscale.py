@@ -285,7 +285,7 @@ def test_dask_local_cluster(tmp_path: Path, capsys) -> None:
 
 
 JSON_KEYS = {"input", "output", "status", "seconds", "megapixels", "error", "grid", "units", "tiles",
-             "tiles_skipped"}
+             "tiles_skipped", "valid_fraction", "hole_margin"}
 
 
 @pytest.mark.parametrize("mode", ["bicubic", "bilinear"])
@@ -300,6 +300,8 @@ def test_scale_without_guidance_refines_the_lst_grid(tmp_path: Path, capsys, mod
     assert line["grid"] == "output grid: the LST grid refined x4 (200x160 px at 7.5 m)"
     assert line["megapixels"] == pytest.approx(200 * 160 / 1e6, abs=1e-4)
     data, profile, tags = read(out)
+    assert line["hole_margin"] == 0 and tags["hole_margin"] == "0"  # interpolators: no margin
+    assert line["valid_fraction"] == pytest.approx(np.isfinite(data).mean(), abs=1e-6)
     with rasterio.open(lst) as src:
         assert profile["crs"] == src.crs and src.transform == Affine(30, 0, X0, 0, -30, Y0)
     assert profile["transform"] == Affine(7.5, 0, X0, 0, -7.5, Y0)  # a/4, e/4, same origin

@@ -590,10 +590,11 @@ def test_sigterm_cleans_up_like_ctrl_c(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- quality next to holes
 
 
-def test_pixels_next_to_guidance_holes_stay_within_02_K_of_a_clean_run(tmp_path: Path) -> None:
+def test_pixels_next_to_guidance_holes_stay_within_02_K_of_a_clean_run(tmp_path: Path, capsys) -> None:
     """A learned model's value next to a hole depends on data it cannot see; by default the
     pixels within 3 LR pixels of a hole are nodata and every pixel written stays within the
-    0.2 K of tile-to-tile noise of a run without the hole."""
+    0.2 K of tile-to-tile noise of a run without the hole. The JSON line and the output's tags
+    say which margin was used and which share of the pixels has a value."""
     from scipy import ndimage
 
     assert run(["-q", "sample-scene", str(tmp_path), "--size", "64", "--seed", "11"]) == 0
@@ -609,13 +610,19 @@ def test_pixels_next_to_guidance_holes_stay_within_02_K_of_a_clean_run(tmp_path:
         dst.descriptions = names
     tiling = ["--tile", "96", "--overlap", "24"]
     outputs = {}
-    for name, guidance, extra in (("clean", "heihe_demo_guidance.tif", []), ("holed", holed.name, []),
-                                  ("keep", holed.name, ["--hole-margin", "0"])):
+    for name, guidance, extra, margin in (("clean", "heihe_demo_guidance.tif", [], 9),
+                                          ("holed", holed.name, [], 9),
+                                          ("keep", holed.name, ["--hole-margin", "0"], 0)):
         out = tmp_path / f"{name}.tif"
+        capsys.readouterr()
         assert run(["-q", "downscale", str(lst), "-g", str(tmp_path / guidance), "-o", str(out),
-                    *tiling, *extra]) == 0
+                    *tiling, *extra, "--json"]) == 0
+        line = json.loads(capsys.readouterr().out)
         with rasterio.open(out) as src:
             outputs[name] = src.read(1)
+            assert src.tags()["hole_margin"] == str(margin)
+        assert line["hole_margin"] == margin
+        assert line["valid_fraction"] == pytest.approx(np.isfinite(outputs[name]).mean(), abs=1e-6)
     clean, holed_out, keep = outputs["clean"], outputs["holed"], outputs["keep"]
     with rasterio.open(lst) as src:  # the generator's LST has a few nodata pixels of its own
         lst_holes = np.kron(np.isnan(src.read(1)), np.ones((3, 3), bool))
@@ -626,6 +633,7 @@ def test_pixels_next_to_guidance_holes_stay_within_02_K_of_a_clean_run(tmp_path:
     # Without the margin every pixel outside the holes is written, and next to them the value
     # depends on what the hole hides: this is what the default margin protects against.
     assert (np.isfinite(keep) == ~everywhere).all()
+    assert np.isfinite(holed_out).mean() < np.isfinite(keep).mean() < 1
     near = np.isfinite(keep) & np.isfinite(clean) & (ndimage.distance_transform_cdt(~holes, metric="chessboard") <= 3)
     assert np.abs(keep - clean)[near].max() > 0.2
 

@@ -25,7 +25,7 @@ def say(report: SceneReport, as_json: bool) -> None:
                      error=state.named(report.error) if report.error else report.error)
     if as_json:
         keys = ("input", "output", "status", "seconds", "megapixels", "error", "grid", "units",
-                "tiles", "tiles_skipped")
+                "tiles", "tiles_skipped", "valid_fraction", "hole_margin")
         data = asdict(report)
         line = {k: data[k] for k in keys}
         if "fit" in report.extra:
@@ -44,7 +44,15 @@ def say(report: SceneReport, as_json: bool) -> None:
         info(f"skipped {report.input}: {report.output} exists")
     else:
         info(f"{report.input} -> {report.output} ({report.megapixels:g} Mpx in {report.seconds:g} s; "
-             f"{report.units})")
+             f"{report.units}{_coverage(report)})")
+
+
+def _coverage(report: SceneReport) -> str:
+    """``; 97.1 % of pixels with a value`` when some output pixels are nodata, else nothing."""
+    share = report.valid_fraction
+    if share is None or share >= 1:
+        return ""
+    return f"; {min(share * 100, 99.9):.1f} % of pixels with a value, {report.hole_margin} px hole margin"
 
 
 def exit_status(statuses: list[str]) -> None:
