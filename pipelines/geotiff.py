@@ -145,15 +145,23 @@ def read_window(
     A block that cannot be decoded (a damaged or truncated file) is an :class:`InputError`
     naming the file, not an internal error.
     """
-    try:
-        data = src.read(bands, window=window, masked=True)
-    except RasterioError as exc:
-        raise InputError(path, f"cannot be read ({_first_line(exc)})",
-                         "the file may be damaged or truncated") from exc
+    data = read_stored(src, bands, window, path)
     with np.errstate(invalid="ignore", over="ignore"):  # damaged values: judged by the caller
         values = np.ma.filled(data.astype(dtype), np.nan)
     values[~np.isfinite(values)] = np.nan
     return values
+
+
+def read_stored(
+    src: rasterio.DatasetReader, bands: int | Sequence[int], window: Window, path: str | os.PathLike[str],
+) -> np.ma.MaskedArray:
+    """``bands`` in ``window`` as stored (the file's data type), masked where the file says nodata;
+    an undecodable block is an :class:`InputError` naming the file."""
+    try:
+        return src.read(bands, window=window, masked=True)
+    except RasterioError as exc:
+        raise InputError(path, f"cannot be read ({_first_line(exc)})",
+                         "the file may be damaged or truncated") from exc
 
 
 def write_failed(

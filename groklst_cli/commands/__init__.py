@@ -16,6 +16,7 @@ ORDER = (
     "sample_scene",
     "ingest",
     "guidance",
+    "mask",
     "prepare",
     "train",
     "evaluate",
