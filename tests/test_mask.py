@@ -138,11 +138,19 @@ def test_bad_rules_are_refused_in_one_line(tmp_path: Path, capsys, args: list[st
 def test_bad_inputs_are_refused_and_nothing_is_written(tmp_path: Path, capsys) -> None:
     st, qa_path, dn, qa = landsat_like(tmp_path)
     shifted = write(tmp_path / "shifted.tif", qa, nodata=FILL, transform=TRANSFORM @ Affine.translation(1, 0))
+    half = write(tmp_path / "half.tif", qa, nodata=FILL, transform=TRANSFORM @ Affine.translation(0.5, 0))
+    coarse_25 = write(tmp_path / "c25.tif", qa[::2, ::2].copy(), nodata=FILL, transform=TRANSFORM @ Affine.scale(25 / 30))
     float_mask = write(tmp_path / "float.tif", qa.astype(np.float32))
     no_nodata = write(tmp_path / "dn.tif", dn)
+    other_crs = tmp_path / "crs.tif"
+    with rasterio.open(qa_path) as src, rasterio.open(other_crs, "w", **{**src.profile, "crs": CRS.from_epsg(32633)}) as dst:
+        dst.write(src.read())
     out = tmp_path / "out.tif"
     for args, fragment in (
-        ([st, shifted, "--bits", "3"], "is not on the LST's grid"),
+        ([st, shifted, "--bits", "3"], "does not cover the whole of"),
+        ([st, half, "--bits", "3"], "does not nest in the grid of"),
+        ([st, other_crs, "--bits", "3"], "CRS EPSG:32633 differs"),
+        ([st, coarse_25, "--bits", "3"], "pixel sizes must be integer multiples"),
         ([st, float_mask, "--bits", "3"], "bit flags need an integer mask"),
         ([no_nodata, qa_path, "--bits", "3"], "declares no nodata value and stores uint16"),
         ([no_nodata, qa_path, "--bits", "3", "--fill", "-1"], "-1 cannot be stored"),
@@ -205,3 +213,35 @@ def test_a_real_landsat_date_masked_reads_as_before(tmp_path: Path) -> None:
     near = ndimage.binary_dilation(cloud == 1, iterations=3)  # bicubic reads 2 LR px around
     far = np.kron(~near, np.ones((2, 2), bool))
     np.testing.assert_allclose(masked_fine[far], orig_fine[far], atol=1e-3)  # tiles blend in float32
+
+
+def test_a_mask_on_a_nesting_grid_flags_the_pixels_it_covers(tmp_path: Path) -> None:
+    """A 20 m classification over 10 m bands (Sentinel-2 SCL), or a finer mask: the flags are
+    carried onto the raster's pixels (a pixel flagged when any mask pixel in it is)."""
+    guidance = np.stack([np.full((40, 60), 100.0 * b, np.float32) for b in (1, 2, 3)])
+    transform = Affine(10.0, 0.0, 400_000.0, 0.0, -10.0, 5_760_000.0)
+    path = tmp_path / "guidance.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=60, height=40, count=3, dtype="float32", crs=UTM,
+                       transform=transform, nodata=-1.0) as dst:
+        dst.write(guidance)
+        dst.descriptions = ("blue", "green", "red")
+    # 20 m classes, one pixel beyond the bands on the west and north (it must only cover them)
+    scl = np.full((22, 32), 4, np.uint8)
+    scl[3, 5] = 9  # 20 m pixel (3, 5) -> 10 m rows 4-5, columns 8-9 (one 20 m pixel of margin)
+    coarse = write(tmp_path / "scl.tif", scl, transform=Affine(20.0, 0.0, 399_980.0, 0.0, -20.0, 5_760_020.0))
+    out = tmp_path / "out.tif"
+    assert mask(path, coarse, "-o", out, "--values", "8,9,10") == 0
+    with rasterio.open(out) as src:
+        data = src.read()
+        assert src.descriptions == ("blue", "green", "red") and src.count == 3
+    flagged = np.zeros((40, 60), bool)
+    flagged[4:6, 8:10] = True
+    assert (data[:, flagged] == -1).all() and (data[:, ~flagged] == guidance[:, ~flagged]).all()
+    # a 2 m cloud mask, 5 x finer: one fine pixel flags the 10 m pixel it lies in
+    fine = np.zeros((200, 300), np.uint8)
+    fine[57, 123] = 1  # -> 10 m pixel (11, 24)
+    fine_path = write(tmp_path / "fine.tif", fine, transform=Affine(2.0, 0.0, 400_000.0, 0.0, -2.0, 5_760_000.0))
+    assert mask(path, fine_path, "-o", tmp_path / "fine_out.tif") == 0
+    with rasterio.open(tmp_path / "fine_out.tif") as src:
+        data = src.read()
+    assert (data[:, 11, 24] == -1).all() and (data == -1).sum() == 3

@@ -1,4 +1,4 @@
-"""``groklst mask``: an LST with the pixels a cloud mask (or QA bits) flags set to nodata."""
+"""``groklst mask``: a raster (LST or guidance) with the pixels a cloud mask or QA bits flag set to nodata."""
 
 from __future__ import annotations
 
@@ -24,31 +24,33 @@ def _numbers(text: Optional[str], option: str, kind: type) -> tuple:
 
 
 def mask(
-    lst: Path = typer.Argument(..., help="The LST raster."),
-    mask_raster: Path = typer.Argument(..., metavar="MASK", help="A mask on the LST's grid: a QA raster (e.g. Landsat QA_PIXEL), a 0/1 cloud mask or class codes."),
-    output: Path = typer.Option(..., "--output", "-o", help="The masked LST GeoTIFF to write."),
+    raster: Path = typer.Argument(..., help="The raster to mask: an LST, or a guidance band or stack."),
+    mask_path: Path = typer.Argument(..., metavar="MASK", help="A QA raster (e.g. Landsat QA_PIXEL, Sentinel-2 SCL), a 0/1 cloud mask or class codes, on the raster's grid or one nesting in it."),
+    output: Path = typer.Option(..., "--output", "-o", help="The masked GeoTIFF to write."),
     bits: Optional[str] = typer.Option(None, "--bits", help="Flag pixels with any of these bits set, e.g. 1,2,3,4 (Landsat C2 QA_PIXEL: dilated cloud, cirrus, cloud, shadow); bit 0 is the lowest."),
     values: Optional[str] = typer.Option(None, "--values", help="Flag pixels equal to any of these values, e.g. 8,9,10 (class codes)."),
-    fill: Optional[float] = typer.Option(None, "--fill", help="Value for flagged pixels when the LST declares no nodata (default: NaN for float LSTs)."),
+    fill: Optional[float] = typer.Option(None, "--fill", help="Value for flagged pixels when the raster declares no nodata (default: NaN for float data)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (counts, rule) instead of the path."),
 ) -> None:
-    """Set LST pixels to nodata where a mask on the same grid flags them (clouds, shadows).
+    """Set pixels of an LST (or guidance) to nodata where a mask flags them (clouds, shadows).
 
-    Without --bits or --values every mask value other than 0 flags; the mask's own nodata
-    always does. The copy keeps the LST's data type, scale/offset, grid and tags (plus
-    mask_source, mask_rule, masked_pixels), so every groklst command reads it as the original.
-    Exit status 3 and nothing written when no valid pixel would be left.
+    The mask is on the raster's grid or one nesting in it (an integer factor coarser or finer:
+    a pixel is flagged when any mask pixel in it is). Without --bits or --values every mask
+    value other than 0 flags; the mask's own nodata always does. The copy keeps the data type,
+    scale/offset, grid, bands and tags (plus mask_source, mask_rule, masked_pixels), so every
+    groklst command reads it as the original. Exit status 3 and nothing written when no valid
+    pixel would be left.
     """
-    from pipelines.lst_mask import MaskRule, mask_lst
+    from pipelines.masking import MaskRule, mask_raster
 
     rule = MaskRule(_numbers(bits, "--bits", int), _numbers(values, "--values", float))
     try:
-        report = mask_lst(lst, mask_raster, output, rule, fill=fill, overwrite=overwrite)
+        report = mask_raster(raster, mask_path, output, rule, fill=fill, overwrite=overwrite)
     except EmptySceneError as exc:
         warn(str(exc))
         if as_json:
-            result(json.dumps({"input": str(lst), "output": None, "status": "empty", "error": str(exc)}))
+            result(json.dumps({"input": str(raster), "output": None, "status": "empty", "error": str(exc)}))
         raise typer.Exit(EXIT_ALL_EMPTY) from exc
     share = report.masked / report.valid_before
     info(f"{report.input}: {report.masked:,} of {report.valid_before:,} valid pixels ({share:.1%}) "

@@ -1,0 +1,247 @@
+"""Set raster pixels to nodata where a mask flags them (clouds, shadows), nothing else changed.
+
+LST products carry their cloud mask beside the temperature: Landsat Collection-2 in the bits
+of ``QA_PIXEL`` (1 dilated cloud, 2 cirrus, 3 cloud, 4 cloud shadow), others as a 0/1 layer
+or class codes (Sentinel-2's scene classification). A cloud left in the LST reads as a cold
+surface, one left in the guidance as a bright one, and a downscaler sharpens either like any
+other. :func:`mask_raster` writes a copy with the flagged pixels set to nodata, everything
+else untouched: same data type, scale/offset, grid and tags, so every command reads the copy
+as it read the original.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+
+from pipelines.errors import EmptySceneError, InputError
+from pipelines.geotiff import BLOCK, geotiff_output, open_raster, read_stored
+from pipelines.grids import Grid, as_integer, check_north_up
+from pipelines.raster_names import display_name, source_tag
+
+
+@dataclass(frozen=True)
+class MaskRule:
+    """Which mask values flag a pixel: any of ``bits`` set, or equal to one of ``values``;
+    with neither, any value but 0. The mask's own nodata always flags (state unknown)."""
+
+    bits: tuple[int, ...] = ()
+    values: tuple[float, ...] = ()
+
+    def describe(self) -> str:
+        parts = []
+        if self.bits:
+            parts.append(f"bit{'s' if len(self.bits) > 1 else ''} {','.join(map(str, self.bits))} set")
+        if self.values:
+            parts.append(f"value{'s' if len(self.values) > 1 else ''} {','.join(f'{v:g}' for v in self.values)}")
+        return " or ".join(parts) if parts else "a value other than 0"
+
+    def check(self, dtype: np.dtype, path: str | os.PathLike[str]) -> None:
+        """Refuse bits a mask of ``dtype`` cannot hold (or bits of a floating-point mask), and
+        values it cannot store: such a rule would silently flag nothing."""
+        if dtype.kind not in "iu":
+            if self.bits:
+                raise InputError(path, f"is stored as {dtype.name}: bit flags need an integer mask",
+                                 "give the QA raster itself, or flag by --values")
+            return
+        width = dtype.itemsize * 8
+        outside = [b for b in self.bits if not 0 <= b < width]
+        if outside:
+            raise InputError("--bits", f"bit(s) {outside} do not exist in a {width}-bit mask ({path})",
+                             f"give bit numbers 0..{width - 1}, bit 0 the lowest")
+        info = np.iinfo(dtype)
+        odd = [v for v in self.values if not (float(v).is_integer() and info.min <= v <= info.max)]
+        if odd:
+            raise InputError("--values", f"{', '.join(f'{v:g}' for v in odd)} cannot occur in {path}'s "
+                                         f"{dtype.name} pixels", f"give integers in {info.min}..{info.max}")
+
+    def flags(self, mask: np.ma.MaskedArray) -> np.ndarray:
+        """Boolean array: True where the stored ``mask`` (masked at its nodata) flags the pixel."""
+        unknown = np.ma.getmaskarray(mask)
+        stored = np.ma.getdata(mask)
+        if stored.dtype.kind == "f":
+            unknown = unknown | np.isnan(stored)
+        if not (self.bits or self.values):
+            return unknown | (stored != 0)
+        flagged = unknown.copy()
+        if self.bits:
+            word = sum(1 << b for b in self.bits)
+            flagged |= (stored.astype(np.int64) & word) != 0
+        if self.values:
+            flagged |= np.isin(stored, np.asarray(self.values, dtype=np.float64))
+        return flagged
+
+
+@dataclass
+class MaskReport:
+    """What :func:`mask_raster` did (also the ``--json`` object); counts are pixels, not band values."""
+
+    input: str
+    mask: str
+    output: str
+    rule: str
+    pixels: int = 0  # all pixels of the raster
+    valid_before: int = 0  # pixels with a value (in some band)
+    masked: int = 0  # of those, the ones the mask flagged (now nodata)
+
+    @property
+    def valid_after(self) -> int:
+        return self.valid_before - self.masked
+
+
+def mask_raster(path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
+                out_path: str | os.PathLike[str], rule: MaskRule, *, fill: float | None = None,
+                overwrite: bool = False) -> MaskReport:
+    """Write ``out_path``: the raster with every pixel ``rule`` flags in the mask set to nodata
+    in all its bands (an LST, or guidance such as a Sentinel-2 reflectance band).
+
+    The mask may be on the raster's grid or on one that nests in it: an integer factor coarser
+    (Sentinel-2's 20 m scene classification over its 10 m bands) or finer (a pixel is flagged
+    when any mask pixel inside it is). The fill is the raster's own nodata value, else
+    ``fill``, else NaN for floating-point data. Raises :class:`InputError` for a mask that does
+    not nest in or cover the raster, and :class:`EmptySceneError` when no valid pixel would be
+    left (nothing is written then).
+    """
+    report = MaskReport(display_name(path), display_name(mask_path), str(out_path), rule.describe())
+    with open_raster(path) as src, open_raster(mask_path) as mask:
+        if mask.count != 1:
+            raise InputError(mask_path, f"has {mask.count} bands, expected 1 mask band",
+                             "pick the band: gdal_translate -b N MASK.tif mask.tif")
+        nesting = MaskNesting.of(src, mask, path, mask_path)
+        dtype = np.dtype(src.dtypes[0])
+        rule.check(np.dtype(mask.dtypes[0]), mask_path)
+        nodata = _fill_value(src, dtype, fill, path)
+        profile = _output_profile(src, dtype, nodata)
+        bands = list(range(1, src.count + 1))
+        with geotiff_output(out_path, overwrite=overwrite, inputs=[path, mask_path]) as tmp:
+            with rasterio.open(tmp, "w", **profile) as dst:
+                _copy_metadata(src, dst)
+                dst.update_tags(mask_source=source_tag(Path(mask_path)), mask_rule=rule.describe())
+                for top in range(0, src.height, BLOCK):
+                    window = Window(0, top, src.width, min(BLOCK, src.height - top))
+                    values = read_stored(src, bands, window, path)
+                    valid = ~np.ma.getmaskarray(values)
+                    if dtype.kind == "f":
+                        valid &= ~np.isnan(np.ma.getdata(values))
+                    valid = valid.any(axis=0)  # a pixel with a value in some band
+                    flagged = nesting.flags(mask, rule, window, mask_path) & valid
+                    report.valid_before += int(valid.sum())
+                    report.masked += int(flagged.sum())
+                    stored = np.ma.getdata(values).copy()
+                    stored[:, flagged] = np.asarray(nodata).astype(dtype)
+                    dst.write(stored, window=window)
+                dst.update_tags(masked_pixels=str(report.masked))
+            if report.valid_after == 0:
+                raise EmptySceneError(path, f"the mask flags every valid pixel ({rule.describe()} "
+                                            f"in {display_name(mask_path)}); nothing written")
+        report.pixels = src.width * src.height
+    return report
+
+
+@dataclass(frozen=True)
+class MaskNesting:
+    """How a mask's grid nests in a raster's: ``factor`` mask pixels per raster pixel along an
+    axis when the mask is ``finer``, else raster pixels per mask pixel (1: the same grid); the
+    raster's origin from the mask's, in pixels of the finer of the two grids."""
+
+    factor: int
+    finer: bool
+    row_off: int
+    col_off: int
+
+    @classmethod
+    def of(cls, src: rasterio.DatasetReader, mask: rasterio.DatasetReader,
+           path: str | os.PathLike[str], mask_path: str | os.PathLike[str]) -> MaskNesting:
+        """The nesting, or an InputError when the grids do not nest or the mask does not cover."""
+        hint = "use the mask delivered with the data, or warp it onto the raster's grid with gdalwarp -r near"
+        check_north_up(path, Grid.of(src))
+        check_north_up(mask_path, Grid.of(mask))
+        if mask.crs != src.crs:
+            raise InputError(mask_path, f"CRS {mask.crs} differs from that of {display_name(path)} ({src.crs})", hint)
+        st, mt = src.transform, mask.transform
+        what = (f"does not nest in the grid of {display_name(path)} ({mask.width}x{mask.height} px "
+                f"at {mt.a:g} against {src.width}x{src.height} px at {st.a:g}: pixel sizes must be "
+                "integer multiples and the origins on each other's pixel edges)")
+        finer = mt.a < st.a
+        fine = mt if finer else st
+        ratio_x, ratio_y = (st.a / mt.a, st.e / mt.e) if finer else (mt.a / st.a, mt.e / st.e)
+        factor = as_integer(ratio_x, what, mask_path, hint)
+        if as_integer(ratio_y, what, mask_path, hint) != factor:
+            raise InputError(mask_path, what, hint)
+        col_off = as_integer((st.c - mt.c) / fine.a, what, mask_path, hint)
+        row_off = as_integer((st.f - mt.f) / fine.e, what, mask_path, hint)
+        nesting = cls(factor, finer, row_off, col_off)
+        (r0, c0), (r1, c1) = nesting.mask_span(0, src.height, src.width)
+        if r0 < 0 or c0 < 0 or r1 > mask.height or c1 > mask.width:
+            raise InputError(mask_path, f"does not cover the whole of {display_name(path)}", hint)
+        return nesting
+
+    def mask_span(self, top: int, rows: int, cols: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(first row, first col) and (end row, end col) of the mask pixels under raster rows
+        ``top .. top + rows`` and columns ``0 .. cols``."""
+        k, r, c = self.factor, self.row_off, self.col_off
+        if self.finer:
+            return (top * k + r, c), ((top + rows) * k + r, cols * k + c)
+        return ((top + r) // k, c // k), ((top + rows - 1 + r) // k + 1, (cols - 1 + c) // k + 1)
+
+    def flags(self, mask: rasterio.DatasetReader, rule: MaskRule, window: Window,
+              mask_path: str | os.PathLike[str]) -> np.ndarray:
+        """Boolean (rows, cols): the raster pixels of ``window`` (whole rows) the mask flags."""
+        top, rows, cols = int(window.row_off), int(window.height), int(window.width)
+        (r0, c0), (r1, c1) = self.mask_span(top, rows, cols)
+        flagged = rule.flags(read_stored(mask, 1, Window(c0, r0, c1 - c0, r1 - r0), mask_path))
+        k = self.factor
+        if self.finer:
+            return flagged.reshape(rows, k, cols, k).any(axis=(1, 3))
+        row_idx = (top + np.arange(rows) + self.row_off) // k - r0
+        col_idx = (np.arange(cols) + self.col_off) // k - c0
+        return flagged[np.ix_(row_idx, col_idx)]
+
+
+def _fill_value(src: rasterio.DatasetReader, dtype: np.dtype, fill: float | None,
+                path: str | os.PathLike[str]) -> float:
+    """The value masked pixels get: the raster's nodata, else ``fill``, else NaN (floats only)."""
+    own = src.nodata
+    if own is not None:
+        if fill is not None and not (fill == own or (np.isnan(fill) and np.isnan(own))):
+            raise InputError("--fill", f"{fill:g} differs from the nodata value {own:g} that {path} declares",
+                             "leave out --fill: masked pixels get the raster's own nodata value")
+        return float(own)
+    if fill is None:
+        if dtype.kind == "f":
+            return float("nan")
+        raise InputError(path, f"declares no nodata value and stores {dtype.name}: masked pixels need one",
+                         "pass --fill V, a value the raster never holds (e.g. 0 for Landsat ST digital numbers)")
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if not (float(fill).is_integer() and info.min <= fill <= info.max):
+            raise InputError("--fill", f"{fill:g} cannot be stored in {path}'s {dtype.name} pixels",
+                             f"give an integer in {info.min}..{info.max}")
+    return float(fill)
+
+
+def _output_profile(src: rasterio.DatasetReader, dtype: np.dtype, nodata: float) -> dict:
+    """The raster's own layout (type, bands, grid), with the project's tiling and lossless compression."""
+    profile = src.profile.copy()
+    for key in ("blockxsize", "blockysize", "tiled", "compress", "predictor", "interleave", "photometric"):
+        profile.pop(key, None)
+    profile.update(driver="GTiff", nodata=nodata, tiled=True, blockxsize=BLOCK, blockysize=BLOCK,
+                   compress="deflate", predictor=3 if dtype.kind == "f" else 2, BIGTIFF="IF_SAFER")
+    return profile
+
+
+def _copy_metadata(src: rasterio.DatasetReader, dst: rasterio.io.DatasetWriter) -> None:
+    """Tags (AREA_OR_POINT included), band descriptions, units, band tags and scale/offset."""
+    dst.update_tags(**src.tags())
+    for band, (description, unit) in enumerate(zip(src.descriptions, src.units), start=1):
+        dst.update_tags(band, **src.tags(band))
+        if description:
+            dst.set_band_description(band, description)
+        if unit:
+            dst.set_band_unit(band, unit)
+    dst.scales, dst.offsets = src.scales, src.offsets
