@@ -20,7 +20,7 @@ import rasterio
 from rasterio.windows import Window
 
 from pipelines.errors import EmptySceneError, InputError
-from pipelines.geotiff import BLOCK, geotiff_output, open_raster, read_stored
+from pipelines.geotiff import BLOCK, geotiff_output, open_raster, read_stored, streaming_gdal_env
 from pipelines.grids import Grid, as_integer, check_north_up
 from pipelines.raster_names import display_name, source_tag
 
@@ -108,7 +108,7 @@ def mask_raster(path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
     left (nothing is written then).
     """
     report = MaskReport(display_name(path), display_name(mask_path), str(out_path), rule.describe())
-    with open_raster(path) as src, open_raster(mask_path) as mask:
+    with streaming_gdal_env(), open_raster(path) as src, open_raster(mask_path) as mask:
         if mask.count != 1:
             raise InputError(mask_path, f"has {mask.count} bands, expected 1 mask band",
                              "pick the band: gdal_translate -b N MASK.tif mask.tif")
