@@ -34,6 +34,7 @@ class MaskRule:
     values: tuple[float, ...] = ()
 
     def describe(self) -> str:
+        """The rule in words, e.g. ``bits 3,4 set`` (messages, the ``mask_rule`` tag)."""
         parts = []
         if self.bits:
             parts.append(f"bit{'s' if len(self.bits) > 1 else ''} {','.join(map(str, self.bits))} set")
@@ -70,8 +71,9 @@ class MaskRule:
             return unknown | (stored != 0)
         flagged = unknown.copy()
         if self.bits:
-            word = sum(1 << b for b in self.bits)
-            flagged |= (stored.astype(np.int64) & word) != 0
+            kind = np.uint64 if stored.dtype.kind == "u" else np.int64  # bits as stored, sign included
+            word = np.array(sum(1 << b for b in self.bits), dtype=np.uint64).astype(kind)
+            flagged |= (stored.astype(kind) & word) != 0
         if self.values:
             flagged |= np.isin(stored, np.asarray(self.values, dtype=np.float64))
         return flagged
