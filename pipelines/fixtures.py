@@ -42,6 +42,7 @@ class FixtureSettings:
     mii_bias: tuple[float, ...] = (0.0,) * 7
     split_difference: float = 0.8  # K, TIS B2 minus B3 brightness temperature
     camera_split: tuple[float, float] = (0.6, 0.45)  # A covers x < 0.6 W, B covers x >= 0.45 W
+    tis_offset_m: tuple[float, float] = (0.0, 0.0)  # (east, north) error of the TIS georeferencing
 
 
 def folder_name(sensor: str, settings: FixtureSettings) -> str:
@@ -139,8 +140,9 @@ def write_product_fixture(
     """Write a TIS and an MII product folder for ``scene`` into ``out_dir``; return (tis, mii)."""
     out_dir = Path(out_dir)
     dn = _mii_dn(scene, settings)
+    misplaced = Affine.translation(*settings.tis_offset_m) @ scene.lst_transform  # TIS vs MII misregistration
     tis = _write_folder(out_dir / folder_name("TIS", settings), "TIS",
-                        {".tiff": (_tis_dn(scene, settings, config, dn), scene.lst_transform)},
+                        {".tiff": (_tis_dn(scene, settings, config, dn), misplaced)},
                         scene.crs, settings.tis_gain, settings.tis_bias, settings)
     width = dn.shape[2]
     a_end, b_start = int(width * settings.camera_split[0]), int(width * settings.camera_split[1])

@@ -6,6 +6,11 @@ whole pixels inside the MII footprint. The guidance grid subdivides it by an int
 ``ratio x ratio`` guidance pixels. MII cameras A and B are calibrated to approximate TOA
 reflectance, resampled (bilinear; an exact copy when the grids already align) and mosaicked
 (first camera wins where they overlap). Guidance bands follow the GrokLST paper's order.
+
+TIS and MII are delivered misregistered by 1-2 TIS pixels; unless told not to, the LST's
+offset against the MII is measured on the scene (:mod:`pipelines.coregister`) and the LST
+grid moved onto the MII by whole MII pixels (the MII's georeferencing is trusted; the LST
+values are not resampled).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
 
 from pipelines import indices, lst_retrieval, lst_values, sdgsat
+from pipelines.coregister import ShiftEstimate, estimate_shift
 from pipelines.atomic import check_writable, folders_removed_if_left_empty
 from pipelines.errors import InputError
 from pipelines.geotiff import streaming_gdal_env, creation_profile, geotiff_output, open_raster
@@ -41,6 +47,8 @@ DEFAULT_DEM_M = 0.0  # elevation written when no --dem is given (a constant band
 LST_METHODS = ("split-window", "single-channel")
 MII_GUIDANCE_BANDS = (2, 3, 4, 5, 6, 7)  # deep blue, blue, green, red, VRE, NIR
 GREEN, RED, NIR = 4, 5, 7  # the MII bands the indices and the emissivity use
+COREGISTER_MAX_SHIFT_LR = 3  # LR pixels searched each way (TIS-MII offsets of 1-2 are reported)
+COREGISTER_CROP_LR = 256  # the central crop (LR pixels a side) the offset is measured on
 MAX_SOLAR_ZENITH = 85.0  # deg; lower suns make TOA reflectance meaningless (night MII scenes)
 ProgressCallback = Callable[[int, int, str], None]  # (done, total, what)
 
@@ -115,8 +123,10 @@ def _common_crs(srcs: list[rasterio.DatasetReader]) -> CRS:
     return crs
 
 
-def _grids(lst_src: rasterio.DatasetReader, mii_srcs: list[rasterio.DatasetReader]) -> tuple[Window, Grid, Grid, int]:
-    """The LST window inside the MII footprint, the LST and guidance grids, and their ratio."""
+def _grids(lst_src: rasterio.DatasetReader, mii_srcs: list[rasterio.DatasetReader],
+           moved: tuple[float, float] = (0.0, 0.0)) -> tuple[Window, Grid, Grid, int]:
+    """The LST window inside the MII footprint, the LST and guidance grids, and their ratio;
+    with the LST placed ``moved`` (columns, rows) of its pixels from where it was delivered."""
     if lst_src.crs is None:
         raise InputError(lst_src.name, "has no CRS", "the LST raster must be georeferenced")
     mii_crs = _common_crs(mii_srcs)
@@ -131,14 +141,15 @@ def _grids(lst_src: rasterio.DatasetReader, mii_srcs: list[rasterio.DatasetReade
     boxes = [transform_bounds(src.crs, lst_src.crs, *src.bounds) for src in mii_srcs]
     left, bottom = min(b[0] for b in boxes), min(b[1] for b in boxes)
     right, top = max(b[2] for b in boxes), max(b[3] for b in boxes)
-    raw = from_bounds(left, bottom, right, top, lst_src.transform)
+    lst_placed = lst_src.transform @ Affine.translation(*moved)
+    raw = from_bounds(left, bottom, right, top, lst_placed)
     col0, row0 = max(math.ceil(raw.col_off - 1e-6), 0), max(math.ceil(raw.row_off - 1e-6), 0)
     col1 = min(math.floor(raw.col_off + raw.width + 1e-6), lst_src.width)
     row1 = min(math.floor(raw.row_off + raw.height + 1e-6), lst_src.height)
     if col1 <= col0 or row1 <= row0:
         raise InputError(lst_src.name, "does not overlap the MII product", "check that both cover the same area")
     window = Window(col0, row0, col1 - col0, row1 - row0)
-    lst_transform = lst_src.transform @ Affine.translation(col0, row0)
+    lst_transform = lst_placed @ Affine.translation(col0, row0)
     lst_grid = Grid(lst_src.crs, lst_transform, window.width, window.height)
     guidance_grid = Grid(lst_src.crs, lst_transform @ Affine.scale(1.0 / ratio),
                          window.width * ratio, window.height * ratio)
@@ -264,6 +275,10 @@ class _GivenLst:
         return Units.auto
 
     def strip(self, window: Window, reflectance: dict[int, np.ndarray]) -> np.ndarray:
+        return self.thermal(window)
+
+    def thermal(self, window: Window) -> np.ndarray:
+        """The LST in Kelvin (what is placed against the MII)."""
         values = lst_values.decode(self.src, window, self.decoding, self.src.name, band=self.band)
         return lst_values.to_kelvin_masked(values, self.units, self.decoding)
 
@@ -301,6 +316,10 @@ class _TisLst:
             lst = lst_retrieval.single_channel(temps[0], e2, sdgsat.TIS_WAVELENGTH_UM[1])
         self._check_plausible(lst)
         return lst
+
+    def thermal(self, window: Window) -> np.ndarray:
+        """TIS B2 brightness temperature: placed against the MII before the MII gives emissivity."""
+        return sdgsat.brightness_temperature(self.tis.calibration.radiance(self._dn(2, window), 2), 2)
 
     def _dn(self, band: int, window: Window) -> np.ndarray:
         """TIS DN of ``band`` in ``window``; a damaged or truncated image names the file."""
@@ -340,14 +359,16 @@ def ingest_product(
     strip_rows: int | None = None,
     lst_decoding: LstDecoding | None = None,
     lst_units: Units = Units.auto,
+    coregister: bool = True,
 ) -> tuple[Path, Path]:
     """Ingest SDGSAT-1 product folders into ``out_dir``; return the (lst, guidance) paths written.
 
     ``lst`` gives the LST raster (K or degC), read with ``lst_decoding`` and ``lst_units`` and
     refused unless its values inside the footprint are plausible temperatures; without it the
     LST is retrieved from the TIS product by ``method`` with coefficients from
-    ``retrieval_config`` (see :mod:`pipelines.lst_retrieval`). Warnings (e.g. no DEM) are
-    issued as :class:`IngestWarning`.
+    ``retrieval_config`` (see :mod:`pipelines.lst_retrieval`). With ``coregister`` the LST grid
+    is moved onto the MII when the scene shows it misregistered. Warnings (e.g. no DEM, a moved
+    LST) are issued as :class:`IngestWarning`.
 
     The scene is streamed in strips of ``strip_rows`` LST rows (default: whole 512-row blocks of
     the guidance), so memory grows with the scene's width, not its area; a first pass finds the
@@ -372,6 +393,15 @@ def ingest_product(
         mii.check()
         source = (_GivenLst(lst_src, window, lst_decoding or LstDecoding(), lst_units) if lst is not None
                   else _TisLst(tis, lst_src, ratio, method, config))
+        placed = "not measured (--no-coregister)"
+        if coregister:
+            estimate = _measure_offset(source, mii, window, lst_grid, ratio)
+            placed = _describe_placement(estimate, lst_grid.res[0] / ratio)
+            if estimate.needed:
+                moved = (estimate.cols / ratio, estimate.rows / ratio)
+                window, lst_grid, guidance_grid, ratio = _grids(lst_src, mii.srcs, moved)
+                if isinstance(source, _GivenLst):  # its footprint changed: scan it again
+                    source = _GivenLst(lst_src, window, lst_decoding or LstDecoding(), lst_units)
         dem_band = _Dem(dem, guidance_grid, stack)
         height = strip_height(ratio, strip_rows)
         tops = range(0, lst_grid.height, height)
@@ -381,7 +411,8 @@ def ingest_product(
         red_min, nir_min = _ndmvi_minima(mii, strips)
         report(len(strips), total, "guidance and LST")
 
-        common = {"generator": "groklst ingest", "mii_source": mii_product.folder.name, "ratio": str(ratio)}
+        common = {"generator": "groklst ingest", "mii_source": mii_product.folder.name, "ratio": str(ratio),
+                  "coregistration": placed}
         g_profile = creation_profile(width=guidance_grid.width, height=guidance_grid.height,
                                      count=len(BAND_NAMES), crs=guidance_grid.crs,
                                      transform=guidance_grid.transform)
@@ -413,6 +444,47 @@ def ingest_product(
                     "reflectance": "approximate TOA (MII calib.xml gains, tabulated ESUN)"})
                 _describe(l_dst, ["lst"], ["K"], {**common, **source.tags})
     return lst_path, guidance_path
+
+
+def _measure_offset(source: _GivenLst | _TisLst, mii: _Mii, window: Window, lst_grid: Grid,
+                    ratio: int) -> ShiftEstimate:
+    """The LST's offset against the MII, measured on the central crop of the scene."""
+    h, w = min(COREGISTER_CROP_LR, lst_grid.height), min(COREGISTER_CROP_LR, lst_grid.width)
+    top, left = (lst_grid.height - h) // 2, (lst_grid.width - w) // 2
+    margin = COREGISTER_MAX_SHIFT_LR * ratio
+    thermal = source.thermal(Window(window.col_off + left, window.row_off + top, w, h))
+    transform = (lst_grid.transform @ Affine.translation(left, top) @ Affine.scale(1.0 / ratio)
+                 @ Affine.translation(-margin, -margin))
+    grid = Grid(lst_grid.crs, transform, w * ratio + 2 * margin, h * ratio + 2 * margin)
+    refl = {band: mii.reflectance(band, grid) for band in MII_GUIDANCE_BANDS}
+    features = np.stack([*refl.values(), indices.ndvi(refl[RED], refl[NIR]), indices.ndwi(refl[GREEN], refl[NIR])])
+    return estimate_shift(thermal, features, ratio, margin)
+
+
+def _describe_placement(estimate: ShiftEstimate, res: float) -> str:
+    """What the measured offset means for the LST (``res``: MII pixel size), as a line for the
+    tags; a misregistration found, or one that could not be measured, is also a warning."""
+    offset = _in_words(estimate.cols * res, estimate.rows * res)
+    fit = f"R² {estimate.r2:.2f} against {estimate.r2_as_delivered:.2f} as delivered"
+    if estimate.needed:
+        placed = f"LST moved {offset} onto the MII ({fit})"
+        warnings.warn(f"TIS and MII are misregistered: {placed}; --no-coregister keeps the delivered grid",
+                      IngestWarning, stacklevel=3)
+    elif estimate.reliable:
+        placed = f"aligned as delivered (R² {estimate.r2:.2f})"
+    else:
+        placed = (f"not measurable, kept as delivered (best offset {offset}, R² {estimate.r2:.2f}, "
+                  f"searched ±{estimate.max_shift * res:g} m)")
+        warnings.warn(f"the offset between TIS and MII could not be measured on this scene: {placed}",
+                      IngestWarning, stacklevel=3)
+    return placed
+
+
+def _in_words(east: float, south: float) -> str:
+    """``40 m west and 20 m north`` for a move of (-40, -20) m east and south."""
+    parts = [f"{abs(east):g} m {'east' if east > 0 else 'west'}" if east else "",
+             f"{abs(south):g} m {'south' if south > 0 else 'north'}" if south else ""]
+    return " and ".join(p for p in parts if p) or "0 m"
 
 
 def _describe(dst: rasterio.io.DatasetWriter, names: Sequence[str], units: Sequence[str],

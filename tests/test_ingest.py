@@ -16,7 +16,7 @@ from affine import Affine
 from groklst_cli.app import run
 from pipelines import lst_retrieval, sdgsat
 from pipelines.errors import InputError
-from pipelines.fixtures import write_product_fixture
+from pipelines.fixtures import FixtureSettings, write_product_fixture
 from pipelines.geotiff import write_raster
 from pipelines.ingest import IngestWarning, ingest_product
 from pipelines.sample_scene import BAND_NAMES, generate_scene
@@ -387,3 +387,28 @@ def test_missing_mii_meta_xml_is_named(products, tmp_path, capsys):
     tis_copy = _copy(tis, tmp_path)  # TIS needs nothing from its meta.xml: still read
     next(tis_copy.glob("*.meta.xml")).unlink()
     assert sdgsat.read_product(tis_copy).sensor == "TIS"
+
+
+# --- TIS-MII misregistration -------------------------------------------------------------
+
+def test_a_misregistered_tis_is_moved_back_onto_the_mii(tmp_path):
+    """Products misregistered by 40 m east and 20 m south (real ones are off by 1-2 TIS pixels)
+    ingest to the same pair as well-registered ones; --no-coregister keeps the delivered grid."""
+    scene = generate_scene((40, 40), seed=5)
+    clean = write_product_fixture(scene, tmp_path / "clean")
+    shifted = write_product_fixture(scene, tmp_path / "shifted", FixtureSettings(tis_offset_m=(40.0, -20.0)))
+    with pytest.warns(IngestWarning):
+        reference = ingest_product(list(clean), tmp_path / "ref")
+    with pytest.warns(IngestWarning, match="misregistered: LST moved 40 m west and 20 m north onto the MII"):
+        moved = ingest_product(list(shifted), tmp_path / "moved")
+    for a, b in zip(reference, moved):
+        with rasterio.open(a) as ref, rasterio.open(b) as out:
+            assert out.transform == ref.transform and out.shape == ref.shape
+            np.testing.assert_array_equal(out.read(), ref.read())
+            assert ref.tags()["coregistration"].startswith("aligned as delivered")
+            assert out.tags()["coregistration"].startswith("LST moved 40 m west and 20 m north")
+    assert run(["-q", "ingest", str(shifted[0]), str(shifted[1]), "--out-dir", str(tmp_path / "kept"),
+                "--no-coregister"]) == 0
+    with rasterio.open(next((tmp_path / "kept").glob("*_lst.tif"))) as kept, rasterio.open(reference[0]) as ref:
+        assert kept.transform == Affine.translation(40.0, -20.0) @ ref.transform
+        assert kept.tags()["coregistration"] == "not measured (--no-coregister)"

@@ -137,6 +137,19 @@ def test_cli_writes_scene_and_truth(tmp_path, capsys):
     assert run(["sample-scene", str(tmp_path), "--name", "x", "--size", "8", "--overwrite"]) == 0
 
 
+def test_cli_misregisters_the_fake_tis_product(tmp_path, capsys):
+    """--tis-offset moves the TIS product's georeferencing (to try ingest's coregistration)."""
+    assert run(["-q", "sample-scene", str(tmp_path), "--size", "12", "--products", "--tis-offset", "30,-20"]) == 0
+    with rasterio.open(next(tmp_path.glob("KX10_TIS_*/*.tiff"))) as tis, \
+            rasterio.open(tmp_path / "heihe_demo_lst.tif") as lst:
+        assert (tis.transform.c, tis.transform.f) == (lst.transform.c + 30, lst.transform.f - 20)
+    capsys.readouterr()
+    for args, fragment in ((["--tis-offset", "30,-20"], "add --products"),
+                           (["--products", "--tis-offset", "30"], "is not EAST,NORTH")):
+        assert run(["-q", "sample-scene", str(tmp_path / "x"), "--size", "12", *args]) == 2
+        assert fragment in capsys.readouterr().err
+
+
 def test_committed_demo_scene_matches_generator():
     lst_path = ROOT / "sample_scenes" / "heihe_demo_lst.tif"
     if not lst_path.exists():

@@ -29,6 +29,7 @@ def ingest(
     scale_factor: Optional[float] = lst_options.scale_factor_option(),
     offset: Optional[float] = lst_options.offset_option(),
     mask_implausible: bool = lst_options.mask_implausible_option(),
+    coregister: bool = typer.Option(True, "--coregister/--no-coregister", help="Measure the TIS-MII misregistration on the scene and move the LST grid onto the MII (by whole MII pixels) when there is one."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the two paths."),
 ) -> None:
@@ -50,7 +51,7 @@ def ingest(
         task = bar.add_task("ingest", total=None)
         lst_path, guidance_path = ingest_product(
             products, out_dir, name=name, dem=dem, lst=lst, overwrite=overwrite, method=lst_method,
-            retrieval_config=retrieval_config, lst_decoding=decoding, lst_units=units,
+            retrieval_config=retrieval_config, lst_decoding=decoding, lst_units=units, coregister=coregister,
             on_progress=lambda done, total, what: bar.update(
                 task, completed=done, total=total, description=f"ingest: {what}"),
         )

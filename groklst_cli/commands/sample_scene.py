@@ -24,6 +24,14 @@ def _shape(size: Optional[int], rows: Optional[int], cols: Optional[int]) -> tup
     return (rows, cols) if rows is not None and cols is not None else (160, 160)
 
 
+def _offset(text: str) -> tuple[float, float]:
+    try:
+        east, north = (float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise InputError("--tis-offset", f"{text!r} is not EAST,NORTH in metres, e.g. 30,-20") from exc
+    return east, north
+
+
 def sample_scene(
     out_dir: Path = typer.Argument(..., help="Folder for NAME_lst.tif and NAME_guidance.tif (created if missing)."),
     name: str = typer.Option("heihe_demo", "--name", help="Scene name, the prefix of the file names."),
@@ -35,19 +43,23 @@ def sample_scene(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     with_truth: bool = typer.Option(False, "--with-truth", help="Also write NAME_lst_fine.tif, the fine-resolution truth LST."),
     products: bool = typer.Option(False, "--products", help="Also write fake SDGSAT-1 TIS and MII product folders of the scene and NAME_dem.tif (to try groklst ingest)."),
+    tis_offset: Optional[str] = typer.Option(None, "--tis-offset", help="With --products: misregister the TIS by EAST,NORTH metres (e.g. 30,-20), as real products are by 1-2 TIS pixels."),
 ) -> None:
     """Write a synthetic SDGSAT-1-like scene over the Heihe River Basin (30 m LST, 10 m guidance).
 
     Prints the written paths on stdout, one per line. The scene is synthetic (tagged so).
     """
     shape = _shape(size, rows, cols)
+    settings = FixtureSettings(tis_offset_m=_offset(tis_offset) if tis_offset else (0.0, 0.0))
+    if tis_offset and not products:
+        raise InputError("--tis-offset", "misregisters the fake TIS product", "add --products")
     paths = scene_paths(out_dir, name)
     for key in ("lst", "guidance", "lst_fine") if with_truth else ("lst", "guidance"):
         check_writable(paths[key], overwrite)
     if products:
         check_writable(paths["dem"], overwrite)
         for sensor in ("TIS", "MII"):
-            folder = Path(out_dir) / folder_name(sensor, FixtureSettings())
+            folder = Path(out_dir) / folder_name(sensor, settings)
             if folder.exists():
                 raise InputError(folder, "product folder already exists", "remove it first (folders are never overwritten)")
     info(f"generating a {shape[0]}x{shape[1]} px scene (seed {seed}, ratio {ratio})")
@@ -56,7 +68,7 @@ def sample_scene(
     if with_truth:
         written.append(write_truth(scene, out_dir, name=name, overwrite=overwrite))
     if products:
-        written.extend(write_product_fixture(scene, out_dir))
+        written.extend(write_product_fixture(scene, out_dir, settings))
         written.append(write_dem(scene, out_dir, name=name, overwrite=overwrite))
     for path in written:
         result(str(path))
