@@ -43,6 +43,7 @@ def test_product_folders_give_what_ingest_then_downscale_gives(tmp_path: Path, p
         np.testing.assert_array_equal(one.read(1), two.read(1))
         assert one.tags()["lst_source"].startswith(str(Path(folders[0]).resolve()))
         assert one.tags()["guidance_source"] == str(Path(folders[1]).resolve())
+        assert one.tags()["coregistration"].startswith("aligned as delivered (R²")  # as ingest measured
     assert hidden_folders(out_dir) == []
 
 

@@ -99,8 +99,10 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
     return ProductScene(folders, workdir, name, shown, tags)
 
 
-def ingest_scene(scene: ProductScene, dem: Optional[Path]) -> None:
-    """Ingest the scene's products (after every option was checked: a scene takes a while)."""
+def ingest_scene(scene: ProductScene, dem: Optional[Path]) -> dict[str, str]:
+    """Ingest the scene's products (after every option was checked: a scene takes a while);
+    returns the ingest's tags the output keeps (how the LST was placed on the MII)."""
+    from pipelines.geotiff import open_raster
     from pipelines.ingest import IngestWarning, ingest_product
 
     with warnings.catch_warnings(record=True) as caught, progress() as bar:
@@ -114,3 +116,5 @@ def ingest_scene(scene: ProductScene, dem: Optional[Path]) -> None:
         if issubclass(item.category, IngestWarning):
             warn(str(item.message))
     info(f"ingested {scene.shown}")
+    with open_raster(scene.lst) as src:
+        return {"coregistration": src.tags().get("coregistration", "")}

@@ -234,7 +234,7 @@ def downscale(
             raise InputError("--quicklook", "applies to a single input", "run groklst quicklook on each output")
         check_writable(quicklook, overwrite, inputs=jobs[0].inputs())
     if scene is not None:
-        ingest_scene(scene, dem)
+        options = replace(options, tags={**options.tags, **ingest_scene(scene, dem)})
     if fit:
         _check_tiling(tile, overlap, learned=True)
         fit_options = build_fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
