@@ -36,6 +36,24 @@ class ShiftEstimate:
         """A reliable, non-zero offset: the LST should be moved."""
         return self.reliable and (self.rows, self.cols) != (0, 0)
 
+    def describe(self, res: float, unit: str, onto: str) -> str:
+        """The outcome as one line (tags, messages); ``res`` is the guidance pixel size in
+        ``unit``, ``onto`` names the guidance (``the MII``)."""
+        offset = _in_words(self.cols * res, self.rows * res, unit)
+        if self.needed:
+            return f"LST moved {offset} onto {onto} (R² {self.r2:.2f} against {self.r2_as_delivered:.2f} as delivered)"
+        if self.reliable:
+            return f"aligned as delivered (R² {self.r2:.2f})"
+        return (f"not measurable, kept as delivered (best offset {offset}, R² {self.r2:.2f}, "
+                f"searched ±{self.max_shift * res:g} {unit})")
+
+
+def _in_words(east: float, south: float, unit: str) -> str:
+    """``40 m west and 20 m north`` for a move of (-40, -20) east and south."""
+    parts = [f"{abs(east):g} {unit} {'east' if east > 0 else 'west'}" if east else "",
+             f"{abs(south):g} {unit} {'south' if south > 0 else 'north'}" if south else ""]
+    return " and ".join(p for p in parts if p) or f"0 {unit}"
+
 
 def estimate_shift(lst: np.ndarray, guidance: np.ndarray, ratio: int, max_shift: int) -> ShiftEstimate:
     """Find the offset of ``lst`` (H, W; NaN nodata) against ``guidance`` (K bands of

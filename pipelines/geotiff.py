@@ -73,6 +73,30 @@ def creation_profile(
     }
 
 
+def copy_profile(src: rasterio.DatasetReader, **changes: Any) -> dict[str, Any]:
+    """Profile for a copy of ``src`` that keeps its data type, bands, nodata and grid (``changes``
+    override any of them), tiled and losslessly compressed as the project's outputs are."""
+    profile = src.profile.copy()
+    for key in ("blockxsize", "blockysize", "tiled", "compress", "predictor", "interleave", "photometric"):
+        profile.pop(key, None)
+    floating = np.dtype(src.dtypes[0]).kind == "f"
+    profile.update(driver="GTiff", tiled=True, blockxsize=BLOCK, blockysize=BLOCK, compress="deflate",
+                   predictor=3 if floating else 2, BIGTIFF="IF_SAFER", **changes)
+    return profile
+
+
+def copy_metadata(src: rasterio.DatasetReader, dst: rasterio.io.DatasetWriter) -> None:
+    """Copy tags (AREA_OR_POINT included), band descriptions, units, band tags and scale/offset."""
+    dst.update_tags(**src.tags())
+    for band, (description, unit) in enumerate(zip(src.descriptions, src.units), start=1):
+        dst.update_tags(band, **src.tags(band))
+        if description:
+            dst.set_band_description(band, description)
+        if unit:
+            dst.set_band_unit(band, unit)
+    dst.scales, dst.offsets = src.scales, src.offsets
+
+
 def streaming_gdal_env() -> rasterio.Env:
     """GDAL settings for streaming a scene through tiles or strips, unless the user set them.
 

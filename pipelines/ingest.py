@@ -396,7 +396,7 @@ def ingest_product(
         placed = "not measured (--no-coregister)"
         if coregister:
             estimate = _measure_offset(source, mii, window, lst_grid, ratio)
-            placed = _describe_placement(estimate, lst_grid.res[0] / ratio)
+            placed = _report_placement(estimate, lst_grid.res[0] / ratio)
             if estimate.needed:
                 moved = (estimate.cols / ratio, estimate.rows / ratio)
                 window, lst_grid, guidance_grid, ratio = _grids(lst_src, mii.srcs, moved)
@@ -461,30 +461,17 @@ def _measure_offset(source: _GivenLst | _TisLst, mii: _Mii, window: Window, lst_
     return estimate_shift(thermal, features, ratio, margin)
 
 
-def _describe_placement(estimate: ShiftEstimate, res: float) -> str:
-    """What the measured offset means for the LST (``res``: MII pixel size), as a line for the
-    tags; a misregistration found, or one that could not be measured, is also a warning."""
-    offset = _in_words(estimate.cols * res, estimate.rows * res)
-    fit = f"R² {estimate.r2:.2f} against {estimate.r2_as_delivered:.2f} as delivered"
+def _report_placement(estimate: ShiftEstimate, res: float) -> str:
+    """The measured offset as a line for the tags (``res``: MII pixel size, metres); a
+    misregistration found, or one that could not be measured, is also a warning."""
+    placed = estimate.describe(res, "m", "the MII")
     if estimate.needed:
-        placed = f"LST moved {offset} onto the MII ({fit})"
         warnings.warn(f"TIS and MII are misregistered: {placed}; --no-coregister keeps the delivered grid",
                       IngestWarning, stacklevel=3)
-    elif estimate.reliable:
-        placed = f"aligned as delivered (R² {estimate.r2:.2f})"
-    else:
-        placed = (f"not measurable, kept as delivered (best offset {offset}, R² {estimate.r2:.2f}, "
-                  f"searched ±{estimate.max_shift * res:g} m)")
+    elif not estimate.reliable:
         warnings.warn(f"the offset between TIS and MII could not be measured on this scene: {placed}",
                       IngestWarning, stacklevel=3)
     return placed
-
-
-def _in_words(east: float, south: float) -> str:
-    """``40 m west and 20 m north`` for a move of (-40, -20) m east and south."""
-    parts = [f"{abs(east):g} m {'east' if east > 0 else 'west'}" if east else "",
-             f"{abs(south):g} m {'south' if south > 0 else 'north'}" if south else ""]
-    return " and ".join(p for p in parts if p) or "0 m"
 
 
 def _describe(dst: rasterio.io.DatasetWriter, names: Sequence[str], units: Sequence[str],

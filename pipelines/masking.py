@@ -20,7 +20,15 @@ import rasterio
 from rasterio.windows import Window
 
 from pipelines.errors import EmptySceneError, InputError
-from pipelines.geotiff import BLOCK, geotiff_output, open_raster, read_stored, streaming_gdal_env
+from pipelines.geotiff import (
+    BLOCK,
+    copy_metadata,
+    copy_profile,
+    geotiff_output,
+    open_raster,
+    read_stored,
+    streaming_gdal_env,
+)
 from pipelines.grids import Grid, as_integer, check_north_up
 from pipelines.raster_names import display_name, source_tag
 
@@ -118,11 +126,11 @@ def mask_raster(path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
         dtype = np.dtype(src.dtypes[0])
         rule.check(np.dtype(mask.dtypes[0]), mask_path)
         nodata = _fill_value(src, dtype, fill, path)
-        profile = _output_profile(src, dtype, nodata)
+        profile = copy_profile(src, nodata=nodata)
         bands = list(range(1, src.count + 1))
         with geotiff_output(out_path, overwrite=overwrite, inputs=[path, mask_path]) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
-                _copy_metadata(src, dst)
+                copy_metadata(src, dst)
                 dst.update_tags(mask_source=source_tag(Path(mask_path)), mask_rule=rule.describe())
                 for top in range(0, src.height, BLOCK):
                     window = Window(0, top, src.width, min(BLOCK, src.height - top))
@@ -225,25 +233,3 @@ def _fill_value(src: rasterio.DatasetReader, dtype: np.dtype, fill: float | None
             raise InputError("--fill", f"{fill:g} cannot be stored in {path}'s {dtype.name} pixels",
                              f"give an integer in {info.min}..{info.max}")
     return float(fill)
-
-
-def _output_profile(src: rasterio.DatasetReader, dtype: np.dtype, nodata: float) -> dict:
-    """The raster's own layout (type, bands, grid), with the project's tiling and lossless compression."""
-    profile = src.profile.copy()
-    for key in ("blockxsize", "blockysize", "tiled", "compress", "predictor", "interleave", "photometric"):
-        profile.pop(key, None)
-    profile.update(driver="GTiff", nodata=nodata, tiled=True, blockxsize=BLOCK, blockysize=BLOCK,
-                   compress="deflate", predictor=3 if dtype.kind == "f" else 2, BIGTIFF="IF_SAFER")
-    return profile
-
-
-def _copy_metadata(src: rasterio.DatasetReader, dst: rasterio.io.DatasetWriter) -> None:
-    """Tags (AREA_OR_POINT included), band descriptions, units, band tags and scale/offset."""
-    dst.update_tags(**src.tags())
-    for band, (description, unit) in enumerate(zip(src.descriptions, src.units), start=1):
-        dst.update_tags(band, **src.tags(band))
-        if description:
-            dst.set_band_description(band, description)
-        if unit:
-            dst.set_band_unit(band, unit)
-    dst.scales, dst.offsets = src.scales, src.offsets

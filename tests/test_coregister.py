@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
+from affine import Affine
 
 from groklst_cli.app import run
 from pipelines.coregister import estimate_shift
@@ -17,8 +19,8 @@ ROWS, COLS, TOP, LEFT = 200, 250, 100, 100  # the LST crop placed against the gu
 
 
 @pytest.fixture(scope="module")
-def landsat(tmp_path_factory) -> tuple[np.ndarray, np.ndarray]:
-    """A real 30 m ST date (K) and Sentinel-2 guidance (B11 + land-cover fractions) on the
+def landsat_files(tmp_path_factory) -> tuple[Path, Path]:
+    """A real 30 m ST date (degC) and Sentinel-2 guidance (B11 + land-cover fractions) on the
     15 m grid nesting in it, built by ``groklst guidance`` as a user would."""
     dates = sorted(LANDSAT.glob("*_ST_B10.TIF")) if LANDSAT.is_dir() else []
     if not dates:
@@ -27,10 +29,16 @@ def landsat(tmp_path_factory) -> tuple[np.ndarray, np.ndarray]:
     assert run(["-q", "guidance", str(dates[12]), f"swir1={LANDSAT / 'S2_B11_20m.tif'}",
                 "--categorical", f"landcover={LANDSAT / 'S2_landcover_rf_10m.tif'}", "--scale", "2",
                 "-o", str(out)]) == 0
-    with rasterio.open(dates[12]) as src:
+    return dates[12], out
+
+
+@pytest.fixture(scope="module")
+def landsat(landsat_files) -> tuple[np.ndarray, np.ndarray]:
+    """The same as arrays: LST in K (NaN nodata), guidance bands."""
+    with rasterio.open(landsat_files[0]) as src:
         lst = src.read(1).astype(np.float64)
         lst[lst == src.nodata] = np.nan
-    with rasterio.open(out) as src:
+    with rasterio.open(landsat_files[1]) as src:
         guidance = src.read().astype(np.float64)
     return lst + 273.15, guidance
 
@@ -76,3 +84,61 @@ def test_unrelated_or_empty_guidance_is_not_trusted() -> None:
     assert not empty.reliable and not empty.needed and np.isnan(empty.r2)
     with pytest.raises(ValueError, match="does not frame"):
         estimate_shift(lst, noise[:, 1:], 3, 9)
+
+
+def misplaced_copy(lst_path: Path, folder: Path, east: float, north: float) -> Path:
+    """The LST with its georeferencing off by (east, north) CRS units, values untouched."""
+    out = folder / f"misplaced_{east:g}_{north:g}.tif"
+    with rasterio.open(lst_path) as src:
+        profile = {**src.profile, "transform": Affine.translation(east, north) @ src.transform}
+        with rasterio.open(out, "w", **profile) as dst:
+            dst.write(src.read())
+            dst.update_tags(**src.tags())
+    return out
+
+
+def test_coregister_moves_a_misplaced_real_lst_back(landsat_files, tmp_path: Path, capsys) -> None:
+    lst_path, guidance_path = landsat_files
+    misplaced = misplaced_copy(lst_path, tmp_path, 45.0, -30.0)
+    out = tmp_path / "placed.tif"
+    capsys.readouterr()
+    assert run(["-q", "coregister", str(misplaced), str(guidance_path), "-o", str(out), "--json"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["moved"] and (line["east"], line["south"], line["unit"]) == (-45.0, -30.0, "m")
+    assert line["placement"].startswith("LST moved 45 m west and 30 m north onto the guidance")
+    with rasterio.open(out) as placed, rasterio.open(lst_path) as orig:
+        assert placed.transform == orig.transform and placed.crs == orig.crs
+        np.testing.assert_array_equal(placed.read(1), orig.read(1))  # values bit for bit
+        assert placed.nodata == orig.nodata and placed.tags()["AREA_OR_POINT"] == "Point"
+        assert placed.tags()["coregistration"] == line["placement"]
+    # the data as delivered stay where they are
+    assert run(["-q", "coregister", str(lst_path), str(guidance_path), "-o", str(tmp_path / "same.tif")]) == 0
+    with rasterio.open(tmp_path / "same.tif") as same, rasterio.open(lst_path) as orig:
+        assert same.transform == orig.transform and same.tags()["coregistration"].startswith("aligned as delivered")
+
+
+def test_coregister_keeps_the_grid_when_the_offset_cannot_be_measured(landsat_files, tmp_path: Path,
+                                                                      capsys) -> None:
+    """Sentinel-2 B11 alone says too little about this LST: the copy keeps its grid, with a warning."""
+    lst_path, guidance_path = landsat_files
+    b11 = tmp_path / "b11.tif"
+    with rasterio.open(guidance_path) as src:
+        with rasterio.open(b11, "w", **{**src.profile, "count": 1}) as dst:
+            dst.write(src.read(1), 1)
+    misplaced = misplaced_copy(lst_path, tmp_path, 45.0, -30.0)
+    out = tmp_path / "kept.tif"
+    capsys.readouterr()
+    assert run(["coregister", str(misplaced), str(b11), "-o", str(out)]) == 0
+    assert "could not be measured" in capsys.readouterr().err
+    with rasterio.open(out) as kept, rasterio.open(misplaced) as src:
+        assert kept.transform == src.transform and kept.tags()["coregistration"].startswith("not measurable")
+
+
+def test_coregister_refuses_guidance_that_does_not_nest(landsat_files, tmp_path: Path, capsys) -> None:
+    lst_path, _ = landsat_files
+    s2 = LANDSAT / "S2_B11_20m.tif"  # 20 m, 15 m off the Landsat grid
+    out = tmp_path / "out.tif"
+    capsys.readouterr()
+    assert run(["-q", "coregister", str(lst_path), str(s2), "-o", str(out)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "groklst guidance" in lines[0] and not out.exists()

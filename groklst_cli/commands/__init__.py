@@ -17,6 +17,7 @@ ORDER = (
     "ingest",
     "guidance",
     "mask",
+    "coregister",
     "prepare",
     "train",
     "evaluate",

@@ -1,0 +1,125 @@
+"""Place an LST raster on its guidance: measure their offset and write the LST with its grid moved.
+
+Thermal products are often georeferenced less well than the optical guidance beside them
+(SDGSAT-1's TIS against its MII, ECOSTRESS, airborne thermal). :func:`coregister_scene`
+measures the offset on the scene (:func:`pipelines.coregister.estimate_shift`, on a central
+crop) and writes a copy of the LST whose geotransform is moved onto the guidance by whole
+guidance pixels: the stored values are copied bit for bit (nothing is resampled) and the pair
+still nests, so ``downscale`` takes the copy with the same guidance.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.windows import Window
+
+from pipelines.coregister import ShiftEstimate, estimate_shift
+from pipelines.geotiff import (
+    BLOCK,
+    copy_metadata,
+    copy_profile,
+    geotiff_output,
+    open_raster,
+    read_stored,
+    read_window,
+    streaming_gdal_env,
+)
+from pipelines.grids import Grid, pair_grids, resolution_units
+from pipelines.lst_values import (
+    LstDecoding,
+    check_plausible,
+    check_single_band,
+    decode,
+    resolve_units,
+    scan,
+    to_kelvin_masked,
+)
+from pipelines.raster_names import display_name, source_tag
+from pipelines.units import Units
+
+MAX_SHIFT_LR = 3  # LR pixels searched each way by default
+CROP_LR = 256  # LR pixels a side of the central crop the offset is measured on
+
+
+@dataclass
+class PlacementReport:
+    """What :func:`coregister_scene` found and wrote (also the ``--json`` object)."""
+
+    input: str
+    guidance: str
+    output: str
+    placement: str  # one line, also the output's ``coregistration`` tag
+    moved: bool
+    east: float  # how far the LST grid moved, in CRS units (negative: west)
+    south: float
+    unit: str
+    r2: float
+    r2_as_delivered: float
+
+
+def coregister_scene(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLike[str],
+                     out_path: str | os.PathLike[str], *, units: Units = Units.auto,
+                     decoding: LstDecoding = LstDecoding(), max_shift_lr: int = MAX_SHIFT_LR,
+                     overwrite: bool = False) -> PlacementReport:
+    """Measure how far the LST is off its guidance (which must nest in the LST grid) and write
+    the LST to ``out_path`` with its grid moved onto the guidance when the offset is reliable
+    (unchanged otherwise). The LST is read by the rule ``downscale`` reads with."""
+    with streaming_gdal_env(), open_raster(lst_path) as lst, open_raster(guidance_path) as guidance:
+        check_single_band(lst, lst_path)
+        grids = pair_grids(Grid.of(lst), Grid.of(guidance), scale=None, lst_path=lst_path,
+                           guidance_path=guidance_path)
+        found = scan(lst, grids.lr_window, decoding, lst_path)
+        used = resolve_units(found, units)
+        check_plausible(found, used, decoding, lst_path)
+        estimate = _measure(lst, guidance, grids.lr_window, grids.guidance_window, grids.ratio,
+                            max_shift_lr * grids.ratio, used, decoding, lst_path, guidance_path)
+        res, unit = guidance.res[0], resolution_units(guidance.crs)
+        line = estimate.describe(res, unit, f"the guidance {display_name(guidance_path)}")
+        moved = estimate.needed
+        ratio = grids.ratio
+        transform = lst.transform @ Affine.translation(estimate.cols / ratio, estimate.rows / ratio) if moved \
+            else lst.transform
+        with geotiff_output(out_path, overwrite=overwrite, inputs=[lst_path, guidance_path]) as tmp:
+            with rasterio.open(tmp, "w", **copy_profile(lst, transform=transform)) as dst:
+                copy_metadata(lst, dst)
+                dst.update_tags(coregistration=line, coregistration_guidance=source_tag(Path(guidance_path)))
+                for top in range(0, lst.height, BLOCK):
+                    window = Window(0, top, lst.width, min(BLOCK, lst.height - top))
+                    dst.write(np.ma.getdata(read_stored(lst, 1, window, lst_path)), 1, window=window)
+    return PlacementReport(
+        display_name(lst_path), display_name(guidance_path), str(out_path), line, moved,
+        estimate.cols * res if moved else 0.0, estimate.rows * res if moved else 0.0, unit,
+        estimate.r2, estimate.r2_as_delivered,
+    )
+
+
+def _measure(lst: rasterio.DatasetReader, guidance: rasterio.DatasetReader, lr_window: Window,
+             guidance_window: Window, ratio: int, margin: int, units: Units, decoding: LstDecoding,
+             lst_path: str | os.PathLike[str], guidance_path: str | os.PathLike[str]) -> ShiftEstimate:
+    """The offset, measured on the central crop (up to CROP_LR a side) of the common footprint."""
+    h, w = min(CROP_LR, int(lr_window.height)), min(CROP_LR, int(lr_window.width))
+    top, left = (int(lr_window.height) - h) // 2, (int(lr_window.width) - w) // 2
+    crop = Window(lr_window.col_off + left, lr_window.row_off + top, w, h)
+    kelvin = to_kelvin_masked(decode(lst, crop, decoding, lst_path), units, decoding).astype(np.float64)
+    frame = Window(guidance_window.col_off + left * ratio - margin, guidance_window.row_off + top * ratio - margin,
+                   w * ratio + 2 * margin, h * ratio + 2 * margin)
+    return estimate_shift(kelvin, _read_framed(guidance, frame, guidance_path), ratio, margin)
+
+
+def _read_framed(src: rasterio.DatasetReader, frame: Window, path: str | os.PathLike[str]) -> np.ndarray:
+    """Every band of ``src`` in ``frame`` as float64, NaN where the frame reaches past the raster."""
+    out = np.full((src.count, int(frame.height), int(frame.width)), np.nan)
+    r0, c0 = max(0, int(frame.row_off)), max(0, int(frame.col_off))
+    r1 = min(src.height, int(frame.row_off + frame.height))
+    c1 = min(src.width, int(frame.col_off + frame.width))
+    if r1 > r0 and c1 > c0:
+        bands = list(range(1, src.count + 1))
+        out[:, r0 - int(frame.row_off):r1 - int(frame.row_off), c0 - int(frame.col_off):c1 - int(frame.col_off)] = \
+            read_window(src, bands, Window(c0, r0, c1 - c0, r1 - r0), path, dtype=np.float64)
+    return out
