@@ -17,6 +17,14 @@ import numpy as np
 
 MIN_R2 = 0.1  # below this the guidance says too little about the LST to place it
 MAX_SAMPLES = 100_000  # LR pixels used in each regression (evenly spaced)
+MAX_SHIFT_LR = 3  # LR pixels searched each way by default (SDGSAT-1's TIS-MII offsets: 1-2)
+CROP_LR = 256  # LR pixels a side of the central crop the offset is measured on
+
+
+def central_crop(height: int, width: int, size: int = CROP_LR) -> tuple[int, int, int, int]:
+    """(top, left, rows, cols) of the central crop of at most ``size`` x ``size`` pixels."""
+    rows, cols = min(size, height), min(size, width)
+    return (height - rows) // 2, (width - cols) // 2, rows, cols
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import rasterio
 from affine import Affine
 from rasterio.windows import Window
 
-from pipelines.coregister import ShiftEstimate, estimate_shift
+from pipelines.coregister import MAX_SHIFT_LR, ShiftEstimate, central_crop, estimate_shift
 from pipelines.geotiff import (
     BLOCK,
     copy_metadata,
@@ -42,9 +42,6 @@ from pipelines.lst_values import (
 )
 from pipelines.raster_names import display_name, source_tag
 from pipelines.units import Units
-
-MAX_SHIFT_LR = 3  # LR pixels searched each way by default
-CROP_LR = 256  # LR pixels a side of the central crop the offset is measured on
 
 
 @dataclass
@@ -102,9 +99,8 @@ def coregister_scene(lst_path: str | os.PathLike[str], guidance_path: str | os.P
 def _measure(lst: rasterio.DatasetReader, guidance: rasterio.DatasetReader, lr_window: Window,
              guidance_window: Window, ratio: int, margin: int, units: Units, decoding: LstDecoding,
              lst_path: str | os.PathLike[str], guidance_path: str | os.PathLike[str]) -> ShiftEstimate:
-    """The offset, measured on the central crop (up to CROP_LR a side) of the common footprint."""
-    h, w = min(CROP_LR, int(lr_window.height)), min(CROP_LR, int(lr_window.width))
-    top, left = (int(lr_window.height) - h) // 2, (int(lr_window.width) - w) // 2
+    """The offset, measured on the central crop of the common footprint."""
+    top, left, h, w = central_crop(int(lr_window.height), int(lr_window.width))
     crop = Window(lr_window.col_off + left, lr_window.row_off + top, w, h)
     kelvin = to_kelvin_masked(decode(lst, crop, decoding, lst_path), units, decoding).astype(np.float64)
     frame = Window(guidance_window.col_off + left * ratio - margin, guidance_window.row_off + top * ratio - margin,

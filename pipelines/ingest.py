@@ -33,8 +33,8 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
 
 from pipelines import indices, lst_retrieval, lst_values, sdgsat
-from pipelines.coregister import ShiftEstimate, estimate_shift
 from pipelines.atomic import check_writable, folders_removed_if_left_empty
+from pipelines.coregister import MAX_SHIFT_LR, ShiftEstimate, central_crop, estimate_shift
 from pipelines.errors import InputError
 from pipelines.geotiff import streaming_gdal_env, creation_profile, geotiff_output, open_raster
 from pipelines.grids import Grid, footprints_disjoint
@@ -47,8 +47,6 @@ DEFAULT_DEM_M = 0.0  # elevation written when no --dem is given (a constant band
 LST_METHODS = ("split-window", "single-channel")
 MII_GUIDANCE_BANDS = (2, 3, 4, 5, 6, 7)  # deep blue, blue, green, red, VRE, NIR
 GREEN, RED, NIR = 4, 5, 7  # the MII bands the indices and the emissivity use
-COREGISTER_MAX_SHIFT_LR = 3  # LR pixels searched each way (TIS-MII offsets of 1-2 are reported)
-COREGISTER_CROP_LR = 256  # the central crop (LR pixels a side) the offset is measured on
 MAX_SOLAR_ZENITH = 85.0  # deg; lower suns make TOA reflectance meaningless (night MII scenes)
 ProgressCallback = Callable[[int, int, str], None]  # (done, total, what)
 
@@ -449,9 +447,8 @@ def ingest_product(
 def _measure_offset(source: _GivenLst | _TisLst, mii: _Mii, window: Window, lst_grid: Grid,
                     ratio: int) -> ShiftEstimate:
     """The LST's offset against the MII, measured on the central crop of the scene."""
-    h, w = min(COREGISTER_CROP_LR, lst_grid.height), min(COREGISTER_CROP_LR, lst_grid.width)
-    top, left = (lst_grid.height - h) // 2, (lst_grid.width - w) // 2
-    margin = COREGISTER_MAX_SHIFT_LR * ratio
+    top, left, h, w = central_crop(lst_grid.height, lst_grid.width)
+    margin = MAX_SHIFT_LR * ratio
     thermal = source.thermal(Window(window.col_off + left, window.row_off + top, w, h))
     transform = (lst_grid.transform @ Affine.translation(left, top) @ Affine.scale(1.0 / ratio)
                  @ Affine.translation(-margin, -margin))

@@ -11,6 +11,7 @@ import typer
 
 from groklst_cli import lst_options
 from groklst_cli.console import info, result, warn
+from pipelines.coregister import MAX_SHIFT_LR
 from pipelines.units import Units
 
 
@@ -18,7 +19,7 @@ def coregister(
     lst: Path = typer.Argument(..., help="The LST raster."),
     guidance: Path = typer.Argument(..., help="Guidance nesting in the LST grid (groklst guidance builds it)."),
     output: Path = typer.Option(..., "--output", "-o", help="The LST GeoTIFF to write, its grid moved onto the guidance."),
-    max_shift: int = typer.Option(3, "--max-shift", min=1, max=20, help="LST pixels searched each way."),
+    max_shift: int = typer.Option(MAX_SHIFT_LR, "--max-shift", min=1, max=20, help="LST pixels searched each way."),
     units: Units = lst_options.units_option(),
     nodata: Optional[list[float]] = lst_options.nodata_option(),
     scale_factor: Optional[float] = lst_options.scale_factor_option(),
