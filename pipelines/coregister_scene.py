@@ -19,7 +19,7 @@ import rasterio
 from affine import Affine
 from rasterio.windows import Window
 
-from pipelines.coregister import MAX_SHIFT_LR, ShiftEstimate, central_crop, estimate_shift
+from pipelines.coregister import MAX_SHIFT_LR, ShiftEstimate, crops, estimate_shift
 from pipelines.geotiff import (
     BLOCK,
     copy_metadata,
@@ -99,13 +99,15 @@ def coregister_scene(lst_path: str | os.PathLike[str], guidance_path: str | os.P
 def _measure(lst: rasterio.DatasetReader, guidance: rasterio.DatasetReader, lr_window: Window,
              guidance_window: Window, ratio: int, margin: int, units: Units, decoding: LstDecoding,
              lst_path: str | os.PathLike[str], guidance_path: str | os.PathLike[str]) -> ShiftEstimate:
-    """The offset, measured on the central crop of the common footprint."""
-    top, left, h, w = central_crop(int(lr_window.height), int(lr_window.width))
-    crop = Window(lr_window.col_off + left, lr_window.row_off + top, w, h)
-    kelvin = to_kelvin_masked(decode(lst, crop, decoding, lst_path), units, decoding).astype(np.float64)
-    frame = Window(guidance_window.col_off + left * ratio - margin, guidance_window.row_off + top * ratio - margin,
-                   w * ratio + 2 * margin, h * ratio + 2 * margin)
-    return estimate_shift(kelvin, _read_framed(guidance, frame, guidance_path), ratio, margin)
+    """The offset, measured on five crops of the common footprint."""
+    pairs = []
+    for top, left, h, w in crops(int(lr_window.height), int(lr_window.width)):
+        window = Window(lr_window.col_off + left, lr_window.row_off + top, w, h)
+        kelvin = to_kelvin_masked(decode(lst, window, decoding, lst_path), units, decoding).astype(np.float64)
+        frame = Window(guidance_window.col_off + left * ratio - margin, guidance_window.row_off + top * ratio - margin,
+                       w * ratio + 2 * margin, h * ratio + 2 * margin)
+        pairs.append((kelvin, _read_framed(guidance, frame, guidance_path)))
+    return estimate_shift(pairs, ratio, margin)
 
 
 def _read_framed(src: rasterio.DatasetReader, frame: Window, path: str | os.PathLike[str]) -> np.ndarray:

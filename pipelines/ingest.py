@@ -34,7 +34,7 @@ from rasterio.windows import Window, from_bounds
 
 from pipelines import indices, lst_retrieval, lst_values, sdgsat
 from pipelines.atomic import check_writable, folders_removed_if_left_empty
-from pipelines.coregister import MAX_SHIFT_LR, ShiftEstimate, central_crop, estimate_shift
+from pipelines.coregister import MAX_SHIFT_LR, ShiftEstimate, crops, estimate_shift
 from pipelines.errors import InputError
 from pipelines.geotiff import streaming_gdal_env, creation_profile, geotiff_output, open_raster
 from pipelines.grids import Grid, footprints_disjoint
@@ -446,16 +446,18 @@ def ingest_product(
 
 def _measure_offset(source: _GivenLst | _TisLst, mii: _Mii, window: Window, lst_grid: Grid,
                     ratio: int) -> ShiftEstimate:
-    """The LST's offset against the MII, measured on the central crop of the scene."""
-    top, left, h, w = central_crop(lst_grid.height, lst_grid.width)
+    """The LST's offset against the MII, measured on five crops of the scene."""
     margin = MAX_SHIFT_LR * ratio
-    thermal = source.thermal(Window(window.col_off + left, window.row_off + top, w, h))
-    transform = (lst_grid.transform @ Affine.translation(left, top) @ Affine.scale(1.0 / ratio)
-                 @ Affine.translation(-margin, -margin))
-    grid = Grid(lst_grid.crs, transform, w * ratio + 2 * margin, h * ratio + 2 * margin)
-    refl = {band: mii.reflectance(band, grid) for band in MII_GUIDANCE_BANDS}
-    features = np.stack([*refl.values(), indices.ndvi(refl[RED], refl[NIR]), indices.ndwi(refl[GREEN], refl[NIR])])
-    return estimate_shift(thermal, features, ratio, margin)
+    pairs = []
+    for top, left, h, w in crops(lst_grid.height, lst_grid.width):
+        thermal = source.thermal(Window(window.col_off + left, window.row_off + top, w, h))
+        transform = (lst_grid.transform @ Affine.translation(left, top) @ Affine.scale(1.0 / ratio)
+                     @ Affine.translation(-margin, -margin))
+        grid = Grid(lst_grid.crs, transform, w * ratio + 2 * margin, h * ratio + 2 * margin)
+        refl = {band: mii.reflectance(band, grid) for band in MII_GUIDANCE_BANDS}
+        pairs.append((thermal, np.stack([*refl.values(), indices.ndvi(refl[RED], refl[NIR]),
+                                         indices.ndwi(refl[GREEN], refl[NIR])])))
+    return estimate_shift(pairs, ratio, margin)
 
 
 def _report_placement(estimate: ShiftEstimate, res: float) -> str:

@@ -11,11 +11,10 @@ import rasterio
 from affine import Affine
 
 from groklst_cli.app import run
-from pipelines.coregister import estimate_shift
+from pipelines.coregister import CROP_LR, crops, estimate_shift
 
 LANDSAT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "landsat-muenster"
 RATIO, MARGIN = 2, 6  # 30 m LST, 15 m guidance, 90 m searched each way
-ROWS, COLS, TOP, LEFT = 200, 250, 100, 100  # the LST crop placed against the guidance
 
 
 @pytest.fixture(scope="module")
@@ -43,35 +42,41 @@ def landsat(landsat_files) -> tuple[np.ndarray, np.ndarray]:
     return lst + 273.15, guidance
 
 
-def framed(guidance: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """The guidance around the LST crop, as if the LST were misplaced by (rows, cols) guidance
-    pixels: the true offset the estimate must find."""
-    top, left = TOP * RATIO - MARGIN - rows, LEFT * RATIO - MARGIN - cols
-    return guidance[:, top:top + ROWS * RATIO + 2 * MARGIN, left:left + COLS * RATIO + 2 * MARGIN]
+def pairs_for(lst: np.ndarray, guidance: np.ndarray, rows: int, cols: int, margin: int = MARGIN,
+              size: int = CROP_LR) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(LST crop, framed guidance) for the five crops, as if the LST were misplaced by (rows,
+    cols) guidance pixels: the true offset the estimate must find. NaN beyond the guidance."""
+    out = []
+    for top, left, h, w in crops(*lst.shape, size=size):
+        frame = np.full((guidance.shape[0], h * RATIO + 2 * margin, w * RATIO + 2 * margin), np.nan)
+        g0, c0 = top * RATIO - margin - rows, left * RATIO - margin - cols
+        r_lo, c_lo = max(0, g0), max(0, c0)
+        r_hi, c_hi = min(guidance.shape[1], g0 + frame.shape[1]), min(guidance.shape[2], c0 + frame.shape[2])
+        frame[:, r_lo - g0:r_hi - g0, c_lo - c0:c_hi - c0] = guidance[:, r_lo:r_hi, c_lo:c_hi]
+        out.append((lst[top:top + h, left:left + w], frame))
+    return out
 
 
 def test_real_offsets_are_found_exactly(landsat) -> None:
+    """Single crops were off by 30 m in up to 3 of 5 crops on these dates; the mean is exact."""
     lst, guidance = landsat
-    crop = lst[TOP:TOP + ROWS, LEFT:LEFT + COLS]
-    for rows, cols in ((0, 0), (2, -3), (-4, 1), (5, 5), (-1, 0)):
-        found = estimate_shift(crop, framed(guidance, rows, cols), RATIO, MARGIN)
+    for rows, cols in ((0, 0), (1, 2), (-2, 1), (0, -1)):
+        found = estimate_shift(pairs_for(lst, guidance, rows, cols), RATIO, MARGIN)
         assert (found.rows, found.cols) == (rows, cols) and found.reliable
         assert found.needed == ((rows, cols) != (0, 0))
-        assert found.r2 > 0.3 and (found.r2 > found.r2_as_delivered or (rows, cols) == (0, 0))
+        assert found.r2 > 0.3 and found.r2 - found.r2_as_delivered >= (0.01 if found.needed else 0)
 
 
 def test_an_offset_at_the_search_edge_is_not_trusted(landsat) -> None:
     lst, guidance = landsat
-    crop = lst[TOP:TOP + ROWS, LEFT:LEFT + COLS]
-    found = estimate_shift(crop, framed(guidance, MARGIN, 0), RATIO, MARGIN)
+    found = estimate_shift(pairs_for(lst, guidance, MARGIN, 0), RATIO, MARGIN)
     assert (found.rows, found.cols) == (MARGIN, 0) and not found.reliable and not found.needed
 
 
 def test_one_weakly_related_band_is_not_trusted(landsat) -> None:
-    """Sentinel-2 B11 alone explains 2-5 % of this LST's variance: too little to place it."""
+    """Sentinel-2 B11 alone explains a few % of this LST's variance: too little to place it."""
     lst, guidance = landsat
-    crop = lst[TOP:TOP + ROWS, LEFT:LEFT + COLS]
-    found = estimate_shift(crop, framed(guidance, 2, -3)[:1], RATIO, MARGIN)
+    found = estimate_shift(pairs_for(lst, guidance[:1], 1, 2), RATIO, MARGIN)
     assert found.r2 < 0.1 and not found.reliable and not found.needed
 
 
@@ -79,11 +84,11 @@ def test_unrelated_or_empty_guidance_is_not_trusted() -> None:
     rng = np.random.default_rng(0)
     lst = rng.normal(300, 3, (60, 60))
     noise = rng.normal(0, 1, (3, 60 * 3 + 18, 60 * 3 + 18))
-    assert not estimate_shift(lst, noise, 3, 9).reliable
-    empty = estimate_shift(lst, np.full_like(noise, np.nan), 3, 9)
+    assert not estimate_shift([(lst, noise)], 3, 9).reliable
+    empty = estimate_shift([(lst, np.full_like(noise, np.nan))], 3, 9)
     assert not empty.reliable and not empty.needed and np.isnan(empty.r2)
     with pytest.raises(ValueError, match="does not frame"):
-        estimate_shift(lst, noise[:, 1:], 3, 9)
+        estimate_shift([(lst, noise[:, 1:])], 3, 9)
 
 
 def misplaced_copy(lst_path: Path, folder: Path, east: float, north: float) -> Path:
@@ -129,7 +134,7 @@ def test_coregister_keeps_the_grid_when_the_offset_cannot_be_measured(landsat_fi
     out = tmp_path / "kept.tif"
     capsys.readouterr()
     assert run(["coregister", str(misplaced), str(b11), "-o", str(out)]) == 0
-    assert "could not be measured" in capsys.readouterr().err
+    assert "b11.tif not measurable, kept as delivered" in capsys.readouterr().err
     with rasterio.open(out) as kept, rasterio.open(misplaced) as src:
         assert kept.transform == src.transform and kept.tags()["coregistration"].startswith("not measurable")
 
@@ -142,3 +147,22 @@ def test_coregister_refuses_guidance_that_does_not_nest(landsat_files, tmp_path:
     assert run(["-q", "coregister", str(lst_path), str(s2), "-o", str(out)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "groklst guidance" in lines[0] and not out.exists()
+
+
+def test_a_cloudy_centre_does_not_hide_the_offset(landsat_files, tmp_path: Path, capsys) -> None:
+    """Nodata (a masked cloud) over the whole central crop: the offset is measured where the
+    scene has data (a quadrant), not reported as unmeasurable."""
+    lst_path, guidance_path = landsat_files
+    misplaced = misplaced_copy(lst_path, tmp_path, -30.0, 15.0)
+    with rasterio.open(misplaced, "r+") as dst:
+        values = dst.read(1)
+        rows, cols = values.shape
+        values[rows // 2 - 140:rows // 2 + 140, cols // 2 - 140:cols // 2 + 140] = dst.nodata
+        dst.write(values, 1)
+    out = tmp_path / "placed.tif"
+    capsys.readouterr()
+    assert run(["-q", "coregister", str(misplaced), str(guidance_path), "-o", str(out), "--json"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["moved"] and (line["east"], line["south"]) == (30.0, 15.0)
+    with rasterio.open(out) as placed, rasterio.open(lst_path) as orig:
+        assert placed.transform == orig.transform

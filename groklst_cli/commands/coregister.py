@@ -42,10 +42,8 @@ def coregister(
     decoding = lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible)
     report = coregister_scene(lst, guidance, output, units=units, decoding=decoding,
                               max_shift_lr=max_shift, overwrite=overwrite)
-    if report.moved:
-        info(f"{report.input}: {report.placement} -> {report.output}")
-    elif report.placement.startswith("not measurable"):
-        warn(f"{report.input}: the offset to {report.guidance} could not be measured: {report.placement}")
+    if report.placement.startswith("not measurable"):
+        warn(f"{report.input}: offset to {report.guidance} {report.placement}")
     else:
         info(f"{report.input}: {report.placement} -> {report.output}")
     result(json.dumps(asdict(report)) if as_json else str(output))
