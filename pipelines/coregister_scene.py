@@ -2,8 +2,8 @@
 
 Thermal products are often georeferenced less well than the optical guidance beside them
 (SDGSAT-1's TIS against its MII, ECOSTRESS, airborne thermal). :func:`coregister_scene`
-measures the offset on the scene (:func:`pipelines.coregister.estimate_shift`, on a central
-crop) and writes a copy of the LST whose geotransform is moved onto the guidance by whole
+measures the offset on the scene (:func:`pipelines.coregister.estimate_shift`, on five
+crops) and writes a copy of the LST whose geotransform is moved onto the guidance by whole
 guidance pixels: the stored values are copied bit for bit (nothing is resampled) and the pair
 still nests, so ``downscale`` takes the copy with the same guidance.
 """

@@ -32,8 +32,9 @@ def coregister(
 
     The offset is the one (whole guidance pixels, within --max-shift LST pixels) under which a
     linear fit of the LST on the guidance bands, block-averaged to the LST grid, explains it
-    best (R²); measured on a central crop of up to 256 x 256 LST pixels. The copy has the LST's
-    stored values bit for bit and its grid moved by that offset, so it still nests in the
+    best: the mean R² over five crops of up to 256 x 256 LST pixels (the centre and the
+    quadrants), taken when it adds at least 0.005 over the delivered placement. The copy has the
+    LST's stored values bit for bit and its grid moved by that offset, so it still nests in the
     guidance; when the offset cannot be measured (R² below 0.1, or the best at the edge of the
     search) the grid is kept, with a warning. The coregistration tag says which.
     """
