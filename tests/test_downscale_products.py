@@ -92,6 +92,28 @@ def test_a_file_among_product_folders_and_a_lonely_dem_are_refused(tmp_path: Pat
     lst = Path(folders[0]).parent / "heihe_demo_lst.tif"
     assert run(["-q", "downscale", str(lst), "--dem", dem, "-o", str(tmp_path / "o.tif")]) == 2
     assert "--dem: applies to SDGSAT-1 product folders" in capsys.readouterr().err
+    assert run(["-q", "downscale", str(lst), "--no-coregister", "-o", str(tmp_path / "o.tif")]) == 2
+    assert "--no-coregister: applies to SDGSAT-1 product folders" in capsys.readouterr().err
+
+
+def test_misregistered_products_are_placed_unless_told_not_to(tmp_path: Path, capsys) -> None:
+    """TIS off by 30 m east: moved back by default (the output on the MII grid, as without the
+    offset), kept with --no-coregister (the output 30 m east)."""
+    raw = tmp_path / "raw"
+    assert run(["-q", "sample-scene", str(raw), "--size", "40", "--seed", "2", "--products",
+                "--tis-offset", "30,0"]) == 0
+    folders = capsys.readouterr().out.split()[2:4]
+    outputs = {}
+    for name, extra in (("placed", []), ("kept", ["--no-coregister"])):
+        out = tmp_path / f"{name}.tif"
+        assert run(["-q", "downscale", *folders, "-o", str(out), *extra]) == 0
+        with rasterio.open(out) as src:
+            outputs[name] = (src.transform, src.tags()["coregistration"])
+    with rasterio.open(raw / "heihe_demo_guidance.tif") as truth:
+        assert outputs["placed"][0].c == truth.transform.c and outputs["kept"][0].c == truth.transform.c + 30
+    assert outputs["placed"][1].startswith("LST moved 30 m west onto the MII")
+    assert outputs["kept"][1] == "not measured (--no-coregister)"
+    assert "TIS and MII are misregistered" in capsys.readouterr().err
 
 
 def test_a_hidden_ingest_folder_a_killed_run_left_is_removed_after_a_day(tmp_path: Path, products,

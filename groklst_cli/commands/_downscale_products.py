@@ -99,7 +99,7 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
     return ProductScene(folders, workdir, name, shown, tags)
 
 
-def ingest_scene(scene: ProductScene, dem: Optional[Path]) -> dict[str, str]:
+def ingest_scene(scene: ProductScene, dem: Optional[Path], coregister: bool = True) -> dict[str, str]:
     """Ingest the scene's products (after every option was checked: a scene takes a while);
     returns the ingest's tags the output keeps (how the LST was placed on the MII)."""
     from pipelines.geotiff import open_raster
@@ -109,7 +109,7 @@ def ingest_scene(scene: ProductScene, dem: Optional[Path]) -> dict[str, str]:
         warnings.simplefilter("always", IngestWarning)
         task = bar.add_task("ingest", total=None)
         ingest_product(
-            scene.folders, scene.workdir, name=scene.name, dem=dem,
+            scene.folders, scene.workdir, name=scene.name, dem=dem, coregister=coregister,
             on_progress=lambda done, total, what: bar.update(
                 task, completed=done, total=total, description=f"ingest: {what}"))
     for item in caught:

@@ -178,6 +178,7 @@ def downscale(
     overviews: bool = typer.Option(False, "--overviews", help="Add internal overviews (average)."),
     quicklook: Optional[Path] = typer.Option(None, "--quicklook", help="Also write a PNG of input vs output (one input only)."),
     dem: Optional[Path] = typer.Option(None, "--dem", help="With SDGSAT-1 product folders as input: the DEM for the guidance (as groklst ingest --dem)."),
+    coregister: Optional[bool] = typer.Option(None, "--coregister/--no-coregister", help="With SDGSAT-1 product folders as input: move the LST onto the MII when they are misregistered (default, as groklst ingest)."),
 ) -> None:
     """Downscale LST scenes to the guidance grid as tiled, blended, georeferenced GeoTIFFs
     (with --scale and an interpolator: to the LST grid refined by SCALE, without guidance).
@@ -216,6 +217,10 @@ def downscale(
         if scene is None:  # --skip-existing, and the output exists
             return
         paths = [scene.lst]
+    elif coregister is not None:
+        raise InputError("--no-coregister" if coregister is False else "--coregister",
+                         "applies to SDGSAT-1 product folders given as the input",
+                         "for an LST raster and its guidance run groklst coregister first")
     elif dem is not None:
         raise InputError("--dem", "applies to SDGSAT-1 product folders given as the input",
                          "pass the TIS and MII product folders, or build the guidance with groklst ingest")
@@ -234,7 +239,7 @@ def downscale(
             raise InputError("--quicklook", "applies to a single input", "run groklst quicklook on each output")
         check_writable(quicklook, overwrite, inputs=jobs[0].inputs())
     if scene is not None:
-        options = replace(options, tags={**options.tags, **ingest_scene(scene, dem)})
+        options = replace(options, tags={**options.tags, **ingest_scene(scene, dem, coregister is not False)})
     if fit:
         _check_tiling(tile, overlap, learned=True)
         fit_options = build_fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
