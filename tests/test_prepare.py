@@ -410,3 +410,28 @@ def test_grid_noise_is_tolerated_as_downscale_tolerates_it(tmp_path: Path, capsy
     assert run(["-q", "downscale", str(lst_path), "--model", "bicubic", "--out-dir", str(tmp_path / "out")]) == 0
     shifted, _ = write_canonical_scene(tmp_path, "shifted", guidance_origin=(500_000.1, 5_760_000.0))
     _assert_refused([str(shifted), "--scales", "2", "--patch", "8"], tmp_path / "ds2", capsys, "do not nest")
+
+
+def test_misregistered_products_are_placed_before_patches_are_cut(tmp_path: Path, capsys) -> None:
+    """TIS off by 30 m: the patches pair each LST pixel with the MII under it, as for a
+    well-registered delivery; --no-coregister keeps the offset (and says nothing)."""
+    from pipelines.fixtures import FixtureSettings, write_product_fixture
+    from pipelines.sample_scene import generate_scene
+
+    scene = generate_scene((24, 24), seed=3)
+    clean = write_product_fixture(scene, tmp_path / "clean")
+    shifted = write_product_fixture(scene, tmp_path / "shifted", FixtureSettings(tis_offset_m=(30.0, 0.0)))
+    common = ["--scales", "2", "--patch", "8", "--stride", "8", "--split", "1:0:0", "--max-nodata", "1"]
+    datasets = {}
+    for name, folders, extra in (("clean", clean, []), ("placed", shifted, []),
+                                 ("kept", shifted, ["--no-coregister"])):
+        capsys.readouterr()
+        assert run(["-q", "prepare", *map(str, folders), "--out", str(tmp_path / f"ds_{name}"), *common, *extra]) == 0
+        assert ("misregistered" in capsys.readouterr().err) == (name == "placed")
+        datasets[name] = open_prepared(tmp_path / f"ds_{name}")
+    assert len(datasets["placed"]) == len(datasets["clean"])
+    for i in range(len(datasets["clean"])):
+        for a, b in zip(datasets["clean"].read(i, 2), datasets["placed"].read(i, 2)):
+            np.testing.assert_array_equal(a, b)
+    _, kept_guidance, _ = datasets["kept"].read(0, 2)
+    assert not np.array_equal(kept_guidance, datasets["clean"].read(0, 2)[1])

@@ -104,6 +104,7 @@ def prepare_cmd(
     align: bool = typer.Option(False, "--align", help="Resample --guidance onto each scene's LST grid first (any CRS, resolution, origin; as groklst guidance does)."),
     guidance_bands: Optional[str] = guidance_options.guidance_bands_option(),
     dem: Optional[Path] = typer.Option(None, "--dem", help="DEM for SDGSAT-1 product folders (as groklst ingest --dem)."),
+    coregister: bool = typer.Option(True, "--coregister/--no-coregister", help="For SDGSAT-1 product folders: move the LST onto the MII when they are misregistered (as groklst ingest)."),
     from_groklst: Optional[Path] = typer.Option(None, "--from-groklst", help="Import the public GrokLST benchmark folder instead of scenes."),
     show_info: Optional[Path] = typer.Option(None, "--info", help="Print a summary of an existing dataset and exit."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout."),
@@ -158,7 +159,7 @@ def prepare_cmd(
             with tempfile.TemporaryDirectory(dir=out.parent, prefix=INGEST_PREFIX) as workdir:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    paths, shown = scene_inputs(inputs, Path(workdir), dem)
+                    paths, shown = scene_inputs(inputs, Path(workdir), dem, coregister)
                 for caught_warning in caught:
                     warn(str(caught_warning.message))
                 summary = prepare(paths, out, options, overwrite=overwrite, on_progress=hook, shown=shown,
