@@ -137,6 +137,15 @@ def test_coregister_keeps_the_grid_when_the_offset_cannot_be_measured(landsat_fi
     assert "b11.tif not measurable, kept as delivered" in capsys.readouterr().err
     with rasterio.open(out) as kept, rasterio.open(misplaced) as src:
         assert kept.transform == src.transform and kept.tags()["coregistration"].startswith("not measurable")
+    # guidance with no data under the LST: no R² at all, null in the JSON line
+    empty = tmp_path / "empty.tif"
+    with rasterio.open(guidance_path) as src:
+        with rasterio.open(empty, "w", **{**src.profile, "count": 1, "nodata": None}) as dst:
+            dst.write(np.full((src.height, src.width), np.nan, np.float32), 1)
+    capsys.readouterr()
+    assert run(["-q", "coregister", str(misplaced), str(empty), "-o", str(tmp_path / "e.tif"), "--json"]) == 0
+    line = json.loads(capsys.readouterr().out)  # strict JSON: NaN would not parse in other tools
+    assert line["r2"] is None and line["moved"] is False
 
 
 def test_coregister_refuses_guidance_that_does_not_nest(landsat_files, tmp_path: Path, capsys) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
@@ -47,7 +48,11 @@ def coregister(
         warn(f"{report.input}: offset to {report.guidance} {report.placement}")
     else:
         info(f"{report.input}: {report.placement} -> {report.output}")
-    result(json.dumps(asdict(report)) if as_json else str(output))
+    if as_json:  # an unmeasurable fit has no R²: null, not NaN (which is not JSON)
+        fields = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in asdict(report).items()}
+        result(json.dumps(fields))
+    else:
+        result(str(output))
 
 
 def register(app: typer.Typer) -> None:
