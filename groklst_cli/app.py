@@ -6,7 +6,6 @@ on stderr naming the file and the problem), 1 an internal error. Tracebacks only
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
@@ -23,6 +22,7 @@ from groklst_cli import __version__
 from groklst_cli.commands import register_all
 from groklst_cli.console import err, result, state, warn
 from groklst_cli.native_stderr import native_stderr_hidden
+from pipelines import strict_json
 from pipelines.allocator import keep_freed_memory
 from pipelines.errors import GroklstWarning, InputError, environment_error
 
@@ -140,7 +140,7 @@ def _json_error(message: str, status: str = "error") -> None:
     """With --json, an error that stops the whole command is also a JSON line on stdout, so a
     pipeline reading stdout sees why nothing else came (no input or output it concerns):
     ``error`` for bad input, ``failed`` for a bug, as for a scene."""
-    result(json.dumps({"input": None, "output": None, "status": status, "error": message}))
+    result(strict_json.dumps({"input": None, "output": None, "status": status, "error": message}))
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -30,6 +30,7 @@ import zarr
 from affine import Affine
 from rasterio.crs import CRS
 
+from pipelines import strict_json
 from pipelines.atomic import DATASET_FORMAT, DATASET_INFO
 from pipelines.errors import InputError
 from pipelines.grids import resolution_units
@@ -238,7 +239,7 @@ def _check_chunks(path: Path, arrays: Mapping[str, zarr.Array]) -> None:
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    path.write_text(strict_json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 class PreparedDataset:

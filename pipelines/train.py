@@ -14,7 +14,6 @@ The run directory's files are listed in :mod:`pipelines.run_layout`.
 from __future__ import annotations
 
 import inspect
-import json
 import math
 import random
 import time
@@ -30,6 +29,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from models.registry import build_model, get_spec, list_models
+from pipelines import strict_json
 from pipelines.atomic import atomic_output
 from pipelines.checkpoint import Checkpoint, state_dict_of
 from pipelines.dataset import NormStats
@@ -372,7 +372,7 @@ class _Run:
         self.history.append(record)
         if self.run_dir is not None and self.context.is_main:
             with open(self.run_dir / METRICS_FILE, "a") as fh:
-                fh.write(json.dumps(record) + "\n")
+                fh.write(strict_json.dumps(record) + "\n")
 
     def rewrite_log(self) -> None:
         """Make metrics.jsonl the restored state's history.
@@ -383,7 +383,7 @@ class _Run:
         if self.run_dir is None or not self.context.is_main:
             return
         with atomic_output(self.run_dir / METRICS_FILE, overwrite=True) as tmp:
-            tmp.write_text("".join(json.dumps(record) + "\n" for record in self.history))
+            tmp.write_text("".join(strict_json.dumps(record) + "\n" for record in self.history))
 
     # --- training ----------------------------------------------------------------------
     def step(self) -> float:

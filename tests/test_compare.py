@@ -141,3 +141,17 @@ def test_radiance_aggregation_matches_prepares(tmp_path: Path, capsys) -> None:
     assert kelvin["rows"][0]["bias"] < -0.1  # the mean temperature is below the radiance one
     assert run([*base, "--aggregate", "photons"]) == 2
     assert "unknown aggregation 'photons'" in capsys.readouterr().err
+
+
+def test_json_has_null_for_a_metric_that_cannot_be_computed(tmp_path: Path, capsys) -> None:
+    """A constant candidate has no correlation: the JSON says null, not NaN (which jq and
+    most JSON parsers refuse)."""
+    truth = raster(tmp_path / "truth.tif", np.linspace(290, 300, 400).reshape(20, 20))
+    flat = raster(tmp_path / "flat.tif", np.full((20, 20), 295.0))
+    capsys.readouterr()
+    assert run(["-q", "compare", str(truth), str(flat), "--json"]) == 0
+    text = capsys.readouterr().out
+    assert "NaN" not in text
+    row = json.loads(text)["rows"][0]
+    expected_rmse = np.sqrt(np.mean((np.linspace(290, 300, 400) - 295) ** 2))
+    assert row["cc"] is None and row["rmse"] == pytest.approx(expected_rmse, rel=1e-5)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING
@@ -11,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from groklst_cli.console import err, info, result, state, warn
+from pipelines import strict_json
 from pipelines.errors import printable_path
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def say(report: SceneReport, as_json: bool) -> None:
         line = {k: data[k] for k in keys}
         if "fit" in report.extra:
             line["fit"] = report.extra["fit"]
-        result(json.dumps(line))
+        result(strict_json.dumps(line))
     elif report.status == "ok":
         result(report.output)
     if report.status in ("error", "failed"):

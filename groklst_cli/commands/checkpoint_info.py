@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
 from groklst_cli.console import result
+from pipelines import strict_json
 
 
 def checkpoint_info(
@@ -20,7 +20,7 @@ def checkpoint_info(
 
     card = checkpoint_card(checkpoint)
     if as_json:
-        result(json.dumps(card))
+        result(strict_json.dumps(card))
     else:
         for line in format_card(card):
             result(line)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -13,6 +12,7 @@ from rich.table import Table
 
 from groklst_cli import lst_options
 from groklst_cli.console import info, progress, result
+from pipelines import strict_json
 from pipelines.units import Units
 
 
@@ -58,7 +58,7 @@ def compare_cmd(
         comparison = compare(reference, candidates, units=units, decoding=decoding, aggregate=aggregate,
                              on_progress=lambda done, total: bar.update(task, completed=done, total=total))
     if as_json:
-        result(json.dumps({"reference": str(reference), "reference_units": comparison.reference_units.value,
+        result(strict_json.dumps({"reference": str(reference), "reference_units": comparison.reference_units.value,
                            "grid": comparison.grid, "aggregate": aggregate, "pixels": comparison.pixels,
                            "rows": comparison.rows}))
         return

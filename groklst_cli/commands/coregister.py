@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
@@ -12,6 +10,7 @@ import typer
 
 from groklst_cli import lst_options
 from groklst_cli.console import info, result, warn
+from pipelines import strict_json
 from pipelines.coregister import MAX_SHIFT_LR
 from pipelines.units import Units
 
@@ -48,11 +47,7 @@ def coregister(
         warn(f"{report.input}: offset to {report.guidance} {report.placement}")
     else:
         info(f"{report.input}: {report.placement} -> {report.output}")
-    if as_json:  # an unmeasurable fit has no R²: null, not NaN (which is not JSON)
-        fields = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in asdict(report).items()}
-        result(json.dumps(fields))
-    else:
-        result(str(output))
+    result(strict_json.dumps(asdict(report)) if as_json else str(output))  # an unmeasurable R²: null
 
 
 def register(app: typer.Typer) -> None:

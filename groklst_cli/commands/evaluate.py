@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from groklst_cli.console import progress, result
+from pipelines import strict_json
 from pipelines.errors import InputError
 from pipelines.metrics import METRICS
 
@@ -71,7 +71,7 @@ def evaluate_cmd(
         rows = evaluate(source, ckpt, checkpoint, split=split, baselines=names, device=target,
                         on_patch=lambda: bar.advance(task))
     if as_json:
-        result(json.dumps({"dataset": str(dataset), "split": split, "scale": ckpt.scale,
+        result(strict_json.dumps({"dataset": str(dataset), "split": split, "scale": ckpt.scale,
                            "rows": [r.to_json() for r in rows]}))
     else:
         Console(file=sys.stdout, highlight=False, soft_wrap=True).print(_table(rows, split, ckpt.scale))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
@@ -10,6 +9,7 @@ from typing import Optional
 import typer
 
 from groklst_cli.console import info, progress, result
+from pipelines import strict_json
 from pipelines.errors import InputError
 
 
@@ -64,7 +64,7 @@ def guidance(
     for band in report.bands:
         info(f"  {band['name']}: {band['source']}, {band['resampling']}")
     if as_json:
-        result(json.dumps({**asdict(report), "grid": report.grid}))
+        result(strict_json.dumps({**asdict(report), "grid": report.grid}))
     else:
         result(str(output))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Optional
@@ -11,6 +10,7 @@ import typer
 
 from groklst_cli.console import progress, result, warn
 from groklst_cli import lst_options
+from pipelines import strict_json
 from pipelines.errors import InputError
 from pipelines.ingest import LST_METHODS, IngestWarning, ingest_product
 from pipelines.units import Units
@@ -59,7 +59,7 @@ def ingest(
         if issubclass(item.category, IngestWarning):
             warn(str(item.message))
     if as_json:
-        result(json.dumps({"lst": str(lst_path), "guidance": str(guidance_path),
+        result(strict_json.dumps({"lst": str(lst_path), "guidance": str(guidance_path),
                            "warnings": [str(w.message) for w in caught if issubclass(w.category, IngestWarning)]}))
     else:
         result(str(lst_path))

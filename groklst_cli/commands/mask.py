@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
@@ -11,6 +10,7 @@ import typer
 
 from groklst_cli.commands._scene_reports import EXIT_ALL_EMPTY
 from groklst_cli.console import info, result, warn
+from pipelines import strict_json
 from pipelines.errors import EmptySceneError, InputError
 
 
@@ -50,13 +50,13 @@ def mask(
     except EmptySceneError as exc:
         warn(str(exc))
         if as_json:
-            result(json.dumps({"input": str(raster), "output": None, "status": "empty", "error": str(exc)}))
+            result(strict_json.dumps({"input": str(raster), "output": None, "status": "empty", "error": str(exc)}))
         raise typer.Exit(EXIT_ALL_EMPTY) from exc
     share = report.masked / report.valid_before
     info(f"{report.input}: {report.masked:,} of {report.valid_before:,} valid pixels ({share:.1%}) "
          f"flagged ({report.rule} in {report.mask}) -> {report.output}")
     if as_json:
-        result(json.dumps({**asdict(report), "status": "ok", "valid_after": report.valid_after}))
+        result(strict_json.dumps({**asdict(report), "status": "ok", "valid_after": report.valid_after}))
     else:
         result(str(output))
 

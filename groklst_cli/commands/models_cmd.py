@@ -6,7 +6,6 @@ and no size or cost (``null`` in the JSON).
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -16,6 +15,7 @@ from rich.table import Table
 
 from groklst_cli.console import progress
 from groklst_cli.cost_cache import CostCache
+from pipelines import strict_json
 from pipelines.errors import InputError
 
 COST_NOTE = (
@@ -138,6 +138,6 @@ def register(app: typer.Typer) -> None:
             raise InputError("--bands", f"must be >= 1, got {bands}")
         rows = model_rows(scale, bands)
         if as_json:
-            sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+            sys.stdout.write(strict_json.dumps(rows, indent=2) + "\n")
         else:
             print_table(Console(file=sys.stdout, soft_wrap=False), rows, scale, bands)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import warnings
@@ -16,6 +15,7 @@ from rich.table import Table
 
 from groklst_cli.console import info, progress, result, warn
 from groklst_cli import guidance_options, lst_options
+from pipelines import strict_json
 from pipelines.atomic import INGEST_PREFIX, OutputKind, check_writable, remove_stale_ingests
 from pipelines.errors import InputError
 from pipelines.patches import SPLITS, parse_ratios
@@ -63,7 +63,7 @@ def _show_info(path: Path, as_json: bool) -> None:
 
     summary = summarize(path)
     if as_json:
-        result(json.dumps(summary))
+        result(strict_json.dumps(summary))
         return
     out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
     out.print(_summary_table(summary))
@@ -176,7 +176,7 @@ def prepare_cmd(
         f"test {counts['test']}); dropped {summary['dropped_nodata']} for nodata, "
         f"{summary['dropped_split_boundary']} straddling two splits"
     )
-    result(json.dumps({"dataset": str(out), **{k: summary[k] for k in ("patches", "total", "dropped_nodata", "dropped_split_boundary")}}) if as_json else str(out))
+    result(strict_json.dumps({"dataset": str(out), **{k: summary[k] for k in ("patches", "total", "dropped_nodata", "dropped_split_boundary")}}) if as_json else str(out))
 
 
 def celsius_warning(scenes: Iterable[Mapping[str, str]]) -> str | None:

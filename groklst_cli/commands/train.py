@@ -12,6 +12,7 @@ import typer
 from rich.progress import TextColumn
 
 from groklst_cli.console import info, progress, result, warn
+from pipelines import strict_json
 from pipelines.atomic import atomic_output
 from pipelines.errors import InputError
 from pipelines.run_layout import (
@@ -54,7 +55,7 @@ def _start_run_dir(run: RunDir, record: dict[str, Any]) -> None:
     run.path.mkdir(parents=True, exist_ok=True)
     clear_run_files(run)
     with atomic_output(run.path / CONFIG_FILE, overwrite=True) as tmp:
-        tmp.write_text(json.dumps({"format": RUN_FORMAT, **record}, indent=2) + "\n")
+        tmp.write_text(strict_json.dumps({"format": RUN_FORMAT, **record}, indent=2) + "\n")
 
 
 def _resumed_config(out: Path, requested: TrainConfig, given: dict[str, Any]) -> TrainConfig:
@@ -215,7 +216,7 @@ def train_cmd(
     summary = _summary(out, outcome)
     if not outcome.finished:
         warn(f"stopped at iteration {outcome.iteration}/{config.iters}; continue with --resume")
-    result(json.dumps(summary) if as_json else summary["best_checkpoint"] or summary["last_checkpoint"])
+    result(strict_json.dumps(summary) if as_json else summary["best_checkpoint"] or summary["last_checkpoint"])
 
 
 def register(app: typer.Typer) -> None:
