@@ -146,6 +146,8 @@ def mask_raster(path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
                     stored[:, flagged] = np.asarray(nodata).astype(dtype)
                     dst.write(stored, window=window)
                 dst.update_tags(masked_pixels=str(report.masked))
+            if report.valid_before == 0:
+                raise EmptySceneError(path, "has no valid pixel to mask; nothing written")
             if report.valid_after == 0:
                 raise EmptySceneError(path, f"the mask flags every valid pixel ({rule.describe()} "
                                             f"in {display_name(mask_path)}); nothing written")

@@ -180,6 +180,9 @@ def test_a_mask_that_flags_everything_writes_nothing_and_exits_3(tmp_path: Path,
     captured = capsys.readouterr()
     assert json.loads(captured.out)["status"] == "empty" and "flags every valid pixel" in captured.err
     assert not out.exists() and not list(tmp_path.glob(".out.tif*"))
+    empty = write(tmp_path / "empty.tif", np.zeros((70, 90), np.uint16), nodata=0)
+    assert mask(empty, qa_path, "-o", out, "--bits", "3") == 3
+    assert "has no valid pixel to mask" in capsys.readouterr().err and not out.exists()
 
 
 def test_a_real_landsat_date_masked_reads_as_before(tmp_path: Path) -> None:
