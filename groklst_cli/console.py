@@ -1,7 +1,8 @@
 """Where groklst talks: logs and progress on stderr (rich), results on stdout.
 
 Progress bars are shown only when stderr is a terminal and ``--quiet`` was not given, so
-pipelines that capture output get clean text.
+pipelines that capture output get clean text. Every console here prints user text (paths,
+options, names) as typed: no emoji codes (``:fire:`` in a path stays), and tables no markup.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+
+def table_console(*, soft_wrap: bool = True) -> Console:
+    """The stdout console for result tables: titles and cells are user text (paths, band
+    names) printed as typed, so neither markup (``[red]``) nor emoji codes (``:fire:``) apply."""
+    return Console(file=sys.stdout, highlight=False, markup=False, emoji=False,
+                   soft_wrap=soft_wrap)
 
 
 @dataclass

@@ -76,3 +76,12 @@ def test_internal_error_exits_1_without_traceback_unless_debug(tmp_path: Path, m
     assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == [
         {"input": None, "output": None, "status": "failed", "error": "internal error: ZeroDivisionError: boom"}]
     assert scenes  # imported module stays untouched
+
+
+def test_error_lines_print_paths_and_options_as_typed(tmp_path: Path, capsys) -> None:
+    """``:fire:`` in a path or option is no emoji code (nor ``[red]`` a style) on stderr."""
+    missing = tmp_path / "em:fire:x[red]" / "q_lst.tif"
+    assert run(["prepare", str(missing), "-o", str(tmp_path / "ds")]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {missing}: file not found (hint: check the path)"
+    assert run(["prepare", str(missing), "-o", str(tmp_path / "ds"), "--split", "a:b:c"]) == 2
+    assert "'a:b:c' is not TRAIN:VAL:TEST" in capsys.readouterr().err

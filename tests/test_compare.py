@@ -155,3 +155,15 @@ def test_json_has_null_for_a_metric_that_cannot_be_computed(tmp_path: Path, caps
     row = json.loads(text)["rows"][0]
     expected_rmse = np.sqrt(np.mean((np.linspace(290, 300, 400) - 295) ** 2))
     assert row["cc"] is None and row["rmse"] == pytest.approx(expected_rmse, rel=1e-5)
+
+
+def test_the_table_prints_candidate_paths_as_typed(tmp_path: Path, capsys, monkeypatch) -> None:
+    """A path is user text, not rich markup: ``:fire:`` is no emoji, ``[red]`` no style."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "200")  # the path on one line of its cell
+    truth, good, _ = truth_and_candidates(np.random.default_rng(3))
+    raster(tmp_path / "truth.tif", truth)
+    raster(tmp_path / "run:fire:[red]good.tif", good)
+    assert run(["-q", "compare", "truth.tif", "run:fire:[red]good.tif"]) == 0
+    table = capsys.readouterr().out
+    assert "│ run:fire:[red]good.tif │" in table and "🔥" not in table

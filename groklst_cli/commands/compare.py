@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from groklst_cli import lst_options
-from groklst_cli.console import info, progress, result
+from groklst_cli.console import info, progress, result, table_console
 from pipelines import strict_json
 from pipelines.units import Units
 
@@ -63,7 +61,7 @@ def compare_cmd(
                            "rows": comparison.rows}))
         return
     info(f"reference {reference} in {comparison.reference_units.value}; compared at {comparison.grid}")
-    Console(file=sys.stdout, highlight=False, soft_wrap=True).print(_table(comparison))
+    table_console().print(_table(comparison))
 
 
 def register(app: typer.Typer) -> None:

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from groklst_cli.console import progress
+from groklst_cli.console import progress, table_console
 from groklst_cli.cost_cache import CostCache
 from pipelines import strict_json
 from pipelines.errors import InputError
@@ -140,4 +140,4 @@ def register(app: typer.Typer) -> None:
         if as_json:
             sys.stdout.write(strict_json.dumps(rows, indent=2) + "\n")
         else:
-            print_table(Console(file=sys.stdout, soft_wrap=False), rows, scale, bands)
+            print_table(table_console(soft_wrap=False), rows, scale, bands)
