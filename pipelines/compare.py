@@ -29,7 +29,8 @@ from rasterio.windows import Window
 
 from pipelines.errors import InputError
 from pipelines.geotiff import open_raster
-from pipelines.grids import ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, resolution_units
+from pipelines.grids import (ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, nesting_factor,
+                             resolution_units)
 from pipelines.lst_values import (
     LstDecoding,
     check_plausible,
@@ -115,15 +116,16 @@ def common_grid(grids: Sequence[Grid], paths: Sequence[Path]) -> CommonGrid:
         if grid.crs != grids[0].crs:
             raise InputError(path, f"CRS {grid.crs.to_string()} differs from {paths[0]}'s "
                                    f"({grids[0].crs.to_string()})", "warp it onto the reference's CRS with gdalwarp")
-        if abs(grid.res[0] - grid.res[1]) > ALIGNMENT_TOLERANCE * grid.res[0]:
-            raise InputError(path, f"pixels are not square ({grid.res[0]:g} x {grid.res[1]:g})")
+        if grid.height * abs(grid.res[0] - grid.res[1]) > ALIGNMENT_TOLERANCE * grid.res[0]:  # rows placed at res[0]
+            raise InputError(path, f"pixels are not square ({grid.res[0]:.10g} x {grid.res[1]:.10g})")
     coarse = max(grids, key=lambda g: g.res[0])
     size, origin = coarse.res[0], coarse.transform
     unit = resolution_units(coarse.crs)
     spans = []
     for grid, path in zip(grids, paths):
-        factor = as_integer(size / grid.res[0], f"pixel size {grid.res[0]:g} {unit} does not divide the "
-                                                 f"coarsest raster's {size:g} {unit}", path, NEST_HINT)
+        factor = nesting_factor(size, grid.res[0], max(grid.width, grid.height),
+                                f"pixel size {grid.res[0]:.10g} {unit} does not divide the "
+                                f"coarsest raster's {size:.10g} {unit}", path, NEST_HINT)
         col0 = (grid.transform.c - origin.c) / size  # this raster's origin in coarse pixels
         row0 = (origin.f - grid.transform.f) / size
         for offset, axis in ((col0, "x"), (row0, "y")):

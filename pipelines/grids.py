@@ -125,12 +125,24 @@ NEST_HINT = ("resample the guidance onto a grid that nests in the LST grid: "
 
 
 def as_integer(value: float, what: str, path: str | os.PathLike[str], hint: str | None = None) -> int:
-    """``value`` as an integer, or an InputError naming ``path`` with ``what`` when it is not one
-    (within ALIGNMENT_TOLERANCE)."""
+    """``value`` (a count of pixels) as an integer, or an InputError naming ``path`` with ``what``
+    when it is further than ALIGNMENT_TOLERANCE from one. The tolerance is absolute: an origin
+    1000 pixels away may be off by no more than one close by."""
     rounded = round(value)
-    if abs(value - rounded) > ALIGNMENT_TOLERANCE * max(1.0, abs(value)):
+    if abs(value - rounded) > ALIGNMENT_TOLERANCE:
         raise InputError(path, what, hint)
     return int(rounded)
+
+
+def nesting_factor(coarse: float, fine: float, fine_pixels: int, what: str, path: str | os.PathLike[str],
+                   hint: str | None = None) -> int:
+    """How many pixels of size ``fine`` make one of size ``coarse``, or an InputError when that is
+    not a whole number. Pixels are read by index, so a size a little off slides the grid pixel by
+    pixel: across ``fine_pixels`` pixels the slide must stay within ALIGNMENT_TOLERANCE of one."""
+    factor = as_integer(coarse / fine, what, path, hint)
+    if factor < 1 or fine_pixels * abs(coarse / factor - fine) / fine > ALIGNMENT_TOLERANCE:
+        raise InputError(path, what, hint)
+    return factor
 
 
 def pair_grids(
@@ -158,13 +170,14 @@ def pair_grids(
         )
     (rx, ry), (gx, gy) = lst.res, guidance.res
     unit = lst.res_units
-    ratio_x = as_integer(
-        rx / gx,
-        f"LST pixel size {rx:g} {unit} is not an integer multiple of the guidance pixel size {gx:g} {unit}",
+    ratio_x = nesting_factor(
+        rx, gx, guidance.width,
+        f"LST pixel size {rx:.10g} {unit} is not an integer multiple of the guidance pixel size {gx:.10g} {unit}",
         guidance_path, NEST_HINT,
     )
-    ratio_y = as_integer(ry / gy, f"pixel sizes differ in y ({ry:g} {unit} vs {gy:g} {unit})", guidance_path,
-                       NEST_HINT)
+    ratio_y = nesting_factor(ry, gy, guidance.height,
+                             f"pixel sizes differ in y ({ry:.10g} {unit} vs {gy:.10g} {unit})", guidance_path,
+                             NEST_HINT)
     if ratio_x != ratio_y or ratio_x < 2:
         raise InputError(
             guidance_path,

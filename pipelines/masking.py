@@ -29,7 +29,7 @@ from pipelines.geotiff import (
     read_stored,
     streaming_gdal_env,
 )
-from pipelines.grids import Grid, as_integer, check_north_up
+from pipelines.grids import Grid, as_integer, check_north_up, nesting_factor
 from pipelines.raster_names import display_name, source_tag
 
 
@@ -180,10 +180,9 @@ class MaskNesting:
                 f"at {mt.a:g} against {src.width}x{src.height} px at {st.a:g}: pixel sizes must be "
                 "integer multiples and the origins on each other's pixel edges)")
         finer = mt.a < st.a
-        fine = mt if finer else st
-        ratio_x, ratio_y = (st.a / mt.a, st.e / mt.e) if finer else (mt.a / st.a, mt.e / st.e)
-        factor = as_integer(ratio_x, what, mask_path, hint)
-        if as_integer(ratio_y, what, mask_path, hint) != factor:
+        (fine, fine_src), coarse = ((mt, mask), st) if finer else ((st, src), mt)
+        factor = nesting_factor(coarse.a, fine.a, fine_src.width, what, mask_path, hint)
+        if nesting_factor(-coarse.e, -fine.e, fine_src.height, what, mask_path, hint) != factor:
             raise InputError(mask_path, what, hint)
         col_off = as_integer((st.c - mt.c) / fine.a, what, mask_path, hint)
         row_off = as_integer((st.f - mt.f) / fine.e, what, mask_path, hint)

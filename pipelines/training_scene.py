@@ -24,7 +24,7 @@ from rasterio.windows import Window
 
 from pipelines.errors import InputError
 from pipelines.geotiff import guidance_names, open_raster
-from pipelines.grids import ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up
+from pipelines.grids import ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, nesting_factor
 from pipelines.lst_values import (
     LstDecoding,
     check_plausible,
@@ -122,8 +122,8 @@ def _check_georeferenced(src: rasterio.DatasetReader, path: Path) -> None:
 
 def _resolution(src: rasterio.DatasetReader, path: Path) -> float:
     t = src.transform
-    if abs(t.a + t.e) > ALIGNMENT_TOLERANCE * t.a:
-        raise InputError(path, f"pixels are not square ({t.a:g} x {-t.e:g})")
+    if src.height * abs(t.a + t.e) > ALIGNMENT_TOLERANCE * t.a:  # rows are placed at t.a apart
+        raise InputError(path, f"pixels are not square ({t.a:.10g} x {-t.e:.10g})")
     return float(t.a)
 
 
@@ -172,10 +172,11 @@ def open_scene(
             raise InputError(guidance_path, f"CRS differs from the LST's ({lst.crs.to_string()})")
         lst_res, guide_res = _resolution(lst, lst_path), _resolution(guide, guidance_path)
         hr = lst_res if hr_resolution is None else float(hr_resolution)
-        lst_factor = as_integer(hr / lst_res, f"--hr-res {hr:g} is not a multiple of the LST's {lst_res:g}", lst_path)
-        guidance_factor = as_integer(
-            hr / guide_res,
-            f"grids do not nest: HR pixel {hr:g} is not a multiple of the guidance's {guide_res:g}",
+        lst_factor = nesting_factor(hr, lst_res, lst.width,
+                                    f"--hr-res {hr:g} is not a multiple of the LST's {lst_res:.10g}", lst_path)
+        guidance_factor = nesting_factor(
+            hr, guide_res, guide.width,
+            f"grids do not nest: HR pixel {hr:.10g} is not a multiple of the guidance's {guide_res:.10g}",
             guidance_path,
         )
         if lst_factor < 1 or guidance_factor < 1:

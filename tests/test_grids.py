@@ -68,6 +68,26 @@ def test_bad_pairs(guidance: Grid, message: str) -> None:
         pair(guidance)
 
 
+def test_a_far_guidance_origin_must_nest_as_exactly_as_a_close_one() -> None:
+    """Half a guidance pixel off is off wherever the guidance starts (a mosaic 1000 px west used
+    to pass: the tolerance grew with the offset)."""
+    far = Grid(UTM, Affine(10, 0, 1000 - 10_000 + 5, 0, -10, 5000), 1030, 24)
+    with pytest.raises(InputError, match=r"does not nest.*offset of 0\.50 guidance pixel in x"):
+        pair(far)
+    noise = Grid(UTM, Affine(10, 0, 1000 - 10_000 + 1e-4, 0, -10, 5000 + 1e-4), 1030, 24)
+    assert pair(noise).output.transform.c == 1000  # reprojection noise of 1e-5 px still nests
+
+
+def test_a_guidance_pixel_size_slightly_off_is_refused_when_it_slides_the_grid() -> None:
+    """10.0099 m pixels beside 30 m: read by index they slide 0.6 px over 600 guidance pixels."""
+    drifting = Grid(UTM, Affine(10.0099, 0, 1000, 0, -10.0099, 5000), 600, 600)
+    with pytest.raises(InputError, match="LST pixel size 30 m is not an integer multiple of the "
+                                         "guidance pixel size 10.0099 m"):
+        pair(drifting)
+    rounding = Grid(UTM, Affine(10 + 1e-9, 0, 1000, 0, -(10 + 1e-9), 5000), 600, 600)
+    assert pair(rounding).output.width == 30  # float noise in the pixel size slides nothing
+
+
 def test_guidance_in_another_crs_is_pointed_at_the_tools_that_align_it() -> None:
     with pytest.raises(InputError) as refused:
         pair(Grid(CRS.from_epsg(32648), Affine(10, 0, 1000, 0, -10, 5000), 30, 24))

@@ -140,6 +140,9 @@ def test_bad_inputs_are_refused_and_nothing_is_written(tmp_path: Path, capsys) -
     shifted = write(tmp_path / "shifted.tif", qa, nodata=FILL, transform=TRANSFORM @ Affine.translation(1, 0))
     half = write(tmp_path / "half.tif", qa, nodata=FILL, transform=TRANSFORM @ Affine.translation(0.5, 0))
     coarse_25 = write(tmp_path / "c25.tif", qa[::2, ::2].copy(), nodata=FILL, transform=TRANSFORM @ Affine.scale(25 / 30))
+    far_half = write(tmp_path / "far_half.tif", np.vstack([np.full((600, 90), CLEAR, np.uint16), qa]), nodata=FILL,
+                     transform=TRANSFORM @ Affine.translation(0.5, -600))  # tolerances once grew with the offset
+    sliding = write(tmp_path / "sliding.tif", qa, nodata=FILL, transform=TRANSFORM @ Affine.scale(30.02 / 30))
     float_mask = write(tmp_path / "float.tif", qa.astype(np.float32))
     no_nodata = write(tmp_path / "dn.tif", dn)
     other_crs = tmp_path / "crs.tif"
@@ -151,6 +154,8 @@ def test_bad_inputs_are_refused_and_nothing_is_written(tmp_path: Path, capsys) -
         ([st, half, "--bits", "3"], "does not nest in the grid of"),
         ([st, other_crs, "--bits", "3"], "CRS EPSG:32633 differs"),
         ([st, coarse_25, "--bits", "3"], "pixel sizes must be integer multiples"),
+        ([st, far_half, "--bits", "3"], "does not nest in the grid of"),
+        ([st, sliding, "--bits", "3"], "does not nest in the grid of"),
         ([st, float_mask, "--bits", "3"], "bit flags need an integer mask"),
         ([no_nodata, qa_path, "--bits", "3"], "declares no nodata value and stores uint16"),
         ([no_nodata, qa_path, "--bits", "3", "--fill", "-1"], "-1 cannot be stored"),
