@@ -11,6 +11,7 @@ in the folder stays.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,7 +110,8 @@ def check_resume(run: RunDir) -> None:
                          "start it again with the same command without --resume")
 
 
-def clear_run_files(run: RunDir) -> None:
-    """Remove the run's own files (never anything else in the folder)."""
+def clear_run_files(run: RunDir, keep: Collection[str] = ()) -> None:
+    """Remove the run's own files but ``keep`` (never anything else in the folder)."""
     for name in run.run_files:
-        (run.path / name).unlink(missing_ok=True)
+        if name not in keep:
+            (run.path / name).unlink(missing_ok=True)

@@ -38,7 +38,8 @@ from pipelines.errors import GroklstWarning, InputError
 from pipelines.evaluate import model_predictor, score
 from pipelines.metrics import MetricAverage
 from pipelines.normalize import HasStats, denormalize_lst
-from pipelines.run_layout import BEST, LAST, METRICS_FILE, STATE
+from pipelines.run_layout import (BEST, CONFIG_FILE, LAST, METRICS_FILE, RUN_FORMAT, STATE, clear_run_files,
+                                  inspect_run_dir)
 from pipelines.train_config import TrainConfig
 from pipelines.train_data import DataSource, batch_positions, load_batch
 from pipelines.train_dist import DistContext
@@ -272,8 +273,10 @@ class _Run:
     """The state of one training run and the files it writes."""
 
     def __init__(self, source: DataSource, config: TrainConfig, run_dir: Path | None,
-                 context: DistContext):
+                 context: DistContext, record: Mapping[str, Any] | None = None):
         self.source, self.config, self.run_dir, self.context = source, config, run_dir, context
+        self.record = record
+        self.on_disk = False  # whether run_dir holds this run's files (a resumed run's are)
         self.train = check_training(source, config)
         if run_dir is not None and context.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -361,6 +364,8 @@ class _Run:
         """
         if self.run_dir is None or not self.context.is_main:
             return
+        if not self.on_disk:
+            self._take_over(self.run_dir, improved)
         checkpoint = build_checkpoint(self.model, self.source, self.config, self._extra(metrics))
         checkpoint.save(self.run_dir / LAST)
         if improved:
@@ -368,9 +373,28 @@ class _Run:
         with atomic_output(self.run_dir / STATE, overwrite=True) as tmp:
             torch.save(self.state(), tmp)
 
+    def _take_over(self, run_dir: Path, improved: bool) -> None:
+        """The first save of a new run: its files replace a previous run's in the folder.
+
+        Until now the previous run (``--overwrite``) stayed as it was, so a restart that fails,
+        diverges or is stopped before it has anything to save loses nothing. Its state goes
+        first, so that it is never paired with this run's config; its checkpoints are then
+        replaced one by one (a ``best.pt`` this save does not replace is removed).
+        """
+        replaced = {METRICS_FILE, LAST} | ({BEST} if improved else set())
+        replaced |= {CONFIG_FILE} if self.record is not None else set()
+        clear_run_files(inspect_run_dir(run_dir), keep=replaced)
+        if self.record is not None:
+            with atomic_output(run_dir / CONFIG_FILE, overwrite=True) as tmp:
+                tmp.write_text(strict_json.dumps({"format": RUN_FORMAT, **self.record}, indent=2) + "\n")
+        self.rewrite_log()
+        self.on_disk = True
+
     def log(self, record: dict[str, Any]) -> None:
+        """Keep ``record`` in the history; append it to metrics.jsonl once the run's files are
+        on disk (the first save writes the whole history)."""
         self.history.append(record)
-        if self.run_dir is not None and self.context.is_main:
+        if self.run_dir is not None and self.context.is_main and self.on_disk:
             with open(self.run_dir / METRICS_FILE, "a") as fh:
                 fh.write(strict_json.dumps(record) + "\n")
 
@@ -427,6 +451,7 @@ def fit(
     on_step: StepHook | None = None,
     on_validation: ValidationHook | None = None,
     keep_best: bool = False,
+    run_record: Mapping[str, Any] | None = None,
 ) -> FitResult:
     """Train ``config.model`` on ``source`` up to ``config.iters`` iterations (or ``limits``).
 
@@ -437,12 +462,13 @@ def fit(
     """
     context = context or DistContext()
     limits = limits or Limits()
-    run = _Run(source, config, run_dir, context)
+    run = _Run(source, config, run_dir, context, run_record)
     if resume:
         if run_dir is None or not (run_dir / STATE).is_file():
             raise InputError(run_dir, "nothing to resume (no state.pt)", "start the run without --resume")
         run.restore(run_dir / STATE)
         run.rewrite_log()
+        run.on_disk = True
     started, start_iter = time.monotonic(), run.iteration
     losses: list[float] = []
     best_weights: dict[str, torch.Tensor] | None = None

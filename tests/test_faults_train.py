@@ -291,8 +291,44 @@ def test_a_diverged_run_saves_nothing_and_can_start_again(dataset: Path, tmp_pat
     assert train(dataset, out, "--lr", "1e6") == 2
     lines = error_lines(capsys)
     assert len(lines) == 1 and "training diverged: the train loss is nan at iteration 2" in lines[0]
-    assert sorted(p.name for p in out.iterdir()) == [CONFIG_FILE]  # no checkpoint of NaN weights
-    assert train(dataset, out) == 0  # it never saved a state: no --overwrite needed
+    assert not out.exists()  # no checkpoint of NaN weights, and the folder it made is gone
+    assert train(dataset, out) == 0
+
+
+def test_an_overwrite_that_diverges_keeps_the_previous_run(dataset: Path, saved_run: Path, tmp_path: Path,
+                                                            capsys) -> None:
+    out = copy_of(saved_run, tmp_path)
+    (out / "notes.txt").write_text("keep me")
+    before = snapshot(out)
+    assert train(dataset, out, "--overwrite", "--lr", "1e6") == 2
+    assert "training diverged" in error_lines(capsys)[0]
+    assert snapshot(out) == before
+    assert run(["-q", "train", str(dataset), "-o", str(out), "--resume"]) == 0  # still the old run
+
+
+def test_an_overwrite_stopped_before_its_first_save_keeps_the_previous_run(
+        dataset: Path, saved_run: Path, tmp_path: Path, monkeypatch) -> None:
+    out = copy_of(saved_run, tmp_path)
+    before = snapshot(out)
+
+    def interrupted(self) -> float:
+        raise KeyboardInterrupt  # Ctrl-C during the first iteration
+
+    monkeypatch.setattr(train_module._Run, "step", interrupted)
+    assert train(dataset, out, "--overwrite", "--seed", "9") == 130
+    assert snapshot(out) == before
+
+
+def test_an_overwrite_replaces_every_file_of_the_previous_run_at_its_first_save(
+        dataset_without_val: Path, saved_run: Path, tmp_path: Path) -> None:
+    out = copy_of(saved_run, tmp_path)
+    assert (out / BEST).is_file()
+    (out / METRICS_FILE).write_text('{"iteration": 99}\n')
+    assert train(dataset_without_val, out, "--overwrite", "--seed", "7", "--batch-size", "1") == 0
+    assert not (out / BEST).exists()  # the previous run's best, which this run has no equal of
+    assert metrics_iterations(out) == [2]
+    assert json.loads((out / CONFIG_FILE).read_text())["train"]["seed"] == 7
+    assert load_checkpoint(out / "last.pt").config["seed"] == 7
 
 
 def test_a_constant_guidance_band_still_gives_a_usable_checkpoint(tmp_path: Path) -> None:

@@ -13,19 +13,9 @@ from rich.progress import TextColumn
 
 from groklst_cli.console import info, progress, result, warn
 from pipelines import strict_json
-from pipelines.atomic import atomic_output
+from pipelines.atomic import folders_removed_if_left_empty
 from pipelines.errors import InputError
-from pipelines.run_layout import (
-    BEST,
-    CONFIG_FILE,
-    LAST,
-    RUN_FORMAT,
-    RunDir,
-    check_resume,
-    check_start,
-    clear_run_files,
-    inspect_run_dir,
-)
+from pipelines.run_layout import BEST, CONFIG_FILE, LAST, check_resume, check_start, inspect_run_dir
 from pipelines.train_config import TrainConfig
 
 if TYPE_CHECKING:
@@ -48,14 +38,6 @@ def _model_kwargs(text: Optional[str]) -> Optional[dict[str, Any]]:
     if not isinstance(value, dict):
         raise InputError("--model-kwargs", "must be a JSON object")
     return value
-
-
-def _start_run_dir(run: RunDir, record: dict[str, Any]) -> None:
-    """Clear a previous run's own files (nothing else) and write the effective config."""
-    run.path.mkdir(parents=True, exist_ok=True)
-    clear_run_files(run)
-    with atomic_output(run.path / CONFIG_FILE, overwrite=True) as tmp:
-        tmp.write_text(strict_json.dumps({"format": RUN_FORMAT, **record}, indent=2) + "\n")
 
 
 def _resumed_config(out: Path, requested: TrainConfig, given: dict[str, Any]) -> TrainConfig:
@@ -155,7 +137,7 @@ def train_cmd(
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Stop (resumably) after this wall-clock time."),
     config_file: Optional[Path] = typer.Option(None, "--config", help="TOML or YAML file with any of these settings (options given here win)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last state."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Restart a run directory that holds a saved run (only its run files are removed)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Restart a run directory that holds a saved run (its run files are replaced at the new run's first save)."),
     as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON on stdout."),
 ) -> None:
     """Train a downscaling model; run with torchrun for several GPUs/processes.
@@ -200,15 +182,17 @@ def train_cmd(
             if not source.indices("val"):
                 warn("the dataset has no validation split: nothing selects a best checkpoint, so no "
                      f"best.pt is written; {LAST} is the final state (prepare more patches or change --split)")
-        if context.is_main and not resume:
-            _start_run_dir(run_dir, _run_record(config, dataset, source, device_used, context.world_size))
         if context.is_main:
             info(f"training {config.model} x{config.scale} on {len(train_patches)} patches, "
                  f"{context.world_size} process(es) on {context.device}")
-        context.all_sum([0.0])  # a barrier: rank 0 has laid out the run directory
+        record = None if resume else _run_record(config, dataset, source, device_used, context.world_size)
         run = partial(fit, source, config, out, resume=resume, context=context,
-                      limits=Limits(max_seconds=max_seconds))
-        outcome = _fit_with_bar(run, config.iters) if context.is_main else run()
+                      limits=Limits(max_seconds=max_seconds), run_record=record)
+        if context.is_main:
+            with folders_removed_if_left_empty(out):  # a run stopped before its first save
+                outcome = _fit_with_bar(run, config.iters)
+        else:
+            outcome = run()
     finally:
         shutdown(context)
     if not context.is_main:
