@@ -164,6 +164,10 @@ def _check_replaceable(target: Path, overwrite: bool, kind: OutputKind) -> None:
         if is_dir:
             raise InputError(target, "is a folder; an output file never replaces a folder",
                              "name a file, e.g. FOLDER/NAME.tif, or use --out-dir FOLDER")
+        if not target.is_symlink() and not target.is_file():  # renaming over it would remove the node
+            raise InputError(target, "is a device, pipe or socket, not a regular file; an output never "
+                             "replaces one", "name a regular file (to discard the output, write it to a "
+                             "temporary folder)")
     elif not is_dir:
         raise InputError(target, "exists and is not a folder; a dataset never replaces a file",
                          "choose another output folder")

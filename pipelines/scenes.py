@@ -87,7 +87,7 @@ def run_job(
     pixel, nothing written); ``error`` (bad input or environment); ``failed`` (a bug).
     ``on_grid`` gets a line on each grid decision (the alignment, the output grid).
     """
-    if skip_existing and job.output.exists():
+    if skip_existing and job.output.is_file():
         return SceneReport(display_name(job.lst), str(job.output), status="skipped")
     try:
         check_geotiff_name(job.output)

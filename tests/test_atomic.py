@@ -75,6 +75,18 @@ def test_a_file_output_never_replaces_a_folder(tmp_path: Path) -> None:
     assert (folder / "precious.tif").read_bytes() == b"user data"
 
 
+def test_a_file_output_never_replaces_a_pipe_or_device(tmp_path: Path) -> None:
+    """Renaming over a FIFO (or /dev/null, as root) would remove the node: refused before any work."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="is a device, pipe or socket, not a regular file"):
+        with atomic_output(fifo, overwrite=True) as tmp:
+            tmp.write_bytes(b"new")
+    assert fifo.is_fifo() and sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+    with pytest.raises(InputError, match="is a device, pipe or socket"):
+        check_writable(Path(os.devnull), overwrite=True)
+
+
 @pytest.mark.parametrize("make", ["plain folder", "file", "dataset without marker"])
 def test_a_dataset_replaces_only_a_groklst_dataset(tmp_path: Path, make: str) -> None:
     target = tmp_path / "ds"

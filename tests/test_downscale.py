@@ -265,6 +265,14 @@ def test_stdin_json_batch_with_one_broken_scene(tmp_path: Path, monkeypatch, cap
                 "--skip-existing"]) == 0
     again = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
     assert [l["status"] for l in again] == ["skipped", "skipped"]
+    # A folder where an output belongs is not a finished scene: refused, not skipped.
+    (out_dir / "a_lst_downscaled.tif").unlink()
+    (out_dir / "a_lst_downscaled.tif").mkdir()
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{good1}\n"))
+    assert run(["-q", "downscale", "-", "--model", "bicubic", "--out-dir", str(out_dir), "--json",
+                "--skip-existing"]) == 2
+    refused = json.loads(capsys.readouterr().out)
+    assert refused["status"] == "error" and "is a folder" in refused["error"]
 
 
 def test_dask_local_cluster(tmp_path: Path, capsys) -> None:

@@ -80,7 +80,7 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
     tis, mii = by_sensor["TIS"][0], by_sensor["MII"][0]
     name = default_name(mii)
     target = output if output is not None else output_for(Path(f"{name}_lst.tif"), out_dir or Path("."))
-    if skip_existing and target.exists():
+    if skip_existing and target.is_file():
         say(SceneReport(shown, str(target), status="skipped"), as_json)
         return None
     created = missing_folders(target.parent)

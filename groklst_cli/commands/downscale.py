@@ -248,7 +248,7 @@ def downscale(
         if save_checkpoint is not None and not fit_options.networks:
             raise InputError("--save-checkpoint", "no network is fitted, so there are no weights to save",
                              "tsharp, gwr, dms and mlp are refitted on every scene")
-        if skip_existing and jobs[0].output.exists():
+        if skip_existing and jobs[0].output.is_file():
             say(SceneReport(display_name(jobs[0].lst), str(jobs[0].output), status="skipped"), as_json)
             return
         from pipelines.geotiff import check_geotiff_name
