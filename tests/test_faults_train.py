@@ -27,6 +27,7 @@ from pipelines.errors import GroklstWarning, InputError
 from pipelines.run_layout import BEST, CONFIG_FILE, METRICS_FILE, STATE
 from pipelines.sample_scene import generate_scene, write_scene
 from pipelines.train import fit
+from tests.conftest import prepare_generated_dataset
 from tests.test_faults_downscale import snapshot
 from tests.test_train import CLI_TRAIN, TINY, FakeSource, dataset  # noqa: F401 - dataset: a fixture
 from tests.test_train import config as tiny_config
@@ -206,6 +207,37 @@ def test_a_run_that_never_saved_a_state_starts_again_without_overwrite(dataset: 
     assert train(dataset, out) == 0
     assert json.loads((out / CONFIG_FILE).read_text())["train"]["crop"] == 12
     assert (out / STATE).is_file() and not list(out.glob(".state.pt.*"))
+
+
+def test_resume_on_another_dataset_is_refused(dataset: Path, saved_run: Path, tmp_path: Path, capsys) -> None:
+    out = copy_of(saved_run, tmp_path)
+    other = prepare_generated_dataset(tmp_path / "other", (2,), seeds=(3, 4))  # same bands and scales
+    before = snapshot(out)
+    assert run(["-q", "train", str(other), "-o", str(out), "--resume"]) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1, lines
+    assert f"{other}: is not the dataset the run in {out} trained on ({dataset.resolve()}); it differs in: statistics, train split, val split, test split" in lines[0]
+    assert "resume with the run's own dataset" in lines[0]
+    assert snapshot(out) == before
+
+
+def test_resume_on_the_same_dataset_moved_elsewhere_is_accepted(dataset: Path, saved_run: Path,
+                                                                tmp_path: Path) -> None:
+    out = copy_of(saved_run, tmp_path)
+    moved = Path(shutil.copytree(dataset, tmp_path / "moved"))
+    assert run(["-q", "train", str(moved), "-o", str(out), "--resume"]) == 0
+
+
+def test_resume_of_a_run_without_a_recorded_identity_compares_the_path(dataset: Path, saved_run: Path,
+                                                                       tmp_path: Path, capsys) -> None:
+    out = copy_of(saved_run, tmp_path)
+    record = json.loads((out / CONFIG_FILE).read_text())
+    del record["dataset_identity"]  # a run written before identities were recorded
+    (out / CONFIG_FILE).write_text(json.dumps(record))
+    moved = Path(shutil.copytree(dataset, tmp_path / "moved"))
+    assert run(["-q", "train", str(moved), "-o", str(out), "--resume"]) == 2
+    assert "it differs in: path" in error_lines(capsys)[0]
+    assert run(["-q", "train", str(dataset), "-o", str(out), "--resume"]) == 0
 
 
 def test_resume_without_a_run_says_so(dataset: Path, tmp_path: Path, capsys) -> None:

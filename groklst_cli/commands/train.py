@@ -40,6 +40,28 @@ def _model_kwargs(text: Optional[str]) -> Optional[dict[str, Any]]:
     return value
 
 
+def _check_same_dataset(out: Path, dataset: Path, source: PreparedDataset) -> None:
+    """Refuse to resume a run on another dataset than it trained on: its weights were learned
+    with that dataset's statistics and ``best.pt`` was chosen on its validation split.
+
+    The dataset may have moved; its content must be the same. A run recorded before identities
+    were (no ``dataset_identity``) must be given its dataset's path.
+    """
+    from pipelines.dataset_identity import identity_differences
+
+    record = json.loads((out / CONFIG_FILE).read_text())
+    trained_on = record.get("dataset")
+    recorded = record.get("dataset_identity")
+    if recorded is None:
+        differs = [] if trained_on == str(dataset.resolve()) else ["path"]
+    else:
+        differs = identity_differences(recorded, source)
+    if differs:
+        raise InputError(dataset, f"is not the dataset the run in {out} trained on ({trained_on}); "
+                                  f"it differs in: {', '.join(differs)}",
+                         "resume with the run's own dataset, or start a new run (another -o, or --overwrite)")
+
+
 def _resumed_config(out: Path, requested: TrainConfig, given: dict[str, Any]) -> TrainConfig:
     """The saved settings of the run; options given on the command line must agree with them."""
     saved = json.loads((out / CONFIG_FILE).read_text())["train"]
@@ -74,10 +96,12 @@ def _check_batch(batch_size: int, world_size: int, patches: int) -> None:
 def _run_record(config: TrainConfig, dataset: Path, source: PreparedDataset, device: str,
                 world_size: int) -> dict[str, Any]:
     """What config.json holds: the effective settings with the device actually used (and the
-    requested one, e.g. ``auto``), and the dataset."""
+    requested one, e.g. ``auto``), and the dataset (its path and identity)."""
+    from pipelines.dataset_identity import dataset_identity
+
     return {"train": {**config.to_dict(), "device": device}, "requested_device": config.device,
-            "dataset": str(dataset.resolve()), "bands": source.bands,
-            "hr_resolution": source.hr_resolution, "world_size": world_size}
+            "dataset": str(dataset.resolve()), "dataset_identity": dataset_identity(source),
+            "bands": source.bands, "hr_resolution": source.hr_resolution, "world_size": world_size}
 
 
 def _summary(out: Path, outcome: FitResult) -> dict[str, Any]:
@@ -165,6 +189,7 @@ def train_cmd(
     run_dir = inspect_run_dir(out)
     if resume:
         check_resume(run_dir)
+        _check_same_dataset(out, dataset, source)
         config = _resumed_config(out, config, given)
     else:
         check_start(run_dir, overwrite)
