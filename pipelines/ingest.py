@@ -93,7 +93,17 @@ def find_products(paths: Sequence[Path], patterns: sdgsat.ProductPatterns = sdgs
         if not inner:
             raise InputError(path, "no SDGSAT-1 product found", "expected KX10_TIS_*/KX10_MII_* folders")
         products.extend(sdgsat.read_product(p, patterns) for p in inner)
-    return products
+    unique = {p.folder.resolve(): p for p in reversed(products)}  # a folder given twice is one product
+    return [p for p in products if unique[p.folder.resolve()] is p]
+
+
+def check_one_acquisition(tis: sdgsat.Product | None, mii: sdgsat.Product) -> None:
+    """Refuse TIS and MII products of different dates: one acquisition's thermal image is
+    sharpened only with that acquisition's multispectral bands."""
+    if tis is not None and tis.acquired and mii.acquired and tis.acquired != mii.acquired:
+        raise InputError(tis.folder, f"acquired {tis.acquired.isoformat()}, the MII product "
+                         f"{mii.acquired.isoformat()}: not one scene",
+                         "give the TIS and MII products of one acquisition (or your own LST with --lst)")
 
 
 def _pick(products: list[sdgsat.Product], sensor: str, needed: bool) -> sdgsat.Product | None:
@@ -380,11 +390,15 @@ def ingest_product(
     products = find_products(product_dirs, patterns)
     mii_product = _pick(products, "MII", needed=True)
     tis = _pick(products, "TIS", needed=lst is None)
+    check_one_acquisition(tis if lst is None else None, mii_product)
     name = name or default_name(mii_product)
+    if Path(name).name != name or name in (".", ".."):
+        raise InputError("--name", f"{name!r} is a path, not a scene name", "give a plain name; --out-dir says where")
     lst_path, guidance_path = Path(out_dir) / f"{name}_lst.tif", Path(out_dir) / f"{name}_guidance.tif"
     with folders_removed_if_left_empty(out_dir), streaming_gdal_env(), ExitStack() as stack:
-        check_writable(lst_path, overwrite)
-        check_writable(guidance_path, overwrite)
+        inputs = [*(f for product in products for f in product.files), dem, lst, retrieval_config]
+        check_writable(lst_path, overwrite, inputs=inputs)
+        check_writable(guidance_path, overwrite, inputs=inputs)
         mii = _Mii(mii_product, [stack.enter_context(open_raster(p)) for p in mii_product.images])
         lst_src = stack.enter_context(open_raster(lst if lst is not None else tis.images[0]))
         window, lst_grid, guidance_grid, ratio = _grids(lst_src, mii.srcs)

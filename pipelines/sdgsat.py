@@ -111,6 +111,11 @@ class Product:
     meta: Path | None = None  # the meta.xml read, None when the folder has none
     calib: Path | None = None  # the calib.xml read
 
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Every file of the product that is read (an output must never replace one)."""
+        return tuple(p for p in (*self.images, self.meta, self.calib) if p is not None)
+
 
 def read_xml(path: Path) -> ET.Element:
     """Parse an XML file whatever its declared encoding (GB2312/GBK included)."""

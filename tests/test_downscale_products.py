@@ -67,6 +67,20 @@ def test_skip_existing_skips_before_ingesting(tmp_path: Path, products, capsys) 
     assert out.read_bytes() == b"not ours" and hidden_folders(tmp_path) == []
 
 
+def test_an_output_over_a_product_file_or_the_dem_is_refused_before_any_work(tmp_path: Path, products,
+                                                                           capsys) -> None:
+    """QA: -o onto the TIS image (or the DEM) with --overwrite replaced the user's product."""
+    folders, dem = products
+    tis_image = next(Path(folders[0]).glob("*.tiff"))
+    calib = next(Path(folders[1]).glob("*.calib.xml"))
+    for target in (tis_image, calib, Path(dem)):
+        before = target.read_bytes()
+        assert run(["-q", "downscale", *folders, "--dem", dem, "-o", str(target), "--overwrite"]) == 2
+        assert "the output is one of the inputs" in capsys.readouterr().err
+        assert target.read_bytes() == before
+        assert hidden_folders(target.parent) == []
+
+
 @pytest.mark.parametrize(
     "extra, problem",
     [

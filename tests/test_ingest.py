@@ -271,6 +271,39 @@ def test_bad_inputs_exit_2_and_write_nothing(case, scene, products, tmp_path, ca
         assert "LST retrieved from TIS is implausible" in err and "outside 150..400 K" in err
 
 
+def test_ingest_never_writes_over_its_own_inputs(scene, products, tmp_path, capsys):
+    """QA: --overwrite replaced the user's --lst (or --dem) when it had the output's name."""
+    tis, mii = products
+    own = tmp_path / "s_lst.tif"
+    write_raster(own, scene.lst, crs=scene.crs, transform=scene.lst_transform, descriptions=["lst"], units="K")
+    dem = tmp_path / "s_guidance.tif"
+    write_raster(dem, scene.band("dem"), crs=scene.crs, transform=scene.guidance_transform, descriptions=["dem"])
+    for extra in (["--lst", str(own)], ["--dem", str(dem)]):
+        before = {p: p.read_bytes() for p in (own, dem)}
+        status = run(["-q", "ingest", str(tis), str(mii), *extra, "--name", "s", "--out-dir", str(tmp_path),
+                      "--overwrite"])
+        assert status == 2 and "the output is one of the inputs" in capsys.readouterr().err
+        assert {p: p.read_bytes() for p in (own, dem)} == before
+
+
+def test_tis_and_mii_of_different_dates_are_refused_and_one_folder_twice_is_one_product(products, tmp_path,
+                                                                                         capsys):
+    """QA: a 2023 TIS beside a 2022 MII was sharpened with the 2022 bands, exit 0."""
+    tis, mii = products
+    other = tmp_path / tis.name.replace("_20220815_", "_20230101_")
+    shutil.copytree(tis, other)
+    for command in (["ingest", str(other), str(mii), "--out-dir", str(tmp_path / "o")],
+                    ["downscale", str(other), str(mii), "-o", str(tmp_path / "o" / "x.tif")]):
+        assert run(["-q", *command]) == 2
+        err = capsys.readouterr().err
+        assert "acquired 2023-01-01, the MII product 2022-08-15: not one scene" in err and err.count("\n") == 1
+        assert not (tmp_path / "o").exists()
+    assert run(["-q", "ingest", str(tis), str(mii), str(mii), "--out-dir", str(tmp_path / "twice")]) == 0
+    assert run(["-q", "ingest", str(tis), str(mii), "--name", "../escaped", "--out-dir", str(tmp_path / "n")]) == 2
+    assert "'../escaped' is a path, not a scene name" in capsys.readouterr().err
+    assert not list(tmp_path.glob("escaped*"))
+
+
 def test_sample_scene_products_then_ingest_cli(tmp_path, capsys):
     assert run(["-q", "sample-scene", str(tmp_path), "--size", "12", "--seed", "2", "--products"]) == 0
     written = capsys.readouterr().out.split()

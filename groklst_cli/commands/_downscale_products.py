@@ -56,14 +56,14 @@ class ProductScene:
 
 def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional[Path],
                    out_dir: Optional[Path], overwrite: bool, skip_existing: bool,
-                   as_json: bool) -> Optional[ProductScene]:
+                   as_json: bool, dem: Optional[Path]) -> Optional[ProductScene]:
     """Plan the run from product folders (nothing is read but their metadata); ``None`` when
     ``--skip-existing`` finds the output."""
     import shutil
     import tempfile
 
     from pipelines.downscale import SceneReport, guidance_beside
-    from pipelines.ingest import default_name, find_products
+    from pipelines.ingest import check_one_acquisition, default_name, find_products
     from pipelines.scenes import output_for
 
     products = find_products(folders)
@@ -78,6 +78,7 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
                              f"a second {sensor} product: downscale takes one scene's product folders",
                              "run one scene at a time, or ingest them with groklst ingest first")
     tis, mii = by_sensor["TIS"][0], by_sensor["MII"][0]
+    check_one_acquisition(tis, mii)
     name = default_name(mii)
     target = output if output is not None else output_for(Path(f"{name}_lst.tif"), out_dir or Path("."))
     if skip_existing and target.is_file():
@@ -85,7 +86,8 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
         return None
     created = missing_folders(target.parent)
     ctx.call_on_close(lambda: remove_if_empty(created))
-    check_writable(target, overwrite)  # before the ingest, which writes beside it
+    check_writable(target, overwrite,  # before the ingest, which writes beside it
+                   inputs=[*(f for product in products for f in product.files), dem])
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in remove_stale_ingests(target.parent):
         info(f"removed {stale}, left by a run killed more than a day ago")

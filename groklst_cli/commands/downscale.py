@@ -213,7 +213,7 @@ def downscale(
     scene = None
     if any(p.is_dir() for p in paths):
         check_product_run(paths, guidance, align, dask_scheduler)
-        scene = plan_product_scene(ctx, paths, output, out_dir, overwrite, skip_existing, as_json)
+        scene = plan_product_scene(ctx, paths, output, out_dir, overwrite, skip_existing, as_json, dem)
         if scene is None:  # --skip-existing, and the output exists
             return
         paths = [scene.lst]
