@@ -33,7 +33,7 @@ from pipelines import strict_json
 from pipelines.atomic import atomic_output
 from pipelines.checkpoint import Checkpoint, state_dict_of
 from pipelines.dataset import NormStats
-from pipelines.devices import autocast_for, resolve_precision
+from pipelines.devices import DEVICES, PRECISIONS, autocast_for, resolve_precision
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.evaluate import model_predictor, score
 from pipelines.metrics import MetricAverage
@@ -172,12 +172,43 @@ def _float_problem(value: Any, positive: bool) -> str | None:
     return None
 
 
+def _string_problem(value: Any) -> str | None:
+    return None if isinstance(value, str) else f"must be a string, not {value!r}"
+
+
+def _device_problem(value: Any) -> str | None:
+    kind, _, index = value.partition(":") if isinstance(value, str) else ("", "", "")
+    if kind in DEVICES and (not index or kind == "cuda" and index.isdigit()):
+        return None
+    return f"must be auto, cpu, cuda or cuda:N, not {value!r}"
+
+
+def _precision_problem(value: Any) -> str | None:
+    if isinstance(value, str) and value in PRECISIONS:
+        return None
+    return f"must be one of {', '.join(PRECISIONS)}, not {value!r}"
+
+
+def _table_problem(value: Any) -> str | None:
+    return None if isinstance(value, dict) else f"must be a table of keyword arguments, not {value!r}"
+
+
+# One check per TrainConfig field: a config file can hold any value of any type.
 _SETTING_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "model": _string_problem,
     "scale": lambda v: _integer_problem(v, 2),
-    "seed": lambda v: _integer_problem(v, 0, MAX_SEED),
+    "iters": lambda v: _integer_problem(v, 1),
+    "batch_size": lambda v: _integer_problem(v, 1),
+    "crop": lambda v: _integer_problem(v, 1),
     "lr": lambda v: _float_problem(v, positive=True),
     "weight_decay": lambda v: _float_problem(v, positive=False),
     "min_lr": lambda v: _float_problem(v, positive=False),
+    "restart_every": lambda v: _integer_problem(v, 1),
+    "val_every": lambda v: _integer_problem(v, 1),
+    "seed": lambda v: _integer_problem(v, 0, MAX_SEED),
+    "device": _device_problem,
+    "precision": _precision_problem,
+    "model_kwargs": _table_problem,
 }
 _SETTING_HINTS = {
     "scale": "one of the dataset's scales, as given to groklst prepare --scales",
@@ -187,11 +218,12 @@ _SETTING_HINTS = {
 
 
 def check_settings(settings: Mapping[str, Any], where: Mapping[str, str] | None = None) -> None:
-    """Refuse a scale below 2, a negative seed, or a learning rate or weight decay that is NaN,
-    infinite or out of range, as one-line errors.
+    """Refuse a setting of the wrong type (``iters = "4"`` in a config file), a scale below 2,
+    a negative seed, a count below 1, an unknown device or precision, or a learning rate or
+    weight decay that is NaN, infinite or out of range, as one-line errors.
 
     Works on plain settings, before a :class:`TrainConfig` is built (which would divide by a
-    zero scale), so that torch never sees them. ``where`` names a setting's source (an option
+    zero scale, or compare a string with a number), so that torch never sees them. ``where`` names a setting's source (an option
     or a config file); ``--lr``-style option names by default.
     """
     for key, check in _SETTING_CHECKS.items():

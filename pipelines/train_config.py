@@ -71,6 +71,25 @@ class TrainConfig:
 
 
 FIELD_NAMES = tuple(f.name for f in fields(TrainConfig))
+FLOAT_SETTINGS = ("lr", "weight_decay", "min_lr")
+
+
+def _yaml_floats(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with the float settings that YAML read as strings made numbers.
+
+    PyYAML follows YAML 1.1, where a float needs a dot: ``lr: 1e-4`` is the string ``'1e-4'``
+    (``1.0e-4`` is a float). Only strings that parse as a float are converted; the rest is
+    left for the settings check to refuse.
+    """
+    converted = dict(settings)
+    for key in FLOAT_SETTINGS:
+        value = settings.get(key)
+        if isinstance(value, str):
+            try:
+                converted[key] = float(value)
+            except ValueError:
+                pass
+    return converted
 
 
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -101,7 +120,7 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     unknown = sorted(set(settings) - set(FIELD_NAMES))
     if unknown:
         raise InputError(p, f"unknown settings {unknown}", f"known: {', '.join(FIELD_NAMES)}")
-    return settings
+    return _yaml_floats(settings) if is_yaml else settings
 
 
 def merge_config(file_settings: dict[str, Any], cli_settings: dict[str, Any]) -> TrainConfig:

@@ -77,8 +77,10 @@ BAD_SETTINGS = {
     "unknown model keyword": (["--model-kwargs", '{"base_dims": 8}'], "accepts base_dim, num_stages"),
     "impossible model keyword": (["--model-kwargs", '{"base_dim": -4}'], "cannot be built"),
     "non-learned model": (["--model", "bicubic"], "'bicubic' has no weights to train"),
-    "batch size": (["--batch-size", "0"], "batch_size must be >= 1"),
-    "device": (["--device", "tpu"], "device must be auto, cpu, cuda or cuda:N"),
+    "batch size": (["--batch-size", "0"], "--batch-size: must be an integer >= 1, not 0"),
+    "device": (["--device", "tpu"], "--device: must be auto, cpu, cuda or cuda:N, not 'tpu'"),
+    "cuda index": (["--device", "cuda:x"], "--device: must be auto, cpu, cuda or cuda:N, not 'cuda:x'"),
+    "precision": (["--precision", "fp8"], "--precision: must be one of auto, fp32, bf16, fp16, not 'fp8'"),
     "time limit": (["--max-seconds", "0"], "must be a positive number of seconds"),
     "NaN learning rate": (["--lr", "nan"], "--lr: must be a finite number > 0, not nan"),
     "infinite learning rate": (["--lr", "inf"], "--lr: must be a finite number > 0, not inf"),
@@ -106,6 +108,45 @@ def test_a_nan_in_the_config_file_names_the_file(dataset: Path, tmp_path: Path, 
     lines = error_lines(capsys)
     assert len(lines) == 1 and f"{settings} (weight_decay): must be a finite number >= 0, not nan" in lines[0]
     assert not out.exists()
+
+
+BAD_FILE_SETTINGS = {
+    "iters a string": ("train.toml", 'iters = "4"', "(iters): must be an integer, not '4'"),
+    "iters a fraction": ("train.toml", "iters = 4.5", "(iters): must be an integer, not 4.5"),
+    "batch size a string": ("train.toml", 'batch-size = "2"', "(batch_size): must be an integer, not '2'"),
+    "restart_every a string": ("train.toml", 'restart_every = "3"', "(restart_every): must be an integer, not '3'"),
+    "val_every a boolean": ("train.toml", "val_every = true", "(val_every): must be an integer, not True"),
+    "crop zero": ("train.json", '{"crop": 0}', "(crop): must be an integer >= 1, not 0"),
+    "device a number": ("train.toml", "device = 5", "(device): must be auto, cpu, cuda or cuda:N, not 5"),
+    "precision a number": ("train.yaml", "precision: 16", "(precision): must be one of auto, fp32, bf16, fp16, not 16"),
+    "model a number": ("train.json", '{"model": 3}', "(model): must be a string, not 3"),
+    "model_kwargs not a table": ("train.toml", "model_kwargs = 8", "(model_kwargs): must be a table of keyword"),
+    "lr a word in YAML": ("train.yaml", "lr: fast", "(lr): must be a finite number > 0, not 'fast'"),
+    "lr a string in TOML": ("train.toml", 'lr = "1e-4"', "(lr): must be a finite number > 0, not '1e-4'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILE_SETTINGS))
+def test_a_config_file_setting_of_the_wrong_type_names_the_file_and_key(case: str, dataset: Path,
+                                                                        tmp_path: Path, capsys) -> None:
+    name, text, fragment = BAD_FILE_SETTINGS[case]
+    settings = tmp_path / name
+    settings.write_text(text + "\n")
+    out = tmp_path / "run"
+    args = ["-q", "train", str(dataset), "-o", str(out), "--config", str(settings)]
+    assert run(args) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and f"{settings} {fragment}" in lines[0], lines
+    assert not out.exists()
+
+
+def test_yaml_reads_1e_4_as_a_learning_rate(dataset: Path, tmp_path: Path) -> None:
+    settings = tmp_path / "train.yaml"
+    settings.write_text("lr: 2e-4\nweight-decay: 1E-6\nmin_lr: 0\n")  # YAML 1.1: the first two are strings
+    out = tmp_path / "run"
+    assert train(dataset, out, "--config", str(settings)) == 0
+    saved = json.loads((out / CONFIG_FILE).read_text())["train"]
+    assert (saved["lr"], saved["weight_decay"], saved["min_lr"]) == (2e-4, 1e-6, 0)
 
 
 def test_a_batch_larger_than_the_train_split_is_refused(dataset: Path, tmp_path: Path, capsys) -> None:
