@@ -1,7 +1,8 @@
 """From stored LST values to Kelvin, and the plausibility rule every LST read obeys.
 
 A stored value becomes a temperature in three steps: values equal to the file's nodata or to
-a declared ``--nodata`` are nodata; ``value * scale_factor + offset`` (the user's, else the
+a declared ``--nodata`` (compared in the band's data type: a float32 band holds -999.9 as
+-999.9000244..., and ``--nodata -999.9`` means it) are nodata; ``value * scale_factor + offset`` (the user's, else the
 file's own scale/offset metadata); Celsius to Kelvin. Before any work the whole LST is scanned
 (in strips, cheap: it is the coarse raster) and the scene is refused unless every valid value
 is a plausible land-surface temperature: 150-400 K, or -120..120 degC. The refusal says what
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import rasterio
+from numpy.typing import DTypeLike
 from rasterio.windows import Window
 
 from pipelines.errors import EmptySceneError, InputError
@@ -86,14 +88,25 @@ def linear(src: rasterio.DatasetReader, decoding: LstDecoding, band: int = 1) ->
     return float(scale), float(offset)
 
 
+def reading_precision(band_dtype: DTypeLike) -> np.dtype:
+    """The float type to read a band in: its own for a float band (so declared fill values
+    compare as the band stores them), float64 for integers (exact)."""
+    band = np.dtype(band_dtype)
+    return band if band.kind == "f" else np.dtype(np.float64)
+
+
 def decode_values(stored: np.ndarray, decoding: LstDecoding, scale: float, offset: float) -> np.ndarray:
     """Stored values (NaN where the file says nodata) as temperatures in the declared unit.
 
     The arithmetic of :func:`decode`, for values read some other way (e.g. dask blocks).
+    Declared fill values are rounded to ``stored``'s precision before they are compared.
     """
-    values = np.where(np.isfinite(stored), stored, np.nan).astype(np.float64, copy=False)
+    values = np.where(np.isfinite(stored), stored, np.nan)
     if decoding.nodata:
-        values[np.isin(values, np.asarray(decoding.nodata, dtype=np.float64))] = np.nan
+        with np.errstate(over="ignore"):  # a fill beyond float32 is inf: matches nothing finite
+            fills = np.asarray(decoding.nodata, dtype=np.float64).astype(values.dtype)
+        values[np.isin(values, fills)] = np.nan
+    values = values.astype(np.float64, copy=False)
     if (scale, offset) != (1.0, 0.0):
         values = values * scale + offset
     return values
@@ -102,7 +115,7 @@ def decode_values(stored: np.ndarray, decoding: LstDecoding, scale: float, offse
 def decode(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
            path: str | os.PathLike[str], *, band: int = 1) -> np.ndarray:
     """Stored values in ``window`` as temperatures in the declared (not yet Kelvin) unit, NaN nodata."""
-    stored = read_window(src, band, window, path, dtype=np.float64)
+    stored = read_window(src, band, window, path, dtype=reading_precision(src.dtypes[band - 1]))
     return decode_values(stored, decoding, *linear(src, decoding, band))
 
 
@@ -124,7 +137,21 @@ class LstScan:
     low: float
     high: float
     sample: np.ndarray  # evenly spaced valid values
-    integer_storage: bool
+    dtype: np.dtype  # the band's data type: a fill value is named as the band stores it
+    scale: float = 1.0  # stored * scale + offset gave ``sample``: a fill is named in stored units
+    offset: float = 0.0
+
+    @property
+    def integer_storage(self) -> bool:
+        return self.dtype.kind in "iu"
+
+    def stored_text(self, value: float) -> str:
+        """``value`` (from ``sample``) in stored units, the shortest text that ``--nodata``
+        reads back to the very value the band stores (float32 -999.9, not -999.9000244140625)."""
+        stored = (value - self.offset) / self.scale
+        if self.integer_storage:
+            return str(round(stored))
+        return str(self.dtype.type(stored))
 
 
 def scan(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
@@ -145,7 +172,7 @@ def scan(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
             parts.append(finite[first::step])
             seen += finite.size
     sample = np.concatenate(parts) if parts else np.empty(0)
-    return LstScan(valid, low, high, sample, np.dtype(src.dtypes[band - 1]).kind in "iu")
+    return LstScan(valid, low, high, sample, np.dtype(src.dtypes[band - 1]), *linear(src, decoding, band))
 
 
 def resolve_units(found: LstScan, declared: Units) -> Units:
@@ -185,7 +212,7 @@ def _hint(found: LstScan, units: Units, decoding: LstDecoding, lo: float, hi: fl
         top = int(np.argmax(counts))
         if counts[top] >= 0.5 * outside.size and counts[top] > 1:
             return (f"the value {values[top]:.6g} fills {counts[top] / found.sample.size:.1%} of the "
-                    f"scene and looks like a fill value: pass --nodata {values[top]:.6g}")
+                    f"scene and looks like a fill value: pass --nodata {found.stored_text(values[top])}")
     median = float(np.median(found.sample)) if found.sample.size else float("nan")
     scaled = decoding.scale_factor is not None or decoding.offset is not None
     if found.integer_storage and not scaled and median > 1000:

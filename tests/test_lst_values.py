@@ -1,12 +1,19 @@
-"""The refusal hint for integer LST: which known encodings would make the values typical."""
+"""The LST value rule: the refusal hint for integer LST (which known encodings would make the
+values typical), and fill values named and matched as the band stores them."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
+import rasterio
+from affine import Affine
 
+from groklst_cli.app import run
 from pipelines.errors import InputError
-from pipelines.lst_values import LstDecoding, LstScan, check_plausible
+from pipelines.lst_values import LstDecoding, LstScan, check_plausible, decode_values
 from pipelines.units import Units
 
 
@@ -14,7 +21,7 @@ def integer_scene(kelvin_low: float, kelvin_high: float, factor: float, offset: 
     """A scan of integers that ``factor * dn + offset`` turns into kelvin_low..kelvin_high K."""
     kelvin = np.linspace(kelvin_low, kelvin_high, 1000)
     dn = np.round((kelvin - offset) / factor)
-    return LstScan(dn.size, float(dn.min()), float(dn.max()), dn, integer_storage=True)
+    return LstScan(dn.size, float(dn.min()), float(dn.max()), dn, dtype=np.dtype("uint16"))
 
 
 def hint(found: LstScan) -> str:
@@ -46,6 +53,55 @@ def test_an_ambiguous_scene_gets_every_encoding_that_fits() -> None:
 
 
 def test_integers_no_known_encoding_explains_still_get_landsat_factors_as_an_example() -> None:
-    found = LstScan(3, 2_000_000.0, 3_000_000.0, np.array([2e6, 2.5e6, 3e6]), integer_storage=True)
+    found = LstScan(3, 2_000_000.0, 3_000_000.0, np.array([2e6, 2.5e6, 3e6]), dtype=np.dtype("uint16"))
     assert ("pass --scale-factor 0.00341802 --offset 149.0 for Landsat Collection-2 ST or your "
             "product's factors") in hint(found)
+
+
+def fill_scene(path: Path, dtype: str, fill: float, scale: float = 1.0) -> Path:
+    """A 300 K scene whose top rows hold an undeclared fill value, stored as ``dtype``."""
+    values = np.full((12, 10), 300.0 / scale)
+    values[:4] = fill
+    with rasterio.open(path, "w", driver="GTiff", width=10, height=12, count=1, dtype=dtype,
+                       crs="EPSG:32632", transform=Affine(30, 0, 400_000, 0, -30, 5_760_000)) as dst:
+        dst.write(values.astype(dtype), 1)
+        dst.scales = (scale,)
+    return path
+
+
+@pytest.mark.parametrize(
+    "dtype, fill, named, scale",
+    [
+        ("float32", -999.9, "-999.9", 1.0),  # stored as -999.9000244140625
+        ("float32", -327.68, "-327.68", 1.0),
+        ("float32", 9.96921e36, "9.96921e+36", 1.0),  # netCDF's default fill
+        ("float32", -3.40282e38, "-3.40282e+38", 1.0),
+        ("float64", -999.9, "-999.9", 1.0),
+        ("float64", float(np.float32(-999.9)), "-999.9000244140625", 1.0),  # a float32 fill kept in float64
+        ("int16", -32768, "-32768", 1.0),
+        ("uint16", 65535, "65535", 0.02),  # in stored units, not 65535 * 0.02 = 1310.7
+    ],
+)
+def test_the_named_fill_value_is_one_that_nodata_accepts(
+        tmp_path: Path, capsys, dtype: str, fill: float, named: str, scale: float) -> None:
+    """The hint's value, typed as ``--nodata V``, matches the stored fill: -999.9 declares a
+    float32 band's -999.9000244140625 (refused again before: compared in float64)."""
+    lst = fill_scene(tmp_path / "fill_lst.tif", dtype, fill, scale)
+    out = tmp_path / "out.tif"
+    command = ["-q", "downscale", str(lst), "--model", "bicubic", "--scale", "2", "-o", str(out)]
+    assert run(command) == 2
+    found = re.search(r"looks like a fill value: pass --nodata (\S+)\)", capsys.readouterr().err)
+    assert found is not None and found.group(1) == named
+    assert run([*command, "--nodata", named]) == 0
+    with rasterio.open(out) as src:
+        written = src.read(1)
+    assert np.isnan(written[:8]).all() and np.allclose(written[8:], 300.0, atol=1e-3)
+
+
+def test_a_declared_fill_matches_values_read_at_the_bands_precision() -> None:
+    """Blocks read as float32 (prepare's dask path) match ``--nodata -999.9`` too."""
+    stored = np.array([[-999.9, 300.0]], dtype=np.float32)
+    values = decode_values(stored, LstDecoding(nodata=(-999.9,)), 1.0, 0.0)
+    assert np.isnan(values[0, 0]) and values[0, 1] == 300.0 and values.dtype == np.float64
+    as_integers = decode_values(np.array([[-327.0, 300.0]]), LstDecoding(nodata=(-327.68,)), 1.0, 0.0)
+    assert np.isfinite(as_integers).all()  # -327.68 is no integer: it fills nothing
