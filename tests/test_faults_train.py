@@ -281,6 +281,26 @@ def test_resume_of_a_run_without_a_recorded_identity_compares_the_path(dataset: 
     assert run(["-q", "train", str(dataset), "-o", str(out), "--resume"]) == 0
 
 
+def test_resume_refuses_settings_that_differ_from_the_run_on_the_command_line_or_in_the_file(
+        dataset: Path, saved_run: Path, tmp_path: Path, capsys) -> None:
+    out = copy_of(saved_run, tmp_path)
+    before = snapshot(out)
+    assert run(["-q", "train", str(dataset), "-o", str(out), "--resume", "--iters", "3"]) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and f"--iters: the run in {out} was started with iters=2, not 3" in lines[0]
+    assert "a resumed run keeps its settings" in lines[0]
+    settings = tmp_path / "train.toml"
+    for text, fragment in (("iters = 3", "(iters): the run in"), ('model = "edsr"', "(model): the run in"),
+                           ("lr = 5e-4", "(lr): the run in"), ("scale = 4", "(scale): the run in")):
+        settings.write_text(text + "\n")
+        assert run(["-q", "train", str(dataset), "-o", str(out), "--resume", "--config", str(settings)]) == 2
+        lines = error_lines(capsys)
+        assert len(lines) == 1 and f"{settings} {fragment} {out} was started with" in lines[0], lines
+    assert snapshot(out) == before
+    settings.write_text('iters = 2\ndevice = "cpu"\n')  # the run's own settings, and another device: fine
+    assert run(["-q", "train", str(dataset), "-o", str(out), "--resume", "--config", str(settings)]) == 0
+
+
 def test_resume_without_a_run_says_so(dataset: Path, tmp_path: Path, capsys) -> None:
     assert train(dataset, tmp_path / "nothing", "--resume") == 2
     lines = error_lines(capsys)

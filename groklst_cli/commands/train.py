@@ -62,14 +62,15 @@ def _check_same_dataset(out: Path, dataset: Path, source: PreparedDataset) -> No
                          "resume with the run's own dataset, or start a new run (another -o, or --overwrite)")
 
 
-def _resumed_config(out: Path, requested: TrainConfig, given: dict[str, Any]) -> TrainConfig:
-    """The saved settings of the run; options given on the command line must agree with them."""
+def _resumed_config(out: Path, requested: TrainConfig, sources: dict[str, str]) -> TrainConfig:
+    """The saved settings of the run; those given on the command line or in the config file
+    (``sources``: each with where it came from) must agree with them, the device excepted."""
     saved = json.loads((out / CONFIG_FILE).read_text())["train"]
     config = TrainConfig(**saved)
-    for key in given:
+    for key, source in sources.items():
         if key != "device" and getattr(requested, key) != saved[key]:
-            raise InputError(out, f"the run was started with {key}={saved[key]!r}, not {getattr(requested, key)!r}",
-                             "a resumed run keeps its settings")
+            raise InputError(source, f"the run in {out} was started with {key}={saved[key]!r}, "
+                                     f"not {getattr(requested, key)!r}", "a resumed run keeps its settings")
     config.device = requested.device
     return config
 
@@ -183,14 +184,15 @@ def train_cmd(
                          "seed": seed, "device": device, "precision": precision,
                          "model_kwargs": _model_kwargs(model_kwargs)})
     file_settings = read_config_file(config_file) if config_file else {}
-    check_settings({**file_settings, **given}, _sources(given, file_settings, config_file))
+    sources = _sources(given, file_settings, config_file)
+    check_settings({**file_settings, **given}, sources)
     config = merge_config(file_settings, given)
     source = open_prepared(dataset)
     run_dir = inspect_run_dir(out)
     if resume:
         check_resume(run_dir)
         _check_same_dataset(out, dataset, source)
-        config = _resumed_config(out, config, given)
+        config = _resumed_config(out, config, sources)
     else:
         check_start(run_dir, overwrite)
     train_patches = check_training(source, config)
