@@ -32,7 +32,7 @@ from rasterio.crs import CRS
 
 from pipelines import strict_json
 from pipelines.atomic import DATASET_FORMAT, DATASET_INFO
-from pipelines.errors import InputError
+from pipelines.errors import InputError, environment_error
 from pipelines.grids import resolution_units
 from pipelines.patches import SPLITS
 
@@ -295,10 +295,20 @@ class PreparedDataset:
         if not 0 <= index < len(self):
             raise IndexError(f"patch {index} out of range (dataset has {len(self)})")
         return (
-            np.asarray(self._lr[scale][index], dtype=np.float32),
-            np.asarray(self._guidance[index], dtype=np.float32),
-            np.asarray(self._hr[index], dtype=np.float32),
+            self._read_chunk(f"lr_lst_x{scale}", self._lr[scale], index),
+            self._read_chunk("guidance", self._guidance, index),
+            self._read_chunk("hr_lst", self._hr, index),
         )
+
+    def _read_chunk(self, name: str, array: zarr.Array, index: int) -> np.ndarray:
+        """Patch ``index`` of the array ``name`` (one chunk); :class:`InputError` naming the
+        array and the patch when its chunk cannot be decoded (a truncated or overwritten file)."""
+        try:
+            return np.asarray(array[index], dtype=np.float32)
+        except Exception as exc:  # noqa: BLE001 - whatever the codec raises, the chunk is damaged
+            raise environment_error(exc) or InputError(self.path / STORE / name,
+                             f"the chunk of patch {index} cannot be decoded ({type(exc).__name__}: {exc})",
+                             "the dataset is damaged: create it again with groklst prepare") from exc
 
     def georef(self, index: int) -> tuple[CRS | None, Affine]:
         """CRS and HR affine transform of patch ``index`` (CRS ``None`` for ungeoreferenced imports)."""

@@ -349,6 +349,30 @@ def test_a_dataset_missing_patch_chunks_is_refused_by_train_and_evaluate(
     assert "patch chunks are missing" in error_lines(capsys)[0]
 
 
+@pytest.mark.parametrize("array", ["hr_lst", "guidance", "lr_lst_x2"])
+def test_a_dataset_with_truncated_chunks_is_refused_by_train_and_evaluate(tmp_path: Path, capsys,
+                                                                         array: str) -> None:
+    """A chunk file that is there but cannot be decoded (``: > chunk``) names the array and the patch."""
+    lst = scene_with_lst(tmp_path, kelvin_field((24, 24)))
+    out = tmp_path / "ds"
+    assert prepare(out, lst) == 0
+    tiny = ["--model", "mocolsk-lite", "--scale", "2", "--iters", "1", "--batch-size", "1", "--crop", "8",
+            "--model-kwargs", '{"base_dim": 4, "num_stages": 1}']
+    assert run(["-q", "train", str(out), "-o", str(tmp_path / "intact"), *tiny]) == 0
+    for chunk in (p for p in (out / "data.zarr" / array).iterdir() if not p.name.startswith(".")):
+        chunk.write_bytes(b"")
+    capsys.readouterr()
+    assert run(["-q", "train", str(out), "-o", str(tmp_path / "run"), *tiny]) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1, lines
+    assert f"{out / 'data.zarr' / array}: the chunk of patch " in lines[0] and "cannot be decoded" in lines[0]
+    assert "the dataset is damaged: create it again with groklst prepare" in lines[0]
+    assert not (tmp_path / "run").exists()
+    checkpoint = tmp_path / "intact" / "last.pt"
+    assert run(["-q", "evaluate", str(out), "-c", str(checkpoint), "--split", "train", "--baselines", ""]) == 2
+    assert "cannot be decoded" in error_lines(capsys)[0]
+
+
 def test_an_all_nodata_patch_is_still_written_as_a_chunk(tmp_path: Path) -> None:
     """Every chunk is on disk (even one equal to the NaN fill value), so a missing one is damage."""
     values = kelvin_field((24, 24))
