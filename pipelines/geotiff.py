@@ -400,6 +400,14 @@ def band_key(name: str) -> str:
     return re.sub(r"[\s_\-]+", "", name.lower())
 
 
+FILLED_DEM_PREFIX = "constant "  # how ingest's dem_source tag marks a dem band it filled (no DEM given)
+
+
+def filled_dem(src: rasterio.DatasetReader) -> bool:
+    """Whether a guidance's dem band is ingest's constant fill, which tells a model nothing."""
+    return src.tags().get("dem_source", "").startswith(FILLED_DEM_PREFIX)
+
+
 def guidance_names(
     src: rasterio.DatasetReader, path: str | os.PathLike[str], declared: Sequence[str] | None
 ) -> tuple[list[str], bool]:

@@ -36,7 +36,7 @@ from pipelines import indices, lst_retrieval, lst_values, sdgsat
 from pipelines.atomic import check_writable, folders_removed_if_left_empty
 from pipelines.coregister import MAX_SHIFT_LR, ShiftEstimate, crops, estimate_shift
 from pipelines.errors import InputError
-from pipelines.geotiff import streaming_gdal_env, creation_profile, geotiff_output, open_raster
+from pipelines.geotiff import FILLED_DEM_PREFIX, creation_profile, geotiff_output, open_raster, streaming_gdal_env
 from pipelines.grids import Grid, footprints_disjoint
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
 from pipelines.lst_values import LstDecoding
@@ -215,9 +215,10 @@ class _Dem:
         self.path = path
         self.covered = self.missing = 0
         if self.src is None:
-            warnings.warn(f"no --dem given: the dem band is filled with the constant {DEFAULT_DEM_M:g} m",
+            warnings.warn(f"no --dem given: the dem band is filled with the constant {DEFAULT_DEM_M:g} m "
+                          "(downscale gives a model its training mean elevation there instead)",
                           IngestWarning, stacklevel=3)
-            self.source = f"constant {DEFAULT_DEM_M:g} m"
+            self.source = f"{FILLED_DEM_PREFIX}{DEFAULT_DEM_M:g} m"
             return
         if self.src.crs is None:
             raise InputError(path, "has no CRS", "the DEM must be georeferenced")

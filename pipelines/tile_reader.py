@@ -89,21 +89,23 @@ class TileReader:
     """Reads tiles of one scene: LR windows in Kelvin, guidance, masks, fills.
 
     ``stats`` are a learned model's normalisation statistics (guidance far outside them is
-    refused); ``None`` for interpolators.
+    refused); ``None`` for interpolators. ``replaced`` maps positions in ``names`` of bands
+    that carry no information (a constant fill) to the value given instead where they have data.
     """
 
     def __init__(self, sources: SceneSources, grids: PairedGrids, bands: list[int],
                  names: list[str], units: Units, decoding: LstDecoding, hole_margin: int,
-                 stats: HasStats | None):
+                 stats: HasStats | None, replaced: dict[int, float] | None = None):
         self.sources, self.grids, self.bands, self.names = sources, grids, bands, names
         self.units, self.decoding, self.hole_margin, self.stats = units, decoding, hole_margin, stats
+        self.replaced = replaced or {}
 
     def reopened(self, stack: ExitStack) -> TileReader:
         """The same reader on its own file handles (for another thread)."""
         src = self.sources
         return TileReader(SceneSources.open(stack, src.lst_path, src.guidance_path), self.grids,
                           self.bands, self.names, self.units, self.decoding, self.hole_margin,
-                          self.stats)
+                          self.stats, self.replaced)
 
     def lr_window(self, tile: Tile) -> Window:
         w = self.grids.lr_window
@@ -159,8 +161,11 @@ class TileReader:
         src, s = self.sources, self.grids.scale
         if src.guidance is None:
             return np.empty((0, tile.rows * s, tile.cols * s), np.float32)
-        return _read_guidance(src.guidance, self.bands, self.guidance_window(tile),
+        guid = _read_guidance(src.guidance, self.bands, self.guidance_window(tile),
                               self.grids.guidance_factor, src.guidance_path)
+        for band, value in self.replaced.items():
+            guid[band][np.isfinite(guid[band])] = value
+        return guid
 
     def _halo(self, tile: Tile, width: int) -> tuple[int, int, int, int]:
         """LR pixels (top, left, bottom, right) by which ``tile`` can grow, up to ``width``."""
