@@ -263,7 +263,7 @@ class PreparedDataset:
         self._crs_wkt = [str(c) for c in group["crs"][:]]
         self._crs_cache: dict[str, CRS | None] = {}
         self._splits = {name: _read_indices(path / SPLIT_DIR / f"{name}.txt") for name in SPLITS}
-        stats = json.loads((path / STATS).read_text())
+        stats = _read_table(path / STATS)
         self.stats = NormStats(
             lst_mean=float(stats["lst_mean"]),
             lst_std=float(stats["lst_std"]),
@@ -319,7 +319,19 @@ class PreparedDataset:
 
     def info(self) -> dict[str, Any]:
         """The counts and settings recorded in info.json."""
-        return json.loads((self.path / INFO).read_text())
+        return _read_table(self.path / INFO)
+
+
+def _read_table(path: Path) -> dict[str, Any]:
+    """A JSON object the dataset holds; :class:`InputError` naming the file when it is damaged."""
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"not valid JSON ({exc}): the dataset is damaged",
+                         "create it again with groklst prepare") from exc
+    if not isinstance(data, dict):
+        raise InputError(path, "not a JSON object: the dataset is damaged", "create it again with groklst prepare")
+    return data
 
 
 def _read_indices(path: Path) -> list[int]:
@@ -348,7 +360,7 @@ def summarize(path: str | os.PathLike[str]) -> dict[str, Any]:
     """What ``--info`` reports: counts per split and scale, drops, statistics, settings."""
     ds = open_prepared(path)
     recorded = ds.info()
-    stats = json.loads((ds.path / STATS).read_text())
+    stats = _read_table(ds.path / STATS)
     return {
         "path": str(ds.path),
         "bands": ds.bands,

@@ -373,6 +373,23 @@ def test_a_dataset_with_truncated_chunks_is_refused_by_train_and_evaluate(tmp_pa
     assert "cannot be decoded" in error_lines(capsys)[0]
 
 
+@pytest.mark.parametrize("name, text, problem", [
+    ("info.json", '{"format": "groklst-data', "not valid JSON"),
+    ("info.json", "[1, 2]", "not a JSON object"),
+    ("stats.json", "{", "not valid JSON"),
+])
+def test_info_on_a_damaged_json_file_names_it(tmp_path: Path, capsys, name: str, text: str, problem: str) -> None:
+    lst = scene_with_lst(tmp_path, kelvin_field((24, 24)))
+    out = tmp_path / "ds"
+    assert prepare(out, lst) == 0
+    (out / name).write_text(text)
+    assert run(["-q", "prepare", "--info", str(out)]) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1, lines
+    assert f"{out / name}: {problem}" in lines[0] and "the dataset is damaged" in lines[0]
+    assert "create it again with groklst prepare" in lines[0]
+
+
 def test_an_all_nodata_patch_is_still_written_as_a_chunk(tmp_path: Path) -> None:
     """Every chunk is on disk (even one equal to the NaN fill value), so a missing one is damage."""
     values = kelvin_field((24, 24))
