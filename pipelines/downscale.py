@@ -263,8 +263,11 @@ def downscale_scene(
                             finish=layout(cog=opts.cog, overviews=opts.overviews)) as tmp:
             _write_mosaic(run, tmp, source, report, units_out, on_progress)
             if run.guard.valid == 0:
-                raise EmptySceneError(lst_path, "no output pixel has a value (the LST or the "
-                                                "guidance is nodata everywhere they overlap)")
+                margin = report.hole_margin
+                raise EmptySceneError(lst_path, "no output pixel has a value (the LST or the guidance is "
+                                                "nodata everywhere they overlap" + (
+                                                    f", or within the {margin} px hole margin of such "
+                                                    "pixels; --hole-margin 0 keeps those)" if margin else ")"))
     report.seconds = round(time.perf_counter() - start, 3)
     out = grids.output
     report.megapixels = round(out.width * out.height / 1e6, 4)

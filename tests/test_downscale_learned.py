@@ -195,3 +195,30 @@ def test_a_model_trained_at_another_resolution_is_warned_about(tmp_path: Path, c
     else:
         assert len(lines) == 1 and warned in lines[0] and str(lst) in lines[0] and "--fit" in lines[0]
     assert (tmp_path / "out.tif").exists()  # a warning, not a refusal
+
+
+def test_a_scene_emptied_by_the_hole_margin_says_so(tmp_path: Path, checkpoint: Path, capsys) -> None:
+    """QA: scattered valid LST pixels all fall within the margin of a hole; the message blamed
+    the data alone. --hole-margin 0 writes them."""
+    lst, _ = make_scene(tmp_path)
+    with rasterio.open(lst, "r+") as dst:
+        values = dst.read(1)
+        sparse = np.full_like(values, np.nan)
+        sparse[::4, ::4] = values[::4, ::4]
+        dst.write(sparse, 1)
+    out = tmp_path / "out.tif"
+    assert run(["-q", "downscale", str(lst), "-c", str(checkpoint), "-o", str(out)]) == 3
+    assert "or within the 9 px hole margin of such pixels; --hole-margin 0 keeps those" in capsys.readouterr().err
+    assert not out.exists()
+    assert run(["-q", "downscale", str(lst), "-c", str(checkpoint), "-o", str(out), "--hole-margin", "0"]) == 0
+
+
+def test_checkpoint_and_model_together_and_a_quicklook_over_the_output_are_refused(
+        tmp_path: Path, checkpoint: Path, capsys) -> None:
+    lst, _ = make_scene(tmp_path)
+    out = tmp_path / "out.tif"
+    assert run(["-q", "downscale", str(lst), "-c", str(checkpoint), "--model", "mocolsk-lite", "-o", str(out)]) == 2
+    assert "give either --checkpoint or --model, not both" in capsys.readouterr().err
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out), "--quicklook", str(out)]) == 2
+    assert "--quicklook: names the output GeoTIFF" in capsys.readouterr().err
+    assert not out.exists()

@@ -32,13 +32,14 @@ def _model_source(checkpoint: Optional[Path], model: Optional[str], device: str)
     from pipelines.checkpoint import load_checkpoint
     from pipelines.infer import DEFAULT_CHECKPOINT, ModelSource
 
+    if checkpoint is not None and model is not None:
+        raise InputError("--model", "give either --checkpoint or --model, not both",
+                         "the checkpoint names its model (groklst checkpoint-info)")
     if model is not None and model not in INTERPOLATORS:
         raise InputError(
             "--model", f"{model!r} needs trained weights", "pass --checkpoint CKPT for learned models"
         )
     if checkpoint is not None:
-        if model is not None:
-            raise InputError("--model", "give either --checkpoint or --model, not both")
         return ModelSource(checkpoint=load_checkpoint(checkpoint), checkpoint_path=checkpoint, device=device)
     if model is not None:
         return ModelSource(interpolation=model, device=device)
@@ -237,6 +238,8 @@ def downscale(
     if quicklook is not None:
         if len(jobs) != 1:
             raise InputError("--quicklook", "applies to a single input", "run groklst quicklook on each output")
+        if same_path(quicklook, jobs[0].output):
+            raise InputError("--quicklook", f"names the output GeoTIFF {jobs[0].output}", "give the PNG another name")
         check_writable(quicklook, overwrite, inputs=jobs[0].inputs())
     if scene is not None:
         options = replace(options, tags={**options.tags, **ingest_scene(scene, dem, coregister is not False)})
