@@ -1,9 +1,11 @@
 """Quicklook PNG: the input LST beside its downscaled output, for a glance before archiving.
 
 Both panels share one colour scale (the 2nd-98th percentile of the output) and one colour bar in
-the output's unit (K or degC); nodata is transparent. Rasters are read decimated to the panel
-size, so a 100-megapixel output costs no more memory than the PNG. matplotlib is imported here
-only (its object API with the Agg canvas: no pyplot, no global backend), so the CLI starts fast.
+the output's unit (K or degC); nodata is transparent, and so is the part of the output that an
+LST covering only part of it does not reach (each raster is drawn at its own extent). Rasters
+are read decimated to the panel size, so a 100-megapixel output costs no more memory than the
+PNG. matplotlib is imported here only (its object API with the Agg canvas: no pyplot, no global
+backend), so the CLI starts fast.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 import rasterio
 from rasterio.enums import Resampling
-from rasterio.windows import from_bounds
+from rasterio.windows import Window, from_bounds
 
 from pipelines.atomic import atomic_output
 from pipelines.errors import InputError
@@ -30,6 +32,8 @@ TOP_PX = 40  # panel titles
 BOTTOM_PX = 80  # colour bar and its label
 COLORMAP = "inferno"
 PERCENTILES = (2.0, 98.0)
+
+Extent = tuple[float, float, float, float]  # left, right, bottom, top (matplotlib's order)
 
 
 def figure_size(width_px: int, rows: int, cols: int) -> tuple[int, int]:
@@ -65,6 +69,15 @@ def _read(src: rasterio.DatasetReader, max_rows: int, max_cols: int, window=None
     return out
 
 
+def lst_window(lst: rasterio.DatasetReader, bounds: Any) -> tuple[Window, Extent]:
+    """The LST pixels under the output's ``bounds``, clipped to the LST, and where they lie:
+    an LST covering part of the output is drawn on that part, not stretched over all of it."""
+    window = from_bounds(*bounds, transform=lst.transform).round_offsets().round_lengths()
+    window = window.intersection(Window(0, 0, lst.width, lst.height))
+    left, bottom, right, top = lst.window_bounds(window)
+    return window, (left, right, bottom, top)
+
+
 def tagged_lst(output_path: str | os.PathLike[str], tag: str | None) -> Path:
     """The input LST an output's ``lst_source`` tag names: as written, else the file of that
     name beside the output (the two moved together)."""
@@ -88,6 +101,17 @@ def _check_same_place(lst_path: str | os.PathLike[str], lst: rasterio.DatasetRea
     if footprints_disjoint(tuple(lst.bounds), tuple(bounds)):
         raise InputError(lst_path, f"does not overlap the output {output_path}: not its input LST",
                          "pass the LST the output was downscaled from with --lst")
+
+
+def _lst_panel(lst_path: str | os.PathLike[str], output_path: str | os.PathLike[str], crs: Any,
+               bounds: Any, shape: tuple[int, int], unit: Units) -> tuple[np.ndarray, Extent, str]:
+    """The input LST under the output, in the output's unit, with its extent and panel title."""
+    with open_raster(lst_path) as lst:
+        _check_same_place(lst_path, lst, output_path, crs, bounds)
+        window, extent = lst_window(lst, bounds)
+        coarse = _read(lst, *shape, window, Resampling.nearest)
+        coarse = from_kelvin(to_kelvin(coarse, _units_of(lst, coarse)), unit)
+        return coarse, extent, f"input LST, {_resolution(lst)}"
 
 
 def write_quicklook(
@@ -117,12 +141,9 @@ def write_quicklook(
         unit = _units_of(out, fine)
         bounds, fine_res = out.bounds, _resolution(out)
         crs = out.crs
-    with open_raster(lst_path) as lst:
-        _check_same_place(lst_path, lst, output_path, crs, bounds)
-        window = from_bounds(*bounds, transform=lst.transform).round_offsets().round_lengths()
-        coarse = _read(lst, panel_h, panel_w, window, Resampling.nearest)
-        coarse = from_kelvin(to_kelvin(coarse, _units_of(lst, coarse)), unit)
-        coarse_res = _resolution(lst)
+    extent = (bounds.left, bounds.right, bounds.bottom, bounds.top)
+    panels = [_lst_panel(lst_path, output_path, crs, bounds, (panel_h, panel_w), unit),
+              (fine, extent, f"downscaled, {fine_res}")]
     valid = fine[np.isfinite(fine)]
     if valid.size == 0:
         raise InputError(output_path, "has no valid pixels to show")
@@ -132,14 +153,14 @@ def write_quicklook(
 
     fig = Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI)
     FigureCanvasAgg(fig)
-    extent = (bounds.left, bounds.right, bounds.bottom, bounds.top)
     w, h = size
-    for i, (data, title) in enumerate(((coarse, f"input LST, {coarse_res}"),
-                                       (fine, f"downscaled, {fine_res}"))):
+    for i, (data, data_extent, title) in enumerate(panels):
         left = (GAP_PX + i * (panel_w + GAP_PX)) / w
         ax = fig.add_axes((left, BOTTOM_PX / h, panel_w / w, panel_h / h))
-        image = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, norm=norm, extent=extent,
+        image = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, norm=norm, extent=data_extent,
                           interpolation="nearest", aspect="auto")
+        ax.set_xlim(extent[0], extent[1])  # every panel shows the output's footprint
+        ax.set_ylim(extent[2], extent[3])
         ax.set_title(title, fontsize=9)
         ax.set_axis_off()
     bar = fig.add_axes((0.25, 0.55 * BOTTOM_PX / h, 0.5, 0.16 * BOTTOM_PX / h))
