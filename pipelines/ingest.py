@@ -37,7 +37,7 @@ from pipelines.atomic import check_writable, folders_removed_if_left_empty
 from pipelines.coregister import MAX_SHIFT_LR, ShiftEstimate, crops, estimate_shift
 from pipelines.errors import InputError
 from pipelines.geotiff import FILLED_DEM_PREFIX, creation_profile, geotiff_output, open_raster, streaming_gdal_env
-from pipelines.grids import Grid, footprints_disjoint
+from pipelines.grids import Grid, check_north_up, footprints_disjoint
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
 from pipelines.lst_values import LstDecoding
 from pipelines.units import Units
@@ -135,6 +135,8 @@ def _grids(lst_src: rasterio.DatasetReader, mii_srcs: list[rasterio.DatasetReade
            moved: tuple[float, float] = (0.0, 0.0)) -> tuple[Window, Grid, Grid, int]:
     """The LST window inside the MII footprint, the LST and guidance grids, and their ratio;
     with the LST placed ``moved`` (columns, rows) of its pixels from where it was delivered."""
+    for src in (lst_src, *mii_srcs):
+        check_north_up(src.name, Grid.of(src))  # an L1A image placed only by RPCs, a south-up grid
     if lst_src.crs is None:
         raise InputError(lst_src.name, "has no CRS", "the LST raster must be georeferenced")
     mii_crs = _common_crs(mii_srcs)

@@ -304,6 +304,29 @@ def test_tis_and_mii_of_different_dates_are_refused_and_one_folder_twice_is_one_
     assert not list(tmp_path.glob("escaped*"))
 
 
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+@pytest.mark.parametrize("placement, message", [
+    ("south_up", "rotated or flipped grids are not supported"),
+    ("unplaced", "has no georeferencing (no geotransform)"),
+])
+def test_a_tis_image_on_a_flipped_or_missing_grid_is_refused_in_one_line(products, tmp_path, capsys,
+                                                                        placement, message):
+    """QA: a south-up TIS was an internal WindowError (exit 1); one without a geotransform (an
+    L1A image placed by RPCs) was said not to nest."""
+    tis, mii = products
+    broken = tmp_path / tis.name
+    shutil.copytree(tis, broken)
+    image = next(broken.glob("*.tiff"))
+    with rasterio.open(image, "r+") as dst:
+        t = dst.transform
+        dst.transform = (Affine(t.a, 0, t.c, 0, -t.e, t.f - t.e * dst.height) if placement == "south_up"
+                         else Affine.identity())
+    assert run(["-q", "ingest", str(broken), str(mii), "--out-dir", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and image.name in err and message in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_sample_scene_products_then_ingest_cli(tmp_path, capsys):
     assert run(["-q", "sample-scene", str(tmp_path), "--size", "12", "--seed", "2", "--products"]) == 0
     written = capsys.readouterr().out.split()
