@@ -2,16 +2,20 @@
 
 Both panels share one colour scale (the 2nd-98th percentile of the output) and one colour bar in
 the output's unit (K or degC); nodata is transparent, and so is the part of the output that an
-LST covering only part of it does not reach (each raster is drawn at its own extent). Rasters
-are read decimated to the panel size, so a 100-megapixel output costs no more memory than the
-PNG. matplotlib is imported here only (its object API with the Agg canvas: no pyplot, no global
-backend), so the CLI starts fast.
+LST covering only part of it does not reach (each raster is drawn at its own extent). An output
+downscaled straight from SDGSAT-1 products has no LST file (it was retrieved in a temporary
+folder): unless ``--lst`` names one, the output is drawn alone. Rasters are read decimated to
+the panel size, so a 100-megapixel output costs no more memory than the PNG. matplotlib is
+imported here only (its object API with the Agg canvas: no pyplot, no global backend), so the
+CLI starts fast.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +25,7 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window, from_bounds
 
 from pipelines.atomic import atomic_output
-from pipelines.errors import InputError
+from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import open_raster
 from pipelines.grids import footprints_disjoint
 from pipelines.units import Units, detect_units, from_kelvin, to_kelvin
@@ -32,13 +36,21 @@ TOP_PX = 40  # panel titles
 BOTTOM_PX = 80  # colour bar and its label
 COLORMAP = "inferno"
 PERCENTILES = (2.0, 98.0)
+# The lst_source tag of an output downscaled from product folders (groklst_cli/commands/
+# _downscale_products.py): "<TIS folder> (LST retrieved by <method>)", no LST file.
+RETRIEVED_TAG = re.compile(r"^(?P<folder>.+) \(LST retrieved by [^()]+\)$")
 
 Extent = tuple[float, float, float, float]  # left, right, bottom, top (matplotlib's order)
 
 
-def figure_size(width_px: int, rows: int, cols: int) -> tuple[int, int]:
-    """PNG size (px) for two panels of a ``rows x cols`` raster side by side in ``width_px``."""
-    panel = (width_px - 3 * GAP_PX) // 2
+def panel_width(width_px: int, panels: int) -> int:
+    """Width (px) of each of ``panels`` side by side in ``width_px``, with gaps around them."""
+    return (width_px - (panels + 1) * GAP_PX) // panels
+
+
+def figure_size(width_px: int, rows: int, cols: int, panels: int = 2) -> tuple[int, int]:
+    """PNG size (px) for ``panels`` of a ``rows x cols`` raster side by side in ``width_px``."""
+    panel = panel_width(width_px, panels)
     return width_px, TOP_PX + max(1, round(panel * rows / cols)) + BOTTOM_PX
 
 
@@ -76,6 +88,12 @@ def lst_window(lst: rasterio.DatasetReader, bounds: Any) -> tuple[Window, Extent
     window = window.intersection(Window(0, 0, lst.width, lst.height))
     left, bottom, right, top = lst.window_bounds(window)
     return window, (left, right, bottom, top)
+
+
+def retrieved_from_products(tag: str | None) -> str | None:
+    """The TIS folder whose LST an output was downscaled from without an LST file, if so."""
+    found = RETRIEVED_TAG.match(tag or "")
+    return found["folder"] if found else None
 
 
 def tagged_lst(output_path: str | os.PathLike[str], tag: str | None) -> Path:
@@ -122,7 +140,8 @@ def write_quicklook(
     width_px: int = 1200,
     overwrite: bool = False,
 ) -> tuple[int, int]:
-    """Write a PNG of ``lst_path`` (default: the output's ``lst_source`` tag) beside the output.
+    """Write a PNG of ``lst_path`` (default: the output's ``lst_source`` tag) beside the output;
+    of the output alone when it was downscaled from products and no ``lst_path`` is given.
 
     Returns the PNG's size in pixels (see :func:`figure_size`).
     """
@@ -134,19 +153,32 @@ def write_quicklook(
     if width_px < 200:
         raise InputError("--width", f"must be at least 200 px, got {width_px}")
     with open_raster(output_path) as out:
-        lst_path = lst_path or tagged_lst(output_path, out.tags().get("lst_source"))
-        size = figure_size(width_px, out.height, out.width)
-        panel_h, panel_w = size[1] - TOP_PX - BOTTOM_PX, (width_px - 3 * GAP_PX) // 2
+        tag = out.tags().get("lst_source")
+        tis_folder = None if lst_path else retrieved_from_products(tag)
+        if tis_folder is None:
+            lst_path = lst_path or tagged_lst(output_path, tag)
+        count = 1 if lst_path is None else 2
+        size = figure_size(width_px, out.height, out.width, count)
+        panel_h, panel_w = size[1] - TOP_PX - BOTTOM_PX, panel_width(width_px, count)
         fine = _read(out, panel_h, panel_w)
         unit = _units_of(out, fine)
         bounds, fine_res = out.bounds, _resolution(out)
         crs = out.crs
     extent = (bounds.left, bounds.right, bounds.bottom, bounds.top)
-    panels = [_lst_panel(lst_path, output_path, crs, bounds, (panel_h, panel_w), unit),
-              (fine, extent, f"downscaled, {fine_res}")]
+    if lst_path is None:
+        panels = [(fine, extent, f"downscaled, {fine_res} (input LST retrieved from "
+                                 f"{Path(tis_folder).name}, not kept)")]
+    else:
+        panels = [_lst_panel(lst_path, output_path, crs, bounds, (panel_h, panel_w), unit),
+                  (fine, extent, f"downscaled, {fine_res}")]
     valid = fine[np.isfinite(fine)]
     if valid.size == 0:
         raise InputError(output_path, "has no valid pixels to show")
+    if lst_path is None:
+        warnings.warn(GroklstWarning(
+            f"{output_path}: its LST was retrieved from the TIS product {tis_folder} inside downscale "
+            "and kept nowhere, so the quicklook shows the output alone (groklst ingest writes that "
+            "LST: pass it with --lst; downscale --quicklook draws both at run time)"))
     vmin, vmax = np.percentile(valid, PERCENTILES)
     norm = Normalize(vmin=float(vmin), vmax=float(max(vmax, vmin + 1e-3)))
     cmap = colormaps[COLORMAP].with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
@@ -166,6 +198,7 @@ def write_quicklook(
     bar = fig.add_axes((0.25, 0.55 * BOTTOM_PX / h, 0.5, 0.16 * BOTTOM_PX / h))
     label = "LST (°C)" if unit is Units.celsius else "LST (K)"
     fig.colorbar(image, cax=bar, orientation="horizontal").set_label(label, fontsize=9)
-    with atomic_output(png_path, overwrite=overwrite, inputs=[output_path, lst_path]) as tmp:
+    inputs = [output_path] if lst_path is None else [output_path, lst_path]
+    with atomic_output(png_path, overwrite=overwrite, inputs=inputs) as tmp:
         fig.savefig(tmp, format="png", dpi=DPI, transparent=True)
     return size

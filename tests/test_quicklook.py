@@ -1,4 +1,4 @@
-"""``groklst quicklook``: each raster drawn where it lies."""
+"""``groklst quicklook``: each raster drawn where it lies, and outputs downscaled from products."""
 
 from __future__ import annotations
 
@@ -42,3 +42,26 @@ def test_an_lst_covering_part_of_the_output_is_drawn_on_that_part_only(tmp_path:
     assert (lst_panel[5:-5, 140:-5] == 255).all()
     assert (alpha[40:310, 310:580][5:-5, 5:-5] == 255).all()  # the output, everywhere
 
+
+def test_an_output_downscaled_from_products_is_drawn_alone(tmp_path: Path, capsys) -> None:
+    """Its LST was retrieved in a temporary folder (no file to draw): one panel and a warning
+    saying why and how to get both, not a refusal to pass an --lst that never existed."""
+    assert run(["-q", "sample-scene", str(tmp_path / "raw"), "--size", "12", "--seed", "2", "--products"]) == 0
+    tis, mii, dem = capsys.readouterr().out.split()[2:5]
+    out = tmp_path / "out.tif"
+    assert run(["-q", "downscale", tis, mii, "--dem", dem, "--model", "bicubic", "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert run(["-q", "quicklook", str(out), "--width", "600"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == str(out.with_suffix(".png"))
+    assert "retrieved from the TIS product" in captured.err and "pass it with --lst" in captured.err
+    with rasterio.open(out) as src:
+        shape = src.height, src.width
+    with Image.open(out.with_suffix(".png")) as image:
+        assert image.size == figure_size(600, *shape, panels=1) == (600, 40 + 560 + 80)
+    # The LST that ingest writes, given with --lst, is drawn beside the output.
+    assert run(["-q", "ingest", tis, mii, "--dem", dem, "--out-dir", str(tmp_path / "in")]) == 0
+    lst = capsys.readouterr().out.split()[0]
+    assert run(["-q", "quicklook", str(out), "--lst", lst, "-o", str(tmp_path / "both.png"), "--width", "600"]) == 0
+    with Image.open(tmp_path / "both.png") as image:
+        assert image.size == figure_size(600, *shape)

@@ -19,7 +19,8 @@ def quicklook(
 ) -> None:
     """Input and output side by side, one colour scale and colour bar (K or degC), nodata transparent.
 
-    Prints the PNG path on stdout.
+    An output downscaled from SDGSAT-1 product folders is drawn alone unless --lst is given
+    (its LST was retrieved in a temporary folder). Prints the PNG path on stdout.
     """
     from pipelines.quicklook import write_quicklook
 
