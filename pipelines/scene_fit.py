@@ -168,7 +168,7 @@ class WaldScene:
     """
 
     def __init__(self, scene: Scene, crop: int, degradation: str, seed: int,
-                 block: int | None = None):
+                 block: int | None = None, *, lst_path: str | os.PathLike[str] = "LST"):
         s = scene.scale
         if crop % s or crop < 2 * s:
             raise InputError("--crop", f"crop {crop} must be a multiple of x{s} and >= {2 * s}")
@@ -196,7 +196,7 @@ class WaldScene:
         rows, cols = np.nonzero(enough)
         self._train = [(int(r) * s, int(c) * s) for r, c in zip(rows, cols)]
         if not self._train or not self._val or not test:
-            raise InputError("LST", "too few valid pixels to fit a model on this scene",
+            raise InputError(lst_path, "too few valid pixels to fit a model on this scene",
                              "give a larger scene or one with less nodata")
 
     def _held_out_blocks(self, valid: np.ndarray, seed: int
@@ -346,7 +346,7 @@ def fit_scene(
     scene = read_scene(lst_path, guidance_path, opts.units, decoding)
     s = scene.scale
     crop = opts.crop or default_crop(*scene.lst.shape, s)
-    source = WaldScene(scene, crop, opts.degradation, opts.seed)
+    source = WaldScene(scene, crop, opts.degradation, opts.seed, lst_path=lst_path)
     if opts.psf is None:
         began = time.monotonic()
         psf = estimate_psf(scene.lst, scene.native, s, opts.seed)

@@ -657,6 +657,23 @@ def test_fit_reads_the_lst_by_the_same_rule(tmp_path: Path, capsys) -> None:
     assert np.isnan(data[:12]).all() and 290 < np.nanmin(data) and np.nanmax(data) < 310
 
 
+def test_a_scene_too_sparse_to_fit_is_its_own_json_line(tmp_path: Path, capsys) -> None:
+    """QA: the error named no file and its JSON line said no scene ran ("input": null)."""
+    lst, _ = make_scene(tmp_path)
+    with rasterio.open(lst, "r+") as dst:
+        values = dst.read(1)
+        sparse = np.full_like(values, np.nan)
+        sparse[::5, ::5] = values[::5, ::5]
+        dst.write(sparse, 1)
+    out = tmp_path / "out.tif"
+    assert run(["-q", "downscale", str(lst), "--fit", "--model", "tsharp", "-o", str(out), "--json"]) == 2
+    captured = capsys.readouterr()
+    line = json.loads(captured.out)
+    assert line["input"] == str(lst) and line["output"] == str(out) and line["status"] == "error"
+    assert line["error"].startswith(f"{lst}: too few valid pixels to fit a model on this scene")
+    assert captured.err.count("error:") == 1 and not out.exists()
+
+
 @pytest.mark.parametrize("name", ["out.png", "out.nc", "out.JPG"])
 def test_an_output_named_as_another_format_is_refused(tmp_path: Path, capsys, name: str) -> None:
     """A GeoTIFF called out.png would mislead every tool that opens it."""

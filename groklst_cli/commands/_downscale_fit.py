@@ -50,14 +50,20 @@ def build_fit_options(model: Optional[str], checkpoint: Optional[Path], dask_sch
                       select=select, psf=_psf(psf), residual=residual)
 
 
-def _fit(job: SceneJob, options: FitOptions, decoding: LstDecoding) -> SceneFit:
-    from pipelines.downscale import guidance_beside
+def _fit(job: SceneJob, options: FitOptions, decoding: LstDecoding, as_json: bool) -> SceneFit:
+    """The fit, or the scene reported as an error (its JSON line names it) and exit 2."""
+    from pipelines.downscale import SceneReport, guidance_beside
+    from pipelines.raster_names import display_name
     from pipelines.scene_fit import describe, fit_scene
 
-    with progress() as bar:
-        task = bar.add_task(f"fitting on {job.lst.name}", total=options.iters)
-        fitted = fit_scene(job.lst, job.guidance or guidance_beside(job.lst), options,
-                           decoding=decoding, on_step=lambda it, _loss: bar.update(task, completed=it))
+    try:
+        with progress() as bar:
+            task = bar.add_task(f"fitting on {job.lst.name}", total=options.iters)
+            fitted = fit_scene(job.lst, job.guidance or guidance_beside(job.lst), options,
+                               decoding=decoding, on_step=lambda it, _loss: bar.update(task, completed=it))
+    except InputError as exc:
+        say(SceneReport(display_name(job.lst), str(job.output), status="error", error=str(exc)), as_json)
+        exit_status(["error"])
     info(describe(fitted))
     return fitted
 
@@ -72,7 +78,7 @@ def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, f
     from pipelines.infer import ModelSource
     from pipelines.scenes import run_local
 
-    fitted = _fit(job, fit_options, options.decoding)
+    fitted = _fit(job, fit_options, options.decoding, as_json)
     if save_checkpoint is not None and fitted.checkpoint is not None:
         fitted.checkpoint.save(save_checkpoint, overwrite=options.overwrite)
         info(f"saved the fitted {fitted.checkpoint.model} network to {save_checkpoint}")
