@@ -67,13 +67,37 @@ def score(
     on_patch: Callable[[], None] | None = None,
 ) -> MetricAverage:
     """Per-patch metrics of ``predict`` over ``indices``, accumulated for averaging."""
-    average = MetricAverage()
+    return score_alike([predict], source, indices, scale, on_patch)[0]
+
+
+def score_alike(
+    predictors: Sequence[Predictor],
+    source: DataSource,
+    indices: Sequence[int],
+    scale: int,
+    on_patch: Callable[[], None] | None = None,
+) -> list[MetricAverage]:
+    """Per-patch metrics of each of ``predictors`` over ``indices``, all on the same pixels.
+
+    Each patch is scored where its HR LST and every prediction are valid: a sharpener leaves
+    nodata where a network fills gaps in, and rows scored on different pixels do not compare.
+    ``on_patch`` is called once per prediction.
+    """
+    averages = [MetricAverage() for _ in predictors]
     for index in indices:
         lr, guidance, hr = source.read(index, scale)
-        average.add(predict(lr, guidance), hr)
-        if on_patch is not None:
-            on_patch()
-    return average
+        predictions = []
+        for predict in predictors:
+            predictions.append(predict(lr, guidance))
+            if on_patch is not None:
+                on_patch()
+        common = np.isfinite(hr)
+        for prediction in predictions:
+            common &= np.isfinite(prediction)
+        truth = np.where(common, hr, np.nan)
+        for average, prediction in zip(averages, predictions):
+            average.add(prediction, truth)
+    return averages
 
 
 @dataclass
@@ -110,7 +134,8 @@ def evaluate(
     """The checkpoint's row, then one row per baseline, on ``split``.
 
     Baselines are interpolators (``bicubic``, ``bilinear``) or the classic sharpeners
-    (``tsharp``, ``gwr``, ``dms``), which are fitted on each patch's own LR pixels.
+    (``tsharp``, ``gwr``, ``dms``), which are fitted on each patch's own LR pixels. Every row
+    is scored on the same pixels (:func:`score_alike`).
     """
     from pipelines.sharpen import SHARPENERS, patch_predictor  # scikit-learn: only when asked
 
@@ -123,22 +148,17 @@ def evaluate(
     if not indices:
         raise InputError(split, f"the {split} split of the dataset is empty")
     _warn_other_resolution(checkpoint, checkpoint_path, source)
-    rows = [
-        EvaluationRow(
-            f"{checkpoint.model} ({os.path.basename(os.fspath(checkpoint_path))})",
-            score(checkpoint_predictor(checkpoint, checkpoint_path, source, scale, device),
-                  source, indices, scale, on_patch).result(),
-        )
-    ]
+    names = [f"{checkpoint.model} ({os.path.basename(os.fspath(checkpoint_path))})"]
+    predictors = [checkpoint_predictor(checkpoint, checkpoint_path, source, scale, device)]
     for name in baselines:
+        names.append(name)
         if name in SHARPENERS:
-            predict = patch_predictor(name, scale, source.bands)
-            rows.append(EvaluationRow(name, score(predict, source, indices, scale, on_patch).result()))
+            predictors.append(patch_predictor(name, scale, source.bands))
             continue
         baseline = Checkpoint.untrained(
             name, scale, checkpoint.bands, lst_mean=checkpoint.lst_mean, lst_std=checkpoint.lst_std,
             band_mean=checkpoint.band_mean, band_std=checkpoint.band_std,
         )
-        predict = checkpoint_predictor(baseline, checkpoint_path, source, scale, device)
-        rows.append(EvaluationRow(name, score(predict, source, indices, scale, on_patch).result()))
-    return rows
+        predictors.append(checkpoint_predictor(baseline, checkpoint_path, source, scale, device))
+    averages = score_alike(predictors, source, indices, scale, on_patch)
+    return [EvaluationRow(name, average.result()) for name, average in zip(names, averages)]

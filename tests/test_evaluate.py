@@ -121,6 +121,30 @@ def test_a_model_trained_at_another_resolution_is_scored_with_a_warning(
     assert "trained to write 90 m pixels, these are 30 m (3x finer) in the dataset's HR grid" in err
 
 
+def test_every_row_is_scored_on_the_same_pixels(trained: tuple[Path, Path], monkeypatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A sharpener leaves nodata (e.g. beside LR gaps) where the network and bicubic fill in:
+    every row is scored where all of them wrote a value."""
+    import pipelines.sharpen
+
+    def gappy(name: str, scale: int, bands: list[str]):
+        def predict(lr: np.ndarray, guidance: np.ndarray) -> np.ndarray:
+            out = np.repeat(np.repeat(lr, scale, axis=0), scale, axis=1)
+            out[:5, :7] = np.nan  # 35 pixels of every patch left out
+            return out
+        return predict
+
+    monkeypatch.setattr(pipelines.sharpen, "patch_predictor", gappy)
+    dataset, ckpt = trained
+    evaluate = ["-q", "evaluate", str(dataset), "-c", str(ckpt), "--json", "--baselines"]
+    assert run([*evaluate, "bicubic"]) == 0
+    alone = json.loads(capsys.readouterr().out)["rows"]
+    assert run([*evaluate, "bicubic,tsharp"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [row["pixels"] for row in rows] == [alone[0]["pixels"] - 35 * alone[0]["images"]] * 3
+    assert rows[0]["rmse"] != alone[0]["rmse"]  # the network's row is rescored on those pixels
+
+
 def test_sharpener_baselines_are_fitted_on_each_patch(trained: tuple[Path, Path],
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     from pipelines.sharpen import patch_predictor
