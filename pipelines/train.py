@@ -330,6 +330,7 @@ class _Run:
             self.optimizer, T_0=config.period, eta_min=config.min_lr
         )
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
+        self.step_lr = config.lr  # the learning rate the latest step used (what metrics.jsonl logs)
         self.iteration = 0
         self.best: dict[str, float] | None = None
         self.history: list[dict[str, Any]] = []
@@ -456,6 +457,7 @@ class _Run:
         loss = masked_l1(denormalize_lst(out.float(), self.stats), hr_t)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        self.step_lr = self.scheduler.get_last_lr()[0]  # before the scheduler moves on
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
@@ -527,7 +529,7 @@ def fit(
                 raise InputError(run_dir, f"training diverged: the train loss is {loss} at iteration "
                                  f"{run.iteration}; nothing of this validation was saved",
                                  "train again with a lower learning rate, or with --precision fp32")
-            run.log({"iteration": run.iteration, "lr": run.scheduler.get_last_lr()[0],
+            run.log({"iteration": run.iteration, "lr": run.step_lr,
                      "train_l1": loss, **{f"val_{k}": v for k, v in metrics.items()}})
             losses = []
             run.save(improved, metrics or None)

@@ -96,6 +96,17 @@ def test_resume_ends_with_the_same_weights(tmp_path: Path) -> None:
     assert [json.loads(line)["iteration"] for line in lines] == [2, 3, 4, 5]
 
 
+def test_metrics_log_the_learning_rate_each_logged_iteration_used(tmp_path: Path) -> None:
+    """The cosine schedule restarts every 2 iterations: iteration 2 ran at the cycle's midpoint,
+    and the peak rate it restarts at belongs to iteration 3."""
+    settings = config(iters=4, lr=1e-3, min_lr=1e-5, restart_every=2)
+    history = fit(FakeSource(), settings, tmp_path / "run").history
+    midpoint = 1e-5 + (1e-3 - 1e-5) * (1 + np.cos(np.pi / 2)) / 2
+    assert [record["lr"] for record in history] == pytest.approx([midpoint, midpoint])
+    logged = [json.loads(line)["lr"] for line in (tmp_path / "run" / METRICS_FILE).read_text().splitlines()]
+    assert logged == pytest.approx([midpoint, midpoint])
+
+
 def test_resume_refuses_another_model(tmp_path: Path) -> None:
     fit(FakeSource(), config(iters=2), tmp_path)
     with pytest.raises(InputError, match="model_kwargs"):
