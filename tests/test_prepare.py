@@ -192,6 +192,12 @@ def test_info_prints_counts_and_json(canonical_scene, tmp_path: Path, capsys) ->
     assert "train" in text and "16" in text and "lst (K)" in text and "30 m HR" in text
 
 
+def test_info_prints_the_dataset_path_as_typed(canonical_scene, tmp_path: Path, capsys) -> None:
+    """QA: a folder named ds:fire: was titled with an emoji (rich's emoji codes)."""
+    _, text = _prepared_info(canonical_scene[0], tmp_path / "ds:fire:[red]", capsys)
+    assert "ds:fire:[red]" in text and "\U0001f525" not in text
+
+
 def test_info_names_degrees_for_a_geographic_scene(tmp_path: Path, capsys) -> None:
     """A scene on a geographic CRS has its pixel size in degrees, not metres, in the summary."""
     lst_path, _ = write_canonical_scene(tmp_path, "geo", lst_res=0.0003, origin=(7.5, 52.0),

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from groklst_cli.console import progress, result
+from groklst_cli.console import progress, result, table_console
 from pipelines import strict_json
 from pipelines.errors import InputError
 from pipelines.metrics import METRICS
@@ -74,7 +72,7 @@ def evaluate_cmd(
         result(strict_json.dumps({"dataset": str(dataset), "split": split, "scale": ckpt.scale,
                            "rows": [r.to_json() for r in rows]}))
     else:
-        Console(file=sys.stdout, highlight=False, soft_wrap=True).print(_table(rows, split, ckpt.scale))
+        table_console().print(_table(rows, split, ckpt.scale))
 
 
 def register(app: typer.Typer) -> None:

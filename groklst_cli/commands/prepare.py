@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -10,10 +9,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from groklst_cli.console import info, progress, result, warn
+from groklst_cli.console import info, progress, result, table_console, warn
 from groklst_cli import guidance_options, lst_options
 from pipelines import strict_json
 from pipelines.atomic import INGEST_PREFIX, OutputKind, check_writable, remove_stale_ingests
@@ -65,7 +63,7 @@ def _show_info(path: Path, as_json: bool) -> None:
     if as_json:
         result(strict_json.dumps(summary))
         return
-    out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    out = table_console()
     out.print(_summary_table(summary))
     out.print(
         f"dropped: {summary['dropped_nodata']} for nodata, "
