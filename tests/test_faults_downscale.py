@@ -350,10 +350,15 @@ def test_every_command_stopping_error_is_one_json_line_with_json(tmp_path: Path,
 # ---------------------------------------------------------------- nonsense settings
 
 
-def test_a_learned_model_without_overlap_warns_about_seams(sample_scene: Path, tmp_path: Path, capsys) -> None:
+@pytest.mark.parametrize("model", [[], ["--model", "bicubic"]])
+def test_too_little_overlap_warns_about_seams(sample_scene: Path, tmp_path: Path, capsys, model: list[str]) -> None:
+    """Bicubic too: 7 K at --overlap 0 on the sample scene (README, Tiles)."""
     assert run(["-q", "downscale", str(sample_scene), "-o", str(tmp_path / "o.tif"), "--overlap", "0",
-                "--tile", "36"]) == 0
+                "--tile", "36", *model]) == 0
     assert "leaves visible seams" in capsys.readouterr().err
+    assert run(["-q", "downscale", str(sample_scene), "-o", str(tmp_path / "p.tif"), "--overlap", "16",
+                "--tile", "36", *model]) == 0
+    assert "seams" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

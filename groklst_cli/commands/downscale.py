@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # torch, rasterio and dask load only when a scene is processe
     from pipelines.scenes import SceneJob
 
 INTERPOLATORS = ("bicubic", "bilinear")
-MIN_LEARNED_OVERLAP = 16  # output px; below this a learned model's tile seams show
+MIN_OVERLAP = 16  # output px; below this tile seams show, for learned models and interpolators alike
 
 
 def _model_source(checkpoint: Optional[Path], model: Optional[str], device: str) -> ModelSource:
@@ -83,14 +83,14 @@ def _jobs(inputs: list[Path], guidance: Optional[Path], output: Optional[Path],
     return jobs
 
 
-def _check_tiling(tile: int, overlap: int, learned: bool) -> None:
+def _check_tiling(tile: int, overlap: int) -> None:
     if 2 * overlap > tile:
         raise InputError("--overlap", f"an overlap of {overlap} px is more than half the tile ({tile} px): "
                          "tiles would mostly recompute their neighbours",
                          f"use --overlap {tile // 8} to {tile // 2}, or a larger --tile")
-    if overlap < MIN_LEARNED_OVERLAP and learned:
-        warn(f"--overlap {overlap} with a learned model leaves visible seams at tile borders "
-             f"(several K were measured at 0); use at least {MIN_LEARNED_OVERLAP}")
+    if overlap < MIN_OVERLAP:
+        warn(f"--overlap {overlap} leaves visible seams at tile borders (several K were measured at 0, "
+             f"for learned models and bicubic alike); use at least {MIN_OVERLAP}")
 
 
 def _execution(precision: str, compile_model: bool, plain: bool):
@@ -244,7 +244,7 @@ def downscale(
     if scene is not None:
         options = replace(options, tags={**options.tags, **ingest_scene(scene, dem, coregister is not False)})
     if fit:
-        _check_tiling(tile, overlap, learned=True)
+        _check_tiling(tile, overlap)
         fit_options = build_fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
                                    fit_lr, degradation, fallback, units, seed, device,
                                    fit_candidates, fit_select, fit_psf, fit_residual)
@@ -269,7 +269,7 @@ def downscale(
     if save_checkpoint is not None or fallback != "none":
         raise InputError("--save-checkpoint" if save_checkpoint else "--fallback", "only applies with --fit")
     source = _model_source(checkpoint, model, device)
-    _check_tiling(tile, overlap, learned=source.checkpoint is not None)
+    _check_tiling(tile, overlap)
     if source.checkpoint_path is not None:
         _refuse_output_onto(jobs, Path(source.checkpoint_path), "the checkpoint this run reads")
     if scale is not None:
