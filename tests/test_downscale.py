@@ -65,6 +65,15 @@ def make_scene(
     return lst_path, guid_path
 
 
+def keep_every(lst: Path, step: int) -> None:
+    """Make every LST pixel nodata but one in ``step`` along each axis (a sparse scene)."""
+    with rasterio.open(lst, "r+") as dst:
+        values = dst.read(1)
+        sparse = np.full_like(values, np.nan)
+        sparse[::step, ::step] = values[::step, ::step]
+        dst.write(sparse, 1)
+
+
 def read(path: Path) -> tuple[np.ndarray, rasterio.profiles.Profile, dict]:
     with rasterio.open(path) as src:
         return src.read(1), src.profile, src.tags()
