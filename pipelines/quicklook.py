@@ -132,6 +132,13 @@ def _lst_panel(lst_path: str | os.PathLike[str], output_path: str | os.PathLike[
         return coarse, extent, f"input LST, {_resolution(lst)}"
 
 
+def check_png_name(path: str | os.PathLike[str]) -> None:
+    """Refuse a picture name whose extension says another format (a PNG called ``x.tif``)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in ("", ".png"):
+        raise InputError(path, f"the quick look is a PNG, not {suffix}", "name it .png")
+
+
 def write_quicklook(
     output_path: str | os.PathLike[str],
     png_path: str | os.PathLike[str],
@@ -145,6 +152,7 @@ def write_quicklook(
 
     Returns the PNG's size in pixels (see :func:`figure_size`).
     """
+    check_png_name(png_path)
     from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import Normalize

@@ -217,4 +217,7 @@ def test_checkpoint_and_model_together_and_a_quicklook_over_the_output_are_refus
     assert "give either --checkpoint or --model, not both" in capsys.readouterr().err
     assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out), "--quicklook", str(out)]) == 2
     assert "--quicklook: names the output GeoTIFF" in capsys.readouterr().err
-    assert not out.exists()
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out), "--quicklook",
+                str(tmp_path / "look.tif")]) == 2
+    assert "look.tif: the quick look is a PNG, not .tif (hint: name it .png)" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "look.tif").exists()

@@ -156,6 +156,9 @@ def test_quicklook_finds_the_input_from_any_folder_and_refuses_a_wrong_one(
         assert src.tags()["lst_source"] == str(lst.resolve())
     monkeypatch.chdir(tmp_path)  # elsewhere: the tag still finds it
     assert run(["-q", "quicklook", "out.tif", "-o", "look.png"]) == 0
+    capsys.readouterr()
+    assert run(["-q", "quicklook", "out.tif", "-o", "look.tif"]) == 2  # a PNG under a GeoTIFF's name
+    assert "the quick look is a PNG, not .tif" in capsys.readouterr().err and not (tmp_path / "look.tif").exists()
     moved = tmp_path / "moved"  # the pair moved together: found beside the output
     moved.mkdir()
     for path in ((tmp_path / "out.tif"), lst):

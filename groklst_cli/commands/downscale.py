@@ -238,8 +238,11 @@ def downscale(
     if quicklook is not None:
         if len(jobs) != 1:
             raise InputError("--quicklook", "applies to a single input", "run groklst quicklook on each output")
+        from pipelines.quicklook import check_png_name
+
         if same_path(quicklook, jobs[0].output):
             raise InputError("--quicklook", f"names the output GeoTIFF {jobs[0].output}", "give the PNG another name")
+        check_png_name(quicklook)
         check_writable(quicklook, overwrite, inputs=jobs[0].inputs())
     if scene is not None:
         options = replace(options, tags={**options.tags, **ingest_scene(scene, dem, coregister is not False)})
