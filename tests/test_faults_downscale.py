@@ -662,6 +662,16 @@ def test_fit_reads_the_lst_by_the_same_rule(tmp_path: Path, capsys) -> None:
     assert np.isnan(data[:12]).all() and 290 < np.nanmin(data) and np.nanmax(data) < 310
 
 
+def test_a_failed_scene_leaves_no_folder_it_made(tmp_path: Path, capsys) -> None:
+    """QA: -o a/b/out.tif for a refused scene left the empty folders a/b behind."""
+    lst, _ = make_scene(tmp_path, lst_offset=500.0)  # 800 K: refused as implausible
+    (tmp_path / "kept").mkdir()
+    out = tmp_path / "kept" / "a" / "b" / "out.tif"
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out)]) == 2
+    assert "LST values" in capsys.readouterr().err
+    assert list((tmp_path / "kept").iterdir()) == []  # a folder that existed stays
+
+
 def test_a_scene_too_sparse_to_fit_is_its_own_json_line(tmp_path: Path, capsys) -> None:
     """QA: the error named no file and its JSON line said no scene ran ("input": null)."""
     lst, _ = make_scene(tmp_path)

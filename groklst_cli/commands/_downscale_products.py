@@ -15,8 +15,6 @@ from groklst_cli.console import info, progress, state, warn
 from pipelines.atomic import (
     INGEST_PREFIX,
     check_writable,
-    missing_folders,
-    remove_if_empty,
     remove_stale_ingests,
 )
 from pipelines.errors import InputError
@@ -84,8 +82,6 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
     if skip_existing and target.is_file():
         say(SceneReport(shown, str(target), status="skipped"), as_json)
         return None
-    created = missing_folders(target.parent)
-    ctx.call_on_close(lambda: remove_if_empty(created))
     check_writable(target, overwrite,  # before the ingest, which writes beside it
                    inputs=[*(f for product in products for f in product.files), dem])
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -207,8 +207,9 @@ def downscale(
     except ValueError as exc:
         raise InputError("--device", str(exc)) from exc
     _check_scale(scale, model, checkpoint, guidance, guidance_bands, fit)
-    if out_dir is not None:  # a run that writes nothing leaves no empty --out-dir behind
-        created = missing_folders(out_dir)
+    folder = out_dir if out_dir is not None else (output.parent if output is not None else None)
+    if folder is not None:  # a run that writes nothing leaves no empty folder of its making behind
+        created = missing_folders(folder)
         ctx.call_on_close(lambda: remove_if_empty(created))
     paths = _inputs(inputs)
     scene = None
