@@ -61,7 +61,7 @@ def test_table_fits_the_terminal_and_keeps_descriptions_readable(rows_x4, column
     assert len(rows) == len(rows_x4) and all(line.split("│")[1].strip() for line in rows)
 
 
-@pytest.mark.parametrize("argv", [["--scale", "1"], ["--bands", "0"]])
+@pytest.mark.parametrize("argv", [["--scale", "1"], ["--scale", "100000"], ["--bands", "0"]])
 def test_bad_options_exit_2(argv, capsys):
     assert run(["models", *argv]) == 2
     assert "must be" in capsys.readouterr().err
