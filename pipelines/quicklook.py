@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from pipelines.atomic import atomic_output
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import open_raster
 from pipelines.grids import footprints_disjoint
+from pipelines.raster_names import retrieved_tis_folder
 from pipelines.units import Units, detect_units, from_kelvin, to_kelvin
 
 DPI = 100
@@ -36,9 +36,6 @@ TOP_PX = 40  # panel titles
 BOTTOM_PX = 80  # colour bar and its label
 COLORMAP = "inferno"
 PERCENTILES = (2.0, 98.0)
-# The lst_source tag of an output downscaled from product folders (groklst_cli/commands/
-# _downscale_products.py): "<TIS folder> (LST retrieved by <method>)", no LST file.
-RETRIEVED_TAG = re.compile(r"^(?P<folder>.+) \(LST retrieved by [^()]+\)$")
 
 Extent = tuple[float, float, float, float]  # left, right, bottom, top (matplotlib's order)
 
@@ -88,12 +85,6 @@ def lst_window(lst: rasterio.DatasetReader, bounds: Any) -> tuple[Window, Extent
     window = window.intersection(Window(0, 0, lst.width, lst.height))
     left, bottom, right, top = lst.window_bounds(window)
     return window, (left, right, bottom, top)
-
-
-def retrieved_from_products(tag: str | None) -> str | None:
-    """The TIS folder whose LST an output was downscaled from without an LST file, if so."""
-    found = RETRIEVED_TAG.match(tag or "")
-    return found["folder"] if found else None
 
 
 def tagged_lst(output_path: str | os.PathLike[str], tag: str | None) -> Path:
@@ -162,7 +153,7 @@ def write_quicklook(
         raise InputError("--width", f"must be at least 200 px, got {width_px}")
     with open_raster(output_path) as out:
         tag = out.tags().get("lst_source")
-        tis_folder = None if lst_path else retrieved_from_products(tag)
+        tis_folder = None if lst_path else retrieved_tis_folder(tag)
         if tis_folder is None:
             lst_path = lst_path or tagged_lst(output_path, tag)
         count = 1 if lst_path is None else 2

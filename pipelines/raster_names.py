@@ -81,3 +81,18 @@ def display_name(path: str | os.PathLike[str]) -> str:
 def source_tag(path: str | os.PathLike[str]) -> str:
     """How an output's tags name an input: the absolute path of a local file, a GDAL name as given."""
     return gdal_name(path) or str(Path(path).resolve())
+
+
+_RETRIEVED = re.compile(r"^(?P<folder>.+) \(LST retrieved by [^()]+\)$")
+
+
+def retrieved_lst_tag(tis_folder: str | os.PathLike[str], method: str) -> str:
+    """The ``lst_source`` tag of an output whose LST was retrieved from a TIS product on the fly
+    (no LST file is kept): the folder, then how."""
+    return f"{Path(tis_folder).resolve()} (LST retrieved by {method})"
+
+
+def retrieved_tis_folder(tag: str | None) -> str | None:
+    """The TIS folder a :func:`retrieved_lst_tag` names; None for a tag naming an LST file."""
+    found = _RETRIEVED.match(tag or "")
+    return found["folder"] if found else None

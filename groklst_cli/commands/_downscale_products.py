@@ -18,6 +18,7 @@ from pipelines.atomic import (
     remove_stale_ingests,
 )
 from pipelines.errors import InputError
+from pipelines.raster_names import retrieved_lst_tag
 
 
 def check_product_run(paths: list[Path], guidance: Optional[Path], align: bool,
@@ -92,7 +93,7 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
     lst = workdir / f"{name}_lst.tif"
     for temporary in (workdir, lst, guidance_beside(lst)):  # messages and reports name the folders
         state.shown_as[str(temporary)] = shown
-    tags = {"lst_source": f"{tis.folder.resolve()} (LST retrieved by split window)",
+    tags = {"lst_source": retrieved_lst_tag(tis.folder, "split window"),
             "guidance_source": str(mii.folder.resolve())}
     return ProductScene(folders, workdir, name, shown, tags)
 
