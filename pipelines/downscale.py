@@ -279,9 +279,7 @@ def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneR
                   units_out: Units, on_progress: ProgressCallback | None) -> None:
     """Run every tile and stream the blended mosaic into ``tmp``."""
     grids, opts = run.grids, run.opts
-    layout = tile_grid(
-        int(grids.lr_window.height), int(grids.lr_window.width), run.tile_lr, run.overlap_lr
-    )
+    layout = tile_grid(*run.reader.shape, run.tile_lr, run.overlap_lr)
     total = sum(len(r) for r in layout)
     report.tiles = total
     out = grids.output
@@ -324,9 +322,9 @@ def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneR
                     done += _blend_batch(run, mosaic, *in_flight)
                 in_flight, batch = submitted, []
             if not batch:
-                row = out.height if last else tiles[i + 1].row * s
+                row = out.height if last else run.reader.output_origin(tiles[i + 1])[0]
                 if in_flight is not None:
-                    row = min(row, in_flight[0][0][0].row * s)
+                    row = min(row, run.reader.output_origin(in_flight[0][0][0])[0])
                 mosaic.finish_rows(row)
             if on_progress:
                 on_progress(done + report.tiles_skipped, total)
@@ -356,5 +354,5 @@ def _blend_batch(run: _SceneRun, mosaic: StreamingMosaic, batch: list[tuple[Tile
         OutputGuard.check_prediction(p, invalid, run.reader.sources.lst_path)
         p = np.where(invalid, np.nan, p)
         weights = blend_weights(tile, s, run.overlap_lr)
-        mosaic.add(tile.row * s, tile.col * s, p, weights)
+        mosaic.add(*run.reader.output_origin(tile), p, weights)
     return len(batch)

@@ -51,7 +51,17 @@ class StreamingMosaic:
             self._den = np.concatenate([self._den, pad.copy()])
 
     def add(self, row: int, col: int, prediction: np.ndarray, weight: np.ndarray) -> None:
-        """Accumulate one tile's prediction with its blending weights at output offset (row, col)."""
+        """Accumulate one tile's prediction with its blending weights at output offset (row, col).
+
+        What lies outside the raster (a negative offset, or beyond its size) is dropped.
+        """
+        h, w = prediction.shape
+        r0, c0 = max(0, -row), max(0, -col)
+        r1, c1 = min(h, self.height - row), min(w, self.width - col)
+        if r1 <= r0 or c1 <= c0:
+            return
+        prediction, weight = prediction[r0:r1, c0:c1], weight[r0:r1, c0:c1]
+        row, col = row + r0, col + c0
         if row < self._top:
             raise ValueError(f"row {row} is already finished (rows < {self._top} are)")
         h, w = prediction.shape

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from affine import Affine
 from rasterio.crs import CRS
+from rasterio.windows import Window
 
 from groklst_cli.app import run
 from pipelines.conserve import conserve_blocks
@@ -133,6 +134,34 @@ def test_guidance_found_by_name_and_partial_overlap_writes_intersection(tmp_path
     data, profile, _ = read(out)
     assert profile["transform"] == Affine(10, 0, X0 + 30, 0, -10, Y0 - 30)
     assert data.shape == (39 * 3, 49 * 3)
+
+
+def crop_raster(path: Path, out: Path, margin: int) -> Path:
+    """``path`` without ``margin`` pixels on every side, written to ``out``."""
+    with rasterio.open(path) as src:
+        window = Window(margin, margin, src.width - 2 * margin, src.height - 2 * margin)
+        write_raster(out, src.read(window=window), crs=src.crs, transform=src.window_transform(window),
+                     descriptions=list(src.descriptions), overwrite=True)
+    return out
+
+
+def test_guidance_inside_the_lst_reads_the_lst_beyond_it(tmp_path: Path) -> None:
+    # The guidance ends 5 LR px inside the LST on every side: the edge pixels are interpolated
+    # from the LST across the edge, as a run on the whole LST does (replicating the edge instead
+    # put them up to several K off).
+    lst, guid = make_scene(tmp_path, rows=40, cols=50)
+    inner = crop_raster(guid, tmp_path / "inner_guidance.tif", margin=15)
+    out, whole = tmp_path / "out.tif", tmp_path / "whole.tif"
+    assert run(["-q", "downscale", str(lst), "-g", str(inner), "--model", "bicubic", "-o", str(out),
+                "--tile", "60", "--overlap", "24"]) == 0
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "--scale", "3", "-o", str(whole)]) == 0
+    data, profile, _ = read(out)
+    assert profile["transform"] == Affine(10, 0, X0 + 150, 0, -10, Y0 - 150)
+    expected = read(whole)[0][15:-15, 15:-15]
+    np.testing.assert_array_equal(np.isnan(data)[15:17, 15:18], True)  # the guidance's own nodata
+    valid = ~np.isnan(data)
+    assert valid.sum() == data.size - 6
+    assert np.abs(data[valid] - expected[valid]).max() < 2e-3  # blending of tiled bicubic: ~1 mK
 
 
 def test_celsius_input_is_detected_and_kept(tmp_path: Path) -> None:

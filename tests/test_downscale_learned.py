@@ -9,14 +9,16 @@ import numpy as np
 import pytest
 import rasterio
 import torch
+from affine import Affine
 
 from groklst_cli.app import run
 from models.registry import build_model
 from pipelines.checkpoint import Checkpoint, load_checkpoint, state_dict_of
 from pipelines.errors import GroklstWarning
+from pipelines.geotiff import write_raster
 from pipelines.infer import TilePredictor
 from pipelines.tiling import tile_grid
-from tests.test_downscale import BANDS, keep_every, make_scene, read
+from tests.test_downscale import BANDS, crop_raster, keep_every, make_scene, read
 
 TINY = {"base_dim": 8, "num_stages": 1}
 
@@ -221,3 +223,28 @@ def test_checkpoint_and_model_together_and_a_quicklook_over_the_output_are_refus
                 str(tmp_path / "look.tif")]) == 2
     assert "look.tif: the quick look is a PNG, not .tif (hint: name it .png)" in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / "look.tif").exists()
+
+
+def test_guidance_inside_the_lst_is_extended_over_the_lst_context(tmp_path: Path, checkpoint: Path) -> None:
+    """Where the guidance ends 2 LR px inside the LST, the network reads those LST pixels with
+    the guidance extended from its edge: the output equals a run whose guidance file was
+    edge-padded to the LST's footprint. LST nodata in that context is no hole: pixels near it
+    keep their values (the padded run masks them, its nodata being inside the footprint)."""
+    lst, guid = make_scene(tmp_path, rows=40, cols=50)  # LST nodata: row 0, columns 0-3
+    inner = crop_raster(guid, tmp_path / "inner_guidance.tif", margin=6)
+    padded = tmp_path / "padded_guidance.tif"
+    with rasterio.open(inner) as src:
+        write_raster(padded, np.pad(src.read(), ((0, 0), (6, 6), (6, 6)), mode="edge"), crs=src.crs,
+                     transform=src.transform * Affine.translation(-6, -6),
+                     descriptions=list(src.descriptions), overwrite=True)
+    out, reference = tmp_path / "out.tif", tmp_path / "reference.tif"
+    tiles = ["--tile", "72", "--overlap", "24"]
+    assert downscale(lst, out, checkpoint, "-g", str(inner), *tiles) == 0
+    assert downscale(lst, reference, checkpoint, "-g", str(padded), *tiles) == 0
+    got, expected = read(out)[0], read(reference)[0][6:-6, 6:-6]
+    both = ~np.isnan(got) & ~np.isnan(expected)
+    assert np.abs(got[both] - expected[both]).max() < 1e-4
+    # The nodata's output pixels (rows 0-2, columns 0-11) grown by the 9 px hole margin, less
+    # the 6 px cropped: rows 0-5, columns 0-14.
+    kept = np.isnan(expected) & ~np.isnan(got)
+    assert kept[:6, :15].all() and kept.sum() == 6 * 15
