@@ -122,6 +122,7 @@ def _root(
     state.quiet = quiet
     state.debug = debug
     state.shown_as = {}
+    state.working_on(None)
     if threads is not None:
         from pipelines.threads import thread_limit  # imports torch: only when asked
 
@@ -138,9 +139,11 @@ def _fail(message: str, status: int) -> int:
 
 def _json_error(message: str, status: str = "error") -> None:
     """With --json, an error that stops the whole command is also a JSON line on stdout, so a
-    pipeline reading stdout sees why nothing else came (no input or output it concerns):
-    ``error`` for bad input, ``failed`` for a bug, as for a scene."""
-    result(strict_json.dumps({"input": None, "output": None, "status": status, "error": message}))
+    pipeline reading stdout sees why nothing else came: the command's input and output when it
+    has one of each (else null), ``error`` for bad input, ``failed`` for a bug, as for a scene."""
+    named = {key: None if value is None else state.named(value)
+             for key, value in (("input", state.input), ("output", state.output))}
+    result(strict_json.dumps({**named, "status": status, "error": message}))
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -38,6 +38,13 @@ class RunState:
     quiet: bool = False
     debug: bool = False
     shown_as: dict[str, str] = field(default_factory=dict)  # a temporary path -> what the user gave
+    input: str | None = None  # what the command works on, for a --json line about an error that
+    output: str | None = None  # stops it (None: several inputs, or not known yet)
+
+    def working_on(self, input: object, output: object = None) -> None:
+        """Name the command's one input (and output) for a --json error line."""
+        self.input = None if input is None else str(input)
+        self.output = None if output is None else str(output)
 
     def named(self, text: str) -> str:
         """``text`` naming what the user gave instead of the temporary files made from it."""

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from groklst_cli import __version__
 from groklst_cli.app import run
 
@@ -74,7 +76,7 @@ def test_internal_error_exits_1_without_traceback_unless_debug(tmp_path: Path, m
     assert "Traceback" in capsys.readouterr().err
     assert run(["downscale", "x_lst.tif", "--model", "bicubic", "--json"]) == 1  # a pipeline sees why
     assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == [
-        {"input": None, "output": None, "status": "failed", "error": "internal error: ZeroDivisionError: boom"}]
+        {"input": "x_lst.tif", "output": None, "status": "failed", "error": "internal error: ZeroDivisionError: boom"}]
     assert scenes  # imported module stays untouched
 
 
@@ -85,3 +87,44 @@ def test_error_lines_print_paths_and_options_as_typed(tmp_path: Path, capsys) ->
     assert capsys.readouterr().err.strip() == f"error: {missing}: file not found (hint: check the path)"
     assert run(["prepare", str(missing), "-o", str(tmp_path / "ds"), "--split", "a:b:c"]) == 2
     assert "'a:b:c' is not TRAIN:VAL:TEST" in capsys.readouterr().err
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_json_errors_that_stop_a_command_name_its_one_input_and_output(tmp_path: Path, capsys) -> None:
+    """A pipeline reading stdout learns which input a refused command was about (QA: null)."""
+    lst, missing = tmp_path / "a_lst.tif", tmp_path / "nowhere.tif"
+    lst.write_bytes(b"")
+    cases = [
+        (["mask", str(lst), str(missing), "-o", "m.tif", "--json"], str(lst), "m.tif"),
+        (["compare", str(lst), str(missing), "--json"], str(lst), None),
+        (["ingest", str(tmp_path), "--out-dir", str(tmp_path / "x"), "--json"], str(tmp_path), None),
+        (["downscale", str(lst), "--model", "bicubic", "-o", "o.tif", "--overlap", "900", "--json"], str(lst), "o.tif"),
+        (["downscale", str(tmp_path), str(tmp_path), "--overlap", "900", "--json"], f"{tmp_path}, {tmp_path}", None),
+        (["downscale", str(lst), str(lst), "--model", "bicubic", "--overlap", "900", "--json"], None, None),
+    ]
+    for argv, given, output in cases:
+        assert run(argv) == 2, argv
+        [line] = json_lines(capsys.readouterr().out)
+        assert (line["input"], line["output"], line["status"]) == (given, output, "error"), argv
+
+
+@pytest.mark.parametrize("argv", [
+    ["downscale", "{lst}", "--model", "bicubic", "-o", "{out}/"],
+    ["downscale", "{lst}", "--model", "bicubic", "-o", "{out}.tif", "--quicklook", "{out}/"],
+    ["guidance", "{lst}", "--scale", "3", "-o", "{out}/"],
+    ["mask", "{lst}", "{lst}", "-o", "{out}/"],
+    ["coregister", "{lst}", "{lst}", "-o", "{out}/"],
+    ["quicklook", "{lst}", "-o", "{out}/"],
+])
+def test_a_file_option_ending_in_a_separator_is_refused(tmp_path: Path, capsys, argv: list[str]) -> None:
+    """QA: ``-o newdir/`` wrote a file named newdir (pathlib drops the slash)."""
+    out = tmp_path / "newdir"
+    argv = [a.format(lst=tmp_path / "a_lst.tif", out=out) for a in argv]
+    assert run(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {out}/: names a folder (it ends in a separator), not the file to write (hint: name the")
+    assert len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from groklst_cli import lst_options
-from groklst_cli.console import info, progress, result, table_console
+from groklst_cli.console import info, progress, result, state, table_console
 from pipelines import strict_json
 from pipelines.units import Units
 
@@ -50,6 +50,7 @@ def compare_cmd(
     """
     from pipelines.compare import compare
 
+    state.working_on(reference)
     decoding = lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible)
     with progress() as bar:
         task = bar.add_task("compare", total=None)

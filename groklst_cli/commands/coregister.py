@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 
 from groklst_cli import lst_options
-from groklst_cli.console import info, result, warn
+from groklst_cli.console import info, result, state, warn
+from groklst_cli.path_options import file_to_write
 from pipelines import strict_json
 from pipelines.coregister import MAX_SHIFT_LR
 from pipelines.units import Units
@@ -18,7 +19,7 @@ from pipelines.units import Units
 def coregister(
     lst: Path = typer.Argument(..., help="The LST raster."),
     guidance: Path = typer.Argument(..., help="Guidance nesting in the LST grid (groklst guidance builds it)."),
-    output: Path = typer.Option(..., "--output", "-o", help="The LST GeoTIFF to write, its grid moved onto the guidance."),
+    output: Path = typer.Option(..., "--output", "-o", parser=file_to_write("name the file, e.g. DIR/X_lst.tif"), help="The LST GeoTIFF to write, its grid moved onto the guidance."),
     max_shift: int = typer.Option(MAX_SHIFT_LR, "--max-shift", min=1, max=20, help="LST pixels searched each way."),
     units: Units = lst_options.units_option(),
     nodata: Optional[list[float]] = lst_options.nodata_option(),
@@ -40,6 +41,7 @@ def coregister(
     """
     from pipelines.coregister_scene import coregister_scene
 
+    state.working_on(lst, output)
     decoding = lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible)
     report = coregister_scene(lst, guidance, output, units=units, decoding=decoding,
                               max_shift_lr=max_shift, overwrite=overwrite)

@@ -14,6 +14,7 @@ from groklst_cli.commands._downscale_fit import build_fit_options, run_fit
 from groklst_cli.commands._downscale_products import check_product_run, ingest_scene, plan_product_scene
 from groklst_cli.commands._scene_reports import exit_status, say, say_all
 from groklst_cli.console import info, progress, state, warn
+from groklst_cli.path_options import file_to_write
 from pipelines.atomic import check_writable, missing_folders, remove_if_empty, same_path
 from pipelines.errors import InputError
 from pipelines.fit_options import DEFAULT_CANDIDATES, FitOptions
@@ -139,7 +140,7 @@ def downscale(
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Trained checkpoint (default: the shipped mocolsk-lite x3 SDGSAT-1 model)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Use a non-learned interpolator instead: bicubic or bilinear; with --fit, the one method to fit (a network, tsharp, gwr, dms or mlp; default: compare --fit-candidates)."),
     scale: Optional[int] = typer.Option(None, "--scale", min=2, help="With --model bicubic or bilinear: no guidance; the output grid is the LST grid with pixels SCALE times smaller."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output GeoTIFF (one input only)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", parser=file_to_write("name the file, e.g. DIR/scene_10m.tif, or give --out-dir DIR"), help="Output GeoTIFF (one input only)."),
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Folder for outputs, named <input>_downscaled.tif (default: current folder)."),
     tile: int = typer.Option(768, "--tile", min=8, help="Tile size in output pixels (rounded to whole LR pixels)."),
     overlap: int = typer.Option(64, "--overlap", min=0, help="Overlap between tiles in output pixels, blended smoothly."),
@@ -177,7 +178,7 @@ def downscale(
     align: bool = typer.Option(False, "--align", help="Resample --guidance onto each input's LST grid first (any CRS, resolution, origin; as groklst guidance does)."),
     cog: bool = typer.Option(False, "--cog", help="Write a Cloud-Optimized GeoTIFF (tiled, overviews): the choice for archives."),
     overviews: bool = typer.Option(False, "--overviews", help="Add internal overviews (average)."),
-    quicklook: Optional[Path] = typer.Option(None, "--quicklook", help="Also write a PNG of input vs output (one input only)."),
+    quicklook: Optional[Path] = typer.Option(None, "--quicklook", parser=file_to_write("name the PNG, e.g. DIR/look.png"), help="Also write a PNG of input vs output (one input only)."),
     dem: Optional[Path] = typer.Option(None, "--dem", help="With SDGSAT-1 product folders as input: the DEM for the guidance (as groklst ingest --dem)."),
     coregister: Optional[bool] = typer.Option(None, "--coregister/--no-coregister", help="With SDGSAT-1 product folders as input: move the LST onto the MII when they are misregistered (default, as groklst ingest)."),
 ) -> None:
@@ -198,6 +199,8 @@ def downscale(
     from pipelines.raster_names import display_name
     from pipelines.scenes import run_dask, run_local
 
+    if inputs != ["-"] and (len(inputs) == 1 or all(Path(i).is_dir() for i in inputs)):  # one scene
+        state.working_on(", ".join(str(Path(i)) for i in inputs), output)
     if units_out is Units.auto:
         raise InputError("--units-out", "must be kelvin or celsius")
     if overlap >= tile:

@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from groklst_cli.console import info, progress, result
+from groklst_cli.console import info, progress, result, state
+from groklst_cli.path_options import file_to_write
 from pipelines import strict_json
 from pipelines.errors import InputError
 
@@ -25,7 +26,7 @@ def _class_values(text: Optional[str]) -> tuple[int, ...]:
 def guidance(
     lst: Path = typer.Argument(..., help="The LST raster whose grid the guidance must nest in."),
     sources: Optional[list[str]] = typer.Argument(None, help="Continuous guidance rasters, any CRS and resolution: PATH, NAME=PATH or NAME1,NAME2=PATH (band names; default: band descriptions, else the file name)."),
-    output: Path = typer.Option(..., "--output", "-o", help="Guidance GeoTIFF to write (e.g. X_guidance.tif beside X_lst.tif)."),
+    output: Path = typer.Option(..., "--output", "-o", parser=file_to_write("name the file, e.g. DIR/X_guidance.tif"), help="Guidance GeoTIFF to write (e.g. X_guidance.tif beside X_lst.tif)."),
     scale: Optional[int] = typer.Option(None, "--scale", "-s", help="Split every LST pixel into SCALE x SCALE guidance pixels (1: the LST's own grid, for groklst prepare)."),
     res: Optional[float] = typer.Option(None, "--res", help="Guidance pixel size (LST CRS units); must divide the LST pixel size."),
     categorical: Optional[list[str]] = typer.Option(None, "--categorical", help="A class map (land cover), as [NAME=]PATH; repeatable."),
@@ -47,6 +48,7 @@ def guidance(
     """
     from pipelines.guidance import GuidanceOptions, build_guidance, parse_source
 
+    state.working_on(lst, output)
     specs = [parse_source(s) for s in sources or []]
     specs += [parse_source(s, categorical=True) for s in categorical or []]
     options = GuidanceOptions(

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from groklst_cli.console import progress, result, warn
+from groklst_cli.console import progress, result, state, warn
 from groklst_cli import lst_options
 from pipelines import strict_json
 from pipelines.errors import InputError
@@ -39,6 +39,7 @@ def ingest(
     downscale reads with (--units, --nodata, --scale-factor, --offset, --mask-implausible) and
     refused unless its values are plausible land-surface temperatures.
     """
+    state.working_on(", ".join(str(p) for p in products))
     if lst_method not in LST_METHODS:
         raise InputError("--lst-method", f"unknown method {lst_method!r}", f"use one of {', '.join(LST_METHODS)}")
     decoding = lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible)

@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 
 from groklst_cli.commands._scene_reports import EXIT_ALL_EMPTY
-from groklst_cli.console import info, result, warn
+from groklst_cli.console import info, result, state, warn
+from groklst_cli.path_options import file_to_write
 from pipelines import strict_json
 from pipelines.errors import EmptySceneError, InputError
 
@@ -26,7 +27,7 @@ def _numbers(text: Optional[str], option: str, kind: type) -> tuple:
 def mask(
     raster: Path = typer.Argument(..., help="The raster to mask: an LST, or a guidance band or stack."),
     mask_path: Path = typer.Argument(..., metavar="MASK", help="A QA raster (e.g. Landsat QA_PIXEL, Sentinel-2 SCL), a 0/1 cloud mask or class codes, on the raster's grid or one nesting in it."),
-    output: Path = typer.Option(..., "--output", "-o", help="The masked GeoTIFF to write."),
+    output: Path = typer.Option(..., "--output", "-o", parser=file_to_write("name the file, e.g. DIR/masked_lst.tif"), help="The masked GeoTIFF to write."),
     bits: Optional[str] = typer.Option(None, "--bits", help="Flag pixels with any of these bits set, e.g. 1,2,3,4 (Landsat C2 QA_PIXEL: dilated cloud, cirrus, cloud, shadow); bit 0 is the lowest."),
     values: Optional[str] = typer.Option(None, "--values", help="Flag pixels equal to any of these values, e.g. 8,9,10 (class codes)."),
     fill: Optional[float] = typer.Option(None, "--fill", help="Value for flagged pixels when the raster declares no nodata (default: NaN for float data)."),
@@ -44,6 +45,7 @@ def mask(
     """
     from pipelines.masking import MaskRule, mask_raster
 
+    state.working_on(raster, output)
     rule = MaskRule(_numbers(bits, "--bits", int), _numbers(values, "--values", float))
     try:
         report = mask_raster(raster, mask_path, output, rule, fill=fill, overwrite=overwrite)

@@ -8,11 +8,12 @@ from typing import Optional
 import typer
 
 from groklst_cli.console import result
+from groklst_cli.path_options import file_to_write
 
 
 def quicklook(
     output: Path = typer.Argument(..., help="A downscaled GeoTIFF (groklst downscale's output)."),
-    png: Optional[Path] = typer.Option(None, "--output", "-o", help="PNG to write (default: OUTPUT with .png)."),
+    png: Optional[Path] = typer.Option(None, "--output", "-o", parser=file_to_write("name the PNG, e.g. DIR/look.png"), help="PNG to write (default: OUTPUT with .png)."),
     lst: Optional[Path] = typer.Option(None, "--lst", help="The input LST (default: the output's lst_source tag)."),
     width: int = typer.Option(1200, "--width", help="PNG width in pixels."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing PNG."),

@@ -1,0 +1,25 @@
+"""Options that name a file to write.
+
+A name ending in a path separator names a folder; pathlib drops that separator, so without this
+check ``-o results/`` would write a file called ``results``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from pipelines.errors import InputError
+
+
+def file_to_write(hint: str) -> Callable[[str], Path]:
+    """A typer ``parser`` that refuses a name ending in a separator, with ``hint``."""
+    separators = tuple({"/", os.sep, os.altsep or "/"})
+
+    def parse(value: str) -> Path:
+        if value.endswith(separators):
+            raise InputError(value, "names a folder (it ends in a separator), not the file to write", hint)
+        return Path(value)
+
+    return parse
