@@ -55,6 +55,17 @@ def is_groklst_dataset(path: Path) -> bool:
     return all((path / name).exists() for name in _LEGACY_DATASET_ENTRIES)
 
 
+def _unreadable_json(path: Path) -> bool:
+    """Whether ``path`` is a file that does not hold JSON."""
+    if not path.is_file():
+        return False
+    try:
+        json.loads(path.read_text())
+    except (OSError, ValueError):
+        return True
+    return False
+
+
 def same_path(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
     """Whether two paths name the same file (after resolving links)."""
     pa, pb = Path(a), Path(b)
@@ -174,6 +185,11 @@ def _check_replaceable(target: Path, overwrite: bool, kind: OutputKind) -> None:
     elif not any(target.iterdir()):
         return  # an empty folder: nothing to lose
     elif not is_groklst_dataset(target):
+        if _unreadable_json(target / DATASET_INFO):  # perhaps a damaged dataset: still not ours to delete
+            raise InputError(target, f"exists and its {DATASET_INFO} cannot be read (damaged?), so it is not "
+                             "known to be a groklst dataset; it is never replaced",
+                             "if it is a damaged groklst dataset, delete it yourself; else choose a new or "
+                             "empty output folder")
         raise InputError(target, "exists and is not a groklst dataset; it is never replaced",
                          "choose a new or empty output folder")
     if not overwrite:

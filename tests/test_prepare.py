@@ -441,3 +441,20 @@ def test_misregistered_products_are_placed_before_patches_are_cut(tmp_path: Path
             np.testing.assert_array_equal(a, b)
     _, kept_guidance, _ = datasets["kept"].read(0, 2)
     assert not np.array_equal(kept_guidance, datasets["clean"].read(0, 2)[1])
+
+
+def test_overwrite_onto_a_dataset_with_a_damaged_info_json_says_so(canonical_scene, tmp_path: Path, capsys) -> None:
+    """QA: the refusal called such a folder "not a groklst dataset"; it is kept, and the message
+    says its info.json cannot be read."""
+    lst_path, _ = canonical_scene
+    out = tmp_path / "ds"
+    args = ["-q", "prepare", str(lst_path), "--scales", "2", "--patch", "8", "--split", "1:0:0", "--out", str(out)]
+    assert run(args) == 0
+    (out / "info.json").write_text('{"format": "groklst-dat')
+    before = sorted(p.name for p in out.iterdir())
+    assert run([*args, "--overwrite"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: {out}: exists and its info.json cannot be read (damaged?), so it is not known to be a "
+                   "groklst dataset; it is never replaced (hint: if it is a damaged groklst dataset, delete it "
+                   "yourself; else choose a new or empty output folder)")
+    assert sorted(p.name for p in out.iterdir()) == before
