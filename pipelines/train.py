@@ -219,19 +219,28 @@ _SETTING_HINTS = {
 
 def check_settings(settings: Mapping[str, Any], where: Mapping[str, str] | None = None) -> None:
     """Refuse a setting of the wrong type (``iters = "4"`` in a config file), a scale below 2,
-    a negative seed, a count below 1, an unknown device or precision, or a learning rate or
-    weight decay that is NaN, infinite or out of range, as one-line errors.
+    a negative seed, a count below 1, an unknown device or precision, a learning rate or
+    weight decay that is NaN, infinite or out of range, or a crop that is no multiple of the
+    scale, as one-line errors.
 
     Works on plain settings, before a :class:`TrainConfig` is built (which would divide by a
     zero scale, or compare a string with a number), so that torch never sees them. ``where`` names a setting's source (an option
     or a config file); ``--lr``-style option names by default.
     """
+    def label(key: str) -> str:
+        return (where or {}).get(key, option_name(key))
+
     for key, check in _SETTING_CHECKS.items():
         value = settings.get(key)
         problem = None if value is None else check(value)
         if problem:
-            label = (where or {}).get(key, option_name(key))
-            raise InputError(label, problem, _SETTING_HINTS.get(key))
+            raise InputError(label(key), problem, _SETTING_HINTS.get(key))
+    scale, crop = (TrainConfig.scale if settings.get("scale") is None else settings["scale"],
+                   TrainConfig.crop if settings.get("crop") is None else settings["crop"])
+    if crop % scale:  # named where the crop was set, else where the scale was
+        raise InputError(label("crop" if settings.get("crop") is not None else "scale"),
+                         f"crop {crop} must be a multiple of the scale {scale}",
+                         f"e.g. crop {max(crop // scale, 1) * scale}")
 
 
 def used_device(device: torch.device, world_size: int) -> str:

@@ -117,6 +117,8 @@ BAD_FILE_SETTINGS = {
     "restart_every a string": ("train.toml", 'restart_every = "3"', "(restart_every): must be an integer, not '3'"),
     "val_every a boolean": ("train.toml", "val_every = true", "(val_every): must be an integer, not True"),
     "crop zero": ("train.json", '{"crop": 0}', "(crop): must be an integer >= 1, not 0"),
+    "crop no multiple of the scale": ("train.toml", "scale = 4\ncrop = 30",
+                                      "(crop): crop 30 must be a multiple of the scale 4 (hint: e.g. crop 28)"),
     "device a number": ("train.toml", "device = 5", "(device): must be auto, cpu, cuda or cuda:N, not 5"),
     "precision a number": ("train.yaml", "precision: 16", "(precision): must be one of auto, fp32, bf16, fp16, not 16"),
     "model a number": ("train.json", '{"model": 3}', "(model): must be a string, not 3"),
@@ -137,6 +139,22 @@ def test_a_config_file_setting_of_the_wrong_type_names_the_file_and_key(case: st
     assert run(args) == 2
     lines = error_lines(capsys)
     assert len(lines) == 1 and f"{settings} {fragment}" in lines[0], lines
+    assert not out.exists()
+
+
+def test_a_crop_no_multiple_of_the_scale_names_where_it_was_set(dataset: Path, tmp_path: Path, capsys) -> None:
+    """QA: the refusal named ``config`` whichever option or file set the crop or scale."""
+    scale_file, crop_file = tmp_path / "scale.toml", tmp_path / "crop.toml"
+    scale_file.write_text("scale = 4\n")
+    crop_file.write_text("crop = 30\n")
+    out = tmp_path / "run"
+    for args, label in ((["--scale", "4", "--crop", "30"], "--crop"),
+                        (["--scale", "5"], "--scale"),  # the default crop, 192
+                        (["--config", str(scale_file), "--crop", "30"], "--crop"),
+                        (["--config", str(crop_file), "--scale", "4"], f"{crop_file} (crop)")):
+        assert run(["-q", "train", str(dataset), "-o", str(out), *args]) == 2
+        [line] = error_lines(capsys)
+        assert f"error: {label}: crop " in line and "must be a multiple of the scale" in line, (args, line)
     assert not out.exists()
 
 
@@ -266,7 +284,10 @@ def test_resume_on_the_same_dataset_moved_elsewhere_is_accepted(dataset: Path, s
                                                                 tmp_path: Path) -> None:
     out = copy_of(saved_run, tmp_path)
     moved = Path(shutil.copytree(dataset, tmp_path / "moved"))
+    before = json.loads((out / CONFIG_FILE).read_text())
     assert run(["-q", "train", str(moved), "-o", str(out), "--resume"]) == 0
+    after = json.loads((out / CONFIG_FILE).read_text())
+    assert after == {**before, "dataset": str(moved.resolve())}  # QA: it kept the old path
 
 
 def test_resume_of_a_run_without_a_recorded_identity_compares_the_path(dataset: Path, saved_run: Path,

@@ -13,7 +13,7 @@ from rich.progress import TextColumn
 
 from groklst_cli.console import info, progress, result, warn
 from pipelines import strict_json
-from pipelines.atomic import folders_removed_if_left_empty
+from pipelines.atomic import atomic_output, folders_removed_if_left_empty
 from pipelines.errors import InputError
 from pipelines.run_layout import BEST, CONFIG_FILE, LAST, check_resume, check_start, inspect_run_dir
 from pipelines.train_config import TrainConfig
@@ -60,6 +60,19 @@ def _check_same_dataset(out: Path, dataset: Path, source: PreparedDataset) -> No
         raise InputError(dataset, f"is not the dataset the run in {out} trained on ({trained_on}); "
                                   f"it differs in: {', '.join(differs)}",
                          "resume with the run's own dataset, or start a new run (another -o, or --overwrite)")
+
+
+def _record_moved_dataset(out: Path, dataset: Path) -> None:
+    """Make the run's config.json name the dataset where it is now (a resume from a moved copy,
+    accepted by :func:`_check_same_dataset`), so that it never points at a path that is gone."""
+    record = json.loads((out / CONFIG_FILE).read_text())
+    now, before = str(dataset.resolve()), record.get("dataset")
+    if now == before:
+        return
+    record["dataset"] = now
+    with atomic_output(out / CONFIG_FILE, overwrite=True) as tmp:
+        tmp.write_text(strict_json.dumps(record, indent=2) + "\n")
+    info(f"the dataset is now {now} (was {before}); {out / CONFIG_FILE} records it")
 
 
 def _resumed_config(out: Path, requested: TrainConfig, sources: dict[str, str]) -> TrainConfig:
@@ -212,6 +225,8 @@ def train_cmd(
         if context.is_main:
             info(f"training {config.model} x{config.scale} on {len(train_patches)} patches, "
                  f"{context.world_size} process(es) on {context.device}")
+        if resume and context.is_main:
+            _record_moved_dataset(out, dataset)
         record = None if resume else _run_record(config, dataset, source, device_used, context.world_size)
         run = partial(fit, source, config, out, resume=resume, context=context,
                       limits=Limits(max_seconds=max_seconds), run_record=record)
