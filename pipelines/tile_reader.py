@@ -133,8 +133,8 @@ class TileReader:
 
     Tile offsets are LR pixels in the tiled window, :attr:`shape`: the output footprint grown
     by :attr:`context` (:func:`footprint_context`); :meth:`output_origin` places a tile's
-    prediction on the output grid. ``stats`` are a learned model's normalisation statistics (guidance far outside them is
-    refused); ``None`` for interpolators. ``replaced`` maps positions in ``names`` of bands
+    prediction on the output grid. ``stats`` are a learned model's normalisation statistics
+    (guidance far outside them is refused); ``None`` for interpolators. ``replaced`` maps positions in ``names`` of bands
     that carry no information (a constant fill) to the value given instead where they have data.
     """
 
