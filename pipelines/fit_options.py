@@ -78,6 +78,10 @@ class FitOptions:
             return
         if not self.candidates:
             raise InputError("--fit-candidates", "no candidate to fit")
+        repeated = sorted({n for n in self.candidates if self.candidates.count(n) > 1})
+        if repeated:  # each is fitted once and has one blend weight
+            raise InputError("--fit-candidates", f"{', '.join(repeated)} given more than once",
+                             "name each method once")
         for name in self.candidates:
             if name in INTERPOLATION_CANDIDATES or name in SHARPENER_CANDIDATES:
                 continue

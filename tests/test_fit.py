@@ -248,9 +248,17 @@ def test_fallback_bicubic_when_guidance_does_not_help(tmp_path: Path, capsys) ->
 @pytest.mark.parametrize("extra, problem", [
     (["--fit", "--checkpoint", "x.pt"], "--fit or --checkpoint"),
     (["--fit", "--model", "bicubic"], "no weights to fit"),
-    (["--fallback", "bicubic", "--model", "bicubic"], "only applies with --fit"),
+    (["--fallback", "bicubic", "--model", "bicubic"], "--fallback: only applies with --fit"),
+    # QA: these were silently ignored without --fit
+    (["--fit-psf", "2", "--model", "bicubic"], "--fit-psf: only applies with --fit"),
+    (["--seed", "3", "--model", "bicubic"], "--seed: only applies with --fit"),
+    (["--degrade", "mtf"], "--degrade: only applies with --fit"),
+    (["--fit-candidates", "tsharp", "--model", "bicubic"], "--fit-candidates: only applies with --fit"),
+    (["--fit-seconds", "5", "--model", "bicubic"], "--fit-seconds: only applies with --fit"),
+    (["--save-checkpoint", "x.pt", "--model", "bicubic"], "--save-checkpoint: only applies with --fit"),
     (["--fit", "--fallback", "nearest"], "unknown fallback"),
     (["--fit", "--fit-candidates", "tsharp,nope"], "unknown model 'nope'"),
+    (["--fit", "--fit-candidates", "tsharp,gwr,tsharp"], "--fit-candidates: tsharp given more than once"),
     (["--fit", "--fit-psf", "wide"], "'wide': not SIGMA, gaussian:SIGMA or moffat:ALPHA:BETA"),
     (["--fit", "--fit-residual", "spline"], "unknown residual correction"),
     (["--fit", "--model", "tsharp", "--save-checkpoint", "x.pt"], "no network is fitted"),

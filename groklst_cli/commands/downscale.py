@@ -14,6 +14,7 @@ from groklst_cli.commands._downscale_fit import build_fit_options, run_fit
 from groklst_cli.commands._downscale_products import check_product_run, ingest_scene, plan_product_scene
 from groklst_cli.commands._scene_reports import exit_status, say, say_all
 from groklst_cli.console import info, progress, state, warn
+from groklst_cli.option_sources import was_given
 from groklst_cli.path_options import file_to_write
 from pipelines.atomic import check_writable, missing_folders, remove_if_empty, same_path
 from pipelines.errors import InputError
@@ -114,6 +115,19 @@ def _refuse_output_onto(jobs: list[SceneJob], path: Path, what: str) -> None:
                              "write the output under another name")
 
 
+FIT_ONLY = ("fit_iters", "fit_seconds", "fit_lr", "degradation", "fit_candidates", "fit_select", "fit_psf",
+            "fit_residual", "fallback", "save_checkpoint", "seed")
+
+
+def _check_fit_only(ctx: typer.Context, fit: bool) -> None:
+    """Options that shape a fit are refused without --fit (QA: they were silently ignored)."""
+    if fit:
+        return
+    for param in ctx.command.params:
+        if param.name in FIT_ONLY and was_given(ctx, param.name):
+            raise InputError(param.opts[0], "only applies with --fit", "add --fit, or drop the option")
+
+
 def _check_scale(scale: Optional[int], model: Optional[str], checkpoint: Optional[Path],
                  guidance: Optional[Path], guidance_bands: Optional[str], fit: bool) -> None:
     """--scale interpolates onto the refined LST grid: only an interpolator, and no guidance."""
@@ -209,6 +223,7 @@ def downscale(
         resolve_device(device)
     except ValueError as exc:
         raise InputError("--device", str(exc)) from exc
+    _check_fit_only(ctx, fit)
     _check_scale(scale, model, checkpoint, guidance, guidance_bands, fit)
     folder = out_dir if out_dir is not None else (output.parent if output is not None else None)
     if folder is not None:  # a run that writes nothing leaves no empty folder of its making behind
@@ -273,8 +288,6 @@ def downscale(
         run_fit(jobs[0], fit_options, options, fallback, save_checkpoint, as_json)
         _quicklook(jobs[0], quicklook, overwrite)
         return
-    if save_checkpoint is not None or fallback != "none":
-        raise InputError("--save-checkpoint" if save_checkpoint else "--fallback", "only applies with --fit")
     source = _model_source(checkpoint, model, device)
     _check_tiling(tile, overlap)
     if source.checkpoint_path is not None:

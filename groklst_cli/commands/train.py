@@ -12,6 +12,7 @@ import typer
 from rich.progress import TextColumn
 
 from groklst_cli.console import info, progress, result, warn
+from groklst_cli.option_sources import was_given
 from pipelines import strict_json
 from pipelines.atomic import atomic_output, folders_removed_if_left_empty
 from pipelines.errors import InputError
@@ -137,13 +138,8 @@ def _fit_with_bar(run: Callable[..., FitResult], total: int) -> FitResult:
 
 
 def _typed(ctx: typer.Context, values: dict[str, Any]) -> dict[str, Any]:
-    """The options given on the command line; the others come from --config or the defaults.
-
-    (Compared by name: typer carries its own copy of click's ``ParameterSource``.)
-    """
-    typed = ("COMMANDLINE", "ENVIRONMENT")
-    return {name: value for name, value in values.items()
-            if getattr(ctx.get_parameter_source(name), "name", None) in typed}
+    """The options given on the command line; the others come from --config or the defaults."""
+    return {name: value for name, value in values.items() if was_given(ctx, name)}
 
 
 def _announce_model(config: TrainConfig, defaulted: bool, device: torch.device) -> None:
