@@ -116,6 +116,9 @@ def read_scene(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLik
         means, stds, stack, natives = [], [], [], []
         for band in range(1, guid_src.count + 1):
             native = read_window(guid_src, band, g_win, guidance_path)
+            if not np.isfinite(native).any():  # nothing to fit on, and every pixel would be nodata
+                raise InputError(guidance_path, f"guidance band {band} ({names[band - 1]!r}) has no valid "
+                                 "pixel over the LST", "drop the band from the guidance, or fix it")
             mean, std = _band_moments(native)
             means.append(mean)
             stds.append(std)

@@ -320,3 +320,16 @@ def test_landsat_celsius_clip_keeps_crs_grid_nodata_and_units(tmp_path: Path, ca
     assert valid.mean() > 0.9
     assert abs(float(np.nanmean(values)) - float(np.nanmean(celsius))) < 0.5  # Celsius, not Kelvin
     assert rmse(values, celsius) < 2.0
+
+
+def test_a_guidance_band_without_data_is_refused_naming_it(tmp_path: Path, capsys) -> None:
+    """QA: an all-NaN band was blamed on the LST ("only 0 valid LR pixels"), after numpy warnings."""
+    fine, guidance = nonlinear_scene(48, 2)
+    guidance[1] = np.nan
+    lst_path, guid_path = write_pair(tmp_path, fine, guidance, 2, ["a", "ndvi"])
+    out = tmp_path / "out.tif"
+    assert run(["-q", "downscale", str(lst_path), "--fit", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: {guid_path}: guidance band 2 ('ndvi') has no valid pixel over the LST "
+                   f"(hint: drop the band from the guidance, or fix it) (scene {lst_path})")
+    assert not out.exists()
