@@ -171,7 +171,7 @@ def downscale(
     offset: Optional[float] = lst_options.offset_option(),
     mask_implausible: bool = lst_options.mask_implausible_option(),
     guidance_bands: Optional[str] = guidance_options.guidance_bands_option(),
-    hole_margin: Optional[int] = typer.Option(None, "--hole-margin", min=0, help="Output pixels around nodata holes (LST or guidance) written as nodata, because a learned model's value there depends on data it cannot see (default: 3 LR pixels for learned models, 0 for interpolators; 0 keeps every pixel)."),
+    hole_margin: Optional[int] = typer.Option(None, "--hole-margin", min=0, help="Output pixels around nodata holes (LST or guidance) written as nodata, because a learned model's value there depends on data it cannot see (default: 3 LR pixels for networks, 0 for interpolators and --fit outputs without a network; 0 keeps every pixel)."),
     force: bool = typer.Option(False, "--force", help="Write outputs above 2 Gpx."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     skip_existing: bool = typer.Option(False, "--skip-existing", help="Skip scenes whose output exists (cheap reruns)."),
