@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,7 @@ import numpy as np
 from pipelines.checkpoint import Checkpoint
 from pipelines.dataset import NormStats
 from pipelines.degrade import block_mean, degrade
-from pipelines.errors import InputError
+from pipelines.errors import GroklstWarning, InputError
 from pipelines.fit_candidates import (
     BlendPredictor, Candidate, SceneLayers, bicubic_candidate, bicubic_upsample, mlp_candidate,
     network_candidate, sharpener_candidate,
@@ -44,7 +45,7 @@ from pipelines.fit_options import FitOptions, INTERPOLATION_CANDIDATES, SHARPENE
 from pipelines.fit_select import Selection, pooled_metrics, select
 from pipelines.geotiff import band_names, open_raster, read_window
 from pipelines.grids import Grid, pair_grids, resolution_units
-from pipelines.psf import PsfEstimate, estimate_psf
+from pipelines.psf import SIGMA_FRACTIONS, PsfEstimate, estimate_psf
 from pipelines.psf_shape import Psf
 from pipelines.lst_values import (
     LstDecoding, check_plausible, check_single_band, decode, resolve_units, scan, to_kelvin_masked,
@@ -60,6 +61,8 @@ MIN_VALID_FRACTION = 0.5
 MIN_TRAIN_FRACTION = 0.25  # of a training window's pixels that must be valid, unmasked targets
 BLOCK_LR_PIXELS = 4  # largest held-out block side in pixels of the degraded scale
 MIN_BLOCKS = 100
+FEW_HELD_OUT_BLOCKS = 10  # a verdict on fewer is weak: say so
+WIDE_PSF_LR = 3  # a given PSF wider than this many LST pixels is warned about
 
 StepHook = Callable[[int, float], None]
 
@@ -363,6 +366,10 @@ def fit_scene(
         psf.seconds = time.monotonic() - began
     else:
         psf = PsfEstimate(opts.psf, {})
+        if opts.psf.width > WIDE_PSF_LR * s:
+            warnings.warn(f"--fit-psf {opts.psf.spec}: {opts.psf.width / s:g} LST pixels wide, more than twice "
+                          f"the widest the estimate tries ({max(SIGMA_FRACTIONS):g}); a thermal sensor's "
+                          "PSF is rarely that wide (the width is in fine pixels)", GroklstWarning, stacklevel=2)
     layers = _layers(scene, source.lr, psf.psf, opts.residual)
     candidates = []
     for name in opts.methods:

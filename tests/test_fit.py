@@ -352,3 +352,27 @@ def test_the_hole_margin_is_kept_for_a_fitted_network_only(tmp_path: Path, capsy
     expected = np.zeros_like(written, bool)
     expected[20 - margin:22 + margin, 20 - margin:22 + margin] = True
     np.testing.assert_array_equal(np.isnan(written), expected)
+
+
+@pytest.mark.parametrize("size, warned", [(48, True), (96, False)])
+def test_a_verdict_on_few_held_out_blocks_is_called_weak(tmp_path: Path, capsys, size: int, warned: bool) -> None:
+    """QA: a 24 x 24 LR scene chose and wrote a method on 2 held-out blocks without a word."""
+    fine, guidance = nonlinear_scene(size, 1)
+    lst_path, _ = write_pair(tmp_path, fine, guidance, 2)
+    assert run(["downscale", str(lst_path), "--fit", "--model", "tsharp", *QUICK,
+                "-o", str(tmp_path / "out.tif"), "--json"]) == 0
+    captured = capsys.readouterr()
+    blocks = json.loads(captured.out.strip().splitlines()[-1])["fit"]["held_out_blocks"]
+    assert (blocks < 10) is warned
+    assert (f"the choice rests on {blocks} held-out blocks only" in captured.err) is warned
+
+
+def test_a_psf_far_wider_than_the_estimate_tries_is_warned_about(tmp_path: Path, capsys) -> None:
+    """QA: --fit-psf 1000 (30 km on a 14 km scene) passed without a word."""
+    fine, guidance = nonlinear_scene(48, 1)
+    lst_path, _ = write_pair(tmp_path, fine, guidance, 2)
+    for spec, warned in (("1000", True), ("6.5", True), ("3", False)):
+        assert run(["downscale", str(lst_path), "--fit", "--model", "tsharp", "--fit-psf", spec, *QUICK,
+                    "-o", str(tmp_path / "out.tif"), "--overwrite"]) == 0
+        err = capsys.readouterr().err
+        assert ("a thermal sensor's PSF is rarely that wide" in err) is warned, (spec, err)

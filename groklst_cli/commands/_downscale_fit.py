@@ -54,7 +54,7 @@ def _fit(job: SceneJob, options: FitOptions, decoding: LstDecoding, as_json: boo
     """The fit, or the scene reported as an error (its JSON line names it) and exit 2."""
     from pipelines.downscale import SceneReport, guidance_beside
     from pipelines.raster_names import display_name
-    from pipelines.scene_fit import describe, fit_scene
+    from pipelines.scene_fit import FEW_HELD_OUT_BLOCKS, describe, fit_scene
 
     try:
         with progress() as bar:
@@ -65,6 +65,9 @@ def _fit(job: SceneJob, options: FitOptions, decoding: LstDecoding, as_json: boo
         say(SceneReport(display_name(job.lst), str(job.output), status="error", error=str(exc)), as_json)
         exit_status(["error"])
     info(describe(fitted))
+    if fitted.held_out_blocks < FEW_HELD_OUT_BLOCKS:
+        warn(f"{display_name(job.lst)}: the choice rests on {fitted.held_out_blocks} held-out blocks only (a "
+             "small scene): a weak verdict; check it against --model bicubic on data you trust")
     return fitted
 
 
