@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from os import PathLike
 
 # OSError causes that are the user's environment, not a bug: full disks, read-only or
@@ -16,9 +17,27 @@ ENVIRONMENT_ERRNOS = frozenset({
 
 
 def printable_path(path: str | PathLike[str]) -> str:
-    """``path`` as text that can always be printed (undecodable bytes shown as U+FFFD)."""
+    """``path`` as text that can always be printed on one line: undecodable bytes shown as
+    U+FFFD, control characters escaped (see :func:`escape_control_characters`)."""
     raw = os.fsencode(path)
-    return raw.decode("utf-8", errors="replace")
+    return escape_control_characters(raw.decode("utf-8", errors="replace"))
+
+
+def _control_escape(char: str) -> str:
+    code = ord(char)
+    return _NAMED_ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# C0 and C1 controls, DEL, and the separators str.splitlines() and some terminals break lines at
+_CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_control_characters(text: str) -> str:
+    """``text`` with control characters written as escapes (a newline as ``\\n``, ``\\x01``,
+    ``\\u2028``): a file name holding one prints on one line, and visibly. Other text,
+    backslashes included, is left as typed."""
+    return _CONTROL_CHARACTERS.sub(lambda match: _control_escape(match.group()), text)
 
 
 class InputError(Exception):

@@ -125,7 +125,8 @@ def open_raster(path: str | os.PathLike[str]) -> rasterio.DatasetReader:
     if name is None and not p.exists():
         raise InputError(p, "file not found", "check the path")
     if name is None and p.is_dir():
-        raise InputError(p, "is a directory, expected a GeoTIFF")
+        raise InputError(p, "is a directory, expected a GeoTIFF",
+                         "SDGSAT-1 product folders are given alone: one scene's TIS and MII folders")
     try:
         with warnings.catch_warnings():  # georeferencing is checked with a hint where it matters
             warnings.simplefilter("ignore", NotGeoreferencedWarning)

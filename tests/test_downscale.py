@@ -313,6 +313,46 @@ def test_stdin_json_batch_with_one_broken_scene(tmp_path: Path, monkeypatch, cap
     assert refused["status"] == "error" and "is a folder" in refused["error"]
 
 
+def test_stdin_lists_as_find_writes_them(tmp_path: Path, monkeypatch, capsys) -> None:
+    """QA: find -print0 was an internal error, a name ending in a space was not found, a path
+    listed twice refused the batch, an empty list passed silently, and a folder among the
+    inputs refused the whole batch blaming a good file."""
+    good, _ = make_scene(tmp_path, name="a")
+    spaced, _ = make_scene(tmp_path, name="b ", seed=1)  # "b _lst.tif"
+    trailing = tmp_path / "c_lst.tif "
+    good.rename(trailing)
+    good, _ = make_scene(tmp_path, name="a")
+    (tmp_path / "c_guidance.tif ").write_bytes((tmp_path / "a_guidance.tif").read_bytes())
+    folder = tmp_path / "d_lst.tif"
+    folder.mkdir()
+    out_dir = tmp_path / "out"
+    for text in (f"{good}\0{spaced}\0{trailing}\0{good}\0", f"{good}\r\n{spaced}\n{trailing}\n\n{good}\n"):
+        monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+        assert run(["-q", "downscale", "-", "--model", "bicubic", "--out-dir", str(out_dir), "--json",
+                    "--overwrite"]) == 0
+        captured = capsys.readouterr()
+        lines = [json.loads(line) for line in captured.out.splitlines()]
+        assert [(line["input"], line["status"]) for line in lines] == [
+            (str(good), "ok"), (str(spaced), "ok"), (str(trailing), "ok")]
+        assert captured.err.strip() == f"warning: {good}: given more than once; downscaled once"
+    assert (out_dir / "c_lst_downscaled.tif").is_file()  # the space is part of the input's name only
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert run(["downscale", "-", "--model", "bicubic", "--out-dir", str(out_dir)]) == 0
+    assert "warning: no input paths on stdin: nothing to do" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{good}\n{folder}\n"))
+    assert run(["-q", "downscale", "-", "--model", "bicubic", "--out-dir", str(out_dir), "--json",
+                "--overwrite"]) == 2
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["status"] for line in lines] == ["ok", "error"]
+    assert "is a directory, expected a GeoTIFF" in lines[1]["error"]
+
+
+def test_skip_existing_and_overwrite_together_are_refused(tmp_path: Path, capsys) -> None:
+    lst, _ = make_scene(tmp_path)
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "--skip-existing", "--overwrite"]) == 2
+    assert "--skip-existing: give --skip-existing or --overwrite, not both" in capsys.readouterr().err
+
+
 def test_dask_local_cluster(tmp_path: Path, capsys) -> None:
     distributed = pytest.importorskip("dask.distributed")
     a, _ = make_scene(tmp_path, name="a")

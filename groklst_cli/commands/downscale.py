@@ -57,11 +57,27 @@ def _model_source(checkpoint: Optional[Path], model: Optional[str], device: str)
 
 
 def _inputs(paths: list[str]) -> list[Path]:
+    """The input paths: as given, or read from stdin (``-``), each once."""
     if paths == ["-"]:
-        return [Path(line.strip()) for line in sys.stdin if line.strip()]
-    if "-" in paths:
+        given = _stdin_paths(sys.stdin.read())
+        if not given:
+            warn("no input paths on stdin: nothing to do")
+    elif "-" in paths:
         raise InputError("-", "'-' (read paths from stdin) must be the only input")
-    return [Path(p) for p in paths]
+    else:
+        given = paths
+    unique: dict[Path, Path] = {}
+    for path in map(Path, given):
+        if unique.setdefault(path.absolute(), path) is not path:
+            warn(f"{path}: given more than once; downscaled once")
+    return list(unique.values())
+
+
+def _stdin_paths(text: str) -> list[str]:
+    """One path per line (a CRLF or blank line is fine; spaces belong to the name), or NUL-separated
+    as ``find -print0`` writes them."""
+    parts = text.split("\0") if "\0" in text else text.splitlines()
+    return [p for p in parts if p.strip()]
 
 
 def _jobs(inputs: list[Path], guidance: Optional[Path], output: Optional[Path],
@@ -217,6 +233,9 @@ def downscale(
         state.working_on(", ".join(str(Path(i)) for i in inputs), output)
     if units_out is Units.auto:
         raise InputError("--units-out", "must be kelvin or celsius")
+    if skip_existing and overwrite:
+        raise InputError("--skip-existing", "give --skip-existing or --overwrite, not both",
+                         "--skip-existing keeps existing outputs, --overwrite replaces them")
     if overlap >= tile:
         raise InputError("--overlap", f"overlap {overlap} must be smaller than the tile {tile}")
     try:
@@ -231,7 +250,8 @@ def downscale(
         ctx.call_on_close(lambda: remove_if_empty(created))
     paths = _inputs(inputs)
     scene = None
-    if any(p.is_dir() for p in paths):
+    if paths and all(p.is_dir() for p in paths):  # one scene's product folders (a folder among
+        # LST rasters is that scene's error, and the others go on)
         check_product_run(paths, guidance, align, dask_scheduler)
         scene = plan_product_scene(ctx, paths, output, out_dir, overwrite, skip_existing, as_json, dem)
         if scene is None:  # --skip-existing, and the output exists
