@@ -4,8 +4,10 @@ A killed or failed run never leaves a truncated file under the final name, and a
 output is only replaced when the caller says so, and only when it is what groklst makes:
 a file output replaces a file (never a directory), a dataset replaces a groklst dataset (or an
 empty folder), and no output may be one of the run's inputs. Temporary names are
-``.NAME.XXXXXXXX.partial``; those a killed run left behind are removed by the next run of the
-same output once they are older than :data:`STALE_AFTER_S`, younger ones are reported.
+``.NAME.XXXXXXXX.partial`` (and files GDAL makes beside them, ``...partial.cog``); those a
+killed run left behind are removed by the next run of the same output once they are older than
+:data:`STALE_AFTER_S`, younger ones are reported. A name too long to leave room for the
+temporary names beside it is refused before any work.
 """
 
 from __future__ import annotations
@@ -26,9 +28,16 @@ from pathlib import Path
 from pipelines.errors import GroklstWarning, InputError, environment_error, environment_hint
 
 STALE_AFTER_S = 24 * 3600
+# Bytes the longest temporary name adds to an output's: the aligned guidance's partial,
+# "..NAME.XXXXXXXX.aligned-guidance.tif.XXXXXXXX.partial" (pipelines.scene_align).
+TEMPORARY_NAME_BYTES = 49
 DATASET_FORMAT = "groklst-dataset/1"  # the marker in a prepared dataset's info.json
 DATASET_INFO = "info.json"
 _LEGACY_DATASET_ENTRIES = ("data.zarr", "stats.json", DATASET_INFO, "splits")
+
+
+class OutputAppeared(InputError):
+    """Another process wrote the output while this run was writing it (it is kept)."""
 
 
 class OutputKind(str, Enum):
@@ -82,6 +91,9 @@ def _check_parent(target: Path) -> None:
     parent = target.parent
     ancestor = parent
     while not ancestor.exists() and ancestor != ancestor.parent:
+        if ancestor.is_symlink():  # exists() follows links: this one leads nowhere
+            raise InputError(target, f"cannot write here: {ancestor} is a broken symbolic link (to "
+                             f"{os.readlink(ancestor)})", "fix or remove the link, or choose another folder")
         ancestor = ancestor.parent
     if ancestor.exists() and not ancestor.is_dir():
         raise InputError(target, f"cannot write here: {ancestor} is a file, not a folder",
@@ -166,7 +178,25 @@ def check_writable(
     if target.exists() or target.is_symlink():
         _check_replaceable(target, overwrite, kind)
     _check_parent(target)
+    _check_name_length(target)
     return target
+
+
+def _check_name_length(target: Path) -> None:
+    """Refuse a name that leaves no room for the temporary names written beside it (the run
+    would fail at the end, naming a file the user never asked for). groklst's own hidden files
+    (the aligned guidance) were sized by the check on the output they belong to."""
+    if target.name.startswith("."):
+        return
+    try:
+        limit = os.pathconf(target.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return
+    size = len(os.fsencode(target.name))
+    if size + TEMPORARY_NAME_BYTES > limit:
+        raise InputError(target, f"the name is {size} bytes; with groklst's temporary names beside it "
+                         f"(up to {TEMPORARY_NAME_BYTES} more) it would pass this folder's limit of {limit}",
+                         f"use a name of at most {limit - TEMPORARY_NAME_BYTES} bytes")
 
 
 def _check_replaceable(target: Path, overwrite: bool, kind: OutputKind) -> None:
@@ -196,7 +226,7 @@ def _check_replaceable(target: Path, overwrite: bool, kind: OutputKind) -> None:
         raise InputError(target, "output already exists", "pass --overwrite to replace it")
 
 
-_PARTIAL = r"\.{name}\.[0-9a-f]{{8}}\.partial"
+_PARTIAL = r"\.{name}\.[0-9a-f]{{8}}\.partial(?:\..+)?"  # GDAL's files beside it: .cog, .cog.ovr.tmp
 
 
 def stale_partials(target: Path, *, now: float | None = None) -> tuple[list[Path], list[Path]]:
@@ -266,8 +296,8 @@ def _publish_file(tmp: Path, target: Path, overwrite: bool) -> None:
     try:
         os.link(tmp, target)  # fails if the target appeared meanwhile: never clobber
     except FileExistsError as exc:
-        raise InputError(target, "output appeared while groklst was writing it; kept as it is",
-                         "pass --overwrite to replace it") from exc
+        raise OutputAppeared(target, "output appeared while groklst was writing it; kept as it is",
+                             "pass --overwrite to replace it") from exc
     except OSError:
         if target.exists():
             raise InputError(target, "output already exists", "pass --overwrite to replace it") from None

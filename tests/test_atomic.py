@@ -155,6 +155,60 @@ def test_stale_partials_older_than_a_day_are_removed_younger_reported(tmp_path: 
     assert target.read_bytes() == b"done"
 
 
+def test_gdal_files_beside_a_killed_runs_partial_are_cleaned_up_too(tmp_path: Path) -> None:
+    """QA: a killed --cog run left .partial.cog and .partial.cog.ovr.tmp forever, unreported."""
+    target = tmp_path / "out.tif"
+    old_cog = tmp_path / ".out.tif.0123abcd.partial.cog"
+    old_ovr = tmp_path / ".out.tif.0123abcd.partial.cog.ovr.tmp"
+    young_cog = tmp_path / ".out.tif.89abcdef.partial.cog"
+    for path in (old_cog, old_ovr, young_cog):
+        path.write_bytes(b"half")
+    two_days_ago = time.time() - 2 * STALE_AFTER_S
+    for path in (old_cog, old_ovr):
+        os.utime(path, (two_days_ago, two_days_ago))
+    with pytest.warns(GroklstWarning, match=r"\.out\.tif\.89abcdef\.partial\.cog"):
+        with atomic_output(target) as tmp:
+            tmp.write_bytes(b"done")
+    assert not old_cog.exists() and not old_ovr.exists() and young_cog.exists()
+
+
+def test_a_killed_aligned_runs_partial_guidance_is_cleaned_up(tmp_path: Path, monkeypatch) -> None:
+    """QA: a killed --align run left its aligned guidance's own partial (34 MB) forever."""
+    import pipelines.guidance as guidance
+    from pipelines.scene_align import aligned_guidance
+
+    output = tmp_path / "scene_10m.tif"
+    left = tmp_path / "..scene_10m.tif.ab12cd34.aligned-guidance.tif.0123abcd.partial"
+    left.write_bytes(b"half")
+    two_days_ago = time.time() - 2 * STALE_AFTER_S
+    os.utime(left, (two_days_ago, two_days_ago))
+    monkeypatch.setattr(guidance, "align_scale", lambda lst, g: 3)
+    monkeypatch.setattr(guidance, "align_guidance", lambda lst, g, path, scale: (_ for _ in ()).throw(
+        InputError(g, "stop here")))  # the stale copy is removed before any alignment
+    with pytest.raises(InputError, match="stop here"):
+        with aligned_guidance(tmp_path / "a_lst.tif", tmp_path / "g.tif", output):
+            pass
+    assert not left.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_name_too_long_for_the_temporary_names_beside_it_is_refused_first(tmp_path: Path) -> None:
+    """QA: a 250-byte output name failed at the end, naming the temporary file."""
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    longest = "x" * (limit - 49 - 4) + ".tif"
+    assert check_writable(tmp_path / longest, overwrite=False) == tmp_path / longest
+    too_long = "x" * (limit - 49 - 3) + ".tif"
+    with pytest.raises(InputError, match=f"the name is {limit - 48} bytes; with groklst's temporary names "
+                                         f"beside it \\(up to 49 more\\) it would pass this folder's limit"):
+        check_writable(tmp_path / too_long, overwrite=False)
+
+
+def test_a_broken_link_in_the_output_path_is_named(tmp_path: Path) -> None:
+    """QA: --out-dir naming a dangling symlink said only "File exists"."""
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(InputError, match="dangling is a broken symbolic link"):
+        check_writable(tmp_path / "dangling" / "out.tif", overwrite=False)
+
+
 def test_write_raster_follows_the_convention(tmp_path: Path) -> None:
     data = np.arange(40 * 30, dtype=np.float64).reshape(30, 40)
     data[0, 0] = np.nan
