@@ -1,11 +1,16 @@
 """The ``groklst`` command: a Typer app whose subcommands live in ``groklst_cli.commands``.
 
-Exit statuses a shell script can trust: 0 success, 2 a problem with the user's input (one line
-on stderr naming the file and the problem), 1 an internal error. Tracebacks only with --debug.
+Exit statuses a shell script can trust: 0 success, 2 a problem with the user's input or a
+usage error (one line on stderr naming the file and the problem), 1 an internal error, and
+128 + the signal's number when a signal stops the run (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP,
+141 when the reader of stdout went away, as with ``| head``). Tracebacks only with --debug.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import re
 import signal
 import sys
 import threading
@@ -24,37 +29,84 @@ from groklst_cli.console import err, result, state, warn
 from groklst_cli.native_stderr import native_stderr_hidden
 from pipelines import strict_json
 from pipelines.allocator import keep_freed_memory
-from pipelines.errors import GroklstWarning, InputError, environment_error
+from pipelines.errors import GroklstWarning, InputError, environment_error, escape_control_characters
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
 EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process killed by it
+# 128 + the signal's number, as a shell reports a process killed by it
+EXIT_HUNG_UP = 128 + signal.SIGHUP  # 129
+EXIT_STDOUT_CLOSED = 128 + signal.SIGPIPE  # 141
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
+
+# The signals that stop a run like Ctrl-C does (clean-up included): status and what to say.
+_STOPPING = {
+    signal.SIGTERM: (EXIT_TERMINATED, "terminated (SIGTERM)"),
+    signal.SIGHUP: (EXIT_HUNG_UP, "hung up (SIGHUP)"),
+}
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so that every temporary output is cleaned up on the way out."""
+    """SIGTERM or SIGHUP, raised like Ctrl-C so that every temporary output is cleaned up on
+    the way out."""
 
 
-_signals = {"terminated": False}  # typer turns a KeyboardInterrupt into status 130: remember why
+class StdoutClosed(BaseException):
+    """The reader of stdout (or stderr) went away (``groklst ... | head -n 1``): the run stops
+    quietly, like a tool killed by SIGPIPE. A BaseException, so that no ``except Exception``
+    reports it as a failure; raised after the command's clean-up ran."""
+
+
+# typer turns a KeyboardInterrupt into status 130: remember which signal raised it
+_signals: dict[str, Optional[int]] = {"received": None}
+# whether stdout's reader went away (what SIGPIPE would say if Python did not ignore it)
+_stdout = {"closed": False}
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
-    _signals["terminated"] = True
+    _signals["received"] = signum
     raise Terminated()
 
 
 @contextmanager
 def _terminate_cleanly() -> Iterator[None]:
-    """Turn SIGTERM into :class:`Terminated` for the block (main thread only)."""
+    """Turn SIGTERM and SIGHUP into :class:`Terminated` for the block (main thread only).
+
+    A signal the parent ignores stays ignored (``nohup groklst ...`` must survive the hang-up).
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = {}
     try:
+        for signum in _STOPPING:
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                previous[signum] = signal.signal(signum, _raise_terminated)
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _reader_gone(exc: Optional[BaseException]) -> bool:
+    """Whether ``exc`` is a write to a pipe whose reader went away (stdout or stderr; a file
+    the command writes would name itself)."""
+    return isinstance(exc, OSError) and exc.errno == errno.EPIPE and exc.filename is None
+
+
+@contextmanager
+def _stdout_closed_stops_quietly() -> Iterator[None]:
+    """Turn a broken pipe that ends the command into :class:`StdoutClosed`.
+
+    Entered as a resource of the root context, so that it sees the error after the command's
+    clean-up ran and before typer, which would turn it into exit status 1 with nothing said.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if not _reader_gone(exc):
+            raise
+        raise StdoutClosed() from exc
 
 
 @contextmanager
@@ -123,6 +175,7 @@ def _root(
     state.debug = debug
     state.shown_as = {}
     state.working_on(None)
+    ctx.with_resource(_stdout_closed_stops_quietly())  # first in, so the last to see an error
     if threads is not None:
         from pipelines.threads import thread_limit  # imports torch: only when asked
 
@@ -133,30 +186,95 @@ register_all(app)
 
 
 def _fail(message: str, status: int) -> int:
-    err.print(f"[bold red]error:[/bold red] {escape(message)}", markup=True, highlight=False)
+    """Say ``error: message`` on stderr, on one line (control characters escaped); ``status``.
+
+    A stderr that cannot be written (a terminal that hung up, a closed pipe) does not change
+    the status: there is nobody left to tell."""
+    line = escape(escape_control_characters(message))
+    try:
+        err.print(f"[bold red]error:[/bold red] {line}", markup=True, highlight=False)
+    except OSError:
+        pass
     return status
+
+
+def _stopped_by_signal() -> int:
+    """The status and message of a run stopped by SIGTERM or SIGHUP (clean-up done)."""
+    status, what = _STOPPING[_signals["received"]]
+    return _fail(f"{what}; unfinished outputs were removed", status)
+
+
+def _usage_error(exc: typer.TyperException, args: list[str], as_json: bool) -> int:
+    """Click's usage error as one line, ``error: <message> (hint: groklst <command> --help)``,
+    instead of its usage, ``Try ...`` and ``Error: ...`` lines. ``groklst`` alone still prints
+    the help (click raises that as a usage error too)."""
+    if any(cls.__name__ == "NoArgsIsHelpError" for cls in type(exc).__mro__):
+        exc.show()
+        return exc.exit_code
+    # typer validates option values with pydantic, whose message starts "Value error, "
+    message = re.sub(r"^(Invalid value for [^:]*: )Value error, ", r"\1", exc.format_message())
+    if as_json:
+        _json_error(message)
+    return _fail(f"{message} (hint: {_help_command(exc, args)} --help)", exc.exit_code)
+
+
+def _help_command(exc: typer.TyperException, args: list[str]) -> str:
+    """``groklst COMMAND`` the error is about (``groklst`` for the global options)."""
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        return ctx.command_path
+    group = typer.main.get_command(app)
+    commands = getattr(group, "commands", {})
+    named = next((arg for arg in args if arg in commands), None)
+    return "groklst" if named is None else f"groklst {named}"
 
 
 def _json_error(message: str, status: str = "error") -> None:
     """With --json, an error that stops the whole command is also a JSON line on stdout, so a
     pipeline reading stdout sees why nothing else came: the command's input and output when it
-    has one of each (else null), ``error`` for bad input, ``failed`` for a bug, as for a scene."""
+    has one of each (else null), ``error`` for bad input, ``failed`` for a bug, as for a scene.
+
+    With nobody left reading stdout the line is dropped: the error still goes to stderr and
+    sets the exit status."""
     named = {key: None if value is None else state.named(value)
              for key, value in (("input", state.input), ("output", state.output))}
-    result(strict_json.dumps({**named, "status": status, "error": message}))
+    try:
+        result(strict_json.dumps({**named, "status": status, "error": message}))
+    except OSError as exc:
+        if not _reader_gone(exc):
+            raise
+        _stdout["closed"] = True
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit status instead of exiting (used by ``main`` and tests)."""
+    """Run the CLI and return its exit status instead of exiting (used by ``main`` and tests).
+
+    A closed stdout is status 141 with nothing said, unless an error stopped the command
+    first (its status, and its line on stderr); ``main`` then points stdout at /dev/null, so
+    that Python's last flush at exit does not complain about it."""
+    _stdout["closed"] = False
+    try:
+        return _run(argv)
+    except StdoutClosed:
+        pass
+    except SystemExit as exc:  # typer's exit 1 for a broken pipe outside a command (--help)
+        if not _reader_gone(exc.__context__):
+            raise
+    _stdout["closed"] = True
+    return EXIT_STDOUT_CLOSED
+
+
+def _run(argv: list[str] | None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     debug, as_json = "--debug" in args, "--json" in args
-    _signals["terminated"] = False
+    _signals["received"] = None
+    state.working_on(None)  # a usage error of the global options comes before _root
     try:
         with _terminate_cleanly(), _groklst_warnings_shown():
             # Without standalone mode click returns typer.Exit's code instead of raising it.
             status = app(args=argv, prog_name="groklst", standalone_mode=False)
-        if _signals["terminated"]:
-            return _fail("terminated (SIGTERM); unfinished outputs were removed", EXIT_TERMINATED)
+        if _signals["received"] is not None:
+            return _stopped_by_signal()
         if status == EXIT_INTERRUPTED:
             return _fail("interrupted; unfinished outputs were removed", EXIT_INTERRUPTED)
         return status if isinstance(status, int) else 0
@@ -172,15 +290,14 @@ def run(argv: list[str] | None = None) -> int:
     except typer.Abort:
         return _fail("aborted", EXIT_INTERRUPTED)
     except typer.TyperException as exc:  # usage errors: click's own message, exit status 2
-        if as_json:
-            _json_error(exc.format_message())
-        exc.show()
-        return exc.exit_code
+        return _usage_error(exc, args, as_json)
     except Terminated:
-        return _fail("terminated (SIGTERM); unfinished outputs were removed", EXIT_TERMINATED)
+        return _stopped_by_signal()
     except KeyboardInterrupt:
         return _fail("interrupted; unfinished outputs were removed", EXIT_INTERRUPTED)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: report, never crash
+        if _reader_gone(exc):  # a broken pipe after the command (a warning's summary line)
+            raise StdoutClosed() from exc
         if debug:
             traceback.print_exc()
         mapped = environment_error(exc)
@@ -194,11 +311,25 @@ def run(argv: list[str] | None = None) -> int:
         return _fail(f"{message} (run with --debug for the traceback)", EXIT_INTERNAL_ERROR)
 
 
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null (what Python's documentation recommends after a broken pipe):
+    what is left in its buffer is flushed there at exit, not reported as an ignored error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
 def main() -> None:
     """Console-script entry point."""
     keep_freed_memory()
     if "--debug" in sys.argv[1:]:
-        sys.exit(run())
-    with native_stderr_hidden():
         status = run()
+    else:
+        with native_stderr_hidden():
+            status = run()
+    if _stdout["closed"]:
+        _stdout_to_devnull()
     sys.exit(status)

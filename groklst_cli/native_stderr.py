@@ -36,8 +36,19 @@ def native_stderr_hidden() -> Iterator[None]:
         try:
             yield
         finally:
-            sys.stderr.flush()
+            diverted, sys.stderr = sys.stderr, python_stderr
+            _close_quietly(diverted)
             os.dup2(saved, fd)
             os.close(saved)
-            sys.stderr.close()
-            sys.stderr = python_stderr
+
+
+def _close_quietly(stream) -> None:  # noqa: ANN001 - a text file
+    """Close ``stream``; what it cannot flush any more (a stderr whose reader went away, a
+    terminal that hung up) is dropped: nobody is left to read it."""
+    try:
+        stream.close()
+    except OSError:
+        try:
+            stream.close()  # the buffer failed to flush: close the file all the same
+        except OSError:
+            pass

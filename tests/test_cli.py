@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from groklst_cli import __version__
 from groklst_cli.app import run
+from pipelines.errors import printable_path
+from tests.conftest import write_canonical_scene
 
 COMMANDS = ("sample-scene", "ingest", "prepare", "train", "evaluate", "downscale", "models")
 
@@ -128,3 +135,211 @@ def test_a_file_option_ending_in_a_separator_is_refused(tmp_path: Path, capsys, 
     assert err.startswith(f"error: {out}/: names a folder (it ends in a separator), not the file to write (hint: name the")
     assert len(err.splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- usage errors: one line
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "groklst_cli", "--threads", "1", *args]
+
+
+USAGE_ERRORS = [
+    (["downscale", "x_lst.tif", "--tile", "4"],
+     "Invalid value for '--tile': Input should be greater than or equal to 8 (hint: groklst downscale --help)"),
+    (["downscale", "-dash_lst.tif"], "No such option: -d (hint: groklst downscale --help)"),
+    (["downscale", "x_lst.tif", "--units-out", "fahrenheit"],  # no pydantic "Value error, "
+     "Invalid value for '--units-out': 'fahrenheit' is not one of 'kelvin', 'celsius', 'auto'. "
+     "(hint: groklst downscale --help)"),
+    (["downscale", "--tile"], "Option '--tile' requires an argument. (hint: groklst downscale --help)"),
+    (["downscale"], "Missing argument 'inputs'. (hint: groklst downscale --help)"),
+    (["no-such-command"], "No such command 'no-such-command'. (hint: groklst --help)"),
+    (["--threads", "0", "models"], "Invalid value for '--threads' (env var: 'GROKLST_THREADS'): "
+                                   "Input should be greater than or equal to 1 (hint: groklst --help)"),
+]
+
+
+@pytest.mark.parametrize("argv, message", USAGE_ERRORS)
+def test_a_usage_error_is_one_line_exit_2(capsys, argv: list[str], message: str) -> None:
+    """QA: click printed Usage:, Try ... and Error: lines where the README promises one."""
+    assert run(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"error: {message}\n"
+    assert captured.out == ""
+
+
+def test_a_usage_error_with_json_is_also_a_json_line(capsys) -> None:
+    assert run(["downscale", "x_lst.tif", "--units-out", "fahrenheit", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert json_lines(captured.out) == [{
+        "input": None, "output": None, "status": "error",
+        "error": "Invalid value for '--units-out': 'fahrenheit' is not one of 'kelvin', 'celsius', 'auto'."}]
+    assert captured.err == f"error: {USAGE_ERRORS[2][1]}\n"
+
+
+def test_a_usage_error_is_one_line_in_a_real_process() -> None:
+    proc = subprocess.run(_cli("downscale", "-dash_lst.tif"), capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        2, "", "error: No such option: -d (hint: groklst downscale --help)\n")
+
+
+def test_groklst_alone_still_prints_the_help(capsys) -> None:
+    assert run([]) == 2
+    out = capsys.readouterr().out
+    assert "Usage: groklst [OPTIONS] COMMAND" in out and "downscale" in out
+
+
+# ---------------------------------------------------------------- a closed stdout (| head)
+
+
+def _closed_pipe() -> int:
+    """The write end of a pipe whose reader is gone, as after ``| head -n 1`` exited."""
+    read, write = os.pipe()
+    os.close(read)
+    return write
+
+
+@pytest.mark.parametrize("flags", [["-q"], ["--debug"]])
+def test_a_closed_stdout_stops_quietly_with_status_141(tmp_path: Path, flags: list[str]) -> None:
+    """QA: ``downscale A B C --json | head -n 1`` exited 1 with nothing said: 141 (128 + SIGPIPE)
+    like other tools, no traceback (not even with --debug) and no "Exception ignored" at exit."""
+    scenes = [str(write_canonical_scene(tmp_path, name)[0]) for name in ("a", "b")]
+    out = tmp_path / "new" / "deeper"
+    stdout = _closed_pipe()
+    try:
+        proc = subprocess.run(_cli(*flags, "downscale", *scenes, "--out-dir", str(out), "--model",
+                                   "bicubic", "--json"),
+                              stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(stdout)
+    assert proc.returncode == 141, proc.stderr
+    for noise in ("error", "Traceback", "Exception ignored", "BrokenPipe"):
+        assert noise not in proc.stderr
+    if flags == ["-q"]:
+        assert proc.stderr == ""
+    # the first scene was written before its line could not be; the second never started
+    assert [p.name for p in out.iterdir()] == ["a_lst_downscaled.tif"]
+
+
+def test_a_closed_stdout_leaves_no_out_dir_the_run_created(tmp_path: Path) -> None:
+    lst, _ = write_canonical_scene(tmp_path, "a")
+    stdout = _closed_pipe()
+    try:
+        proc = subprocess.run(_cli("-q", "downscale", str(tmp_path / "missing_lst.tif"), str(lst),
+                                   "--out-dir", str(tmp_path / "new" / "deeper"), "--model", "bicubic",
+                                   "--json"),
+                              stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(stdout)
+    assert (proc.returncode, proc.stderr) == (141, "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_guidance.tif", "a_lst.tif"]
+
+
+class _ClosedStdout(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
+def test_a_closed_stdout_in_process(tmp_path: Path, monkeypatch, capsys) -> None:
+    lst, _ = write_canonical_scene(tmp_path, "a")
+    monkeypatch.setattr(sys, "stdout", _ClosedStdout())
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(tmp_path / "o.tif")]) == 141
+    assert capsys.readouterr().err == ""
+    assert (tmp_path / "o.tif").is_file()  # written before its path could not be printed
+    assert not list(tmp_path.glob(".o.tif*"))
+
+
+def test_an_error_whose_json_line_finds_stdout_closed_is_still_said(monkeypatch, capsys) -> None:
+    """The error, not the closed pipe, is what the user needs: its status and its line."""
+    monkeypatch.setattr(sys, "stdout", _ClosedStdout())
+    assert run(["downscale", "x_lst.tif", "--units-out", "fahrenheit", "--json"]) == 2
+    assert capsys.readouterr().err == f"error: {USAGE_ERRORS[2][1]}\n"
+
+
+# ---------------------------------------------------------------- SIGHUP
+
+
+def _start_until_partial(tmp_path: Path, out: Path, **popen) -> subprocess.Popen:
+    """A default-model downscale of a 90 px scene into ``out``, once its .partial exists."""
+    assert run(["-q", "sample-scene", str(tmp_path), "--name", "h", "--size", "90", "--seed", "2"]) == 0
+    proc = subprocess.Popen(_cli("-q", "downscale", str(tmp_path / "h_lst.tif"), "--out-dir", str(out),
+                                 "--tile", "48", "--overlap", "24", "--batch-size", "1"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    deadline = time.time() + 120
+    while not list(out.glob(".*.partial")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before the signal could be sent"
+    return proc
+
+
+def test_sighup_cleans_up_like_sigterm(tmp_path: Path) -> None:
+    """QA: a closed terminal or a dropped ssh left the .partial and the --out-dir it created."""
+    out = tmp_path / "new" / "deeper"
+    proc = _start_until_partial(tmp_path, out)
+    proc.send_signal(signal.SIGHUP)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert (proc.returncode, stdout, stderr) == (
+        129, "", "error: hung up (SIGHUP); unfinished outputs were removed\n")
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_sighup_ignored_by_nohup_stays_ignored(tmp_path: Path) -> None:
+    out = tmp_path / "new"
+    proc = _start_until_partial(tmp_path, out,
+                                preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    proc.send_signal(signal.SIGHUP)
+    stdout, stderr = proc.communicate(timeout=180)
+    assert (proc.returncode, stderr) == (0, "")
+    assert stdout == f"{out / 'h_lst_downscaled.tif'}\n"
+
+
+# ---------------------------------------------------------------- paths that are hard to print
+
+
+def test_printable_path_escapes_control_characters_and_keeps_the_rest() -> None:
+    assert printable_path("a\nb\rc\td") == "a\\nb\\rc\\td"
+    assert printable_path("a\x01b\x1b[31mc\x7fd\x85e\u2028f") == "a\\x01b\\x1b[31mc\\x7fd\\x85e\\u2028f"
+    assert printable_path(os.fsdecode(b"x\xff\n_lst.tif")) == "x\ufffd\\n_lst.tif"
+    assert printable_path(Path("é/[red]:fire: \\n.tif")) == "é/[red]:fire: \\n.tif"  # as typed
+    assert printable_path(printable_path("a\nb")) == "a\\nb"  # escaping twice changes nothing
+
+
+@pytest.mark.parametrize("name, shown", [
+    ("a1\nx_lst.tif", "a1\\nx_lst.tif"),
+    ("a1\x01x_lst.tif", "a1\\x01x_lst.tif"),
+    ("a1\x1b[2Jx_lst.tif", "a1\\x1b[2Jx_lst.tif"),  # no terminal escape sequence either
+    ("a1\u2028x_lst.tif", "a1\\u2028x_lst.tif"),
+])
+def test_control_characters_in_a_path_are_escaped_in_the_error_line(tmp_path: Path, capsys,
+                                                                     name: str, shown: str) -> None:
+    """QA: a newline in a path broke the one-line error over two lines, \\x01 was invisible."""
+    assert run(["-q", "downscale", str(tmp_path / name), "--model", "bicubic",
+                "-o", str(tmp_path / "o.tif")]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path}/{shown}: file not found (hint: check the path)\n"
+    assert run(["prepare", str(tmp_path / name), "-o", str(tmp_path / "ds")]) == 2  # a command's own refusal
+    assert capsys.readouterr().err == f"error: {tmp_path}/{shown}: file not found (hint: check the path)\n"
+
+
+def test_an_internal_error_message_stays_on_one_line(monkeypatch, capsys) -> None:
+    import groklst_cli.commands.downscale as cmd
+
+    def boom(*args, **kwargs):
+        raise ValueError("two\nlines")
+
+    monkeypatch.setattr(cmd, "_jobs", boom)
+    assert run(["downscale", "x_lst.tif", "--model", "bicubic"]) == 1
+    assert capsys.readouterr().err == \
+        "error: internal error: ValueError: two\\nlines (run with --debug for the traceback)\n"
+
+
+def test_a_json_line_about_a_path_that_is_not_utf8_is_strict_json(tmp_path: Path, capsys) -> None:
+    """QA: "input" held the lone surrogate escape \\udcff (serde_json refuses it) where "error"
+    said U+FFFD; both say U+FFFD now."""
+    odd = os.fsdecode(bytes(tmp_path) + b"/x\xff_lst.tif")
+    assert run(["-q", "downscale", odd, "--model", "bicubic", "-o", str(tmp_path / "o.tif"), "--json"]) == 2
+    out = capsys.readouterr().out
+    assert "\\ud" not in out
+    out.encode("utf-8")  # Python could not encode the lone surrogate
+    [line] = json_lines(out)
+    assert line["input"] == f"{tmp_path}/x\ufffd_lst.tif"
+    assert line["error"].startswith(f"{tmp_path}/x\ufffd_lst.tif: ")
