@@ -329,13 +329,14 @@ def test_errors_before_any_scene_still_print_a_json_line(tmp_path: Path, capsys)
     assert line["status"] == "error" and "more than half the tile" in line["error"]
 
 
-@pytest.mark.parametrize("command", [
-    ["downscale", "{lst}", "--tile", "4"],  # click's own range check
-    ["downscale", "{lst}", "--model", "bicubic", "--scale", "1"],  # the same for --scale >= 2
-    ["downscale", "{lst}", "--units", "foo"],  # click's choice check
-    ["guidance", "{lst}", "{lst}", "-o", "{lst}", "--scale", "3"],  # another command's refusal
+@pytest.mark.parametrize("command, names_input", [
+    (["downscale", "{lst}", "--tile", "4"], False),  # click's own range check, before the command
+    (["downscale", "{lst}", "--model", "bicubic", "--scale", "1"], False),  # the same for --scale >= 2
+    (["downscale", "{lst}", "--units", "foo"], False),  # click's choice check
+    (["guidance", "{lst}", "{lst}", "-o", "{lst}", "--scale", "3"], True),  # another command's refusal
 ])
-def test_every_command_stopping_error_is_one_json_line_with_json(tmp_path: Path, capsys, command) -> None:
+def test_every_command_stopping_error_is_one_json_line_with_json(tmp_path: Path, capsys, command,
+                                                                 names_input: bool) -> None:
     lst, _ = make_scene(tmp_path)
     status = run([part.format(lst=lst) for part in command] + ["--json"])
     captured = capsys.readouterr()
@@ -343,7 +344,7 @@ def test_every_command_stopping_error_is_one_json_line_with_json(tmp_path: Path,
     lines = captured.out.splitlines()
     assert len(lines) == 1, lines
     line = json.loads(lines[0])
-    assert line["status"] == "error" and line["input"] is None and line["error"]
+    assert line["status"] == "error" and line["input"] == (str(lst) if names_input else None) and line["error"]
     assert "rror" in captured.err  # the message is on stderr as well, for a person
 
 
