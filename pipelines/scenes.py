@@ -2,25 +2,45 @@
 
 Scenes run one after another in this process, or are distributed over a dask.distributed
 cluster (one task per scene). Each scene yields a :class:`SceneReport`.
+
+On a cluster, paths are made absolute here (a worker's current folder is not this one) and a
+stopped run stops for real: queued scenes never start, running ones see the run's stop event
+at their next progress report and, decisively, right before their output is renamed into
+place, so nothing is published after the client stopped.
 """
 
 from __future__ import annotations
 
+import copy
 import os
+import re
 import time
 import traceback
+import uuid
+import warnings
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pipelines.atomic import check_writable
+from pipelines.atomic import atomic_output, check_writable, remove_stale
 from pipelines.downscale import DownscaleOptions, SceneReport, downscale_scene, guidance_beside
-from pipelines.errors import EmptySceneError, InputError, environment_error
+from pipelines.errors import EmptySceneError, GroklstWarning, InputError, environment_error
 from pipelines.geotiff import check_geotiff_name
 from pipelines.infer import ModelSource
-from pipelines.raster_names import display_name, raster_stem
+from pipelines.raster_names import display_name, gdal_name, raster_stem
 from pipelines.scene_align import aligned_guidance
+
+CONNECT_TIMEOUT_S = 15  # how long to try reaching a --dask-scheduler
+WORKER_WAIT_S = 60  # how long to wait for a scheduler's first worker
+WORKER_WAIT_QUIET_S = 2  # ... before saying so
+STOP_POLL_S = 0.5  # a running scene asks whether its run was stopped at most this often
+STOP_WAIT_S = 10  # how long a stopped run waits for its running scenes to stop
+ADDRESS_HINT = "give a running dask scheduler's address, such as tcp://HOST:8786"
+
+
+class SceneStopped(Exception):
+    """The run this scene belongs to was stopped: nothing of it is published."""
 
 
 @dataclass(frozen=True)
@@ -80,13 +100,19 @@ def run_job(
     debug: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
     on_grid: Callable[[str], None] | None = None,
+    stopped: Callable[[], bool] | None = None,
 ) -> SceneReport:
     """Downscale one job, turning every failure into a report instead of an exception.
 
     Statuses: ``ok``; ``skipped`` (output exists, ``skip_existing``); ``empty`` (no valid
-    pixel, nothing written); ``error`` (bad input or environment); ``failed`` (a bug).
+    pixel, nothing written); ``error`` (bad input or environment); ``failed`` (a bug);
+    ``stopped`` (``stopped()`` said so: nothing written, no temporary left).
     ``on_grid`` gets a line on each grid decision (the alignment, the output grid).
+    ``stopped`` is asked before any work, every :data:`STOP_POLL_S` on progress, and right
+    before the finished output is renamed into place.
     """
+    if stopped is not None and stopped():
+        return SceneReport(display_name(job.lst), str(job.output), status="stopped")
     if skip_existing and job.output.is_file():
         return SceneReport(display_name(job.lst), str(job.output), status="skipped")
     try:
@@ -94,6 +120,10 @@ def run_job(
         check_writable(job.output, options.overwrite, inputs=job.inputs())
         start = time.perf_counter()
         with ExitStack() as stack:
+            output = job.output
+            if stopped is not None:
+                output = stack.enter_context(_published_unless_stopped(job, source, options, stopped))
+                on_progress = _checking(on_progress, stopped)
             guidance = job.guidance
             if job.align:
                 aligned = stack.enter_context(aligned_guidance(job.lst, job.guidance, job.output, source.scale))
@@ -101,11 +131,14 @@ def run_job(
                     on_grid(aligned.description)
                 guidance, options = aligned.path, replace(options, tags={**options.tags, **aligned.tags})
             report = downscale_scene(
-                job.lst, job.output, source, guidance_path=guidance, options=options,
+                job.lst, output, source, guidance_path=guidance, options=options,
                 on_progress=on_progress, on_grid=on_grid,
             )
+            report.output = str(job.output)
         report.seconds = round(time.perf_counter() - start, 3)  # with the alignment
         return report
+    except SceneStopped:
+        return SceneReport(display_name(job.lst), str(job.output), status="stopped")
     except EmptySceneError as exc:
         return SceneReport(display_name(job.lst), str(job.output), status="empty", error=str(exc))
     except InputError as exc:
@@ -118,6 +151,47 @@ def run_job(
         return SceneReport(
             display_name(job.lst), str(job.output), status="failed", error=f"internal error: {detail}"
         )
+
+
+@contextmanager
+def _published_unless_stopped(job: SceneJob, source: ModelSource, options: DownscaleOptions,
+                              stopped: Callable[[], bool]) -> Iterator[Path]:
+    """A hidden name beside ``job.output`` for the scene to be written to; renamed onto
+    ``job.output`` when the block succeeds and ``stopped()`` says no, right before the rename.
+
+    (:func:`~pipelines.downscale.downscale_scene` publishes when it is done; writing it to this
+    temporary name puts the last check between its end and the rename.) Its own temporaries
+    beside the hidden name, ``..NAME.XXXXXXXX.partial.XXXXXXXX.partial``, that a killed
+    worker left are removed a day later like ``.NAME.XXXXXXXX.partial``.
+    """
+    def check(_: Path) -> None:
+        if stopped():
+            raise SceneStopped()
+
+    output = job.output
+    remove_stale(output.parent, re.compile(
+        r"\.\." + re.escape(output.name) + r"\.[0-9a-f]{8}\.partial\.[0-9a-f]{8}\.partial(?:\..+)?"))
+    protected = [*job.inputs(), *([source.checkpoint_path] if source.checkpoint_path else [])]
+    with atomic_output(output, options.overwrite, inputs=protected, check=check) as staged:
+        yield staged
+
+
+def _checking(on_progress: Callable[[int, int], None] | None,
+              stopped: Callable[[], bool]) -> Callable[[int, int], None]:
+    """``on_progress`` that also raises :class:`SceneStopped` when ``stopped()`` (asked at
+    most every :data:`STOP_POLL_S`)."""
+    asked = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        nonlocal asked
+        if on_progress is not None:
+            on_progress(done, total)
+        if time.monotonic() - asked >= STOP_POLL_S:
+            asked = time.monotonic()
+            if stopped():
+                raise SceneStopped()
+
+    return progress
 
 
 def run_local(
@@ -139,13 +213,195 @@ def run_dask(
     """Scenes as tasks on the dask.distributed scheduler at ``scheduler``, yielded as they finish.
 
     Workers need the same files at the same paths (a shared file system) and groklst installed.
+    Relative paths are made absolute here (a worker's current folder is its own); reports name
+    the paths as given. A bad or unreachable address, or a scheduler that has no worker within
+    :data:`WORKER_WAIT_S`, is an :class:`InputError` naming ``--dask-scheduler``. When the
+    caller stops (Ctrl-C, SIGTERM, any exception, or closing this generator), queued scenes are
+    cancelled and running ones stop without publishing their output (:func:`_stop`).
     """
-    from dask.distributed import Client, as_completed
+    jobs = list(jobs)
+    sent = [_absolute_job(job) for job in jobs]
+    source = _absolute_source(source)
+    from dask.distributed import Event, as_completed
 
-    with Client(scheduler) as client:
-        futures = [
-            client.submit(run_job, job, source, options, skip_existing=skip_existing, pure=False)
-            for job in jobs
-        ]
-        for future in as_completed(futures):
-            yield future.result()
+    with _connect(scheduler) as client:
+        if jobs:
+            _wait_for_workers(client, scheduler)
+        stop = Event(f"groklst-stop-{uuid.uuid4().hex}", client=client)
+        futures = {
+            client.submit(_scene_task, job, source, options, stop.name, skip_existing, pure=False): i
+            for i, job in enumerate(sent)
+        }
+        pending = set(futures)
+        try:
+            for future in as_completed(futures):
+                report = future.result()
+                pending.discard(future)
+                i = futures[future]
+                yield _as_given(report, jobs[i], sent[i])
+        finally:
+            if pending:
+                _stop(client, stop, {f: str(jobs[futures[f]].output) for f in pending})
+
+
+def _scene_task(job: SceneJob, source: ModelSource, options: DownscaleOptions, stop: str,
+                skip_existing: bool) -> SceneReport:
+    """One scene on a dask worker; it stops when the run's event ``stop`` is set or the
+    scheduler cancelled it."""
+    return run_job(job, source, options, skip_existing=skip_existing, stopped=_RunStopped(stop))
+
+
+class _RunStopped:
+    """Whether a task's run was stopped: its client set the run's event, or the scheduler
+    cancelled the task (its client cancelled it or went away; dask still runs a task it
+    cancelled to its end, and only drops its result)."""
+
+    def __init__(self, event: str):
+        self.event = event
+
+    def __call__(self) -> bool:
+        from dask.distributed import Event
+
+        return _task_cancelled() or Event(self.event).is_set()
+
+
+def _task_cancelled() -> bool:
+    """Whether the dask task running in this thread was cancelled (False outside a task, and
+    when the worker's state cannot be read: the run's event is the check to rely on)."""
+    try:
+        from distributed import get_worker
+        from distributed.worker import thread_state
+
+        task = get_worker().state.tasks.get(thread_state.key)
+    except (ImportError, AttributeError, ValueError):
+        return False
+    return task is not None and task.state == "cancelled"
+
+
+def _connect(scheduler: str):
+    """A client of the scheduler at ``scheduler``; an :class:`InputError` naming
+    ``--dask-scheduler`` when it is no address or nothing answers within
+    :data:`CONNECT_TIMEOUT_S`."""
+    from dask.distributed import Client
+
+    try:
+        return Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+    except (ValueError, TypeError) as exc:
+        raise InputError("--dask-scheduler", f"{scheduler!r} is not a dask scheduler address ({_first_line(exc)})",
+                         f"{ADDRESS_HINT}; without --dask-scheduler the scenes run here") from exc
+    except OSError as exc:  # refused, unknown host, timed out: distributed retries until the timeout
+        raise InputError("--dask-scheduler", f"no dask scheduler answered at {scheduler} within "
+                         f"{CONNECT_TIMEOUT_S} s", f"start one (dask scheduler) or {ADDRESS_HINT}") from exc
+
+
+def _wait_for_workers(client, scheduler: str) -> None:
+    """Wait up to :data:`WORKER_WAIT_S` for the scheduler's first worker (saying so after a
+    moment); an :class:`InputError` if none comes."""
+    for waited, wait in ((0, WORKER_WAIT_QUIET_S), (WORKER_WAIT_QUIET_S, WORKER_WAIT_S - WORKER_WAIT_QUIET_S)):
+        if waited:
+            warnings.warn(f"the dask scheduler at {scheduler} has no worker yet; waiting up to "
+                          f"{WORKER_WAIT_S} s for one", GroklstWarning, stacklevel=2)
+        try:
+            client.wait_for_workers(1, timeout=max(wait, 0.001))
+            return
+        except TimeoutError:
+            pass
+    raise InputError("--dask-scheduler", f"the dask scheduler at {scheduler} has no worker (waited "
+                     f"{WORKER_WAIT_S} s)", f"start workers with: dask worker {scheduler}")
+
+
+def _stop(client, stop, pending: dict) -> None:
+    """Stop a run whose ``pending`` futures (each with its output as given) were not reported:
+    set its event (running scenes stop at their next check and publish nothing), cancel the
+    scenes not started, and wait up to :data:`STOP_WAIT_S` for the running ones to end, so that
+    their temporaries are gone. Outputs written before the stop reached their scene (never
+    reported), and scenes still running after the wait, are warned about."""
+    from dask.distributed import wait
+
+    try:
+        stop.set()
+        finished = [f for f in pending if f.status == "finished"]
+        running = {key for keys in client.processing().values() for key in keys}
+        started = [f for f in pending if f.key in running and f not in finished]
+        client.cancel([f for f in pending if f not in finished and f not in started], force=True)
+    except Exception as exc:  # noqa: BLE001 - the scheduler is gone: so are the run's results
+        warnings.warn(f"could not stop the run's scenes on the dask cluster: {_first_line(exc)}",
+                      GroklstWarning, stacklevel=2)
+        return
+    try:
+        wait(started, timeout=STOP_WAIT_S)
+    except TimeoutError:
+        pass
+    written = [pending[f] for f in (*finished, *started) if f.status == "finished" and f.result().status == "ok"]
+    if written:
+        warnings.warn(f"written before the stop reached it: {', '.join(written)}", GroklstWarning, stacklevel=2)
+    left = [f for f in started if not f.done()]
+    if left:
+        warnings.warn(f"{len(left)} scene(s) still running on the cluster did not stop within {STOP_WAIT_S} s; "
+                      "they stop at their next tile batch and write nothing", GroklstWarning, stacklevel=2)
+    else:
+        stop.clear()  # the scheduler keeps a set event until it is cleared
+    client.cancel(list(pending), force=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+# ``/vsizip/a.zip/x.tif``: an archive named relative to the current folder
+_RELATIVE_ARCHIVE = re.compile(r"^(/vsi(?:zip|tar|gzip|7z|rar)/)(?![/{])(.+)$")
+_DRIVER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*:")
+
+
+def _absolute(path: Path | None) -> Path | None:
+    """``path`` as a worker in another folder must name it: a relative path joined to this
+    process's folder (not normalised: ``..`` after a link means what it meant here); a GDAL
+    name with a relative archive or file in it (``/vsizip/a.zip/x.tif``, ``NETCDF:a.nc:LST``)
+    with that part made absolute; anything else (absolute, remote) as it is."""
+    if path is None:
+        return None
+    name = gdal_name(path)
+    if name is None:
+        return path if path.is_absolute() else Path.cwd() / path
+    archive = _RELATIVE_ARCHIVE.match(name)
+    if archive:
+        return Path(f"{archive.group(1)}/{Path.cwd() / archive.group(2)}")
+    if _DRIVER.match(name):  # the file is one or more ':'-separated parts after the driver
+        parts = name.split(":")
+        for start in range(1, len(parts)):
+            for end in range(len(parts), start, -1):
+                file = ":".join(parts[start:end])
+                quote = '"' if len(file) > 1 and file[0] == file[-1] == '"' else ""
+                bare = file[1:-1] if quote else file
+                if bare and not os.path.isabs(bare) and Path(bare).is_file():
+                    whole = f"{quote}{Path.cwd() / bare}{quote}"
+                    return Path(":".join([*parts[:start], whole, *parts[end:]]))
+    return path
+
+
+def _absolute_job(job: SceneJob) -> SceneJob:
+    return replace(job, lst=_absolute(job.lst), output=_absolute(job.output), guidance=_absolute(job.guidance))
+
+
+def _absolute_source(source: ModelSource) -> ModelSource:
+    """``source`` with its checkpoint's path absolute (the worker hashes it for the tags)."""
+    if source.checkpoint_path is None or os.path.isabs(source.checkpoint_path):
+        return source
+    moved = copy.copy(source)
+    moved.checkpoint_path = str(Path.cwd() / source.checkpoint_path)
+    return moved
+
+
+def _as_given(report: SceneReport, given: SceneJob, sent: SceneJob) -> SceneReport:
+    """A worker's report with the scene's paths named as the user gave them, as a local run
+    names them (its input and output, and these paths in its error)."""
+    renamed = {}
+    for absolute, typed in zip([sent.output, *sent.inputs()], [given.output, *given.inputs()]):
+        if absolute != typed:
+            for form in {str(absolute), display_name(absolute)}:
+                renamed[form] = display_name(typed)
+    error = report.error
+    for absolute in sorted(renamed, key=len, reverse=True):  # a path before its prefixes
+        if error:
+            error = re.sub(re.escape(absolute) + r"(?![\w.-])", lambda _, typed=renamed[absolute]: typed, error)
+    return replace(report, input=display_name(given.lst), output=str(given.output), error=error)

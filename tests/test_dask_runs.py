@@ -1,0 +1,278 @@
+"""``downscale --dask-scheduler``: a stopped run publishes nothing, paths mean what they mean
+where groklst was started, and a bad scheduler is a one-line error (exit 2)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+import pipelines.scenes as scenes
+from groklst_cli.app import run
+from pipelines.downscale import DownscaleOptions
+from pipelines.infer import DEFAULT_CHECKPOINT, ModelSource
+from pipelines.sample_scene import generate_scene, write_scene
+from pipelines.scenes import SceneJob, run_job
+
+distributed = pytest.importorskip("dask.distributed")
+
+PARTIAL = re.compile(r".*\.partial(\..+)?")
+
+
+def _cluster(workers: int = 1):
+    return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
+                                    dashboard_address=None)
+
+
+def _scene(folder: Path, name: str, seed: int) -> Path:
+    return write_scene(generate_scene((16, 16), seed=seed), folder, name=name)[0]
+
+
+def _pixels(path: Path) -> np.ndarray:
+    with rasterio.open(path) as src:
+        return src.read(1)
+
+
+def _json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+@pytest.mark.parametrize("signum, status, message", [
+    (signal.SIGINT, 130, "error: interrupted; unfinished outputs were removed"),
+    (signal.SIGTERM, 143, "error: terminated (SIGTERM); unfinished outputs were removed"),
+    (signal.SIGHUP, 129, "error: hung up (SIGHUP); unfinished outputs were removed"),
+])
+def test_a_run_stopped_mid_scene_publishes_nothing(tmp_path: Path, capsys, monkeypatch,
+                                                   signum: int, status: int, message: str) -> None:
+    """QA: after Ctrl-C or SIGTERM (or SIGHUP) the worker went on and replaced the output ~30 s later."""
+    a, b = _scene(tmp_path, "a", 1), _scene(tmp_path, "b", 2)
+    out = tmp_path / "out"
+    assert run(["-q", "downscale", str(a), "--model", "bilinear", "--out-dir", str(out)]) == 0
+    before = (out / "a_lst_downscaled.tif").read_bytes()
+    started, ended = threading.Event(), threading.Event()
+    seen, reports = [], []
+    real = scenes.run_job
+
+    def held(job, *args, stopped, **kwargs):
+        """The scene halts at its first progress report until the client has stopped the run."""
+        def progress(done: int, total: int) -> None:
+            seen.append(sorted(p.name for p in out.iterdir()))
+            started.set()
+            deadline = time.monotonic() + 15
+            while not stopped() and time.monotonic() < deadline:
+                time.sleep(0.02)
+
+        try:
+            reports.append(real(job, *args, stopped=stopped, on_progress=progress, **kwargs))
+            return reports[-1]
+        finally:
+            ended.set()
+
+    def interrupt() -> None:
+        if started.wait(20):
+            os.kill(os.getpid(), signum)
+
+    monkeypatch.setattr(scenes, "run_job", held)
+    with _cluster() as cluster:
+        capsys.readouterr()
+        threading.Thread(target=interrupt, daemon=True).start()
+        code = run(["-q", "downscale", str(a), str(b), "--model", "bicubic", "--out-dir", str(out), "--json",
+                    "--overwrite", "--tile", "32", "--overlap", "16", "--dask-scheduler",
+                    cluster.scheduler_address])
+        captured = capsys.readouterr()
+        assert ended.wait(20)
+    assert code == status and captured.err.splitlines() == [message]
+    assert captured.out == ""  # no scene finished
+    # Mid-scene: the scene's temporaries existed; it then stopped without publishing.
+    assert any(PARTIAL.fullmatch(name) for name in seen[0]) and "b_lst_downscaled.tif" not in seen[0]
+    assert reports[0].status == "stopped" and reports[0].output == str(out / "a_lst_downscaled.tif")
+    assert all(r.status == "stopped" for r in reports)  # the queued scene never ran
+    assert (out / "a_lst_downscaled.tif").read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == ["a_lst_downscaled.tif"]  # no temporary, no b
+
+
+def test_a_scene_that_outlives_its_stopped_client_publishes_nothing(tmp_path: Path, capsys, monkeypatch) -> None:
+    """A scene busy past the client's wait says so, and still publishes nothing once it goes on."""
+    monkeypatch.setattr(scenes, "STOP_WAIT_S", 0.2)
+    a = _scene(tmp_path, "a", 1)
+    out = tmp_path / "out"
+    assert run(["-q", "downscale", str(a), "--model", "bilinear", "--out-dir", str(out)]) == 0
+    before = (out / "a_lst_downscaled.tif").read_bytes()
+    started, release, ended = threading.Event(), threading.Event(), threading.Event()
+    reports = []
+    real = scenes.run_job
+
+    def held(*args, **kwargs):
+        def progress(done: int, total: int) -> None:
+            started.set()
+            release.wait(20)  # busy until the client is gone
+
+        try:
+            reports.append(real(*args, on_progress=progress, **kwargs))
+            return reports[-1]
+        finally:
+            ended.set()
+
+    def interrupt() -> None:
+        if started.wait(20):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(scenes, "run_job", held)
+    with _cluster() as cluster:
+        capsys.readouterr()
+        threading.Thread(target=interrupt, daemon=True).start()
+        code = run(["-q", "downscale", str(a), "--model", "bicubic", "--out-dir", str(out), "--overwrite",
+                    "--tile", "32", "--overlap", "16", "--dask-scheduler", cluster.scheduler_address])
+        err = capsys.readouterr().err
+        release.set()
+        assert ended.wait(20)
+    assert code == 130 and err.splitlines() == [
+        "warning: 1 scene(s) still running on the cluster did not stop within 0.2 s; they stop at their "
+        "next tile batch and write nothing",
+        "error: interrupted; unfinished outputs were removed",
+    ]
+    assert [r.status for r in reports] == ["stopped"]
+    assert (out / "a_lst_downscaled.tif").read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == ["a_lst_downscaled.tif"]
+
+
+def test_a_scene_finished_after_the_stop_is_not_renamed_into_place(tmp_path: Path, monkeypatch) -> None:
+    """The last check is right before the rename: a scene whose tiles were all done when its
+    run stopped removes its finished temporary and keeps the existing output."""
+    monkeypatch.setattr(scenes, "STOP_POLL_S", 1e9)  # no check on progress: only the last one tells
+    lst = _scene(tmp_path, "a", 1)
+    out = tmp_path / "out" / "a.tif"
+    out.parent.mkdir()
+    out.write_bytes(b"an earlier output")
+    stop = threading.Event()
+    asked = []
+
+    def stopped() -> bool:
+        asked.append(stop.is_set())
+        return stop.is_set()
+
+    def progress(done: int, total: int) -> None:
+        if done == total:
+            stop.set()
+
+    job, source = SceneJob(lst, out), ModelSource(interpolation="bicubic")
+    options = DownscaleOptions(overwrite=True)
+    report = run_job(job, source, options, stopped=stopped, on_progress=progress)
+    assert (report.status, report.output, report.error) == ("stopped", str(out), None)
+    assert asked == [False, True]  # before any work, and right before the rename
+    assert out.read_bytes() == b"an earlier output"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["a.tif"]
+    # Not stopped: published under its name, as a local run writes it.
+    assert run_job(job, source, options, stopped=lambda: False).status == "ok"
+    local = tmp_path / "local.tif"
+    assert run_job(SceneJob(lst, local), source, options).status == "ok"
+    np.testing.assert_array_equal(_pixels(out), _pixels(local))
+    assert sorted(p.name for p in out.parent.iterdir()) == ["a.tif"]
+    # Stopped before it started: nothing is made, not even the output's folder.
+    later = tmp_path / "later" / "a.tif"
+    assert run_job(SceneJob(lst, later), source, options, stopped=lambda: True).status == "stopped"
+    assert not later.parent.exists()
+
+
+def test_relative_paths_are_those_of_the_client_not_of_the_worker(tmp_path: Path, capsys, monkeypatch) -> None:
+    """QA: relative inputs, outputs, guidance and checkpoint were looked up in the worker's folder
+    (``s/a1_lst.tif: file not found``, a stray folder there, or another file of the same name)."""
+    here, there = tmp_path / "here", tmp_path / "there"
+    for folder, seed in ((here, 1), (there, 5)):  # the worker's folder has other scenes of the same names
+        _scene(folder / "s", "a", seed)
+        _scene(folder / "s", "b", seed + 1)
+    shutil.copy(DEFAULT_CHECKPOINT, here / "model.pt")
+    listing = sorted(str(p.relative_to(there)) for p in there.rglob("*"))
+    real = scenes.run_job
+
+    def elsewhere(*args, **kwargs):  # the task runs in the worker's own folder
+        os.chdir(there)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            os.chdir(here)
+
+    monkeypatch.chdir(here)
+    runs = {
+        "out-dir": ["s/a_lst.tif", "s/b_lst.tif", "s/missing_lst.tif", "--model", "bicubic", "--out-dir", "o/x"],
+        "output": ["s/a_lst.tif", "--guidance", "s/b_guidance.tif", "-c", "model.pt", "-o", "o/y/a.tif"],
+    }
+    local = {}
+    for name, args in runs.items():
+        assert run(["-q", "downscale", *args, "--json"]) == (2 if name == "out-dir" else 0)
+        local[name] = _json_lines(capsys.readouterr().out)
+        shutil.move(here / "o", here / f"local-{name}")
+    monkeypatch.setattr(scenes, "run_job", elsewhere)
+    with _cluster() as cluster:
+        for name, args in runs.items():
+            capsys.readouterr()
+            status = run(["-q", "downscale", *args, "--json", "--dask-scheduler", cluster.scheduler_address])
+            assert status == (2 if name == "out-dir" else 0)
+            lines = sorted(_json_lines(capsys.readouterr().out), key=lambda line: line["input"])
+            assert [(l["input"], l["output"], l["status"], l["error"]) for l in lines] == \
+                [(l["input"], l["output"], l["status"], l["error"]) for l in sorted(local[name], key=lambda l: l["input"])]
+    assert [(l["input"], l["output"], l["status"], l["error"]) for l in sorted(local["out-dir"], key=lambda l: l["input"])] == [
+        ("s/a_lst.tif", "o/x/a_lst_downscaled.tif", "ok", None),
+        ("s/b_lst.tif", "o/x/b_lst_downscaled.tif", "ok", None),
+        ("s/missing_lst.tif", "o/x/missing_lst_downscaled.tif", "error", "s/missing_lst.tif: file not found (hint: check the path)"),
+    ]
+    for written in ("x/a_lst_downscaled.tif", "x/b_lst_downscaled.tif"):
+        np.testing.assert_array_equal(_pixels(here / "o" / written), _pixels(here / "local-out-dir" / written))
+    np.testing.assert_array_equal(_pixels(here / "o/y/a.tif"), _pixels(here / "local-output/y/a.tif"))
+    with rasterio.open(here / "o/y/a.tif") as src:
+        tags = src.tags()
+    assert tags["guidance_source"] == str(here / "s/b_guidance.tif") and tags["model"] == "mocolsk-lite"
+    assert sorted(str(p.relative_to(there)) for p in there.rglob("*")) == listing  # nothing made there
+
+
+@pytest.mark.parametrize("address, problem", [
+    ("processes", "'processes' is not a dask scheduler address (missing port number in address 'processes')"),
+    ("localhost", "'localhost' is not a dask scheduler address (missing port number in address 'localhost')"),
+    ("tcp://127.0.0.1:1", "no dask scheduler answered at tcp://127.0.0.1:1 within 1 s"),
+])
+def test_a_bad_or_unreachable_scheduler_is_an_input_error(tmp_path: Path, capsys, monkeypatch,
+                                                          address: str, problem: str) -> None:
+    """QA: these ended as ``internal error: ValueError/OSError``, exit 1."""
+    monkeypatch.setattr(scenes, "CONNECT_TIMEOUT_S", 1)
+    lst = _scene(tmp_path, "a", 1)
+    start = time.monotonic()
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "--out-dir", str(tmp_path / "out"),
+                "--json", "--dask-scheduler", address]) == 2
+    assert time.monotonic() - start < 10
+    captured = capsys.readouterr()
+    hint = ("start one (dask scheduler) or give a running dask scheduler's address, such as tcp://HOST:8786"
+            if "answered" in problem else "give a running dask scheduler's address, such as tcp://HOST:8786; "
+            "without --dask-scheduler the scenes run here")
+    line = f"--dask-scheduler: {problem} (hint: {hint})"
+    assert captured.err.splitlines() == [f"error: {line}"]
+    assert json.loads(captured.out) == {"input": str(lst), "output": None, "status": "error", "error": line}
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_scheduler_without_workers_is_refused_after_a_bounded_wait(tmp_path: Path, capsys, monkeypatch) -> None:
+    """QA: groklst waited forever, silently, on a scheduler with no worker."""
+    monkeypatch.setattr(scenes, "WORKER_WAIT_S", 1.5)
+    monkeypatch.setattr(scenes, "WORKER_WAIT_QUIET_S", 0.5)
+    lst = _scene(tmp_path, "a", 1)
+    with _cluster(workers=0) as cluster:
+        address = cluster.scheduler_address
+        capsys.readouterr()
+        start = time.monotonic()
+        assert run(["-q", "downscale", str(lst), "--model", "bicubic", "--out-dir", str(tmp_path / "out"),
+                    "--dask-scheduler", address]) == 2
+        assert 1.5 <= time.monotonic() - start < 10
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: the dask scheduler at {address} has no worker yet; waiting up to 1.5 s for one",
+        f"error: --dask-scheduler: the dask scheduler at {address} has no worker (waited 1.5 s) "
+        f"(hint: start workers with: dask worker {address})",
+    ]
+    assert not (tmp_path / "out").exists()
