@@ -23,7 +23,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pipelines.atomic import atomic_output, check_writable, remove_stale
+from pipelines.atomic import OutputAppeared, atomic_output, check_writable, remove_stale
 from pipelines.downscale import DownscaleOptions, SceneReport, downscale_scene, guidance_beside
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError, environment_error
 from pipelines.geotiff import check_geotiff_name
@@ -141,6 +141,9 @@ def run_job(
         return SceneReport(display_name(job.lst), str(job.output), status="stopped")
     except EmptySceneError as exc:
         return SceneReport(display_name(job.lst), str(job.output), status="empty", error=str(exc))
+    except OutputAppeared as exc:  # another run of the scene finished first; its output is kept
+        status, error = ("skipped", None) if skip_existing else ("error", str(exc))
+        return SceneReport(display_name(job.lst), str(job.output), status=status, error=error)
     except InputError as exc:
         return SceneReport(display_name(job.lst), str(job.output), status="error", error=str(exc))
     except Exception as exc:  # noqa: BLE001 - reported per scene; the run goes on

@@ -526,3 +526,24 @@ def test_streaming_gdal_settings_bound_the_cache_and_use_every_core_unless_the_u
     monkeypatch.setenv("GDAL_NUM_THREADS", "1")
     with streaming_gdal_env() as env:
         assert "GDAL_CACHEMAX" not in env.options and "GDAL_NUM_THREADS" not in env.options
+
+
+def test_skip_existing_skips_a_scene_another_run_finished_meanwhile(tmp_path: Path, monkeypatch, capsys) -> None:
+    """QA: two runs of one archive with --skip-existing: the second to finish a scene reported an
+    error ("output appeared while groklst was writing it") instead of skipping it."""
+    import pipelines.downscale as downscale
+
+    lst, _ = make_scene(tmp_path)
+    out = tmp_path / "out.tif"
+    write_mosaic = downscale._write_mosaic
+
+    def another_run_finishes_first(run, tmp, *args):
+        write_mosaic(run, tmp, *args)
+        out.write_bytes(b"the other run's output")
+
+    monkeypatch.setattr(downscale, "_write_mosaic", another_run_finishes_first)
+    for extra, status, code in ((["--skip-existing"], "skipped", 0), ([], "error", 2)):
+        out.unlink(missing_ok=True)
+        assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out), "--json", *extra]) == code
+        assert json.loads(capsys.readouterr().out)["status"] == status
+        assert out.read_bytes() == b"the other run's output"
