@@ -78,6 +78,14 @@ def _looks_like_product(folder: Path, patterns: sdgsat.ProductPatterns) -> bool:
     return any(any(folder.glob(g)) for g in globs)
 
 
+def holds_products(path: Path, patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS) -> bool:
+    """Whether ``path`` is an SDGSAT-1 product folder or a folder holding product folders."""
+    if not path.is_dir():
+        return False
+    return _looks_like_product(path, patterns) or any(
+        p.is_dir() and _looks_like_product(p, patterns) for p in path.iterdir())
+
+
 def find_products(paths: Sequence[Path], patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS) -> list[sdgsat.Product]:
     """Products in ``paths``: each path is a product folder or a folder holding product folders."""
     products = []

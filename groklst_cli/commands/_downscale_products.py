@@ -24,6 +24,10 @@ from pipelines.raster_names import retrieved_lst_tag
 def check_product_run(paths: list[Path], guidance: Optional[Path], align: bool,
                        dask_scheduler: Optional[str]) -> None:
     """What a run from SDGSAT-1 product folders cannot be combined with."""
+    files = [p for p in paths if not p.is_dir()]
+    if files:
+        raise InputError(files[0], "is a file, while other inputs are SDGSAT-1 product folders",
+                         "give either LST rasters or one scene's product folders")
     if guidance is not None or align:
         raise InputError("--guidance" if guidance is not None else "--align",
                          "does not apply to SDGSAT-1 product folders: the MII product is the guidance",

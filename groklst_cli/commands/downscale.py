@@ -226,6 +226,7 @@ def downscale(
     """
     from pipelines.devices import resolve_device
     from pipelines.downscale import MAX_OUTPUT_PIXELS, DownscaleOptions, SceneReport
+    from pipelines.ingest import holds_products
     from pipelines.raster_names import display_name
     from pipelines.scenes import run_dask, run_local
 
@@ -250,8 +251,8 @@ def downscale(
         ctx.call_on_close(lambda: remove_if_empty(created))
     paths = _inputs(inputs)
     scene = None
-    if paths and all(p.is_dir() for p in paths):  # one scene's product folders (a folder among
-        # LST rasters is that scene's error, and the others go on)
+    if any(holds_products(p) for p in paths):  # one scene's product folders (another folder
+        # among LST rasters is that scene's error, and the others go on)
         check_product_run(paths, guidance, align, dask_scheduler)
         scene = plan_product_scene(ctx, paths, output, out_dir, overwrite, skip_existing, as_json, dem)
         if scene is None:  # --skip-existing, and the output exists
