@@ -238,13 +238,23 @@ def run_dask(
         pending = set(futures)
         try:
             for future in as_completed(futures):
-                report = future.result()
+                report = _task_report(future, sent[futures[future]])
                 pending.discard(future)
                 i = futures[future]
                 yield _as_given(report, jobs[i], sent[i])
         finally:
             if pending:
                 _stop(client, stop, {f: str(jobs[futures[f]].output) for f in pending})
+
+
+def _task_report(future, job: SceneJob) -> SceneReport:
+    """The scene's report; a task that did not return one (its worker died: dask's
+    ``KilledWorker``) is that scene's failure, and the other scenes go on."""
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - run_job reports its own errors: this is the cluster
+        return SceneReport(display_name(job.lst), str(job.output), status="failed",
+                           error=f"the dask task did not finish ({type(exc).__name__}: {exc})")
 
 
 def _scene_task(job: SceneJob, source: ModelSource, options: DownscaleOptions, stop: str,

@@ -276,3 +276,25 @@ def test_a_scheduler_without_workers_is_refused_after_a_bounded_wait(tmp_path: P
         f"(hint: start workers with: dask worker {address})",
     ]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_scene_whose_task_dies_is_that_scenes_failure(tmp_path: Path, capsys, monkeypatch) -> None:
+    """A worker that dies (dask's KilledWorker) failed the whole command as an internal error;
+    it is now that scene's "failed" line, and the other scenes are still written."""
+    a, b = _scene(tmp_path, "a", 1), _scene(tmp_path, "b", 2)
+    out = tmp_path / "out"
+    real = scenes.run_job
+
+    def dies_on_a(job, *args, **kwargs):
+        if job.lst.name == "a_lst.tif":
+            raise RuntimeError("worker lost")  # as future.result() raises KilledWorker
+        return real(job, *args, **kwargs)
+
+    monkeypatch.setattr(scenes, "run_job", dies_on_a)
+    with _cluster() as cluster:
+        assert run(["-q", "downscale", str(a), str(b), "--model", "bilinear", "--out-dir", str(out), "--json",
+                    "--dask-scheduler", cluster.scheduler_address]) == 1
+    lines = {line["input"]: line for line in _json_lines(capsys.readouterr().out)}
+    assert lines[str(b)]["status"] == "ok" and (out / "b_lst_downscaled.tif").is_file()
+    assert lines[str(a)]["status"] == "failed" and "the dask task did not finish (RuntimeError: worker lost)" in lines[str(a)]["error"]
+    assert not (out / "a_lst_downscaled.tif").exists()
