@@ -253,8 +253,7 @@ def downscale_scene(
         units_out = opts.units_out or units
         report.units = f"{units.value} in, {units_out.value} out"
         predictor = source.predictor(grids.scale, wanted, opts.execution)
-        learned = source.interpolation is None  # a checkpoint's network or a method fitted here
-        report.hole_margin = resolve_hole_margin(opts.hole_margin, grids.scale, learned)
+        report.hole_margin = resolve_hole_margin(opts.hole_margin, grids.scale, source.needs_hole_margin)
         reader = TileReader(inputs, grids, bands, wanted, units, opts.decoding, report.hole_margin,
                             source.checkpoint, _replaced_bands(inputs, source, wanted))
         run = _SceneRun(reader, predictor, opts)

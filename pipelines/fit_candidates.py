@@ -230,6 +230,12 @@ class BlendPredictor:
     weights: list[float]
     residual: str
 
+    @property
+    def holds_network(self) -> bool:
+        """Whether a network is blended in: its values next to a hole depend on data it cannot
+        see. The sharpeners read each pixel's own guidance plus the interpolated LR residual."""
+        return any(isinstance(m, NetworkMember) and w > 0 for m, w in zip(self.members, self.weights))
+
     def predict(self, lr: np.ndarray, guidance: np.ndarray) -> np.ndarray:
         """``lr`` (B, h, w) Kelvin and ``guidance`` (B, K, h*s, w*s) without NaN -> (B, h*s, w*s)."""
         out = []

@@ -188,6 +188,7 @@ class FittedPredictor(Protocol):
     name: str
     scale: int
     bands: list[str]
+    holds_network: bool  # whether its values next to a hole depend on data it cannot see
 
     def predict(self, lr: np.ndarray, guidance: np.ndarray) -> np.ndarray: ...
 
@@ -226,6 +227,15 @@ class ModelSource:
         if self.fitted is not None:
             return self.fitted.name
         return self.checkpoint.model if self.checkpoint else str(self.interpolation)
+
+    @property
+    def needs_hole_margin(self) -> bool:
+        """Whether outputs next to nodata need the hole margin by default: a network's values
+        there depend on data it cannot see (a checkpoint, or a fit with a network in it);
+        interpolators and the fitted sharpeners lose accuracy there as bicubic does (README)."""
+        if self.fitted is not None:
+            return self.fitted.holds_network
+        return self.checkpoint is not None
 
     @property
     def scale(self) -> int | None:

@@ -288,13 +288,6 @@ class SceneFit:
         return self.selection.written_metrics
 
     @property
-    def writes_network(self) -> bool:
-        """Whether what is written holds a network (any weight): its values near a hole then
-        depend on data it cannot see, as a trained model's do."""
-        weights = dict(zip(self.selection.names, self.selection.weights))
-        return any(c.checkpoint is not None and weights[c.name] > 0 for c in self.candidates)
-
-    @property
     def checkpoint(self) -> Checkpoint | None:
         """The fitted network's checkpoint (the first network candidate), if any."""
         return next((c.checkpoint for c in self.candidates if c.checkpoint is not None), None)

@@ -59,12 +59,12 @@ FOOTPRINT_CONTEXT_LR = 2
 Margins = tuple[int, int, int, int]  # LR pixels (top, left, bottom, right)
 
 
-def resolve_hole_margin(margin: int | None, scale: int, learned: bool) -> int:
-    """Output pixels masked around nodata holes: the given margin, or 3 LR pixels for learned
-    models and none for interpolators (which read no guidance values)."""
+def resolve_hole_margin(margin: int | None, scale: int, network: bool) -> int:
+    """Output pixels masked around nodata holes: the given margin, or 3 LR pixels for a network
+    (``ModelSource.needs_hole_margin``) and none for interpolators and fitted sharpeners."""
     if margin is not None:
         return margin
-    return AUTO_HOLE_MARGIN_LR * scale if learned else 0
+    return AUTO_HOLE_MARGIN_LR * scale if network else 0
 
 
 @dataclass(frozen=True)

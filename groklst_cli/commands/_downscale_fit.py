@@ -102,10 +102,6 @@ def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, f
                                  "fit_psf": fitted.psf.psf.spec,
                                  "fit_residual": fit_options.residual})
     options = replace(options, units=fitted.units)
-    if options.hole_margin is None and not fitted.writes_network:
-        # tsharp, gwr, dms and mlp read each pixel's own guidance plus the interpolated LR
-        # residual: next to holes they lose accuracy as bicubic does, so no margin either (README).
-        options = replace(options, hole_margin=0)
     info(f"units: {fitted.units.value} in, {(options.units_out or fitted.units).value} out")
     with progress() as bar:
         task = bar.add_task(job.lst.name, total=None)
