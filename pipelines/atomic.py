@@ -59,20 +59,22 @@ def is_groklst_dataset(path: Path) -> bool:
         data = json.loads(info.read_text())
     except (OSError, ValueError):
         return False
-    if isinstance(data, dict) and data.get("format") == DATASET_FORMAT:
+    if not isinstance(data, dict) or not data:  # damaged (QA: "{}" passed as a legacy dataset)
+        return False
+    if data.get("format") == DATASET_FORMAT:
         return True
     return all((path / name).exists() for name in _LEGACY_DATASET_ENTRIES)
 
 
-def _unreadable_json(path: Path) -> bool:
-    """Whether ``path`` is a file that does not hold JSON."""
+def _damaged_info(path: Path) -> bool:
+    """Whether ``path`` is a file that does not hold a JSON object with something in it."""
     if not path.is_file():
         return False
     try:
-        json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return True
-    return False
+    return not isinstance(data, dict) or not data
 
 
 def same_path(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
@@ -215,7 +217,7 @@ def _check_replaceable(target: Path, overwrite: bool, kind: OutputKind) -> None:
     elif not any(target.iterdir()):
         return  # an empty folder: nothing to lose
     elif not is_groklst_dataset(target):
-        if _unreadable_json(target / DATASET_INFO):  # perhaps a damaged dataset: still not ours to delete
+        if _damaged_info(target / DATASET_INFO):  # perhaps a damaged dataset: still not ours to delete
             raise InputError(target, f"exists and its {DATASET_INFO} cannot be read (damaged?), so it is not "
                              "known to be a groklst dataset; it is never replaced",
                              "if it is a damaged groklst dataset, delete it yourself; else choose a new or "
@@ -226,7 +228,8 @@ def _check_replaceable(target: Path, overwrite: bool, kind: OutputKind) -> None:
         raise InputError(target, "output already exists", "pass --overwrite to replace it")
 
 
-_PARTIAL = r"\.{name}\.[0-9a-f]{{8}}\.partial(?:\..+)?"  # GDAL's files beside it: .cog, .cog.ovr.tmp
+# GDAL's files beside it (.cog, .cog.ovr.tmp), and a dask task's partial of the partial (..NAME...)
+_PARTIAL = r"\.\.?{name}\.[0-9a-f]{{8}}\.partial(?:\..+)?"
 
 
 def stale_partials(target: Path, *, now: float | None = None) -> tuple[list[Path], list[Path]]:

@@ -89,6 +89,9 @@ class SceneReport:
 def guidance_beside(lst_path: str | os.PathLike[str]) -> Path:
     """``X_lst.tif`` -> ``X_guidance.tif`` in the same folder (the scene naming convention)."""
     p = Path(lst_path)
+    if p.is_dir():
+        raise InputError(p, "is a directory, expected a GeoTIFF",
+                         "SDGSAT-1 product folders are given alone: one scene's TIS and MII folders")
     stem, suffix = p.stem, p.suffix
     if not stem.endswith("_lst"):
         raise InputError(

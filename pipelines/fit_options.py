@@ -87,11 +87,12 @@ class FitOptions:
                 continue
             try:
                 learned = get_spec(name).learned
-            except KeyError as exc:
-                raise InputError("--fit-candidates", str(exc.args[0])) from exc
+            except KeyError:
+                learned = False
             if not learned:
                 raise InputError("--fit-candidates", f"{name!r} is not a candidate",
-                                 f"use bicubic, {', '.join(SHARPENER_CANDIDATES)} or a network")
+                                 f"use bicubic, {', '.join(SHARPENER_CANDIDATES)} or a network (groklst models "
+                                 "lists them)")
 
     @property
     def methods(self) -> tuple[str, ...]:

@@ -160,16 +160,17 @@ def test_gdal_files_beside_a_killed_runs_partial_are_cleaned_up_too(tmp_path: Pa
     target = tmp_path / "out.tif"
     old_cog = tmp_path / ".out.tif.0123abcd.partial.cog"
     old_ovr = tmp_path / ".out.tif.0123abcd.partial.cog.ovr.tmp"
+    old_worker = tmp_path / "..out.tif.0123abcd.partial.89abcdef.partial"  # a dask task's, killed
     young_cog = tmp_path / ".out.tif.89abcdef.partial.cog"
-    for path in (old_cog, old_ovr, young_cog):
+    for path in (old_cog, old_ovr, old_worker, young_cog):
         path.write_bytes(b"half")
     two_days_ago = time.time() - 2 * STALE_AFTER_S
-    for path in (old_cog, old_ovr):
+    for path in (old_cog, old_ovr, old_worker):
         os.utime(path, (two_days_ago, two_days_ago))
     with pytest.warns(GroklstWarning, match=r"\.out\.tif\.89abcdef\.partial\.cog"):
         with atomic_output(target) as tmp:
             tmp.write_bytes(b"done")
-    assert not old_cog.exists() and not old_ovr.exists() and young_cog.exists()
+    assert not old_cog.exists() and not old_ovr.exists() and not old_worker.exists() and young_cog.exists()
 
 
 def test_a_killed_aligned_runs_partial_guidance_is_cleaned_up(tmp_path: Path, monkeypatch) -> None:

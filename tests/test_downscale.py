@@ -345,6 +345,20 @@ def test_stdin_lists_as_find_writes_them(tmp_path: Path, monkeypatch, capsys) ->
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["status"] for line in lines] == ["ok", "error"]
     assert "is a directory, expected a GeoTIFF" in lines[1]["error"]
+    plain = tmp_path / "e"  # not named as an LST: was "cannot find the guidance: ... does not end in _lst"
+    plain.mkdir()
+    assert run(["-q", "downscale", str(plain), str(good), "--model", "bicubic", "--out-dir", str(out_dir),
+                "--overwrite"]) == 2
+    assert f"error: {plain}: is a directory, expected a GeoTIFF" in capsys.readouterr().err
+
+
+def test_the_log_line_escapes_control_characters_in_paths(tmp_path: Path, capsys) -> None:
+    """QA: a name holding a newline or an escape sequence split or recoloured the log line."""
+    lst, _ = make_scene(tmp_path, name="a\nb\x01")
+    out = tmp_path / "o\x1b[31m.tif"
+    assert run(["downscale", str(lst), "--model", "bicubic", "-o", str(out)]) == 0
+    line = capsys.readouterr().err.splitlines()[-1]
+    assert line.startswith(f"{tmp_path}/a\\nb\\x01_lst.tif -> {tmp_path}/o\\x1b[31m.tif (")
 
 
 def test_skip_existing_and_overwrite_together_are_refused(tmp_path: Path, capsys) -> None:

@@ -257,7 +257,9 @@ def test_fallback_bicubic_when_guidance_does_not_help(tmp_path: Path, capsys) ->
     (["--fit-seconds", "5", "--model", "bicubic"], "--fit-seconds: only applies with --fit"),
     (["--save-checkpoint", "x.pt", "--model", "bicubic"], "--save-checkpoint: only applies with --fit"),
     (["--fit", "--fallback", "nearest"], "unknown fallback"),
-    (["--fit", "--fit-candidates", "tsharp,nope"], "unknown model 'nope'"),
+    (["--fit", "--fit-candidates", "tsharp,nope"], "--fit-candidates: 'nope' is not a candidate (hint: use "
+                                                    "bicubic, tsharp, gwr, dms, mlp or a network"),
+    (["--fit", "--fit-candidates", "tsharp,bilinear"], "'bilinear' is not a candidate"),
     (["--fit", "--fit-candidates", "tsharp,gwr,tsharp"], "--fit-candidates: tsharp given more than once"),
     (["--fit", "--fit-psf", "wide"], "'wide': not SIGMA, gaussian:SIGMA or moffat:ALPHA:BETA"),
     (["--fit", "--fit-residual", "spline"], "unknown residual correction"),
@@ -365,6 +367,16 @@ def test_a_verdict_on_few_held_out_blocks_is_called_weak(tmp_path: Path, capsys,
     blocks = json.loads(captured.out.strip().splitlines()[-1])["fit"]["held_out_blocks"]
     assert (blocks < 10) is warned
     assert (f"the choice rests on {blocks} held-out blocks only" in captured.err) is warned
+
+
+def test_candidates_are_named_in_any_case(tmp_path: Path, capsys) -> None:
+    """QA: --fit-candidates GWR was an unknown model."""
+    fine, guidance = nonlinear_scene(48, 1)
+    lst_path, _ = write_pair(tmp_path, fine, guidance, 2)
+    assert run(["downscale", str(lst_path), "--fit", "--fit-candidates", "GWR,TSharp", *QUICK,
+                "-o", str(tmp_path / "out.tif"), "--json"]) == 0
+    fit = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["fit"]
+    assert [c["name"] for c in fit["candidates"]] == ["gwr", "tsharp"]
 
 
 def test_a_psf_far_wider_than_the_estimate_tries_is_warned_about(tmp_path: Path, capsys) -> None:

@@ -450,11 +450,12 @@ def test_overwrite_onto_a_dataset_with_a_damaged_info_json_says_so(canonical_sce
     out = tmp_path / "ds"
     args = ["-q", "prepare", str(lst_path), "--scales", "2", "--patch", "8", "--split", "1:0:0", "--out", str(out)]
     assert run(args) == 0
-    (out / "info.json").write_text('{"format": "groklst-dat')
-    before = sorted(p.name for p in out.iterdir())
-    assert run([*args, "--overwrite"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err == (f"error: {out}: exists and its info.json cannot be read (damaged?), so it is not known to be a "
-                   "groklst dataset; it is never replaced (hint: if it is a damaged groklst dataset, delete it "
-                   "yourself; else choose a new or empty output folder)")
-    assert sorted(p.name for p in out.iterdir()) == before
+    for damaged in ('{"format": "groklst-dat', "{}", "[1, 2]"):  # QA: "{}" passed as a legacy dataset
+        (out / "info.json").write_text(damaged)
+        before = sorted(p.name for p in out.iterdir())
+        assert run([*args, "--overwrite"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (f"error: {out}: exists and its info.json cannot be read (damaged?), so it is not known to "
+                       "be a groklst dataset; it is never replaced (hint: if it is a damaged groklst dataset, "
+                       "delete it yourself; else choose a new or empty output folder)")
+        assert sorted(p.name for p in out.iterdir()) == before

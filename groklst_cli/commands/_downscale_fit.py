@@ -44,7 +44,7 @@ def build_fit_options(model: Optional[str], checkpoint: Optional[Path], dask_sch
         raise InputError("--fit", f"fits one scene at a time but {len(jobs)} inputs were given")
     if fallback not in FALLBACKS:
         raise InputError("--fallback", f"unknown fallback {fallback!r}", "use none or bicubic")
-    names = tuple(n.strip() for n in candidates.split(",") if n.strip())
+    names = tuple(n.strip().lower() for n in candidates.split(",") if n.strip())
     return FitOptions(model=model, candidates=names, iters=iters, seconds=seconds, lr=lr,
                       degradation=degradation, units=units, seed=seed, device=device,
                       select=select, psf=_psf(psf), residual=residual)

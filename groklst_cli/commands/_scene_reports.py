@@ -41,9 +41,10 @@ def say(report: SceneReport, as_json: bool) -> None:
     elif report.status == "empty":
         warn(f"{report.error}; nothing written")
     elif report.status == "skipped":
-        info(f"skipped {report.input}: {report.output} exists")
+        info(f"skipped {printable_path(report.input)}: {printable_path(report.output)} exists")
     else:
-        info(f"{report.input} -> {report.output} ({report.megapixels:g} Mpx in {report.seconds:g} s; "
+        info(f"{printable_path(report.input)} -> {printable_path(report.output)} "
+             f"({report.megapixels:g} Mpx in {report.seconds:g} s; "
              f"{report.units}{_coverage(report)})")
 
 
