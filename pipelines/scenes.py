@@ -23,7 +23,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pipelines.atomic import OutputAppeared, atomic_output, check_writable, remove_stale
+from pipelines.atomic import OutputAppeared, atomic_output, check_writable
 from pipelines.downscale import DownscaleOptions, SceneReport, downscale_scene, guidance_beside
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError, environment_error
 from pipelines.geotiff import check_geotiff_name
@@ -165,15 +165,13 @@ def _published_unless_stopped(job: SceneJob, source: ModelSource, options: Downs
     (:func:`~pipelines.downscale.downscale_scene` publishes when it is done; writing it to this
     temporary name puts the last check between its end and the rename.) Its own temporaries
     beside the hidden name, ``..NAME.XXXXXXXX.partial.XXXXXXXX.partial``, that a killed
-    worker left are removed a day later like ``.NAME.XXXXXXXX.partial``.
+    worker left are removed a day later with the output's (:mod:`pipelines.atomic`).
     """
     def check(_: Path) -> None:
         if stopped():
             raise SceneStopped()
 
     output = job.output
-    remove_stale(output.parent, re.compile(
-        r"\.\." + re.escape(output.name) + r"\.[0-9a-f]{8}\.partial\.[0-9a-f]{8}\.partial(?:\..+)?"))
     protected = [*job.inputs(), *([source.checkpoint_path] if source.checkpoint_path else [])]
     with atomic_output(output, options.overwrite, inputs=protected, check=check) as staged:
         yield staged
