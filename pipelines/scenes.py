@@ -3,10 +3,11 @@
 Scenes run one after another in this process, or are distributed over a dask.distributed
 cluster (one task per scene). Each scene yields a :class:`SceneReport`.
 
-On a cluster, paths are made absolute here (a worker's current folder is not this one) and a
-stopped run stops for real: queued scenes never start, running ones see the run's stop event
-at their next progress report and, decisively, right before their output is renamed into
-place, so nothing is published after the client stopped.
+On a cluster, paths are made absolute here (a worker's current folder is not this one), the
+warnings a scene raises on its worker are raised again here, and a stopped run stops for
+real: queued scenes never start, running ones see the run's stop event at their next progress
+report and, decisively, right before their output is renamed into place, so nothing is
+published after the client stopped.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+import threading
 import time
 import traceback
 import uuid
@@ -22,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines.atomic import OutputAppeared, atomic_output, check_writable
 from pipelines.downscale import DownscaleOptions, SceneReport, downscale_scene, guidance_beside
@@ -31,12 +34,17 @@ from pipelines.infer import ModelSource
 from pipelines.raster_names import display_name, gdal_name, raster_stem
 from pipelines.scene_align import aligned_guidance
 
+if TYPE_CHECKING:  # dask loads only for a run on a cluster
+    from distributed import Client
+
 CONNECT_TIMEOUT_S = 15  # how long to try reaching a --dask-scheduler
 WORKER_WAIT_S = 60  # how long to wait for a scheduler's first worker
 WORKER_WAIT_QUIET_S = 2  # ... before saying so
 STOP_POLL_S = 0.5  # a running scene asks whether its run was stopped at most this often
 STOP_WAIT_S = 10  # how long a stopped run waits for its running scenes to stop
 ADDRESS_HINT = "give a running dask scheduler's address, such as tcp://HOST:8786"
+IN_PROCESS_HINT = ("give the tcp:// address of a running dask scheduler, such as tcp://HOST:8786 "
+                   "(dask scheduler prints it)")
 
 
 class SceneStopped(Exception):
@@ -203,63 +211,140 @@ def run_local(
         yield run_job(job, source, options, **kwargs)
 
 
+@contextmanager
+def dask_client(scheduler: str, *, workers: bool = True) -> Iterator[Client]:
+    """A client of the dask.distributed scheduler at ``scheduler`` for :func:`run_dask`, closed
+    on leaving; with ``workers``, once the scheduler has a worker.
+
+    To be made before anything slow (loading the model), so that a bad address fails at once. An
+    address that is none, an in-process one (``inproc://``, which only the process that
+    started that scheduler can reach), one that nothing answers within
+    :data:`CONNECT_TIMEOUT_S`, or a scheduler with no worker within :data:`WORKER_WAIT_S` is
+    an :class:`InputError` naming ``--dask-scheduler``.
+    """
+    with _connect(scheduler) as client:
+        if workers:
+            _wait_for_workers(client, scheduler)
+        yield client
+
+
 def run_dask(
     jobs: Iterable[SceneJob],
     source: ModelSource,
     options: DownscaleOptions,
-    scheduler: str,
+    client: Client,
     *,
     skip_existing: bool = False,
 ) -> Iterator[SceneReport]:
-    """Scenes as tasks on the dask.distributed scheduler at ``scheduler``, yielded as they finish.
+    """Scenes as tasks on the scheduler of ``client`` (:func:`dask_client`), yielded as they finish.
 
     Workers need the same files at the same paths (a shared file system) and groklst installed.
-    Relative paths are made absolute here (a worker's current folder is its own); reports name
-    the paths as given. A bad or unreachable address, or a scheduler that has no worker within
-    :data:`WORKER_WAIT_S`, is an :class:`InputError` naming ``--dask-scheduler``. When the
-    caller stops (Ctrl-C, SIGTERM, any exception, or closing this generator), queued scenes are
-    cancelled and running ones stop without publishing their output (:func:`_stop`).
+    Relative paths are made absolute here (a worker's current folder is its own); reports, and
+    the warnings each scene raised on its worker (raised again here before its report), name
+    the paths as given. When the caller stops (Ctrl-C, SIGTERM, any exception, or closing this
+    generator), queued scenes are cancelled and running ones stop without publishing their
+    output (:func:`_stop`); close it before ``client``.
     """
     jobs = list(jobs)
     sent = [_absolute_job(job) for job in jobs]
     source = _absolute_source(source)
     from dask.distributed import Event, as_completed
 
-    with _connect(scheduler) as client:
-        if jobs:
-            _wait_for_workers(client, scheduler)
-        stop = Event(f"groklst-stop-{uuid.uuid4().hex}", client=client)
-        futures = {
-            client.submit(_scene_task, job, source, options, stop.name, skip_existing, pure=False): i
-            for i, job in enumerate(sent)
-        }
-        pending = set(futures)
-        try:
-            for future in as_completed(futures):
-                report = _task_report(future, sent[futures[future]])
-                pending.discard(future)
-                i = futures[future]
-                yield _as_given(report, jobs[i], sent[i])
-        finally:
-            if pending:
-                _stop(client, stop, {f: str(jobs[futures[f]].output) for f in pending})
+    stop = Event(f"groklst-stop-{uuid.uuid4().hex}", client=client)
+    futures = {
+        client.submit(_scene_task, job, source, options, stop.name, skip_existing, pure=False): i
+        for i, job in enumerate(sent)
+    }
+    pending = set(futures)
+    registry: dict = {}  # of the warnings shown: a library's once per run, as once per process locally
+    try:
+        for future in as_completed(futures):
+            i = futures[future]
+            report, caught = _task_outcome(future, sent[i])
+            pending.discard(future)
+            _warn_again(caught, jobs[i], sent[i], registry)
+            yield _as_given(report, jobs[i], sent[i])
+    finally:
+        if pending:
+            _stop(client, stop, {f: str(jobs[futures[f]].output) for f in pending})
 
 
-def _task_report(future, job: SceneJob) -> SceneReport:
-    """The scene's report; a task that did not return one (its worker died: dask's
-    ``KilledWorker``) is that scene's failure, and the other scenes go on."""
+@dataclass(frozen=True)
+class _Caught:
+    """A warning a scene raised on its worker, to be raised again on the client."""
+
+    text: str
+    category: type[Warning]
+    filename: str
+    lineno: int
+
+
+def _task_outcome(future, job: SceneJob) -> tuple[SceneReport, list[_Caught]]:
+    """The scene's report and warnings; a task that did not return them (its worker died:
+    dask's ``KilledWorker``) is that scene's failure, and the other scenes go on."""
     try:
         return future.result()
     except Exception as exc:  # noqa: BLE001 - run_job reports its own errors: this is the cluster
         return SceneReport(display_name(job.lst), str(job.output), status="failed",
-                           error=f"the dask task did not finish ({type(exc).__name__}: {exc})")
+                           error=f"the dask task did not finish ({type(exc).__name__}: {exc})"), []
+
+
+def _warn_again(caught: list[_Caught], given: SceneJob, sent: SceneJob, registry: dict) -> None:
+    """Raise here the warnings a scene raised on its worker, its paths named as given, as a
+    local run's warnings name them (``registry`` keeps the run's record of those shown)."""
+    for warning in caught:
+        warnings.warn_explicit(_named_as_given(warning.text, given, sent), warning.category,
+                               warning.filename, warning.lineno, registry=registry)
 
 
 def _scene_task(job: SceneJob, source: ModelSource, options: DownscaleOptions, stop: str,
-                skip_existing: bool) -> SceneReport:
-    """One scene on a dask worker; it stops when the run's event ``stop`` is set or the
-    scheduler cancelled it."""
-    return run_job(job, source, options, skip_existing=skip_existing, stopped=_RunStopped(stop))
+                skip_existing: bool) -> tuple[SceneReport, list[_Caught]]:
+    """One scene on a dask worker, with the warnings it raised (a worker's warnings go to its
+    own log, which the user does not see); it stops when the run's event ``stop`` is set or
+    the scheduler cancelled it."""
+    with _warnings_kept() as caught:
+        report = run_job(job, source, options, skip_existing=skip_existing, stopped=_RunStopped(stop))
+    return report, caught
+
+
+_keeping = threading.local()  # .warnings: where the scene running in this thread keeps its warnings
+_hook_lock = threading.Lock()
+
+
+@contextmanager
+def _warnings_kept() -> Iterator[list[_Caught]]:
+    """The warnings this thread raises in the block, kept instead of shown; each
+    :class:`GroklstWarning` every time, as the CLI shows them (others once per place, as
+    Python's default filter says).
+
+    Not ``warnings.catch_warnings``: it swaps process-wide state, so scenes run side by side
+    in a worker's threads would take, or lose, each other's warnings. Warnings a library
+    raises in a thread the scene started (the tile reader's) are not kept; groklst raises its
+    own in the scene's thread.
+    """
+    with _hook_lock:
+        if not getattr(warnings.showwarning, "keeps_warnings", False):
+            warnings.filterwarnings("always", category=GroklstWarning)
+            warnings.showwarning = _keeping_showwarning(warnings.showwarning)
+    _keeping.warnings = kept = []
+    try:
+        yield kept
+    finally:
+        _keeping.warnings = None
+
+
+def _keeping_showwarning(show: Callable) -> Callable:
+    """``warnings.showwarning`` that keeps the warnings of a thread in :func:`_warnings_kept`
+    and hands the others to ``show``."""
+    def keep_or_show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        kept = getattr(_keeping, "warnings", None)
+        if kept is None:
+            show(message, category, filename, lineno, file, line)
+        else:
+            kept.append(_Caught(str(message), category, filename, lineno))
+
+    keep_or_show.keeps_warnings = True
+    return keep_or_show
 
 
 class _RunStopped:
@@ -291,13 +376,17 @@ def _task_cancelled() -> bool:
 
 def _connect(scheduler: str):
     """A client of the scheduler at ``scheduler``; an :class:`InputError` naming
-    ``--dask-scheduler`` when it is no address or nothing answers within
-    :data:`CONNECT_TIMEOUT_S`."""
+    ``--dask-scheduler`` when it is no address, another process's ``inproc://`` address, or
+    nothing answers within :data:`CONNECT_TIMEOUT_S`."""
     from dask.distributed import Client
 
     try:
         return Client(scheduler, timeout=CONNECT_TIMEOUT_S)
     except (ValueError, TypeError) as exc:
+        if scheduler.lower().startswith("inproc://"):  # another process's, or none
+            raise InputError("--dask-scheduler", f"{scheduler} is an in-process address, which only the "
+                             "process that started its scheduler can reach, not a command line",
+                             IN_PROCESS_HINT) from exc
         raise InputError("--dask-scheduler", f"{scheduler!r} is not a dask scheduler address ({_first_line(exc)})",
                          f"{ADDRESS_HINT}; without --dask-scheduler the scenes run here") from exc
     except OSError as exc:  # refused, unknown host, timed out: distributed retries until the timeout
@@ -343,7 +432,7 @@ def _stop(client, stop, pending: dict) -> None:
         wait(started, timeout=STOP_WAIT_S)
     except TimeoutError:
         pass
-    written = [pending[f] for f in (*finished, *started) if f.status == "finished" and f.result().status == "ok"]
+    written = [pending[f] for f in (*finished, *started) if f.status == "finished" and f.result()[0].status == "ok"]
     if written:
         warnings.warn(f"written before the stop reached it: {', '.join(written)}", GroklstWarning, stacklevel=2)
     left = [f for f in started if not f.done()]
@@ -406,13 +495,17 @@ def _absolute_source(source: ModelSource) -> ModelSource:
 def _as_given(report: SceneReport, given: SceneJob, sent: SceneJob) -> SceneReport:
     """A worker's report with the scene's paths named as the user gave them, as a local run
     names them (its input and output, and these paths in its error)."""
+    error = report.error and _named_as_given(report.error, given, sent)
+    return replace(report, input=display_name(given.lst), output=str(given.output), error=error)
+
+
+def _named_as_given(text: str, given: SceneJob, sent: SceneJob) -> str:
+    """``text`` from a worker with the scene's absolute paths (``sent``) named as given."""
     renamed = {}
     for absolute, typed in zip([sent.output, *sent.inputs()], [given.output, *given.inputs()]):
         if absolute != typed:
             for form in {str(absolute), display_name(absolute)}:
                 renamed[form] = display_name(typed)
-    error = report.error
     for absolute in sorted(renamed, key=len, reverse=True):  # a path before its prefixes
-        if error:
-            error = re.sub(re.escape(absolute) + r"(?![\w.-])", lambda _, typed=renamed[absolute]: typed, error)
-    return replace(report, input=display_name(given.lst), output=str(given.output), error=error)
+        text = re.sub(re.escape(absolute) + r"(?![\w.-])", lambda _, typed=renamed[absolute]: typed, text)
+    return text

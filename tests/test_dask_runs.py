@@ -1,5 +1,6 @@
 """``downscale --dask-scheduler``: a stopped run publishes nothing, paths mean what they mean
-where groklst was started, and a bad scheduler is a one-line error (exit 2)."""
+where groklst was started, a scene's warnings on a worker are shown as a local run shows them,
+and a bad scheduler is a one-line error (exit 2) before the model loads."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import shutil
 import signal
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,9 @@ import rasterio
 
 import pipelines.scenes as scenes
 from groklst_cli.app import run
+from pipelines import checkpoint
 from pipelines.downscale import DownscaleOptions
+from pipelines.errors import GroklstWarning
 from pipelines.infer import DEFAULT_CHECKPOINT, ModelSource
 from pipelines.sample_scene import generate_scene, write_scene
 from pipelines.scenes import SceneJob, run_job
@@ -298,3 +302,104 @@ def test_a_scene_whose_task_dies_is_that_scenes_failure(tmp_path: Path, capsys, 
     assert lines[str(b)]["status"] == "ok" and (out / "b_lst_downscaled.tif").is_file()
     assert lines[str(a)]["status"] == "failed" and "the dask task did not finish (RuntimeError: worker lost)" in lines[str(a)]["error"]
     assert not (out / "a_lst_downscaled.tif").exists()
+
+
+def test_warnings_a_scene_raises_on_a_worker_are_shown_as_a_local_run_shows_them(
+        tmp_path: Path, capsys, monkeypatch) -> None:
+    """QA: a scene's warnings (here about another run's unfinished temporaries beside its output)
+    went to the worker's log, which the user never sees."""
+    for name, seed in (("a", 1), ("b", 2)):
+        _scene(tmp_path / "s", name, seed)
+    args = ["-q", "downscale", "s/a_lst.tif", "s/b_lst.tif", "--model", "bicubic", "--out-dir", "o", "--json"]
+
+    def leftovers() -> None:  # a killed run's temporaries beside both outputs: one warning per scene
+        (tmp_path / "o").mkdir()
+        for name in ("a", "b"):
+            (tmp_path / "o" / f".{name}_lst_downscaled.tif.0123abcd.partial").touch()
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:  # a worker in another process
+        monkeypatch.chdir(tmp_path)
+        leftovers()
+        assert run(args) == 0
+        local = capsys.readouterr()
+        shutil.rmtree(tmp_path / "o")
+        leftovers()
+        assert run([*args, "--dask-scheduler", cluster.scheduler_address]) == 0
+        remote = capsys.readouterr()
+    assert sorted(remote.err.splitlines()) == sorted(local.err.splitlines()) == [
+        f"warning: o/{name}_lst_downscaled.tif: 1 unfinished temporary output(s) of a run that is still going "
+        f"or was killed (.{name}_lst_downscaled.tif.0123abcd.partial); removed automatically after a day"
+        for name in ("a", "b")
+    ]
+    assert sorted(l["status"] for l in _json_lines(remote.out)) == ["ok", "ok"]
+
+
+def test_scenes_side_by_side_on_a_worker_keep_their_own_warnings(tmp_path: Path, capsys, monkeypatch,
+                                                                 recwarn) -> None:
+    """Two scenes running at once in a worker's threads: each one's warnings are shown once, named
+    as given, a warning given word for word by both once with its count, and a library's too."""
+    for name, seed in (("a", 1), ("b", 2)):
+        _scene(tmp_path / "s", name, seed)
+    both_running = threading.Barrier(2, timeout=10)
+    real = scenes.run_job
+
+    def side_by_side(job, *args, **kwargs):
+        warnings.warn(f"{job.lst}: before", GroklstWarning)
+        both_running.wait()
+        report = real(job, *args, **kwargs)
+        warnings.warn(f"{job.lst}: after", GroklstWarning)
+        warnings.warn("the shared guidance covers 99.9 % of the scene", GroklstWarning)
+        warnings.warn(f"{job.lst}: a library's note", RuntimeWarning)
+        return report
+
+    monkeypatch.setattr(scenes, "run_job", side_by_side)
+    monkeypatch.chdir(tmp_path)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:
+        capsys.readouterr()
+        assert run(["-q", "downscale", "s/a_lst.tif", "s/b_lst.tif", "--model", "bicubic", "--out-dir", "o",
+                    "--dask-scheduler", cluster.scheduler_address]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert sorted(err[:-1]) == [
+        "warning: s/a_lst.tif: after", "warning: s/a_lst.tif: before",
+        "warning: s/b_lst.tif: after", "warning: s/b_lst.tif: before",
+        "warning: the shared guidance covers 99.9 % of the scene",
+    ]
+    assert err[-1] == "warning: given 1 more time: the shared guidance covers 99.9 % of the scene"
+    assert sorted(str(w.message) for w in recwarn if w.category is RuntimeWarning) == [
+        "s/a_lst.tif: a library's note", "s/b_lst.tif: a library's note"]
+
+
+@pytest.mark.parametrize("address", ["localhost", "tcp://127.0.0.1:1"])
+def test_a_bad_scheduler_is_refused_before_the_model_loads(tmp_path: Path, capsys, monkeypatch,
+                                                           address: str) -> None:
+    """QA: the model was loaded (seconds) before the address was even tried."""
+    monkeypatch.setattr(scenes, "CONNECT_TIMEOUT_S", 1)
+    loaded, real = [], checkpoint.load_checkpoint
+
+    def load(path, *args, **kwargs):
+        loaded.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "load_checkpoint", load)
+    lst = _scene(tmp_path, "a", 1)
+    assert run(["-q", "downscale", str(lst), "--out-dir", str(tmp_path / "out"),
+                "--dask-scheduler", address]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --dask-scheduler: ") and address in err[0]
+    assert loaded == []
+
+
+@pytest.mark.parametrize("address", ["inproc://x", f"inproc://192.0.2.2/{os.getpid() + 1}/1"])
+def test_an_in_process_address_is_refused_saying_what_to_pass(tmp_path: Path, capsys, address: str) -> None:
+    """QA: ``--dask-scheduler inproc://x`` said ``'inproc://x' is not a dask scheduler address
+    (not enough values to unpack (expected 3, got 1))``."""
+    lst = _scene(tmp_path, "a", 1)
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "--out-dir", str(tmp_path / "out"),
+                "--dask-scheduler", address]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: --dask-scheduler: {address} is an in-process address, which only the process that started "
+        "its scheduler can reach, not a command line (hint: give the tcp:// address of a running dask "
+        "scheduler, such as tcp://HOST:8786 (dask scheduler prints it))"
+    ]

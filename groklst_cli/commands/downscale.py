@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -228,7 +229,7 @@ def downscale(
     from pipelines.downscale import MAX_OUTPUT_PIXELS, DownscaleOptions, SceneReport
     from pipelines.ingest import holds_products
     from pipelines.raster_names import display_name
-    from pipelines.scenes import run_dask, run_local
+    from pipelines.scenes import dask_client, run_dask, run_local
 
     if inputs != ["-"] and (len(inputs) == 1 or all(Path(i).is_dir() for i in inputs)):  # one scene
         state.working_on(", ".join(str(Path(i)) for i in inputs), output)
@@ -309,8 +310,10 @@ def downscale(
         run_fit(jobs[0], fit_options, options, fallback, save_checkpoint, as_json)
         _quicklook(jobs[0], quicklook, overwrite)
         return
-    source = _model_source(checkpoint, model, device)
     _check_tiling(tile, overlap)
+    # the scheduler before the model: a bad address fails without loading it
+    client = ctx.with_resource(dask_client(dask_scheduler, workers=bool(jobs))) if dask_scheduler else None
+    source = _model_source(checkpoint, model, device)
     if source.checkpoint_path is not None:
         _refuse_output_onto(jobs, Path(source.checkpoint_path), "the checkpoint this run reads")
     if scale is not None:
@@ -319,9 +322,9 @@ def downscale(
         info(f"note: non-learned {source.interpolation} interpolation (the guidance only masks nodata)")
     else:
         info(f"model {source.name} x{source.scale} from {source.checkpoint_path}")
-    if dask_scheduler:
-        reports = run_dask(jobs, source, options, dask_scheduler, skip_existing=skip_existing)
-        statuses = [r.status for r in say_all(reports, as_json)]
+    if client is not None:  # the run closes before its client: a stopped run is stopped on the cluster
+        with closing(run_dask(jobs, source, options, client, skip_existing=skip_existing)) as reports:
+            statuses = [r.status for r in say_all(reports, as_json)]
     else:
         statuses = []
         with progress() as bar:
