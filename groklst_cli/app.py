@@ -3,7 +3,8 @@
 Exit statuses a shell script can trust: 0 success, 2 a problem with the user's input or a
 usage error (one line on stderr naming the file and the problem), 1 an internal error, and
 128 + the signal's number when a signal stops the run (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP,
-141 when the reader of stdout went away, as with ``| head``). Tracebacks only with --debug.
+141 when the reader of stdout went away, as with ``| head``, unless a scene had failed by
+then: that failure's 1 or 2). Tracebacks only with --debug.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from rich.markup import escape
 
 from groklst_cli import __version__
 from groklst_cli.commands import register_all
-from groklst_cli.console import err, result, state, warn
+from groklst_cli.commands._scene_reports import failure_status
+from groklst_cli.console import err, printable, result, state, warn
 from groklst_cli.native_stderr import native_stderr_hidden
 from pipelines import strict_json
 from pipelines.allocator import keep_freed_memory
@@ -111,7 +113,8 @@ def _stdout_closed_stops_quietly() -> Iterator[None]:
 
 @contextmanager
 def _groklst_warnings_shown() -> Iterator[None]:
-    """Show :class:`GroklstWarning`s from the pipelines as ``warning:`` lines.
+    """Show :class:`GroklstWarning`s from the pipelines as ``warning:`` lines; other warnings
+    as Python shows them, their message as printable as a warning line's.
 
     A warning given again word for word (a shared guidance's coverage, once per scene of a
     batch) is shown once, and how many more times it was given is said at the end.
@@ -122,10 +125,10 @@ def _groklst_warnings_shown() -> Iterator[None]:
         repeats: dict[str, int] = {}
 
         def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+            text = printable(str(message))
             if not issubclass(category, GroklstWarning):
-                default(message, category, filename, lineno, file, line)
+                default(text, category, filename, lineno, file, line)
                 return
-            text = str(message)
             if text in repeats:
                 repeats[text] += 1
                 return
@@ -173,8 +176,7 @@ def _root(
     """Downscale land-surface-temperature rasters with guided deep networks (MoCoLSK-Net)."""
     state.quiet = quiet
     state.debug = debug
-    state.shown_as = {}
-    state.working_on(None)
+    state.begin()
     ctx.with_resource(_stdout_closed_stops_quietly())  # first in, so the last to see an error
     if threads is not None:
         from pipelines.threads import thread_limit  # imports torch: only when asked
@@ -249,9 +251,12 @@ def _json_error(message: str, status: str = "error") -> None:
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit status instead of exiting (used by ``main`` and tests).
 
-    A closed stdout is status 141 with nothing said, unless an error stopped the command
-    first (its status, and its line on stderr); ``main`` then points stdout at /dev/null, so
-    that Python's last flush at exit does not complain about it."""
+    A closed stdout stops the run at the line that could not be written: status 141 with
+    nothing said, unless an error stopped the command first or a scene had failed by then, the
+    scene of that line included (their status, and their line on stderr: a script that lets
+    141 pass must not miss them);
+    ``main`` then points stdout at /dev/null, so that Python's last flush at exit does not
+    complain about it."""
     _stdout["closed"] = False
     try:
         return _run(argv)
@@ -261,14 +266,14 @@ def run(argv: list[str] | None = None) -> int:
         if not _reader_gone(exc.__context__):
             raise
     _stdout["closed"] = True
-    return EXIT_STDOUT_CLOSED
+    return failure_status(state.outcomes) or EXIT_STDOUT_CLOSED
 
 
 def _run(argv: list[str] | None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     debug, as_json = "--debug" in args, "--json" in args
     _signals["received"] = None
-    state.working_on(None)  # a usage error of the global options comes before _root
+    state.begin()  # a usage error of the global options comes before _root
     try:
         with _terminate_cleanly(), _groklst_warnings_shown():
             # Without standalone mode click returns typer.Exit's code instead of raising it.

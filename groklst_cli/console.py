@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -20,6 +21,8 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+from pipelines.errors import InputError, printable_path
 
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
@@ -33,18 +36,39 @@ def table_console(*, soft_wrap: bool = True) -> Console:
 
 @dataclass
 class RunState:
-    """Global flags set by the top-level options."""
+    """Global flags set by the top-level options, and what an error report needs to know."""
 
     quiet: bool = False
     debug: bool = False
     shown_as: dict[str, str] = field(default_factory=dict)  # a temporary path -> what the user gave
     input: str | None = None  # what the command works on, for a --json line about an error that
     output: str | None = None  # stops it (None: several inputs, or not known yet)
+    refusal: tuple[str, InputError] | None = None  # a file option refused while parsing: (as typed, why)
+    outcomes: list[str] = field(default_factory=list)  # each scene's status, as it was said
+
+    def begin(self) -> None:
+        """Forget the previous run's names, refusal and outcomes (tests run many in one process)."""
+        self.shown_as, self.refusal, self.outcomes = {}, None, []
+        self.working_on(None)
+
+    def refuse(self, value: str, error: InputError) -> None:
+        """Hold a file option's refusal until the command names its input and output
+        (:meth:`working_on` raises it): while options are parsed they are not known yet, and
+        the --json error line names them. The first refusal is the one raised."""
+        if self.refusal is None:
+            self.refusal = (value, error)
 
     def working_on(self, input: object, output: object = None) -> None:
-        """Name the command's one input (and output) for a --json error line."""
+        """Name the command's one input (and output) for a --json error line; then raise a file
+        option's refusal (:meth:`refuse`), naming a refused output as typed (``results/``)."""
         self.input = None if input is None else str(input)
         self.output = None if output is None else str(output)
+        if self.refusal is None:
+            return
+        (typed, error), self.refusal = self.refusal, None
+        if self.output is not None and Path(typed) == Path(self.output):
+            self.output = typed
+        raise error
 
     def named(self, text: str) -> str:
         """``text`` naming what the user gave instead of the temporary files made from it."""
@@ -57,14 +81,21 @@ state = RunState()
 
 
 def info(message: str) -> None:
-    """A log line on stderr, silenced by ``--quiet``; plain text (brackets in paths stay)."""
+    """A log line on stderr, silenced by ``--quiet``; plain text (see :func:`printable`)."""
     if not state.quiet:
-        err.print(escape(state.named(message)))
+        err.print(escape(printable(message)))
 
 
 def warn(message: str) -> None:
-    """A warning on stderr, shown even with ``--quiet``; plain text (brackets in paths stay)."""
-    err.print(f"[yellow]warning:[/yellow] {escape(state.named(message))}")
+    """A warning on stderr, shown even with ``--quiet``; plain text (see :func:`printable`)."""
+    err.print(f"[yellow]warning:[/yellow] {escape(printable(message))}")
+
+
+def printable(message: str) -> str:
+    """``message`` as one line on stderr, naming what the user gave: the paths in it, wherever
+    they are, shown as :func:`printable_path` shows a path (a newline or ``\\x1b`` in a file name
+    escaped, not breaking the line or reaching the terminal). Brackets in paths stay."""
+    return printable_path(state.named(message))
 
 
 def progress(*extra_columns: TextColumn) -> Progress:

@@ -1,7 +1,10 @@
 """Options that name a file to write.
 
 A name ending in a path separator names a folder; pathlib drops that separator, so without this
-check ``-o results/`` would write a file called ``results``.
+check ``-o results/`` would write a file called ``results``. The refusal is raised when the
+command names its input and output (``state.working_on``), so that its --json error line names
+them as every other error's does: a command with such an option calls ``working_on`` before
+anything else.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from groklst_cli.console import state
 from pipelines.errors import InputError
 
 
@@ -19,7 +23,8 @@ def file_to_write(hint: str) -> Callable[[str], Path]:
 
     def parse(value: str) -> Path:
         if value.endswith(separators):
-            raise InputError(value, "names a folder (it ends in a separator), not the file to write", hint)
+            problem = "names a folder (it ends in a separator), not the file to write"
+            state.refuse(value, InputError(value, problem, hint))
         return Path(value)
 
     return parse

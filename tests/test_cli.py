@@ -10,12 +10,15 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
+import typer
 
 from groklst_cli import __version__
-from groklst_cli.app import run
+from groklst_cli.app import _groklst_warnings_shown, app, run
+from groklst_cli.path_options import file_to_write
 from pipelines.errors import printable_path
 from tests.conftest import write_canonical_scene
 
@@ -118,14 +121,19 @@ def test_json_errors_that_stop_a_command_name_its_one_input_and_output(tmp_path:
         assert (line["input"], line["output"], line["status"]) == (given, output, "error"), argv
 
 
-@pytest.mark.parametrize("argv", [
+FOLDER_NAMES = [
     ["downscale", "{lst}", "--model", "bicubic", "-o", "{out}/"],
+    ["downscale", "-o", "{out}/", "{lst}", "--model", "bicubic"],  # before the input
+    ["downscale", "{lst}", "{lst}", "--model", "bicubic", "-o", "{out}/"],  # several: none named
     ["downscale", "{lst}", "--model", "bicubic", "-o", "{out}.tif", "--quicklook", "{out}/"],
     ["guidance", "{lst}", "--scale", "3", "-o", "{out}/"],
     ["mask", "{lst}", "{lst}", "-o", "{out}/"],
     ["coregister", "{lst}", "{lst}", "-o", "{out}/"],
     ["quicklook", "{lst}", "-o", "{out}/"],
-])
+]
+
+
+@pytest.mark.parametrize("argv", FOLDER_NAMES)
 def test_a_file_option_ending_in_a_separator_is_refused(tmp_path: Path, capsys, argv: list[str]) -> None:
     """QA: ``-o newdir/`` wrote a file named newdir (pathlib drops the slash)."""
     out = tmp_path / "newdir"
@@ -135,6 +143,37 @@ def test_a_file_option_ending_in_a_separator_is_refused(tmp_path: Path, capsys, 
     assert err.startswith(f"error: {out}/: names a folder (it ends in a separator), not the file to write (hint: name the")
     assert len(err.splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_file_option_is_tried_with_a_folder_name_above() -> None:
+    """The refusal waits for the command's ``state.working_on`` (to name its input in a --json
+    line): a command that did not call it would write the file it refuses."""
+    tried = {(argv[0], argv[argv.index("{out}/") - 1]) for argv in FOLDER_NAMES}
+    for name, command in typer.main.get_command(app).commands.items():
+        for param in command.params:
+            parser = getattr(param.type_descriptor.parameter_info, "parser", None)
+            if parser is not None and parser.__qualname__.startswith(file_to_write.__name__):
+                assert any((name, flag) in tried for flag in param.opts), (name, param.opts)
+
+
+@pytest.mark.parametrize("argv, given, output", [
+    (["downscale", "{lst}", "--model", "bicubic", "-o", "results/"], "{lst}", "results/"),
+    (["downscale", "-o", "results/", "{lst}", "--model", "bicubic"], "{lst}", "results/"),
+    (["downscale", "{lst}", "-o", "o.tif", "--quicklook", "looks/"], "{lst}", "o.tif"),
+    (["downscale", "{lst}", "{lst}", "-o", "results/"], None, None),
+    (["guidance", "{lst}", "--scale", "3", "-o", "results/"], "{lst}", "results/"),
+    (["mask", "{lst}", "m.tif", "-o", "results/"], "{lst}", "results/"),
+    (["coregister", "{lst}", "g.tif", "-o", "results/"], "{lst}", "results/"),
+])
+def test_a_json_line_about_a_folder_name_names_the_input_and_output(
+        tmp_path: Path, capsys, argv: list[str], given: str | None, output: str | None) -> None:
+    """QA: ``downscale X -o results/ --json`` said "input": null, "output": null (the option was
+    refused while parsed, before the command named them); the output is named as typed."""
+    lst = str(tmp_path / "a_lst.tif")
+    assert run([a.format(lst=lst) for a in argv] + ["--json"]) == 2
+    [line] = json_lines(capsys.readouterr().out)
+    assert (line["input"], line["output"], line["status"]) == (given and given.format(lst=lst), output, "error")
+    assert "/: names a folder (it ends in a separator)" in line["error"]
 
 
 # ---------------------------------------------------------------- usage errors: one line
@@ -231,7 +270,9 @@ def test_a_closed_stdout_leaves_no_out_dir_the_run_created(tmp_path: Path) -> No
                               stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=120)
     finally:
         os.close(stdout)
-    assert (proc.returncode, proc.stderr) == (141, "")
+    # the missing scene's line found stdout closed: its error is still said, and is the status
+    assert (proc.returncode, proc.stderr) == (
+        2, f"error: {tmp_path / 'missing_lst.tif'}: file not found (hint: check the path)\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_guidance.tif", "a_lst.tif"]
 
 
@@ -247,6 +288,29 @@ def test_a_closed_stdout_in_process(tmp_path: Path, monkeypatch, capsys) -> None
     assert capsys.readouterr().err == ""
     assert (tmp_path / "o.tif").is_file()  # written before its path could not be printed
     assert not list(tmp_path.glob(".o.tif*"))
+
+
+class _StdoutReadOnce(io.StringIO):
+    """A stdout whose reader goes away after the first line (``| head -n 1``)."""
+
+    def write(self, text: str) -> int:
+        if self.getvalue():
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+        return super().write(text)
+
+
+def test_a_scene_that_failed_before_stdout_closed_sets_the_status(tmp_path: Path, monkeypatch, capsys) -> None:
+    """QA: ``downscale bad.tif a.tif b.tif --json | head -n 1`` exited 141, which a script that
+    lets 141 pass takes for success: the failed scene's status, 2, and the run still stops."""
+    scenes = [str(write_canonical_scene(tmp_path, name)[0]) for name in ("a", "b")]
+    stdout = _StdoutReadOnce()
+    monkeypatch.setattr(sys, "stdout", stdout)
+    missing = tmp_path / "missing_lst.tif"
+    assert run(["-q", "downscale", str(missing), *scenes, "--model", "bicubic", "--out-dir",
+                str(tmp_path / "out"), "--json"]) == 2
+    assert json_lines(stdout.getvalue())[0]["status"] == "error"
+    assert capsys.readouterr().err == f"error: {missing}: file not found (hint: check the path)\n"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["a_lst_downscaled.tif"]
 
 
 def test_an_error_whose_json_line_finds_stdout_closed_is_still_said(monkeypatch, capsys) -> None:
@@ -318,6 +382,30 @@ def test_control_characters_in_a_path_are_escaped_in_the_error_line(tmp_path: Pa
     assert capsys.readouterr().err == f"error: {tmp_path}/{shown}: file not found (hint: check the path)\n"
     assert run(["prepare", str(tmp_path / name), "-o", str(tmp_path / "ds")]) == 2  # a command's own refusal
     assert capsys.readouterr().err == f"error: {tmp_path}/{shown}: file not found (hint: check the path)\n"
+
+
+def test_control_characters_in_a_path_are_escaped_in_warning_and_info_lines(tmp_path: Path, capsys) -> None:
+    """QA: warning and info lines printed paths raw (the per-scene line escaped them): a newline
+    broke the line, ``\\x1b[2J`` reached the terminal and cleared it. Here a line of each kind:
+    the CLI's own warning, a pipeline's warning through Python's warnings module, an info line."""
+    lst, _ = write_canonical_scene(tmp_path, "a\x1b[31mb")
+    (tmp_path / ".o\nx.tif.0123abcd.partial").write_bytes(b"")  # another run's: a warning
+    assert run(["downscale", str(lst), str(lst), "--model", "bicubic", "-o", str(tmp_path / "o\nx.tif"),
+                "--quicklook", str(tmp_path / "l\x1b[2Jk.png")]) == 0
+    err = capsys.readouterr().err
+    assert "\x1b" not in err
+    lines = err.splitlines()
+    assert f"warning: {tmp_path}/a\\x1b[31mb_lst.tif: given more than once; downscaled once" in lines
+    assert f"warning: {tmp_path}/o\\nx.tif: 1 unfinished temporary output(s) of a run that is still going " \
+           "or was killed (.o\\nx.tif.0123abcd.partial); removed automatically after a day" in lines
+    assert f"quicklook: {tmp_path}/l\\x1b[2Jk.png" in lines
+
+
+def test_other_warnings_are_shown_with_control_characters_escaped(recwarn) -> None:
+    """A library's warning is shown as Python shows it, its message escaped like groklst's."""
+    with _groklst_warnings_shown():
+        warnings.warn("cannot read /data/x\x1b[2J\ny.tif", RuntimeWarning, stacklevel=1)
+    assert [str(w.message) for w in recwarn] == ["cannot read /data/x\\x1b[2J\\ny.tif"]
 
 
 def test_an_internal_error_message_stays_on_one_line(monkeypatch, capsys) -> None:

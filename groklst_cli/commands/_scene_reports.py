@@ -20,9 +20,22 @@ EXIT_ALL_EMPTY = 3
 
 
 def say(report: SceneReport, as_json: bool) -> None:
-    """One scene's outcome: the output path (or a JSON line) on stdout, how it went on stderr."""
+    """One scene's outcome: the output path (or a JSON line) on stdout, how it went on stderr.
+
+    The stderr line is written even when stdout's reader went away (``| head``), and the
+    outcome is kept in ``state.outcomes``: a run stopped by that still says a scene's error and
+    exits with its status (``groklst_cli.app.run``)."""
     report = replace(report, input=state.named(report.input),
                      error=state.named(report.error) if report.error else report.error)
+    state.outcomes.append(report.status)
+    try:
+        _say_result(report, as_json)
+    finally:
+        _say_how_it_went(report)
+
+
+def _say_result(report: SceneReport, as_json: bool) -> None:
+    """The scene's line on stdout: its JSON object, or the output's path when it was written."""
     if as_json:
         keys = ("input", "output", "status", "seconds", "megapixels", "error", "grid", "units",
                 "tiles", "tiles_skipped", "valid_fraction", "hole_margin")
@@ -33,6 +46,10 @@ def say(report: SceneReport, as_json: bool) -> None:
         result(strict_json.dumps(line))
     elif report.status == "ok":
         result(report.output)
+
+
+def _say_how_it_went(report: SceneReport) -> None:
+    """The scene's line on stderr: its error, why it is empty, or what was written."""
     if report.status in ("error", "failed"):
         # a scene's error about another file (its guidance, its output) also names the scene
         named = printable_path(report.input)
@@ -56,12 +73,20 @@ def _coverage(report: SceneReport) -> str:
     return f"; {min(share * 100, 99.9):.1f} % of pixels with a value, {report.hole_margin} px hole margin"
 
 
-def exit_status(statuses: list[str]) -> None:
-    """1 if a scene failed internally, 2 if one had bad input, 3 if every scene was empty."""
+def failure_status(statuses: list[str]) -> int | None:
+    """1 if a scene failed internally, 2 if one had bad input, else None."""
     if "failed" in statuses:
-        raise typer.Exit(1)
+        return 1
     if "error" in statuses:
-        raise typer.Exit(2)
+        return 2
+    return None
+
+
+def exit_status(statuses: list[str]) -> None:
+    """The failure's status (:func:`failure_status`), 3 if every scene was empty."""
+    failure = failure_status(statuses)
+    if failure is not None:
+        raise typer.Exit(failure)
     if statuses and all(status == "empty" for status in statuses):
         raise typer.Exit(EXIT_ALL_EMPTY)
 

@@ -233,6 +233,8 @@ def downscale(
 
     if inputs != ["-"] and (len(inputs) == 1 or all(Path(i).is_dir() for i in inputs)):  # one scene
         state.working_on(", ".join(str(Path(i)) for i in inputs), output)
+    else:  # several scenes: a --json error line names none (a refused -o or --quicklook is raised)
+        state.working_on(None)
     if units_out is Units.auto:
         raise InputError("--units-out", "must be kelvin or celsius")
     if skip_existing and overwrite:

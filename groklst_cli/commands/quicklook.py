@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from groklst_cli.console import result
+from groklst_cli.console import result, state
 from groklst_cli.path_options import file_to_write
 
 
@@ -25,6 +25,7 @@ def quicklook(
     """
     from pipelines.quicklook import write_quicklook
 
+    state.working_on(output, png)
     target = png or output.with_suffix(".png")
     write_quicklook(output, target, lst_path=lst, width_px=width, overwrite=overwrite)
     result(str(target))
