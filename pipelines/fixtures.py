@@ -9,7 +9,10 @@ ingesting the fixture gives back the scene (up to DN quantisation):
 - MII: reflectance -> radiance with the ESUN table, solar zenith and Earth-Sun distance ->
   DN with the fixture gains; cameras A (west) and B (east) overlap in the middle;
 - TIS: the scene's 30 m LST -> B2/B3 brightness temperatures by inverting the split window
-  (with a fixed B2 - B3 difference), B1 a little cooler -> Planck radiance -> DN.
+  (with a fixed B2 - B3 difference), B1 a little cooler -> Planck radiance -> DN. A B3
+  misregistered against B2 is made from the fine scene seen through moved footprints (LST and
+  emissivity alike), so it is not the output of the resampling that ingest undoes it with. A
+  sensor PSF and noise can be added (the default is the scene's own, ideally sampled LST).
 
 DN 0 is fill, as in real products.
 """
@@ -23,10 +26,12 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
+from scipy import ndimage
 
 from pipelines import indices, lst_retrieval, sdgsat
 from pipelines.atomic import atomic_output
-from pipelines.sample_scene import REFLECTANCE_BANDS, SampleScene
+from pipelines.fill import fill_nearest
+from pipelines.sample_scene import REFLECTANCE_BANDS, SampleScene, aggregate_radiance
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,9 @@ class FixtureSettings:
     split_difference: float = 0.8  # K, TIS B2 minus B3 brightness temperature
     camera_split: tuple[float, float] = (0.6, 0.45)  # A covers x < 0.6 W, B covers x >= 0.45 W
     tis_offset_m: tuple[float, float] = (0.0, 0.0)  # (east, north) error of the TIS georeferencing
+    tis_band_offset_m: tuple[float, float] = (0.0, 0.0)  # (east, north) error of TIS B3 against B2
+    tis_psf_sigma_m: float = 0.0  # Gaussian PSF of the TIS pixels (0: ideal area sampling, the sharpest)
+    tis_noise_k: float = 0.0  # white noise on each TIS brightness temperature (the sensor's NETD is 0.2 K)
 
 
 def folder_name(sensor: str, settings: FixtureSettings) -> str:
@@ -106,28 +114,73 @@ def _mii_dn(scene: SampleScene, settings: FixtureSettings) -> np.ndarray:
     return np.stack(dn)
 
 
-def _tis_dn(scene: SampleScene, settings: FixtureSettings, config: lst_retrieval.RetrievalConfig,
-            mii_dn: np.ndarray) -> np.ndarray:
-    """(3, rows, cols) TIS DN whose split-window retrieval gives the scene's 30 m LST.
+def _moved(fine: np.ndarray, east_px: int, north_px: int) -> np.ndarray:
+    """A fine (..., rows, cols) array as seen by pixels placed ``east_px`` east and ``north_px``
+    north of where they look: each shows the ground that lies that far west and south (edges
+    repeated)."""
+    pad = max(abs(east_px), abs(north_px))
+    width = [(0, 0)] * (fine.ndim - 2) + [(pad, pad), (pad, pad)]
+    padded = np.pad(fine, width, mode="edge")
+    rows, cols = fine.shape[-2:]
+    top, left = pad + north_px, pad - east_px
+    return padded[..., top:top + rows, left:left + cols]
 
-    The emissivity comes from the reflectance that ingest will read back from ``mii_dn``
-    (quantised, float32), so that NDVI near an emissivity threshold falls on the same side.
-    """
-    r = scene.ratio
-    rows, cols = scene.lst.shape
+
+def _fine_offset(settings: FixtureSettings, res: float) -> tuple[int, int]:
+    """``tis_band_offset_m`` in whole guidance pixels (east, north)."""
+    east, north = (v / res for v in settings.tis_band_offset_m)
+    if not (float(east).is_integer() and float(north).is_integer()):
+        raise ValueError(f"tis_band_offset_m {settings.tis_band_offset_m} is not a multiple of the {res:g} m guidance pixel")
+    return int(east), int(north)
+
+
+def _brightness_temperatures(lst: np.ndarray, mii_dn: np.ndarray, ratio: int, settings: FixtureSettings,
+                             config: lst_retrieval.RetrievalConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(t2, t3) whose split-window retrieval gives ``lst`` (coarse), with the emissivity from the
+    reflectance that ingest will read back from ``mii_dn`` (quantised, float32), so that NDVI
+    near an emissivity threshold falls on the same side."""
+    rows, cols = lst.shape
 
     def block_mean(band: int) -> np.ndarray:
         dn = mii_dn[band - 1].astype(np.float32)
         radiance = settings.mii_gain[band - 1] * dn + settings.mii_bias[band - 1]
         rho = radiance * sdgsat.reflectance_factor(band, settings.solar_zenith, settings.acquired)
-        return rho.reshape(rows, r, cols, r).mean(axis=(1, 3))
+        return rho.reshape(rows, ratio, cols, ratio).mean(axis=(1, 3))
 
     green, red, nir = (block_mean(band) for band in (4, 5, 7))
     e2, e3 = lst_retrieval.emissivity(indices.ndvi(red, nir), indices.ndwi(green, nir), config)
-    t2, t3 = lst_retrieval.split_window_inverse(scene.lst.astype(np.float64), e2, e3, config,
-                                                settings.split_difference)
+    return lst_retrieval.split_window_inverse(lst.astype(np.float64), e2, e3, config, settings.split_difference)
+
+
+def _seen_lst(scene: SampleScene, settings: FixtureSettings, east_px: int = 0, north_px: int = 0) -> np.ndarray:
+    """The coarse LST that TIS pixels placed (east_px, north_px) fine pixels off see: the fine LST
+    through the sensor's PSF, area-aggregated (the scene's own coarse LST when neither applies)."""
+    if not (east_px or north_px or settings.tis_psf_sigma_m):
+        return scene.lst
+    fine = scene.lst_fine.astype(np.float64)
+    if settings.tis_psf_sigma_m:
+        nodata = np.isnan(fine)
+        fine = ndimage.gaussian_filter(fill_nearest(fine), settings.tis_psf_sigma_m / scene.guidance_transform.a)
+        fine[nodata] = np.nan
+    return aggregate_radiance(_moved(fine, east_px, north_px), scene.ratio)
+
+
+def _tis_dn(scene: SampleScene, settings: FixtureSettings, config: lst_retrieval.RetrievalConfig,
+            mii_dn: np.ndarray) -> np.ndarray:
+    """(3, rows, cols) TIS DN whose split-window retrieval gives the LST the TIS sees (the
+    scene's 30 m LST by default); B3 sees the ground through footprints moved by
+    ``tis_band_offset_m``."""
+    t2, t3 = _brightness_temperatures(_seen_lst(scene, settings), mii_dn, scene.ratio, settings, config)
+    east, north = _fine_offset(settings, scene.guidance_transform.a)
+    if east or north:
+        moved_mii = _moved(mii_dn, east, north)
+        _, t3 = _brightness_temperatures(_seen_lst(scene, settings, east, north), moved_mii, scene.ratio,
+                                         settings, config)
+    temps = [t2 - 1.0, t2, t3]
+    if settings.tis_noise_k:
+        rng = np.random.default_rng(scene.seed)
+        temps = [t + settings.tis_noise_k * rng.standard_normal(t.shape) for t in temps]
     calib = sdgsat.Calibration(dict(enumerate(settings.tis_gain, 1)), dict(enumerate(settings.tis_bias, 1)))
-    temps = (t2 - 1.0, t2, t3)
     return np.stack([calib.dn(sdgsat.planck_radiance(t, band), band) for band, t in enumerate(temps, start=1)])
 
 

@@ -10,7 +10,9 @@ reflectance, resampled (bilinear; an exact copy when the grids already align) an
 TIS and MII are delivered misregistered by 1-2 TIS pixels; unless told not to, the LST's
 offset against the MII is measured on the scene (:mod:`pipelines.coregister`) and the LST
 grid moved onto the MII by whole MII pixels (the MII's georeferencing is trusted; the LST
-values are not resampled).
+values are not resampled). The TIS bands are also misregistered against each other, by up to
+about a pixel; before a split window, B3's offset against B2 is measured and B3 resampled
+onto B2 (:mod:`pipelines.band_registration`).
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from rasterio.transform import array_bounds
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
 
-from pipelines import indices, lst_retrieval, lst_values, sdgsat
+from pipelines import band_registration, indices, lst_retrieval, lst_values, sdgsat
 from pipelines.atomic import check_writable, folders_removed_if_left_empty
+from pipelines.band_registration import HALO_PX, BandShift
 from pipelines.coregister import MAX_SHIFT_LR, ShiftEstimate, crops, estimate_shift
 from pipelines.errors import InputError
 from pipelines.geotiff import FILLED_DEM_PREFIX, creation_profile, geotiff_output, open_raster, streaming_gdal_env
@@ -316,6 +319,7 @@ class _TisLst:
             if band not in tis.calibration.gains:
                 raise InputError(tis.calib or tis.folder, f"no gain for TIS band {band}")
         self.tis, self.src, self.ratio, self.method, self.config = tis, src, ratio, method, config
+        self.band_shift: BandShift | None = None  # B3 against B2, set by register_bands
         if method == "split-window":
             detail = f"c={list(config.c)}, water_vapour={config.water_vapour:g} g/cm2"
         else:
@@ -324,9 +328,32 @@ class _TisLst:
                      "lst_method": f"{method} ({detail}), NDVI-threshold emissivity",
                      "approximate": "yes: LST retrieved without SDGSAT-1-specific coefficients"}
 
+    def register_bands(self, window: Window, measure: bool) -> None:
+        """Measure B3's offset against B2 on crops of ``window`` (the split window's two bands),
+        so that :meth:`strip` resamples B3 onto B2; a misregistration found, or one that could
+        not be measured, is a warning. Only the split window reads B3."""
+        if self.method != "split-window":
+            return
+        if not measure:
+            self.tags["tis_band_registration"] = "not measured (--no-coregister)"
+            return
+        pairs = []
+        for top, left, h, w in crops(window.height, window.width):
+            crop = Window(window.col_off + left, window.row_off + top, w, h)
+            pairs.append(tuple(self._radiance(band, crop) for band in (2, 3)))
+        shift = band_registration.measure_shift(pairs)
+        placed = shift.describe("TIS B3", "B2", self.src.res[0])
+        self.tags["tis_band_registration"] = placed
+        if shift.needed:
+            self.band_shift = shift
+            warnings.warn(f"TIS bands are misregistered: {placed}; --no-coregister keeps the delivered bands",
+                          IngestWarning, stacklevel=3)
+        elif not shift.reliable:
+            warnings.warn(f"the offset between TIS B2 and B3 could not be measured on this scene: {placed}",
+                          IngestWarning, stacklevel=3)
+
     def strip(self, window: Window, reflectance: dict[int, np.ndarray]) -> np.ndarray:
-        temps = [sdgsat.brightness_temperature(self.tis.calibration.radiance(self._dn(band, window), band), band)
-                 for band in (2, 3)]
+        temps = [sdgsat.brightness_temperature(self._registered_radiance(band, window), band) for band in (2, 3)]
         green, red, nir = (_block_mean(reflectance[b], self.ratio) for b in (GREEN, RED, NIR))
         e2, e3 = lst_retrieval.emissivity(indices.ndvi(red, nir), indices.ndwi(green, nir), self.config)
         if self.method == "split-window":
@@ -338,14 +365,31 @@ class _TisLst:
 
     def thermal(self, window: Window) -> np.ndarray:
         """TIS B2 brightness temperature: placed against the MII before the MII gives emissivity."""
-        return sdgsat.brightness_temperature(self.tis.calibration.radiance(self._dn(2, window), 2), 2)
+        return sdgsat.brightness_temperature(self._radiance(2, window), 2)
 
-    def _dn(self, band: int, window: Window) -> np.ndarray:
-        """TIS DN of ``band`` in ``window``; a damaged or truncated image names the file."""
+    def _registered_radiance(self, band: int, window: Window) -> np.ndarray:
+        """:meth:`_radiance`, B3 moved onto B2 when :meth:`register_bands` found them misregistered
+        (read with a halo, so strips join seamlessly; NaN where the move draws on fill or on
+        pixels beyond the image)."""
+        if band != 3 or self.band_shift is None:
+            return self._radiance(band, window)
+        haloed = Window(window.col_off - HALO_PX, window.row_off - HALO_PX,
+                        window.width + 2 * HALO_PX, window.height + 2 * HALO_PX)
+        moved = band_registration.shift_band(self._radiance(band, haloed), self.band_shift)
+        return moved[HALO_PX:HALO_PX + window.height, HALO_PX:HALO_PX + window.width]
+
+    def _radiance(self, band: int, window: Window) -> np.ndarray:
+        """TIS radiance of ``band`` in ``window``, NaN at fill and outside the image; a damaged or
+        truncated image names the file."""
+        inside = window.intersection(Window(0, 0, self.src.width, self.src.height))
+        out = np.full((window.height, window.width), np.nan)
         try:
-            return self.src.read(band, window=window)
+            dn = self.src.read(band, window=inside)
         except (RasterioError, CPLE_BaseError) as exc:
             raise _unreadable(self.src.name, exc) from exc
+        top, left = inside.row_off - window.row_off, inside.col_off - window.col_off
+        out[top:top + inside.height, left:left + inside.width] = self.tis.calibration.radiance(dn, band)
+        return out
 
     def _check_plausible(self, lst: np.ndarray) -> None:
         """Refuse retrieved LST outside the range every LST read obeys (wrong gains, coefficients)."""
@@ -386,8 +430,8 @@ def ingest_product(
     refused unless its values inside the footprint are plausible temperatures; without it the
     LST is retrieved from the TIS product by ``method`` with coefficients from
     ``retrieval_config`` (see :mod:`pipelines.lst_retrieval`). With ``coregister`` the LST grid
-    is moved onto the MII when the scene shows it misregistered. Warnings (e.g. no DEM, a moved
-    LST) are issued as :class:`IngestWarning`.
+    is moved onto the MII when the scene shows it misregistered, and TIS B3 onto B2 before a
+    split window. Warnings (e.g. no DEM, a moved LST) are issued as :class:`IngestWarning`.
 
     The scene is streamed in strips of ``strip_rows`` LST rows (default: whole 512-row blocks of
     the guidance), so memory grows with the scene's width, not its area; a first pass finds the
@@ -416,6 +460,8 @@ def ingest_product(
         mii.check()
         source = (_GivenLst(lst_src, window, lst_decoding or LstDecoding(), lst_units) if lst is not None
                   else _TisLst(tis, lst_src, ratio, method, config))
+        if isinstance(source, _TisLst):
+            source.register_bands(window, measure=coregister)
         placed = "not measured (--no-coregister)"
         if coregister:
             estimate = _measure_offset(source, mii, window, lst_grid, ratio)

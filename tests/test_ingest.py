@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import replace
 from datetime import date
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from scipy import ndimage
 
 from groklst_cli.app import run
 from pipelines import lst_retrieval, sdgsat
@@ -443,6 +445,77 @@ def test_missing_mii_meta_xml_is_named(products, tmp_path, capsys):
     tis_copy = _copy(tis, tmp_path)  # TIS needs nothing from its meta.xml: still read
     next(tis_copy.glob("*.meta.xml")).unlink()
     assert sdgsat.read_product(tis_copy).sensor == "TIS"
+
+
+# --- TIS band-to-band misregistration ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def band_scene():
+    return generate_scene((60, 60), seed=4)
+
+
+def _read_lst(path: Path) -> tuple[np.ndarray, dict[str, str]]:
+    with rasterio.open(path) as src:
+        return src.read(1), src.tags()
+
+
+def _band_warnings(caught) -> list[str]:
+    return [str(w.message) for w in caught if "TIS B" in str(w.message) or "TIS bands" in str(w.message)]
+
+
+def test_tis_b3_off_by_a_whole_pixel_is_moved_back_onto_b2(band_scene, tmp_path):
+    """A B3 that shows the ground 30 m west of where it is placed gives the clean scene's LST
+    once moved back; its outermost column would draw on B3 beyond the image and is nodata."""
+    clean = write_product_fixture(band_scene, tmp_path / "clean")
+    shifted = write_product_fixture(band_scene, tmp_path / "shifted", FixtureSettings(tis_band_offset_m=(30.0, 0.0)))
+    with pytest.warns(IngestWarning) as caught:
+        reference = ingest_product(list(clean), tmp_path / "ref")
+    assert _band_warnings(caught) == []
+    with pytest.warns(IngestWarning) as caught:
+        moved = ingest_product(list(shifted), tmp_path / "moved")
+    assert _band_warnings(caught) == ["TIS bands are misregistered: TIS B3 moved 30.0 m west onto B2 (1 crop); "
+                                      "--no-coregister keeps the delivered bands"]
+    (ref, ref_tags), (out, tags) = _read_lst(reference[0]), _read_lst(moved[0])
+    assert ref_tags["tis_band_registration"] == "TIS B3 aligned with B2 as delivered (offset 0.0 m, 1 crop)"
+    assert tags["tis_band_registration"] == "TIS B3 moved 30.0 m west onto B2 (1 crop)"
+    np.testing.assert_allclose(out[:, :-1], ref[:, :-1], atol=0.1)  # 1 DN of B3 (a rounding in the fixture) is 0.07 K
+    assert np.isnan(out[:, -1]).all()
+    with rasterio.open(reference[1]) as a, rasterio.open(moved[1]) as b:
+        np.testing.assert_array_equal(a.read(), b.read())  # the guidance does not depend on the TIS
+
+
+def test_tis_b3_off_by_a_fraction_of_a_pixel_is_measured_and_most_of_its_error_removed(band_scene, tmp_path):
+    """10 m east and 20 m south: the offset is found within 0.1 px, and the split window's
+    error (the band difference it amplifies) falls by more than half; --no-coregister keeps it."""
+    shifted = write_product_fixture(band_scene, tmp_path / "shifted", FixtureSettings(tis_band_offset_m=(10.0, -20.0)))
+    with pytest.warns(IngestWarning, match="TIS bands are misregistered"):
+        registered = ingest_product(list(shifted), tmp_path / "registered")
+    with pytest.warns(IngestWarning):
+        kept = ingest_product(list(shifted), tmp_path / "kept", coregister=False)
+    (out, tags), (delivered, kept_tags) = _read_lst(registered[0]), _read_lst(kept[0])
+    found = re.fullmatch(r"TIS B3 moved ([\d.]+) m west and ([\d.]+) m north onto B2 \(1 crop\)",
+                         tags["tis_band_registration"])
+    assert found and abs(float(found[1]) - 10.0) < 3.0 and abs(float(found[2]) - 20.0) < 3.0
+    assert kept_tags["tis_band_registration"] == "not measured (--no-coregister)"
+    truth = band_scene.lst
+    both = np.isfinite(out) & np.isfinite(delivered)
+    rmse = [float(np.sqrt(np.mean((a[both] - truth[both]) ** 2))) for a in (out, delivered)]
+    assert rmse[0] < 0.5 * rmse[1] and rmse[1] > 2.0
+    assert np.isnan(out[-1]).all() and np.isnan(out[:, -1]).all()  # they draw on B3 beyond the image
+    lost = np.isnan(out[:-1, :-1]) & np.isfinite(truth[:-1, :-1])  # else only next to the scene's nodata
+    assert not (lost & ~ndimage.binary_dilation(np.isnan(truth), iterations=2)[:-1, :-1]).any()
+
+
+def test_band_registration_streams_seamlessly_and_only_runs_for_the_split_window(band_scene, tmp_path):
+    shifted = write_product_fixture(band_scene, tmp_path / "shifted", FixtureSettings(tis_band_offset_m=(10.0, -20.0)))
+    with pytest.warns(IngestWarning):
+        one = ingest_product(list(shifted), tmp_path / "one")
+    with pytest.warns(IngestWarning):
+        strips = ingest_product(list(shifted), tmp_path / "strips", strip_rows=7)
+    np.testing.assert_allclose(_read_lst(one[0])[0], _read_lst(strips[0])[0], atol=1e-4, rtol=0)  # the halo cuts the spline at 1e-7
+    with pytest.warns(IngestWarning) as caught:
+        single = ingest_product(list(shifted), tmp_path / "single", method="single-channel")
+    assert _band_warnings(caught) == [] and "tis_band_registration" not in _read_lst(single[0])[1]
 
 
 # --- TIS-MII misregistration -------------------------------------------------------------

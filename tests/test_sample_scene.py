@@ -145,9 +145,25 @@ def test_cli_misregisters_the_fake_tis_product(tmp_path, capsys):
         assert (tis.transform.c, tis.transform.f) == (lst.transform.c + 30, lst.transform.f - 20)
     capsys.readouterr()
     for args, fragment in ((["--tis-offset", "30,-20"], "add --products"),
-                           (["--products", "--tis-offset", "30"], "is not EAST,NORTH")):
+                           (["--products", "--tis-offset", "30"], "is not EAST,NORTH"),
+                           (["--tis-band-offset", "10,0"], "--tis-band-offset: misregisters the fake TIS product"),
+                           (["--products", "--tis-band-offset", "15,0"],
+                            "--tis-band-offset: 15,0 m is not a multiple of the 10 m guidance pixel")):
         assert run(["-q", "sample-scene", str(tmp_path / "x"), "--size", "12", *args]) == 2
         assert fragment in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_cli_misregisters_the_fake_tis_bands_and_ingest_registers_them(tmp_path, capsys):
+    """--tis-band-offset makes B3 show the ground through moved footprints; ingest finds the move."""
+    assert run(["-q", "sample-scene", str(tmp_path), "--size", "30", "--products", "--tis-band-offset", "30,0"]) == 0
+    with rasterio.open(next(tmp_path.glob("KX10_TIS_*/*.tiff"))) as tis:
+        b2, b3 = tis.read(2).astype(float), tis.read(3).astype(float)
+    assert np.corrcoef(b2[:, :-1].ravel(), b3[:, 1:].ravel())[0, 1] > 0.999 > np.corrcoef(b2.ravel(), b3.ravel())[0, 1]
+    capsys.readouterr()
+    folders = [str(p) for p in sorted(tmp_path.glob("KX10_*"))]
+    assert run(["ingest", *folders, "--out-dir", str(tmp_path / "out")]) == 0
+    assert "TIS bands are misregistered: TIS B3 moved 30.0 m west onto B2 (1 crop)" in capsys.readouterr().err
 
 
 def test_committed_demo_scene_matches_generator():

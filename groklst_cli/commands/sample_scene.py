@@ -24,12 +24,22 @@ def _shape(size: Optional[int], rows: Optional[int], cols: Optional[int]) -> tup
     return (rows, cols) if rows is not None and cols is not None else (160, 160)
 
 
-def _offset(text: str) -> tuple[float, float]:
+def _offset(text: str, option: str) -> tuple[float, float]:
     try:
         east, north = (float(v) for v in text.split(","))
     except ValueError as exc:
-        raise InputError("--tis-offset", f"{text!r} is not EAST,NORTH in metres, e.g. 30,-20") from exc
+        raise InputError(option, f"{text!r} is not EAST,NORTH in metres, e.g. 30,-20") from exc
     return east, north
+
+
+LST_RESOLUTION_M = 30.0  # the generated scene's LST pixel, as SDGSAT-1 TIS
+
+
+def _check_band_offset(offset: tuple[float, float], guidance_res: float) -> None:
+    """The fake B3 is made from the fine scene, so it can only be moved by whole guidance pixels."""
+    if not all(float(v / guidance_res).is_integer() for v in offset):
+        raise InputError("--tis-band-offset", f"{offset[0]:g},{offset[1]:g} m is not a multiple of the "
+                         f"{guidance_res:g} m guidance pixel", f"e.g. {guidance_res:g},{-2 * guidance_res:g}")
 
 
 def sample_scene(
@@ -44,15 +54,20 @@ def sample_scene(
     with_truth: bool = typer.Option(False, "--with-truth", help="Also write NAME_lst_fine.tif, the fine-resolution truth LST."),
     products: bool = typer.Option(False, "--products", help="Also write fake SDGSAT-1 TIS and MII product folders of the scene and NAME_dem.tif (to try groklst ingest)."),
     tis_offset: Optional[str] = typer.Option(None, "--tis-offset", help="With --products: misregister the TIS by EAST,NORTH metres (e.g. 30,-20), as real products are by 1-2 TIS pixels."),
+    tis_band_offset: Optional[str] = typer.Option(None, "--tis-band-offset", help="With --products: misregister TIS B3 against B2 by EAST,NORTH metres, in whole guidance pixels (e.g. 10,-20), as real products are by up to a TIS pixel."),
 ) -> None:
     """Write a synthetic SDGSAT-1-like scene over the Heihe River Basin (30 m LST, 10 m guidance).
 
     Prints the written paths on stdout, one per line. The scene is synthetic (tagged so).
     """
     shape = _shape(size, rows, cols)
-    settings = FixtureSettings(tis_offset_m=_offset(tis_offset) if tis_offset else (0.0, 0.0))
-    if tis_offset and not products:
-        raise InputError("--tis-offset", "misregisters the fake TIS product", "add --products")
+    settings = FixtureSettings(
+        tis_offset_m=_offset(tis_offset, "--tis-offset") if tis_offset else (0.0, 0.0),
+        tis_band_offset_m=_offset(tis_band_offset, "--tis-band-offset") if tis_band_offset else (0.0, 0.0))
+    for option, given in (("--tis-offset", tis_offset), ("--tis-band-offset", tis_band_offset)):
+        if given and not products:
+            raise InputError(option, "misregisters the fake TIS product", "add --products")
+    _check_band_offset(settings.tis_band_offset_m, LST_RESOLUTION_M / ratio)
     paths = scene_paths(out_dir, name)
     for key in ("lst", "guidance", "lst_fine") if with_truth else ("lst", "guidance"):
         check_writable(paths[key], overwrite)
@@ -63,7 +78,7 @@ def sample_scene(
             if folder.exists():
                 raise InputError(folder, "product folder already exists", "remove it first (folders are never overwritten)")
     info(f"generating a {shape[0]}x{shape[1]} px scene (seed {seed}, ratio {ratio})")
-    scene = generate_scene(shape, seed=seed, ratio=ratio)
+    scene = generate_scene(shape, seed=seed, ratio=ratio, lst_resolution=LST_RESOLUTION_M)
     written = list(write_scene(scene, out_dir, name=name, overwrite=overwrite))
     if with_truth:
         written.append(write_truth(scene, out_dir, name=name, overwrite=overwrite))
