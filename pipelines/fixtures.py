@@ -7,7 +7,8 @@ GBK-encoded ``calib.xml``. Pixel values invert the radiometry that ingest applie
 ingesting the fixture gives back the scene (up to DN quantisation):
 
 - MII: reflectance -> radiance with the ESUN table, solar zenith and Earth-Sun distance ->
-  DN with the fixture gains; cameras A (west) and B (east) overlap in the middle;
+  DN with the fixture gains, B4/B5 optionally clipped at a saturation DN; cameras A (west) and
+  B (east) overlap in the middle;
 - TIS: the scene's 30 m LST -> B2/B3 brightness temperatures by inverting the split window
   (with a fixed B2 - B3 difference), B1 a little cooler -> Planck radiance -> DN. A B3
   misregistered against B2 is made from the fine scene seen through moved footprints (LST and
@@ -33,6 +34,8 @@ from pipelines.atomic import atomic_output
 from pipelines.fill import fill_nearest
 from pipelines.sample_scene import REFLECTANCE_BANDS, SampleScene, aggregate_radiance
 
+SATURATING_MII_BANDS = (4, 5)  # green and red, the bands the product notes say saturate often
+
 
 @dataclass(frozen=True)
 class FixtureSettings:
@@ -51,6 +54,7 @@ class FixtureSettings:
     tis_band_offset_m: tuple[float, float] = (0.0, 0.0)  # (east, north) error of TIS B3 against B2
     tis_psf_sigma_m: float = 0.0  # Gaussian PSF of the TIS pixels (0: ideal area sampling, the sharpest)
     tis_noise_k: float = 0.0  # white noise on each TIS brightness temperature (the sensor's NETD is 0.2 K)
+    mii_saturation_dn: int | None = None  # MII B4 and B5 clip at this DN (real products saturate there often)
 
 
 def folder_name(sensor: str, settings: FixtureSettings) -> str:
@@ -111,6 +115,9 @@ def _mii_dn(scene: SampleScene, settings: FixtureSettings) -> np.ndarray:
     for band, rho in enumerate([b1, *refl], start=1):
         radiance = rho / sdgsat.reflectance_factor(band, settings.solar_zenith, settings.acquired)
         dn.append(calib.dn(radiance, band))
+    if settings.mii_saturation_dn is not None:
+        for band in SATURATING_MII_BANDS:
+            np.minimum(dn[band - 1], settings.mii_saturation_dn, out=dn[band - 1])
     return np.stack(dn)
 
 

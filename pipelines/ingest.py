@@ -12,7 +12,8 @@ offset against the MII is measured on the scene (:mod:`pipelines.coregister`) an
 grid moved onto the MII by whole MII pixels (the MII's georeferencing is trusted; the LST
 values are not resampled). The TIS bands are also misregistered against each other, by up to
 about a pixel; before a split window, B3's offset against B2 is measured and B3 resampled
-onto B2 (:mod:`pipelines.band_registration`).
+onto B2 (:mod:`pipelines.band_registration`). Saturated MII pixels are found on each camera's
+own grid (:mod:`pipelines.saturation`), reported, and kept or made nodata.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ import rasterio
 from affine import Affine
 from rasterio._err import CPLE_BaseError  # what GDAL raises directly, e.g. under a warp
 from rasterio.crs import CRS
+from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.transform import array_bounds
 from rasterio.warp import transform_bounds
@@ -42,6 +44,7 @@ from pipelines.errors import InputError
 from pipelines.geotiff import FILLED_DEM_PREFIX, creation_profile, geotiff_output, open_raster, streaming_gdal_env
 from pipelines.grids import Grid, check_north_up, footprints_disjoint
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
+from pipelines.saturation import POLICIES, SaturationOptions, saturation_level
 from pipelines.lst_values import LstDecoding
 from pipelines.units import Units
 from pipelines.warping import grid_rows, strip_height, warp_bands
@@ -68,10 +71,11 @@ def _unreadable(path: str | Path, exc: BaseException) -> InputError:
     return InputError(path, f"cannot be read ({text})", "the file may be damaged or truncated")
 
 
-def _warp(src: rasterio.DatasetReader, band: int, grid: Grid, src_nodata: float | None) -> np.ndarray:
+def _warp(src: rasterio.DatasetReader, band: int, grid: Grid, src_nodata: float | None,
+          resampling: Resampling = Resampling.bilinear) -> np.ndarray:
     """:func:`warp_bands` of one band, a damaged or truncated file being bad input, not a bug."""
     try:
-        return warp_bands(src, band, grid, src_nodata=src_nodata)
+        return warp_bands(src, band, grid, src_nodata=src_nodata, resampling=resampling)
     except (RasterioError, CPLE_BaseError) as exc:
         raise _unreadable(src.name, exc) from exc
 
@@ -179,10 +183,15 @@ def _grids(lst_src: rasterio.DatasetReader, mii_srcs: list[rasterio.DatasetReade
 
 @dataclass
 class _Mii:
-    """The MII product's cameras, calibrated to approximate TOA reflectance on any grid."""
+    """The MII product's cameras, calibrated to approximate TOA reflectance on any grid, with
+    their saturated pixels found (:mod:`pipelines.saturation`) and kept or made nodata."""
 
     product: sdgsat.Product
     srcs: list[rasterio.DatasetReader]
+    saturation: SaturationOptions = field(default_factory=SaturationOptions)
+    levels: dict[tuple[int, int], int] = field(default_factory=dict)  # (camera, band) -> saturated from DN
+    flagged: dict[int, int] = field(default_factory=dict)  # band -> saturated guidance pixels written
+    valid: dict[int, int] = field(default_factory=dict)  # band -> valid guidance pixels written
 
     def check(self) -> None:
         """Refuse products that cannot give reflectance, before any work."""
@@ -200,16 +209,70 @@ class _Mii:
             if band not in mii.calibration.gains:
                 raise InputError(mii.calib or mii.folder, f"no gain for MII band {band}")
 
+    def find_saturation(self) -> None:
+        """The saturated-from DN of every camera's guidance bands (given, or found from each
+        band's histogram on the camera's own grid)."""
+        for camera, src in enumerate(self.srcs):
+            for band in MII_GUIDANCE_BANDS:
+                try:
+                    level = saturation_level(src, band, self.saturation)
+                except (RasterioError, CPLE_BaseError) as exc:
+                    raise _unreadable(src.name, exc) from exc
+                if level is not None:
+                    self.levels[(camera, band)] = level
+
     def reflectance(self, band: int, grid: Grid) -> np.ndarray:
-        """One band on ``grid``, cameras mosaicked (the first camera wins where both have data)."""
+        """One band on ``grid``, cameras mosaicked (the first camera wins where both have data),
+        NaN where saturated under the ``nodata`` policy."""
+        return self.reflectance_and_saturation(band, grid)[0]
+
+    def reflectance_and_saturation(self, band: int, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`reflectance` and where it is saturated: a guidance pixel is when the camera it
+        comes from has a saturated DN among the pixels it is resampled from."""
         mosaic = np.full((grid.height, grid.width), np.nan, dtype=np.float32)
-        for src in self.srcs:
+        saturated = np.zeros(mosaic.shape, dtype=bool)
+        for camera, src in enumerate(self.srcs):
             dn = _warp(src, band, grid, src_nodata=0)
             fill = np.isnan(mosaic) & np.isfinite(dn)
             mosaic[fill] = dn[fill]
+            level = self.levels.get((camera, band))
+            if level is not None:
+                brightest = _warp(src, band, grid, src_nodata=0, resampling=Resampling.max)
+                saturated |= fill & (brightest >= level)
+        if self.saturation.policy == "nodata":
+            mosaic[saturated] = np.nan
         cal, mii = self.product.calibration, self.product
         radiance = cal.gains[band] * mosaic + cal.biases[band]
-        return (radiance * sdgsat.reflectance_factor(band, mii.solar_zenith, mii.acquired)).astype(np.float32)
+        factor = sdgsat.reflectance_factor(band, mii.solar_zenith, mii.acquired)
+        return (radiance * factor).astype(np.float32), saturated
+
+    def count(self, band: int, reflectance: np.ndarray, saturated: np.ndarray) -> None:
+        """Add a written strip's saturated and valid pixels of ``band`` to the scene's counts."""
+        self.flagged[band] = self.flagged.get(band, 0) + int(saturated.sum())
+        self.valid[band] = self.valid.get(band, 0) + int((np.isfinite(reflectance) | saturated).sum())
+
+    def saturation_report(self) -> str:
+        """The saturation found as a line for the guidance tags; a warning when any was written."""
+        found = [band for band in MII_GUIDANCE_BANDS if self.flagged.get(band)]
+        if not found:
+            if self.saturation.level_dn is not None:
+                return f"none at or above DN {self.saturation.level_dn} (--mii-saturation-dn)"
+            return "none found (no band's histogram piles up at its largest DN)"
+        parts = []
+        for band in found:
+            share = 100.0 * self.flagged[band] / max(self.valid[band], 1)
+            levels = ", ".join(f"camera {chr(65 + camera)} from DN {level}"
+                               for (camera, b), level in sorted(self.levels.items()) if b == band)
+            parts.append(f"B{band} {BAND_NAMES[band - 1]} {share:.2f} % ({levels})")
+        listed = "; ".join(parts)
+        if self.saturation.policy == "nodata":
+            warnings.warn(f"MII bands saturated (share of the guidance pixels), made nodata (--saturated nodata): "
+                          f"{listed}; a downscaled LST is nodata there and near it", IngestWarning, stacklevel=3)
+            return f"{listed}; made nodata"
+        warnings.warn(f"MII bands saturated (share of the guidance pixels): {listed}; their reflectance is a "
+                      "lower bound there (NDVI, NDWI, NDMVI biased); --saturated nodata makes them nodata",
+                      IngestWarning, stacklevel=3)
+        return f"{listed}; kept as delivered"
 
 
 def _ndmvi_minima(mii: _Mii, strips: list[Grid]) -> tuple[float, float]:
@@ -423,6 +486,7 @@ def ingest_product(
     lst_decoding: LstDecoding | None = None,
     lst_units: Units = Units.auto,
     coregister: bool = True,
+    saturation: SaturationOptions = SaturationOptions(),
 ) -> tuple[Path, Path]:
     """Ingest SDGSAT-1 product folders into ``out_dir``; return the (lst, guidance) paths written.
 
@@ -431,7 +495,8 @@ def ingest_product(
     LST is retrieved from the TIS product by ``method`` with coefficients from
     ``retrieval_config`` (see :mod:`pipelines.lst_retrieval`). With ``coregister`` the LST grid
     is moved onto the MII when the scene shows it misregistered, and TIS B3 onto B2 before a
-    split window. Warnings (e.g. no DEM, a moved LST) are issued as :class:`IngestWarning`.
+    split window. Saturated MII pixels are found and kept or made nodata by ``saturation``.
+    Warnings (e.g. no DEM, a moved LST, saturation) are issued as :class:`IngestWarning`.
 
     The scene is streamed in strips of ``strip_rows`` LST rows (default: whole 512-row blocks of
     the guidance), so memory grows with the scene's width, not its area; a first pass finds the
@@ -441,6 +506,10 @@ def ingest_product(
     report = on_progress or (lambda done, total, label: None)
     if method not in LST_METHODS:
         raise InputError("--lst-method", f"unknown method {method!r}", f"use one of {', '.join(LST_METHODS)}")
+    if saturation.policy not in POLICIES:
+        raise InputError("--saturated", f"unknown policy {saturation.policy!r}", f"use one of {', '.join(POLICIES)}")
+    if saturation.level_dn is not None and not 1 <= saturation.level_dn <= 65535:
+        raise InputError("--mii-saturation-dn", f"{saturation.level_dn} is not a uint16 DN", "give 1..65535")
     config = lst_retrieval.load_config(retrieval_config)
     products = find_products(product_dirs, patterns)
     mii_product = _pick(products, "MII", needed=True)
@@ -454,10 +523,12 @@ def ingest_product(
         inputs = [*(f for product in products for f in product.files), dem, lst, retrieval_config]
         check_writable(lst_path, overwrite, inputs=inputs)
         check_writable(guidance_path, overwrite, inputs=inputs)
-        mii = _Mii(mii_product, [stack.enter_context(open_raster(p)) for p in mii_product.images])
+        mii = _Mii(mii_product, [stack.enter_context(open_raster(p)) for p in mii_product.images], saturation)
         lst_src = stack.enter_context(open_raster(lst if lst is not None else tis.images[0]))
         window, lst_grid, guidance_grid, ratio = _grids(lst_src, mii.srcs)
         mii.check()
+        report(0, 1, "MII saturation")
+        mii.find_saturation()
         source = (_GivenLst(lst_src, window, lst_decoding or LstDecoding(), lst_units) if lst is not None
                   else _TisLst(tis, lst_src, ratio, method, config))
         if isinstance(source, _TisLst):
@@ -491,7 +562,10 @@ def ingest_product(
         with geotiff_output(guidance_path, overwrite) as g_tmp, geotiff_output(lst_path, overwrite) as l_tmp:
             with rasterio.open(g_tmp, "w", **g_profile) as g_dst, rasterio.open(l_tmp, "w", **l_profile) as l_dst:
                 for n, (top, grid) in enumerate(zip(tops, strips), start=1):
-                    refl = {band: mii.reflectance(band, grid) for band in MII_GUIDANCE_BANDS}
+                    refl = {}
+                    for band in MII_GUIDANCE_BANDS:
+                        refl[band], saturated = mii.reflectance_and_saturation(band, grid)
+                        mii.count(band, refl[band], saturated)
                     red, nir = refl[RED], refl[NIR]
                     guidance = np.stack([
                         dem_band.band(grid), *(refl[b] for b in MII_GUIDANCE_BANDS),
@@ -509,7 +583,7 @@ def ingest_product(
                     raise source.no_data_error()
                 dem_band.finish()
                 _describe(g_dst, BAND_NAMES, BAND_UNITS, {
-                    **common, "dem_source": dem_band.source,
+                    **common, "dem_source": dem_band.source, "mii_saturation": mii.saturation_report(),
                     "reflectance": "approximate TOA (MII calib.xml gains, tabulated ESUN)"})
                 _describe(l_dst, ["lst"], ["K"], {**common, **source.tags})
     return lst_path, guidance_path

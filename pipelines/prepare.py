@@ -47,6 +47,7 @@ from pipelines.patches import (
     split_by_scene,
 )
 from pipelines.raster_names import gdal_name
+from pipelines.saturation import SaturationOptions
 from pipelines.scene_align import aligned_guidance
 from pipelines.training_scene import (
     GUIDANCE_SUFFIX,
@@ -531,12 +532,14 @@ def _info(counts: dict[str, SceneCounts], opts: PrepareOptions, first: Scene,
 
 def scene_inputs(
     paths: Sequence[str | os.PathLike[str]], workdir: Path, dem: Path | None = None, coregister: bool = True,
+    saturation: SaturationOptions = SaturationOptions(),
 ) -> tuple[list[Path], dict[Path, str]]:
     """Canonical LST paths from the command line; SDGSAT-1 product folders are ingested first.
 
     Folders given together that hold a single MII product (e.g. its TIS and MII folders, or
-    one folder holding both) form one scene; otherwise each folder is one scene. ``dem`` and
-    ``coregister`` are passed to the ingest. Ingested scenes are written into ``workdir`` (the caller removes it).
+    one folder holding both) form one scene; otherwise each folder is one scene. ``dem``,
+    ``coregister`` and ``saturation`` are passed to the ingest. Ingested scenes are written into
+    ``workdir`` (the caller removes it).
     Returns the LST paths and, for ingested ones, the product folders to name them by
     (``prepare(shown=...)``).
     """
@@ -556,7 +559,8 @@ def scene_inputs(
     for n, group in enumerate(groups):
         label = ", ".join(str(f) for f in group)
         with named_as_given({str(workdir / f"scene{n}"): f"{label} (ingesting)"}):
-            lst_path, _ = ingest.ingest_product(group, workdir / f"scene{n}", dem=dem, coregister=coregister)
+            lst_path, _ = ingest.ingest_product(group, workdir / f"scene{n}", dem=dem, coregister=coregister,
+                                                saturation=saturation)
         files.append(Path(lst_path))
         shown[Path(lst_path)] = label
     return files, shown

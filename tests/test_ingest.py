@@ -22,6 +22,7 @@ from pipelines.fixtures import FixtureSettings, write_product_fixture
 from pipelines.geotiff import write_raster
 from pipelines.ingest import IngestWarning, ingest_product
 from pipelines.sample_scene import BAND_NAMES, generate_scene
+from pipelines.saturation import SaturationOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 LR_SHAPE = (16, 20)
@@ -445,6 +446,132 @@ def test_missing_mii_meta_xml_is_named(products, tmp_path, capsys):
     tis_copy = _copy(tis, tmp_path)  # TIS needs nothing from its meta.xml: still read
     next(tis_copy.glob("*.meta.xml")).unlink()
     assert sdgsat.read_product(tis_copy).sensor == "TIS"
+
+
+# --- MII saturation -----------------------------------------------------------------------
+
+SATURATION_DN = 1750  # the fixture's B4 (green) and B5 (red) clip here: 1.6 % and 23 % of their pixels
+
+
+@pytest.fixture(scope="module")
+def saturated_products(band_scene, tmp_path_factory):
+    return write_product_fixture(band_scene, tmp_path_factory.mktemp("saturated"),
+                                 FixtureSettings(mii_saturation_dn=SATURATION_DN))
+
+
+def _saturated_warnings(caught) -> list[str]:
+    return [str(w.message) for w in caught if "saturated" in str(w.message)]
+
+
+def test_saturated_mii_pixels_are_found_reported_and_kept(band_scene, saturated_products, tmp_path):
+    """B4/B5 clipped at one DN pile up there: the guidance keeps their (lower-bound) values, the
+    tag and a warning give each band's share, and nothing else changes."""
+    clean = write_product_fixture(band_scene, tmp_path / "clean")
+    with pytest.warns(IngestWarning) as caught:
+        reference = ingest_product(list(clean), tmp_path / "ref")
+    assert _saturated_warnings(caught) == []
+    with pytest.warns(IngestWarning) as caught:
+        kept = ingest_product(list(saturated_products), tmp_path / "kept")
+    with rasterio.open(reference[1]) as ref, rasterio.open(kept[1]) as out:
+        assert ref.tags()["mii_saturation"] == "none found (no band's histogram piles up at its largest DN)"
+        tag = out.tags()["mii_saturation"]
+        green, red = (out.read(BAND_NAMES.index(n) + 1) for n in ("green", "red"))
+        green_ref, red_ref = (ref.read(BAND_NAMES.index(n) + 1) for n in ("green", "red"))
+        untouched = [BAND_NAMES.index(n) + 1 for n in ("dem", "deepblue", "blue", "vre", "nir")]
+        np.testing.assert_array_equal(out.read(untouched), ref.read(untouched))
+    clipped = {"green": green >= np.nanmax(green) - 1e-6, "red": red >= np.nanmax(red) - 1e-6}  # DN >= 1750
+    for got, delivered, at_top in ((green, green_ref, clipped["green"]), (red, red_ref, clipped["red"])):
+        assert (delivered[at_top] >= got[at_top] - 1e-6).all()  # clipped: a lower bound
+        np.testing.assert_array_equal(got[~at_top], delivered[~at_top])
+    shares = {name: 100.0 * mask.sum() / np.isfinite(green_ref).sum() for name, mask in clipped.items()}
+    assert 1.0 < shares["green"] < 30.0 and 1.0 < shares["red"] < 30.0
+    expected = (f"B4 green {shares['green']:.2f} % (camera A from DN {SATURATION_DN}, camera B from DN {SATURATION_DN}); "
+                f"B5 red {shares['red']:.2f} % (camera A from DN {SATURATION_DN}, camera B from DN {SATURATION_DN})")
+    assert tag == f"{expected}; kept as delivered"
+    assert _saturated_warnings(caught) == [
+        f"MII bands saturated (share of the guidance pixels): {expected}; their reflectance is a lower bound "
+        "there (NDVI, NDWI, NDMVI biased); --saturated nodata makes them nodata"]
+
+
+def test_saturated_mii_pixels_can_be_made_nodata_with_the_indices_made_from_them(saturated_products, tmp_path):
+    with pytest.warns(IngestWarning):
+        kept = ingest_product(list(saturated_products), tmp_path / "kept")
+    with pytest.warns(IngestWarning, match=r"MII bands saturated \(share of the guidance pixels\), made nodata \(--saturated nodata\): B4 green"):
+        masked = ingest_product(list(saturated_products), tmp_path / "masked",
+                                saturation=SaturationOptions(policy="nodata"))
+    with rasterio.open(kept[1]) as a, rasterio.open(masked[1]) as b:
+        kept_bands, masked_bands = a.read(), b.read()
+        assert b.tags()["mii_saturation"].endswith("; made nodata")
+    band = {name: k for k, name in enumerate(BAND_NAMES)}
+    green_top = kept_bands[band["green"]] >= np.nanmax(kept_bands[band["green"]]) - 1e-6
+    red_top = kept_bands[band["red"]] >= np.nanmax(kept_bands[band["red"]]) - 1e-6
+    np.testing.assert_array_equal(np.isnan(masked_bands[band["green"]]), green_top)
+    np.testing.assert_array_equal(np.isnan(masked_bands[band["red"]]), red_top)
+    np.testing.assert_array_equal(np.isnan(masked_bands[band["ndvi"]]), red_top)
+    np.testing.assert_array_equal(np.isnan(masked_bands[band["ndwi"]]), green_top)
+    np.testing.assert_array_equal(np.isnan(masked_bands[band["ndmvi"]]), red_top)
+    keep = ~(green_top | red_top)
+    np.testing.assert_array_equal(masked_bands[:, keep], kept_bands[:, keep])
+    with rasterio.open(kept[0]) as a, rasterio.open(masked[0]) as b:
+        kept_lst, masked_lst = a.read(1), b.read(1)
+    no_red = np.isnan(masked_bands[band["red"]]).reshape(60, 3, 60, 3).all(axis=(1, 3))
+    assert no_red.sum() > 0  # LST pixels saturated throughout have no emissivity: nodata
+    np.testing.assert_array_equal(np.isnan(masked_lst), np.isnan(kept_lst) | no_red)
+
+
+def test_a_given_saturation_dn_overrides_the_histogram(products, tmp_path):
+    """--mii-saturation-dn: every guidance band at or above it is saturated (here only the
+    brightest NIR pixels reach it, whose histogram does not pile up); a DN nothing reaches
+    reports none."""
+    with pytest.warns(IngestWarning) as caught:
+        lst, guidance = ingest_product(list(products), tmp_path / "given",
+                                       saturation=SaturationOptions(level_dn=2600))
+    with rasterio.open(guidance) as src:
+        tag = src.tags()["mii_saturation"]
+    assert tag.startswith("B7 nir ") and tag.endswith("(camera A from DN 2600, camera B from DN 2600); kept as delivered")
+    assert [w for w in _saturated_warnings(caught) if "B7 nir" in w]
+    with pytest.warns(IngestWarning):
+        _, none = ingest_product(list(products), tmp_path / "none", saturation=SaturationOptions(level_dn=65535))
+    with rasterio.open(none) as src:
+        assert src.tags()["mii_saturation"] == "none at or above DN 65535 (--mii-saturation-dn)"
+    for options, fragment in ((SaturationOptions(policy="mask"), "--saturated: unknown policy 'mask'"),
+                              (SaturationOptions(level_dn=0), "--mii-saturation-dn: 0 is not a uint16 DN")):
+        with pytest.raises(InputError, match=re.escape(fragment)):
+            ingest_product(list(products), tmp_path / "bad", saturation=options)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_saturation_options_from_the_command_line(tmp_path, capsys):
+    """sample-scene --mii-saturate-at makes saturated products; ingest and downscale on them
+    report it (downscale's output keeps the tag); the options are refused where they do not apply."""
+    assert run(["-q", "sample-scene", str(tmp_path), "--size", "30", "--products", "--mii-saturate-at", "1750"]) == 0
+    folders = [str(p) for p in sorted(tmp_path.glob("KX10_*"))]
+    capsys.readouterr()
+    assert run(["ingest", *folders, "--out-dir", str(tmp_path / "out"), "--saturated", "nodata"]) == 0
+    err = capsys.readouterr().err
+    assert "made nodata (--saturated nodata): B4 green" in err
+    with rasterio.open(next((tmp_path / "out").glob("*_guidance.tif"))) as src:
+        assert np.isnan(src.read(BAND_NAMES.index("red") + 1)).any()
+    out = tmp_path / "down.tif"
+    assert run(["-q", "downscale", *folders, "-o", str(out), "--model", "bicubic", "--mii-saturation-dn", "1700"]) == 0
+    with rasterio.open(out) as src:
+        assert src.tags()["mii_saturation"].endswith("; kept as delivered") and "DN 1700" in src.tags()["mii_saturation"]
+    lst = next((tmp_path / "out").glob("*_lst.tif"))
+    for argv, fragment in (
+            (["ingest", *folders, "--out-dir", str(tmp_path / "x"), "--saturated", "mask"],
+             "--saturated: unknown policy 'mask'"),
+            (["ingest", *folders, "--out-dir", str(tmp_path / "x"), "--mii-saturation-dn", "0"], "--mii-saturation-dn"),
+            (["downscale", str(lst), "-o", str(tmp_path / "x.tif"), "--saturated", "nodata"],
+             "--saturated: applies to SDGSAT-1 product folders given as the input"),
+            (["prepare", str(lst), "--out", str(tmp_path / "ds"), "--mii-saturation-dn", "1700"],
+             "--mii-saturation-dn: applies to SDGSAT-1 product folders given as inputs"),
+            (["prepare", str(lst), "--out", str(tmp_path / "ds"), "--dem", str(lst)],
+             "--dem: applies to SDGSAT-1 product folders given as inputs"),
+            (["sample-scene", str(tmp_path / "y"), "--mii-saturate-at", "1700"],
+             "--mii-saturate-at: saturates the fake MII product")):
+        assert run(["-q", *argv]) == 2
+        assert fragment in capsys.readouterr().err
+    assert not any((tmp_path / name).exists() for name in ("x", "x.tif", "ds", "y"))
 
 
 # --- TIS band-to-band misregistration ----------------------------------------------------

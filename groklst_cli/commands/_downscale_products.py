@@ -18,6 +18,7 @@ from pipelines.atomic import (
     remove_stale_ingests,
 )
 from pipelines.errors import InputError
+from pipelines.saturation import SaturationOptions
 from pipelines.raster_names import retrieved_lst_tag
 
 
@@ -98,22 +99,27 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
     return ProductScene(folders, workdir, name, shown, tags)
 
 
-def ingest_scene(scene: ProductScene, dem: Optional[Path], coregister: bool = True) -> dict[str, str]:
+def ingest_scene(scene: ProductScene, dem: Optional[Path], coregister: bool = True,
+                 saturation: SaturationOptions = SaturationOptions()) -> dict[str, str]:
     """Ingest the scene's products (after every option was checked: a scene takes a while);
-    returns the ingest's tags the output keeps (how the LST was placed on the MII)."""
+    returns the ingest's tags the output keeps (how the LST was placed on the MII and its bands
+    on each other, the MII saturation found)."""
     from pipelines.geotiff import open_raster
     from pipelines.ingest import IngestWarning, ingest_product
 
     with warnings.catch_warnings(record=True) as caught, progress() as bar:
         warnings.simplefilter("always", IngestWarning)
         task = bar.add_task("ingest", total=None)
-        ingest_product(
-            scene.folders, scene.workdir, name=scene.name, dem=dem, coregister=coregister,
+        lst, guidance = ingest_product(
+            scene.folders, scene.workdir, name=scene.name, dem=dem, coregister=coregister, saturation=saturation,
             on_progress=lambda done, total, what: bar.update(
                 task, completed=done, total=total, description=f"ingest: {what}"))
     for item in caught:
         if issubclass(item.category, IngestWarning):
             warn(str(item.message))
     info(f"ingested {scene.shown}")
-    with open_raster(scene.lst) as src:
-        return {"coregistration": src.tags().get("coregistration", "")}
+    kept = {}
+    for path, names in ((lst, ("coregistration", "tis_band_registration")), (guidance, ("mii_saturation",))):
+        with open_raster(path) as src:
+            kept.update({name: src.tags()[name] for name in names if name in src.tags()})
+    return kept

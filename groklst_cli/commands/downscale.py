@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from groklst_cli import guidance_options, lst_options
+from groklst_cli import guidance_options, lst_options, saturation_options
 from groklst_cli.commands._downscale_fit import build_fit_options, run_fit
 from groklst_cli.commands._downscale_products import check_product_run, ingest_scene, plan_product_scene
 from groklst_cli.commands._scene_reports import exit_status, say, say_all
@@ -212,6 +212,8 @@ def downscale(
     quicklook: Optional[Path] = typer.Option(None, "--quicklook", parser=file_to_write("name the PNG, e.g. DIR/look.png"), help="Also write a PNG of input vs output (one input only)."),
     dem: Optional[Path] = typer.Option(None, "--dem", help="With SDGSAT-1 product folders as input: the DEM for the guidance (as groklst ingest --dem)."),
     coregister: Optional[bool] = typer.Option(None, "--coregister/--no-coregister", help="With SDGSAT-1 product folders as input: move the LST onto the MII, and TIS B3 onto B2, when they are misregistered (default, as groklst ingest)."),
+    saturated: str = saturation_options.saturated_option(),
+    saturation_dn: Optional[int] = saturation_options.saturation_dn_option(),
 ) -> None:
     """Downscale LST scenes to the guidance grid as tiled, blended, georeferenced GeoTIFFs
     (with --scale and an interpolator: to the LST grid refined by SCALE, without guidance).
@@ -268,6 +270,10 @@ def downscale(
     elif dem is not None:
         raise InputError("--dem", "applies to SDGSAT-1 product folders given as the input",
                          "pass the TIS and MII product folders, or build the guidance with groklst ingest")
+    elif was_given(ctx, "saturated") or saturation_dn is not None:
+        raise InputError("--saturated" if was_given(ctx, "saturated") else "--mii-saturation-dn",
+                         "applies to SDGSAT-1 product folders given as the input",
+                         "pass the TIS and MII product folders, or build the guidance with groklst ingest")
     jobs = _jobs(paths, guidance, output, out_dir, guided=scale is None, align=align)
     options = DownscaleOptions(tile=tile, overlap=overlap, batch_size=batch_size, units=units,
                                units_out=units_out, conserve=conserve, overwrite=overwrite,
@@ -288,7 +294,8 @@ def downscale(
         check_png_name(quicklook)
         check_writable(quicklook, overwrite, inputs=jobs[0].inputs())
     if scene is not None:
-        options = replace(options, tags={**options.tags, **ingest_scene(scene, dem, coregister is not False)})
+        saturation = saturation_options.saturation_options(saturated, saturation_dn)
+        options = replace(options, tags={**options.tags, **ingest_scene(scene, dem, coregister is not False, saturation)})
     if fit:
         _check_tiling(tile, overlap)
         fit_options = build_fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from groklst_cli.console import progress, result, state, warn
-from groklst_cli import lst_options
+from groklst_cli import lst_options, saturation_options
 from pipelines import strict_json
 from pipelines.errors import InputError
 from pipelines.ingest import LST_METHODS, IngestWarning, ingest_product
@@ -30,6 +30,8 @@ def ingest(
     offset: Optional[float] = lst_options.offset_option(),
     mask_implausible: bool = lst_options.mask_implausible_option(),
     coregister: bool = typer.Option(True, "--coregister/--no-coregister", help="Measure the TIS-MII misregistration on the scene and move the LST grid onto the MII (by whole MII pixels) when there is one; before a split window, also measure TIS B3 against B2 and resample B3 onto B2."),
+    saturated: str = saturation_options.saturated_option(),
+    saturation_dn: Optional[int] = saturation_options.saturation_dn_option(),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the two paths."),
 ) -> None:
@@ -53,6 +55,7 @@ def ingest(
         lst_path, guidance_path = ingest_product(
             products, out_dir, name=name, dem=dem, lst=lst, overwrite=overwrite, method=lst_method,
             retrieval_config=retrieval_config, lst_decoding=decoding, lst_units=units, coregister=coregister,
+            saturation=saturation_options.saturation_options(saturated, saturation_dn),
             on_progress=lambda done, total, what: bar.update(
                 task, completed=done, total=total, description=f"ingest: {what}"),
         )

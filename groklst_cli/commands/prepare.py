@@ -12,7 +12,8 @@ import typer
 from rich.table import Table
 
 from groklst_cli.console import info, progress, result, table_console, warn
-from groklst_cli import guidance_options, lst_options
+from groklst_cli import guidance_options, lst_options, saturation_options
+from groklst_cli.option_sources import was_given
 from pipelines import strict_json
 from pipelines.atomic import INGEST_PREFIX, OutputKind, check_writable, remove_stale_ingests
 from pipelines.errors import InputError
@@ -83,7 +84,23 @@ def _bar_hook(bar: Any) -> Callable[[str, int, int], None]:
     return update
 
 
+PRODUCT_OPTIONS = {"dem": "--dem", "coregister": "--no-coregister", "saturated": "--saturated",
+                   "saturation_dn": "--mii-saturation-dn"}  # parameter -> option, for SDGSAT-1 folders only
+
+
+def _check_product_options(ctx: typer.Context, inputs: list[Path]) -> None:
+    """Refuse options that only say how product folders are ingested when none is given: they
+    would be silently ignored."""
+    if any(Path(p).is_dir() for p in inputs):
+        return
+    for name, flag in PRODUCT_OPTIONS.items():
+        if was_given(ctx, name):
+            raise InputError(flag, "applies to SDGSAT-1 product folders given as inputs",
+                             "pass the TIS and MII product folders, or leave it out")
+
+
 def prepare_cmd(
+    ctx: typer.Context,
     inputs: Optional[list[Path]] = typer.Argument(None, help="Canonical scenes NAME_lst.tif (NAME_guidance.tif beside, or one --guidance for all) or SDGSAT-1 product folders."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Dataset folder to create."),
     scales: str = typer.Option("2,4,8", "--scales", help="Comma-separated integer downscaling factors."),
@@ -103,6 +120,8 @@ def prepare_cmd(
     guidance_bands: Optional[str] = guidance_options.guidance_bands_option(),
     dem: Optional[Path] = typer.Option(None, "--dem", help="DEM for SDGSAT-1 product folders (as groklst ingest --dem)."),
     coregister: bool = typer.Option(True, "--coregister/--no-coregister", help="For SDGSAT-1 product folders: move the LST onto the MII, and TIS B3 onto B2, when they are misregistered (as groklst ingest)."),
+    saturated: str = saturation_options.saturated_option(),
+    saturation_dn: Optional[int] = saturation_options.saturation_dn_option(),
     from_groklst: Optional[Path] = typer.Option(None, "--from-groklst", help="Import the public GrokLST benchmark folder instead of scenes."),
     show_info: Optional[Path] = typer.Option(None, "--info", help="Print a summary of an existing dataset and exit."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout."),
@@ -149,6 +168,7 @@ def prepare_cmd(
                 guidance_bands=guidance_options.band_list(guidance_bands),
             )
             check_writable(out, overwrite, kind=OutputKind.dataset)
+            _check_product_options(ctx, inputs)
             if guidance is not None and any(Path(p).is_dir() for p in inputs):
                 raise InputError("--guidance", "does not apply to SDGSAT-1 product folders: the MII product is the guidance",
                                  "drop it, or ingest with groklst ingest and pass your own guidance")
@@ -157,7 +177,8 @@ def prepare_cmd(
             with tempfile.TemporaryDirectory(dir=out.parent, prefix=INGEST_PREFIX) as workdir:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    paths, shown = scene_inputs(inputs, Path(workdir), dem, coregister)
+                    paths, shown = scene_inputs(inputs, Path(workdir), dem, coregister,
+                                                saturation_options.saturation_options(saturated, saturation_dn))
                 for caught_warning in caught:
                     warn(str(caught_warning.message))
                 summary = prepare(paths, out, options, overwrite=overwrite, on_progress=hook, shown=shown,

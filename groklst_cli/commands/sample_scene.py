@@ -54,6 +54,7 @@ def sample_scene(
     with_truth: bool = typer.Option(False, "--with-truth", help="Also write NAME_lst_fine.tif, the fine-resolution truth LST."),
     products: bool = typer.Option(False, "--products", help="Also write fake SDGSAT-1 TIS and MII product folders of the scene and NAME_dem.tif (to try groklst ingest)."),
     tis_offset: Optional[str] = typer.Option(None, "--tis-offset", help="With --products: misregister the TIS by EAST,NORTH metres (e.g. 30,-20), as real products are by 1-2 TIS pixels."),
+    mii_saturate_at: Optional[int] = typer.Option(None, "--mii-saturate-at", min=1, max=65535, help="With --products: clip MII B4 and B5 at this DN, as real products saturate over bright ground (the scene's red reaches about 2000-2500)."),
     tis_band_offset: Optional[str] = typer.Option(None, "--tis-band-offset", help="With --products: misregister TIS B3 against B2 by EAST,NORTH metres, in whole guidance pixels (e.g. 10,-20), as real products are by up to a TIS pixel."),
 ) -> None:
     """Write a synthetic SDGSAT-1-like scene over the Heihe River Basin (30 m LST, 10 m guidance).
@@ -63,10 +64,13 @@ def sample_scene(
     shape = _shape(size, rows, cols)
     settings = FixtureSettings(
         tis_offset_m=_offset(tis_offset, "--tis-offset") if tis_offset else (0.0, 0.0),
-        tis_band_offset_m=_offset(tis_band_offset, "--tis-band-offset") if tis_band_offset else (0.0, 0.0))
-    for option, given in (("--tis-offset", tis_offset), ("--tis-band-offset", tis_band_offset)):
+        tis_band_offset_m=_offset(tis_band_offset, "--tis-band-offset") if tis_band_offset else (0.0, 0.0),
+        mii_saturation_dn=mii_saturate_at)
+    for option, given, what in (("--tis-offset", tis_offset, "misregisters the fake TIS product"),
+                                ("--tis-band-offset", tis_band_offset, "misregisters the fake TIS product"),
+                                ("--mii-saturate-at", mii_saturate_at, "saturates the fake MII product")):
         if given and not products:
-            raise InputError(option, "misregisters the fake TIS product", "add --products")
+            raise InputError(option, what, "add --products")
     _check_band_offset(settings.tis_band_offset_m, LST_RESOLUTION_M / ratio)
     paths = scene_paths(out_dir, name)
     for key in ("lst", "guidance", "lst_fine") if with_truth else ("lst", "guidance"):
