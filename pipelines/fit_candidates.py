@@ -146,17 +146,21 @@ def sharpener_candidate(name: str, layers: SceneLayers, seed: int) -> Candidate:
                      extra={"lr_samples": native.samples})
 
 
-def mlp_candidate(layers: SceneLayers, seed: int) -> Candidate:
-    """The per-pixel MLP (:mod:`pipelines.pixel_mlp`) fitted at both scales on every LR pixel."""
+def mlp_candidate(layers: SceneLayers, seed: int, max_seconds: float | None = None) -> Candidate:
+    """The per-pixel MLP (:mod:`pipelines.pixel_mlp`) fitted at both scales on every LR pixel;
+    ``max_seconds`` caps the two fits together (half each)."""
     start = time.monotonic()
     s = layers.scale
-    at_coarse = PixelMLP(s, layers.bands, psf=layers.psf.scaled(1 / s), seed=seed).fit(
+    cap = None if max_seconds is None else max_seconds / 2
+    at_coarse = PixelMLP(s, layers.bands, psf=layers.psf.scaled(1 / s), seed=seed, max_seconds=cap).fit(
         layers.coarse, layers.guidance_lr)
     coarse = correct_residual(at_coarse.relation(layers.guidance_lr), layers.coarse, s,
                               mode=layers.residual)
-    native = PixelMLP(s, layers.bands, psf=layers.psf, seed=seed).fit(layers.lst, layers.guidance)
+    native = PixelMLP(s, layers.bands, psf=layers.psf, seed=seed, max_seconds=cap).fit(layers.lst, layers.guidance)
+    stopped = "time limit" if min(at_coarse.steps_done, native.steps_done) < native.steps else "steps"
     return Candidate("mlp", coarse, SharpenerMember(native), time.monotonic() - start,
-                     extra={"lr_samples": native.samples})
+                     extra={"lr_samples": native.samples, "steps": [at_coarse.steps_done, native.steps_done],
+                            "stopped": stopped})
 
 
 class EarlyStopping:

@@ -369,7 +369,7 @@ def fit_scene(
         if name in INTERPOLATION_CANDIDATES:
             candidates.append(bicubic_candidate(layers))
         elif name == "mlp":
-            candidates.append(mlp_candidate(layers, opts.seed))
+            candidates.append(mlp_candidate(layers, opts.seed, opts.seconds))
         elif name in SHARPENER_CANDIDATES:
             candidates.append(sharpener_candidate(name, layers, opts.seed))
         else:
@@ -403,8 +403,9 @@ def describe(fit_result: SceneFit) -> str:
              f"held-out RMSE / CC at the degraded scale on {fit_result.held_out_blocks} blocks "
              f"({sel.pixels} px):"]
     for cand, metrics, weight in zip(fit_result.candidates, sel.metrics, sel.blend_weights):
-        detail = (f", {cand.extra['iterations']} iterations ({cand.extra['stopped']})"
-                  if "iterations" in cand.extra else "")
+        detail = (f", {cand.extra['iterations']} iterations ({cand.extra['stopped']})" if "iterations" in cand.extra
+                  else f", {' + '.join(map(str, cand.extra['steps']))} steps ({cand.extra['stopped']})"
+                  if "steps" in cand.extra else "")
         lines.append(f"  {cand.name:<14} {metrics['rmse']:.3f} K / {metrics['cc']:.3f}  "
                      f"({cand.seconds:.1f} s{detail}; blend weight {weight:.2f})")
     if sel.blend is not None:

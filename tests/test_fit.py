@@ -118,6 +118,7 @@ def test_fit_beats_bicubic_on_nonlinear_scene(tmp_path: Path, capsys) -> None:
     assert abs(sum(c["weight"] for c in report["candidates"]) - 1) < 1e-3
     network = report["candidates"][5]
     assert network["iterations"] <= 120 and network["stopped"] in ("iterations", "early stopping")
+    assert report["candidates"][4]["steps"] == [300, 300] and report["candidates"][4]["stopped"] == "steps"
     assert report["psf"]["estimated"] and report["psf"]["shape"] == "none"  # generated: no blur
     assert report["held_out_blocks"] >= 8
     assert report["held_out_fitted"]["rmse"] < 0.8 * report["held_out_bicubic"]["rmse"]
@@ -388,3 +389,14 @@ def test_a_psf_far_wider_than_the_estimate_tries_is_warned_about(tmp_path: Path,
                     "-o", str(tmp_path / "out.tif"), "--overwrite"]) == 0
         err = capsys.readouterr().err
         assert ("a thermal sensor's PSF is rarely that wide" in err) is warned, (spec, err)
+
+
+def test_fit_seconds_caps_the_mlp_too(tmp_path: Path, capsys) -> None:
+    """--fit-seconds stops the MLP's two fits (half the cap each) as it stops a network."""
+    fine, guidance = nonlinear_scene(96, 2)
+    lst_path, _ = write_pair(tmp_path, fine, guidance, 4, ["ndvi", "albedo"])
+    assert run(["downscale", str(lst_path), "--fit", "--fit-candidates", "bicubic,mlp", "--fit-seconds", "0.1",
+                "-o", str(tmp_path / "fit.tif"), "--json"]) == 0
+    mlp = fit_json(capsys)["fit"]["candidates"][1]
+    assert mlp["name"] == "mlp" and mlp["stopped"] == "time limit"
+    assert 1 <= min(mlp["steps"]) and max(mlp["steps"]) < 300
