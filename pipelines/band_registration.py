@@ -27,6 +27,7 @@ MIN_CROP_PX = 20  # rows and columns a crop needs to be measured on
 MAX_STEPS = 20  # Gauss-Newton steps before a crop is given up as not settling
 STEP_DONE_PX = 1e-3  # the refinement has settled when a step moves the offset less than this
 EDGE_PX = 5  # crop border left out of the fit: a shifted crop repeats its edge there
+MIN_CORRELATION = 0.9  # the bands must agree this well once registered: else the crop is noise (open water)
 HALO_PX = 12  # pixels read around a window before resampling: the spline's reach, to < 1e-4 of the contrast
 MIN_REACH = 0.9  # a moved pixel may draw at most a tenth of its value from beyond the data (fill, edges)
 
@@ -87,8 +88,9 @@ def measure_shift(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> BandShift:
 
 
 def _crop_shift(reference: np.ndarray, moving: np.ndarray) -> np.ndarray | None:
-    """One crop's offset (rows, cols); ``None`` when either band has too few valid pixels there
-    or the refinement does not settle.
+    """One crop's offset (rows, cols); ``None`` when either band has too few valid pixels there,
+    the refinement does not settle, or the registered bands still disagree (a featureless crop
+    whose offset is noise).
 
     The best whole-pixel offset seeds a Gauss-Newton (Lucas-Kanade) refinement of the offset
     together with a gain and a bias, since the bands differ in calibration and emissivity. Each
@@ -108,8 +110,17 @@ def _crop_shift(reference: np.ndarray, moving: np.ndarray) -> np.ndarray | None:
         if np.abs(shift).max() > MAX_SHIFT_PX + 1:
             return None
         if np.abs(step).max() < STEP_DONE_PX:
-            return shift
+            return shift if _agreement(reference, moving, shift) >= MIN_CORRELATION else None
     return None
+
+
+def _agreement(reference: np.ndarray, moving: np.ndarray, shift: np.ndarray) -> float:
+    """Correlation of the bands once ``moving`` is moved by ``shift`` (0 for a constant crop)."""
+    inner = (slice(EDGE_PX, -EDGE_PX),) * 2
+    moved = ndimage.shift(moving, shift, order=3, mode="nearest")[inner].ravel()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.corrcoef(reference[inner].ravel(), moved)[0, 1]
+    return float(r) if np.isfinite(r) else 0.0
 
 
 def _whole_pixel_offset(reference: np.ndarray, moving: np.ndarray) -> np.ndarray:

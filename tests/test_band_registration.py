@@ -74,3 +74,14 @@ def test_a_moved_band_is_nodata_where_it_draws_on_fill_or_beyond_the_edge():
     np.testing.assert_array_equal(np.isnan(moved[:8]), np.broadcast_to(np.arange(20) == 19, (8, 20)))
     whole = shift_band(values, BandShift(0.0, -1.0, 0.0, 1))  # a whole pixel: an exact copy
     np.testing.assert_allclose(whole[:, :-1], values[:, 1:], atol=1e-9)
+
+
+def test_a_featureless_crop_has_no_vote():
+    """Open water: the bands are noise around a constant, whose 'offset' means nothing."""
+    rng = np.random.default_rng(1)
+    flat = 290.0 + 0.05 * rng.standard_normal((64, 64))
+    textured = _field((64, 64))
+    moving = _field((64, 64), 0.4, -0.3)
+    found = measure_shift([(flat, flat + 0.05 * rng.standard_normal((64, 64))), (textured, moving)])
+    assert found.crops == 1 and found.rows == pytest.approx(0.4, abs=0.01) and found.cols == pytest.approx(-0.3, abs=0.01)
+    assert measure_shift([(flat, np.full((64, 64), 290.0))]).crops == 0
