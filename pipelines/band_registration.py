@@ -57,7 +57,7 @@ class BandShift:
         """The outcome as one line (tags, warnings); ``res`` is the pixel size in ``unit``."""
         if not self.crops:
             return (f"{band} not measurable against {onto} (no crop of {MIN_CROP_PX} x {MIN_CROP_PX} pixels "
-                    f"with {MIN_VALID:.0%} valid), kept as delivered")
+                    f"with {MIN_VALID:.0%} valid and enough texture), kept as delivered")
         east, south = self.cols * res, self.rows * res
         where = " and ".join(p for p in (
             f"{abs(east):.1f} {unit} {'east' if east > 0 else 'west'}" if round(east, 1) else "",

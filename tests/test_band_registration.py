@@ -56,7 +56,8 @@ def test_crops_without_enough_data_are_skipped_and_none_left_is_not_measurable()
     assert found.crops == 1 and found.cols == pytest.approx(0.5, abs=0.01)
     nothing = measure_shift([(holed, moving)])
     assert nothing.crops == 0 and not nothing.reliable
-    assert nothing.describe("TIS B3", "B2", 30.0).startswith("TIS B3 not measurable against B2 (no crop of 20 x 20 pixels with 95% valid)")
+    assert nothing.describe("TIS B3", "B2", 30.0).startswith(
+        "TIS B3 not measurable against B2 (no crop of 20 x 20 pixels with 95% valid and enough texture)")
 
 
 def test_the_description_names_the_move_in_metres_and_directions():
