@@ -59,6 +59,7 @@ _MODEL_MODULES: tuple[str, ...] = (
     "models.dgf",
     "models.p2p",
     "models.dsrn",
+    "models.codon",
     "models.rdn",
     "models.dbpn",
     "models.srfbn",

@@ -33,6 +33,7 @@ TINY: dict[str, dict[str, object]] = {
     "dgf": {"channels": 8},
     "p2p": {"hidden": 8, "width": 32},
     "dsrn": {"channels": 4},
+    "codon": {"channels": 8, "recursions": 2, "fusion_recursions": 1, "reduction": 4},
     "rdn": {"channels": 8, "blocks": 2, "layers": 2, "growth": 4},
     "dbpn": {"channels": 8, "features": 16, "stages": 3},
     "srfbn": {"channels": 8, "groups": 2, "steps": 2},
@@ -76,7 +77,7 @@ def test_registry_has_the_issue_models():
     guided = {s.name for s in list_models() if s.guided and s.learned}
     single = {s.name for s in list_models() if not s.guided and s.learned}
     assert {"mocolsk", "mocolsk-lite", "djfr", "fdsr", "suft", "ahmf", "rsag", "dkn", "fdkn",
-            "dagf", "svlrm", "msgnet", "dgf", "p2p", "dsrn"} <= guided
+            "dagf", "svlrm", "msgnet", "dgf", "p2p", "dsrn", "codon"} <= guided
     assert {"edsr", "rcan", "rdn", "dbpn", "srfbn", "ctnet", "fenet", "fenet-freq", "cfgn",
             "dctlsa"} <= single
     assert not get_spec("bicubic").learned and not get_spec("bilinear").learned
@@ -155,7 +156,10 @@ def test_batch_independence(name):
         together = net(lst, guidance)
         for i in range(4):
             alone = net(lst[i : i + 1], guidance[i : i + 1])
-            assert (together[i : i + 1] - alone).abs().max().item() < 1e-5
+            # float32 rounding (batched convolutions sum in another order) grows with the
+            # output: CODON's reference initialisation starts from residuals of ~20
+            tolerance = 1e-5 * max(1.0, alone.abs().max().item())
+            assert (together[i : i + 1] - alone).abs().max().item() < tolerance
 
 
 @pytest.mark.parametrize("name", LEARNED)
