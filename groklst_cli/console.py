@@ -8,6 +8,9 @@ options, names) as typed: no emoji codes (``:fire:`` in a path stays), and table
 from __future__ import annotations
 
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,6 +92,21 @@ def info(message: str) -> None:
 def warn(message: str) -> None:
     """A warning on stderr, shown even with ``--quiet``; plain text (see :func:`printable`)."""
     err.print(f"[yellow]warning:[/yellow] {escape(printable(message))}")
+
+
+@contextmanager
+def warnings_shown(category: type[Warning] = Warning) -> Iterator[list[warnings.WarningMessage]]:
+    """Record the block's warnings and show those of ``category`` with :func:`warn` when it
+    ends, also when it fails: a warning (a band that could not be registered) can explain the
+    error that stops it. Yields the record (for ``--json``)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", category)
+        try:
+            yield caught
+        finally:
+            for item in caught:
+                if issubclass(item.category, category):
+                    warn(str(item.message))
 
 
 def printable(message: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 import typer
 
-from pipelines.saturation import SaturationOptions
+from pipelines.saturation import SaturationOptions, parse_levels
 
 
 def saturated_option() -> Any:
@@ -18,8 +18,8 @@ def saturated_option() -> Any:
 
 
 def saturation_dn_option() -> Any:
-    return typer.Option(None, "--mii-saturation-dn", min=1, max=65535, help="MII DN at and above which a band is saturated (default: found per camera and band where its histogram piles up at its largest DN).")
+    return typer.Option(None, "--mii-saturation-dn", help="MII DN at and above which bands are saturated: one for B2-B7 (4095) or per band (B4=4095,B5=4000: only those); default: found per camera and band where its histogram piles up at its largest DN.")
 
 
-def saturation_options(saturated: str, saturation_dn: Optional[int]) -> SaturationOptions:
-    return SaturationOptions(policy=saturated, level_dn=saturation_dn)
+def saturation_options(saturated: str, saturation_dn: Optional[str]) -> SaturationOptions:
+    return SaturationOptions(policy=saturated, levels=None if saturation_dn is None else parse_levels(saturation_dn))

@@ -45,8 +45,12 @@ class BandShift:
     @property
     def reliable(self) -> bool:
         """Measured on at least one crop, every crop agreeing, and no larger than a band offset can be."""
-        return (self.crops > 0 and self.spread <= MAX_SPREAD_PX
-                and math.hypot(self.rows, self.cols) <= MAX_SHIFT_PX)
+        return self.crops > 0 and self.spread <= MAX_SPREAD_PX and not self.too_far
+
+    @property
+    def too_far(self) -> bool:
+        """Further than a band offset can be (a few hundredths of slack for the measurement)."""
+        return math.hypot(self.rows, self.cols) > MAX_SHIFT_PX + 0.05
 
     @property
     def needed(self) -> bool:
@@ -70,6 +74,9 @@ class BandShift:
             return f"{band} moved {where} onto {onto} ({agree})"
         if self.reliable:
             return f"{band} aligned with {onto} as delivered (offset {where}, {agree})"
+        if self.too_far:
+            return (f"{band} not measurable against {onto} (offset {where}, beyond the {MAX_SHIFT_PX:g} px a "
+                    "band offset can be), kept as delivered")
         return (f"{band} not measurable against {onto} (offset {where}, crops {self.spread:.2f} px apart), "
                 "kept as delivered")
 

@@ -44,7 +44,7 @@ from pipelines.errors import InputError
 from pipelines.geotiff import FILLED_DEM_PREFIX, creation_profile, geotiff_output, open_raster, streaming_gdal_env
 from pipelines.grids import Grid, check_north_up, footprints_disjoint
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
-from pipelines.saturation import POLICIES, SaturationOptions, saturation_level
+from pipelines.saturation import POLICIES, SaturationOptions, detectable, saturation_level
 from pipelines.lst_values import LstDecoding
 from pipelines.units import Units
 from pipelines.warping import grid_rows, strip_height, warp_bands
@@ -191,6 +191,7 @@ class _Mii:
     saturation: SaturationOptions = field(default_factory=SaturationOptions)
     levels: dict[tuple[int, int], int] = field(default_factory=dict)  # (camera, band) -> saturated from DN
     flagged: dict[int, int] = field(default_factory=dict)  # band -> saturated guidance pixels written
+    unchecked: set[str] = field(default_factory=set)  # dtypes of bands whose histogram cannot tell
     valid: dict[int, int] = field(default_factory=dict)  # band -> valid guidance pixels written
 
     def check(self) -> None:
@@ -214,6 +215,8 @@ class _Mii:
         band's histogram on the camera's own grid)."""
         for camera, src in enumerate(self.srcs):
             for band in MII_GUIDANCE_BANDS:
+                if self.saturation.levels is None and not detectable(src, band):
+                    self.unchecked.add(src.dtypes[band - 1])
                 try:
                     level = saturation_level(src, band, self.saturation)
                 except (RasterioError, CPLE_BaseError) as exc:
@@ -228,17 +231,19 @@ class _Mii:
 
     def reflectance_and_saturation(self, band: int, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`reflectance` and where it is saturated: a guidance pixel is when the camera it
-        comes from has a saturated DN among the pixels it is resampled from."""
+        comes from has a saturated DN among the pixels it is resampled from. Where both cameras
+        cover a pixel the first wins, unless only the second is unsaturated there."""
         mosaic = np.full((grid.height, grid.width), np.nan, dtype=np.float32)
         saturated = np.zeros(mosaic.shape, dtype=bool)
         for camera, src in enumerate(self.srcs):
             dn = _warp(src, band, grid, src_nodata=0)
-            fill = np.isnan(mosaic) & np.isfinite(dn)
-            mosaic[fill] = dn[fill]
             level = self.levels.get((camera, band))
+            clipped = np.zeros(mosaic.shape, dtype=bool)
             if level is not None:
-                brightest = _warp(src, band, grid, src_nodata=0, resampling=Resampling.max)
-                saturated |= fill & (brightest >= level)
+                clipped = _warp(src, band, grid, src_nodata=0, resampling=Resampling.max) >= level
+            take = np.isfinite(dn) & (np.isnan(mosaic) | (saturated & ~clipped))
+            mosaic[take] = dn[take]
+            saturated[take] = clipped[take]
         if self.saturation.policy == "nodata":
             mosaic[saturated] = np.nan
         cal, mii = self.product.calibration, self.product
@@ -255,8 +260,13 @@ class _Mii:
         """The saturation found as a line for the guidance tags; a warning when any was written."""
         found = [band for band in MII_GUIDANCE_BANDS if self.flagged.get(band)]
         if not found:
-            if self.saturation.level_dn is not None:
-                return f"none at or above DN {self.saturation.level_dn} (--mii-saturation-dn)"
+            if self.saturation.levels is not None:
+                return f"none at or above the given DN (--mii-saturation-dn {self.saturation.given()})"
+            if self.unchecked:
+                kinds = "/".join(sorted(self.unchecked))
+                warnings.warn(f"MII saturation not looked for: {kinds} bands hold no counted DN to pile up; "
+                              "give --mii-saturation-dn", IngestWarning, stacklevel=3)
+                return f"not looked for ({kinds} MII): give --mii-saturation-dn"
             return "none found (no band's histogram piles up at its largest DN)"
         parts = []
         for band in found:
@@ -279,6 +289,11 @@ def _ndmvi_minima(mii: _Mii, strips: list[Grid]) -> tuple[float, float]:
     """Scene minima of red and NIR reflectance (NDMVI subtracts them), from a first pass."""
     red_min, nir_min = indices.scene_minima((mii.reflectance(RED, g), mii.reflectance(NIR, g)) for g in strips)
     if not (math.isfinite(red_min) and math.isfinite(nir_min)):
+        if mii.saturation.policy == "nodata" and mii.levels:
+            given = f" at DN {mii.saturation.given()}" if mii.saturation.levels is not None else ""
+            raise InputError(mii.product.folder, f"every MII pixel inside the LST footprint is saturated{given} "
+                             "(red or NIR) and --saturated nodata made it nodata",
+                             "raise --mii-saturation-dn, or use --saturated keep")
         raise InputError(mii.product.folder, "no valid MII pixels inside the LST footprint")
     return red_min, nir_min
 
@@ -459,12 +474,17 @@ class _TisLst:
         found = lst_values.implausible_kelvin(lst)
         if found is not None:
             lo, hi = lst_values.PLAUSIBLE_KELVIN
+            hint = ("check the TIS gains in calib.xml and the --retrieval-config coefficients, or "
+                    "give your own LST with --lst")
+            registered = self.tags.get("tis_band_registration")
+            if registered is not None and self.band_shift is None and " aligned with " not in registered:
+                hint = (f"TIS B3 was not registered onto B2 ({registered}), and misregistered bands give "
+                        "such values at edges: drop --no-coregister, or use --lst-method single-channel or "
+                        f"--lst; else {hint}")
             raise InputError(
                 self.tis.folder,
                 f"the LST retrieved from TIS is implausible: {found[0]} pixels outside "
-                f"{lo:g}..{hi:g} K (found {found[1]:.6g}..{found[2]:.6g} K)",
-                "check the TIS gains in calib.xml and the --retrieval-config coefficients, or "
-                "give your own LST with --lst")
+                f"{lo:g}..{hi:g} K (found {found[1]:.6g}..{found[2]:.6g} K)", hint)
 
     def no_data_error(self) -> InputError:
         return InputError(self.tis.folder, "no valid TIS pixels inside the MII footprint")
@@ -508,8 +528,9 @@ def ingest_product(
         raise InputError("--lst-method", f"unknown method {method!r}", f"use one of {', '.join(LST_METHODS)}")
     if saturation.policy not in POLICIES:
         raise InputError("--saturated", f"unknown policy {saturation.policy!r}", f"use one of {', '.join(POLICIES)}")
-    if saturation.level_dn is not None and not 1 <= saturation.level_dn <= 65535:
-        raise InputError("--mii-saturation-dn", f"{saturation.level_dn} is not a uint16 DN", "give 1..65535")
+    if saturation.levels is not None and not all(b in MII_GUIDANCE_BANDS and 1 <= dn <= 65535
+                                                 for b, dn in saturation.levels.items()):
+        raise InputError("--mii-saturation-dn", f"{saturation.given()} is not a DN of 1..65535 for bands B2..B7")
     config = lst_retrieval.load_config(retrieval_config)
     products = find_products(product_dirs, patterns)
     mii_product = _pick(products, "MII", needed=True)

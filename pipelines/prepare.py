@@ -530,6 +530,23 @@ def _info(counts: dict[str, SceneCounts], opts: PrepareOptions, first: Scene,
     }
 
 
+@contextmanager
+def _warnings_named(label: str, named: bool) -> Iterator[None]:
+    """With ``named``, the block's warnings are issued again prefixed by ``label`` (which of
+    several scenes they are about), also when it fails."""
+    if not named:
+        yield
+        return
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        for item in caught:
+            warnings.warn(f"{label}: {item.message}", item.category, stacklevel=3)
+
+
 def scene_inputs(
     paths: Sequence[str | os.PathLike[str]], workdir: Path, dem: Path | None = None, coregister: bool = True,
     saturation: SaturationOptions = SaturationOptions(),
@@ -558,7 +575,8 @@ def scene_inputs(
     shown: dict[Path, str] = {}
     for n, group in enumerate(groups):
         label = ", ".join(str(f) for f in group)
-        with named_as_given({str(workdir / f"scene{n}"): f"{label} (ingesting)"}):
+        with (named_as_given({str(workdir / f"scene{n}"): f"{label} (ingesting)"}),
+              _warnings_named(label, len(groups) > 1)):
             lst_path, _ = ingest.ingest_product(group, workdir / f"scene{n}", dem=dem, coregister=coregister,
                                                 saturation=saturation)
         files.append(Path(lst_path))

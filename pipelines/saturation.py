@@ -4,9 +4,9 @@ SDGSAT-1's MII B4 (green) and B5 (red) saturate often over bright ground (roofs,
 A saturated DN is the most the detector could count, not a measurement: the reflectance there is
 a lower bound, so NDVI is too high where red saturates and NDWI too low where green does. A
 band is taken as saturated at a given DN (``--mii-saturation-dn``), or, by default, where its
-histogram piles up at its largest DN: clipping puts many pixels on that one value, while a
-natural histogram thins out towards its top. Detection reads each camera's band once, block by
-block (memory stays one block), and counts its DN in a histogram.
+histogram piles up at (or a few pixels below) its largest DN: clipping puts many pixels on that
+one value, while a natural histogram thins out towards its top. Detection reads each camera's
+band once, block by block (memory stays one block), and counts its DN in a histogram.
 """
 
 from __future__ import annotations
@@ -16,23 +16,61 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pipelines.errors import InputError
+
 if TYPE_CHECKING:
     import rasterio
 
-MIN_PILE_UP_PX = 25  # pixels the largest DN needs to hold to be a pile-up
+MIN_PILE_UP_PX = 25  # pixels a DN needs to hold to be a pile-up
 PILE_UP_RATIO = 20.0  # ... and this many times the mean count of the DNs just below it
-BELOW_DN = 32  # how many DNs below the largest are compared
+BELOW_DN = 32  # how many DNs below it are compared
+TOP_CANDIDATES = 8  # occupied DNs from the top that may hold it: resampling can overshoot a clip by a few pixels
+TAIL_SHARE = 0.1  # ... as long as those above it hold under this share of its count
 POLICIES = ("keep", "nodata")
+BANDS = range(2, 8)  # the MII bands that make the guidance (B2 deep blue .. B7 NIR)
+COUNTED_DTYPES = ("uint8", "uint16")  # DN that can pile up; products deliver uint16
 
 
 @dataclass(frozen=True)
 class SaturationOptions:
     """What ingest does about saturated MII pixels: ``policy`` ``keep`` (values as delivered,
-    reported) or ``nodata``; ``level_dn`` the DN at and above which every band is saturated
+    reported) or ``nodata``; ``levels`` the DN at and above which each listed band is saturated
     (``None``: found per camera and band from the histogram)."""
 
     policy: str = "keep"
-    level_dn: int | None = None
+    levels: dict[int, int] | None = None
+
+    def given(self) -> str:
+        """The levels as ``--mii-saturation-dn`` takes them (one DN when every band shares it)."""
+        values = set((self.levels or {}).values())
+        if self.levels is not None and len(values) == 1 and set(self.levels) == set(BANDS):
+            return str(values.pop())
+        return ",".join(f"B{band}={dn}" for band, dn in sorted((self.levels or {}).items()))
+
+
+def parse_levels(text: str) -> dict[int, int]:
+    """``--mii-saturation-dn``: one DN for every guidance band (``4095``), or per band
+    (``B4=4095,B5=4000``: only those bands)."""
+    def dn(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = 0
+        if not 1 <= number <= 65535:
+            raise InputError("--mii-saturation-dn", f"{value!r} is not a DN of 1..65535", "e.g. 4095 or B4=4095,B5=4000")
+        return number
+
+    if "=" not in text:
+        return dict.fromkeys(BANDS, dn(text.strip()))
+    levels = {}
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        band = name.strip().upper().removeprefix("B")
+        if not band.isdigit() or int(band) not in BANDS:
+            raise InputError("--mii-saturation-dn", f"{name.strip()!r} is not an MII guidance band",
+                             "name B2..B7, e.g. B4=4095,B5=4000")
+        levels[int(band)] = dn(value.strip())
+    return levels
 
 
 def dn_histogram(src: rasterio.DatasetReader, band: int) -> np.ndarray:
@@ -45,22 +83,29 @@ def dn_histogram(src: rasterio.DatasetReader, band: int) -> np.ndarray:
 
 
 def pile_up_level(counts: np.ndarray) -> int | None:
-    """The largest DN when the histogram piles up there (see module docstring), else ``None``."""
-    filled = np.flatnonzero(counts)
-    if filled.size == 0:
-        return None
-    top = int(filled[-1])
-    below = counts[max(1, top - BELOW_DN):top]
-    typical = float(below.mean()) if below.size else 0.0
-    if counts[top] >= MIN_PILE_UP_PX and counts[top] >= PILE_UP_RATIO * max(typical, 1.0):
-        return top
+    """The DN the histogram piles up at near its top (see module docstring), else ``None``: one
+    of the largest occupied DNs, with at most a thin tail of pixels above it."""
+    above = 0
+    for top in np.flatnonzero(counts)[::-1][:TOP_CANDIDATES]:
+        below = counts[max(1, top - BELOW_DN):top]
+        typical = float(below.mean()) if below.size else 0.0
+        count = int(counts[top])
+        if count >= MIN_PILE_UP_PX and count >= PILE_UP_RATIO * max(typical, 1.0) and above <= TAIL_SHARE * count:
+            return int(top)
+        above += count
     return None
 
 
+def detectable(src: rasterio.DatasetReader, band: int) -> bool:
+    """Whether ``band`` holds counted DN, whose histogram can pile up."""
+    return src.dtypes[band - 1] in COUNTED_DTYPES
+
+
 def saturation_level(src: rasterio.DatasetReader, band: int, options: SaturationOptions) -> int | None:
-    """The DN at and above which ``band`` of ``src`` is saturated, or ``None`` when it is not."""
-    if options.level_dn is not None:
-        return options.level_dn
-    if np.dtype(src.dtypes[band - 1]) not in (np.uint8, np.uint16):
-        return None  # only counted DN pile up; products deliver uint16
+    """The DN at and above which ``band`` of ``src`` is saturated, or ``None`` when it is not
+    (or cannot be told: see :func:`detectable`)."""
+    if options.levels is not None:
+        return options.levels.get(band)
+    if not detectable(src, band):
+        return None
     return pile_up_level(dn_histogram(src, band))

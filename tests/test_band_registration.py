@@ -86,3 +86,11 @@ def test_a_featureless_crop_has_no_vote():
     found = measure_shift([(flat, flat + 0.05 * rng.standard_normal((64, 64))), (textured, moving)])
     assert found.crops == 1 and found.rows == pytest.approx(0.4, abs=0.01) and found.cols == pytest.approx(-0.3, abs=0.01)
     assert measure_shift([(flat, np.full((64, 64), 290.0))]).crops == 0
+
+
+def test_an_offset_at_the_limit_is_taken_and_one_beyond_it_is_named():
+    assert BandShift(0.0, -3.0001, 0.0, 5).needed
+    far = BandShift(0.0, -3.6, 0.0, 5)
+    assert not far.reliable
+    assert far.describe("B3", "B2", 30.0) == ("B3 not measurable against B2 (offset 108.0 m west, beyond the 3 px "
+                                              "a band offset can be), kept as delivered")

@@ -22,7 +22,7 @@ from pipelines.fixtures import FixtureSettings, write_product_fixture
 from pipelines.geotiff import write_raster
 from pipelines.ingest import IngestWarning, ingest_product
 from pipelines.sample_scene import BAND_NAMES, generate_scene
-from pipelines.saturation import SaturationOptions
+from pipelines.saturation import SaturationOptions, parse_levels, pile_up_level
 
 ROOT = Path(__file__).resolve().parents[1]
 LR_SHAPE = (16, 20)
@@ -520,25 +520,79 @@ def test_saturated_mii_pixels_can_be_made_nodata_with_the_indices_made_from_them
 
 
 def test_a_given_saturation_dn_overrides_the_histogram(products, tmp_path):
-    """--mii-saturation-dn: every guidance band at or above it is saturated (here only the
-    brightest NIR pixels reach it, whose histogram does not pile up); a DN nothing reaches
-    reports none."""
+    """--mii-saturation-dn: every guidance band at or above one DN is saturated (here only the
+    brightest NIR pixels reach it, whose histogram does not pile up), or the bands named; a DN
+    nothing reaches reports none; every pixel saturated under nodata is refused saying so."""
     with pytest.warns(IngestWarning) as caught:
         lst, guidance = ingest_product(list(products), tmp_path / "given",
-                                       saturation=SaturationOptions(level_dn=2600))
+                                       saturation=SaturationOptions(levels=parse_levels("2600")))
     with rasterio.open(guidance) as src:
         tag = src.tags()["mii_saturation"]
     assert tag.startswith("B7 nir ") and tag.endswith("(camera A from DN 2600, camera B from DN 2600); kept as delivered")
     assert [w for w in _saturated_warnings(caught) if "B7 nir" in w]
     with pytest.warns(IngestWarning):
-        _, none = ingest_product(list(products), tmp_path / "none", saturation=SaturationOptions(level_dn=65535))
-    with rasterio.open(none) as src:
-        assert src.tags()["mii_saturation"] == "none at or above DN 65535 (--mii-saturation-dn)"
-    for options, fragment in ((SaturationOptions(policy="mask"), "--saturated: unknown policy 'mask'"),
-                              (SaturationOptions(level_dn=0), "--mii-saturation-dn: 0 is not a uint16 DN")):
-        with pytest.raises(InputError, match=re.escape(fragment)):
-            ingest_product(list(products), tmp_path / "bad", saturation=options)
+        _, named = ingest_product(list(products), tmp_path / "named",
+                                  saturation=SaturationOptions(levels=parse_levels("B4=2600,b5=2600")))
+    with rasterio.open(named) as src:
+        assert src.tags()["mii_saturation"] == "none at or above the given DN (--mii-saturation-dn B4=2600,B5=2600)"
+    with pytest.raises(InputError, match=re.escape(
+            "every MII pixel inside the LST footprint is saturated at DN 1 (red or NIR) and --saturated nodata "
+            "made it nodata (hint: raise --mii-saturation-dn, or use --saturated keep)")):
+        ingest_product(list(products), tmp_path / "bad", saturation=SaturationOptions("nodata", parse_levels("1")))
+    with pytest.raises(InputError, match=re.escape("--saturated: unknown policy 'mask'")):
+        ingest_product(list(products), tmp_path / "bad", saturation=SaturationOptions(policy="mask"))
+    for text, fragment in (("0", "'0' is not a DN of 1..65535"), ("B8=4095", "'B8' is not an MII guidance band"),
+                           ("B4=x", "'x' is not a DN")):
+        with pytest.raises(InputError, match=re.escape(f"--mii-saturation-dn: {fragment}")):
+            parse_levels(text)
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_saturated_camera_gives_way_to_an_unsaturated_one_where_they_overlap(band_scene, tmp_path):
+    """Camera A clipped, camera B not: in their overlap the guidance takes B's valid value."""
+    clean = write_product_fixture(band_scene, tmp_path / "clean")
+    a_image = next(clean[1].glob("*_A.tif"))
+    with rasterio.open(a_image) as src:
+        profile, data = src.profile, src.read()
+    data[4] = np.minimum(data[4], SATURATION_DN)  # B5 red of camera A only
+    with rasterio.open(a_image, "w", **profile) as dst:
+        dst.write(data)
+    with pytest.warns(IngestWarning):
+        reference = ingest_product(list(write_product_fixture(band_scene, tmp_path / "ref")), tmp_path / "r")
+    with pytest.warns(IngestWarning, match="camera A from DN 1750"):
+        mixed = ingest_product(list(clean), tmp_path / "m", saturation=SaturationOptions(policy="nodata"))
+    red = BAND_NAMES.index("red") + 1
+    with rasterio.open(reference[1]) as r, rasterio.open(mixed[1]) as m:
+        truth, got = r.read(red), m.read(red)
+    b_starts = int(band_scene.guidance.shape[2] * FixtureSettings().camera_split[1])
+    a_ends = int(band_scene.guidance.shape[2] * FixtureSettings().camera_split[0])
+    overlap, only_a = np.s_[:, b_starts:a_ends], np.s_[:, :b_starts]
+    np.testing.assert_array_equal(got[overlap], truth[overlap])  # B's values, none made nodata
+    assert np.isnan(got[only_a]).any()
+
+
+def test_a_float_mii_is_said_not_to_be_checked_for_saturation(products, tmp_path):
+    """QA: a float32 MII (no counted DN to pile up) was reported 'none found'."""
+    folder = tmp_path / "float"
+    shutil.copytree(products[1], folder)
+    for image in folder.glob("*_[AB].tif"):
+        with rasterio.open(image) as src:
+            profile, data = src.profile, src.read()
+        with rasterio.open(image, "w", **{**profile, "dtype": "float32"}) as dst:
+            dst.write(data.astype(np.float32))
+    with pytest.warns(IngestWarning, match=r"MII saturation not looked for: float32 bands .* give --mii-saturation-dn"):
+        _, guidance = ingest_product([products[0], folder], tmp_path / "out")
+    with rasterio.open(guidance) as src:
+        assert src.tags()["mii_saturation"] == "not looked for (float32 MII): give --mii-saturation-dn"
+
+
+def test_a_few_resampled_pixels_above_a_clip_do_not_hide_it():
+    rng = np.random.default_rng(0)
+    clipped = np.minimum(np.clip(rng.normal(1500, 200, 200_000), 1, None).astype(np.int64), 1800)
+    counts = np.bincount(np.concatenate([clipped, [1812, 1830, 1831]]), minlength=65536)
+    assert pile_up_level(counts) == 1800
+    heavy = np.bincount(np.concatenate([clipped, np.full(2000, 1850)]), minlength=65536)
+    assert pile_up_level(heavy) == 1850  # a second, larger pile on top is the level
 
 
 def test_saturation_options_from_the_command_line(tmp_path, capsys):
@@ -631,6 +685,20 @@ def test_tis_b3_off_by_a_fraction_of_a_pixel_is_measured_and_most_of_its_error_r
     assert np.isnan(out[-1]).all() and np.isnan(out[:, -1]).all()  # they draw on B3 beyond the image
     lost = np.isnan(out[:-1, :-1]) & np.isfinite(truth[:-1, :-1])  # else only next to the scene's nodata
     assert not (lost & ~ndimage.binary_dilation(np.isnan(truth), iterations=2)[:-1, :-1]).any()
+
+
+def test_an_implausible_lst_from_unregistered_bands_says_so_after_the_warnings(band_scene, tmp_path, capsys):
+    """QA: B3 a whole pixel off under --no-coregister gave LST above 400 K, blamed on the gains,
+    and the warnings caught until then were never shown."""
+    shifted = write_product_fixture(band_scene, tmp_path / "shifted", FixtureSettings(tis_band_offset_m=(30.0, 0.0)))
+    capsys.readouterr()
+    assert run(["ingest", *map(str, shifted), "--out-dir", str(tmp_path / "out"), "--no-coregister"]) == 2
+    err = capsys.readouterr().err
+    assert err.index("warning: no --dem given") < err.index("error: ")
+    assert ("(hint: TIS B3 was not registered onto B2 (not measured (--no-coregister)), and misregistered bands "
+            "give such values at edges: drop --no-coregister, or use --lst-method single-channel or --lst; else "
+            "check the TIS gains") in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_band_registration_streams_seamlessly_and_only_runs_for_the_split_window(band_scene, tmp_path):

@@ -443,6 +443,24 @@ def test_misregistered_products_are_placed_before_patches_are_cut(tmp_path: Path
     assert not np.array_equal(kept_guidance, datasets["clean"].read(0, 2)[1])
 
 
+def test_each_product_scene_s_warnings_name_it(tmp_path: Path, capsys) -> None:
+    """QA: with several product scenes, 'TIS bands are misregistered' did not say which one."""
+    from pipelines.fixtures import FixtureSettings, write_product_fixture
+    from pipelines.sample_scene import generate_scene
+
+    scene = generate_scene((24, 24), seed=3)
+    first = tmp_path / "first"
+    write_product_fixture(scene, first)
+    second = tmp_path / "second"
+    write_product_fixture(scene, second, FixtureSettings(scene_id="202200445566", tis_band_offset_m=(30.0, 0.0)))
+    common = ["--scales", "2", "--patch", "8", "--stride", "8", "--split", "1:0:0", "--max-nodata", "1"]
+    capsys.readouterr()
+    assert run(["-q", "prepare", str(first), str(second), "--out", str(tmp_path / "ds"), *common]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "TIS bands are misregistered" in line]
+    assert lines == [f"warning: {second}: TIS bands are misregistered: TIS B3 moved 30.0 m west onto B2 (1 crop); "
+                     "--no-coregister keeps the delivered bands"]
+
+
 def test_overwrite_onto_a_dataset_with_a_damaged_info_json_says_so(canonical_scene, tmp_path: Path, capsys) -> None:
     """QA: the refusal called such a folder "not a groklst dataset"; it is kept, and the message
     says its info.json cannot be read."""

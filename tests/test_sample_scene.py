@@ -148,7 +148,9 @@ def test_cli_misregisters_the_fake_tis_product(tmp_path, capsys):
                            (["--products", "--tis-offset", "30"], "is not EAST,NORTH"),
                            (["--tis-band-offset", "10,0"], "--tis-band-offset: misregisters the fake TIS product"),
                            (["--products", "--tis-band-offset", "15,0"],
-                            "--tis-band-offset: 15,0 m is not a multiple of the 10 m guidance pixel")):
+                            "--tis-band-offset: 15,0 m is not a multiple of the 10 m guidance pixel"),
+                           (["--products", "--tis-band-offset", "3000,0"],
+                            "--tis-band-offset: 3000,0 m is more than the 3 TIS pixels a band offset can be")):
         assert run(["-q", "sample-scene", str(tmp_path / "x"), "--size", "12", *args]) == 2
         assert fragment in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

@@ -37,4 +37,4 @@ def test_the_histogram_is_read_block_by_block_without_fill(tmp_path):
         counts = dn_histogram(src, 1)
         np.testing.assert_array_equal(counts, np.bincount(data[data > 0], minlength=65536))
         assert saturation_level(src, 1, SaturationOptions()) == 4095
-        assert saturation_level(src, 1, SaturationOptions(level_dn=3000)) == 3000
+        assert saturation_level(src, 1, SaturationOptions(levels={1: 3000})) == 3000

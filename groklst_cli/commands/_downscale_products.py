@@ -3,7 +3,6 @@ into a hidden folder beside the output that is removed when the command ends."""
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -11,7 +10,7 @@ from typing import Optional
 import typer
 
 from groklst_cli.commands._scene_reports import say
-from groklst_cli.console import info, progress, state, warn
+from groklst_cli.console import info, progress, state, warnings_shown
 from pipelines.atomic import (
     INGEST_PREFIX,
     check_writable,
@@ -107,16 +106,12 @@ def ingest_scene(scene: ProductScene, dem: Optional[Path], coregister: bool = Tr
     from pipelines.geotiff import open_raster
     from pipelines.ingest import IngestWarning, ingest_product
 
-    with warnings.catch_warnings(record=True) as caught, progress() as bar:
-        warnings.simplefilter("always", IngestWarning)
+    with warnings_shown(IngestWarning), progress() as bar:
         task = bar.add_task("ingest", total=None)
         lst, guidance = ingest_product(
             scene.folders, scene.workdir, name=scene.name, dem=dem, coregister=coregister, saturation=saturation,
             on_progress=lambda done, total, what: bar.update(
                 task, completed=done, total=total, description=f"ingest: {what}"))
-    for item in caught:
-        if issubclass(item.category, IngestWarning):
-            warn(str(item.message))
     info(f"ingested {scene.shown}")
     kept = {}
     for path, names in ((lst, ("coregistration", "tis_band_registration")), (guidance, ("mii_saturation",))):

@@ -213,7 +213,7 @@ def downscale(
     dem: Optional[Path] = typer.Option(None, "--dem", help="With SDGSAT-1 product folders as input: the DEM for the guidance (as groklst ingest --dem)."),
     coregister: Optional[bool] = typer.Option(None, "--coregister/--no-coregister", help="With SDGSAT-1 product folders as input: move the LST onto the MII, and TIS B3 onto B2, when they are misregistered (default, as groklst ingest)."),
     saturated: str = saturation_options.saturated_option(),
-    saturation_dn: Optional[int] = saturation_options.saturation_dn_option(),
+    saturation_dn: Optional[str] = saturation_options.saturation_dn_option(),
 ) -> None:
     """Downscale LST scenes to the guidance grid as tiled, blended, georeferenced GeoTIFFs
     (with --scale and an interpolator: to the LST grid refined by SCALE, without guidance).

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from groklst_cli.console import progress, result, state, warn
+from groklst_cli.console import progress, result, state, warnings_shown
 from groklst_cli import lst_options, saturation_options
 from pipelines import strict_json
 from pipelines.errors import InputError
@@ -31,7 +30,7 @@ def ingest(
     mask_implausible: bool = lst_options.mask_implausible_option(),
     coregister: bool = typer.Option(True, "--coregister/--no-coregister", help="Measure the TIS-MII misregistration on the scene and move the LST grid onto the MII (by whole MII pixels) when there is one; before a split window, also measure TIS B3 against B2 and resample B3 onto B2."),
     saturated: str = saturation_options.saturated_option(),
-    saturation_dn: Optional[int] = saturation_options.saturation_dn_option(),
+    saturation_dn: Optional[str] = saturation_options.saturation_dn_option(),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the two paths."),
 ) -> None:
@@ -49,8 +48,7 @@ def ingest(
                         or mask_implausible or units is not Units.auto):
         raise InputError("--lst", "--units, --nodata, --scale-factor, --offset and --mask-implausible "
                                   "describe a given LST raster", "pass --lst LST.tif, or leave them out")
-    with warnings.catch_warnings(record=True) as caught, progress() as bar:
-        warnings.simplefilter("always", IngestWarning)
+    with warnings_shown(IngestWarning) as caught, progress() as bar:
         task = bar.add_task("ingest", total=None)
         lst_path, guidance_path = ingest_product(
             products, out_dir, name=name, dem=dem, lst=lst, overwrite=overwrite, method=lst_method,
@@ -59,9 +57,6 @@ def ingest(
             on_progress=lambda done, total, what: bar.update(
                 task, completed=done, total=total, description=f"ingest: {what}"),
         )
-    for item in caught:
-        if issubclass(item.category, IngestWarning):
-            warn(str(item.message))
     if as_json:
         result(strict_json.dumps({"lst": str(lst_path), "guidance": str(guidance_path),
                            "warnings": [str(w.message) for w in caught if issubclass(w.category, IngestWarning)]}))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Optional
@@ -11,7 +10,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from groklst_cli.console import info, progress, result, table_console, warn
+from groklst_cli.console import info, progress, result, table_console, warn, warnings_shown
 from groklst_cli import guidance_options, lst_options, saturation_options
 from groklst_cli.option_sources import was_given
 from pipelines import strict_json
@@ -121,7 +120,7 @@ def prepare_cmd(
     dem: Optional[Path] = typer.Option(None, "--dem", help="DEM for SDGSAT-1 product folders (as groklst ingest --dem)."),
     coregister: bool = typer.Option(True, "--coregister/--no-coregister", help="For SDGSAT-1 product folders: move the LST onto the MII, and TIS B3 onto B2, when they are misregistered (as groklst ingest)."),
     saturated: str = saturation_options.saturated_option(),
-    saturation_dn: Optional[int] = saturation_options.saturation_dn_option(),
+    saturation_dn: Optional[str] = saturation_options.saturation_dn_option(),
     from_groklst: Optional[Path] = typer.Option(None, "--from-groklst", help="Import the public GrokLST benchmark folder instead of scenes."),
     show_info: Optional[Path] = typer.Option(None, "--info", help="Print a summary of an existing dataset and exit."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout."),
@@ -175,12 +174,9 @@ def prepare_cmd(
             # Product folders are ingested beside the output (same disk), then removed.
             remove_stale_ingests(out.parent)
             with tempfile.TemporaryDirectory(dir=out.parent, prefix=INGEST_PREFIX) as workdir:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
+                with warnings_shown():
                     paths, shown = scene_inputs(inputs, Path(workdir), dem, coregister,
                                                 saturation_options.saturation_options(saturated, saturation_dn))
-                for caught_warning in caught:
-                    warn(str(caught_warning.message))
                 summary = prepare(paths, out, options, overwrite=overwrite, on_progress=hook, shown=shown,
                                   guidance=None if guidance is None else SharedGuidance(guidance, align))
     if units is Units.auto and (line := celsius_warning(summary.get("scenes", {}).values())):

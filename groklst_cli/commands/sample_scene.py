@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -9,6 +10,7 @@ import typer
 
 from groklst_cli.console import info, result
 from pipelines.atomic import check_writable
+from pipelines.band_registration import MAX_SHIFT_PX
 from pipelines.errors import InputError
 from pipelines.fixtures import FixtureSettings, folder_name, write_product_fixture
 from pipelines.sample_scene import generate_scene, scene_paths, write_dem, write_scene, write_truth
@@ -37,6 +39,9 @@ LST_RESOLUTION_M = 30.0  # the generated scene's LST pixel, as SDGSAT-1 TIS
 
 def _check_band_offset(offset: tuple[float, float], guidance_res: float) -> None:
     """The fake B3 is made from the fine scene, so it can only be moved by whole guidance pixels."""
+    if math.hypot(*offset) > MAX_SHIFT_PX * LST_RESOLUTION_M:
+        raise InputError("--tis-band-offset", f"{offset[0]:g},{offset[1]:g} m is more than the "
+                         f"{MAX_SHIFT_PX:g} TIS pixels a band offset can be", "real products are off by up to a pixel")
     if not all(float(v / guidance_res).is_integer() for v in offset):
         raise InputError("--tis-band-offset", f"{offset[0]:g},{offset[1]:g} m is not a multiple of the "
                          f"{guidance_res:g} m guidance pixel", f"e.g. {guidance_res:g},{-2 * guidance_res:g}")
