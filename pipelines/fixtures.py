@@ -20,6 +20,7 @@ DN 0 is fill, as in real products.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -54,6 +55,8 @@ class FixtureSettings:
     tis_band_offset_m: tuple[float, float] = (0.0, 0.0)  # (east, north) error of TIS B3 against B2
     tis_psf_sigma_m: float = 0.0  # Gaussian PSF of the TIS pixels (0: ideal area sampling, the sharpest)
     tis_noise_k: float = 0.0  # white noise on each TIS brightness temperature (the sensor's NETD is 0.2 K)
+    tis_stripes_k: float = 0.0  # RMS of B2's detector-line offsets (brightness temperature; 0: no stripes)
+    tis_stripe_angle_deg: float = 10.0  # the detector lines' direction, clockwise from north (the ground track)
     mii_saturation_dn: int | None = None  # MII B4 and B5 clip at this DN (real products saturate there often)
 
 
@@ -172,6 +175,19 @@ def _seen_lst(scene: SampleScene, settings: FixtureSettings, east_px: int = 0, n
     return aggregate_radiance(_moved(fine, east_px, north_px), scene.ratio)
 
 
+def _stripes(shape: tuple[int, int], angle_deg: float, rms: float, seed: int) -> np.ndarray:
+    """TIS B2's stripes (K): one normal offset (RMS ``rms``) per detector line, the lines a
+    pixel apart running ``angle_deg`` clockwise from north, interpolated between the lines'
+    centres as a bilinear map projection shows them."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:shape[0], 0:shape[1]]
+    t = math.radians(angle_deg)
+    across = cols * math.cos(t) + rows * math.sin(t)
+    across -= np.floor(across.min())
+    offsets = rms * rng.standard_normal(int(across.max()) + 2)
+    return np.interp(across - 0.5, np.arange(offsets.size), offsets)
+
+
 def _tis_dn(scene: SampleScene, settings: FixtureSettings, config: lst_retrieval.RetrievalConfig,
             mii_dn: np.ndarray) -> np.ndarray:
     """(3, rows, cols) TIS DN whose split-window retrieval gives the LST the TIS sees (the
@@ -184,6 +200,8 @@ def _tis_dn(scene: SampleScene, settings: FixtureSettings, config: lst_retrieval
         _, t3 = _brightness_temperatures(_seen_lst(scene, settings, east, north), moved_mii, scene.ratio,
                                          settings, config)
     temps = [t2 - 1.0, t2, t3]
+    if settings.tis_stripes_k:
+        temps[1] = t2 + _stripes(t2.shape, settings.tis_stripe_angle_deg, settings.tis_stripes_k, scene.seed + 1)
     if settings.tis_noise_k:
         rng = np.random.default_rng(scene.seed)
         temps = [t + settings.tis_noise_k * rng.standard_normal(t.shape) for t in temps]

@@ -12,7 +12,8 @@ offset against the MII is measured on the scene (:mod:`pipelines.coregister`) an
 grid moved onto the MII by whole MII pixels (the MII's georeferencing is trusted; the LST
 values are not resampled). The TIS bands are also misregistered against each other, by up to
 about a pixel; before a split window, B3's offset against B2 is measured and B3 resampled
-onto B2 (:mod:`pipelines.band_registration`). Saturated MII pixels are found on each camera's
+onto B2 (:mod:`pipelines.band_registration`), and B2's detector stripes are measured against
+B3 and removed (:mod:`pipelines.destripe`). Saturated MII pixels are found on each camera's
 own grid (:mod:`pipelines.saturation`), reported, and kept or made nodata.
 """
 
@@ -40,6 +41,7 @@ from pipelines import band_registration, indices, lst_retrieval, lst_values, sdg
 from pipelines.atomic import check_writable, folders_removed_if_left_empty
 from pipelines.band_registration import HALO_PX, BandShift
 from pipelines.coregister import MAX_SHIFT_LR, ShiftEstimate, crops, estimate_shift
+from pipelines.destripe import Destriping, StripeProfile, destripe, measure_direction
 from pipelines.errors import InputError
 from pipelines.geotiff import FILLED_DEM_PREFIX, creation_profile, geotiff_output, open_raster, streaming_gdal_env
 from pipelines.grids import Grid, check_north_up, footprints_disjoint
@@ -398,6 +400,7 @@ class _TisLst:
                 raise InputError(tis.calib or tis.folder, f"no gain for TIS band {band}")
         self.tis, self.src, self.ratio, self.method, self.config = tis, src, ratio, method, config
         self.band_shift: BandShift | None = None  # B3 against B2, set by register_bands
+        self.destriping: Destriping | None = None  # B2's stripes, set by find_stripes
         if method == "split-window":
             detail = f"c={list(config.c)}, water_vapour={config.water_vapour:g} g/cm2"
         else:
@@ -430,8 +433,39 @@ class _TisLst:
             warnings.warn(f"the offset between TIS B2 and B3 could not be measured on this scene: {placed}",
                           IngestWarning, stacklevel=3)
 
+    def find_stripes(self, window: Window, strip_rows: int, measure: bool) -> None:
+        """Measure B2's stripes against B3 on crops of ``window`` and, when found, their profile
+        over the window in strips of ``strip_rows`` rows (a pass over B2 and B3), so that
+        :meth:`strip` subtracts them; stripes removed are a warning, the outcome a tag."""
+        if not measure:
+            self.tags["tis_destriping"] = "not measured (--no-destripe)"
+            return
+        pairs = []
+        for top, left, h, w in crops(window.height, window.width):
+            crop = Window(window.col_off + left, window.row_off + top, w, h)
+            pairs.append((*self._temperatures(crop), crop.row_off, crop.col_off))
+        direction = measure_direction(pairs)
+        profile = StripeProfile((self.src.height, self.src.width), direction)
+        if direction.found:
+            for top in range(0, window.height, strip_rows):
+                rows = Window(window.col_off, window.row_off + top, window.width,
+                              min(strip_rows, window.height - top))
+                profile.add(*self._temperatures(rows), rows.row_off, rows.col_off)
+        self.destriping = profile.result()
+        found = self.destriping.describe()
+        self.tags["tis_destriping"] = found
+        if self.destriping.applied:
+            warnings.warn(f"{found}; --no-destripe keeps B2 as delivered", IngestWarning, stacklevel=3)
+
+    def _temperatures(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
+        """B2 and B3 (moved onto B2 when misregistered) brightness temperatures of ``window``."""
+        t2, t3 = (sdgsat.brightness_temperature(self._registered_radiance(band, window), band) for band in (2, 3))
+        return t2, t3
+
     def strip(self, window: Window, reflectance: dict[int, np.ndarray]) -> np.ndarray:
-        temps = [sdgsat.brightness_temperature(self._registered_radiance(band, window), band) for band in (2, 3)]
+        temps = list(self._temperatures(window))
+        if self.destriping is not None:
+            temps[0] = destripe(temps[0], self.destriping, window.row_off, window.col_off)
         green, red, nir = (_block_mean(reflectance[b], self.ratio) for b in (GREEN, RED, NIR))
         e2, e3 = lst_retrieval.emissivity(indices.ndvi(red, nir), indices.ndwi(green, nir), self.config)
         if self.method == "split-window":
@@ -507,6 +541,7 @@ def ingest_product(
     lst_units: Units = Units.auto,
     coregister: bool = True,
     saturation: SaturationOptions = SaturationOptions(),
+    destripe_b2: bool = True,
 ) -> tuple[Path, Path]:
     """Ingest SDGSAT-1 product folders into ``out_dir``; return the (lst, guidance) paths written.
 
@@ -515,7 +550,8 @@ def ingest_product(
     LST is retrieved from the TIS product by ``method`` with coefficients from
     ``retrieval_config`` (see :mod:`pipelines.lst_retrieval`). With ``coregister`` the LST grid
     is moved onto the MII when the scene shows it misregistered, and TIS B3 onto B2 before a
-    split window. Saturated MII pixels are found and kept or made nodata by ``saturation``.
+    split window. Saturated MII pixels are found and kept or made nodata by ``saturation``. With
+    ``destripe_b2`` TIS B2's detector stripes are measured against B3 and removed.
     Warnings (e.g. no DEM, a moved LST, saturation) are issued as :class:`IngestWarning`.
 
     The scene is streamed in strips of ``strip_rows`` LST rows (default: whole 512-row blocks of
@@ -565,6 +601,9 @@ def ingest_product(
                     source = _GivenLst(lst_src, window, lst_decoding or LstDecoding(), lst_units)
         dem_band = _Dem(dem, guidance_grid, stack)
         height = strip_height(ratio, strip_rows)
+        if isinstance(source, _TisLst):
+            report(0, 1, "TIS B2 stripes")
+            source.find_stripes(window, height, measure=destripe_b2)
         tops = range(0, lst_grid.height, height)
         strips = [grid_rows(guidance_grid, top * ratio, min(height, lst_grid.height - top) * ratio) for top in tops]
         total = 2 * len(strips)

@@ -549,13 +549,13 @@ def _warnings_named(label: str, named: bool) -> Iterator[None]:
 
 def scene_inputs(
     paths: Sequence[str | os.PathLike[str]], workdir: Path, dem: Path | None = None, coregister: bool = True,
-    saturation: SaturationOptions = SaturationOptions(),
+    saturation: SaturationOptions = SaturationOptions(), destripe: bool = True,
 ) -> tuple[list[Path], dict[Path, str]]:
     """Canonical LST paths from the command line; SDGSAT-1 product folders are ingested first.
 
     Folders given together that hold a single MII product (e.g. its TIS and MII folders, or
     one folder holding both) form one scene; otherwise each folder is one scene. ``dem``,
-    ``coregister`` and ``saturation`` are passed to the ingest. Ingested scenes are written into
+    ``coregister``, ``saturation`` and ``destripe`` are passed to the ingest. Ingested scenes are written into
     ``workdir`` (the caller removes it).
     Returns the LST paths and, for ingested ones, the product folders to name them by
     (``prepare(shown=...)``).
@@ -578,7 +578,7 @@ def scene_inputs(
         with (named_as_given({str(workdir / f"scene{n}"): f"{label} (ingesting)"}),
               _warnings_named(label, len(groups) > 1)):
             lst_path, _ = ingest.ingest_product(group, workdir / f"scene{n}", dem=dem, coregister=coregister,
-                                                saturation=saturation)
+                                                saturation=saturation, destripe_b2=destripe)
         files.append(Path(lst_path))
         shown[Path(lst_path)] = label
     return files, shown

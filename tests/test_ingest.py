@@ -622,7 +622,12 @@ def test_saturation_options_from_the_command_line(tmp_path, capsys):
             (["prepare", str(lst), "--out", str(tmp_path / "ds"), "--dem", str(lst)],
              "--dem: applies to SDGSAT-1 product folders given as inputs"),
             (["sample-scene", str(tmp_path / "y"), "--mii-saturate-at", "1700"],
-             "--mii-saturate-at: saturates the fake MII product")):
+             "--mii-saturate-at: saturates the fake MII product"),
+            (["sample-scene", str(tmp_path / "y"), "--tis-stripes", "0.3"], "--tis-stripes: stripes the fake TIS product"),
+            (["downscale", str(lst), "-o", str(tmp_path / "x.tif"), "--no-destripe"],
+             "--no-destripe: applies to SDGSAT-1 product folders given as the input"),
+            (["prepare", str(lst), "--out", str(tmp_path / "ds"), "--no-destripe"],
+             "--no-destripe: applies to SDGSAT-1 product folders given as inputs")):
         assert run(["-q", *argv]) == 2
         assert fragment in capsys.readouterr().err
     assert not any((tmp_path / name).exists() for name in ("x", "x.tif", "ds", "y"))
@@ -711,6 +716,39 @@ def test_band_registration_streams_seamlessly_and_only_runs_for_the_split_window
     with pytest.warns(IngestWarning) as caught:
         single = ingest_product(list(shifted), tmp_path / "single", method="single-channel")
     assert _band_warnings(caught) == [] and "tis_band_registration" not in _read_lst(single[0])[1]
+
+
+# --- TIS B2 stripes -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def striped_scene():
+    return generate_scene((240, 240), seed=3)
+
+
+def test_tis_b2_stripes_are_found_against_b3_and_removed(striped_scene, tmp_path):
+    """0.4 K detector stripes along 10 deg east of north: the split window's LST error falls by
+    more than two thirds, strips join exactly, and --no-destripe keeps them (saying so)."""
+    clean = write_product_fixture(striped_scene, tmp_path / "clean")
+    striped = write_product_fixture(striped_scene, tmp_path / "striped", FixtureSettings(tis_stripes_k=0.4))
+    with pytest.warns(IngestWarning) as caught:
+        reference = ingest_product(list(clean), tmp_path / "ref")
+    assert not [w for w in caught if "destriped" in str(w.message)]
+    with pytest.warns(IngestWarning, match=r"TIS B2 destriped: stripes of 0\.\d\d K RMS along 10\.0 deg east of north "
+                                           r"removed .*; --no-destripe keeps B2 as delivered"):
+        destriped = ingest_product(list(striped), tmp_path / "destriped")
+    with pytest.warns(IngestWarning):
+        in_strips = ingest_product(list(striped), tmp_path / "strips", strip_rows=50)
+    with pytest.warns(IngestWarning):
+        kept = ingest_product(list(striped), tmp_path / "kept", destripe_b2=False)
+    (truth, ref_tags), (out, tags), (kept_lst, kept_tags) = (_read_lst(p[0]) for p in (reference, destriped, kept))
+    assert ref_tags["tis_destriping"].startswith("TIS B2 not destriped: no stripes found")
+    assert tags["tis_destriping"].startswith("TIS B2 destriped") and kept_tags["tis_destriping"] == "not measured (--no-destripe)"
+    rmse = [float(np.sqrt(np.nanmean((a - truth) ** 2))) for a in (out, kept_lst)]
+    assert rmse[1] > 0.5 and rmse[0] < 0.33 * rmse[1]
+    np.testing.assert_array_equal(_read_lst(in_strips[0])[0], out)
+    with pytest.warns(IngestWarning):  # a clean scene comes out bit-identical whether or not it is looked at
+        unlooked = ingest_product(list(clean), tmp_path / "unlooked", destripe_b2=False)
+    np.testing.assert_array_equal(_read_lst(unlooked[0])[0], truth)
 
 
 # --- TIS-MII misregistration -------------------------------------------------------------

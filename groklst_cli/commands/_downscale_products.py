@@ -99,10 +99,10 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
 
 
 def ingest_scene(scene: ProductScene, dem: Optional[Path], coregister: bool = True,
-                 saturation: SaturationOptions = SaturationOptions()) -> dict[str, str]:
+                 saturation: SaturationOptions = SaturationOptions(), destripe: bool = True) -> dict[str, str]:
     """Ingest the scene's products (after every option was checked: a scene takes a while);
     returns the ingest's tags the output keeps (how the LST was placed on the MII and its bands
-    on each other, the MII saturation found)."""
+    on each other, B2's stripes, the MII saturation found)."""
     from pipelines.geotiff import open_raster
     from pipelines.ingest import IngestWarning, ingest_product
 
@@ -110,11 +110,13 @@ def ingest_scene(scene: ProductScene, dem: Optional[Path], coregister: bool = Tr
         task = bar.add_task("ingest", total=None)
         lst, guidance = ingest_product(
             scene.folders, scene.workdir, name=scene.name, dem=dem, coregister=coregister, saturation=saturation,
+            destripe_b2=destripe,
             on_progress=lambda done, total, what: bar.update(
                 task, completed=done, total=total, description=f"ingest: {what}"))
     info(f"ingested {scene.shown}")
     kept = {}
-    for path, names in ((lst, ("coregistration", "tis_band_registration")), (guidance, ("mii_saturation",))):
+    for path, names in ((lst, ("coregistration", "tis_band_registration", "tis_destriping")),
+                        (guidance, ("mii_saturation",))):
         with open_raster(path) as src:
             kept.update({name: src.tags()[name] for name in names if name in src.tags()})
     return kept

@@ -212,6 +212,7 @@ def downscale(
     quicklook: Optional[Path] = typer.Option(None, "--quicklook", parser=file_to_write("name the PNG, e.g. DIR/look.png"), help="Also write a PNG of input vs output (one input only)."),
     dem: Optional[Path] = typer.Option(None, "--dem", help="With SDGSAT-1 product folders as input: the DEM for the guidance (as groklst ingest --dem)."),
     coregister: Optional[bool] = typer.Option(None, "--coregister/--no-coregister", help="With SDGSAT-1 product folders as input: move the LST onto the MII, and TIS B3 onto B2, when they are misregistered (default, as groklst ingest)."),
+    destripe: Optional[bool] = typer.Option(None, "--destripe/--no-destripe", help="With SDGSAT-1 product folders as input: remove TIS B2's detector stripes (default, as groklst ingest)."),
     saturated: str = saturation_options.saturated_option(),
     saturation_dn: Optional[str] = saturation_options.saturation_dn_option(),
 ) -> None:
@@ -270,6 +271,10 @@ def downscale(
     elif dem is not None:
         raise InputError("--dem", "applies to SDGSAT-1 product folders given as the input",
                          "pass the TIS and MII product folders, or build the guidance with groklst ingest")
+    elif destripe is not None:
+        raise InputError("--no-destripe" if destripe is False else "--destripe",
+                         "applies to SDGSAT-1 product folders given as the input",
+                         "pass the TIS and MII product folders, or build the scene with groklst ingest")
     elif was_given(ctx, "saturated") or saturation_dn is not None:
         raise InputError("--saturated" if was_given(ctx, "saturated") else "--mii-saturation-dn",
                          "applies to SDGSAT-1 product folders given as the input",
@@ -295,7 +300,8 @@ def downscale(
         check_writable(quicklook, overwrite, inputs=jobs[0].inputs())
     if scene is not None:
         saturation = saturation_options.saturation_options(saturated, saturation_dn)
-        options = replace(options, tags={**options.tags, **ingest_scene(scene, dem, coregister is not False, saturation)})
+        ingested = ingest_scene(scene, dem, coregister is not False, saturation, destripe is not False)
+        options = replace(options, tags={**options.tags, **ingested})
     if fit:
         _check_tiling(tile, overlap)
         fit_options = build_fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,

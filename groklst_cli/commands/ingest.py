@@ -29,6 +29,7 @@ def ingest(
     offset: Optional[float] = lst_options.offset_option(),
     mask_implausible: bool = lst_options.mask_implausible_option(),
     coregister: bool = typer.Option(True, "--coregister/--no-coregister", help="Measure the TIS-MII misregistration on the scene and move the LST grid onto the MII (by whole MII pixels) when there is one; before a split window, also measure TIS B3 against B2 and resample B3 onto B2."),
+    destripe: bool = typer.Option(True, "--destripe/--no-destripe", help="Measure TIS B2's detector stripes against B3 and remove them before the LST is retrieved (only when the whole scene confirms them)."),
     saturated: str = saturation_options.saturated_option(),
     saturation_dn: Optional[str] = saturation_options.saturation_dn_option(),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
@@ -53,7 +54,7 @@ def ingest(
         lst_path, guidance_path = ingest_product(
             products, out_dir, name=name, dem=dem, lst=lst, overwrite=overwrite, method=lst_method,
             retrieval_config=retrieval_config, lst_decoding=decoding, lst_units=units, coregister=coregister,
-            saturation=saturation_options.saturation_options(saturated, saturation_dn),
+            saturation=saturation_options.saturation_options(saturated, saturation_dn), destripe_b2=destripe,
             on_progress=lambda done, total, what: bar.update(
                 task, completed=done, total=total, description=f"ingest: {what}"),
         )

@@ -83,8 +83,8 @@ def _bar_hook(bar: Any) -> Callable[[str, int, int], None]:
     return update
 
 
-PRODUCT_OPTIONS = {"dem": "--dem", "coregister": "--no-coregister", "saturated": "--saturated",
-                   "saturation_dn": "--mii-saturation-dn"}  # parameter -> option, for SDGSAT-1 folders only
+PRODUCT_OPTIONS = {"dem": "--dem", "coregister": "--no-coregister", "destripe": "--no-destripe",
+                   "saturated": "--saturated", "saturation_dn": "--mii-saturation-dn"}  # parameter -> option, for SDGSAT-1 folders only
 
 
 def _check_product_options(ctx: typer.Context, inputs: list[Path]) -> None:
@@ -119,6 +119,7 @@ def prepare_cmd(
     guidance_bands: Optional[str] = guidance_options.guidance_bands_option(),
     dem: Optional[Path] = typer.Option(None, "--dem", help="DEM for SDGSAT-1 product folders (as groklst ingest --dem)."),
     coregister: bool = typer.Option(True, "--coregister/--no-coregister", help="For SDGSAT-1 product folders: move the LST onto the MII, and TIS B3 onto B2, when they are misregistered (as groklst ingest)."),
+    destripe: bool = typer.Option(True, "--destripe/--no-destripe", help="For SDGSAT-1 product folders: remove TIS B2's detector stripes (as groklst ingest)."),
     saturated: str = saturation_options.saturated_option(),
     saturation_dn: Optional[str] = saturation_options.saturation_dn_option(),
     from_groklst: Optional[Path] = typer.Option(None, "--from-groklst", help="Import the public GrokLST benchmark folder instead of scenes."),
@@ -176,7 +177,8 @@ def prepare_cmd(
             with tempfile.TemporaryDirectory(dir=out.parent, prefix=INGEST_PREFIX) as workdir:
                 with warnings_shown():
                     paths, shown = scene_inputs(inputs, Path(workdir), dem, coregister,
-                                                saturation_options.saturation_options(saturated, saturation_dn))
+                                                saturation_options.saturation_options(saturated, saturation_dn),
+                                                destripe)
                 summary = prepare(paths, out, options, overwrite=overwrite, on_progress=hook, shown=shown,
                                   guidance=None if guidance is None else SharedGuidance(guidance, align))
     if units is Units.auto and (line := celsius_warning(summary.get("scenes", {}).values())):

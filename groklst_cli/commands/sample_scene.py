@@ -59,6 +59,7 @@ def sample_scene(
     with_truth: bool = typer.Option(False, "--with-truth", help="Also write NAME_lst_fine.tif, the fine-resolution truth LST."),
     products: bool = typer.Option(False, "--products", help="Also write fake SDGSAT-1 TIS and MII product folders of the scene and NAME_dem.tif (to try groklst ingest)."),
     tis_offset: Optional[str] = typer.Option(None, "--tis-offset", help="With --products: misregister the TIS by EAST,NORTH metres (e.g. 30,-20), as real products are by 1-2 TIS pixels."),
+    tis_stripes: Optional[float] = typer.Option(None, "--tis-stripes", min=0.0, max=5.0, help="With --products: stripe TIS B2 with detector-line offsets of this RMS in kelvin along 10 deg east of north, as real B2 is striped (e.g. 0.3)."),
     mii_saturate_at: Optional[int] = typer.Option(None, "--mii-saturate-at", min=1, max=65535, help="With --products: clip MII B4 and B5 at this DN, as real products saturate over bright ground (the scene's red reaches about 2000-2500)."),
     tis_band_offset: Optional[str] = typer.Option(None, "--tis-band-offset", help="With --products: misregister TIS B3 against B2 by EAST,NORTH metres, in whole guidance pixels (e.g. 10,-20), as real products are by up to a TIS pixel."),
 ) -> None:
@@ -70,9 +71,10 @@ def sample_scene(
     settings = FixtureSettings(
         tis_offset_m=_offset(tis_offset, "--tis-offset") if tis_offset else (0.0, 0.0),
         tis_band_offset_m=_offset(tis_band_offset, "--tis-band-offset") if tis_band_offset else (0.0, 0.0),
-        mii_saturation_dn=mii_saturate_at)
+        mii_saturation_dn=mii_saturate_at, tis_stripes_k=tis_stripes or 0.0)
     for option, given, what in (("--tis-offset", tis_offset, "misregisters the fake TIS product"),
                                 ("--tis-band-offset", tis_band_offset, "misregisters the fake TIS product"),
+                                ("--tis-stripes", tis_stripes, "stripes the fake TIS product"),
                                 ("--mii-saturate-at", mii_saturate_at, "saturates the fake MII product")):
         if given and not products:
             raise InputError(option, what, "add --products")
