@@ -11,7 +11,6 @@ from groklst_cli.console import progress, result, state, warnings_shown
 from groklst_cli import lst_options, saturation_options
 from pipelines import strict_json
 from pipelines.errors import InputError
-from pipelines.ingest import LST_METHODS, IngestWarning, ingest_product
 from pipelines.units import Units
 
 
@@ -41,6 +40,8 @@ def ingest(
     downscale reads with (--units, --nodata, --scale-factor, --offset, --mask-implausible) and
     refused unless its values are plausible land-surface temperatures.
     """
+    from pipelines.ingest import LST_METHODS, IngestWarning, ingest_product  # imports scipy: not at start-up
+
     state.working_on(", ".join(str(p) for p in products))
     if lst_method not in LST_METHODS:
         raise InputError("--lst-method", f"unknown method {lst_method!r}", f"use one of {', '.join(LST_METHODS)}")

@@ -10,9 +10,7 @@ import typer
 
 from groklst_cli.console import info, result
 from pipelines.atomic import check_writable
-from pipelines.band_registration import MAX_SHIFT_PX
 from pipelines.errors import InputError
-from pipelines.fixtures import FixtureSettings, folder_name, write_product_fixture
 from pipelines.sample_scene import generate_scene, scene_paths, write_dem, write_scene, write_truth
 
 
@@ -39,6 +37,8 @@ LST_RESOLUTION_M = 30.0  # the generated scene's LST pixel, as SDGSAT-1 TIS
 
 def _check_band_offset(offset: tuple[float, float], guidance_res: float) -> None:
     """The fake B3 is made from the fine scene, so it can only be moved by whole guidance pixels."""
+    from pipelines.band_registration import MAX_SHIFT_PX  # imports scipy: not at the CLI's start-up
+
     if math.hypot(*offset) > MAX_SHIFT_PX * LST_RESOLUTION_M:
         raise InputError("--tis-band-offset", f"{offset[0]:g},{offset[1]:g} m is more than the "
                          f"{MAX_SHIFT_PX:g} TIS pixels a band offset can be", "real products are off by up to a pixel")
@@ -68,6 +68,8 @@ def sample_scene(
     Prints the written paths on stdout, one per line. The scene is synthetic (tagged so).
     """
     shape = _shape(size, rows, cols)
+    from pipelines.fixtures import FixtureSettings, folder_name, write_product_fixture  # imports scipy
+
     settings = FixtureSettings(
         tis_offset_m=_offset(tis_offset, "--tis-offset") if tis_offset else (0.0, 0.0),
         tis_band_offset_m=_offset(tis_band_offset, "--tis-band-offset") if tis_band_offset else (0.0, 0.0),
