@@ -388,6 +388,12 @@ class _GivenLst:
         return InputError(self.src.name, "no valid LST pixels inside the MII footprint")
 
 
+def _crop_windows(window: Window) -> list[Window]:
+    """The crops the TIS bands are measured on (as the TIS-MII offset), as windows of the image."""
+    return [Window(window.col_off + left, window.row_off + top, w, h)
+            for top, left, h, w in crops(window.height, window.width)]
+
+
 class _TisLst:
     """LST retrieved from TIS brightness temperatures with NDVI-threshold emissivity."""
 
@@ -418,10 +424,7 @@ class _TisLst:
         if not measure:
             self.tags["tis_band_registration"] = "not measured (--no-coregister)"
             return
-        pairs = []
-        for top, left, h, w in crops(window.height, window.width):
-            crop = Window(window.col_off + left, window.row_off + top, w, h)
-            pairs.append(tuple(self._radiance(band, crop) for band in (2, 3)))
+        pairs = [(self._radiance(2, crop), self._radiance(3, crop)) for crop in _crop_windows(window)]
         shift = band_registration.measure_shift(pairs)
         placed = shift.describe("TIS B3", "B2", self.src.res[0])
         self.tags["tis_band_registration"] = placed
@@ -440,11 +443,8 @@ class _TisLst:
         if not measure:
             self.tags["tis_destriping"] = "not measured (--no-destripe)"
             return
-        pairs = []
-        for top, left, h, w in crops(window.height, window.width):
-            crop = Window(window.col_off + left, window.row_off + top, w, h)
-            pairs.append((*self._temperatures(crop), crop.row_off, crop.col_off))
-        direction = measure_direction(pairs)
+        direction = measure_direction([(*self._temperatures(crop), crop.row_off, crop.col_off)
+                                       for crop in _crop_windows(window)])
         profile = StripeProfile((self.src.height, self.src.width), direction)
         if direction.found:
             for top in range(0, window.height, strip_rows):
