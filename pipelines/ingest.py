@@ -12,8 +12,8 @@ offset against the MII is measured on the scene (:mod:`pipelines.coregister`) an
 grid moved onto the MII by whole MII pixels (the MII's georeferencing is trusted; the LST
 values are not resampled). The TIS bands are also misregistered against each other, by up to
 about a pixel; before a split window, B3's offset against B2 is measured and B3 resampled
-onto B2 (:mod:`pipelines.band_registration`), and B2's detector stripes are measured against
-B3 and removed (:mod:`pipelines.destripe`). Saturated MII pixels are found on each camera's
+onto B2 (:mod:`pipelines.band_registration`), and on request B2's detector stripes are
+measured against B3 and removed (:mod:`pipelines.destripe`). Saturated MII pixels are found on each camera's
 own grid (:mod:`pipelines.saturation`), reported, and kept or made nodata.
 """
 
@@ -441,7 +441,12 @@ class _TisLst:
         over the window in strips of ``strip_rows`` rows (a pass over B2 and B3), so that
         :meth:`strip` subtracts them; stripes removed are a warning, the outcome a tag."""
         if not measure:
-            self.tags["tis_destriping"] = "not measured (--no-destripe)"
+            self.tags["tis_destriping"] = "not measured (--destripe not given)"
+            return
+        if self.method != "split-window":
+            self.tags["tis_destriping"] = "not measured: it needs B3 registered onto B2, which only the split window does"
+            warnings.warn(f"--destripe with --lst-method {self.method}: {self.tags['tis_destriping']}",
+                          IngestWarning, stacklevel=3)
             return
         direction = measure_direction([(*self._temperatures(crop), crop.row_off, crop.col_off)
                                        for crop in _crop_windows(window)])
@@ -455,7 +460,8 @@ class _TisLst:
         found = self.destriping.describe()
         self.tags["tis_destriping"] = found
         if self.destriping.applied:
-            warnings.warn(f"{found}; --no-destripe keeps B2 as delivered", IngestWarning, stacklevel=3)
+            warnings.warn(f"{found}; check it, and leave out --destripe if the scene has none", IngestWarning,
+                          stacklevel=3)
 
     def _temperatures(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """B2 and B3 (moved onto B2 when misregistered) brightness temperatures of ``window``."""
@@ -541,7 +547,7 @@ def ingest_product(
     lst_units: Units = Units.auto,
     coregister: bool = True,
     saturation: SaturationOptions = SaturationOptions(),
-    destripe_b2: bool = True,
+    destripe_b2: bool = False,
 ) -> tuple[Path, Path]:
     """Ingest SDGSAT-1 product folders into ``out_dir``; return the (lst, guidance) paths written.
 
@@ -551,7 +557,8 @@ def ingest_product(
     ``retrieval_config`` (see :mod:`pipelines.lst_retrieval`). With ``coregister`` the LST grid
     is moved onto the MII when the scene shows it misregistered, and TIS B3 onto B2 before a
     split window. Saturated MII pixels are found and kept or made nodata by ``saturation``. With
-    ``destripe_b2`` TIS B2's detector stripes are measured against B3 and removed.
+    ``destripe_b2`` (off by default: it can mistake a misregistration's residue for stripes) TIS
+    B2's detector stripes are measured against B3 and removed.
     Warnings (e.g. no DEM, a moved LST, saturation) are issued as :class:`IngestWarning`.
 
     The scene is streamed in strips of ``strip_rows`` LST rows (default: whole 512-row blocks of

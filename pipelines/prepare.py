@@ -549,7 +549,7 @@ def _warnings_named(label: str, named: bool) -> Iterator[None]:
 
 def scene_inputs(
     paths: Sequence[str | os.PathLike[str]], workdir: Path, dem: Path | None = None, coregister: bool = True,
-    saturation: SaturationOptions = SaturationOptions(), destripe: bool = True,
+    saturation: SaturationOptions = SaturationOptions(), destripe: bool = False,
 ) -> tuple[list[Path], dict[Path, str]]:
     """Canonical LST paths from the command line; SDGSAT-1 product folders are ingested first.
 

@@ -626,8 +626,8 @@ def test_saturation_options_from_the_command_line(tmp_path, capsys):
             (["sample-scene", str(tmp_path / "y"), "--tis-stripes", "0.3"], "--tis-stripes: stripes the fake TIS product"),
             (["downscale", str(lst), "-o", str(tmp_path / "x.tif"), "--no-destripe"],
              "--no-destripe: applies to SDGSAT-1 product folders given as the input"),
-            (["prepare", str(lst), "--out", str(tmp_path / "ds"), "--no-destripe"],
-             "--no-destripe: applies to SDGSAT-1 product folders given as inputs")):
+            (["prepare", str(lst), "--out", str(tmp_path / "ds"), "--destripe"],
+             "--destripe: applies to SDGSAT-1 product folders given as inputs")):
         assert run(["-q", *argv]) == 2
         assert fragment in capsys.readouterr().err
     assert not any((tmp_path / name).exists() for name in ("x", "x.tif", "ds", "y"))
@@ -726,29 +726,34 @@ def striped_scene():
 
 
 def test_tis_b2_stripes_are_found_against_b3_and_removed(striped_scene, tmp_path):
-    """0.4 K detector stripes along 10 deg east of north: the split window's LST error falls by
-    more than two thirds, strips join exactly, and --no-destripe keeps them (saying so)."""
+    """--destripe: 0.4 K detector stripes along 10 deg east of north: the split window's LST
+    error falls by more than two thirds, strips join exactly; a clean scene is left alone, and
+    without the option (the default) B2 is kept as delivered, saying so."""
     clean = write_product_fixture(striped_scene, tmp_path / "clean")
     striped = write_product_fixture(striped_scene, tmp_path / "striped", FixtureSettings(tis_stripes_k=0.4))
     with pytest.warns(IngestWarning) as caught:
-        reference = ingest_product(list(clean), tmp_path / "ref")
+        reference = ingest_product(list(clean), tmp_path / "ref", destripe_b2=True)
     assert not [w for w in caught if "destriped" in str(w.message)]
     with pytest.warns(IngestWarning, match=r"TIS B2 destriped: stripes of 0\.\d\d K RMS along 10\.0 deg east of north "
-                                           r"removed .*; --no-destripe keeps B2 as delivered"):
-        destriped = ingest_product(list(striped), tmp_path / "destriped")
+                                           r"removed .*; check it, and leave out --destripe if the scene has none"):
+        destriped = ingest_product(list(striped), tmp_path / "destriped", destripe_b2=True)
     with pytest.warns(IngestWarning):
-        in_strips = ingest_product(list(striped), tmp_path / "strips", strip_rows=50)
+        in_strips = ingest_product(list(striped), tmp_path / "strips", strip_rows=50, destripe_b2=True)
     with pytest.warns(IngestWarning):
-        kept = ingest_product(list(striped), tmp_path / "kept", destripe_b2=False)
+        kept = ingest_product(list(striped), tmp_path / "kept")
     (truth, ref_tags), (out, tags), (kept_lst, kept_tags) = (_read_lst(p[0]) for p in (reference, destriped, kept))
     assert ref_tags["tis_destriping"].startswith("TIS B2 not destriped: no stripes found")
-    assert tags["tis_destriping"].startswith("TIS B2 destriped") and kept_tags["tis_destriping"] == "not measured (--no-destripe)"
+    assert tags["tis_destriping"].startswith("TIS B2 destriped")
+    assert kept_tags["tis_destriping"] == "not measured (--destripe not given)"
     rmse = [float(np.sqrt(np.nanmean((a - truth) ** 2))) for a in (out, kept_lst)]
     assert rmse[1] > 0.5 and rmse[0] < 0.33 * rmse[1]
     np.testing.assert_array_equal(_read_lst(in_strips[0])[0], out)
     with pytest.warns(IngestWarning):  # a clean scene comes out bit-identical whether or not it is looked at
-        unlooked = ingest_product(list(clean), tmp_path / "unlooked", destripe_b2=False)
+        unlooked = ingest_product(list(clean), tmp_path / "unlooked")
     np.testing.assert_array_equal(_read_lst(unlooked[0])[0], truth)
+    with pytest.warns(IngestWarning, match="--destripe with --lst-method single-channel: not measured"):
+        single = ingest_product(list(striped), tmp_path / "single", method="single-channel", destripe_b2=True)
+    assert _read_lst(single[0])[1]["tis_destriping"].startswith("not measured: it needs B3 registered")
 
 
 # --- TIS-MII misregistration -------------------------------------------------------------

@@ -99,7 +99,7 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
 
 
 def ingest_scene(scene: ProductScene, dem: Optional[Path], coregister: bool = True,
-                 saturation: SaturationOptions = SaturationOptions(), destripe: bool = True) -> dict[str, str]:
+                 saturation: SaturationOptions = SaturationOptions(), destripe: bool = False) -> dict[str, str]:
     """Ingest the scene's products (after every option was checked: a scene takes a while);
     returns the ingest's tags the output keeps (how the LST was placed on the MII and its bands
     on each other, B2's stripes, the MII saturation found)."""

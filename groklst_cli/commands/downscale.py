@@ -212,7 +212,7 @@ def downscale(
     quicklook: Optional[Path] = typer.Option(None, "--quicklook", parser=file_to_write("name the PNG, e.g. DIR/look.png"), help="Also write a PNG of input vs output (one input only)."),
     dem: Optional[Path] = typer.Option(None, "--dem", help="With SDGSAT-1 product folders as input: the DEM for the guidance (as groklst ingest --dem)."),
     coregister: Optional[bool] = typer.Option(None, "--coregister/--no-coregister", help="With SDGSAT-1 product folders as input: move the LST onto the MII, and TIS B3 onto B2, when they are misregistered (default, as groklst ingest)."),
-    destripe: Optional[bool] = typer.Option(None, "--destripe/--no-destripe", help="With SDGSAT-1 product folders as input: remove TIS B2's detector stripes (default, as groklst ingest)."),
+    destripe: Optional[bool] = typer.Option(None, "--destripe/--no-destripe", help="With SDGSAT-1 product folders as input: remove TIS B2's detector stripes (as groklst ingest --destripe; off by default)."),
     saturated: str = saturation_options.saturated_option(),
     saturation_dn: Optional[str] = saturation_options.saturation_dn_option(),
 ) -> None:
@@ -300,7 +300,7 @@ def downscale(
         check_writable(quicklook, overwrite, inputs=jobs[0].inputs())
     if scene is not None:
         saturation = saturation_options.saturation_options(saturated, saturation_dn)
-        ingested = ingest_scene(scene, dem, coregister is not False, saturation, destripe is not False)
+        ingested = ingest_scene(scene, dem, coregister is not False, saturation, destripe is True)
         options = replace(options, tags={**options.tags, **ingested})
     if fit:
         _check_tiling(tile, overlap)

@@ -28,7 +28,7 @@ def ingest(
     offset: Optional[float] = lst_options.offset_option(),
     mask_implausible: bool = lst_options.mask_implausible_option(),
     coregister: bool = typer.Option(True, "--coregister/--no-coregister", help="Measure the TIS-MII misregistration on the scene and move the LST grid onto the MII (by whole MII pixels) when there is one; before a split window, also measure TIS B3 against B2 and resample B3 onto B2."),
-    destripe: bool = typer.Option(True, "--destripe/--no-destripe", help="Measure TIS B2's detector stripes against B3 and remove them before the LST is retrieved (only when the whole scene confirms them)."),
+    destripe: bool = typer.Option(False, "--destripe/--no-destripe", help="Measure TIS B2's detector stripes against B3 and remove them before a split-window LST (off by default: a small B3 misregistration can be mistaken for stripes; check the result)."),
     saturated: str = saturation_options.saturated_option(),
     saturation_dn: Optional[str] = saturation_options.saturation_dn_option(),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),

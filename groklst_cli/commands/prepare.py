@@ -83,7 +83,7 @@ def _bar_hook(bar: Any) -> Callable[[str, int, int], None]:
     return update
 
 
-PRODUCT_OPTIONS = {"dem": "--dem", "coregister": "--no-coregister", "destripe": "--no-destripe",
+PRODUCT_OPTIONS = {"dem": "--dem", "coregister": "--no-coregister", "destripe": "--destripe",
                    "saturated": "--saturated", "saturation_dn": "--mii-saturation-dn"}  # parameter -> option, for SDGSAT-1 folders only
 
 
@@ -119,7 +119,7 @@ def prepare_cmd(
     guidance_bands: Optional[str] = guidance_options.guidance_bands_option(),
     dem: Optional[Path] = typer.Option(None, "--dem", help="DEM for SDGSAT-1 product folders (as groklst ingest --dem)."),
     coregister: bool = typer.Option(True, "--coregister/--no-coregister", help="For SDGSAT-1 product folders: move the LST onto the MII, and TIS B3 onto B2, when they are misregistered (as groklst ingest)."),
-    destripe: bool = typer.Option(True, "--destripe/--no-destripe", help="For SDGSAT-1 product folders: remove TIS B2's detector stripes (as groklst ingest)."),
+    destripe: bool = typer.Option(False, "--destripe/--no-destripe", help="For SDGSAT-1 product folders: remove TIS B2's detector stripes (as groklst ingest --destripe; off by default)."),
     saturated: str = saturation_options.saturated_option(),
     saturation_dn: Optional[str] = saturation_options.saturation_dn_option(),
     from_groklst: Optional[Path] = typer.Option(None, "--from-groklst", help="Import the public GrokLST benchmark folder instead of scenes."),
