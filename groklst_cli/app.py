@@ -129,8 +129,9 @@ def _groklst_warnings_shown() -> Iterator[None]:
             if not issubclass(category, GroklstWarning):
                 default(text, category, filename, lineno, file, line)
                 return
-            if text in repeats:
+            if text in repeats:  # not shown again, but it is this scene's too (--json)
                 repeats[text] += 1
+                state.warned.append(text)
                 return
             repeats[text] = 0
             warn(text)
@@ -234,14 +235,16 @@ def _help_command(exc: typer.TyperException, args: list[str]) -> str:
 def _json_error(message: str, status: str = "error") -> None:
     """With --json, an error that stops the whole command is also a JSON line on stdout, so a
     pipeline reading stdout sees why nothing else came: the command's input and output when it
-    has one of each (else null), ``error`` for bad input, ``failed`` for a bug, as for a scene.
+    has one of each (else null), ``error`` for bad input, ``failed`` for a bug, as for a scene,
+    and the warnings said before it (one may explain it).
 
     With nobody left reading stdout the line is dropped: the error still goes to stderr and
     sets the exit status."""
     named = {key: None if value is None else state.named(value)
              for key, value in (("input", state.input), ("output", state.output))}
     try:
-        result(strict_json.dumps({**named, "status": status, "error": message}))
+        result(strict_json.dumps({**named, "status": status, "error": message,
+                                  "warnings": list(dict.fromkeys(state.warned))}))
     except OSError as exc:
         if not _reader_gone(exc):
             raise

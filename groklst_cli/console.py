@@ -48,11 +48,31 @@ class RunState:
     output: str | None = None  # stops it (None: several inputs, or not known yet)
     refusal: tuple[str, InputError] | None = None  # a file option refused while parsing: (as typed, why)
     outcomes: list[str] = field(default_factory=list)  # each scene's status, as it was said
+    warned: list[str] = field(default_factory=list)  # each warning said (a repeat not shown again too)
+    run_warnings: int | None = None  # how many of `warned` came before the scenes began (None: not yet)
+    scene_warnings_from: int = 0  # where in `warned` the next scene's own warnings start
 
     def begin(self) -> None:
-        """Forget the previous run's names, refusal and outcomes (tests run many in one process)."""
+        """Forget the previous run's names, refusal, outcomes and warnings (tests run many in one
+        process)."""
         self.shown_as, self.refusal, self.outcomes = {}, None, []
+        self.warned, self.run_warnings, self.scene_warnings_from = [], None, 0
         self.working_on(None)
+
+    def scenes_begin(self) -> None:
+        """Mark where the run's own warnings (options, an ingest) end and the scenes' begin."""
+        self.run_warnings = self.scene_warnings_from = len(self.warned)
+
+    def scene_warnings(self) -> list[str]:
+        """The warnings a scene's ``--json`` line lists, each once: the run's own, which concern
+        every scene, then those said since the previous scene's line (the scene's own)."""
+        run = len(self.warned) if self.run_warnings is None else self.run_warnings
+        own = self.warned[max(run, self.scene_warnings_from):]
+        return list(dict.fromkeys(self.warned[:run] + own))
+
+    def scene_said(self) -> None:
+        """A scene's lines were said: the warnings after them are the next scene's."""
+        self.scene_warnings_from = len(self.warned)
 
     def refuse(self, value: str, error: InputError) -> None:
         """Hold a file option's refusal until the command names its input and output
@@ -90,8 +110,11 @@ def info(message: str) -> None:
 
 
 def warn(message: str) -> None:
-    """A warning on stderr, shown even with ``--quiet``; plain text (see :func:`printable`)."""
-    err.print(f"[yellow]warning:[/yellow] {escape(printable(message))}")
+    """A warning on stderr, shown even with ``--quiet``; plain text (see :func:`printable`).
+    Kept in ``state.warned`` for the ``--json`` lines."""
+    text = printable(message)
+    state.warned.append(text)
+    err.print(f"[yellow]warning:[/yellow] {escape(text)}")
 
 
 @contextmanager

@@ -86,7 +86,8 @@ def test_internal_error_exits_1_without_traceback_unless_debug(tmp_path: Path, m
     assert "Traceback" in capsys.readouterr().err
     assert run(["downscale", "x_lst.tif", "--model", "bicubic", "--json"]) == 1  # a pipeline sees why
     assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == [
-        {"input": "x_lst.tif", "output": None, "status": "failed", "error": "internal error: ZeroDivisionError: boom"}]
+        {"input": "x_lst.tif", "output": None, "status": "failed", "error": "internal error: ZeroDivisionError: boom",
+             "warnings": []}]
     assert scenes  # imported module stays untouched
 
 
@@ -212,7 +213,8 @@ def test_a_usage_error_with_json_is_also_a_json_line(capsys) -> None:
     captured = capsys.readouterr()
     assert json_lines(captured.out) == [{
         "input": None, "output": None, "status": "error",
-        "error": "Invalid value for '--units-out': 'fahrenheit' is not one of 'kelvin', 'celsius', 'auto'."}]
+        "error": "Invalid value for '--units-out': 'fahrenheit' is not one of 'kelvin', 'celsius', 'auto'.",
+        "warnings": []}]
     assert captured.err == f"error: {USAGE_ERRORS[2][1]}\n"
 
 

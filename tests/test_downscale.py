@@ -385,7 +385,7 @@ def test_dask_local_cluster(tmp_path: Path, capsys) -> None:
 
 
 JSON_KEYS = {"input", "output", "status", "seconds", "megapixels", "error", "grid", "units", "tiles",
-             "tiles_skipped", "valid_fraction", "hole_margin"}
+             "tiles_skipped", "valid_fraction", "hole_margin", "warnings"}
 
 
 @pytest.mark.parametrize("mode", ["bicubic", "bilinear"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -248,3 +249,31 @@ def test_guidance_inside_the_lst_is_extended_over_the_lst_context(tmp_path: Path
     # the 6 px cropped: rows 0-5, columns 0-14.
     kept = np.isnan(expected) & ~np.isnan(got)
     assert kept[:6, :15].all() and kept.sum() == 6 * 15
+
+
+def test_json_lines_list_the_warnings_said_for_each_scene(tmp_path: Path, capsys) -> None:
+    """--json: every scene's line lists the run's own warnings (a seam-prone --overlap) and its
+    own (unnamed guidance bands), not another scene's; an error that stops the command lists
+    those said before it."""
+    ckpt = save_checkpoint(tmp_path / "tiny.ckpt")
+    named, _ = make_scene(tmp_path, "named")
+    unnamed, unnamed_guidance = make_scene(tmp_path, "unnamed", seed=1)
+    with rasterio.open(unnamed_guidance, "r+") as dst:
+        for band in dst.indexes:
+            dst.set_band_description(band, "")
+    capsys.readouterr()
+    assert run(["downscale", str(unnamed), str(named), "--checkpoint", str(ckpt), "--overlap", "8",
+                "--out-dir", str(tmp_path / "out"), "--json"]) == 0
+    lines = {Path(line["input"]).name: line for line in map(json.loads, capsys.readouterr().out.splitlines())}
+    seams = "--overlap 8 leaves visible seams at tile borders"
+    assert [w[:len(seams)] for w in lines["named_lst.tif"]["warnings"]] == [seams]
+    first, second = lines["unnamed_lst.tif"]["warnings"]
+    assert first.startswith(seams)
+    assert second.startswith(f"{unnamed_guidance}: the guidance bands have no names; taken in order")
+
+    capsys.readouterr()
+    assert run(["downscale", str(named), str(named), "--model", "nearest", "--json",
+                "--out-dir", str(tmp_path / "out")]) == 2
+    stopped = json.loads(capsys.readouterr().out)
+    assert stopped["status"] == "error" and "needs trained weights" in stopped["error"]
+    assert stopped["warnings"] == [f"{named}: given more than once; downscaled once"]

@@ -32,15 +32,18 @@ def say(report: SceneReport, as_json: bool) -> None:
         _say_result(report, as_json)
     finally:
         _say_how_it_went(report)
+        state.scene_said()
 
 
 def _say_result(report: SceneReport, as_json: bool) -> None:
-    """The scene's line on stdout: its JSON object, or the output's path when it was written."""
+    """The scene's line on stdout: its JSON object (with the warnings said for it: the run's own
+    and the scene's), or the output's path when it was written."""
     if as_json:
         keys = ("input", "output", "status", "seconds", "megapixels", "error", "grid", "units",
                 "tiles", "tiles_skipped", "valid_fraction", "hole_margin")
         data = asdict(report)
         line = {k: data[k] for k in keys}
+        line["warnings"] = state.scene_warnings()
         if "fit" in report.extra:
             line["fit"] = report.extra["fit"]
         result(strict_json.dumps(line))

@@ -298,12 +298,13 @@ def downscale(
             raise InputError("--quicklook", f"names the output GeoTIFF {jobs[0].output}", "give the PNG another name")
         check_png_name(quicklook)
         check_writable(quicklook, overwrite, inputs=jobs[0].inputs())
+    _check_tiling(tile, overlap)  # before an ingest, which takes a while
     if scene is not None:
         saturation = saturation_options.saturation_options(saturated, saturation_dn)
         ingested = ingest_scene(scene, dem, coregister is not False, saturation, destripe is True)
         options = replace(options, tags={**options.tags, **ingested})
+    state.scenes_begin()
     if fit:
-        _check_tiling(tile, overlap)
         fit_options = build_fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
                                    fit_lr, degradation, fallback, units, seed, device,
                                    fit_candidates, fit_select, fit_psf, fit_residual)
@@ -325,7 +326,6 @@ def downscale(
         run_fit(jobs[0], fit_options, options, fallback, save_checkpoint, as_json)
         _quicklook(jobs[0], quicklook, overwrite)
         return
-    _check_tiling(tile, overlap)
     # the scheduler before the model: a bad address fails without loading it
     client = ctx.with_resource(dask_client(dask_scheduler, workers=bool(jobs))) if dask_scheduler else None
     source = _model_source(checkpoint, model, device)
