@@ -779,3 +779,18 @@ def test_a_misregistered_tis_is_moved_back_onto_the_mii(tmp_path):
     with rasterio.open(next((tmp_path / "kept").glob("*_lst.tif"))) as kept, rasterio.open(reference[0]) as ref:
         assert kept.transform == Affine.translation(40.0, -20.0) @ ref.transform
         assert kept.tags()["coregistration"] == "not measured (--no-coregister)"
+
+
+@pytest.mark.parametrize("option", [["--destripe"], ["--no-destripe"], ["--lst-method", "single-channel"],
+                                    ["--retrieval-config", "coefficients.toml"]])
+def test_retrieval_options_with_a_given_lst_are_refused(scene, products, tmp_path, capsys, option):
+    """QA: with --lst these were accepted and had no effect, with nothing said."""
+    tis, mii = products
+    own = tmp_path / "own_lst.tif"
+    write_raster(own, scene.lst, crs=scene.crs, transform=scene.lst_transform, descriptions=["lst"], units="K")
+    out = tmp_path / "out"
+    assert run(["ingest", str(tis), str(mii), "--lst", str(own), *option, "--out-dir", str(out)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {option[0]}: shapes the LST retrieved from TIS, but --lst gives the LST, which is used as it "
+        f"is (hint: drop {option[0]}, or drop --lst to retrieve the LST from TIS)"]
+    assert not out.exists()

@@ -9,12 +9,17 @@ import typer
 
 from groklst_cli.console import progress, result, state, warnings_shown
 from groklst_cli import lst_options, saturation_options
+from groklst_cli.option_sources import was_given
 from pipelines import strict_json
 from pipelines.errors import InputError
 from pipelines.units import Units
 
 
+RETRIEVAL_ONLY = ("lst_method", "retrieval_config", "destripe")  # shape the LST retrieved from TIS
+
+
 def ingest(
+    ctx: typer.Context,
     products: list[Path] = typer.Argument(..., help="SDGSAT-1 product folders (TIS and MII), or a folder holding them."),
     out_dir: Path = typer.Option(..., "--out-dir", help="Folder for NAME_lst.tif and NAME_guidance.tif."),
     name: Optional[str] = typer.Option(None, "--name", help="Scene name (default: from the MII folder name)."),
@@ -45,6 +50,7 @@ def ingest(
     state.working_on(", ".join(str(p) for p in products))
     if lst_method not in LST_METHODS:
         raise InputError("--lst-method", f"unknown method {lst_method!r}", f"use one of {', '.join(LST_METHODS)}")
+    _check_retrieval_only(ctx, lst)
     decoding = lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible)
     if lst is None and (decoding.nodata or scale_factor is not None or offset is not None
                         or mask_implausible or units is not Units.auto):
@@ -65,6 +71,18 @@ def ingest(
     else:
         result(str(lst_path))
         result(str(guidance_path))
+
+
+def _check_retrieval_only(ctx: typer.Context, lst: Optional[Path]) -> None:
+    """With --lst the given LST is written as it is: the options that shape a retrieval from TIS
+    are refused (they were silently ignored)."""
+    if lst is None:
+        return
+    for param in ctx.command.params:
+        if param.name in RETRIEVAL_ONLY and was_given(ctx, param.name):
+            typed = param.opts[0] if param.name != "destripe" or ctx.params["destripe"] else param.secondary_opts[0]
+            raise InputError(typed, "shapes the LST retrieved from TIS, but --lst gives the LST, which is used as it is",
+                             f"drop {typed}, or drop --lst to retrieve the LST from TIS")
 
 
 def register(app: typer.Typer) -> None:
