@@ -433,3 +433,17 @@ def test_a_json_line_about_a_path_that_is_not_utf8_is_strict_json(tmp_path: Path
     [line] = json_lines(out)
     assert line["input"] == f"{tmp_path}/x\ufffd_lst.tif"
     assert line["error"].startswith(f"{tmp_path}/x\ufffd_lst.tif: ")
+
+
+def test_a_scenes_internal_error_stays_on_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    """The per-scene error line escaped the paths in it but not an internal error's own text."""
+    import pipelines.scenes as scenes_module
+
+    def boom(*args, **kwargs):
+        raise ValueError("two\nlines \x1b[31m")
+
+    monkeypatch.setattr(scenes_module, "downscale_scene", boom)
+    lst = write_canonical_scene(tmp_path, "a")[0]
+    assert run(["downscale", str(lst), "--model", "bicubic", "-o", str(tmp_path / "o.tif")]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == \
+        f"error: internal error: ValueError: two\\nlines \\x1b[31m (scene {lst})"

@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from groklst_cli.console import err, info, result, state, warn
 from pipelines import strict_json
-from pipelines.errors import printable_path
+from pipelines.errors import escape_control_characters, printable_path
 
 if TYPE_CHECKING:
     from pipelines.downscale import SceneReport
@@ -57,7 +57,9 @@ def _say_how_it_went(report: SceneReport) -> None:
         # a scene's error about another file (its guidance, its output) also names the scene
         named = printable_path(report.input)
         scene = "" if named in (report.error or "") else f" (scene {named})"
-        err.print(f"[bold red]error:[/bold red] {escape(f'{report.error}{scene}')}", markup=True)
+        line = f"{report.error}{scene}"  # one line, unless --debug asked for the traceback
+        line = line if state.debug else escape_control_characters(line)
+        err.print(f"[bold red]error:[/bold red] {escape(line)}", markup=True)
     elif report.status == "empty":
         warn(f"{report.error}; nothing written")
     elif report.status == "skipped":
