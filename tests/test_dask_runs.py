@@ -334,6 +334,21 @@ def test_warnings_a_scene_raises_on_a_worker_are_shown_as_a_local_run_shows_them
         for name in ("a", "b")
     ]
     assert sorted(l["status"] for l in _json_lines(remote.out)) == ["ok", "ok"]
+    for line in _json_lines(remote.out):  # each scene's line lists its own warning only
+        name = Path(line["input"]).name[0]
+        [warning] = line["warnings"]
+        assert warning.startswith(f"o/{name}_lst_downscaled.tif: 1 unfinished temporary output(s)")
+
+
+def test_a_cluster_run_says_each_scenes_output_grid(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Dask runs did not say the output-grid line a local run says."""
+    _scene(tmp_path, "a", 1)
+    monkeypatch.chdir(tmp_path)
+    with _cluster() as cluster:
+        assert run(["downscale", "a_lst.tif", "--model", "bicubic", "-o", "o.tif",
+                    "--dask-scheduler", cluster.scheduler_address]) == 0
+    grid_lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("output grid:")]
+    assert grid_lines == ["output grid: the guidance grid (48x48 px at 10 m)"]
 
 
 def test_scenes_side_by_side_on_a_worker_keep_their_own_warnings(tmp_path: Path, capsys, monkeypatch,

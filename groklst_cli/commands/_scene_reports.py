@@ -97,9 +97,12 @@ def exit_status(statuses: list[str]) -> None:
 
 
 def say_all(reports: Iterable[SceneReport], as_json: bool) -> list[SceneReport]:
-    """:func:`say` each report as it arrives; returns them all."""
+    """:func:`say` each report of a cluster's scenes as it arrives, after its output-grid line
+    (a local run says it while the scene works); returns them all."""
     done = []
     for report in reports:
+        if report.grid:
+            info(report.grid)
         say(report, as_json)
         done.append(report)
     return done
