@@ -419,3 +419,15 @@ def test_an_in_process_address_is_refused_saying_what_to_pass(tmp_path: Path, ca
         "its scheduler can reach, not a command line (hint: give the tcp:// address of a running dask "
         "scheduler, such as tcp://HOST:8786 (dask scheduler prints it))"
     ]
+
+
+def test_a_model_choice_that_cannot_work_is_refused_before_the_scheduler_is_tried(
+        tmp_path: Path, capsys, monkeypatch) -> None:
+    """A --model needing weights waited behind the scheduler's connection (up to its timeout)."""
+    tried = []
+    monkeypatch.setattr(scenes, "_connect", lambda address: tried.append(address))
+    lst = _scene(tmp_path, "a", 1)
+    assert run(["downscale", str(lst), "--model", "tsharp", "--dask-scheduler", "tcp://10.255.255.1:8786",
+                "-o", str(tmp_path / "o.tif")]) == 2
+    assert "--model: 'tsharp' needs trained weights" in capsys.readouterr().err
+    assert tried == []

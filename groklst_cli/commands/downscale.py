@@ -31,10 +31,9 @@ INTERPOLATORS = ("bicubic", "bilinear")
 MIN_OVERLAP = 16  # output px; below this tile seams show, for learned models and interpolators alike
 
 
-def _model_source(checkpoint: Optional[Path], model: Optional[str], device: str) -> ModelSource:
-    from pipelines.checkpoint import load_checkpoint
-    from pipelines.infer import DEFAULT_CHECKPOINT, ModelSource
-
+def _check_model_choice(checkpoint: Optional[Path], model: Optional[str]) -> None:
+    """Refuse a model choice that cannot work, before anything slow (a scheduler's connection,
+    loading a checkpoint) keeps the user waiting for the error."""
     if checkpoint is not None and model is not None:
         raise InputError("--model", "give either --checkpoint or --model, not both",
                          "the checkpoint names its model (groklst checkpoint-info)")
@@ -42,6 +41,13 @@ def _model_source(checkpoint: Optional[Path], model: Optional[str], device: str)
         raise InputError(
             "--model", f"{model!r} needs trained weights", "pass --checkpoint CKPT for learned models"
         )
+
+
+def _model_source(checkpoint: Optional[Path], model: Optional[str], device: str) -> ModelSource:
+    """The interpolator or checkpoint to run (:func:`_check_model_choice` first)."""
+    from pipelines.checkpoint import load_checkpoint
+    from pipelines.infer import DEFAULT_CHECKPOINT, ModelSource
+
     if checkpoint is not None:
         return ModelSource(checkpoint=load_checkpoint(checkpoint), checkpoint_path=checkpoint, device=device)
     if model is not None:
@@ -326,6 +332,7 @@ def downscale(
         run_fit(jobs[0], fit_options, options, fallback, save_checkpoint, as_json)
         _quicklook(jobs[0], quicklook, overwrite)
         return
+    _check_model_choice(checkpoint, model)
     # the scheduler before the model: a bad address fails without loading it
     client = ctx.with_resource(dask_client(dask_scheduler, workers=bool(jobs))) if dask_scheduler else None
     source = _model_source(checkpoint, model, device)
