@@ -36,6 +36,7 @@ from pipelines.dataset import DatasetWriter, PatchRecord
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError
 from pipelines.geotiff import open_raster, read_window
 from pipelines.grids import ALIGNMENT_TOLERANCE, resolution_units
+from pipelines.ingest_record import IngestRecord, ingest_record
 from pipelines.lst_values import LstDecoding
 from pipelines.patches import (
     SPLITS,
@@ -138,7 +139,7 @@ class Candidate:
 
 @dataclass
 class SceneCounts:
-    """What happened to one scene's patches (for info.json)."""
+    """What happened to one scene's patches, and to the scene before them (for info.json)."""
 
     lst: str
     guidance: str
@@ -147,6 +148,7 @@ class SceneCounts:
     dropped_nodata: int = 0
     dropped_split_boundary: int = 0
     patches: dict[str, int] = field(default_factory=lambda: {s: 0 for s in SPLITS})
+    ingest: IngestRecord | None = None  # None: given as a GeoTIFF pair, not ingested by this run
 
 
 def candidates_of(scene: Scene, opts: PrepareOptions) -> tuple[list[Candidate], int]:
@@ -282,14 +284,17 @@ def prepare(
     on_progress: ProgressHook | None = None,
     shown: Mapping[Path, str] | None = None,
     guidance: SharedGuidance | None = None,
+    ingests: Mapping[Path, IngestRecord] | None = None,
 ) -> dict[str, Any]:
     """Build the dataset at ``out`` from canonical scenes; return the info.json content.
 
     ``on_progress(stage, done, total)`` reports ``"scenes scanned"``, ``"patches written"`` and
     ``"scenes written"``. ``shown`` names scenes that are not the user's own files (scenes
     ingested from product folders into a temporary folder): messages and info.json use these
-    names, never the temporary paths. ``guidance`` is every scene's guidance instead of the
-    ``NAME_guidance.tif`` beside each (aligned copies live beside ``out`` until the end).
+    names, never the temporary paths. ``ingests`` (by LST path, as :func:`scene_inputs` gives
+    them) is what the ingest did to such scenes, for info.json. ``guidance`` is every scene's
+    guidance instead of the ``NAME_guidance.tif`` beside each (aligned copies live beside
+    ``out`` until the end).
     """
     opts.validate()
     check_writable(out, overwrite, kind=OutputKind.dataset)
@@ -302,7 +307,8 @@ def prepare(
             _check_consistent(scenes)
             if opts.split_by == "scene" and len(scenes) < 2:
                 raise InputError("--split-by", "a scene split needs several scenes", "use --split-by block")
-            return _prepare_scenes(scenes, out, opts, overwrite, on_progress, guidance, aligned_names)
+            counts = _scene_counts(scenes, aligned_names, {Path(k): v for k, v in (ingests or {}).items()})
+            return _prepare_scenes(scenes, counts, out, opts, overwrite, on_progress, guidance)
 
 
 def _scene_guidances(stack: ExitStack, paths: Sequence[Path], shared: SharedGuidance | None,
@@ -349,11 +355,16 @@ def _open_scenes(paths: Sequence[Path], opts: PrepareOptions, names: Mapping[Pat
     return scenes
 
 
-def _prepare_scenes(scenes: Sequence[Scene], out: Path, opts: PrepareOptions, overwrite: bool,
-                    on_progress: ProgressHook | None, shared: SharedGuidance | None,
-                    aligned_names: Mapping[str, str]) -> dict[str, Any]:
-    counts = {s.name: SceneCounts(s.shown, aligned_names.get(str(s.guidance_path), _shown_guidance(s)),
-                                  s.lst_reading.units.value) for s in scenes}
+def _scene_counts(scenes: Sequence[Scene], aligned_names: Mapping[str, str],
+                  ingests: Mapping[Path, IngestRecord]) -> dict[str, SceneCounts]:
+    """Each scene's info.json entry before any patch is counted: its names, unit and ingest."""
+    return {s.name: SceneCounts(s.shown, aligned_names.get(str(s.guidance_path), _shown_guidance(s)),
+                                s.lst_reading.units.value, ingest=ingests.get(s.lst_path)) for s in scenes}
+
+
+def _prepare_scenes(scenes: Sequence[Scene], counts: dict[str, SceneCounts], out: Path, opts: PrepareOptions,
+                    overwrite: bool, on_progress: ProgressHook | None,
+                    shared: SharedGuidance | None) -> dict[str, Any]:
     candidates: list[Candidate] = []
     for n_scene, scene in enumerate(scenes, start=1):
         kept, dropped = candidates_of(scene, opts)
@@ -531,26 +542,27 @@ def _info(counts: dict[str, SceneCounts], opts: PrepareOptions, first: Scene,
 
 
 @contextmanager
-def _warnings_named(label: str, named: bool) -> Iterator[None]:
-    """With ``named``, the block's warnings are issued again prefixed by ``label`` (which of
-    several scenes they are about), also when it fails."""
-    if not named:
-        yield
-        return
+def _warnings_recorded(label: str, named: bool, category: type[Warning]) -> Iterator[list[str]]:
+    """Yields a list that, once the block ends, holds the messages of its warnings of
+    ``category`` (an ingest's, for info.json). Every warning of the block is issued again, with
+    ``named`` prefixed by ``label`` (which of several scenes it is about), also when it fails."""
     caught: list[warnings.WarningMessage] = []
+    recorded: list[str] = []
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            yield
+            yield recorded
     finally:
         for item in caught:
-            warnings.warn(f"{label}: {item.message}", item.category, stacklevel=3)
+            if issubclass(item.category, category):
+                recorded.append(str(item.message))
+            warnings.warn(f"{label}: {item.message}" if named else str(item.message), item.category, stacklevel=3)
 
 
 def scene_inputs(
     paths: Sequence[str | os.PathLike[str]], workdir: Path, dem: Path | None = None, coregister: bool = True,
     saturation: SaturationOptions = SaturationOptions(), destripe: bool = False,
-) -> tuple[list[Path], dict[Path, str]]:
+) -> tuple[list[Path], dict[Path, str], dict[Path, IngestRecord]]:
     """Canonical LST paths from the command line; SDGSAT-1 product folders are ingested first.
 
     Folders given together that hold a single MII product (e.g. its TIS and MII folders, or
@@ -558,7 +570,7 @@ def scene_inputs(
     ``coregister``, ``saturation`` and ``destripe`` are passed to the ingest. Ingested scenes are written into
     ``workdir`` (the caller removes it).
     Returns the LST paths and, for ingested ones, the product folders to name them by
-    (``prepare(shown=...)``).
+    (``prepare(shown=...)``) and what the ingest did to them (``prepare(ingests=...)``).
     """
     files, folders = [], []
     for raw in paths:
@@ -567,18 +579,21 @@ def scene_inputs(
             raise InputError(path, "file not found", "check the path")
         (folders if path.is_dir() else files).append(path)
     if not folders:
-        return files, {}
+        return files, {}, {}
     from pipelines import ingest  # product reading is only needed for product folders
 
     products = ingest.find_products(folders)
     groups = [folders] if sum(p.sensor == "MII" for p in products) == 1 else [[f] for f in folders]
     shown: dict[Path, str] = {}
+    ingests: dict[Path, IngestRecord] = {}
     for n, group in enumerate(groups):
         label = ", ".join(str(f) for f in group)
         with (named_as_given({str(workdir / f"scene{n}"): f"{label} (ingesting)"}),
-              _warnings_named(label, len(groups) > 1)):
-            lst_path, _ = ingest.ingest_product(group, workdir / f"scene{n}", dem=dem, coregister=coregister,
-                                                saturation=saturation, destripe_b2=destripe)
+              _warnings_recorded(label, len(groups) > 1, ingest.IngestWarning) as said):
+            lst_path, guidance_path = ingest.ingest_product(group, workdir / f"scene{n}", dem=dem,
+                                                            coregister=coregister, saturation=saturation,
+                                                            destripe_b2=destripe)
         files.append(Path(lst_path))
         shown[Path(lst_path)] = label
-    return files, shown
+        ingests[Path(lst_path)] = ingest_record(group, lst_path, guidance_path, said)
+    return files, shown, ingests

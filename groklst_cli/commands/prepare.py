@@ -10,7 +10,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from groklst_cli.console import info, progress, result, table_console, warn, warnings_shown
+from groklst_cli.console import info, progress, result, state, table_console, warn, warnings_shown
 from groklst_cli import guidance_options, lst_options, saturation_options
 from groklst_cli.option_sources import was_given
 from pipelines import strict_json
@@ -176,11 +176,11 @@ def prepare_cmd(
             remove_stale_ingests(out.parent)
             with tempfile.TemporaryDirectory(dir=out.parent, prefix=INGEST_PREFIX) as workdir:
                 with warnings_shown():
-                    paths, shown = scene_inputs(inputs, Path(workdir), dem, coregister,
-                                                saturation_options.saturation_options(saturated, saturation_dn),
-                                                destripe)
+                    saturation = saturation_options.saturation_options(saturated, saturation_dn)
+                    paths, shown, ingests = scene_inputs(inputs, Path(workdir), dem, coregister, saturation, destripe)
                 summary = prepare(paths, out, options, overwrite=overwrite, on_progress=hook, shown=shown,
-                                  guidance=None if guidance is None else SharedGuidance(guidance, align))
+                                  guidance=None if guidance is None else SharedGuidance(guidance, align),
+                                  ingests=ingests)
     if units is Units.auto and (line := celsius_warning(summary.get("scenes", {}).values())):
         warn(line)
     counts = summary["patches"]
@@ -193,7 +193,14 @@ def prepare_cmd(
         f"test {counts['test']}); dropped {summary['dropped_nodata']} for nodata, "
         f"{summary['dropped_split_boundary']} straddling two splits"
     )
-    result(strict_json.dumps({"dataset": str(out), **{k: summary[k] for k in ("patches", "total", "dropped_nodata", "dropped_split_boundary")}}) if as_json else str(out))
+    result(_json_line(out, summary) if as_json else str(out))
+
+
+def _json_line(out: Path, summary: Mapping[str, Any]) -> str:
+    """The ``--json`` result: the dataset, its counts and every warning said (each once), as
+    ``ingest --json`` and ``downscale --json`` list theirs."""
+    counts = {k: summary[k] for k in ("patches", "total", "dropped_nodata", "dropped_split_boundary")}
+    return strict_json.dumps({"dataset": str(out), **counts, "warnings": list(dict.fromkeys(state.warned))})
 
 
 def celsius_warning(scenes: Iterable[Mapping[str, str]]) -> str | None:

@@ -1,0 +1,44 @@
+"""What the ingest of one SDGSAT-1 product scene did, as ``groklst prepare`` records it in info.json.
+
+The ingest reports its outcomes (TIS B3-to-B2 registration, MII saturation, B2 destriping,
+TIS-MII coregistration, the DEM or its constant fill, the LST method) as tags of the pair it
+writes and as warnings. Both are gone after a prepare run (the pair is temporary, the warnings
+scroll by), so each ingested scene's entry in info.json keeps a copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.geotiff import open_raster
+
+GDAL_TAGS = frozenset({"AREA_OR_POINT"})  # written by GDAL itself, not by the ingest
+
+
+@dataclass(frozen=True)
+class IngestRecord:
+    """One ingested scene: the product folders it came from (absolute), the tags the ingest
+    wrote on its pair and the warnings it raised, each as the ingest worded it."""
+
+    products: list[str]
+    tags: dict[str, str]
+    warnings: list[str]
+
+
+def pair_tags(lst_path: Path, guidance_path: Path) -> dict[str, str]:
+    """The tags of the guidance and the LST as one mapping, sorted by name (those both carry,
+    such as ``coregistration``, the ingest writes alike on both)."""
+    tags: dict[str, str] = {}
+    for path in (guidance_path, lst_path):
+        with open_raster(path) as src:
+            tags.update(src.tags())
+    return {key: value for key, value in sorted(tags.items()) if key not in GDAL_TAGS}
+
+
+def ingest_record(folders: Iterable[Path], lst_path: Path, guidance_path: Path,
+                  warnings: Iterable[str]) -> IngestRecord:
+    """The record of a scene ingested from ``folders`` into ``lst_path`` and ``guidance_path``."""
+    return IngestRecord([str(Path(f).resolve()) for f in folders], pair_tags(lst_path, guidance_path),
+                        list(warnings))
