@@ -9,7 +9,14 @@ they are neither rows nor columns. The split window amplifies a B2 error about 2
 
 B3 is not striped and sees nearly the same scene: B2 - gain * B3, with its slow part removed
 by a running median along each row, leaves the stripes, noise and residue at edges; pixels
-around a step of that difference (land and water differ in emissivity) are left out.
+around a step of that difference (land and water differ in emissivity; the step grows with the
+stripes found, so strong stripes are not taken for steps) are left out. A B3 that was
+misregistered by 10-20 m and then registered, or is a little blurrier than B2, leaves residue
+of 0.5-1 K RMS wherever B3 has structure across the row; along field edges that run one way
+through the image it looks like stripes. Detector stripes are everywhere, residue only near
+B3's edges: the crops' pixels are ranked by B3's :func:`structure`, and from the first tenth
+whose difference is twice as loud as the smoothest tenth's on, pixels are left out (none on a
+well-registered product).
 Everything here works on brightness temperatures (K) and in the pixel coordinates of the
 image (rows, columns from its top left), so that a window read anywhere in it, a strip or a
 crop, finds its place. Three steps, so that a scene streamed in strips of rows is never held
@@ -22,8 +29,9 @@ whole:
    (on the detector lines' edges, for hard steps).
 2. :class:`StripeProfile` takes the image strip by strip, in order: per block of
    :data:`BLOCK_ROWS` image rows the median of the difference in each across-stripe bin,
-   then the median over blocks. The profiles of the image's top and bottom halves must agree
-   (their covariance is the stripe variance: noise cancels) before it is used.
+   then the median over blocks. Stripes repeat all along the track: the profiles of the
+   image's top and bottom halves, and of its even and odd blocks, must agree (the halves'
+   covariance is the stripe variance: noise cancels) before it is used.
 3. :func:`destripe` subtracts the profile from B2, strip by strip. B2's mean is kept (an
    offset common to all detectors is calibration, not striping). An image whose stripes were
    not found, not confirmed or weaker than :data:`MIN_RMS_K` is returned as it came (the same
@@ -47,17 +55,19 @@ from scipy import ndimage
 BINS_PER_PX = 8  # across-stripe bins per pixel: a detector's edge blurs only the bin it falls in
 SEGMENT_PX = 8  # the high-pass takes the median of each run of this many pixels along a row ...
 ROW_WINDOW_PX = 128  # ... then the running median of those over this many pixels, interpolated back
-EDGE_K = 0.2  # a level change this large over 2 x EDGE_RUNS runs is an edge (the level's noise: a few 0.01 K)
+EDGE_K = 0.2  # a level change this large over 2 x EDGE_RUNS runs is an edge (the level's noise: a few 0.01 K) ...
+EDGE_SHARE = 1.0  # ... or this share of the stripe RMS, if larger: strong stripes move the level themselves
 EDGE_RUNS = 2  # ... and the runs that far either side of it are left out
 BLOCK_ROWS = 64  # image rows per block median (memory: 4 bytes x BINS_PER_PX x width per block)
 MIN_BLOCK_SAMPLES = 5  # pixels a bin needs in a block for the block's median there
+FULL_BLOCK_SHARE = 0.5  # blocks filling fewer bins than this share of the fullest one's are not compared
 MIN_BIN_SAMPLES = 16  # pixels a bin needs in the image to be corrected (fewer: the profile is noise)
 MAX_ANGLE_DEG = 30.0  # stripes searched within this of north (SDGSAT-1's ground track: about 10 deg)
 COARSE_ROWS = 64  # the coarse search bins rows in bands this tall, so a 0.45 deg grid cannot miss
 COARSE_BINS_PER_PX = 2  # ... in half-pixel bins (enough to see stripes, 4 times fewer bins to count)
 MIN_RMS_K = 0.05  # weaker stripes are left alone (a quarter of the TIS NETD, 0.2 K; 0.13 K in LST)
 MAX_SPREAD_DEG = 0.5  # every crop's angle must lie this close to their median
-MIN_AGREEMENT = 0.5  # correlation the halves' profiles need: the profile's noise is then below the stripes'
+MIN_AGREEMENT = 0.5  # correlation the groups' profiles need: the profile's noise is then below the stripes'
 MIN_VALID = 0.5  # share of valid pixels a crop needs
 MIN_CROP_PX = 32  # rows and columns a crop needs
 CLIP_SIGMA = 4.0  # edge residue is clipped at this many robust sigmas before the direction search
@@ -66,6 +76,11 @@ PEAK_SHARE = 0.25  # the angle is the centroid of the power's top quarter (of it
 JOINT_REFINE = 5  # the joint search samples its peak this much finer (hard steps need 0.02 px over the image)
 CHUNK_PX = 1 << 15  # pixels per piece of the direction search's arithmetic (a piece stays in cache)
 PHASES = 8  # bin edges tried per bin: hard steps between detector lines cost least on a bin edge
+STRUCTURE_PX = 2  # B3's structure at a pixel: its range over this many pixels either side along the row
+STRUCTURE_CLASSES = 10  # the crops' pixels are ranked by that structure into this many classes of equal size ...
+RESIDUE_RATIO = 2.0  # ... and from the first class whose difference has this many times the smoothest class's
+#                      mean square on, pixels are left out: a B3 misregistered or blurred against B2 leaves
+#                      its residue where B3 has structure, detector stripes are everywhere
 
 
 @dataclass(frozen=True)
@@ -80,6 +95,12 @@ class StripeDirection:
     crops: int = 0  # crops measured
     given: bool = False  # the direction was given, not measured
     phase_px: float = 0.0  # bin edges lie here modulo a bin, across the stripes: on the detector lines' edges
+    max_structure_k: float = math.inf  # pixels where B3's structure exceeds this are left out (K)
+
+    @property
+    def edge_k(self) -> float:
+        """The level change that marks an edge: :data:`EDGE_K`, more for strong stripes."""
+        return max(EDGE_K, EDGE_SHARE * self.rms_k) if math.isfinite(self.rms_k) else EDGE_K
 
     @property
     def found(self) -> bool:
@@ -99,14 +120,14 @@ class Destriping:
 
     direction: StripeDirection
     rms_k: float  # RMS of the stripe profile: the covariance of the halves' profiles, K (NaN: not measured)
-    agreement: float  # correlation of the profiles of the image's top and bottom halves
+    agreement: float  # the lesser correlation: top against bottom half, even against odd blocks
     blocks: int  # blocks of BLOCK_ROWS rows with data
     profile: np.ndarray | None = None  # K subtracted in each across-stripe bin (0 where too few pixels)
     origin: float = 0.0  # across-stripe coordinate of bin 0's start
 
     @property
     def applied(self) -> bool:
-        """Stripes found, their profile agreeing between the image's halves and not negligible."""
+        """Stripes found, their profile agreeing along the track and not negligible."""
         return (self.direction.found and self.profile is not None and self.agreement >= MIN_AGREEMENT
                 and self.rms_k >= MIN_RMS_K)
 
@@ -122,7 +143,9 @@ class Destriping:
             return (f"{band} not destriped: stripes of {d.rms_k:.2f} K RMS on {_crops(d.crops)} "
                     f"disagree on their direction ({d.spread_deg:.1f} deg apart)")
         seen = "direction given" if d.given else f"{_crops(d.crops)} within {d.spread_deg:.2f} deg"
-        halves = f"image halves agree r={self.agreement:.2f}"
+        if math.isfinite(d.max_structure_k):
+            seen += f", pixels by B3 edges over {d.max_structure_k:.1f} K left out"
+        halves = f"halves and alternate blocks agree r={self.agreement:.2f}"
         if self.applied:
             return f"{band} destriped: stripes of {self.rms_k:.2f} K RMS along {d.where()} removed ({seen}, {halves})"
         if self.blocks < 2:
@@ -136,13 +159,46 @@ def _crops(n: int) -> str:
     return f"{n} crop{'s' if n != 1 else ''}"
 
 
-def difference(b2: np.ndarray, b3: np.ndarray, gain: float) -> np.ndarray:
+def difference(b2: np.ndarray, b3: np.ndarray, gain: float, max_structure_k: float = math.inf,
+               edge_k: float = EDGE_K) -> np.ndarray:
     """``b2 - gain * b3`` without what varies slower than :data:`ROW_WINDOW_PX` along each row:
-    the stripes, noise and edge residue. NaN where either band is."""
-    return _highpass(np.asarray(b2, dtype=np.float64) - gain * np.asarray(b3, dtype=np.float64))
+    the stripes, noise and edge residue. NaN where either band is, around a step of the
+    difference (``edge_k``) and where B3's :func:`structure` exceeds ``max_structure_k``."""
+    d = _highpass(np.asarray(b2, dtype=np.float64) - gain * np.asarray(b3, dtype=np.float64), edge_k=edge_k)
+    if math.isfinite(max_structure_k):
+        d[structure(b3) > max_structure_k] = np.nan
+    return d
 
 
-def _highpass(values: np.ndarray, drop_edges: bool = True) -> np.ndarray:
+def structure(b3: np.ndarray) -> np.ndarray:
+    """B3's range (K) over :data:`STRUCTURE_PX` pixels either side of each pixel along its row:
+    large near scene edges that cross the row, where a misregistered or blurred B3 leaves
+    residue. Along rows only, so that strips give what the whole image gives. Infinite within
+    :data:`STRUCTURE_PX` of nodata or of the row's ends: unknown there, and a registered B3 is
+    extrapolated at its edges, which run along whole columns."""
+    values = np.asarray(b3, dtype=np.float64)
+    size = (1, 2 * STRUCTURE_PX + 1)
+    filled = _fill_rows(values)
+    out = ndimage.maximum_filter(filled, size, mode="nearest") - ndimage.minimum_filter(filled, size, mode="nearest")
+    out[ndimage.maximum_filter(np.isnan(values), size, mode="constant", cval=True)] = math.inf
+    return out
+
+
+def _structure_cut(d: np.ndarray, s: np.ndarray) -> float:
+    """The largest B3 structure whose pixels' difference is still about as quiet as the
+    smoothest pixels': the pixels ranked by ``s`` into :data:`STRUCTURE_CLASSES` classes, the
+    upper edge of the last class before the first one whose mean square of ``d`` reaches
+    :data:`RESIDUE_RATIO` times the smoothest class's (infinite when none does: no residue)."""
+    if not s.size:
+        return math.inf
+    edges = np.quantile(s, np.linspace(0.0, 1.0, STRUCTURE_CLASSES + 1))
+    ranks = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, STRUCTURE_CLASSES - 1)
+    power = np.bincount(ranks, d * d, STRUCTURE_CLASSES) / np.maximum(np.bincount(ranks, minlength=STRUCTURE_CLASSES), 1)
+    loud = np.nonzero(power >= RESIDUE_RATIO * power[0])[0]
+    return float(edges[loud[0]]) if loud.size else math.inf
+
+
+def _highpass(values: np.ndarray, drop_edges: bool = True, edge_k: float = EDGE_K) -> np.ndarray:
     """``values`` minus a running median along each row, each row on its own (NaN stays NaN and
     is bridged by :func:`_fill_rows`); with ``drop_edges``, NaN too around a step (an edge:
     land and water differ in B2 - B3).
@@ -169,7 +225,7 @@ def _highpass(values: np.ndarray, drop_edges: bool = True) -> np.ndarray:
     out = np.where(np.isnan(values), np.nan, filled - smooth)
     if drop_edges:
         reach = np.pad(level, ((0, 0), (EDGE_RUNS, EDGE_RUNS)), mode="edge")
-        near = np.abs(reach[:, 2 * EDGE_RUNS:] - reach[:, :-2 * EDGE_RUNS]) >= EDGE_K  # a step within reach
+        near = np.abs(reach[:, 2 * EDGE_RUNS:] - reach[:, :-2 * EDGE_RUNS]) >= edge_k  # a step within reach
         out[near[:, i] | near[:, np.minimum(i + 1, runs - 1)]] = np.nan
     return out
 
@@ -230,7 +286,13 @@ def measure_direction(crops: Sequence[tuple[np.ndarray, np.ndarray, int, int]]) 
     if not usable:
         return StripeDirection(0.0)
     gain = _gain([(b2, b3) for b2, b3, _, _ in usable])
-    samples = [_samples(b2, b3, top, left, gain) for b2, b3, top, left in usable]
+    differences = [difference(b2, b3, gain) for b2, b3, _, _ in usable]
+    structures = [structure(b3) for _, b3, _, _ in usable]
+    valid = [np.isfinite(d) & np.isfinite(s) for d, s in zip(differences, structures)]
+    cut = _structure_cut(np.concatenate([d[v] for d, v in zip(differences, valid)]),
+                         np.concatenate([s[v] for s, v in zip(structures, valid)]))
+    samples = [_samples(np.where(s > cut, np.nan, d), top, left)
+               for d, s, (_, _, top, left) in zip(differences, structures, usable)]
     coarse_step = math.degrees(0.5 / COARSE_ROWS)
     coarse = _search(_coarse_bands(samples), 0.0, MAX_ANGLE_DEG, coarse_step, per_px=COARSE_BINS_PER_PX)[0]
     found = [_search(s, coarse, coarse_step, _step(s, 0.5)) for s in samples]
@@ -238,7 +300,7 @@ def measure_direction(crops: Sequence[tuple[np.ndarray, np.ndarray, int, int]]) 
     centre = float(np.median(angles))
     spread = float(np.max(np.abs(angles - centre)))
     rms = math.sqrt(max(float(np.median([p for _, p in found])), 0.0))
-    direction = StripeDirection(centre, gain, rms, spread, len(samples))
+    direction = StripeDirection(centre, gain, rms, spread, len(samples), max_structure_k=cut)
     if not direction.found:
         return direction
     joint = _Samples(*(np.concatenate([getattr(s, f) for s in samples]) for f in ("values", "rows", "cols", "half")))
@@ -246,7 +308,7 @@ def measure_direction(crops: Sequence[tuple[np.ndarray, np.ndarray, int, int]]) 
     angle = _search(joint, centre, max(spread, 8 * step), step, refine=JOINT_REFINE)[0]
     phases = np.arange(PHASES) / (PHASES * BINS_PER_PX)
     phase = float(phases[np.argmax([_stripe_power(joint, angle, p) for p in phases])])
-    return StripeDirection(angle, gain, rms, spread, len(samples), phase_px=phase)
+    return StripeDirection(angle, gain, rms, spread, len(samples), phase_px=phase, max_structure_k=cut)
 
 
 def _usable(b2: np.ndarray, b3: np.ndarray) -> bool:
@@ -266,10 +328,9 @@ def _gain(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> float:
     return xy / xx if xx > 0 else 1.0
 
 
-def _samples(b2: np.ndarray, b3: np.ndarray, top: int, left: int, gain: float) -> _Samples:
-    """A crop's high-passed difference at its valid pixels, clipped at :data:`CLIP_SIGMA`
+def _samples(d: np.ndarray, top: int, left: int) -> _Samples:
+    """A crop's high-passed difference ``d`` at its valid pixels, clipped at :data:`CLIP_SIGMA`
     robust sigmas so that edge residue does not outweigh the stripes."""
-    d = difference(b2, b3, gain)
     rows, cols = np.nonzero(np.isfinite(d))
     values = d[rows, cols]
     sigma = 1.4826 * float(np.median(np.abs(values - np.median(values))))
@@ -393,7 +454,7 @@ class StripeProfile:
             return
         if self._next_row is not None and top != self._next_row:
             raise ValueError(f"strip at row {top} does not follow the last one (next row {self._next_row})")
-        d = difference(b2, b3, self.direction.gain)
+        d = difference(b2, b3, self.direction.gain, self.direction.max_structure_k, self.direction.edge_k)
         row, end = top, top + d.shape[0]
         while row < end:
             block_end = min(end, (row // BLOCK_ROWS + 1) * BLOCK_ROWS)
@@ -422,25 +483,46 @@ class StripeProfile:
 
     def result(self) -> Destriping:
         """The profile (median over blocks, less its pixel-weighted mean so B2's mean is kept)
-        and the agreement of the top and bottom halves' profiles."""
+        and how well it repeats along the track: the profiles of the image's top and bottom
+        halves, and of its even and odd blocks, must both agree (the lesser correlation counts;
+        the halves' covariance is the stripe variance: noise cancels)."""
         self._close_block()
         if len(self._blocks) < 2:
             return Destriping(self.direction, math.nan, math.nan, len(self._blocks))
         blocks = np.stack(self._blocks)
-        half = len(blocks) // 2
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # bins no block reached
-            profile, upper, lower = (np.nanmedian(b, axis=0) for b in (blocks, blocks[:half], blocks[half:]))
-        profile = _bridged(profile, self._samples >= MIN_BIN_SAMPLES)
-        both = (self._samples >= MIN_BIN_SAMPLES) & np.isfinite(upper) & np.isfinite(lower)
-        if both.sum() < 3:
+        enough = self._samples >= MIN_BIN_SAMPLES
+        profile = _bridged(_median(blocks), enough)
+        filled = np.isfinite(blocks).mean(axis=1)
+        full = blocks[filled >= FULL_BLOCK_SHARE * filled.max()]  # a window's short first or last block fills few bins
+        half = len(full) // 2
+        rms_k, halves = _agreement(full[:half], full[half:], enough) if half else (math.nan, math.nan)
+        alternate = _agreement(full[0::2], full[1::2], enough)[1] if half else math.nan
+        if math.isnan(halves):
             return Destriping(self.direction, math.nan, math.nan, len(blocks))
-        cov = np.cov(upper[both], lower[both])
-        agreement = float(cov[0, 1] / math.sqrt(cov[0, 0] * cov[1, 1])) if cov[0, 0] * cov[1, 1] > 0 else 0.0
         used = np.isfinite(profile)
         profile[used] -= np.average(profile[used], weights=self._samples[used])
-        return Destriping(self.direction, math.sqrt(max(float(cov[0, 1]), 0.0)), agreement, len(blocks),
+        return Destriping(self.direction, rms_k, min(halves, alternate), len(blocks),
                           np.nan_to_num(profile, nan=0.0), self.origin)
+
+
+def _median(blocks: np.ndarray) -> np.ndarray:
+    """The median over blocks per bin (NaN in bins no block reached)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # bins no block reached
+        return np.nanmedian(blocks, axis=0)
+
+
+def _agreement(first: np.ndarray, second: np.ndarray, enough: np.ndarray) -> tuple[float, float]:
+    """The RMS (K, from their covariance) and correlation of two groups of blocks' profiles,
+    each bridged over its sparse bins as the profile is (near a lattice angle one block fills
+    few fine bins); NaN when fewer than 3 bins have both."""
+    a, b = (_bridged(_median(g), enough) for g in (first, second))
+    both = np.isfinite(a) & np.isfinite(b)
+    if both.sum() < 3:
+        return math.nan, math.nan
+    cov = np.cov(a[both], b[both])
+    r = float(cov[0, 1] / math.sqrt(cov[0, 0] * cov[1, 1])) if cov[0, 0] * cov[1, 1] > 0 else 0.0
+    return math.sqrt(max(float(cov[0, 1]), 0.0)), r
 
 
 def _bridged(profile: np.ndarray, enough: np.ndarray) -> np.ndarray:
