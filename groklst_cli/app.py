@@ -27,7 +27,7 @@ from rich.markup import escape
 from groklst_cli import __version__
 from groklst_cli.commands import register_all
 from groklst_cli.commands._scene_reports import failure_status
-from groklst_cli.console import err, printable, result, state, warn
+from groklst_cli.console import err, printable, result, state, warn, warnings_said
 from groklst_cli.native_stderr import native_stderr_hidden
 from pipelines import strict_json
 from pipelines.allocator import keep_freed_memory
@@ -244,7 +244,7 @@ def _json_error(message: str, status: str = "error") -> None:
              for key, value in (("input", state.input), ("output", state.output))}
     try:
         result(strict_json.dumps({**named, "status": status, "error": message,
-                                  "warnings": list(dict.fromkeys(state.warned))}))
+                                  "warnings": warnings_said()}))
     except OSError as exc:
         if not _reader_gone(exc):
             raise

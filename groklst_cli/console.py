@@ -132,6 +132,11 @@ def warnings_shown(category: type[Warning] = Warning) -> Iterator[list[warnings.
                     warn(str(item.message))
 
 
+def warnings_said() -> list[str]:
+    """The run's warning lines so far, each once, for a command's ``--json`` object."""
+    return list(dict.fromkeys(state.warned))
+
+
 def printable(message: str) -> str:
     """``message`` as one line on stderr, naming what the user gave: the paths in it, wherever
     they are, shown as :func:`printable_path` shows a path (a newline or ``\\x1b`` in a file name

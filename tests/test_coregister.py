@@ -146,6 +146,8 @@ def test_coregister_keeps_the_grid_when_the_offset_cannot_be_measured(landsat_fi
     assert run(["-q", "coregister", str(misplaced), str(empty), "-o", str(tmp_path / "e.tif"), "--json"]) == 0
     line = json.loads(capsys.readouterr().out)  # strict JSON: NaN would not parse in other tools
     assert line["r2"] is None and line["moved"] is False
+    assert line["warnings"] == [f"{misplaced}: offset to {empty} not measurable, kept as delivered "
+                                "(best offset 0 m, R² nan, searched ±90 m)"]
 
 
 def test_coregister_refuses_guidance_that_does_not_nest(landsat_files, tmp_path: Path, capsys) -> None:

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from groklst_cli import lst_options
-from groklst_cli.console import info, progress, result, state, table_console
+from groklst_cli.console import info, progress, result, state, table_console, warnings_said
 from pipelines import strict_json
 from pipelines.units import Units
 
@@ -59,7 +59,7 @@ def compare_cmd(
     if as_json:
         result(strict_json.dumps({"reference": str(reference), "reference_units": comparison.reference_units.value,
                            "grid": comparison.grid, "aggregate": aggregate, "pixels": comparison.pixels,
-                           "rows": comparison.rows}))
+                           "rows": comparison.rows, "warnings": warnings_said()}))
         return
     info(f"reference {reference} in {comparison.reference_units.value}; compared at {comparison.grid}")
     table_console().print(_table(comparison))

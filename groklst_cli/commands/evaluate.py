@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from groklst_cli.console import progress, result, table_console
+from groklst_cli.console import progress, result, table_console, warnings_said
 from pipelines import strict_json
 from pipelines.errors import InputError
 from pipelines.metrics import METRICS
@@ -70,7 +70,7 @@ def evaluate_cmd(
                         on_patch=lambda: bar.advance(task))
     if as_json:
         result(strict_json.dumps({"dataset": str(dataset), "split": split, "scale": ckpt.scale,
-                           "rows": [r.to_json() for r in rows]}))
+                           "rows": [r.to_json() for r in rows], "warnings": warnings_said()}))
     else:
         table_console().print(_table(rows, split, ckpt.scale))
 

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from groklst_cli.console import info, progress, result, state
+from groklst_cli.console import info, progress, result, state, warnings_said
 from groklst_cli.path_options import file_to_write
 from pipelines import strict_json
 from pipelines.errors import InputError
@@ -66,7 +66,7 @@ def guidance(
     for band in report.bands:
         info(f"  {band['name']}: {band['source']}, {band['resampling']}")
     if as_json:
-        result(strict_json.dumps({**asdict(report), "grid": report.grid}))
+        result(strict_json.dumps({**asdict(report), "grid": report.grid, "warnings": warnings_said()}))
     else:
         result(str(output))
 

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from groklst_cli.commands._scene_reports import EXIT_ALL_EMPTY
-from groklst_cli.console import info, result, state, warn
+from groklst_cli.console import info, result, state, warn, warnings_said
 from groklst_cli.path_options import file_to_write
 from pipelines import strict_json
 from pipelines.errors import EmptySceneError, InputError
@@ -52,13 +52,15 @@ def mask(
     except EmptySceneError as exc:
         warn(str(exc))
         if as_json:
-            result(strict_json.dumps({"input": str(raster), "output": None, "status": "empty", "error": str(exc)}))
+            result(strict_json.dumps({"input": str(raster), "output": None, "status": "empty", "error": str(exc),
+                                      "warnings": warnings_said()}))
         raise typer.Exit(EXIT_ALL_EMPTY) from exc
     share = report.masked / report.valid_before
     info(f"{report.input}: {report.masked:,} of {report.valid_before:,} valid pixels ({share:.1%}) "
          f"flagged ({report.rule} in {report.mask}) -> {report.output}")
     if as_json:
-        result(strict_json.dumps({**asdict(report), "status": "ok", "valid_after": report.valid_after}))
+        result(strict_json.dumps({**asdict(report), "status": "ok", "valid_after": report.valid_after,
+                                  "warnings": warnings_said()}))
     else:
         result(str(output))
 

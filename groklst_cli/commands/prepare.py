@@ -10,7 +10,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from groklst_cli.console import info, progress, result, state, table_console, warn, warnings_shown
+from groklst_cli.console import info, progress, result, table_console, warn, warnings_said, warnings_shown
 from groklst_cli import guidance_options, lst_options, saturation_options
 from groklst_cli.option_sources import was_given
 from pipelines import strict_json
@@ -200,7 +200,7 @@ def _json_line(out: Path, summary: Mapping[str, Any]) -> str:
     """The ``--json`` result: the dataset, its counts and every warning said (each once), as
     ``ingest --json`` and ``downscale --json`` list theirs."""
     counts = {k: summary[k] for k in ("patches", "total", "dropped_nodata", "dropped_split_boundary")}
-    return strict_json.dumps({"dataset": str(out), **counts, "warnings": list(dict.fromkeys(state.warned))})
+    return strict_json.dumps({"dataset": str(out), **counts, "warnings": warnings_said()})
 
 
 def celsius_warning(scenes: Iterable[Mapping[str, str]]) -> str | None:
