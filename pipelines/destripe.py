@@ -148,9 +148,9 @@ class Destriping:
         halves = f"halves and alternate blocks agree r={self.agreement:.2f}"
         if self.applied:
             return f"{band} destriped: stripes of {self.rms_k:.2f} K RMS along {d.where()} removed ({seen}, {halves})"
-        if self.blocks < 2:
+        if self.blocks < 2 or math.isnan(self.agreement):
             return (f"{band} not destriped: stripes along {d.where()} ({seen}) not confirmed, the image has "
-                    f"fewer than {2 * BLOCK_ROWS} rows")
+                    f"too few full blocks of {BLOCK_ROWS} rows to compare (at least {2 * BLOCK_ROWS} rows)")
         return (f"{band} not destriped: stripes along {d.where()} ({seen}) not confirmed on the image "
                 f"({self.rms_k:.2f} K RMS, {halves})")
 

@@ -459,9 +459,10 @@ class _TisLst:
         self.destriping = profile.result()
         found = self.destriping.describe()
         self.tags["tis_destriping"] = found
-        if self.destriping.applied:
-            warnings.warn(f"{found}; check it, and leave out --destripe if the scene has none", IngestWarning,
-                          stacklevel=3)
+        # asked for, so said either way: a tag alone left a run that removed nothing looking destriped
+        advice = "check it, and leave out --destripe if the scene has none" if self.destriping.applied \
+            else "TIS B2 is used as delivered"
+        warnings.warn(f"{found}; {advice}", IngestWarning, stacklevel=3)
 
     def _temperatures(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """B2 and B3 (moved onto B2 when misregistered) brightness temperatures of ``window``."""

@@ -198,7 +198,12 @@ def test_a_given_direction_needs_no_crops_and_a_tiny_image_is_not_confirmed():
     result = profile.result()
     assert not result.applied and result.blocks == 1
     assert result.describe() == ("TIS B2 not destriped: stripes along 8.0 deg east of north (direction given) "
-                                 f"not confirmed, the image has fewer than {2 * BLOCK_ROWS} rows")
+                                 f"not confirmed, the image has too few full blocks of {BLOCK_ROWS} rows to "
+                                 f"compare (at least {2 * BLOCK_ROWS} rows)")
+    profile = StripeProfile(b2.shape, direction)
+    profile.add(b2, b3, 0)  # a full block and a short one: still no halves (they gave "nan K RMS")
+    assert profile.result().describe().endswith(f"too few full blocks of {BLOCK_ROWS} rows to compare "
+                                                f"(at least {2 * BLOCK_ROWS} rows)")
 
 
 def test_descriptions():

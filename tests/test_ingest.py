@@ -733,7 +733,10 @@ def test_tis_b2_stripes_are_found_against_b3_and_removed(striped_scene, tmp_path
     striped = write_product_fixture(striped_scene, tmp_path / "striped", FixtureSettings(tis_stripes_k=0.4))
     with pytest.warns(IngestWarning) as caught:
         reference = ingest_product(list(clean), tmp_path / "ref", destripe_b2=True)
-    assert not [w for w in caught if "destriped" in str(w.message)]
+    assert not [w for w in caught if str(w.message).startswith("TIS B2 destriped")]
+    # asked for and nothing removed: said, not only tagged (QA)
+    assert [str(w.message) for w in caught if "not destriped" in str(w.message)] == [
+        f"{_read_lst(reference[0])[1]['tis_destriping']}; TIS B2 is used as delivered"]
     with pytest.warns(IngestWarning, match=r"TIS B2 destriped: stripes of 0\.\d\d K RMS along 10\.0 deg east of north "
                                            r"removed .*; check it, and leave out --destripe if the scene has none"):
         destriped = ingest_product(list(striped), tmp_path / "destriped", destripe_b2=True)
