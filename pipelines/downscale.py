@@ -148,9 +148,9 @@ def match_bands(
 class _SceneRun:
     """The state of one scene's tiled run: its reader, model, tiling and output checks."""
 
-    def __init__(self, reader: TileReader, predictor, opts: DownscaleOptions):
+    def __init__(self, reader: TileReader, predictor, opts: DownscaleOptions, interpolated: bool = False):
         self.reader, self.grids, self.predictor, self.opts = reader, reader.grids, predictor, opts
-        self.guard = OutputGuard(self.grids.scale, reader.sources.lst_path)
+        self.guard = OutputGuard(self.grids.scale, reader.sources.lst_path, interpolated)
         s = self.grids.scale
         self.tile_lr = max(1, opts.tile // s)
         self.overlap_lr = min(opts.overlap // s, max(0, self.tile_lr - 1))
@@ -259,7 +259,8 @@ def downscale_scene(
         report.hole_margin = resolve_hole_margin(opts.hole_margin, grids.scale, source.needs_hole_margin)
         reader = TileReader(inputs, grids, bands, wanted, units, opts.decoding, report.hole_margin,
                             source.checkpoint, _replaced_bands(inputs, source, wanted))
-        run = _SceneRun(reader, predictor, opts)
+        run = _SceneRun(reader, predictor, opts,
+                        interpolated=source.interpolation is not None)
         protected = [lst_path, guidance_path, source.checkpoint_path]
         with geotiff_output(out_path, overwrite=opts.overwrite, inputs=protected,
                             finish=layout(cog=opts.cog, overviews=opts.overviews)) as tmp:

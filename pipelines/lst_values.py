@@ -27,14 +27,13 @@ from pipelines.units import KELVIN_OFFSET, Units, detect_units, unit_tag
 
 PLAUSIBLE_KELVIN = (150.0, 400.0)
 PLAUSIBLE_CELSIUS = (-120.0, 120.0)
-LANDSAT_C2_ST = "--scale-factor 0.00341802 --offset 149.0 for Landsat Collection-2 ST"
-# Integer LST encodings met in the wild: (scale factor, offset, whose). A hint names the ones
-# that would turn a refused scene's values into typical temperatures.
+# Integer LST encodings met in the wild: (scale factor, offset, whose, the units they give). A
+# hint names the ones that would turn a refused scene's values into typical temperatures.
 KNOWN_ENCODINGS = (
-    (0.00341802, 149.0, "Landsat Collection-2 ST"),
-    (0.02, 0.0, "MODIS, VIIRS and ECOSTRESS LST"),
-    (0.01, 0.0, "hundredths"),
-    (0.1, 0.0, "tenths"),
+    (0.00341802, 149.0, "Landsat Collection-2 ST", (Units.kelvin,)),
+    (0.02, 0.0, "MODIS, VIIRS and ECOSTRESS LST", (Units.kelvin,)),
+    (0.01, 0.0, "hundredths", (Units.kelvin, Units.celsius)),
+    (0.1, 0.0, "tenths", (Units.kelvin, Units.celsius)),
 )
 TYPICAL_MARGIN = 60.0  # a typical scene's median lies this far inside the plausible range (210..340 K)
 _SAMPLE = 200_000  # values kept (evenly spaced) to detect units and name a fill value
@@ -215,8 +214,16 @@ def _hint(found: LstScan, units: Units, decoding: LstDecoding, lo: float, hi: fl
                     f"scene and looks like a fill value: pass --nodata {found.stored_text(values[top])}")
     median = float(np.median(found.sample)) if found.sample.size else float("nan")
     scaled = decoding.scale_factor is not None or decoding.offset is not None
-    if found.integer_storage and not scaled and median > 1000:
-        return _digital_number_hint(found, median, units, lo, hi)
+    if found.integer_storage and not scaled:
+        fits = _encodings_that_fit(found, median, units)
+        if fits and _typical(median, units):  # the values read as they are, but some are not: either way
+            return ("if they are scaled integers, pass " + ", or ".join(fits) + "; else the file may be "
+                    "damaged: pass --mask-implausible to treat implausible values as nodata")
+        if fits:
+            return "values like these look like scaled integers: pass " + ", or ".join(fits)
+        if median > 1000:
+            return ("values like these look like unscaled digital numbers, but no known encoding turns them "
+                    "into typical temperatures: pass your product's --scale-factor and --offset")
     other = Units.kelvin if units is Units.celsius else Units.celsius
     olo, ohi = plausible_range(other)
     if units is Units.celsius and olo <= found.low and found.high <= ohi:
@@ -228,18 +235,24 @@ def _hint(found: LstScan, units: Units, decoding: LstDecoding, lo: float, hi: fl
             "implausible values as nodata")
 
 
-def _digital_number_hint(found: LstScan, median: float, units: Units, lo: float, hi: float) -> str:
-    """Name the known integer encodings under which the scene reads as typical temperatures."""
-    symbol = unit_tag(units)
+def _encodings_that_fit(found: LstScan, median: float, units: Units) -> list[str]:
+    """The known integer encodings, in either unit they are met in, under which the scene reads
+    as typical temperatures, each with the values it would give (a suggestion a user can check);
+    those in the scene's unit first."""
     fits = []
-    for factor, offset, whose in KNOWN_ENCODINGS:
-        low, high = found.low * factor + offset, found.high * factor + offset
-        middle = median * factor + offset
-        if lo <= low and high <= hi and lo + TYPICAL_MARGIN <= middle <= hi - TYPICAL_MARGIN:
-            fits.append(f"--scale-factor {factor} --offset {offset} ({whose}: "
-                        f"{low:.4g}..{high:.4g} {symbol})")
-    if not fits:
-        fits = [LANDSAT_C2_ST]
-    return ("values like these look like unscaled digital numbers: pass " + ", ".join(fits)
-            + " or your product's factors")
+    for unit in (units, Units.celsius if units is Units.kelvin else Units.kelvin):
+        lo, hi = plausible_range(unit)
+        for factor, offset, whose, given_in in KNOWN_ENCODINGS:
+            low, high = found.low * factor + offset, found.high * factor + offset
+            if unit in given_in and lo <= low and high <= hi and _typical(median * factor + offset, unit):
+                declare = "" if unit is units else f" --units {unit.value}"
+                fits.append(f"--scale-factor {factor} --offset {offset}{declare} ({whose}: "
+                            f"{low:.4g}..{high:.4g} {unit_tag(unit)})")
+    return fits
+
+
+def _typical(median: float, units: Units) -> bool:
+    """Whether a scene's median lies where typical scenes' do (well inside the plausible range)."""
+    lo, hi = plausible_range(units)
+    return lo + TYPICAL_MARGIN <= median <= hi - TYPICAL_MARGIN
 

@@ -17,6 +17,9 @@ from pipelines.errors import InputError
 
 MAX_GUIDANCE_SIGMA = 1000.0  # a guidance value further from the training mean is refused
 MAX_DEVIATION_K = 50.0  # an output pixel further from its LR value than this fails the scene
+_LST_AT_FAULT = ("an interpolation overshoots this far only where neighbouring LST pixels differ by far "
+                 "more than any land surface does: check how the LST stores its values (the unit with "
+                 "--units, scaled integers with --scale-factor/--offset, fill values with --nodata)")
 
 
 def check_guidance_range(
@@ -46,9 +49,10 @@ class OutputGuard:
     Counts the valid pixels written, so a run whose output is all NaN is known to be empty.
     """
 
-    def __init__(self, scale: int, path: str | os.PathLike[str]):
+    def __init__(self, scale: int, path: str | os.PathLike[str], interpolated: bool = False):
         self.scale = scale
         self.path = path
+        self.interpolated = interpolated  # an interpolator's output: only the LST can be at fault
         self.valid = 0
 
     def check(self, rows: np.ndarray, lr: np.ndarray) -> None:
@@ -66,6 +70,7 @@ class OutputGuard:
                 f"the model's output is implausible: {int(bad.sum())} pixels differ from their "
                 f"LR value by more than {MAX_DEVIATION_K:g} K (worst {float(deviation[bad].max()):.4g} K); "
                 "nothing was written",
+                _LST_AT_FAULT if self.interpolated else
                 "check that the guidance bands, their order and units match what the model was "
                 "trained with; --model bicubic interpolates without the guidance",
             )

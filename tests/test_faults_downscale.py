@@ -194,6 +194,30 @@ def test_mask_implausible_turns_outliers_into_nodata(tmp_path: Path) -> None:
     assert np.isnan(data[15:18, 15:18]).all() and np.nanmax(data) < 300.01
 
 
+def test_tenths_of_a_degree_celsius_are_named_and_an_interpolators_overshoot_blames_the_lst(
+        tmp_path: Path, capsys) -> None:
+    """QA: int16 tenths of a degree Celsius (169..500 "K") were told to use --mask-implausible;
+    then bicubic's overshoot was refused with advice about the guidance and --model bicubic,
+    the very model it ran."""
+    rng = np.random.default_rng(0)
+    lst = write_lst(tmp_path / "scene_lst.tif", np.round(rng.uniform(16.9, 50.0, (40, 50)) * 10), dtype="int16")
+    make_scene(tmp_path, "donor")
+    (tmp_path / "donor_guidance.tif").rename(tmp_path / "scene_guidance.tif")
+    out = tmp_path / "out.tif"
+    assert bicubic(lst, out) == 2
+    assert "--scale-factor 0.1 --offset 0.0 --units celsius (tenths: 16.9..50 degC)" in error_lines(capsys)[0]
+    assert bicubic(lst, out, "--mask-implausible") == 2
+    [line] = error_lines(capsys)
+    assert "the model's output is implausible" in line and "--model bicubic" not in line
+    assert line.endswith("differ by far more than any land surface does: check how the LST stores its values "
+                         "(the unit with --units, scaled integers with --scale-factor/--offset, fill values "
+                         "with --nodata))")
+    assert bicubic(lst, out, "--scale-factor", "0.1", "--units", "celsius") == 0
+    with rasterio.open(out) as src:  # degrees Celsius out (bicubic overshoots this white noise a little)
+        written = src.read(1)
+    assert abs(float(np.nanmean(written)) - 33.45) < 0.5 and 0 < np.nanmin(written) and np.nanmax(written) < 60
+
+
 @pytest.fixture(scope="module")
 def sample_scene(tmp_path_factory) -> Path:
     """A small generator scene the shipped model knows (plausible guidance values)."""

@@ -42,8 +42,9 @@ def hint(found: LstScan) -> str:
 def test_the_hint_names_the_encoding_that_gives_typical_temperatures(
         factor: float, offset: float, named: str) -> None:
     message = hint(integer_scene(280, 320, factor, offset))
-    assert "unscaled digital numbers: pass " + named + " or your product's factors" in message
-    assert message.count("--scale-factor") == 1  # no other encoding fits these values
+    assert "look like scaled integers: pass " + named in message
+    # tenths of a kelvin read as typical hundredths of a degree Celsius too: both are named
+    assert message.count("--scale-factor") == (2 if factor == 0.1 else 1)
 
 
 def test_an_ambiguous_scene_gets_every_encoding_that_fits() -> None:
@@ -52,10 +53,28 @@ def test_an_ambiguous_scene_gets_every_encoding_that_fits() -> None:
     assert "Landsat Collection-2 ST: 248" in message and "(hundredths: 290..300 K)" in message
 
 
-def test_integers_no_known_encoding_explains_still_get_landsat_factors_as_an_example() -> None:
+def test_integers_no_known_encoding_explains_get_no_factors_that_would_give_wrong_values() -> None:
+    """QA: Landsat's factors were named as an example, and passing them wrote 154..166 K with exit 0."""
     found = LstScan(3, 2_000_000.0, 3_000_000.0, np.array([2e6, 2.5e6, 3e6]), dtype=np.dtype("uint16"))
-    assert ("pass --scale-factor 0.00341802 --offset 149.0 for Landsat Collection-2 ST or your "
-            "product's factors") in hint(found)
+    message = hint(found)
+    assert message.endswith("(hint: values like these look like unscaled digital numbers, but no known encoding "
+                            "turns them into typical temperatures: pass your product's --scale-factor and --offset)")
+
+
+@pytest.mark.parametrize("factor, named", [
+    (0.01, "pass --scale-factor 0.01 --offset 0.0 --units celsius (hundredths: 16.9..50 degC)"),
+    (0.1, "--scale-factor 0.1 --offset 0.0 --units celsius (tenths: 16.9..50 degC)"),
+])
+def test_scaled_celsius_integers_get_the_factor_and_unit_that_read_them(factor: float, named: str) -> None:
+    """QA: hundredths of a degree Celsius got Landsat's factors (154..166 K written with exit 0), and
+    tenths, which read as 169..500 K, only the advice to mask the implausible ones."""
+    stored = np.round(np.linspace(16.9, 50.0, 200) / factor)
+    found = LstScan(stored.size, float(stored.min()), float(stored.max()), stored, dtype=np.dtype("int16"))
+    message = hint(found)
+    assert named in message and "Landsat" not in message
+    if factor == 0.1:  # as stored they read as typical Kelvin, only some too hot: both causes named
+        assert message.endswith("; else the file may be damaged: pass --mask-implausible to treat implausible "
+                                "values as nodata)")
 
 
 def fill_scene(path: Path, dtype: str, fill: float, scale: float = 1.0) -> Path:
