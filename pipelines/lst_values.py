@@ -27,6 +27,9 @@ from pipelines.units import KELVIN_OFFSET, Units, detect_units, unit_tag
 
 PLAUSIBLE_KELVIN = (150.0, 400.0)
 PLAUSIBLE_CELSIUS = (-120.0, 120.0)
+# A scene's median beyond these is no land surface's (single pixels have been measured from about
+# 175 K, -98 degC on the Antarctic plateau, to 354 K, 81 degC in deserts): wrong factors or unit
+PLAUSIBLE_MEDIAN_KELVIN = (180.0, 350.0)
 # Integer LST encodings met in the wild: (scale factor, offset, whose, the units they give). A
 # hint names the ones that would turn a refused scene's values into typical temperatures.
 KNOWN_ENCODINGS = (
@@ -191,16 +194,40 @@ def check_plausible(found: LstScan, units: Units, decoding: LstDecoding,
         raise EmptySceneError(path, "the LST has no valid pixel (all nodata)")
     inside = (found.sample >= lo) & (found.sample <= hi)
     if found.low >= lo and found.high <= hi:
+        _check_median(found, units, decoding, path)
         return
     share = 1.0 - float(inside.mean()) if found.sample.size else 1.0
     if decoding.mask_implausible:
         if inside.any():
+            _check_median(found, units, decoding, path, found.sample[inside])
             return
         raise EmptySceneError(path, f"no LST value lies in the plausible {lo:g}..{hi:g} {symbol} "
                                     f"(found {found.low:.6g}..{found.high:.6g})")
     problem = (f"LST values {found.low:.6g}..{found.high:.6g} {symbol} are not all plausible "
                f"land-surface temperatures ({lo:g}..{hi:g} {symbol}; about {share:.1%} outside)")
     raise InputError(path, problem, _hint(found, units, decoding, lo, hi))
+
+
+def _check_median(found: LstScan, units: Units, decoding: LstDecoding, path: str | os.PathLike[str],
+                  kept: np.ndarray | None = None) -> None:
+    """Refuse a scene whose values are each plausible but whose median no land surface has:
+    wrong factors (Landsat's on hundredths of a degree: 154..166 K) pass the per-pixel range."""
+    values = found.sample if kept is None else kept
+    if not values.size:
+        return
+    median = float(np.median(values))
+    kelvin = median + KELVIN_OFFSET if units is Units.celsius else median
+    lo, hi = PLAUSIBLE_MEDIAN_KELVIN
+    if lo <= kelvin <= hi:
+        return
+    symbol = unit_tag(units)
+    shown = [v - KELVIN_OFFSET if units is Units.celsius else v for v in (lo, hi)]
+    scaled = decoding.scale_factor is not None or decoding.offset is not None
+    raise InputError(path, f"the LST's median, {median:.4g} {symbol} (values {found.low:.4g}..{found.high:.4g} "
+                           f"{symbol}), is no land surface's (a scene's median lies within "
+                           f"{shown[0]:.4g}..{shown[1]:.4g} {symbol})",
+                     "check " + ("the --scale-factor/--offset given and " if scaled else "") +
+                     "the unit (--units kelvin or celsius); the values may be stored in another encoding")
 
 
 def _hint(found: LstScan, units: Units, decoding: LstDecoding, lo: float, hi: float) -> str:

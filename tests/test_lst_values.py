@@ -124,3 +124,23 @@ def test_a_declared_fill_matches_values_read_at_the_bands_precision() -> None:
     assert np.isnan(values[0, 0]) and values[0, 1] == 300.0 and values.dtype == np.float64
     as_integers = decode_values(np.array([[-327.0, 300.0]]), LstDecoding(nodata=(-327.68,)), 1.0, 0.0)
     assert np.isfinite(as_integers).all()  # -327.68 is no integer: it fills nothing
+
+
+@pytest.mark.parametrize("low, high, units, refused", [
+    (154.8, 166.1, Units.kelvin, True),  # hundredths of a degree Celsius under Landsat's factors (QA)
+    (185.0, 240.0, Units.kelvin, False),  # an Antarctic winter scene
+    (-100.0, -95.0, Units.celsius, True),
+    (320.0, 395.0, Units.kelvin, True),  # each pixel under 400 K, but no land surface is this hot throughout
+    (300.0, 345.0, Units.kelvin, False),  # a desert afternoon
+])
+def test_a_scene_whose_median_no_land_surface_has_is_refused(low: float, high: float, units: Units,
+                                                               refused: bool) -> None:
+    values = np.linspace(low, high, 500)
+    found = LstScan(values.size, low, high, values, dtype=np.dtype("float32"))
+    decoding = LstDecoding(scale_factor=0.00341802, offset=149.0)
+    if not refused:
+        check_plausible(found, units, decoding, "lst.tif")
+        return
+    with pytest.raises(InputError, match="is no land surface's") as error:
+        check_plausible(found, units, decoding, "lst.tif")
+    assert "check the --scale-factor/--offset given and the unit" in str(error.value)
