@@ -69,6 +69,8 @@ def parse_levels(text: str) -> dict[int, int]:
         if not band.isdigit() or int(band) not in BANDS:
             raise InputError("--mii-saturation-dn", f"{name.strip()!r} is not an MII guidance band",
                              "name B2..B7, e.g. B4=4095,B5=4000")
+        if int(band) in levels:  # QA: B4=2100,B4=3000 kept the last one, silently
+            raise InputError("--mii-saturation-dn", f"B{band} is given more than once", "give each band one DN")
         levels[int(band)] = dn(value.strip())
     return levels
 

@@ -542,7 +542,7 @@ def test_a_given_saturation_dn_overrides_the_histogram(products, tmp_path):
     with pytest.raises(InputError, match=re.escape("--saturated: unknown policy 'mask'")):
         ingest_product(list(products), tmp_path / "bad", saturation=SaturationOptions(policy="mask"))
     for text, fragment in (("0", "'0' is not a DN of 1..65535"), ("B8=4095", "'B8' is not an MII guidance band"),
-                           ("B4=x", "'x' is not a DN")):
+                           ("B4=x", "'x' is not a DN"), ("B4=2100,b4=3000", "B4 is given more than once")):
         with pytest.raises(InputError, match=re.escape(f"--mii-saturation-dn: {fragment}")):
             parse_levels(text)
     assert not (tmp_path / "bad").exists()
