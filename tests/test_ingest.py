@@ -202,6 +202,7 @@ def test_cli_ingest_from_a_folder_of_products(products, tmp_path, capsys):
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     assert report["lst"] == str(tmp_path / "d_lst.tif") and report["guidance"] == str(tmp_path / "d_guidance.tif")
+    assert (report["input"], report["status"]) == (str(parent), "ok")  # as a --json error line has them
     assert "no --dem" in captured.err
     assert run(["ingest", str(parent), "--out-dir", str(tmp_path), "--name", "d"]) == 2
     assert "already exists" in capsys.readouterr().err

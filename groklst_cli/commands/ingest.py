@@ -66,8 +66,10 @@ def ingest(
                 task, completed=done, total=total, description=f"ingest: {what}"),
         )
     if as_json:
-        result(strict_json.dumps({"lst": str(lst_path), "guidance": str(guidance_path),
-                           "warnings": [str(w.message) for w in caught if issubclass(w.category, IngestWarning)]}))
+        # the keys of a --json error line too (input, status), so a pipeline tests .status on every line
+        result(strict_json.dumps({"input": state.input, "status": "ok", "lst": str(lst_path),
+                                  "guidance": str(guidance_path),
+                                  "warnings": [str(w.message) for w in caught if issubclass(w.category, IngestWarning)]}))
     else:
         result(str(lst_path))
         result(str(guidance_path))
