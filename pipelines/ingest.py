@@ -293,8 +293,9 @@ def _ndmvi_minima(mii: _Mii, strips: list[Grid]) -> tuple[float, float]:
     if not (math.isfinite(red_min) and math.isfinite(nir_min)):
         if mii.saturation.policy == "nodata" and mii.levels:
             given = f" at DN {mii.saturation.given()}" if mii.saturation.levels is not None else ""
-            raise InputError(mii.product.folder, f"every MII pixel inside the LST footprint is saturated{given} "
-                             "(red or NIR) and --saturated nodata made it nodata",
+            empty = " and ".join(name for name, low in (("red", red_min), ("NIR", nir_min)) if not math.isfinite(low))
+            raise InputError(mii.product.folder, f"every {empty} pixel inside the LST footprint is saturated{given} "
+                             "and --saturated nodata made it nodata (NDMVI needs both bands)",
                              "raise --mii-saturation-dn, or use --saturated keep")
         raise InputError(mii.product.folder, "no valid MII pixels inside the LST footprint")
     return red_min, nir_min

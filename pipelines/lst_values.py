@@ -247,7 +247,8 @@ def _hint(found: LstScan, units: Units, decoding: LstDecoding, lo: float, hi: fl
             return ("if they are scaled integers, pass " + ", or ".join(fits) + "; else the file may be "
                     "damaged: pass --mask-implausible to treat implausible values as nodata")
         if fits:
-            return "values like these look like scaled integers: pass " + ", or ".join(fits)
+            kind = "unscaled digital numbers" if median > 1000 else "scaled integers"
+            return f"values like these look like {kind}: pass " + ", or ".join(fits)
         if median > 1000:
             return ("values like these look like unscaled digital numbers, but no known encoding turns them "
                     "into typical temperatures: pass your product's --scale-factor and --offset")

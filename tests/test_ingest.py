@@ -537,8 +537,8 @@ def test_a_given_saturation_dn_overrides_the_histogram(products, tmp_path):
     with rasterio.open(named) as src:
         assert src.tags()["mii_saturation"] == "none at or above the given DN (--mii-saturation-dn B4=2600,B5=2600)"
     with pytest.raises(InputError, match=re.escape(
-            "every MII pixel inside the LST footprint is saturated at DN 1 (red or NIR) and --saturated nodata "
-            "made it nodata (hint: raise --mii-saturation-dn, or use --saturated keep)")):
+            "every red and NIR pixel inside the LST footprint is saturated at DN 1 and --saturated nodata "
+            "made it nodata (NDMVI needs both bands) (hint: raise --mii-saturation-dn, or use --saturated keep)")):
         ingest_product(list(products), tmp_path / "bad", saturation=SaturationOptions("nodata", parse_levels("1")))
     with pytest.raises(InputError, match=re.escape("--saturated: unknown policy 'mask'")):
         ingest_product(list(products), tmp_path / "bad", saturation=SaturationOptions(policy="mask"))

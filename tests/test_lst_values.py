@@ -42,7 +42,7 @@ def hint(found: LstScan) -> str:
 def test_the_hint_names_the_encoding_that_gives_typical_temperatures(
         factor: float, offset: float, named: str) -> None:
     message = hint(integer_scene(280, 320, factor, offset))
-    assert "look like scaled integers: pass " + named in message
+    assert "look like unscaled digital numbers: pass " + named in message
     # tenths of a kelvin read as typical hundredths of a degree Celsius too: both are named
     assert message.count("--scale-factor") == (2 if factor == 0.1 else 1)
 
