@@ -40,15 +40,13 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from scipy import ndimage
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipelines import band_registration, sdgsat  # noqa: E402
 from pipelines.coregister import crops  # noqa: E402
 from pipelines.destripe import Destriping, StripeDirection, StripeProfile, destripe, measure_direction  # noqa: E402
-from pipelines.fixtures import FixtureSettings, write_product_fixture  # noqa: E402
+from pipelines.fixtures import FixtureSettings, registered_tis_temperatures, write_product_fixture  # noqa: E402
 from pipelines.lst_retrieval import RetrievalConfig, split_window  # noqa: E402
 from pipelines.sample_scene import SampleScene, generate_scene  # noqa: E402
 
@@ -101,19 +99,7 @@ def _products(scene: SampleScene, case: Case, stripes: bool, where: Path) -> tup
 
 def _temperatures(scene: SampleScene, case: Case, stripes: bool, where: Path) -> tuple[np.ndarray, np.ndarray]:
     """B2 and B3 brightness temperatures of the case's TIS product as ingest reads them."""
-    tis = sdgsat.read_product(_products(scene, case, stripes, where)[0])
-    with rasterio.open(tis.images[0]) as src:
-        dn = src.read().astype(np.float64)
-    radiance = {b: np.where(dn[b - 1] == 0, np.nan, tis.calibration.radiance(dn[b - 1], b)) for b in (2, 3)}
-    if case.blur3_px:
-        valid = np.isfinite(radiance[3])
-        blurred = ndimage.gaussian_filter(np.where(valid, radiance[3], np.nanmean(radiance[3])), case.blur3_px)
-        radiance[3] = np.where(valid, blurred, np.nan)
-    shift = band_registration.measure_shift([(radiance[2][t:t + h, l:l + w], radiance[3][t:t + h, l:l + w])
-                                             for t, l, h, w in crops(*dn.shape[1:])])
-    if shift.needed:
-        radiance[3] = band_registration.shift_band(radiance[3], shift)
-    return sdgsat.brightness_temperature(radiance[2], 2), sdgsat.brightness_temperature(radiance[3], 3)
+    return registered_tis_temperatures(_products(scene, case, stripes, where)[0], case.blur3_px)
 
 
 def _destripe(b2: np.ndarray, b3: np.ndarray) -> tuple[np.ndarray, StripeDirection, Destriping, list[float]]:

@@ -230,3 +230,26 @@ def write_product_fixture(
     mii = _write_folder(out_dir / folder_name("MII", settings), "MII", cameras,
                         scene.crs, settings.mii_gain, settings.mii_bias, settings)
     return tis, mii
+
+
+def registered_tis_temperatures(tis_folder: Path, blur_b3_px: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """B2 and B3 brightness temperatures (K) of a TIS product as ingest reads them before a
+    split window: B3 blurred ``blur_b3_px`` more than B2 where asked (a softer B3 than the
+    fixture's, for the destriping checks), its offset to B2 measured on the coregistration
+    crops and undone when ingest would undo it."""
+    from pipelines import band_registration
+    from pipelines.coregister import crops
+
+    tis = sdgsat.read_product(tis_folder)
+    with rasterio.open(tis.images[0]) as src:
+        dn = src.read().astype(np.float64)
+    radiance = {b: np.where(dn[b - 1] == 0, np.nan, tis.calibration.radiance(dn[b - 1], b)) for b in (2, 3)}
+    if blur_b3_px:
+        valid = np.isfinite(radiance[3])
+        blurred = ndimage.gaussian_filter(np.where(valid, radiance[3], np.nanmean(radiance[3])), blur_b3_px)
+        radiance[3] = np.where(valid, blurred, np.nan)
+    shift = band_registration.measure_shift([(radiance[2][t:t + h, l:l + w], radiance[3][t:t + h, l:l + w])
+                                             for t, l, h, w in crops(*dn.shape[1:])])
+    if shift.needed:
+        radiance[3] = band_registration.shift_band(radiance[3], shift)
+    return sdgsat.brightness_temperature(radiance[2], 2), sdgsat.brightness_temperature(radiance[3], 3)

@@ -6,14 +6,13 @@ import math
 
 import numpy as np
 import pytest
-import rasterio
 from scipy import ndimage
 
-from pipelines import band_registration, sdgsat
+from pipelines import band_registration
 from pipelines.coregister import crops
 from pipelines.destripe import (BLOCK_ROWS, Destriping, StripeDirection, StripeProfile, destripe,
                                 measure_direction)
-from pipelines.fixtures import FixtureSettings, write_product_fixture
+from pipelines.fixtures import FixtureSettings, registered_tis_temperatures, write_product_fixture
 from pipelines.sample_scene import generate_scene
 
 SIZE = 384
@@ -239,21 +238,8 @@ def product_scene():
 
 def _product_temperatures(scene, folder, settings: FixtureSettings,
                           blur3_px: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """B2 and B3 of a fake TIS product as ingest reads them: B3 blurred ``blur3_px`` more than
-    B2 where asked, its offset measured on the crops and undone when ingest would."""
-    tis = sdgsat.read_product(write_product_fixture(scene, folder, settings)[0])
-    with rasterio.open(tis.images[0]) as src:
-        dn = src.read().astype(np.float64)
-    radiance = {b: np.where(dn[b - 1] == 0, np.nan, tis.calibration.radiance(dn[b - 1], b)) for b in (2, 3)}
-    if blur3_px:
-        valid = np.isfinite(radiance[3])
-        blurred = ndimage.gaussian_filter(np.where(valid, radiance[3], np.nanmean(radiance[3])), blur3_px)
-        radiance[3] = np.where(valid, blurred, np.nan)
-    shift = band_registration.measure_shift([(radiance[2][t:t + h, l:l + w], radiance[3][t:t + h, l:l + w])
-                                             for t, l, h, w in crops(*dn.shape[1:])])
-    if shift.needed:
-        radiance[3] = band_registration.shift_band(radiance[3], shift)
-    return sdgsat.brightness_temperature(radiance[2], 2), sdgsat.brightness_temperature(radiance[3], 3)
+    """B2 and B3 of a fake TIS product as ingest reads them (B3 registered onto B2)."""
+    return registered_tis_temperatures(write_product_fixture(scene, folder, settings)[0], blur3_px)
 
 
 @pytest.mark.parametrize("offset, blur", [((10.0, 0.0), 0.0), ((20.0, -10.0), 0.0), ((-10.0, 20.0), 0.2),
