@@ -372,6 +372,8 @@ def summarize(path: str | os.PathLike[str]) -> dict[str, Any]:
         "dropped_nodata": recorded.get("dropped_nodata", 0),
         "dropped_split_boundary": recorded.get("dropped_split_boundary", 0),
         "scenes": {k: v.get("patches") for k, v in recorded.get("scenes", {}).items()},
+        # what the ingest did to scenes made from product folders (null: a GeoTIFF pair)
+        "ingests": {k: v["ingest"] for k, v in recorded.get("scenes", {}).items() if "ingest" in v},
         "stats": stats,
         "settings": recorded.get("settings", {}),
     }

@@ -113,6 +113,12 @@ def test_each_scene_keeps_its_own_record_and_a_ready_pair_has_none(sample, tmp_p
     assert two["tags"]["tis_band_registration"] == "TIS B3 moved 30.0 m west onto B2 (1 crop)"
     assert not any("misregistered" in w for w in one["warnings"])
     assert two["warnings"][0].startswith("TIS bands are misregistered: TIS B3 moved 30.0 m west")
+    capsys.readouterr()  # --info gives the records too: as JSON, and a line per ingested scene
+    assert run(["prepare", "--info", str(tmp_path / "ds"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ingests"] == {name: scenes[name]["ingest"] for name in scenes}
+    assert run(["prepare", "--info", str(tmp_path / "ds")]) == 0
+    shown = [line for line in capsys.readouterr().out.splitlines() if "ingested from product folders" in line]
+    assert len(shown) == 2 and sum("TIS B3 moved 30.0 m west onto B2 (1 crop)" in line for line in shown) == 1
 
 
 def test_info_reads_a_dataset_written_before_the_record(tmp_path, capsys):
@@ -124,4 +130,5 @@ def test_info_reads_a_dataset_written_before_the_record(tmp_path, capsys):
     (tmp_path / "ds" / "info.json").write_text(json.dumps(info))
     capsys.readouterr()
     assert run(["prepare", "--info", str(tmp_path / "ds"), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["scenes"] == {"old": {"train": 16, "val": 0, "test": 0}}
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["scenes"] == {"old": {"train": 16, "val": 0, "test": 0}} and summary["ingests"] == {}

@@ -70,6 +70,13 @@ def _show_info(path: Path, as_json: bool) -> None:
         f"{summary['dropped_split_boundary']} straddling two splits"
     )
     out.print(_stats_table(summary))
+    for name, record in summary["ingests"].items():
+        if record is not None:
+            out.print(f"{name}: ingested from product folders; " + "; ".join(
+                record["tags"][tag] for tag in INGEST_OUTCOMES if tag in record["tags"]))
+
+
+INGEST_OUTCOMES = ("coregistration", "tis_band_registration", "tis_destriping", "mii_saturation", "dem_source")
 
 
 def _bar_hook(bar: Any) -> Callable[[str, int, int], None]:
