@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from groklst_cli.console import progress, result, state, warnings_shown
+from groklst_cli.console import progress, result, state, warnings_said, warnings_shown
 from groklst_cli import lst_options, saturation_options
 from groklst_cli.option_sources import was_given
 from pipelines import strict_json
@@ -56,7 +56,7 @@ def ingest(
                         or mask_implausible or units is not Units.auto):
         raise InputError("--lst", "--units, --nodata, --scale-factor, --offset and --mask-implausible "
                                   "describe a given LST raster", "pass --lst LST.tif, or leave them out")
-    with warnings_shown(IngestWarning) as caught, progress() as bar:
+    with warnings_shown(IngestWarning), progress() as bar:
         task = bar.add_task("ingest", total=None)
         lst_path, guidance_path = ingest_product(
             products, out_dir, name=name, dem=dem, lst=lst, overwrite=overwrite, method=lst_method,
@@ -69,7 +69,7 @@ def ingest(
         # the keys of a --json error line too (input, status), so a pipeline tests .status on every line
         result(strict_json.dumps({"input": state.input, "status": "ok", "lst": str(lst_path),
                                   "guidance": str(guidance_path),
-                                  "warnings": [str(w.message) for w in caught if issubclass(w.category, IngestWarning)]}))
+                                  "warnings": warnings_said()}))
     else:
         result(str(lst_path))
         result(str(guidance_path))
