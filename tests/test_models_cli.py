@@ -10,7 +10,7 @@ from rich.console import Console
 
 from groklst_cli.app import run
 from groklst_cli.commands.models_cmd import model_rows, print_table
-from models.cost import count_parameters
+from models.cost import count_parameters, model_cost
 from models.registry import build_model, list_models
 
 
@@ -61,10 +61,25 @@ def test_table_fits_the_terminal_and_keeps_descriptions_readable(rows_x4, column
     assert len(rows) == len(rows_x4) and all(line.split("│")[1].strip() for line in rows)
 
 
-@pytest.mark.parametrize("argv", [["--scale", "1"], ["--scale", "100000"], ["--bands", "0"]])
+@pytest.mark.parametrize("argv", [["--scale", "1"], ["--bands", "0"]])
 def test_bad_options_exit_2(argv, capsys):
     assert run(["models", *argv]) == 2
     assert "must be" in capsys.readouterr().err
+
+
+def test_an_interpolator_is_measured_without_computing_its_output_tile():
+    """The x16 cap came from bicubic and bilinear: without parameters they were traced on real
+    CPU tensors of the whole output tile (22 GB at x256, an allocation error at x100000)."""
+    cost = model_cost("bicubic", 100_000, 10)
+    assert (cost.params, cost.gflop_per_mpx) == (0, 0.0)
+
+
+def test_scales_above_16_are_listed(capsys):
+    assert run(["models", "--scale", "256", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert (rows["bicubic"]["params"], rows["bicubic"]["gflop_per_mpx"]) == (0, 0)
+    assert rows["mocolsk"]["scale"] == 256 and rows["mocolsk"]["gflop_per_mpx"] == pytest.approx(16_860, rel=0.01)
+    assert rows["rsag"]["params"] is None  # its design stops at x16: listed, not measured
 
 
 def test_costs_are_measured_once_then_read_from_the_cache_until_the_code_changes(tmp_path, monkeypatch):
