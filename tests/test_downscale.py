@@ -313,6 +313,31 @@ def test_stdin_json_batch_with_one_broken_scene(tmp_path: Path, monkeypatch, cap
     assert refused["status"] == "error" and "is a folder" in refused["error"]
 
 
+def test_one_scene_spelled_several_ways_is_downscaled_once(tmp_path: Path, monkeypatch, capsys) -> None:
+    """QA: the same file as d/a_lst.tif and d/../d/a_lst.tif (or through a linked folder) was
+    warned about as "given more than once; downscaled once", then the batch was refused: two
+    inputs for one output (--out-dir), or two inputs for -o."""
+    lst, _ = make_scene(tmp_path / "d", name="a")
+    (tmp_path / "link").symlink_to(tmp_path / "d")
+    monkeypatch.chdir(tmp_path)
+    spellings = ["d/a_lst.tif", "./d/a_lst.tif", "d/../d/a_lst.tif", str(lst), "link/a_lst.tif"]
+    for output, written in ((["--out-dir", "out"], "out/a_lst_downscaled.tif"), (["-o", "one.tif"], "one.tif")):
+        assert run(["-q", "downscale", *spellings, "--model", "bicubic", *output, "--json"]) == 0
+        captured = capsys.readouterr()
+        [line] = [json.loads(text) for text in captured.out.splitlines()]
+        assert (line["input"], line["output"], line["status"]) == ("d/a_lst.tif", written, "ok")
+        assert captured.err.splitlines() == [
+            "warning: d/a_lst.tif: given more than once; downscaled once",
+            *(f"warning: {other}: given more than once (as d/a_lst.tif); downscaled once"
+              for other in spellings[2:])]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_lst_downscaled.tif"]
+    # Another name for the file (a link beside it) is another input: its own guidance, its own output.
+    (tmp_path / "d" / "b_lst.tif").symlink_to(lst)
+    (tmp_path / "d" / "b_guidance.tif").symlink_to(tmp_path / "d" / "a_guidance.tif")
+    assert run(["-q", "downscale", "d/a_lst.tif", "d/b_lst.tif", "--model", "bicubic", "--out-dir", "two"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["two/a_lst_downscaled.tif", "two/b_lst_downscaled.tif"]
+
+
 def test_stdin_lists_as_find_writes_them(tmp_path: Path, monkeypatch, capsys) -> None:
     """QA: find -print0 was an internal error, a name ending in a space was not found, a path
     listed twice refused the batch, an empty list passed silently, and a folder among the

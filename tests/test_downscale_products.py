@@ -58,6 +58,17 @@ def test_an_error_names_the_product_folders_and_leaves_nothing(tmp_path: Path, p
     assert not out.exists() and not (tmp_path / "out").exists()  # the folder it made is gone too
 
 
+def test_a_product_folder_given_twice_is_named_once(tmp_path: Path, products, capsys) -> None:
+    """A folder given again under another spelling is one input: the --json error line names
+    the scene's folders once each, as its report would."""
+    folders, dem = products
+    again = str(Path(folders[0]).parent / ".." / Path(folders[0]).parent.name / Path(folders[0]).name)
+    assert run(["-q", "downscale", *folders, again, "--dem", dem, "-o", dem, "--overwrite", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["input"] == ", ".join(folders)
+    assert f"warning: {again}: given more than once (as {folders[0]}); downscaled once" in captured.err.splitlines()
+
+
 def test_skip_existing_skips_before_ingesting(tmp_path: Path, products, capsys) -> None:
     folders, dem = products
     out = tmp_path / "scene.tif"

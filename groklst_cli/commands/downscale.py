@@ -73,11 +73,31 @@ def _inputs(paths: list[str]) -> list[Path]:
         raise InputError("-", "'-' (read paths from stdin) must be the only input")
     else:
         given = paths
-    unique: dict[Path, Path] = {}
-    for path in map(Path, given):
-        if unique.setdefault(path.absolute(), path) is not path:
-            warn(f"{path}: given more than once; downscaled once")
+    spelled = [Path(p) for p in given]
+    unique = _each_once(spelled)
+    for path in spelled:
+        first = unique[_input_key(path)]
+        if first is not path:
+            also = "" if first == path else f" (as {first})"
+            warn(f"{path}: given more than once{also}; downscaled once")
     return list(unique.values())
+
+
+def _input_key(path: Path) -> Path:
+    """What an input is, however it is spelled (``x.tif``, ``./x.tif``, ``d/../d/x.tif``, through a
+    linked folder): a folder resolved, a file's folder resolved and its own name (a link to it
+    under another name is another input, with its own guidance beside it and its own output)."""
+    if path.is_dir():
+        return path.resolve()
+    return path.absolute().parent.resolve() / path.name
+
+
+def _each_once(paths: list[Path]) -> dict[Path, Path]:
+    """Each input (:func:`_input_key`) once, as it was first spelled."""
+    unique: dict[Path, Path] = {}
+    for path in paths:
+        unique.setdefault(_input_key(path), path)
+    return unique
 
 
 def _stdin_paths(text: str) -> list[str]:
@@ -240,8 +260,9 @@ def downscale(
     from pipelines.raster_names import display_name
     from pipelines.scenes import dask_client, run_dask, run_local
 
-    if inputs != ["-"] and (len(inputs) == 1 or all(Path(i).is_dir() for i in inputs)):  # one scene
-        state.working_on(", ".join(str(Path(i)) for i in inputs), output)
+    named = [] if inputs == ["-"] else list(_each_once([Path(i) for i in inputs]).values())
+    if named and (len(named) == 1 or all(p.is_dir() for p in named)):  # one scene
+        state.working_on(", ".join(map(str, named)), output)
     else:  # several scenes: a --json error line names none (a refused -o or --quicklook is raised)
         state.working_on(None)
     if units_out is Units.auto:
