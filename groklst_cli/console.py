@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
 
 from rich.console import Console
@@ -160,6 +161,13 @@ def progress(*extra_columns: TextColumn) -> Progress:
 
 
 def result(text: str) -> None:
-    """A result line on stdout (what a pipeline captures)."""
+    """A result line on stdout (what a pipeline captures): a JSON object, or text made one line."""
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def result_path(path: str | PathLike[str]) -> None:
+    """A written file's path as a result line on stdout, as :func:`printable_path` shows it
+    (a newline or ``\\x1b`` in its name escaped, as on stderr): one line per result, always,
+    for ``while read`` and ``xargs``. ``--json`` lines carry the path as it is."""
+    result(printable_path(path))

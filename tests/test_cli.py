@@ -405,6 +405,24 @@ def test_control_characters_in_a_path_are_escaped_in_warning_and_info_lines(tmp_
     assert f"quicklook: {tmp_path}/l\\x1b[2Jk.png" in lines
 
 
+def test_result_lines_on_stdout_escape_control_characters_and_json_keeps_the_path(tmp_path: Path, capsys) -> None:
+    """QA: the path printed for each written file went to stdout raw: a newline in a name made
+    two lines of one result for ``while read``, and ``\\x1b`` reached the terminal. Escaped as
+    on stderr, one line per result; ``--json`` carries the real name."""
+    lst, _ = write_canonical_scene(tmp_path, "s")
+    out, look = tmp_path / "o\nx.tif", tmp_path / "l\x1b[2J\tk.png"
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out)]) == 0
+    assert capsys.readouterr().out == f"{tmp_path}/o\\nx.tif\n"
+    assert run(["-q", "quicklook", str(out), "-o", str(look)]) == 0
+    assert capsys.readouterr().out == f"{tmp_path}/l\\x1b[2J\\tk.png\n"
+    assert run(["-q", "sample-scene", str(tmp_path / "a\rb"), "--size", "8"]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"{tmp_path}/a\\rb/heihe_demo_{kind}.tif"
+                                                    for kind in ("lst", "guidance")]
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out), "--overwrite", "--json"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["output"] == str(out) and out.is_file() and look.is_file()
+
+
 def test_other_warnings_are_shown_with_control_characters_escaped(recwarn) -> None:
     """A library's warning is shown as Python shows it, its message escaped like groklst's."""
     with _groklst_warnings_shown():

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from groklst_cli.console import err, info, result, state, warn
+from groklst_cli.console import err, info, result, result_path, state, warn
 from pipelines import strict_json
 from pipelines.errors import escape_control_characters, printable_path
 
@@ -48,7 +48,7 @@ def _say_result(report: SceneReport, as_json: bool) -> None:
             line["fit"] = report.extra["fit"]
         result(strict_json.dumps(line))
     elif report.status == "ok":
-        result(report.output)
+        result_path(report.output)
 
 
 def _say_how_it_went(report: SceneReport) -> None:

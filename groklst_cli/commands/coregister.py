@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from groklst_cli import lst_options
-from groklst_cli.console import info, result, state, warn, warnings_said
+from groklst_cli.console import info, result, result_path, state, warn, warnings_said
 from groklst_cli.path_options import file_to_write
 from pipelines import strict_json
 from pipelines.coregister import MAX_SHIFT_LR
@@ -49,7 +49,10 @@ def coregister(
         warn(f"{report.input}: offset to {report.guidance} {report.placement}")
     else:
         info(f"{report.input}: {report.placement} -> {report.output}")
-    result(strict_json.dumps({**asdict(report), "warnings": warnings_said()}) if as_json else str(output))  # an unmeasurable R²: null
+    if as_json:
+        result(strict_json.dumps({**asdict(report), "warnings": warnings_said()}))  # an unmeasurable R²: null
+    else:
+        result_path(output)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from groklst_cli.console import info, progress, result, state, warnings_said
+from groklst_cli.console import info, progress, result, result_path, state, warnings_said
 from groklst_cli.path_options import file_to_write
 from pipelines import strict_json
 from pipelines.errors import InputError
@@ -68,7 +68,7 @@ def guidance(
     if as_json:
         result(strict_json.dumps({**asdict(report), "grid": report.grid, "warnings": warnings_said()}))
     else:
-        result(str(output))
+        result_path(output)
 
 
 def register(app: typer.Typer) -> None:

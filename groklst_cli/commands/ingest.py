@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from groklst_cli.console import progress, result, state, warnings_said, warnings_shown
+from groklst_cli.console import progress, result, result_path, state, warnings_said, warnings_shown
 from groklst_cli import lst_options, saturation_options
 from groklst_cli.option_sources import was_given
 from pipelines import strict_json
@@ -71,8 +71,8 @@ def ingest(
                                   "guidance": str(guidance_path),
                                   "warnings": warnings_said()}))
     else:
-        result(str(lst_path))
-        result(str(guidance_path))
+        result_path(lst_path)
+        result_path(guidance_path)
 
 
 def _check_retrieval_only(ctx: typer.Context, lst: Optional[Path]) -> None:

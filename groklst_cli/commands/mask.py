@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from groklst_cli.commands._scene_reports import EXIT_ALL_EMPTY
-from groklst_cli.console import info, result, state, warn, warnings_said
+from groklst_cli.console import info, result, result_path, state, warn, warnings_said
 from groklst_cli.path_options import file_to_write
 from pipelines import strict_json
 from pipelines.errors import EmptySceneError, InputError
@@ -62,7 +62,7 @@ def mask(
         result(strict_json.dumps({**asdict(report), "status": "ok", "valid_after": report.valid_after,
                                   "warnings": warnings_said()}))
     else:
-        result(str(output))
+        result_path(output)
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,8 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from groklst_cli.console import info, progress, result, table_console, warn, warnings_said, warnings_shown
+from groklst_cli.console import (info, progress, result, result_path, table_console, warn, warnings_said,
+                                 warnings_shown)
 from groklst_cli import guidance_options, lst_options, saturation_options
 from groklst_cli.option_sources import was_given
 from pipelines import strict_json
@@ -200,7 +201,10 @@ def prepare_cmd(
         f"test {counts['test']}); dropped {summary['dropped_nodata']} for nodata, "
         f"{summary['dropped_split_boundary']} straddling two splits"
     )
-    result(_json_line(out, summary) if as_json else str(out))
+    if as_json:
+        result(_json_line(out, summary))
+    else:
+        result_path(out)
 
 
 def _json_line(out: Path, summary: Mapping[str, Any]) -> str:

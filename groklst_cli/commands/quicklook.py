@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from groklst_cli.console import result, state
+from groklst_cli.console import result_path, state
 from groklst_cli.path_options import file_to_write
 
 
@@ -28,7 +28,7 @@ def quicklook(
     state.working_on(output, png)
     target = png or output.with_suffix(".png")
     write_quicklook(output, target, lst_path=lst, width_px=width, overwrite=overwrite)
-    result(str(target))
+    result_path(target)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from groklst_cli.console import info, result
+from groklst_cli.console import info, result_path
 from pipelines.atomic import check_writable
 from pipelines.errors import InputError
 from pipelines.sample_scene import generate_scene, scene_paths, write_dem, write_scene, write_truth
@@ -99,7 +99,7 @@ def sample_scene(
         written.extend(write_product_fixture(scene, out_dir, settings))
         written.append(write_dem(scene, out_dir, name=name, overwrite=overwrite))
     for path in written:
-        result(str(path))
+        result_path(path)
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 from rich.progress import TextColumn
 
-from groklst_cli.console import info, progress, result, warn, warnings_said
+from groklst_cli.console import info, progress, result, result_path, warn, warnings_said
 from groklst_cli.option_sources import was_given
 from pipelines import strict_json
 from pipelines.atomic import atomic_output, folders_removed_if_left_empty
@@ -238,7 +238,10 @@ def train_cmd(
     summary = _summary(out, outcome)
     if not outcome.finished:
         warn(f"stopped at iteration {outcome.iteration}/{config.iters}; continue with --resume")
-    result(strict_json.dumps({**summary, "warnings": warnings_said()}) if as_json else summary["best_checkpoint"] or summary["last_checkpoint"])
+    if as_json:
+        result(strict_json.dumps({**summary, "warnings": warnings_said()}))
+    else:
+        result_path(summary["best_checkpoint"] or summary["last_checkpoint"])
 
 
 def register(app: typer.Typer) -> None:
