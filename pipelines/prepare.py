@@ -64,6 +64,27 @@ COARSER_GUIDANCE_RATIO = 0.75  # LST pixel / guidance pixel below this: warn tha
 
 
 @dataclass(frozen=True)
+class ProductIngest:
+    """How SDGSAT-1 product folders given to ``prepare`` are ingested (``--dem``,
+    ``--no-coregister``, ``--destripe``, ``--saturated``, ``--mii-saturation-dn``; the LST is
+    retrieved from TIS by ``lst_method`` with the built-in coefficients)."""
+
+    dem: Path | None = None
+    coregister: bool = True
+    destripe: bool = False
+    saturation: SaturationOptions = SaturationOptions()
+    lst_method: str = "split-window"
+
+    def settings(self) -> dict[str, Any]:
+        """The options as info.json records them: the DEM as an absolute path, the saturation DN
+        as ``--mii-saturation-dn`` takes it (null: found from the histograms)."""
+        return {"dem": None if self.dem is None else str(Path(self.dem).resolve()),
+                "coregister": self.coregister, "destripe": self.destripe,
+                "saturated": self.saturation.policy, "mii_saturation_dn": self.saturation.given() or None,
+                "lst_method": self.lst_method}
+
+
+@dataclass(frozen=True)
 class PrepareOptions:
     """Every setting of ``groklst prepare`` (recorded in info.json)."""
 
@@ -82,6 +103,7 @@ class PrepareOptions:
     units: Units = Units.auto  # of the LST files (auto: detected per scene from its values)
     decoding: LstDecoding = field(default_factory=LstDecoding)  # fill values, scale and offset
     guidance_bands: tuple[str, ...] | None = None  # the guidance files' band names in file order
+    ingest: ProductIngest = ProductIngest()  # of SDGSAT-1 product folders (recorded only when one was)
 
     @property
     def block_pixels(self) -> int:
@@ -529,6 +551,8 @@ def _info(counts: dict[str, SceneCounts], opts: PrepareOptions, first: Scene,
     settings["shared_guidance"] = None if shared is None else {"path": str(shared.path.resolve()),
                                                                "aligned": shared.align}
     settings["split_block"] = opts.block_pixels if opts.split_by == "block" else None
+    ingested = any(c.ingest is not None for c in counts.values())
+    settings["ingest"] = opts.ingest.settings() if ingested else None  # null: no product folder given
     return {
         "source": "scenes",
         "bands": list(first.bands),
@@ -560,14 +584,13 @@ def _warnings_recorded(label: str, named: bool, category: type[Warning]) -> Iter
 
 
 def scene_inputs(
-    paths: Sequence[str | os.PathLike[str]], workdir: Path, dem: Path | None = None, coregister: bool = True,
-    saturation: SaturationOptions = SaturationOptions(), destripe: bool = False,
+    paths: Sequence[str | os.PathLike[str]], workdir: Path, how: ProductIngest = ProductIngest(),
 ) -> tuple[list[Path], dict[Path, str], dict[Path, IngestRecord]]:
     """Canonical LST paths from the command line; SDGSAT-1 product folders are ingested first.
 
     Folders given together that hold a single MII product (e.g. its TIS and MII folders, or
-    one folder holding both) form one scene; otherwise each folder is one scene. ``dem``,
-    ``coregister``, ``saturation`` and ``destripe`` are passed to the ingest. Ingested scenes are written into
+    one folder holding both) form one scene; otherwise each folder is one scene, ingested as
+    ``how`` says. Ingested scenes are written into
     ``workdir`` (the caller removes it).
     Returns the LST paths and, for ingested ones, the product folders to name them by
     (``prepare(shown=...)``) and what the ingest did to them (``prepare(ingests=...)``).
@@ -590,9 +613,9 @@ def scene_inputs(
         label = ", ".join(str(f) for f in group)
         with (named_as_given({str(workdir / f"scene{n}"): f"{label} (ingesting)"}),
               _warnings_recorded(label, len(groups) > 1, ingest.IngestWarning) as said):
-            lst_path, guidance_path = ingest.ingest_product(group, workdir / f"scene{n}", dem=dem,
-                                                            coregister=coregister, saturation=saturation,
-                                                            destripe_b2=destripe)
+            lst_path, guidance_path = ingest.ingest_product(
+                group, workdir / f"scene{n}", dem=how.dem, method=how.lst_method, coregister=how.coregister,
+                saturation=how.saturation, destripe_b2=how.destripe)
         files.append(Path(lst_path))
         shown[Path(lst_path)] = label
         ingests[Path(lst_path)] = ingest_record(group, lst_path, guidance_path, said)

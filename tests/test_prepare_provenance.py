@@ -89,6 +89,23 @@ def test_the_ingest_options_outcomes_are_recorded(sample, tmp_path, capsys):
     assert not any("--dem" in w for w in warned)
 
 
+def test_the_ingest_options_are_in_the_settings(sample, tmp_path):
+    """QA: info.json's settings held every option of the run but those of the ingest, so a
+    dataset did not say how its product scenes were made. Null when no product folder was given."""
+    folders = list(_products(sample, tmp_path / "products", mii_saturation_dn=SATURATION_DN))
+    dem = _dem_over(folders[1], tmp_path / "dem.tif")
+    options = ["--saturated", "nodata", "--no-coregister", "--destripe", "--dem", str(dem),
+               "--mii-saturation-dn", f"B4={SATURATION_DN},B5={SATURATION_DN - 50}"]
+    assert _prepared(folders, tmp_path / "ds", *options)["settings"]["ingest"] == {
+        "dem": str(dem.resolve()), "coregister": False, "destripe": True, "saturated": "nodata",
+        "mii_saturation_dn": f"B4={SATURATION_DN},B5={SATURATION_DN - 50}", "lst_method": "split-window"}
+    assert _prepared(folders, tmp_path / "defaults")["settings"]["ingest"] == {
+        "dem": None, "coregister": True, "destripe": False, "saturated": "keep", "mii_saturation_dn": None,
+        "lst_method": "split-window"}
+    pair, _ = write_canonical_scene(tmp_path, "pair")
+    assert _prepared([pair], tmp_path / "pair_only")["settings"]["ingest"] is None
+
+
 def test_each_scene_keeps_its_own_record_and_a_ready_pair_has_none(sample, tmp_path, capsys):
     """Two product scenes and a GeoTIFF pair: each product scene's warnings are its own (not
     prefixed by its folders, as on stderr and in the --json line), and the pair, not ingested
@@ -122,13 +139,17 @@ def test_each_scene_keeps_its_own_record_and_a_ready_pair_has_none(sample, tmp_p
 
 
 def test_info_reads_a_dataset_written_before_the_record(tmp_path, capsys):
-    """An info.json without the scenes' ``ingest`` (older datasets) still reads."""
+    """An info.json without the scenes' ``ingest`` nor the settings' (older datasets) still reads."""
     lst_path, _ = write_canonical_scene(tmp_path, "old")
     info = _prepared([lst_path], tmp_path / "ds")
-    assert info["scenes"]["old"]["ingest"] is None
-    del info["scenes"]["old"]["ingest"]
+    assert info["scenes"]["old"]["ingest"] is None and info["settings"]["ingest"] is None
+    del info["scenes"]["old"]["ingest"], info["settings"]["ingest"]
     (tmp_path / "ds" / "info.json").write_text(json.dumps(info))
     capsys.readouterr()
     assert run(["prepare", "--info", str(tmp_path / "ds"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["scenes"] == {"old": {"train": 16, "val": 0, "test": 0}} and summary["ingests"] == {}
+    assert summary["settings"] == info["settings"]
+    assert run(["prepare", "--info", str(tmp_path / "ds")]) == 0
+    assert [line.split() for line in capsys.readouterr().out.splitlines() if " train " in line] == [
+        ["│", "train", "│", "16", "│", "16", "x", "4x4", "│"]]

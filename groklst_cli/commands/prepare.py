@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -148,7 +149,7 @@ def prepare_cmd(
     """
     # Imported here so that `groklst --help` and the other commands start without dask.
     from pipelines.grokmat import import_groklst
-    from pipelines.prepare import PrepareOptions, SharedGuidance, prepare, scene_inputs
+    from pipelines.prepare import PrepareOptions, ProductIngest, SharedGuidance, prepare, scene_inputs
 
     if show_info is not None:
         _show_info(show_info, as_json)
@@ -185,7 +186,8 @@ def prepare_cmd(
             with tempfile.TemporaryDirectory(dir=out.parent, prefix=INGEST_PREFIX) as workdir:
                 with warnings_shown():
                     saturation = saturation_options.saturation_options(saturated, saturation_dn)
-                    paths, shown, ingests = scene_inputs(inputs, Path(workdir), dem, coregister, saturation, destripe)
+                    options = replace(options, ingest=ProductIngest(dem, coregister, destripe, saturation))
+                    paths, shown, ingests = scene_inputs(inputs, Path(workdir), options.ingest)
                 summary = prepare(paths, out, options, overwrite=overwrite, on_progress=hook, shown=shown,
                                   guidance=None if guidance is None else SharedGuidance(guidance, align),
                                   ingests=ingests)
