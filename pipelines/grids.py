@@ -93,14 +93,18 @@ class PairedGrids:
 Bounds = tuple[float, float, float, float]
 
 
+def ordered_bounds(box: Bounds) -> Bounds:
+    """A ``(left, bottom, right, top)`` box with left <= right and bottom <= top. A south-up
+    raster's bounds have bottom > top (and an east-to-west one left > right), which
+    ``transform_bounds`` takes for an inverted latitude range or a box across the antimeridian."""
+    x0, y0, x1, y1 = box
+    return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+
 def footprints_disjoint(a: Bounds, b: Bounds) -> bool:
     """Whether two ``(left, bottom, right, top)`` boxes share no area, whatever their orientation
-    (a south-up raster's bounds have bottom > top, which rasterio's ``disjoint_bounds`` refuses)."""
-    def ordered(box: Bounds) -> Bounds:
-        x0, y0, x1, y1 = box
-        return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
-
-    (al, ab, ar, at), (bl, bb, br, bt) = ordered(a), ordered(b)
+    (rasterio's ``disjoint_bounds`` refuses a south-up raster's)."""
+    (al, ab, ar, at), (bl, bb, br, bt) = ordered_bounds(a), ordered_bounds(b)
     return ar <= bl or br <= al or at <= bb or bt <= ab
 
 

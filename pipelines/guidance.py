@@ -44,7 +44,7 @@ from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import (
     BLOCK, band_names, streaming_gdal_env, check_geotiff_name, creation_profile, geotiff_output, open_raster,
 )
-from pipelines.grids import Grid, check_north_up, footprints_disjoint
+from pipelines.grids import Grid, check_north_up, footprints_disjoint, ordered_bounds
 from pipelines.lst_values import check_single_band
 from pipelines.warping import grid_rows, warp_bands
 
@@ -150,7 +150,7 @@ def _source_res(src: rasterio.DatasetReader, grid: Grid) -> float:
     length of a pixel's row edge at its centre, as its bounds are then a box around it)."""
     t = src.transform
     if t.b == 0 and t.d == 0:
-        left, _, right, _ = transform_bounds(src.crs, grid.crs, *src.bounds, densify_pts=21)
+        left, _, right, _ = transform_bounds(src.crs, grid.crs, *ordered_bounds(src.bounds), densify_pts=21)
         return (right - left) / src.width
     col, row = src.width / 2, src.height / 2
     xs, ys = zip(t @ (col, row), t @ (col + 1, row))
@@ -171,7 +171,7 @@ def _open_source(spec: SourceSpec, grid: Grid, stack: ExitStack) -> rasterio.Dat
     src = stack.enter_context(open_raster(spec.path))
     if src.crs is None:
         raise InputError(spec.path, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
-    if footprints_disjoint(transform_bounds(src.crs, grid.crs, *src.bounds, densify_pts=21),
+    if footprints_disjoint(transform_bounds(src.crs, grid.crs, *ordered_bounds(src.bounds), densify_pts=21),
                            _grid_bounds(grid)):
         raise InputError(spec.path, "does not overlap the LST footprint",
                          "check that the source and the LST show the same place")

@@ -181,7 +181,10 @@ def test_mode_of_a_whole_pixel_offset_map_is_the_class_everywhere(tmp_path: Path
     np.testing.assert_array_equal(data[0], block_class(x, y).astype(np.float32))
 
 
-def test_dem_in_another_crs_is_reprojected(tmp_path: Path) -> None:
+@pytest.mark.parametrize("storage", ["north_up", "south_up"])
+def test_dem_in_another_crs_is_reprojected(tmp_path: Path, storage: str) -> None:
+    """QA: a south-up geographic source (as netCDF exports often are) was an internal error:
+    its bounds, bottom above top, read as an inverted latitude range."""
     lst = write_lst(tmp_path)
     lons, lats = transform_points(UTM, "EPSG:4326", [X0 - 200, X0 + LR_W * 30 + 200], [Y0 + 200, Y0 - LR_H * 30 - 200])
     lon0, lat1, lon1, lat0 = lons[0], lats[0], lons[1], lats[1]
@@ -195,7 +198,10 @@ def test_dem_in_another_crs_is_reprojected(tmp_path: Path) -> None:
 
     dem = dem_at(lon_c[None, :], lat_c[:, None]).astype(np.float32)
     dem_path = tmp_path / "dem_wgs84.tif"
-    write_raster(dem_path, dem, crs=CRS.from_epsg(4326), transform=Affine(res, 0, lon0, 0, -res, lat1),
+    transform = Affine(res, 0, lon0, 0, -res, lat1)
+    if storage == "south_up":  # bottom row first: origin at the bottom edge, positive y size
+        dem, transform = dem[::-1], Affine(res, 0, lon0, 0, res, lat1 - rows * res)
+    write_raster(dem_path, np.ascontiguousarray(dem), crs=CRS.from_epsg(4326), transform=transform,
                  descriptions=["dem"], units="m")
     out = tmp_path / "g.tif"
     build_guidance(lst, [parse_source(str(dem_path))], out, GuidanceOptions(scale=3))
