@@ -242,13 +242,16 @@ def _hint(found: LstScan, units: Units, decoding: LstDecoding, lo: float, hi: fl
     median = float(np.median(found.sample)) if found.sample.size else float("nan")
     scaled = decoding.scale_factor is not None or decoding.offset is not None
     if found.integer_storage and not scaled:
-        fits = _encodings_that_fit(found, median, units)
+        fits = _encodings_that_fit(found.low, found.high, median, units)
         if fits and _typical(median, units):  # the values read as they are, but some are not: either way
             return ("if they are scaled integers, pass " + ", or ".join(fits) + "; else the file may be "
                     "damaged: pass --mask-implausible to treat implausible values as nodata")
         if fits:
             kind = "unscaled digital numbers" if median > 1000 else "scaled integers"
             return f"values like these look like {kind}: pass " + ", or ".join(fits)
+        filled = _fill_and_encodings(found, units)
+        if filled:
+            return filled
         if median > 1000:
             return ("values like these look like unscaled digital numbers, but no known encoding turns them "
                     "into typical temperatures: pass your product's --scale-factor and --offset")
@@ -263,15 +266,32 @@ def _hint(found: LstScan, units: Units, decoding: LstDecoding, lo: float, hi: fl
             "implausible values as nodata")
 
 
-def _encodings_that_fit(found: LstScan, median: float, units: Units) -> list[str]:
-    """The known integer encodings, in either unit they are met in, under which the scene reads
-    as typical temperatures, each with the values it would give (a suggestion a user can check);
-    those in the scene's unit first."""
+def _fill_and_encodings(found: LstScan, units: Units) -> str | None:
+    """The hint for integers that a known encoding reads as typical temperatures once an
+    undeclared fill value is left out: the smallest or largest stored value, met more than once
+    (raw Landsat digital numbers with their fill of 0 and no nodata in the file); else None."""
+    for fill in (found.low, found.high):
+        hits = int(np.count_nonzero(found.sample == fill))
+        rest = found.sample[found.sample != fill]
+        if hits < 2 or not rest.size:
+            continue
+        fits = _encodings_that_fit(float(rest.min()), float(rest.max()), float(np.median(rest)), units)
+        if fits:
+            return (f"the value {found.stored_text(fill)} fills {hits / found.sample.size:.1%} of the scene and "
+                    f"the rest look like unscaled digital numbers: pass --nodata {found.stored_text(fill)} with "
+                    + ", or ".join(fits))
+    return None
+
+
+def _encodings_that_fit(stored_low: float, stored_high: float, median: float, units: Units) -> list[str]:
+    """The known integer encodings, in either unit they are met in, under which stored values
+    ``stored_low..stored_high`` (median ``median``) read as typical temperatures, each with the
+    values it would give (a suggestion a user can check); those in the scene's unit first."""
     fits = []
     for unit in (units, Units.celsius if units is Units.kelvin else Units.kelvin):
         lo, hi = plausible_range(unit)
         for factor, offset, whose, given_in in KNOWN_ENCODINGS:
-            low, high = found.low * factor + offset, found.high * factor + offset
+            low, high = stored_low * factor + offset, stored_high * factor + offset
             if unit in given_in and lo <= low and high <= hi and _typical(median * factor + offset, unit):
                 declare = "" if unit is units else f" --units {unit.value}"
                 fits.append(f"--scale-factor {factor} --offset {offset}{declare} ({whose}: "

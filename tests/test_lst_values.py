@@ -144,3 +144,16 @@ def test_a_scene_whose_median_no_land_surface_has_is_refused(low: float, high: f
     with pytest.raises(InputError, match="is no land surface's") as error:
         check_plausible(found, units, decoding, "lst.tif")
     assert "check the --scale-factor/--offset given and the unit" in str(error.value)
+
+
+def test_raw_landsat_numbers_with_an_undeclared_fill_of_0_get_the_nodata_and_the_factors() -> None:
+    """QA: uint16 Landsat ST digital numbers with fill 0 and no nodata in the file were told no
+    known encoding fits (0 DN reads as 149 K), though --nodata 0 and Landsat's factors do."""
+    dn = integer_scene(280, 320, 0.00341802, 149.0).sample
+    stored = np.concatenate([np.zeros(250), dn])
+    found = LstScan(stored.size, 0.0, float(dn.max()), stored, dtype=np.dtype("uint16"))
+    assert hint(found).endswith(
+        "(hint: the value 0 fills 20.0% of the scene and the rest look like unscaled digital numbers: pass "
+        "--nodata 0 with --scale-factor 0.00341802 --offset 149.0 (Landsat Collection-2 ST: 280..320 K))")
+    once = LstScan(dn.size + 1, 0.0, float(dn.max()), np.concatenate([[0.0], dn]), dtype=np.dtype("uint16"))
+    assert "--nodata" not in hint(once)  # a single 0 is no fill value: the factors are not guessed
