@@ -49,6 +49,8 @@ class ShiftEstimate:
     r2_as_delivered: float  # at offset (0, 0)
     max_shift: int  # the search reached this far each way
     reliable: bool  # an interior maximum with mean R^2 >= MIN_R2
+    rival: tuple[int, int, float] | None = None  # (rows, cols, R^2): a placement a whole LR pixel or more
+    # away that fits within MIN_GAIN as well, i.e. the data cannot tell the two apart
 
     @property
     def needed(self) -> bool:
@@ -60,11 +62,22 @@ class ShiftEstimate:
         ``unit``, ``onto`` names the guidance (``the MII``)."""
         offset = _in_words(self.cols * res, self.rows * res, unit)
         if self.needed:
-            return f"LST moved {offset} onto {onto} (R² {self.r2:.2f} against {self.r2_as_delivered:.2f} as delivered)"
-        if self.reliable:
-            return f"aligned as delivered (R² {self.r2:.2f})"
-        return (f"not measurable, kept as delivered (best offset {offset}, R² {self.r2:.2f}, "
-                f"searched ±{self.max_shift * res:g} {unit})")
+            found = f"LST moved {offset} onto {onto} (R² {self.r2:.2f} against {self.r2_as_delivered:.2f} as delivered)"
+        elif self.reliable:
+            found = f"aligned as delivered (R² {self.r2:.2f})"
+        else:
+            return (f"not measurable, kept as delivered (best offset {offset}, R² {self.r2:.2f}, "
+                    f"searched ±{self.max_shift * res:g} {unit})")
+        if self.rival is None:
+            return found
+        rows, cols, r2 = self.rival
+        away = _in_words((cols - self.cols) * res, (rows - self.rows) * res, unit)
+        return f"{found}, but {away} of that fits as well (R² {r2:.2f}): the placement is uncertain by that much"
+
+    @property
+    def uncertain(self) -> bool:
+        """A placement was taken, but another a whole LR pixel or more away fits as well."""
+        return self.reliable and self.rival is not None
 
 
 def _in_words(east: float, south: float, unit: str) -> str:
@@ -92,7 +105,21 @@ def estimate_shift(pairs: Sequence[tuple[np.ndarray, np.ndarray]], ratio: int, m
     if best - delivered < MIN_GAIN:  # a tie: no evidence the delivered placement is off
         iy, ix, best = m, m, delivered
     interior = 0 < iy < 2 * m and 0 < ix < 2 * m
-    return ShiftEstimate(int(iy - m), int(ix - m), best, delivered, m, bool(interior and best >= MIN_R2))
+    return ShiftEstimate(int(iy - m), int(ix - m), best, delivered, m, bool(interior and best >= MIN_R2),
+                         _rival(surface, iy, ix, ratio, m))
+
+
+def _rival(surface: np.ndarray, iy: int, ix: int, ratio: int, m: int) -> tuple[int, int, float] | None:
+    """The best placement a whole LR pixel (``ratio`` guidance pixels) or more from ``(iy, ix)``
+    whose R^2 is within MIN_GAIN of it (offsets as ``(rows, cols)``), or None."""
+    dy, dx = np.meshgrid(np.arange(surface.shape[0]) - iy, np.arange(surface.shape[1]) - ix, indexing="ij")
+    far = np.where(np.maximum(abs(dy), abs(dx)) >= ratio, surface, np.nan)
+    if np.isnan(far).all():
+        return None
+    ry, rx = np.unravel_index(np.nanargmax(far), far.shape)
+    if far[ry, rx] < surface[iy, ix] - MIN_GAIN:
+        return None
+    return int(ry - m), int(rx - m), float(far[ry, rx])
 
 
 def _r2_surface(lst: np.ndarray, guidance: np.ndarray, ratio: int, m: int) -> np.ndarray:

@@ -58,6 +58,7 @@ class PlacementReport:
     unit: str
     r2: float
     r2_as_delivered: float
+    uncertain: bool  # another placement a whole LST pixel or more away fits as well (see placement)
 
 
 def coregister_scene(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLike[str],
@@ -92,7 +93,7 @@ def coregister_scene(lst_path: str | os.PathLike[str], guidance_path: str | os.P
     return PlacementReport(
         display_name(lst_path), display_name(guidance_path), str(out_path), line, moved,
         estimate.cols * res if moved else 0.0, estimate.rows * res if moved else 0.0, unit,
-        estimate.r2, estimate.r2_as_delivered,
+        estimate.r2, estimate.r2_as_delivered, estimate.uncertain,
     )
 
 

@@ -177,3 +177,26 @@ def test_a_cloudy_centre_does_not_hide_the_offset(landsat_files, tmp_path: Path,
     assert line["moved"] and (line["east"], line["south"]) == (30.0, 15.0)
     with rasterio.open(out) as placed, rasterio.open(lst_path) as orig:
         assert placed.transform == orig.transform
+
+
+def test_a_placement_a_whole_lst_pixel_away_that_fits_as_well_is_reported() -> None:
+    """QA: real Landsat moved 30 m was reported 'aligned as delivered' (exit 0) where both
+    placements fit alike (R² 0.394 each): such a tie is now said, not passed over."""
+    from pipelines.coregister import ShiftEstimate, _rival
+
+    surface = np.full((7, 7), 0.40)  # offsets -3..3 guidance pixels, ratio 2 (15 m guidance, 30 m LST)
+    surface[3, 3] = 0.500  # as delivered: the best
+    surface[2, 3] = 0.4999  # half an LST pixel north: always close, not a rival
+    surface[1, 3] = 0.498  # a whole LST pixel north: within 0.005, a rival
+    assert _rival(surface, 3, 3, ratio=2, m=3) == (-2, 0, 0.498)
+    surface[1, 3] = 0.49
+    assert _rival(surface, 3, 3, ratio=2, m=3) is None
+    tie = ShiftEstimate(0, 0, 0.5, 0.5, 6, True, (-2, 0, 0.498))
+    assert tie.uncertain and not tie.needed
+    assert tie.describe(15.0, "m", "the guidance g.tif") == (
+        "aligned as delivered (R² 0.50), but 30 m north of that fits as well (R² 0.50): the placement is "
+        "uncertain by that much")
+    moved = ShiftEstimate(2, 0, 0.51, 0.48, 6, True, (4, 0, 0.508))
+    assert moved.describe(15.0, "m", "the guidance g.tif") == (
+        "LST moved 30 m south onto the guidance g.tif (R² 0.51 against 0.48 as delivered), but 30 m south of "
+        "that fits as well (R² 0.51): the placement is uncertain by that much")
