@@ -14,7 +14,6 @@ import os
 import re
 import signal
 import sys
-import threading
 import traceback
 import warnings
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from groklst_cli import __version__
 from groklst_cli.commands import register_all
 from groklst_cli.commands._scene_reports import failure_status
 from groklst_cli.console import err, printable, result, state, warn, warnings_said
+from groklst_cli.interrupts import Terminated, received, stopping_signals_raise
 from groklst_cli.native_stderr import native_stderr_hidden
 from pipelines import strict_json
 from pipelines.allocator import keep_freed_memory
@@ -48,46 +48,14 @@ _STOPPING = {
 }
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised like Ctrl-C so that every temporary output is cleaned up on
-    the way out."""
-
-
 class StdoutClosed(BaseException):
     """The reader of stdout (or stderr) went away (``groklst ... | head -n 1``): the run stops
     quietly, like a tool killed by SIGPIPE. A BaseException, so that no ``except Exception``
     reports it as a failure; raised after the command's clean-up ran."""
 
 
-# typer turns a KeyboardInterrupt into status 130: remember which signal raised it
-_signals: dict[str, Optional[int]] = {"received": None}
 # whether stdout's reader went away (what SIGPIPE would say if Python did not ignore it)
 _stdout = {"closed": False}
-
-
-def _raise_terminated(signum: int, frame: object) -> None:
-    _signals["received"] = signum
-    raise Terminated()
-
-
-@contextmanager
-def _terminate_cleanly() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into :class:`Terminated` for the block (main thread only).
-
-    A signal the parent ignores stays ignored (``nohup groklst ...`` must survive the hang-up).
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {}
-    try:
-        for signum in _STOPPING:
-            if signal.getsignal(signum) is not signal.SIG_IGN:
-                previous[signum] = signal.signal(signum, _raise_terminated)
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def _reader_gone(exc: Optional[BaseException]) -> bool:
@@ -203,7 +171,7 @@ def _fail(message: str, status: int) -> int:
 
 def _stopped_by_signal() -> int:
     """The status and message of a run stopped by SIGTERM or SIGHUP (clean-up done)."""
-    status, what = _STOPPING[_signals["received"]]
+    status, what = _STOPPING[received()]
     return _fail(f"{what}; unfinished outputs were removed", status)
 
 
@@ -275,13 +243,12 @@ def run(argv: list[str] | None = None) -> int:
 def _run(argv: list[str] | None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     debug, as_json = "--debug" in args, "--json" in args
-    _signals["received"] = None
     state.begin()  # a usage error of the global options comes before _root
     try:
-        with _terminate_cleanly(), _groklst_warnings_shown():
+        with stopping_signals_raise(_STOPPING), _groklst_warnings_shown():
             # Without standalone mode click returns typer.Exit's code instead of raising it.
             status = app(args=argv, prog_name="groklst", standalone_mode=False)
-        if _signals["received"] is not None:
+        if received() is not None:
             return _stopped_by_signal()
         if status == EXIT_INTERRUPTED:
             return _fail("interrupted; unfinished outputs were removed", EXIT_INTERRUPTED)

@@ -22,6 +22,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import Enum
 from pathlib import Path
 
@@ -34,6 +35,10 @@ TEMPORARY_NAME_BYTES = 49
 DATASET_FORMAT = "groklst-dataset/1"  # the marker in a prepared dataset's info.json
 DATASET_INFO = "info.json"
 _LEGACY_DATASET_ENTRIES = ("data.zarr", "stats.json", DATASET_INFO, "splits")
+
+# Called with the output right before a complete one is renamed into place, in this thread's
+# context (the CLI holds Ctrl-C from there until the output's result line is written).
+before_publish: ContextVar[Callable[[Path], None] | None] = ContextVar("before_publish", default=None)
 
 
 class OutputAppeared(InputError):
@@ -360,6 +365,8 @@ def atomic_output(
             raise RuntimeError(f"nothing was written to the temporary output {tmp}")
         if check is not None:
             check(tmp)
+        if (hook := before_publish.get()) is not None:
+            hook(target)
         if tmp.is_dir():
             _publish_dir(tmp, target, overwrite, kind)
         else:

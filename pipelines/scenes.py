@@ -234,6 +234,7 @@ def run_dask(
     options: DownscaleOptions,
     client: Client,
     *,
+    late: Callable[[SceneReport], None],
     skip_existing: bool = False,
 ) -> Iterator[SceneReport]:
     """Scenes as tasks on the scheduler of ``client`` (:func:`dask_client`), yielded as they finish.
@@ -243,7 +244,9 @@ def run_dask(
     the warnings each scene raised on its worker (raised again here before its report), name
     the paths as given. When the caller stops (Ctrl-C, SIGTERM, any exception, or closing this
     generator), queued scenes are cancelled and running ones stop without publishing their
-    output (:func:`_stop`); close it before ``client``.
+    output (:func:`_stop`); close it before ``client``. A scene that wrote its output before
+    the stop reached it, and was not yet reported (the caller had not asked for the next
+    report since it was yielded: it may have been said), is given to ``late``.
     """
     jobs = list(jobs)
     sent = [_absolute_job(job) for job in jobs]
@@ -261,12 +264,14 @@ def run_dask(
         for future in as_completed(futures):
             i = futures[future]
             report, caught = _task_outcome(future, sent[i])
-            pending.discard(future)
             _warn_again(caught, jobs[i], sent[i], registry)
             yield _as_given(report, jobs[i], sent[i])
+            pending.discard(future)  # the caller asked for the next: this one was reported
     finally:
         if pending:
-            _stop(client, stop, {f: str(jobs[futures[f]].output) for f in pending})
+            for future, report in _stop(client, stop, pending).items():
+                i = futures[future]
+                late(_as_given(report, jobs[i], sent[i]))
 
 
 @dataclass(frozen=True)
@@ -410,12 +415,12 @@ def _wait_for_workers(client, scheduler: str) -> None:
                      f"{WORKER_WAIT_S} s)", f"start workers with: dask worker {scheduler}")
 
 
-def _stop(client, stop, pending: dict) -> None:
-    """Stop a run whose ``pending`` futures (each with its output as given) were not reported:
-    set its event (running scenes stop at their next check and publish nothing), cancel the
-    scenes not started, and wait up to :data:`STOP_WAIT_S` for the running ones to end, so that
-    their temporaries are gone. Outputs written before the stop reached their scene (never
-    reported), and scenes still running after the wait, are warned about."""
+def _stop(client, stop, pending: set) -> dict:
+    """Stop a run whose ``pending`` futures were not reported: set its event (running scenes
+    stop at their next check and publish nothing), cancel the scenes not started, and wait up
+    to :data:`STOP_WAIT_S` for the running ones to end, so that their temporaries are gone.
+    Returns the reports of the scenes that wrote their output before the stop reached them, by
+    future; scenes still running after the wait are warned about."""
     from dask.distributed import wait
 
     try:
@@ -427,14 +432,13 @@ def _stop(client, stop, pending: dict) -> None:
     except Exception as exc:  # noqa: BLE001 - the scheduler is gone: so are the run's results
         warnings.warn(f"could not stop the run's scenes on the dask cluster: {_first_line(exc)}",
                       GroklstWarning, stacklevel=2)
-        return
+        return {}
     try:
         wait(started, timeout=STOP_WAIT_S)
     except TimeoutError:
         pass
-    written = [pending[f] for f in (*finished, *started) if f.status == "finished" and f.result()[0].status == "ok"]
-    if written:
-        warnings.warn(f"written before the stop reached it: {', '.join(written)}", GroklstWarning, stacklevel=2)
+    done = {f: f.result()[0] for f in (*finished, *started) if f.status == "finished"}
+    written = {f: report for f, report in done.items() if report.status == "ok"}
     left = [f for f in started if not f.done()]
     if left:
         warnings.warn(f"{len(left)} scene(s) still running on the cluster did not stop within {STOP_WAIT_S} s; "
@@ -442,6 +446,7 @@ def _stop(client, stop, pending: dict) -> None:
     else:
         stop.clear()  # the scheduler keeps a set event until it is cleared
     client.cancel(list(pending), force=True)
+    return written
 
 
 def _first_line(exc: BaseException) -> str:

@@ -187,6 +187,71 @@ def test_a_scene_finished_after_the_stop_is_not_renamed_into_place(tmp_path: Pat
     assert not later.parent.exists()
 
 
+def _second_scene_waits_for_the_stop(monkeypatch) -> None:
+    """Scene b starts only once its run was stopped (so it writes nothing); scene a as usual."""
+    real = scenes.run_job
+
+    def held(job, *args, stopped, **kwargs):
+        deadline = time.monotonic() + 20
+        while job.lst.name == "b_lst.tif" and not stopped() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return real(job, *args, stopped=stopped, **kwargs)
+
+    monkeypatch.setattr(scenes, "run_job", held)
+
+
+def _stopped_run(tmp_path: Path, capsys, cluster) -> tuple[int, list[str], Path]:
+    a, b = _scene(tmp_path, "a", 1), _scene(tmp_path, "b", 2)
+    out = tmp_path / "out"
+    capsys.readouterr()
+    code = run(["-q", "downscale", str(a), str(b), "--model", "bicubic", "--out-dir", str(out),
+                "--tile", "32", "--overlap", "16", "--dask-scheduler", cluster.scheduler_address])
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == ["error: interrupted; unfinished outputs were removed"]
+    return code, captured.out.splitlines(), out
+
+
+def test_a_scene_written_before_the_stop_reached_the_client_is_reported(tmp_path: Path, capsys,
+                                                                        monkeypatch) -> None:
+    """QA: Ctrl-C right after a worker renamed a scene into place: the output stayed, said only
+    in a warning ("written before the stop reached it"), not on stdout."""
+    _second_scene_waits_for_the_stop(monkeypatch)
+    held = scenes.run_job
+
+    def interrupted_once_written(job, *args, **kwargs):
+        report = held(job, *args, **kwargs)
+        if job.lst.name == "a_lst.tif":
+            os.kill(os.getpid(), signal.SIGINT)  # the client stops before it gets the report
+            time.sleep(0.5)
+        return report
+
+    monkeypatch.setattr(scenes, "run_job", interrupted_once_written)
+    with _cluster() as cluster:
+        code, lines, out = _stopped_run(tmp_path, capsys, cluster)
+    assert code == 130
+    assert lines == [str(out / "a_lst_downscaled.tif")]  # once, whether it came before the stop or after
+    assert sorted(p.name for p in out.iterdir()) == ["a_lst_downscaled.tif"]
+
+
+def test_a_scene_received_but_not_yet_said_when_the_client_stops_is_reported(tmp_path: Path, capsys,
+                                                                            monkeypatch) -> None:
+    """QA: the client had taken the scene's report off the cluster but not said it when Ctrl-C
+    came: neither its line nor the warning about written scenes was given."""
+    _second_scene_waits_for_the_stop(monkeypatch)
+    real = scenes._warn_again
+
+    def interrupted(caught, given, sent, registry):  # on the client, between receiving and saying
+        real(caught, given, sent, registry)
+        if given.lst.name == "a_lst.tif":
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(scenes, "_warn_again", interrupted)
+    with _cluster() as cluster:
+        code, lines, out = _stopped_run(tmp_path, capsys, cluster)
+    assert code == 130 and lines == [str(out / "a_lst_downscaled.tif")]
+    assert sorted(p.name for p in out.iterdir()) == ["a_lst_downscaled.tif"]
+
+
 def test_relative_paths_are_those_of_the_client_not_of_the_worker(tmp_path: Path, capsys, monkeypatch) -> None:
     """QA: relative inputs, outputs, guidance and checkpoint were looked up in the worker's folder
     (``s/a1_lst.tif: file not found``, a stray folder there, or another file of the same name)."""

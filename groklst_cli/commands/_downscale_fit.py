@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Optional
 
 from groklst_cli.commands._scene_reports import exit_status, say
 from groklst_cli.console import info, progress, state, warn
+from groklst_cli.interrupts import reported_once_published
 from pipelines.errors import InputError
 from pipelines.fit_options import FitOptions
 from pipelines.psf_shape import Psf
@@ -103,15 +104,16 @@ def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, f
                                  "fit_residual": fit_options.residual})
     options = replace(options, units=fitted.units)
     info(f"units: {fitted.units.value} in, {(options.units_out or fitted.units).value} out")
-    with progress() as bar:
-        task = bar.add_task(job.lst.name, total=None)
-        report = next(run_local(
-            [job], source, options, debug=state.debug,
-            on_progress=lambda done, total: bar.update(task, completed=done, total=total),
-            on_grid=info,
-        ))
-    report.seconds = round(report.seconds + fitted.seconds, 3)
-    report.extra["fit"] = {**fitted.summary(), "written": source.name,
-                           "conserve": options.conserve}
-    say(report, as_json)
+    with reported_once_published(job.output):  # a Ctrl-C after the rename waits for the result line
+        with progress() as bar:
+            task = bar.add_task(job.lst.name, total=None)
+            report = next(run_local(
+                [job], source, options, debug=state.debug,
+                on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+                on_grid=info,
+            ))
+        report.seconds = round(report.seconds + fitted.seconds, 3)
+        report.extra["fit"] = {**fitted.summary(), "written": source.name,
+                               "conserve": options.conserve}
+        say(report, as_json)
     exit_status([report.status])

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from groklst_cli.console import err, info, result, result_path, state, warn
+from groklst_cli.interrupts import signals_wait
 from pipelines import strict_json
 from pipelines.errors import escape_control_characters, printable_path
 
@@ -96,13 +97,22 @@ def exit_status(statuses: list[str]) -> None:
         raise typer.Exit(EXIT_ALL_EMPTY)
 
 
-def say_all(reports: Iterable[SceneReport], as_json: bool) -> list[SceneReport]:
-    """:func:`say` each report of a cluster's scenes as it arrives, after its output-grid line
-    (a local run says it while the scene works); returns them all."""
+def say_all(reports: Iterable[SceneReport], as_json: bool, said: set[str]) -> list[SceneReport]:
+    """:func:`say_once` each report of a cluster's scenes as it arrives, after its output-grid
+    line (a local run says it while the scene works); returns them all."""
     done = []
     for report in reports:
         if report.grid:
             info(report.grid)
-        say(report, as_json)
+        say_once(report, as_json, said)
         done.append(report)
     return done
+
+
+def say_once(report: SceneReport, as_json: bool, said: set[str]) -> None:
+    """:func:`say` a scene unless its output is in ``said`` (a cluster's scene given again to
+    ``run_dask``'s ``late`` after a stop), and add it; a stopping signal waits until it is said."""
+    with signals_wait():
+        if report.output not in said:
+            said.add(report.output)
+            say(report, as_json)

@@ -10,6 +10,7 @@ import typer
 
 from groklst_cli import lst_options
 from groklst_cli.console import info, result, result_path, state, warn, warnings_said
+from groklst_cli.interrupts import reported_once_published
 from groklst_cli.path_options import file_to_write
 from pipelines import strict_json
 from pipelines.coregister import MAX_SHIFT_LR
@@ -43,16 +44,17 @@ def coregister(
 
     state.working_on(lst, output)
     decoding = lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible)
-    report = coregister_scene(lst, guidance, output, units=units, decoding=decoding,
-                              max_shift_lr=max_shift, overwrite=overwrite)
-    if report.placement.startswith("not measurable"):
-        warn(f"{report.input}: offset to {report.guidance} {report.placement}")
-    else:
-        info(f"{report.input}: {report.placement} -> {report.output}")
-    if as_json:
-        result(strict_json.dumps({**asdict(report), "warnings": warnings_said()}))  # an unmeasurable R²: null
-    else:
-        result_path(output)
+    with reported_once_published(output):  # a Ctrl-C after the rename waits for the result line
+        report = coregister_scene(lst, guidance, output, units=units, decoding=decoding,
+                                  max_shift_lr=max_shift, overwrite=overwrite)
+        if report.placement.startswith("not measurable"):
+            warn(f"{report.input}: offset to {report.guidance} {report.placement}")
+        else:
+            info(f"{report.input}: {report.placement} -> {report.output}")
+        if as_json:
+            result(strict_json.dumps({**asdict(report), "warnings": warnings_said()}))  # an unmeasurable R²: null
+        else:
+            result_path(output)
 
 
 def register(app: typer.Typer) -> None:

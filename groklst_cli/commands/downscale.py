@@ -13,8 +13,9 @@ import typer
 from groklst_cli import guidance_options, lst_options, saturation_options
 from groklst_cli.commands._downscale_fit import build_fit_options, run_fit
 from groklst_cli.commands._downscale_products import check_product_run, ingest_scene, plan_product_scene
-from groklst_cli.commands._scene_reports import exit_status, say, say_all
+from groklst_cli.commands._scene_reports import exit_status, say, say_all, say_once
 from groklst_cli.console import info, progress, state, warn
+from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
 from groklst_cli.path_options import file_to_write
 from pipelines.atomic import check_writable, missing_folders, remove_if_empty, same_path
@@ -366,19 +367,22 @@ def downscale(
     else:
         info(f"model {source.name} x{source.scale} from {source.checkpoint_path}")
     if client is not None:  # the run closes before its client: a stopped run is stopped on the cluster
-        with closing(run_dask(jobs, source, options, client, skip_existing=skip_existing)) as reports:
-            statuses = [r.status for r in say_all(reports, as_json)]
+        said: set[str] = set()  # a scene written as the run stopped is said then, if not yet
+        with closing(run_dask(jobs, source, options, client, skip_existing=skip_existing,
+                              late=lambda report: say_once(report, as_json, said))) as reports:
+            statuses = [r.status for r in say_all(reports, as_json, said)]
     else:
         statuses = []
         with progress() as bar:
             for job in jobs:
                 task = bar.add_task(job.lst.name, total=None)
-                report = next(run_local(
-                    [job], source, options, skip_existing=skip_existing, debug=state.debug,
-                    on_progress=lambda done, total, t=task: bar.update(t, completed=done, total=total),
-                    on_grid=info,
-                ))
-                say(report, as_json)
+                with reported_once_published(job.output):  # a Ctrl-C after the rename waits for its line
+                    report = next(run_local(
+                        [job], source, options, skip_existing=skip_existing, debug=state.debug,
+                        on_progress=lambda done, total, t=task: bar.update(t, completed=done, total=total),
+                        on_grid=info,
+                    ))
+                    say(report, as_json)
                 statuses.append(report.status)
     exit_status(statuses)
     if statuses == ["ok"]:

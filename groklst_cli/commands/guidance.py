@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from groklst_cli.console import info, progress, result, result_path, state, warnings_said
+from groklst_cli.interrupts import reported_once_published
 from groklst_cli.path_options import file_to_write
 from pipelines import strict_json
 from pipelines.errors import InputError
+
+if TYPE_CHECKING:  # rasterio loads only when a guidance is built
+    from pipelines.guidance import GuidanceReport
 
 
 def _class_values(text: Optional[str]) -> tuple[int, ...]:
@@ -55,13 +59,19 @@ def guidance(
         scale=scale, res=res, refine=refine, classes=classes, class_values=_class_values(class_values),
         indices=tuple(i.lower() for i in index or []), cog=cog, overviews=overviews, overwrite=overwrite,
     )
-    with progress() as bar:  # warnings (GroklstWarning) are shown by the app
-        task = bar.add_task("guidance", total=None)
-        report = build_guidance(
-            lst, specs, output, options,
-            on_progress=lambda done, total, what: bar.update(task, completed=done, total=total,
-                                                             description=what),
-        )
+    with reported_once_published(output):  # a Ctrl-C after the rename waits for the result line
+        with progress() as bar:  # warnings (GroklstWarning) are shown by the app
+            task = bar.add_task("guidance", total=None)
+            report = build_guidance(
+                lst, specs, output, options,
+                on_progress=lambda done, total, what: bar.update(task, completed=done, total=total,
+                                                                 description=what),
+            )
+        _say(report, output, as_json)
+
+
+def _say(report: GuidanceReport, output: Path, as_json: bool) -> None:
+    """The grid and bands on stderr; the output's path (or the JSON object) on stdout."""
     info(f"guidance grid: {report.grid}")
     for band in report.bands:
         info(f"  {band['name']}: {band['source']}, {band['resampling']}")

@@ -10,6 +10,7 @@ import typer
 
 from groklst_cli.commands._scene_reports import EXIT_ALL_EMPTY
 from groklst_cli.console import info, result, result_path, state, warn, warnings_said
+from groklst_cli.interrupts import reported_once_published
 from groklst_cli.path_options import file_to_write
 from pipelines import strict_json
 from pipelines.errors import EmptySceneError, InputError
@@ -47,22 +48,23 @@ def mask(
 
     state.working_on(raster, output)
     rule = MaskRule(_numbers(bits, "--bits", int), _numbers(values, "--values", float))
-    try:
-        report = mask_raster(raster, mask_path, output, rule, fill=fill, overwrite=overwrite)
-    except EmptySceneError as exc:
-        warn(str(exc))
+    with reported_once_published(output):  # a Ctrl-C after the rename waits for the result line
+        try:
+            report = mask_raster(raster, mask_path, output, rule, fill=fill, overwrite=overwrite)
+        except EmptySceneError as exc:
+            warn(str(exc))
+            if as_json:
+                result(strict_json.dumps({"input": str(raster), "output": None, "status": "empty", "error": str(exc),
+                                          "warnings": warnings_said()}))
+            raise typer.Exit(EXIT_ALL_EMPTY) from exc
+        share = report.masked / report.valid_before
+        info(f"{report.input}: {report.masked:,} of {report.valid_before:,} valid pixels ({share:.1%}) "
+             f"flagged ({report.rule} in {report.mask}) -> {report.output}")
         if as_json:
-            result(strict_json.dumps({"input": str(raster), "output": None, "status": "empty", "error": str(exc),
+            result(strict_json.dumps({**asdict(report), "status": "ok", "valid_after": report.valid_after,
                                       "warnings": warnings_said()}))
-        raise typer.Exit(EXIT_ALL_EMPTY) from exc
-    share = report.masked / report.valid_before
-    info(f"{report.input}: {report.masked:,} of {report.valid_before:,} valid pixels ({share:.1%}) "
-         f"flagged ({report.rule} in {report.mask}) -> {report.output}")
-    if as_json:
-        result(strict_json.dumps({**asdict(report), "status": "ok", "valid_after": report.valid_after,
-                                  "warnings": warnings_said()}))
-    else:
-        result_path(output)
+        else:
+            result_path(output)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,6 +14,7 @@ from rich.table import Table
 from groklst_cli.console import (info, progress, result, result_path, table_console, warn, warnings_said,
                                  warnings_shown)
 from groklst_cli import guidance_options, lst_options, saturation_options
+from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
 from pipelines import strict_json
 from pipelines.atomic import INGEST_PREFIX, OutputKind, check_writable, remove_stale_ingests
@@ -156,6 +157,7 @@ def prepare_cmd(
         return
     if out is None:
         raise InputError("--out", "no output dataset given", "add --out DATASET")
+    ctx.with_resource(reported_once_published(out))  # a Ctrl-C after the rename waits for the result line
     with progress() as bar:
         hook = _bar_hook(bar)
         if align and guidance is None:

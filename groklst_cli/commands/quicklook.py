@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from groklst_cli.console import result_path, state
+from groklst_cli.interrupts import reported_once_published
 from groklst_cli.path_options import file_to_write
 
 
@@ -27,8 +28,9 @@ def quicklook(
 
     state.working_on(output, png)
     target = png or output.with_suffix(".png")
-    write_quicklook(output, target, lst_path=lst, width_px=width, overwrite=overwrite)
-    result_path(target)
+    with reported_once_published(target):  # a Ctrl-C after the rename waits for the result line
+        write_quicklook(output, target, lst_path=lst, width_px=width, overwrite=overwrite)
+        result_path(target)
 
 
 def register(app: typer.Typer) -> None:
