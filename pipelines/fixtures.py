@@ -10,10 +10,11 @@ ingesting the fixture gives back the scene (up to DN quantisation):
   DN with the fixture gains, B4/B5 optionally clipped at a saturation DN; cameras A (west) and
   B (east) overlap in the middle;
 - TIS: the scene's 30 m LST -> B2/B3 brightness temperatures by inverting the split window
-  (with a fixed B2 - B3 difference), B1 a little cooler -> Planck radiance -> DN. A B3
-  misregistered against B2 is made from the fine scene seen through moved footprints (LST and
-  emissivity alike), so it is not the output of the resampling that ingest undoes it with. A
-  sensor PSF and noise can be added (the default is the scene's own, ideally sampled LST).
+  (with a fixed B2 - B3 difference, optionally larger on bare soil), B1 a little cooler ->
+  Planck radiance -> DN. A B3 misregistered against B2 is made from the fine scene seen
+  through moved footprints (LST and emissivity alike), so it is not the output of the
+  resampling that ingest undoes it with. A sensor PSF and noise can be added (the default is
+  the scene's own, ideally sampled LST).
 
 DN 0 is fill, as in real products.
 """
@@ -50,6 +51,7 @@ class FixtureSettings:
     mii_gain: tuple[float, ...] = (0.071, 0.068, 0.066, 0.062, 0.058, 0.049, 0.043)  # made up
     mii_bias: tuple[float, ...] = (0.0,) * 7
     split_difference: float = 0.8  # K, TIS B2 minus B3 brightness temperature
+    split_difference_soil_k: float = 0.0  # K more on bare soil (real soils' band emissivities differ more than the model's)
     camera_split: tuple[float, float] = (0.6, 0.45)  # A covers x < 0.6 W, B covers x >= 0.45 W
     tis_offset_m: tuple[float, float] = (0.0, 0.0)  # (east, north) error of the TIS georeferencing
     tis_band_offset_m: tuple[float, float] = (0.0, 0.0)  # (east, north) error of TIS B3 against B2
@@ -158,8 +160,11 @@ def _brightness_temperatures(lst: np.ndarray, mii_dn: np.ndarray, ratio: int, se
         return rho.reshape(rows, ratio, cols, ratio).mean(axis=(1, 3))
 
     green, red, nir = (block_mean(band) for band in (4, 5, 7))
-    e2, e3 = lst_retrieval.emissivity(indices.ndvi(red, nir), indices.ndwi(green, nir), config)
-    return lst_retrieval.split_window_inverse(lst.astype(np.float64), e2, e3, config, settings.split_difference)
+    ndvi = indices.ndvi(red, nir)
+    e2, e3 = lst_retrieval.emissivity(ndvi, indices.ndwi(green, nir), config)
+    soil = 1.0 - lst_retrieval.vegetation_proportion(ndvi, config)
+    difference = settings.split_difference + settings.split_difference_soil_k * soil
+    return lst_retrieval.split_window_inverse(lst.astype(np.float64), e2, e3, config, difference)
 
 
 def _seen_lst(scene: SampleScene, settings: FixtureSettings, east_px: int = 0, north_px: int = 0) -> np.ndarray:

@@ -12,8 +12,9 @@ offset against the MII is measured on the scene (:mod:`pipelines.coregister`) an
 grid moved onto the MII by whole MII pixels (the MII's georeferencing is trusted; the LST
 values are not resampled). The TIS bands are also misregistered against each other, by up to
 about a pixel; before a split window, B3's offset against B2 is measured and B3 resampled
-onto B2 (:mod:`pipelines.band_registration`), and on request B2's detector stripes are
-measured against B3 and removed (:mod:`pipelines.destripe`). Saturated MII pixels are found on each camera's
+onto B2 (:mod:`pipelines.band_registration`), where the band difference it gives departs
+from its neighbours' it is taken from them (:mod:`pipelines.edge_difference`), and on
+request B2's detector stripes are measured against B3 and removed (:mod:`pipelines.destripe`). Saturated MII pixels are found on each camera's
 own grid (:mod:`pipelines.saturation`), reported, and kept or made nodata.
 """
 
@@ -37,14 +38,14 @@ from rasterio.transform import array_bounds
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
 
-from pipelines import band_registration, indices, lst_retrieval, lst_values, sdgsat
+from pipelines import band_registration, edge_difference, indices, lst_retrieval, lst_values, sdgsat
 from pipelines.atomic import check_writable, folders_removed_if_left_empty
 from pipelines.band_registration import HALO_PX, BandShift
 from pipelines.coregister import MAX_SHIFT_LR, ShiftEstimate, crops, estimate_shift
 from pipelines.destripe import Destriping, StripeProfile, destripe, measure_direction
 from pipelines.errors import InputError
 from pipelines.geotiff import FILLED_DEM_PREFIX, creation_profile, geotiff_output, open_raster, streaming_gdal_env
-from pipelines.grids import Grid, check_north_up, footprints_disjoint
+from pipelines.grids import Grid, check_north_up, footprints_disjoint, ordered_bounds
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
 from pipelines.saturation import POLICIES, SaturationOptions, detectable, saturation_level
 from pipelines.lst_values import LstDecoding
@@ -316,7 +317,7 @@ class _Dem:
             return
         if self.src.crs is None:
             raise InputError(path, "has no CRS", "the DEM must be georeferenced")
-        dem_bounds = transform_bounds(self.src.crs, grid.crs, *self.src.bounds)
+        dem_bounds = transform_bounds(self.src.crs, grid.crs, *ordered_bounds(self.src.bounds))
         if footprints_disjoint(dem_bounds, array_bounds(grid.height, grid.width, grid.transform)):
             raise InputError(path, "does not overlap the scene", "give a DEM covering the MII footprint")
         self.source = Path(path).name
@@ -408,6 +409,7 @@ class _TisLst:
         self.tis, self.src, self.ratio, self.method, self.config = tis, src, ratio, method, config
         self.band_shift: BandShift | None = None  # B3 against B2, set by register_bands
         self.destriping: Destriping | None = None  # B2's stripes, set by find_stripes
+        self.repaired = self.retrieved = 0  # split-window pixels, and those whose band difference was repaired
         if method == "split-window":
             detail = f"c={list(config.c)}, water_vapour={config.water_vapour:g} g/cm2"
         else:
@@ -471,17 +473,56 @@ class _TisLst:
         return t2, t3
 
     def strip(self, window: Window, reflectance: dict[int, np.ndarray]) -> np.ndarray:
-        temps = list(self._temperatures(window))
-        if self.destriping is not None:
-            temps[0] = destripe(temps[0], self.destriping, window.row_off, window.col_off)
         green, red, nir = (_block_mean(reflectance[b], self.ratio) for b in (GREEN, RED, NIR))
         e2, e3 = lst_retrieval.emissivity(indices.ndvi(red, nir), indices.ndwi(green, nir), self.config)
         if self.method == "split-window":
-            lst = lst_retrieval.split_window(temps[0], temps[1], e2, e3, self.config)
+            t2, t3 = self._split_window_temperatures(window)
+            lst = lst_retrieval.split_window(t2, t3, e2, e3, self.config)
         else:
-            lst = lst_retrieval.single_channel(temps[0], e2, sdgsat.TIS_WAVELENGTH_UM[1])
+            t2 = self._destriped_temperatures(window)[0]
+            lst = lst_retrieval.single_channel(t2, e2, sdgsat.TIS_WAVELENGTH_UM[1])
         self._check_plausible(lst)
         return lst
+
+    def _split_window_temperatures(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_destriped_temperatures`; where B3 was resampled by a fraction of a pixel, its
+        band difference at edges is repaired from the neighbours' (read with a halo, so that
+        strips join exactly) and the pixels repaired are counted."""
+        if not self._resampled_b3():
+            return self._destriped_temperatures(window)
+        halo = edge_difference.HALO_PX
+        haloed = Window(window.col_off - halo, window.row_off - halo, window.width + 2 * halo,
+                        window.height + 2 * halo)
+        t2, t3 = self._destriped_temperatures(haloed)
+        t3, replaced = edge_difference.repair_edge_differences(t2, t3)
+        inner = (slice(halo, halo + window.height), slice(halo, halo + window.width))
+        self.repaired += int(replaced[inner].sum())
+        self.retrieved += int(np.isfinite(t3[inner]).sum())
+        return t2[inner], t3[inner]
+
+    def _resampled_b3(self) -> bool:
+        """Whether B3 is moved by a fraction of a pixel (a whole-pixel move copies it exactly)."""
+        shift = self.band_shift
+        return shift is not None and max(abs(v - round(v)) for v in (shift.rows, shift.cols)) > 1e-3
+
+    def report_repairs(self) -> None:
+        """Add the band-difference repairs to the band-registration tag, and say so."""
+        if not self._resampled_b3():
+            return
+        share = self.repaired / self.retrieved if self.retrieved else 0.0
+        repaired = (f"B2 - B3 difference of {self.repaired} px ({share:.1%}) taken from the median of their "
+                    f"{edge_difference.NEIGHBOURHOOD_PX} x {edge_difference.NEIGHBOURHOOD_PX} neighbourhood "
+                    f"(departed from it by > {edge_difference.MAX_DEPARTURE_K:g} K: interpolated at edges)")
+        self.tags["tis_band_registration"] += f"; {repaired}"
+        if self.repaired:
+            warnings.warn(f"TIS B3 resampled onto B2: {repaired}", IngestWarning, stacklevel=3)
+
+    def _destriped_temperatures(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_temperatures`, B2 without its stripes when :meth:`find_stripes` found them."""
+        t2, t3 = self._temperatures(window)
+        if self.destriping is not None:
+            t2 = destripe(t2, self.destriping, window.row_off, window.col_off)
+        return t2, t3
 
     def thermal(self, window: Window) -> np.ndarray:
         """TIS B2 brightness temperature: placed against the MII before the MII gives emissivity."""
@@ -650,6 +691,8 @@ def ingest_product(
                     report(len(strips) + n, total, "guidance and LST")
                 if not any_lst:
                     raise source.no_data_error()
+                if isinstance(source, _TisLst):
+                    source.report_repairs()
                 dem_band.finish()
                 _describe(g_dst, BAND_NAMES, BAND_UNITS, {
                     **common, "dem_source": dem_band.source, "mii_saturation": mii.saturation_report(),
@@ -684,6 +727,8 @@ def _report_placement(estimate: ShiftEstimate, res: float) -> str:
     elif not estimate.reliable:
         warnings.warn(f"the offset between TIS and MII could not be measured on this scene: {placed}",
                       IngestWarning, stacklevel=3)
+    elif estimate.uncertain:
+        warnings.warn(f"TIS and MII: {placed}; --no-coregister keeps the delivered grid", IngestWarning, stacklevel=3)
     return placed
 
 

@@ -93,6 +93,12 @@ def load_config(path: str | Path | None) -> RetrievalConfig:
     return RetrievalConfig(**values)
 
 
+def vegetation_proportion(ndvi: np.ndarray, config: RetrievalConfig) -> np.ndarray:
+    """``Pv``: 0 at the soil threshold and below, 1 at the vegetation threshold and above."""
+    span = config.ndvi_vegetation - config.ndvi_soil
+    return np.clip((np.asarray(ndvi, dtype=np.float64) - config.ndvi_soil) / span, 0.0, 1.0) ** 2
+
+
 def emissivity(ndvi: np.ndarray, ndwi: np.ndarray, config: RetrievalConfig) -> tuple[np.ndarray, np.ndarray]:
     """NDVI-threshold emissivity for TIS B2 and B3 (water where NDWI exceeds its threshold).
 
@@ -102,7 +108,7 @@ def emissivity(ndvi: np.ndarray, ndwi: np.ndarray, config: RetrievalConfig) -> t
     doi:10.1016/j.rse.2004.02.003).
     """
     ndvi = np.asarray(ndvi, dtype=np.float64)
-    pv = np.clip((ndvi - config.ndvi_soil) / (config.ndvi_vegetation - config.ndvi_soil), 0.0, 1.0) ** 2
+    pv = vegetation_proportion(ndvi, config)
     out = []
     for band in range(2):
         es, ev = config.soil[band], config.vegetation[band]
