@@ -87,13 +87,14 @@ def stopping_signals_raise(terminating: Iterable[int]) -> Iterator[None]:
 
 
 @contextmanager
-def reported_once_published(output: str | os.PathLike[str]) -> Iterator[None]:
-    """The block writes ``output`` and then its result line: a stopping signal that arrives
-    after ``output`` was renamed into place waits until the block ends, and is raised then."""
-    target = Path(output).absolute()
+def reported_once_published(output: str | os.PathLike[str] | None) -> Iterator[None]:
+    """The block writes ``output`` (``None``: whatever it writes, e.g. a scene pair whose names
+    it derives) and then the result lines: a stopping signal that arrives after such an output
+    was renamed into place waits until the block ends, and is raised then."""
+    target = None if output is None else Path(output).absolute()
 
     def hold(published: Path) -> None:
-        if published.absolute() == target:
+        if target is None or published.absolute() == target:
             _signals.holding = True
 
     token = before_publish.set(hold)

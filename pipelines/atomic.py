@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from enum import Enum
+from functools import partial
 from pathlib import Path
 
 from pipelines.errors import GroklstWarning, InputError, environment_error, environment_hint
@@ -39,6 +40,8 @@ _LEGACY_DATASET_ENTRIES = ("data.zarr", "stats.json", DATASET_INFO, "splits")
 # Called with the output right before a complete one is renamed into place, in this thread's
 # context (the CLI holds Ctrl-C from there until the output's result line is written).
 before_publish: ContextVar[Callable[[Path], None] | None] = ContextVar("before_publish", default=None)
+# Inside published_together: the complete outputs waiting to be renamed into place, in order.
+_held_back: ContextVar[list[tuple[Path, Callable[[], None]]] | None] = ContextVar("_held_back", default=None)
 
 
 class OutputAppeared(InputError):
@@ -353,6 +356,7 @@ def atomic_output(
     target = check_writable(path, overwrite, kind=kind, inputs=inputs)
     _clean_stale(target)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+    handed_over = False
     try:
         try:
             yield tmp
@@ -365,11 +369,43 @@ def atomic_output(
             raise RuntimeError(f"nothing was written to the temporary output {tmp}")
         if check is not None:
             check(tmp)
-        if (hook := before_publish.get()) is not None:
-            hook(target)
-        if tmp.is_dir():
-            _publish_dir(tmp, target, overwrite, kind)
+        publish = partial(_publish, tmp, target, overwrite, kind)
+        if (held_back := _held_back.get()) is not None:
+            held_back.append((tmp, publish))  # published_together renames it, or removes it
+            handed_over = True
         else:
-            _publish_file(tmp, target, overwrite)
+            publish()
     finally:
-        _remove(tmp)
+        if not handed_over:
+            _remove(tmp)
+
+
+def _publish(tmp: Path, target: Path, overwrite: bool, kind: OutputKind) -> None:
+    """Rename a complete temporary output into place (see :data:`before_publish`)."""
+    if (hook := before_publish.get()) is not None:
+        hook(target)
+    if tmp.is_dir():
+        _publish_dir(tmp, target, overwrite, kind)
+    else:
+        _publish_file(tmp, target, overwrite)
+
+
+@contextmanager
+def published_together() -> Iterator[None]:
+    """Outputs of :func:`atomic_output` blocks that end inside this block are renamed into
+    place only when it ends without error, so that a pair (an LST and its guidance) is never
+    published half: a failure in either leaves both unpublished, and an existing pair under
+    ``--overwrite`` untouched."""
+    held_back: list[tuple[Path, Callable[[], None]]] = []
+    token = _held_back.set(held_back)
+    try:
+        yield
+        _held_back.reset(token)
+        token = None
+        for _, publish in held_back:
+            publish()
+    finally:
+        if token is not None:
+            _held_back.reset(token)
+        for tmp, _ in held_back:
+            _remove(tmp)

@@ -39,7 +39,7 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
 
 from pipelines import band_registration, edge_difference, indices, lst_retrieval, lst_values, sdgsat
-from pipelines.atomic import check_writable, folders_removed_if_left_empty
+from pipelines.atomic import check_writable, folders_removed_if_left_empty, published_together
 from pipelines.band_registration import HALO_PX, BandShift
 from pipelines.coregister import MAX_SHIFT_LR, ShiftEstimate, crops, estimate_shift
 from pipelines.destripe import Destriping, StripeProfile, destripe, measure_direction
@@ -669,7 +669,8 @@ def ingest_product(
         l_profile = creation_profile(width=lst_grid.width, height=lst_grid.height, count=1,
                                      crs=lst_grid.crs, transform=lst_grid.transform)
         any_lst = False
-        with geotiff_output(guidance_path, overwrite) as g_tmp, geotiff_output(lst_path, overwrite) as l_tmp:
+        with published_together(), geotiff_output(guidance_path, overwrite) as g_tmp, \
+                geotiff_output(lst_path, overwrite) as l_tmp:
             with rasterio.open(g_tmp, "w", **g_profile) as g_dst, rasterio.open(l_tmp, "w", **l_profile) as l_dst:
                 for n, (top, grid) in enumerate(zip(tops, strips), start=1):
                     refl = {}

@@ -30,7 +30,7 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from pipelines import indices
-from pipelines.atomic import check_writable
+from pipelines.atomic import check_writable, published_together
 from pipelines.errors import InputError
 from pipelines.geotiff import write_raster
 
@@ -376,11 +376,12 @@ def write_scene(
     paths = scene_paths(out_dir, name)
     for key in ("lst", "guidance"):
         check_writable(paths[key], overwrite)
-    write_raster(paths["lst"], scene.lst, crs=scene.crs, transform=scene.lst_transform,
-                 descriptions=["lst"], units="K", tags=_tags(scene), overwrite=overwrite)
-    write_raster(paths["guidance"], scene.guidance, crs=scene.crs, transform=scene.guidance_transform,
-                 descriptions=list(BAND_NAMES), units=list(BAND_UNITS), tags=_tags(scene),
-                 overwrite=overwrite)
+    with published_together():  # never one file of a new pair beside one of an old
+        write_raster(paths["lst"], scene.lst, crs=scene.crs, transform=scene.lst_transform,
+                     descriptions=["lst"], units="K", tags=_tags(scene), overwrite=overwrite)
+        write_raster(paths["guidance"], scene.guidance, crs=scene.crs, transform=scene.guidance_transform,
+                     descriptions=list(BAND_NAMES), units=list(BAND_UNITS), tags=_tags(scene),
+                     overwrite=overwrite)
     return paths["lst"], paths["guidance"]
 
 

@@ -14,7 +14,8 @@ import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 
-from pipelines.atomic import DATASET_FORMAT, STALE_AFTER_S, OutputKind, atomic_output, check_writable
+from pipelines.atomic import (DATASET_FORMAT, STALE_AFTER_S, OutputKind, atomic_output, check_writable,
+                              published_together)
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import geotiff_output, write_failed, write_raster
 
@@ -27,6 +28,33 @@ def test_failure_inside_leaves_nothing(tmp_path: Path) -> None:
             raise RuntimeError("killed midway")
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_outputs_published_together_appear_only_when_all_are_complete(tmp_path: Path) -> None:
+    """A pair written under --overwrite: the second output failing its completeness check
+    leaves the old pair as it was (not a new LST beside an old guidance), and no temporary."""
+    lst, guidance = tmp_path / "s_lst.tif", tmp_path / "s_guidance.tif"
+    lst.write_text("old lst")
+    guidance.write_text("old guidance")
+
+    def truncated(tmp: Path) -> None:
+        raise InputError(guidance, "incomplete")
+
+    with pytest.raises(InputError, match="incomplete"):
+        with published_together():
+            with atomic_output(lst, overwrite=True) as tmp:
+                tmp.write_text("new lst")
+            assert lst.read_text() == "old lst"  # complete, but held back
+            with atomic_output(guidance, overwrite=True, check=truncated) as tmp:
+                tmp.write_text("new guid")
+    assert (lst.read_text(), guidance.read_text()) == ("old lst", "old guidance")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s_guidance.tif", "s_lst.tif"]
+    with published_together():
+        for target, text in ((lst, "new lst"), (guidance, "new guidance")):
+            with atomic_output(target, overwrite=True) as tmp:
+                tmp.write_text(text)
+    assert (lst.read_text(), guidance.read_text()) == ("new lst", "new guidance")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s_guidance.tif", "s_lst.tif"]
 
 
 def test_existing_file_kept_without_overwrite(tmp_path: Path) -> None:

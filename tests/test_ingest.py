@@ -201,6 +201,29 @@ def test_a_south_up_geographic_dem_gives_the_dem_band_of_its_north_up_twin(scene
     np.testing.assert_allclose(bands[1], bands[0], atol=1e-3)
 
 
+def test_a_guidance_that_fails_its_check_leaves_the_old_pair_untouched(products, tmp_path, monkeypatch):
+    """The LST was renamed into place before the guidance was checked: a guidance GDAL left
+    incomplete at close under --overwrite left a new LST beside the old guidance."""
+    import pipelines.geotiff as geotiff
+
+    out = tmp_path / "out"
+    with pytest.warns(IngestWarning):
+        lst_path, guidance_path = ingest_product(list(products), out, name="s")
+    before = [(p.stat().st_ino, p.read_bytes()) for p in (lst_path, guidance_path)]
+    check = geotiff.check_complete
+
+    def guidance_truncated(tmp, path, **kwargs):
+        if Path(path) == guidance_path:
+            raise InputError(path, "incomplete GeoTIFF")
+        check(tmp, path, **kwargs)
+
+    monkeypatch.setattr(geotiff, "check_complete", guidance_truncated)
+    with pytest.warns(IngestWarning), pytest.raises(InputError, match="incomplete GeoTIFF"):
+        ingest_product(list(products), out, name="s", overwrite=True)
+    assert [(p.stat().st_ino, p.read_bytes()) for p in (lst_path, guidance_path)] == before
+    assert sorted(p.name for p in out.iterdir()) == ["s_guidance.tif", "s_lst.tif"]
+
+
 def test_given_lst_larger_than_mii_is_cropped_to_whole_pixels(scene, products, tmp_path):
     big = np.pad(scene.lst, 4, constant_values=300.0)
     t = scene.lst_transform @ Affine.translation(-4, -4)

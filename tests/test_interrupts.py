@@ -106,3 +106,24 @@ def test_single_output_commands_report_an_output_renamed_before_the_signal(tmp_p
     assert run(["-q", command, *argv]) == 143
     assert capsys.readouterr().out == f"{output}\n"
     assert output.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("first", ["heihe_demo_lst.tif", "heihe_demo_guidance.tif"])
+def test_a_pair_renamed_before_the_signal_is_reported_whole(tmp_path: Path, monkeypatch, capsys,
+                                                            first: str) -> None:
+    """sample-scene and ingest write an LST and its guidance together: a signal after the first
+    of the two renames waits for the second and for both result lines."""
+    signal_once_published(monkeypatch, signal.SIGTERM, first)
+    assert run(["-q", "sample-scene", str(tmp_path / "s"), "--size", "24"]) == 143
+    pair = [str(tmp_path / "s" / name) for name in ("heihe_demo_lst.tif", "heihe_demo_guidance.tif")]
+    assert capsys.readouterr().out.splitlines() == pair
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["heihe_demo_guidance.tif", "heihe_demo_lst.tif"]
+    products = tmp_path / "products"
+    assert run(["-q", "sample-scene", str(products), "--size", "24", "--products", "--name", "p"]) == 0
+    folders = sorted(str(p) for p in products.iterdir() if p.is_dir())
+    capsys.readouterr()
+    signal_once_published(monkeypatch, signal.SIGTERM, first.replace("heihe_demo", "x"))
+    out = tmp_path / "ingested"
+    assert run(["-q", "ingest", *folders, "--out-dir", str(out), "--name", "x"]) == 143
+    assert capsys.readouterr().out.splitlines() == [str(out / "x_lst.tif"), str(out / "x_guidance.tif")]
+    assert sorted(p.name for p in out.iterdir()) == ["x_guidance.tif", "x_lst.tif"]

@@ -7,8 +7,9 @@ from typing import Optional
 
 import typer
 
-from groklst_cli.console import progress, result, result_path, state, warnings_said, warnings_shown
 from groklst_cli import lst_options, saturation_options
+from groklst_cli.console import progress, result, result_path, state, warnings_said, warnings_shown
+from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
 from pipelines import strict_json
 from pipelines.errors import InputError
@@ -56,23 +57,24 @@ def ingest(
                         or mask_implausible or units is not Units.auto):
         raise InputError("--lst", "--units, --nodata, --scale-factor, --offset and --mask-implausible "
                                   "describe a given LST raster", "pass --lst LST.tif, or leave them out")
-    with warnings_shown(IngestWarning), progress() as bar:
-        task = bar.add_task("ingest", total=None)
-        lst_path, guidance_path = ingest_product(
-            products, out_dir, name=name, dem=dem, lst=lst, overwrite=overwrite, method=lst_method,
-            retrieval_config=retrieval_config, lst_decoding=decoding, lst_units=units, coregister=coregister,
-            saturation=saturation_options.saturation_options(saturated, saturation_dn), destripe_b2=destripe,
-            on_progress=lambda done, total, what: bar.update(
-                task, completed=done, total=total, description=f"ingest: {what}"),
-        )
-    if as_json:
-        # the keys of a --json error line too (input, status), so a pipeline tests .status on every line
-        result(strict_json.dumps({"input": state.input, "status": "ok", "lst": str(lst_path),
-                                  "guidance": str(guidance_path),
-                                  "warnings": warnings_said()}))
-    else:
-        result_path(lst_path)
-        result_path(guidance_path)
+    with reported_once_published(None):  # a signal after the pair's renames waits for its result lines
+        with warnings_shown(IngestWarning), progress() as bar:
+            task = bar.add_task("ingest", total=None)
+            lst_path, guidance_path = ingest_product(
+                products, out_dir, name=name, dem=dem, lst=lst, overwrite=overwrite, method=lst_method,
+                retrieval_config=retrieval_config, lst_decoding=decoding, lst_units=units, coregister=coregister,
+                saturation=saturation_options.saturation_options(saturated, saturation_dn), destripe_b2=destripe,
+                on_progress=lambda done, total, what: bar.update(
+                    task, completed=done, total=total, description=f"ingest: {what}"),
+            )
+        if as_json:
+            # the keys of a --json error line too (input, status), so a pipeline tests .status on every line
+            result(strict_json.dumps({"input": state.input, "status": "ok", "lst": str(lst_path),
+                                      "guidance": str(guidance_path),
+                                      "warnings": warnings_said()}))
+        else:
+            result_path(lst_path)
+            result_path(guidance_path)
 
 
 def _check_retrieval_only(ctx: typer.Context, lst: Optional[Path]) -> None:

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from groklst_cli.console import info, result_path
+from groklst_cli.interrupts import reported_once_published
 from pipelines.atomic import check_writable
 from pipelines.errors import InputError
 from pipelines.sample_scene import generate_scene, scene_paths, write_dem, write_scene, write_truth
@@ -92,14 +93,16 @@ def sample_scene(
                 raise InputError(folder, "product folder already exists", "remove it first (folders are never overwritten)")
     info(f"generating a {shape[0]}x{shape[1]} px scene (seed {seed}, ratio {ratio})")
     scene = generate_scene(shape, seed=seed, ratio=ratio, lst_resolution=LST_RESOLUTION_M)
-    written = list(write_scene(scene, out_dir, name=name, overwrite=overwrite))
+    writes = [lambda: write_scene(scene, out_dir, name=name, overwrite=overwrite)]
     if with_truth:
-        written.append(write_truth(scene, out_dir, name=name, overwrite=overwrite))
+        writes.append(lambda: [write_truth(scene, out_dir, name=name, overwrite=overwrite)])
     if products:
-        written.extend(write_product_fixture(scene, out_dir, settings))
-        written.append(write_dem(scene, out_dir, name=name, overwrite=overwrite))
-    for path in written:
-        result_path(path)
+        writes.append(lambda: write_product_fixture(scene, out_dir, settings))
+        writes.append(lambda: [write_dem(scene, out_dir, name=name, overwrite=overwrite)])
+    for write in writes:
+        with reported_once_published(None):  # a signal after a rename waits for that output's line
+            for path in write():
+                result_path(path)
 
 
 def register(app: typer.Typer) -> None:
