@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from os import PathLike
@@ -108,6 +108,13 @@ def info(message: str) -> None:
     """A log line on stderr, silenced by ``--quiet``; plain text (see :func:`printable`)."""
     if not state.quiet:
         err.print(escape(printable(message)))
+
+
+def info_lines(lines: Iterable[str]) -> None:
+    """Several log lines on stderr (a table of a fit), each made one line by :func:`info`: the
+    line breaks between them stay, a control character inside a value is escaped."""
+    for line in lines:
+        info(line)
 
 
 def warn(message: str) -> None:

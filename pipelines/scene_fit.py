@@ -395,8 +395,9 @@ def fit_scene(
     )
 
 
-def describe(fit_result: SceneFit) -> str:
-    """A few lines for stderr: every candidate's held-out RMSE/CC and time, and the choice."""
+def describe(fit_result: SceneFit) -> list[str]:
+    """A few lines for stderr: every candidate's held-out RMSE/CC and time, and the choice
+    (each line its own string, so that a printer can keep each one a line)."""
     sel = fit_result.selection
     lines = [f"fit: x{fit_result.scale} on {len(fit_result.bands)} guidance band(s) in "
              f"{fit_result.seconds:.1f} s; PSF {fit_result.psf.psf.spec} (fine px); "
@@ -414,4 +415,4 @@ def describe(fit_result: SceneFit) -> str:
     b = fit_result.bicubic
     lines.append(f"  {'plain bicubic':<14} {b['rmse']:.3f} K / {b['cc']:.3f}")
     lines.append(f"writing: {fit_result.predictor.name} (held-out RMSE {fit_result.fitted['rmse']:.3f} K)")
-    return "\n".join(lines)
+    return lines

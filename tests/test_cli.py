@@ -405,6 +405,15 @@ def test_control_characters_in_a_path_are_escaped_in_warning_and_info_lines(tmp_
     assert f"quicklook: {tmp_path}/l\\x1b[2Jk.png" in lines
 
 
+def test_several_info_lines_keep_their_breaks_and_escape_control_characters_in_each(capsys) -> None:
+    """QA: a multi-line info message (downscale --fit's table) came out as one line with literal
+    ``\\n``: :func:`info_lines` prints each line as :func:`info` prints one."""
+    from groklst_cli.console import info_lines
+
+    info_lines(["fit on /d/a\x1b[2J.tif:", "  tsharp  0.8 K", "writing: x\ny"])
+    assert capsys.readouterr().err == "fit on /d/a\\x1b[2J.tif:\n  tsharp  0.8 K\nwriting: x\\ny\n"
+
+
 def test_result_lines_on_stdout_escape_control_characters_and_json_keeps_the_path(tmp_path: Path, capsys) -> None:
     """QA: the path printed for each written file went to stdout raw: a newline in a name made
     two lines of one result for ``while read``, and ``\\x1b`` reached the terminal. Escaped as

@@ -400,3 +400,19 @@ def test_fit_seconds_caps_the_mlp_too(tmp_path: Path, capsys) -> None:
     mlp = fit_json(capsys)["fit"]["candidates"][1]
     assert mlp["name"] == "mlp" and mlp["stopped"] == "time limit"
     assert 1 <= min(mlp["steps"]) and max(mlp["steps"]) < 300
+
+
+def test_the_fit_table_prints_as_several_lines(tmp_path: Path, capsys) -> None:
+    """QA: the table of candidates came out as one stderr line with literal ``\\n`` between its
+    rows (the escaping meant for control characters in paths)."""
+    fine, guidance = nonlinear_scene(96, 2)
+    lst_path, _ = write_pair(tmp_path, fine, guidance, 3)
+    assert run(["downscale", str(lst_path), "--fit", "--fit-candidates", "bicubic,tsharp", *QUICK,
+                "-o", str(tmp_path / "f.tif"), "--json"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert lines[0].startswith("fit: x3 on 2 guidance band(s) in ") and lines[0].endswith(" blocks (144 px):")
+    assert [line.split()[0] for line in lines[1:5]] == ["bicubic", "tsharp", "blend", "plain"]
+    chosen = json.loads(captured.out)["fit"]["model"]
+    assert lines[5].startswith(f"writing: {chosen} (held-out RMSE ")
+    assert "\\n" not in captured.err

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from groklst_cli.commands._scene_reports import exit_status, say
-from groklst_cli.console import info, progress, state, warn
+from groklst_cli.console import info, info_lines, progress, state, warn
 from groklst_cli.interrupts import reported_once_published
 from pipelines.errors import InputError
 from pipelines.fit_options import FitOptions
@@ -65,7 +65,7 @@ def _fit(job: SceneJob, options: FitOptions, decoding: LstDecoding, as_json: boo
     except InputError as exc:
         say(SceneReport(display_name(job.lst), str(job.output), status="error", error=str(exc)), as_json)
         exit_status(["error"])
-    info(describe(fitted))
+    info_lines(describe(fitted))
     if fitted.held_out_blocks < FEW_HELD_OUT_BLOCKS:
         warn(f"{display_name(job.lst)}: the choice rests on {fitted.held_out_blocks} held-out blocks only (a "
              "small scene): a weak verdict; check it against --model bicubic on data you trust")
