@@ -143,12 +143,28 @@ class Checkpoint:
         if scale is not None and scale != self.scale:
             raise InputError(path, f"checkpoint is for x{self.scale}, but the data needs x{scale}")
         if bands is not None and set(bands) != set(self.bands):
-            missing = [b for b in self.bands if b not in bands]
-            extra = [b for b in bands if b not in self.bands]
-            raise InputError(
-                path,
-                f"checkpoint expects bands {self.bands}; missing {missing}, unexpected {extra}",
-            )
+            raise InputError(path, self._band_mismatch(bands), OTHER_BANDS_HINT.format(path=path))
+
+    def _band_mismatch(self, bands: Sequence[str]) -> str:
+        """How a dataset's guidance ``bands`` differ from those the checkpoint was trained with,
+        in the words of ``downscale``'s refusal (:func:`missing_bands`)."""
+        missing = [b for b in self.bands if b not in bands]
+        if missing:
+            return f"the dataset is {missing_bands(missing, bands)}"
+        extra = [b for b in bands if b not in self.bands]
+        return (f"the dataset has guidance band(s) {', '.join(extra)} the checkpoint was not trained with "
+                f"(it was trained with {', '.join(self.bands)})")
+
+
+OTHER_BANDS_HINT = ("evaluate a checkpoint trained on this dataset's bands, or a dataset prepared with the "
+                    "checkpoint's (groklst checkpoint-info {path} lists them; prepare --guidance-bands names "
+                    "a scene's bands in file order)")
+
+
+def missing_bands(missing: Sequence[str], has: Sequence[str]) -> str:
+    """``missing guidance band(s) ndvi, dem (has red, nir)``: the bands a model needs that the
+    data lacks, and those it has (``downscale``'s and ``evaluate``'s refusal)."""
+    return f"missing guidance band(s) {', '.join(missing)} (has {', '.join(has)})"
 
 
 def state_dict_of(model: nn.Module) -> dict[str, torch.Tensor]:

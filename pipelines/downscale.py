@@ -26,6 +26,7 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
+from pipelines.checkpoint import missing_bands
 from pipelines.cog import layout
 from pipelines.conserve import conserve_blocks
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError
@@ -138,7 +139,7 @@ def match_bands(
     if missing:
         raise InputError(
             guidance_path,
-            f"missing guidance band(s) {', '.join(missing)} (has {', '.join(names)})",
+            missing_bands(missing, names),
             "band names must be those the model was trained with; if the bands are these, "
             "name them in file order with --guidance-bands",
         )

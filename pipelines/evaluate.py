@@ -143,7 +143,8 @@ def evaluate(
     scale = checkpoint.scale
     scales = getattr(source, "scales", [scale])
     if scale not in scales:
-        raise InputError(checkpoint_path, f"checkpoint is for x{scale}, the dataset has x{scales}")
+        raise InputError(checkpoint_path, f"checkpoint is for x{scale}, the dataset has "
+                                          f"{', '.join(f'x{s}' for s in scales)}")
     indices = source.indices(split)
     if not indices:
         raise InputError(split, f"the {split} split of the dataset is empty")

@@ -173,8 +173,16 @@ def test_mismatched_checkpoint_is_refused(tmp_path: Path) -> None:
     fit(FakeSource(), config(iters=1, val_every=1), tmp_path)
     ckpt = load_checkpoint(tmp_path / BEST)
     cpu = torch.device("cpu")
-    with pytest.raises(InputError, match="bands"):
+    with pytest.raises(InputError) as missing:
         checkpoint_predictor(ckpt, tmp_path / BEST, FakeSource(bands=("a", "b", "x")), SCALE, cpu)
+    assert str(missing.value) == (  # QA: Python lists and no hint; now downscale's words
+        f"{tmp_path / BEST}: the dataset is missing guidance band(s) c (has a, b, x) (hint: evaluate a "
+        "checkpoint trained on this dataset's bands, or a dataset prepared with the checkpoint's (groklst "
+        f"checkpoint-info {tmp_path / BEST} lists them; prepare --guidance-bands names a scene's bands in file order))")
+    with pytest.raises(InputError) as extra:
+        checkpoint_predictor(ckpt, tmp_path / BEST, FakeSource(bands=("a", "x", "b", "c", "y")), SCALE, cpu)
+    assert str(extra.value).startswith(f"{tmp_path / BEST}: the dataset has guidance band(s) x, y the checkpoint "
+                                       "was not trained with (it was trained with a, b, c) (hint: evaluate a ")
     with pytest.raises(InputError, match="x4"):
         checkpoint_predictor(ckpt, tmp_path / BEST, FakeSource(), 4, cpu)
 

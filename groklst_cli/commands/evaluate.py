@@ -23,7 +23,7 @@ def _baselines(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in BASELINES]
     if unknown:
-        raise InputError("--baselines", f"unknown baselines {unknown}", f"use any of {', '.join(BASELINES)}")
+        raise InputError("--baselines", f"unknown baseline(s) {', '.join(unknown)}", f"use any of {', '.join(BASELINES)}")
     return names
 
 
