@@ -200,3 +200,20 @@ def test_a_placement_a_whole_lst_pixel_away_that_fits_as_well_is_reported() -> N
     assert moved.describe(15.0, "m", "the guidance g.tif") == (
         "LST moved 30 m south onto the guidance g.tif (R² 0.51 against 0.48 as delivered), but 30 m south of "
         "that fits as well (R² 0.51): the placement is uncertain by that much")
+
+
+def test_an_uncertain_placement_is_a_warning(monkeypatch, capsys) -> None:
+    """QA: a placement another one a whole LST pixel away fits as well was only an info line (hidden
+    by -q, absent from --json's warnings); it is a warning now, and the output is still written."""
+    import pipelines.coregister_scene
+    from pipelines.coregister_scene import PlacementReport
+
+    placement = ("aligned as delivered (R² 0.39), but 30 m north of that fits as well (R² 0.39): "
+                 "the placement is uncertain by that much")
+    report = PlacementReport("a.tif", "g.tif", "o.tif", placement, False, 0.0, 0.0, "m", 0.394, 0.394, True)
+    monkeypatch.setattr(pipelines.coregister_scene, "coregister_scene", lambda *args, **kwargs: report)
+    assert run(["-q", "coregister", "a.tif", "g.tif", "-o", "o.tif", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == f"warning: a.tif: {placement} -> o.tif\n"
+    line = json.loads(captured.out)
+    assert (line["uncertain"], line["warnings"]) == (True, [f"a.tif: {placement} -> o.tif"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
@@ -15,6 +15,9 @@ from groklst_cli.path_options import file_to_write
 from pipelines import strict_json
 from pipelines.coregister import MAX_SHIFT_LR
 from pipelines.units import Units
+
+if TYPE_CHECKING:  # the pipeline is imported when a scene is placed
+    from pipelines.coregister_scene import PlacementReport
 
 
 def coregister(
@@ -38,7 +41,9 @@ def coregister(
     quadrants), taken when it adds at least 0.005 over the delivered placement. The copy has the
     LST's stored values bit for bit and its grid moved by that offset, so it still nests in the
     guidance; when the offset cannot be measured (R² below 0.1, or the best at the edge of the
-    search) the grid is kept, with a warning. The coregistration tag says which.
+    search) the grid is kept, with a warning; when another placement a whole LST pixel away fits
+    as well, the placement taken is written with a warning that it is uncertain by that much. The
+    coregistration tag says which.
     """
     from pipelines.coregister_scene import coregister_scene
 
@@ -47,14 +52,22 @@ def coregister(
     with reported_once_published(output):  # a Ctrl-C after the rename waits for the result line
         report = coregister_scene(lst, guidance, output, units=units, decoding=decoding,
                                   max_shift_lr=max_shift, overwrite=overwrite)
-        if report.placement.startswith("not measurable"):
-            warn(f"{report.input}: offset to {report.guidance} {report.placement}")
-        else:
-            info(f"{report.input}: {report.placement} -> {report.output}")
+        _say_placement(report)
         if as_json:
             result(strict_json.dumps({**asdict(report), "warnings": warnings_said()}))  # an unmeasurable R²: null
         else:
             result_path(output)
+
+
+def _say_placement(report: PlacementReport) -> None:
+    """The placement on stderr: a warning when the offset could not be measured or another
+    placement a whole LST pixel away fits as well (the output is written either way)."""
+    if report.placement.startswith("not measurable"):
+        warn(f"{report.input}: offset to {report.guidance} {report.placement}")
+    elif report.uncertain:
+        warn(f"{report.input}: {report.placement} -> {report.output}")
+    else:
+        info(f"{report.input}: {report.placement} -> {report.output}")
 
 
 def register(app: typer.Typer) -> None:
