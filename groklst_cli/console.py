@@ -173,6 +173,13 @@ def result(text: str) -> None:
     sys.stdout.flush()
 
 
+def one_line(value: object) -> str:
+    """User text (a path, a band or model name from a file) for a table cell or a text line on
+    stdout, as :func:`printable_path` shows it: a newline or ``\\x1b`` in it escaped, so that it
+    neither splits the line nor reaches the terminal. ``--json`` keeps the text as it is."""
+    return printable_path(str(value))
+
+
 def result_path(path: str | PathLike[str]) -> None:
     """A written file's path as a result line on stdout, as :func:`printable_path` shows it
     (a newline or ``\\x1b`` in its name escaped, as on stderr): one line per result, always,

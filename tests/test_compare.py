@@ -167,3 +167,15 @@ def test_the_table_prints_candidate_paths_as_typed(tmp_path: Path, capsys, monke
     assert run(["-q", "compare", "truth.tif", "run:fire:[red]good.tif"]) == 0
     table = capsys.readouterr().out
     assert "│ run:fire:[red]good.tif │" in table and "🔥" not in table
+
+
+def test_the_table_escapes_control_characters_in_candidate_paths(tmp_path: Path, capsys, monkeypatch) -> None:
+    """QA: a newline in a candidate's file name split its row over two lines of the table."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "200")
+    truth, good, _ = truth_and_candidates(np.random.default_rng(3))
+    raster(tmp_path / "truth.tif", truth)
+    raster(tmp_path / "go\nod\x1b[2J.tif", good)
+    assert run(["-q", "compare", "truth.tif", "go\nod\x1b[2J.tif"]) == 0
+    table = capsys.readouterr().out
+    assert "│ go\\nod\\x1b[2J.tif │" in table and "\x1b" not in table

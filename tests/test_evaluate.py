@@ -83,6 +83,18 @@ def test_table_on_stdout(trained: tuple[Path, Path], capsys: pytest.CaptureFixtu
     assert "bilinear" not in out
 
 
+def test_the_table_escapes_control_characters_in_the_checkpoints_name(
+        trained: tuple[Path, Path], tmp_path: Path, monkeypatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """QA: table cells printed values raw: a newline in the checkpoint's file name split its row."""
+    monkeypatch.setenv("COLUMNS", "200")  # the name on one line of its cell
+    dataset, ckpt = trained
+    odd = tmp_path / "b\nest\x1b[2J.pt"
+    odd.write_bytes(ckpt.read_bytes())
+    assert run(["-q", "evaluate", str(dataset), "-c", str(odd), "--baselines", ""]) == 0
+    out = capsys.readouterr().out
+    assert "mocolsk-lite (b\\nest\\x1b[2J.pt)" in out and "\x1b" not in out
+
+
 def _variant(ckpt_path: Path, tmp_path: Path, **changes: object) -> Path:
     ckpt = load_checkpoint(ckpt_path)
     fields = {**ckpt.to_dict(), **changes}

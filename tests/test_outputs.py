@@ -17,7 +17,7 @@ from rio_cogeo.cogeo import cog_validate
 
 from groklst_cli.app import run
 from pipelines.atomic import STALE_AFTER_S
-from pipelines.checkpoint import file_hash, load_checkpoint
+from pipelines.checkpoint import Checkpoint, file_hash, load_checkpoint
 from pipelines.geotiff import write_raster
 from pipelines.infer import DEFAULT_CHECKPOINT
 from tests.conftest import UTM, write_canonical_scene
@@ -201,6 +201,19 @@ def test_checkpoint_info_prints_the_shipped_model_card(capsys) -> None:
     assert [b["name"] for b in card["bands"]] == ckpt.bands
     assert [b["mean"] for b in card["bands"]] == ckpt.band_mean and card["lst"]["std"] == ckpt.lst_std
     assert card["config"]["iters"] == 1200 and card["sha256"] == file_hash(DEFAULT_CHECKPOINT)
+
+
+def test_checkpoint_info_escapes_control_characters_in_the_cards_values(tmp_path: Path, capsys) -> None:
+    """QA: card lines printed a checkpoint's values raw: a newline in its path or a band name
+    split a line, ``\\x1b`` reached the terminal. Escaped as stderr lines escape them."""
+    path = tmp_path / "c\nk.pt"
+    Checkpoint.untrained("bicubic", 3, ["dem", "nd\nvi"], config={"device": "cpu\x1b[2J"}).save(path)
+    assert run(["checkpoint-info", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"checkpoint  {tmp_path}/c\\nk.pt"
+    assert lines[6:9] == ["bands       2, in this order (matched by name in the guidance):",
+                          "   1 dem    mean 0, std 1", "   2 nd\\nvi  mean 0, std 1"]
+    assert lines[9] == "training    on cpu\\x1b[2J" and len(lines) == 11
 
 
 @pytest.mark.parametrize("content, problem", [

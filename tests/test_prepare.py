@@ -198,6 +198,16 @@ def test_info_prints_the_dataset_path_as_typed(canonical_scene, tmp_path: Path, 
     assert "ds:fire:[red]" in text and "\U0001f525" not in text
 
 
+def test_info_escapes_control_characters_in_the_path_and_band_names(tmp_path: Path, monkeypatch, capsys) -> None:
+    """QA: the tables printed values raw: a newline in the dataset's path or a band's name split a
+    line, ``\\x1b`` reached the terminal. Escaped as stderr lines escape them."""
+    monkeypatch.setenv("COLUMNS", "200")
+    lst_path, _ = write_canonical_scene(tmp_path, bands=("dem", "nd\nvi"))
+    _, text = _prepared_info(lst_path, tmp_path / "d\ns\x1b[2J", capsys)
+    assert "\x1b" not in text and f"{tmp_path}/d\\ns\\x1b[2J  (30 m HR, 8 px patches)" in text.splitlines()
+    assert "│ nd\\nvi   │ 0.5061 │ 0.09893 │" in text.splitlines()
+
+
 def test_info_names_degrees_for_a_geographic_scene(tmp_path: Path, capsys) -> None:
     """A scene on a geographic CRS has its pixel size in degrees, not metres, in the summary."""
     lst_path, _ = write_canonical_scene(tmp_path, "geo", lst_res=0.0003, origin=(7.5, 52.0),

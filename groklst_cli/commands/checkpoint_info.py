@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from groklst_cli.console import result
+from groklst_cli.console import one_line, result
 from pipelines import strict_json
 
 
@@ -22,8 +22,8 @@ def checkpoint_info(
     if as_json:
         result(strict_json.dumps(card))
     else:
-        for line in format_card(card):
-            result(line)
+        for line in format_card(card):  # values from the file (a path, band names) kept on their line
+            result(one_line(line))
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from groklst_cli import lst_options
-from groklst_cli.console import info, progress, result, state, table_console, warnings_said
+from groklst_cli.console import info, one_line, progress, result, state, table_console, warnings_said
 from pipelines import strict_json
 from pipelines.units import Units
 
@@ -24,7 +24,7 @@ def _table(comparison) -> Table:  # noqa: ANN001 - pipelines.compare.Comparison,
         table.add_column(name.upper(), justify="right")
     table.add_column("written", justify="right")
     for row in comparison.rows:
-        table.add_row(str(row["candidate"]), *(f"{row[m]:.4f}" for m in METRICS), f"{100 * row['written']:.1f} %")
+        table.add_row(one_line(row["candidate"]), *(f"{row[m]:.4f}" for m in METRICS), f"{100 * row['written']:.1f} %")
     return table
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from groklst_cli.console import progress, result, table_console, warnings_said
+from groklst_cli.console import one_line, progress, result, table_console, warnings_said
 from pipelines import strict_json
 from pipelines.errors import InputError
 from pipelines.metrics import METRICS
@@ -36,7 +36,7 @@ def _table(rows: list[EvaluationRow], split: str, scale: int) -> Table:
     table.add_column("pixels", justify="right")
     for row in rows:
         m = row.metrics
-        table.add_row(row.model, *(f"{m[k]:.4f}" for k in METRICS), str(m["images"]), str(m["pixels"]))
+        table.add_row(one_line(row.model), *(f"{m[k]:.4f}" for k in METRICS), str(m["images"]), str(m["pixels"]))
     return table
 
 

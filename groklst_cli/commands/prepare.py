@@ -11,8 +11,8 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from groklst_cli.console import (info, progress, result, result_path, table_console, warn, warnings_said,
-                                 warnings_shown)
+from groklst_cli.console import (info, one_line, progress, result, result_path, table_console, warn,
+                                 warnings_said, warnings_shown)
 from groklst_cli import guidance_options, lst_options, saturation_options
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
@@ -35,7 +35,7 @@ def _scales(text: str) -> tuple[int, ...]:
 
 def _summary_table(summary: dict[str, Any]) -> Table:
     resolution = f"{summary['hr_resolution']:g} {summary['hr_resolution_units']}"
-    table = Table(title=f"{summary['path']}  ({resolution} HR, {summary['patch']} px patches)")
+    table = Table(title=f"{one_line(summary['path'])}  ({resolution} HR, {summary['patch']} px patches)")
     table.add_column("split")
     table.add_column("patches", justify="right")
     for scale in summary["scales"]:
@@ -55,7 +55,7 @@ def _stats_table(summary: dict[str, Any]) -> Table:
     table.add_column("std", justify="right")
     table.add_row("lst (K)", f"{stats['lst_mean']:.4g}", f"{stats['lst_std']:.4g}")
     for band, mean, std in zip(stats["bands"], stats["band_mean"], stats["band_std"]):
-        table.add_row(band, f"{mean:.4g}", f"{std:.4g}")
+        table.add_row(one_line(band), f"{mean:.4g}", f"{std:.4g}")
     return table
 
 
@@ -75,8 +75,8 @@ def _show_info(path: Path, as_json: bool) -> None:
     out.print(_stats_table(summary))
     for name, record in summary["ingests"].items():
         if record is not None:
-            out.print(f"{name}: ingested from product folders; " + "; ".join(
-                record["tags"][tag] for tag in INGEST_OUTCOMES if tag in record["tags"]))
+            out.print(one_line(f"{name}: ingested from product folders; " + "; ".join(
+                record["tags"][tag] for tag in INGEST_OUTCOMES if tag in record["tags"])))
 
 
 INGEST_OUTCOMES = ("coregistration", "tis_band_registration", "tis_destriping", "mii_saturation", "dem_source")
