@@ -208,10 +208,8 @@ def _json_error(message: str, status: str = "error") -> None:
 
     With nobody left reading stdout the line is dropped: the error still goes to stderr and
     sets the exit status."""
-    named = {key: None if value is None else state.named(value)
-             for key, value in (("input", state.input), ("output", state.output))}
     try:
-        result(strict_json.dumps({**named, "status": status, "error": message,
+        result(strict_json.dumps({**state.names(), "status": status, "error": message,
                                   "warnings": warnings_said()}))
     except OSError as exc:
         if not _reader_gone(exc):

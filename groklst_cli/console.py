@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from os import PathLike
@@ -94,6 +94,12 @@ class RunState:
             self.output = typed
         raise error
 
+    def names(self) -> dict[str, str | None]:
+        """The input and output every ``--json`` object of the command names (success or error),
+        as the user gave them (null: several inputs, or none)."""
+        return {key: None if value is None else self.named(value)
+                for key, value in (("input", self.input), ("output", self.output))}
+
     def named(self, text: str) -> str:
         """``text`` naming what the user gave instead of the temporary files made from it."""
         for temporary, given in sorted(self.shown_as.items(), key=lambda item: -len(item[0])):
@@ -143,6 +149,13 @@ def warnings_shown(category: type[Warning] = Warning) -> Iterator[list[warnings.
 def warnings_said() -> list[str]:
     """The run's warning lines so far, each once, for a command's ``--json`` object."""
     return list(dict.fromkeys(state.warned))
+
+
+def json_ok(fields: Mapping[str, object]) -> dict[str, object]:
+    """A command's ``--json`` success object: the input and output its error line would name,
+    ``"status": "ok"`` (so a pipeline tests ``.status`` on every line), ``fields`` (which keep
+    their own value of a key) and the warnings said."""
+    return {**state.names(), "status": "ok", **fields, "warnings": warnings_said()}
 
 
 def printable(message: str) -> str:

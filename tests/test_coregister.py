@@ -216,4 +216,4 @@ def test_an_uncertain_placement_is_a_warning(monkeypatch, capsys) -> None:
     captured = capsys.readouterr()
     assert captured.err == f"warning: a.tif: {placement} -> o.tif\n"
     line = json.loads(captured.out)
-    assert (line["uncertain"], line["warnings"]) == (True, [f"a.tif: {placement} -> o.tif"])
+    assert (line["status"], line["uncertain"], line["warnings"]) == ("ok", True, [f"a.tif: {placement} -> o.tif"])

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from groklst_cli import lst_options
-from groklst_cli.console import info, one_line, progress, result, state, table_console, warnings_said
+from groklst_cli.console import info, json_ok, one_line, progress, result, state, table_console
 from pipelines import strict_json
 from pipelines.units import Units
 
@@ -57,9 +57,10 @@ def compare_cmd(
         comparison = compare(reference, candidates, units=units, decoding=decoding, aggregate=aggregate,
                              on_progress=lambda done, total: bar.update(task, completed=done, total=total))
     if as_json:
-        result(strict_json.dumps({"reference": str(reference), "reference_units": comparison.reference_units.value,
-                           "grid": comparison.grid, "aggregate": aggregate, "pixels": comparison.pixels,
-                           "rows": comparison.rows, "warnings": warnings_said()}))
+        result(strict_json.dumps(json_ok({
+            "reference": str(reference), "reference_units": comparison.reference_units.value,
+            "grid": comparison.grid, "aggregate": aggregate, "pixels": comparison.pixels,
+            "rows": comparison.rows})))
         return
     info(f"reference {reference} in {comparison.reference_units.value}; compared at {comparison.grid}")
     table_console().print(_table(comparison))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from groklst_cli import lst_options
-from groklst_cli.console import info, result, result_path, state, warn, warnings_said
+from groklst_cli.console import info, json_ok, result, result_path, state, warn
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.path_options import file_to_write
 from pipelines import strict_json
@@ -54,7 +54,7 @@ def coregister(
                                   max_shift_lr=max_shift, overwrite=overwrite)
         _say_placement(report)
         if as_json:
-            result(strict_json.dumps({**asdict(report), "warnings": warnings_said()}))  # an unmeasurable R²: null
+            result(strict_json.dumps(json_ok(asdict(report))))  # an unmeasurable R²: null
         else:
             result_path(output)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from groklst_cli.console import one_line, progress, result, table_console, warnings_said
+from groklst_cli.console import json_ok, one_line, progress, result, state, table_console
 from pipelines import strict_json
 from pipelines.errors import InputError
 from pipelines.metrics import METRICS
@@ -55,6 +55,7 @@ def evaluate_cmd(
     from pipelines.devices import resolve_device
     from pipelines.evaluate import evaluate
 
+    state.working_on(dataset)
     if split not in ("train", "val", "test"):
         raise InputError("--split", f"unknown split {split!r}", "use train, val or test")
     names = _baselines(baselines)
@@ -69,8 +70,8 @@ def evaluate_cmd(
         rows = evaluate(source, ckpt, checkpoint, split=split, baselines=names, device=target,
                         on_patch=lambda: bar.advance(task))
     if as_json:
-        result(strict_json.dumps({"dataset": str(dataset), "split": split, "scale": ckpt.scale,
-                           "rows": [r.to_json() for r in rows], "warnings": warnings_said()}))
+        result(strict_json.dumps(json_ok({"dataset": str(dataset), "split": split, "scale": ckpt.scale,
+                                          "rows": [r.to_json() for r in rows]})))
     else:
         table_console().print(_table(rows, split, ckpt.scale))
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from groklst_cli.console import info, progress, result, result_path, state, warnings_said
+from groklst_cli.console import info, json_ok, progress, result, result_path, state
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.path_options import file_to_write
 from pipelines import strict_json
@@ -76,7 +76,7 @@ def _say(report: GuidanceReport, output: Path, as_json: bool) -> None:
     for band in report.bands:
         info(f"  {band['name']}: {band['source']}, {band['resampling']}")
     if as_json:
-        result(strict_json.dumps({**asdict(report), "grid": report.grid, "warnings": warnings_said()}))
+        result(strict_json.dumps(json_ok({**asdict(report), "grid": report.grid})))
     else:
         result_path(output)
 

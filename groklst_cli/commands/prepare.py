@@ -11,8 +11,8 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from groklst_cli.console import (info, one_line, progress, result, result_path, table_console, warn,
-                                 warnings_said, warnings_shown)
+from groklst_cli.console import (info, json_ok, one_line, progress, result, result_path, state, table_console,
+                                 warn, warnings_shown)
 from groklst_cli import guidance_options, lst_options, saturation_options
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
@@ -64,7 +64,7 @@ def _show_info(path: Path, as_json: bool) -> None:
 
     summary = summarize(path)
     if as_json:
-        result(strict_json.dumps(summary))
+        result(strict_json.dumps(json_ok(summary)))
         return
     out = table_console()
     out.print(_summary_table(summary))
@@ -152,6 +152,7 @@ def prepare_cmd(
     from pipelines.grokmat import import_groklst
     from pipelines.prepare import PrepareOptions, ProductIngest, SharedGuidance, prepare, scene_inputs
 
+    _name_the_run(inputs or [], out, from_groklst, show_info)
     if show_info is not None:
         _show_info(show_info, as_json)
         return
@@ -211,11 +212,26 @@ def prepare_cmd(
         result_path(out)
 
 
+def _name_the_run(inputs: list[Path], out: Optional[Path], from_groklst: Optional[Path],
+                  show_info: Optional[Path]) -> None:
+    """The input and output the ``--json`` lines name: the dataset shown (``--info``), the
+    GrokLST folder, or the one scene (one LST, or the product folders of one scene; several
+    scenes: none, as ``downscale`` names none), and the dataset written."""
+    if show_info is not None:
+        state.working_on(show_info)
+    elif from_groklst is not None:
+        state.working_on(from_groklst, out)
+    elif inputs and (len(inputs) == 1 or all(Path(p).is_dir() for p in inputs)):
+        state.working_on(", ".join(map(str, inputs)), out)
+    else:
+        state.working_on(None, out)
+
+
 def _json_line(out: Path, summary: Mapping[str, Any]) -> str:
-    """The ``--json`` result: the dataset, its counts and every warning said (each once), as
-    ``ingest --json`` and ``downscale --json`` list theirs."""
+    """The ``--json`` result: the run's input and output, the dataset, its counts and every
+    warning said (each once), as ``ingest --json`` and ``downscale --json`` list theirs."""
     counts = {k: summary[k] for k in ("patches", "total", "dropped_nodata", "dropped_split_boundary")}
-    return strict_json.dumps({"dataset": str(out), **counts, "warnings": warnings_said()})
+    return strict_json.dumps(json_ok({"dataset": str(out), **counts}))
 
 
 def celsius_warning(scenes: Iterable[Mapping[str, str]]) -> str | None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 from rich.progress import TextColumn
 
-from groklst_cli.console import info, progress, result, result_path, warn, warnings_said
+from groklst_cli.console import info, json_ok, progress, result, result_path, state, warn
 from groklst_cli.option_sources import was_given
 from pipelines import strict_json
 from pipelines.atomic import atomic_output, folders_removed_if_left_empty
@@ -184,6 +184,7 @@ def train_cmd(
     from pipelines.train_config import merge_config, read_config_file
     from pipelines.train_dist import init_distributed, shutdown
 
+    state.working_on(dataset, out)
     if resume and overwrite:
         raise InputError("--resume", "give --resume or --overwrite, not both")
     if max_seconds is not None and not max_seconds > 0:
@@ -239,7 +240,7 @@ def train_cmd(
     if not outcome.finished:
         warn(f"stopped at iteration {outcome.iteration}/{config.iters}; continue with --resume")
     if as_json:
-        result(strict_json.dumps({**summary, "warnings": warnings_said()}))
+        result(strict_json.dumps(json_ok(summary)))
     else:
         result_path(summary["best_checkpoint"] or summary["last_checkpoint"])
 
