@@ -49,11 +49,11 @@ from pipelines.grids import Grid, check_north_up, footprints_disjoint, ordered_b
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
 from pipelines.saturation import POLICIES, SaturationOptions, detectable, saturation_level
 from pipelines.lst_values import LstDecoding
+from pipelines.product_ingest import LST_METHODS
 from pipelines.units import Units
 from pipelines.warping import grid_rows, strip_height, warp_bands
 
 DEFAULT_DEM_M = 0.0  # elevation written when no --dem is given (a constant band, flagged in the tags)
-LST_METHODS = ("split-window", "single-channel")
 MII_GUIDANCE_BANDS = (2, 3, 4, 5, 6, 7)  # deep blue, blue, green, red, VRE, NIR
 GREEN, RED, NIR = 4, 5, 7  # the MII bands the indices and the emissivity use
 MAX_SOLAR_ZENITH = 85.0  # deg; lower suns make TOA reflectance meaningless (night MII scenes)

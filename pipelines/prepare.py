@@ -47,8 +47,8 @@ from pipelines.patches import (
     split_by_blocks,
     split_by_scene,
 )
+from pipelines.product_ingest import ProductIngest
 from pipelines.raster_names import gdal_name
-from pipelines.saturation import SaturationOptions
 from pipelines.scene_align import aligned_guidance
 from pipelines.training_scene import (
     GUIDANCE_SUFFIX,
@@ -61,27 +61,6 @@ from pipelines.training_scene import (
 from pipelines.units import Units
 
 COARSER_GUIDANCE_RATIO = 0.75  # LST pixel / guidance pixel below this: warn that --align interpolates
-
-
-@dataclass(frozen=True)
-class ProductIngest:
-    """How SDGSAT-1 product folders given to ``prepare`` are ingested (``--dem``,
-    ``--no-coregister``, ``--destripe``, ``--saturated``, ``--mii-saturation-dn``; the LST is
-    retrieved from TIS by ``lst_method`` with the built-in coefficients)."""
-
-    dem: Path | None = None
-    coregister: bool = True
-    destripe: bool = False
-    saturation: SaturationOptions = SaturationOptions()
-    lst_method: str = "split-window"
-
-    def settings(self) -> dict[str, Any]:
-        """The options as info.json records them: the DEM as an absolute path, the saturation DN
-        as ``--mii-saturation-dn`` takes it (null: found from the histograms)."""
-        return {"dem": None if self.dem is None else str(Path(self.dem).resolve()),
-                "coregister": self.coregister, "destripe": self.destripe,
-                "saturated": self.saturation.policy, "mii_saturation_dn": self.saturation.given() or None,
-                "lst_method": self.lst_method}
 
 
 @dataclass(frozen=True)
@@ -613,9 +592,7 @@ def scene_inputs(
         label = ", ".join(str(f) for f in group)
         with (named_as_given({str(workdir / f"scene{n}"): f"{label} (ingesting)"}),
               _warnings_recorded(label, len(groups) > 1, ingest.IngestWarning) as said):
-            lst_path, guidance_path = ingest.ingest_product(
-                group, workdir / f"scene{n}", dem=how.dem, method=how.lst_method, coregister=how.coregister,
-                saturation=how.saturation, destripe_b2=how.destripe)
+            lst_path, guidance_path = ingest.ingest_product(group, workdir / f"scene{n}", **how.ingest_kwargs())
         files.append(Path(lst_path))
         shown[Path(lst_path)] = label
         ingests[Path(lst_path)] = ingest_record(group, lst_path, guidance_path, said)

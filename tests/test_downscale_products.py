@@ -146,6 +146,40 @@ def test_a_file_among_product_folders_and_a_lonely_dem_are_refused(tmp_path: Pat
     assert "--dem: applies to SDGSAT-1 product folders" in capsys.readouterr().err
     assert run(["-q", "downscale", str(lst), "--no-coregister", "-o", str(tmp_path / "o.tif")]) == 2
     assert "--no-coregister: applies to SDGSAT-1 product folders" in capsys.readouterr().err
+    for option in (["--lst-method", "single-channel"], ["--retrieval-config", dem]):
+        assert run(["-q", "downscale", str(lst), *option, "-o", str(tmp_path / "o.tif")]) == 2
+        assert f"{option[0]}: applies to SDGSAT-1 product folders given as the input" in capsys.readouterr().err
+        assert run(["-q", "prepare", str(lst), *option, "--out", str(tmp_path / "ds")]) == 2
+        assert f"{option[0]}: applies to SDGSAT-1 product folders given as inputs" in capsys.readouterr().err
+    assert not (tmp_path / "o.tif").exists() and not (tmp_path / "ds").exists()
+
+
+def test_the_lst_retrieval_is_chosen_as_ingest_chooses_it(tmp_path: Path, products, capsys) -> None:
+    """--lst-method and --retrieval-config reach the ingest (they had no way in: a user with
+    SDGSAT-1 coefficients had to ingest first); a bad TOML is refused before the ingest."""
+    folders, dem = products
+    config = tmp_path / "coefficients.toml"
+    config.write_text("[split_window]\nc = [1.732, 1.378, 0.183, 54.30, -2.238, -129.20, 16.40]\n")  # c0 + 2 K
+    written = {}
+    for name, options in (("default", []), ("config", ["--retrieval-config", str(config)]),
+                          ("single", ["--lst-method", "single-channel"])):
+        out = tmp_path / f"{name}.tif"
+        assert run(["-q", "downscale", *folders, "--dem", dem, "--model", "bicubic", "-o", str(out), *options]) == 0
+        with rasterio.open(out) as src:
+            written[name] = src.read(1), src.tags()["lst_source"]
+    assert written["single"][1].endswith("(LST retrieved by single channel)")
+    assert written["config"][1].endswith("(LST retrieved by split window)")
+    shifted = written["config"][0] - written["default"][0]
+    assert np.array_equal(np.isnan(written["config"][0]), np.isnan(written["default"][0]))
+    np.testing.assert_allclose(shifted[np.isfinite(shifted)], 2.0, atol=1e-3)
+    assert np.nanmax(np.abs(written["single"][0] - written["default"][0])) > 0.5
+    config.write_text("[split_window]\nwater = 3.0\n")
+    capsys.readouterr()
+    assert run(["-q", "downscale", *folders, "-o", str(tmp_path / "bad.tif"), "--retrieval-config", str(config)]) == 2
+    assert "unknown key 'water' in [split_window]" in capsys.readouterr().err
+    assert run(["-q", "downscale", *folders, "-o", str(tmp_path / "bad.tif"), "--lst-method", "triple"]) == 2
+    assert "--lst-method: unknown method 'triple'" in capsys.readouterr().err
+    assert not (tmp_path / "bad.tif").exists() and hidden_folders(tmp_path) == []
 
 
 def test_misregistered_products_are_placed_unless_told_not_to(tmp_path: Path, capsys) -> None:

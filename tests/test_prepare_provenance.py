@@ -94,14 +94,20 @@ def test_the_ingest_options_are_in_the_settings(sample, tmp_path):
     dataset did not say how its product scenes were made. Null when no product folder was given."""
     folders = list(_products(sample, tmp_path / "products", mii_saturation_dn=SATURATION_DN))
     dem = _dem_over(folders[1], tmp_path / "dem.tif")
+    config = tmp_path / "sdgsat.toml"
+    config.write_text("[split_window]\nwater_vapour = 2.5\n")
     options = ["--saturated", "nodata", "--no-coregister", "--destripe", "--dem", str(dem),
-               "--mii-saturation-dn", f"B4={SATURATION_DN},B5={SATURATION_DN - 50}"]
-    assert _prepared(folders, tmp_path / "ds", *options)["settings"]["ingest"] == {
+               "--mii-saturation-dn", f"B4={SATURATION_DN},B5={SATURATION_DN - 50}", "--retrieval-config", str(config)]
+    summary = _prepared(folders, tmp_path / "ds", *options)
+    assert summary["settings"]["ingest"] == {
         "dem": str(dem.resolve()), "coregister": False, "destripe": True, "saturated": "nodata",
-        "mii_saturation_dn": f"B4={SATURATION_DN},B5={SATURATION_DN - 50}", "lst_method": "split-window"}
+        "mii_saturation_dn": f"B4={SATURATION_DN},B5={SATURATION_DN - 50}", "lst_method": "split-window",
+        "retrieval_config": str(config.resolve())}
+    [record] = summary["scenes"].values()
+    assert "water_vapour=2.5 g/cm2" in record["ingest"]["tags"]["lst_method"]  # the coefficients were used
     assert _prepared(folders, tmp_path / "defaults")["settings"]["ingest"] == {
         "dem": None, "coregister": True, "destripe": False, "saturated": "keep", "mii_saturation_dn": None,
-        "lst_method": "split-window"}
+        "lst_method": "split-window", "retrieval_config": None}
     pair, _ = write_canonical_scene(tmp_path, "pair")
     assert _prepared([pair], tmp_path / "pair_only")["settings"]["ingest"] is None
 

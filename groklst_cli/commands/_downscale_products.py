@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
@@ -17,8 +17,10 @@ from pipelines.atomic import (
     remove_stale_ingests,
 )
 from pipelines.errors import InputError
-from pipelines.saturation import SaturationOptions
 from pipelines.raster_names import retrieved_lst_tag
+
+if TYPE_CHECKING:
+    from pipelines.product_ingest import ProductIngest
 
 
 def check_product_run(paths: list[Path], guidance: Optional[Path], align: bool,
@@ -55,7 +57,7 @@ class ProductScene:
 
 def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional[Path],
                    out_dir: Optional[Path], overwrite: bool, skip_existing: bool,
-                   as_json: bool, dem: Optional[Path]) -> Optional[ProductScene]:
+                   as_json: bool, how: ProductIngest) -> Optional[ProductScene]:
     """Plan the run from product folders (nothing is read but their metadata); ``None`` when
     ``--skip-existing`` finds the output."""
     import shutil
@@ -84,7 +86,7 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
         say(SceneReport(shown, str(target), status="skipped"), as_json)
         return None
     check_writable(target, overwrite,  # before the ingest, which writes beside it
-                   inputs=[*(f for product in products for f in product.files), dem])
+                   inputs=[*(f for product in products for f in product.files), how.dem, how.retrieval_config])
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in remove_stale_ingests(target.parent):
         info(f"removed {stale}, left by a run killed more than a day ago")
@@ -93,13 +95,12 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
     lst = workdir / f"{name}_lst.tif"
     for temporary in (workdir, lst, guidance_beside(lst)):  # messages and reports name the folders
         state.shown_as[str(temporary)] = shown
-    tags = {"lst_source": retrieved_lst_tag(tis.folder, "split window"),
+    tags = {"lst_source": retrieved_lst_tag(tis.folder, how.lst_method.replace("-", " ")),
             "guidance_source": str(mii.folder.resolve())}
     return ProductScene(folders, workdir, name, shown, tags)
 
 
-def ingest_scene(scene: ProductScene, dem: Optional[Path], coregister: bool = True,
-                 saturation: SaturationOptions = SaturationOptions(), destripe: bool = False) -> dict[str, str]:
+def ingest_scene(scene: ProductScene, how: ProductIngest) -> dict[str, str]:
     """Ingest the scene's products (after every option was checked: a scene takes a while);
     returns the ingest's tags the output keeps (how the LST was placed on the MII and its bands
     on each other, B2's stripes, the MII saturation found)."""
@@ -109,8 +110,7 @@ def ingest_scene(scene: ProductScene, dem: Optional[Path], coregister: bool = Tr
     with warnings_shown(IngestWarning), progress() as bar:
         task = bar.add_task("ingest", total=None)
         lst, guidance = ingest_product(
-            scene.folders, scene.workdir, name=scene.name, dem=dem, coregister=coregister, saturation=saturation,
-            destripe_b2=destripe,
+            scene.folders, scene.workdir, name=scene.name, **how.ingest_kwargs(),
             on_progress=lambda done, total, what: bar.update(
                 task, completed=done, total=total, description=f"ingest: {what}"))
     info(f"ingested {scene.shown}")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from groklst_cli import guidance_options, lst_options, saturation_options
+from groklst_cli import guidance_options, lst_options, retrieval_options, saturation_options
 from groklst_cli.commands._downscale_fit import build_fit_options, run_fit
 from groklst_cli.commands._downscale_products import check_product_run, ingest_scene, plan_product_scene
 from groklst_cli.commands._scene_reports import exit_status, say, say_all, say_once
@@ -242,14 +242,16 @@ def downscale(
     destripe: Optional[bool] = typer.Option(None, "--destripe/--no-destripe", help="With SDGSAT-1 product folders as input: remove TIS B2's detector stripes (as groklst ingest --destripe; off by default)."),
     saturated: str = saturation_options.saturated_option(),
     saturation_dn: Optional[str] = saturation_options.saturation_dn_option(),
+    lst_method: str = retrieval_options.lst_method_option(),
+    retrieval_config: Optional[Path] = retrieval_options.retrieval_config_option(),
 ) -> None:
     """Downscale LST scenes to the guidance grid as tiled, blended, georeferenced GeoTIFFs
     (with --scale and an interpolator: to the LST grid refined by SCALE, without guidance).
 
     Instead of LST rasters, one scene's SDGSAT-1 TIS and MII product folders (or a folder
     holding them) may be given: they are ingested as groklst ingest does (LST retrieved by
-    split window; --dem for the guidance) into a hidden folder beside the output that is
-    removed when the command ends.
+    split window, or as --lst-method and --retrieval-config say; --dem for the guidance) into a
+    hidden folder beside the output that is removed when the command ends.
 
     Exit status: 0 when every scene succeeded, was skipped or was empty (but not all empty),
     2 when a scene had bad input, 1 when a scene failed internally, 3 when every scene was
@@ -258,6 +260,7 @@ def downscale(
     from pipelines.devices import resolve_device
     from pipelines.downscale import MAX_OUTPUT_PIXELS, DownscaleOptions, SceneReport
     from pipelines.ingest import holds_products
+    from pipelines.product_ingest import ProductIngest
     from pipelines.raster_names import display_name
     from pipelines.scenes import dask_client, run_dask, run_local
 
@@ -288,7 +291,11 @@ def downscale(
     if any(holds_products(p) for p in paths):  # one scene's product folders (another folder
         # among LST rasters is that scene's error, and the others go on)
         check_product_run(paths, guidance, align, dask_scheduler)
-        scene = plan_product_scene(ctx, paths, output, out_dir, overwrite, skip_existing, as_json, dem)
+        how = ProductIngest(dem, coregister is not False, destripe is True,
+                            saturation_options.saturation_options(saturated, saturation_dn), lst_method,
+                            retrieval_config)
+        how.check()
+        scene = plan_product_scene(ctx, paths, output, out_dir, overwrite, skip_existing, as_json, how)
         if scene is None:  # --skip-existing, and the output exists
             return
         paths = [scene.lst]
@@ -307,6 +314,10 @@ def downscale(
         raise InputError("--saturated" if was_given(ctx, "saturated") else "--mii-saturation-dn",
                          "applies to SDGSAT-1 product folders given as the input",
                          "pass the TIS and MII product folders, or build the guidance with groklst ingest")
+    elif was_given(ctx, "lst_method") or retrieval_config is not None:
+        raise InputError("--lst-method" if was_given(ctx, "lst_method") else "--retrieval-config",
+                         "applies to SDGSAT-1 product folders given as the input (the LST retrieved from TIS)",
+                         "pass the TIS and MII product folders, or leave it out")
     jobs = _jobs(paths, guidance, output, out_dir, guided=scale is None, align=align)
     options = DownscaleOptions(tile=tile, overlap=overlap, batch_size=batch_size, units=units,
                                units_out=units_out, conserve=conserve, overwrite=overwrite,
@@ -328,8 +339,7 @@ def downscale(
         check_writable(quicklook, overwrite, inputs=jobs[0].inputs())
     _check_tiling(tile, overlap)  # before an ingest, which takes a while
     if scene is not None:
-        saturation = saturation_options.saturation_options(saturated, saturation_dn)
-        ingested = ingest_scene(scene, dem, coregister is not False, saturation, destripe is True)
+        ingested = ingest_scene(scene, how)
         options = replace(options, tags={**options.tags, **ingested})
     state.scenes_begin()
     if fit:

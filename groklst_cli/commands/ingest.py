@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from groklst_cli import lst_options, saturation_options
+from groklst_cli import lst_options, retrieval_options, saturation_options
 from groklst_cli.console import progress, result, result_path, state, warnings_said, warnings_shown
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
@@ -26,8 +26,8 @@ def ingest(
     name: Optional[str] = typer.Option(None, "--name", help="Scene name (default: from the MII folder name)."),
     dem: Optional[Path] = typer.Option(None, "--dem", help="DEM GeoTIFF, resampled onto the 10 m guidance grid (default: constant 0 m, with a warning)."),
     lst: Optional[Path] = typer.Option(None, "--lst", help="Your own LST GeoTIFF (K or degC); without it LST is retrieved from TIS (approximate)."),
-    lst_method: str = typer.Option("split-window", "--lst-method", help="TIS retrieval: split-window or single-channel."),
-    retrieval_config: Optional[Path] = typer.Option(None, "--retrieval-config", help="TOML with split-window coefficients, water vapour and emissivities."),
+    lst_method: str = retrieval_options.lst_method_option(),
+    retrieval_config: Optional[Path] = retrieval_options.retrieval_config_option(),
     units: Units = lst_options.units_option(),
     nodata: Optional[list[float]] = lst_options.nodata_option(),
     scale_factor: Optional[float] = lst_options.scale_factor_option(),
@@ -46,7 +46,8 @@ def ingest(
     downscale reads with (--units, --nodata, --scale-factor, --offset, --mask-implausible) and
     refused unless its values are plausible land-surface temperatures.
     """
-    from pipelines.ingest import LST_METHODS, IngestWarning, ingest_product  # imports scipy: not at start-up
+    from pipelines.ingest import IngestWarning, ingest_product  # imports scipy: not at start-up
+    from pipelines.product_ingest import LST_METHODS
 
     state.working_on(", ".join(str(p) for p in products))
     if lst_method not in LST_METHODS:

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from groklst_cli.console import (info, json_ok, one_line, progress, result, result_path, state, table_console,
                                  warn, warnings_shown)
-from groklst_cli import guidance_options, lst_options, saturation_options
+from groklst_cli import guidance_options, lst_options, retrieval_options, saturation_options
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
 from pipelines import strict_json
@@ -94,7 +94,8 @@ def _bar_hook(bar: Any) -> Callable[[str, int, int], None]:
 
 
 PRODUCT_OPTIONS = {"dem": "--dem", "coregister": "--no-coregister", "destripe": "--destripe",
-                   "saturated": "--saturated", "saturation_dn": "--mii-saturation-dn"}  # parameter -> option, for SDGSAT-1 folders only
+                   "saturated": "--saturated", "saturation_dn": "--mii-saturation-dn",
+                   "lst_method": "--lst-method", "retrieval_config": "--retrieval-config"}  # parameter -> option, for SDGSAT-1 folders only
 
 
 def _check_product_options(ctx: typer.Context, inputs: list[Path]) -> None:
@@ -132,6 +133,8 @@ def prepare_cmd(
     destripe: bool = typer.Option(False, "--destripe/--no-destripe", help="For SDGSAT-1 product folders: remove TIS B2's detector stripes (as groklst ingest --destripe; off by default)."),
     saturated: str = saturation_options.saturated_option(),
     saturation_dn: Optional[str] = saturation_options.saturation_dn_option(),
+    lst_method: str = retrieval_options.lst_method_option(),
+    retrieval_config: Optional[Path] = retrieval_options.retrieval_config_option(),
     from_groklst: Optional[Path] = typer.Option(None, "--from-groklst", help="Import the public GrokLST benchmark folder instead of scenes."),
     show_info: Optional[Path] = typer.Option(None, "--info", help="Print a summary of an existing dataset and exit."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout."),
@@ -150,7 +153,8 @@ def prepare_cmd(
     """
     # Imported here so that `groklst --help` and the other commands start without dask.
     from pipelines.grokmat import import_groklst
-    from pipelines.prepare import PrepareOptions, ProductIngest, SharedGuidance, prepare, scene_inputs
+    from pipelines.prepare import PrepareOptions, SharedGuidance, prepare, scene_inputs
+    from pipelines.product_ingest import ProductIngest
 
     _name_the_run(inputs or [], out, from_groklst, show_info)
     if show_info is not None:
@@ -181,6 +185,10 @@ def prepare_cmd(
             )
             check_writable(out, overwrite, kind=OutputKind.dataset)
             _check_product_options(ctx, inputs)
+            saturation = saturation_options.saturation_options(saturated, saturation_dn)
+            options = replace(options, ingest=ProductIngest(dem, coregister, destripe, saturation, lst_method,
+                                                            retrieval_config))
+            options.ingest.check()
             if guidance is not None and any(Path(p).is_dir() for p in inputs):
                 raise InputError("--guidance", "does not apply to SDGSAT-1 product folders: the MII product is the guidance",
                                  "drop it, or ingest with groklst ingest and pass your own guidance")
@@ -188,8 +196,6 @@ def prepare_cmd(
             remove_stale_ingests(out.parent)
             with tempfile.TemporaryDirectory(dir=out.parent, prefix=INGEST_PREFIX) as workdir:
                 with warnings_shown():
-                    saturation = saturation_options.saturation_options(saturated, saturation_dn)
-                    options = replace(options, ingest=ProductIngest(dem, coregister, destripe, saturation))
                     paths, shown, ingests = scene_inputs(inputs, Path(workdir), options.ingest)
                 summary = prepare(paths, out, options, overwrite=overwrite, on_progress=hook, shown=shown,
                                   guidance=None if guidance is None else SharedGuidance(guidance, align),
