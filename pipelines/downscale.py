@@ -30,10 +30,10 @@ from pipelines.checkpoint import missing_bands
 from pipelines.cog import layout
 from pipelines.conserve import conserve_blocks
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError
-from pipelines.geotiff import (BLOCK, band_key, creation_profile, filled_dem, geotiff_output, guidance_names,
-                               streaming_gdal_env)
+from pipelines.geotiff import (BLOCK, band_key, band_names, bands_without_data, creation_profile, filled_dem,
+                               geotiff_output, guidance_names, streaming_gdal_env)
 from pipelines.grids import Grid, PairedGrids, pair_grids, refine_grid
-from pipelines.infer import Execution, ModelSource, Prediction, submit
+from pipelines.infer import Execution, ModelSource, Prediction, TilePredictor, submit
 from pipelines.lst_values import LstDecoding, check_plausible, resolve_units, scan
 from pipelines.mosaic import StreamingMosaic
 from pipelines.plausibility import OutputGuard
@@ -267,16 +267,32 @@ def downscale_scene(
                             finish=layout(cog=opts.cog, overviews=opts.overviews)) as tmp:
             _write_mosaic(run, tmp, source, report, units_out, on_progress)
             if run.guard.valid == 0:
-                margin = report.hole_margin
-                raise EmptySceneError(lst_path, "no output pixel has a value (the LST or the guidance is "
-                                                "nodata everywhere they overlap" + (
-                                                    f", or within the {margin} px hole margin of such "
-                                                    "pixels; --hole-margin 0 keeps those)" if margin else ")"))
+                raise _empty_scene(lst_path, inputs, grids, bands, report.hole_margin, source)
     report.seconds = round(time.perf_counter() - start, 3)
     out = grids.output
     report.megapixels = round(out.width * out.height / 1e6, 4)
     report.valid_fraction = round(run.guard.valid / (out.width * out.height), 6)
     return report
+
+
+def _empty_scene(lst_path: str | os.PathLike[str], inputs: SceneSources, grids: PairedGrids,
+                 bands: list[int], margin: int, source: ModelSource) -> EmptySceneError:
+    """Why no output pixel has a value: a guidance band with no data under the LST (it masks
+    every pixel, whatever the hole margin), else nodata everywhere, or the hole margin."""
+    if inputs.guidance is not None:
+        empty = bands_without_data(inputs.guidance, bands, grids.guidance_window, inputs.guidance_path)
+        if empty:
+            names = ", ".join(band_names(inputs.guidance)[b - 1] for b in empty)
+            needs, hint = (("the model reads it", "fill the band, or use a checkpoint trained without it")
+                           if source.interpolation is None else
+                           ("every guidance band masks the output's nodata, used by the model or not",
+                            "fill the band, or leave it out of the guidance file"))
+            return EmptySceneError(lst_path, f"no output pixel has a value: guidance band(s) {names} of "
+                                             f"{display_name(inputs.guidance_path)} hold no data under the LST, "
+                                             f"and {needs}", hint)
+    return EmptySceneError(lst_path, "no output pixel has a value (the LST or the guidance is nodata everywhere "
+                                     "they overlap" + (f", or within the {margin} px hole margin of such pixels; "
+                                                       "--hole-margin 0 keeps those)" if margin else ")"))
 
 
 def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneReport,
@@ -303,6 +319,8 @@ def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneR
             hole_margin=str(run.reader.hole_margin),
         )
         dst.update_tags(**opts.tags)
+        if source.interpolation is None and isinstance(run.predictor, TilePredictor):
+            dst.update_tags(precision=run.predictor.precision)  # bf16/fp16 are not exact: say which ran
         mosaic = StreamingMosaic(
             dst, block_rows=BLOCK,
             on_finished=lambda rows, top: run.finish(rows, top, units_out),

@@ -177,6 +177,19 @@ def read_window(
     return values
 
 
+def bands_without_data(src: rasterio.DatasetReader, bands: Sequence[int], window: Window,
+                       path: str | os.PathLike[str]) -> list[int]:
+    """Those of ``bands`` that have no valid value in ``window`` (read strip by strip, stopping
+    once every band has shown one): why a scene came out empty, named."""
+    left = list(bands)
+    for top in range(int(window.row_off), int(window.row_off + window.height), BLOCK):
+        rows = Window(window.col_off, top, window.width, min(BLOCK, int(window.row_off + window.height) - top))
+        left = [b for b in left if not np.isfinite(read_window(src, b, rows, path)).any()]
+        if not left:
+            break
+    return left
+
+
 def read_stored(
     src: rasterio.DatasetReader, bands: int | Sequence[int], window: Window, path: str | os.PathLike[str],
 ) -> np.ma.MaskedArray:

@@ -23,6 +23,7 @@ from pipelines.checkpoint import Checkpoint, file_hash, groklst_version
 from pipelines.devices import autocast_for, resolve_device, resolve_precision
 from pipelines.errors import GroklstWarning
 from pipelines.normalize import band_vector, denormalize_lst, normalize_lst
+from pipelines.raster_names import source_tag
 
 
 @dataclass(frozen=True)
@@ -266,7 +267,7 @@ class ModelSource:
         if self.checkpoint_path:
             if self._hash is None:
                 self._hash = file_hash(self.checkpoint_path)
-            tags.update(checkpoint=Path(self.checkpoint_path).name, checkpoint_sha256=self._hash)
+            tags.update(checkpoint=source_tag(self.checkpoint_path), checkpoint_sha256=self._hash)
         elif self.checkpoint is not None or self.fitted is not None:
             tags["checkpoint"] = "none (in memory, not saved)"
         else:

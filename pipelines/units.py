@@ -18,6 +18,17 @@ class Units(str, Enum):
     auto = "auto"
 
 
+class OutputUnits(str, Enum):
+    """The units an output can be written in (``auto`` describes inputs only)."""
+
+    kelvin = "kelvin"
+    celsius = "celsius"
+
+    @property
+    def units(self) -> Units:
+        return Units(self.value)
+
+
 def detect_units(values: np.ndarray) -> Units:
     """Kelvin or Celsius from the value range of valid (finite) samples."""
     finite = values[np.isfinite(values)]

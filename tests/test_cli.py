@@ -191,7 +191,7 @@ USAGE_ERRORS = [
      "Invalid value for '--tile': Input should be greater than or equal to 8 (hint: groklst downscale --help)"),
     (["downscale", "-dash_lst.tif"], "No such option: -d (hint: groklst downscale --help)"),
     (["downscale", "x_lst.tif", "--units-out", "fahrenheit"],  # no pydantic "Value error, "
-     "Invalid value for '--units-out': 'fahrenheit' is not one of 'kelvin', 'celsius', 'auto'. "
+     "Invalid value for '--units-out': 'fahrenheit' is not one of 'kelvin', 'celsius'. "
      "(hint: groklst downscale --help)"),
     (["downscale", "--tile"], "Option '--tile' requires an argument. (hint: groklst downscale --help)"),
     (["downscale"], "Missing argument 'inputs'. (hint: groklst downscale --help)"),
@@ -215,7 +215,7 @@ def test_a_usage_error_with_json_is_also_a_json_line(capsys) -> None:
     captured = capsys.readouterr()
     assert json_lines(captured.out) == [{
         "input": None, "output": None, "status": "error",
-        "error": "Invalid value for '--units-out': 'fahrenheit' is not one of 'kelvin', 'celsius', 'auto'.",
+        "error": "Invalid value for '--units-out': 'fahrenheit' is not one of 'kelvin', 'celsius'.",
         "warnings": []}]
     assert captured.err == f"error: {USAGE_ERRORS[2][1]}\n"
 

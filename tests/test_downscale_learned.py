@@ -99,6 +99,8 @@ def test_guidance_bands_are_matched_by_name(tmp_path: Path, checkpoint: Path) ->
     assert downscale(shuffled, os_, checkpoint) == 0
     np.testing.assert_array_equal(read(oo)[0], read(os_)[0])
     assert read(oo)[2]["model"] == "mocolsk-lite" and len(read(oo)[2]["checkpoint_sha256"]) == 64
+    # QA: two runs' outputs told their checkpoints apart by hash only, and not how they ran
+    assert (read(oo)[2]["checkpoint"], read(oo)[2]["precision"]) == (str(checkpoint.resolve()), "fp32")
 
 
 def test_missing_band_is_named(tmp_path: Path, checkpoint: Path, capsys) -> None:

@@ -324,6 +324,21 @@ def test_guidance_without_any_value_is_empty(tmp_path: Path, capsys) -> None:
     assert "no output pixel has a value" in capsys.readouterr().err and not out.exists()
 
 
+@pytest.mark.parametrize("model", [[], ["--model", "bicubic"]])
+def test_a_guidance_band_without_any_value_is_named(tmp_path: Path, capsys, model: list[str]) -> None:
+    """QA: one band with no data left the output empty, said to be nodata everywhere or the
+    hole margin (and --hole-margin 0, the hint, did not help)."""
+    lst, guidance = make_scene(tmp_path)
+    with rasterio.open(guidance, "r+") as dst:
+        dst.write(np.full((dst.height, dst.width), np.nan, np.float32), 1)
+        name = dst.descriptions[0]
+    assert run(["-q", "downscale", str(lst), *model, "-o", str(tmp_path / "out.tif"), "--hole-margin", "0"]) == 3
+    err = capsys.readouterr().err
+    assert f"no output pixel has a value: guidance band(s) {name} of " in err
+    assert ("the model reads it (hint: fill the band, or use a checkpoint trained without it)" if not model else
+            "used by the model or not (hint: fill the band, or leave it out of the guidance file)") in err
+
+
 def test_a_batch_reports_every_scene_even_when_outputs_exist(tmp_path: Path, capsys, monkeypatch) -> None:
     import io
 

@@ -182,7 +182,7 @@ def test_same_seed_same_result_and_checkpoint_round_trip(tmp_path: Path, capsys)
     assert run(["downscale", str(other_lst), "--checkpoint", str(ckpt), "-o", str(other_out)]) == 0
     assert read(other_out).shape == (80, 80) and np.isfinite(read(other_out)).all()
     with rasterio.open(first) as src:
-        assert src.tags()["checkpoint"] == "scene.pt" and src.tags()["model"] == "mocolsk-lite"
+        assert src.tags()["checkpoint"] == str(ckpt.resolve()) and src.tags()["model"] == "mocolsk-lite"
         assert src.tags()["checkpoint_sha256"] and "downscale --fit" in src.tags()["fit"]
     with rasterio.open(second) as src:  # fitted but not saved: no file to name or hash
         assert src.tags()["checkpoint"] == "none (in memory, not saved)"

@@ -21,7 +21,7 @@ from groklst_cli.path_options import file_to_write
 from pipelines.atomic import check_writable, missing_folders, remove_if_empty, same_path
 from pipelines.errors import InputError
 from pipelines.fit_options import DEFAULT_CANDIDATES, FitOptions
-from pipelines.units import Units
+from pipelines.units import OutputUnits, Units
 
 if TYPE_CHECKING:  # torch, rasterio and dask load only when a scene is processed
     from pipelines.downscale import DownscaleOptions, SceneReport
@@ -208,7 +208,7 @@ def downscale(
     compile_model: bool = typer.Option(False, "--compile", help="Run the network through torch.compile (a one-off compile, cached by torch; meant for GPUs: no faster than the default on the CPUs measured)."),
     plain: bool = typer.Option(False, "--plain", help="The reference path (fp32, NCHW layout, eager) to check the fast default against; slower."),
     units: Units = lst_options.units_option(),
-    units_out: Optional[Units] = typer.Option(None, "--units-out", help="Unit of the output (default: the input's)."),
+    units_out: Optional[OutputUnits] = typer.Option(None, "--units-out", help="Unit of the output (default: the input's)."),
     conserve: bool = typer.Option(False, "--conserve", help="Correct each LR cell so its downscaled pixels aggregate (in T^4) to the input value."),
     nodata: Optional[list[float]] = lst_options.nodata_option(),
     scale_factor: Optional[float] = lst_options.scale_factor_option(),
@@ -269,8 +269,6 @@ def downscale(
         state.working_on(", ".join(map(str, named)), output)
     else:  # several scenes: a --json error line names none (a refused -o or --quicklook is raised)
         state.working_on(None)
-    if units_out is Units.auto:
-        raise InputError("--units-out", "must be kelvin or celsius")
     if skip_existing and overwrite:
         raise InputError("--skip-existing", "give --skip-existing or --overwrite, not both",
                          "--skip-existing keeps existing outputs, --overwrite replaces them")
@@ -320,7 +318,7 @@ def downscale(
                          "pass the TIS and MII product folders, or leave it out")
     jobs = _jobs(paths, guidance, output, out_dir, guided=scale is None, align=align)
     options = DownscaleOptions(tile=tile, overlap=overlap, batch_size=batch_size, units=units,
-                               units_out=units_out, conserve=conserve, overwrite=overwrite,
+                               units_out=units_out and units_out.units, conserve=conserve, overwrite=overwrite,
                                decoding=lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible),
                                guidance_bands=guidance_options.band_list(guidance_bands),
                                max_output_pixels=None if force else MAX_OUTPUT_PIXELS,
