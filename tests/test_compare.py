@@ -157,25 +157,17 @@ def test_json_has_null_for_a_metric_that_cannot_be_computed(tmp_path: Path, caps
     assert row["cc"] is None and row["rmse"] == pytest.approx(expected_rmse, rel=1e-5)
 
 
-def test_the_table_prints_candidate_paths_as_typed(tmp_path: Path, capsys, monkeypatch) -> None:
-    """A path is user text, not rich markup: ``:fire:`` is no emoji, ``[red]`` no style."""
+@pytest.mark.parametrize("name, cell, absent", [
+    ("run:fire:[red]good.tif", "run:fire:[red]good.tif", "🔥"),  # user text, not rich markup: no emoji, no style
+    ("go\nod\x1b[2J.tif", "go\\nod\\x1b[2J.tif", "\x1b"),  # QA: a newline split the row over two lines
+])
+def test_the_table_prints_candidate_paths_as_typed_with_control_characters_escaped(
+        tmp_path: Path, capsys, monkeypatch, name: str, cell: str, absent: str) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", "200")  # the path on one line of its cell
     truth, good, _ = truth_and_candidates(np.random.default_rng(3))
     raster(tmp_path / "truth.tif", truth)
-    raster(tmp_path / "run:fire:[red]good.tif", good)
-    assert run(["-q", "compare", "truth.tif", "run:fire:[red]good.tif"]) == 0
+    raster(tmp_path / name, good)
+    assert run(["-q", "compare", "truth.tif", name]) == 0
     table = capsys.readouterr().out
-    assert "│ run:fire:[red]good.tif │" in table and "🔥" not in table
-
-
-def test_the_table_escapes_control_characters_in_candidate_paths(tmp_path: Path, capsys, monkeypatch) -> None:
-    """QA: a newline in a candidate's file name split its row over two lines of the table."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("COLUMNS", "200")
-    truth, good, _ = truth_and_candidates(np.random.default_rng(3))
-    raster(tmp_path / "truth.tif", truth)
-    raster(tmp_path / "go\nod\x1b[2J.tif", good)
-    assert run(["-q", "compare", "truth.tif", "go\nod\x1b[2J.tif"]) == 0
-    table = capsys.readouterr().out
-    assert "│ go\\nod\\x1b[2J.tif │" in table and "\x1b" not in table
+    assert f"│ {cell} │" in table and absent not in table
