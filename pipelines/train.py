@@ -16,11 +16,11 @@ from __future__ import annotations
 import inspect
 import math
 import random
-import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 import numpy as np
@@ -53,7 +53,13 @@ ValidationHook = Callable[[int, dict[str, float]], bool]
 
 @dataclass
 class Limits:
-    """Stop this call early (the schedule still spans ``config.iters``); resumable."""
+    """Stop this call early (the schedule still spans ``config.iters``).
+
+    With a run directory a stop is a pause: the weights and the state are saved without a
+    validation, so that the resumed run validates, logs and selects ``best.pt`` exactly as one
+    never stopped. Without one nothing can resume the run: the stop ends it, with a validation
+    that competes for the best like the one at the end of the schedule.
+    """
 
     max_iters: int | None = None
     max_seconds: float | None = None
@@ -343,6 +349,7 @@ class _Run:
         self.iteration = 0
         self.best: dict[str, float] | None = None
         self.history: list[dict[str, Any]] = []
+        self.losses: list[float] = []  # train losses since the latest metrics line (mean over ranks)
         self.wrapped: nn.Module = self.model
         if context.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -357,6 +364,7 @@ class _Run:
             "iteration": self.iteration,
             "best": self.best,
             "history": self.history,
+            "losses": self.losses,
             "model": state_dict_of(self.model),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -390,6 +398,7 @@ class _Run:
         self.iteration = int(state["iteration"])
         self.best = state["best"]
         self.history = list(state["history"])
+        self.losses = [float(v) for v in state.get("losses", [])]  # states saved at validations have none
 
     # --- files (rank 0) ----------------------------------------------------------------
     def _extra(self, metrics: dict[str, float] | None) -> dict[str, Any]:
@@ -453,6 +462,7 @@ class _Run:
 
     # --- training ----------------------------------------------------------------------
     def step(self) -> float:
+        """One optimiser step; its train loss, averaged over the ranks."""
         cfg, ctx = self.config, self.context
         positions = batch_positions(self.iteration, cfg.batch_size, ctx.rank, ctx.world_size)
         lr, guidance, hr = load_batch(self.source, self.train, positions, scale=cfg.scale,
@@ -471,7 +481,7 @@ class _Run:
         self.scaler.update()
         self.scheduler.step()
         self.iteration += 1
-        return float(loss.detach())
+        return self.context.all_sum([float(loss.detach())])[0] / self.context.world_size
 
     def validate(self) -> dict[str, float]:
         """Val metrics in Kelvin, the val patches split between ranks and the sums all-reduced."""
@@ -481,6 +491,43 @@ class _Run:
         mine = self.val[ctx.rank :: ctx.world_size]
         local = score(predict, self.source, mine, self.config.scale)
         return MetricAverage.from_vector(ctx.all_sum(local.to_vector())).result()
+
+    def checkpoint(self) -> tuple[dict[str, float], bool]:
+        """Validate, log the metrics line and save; the metrics and whether they improved the best."""
+        metrics = self.validate() if self.val else {}
+        rmse = metrics.get("rmse", math.nan)
+        improved = math.isfinite(rmse) and (self.best is None or rmse < self.best["rmse"])
+        if improved:
+            self.best = {"iteration": self.iteration, **metrics}
+        loss = self.train_loss()
+        self.log({"iteration": self.iteration, "lr": self.step_lr,
+                  "train_l1": loss, **{f"val_{k}": v for k, v in metrics.items()}})
+        self.losses = []
+        self.save(improved, metrics or None)
+        return metrics, improved
+
+    def pause(self) -> None:
+        """Save the weights and the state (with the losses not yet logged) without validating:
+        the resumed run then logs and selects as if it had never stopped."""
+        self.train_loss()
+        self.save(False, None)
+
+    def train_loss(self) -> float:
+        """The mean train loss since the latest metrics line; refused (nothing saved) if not finite."""
+        loss = float(np.mean(self.losses))
+        if not math.isfinite(loss):
+            raise InputError(self.run_dir, f"training diverged: the train loss is {loss} at iteration "
+                             f"{self.iteration}; nothing of this iteration was saved",
+                             "train again with a lower learning rate, or with --precision fp32")
+        return loss
+
+
+def _limit_reached(limits: Limits, done: int, started: float, context: DistContext) -> bool:
+    """Whether ``limits`` stop the call after ``done`` iterations (on every rank alike)."""
+    stop = limits.max_iters is not None and done >= limits.max_iters
+    if limits.max_seconds is not None:
+        stop = stop or context.any(monotonic() - started >= limits.max_seconds)
+    return stop
 
 
 def fit(
@@ -499,7 +546,8 @@ def fit(
     """Train ``config.model`` on ``source`` up to ``config.iters`` iterations (or ``limits``).
 
     With ``resume`` the run continues from ``run_dir/state.pt`` exactly where it stopped: the
-    result is the same as a run that was never interrupted. ``on_validation(iteration,
+    result (weights, metrics lines, best checkpoint) is the same as a run that was never
+    interrupted, however ``limits`` stopped it (see :class:`Limits`). ``on_validation(iteration,
     metrics)`` returning True stops training (early stopping); the best checkpoint is the one
     with the lowest validation RMSE.
     """
@@ -512,38 +560,23 @@ def fit(
         run.restore(run_dir / STATE)
         run.rewrite_log()
         run.on_disk = True
-    started, start_iter = time.monotonic(), run.iteration
-    losses: list[float] = []
+    started, start_iter = monotonic(), run.iteration
     best_weights: dict[str, torch.Tensor] | None = None
     stop = False
     while run.iteration < config.iters and not stop:
-        losses.append(run.step())
+        run.losses.append(run.step())
         if on_step is not None:
-            on_step(run.iteration, losses[-1])
-        done = run.iteration - start_iter
-        stop = limits.max_iters is not None and done >= limits.max_iters
-        if limits.max_seconds is not None:
-            stop = stop or context.any(time.monotonic() - started >= limits.max_seconds)
-        at_end = run.iteration >= config.iters
-        if run.iteration % config.val_every == 0 or at_end or stop:
-            metrics = run.validate() if run.val else {}
-            rmse = metrics.get("rmse", math.nan)
-            improved = math.isfinite(rmse) and (run.best is None or rmse < run.best["rmse"])
-            if improved:
-                run.best = {"iteration": run.iteration, **metrics}
-                if keep_best:
-                    best_weights = state_dict_of(run.model)
-            loss = context.all_sum([float(np.mean(losses))])[0] / context.world_size
-            if not math.isfinite(loss):
-                raise InputError(run_dir, f"training diverged: the train loss is {loss} at iteration "
-                                 f"{run.iteration}; nothing of this validation was saved",
-                                 "train again with a lower learning rate, or with --precision fp32")
-            run.log({"iteration": run.iteration, "lr": run.step_lr,
-                     "train_l1": loss, **{f"val_{k}": v for k, v in metrics.items()}})
-            losses = []
-            run.save(improved, metrics or None)
+            on_step(run.iteration, run.losses[-1])
+        stop = _limit_reached(limits, run.iteration - start_iter, started, context)
+        scheduled = run.iteration % config.val_every == 0 or run.iteration >= config.iters
+        if scheduled or (stop and run_dir is None):
+            metrics, improved = run.checkpoint()
+            if improved and keep_best:
+                best_weights = state_dict_of(run.model)
             if on_validation is not None and metrics and on_validation(run.iteration, metrics):
                 stop = True
+        elif stop:
+            run.pause()
     if best_weights is not None:
         getattr(run.model, "module", run.model).load_state_dict(best_weights)
     return FitResult(run.model, run.iteration, run.iteration >= config.iters, run.best, run.history)

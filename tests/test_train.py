@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+import pipelines.train as train_module
 from groklst_cli.app import run
 from pipelines.augment import augment
 from pipelines.checkpoint import load_checkpoint
@@ -82,18 +84,64 @@ def test_seeded_runs_are_reproducible_and_seeds_matter() -> None:
     assert any(not torch.equal(first[k], other[k]) for k in first)
 
 
-def test_resume_ends_with_the_same_weights(tmp_path: Path) -> None:
-    straight = fit(FakeSource(), config(iters=5), tmp_path / "straight")
-    stopped = fit(FakeSource(), config(iters=5), tmp_path / "killed", limits=Limits(max_iters=3))
-    assert not stopped.finished and stopped.iteration == 3
-    resumed = fit(FakeSource(), config(iters=5), tmp_path / "killed", resume=True)
+def assert_same_runs(a: Path, b: Path) -> None:
+    """The same metrics lines, and best.pt and last.pt of the same iterations and weights."""
+    assert (a / METRICS_FILE).read_text() == (b / METRICS_FILE).read_text()
+    for name in (BEST, LAST):
+        first, second = load_checkpoint(a / name), load_checkpoint(b / name)
+        assert first.config == second.config, name
+        assert_same_weights(first.state_dict, second.state_dict)
+
+
+@pytest.fixture
+def stop_scores_best(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Validations at the iterations in the returned list score an RMSE of 0: were a stop there
+    validated, it would become the best."""
+    stops: list[int] = []
+    real = train_module._Run.validate
+
+    def validate(self: train_module._Run) -> dict[str, float]:
+        metrics = real(self)
+        return {**metrics, "rmse": 0.0} if self.iteration in stops else metrics
+
+    monkeypatch.setattr(train_module._Run, "validate", validate)
+    return stops
+
+
+@pytest.mark.parametrize("stop", [1, 3, 4])  # before the first validation, between two, at one
+def test_a_stopped_and_resumed_run_ends_as_an_uninterrupted_one(stop: int, tmp_path: Path,
+                                                                 stop_scores_best: list[int]) -> None:
+    """QA: a stop validated, logged a line, and its validation competed for best.pt."""
+    stop_scores_best.append(stop)
+    settings = config(iters=5)  # validates at iterations 2, 4 and 5
+    straight = fit(FakeSource(), settings, tmp_path / "straight")
+    paused_dir = tmp_path / "paused"
+    paused = fit(FakeSource(), settings, paused_dir, limits=Limits(max_iters=stop))
+    assert not paused.finished and paused.iteration == stop
+    assert [r["iteration"] for r in paused.history] == [i for i in (2, 4) if i <= stop]
+    assert load_checkpoint(paused_dir / LAST).config["iteration"] == stop
+    assert torch.load(paused_dir / STATE, weights_only=True)["iteration"] == stop
+    assert (paused_dir / BEST).is_file() == (stop >= 2)
+    resumed = fit(FakeSource(), settings, paused_dir, resume=True)
     assert resumed.finished and resumed.iteration == 5
+    assert resumed.best == straight.best and resumed.history == straight.history
     assert_same_weights(weights(straight.model), weights(resumed.model))
-    last_straight = load_checkpoint(tmp_path / "straight" / LAST).state_dict
-    assert_same_weights(last_straight, load_checkpoint(tmp_path / "killed" / LAST).state_dict)
-    # The metrics log of the resumed run continues the first one's.
-    lines = (tmp_path / "killed" / METRICS_FILE).read_text().splitlines()
-    assert [json.loads(line)["iteration"] for line in lines] == [2, 3, 4, 5]
+    assert_same_runs(tmp_path / "straight", paused_dir)
+
+
+def test_a_stop_without_a_run_directory_ends_the_fit_with_a_validation(stop_scores_best: list[int]) -> None:
+    """Nothing can resume it: the stop is its end, validated and competing for the best."""
+    stop_scores_best.append(3)
+    outcome = fit(FakeSource(), config(iters=5), limits=Limits(max_iters=3), keep_best=True)
+    assert [r["iteration"] for r in outcome.history] == [2, 3]
+    assert outcome.best is not None and outcome.best["iteration"] == 3
+
+
+def test_a_stop_after_a_diverged_iteration_saves_nothing(tmp_path: Path) -> None:
+    """A stop saves no validation, yet no weights of a NaN loss either."""
+    with pytest.raises(InputError, match="training diverged: the train loss is nan at iteration 2"):
+        fit(FakeSource(), config(iters=8, val_every=4, lr=1e6), tmp_path / "run", limits=Limits(max_iters=2))
+    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
 
 
 def test_metrics_log_the_learning_rate_each_logged_iteration_used(tmp_path: Path) -> None:
@@ -272,6 +320,24 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 CLI_TRAIN = ["--model", "mocolsk-lite", "--scale", "2", "--batch-size", "2", "--crop", "12",
              "--val-every", "2", "--seed", "5", "--device", "cpu", "--model-kwargs", json.dumps(TINY)]
+
+
+def test_a_max_seconds_stop_resumes_into_the_uninterrupted_run(dataset: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """QA: the stop's validation chose another best.pt and added a metrics line."""
+    ticks = itertools.count()
+    monkeypatch.setattr(train_module, "monotonic", lambda: float(next(ticks)))  # 1 s per iteration
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    assert run(["-q", "train", str(dataset), "-o", str(straight), "--iters", "5", *CLI_TRAIN]) == 0
+    assert run(["-q", "train", str(dataset), "-o", str(stopped), "--iters", "5", *CLI_TRAIN,
+                "--max-seconds", "2.5"]) == 0
+    assert [json.loads(line)["iteration"] for line in (stopped / METRICS_FILE).read_text().splitlines()] == [2]
+    assert "warning: stopped at iteration 3/5: last.pt holds its weights" in capsys.readouterr().err
+    assert load_checkpoint(stopped / LAST).config["iteration"] == 3
+    assert load_checkpoint(stopped / BEST).config["iteration"] == 2
+    assert run(["-q", "train", str(dataset), "-o", str(stopped), "--resume", "--device", "cpu"]) == 0
+    assert_same_runs(straight, stopped)
 
 
 def test_cli_train_writes_the_run_and_refuses_a_used_directory(dataset: Path, tmp_path: Path,

@@ -238,7 +238,8 @@ def train_cmd(
         return
     summary = _summary(out, outcome)
     if not outcome.finished:
-        warn(f"stopped at iteration {outcome.iteration}/{config.iters}; continue with --resume")
+        warn(f"stopped at iteration {outcome.iteration}/{config.iters}: {LAST} holds its weights "
+             "(runs validate at --val-every iterations only); continue with --resume")
     if as_json:
         result(strict_json.dumps(json_ok(summary)))
     else:
