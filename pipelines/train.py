@@ -95,15 +95,41 @@ def _check_source(source: DataSource, config: TrainConfig) -> list[int]:
     train = source.indices("train")
     if not train:
         raise InputError("dataset", "the train split is empty", "prepare more scenes or change --split")
+    check_scale_and_crop(source, config.to_dict())
+    return train
+
+
+def _setting(settings: Mapping[str, Any], key: str) -> Any:
+    """``settings[key]``, or the default where it is not set."""
+    value = settings.get(key)
+    return getattr(TrainConfig, key) if value is None else value
+
+
+def check_scale_and_crop(source: DataSource, settings: Mapping[str, Any],
+                         where: Mapping[str, str] | None = None) -> None:
+    """Refuse a scale the dataset lacks, then a crop larger than its patches, then a crop that
+    is no multiple of the scale.
+
+    In this order, no hint leads to another refusal: the crop hints are multiples of a scale
+    the dataset has, within its patches. ``where`` names each setting's source, as in
+    :func:`check_settings`; the defaults fill in the settings not given.
+    """
+    def label(key: str) -> str:
+        return (where or {}).get(key, option_name(key))
+
+    scale, crop = _setting(settings, "scale"), _setting(settings, "crop")
     scales = getattr(source, "scales", None)
-    if scales is not None and config.scale not in scales:
-        raise InputError("--scale", f"the dataset has scales {list(scales)}, not x{config.scale}",
+    if scales is not None and scale not in scales:
+        raise InputError(label("scale"), f"the dataset has scales {list(scales)}, not x{scale}",
                          "prepare it with that scale in --scales")
     patch = getattr(source, "patch", None)
-    if patch is not None and config.crop > patch:
-        raise InputError("--crop", f"crop {config.crop} px is larger than the {patch} px patches",
-                         f"use a multiple of {config.scale} up to {patch // config.scale * config.scale}")
-    return train
+    if patch is not None and crop > patch:
+        raise InputError(label("crop"), f"crop {crop} px is larger than the {patch} px patches",
+                         f"use a multiple of {scale} up to {patch // scale * scale}")
+    if crop % scale:  # named where the crop was set, else where the scale was
+        raise InputError(label("crop" if settings.get("crop") is not None else "scale"),
+                         f"crop {crop} must be a multiple of the scale {scale}",
+                         f"e.g. crop {max(crop // scale, 1) * scale}")
 
 
 def trainable_models() -> list[str]:
@@ -119,6 +145,9 @@ def _check_model(source: DataSource, config: TrainConfig) -> None:
         raise InputError("--model", f"unknown model {config.model!r}", hint) from None
     if not spec.learned:
         raise InputError("--model", f"{config.model!r} has no weights to train", hint)
+    if not spec.supports(config.scale):
+        raise InputError("--model", f"{config.model} works at {spec.scales_text} only, not x{config.scale}",
+                         f"train a model that works at x{config.scale} (groklst models lists each one's scales)")
     try:
         _build_on_meta(config.model, config.scale, len(source.bands), config.model_kwargs)
     except (TypeError, ValueError, RuntimeError) as exc:
@@ -225,13 +254,14 @@ _SETTING_HINTS = {
 
 def check_settings(settings: Mapping[str, Any], where: Mapping[str, str] | None = None) -> None:
     """Refuse a setting of the wrong type (``iters = "4"`` in a config file), a scale below 2,
-    a negative seed, a count below 1, an unknown device or precision, a learning rate or
-    weight decay that is NaN, infinite or out of range, or a crop that is no multiple of the
-    scale, as one-line errors.
+    a negative seed, a count below 1, an unknown device or precision, or a learning rate or
+    weight decay that is NaN, infinite or out of range, as one-line errors.
 
     Works on plain settings, before a :class:`TrainConfig` is built (which would divide by a
-    zero scale, or compare a string with a number), so that torch never sees them. ``where`` names a setting's source (an option
-    or a config file); ``--lr``-style option names by default.
+    zero scale, or compare a string with a number), so that torch never sees them. Each setting
+    is checked on its own: how the crop goes with the scale is checked against the dataset
+    (:func:`check_scale_and_crop`). ``where`` names a setting's source (an option or a config
+    file); ``--lr``-style option names by default.
     """
     def label(key: str) -> str:
         return (where or {}).get(key, option_name(key))
@@ -241,12 +271,6 @@ def check_settings(settings: Mapping[str, Any], where: Mapping[str, str] | None 
         problem = None if value is None else check(value)
         if problem:
             raise InputError(label(key), problem, _SETTING_HINTS.get(key))
-    scale, crop = (TrainConfig.scale if settings.get("scale") is None else settings["scale"],
-                   TrainConfig.crop if settings.get("crop") is None else settings["crop"])
-    if crop % scale:  # named where the crop was set, else where the scale was
-        raise InputError(label("crop" if settings.get("crop") is not None else "scale"),
-                         f"crop {crop} must be a multiple of the scale {scale}",
-                         f"e.g. crop {max(crop // scale, 1) * scale}")
 
 
 def used_device(device: torch.device, world_size: int) -> str:
@@ -257,14 +281,15 @@ def used_device(device: torch.device, world_size: int) -> str:
 def check_training(source: DataSource, config: TrainConfig) -> list[int]:
     """Refuse settings that cannot train on ``source`` before any file is written; the train patches.
 
-    Checks the numbers (:func:`check_settings`), the model (known, trainable, buildable with its
-    keyword arguments at this scale and band count), the scale (one of the dataset's), the crop
-    (within a patch) and the LST statistics (a constant LST teaches nothing and cannot be
-    normalised).
+    Checks the numbers (:func:`check_settings`), the scale and the crop against the dataset
+    (:func:`check_scale_and_crop`), then the model (known, trainable, working at this scale,
+    buildable with its keyword arguments and band count), and the LST statistics (a constant
+    LST teaches nothing and cannot be normalised). The dataset comes before the model, so that
+    a scale the dataset lacks is named as such, not as one the model cannot be built at.
     """
     check_settings(config.to_dict())
-    _check_model(source, config)
     train = _check_source(source, config)
+    _check_model(source, config)
     stats = source.stats
     if not (math.isfinite(stats.lst_mean) and math.isfinite(stats.lst_std) and stats.lst_std > 0):
         raise InputError("dataset", f"the train split's LST has mean {stats.lst_mean} and std {stats.lst_std}: "

@@ -22,7 +22,7 @@ from pipelines.dataset import NormStats
 from pipelines.errors import InputError
 from pipelines.evaluate import checkpoint_predictor
 from pipelines.run_layout import BEST, LAST, METRICS_FILE, STATE
-from pipelines.train import Limits, fit, masked_l1
+from pipelines.train import Limits, check_scale_and_crop, fit, masked_l1
 from pipelines.train_config import TrainConfig, merge_config, read_config_file
 from pipelines.train_data import batch_positions, sample_index
 from tests.conftest import prepare_generated_dataset
@@ -338,6 +338,69 @@ def test_a_max_seconds_stop_resumes_into_the_uninterrupted_run(dataset: Path, tm
     assert load_checkpoint(stopped / BEST).config["iteration"] == 2
     assert run(["-q", "train", str(dataset), "-o", str(stopped), "--resume", "--device", "cpu"]) == 0
     assert_same_runs(straight, stopped)
+
+
+def error_line(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The one error line of ``groklst train`` with ``args`` (exit status 2)."""
+    assert run(["-q", "train", *args]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_the_first_refusal_names_the_first_thing_to_fix(dataset: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """QA: a scale the dataset lacks was refused as a crop no multiple of it, or as a scale the
+    model cannot be built at; a crop beyond the patches got the hint of a larger one."""
+    out = tmp_path / "run"
+    scale_file = tmp_path / "train.toml"
+    scale_file.write_text("scale = 5\n")
+    base = [str(dataset), "-o", str(out), "--iters", "2", *CLI_TRAIN]
+    lacking = "the dataset has scales [2], not x{} (hint: prepare it with that scale in --scales)"
+    cases = [(["--scale", "5"], "--scale: " + lacking.format(5)),
+             (["--scale", "3", "--model", "rsag"], "--scale: " + lacking.format(3)),
+             (["--crop", "27"], "--crop: crop 27 px is larger than the 24 px patches "
+                                "(hint: use a multiple of 2 up to 24)"),
+             (["--model", "rsag"], "--model: rsag works at x4, x8, x16 only, not x2 (hint: train a model that "
+                                   "works at x2 (groklst models lists each one's scales))")]
+    for args, expected in cases:
+        assert error_line(base + args, capsys) == f"error: {expected}", args
+    in_file = [str(dataset), "-o", str(out), "--config", str(scale_file), "--crop", "12"]  # the default crop is 192
+    assert error_line(in_file, capsys) == f"error: {scale_file} (scale): " + lacking.format(5)
+    assert not out.exists()
+
+
+def test_a_resume_compares_the_settings_given_with_the_run_s(dataset: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """QA: the defaults (scale 4, crop 192) stood in for the settings not given, so a resume with
+    --crop 30 was refused as no multiple of the scale 4."""
+    out = tmp_path / "run"
+    assert run(["-q", "train", str(dataset), "-o", str(out), "--iters", "2", *CLI_TRAIN]) == 0
+    for option, value, saved in (("--crop", "30", "12"), ("--scale", "5", "2")):
+        line = error_line([str(dataset), "-o", str(out), "--resume", option, value], capsys)
+        assert line == (f"error: {option}: the run in {out} was started with {option[2:]}={saved}, "
+                        f"not {value} (hint: a resumed run keeps its settings)")
+
+
+def test_every_crop_hint_is_accepted() -> None:
+    """A refused crop's hint names a crop the same check accepts (within the patches)."""
+    source = FakeSource()
+    source.scales = [2, 3]
+    for scale, crop in itertools.product(source.scales, range(1, 60)):
+        try:
+            check_scale_and_crop(source, {"scale": scale, "crop": crop})
+        except InputError as refused:
+            hinted = int(str(refused).rstrip(")").split()[-1])
+            assert hinted <= source.patch, str(refused)
+            check_scale_and_crop(source, {"scale": scale, "crop": hinted})
+
+
+def test_a_default_crop_no_multiple_of_the_scale_names_the_scale() -> None:
+    source = FakeSource(patch=200)
+    source.scales = [5]
+    with pytest.raises(InputError) as refused:
+        check_scale_and_crop(source, {"scale": 5}, {"scale": "--scale"})
+    assert str(refused.value) == "--scale: crop 192 must be a multiple of the scale 5 (hint: e.g. crop 190)"
 
 
 def test_cli_train_writes_the_run_and_refuses_a_used_directory(dataset: Path, tmp_path: Path,

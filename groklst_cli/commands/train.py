@@ -76,16 +76,17 @@ def _record_moved_dataset(out: Path, dataset: Path) -> None:
     info(f"the dataset is now {now} (was {before}); {out / CONFIG_FILE} records it")
 
 
-def _resumed_config(out: Path, requested: TrainConfig, sources: dict[str, str]) -> TrainConfig:
+def _resumed_config(out: Path, requested: dict[str, Any], sources: dict[str, str]) -> TrainConfig:
     """The saved settings of the run; those given on the command line or in the config file
-    (``sources``: each with where it came from) must agree with them, the device excepted."""
+    (``requested``, ``sources``: each with where it came from) must agree with them, the device
+    excepted. Only the settings given are compared: a default never stands in for the run's."""
     saved = json.loads((out / CONFIG_FILE).read_text())["train"]
     config = TrainConfig(**saved)
     for key, source in sources.items():
-        if key != "device" and getattr(requested, key) != saved[key]:
+        if key != "device" and requested[key] != saved[key]:
             raise InputError(source, f"the run in {out} was started with {key}={saved[key]!r}, "
-                                     f"not {getattr(requested, key)!r}", "a resumed run keeps its settings")
-    config.device = requested.device
+                                     f"not {requested[key]!r}", "a resumed run keeps its settings")
+    config.device = requested.get("device") or TrainConfig.device
     return config
 
 
@@ -180,7 +181,7 @@ def train_cmd(
     """
     # Imported here so that `groklst --help` and the other commands start without torch.
     from pipelines.dataset import open_prepared
-    from pipelines.train import Limits, check_settings, check_training, fit, used_device
+    from pipelines.train import Limits, check_scale_and_crop, check_settings, check_training, fit, used_device
     from pipelines.train_config import merge_config, read_config_file
     from pipelines.train_dist import init_distributed, shutdown
 
@@ -195,16 +196,18 @@ def train_cmd(
                          "model_kwargs": _model_kwargs(model_kwargs)})
     file_settings = read_config_file(config_file) if config_file else {}
     sources = _sources(given, file_settings, config_file)
-    check_settings({**file_settings, **given}, sources)
-    config = merge_config(file_settings, given)
+    settings = {**file_settings, **given}
+    check_settings(settings, sources)
     source = open_prepared(dataset)
     run_dir = inspect_run_dir(out)
     if resume:
         check_resume(run_dir)
         _check_same_dataset(out, dataset, source)
-        config = _resumed_config(out, config, sources)
+        config = _resumed_config(out, settings, sources)
     else:
         check_start(run_dir, overwrite)
+        check_scale_and_crop(source, settings, sources)  # before a TrainConfig refuses the crop
+        config = merge_config(file_settings, given)
     train_patches = check_training(source, config)
     try:
         context = init_distributed(config.device)
