@@ -117,8 +117,8 @@ BAD_FILE_SETTINGS = {
     "restart_every a string": ("train.toml", 'restart_every = "3"', "(restart_every): must be an integer, not '3'"),
     "val_every a boolean": ("train.toml", "val_every = true", "(val_every): must be an integer, not True"),
     "crop zero": ("train.json", '{"crop": 0}', "(crop): must be an integer >= 1, not 0"),
-    "crop no multiple of the scale": ("train.toml", "scale = 4\ncrop = 30",
-                                      "(crop): crop 30 must be a multiple of the scale 4 (hint: e.g. crop 28)"),
+    "crop no multiple of the scale": ("train.toml", "scale = 2\ncrop = 13",
+                                      "(crop): crop 13 must be a multiple of the scale 2 (hint: e.g. crop 12)"),
     "device a number": ("train.toml", "device = 5", "(device): must be auto, cpu, cuda or cuda:N, not 5"),
     "precision a number": ("train.yaml", "precision: 16", "(precision): must be one of auto, fp32, bf16, fp16, not 16"),
     "model a number": ("train.json", '{"model": 3}', "(model): must be a string, not 3"),
@@ -143,15 +143,15 @@ def test_a_config_file_setting_of_the_wrong_type_names_the_file_and_key(case: st
 
 
 def test_a_crop_no_multiple_of_the_scale_names_where_it_was_set(dataset: Path, tmp_path: Path, capsys) -> None:
-    """QA: the refusal named ``config`` whichever option or file set the crop or scale."""
+    """QA: the refusal named ``config`` whichever option or file set the crop or scale (the
+    dataset's scale is 2: a scale it lacks is refused first, see tests/test_train.py)."""
     scale_file, crop_file = tmp_path / "scale.toml", tmp_path / "crop.toml"
-    scale_file.write_text("scale = 4\n")
-    crop_file.write_text("crop = 30\n")
+    scale_file.write_text("scale = 2\n")
+    crop_file.write_text("crop = 13\n")
     out = tmp_path / "run"
-    for args, label in ((["--scale", "4", "--crop", "30"], "--crop"),
-                        (["--scale", "5"], "--scale"),  # the default crop, 192
-                        (["--config", str(scale_file), "--crop", "30"], "--crop"),
-                        (["--config", str(crop_file), "--scale", "4"], f"{crop_file} (crop)")):
+    for args, label in ((["--scale", "2", "--crop", "13"], "--crop"),
+                        (["--config", str(scale_file), "--crop", "13"], "--crop"),
+                        (["--config", str(crop_file), "--scale", "2"], f"{crop_file} (crop)")):
         assert run(["-q", "train", str(dataset), "-o", str(out), *args]) == 2
         [line] = error_lines(capsys)
         assert f"error: {label}: crop " in line and "must be a multiple of the scale" in line, (args, line)
