@@ -20,7 +20,7 @@ from pipelines.errors import InputError
 
 CONFIG_FILE = "config.json"  # the effective settings (+ dataset facts)
 METRICS_FILE = "metrics.jsonl"  # one JSON line per validation: iteration, train loss, val metrics
-LAST = "last.pt"  # checkpoint after the latest validation / the end (enough to downscale with)
+LAST = "last.pt"  # checkpoint after the latest validation, --max-seconds stop or the end (enough to downscale with)
 BEST = "best.pt"  # checkpoint with the lowest validation RMSE
 STATE = "state.pt"  # everything --resume needs: weights, optimiser, scheduler, RNG, counters
 RUN_FILES = (CONFIG_FILE, METRICS_FILE, LAST, BEST, STATE)
@@ -106,7 +106,7 @@ def check_resume(run: RunDir) -> None:
                          "give the run directory of a training run")
     if not run.has_state:
         raise InputError(run.path, "nothing to resume: the run never saved a training state (state.pt is "
-                                   "written at every --val-every iterations and at the end)",
+                                   "written at every --val-every iterations, at a --max-seconds stop and at the end)",
                          "start it again with the same command without --resume")
 
 
