@@ -31,7 +31,8 @@ class ProductIngest:
     def check(self) -> None:
         """Refuse an unknown method or an unreadable retrieval TOML before a scene takes a while."""
         if self.lst_method not in LST_METHODS:
-            raise InputError("--lst-method", f"unknown method {self.lst_method!r}", f"use one of {', '.join(LST_METHODS)}")
+            raise InputError("--lst-method", f"unknown method {self.lst_method!r}",
+                             f"use one of {', '.join(LST_METHODS)}")
         lst_retrieval.load_config(self.retrieval_config)
 
     def ingest_kwargs(self) -> dict[str, Any]:
