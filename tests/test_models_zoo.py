@@ -198,7 +198,8 @@ def test_cli_refuses_a_scale_the_model_does_not_support(dataset_x3_x4, tmp_path,
     argv = ["-q", "train", str(dataset_x3_x4), "-o", str(tmp_path / "m"), "--model", "msgnet",
             "--scale", "3", "--crop", "12", "--device", "cpu"]
     assert run(argv) == 2
-    assert "'msgnet' works at x2, x4, x8, x16 only, not x3" in capsys.readouterr().err
+    assert ("error: --model: msgnet works at x2, x4, x8, x16 only, not x3 (hint: train a model that works "
+            "at x3") in capsys.readouterr().err
 
 
 def test_the_registry_lists_at_least_20_models_in_a_fixed_order():
