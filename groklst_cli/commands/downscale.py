@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from groklst_cli import guidance_options, lst_options, retrieval_options, saturation_options
+from groklst_cli import guidance_options, ingest_options, lst_options
 from groklst_cli.commands._downscale_fit import build_fit_options, run_fit
 from groklst_cli.commands._downscale_products import check_product_run, ingest_scene, plan_product_scene
 from groklst_cli.commands._scene_reports import exit_status, say, say_all, say_once
@@ -240,10 +240,10 @@ def downscale(
     dem: Optional[Path] = typer.Option(None, "--dem", help="With SDGSAT-1 product folders as input: the DEM for the guidance (as groklst ingest --dem)."),
     coregister: Optional[bool] = typer.Option(None, "--coregister/--no-coregister", help="With SDGSAT-1 product folders as input: move the LST onto the MII, and TIS B3 onto B2, when they are misregistered (default, as groklst ingest)."),
     destripe: Optional[bool] = typer.Option(None, "--destripe/--no-destripe", help="With SDGSAT-1 product folders as input: remove TIS B2's detector stripes (as groklst ingest --destripe; off by default)."),
-    saturated: str = saturation_options.saturated_option(),
-    saturation_dn: Optional[str] = saturation_options.saturation_dn_option(),
-    lst_method: str = retrieval_options.lst_method_option(),
-    retrieval_config: Optional[Path] = retrieval_options.retrieval_config_option(),
+    saturated: str = ingest_options.saturated_option(),
+    saturation_dn: Optional[str] = ingest_options.saturation_dn_option(),
+    lst_method: str = ingest_options.lst_method_option(),
+    retrieval_config: Optional[Path] = ingest_options.retrieval_config_option(),
 ) -> None:
     """Downscale LST scenes to the guidance grid as tiled, blended, georeferenced GeoTIFFs
     (with --scale and an interpolator: to the LST grid refined by SCALE, without guidance).
@@ -290,7 +290,7 @@ def downscale(
         # among LST rasters is that scene's error, and the others go on)
         check_product_run(paths, guidance, align, dask_scheduler)
         how = ProductIngest(dem, coregister is not False, destripe is True,
-                            saturation_options.saturation_options(saturated, saturation_dn), lst_method,
+                            ingest_options.saturation_options(saturated, saturation_dn), lst_method,
                             retrieval_config)
         how.check()
         scene = plan_product_scene(ctx, paths, output, out_dir, overwrite, skip_existing, as_json, how)

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from groklst_cli import lst_options, retrieval_options, saturation_options
+from groklst_cli import ingest_options, lst_options
 from groklst_cli.console import progress, result, result_path, state, warnings_said, warnings_shown
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
@@ -26,8 +26,8 @@ def ingest(
     name: Optional[str] = typer.Option(None, "--name", help="Scene name (default: from the MII folder name)."),
     dem: Optional[Path] = typer.Option(None, "--dem", help="DEM GeoTIFF, resampled onto the 10 m guidance grid (default: constant 0 m, with a warning)."),
     lst: Optional[Path] = typer.Option(None, "--lst", help="Your own LST GeoTIFF (K or degC); without it LST is retrieved from TIS (approximate)."),
-    lst_method: str = retrieval_options.lst_method_option(),
-    retrieval_config: Optional[Path] = retrieval_options.retrieval_config_option(),
+    lst_method: str = ingest_options.lst_method_option(),
+    retrieval_config: Optional[Path] = ingest_options.retrieval_config_option(),
     units: Units = lst_options.units_option(),
     nodata: Optional[list[float]] = lst_options.nodata_option(),
     scale_factor: Optional[float] = lst_options.scale_factor_option(),
@@ -35,8 +35,8 @@ def ingest(
     mask_implausible: bool = lst_options.mask_implausible_option(),
     coregister: bool = typer.Option(True, "--coregister/--no-coregister", help="Measure the TIS-MII misregistration on the scene and move the LST grid onto the MII (by whole MII pixels) when there is one; before a split window, also measure TIS B3 against B2 and resample B3 onto B2."),
     destripe: bool = typer.Option(False, "--destripe/--no-destripe", help="Measure TIS B2's detector stripes against B3 and remove them before a split-window LST (off by default: a small B3 misregistration can be mistaken for stripes; check the result)."),
-    saturated: str = saturation_options.saturated_option(),
-    saturation_dn: Optional[str] = saturation_options.saturation_dn_option(),
+    saturated: str = ingest_options.saturated_option(),
+    saturation_dn: Optional[str] = ingest_options.saturation_dn_option(),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the two paths."),
 ) -> None:
@@ -64,7 +64,7 @@ def ingest(
             lst_path, guidance_path = ingest_product(
                 products, out_dir, name=name, dem=dem, lst=lst, overwrite=overwrite, method=lst_method,
                 retrieval_config=retrieval_config, lst_decoding=decoding, lst_units=units, coregister=coregister,
-                saturation=saturation_options.saturation_options(saturated, saturation_dn), destripe_b2=destripe,
+                saturation=ingest_options.saturation_options(saturated, saturation_dn), destripe_b2=destripe,
                 on_progress=lambda done, total, what: bar.update(
                     task, completed=done, total=total, description=f"ingest: {what}"),
             )

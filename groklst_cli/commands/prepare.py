@@ -13,7 +13,7 @@ from rich.table import Table
 
 from groklst_cli.console import (info, json_ok, one_line, progress, result, result_path, state, table_console,
                                  warn, warnings_shown)
-from groklst_cli import guidance_options, lst_options, retrieval_options, saturation_options
+from groklst_cli import guidance_options, ingest_options, lst_options
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
 from pipelines import strict_json
@@ -131,10 +131,10 @@ def prepare_cmd(
     dem: Optional[Path] = typer.Option(None, "--dem", help="DEM for SDGSAT-1 product folders (as groklst ingest --dem)."),
     coregister: bool = typer.Option(True, "--coregister/--no-coregister", help="For SDGSAT-1 product folders: move the LST onto the MII, and TIS B3 onto B2, when they are misregistered (as groklst ingest)."),
     destripe: bool = typer.Option(False, "--destripe/--no-destripe", help="For SDGSAT-1 product folders: remove TIS B2's detector stripes (as groklst ingest --destripe; off by default)."),
-    saturated: str = saturation_options.saturated_option(),
-    saturation_dn: Optional[str] = saturation_options.saturation_dn_option(),
-    lst_method: str = retrieval_options.lst_method_option(),
-    retrieval_config: Optional[Path] = retrieval_options.retrieval_config_option(),
+    saturated: str = ingest_options.saturated_option(),
+    saturation_dn: Optional[str] = ingest_options.saturation_dn_option(),
+    lst_method: str = ingest_options.lst_method_option(),
+    retrieval_config: Optional[Path] = ingest_options.retrieval_config_option(),
     from_groklst: Optional[Path] = typer.Option(None, "--from-groklst", help="Import the public GrokLST benchmark folder instead of scenes."),
     show_info: Optional[Path] = typer.Option(None, "--info", help="Print a summary of an existing dataset and exit."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout."),
@@ -185,7 +185,7 @@ def prepare_cmd(
             )
             check_writable(out, overwrite, kind=OutputKind.dataset)
             _check_product_options(ctx, inputs)
-            saturation = saturation_options.saturation_options(saturated, saturation_dn)
+            saturation = ingest_options.saturation_options(saturated, saturation_dn)
             options = replace(options, ingest=ProductIngest(dem, coregister, destripe, saturation, lst_method,
                                                             retrieval_config))
             options.ingest.check()

@@ -1,7 +1,8 @@
-"""The options that say what ingest does about saturated MII pixels.
+"""The options that say how SDGSAT-1 products are ingested: what is done about saturated MII
+pixels, and how the LST is retrieved from TIS.
 
 ``ingest``, and ``downscale`` and ``prepare`` on SDGSAT-1 product folders, declare them the same
-way; the rule itself lives in :mod:`pipelines.saturation`.
+way; the rules themselves live in :mod:`pipelines.saturation` and :mod:`pipelines.lst_retrieval`.
 """
 
 from __future__ import annotations
@@ -23,3 +24,11 @@ def saturation_dn_option() -> Any:
 
 def saturation_options(saturated: str, saturation_dn: Optional[str]) -> SaturationOptions:
     return SaturationOptions(policy=saturated, levels=None if saturation_dn is None else parse_levels(saturation_dn))
+
+
+def lst_method_option() -> Any:
+    return typer.Option("split-window", "--lst-method", help="LST from TIS: split-window (B2 and B3) or single-channel (B2, no atmospheric correction).")
+
+
+def retrieval_config_option() -> Any:
+    return typer.Option(None, "--retrieval-config", help="TOML with split-window coefficients, water vapour and emissivities (default: the published Landsat-8 TIRS values; see README).")
