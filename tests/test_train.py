@@ -336,8 +336,10 @@ def test_a_max_seconds_stop_resumes_into_the_uninterrupted_run(dataset: Path, tm
     assert "warning: stopped at iteration 3/5: last.pt holds its weights" in capsys.readouterr().err
     assert load_checkpoint(stopped / LAST).config["iteration"] == 3
     assert load_checkpoint(stopped / BEST).config["iteration"] == 2
-    assert run(["-q", "train", str(dataset), "-o", str(stopped), "--resume", "--device", "cpu"]) == 0
+    assert run(["-q", "train", str(dataset), "-o", str(stopped), "--resume"]) == 0
     assert_same_runs(straight, stopped)
+    # the run asked for the CPU: resumed without --device it keeps asking for it (it was reset to auto)
+    assert load_checkpoint(stopped / LAST).config["requested_device"] == "cpu"
 
 
 def error_line(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:

@@ -80,13 +80,15 @@ def _resumed_config(out: Path, requested: dict[str, Any], sources: dict[str, str
     """The saved settings of the run; those given on the command line or in the config file
     (``requested``, ``sources``: each with where it came from) must agree with them, the device
     excepted. Only the settings given are compared: a default never stands in for the run's."""
-    saved = json.loads((out / CONFIG_FILE).read_text())["train"]
+    record = json.loads((out / CONFIG_FILE).read_text())
+    saved = record["train"]
     config = TrainConfig(**saved)
     for key, source in sources.items():
         if key != "device" and requested[key] != saved[key]:
             raise InputError(source, f"the run in {out} was started with {key}={saved[key]!r}, "
                                      f"not {requested[key]!r}", "a resumed run keeps its settings")
-    config.device = requested.get("device") or TrainConfig.device
+    # the device the run asked for (a run started with --device cpu resumes on the CPU), unless given
+    config.device = requested.get("device") or record.get("requested_device", TrainConfig.device)
     return config
 
 
