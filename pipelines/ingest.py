@@ -49,7 +49,7 @@ from pipelines.grids import Grid, check_north_up, footprints_disjoint, ordered_b
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
 from pipelines.saturation import POLICIES, SaturationOptions, detectable, saturation_level
 from pipelines.lst_values import LstDecoding
-from pipelines.product_ingest import LST_METHODS
+from pipelines.product_ingest import check_lst_method
 from pipelines.units import Units
 from pipelines.warping import grid_rows, strip_height, warp_bands
 
@@ -610,8 +610,7 @@ def ingest_product(
     when both are complete; a failed run also removes the (empty) ``out_dir`` it created.
     """
     report = on_progress or (lambda done, total, label: None)
-    if method not in LST_METHODS:
-        raise InputError("--lst-method", f"unknown method {method!r}", f"use one of {', '.join(LST_METHODS)}")
+    check_lst_method(method)
     if saturation.policy not in POLICIES:
         raise InputError("--saturated", f"unknown policy {saturation.policy!r}", f"use one of {', '.join(POLICIES)}")
     if saturation.levels is not None and not all(b in MII_GUIDANCE_BANDS and 1 <= dn <= 65535

@@ -15,6 +15,12 @@ from pipelines.saturation import SaturationOptions
 LST_METHODS = ("split-window", "single-channel")
 
 
+def check_lst_method(method: str) -> None:
+    """Refuse a retrieval method groklst does not have."""
+    if method not in LST_METHODS:
+        raise InputError("--lst-method", f"unknown method {method!r}", f"use one of {', '.join(LST_METHODS)}")
+
+
 @dataclass(frozen=True)
 class ProductIngest:
     """``--dem``, ``--no-coregister``, ``--destripe``, ``--saturated``, ``--mii-saturation-dn``,
@@ -30,9 +36,7 @@ class ProductIngest:
 
     def check(self) -> None:
         """Refuse an unknown method or an unreadable retrieval TOML before a scene takes a while."""
-        if self.lst_method not in LST_METHODS:
-            raise InputError("--lst-method", f"unknown method {self.lst_method!r}",
-                             f"use one of {', '.join(LST_METHODS)}")
+        check_lst_method(self.lst_method)
         lst_retrieval.load_config(self.retrieval_config)
 
     def ingest_kwargs(self) -> dict[str, Any]:

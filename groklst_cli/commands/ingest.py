@@ -47,11 +47,10 @@ def ingest(
     refused unless its values are plausible land-surface temperatures.
     """
     from pipelines.ingest import IngestWarning, ingest_product  # imports scipy: not at start-up
-    from pipelines.product_ingest import LST_METHODS
+    from pipelines.product_ingest import check_lst_method
 
     state.working_on(", ".join(str(p) for p in products))
-    if lst_method not in LST_METHODS:
-        raise InputError("--lst-method", f"unknown method {lst_method!r}", f"use one of {', '.join(LST_METHODS)}")
+    check_lst_method(lst_method)
     _check_retrieval_only(ctx, lst)
     decoding = lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible)
     if lst is None and (decoding.nodata or scale_factor is not None or offset is not None
