@@ -385,6 +385,7 @@ class _Run:
         return {
             "format": STATE_FORMAT,
             "config": self.config.to_dict(),
+            "world_size": self.context.world_size,
             "bands": list(self.source.bands),
             "iteration": self.iteration,
             "best": self.best,
@@ -410,6 +411,11 @@ class _Run:
             if saved[key] != getattr(self.config, key):
                 raise InputError(path, f"the run was trained with {key}={saved[key]!r}, "
                                  f"not {getattr(self.config, key)!r}", "resume with its own settings")
+        started = state.get("world_size", self.context.world_size)  # states before it was saved: any
+        if started != self.context.world_size:
+            raise InputError(path, f"the run was trained with {started} process(es), not "
+                             f"{self.context.world_size}: another count trains on another data order",
+                             f"resume it with {started} process(es) in all")
         if list(state["bands"]) != list(self.source.bands):
             raise InputError(path, f"the run was trained on bands {state['bands']}, "
                              f"the dataset has {self.source.bands}")

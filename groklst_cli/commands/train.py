@@ -63,6 +63,25 @@ def _check_same_dataset(out: Path, dataset: Path, source: PreparedDataset) -> No
                          "resume with the run's own dataset, or start a new run (another -o, or --overwrite)")
 
 
+def _processes(count: int) -> str:
+    return f"{count} process" if count == 1 else f"{count} processes"
+
+
+def _check_same_processes(out: Path, world_size: int) -> None:
+    """Refuse to resume a run with another number of processes than it was started with: each
+    iteration's batch is split between the processes, so another count trains on another data
+    order, and the resumed run is not the interrupted one. A run recorded before the count was
+    (no ``world_size`` in config.json) is accepted, as it was then."""
+    started = json.loads((out / CONFIG_FILE).read_text()).get("world_size")
+    if started is None or started == world_size:
+        return
+    how = "without torchrun" if started == 1 else f"with torchrun --nproc-per-node {started}"
+    raise InputError("torchrun --nproc-per-node",
+                     f"the run in {out} was started with {_processes(started)}, not {world_size}: "
+                     "another count trains on another data order",
+                     f"resume it {how}: {_processes(started)} in all")
+
+
 def _record_moved_dataset(out: Path, dataset: Path) -> None:
     """Make the run's config.json name the dataset where it is now (a resume from a moved copy,
     accepted by :func:`_check_same_dataset`), so that it never points at a path that is gone."""
@@ -179,7 +198,8 @@ def train_cmd(
 ) -> None:
     """Train a downscaling model; run with torchrun for several GPUs/processes.
 
-    Every setting is checked before the run directory is created or touched.
+    Every setting is checked before the run directory is created or touched; a new run's
+    dataset and settings before whether its folder may be used.
     """
     # Imported here so that `groklst --help` and the other commands start without torch.
     from pipelines.dataset import open_prepared
@@ -201,13 +221,11 @@ def train_cmd(
     settings = {**file_settings, **given}
     check_settings(settings, sources)
     source = open_prepared(dataset)
-    run_dir = inspect_run_dir(out)
-    if resume:
-        check_resume(run_dir)
+    if resume:  # the run's own settings and dataset are what the given ones are compared with
+        check_resume(inspect_run_dir(out))
         _check_same_dataset(out, dataset, source)
         config = _resumed_config(out, settings, sources)
     else:
-        check_start(run_dir, overwrite)
         check_scale_and_crop(source, settings, sources)  # before a TrainConfig refuses the crop
         config = merge_config(file_settings, given)
     train_patches = check_training(source, config)
@@ -216,7 +234,11 @@ def train_cmd(
     except ValueError as exc:
         raise InputError("--device", str(exc)) from exc
     try:
+        if resume:  # before the batch check, whose hint would change the run's batch size
+            _check_same_processes(out, context.world_size)
         _check_batch(config.batch_size, context.world_size, len(train_patches))
+        if not resume:  # last: a used folder is named once the dataset and the settings are right
+            check_start(inspect_run_dir(out), overwrite)
         device_used = used_device(context.device, context.world_size)
         if context.is_main:
             defaulted = not resume and "model" not in given and "model" not in file_settings
