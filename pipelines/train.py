@@ -466,11 +466,15 @@ class _Run:
         replaced = {METRICS_FILE, LAST} | ({BEST} if improved else set())
         replaced |= {CONFIG_FILE} if self.record is not None else set()
         clear_run_files(inspect_run_dir(run_dir), keep=replaced)
-        if self.record is not None:
-            with atomic_output(run_dir / CONFIG_FILE, overwrite=True) as tmp:
-                tmp.write_text(strict_json.dumps({"format": RUN_FORMAT, **self.record}, indent=2) + "\n")
+        self.write_record()
         self.rewrite_log()
         self.on_disk = True
+
+    def write_record(self) -> None:
+        """Write the run's config.json from ``record`` (none given: the folder's stays)."""
+        if self.record is not None and self.run_dir is not None and self.context.is_main:
+            with atomic_output(self.run_dir / CONFIG_FILE, overwrite=True) as tmp:
+                tmp.write_text(strict_json.dumps({"format": RUN_FORMAT, **self.record}, indent=2) + "\n")
 
     def log(self, record: dict[str, Any]) -> None:
         """Keep ``record`` in the history; append it to metrics.jsonl once the run's files are
@@ -580,7 +584,8 @@ def fit(
     result (weights, metrics lines, best checkpoint) is the same as a run that was never
     interrupted, however ``limits`` stopped it (see :class:`Limits`). ``on_validation(iteration,
     metrics)`` returning True stops training (early stopping); the best checkpoint is the one
-    with the lowest validation RMSE.
+    with the lowest validation RMSE. ``run_record`` becomes the folder's config.json: a new run's
+    at its first save, a resumed run's once its state is restored and accepted.
     """
     context = context or DistContext()
     limits = limits or Limits()
@@ -589,6 +594,7 @@ def fit(
         if run_dir is None or not (run_dir / STATE).is_file():
             raise InputError(run_dir, "nothing to resume (no state.pt)", "start the run without --resume")
         run.restore(run_dir / STATE)
+        run.write_record()  # only now: a state that is refused leaves the folder as it was
         run.rewrite_log()
         run.on_disk = True
     started, start_iter = monotonic(), run.iteration

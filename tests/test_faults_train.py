@@ -290,6 +290,17 @@ def test_resume_on_the_same_dataset_moved_elsewhere_is_accepted(dataset: Path, s
     assert after == {**before, "dataset": str(moved.resolve())}  # QA: it kept the old path
 
 
+def test_resume_from_a_moved_dataset_with_a_refused_state_leaves_config_json(dataset: Path, saved_run: Path,
+                                                                          tmp_path: Path, capsys) -> None:
+    out = copy_of(saved_run, tmp_path)
+    (out / STATE).write_bytes(b"not a state")  # QA: config.json took the new path before this was read
+    moved = Path(shutil.copytree(dataset, tmp_path / "moved"))
+    before = snapshot(out)
+    assert run(["-q", "train", str(moved), "-o", str(out), "--resume"]) == 2
+    assert "cannot read the training state" in error_lines(capsys)[0]
+    assert snapshot(out) == before
+
+
 def test_resume_of_a_run_without_a_recorded_identity_compares_the_path(dataset: Path, saved_run: Path,
                                                                        tmp_path: Path, capsys) -> None:
     out = copy_of(saved_run, tmp_path)

@@ -14,7 +14,7 @@ from rich.progress import TextColumn
 from groklst_cli.console import info, json_ok, progress, result, result_path, state, warn
 from groklst_cli.option_sources import was_given
 from pipelines import strict_json
-from pipelines.atomic import atomic_output, folders_removed_if_left_empty
+from pipelines.atomic import folders_removed_if_left_empty
 from pipelines.errors import InputError
 from pipelines.run_layout import BEST, CONFIG_FILE, LAST, check_resume, check_start, inspect_run_dir
 from pipelines.train_config import TrainConfig
@@ -82,17 +82,14 @@ def _check_same_processes(out: Path, world_size: int) -> None:
                      f"resume it {how}: {_processes(started)} in all")
 
 
-def _record_moved_dataset(out: Path, dataset: Path) -> None:
-    """Make the run's config.json name the dataset where it is now (a resume from a moved copy,
-    accepted by :func:`_check_same_dataset`), so that it never points at a path that is gone."""
+def _moved_dataset_record(out: Path, dataset: Path) -> dict[str, Any] | None:
+    """The run's config.json naming the dataset where it is now (a resume from a moved copy,
+    accepted by :func:`_check_same_dataset`), so that it never points at a path that is gone;
+    None when the dataset has not moved. ``fit`` writes it once the run's state is accepted."""
     record = json.loads((out / CONFIG_FILE).read_text())
-    now, before = str(dataset.resolve()), record.get("dataset")
-    if now == before:
-        return
-    record["dataset"] = now
-    with atomic_output(out / CONFIG_FILE, overwrite=True) as tmp:
-        tmp.write_text(strict_json.dumps(record, indent=2) + "\n")
-    info(f"the dataset is now {now} (was {before}); {out / CONFIG_FILE} records it")
+    if record.get("dataset") == str(dataset.resolve()):
+        return None
+    return {**record, "dataset": str(dataset.resolve())}
 
 
 def _resumed_config(out: Path, requested: dict[str, Any], sources: dict[str, str]) -> TrainConfig:
@@ -249,9 +246,8 @@ def train_cmd(
         if context.is_main:
             info(f"training {config.model} x{config.scale} on {len(train_patches)} patches, "
                  f"{context.world_size} process(es) on {context.device}")
-        if resume and context.is_main:
-            _record_moved_dataset(out, dataset)
-        record = None if resume else _run_record(config, dataset, source, device_used, context.world_size)
+        record = (_moved_dataset_record(out, dataset) if resume
+                  else _run_record(config, dataset, source, device_used, context.world_size))
         run = partial(fit, source, config, out, resume=resume, context=context,
                       limits=Limits(max_seconds=max_seconds), run_record=record)
         if context.is_main:
@@ -263,6 +259,8 @@ def train_cmd(
         shutdown(context)
     if not context.is_main:
         return
+    if resume and record is not None:
+        info(f"the dataset is now {record['dataset']}; {out / CONFIG_FILE} records it")
     summary = _summary(out, outcome)
     if not outcome.finished:
         warn(f"stopped at iteration {outcome.iteration}/{config.iters}: {LAST} holds its weights "
