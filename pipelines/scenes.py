@@ -244,9 +244,11 @@ def run_dask(
     the warnings each scene raised on its worker (raised again here before its report), name
     the paths as given. When the caller stops (Ctrl-C, SIGTERM, any exception, or closing this
     generator), queued scenes are cancelled and running ones stop without publishing their
-    output (:func:`_stop`); close it before ``client``. A scene that wrote its output before
-    the stop reached it, and was not yet reported (the caller had not asked for the next
-    report since it was yielded: it may have been said), is given to ``late``.
+    output (:func:`_stop`); close it before ``client``. Every scene whose outcome came back
+    before its task stopped (written, skipped, empty, an error or a failure) and was not yet
+    reported (the caller had not asked for the next report since it was yielded: it may have
+    been said) is given to ``late``, in the order given, with its warnings raised again first
+    (once); the scenes the stop ended are not reported, as a stopped local run does not.
     """
     jobs = list(jobs)
     sent = [_absolute_job(job) for job in jobs]
@@ -260,18 +262,41 @@ def run_dask(
     }
     pending = set(futures)
     registry: dict = {}  # of the warnings shown: a library's once per run, as once per process locally
+    warned: set = set()  # the futures whose warnings were raised again here
+
+    def outcome(future) -> tuple[SceneReport, list[_Caught]]:
+        return _task_outcome(future, sent[futures[future]])
+
+    def given(future, report: SceneReport, caught: list[_Caught]) -> SceneReport:
+        """The scene's report named as given, once its warnings were raised again (the first time)."""
+        i = futures[future]
+        if future not in warned:
+            warned.add(future)  # first: a stop in the middle loses a warning rather than repeats one
+            _warn_again(caught, jobs[i], sent[i], registry)
+        return _as_given(report, jobs[i], sent[i])
+
     try:
         for future in as_completed(futures):
-            i = futures[future]
-            report, caught = _task_outcome(future, sent[i])
-            _warn_again(caught, jobs[i], sent[i], registry)
-            yield _as_given(report, jobs[i], sent[i])
+            yield given(future, *outcome(future))
             pending.discard(future)  # the caller asked for the next: this one was reported
     finally:
         if pending:
-            for future, report in _stop(client, stop, pending).items():
-                i = futures[future]
-                late(_as_given(report, jobs[i], sent[i]))
+            ended = _stop(client, stop, pending, outcome)
+            reports = (given(future, *ended[future]) for future in sorted(ended, key=futures.__getitem__))
+            _give_each([report for report in reports if report.status != "stopped"], late)
+
+
+def _give_each(reports: list[SceneReport], late: Callable[[SceneReport], None]) -> None:
+    """``late(report)`` for every report, even after one raised (a closed stdout: each later
+    scene still has its say on stderr and in the exit status); the first error is raised last."""
+    failure = None
+    for report in reports:
+        try:
+            late(report)
+        except Exception as exc:  # noqa: BLE001 - raised once every report was given
+            failure = failure or exc
+    if failure is not None:
+        raise failure
 
 
 @dataclass(frozen=True)
@@ -415,20 +440,25 @@ def _wait_for_workers(client, scheduler: str) -> None:
                      f"{WORKER_WAIT_S} s)", f"start workers with: dask worker {scheduler}")
 
 
-def _stop(client, stop, pending: set) -> dict:
+_ENDED = ("finished", "error")  # a future's status once its task's report or error came back
+
+
+def _stop(client, stop, pending: set, outcome: Callable[..., tuple[SceneReport, list[_Caught]]]) -> dict:
     """Stop a run whose ``pending`` futures were not reported: set its event (running scenes
     stop at their next check and publish nothing), cancel the scenes not started, and wait up
     to :data:`STOP_WAIT_S` for the running ones to end, so that their temporaries are gone.
-    Returns the reports of the scenes that wrote their output before the stop reached them, by
-    future; scenes still running after the wait are warned about."""
+    Returns, by future, the ``outcome`` of each whose task's report or error came back: those
+    that had ended before the stop and those that ended during the wait (some stopped by it),
+    taken before the run's futures are cancelled (which drops their results); scenes still
+    running after the wait are warned about."""
     from dask.distributed import wait
 
     try:
         stop.set()
-        finished = [f for f in pending if f.status == "finished"]
+        ended = [f for f in pending if f.status in _ENDED]
         running = {key for keys in client.processing().values() for key in keys}
-        started = [f for f in pending if f.key in running and f not in finished]
-        client.cancel([f for f in pending if f not in finished and f not in started], force=True)
+        started = [f for f in pending if f.key in running and f not in ended]
+        client.cancel([f for f in pending if f not in ended and f not in started], force=True)
     except Exception as exc:  # noqa: BLE001 - the scheduler is gone: so are the run's results
         warnings.warn(f"could not stop the run's scenes on the dask cluster: {_first_line(exc)}",
                       GroklstWarning, stacklevel=2)
@@ -437,8 +467,8 @@ def _stop(client, stop, pending: set) -> dict:
         wait(started, timeout=STOP_WAIT_S)
     except TimeoutError:
         pass
-    done = {f: f.result()[0] for f in (*finished, *started) if f.status == "finished"}
-    written = {f: report for f, report in done.items() if report.status == "ok"}
+    ended += [f for f in started if f.status in _ENDED]
+    outcomes = {f: outcome(f) for f in ended}
     left = [f for f in started if not f.done()]
     if left:
         warnings.warn(f"{len(left)} scene(s) still running on the cluster did not stop within {STOP_WAIT_S} s; "
@@ -446,7 +476,7 @@ def _stop(client, stop, pending: set) -> dict:
     else:
         stop.clear()  # the scheduler keeps a set event until it is cleared
     client.cancel(list(pending), force=True)
-    return written
+    return outcomes
 
 
 def _first_line(exc: BaseException) -> str:

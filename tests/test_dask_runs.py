@@ -4,11 +4,14 @@ and a bad scheduler is a one-line error (exit 2) before the model loads."""
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
 import re
 import shutil
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -250,6 +253,127 @@ def test_a_scene_received_but_not_yet_said_when_the_client_stops_is_reported(tmp
         code, lines, out = _stopped_run(tmp_path, capsys, cluster)
     assert code == 130 and lines == [str(out / "a_lst_downscaled.tif")]
     assert sorted(p.name for p in out.iterdir()) == ["a_lst_downscaled.tif"]
+
+
+@pytest.mark.parametrize("outcome", ["error", "failed"])
+@pytest.mark.parametrize("stop_on, signum, status, message", [
+    ("client", signal.SIGINT, 130, "error: interrupted; unfinished outputs were removed"),
+    ("worker", signal.SIGTERM, 143, "error: terminated (SIGTERM); unfinished outputs were removed"),
+])
+def test_a_scene_that_failed_before_the_stop_is_reported_with_its_error(
+        tmp_path: Path, capsys, monkeypatch, outcome: str, stop_on: str, signum: int, status: int,
+        message: str) -> None:
+    """QA: after Ctrl-C or SIGTERM only scenes that ended "ok" were reported late: a scene whose
+    task had ended with an error (its outcome on the client, or arriving while the run stopped)
+    had no line, so a script reading --json could not tell it failed. ``client``: the signal
+    comes after the client took the outcome, before its line; ``worker``: while the task ends."""
+    _second_scene_waits_for_the_stop(monkeypatch)
+    bad, b = tmp_path / "m_lst.tif", _scene(tmp_path, "b", 2)
+    held = scenes.run_job
+
+    def ends_badly(job, *args, **kwargs):
+        if job.lst.name != bad.name:
+            return held(job, *args, **kwargs)
+        try:
+            if outcome == "failed":
+                raise RuntimeError("worker lost")  # as future.result() raises KilledWorker
+            return held(job, *args, **kwargs)  # no such file: an "error" report
+        finally:
+            if stop_on == "worker":
+                os.kill(os.getpid(), signum)
+                time.sleep(0.5)  # the client stops while the task is still running
+
+    real = scenes._warn_again
+
+    def stopped_before_said(caught, given, sent, registry):
+        real(caught, given, sent, registry)
+        if stop_on == "client" and given.lst.name == bad.name:
+            signal.raise_signal(signum)
+
+    monkeypatch.setattr(scenes, "run_job", ends_badly)
+    monkeypatch.setattr(scenes, "_warn_again", stopped_before_said)
+    out = tmp_path / "out"
+    with _cluster() as cluster:
+        capsys.readouterr()
+        code = run(["-q", "downscale", str(bad), str(b), "--model", "bicubic", "--out-dir", str(out), "--json",
+                    "--dask-scheduler", cluster.scheduler_address])
+        captured = capsys.readouterr()
+    error = {"error": f"{bad}: file not found (hint: check the path)",
+             "failed": "the dask task did not finish (RuntimeError: worker lost)"}[outcome]
+    [line] = _json_lines(captured.out)
+    assert (line["input"], line["output"], line["status"], line["error"]) == (
+        str(bad), str(out / "m_lst_downscaled.tif"), outcome, error)
+    scene = "" if outcome == "error" else f" (scene {bad})"
+    assert captured.err.splitlines() == [f"error: {error}{scene}", message]
+    assert code == status  # the stop's status, as a local run stopped after a failed scene
+    assert not out.exists() or list(out.iterdir()) == []  # b stopped before writing
+
+
+def test_a_scene_said_as_the_run_stops_says_its_output_grid_first(tmp_path: Path, capsys, monkeypatch) -> None:
+    """A scene given to ``late`` had its line without the output-grid line said before it."""
+    _second_scene_waits_for_the_stop(monkeypatch)
+    real = scenes._warn_again
+
+    def interrupted(caught, given, sent, registry):
+        real(caught, given, sent, registry)
+        if given.lst.name == "a_lst.tif":
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(scenes, "_warn_again", interrupted)
+    a, b = _scene(tmp_path, "a", 1), _scene(tmp_path, "b", 2)
+    out = tmp_path / "out"
+    with _cluster() as cluster:
+        capsys.readouterr()
+        code = run(["downscale", str(a), str(b), "--model", "bicubic", "--out-dir", str(out),
+                    "--dask-scheduler", cluster.scheduler_address])
+        captured = capsys.readouterr()
+    assert code == 130 and captured.out.splitlines() == [str(out / "a_lst_downscaled.tif")]
+    note, grid, said, stopped = captured.err.splitlines()
+    assert note == "note: non-learned bicubic interpolation (the guidance only masks nodata)"
+    assert grid == "output grid: the guidance grid (48x48 px at 10 m)"
+    assert said.startswith(f"{a} -> {out / 'a_lst_downscaled.tif'} (0.0023 Mpx in ")
+    assert stopped == "error: interrupted; unfinished outputs were removed"
+
+
+class _ClosedStdout(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
+def test_failures_received_when_stdout_closed_all_count(tmp_path: Path, capsys, monkeypatch) -> None:
+    """``--json | head``: m1's line finds stdout closed and the run stops; the scenes received by
+    then, m2 (an error) and m3 (a failure), are each said on stderr and the status is the
+    failure's 1 (m2's line, finding stdout closed too, dropped m3's: status 2)."""
+    _second_scene_waits_for_the_stop(monkeypatch)
+    bad = [tmp_path / f"m{n}_lst.tif" for n in (1, 2, 3)]
+    b = _scene(tmp_path, "b", 2)
+    held, real_stop = scenes.run_job, scenes._stop
+
+    def dies_on_m3(job, *args, **kwargs):
+        if job.lst.name == "m3_lst.tif":
+            raise RuntimeError("worker lost")
+        return held(job, *args, **kwargs)
+
+    def once_received(client, stop, pending, outcome):  # m1 (not said), m2 and m3 came back
+        deadline = time.monotonic() + 10
+        while sum(f.status in ("finished", "error") for f in pending) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return real_stop(client, stop, pending, outcome)
+
+    monkeypatch.setattr(scenes, "run_job", dies_on_m3)
+    monkeypatch.setattr(scenes, "_stop", once_received)
+    out = tmp_path / "out"
+    with _cluster() as cluster:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "stdout", _ClosedStdout())
+        code = run(["-q", "downscale", *map(str, bad), str(b), "--model", "bicubic", "--out-dir", str(out),
+                    "--json", "--dask-scheduler", cluster.scheduler_address])
+        err = capsys.readouterr().err
+    assert code == 1
+    assert err.splitlines() == [
+        *(f"error: {m}: file not found (hint: check the path)" for m in bad[:2]),
+        f"error: the dask task did not finish (RuntimeError: worker lost) (scene {bad[2]})",
+    ]
 
 
 def test_relative_paths_are_those_of_the_client_not_of_the_worker(tmp_path: Path, capsys, monkeypatch) -> None:

@@ -98,21 +98,21 @@ def exit_status(statuses: list[str]) -> None:
 
 
 def say_all(reports: Iterable[SceneReport], as_json: bool, said: set[str]) -> list[SceneReport]:
-    """:func:`say_once` each report of a cluster's scenes as it arrives, after its output-grid
-    line (a local run says it while the scene works); returns them all."""
+    """:func:`say_once` each report of a cluster's scenes as it arrives; returns them all."""
     done = []
     for report in reports:
-        if report.grid:
-            info(report.grid)
         say_once(report, as_json, said)
         done.append(report)
     return done
 
 
 def say_once(report: SceneReport, as_json: bool, said: set[str]) -> None:
-    """:func:`say` a scene unless its output is in ``said`` (a cluster's scene given again to
-    ``run_dask``'s ``late`` after a stop), and add it; a stopping signal waits until it is said."""
+    """:func:`say` a cluster's scene after its output-grid line (a local run says it while the
+    scene works), unless its output is in ``said`` (a scene given again to ``run_dask``'s
+    ``late`` after a stop), and add it; a stopping signal waits until it is said."""
     with signals_wait():
         if report.output not in said:
             said.add(report.output)
+            if report.grid:
+                info(report.grid)
             say(report, as_json)
