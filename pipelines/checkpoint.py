@@ -143,17 +143,21 @@ class Checkpoint:
         if scale is not None and scale != self.scale:
             raise InputError(path, f"checkpoint is for x{self.scale}, but the data needs x{scale}")
         if bands is not None and set(bands) != set(self.bands):
-            raise InputError(path, self._band_mismatch(bands), OTHER_BANDS_HINT.format(path=path))
+            self.band_indices(path, bands)  # names the missing bands, if some are
+            extra = [b for b in bands if b not in self.bands]
+            raise InputError(path, f"the dataset has guidance band(s) {', '.join(extra)} the checkpoint was not "
+                                   f"trained with (it was trained with {', '.join(self.bands)})",
+                             OTHER_BANDS_HINT.format(path=path))
 
-    def _band_mismatch(self, bands: Sequence[str]) -> str:
-        """How a dataset's guidance ``bands`` differ from those the checkpoint was trained with,
-        in the words of ``downscale``'s refusal (:func:`missing_bands`)."""
+    def band_indices(self, path: str | os.PathLike[str], bands: Sequence[str]) -> list[int]:
+        """Where each of the checkpoint's bands is among a dataset's guidance ``bands``, in the
+        checkpoint's order (bands it was not trained with are left out, as ``downscale`` leaves
+        them); refuses missing bands in the words of ``downscale``'s refusal (:func:`missing_bands`)."""
         missing = [b for b in self.bands if b not in bands]
         if missing:
-            return f"the dataset is {missing_bands(missing, bands)}"
-        extra = [b for b in bands if b not in self.bands]
-        return (f"the dataset has guidance band(s) {', '.join(extra)} the checkpoint was not trained with "
-                f"(it was trained with {', '.join(self.bands)})")
+            raise InputError(path, f"the dataset is {missing_bands(missing, bands)}",
+                             OTHER_BANDS_HINT.format(path=path))
+        return [list(bands).index(b) for b in self.bands]
 
 
 OTHER_BANDS_HINT = ("evaluate a checkpoint trained on this dataset's bands, or a dataset prepared with the "

@@ -59,6 +59,32 @@ def checkpoint_predictor(
     return lambda lr, guidance: predict(lr, guidance[order])
 
 
+class CheckpointBands:
+    """``source`` seen through a checkpoint's guidance bands, in its order (``order``: their
+    indices in the dataset's guidance). What every row of :func:`evaluate` is given, so a
+    dataset's other bands are left out, as ``downscale`` leaves them, and the scores are those
+    on a dataset of exactly the checkpoint's bands."""
+
+    def __init__(self, source: DataSource, bands: Sequence[str], order: Sequence[int]) -> None:
+        self._source, self.bands, self._order = source, list(bands), list(order)
+
+    @property
+    def stats(self) -> HasStats:
+        """The dataset's statistics of LST and of these bands."""
+        from pipelines.dataset import NormStats  # zarr and xarray: not for every user of this module
+
+        full = self._source.stats
+        return NormStats(full.lst_mean, full.lst_std, [full.band_mean[i] for i in self._order],
+                         [full.band_std[i] for i in self._order])
+
+    def indices(self, split: str) -> list[int]:
+        return self._source.indices(split)
+
+    def read(self, index: int, scale: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        lr, guidance, hr = self._source.read(index, scale)
+        return lr, guidance[self._order], hr
+
+
 def score(
     predict: Predictor,
     source: DataSource,
@@ -135,7 +161,8 @@ def evaluate(
 
     Baselines are interpolators (``bicubic``, ``bilinear``) or the classic sharpeners
     (``tsharp``, ``gwr``, ``dms``), which are fitted on each patch's own LR pixels. Every row
-    is scored on the same pixels (:func:`score_alike`).
+    is given the checkpoint's guidance bands, picked by name (:class:`CheckpointBands`; a
+    missing one is refused), and scored on the same pixels (:func:`score_alike`).
     """
     from pipelines.sharpen import SHARPENERS, patch_predictor  # scikit-learn: only when asked
 
@@ -149,17 +176,18 @@ def evaluate(
     if not indices:
         raise InputError(split, f"the {split} split of the dataset is empty")
     _warn_other_resolution(checkpoint, checkpoint_path, source)
+    seen = CheckpointBands(source, checkpoint.bands, checkpoint.band_indices(checkpoint_path, source.bands))
     names = [f"{checkpoint.model} ({os.path.basename(os.fspath(checkpoint_path))})"]
-    predictors = [checkpoint_predictor(checkpoint, checkpoint_path, source, scale, device)]
+    predictors = [checkpoint_predictor(checkpoint, checkpoint_path, seen, scale, device)]
     for name in baselines:
         names.append(name)
         if name in SHARPENERS:
-            predictors.append(patch_predictor(name, scale, source.bands))
+            predictors.append(patch_predictor(name, scale, seen.bands))
             continue
         baseline = Checkpoint.untrained(
             name, scale, checkpoint.bands, lst_mean=checkpoint.lst_mean, lst_std=checkpoint.lst_std,
             band_mean=checkpoint.band_mean, band_std=checkpoint.band_std,
         )
-        predictors.append(checkpoint_predictor(baseline, checkpoint_path, source, scale, device))
-    averages = score_alike(predictors, source, indices, scale, on_patch)
+        predictors.append(checkpoint_predictor(baseline, checkpoint_path, seen, scale, device))
+    averages = score_alike(predictors, seen, indices, scale, on_patch)
     return [EvaluationRow(name, average.result()) for name, average in zip(names, averages)]

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from groklst_cli.app import run
+from pipelines.fixtures import write_product_fixture
+from pipelines.sample_scene import generate_scene
 from tests.conftest import prepare_generated_dataset, write_canonical_scene
 
 TINY = {"base_dim": 8, "num_stages": 2, "dmlp_hidden": 8, "recon_lr_blocks": 1}
@@ -19,10 +21,12 @@ TRAIN = ["--model", "mocolsk-lite", "--scale", "2", "--iters", "2", "--batch-siz
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A canonical scene (scene_lst.tif, scene_guidance.tif), a dataset ``ds`` prepared from two
-    sample scenes (scenes/s1_lst.tif, scenes/s2_lst.tif) and a two-iteration run ``run`` on it."""
+    """A canonical scene (scene_lst.tif, scene_guidance.tif), SDGSAT-1 product folders of a sample
+    scene (in ``products``), a dataset ``ds`` prepared from two sample scenes (scenes/s1_lst.tif,
+    scenes/s2_lst.tif) and a two-iteration run ``run`` on it."""
     folder = tmp_path_factory.mktemp("json")
     write_canonical_scene(folder)
+    write_product_fixture(generate_scene((16, 20), seed=5), folder / "products")
     prepare_generated_dataset(folder, (2,))
     assert run(["-q", "train", str(folder / "ds"), "-o", str(folder / "run"), *TRAIN]) == 0
     return folder
@@ -47,6 +51,10 @@ SUCCESSES = [  # argv (in the root folder), input, output, a key the object had 
     (["prepare", "--info", "ds"], "ds", None, ("path", "ds")),
     (["train", "ds", "-o", "again", *TRAIN], "ds", "again", ("run", "again")),
     (["evaluate", "ds", "-c", "run/best.pt", "--baselines", "bicubic"], "ds", None, ("dataset", "ds")),
+    # the output is the LST, what downscale takes next (QA: ingest's object had no output)
+    (["ingest", "products", "--out-dir", "pair", "--name", "d"], "products", "pair/d_lst.tif",
+     ("lst", "pair/d_lst.tif")),
+    (["checkpoint-info", "run/best.pt"], "run/best.pt", None, ("path", "run/best.pt")),  # QA: no status
 ]
 
 
@@ -64,6 +72,7 @@ ERRORS = [  # argv, input, output: refused before any work
     (["train", "ds", "-o", "new", "--resume", "--overwrite"], "ds", "new"),
     (["evaluate", "ds", "-c", "run/best.pt", "--split", "all"], "ds", None),
     (["prepare", "scenes/s1_lst.tif", "-o", "new", "--scales", "x"], "scenes/s1_lst.tif", "new"),
+    (["checkpoint-info", "missing.pt"], "missing.pt", None),
 ]
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from groklst_cli.console import one_line, result
+from groklst_cli.console import json_ok, one_line, result, state
 from pipelines import strict_json
 
 
@@ -18,9 +18,10 @@ def checkpoint_info(
     groklst version and sha256 of a checkpoint."""
     from pipelines.checkpoint_card import checkpoint_card, format_card
 
+    state.working_on(checkpoint)
     card = checkpoint_card(checkpoint)
-    if as_json:
-        result(strict_json.dumps(card))
+    if as_json:  # input, output (none) and status as every command's object, then the card
+        result(strict_json.dumps(json_ok(card)))
     else:
         for line in format_card(card):  # values from the file (a path, band names) kept on their line
             result(one_line(line))

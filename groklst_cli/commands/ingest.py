@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from groklst_cli import ingest_options, lst_options
-from groklst_cli.console import progress, result, result_path, state, warnings_said, warnings_shown
+from groklst_cli.console import json_ok, progress, result, result_path, state, warnings_shown
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
 from pipelines import strict_json
@@ -68,10 +68,9 @@ def ingest(
                     task, completed=done, total=total, description=f"ingest: {what}"),
             )
         if as_json:
-            # the keys of a --json error line too (input, status), so a pipeline tests .status on every line
-            result(strict_json.dumps({"input": state.input, "status": "ok", "lst": str(lst_path),
-                                      "guidance": str(guidance_path),
-                                      "warnings": warnings_said()}))
+            # `output` is the LST, what `downscale` takes next, so a pipeline reads .output of any command
+            result(strict_json.dumps(json_ok({"output": str(lst_path), "lst": str(lst_path),
+                                              "guidance": str(guidance_path)})))
         else:
             result_path(lst_path)
             result_path(guidance_path)
