@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import rasterio
 from affine import Affine
@@ -43,11 +43,15 @@ class Grid:
     transform: Affine
     width: int
     height: int
+    # "GCPs" or "RPCs" when the raster is placed by those instead of a geotransform (a grid
+    # that needs warping first); not part of the grid itself, so not compared
+    placed_by: str | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, src: rasterio.DatasetReader) -> Grid:
         """The grid of an open raster."""
-        return cls(src.crs, src.transform, src.width, src.height)
+        placed_by = "GCPs" if src.gcps[0] else ("RPCs" if src.rpcs is not None else None)
+        return cls(src.crs, src.transform, src.width, src.height, placed_by)
 
     @property
     def res(self) -> tuple[float, float]:
@@ -76,8 +80,9 @@ class PairedGrids:
 
     def describe(self, guidance: Grid | None) -> str:
         """One line saying which output grid was chosen and why (``guidance`` None: refined LST)."""
-        res = self.output.res[0]
-        size = f"{self.output.width}x{self.output.height} px at {res:g} {self.output.res_units}"
+        x_res, y_res = self.output.res
+        res = f"{x_res:g}" if math.isclose(x_res, y_res, rel_tol=1e-9) else f"{x_res:g}x{y_res:g}"
+        size = f"{self.output.width}x{self.output.height} px at {res} {self.output.res_units}"
         if guidance is None:
             return f"output grid: the LST grid refined x{self.scale} ({size})"
         if self.guidance_factor > 1:
@@ -108,18 +113,24 @@ def footprints_disjoint(a: Bounds, b: Bounds) -> bool:
     return ar <= bl or br <= al or at <= bb or bt <= ab
 
 
-def check_geotransform(path: str | os.PathLike[str], transform: Affine, crs: CRS | None) -> None:
-    """Refuse a raster GDAL found no pixel-to-map transform for (it reads as the identity), e.g. a
-    netCDF whose x/y variables carry no CF attributes: not a flipped grid, an unplaced one."""
-    if transform == Affine.identity():
-        missing = "no geotransform" + (" and no CRS" if crs is None else "")
-        raise InputError(path, f"has no georeferencing ({missing})",
-                         "georeference it, e.g. gdal_edit.py -a_srs EPSG:XXXX -a_ullr ULX ULY LRX LRY")
+def check_geotransform(path: str | os.PathLike[str], grid: Grid) -> None:
+    """Refuse a raster GDAL found no pixel-to-map transform for (it reads as the identity): one
+    placed only by GCPs or RPCs (to be warped onto a grid), or e.g. a netCDF whose x/y variables
+    carry no CF attributes: not a flipped grid, an unplaced one."""
+    if grid.transform != Affine.identity():
+        return
+    if grid.placed_by is not None:
+        raise InputError(path, f"has no geotransform, only {grid.placed_by}",
+                         f"warp it onto a grid first, e.g. gdalwarp{' -rpc' if grid.placed_by == 'RPCs' else ''} "
+                         "-t_srs EPSG:XXXX -r near IN.tif OUT.tif")
+    missing = "no geotransform" + (" and no CRS" if grid.crs is None else "")
+    raise InputError(path, f"has no georeferencing ({missing})",
+                     "georeference it, e.g. gdal_edit.py -a_srs EPSG:XXXX -a_ullr ULX ULY LRX LRY")
 
 
 def check_north_up(path: str | os.PathLike[str], grid: Grid) -> None:
     t = grid.transform
-    check_geotransform(path, t, grid.crs)
+    check_geotransform(path, grid)
     if t.b != 0 or t.d != 0 or t.a <= 0 or t.e >= 0:
         raise InputError(path, "rotated or flipped grids are not supported", "warp to north-up first")
 

@@ -8,7 +8,7 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from pipelines.errors import InputError
-from pipelines.grids import Grid, pair_grids, refine_grid
+from pipelines.grids import Grid, check_north_up, pair_grids, refine_grid
 from pipelines.tiling import blend_weights, tile_grid, tile_starts
 
 UTM = CRS.from_epsg(32647)
@@ -117,6 +117,30 @@ def test_description_names_the_crs_unit() -> None:
         "(40x32 px at 0.000375 deg)")
     feet = Grid(CRS.from_epsg(2227), Affine(90, 0, 6e6, 0, -90, 2e6), 10, 8)
     assert refine_grid(feet, 3, lst_path="l.tif").describe(None).endswith("(30x24 px at 30 US survey foot)")
+
+
+def test_description_gives_both_sizes_of_non_square_pixels() -> None:
+    """QA: 30 x 40 m LST pixels refined x3 were described as square 10 m pixels."""
+    oblong = Grid(UTM, Affine(30, 0, 1000, 0, -40, 5000), 10, 8)
+    assert refine_grid(oblong, 3, lst_path="l.tif").describe(None).endswith("(30x24 px at 10x13.3333 m)")
+
+
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
+def test_a_raster_placed_only_by_gcps_is_told_to_warp(tmp_path) -> None:
+    """QA: a GCP-only LST (with a CRS on its GCPs) was said to have no georeferencing and no CRS."""
+    import rasterio
+    from rasterio.control import GroundControlPoint
+
+    path = tmp_path / "gcp.tif"
+    gcps = [GroundControlPoint(r, c, 500000 + 30 * c, 4e6 - 30 * r) for r, c in ((0, 0), (0, 9), (9, 0), (9, 9))]
+    with rasterio.open(path, "w", driver="GTiff", width=10, height=10, count=1, dtype="float32") as dst:
+        dst.gcps = (gcps, CRS.from_epsg(32647))
+    with rasterio.open(path) as src:
+        grid = Grid.of(src)
+    assert grid.placed_by == "GCPs"
+    with pytest.raises(InputError, match="has no geotransform, only GCPs") as refused:
+        check_north_up(path, grid)
+    assert "gdalwarp -t_srs EPSG" in refused.value.hint
 
 
 @pytest.mark.parametrize(
