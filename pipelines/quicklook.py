@@ -4,10 +4,12 @@ Both panels share one colour scale (the 2nd-98th percentile of the output) and o
 the output's unit (K or degC); nodata is transparent, and so is the part of the output that an
 LST covering only part of it does not reach (each raster is drawn at its own extent). An output
 downscaled straight from SDGSAT-1 products has no LST file (it was retrieved in a temporary
-folder): unless ``--lst`` names one, the output is drawn alone. Rasters are read decimated to
-the panel size, so a 100-megapixel output costs no more memory than the PNG. matplotlib is
-imported here only (its object API with the Agg canvas: no pyplot, no global backend), so the
-CLI starts fast.
+folder): unless ``--lst`` names one, the output is drawn alone. The input is read as downscale
+read it: with the ``lst_*`` tags downscale records (:func:`reading_tags`) when it is the LST the
+output names, else with its own metadata and the unit its values say; LST options given to
+quicklook override either. Rasters are read decimated to the panel size, so a 100-megapixel
+output costs no more memory than the PNG. matplotlib is imported here only (its object API
+with the Agg canvas: no pyplot, no global backend), so the CLI starts fast.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +30,10 @@ from pipelines.atomic import atomic_output
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import open_raster
 from pipelines.grids import footprints_disjoint
+from pipelines.lst_values import (LstDecoding, decode_values, implausible_kelvin, linear, reading_precision,
+                                  to_kelvin_masked)
 from pipelines.raster_names import retrieved_tis_folder
-from pipelines.units import Units, detect_units, from_kelvin, to_kelvin
+from pipelines.units import Units, detect_units, from_kelvin
 
 DPI = 100
 GAP_PX = 20  # between and beside the panels
@@ -38,6 +43,59 @@ COLORMAP = "inferno"
 PERCENTILES = (2.0, 98.0)
 
 Extent = tuple[float, float, float, float]  # left, right, bottom, top (matplotlib's order)
+
+
+@dataclass(frozen=True)
+class LstReading:
+    """How the input LST's stored values become temperatures: the decoding and the unit
+    (``auto``: judged from the decoded values, as downscale does)."""
+
+    decoding: LstDecoding = field(default_factory=LstDecoding)
+    units: Units = Units.auto
+
+    def over(self, recorded: LstReading) -> LstReading:
+        """This reading's given parts (options) over ``recorded`` (an output's tags)."""
+        mine, theirs = self.decoding, recorded.decoding
+        return LstReading(
+            LstDecoding(nodata=mine.nodata or theirs.nodata,
+                        scale_factor=theirs.scale_factor if mine.scale_factor is None else mine.scale_factor,
+                        offset=theirs.offset if mine.offset is None else mine.offset,
+                        mask_implausible=mine.mask_implausible or theirs.mask_implausible),
+            recorded.units if self.units is Units.auto else self.units)
+
+
+def reading_tags(decoding: LstDecoding, scale: float, offset: float, units: Units) -> dict[str, str]:
+    """The tags that record how downscale read its LST (the scale and offset it applied, the
+    fill values declared besides the file's, the unit resolved), so a later reader of that LST
+    (the quicklook) reads it the same way."""
+    return {"lst_scale_factor": repr(float(scale)), "lst_offset": repr(float(offset)),
+            "lst_nodata": ",".join(repr(float(v)) for v in decoding.nodata) or "none",
+            "lst_units": units.value, "lst_mask_implausible": str(decoding.mask_implausible).lower()}
+
+
+def recorded_reading(tags: dict[str, str], output_path: str | os.PathLike[str]) -> LstReading:
+    """The reading :func:`reading_tags` recorded in an output's ``tags``; what is not recorded
+    (an output written before these tags) is left to the file's metadata and its values."""
+    scale = _tag_numbers(tags, "lst_scale_factor", output_path)
+    offset = _tag_numbers(tags, "lst_offset", output_path)
+    units = tags.get("lst_units", Units.auto.value)
+    return LstReading(
+        LstDecoding(nodata=_tag_numbers(tags, "lst_nodata", output_path) or (),
+                    scale_factor=scale[0] if scale else None, offset=offset[0] if offset else None,
+                    mask_implausible=tags.get("lst_mask_implausible") == "true"),
+        Units(units) if units in (Units.kelvin.value, Units.celsius.value) else Units.auto)
+
+
+def _tag_numbers(tags: dict[str, str], name: str, output_path: str | os.PathLike[str]) -> tuple[float, ...] | None:
+    """The comma-separated numbers of tag ``name``; None where it is absent or ``none``."""
+    text = tags.get(name, "none")
+    if text == "none":
+        return None
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(output_path, f"its {name} tag, {text!r}, is not a number",
+                         f"pass --{name[4:].replace('_', '-')} to say how to read the input LST") from None
 
 
 def panel_width(width_px: int, panels: int) -> int:
@@ -66,14 +124,14 @@ def _units_of(src: rasterio.DatasetReader, sample: np.ndarray) -> Units:
 
 
 def _read(src: rasterio.DatasetReader, max_rows: int, max_cols: int, window=None,
-          resampling: Resampling = Resampling.average) -> np.ndarray:
-    """Band 1 read at most ``max_rows x max_cols`` (decimated), nodata as NaN."""
+          resampling: Resampling = Resampling.average, dtype: np.dtype = np.dtype(np.float64)) -> np.ndarray:
+    """Band 1 read at most ``max_rows x max_cols`` (decimated) as ``dtype``, nodata as NaN."""
     rows = int(window.height) if window is not None else src.height
     cols = int(window.width) if window is not None else src.width
     step = max(1.0, rows / max_rows, cols / max_cols)
     shape = (max(1, math.ceil(rows / step)), max(1, math.ceil(cols / step)))
     data = src.read(1, window=window, out_shape=shape, resampling=resampling, masked=True)
-    out = np.ma.filled(data.astype(np.float64), np.nan)
+    out = np.ma.filled(data.astype(dtype), np.nan)
     out[~np.isfinite(out)] = np.nan
     return out
 
@@ -113,14 +171,36 @@ def _check_same_place(lst_path: str | os.PathLike[str], lst: rasterio.DatasetRea
 
 
 def _lst_panel(lst_path: str | os.PathLike[str], output_path: str | os.PathLike[str], crs: Any,
-               bounds: Any, shape: tuple[int, int], unit: Units) -> tuple[np.ndarray, Extent, str]:
-    """The input LST under the output, in the output's unit, with its extent and panel title."""
+               bounds: Any, shape: tuple[int, int], unit: Units,
+               reading: LstReading) -> tuple[np.ndarray, Extent, str]:
+    """The input LST under the output, decoded by ``reading``, in the output's unit, with its
+    extent and panel title. Stored values are decimated by nearest neighbour, so declared fill
+    values still match and no fill is averaged into a temperature."""
     with open_raster(lst_path) as lst:
         _check_same_place(lst_path, lst, output_path, crs, bounds)
         window, extent = lst_window(lst, bounds)
-        coarse = _read(lst, *shape, window, Resampling.nearest)
-        coarse = from_kelvin(to_kelvin(coarse, _units_of(lst, coarse)), unit)
-        return coarse, extent, f"input LST, {_resolution(lst)}"
+        stored = _read(lst, *shape, window, Resampling.nearest, reading_precision(lst.dtypes[0]))
+        values = decode_values(stored, reading.decoding, *linear(lst, reading.decoding))
+        units = detect_units(values) if reading.units is Units.auto else reading.units
+        kelvin = to_kelvin_masked(values, units, reading.decoding)
+        _warn_implausible(lst_path, kelvin)
+        return from_kelvin(kelvin, unit), extent, f"input LST, {_resolution(lst)}"
+
+
+def _warn_implausible(lst_path: str | os.PathLike[str], kelvin: np.ndarray) -> None:
+    """Say so when the input panel shows values no land surface has: an undeclared fill value
+    or scaling (an output written before the ``lst_*`` tags), drawn as the colour bar's ends."""
+    found = implausible_kelvin(kelvin)
+    if found:
+        warnings.warn(GroklstWarning(
+            f"{lst_path}: the input panel shows values {found[1]:.6g}..{found[2]:.6g} K, not all plausible "
+            "land-surface temperatures: pass the --nodata, --scale-factor/--offset or --units downscale was given"))
+
+
+def _names_input(lst_path: str | os.PathLike[str] | None, tag: str | None) -> bool:
+    """Whether ``lst_path`` (None: the tag's own) is the LST the output's ``lst_source`` tag
+    names, here or moved: only that file was read as the output's ``lst_*`` tags say."""
+    return lst_path is None or (tag is not None and Path(lst_path).name == Path(tag).name)
 
 
 def check_png_name(path: str | os.PathLike[str]) -> None:
@@ -135,11 +215,15 @@ def write_quicklook(
     png_path: str | os.PathLike[str],
     *,
     lst_path: str | os.PathLike[str] | None = None,
+    reading: LstReading | None = None,
     width_px: int = 1200,
     overwrite: bool = False,
 ) -> tuple[int, int]:
     """Write a PNG of ``lst_path`` (default: the output's ``lst_source`` tag) beside the output;
     of the output alone when it was downscaled from products and no ``lst_path`` is given.
+
+    The LST is read as the output's ``lst_*`` tags record (for the file they name), with the
+    given parts of ``reading`` (the user's LST options) over them.
 
     Returns the PNG's size in pixels (see :func:`figure_size`).
     """
@@ -152,7 +236,9 @@ def write_quicklook(
     if width_px < 200:
         raise InputError("--width", f"must be at least 200 px, got {width_px}")
     with open_raster(output_path) as out:
-        tag = out.tags().get("lst_source")
+        tags = out.tags()
+        tag = tags.get("lst_source")
+        recorded = recorded_reading(tags, output_path) if _names_input(lst_path, tag) else LstReading()
         tis_folder = None if lst_path else retrieved_tis_folder(tag)
         if tis_folder is None:
             lst_path = lst_path or tagged_lst(output_path, tag)
@@ -168,7 +254,8 @@ def write_quicklook(
         panels = [(fine, extent, f"downscaled, {fine_res} (input LST retrieved from "
                                  f"{Path(tis_folder).name}, not kept)")]
     else:
-        panels = [_lst_panel(lst_path, output_path, crs, bounds, (panel_h, panel_w), unit),
+        lst_reading = (reading or LstReading()).over(recorded)
+        panels = [_lst_panel(lst_path, output_path, crs, bounds, (panel_h, panel_w), unit, lst_reading),
                   (fine, extent, f"downscaled, {fine_res}")]
     valid = fine[np.isfinite(fine)]
     if valid.size == 0:
