@@ -9,8 +9,8 @@ They must share a CRS and nest: each is averaged (the mean temperature of each b
 block with a nodata pixel is nodata) onto the coarsest of their grids, over the whole coarse
 pixels they all cover. Candidates are scored on the same pixels, those where the reference and every
 candidate have a value; each candidate's ``written`` share says how much of the valid
-reference it covered. Sums are accumulated strip by strip, so memory does not grow with the
-scene's height.
+reference it covered. Sums are accumulated strip by strip under the capped GDAL block cache, so
+memory does not grow with the scene's height (beyond that cache).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from affine import Affine
 from rasterio.windows import Window
 
 from pipelines.errors import InputError
-from pipelines.geotiff import open_raster
+from pipelines.geotiff import open_raster, streaming_gdal_env
 from pipelines.grids import (ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, nesting_factor,
                              resolution_units)
 from pipelines.lst_values import (
@@ -169,7 +169,7 @@ def compare(reference: Path, candidates: Sequence[Path], *, units: Units = Units
     if aggregate not in AGGREGATES:
         raise InputError("--aggregate", f"unknown aggregation {aggregate!r}", "use kelvin or radiance")
     paths = [Path(reference), *map(Path, candidates)]
-    with ExitStack() as stack:
+    with streaming_gdal_env(), ExitStack() as stack:  # GDAL's default cache grows with the scene
         sources = [stack.enter_context(open_raster(p)) for p in paths]
         for src, path in zip(sources, paths):
             check_single_band(src, path)

@@ -170,11 +170,16 @@ def scan(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
         if finite.size:
             valid += finite.size
             low, high = min(low, float(finite.min())), max(high, float(finite.max()))
-            first = (-seen) % step
-            parts.append(finite[first::step])
+            parts.append(every_nth(finite, (-seen) % step, step))
             seen += finite.size
     sample = np.concatenate(parts) if parts else np.empty(0)
     return LstScan(valid, low, high, sample, np.dtype(src.dtypes[band - 1]), *linear(src, decoding, band))
+
+
+def every_nth(values: np.ndarray, first: int, step: int) -> np.ndarray:
+    """``values[first::step]`` as an array of its own: a view would keep all of ``values`` (a
+    strip's every valid pixel) alive until the scan ends, memory growing with the scene."""
+    return values[first::step].copy()
 
 
 def resolve_units(found: LstScan, declared: Units) -> Units:
