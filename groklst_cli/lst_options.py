@@ -2,7 +2,8 @@
 
 Every command that reads a user's LST (``prepare``, ``ingest --lst``) declares them the same
 way and with the same meaning as ``downscale``; the rule itself lives in
-:mod:`pipelines.lst_values`.
+:mod:`pipelines.lst_values`. A command whose defaults differ (``quicklook`` reads the output's
+``lst_*`` tags first) passes its own ``help``: one declaration, help that is true where shown.
 """
 
 from __future__ import annotations
@@ -16,25 +17,33 @@ from pipelines.units import Units
 if TYPE_CHECKING:
     from pipelines.lst_values import LstDecoding
 
-
-def units_option() -> Any:
-    return typer.Option(Units.auto, "--units", help="Unit of the input LST (auto: detected from the value range).")
-
-
-def nodata_option() -> Any:
-    return typer.Option(None, "--nodata", help="A fill value of the LST in stored units, nodata besides the file's own (repeat for several).")
-
-
-def scale_factor_option() -> Any:
-    return typer.Option(None, "--scale-factor", help="LST = stored * scale-factor + offset (default: the file's scale metadata, else 1); e.g. 0.00341802 for Landsat C2 ST.")
+UNITS_HELP = "Unit of the input LST (auto: detected from the value range)."
+NODATA_HELP = "A fill value of the LST in stored units, nodata besides the file's own (repeat for several)."
+SCALE_FACTOR_HELP = ("LST = stored * scale-factor + offset (default: the file's scale metadata, else 1); "
+                     "e.g. 0.00341802 for Landsat C2 ST.")
+OFFSET_HELP = "See --scale-factor (default: the file's offset metadata, else 0); e.g. 149.0 for Landsat C2 ST."
+MASK_IMPLAUSIBLE_HELP = ("Treat LST values outside 150-400 K (-120..120 degC) as nodata instead of refusing "
+                         "the scene.")
 
 
-def offset_option() -> Any:
-    return typer.Option(None, "--offset", help="See --scale-factor (default: the file's offset metadata, else 0); e.g. 149.0 for Landsat C2 ST.")
+def units_option(help: str = UNITS_HELP) -> Any:
+    return typer.Option(Units.auto, "--units", help=help)
 
 
-def mask_implausible_option() -> Any:
-    return typer.Option(False, "--mask-implausible", help="Treat LST values outside 150-400 K (-120..120 degC) as nodata instead of refusing the scene.")
+def nodata_option(help: str = NODATA_HELP) -> Any:
+    return typer.Option(None, "--nodata", help=help)
+
+
+def scale_factor_option(help: str = SCALE_FACTOR_HELP) -> Any:
+    return typer.Option(None, "--scale-factor", help=help)
+
+
+def offset_option(help: str = OFFSET_HELP) -> Any:
+    return typer.Option(None, "--offset", help=help)
+
+
+def mask_implausible_option(help: str = MASK_IMPLAUSIBLE_HELP) -> Any:
+    return typer.Option(False, "--mask-implausible", help=help)
 
 
 def lst_decoding(nodata: Optional[list[float]], scale_factor: Optional[float], offset: Optional[float],

@@ -2,14 +2,16 @@
 
 Both panels share one colour scale (the 2nd-98th percentile of the output) and one colour bar in
 the output's unit (K or degC); nodata is transparent, and so is the part of the output that an
-LST covering only part of it does not reach (each raster is drawn at its own extent). An output
-downscaled straight from SDGSAT-1 products has no LST file (it was retrieved in a temporary
-folder): unless ``--lst`` names one, the output is drawn alone. The input is read as downscale
-read it: with the ``lst_*`` tags downscale records (:func:`reading_tags`) when it is the LST the
-output names, else with its own metadata and the unit its values say; LST options given to
-quicklook override either. Rasters are read decimated to the panel size, so a 100-megapixel
-output costs no more memory than the PNG. matplotlib is imported here only (its object API
-with the Agg canvas: no pyplot, no global backend), so the CLI starts fast.
+LST covering only part of it does not reach (each raster is drawn at its own extent). The PNG is
+``--width`` wide; a tall output's panels are drawn at most that tall, centred in their slots, so
+the picture keeps a sensible size. A multi-band input LST is refused, as downscale refuses it.
+An output downscaled straight from SDGSAT-1 products has no LST file (it was retrieved in a
+temporary folder): unless ``--lst`` names one, the output is drawn alone. The input is read as
+downscale read it: with the ``lst_*`` tags downscale records (:func:`reading_tags`) when it is
+the LST the output names, else with its own metadata and the unit its values say; LST options
+given to quicklook override either. Rasters are read decimated to the panel size, so a
+100-megapixel output costs no more memory than the PNG. matplotlib is imported here only (its
+object API with the Agg canvas: no pyplot, no global backend), so the CLI starts fast.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from pipelines.atomic import atomic_output
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import open_raster
 from pipelines.grids import footprints_disjoint
-from pipelines.lst_values import (LstDecoding, decode_values, implausible_kelvin, linear, reading_precision,
-                                  to_kelvin_masked)
+from pipelines.lst_values import (LstDecoding, check_single_band, decode_values, implausible_kelvin, linear,
+                                  reading_precision, to_kelvin_masked)
 from pipelines.raster_names import retrieved_tis_folder
 from pipelines.units import Units, detect_units, from_kelvin
 
@@ -99,14 +101,26 @@ def _tag_numbers(tags: dict[str, str], name: str, output_path: str | os.PathLike
 
 
 def panel_width(width_px: int, panels: int) -> int:
-    """Width (px) of each of ``panels`` side by side in ``width_px``, with gaps around them."""
+    """Width (px) of the slot each of ``panels`` side by side in ``width_px`` has, with gaps
+    around them: a panel's widest."""
     return (width_px - (panels + 1) * GAP_PX) // panels
 
 
+def panel_size(width_px: int, rows: int, cols: int, panels: int = 2) -> tuple[int, int]:
+    """(height, width) px of each panel of a ``rows x cols`` raster: its slot's width, or for a
+    raster that would then be drawn taller than ``width_px``, ``width_px`` tall and as wide as
+    its aspect ratio says (a 3-pixel-wide column makes no 23000-px-tall PNG)."""
+    slot = panel_width(width_px, panels)
+    height = max(1, round(slot * rows / cols))
+    if height <= width_px:
+        return height, slot
+    return width_px, max(1, round(width_px * cols / rows))
+
+
 def figure_size(width_px: int, rows: int, cols: int, panels: int = 2) -> tuple[int, int]:
-    """PNG size (px) for ``panels`` of a ``rows x cols`` raster side by side in ``width_px``."""
-    panel = panel_width(width_px, panels)
-    return width_px, TOP_PX + max(1, round(panel * rows / cols)) + BOTTOM_PX
+    """PNG size (px) for ``panels`` of a ``rows x cols`` raster side by side in ``width_px``:
+    ``width_px`` wide, at most ``width_px`` plus the titles and colour bar tall."""
+    return width_px, TOP_PX + panel_size(width_px, rows, cols, panels)[0] + BOTTOM_PX
 
 
 def _resolution(src: rasterio.DatasetReader) -> str:
@@ -177,6 +191,7 @@ def _lst_panel(lst_path: str | os.PathLike[str], output_path: str | os.PathLike[
     extent and panel title. Stored values are decimated by nearest neighbour, so declared fill
     values still match and no fill is averaged into a temperature."""
     with open_raster(lst_path) as lst:
+        check_single_band(lst, lst_path)
         _check_same_place(lst_path, lst, output_path, crs, bounds)
         window, extent = lst_window(lst, bounds)
         stored = _read(lst, *shape, window, Resampling.nearest, reading_precision(lst.dtypes[0]))
@@ -244,7 +259,7 @@ def write_quicklook(
             lst_path = lst_path or tagged_lst(output_path, tag)
         count = 1 if lst_path is None else 2
         size = figure_size(width_px, out.height, out.width, count)
-        panel_h, panel_w = size[1] - TOP_PX - BOTTOM_PX, panel_width(width_px, count)
+        panel_h, panel_w = panel_size(width_px, out.height, out.width, count)
         fine = _read(out, panel_h, panel_w)
         unit = _units_of(out, fine)
         bounds, fine_res = out.bounds, _resolution(out)
@@ -272,8 +287,9 @@ def write_quicklook(
     fig = Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI)
     FigureCanvasAgg(fig)
     w, h = size
+    slot = panel_width(width_px, count)
     for i, (data, data_extent, title) in enumerate(panels):
-        left = (GAP_PX + i * (panel_w + GAP_PX)) / w
+        left = (GAP_PX + i * (slot + GAP_PX) + (slot - panel_w) // 2) / w  # centred in its slot
         ax = fig.add_axes((left, BOTTOM_PX / h, panel_w / w, panel_h / h))
         image = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, norm=norm, extent=data_extent,
                           interpolation="nearest", aspect="auto")

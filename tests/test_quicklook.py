@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rasterio
 from affine import Affine
 from PIL import Image
 
 from groklst_cli.app import run
 from pipelines.lst_values import LstDecoding
-from pipelines.quicklook import LstReading, figure_size, lst_window, panel_width, reading_tags, recorded_reading
+from pipelines.quicklook import (LstReading, figure_size, lst_window, panel_size, panel_width, reading_tags,
+                                 recorded_reading)
 from pipelines.units import Units
 
 X0, Y0 = 400_000.0, 5_760_000.0
@@ -67,6 +69,67 @@ def test_an_output_downscaled_from_products_is_drawn_alone(tmp_path: Path, capsy
     assert run(["-q", "quicklook", str(out), "--lst", lst, "-o", str(tmp_path / "both.png"), "--width", "600"]) == 0
     with Image.open(tmp_path / "both.png") as image:
         assert image.size == figure_size(600, *shape)
+
+
+@pytest.mark.parametrize("rows, cols, size, panel", [
+    (120, 3, (600, 40 + 600 + 80), (600, 15)),  # tall: 600 px tall, not 270 * 40 = 10800
+    (3, 120, (600, 40 + 7 + 80), (7, 270)),  # wide: a strip, as wide as the slot
+    (40, 40, (600, 40 + 270 + 80), (270, 270)),  # square: the slot's width
+])
+def test_the_png_is_width_wide_and_its_panels_at_most_width_tall(
+        tmp_path: Path, rows: int, cols: int, size: tuple[int, int], panel: tuple[int, int]) -> None:
+    """A 3-pixel-wide column made a 1200 x 22920 px PNG: panels are scaled down, keeping the
+    raster's aspect ratio, to at most --width tall, each centred in its half of the picture."""
+    values = 300 + np.random.default_rng(1).random((rows, cols))
+    out = write(tmp_path / "out.tif", values, 10.0)
+    lst = write(tmp_path / "lst.tif", values, 10.0)  # drawn on the same footprint
+    png = tmp_path / "look.png"
+    assert run(["-q", "quicklook", str(out), "--lst", str(lst), "-o", str(png), "--width", "600"]) == 0
+    assert panel_size(600, rows, cols) == panel and figure_size(600, rows, cols) == size
+    with Image.open(png) as image:
+        assert image.size == size
+        alpha = np.asarray(image)[..., 3]
+    height, width = panel
+    for slot_left in (20, 310):  # input, output: slots of 270 px
+        left = slot_left + (270 - width) // 2
+        drawn = alpha[40:40 + height, left:left + width]
+        assert (drawn[1:-1, 1:-1] == 255).all()
+        assert (alpha[40:40 + height, slot_left:left - 1] == 0).all()  # beside it: transparent
+        assert (alpha[40:40 + height, left + width + 1:slot_left + 270] == 0).all()
+
+
+def test_a_multi_band_lst_is_refused_as_downscale_refuses_it(tmp_path: Path, capsys) -> None:
+    """Which band is the LST would be a guess (quicklook drew band 1): the one-line refusal of
+    downscale, guidance and compare, and no PNG."""
+    out = write(tmp_path / "out.tif", np.full((40, 40), 300.0), 10.0)
+    lst = tmp_path / "two.tif"
+    with rasterio.open(lst, "w", driver="GTiff", width=20, height=20, count=2, dtype="float32",
+                       crs="EPSG:32632", transform=Affine(20.0, 0, X0, 0, -20.0, Y0)) as dst:
+        dst.write(np.full((2, 20, 20), 300.0, np.float32))
+    png = tmp_path / "look.png"
+    capsys.readouterr()
+    assert run(["-q", "quicklook", str(out), "--lst", str(lst), "-o", str(png)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: {lst}: has 2 bands, expected 1 LST band (hint: give a single-band LST raster, "
+                   "e.g. gdal_translate -b N IN.tif LST.tif)\n")
+    assert not png.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["out.tif", "two.tif"]
+
+
+def test_quicklooks_lst_options_say_what_they_default_to_there(monkeypatch, capsys) -> None:
+    """The options are downscale's declarations; quicklook's help says its own defaults (the
+    output's lst_* tags) and that it never refuses a scene; downscale's help is unchanged."""
+    monkeypatch.setenv("COLUMNS", "400")
+    assert run(["quicklook", "--help"]) == 0
+    quicklook = capsys.readouterr().out
+    assert "auto: the unit the output's lst_units tag recorded, else detected from the value range" in quicklook
+    assert "as nodata (transparent) instead of at the colour bar's ends with a warning" in quicklook
+    assert "refusing the scene" not in quicklook
+    assert "default: the output's lst_scale_factor tag, else the file's scale metadata, else 1" in quicklook
+    assert run(["downscale", "--help"]) == 0
+    downscale = capsys.readouterr().out
+    assert "Unit of the input LST (auto: detected from the value range)." in downscale
+    assert "as nodata instead of refusing the scene." in downscale
+    assert "(default: the file's scale metadata, else 1)" in downscale
 
 
 # The input panel is read as downscale read the LST (its lst_* tags), in the output's unit.

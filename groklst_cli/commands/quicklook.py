@@ -13,18 +13,33 @@ from groklst_cli.interrupts import reported_once_published
 from groklst_cli.path_options import file_to_write
 from pipelines.units import Units
 
+# downscale's LST options, with what they default to here: the output's lst_* tags (for the LST
+# its lst_source tag names), then the file's own metadata and values.
+UNITS_HELP = ("Unit of the input LST (auto: the unit the output's lst_units tag recorded, else detected "
+              "from the value range).")
+NODATA_HELP = ("A fill value of the input LST in stored units, nodata besides the file's own (repeat for "
+               "several; default: those the output's lst_nodata tag recorded).")
+SCALE_FACTOR_HELP = ("LST = stored * scale-factor + offset (default: the output's lst_scale_factor tag, else "
+                     "the file's scale metadata, else 1); e.g. 0.00341802 for Landsat C2 ST.")
+OFFSET_HELP = ("See --scale-factor (default: the output's lst_offset tag, else the file's offset metadata, "
+               "else 0); e.g. 149.0 for Landsat C2 ST.")
+MASK_IMPLAUSIBLE_HELP = ("Draw input LST values outside 150-400 K (-120..120 degC) as nodata (transparent) "
+                         "instead of at the colour bar's ends with a warning (also when the output's "
+                         "lst_mask_implausible tag says so).")
+
 
 def quicklook(
     output: Path = typer.Argument(..., help="A downscaled GeoTIFF (groklst downscale's output)."),
     png: Optional[Path] = typer.Option(None, "--output", "-o", parser=file_to_write("name the PNG, e.g. DIR/look.png"), help="PNG to write (default: OUTPUT with .png)."),
     lst: Optional[Path] = typer.Option(None, "--lst", help="The input LST (default: the output's lst_source tag)."),
-    width: int = typer.Option(1200, "--width", help="PNG width in pixels."),
+    width: int = typer.Option(1200, "--width", help="PNG width in pixels; a tall output's panels are drawn at most "
+                              "this tall (aspect ratio kept)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing PNG."),
-    units: Units = lst_options.units_option(),
-    nodata: Optional[list[float]] = lst_options.nodata_option(),
-    scale_factor: Optional[float] = lst_options.scale_factor_option(),
-    offset: Optional[float] = lst_options.offset_option(),
-    mask_implausible: bool = lst_options.mask_implausible_option(),
+    units: Units = lst_options.units_option(help=UNITS_HELP),
+    nodata: Optional[list[float]] = lst_options.nodata_option(help=NODATA_HELP),
+    scale_factor: Optional[float] = lst_options.scale_factor_option(help=SCALE_FACTOR_HELP),
+    offset: Optional[float] = lst_options.offset_option(help=OFFSET_HELP),
+    mask_implausible: bool = lst_options.mask_implausible_option(help=MASK_IMPLAUSIBLE_HELP),
 ) -> None:
     """Input and output side by side, one colour scale and colour bar (K or degC), nodata transparent.
 
