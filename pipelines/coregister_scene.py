@@ -27,7 +27,7 @@ from pipelines.geotiff import (
     geotiff_output,
     open_raster,
     read_stored,
-    read_window,
+    read_values,
     streaming_gdal_env,
 )
 from pipelines.grids import Grid, pair_grids, resolution_units
@@ -120,5 +120,5 @@ def _read_framed(src: rasterio.DatasetReader, frame: Window, path: str | os.Path
     if r1 > r0 and c1 > c0:
         bands = list(range(1, src.count + 1))
         out[:, r0 - int(frame.row_off):r1 - int(frame.row_off), c0 - int(frame.col_off):c1 - int(frame.col_off)] = \
-            read_window(src, bands, Window(c0, r0, c1 - c0, r1 - r0), path, dtype=np.float64)
+            read_values(src, bands, Window(c0, r0, c1 - c0, r1 - r0), path, dtype=np.float64)
     return out

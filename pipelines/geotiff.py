@@ -177,6 +177,46 @@ def read_window(
     return values
 
 
+def band_scaling(src: rasterio.DatasetReader, bands: Iterable[int],
+                 path: str | os.PathLike[str]) -> list[tuple[float, float]]:
+    """Each band's (scale, offset) from the file's metadata: its values are ``stored * scale +
+    offset`` ((1, 0) where none is declared; Sentinel-2 L2A DNs: 0.0001, -0.1)."""
+    scaling = []
+    for band in bands:
+        scale = float(src.scales[band - 1]) if src.scales else 1.0
+        offset = float(src.offsets[band - 1]) if src.offsets else 0.0
+        if scale == 0 or not (math.isfinite(scale) and math.isfinite(offset)):
+            raise InputError(path, f"band {band} declares scale {scale:g} and offset {offset:g}, which "
+                             "give no values", "fix the metadata, e.g. gdal_edit.py -scale 1 -offset 0 FILE")
+        scaling.append((scale, offset))
+    return scaling
+
+
+def apply_scaling(values: np.ndarray, scaling: Sequence[tuple[float, float]]) -> np.ndarray:
+    """``values`` (one band, or bands first) with each band's (scale, offset) applied in place.
+
+    The arithmetic is float64, so a float32 band is rounded once; NaN (nodata) stays NaN.
+    """
+    for band, (scale, offset) in zip(values[None] if values.ndim == 2 else values, scaling):
+        if (scale, offset) != (1.0, 0.0):
+            band[...] = band.astype(np.float64) * scale + offset
+    return values
+
+
+def read_values(
+    src: rasterio.DatasetReader,
+    bands: int | Sequence[int],
+    window: Window,
+    path: str | os.PathLike[str],
+    *,
+    dtype: Any = np.float32,
+) -> np.ndarray:
+    """:func:`read_window` with each band's scale/offset metadata applied: a guidance band's
+    values, whatever way they are stored (nodata is judged on the stored values first)."""
+    values = read_window(src, bands, window, path, dtype=dtype)
+    return apply_scaling(values, band_scaling(src, [bands] if isinstance(bands, int) else bands, path))
+
+
 def bands_without_data(src: rasterio.DatasetReader, bands: Sequence[int], window: Window,
                        path: str | os.PathLike[str]) -> list[int]:
     """Those of ``bands`` that have no valid value in ``window`` (read strip by strip, stopping

@@ -12,11 +12,14 @@ source is resampled onto it with ``rasterio.warp``:
 - optional indices (NDVI, NDWI, NDMVI; :mod:`pipelines.indices`) from bands named red, green and
   nir, computed on the fine grid.
 
-Nodata in a source is NaN in the output. The grid is the LST's as GDAL reads it: a PixelIsPoint
-LST (Landsat Collection 2) is shifted by half a pixel to area semantics, like everywhere in
-groklst. Bands carry descriptions (``downscale`` matches bands by name), units and their source
-and resampling as band tags. The output is streamed in strips of one 512-row block row (memory
-grows with the scene's width, not its height) and renamed into place only when complete.
+Nodata in a source is NaN in the output. A band's scale/offset metadata (Sentinel-2 L2A digital
+numbers: 0.0001, -0.1) is applied after resampling, so the output holds values, with no
+scale/offset of its own. The grid is the LST's as GDAL reads it: a PixelIsPoint LST (Landsat
+Collection 2) is shifted by half a pixel to area semantics, like everywhere in groklst. Bands
+carry descriptions (``downscale`` matches bands by name), units and their source (with the
+scaling applied) and resampling as band tags. The output is streamed in strips of one 512-row
+block row (memory grows with the scene's width, not its height) and renamed into place only
+when complete.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ from pipelines.atomic import check_writable
 from pipelines.cog import layout
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import (
-    BLOCK, band_names, streaming_gdal_env, check_geotiff_name, creation_profile, geotiff_output, open_raster,
+    BLOCK, apply_scaling, band_names, band_scaling, streaming_gdal_env, check_geotiff_name, creation_profile,
+    geotiff_output, open_raster,
 )
 from pipelines.grids import Grid, check_north_up, footprints_disjoint, ordered_bounds
 from pipelines.lst_values import check_single_band
@@ -193,14 +197,26 @@ class _Continuous:
         self.nodata = src.nodata if src.nodata is not None or not float_data else np.nan
         self.units = [u or "" for u in src.units]
         self.path = spec.path
+        self.scaling = band_scaling(src, range(1, src.count + 1), spec.path)
 
     def strip(self, grid: Grid) -> np.ndarray:
-        return warp_bands(self.src, list(range(1, self.src.count + 1)), grid,
-                          src_nodata=self.nodata, resampling=self.resampling)
+        """The bands on ``grid`` as values: stored numbers are resampled (nodata judged on them),
+        then scaled (a linear map commutes with every resampling used)."""
+        warped = warp_bands(self.src, list(range(1, self.src.count + 1)), grid,
+                            src_nodata=self.nodata, resampling=self.resampling)
+        return apply_scaling(warped, self.scaling)
 
     def describe(self) -> list[dict[str, str]]:
-        return [{"name": n, "source": f"{self.path.name} band {i}", "resampling": self.resampling.name,
-                 "unit": u} for i, (n, u) in enumerate(zip(self.names, self.units), start=1)]
+        return [{"name": n, "source": f"{self.path.name} band {i}{_scaling_text(scale, offset)}",
+                 "resampling": self.resampling.name, "unit": u}
+                for i, (n, u, (scale, offset)) in enumerate(zip(self.names, self.units, self.scaling), start=1)]
+
+
+def _scaling_text(scale: float, offset: float) -> str:
+    """How a band's stored values were scaled, for its ``source`` tag ('' when they were not)."""
+    if (scale, offset) == (1.0, 0.0):
+        return ""
+    return f" (stored * {scale:g} {'-' if offset < 0 else '+'} {abs(offset):g})"
 
 
 def _source_window(src: rasterio.DatasetReader, grid: Grid, pad: int) -> Window | None:

@@ -44,7 +44,10 @@ from pipelines.band_registration import HALO_PX, BandShift
 from pipelines.coregister import MAX_SHIFT_LR, ShiftEstimate, crops, estimate_shift
 from pipelines.destripe import Destriping, StripeProfile, destripe, measure_direction
 from pipelines.errors import InputError
-from pipelines.geotiff import FILLED_DEM_PREFIX, creation_profile, geotiff_output, open_raster, streaming_gdal_env
+from pipelines.geotiff import (
+    FILLED_DEM_PREFIX, apply_scaling, band_scaling, creation_profile, geotiff_output, open_raster,
+    streaming_gdal_env,
+)
 from pipelines.grids import Grid, check_north_up, footprints_disjoint, ordered_bounds
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
 from pipelines.saturation import POLICIES, SaturationOptions, detectable, saturation_level
@@ -321,11 +324,12 @@ class _Dem:
         if footprints_disjoint(dem_bounds, array_bounds(grid.height, grid.width, grid.transform)):
             raise InputError(path, "does not overlap the scene", "give a DEM covering the MII footprint")
         self.source = Path(path).name
+        self.scaling = band_scaling(self.src, [1], path)  # e.g. an int16 DEM in decimetres: 0.1
 
     def band(self, grid: Grid) -> np.ndarray:
         if self.src is None:
             return np.full((grid.height, grid.width), DEFAULT_DEM_M, dtype=np.float32)
-        out = _warp(self.src, 1, grid, src_nodata=self.src.nodata)
+        out = apply_scaling(_warp(self.src, 1, grid, src_nodata=self.src.nodata), self.scaling)
         finite = int(np.isfinite(out).sum())
         self.covered += finite
         self.missing += out.size - finite

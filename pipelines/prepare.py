@@ -34,7 +34,7 @@ from pipelines import degrade as wald
 from pipelines.atomic import OutputKind, atomic_output, check_writable
 from pipelines.dataset import DatasetWriter, PatchRecord
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError
-from pipelines.geotiff import open_raster, read_window
+from pipelines.geotiff import open_raster, read_values
 from pipelines.grids import ALIGNMENT_TOLERANCE, resolution_units
 from pipelines.ingest_record import IngestRecord, ingest_record
 from pipelines.lst_values import LstDecoding
@@ -215,7 +215,7 @@ def cut_patch(
     guidance_window = Window(
         candidate.col_off * f_g + g_col, candidate.row_off * f_g + g_row, p * f_g, p * f_g
     )
-    guidance = read_window(guidance_src, list(range(1, guidance_src.count + 1)), guidance_window,
+    guidance = read_values(guidance_src, list(range(1, guidance_src.count + 1)), guidance_window,
                            scene.guidance_path)
     if f_g > 1:
         guidance = wald.degrade_guidance(guidance, f_g, scene.bands, ndmvi_minima)

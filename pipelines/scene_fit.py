@@ -43,7 +43,7 @@ from pipelines.fit_candidates import (
 )
 from pipelines.fit_options import FitOptions, INTERPOLATION_CANDIDATES, SHARPENER_CANDIDATES
 from pipelines.fit_select import Selection, pooled_metrics, select
-from pipelines.geotiff import band_names, open_raster, read_window
+from pipelines.geotiff import band_names, open_raster, read_values
 from pipelines.grids import Grid, pair_grids, resolution_units
 from pipelines.psf import SIGMA_FRACTIONS, PsfEstimate, estimate_psf
 from pipelines.psf_shape import Psf
@@ -96,8 +96,8 @@ def read_scene(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLik
 
     The LST is decoded and judged by the rule every command reads it with
     (:mod:`pipelines.lst_values`): implausible values are refused before anything is fitted.
-    The scale is the ratio of the pixel sizes; guidance bands are read one at a time so memory
-    stays at one native band plus the LST-grid stack.
+    The scale is the ratio of the pixel sizes; guidance bands are read one at a time, as values
+    (their scale/offset applied), so memory stays at one native band plus the LST-grid stack.
     """
     decoding = decoding or LstDecoding()
     with open_raster(lst_path) as lst_src, open_raster(guidance_path) as guid_src:
@@ -118,7 +118,7 @@ def read_scene(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLik
         names = band_names(guid_src)
         means, stds, stack, natives = [], [], [], []
         for band in range(1, guid_src.count + 1):
-            native = read_window(guid_src, band, g_win, guidance_path)
+            native = read_values(guid_src, band, g_win, guidance_path)
             if not np.isfinite(native).any():  # nothing to fit on, and every pixel would be nodata
                 raise InputError(guidance_path, f"guidance band {band} ({names[band - 1]!r}) has no valid "
                                  "pixel over the LST", "drop the band from the guidance, or fix it")

@@ -33,7 +33,7 @@ from rasterio.windows import Window
 from scipy import ndimage
 
 from pipelines.fill import fill_bands, fill_nearest
-from pipelines.geotiff import open_raster, read_window
+from pipelines.geotiff import open_raster, read_values
 from pipelines.grids import PairedGrids
 from pipelines.lst_values import LstDecoding, check_single_band, decode, to_kelvin_masked
 from pipelines.normalize import HasStats
@@ -89,7 +89,8 @@ def _read_guidance(
     src: rasterio.DatasetReader, bands: list[int], window: Window, factor: int,
     path: str | os.PathLike[str],
 ) -> np.ndarray:
-    data = read_window(src, bands, window, path)
+    """``bands`` in ``window`` as values (their scale/offset applied), averaged over ``factor`` blocks."""
+    data = read_values(src, bands, window, path)
     if factor > 1:
         k, h, w = data.shape
         blocks = data.reshape(k, h // factor, factor, w // factor, factor)

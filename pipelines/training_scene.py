@@ -10,6 +10,7 @@ does not grow with the scene.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 
 from pipelines.errors import InputError
-from pipelines.geotiff import guidance_names, open_raster
+from pipelines.geotiff import band_scaling, guidance_names, open_raster
 from pipelines.grids import ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, nesting_factor
 from pipelines.lst_values import (
     LstDecoding,
@@ -231,13 +232,23 @@ def _lst_reading(src: rasterio.DatasetReader, path: Path, region: Region, lst_fa
 
 
 def _lazy(path: Path) -> da.Array:
-    """The raster as a dask array ``(bands, rows, cols)`` with nodata as NaN."""
+    """The raster as a dask array ``(bands, rows, cols)`` of stored values with nodata as NaN."""
     try:
-        arr = rioxarray.open_rasterio(gdal_name(path) or path, masked=True,
-                                      chunks={"x": _SCAN_CHUNK, "y": _SCAN_CHUNK})
+        with warnings.catch_warnings():  # scale/offset are applied by _lazy_values, not by rioxarray
+            warnings.filterwarnings("ignore", "(Scales|Offsets) differ across bands", UserWarning)
+            arr = rioxarray.open_rasterio(gdal_name(path) or path, masked=True,
+                                          chunks={"x": _SCAN_CHUNK, "y": _SCAN_CHUNK})
     except Exception as exc:  # noqa: BLE001 - any open failure is an unreadable input
         raise InputError(path, f"cannot read the raster ({type(exc).__name__})") from exc
     return arr.data
+
+
+def _lazy_values(path: Path) -> da.Array:
+    """:func:`_lazy` with each band's scale/offset metadata applied: the raster's values."""
+    with open_raster(path) as src:
+        scaling = band_scaling(src, range(1, src.count + 1), path)
+    scale, offset = (np.asarray(v)[:, None, None] for v in zip(*scaling))
+    return _lazy(path) * scale + offset
 
 
 def _hr_invalid(arr: da.Array, row0: int, col0: int, rows: int, cols: int, factor: int) -> da.Array:
@@ -279,7 +290,7 @@ def ndmvi_minima(scene: Scene) -> tuple[float, float] | None:
         return None
     reg, f_g = scene.region, scene.guidance_factor
     g_row, g_col = scene.guidance_offset
-    arr = _lazy(scene.guidance_path)
+    arr = _lazy_values(scene.guidance_path)
     r0, c0 = reg.row0 * f_g + g_row, reg.col0 * f_g + g_col
     step = f_g * max(1, _SCAN_CHUNK // f_g)
     minima = []
