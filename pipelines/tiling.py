@@ -9,6 +9,9 @@ prediction is weighted by a separable window: on sides shared with a neighbour i
 small floor over the outer quarter of the overlap (where the network saw padding instead of
 context), then rises as a raised cosine to 1; on sides at the scene edge it stays 1.
 Predictions are normalised by the summed weights.
+
+Sizes are asked for in output pixels (``--tile``, ``--overlap``) and used in whole LR pixels
+(:class:`TileSizes`); every check of them runs on the sizes used (:func:`check_tile_sizes`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipelines.errors import InputError
+
 WEIGHT_FLOOR = 1e-3
+# Output px used. A forward pass costs a fixed ~9 ms per tile on top of its pixels (shipped model,
+# 2 CPU cores, idle; far more on a busy machine), so small tiles pay mostly overhead. Sample scene
+# (384x384 px), time against the default tiling's: --tile 24 --overlap 12 11-19x, 12/6 45-55x,
+# 6/3 240x (bicubic 6x, 35x, 70x); QA's --tile 8 took 648 s for 0.03 Mpx.
+MIN_TILE = 24
+# Output px used. Seams of several K at 0, 0.45 K at --overlap 8 (6 px used at x3), 11 mK at
+# --overlap 16 (15 px used); learned models and bicubic alike (README, Tiles).
+MIN_OVERLAP = 15
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,62 @@ class Tile:
     bottom: bool
     left: bool
     right: bool
+
+
+@dataclass(frozen=True)
+class TileSizes:
+    """The tile and overlap a scene at ``scale`` is run with, in LR px, from those asked for in
+    output px: whole LR pixels, a tile of at least one and an overlap smaller than the tile."""
+
+    tile: int
+    overlap: int
+    scale: int
+
+    @classmethod
+    def of(cls, tile: int, overlap: int, scale: int) -> TileSizes:
+        """``--tile``/``--overlap`` (output px) as used at ``scale``."""
+        tile_lr = max(1, tile // scale)
+        return cls(tile_lr, min(overlap // scale, max(0, tile_lr - 1)), scale)
+
+
+def as_used(option: str, given: int, lr: int, scale: int) -> str:
+    """``--tile 10 at x3 is 9 output px (3 LR px)``; ``--tile 9 at x3 (3 LR px)`` when unrounded."""
+    used = lr * scale
+    rounded = "" if used == given else f" is {used} output px"
+    return f"{option} {given} at x{scale}{rounded} ({lr} LR px)"
+
+
+def smallest_given(used_px: int, scale: int) -> int:
+    """The smallest ``--tile``/``--overlap`` that is at least ``used_px`` output px once rounded."""
+    return math.ceil(used_px / scale) * scale
+
+
+def check_tile_sizes(tile: int, overlap: int, scale: int) -> TileSizes:
+    """The sizes used at ``scale``; refused when the tiles are so small that the run would take
+    tens to hundreds of times longer (:data:`MIN_TILE`), or the overlap is more than half the
+    tile (tiles would mostly recompute their neighbours)."""
+    used = TileSizes.of(tile, overlap, scale)
+    given_tile = as_used("--tile", tile, used.tile, scale)
+    if used.tile * scale < MIN_TILE:
+        raise InputError(None, f"{given_tile}: tiles under {MIN_TILE} output px cost mostly per-tile overhead "
+                         "(measured on the sample scene: 12 px tiles took 50x the default's time, 6 px 240x, "
+                         "with the shipped model; bicubic 35x and 70x)",
+                         f"pass --tile {smallest_given(MIN_TILE, scale)} or more; the default 768 is fastest")
+    if 2 * used.overlap > used.tile:
+        raise InputError(None, f"{as_used('--overlap', overlap, used.overlap, scale)} with {given_tile}: the "
+                         "overlap is more than half the tile, so tiles would mostly recompute their neighbours",
+                         f"pass --overlap {used.tile // 2 * scale} or less, or a larger --tile")
+    return used
+
+
+def seam_warning(tile: int, overlap: int, scale: int) -> str | None:
+    """Why the overlap used at ``scale`` leaves seams, when it is under :data:`MIN_OVERLAP`."""
+    used = TileSizes.of(tile, overlap, scale).overlap
+    if used * scale >= MIN_OVERLAP:
+        return None
+    return (f"{as_used('--overlap', overlap, used, scale)} leaves visible seams at tile borders (several "
+            f"K were measured at 0, for learned models and bicubic alike); pass at least "
+            f"{smallest_given(MIN_OVERLAP, scale)}")
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> tuple[int, list[int]]:

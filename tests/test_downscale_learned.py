@@ -267,7 +267,7 @@ def test_json_lines_list_the_warnings_said_for_each_scene(tmp_path: Path, capsys
     assert run(["downscale", str(unnamed), str(named), "--checkpoint", str(ckpt), "--overlap", "8",
                 "--out-dir", str(tmp_path / "out"), "--json"]) == 0
     lines = {Path(line["input"]).name: line for line in map(json.loads, capsys.readouterr().out.splitlines())}
-    seams = "--overlap 8 leaves visible seams at tile borders"
+    seams = "--overlap 8 at x3 is 6 output px (2 LR px) leaves visible seams at tile borders"
     assert [w[:len(seams)] for w in lines["named_lst.tif"]["warnings"]] == [seams]
     first, second = lines["unnamed_lst.tif"]["warnings"]
     assert first.startswith(seams)

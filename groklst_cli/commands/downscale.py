@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from contextlib import closing
 from dataclasses import replace
@@ -29,7 +30,6 @@ if TYPE_CHECKING:  # torch, rasterio and dask load only when a scene is processe
     from pipelines.scenes import SceneJob
 
 INTERPOLATORS = ("bicubic", "bilinear")
-MIN_OVERLAP = 16  # output px; below this tile seams show, for learned models and interpolators alike
 
 
 def _check_model_choice(checkpoint: Optional[Path], model: Optional[str]) -> None:
@@ -129,14 +129,63 @@ def _jobs(inputs: list[Path], guidance: Optional[Path], output: Optional[Path],
     return jobs
 
 
-def _check_tiling(tile: int, overlap: int) -> None:
-    if 2 * overlap > tile:
-        raise InputError("--overlap", f"an overlap of {overlap} px is more than half the tile ({tile} px): "
-                         "tiles would mostly recompute their neighbours",
-                         f"use --overlap {tile // 8} to {tile // 2}, or a larger --tile")
-    if overlap < MIN_OVERLAP:
-        warn(f"--overlap {overlap} leaves visible seams at tile borders (several K were measured at 0, "
-             f"for learned models and bicubic alike); use at least {MIN_OVERLAP}")
+def _check_tiling(tile: int, overlap: int, scales: set[int]) -> None:
+    """Refuse tiles and overlaps that do not work, and warn about seams, on the sizes used at
+    each of the run's scales (whole LR pixels), naming them where they were rounded. With no
+    scale known (no scene readable yet), only an overlap as large as the tile, too large at any."""
+    from pipelines.tiling import check_tile_sizes, seam_warning
+
+    if not scales and overlap >= tile:
+        raise InputError(None, f"--overlap {overlap} is not smaller than --tile {tile}",
+                         "pass an --overlap of at most half the tile")
+    for scale in sorted(scales):
+        check_tile_sizes(tile, overlap, scale)
+    for message in dict.fromkeys(seam_warning(tile, overlap, scale) for scale in sorted(scales)):
+        if message is not None:
+            warn(message)
+
+
+def _run_scales(jobs: list[SceneJob], scale: Optional[int], checkpoint: Optional[Path],
+                model: Optional[str], fit: bool) -> set[int]:
+    """The scales the scenes will be downscaled by, where known before they are read: --scale,
+    the checkpoint's, else each scene's LST-to-guidance pixel-size ratio. A scene whose rasters
+    cannot be read (yet) adds none: it reports that itself."""
+    if scale is not None:
+        return {scale}
+    if not fit and model is None:
+        fixed = _checkpoint_scale(checkpoint)
+        return set() if fixed is None else {fixed}
+    return {s for s in map(_grid_scale, jobs) if s is not None}
+
+
+def _checkpoint_scale(checkpoint: Optional[Path]) -> Optional[int]:
+    """The scale the checkpoint (or the default model) records, its weights left unread
+    (memory-mapped: the model still loads only once a --dask-scheduler answered); None when it
+    cannot be read, which loading it says in its turn."""
+    import torch
+
+    from pipelines.infer import DEFAULT_CHECKPOINT
+
+    try:
+        data = torch.load(checkpoint or DEFAULT_CHECKPOINT, map_location="cpu", weights_only=True, mmap=True)
+        scale = data["scale"]
+    except Exception:  # noqa: BLE001 - not a checkpoint: refused when the model is loaded
+        return None
+    return scale if type(scale) is int and scale >= 2 else None
+
+
+def _grid_scale(job: SceneJob) -> Optional[int]:
+    """A scene's scale for an interpolator or a fit: its pixel-size ratio (rounded with --align,
+    as aligning rounds it; else whole, as the grids must nest), or None."""
+    from pipelines.downscale import guidance_beside
+    from pipelines.guidance import pixel_size_ratio
+
+    try:
+        ratio = pixel_size_ratio(job.lst, job.guidance or guidance_beside(job.lst))
+    except Exception:  # noqa: BLE001 - the scene reports its rasters' problem itself
+        return None
+    whole = round(ratio)
+    return whole if whole >= 2 and (job.align or math.isclose(ratio, whole, rel_tol=1e-6)) else None
 
 
 def _execution(precision: str, compile_model: bool, plain: bool):
@@ -200,8 +249,8 @@ def downscale(
     scale: Optional[int] = typer.Option(None, "--scale", min=2, help="With --model bicubic or bilinear: no guidance; the output grid is the LST grid with pixels SCALE times smaller."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", parser=file_to_write("name the file, e.g. DIR/scene_10m.tif, or give --out-dir DIR"), help="Output GeoTIFF (one input only)."),
     out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Folder for outputs, named <input>_downscaled.tif (default: current folder)."),
-    tile: int = typer.Option(768, "--tile", min=8, help="Tile size in output pixels (rounded to whole LR pixels)."),
-    overlap: int = typer.Option(64, "--overlap", min=0, help="Overlap between tiles in output pixels, blended smoothly."),
+    tile: int = typer.Option(768, "--tile", min=8, help="Tile size in output pixels, rounded down to whole LR pixels (10 at x3: 9); at least 24 once rounded: smaller tiles cost mostly per-tile overhead (12 px: 50x the default's time)."),
+    overlap: int = typer.Option(64, "--overlap", min=0, help="Overlap between tiles in output pixels, blended smoothly; rounded down to whole LR pixels; at most half the tile; under 15 once rounded, seams show (a warning)."),
     batch_size: int = typer.Option(2, "--batch-size", min=1, help="Tiles per forward pass."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     precision: str = typer.Option("auto", "--precision", help="auto (fp32 on the CPU, exact; bf16 autocast on CUDA), fp32, bf16 or fp16; bf16/fp16 are not exact and on the CPU only faster with native bf16 instructions (README: measured error and speed)."),
@@ -272,8 +321,6 @@ def downscale(
     if skip_existing and overwrite:
         raise InputError("--skip-existing", "give --skip-existing or --overwrite, not both",
                          "--skip-existing keeps existing outputs, --overwrite replaces them")
-    if overlap >= tile:
-        raise InputError("--overlap", f"overlap {overlap} must be smaller than the tile {tile}")
     try:
         resolve_device(device)
     except ValueError as exc:
@@ -335,10 +382,13 @@ def downscale(
             raise InputError("--quicklook", f"names the output GeoTIFF {jobs[0].output}", "give the PNG another name")
         check_png_name(quicklook)
         check_writable(quicklook, overwrite, inputs=jobs[0].inputs())
-    _check_tiling(tile, overlap)  # before an ingest, which takes a while
+    scales = _run_scales(jobs, scale, checkpoint, model, fit)
+    _check_tiling(tile, overlap, scales)  # before an ingest, which takes a while
     if scene is not None:
         ingested = ingest_scene(scene, how)
         options = replace(options, tags={**options.tags, **ingested})
+        if not scales:  # an interpolator or a fit: the ingested rasters give the scale
+            _check_tiling(tile, overlap, _run_scales(jobs, scale, checkpoint, model, fit))
     state.scenes_begin()
     if fit:
         fit_options = build_fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
