@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,30 +24,14 @@ from pipelines.run_layout import CONFIG_FILE, STATE
 from pipelines.train import fit
 from pipelines.train_dist import DistContext
 from tests.test_faults_downscale import snapshot
-from tests.test_train import CLI_TRAIN, FakeSource, _free_port, config, dataset  # noqa: F401 - dataset: a fixture
-
-
-def train(dataset: Path, out: Path, *extra: str) -> int:
-    """``groklst train`` with the tiny settings of tests/test_train.py, later options winning."""
-    return run(["-q", "train", str(dataset), "-o", str(out), "--iters", "2", *CLI_TRAIN, *extra])
+from tests.test_faults_train import copy_of, saved_run, train  # noqa: F401 - saved_run: a fixture
+from tests.test_train import FakeSource, _free_port, config, dataset  # noqa: F401 - dataset: a fixture
 
 
 def error_line(capsys: pytest.CaptureFixture[str]) -> str:
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1, lines
     return lines[0]
-
-
-@pytest.fixture(scope="module")
-def saved_run(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished two-iteration single-process run (copied by the tests that change it)."""
-    out = tmp_path_factory.mktemp("saved") / "run"
-    assert train(dataset, out) == 0
-    return out
-
-
-def copy_of(run_dir: Path, where: Path) -> Path:
-    return Path(shutil.copytree(run_dir, where / run_dir.name))
 
 
 def recorded_processes(out: Path, count: int | None) -> None:
