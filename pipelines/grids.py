@@ -113,6 +113,35 @@ def footprints_disjoint(a: Bounds, b: Bounds) -> bool:
     return ar <= bl or br <= al or at <= bb or bt <= ab
 
 
+TURN = 360.0  # degrees of longitude that bring a geographic x back to the same meridian
+
+
+def turns_between(x: float, reference: float, crs: CRS | None) -> float:
+    """The multiple of 360 that brings longitude ``x`` nearest ``reference`` on a geographic
+    ``crs`` (0 otherwise): rasters use -180..180 or 0..360, and one across the antimeridian
+    runs past either end, so the same place has longitudes a whole turn apart."""
+    if crs is None or not crs.is_geographic:
+        return 0.0
+    return TURN * round((reference - x) / TURN)
+
+
+def footprint_in(crs: CRS, bounds: Bounds, target: CRS, near: Bounds) -> Bounds:
+    """A raster's own ``bounds`` (any orientation) in ``crs`` as a box in ``target`` with
+    left <= right and bottom <= top, in the longitudes of ``near`` (an ordered box in ``target``).
+
+    On a geographic ``target``, ``transform_bounds`` gives a box across the antimeridian as
+    left > right (east of 180 comes back as negative longitudes): it is unwrapped to end past
+    180, then moved by whole turns to ``near``, so the two boxes can be compared as numbers.
+    """
+    from rasterio.warp import transform_bounds  # GDAL's transformer: only when asked
+
+    left, bottom, right, top = transform_bounds(crs, target, *ordered_bounds(bounds), densify_pts=21)
+    if target.is_geographic and right < left:
+        right += TURN
+    shift = turns_between((left + right) / 2, (near[0] + near[2]) / 2, target)
+    return left + shift, bottom, right + shift, top
+
+
 def check_geotransform(path: str | os.PathLike[str], grid: Grid) -> None:
     """Refuse a raster GDAL found no pixel-to-map transform for (it reads as the identity): one
     placed only by GCPs or RPCs (to be warped onto a grid), or e.g. a netCDF whose x/y variables
@@ -210,7 +239,9 @@ def pair_grids(
     factor = ratio // scale
 
     # Guidance origin in LST pixel units; it must sit on a guidance-pixel boundary of the LR grid.
-    col0 = (guidance.transform.c - lst.transform.c) / rx
+    # Longitudes are taken in the LST's range (a guidance in 0..360 for an LST in -180..180).
+    shift = turns_between(_centre_x(guidance), _centre_x(lst), lst.crs)
+    col0 = (guidance.transform.c + shift - lst.transform.c) / rx
     row0 = (lst.transform.f - guidance.transform.f) / ry
     for offset, axis in ((col0, "x"), (row0, "y")):
         as_integer(
@@ -242,6 +273,10 @@ def pair_grids(
     )
     output = Grid(lst.crs, transform, (c_hi - c_lo) * scale, (r_hi - r_lo) * scale)
     return PairedGrids(scale, factor, lr_window, guidance_window, output)
+
+
+def _centre_x(grid: Grid) -> float:
+    return grid.transform.c + grid.transform.a * grid.width / 2
 
 
 def refine_grid(lst: Grid, scale: int, *, lst_path: str | os.PathLike[str]) -> PairedGrids:

@@ -37,7 +37,7 @@ import rasterio
 from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.transform import array_bounds
-from rasterio.warp import reproject, transform_bounds, transform as transform_points
+from rasterio.warp import reproject, transform as transform_points
 from rasterio.windows import Window
 
 from pipelines import indices
@@ -48,7 +48,7 @@ from pipelines.geotiff import (
     BLOCK, apply_scaling, band_names, band_scaling, streaming_gdal_env, check_geotiff_name, creation_profile,
     geotiff_output, open_raster,
 )
-from pipelines.grids import Grid, check_north_up, footprints_disjoint, ordered_bounds
+from pipelines.grids import Grid, check_north_up, footprint_in, footprints_disjoint, ordered_bounds, turns_between
 from pipelines.lst_values import check_single_band
 from pipelines.warping import grid_rows, warp_bands
 
@@ -131,18 +131,31 @@ def fine_grid(lst: Grid, lst_path: str | os.PathLike[str], *, scale: int | None,
         raise InputError(lst_path, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
     if (scale is None) == (res is None):
         raise InputError("--scale", "give either --scale or --res", "e.g. --scale 3 for 30 m -> 10 m")
-    lst_res = lst.res[0]
     if res is not None:
-        if res <= 0:
-            raise InputError("--res", f"must be positive, got {res:g}")
-        scale = round(lst_res / res)
-        if scale < 1 or abs(lst_res / res - scale) > 1e-3 * scale:
-            raise InputError("--res", f"{res:g} does not split the LST's {lst_res:g} {lst.res_units} pixels "
-                             "into a whole number of pixels", f"e.g. --res {lst_res / 3:g} for x3")
+        scale = _scale_of_res(lst, res)
     elif scale < 1:
         raise InputError("--scale", f"must be an integer >= 1, got {scale}")
     transform = lst.transform @ Affine.scale(1.0 / scale)
     return Grid(lst.crs, transform, lst.width * scale, lst.height * scale), scale
+
+
+def _scale_of_res(lst: Grid, res: float) -> int:
+    """The scale that gives ``res`` x ``res`` pixels. Every LST pixel is split into scale x scale
+    pixels, so ``res`` must split both of its sides into the same whole number: on non-square
+    LST pixels no ``res`` does (30 x 40 m by 10 would be 3 x 4), and rather than write pixels of
+    another size than asked, this points to --scale, whose pixels keep the LST's proportions."""
+    if res <= 0:
+        raise InputError("--res", f"must be positive, got {res:g}")
+    (rx, ry), units = lst.res, lst.res_units
+    if abs(ry / rx - 1) > 1e-3:  # more than rounding noise (the tolerance below)
+        raise InputError("--res", f"the LST's pixels are {rx:g} x {ry:g} {units} (not square) and each is split "
+                         "into N x N pixels: no --res gives square pixels here",
+                         f"use --scale, e.g. --scale 3 for {rx / 3:g} x {ry / 3:g} {units} pixels")
+    scale = round(rx / res)
+    if scale < 1 or abs(rx / res - scale) > 1e-3 * scale:
+        raise InputError("--res", f"{res:g} does not split the LST's {rx:g} {units} pixels "
+                         "into a whole number of pixels", f"e.g. --res {rx / 3:g} for x3")
+    return scale
 
 
 def _grid_bounds(grid: Grid) -> tuple[float, float, float, float]:
@@ -151,15 +164,16 @@ def _grid_bounds(grid: Grid) -> tuple[float, float, float, float]:
 
 def _source_res(src: rasterio.DatasetReader, grid: Grid) -> float:
     """The source's pixel size in the grid's CRS units (along x; for a rotated source, the
-    length of a pixel's row edge at its centre, as its bounds are then a box around it)."""
+    length of a pixel's row edge at its centre, as its bounds are then a box around it).
+    A source across the antimeridian is measured across it, not around the globe."""
     t = src.transform
     if t.b == 0 and t.d == 0:
-        left, _, right, _ = transform_bounds(src.crs, grid.crs, *ordered_bounds(src.bounds), densify_pts=21)
+        left, _, right, _ = footprint_in(src.crs, src.bounds, grid.crs, _grid_bounds(grid))
         return (right - left) / src.width
     col, row = src.width / 2, src.height / 2
     xs, ys = zip(t @ (col, row), t @ (col + 1, row))
     (x0, x1), (y0, y1) = transform_points(src.crs, grid.crs, xs, ys)
-    return math.hypot(x1 - x0, y1 - y0)
+    return math.hypot(x1 + turns_between(x1, x0, grid.crs) - x0, y1 - y0)
 
 
 def _default_names(src: rasterio.DatasetReader, path: Path) -> list[str]:
@@ -175,8 +189,8 @@ def _open_source(spec: SourceSpec, grid: Grid, stack: ExitStack) -> rasterio.Dat
     src = stack.enter_context(open_raster(spec.path))
     if src.crs is None:
         raise InputError(spec.path, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
-    if footprints_disjoint(transform_bounds(src.crs, grid.crs, *ordered_bounds(src.bounds), densify_pts=21),
-                           _grid_bounds(grid)):
+    grid_bounds = _grid_bounds(grid)
+    if footprints_disjoint(footprint_in(src.crs, src.bounds, grid.crs, grid_bounds), grid_bounds):
         raise InputError(spec.path, "does not overlap the LST footprint",
                          "check that the source and the LST show the same place")
     return src
@@ -223,9 +237,10 @@ def _source_window(src: rasterio.DatasetReader, grid: Grid, pad: int) -> Window 
     """The source pixels under ``grid`` (plus ``pad`` around them), or None when there are none.
 
     The corners of the grid's box are mapped to source pixel coordinates, so the window is
-    right for north-up, south-up and rotated sources alike.
+    right for north-up, south-up and rotated sources alike, and taken in the source's own
+    longitudes (a grid across the antimeridian, a source in 0..360).
     """
-    left, bottom, right, top = transform_bounds(grid.crs, src.crs, *_grid_bounds(grid), densify_pts=21)
+    left, bottom, right, top = footprint_in(grid.crs, _grid_bounds(grid), src.crs, ordered_bounds(src.bounds))
     to_pixel = ~src.transform
     cols, rows = zip(*(to_pixel @ (x, y) for x in (left, right) for y in (bottom, top)))
     col0 = max(0, math.floor(min(cols)) - pad)

@@ -48,7 +48,7 @@ from pipelines.geotiff import (
     FILLED_DEM_PREFIX, apply_scaling, band_scaling, creation_profile, geotiff_output, open_raster,
     streaming_gdal_env,
 )
-from pipelines.grids import Grid, check_north_up, footprints_disjoint, ordered_bounds
+from pipelines.grids import Grid, check_north_up, footprint_in, footprints_disjoint
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
 from pipelines.saturation import POLICIES, SaturationOptions, detectable, saturation_level
 from pipelines.lst_values import LstDecoding
@@ -320,8 +320,8 @@ class _Dem:
             return
         if self.src.crs is None:
             raise InputError(path, "has no CRS", "the DEM must be georeferenced")
-        dem_bounds = transform_bounds(self.src.crs, grid.crs, *ordered_bounds(self.src.bounds))
-        if footprints_disjoint(dem_bounds, array_bounds(grid.height, grid.width, grid.transform)):
+        scene = array_bounds(grid.height, grid.width, grid.transform)
+        if footprints_disjoint(footprint_in(self.src.crs, self.src.bounds, grid.crs, scene), scene):
             raise InputError(path, "does not overlap the scene", "give a DEM covering the MII footprint")
         self.source = Path(path).name
         self.scaling = band_scaling(self.src, [1], path)  # e.g. an int16 DEM in decimetres: 0.1

@@ -471,3 +471,22 @@ def test_footprints_disjoint_whatever_the_orientation() -> None:
     assert not footprints_disjoint(north_up, south_up)
     assert footprints_disjoint(north_up, (20.0, 15.0, 30.0, 5.0))
     assert footprints_disjoint(north_up, (10.0, 0.0, 20.0, 10.0))  # sharing an edge: no area
+
+
+def test_res_on_non_square_lst_pixels_is_refused_and_scale_keeps_their_shape(tmp_path: Path, capsys) -> None:
+    """QA L2b: --res 10 on 30 x 40 m pixels wrote 10 x 13.33 m pixels. Every LST pixel is split
+    N x N, so no --res gives the square pixels asked for: refused, pointing to --scale."""
+    lst = tmp_path / "lst.tif"
+    write_raster(lst, np.full((LR_H, LR_W), 300.0), crs=UTM, transform=Affine(30, 0, X0, 0, -40, Y0),
+                 descriptions=["lst"])
+    swir, _ = write_swir(tmp_path)
+    out = tmp_path / "g.tif"
+    assert run(["guidance", str(lst), str(swir), "--res", "10", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and not out.exists()
+    assert "the LST's pixels are 30 x 40 m (not square)" in err
+    assert "--scale 3 for 10 x 13.3333 m pixels" in err
+    with pytest.warns(GuidanceWarning, match="has data on 87.5%"):  # the source ends above the 640 m LST
+        report = build_guidance(lst, [parse_source(str(swir))], out, GuidanceOptions(scale=3))
+    with rasterio.open(out) as dst:
+        assert dst.res == pytest.approx((10.0, 40 / 3)) and (report.width, report.height) == (3 * LR_W, 3 * LR_H)
