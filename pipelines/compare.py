@@ -40,30 +40,56 @@ from pipelines.lst_values import (
     resolve_units,
     scan,
 )
-from pipelines.metrics import METRICS
+from pipelines.metrics import METRICS, zero_if_roundoff
 from pipelines.units import KELVIN_OFFSET, Units
 
-SHIFT_K = 300.0  # subtracted before the running second moments: keeps them well conditioned
 NEST_HINT = "resample it onto a grid that nests in the others (gdalwarp -tap)"
 STRIP_PIXELS = 1 << 22  # coarse pixels read per strip (times the finest raster's factor squared)
 
 
 @dataclass
 class Moments:
-    """Running sums of a candidate ``x`` against the reference ``y`` (both shifted by SHIFT_K)."""
+    """Running moments of a candidate ``x`` against the reference ``y``: sums of their differences,
+    and means and centred second moments merged strip by strip (Chan et al.), as accurate as a
+    two-pass over every pixel (raw sums of squares lose the spread of a near-constant field).
+    Values are shifted by the first strip's means, so that the strips' means differ in digits
+    that count (unshifted, a 310 K mean's round-off is 6e-14 K: 1e-11 of a 0.01 K field's CC)."""
 
     n: int = 0
-    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
-        ("d", "d2", "abs_d", "x", "x2", "y", "y2", "xy"), 0.0))
+    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("d", "d2", "abs_d"), 0.0))
+    shift_x: float = 0.0
+    shift_y: float = 0.0
+    mean_x: float = 0.0  # of the shifted values
+    mean_y: float = 0.0
+    sxx: float = 0.0  # sums of products of deviations from the means
+    syy: float = 0.0
+    sxy: float = 0.0
+    largest_x: float = 0.0  # the largest |x| and |y|: what round-off is judged against
+    largest_y: float = 0.0
 
     def add(self, candidate: np.ndarray, reference: np.ndarray) -> None:
         """Add pixels (Kelvin, float64, already restricted to the common valid ones)."""
-        x, y = candidate - SHIFT_K, reference - SHIFT_K
-        d = x - y
-        self.n += x.size
-        for name, values in (("d", d), ("d2", d * d), ("abs_d", np.abs(d)), ("x", x), ("x2", x * x),
-                             ("y", y), ("y2", y * y), ("xy", x * y)):
+        if not candidate.size:
+            return
+        d = candidate - reference
+        for name, values in (("d", d), ("d2", d * d), ("abs_d", np.abs(d))):
             self.sums[name] += float(values.sum())
+        if not self.n:
+            self.shift_x, self.shift_y = float(candidate.mean()), float(reference.mean())
+        x, y = candidate - self.shift_x, reference - self.shift_y
+        mx, my = float(x.mean()), float(y.mean())
+        dx, dy = x - mx, y - my
+        n = self.n + candidate.size
+        ex, ey = mx - self.mean_x, my - self.mean_y
+        weight = self.n * candidate.size / n
+        self.sxx += float((dx * dx).sum()) + ex * ex * weight
+        self.syy += float((dy * dy).sum()) + ey * ey * weight
+        self.sxy += float((dx * dy).sum()) + ex * ey * weight
+        self.mean_x += ex * candidate.size / n
+        self.mean_y += ey * candidate.size / n
+        self.largest_x = max(self.largest_x, float(np.abs(candidate).max()))
+        self.largest_y = max(self.largest_y, float(np.abs(reference).max()))
+        self.n = n
 
     def metrics(self) -> dict[str, float]:
         """RMSE, MAE, BIAS, CC (1/N moments) and RSD (N-1 standard deviations), as
@@ -71,16 +97,15 @@ class Moments:
         n, s = self.n, self.sums
         if n < 2:
             return dict.fromkeys(METRICS, float("nan"))
-        mx, my = s["x"] / n, s["y"] / n
-        var_x, var_y = max(s["x2"] / n - mx * mx, 0.0), max(s["y2"] / n - my * my, 0.0)
-        cov = s["xy"] / n - mx * my
-        spread = math.sqrt(var_x * var_y)
-        sigma_x, sigma_y = math.sqrt(var_x * n / (n - 1)), math.sqrt(var_y * n / (n - 1))
+        std_x = zero_if_roundoff(math.sqrt(self.sxx / n), self.largest_x)
+        std_y = zero_if_roundoff(math.sqrt(self.syy / n), self.largest_y)
+        spread = std_x * std_y
+        sigma_x, sigma_y = std_x * math.sqrt(n / (n - 1)), std_y * math.sqrt(n / (n - 1))
         return {
-            "rmse": math.sqrt(max(s["d2"] / n, 0.0)),
+            "rmse": math.sqrt(s["d2"] / n),
             "mae": s["abs_d"] / n,
             "bias": s["d"] / n,
-            "cc": cov / spread if spread > 0 else float("nan"),
+            "cc": self.sxy / n / spread if spread > 0 else float("nan"),
             "rsd": abs(sigma_x - sigma_y) / sigma_y if sigma_y > 0 else float("nan"),
         }
 

@@ -7,12 +7,23 @@ RMSE, MAE and BIAS are in the unit of the inputs (Kelvin); CC and RSD are unitle
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 METRICS: tuple[str, ...] = ("rmse", "mae", "bias", "cc", "rsd")
+# A standard deviation at most this share of the values' magnitude is round-off, not spread: a
+# constant field's computed mean misses its value in the last bits (310.15 K: ~6e-14 K, 2e-16
+# of it), so its deviations are not all 0. Float32 LSTs that differ anywhere spread far more.
+ROUNDOFF_SPREAD = 1e-12
+
+
+def zero_if_roundoff(std: float, magnitude: float) -> float:
+    """``std``, or 0 when it is round-off of values as large as ``magnitude``: a constant field
+    then has CC 0/0 (NaN) and, as a prediction, RSD exactly 1."""
+    return std if std > ROUNDOFF_SPREAD * magnitude else 0.0
 
 
 def image_metrics(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
@@ -34,9 +45,10 @@ def image_metrics(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
     d_sr, d_hr = sr - sr.mean(), hr - hr.mean()
     # Eq. (14) uses 1/N moments; eq. (16) the N-1 (sample) standard deviations.
     cov = float(np.mean(d_sr * d_hr))
-    spread = float(np.sqrt(np.mean(d_sr**2)) * np.sqrt(np.mean(d_hr**2)))
-    sigma_sr = float(np.std(sr, ddof=1))
-    sigma_hr = float(np.std(hr, ddof=1))
+    std_sr = zero_if_roundoff(float(np.sqrt(np.mean(d_sr**2))), float(np.abs(sr).max()))
+    std_hr = zero_if_roundoff(float(np.sqrt(np.mean(d_hr**2))), float(np.abs(hr).max()))
+    spread = std_sr * std_hr
+    sigma_sr, sigma_hr = std_sr * math.sqrt(n / (n - 1)), std_hr * math.sqrt(n / (n - 1))
     return {
         "rmse": float(np.sqrt(np.mean(diff**2))),
         "mae": float(np.mean(np.abs(diff))),

@@ -187,3 +187,40 @@ def test_strips_are_read_under_the_capped_gdal_block_cache(tmp_path: Path, monke
     compare(raster(tmp_path / "truth.tif", truth), [raster(tmp_path / "good.tif", good)],
             on_progress=lambda done, total: cache.append(get_gdal_config("GDAL_CACHEMAX")))
     assert len(cache) > 1 and set(cache) == {STREAMING_CACHE_MB * 2**20}
+
+
+def streamed(candidate: np.ndarray, reference: np.ndarray, strips: int = 7) -> dict[str, float]:
+    """compare's running metrics, the pixels added in ``strips`` parts."""
+    moments = compare_module.Moments()
+    for part in np.array_split(np.arange(candidate.size), strips):
+        moments.add(candidate[part], reference[part])
+    return moments.metrics()
+
+
+@pytest.mark.parametrize("pixels", [10_000, 320_772, 1_000_000])
+@pytest.mark.parametrize("celsius", [37.0, 31.85, 36.9])  # 310.15 K, 305 K, 310.05 K as float32 Celsius
+def test_a_constant_candidate_has_cc_nan_and_rsd_exactly_1(pixels: int, celsius: float) -> None:
+    """QA: a constant candidate got CC 2e-8 (0.0000 in the table) and RSD 0.99999994: its variance
+    from x^2/n - mean^2 was round-off, not 0 (pipelines.metrics: CC is 0/0 then)."""
+    reference = np.random.default_rng(pixels).normal(311.0, 5.0, pixels)
+    constant = np.full(pixels, float(np.float32(celsius)) + 273.15)  # as compare reads it, in Kelvin
+    row = streamed(constant, reference)
+    assert np.isnan(row["cc"]) and row["rsd"] == 1.0
+    assert row["bias"] == pytest.approx(constant[0] - reference.mean(), abs=1e-9)
+    flipped = streamed(reference, constant)  # a constant reference: no RSD either
+    assert np.isnan(flipped["cc"]) and np.isnan(flipped["rsd"])
+
+
+def test_a_nearly_constant_candidate_keeps_its_correlation_to_the_last_digits() -> None:
+    """A real spread of +-0.01 K is no round-off: CC and RSD as a float64 two-pass gives them
+    (raw sums of squares were 1e-10 off; the strips' unshifted means 1e-11)."""
+    rng = np.random.default_rng(7)
+    reference = rng.normal(311.0, 5.0, 10_000)
+    candidate = (310.15 + 0.002 * (reference - 311.0) + rng.uniform(-0.01, 0.01, reference.size))
+    candidate = candidate.astype(np.float32).astype(np.float64)
+    dc, dr = candidate - candidate.mean(), reference - reference.mean()
+    cc = np.mean(dc * dr) / np.sqrt(np.mean(dc**2) * np.mean(dr**2))
+    sigma_c, sigma_r = candidate.std(ddof=1), reference.std(ddof=1)
+    row = streamed(candidate, reference)
+    assert 0.5 < cc < 0.9 and row["cc"] == pytest.approx(cc, rel=1e-13)
+    assert row["rsd"] == pytest.approx(abs(sigma_c - sigma_r) / sigma_r, rel=1e-13)

@@ -97,3 +97,27 @@ def test_shards_merge_to_the_whole() -> None:
         assert merged[name] == pytest.approx(whole.result()[name])
         assert left.result()[name] == pytest.approx(whole.result()[name])
     assert merged["images"] == 5 and merged["pixels"] == 320
+
+
+@pytest.mark.parametrize("pixels", [10_000, 100_000, 1_234_567])
+@pytest.mark.parametrize("value", [310.15, 310.05, 0.1])
+def test_a_constant_prediction_has_cc_nan_and_rsd_exactly_1(pixels: int, value: float) -> None:
+    """A constant field's computed mean misses its value by an ulp, so its deviations are not 0
+    (310.15 K at 10,000 px: std 5.7e-14 K): CC was round-off over round-off (-3.7e-15), RSD
+    0.9999999999999887."""
+    ref = np.random.default_rng(pixels).normal(value, 5.0, pixels)
+    flat = np.full(pixels, value)
+    got = image_metrics(flat, ref)
+    assert math.isnan(got["cc"]) and got["rsd"] == 1.0
+    flipped = image_metrics(ref, flat)  # a constant reference: no RSD either
+    assert math.isnan(flipped["cc"]) and math.isnan(flipped["rsd"])
+
+
+def test_a_nearly_constant_prediction_keeps_its_correlation() -> None:
+    rng = np.random.default_rng(3)
+    ref = rng.normal(311.0, 5.0, 100_000)
+    pred = 310.15 + 0.002 * (ref - 311.0) + rng.uniform(-0.01, 0.01, ref.size)  # +-0.01 K
+    got = image_metrics(pred, ref)
+    assert got["cc"] == pytest.approx(np.corrcoef(pred, ref)[0, 1], rel=1e-12)
+    sigma_pred, sigma_ref = pred.std(ddof=1), ref.std(ddof=1)
+    assert got["rsd"] == pytest.approx(abs(sigma_pred - sigma_ref) / sigma_ref, rel=1e-12)
