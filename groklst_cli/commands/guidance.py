@@ -32,7 +32,7 @@ def guidance(
     sources: Optional[list[str]] = typer.Argument(None, help="Continuous guidance rasters, any CRS and resolution: PATH, NAME=PATH or NAME1,NAME2=PATH (band names; default: band descriptions, else the file name)."),
     output: Path = typer.Option(..., "--output", "-o", parser=file_to_write("name the file, e.g. DIR/X_guidance.tif"), help="Guidance GeoTIFF to write (e.g. X_guidance.tif beside X_lst.tif)."),
     scale: Optional[int] = typer.Option(None, "--scale", "-s", help="Split every LST pixel into SCALE x SCALE guidance pixels (1: the LST's own grid, for groklst prepare)."),
-    res: Optional[float] = typer.Option(None, "--res", help="Guidance pixel size (LST CRS units); must divide the LST pixel size."),
+    res: Optional[float] = typer.Option(None, "--res", help="Guidance pixel size (LST CRS units) for square LST pixels; must divide the LST pixel size (non-square pixels: use --scale)."),
     categorical: Optional[list[str]] = typer.Option(None, "--categorical", help="A class map (land cover), as [NAME=]PATH; repeatable."),
     classes: str = typer.Option("fractions", "--classes", help="Class maps as 'fractions' (one band per class: covered fraction) or 'mode' (one band: the most frequent class)."),
     class_values: Optional[str] = typer.Option(None, "--class-values", help="The classes to write, e.g. 1,2,3,4 (default: those found; fix them to get the same bands in every scene)."),
