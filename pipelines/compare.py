@@ -33,6 +33,7 @@ from pipelines.grids import (ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_
                              resolution_units)
 from pipelines.lst_values import (
     LstDecoding,
+    Remedy,
     check_plausible,
     check_single_band,
     decode,
@@ -199,7 +200,9 @@ def compare(reference: Path, candidates: Sequence[Path], *, units: Units = Units
         for src, path in zip(sources, paths):
             check_single_band(src, path)
         common = common_grid([Grid.of(s) for s in sources], paths)
-        rules = [(decoding, units)] + [(LstDecoding(), Units.auto)] * len(candidates)
+        # The LST options read the reference; a candidate's reading is its file's to declare.
+        rules = [(decoding, units, Remedy()), *((LstDecoding(), Units.auto, Remedy.in_file(p))
+                                                for p in candidates)]
         found_units = [_units(src, p.window, rule, p.path) for src, p, rule in zip(sources, common.placed, rules)]
         moments = [Moments() for _ in candidates]
         written = [0] * len(candidates)
@@ -228,13 +231,13 @@ def compare(reference: Path, candidates: Sequence[Path], *, units: Units = Units
     return Comparison(common.describe(), found_units[0], moments[0].n if moments else 0, table)
 
 
-def _units(src: rasterio.DatasetReader, window: Window, rule: tuple[LstDecoding, Units],
+def _units(src: rasterio.DatasetReader, window: Window, rule: tuple[LstDecoding, Units, Remedy],
            path: str | os.PathLike[str]) -> Units:
     """The raster's unit (declared, or from its values), after checking the values are plausible."""
-    decoding, declared = rule
+    decoding, declared, remedy = rule
     found = scan(src, window, decoding, path)
     units = resolve_units(found, declared)
-    check_plausible(found, units, decoding, path)
+    check_plausible(found, units, decoding, path, remedy=remedy)
     return units
 
 

@@ -6,7 +6,8 @@ a declared ``--nodata`` (compared in the band's data type: a float32 band holds 
 file's own scale/offset metadata); Celsius to Kelvin. Before any work the whole LST is scanned
 (in strips, cheap: it is the coarse raster) and the scene is refused unless every valid value
 is a plausible land-surface temperature: 150-400 K, or -120..120 degC. The refusal says what
-was found and what to pass (``--nodata``, ``--scale-factor/--offset``, ``--units``), because a
+was found and what to pass (``--nodata``, ``--scale-factor/--offset``, ``--units``; for a raster
+those options do not read, such as compare's candidates, what to declare in the file), because a
 scene read wrongly otherwise becomes a GeoTIFF of nonsense with exit status 0.
 """
 
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +24,7 @@ import rasterio
 from numpy.typing import DTypeLike
 from rasterio.windows import Window
 
-from pipelines.errors import EmptySceneError, InputError
+from pipelines.errors import EmptySceneError, InputError, printable_path
 from pipelines.geotiff import read_window
 from pipelines.units import KELVIN_OFFSET, Units, detect_units, unit_tag
 
@@ -187,9 +190,79 @@ def resolve_units(found: LstScan, declared: Units) -> Units:
     return declared if declared is not Units.auto else detect_units(found.sample)
 
 
+@dataclass(frozen=True)
+class Fit:
+    """A known integer encoding under which the stored values read as typical temperatures."""
+
+    factor: float
+    offset: float
+    whose: str
+    values: str  # the temperatures it gives, e.g. "280..320 K"
+    units: Units | None  # the unit to declare with it, None when it is the scene's own
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """How a refusal's hint says to read the values otherwise: with the LST options (``--nodata``,
+    ``--scale-factor``/``--offset``, ``--units``, ``--mask-implausible``), or for a raster read
+    by the default rule (compare's candidates, which those options do not reach) in the file's own
+    metadata, with gdal_edit.py on ``file`` (its name as a shell word)."""
+
+    file: str | None = None
+
+    @classmethod
+    def in_file(cls, path: str | os.PathLike[str]) -> Remedy:
+        return cls(shlex.quote(printable_path(path)))
+
+    @property
+    def by_options(self) -> bool:
+        return self.file is None
+
+    def fill(self, stored: str) -> str:
+        if self.by_options:
+            return f"pass --nodata {stored}"
+        return f"declare it as the file's nodata: gdal_edit.py -a_nodata {stored} {self.file}"
+
+    def encodings(self, fits: Sequence[Fit], fill: str | None = None) -> str:
+        """Declaring any one of ``fits``, with ``fill`` (stored) as nodata if given."""
+        if self.by_options:
+            named = [f"--scale-factor {f.factor} --offset {f.offset}"
+                     f"{f' --units {f.units.value}' if f.units else ''} ({f.whose}: {f.values})" for f in fits]
+            return "pass " + (f"--nodata {fill} with " if fill is not None else "") + ", or ".join(named)
+        nodata = f"-a_nodata {fill} " if fill is not None else ""
+        return "declare the encoding in the file: " + ", or ".join(  # the unit follows from the scaled values
+            f"gdal_edit.py {nodata}-scale {f.factor} -offset {f.offset} {self.file} ({f.whose}: {f.values})"
+            for f in fits)
+
+    def product_encoding(self) -> str:
+        if self.by_options:
+            return "pass your product's --scale-factor and --offset"
+        return f"declare your product's scale and offset in the file: gdal_edit.py -scale F -offset O {self.file}"
+
+    def mask(self) -> str:
+        if self.by_options:
+            return "pass --mask-implausible to treat implausible values as nodata"
+        return "set its implausible values to the file's nodata"
+
+    def anything(self) -> str:
+        if self.by_options:
+            return ("declare fill values with --nodata, scaled integers with --scale-factor/--offset, or "
+                    "pass --mask-implausible to treat implausible values as nodata")
+        return (f"declare fill values and scaled integers in the file (gdal_edit.py -a_nodata V -scale F "
+                f"-offset O {self.file}), or set implausible values to its nodata")
+
+    def check_encoding(self, scaled: bool) -> str:
+        if self.by_options:
+            return ("check " + ("the --scale-factor/--offset given and " if scaled else "") +
+                    "the unit (--units kelvin or celsius); the values may be stored in another encoding")
+        return (f"check the file's scale and offset (gdal_edit.py -scale F -offset O {self.file}) and that "
+                "its values are Kelvin or Celsius; they may be stored in another encoding")
+
+
 def check_plausible(found: LstScan, units: Units, decoding: LstDecoding,
-                    path: str | os.PathLike[str]) -> None:
-    """Refuse a scene whose valid values are not all plausible temperatures in ``units``.
+                    path: str | os.PathLike[str], *, remedy: Remedy = Remedy()) -> None:
+    """Refuse a scene whose valid values are not all plausible temperatures in ``units``; the
+    refusal's hint says what to do as ``remedy`` can (the LST options by default).
 
     With ``mask_implausible`` only a scene left with no plausible value is refused (as empty).
     """
@@ -199,22 +272,22 @@ def check_plausible(found: LstScan, units: Units, decoding: LstDecoding,
         raise EmptySceneError(path, "the LST has no valid pixel (all nodata)")
     inside = (found.sample >= lo) & (found.sample <= hi)
     if found.low >= lo and found.high <= hi:
-        _check_median(found, units, decoding, path)
+        _check_median(found, units, decoding, path, remedy)
         return
     share = 1.0 - float(inside.mean()) if found.sample.size else 1.0
     if decoding.mask_implausible:
         if inside.any():
-            _check_median(found, units, decoding, path, found.sample[inside])
+            _check_median(found, units, decoding, path, remedy, found.sample[inside])
             return
         raise EmptySceneError(path, f"no LST value lies in the plausible {lo:g}..{hi:g} {symbol} "
                                     f"(found {found.low:.6g}..{found.high:.6g})")
     problem = (f"LST values {found.low:.6g}..{found.high:.6g} {symbol} are not all plausible "
                f"land-surface temperatures ({lo:g}..{hi:g} {symbol}; about {share:.1%} outside)")
-    raise InputError(path, problem, _hint(found, units, decoding, lo, hi))
+    raise InputError(path, problem, _hint(found, units, decoding, lo, hi, remedy))
 
 
 def _check_median(found: LstScan, units: Units, decoding: LstDecoding, path: str | os.PathLike[str],
-                  kept: np.ndarray | None = None) -> None:
+                  remedy: Remedy, kept: np.ndarray | None = None) -> None:
     """Refuse a scene whose values are each plausible but whose median no land surface has:
     wrong factors (Landsat's on hundredths of a degree: 154..166 K) pass the per-pixel range."""
     values = found.sample if kept is None else kept
@@ -231,47 +304,43 @@ def _check_median(found: LstScan, units: Units, decoding: LstDecoding, path: str
     raise InputError(path, f"the LST's median, {median:.4g} {symbol} (values {found.low:.4g}..{found.high:.4g} "
                            f"{symbol}), is no land surface's (a scene's median lies within "
                            f"{shown[0]:.4g}..{shown[1]:.4g} {symbol})",
-                     "check " + ("the --scale-factor/--offset given and " if scaled else "") +
-                     "the unit (--units kelvin or celsius); the values may be stored in another encoding")
+                     remedy.check_encoding(scaled))
 
 
-def _hint(found: LstScan, units: Units, decoding: LstDecoding, lo: float, hi: float) -> str:
-    """What to pass, judged from the values: a fill value, digital numbers, the other unit."""
+def _hint(found: LstScan, units: Units, decoding: LstDecoding, lo: float, hi: float, remedy: Remedy) -> str:
+    """What to do, judged from the values: a fill value, digital numbers, the other unit."""
     outside = found.sample[(found.sample < lo) | (found.sample > hi)]
     if outside.size:
         values, counts = np.unique(outside, return_counts=True)
         top = int(np.argmax(counts))
         if counts[top] >= 0.5 * outside.size and counts[top] > 1:
             return (f"the value {values[top]:.6g} fills {counts[top] / found.sample.size:.1%} of the "
-                    f"scene and looks like a fill value: pass --nodata {found.stored_text(values[top])}")
+                    f"scene and looks like a fill value: {remedy.fill(found.stored_text(values[top]))}")
     median = float(np.median(found.sample)) if found.sample.size else float("nan")
     scaled = decoding.scale_factor is not None or decoding.offset is not None
     if found.integer_storage and not scaled:
         fits = _encodings_that_fit(found.low, found.high, median, units)
         if fits and _typical(median, units):  # the values read as they are, but some are not: either way
-            return ("if they are scaled integers, pass " + ", or ".join(fits) + "; else the file may be "
-                    "damaged: pass --mask-implausible to treat implausible values as nodata")
+            return (f"if they are scaled integers, {remedy.encodings(fits)}; else the file may be "
+                    f"damaged: {remedy.mask()}")
         if fits:
             kind = "unscaled digital numbers" if median > 1000 else "scaled integers"
-            return f"values like these look like {kind}: pass " + ", or ".join(fits)
-        filled = _fill_and_encodings(found, units)
+            return f"values like these look like {kind}: {remedy.encodings(fits)}"
+        filled = _fill_and_encodings(found, units, remedy)
         if filled:
             return filled
         if median > 1000:
             return ("values like these look like unscaled digital numbers, but no known encoding turns them "
-                    "into typical temperatures: pass your product's --scale-factor and --offset")
+                    f"into typical temperatures: {remedy.product_encoding()}")
     other = Units.kelvin if units is Units.celsius else Units.celsius
     olo, ohi = plausible_range(other)
-    if units is Units.celsius and olo <= found.low and found.high <= ohi:
-        return "they look like Kelvin: pass --units kelvin"
-    if units is Units.kelvin and olo <= found.low and found.high <= ohi:
-        return "they look like degrees Celsius: pass --units celsius"
-    return ("the file may be damaged, or stores other values: declare fill values with --nodata, "
-            "scaled integers with --scale-factor/--offset, or pass --mask-implausible to treat "
-            "implausible values as nodata")
+    if remedy.by_options and olo <= found.low and found.high <= ohi:  # else the unit is the values'
+        return (f"they look like {'Kelvin' if other is Units.kelvin else 'degrees Celsius'}: "
+                f"pass --units {other.value}")
+    return f"the file may be damaged, or stores other values: {remedy.anything()}"
 
 
-def _fill_and_encodings(found: LstScan, units: Units) -> str | None:
+def _fill_and_encodings(found: LstScan, units: Units, remedy: Remedy) -> str | None:
     """The hint for integers that a known encoding reads as typical temperatures once an
     undeclared fill value is left out: the smallest or largest stored value, met more than once
     (raw Landsat digital numbers with their fill of 0 and no nodata in the file); else None."""
@@ -283,12 +352,11 @@ def _fill_and_encodings(found: LstScan, units: Units) -> str | None:
         fits = _encodings_that_fit(float(rest.min()), float(rest.max()), float(np.median(rest)), units)
         if fits:
             return (f"the value {found.stored_text(fill)} fills {hits / found.sample.size:.1%} of the scene and "
-                    f"the rest look like unscaled digital numbers: pass --nodata {found.stored_text(fill)} with "
-                    + ", or ".join(fits))
+                    f"the rest look like unscaled digital numbers: {remedy.encodings(fits, found.stored_text(fill))}")
     return None
 
 
-def _encodings_that_fit(stored_low: float, stored_high: float, median: float, units: Units) -> list[str]:
+def _encodings_that_fit(stored_low: float, stored_high: float, median: float, units: Units) -> list[Fit]:
     """The known integer encodings, in either unit they are met in, under which stored values
     ``stored_low..stored_high`` (median ``median``) read as typical temperatures, each with the
     values it would give (a suggestion a user can check); those in the scene's unit first."""
@@ -298,9 +366,8 @@ def _encodings_that_fit(stored_low: float, stored_high: float, median: float, un
         for factor, offset, whose, given_in in KNOWN_ENCODINGS:
             low, high = stored_low * factor + offset, stored_high * factor + offset
             if unit in given_in and lo <= low and high <= hi and _typical(median * factor + offset, unit):
-                declare = "" if unit is units else f" --units {unit.value}"
-                fits.append(f"--scale-factor {factor} --offset {offset}{declare} ({whose}: "
-                            f"{low:.4g}..{high:.4g} {unit_tag(unit)})")
+                fits.append(Fit(factor, offset, whose, f"{low:.4g}..{high:.4g} {unit_tag(unit)}",
+                                None if unit is units else unit))
     return fits
 
 

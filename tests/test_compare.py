@@ -224,3 +224,43 @@ def test_a_nearly_constant_candidate_keeps_its_correlation_to_the_last_digits() 
     row = streamed(candidate, reference)
     assert 0.5 < cc < 0.9 and row["cc"] == pytest.approx(cc, rel=1e-13)
     assert row["rsd"] == pytest.approx(abs(sigma_c - sigma_r) / sigma_r, rel=1e-13)
+
+
+def test_an_undeclared_fill_is_declared_by_option_for_the_reference_and_in_the_file_for_a_candidate(
+        tmp_path: Path, capsys) -> None:
+    """QA: a candidate holding -9999 with no nodata was told to pass --nodata -9999.0, which reads
+    the reference only: a candidate's fill is declared in its file (README: the default rule)."""
+    truth, good, _ = truth_and_candidates(np.random.default_rng(5))
+    filled = raster(tmp_path / "filled.tif", np.where(np.isnan(truth), -9999.0, truth))  # no nodata
+    candidate = raster(tmp_path / "good.tif", np.where(np.isnan(good), -9999.0, good))
+    reference = raster(tmp_path / "truth.tif", truth)
+    assert run(["-q", "compare", str(reference), str(candidate)]) == 2
+    told = capsys.readouterr().err
+    assert told.startswith(f"error: {candidate}: LST values -9999..") and "--nodata" not in told
+    assert told.rstrip().endswith(f"looks like a fill value: declare it as the file's nodata: "
+                                  f"gdal_edit.py -a_nodata -9999.0 {candidate})")
+    with rasterio.open(candidate, "r+") as dst:  # what gdal_edit.py -a_nodata does
+        dst.nodata = -9999.0
+    assert run(["-q", "compare", str(reference), str(candidate)]) == 0
+    capsys.readouterr()
+    assert run(["-q", "compare", str(filled), str(candidate)]) == 2  # the reference's fill: by option
+    assert capsys.readouterr().err.rstrip().endswith("looks like a fill value: pass --nodata -9999.0)")
+    assert run(["-q", "compare", str(filled), str(candidate), "--nodata", "-9999"]) == 0
+
+
+def test_a_candidate_in_digital_numbers_is_told_the_metadata_that_reads_it(tmp_path: Path, capsys) -> None:
+    truth, good, _ = truth_and_candidates(np.random.default_rng(6))
+    reference = raster(tmp_path / "truth.tif", truth)
+    stored = np.where(np.isnan(good), 0, np.round((good - 149.0) / 0.00341802))
+    candidate = raster(tmp_path / "landsat st.tif", stored, dtype="uint16")  # fill 0, undeclared
+    assert run(["-q", "compare", str(reference), str(candidate)]) == 2
+    told = capsys.readouterr().err
+    assert "--scale-factor" not in told and "--nodata" not in told
+    assert (f"declare the encoding in the file: gdal_edit.py -a_nodata 0 -scale 0.00341802 -offset 149.0 "
+            f"'{candidate}' (Landsat Collection-2 ST: ") in told
+    with rasterio.open(candidate, "r+") as dst:  # what that gdal_edit.py line does
+        dst.nodata, dst.scales, dst.offsets = 0, (0.00341802,), (149.0,)
+    as_floats = raster(tmp_path / "good.tif", good)
+    assert run(["-q", "compare", str(reference), str(candidate), str(as_floats), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert rows[0]["rmse"] == pytest.approx(rows[1]["rmse"], abs=1e-3)  # the DNs' rounding apart

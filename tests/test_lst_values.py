@@ -15,7 +15,7 @@ from rasterio.windows import Window
 from groklst_cli.app import run
 from pipelines import lst_values
 from pipelines.errors import InputError
-from pipelines.lst_values import LstDecoding, LstScan, check_plausible, decode_values
+from pipelines.lst_values import LstDecoding, LstScan, Remedy, check_plausible, decode_values
 from pipelines.units import Units
 
 
@@ -186,3 +186,26 @@ def test_the_scan_keeps_only_its_sample_not_every_strip(tmp_path: Path, monkeypa
     assert found.valid == valid.size and np.array_equal(found.sample, valid[::12])
     assert len(kept) == 10 and all(part.base is None for part in kept)  # no part holds its strip
     assert sum(part.nbytes for part in kept) == found.sample.nbytes
+
+
+@pytest.mark.parametrize("values, dtype, units, told", [
+    (np.r_[np.full(10, -9999.0), np.linspace(280, 320, 90)], "float32", Units.kelvin,
+     "looks like a fill value: declare it as the file's nodata: gdal_edit.py -a_nodata -9999.0 'my lst.tif'"),
+    (np.round(np.linspace(16.9, 50.0, 200) / 0.1), "int16", Units.kelvin,
+     ", or gdal_edit.py -scale 0.1 -offset 0.0 'my lst.tif' (tenths: 16.9..50 degC); else the file may be "
+     "damaged: set its implausible values to the file's nodata"),  # the unit follows from the scaled values
+    (np.array([2e6, 2.5e6, 3e6]), "uint16", Units.kelvin,
+     "declare your product's scale and offset in the file: gdal_edit.py -scale F -offset O 'my lst.tif'"),
+    (np.linspace(-150.0, 90.0, 50), "float32", Units.celsius,
+     "declare fill values and scaled integers in the file (gdal_edit.py -a_nodata V -scale F -offset O "
+     "'my lst.tif'), or set implausible values to its nodata"),
+    (np.linspace(320.0, 395.0, 50), "float32", Units.kelvin,
+     "check the file's scale and offset (gdal_edit.py -scale F -offset O 'my lst.tif') and that its values"),
+])
+def test_a_raster_read_by_the_default_rule_is_told_what_to_declare_in_its_file(
+        values: np.ndarray, dtype: str, units: Units, told: str) -> None:
+    """compare's candidates: the LST options read the reference only, so no hint names them."""
+    found = LstScan(values.size, float(values.min()), float(values.max()), values, dtype=np.dtype(dtype))
+    with pytest.raises(InputError) as refused:
+        check_plausible(found, units, LstDecoding(), "my lst.tif", remedy=Remedy.in_file("my lst.tif"))
+    assert told in refused.value.hint and " --" not in refused.value.hint

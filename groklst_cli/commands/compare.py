@@ -42,7 +42,8 @@ def compare_cmd(
     """Score LST rasters against a reference: RMSE, MAE, BIAS, CC, RSD in Kelvin (paper eq. 11-16).
 
     The LST options say how the reference's stored values read (as downscale reads an LST);
-    candidates are read by the default rule, Kelvin or Celsius from their values. The rasters
+    candidates are read by the default rule, Kelvin or Celsius from their values (their nodata,
+    scale and offset from their files: gdal_edit.py -a_nodata/-scale/-offset). The rasters
     must share a CRS and nest: finer ones are averaged onto the coarsest grid (--aggregate
     kelvin: mean temperature; radiance: the temperature of the mean T^4). Every candidate
     is scored on the same pixels (where the reference and all candidates have data); "written"
