@@ -34,10 +34,9 @@ from pipelines.geotiff import (BLOCK, band_key, band_names, bands_without_data, 
                                geotiff_output, guidance_names, streaming_gdal_env)
 from pipelines.grids import Grid, PairedGrids, pair_grids, refine_grid
 from pipelines.infer import Execution, ModelSource, Prediction, TilePredictor, submit
-from pipelines.lst_values import LstDecoding, check_plausible, linear, resolve_units, scan
+from pipelines.lst_values import LstDecoding, check_plausible, linear, reading_tags, resolve_units, scan
 from pipelines.mosaic import StreamingMosaic
 from pipelines.plausibility import OutputGuard
-from pipelines.quicklook import reading_tags
 from pipelines.raster_names import display_name, source_tag
 from pipelines.tile_reader import SceneSources, TileData, TileReader, read_ahead, resolve_hole_margin
 from pipelines.tiling import Tile, blend_weights, tile_grid
@@ -318,7 +317,8 @@ def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneR
             guidance_source=_source_tag(run.reader.sources.guidance_path),  # from anywhere
             grid=report.grid, conserve=str(opts.conserve).lower(),
             hole_margin=str(run.reader.hole_margin),
-            **reading_tags(run.reader.decoding, *linear(run.reader.sources.lst, run.reader.decoding),
+            **reading_tags(run.reader.decoding, *linear(run.reader.sources.lst, run.reader.decoding,
+                                                         path=run.reader.sources.lst_path),
                            run.reader.units),  # how the LST was read: the quicklook reads it so
         )
         dst.update_tags(**opts.tags)

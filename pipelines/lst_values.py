@@ -8,7 +8,9 @@ file's own scale/offset metadata); Celsius to Kelvin. Before any work the whole 
 is a plausible land-surface temperature: 150-400 K, or -120..120 degC. The refusal says what
 was found and what to pass (``--nodata``, ``--scale-factor/--offset``, ``--units``; for a raster
 those options do not read, such as compare's candidates, what to declare in the file), because a
-scene read wrongly otherwise becomes a GeoTIFF of nonsense with exit status 0.
+scene read wrongly otherwise becomes a GeoTIFF of nonsense with exit status 0. downscale records
+how it read its LST in the output's ``lst_*`` tags (:func:`reading_tags`), so the quicklook reads
+that LST the same way (:func:`reading_from_tags`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from numpy.typing import DTypeLike
 from rasterio.windows import Window
 
 from pipelines.errors import EmptySceneError, InputError, printable_path
-from pipelines.geotiff import read_window
+from pipelines.geotiff import band_scaling, read_window
 from pipelines.units import KELVIN_OFFSET, Units, detect_units, unit_tag
 
 PLAUSIBLE_KELVIN = (150.0, 400.0)
@@ -84,13 +86,51 @@ def implausible_kelvin(values: np.ndarray) -> tuple[int, float, float] | None:
     return (outside, float(finite.min()), float(finite.max())) if outside else None
 
 
-def linear(src: rasterio.DatasetReader, decoding: LstDecoding, band: int = 1) -> tuple[float, float]:
-    """The (scale, offset) that turn ``band``'s stored values into temperatures."""
-    file_scale = src.scales[band - 1] if src.scales else 1.0
-    file_offset = src.offsets[band - 1] if src.offsets else 0.0
+def linear(src: rasterio.DatasetReader, decoding: LstDecoding, band: int = 1, *,
+           path: str | os.PathLike[str] | None = None) -> tuple[float, float]:
+    """The (scale, offset) that turn ``band``'s stored values into temperatures: the declared
+    ones, else the file's metadata as :func:`~pipelines.geotiff.band_scaling` reads it (it
+    refuses a scale of 0 or a non-finite one, naming ``path``, by default the dataset's name)."""
+    if decoding.scale_factor is not None and decoding.offset is not None:  # the metadata is not read
+        return float(decoding.scale_factor), float(decoding.offset)
+    ((file_scale, file_offset),) = band_scaling(src, [band], src.name if path is None else path)
     scale = decoding.scale_factor if decoding.scale_factor is not None else file_scale
     offset = decoding.offset if decoding.offset is not None else file_offset
     return float(scale), float(offset)
+
+
+def reading_tags(decoding: LstDecoding, scale: float, offset: float, units: Units) -> dict[str, str]:
+    """The tags that record how downscale read its LST (the scale and offset it applied, the
+    fill values declared besides the file's, the unit resolved), so a later reader of that LST
+    (the quicklook) reads it the same way (:func:`reading_from_tags`)."""
+    return {"lst_scale_factor": repr(float(scale)), "lst_offset": repr(float(offset)),
+            "lst_nodata": ",".join(repr(float(v)) for v in decoding.nodata) or "none",
+            "lst_units": units.value, "lst_mask_implausible": str(decoding.mask_implausible).lower()}
+
+
+def reading_from_tags(tags: dict[str, str], output_path: str | os.PathLike[str]) -> tuple[LstDecoding, Units]:
+    """The decoding and unit :func:`reading_tags` recorded in an output's ``tags``; what is not
+    recorded (an output written before these tags) is left to the file's metadata and its values
+    (``Units.auto``)."""
+    scale = _tag_numbers(tags, "lst_scale_factor", output_path)
+    offset = _tag_numbers(tags, "lst_offset", output_path)
+    units = tags.get("lst_units", Units.auto.value)
+    return (LstDecoding(nodata=_tag_numbers(tags, "lst_nodata", output_path) or (),
+                        scale_factor=scale[0] if scale else None, offset=offset[0] if offset else None,
+                        mask_implausible=tags.get("lst_mask_implausible") == "true"),
+            Units(units) if units in (Units.kelvin.value, Units.celsius.value) else Units.auto)
+
+
+def _tag_numbers(tags: dict[str, str], name: str, output_path: str | os.PathLike[str]) -> tuple[float, ...] | None:
+    """The comma-separated numbers of tag ``name``; None where it is absent or ``none``."""
+    text = tags.get(name, "none")
+    if text == "none":
+        return None
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(output_path, f"its {name} tag, {text!r}, is not a number",
+                         f"pass --{name[4:].replace('_', '-')} to say how to read the input LST") from None
 
 
 def reading_precision(band_dtype: DTypeLike) -> np.dtype:
@@ -121,7 +161,7 @@ def decode(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
            path: str | os.PathLike[str], *, band: int = 1) -> np.ndarray:
     """Stored values in ``window`` as temperatures in the declared (not yet Kelvin) unit, NaN nodata."""
     stored = read_window(src, band, window, path, dtype=reading_precision(src.dtypes[band - 1]))
-    return decode_values(stored, decoding, *linear(src, decoding, band))
+    return decode_values(stored, decoding, *linear(src, decoding, band, path=path))
 
 
 def to_kelvin_masked(values: np.ndarray, units: Units, decoding: LstDecoding) -> np.ndarray:
@@ -176,7 +216,8 @@ def scan(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
             parts.append(every_nth(finite, (-seen) % step, step))
             seen += finite.size
     sample = np.concatenate(parts) if parts else np.empty(0)
-    return LstScan(valid, low, high, sample, np.dtype(src.dtypes[band - 1]), *linear(src, decoding, band))
+    return LstScan(valid, low, high, sample, np.dtype(src.dtypes[band - 1]),
+                  *linear(src, decoding, band, path=path))
 
 
 def every_nth(values: np.ndarray, first: int, step: int) -> np.ndarray:

@@ -7,9 +7,9 @@ LST covering only part of it does not reach (each raster is drawn at its own ext
 the picture keeps a sensible size. A multi-band input LST is refused, as downscale refuses it.
 An output downscaled straight from SDGSAT-1 products has no LST file (it was retrieved in a
 temporary folder): unless ``--lst`` names one, the output is drawn alone. The input is read as
-downscale read it: with the ``lst_*`` tags downscale records (:func:`reading_tags`) when it is
-the LST the output names, else with its own metadata and the unit its values say; LST options
-given to quicklook override either. Rasters are read decimated to the panel size, so a
+downscale read it: with the ``lst_*`` tags downscale records (:mod:`pipelines.lst_values`) when
+it is the LST the output names, else with its own metadata and the unit its values say; LST
+options given to quicklook override either. Rasters are read decimated to the panel size, so a
 100-megapixel output costs no more memory than the PNG. matplotlib is imported here only (its
 object API with the Agg canvas: no pyplot, no global backend), so the CLI starts fast.
 """
@@ -33,7 +33,7 @@ from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import open_raster
 from pipelines.grids import footprints_disjoint
 from pipelines.lst_values import (LstDecoding, check_single_band, decode_values, implausible_kelvin, linear,
-                                  reading_precision, to_kelvin_masked)
+                                  reading_from_tags, reading_precision, to_kelvin_masked)
 from pipelines.raster_names import retrieved_tis_folder
 from pipelines.units import Units, detect_units, from_kelvin
 
@@ -64,40 +64,6 @@ class LstReading:
                         offset=theirs.offset if mine.offset is None else mine.offset,
                         mask_implausible=mine.mask_implausible or theirs.mask_implausible),
             recorded.units if self.units is Units.auto else self.units)
-
-
-def reading_tags(decoding: LstDecoding, scale: float, offset: float, units: Units) -> dict[str, str]:
-    """The tags that record how downscale read its LST (the scale and offset it applied, the
-    fill values declared besides the file's, the unit resolved), so a later reader of that LST
-    (the quicklook) reads it the same way."""
-    return {"lst_scale_factor": repr(float(scale)), "lst_offset": repr(float(offset)),
-            "lst_nodata": ",".join(repr(float(v)) for v in decoding.nodata) or "none",
-            "lst_units": units.value, "lst_mask_implausible": str(decoding.mask_implausible).lower()}
-
-
-def recorded_reading(tags: dict[str, str], output_path: str | os.PathLike[str]) -> LstReading:
-    """The reading :func:`reading_tags` recorded in an output's ``tags``; what is not recorded
-    (an output written before these tags) is left to the file's metadata and its values."""
-    scale = _tag_numbers(tags, "lst_scale_factor", output_path)
-    offset = _tag_numbers(tags, "lst_offset", output_path)
-    units = tags.get("lst_units", Units.auto.value)
-    return LstReading(
-        LstDecoding(nodata=_tag_numbers(tags, "lst_nodata", output_path) or (),
-                    scale_factor=scale[0] if scale else None, offset=offset[0] if offset else None,
-                    mask_implausible=tags.get("lst_mask_implausible") == "true"),
-        Units(units) if units in (Units.kelvin.value, Units.celsius.value) else Units.auto)
-
-
-def _tag_numbers(tags: dict[str, str], name: str, output_path: str | os.PathLike[str]) -> tuple[float, ...] | None:
-    """The comma-separated numbers of tag ``name``; None where it is absent or ``none``."""
-    text = tags.get(name, "none")
-    if text == "none":
-        return None
-    try:
-        return tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise InputError(output_path, f"its {name} tag, {text!r}, is not a number",
-                         f"pass --{name[4:].replace('_', '-')} to say how to read the input LST") from None
 
 
 def panel_width(width_px: int, panels: int) -> int:
@@ -195,7 +161,7 @@ def _lst_panel(lst_path: str | os.PathLike[str], output_path: str | os.PathLike[
         _check_same_place(lst_path, lst, output_path, crs, bounds)
         window, extent = lst_window(lst, bounds)
         stored = _read(lst, *shape, window, Resampling.nearest, reading_precision(lst.dtypes[0]))
-        values = decode_values(stored, reading.decoding, *linear(lst, reading.decoding))
+        values = decode_values(stored, reading.decoding, *linear(lst, reading.decoding, path=lst_path))
         units = detect_units(values) if reading.units is Units.auto else reading.units
         kelvin = to_kelvin_masked(values, units, reading.decoding)
         _warn_implausible(lst_path, kelvin)
@@ -253,7 +219,8 @@ def write_quicklook(
     with open_raster(output_path) as out:
         tags = out.tags()
         tag = tags.get("lst_source")
-        recorded = recorded_reading(tags, output_path) if _names_input(lst_path, tag) else LstReading()
+        recorded = (LstReading(*reading_from_tags(tags, output_path)) if _names_input(lst_path, tag)
+                    else LstReading())
         tis_folder = None if lst_path else retrieved_tis_folder(tag)
         if tis_folder is None:
             lst_path = lst_path or tagged_lst(output_path, tag)

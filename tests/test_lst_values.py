@@ -15,7 +15,8 @@ from rasterio.windows import Window
 from groklst_cli.app import run
 from pipelines import lst_values
 from pipelines.errors import InputError
-from pipelines.lst_values import LstDecoding, LstScan, Remedy, check_plausible, decode_values
+from pipelines.lst_values import (LstDecoding, LstScan, Remedy, check_plausible, decode_values, reading_from_tags,
+                                  reading_tags)
 from pipelines.units import Units
 
 
@@ -209,3 +210,42 @@ def test_a_raster_read_by_the_default_rule_is_told_what_to_declare_in_its_file(
     with pytest.raises(InputError) as refused:
         check_plausible(found, units, LstDecoding(), "my lst.tif", remedy=Remedy.in_file("my lst.tif"))
     assert told in refused.value.hint and " --" not in refused.value.hint
+
+
+def test_the_reading_tags_read_back_as_written() -> None:
+    """downscale's record of how it read its LST, as the quicklook reads it back."""
+    decoding = LstDecoding(nodata=(-999.9, 0.0), scale_factor=0.02, offset=-1.5, mask_implausible=True)
+    tags = reading_tags(decoding, 0.02, -1.5, Units.celsius)
+    assert tags == {"lst_scale_factor": "0.02", "lst_offset": "-1.5", "lst_nodata": "-999.9,0.0",
+                    "lst_units": "celsius", "lst_mask_implausible": "true"}
+    assert reading_from_tags(tags, "out.tif") == (decoding, Units.celsius)
+    assert reading_from_tags({}, "out.tif") == (LstDecoding(), Units.auto)  # nothing recorded: the file's own
+
+
+def test_a_reading_tag_that_is_no_number_names_the_option_to_pass() -> None:
+    with pytest.raises(InputError) as refused:
+        reading_from_tags({"lst_scale_factor": "0.02", "lst_offset": "x"}, "out.tif")
+    assert str(refused.value) == ("out.tif: its lst_offset tag, 'x', is not a number "
+                                  "(hint: pass --offset to say how to read the input LST)")
+
+
+@pytest.mark.parametrize("scale, offset", [(0.0, 0.0), (0.0, 290.0), (float("nan"), 0.0), (1.0, float("inf"))])
+def test_lst_scale_offset_metadata_that_gives_no_values_is_refused(
+        tmp_path: Path, capsys, scale: float, offset: float) -> None:
+    """Read as the guidance's is (geotiff.band_scaling): scale 0 read every pixel as 0 degC (or as
+    the offset) with exit 0, a NaN scale or infinite offset as 'no valid pixel'. Declaring both
+    --scale-factor and --offset reads the file without its metadata."""
+    lst = tmp_path / "lst.tif"
+    with rasterio.open(lst, "w", driver="GTiff", width=10, height=12, count=1, dtype="float32",
+                       crs="EPSG:32632", transform=Affine(30, 0, 400_000, 0, -30, 5_760_000)) as dst:
+        dst.write(np.full((12, 10), 300.0, np.float32), 1)
+        dst.scales, dst.offsets = (scale,), (offset,)
+    out = tmp_path / "out.tif"
+    command = ["-q", "downscale", str(lst), "--model", "bicubic", "--scale", "2", "-o", str(out)]
+    assert run(command) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {lst}: band 1 declares scale {scale:g} and offset {offset:g}, which give no values "
+        "(hint: fix the metadata, e.g. gdal_edit.py -scale 1 -offset 0 FILE)")
+    assert run([*command, "--scale-factor", "1", "--offset", "0"]) == 0
+    with rasterio.open(out) as src:
+        assert np.allclose(src.read(1), 300.0, atol=1e-3)

@@ -12,8 +12,7 @@ from PIL import Image
 
 from groklst_cli.app import run
 from pipelines.lst_values import LstDecoding
-from pipelines.quicklook import (LstReading, figure_size, lst_window, panel_size, panel_width, reading_tags,
-                                 recorded_reading)
+from pipelines.quicklook import LstReading, figure_size, lst_window, panel_size, panel_width
 from pipelines.units import Units
 
 X0, Y0 = 400_000.0, 5_760_000.0
@@ -270,11 +269,9 @@ def test_an_output_without_reading_tags_is_drawn_with_the_lst_options_given(tmp_
     assert colour_index(hot[(*inside, slice(0, 3))]).mean() > colour_index(cool[(*inside, slice(0, 3))]).mean() + 60
 
 
-def test_the_reading_tags_read_back_as_written() -> None:
-    decoding = LstDecoding(nodata=(-999.9, 0.0), scale_factor=0.02, offset=-1.5, mask_implausible=True)
-    tags = reading_tags(decoding, 0.02, -1.5, Units.celsius)
-    assert recorded_reading(tags, "out.tif") == LstReading(decoding, Units.celsius)
-    assert recorded_reading({}, "out.tif") == LstReading()  # nothing recorded: the file's own
+def test_the_options_given_override_the_recorded_reading_part_by_part() -> None:
+    recorded = LstReading(LstDecoding(nodata=(-999.9, 0.0), scale_factor=0.02, offset=-1.5, mask_implausible=True),
+                          Units.celsius)
     given = LstReading(LstDecoding(offset=0.0), Units.kelvin)
-    assert given.over(recorded_reading(tags, "out.tif")) == LstReading(
+    assert given.over(recorded) == LstReading(
         LstDecoding(nodata=(-999.9, 0.0), scale_factor=0.02, offset=0.0, mask_implausible=True), Units.kelvin)
