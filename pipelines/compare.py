@@ -4,7 +4,8 @@ A downscaler is judged on real scenes against independent truth: this puts the p
 metrics (:mod:`pipelines.metrics`) on any rasters, e.g. a downscaled output, its bicubic
 baseline and a finer LST of the same date. Every raster is read by the LST rule
 (:mod:`pipelines.lst_values`: nodata, scale/offset, Kelvin or Celsius) and compared in Kelvin.
-They must share a CRS and nest: each is averaged (the mean temperature of each block, or with
+They must share a CRS and nest, each axis on its own (pixels need not be square, so a 30x40 m LST
+scores its 10x13.33 m downscaled output): each is averaged (the mean temperature of each block, or with
 ``aggregate="radiance"`` the temperature of its mean T^4, as prepare's ``--aggregate``; a
 block with a nodata pixel is nodata) onto the coarsest of their grids, over the whole coarse
 pixels they all cover. Candidates are scored on the same pixels, those where the reference and every
@@ -45,7 +46,7 @@ from pipelines.metrics import METRICS, zero_if_roundoff
 from pipelines.units import KELVIN_OFFSET, Units
 
 NEST_HINT = "resample it onto a grid that nests in the others (gdalwarp -tap)"
-STRIP_PIXELS = 1 << 22  # coarse pixels read per strip (times the finest raster's factor squared)
+STRIP_PIXELS = 1 << 22  # coarse pixels read per strip (times the finest raster's pixels in one)
 
 
 @dataclass
@@ -113,12 +114,19 @@ class Moments:
 
 @dataclass(frozen=True)
 class Placed:
-    """One raster on the common grid: ``factor`` of its pixels per coarse pixel along each axis,
+    """One raster on the common grid: ``factors`` of its pixels per coarse pixel in x and in y,
     ``window`` the common footprint in its own pixels."""
 
     path: Path
-    factor: int
+    factors: tuple[int, int]
     window: Window
+
+
+def pixel_size(grid: Grid, spec: str = "g") -> str:
+    """A grid's pixel size as users read it: ``30`` when square, ``10x13.3333`` when not (``spec``
+    the number format: errors about sizes that do not divide need more digits)."""
+    x_res, y_res = grid.res
+    return f"{x_res:{spec}}" if math.isclose(x_res, y_res, rel_tol=1e-9) else f"{x_res:{spec}}x{y_res:{spec}}"
 
 
 @dataclass(frozen=True)
@@ -129,12 +137,29 @@ class CommonGrid:
     placed: list[Placed]
 
     def describe(self) -> str:
-        return f"{self.grid.width}x{self.grid.height} px at {self.grid.res[0]:g} {self.grid.res_units}"
+        return f"{self.grid.width}x{self.grid.height} px at {pixel_size(self.grid)} {self.grid.res_units}"
+
+
+def coarsest(grids: Sequence[Grid], paths: Sequence[Path]) -> Grid:
+    """The grid whose pixels are the largest in x and in y, or an InputError when no grid is
+    (30x10 m against 10x30 m: neither can be averaged onto the other)."""
+    coarse = max(grids, key=lambda g: g.res)  # the largest in x; of those, in y
+    for grid, path in zip(grids, paths):
+        if grid.res[1] > coarse.res[1] * (1 + ALIGNMENT_TOLERANCE):
+            unit = resolution_units(coarse.crs)
+            raise InputError(path, f"pixels of {pixel_size(grid, '.10g')} {unit} are coarser in y than the "
+                                   f"coarsest in x ({pixel_size(coarse, '.10g')} {unit}): no raster is "
+                                   "coarsest in both x and y",
+                             "resample one so that its pixel size is a multiple of every raster's in x and "
+                             "in y (gdalwarp -tr XRES YRES -tap)")
+    return coarse
 
 
 def common_grid(grids: Sequence[Grid], paths: Sequence[Path]) -> CommonGrid:
-    """Place every raster on the coarsest one's grid; refuse another CRS, a pixel size that does
-    not divide the coarsest, a grid that does not nest, or footprints without a common pixel."""
+    """Place every raster on the coarsest one's grid, each axis on its own (pixels need not be
+    square); refuse another CRS, no raster coarsest on both axes, a pixel size that does not
+    divide the coarsest on each axis, a grid that does not nest, or footprints without a
+    common pixel."""
     for grid, path in zip(grids, paths):
         check_north_up(path, grid)
         if grid.crs is None:
@@ -142,22 +167,20 @@ def common_grid(grids: Sequence[Grid], paths: Sequence[Path]) -> CommonGrid:
         if grid.crs != grids[0].crs:
             raise InputError(path, f"CRS {grid.crs.to_string()} differs from {paths[0]}'s "
                                    f"({grids[0].crs.to_string()})", "warp it onto the reference's CRS with gdalwarp")
-        if grid.height * abs(grid.res[0] - grid.res[1]) > ALIGNMENT_TOLERANCE * grid.res[0]:  # rows placed at res[0]
-            raise InputError(path, f"pixels are not square ({grid.res[0]:.10g} x {grid.res[1]:.10g})")
-    coarse = max(grids, key=lambda g: g.res[0])
-    size, origin = coarse.res[0], coarse.transform
-    unit = resolution_units(coarse.crs)
+    coarse = coarsest(grids, paths)
+    origin, unit = coarse.transform, resolution_units(coarse.crs)
     spans = []
     for grid, path in zip(grids, paths):
-        factor = nesting_factor(size, grid.res[0], max(grid.width, grid.height),
-                                f"pixel size {grid.res[0]:.10g} {unit} does not divide the "
-                                f"coarsest raster's {size:.10g} {unit}", path, NEST_HINT)
-        col0 = (grid.transform.c - origin.c) / size  # this raster's origin in coarse pixels
-        row0 = (origin.f - grid.transform.f) / size
-        for offset, axis in ((col0, "x"), (row0, "y")):
+        what = (f"pixel size {pixel_size(grid, '.10g')} {unit} does not divide the coarsest raster's "
+                f"{pixel_size(coarse, '.10g')} {unit}")
+        fx = nesting_factor(coarse.res[0], grid.res[0], grid.width, what, path, NEST_HINT)
+        fy = nesting_factor(coarse.res[1], grid.res[1], grid.height, what, path, NEST_HINT)
+        col0 = (grid.transform.c - origin.c) / coarse.res[0]  # this raster's origin in coarse pixels
+        row0 = (origin.f - grid.transform.f) / coarse.res[1]
+        for offset, factor, axis in ((col0, fx, "x"), (row0, fy, "y")):
             as_integer(offset * factor, f"grid does not nest in the coarsest raster's (offset of "
                                         f"{(offset * factor) % 1:.2f} pixel in {axis})", path, NEST_HINT)
-        spans.append((factor, col0, row0, col0 + grid.width / factor, row0 + grid.height / factor))
+        spans.append(((fx, fy), col0, row0, col0 + grid.width / fx, row0 + grid.height / fy))
     c_lo = max(math.ceil(s[1] - ALIGNMENT_TOLERANCE) for s in spans)
     r_lo = max(math.ceil(s[2] - ALIGNMENT_TOLERANCE) for s in spans)
     c_hi = min(math.floor(s[3] + ALIGNMENT_TOLERANCE) for s in spans)
@@ -166,8 +189,9 @@ def common_grid(grids: Sequence[Grid], paths: Sequence[Path]) -> CommonGrid:
         raise InputError(paths[-1], "the rasters have no whole coarse pixel in common",
                          "check that they show the same place")
     placed = [
-        Placed(path, f, Window(round((c_lo - col0) * f), round((r_lo - row0) * f), (c_hi - c_lo) * f, (r_hi - r_lo) * f))
-        for path, (f, col0, row0, _, _) in zip(paths, spans)
+        Placed(path, (fx, fy), Window(round((c_lo - col0) * fx), round((r_lo - row0) * fy),
+                                      (c_hi - c_lo) * fx, (r_hi - r_lo) * fy))
+        for path, ((fx, fy), col0, row0, _, _) in zip(paths, spans)
     ]
     transform = origin @ Affine.translation(c_lo, r_lo)
     return CommonGrid(Grid(coarse.crs, transform, c_hi - c_lo, r_hi - r_lo), placed)
@@ -207,7 +231,8 @@ def compare(reference: Path, candidates: Sequence[Path], *, units: Units = Units
         moments = [Moments() for _ in candidates]
         written = [0] * len(candidates)
         reference_valid = 0
-        rows = max(1, STRIP_PIXELS // max(common.grid.width * max(p.factor for p in common.placed) ** 2, 1))
+        finest = max(p.factors[0] * p.factors[1] for p in common.placed)
+        rows = max(1, STRIP_PIXELS // max(common.grid.width * finest, 1))
         for top in range(0, common.grid.height, rows):
             height = min(rows, common.grid.height - top)
             blocks = [_coarse(src, p, top, height, rule[0], u, aggregate)
@@ -245,8 +270,8 @@ def _coarse(src: rasterio.DatasetReader, placed: Placed, top: int, height: int,
             decoding: LstDecoding, units: Units, aggregate: str) -> np.ndarray:
     """Coarse rows ``top .. top+height`` of a raster in Kelvin (float64): block means of its
     pixels, of their temperature or (``radiance``) of their T^4."""
-    f, w = placed.factor, placed.window
-    window = Window(w.col_off, w.row_off + top * f, w.width, height * f)
+    (fx, fy), w = placed.factors, placed.window
+    window = Window(w.col_off, w.row_off + top * fy, w.width, height * fy)
     values = decode(src, window, decoding, placed.path)
     if decoding.mask_implausible:
         lo, hi = plausible_range(units)
@@ -254,8 +279,8 @@ def _coarse(src: rasterio.DatasetReader, placed: Placed, top: int, height: int,
             values = np.where((values >= lo) & (values <= hi), values, np.nan)
     if units is Units.celsius:
         values = values + KELVIN_OFFSET
-    if f == 1:
+    if fx == fy == 1:
         return values
     power = 4 if aggregate == "radiance" else 1
-    mean = (values**power).reshape(height, f, int(w.width) // f, f).mean(axis=(1, 3))
+    mean = (values**power).reshape(height, fy, int(w.width) // fx, fx).mean(axis=(1, 3))
     return mean ** (1 / power)

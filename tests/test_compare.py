@@ -22,12 +22,15 @@ UTM = CRS.from_epsg(32632)
 X0, Y0 = 400_000.0, 5_760_000.0
 
 
-def raster(path: Path, values: np.ndarray, res: float = 30.0, origin: tuple[float, float] = (X0, Y0),
-           crs: CRS = UTM, nodata: float | None = None, dtype: str = "float32") -> Path:
-    """A one-band raster as users have them (``nodata`` replaces NaN in the stored values)."""
+def raster(path: Path, values: np.ndarray, res: float | tuple[float, float] = 30.0,
+           origin: tuple[float, float] = (X0, Y0), crs: CRS = UTM, nodata: float | None = None,
+           dtype: str = "float32") -> Path:
+    """A one-band raster as users have them (``nodata`` replaces NaN in the stored values; ``res``
+    one size for square pixels, or x and y)."""
     data = values if nodata is None else np.where(np.isnan(values), nodata, values)
+    x_res, y_res = (res, res) if isinstance(res, float) else res
     with rasterio.open(path, "w", driver="GTiff", width=values.shape[1], height=values.shape[0], count=1,
-                       dtype=dtype, crs=crs, transform=Affine(res, 0, origin[0], 0, -res, origin[1]),
+                       dtype=dtype, crs=crs, transform=Affine(x_res, 0, origin[0], 0, -y_res, origin[1]),
                        nodata=nodata) as dst:
         dst.write(data.astype(dtype), 1)
     return path
@@ -83,6 +86,70 @@ def test_a_finer_raster_is_averaged_onto_the_coarsest_grid(tmp_path: Path) -> No
     # The other way round: a finer reference is averaged onto the candidate's grid.
     flipped = compare(candidate, [reference])
     assert flipped.grid == "10x12 px at 30 m" and flipped.rows[0]["rmse"] < 1e-9
+
+
+def test_a_non_square_lst_scores_its_own_downscaled_output(tmp_path: Path) -> None:
+    """QA: compare refused a 30x40 m LST ("pixels are not square") that downscale takes, so its
+    10x13.33 m output could not be scored. Blocks of a --fit output average to the LST exactly."""
+    rng = np.random.default_rng(8)
+    lst = 300.0 + 3.0 * rng.standard_normal((24, 20))
+    lst[5:8, 4:6] = np.nan
+    reference = raster(tmp_path / "lst.tif", lst, res=(30.0, 40.0), nodata=-9999.0)
+    guidance = tmp_path / "guidance.tif"
+    with rasterio.open(guidance, "w", driver="GTiff", width=60, height=72, count=2, dtype="float32", crs=UTM,
+                       transform=Affine(10.0, 0, X0, 0, -40 / 3, Y0)) as dst:
+        dst.write(rng.standard_normal((2, 72, 60)).astype("float32"))
+    fitted = tmp_path / "fit.tif"
+    assert run(["-q", "downscale", str(reference), "--guidance", str(guidance), "--fit", "--model", "tsharp",
+                "--seed", "3", "-o", str(fitted)]) == 0
+    result = compare(reference, [fitted])
+    assert result.grid == "20x24 px at 30x40 m" and result.pixels == np.isfinite(lst).sum() == 474
+    assert result.rows[0]["rmse"] < 1e-4 and result.rows[0]["written"] == 1.0
+    flipped = compare(fitted, [reference])  # the finer reference is averaged per axis too
+    assert flipped.grid == "20x24 px at 30x40 m" and flipped.rows[0]["rmse"] < 1e-4
+
+
+@pytest.mark.parametrize("aggregate, power", [("kelvin", 1), ("radiance", 4)])
+def test_each_axis_is_averaged_by_its_own_factor(tmp_path: Path, monkeypatch, aggregate: str, power: int) -> None:
+    """A 10x15 m candidate on a 30 m reference: blocks of 3 columns and 2 rows, as numpy averages them."""
+    rng = np.random.default_rng(9)
+    truth = 295.0 + 4.0 * rng.standard_normal((12, 10))
+    fine = np.kron(truth, np.ones((2, 3))) + 2.0 * rng.standard_normal((24, 30))
+    fine[7, 13] = np.nan  # nodata: its block (row 3, column 4) is nodata
+    # One coarse pixel more to the west and to the north (3 columns, 2 rows), outside the footprint.
+    wider = np.full((26, 33), 290.0)
+    wider[2:, 3:] = fine
+    reference = raster(tmp_path / "truth.tif", truth)
+    candidate = raster(tmp_path / "fine.tif", wider, res=(10.0, 15.0), origin=(X0 - 30, Y0 + 30), nodata=-9999.0)
+    monkeypatch.setattr(compare_module, "STRIP_PIXELS", 30)  # strips of 1 coarse row (6 fine pixels each)
+    result = compare(reference, [candidate], aggregate=aggregate)
+    stored_fine = stored(candidate)[2:, 3:]
+    blocks = (stored_fine**power).reshape(12, 2, 10, 3).mean(axis=(1, 3)) ** (1 / power)
+    assert np.isnan(blocks[3, 4]) and np.isfinite(blocks).sum() == 119
+    assert result.grid == "10x12 px at 30 m" and result.pixels == 119
+    expected = image_metrics(blocks, np.where(np.isfinite(blocks), stored(reference), np.nan))
+    for name in METRICS:
+        assert result.rows[0][name] == pytest.approx(expected[name], rel=1e-9, abs=1e-12), name
+    assert 0.7 < result.rows[0]["rmse"] < 0.95  # the noise of 6 pixels' mean: 2 / sqrt(6) = 0.82
+
+
+@pytest.mark.parametrize("reference_res, res, origin, problem, hint", [
+    ((30.0, 10.0), (10.0, 30.0), (X0, Y0), "pixels of 10x30 m are coarser in y than the coarsest in x (30x10 m): "
+                                           "no raster is coarsest in both x and y", "gdalwarp -tr XRES YRES -tap"),
+    ((30.0, 40.0), (10.0, 15.0), (X0, Y0), "pixel size 10x15 m does not divide the coarsest raster's 30x40 m",
+     "gdalwarp -tap"),
+    ((30.0, 40.0), (10.0, 20.0), (X0, Y0 + 10), "grid does not nest in the coarsest raster's (offset of 0.50 "
+                                                "pixel in y)", "gdalwarp -tap"),
+])
+def test_non_square_grids_that_do_not_nest_are_refused_in_one_line(
+        tmp_path: Path, capsys, reference_res: tuple[float, float], res: tuple[float, float],
+        origin: tuple[float, float], problem: str, hint: str) -> None:
+    reference = raster(tmp_path / "truth.tif", 300.0 + np.arange(120.0).reshape(12, 10) / 10, res=reference_res)
+    other = raster(tmp_path / "c.tif", np.full((24, 30), 300.0), res=res, origin=origin)
+    assert run(["compare", str(reference), str(other)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {other}: {problem} (hint: "), lines
+    assert hint in lines[0]
 
 
 @pytest.mark.parametrize("case, problem", [
