@@ -9,7 +9,9 @@ different dates share blocks); the blocks are shuffled with the seed and dealt t
 in proportion to the number of patches centred in them. A patch inside blocks of a single
 split joins that split; a patch that straddles blocks of different splits is dropped (and
 counted). Two overlapping patches in different splits would need their shared pixels to lie in
-a block of both splits, which cannot happen.
+a block of both splits, which cannot happen. Context read around a patch (the MTF kernel's)
+must also stay out of other splits' blocks: :meth:`BlockSplit.foreign` says which pixels of a
+grid touch one.
 
 Scene split: whole scenes are dealt to the splits (for scenes that do not overlap in space).
 """
@@ -138,10 +140,18 @@ class Footprint:
     top: float
 
 
-def _cells(low: float, high: float, size: float) -> range:
-    # A tiny inset keeps a patch that ends exactly on a block edge out of the next block.
+def _cell_span(low: np.ndarray, high: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
+    """First and last block index along one axis of spans ``[low, high]`` (arrays or scalars).
+
+    A tiny inset keeps a span that ends exactly on a block edge out of the next block.
+    """
     inset = 1e-6 * size
-    return range(math.floor((low + inset) / size), math.floor((high - inset) / size) + 1)
+    return np.floor((low + inset) / size).astype(np.int64), np.floor((high - inset) / size).astype(np.int64)
+
+
+def _cells(low: float, high: float, size: float) -> range:
+    first, last = _cell_span(np.float64(low), np.float64(high), size)
+    return range(int(first), int(last) + 1)
 
 
 def blocks_of(
@@ -161,20 +171,60 @@ def _centre_block(f: Footprint, block_size: float, anchor: tuple[float, float]) 
     return f.crs, math.floor(x / block_size), math.floor(y / block_size)
 
 
+@dataclass(frozen=True)
+class BlockSplit:
+    """The spatial blocks (``size`` CRS units square, grid corner at ``anchor`` = (x, y)) and the
+    split each block touched by a patch was dealt to; blocks no patch touches have none."""
+
+    anchor: tuple[float, float]
+    size: float
+    splits: Mapping[tuple[str, int, int], str]
+
+    def split_of(self, footprint: Footprint) -> str | None:
+        """The split of a patch (``None``: it straddles blocks of different splits)."""
+        splits = {self.splits[b] for b in blocks_of(footprint, self.size, self.anchor)}
+        return splits.pop() if len(splits) == 1 else None
+
+    def foreign(self, crs: str, x_edges: np.ndarray, y_edges: np.ndarray, split: str) -> np.ndarray:
+        """Which pixels of a grid touch a block dealt to a split other than ``split``.
+
+        The grid is given by its pixel edges: ``x_edges`` west to east (columns + 1), ``y_edges``
+        north to south (rows + 1). A pixel counts as touching a block as a patch does (same inset),
+        so a patch's own pixels never touch a foreign block; blocks of no split are not foreign.
+        """
+        x0, y0 = self.anchor
+        col_first, col_last = _cell_span(x_edges[:-1] - x0, x_edges[1:] - x0, self.size)
+        row_first, row_last = _cell_span(y_edges[1:] - y0, y_edges[:-1] - y0, self.size)
+        bx = np.arange(col_first.min(), col_last.max() + 1)
+        by = np.arange(row_first.min(), row_last.max() + 1)
+        bad = np.array([[self.splits.get((crs, int(x), int(y)), split) != split for x in bx] for y in by])
+        # Foreign blocks in each pixel's span of blocks, by a 2-D cumulative sum over the blocks.
+        table = np.zeros((len(by) + 1, len(bx) + 1), dtype=np.int64)
+        table[1:, 1:] = np.cumsum(np.cumsum(bad, axis=0), axis=1)
+        r0, r1 = row_first - by[0], row_last - by[0] + 1
+        c0, c1 = col_first - bx[0], col_last - bx[0] + 1
+        count = (table[np.ix_(r1, c1)] - table[np.ix_(r0, c1)]
+                 - table[np.ix_(r1, c0)] + table[np.ix_(r0, c0)])
+        return count > 0
+
+
+def deal_blocks(
+    footprints: Sequence[Footprint], block_size: float, ratios: Sequence[float], seed: int
+) -> BlockSplit:
+    """Deal the blocks the patches touch to the splits (grid anchored at the first patch)."""
+    anchor = (footprints[0].left, footprints[0].top)
+    touched = {b for f in footprints for b in blocks_of(f, block_size, anchor)}
+    # Weight a block by the patches centred in it, so the splits get patches in proportion.
+    centred = Counter(_centre_block(f, block_size, anchor) for f in footprints)
+    return BlockSplit(anchor, block_size, deal(touched, ratios, seed, centred))
+
+
 def split_by_blocks(
     footprints: Sequence[Footprint], block_size: float, ratios: Sequence[float], seed: int
 ) -> list[str | None]:
     """Split of each patch (``None`` = dropped: it straddles blocks of different splits)."""
-    anchor = (footprints[0].left, footprints[0].top)
-    touched = [blocks_of(f, block_size, anchor) for f in footprints]
-    # Weight a block by the patches centred in it, so the splits get patches in proportion.
-    centred = Counter(_centre_block(f, block_size, anchor) for f in footprints)
-    assignment = deal({b for blocks in touched for b in blocks}, ratios, seed, centred)
-    result: list[str | None] = []
-    for blocks in touched:
-        splits = {assignment[b] for b in blocks}
-        result.append(splits.pop() if len(splits) == 1 else None)
-    return result
+    blocks = deal_blocks(footprints, block_size, ratios, seed)
+    return [blocks.split_of(f) for f in footprints]
 
 
 def split_by_scene(scenes: Sequence[str], ratios: Sequence[float], seed: int) -> list[str]:

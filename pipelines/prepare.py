@@ -11,7 +11,9 @@ For each scene ``NAME_lst.tif`` (+ ``NAME_guidance.tif`` beside it):
 3. the kept patches are split (spatial blocks or whole scenes, see :mod:`pipelines.patches`);
 4. each patch is then cut window by window with rasterio (memory: one patch plus the margin
    the MTF kernel needs): HR LST = LST area-averaged to the HR grid, guidance area-averaged to
-   the HR grid, LR LST per scale by :func:`pipelines.degrade.degrade`.
+   the HR grid, LR LST per scale by :func:`pipelines.degrade.degrade`. The MTF kernel's context
+   is the patch's own split's: pixels in blocks of another split count as missing, so no
+   pixel of another split reaches a patch (:class:`OwnSplit`).
 """
 
 from __future__ import annotations
@@ -40,11 +42,12 @@ from pipelines.ingest_record import IngestRecord, ingest_record
 from pipelines.lst_values import LstDecoding
 from pipelines.patches import (
     SPLITS,
+    BlockSplit,
     Footprint,
     count_unit,
+    deal_blocks,
     patch_grid,
     patch_nodata_fractions,
-    split_by_blocks,
     split_by_scene,
 )
 from pipelines.product_ingest import ProductIngest
@@ -138,6 +141,25 @@ class Candidate:
         return Footprint(self.scene.crs_wkt, t.c, t.f + patch * t.e, t.c + patch * t.a, t.f)
 
 
+@dataclass(frozen=True)
+class OwnSplit:
+    """A patch's split and the blocks it was dealt from (``blocks`` None: a scene split, where
+    the whole scene is the split's): the region its MTF context may come from."""
+
+    name: str
+    blocks: BlockSplit | None = None
+
+    def foreign(self, scene: Scene, row0: int, col0: int, shape: tuple[int, int]) -> np.ndarray | None:
+        """HR pixels of the ``shape`` window at ``(row0, col0)`` of the scene's HR grid that lie
+        in another split's blocks (``None``: no pixel of the scene can)."""
+        if self.blocks is None:
+            return None
+        t = scene.hr_transform
+        x_edges = t.c + (col0 + np.arange(shape[1] + 1)) * t.a
+        y_edges = t.f + (row0 + np.arange(shape[0] + 1)) * t.e
+        return self.blocks.foreign(scene.crs_wkt, x_edges, y_edges, self.name)
+
+
 @dataclass
 class SceneCounts:
     """What happened to one scene's patches, and to the scene before them (for info.json)."""
@@ -172,7 +194,8 @@ def _context(candidate: Candidate, opts: PrepareOptions) -> tuple[int, int, int,
     """HR pixels of context (top, bottom, left, right) around a patch for the MTF kernel.
 
     Multiples of every scale so each LR grid stays aligned with the patch; clipped to the
-    scene region (the kernel is renormalised where context is missing).
+    scene region (the kernel is renormalised where context is missing; :func:`cut_patch` also
+    treats pixels of other splits as missing).
     """
     if opts.degrade != "mtf":
         return 0, 0, 0, 0
@@ -194,6 +217,7 @@ def _context(candidate: Candidate, opts: PrepareOptions) -> tuple[int, int, int,
 
 def cut_patch(
     candidate: Candidate,
+    own: OwnSplit,
     lst_src: rasterio.DatasetReader,
     guidance_src: rasterio.DatasetReader,
     opts: PrepareOptions,
@@ -201,6 +225,8 @@ def cut_patch(
 ) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
     """HR LST ``(P, P)``, HR guidance ``(K, P, P)`` and LR LST per scale for one patch.
 
+    ``own`` is the patch's split: context pixels of other splits are nodata to the MTF kernel
+    (renormalised over the rest), so no other split's LST reaches the LR LST.
     ``ndmvi_minima`` are the scene's (red, NIR) minima on the HR grid, for NDMVI.
     """
     scene, p = candidate.scene, opts.patch
@@ -211,6 +237,7 @@ def cut_patch(
     lst = scene.lst_reading.read(lst_src, lst_window, scene.lst_path)
     hr_context = wald.block_mean(lst, f_l) if f_l > 1 else lst
     hr = hr_context[top : top + p, left : left + p]
+    source = _own_split_only(hr_context, own.foreign(scene, r0, c0, hr_context.shape))
     g_row, g_col = scene.guidance_offset
     guidance_window = Window(
         candidate.col_off * f_g + g_col, candidate.row_off * f_g + g_row, p * f_g, p * f_g
@@ -222,7 +249,7 @@ def cut_patch(
     lr = {}
     for s in opts.scales:
         coarse = wald.degrade(
-            hr_context,
+            source,
             s,
             method=opts.degrade,
             aggregate=opts.aggregate,
@@ -230,6 +257,13 @@ def cut_patch(
         )
         lr[s] = coarse[top // s : (top + p) // s, left // s : (left + p) // s]
     return hr, guidance, lr
+
+
+def _own_split_only(hr_context: np.ndarray, foreign: np.ndarray | None) -> np.ndarray:
+    """The context with the pixels of other splits made nodata (itself when there are none)."""
+    if foreign is None or not foreign.any():
+        return hr_context
+    return np.where(foreign, np.nan, hr_context).astype(hr_context.dtype)
 
 
 def _check_consistent(scenes: Sequence[Scene]) -> None:
@@ -256,12 +290,16 @@ def _check_consistent(scenes: Sequence[Scene]) -> None:
             )
 
 
-def assign_splits(candidates: Sequence[Candidate], opts: PrepareOptions) -> list[str | None]:
+def assign_splits(candidates: Sequence[Candidate], opts: PrepareOptions) -> list[OwnSplit | None]:
     """Split of each candidate (``None``: dropped because it straddles two splits)."""
     if opts.split_by == "scene":
-        return list(split_by_scene([c.scene.name for c in candidates], opts.ratios, opts.seed))
+        names = split_by_scene([c.scene.name for c in candidates], opts.ratios, opts.seed)
+        return [OwnSplit(name) for name in names]
     block = opts.block_pixels * candidates[0].scene.hr_resolution
-    return split_by_blocks([c.footprint(opts.patch) for c in candidates], block, opts.ratios, opts.seed)
+    footprints = [c.footprint(opts.patch) for c in candidates]
+    blocks = deal_blocks(footprints, block, opts.ratios, opts.seed)
+    splits = [blocks.split_of(f) for f in footprints]
+    return [None if name is None else OwnSplit(name, blocks) for name in splits]
 
 
 ProgressHook = Callable[[str, int, int], None]
@@ -388,17 +426,17 @@ def _prepare_scenes(scenes: Sequence[Scene], counts: dict[str, SceneCounts], out
         warnings.warn(f"{scene.shown}: the scene is smaller than the {opts.patch} px patch "
                       f"({_region_size(scene)}); no patch is taken from it", GroklstWarning, stacklevel=3)
     records: list[PatchRecord] = []
-    chosen: list[Candidate] = []
-    for candidate, split in zip(candidates, assign_splits(candidates, opts)):
+    chosen: list[tuple[Candidate, OwnSplit]] = []
+    for candidate, own in zip(candidates, assign_splits(candidates, opts)):
         tally = counts[candidate.scene.name]
-        if split is None:
+        if own is None:
             tally.dropped_split_boundary += 1
             continue
-        tally.patches[split] += 1
-        chosen.append(candidate)
+        tally.patches[own.name] += 1
+        chosen.append((candidate, own))
         records.append(
             PatchRecord(
-                candidate.scene.name, split, candidate.row_off, candidate.col_off,
+                candidate.scene.name, own.name, candidate.row_off, candidate.col_off,
                 candidate.transform(), candidate.scene.crs_wkt,
             )
         )
@@ -488,7 +526,7 @@ def named_as_given(names: Mapping[str, str]) -> Iterator[Callable[[InputError], 
 
 def _write_patches(
     writer: DatasetWriter,
-    chosen: Sequence[Candidate],
+    chosen: Sequence[tuple[Candidate, OwnSplit]],
     scenes: Sequence[Scene],
     opts: PrepareOptions,
     on_progress: ProgressHook | None,
@@ -498,11 +536,11 @@ def _write_patches(
         on_progress("scenes written", 0, len(scenes))
         on_progress("patches written", 0, len(chosen))
     for n_scene, scene in enumerate(scenes, start=1):
-        mine = [(i, c) for i, c in enumerate(chosen) if c.scene is scene]
+        mine = [(i, c, own) for i, (c, own) in enumerate(chosen) if c.scene is scene]
         minima = ndmvi_minima(scene) if mine else None
         with open_raster(scene.lst_path) as lst_src, open_raster(scene.guidance_path) as g_src:
-            for index, candidate in mine:
-                hr, guidance, lr = cut_patch(candidate, lst_src, g_src, opts, minima)
+            for index, candidate, own in mine:
+                hr, guidance, lr = cut_patch(candidate, own, lst_src, g_src, opts, minima)
                 writer.write(index, hr, guidance, lr)
                 done += 1
                 if on_progress:
