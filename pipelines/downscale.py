@@ -39,7 +39,7 @@ from pipelines.mosaic import StreamingMosaic
 from pipelines.plausibility import OutputGuard
 from pipelines.raster_names import display_name, source_tag
 from pipelines.tile_reader import SceneSources, TileData, TileReader, read_ahead, resolve_hole_margin
-from pipelines.tiling import Tile, blend_weights, tile_grid
+from pipelines.tiling import Tile, TileSizes, blend_weights, tile_grid
 from pipelines.units import Units, from_kelvin, unit_tag
 
 ProgressCallback = Callable[[int, int], None]  # (tiles done, tiles total)
@@ -152,9 +152,8 @@ class _SceneRun:
     def __init__(self, reader: TileReader, predictor, opts: DownscaleOptions, interpolated: bool = False):
         self.reader, self.grids, self.predictor, self.opts = reader, reader.grids, predictor, opts
         self.guard = OutputGuard(self.grids.scale, reader.sources.lst_path, interpolated)
-        s = self.grids.scale
-        self.tile_lr = max(1, opts.tile // s)
-        self.overlap_lr = min(opts.overlap // s, max(0, self.tile_lr - 1))
+        sizes = TileSizes.of(opts.tile, opts.overlap, self.grids.scale)  # what the CLI checked
+        self.tile_lr, self.overlap_lr = sizes.tile, sizes.overlap
 
     def finish(self, rows: np.ndarray, top: int, units_out: Units) -> np.ndarray:
         """Check and post-process finished output rows (Kelvin): conservation, plausibility, units."""

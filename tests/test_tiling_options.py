@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from groklst_cli.app import run
-from pipelines.downscale import DownscaleOptions, _SceneRun
 from pipelines.errors import InputError
 from pipelines.tiling import MIN_OVERLAP, MIN_TILE, TileSizes, check_tile_sizes, seam_warning
 from tests.test_downscale import make_scene
@@ -29,17 +27,6 @@ def _refusal(capsys, argv: list[str]) -> str:
     assert run(argv) == 2, argv
     [line] = capsys.readouterr().err.strip().splitlines()
     return line
-
-
-@pytest.mark.parametrize("scale", [2, 3, 4, 7])
-def test_sizes_are_those_a_scene_runs_with(scale: int) -> None:
-    """The checks' rounding is the pipeline's own, for every size and scale."""
-    reader = SimpleNamespace(grids=SimpleNamespace(scale=scale), sources=SimpleNamespace(lst_path="x.tif"))
-    for tile in range(8, 80):
-        for overlap in range(0, tile + 3):
-            used = _SceneRun(reader, None, DownscaleOptions(tile=tile, overlap=overlap))
-            sizes = TileSizes.of(tile, overlap, scale)
-            assert (sizes.tile, sizes.overlap) == (used.tile_lr, used.overlap_lr), (tile, overlap)
 
 
 def test_qa_pair_is_judged_on_the_same_used_sizes(scene: Path, tmp_path: Path, capsys) -> None:
