@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from pipelines.checkpoint import Checkpoint
-from pipelines.devices import resolve_device
+from pipelines.devices import resolve_device, resolve_precision
 from pipelines.evaluate import model_predictor
 from pipelines.fill import fill_nearest
 from pipelines.fit_options import FitOptions
@@ -235,10 +235,26 @@ class BlendPredictor:
     residual: str
 
     @property
+    def networks(self) -> list[TilePredictor]:
+        """The predictors of the networks blended in (weight above zero)."""
+        return [m.predictor for m, w in zip(self.members, self.weights) if isinstance(m, NetworkMember) and w > 0]
+
+    @property
     def holds_network(self) -> bool:
         """Whether a network is blended in: its values next to a hole depend on data it cannot
         see. The sharpeners read each pixel's own guidance plus the interpolated LR residual."""
-        return any(isinstance(m, NetworkMember) and w > 0 for m, w in zip(self.members, self.weights))
+        return bool(self.networks)
+
+    @property
+    def precision(self) -> str | None:
+        """What the blended networks run at (all alike, see :meth:`run_at`); ``None`` without one."""
+        return self.networks[0].precision if self.networks else None
+
+    def run_at(self, precision: str) -> None:
+        """Run the blended networks at ``precision`` (``auto``: bf16 on CUDA, fp32 on the CPU), as
+        ``--precision`` runs any network; their held-out scores were computed in fp32."""
+        for predictor in self.networks:
+            predictor.precision = resolve_precision(precision, predictor.device)
 
     def predict(self, lr: np.ndarray, guidance: np.ndarray) -> np.ndarray:
         """``lr`` (B, h, w) Kelvin and ``guidance`` (B, K, h*s, w*s) without NaN -> (B, h*s, w*s)."""

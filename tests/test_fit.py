@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import torch
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
@@ -16,6 +17,9 @@ from scipy.ndimage import gaussian_filter
 
 from groklst_cli.app import run
 from pipelines.checkpoint import load_checkpoint
+from pipelines.fit_candidates import BicubicMember, BlendPredictor, NetworkMember
+from pipelines.infer import TilePredictor
+from pipelines.psf_shape import Psf
 from pipelines.degrade import block_mean
 from pipelines.geotiff import write_raster
 from pipelines.scene_fit import WaldScene, read_scene
@@ -55,6 +59,11 @@ def nonlinear_scene(size: int, bands: int, seed: int = 0) -> tuple[np.ndarray, n
 def read(path: Path) -> np.ndarray:
     with rasterio.open(path) as src:
         return src.read(1)
+
+
+def precision_tag(path: Path) -> str | None:
+    with rasterio.open(path) as src:
+        return src.tags().get("precision")
 
 
 def rmse(a: np.ndarray, b: np.ndarray) -> float:
@@ -128,6 +137,7 @@ def test_fit_beats_bicubic_on_nonlinear_scene(tmp_path: Path, capsys) -> None:
     assert rmse(out, fine) < 0.8 * rmse(read(bicubic), fine)
     # LR-consistent by default: each 4 x 4 block aggregates (in Kelvin) to its LR pixel.
     np.testing.assert_allclose(block_mean(out, 4), read(lst_path), atol=2e-3)
+    assert precision_tag(fitted) == ("fp32" if network["weight"] > 0 else None)  # a network blended in
 
 
 @pytest.mark.parametrize("bands", [1, 2, 10])
@@ -187,6 +197,30 @@ def test_same_seed_same_result_and_checkpoint_round_trip(tmp_path: Path, capsys)
     with rasterio.open(second) as src:  # fitted but not saved: no file to name or hash
         assert src.tags()["checkpoint"] == "none (in memory, not saved)"
         assert "checkpoint_sha256" not in src.tags() and "downscale --fit" in src.tags()["fit"]
+    # the network ran, so the outputs say at which precision (QA: a fit's output had no tag);
+    # --precision runs the fitted network as it runs any other
+    inexact = tmp_path / "bf16.tif"
+    assert run(["downscale", str(lst_path), *args, "--precision", "bf16", "-o", str(inexact)]) == 0
+    assert [precision_tag(path) for path in (first, second, again, inexact)] == ["fp32", "fp32", "fp32", "bf16"]
+    difference = np.abs(read(inexact) - read(second))
+    assert 0 < difference.max() < 0.5
+
+
+def test_a_blend_runs_and_reports_the_precision_of_its_weighted_networks_only(tmp_path: Path) -> None:
+    fine, guidance = nonlinear_scene(64, 2)
+    lst_path, _ = write_pair(tmp_path, fine, guidance, 2, ["g1", "g2"])
+    ckpt = tmp_path / "scene.pt"
+    assert run(["-q", "downscale", str(lst_path), "--fit", "--model", "mocolsk-lite", "--fit-iters", "4", *QUICK,
+                "-o", str(tmp_path / "out.tif"), "--save-checkpoint", str(ckpt)]) == 0
+    network = NetworkMember(TilePredictor(load_checkpoint(ckpt), torch.device("cpu")), Psf(), "mocolsk-lite")
+    members = [BicubicMember(2), network]
+    unused = BlendPredictor("bicubic", 2, ["g1", "g2"], members, [1.0, 0.0], "smooth")
+    unused.run_at("bf16")
+    assert (unused.networks, unused.precision, network.predictor.precision) == ([], None, "fp32")
+    blend = BlendPredictor("blend", 2, ["g1", "g2"], members, [0.5, 0.5], "smooth")
+    assert blend.precision == "fp32"  # auto on the CPU
+    blend.run_at("fp16")
+    assert (blend.networks, blend.precision) == ([network.predictor], "fp16")
 
 
 def test_a_given_moffat_psf_is_used_reported_and_tagged_and_gwr_runs_alone(tmp_path: Path, capsys) -> None:
@@ -200,7 +234,7 @@ def test_a_given_moffat_psf_is_used_reported_and_tagged_and_gwr_runs_alone(tmp_p
     assert report["psf"] == {"shape": "moffat", "width_px": 1.5, "beta": 3.0, "spec": "moffat:1.5:3",
                              "estimated": False, "seconds": 0.0, "cv_rmse": {}}
     with rasterio.open(out) as src:
-        assert src.tags()["fit_psf"] == "moffat:1.5:3"
+        assert src.tags()["fit_psf"] == "moffat:1.5:3" and "precision" not in src.tags()  # no network
         written = src.read(1)
     # LR-consistent by default: the 4 x 4 block means are the input.
     np.testing.assert_allclose(block_mean(written, 4), block_mean(fine, 4), atol=2e-3)

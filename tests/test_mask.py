@@ -184,9 +184,10 @@ def test_a_mask_that_flags_everything_writes_nothing_and_exits_3(tmp_path: Path,
     assert mask(st, qa_path, "-o", out, "--values", f"{CLEAR},{CLOUD},{SHADOW},{DILATED}", "--json") == 3
     captured = capsys.readouterr()
     line = json.loads(captured.out)
-    assert line["status"] == "empty" and "flags every valid pixel" in captured.err
-    [warning] = line["warnings"]  # the --json line says what stderr said
-    assert f"warning: {warning}" in captured.err and "flags every valid pixel" in warning
+    # QA: "output" was null though -o was given, and the message was both the error and a warning
+    assert (line["input"], line["output"], line["status"], line["warnings"]) == (str(st), str(out), "empty", [])
+    assert line["error"].startswith(f"{st}: the mask flags every valid pixel")
+    assert captured.err.strip() == f"warning: {line['error']}"  # an empty scene's own line is its error
     assert not out.exists() and not list(tmp_path.glob(".out.tif*"))
     empty = write(tmp_path / "empty.tif", np.zeros((70, 90), np.uint16), nodata=0)
     assert mask(empty, qa_path, "-o", out, "--bits", "3") == 3

@@ -72,6 +72,18 @@ def _fit(job: SceneJob, options: FitOptions, decoding: LstDecoding, as_json: boo
     return fitted
 
 
+def _fit_tags(fitted: SceneFit, fit_options: FitOptions, save_checkpoint: Optional[Path]) -> dict[str, str]:
+    """What was fitted, for the output's tags; ``precision`` where a network is blended in (bf16
+    and fp16 are not exact), as a checkpoint's output says. The fitted network starts from random
+    weights, so there is no other checkpoint to name than the one ``--save-checkpoint`` writes."""
+    network = "" if fitted.checkpoint is None else (
+        f"; the network {fitted.checkpoint.model} alone is saved" if save_checkpoint else "")
+    precision = fitted.predictor.precision
+    return {"fit": f"fitted on this scene (groklst downscale --fit): {fitted.predictor.name}{network}",
+            "fit_psf": fitted.psf.psf.spec, "fit_residual": fit_options.residual,
+            **({} if precision is None else {"precision": precision})}
+
+
 def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, fallback: str,
              save_checkpoint: Optional[Path], as_json: bool) -> None:
     """Fit on the scene, report every candidate's held-out metrics, then downscale with the choice.
@@ -94,14 +106,9 @@ def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, f
     if use_bicubic:
         source = ModelSource(interpolation="bicubic", device=fit_options.device)
     else:
-        network = "" if fitted.checkpoint is None else (
-            f"; the network {fitted.checkpoint.model} alone is saved" if save_checkpoint else "")
+        fitted.predictor.run_at(options.execution.precision)
         source = ModelSource(fitted=fitted.predictor, checkpoint_path=save_checkpoint,
-                             device=fit_options.device, extra_tags={
-                                 "fit": f"fitted on this scene (groklst downscale --fit): "
-                                        f"{fitted.predictor.name}{network}",
-                                 "fit_psf": fitted.psf.psf.spec,
-                                 "fit_residual": fit_options.residual})
+                             device=fit_options.device, extra_tags=_fit_tags(fitted, fit_options, save_checkpoint))
     options = replace(options, units=fitted.units)
     info(f"units: {fitted.units.value} in, {(options.units_out or fitted.units).value} out")
     with reported_once_published(job.output):  # a Ctrl-C after the rename waits for the result line

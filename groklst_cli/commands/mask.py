@@ -25,6 +25,18 @@ def _numbers(text: Optional[str], option: str, kind: type) -> tuple:
         raise InputError(option, f"{text!r} is not a comma-separated list of {'integers' if kind is int else 'numbers'}") from exc
 
 
+def _say_empty(exc: EmptySceneError, as_json: bool) -> None:
+    """Nothing written: the JSON line (naming the raster and ``-o`` as given) says why in its
+    ``error`` alone, as downscale's empty scene does; stderr's warning says it even when
+    stdout's reader went away."""
+    try:
+        if as_json:
+            result(strict_json.dumps({**state.names(), "status": "empty", "error": str(exc),
+                                      "warnings": warnings_said()}))
+    finally:
+        warn(str(exc))
+
+
 def mask(
     raster: Path = typer.Argument(..., help="The raster to mask: an LST, or a guidance band or stack."),
     mask_path: Path = typer.Argument(..., metavar="MASK", help="A QA raster (e.g. Landsat QA_PIXEL, Sentinel-2 SCL), a 0/1 cloud mask or class codes, on the raster's grid or one nesting in it."),
@@ -52,10 +64,7 @@ def mask(
         try:
             report = mask_raster(raster, mask_path, output, rule, fill=fill, overwrite=overwrite)
         except EmptySceneError as exc:
-            warn(str(exc))
-            if as_json:
-                result(strict_json.dumps({"input": str(raster), "output": None, "status": "empty", "error": str(exc),
-                                          "warnings": warnings_said()}))
+            _say_empty(exc, as_json)
             raise typer.Exit(EXIT_ALL_EMPTY) from exc
         share = report.masked / report.valid_before
         info(f"{report.input}: {report.masked:,} of {report.valid_before:,} valid pixels ({share:.1%}) "
