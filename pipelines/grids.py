@@ -149,9 +149,9 @@ def check_geotransform(path: str | os.PathLike[str], grid: Grid) -> None:
     if grid.transform != Affine.identity():
         return
     if grid.placed_by is not None:
-        raise InputError(path, f"has no geotransform, only {grid.placed_by}",
-                         f"warp it onto a grid first, e.g. gdalwarp{' -rpc' if grid.placed_by == 'RPCs' else ''} "
-                         "-t_srs EPSG:XXXX -r near IN.tif OUT.tif")
+        how = ("gdalwarp -r near IN.tif OUT.tif (onto the GCPs' CRS)" if grid.placed_by == "GCPs"
+               else "gdalwarp -rpc -r near IN.tif OUT.tif (onto WGS 84; -t_srs picks a projected CRS)")
+        raise InputError(path, f"has no geotransform, only {grid.placed_by}", f"warp it onto a grid first: {how}")
     missing = "no geotransform" + (" and no CRS" if grid.crs is None else "")
     raise InputError(path, f"has no georeferencing ({missing})",
                      "georeference it, e.g. gdal_edit.py -a_srs EPSG:XXXX -a_ullr ULX ULY LRX LRY")
