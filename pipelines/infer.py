@@ -106,15 +106,21 @@ class TilePredictor:
                  execution: Execution = Execution()):
         self.checkpoint = checkpoint
         self.device = device
-        self.execution = execution
-        self.memory_format = torch.channels_last if execution.channels_last else torch.contiguous_format
-        self.model = checkpoint.build().to(device, memory_format=self.memory_format)
+        self.model = checkpoint.build().to(device)
         self.uses_guidance = get_spec(checkpoint.model).guided  # interpolators, EDSR, RCAN: not
         self.scale = checkpoint.scale
-        self.precision = resolve_precision(execution.precision, device)
+        self._warned_clipping = False
+        self.run_with(execution)
+
+    def run_with(self, execution: Execution) -> None:
+        """Run from now on as ``execution`` says (layout, precision, compilation): a network
+        fitted on the scene is built before the run's ``--precision``/``--compile``/``--plain``."""
+        self.execution = execution
+        self.memory_format = torch.channels_last if execution.channels_last else torch.contiguous_format
+        self.model = self.model.to(memory_format=self.memory_format)
+        self.precision = resolve_precision(execution.precision, self.device)
         self._forward = torch.compile(self.model, dynamic=False) if execution.compile else self.model
         self._batch = 0  # the first batch size seen: a compiled model gets every batch padded to it
-        self._warned_clipping = False
 
     def _to_device(self, array: np.ndarray) -> torch.Tensor:
         tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))

@@ -16,6 +16,7 @@ from pipelines.units import Units
 
 if TYPE_CHECKING:
     from pipelines.downscale import DownscaleOptions
+    from pipelines.infer import Execution, ModelSource
     from pipelines.lst_values import LstDecoding
     from pipelines.scene_fit import SceneFit
     from pipelines.scenes import SceneJob
@@ -72,16 +73,55 @@ def _fit(job: SceneJob, options: FitOptions, decoding: LstDecoding, as_json: boo
     return fitted
 
 
+def _writes_saved_network(fitted: SceneFit) -> bool:
+    """Whether the network that ``--save-checkpoint`` saves is blended into what is written
+    (a blend may give it weight 0, or another method may win)."""
+    return any(network.checkpoint is fitted.checkpoint for network in fitted.predictor.networks)
+
+
+def _save_network(fitted: SceneFit, path: Optional[Path], overwrite: bool, written: bool) -> None:
+    """Save the fitted network (``--save-checkpoint``), saying when the output holds none of it."""
+    if path is None or fitted.checkpoint is None:
+        return
+    fitted.checkpoint.save(path, overwrite=overwrite)
+    unused = "" if written else " (not part of the output, which is not tagged with it)"
+    info(f"saved the fitted {fitted.checkpoint.model} network to {path}{unused}")
+
+
 def _fit_tags(fitted: SceneFit, fit_options: FitOptions, save_checkpoint: Optional[Path]) -> dict[str, str]:
     """What was fitted, for the output's tags; ``precision`` where a network is blended in (bf16
     and fp16 are not exact), as a checkpoint's output says. The fitted network starts from random
     weights, so there is no other checkpoint to name than the one ``--save-checkpoint`` writes."""
-    network = "" if fitted.checkpoint is None else (
-        f"; the network {fitted.checkpoint.model} alone is saved" if save_checkpoint else "")
+    saved = fitted.checkpoint is not None and save_checkpoint is not None
+    network = "" if not saved else (
+        f"; the network {fitted.checkpoint.model} alone is saved" if _writes_saved_network(fitted)
+        else f"; the network {fitted.checkpoint.model} is saved (--save-checkpoint) but not part of this output")
     precision = fitted.predictor.precision
     return {"fit": f"fitted on this scene (groklst downscale --fit): {fitted.predictor.name}{network}",
             "fit_psf": fitted.psf.psf.spec, "fit_residual": fit_options.residual,
             **({} if precision is None else {"precision": precision})}
+
+
+def _fallback_tags(fitted: SceneFit) -> dict[str, str]:
+    """Why a ``--fit`` run wrote bicubic: the fit was made but is not in the output."""
+    return {"fit": f"not written: the fit ({fitted.predictor.name}, held-out RMSE {fitted.fitted['rmse']:.3f} K) "
+                   f"did not beat bicubic ({fitted.bicubic['rmse']:.3f} K); bicubic written (--fallback bicubic)"}
+
+
+def _source(fitted: SceneFit, fit_options: FitOptions, execution: Execution, use_bicubic: bool,
+            save_checkpoint: Optional[Path]) -> ModelSource:
+    """What writes the output: bicubic (the fallback) or the fit, its networks run as ``execution``
+    says (they were built, and scored in fp32, before the run's options applied); the saved
+    checkpoint is named and hashed only where its network is in the output."""
+    from pipelines.infer import ModelSource
+
+    if use_bicubic:
+        return ModelSource(interpolation="bicubic", device=fit_options.device, extra_tags=_fallback_tags(fitted))
+    for network in fitted.predictor.networks:
+        network.run_with(execution)
+    return ModelSource(fitted=fitted.predictor,
+                       checkpoint_path=save_checkpoint if _writes_saved_network(fitted) else None,
+                       device=fit_options.device, extra_tags=_fit_tags(fitted, fit_options, save_checkpoint))
 
 
 def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, fallback: str,
@@ -91,24 +131,16 @@ def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, f
     Unless ``--fit-residual none``, every tile is made to aggregate (in Kelvin) to its LR pixels;
     ``--conserve`` adds the exact T^4 correction after blending. ``seconds`` include the fit.
     """
-    from pipelines.infer import ModelSource
     from pipelines.scenes import run_local
 
     fitted = _fit(job, fit_options, options.decoding, as_json)
-    if save_checkpoint is not None and fitted.checkpoint is not None:
-        fitted.checkpoint.save(save_checkpoint, overwrite=options.overwrite)
-        info(f"saved the fitted {fitted.checkpoint.model} network to {save_checkpoint}")
     use_bicubic = not fitted.beats_bicubic and fallback == "bicubic"
+    _save_network(fitted, save_checkpoint, options.overwrite, not use_bicubic and _writes_saved_network(fitted))
     if not fitted.beats_bicubic:
         warn("the fit is not better than bicubic on the held-out blocks: the guidance does not "
              "help on this scene" + ("; writing bicubic instead (--fallback bicubic)"
                                      if use_bicubic else " (--fallback bicubic writes bicubic)"))
-    if use_bicubic:
-        source = ModelSource(interpolation="bicubic", device=fit_options.device)
-    else:
-        fitted.predictor.run_at(options.execution.precision)
-        source = ModelSource(fitted=fitted.predictor, checkpoint_path=save_checkpoint,
-                             device=fit_options.device, extra_tags=_fit_tags(fitted, fit_options, save_checkpoint))
+    source = _source(fitted, fit_options, options.execution, use_bicubic, save_checkpoint)
     options = replace(options, units=fitted.units)
     info(f"units: {fitted.units.value} in, {(options.units_out or fitted.units).value} out")
     with reported_once_published(job.output):  # a Ctrl-C after the rename waits for the result line
