@@ -33,16 +33,16 @@ import torch
 import torch.nn.functional as F
 
 from pipelines.checkpoint import Checkpoint
-from pipelines.devices import resolve_device, resolve_precision
+from pipelines.devices import resolve_device
 from pipelines.evaluate import model_predictor
 from pipelines.fill import fill_nearest
 from pipelines.fit_options import FitOptions
-from pipelines.infer import TilePredictor
+from pipelines.infer import Execution, TilePredictor
 from pipelines.pixel_mlp import PixelMLP
 from pipelines.psf import blur
 from pipelines.psf_shape import Psf
 from pipelines.residual import correct_residual
-from pipelines.sharpen import Sharpener
+from pipelines.sharpen import DMS_MIN_LEAF, Sharpener
 from pipelines.train import Limits, build_checkpoint, fit
 from pipelines.train_config import TrainConfig
 
@@ -138,7 +138,7 @@ def sharpener_candidate(name: str, layers: SceneLayers, seed: int) -> Candidate:
     start = time.monotonic()
     s = layers.scale
     at_coarse = Sharpener(name, s, layers.bands, residual=layers.residual, psf=layers.psf.scaled(1 / s),
-                          seed=seed).fit(layers.coarse, layers.guidance_lr)
+                          seed=seed, min_leaf=DMS_MIN_LEAF).fit(layers.coarse, layers.guidance_lr)
     coarse = at_coarse.predict_scene(layers.coarse, layers.guidance_lr)
     native = Sharpener(name, s, layers.bands, residual=layers.residual, psf=layers.psf,
                        seed=seed).fit(layers.lst, layers.guidance)
@@ -247,14 +247,14 @@ class BlendPredictor:
 
     @property
     def precision(self) -> str | None:
-        """What the blended networks run at (all alike, see :meth:`run_at`); ``None`` without one."""
+        """What the blended networks run at (all alike, see :meth:`run_with`); ``None`` without one."""
         return self.networks[0].precision if self.networks else None
 
-    def run_at(self, precision: str) -> None:
-        """Run the blended networks at ``precision`` (``auto``: bf16 on CUDA, fp32 on the CPU), as
-        ``--precision`` runs any network; their held-out scores were computed in fp32."""
+    def run_with(self, execution: Execution) -> None:
+        """Run the blended networks as ``execution`` says (``--precision``, ``--compile``,
+        ``--plain``), as any network runs; their held-out scores were computed in fp32."""
         for predictor in self.networks:
-            predictor.precision = resolve_precision(precision, predictor.device)
+            predictor.run_with(execution)
 
     def predict(self, lr: np.ndarray, guidance: np.ndarray) -> np.ndarray:
         """``lr`` (B, h, w) Kelvin and ``guidance`` (B, K, h*s, w*s) without NaN -> (B, h*s, w*s)."""

@@ -48,6 +48,7 @@ class Selection:
 
     names: list[str]
     metrics: list[dict[str, float]]
+    references: dict[str, dict[str, float]]  # methods scored on the same pixels, not chosen from
     weights: list[float]  # of what is written (one-hot when a single candidate is)
     blend_weights: list[float]
     blend: dict[str, float] | None  # cross-fitted held-out metrics of the blend
@@ -94,26 +95,32 @@ def _cross_fitted(preds: np.ndarray, target: np.ndarray, blocks: np.ndarray,
 
 
 def select(names: list[str], coarse: list[np.ndarray], target: np.ndarray, test_blocks: np.ndarray,
-           mode: str = "blend", seed: int = 0) -> Selection:
+           mode: str = "blend", seed: int = 0, references: dict[str, np.ndarray] | None = None
+           ) -> Selection:
     """Score ``coarse`` predictions (each on the LST grid) against ``target`` on the test blocks.
 
     ``test_blocks`` is an integer array on the LST grid: the test block id of each pixel, -1
-    elsewhere. Pixels where any prediction or the target is NaN are left out.
+    elsewhere. Pixels where any prediction, reference or the target is NaN are left out, so
+    that the ``references`` (scored, never chosen) are judged on exactly the same pixels.
     """
-    stack = np.stack([c.astype(np.float64) for c in coarse])
+    references = references or {}
+    stack = np.stack([c.astype(np.float64) for c in [*coarse, *references.values()]])
     used = (test_blocks >= 0) & np.isfinite(target) & np.isfinite(stack).all(axis=0)
-    preds, truth, blocks = stack[:, used], target[used].astype(np.float64), test_blocks[used]
+    scored, truth, blocks = stack[:, used], target[used].astype(np.float64), test_blocks[used]
     if truth.size < 2:
         raise ValueError("no valid held-out pixel to compare the candidates on")
+    preds = scored[: len(names)]
     metrics = [pooled_metrics(p, truth) for p in preds]
+    scores = {name: pooled_metrics(p, truth) for name, p in zip(references, scored[len(names):])}
     single = int(np.argmin([m["rmse"] for m in metrics]))
     one_hot = [1.0 if i == single else 0.0 for i in range(len(names))]
     n_blocks = len(np.unique(blocks))
     if len(names) == 1 or n_blocks < 2:
-        return Selection(names, metrics, one_hot, one_hot, None, names[single], n_blocks, truth.size)
+        return Selection(names, metrics, scores, one_hot, one_hot, None, names[single], n_blocks,
+                         truth.size)
     rng = np.random.default_rng([seed, 11])
     weights = _bagged_weights(preds, truth, blocks, rng)
     blend = pooled_metrics(_cross_fitted(preds, truth, blocks, rng), truth)
     use_blend = mode == "blend" and blend["rmse"] < metrics[single]["rmse"]
-    return Selection(names, metrics, list(weights) if use_blend else one_hot, list(weights), blend,
+    return Selection(names, metrics, scores, list(weights) if use_blend else one_hot, list(weights), blend,
                      "blend" if use_blend else names[single], n_blocks, truth.size)

@@ -12,11 +12,14 @@ scale coarser:
 - The LST grid is cut into small square blocks (2-4 pixels of the degraded scale, so that
   the scene holds about ``MIN_BLOCKS`` of them); a seeded share of them is held out for **validation** (the network's early
   stopping) and another for the **test** that compares the candidates. The network trains on
-  every crop window, with the held-out pixels masked out of its loss.
+  every crop window, with the held-out pixels masked out of its loss. Without a network no
+  candidate learns from the LST grid (the others fit the degraded scene only), so every block
+  is a test block: the verdict then rests on the whole scene and no seed picks its blocks.
 - The thermal sensor's PSF is estimated from the LR pixels (:mod:`pipelines.psf`), and every
   output is made to aggregate back to the LR input (:mod:`pipelines.residual`).
 - :mod:`pipelines.fit_select` scores every candidate on the test blocks and writes the best
-  or the held-out-weighted blend.
+  or the held-out-weighted blend; beside plain bicubic, the ``bicubic`` candidate (the LR
+  residual spread back, no guidance) is the reference that says whether the guidance helps.
 
 A fitted network is a normal :class:`~pipelines.checkpoint.Checkpoint` whose scale is the
 scene's; the sharpeners have no weights and are refitted on every scene.
@@ -38,11 +41,11 @@ from pipelines.dataset import NormStats
 from pipelines.degrade import block_mean, degrade
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.fit_candidates import (
-    BlendPredictor, Candidate, SceneLayers, bicubic_candidate, bicubic_upsample, mlp_candidate,
+    BicubicMember, BlendPredictor, Candidate, SceneLayers, bicubic_candidate, bicubic_upsample, mlp_candidate,
     network_candidate, sharpener_candidate,
 )
 from pipelines.fit_options import FitOptions, INTERPOLATION_CANDIDATES, SHARPENER_CANDIDATES
-from pipelines.fit_select import Selection, pooled_metrics, select
+from pipelines.fit_select import Selection, select
 from pipelines.geotiff import band_names, open_raster, read_values
 from pipelines.grids import Grid, pair_grids, resolution_units
 from pipelines.psf import SIGMA_FRACTIONS, PsfEstimate, estimate_psf
@@ -63,6 +66,9 @@ BLOCK_LR_PIXELS = 4  # largest held-out block side in pixels of the degraded sca
 MIN_BLOCKS = 100
 FEW_HELD_OUT_BLOCKS = 10  # a verdict on fewer is weak: say so
 WIDE_PSF_LR = 3  # a given PSF wider than this many LST pixels is warned about
+NO_GUIDANCE = "bicubic"  # the references every fit is scored beside (fit_select.Selection.references)
+PLAIN_BICUBIC = "plain bicubic"
+NO_GUIDANCE_WRITTEN = "bicubic (residual spread)"  # its name where --fallback bicubic writes it
 
 StepHook = Callable[[int, float], None]
 
@@ -170,11 +176,13 @@ class WaldScene:
 
     Indices ``0..n_train-1`` are training windows (held-out pixels masked out of their
     targets), the following ones validation blocks, each read with a crop-sized context and a
-    target that is NaN outside the block. ``test_blocks`` marks the test blocks on the LST grid.
+    target that is NaN outside the block. ``test_blocks`` marks the test blocks on the LST grid;
+    with ``networks=False`` nothing trains, and every usable block is a test block.
     """
 
     def __init__(self, scene: Scene, crop: int, degradation: str, seed: int,
-                 block: int | None = None, *, lst_path: str | os.PathLike[str] = "LST"):
+                 block: int | None = None, *, networks: bool = True,
+                 lst_path: str | os.PathLike[str] = "LST"):
         s = scene.scale
         if crop % s or crop < 2 * s:
             raise InputError("--crop", f"crop {crop} must be a multiple of x{s} and >= {2 * s}")
@@ -188,7 +196,7 @@ class WaldScene:
         self.lr = degrade(scene.lst, s, method=degradation)
         self.guidance = scene.guidance
         valid = np.isfinite(self.hr)
-        val, test = self._held_out_blocks(valid, seed)
+        val, test = self._held_out_blocks(valid, seed) if networks else ([], self._usable_blocks(valid))
         self._val = val
         self.test_blocks = np.full(valid.shape, -1, dtype=np.int64)
         held = np.zeros_like(valid)
@@ -201,17 +209,20 @@ class WaldScene:
                   >= MIN_TRAIN_FRACTION * crop * crop)
         rows, cols = np.nonzero(enough)
         self._train = [(int(r) * s, int(c) * s) for r, c in zip(rows, cols)]
-        if not self._train or not self._val or not test:
+        if (networks and (not self._train or not self._val)) or len(test) < MIN_HELD_OUT_BLOCKS:
             raise InputError(lst_path, "too few valid pixels to fit a model on this scene",
                              "give a larger scene or one with less nodata")
 
-    def _held_out_blocks(self, valid: np.ndarray, seed: int
-                         ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    def _usable_blocks(self, valid: np.ndarray) -> list[tuple[int, int]]:
+        """Top-left corners of the blocks tiling the scene that are mostly valid."""
         b = self.block
         corners = [(r, q) for r in range(0, valid.shape[0] - b + 1, b)
                    for q in range(0, valid.shape[1] - b + 1, b)]
-        usable = [(r, q) for r, q in corners
-                  if valid[r : r + b, q : q + b].mean() >= MIN_VALID_FRACTION]
+        return [(r, q) for r, q in corners if valid[r : r + b, q : q + b].mean() >= MIN_VALID_FRACTION]
+
+    def _held_out_blocks(self, valid: np.ndarray, seed: int
+                         ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        usable = self._usable_blocks(valid)
         wanted = max(MIN_HELD_OUT_BLOCKS, round(HOLDOUT_FRACTION * len(usable)))
         if len(usable) < 2 * MIN_HELD_OUT_BLOCKS + 1:
             return [], []
@@ -273,7 +284,6 @@ class SceneFit:
     predictor: BlendPredictor
     candidates: list[Candidate]
     selection: Selection
-    bicubic: dict[str, float]  # plain bicubic (``--model bicubic``) on the test blocks
     psf: PsfEstimate
     seconds: float
     units: Units
@@ -293,8 +303,30 @@ class SceneFit:
         return next((c.checkpoint for c in self.candidates if c.checkpoint is not None), None)
 
     @property
+    def bicubic(self) -> dict[str, float]:
+        """Held-out metrics of plain bicubic (what ``--model bicubic`` writes)."""
+        return self.selection.references[PLAIN_BICUBIC]
+
+    @property
+    def no_guidance(self) -> dict[str, float]:
+        """Held-out metrics of the ``bicubic`` candidate: bicubic with the LR residual spread
+        back as every candidate's is, the guidance unread. What the guidance adds is measured
+        against it; plain bicubic is often beaten by the residual spread alone."""
+        return self.selection.references[NO_GUIDANCE]
+
+    @property
     def beats_bicubic(self) -> bool:
         return bool(self.fitted["rmse"] < self.bicubic["rmse"])
+
+    def no_guidance_predictor(self) -> BlendPredictor:
+        """The ``bicubic`` candidate as a predictor: bicubic with the residual spread back."""
+        return BlendPredictor(NO_GUIDANCE_WRITTEN, self.scale, list(self.bands), [BicubicMember(self.scale)],
+                              [1.0], self.extra["residual"])
+
+    @property
+    def guidance_helps(self) -> bool:
+        """Whether what is written beats the same residual spread without the guidance."""
+        return bool(self.fitted["rmse"] < self.no_guidance["rmse"])
 
     def summary(self) -> dict[str, Any]:
         """Plain values for the ``--json`` line."""
@@ -324,6 +356,8 @@ class SceneFit:
             "held_out_fitted": rounded(self.fitted),
             "held_out_bicubic": rounded(self.bicubic),
             "beats_bicubic": self.beats_bicubic,
+            "held_out_no_guidance": rounded(self.no_guidance),
+            "guidance_helps": self.guidance_helps,
             **self.extra,
         }
 
@@ -352,7 +386,8 @@ def fit_scene(
     scene = read_scene(lst_path, guidance_path, opts.units, decoding)
     s = scene.scale
     crop = opts.crop or default_crop(*scene.lst.shape, s)
-    source = WaldScene(scene, crop, opts.degradation, opts.seed, lst_path=lst_path)
+    source = WaldScene(scene, crop, opts.degradation, opts.seed, networks=bool(opts.networks),
+                       lst_path=lst_path)
     if opts.psf is None:
         began = time.monotonic()
         psf = estimate_psf(scene.lst, scene.native, s, opts.seed)
@@ -376,18 +411,17 @@ def fit_scene(
             candidates.append(network_candidate(name, layers, source, crop, opts,
                                                 str(lst_path), on_step))
     names = [c.name for c in candidates]
+    no_guidance = next((c for c in candidates if c.name == "bicubic"), None) or bicubic_candidate(layers)
+    references = {NO_GUIDANCE: no_guidance.coarse, PLAIN_BICUBIC: bicubic_upsample(source.lr, s)}
     selection = select(names, [c.coarse for c in candidates], scene.lst, source.test_blocks,
-                       opts.select, opts.seed)
-    plain = bicubic_upsample(source.lr, s)
-    used = (source.test_blocks >= 0) & np.isfinite(scene.lst)
-    bicubic = pooled_metrics(plain[used].astype(np.float64), scene.lst[used].astype(np.float64))
+                       opts.select, opts.seed, references)
     written = "blend of " + "+".join(
         n for n, w in zip(names, selection.weights) if w > 0) if selection.written == "blend" \
         else selection.written
     predictor = BlendPredictor(written, s, list(scene.bands), [c.member for c in candidates],
                                selection.weights, opts.residual)
     return SceneFit(
-        predictor=predictor, candidates=candidates, selection=selection, bicubic=bicubic,
+        predictor=predictor, candidates=candidates, selection=selection,
         psf=psf, seconds=time.monotonic() - started, units=scene.units, scale=s,
         bands=list(scene.bands), held_out_blocks=source.test_block_count,
         extra={"crop": crop, "block": source.block, "residual": opts.residual,
@@ -412,6 +446,10 @@ def describe(fit_result: SceneFit) -> list[str]:
     if sel.blend is not None:
         lines.append(f"  {'blend':<14} {sel.blend['rmse']:.3f} K / {sel.blend['cc']:.3f}  "
                      "(cross-fitted on other blocks)")
+    if "bicubic" not in fit_result.selection.names:
+        n = fit_result.no_guidance
+        lines.append(f"  {'bicubic':<14} {n['rmse']:.3f} K / {n['cc']:.3f}  (residual spread, no guidance: "
+                     "the reference, not a candidate)")
     b = fit_result.bicubic
     lines.append(f"  {'plain bicubic':<14} {b['rmse']:.3f} K / {b['cc']:.3f}")
     lines.append(f"writing: {fit_result.predictor.name} (held-out RMSE {fit_result.fitted['rmse']:.3f} K)")

@@ -40,7 +40,7 @@ def test_tsharp_recovers_a_linear_ndvi_relation_exactly() -> None:
 
 
 def test_dms_beats_tsharp_on_a_piecewise_relation() -> None:
-    g = 2.0 * smooth_field(128, 1)
+    g = 2.0 * smooth_field(512, 1)  # 128 x 128 LR pixels: enough for leaves of 20 s^2
     fine = np.where(g > 0, 300 + 6.0 * g, 300 - 1.0 * g).astype(np.float32) + 0.2 * g**2
     lr = block_mean(fine, 4)
     errors = {}
@@ -48,6 +48,21 @@ def test_dms_beats_tsharp_on_a_piecewise_relation() -> None:
         sharpener = Sharpener(name, 4, ["g"], residual="none").fit(lr, g[None])
         errors[name] = rmse(sharpener.predict_scene(lr, g[None]), fine)
     assert errors["dms"] < 0.5 * errors["tsharp"], errors
+
+
+def test_dms_leaves_cover_the_same_ground_at_both_scales() -> None:
+    """The twin fitted one scale coarser (``--fit``'s held-out check) has as many leaves as the
+    tree that writes, so the check scores the model that is written."""
+    from pipelines.sharpen import DMS_MIN_LEAF
+
+    g = 2.0 * smooth_field(512, 1)
+    fine = np.where(g > 0, 300 + 6.0 * g, 300 - 1.0 * g).astype(np.float32)
+    lr, coarse = block_mean(fine, 4), block_mean(fine, 16)
+    native = Sharpener("dms", 4, ["g"]).fit(lr, g[None])
+    twin = Sharpener("dms", 4, ["g"], min_leaf=DMS_MIN_LEAF).fit(coarse, block_mean(g, 4)[None])
+    assert (native.leaf_pixels, twin.leaf_pixels) == (16 * DMS_MIN_LEAF, DMS_MIN_LEAF)
+    leaves = lambda s: np.mean([t.get_n_leaves() for t in s._learner.trees.estimators_])  # noqa: E731
+    assert 0.5 < leaves(native) / leaves(twin) < 2.0, (leaves(native), leaves(twin))
 
 
 def test_dms_in_threads_builds_the_same_trees_as_one_job() -> None:

@@ -102,23 +102,42 @@ def _fit_tags(fitted: SceneFit, fit_options: FitOptions, save_checkpoint: Option
             **({} if precision is None else {"precision": precision})}
 
 
-def _fallback_tags(fitted: SceneFit) -> dict[str, str]:
-    """Why a ``--fit`` run wrote bicubic: the fit was made but is not in the output."""
-    return {"fit": f"not written: the fit ({fitted.predictor.name}, held-out RMSE {fitted.fitted['rmse']:.3f} K) "
-                   f"did not beat bicubic ({fitted.bicubic['rmse']:.3f} K); bicubic written (--fallback bicubic)"}
+def _verdict(fitted: SceneFit) -> str | None:
+    """Why the fit should not be written, or ``None``: it must beat plain bicubic and bicubic
+    with the same residual spread (the guidance unread) on the held-out blocks."""
+    name, rmse = fitted.predictor.name, fitted.fitted["rmse"]
+    if not fitted.beats_bicubic:
+        return f"the fit ({name}, held-out RMSE {rmse:.3f} K) did not beat bicubic ({fitted.bicubic['rmse']:.3f} K)"
+    if not fitted.guidance_helps:
+        return (f"the guidance does not help: the fit ({name}, held-out RMSE {rmse:.3f} K) did not beat bicubic "
+                f"with the LR residual spread back ({fitted.no_guidance['rmse']:.3f} K)")
+    return None
 
 
-def _source(fitted: SceneFit, fit_options: FitOptions, execution: Execution, use_bicubic: bool,
-            save_checkpoint: Optional[Path]) -> ModelSource:
-    """What writes the output: bicubic (the fallback) or the fit, its networks run as ``execution``
-    says (they were built, and scored in fp32, before the run's options applied); the saved
-    checkpoint is named and hashed only where its network is in the output."""
+def _fallback_source(fitted: SceneFit, fit_options: FitOptions, reason: str) -> ModelSource:
+    """``--fallback bicubic``: plain bicubic or bicubic with the residual spread back, whichever
+    scored better on the held-out blocks; its tags say the fit was made but not written."""
     from pipelines.infer import ModelSource
 
-    if use_bicubic:
-        return ModelSource(interpolation="bicubic", device=fit_options.device, extra_tags=_fallback_tags(fitted))
-    for network in fitted.predictor.networks:
-        network.run_with(execution)
+    spread = fitted.no_guidance["rmse"] < fitted.bicubic["rmse"]
+    written = fitted.no_guidance_predictor().name if spread else "bicubic"
+    tags = {"fit": f"not written: {reason}; {written} written (--fallback bicubic)",
+            **({"fit_residual": fit_options.residual} if spread else {})}
+    if spread:
+        return ModelSource(fitted=fitted.no_guidance_predictor(), device=fit_options.device, extra_tags=tags)
+    return ModelSource(interpolation="bicubic", device=fit_options.device, extra_tags=tags)
+
+
+def _source(fitted: SceneFit, fit_options: FitOptions, execution: Execution, fallback_reason: Optional[str],
+            save_checkpoint: Optional[Path]) -> ModelSource:
+    """What writes the output: a bicubic (the fallback, when ``fallback_reason``) or the fit, its
+    networks run as ``execution`` says (they were built, and scored in fp32, before the run's
+    options applied); the saved checkpoint is named and hashed only where its network is in the output."""
+    from pipelines.infer import ModelSource
+
+    if fallback_reason is not None:
+        return _fallback_source(fitted, fit_options, fallback_reason)
+    fitted.predictor.run_with(execution)
     return ModelSource(fitted=fitted.predictor,
                        checkpoint_path=save_checkpoint if _writes_saved_network(fitted) else None,
                        device=fit_options.device, extra_tags=_fit_tags(fitted, fit_options, save_checkpoint))
@@ -134,13 +153,13 @@ def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, f
     from pipelines.scenes import run_local
 
     fitted = _fit(job, fit_options, options.decoding, as_json)
-    use_bicubic = not fitted.beats_bicubic and fallback == "bicubic"
+    reason = _verdict(fitted)
+    use_bicubic = reason is not None and fallback == "bicubic"
     _save_network(fitted, save_checkpoint, options.overwrite, not use_bicubic and _writes_saved_network(fitted))
-    if not fitted.beats_bicubic:
-        warn("the fit is not better than bicubic on the held-out blocks: the guidance does not "
-             "help on this scene" + ("; writing bicubic instead (--fallback bicubic)"
-                                     if use_bicubic else " (--fallback bicubic writes bicubic)"))
-    source = _source(fitted, fit_options, options.execution, use_bicubic, save_checkpoint)
+    if reason is not None:
+        warn(f"on the held-out blocks {reason}" + ("; writing bicubic instead (--fallback bicubic)"
+                                                  if use_bicubic else " (--fallback bicubic writes bicubic)"))
+    source = _source(fitted, fit_options, options.execution, reason if use_bicubic else None, save_checkpoint)
     options = replace(options, units=fitted.units)
     info(f"units: {fitted.units.value} in, {(options.units_out or fitted.units).value} out")
     with reported_once_published(job.output):  # a Ctrl-C after the rename waits for the result line
