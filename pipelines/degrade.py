@@ -85,7 +85,7 @@ def _gaussian_rows(length: int, factor: int, sigma: float) -> np.ndarray:
     """Matrix ``(length/s, length)``: Gaussian weights of each fine pixel for each coarse pixel.
 
     The Gaussian is centred on the centre of the coarse pixel (fine coordinate ``(j + 0.5) s``)
-    and truncated at four standard deviations; rows are not normalised here, so missing context
+    and truncated at four standard deviations plus half a pixel; rows are not normalised here, so missing context
     at the raster edge is handled by the normalised convolution in :func:`mtf_degrade`.
     """
     centres = (np.arange(length // factor) + 0.5) * factor
