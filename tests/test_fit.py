@@ -269,9 +269,9 @@ def test_fallback_bicubic_when_guidance_does_not_help(tmp_path: Path, capsys) ->
     fine = (290 + 0.2 * yy + 0.1 * xx).astype(np.float32)  # a ramp: bicubic is near exact
     noise = np.random.default_rng(1).normal(0, 1, (1, 64, 64)).astype(np.float32)
     lst_path, _ = write_pair(tmp_path, fine, noise, 2, ["noise"])
-    out, bicubic = tmp_path / "out.tif", tmp_path / "bicubic.tif"
+    out, bicubic, ckpt = tmp_path / "out.tif", tmp_path / "bicubic.tif", tmp_path / "net.pt"
     assert run(["downscale", str(lst_path), "--fit", "--model", "mocolsk-lite", "--fit-iters", "4",
-                *QUICK, "--fallback", "bicubic", "-o", str(out), "--json"]) == 0
+                *QUICK, "--fallback", "bicubic", "--save-checkpoint", str(ckpt), "-o", str(out), "--json"]) == 0
     captured = capsys.readouterr()
     line = json.loads(captured.out.strip().splitlines()[-1])
     # on a ramp, bicubic with the LR residual spread back beats plain bicubic (at the edges), so
@@ -280,6 +280,15 @@ def test_fallback_bicubic_when_guidance_does_not_help(tmp_path: Path, capsys) ->
     assert report["beats_bicubic"] is False and report["written"] == "bicubic (residual spread)"
     assert report["held_out_no_guidance"]["rmse"] < report["held_out_bicubic"]["rmse"]
     assert "did not beat bicubic" in captured.err and "writing bicubic instead" in captured.err
+    # the network is saved but not tagged, and the tags say the fit was not written and why
+    assert ckpt.is_file() and "(not part of the output, which is not tagged with it)" in captured.err
+    with rasterio.open(out) as src:
+        written = src.tags()
+    assert written["model"] == "bicubic (residual spread)" and written["fit_residual"] == "smooth"
+    assert not {"checkpoint_sha256", "precision", "fit_psf"} & written.keys()
+    fitted, plain = report["held_out_fitted"]["rmse"], report["held_out_bicubic"]["rmse"]
+    assert written["fit"] == (f"not written: the fit (mocolsk-lite, held-out RMSE {fitted:.3f} K) did not beat "
+                              f"bicubic ({plain:.3f} K); bicubic (residual spread) written (--fallback bicubic)")
     assert run(["downscale", str(lst_path), "--fit", "--fit-candidates", "bicubic", *QUICK, "-o", str(bicubic)]) == 0
     np.testing.assert_array_equal(read(out), read(bicubic))
     np.testing.assert_allclose(block_mean(read(out), 2), block_mean(fine, 2), atol=1e-3)

@@ -1,5 +1,5 @@
-"""``downscale --fit``: the saved network is tagged only where it writes the output, a fallback's
-tags say no fit was written, and ``--compile``/``--plain`` reach the fitted network."""
+"""``downscale --fit``: the saved network is tagged only where it writes the output, and
+``--compile``/``--plain`` reach the fitted network (a fallback's tags: tests/test_fit.py)."""
 
 from __future__ import annotations
 
@@ -50,27 +50,6 @@ def test_a_saved_network_that_is_not_written_is_saved_but_not_tagged(tmp_path: P
     assert "checkpoint_sha256" not in written and "precision" not in written
     assert written["fit"] == ("fitted on this scene (groklst downscale --fit): tsharp; the network "
                               "mocolsk-lite is saved (--save-checkpoint) but not part of this output")
-
-
-def test_a_fallback_to_bicubic_says_the_fit_was_not_written(tmp_path: Path, capsys) -> None:
-    yy, xx = np.mgrid[0:64, 0:64]
-    fine = (290 + 0.2 * yy + 0.1 * xx).astype(np.float32)  # a ramp: bicubic is near exact
-    noise = np.random.default_rng(1).normal(0, 1, (1, 64, 64)).astype(np.float32)
-    lst_path, _ = write_pair(tmp_path, fine, noise, 2, ["noise"])
-    out, ckpt = tmp_path / "out.tif", tmp_path / "net.pt"
-    assert run(["downscale", str(lst_path), "--fit", "--model", "mocolsk-lite", *NETWORK, "--fallback", "bicubic",
-                "--save-checkpoint", str(ckpt), "-o", str(out), "--json"]) == 0
-    captured = capsys.readouterr()
-    report = json.loads(captured.out.strip().splitlines()[-1])["fit"]
-    # on a ramp the residual spread beats plain bicubic on the held-out blocks: that is written
-    assert (report["beats_bicubic"], report["written"]) == (False, "bicubic (residual spread)")
-    assert ckpt.is_file() and "(not part of the output, which is not tagged with it)" in captured.err
-    written = tags(out)
-    assert written["model"] == "bicubic (residual spread)" and written["fit_residual"] == "smooth"
-    assert not {"checkpoint_sha256", "precision", "fit_psf"} & written.keys()
-    fitted, bicubic = report["held_out_fitted"]["rmse"], report["held_out_bicubic"]["rmse"]
-    assert written["fit"] == (f"not written: the fit (mocolsk-lite, held-out RMSE {fitted:.3f} K) did not beat "
-                              f"bicubic ({bicubic:.3f} K); bicubic (residual spread) written (--fallback bicubic)")
 
 
 def test_compile_reaches_the_fitted_network_and_its_saved_checkpoint_is_tagged(
