@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,9 +126,18 @@ class Checkpoint:
 
     def save(self, path: str | os.PathLike[str], overwrite: bool = True) -> Path:
         """Write atomically (a killed save never leaves a truncated checkpoint)."""
+        with self.staged(path, overwrite):
+            pass
+        return Path(path)
+
+    @contextmanager
+    def staged(self, path: str | os.PathLike[str], overwrite: bool = True) -> Iterator[Path]:
+        """Write to a temporary name beside ``path`` and yield it; renamed onto ``path`` when the
+        block ends without error, removed otherwise: a checkpoint published only together with
+        what was made from it (``downscale --fit --save-checkpoint``)."""
         with atomic_output(path, overwrite=overwrite) as tmp:
             torch.save(self.to_dict(), tmp)
-        return Path(path)
+            yield tmp
 
     def check_compatible(
         self,

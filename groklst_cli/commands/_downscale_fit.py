@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
+
+import typer
 
 from groklst_cli.commands._scene_reports import exit_status, say
 from groklst_cli.console import info, info_lines, progress, state, warn
@@ -15,7 +19,7 @@ from pipelines.psf_shape import Psf
 from pipelines.units import Units
 
 if TYPE_CHECKING:
-    from pipelines.downscale import DownscaleOptions
+    from pipelines.downscale import DownscaleOptions, SceneReport
     from pipelines.infer import Execution, ModelSource
     from pipelines.lst_values import LstDecoding
     from pipelines.scene_fit import SceneFit
@@ -79,11 +83,47 @@ def _writes_saved_network(fitted: SceneFit) -> bool:
     return any(network.checkpoint is fitted.checkpoint for network in fitted.predictor.networks)
 
 
-def _save_network(fitted: SceneFit, path: Optional[Path], overwrite: bool, written: bool) -> None:
-    """Save the fitted network (``--save-checkpoint``), saying when the output holds none of it."""
+@dataclass
+class _Saving:
+    """The ``--save-checkpoint`` file while the output is written: its temporary name (None:
+    nothing to save), whether to publish it, and then the path it was saved to or why not."""
+
+    tmp: Optional[Path] = None
+    publish: bool = False
+    saved: Optional[Path] = None
+    error: Optional[str] = None
+
+
+class _Withdrawn(Exception):
+    """The scene's output was not written, so neither is its network (:func:`_saved_with_output`)."""
+
+
+@contextmanager
+def _saved_with_output(fitted: SceneFit, path: Optional[Path], overwrite: bool, written: bool) -> Iterator[_Saving]:
+    """The fitted network under a temporary name beside ``path`` for the block, renamed onto
+    ``path`` when the block sets ``publish`` (its output was published) and removed otherwise,
+    as on an error or interrupt: a checkpoint is never left without its output to block a rerun.
+    Renaming it after the output's rename, the signal already waits (reported_once_published)."""
+    saving = _Saving()
     if path is None or fitted.checkpoint is None:
+        yield saving
         return
-    fitted.checkpoint.save(path, overwrite=overwrite)
+    body_done = False
+    try:
+        with fitted.checkpoint.staged(path, overwrite) as saving.tmp:
+            yield saving
+            body_done = True
+            if not saving.publish:
+                raise _Withdrawn()
+    except _Withdrawn:
+        return
+    except (InputError, OSError) as exc:  # the rename: e.g. another run saved one there meanwhile
+        if not body_done:
+            raise
+        saving.error = f"the fitted network was not saved: {exc}"
+        warn(saving.error)
+        return
+    saving.saved = path
     unused = "" if written else " (not part of the output, which is not tagged with it)"
     info(f"saved the fitted {fitted.checkpoint.model} network to {path}{unused}")
 
@@ -129,18 +169,23 @@ def _fallback_source(fitted: SceneFit, fit_options: FitOptions, reason: str) -> 
 
 
 def _source(fitted: SceneFit, fit_options: FitOptions, execution: Execution, fallback_reason: Optional[str],
-            save_checkpoint: Optional[Path]) -> ModelSource:
+            save_checkpoint: Optional[Path], staged: Optional[Path]) -> ModelSource:
     """What writes the output: a bicubic (the fallback, when ``fallback_reason``) or the fit, its
     networks run as ``execution`` says (they were built, and scored in fp32, before the run's
-    options applied); the saved checkpoint is named and hashed only where its network is in the output."""
+    options applied); the saved checkpoint (``staged`` until it is renamed onto ``save_checkpoint``)
+    is named and hashed only where its network is in the output."""
+    from pipelines.checkpoint import file_hash
     from pipelines.infer import ModelSource
 
     if fallback_reason is not None:
         return _fallback_source(fitted, fit_options, fallback_reason)
     fitted.predictor.run_with(execution)
-    return ModelSource(fitted=fitted.predictor,
-                       checkpoint_path=save_checkpoint if _writes_saved_network(fitted) else None,
-                       device=fit_options.device, extra_tags=_fit_tags(fitted, fit_options, save_checkpoint))
+    tagged = staged is not None and _writes_saved_network(fitted)
+    source = ModelSource(fitted=fitted.predictor, checkpoint_path=save_checkpoint if tagged else None,
+                         device=fit_options.device, extra_tags=_fit_tags(fitted, fit_options, save_checkpoint))
+    if tagged:  # the tags hash the checkpoint before it is renamed into place: its temporary's bytes
+        source._hash = file_hash(staged)
+    return source
 
 
 def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, fallback: str,
@@ -150,28 +195,38 @@ def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, f
     Unless ``--fit-residual none``, every tile is made to aggregate (in Kelvin) to its LR pixels;
     ``--conserve`` adds the exact T^4 correction after blending. ``seconds`` include the fit.
     """
-    from pipelines.scenes import run_local
-
     fitted = _fit(job, fit_options, options.decoding, as_json)
     reason = _verdict(fitted)
     use_bicubic = reason is not None and fallback == "bicubic"
-    _save_network(fitted, save_checkpoint, options.overwrite, not use_bicubic and _writes_saved_network(fitted))
     if reason is not None:
         warn(f"on the held-out blocks {reason}" + ("; writing bicubic instead (--fallback bicubic)"
                                                   if use_bicubic else " (--fallback bicubic writes bicubic)"))
-    source = _source(fitted, fit_options, options.execution, reason if use_bicubic else None, save_checkpoint)
     options = replace(options, units=fitted.units)
     info(f"units: {fitted.units.value} in, {(options.units_out or fitted.units).value} out")
+    written = not use_bicubic and _writes_saved_network(fitted)
     with reported_once_published(job.output):  # a Ctrl-C after the rename waits for the result line
-        with progress() as bar:
-            task = bar.add_task(job.lst.name, total=None)
-            report = next(run_local(
-                [job], source, options, debug=state.debug,
-                on_progress=lambda done, total: bar.update(task, completed=done, total=total),
-                on_grid=info,
-            ))
+        with _saved_with_output(fitted, save_checkpoint, options.overwrite, written) as saving:
+            source = _source(fitted, fit_options, options.execution, reason if use_bicubic else None,
+                             save_checkpoint, saving.tmp)
+            report = _downscale(job, source, options)
+            saving.publish = report.status == "ok"
         report.seconds = round(report.seconds + fitted.seconds, 3)
-        report.extra["fit"] = {**fitted.summary(), "written": source.name,
-                               "conserve": options.conserve}
+        report.extra["fit"] = {**fitted.summary(), "written": source.name, "conserve": options.conserve,
+                               "checkpoint_saved": None if saving.saved is None else str(saving.saved)}
         say(report, as_json)
     exit_status([report.status])
+    if saving.error is not None:
+        raise typer.Exit(2)
+
+
+def _downscale(job: SceneJob, source: ModelSource, options: DownscaleOptions) -> SceneReport:
+    """The scene written by ``source``, with a progress bar."""
+    from pipelines.scenes import run_local
+
+    with progress() as bar:
+        task = bar.add_task(job.lst.name, total=None)
+        return next(run_local(
+            [job], source, options, debug=state.debug,
+            on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+            on_grid=info,
+        ))
