@@ -31,6 +31,7 @@ from pipelines.downscale import DownscaleOptions, SceneReport, downscale_scene, 
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError, environment_error
 from pipelines.geotiff import check_geotiff_name
 from pipelines.infer import ModelSource
+from pipelines.quicklook import write_quicklook
 from pipelines.raster_names import display_name, gdal_name, raster_stem
 from pipelines.scene_align import aligned_guidance
 
@@ -60,6 +61,7 @@ class SceneJob:
     guidance: Path | None = None
     guided: bool = True  # False: interpolation onto the refined LST grid (--scale), no guidance
     align: bool = False  # resample ``guidance`` onto the LST's grid first (--align)
+    quicklook: Path | None = None  # a PNG of input and output, drawn once the output is published
 
     def __post_init__(self) -> None:
         if self.align and self.guidance is None:
@@ -114,7 +116,8 @@ def run_job(
 
     Statuses: ``ok``; ``skipped`` (output exists, ``skip_existing``); ``empty`` (no valid
     pixel, nothing written); ``error`` (bad input or environment); ``failed`` (a bug);
-    ``stopped`` (``stopped()`` said so: nothing written, no temporary left).
+    ``stopped`` (``stopped()`` said so: nothing written, no temporary left). A ``quicklook``
+    that cannot be drawn makes a written scene ``error`` or ``failed`` (:func:`_with_quicklook`).
     ``on_grid`` gets a line on each grid decision (the alignment, the output grid).
     ``stopped`` is asked before any work, every :data:`STOP_POLL_S` on progress, and right
     before the finished output is renamed into place.
@@ -144,7 +147,7 @@ def run_job(
             )
             report.output = str(job.output)
         report.seconds = round(time.perf_counter() - start, 3)  # with the alignment
-        return report
+        return _with_quicklook(report, job, options.overwrite, debug)
     except SceneStopped:
         return SceneReport(display_name(job.lst), str(job.output), status="stopped")
     except EmptySceneError as exc:
@@ -152,16 +155,38 @@ def run_job(
     except OutputAppeared as exc:  # another run of the scene finished first; its output is kept
         status, error = ("skipped", None) if skip_existing else ("error", str(exc))
         return SceneReport(display_name(job.lst), str(job.output), status=status, error=error)
-    except InputError as exc:
-        return SceneReport(display_name(job.lst), str(job.output), status="error", error=str(exc))
     except Exception as exc:  # noqa: BLE001 - reported per scene; the run goes on
-        mapped = environment_error(exc, job.output)
-        if mapped is not None:
-            return SceneReport(display_name(job.lst), str(job.output), status="error", error=str(mapped))
-        detail = traceback.format_exc() if debug else f"{type(exc).__name__}: {exc}"
-        return SceneReport(
-            display_name(job.lst), str(job.output), status="failed", error=f"internal error: {detail}"
-        )
+        status, error = _failure(exc, job.output, debug)
+        return SceneReport(display_name(job.lst), str(job.output), status=status, error=error)
+
+
+def _failure(exc: Exception, path: Path, debug: bool) -> tuple[str, str]:
+    """A scene's status and error for ``exc``: ``error`` for bad input or the environment (a
+    full disk about ``path``), else ``failed`` (a bug, with the traceback under ``debug``)."""
+    if isinstance(exc, InputError):
+        return "error", str(exc)
+    mapped = environment_error(exc, path)
+    if mapped is not None:
+        return "error", str(mapped)
+    detail = traceback.format_exc() if debug else f"{type(exc).__name__}: {exc}"
+    return "failed", f"internal error: {detail}"
+
+
+def _with_quicklook(report: SceneReport, job: SceneJob, overwrite: bool, debug: bool) -> SceneReport:
+    """``report`` once the job's quick look is drawn. A PNG that cannot be written (a full disk)
+    makes the scene an ``error`` naming the PNG and the GeoTIFF, which is complete and stays:
+    the scene's one report (its --json line, the exit status) says whether everything asked
+    for was written, and keeps the output's keys."""
+    if job.quicklook is None:
+        return report
+    try:
+        write_quicklook(job.output, job.quicklook, lst_path=job.lst, overwrite=overwrite)
+    except Exception as exc:  # noqa: BLE001 - the scene's report says it; the run goes on
+        status, error = _failure(exc, job.quicklook, debug)
+        kept = (f"the GeoTIFF {job.output} was written and kept "
+                f"(groklst quicklook {job.output} -o {job.quicklook} draws the PNG)")
+        return replace(report, status=status, error=f"{error}; {kept}")
+    return report
 
 
 @contextmanager
@@ -515,7 +540,8 @@ def _absolute(path: Path | None) -> Path | None:
 
 
 def _absolute_job(job: SceneJob) -> SceneJob:
-    return replace(job, lst=_absolute(job.lst), output=_absolute(job.output), guidance=_absolute(job.guidance))
+    return replace(job, lst=_absolute(job.lst), output=_absolute(job.output), guidance=_absolute(job.guidance),
+                   quicklook=_absolute(job.quicklook))
 
 
 def _absolute_source(source: ModelSource) -> ModelSource:
@@ -537,8 +563,9 @@ def _as_given(report: SceneReport, given: SceneJob, sent: SceneJob) -> SceneRepo
 def _named_as_given(text: str, given: SceneJob, sent: SceneJob) -> str:
     """``text`` from a worker with the scene's absolute paths (``sent``) named as given."""
     renamed = {}
-    for absolute, typed in zip([sent.output, *sent.inputs()], [given.output, *given.inputs()]):
-        if absolute != typed:
+    for absolute, typed in zip([sent.output, sent.quicklook, *sent.inputs()],
+                               [given.output, given.quicklook, *given.inputs()]):
+        if absolute is not None and absolute != typed:
             for form in {str(absolute), display_name(absolute)}:
                 renamed[form] = display_name(typed)
     for absolute in sorted(renamed, key=len, reverse=True):  # a path before its prefixes

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable
-from dataclasses import asdict, replace
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -20,14 +24,60 @@ if TYPE_CHECKING:
 EXIT_ALL_EMPTY = 3
 
 
+@dataclass(frozen=True)
+class TypedNames:
+    """The run's paths as the user typed them (``./a/x_lst.tif``, ``a//x_lst.tif``, ``-o ./o.tif``),
+    by the name groklst opened them under, which pathlib folds (``a/x_lst.tif``): a scene's line
+    names them as typed, so a script matches it with the names it gave (``find .`` prints ``./``)."""
+
+    names: dict[str, str] = field(default_factory=dict)  # an input or -o as opened -> as typed
+    out_dir: str | None = None  # --out-dir as typed
+
+    def output(self, opened: str) -> str:
+        """An output as typed: ``-o``, or the file's name under ``--out-dir`` as typed."""
+        if opened in self.names:
+            return self.names[opened]
+        if self.out_dir is not None and Path(opened).parent == Path(self.out_dir):
+            return os.path.join(self.out_dir, Path(opened).name)
+        return opened
+
+
+_typed: ContextVar[TypedNames | None] = ContextVar("typed_names", default=None)  # the running command's
+
+
+def name_as_typed(ctx: typer.Context, typed: TypedNames) -> None:
+    """Make the command's scene lines (:func:`say`) name its paths as ``typed``, until it ends."""
+    token = _typed.set(typed)
+    ctx.call_on_close(lambda: _typed.reset(token))
+
+
+def _as_typed(report: SceneReport) -> SceneReport:
+    """``report`` with its input and output, also in its error, named as typed (:class:`TypedNames`)."""
+    typed = _typed.get()
+    if typed is None:
+        return report
+    names = {**typed.names, report.output: typed.output(report.output)}
+    return replace(report, input=names.get(report.input, report.input), output=names[report.output],
+                   error=report.error and _renamed(report.error, names))
+
+
+def _renamed(text: str, names: dict[str, str]) -> str:
+    """``text`` with each path of ``names`` (whole, not a part of a longer path) as typed."""
+    changed = {opened: typed for opened, typed in names.items() if opened != typed}
+    if not changed:
+        return text
+    alternatives = "|".join(map(re.escape, sorted(changed, key=len, reverse=True)))
+    return re.sub(rf"(?<![\w./-])(?:{alternatives})(?![\w./-])", lambda m: changed[m.group(0)], text)
+
+
 def say(report: SceneReport, as_json: bool) -> None:
     """One scene's outcome: the output path (or a JSON line) on stdout, how it went on stderr.
 
     The stderr line is written even when stdout's reader went away (``| head``), and the
     outcome is kept in ``state.outcomes``: a run stopped by that still says a scene's error and
     exits with its status (``groklst_cli.app.run``)."""
-    report = replace(report, input=state.named(report.input),
-                     error=state.named(report.error) if report.error else report.error)
+    report = _as_typed(replace(report, input=state.named(report.input),
+                               error=state.named(report.error) if report.error else report.error))
     state.outcomes.append(report.status)
     try:
         _say_result(report, as_json)

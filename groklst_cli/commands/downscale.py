@@ -7,14 +7,14 @@ import sys
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import typer
 
 from groklst_cli import guidance_options, ingest_options, lst_options
 from groklst_cli.commands._downscale_fit import build_fit_options, run_fit
 from groklst_cli.commands._downscale_products import check_product_run, ingest_scene, plan_product_scene
-from groklst_cli.commands._scene_reports import exit_status, say, say_all, say_once
+from groklst_cli.commands._scene_reports import TypedNames, exit_status, name_as_typed, say, say_all, say_once
 from groklst_cli.console import info, progress, state, warn
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
@@ -64,8 +64,8 @@ def _model_source(checkpoint: Optional[Path], model: Optional[str], device: str)
     )
 
 
-def _inputs(paths: list[str]) -> list[Path]:
-    """The input paths: as given, or read from stdin (``-``), each once."""
+def _inputs(paths: list[str]) -> list[str]:
+    """The input paths as typed (reports name them so), or read from stdin (``-``), each once."""
     if paths == ["-"]:
         given = _stdin_paths(sys.stdin.read())
         if not given:
@@ -74,13 +74,15 @@ def _inputs(paths: list[str]) -> list[Path]:
         raise InputError("-", "'-' (read paths from stdin) must be the only input")
     else:
         given = paths
-    spelled = [Path(p) for p in given]
-    unique = _each_once(spelled)
-    for path in spelled:
-        first = unique[_input_key(path)]
-        if first is not path:
+    unique = _each_once(given)
+    seen: set[Path] = set()
+    for path in map(Path, given):
+        key = _input_key(path)
+        if key in seen:
+            first = Path(unique[key])
             also = "" if first == path else f" (as {first})"
             warn(f"{path}: given more than once{also}; downscaled once")
+        seen.add(key)
     return list(unique.values())
 
 
@@ -93,12 +95,37 @@ def _input_key(path: Path) -> Path:
     return path.absolute().parent.resolve() / path.name
 
 
-def _each_once(paths: list[Path]) -> dict[Path, Path]:
-    """Each input (:func:`_input_key`) once, as it was first spelled."""
-    unique: dict[Path, Path] = {}
+def _each_once(paths: list[str]) -> dict[Path, str]:
+    """Each input (:func:`_input_key`) once, as it was first typed."""
+    unique: dict[Path, str] = {}
     for path in paths:
-        unique.setdefault(_input_key(path), path)
+        unique.setdefault(_input_key(Path(path)), path)
     return unique
+
+
+def _typed_names(inputs: list[str], output: Optional[str], out_dir: Optional[str]) -> TypedNames:
+    """The run's inputs, ``-o`` and ``--out-dir`` as typed, by the names they are opened under
+    (one scene's product folders are named together, joined by ``, ``)."""
+    from pipelines.raster_names import display_name
+
+    opened = [Path(i) for i in inputs]
+    names = {display_name(path): typed for path, typed in zip(opened, inputs)}
+    names[", ".join(map(str, opened))] = ", ".join(inputs)
+    if output is not None:
+        names[str(Path(output))] = output
+    return TypedNames(names, out_dir)
+
+
+def _file_as_typed(hint: str) -> Callable[[str], str]:
+    """:func:`file_to_write`'s check of a file option, the name kept as typed (``./o.tif``,
+    which pathlib folds to ``o.tif``): a scene's line names it so."""
+    check = file_to_write(hint)
+
+    def parse(value: str) -> str:
+        check(value)
+        return value
+
+    return parse
 
 
 def _stdin_paths(text: str) -> list[str]:
@@ -247,8 +274,8 @@ def downscale(
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Trained checkpoint (default: the shipped mocolsk-lite x3 SDGSAT-1 model)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Use a non-learned interpolator instead: bicubic or bilinear; with --fit, the one method to fit (a network, tsharp, gwr, dms or mlp; default: compare --fit-candidates)."),
     scale: Optional[int] = typer.Option(None, "--scale", min=2, help="With --model bicubic or bilinear: no guidance; the output grid is the LST grid with pixels SCALE times smaller."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", parser=file_to_write("name the file, e.g. DIR/scene_10m.tif, or give --out-dir DIR"), help="Output GeoTIFF (one input only)."),
-    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Folder for outputs, named <input>_downscaled.tif (default: current folder)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="<Path>", parser=_file_as_typed("name the file, e.g. DIR/scene_10m.tif, or give --out-dir DIR"), help="Output GeoTIFF (one input only)."),
+    out_dir: Optional[str] = typer.Option(None, "--out-dir", metavar="<path>", help="Folder for outputs, named <input>_downscaled.tif (default: current folder)."),
     tile: int = typer.Option(768, "--tile", min=8, help="Tile size in output pixels, rounded down to whole LR pixels (10 at x3: 9); at least 24 once rounded: smaller tiles cost mostly per-tile overhead (12 px: 50x the default's time)."),
     overlap: int = typer.Option(64, "--overlap", min=0, help="Overlap between tiles in output pixels, blended smoothly; rounded down to whole LR pixels; at most half the tile; under 15 once rounded, seams show (a warning)."),
     batch_size: int = typer.Option(2, "--batch-size", min=1, help="Tiles per forward pass."),
@@ -313,9 +340,9 @@ def downscale(
     from pipelines.raster_names import display_name
     from pipelines.scenes import dask_client, run_dask, run_local
 
-    named = [] if inputs == ["-"] else list(_each_once([Path(i) for i in inputs]).values())
-    if named and (len(named) == 1 or all(p.is_dir() for p in named)):  # one scene
-        state.working_on(", ".join(map(str, named)), output)
+    named = [] if inputs == ["-"] else list(_each_once(inputs).values())
+    if named and (len(named) == 1 or all(Path(p).is_dir() for p in named)):  # one scene
+        state.working_on(", ".join(named), output)
     else:  # several scenes: a --json error line names none (a refused -o or --quicklook is raised)
         state.working_on(None)
     if skip_existing and overwrite:
@@ -327,11 +354,14 @@ def downscale(
         raise InputError("--device", str(exc)) from exc
     _check_fit_only(ctx, fit)
     _check_scale(scale, model, checkpoint, guidance, guidance_bands, fit)
-    folder = out_dir if out_dir is not None else (output.parent if output is not None else None)
+    output_path, out_dir_path = _optional_path(output), _optional_path(out_dir)
+    folder = out_dir_path or (output_path.parent if output_path is not None else None)
     if folder is not None:  # a run that writes nothing leaves no empty folder of its making behind
         created = missing_folders(folder)
         ctx.call_on_close(lambda: remove_if_empty(created))
-    paths = _inputs(inputs)
+    typed = _inputs(inputs)
+    name_as_typed(ctx, _typed_names(typed, output, out_dir))
+    paths = [Path(t) for t in typed]
     scene = None
     if any(holds_products(p) for p in paths):  # one scene's product folders (another folder
         # among LST rasters is that scene's error, and the others go on)
@@ -340,7 +370,7 @@ def downscale(
                             ingest_options.saturation_options(saturated, saturation_dn), lst_method,
                             retrieval_config)
         how.check()
-        scene = plan_product_scene(ctx, paths, output, out_dir, overwrite, skip_existing, as_json, how)
+        scene = plan_product_scene(ctx, paths, output_path, out_dir_path, overwrite, skip_existing, as_json, how)
         if scene is None:  # --skip-existing, and the output exists
             return
         paths = [scene.lst]
@@ -363,7 +393,7 @@ def downscale(
         raise InputError("--lst-method" if was_given(ctx, "lst_method") else "--retrieval-config",
                          "applies to SDGSAT-1 product folders given as the input (the LST retrieved from TIS)",
                          "pass the TIS and MII product folders, or leave it out")
-    jobs = _jobs(paths, guidance, output, out_dir, guided=scale is None, align=align)
+    jobs = _jobs(paths, guidance, output_path, out_dir_path, guided=scale is None, align=align)
     options = DownscaleOptions(tile=tile, overlap=overlap, batch_size=batch_size, units=units,
                                units_out=units_out and units_out.units, conserve=conserve, overwrite=overwrite,
                                decoding=lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible),
@@ -382,6 +412,7 @@ def downscale(
             raise InputError("--quicklook", f"names the output GeoTIFF {jobs[0].output}", "give the PNG another name")
         check_png_name(quicklook)
         check_writable(quicklook, overwrite, inputs=jobs[0].inputs())
+        jobs = [replace(jobs[0], quicklook=quicklook)]  # drawn before the scene's line, which says how it went
     scales = _run_scales(jobs, scale, checkpoint, model, fit)
     _check_tiling(tile, overlap, scales)  # before an ingest, which takes a while
     if scene is not None:
@@ -410,7 +441,7 @@ def downscale(
         if align:  # before the fit, which learns from the aligned guidance
             jobs, options = _aligned_for_fit(ctx, jobs[0], options)
         run_fit(jobs[0], fit_options, options, fallback, save_checkpoint, as_json)
-        _quicklook(jobs[0], quicklook, overwrite)
+        _said_quicklook(quicklook)
         return
     _check_model_choice(checkpoint, model)
     # the scheduler before the model: a bad address fails without loading it
@@ -444,7 +475,7 @@ def downscale(
                 statuses.append(report.status)
     exit_status(statuses)
     if statuses == ["ok"]:
-        _quicklook(jobs[0], quicklook, overwrite)
+        _said_quicklook(quicklook)
 
 
 def _aligned_for_fit(ctx: typer.Context, job: SceneJob,
@@ -457,13 +488,15 @@ def _aligned_for_fit(ctx: typer.Context, job: SceneJob,
     return [replace(job, guidance=aligned.path, align=False)], replace(options, tags={**options.tags, **aligned.tags})
 
 
-def _quicklook(job: SceneJob, png: Optional[Path], overwrite: bool) -> None:
-    if png is None:
-        return
-    from pipelines.quicklook import write_quicklook
+def _optional_path(typed: Optional[str]) -> Optional[Path]:
+    """The file an option kept as typed names (the reports name it as typed, :class:`TypedNames`)."""
+    return None if typed is None else Path(typed)
 
-    write_quicklook(job.output, png, lst_path=job.lst, overwrite=overwrite)
-    info(f"quicklook: {png}")
+
+def _said_quicklook(png: Optional[Path]) -> None:
+    """Log the --quicklook PNG, which the scene drew (its line would have said a failure)."""
+    if png is not None:
+        info(f"quicklook: {png}")
 
 
 def register(app: typer.Typer) -> None:
