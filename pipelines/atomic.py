@@ -6,8 +6,10 @@ a file output replaces a file (never a directory), a dataset replaces a groklst 
 empty folder), and no output may be one of the run's inputs. Temporary names are
 ``.NAME.XXXXXXXX.partial`` (and files GDAL makes beside them, ``...partial.cog``); those a
 killed run left behind are removed by the next run of the same output once they are older than
-:data:`STALE_AFTER_S`, younger ones are reported. A name too long to leave room for the
-temporary names beside it is refused before any work.
+:data:`STALE_AFTER_S`, younger ones are reported. Only the exact names groklst writes are
+removed, and only as the kind of entry it writes (a folder only as a dataset's partial), so a
+user's file or folder that merely looks alike is never touched. A name too long to leave room
+for the temporary names beside it is refused before any work.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import time
 import uuid
 import warnings
@@ -236,13 +239,23 @@ def _check_replaceable(target: Path, overwrite: bool, kind: OutputKind) -> None:
         raise InputError(target, "output already exists", "pass --overwrite to replace it")
 
 
-# GDAL's files beside it (.cog, .cog.ovr.tmp), and a dask task's partial of the partial (..NAME...)
-_PARTIAL = r"\.\.?{name}\.[0-9a-f]{{8}}\.partial(?:\..+)?"
+_HEX = "[0-9a-f]{8}"  # atomic_output's part of a temporary name
+# A file output's temporaries: atomic_output's partial, or a dask task's partial of a scene's
+# partial (pipelines.scenes), each with GDAL's COG copy beside it and the COG's overviews.
+_PARTIAL_FILE = (r"(?:\.{name}\.{hex}\.partial|\.\.{name}\.{hex}\.partial\.{hex}\.partial)"
+                 r"(?:\.cog(?:\.ovr\.tmp)?)?")
+_PARTIAL_DATASET = r"\.{name}\.{hex}\.partial"  # a dataset's partial: a folder
 
 
-def stale_partials(target: Path, *, now: float | None = None) -> tuple[list[Path], list[Path]]:
-    """Temporary outputs of ``target`` left by killed runs: (older than a day, younger)."""
-    return _temporaries(target.parent, re.compile(_PARTIAL.format(name=re.escape(target.name))), now)
+def stale_partials(target: Path, *, kind: OutputKind = OutputKind.file,
+                   now: float | None = None) -> tuple[list[Path], list[Path]]:
+    """Temporary outputs of ``target`` left by killed runs: (older than a day, younger).
+
+    Only what groklst writes for a ``kind`` output counts: files for a file, the partial
+    folder for a dataset."""
+    dataset = kind is OutputKind.dataset
+    pattern = (_PARTIAL_DATASET if dataset else _PARTIAL_FILE).format(name=re.escape(target.name), hex=_HEX)
+    return _temporaries(target.parent, re.compile(pattern), now, folders=dataset)
 
 
 INGEST_PREFIX = ".groklst-ingest."  # + tempfile.mkdtemp's 8 characters
@@ -253,35 +266,45 @@ def remove_stale_ingests(folder: Path, *, now: float | None = None) -> list[Path
     """Remove the hidden folders that ``downscale`` and ``prepare`` ingest product folders into
     and that killed runs left in ``folder`` more than a day ago; younger ones may belong to a
     run still going."""
-    return remove_stale(folder, _INGEST, now=now)
+    return remove_stale(folder, _INGEST, folders=True, now=now)
 
 
-def remove_stale(folder: Path, pattern: re.Pattern[str], *, now: float | None = None) -> list[Path]:
-    """Remove the entries of ``folder`` named by ``pattern`` (temporaries only groklst names so)
-    that are older than :data:`STALE_AFTER_S`, and return them; younger ones are kept."""
-    old, _ = _temporaries(folder, pattern, now)
+def remove_stale(folder: Path, pattern: re.Pattern[str], *, folders: bool = False,
+                 now: float | None = None) -> list[Path]:
+    """Remove the regular files of ``folder`` (its folders, with ``folders``) named by
+    ``pattern`` (temporaries only groklst names so) that are older than
+    :data:`STALE_AFTER_S`, and return them; younger ones are kept."""
+    old, _ = _temporaries(folder, pattern, now, folders=folders)
     for path in old:
         _remove(path)
     return old
 
 
-def _temporaries(folder: Path, pattern: re.Pattern[str], now: float | None) -> tuple[list[Path], list[Path]]:
-    """Entries of ``folder`` named by ``pattern``: (older than a day, younger)."""
+def _temporaries(folder: Path, pattern: re.Pattern[str], now: float | None,
+                 *, folders: bool) -> tuple[list[Path], list[Path]]:
+    """Regular files of ``folder`` (its folders, with ``folders``; never links) named by
+    ``pattern``: (older than a day, younger)."""
     now = time.time() if now is None else now
+    wanted = stat.S_ISDIR if folders else stat.S_ISREG
     old, young = [], []
     try:
         entries = list(folder.iterdir())
     except OSError:
         return old, young
     for path in entries:
-        if pattern.fullmatch(path.name):
-            age = now - path.lstat().st_mtime
-            (old if age > STALE_AFTER_S else young).append(path)
+        if not pattern.fullmatch(path.name):
+            continue
+        try:
+            info = path.lstat()
+        except OSError:  # removed meanwhile
+            continue
+        if wanted(info.st_mode):
+            (old if now - info.st_mtime > STALE_AFTER_S else young).append(path)
     return sorted(old), sorted(young)
 
 
-def _clean_stale(target: Path) -> None:
-    old, young = stale_partials(target)
+def _clean_stale(target: Path, kind: OutputKind) -> None:
+    old, young = stale_partials(target, kind=kind)
     for path in old:
         _remove(path)
     if young:
@@ -354,7 +377,7 @@ def atomic_output(
     limit hit while writing is reported against ``path``, not the temporary name.
     """
     target = check_writable(path, overwrite, kind=kind, inputs=inputs)
-    _clean_stale(target)
+    _clean_stale(target, kind)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
     handed_over = False
     try:

@@ -238,8 +238,38 @@ def read_stored(
     try:
         return src.read(bands, window=window, masked=True)
     except RasterioError as exc:
-        raise InputError(path, f"cannot be read ({_first_line(exc)})",
-                         "the file may be damaged or truncated") from exc
+        raise unreadable(path, exc) from exc
+
+
+def unreadable(path: str | os.PathLike[str], exc: BaseException) -> InputError:
+    """A failed read of ``path`` as one line naming it, with GDAL's reasons (which band and
+    block, and libtiff's or the codec's cause) instead of rasterio's "Read failed. See
+    previous exception for details.", which names an exception the user never sees."""
+    return InputError(path, f"cannot be read ({read_failure(path, exc)})", "the file may be damaged or truncated")
+
+
+def read_failure(path: str | os.PathLike[str], exc: BaseException) -> str:
+    """The messages of the exceptions behind ``exc`` (its own when none is), first lines, each
+    once and not repeating a longer one before it, ``path``'s name that GDAL puts in front
+    removed: e.g. ``band 1: IReadBlock failed at X offset 0, Y offset 0:
+    TIFFReadEncodedTile() failed.; ZIPDecode:Decoding error at scanline 0``."""
+    names = (f"{os.fspath(path)}, ", f"{Path(path).name}, ")
+    kept: list[str] = []
+    for line in _causes(exc) or [_first_line(exc)]:
+        line = next((line[len(n):] for n in names if line.startswith(n)), line)
+        if not any(line in earlier for earlier in kept):
+            kept.append(line)
+    return "; ".join(kept)
+
+
+def _causes(exc: BaseException, depth: int = 8) -> list[str]:
+    """First lines of the exceptions behind ``exc`` (``__cause__``, else ``__context__``)."""
+    lines: list[str] = []
+    current = exc.__cause__ or exc.__context__
+    while current is not None and len(lines) < depth:
+        lines.append(_first_line(current))
+        current = current.__cause__ or current.__context__
+    return lines
 
 
 def write_failed(

@@ -46,7 +46,7 @@ from pipelines.destripe import Destriping, StripeProfile, destripe, measure_dire
 from pipelines.errors import InputError
 from pipelines.geotiff import (
     FILLED_DEM_PREFIX, apply_scaling, band_scaling, creation_profile, geotiff_output, open_raster,
-    streaming_gdal_env,
+    streaming_gdal_env, unreadable,
 )
 from pipelines.grids import Grid, check_north_up, footprint_in, footprints_disjoint
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
@@ -67,23 +67,13 @@ class IngestWarning(UserWarning):
     """Something the user should know about an ingested scene (e.g. no DEM given)."""
 
 
-def _unreadable(path: str | Path, exc: BaseException) -> InputError:
-    """A failed read of an input raster as one line naming it, with GDAL's innermost message
-    (e.g. ``TIFFFillTile:Read error ...; got 59552 bytes, expected 225996``)."""
-    inner, depth = exc, 0
-    while (inner.__cause__ or inner.__context__) is not None and depth < 8:
-        inner, depth = inner.__cause__ or inner.__context__, depth + 1
-    text = (str(inner).strip() or type(inner).__name__).splitlines()[0]
-    return InputError(path, f"cannot be read ({text})", "the file may be damaged or truncated")
-
-
 def _warp(src: rasterio.DatasetReader, band: int, grid: Grid, src_nodata: float | None,
           resampling: Resampling = Resampling.bilinear) -> np.ndarray:
     """:func:`warp_bands` of one band, a damaged or truncated file being bad input, not a bug."""
     try:
         return warp_bands(src, band, grid, src_nodata=src_nodata, resampling=resampling)
     except (RasterioError, CPLE_BaseError) as exc:
-        raise _unreadable(src.name, exc) from exc
+        raise unreadable(src.name, exc) from exc
 
 
 def _looks_like_product(folder: Path, patterns: sdgsat.ProductPatterns) -> bool:
@@ -226,7 +216,7 @@ class _Mii:
                 try:
                     level = saturation_level(src, band, self.saturation)
                 except (RasterioError, CPLE_BaseError) as exc:
-                    raise _unreadable(src.name, exc) from exc
+                    raise unreadable(src.name, exc) from exc
                 if level is not None:
                     self.levels[(camera, band)] = level
 
@@ -551,7 +541,7 @@ class _TisLst:
         try:
             dn = self.src.read(band, window=inside)
         except (RasterioError, CPLE_BaseError) as exc:
-            raise _unreadable(self.src.name, exc) from exc
+            raise unreadable(self.src.name, exc) from exc
         top, left = inside.row_off - window.row_off, inside.col_off - window.col_off
         out[top:top + inside.height, left:left + inside.width] = self.tis.calibration.radiance(dn, band)
         return out

@@ -45,8 +45,8 @@ def aligned_guidance(lst: Path, guidance: Path, output: Path,
     output.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{output.name}."
     # The copy, and the partial of a copy being written (atomic_output's temporary beside it).
-    remove_stale(output.parent, re.compile(r"\.?" + re.escape(prefix) + _RANDOM + re.escape(ALIGNED_SUFFIX)
-                                           + r"(?:\.[0-9a-f]{8}\.partial(?:\..+)?)?"))
+    copy = re.escape(prefix) + _RANDOM + re.escape(ALIGNED_SUFFIX)
+    remove_stale(output.parent, re.compile(rf"{copy}|\.{copy}\.[0-9a-f]{{8}}\.partial"))
     handle, name = tempfile.mkstemp(prefix=prefix, suffix=ALIGNED_SUFFIX, dir=output.parent)
     os.close(handle)
     path = Path(name)

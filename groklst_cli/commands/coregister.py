@@ -13,6 +13,7 @@ from groklst_cli.console import info, json_ok, result, result_path, state, warn
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.path_options import file_to_write
 from pipelines import strict_json
+from pipelines.atomic import folders_removed_if_left_empty
 from pipelines.coregister import MAX_SHIFT_LR
 from pipelines.units import Units
 
@@ -49,7 +50,9 @@ def coregister(
 
     state.working_on(lst, output)
     decoding = lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible)
-    with reported_once_published(output):  # a Ctrl-C after the rename waits for the result line
+    # Folders of -o made by a run that writes nothing are removed again; a Ctrl-C after the
+    # rename waits for the result line.
+    with folders_removed_if_left_empty(output.parent), reported_once_published(output):
         report = coregister_scene(lst, guidance, output, units=units, decoding=decoding,
                                   max_shift_lr=max_shift, overwrite=overwrite)
         _say_placement(report)

@@ -12,6 +12,7 @@ from groklst_cli.console import info, json_ok, progress, result, result_path, st
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.path_options import file_to_write
 from pipelines import strict_json
+from pipelines.atomic import folders_removed_if_left_empty
 from pipelines.errors import InputError
 
 if TYPE_CHECKING:  # rasterio loads only when a guidance is built
@@ -59,7 +60,9 @@ def guidance(
         scale=scale, res=res, refine=refine, classes=classes, class_values=_class_values(class_values),
         indices=tuple(i.lower() for i in index or []), cog=cog, overviews=overviews, overwrite=overwrite,
     )
-    with reported_once_published(output):  # a Ctrl-C after the rename waits for the result line
+    # Folders of -o made by a run that writes nothing are removed again; a Ctrl-C after the
+    # rename waits for the result line.
+    with folders_removed_if_left_empty(output.parent), reported_once_published(output):
         with progress() as bar:  # warnings (GroklstWarning) are shown by the app
             task = bar.add_task("guidance", total=None)
             report = build_guidance(

@@ -13,6 +13,7 @@ from groklst_cli.console import info, result, result_path, state, warn, warnings
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.path_options import file_to_write
 from pipelines import strict_json
+from pipelines.atomic import folders_removed_if_left_empty
 from pipelines.errors import EmptySceneError, InputError
 
 
@@ -60,7 +61,9 @@ def mask(
 
     state.working_on(raster, output)
     rule = MaskRule(_numbers(bits, "--bits", int), _numbers(values, "--values", float))
-    with reported_once_published(output):  # a Ctrl-C after the rename waits for the result line
+    # Folders of -o made by a run that writes nothing are removed again; a Ctrl-C after the
+    # rename waits for the result line.
+    with folders_removed_if_left_empty(output.parent), reported_once_published(output):
         try:
             report = mask_raster(raster, mask_path, output, rule, fill=fill, overwrite=overwrite)
         except EmptySceneError as exc:

@@ -17,7 +17,8 @@ from groklst_cli import guidance_options, ingest_options, lst_options
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
 from pipelines import strict_json
-from pipelines.atomic import INGEST_PREFIX, OutputKind, check_writable, remove_stale_ingests
+from pipelines.atomic import (INGEST_PREFIX, OutputKind, check_writable, folders_removed_if_left_empty,
+                              remove_stale_ingests)
 from pipelines.errors import InputError
 from pipelines.patches import SPLITS, parse_ratios
 from pipelines.units import Units
@@ -162,6 +163,7 @@ def prepare_cmd(
         return
     if out is None:
         raise InputError("--out", "no output dataset given", "add --out DATASET")
+    ctx.with_resource(folders_removed_if_left_empty(out.parent))  # folders it made, when it writes nothing
     ctx.with_resource(reported_once_published(out))  # a Ctrl-C after the rename waits for the result line
     with progress() as bar:
         hook = _bar_hook(bar)

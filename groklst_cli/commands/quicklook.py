@@ -11,6 +11,7 @@ from groklst_cli import lst_options
 from groklst_cli.console import result_path, state
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.path_options import file_to_write
+from pipelines.atomic import folders_removed_if_left_empty
 from pipelines.units import Units
 
 # downscale's LST options, with what they default to here: the output's lst_* tags (for the LST
@@ -53,7 +54,9 @@ def quicklook(
     state.working_on(output, png)
     target = png or output.with_suffix(".png")
     reading = LstReading(lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible), units)
-    with reported_once_published(target):  # a Ctrl-C after the rename waits for the result line
+    # Folders of -o made by a run that writes nothing are removed again; a Ctrl-C after the
+    # rename waits for the result line.
+    with folders_removed_if_left_empty(target.parent), reported_once_published(target):
         write_quicklook(output, target, lst_path=lst, reading=reading, width_px=width, overwrite=overwrite)
         result_path(target)
 

@@ -10,7 +10,7 @@ import typer
 
 from groklst_cli.console import info, result_path
 from groklst_cli.interrupts import reported_once_published
-from pipelines.atomic import check_writable
+from pipelines.atomic import check_writable, folders_removed_if_left_empty
 from pipelines.errors import InputError
 from pipelines.sample_scene import generate_scene, scene_paths, write_dem, write_scene, write_truth
 
@@ -49,6 +49,7 @@ def _check_band_offset(offset: tuple[float, float], guidance_res: float) -> None
 
 
 def sample_scene(
+    ctx: typer.Context,
     out_dir: Path = typer.Argument(..., help="Folder for NAME_lst.tif and NAME_guidance.tif (created if missing)."),
     name: str = typer.Option("heihe_demo", "--name", help="Scene name, the prefix of the file names."),
     size: Optional[int] = typer.Option(None, "--size", min=4, help="Square scene of N x N LST pixels (default 160)."),
@@ -82,6 +83,7 @@ def sample_scene(
         if given and not products:
             raise InputError(option, what, "add --products")
     _check_band_offset(settings.tis_band_offset_m, LST_RESOLUTION_M / ratio)
+    ctx.with_resource(folders_removed_if_left_empty(out_dir))  # folders it made, when it writes nothing
     paths = scene_paths(out_dir, name)
     for key in ("lst", "guidance", "lst_fine") if with_truth else ("lst", "guidance"):
         check_writable(paths[key], overwrite)
