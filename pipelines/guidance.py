@@ -36,6 +36,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
 from rasterio.transform import array_bounds
 from rasterio.warp import reproject, transform as transform_points
 from rasterio.windows import Window
@@ -46,7 +47,7 @@ from pipelines.cog import layout
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import (
     BLOCK, apply_scaling, band_names, band_scaling, streaming_gdal_env, check_geotiff_name, creation_profile,
-    geotiff_output, open_raster,
+    geotiff_output, open_raster, unreadable,
 )
 from pipelines.grids import Grid, check_north_up, footprint_in, footprints_disjoint, ordered_bounds, turns_between
 from pipelines.lst_values import check_single_band
@@ -216,8 +217,11 @@ class _Continuous:
     def strip(self, grid: Grid) -> np.ndarray:
         """The bands on ``grid`` as values: stored numbers are resampled (nodata judged on them),
         then scaled (a linear map commutes with every resampling used)."""
-        warped = warp_bands(self.src, list(range(1, self.src.count + 1)), grid,
-                            src_nodata=self.nodata, resampling=self.resampling)
+        try:
+            warped = warp_bands(self.src, list(range(1, self.src.count + 1)), grid,
+                                src_nodata=self.nodata, resampling=self.resampling)
+        except RasterioError as exc:  # a damaged block: GDAL's warp names the read that failed
+            raise unreadable(self.path, exc) from exc
         return apply_scaling(warped, self.scaling)
 
     def describe(self) -> list[dict[str, str]]:
@@ -292,7 +296,10 @@ class _Categorical:
         window = _source_window(self.src, grid, _PAD)
         if window is None:
             return out
-        data = self.src.read(1, window=window, masked=True)
+        try:
+            data = self.src.read(1, window=window, masked=True)
+        except RasterioError as exc:
+            raise unreadable(self.path, exc) from exc
         classes = np.ma.getdata(data)
         invalid = np.ma.getmaskarray(data)
         transform = self.src.transform @ Affine.translation(window.col_off, window.row_off)

@@ -24,7 +24,7 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 
 from pipelines.errors import InputError
-from pipelines.geotiff import band_scaling, guidance_names, open_raster
+from pipelines.geotiff import band_scaling, guidance_names, open_raster, read_failure
 from pipelines.grids import ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, nesting_factor
 from pipelines.lst_values import (
     LstDecoding,
@@ -281,7 +281,7 @@ def nodata_cells(scene: Scene, unit: int) -> np.ndarray:
     try:
         return np.asarray(cells.compute(scheduler="threads"), dtype=np.int64)
     except rasterio.errors.RasterioError as exc:
-        raise InputError(scene.lst_path, f"cannot read the scene ({exc})") from exc
+        raise InputError(scene.lst_path, f"cannot read the scene ({read_failure(scene.lst_path, exc)})") from exc
 
 
 def ndmvi_minima(scene: Scene) -> tuple[float, float] | None:

@@ -251,3 +251,15 @@ def test_downscale_says_why_a_damaged_guidance_cannot_be_read(tmp_path: Path, ca
     assert err.startswith(f"error: {guidance}: cannot be read (") and err.count("\n") == 1, err
     assert "Decoding error" in err and "See previous exception" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_guidance_says_why_a_damaged_source_cannot_be_read(tmp_path: Path, capsys) -> None:
+    """QA: a damaged source in `groklst guidance` ended as an internal error (exit 1) from the
+    warp; it is the source's one-line refusal, exit 2, and its folder is removed."""
+    lst, source = write_canonical_scene(tmp_path, "s", bands=("red",))
+    _damage_first_block(source)
+    out = tmp_path / "g/a/g.tif"
+    assert run(["-q", "guidance", str(lst), f"red={source}", "--scale", "3", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {source}: cannot be read (") and err.count("\n") == 1, err
+    assert "See previous exception" not in err and not (tmp_path / "g").exists()
