@@ -62,7 +62,7 @@ from pipelines.infer import ModelSource  # noqa: E402
 from pipelines.metrics import image_metrics  # noqa: E402
 from pipelines.psf_shape import Psf  # noqa: E402
 from pipelines.scene_fit import describe, fit_scene, read_scene  # noqa: E402
-from pipelines.sharpen import DMS_MIN_LEAF, Sharpener  # noqa: E402
+from pipelines.sharpen import Sharpener  # noqa: E402
 
 LANDSAT = ROOT.parent / "shared" / "data" / "landsat-muenster"
 SCALE = 4
@@ -132,8 +132,7 @@ def _predictors(fitted, lst_path: Path, guid_path: Path) -> dict[str, object]:
         out[name] = one(name, members[name])
     for name in ("tsharp", "dms"):
         out[name] = one(name, members[name])
-        published = Sharpener(name, s, bands, residual="block", min_leaf=DMS_MIN_LEAF).fit(
-            scene.lst, scene.native)
+        published = Sharpener(name, s, bands, residual="block").fit(scene.lst, scene.native)
         out[f"{name} (published)"] = one(name, SharpenerMember(published), "block")
     network = members["mocolsk-lite"]
     out["neural"] = one("neural", network)

@@ -42,7 +42,7 @@ from pipelines.pixel_mlp import PixelMLP
 from pipelines.psf import blur
 from pipelines.psf_shape import Psf
 from pipelines.residual import correct_residual
-from pipelines.sharpen import DMS_MIN_LEAF, Sharpener
+from pipelines.sharpen import Sharpener, fitted_with_twin
 from pipelines.train import Limits, build_checkpoint, fit
 from pipelines.train_config import TrainConfig
 
@@ -137,13 +137,12 @@ def sharpener_candidate(name: str, layers: SceneLayers, seed: int) -> Candidate:
     """``tsharp``, ``gwr`` or ``dms`` fitted at both scales on every valid LR pixel of each."""
     start = time.monotonic()
     s = layers.scale
-    at_coarse = Sharpener(name, s, layers.bands, residual=layers.residual, psf=layers.psf.scaled(1 / s),
-                          seed=seed, min_leaf=DMS_MIN_LEAF).fit(layers.coarse, layers.guidance_lr)
+    native, at_coarse = fitted_with_twin(name, s, layers.bands, layers.lst, layers.guidance, layers.coarse,
+                                         layers.guidance_lr, psf=layers.psf, residual=layers.residual, seed=seed)
     coarse = at_coarse.predict_scene(layers.coarse, layers.guidance_lr)
-    native = Sharpener(name, s, layers.bands, residual=layers.residual, psf=layers.psf,
-                       seed=seed).fit(layers.lst, layers.guidance)
+    leaf = {"leaf_lr_pixels": native.min_leaf} if name == "dms" else {}
     return Candidate(name, coarse, SharpenerMember(native), time.monotonic() - start,
-                     extra={"lr_samples": native.samples})
+                     extra={"lr_samples": native.samples, **leaf})
 
 
 def mlp_candidate(layers: SceneLayers, seed: int, max_seconds: float | None = None) -> Candidate:

@@ -13,7 +13,7 @@ from pipelines.pixel_mlp import PixelMLP, consistency_loss
 from pipelines.psf import _blurred_block_means, _cv_rmse, blur, estimate_psf, moffat_kernel
 from pipelines.psf_shape import Psf
 from pipelines.residual import correct_residual
-from pipelines.sharpen import Sharpener
+from pipelines.sharpen import Sharpener, fitted_with_twin
 
 
 def smooth_field(size: int, seed: int, sigma: float = 2.0, amplitude: float = 1.0) -> np.ndarray:
@@ -40,7 +40,7 @@ def test_tsharp_recovers_a_linear_ndvi_relation_exactly() -> None:
 
 
 def test_dms_beats_tsharp_on_a_piecewise_relation() -> None:
-    g = 2.0 * smooth_field(512, 1)  # 128 x 128 LR pixels: enough for leaves of 20 s^2
+    g = 2.0 * smooth_field(128, 1)
     fine = np.where(g > 0, 300 + 6.0 * g, 300 - 1.0 * g).astype(np.float32) + 0.2 * g**2
     lr = block_mean(fine, 4)
     errors = {}
@@ -50,17 +50,20 @@ def test_dms_beats_tsharp_on_a_piecewise_relation() -> None:
     assert errors["dms"] < 0.5 * errors["tsharp"], errors
 
 
-def test_dms_leaves_cover_the_same_ground_at_both_scales() -> None:
-    """The twin fitted one scale coarser (``--fit``'s held-out check) has as many leaves as the
-    tree that writes, so the check scores the model that is written."""
-    from pipelines.sharpen import DMS_MIN_LEAF
-
+@pytest.mark.parametrize("relation, twin_leaf", [("piecewise", 2), ("linear plus LR noise", 20)])
+def test_dms_leaf_size_is_chosen_by_twins_one_scale_coarser(relation: str, twin_leaf: int) -> None:
+    """A real piecewise relation wants small leaves; noise in the LR pixels, which small leaves
+    would learn, wants large ones. The written trees cover the ground of the chosen twin's
+    leaves (s^2 LR pixels per twin pixel), so they hold about as many leaves."""
     g = 2.0 * smooth_field(512, 1)
-    fine = np.where(g > 0, 300 + 6.0 * g, 300 - 1.0 * g).astype(np.float32)
-    lr, coarse = block_mean(fine, 4), block_mean(fine, 16)
-    native = Sharpener("dms", 4, ["g"]).fit(lr, g[None])
-    twin = Sharpener("dms", 4, ["g"], min_leaf=DMS_MIN_LEAF).fit(coarse, block_mean(g, 4)[None])
-    assert (native.leaf_pixels, twin.leaf_pixels) == (16 * DMS_MIN_LEAF, DMS_MIN_LEAF)
+    if relation == "piecewise":
+        lr = block_mean(np.where(g > 0, 300 + 6.0 * g, 300 - 1.0 * g).astype(np.float32), 4)
+    else:
+        fine = (300 + 2.0 * g + 5 * smooth_field(512, 2, sigma=30)).astype(np.float32)
+        lr = block_mean(fine, 4) + np.random.default_rng(3).normal(0, 0.5, (128, 128)).astype(np.float32)
+    native, twin = fitted_with_twin("dms", 4, ["g"], lr, g[None], block_mean(lr, 4), block_mean(g, 4)[None],
+                                    psf=Psf())
+    assert (twin.min_leaf, native.min_leaf) == (twin_leaf, 16 * twin_leaf)
     leaves = lambda s: np.mean([t.get_n_leaves() for t in s._learner.trees.estimators_])  # noqa: E731
     assert 0.5 < leaves(native) / leaves(twin) < 2.0, (leaves(native), leaves(twin))
 
