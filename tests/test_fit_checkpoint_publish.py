@@ -106,3 +106,16 @@ def test_a_checkpoint_saved_by_another_run_meanwhile_is_kept_and_reported(tmp_pa
     assert (line["status"], line["fit"]["checkpoint_saved"]) == ("ok", None)
     assert any("the fitted network was not saved" in w and "ck.pt" in w for w in line["warnings"])
     assert ckpt.read_bytes() == b"another run's network" and out.is_file() and hidden(tmp_path) == []
+
+
+def test_a_lone_checkpoint_under_skip_existing_is_refused_with_a_hint_that_works(tmp_path: Path, capsys) -> None:
+    """QA: a checkpoint without its output (another run's) was refused with "pass --overwrite",
+    which --skip-existing refuses in turn; the hint now names what works, before any fit."""
+    lst_path, out, ckpt = scene(tmp_path), tmp_path / "fit.tif", tmp_path / "ck.pt"
+    ckpt.write_bytes(b"someone else's")
+    assert run(["downscale", str(lst_path), "--fit", "--model", "mocolsk-lite", *NETWORK, "--skip-existing",
+                "--save-checkpoint", str(ckpt), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: {ckpt}: exists but the output does not; --skip-existing never replaces it "
+                   "(hint: remove it, or name another --save-checkpoint file)\n")
+    assert ckpt.read_bytes() == b"someone else's" and not out.exists()

@@ -436,6 +436,9 @@ def downscale(
         check_geotiff_name(jobs[0].output)
         check_writable(jobs[0].output, overwrite, inputs=jobs[0].inputs())
         if save_checkpoint is not None:
+            if skip_existing and save_checkpoint.exists():  # no output beside it: not this scene's pair
+                raise InputError(save_checkpoint, "exists but the output does not; --skip-existing never "
+                                 "replaces it", "remove it, or name another --save-checkpoint file")
             check_writable(save_checkpoint, overwrite, inputs=jobs[0].inputs())
             _refuse_output_onto(jobs, save_checkpoint, "the --save-checkpoint file")
         if align:  # before the fit, which learns from the aligned guidance
