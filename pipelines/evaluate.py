@@ -1,8 +1,11 @@
 """Scoring models on a split of a prepared dataset with the paper's metrics (Table IX style).
 
-Each patch is predicted whole: inputs are z-scored with the model's statistics and NaN-filled,
-the output is de-normalised to Kelvin, and the metrics are computed against the HR LST over its
-valid pixels, per patch, then averaged over patches.
+Each patch is predicted whole, as ``downscale`` predicts a scene of that patch in one tile:
+nodata in the LR LST and the guidance is filled from the nearest valid pixel, the output pixels
+whose LR pixel or guidance is nodata are left out, and for a network also those within the hole
+margin ``downscale`` applies by default. So the scores measure the values a user gets. Inputs
+are z-scored with the model's statistics, the output is de-normalised to Kelvin, and the metrics
+are computed against the HR LST over the pixels written, per patch, then averaged over patches.
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy import ndimage
 from torch import nn
 
 from pipelines.checkpoint import Checkpoint
 from pipelines.devices import autocast_for
 from pipelines.errors import GroklstWarning, InputError
+from pipelines.fill import fill_bands, fill_nearest
 from pipelines.metrics import METRICS, MetricAverage
 from pipelines.normalize import HasStats, denormalize_lst, network_inputs
+from pipelines.tile_reader import resolve_hole_margin
 from pipelines.train_data import DataSource
 
 Predictor = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -85,44 +91,86 @@ class CheckpointBands:
         return lr, guidance[self._order], hr
 
 
+@dataclass(frozen=True)
+class PatchInputs:
+    """A patch as ``downscale`` reads it as one tile (:meth:`TileReader.read_tile`): LR LST and
+    guidance with nodata filled from the nearest valid pixel, and ``holes``, the output pixels
+    whose LR pixel or guidance (any band) is nodata, which ``downscale`` writes as NaN."""
+
+    lr: np.ndarray
+    guidance: np.ndarray
+    holes: np.ndarray
+
+    @classmethod
+    def of(cls, lr: np.ndarray, guidance: np.ndarray, scale: int) -> PatchInputs | None:
+        """The filled patch; ``None`` when the LR LST or a guidance band is all nodata, where
+        ``downscale`` writes nothing."""
+        holes = np.repeat(np.repeat(np.isnan(lr), scale, axis=0), scale, axis=1)
+        holes |= np.isnan(guidance).any(axis=0)
+        lr_filled, guidance_filled = fill_nearest(lr), fill_bands(guidance)
+        if lr_filled is None or guidance_filled is None:
+            return None
+        return cls(lr_filled, guidance_filled, holes)
+
+    def written(self, prediction: np.ndarray, margin: int) -> np.ndarray:
+        """``prediction`` as ``downscale`` writes it: NaN on the holes and within ``margin``
+        output pixels of them (a square window, as the tile reader grows them)."""
+        unwritten = self.holes
+        if margin and unwritten.any():
+            unwritten = ndimage.maximum_filter(unwritten, size=2 * margin + 1, mode="constant", cval=False)
+        return np.where(unwritten, np.nan, prediction)
+
+
 def score(
     predict: Predictor,
     source: DataSource,
     indices: Sequence[int],
     scale: int,
     on_patch: Callable[[], None] | None = None,
+    margin: int | None = None,
 ) -> MetricAverage:
-    """Per-patch metrics of ``predict`` over ``indices``, accumulated for averaging."""
-    return score_alike([predict], source, indices, scale, on_patch)[0]
+    """Per-patch metrics of ``predict`` over ``indices``, accumulated for averaging, on the
+    pixels ``downscale`` writes with hole margin ``margin`` (output pixels; ``None``: a
+    network's default, what training validates and picks ``best.pt`` on)."""
+    margin = resolve_hole_margin(margin, scale, network=True)
+    return score_alike([predict], [margin], source, indices, scale, on_patch)[0]
 
 
 def score_alike(
     predictors: Sequence[Predictor],
+    margins: Sequence[int],
     source: DataSource,
     indices: Sequence[int],
     scale: int,
     on_patch: Callable[[], None] | None = None,
 ) -> list[MetricAverage]:
-    """Per-patch metrics of each of ``predictors`` over ``indices``, all on the same pixels.
+    """Per-patch metrics of each of ``predictors`` over ``indices``, each on what ``downscale``
+    writes with its hole margin (``margins``, output pixels), given the filled patch
+    (:class:`PatchInputs`).
 
-    Each patch is scored where its HR LST and every prediction are valid: a sharpener leaves
-    nodata where a network fills gaps in, and rows scored on different pixels do not compare.
+    Beyond its own margin, each row is scored where the HR LST and every prediction are
+    valid: a sharpener may leave nodata where a network fills in, and rows scored on
+    different pixels do not compare. A patch ``downscale`` writes nothing of is skipped.
     ``on_patch`` is called once per prediction.
     """
     averages = [MetricAverage() for _ in predictors]
     for index in indices:
         lr, guidance, hr = source.read(index, scale)
+        patch = PatchInputs.of(lr, guidance, scale)
         predictions = []
         for predict in predictors:
-            predictions.append(predict(lr, guidance))
+            if patch is not None:
+                predictions.append(predict(patch.lr, patch.guidance))
             if on_patch is not None:
                 on_patch()
-        common = np.isfinite(hr)
+        if patch is None:
+            continue
+        common = np.isfinite(hr) & ~patch.holes
         for prediction in predictions:
             common &= np.isfinite(prediction)
         truth = np.where(common, hr, np.nan)
-        for average, prediction in zip(averages, predictions):
-            average.add(prediction, truth)
+        for average, prediction, margin in zip(averages, predictions, margins):
+            average.add(patch.written(prediction, margin), truth)
     return averages
 
 
@@ -162,7 +210,9 @@ def evaluate(
     Baselines are interpolators (``bicubic``, ``bilinear``) or the classic sharpeners
     (``tsharp``, ``gwr``, ``dms``), which are fitted on each patch's own LR pixels. Every row
     is given the checkpoint's guidance bands, picked by name (:class:`CheckpointBands`; a
-    missing one is refused), and scored on the same pixels (:func:`score_alike`).
+    missing one is refused), and scored on what ``downscale`` writes (:func:`score_alike`):
+    the checkpoint's row without the pixels within a network's hole margin, the baselines'
+    with none, as ``downscale --model bicubic`` and ``--fit`` sharpeners write them.
     """
     from pipelines.sharpen import SHARPENERS, patch_predictor  # scikit-learn: only when asked
 
@@ -179,6 +229,8 @@ def evaluate(
     seen = CheckpointBands(source, checkpoint.bands, checkpoint.band_indices(checkpoint_path, source.bands))
     names = [f"{checkpoint.model} ({os.path.basename(os.fspath(checkpoint_path))})"]
     predictors = [checkpoint_predictor(checkpoint, checkpoint_path, seen, scale, device)]
+    margins = [resolve_hole_margin(None, scale, network=True),
+               *(resolve_hole_margin(None, scale, network=False) for _ in baselines)]
     for name in baselines:
         names.append(name)
         if name in SHARPENERS:
@@ -189,5 +241,5 @@ def evaluate(
             band_mean=checkpoint.band_mean, band_std=checkpoint.band_std,
         )
         predictors.append(checkpoint_predictor(baseline, checkpoint_path, seen, scale, device))
-    averages = score_alike(predictors, seen, indices, scale, on_patch)
+    averages = score_alike(predictors, margins, seen, indices, scale, on_patch)
     return [EvaluationRow(name, average.result()) for name, average in zip(names, averages)]
