@@ -257,8 +257,8 @@ def patch_predictor(name: str, scale: int, bands: Sequence[str], seed: int = 0
 
     def predict(lr: np.ndarray, guidance: np.ndarray) -> np.ndarray:
         psf = estimate_psf(lr, guidance, scale, seed).psf
-        coarse = block_mean(lr, scale)
-        rows, cols = coarse.shape[0] * scale, coarse.shape[1] * scale
+        rows, cols = lr.shape[0] // scale * scale, lr.shape[1] // scale * scale  # whole twin pixels
+        coarse = block_mean(lr[:rows, :cols], scale)
         if name == "dms" and np.isfinite(coarse).sum() >= MIN_SAMPLES:
             sharpener, _ = fitted_with_twin(name, scale, bands, lr, guidance, coarse,
                                             block_mean(guidance, scale)[:, :rows, :cols], psf=psf, seed=seed)

@@ -262,3 +262,16 @@ def test_selection_picks_the_clearly_best_candidate() -> None:
     assert blended.blend_weights[1] > 0.9 and blended.blend_weights[2] < 0.05
     # The blend is written only when its cross-fitted error beats the best candidate's.
     assert (blended.written == "blend") == (blended.blend["rmse"] < blended.metrics[1]["rmse"])
+
+
+@pytest.mark.parametrize("name", ["tsharp", "dms"])
+def test_a_patch_whose_side_is_not_a_multiple_of_the_scale_is_sharpened(name: str) -> None:
+    """QA: evaluate's baselines failed on 48 px patches at x3 (16 LR px: no whole twin pixels
+    at the edge); the twins use the whole ones and the patch is sharpened whole."""
+    from pipelines.sharpen import patch_predictor
+
+    g = smooth_field(48, 4)
+    lr = block_mean((300 + 4.0 * g).astype(np.float32), 3)
+    out = patch_predictor(name, 3, ["g"])(lr, g[None])
+    assert out.shape == (48, 48) and np.isfinite(out).all()
+    np.testing.assert_allclose(block_mean(out, 3), lr, atol=2e-3)
