@@ -89,6 +89,10 @@ def parse_source(spec: str, *, categorical: bool = False) -> SourceSpec:
     return SourceSpec(Path(spec), (), categorical)
 
 
+# downscale's MAX_OUTPUT_PIXELS: its output is on this grid (kept here so that guidance needs no torch)
+MAX_GUIDANCE_PIXELS = 2_000_000_000  # a larger guidance needs --force
+
+
 @dataclass(frozen=True)
 class GuidanceOptions:
     """The fine grid (``scale`` or ``res``, one of them) and how sources are resampled."""
@@ -103,6 +107,7 @@ class GuidanceOptions:
     overviews: bool = False
     overwrite: bool = False
     strip_rows: int | None = None  # guidance rows per strip (default: one 512-row block row)
+    max_pixels: int | None = MAX_GUIDANCE_PIXELS  # None: no limit (--force)
 
 
 @dataclass
@@ -138,6 +143,14 @@ def fine_grid(lst: Grid, lst_path: str | os.PathLike[str], *, scale: int | None,
         raise InputError("--scale", f"must be an integer >= 1, got {scale}")
     transform = lst.transform @ Affine.scale(1.0 / scale)
     return Grid(lst.crs, transform, lst.width * scale, lst.height * scale), scale
+
+
+def check_grid_size(grid: Grid, limit: int | None, option: str) -> None:
+    """Refuse a fine grid above ``limit`` pixels before anything is read: a mistyped ``option``
+    (--scale 100000) would otherwise run for hours."""
+    if limit is not None and grid.width * grid.height > limit:
+        raise InputError(option, f"the guidance grid would be {grid.width} x {grid.height} px, above the "
+                         f"{limit / 1e9:g} Gpx limit", f"pass a smaller {option}, or --force to write it anyway")
 
 
 def _scale_of_res(lst: Grid, res: float) -> int:
@@ -452,6 +465,7 @@ def build_guidance(
         lst = stack.enter_context(open_raster(lst_path))
         check_single_band(lst, lst_path)
         grid, scale = fine_grid(Grid.of(lst), lst_path, scale=options.scale, res=options.res)
+        check_grid_size(grid, options.max_pixels, "--scale" if options.res is None else "--res")
         bands = _Stack(_producers(sources, grid, options, stack), options.indices)
         rows = options.strip_rows or BLOCK
         tops = range(0, grid.height, rows)
@@ -521,4 +535,4 @@ def align_guidance(lst_path: str | os.PathLike[str], guidance_path: str | os.Pat
     with open_raster(guidance_path) as src:
         names = tuple(band_names(src))
     return build_guidance(lst_path, [SourceSpec(Path(guidance_path), names)], out_path,
-                          GuidanceOptions(scale=scale, overwrite=True))
+                          GuidanceOptions(scale=scale, overwrite=True, max_pixels=None))  # downscale's --force rules

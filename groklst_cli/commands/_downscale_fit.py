@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from pipelines.scenes import SceneJob
 
 FALLBACKS = ("none", "bicubic")
+# A thermal sensor's PSF is about one LST pixel wide (the estimate tries sigmas up to 1.5, the fit warns
+# above 3); blurring costs time in proportion to the width, so a wider one is refused as a typo.
+MAX_PSF_LST_PIXELS = 10
 
 
 def _psf(text: str) -> Optional[Psf]:
@@ -36,6 +39,19 @@ def _psf(text: str) -> Optional[Psf]:
     except ValueError as exc:
         raise InputError("--fit-psf", f"{text!r}: {exc}",
                          "use auto, SIGMA, gaussian:SIGMA, moffat:ALPHA:BETA or 0") from None
+
+
+def check_psf_width(psf: Optional[Psf], scales: set[int]) -> None:
+    """Refuse a ``--fit-psf`` wider than :data:`MAX_PSF_LST_PIXELS` LST pixels at the scene's
+    scale (``scales``: empty when the scene is unreadable, which the fit reports itself)."""
+    if psf is None or len(scales) != 1:
+        return
+    scale = next(iter(scales))
+    limit = MAX_PSF_LST_PIXELS * scale
+    if psf.width > limit:
+        raise InputError("--fit-psf", f"{psf.spec} is {psf.width / scale:.3g} LST pixels wide (the width is in "
+                         f"guidance pixels, {scale} per LST pixel here); at most {MAX_PSF_LST_PIXELS} LST "
+                         f"pixels ({limit:g}) is taken", f"use auto, or a width up to {limit:g}")
 
 
 def build_fit_options(model: Optional[str], checkpoint: Optional[Path], dask_scheduler: Optional[str],

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 import typer
 
 from groklst_cli import guidance_options, ingest_options, lst_options
-from groklst_cli.commands._downscale_fit import build_fit_options, run_fit
+from groklst_cli.commands._downscale_fit import build_fit_options, check_psf_width, run_fit
 from groklst_cli.commands._downscale_products import check_product_run, ingest_scene, plan_product_scene
 from groklst_cli.commands._scene_reports import TypedNames, exit_status, name_as_typed, say, say_all, say_once
 from groklst_cli.console import info, progress, state, warn
@@ -30,6 +30,9 @@ if TYPE_CHECKING:  # torch, rasterio and dask load only when a scene is processe
     from pipelines.scenes import SceneJob
 
 INTERPOLATORS = ("bicubic", "bilinear")
+# --hole-margin's bound in output pixels, 1000x the default at x3: a wider margin reads about the whole
+# scene around every tile, and a huge one overflowed the mask's filter (an internal error).
+MAX_HOLE_MARGIN = 10_000
 
 
 def _check_model_choice(checkpoint: Optional[Path], model: Optional[str]) -> None:
@@ -291,7 +294,7 @@ def downscale(
     offset: Optional[float] = lst_options.offset_option(),
     mask_implausible: bool = lst_options.mask_implausible_option(),
     guidance_bands: Optional[str] = guidance_options.guidance_bands_option(),
-    hole_margin: Optional[int] = typer.Option(None, "--hole-margin", min=0, help="Output pixels around nodata holes (LST or guidance) written as nodata, because a learned model's value there depends on data it cannot see (default: 3 LR pixels for networks, 0 for interpolators and --fit outputs without a network; 0 keeps every pixel)."),
+    hole_margin: Optional[int] = typer.Option(None, "--hole-margin", min=0, max=MAX_HOLE_MARGIN, help="Output pixels around nodata holes (LST or guidance) written as nodata, because a learned model's value there depends on data it cannot see (default: 3 LR pixels for networks, 0 for interpolators and --fit outputs without a network; 0 keeps every pixel)."),
     force: bool = typer.Option(False, "--force", help="Write outputs above 2 Gpx."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     skip_existing: bool = typer.Option(False, "--skip-existing", help="Skip scenes whose output exists (cheap reruns)."),
@@ -353,6 +356,10 @@ def downscale(
     except ValueError as exc:
         raise InputError("--device", str(exc)) from exc
     _check_fit_only(ctx, fit)
+    if fit:  # the seed as train checks it, before the fit that would fail on it
+        from pipelines.train import check_settings
+
+        check_settings({"seed": seed})
     _check_scale(scale, model, checkpoint, guidance, guidance_bands, fit)
     output_path, out_dir_path = _optional_path(output), _optional_path(out_dir)
     folder = out_dir_path or (output_path.parent if output_path is not None else None)
@@ -419,12 +426,14 @@ def downscale(
         ingested = ingest_scene(scene, how)
         options = replace(options, tags={**options.tags, **ingested})
         if not scales:  # an interpolator or a fit: the ingested rasters give the scale
-            _check_tiling(tile, overlap, _run_scales(jobs, scale, checkpoint, model, fit))
+            scales = _run_scales(jobs, scale, checkpoint, model, fit)
+            _check_tiling(tile, overlap, scales)
     state.scenes_begin()
     if fit:
         fit_options = build_fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
                                    fit_lr, degradation, fallback, units, seed, device,
                                    fit_candidates, fit_select, fit_psf, fit_residual)
+        check_psf_width(fit_options.psf, scales)
         if save_checkpoint is not None and not fit_options.networks:
             raise InputError("--save-checkpoint", "no network is fitted, so there are no weights to save",
                              "tsharp, gwr, dms and mlp are refitted on every scene")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -28,6 +29,12 @@ def _class_values(text: Optional[str]) -> tuple[int, ...]:
         raise InputError("--class-values", f"{text!r} is not a comma-separated list of integers") from exc
 
 
+def _check_res(res: Optional[float]) -> None:
+    """Refuse a NaN or infinite --res here: it would fail deep in the grid arithmetic."""
+    if res is not None and not math.isfinite(res):
+        raise InputError("--res", f"must be a finite pixel size, got {res:g}", "e.g. --res 10 for 30 m -> 10 m")
+
+
 def guidance(
     lst: Path = typer.Argument(..., help="The LST raster whose grid the guidance must nest in."),
     sources: Optional[list[str]] = typer.Argument(None, help="Continuous guidance rasters, any CRS and resolution: PATH, NAME=PATH or NAME1,NAME2=PATH (band names; default: band descriptions, else the file name)."),
@@ -42,6 +49,7 @@ def guidance(
     cog: bool = typer.Option(False, "--cog", help="Write a Cloud-Optimized GeoTIFF (tiled, overviews): the choice for archives."),
     overviews: bool = typer.Option(False, "--overviews", help="Add internal overviews (average)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    force: bool = typer.Option(False, "--force", help="Write guidance above 2 Gpx."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (grid, bands, warnings) instead of the path."),
 ) -> None:
     """Resample guidance rasters onto the grid that nests in the LST grid, ready for downscale.
@@ -51,14 +59,16 @@ def guidance(
     (--refine); class maps become per-class fractions (or the mode); nodata is NaN. Bands are
     named, so downscale finds them by name. Prints the output path on stdout.
     """
-    from pipelines.guidance import GuidanceOptions, build_guidance, parse_source
+    from pipelines.guidance import MAX_GUIDANCE_PIXELS, GuidanceOptions, build_guidance, parse_source
 
     state.working_on(lst, output)
+    _check_res(res)
     specs = [parse_source(s) for s in sources or []]
     specs += [parse_source(s, categorical=True) for s in categorical or []]
     options = GuidanceOptions(
         scale=scale, res=res, refine=refine, classes=classes, class_values=_class_values(class_values),
         indices=tuple(i.lower() for i in index or []), cog=cog, overviews=overviews, overwrite=overwrite,
+        max_pixels=None if force else MAX_GUIDANCE_PIXELS,
     )
     # Folders of -o made by a run that writes nothing are removed again; a Ctrl-C after the
     # rename waits for the result line.
