@@ -447,10 +447,11 @@ def test_candidates_are_named_in_any_case(tmp_path: Path, capsys) -> None:
 
 
 def test_a_psf_far_wider_than_the_estimate_tries_is_warned_about(tmp_path: Path, capsys) -> None:
-    """QA: --fit-psf 1000 (30 km on a 14 km scene) passed without a word."""
+    """QA: --fit-psf 1000 (30 km on a 14 km scene) passed without a word; it is refused now
+    (tests/test_option_bounds_l.py), and 19 (9.5 LST pixels at x2) is the widest one warned about."""
     fine, guidance = nonlinear_scene(48, 1)
     lst_path, _ = write_pair(tmp_path, fine, guidance, 2)
-    for spec, warned in (("1000", True), ("6.5", True), ("3", False)):
+    for spec, warned in (("19", True), ("6.5", True), ("3", False)):
         assert run(["downscale", str(lst_path), "--fit", "--model", "tsharp", "--fit-psf", spec, *QUICK,
                     "-o", str(tmp_path / "out.tif"), "--overwrite"]) == 0
         err = capsys.readouterr().err
