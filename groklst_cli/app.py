@@ -41,6 +41,11 @@ EXIT_HUNG_UP = 128 + signal.SIGHUP  # 129
 EXIT_STDOUT_CLOSED = 128 + signal.SIGPIPE  # 141
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
 
+# --threads' ceiling: above the cores of any one machine groklst runs on, below the counts at
+# which OpenMP and torch fail to start their pools (1000000 crashes with SIGSEGV). A fixed
+# number, not one per machine, so that a script's --threads works on every machine it runs on.
+MAX_THREADS = 1024
+
 # The signals that stop a run like Ctrl-C does (clean-up included): status and what to say.
 _STOPPING = {
     signal.SIGTERM: (EXIT_TERMINATED, "terminated (SIGTERM)"),
@@ -137,7 +142,7 @@ def _root(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or log lines."),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
     threads: Optional[int] = typer.Option(
-        None, "--threads", min=1, envvar="GROKLST_THREADS",
+        None, "--threads", min=1, max=MAX_THREADS, envvar="GROKLST_THREADS",
         help="CPU threads per pool (networks, GDAL decoding, sharpeners); default: every core. "
              "With N groklst processes side by side, give each cores / N.",
     ),

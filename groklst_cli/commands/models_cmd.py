@@ -18,6 +18,11 @@ from groklst_cli.cost_cache import CostCache
 from pipelines import strict_json
 from pipelines.errors import InputError
 
+# Bounds of --scale and --bands: far above any real case (MODIS 1 km to 10 m is x100; a
+# hyperspectral guidance stack has a few hundred bands), far below sizes torch cannot index.
+MAX_SCALE = 1024
+MAX_BANDS = 1024
+
 COST_NOTE = (
     "GFLOP/Mpx: forward FLOPs per output megapixel from torch's FlopCounterMode "
     "(2 per multiply-add; interpolation, pooling and activations count as 0)."
@@ -122,20 +127,24 @@ def print_table(console: Console, rows: list[dict[str, Any]], scale: int, bands:
     console.print(_description_list(rows))
 
 
+def _check_bound(option: str, value: int, low: int, high: int) -> None:
+    """Refuse a value outside ``low..high`` before torch sees it (a huge one overflows its sizes)."""
+    if not low <= value <= high:
+        raise InputError(option, f"must be an integer from {low} to {high}, not {value}")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("models")
     def models_command(
-        scale: int = typer.Option(4, "--scale", "-s", help="Integer downscaling factor (2 or more)."),
+        scale: int = typer.Option(4, "--scale", "-s", help=f"Integer downscaling factor, 2 to {MAX_SCALE}."),
         bands: int = typer.Option(
-            10, "--bands", help="Number of guidance bands for guided models."
+            10, "--bands", help=f"Number of guidance bands for guided models, 1 to {MAX_BANDS}."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
     ) -> None:
         """List every model with its parameters and GFLOP per output megapixel."""
-        if scale < 2:
-            raise InputError("--scale", f"must be an integer >= 2, got {scale}")
-        if bands < 1:
-            raise InputError("--bands", f"must be >= 1, got {bands}")
+        _check_bound("--scale", scale, 2, MAX_SCALE)
+        _check_bound("--bands", bands, 1, MAX_BANDS)
         rows = model_rows(scale, bands)
         if as_json:
             sys.stdout.write(strict_json.dumps(rows, indent=2) + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
@@ -14,6 +15,7 @@ from rich.table import Table
 from groklst_cli.console import (info, json_ok, one_line, progress, result, result_path, state, table_console,
                                  warn, warnings_shown)
 from groklst_cli import guidance_options, ingest_options, lst_options
+from groklst_cli.commands.sample_scene import check_seed
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
 from pipelines import strict_json
@@ -32,6 +34,15 @@ def _scales(text: str) -> tuple[int, ...]:
     if not values:
         raise InputError("--scales", f"{text!r} is not a comma-separated list of integers", "e.g. --scales 2,4,8")
     return values
+
+
+def _check_numbers(hr_res: Optional[float], seed: int) -> None:
+    """Refuse an infinite or NaN --hr-res (the HR grid's size would overflow) and a seed train
+    would refuse, before anything is read or written."""
+    if hr_res is not None and not math.isfinite(hr_res):
+        raise InputError("--hr-res", f"must be a finite positive resolution in CRS units, not {hr_res}",
+                         "e.g. --hr-res 30, or leave it out for the LST's own")
+    check_seed(seed)
 
 
 def _summary_table(summary: dict[str, Any]) -> Table:
@@ -178,6 +189,7 @@ def prepare_cmd(
         else:
             if not inputs:
                 raise InputError("INPUTS", "no scene given", "groklst prepare SCENE_lst.tif --out DATASET")
+            _check_numbers(hr_res, seed)
             options = PrepareOptions(
                 scales=_scales(scales), hr_resolution=hr_res, patch=patch, stride=stride,
                 ratios=parse_ratios(split), seed=seed, max_nodata=max_nodata, degrade=degrade,

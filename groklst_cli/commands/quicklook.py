@@ -29,11 +29,18 @@ MASK_IMPLAUSIBLE_HELP = ("Draw input LST values outside 150-400 K (-120..120 deg
                          "lst_mask_implausible tag says so).")
 
 
+# --width's bounds: narrower leaves no room for two panels and their colour bar (the pipeline's
+# own minimum); 8000 px (a poster) takes about 0.9 GB to draw, far wider runs out of memory.
+MIN_WIDTH_PX = 200
+MAX_WIDTH_PX = 8000
+
+
 def quicklook(
     output: Path = typer.Argument(..., help="A downscaled GeoTIFF (groklst downscale's output)."),
     png: Optional[Path] = typer.Option(None, "--output", "-o", parser=file_to_write("name the PNG, e.g. DIR/look.png"), help="PNG to write (default: OUTPUT with .png)."),
     lst: Optional[Path] = typer.Option(None, "--lst", help="The input LST (default: the output's lst_source tag)."),
-    width: int = typer.Option(1200, "--width", help="PNG width in pixels; a tall output's panels are drawn at most "
+    width: int = typer.Option(1200, "--width", min=MIN_WIDTH_PX, max=MAX_WIDTH_PX,
+                              help="PNG width in pixels; a tall output's panels are drawn at most "
                               "this tall (aspect ratio kept)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing PNG."),
     units: Units = lst_options.units_option(help=UNITS_HELP),

@@ -12,7 +12,32 @@ from groklst_cli.console import info, result_path
 from groklst_cli.interrupts import reported_once_published
 from pipelines.atomic import check_writable, folders_removed_if_left_empty
 from pipelines.errors import InputError
-from pipelines.sample_scene import generate_scene, scene_paths, write_dem, write_scene, write_truth
+from pipelines.sample_scene import (check_scene_size, generate_scene, scene_paths, write_dem, write_scene,
+                                    write_truth)
+
+MAX_SEED = 2**64 - 1  # pipelines.train's bound (torch's), not imported from there: that imports torch
+# Largest --tis-offset (TIS pixels): the most groklst coregister --max-shift searches; a larger
+# misregistration could not be found, so a fixture with one tests nothing.
+MAX_TIS_OFFSET_PX = 20
+
+
+def check_seed(seed: int) -> None:
+    """Refuse a seed train refuses (negative, or above 2^64-1), with train's message.
+
+    torch is imported only to say so, so that a valid seed costs nothing."""
+    if not 0 <= seed <= MAX_SEED:
+        from pipelines.train import check_settings
+
+        check_settings({"seed": seed})
+
+
+def _check_name(name: str) -> None:
+    """The scene name is a file-name prefix: a path would write outside OUT_DIR, nothing would
+    write ``_lst.tif``."""
+    if not name:
+        raise InputError("--name", "is empty", "give a plain name, e.g. heihe_demo")
+    if Path(name).name != name or name in (".", ".."):
+        raise InputError("--name", f"{name!r} is a path, not a scene name", "give a plain name; OUT_DIR says where")
 
 
 def _shape(size: Optional[int], rows: Optional[int], cols: Optional[int]) -> tuple[int, int]:
@@ -30,10 +55,20 @@ def _offset(text: str, option: str) -> tuple[float, float]:
         east, north = (float(v) for v in text.split(","))
     except ValueError as exc:
         raise InputError(option, f"{text!r} is not EAST,NORTH in metres, e.g. 30,-20") from exc
+    if not (math.isfinite(east) and math.isfinite(north)):
+        raise InputError(option, f"{text!r} is not EAST,NORTH in finite metres, e.g. 30,-20")
     return east, north
 
 
 LST_RESOLUTION_M = 30.0  # the generated scene's LST pixel, as SDGSAT-1 TIS
+
+
+def _check_tis_offset(offset: tuple[float, float]) -> None:
+    """A TIS misregistration groklst coregister could find, so that the fixture tests something."""
+    most = MAX_TIS_OFFSET_PX * LST_RESOLUTION_M
+    if math.hypot(*offset) > most:
+        raise InputError("--tis-offset", f"{offset[0]:g},{offset[1]:g} m is more than the {MAX_TIS_OFFSET_PX} TIS "
+                         f"pixels ({most:g} m) groklst coregister can search", "real products are off by 1-2 pixels")
 
 
 def _check_band_offset(offset: tuple[float, float], guidance_res: float) -> None:
@@ -70,6 +105,9 @@ def sample_scene(
     Prints the written paths on stdout, one per line. The scene is synthetic (tagged so).
     """
     shape = _shape(size, rows, cols)
+    check_scene_size(shape, ratio, "--size" if rows is None else "--rows/--cols")
+    check_seed(seed)
+    _check_name(name)
     from pipelines.fixtures import FixtureSettings, folder_name, write_product_fixture  # imports scipy
 
     settings = FixtureSettings(
@@ -82,6 +120,7 @@ def sample_scene(
                                 ("--mii-saturate-at", mii_saturate_at, "saturates the fake MII product")):
         if given and not products:
             raise InputError(option, what, "add --products")
+    _check_tis_offset(settings.tis_offset_m)
     _check_band_offset(settings.tis_band_offset_m, LST_RESOLUTION_M / ratio)
     ctx.with_resource(folders_removed_if_left_empty(out_dir))  # folders it made, when it writes nothing
     paths = scene_paths(out_dir, name)
