@@ -40,12 +40,11 @@ from pipelines.metrics import MetricAverage
 from pipelines.normalize import HasStats, denormalize_lst
 from pipelines.run_layout import (BEST, CONFIG_FILE, LAST, METRICS_FILE, RUN_FORMAT, STATE, clear_run_files,
                                   inspect_run_dir)
-from pipelines.train_config import TrainConfig
+from pipelines.train_config import MAX_SEED, TrainConfig
 from pipelines.train_data import DataSource, batch_positions, load_batch
 from pipelines.train_dist import DistContext
 
 STATE_FORMAT = "groklst-train-state/1"
-MAX_SEED = 2**64 - 1  # the largest seed torch.manual_seed takes
 
 StepHook = Callable[[int, float], None]
 ValidationHook = Callable[[int, dict[str, float]], bool]

@@ -18,6 +18,8 @@ from typing import Any
 from pipelines.errors import InputError
 from pipelines.toml_compat import tomllib
 
+MAX_SEED = 2**64 - 1  # the largest seed torch.manual_seed takes (here: importable without torch)
+
 
 @dataclass
 class TrainConfig:

@@ -14,8 +14,8 @@ from pipelines.atomic import check_writable, folders_removed_if_left_empty
 from pipelines.errors import InputError
 from pipelines.sample_scene import (check_scene_size, generate_scene, scene_paths, write_dem, write_scene,
                                     write_truth)
+from pipelines.train_config import MAX_SEED
 
-MAX_SEED = 2**64 - 1  # pipelines.train's bound (torch's), not imported from there: that imports torch
 # Largest --tis-offset (TIS pixels): the most groklst coregister --max-shift searches; a larger
 # misregistration could not be found, so a fixture with one tests nothing.
 MAX_TIS_OFFSET_PX = 20
