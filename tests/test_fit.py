@@ -323,6 +323,10 @@ def test_fallback_when_the_guidance_adds_nothing_to_the_residual_spread(tmp_path
     (["--fit-seconds", "5", "--model", "bicubic"], "--fit-seconds: only applies with --fit"),
     (["--save-checkpoint", "x.pt", "--model", "bicubic"], "--save-checkpoint: only applies with --fit"),
     (["--fit", "--fallback", "nearest"], "unknown fallback"),
+    # QA: silently ignored beside the one method --model fits, and an absurd learning rate
+    (["--fit", "--model", "tsharp", "--fit-candidates", "bicubic,tsharp"],
+     "--fit-candidates: has no effect with --model, which fits that one method"),
+    (["--fit", "--fit-lr", "inf"], "--fit-lr"),
     (["--fit", "--fit-candidates", "tsharp,nope"], "--fit-candidates: 'nope' is not a candidate (hint: use "
                                                     "bicubic, tsharp, gwr, dms, mlp or a network"),
     (["--fit", "--fit-candidates", "tsharp,bilinear"], "'bilinear' is not a candidate"),

@@ -243,8 +243,12 @@ FIT_ONLY = ("fit_iters", "fit_seconds", "fit_lr", "degradation", "fit_candidates
 
 
 def _check_fit_only(ctx: typer.Context, fit: bool) -> None:
-    """Options that shape a fit are refused without --fit (QA: they were silently ignored)."""
+    """Options that shape a fit are refused without --fit (QA: they were silently ignored), and
+    --fit-candidates beside the one method --model fits."""
     if fit:
+        if was_given(ctx, "fit_candidates") and ctx.params.get("model") is not None:
+            raise InputError("--fit-candidates", "has no effect with --model, which fits that one method",
+                             "drop --model to compare the candidates, or drop --fit-candidates")
         return
     for param in ctx.command.params:
         if param.name in FIT_ONLY and was_given(ctx, param.name):
@@ -303,7 +307,7 @@ def downscale(
     fit: bool = typer.Option(False, "--fit", help="Fit on this scene first (bicubic, tsharp, gwr, dms, mlp and a network, compared on held-out blocks of the scene degraded by the scale), then downscale with the best or their blend."),
     fit_iters: int = typer.Option(FitOptions.iters, "--fit-iters", min=1, help="With --fit: at most this many training iterations of the network."),
     fit_seconds: Optional[float] = typer.Option(FitOptions.seconds, "--fit-seconds", min=0.1, help="With --fit: also stop the network's training after this many seconds (default: no time cap, so the result does not depend on the machine's load)."),
-    fit_lr: float = typer.Option(FitOptions.lr, "--fit-lr", min=1e-7, help="With --fit: learning rate."),
+    fit_lr: float = typer.Option(FitOptions.lr, "--fit-lr", min=1e-7, max=1.0, help="With --fit: learning rate."),
     degradation: str = typer.Option(FitOptions.degradation, "--degrade", help="With --fit: how the LST is degraded for training: area (block mean) or mtf."),
     fit_candidates: str = typer.Option(",".join(DEFAULT_CANDIDATES), "--fit-candidates", help="With --fit and no --model: the methods to fit and compare (bicubic, tsharp, gwr, dms, mlp, networks)."),
     fit_select: str = typer.Option(FitOptions.select, "--fit-select", help="With --fit: blend (the held-out-weighted blend when it beats the best candidate on held-out blocks) or best."),
