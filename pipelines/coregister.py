@@ -15,6 +15,7 @@ one guidance pixel was left north-south (README).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -98,7 +99,8 @@ def estimate_shift(pairs: Sequence[tuple[np.ndarray, np.ndarray]], ratio: int, m
     surfaces = [s for s in surfaces if not np.isnan(s).all()]
     if not surfaces:
         return ShiftEstimate(0, 0, float("nan"), float("nan"), m, False)
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():  # shifts no crop could score stay NaN ("mean of empty slice")
+        warnings.simplefilter("ignore", RuntimeWarning)
         surface = np.nanmean(np.stack(surfaces), axis=0)
     iy, ix = np.unravel_index(np.nanargmax(surface), surface.shape)
     best, delivered = float(surface[iy, ix]), float(surface[m, m])

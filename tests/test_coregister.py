@@ -217,3 +217,16 @@ def test_an_uncertain_placement_is_a_warning(monkeypatch, capsys) -> None:
     assert captured.err == f"warning: a.tif: {placement} -> o.tif\n"
     line = json.loads(captured.out)
     assert (line["status"], line["uncertain"], line["warnings"]) == ("ok", True, [f"a.tif: {placement} -> o.tif"])
+
+
+def test_a_search_wider_than_the_scene_leaks_no_numpy_warning(tmp_path: Path, capsys, recwarn) -> None:
+    """QA: --max-shift 20 on a 24 px sample scene printed numpy's "Mean of empty slice" (two raw
+    lines) for the shifts no crop could score."""
+    assert run(["-q", "sample-scene", str(tmp_path), "--size", "24"]) == 0
+    capsys.readouterr()
+    lst, guidance = tmp_path / "heihe_demo_lst.tif", tmp_path / "heihe_demo_guidance.tif"
+    assert run(["coregister", str(lst), str(guidance), "-o", str(tmp_path / "c.tif"), "--max-shift", "20"]) == 0
+    err = capsys.readouterr().err
+    assert "RuntimeWarning" not in err and "empty slice" not in err, err
+    assert not [w for w in recwarn if "empty slice" in str(w.message)]
+    assert "aligned as delivered" in err
