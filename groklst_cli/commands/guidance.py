@@ -20,9 +20,14 @@ if TYPE_CHECKING:  # rasterio loads only when a guidance is built
     from pipelines.guidance import GuidanceReport
 
 
-def _class_values(text: Optional[str]) -> tuple[int, ...]:
-    if not text:
+def _class_values(text: Optional[str], categorical: Optional[list[str]]) -> tuple[int, ...]:
+    """The ``--class-values`` list; refused empty, or without a class map to apply to."""
+    if text is None:
         return ()
+    if not categorical:
+        raise InputError("--class-values", "applies to class maps only", "add --categorical [NAME=]PATH, or drop it")
+    if not text.strip():
+        raise InputError("--class-values", "is empty", "give the classes to write, e.g. 1,2,3,4, or drop it")
     try:
         return tuple(int(v) for v in text.split(","))
     except ValueError as exc:
@@ -66,7 +71,7 @@ def guidance(
     specs = [parse_source(s) for s in sources or []]
     specs += [parse_source(s, categorical=True) for s in categorical or []]
     options = GuidanceOptions(
-        scale=scale, res=res, refine=refine, classes=classes, class_values=_class_values(class_values),
+        scale=scale, res=res, refine=refine, classes=classes, class_values=_class_values(class_values, categorical),
         indices=tuple(i.lower() for i in index or []), cog=cog, overviews=overviews, overwrite=overwrite,
         max_pixels=None if force else MAX_GUIDANCE_PIXELS,
     )

@@ -18,8 +18,10 @@ from pipelines.errors import EmptySceneError, InputError
 
 
 def _numbers(text: Optional[str], option: str, kind: type) -> tuple:
-    if not text:
+    if text is None:
         return ()
+    if not text.strip():  # '' read as "not given" made --bits '' flag any non-zero mask pixel
+        raise InputError(option, "is empty", "give a comma-separated list, or drop the option")
     try:
         return tuple(kind(v) for v in text.split(","))
     except ValueError as exc:
