@@ -175,12 +175,12 @@ def _fallback_source(fitted: SceneFit, fit_options: FitOptions, reason: str) -> 
     scored better on the held-out blocks; its tags say the fit was made but not written."""
     from pipelines.infer import ModelSource
 
-    spread = fitted.no_guidance["rmse"] < fitted.bicubic["rmse"]
-    written = fitted.no_guidance_predictor().name if spread else "bicubic"
-    tags = {"fit": f"not written: {reason}; {written} written (--fallback bicubic)",
-            **({"fit_residual": fit_options.residual} if spread else {})}
-    if spread:
-        return ModelSource(fitted=fitted.no_guidance_predictor(), device=fit_options.device, extra_tags=tags)
+    if fitted.no_guidance["rmse"] < fitted.bicubic["rmse"]:
+        spread = fitted.no_guidance_predictor()
+        tags = {"fit": f"not written: {reason}; {spread.name} written (--fallback bicubic)",
+                "fit_residual": fit_options.residual}
+        return ModelSource(fitted=spread, device=fit_options.device, extra_tags=tags)
+    tags = {"fit": f"not written: {reason}; bicubic written (--fallback bicubic)"}
     return ModelSource(interpolation="bicubic", device=fit_options.device, extra_tags=tags)
 
 
