@@ -173,6 +173,10 @@ class MaskNesting:
         hint = "use the mask delivered with the data, or warp it onto the raster's grid with gdalwarp -r near"
         check_north_up(path, Grid.of(src))
         check_north_up(mask_path, Grid.of(mask))
+        for reader, named in ((src, path), (mask, mask_path)):
+            if reader.crs is None and (src.crs, mask.crs) != (None, None):
+                raise InputError(named, "has no CRS, so it cannot be matched with the other raster",
+                                 "assign one, e.g. gdal_edit.py -a_srs EPSG:XXXX (the CRS of the other)")
         if mask.crs != src.crs:
             raise InputError(mask_path, f"CRS {mask.crs} differs from that of {display_name(path)} ({src.crs})", hint)
         st, mt = src.transform, mask.transform

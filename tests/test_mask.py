@@ -148,8 +148,14 @@ def test_bad_inputs_are_refused_and_nothing_is_written(tmp_path: Path, capsys) -
     other_crs = tmp_path / "crs.tif"
     with rasterio.open(qa_path) as src, rasterio.open(other_crs, "w", **{**src.profile, "crs": CRS.from_epsg(32633)}) as dst:
         dst.write(src.read())
+    no_crs_qa, no_crs_st = tmp_path / "no_crs_qa.tif", tmp_path / "no_crs_st.tif"
+    for source, target in ((qa_path, no_crs_qa), (st, no_crs_st)):
+        with rasterio.open(source) as src, rasterio.open(target, "w", **{**src.profile, "crs": None}) as dst:
+            dst.write(src.read())
     out = tmp_path / "out.tif"
     for args, fragment in (
+        ([st, no_crs_qa, "--bits", "3"], "no_crs_qa.tif: has no CRS"),
+        ([no_crs_st, qa_path, "--bits", "3"], "no_crs_st.tif: has no CRS"),
         ([st, shifted, "--bits", "3"], "does not cover the whole of"),
         ([st, half, "--bits", "3"], "does not nest in the grid of"),
         ([st, other_crs, "--bits", "3"], "CRS EPSG:32633 differs"),
