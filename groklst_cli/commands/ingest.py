@@ -11,6 +11,7 @@ from groklst_cli import ingest_options, lst_options
 from groklst_cli.console import json_ok, progress, result, result_path, state, warnings_shown
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
+from groklst_cli.path_options import not_empty
 from pipelines import strict_json
 from pipelines.errors import InputError
 from pipelines.units import Units
@@ -22,7 +23,7 @@ RETRIEVAL_ONLY = ("lst_method", "retrieval_config", "destripe")  # shape the LST
 def ingest(
     ctx: typer.Context,
     products: list[Path] = typer.Argument(..., help="SDGSAT-1 product folders (TIS and MII), or a folder holding them."),
-    out_dir: Path = typer.Option(..., "--out-dir", help="Folder for NAME_lst.tif and NAME_guidance.tif."),
+    out_dir: Path = typer.Option(..., "--out-dir", parser=not_empty("--out-dir", "name a folder, e.g. --out-dir scenes (. for the current folder)"), help="Folder for NAME_lst.tif and NAME_guidance.tif."),
     name: Optional[str] = typer.Option(None, "--name", help="Scene name (default: from the MII folder name)."),
     dem: Optional[Path] = typer.Option(None, "--dem", help="DEM GeoTIFF, resampled onto the 10 m guidance grid (default: constant 0 m, with a warning)."),
     lst: Optional[Path] = typer.Option(None, "--lst", help="Your own LST GeoTIFF (K or degC); without it LST is retrieved from TIS (approximate)."),

@@ -13,6 +13,7 @@ from rich.progress import TextColumn
 
 from groklst_cli.console import info, json_ok, progress, result, result_path, state, warn
 from groklst_cli.option_sources import was_given
+from groklst_cli.path_options import not_empty
 from pipelines import strict_json
 from pipelines.atomic import folders_removed_if_left_empty
 from pipelines.errors import InputError
@@ -188,7 +189,7 @@ def train_cmd(
     precision: str = typer.Option(TrainConfig.precision, "--precision", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 or fp16."),
     model_kwargs: Optional[str] = typer.Option(None, "--model-kwargs", help="Model constructor arguments as JSON, e.g. '{\"base_dim\": 8}'."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Stop (resumably) after this wall-clock time."),
-    config_file: Optional[Path] = typer.Option(None, "--config", help="TOML or YAML file with any of these settings (options given here win)."),
+    config_file: Optional[Path] = typer.Option(None, "--config", parser=not_empty("--config", "name a TOML or YAML file, or drop --config"), help="TOML or YAML file with any of these settings (options given here win)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last state."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Restart a run directory that holds a saved run (its run files are replaced at the new run's first save)."),
     as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON on stdout."),
