@@ -10,6 +10,7 @@ then: that failure's 1 or 2). Tracebacks only with --debug.
 from __future__ import annotations
 
 import errno
+import math
 import os
 import re
 import signal
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Optional
 
+import click
 import typer
 from rich.markup import escape
 
@@ -189,9 +191,46 @@ def _usage_error(exc: typer.TyperException, args: list[str], as_json: bool) -> i
         return exc.exit_code
     # typer validates option values with pydantic, whose message starts "Value error, "
     message = re.sub(r"^(Invalid value for [^:]*: )Value error, ", r"\1", exc.format_message())
+    message = _as_typed(message, getattr(exc, "param", None), args)
     if as_json:
         _json_error(message)
     return _fail(f"{message} (hint: {_help_command(exc, args)} --help)", exc.exit_code)
+
+
+def _as_typed(message: str, param: Optional[click.Parameter], args: list[str]) -> str:
+    """Click's message about an option's value, told about the value as typed: the environment
+    variable named only when the value came from it (``--threads 0`` named GROKLST_THREADS), and
+    a NaN said to be one (it fails every bound: "should be less than or equal to 5")."""
+    if param is None or not message.startswith("Invalid value for "):
+        return message
+    typed = _typed_value(param, args)
+    if typed is not None:
+        message = re.sub(r" \(env var: '[^']*'\)", "", message, count=1)
+    elif param.envvar:
+        typed = os.environ.get(param.envvar if isinstance(param.envvar, str) else param.envvar[0])
+    if typed is not None and _is_nan(typed):
+        message = re.sub(r"^(Invalid value for '[^']*'(?: \(env var: '[^']*'\))?: ).*$",
+                         lambda m: f"{m.group(1)}{typed!r} is not a number", message)
+    return message
+
+
+def _typed_value(param: click.Parameter, args: list[str]) -> Optional[str]:
+    """The last value given to ``param`` on the command line (``--opt V`` or ``--opt=V``), or None."""
+    value = None
+    for arg, following in zip(args, [*args[1:], None]):
+        for opt in getattr(param, "opts", ()):
+            if arg == opt and following is not None:
+                value = following
+            elif arg.startswith(f"{opt}=") and opt.startswith("--"):
+                value = arg[len(opt) + 1:]
+    return value
+
+
+def _is_nan(text: str) -> bool:
+    try:
+        return math.isnan(float(text))
+    except ValueError:
+        return False
 
 
 def _help_command(exc: typer.TyperException, args: list[str]) -> str:

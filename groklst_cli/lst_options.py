@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
+from pipelines.errors import InputError
 from pipelines.units import Units
 
 if TYPE_CHECKING:
@@ -22,6 +23,10 @@ NODATA_HELP = "A fill value of the LST in stored units, nodata besides the file'
 SCALE_FACTOR_HELP = ("LST = stored * scale-factor + offset (default: the file's scale metadata, else 1); "
                      "e.g. 0.00341802 for Landsat C2 ST.")
 OFFSET_HELP = "See --scale-factor (default: the file's offset metadata, else 0); e.g. 149.0 for Landsat C2 ST."
+# --offset's bound: the temperature a stored 0 reads as lies within this of 0 for every encoding
+# known (149.0 Landsat C2 ST, 273.15 between the units, 0 MODIS/VIIRS/ECOSTRESS); -1e30 was read,
+# and refused per scene with a hint about fill values that did not apply.
+MAX_OFFSET = 1000.0
 MASK_IMPLAUSIBLE_HELP = ("Treat LST values outside 150-400 K (-120..120 degC) as nodata instead of refusing "
                          "the scene.")
 
@@ -51,5 +56,14 @@ def lst_decoding(nodata: Optional[list[float]], scale_factor: Optional[float], o
     """The declared decoding (an InputError for impossible values)."""
     from pipelines.lst_values import LstDecoding
 
+    _check_offset(offset)
     return LstDecoding(nodata=tuple(nodata or ()), scale_factor=scale_factor, offset=offset,
                        mask_implausible=mask_implausible)
+
+
+def _check_offset(offset: Optional[float]) -> None:
+    """Refuse an --offset no encoding has (:data:`MAX_OFFSET`); NaN is LstDecoding's to refuse."""
+    if offset is not None and abs(offset) > MAX_OFFSET:
+        raise InputError("--offset", f"{offset:g} is outside the plausible range -{MAX_OFFSET:g}..{MAX_OFFSET:g}",
+                         "an offset is the temperature a stored 0 reads as, e.g. 149.0 for Landsat C2 ST, "
+                         "273.15 between degC and K, 0 for MODIS")

@@ -71,3 +71,58 @@ def test_a_folder_as_the_file_to_write_gets_the_commands_own_hint(
     argv = [a.format(lst=scene, folder=folder) for a in argv]
     line = _refused(argv, capsys, scene.parent)
     assert line == f"error: {folder}: is a folder; an output file never replaces a folder (hint: {hint})"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["downscale", "{lst}", "--model", "bicubic", "--overlap", "9000000000000"],
+     "--overlap 9000000000000 is not smaller than --tile 768 (hint: pass an --overlap of at most half the "
+     "tile)"),
+    (["downscale", "{lst}", "--model", "bicubic", "--offset", "-1e30"],
+     "--offset: -1e+30 is outside the plausible range -1000..1000 (hint: an offset is the temperature a "
+     "stored 0 reads as, e.g. 149.0 for Landsat C2 ST, 273.15 between degC and K, 0 for MODIS)"),
+    (["downscale", "{lst}", "--fit", "--fit-lr", "nan"],
+     "Invalid value for '--fit-lr': 'nan' is not a number (hint: groklst downscale --help)"),
+    (["sample-scene", "out", "--tis-stripes=NaN"],
+     "Invalid value for '--tis-stripes': 'NaN' is not a number (hint: groklst sample-scene --help)"),
+    (["--threads", "0", "models"],
+     "Invalid value for '--threads': Input should be greater than or equal to 1 (hint: groklst --help)"),
+])
+def test_a_value_is_named_as_typed(scene: Path, capsys, argv: list[str], message: str) -> None:
+    """QA: ``--overlap 9e12`` was said to be 765 px, ``--offset -1e30`` was refused per scene after
+    two notes with a hint to pass ``--nodata 0``, NaN was "should be less than or equal to 5" and
+    ``--threads 0`` named the environment variable."""
+    argv = [a.format(lst=scene) for a in argv]
+    assert _refused(argv, capsys, scene.parent) == f"error: {message}"
+
+
+def test_threads_from_the_environment_names_the_variable(scene: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("GROKLST_THREADS", "0")
+    assert _refused(["models"], capsys, scene.parent) == (
+        "error: Invalid value for '--threads' (env var: 'GROKLST_THREADS'): Input should be greater than or "
+        "equal to 1 (hint: groklst --help)")
+
+
+@pytest.fixture(scope="module")
+def products(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """One scene's fake SDGSAT-1 TIS and MII product folders (24 px)."""
+    root = tmp_path_factory.mktemp("products")
+    assert run(["-q", "sample-scene", str(root), "--size", "24", "--products"]) == 0
+    return sorted(str(p) for p in root.iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--fit", "--fit-select", "foo"], "--fit-select: unknown selection 'foo' (hint: use one of blend, best)"),
+    (["--fit", "--fit-psf", "1000"],
+     "--fit-psf: gaussian:1000 is 333 LST pixels wide (the width is in guidance pixels, 3 per LST pixel "
+     "here); at most 10 LST pixels (30) is taken (hint: use auto, or a width up to 30)"),
+    (["--model", "bicubic", "--overlap", "500"],
+     "--overlap 500 at x3 is 498 output px (166 LR px) with --tile 768 at x3 (256 LR px): the overlap is more "
+     "than half the tile, so tiles would mostly recompute their neighbours (hint: pass --overlap 384 or less, "
+     "or a larger --tile)"),
+])
+def test_product_folders_are_refused_before_the_ingest_speaks(
+        products: list[str], tmp_path: Path, capsys, extra: list[str], message: str) -> None:
+    """QA: from product folders these came after the ingest's warning and "ingested" lines."""
+    argv = ["downscale", *products, "--out-dir", str(tmp_path / "out"), *extra]
+    assert _refused(argv, capsys, tmp_path) == f"error: {message}"
+    assert not any(".groklst-ingest" in p.name for p in Path(products[0]).parent.iterdir())

@@ -21,6 +21,7 @@ from pipelines.raster_names import retrieved_lst_tag
 
 if TYPE_CHECKING:
     from pipelines.product_ingest import ProductIngest
+    from pipelines.sdgsat import Product
 
 
 def check_product_run(paths: list[Path], guidance: Optional[Path], align: bool,
@@ -49,6 +50,7 @@ class ProductScene:
     name: str
     shown: str  # how messages and reports name the scene: the folders as given
     tags: dict[str, str]  # the output's lst_source / guidance_source
+    scale: Optional[int]  # the TIS-to-MII pixel-size ratio, None when unreadable (the ingest says why)
 
     @property
     def lst(self) -> Path:
@@ -97,7 +99,21 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
         state.shown_as[str(temporary)] = shown
     tags = {"lst_source": retrieved_lst_tag(tis.folder, how.lst_method.replace("-", " ")),
             "guidance_source": str(mii.folder.resolve())}
-    return ProductScene(folders, workdir, name, shown, tags)
+    return ProductScene(folders, workdir, name, shown, tags, _product_scale(tis, mii))
+
+
+def _product_scale(tis: Product, mii: Product) -> Optional[int]:
+    """The scale the ingested scene will have (its LST-to-guidance pixel-size ratio, as the ingest
+    rounds it), read from the images' headers: options that depend on it are checked before the
+    ingest, which takes a while and prints lines of its own."""
+    import rasterio
+
+    try:
+        with rasterio.open(tis.images[0]) as lst, rasterio.open(mii.images[0]) as guidance:
+            ratio = abs(lst.transform.a) / abs(guidance.transform.a)
+    except Exception:  # noqa: BLE001 - the ingest reports an unreadable image itself
+        return None
+    return round(ratio) if round(ratio) >= 2 else None
 
 
 def ingest_scene(scene: ProductScene, how: ProductIngest) -> dict[str, str]:

@@ -165,7 +165,7 @@ def _check_tiling(tile: int, overlap: int, scales: set[int]) -> None:
     scale known (no scene readable yet), only an overlap as large as the tile, too large at any."""
     from pipelines.tiling import check_tile_sizes, seam_warning
 
-    if not scales and overlap >= tile:
+    if overlap >= tile:  # said as typed: rounded at a scale, 9e12 read as an overlap of 765 px
         raise InputError(None, f"--overlap {overlap} is not smaller than --tile {tile}",
                          "pass an --overlap of at most half the tile")
     for scale in sorted(scales):
@@ -173,6 +173,13 @@ def _check_tiling(tile: int, overlap: int, scales: set[int]) -> None:
     for message in dict.fromkeys(seam_warning(tile, overlap, scale) for scale in sorted(scales)):
         if message is not None:
             warn(message)
+
+
+def _check_scaled(tile: int, overlap: int, scales: set[int], fit_options: Optional[FitOptions]) -> None:
+    """The checks that need the run's scales: the tiling, and a --fit PSF's width."""
+    _check_tiling(tile, overlap, scales)
+    if fit_options is not None:
+        check_psf_width(fit_options.psf, scales)
 
 
 def _run_scales(jobs: list[SceneJob], scale: Optional[int], checkpoint: Optional[Path],
@@ -424,20 +431,21 @@ def downscale(
         check_png_name(quicklook)
         check_writable(quicklook, overwrite, inputs=jobs[0].inputs())
         jobs = [replace(jobs[0], quicklook=quicklook)]  # drawn before the scene's line, which says how it went
+    fit_options = build_fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
+                                    fit_lr, degradation, fallback, units, seed, device, fit_candidates,
+                                    fit_select, fit_psf, fit_residual) if fit else None
     scales = _run_scales(jobs, scale, checkpoint, model, fit)
-    _check_tiling(tile, overlap, scales)  # before an ingest, which takes a while
+    if not scales and scene is not None and scene.scale is not None and (fit or model is not None):
+        scales = {scene.scale}  # an interpolator or a fit: the products' pixel sizes give the scale
+    _check_scaled(tile, overlap, scales, fit_options)  # before an ingest, which takes a while
     if scene is not None:
         ingested = ingest_scene(scene, how)
         options = replace(options, tags={**options.tags, **ingested})
-        if not scales:  # an interpolator or a fit: the ingested rasters give the scale
+        if not scales:  # the products' headers were unreadable: the ingested rasters give the scale
             scales = _run_scales(jobs, scale, checkpoint, model, fit)
-            _check_tiling(tile, overlap, scales)
+            _check_scaled(tile, overlap, scales, fit_options)
     state.scenes_begin()
-    if fit:
-        fit_options = build_fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
-                                   fit_lr, degradation, fallback, units, seed, device,
-                                   fit_candidates, fit_select, fit_psf, fit_residual)
-        check_psf_width(fit_options.psf, scales)
+    if fit_options is not None:
         if save_checkpoint is not None and not fit_options.networks:
             raise InputError("--save-checkpoint", "no network is fitted, so there are no weights to save",
                              "tsharp, gwr, dms and mlp are refitted on every scene")
