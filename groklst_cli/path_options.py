@@ -58,3 +58,12 @@ def not_empty(option: str, hint: str, convert: Callable[[str], T] = Path) -> Cal
         return convert(value)
 
     return parse
+
+
+def rasters_only(command: str, paths: list[Path]) -> None:
+    """Refuse a folder among ``command``'s raster inputs, saying that it takes rasters only (the
+    reader's refusal hinted at SDGSAT-1 product folders, which only downscale and prepare take)."""
+    for path in paths:
+        if path.is_dir():
+            raise InputError(path, f"is a folder; groklst {command} takes raster files only",
+                             "give a GeoTIFF; for SDGSAT-1 product folders run groklst ingest first")

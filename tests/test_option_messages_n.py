@@ -126,3 +126,34 @@ def test_product_folders_are_refused_before_the_ingest_speaks(
     argv = ["downscale", *products, "--out-dir", str(tmp_path / "out"), *extra]
     assert _refused(argv, capsys, tmp_path) == f"error: {message}"
     assert not any(".groklst-ingest" in p.name for p in Path(products[0]).parent.iterdir())
+
+
+@pytest.mark.parametrize("command", [
+    ["guidance", "{lst}", "{folder}", "--scale", "3", "-o", "g.tif"],
+    ["mask", "{lst}", "{folder}", "-o", "m.tif"],
+    ["compare", "{lst}", "{folder}"],
+])
+def test_a_folder_given_where_a_raster_belongs_says_rasters_only(scene: Path, capsys, command: list[str]) -> None:
+    """QA: the hint said SDGSAT-1 product folders are given alone, which these commands never take."""
+    folder = scene.parent / "products"
+    folder.mkdir()
+    argv = [a.format(lst=scene, folder=folder) for a in command]
+    assert _refused(argv, capsys, scene.parent) == (
+        f"error: {folder}: is a folder; groklst {command[0]} takes raster files only (hint: give a GeoTIFF; "
+        "for SDGSAT-1 product folders run groklst ingest first)")
+
+
+def test_choices_are_read_case_insensitively(scene: Path, capsys) -> None:
+    """QA: --fit-candidates BICUBIC was accepted but --model BICUBIC refused."""
+    out = scene.parent / "o.tif"
+    assert run(["-q", "downscale", str(scene), "--model", "BICUBIC", "--precision", "FP32", "-o", str(out)]) == 0
+    assert out.is_file()
+    assert capsys.readouterr().err == ""
+
+
+def test_an_unknown_scheduler_host_is_refused_at_once(scene: Path, capsys) -> None:
+    """QA: --dask-scheduler foo:1 waited for the client's 15 s timeout."""
+    argv = ["downscale", str(scene), "--model", "bicubic", "--dask-scheduler", "no-such-host.invalid:1"]
+    assert _refused(argv, capsys, scene.parent) == (
+        "error: --dask-scheduler: no-such-host.invalid:1: the host 'no-such-host.invalid' is not known "
+        "(hint: give a running dask scheduler's address, such as tcp://HOST:8786)")

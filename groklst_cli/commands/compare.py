@@ -10,6 +10,7 @@ from rich.table import Table
 
 from groklst_cli import lst_options
 from groklst_cli.console import info, json_ok, one_line, progress, result, state, table_console
+from groklst_cli.path_options import rasters_only
 from pipelines import strict_json
 from pipelines.units import Units
 
@@ -52,6 +53,7 @@ def compare_cmd(
     from pipelines.compare import compare
 
     state.working_on(reference)
+    rasters_only("compare", [reference, *candidates])
     decoding = lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible)
     with progress() as bar:
         task = bar.add_task("compare", total=None)

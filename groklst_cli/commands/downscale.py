@@ -354,6 +354,8 @@ def downscale(
     from pipelines.raster_names import display_name
     from pipelines.scenes import dask_client, run_dask, run_local
 
+    # choices read as --fit-candidates reads its names: case-insensitively (the registry's are lower case)
+    model, precision, fallback = model and model.lower(), precision.lower(), fallback.lower()
     named = [] if inputs == ["-"] else list(_each_once(inputs).values())
     if named and (len(named) == 1 or all(Path(p).is_dir() for p in named)):  # one scene
         state.working_on(", ".join(named), output)
@@ -469,6 +471,8 @@ def downscale(
         return
     _check_model_choice(checkpoint, model)
     # the scheduler before the model: a bad address fails without loading it
+    if dask_scheduler:
+        _check_scheduler_host(dask_scheduler)
     client = ctx.with_resource(dask_client(dask_scheduler, workers=bool(jobs))) if dask_scheduler else None
     source = _model_source(checkpoint, model, device)
     if source.checkpoint_path is not None:
@@ -510,6 +514,25 @@ def _aligned_for_fit(ctx: typer.Context, job: SceneJob,
     aligned = ctx.with_resource(aligned_guidance(job.lst, job.guidance, job.output))
     info(aligned.description)
     return [replace(job, guidance=aligned.path, align=False)], replace(options, tags={**options.tags, **aligned.tags})
+
+
+def _check_scheduler_host(address: str) -> None:
+    """Refuse a --dask-scheduler whose host name does not resolve at once, instead of after the
+    client's 15 s connect timeout."""
+    import socket
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(address if "://" in address else f"tcp://{address}").hostname
+    except ValueError:
+        return  # dask says what is wrong with the address
+    if not host:
+        return
+    try:
+        socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError):
+        raise InputError("--dask-scheduler", f"{address}: the host {host!r} is not known",
+                         "give a running dask scheduler's address, such as tcp://HOST:8786") from None
 
 
 def _optional_path(typed: Optional[str]) -> Optional[Path]:

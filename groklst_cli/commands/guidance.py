@@ -11,7 +11,7 @@ import typer
 
 from groklst_cli.console import info, json_ok, progress, result, result_path, state
 from groklst_cli.interrupts import reported_once_published
-from groklst_cli.path_options import file_to_write
+from groklst_cli.path_options import file_to_write, rasters_only
 from pipelines import strict_json
 from pipelines.atomic import folders_removed_if_left_empty
 from pipelines.errors import InputError
@@ -70,6 +70,7 @@ def guidance(
     _check_res(res)
     specs = [parse_source(s) for s in sources or []]
     specs += [parse_source(s, categorical=True) for s in categorical or []]
+    rasters_only("guidance", [lst, *(spec.path for spec in specs)])
     options = GuidanceOptions(
         scale=scale, res=res, refine=refine, classes=classes, class_values=_class_values(class_values, categorical),
         indices=tuple(i.lower() for i in index or []), cog=cog, overviews=overviews, overwrite=overwrite,

@@ -11,7 +11,7 @@ import typer
 from groklst_cli.commands._scene_reports import EXIT_ALL_EMPTY
 from groklst_cli.console import info, result, result_path, state, warn, warnings_said
 from groklst_cli.interrupts import reported_once_published
-from groklst_cli.path_options import file_to_write
+from groklst_cli.path_options import file_to_write, rasters_only
 from pipelines import strict_json
 from pipelines.atomic import folders_removed_if_left_empty
 from pipelines.errors import EmptySceneError, InputError
@@ -62,6 +62,7 @@ def mask(
     from pipelines.masking import MaskRule, mask_raster
 
     state.working_on(raster, output)
+    rasters_only("mask", [raster, mask_path])
     rule = MaskRule(_numbers(bits, "--bits", int), _numbers(values, "--values", float))
     # Folders of -o made by a run that writes nothing are removed again; a Ctrl-C after the
     # rename waits for the result line.
