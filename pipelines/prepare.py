@@ -374,11 +374,26 @@ def _scene_guidances(stack: ExitStack, paths: Sequence[Path], shared: SharedGuid
     return guidances, names
 
 
+def _check_hr_within_scene(path: Path, hr_resolution: float | None, shown: str | None) -> None:
+    """Refuse an ``--hr-res`` coarser than the LST's whole extent (``1e300`` was refused as "no
+    overlap between the LST and the guidance"), naming the LST's own resolution."""
+    if hr_resolution is None:
+        return
+    with open_raster(path) as lst:
+        res = abs(lst.transform.a)
+        extent = min(lst.width * res, lst.height * abs(lst.transform.e))
+    if hr_resolution > extent:
+        raise InputError("--hr-res", f"{hr_resolution:g} is coarser than the whole scene {shown or path} "
+                         f"({lst.width} x {lst.height} pixels of {res:g} {resolution_units(lst.crs)})",
+                         f"pass the LST's own {res:g} or a multiple of it, or leave --hr-res out")
+
+
 def _open_scenes(paths: Sequence[Path], opts: PrepareOptions, names: Mapping[Path, str],
                  rename: Callable[[InputError], InputError], guidances: Mapping[Path, Path]) -> list[Scene]:
     """Every scene; one without a valid LST pixel is left out with a warning (unless all are)."""
     scenes, empty = [], []
     for path in paths:
+        _check_hr_within_scene(path, opts.hr_resolution, names.get(path))
         try:
             scenes.append(open_scene(path, hr_resolution=opts.hr_resolution, units=opts.units,
                                      decoding=opts.decoding, shown=names.get(path),

@@ -157,3 +157,11 @@ def test_an_unknown_scheduler_host_is_refused_at_once(scene: Path, capsys) -> No
     assert _refused(argv, capsys, scene.parent) == (
         "error: --dask-scheduler: no-such-host.invalid:1: the host 'no-such-host.invalid' is not known "
         "(hint: give a running dask scheduler's address, such as tcp://HOST:8786)")
+
+
+def test_prepare_refuses_an_hr_resolution_coarser_than_the_scene(scene: Path, capsys) -> None:
+    """QA: ``--hr-res 1e300`` was refused as "no overlap between the LST and the guidance"."""
+    argv = ["prepare", str(scene), "-o", str(scene.parent / "ds"), "--hr-res", "1e300"]
+    assert _refused(argv, capsys, scene.parent) == (
+        f"error: --hr-res: 1e+300 is coarser than the whole scene {scene} (24 x 24 pixels of 30 m) "
+        "(hint: pass the LST's own 30 or a multiple of it, or leave --hr-res out)")
