@@ -165,3 +165,16 @@ def test_prepare_refuses_an_hr_resolution_coarser_than_the_scene(scene: Path, ca
     assert _refused(argv, capsys, scene.parent) == (
         f"error: --hr-res: 1e+300 is coarser than the whole scene {scene} (24 x 24 pixels of 30 m) "
         "(hint: pass the LST's own 30 or a multiple of it, or leave --hr-res out)")
+
+
+def test_warnings_name_inputs_as_typed(tmp_path: Path, monkeypatch, capsys) -> None:
+    """QA: the duplicate-input warning and --fit's own warning printed ``a_lst.tif`` for ``./a_lst.tif``."""
+    monkeypatch.chdir(tmp_path)
+    write_canonical_scene(tmp_path, "a", shape=(18, 18))
+    assert run(["downscale", "./a_lst.tif", "a_lst.tif", "--fit", "--fit-candidates", "bicubic,tsharp",
+                "-o", "o.tif"]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert warnings[:2] == [
+        "warning: a_lst.tif: given more than once (as ./a_lst.tif); downscaled once",
+        "warning: ./a_lst.tif: the choice rests on 9 held-out blocks only (a small scene): a weak verdict; "
+        "check it against --model bicubic on data you trust"]

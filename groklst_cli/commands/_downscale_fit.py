@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from groklst_cli.commands._scene_reports import exit_status, say
+from groklst_cli.commands._scene_reports import exit_status, say, typed_name
 from groklst_cli.console import info, info_lines, progress, state, warn
 from groklst_cli.interrupts import reported_once_published
 from pipelines.errors import InputError
@@ -88,7 +88,7 @@ def _fit(job: SceneJob, options: FitOptions, decoding: LstDecoding, as_json: boo
         exit_status(["error"])
     info_lines(describe(fitted))
     if fitted.held_out_blocks < FEW_HELD_OUT_BLOCKS:
-        warn(f"{display_name(job.lst)}: the choice rests on {fitted.held_out_blocks} held-out blocks only (a "
+        warn(f"{typed_name(display_name(job.lst))}: the choice rests on {fitted.held_out_blocks} held-out blocks only (a "
              "small scene): a weak verdict; check it against --model bicubic on data you trust")
     return fitted
 

@@ -51,6 +51,12 @@ def name_as_typed(ctx: typer.Context, typed: TypedNames) -> None:
     ctx.call_on_close(lambda: _typed.reset(token))
 
 
+def typed_name(opened: str) -> str:
+    """An input as typed (:class:`TypedNames`), for a line about it other than its report."""
+    typed = _typed.get()
+    return opened if typed is None else typed.names.get(opened, opened)
+
+
 def _as_typed(report: SceneReport) -> SceneReport:
     """``report`` with its input and output, also in its error, named as typed (:class:`TypedNames`)."""
     typed = _typed.get()

@@ -79,12 +79,12 @@ def _inputs(paths: list[str]) -> list[str]:
         given = paths
     unique = _each_once(given)
     seen: set[Path] = set()
-    for path in map(Path, given):
-        key = _input_key(path)
+    for typed in given:  # named as typed (``./x.tif``), as every other line names it
+        key = _input_key(Path(typed))
         if key in seen:
-            first = Path(unique[key])
-            also = "" if first == path else f" (as {first})"
-            warn(f"{path}: given more than once{also}; downscaled once")
+            first = unique[key]
+            also = "" if first == typed else f" (as {first})"
+            warn(f"{typed}: given more than once{also}; downscaled once")
         seen.add(key)
     return list(unique.values())
 
