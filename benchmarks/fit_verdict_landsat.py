@@ -8,6 +8,12 @@ LR input, for S in 2, 3, 4, 8 and crops of 60 x 60 and 120 x 120 LR pixels (x8: 
 built as ``groklst guidance --scale S`` builds it: Sentinel-2 B11 alone (``b11``), and B11 plus
 the land-cover map as four per-class fractions (``b11+lc``). One guidance for every date.
 
+The 30 m ST is resampled from Landsat's 100 m TIRS band, so it holds little real detail below
+100 m: a sharpener that adds true 30 m detail is judged against a truth without it.
+``--truth-block 4`` takes the 4 x 4 block mean of the ST (120 m) as the truth instead, with the
+guidance on that grid and the largest centred crop each scale allows (x8 needs more than the
+scene has), so that the truth holds real detail at its own pixel size.
+
 Per case ``fit_scene`` runs twice (seed 0): with the candidates bicubic, tsharp, gwr, dms and
 mlp (``candidates``; no network, for time) and with ``--model dms`` alone (``dms``). What each
 fit chose, plain bicubic and bicubic with the residual spread back (no guidance) are written
@@ -19,9 +25,10 @@ claimed and true gain, how often each verdict was wrong and by how much.
 
 The default grid (3 dates x 7 crops x 2 guidances x 2 fits = 84 fits) is not cut: on the 2-core
 machine (torch threads 1) it took 792 s at a load average of 4-6 and 1130 s at 7-10, nearly all
-of it the five-candidate fits (x8 the slowest: 412 s of the 1130). ``--dates 1``: 4 min. Usage::
+of it the five-candidate fits (x8 the slowest: 412 s of the 1130). ``--dates 1``: 4 min.
+``--dates 8 --truth-block 4`` (96 fits of small crops): 213 s. Usage::
 
-    python benchmarks/fit_verdict_landsat.py [--dates 3] [--json out.jsonl] [--threads 1]
+    python benchmarks/fit_verdict_landsat.py [--dates 3] [--truth-block 1] [--json out.jsonl] [--threads 1]
 """
 
 from __future__ import annotations
@@ -62,30 +69,39 @@ LANDCOVER = SourceSpec(LANDSAT / "S2_landcover_rf_10m.tif", ("landcover",), cate
 GUIDANCES = {"b11": (B11,), "b11+lc": (B11, LANDCOVER)}
 
 
-def crops(shape: tuple[int, int]) -> list[tuple[int, int]]:
-    """Every (scale, LR size) whose truth crop fits the scene."""
-    return [(s, n) for s in SCALES for n in LR_SIZES if n * s <= min(shape)]
+def crops(shape: tuple[int, int], truth_block: int = 1) -> list[tuple[int, int]]:
+    """Every (scale, LR size) whose truth crop fits the scene; where none of LR_SIZES fits
+    (a coarser truth), the largest crop that does, if ``--fit`` takes it (6 x S LR pixels)."""
+    out = []
+    for s in SCALES:
+        largest = min(shape) // (s * truth_block)
+        fitting = [n for n in LR_SIZES if n <= largest]
+        out += [(s, n) for n in fitting] or ([(s, largest)] if largest >= 6 * s else [])
+    return out
 
 
-def write_case(folder: Path, path: Path, scale: int, size: int) -> tuple[Path, np.ndarray]:
-    """Write the LR input (block mean of the centred truth crop, Kelvin); return it and the truth."""
-    fine = size * scale
+def write_case(folder: Path, path: Path, scale: int, size: int, truth_block: int = 1) -> tuple[Path, np.ndarray]:
+    """Write the LR input (block mean of the centred truth crop, Kelvin); return it and the
+    truth: the 30 m ST, or its ``truth_block`` x ``truth_block`` block mean."""
+    block = scale * truth_block
+    fine = size * block
     with rasterio.open(path) as src:
         top, left = (src.height - fine) // 2, (src.width - fine) // 2
         window = ((top, top + fine), (left, left + fine))
-        truth = np.ma.filled(src.read(1, window=window, masked=True).astype(np.float32), np.nan)
+        st = np.ma.filled(src.read(1, window=window, masked=True).astype(np.float32), np.nan)
         t, crs = src.transform, src.crs
-    truth = truth + np.float32(273.15)
-    lst_path = folder / f"{path.name.split('_')[3]}_x{scale}_{size}_lst.tif"
-    coarse = Affine(t.a * scale, 0, t.c + left * t.a, 0, t.e * scale, t.f + top * t.e)
-    write_raster(lst_path, block_mean(truth, scale), crs=crs, transform=coarse,
+    st = st + np.float32(273.15)
+    truth = block_mean(st, truth_block) if truth_block > 1 else st
+    lst_path = folder / f"{path.name.split('_')[3]}_t{truth_block}_x{scale}_{size}_lst.tif"
+    coarse = Affine(t.a * block, 0, t.c + left * t.a, 0, t.e * block, t.f + top * t.e)
+    write_raster(lst_path, block_mean(st, block), crs=crs, transform=coarse,
                  descriptions=["lst"], units="K", overwrite=True)
     return lst_path, truth
 
 
-def guidance(folder: Path, lst_path: Path, scale: int, size: int, kind: str) -> Path:
+def guidance(folder: Path, lst_path: Path, scale: int, kind: str) -> Path:
     """The guidance of ``kind`` on the truth's grid; built once per crop (every date shares it)."""
-    out = folder / f"guidance_x{scale}_{size}_{kind}.tif"
+    out = folder / f"guidance_{lst_path.stem.split('_', 1)[1]}_{kind}.tif"
     if not out.exists():
         build_guidance(lst_path, GUIDANCES[kind], out,
                        GuidanceOptions(scale=scale, class_values=(1, 2, 3, 4)))
@@ -196,6 +212,9 @@ def main() -> None:
     parser.add_argument("--dates", type=int, default=3, help="Landsat dates (spread over the 16)")
     parser.add_argument("--json", type=Path, help="also write one JSON line per case and fit here")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the mlp trains with torch)")
+    parser.add_argument("--truth-block", type=int, default=1, choices=range(1, 9), metavar="N",
+                        help="truth = the N x N block mean of the 30 m ST (default 1: the 30 m ST, "
+                             "which holds little real detail below TIRS's 100 m; 4 gives a 120 m truth)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
@@ -206,12 +225,12 @@ def main() -> None:
         for path in landsat_dates(args.dates):
             with rasterio.open(path) as src:
                 shape = (src.height, src.width)
-            for scale, size in crops(shape):
-                lst_path, truth = write_case(folder, path, scale, size)
+            for scale, size in crops(shape, args.truth_block):
+                lst_path, truth = write_case(folder, path, scale, size, args.truth_block)
                 for kind in GUIDANCES:
-                    guid_path = guidance(folder, lst_path, scale, size, kind)
-                    case = {"date": path.name.split("_")[3], "scale": scale, "lr_size": size,
-                            "guidance": kind}
+                    guid_path = guidance(folder, lst_path, scale, kind)
+                    case = {"date": path.name.split("_")[3], "truth_m": 30 * args.truth_block,
+                            "scale": scale, "lr_size": size, "guidance": kind}
                     for row in evaluate_case(folder, lst_path, guid_path, truth):
                         rows.append({**case, **row})
                         print_row(rows[-1])
