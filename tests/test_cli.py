@@ -196,7 +196,7 @@ USAGE_ERRORS = [
     (["downscale", "--tile"], "Option '--tile' requires an argument. (hint: groklst downscale --help)"),
     (["downscale"], "Missing argument 'inputs'. (hint: groklst downscale --help)"),
     (["no-such-command"], "No such command 'no-such-command'. (hint: groklst --help)"),
-    (["--threads", "0", "models"], "Invalid value for '--threads' (env var: 'GROKLST_THREADS'): "
+    (["--threads", "0", "models"], "Invalid value for '--threads': "
                                    "Input should be greater than or equal to 1 (hint: groklst --help)"),
 ]
 

@@ -122,4 +122,4 @@ def test_an_input_given_twice_is_named_as_first_typed(archive: Path, capsys: pyt
                 "--out-dir", "fine", "--json"]) == 0
     [line] = _lines(capsys)
     assert (line["input"], line["output"]) == ("arch//s2_lst.tif", "fine/s2_lst_downscaled.tif")
-    assert line["warnings"] == ["arch/s2_lst.tif: given more than once; downscaled once"]
+    assert line["warnings"] == ["./arch/s2_lst.tif: given more than once (as arch//s2_lst.tif); downscaled once"]
