@@ -26,9 +26,12 @@ claimed and true gain, how often each verdict was wrong and by how much.
 The default grid (3 dates x 7 crops x 2 guidances x 2 fits = 84 fits) is not cut: on the 2-core
 machine (torch threads 1) it took 792 s at a load average of 4-6 and 1130 s at 7-10, nearly all
 of it the five-candidate fits (x8 the slowest: 412 s of the 1130). ``--dates 1``: 4 min.
-``--dates 8 --truth-block 4`` (96 fits of small crops): 213 s. Usage::
+``--dates 8 --truth-block 4`` (96 fits of small crops): 213 s. The paired check of the truth's
+effect, the same 60² LR crops at x2 against either truth: ``--dates 8 --scales 2 --lr-sizes 60``
+with ``--truth-block 1`` and ``4``. Usage::
 
-    python benchmarks/fit_verdict_landsat.py [--dates 3] [--truth-block 1] [--json out.jsonl] [--threads 1]
+    python benchmarks/fit_verdict_landsat.py [--dates 3] [--truth-block 1] [--scales 2,3,4,8]
+        [--lr-sizes 60,120] [--json out.jsonl] [--threads 1]
 """
 
 from __future__ import annotations
@@ -69,13 +72,14 @@ LANDCOVER = SourceSpec(LANDSAT / "S2_landcover_rf_10m.tif", ("landcover",), cate
 GUIDANCES = {"b11": (B11,), "b11+lc": (B11, LANDCOVER)}
 
 
-def crops(shape: tuple[int, int], truth_block: int = 1) -> list[tuple[int, int]]:
-    """Every (scale, LR size) whose truth crop fits the scene; where none of LR_SIZES fits
+def crops(shape: tuple[int, int], truth_block: int = 1, scales: tuple[int, ...] = SCALES,
+          sizes: tuple[int, ...] = LR_SIZES) -> list[tuple[int, int]]:
+    """Every (scale, LR size) whose truth crop fits the scene; where none of ``sizes`` fits
     (a coarser truth), the largest crop that does, if ``--fit`` takes it (6 x S LR pixels)."""
     out = []
-    for s in SCALES:
+    for s in scales:
         largest = min(shape) // (s * truth_block)
-        fitting = [n for n in LR_SIZES if n <= largest]
+        fitting = [n for n in sizes if n <= largest]
         out += [(s, n) for n in fitting] or ([(s, largest)] if largest >= 6 * s else [])
     return out
 
@@ -191,6 +195,12 @@ def _wrong(rows: list[dict[str, object]], verdict: str, true_key: str) -> str:
             f"{gains(false_no)}")
 
 
+def _gap(rows: list[dict[str, object]], ref: str) -> str:
+    """Median of claimed minus true gain over ``ref``, in percentage points."""
+    gaps = [r[f"held_out_gain_{ref}"] - r[f"true_gain_{ref}"] for r in rows]
+    return f"{100 * np.median(gaps):+.1f} points" if gaps else "n/a"
+
+
 def summary(rows: list[dict[str, object]], title: str) -> None:
     print(f"\n{title}: {len(rows)} cases")
     for ref in ("bicubic", "no_guidance"):
@@ -198,13 +208,18 @@ def summary(rows: list[dict[str, object]], title: str) -> None:
         true = np.array([r[f"true_gain_{ref}"] for r in rows])
         print(f"  gain over {ref.replace('_', '-')}: claimed/true correlation r = "
               f"{np.corrcoef(held, true)[0, 1]:.2f}; claimed median {np.median(held):+.1%}, "
-              f"true median {np.median(true):+.1%}")
+              f"true median {np.median(true):+.1%}; claimed - true: median {_gap(rows, ref)}, "
+              + ", ".join(f"{kind} {_gap([r for r in rows if r['guidance'] == kind], ref)}" for kind in GUIDANCES))
     print(f"  {_wrong(rows, 'beats_bicubic', 'true_gain_bicubic')}")
     print(f"  {_wrong(rows, 'guidance_helps', 'true_gain_no_guidance')}")
     fallback = np.array([r["fallback_true_gain_bicubic"] for r in rows])
     print(f"  with --fallback bicubic: lost to plain bicubic on {int((fallback < 0).sum())} of {len(rows)} "
           f"(worst {fallback.min():+.1%}), fell back on "
           f"{sum(r['fallback_writes'] != r['written'] for r in rows)}")
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(","))
 
 
 def main() -> None:
@@ -215,6 +230,8 @@ def main() -> None:
     parser.add_argument("--truth-block", type=int, default=1, choices=range(1, 9), metavar="N",
                         help="truth = the N x N block mean of the 30 m ST (default 1: the 30 m ST, "
                              "which holds little real detail below TIRS's 100 m; 4 gives a 120 m truth)")
+    parser.add_argument("--scales", type=_ints, default=SCALES, help="comma-separated scales (default 2,3,4,8)")
+    parser.add_argument("--lr-sizes", type=_ints, default=LR_SIZES, help="comma-separated LR crop sizes (default 60,120)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
@@ -225,7 +242,7 @@ def main() -> None:
         for path in landsat_dates(args.dates):
             with rasterio.open(path) as src:
                 shape = (src.height, src.width)
-            for scale, size in crops(shape, args.truth_block):
+            for scale, size in crops(shape, args.truth_block, args.scales, args.lr_sizes):
                 lst_path, truth = write_case(folder, path, scale, size, args.truth_block)
                 for kind in GUIDANCES:
                     guid_path = guidance(folder, lst_path, scale, kind)
