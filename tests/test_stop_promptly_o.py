@@ -1,0 +1,82 @@
+"""Stopping promptly and leaving nothing half-made: a signal during guidance's COG/overview
+step, the model-cost cache's temporaries, and a train killed while it saves."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from rasterio.errors import RasterioError
+
+import pipelines.guidance as guidance_module
+from groklst_cli.app import run
+from tests.conftest import write_canonical_scene
+
+STOPS = [
+    (signal.SIGINT, 130, "error: interrupted; unfinished outputs were removed"),
+    (signal.SIGTERM, 143, "error: terminated (SIGTERM); unfinished outputs were removed"),
+]
+
+
+def slow_finish(tmp: Path) -> None:
+    """Stands in for GDAL's COG copy (run in the child): its side file, then one C call of about
+    a minute that, like GDAL's, does not return to Python when a signal comes (a sleep would)."""
+    tmp.with_name(tmp.name + ".cog").write_bytes(b"half a COG")
+    hashlib.pbkdf2_hmac("sha256", b"key", b"salt", 2 * 10**8)
+
+
+def failing_finish(tmp: Path) -> None:
+    """Stands in for a COG copy that GDAL refuses (run in the child)."""
+    raise RasterioError("COG driver: cannot write block 3")
+
+
+@pytest.mark.parametrize("signum, status, message", STOPS)
+def test_a_signal_during_the_cog_step_stops_at_once_and_keeps_the_old_output(
+        tmp_path: Path, monkeypatch, capsys, signum: int, status: int, message: str) -> None:
+    """QA: SIGTERM during a large --cog guidance took ~150 s (GDAL's copy is one call)."""
+    lst, source = write_canonical_scene(tmp_path, "s", bands=("red",))
+    out = tmp_path / "o" / "g.tif"
+    out.parent.mkdir()
+    out.write_bytes(b"the previous guidance")
+    monkeypatch.setattr(guidance_module, "layout", lambda **_: slow_finish)
+    sent: list[float] = []
+    thread = _signal_on_cog(out.parent, signum, sent)
+    code = run(["guidance", str(lst), str(source), "--scale", "3", "--cog", "--overwrite", "-o", str(out)])
+    stopped = time.monotonic()
+    thread.join()
+    assert code == status
+    assert stopped - sent[0] < 5  # the child's long call was not waited for
+    assert capsys.readouterr().err.splitlines()[-1] == message
+    assert out.read_bytes() == b"the previous guidance"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["g.tif"]  # no .partial, no .partial.cog
+
+
+def _signal_on_cog(folder: Path, signum: int, sent: list[float]) -> threading.Thread:
+    """Send ``signum`` once the child has written its ``.partial.cog`` in ``folder``."""
+
+    def wait_and_send() -> None:
+        deadline = time.monotonic() + 60
+        while not list(folder.glob(".g.tif.*.partial.cog")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sent.append(time.monotonic())
+        os.kill(os.getpid(), signum)
+
+    thread = threading.Thread(target=wait_and_send, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_an_error_in_the_cog_step_is_one_line_and_leaves_nothing(tmp_path: Path, monkeypatch, capsys) -> None:
+    """The child's GDAL error comes back as guidance's own 'writing failed' line."""
+    lst, source = write_canonical_scene(tmp_path, "s", bands=("red",))
+    out = tmp_path / "o" / "g.tif"
+    monkeypatch.setattr(guidance_module, "layout", lambda **_: failing_finish)
+    assert run(["guidance", str(lst), str(source), "--scale", "3", "--cog", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith(f"error: {out}: writing failed") and "cannot write block 3" in err[-1]
+    assert not out.parent.exists()
