@@ -4,7 +4,9 @@ Tracing every registered model with torch's flop counter takes about 10 s on 2 c
 the same numbers until the model code or torch changes, so each figure is stored under a key
 holding a fingerprint of both. The file lives in ``$GROKLST_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/groklst``, else ``~/.cache/groklst``; it is written atomically, and a cache
-that cannot be read or written is ignored (the costs are then measured as before).
+that cannot be read or written is ignored (the costs are then measured as before). A write that
+fails or is interrupted removes its temporary file; one a killed run left (``.NAME.XXXXXXXX.partial``)
+is removed by the next save once it is a day old, as for every groklst output.
 """
 
 from __future__ import annotations
@@ -12,11 +14,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
+from pipelines.atomic import remove_stale
+
 CACHE_ENV = "GROKLST_CACHE_DIR"
 CACHE_FILE = "model-costs.json"
+_MKSTEMP = "[a-z0-9_]{8}"  # the characters tempfile.mkstemp puts between prefix and suffix
+
+
+def _temporaries(name: str) -> re.Pattern[str]:
+    """The names :meth:`CostCache.save` gives its temporary files for the cache file ``name``."""
+    return re.compile(re.escape(f".{name}.") + _MKSTEMP + re.escape(".partial"))
 
 
 def cache_dir() -> Path:
@@ -76,12 +87,18 @@ class CostCache:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale(self.path.parent, _temporaries(self.path.name))
             handle, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
         except OSError:
             return
+        renamed = False
         try:
             with os.fdopen(handle, "w") as out:
                 json.dump({"fingerprint": self.fingerprint, "costs": self.entries}, out)
             os.replace(name, self.path)
+            renamed = True
         except OSError:
-            Path(name).unlink(missing_ok=True)
+            pass
+        finally:  # also on Ctrl-C, SIGTERM or an entry json cannot write
+            if not renamed:
+                Path(name).unlink(missing_ok=True)

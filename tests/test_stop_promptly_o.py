@@ -80,3 +80,48 @@ def test_an_error_in_the_cog_step_is_one_line_and_leaves_nothing(tmp_path: Path,
     err = capsys.readouterr().err.splitlines()
     assert err[-1].startswith(f"error: {out}: writing failed") and "cannot write block 3" in err[-1]
     assert not out.parent.exists()
+
+
+# ---------------------------------------------------------------- the model-cost cache
+
+
+def test_an_interrupted_cost_cache_write_leaves_no_temporary(tmp_path: Path, monkeypatch) -> None:
+    """A Ctrl-C between mkstemp and the rename left .model-costs.json.XXXXXXXX.partial forever."""
+    from groklst_cli import cost_cache
+
+    cache = cost_cache.CostCache(tmp_path / "model-costs.json", "fp")
+    cache.put("a x4 1 bands 64 px", 10, 1.5)
+    cache.save()
+    cache.put("b x4 1 bands 64 px", 20, 2.5)
+
+    def interrupted(*args, **kwargs) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cost_cache.json, "dump", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cache.save()
+    assert [p.name for p in tmp_path.iterdir()] == ["model-costs.json"]
+    assert cost_cache.CostCache(tmp_path / "model-costs.json", "fp").get("a x4 1 bands 64 px") == (10, 1.5)
+
+
+def test_the_cost_cache_removes_only_its_own_stale_temporaries(tmp_path: Path) -> None:
+    """A day-old temporary of the cache's own name goes; a younger one (a run still saving), a
+    lookalike folder and other names stay."""
+    from groklst_cli import cost_cache
+
+    day_old = time.time() - 25 * 3600
+    old = tmp_path / ".model-costs.json.ab_9xyz0.partial"
+    young = tmp_path / ".model-costs.json.young123.partial"
+    others = [tmp_path / ".model-costs.json.toolongname.partial", tmp_path / ".other.json.ab_9xyz0.partial",
+              tmp_path / "model-costs.json.ab_9xyz0.partial"]
+    folder = tmp_path / ".model-costs.json.folder12.partial"
+    for path in [old, young, *others]:
+        path.write_text("{}")
+    folder.mkdir()
+    for path in [old, *others, folder]:
+        os.utime(path, (day_old, day_old))
+    cache = cost_cache.CostCache(tmp_path / "model-costs.json", "fp")
+    cache.put("a x4 1 bands 64 px", 10, 1.5)
+    cache.save()
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted(p.name for p in [young, *others, folder, tmp_path / "model-costs.json"])
