@@ -11,11 +11,12 @@ from typing import Any, Optional
 
 import typer
 
+from groklst_cli.choices import lower_case
 from pipelines.saturation import SaturationOptions, parse_levels
 
 
 def saturated_option() -> Any:
-    return typer.Option("keep", "--saturated", help="MII pixels at their saturation DN (B4/B5 over bright ground): keep (as delivered, a lower bound, reported) or nodata (those bands and the indices made from them).")
+    return typer.Option("keep", "--saturated", callback=lower_case, help="MII pixels at their saturation DN (B4/B5 over bright ground): keep (as delivered, a lower bound, reported) or nodata (those bands and the indices made from them).")
 
 
 def saturation_dn_option() -> Any:
@@ -27,7 +28,7 @@ def saturation_options(saturated: str, saturation_dn: Optional[str]) -> Saturati
 
 
 def lst_method_option() -> Any:
-    return typer.Option("split-window", "--lst-method", help="LST from TIS: split-window (B2 and B3) or single-channel (B2, no atmospheric correction).")
+    return typer.Option("split-window", "--lst-method", callback=lower_case, help="LST from TIS: split-window (B2 and B3) or single-channel (B2, no atmospheric correction).")
 
 
 def retrieval_config_option() -> Any:

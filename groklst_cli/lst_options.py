@@ -32,7 +32,7 @@ MASK_IMPLAUSIBLE_HELP = ("Treat LST values outside 150-400 K (-120..120 degC) as
 
 
 def units_option(help: str = UNITS_HELP) -> Any:
-    return typer.Option(Units.auto, "--units", help=help)
+    return typer.Option(Units.auto, "--units", case_sensitive=False, help=help)
 
 
 def nodata_option(help: str = NODATA_HELP) -> Any:

@@ -68,8 +68,8 @@ def build_fit_options(model: Optional[str], checkpoint: Optional[Path], dask_sch
         raise InputError("--fallback", f"unknown fallback {fallback!r}", "use none or bicubic")
     names = tuple(n.strip().lower() for n in candidates.split(",") if n.strip())
     return FitOptions(model=model, candidates=names, iters=iters, seconds=seconds, lr=lr,
-                      degradation=degradation.lower(), units=units, seed=seed, device=device,
-                      select=select.lower(), psf=_psf(psf), residual=residual.lower())
+                      degradation=degradation, units=units, seed=seed, device=device,
+                      select=select, psf=_psf(psf), residual=residual)
 
 
 def _fit(job: SceneJob, options: FitOptions, decoding: LstDecoding, as_json: bool) -> SceneFit:

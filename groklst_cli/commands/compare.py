@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from groklst_cli import lst_options
+from groklst_cli.choices import lower_case
 from groklst_cli.console import info, json_ok, one_line, progress, result, state, table_console
 from groklst_cli.path_options import rasters_only
 from pipelines import strict_json
@@ -37,7 +38,7 @@ def compare_cmd(
     scale_factor: Optional[float] = lst_options.scale_factor_option(),
     offset: Optional[float] = lst_options.offset_option(),
     mask_implausible: bool = lst_options.mask_implausible_option(),
-    aggregate: str = typer.Option("kelvin", "--aggregate", help="Average finer rasters onto the coarsest grid in kelvin or in radiance (T^4, Stefan-Boltzmann)."),
+    aggregate: str = typer.Option("kelvin", "--aggregate", callback=lower_case, help="Average finer rasters onto the coarsest grid in kelvin or in radiance (T^4, Stefan-Boltzmann)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (grid, pixels, rows) on stdout."),
 ) -> None:
     """Score LST rasters against a reference: RMSE, MAE, BIAS, CC, RSD in Kelvin (paper eq. 11-16).

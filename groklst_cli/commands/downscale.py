@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 import typer
 
 from groklst_cli import guidance_options, ingest_options, lst_options
+from groklst_cli.choices import lower_case
 from groklst_cli.commands._downscale_fit import build_fit_options, check_psf_width, run_fit
 from groklst_cli.commands._downscale_products import check_product_run, ingest_scene, plan_product_scene
 from groklst_cli.commands._scene_reports import TypedNames, exit_status, name_as_typed, say, say_all, say_once
@@ -286,19 +287,19 @@ def downscale(
     inputs: list[str] = typer.Argument(..., help="LST rasters (X_lst.tif), - to read paths from stdin, or one scene's SDGSAT-1 product folders."),
     guidance: Optional[Path] = typer.Option(None, "--guidance", "-g", help="Guidance raster for every input (default: X_guidance.tif beside each X_lst.tif)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Trained checkpoint (default: the shipped mocolsk-lite x3 SDGSAT-1 model)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Use a non-learned interpolator instead: bicubic or bilinear; with --fit, the one method to fit (a network, tsharp, gwr, dms or mlp; default: compare --fit-candidates)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", callback=lower_case, help="Use a non-learned interpolator instead: bicubic or bilinear; with --fit, the one method to fit (a network, tsharp, gwr, dms or mlp; default: compare --fit-candidates)."),
     scale: Optional[int] = typer.Option(None, "--scale", min=2, help="With --model bicubic or bilinear: no guidance; the output grid is the LST grid with pixels SCALE times smaller."),
     output: Optional[str] = typer.Option(None, "--output", "-o", metavar="<Path>", parser=_file_as_typed("name the file, e.g. DIR/scene_10m.tif, or give --out-dir DIR"), help="Output GeoTIFF (one input only)."),
     out_dir: Optional[str] = typer.Option(None, "--out-dir", metavar="<path>", parser=not_empty("--out-dir", "name a folder, e.g. --out-dir out, or drop --out-dir to write into the current folder", str), help="Folder for outputs, named <input>_downscaled.tif (default: current folder)."),
     tile: int = typer.Option(768, "--tile", min=8, help="Tile size in output pixels, rounded down to whole LR pixels (10 at x3: 9); at least 24 once rounded: smaller tiles cost mostly per-tile overhead (12 px: 50x the default's time)."),
     overlap: int = typer.Option(64, "--overlap", min=0, help="Overlap between tiles in output pixels, blended smoothly; rounded down to whole LR pixels; at most half the tile; under 15 once rounded, seams show (a warning)."),
     batch_size: int = typer.Option(2, "--batch-size", min=1, help="Tiles per forward pass."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
-    precision: str = typer.Option("auto", "--precision", help="auto (fp32 on the CPU, exact; bf16 autocast on CUDA), fp32, bf16 or fp16; bf16/fp16 are not exact and on the CPU only faster with native bf16 instructions (README: measured error and speed)."),
+    device: str = typer.Option("auto", "--device", callback=lower_case, help="auto, cpu, cuda or cuda:N."),
+    precision: str = typer.Option("auto", "--precision", callback=lower_case, help="auto (fp32 on the CPU, exact; bf16 autocast on CUDA), fp32, bf16 or fp16; bf16/fp16 are not exact and on the CPU only faster with native bf16 instructions (README: measured error and speed)."),
     compile_model: bool = typer.Option(False, "--compile", help="Run the network through torch.compile (a one-off compile, cached by torch; meant for GPUs: no faster than the default on the CPUs measured)."),
     plain: bool = typer.Option(False, "--plain", help="The reference path (fp32, NCHW layout, eager) to check the fast default against; slower."),
     units: Units = lst_options.units_option(),
-    units_out: Optional[OutputUnits] = typer.Option(None, "--units-out", help="Unit of the output (default: the input's)."),
+    units_out: Optional[OutputUnits] = typer.Option(None, "--units-out", case_sensitive=False, help="Unit of the output (default: the input's)."),
     conserve: bool = typer.Option(False, "--conserve", help="Correct each LR cell so its downscaled pixels aggregate (in T^4) to the input value."),
     nodata: Optional[list[float]] = lst_options.nodata_option(),
     scale_factor: Optional[float] = lst_options.scale_factor_option(),
@@ -315,12 +316,12 @@ def downscale(
     fit_iters: int = typer.Option(FitOptions.iters, "--fit-iters", min=1, help="With --fit: at most this many training iterations of the network."),
     fit_seconds: Optional[float] = typer.Option(FitOptions.seconds, "--fit-seconds", min=0.1, help="With --fit: also stop the network's training after this many seconds (default: no time cap, so the result does not depend on the machine's load)."),
     fit_lr: float = typer.Option(FitOptions.lr, "--fit-lr", min=1e-7, max=1.0, help="With --fit: learning rate."),
-    degradation: str = typer.Option(FitOptions.degradation, "--degrade", help="With --fit: how the LST is degraded for training: area (block mean) or mtf."),
+    degradation: str = typer.Option(FitOptions.degradation, "--degrade", callback=lower_case, help="With --fit: how the LST is degraded for training: area (block mean) or mtf."),
     fit_candidates: str = typer.Option(",".join(DEFAULT_CANDIDATES), "--fit-candidates", help="With --fit and no --model: the methods to fit and compare (bicubic, tsharp, gwr, dms, mlp, networks)."),
-    fit_select: str = typer.Option(FitOptions.select, "--fit-select", help="With --fit: blend (the held-out-weighted blend when it beats the best candidate on held-out blocks) or best."),
+    fit_select: str = typer.Option(FitOptions.select, "--fit-select", callback=lower_case, help="With --fit: blend (the held-out-weighted blend when it beats the best candidate on held-out blocks) or best."),
     fit_psf: str = typer.Option("auto", "--fit-psf", help="With --fit: the thermal sensor's PSF in guidance pixels: auto (shape and width estimated from the LR scene), a Gaussian sigma (SIGMA or gaussian:SIGMA), moffat:ALPHA:BETA, or 0 for none."),
-    fit_residual: str = typer.Option(FitOptions.residual, "--fit-residual", help="With --fit: spread the LR residual back so the output aggregates to the input: smooth, block or none."),
-    fallback: str = typer.Option("none", "--fallback", help="With --fit: none, or bicubic to write bicubic when the fit does not beat it on held-out blocks."),
+    fit_residual: str = typer.Option(FitOptions.residual, "--fit-residual", callback=lower_case, help="With --fit: spread the LR residual back so the output aggregates to the input: smooth, block or none."),
+    fallback: str = typer.Option("none", "--fallback", callback=lower_case, help="With --fit: none, or bicubic to write bicubic when the fit does not beat it on held-out blocks."),
     save_checkpoint: Optional[Path] = typer.Option(None, "--save-checkpoint", help="With --fit: save the fitted network as a checkpoint for downscale --checkpoint."),
     seed: int = typer.Option(0, "--seed", help="With --fit: random seed (same seed, same result)."),
     align: bool = typer.Option(False, "--align", help="Resample --guidance onto each input's LST grid first (any CRS, resolution, origin; as groklst guidance does)."),
@@ -354,8 +355,6 @@ def downscale(
     from pipelines.raster_names import display_name
     from pipelines.scenes import dask_client, run_dask, run_local
 
-    # choices read as --fit-candidates reads its names: case-insensitively (the registry's are lower case)
-    model, precision, fallback = model and model.lower(), precision.lower(), fallback.lower()
     named = [] if inputs == ["-"] else list(_each_once(inputs).values())
     if named and (len(named) == 1 or all(Path(p).is_dir() for p in named)):  # one scene
         state.working_on(", ".join(named), output)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
+from groklst_cli.choices import lower_case
 from groklst_cli.console import json_ok, one_line, progress, result, state, table_console
 from pipelines import strict_json
 from pipelines.errors import InputError
@@ -43,9 +44,9 @@ def _table(rows: list[EvaluationRow], split: str, scale: int) -> Table:
 def evaluate_cmd(
     dataset: Path = typer.Argument(..., help="Prepared dataset folder (groklst prepare)."),
     checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Checkpoint file (best.pt of a run)."),
-    split: str = typer.Option("test", "--split", help="train, val or test."),
-    baselines: str = typer.Option("bicubic,bilinear", "--baselines", help="Comma-separated baselines to add: bicubic, bilinear, tsharp, gwr, dms (sharpeners fitted on each patch; '' for none)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    split: str = typer.Option("test", "--split", callback=lower_case, help="train, val or test."),
+    baselines: str = typer.Option("bicubic,bilinear", "--baselines", callback=lower_case, help="Comma-separated baselines to add: bicubic, bilinear, tsharp, gwr, dms (sharpeners fitted on each patch; '' for none)."),
+    device: str = typer.Option("auto", "--device", callback=lower_case, help="auto, cpu or cuda."),
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON on stdout."),
 ) -> None:
     """Score a checkpoint against baselines (interpolation, tsharp, gwr, dms): RMSE, MAE, BIAS, CC, RSD in Kelvin."""

@@ -15,6 +15,7 @@ from rich.table import Table
 from groklst_cli.console import (info, json_ok, one_line, progress, result, result_path, state, table_console,
                                  warn, warnings_shown)
 from groklst_cli import guidance_options, ingest_options, lst_options
+from groklst_cli.choices import lower_case
 from groklst_cli.commands.sample_scene import check_seed
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
@@ -132,10 +133,10 @@ def prepare_cmd(
     split: str = typer.Option("6:1:3", "--split", help="TRAIN:VAL:TEST proportions."),
     seed: int = typer.Option(0, "--seed", help="Seed of the split (same inputs + seed = same split)."),
     max_nodata: float = typer.Option(0.0, "--max-nodata", help="Largest nodata fraction a kept patch may have."),
-    degrade: str = typer.Option("area", "--degrade", help="area (exact block mean) or mtf (Gaussian matched to the sensor MTF, then decimation)."),
-    aggregate: str = typer.Option("kelvin", "--aggregate", help="Degrade LST in kelvin or in radiance (T^4, Stefan-Boltzmann)."),
-    lr_nodata: str = typer.Option("any", "--lr-nodata", help="An LR pixel is nodata when any (default) or all of its HR pixels are."),
-    split_by: str = typer.Option("block", "--split-by", help="block (spatial blocks on the map) or scene (whole scenes)."),
+    degrade: str = typer.Option("area", "--degrade", callback=lower_case, help="area (exact block mean) or mtf (Gaussian matched to the sensor MTF, then decimation)."),
+    aggregate: str = typer.Option("kelvin", "--aggregate", callback=lower_case, help="Degrade LST in kelvin or in radiance (T^4, Stefan-Boltzmann)."),
+    lr_nodata: str = typer.Option("any", "--lr-nodata", callback=lower_case, help="An LR pixel is nodata when any (default) or all of its HR pixels are."),
+    split_by: str = typer.Option("block", "--split-by", callback=lower_case, help="block (spatial blocks on the map) or scene (whole scenes)."),
     split_block: Optional[int] = typer.Option(None, "--split-block", help="Side of the spatial split blocks in HR pixels (default: 2 x patch)."),
     guidance: Optional[Path] = typer.Option(None, "--guidance", "-g", help="One guidance raster for every scene (e.g. static guidance for many dates), instead of NAME_guidance.tif beside each."),
     align: bool = typer.Option(False, "--align", help="Resample --guidance onto each scene's LST grid first (any CRS, resolution, origin; as groklst guidance does)."),

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 from rich.progress import TextColumn
 
+from groklst_cli.choices import lower_case
 from groklst_cli.console import info, json_ok, progress, result, result_path, state, warn
 from groklst_cli.option_sources import was_given
 from groklst_cli.path_options import not_empty
@@ -176,7 +177,7 @@ def train_cmd(
     ctx: typer.Context,
     dataset: Path = typer.Argument(..., help="Prepared dataset folder (groklst prepare)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory (checkpoints, metrics, config)."),
-    model: str = typer.Option(TrainConfig.model, "--model", help="Model name (groklst models); mocolsk-lite on a CPU."),
+    model: str = typer.Option(TrainConfig.model, "--model", callback=lower_case, help="Model name (groklst models); mocolsk-lite on a CPU."),
     scale: int = typer.Option(TrainConfig.scale, "--scale", help="Downscaling factor; one of the dataset's scales."),
     iters: int = typer.Option(TrainConfig.iters, "--iters", help="Training iterations."),
     batch_size: int = typer.Option(TrainConfig.batch_size, "--batch-size", help="Patches per iteration and process."),
@@ -185,8 +186,8 @@ def train_cmd(
     weight_decay: float = typer.Option(TrainConfig.weight_decay, "--weight-decay", help="AdamW weight decay."),
     val_every: int = typer.Option(TrainConfig.val_every, "--val-every", help="Validate and checkpoint every K iterations."),
     seed: int = typer.Option(TrainConfig.seed, "--seed", help="Seed of weights, data order and augmentation."),
-    device: str = typer.Option(TrainConfig.device, "--device", help="auto, cpu, cuda or cuda:N."),
-    precision: str = typer.Option(TrainConfig.precision, "--precision", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 or fp16."),
+    device: str = typer.Option(TrainConfig.device, "--device", callback=lower_case, help="auto, cpu, cuda or cuda:N."),
+    precision: str = typer.Option(TrainConfig.precision, "--precision", callback=lower_case, help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 or fp16."),
     model_kwargs: Optional[str] = typer.Option(None, "--model-kwargs", help="Model constructor arguments as JSON, e.g. '{\"base_dim\": 8}'."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Stop (resumably) after this wall-clock time."),
     config_file: Optional[Path] = typer.Option(None, "--config", parser=not_empty("--config", "name a TOML or YAML file, or drop --config"), help="TOML or YAML file with any of these settings (options given here win)."),
