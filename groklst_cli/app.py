@@ -200,7 +200,8 @@ def _usage_error(exc: typer.TyperException, args: list[str], as_json: bool) -> i
 def _as_typed(message: str, param: Optional[click.Parameter], args: list[str]) -> str:
     """Click's message about an option's value, told about the value as typed: the environment
     variable named only when the value came from it (``--threads 0`` named GROKLST_THREADS), and
-    a NaN said to be one (it fails every bound: "should be less than or equal to 5")."""
+    a NaN said to be one (it fails every bound: "should be less than or equal to 5") and an
+    infinity said to be one (it was said to be above the bound)."""
     if param is None or not message.startswith("Invalid value for "):
         return message
     typed = _typed_value(param, args)
@@ -208,9 +209,10 @@ def _as_typed(message: str, param: Optional[click.Parameter], args: list[str]) -
         message = re.sub(r" \(env var: '[^']*'\)", "", message, count=1)
     elif param.envvar:
         typed = os.environ.get(param.envvar if isinstance(param.envvar, str) else param.envvar[0])
-    if typed is not None and _is_nan(typed):
+    problem = None if typed is None else _not_finite(typed)
+    if problem is not None:
         message = re.sub(r"^(Invalid value for '[^']*'(?: \(env var: '[^']*'\))?: ).*$",
-                         lambda m: f"{m.group(1)}{typed!r} is not a number", message)
+                         lambda m: f"{m.group(1)}{typed!r} {problem}", message)
     return message
 
 
@@ -226,11 +228,15 @@ def _typed_value(param: click.Parameter, args: list[str]) -> Optional[str]:
     return value
 
 
-def _is_nan(text: str) -> bool:
+def _not_finite(text: str) -> Optional[str]:
+    """What a typed number is that no bound can take ("is not a number", "is not finite"), or None."""
     try:
-        return math.isnan(float(text))
+        number = float(text)
     except ValueError:
-        return False
+        return None
+    if math.isnan(number):
+        return "is not a number"
+    return None if math.isfinite(number) else "is not finite"
 
 
 def _help_command(exc: typer.TyperException, args: list[str]) -> str:

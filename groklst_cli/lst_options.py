@@ -8,6 +8,7 @@ way and with the same meaning as ``downscale``; the rule itself lives in
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
@@ -62,8 +63,9 @@ def lst_decoding(nodata: Optional[list[float]], scale_factor: Optional[float], o
 
 
 def _check_offset(offset: Optional[float]) -> None:
-    """Refuse an --offset no encoding has (:data:`MAX_OFFSET`); NaN is LstDecoding's to refuse."""
-    if offset is not None and abs(offset) > MAX_OFFSET:
+    """Refuse an --offset no encoding has (:data:`MAX_OFFSET`); NaN and inf are LstDecoding's to
+    refuse, as not finite (inf was said to be outside the range)."""
+    if offset is not None and math.isfinite(offset) and abs(offset) > MAX_OFFSET:
         raise InputError("--offset", f"{offset:g} is outside the plausible range -{MAX_OFFSET:g}..{MAX_OFFSET:g}",
                          "an offset is the temperature a stored 0 reads as, e.g. 149.0 for Landsat C2 ST, "
                          "273.15 between degC and K, 0 for MODIS")
