@@ -16,8 +16,11 @@ from __future__ import annotations
 import inspect
 import math
 import random
+import signal
+import threading
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import monotonic
@@ -30,7 +33,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from models.registry import build_model, get_spec, list_models
 from pipelines import strict_json
-from pipelines.atomic import atomic_output
+from pipelines.atomic import atomic_output, published_together
 from pipelines.checkpoint import Checkpoint, state_dict_of
 from pipelines.dataset import NormStats
 from pipelines.devices import DEVICES, PRECISIONS, autocast_for, resolve_precision
@@ -438,35 +441,45 @@ class _Run:
                 "requested_device": self.config.device}
 
     def save(self, improved: bool, metrics: dict[str, float] | None) -> None:
-        """Checkpoints first, the state last: a state on disk means its checkpoints are too.
+        """Write the checkpoints and the state all or none.
 
+        Every file is written under a temporary name first (the slow part, which a signal
+        stops at once, removing them), then all are renamed into place with Ctrl-C and SIGTERM
+        waiting: a run killed while saving keeps its previous save whole (resumable, never a
+        ``last.pt`` or ``best.pt`` newer than its ``state.pt``; a metrics line logged before the
+        save is dropped by ``--resume``, which rewrites metrics.jsonl from the state). The
+        first save of a new run also replaces a previous run's files, in the same moment.
         ``best.pt`` is written only for a validation that improved the RMSE: without a
         validation split (or a finite RMSE) there is no best, and no ``best.pt``.
         """
         if self.run_dir is None or not self.context.is_main:
             return
-        if not self.on_disk:
-            self._take_over(self.run_dir, improved)
         checkpoint = build_checkpoint(self.model, self.source, self.config, self._extra(metrics))
-        checkpoint.save(self.run_dir / LAST)
-        if improved:
-            checkpoint.save(self.run_dir / BEST)
-        with atomic_output(self.run_dir / STATE, overwrite=True) as tmp:
-            torch.save(self.state(), tmp)
+        taking_over = not self.on_disk
+        with _stops_deferred() as hold:
+            with published_together():
+                checkpoint.save(self.run_dir / LAST)
+                if improved:
+                    checkpoint.save(self.run_dir / BEST)
+                with atomic_output(self.run_dir / STATE, overwrite=True) as tmp:
+                    torch.save(self.state(), tmp)
+                hold()
+                if taking_over:
+                    self.write_record()
+                    self.rewrite_log()
+            if taking_over:
+                self._clear_previous(improved)
 
-    def _take_over(self, run_dir: Path, improved: bool) -> None:
-        """The first save of a new run: its files replace a previous run's in the folder.
+    def _clear_previous(self, improved: bool) -> None:
+        """After the first save of a new run: remove what a previous run left that this save
+        did not replace (a ``best.pt`` it has no equal of, temporaries of killed saves).
 
         Until now the previous run (``--overwrite``) stayed as it was, so a restart that fails,
-        diverges or is stopped before it has anything to save loses nothing. Its state goes
-        first, so that it is never paired with this run's config; its checkpoints are then
-        replaced one by one (a ``best.pt`` this save does not replace is removed).
+        diverges or is stopped before it has saved loses nothing.
         """
-        replaced = {METRICS_FILE, LAST} | ({BEST} if improved else set())
+        replaced = {METRICS_FILE, LAST, STATE} | ({BEST} if improved else set())
         replaced |= {CONFIG_FILE} if self.record is not None else set()
-        clear_run_files(inspect_run_dir(run_dir), keep=replaced)
-        self.write_record()
-        self.rewrite_log()
+        clear_run_files(inspect_run_dir(self.run_dir), keep=replaced)
         self.on_disk = True
 
     def write_record(self) -> None:
@@ -554,6 +567,36 @@ class _Run:
                              f"{self.iteration}; nothing of this iteration was saved",
                              "train again with a lower learning rate, or with --precision fp32")
         return loss
+
+
+_STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextmanager
+def _stops_deferred() -> Iterator[Callable[[], None]]:
+    """Yield ``hold``: from its call to the block's end a stopping signal waits, and is sent
+    again once the block ends (main thread; elsewhere signals are not handled anyway).
+
+    The saving run's renames are then all or none, while the slow writes before them stay
+    interruptible; the handler the signal finally reaches (the CLI's) stops the run as usual.
+    """
+    previous: dict[int, Any] = {}
+    pending: list[int] = []
+
+    def hold() -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in _STOPPING_SIGNALS:
+            if signal.getsignal(signum) not in (signal.SIG_IGN, None):
+                previous[signum] = signal.signal(signum, lambda received, frame: pending.append(received))
+
+    try:
+        yield hold
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if pending:
+            signal.raise_signal(pending[0])
 
 
 def _limit_reached(limits: Limits, done: int, started: float, context: DistContext) -> bool:

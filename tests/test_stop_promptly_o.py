@@ -16,6 +16,8 @@ from rasterio.errors import RasterioError
 import pipelines.guidance as guidance_module
 from groklst_cli.app import run
 from tests.conftest import write_canonical_scene
+from tests.test_faults_train import saved_run  # noqa: F401 - a fixture
+from tests.test_train import dataset  # noqa: F401 - a fixture
 
 STOPS = [
     (signal.SIGINT, 130, "error: interrupted; unfinished outputs were removed"),
@@ -125,3 +127,101 @@ def test_the_cost_cache_removes_only_its_own_stale_temporaries(tmp_path: Path) -
     cache.save()
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == sorted(p.name for p in [young, *others, folder, tmp_path / "model-costs.json"])
+
+
+# ---------------------------------------------------------------- train killed while saving
+
+
+def _killed_in_save(monkeypatch, name: str, nth: int, signum: int) -> None:
+    """Send ``signum`` (a real signal) while the ``nth`` temporary of ``name`` is being written."""
+    import pipelines.checkpoint as checkpoint_module
+    import pipelines.train as train_module
+
+    real_save = train_module.torch.save
+    seen = {"count": 0}
+
+    def save(obj, path, *args, **kwargs):
+        real_save(obj, path, *args, **kwargs)
+        if Path(path).name.startswith(f".{name}."):
+            seen["count"] += 1
+            if seen["count"] == nth:
+                signal.raise_signal(signum)  # the temporary is complete, not yet renamed
+
+    monkeypatch.setattr(train_module.torch, "save", save)
+    monkeypatch.setattr(checkpoint_module.torch, "save", save)
+
+
+def _iterations(out: Path) -> dict[str, int]:
+    """The iteration each saved file of a run holds."""
+    import torch
+
+    from pipelines.checkpoint import load_checkpoint
+
+    found = {name: load_checkpoint(out / name).config["iteration"] for name in ("last.pt", "best.pt")
+             if (out / name).exists()}
+    found["state.pt"] = torch.load(out / "state.pt", weights_only=True)["iteration"]
+    return found
+
+
+@pytest.mark.parametrize("name", ["last.pt", "best.pt", "state.pt"])
+def test_a_train_killed_in_its_final_save_keeps_the_previous_save_whole(
+        dataset: Path, tmp_path: Path, monkeypatch, capsys, name: str) -> None:
+    """QA: a train killed during its final save kept a final last.pt/best.pt beside an older
+    state.pt. Now the final save is all or none: the run is its previous save, and resumes."""
+    from tests.test_faults_train import metrics_iterations, train
+
+    out = tmp_path / "run"
+    _killed_in_save(monkeypatch, name, 2, signal.SIGTERM)
+    assert train(dataset, out, "--val-every", "1") == 143
+    assert capsys.readouterr().err.splitlines()[-1] == STOPS[1][2]
+    assert set(_iterations(out).values()) == {1}  # no file of iteration 2 beside the state of 1
+    assert not list(out.glob(".*.partial"))
+    monkeypatch.undo()
+    assert run(["-q", "train", str(dataset), "-o", str(out), "--resume", "--json"]) == 0
+    assert '"finished": true' in capsys.readouterr().out
+    assert set(_iterations(out).values()) == {2} and metrics_iterations(out) == [1, 2]
+
+
+def test_a_new_run_killed_in_its_only_save_leaves_nothing(dataset: Path, tmp_path: Path, monkeypatch) -> None:
+    """Its one save is the final one: killed there, no config.json or metrics.jsonl of a run
+    that saved nothing stays (the folder it made is removed), and the same command starts it."""
+    from tests.test_faults_train import train
+
+    out = tmp_path / "run"
+    _killed_in_save(monkeypatch, "state.pt", 1, signal.SIGINT)
+    assert train(dataset, out) == 130
+    assert not out.exists()
+
+
+def test_an_overwrite_killed_in_its_first_save_keeps_the_previous_run(
+        dataset: Path, saved_run: Path, tmp_path: Path, monkeypatch) -> None:
+    """The previous run's files are replaced only once the new run's first save is complete."""
+    from tests.test_faults_downscale import snapshot
+    from tests.test_faults_train import copy_of, train
+
+    out = copy_of(saved_run, tmp_path)
+    before = snapshot(out)
+    _killed_in_save(monkeypatch, "state.pt", 1, signal.SIGTERM)
+    assert train(dataset, out, "--overwrite", "--seed", "9") == 143
+    assert snapshot(out) == before
+
+
+def test_a_signal_while_the_save_is_renamed_waits_for_the_whole_save(
+        dataset: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    """A signal among the renames stops the run once every file of the save is in place."""
+    import pipelines.atomic as atomic
+    from tests.test_faults_train import train
+
+    out = tmp_path / "run"
+    real_publish = atomic._publish_file
+
+    def publish(tmp: Path, target: Path, *args) -> None:
+        real_publish(tmp, target, *args)
+        if target.name == "last.pt":  # the first of the save's renames
+            signal.raise_signal(signal.SIGTERM)
+
+    monkeypatch.setattr(atomic, "_publish_file", publish)
+    assert train(dataset, out) == 143
+    assert sorted(p.name for p in out.iterdir()) == ["best.pt", "config.json", "last.pt", "metrics.jsonl",
+                                                     "state.pt"]
+    assert set(_iterations(out).values()) == {2}
