@@ -38,7 +38,10 @@ from pipelines.scene_align import aligned_guidance
 if TYPE_CHECKING:  # dask loads only for a run on a cluster
     from distributed import Client
 
-CONNECT_TIMEOUT_S = 15  # how long to try reaching a --dask-scheduler
+# How long to try reaching a --dask-scheduler: distributed retries a refused connection until
+# then, so a wrong port waited this long (15 s was asked for); a few seconds still cover a
+# scheduler started just before groklst (about 1-2 s to listen) and a handshake over a LAN.
+CONNECT_TIMEOUT_S = 5
 WORKER_WAIT_S = 60  # how long to wait for a scheduler's first worker
 WORKER_WAIT_QUIET_S = 2  # ... before saying so
 STOP_POLL_S = 0.5  # a running scene asks whether its run was stopped at most this often
