@@ -517,15 +517,18 @@ def _aligned_for_fit(ctx: typer.Context, job: SceneJob,
 
 def _check_scheduler_host(address: str) -> None:
     """Refuse a --dask-scheduler whose host name does not resolve at once, instead of after the
-    client's 15 s connect timeout."""
+    client's connect timeout. An in-process address or one without a port is left to
+    :func:`pipelines.scenes.dask_client`, which says what is wrong with it (its host is no
+    network name: ``inproc://x`` was said to name an unknown host ``x``)."""
     import socket
     from urllib.parse import urlsplit
 
     try:
-        host = urlsplit(address if "://" in address else f"tcp://{address}").hostname
+        parts = urlsplit(address if "://" in address else f"tcp://{address}")
+        host, port = parts.hostname, parts.port
     except ValueError:
         return  # dask says what is wrong with the address
-    if not host:
+    if not host or port is None or parts.scheme.lower() == "inproc":
         return
     try:
         socket.getaddrinfo(host, None)
