@@ -127,8 +127,11 @@ def run_job(
     """
     if stopped is not None and stopped():
         return SceneReport(display_name(job.lst), str(job.output), status="stopped")
-    if skip_existing and job.output.is_file():
-        return SceneReport(display_name(job.lst), str(job.output), status="skipped")
+    try:
+        if skip_existing and finished_output(job.output):
+            return SceneReport(display_name(job.lst), str(job.output), status="skipped")
+    except InputError as exc:
+        return SceneReport(display_name(job.lst), str(job.output), status="error", error=str(exc))
     try:
         check_geotiff_name(job.output)
         check_writable(job.output, options.overwrite, inputs=job.inputs())
@@ -161,6 +164,26 @@ def run_job(
     except Exception as exc:  # noqa: BLE001 - reported per scene; the run goes on
         status, error = _failure(exc, job.output, debug)
         return SceneReport(display_name(job.lst), str(job.output), status=status, error=error)
+
+
+def finished_output(path: Path) -> bool:
+    """Whether ``path`` holds a finished scene, which ``--skip-existing`` skips: a file that opens
+    as a GeoTIFF. A file that does not (0 bytes, another format) is an :class:`InputError`:
+    groklst neither takes it for a finished scene nor replaces a file it did not write."""
+    if not path.is_file():
+        return False
+    import rasterio
+
+    try:
+        with warnings.catch_warnings(), rasterio.open(path) as src:
+            warnings.simplefilter("ignore")  # a GeoTIFF without georeferencing is still one
+            readable = src.driver == "GTiff"
+    except (rasterio.errors.RasterioError, OSError):
+        readable = False
+    if not readable:
+        raise InputError(path, "exists but is not a readable GeoTIFF, so it is no finished scene",
+                         "remove it, or pass --overwrite instead of --skip-existing")
+    return True
 
 
 def _failure(exc: Exception, path: Path, debug: bool) -> tuple[str, str]:

@@ -72,9 +72,24 @@ def test_a_product_folder_given_twice_is_named_once(tmp_path: Path, products, ca
 def test_skip_existing_skips_before_ingesting(tmp_path: Path, products, capsys) -> None:
     folders, dem = products
     out = tmp_path / "scene.tif"
-    out.write_bytes(b"not ours")
+    with rasterio.open(out, "w", driver="GTiff", width=2, height=2, count=1, dtype="float32") as dst:
+        dst.write(np.full((1, 2, 2), 300.0, dtype="float32"))
+    before = out.read_bytes()
     assert run(["downscale", *folders, "--dem", dem, "-o", str(out), "--skip-existing"]) == 0
     assert "skipped" in capsys.readouterr().err
+    assert out.read_bytes() == before and hidden_folders(tmp_path) == []
+
+
+def test_skip_existing_refuses_an_output_that_is_no_geotiff_before_ingesting(tmp_path: Path, products,
+                                                                             capsys) -> None:
+    """QA: a file that is no GeoTIFF was skipped as a finished scene; it is neither that nor ours."""
+    folders, dem = products
+    out = tmp_path / "scene.tif"
+    out.write_bytes(b"not ours")
+    assert run(["downscale", *folders, "--dem", dem, "-o", str(out), "--skip-existing"]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        f"{out}: exists but is not a readable GeoTIFF, so it is no finished scene "
+        "(hint: remove it, or pass --overwrite instead of --skip-existing)")
     assert out.read_bytes() == b"not ours" and hidden_folders(tmp_path) == []
 
 

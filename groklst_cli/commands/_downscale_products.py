@@ -67,7 +67,7 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
 
     from pipelines.downscale import SceneReport, guidance_beside
     from pipelines.ingest import check_one_acquisition, default_name, find_products
-    from pipelines.scenes import output_for
+    from pipelines.scenes import finished_output, output_for
 
     products = find_products(folders)
     shown = ", ".join(str(f) for f in folders)
@@ -84,7 +84,7 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
     check_one_acquisition(tis, mii)
     name = default_name(mii)
     target = output if output is not None else output_for(Path(f"{name}_lst.tif"), out_dir or Path("."))
-    if skip_existing and target.is_file():
+    if skip_existing and finished_output(target):
         say(SceneReport(shown, str(target), status="skipped"), as_json)
         return None
     check_writable(target, overwrite,  # before the ingest, which writes beside it

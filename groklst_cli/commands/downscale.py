@@ -353,7 +353,7 @@ def downscale(
     from pipelines.ingest import holds_products
     from pipelines.product_ingest import ProductIngest
     from pipelines.raster_names import display_name
-    from pipelines.scenes import dask_client, run_dask, run_local
+    from pipelines.scenes import dask_client, finished_output, run_dask, run_local
 
     named = [] if inputs == ["-"] else list(_each_once(inputs).values())
     if named and (len(named) == 1 or all(Path(p).is_dir() for p in named)):  # one scene
@@ -450,7 +450,7 @@ def downscale(
         if save_checkpoint is not None and not fit_options.networks:
             raise InputError("--save-checkpoint", "no network is fitted, so there are no weights to save",
                              "tsharp, gwr, dms and mlp are refitted on every scene")
-        if skip_existing and jobs[0].output.is_file():
+        if skip_existing and finished_output(jobs[0].output):
             say(SceneReport(display_name(jobs[0].lst), str(jobs[0].output), status="skipped"), as_json)
             return
         from pipelines.geotiff import check_geotiff_name
