@@ -434,7 +434,8 @@ def describe(fit_result: SceneFit) -> list[str]:
     (each line its own string, so that a printer can keep each one a line)."""
     sel = fit_result.selection
     lines = [f"fit: x{fit_result.scale} on {len(fit_result.bands)} guidance band(s) in "
-             f"{fit_result.seconds:.1f} s; PSF {fit_result.psf.psf.spec} (fine px); "
+             f"{fit_result.seconds:.1f} s; PSF {fit_result.psf.psf.spec} (fine px"
+             f"{'; the widest tried' if fit_result.psf.at_widest else ''}); "
              f"held-out RMSE / CC at the degraded scale on {fit_result.held_out_blocks} blocks "
              f"({sel.pixels} px):"]
     for cand, metrics, weight in zip(fit_result.candidates, sel.metrics, sel.blend_weights):

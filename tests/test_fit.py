@@ -232,7 +232,8 @@ def test_a_given_moffat_psf_is_used_reported_and_tagged_and_gwr_runs_alone(tmp_p
     report = fit_json(capsys)["fit"]
     assert [c["name"] for c in report["candidates"]] == ["gwr"]
     assert report["psf"] == {"shape": "moffat", "width_px": 1.5, "beta": 3.0, "spec": "moffat:1.5:3",
-                             "estimated": False, "seconds": 0.0, "cv_rmse": {}}
+                             "estimated": False, "at_widest": False, "seconds": 0.0,
+                             "cv_rmse": {}}
     with rasterio.open(out) as src:
         assert src.tags()["fit_psf"] == "moffat:1.5:3" and "precision" not in src.tags()  # no network
         written = src.read(1)

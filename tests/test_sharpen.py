@@ -10,7 +10,7 @@ from scipy.ndimage import gaussian_filter
 from pipelines.degrade import block_mean
 from pipelines.fit_select import select, simplex_weights
 from pipelines.pixel_mlp import PixelMLP, consistency_loss
-from pipelines.psf import _blurred_block_means, _cv_rmse, blur, estimate_psf, moffat_kernel
+from pipelines.psf import PsfEstimate, _blurred_block_means, _cv_rmse, blur, estimate_psf, moffat_kernel
 from pipelines.psf_shape import Psf
 from pipelines.residual import correct_residual
 from pipelines.sharpen import Sharpener, fitted_with_twin
@@ -157,6 +157,19 @@ def test_psf_estimate_recovers_the_shape_and_width_of_the_blur(sensor: Psf) -> N
     assert found.shape == sensor.shape and found.width == pytest.approx(sensor.width, abs=0.5)
     none = estimate_psf(block_mean(sharp.astype(np.float32), 4), g, 4)
     assert none.psf == Psf() and none.curve["0"] == min(none.curve.values())
+
+
+def test_psf_estimate_says_when_it_chose_the_widest_width_it_tries() -> None:
+    """A sensor blurrier than the widest width tried (1.5 LR px) gets that widest width, and the
+    estimate says so (the fit line prints it); one within the range does not."""
+    g = np.stack([smooth_field(128, 4, sigma=1.0), smooth_field(128, 5, sigma=1.0)])
+    sharp = (300 + 3.0 * g[0] - 2.0 * g[1])[None]
+    wide = estimate_psf(block_mean(blur(sharp, Psf(12.0))[0], 4), g, 4)
+    assert (wide.psf.width, wide.widest, wide.at_widest) == (6.0, 6.0, True)
+    assert wide.summary()["at_widest"] is True
+    within = estimate_psf(block_mean(blur(sharp, Psf(2.0))[0], 4), g, 4)
+    assert within.psf.width == 2.0 and not within.at_widest and within.widest == 6.0
+    assert not PsfEstimate(Psf(6.0), {}).at_widest  # given, not estimated
 
 
 @pytest.mark.parametrize("sensor", [Psf(3.5, 2.5), Psf(4.5, 3.0)], ids=["3.5:2.5", "4.5:3"])
