@@ -125,17 +125,17 @@ def run_job(
     ``stopped`` is asked before any work, every :data:`STOP_POLL_S` on progress, and right
     before the finished output is renamed into place.
     """
+    start = time.perf_counter()
     if stopped is not None and stopped():
-        return SceneReport(display_name(job.lst), str(job.output), status="stopped")
+        return _ended(job, start, "stopped")
     try:
         if skip_existing and finished_output(job.output):
-            return SceneReport(display_name(job.lst), str(job.output), status="skipped")
+            return _ended(job, start, "skipped")
     except InputError as exc:
-        return SceneReport(display_name(job.lst), str(job.output), status="error", error=str(exc))
+        return _ended(job, start, "error", str(exc))
     try:
         check_geotiff_name(job.output)
         check_writable(job.output, options.overwrite, inputs=job.inputs())
-        start = time.perf_counter()
         with ExitStack() as stack:
             output = job.output
             if stopped is not None:
@@ -152,18 +152,27 @@ def run_job(
                 on_progress=on_progress, on_grid=on_grid,
             )
             report.output = str(job.output)
-        report.seconds = round(time.perf_counter() - start, 3)  # with the alignment
+        report.seconds = _seconds_since(start)  # with the alignment
         return _with_quicklook(report, job, options.overwrite, debug)
     except SceneStopped:
-        return SceneReport(display_name(job.lst), str(job.output), status="stopped")
+        return _ended(job, start, "stopped")
     except EmptySceneError as exc:
-        return SceneReport(display_name(job.lst), str(job.output), status="empty", error=str(exc))
+        return _ended(job, start, "empty", str(exc))
     except OutputAppeared as exc:  # another run of the scene finished first; its output is kept
-        status, error = ("skipped", None) if skip_existing else ("error", str(exc))
-        return SceneReport(display_name(job.lst), str(job.output), status=status, error=error)
+        return _ended(job, start, "skipped") if skip_existing else _ended(job, start, "error", str(exc))
     except Exception as exc:  # noqa: BLE001 - reported per scene; the run goes on
-        status, error = _failure(exc, job.output, debug)
-        return SceneReport(display_name(job.lst), str(job.output), status=status, error=error)
+        return _ended(job, start, *_failure(exc, job.output, debug))
+
+
+def _seconds_since(start: float) -> float:
+    return round(time.perf_counter() - start, 3)
+
+
+def _ended(job: SceneJob, start: float, status: str, error: str | None = None) -> SceneReport:
+    """The report of a scene that wrote nothing, with the time it took (a failed scene's
+    ``seconds`` said 0.0 however long it had run)."""
+    return SceneReport(display_name(job.lst), str(job.output), status=status, seconds=_seconds_since(start),
+                       error=error)
 
 
 def finished_output(path: Path) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -78,13 +79,15 @@ def _fit(job: SceneJob, options: FitOptions, decoding: LstDecoding, as_json: boo
     from pipelines.raster_names import display_name
     from pipelines.scene_fit import FEW_HELD_OUT_BLOCKS, describe, fit_scene
 
+    start = time.perf_counter()  # a failed fit's line says how long it ran too
     try:
         with progress() as bar:
             task = bar.add_task(f"fitting on {job.lst.name}", total=options.iters)
             fitted = fit_scene(job.lst, job.guidance or guidance_beside(job.lst), options,
                                decoding=decoding, on_step=lambda it, _loss: bar.update(task, completed=it))
     except InputError as exc:
-        say(SceneReport(display_name(job.lst), str(job.output), status="error", error=str(exc)), as_json)
+        say(SceneReport(display_name(job.lst), str(job.output), status="error",
+                        seconds=round(time.perf_counter() - start, 3), error=str(exc)), as_json)
         exit_status(["error"])
     info_lines(describe(fitted))
     if fitted.held_out_blocks < FEW_HELD_OUT_BLOCKS:
