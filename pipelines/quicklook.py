@@ -16,6 +16,7 @@ object API with the Agg canvas: no pyplot, no global backend), so the CLI starts
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import warnings
@@ -30,7 +31,7 @@ from rasterio.windows import Window, from_bounds
 
 from pipelines.atomic import atomic_output
 from pipelines.errors import GroklstWarning, InputError
-from pipelines.geotiff import open_raster
+from pipelines.geotiff import open_raster, write_failed
 from pipelines.grids import footprints_disjoint
 from pipelines.lst_values import (LstDecoding, check_single_band, decode_values, implausible_kelvin, linear,
                                   reading_from_tags, reading_precision, to_kelvin_masked)
@@ -269,5 +270,17 @@ def write_quicklook(
     fig.colorbar(image, cax=bar, orientation="horizontal").set_label(label, fontsize=9)
     inputs = [output_path] if lst_path is None else [output_path, lst_path]
     with atomic_output(png_path, overwrite=overwrite, inputs=inputs) as tmp:
-        fig.savefig(tmp, format="png", dpi=DPI, transparent=True)
+        _save_png(fig, tmp, png_path)
     return size
+
+
+def _save_png(fig: Any, tmp: Path, png_path: str | os.PathLike[str]) -> None:
+    """Write ``fig`` to ``tmp``; a full disk is said as a GeoTIFF's is (with the space left),
+    naming ``png_path`` (it was worded apart: "writing failed (No space left on device)")."""
+    try:
+        fig.savefig(tmp, format="png", dpi=DPI, transparent=True)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        # its strerror as GDAL's message: "[Errno 28]" is no part of a GeoTIFF's wording
+        raise write_failed(png_path, OSError(exc.strerror), tmp) from exc
