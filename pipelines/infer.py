@@ -217,7 +217,10 @@ class ModelSource:
         fitted: FittedPredictor | None = None,
         device: str = "auto",
         extra_tags: dict[str, str] | None = None,
+        checkpoint_sha256: str | None = None,
     ):
+        """``checkpoint_sha256``: the hash of ``checkpoint_path``'s bytes when the caller knows
+        them (a checkpoint still under its temporary name); else hashed at the first :meth:`tags`."""
         if sum(x is not None for x in (checkpoint, interpolation, fitted)) != 1:
             raise ValueError("give exactly one of checkpoint, interpolation or fitted")
         self.checkpoint = checkpoint
@@ -227,7 +230,7 @@ class ModelSource:
         self.device_name = device
         self.extra_tags = dict(extra_tags or {})
         self._cache: dict[tuple[int, tuple[str, ...], Execution], TilePredictor] = {}
-        self._hash: str | None = None
+        self._hash = checkpoint_sha256
 
     @property
     def name(self) -> str:

@@ -200,11 +200,10 @@ def _source(fitted: SceneFit, fit_options: FitOptions, execution: Execution, fal
         return _fallback_source(fitted, fit_options, fallback_reason)
     fitted.predictor.run_with(execution)
     tagged = staged is not None and _writes_saved_network(fitted)
-    source = ModelSource(fitted=fitted.predictor, checkpoint_path=save_checkpoint if tagged else None,
-                         device=fit_options.device, extra_tags=_fit_tags(fitted, fit_options, save_checkpoint))
-    if tagged:  # the tags hash the checkpoint before it is renamed into place: its temporary's bytes
-        source._hash = file_hash(staged)
-    return source
+    # the tags hash the checkpoint before it is renamed into place: its temporary's bytes
+    return ModelSource(fitted=fitted.predictor, checkpoint_path=save_checkpoint if tagged else None,
+                       device=fit_options.device, extra_tags=_fit_tags(fitted, fit_options, save_checkpoint),
+                       checkpoint_sha256=file_hash(staged) if tagged else None)
 
 
 def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, fallback: str,
