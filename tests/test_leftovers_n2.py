@@ -51,6 +51,18 @@ def test_compare_reads_aggregate_case_insensitively(scene: Path, capsys) -> None
     assert report["status"] == "ok" and report["rows"][0]["rmse"] == pytest.approx(0.0, abs=1e-3)
 
 
+def test_guidance_reads_refine_and_classes_case_insensitively(scene: Path, tmp_path: Path) -> None:
+    source = scene.parent / "heihe_demo_guidance.tif"
+    outputs = []
+    for refine, classes in (("CUBIC", "MODE"), ("cubic", "mode")):
+        outputs.append(tmp_path / f"{refine}.tif")
+        assert run(["-q", "guidance", str(scene), str(source), "--scale", "3", "--refine", refine,
+                    "--classes", classes, "-o", str(outputs[-1])]) == 0
+    with rasterio.open(outputs[0]) as upper, rasterio.open(outputs[1]) as lower:
+        assert (upper.read() == lower.read()).all() and upper.tags(1) == lower.tags(1)
+        assert upper.tags(1)["resampling"] == "cubic"
+
+
 def test_an_unknown_choice_is_still_refused_naming_the_option(scene: Path, capsys) -> None:
     truth = scene.parent / "heihe_demo_lst_fine.tif"
     assert run(["-q", "compare", str(scene), str(truth), "--aggregate", "Median"]) == 2

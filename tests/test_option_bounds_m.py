@@ -32,7 +32,7 @@ def _refusal(capsys, argv: list[str]) -> str:
 @pytest.mark.parametrize("value", [HUGE, "1000000", "1025"])
 def test_threads_above_1024_refused(capsys, value: str) -> None:
     assert _refusal(capsys, ["--threads", value, "models"]) == (
-        "error: Invalid value for '--threads' (env var: 'GROKLST_THREADS'): Input should be less than or "
+        "error: Invalid value for '--threads': Input should be less than or "
         "equal to 1024 (hint: groklst --help)")
 
 

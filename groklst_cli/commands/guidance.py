@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from groklst_cli.choices import lower_case
 from groklst_cli.console import info, json_ok, progress, result, result_path, state
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.path_options import file_to_write, rasters_only
@@ -47,10 +48,10 @@ def guidance(
     scale: Optional[int] = typer.Option(None, "--scale", "-s", help="Split every LST pixel into SCALE x SCALE guidance pixels (1: the LST's own grid, for groklst prepare)."),
     res: Optional[float] = typer.Option(None, "--res", help="Guidance pixel size (LST CRS units) for square LST pixels; must divide the LST pixel size (non-square pixels: use --scale)."),
     categorical: Optional[list[str]] = typer.Option(None, "--categorical", help="A class map (land cover), as [NAME=]PATH; repeatable."),
-    classes: str = typer.Option("fractions", "--classes", help="Class maps as 'fractions' (one band per class: covered fraction) or 'mode' (one band: the most frequent class)."),
+    classes: str = typer.Option("fractions", "--classes", callback=lower_case, help="Class maps as 'fractions' (one band per class: covered fraction) or 'mode' (one band: the most frequent class)."),
     class_values: Optional[str] = typer.Option(None, "--class-values", help="The classes to write, e.g. 1,2,3,4 (default: those found; fix them to get the same bands in every scene)."),
     index: Optional[list[str]] = typer.Option(None, "--index", help="Add an index computed on the fine grid: ndvi, ndwi or ndmvi (needs bands named red, green, nir); repeatable."),
-    refine: str = typer.Option("bilinear", "--refine", help="Continuous sources not finer than the guidance grid: bilinear or cubic (finer ones are area-averaged)."),
+    refine: str = typer.Option("bilinear", "--refine", callback=lower_case, help="Continuous sources not finer than the guidance grid: bilinear or cubic (finer ones are area-averaged)."),
     cog: bool = typer.Option(False, "--cog", help="Write a Cloud-Optimized GeoTIFF (tiled, overviews): the choice for archives."),
     overviews: bool = typer.Option(False, "--overviews", help="Add internal overviews (average)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
