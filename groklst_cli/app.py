@@ -10,6 +10,7 @@ then: that failure's 1 or 2). Tracebacks only with --debug.
 from __future__ import annotations
 
 import errno
+import io
 import math
 import os
 import re
@@ -345,9 +346,31 @@ def _stdout_to_devnull() -> None:
         pass
 
 
+class _ClosedStdout(io.TextIOBase):
+    """Stands in for a stdout closed before the run (``groklst ... >&-``; Python then has none):
+    a write to it is a broken pipe, so the run stops as when stdout's reader went away (status
+    141) instead of failing on the missing stream. Its descriptor is /dev/null's, for the
+    libraries that ask for one (the terminal's width)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._devnull = os.open(os.devnull, os.O_WRONLY)
+
+    def fileno(self) -> int:
+        return self._devnull
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
 def main() -> None:
     """Console-script entry point."""
     keep_freed_memory()
+    if sys.stdout is None:
+        sys.stdout = _ClosedStdout()
     if "--debug" in sys.argv[1:]:
         status = run()
     else:

@@ -280,6 +280,19 @@ def test_a_closed_stdout_leaves_no_out_dir_the_run_created(tmp_path: Path) -> No
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_guidance.tif", "a_lst.tif"]
 
 
+@pytest.mark.parametrize("command", [["downscale", "IN", "--model", "bicubic", "-o", "OUT"], ["models", "--help"]])
+def test_a_stdout_closed_before_the_run_is_a_gone_reader(tmp_path: Path, command: list[str]) -> None:
+    """``groklst ... >&-`` (Python then has no stdout) was an internal error, exit 1, after the
+    output was written: now as ``| head -n 0``, 141 with nothing said, the output kept."""
+    lst, _ = write_canonical_scene(tmp_path, "a")
+    out = tmp_path / "o.tif"
+    argv = [str(lst) if a == "IN" else str(out) if a == "OUT" else a for a in ["-q", *command]]
+    proc = subprocess.run(_cli(*argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          timeout=120, preexec_fn=lambda: os.close(1))
+    assert (proc.returncode, proc.stderr) == (141, "")
+    assert out.is_file() == (command[0] == "downscale")
+
+
 class _ClosedStdout(io.StringIO):
     def write(self, text: str) -> int:
         raise BrokenPipeError(errno.EPIPE, "Broken pipe")
