@@ -5,21 +5,32 @@ before and after, then renames it), so the streaming writers stay as they are an
 conversion leaves nothing behind.
 The COG is written by GDAL's COG driver (tiled 512 x 512, DEFLATE with a predictor, overviews
 by area average, nodata, band descriptions, units and tags carried over).
+Either is one GDAL call of a minute or more on a large scene, which a signal waits for, so
+:func:`layout` runs it in a child process (:func:`in_child`) that a signal does not wait for.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
 from collections.abc import Callable
+from functools import partial
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import rasterio
 import rasterio.shutil
 from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
 
-from pipelines.geotiff import BLOCK, WRITE_THREADS
+from pipelines.geotiff import BLOCK, WRITE_THREADS, streaming_gdal_env
 
 OVERVIEW_RESAMPLING = Resampling.average  # LST and guidance are continuous: average, not nearest
+
+# What GDAL's COG driver writes beside the file it converts (to_cog removes them itself, except
+# when its process is killed)
+COG_TEMPORARIES = (".cog", ".cog.ovr.tmp")
 
 
 def overview_factors(width: int, height: int, block: int = BLOCK) -> list[int]:
@@ -57,9 +68,58 @@ def to_cog(path: str | os.PathLike[str]) -> None:
 
 def layout(*, cog: bool = False, overviews: bool = False) -> Callable[[Path], None] | None:
     """What gives a finished GeoTIFF the layout asked for: a COG (which has overviews), or
-    overviews; ``None`` for the plain streaming layout."""
+    overviews, each run in a child process; ``None`` for the plain streaming layout."""
     if cog:
-        return to_cog
+        return partial(in_child, to_cog)
     if overviews:
-        return add_overviews
+        return partial(in_child, add_overviews)
     return None
+
+
+def in_child(step: Callable[[Path], None], tmp: Path) -> None:
+    """Run ``step`` (the COG copy, the overviews) on ``tmp`` in a child process, raising its error.
+
+    Waiting on a child instead of one long GDAL call lets Ctrl-C and SIGTERM stop the run at
+    once (QA: SIGTERM during a large --cog guidance took ~150 s, downscale ~20 s): the child is
+    killed then, and what it left beside ``tmp`` is removed. A daemonic process (a dask
+    worker's) may not start children, so it runs ``step`` itself.
+    """
+    if multiprocessing.current_process().daemon:
+        step(tmp)
+        return
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no lock held by a thread
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_run_step, args=(step, tmp, send), daemon=True)
+    child.start()
+    send.close()
+    try:
+        child.join()
+    finally:
+        if child.exitcode is None:  # stopped by a signal (or an error) while the child runs
+            child.kill()
+            child.join()
+            for suffix in COG_TEMPORARIES:
+                tmp.with_name(tmp.name + suffix).unlink(missing_ok=True)
+    error = receive.recv() if receive.poll() else None
+    receive.close()
+    if error is not None:
+        raise error
+    if child.exitcode != 0:
+        raise RasterioError(f"the GDAL layout step stopped (exit status {child.exitcode})")
+
+
+def _run_step(step: Callable[[Path], None], tmp: Path, send: Connection) -> None:
+    """The child's side of :func:`in_child`: ``step`` under the streaming GDAL settings, then
+    its error (or None) sent back. Ctrl-C reaches the whole process group; the parent decides."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    error: BaseException | None = None
+    try:
+        with streaming_gdal_env():
+            step(tmp)
+    except Exception as exc:  # raised in the parent, which reports it as it would its own
+        error = exc
+    try:
+        send.send(error)
+    except Exception:  # an error that does not pickle: its message
+        send.send(RasterioError(str(error)))
+    send.close()

@@ -25,14 +25,11 @@ when complete.
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from functools import partial
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
@@ -484,9 +481,8 @@ def build_guidance(
         coverage = _Coverage(bands.producers)
         profile = creation_profile(width=grid.width, height=grid.height, count=len(bands.names),
                                    crs=grid.crs, transform=grid.transform)
-        finish = layout(cog=options.cog, overviews=options.overviews)
         with geotiff_output(out_path, options.overwrite, inputs=inputs,
-                            finish=None if finish is None else partial(_finish_apart, finish)) as tmp:
+                            finish=layout(cog=options.cog, overviews=options.overviews)) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
                 for n, (top, strip_grid) in enumerate(zip(tops, strips)):
                     report_progress(done + n, total, "guidance")
@@ -499,56 +495,6 @@ def build_guidance(
     for note in report.warnings:
         warnings.warn(note, GuidanceWarning, stacklevel=2)
     return report
-
-
-# What GDAL's COG driver writes beside the file it converts (pipelines.cog.to_cog removes them
-# itself, except when its process is killed)
-_COG_TEMPORARIES = (".cog", ".cog.ovr.tmp")
-
-
-def _finish_apart(finish: Callable[[Path], None], tmp: Path) -> None:
-    """Run ``finish`` (the COG copy, the overviews) on ``tmp`` in a child process.
-
-    Each is one GDAL call, a minute or more on a large guidance, and a signal waits for the
-    call to return; waiting on a child instead lets Ctrl-C and SIGTERM stop the run at once
-    (QA: SIGTERM during a --scale 40 --cog guidance took ~150 s). The child is killed then,
-    and what it left beside ``tmp`` is removed; its error is raised here.
-    """
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no lock held by a thread
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_finish_in_child, args=(finish, tmp, send), daemon=True)
-    child.start()
-    send.close()
-    try:
-        child.join()
-    finally:
-        if child.exitcode is None:  # stopped by a signal (or an error) while the child runs
-            child.kill()
-            child.join()
-            for suffix in _COG_TEMPORARIES:
-                tmp.with_name(tmp.name + suffix).unlink(missing_ok=True)
-    error = receive.recv() if receive.poll() else None
-    receive.close()
-    if error is not None:
-        raise error
-    if child.exitcode != 0:
-        raise RasterioError(f"the GDAL layout step stopped (exit status {child.exitcode})")
-
-
-def _finish_in_child(finish: Callable[[Path], None], tmp: Path, send: Connection) -> None:
-    """The child's side of :func:`_finish_apart`: ``finish`` under the streaming GDAL settings,
-    then its error (or None) sent back."""
-    error: BaseException | None = None
-    try:
-        with streaming_gdal_env():
-            finish(tmp)
-    except Exception as exc:  # raised in the parent, which reports it as it would its own
-        error = exc
-    try:
-        send.send(error)
-    except Exception:  # an error that does not pickle: its message
-        send.send(RasterioError(str(error)))
-    send.close()
 
 
 def _describe(dst: rasterio.io.DatasetWriter, report: GuidanceReport, lst_name: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from rasterio.errors import RasterioError
 
-import pipelines.guidance as guidance_module
+import pipelines.cog as cog_module
 from groklst_cli.app import run
 from tests.conftest import write_canonical_scene
 from tests.test_faults_train import saved_run  # noqa: F401 - a fixture
@@ -45,7 +45,7 @@ def test_a_signal_during_the_cog_step_stops_at_once_and_keeps_the_old_output(
     out = tmp_path / "o" / "g.tif"
     out.parent.mkdir()
     out.write_bytes(b"the previous guidance")
-    monkeypatch.setattr(guidance_module, "layout", lambda **_: slow_finish)
+    monkeypatch.setattr(cog_module, "to_cog", slow_finish)  # run in the child by layout
     sent: list[float] = []
     thread = _signal_on_cog(out.parent, signum, sent)
     code = run(["guidance", str(lst), str(source), "--scale", "3", "--cog", "--overwrite", "-o", str(out)])
@@ -77,7 +77,7 @@ def test_an_error_in_the_cog_step_is_one_line_and_leaves_nothing(tmp_path: Path,
     """The child's GDAL error comes back as guidance's own 'writing failed' line."""
     lst, source = write_canonical_scene(tmp_path, "s", bands=("red",))
     out = tmp_path / "o" / "g.tif"
-    monkeypatch.setattr(guidance_module, "layout", lambda **_: failing_finish)
+    monkeypatch.setattr(cog_module, "to_cog", failing_finish)
     assert run(["guidance", str(lst), str(source), "--scale", "3", "--cog", "-o", str(out)]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[-1].startswith(f"error: {out}: writing failed") and "cannot write block 3" in err[-1]
@@ -224,4 +224,24 @@ def test_a_signal_while_the_save_is_renamed_waits_for_the_whole_save(
     assert train(dataset, out) == 143
     assert sorted(p.name for p in out.iterdir()) == ["best.pt", "config.json", "last.pt", "metrics.jsonl",
                                                      "state.pt"]
+    assert set(_iterations(out).values()) == {2}
+
+
+def test_a_signal_after_the_final_save_waits_for_the_report(
+        dataset: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    """The run is on disk: a signal while its summary is made still lets the result line out
+    (then exit 143), instead of "unfinished outputs were removed" and no line."""
+    import groklst_cli.commands.train as train_command
+    from tests.test_faults_train import train
+
+    out = tmp_path / "run"
+    real_summary = train_command._summary
+
+    def summary(*args):
+        signal.raise_signal(signal.SIGTERM)
+        return real_summary(*args)
+
+    monkeypatch.setattr(train_command, "_summary", summary)
+    assert train(dataset, out) == 143
+    assert capsys.readouterr().out.strip() == str(out / "best.pt")
     assert set(_iterations(out).values()) == {2}
