@@ -13,6 +13,7 @@ from rich.progress import TextColumn
 
 from groklst_cli.choices import lower_case
 from groklst_cli.console import info, json_ok, progress, result, result_path, state, warn
+from groklst_cli.interrupts import signals_wait
 from groklst_cli.option_sources import was_given
 from groklst_cli.path_options import not_empty
 from pipelines import strict_json
@@ -261,8 +262,15 @@ def train_cmd(
         shutdown(context)
     if not context.is_main:
         return
-    if resume and record is not None:
-        info(f"the dataset is now {record['dataset']}; {out / CONFIG_FILE} records it")
+    with signals_wait():  # the run is saved: a signal now waits for its report
+        _report(out, outcome, config, record if resume else None, as_json)
+
+
+def _report(out: Path, outcome: FitResult, config: TrainConfig, moved: dict[str, Any] | None,
+            as_json: bool) -> None:
+    """Say what the run left: its checkpoints, and (``moved``) where its dataset now is."""
+    if moved is not None:
+        info(f"the dataset is now {moved['dataset']}; {out / CONFIG_FILE} records it")
     summary = _summary(out, outcome)
     if not outcome.finished:
         warn(f"stopped at iteration {outcome.iteration}/{config.iters}: {LAST} holds its weights "
