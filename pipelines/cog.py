@@ -17,6 +17,7 @@ import signal
 from collections.abc import Callable
 from functools import partial
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 
 import rasterio
@@ -112,14 +113,22 @@ def _run_step(step: Callable[[Path], None], tmp: Path, send: Connection) -> None
     """The child's side of :func:`in_child`: ``step`` under the streaming GDAL settings, then
     its error (or None) sent back. Ctrl-C reaches the whole process group; the parent decides."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    error: BaseException | None = None
+    error: Exception | None = None
     try:
         with streaming_gdal_env():
             step(tmp)
     except Exception as exc:  # raised in the parent, which reports it as it would its own
-        error = exc
-    try:
-        send.send(error)
-    except Exception:  # an error that does not pickle: its message
-        send.send(RasterioError(str(error)))
+        error = _portable(exc)
+    send.send(error)
     send.close()
+
+
+def _portable(error: Exception) -> Exception:
+    """``error`` if it loads again once pickled, else a RasterioError of its message: a library
+    may pickle an error's cause and attributes (tblib, which dask installs), which some of
+    rasterio's errors cannot load, and the parent must not fail on reading it."""
+    try:
+        ForkingPickler.loads(ForkingPickler.dumps(error))
+    except Exception:
+        return RasterioError(str(error))
+    return error

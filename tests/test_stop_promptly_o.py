@@ -47,7 +47,7 @@ def test_a_signal_during_the_cog_step_stops_at_once_and_keeps_the_old_output(
     out.write_bytes(b"the previous guidance")
     monkeypatch.setattr(cog_module, "to_cog", slow_finish)  # run in the child by layout
     sent: list[float] = []
-    thread = _signal_on_cog(out.parent, signum, sent)
+    thread = signal_on_cog(out, signum, sent)
     code = run(["guidance", str(lst), str(source), "--scale", "3", "--cog", "--overwrite", "-o", str(out)])
     stopped = time.monotonic()
     thread.join()
@@ -58,12 +58,13 @@ def test_a_signal_during_the_cog_step_stops_at_once_and_keeps_the_old_output(
     assert sorted(p.name for p in out.parent.iterdir()) == ["g.tif"]  # no .partial, no .partial.cog
 
 
-def _signal_on_cog(folder: Path, signum: int, sent: list[float]) -> threading.Thread:
-    """Send ``signum`` once the child has written its ``.partial.cog`` in ``folder``."""
+def signal_on_cog(out: Path, signum: int, sent: list[float]) -> threading.Thread:
+    """Send ``signum`` to this process once the child has written the ``.partial.cog`` of ``out``
+    (after ~30 s of writing in the real-size test)."""
 
     def wait_and_send() -> None:
-        deadline = time.monotonic() + 60
-        while not list(folder.glob(".g.tif.*.partial.cog")) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 300
+        while not list(out.parent.glob(f".{out.name}.*.partial.cog")) and time.monotonic() < deadline:
             time.sleep(0.01)
         sent.append(time.monotonic())
         os.kill(os.getpid(), signum)

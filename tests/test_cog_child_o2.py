@@ -1,0 +1,93 @@
+"""``downscale --cog/--overviews`` stop at once on a signal: :func:`pipelines.cog.layout` runs
+GDAL's one long call in a child process for every command (QA: downscale waited for it, ~20 s
+on a 225 Mpx output), its errors still name the output, and a dask worker runs it itself."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+import pipelines.cog as cog_module
+from groklst_cli.app import run
+from pipelines.sample_scene import generate_scene, write_scene
+from tests.test_stop_promptly_o import STOPS, signal_on_cog, slow_finish
+
+BIG_SCALE = 64  # 250 px to 16000 x 16000 px: the COG copy takes ~27 s (2 cores), which SIGTERM waited ~19 s for
+
+
+def _scene(folder: Path, size: int = 16) -> Path:
+    return write_scene(generate_scene((size, size), seed=1), folder, name="s")[0]
+
+
+def _stop_downscale(lst: Path, out: Path, args: list[str], signum: int) -> tuple[int, float]:
+    """Run downscale over an existing ``out`` and signal once the COG side file exists: the exit
+    status and the seconds from the signal to the return."""
+    out.parent.mkdir(exist_ok=True)
+    out.write_bytes(b"the previous output")
+    sent: list[float] = []
+    thread = signal_on_cog(out, signum, sent)
+    code = run(["-q", "downscale", str(lst), "--model", "bicubic", *args, "--overwrite", "-o", str(out)])
+    stopped = time.monotonic()
+    thread.join()
+    return code, stopped - sent[0]
+
+
+def test_a_sigterm_during_a_real_cog_conversion_stops_at_once(tmp_path: Path, capsys) -> None:
+    """GDAL's real copy of a 256 Mpx output: SIGTERM stopped after it, ~20 s later; now < 5 s."""
+    out = tmp_path / "o" / "big.tif"
+    code, latency = _stop_downscale(_scene(tmp_path, 250), out, ["--scale", str(BIG_SCALE), "--cog"],
+                                    STOPS[1][0])
+    assert (code, capsys.readouterr().err.splitlines()[-1]) == STOPS[1][1:]
+    assert latency < 5
+    assert out.read_bytes() == b"the previous output"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["big.tif"]  # no .partial, .partial.cog, .ovr.tmp
+
+
+@pytest.mark.parametrize("flag, step", [("--cog", "to_cog"), ("--overviews", "add_overviews")])
+@pytest.mark.parametrize("signum, status, message", STOPS)
+def test_a_signal_during_either_layout_step_stops_downscale_at_once(
+        tmp_path: Path, monkeypatch, capsys, flag: str, step: str, signum: int, status: int, message: str) -> None:
+    """Both steps go through the child: a step of a minute that ignores signals is not waited for."""
+    monkeypatch.setattr(cog_module, step, slow_finish)
+    out = tmp_path / "o" / "d.tif"
+    code, latency = _stop_downscale(_scene(tmp_path), out, [flag], signum)
+    assert (code, capsys.readouterr().err.splitlines()[-1]) == (status, message)
+    assert latency < 5
+    assert out.read_bytes() == b"the previous output"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["d.tif"]
+
+
+def reads_a_missing_file(tmp: Path) -> None:
+    """A layout step that GDAL fails on a name made from the temporary's (run in the child)."""
+    with rasterio.open(tmp.with_name(tmp.name + ".gone")):
+        pass
+
+
+def test_a_gdal_error_in_the_child_names_the_output_never_the_temporary(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(cog_module, "to_cog", reads_a_missing_file)
+    out = tmp_path / "o" / "d.tif"
+    assert run(["-q", "downscale", str(_scene(tmp_path)), "--model", "bicubic", "--cog", "-o", str(out)]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {out}: writing failed (") and f"{out}.gone" in line
+    assert ".partial" not in line
+    assert not out.parent.exists() or not list(out.parent.iterdir())
+
+
+def test_a_dask_worker_process_writes_the_cog_itself(tmp_path: Path, capsys) -> None:
+    """A worker process is daemonic and may not start a child: the COG is made there, as before."""
+    distributed = pytest.importorskip("dask.distributed")
+    lst = _scene(tmp_path)
+    out = tmp_path / "o" / "d.tif"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        assert run(["-q", "downscale", str(lst), "--model", "bicubic", "--cog", "-o", str(out),
+                    "--dask-scheduler", cluster.scheduler_address]) == 0
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(tmp_path / "plain.tif")]) == 0
+    with rasterio.open(out) as cog, rasterio.open(tmp_path / "plain.tif") as plain:
+        assert cog.block_shapes == [(512, 512)] and cog.profile["compress"] == "deflate"
+        np.testing.assert_array_equal(cog.read(1), plain.read(1))
