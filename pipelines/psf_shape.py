@@ -21,7 +21,7 @@ class Psf:
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.width) or self.width < 0:
-            raise ValueError(f"the PSF width must be >= 0, got {self.width:g}")
+            raise ValueError(f"the PSF width must be a finite number >= 0, got {self.width:g}")
         if self.beta is not None and not (math.isfinite(self.beta) and self.beta > 1):
             raise ValueError(f"a Moffat PSF needs beta > 1, got {self.beta:g}")
 

@@ -76,6 +76,14 @@ def test_an_infinite_offset_is_not_finite(scene: Path, capsys, value: str) -> No
     assert _error_line(capsys) == f"error: --offset: must be a finite number, got {value}"
 
 
+@pytest.mark.parametrize("psf", ["inf", "moffat:inf:2"])
+def test_an_infinite_psf_width_says_it_is_not_finite(scene: Path, tmp_path: Path, capsys, psf: str) -> None:
+    assert run(["downscale", str(scene), "-o", str(tmp_path / "o.tif"), "--fit", "--fit-psf", psf]) == 2
+    assert _error_line(capsys) == (f"error: --fit-psf: '{psf}': the PSF width must be a finite number >= 0, "
+                                   "got inf (hint: use auto, SIGMA, gaussian:SIGMA, moffat:ALPHA:BETA or 0)")
+    assert not (tmp_path / "o.tif").exists()
+
+
 def test_a_bounded_option_given_inf_says_it_is_not_finite(scene: Path, capsys) -> None:
     assert run(["-q", "downscale", str(scene), "--fit", "--fit-lr", "inf"]) == 2
     assert _error_line(capsys) == ("error: Invalid value for '--fit-lr': 'inf' is not finite "
