@@ -122,7 +122,18 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     unknown = sorted(set(settings) - set(FIELD_NAMES))
     if unknown:
         raise InputError(p, f"unknown settings {unknown}", f"known: {', '.join(FIELD_NAMES)}")
-    return _yaml_floats(settings) if is_yaml else settings
+    return _lower_case_choices(_yaml_floats(settings) if is_yaml else settings)
+
+
+CHOICE_SETTINGS = ("model", "device", "precision")
+
+
+def _lower_case_choices(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with the choices spelt as their names are (lower case), as the command line
+    reads them: ``model = "MoCoLSK"`` is ``mocolsk``. Values of other types are left for the
+    settings check to refuse."""
+    return {key: value.lower() if key in CHOICE_SETTINGS and isinstance(value, str) else value
+            for key, value in settings.items()}
 
 
 def merge_config(file_settings: dict[str, Any], cli_settings: dict[str, Any]) -> TrainConfig:

@@ -295,10 +295,11 @@ def test_data_order_is_a_seeded_permutation_per_epoch() -> None:
 
 def test_config_file_and_precedence(tmp_path: Path) -> None:
     toml = tmp_path / "train.toml"
-    toml.write_text('[train]\nmodel = "mocolsk-lite"\nbatch-size = 8\nlr = 2e-4\n')
-    settings = read_config_file(toml)
+    toml.write_text('[train]\nmodel = "MoCoLSK-Lite"\ndevice = "CPU"\nprecision = "FP32"\nbatch-size = 8\nlr = 2e-4\n')
+    settings = read_config_file(toml)  # choices read case-insensitively, as on the command line
     merged = merge_config(settings, {"lr": 5e-4, "iters": None})
     assert (merged.model, merged.batch_size, merged.lr, merged.iters) == ("mocolsk-lite", 8, 5e-4, 10_000)
+    assert (merged.device, merged.precision) == ("cpu", "fp32")
     yaml_file = tmp_path / "train.yaml"
     yaml_file.write_text("scale: 8\ncrop: 64\n")
     assert read_config_file(yaml_file) == {"scale": 8, "crop": 64}
