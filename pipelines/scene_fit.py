@@ -429,6 +429,12 @@ def fit_scene(
     )
 
 
+def _stop_reason(extra: dict[str, object]) -> str:
+    """Why a trained candidate stopped, for its table row: nothing when it ran all its
+    iterations or steps (its JSON ``stopped`` then says ``iterations`` or ``steps``)."""
+    return "" if extra["stopped"] in ("iterations", "steps") else f" ({extra['stopped']})"
+
+
 def describe(fit_result: SceneFit) -> list[str]:
     """A few lines for stderr: every candidate's held-out RMSE/CC and time, and the choice
     (each line its own string, so that a printer can keep each one a line)."""
@@ -439,8 +445,8 @@ def describe(fit_result: SceneFit) -> list[str]:
              f"held-out RMSE / CC at the degraded scale on {fit_result.held_out_blocks} blocks "
              f"({sel.pixels} px):"]
     for cand, metrics, weight in zip(fit_result.candidates, sel.metrics, sel.blend_weights):
-        detail = (f", {cand.extra['iterations']} iterations ({cand.extra['stopped']})" if "iterations" in cand.extra
-                  else f", {' + '.join(map(str, cand.extra['steps']))} steps ({cand.extra['stopped']})"
+        detail = (f", {cand.extra['iterations']} iterations{_stop_reason(cand.extra)}" if "iterations" in cand.extra
+                  else f", {' + '.join(map(str, cand.extra['steps']))} steps{_stop_reason(cand.extra)}"
                   if "steps" in cand.extra else "")
         lines.append(f"  {cand.name:<14} {metrics['rmse']:.3f} K / {metrics['cc']:.3f}  "
                      f"({cand.seconds:.1f} s{detail}; blend weight {weight:.2f})")

@@ -88,3 +88,11 @@ def test_run_with_switches_a_built_network_to_the_plain_path(tmp_path: Path) -> 
     assert (built.precision, built.execution, any(channels_last())) == ("fp32", Execution.plain(), False)
     reference = TilePredictor(checkpoint, device, Execution.plain()).predict(lr, guidance)
     np.testing.assert_array_equal(built.predict(lr, guidance), reference)
+
+
+def test_the_fit_table_names_a_stop_reason_only_when_a_candidate_stopped_early() -> None:
+    """QA: rows read "300 + 300 steps (steps)" and "300 iterations (iterations)"."""
+    from pipelines.scene_fit import _stop_reason
+
+    assert [_stop_reason({"stopped": why}) for why in ("iterations", "steps", "early stopping", "time limit")] == [
+        "", "", " (early stopping)", " (time limit)"]

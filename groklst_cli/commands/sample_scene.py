@@ -46,7 +46,7 @@ def _shape(size: Optional[int], rows: Optional[int], cols: Optional[int]) -> tup
     if size is not None:
         return size, size
     if (rows is None) != (cols is None):
-        raise InputError("--rows", "--rows and --cols go together")
+        raise InputError("--rows", "--rows and --cols go together", "give both, e.g. --rows 120 --cols 200, or --size N")
     return (rows, cols) if rows is not None and cols is not None else (160, 160)
 
 
