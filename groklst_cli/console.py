@@ -27,6 +27,7 @@ from rich.progress import (
 )
 
 from pipelines.errors import InputError, printable_path
+from pipelines.scene_align import named_as_guidance
 
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
@@ -101,7 +102,9 @@ class RunState:
                 for key, value in (("input", self.input), ("output", self.output))}
 
     def named(self, text: str) -> str:
-        """``text`` naming what the user gave instead of the temporary files made from it."""
+        """``text`` naming what the user gave instead of the temporary files made from it (an
+        ``--align`` copy of the guidance named as the guidance)."""
+        text = named_as_guidance(text)
         for temporary, given in sorted(self.shown_as.items(), key=lambda item: -len(item[0])):
             text = text.replace(temporary, given)
         return text

@@ -14,15 +14,19 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.atomic import remove_stale
+from pipelines.raster_names import display_name
 
 ALIGNED_SUFFIX = ".aligned-guidance.tif"
 _RANDOM = "[a-z0-9_]{8}"  # tempfile.mkstemp's part of the name
+_made: dict[str, str] = {}  # each copy this process made (as opened, and absolute) -> its guidance as given
+_made_lock = threading.Lock()  # scenes align side by side in a dask worker's threads
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ def aligned_guidance(lst: Path, guidance: Path, output: Path,
     path = Path(name)
     try:
         report = align_guidance(lst, guidance, path, scale)  # its warnings reach the caller
+        _remember(path, guidance)
         how = ", ".join(sorted({band["resampling"] for band in report.bands}))
         yield AlignedGuidance(
             path,
@@ -61,3 +66,23 @@ def aligned_guidance(lst: Path, guidance: Path, output: Path,
         )
     finally:
         path.unlink(missing_ok=True)
+
+
+def _remember(copy: Path, guidance: Path) -> None:
+    """Name ``copy`` as ``guidance`` in messages from now on (:func:`named_as_guidance`): once
+    written, the copy is the guidance the scene reads, and what is wrong with it (bands, values,
+    nodata) is wrong with the user's file. Kept after the copy is removed, because a scene's
+    error is worded after its block has ended; one short entry a scene."""
+    with _made_lock:
+        for form in {str(copy), str(copy.absolute())}:
+            _made[form] = display_name(guidance)
+
+
+def named_as_guidance(text: str) -> str:
+    """``text`` naming each aligned copy made in this process as the guidance it was made from
+    (as given to :func:`aligned_guidance`): the copy is a hidden temporary the user never saw."""
+    with _made_lock:
+        made = sorted(_made.items(), key=lambda item: -len(item[0]))  # a path before its prefixes
+    for copy, guidance in made:
+        text = text.replace(copy, guidance)
+    return text

@@ -33,7 +33,7 @@ from pipelines.geotiff import check_geotiff_name
 from pipelines.infer import ModelSource
 from pipelines.quicklook import write_quicklook
 from pipelines.raster_names import display_name, gdal_name, raster_stem
-from pipelines.scene_align import aligned_guidance
+from pipelines.scene_align import aligned_guidance, named_as_guidance
 
 if TYPE_CHECKING:  # dask loads only for a run on a cluster
     from distributed import Client
@@ -391,10 +391,12 @@ def _scene_task(job: SceneJob, source: ModelSource, options: DownscaleOptions, s
                 skip_existing: bool) -> tuple[SceneReport, list[_Caught]]:
     """One scene on a dask worker, with the warnings it raised (a worker's warnings go to its
     own log, which the user does not see); it stops when the run's event ``stop`` is set or
-    the scheduler cancelled it."""
+    the scheduler cancelled it. An ``--align`` copy made here is named as its guidance in both
+    (only this process knows the copy's name)."""
     with _warnings_kept() as caught:
         report = run_job(job, source, options, skip_existing=skip_existing, stopped=_RunStopped(stop))
-    return report, caught
+    error = report.error and named_as_guidance(report.error)
+    return replace(report, error=error), [replace(c, text=named_as_guidance(c.text)) for c in caught]
 
 
 _keeping = threading.local()  # .warnings: where the scene running in this thread keeps its warnings
