@@ -32,11 +32,28 @@ from pipelines.scene_align import named_as_guidance
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
+UNBOUNDED_WIDTH = 1_000_000  # a table for a script: as wide as its widest row, whatever that is
+
+
 def table_console(*, soft_wrap: bool = True) -> Console:
     """The stdout console for result tables: titles and cells are user text (paths, band
-    names) printed as typed, so neither markup (``[red]``) nor emoji codes (``:fire:``) apply."""
-    return Console(file=sys.stdout, highlight=False, markup=False, emoji=False,
-                   soft_wrap=soft_wrap)
+    names) printed as typed, so neither markup (``[red]``) nor emoji codes (``:fire:``) apply.
+    On a terminal a table fits its width; elsewhere (a pipe, a file) it is as wide as it needs,
+    where rich would cut it to 80 columns: a script reads every name whole and a row on one line."""
+    console = Console(file=sys.stdout, highlight=False, markup=False, emoji=False,
+                      soft_wrap=soft_wrap)
+    if not _stdout_is_terminal():
+        console.width = UNBOUNDED_WIDTH
+    return console
+
+
+def _stdout_is_terminal() -> bool:
+    """Whether stdout is a terminal (not whether colour is forced: FORCE_COLOR in a CI log is
+    still read by scripts). A stream without ``isatty``, or closed, is no terminal."""
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 @dataclass

@@ -86,3 +86,72 @@ def test_align_on_a_dask_cluster_names_the_guidance(scene: Path, capsys) -> None
         assert run(["-q", "downscale", "--json", "s_lst.tif", "-g", guidance, "--align", "-o", "o.tif",
                     "--dask-scheduler", cluster.scheduler_address]) == 2
     assert json.loads(capsys.readouterr().out)["error"] == f"one.tif: {MISSING}"
+
+
+LONG = "LC08_L2SP_196024_20240813_20240822_02_T1_ST_B10_downscaled_by_mocolsk_lite_x3.tif"
+
+
+def test_compare_to_a_pipe_prints_names_whole_and_rows_on_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Rich cut a table to 80 columns when stdout was no terminal: ``fine/LC08_L2SP_1960…``."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "60")  # a terminal's width, not a pipe's
+    reference, _ = write_canonical_scene(tmp_path, "ref", shape=(8, 8))
+    Path("fine").mkdir()
+    Path("fine", LONG).write_bytes(reference.read_bytes())
+    capsys.readouterr()
+    assert run(["-q", "compare", "ref_lst.tif", f"fine/{LONG}"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert f"│ fine/{LONG} │ 0.0000 │ 0.0000 │ 0.0000 │ 1.0000 │ 0.0000 │ 100.0 % │" in lines
+    assert lines[0] == "against the reference on 64 common pixels (8x8 px at 30 m; Kelvin)"
+
+
+def test_evaluate_table_to_a_pipe_keeps_each_row_on_one_line(capsys) -> None:
+    from groklst_cli.commands.evaluate import _table
+    from groklst_cli.console import table_console
+    from pipelines.evaluate import EvaluationRow
+
+    metrics = {"rmse": 1.23456, "mae": 0.98765, "bias": -0.1, "cc": 0.95, "rsd": 0.01, "images": 12,
+               "pixels": 3072}
+    table_console().print(_table([EvaluationRow(f"runs/{LONG[:-4]}/best.pt", metrics)], "test", 3))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "x3 on the test split (Kelvin; per-image mean over valid pixels)"
+    assert (f"│ runs/{LONG[:-4]}/best.pt │ 1.2346 │ 0.9877 │ -0.1000 │ 0.9500 │ 0.0100 │     12 │   3072 │"
+            in lines)
+
+
+def test_models_to_a_pipe_puts_each_description_on_its_row(capsys) -> None:
+    assert run(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("│ mocolsk      │ guided       │ any      │ 25,430,841 │  18,579.8 │ MoCoLSK-Net, "
+                               "the GrokLST paper model (4 stages, base 32; GPU-class cost) ") for line in lines)
+
+
+def test_prepare_info_to_a_pipe_keeps_long_names_whole(tmp_path: Path, capsys) -> None:
+    band = "swir_1610nm_surface_reflectance_from_sentinel2_msi_level2a_band11_resampled_to_10m"
+    lst_path, _ = write_canonical_scene(tmp_path, bands=("red", band))
+    out = tmp_path / f"dataset_{LONG[:-4]}"
+    assert run(["-q", "prepare", str(lst_path), "--out", str(out), "--scales", "2", "--patch", "8",
+                "--stride", "8", "--split", "1:0:0"]) == 0
+    capsys.readouterr()
+    assert run(["prepare", "--info", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{out}  (30 m HR, 8 px patches)"
+    assert "│ train │      16 │ 16 x 4x4 │" in lines
+    assert f"│ {band} │ 0.5061 │ 0.09893 │" in lines
+
+
+def test_a_table_on_a_terminal_still_fits_it(monkeypatch) -> None:
+    import io
+    import sys
+
+    from groklst_cli.console import UNBOUNDED_WIDTH, table_console
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setenv("COLUMNS", "72")
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    assert table_console().width == 72
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert table_console().width == UNBOUNDED_WIDTH
