@@ -14,3 +14,6 @@ from typing import Optional
 def lower_case(value: Optional[str]) -> Optional[str]:
     """A typer ``callback``: the choice as its names are spelt (lower case); None stays None."""
     return None if value is None else value.lower()
+
+
+DEVICE_HINT = "use --device auto (a GPU when there is one, else the CPU) or cpu"

@@ -162,3 +162,10 @@ def test_a_model_source_is_given_its_checkpoints_hash(tmp_path: Path) -> None:
     path.write_bytes(b"not hashed")
     source = ModelSource(interpolation="bicubic", checkpoint_path=path, checkpoint_sha256="ab" * 32)
     assert source.tags()["checkpoint_sha256"] == "ab" * 32
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_missing_cuda_device_is_refused_with_a_hint(scene: Path, tmp_path: Path, capsys) -> None:
+    assert run(["downscale", str(scene), "-o", str(tmp_path / "o.tif"), "--device", "CUDA"]) == 2
+    assert _error_line(capsys) == ("error: --device: cuda was asked for but no CUDA device is available "
+                                   "(hint: use --device auto (a GPU when there is one, else the CPU) or cpu)")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 import typer
 
 from groklst_cli import guidance_options, ingest_options, lst_options
-from groklst_cli.choices import lower_case
+from groklst_cli.choices import DEVICE_HINT, lower_case
 from groklst_cli.commands._downscale_fit import build_fit_options, check_psf_width, run_fit
 from groklst_cli.commands._downscale_products import check_product_run, ingest_scene, plan_product_scene
 from groklst_cli.commands._scene_reports import TypedNames, exit_status, name_as_typed, say, say_all, say_once
@@ -366,7 +366,7 @@ def downscale(
     try:
         resolve_device(device)
     except ValueError as exc:
-        raise InputError("--device", str(exc)) from exc
+        raise InputError("--device", str(exc), DEVICE_HINT) from exc
     _check_fit_only(ctx, fit)
     if fit:  # the seed as train checks it, before the fit that would fail on it
         from pipelines.train import check_settings

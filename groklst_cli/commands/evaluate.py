@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from groklst_cli.choices import lower_case
+from groklst_cli.choices import DEVICE_HINT, lower_case
 from groklst_cli.console import json_ok, one_line, progress, result, state, table_console
 from pipelines import strict_json
 from pipelines.errors import InputError
@@ -65,7 +65,7 @@ def evaluate_cmd(
     try:
         target = resolve_device(device)
     except ValueError as exc:
-        raise InputError("--device", str(exc)) from exc
+        raise InputError("--device", str(exc), DEVICE_HINT) from exc
     with progress() as bar:
         task = bar.add_task("evaluate", total=len(source.indices(split)) * (1 + len(names)))
         rows = evaluate(source, ckpt, checkpoint, split=split, baselines=names, device=target,

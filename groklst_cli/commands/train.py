@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 from rich.progress import TextColumn
 
-from groklst_cli.choices import lower_case
+from groklst_cli.choices import DEVICE_HINT, lower_case
 from groklst_cli.console import info, json_ok, progress, result, result_path, state, warn
 from groklst_cli.interrupts import signals_wait
 from groklst_cli.option_sources import was_given
@@ -232,7 +232,7 @@ def train_cmd(
     try:
         context = init_distributed(config.device)
     except ValueError as exc:
-        raise InputError("--device", str(exc)) from exc
+        raise InputError("--device", str(exc), DEVICE_HINT) from exc
     try:
         if resume:  # before the batch check, whose hint would change the run's batch size
             _check_same_processes(out, context.world_size)
