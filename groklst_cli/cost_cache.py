@@ -18,16 +18,15 @@ import re
 import tempfile
 from pathlib import Path
 
-from pipelines.atomic import remove_stale
+from pipelines.atomic import MKSTEMP_RANDOM, remove_stale
 
 CACHE_ENV = "GROKLST_CACHE_DIR"
 CACHE_FILE = "model-costs.json"
-_MKSTEMP = "[a-z0-9_]{8}"  # the characters tempfile.mkstemp puts between prefix and suffix
 
 
 def _temporaries(name: str) -> re.Pattern[str]:
     """The names :meth:`CostCache.save` gives its temporary files for the cache file ``name``."""
-    return re.compile(re.escape(f".{name}.") + _MKSTEMP + re.escape(".partial"))
+    return re.compile(re.escape(f".{name}.") + MKSTEMP_RANDOM + re.escape(".partial"))
 
 
 def cache_dir() -> Path:

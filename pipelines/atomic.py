@@ -258,8 +258,9 @@ def stale_partials(target: Path, *, kind: OutputKind = OutputKind.file,
     return _temporaries(target.parent, re.compile(pattern), now, folders=dataset)
 
 
+MKSTEMP_RANDOM = "[a-z0-9_]{8}"  # what tempfile.mkstemp/mkdtemp put between prefix and suffix
 INGEST_PREFIX = ".groklst-ingest."  # + tempfile.mkdtemp's 8 characters
-_INGEST = re.compile(re.escape(INGEST_PREFIX) + r"[a-z0-9_]{8}")
+_INGEST = re.compile(re.escape(INGEST_PREFIX) + MKSTEMP_RANDOM)
 
 
 def remove_stale_ingests(folder: Path, *, now: float | None = None) -> list[Path]:

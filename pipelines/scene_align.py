@@ -20,11 +20,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.atomic import remove_stale
+from pipelines.atomic import MKSTEMP_RANDOM, remove_stale
 from pipelines.raster_names import display_name
 
 ALIGNED_SUFFIX = ".aligned-guidance.tif"
-_RANDOM = "[a-z0-9_]{8}"  # tempfile.mkstemp's part of the name
 _made: dict[str, str] = {}  # each copy this process made (as opened, and absolute) -> its guidance as given
 _made_lock = threading.Lock()  # scenes align side by side in a dask worker's threads
 
@@ -49,7 +48,7 @@ def aligned_guidance(lst: Path, guidance: Path, output: Path,
     output.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{output.name}."
     # The copy, and the partial of a copy being written (atomic_output's temporary beside it).
-    copy = re.escape(prefix) + _RANDOM + re.escape(ALIGNED_SUFFIX)
+    copy = re.escape(prefix) + MKSTEMP_RANDOM + re.escape(ALIGNED_SUFFIX)
     remove_stale(output.parent, re.compile(rf"{copy}|\.{copy}\.[0-9a-f]{{8}}\.partial"))
     handle, name = tempfile.mkstemp(prefix=prefix, suffix=ALIGNED_SUFFIX, dir=output.parent)
     os.close(handle)
