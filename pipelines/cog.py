@@ -91,22 +91,51 @@ def in_child(step: Callable[[Path], None], tmp: Path) -> None:
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no lock held by a thread
     receive, send = context.Pipe(duplex=False)
     child = context.Process(target=_run_step, args=(step, tmp, send), daemon=True)
-    child.start()
-    send.close()
+    error: Exception | None = None
     try:
+        child.start()
+        send.close()
+        error = _received(receive)  # before the join: a large error must not fill the pipe
         child.join()
     finally:
-        if child.exitcode is None:  # stopped by a signal (or an error) while the child runs
-            child.kill()
-            child.join()
+        send.close()
+        receive.close()
+        if child.exitcode != 0:  # a signal (or an error) here, or the child died or failed
+            _stop(child)
             for suffix in COG_TEMPORARIES:
                 tmp.with_name(tmp.name + suffix).unlink(missing_ok=True)
-    error = receive.recv() if receive.poll() else None
-    receive.close()
     if error is not None:
         raise error
     if child.exitcode != 0:
-        raise RasterioError(f"the GDAL layout step stopped (exit status {child.exitcode})")
+        raise RasterioError(f"the GDAL layout step {_ended(child.exitcode)}")
+
+
+def _received(receive: Connection) -> Exception | None:
+    """The child's error, or None; also None when the child died before sending (its pipe
+    end closed unsent: killed by the kernel for memory, a crash in GDAL)."""
+    try:
+        return receive.recv()
+    except EOFError:
+        return None
+
+
+def _stop(child: multiprocessing.process.BaseProcess) -> None:
+    """Kill ``child`` if it was started and wait for it (its files are then no longer open)."""
+    if child.pid is not None:
+        child.kill()
+        child.join()
+
+
+def _ended(exitcode: int | None) -> str:
+    """How the child ended, for the error line: its exit status, or the signal that killed it."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:  # a number the signal module does not name
+            name = f"signal {-exitcode}"
+        cause = " (out of memory?)" if name == "SIGKILL" else ""
+        return f"was killed by {name}{cause}"
+    return f"stopped (exit status {exitcode})"
 
 
 def _run_step(step: Callable[[Path], None], tmp: Path, send: Connection) -> None:

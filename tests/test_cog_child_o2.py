@@ -4,6 +4,8 @@ on a 225 Mpx output), its errors still name the output, and a dask worker runs i
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -91,3 +93,28 @@ def test_a_dask_worker_process_writes_the_cog_itself(tmp_path: Path, capsys) -> 
     with rasterio.open(out) as cog, rasterio.open(tmp_path / "plain.tif") as plain:
         assert cog.block_shapes == [(512, 512)] and cog.profile["compress"] == "deflate"
         np.testing.assert_array_equal(cog.read(1), plain.read(1))
+
+
+def dies_midway(tmp: Path) -> None:
+    """A layout step whose process the kernel kills (out of memory) after GDAL began its side file."""
+    tmp.with_name(tmp.name + ".cog").write_bytes(b"half a COG")
+    tmp.with_name(tmp.name + ".cog.ovr.tmp").write_bytes(b"half its overviews")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_child_killed_on_its_own_is_a_write_error_and_leaves_nothing(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    """Review: a child killed by the kernel was 'internal error: EOFError' and left ~80 MB of
+    .partial.cog and .ovr.tmp beside the output; the previous output is kept."""
+    monkeypatch.setattr(cog_module, "to_cog", dies_midway)
+    out = tmp_path / "o" / "d.tif"
+    out.parent.mkdir()
+    out.write_bytes(b"the previous output")
+    code = run(["-q", "downscale", str(_scene(tmp_path)), "--model", "bicubic", "--cog", "--overwrite",
+                "-o", str(out)])
+    [line] = capsys.readouterr().err.splitlines()
+    assert code == 2
+    assert line.startswith(f"error: {out}: writing failed (the GDAL layout step was killed by SIGKILL "
+                           "(out of memory?))")
+    assert out.read_bytes() == b"the previous output"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["d.tif"]
