@@ -20,7 +20,7 @@ import traceback
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Optional
+from typing import Optional, get_args
 
 import click
 import typer
@@ -210,7 +210,7 @@ def _as_typed(message: str, param: Optional[click.Parameter], args: list[str]) -
         message = re.sub(r" \(env var: '[^']*'\)", "", message, count=1)
     elif param.envvar:
         typed = os.environ.get(param.envvar if isinstance(param.envvar, str) else param.envvar[0])
-    problem = None if typed is None else _not_finite(typed)
+    problem = None if typed is None or not _is_number(param) else _not_finite(typed)
     if problem is not None:
         message = re.sub(r"^(Invalid value for '[^']*'(?: \(env var: '[^']*'\))?: ).*$",
                          lambda m: f"{m.group(1)}{typed!r} {problem}", message)
@@ -227,6 +227,13 @@ def _typed_value(param: click.Parameter, args: list[str]) -> Optional[str]:
             elif arg.startswith(f"{opt}=") and opt.startswith("--"):
                 value = arg[len(opt) + 1:]
     return value
+
+
+def _is_number(param: click.Parameter) -> bool:
+    """Whether ``param`` takes numbers (``--units nan`` is an unknown unit, not a bad number):
+    its annotation (``list[float]`` for a repeated option) is int or float."""
+    annotation = param.type_descriptor.annotation
+    return annotation in (int, float) or get_args(annotation) in ((int,), (float,))
 
 
 def _not_finite(text: str) -> Optional[str]:

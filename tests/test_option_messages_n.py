@@ -84,6 +84,11 @@ def test_a_folder_as_the_file_to_write_gets_the_commands_own_hint(
      "Invalid value for '--fit-lr': 'nan' is not a number (hint: groklst downscale --help)"),
     (["sample-scene", "out", "--tis-stripes=NaN"],
      "Invalid value for '--tis-stripes': 'NaN' is not a number (hint: groklst sample-scene --help)"),
+    (["downscale", "{lst}", "--units", "nan"],  # a choice: the choices, not "is not a number"
+     "Invalid value for '--units': 'nan' is not one of 'kelvin', 'celsius', 'auto'. (hint: groklst downscale "
+     "--help)"),
+    (["downscale", "{lst}", "--batch-size", "inf"],
+     "Invalid value for '--batch-size': 'inf' is not finite (hint: groklst downscale --help)"),
     (["--threads", "0", "models"],
      "Invalid value for '--threads': Input should be greater than or equal to 1 (hint: groklst --help)"),
 ])
