@@ -20,7 +20,6 @@ import signal
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import monotonic
@@ -76,6 +75,10 @@ class FitResult:
     finished: bool
     best: dict[str, float] | None
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: A stopping signal (SIGINT, SIGTERM, SIGHUP) that arrived while a save was renamed into
+    #: place: the run stopped after that save, which is whole; the caller reports what was
+    #: saved and then raises it (``signal.raise_signal``).
+    stopped_by: int | None = None
 
 
 def seed_everything(seed: int) -> None:
@@ -351,6 +354,7 @@ class _Run:
         self.source, self.config, self.run_dir, self.context = source, config, run_dir, context
         self.record = record
         self.on_disk = False  # whether run_dir holds this run's files (a resumed run's are)
+        self.stopped_by: int | None = None  # a signal that waited for a save (FitResult.stopped_by)
         self.train = check_training(source, config)
         if run_dir is not None and context.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -448,7 +452,8 @@ class _Run:
         waiting: a run killed while saving keeps its previous save whole (resumable, never a
         ``last.pt`` or ``best.pt`` newer than its ``state.pt``; a metrics line logged before the
         save is dropped by ``--resume``, which rewrites metrics.jsonl from the state). The
-        first save of a new run also replaces a previous run's files, in the same moment.
+        first save of a new run also replaces a previous run's files, in the same moment. A
+        signal that waited for the renames stops the run after them (``stopped_by``).
         ``best.pt`` is written only for a validation that improved the RMSE: without a
         validation split (or a finite RMSE) there is no best, and no ``best.pt``.
         """
@@ -456,19 +461,20 @@ class _Run:
             return
         checkpoint = build_checkpoint(self.model, self.source, self.config, self._extra(metrics))
         taking_over = not self.on_disk
-        with _stops_deferred() as hold:
+        with _StopsDeferred() as deferred:
             with published_together():
                 checkpoint.save(self.run_dir / LAST)
                 if improved:
                     checkpoint.save(self.run_dir / BEST)
                 with atomic_output(self.run_dir / STATE, overwrite=True) as tmp:
                     torch.save(self.state(), tmp)
-                hold()
+                deferred.hold()
                 if taking_over:
                     self.write_record()
                     self.rewrite_log()
             if taking_over:
                 self._clear_previous(improved)
+        self.stopped_by = self.stopped_by or deferred.received
 
     def _clear_previous(self, improved: bool) -> None:
         """After the first save of a new run: remove what a previous run left that this save
@@ -572,31 +578,36 @@ class _Run:
 _STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-@contextmanager
-def _stops_deferred() -> Iterator[Callable[[], None]]:
-    """Yield ``hold``: from its call to the block's end a stopping signal waits, and is sent
-    again once the block ends (main thread; elsewhere signals are not handled anyway).
+class _StopsDeferred:
+    """A block in which, from :meth:`hold` to its end, stopping signals wait: the first is
+    recorded (``received``) instead of reaching its handler, and is not raised at the end.
 
     The saving run's renames are then all or none, while the slow writes before them stay
-    interruptible; the handler the signal finally reaches (the CLI's) stops the run as usual.
+    interruptible; the caller gets the signal back (:attr:`FitResult.stopped_by`) and reports
+    the saved run before it stops (the CLI's result line).
     """
-    previous: dict[int, Any] = {}
-    pending: list[int] = []
 
-    def hold() -> None:
+    def __init__(self) -> None:
+        self.previous: dict[int, Any] = {}
+        self.received: int | None = None
+
+    def __enter__(self) -> _StopsDeferred:
+        return self
+
+    def hold(self) -> None:
+        """Start recording (main thread only; elsewhere signals are not handled anyway)."""
         if threading.current_thread() is not threading.main_thread():
             return
         for signum in _STOPPING_SIGNALS:
             if signal.getsignal(signum) not in (signal.SIG_IGN, None):
-                previous[signum] = signal.signal(signum, lambda received, frame: pending.append(received))
+                self.previous[signum] = signal.signal(signum, self._record)
 
-    try:
-        yield hold
-    finally:
-        for signum, handler in previous.items():
+    def _record(self, signum: int, frame: object) -> None:
+        self.received = self.received or signum
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self.previous.items():
             signal.signal(signum, handler)
-        if pending:
-            signal.raise_signal(pending[0])
 
 
 def _limit_reached(limits: Limits, done: int, started: float, context: DistContext) -> bool:
@@ -656,6 +667,8 @@ def fit(
                 stop = True
         elif stop:
             run.pause()
+        stop = stop or run.stopped_by is not None
     if best_weights is not None:
         getattr(run.model, "module", run.model).load_state_dict(best_weights)
-    return FitResult(run.model, run.iteration, run.iteration >= config.iters, run.best, run.history)
+    return FitResult(run.model, run.iteration, run.iteration >= config.iters, run.best, run.history,
+                     run.stopped_by)

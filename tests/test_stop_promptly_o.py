@@ -226,6 +226,34 @@ def test_a_signal_while_the_save_is_renamed_waits_for_the_whole_save(
     assert sorted(p.name for p in out.iterdir()) == ["best.pt", "config.json", "last.pt", "metrics.jsonl",
                                                      "state.pt"]
     assert set(_iterations(out).values()) == {2}
+    # review: the final save is whole, so its result line is written before the exit (was none)
+    assert capsys.readouterr().out.strip() == str(out / "best.pt")
+
+
+def test_a_signal_in_an_early_save_stops_there_and_says_how_to_resume(
+        dataset: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    """A signal among the renames of a save before the last: the run stops after that save (no
+    more iterations), warns how to continue, names its checkpoint, exits 130, and resumes."""
+    import pipelines.atomic as atomic
+    from tests.test_faults_train import metrics_iterations, train
+
+    out = tmp_path / "run"
+    real_publish = atomic._publish_file
+
+    def publish(tmp: Path, target: Path, *args) -> None:
+        real_publish(tmp, target, *args)
+        if target.name == "state.pt":
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(atomic, "_publish_file", publish)
+    assert train(dataset, out, "--iters", "4", "--val-every", "2") == 130
+    captured = capsys.readouterr()
+    assert set(_iterations(out).values()) == {2} and metrics_iterations(out) == [2]
+    assert captured.out.strip() == str(out / "best.pt")
+    assert "stopped at iteration 2/4" in captured.err
+    monkeypatch.undo()
+    assert train(dataset, out, "--iters", "4", "--val-every", "2", "--resume") == 0
+    assert set(_iterations(out).values()) == {4} and metrics_iterations(out) == [2, 4]
 
 
 def test_a_signal_after_the_final_save_waits_for_the_report(

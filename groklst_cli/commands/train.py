@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -264,6 +265,8 @@ def train_cmd(
         return
     with signals_wait():  # the run is saved: a signal now waits for its report
         _report(out, outcome, config, record if resume else None, as_json)
+        if outcome.stopped_by is not None:  # it waited for a save to be renamed into place
+            signal.raise_signal(outcome.stopped_by)
 
 
 def _report(out: Path, outcome: FitResult, config: TrainConfig, moved: dict[str, Any] | None,
