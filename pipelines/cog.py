@@ -11,9 +11,11 @@ Either is one GDAL call of a minute or more on a large scene, which a signal wai
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import signal
+import sys
 from collections.abc import Callable
 from functools import partial
 from multiprocessing.connection import Connection
@@ -28,6 +30,8 @@ from rasterio.errors import RasterioError
 from pipelines.geotiff import BLOCK, WRITE_THREADS, streaming_gdal_env
 
 OVERVIEW_RESAMPLING = Resampling.average  # LST and guidance are continuous: average, not nearest
+
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 # What GDAL's COG driver writes beside the file it converts (to_cog removes them itself, except
 # when its process is killed)
@@ -90,7 +94,7 @@ def in_child(step: Callable[[Path], None], tmp: Path) -> None:
         return
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no lock held by a thread
     receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_run_step, args=(step, tmp, send), daemon=True)
+    child = context.Process(target=_run_step, args=(step, tmp, send, os.getpid()), daemon=True)
     error: Exception | None = None
     try:
         child.start()
@@ -138,10 +142,11 @@ def _ended(exitcode: int | None) -> str:
     return f"stopped (exit status {exitcode})"
 
 
-def _run_step(step: Callable[[Path], None], tmp: Path, send: Connection) -> None:
+def _run_step(step: Callable[[Path], None], tmp: Path, send: Connection, parent: int) -> None:
     """The child's side of :func:`in_child`: ``step`` under the streaming GDAL settings, then
     its error (or None) sent back. Ctrl-C reaches the whole process group; the parent decides."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with(parent)
     error: Exception | None = None
     try:
         with streaming_gdal_env():
@@ -150,6 +155,17 @@ def _run_step(step: Callable[[Path], None], tmp: Path, send: Connection) -> None
         error = _portable(exc)
     send.send(error)
     send.close()
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when ``parent`` dies (Linux): a groklst killed outright
+    (SIGKILL, out of memory) must not leave its GDAL copy running for minutes. Elsewhere a
+    no-op, as is a child whose parent died before this was set (it exits at once)."""
+    if not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _portable(error: Exception) -> Exception:

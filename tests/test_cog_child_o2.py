@@ -4,8 +4,11 @@ on a 225 Mpx output), its errors still name the output, and a dask worker runs i
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -118,3 +121,45 @@ def test_a_child_killed_on_its_own_is_a_write_error_and_leaves_nothing(
                            "(out of memory?))")
     assert out.read_bytes() == b"the previous output"
     assert sorted(p.name for p in out.parent.iterdir()) == ["d.tif"]
+
+
+def test_the_child_dies_with_a_parent_killed_outright(tmp_path: Path) -> None:
+    """Review: a SIGKILLed groklst left its COG child running GDAL's copy for a minute or more."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the parent-death signal is Linux's")
+    tmp, pid_file = tmp_path / "d.tif", tmp_path / "child.pid"
+    tmp.write_bytes(b"")
+    parent = subprocess.Popen([sys.executable, "-c", (
+        "import sys; from pathlib import Path; import pipelines.cog as cog; "
+        "from tests.test_cog_child_o2 import records_pid_then_works; "
+        f"cog.in_child(records_pid_then_works, Path({str(tmp)!r}))")], cwd=Path(__file__).parents[1])
+    deadline = time.monotonic() + 60
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    child = int(pid_file.read_text())
+    parent.kill()
+    parent.wait()
+    try:
+        for _ in range(50):
+            if not _alive(child):
+                break
+            time.sleep(0.1)
+        assert not _alive(child)
+    finally:
+        if _alive(child):  # do not leave it busy for a minute when this fails
+            os.kill(child, signal.SIGKILL)
+
+
+def records_pid_then_works(tmp: Path) -> None:
+    """A layout step (run in the child) that says which process it is, then works a minute."""
+    tmp.with_name("child.pid.partial").write_text(str(os.getpid()))
+    os.replace(tmp.with_name("child.pid.partial"), tmp.with_name("child.pid"))
+    hashlib.pbkdf2_hmac("sha256", b"key", b"salt", 2 * 10**8)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped by init, counts as dead)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
