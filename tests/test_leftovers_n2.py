@@ -66,7 +66,7 @@ def test_guidance_reads_refine_and_classes_case_insensitively(scene: Path, tmp_p
 def test_an_unknown_choice_is_still_refused_naming_the_option(scene: Path, capsys) -> None:
     truth = scene.parent / "heihe_demo_lst_fine.tif"
     assert run(["-q", "compare", str(scene), str(truth), "--aggregate", "Median"]) == 2
-    assert _error_line(capsys) == "error: --aggregate: unknown aggregation 'median' (hint: use kelvin or radiance)"
+    assert _error_line(capsys) == "error: --aggregate: unknown aggregation 'Median' (hint: use kelvin or radiance)"
 
 
 @pytest.mark.parametrize("value", ["inf", "-inf"])
