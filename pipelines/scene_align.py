@@ -79,7 +79,12 @@ def _remember(copy: Path, guidance: Path) -> None:
 
 def named_as_guidance(text: str) -> str:
     """``text`` naming each aligned copy made in this process as the guidance it was made from
-    (as given to :func:`aligned_guidance`): the copy is a hidden temporary the user never saw."""
+    (as given to :func:`aligned_guidance`): the copy is a hidden temporary the user never saw.
+
+    A text naming no copy (one without its suffix: nearly all) is returned at once, so an
+    archive run's thousands of entries cost nothing per message."""
+    if ALIGNED_SUFFIX not in text:
+        return text
     with _made_lock:
         made = sorted(_made.items(), key=lambda item: -len(item[0]))  # a path before its prefixes
     for copy, guidance in made:
