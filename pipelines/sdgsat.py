@@ -169,8 +169,12 @@ def parse_calibration(path: Path, sensor: str, patterns: ProductPatterns = PATTE
                 path, f"several {kind}s for band {several[0]} (detector-row calibration variant)",
                 "convert the product to a single gain/bias per band, or adapt ProductPatterns.gain_tag",
             )
+    unbiased = sorted(set(found["gain"]) - set(found["bias"]))
+    if unbiased:  # a zero bias would move the LST by kelvins without a word (QA: 2-3 K)
+        raise InputError(path, f"no {sensor} RADIANCE_BIAS_BAND_{unbiased[0]} for the gain of band "
+                               f"{unbiased[0]}", "is the calib.xml damaged? take it from the original delivery")
     gains = {band: v[0] for band, v in found["gain"].items()}
-    biases = {band: found["bias"].get(band, [0.0])[0] for band in gains}
+    biases = {band: found["bias"][band][0] for band in gains}
     return Calibration(gains, biases)
 
 

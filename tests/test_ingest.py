@@ -486,6 +486,20 @@ def test_zero_mii_gain_stops_the_cli(products, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_gain_without_its_bias_stops_the_cli(products, tmp_path, capsys):
+    """QA: a calib.xml without RADIANCE_BIAS_BAND_2 (or with an early variant's background term
+    in its place) was read with a zero bias: exit 0 and an LST 2-3 K off."""
+    tis, mii = products
+    broken = _copy(tis, tmp_path)
+    calib = next(broken.glob("*.calib.xml"))
+    raw = calib.read_bytes()
+    assert raw.count(b"RADIANCE_BIAS_BAND_2>") == 2
+    calib.write_bytes(raw.replace(b"RADIANCE_BIAS_BAND_2>", b"RADIANCE_BACKGROUND_BAND_2>"))
+    err = _ingest_fails(broken, mii, tmp_path / "out", capsys)
+    assert f"{calib}: no TIS RADIANCE_BIAS_BAND_2 for the gain of band 2 (hint: is the calib.xml" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_missing_mii_meta_xml_is_named(products, tmp_path, capsys):
     tis, mii = products
     broken = _copy(mii, tmp_path)
