@@ -30,13 +30,16 @@ def warp_bands(
 ) -> np.ndarray:
     """Band(s) of ``src`` resampled onto ``grid`` as float32, NaN where there is no data.
 
-    One band gives a (rows, cols) array, a sequence of bands a (bands, rows, cols) array.
+    One band gives a (rows, cols) array, a sequence of bands a (bands, rows, cols) array. Each
+    band is warped on its own: in one call GDAL takes a pixel as nodata only where every band
+    is, so a hole in one band of a multi-band source became data (QA).
     """
-    shape = (grid.height, grid.width) if isinstance(bands, int) else (len(bands), grid.height, grid.width)
-    out = np.full(shape, np.nan, dtype=np.float32)
-    reproject(rasterio.band(src, bands), out, src_nodata=src_nodata, dst_transform=grid.transform,
-              dst_crs=grid.crs, dst_nodata=np.nan, resampling=resampling)
-    return out
+    indexes = [bands] if isinstance(bands, int) else list(bands)
+    out = np.full((len(indexes), grid.height, grid.width), np.nan, dtype=np.float32)
+    for index, layer in zip(indexes, out):
+        reproject(rasterio.band(src, index), layer, src_nodata=src_nodata, dst_transform=grid.transform,
+                  dst_crs=grid.crs, dst_nodata=np.nan, resampling=resampling)
+    return out[0] if isinstance(bands, int) else out
 
 
 def strip_height(ratio: int, strip_rows: int | None) -> int:

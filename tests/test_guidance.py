@@ -242,6 +242,29 @@ def test_nodata_propagates_and_partial_cover_warns(tmp_path: Path) -> None:
     assert (part[:30, :30] == 1).all() and np.isnan(part[30:]).all() and np.isnan(part[:, 30:]).all()
 
 
+def test_a_hole_in_one_band_of_a_multi_band_source_is_nan_in_that_band_only(tmp_path: Path) -> None:
+    """QA: GDAL's warp took a pixel as nodata only where every band was, so a -9999 hole in one
+    band of a multi-band source became data (and -9999 smeared into its neighbours)."""
+    lst = write_lst(tmp_path)
+    swir, transform = write_swir(tmp_path)
+    with rasterio.open(swir) as src:
+        profile, band = src.profile, src.read(1)
+    holed = band.copy()
+    holed[10:14, 10:16] = -9999.0
+    two = tmp_path / "two_bands.tif"
+    with rasterio.open(two, "w", **{**profile, "count": 2}) as dst:
+        dst.write(np.stack([band, holed]))
+    build_guidance(lst, [parse_source(str(two))], tmp_path / "g.tif", GuidanceOptions(scale=3))
+    whole, with_hole = read(tmp_path / "g.tif")[0]
+    x, y = fine_centres()
+    col, row = (x - transform.c) / 20, (transform.f - y) / 20
+    in_hole = (row >= 10) & (row < 14) & (col >= 10) & (col < 16)
+    near = (row >= 9) & (row < 15) & (col >= 9) & (col < 17)
+    assert in_hole.sum() > 0 and np.isnan(with_hole[in_hole]).all() and np.isfinite(whole).all()
+    np.testing.assert_array_equal(with_hole[~near], whole[~near])  # the band's data is untouched
+    assert np.nanmin(with_hole) >= np.min(whole) - 1e-3  # no -9999 mixed in anywhere
+
+
 def test_coarsening_averages_and_strips_equal_one_pass(tmp_path: Path) -> None:
     lst = write_lst(tmp_path)
     swir, _ = write_swir(tmp_path)
