@@ -25,7 +25,10 @@ XML, trying each candidate name in turn, so reordered or nested variants still p
 
 Each of ``mii_images`` names one camera's file: MII imagery is two mosaic halves, so a product
 missing one of them is refused (naming the missing file) rather than silently ingested with
-part of the scene dropped. Radiance gains must be positive and finite, biases finite.
+part of the scene dropped. Each image glob must match one file (a browse image or a stray copy
+beside the product's own is refused, naming the files), and a folder-name date that is not
+its meta.xml's acquisition date is refused. Radiance gains must be positive and finite,
+biases finite.
 """
 
 from __future__ import annotations
@@ -207,9 +210,7 @@ def _sensor_of(folder: Path, meta: ET.Element | None, patterns: ProductPatterns)
     return None
 
 
-def _acquired(folder: Path, meta: ET.Element | None, patterns: ProductPatterns) -> date | None:
-    match = re.match(patterns.folder, folder.name)
-    text = match.group("date") if match else (find_text(meta, patterns.time_tags) if meta is not None else None)
+def _parse_date(text: str | None) -> date | None:
     digits = re.match(r"(\d{4})-?(\d{2})-?(\d{2})", text or "")
     if not digits:
         return None
@@ -217,6 +218,31 @@ def _acquired(folder: Path, meta: ET.Element | None, patterns: ProductPatterns) 
         return date(*(int(g) for g in digits.groups()))
     except ValueError:
         return None
+
+
+def _meta_time(meta: ET.Element | None, patterns: ProductPatterns) -> tuple[str, str] | None:
+    """The first of ``patterns.time_tags`` the meta.xml has, and its text."""
+    for tag in patterns.time_tags if meta is not None else ():
+        text = find_text(meta, (tag,))
+        if text:
+            return tag, text
+    return None
+
+
+def _acquired(folder: Path, meta_file: Path | None, meta: ET.Element | None,
+              patterns: ProductPatterns) -> date | None:
+    """The acquisition date, from the folder name else the meta.xml; refused when both are
+    there and differ (a meta.xml of another scene, or a renamed folder: the Earth-Sun distance
+    and the TIS-MII pairing would follow the wrong date)."""
+    match = re.match(patterns.folder, folder.name)
+    named = _parse_date(match.group("date")) if match else None
+    tag, text = _meta_time(meta, patterns) or ("", None)
+    recorded = _parse_date(text)
+    if named and recorded and named != recorded and meta_file is not None:
+        raise InputError(meta_file, f"{tag} {recorded.isoformat()} is not the date in the folder name "
+                                    f"({named.isoformat()})",
+                         "is this the product's own meta.xml? copy the complete product folder")
+    return named or recorded
 
 
 def _solar_zenith(meta: ET.Element | None, patterns: ProductPatterns) -> float | None:
@@ -229,11 +255,30 @@ def _solar_zenith(meta: ET.Element | None, patterns: ProductPatterns) -> float |
     return None if elevation is None else 90.0 - float(elevation)
 
 
-def _one(folder: Path, pattern: str, what: str) -> Path:
-    hits = sorted(folder.glob(pattern))
-    if not hits:
-        raise InputError(folder, f"no {what} ({pattern})", "adapt pipelines.sdgsat.PATTERNS for this delivery")
-    return hits[0]
+def _calib_file(folder: Path, patterns: ProductPatterns) -> Path:
+    """The product's calib.xml; missing, it is named as expected, with a hint to adapt
+    PATTERNS only when other XML files suggest a delivery that names it differently."""
+    hits = sorted(folder.glob(patterns.calib))
+    if hits:
+        return hits[0]
+    metas = set(folder.glob(patterns.meta))
+    others = sorted(p.name for p in folder.glob("*.xml") if p not in metas)
+    hint = (f"if {others[0]} is the calibration, adapt pipelines.sdgsat.PATTERNS.calib" if others
+            else "the radiance gains and biases are in it: copy the complete product folder")
+    raise InputError(expected_file(folder, patterns.calib), "calib.xml not found", hint)
+
+
+def _single_images(folder: Path, sensor: str, globs: tuple[str, ...]) -> None:
+    """Refuse a glob of ``globs`` matching several files: only one can be the product's image
+    (a browse or a stray copy beside it would otherwise be read, or mosaicked in)."""
+    for glob in globs:
+        hits = sorted(folder.glob(glob))
+        if len(hits) > 1:
+            own = expected_file(folder, glob)
+            keep = own.name if own in hits else "the product's image"
+            raise InputError(folder, f"several {sensor} images match {glob} "
+                                     f"({', '.join(p.name for p in hits)})",
+                             f"keep only {keep} in the folder")
 
 
 def _stem(name: str, pattern: str) -> str | None:
@@ -285,19 +330,21 @@ def read_product(folder: str | Path, patterns: ProductPatterns = PATTERNS) -> Pr
                          "expected KX10_TIS_.../KX10_MII_... with *.tiff or *_A.tif/*_B.tif")
     _check_meta(folder, sensor, meta_files, patterns)
     globs = patterns.tis_images if sensor == "TIS" else patterns.mii_images
+    _single_images(folder, sensor, globs)
     images = (tuple(p for g in globs for p in sorted(folder.glob(g))) if sensor == "TIS"
               else _mii_cameras(folder, globs))
     if not images:
         raise InputError(folder, f"no {sensor} imagery ({', '.join(globs)})",
                          "adapt pipelines.sdgsat.PATTERNS for this delivery")
-    calib = _one(folder, patterns.calib, "calibration file")
+    calib = _calib_file(folder, patterns)
     calibration = parse_calibration(calib, sensor, patterns)
     try:
         zenith = _solar_zenith(meta, patterns)
     except ValueError as exc:
         raise InputError(meta_files[0], f"solar angle is not a number ({exc})") from exc
-    return Product(folder, sensor, images, calibration, zenith, _acquired(folder, meta, patterns),
-                   meta_files[0] if meta_files else None, calib)
+    meta_file = meta_files[0] if meta_files else None
+    return Product(folder, sensor, images, calibration, zenith, _acquired(folder, meta_file, meta, patterns),
+                   meta_file, calib)
 
 
 def earth_sun_distance(day: date | None) -> float:

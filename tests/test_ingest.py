@@ -346,6 +346,8 @@ def test_tis_and_mii_of_different_dates_are_refused_and_one_folder_twice_is_one_
     tis, mii = products
     other = tmp_path / tis.name.replace("_20220815_", "_20230101_")
     shutil.copytree(tis, other)
+    meta = next(other.glob("*.meta.xml"))  # a 2023 product throughout: its meta.xml agrees with its name
+    meta.write_text(meta.read_text().replace("2022-08-15", "2023-01-01"))
     for command in (["ingest", str(other), str(mii), "--out-dir", str(tmp_path / "o")],
                     ["downscale", str(other), str(mii), "-o", str(tmp_path / "o" / "x.tif")]):
         assert run(["-q", *command]) == 2

@@ -1,0 +1,98 @@
+"""QA V: a browse image beside the TIS image, a missing calib.xml and a meta.xml of another date
+are refused with one line naming the file, and `groklst ingest` writes nothing."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from groklst_cli.app import run
+from pipelines import sdgsat
+from pipelines.errors import InputError
+from pipelines.fixtures import write_product_fixture
+from pipelines.sample_scene import generate_scene
+
+
+@pytest.fixture(scope="module")
+def products(tmp_path_factory) -> tuple[Path, Path]:
+    tis, mii = write_product_fixture(generate_scene((16, 16), seed=7), tmp_path_factory.mktemp("products_v"))
+    return Path(tis), Path(mii)
+
+
+def _copy(product: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(product, tmp_path / "broken" / product.name))
+
+
+def _ingest_error(tis: Path, mii: Path, out: Path, capsys) -> str:
+    """The one error line of a refused `groklst ingest` (exit 2), its wrapping undone."""
+    assert run(["ingest", str(tis), str(mii), "--out-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "Traceback" not in err
+    assert not out.exists()
+    return " ".join(err.split())
+
+
+def test_a_browse_tiff_beside_the_tis_image_is_refused(products, tmp_path, capsys):
+    tis, mii = products
+    broken = _copy(tis, tmp_path)
+    image = broken / f"{broken.name}.tiff"
+    shutil.copyfile(image, broken / "0_browse.tiff")
+    err = _ingest_error(broken, mii, tmp_path / "out", capsys)
+    assert (f"error: {broken}: several TIS images match *.tiff (0_browse.tiff, {image.name}) "
+            f"(hint: keep only {image.name} in the folder)") in err
+
+
+def test_a_second_mii_camera_a_image_is_refused(products, tmp_path, capsys):
+    tis, mii = products
+    broken = _copy(mii, tmp_path)
+    shutil.copyfile(broken / f"{broken.name}_A.tif", broken / "old_A.tif")
+    err = _ingest_error(tis, broken, tmp_path / "out", capsys)
+    assert (f"error: {broken}: several MII images match *_A.tif ({broken.name}_A.tif, old_A.tif) "
+            f"(hint: keep only {broken.name}_A.tif in the folder)") in err
+
+
+def test_a_missing_calib_xml_is_named(products, tmp_path, capsys):
+    tis, mii = products
+    broken = _copy(tis, tmp_path)
+    calib = broken / f"{broken.name}.calib.xml"
+    calib.unlink()
+    err = _ingest_error(broken, mii, tmp_path / "out", capsys)
+    assert (f"error: {calib}: calib.xml not found (hint: the radiance gains and biases are in it: "
+            "copy the complete product folder)") in err
+
+
+def test_a_calib_xml_named_otherwise_points_at_the_patterns(products, tmp_path):
+    tis, _ = products
+    broken = _copy(tis, tmp_path)
+    calib = broken / f"{broken.name}.calib.xml"
+    calib.rename(broken / "calibration.xml")
+    with pytest.raises(InputError) as caught:
+        sdgsat.read_product(broken)
+    assert str(caught.value) == (f"{calib}: calib.xml not found (hint: if calibration.xml is the "
+                                 "calibration, adapt pipelines.sdgsat.PATTERNS.calib)")
+    product = sdgsat.read_product(broken, replace(sdgsat.PATTERNS, calib="calibration.xml"))
+    assert product.calib == broken / "calibration.xml"
+    assert product.calibration.gains[2] == pytest.approx(0.003946)
+
+
+@pytest.mark.parametrize("sensor", ["TIS", "MII"])
+def test_a_meta_xml_of_another_date_is_refused(products, tmp_path, capsys, sensor):
+    tis, mii = products
+    broken = _copy(tis if sensor == "TIS" else mii, tmp_path)
+    meta = broken / f"{broken.name}.meta.xml"
+    raw = meta.read_text()
+    assert raw.count("<CenterTime>2022-08-15 ") == 1
+    meta.write_text(raw.replace("<CenterTime>2022-08-15 ", "<CenterTime>2022-08-16 "))
+    pair = (broken, mii) if sensor == "TIS" else (tis, broken)
+    err = _ingest_error(*pair, tmp_path / "out", capsys)
+    assert (f"error: {meta}: CenterTime 2022-08-16 is not the date in the folder name (2022-08-15) "
+            "(hint: is this the product's own meta.xml? copy the complete product folder)") in err
+
+
+def test_a_meta_xml_of_the_folder_date_is_read(products):
+    tis, mii = (sdgsat.read_product(p) for p in products)
+    assert tis.acquired == mii.acquired and tis.acquired.isoformat() == "2022-08-15"
+    assert [p.name for p in tis.images] == [f"{products[0].name}.tiff"]
