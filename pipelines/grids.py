@@ -157,15 +157,59 @@ def check_geotransform(path: str | os.PathLike[str], grid: Grid) -> None:
                      "georeference it, e.g. gdal_edit.py -a_srs EPSG:XXXX -a_ullr ULX ULY LRX LRY")
 
 
-def check_north_up(path: str | os.PathLike[str], grid: Grid) -> None:
-    t = grid.transform
+WARP_NORTH_UP = "gdalwarp -r near IN.tif OUT.tif"
+
+
+def grid_orientation_faults(t: Affine) -> list[str]:
+    """What keeps a transform from being north-up, in words (empty when it is north-up)."""
+    if t.b != 0 or t.d != 0:
+        return [f"rotated/sheared (transform terms b={t.b:.10g}, d={t.d:.10g})"]
+    faults = []
+    if t.e >= 0:
+        faults.append(f"south-up (y pixel size {t.e:.10g}, positive)" if t.e else "degenerate (y pixel size 0)")
+    if t.a <= 0:
+        faults.append(f"east-to-west (x pixel size {t.a:.10g}, negative)" if t.a else "degenerate (x pixel size 0)")
+    return faults
+
+
+def check_north_up(path: str | os.PathLike[str], grid: Grid, *, guidance: bool = False) -> None:
+    """Refuse a grid that is not north-up, saying what it is: tiles and outputs are cut on
+    north-up grids. A ``guidance`` raster may also be left to ``downscale --align``, which warps it."""
     check_geotransform(path, grid)
-    if t.b != 0 or t.d != 0 or t.a <= 0 or t.e >= 0:
-        raise InputError(path, "rotated or flipped grids are not supported", "warp to north-up first")
+    faults = grid_orientation_faults(grid.transform)
+    if not faults:
+        return
+    hint = f"warp it north-up: {WARP_NORTH_UP}"
+    if guidance:
+        hint += ", or pass downscale --align, which warps the guidance onto the LST grid"
+    raise InputError(path, f"rotated or flipped grids are not supported: this one is {' and '.join(faults)}", hint)
 
 
 NEST_HINT = ("resample the guidance onto a grid that nests in the LST grid: "
              "groklst guidance LST.tif SOURCE.tif -o GUIDANCE.tif, or downscale --align")
+RESAMPLE_HINT = ("resample the guidance onto a grid that nests in the LST grid: "
+                 "groklst guidance LST.tif SOURCE.tif --scale N -o GUIDANCE.tif")
+
+
+def nest_hint(lst: Grid, guidance: Grid) -> str:
+    """NEST_HINT, less ``--align`` where it would refuse the guidance: pixels not about twice
+    as fine as the LST's (its scale is their size ratio, rounded)."""
+    return NEST_HINT if round(lst.res[0] / guidance.res[0]) >= 2 else RESAMPLE_HINT
+
+
+FINER_HINT = ("pass a guidance finer than the LST, e.g. groklst guidance LST.tif SOURCE.tif --scale N "
+              "-o GUIDANCE.tif, or no guidance: --model bicubic --scale N")
+
+
+def check_not_coarser(lst: Grid, guidance: Grid, guidance_path: str | os.PathLike[str]) -> None:
+    """Refuse guidance pixels coarser than the LST's in x or y, in those words: no resampling
+    (``--align`` included) makes detail the guidance does not hold."""
+    (rx, ry), (gx, gy) = lst.res, guidance.res
+    if gx <= rx * (1 + ALIGNMENT_TOLERANCE) and gy <= ry * (1 + ALIGNMENT_TOLERANCE):
+        return
+    unit = lst.res_units
+    raise InputError(guidance_path, f"guidance pixels ({gx:.10g} x {gy:.10g} {unit}) are coarser than the "
+                     f"LST's ({rx:.10g} x {ry:.10g} {unit})", FINER_HINT)
 
 
 def as_integer(value: float, what: str, path: str | os.PathLike[str], hint: str | None = None) -> int:
@@ -202,7 +246,7 @@ def pair_grids(
     ``scale=None`` derives the scale from the two grids (for models without a fixed scale).
     """
     check_north_up(lst_path, lst)
-    check_north_up(guidance_path, guidance)
+    check_north_up(guidance_path, guidance, guidance=True)
     if lst.crs is None or guidance.crs is None:
         which = lst_path if lst.crs is None else guidance_path
         raise InputError(which, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
@@ -214,19 +258,22 @@ def pair_grids(
         )
     (rx, ry), (gx, gy) = lst.res, guidance.res
     unit = lst.res_units
+    check_not_coarser(lst, guidance, guidance_path)
+    hint = nest_hint(lst, guidance)
     ratio_x = nesting_factor(
         rx, gx, guidance.width,
         f"LST pixel size {rx:.10g} {unit} is not an integer multiple of the guidance pixel size {gx:.10g} {unit}",
-        guidance_path, NEST_HINT,
+        guidance_path, hint,
     )
     ratio_y = nesting_factor(ry, gy, guidance.height,
                              f"pixel sizes differ in y ({ry:.10g} {unit} vs {gy:.10g} {unit})", guidance_path,
-                             NEST_HINT)
+                             hint)
     if ratio_x != ratio_y or ratio_x < 2:
         raise InputError(
             guidance_path,
             f"guidance must be finer than the LST by the same integer factor >= 2 in x and y "
             f"(got x{ratio_x} and x{ratio_y})",
+            hint if ratio_x != ratio_y else FINER_HINT,
         )
     ratio = ratio_x
     scale = ratio if scale is None else scale

@@ -520,10 +520,13 @@ def pixel_size_ratio(lst_path: str | os.PathLike[str], guidance_path: str | os.P
 def align_scale(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLike[str]) -> int:
     """The scale a guidance raster suggests for an LST: their pixel-size ratio, rounded (>= 2)."""
     ratio = pixel_size_ratio(lst_path, guidance_path)
-    if round(ratio) < 2:
-        raise InputError(guidance_path, f"is not finer than the LST (pixel-size ratio {ratio:.2f})",
-                         "guidance must be at least twice as fine as the LST")
-    return round(ratio)
+    if round(ratio) >= 2:
+        return round(ratio)
+    hint = "pass a guidance with pixels at most half the LST's, or no guidance: --model bicubic --scale N"
+    if ratio > 1:
+        raise InputError(guidance_path, f"is only {ratio:.2f}x finer than the LST; --align needs at least "
+                         "2x (a ratio of 1.5 or more, rounded to the scale)", hint)
+    raise InputError(guidance_path, f"is not finer than the LST (pixel-size ratio {ratio:.2f})", hint)
 
 
 def align_guidance(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLike[str],
