@@ -232,15 +232,17 @@ def _meta_time(meta: ET.Element | None, patterns: ProductPatterns) -> tuple[str,
 def _acquired(folder: Path, meta_file: Path | None, meta: ET.Element | None,
               patterns: ProductPatterns) -> date | None:
     """The acquisition date, from the folder name else the meta.xml; refused when both are
-    there and differ (a meta.xml of another scene, or a renamed folder: the Earth-Sun distance
-    and the TIS-MII pairing would follow the wrong date)."""
+    there and differ by more than a day (a meta.xml of another scene, or a renamed folder: the
+    Earth-Sun distance and the TIS-MII pairing would follow the wrong date). A day either way
+    is allowed: whether a name's date is UTC or local time is not documented, and TIS often
+    images at night, near midnight UTC in East Asia."""
     match = re.match(patterns.folder, folder.name)
     named = _parse_date(match.group("date")) if match else None
     tag, text = _meta_time(meta, patterns) or ("", None)
     recorded = _parse_date(text)
-    if named and recorded and named != recorded and meta_file is not None:
+    if named and recorded and abs((named - recorded).days) > 1 and meta_file is not None:
         raise InputError(meta_file, f"{tag} {recorded.isoformat()} is not the date in the folder name "
-                                    f"({named.isoformat()})",
+                                    f"({named.isoformat()}, one day either way allowed)",
                          "is this the product's own meta.xml? copy the complete product folder")
     return named or recorded
 

@@ -86,10 +86,12 @@ def test_a_meta_xml_of_another_date_is_refused(products, tmp_path, capsys, senso
     raw = meta.read_text()
     assert raw.count("<CenterTime>2022-08-15 ") == 1
     meta.write_text(raw.replace("<CenterTime>2022-08-15 ", "<CenterTime>2022-08-16 "))
+    assert sdgsat.read_product(broken).acquired.isoformat() == "2022-08-15"  # a day off: UTC vs local
+    meta.write_text(raw.replace("<CenterTime>2022-08-15 ", "<CenterTime>2022-08-17 "))
     pair = (broken, mii) if sensor == "TIS" else (tis, broken)
     err = _ingest_error(*pair, tmp_path / "out", capsys)
-    assert (f"error: {meta}: CenterTime 2022-08-16 is not the date in the folder name (2022-08-15) "
-            "(hint: is this the product's own meta.xml? copy the complete product folder)") in err
+    assert (f"error: {meta}: CenterTime 2022-08-17 is not the date in the folder name (2022-08-15, one day "
+            "either way allowed) (hint: is this the product's own meta.xml? copy the complete product folder)") in err
 
 
 def test_a_meta_xml_of_the_folder_date_is_read(products):
