@@ -90,7 +90,64 @@ def load_config(path: str | Path | None) -> RetrievalConfig:
             raise InputError(path, f"{spec.name} must be {'a list' if expected else 'a number'}")
         if expected is not None and got is not None and len(got) != expected:
             raise InputError(path, f"{spec.name} needs {expected} values, got {len(got)}")
-    return RetrievalConfig(**values)
+    config = RetrievalConfig(**values)
+    _check_ranges(path, config)
+    return config
+
+
+# Physically possible values, key -> (low, high, low excluded, what the key is). A value outside
+# gives a plausible-looking but meaningless LST (QA: soil emissivity 1.2 still gave 290-323 K).
+_BOUNDS: dict[str, tuple[float, float, bool, str]] = {
+    # Column water vapour cannot be negative, and the wettest tropical columns hold about
+    # 7 g cm-2; 8 leaves margin. Split-window coefficients are fitted to simulated atmospheres
+    # inside this span, so a value beyond it extrapolates the fit.
+    "water_vapour": (0.0, 8.0, False, "column water vapour, g/cm2"),
+    # NDVI and NDWI are normalised differences, so they cannot leave [-1, 1].
+    "ndvi_soil": (-1.0, 1.0, False, "an NDVI"),
+    "ndvi_vegetation": (-1.0, 1.0, False, "an NDVI"),
+    "ndwi_water": (-1.0, 1.0, False, "an NDWI"),
+    # Emissivity cannot exceed 1 (a black body); at 10-12 um natural land and water surfaces
+    # stay above 0.8, and lower values come from a unit or band mix-up.
+    "soil": (0.8, 1.0, True, "a TIS B2/B3 emissivity"),
+    "vegetation": (0.8, 1.0, True, "a TIS B2/B3 emissivity"),
+    "water": (0.8, 1.0, True, "a TIS B2/B3 emissivity"),
+    # F is the geometric factor of the cavity term (1 - es) ev F (1 - Pv), not the term itself
+    # (Sobrino et al. 2004: F in [0, 1], mean 0.55); F <= 1 keeps the mixed emissivity <= 1.
+    "cavity": (0.0, 1.0, False, "the cavity term's geometric factor F"),
+}
+
+
+def _section(key: str) -> str:
+    return next(name for name, keys in _SECTIONS.items() if key in keys)
+
+
+def _check_ranges(path: Path, config: RetrievalConfig) -> None:
+    """Refuse values no real surface or atmosphere has (see ``_BOUNDS``) and NaN or infinite
+    coefficients, naming the key, the value found and the allowed range."""
+    defaults = RetrievalConfig()
+    for key in ("c", *_BOUNDS):
+        value = getattr(config, key)
+        if not np.all(np.isfinite(value)):
+            raise InputError(path, f"{key} in [{_section(key)}] is {_shown(value)}, not finite",
+                             f"finite numbers, e.g. the default {_shown(getattr(defaults, key))}")
+    for key, (low, high, low_open, meaning) in _BOUNDS.items():
+        value = getattr(config, key)
+        allowed = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+        if any((v <= low if low_open else v < low) or v > high for v in np.atleast_1d(value)):
+            what = "values" if isinstance(value, tuple) else "a value"
+            raise InputError(path, f"{key} in [{_section(key)}] is {_shown(value)}, outside {allowed} for {meaning}",
+                             f"{what} in {allowed}, e.g. the default {_shown(getattr(defaults, key))}")
+    if config.ndvi_soil >= config.ndvi_vegetation:
+        raise InputError(path, f"ndvi_soil ({config.ndvi_soil:g}) in [emissivity] is not below "
+                         f"ndvi_vegetation ({config.ndvi_vegetation:g})",
+                         "a soil threshold below the vegetation one, e.g. the defaults 0.2 and 0.5")
+
+
+def _shown(value: float | tuple[float, ...]) -> str:
+    """A number or list as typed in TOML (``1.2``, ``[1.2, 1.3]``)."""
+    if isinstance(value, tuple):
+        return "[" + ", ".join(f"{v:g}" for v in value) + "]"
+    return f"{value:g}"
 
 
 def vegetation_proportion(ndvi: np.ndarray, config: RetrievalConfig) -> np.ndarray:
