@@ -15,7 +15,9 @@ about a pixel; before a split window, B3's offset against B2 is measured and B3 
 onto B2 (:mod:`pipelines.band_registration`), where the band difference it gives departs
 from its neighbours' it is taken from them (:mod:`pipelines.edge_difference`), and on
 request B2's detector stripes are measured against B3 and removed (:mod:`pipelines.destripe`). Saturated MII pixels are found on each camera's
-own grid (:mod:`pipelines.saturation`), reported, and kept or made nodata.
+own grid (:mod:`pipelines.saturation`), reported, and kept or made nodata; clipped TIS bands are
+found the same way and reported. MII reflectance that no ground gives (a wrong gain or solar
+zenith) is refused.
 """
 
 from __future__ import annotations
@@ -50,7 +52,10 @@ from pipelines.geotiff import (
 )
 from pipelines.grids import Grid, check_north_up, footprint_in, footprints_disjoint
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
-from pipelines.saturation import POLICIES, SaturationOptions, detectable, saturation_level
+from pipelines.saturation import (
+    BELOW_DN, MIN_PILE_UP_PX, POLICIES, TAIL_SHARE, TOP_CANDIDATES, SaturationOptions, detectable, dn_histogram,
+    saturation_level,
+)
 from pipelines.lst_values import LstDecoding
 from pipelines.product_ingest import check_lst_method
 from pipelines.units import Units
@@ -60,6 +65,14 @@ DEFAULT_DEM_M = 0.0  # elevation written when no --dem is given (a constant band
 MII_GUIDANCE_BANDS = (2, 3, 4, 5, 6, 7)  # deep blue, blue, green, red, VRE, NIR
 GREEN, RED, NIR = 4, 5, 7  # the MII bands the indices and the emissivity use
 MAX_SOLAR_ZENITH = 85.0  # deg; lower suns make TOA reflectance meaningless (night MII scenes)
+# TOA reflectance of the brightest ground (fresh snow, cloud tops) stays below ~1.1-1.2; a few sunlit
+# slopes may pass it, but above this on more than this share of a band's valid pixels is no scene:
+# a wrong gain (calib.xml) or solar zenith (meta.xml)
+MAX_REFLECTANCE = 1.5
+MAX_IMPLAUSIBLE_SHARE = 0.01
+# A TIS clip's pile-up against the mean count of the 32 DN (~1 K) below it: lower than the MII's 20
+# because a TIS band holds more pixels per DN near its top (3 % clipped on a 64 x 64 image: 15x)
+TIS_PILE_UP_RATIO = 10.0
 ProgressCallback = Callable[[int, int, str], None]  # (done, total, what)
 
 
@@ -189,6 +202,8 @@ class _Mii:
     flagged: dict[int, int] = field(default_factory=dict)  # band -> saturated guidance pixels written
     unchecked: set[str] = field(default_factory=set)  # dtypes of bands whose histogram cannot tell
     valid: dict[int, int] = field(default_factory=dict)  # band -> valid guidance pixels written
+    too_bright: dict[int, int] = field(default_factory=dict)  # band -> pixels above MAX_REFLECTANCE
+    brightest: dict[int, float] = field(default_factory=dict)  # band -> largest reflectance written
 
     def check(self) -> None:
         """Refuse products that cannot give reflectance, before any work."""
@@ -251,6 +266,28 @@ class _Mii:
         """Add a written strip's saturated and valid pixels of ``band`` to the scene's counts."""
         self.flagged[band] = self.flagged.get(band, 0) + int(saturated.sum())
         self.valid[band] = self.valid.get(band, 0) + int((np.isfinite(reflectance) | saturated).sum())
+        with np.errstate(invalid="ignore"):
+            self.too_bright[band] = self.too_bright.get(band, 0) + int((reflectance > MAX_REFLECTANCE).sum())
+        if np.isfinite(reflectance).any():
+            self.brightest[band] = max(self.brightest.get(band, -math.inf), float(np.nanmax(reflectance)))
+
+    def check_plausible(self) -> None:
+        """Refuse a scene whose reflectance no ground gives (see :data:`MAX_REFLECTANCE`):
+        written without complaint it would pass as guidance."""
+        share = {band: self.too_bright.get(band, 0) / max(self.valid.get(band, 0), 1) for band in MII_GUIDANCE_BANDS}
+        found = [band for band in MII_GUIDANCE_BANDS if share[band] > MAX_IMPLAUSIBLE_SHARE]
+        if not found:
+            return
+        worst = max(found, key=lambda band: share[band])
+        others = "".join(f", B{band}" for band in found if band != worst)
+        mii = self.product
+        raise InputError(mii.calib or mii.folder,
+                         f"the MII reflectance is implausible: B{worst} {BAND_NAMES[worst - 1]} reaches "
+                         f"{self.brightest[worst]:.2g}, above {MAX_REFLECTANCE:g} on {100.0 * share[worst]:.0f} % "
+                         f"of its valid pixels{' (also above it: ' + others[2:] + ')' if others else ''}",
+                         f"check the MII gains in calib.xml and the solar zenith in meta.xml "
+                         f"({mii.solar_zenith:g} deg used); the brightest snow or cloud stays below "
+                         f"{MAX_REFLECTANCE:g}")
 
     def saturation_report(self) -> str:
         """The saturation found as a line for the guidance tags; a warning when any was written."""
@@ -384,6 +421,20 @@ class _GivenLst:
         return InputError(self.src.name, "no valid LST pixels inside the MII footprint")
 
 
+def _tis_pile_up(counts: np.ndarray) -> int | None:
+    """The DN a TIS band's histogram piles up at near its top, else ``None``: the MII's test
+    (:func:`pipelines.saturation.pile_up_level`) with :data:`TIS_PILE_UP_RATIO`."""
+    above = 0
+    for top in np.flatnonzero(counts)[::-1][:TOP_CANDIDATES]:
+        below = counts[max(1, top - BELOW_DN):top]
+        typical = float(below.mean()) if below.size else 0.0
+        count = int(counts[top])
+        if count >= MIN_PILE_UP_PX and count >= TIS_PILE_UP_RATIO * max(typical, 1.0) and above <= TAIL_SHARE * count:
+            return int(top)
+        above += count
+    return None
+
+
 def _crop_windows(window: Window) -> list[Window]:
     """The crops the TIS bands are measured on (as the TIS-MII offset), as windows of the image."""
     return [Window(window.col_off + left, window.row_off + top, w, h)
@@ -404,6 +455,7 @@ class _TisLst:
         self.band_shift: BandShift | None = None  # B3 against B2, set by register_bands
         self.destriping: Destriping | None = None  # B2's stripes, set by find_stripes
         self.repaired = self.retrieved = 0  # split-window pixels, and those whose band difference was repaired
+        self.saturated: dict[int, tuple[int, float]] = {}  # band -> (saturated from DN, share of its pixels)
         if method == "split-window":
             detail = f"c={list(config.c)}, water_vapour={config.water_vapour:g} g/cm2"
         else:
@@ -411,6 +463,32 @@ class _TisLst:
         self.tags = {"lst_source": tis.folder.name,
                      "lst_method": f"{method} ({detail}), NDVI-threshold emissivity",
                      "approximate": "yes: LST retrieved without SDGSAT-1-specific coefficients"}
+
+    def find_saturation(self) -> None:
+        """Find the read bands' clipped DN (a histogram pile-up at the top, as for the MII:
+        :mod:`pipelines.saturation`), tag it, and warn when found: the brightness temperature
+        there is a lower bound, so the LST is not a measurement there."""
+        bands = (2, 3) if self.method == "split-window" else (2,)
+        unchecked = sorted({self.src.dtypes[band - 1] for band in bands if not detectable(self.src, band)})
+        for band in bands:
+            if detectable(self.src, band):
+                try:
+                    counts = dn_histogram(self.src, band)
+                except (RasterioError, CPLE_BaseError) as exc:
+                    raise unreadable(self.src.name, exc) from exc
+                level = _tis_pile_up(counts)
+                if level is not None:
+                    self.saturated[band] = (level, float(counts[level:].sum()) / max(int(counts.sum()), 1))
+        if not self.saturated:
+            self.tags["tis_saturation"] = (f"not looked for ({'/'.join(unchecked)} TIS)" if unchecked else
+                                           "none found (no band's histogram piles up at its largest DN)")
+            return
+        listed = "; ".join(f"B{band} {100.0 * share:.2f} % from DN {level}"
+                           for band, (level, share) in sorted(self.saturated.items()))
+        self.tags["tis_saturation"] = f"{listed}; kept as delivered"
+        warnings.warn(f"TIS bands saturated in {self.tis.folder.name} (share of the image's pixels): {listed}; "
+                      "their brightness temperature is a lower bound there, and so is the LST retrieved "
+                      "from it (a split window's is unreliable there)", IngestWarning, stacklevel=3)
 
     def register_bands(self, window: Window, measure: bool) -> None:
         """Measure B3's offset against B2 on crops of ``window`` (the split window's two bands),
@@ -632,6 +710,7 @@ def ingest_product(
         source = (_GivenLst(lst_src, window, lst_decoding or LstDecoding(), lst_units) if lst is not None
                   else _TisLst(tis, lst_src, ratio, method, config))
         if isinstance(source, _TisLst):
+            source.find_saturation()
             source.register_bands(window, measure=coregister)
         placed = "not measured (--no-coregister)"
         if coregister:
@@ -683,6 +762,7 @@ def ingest_product(
                     any_lst = any_lst or bool(np.isfinite(lst_strip).any())
                     l_dst.write(lst_strip, 1, window=Window(0, top, lst_grid.width, lst_strip.shape[0]))
                     report(len(strips) + n, total, "guidance and LST")
+                mii.check_plausible()
                 if not any_lst:
                     raise source.no_data_error()
                 if isinstance(source, _TisLst):
