@@ -53,8 +53,7 @@ from pipelines.geotiff import (
 from pipelines.grids import Grid, check_north_up, footprint_in, footprints_disjoint
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
 from pipelines.saturation import (
-    BELOW_DN, MIN_PILE_UP_PX, POLICIES, TAIL_SHARE, TOP_CANDIDATES, SaturationOptions, detectable, dn_histogram,
-    saturation_level,
+    POLICIES, SaturationOptions, detectable, dn_histogram, pile_up_level, saturation_level,
 )
 from pipelines.lst_values import LstDecoding
 from pipelines.product_ingest import check_lst_method
@@ -421,20 +420,6 @@ class _GivenLst:
         return InputError(self.src.name, "no valid LST pixels inside the MII footprint")
 
 
-def _tis_pile_up(counts: np.ndarray) -> int | None:
-    """The DN a TIS band's histogram piles up at near its top, else ``None``: the MII's test
-    (:func:`pipelines.saturation.pile_up_level`) with :data:`TIS_PILE_UP_RATIO`."""
-    above = 0
-    for top in np.flatnonzero(counts)[::-1][:TOP_CANDIDATES]:
-        below = counts[max(1, top - BELOW_DN):top]
-        typical = float(below.mean()) if below.size else 0.0
-        count = int(counts[top])
-        if count >= MIN_PILE_UP_PX and count >= TIS_PILE_UP_RATIO * max(typical, 1.0) and above <= TAIL_SHARE * count:
-            return int(top)
-        above += count
-    return None
-
-
 def _crop_windows(window: Window) -> list[Window]:
     """The crops the TIS bands are measured on (as the TIS-MII offset), as windows of the image."""
     return [Window(window.col_off + left, window.row_off + top, w, h)
@@ -476,7 +461,7 @@ class _TisLst:
                     counts = dn_histogram(self.src, band)
                 except (RasterioError, CPLE_BaseError) as exc:
                     raise unreadable(self.src.name, exc) from exc
-                level = _tis_pile_up(counts)
+                level = pile_up_level(counts, TIS_PILE_UP_RATIO)
                 if level is not None:
                     self.saturated[band] = (level, float(counts[level:].sum()) / max(int(counts.sum()), 1))
         if not self.saturated:

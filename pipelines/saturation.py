@@ -84,15 +84,16 @@ def dn_histogram(src: rasterio.DatasetReader, band: int) -> np.ndarray:
     return counts
 
 
-def pile_up_level(counts: np.ndarray) -> int | None:
+def pile_up_level(counts: np.ndarray, ratio: float = PILE_UP_RATIO) -> int | None:
     """The DN the histogram piles up at near its top (see module docstring), else ``None``: one
-    of the largest occupied DNs, with at most a thin tail of pixels above it."""
+    of the largest occupied DNs, holding ``ratio`` times the typical count of the DNs below it,
+    with at most a thin tail of pixels above it."""
     above = 0
     for top in np.flatnonzero(counts)[::-1][:TOP_CANDIDATES]:
         below = counts[max(1, top - BELOW_DN):top]
         typical = float(below.mean()) if below.size else 0.0
         count = int(counts[top])
-        if count >= MIN_PILE_UP_PX and count >= PILE_UP_RATIO * max(typical, 1.0) and above <= TAIL_SHARE * count:
+        if count >= MIN_PILE_UP_PX and count >= ratio * max(typical, 1.0) and above <= TAIL_SHARE * count:
             return int(top)
         above += count
     return None
