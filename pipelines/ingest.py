@@ -420,6 +420,13 @@ class _GivenLst:
         return InputError(self.src.name, "no valid LST pixels inside the MII footprint")
 
 
+def _emissivity(config: lst_retrieval.RetrievalConfig) -> str:
+    """The emissivity settings an LST was retrieved with, for its ``lst_method`` tag (B2, B3)."""
+    return (f"soil {list(config.soil)}, vegetation {list(config.vegetation)}, water {list(config.water)}, "
+            f"NDVI {config.ndvi_soil:g}..{config.ndvi_vegetation:g}, NDWI water > {config.ndwi_water:g}, "
+            f"cavity F {config.cavity:g}")
+
+
 def _crop_windows(window: Window) -> list[Window]:
     """The crops the TIS bands are measured on (as the TIS-MII offset), as windows of the image."""
     return [Window(window.col_off + left, window.row_off + top, w, h)
@@ -446,7 +453,7 @@ class _TisLst:
         else:
             detail = "TIS B2, no atmospheric correction"
         self.tags = {"lst_source": tis.folder.name,
-                     "lst_method": f"{method} ({detail}), NDVI-threshold emissivity",
+                     "lst_method": f"{method} ({detail}), NDVI-threshold emissivity ({_emissivity(config)})",
                      "approximate": "yes: LST retrieved without SDGSAT-1-specific coefficients"}
 
     def find_saturation(self) -> None:

@@ -95,7 +95,7 @@ def test_the_ingest_options_are_in_the_settings(sample, tmp_path):
     folders = list(_products(sample, tmp_path / "products", mii_saturation_dn=SATURATION_DN))
     dem = _dem_over(folders[1], tmp_path / "dem.tif")
     config = tmp_path / "sdgsat.toml"
-    config.write_text("[split_window]\nwater_vapour = 2.5\n")
+    config.write_text("[split_window]\nwater_vapour = 2.5\n[emissivity]\nsoil = [0.95, 0.96]\n")
     options = ["--saturated", "nodata", "--no-coregister", "--destripe", "--dem", str(dem),
                "--mii-saturation-dn", f"B4={SATURATION_DN},B5={SATURATION_DN - 50}", "--retrieval-config", str(config)]
     summary = _prepared(folders, tmp_path / "ds", *options)
@@ -105,6 +105,9 @@ def test_the_ingest_options_are_in_the_settings(sample, tmp_path):
         "retrieval_config": str(config.resolve())}
     [record] = summary["scenes"].values()
     assert "water_vapour=2.5 g/cm2" in record["ingest"]["tags"]["lst_method"]  # the coefficients were used
+    assert record["ingest"]["tags"]["lst_method"].endswith(  # and the emissivities (QA T)
+        "NDVI-threshold emissivity (soil [0.95, 0.96], vegetation [0.987, 0.989], water [0.991, 0.986], "
+        "NDVI 0.2..0.5, NDWI water > 0, cavity F 0.55)")
     assert _prepared(folders, tmp_path / "defaults")["settings"]["ingest"] == {
         "dem": None, "coregister": True, "destripe": False, "saturated": "keep", "mii_saturation_dn": None,
         "lst_method": "split-window", "retrieval_config": None}
