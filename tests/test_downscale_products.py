@@ -44,6 +44,11 @@ def test_product_folders_give_what_ingest_then_downscale_gives(tmp_path: Path, p
         assert one.tags()["lst_source"].startswith(str(Path(folders[0]).resolve()))
         assert one.tags()["guidance_source"] == str(Path(folders[1]).resolve())
         assert one.tags()["coregistration"].startswith("aligned as delivered (R²")  # as ingest measured
+        with rasterio.open(lst) as ingested, rasterio.open(Path(lst).with_name(
+                Path(lst).name.replace("_lst", "_guidance"))) as guidance:
+            kept = {**ingested.tags(), **guidance.tags()}
+        for name in ("lst_method", "approximate", "tis_saturation", "dem_source"):  # QA T: were dropped
+            assert one.tags()[name] == kept[name]
     assert hidden_folders(out_dir) == []
 
 

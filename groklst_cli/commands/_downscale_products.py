@@ -119,7 +119,8 @@ def _product_scale(tis: Product, mii: Product) -> Optional[int]:
 def ingest_scene(scene: ProductScene, how: ProductIngest) -> dict[str, str]:
     """Ingest the scene's products (after every option was checked: a scene takes a while);
     returns the ingest's tags the output keeps (how the LST was placed on the MII and its bands
-    on each other, B2's stripes, the MII saturation found)."""
+    on each other, B2's stripes, the TIS and MII saturation found, how the LST was retrieved and
+    that it is approximate, where the DEM came from)."""
     from pipelines.geotiff import open_raster
     from pipelines.ingest import IngestWarning, ingest_product
 
@@ -131,8 +132,9 @@ def ingest_scene(scene: ProductScene, how: ProductIngest) -> dict[str, str]:
                 task, completed=done, total=total, description=f"ingest: {what}"))
     info(f"ingested {scene.shown}")
     kept = {}
-    for path, names in ((lst, ("coregistration", "tis_band_registration", "tis_destriping")),
-                        (guidance, ("mii_saturation",))):
+    for path, names in ((lst, ("coregistration", "tis_band_registration", "tis_destriping", "tis_saturation",
+                               "lst_method", "approximate")),
+                        (guidance, ("mii_saturation", "dem_source"))):
         with open_raster(path) as src:
             kept.update({name: src.tags()[name] for name in names if name in src.tags()})
     return kept
