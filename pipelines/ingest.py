@@ -368,8 +368,9 @@ class _Dem:
         if self.covered == 0:
             raise InputError(self.path, "does not overlap the scene", "give a DEM covering the MII footprint")
         if self.missing:
-            warnings.warn(f"{self.path} does not cover the whole scene: dem is nodata there",
-                          IngestWarning, stacklevel=3)
+            share = 100.0 * self.missing / (self.missing + self.covered)
+            warnings.warn(f"{self.path} has no data on {share:.1f} % of the scene (outside it or in its "
+                          "nodata): dem is nodata there", IngestWarning, stacklevel=3)
 
 
 def _block_mean(band: np.ndarray, ratio: int) -> np.ndarray:
