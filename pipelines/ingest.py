@@ -64,11 +64,12 @@ DEFAULT_DEM_M = 0.0  # elevation written when no --dem is given (a constant band
 MII_GUIDANCE_BANDS = (2, 3, 4, 5, 6, 7)  # deep blue, blue, green, red, VRE, NIR
 GREEN, RED, NIR = 4, 5, 7  # the MII bands the indices and the emissivity use
 MAX_SOLAR_ZENITH = 85.0  # deg; lower suns make TOA reflectance meaningless (night MII scenes)
-# TOA reflectance of the brightest ground (fresh snow, cloud tops) stays below ~1.1-1.2; a few sunlit
-# slopes may pass it, but above this on more than this share of a band's valid pixels is no scene:
-# a wrong gain (calib.xml) or solar zenith (meta.xml)
+# TOA reflectance of flat bright ground (fresh snow, cloud tops) stays below ~1.1-1.2, but snow slopes
+# facing a low sun pass it (reviewer: ~1.9 at a 65 deg zenith), on any share of a mountain scene. A
+# wrong gain (calib.xml) or solar zenith (meta.xml) scales every pixel: above this on most of a band's
+# valid pixels is no scene
 MAX_REFLECTANCE = 1.5
-MAX_IMPLAUSIBLE_SHARE = 0.01
+MAX_IMPLAUSIBLE_SHARE = 0.5
 # A TIS clip's pile-up against the mean count of the 32 DN (~1 K) below it: lower than the MII's 20
 # because a TIS band holds more pixels per DN near its top (3 % clipped on a 64 x 64 image: 15x)
 TIS_PILE_UP_RATIO = 10.0
@@ -278,15 +279,15 @@ class _Mii:
         if not found:
             return
         worst = max(found, key=lambda band: share[band])
-        others = "".join(f", B{band}" for band in found if band != worst)
+        others = ", ".join(f"B{band}" for band in found if band != worst)
         mii = self.product
         raise InputError(mii.calib or mii.folder,
                          f"the MII reflectance is implausible: B{worst} {BAND_NAMES[worst - 1]} reaches "
                          f"{self.brightest[worst]:.2g}, above {MAX_REFLECTANCE:g} on {100.0 * share[worst]:.0f} % "
-                         f"of its valid pixels{' (also above it: ' + others[2:] + ')' if others else ''}",
+                         f"of its valid pixels{f' (also above it: {others})' if others else ''}",
                          f"check the MII gains in calib.xml and the solar zenith in meta.xml "
-                         f"({mii.solar_zenith:g} deg used); the brightest snow or cloud stays below "
-                         f"{MAX_REFLECTANCE:g}")
+                         f"({mii.solar_zenith:g} deg used); even snow slopes facing the sun stay below "
+                         f"{MAX_REFLECTANCE:g} on most of a scene")
 
     def saturation_report(self) -> str:
         """The saturation found as a line for the guidance tags; a warning when any was written."""
@@ -448,7 +449,7 @@ class _TisLst:
         self.band_shift: BandShift | None = None  # B3 against B2, set by register_bands
         self.destriping: Destriping | None = None  # B2's stripes, set by find_stripes
         self.repaired = self.retrieved = 0  # split-window pixels, and those whose band difference was repaired
-        self.saturated: dict[int, tuple[int, float]] = {}  # band -> (saturated from DN, share of its pixels)
+        self.saturated: dict[int, tuple[int, int, int]] = {}  # band -> (saturated from DN, those px, all px)
         if method == "split-window":
             detail = f"c={list(config.c)}, water_vapour={config.water_vapour:g} g/cm2"
         else:
@@ -471,13 +472,13 @@ class _TisLst:
                     raise unreadable(self.src.name, exc) from exc
                 level = pile_up_level(counts, TIS_PILE_UP_RATIO)
                 if level is not None:
-                    self.saturated[band] = (level, float(counts[level:].sum()) / max(int(counts.sum()), 1))
+                    self.saturated[band] = (level, int(counts[level:].sum()), max(int(counts.sum()), 1))
         if not self.saturated:
             self.tags["tis_saturation"] = (f"not looked for ({'/'.join(unchecked)} TIS)" if unchecked else
                                            "none found (no band's histogram piles up at its largest DN)")
             return
-        listed = "; ".join(f"B{band} {100.0 * share:.2f} % from DN {level}"
-                           for band, (level, share) in sorted(self.saturated.items()))
+        listed = "; ".join(f"B{band} {100.0 * pixels / total:.2f} % ({pixels} px) from DN {level}"
+                           for band, (level, pixels, total) in sorted(self.saturated.items()))
         self.tags["tis_saturation"] = f"{listed}; kept as delivered"
         warnings.warn(f"TIS bands saturated in {self.tis.folder.name} (share of the image's pixels): {listed}; "
                       "their brightness temperature is a lower bound there, and so is the LST retrieved "

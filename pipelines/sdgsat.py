@@ -175,7 +175,8 @@ def parse_calibration(path: Path, sensor: str, patterns: ProductPatterns = PATTE
     unbiased = sorted(set(found["gain"]) - set(found["bias"]))
     if unbiased:  # a zero bias would move the LST by kelvins without a word (QA: 2-3 K)
         raise InputError(path, f"no {sensor} RADIANCE_BIAS_BAND_{unbiased[0]} for the gain of band "
-                               f"{unbiased[0]}", "is the calib.xml damaged? take it from the original delivery")
+                               f"{unbiased[0]}", "is the calib.xml damaged? take it from the original delivery, or "
+                               "adapt pipelines.sdgsat.PATTERNS.bias_tag for a variant that names it differently")
     gains = {band: v[0] for band, v in found["gain"].items()}
     biases = {band: found["bias"][band][0] for band in gains}
     return Calibration(gains, biases)
@@ -211,7 +212,9 @@ def _sensor_of(folder: Path, meta: ET.Element | None, patterns: ProductPatterns)
 
 
 def _parse_date(text: str | None) -> date | None:
-    digits = re.match(r"(\d{4})-?(\d{2})-?(\d{2})", text or "")
+    """A date written as one (``2022-08-15``, ``20220815``, then a time or nothing), else None:
+    a time tag in seconds (``1234051012.5``) is not taken for a date."""
+    digits = re.match(r"((?:19|20)\d{2})-?(\d{2})-?(\d{2})(?:[ T_]|$)", text or "")
     if not digits:
         return None
     try:

@@ -19,7 +19,7 @@ import random
 import signal
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import monotonic
@@ -667,7 +667,8 @@ def fit(
                 stop = True
         elif stop:
             run.pause()
-        stop = stop or run.stopped_by is not None
+        if scheduled or stop:  # it saved: a signal that waited for it stops every rank alike
+            stop = stop or context.any(run.stopped_by is not None)
     if best_weights is not None:
         getattr(run.model, "module", run.model).load_state_dict(best_weights)
     return FitResult(run.model, run.iteration, run.iteration >= config.iters, run.best, run.history,

@@ -3,6 +3,7 @@ are refused with one line naming the file, and `groklst ingest` writes nothing."
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -98,3 +99,13 @@ def test_a_meta_xml_of_the_folder_date_is_read(products):
     tis, mii = (sdgsat.read_product(p) for p in products)
     assert tis.acquired == mii.acquired and tis.acquired.isoformat() == "2022-08-15"
     assert [p.name for p in tis.images] == [f"{products[0].name}.tiff"]
+
+
+def test_a_time_tag_in_seconds_is_not_read_as_a_date(products, tmp_path):
+    """Reviewer: '1234051012.5' (seconds) read as 1234-05-10 would refuse a good product."""
+    tis, _ = products
+    copy = _copy(tis, tmp_path)
+    meta = copy / f"{copy.name}.meta.xml"
+    raw = meta.read_text()
+    meta.write_text(re.sub(r"<CenterTime>[^<]*<", "<CenterTime>1234051012.5<", raw))
+    assert sdgsat.read_product(copy).acquired.isoformat() == "2022-08-15"  # the folder's date
