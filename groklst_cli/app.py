@@ -312,7 +312,7 @@ def _run(argv: list[str] | None) -> int:
     except InputError as exc:
         if debug:
             traceback.print_exc()
-        message = state.named(str(exc))
+        message = state.named(state.choice_as_typed(exc.path, str(exc)))
         if as_json:
             _json_error(message)
         return _fail(message, EXIT_USER_ERROR)

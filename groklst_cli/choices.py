@@ -10,18 +10,22 @@ from __future__ import annotations
 
 from typing import Optional
 
+import typer
+
 from groklst_cli.console import state
 
 
-def lower_case(value: Optional[str]) -> Optional[str]:
+def lower_case(param: typer.CallbackParam, value: Optional[str]) -> Optional[str]:
     """A typer ``callback``: the choice as its names are spelt (lower case); None stays None.
 
-    An error line quotes the value as typed (``--model 'BICUBICX'``), not as lowered."""
+    The spelling typed is kept for the option, so that its error line quotes it as typed
+    (``--model: 'BICUBICX'``, see :meth:`RunState.choice_as_typed`)."""
     if value is None:
         return None
     lowered = value.lower()
     if lowered != value:
-        state.shown_as[repr(lowered)] = repr(value)
+        for option in param.opts:
+            state.typed_choices[option] = (lowered, value)
     return lowered
 
 

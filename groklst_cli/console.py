@@ -63,6 +63,7 @@ class RunState:
     quiet: bool = False
     debug: bool = False
     shown_as: dict[str, str] = field(default_factory=dict)  # a temporary path -> what the user gave
+    typed_choices: dict[str, tuple[str, str]] = field(default_factory=dict)  # option -> (lowered, typed)
     input: str | None = None  # what the command works on, for a --json line about an error that
     output: str | None = None  # stops it (None: several inputs, or not known yet)
     refusal: tuple[str, InputError] | None = None  # a file option refused while parsing: (as typed, why)
@@ -74,7 +75,7 @@ class RunState:
     def begin(self) -> None:
         """Forget the previous run's names, refusal, outcomes and warnings (tests run many in one
         process)."""
-        self.shown_as, self.refusal, self.outcomes = {}, None, []
+        self.shown_as, self.typed_choices, self.refusal, self.outcomes = {}, {}, None, []
         self.warned, self.run_warnings, self.scene_warnings_from = [], None, 0
         self.working_on(None)
 
@@ -117,6 +118,12 @@ class RunState:
         as the user gave them (null: several inputs, or none)."""
         return {key: None if value is None else self.named(value)
                 for key, value in (("input", self.input), ("output", self.output))}
+
+    def choice_as_typed(self, option: str | None, text: str) -> str:
+        """``text``, an error about ``option``, quoting the option's value as typed where it
+        quotes it lower-cased (choices are read case-insensitively); other options' untouched."""
+        lowered, typed = self.typed_choices.get(option or "", ("", ""))
+        return text.replace(repr(lowered), repr(typed)) if lowered else text
 
     def named(self, text: str) -> str:
         """``text`` naming what the user gave instead of the temporary files made from it (an

@@ -102,6 +102,13 @@ def test_a_value_is_named_as_typed(scene: Path, capsys, argv: list[str], message
     assert _refused(argv, capsys, scene.parent) == f"error: {message}"
 
 
+def test_a_choice_typed_in_capitals_changes_no_other_option_s_message(scene: Path, capsys) -> None:
+    """Reviewer: '--device CPU' made another option's message say host 'CPU' for host 'cpu'."""
+    line = _refused(["downscale", str(scene), "--model", "bicubic", "--device", "CPU", "--dask-scheduler",
+                     "tcp://cpu:8786"], capsys, scene.parent)
+    assert "the host 'cpu' is not known" in line
+
+
 def test_threads_from_the_environment_names_the_variable(scene: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("GROKLST_THREADS", "0")
     assert _refused(["models"], capsys, scene.parent) == (
