@@ -26,7 +26,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from pipelines.errors import InputError, printable_path
+from pipelines.errors import GroklstWarning, InputError, printable_path
 from pipelines.scene_align import named_as_guidance
 
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
@@ -160,16 +160,19 @@ def warn(message: str) -> None:
 
 @contextmanager
 def warnings_shown(category: type[Warning] = Warning) -> Iterator[list[warnings.WarningMessage]]:
-    """Record the block's warnings and show those of ``category`` with :func:`warn` when it
-    ends, also when it fails: a warning (a band that could not be registered) can explain the
-    error that stops it. Yields the record (for ``--json``)."""
+    """Record the block's warnings and show those of ``category`` (and every
+    :class:`GroklstWarning`, meant for the user wherever it comes from) with :func:`warn` when
+    it ends, also when it fails: a warning (a band that could not be registered) can explain
+    the error that stops it. Yields the record (for ``--json``)."""
+    shown = (category, GroklstWarning)
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", category)
+        for kind in shown:
+            warnings.simplefilter("always", kind)
         try:
             yield caught
         finally:
             for item in caught:
-                if issubclass(item.category, category):
+                if issubclass(item.category, shown):
                     warn(str(item.message))
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import date
@@ -42,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.errors import InputError
+from pipelines.errors import GroklstWarning, InputError
 
 SENSORS = ("TIS", "MII")
 
@@ -273,17 +274,21 @@ def _calib_file(folder: Path, patterns: ProductPatterns) -> Path:
     raise InputError(expected_file(folder, patterns.calib), "calib.xml not found", hint)
 
 
-def _single_images(folder: Path, sensor: str, globs: tuple[str, ...]) -> None:
-    """Refuse a glob of ``globs`` matching several files: only one can be the product's image
-    (a browse or a stray copy beside it would otherwise be read, or mosaicked in)."""
-    for glob in globs:
-        hits = sorted(folder.glob(glob))
-        if len(hits) > 1:
-            own = expected_file(folder, glob)
-            keep = own.name if own in hits else "the product's image"
-            raise InputError(folder, f"several {sensor} images match {glob} "
-                                     f"({', '.join(p.name for p in hits)})",
-                             f"keep only {keep} in the folder")
+def _matches(folder: Path, glob: str, sensor: str) -> list[Path]:
+    """The file of ``folder`` that image ``glob`` names: several matching ones are refused unless
+    one is named after the folder (the product's own, read with a warning naming the others: a
+    browse image beside it); else a browse or stray copy could be read, or mosaicked in."""
+    hits = sorted(folder.glob(glob))
+    if len(hits) <= 1:
+        return hits
+    own = expected_file(folder, glob)
+    others = ", ".join(p.name for p in hits if p != own)
+    if own in hits:
+        warnings.warn(f"{folder}: also matching {glob}: {others}; only the product's own {own.name} is read",
+                      GroklstWarning, stacklevel=2)
+        return [own]
+    raise InputError(folder, f"several {sensor} images match {glob} ({others}) and none is named after the "
+                             "folder", "keep only the product's image in the folder")
 
 
 def _stem(name: str, pattern: str) -> str | None:
@@ -303,7 +308,7 @@ def expected_file(folder: Path, pattern: str, stem: str | None = None) -> Path:
 def _mii_cameras(folder: Path, globs: tuple[str, ...]) -> tuple[Path, ...]:
     """The images of the MII cameras, one glob each; a product that has one camera's image
     but lacks another's is refused: the halves are mosaicked, one alone drops part of the scene."""
-    found = {g: sorted(folder.glob(g)) for g in globs}
+    found = {g: _matches(folder, g, "MII") for g in globs}
     present = [(g, hits[0]) for g, hits in found.items() if hits]
     missing = [g for g, hits in found.items() if not hits]
     if present and missing:
@@ -335,8 +340,7 @@ def read_product(folder: str | Path, patterns: ProductPatterns = PATTERNS) -> Pr
                          "expected KX10_TIS_.../KX10_MII_... with *.tiff or *_A.tif/*_B.tif")
     _check_meta(folder, sensor, meta_files, patterns)
     globs = patterns.tis_images if sensor == "TIS" else patterns.mii_images
-    _single_images(folder, sensor, globs)
-    images = (tuple(p for g in globs for p in sorted(folder.glob(g))) if sensor == "TIS"
+    images = (tuple(p for g in globs for p in _matches(folder, g, "TIS")) if sensor == "TIS"
               else _mii_cameras(folder, globs))
     if not images:
         raise InputError(folder, f"no {sensor} imagery ({', '.join(globs)})",

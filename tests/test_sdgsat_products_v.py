@@ -12,6 +12,7 @@ import pytest
 
 from groklst_cli.app import run
 from pipelines import sdgsat
+from pipelines.errors import GroklstWarning
 from pipelines.errors import InputError
 from pipelines.fixtures import write_product_fixture
 from pipelines.sample_scene import generate_scene
@@ -36,23 +37,36 @@ def _ingest_error(tis: Path, mii: Path, out: Path, capsys) -> str:
     return " ".join(err.split())
 
 
-def test_a_browse_tiff_beside_the_tis_image_is_refused(products, tmp_path, capsys):
+def test_a_browse_tiff_beside_the_tis_image_is_not_read(products, tmp_path):
+    """The product's own image (named after the folder) is read, with a warning naming the
+    browse: a delivery that ships one must not be refused (review Z), nor the browse read."""
+    tis, _ = products
+    copy = _copy(tis, tmp_path)
+    image = copy / f"{copy.name}.tiff"
+    shutil.copyfile(image, copy / "0_browse.tiff")
+    with pytest.warns(GroklstWarning, match=rf"also matching \*.tiff: 0_browse.tiff; only the product's own "
+                                            rf"{re.escape(image.name)} is read"):
+        assert sdgsat.read_product(copy).images == (image,)
+
+
+def test_several_images_none_the_products_own_are_refused(products, tmp_path, capsys):
     tis, mii = products
     broken = _copy(tis, tmp_path)
     image = broken / f"{broken.name}.tiff"
-    shutil.copyfile(image, broken / "0_browse.tiff")
+    image.rename(broken / "scene.tiff")
+    shutil.copyfile(broken / "scene.tiff", broken / "0_browse.tiff")
     err = _ingest_error(broken, mii, tmp_path / "out", capsys)
-    assert (f"error: {broken}: several TIS images match *.tiff (0_browse.tiff, {image.name}) "
-            f"(hint: keep only {image.name} in the folder)") in err
+    assert (f"error: {broken}: several TIS images match *.tiff (0_browse.tiff, scene.tiff) and none is named "
+            "after the folder (hint: keep only the product's image in the folder)") in err
 
 
-def test_a_second_mii_camera_a_image_is_refused(products, tmp_path, capsys):
-    tis, mii = products
-    broken = _copy(mii, tmp_path)
-    shutil.copyfile(broken / f"{broken.name}_A.tif", broken / "old_A.tif")
-    err = _ingest_error(tis, broken, tmp_path / "out", capsys)
-    assert (f"error: {broken}: several MII images match *_A.tif ({broken.name}_A.tif, old_A.tif) "
-            f"(hint: keep only {broken.name}_A.tif in the folder)") in err
+def test_a_second_mii_camera_a_image_is_not_mosaicked_in(products, tmp_path):
+    _, mii = products
+    copy = _copy(mii, tmp_path)
+    shutil.copyfile(copy / f"{copy.name}_A.tif", copy / "old_A.tif")
+    with pytest.warns(GroklstWarning, match=r"also matching \*_A.tif: old_A.tif; only"):
+        images = sdgsat.read_product(copy).images
+    assert images == (copy / f"{copy.name}_A.tif", copy / f"{copy.name}_B.tif")
 
 
 def test_a_missing_calib_xml_is_named(products, tmp_path, capsys):
