@@ -118,6 +118,7 @@ _BOUNDS: dict[str, tuple[float, float, bool, str]] = {
 
 
 def _section(key: str) -> str:
+    """The TOML table ``key`` is read from, for the error line (``split_window``, ``emissivity``)."""
     return next(name for name, keys in _SECTIONS.items() if key in keys)
 
 
