@@ -618,5 +618,5 @@ def test_a_model_choice_that_cannot_work_is_refused_before_the_scheduler_is_trie
     lst = _scene(tmp_path, "a", 1)
     assert run(["downscale", str(lst), "--model", "tsharp", "--dask-scheduler", "tcp://10.255.255.1:8786",
                 "-o", str(tmp_path / "o.tif")]) == 2
-    assert "--model: 'tsharp' needs trained weights" in capsys.readouterr().err
+    assert "--model: unknown model 'tsharp'" in capsys.readouterr().err
     assert tried == []

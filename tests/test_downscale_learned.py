@@ -277,5 +277,5 @@ def test_json_lines_list_the_warnings_said_for_each_scene(tmp_path: Path, capsys
     assert run(["downscale", str(named), str(named), "--model", "nearest", "--json",
                 "--out-dir", str(tmp_path / "out")]) == 2
     stopped = json.loads(capsys.readouterr().out)
-    assert stopped["status"] == "error" and "needs trained weights" in stopped["error"]
+    assert stopped["status"] == "error" and "unknown model 'nearest'" in stopped["error"]
     assert stopped["warnings"] == [f"{named}: given more than once; downscaled once"]

@@ -85,7 +85,8 @@ def test_a_folder_as_the_file_to_write_gets_the_commands_own_hint(
     (["sample-scene", "out", "--tis-stripes=NaN"],
      "Invalid value for '--tis-stripes': 'NaN' is not a number (hint: groklst sample-scene --help)"),
     (["downscale", "{lst}", "--model", "BICUBICX"],  # choices are read lower-cased, quoted as typed
-     "--model: 'BICUBICX' needs trained weights (hint: pass --checkpoint CKPT for learned models)"),
+     "--model: unknown model 'BICUBICX' (hint: use bicubic or bilinear, or --checkpoint CKPT for a trained "
+     "network (groklst models lists the networks))"),
     (["downscale", "{lst}", "--units", "nan"],  # a choice: the choices, not "is not a number"
      "Invalid value for '--units': 'nan' is not one of 'kelvin', 'celsius', 'auto'. (hint: groklst downscale "
      "--help)"),

@@ -43,9 +43,16 @@ def _check_model_choice(checkpoint: Optional[Path], model: Optional[str]) -> Non
         raise InputError("--model", "give either --checkpoint or --model, not both",
                          "the checkpoint names its model (groklst checkpoint-info)")
     if model is not None and model not in INTERPOLATORS:
-        raise InputError(
-            "--model", f"{model!r} needs trained weights", "pass --checkpoint CKPT for learned models"
-        )
+        from models.registry import get_spec  # imports torch: only on the way to this error
+
+        try:
+            get_spec(model)
+        except KeyError:
+            raise InputError("--model", f"unknown model {model!r}",
+                             f"use {' or '.join(INTERPOLATORS)}, or --checkpoint CKPT for a trained network "
+                             "(groklst models lists the networks)") from None
+        raise InputError("--model", f"{model!r} needs trained weights",
+                         "pass --checkpoint CKPT instead, or add --fit to fit it on the scene")
 
 
 def _model_source(checkpoint: Optional[Path], model: Optional[str], device: str) -> ModelSource:
