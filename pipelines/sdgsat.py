@@ -264,7 +264,7 @@ def _solar_zenith(meta: ET.Element | None, patterns: ProductPatterns) -> float |
 def _calib_file(folder: Path, patterns: ProductPatterns) -> Path:
     """The product's calib.xml; missing, it is named as expected, with a hint to adapt
     PATTERNS only when other XML files suggest a delivery that names it differently."""
-    hits = sorted(folder.glob(patterns.calib))
+    hits = _matches(folder, patterns.calib, "calib.xml files")
     if hits:
         return hits[0]
     metas = set(folder.glob(patterns.meta))
@@ -274,10 +274,11 @@ def _calib_file(folder: Path, patterns: ProductPatterns) -> Path:
     raise InputError(expected_file(folder, patterns.calib), "calib.xml not found", hint)
 
 
-def _matches(folder: Path, glob: str, sensor: str) -> list[Path]:
-    """The file of ``folder`` that image ``glob`` names: several matching ones are refused unless
-    one is named after the folder (the product's own, read with a warning naming the others: a
-    browse image beside it); else a browse or stray copy could be read, or mosaicked in."""
+def _matches(folder: Path, glob: str, what: str) -> list[Path]:
+    """The file of ``folder`` that ``glob`` names (``what``: "TIS images", "calib.xml files"):
+    several matching ones are refused unless one is named after the folder (the product's own,
+    read with a warning naming the others: a browse image beside it); else a browse or a stray
+    copy could be read, mosaicked in, or calibrate the scene."""
     hits = sorted(folder.glob(glob))
     if len(hits) <= 1:
         return hits
@@ -287,8 +288,8 @@ def _matches(folder: Path, glob: str, sensor: str) -> list[Path]:
         warnings.warn(f"{folder}: also matching {glob}: {others}; only the product's own {own.name} is read",
                       GroklstWarning, stacklevel=2)
         return [own]
-    raise InputError(folder, f"several {sensor} images match {glob} ({others}) and none is named after the "
-                             "folder", "keep only the product's image in the folder")
+    raise InputError(folder, f"several {what} match {glob} ({others}) and none is named after the folder",
+                     "keep only the product's own in the folder")
 
 
 def _stem(name: str, pattern: str) -> str | None:
@@ -308,7 +309,7 @@ def expected_file(folder: Path, pattern: str, stem: str | None = None) -> Path:
 def _mii_cameras(folder: Path, globs: tuple[str, ...]) -> tuple[Path, ...]:
     """The images of the MII cameras, one glob each; a product that has one camera's image
     but lacks another's is refused: the halves are mosaicked, one alone drops part of the scene."""
-    found = {g: _matches(folder, g, "MII") for g in globs}
+    found = {g: _matches(folder, g, "MII images") for g in globs}
     present = [(g, hits[0]) for g, hits in found.items() if hits]
     missing = [g for g, hits in found.items() if not hits]
     if present and missing:
@@ -332,7 +333,7 @@ def read_product(folder: str | Path, patterns: ProductPatterns = PATTERNS) -> Pr
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(folder, "not a product folder" if folder.exists() else "folder not found")
-    meta_files = sorted(folder.glob(patterns.meta))
+    meta_files = _matches(folder, patterns.meta, "meta.xml files")
     meta = read_xml(meta_files[0]) if meta_files else None
     sensor = _sensor_of(folder, meta, patterns)
     if sensor is None:
@@ -340,7 +341,7 @@ def read_product(folder: str | Path, patterns: ProductPatterns = PATTERNS) -> Pr
                          "expected KX10_TIS_.../KX10_MII_... with *.tiff or *_A.tif/*_B.tif")
     _check_meta(folder, sensor, meta_files, patterns)
     globs = patterns.tis_images if sensor == "TIS" else patterns.mii_images
-    images = (tuple(p for g in globs for p in _matches(folder, g, "TIS")) if sensor == "TIS"
+    images = (tuple(p for g in globs for p in _matches(folder, g, "TIS images")) if sensor == "TIS"
               else _mii_cameras(folder, globs))
     if not images:
         raise InputError(folder, f"no {sensor} imagery ({', '.join(globs)})",

@@ -57,7 +57,7 @@ def test_several_images_none_the_products_own_are_refused(products, tmp_path, ca
     shutil.copyfile(broken / "scene.tiff", broken / "0_browse.tiff")
     err = _ingest_error(broken, mii, tmp_path / "out", capsys)
     assert (f"error: {broken}: several TIS images match *.tiff (0_browse.tiff, scene.tiff) and none is named "
-            "after the folder (hint: keep only the product's image in the folder)") in err
+            "after the folder (hint: keep only the product's own in the folder)") in err
 
 
 def test_a_second_mii_camera_a_image_is_not_mosaicked_in(products, tmp_path):
@@ -123,3 +123,18 @@ def test_a_time_tag_in_seconds_is_not_read_as_a_date(products, tmp_path):
     raw = meta.read_text()
     meta.write_text(re.sub(r"<CenterTime>[^<]*<", "<CenterTime>1234051012.5<", raw))
     assert sdgsat.read_product(copy).acquired.isoformat() == "2022-08-15"  # the folder's date
+
+
+def test_a_stray_calib_xml_never_calibrates_the_scene(products, tmp_path, capsys):
+    """A second *.calib.xml (an older delivery's) sorted before the product's own was read
+    silently; now the own one is read with a warning, and without an own one it is refused."""
+    tis, mii = products
+    copy = _copy(tis, tmp_path)
+    own = copy / f"{copy.name}.calib.xml"
+    (copy / "0_old.calib.xml").write_bytes(own.read_bytes().replace(b"0.003946", b"0.009999"))
+    with pytest.warns(GroklstWarning, match=r"also matching \*.calib.xml: 0_old.calib.xml; only"):
+        assert sdgsat.read_product(copy).calibration.gains[2] == pytest.approx(0.003946)
+    own.rename(copy / "1_other.calib.xml")
+    err = _ingest_error(copy, mii, tmp_path / "out", capsys)
+    assert (f"error: {copy}: several calib.xml files match *.calib.xml (0_old.calib.xml, 1_other.calib.xml) "
+            "and none is named after the folder (hint: keep only the product's own in the folder)") in err
