@@ -197,8 +197,9 @@ def nest_hint(lst: Grid, guidance: Grid) -> str:
     return NEST_HINT if round(lst.res[0] / guidance.res[0]) >= 2 else RESAMPLE_HINT
 
 
+NO_GUIDANCE = "no guidance: --model bicubic --scale N"  # the way out of every too-coarse guidance
 FINER_HINT = ("pass a guidance finer than the LST, e.g. groklst guidance LST.tif SOURCE.tif --scale N "
-              "-o GUIDANCE.tif, or no guidance: --model bicubic --scale N")
+              f"-o GUIDANCE.tif, or {NO_GUIDANCE}")
 
 
 def check_not_coarser(lst: Grid, guidance: Grid, guidance_path: str | os.PathLike[str]) -> None:

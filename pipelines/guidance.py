@@ -49,7 +49,9 @@ from pipelines.geotiff import (
     BLOCK, apply_scaling, band_names, band_scaling, streaming_gdal_env, check_geotiff_name, creation_profile,
     geotiff_output, open_raster, unreadable,
 )
-from pipelines.grids import Grid, check_north_up, footprint_in, footprints_disjoint, ordered_bounds, turns_between
+from pipelines.grids import (
+    NO_GUIDANCE, Grid, check_north_up, footprint_in, footprints_disjoint, ordered_bounds, turns_between,
+)
 from pipelines.lst_values import check_single_band
 from pipelines.warping import grid_rows, warp_bands
 
@@ -522,7 +524,7 @@ def align_scale(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLi
     ratio = pixel_size_ratio(lst_path, guidance_path)
     if round(ratio) >= 2:
         return round(ratio)
-    hint = "pass a guidance with pixels at most half the LST's, or no guidance: --model bicubic --scale N"
+    hint = f"pass a guidance with pixels at most half the LST's, or {NO_GUIDANCE}"
     if ratio > 1:
         raise InputError(guidance_path, f"is only {ratio:.2f}x finer than the LST; --align needs at least "
                          "2x (a ratio of 1.5 or more, rounded to the scale)", hint)
