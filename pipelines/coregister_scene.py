@@ -71,7 +71,7 @@ def coregister_scene(lst_path: str | os.PathLike[str], guidance_path: str | os.P
     with streaming_gdal_env(), open_raster(lst_path) as lst, open_raster(guidance_path) as guidance:
         check_single_band(lst, lst_path)
         grids = pair_grids(Grid.of(lst), Grid.of(guidance), scale=None, lst_path=lst_path,
-                           guidance_path=guidance_path)
+                           guidance_path=guidance_path, offers_align=False)  # coregister has no --align
         found = scan(lst, grids.lr_window, decoding, lst_path)
         used = resolve_units(found, units)
         check_plausible(found, used, decoding, lst_path)

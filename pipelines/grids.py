@@ -35,6 +35,9 @@ def resolution_units(crs: CRS | None) -> str:
     return {"metre": "m", "meter": "m", "degree": "deg"}.get(unit, unit)
 
 
+Bounds = tuple[float, float, float, float]
+
+
 @dataclass(frozen=True)
 class Grid:
     """A north-up raster grid."""
@@ -56,6 +59,12 @@ class Grid:
     @property
     def res(self) -> tuple[float, float]:
         return self.transform.a, -self.transform.e
+
+    @property
+    def bounds(self) -> Bounds:
+        """``(left, bottom, right, top)`` of a north-up grid."""
+        t = self.transform
+        return t.c, t.f + t.e * self.height, t.c + t.a * self.width, t.f
 
     @property
     def res_units(self) -> str:
@@ -93,9 +102,6 @@ class PairedGrids:
         if (self.output.width, self.output.height) == (guidance.width, guidance.height):
             return f"output grid: the guidance grid ({size})"
         return f"output grid: the part of the guidance grid covered by the LST ({size})"
-
-
-Bounds = tuple[float, float, float, float]
 
 
 def ordered_bounds(box: Bounds) -> Bounds:
@@ -172,29 +178,38 @@ def grid_orientation_faults(t: Affine) -> list[str]:
     return faults
 
 
-def check_north_up(path: str | os.PathLike[str], grid: Grid, *, guidance: bool = False) -> None:
+def check_north_up(path: str | os.PathLike[str], grid: Grid, *, onto_lst: str | None = None) -> None:
     """Refuse a grid that is not north-up, saying what it is: tiles and outputs are cut on
-    north-up grids. A ``guidance`` raster may also be left to ``downscale --align``, which warps it."""
+    north-up grids. ``onto_lst``: for a guidance, what else warps it onto the LST grid
+    (see :func:`onto_lst_way`)."""
     check_geotransform(path, grid)
     faults = grid_orientation_faults(grid.transform)
     if not faults:
         return
-    hint = f"warp it north-up: {WARP_NORTH_UP}"
-    if guidance:
-        hint += ", or pass downscale --align, which warps the guidance onto the LST grid"
+    hint = f"warp it north-up: {WARP_NORTH_UP}" + (f", or {onto_lst}" if onto_lst else "")
     raise InputError(path, f"rotated or flipped grids are not supported: this one is {' and '.join(faults)}", hint)
 
 
-NEST_HINT = ("resample the guidance onto a grid that nests in the LST grid: "
-             "groklst guidance LST.tif SOURCE.tif -o GUIDANCE.tif, or downscale --align")
+ALIGN_GUIDANCE = "groklst guidance LST.tif SOURCE.tif -o GUIDANCE.tif"
+NEST_HINT = f"resample the guidance onto a grid that nests in the LST grid: {ALIGN_GUIDANCE}"
 RESAMPLE_HINT = ("resample the guidance onto a grid that nests in the LST grid: "
                  "groklst guidance LST.tif SOURCE.tif --scale N -o GUIDANCE.tif")
 
 
-def nest_hint(lst: Grid, guidance: Grid) -> str:
-    """NEST_HINT, less ``--align`` where it would refuse the guidance: pixels not about twice
-    as fine as the LST's (its scale is their size ratio, rounded)."""
-    return NEST_HINT if round(lst.res[0] / guidance.res[0]) >= 2 else RESAMPLE_HINT
+def onto_lst_way(offers_align: bool) -> str:
+    """What warps a guidance onto the LST grid for the command run: its ``--align`` where it
+    offers one (``downscale``), else ``groklst guidance`` (``coregister``)."""
+    if offers_align:
+        return "pass downscale --align, which warps the guidance onto the LST grid"
+    return f"align the guidance first: {ALIGN_GUIDANCE}"
+
+
+def nest_hint(ratio: float, *, offers_align: bool) -> str:
+    """How to make a guidance ``ratio`` times finer than the LST nest: ``--align`` only where the
+    command offers it and it would take the guidance (its scale, ``ratio`` rounded, at least 2)."""
+    if round(ratio) < 2:
+        return RESAMPLE_HINT
+    return f"{NEST_HINT}, or downscale --align" if offers_align else NEST_HINT
 
 
 NO_GUIDANCE = "no guidance: --model bicubic --scale N"  # the way out of every too-coarse guidance
@@ -241,13 +256,16 @@ def pair_grids(
     scale: int | None,
     lst_path: str | os.PathLike[str],
     guidance_path: str | os.PathLike[str],
+    offers_align: bool = True,
 ) -> PairedGrids:
     """Check that ``guidance`` can guide ``lst`` at ``scale`` and compute the output grid.
 
     ``scale=None`` derives the scale from the two grids (for models without a fixed scale).
+    ``offers_align``: whether the command run has ``downscale --align`` (``coregister`` has
+    not), so that its refusals suggest only what that command takes.
     """
     check_north_up(lst_path, lst)
-    check_north_up(guidance_path, guidance, guidance=True)
+    check_north_up(guidance_path, guidance, onto_lst=onto_lst_way(offers_align))
     if lst.crs is None or guidance.crs is None:
         which = lst_path if lst.crs is None else guidance_path
         raise InputError(which, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
@@ -255,12 +273,12 @@ def pair_grids(
         raise InputError(
             guidance_path,
             f"CRS {guidance.crs.to_string()} differs from the LST's {lst.crs.to_string()}",
-            NEST_HINT,
+            other_crs_hint(lst, guidance, offers_align=offers_align),
         )
     (rx, ry), (gx, gy) = lst.res, guidance.res
     unit = lst.res_units
     check_not_coarser(lst, guidance, guidance_path)
-    hint = nest_hint(lst, guidance)
+    hint = nest_hint(rx / gx, offers_align=offers_align)
     ratio_x = nesting_factor(
         rx, gx, guidance.width,
         f"LST pixel size {rx:.10g} {unit} is not an integer multiple of the guidance pixel size {gx:.10g} {unit}",
@@ -296,7 +314,7 @@ def pair_grids(
             offset * ratio,
             f"the guidance grid does not nest in the LST grid (offset of "
             f"{(offset * ratio) % 1:.2f} guidance pixel in {axis})",
-            guidance_path, NEST_HINT,
+            guidance_path, nest_hint(ratio, offers_align=offers_align),
         )
     # Whole LR pixels covered by both footprints.
     c_lo = max(0, math.ceil(col0 - ALIGNMENT_TOLERANCE))
@@ -321,6 +339,17 @@ def pair_grids(
     )
     output = Grid(lst.crs, transform, (c_hi - c_lo) * scale, (r_hi - r_lo) * scale)
     return PairedGrids(scale, factor, lr_window, guidance_window, output)
+
+
+def other_crs_hint(lst: Grid, guidance: Grid, *, offers_align: bool) -> str:
+    """The hint for a guidance in another CRS than the LST's: its pixel size is measured in the
+    LST's CRS (as ``--align`` measures it), so that a guidance at or coarser than the LST is
+    asked for a finer one and ``--align`` is suggested only where it would take the guidance."""
+    left, _, right, _ = footprint_in(guidance.crs, guidance.bounds, lst.crs, lst.bounds)
+    ratio = lst.res[0] / ((right - left) / guidance.width)
+    if not ratio > 1 + ALIGNMENT_TOLERANCE:  # also NaN, where the footprint has no size in the LST CRS
+        return FINER_HINT
+    return nest_hint(ratio, offers_align=offers_align)
 
 
 def _centre_x(grid: Grid) -> float:
