@@ -59,6 +59,7 @@ from pipelines.lst_values import LstDecoding
 from pipelines.product_ingest import check_lst_method
 from pipelines.units import Units
 from pipelines.warping import grid_rows, strip_height, warp_bands
+from pipelines.water_vapour import WaterVapour
 
 DEFAULT_DEM_M = 0.0  # elevation written when no --dem is given (a constant band, flagged in the tags)
 MII_GUIDANCE_BANDS = (2, 3, 4, 5, 6, 7)  # deep blue, blue, green, red, VRE, NIR
@@ -439,24 +440,46 @@ class _TisLst:
     """LST retrieved from TIS brightness temperatures with NDVI-threshold emissivity."""
 
     def __init__(self, tis: sdgsat.Product, src: rasterio.DatasetReader, ratio: int, method: str,
-                 config: lst_retrieval.RetrievalConfig) -> None:
+                 config: lst_retrieval.RetrievalConfig, vapour: WaterVapour | None = None) -> None:
         if src.count < 3:
             raise InputError(src.name, f"{src.count} bands, TIS imagery has 3", "is this a TIS image?")
         for band in (2, 3):
             if band not in tis.calibration.gains:
                 raise InputError(tis.calib or tis.folder, f"no gain for TIS band {band}")
         self.tis, self.src, self.ratio, self.method, self.config = tis, src, ratio, method, config
+        self.vapour = vapour  # the water vapour raster, when the config names one (split window only)
+        self.placed: tuple[Window, Grid] | None = None  # the LST window and its grid, set by place
         self.band_shift: BandShift | None = None  # B3 against B2, set by register_bands
         self.destriping: Destriping | None = None  # B2's stripes, set by find_stripes
         self.repaired = self.retrieved = 0  # split-window pixels, and those whose band difference was repaired
         self.saturated: dict[int, tuple[int, int, int]] = {}  # band -> (saturated from DN, those px, all px)
-        if method == "split-window":
-            detail = f"c={list(config.c)}, water_vapour={config.water_vapour:g} g/cm2"
-        else:
-            detail = "TIS B2, no atmospheric correction"
-        self.tags = {"lst_source": tis.folder.name,
-                     "lst_method": f"{method} ({detail}), NDVI-threshold emissivity ({_emissivity(config)})",
+        self.tags = {"lst_source": tis.folder.name, "lst_method": self._method_tag(),
                      "approximate": "yes: LST retrieved without SDGSAT-1-specific coefficients"}
+
+    def _method_tag(self) -> str:
+        """How the LST was retrieved, for the ``lst_method`` tag; a water vapour raster is named
+        with its mean over the scene (complete once every strip is retrieved)."""
+        config = self.config
+        if self.method != "split-window":
+            detail = "TIS B2, no atmospheric correction"
+        elif self.vapour is not None:
+            detail = f"c={list(config.c)}, {self.vapour.describe()}"
+        else:
+            detail = f"c={list(config.c)}, water_vapour={config.water_vapour:g} g/cm2"
+        return f"{self.method} ({detail}), NDVI-threshold emissivity ({_emissivity(config)})"
+
+    def place(self, window: Window, lst_grid: Grid) -> None:
+        """Where the LST is written (its TIS ``window`` on ``lst_grid``), so that a water vapour
+        raster is read there; the raster is checked against it (overlap, values)."""
+        self.placed = (window, lst_grid)
+        if self.vapour is not None:
+            self.vapour.check(lst_grid)
+
+    def report_water_vapour(self) -> None:
+        """Record the water vapour raster's scene mean in the tag, and warn of pixels it left NaN."""
+        if self.vapour is not None:
+            self.tags["lst_method"] = self._method_tag()
+            self.vapour.report_missing(IngestWarning)
 
     def find_saturation(self) -> None:
         """Find the read bands' clipped DN (a histogram pile-up at the top, as for the MII:
@@ -543,12 +566,24 @@ class _TisLst:
         e2, e3 = lst_retrieval.emissivity(indices.ndvi(red, nir), indices.ndwi(green, nir), self.config)
         if self.method == "split-window":
             t2, t3 = self._split_window_temperatures(window)
-            lst = lst_retrieval.split_window(t2, t3, e2, e3, self.config)
+            lst = lst_retrieval.split_window(t2, t3, e2, e3, self.config, self._water_vapour(window, t2, t3, e2))
         else:
             t2 = self._destriped_temperatures(window)[0]
             lst = lst_retrieval.single_channel(t2, e2, sdgsat.TIS_WAVELENGTH_UM[1])
         self._check_plausible(lst)
         return lst
+
+    def _water_vapour(self, window: Window, t2: np.ndarray, t3: np.ndarray, e2: np.ndarray) -> np.ndarray | None:
+        """The water vapour raster on the LST rows of ``window`` (None: the config's scalar), its
+        holes under pixels that would be retrieved counted."""
+        if self.vapour is None:
+            return None
+        if self.placed is None:
+            raise RuntimeError("_TisLst.place() must come before its strips are retrieved")
+        placed_window, lst_grid = self.placed
+        values = self.vapour.on(grid_rows(lst_grid, window.row_off - placed_window.row_off, window.height))
+        self.vapour.count_missing(np.isfinite(t2) & np.isfinite(t3) & np.isfinite(e2), values)
+        return values
 
     def _split_window_temperatures(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`_destriped_temperatures`; where B3 was resampled by a fraction of a pixel, its
@@ -692,7 +727,8 @@ def ingest_product(
         raise InputError("--name", f"{name!r} is a path, not a scene name", "give a plain name; --out-dir says where")
     lst_path, guidance_path = Path(out_dir) / f"{name}_lst.tif", Path(out_dir) / f"{name}_guidance.tif"
     with folders_removed_if_left_empty(out_dir), streaming_gdal_env(), ExitStack() as stack:
-        inputs = [*(f for product in products for f in product.files), dem, lst, retrieval_config]
+        vapour_raster = config.water_vapour if isinstance(config.water_vapour, Path) else None
+        inputs = [*(f for product in products for f in product.files), dem, lst, retrieval_config, vapour_raster]
         check_writable(lst_path, overwrite, inputs=inputs)
         check_writable(guidance_path, overwrite, inputs=inputs)
         mii = _Mii(mii_product, [stack.enter_context(open_raster(p)) for p in mii_product.images], saturation)
@@ -702,8 +738,9 @@ def ingest_product(
         report(0, 1, "MII saturation")
         mii.find_saturation()
         source = (_GivenLst(lst_src, window, lst_decoding or LstDecoding(), lst_units) if lst is not None
-                  else _TisLst(tis, lst_src, ratio, method, config))
+                  else _TisLst(tis, lst_src, ratio, method, config, _water_vapour(config, method, stack)))
         if isinstance(source, _TisLst):
+            source.place(window, lst_grid)
             source.find_saturation()
             source.register_bands(window, measure=coregister)
         placed = "not measured (--no-coregister)"
@@ -715,6 +752,8 @@ def ingest_product(
                 window, lst_grid, guidance_grid, ratio = _grids(lst_src, mii.srcs, moved)
                 if isinstance(source, _GivenLst):  # its footprint changed: scan it again
                     source = _GivenLst(lst_src, window, lst_decoding or LstDecoding(), lst_units)
+                else:
+                    source.place(window, lst_grid)
         dem_band = _Dem(dem, guidance_grid, stack)
         height = strip_height(ratio, strip_rows)
         if isinstance(source, _TisLst):
@@ -761,12 +800,21 @@ def ingest_product(
                     raise source.no_data_error()
                 if isinstance(source, _TisLst):
                     source.report_repairs()
+                    source.report_water_vapour()
                 dem_band.finish()
                 _describe(g_dst, BAND_NAMES, BAND_UNITS, {
                     **common, "dem_source": dem_band.source, "mii_saturation": mii.saturation_report(),
                     "reflectance": "approximate TOA (MII calib.xml gains, tabulated ESUN)"})
                 _describe(l_dst, ["lst"], ["K"], {**common, **source.tags})
     return lst_path, guidance_path
+
+
+def _water_vapour(config: lst_retrieval.RetrievalConfig, method: str, stack: ExitStack) -> WaterVapour | None:
+    """The config's water vapour raster, opened with ``stack``; None when it gives a number or the
+    method needs none."""
+    if method != "split-window" or not isinstance(config.water_vapour, Path):
+        return None
+    return WaterVapour.opened(config.water_vapour, config.water_vapour_units, stack)
 
 
 def _measure_offset(source: _GivenLst | _TisLst, mii: _Mii, window: Window, lst_grid: Grid,

@@ -13,7 +13,10 @@ and ingest tags them so. TOML layout (every key optional, defaults shown)::
 
     [split_window]
     c = [-0.268, 1.378, 0.183, 54.30, -2.238, -129.20, 16.40]  # c0..c6
-    water_vapour = 1.5        # g cm-2, scene-wide
+    water_vapour = 1.5        # g cm-2, scene-wide; or the path of a single-band GeoTIFF of it
+                              # (relative to this file's folder), read on the LST grid
+    # water_vapour_units = "kg/m2"  # the raster's, "g/cm2" or "kg/m2" (= mm, as ERA5 TCWV);
+                              # left out: its band unit tag, else g/cm2
 
     [emissivity]              # NDVI-threshold method (Sobrino et al. 2004)
     ndvi_soil = 0.2           # NDVI below: bare soil
@@ -46,7 +49,8 @@ class RetrievalConfig:
     """Split-window coefficients, water vapour and emissivity parameters."""
 
     c: tuple[float, ...] = (-0.268, 1.378, 0.183, 54.30, -2.238, -129.20, 16.40)
-    water_vapour: float = 1.5
+    water_vapour: float | Path = 1.5  # g cm-2 scene-wide, or a raster of it (pipelines.water_vapour)
+    water_vapour_units: str | None = None  # the raster's; None: its band unit tag, else g/cm2
     ndvi_soil: float = 0.2
     ndvi_vegetation: float = 0.5
     ndwi_water: float = 0.0
@@ -56,7 +60,7 @@ class RetrievalConfig:
     cavity: float = 0.55
 
 
-_SECTIONS = {"split_window": ("c", "water_vapour"),
+_SECTIONS = {"split_window": ("c", "water_vapour", "water_vapour_units"),
              "emissivity": ("ndvi_soil", "ndvi_vegetation", "ndwi_water", "soil", "vegetation", "water", "cavity")}
 
 
@@ -78,10 +82,7 @@ def load_config(path: str | Path | None) -> RetrievalConfig:
         for key, value in table.items():
             if key not in _SECTIONS[section]:
                 raise InputError(path, f"unknown key {key!r} in [{section}]", f"expected one of {_SECTIONS[section]}")
-            try:
-                values[key] = tuple(float(v) for v in value) if isinstance(value, list) else float(value)
-            except (TypeError, ValueError) as exc:
-                raise InputError(path, f"{key} in [{section}] must be numeric, got {value!r}") from exc
+            values[key] = _parsed(path, section, key, value)
     defaults = RetrievalConfig()
     for spec in fields(RetrievalConfig):
         expected = len(getattr(defaults, spec.name)) if isinstance(getattr(defaults, spec.name), tuple) else None
@@ -91,8 +92,76 @@ def load_config(path: str | Path | None) -> RetrievalConfig:
         if expected is not None and got is not None and len(got) != expected:
             raise InputError(path, f"{spec.name} needs {expected} values, got {len(got)}")
     config = RetrievalConfig(**values)
+    _check_water_vapour_raster(path, config)
     _check_ranges(path, config)
+    _check_coefficients(path, config.c)
     return config
+
+
+WATER_VAPOUR_UNITS = ("g/cm2", "kg/m2")
+
+
+def _parsed(path: Path, section: str, key: str, value: object) -> float | tuple[float, ...] | Path | str:
+    """One TOML value as the config holds it: a number or list of numbers, the water vapour
+    raster's path (relative to the TOML's folder) or its units. A boolean is refused: Python
+    reads ``true`` as 1.0, which would pass silently."""
+    if key == "water_vapour" and isinstance(value, str):
+        return path.parent / value
+    if key == "water_vapour_units":
+        if value not in WATER_VAPOUR_UNITS:
+            raise InputError(path, f"water_vapour_units in [split_window] is {value!r}, not a unit groklst knows",
+                             'use "g/cm2" or "kg/m2" (kg/m2 = mm, as ERA5 TCWV)')
+        return str(value)
+    items = value if isinstance(value, list) else [value]
+    if any(isinstance(v, bool) for v in items):
+        shown = "[" + ", ".join(_toml_text(v) for v in items) + "]" if isinstance(value, list) else _toml_text(value)
+        raise InputError(path, f"{key} in [{section}] must be {'numbers' if isinstance(value, list) else 'a number'}"
+                         f", got {shown}")
+    try:
+        return tuple(float(v) for v in items) if isinstance(value, list) else float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise InputError(path, f"{key} in [{section}] must be numeric, got {value!r}") from exc
+
+
+def _toml_text(value: object) -> str:
+    """A TOML value as typed (``true``, ``0.9``)."""
+    return str(value).lower() if isinstance(value, bool) else repr(value)
+
+
+def _check_water_vapour_raster(path: Path, config: RetrievalConfig) -> None:
+    """Refuse units given for a scalar water vapour (they only describe a raster) and a raster
+    path that does not exist, before any product is read."""
+    raster = config.water_vapour
+    if not isinstance(raster, Path):
+        if config.water_vapour_units is not None:
+            raise InputError(path, "water_vapour_units in [split_window] describes a water vapour raster, "
+                             f"but water_vapour is the number {raster:g}",
+                             'give the number in g/cm2, or water_vapour = "tcwv.tif" (a path)')
+        return
+    if not raster.is_file():
+        raise InputError(path, f"water_vapour in [split_window] names {raster}, which is not a file",
+                         "give the path of a single-band GeoTIFF, relative to this TOML's folder")
+
+
+# A neutral surface: both bands at the same brightness temperature and emissivity, no band
+# difference. Its LST is NEUTRAL_K + c0 + (c3 + c4 w)(1 - e): a few tenths of a K above it for
+# real coefficients, and far off for coefficients in the wrong order or with a flipped sign.
+NEUTRAL_K, NEUTRAL_EMISSIVITY, NEUTRAL_TOLERANCE_K = 300.0, 0.98, 10.0
+NEUTRAL_WATER_VAPOUR = (0.0, 6.0)  # g cm-2; the LST is linear in w, so its ends bound it
+
+
+def _check_coefficients(path: Path, c: tuple[float, ...]) -> None:
+    """Refuse split-window coefficients that move a neutral surface's LST more than
+    ``NEUTRAL_TOLERANCE_K`` for some water vapour in ``NEUTRAL_WATER_VAPOUR`` (a sign or order mix-up)."""
+    e = np.array(NEUTRAL_EMISSIVITY)
+    found = [float(split_window(NEUTRAL_K, NEUTRAL_K, e, e, RetrievalConfig(c=c), w)) for w in NEUTRAL_WATER_VAPOUR]
+    if max(abs(v - NEUTRAL_K) for v in found) > NEUTRAL_TOLERANCE_K:
+        low, high = NEUTRAL_WATER_VAPOUR
+        raise InputError(path, f"c in [split_window] is {_shown(c)}, which turns a neutral surface (T2 = T3 = "
+                         f"{NEUTRAL_K:g} K, emissivities {NEUTRAL_EMISSIVITY:g}) into an LST of {found[0]:.1f} K at "
+                         f"water vapour {low:g} and {found[1]:.1f} K at {high:g} g/cm2, not {NEUTRAL_K:g} +- "
+                         f"{NEUTRAL_TOLERANCE_K:g} K",
+                         f"check the order (c0..c6) and signs, e.g. the default {_shown(RetrievalConfig().c)}")
 
 
 # Physically possible values, key -> (low, high, low excluded, what the key is). A value outside
@@ -128,11 +197,15 @@ def _check_ranges(path: Path, config: RetrievalConfig) -> None:
     defaults = RetrievalConfig()
     for key in ("c", *_BOUNDS):
         value = getattr(config, key)
+        if isinstance(value, Path):  # a water vapour raster: its values are checked when read
+            continue
         if not np.all(np.isfinite(value)):
             raise InputError(path, f"{key} in [{_section(key)}] is {_shown(value)}, not finite",
                              f"finite numbers, e.g. the default {_shown(getattr(defaults, key))}")
     for key, (low, high, low_open, meaning) in _BOUNDS.items():
         value = getattr(config, key)
+        if isinstance(value, Path):
+            continue
         allowed = f"{'(' if low_open else '['}{low:g}, {high:g}]"
         if any((v <= low if low_open else v < low) or v > high for v in np.atleast_1d(value)):
             what = "values" if isinstance(value, tuple) else "a value"
@@ -177,18 +250,24 @@ def emissivity(ndvi: np.ndarray, ndwi: np.ndarray, config: RetrievalConfig) -> t
     return out[0], out[1]
 
 
-def _atmosphere_and_surface(e2: np.ndarray, e3: np.ndarray, config: RetrievalConfig) -> np.ndarray:
-    c, w = config.c, config.water_vapour
+def _atmosphere_and_surface(e2: np.ndarray, e3: np.ndarray, config: RetrievalConfig,
+                            water_vapour: float | np.ndarray | None) -> np.ndarray:
+    """The terms after the band difference; ``water_vapour`` None: the config's scalar."""
+    c = config.c
+    w = config.water_vapour if water_vapour is None else water_vapour
+    if isinstance(w, Path):
+        raise TypeError("a water vapour raster is read by pipelines.water_vapour: pass its values")
     mean, diff = (e2 + e3) / 2.0, e2 - e3
     return c[0] + (c[3] + c[4] * w) * (1.0 - mean) + (c[5] + c[6] * w) * diff
 
 
-def split_window(t2: np.ndarray, t3: np.ndarray, e2: np.ndarray, e3: np.ndarray,
-                 config: RetrievalConfig) -> np.ndarray:
-    """LST (K) from TIS B2/B3 brightness temperatures and emissivities (see module docstring)."""
+def split_window(t2: np.ndarray | float, t3: np.ndarray | float, e2: np.ndarray, e3: np.ndarray,
+                 config: RetrievalConfig, water_vapour: float | np.ndarray | None = None) -> np.ndarray:
+    """LST (K) from TIS B2/B3 brightness temperatures and emissivities (see module docstring),
+    with ``water_vapour`` (g cm-2, per pixel from a raster) or else the config's scalar."""
     c = config.c
     d = np.asarray(t2, dtype=np.float64) - t3
-    return t2 + c[1] * d + c[2] * d**2 + _atmosphere_and_surface(e2, e3, config)
+    return t2 + c[1] * d + c[2] * d**2 + _atmosphere_and_surface(e2, e3, config, water_vapour)
 
 
 def split_window_inverse(lst: np.ndarray, e2: np.ndarray, e3: np.ndarray, config: RetrievalConfig,
@@ -199,7 +278,7 @@ def split_window_inverse(lst: np.ndarray, e2: np.ndarray, e3: np.ndarray, config
     """
     c = config.c
     d = np.asarray(difference, dtype=np.float64)
-    t2 = lst - c[1] * d - c[2] * d**2 - _atmosphere_and_surface(e2, e3, config)
+    t2 = lst - c[1] * d - c[2] * d**2 - _atmosphere_and_surface(e2, e3, config, None)
     return t2, t2 - d
 
 

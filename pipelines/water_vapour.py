@@ -1,0 +1,141 @@
+"""Total column water vapour from a raster, for the split-window LST retrieval.
+
+``[split_window] water_vapour`` in a ``--retrieval-config`` TOML may name a single-band GeoTIFF
+(e.g. ERA5 TCWV or MODIS MOD05) instead of a scene-wide number. It is read in g cm-2 (kg m-2,
+i.e. mm, divided by 10) as its band unit tag or ``water_vapour_units`` says, resampled
+bilinearly onto the LST grid (water vapour fields are smooth), strip by strip as the LST is.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio._err import CPLE_BaseError
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
+from rasterio.transform import array_bounds
+from rasterio.windows import Window, from_bounds
+
+from pipelines.errors import InputError
+from pipelines.geotiff import open_raster, unreadable
+from pipelines.grids import Grid, check_north_up, footprint_in, footprints_disjoint, ordered_bounds
+from pipelines.warping import warp_bands
+
+TO_G_CM2 = {"g/cm2": 1.0, "kg/m2": 0.1}  # 1 kg m-2 = 1 mm of precipitable water = 0.1 g cm-2
+# Band unit tags as written by common tools, spaces, "^" and "**" removed, lower case
+_TAGS = {"g/cm2": "g/cm2", "gcm-2": "g/cm2", "kg/m2": "kg/m2", "kgm-2": "kg/m2", "mm": "kg/m2"}
+VALID_G_CM2 = (0.0, 8.0)  # the wettest columns hold about 7 g cm-2 (see lst_retrieval._BOUNDS)
+
+
+def units_of_tag(tag: str) -> str | None:
+    """The unit (a key of ``TO_G_CM2``) a band unit tag names, ``None`` for an unknown one."""
+    key = tag.lower().replace(" ", "").replace("**", "").replace("^", "").replace("²", "2")
+    return _TAGS.get(key)
+
+
+class WaterVapour:
+    """A water vapour raster read onto the LST grid in g cm-2, with what it gave over the scene."""
+
+    def __init__(self, src: rasterio.DatasetReader, units: str | None) -> None:
+        if src.count != 1:
+            raise InputError(src.name, f"{src.count} bands, a water vapour raster has one",
+                             "give a single-band GeoTIFF of total column water vapour")
+        if src.crs is None:
+            raise InputError(src.name, "has no CRS", "the water vapour raster must be georeferenced")
+        check_north_up(src.name, Grid.of(src))
+        self.src, self.units = src, units or self._tagged_units(src)
+        self.total = 0.0  # sum of the values read onto the LST grid, for the scene mean
+        self.pixels = self.missing = self.wanted = 0
+
+    @classmethod
+    def opened(cls, path: Path, units: str | None, stack: ExitStack) -> WaterVapour:
+        """The raster at ``path``, closed with ``stack``."""
+        return cls(stack.enter_context(open_raster(path)), units)
+
+    @staticmethod
+    def _tagged_units(src: rasterio.DatasetReader) -> str:
+        """The band's unit tag as a known unit (none: g cm-2); an unknown one is refused."""
+        tag = (src.units[0] or "").strip()
+        if not tag:
+            return "g/cm2"
+        units = units_of_tag(tag)
+        if units is None:
+            raise InputError(src.name, f"band unit {tag!r} is not a water vapour unit groklst knows",
+                             'set water_vapour_units = "g/cm2" or "kg/m2" in [split_window] of the retrieval TOML')
+        return units
+
+    @property
+    def name(self) -> str:
+        return Path(self.src.name).name
+
+    def check(self, lst_grid: Grid) -> None:
+        """Refuse a raster that does not overlap ``lst_grid`` or has no values over it, and values
+        over it outside ``VALID_G_CM2`` (naming the range found; kg/m2 read as g/cm2 is hinted)."""
+        scene = ordered_bounds(array_bounds(lst_grid.height, lst_grid.width, lst_grid.transform))
+        own = ordered_bounds(tuple(self.src.bounds))
+        box = footprint_in(lst_grid.crs, scene, self.src.crs, own)
+        if footprints_disjoint(box, own):
+            raise InputError(self.src.name, "does not overlap the scene", "give a water vapour raster that covers it")
+        values = self._values_in(box)
+        if values.size == 0:
+            raise InputError(self.src.name, "has no water vapour values over the scene (all nodata)",
+                             "give a water vapour raster that covers it")
+        low, high = float(values.min()), float(values.max())
+        if low < VALID_G_CM2[0] or high > VALID_G_CM2[1]:
+            raise InputError(self.src.name, f"water vapour over the scene is {low:.4g}..{high:.4g} g/cm2 (read as "
+                             f"{self.units}), outside {VALID_G_CM2[0]:g}..{VALID_G_CM2[1]:g} g/cm2", self._hint(low, high))
+
+    def _hint(self, low: float, high: float) -> str:
+        """What to fix for values out of range: kg/m2 read as g/cm2 gives 10 times too much."""
+        if self.units == "g/cm2" and low >= 0.0 and high <= 10 * VALID_G_CM2[1]:
+            return 'values up to 80 look like kg/m2 (mm, as ERA5 TCWV): set water_vapour_units = "kg/m2"'
+        return "total column water vapour in g/cm2 (0..8) or kg/m2 (0..80), with water_vapour_units saying which"
+
+    def _values_in(self, box: tuple[float, float, float, float]) -> np.ndarray:
+        """The raster's valid values (g cm-2) in ``box`` (its own CRS), a pixel of margin around it
+        for the bilinear resampling."""
+        raw = from_bounds(*box, transform=self.src.transform)
+        col0, row0 = max(math.floor(raw.col_off) - 1, 0), max(math.floor(raw.row_off) - 1, 0)
+        col1 = min(math.ceil(raw.col_off + raw.width) + 1, self.src.width)
+        row1 = min(math.ceil(raw.row_off + raw.height) + 1, self.src.height)
+        try:
+            band = self.src.read(1, window=Window(col0, row0, col1 - col0, row1 - row0), masked=True)
+        except (RasterioError, CPLE_BaseError) as exc:
+            raise unreadable(self.src.name, exc) from exc
+        values = np.ma.filled(band.astype(np.float64), np.nan) * TO_G_CM2[self.units]
+        return values[np.isfinite(values)]
+
+    def on(self, grid: Grid) -> np.ndarray:
+        """Water vapour (g cm-2) on ``grid``, NaN where the raster has none; adds to the scene mean."""
+        try:
+            warped = warp_bands(self.src, 1, grid, src_nodata=self.src.nodata, resampling=Resampling.bilinear)
+        except (RasterioError, CPLE_BaseError) as exc:
+            raise unreadable(self.src.name, exc) from exc
+        values = warped.astype(np.float64) * TO_G_CM2[self.units]
+        valid = np.isfinite(values)
+        self.total += float(values[valid].sum())
+        self.pixels += int(valid.sum())
+        return values
+
+    def count_missing(self, retrieved: np.ndarray, values: np.ndarray) -> None:
+        """Count the pixels an LST would be retrieved at (``retrieved``) that have no water vapour."""
+        self.wanted += int(retrieved.sum())
+        self.missing += int((retrieved & ~np.isfinite(values)).sum())
+
+    def describe(self) -> str:
+        """The raster as the ``lst_method`` tag records it: its name and mean over the scene."""
+        mean = self.total / self.pixels if self.pixels else math.nan
+        return f"water_vapour={self.name} (raster, {self.units}; mean {mean:.3f} g/cm2 over the scene)"
+
+    def report_missing(self, warning: type[Warning]) -> None:
+        """Warn when LST pixels were left NaN for want of water vapour (count and share)."""
+        if self.missing:
+            share = self.missing / self.wanted
+            warnings.warn(f"{self.name} has no water vapour under {int(self.missing)} LST pixels ({share:.1%} of "
+                          "those retrieved): the LST is NaN there; give a raster that covers the whole scene",
+                          warning, stacklevel=3)
