@@ -312,9 +312,9 @@ def test_bad_inputs_exit_2_and_write_nothing(case, scene, products, tmp_path, ca
         config = tmp_path / "r.toml"
         config.write_text("[split_window\nc = 1")
         args += ["--retrieval-config", str(config)]
-    elif case == "implausible_retrieval":  # c0 = 300 K: every retrieved LST near 600 K
-        config = tmp_path / "r.toml"
-        config.write_text("[split_window]\nc = [300.0, 1.378, 0.183, 54.30, -2.238, -129.20, 16.40]\n")
+    elif case == "implausible_retrieval":  # c1 = 300: band differences of ~1 K add ~300 K
+        config = tmp_path / "r.toml"  # (passes the neutral-surface check, which has t2 == t3)
+        config.write_text("[split_window]\nc = [-0.268, 300.0, 0.183, 54.30, -2.238, -129.20, 16.40]\n")
         args += ["--retrieval-config", str(config)]
     out = tmp_path / "out"
     assert run(["ingest", *args, "--out-dir", str(out)]) == 2
