@@ -146,13 +146,25 @@ def default_name(mii: sdgsat.Product) -> str:
     return mii.folder.name.replace("_MII_", "_", 1)
 
 
+def _pixel_size(src: rasterio.DatasetReader) -> str:
+    """``src``'s pixel size in metres, as an error line says it ("10 m", "20 x 10 m")."""
+    width, height = src.res
+    return f"{width:g} m" if math.isclose(width, height) else f"{width:g} x {height:g} m"
+
+
 def _common_crs(srcs: list[rasterio.DatasetReader]) -> CRS:
+    """The CRS the MII cameras share; cameras in different CRSs or of different pixel sizes are
+    refused (the guidance grid takes camera A's pixel size: another camera's would be resampled)."""
     crs = srcs[0].crs
     for src in srcs:
         if src.crs is None:
             raise InputError(src.name, "has no CRS", "MII imagery must be georeferenced")
         if src.crs != crs:
             raise InputError(src.name, "MII cameras A and B are in different CRSs")
+        if not all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(src.res, srcs[0].res)):
+            raise InputError(src.name, f"{_pixel_size(src)} pixels, camera A's "
+                             f"({Path(srcs[0].name).name}) are {_pixel_size(srcs[0])}",
+                             "MII cameras A and B must share a 10 m grid: resample the product or adapt PATTERNS")
     return crs
 
 
@@ -205,6 +217,8 @@ class _Mii:
     valid: dict[int, int] = field(default_factory=dict)  # band -> valid guidance pixels written
     too_bright: dict[int, int] = field(default_factory=dict)  # band -> pixels above MAX_REFLECTANCE
     brightest: dict[int, float] = field(default_factory=dict)  # band -> largest reflectance written
+    inside: int = 0  # LST pixels written that hold thermal data (TIS or given LST)
+    uncovered: int = 0  # ... of them, those no camera has data under
 
     def check(self) -> None:
         """Refuse products that cannot give reflectance, before any work."""
@@ -271,6 +285,26 @@ class _Mii:
             self.too_bright[band] = self.too_bright.get(band, 0) + int((reflectance > MAX_REFLECTANCE).sum())
         if np.isfinite(reflectance).any():
             self.brightest[band] = max(self.brightest.get(band, -math.inf), float(np.nanmax(reflectance)))
+
+    def count_coverage(self, has_data: np.ndarray, thermal: np.ndarray, ratio: int) -> None:
+        """Add a written strip's LST pixels with thermal data, and those of them whose
+        ``ratio`` x ``ratio`` guidance pixels no camera has data in (``has_data``), to the counts."""
+        rows, cols = thermal.shape
+        covered = has_data.reshape(rows, ratio, cols, ratio).any(axis=(1, 3))
+        inside = np.isfinite(thermal)
+        self.inside += int(inside.sum())
+        self.uncovered += int((inside & ~covered).sum())
+
+    def coverage_report(self, thermal: str, effect: str) -> str | None:
+        """Where the cameras leave part of the ``thermal`` data without guidance: a warning saying
+        ``effect``, and the line for the tags; None when they cover all of it."""
+        if not self.uncovered:
+            return None
+        share = self.uncovered / max(self.inside, 1)
+        line = (f"MII cameras cover {100.0 * (1.0 - share):.1f} % of {thermal}: {self.uncovered} LST pixels "
+                f"({100.0 * share:.1f} %) have no guidance")
+        warnings.warn(f"{line} and are nodata {effect}", IngestWarning, stacklevel=3)
+        return line
 
     def check_plausible(self) -> None:
         """Refuse a scene whose reflectance no ground gives (see :data:`MAX_REFLECTANCE`):
@@ -779,9 +813,11 @@ def ingest_product(
             with rasterio.open(g_tmp, "w", **g_profile) as g_dst, rasterio.open(l_tmp, "w", **l_profile) as l_dst:
                 for n, (top, grid) in enumerate(zip(tops, strips), start=1):
                     refl = {}
+                    has_data = np.zeros((grid.height, grid.width), dtype=bool)  # a camera's data, any band
                     for band in MII_GUIDANCE_BANDS:
                         refl[band], saturated = mii.reflectance_and_saturation(band, grid)
                         mii.count(band, refl[band], saturated)
+                        has_data |= np.isfinite(refl[band]) | saturated
                     red, nir = refl[RED], refl[NIR]
                     guidance = np.stack([
                         dem_band.band(grid), *(refl[b] for b in MII_GUIDANCE_BANDS),
@@ -792,12 +828,19 @@ def ingest_product(
                     lst_window = Window(window.col_off, window.row_off + top, window.width,
                                         grid.height // ratio)
                     lst_strip = source.strip(lst_window, refl).astype(np.float32)
+                    mii.count_coverage(has_data, source.thermal(lst_window), ratio)
                     any_lst = any_lst or bool(np.isfinite(lst_strip).any())
                     l_dst.write(lst_strip, 1, window=Window(0, top, lst_grid.width, lst_strip.shape[0]))
                     report(len(strips) + n, total, "guidance and LST")
                 mii.check_plausible()
                 if not any_lst:
                     raise source.no_data_error()
+                coverage = (mii.coverage_report("the TIS data", "in the guidance and the LST")
+                            if isinstance(source, _TisLst) else
+                            mii.coverage_report("the given LST's data",
+                                                "in the guidance (a downscaled LST is nodata there)"))
+                if coverage is not None:  # tagged only then: a fully covered scene's outputs are unchanged
+                    common["mii_coverage"] = coverage
                 if isinstance(source, _TisLst):
                     source.report_repairs()
                     source.report_water_vapour()
