@@ -10,8 +10,9 @@ For each scene ``NAME_lst.tif`` (+ ``NAME_guidance.tif`` beside it):
    missing), chunk by chunk, so patches with too much nodata are dropped before any is written;
 3. the kept patches are split (spatial blocks or whole scenes, see :mod:`pipelines.patches`);
 4. each patch is then cut window by window with rasterio (memory: one patch plus the margin
-   the MTF kernel needs): HR LST = LST area-averaged to the HR grid, guidance area-averaged to
-   the HR grid, LR LST per scale by :func:`pipelines.degrade.degrade`. The MTF kernel's context
+   the MTF kernel needs): HR LST = LST area-averaged to the HR grid (in Kelvin or radiance, as
+   the LR LST: ``--aggregate``), guidance area-averaged to the HR grid, LR LST per scale by
+   :func:`pipelines.degrade.degrade`. The MTF kernel's context
    is the patch's own split's: pixels in blocks of another split count as missing, so no
    pixel of another split reaches a patch (:class:`OwnSplit`).
 """
@@ -77,8 +78,8 @@ class PrepareOptions:
     ratios: tuple[float, float, float] = (0.6, 0.1, 0.3)
     seed: int = 0
     max_nodata: float = 0.0
-    degrade: str = "area"
-    aggregate: str = "kelvin"
+    degrade: str = "mtf"  # a real sensor's blur: a block mean is sharper and flatters scores
+    aggregate: str = "radiance"  # a sensor integrates emitted radiance (T^4), not temperature
     lr_nodata: str = "any"
     split_by: str = "block"
     split_block: int | None = None  # HR pixels; default twice the patch
@@ -235,7 +236,7 @@ def cut_patch(
     r0, c0 = candidate.row_off - top, candidate.col_off - left
     lst_window = Window(c0 * f_l, r0 * f_l, (p + left + right) * f_l, (p + top + bottom) * f_l)
     lst = scene.lst_reading.read(lst_src, lst_window, scene.lst_path)
-    hr_context = wald.block_mean(lst, f_l) if f_l > 1 else lst
+    hr_context = _hr_lst(lst, f_l, opts.aggregate)
     hr = hr_context[top : top + p, left : left + p]
     source = _own_split_only(hr_context, own.foreign(scene, r0, c0, hr_context.shape))
     g_row, g_col = scene.guidance_offset
@@ -257,6 +258,14 @@ def cut_patch(
         )
         lr[s] = coarse[top // s : (top + p) // s, left // s : (left + p) // s]
     return hr, guidance, lr
+
+
+def _hr_lst(lst: np.ndarray, factor: int, aggregate: str) -> np.ndarray:
+    """The LST area-averaged onto the HR grid by the rule the LR LST is degraded by
+    (``aggregate``), so target and input differ by the scale alone (itself when native)."""
+    if factor == 1:
+        return lst
+    return wald.degrade(lst, factor, method="area", aggregate=aggregate)
 
 
 def _own_split_only(hr_context: np.ndarray, foreign: np.ndarray | None) -> np.ndarray:

@@ -14,7 +14,7 @@ from rasterio.windows import from_bounds
 
 from groklst_cli.app import run
 from pipelines.dataset import open_prepared
-from pipelines.degrade import block_mean
+from pipelines.degrade import block_mean, degrade
 from pipelines.errors import InputError
 from pipelines.geotiff import write_raster
 from pipelines.patches import parse_ratios, split_by_blocks, Footprint
@@ -42,7 +42,7 @@ def test_prepare_writes_the_contract(canonical_scene, tmp_path: Path) -> None:
     lst_path, guidance_path = canonical_scene
     out = tmp_path / "ds"
     status = run(["-q", "prepare", str(lst_path), "--out", str(out), "--scales", "2,4",
-                  "--patch", "8", "--stride", "4", "--split", "1:0:0"])
+                  "--patch", "8", "--stride", "4", "--split", "1:0:0", "--degrade", "area", "--aggregate", "kelvin"])
     assert status == 0
     ds = open_prepared(out)
     assert ds.bands == list(PAPER_BANDS) and ds.scales == [2, 4]
@@ -161,7 +161,8 @@ def test_nodata_patches_are_dropped_and_counted(tmp_path: Path) -> None:
 
 def test_hr_resolution_and_mtf_degradation(canonical_scene, tmp_path: Path) -> None:
     lst_path, _ = canonical_scene
-    prepare([lst_path], tmp_path / "ds60", PrepareOptions(scales=(2,), hr_resolution=60, patch=4, stride=4, ratios=(1, 0, 0)))
+    prepare([lst_path], tmp_path / "ds60", PrepareOptions(scales=(2,), hr_resolution=60, patch=4, stride=4, ratios=(1, 0, 0),
+                                                                 aggregate="kelvin"))
     ds = open_prepared(tmp_path / "ds60")
     assert ds.hr_resolution == 60
     _, _, hr = ds.read(0, 2)
@@ -348,7 +349,7 @@ def test_sdgsat_like_x3_case_on_the_sample_scene(tmp_path: Path, capsys) -> None
     lst_path, _ = write_scene(generate_scene(lr_shape=(72, 72), seed=2), tmp_path, name="heihe")
     out = tmp_path / "ds"
     assert run(["-q", "prepare", str(lst_path), "--out", str(out), "--scales", "3", "--patch", "24",
-                "--stride", "12", "--split-block", "36", "--json"]) == 0
+                "--stride", "12", "--split-block", "36", "--degrade", "area", "--json"]) == 0
     reported = json.loads(capsys.readouterr().out)
     ds = open_prepared(out)
     assert ds.scales == [3] and ds.hr_resolution == 30.0
@@ -358,7 +359,7 @@ def test_sdgsat_like_x3_case_on_the_sample_scene(tmp_path: Path, capsys) -> None
     for index in ds.indices("train")[:5] + ds.indices("test")[:5]:
         lr, guidance, hr = ds.read(index, 3)
         assert lr.shape == (8, 8) and np.isfinite(hr).all()
-        np.testing.assert_allclose(lr, block_mean(hr, 3), atol=1e-4)
+        np.testing.assert_allclose(lr, degrade(hr, 3, method="area", aggregate="radiance"), atol=1e-4)
         window = from_bounds(*_bounds(ds.georef(index)[1], 24), transform=src.transform)
         row, col = round(window.row_off), round(window.col_off)
         np.testing.assert_array_equal(hr, scene_lst[row : row + 24, col : col + 24])
@@ -384,7 +385,7 @@ def test_scene_split_radiance_aggregation_and_lenient_lr_nodata(tmp_path: Path) 
     lst[0, 0] = np.nan
     paths = [write_canonical_scene(tmp_path, f"s{i}", lst=lst, origin=(500_000.0 + i * 10_000, 5_760_000.0))[0]
              for i in range(3)]
-    opts = PrepareOptions(scales=(2,), patch=8, stride=8, split_by="scene", aggregate="radiance",
+    opts = PrepareOptions(scales=(2,), patch=8, stride=8, split_by="scene", degrade="area", aggregate="radiance",
                           lr_nodata="all", max_nodata=0.1, ratios=(0.34, 0.33, 0.33))
     info = prepare(paths, tmp_path / "ds", opts)
     assert sorted(info["patches"].values()) == [16, 16, 16]

@@ -34,7 +34,7 @@ def _prepared(folder: Path, scenes: dict[str, tuple[np.ndarray, tuple[float, flo
     paths = [write_canonical_scene(folder, name, shape=(ROWS, COLS), lst=lst, origin=origin, bands=("red", "nir"))[0]
              for name, (lst, origin) in scenes.items()]
     prepare(paths, folder / "ds", PrepareOptions(scales=SCALES, patch=PATCH, stride=4, split_block=BLOCK,
-                                                 degrade=degrade, seed=0))
+                                                 degrade=degrade, aggregate="kelvin", seed=0))
     return xr.open_zarr(folder / "ds" / "data.zarr").load()
 
 
