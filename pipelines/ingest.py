@@ -26,7 +26,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -306,10 +306,18 @@ class _Mii:
         warnings.warn(f"{line} and are nodata {effect}", IngestWarning, stacklevel=3)
         return line
 
+    def _shares_too_bright(self) -> dict[int, float]:
+        """Each band's share of its counted valid pixels above :data:`MAX_REFLECTANCE`."""
+        return {band: self.too_bright.get(band, 0) / max(self.valid.get(band, 0), 1) for band in MII_GUIDANCE_BANDS}
+
+    def implausible(self) -> bool:
+        """Whether a counted band's reflectance is one no ground gives (see :meth:`check_plausible`)."""
+        return max(self._shares_too_bright().values()) > MAX_IMPLAUSIBLE_SHARE
+
     def check_plausible(self) -> None:
         """Refuse a scene whose reflectance no ground gives (see :data:`MAX_REFLECTANCE`):
         written without complaint it would pass as guidance."""
-        share = {band: self.too_bright.get(band, 0) / max(self.valid.get(band, 0), 1) for band in MII_GUIDANCE_BANDS}
+        share = self._shares_too_bright()
         found = [band for band in MII_GUIDANCE_BANDS if share[band] > MAX_IMPLAUSIBLE_SHARE]
         if not found:
             return
@@ -354,8 +362,19 @@ class _Mii:
 
 
 def _ndmvi_minima(mii: _Mii, strips: list[Grid]) -> tuple[float, float]:
-    """Scene minima of red and NIR reflectance (NDMVI subtracts them), from a first pass."""
-    red_min, nir_min = indices.scene_minima((mii.reflectance(RED, g), mii.reflectance(NIR, g)) for g in strips)
+    """Scene minima of red and NIR reflectance (NDMVI subtracts them), from a first pass; red or
+    NIR reflectance that no ground gives is refused there, not minutes later after the write pass:
+    :meth:`_Mii.check_plausible` on the very pixels the write pass counts, so it refuses only scenes
+    the write pass's check would, with its message (a wrong gain on the other bands alone is still
+    found there)."""
+    first = replace(mii, flagged={}, valid={}, too_bright={}, brightest={})  # this pass's counts alone
+
+    def counted(band: int, grid: Grid) -> np.ndarray:
+        reflectance, saturated = mii.reflectance_and_saturation(band, grid)
+        first.count(band, reflectance, saturated)
+        return reflectance
+
+    red_min, nir_min = indices.scene_minima((counted(RED, g), counted(NIR, g)) for g in strips)
     if not (math.isfinite(red_min) and math.isfinite(nir_min)):
         if mii.saturation.policy == "nodata" and mii.levels:
             given = f" at DN {mii.saturation.given()}" if mii.saturation.levels is not None else ""
@@ -364,6 +383,12 @@ def _ndmvi_minima(mii: _Mii, strips: list[Grid]) -> tuple[float, float]:
                              "and --saturated nodata made it nodata (NDMVI needs both bands)",
                              "raise --mii-saturation-dn, or use --saturated keep")
         raise InputError(mii.product.folder, "no valid MII pixels inside the LST footprint")
+    if first.implausible():  # count the other bands too: the refusal is the write pass's, word for word
+        for grid in strips:
+            for band in MII_GUIDANCE_BANDS:
+                if band not in (RED, NIR):
+                    counted(band, grid)
+        first.check_plausible()
     return red_min, nir_min
 
 

@@ -1,7 +1,9 @@
-"""groklst ingest: MII cameras that cover only part of the LST, and cameras of different pixel sizes."""
+"""groklst ingest: MII cameras that cover only part of the LST, cameras of different pixel sizes, and
+implausible MII reflectance refused before the write pass."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -12,8 +14,9 @@ import rasterio
 from affine import Affine
 
 from groklst_cli.app import run
+from pipelines.errors import InputError
 from pipelines.fixtures import write_product_fixture
-from pipelines.ingest import IngestWarning, ingest_product
+from pipelines.ingest import MAX_REFLECTANCE, IngestWarning, ingest_product
 from pipelines.sample_scene import generate_scene
 
 KEPT_B_ROWS = 24  # of camera B's 48 guidance rows: its lower half is cut away
@@ -115,3 +118,53 @@ def test_a_camera_b_of_another_pixel_size_is_refused_in_one_line(products, tmp_p
         f"error: {camera_b}: 20 m pixels, camera A's ({camera_a.name}) are 10 m (hint: "
         "MII cameras A and B must share a 10 m grid: resample the product or adapt PATTERNS)"]
     assert not out.exists()
+
+
+def _nir_gain_scaled(mii: Path, target: Path, scale: float) -> Path:
+    """A copy of the MII product with B7's gain (calib.xml, GBK) times ``scale``."""
+    copy = target / f"x{scale:.9g}" / mii.name
+    shutil.copytree(mii, copy)
+    calib = copy / f"{mii.name}.calib.xml"
+    text, n = re.subn(rb"(<RADIANCE_GAIN_BAND_7>)([0-9.]+)", lambda m: m[1] + repr(float(m[2]) * scale).encode(),
+                      calib.read_bytes())
+    assert n == 1
+    calib.write_bytes(text)
+    return copy
+
+
+def _scale_putting_above(brightest_first: np.ndarray, above: int) -> float:
+    """The B7 gain factor that puts exactly ``above`` of the NIR values (sorted, brightest first)
+    above MAX_REFLECTANCE: the limit halfway between two of them (well apart: float32 rounding
+    cannot cross it)."""
+    lower, upper = float(brightest_first[above]), float(brightest_first[above - 1])
+    assert upper - lower > 1e-4 * upper
+    return MAX_REFLECTANCE / (0.5 * (lower + upper))
+
+
+def test_implausible_nir_is_refused_before_the_write_pass_and_just_under_it_is_written(products, tmp_path):
+    tis, mii = products
+    _, full, _ = _ingest([tis, mii], tmp_path / "full")
+    nir = full["guidance"][6]  # dem, B2..B7
+    values = np.sort(nir[np.isfinite(nir)])[::-1]
+    valid, half = values.size, values.size // 2  # 1440 of 2880 above: not more than half, accepted
+    gaps = values[:-1] - values[1:]
+    # counts of the brightest pixels that a gain can put above the limit alone (DN ties: not every count)
+    under = max(m for m in range(half - 16, half + 1) if gaps[m - 1] > 1e-4 * values[m - 1])
+    over = min(m for m in range(half + 1, half + 17) if gaps[m - 1] > 1e-4 * values[m - 1])
+    assert (under, over) == (1439, 1449)  # 49.97 % and 50.31 %
+
+    _, written, _ = _ingest([tis, _nir_gain_scaled(mii, tmp_path, _scale_putting_above(values, under))],
+                             tmp_path / "under")
+    assert (valid, int((written["guidance"][6] > MAX_REFLECTANCE).sum())) == (2880, under)
+
+    labels: list[str] = []
+    refused = _nir_gain_scaled(mii, tmp_path, _scale_putting_above(values, over))
+    with pytest.raises(InputError, match="the MII reflectance is implausible") as caught, warnings.catch_warnings():
+        warnings.simplefilter("ignore", IngestWarning)
+        ingest_product([tis, refused], tmp_path / "over", name="s",
+                       on_progress=lambda done, total, label: labels.append(label))
+    share = 100.0 * over / valid
+    assert f": B7 nir reaches {float(values[0]) * _scale_putting_above(values, over):.2g}, above 1.5 on {share:.0f} % " \
+        "of its valid pixels (hint: " in str(caught.value)
+    assert "NDMVI minima" in labels and "guidance and LST" not in labels  # refused by the first pass
+    assert not (tmp_path / "over").exists()
