@@ -161,8 +161,8 @@ def test_nodata_patches_are_dropped_and_counted(tmp_path: Path) -> None:
 
 def test_hr_resolution_and_mtf_degradation(canonical_scene, tmp_path: Path) -> None:
     lst_path, _ = canonical_scene
-    prepare([lst_path], tmp_path / "ds60", PrepareOptions(scales=(2,), hr_resolution=60, patch=4, stride=4, ratios=(1, 0, 0),
-                                                                 aggregate="kelvin"))
+    prepare([lst_path], tmp_path / "ds60", PrepareOptions(scales=(2,), hr_resolution=60, patch=4, stride=4,
+                                                          ratios=(1, 0, 0), aggregate="kelvin"))
     ds = open_prepared(tmp_path / "ds60")
     assert ds.hr_resolution == 60
     _, _, hr = ds.read(0, 2)
