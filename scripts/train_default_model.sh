@@ -25,7 +25,7 @@ for seed in 101 102 103 104 105 106 107 108; do
 done
 
 "$groklst" -q prepare "$work"/scenes/*_lst.tif -o "$work/dataset" --scales 3 --patch 96 \
-    --stride 48 --split 6:1:1 --split-by scene --aggregate radiance --seed 0 --overwrite
+    --stride 48 --split 6:1:1 --split-by scene --degrade area --aggregate radiance --seed 0 --overwrite
 
 "$groklst" train "$work/dataset" -o "$work/run" --model mocolsk-lite --scale 3 \
     --model-kwargs '{"num_stages": 2}' --iters 1200 --batch-size 4 --crop 48 \
