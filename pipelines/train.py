@@ -417,6 +417,7 @@ class _Run:
             if saved[key] != getattr(self.config, key):
                 raise InputError(path, f"the run was trained with {key}={saved[key]!r}, "
                                  f"not {getattr(self.config, key)!r}", "resume with its own settings")
+        self._check_schedule(path, state["scheduler"])
         started = state.get("world_size", self.context.world_size)  # states before it was saved: any
         if started != self.context.world_size:
             raise InputError(path, f"the run was trained with {started} process(es), not "
@@ -436,6 +437,14 @@ class _Run:
         self.best = state["best"]
         self.history = list(state["history"])
         self.losses = [float(v) for v in state.get("losses", [])]  # states saved at validations have none
+
+    def _check_schedule(self, path: Path, scheduler: Mapping[str, Any]) -> None:
+        """Refuse a state whose cosine cycle is not the config's: loading it would bring back the
+        saved cycle while the run's records named the config's."""
+        saved = scheduler.get("T_0")
+        if saved != self.config.period:
+            raise InputError(path, f"the run was trained with restart_every={saved!r}, "
+                             f"not {self.config.period!r}", "resume with its own settings")
 
     # --- files (rank 0) ----------------------------------------------------------------
     def _extra(self, metrics: dict[str, float] | None) -> dict[str, Any]:

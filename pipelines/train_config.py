@@ -19,12 +19,22 @@ from pipelines.errors import InputError
 from pipelines.toml_compat import tomllib
 
 MAX_SEED = 2**64 - 1  # the largest seed torch.manual_seed takes (here: importable without torch)
+CYCLES = 4  # cosine cycles per run by default: the reference config restarts every 2,500 of 10k iterations
+
+
+def default_restart_every(iters: int) -> int:
+    """Iterations per cosine cycle when none is set: :data:`CYCLES` cycles over the run (at least 1)."""
+    return max(1, int(iters) // CYCLES)
 
 
 @dataclass
 class TrainConfig:
     """One training run. Defaults follow the GrokLST paper (AdamW 1e-4/1e-5, 10k iterations,
-    batch 4, L1 loss in Kelvin, cosine annealing with warm restarts)."""
+    batch 4, L1 loss in Kelvin, cosine annealing with warm restarts every ``iters // 4``).
+
+    ``restart_every`` left unset becomes ``iters // 4`` (at least 1) when the config is built, so that every
+    record of the run (config.json, its state, its checkpoints) holds the cycle it trained with.
+    """
 
     model: str = "mocolsk"
     scale: int = 4
@@ -54,7 +64,9 @@ class TrainConfig:
             problems.append(f"crop {self.crop} must be a multiple of the scale {self.scale}")
         if self.lr <= 0 or self.weight_decay < 0:
             problems.append("lr must be > 0 and weight_decay >= 0")
-        if self.restart_every is not None and self.restart_every < 1:
+        if self.restart_every is None:
+            self.restart_every = default_restart_every(self.iters)
+        if self.restart_every < 1:
             problems.append("restart_every must be >= 1")
         if self.precision not in PRECISIONS:
             problems.append(f"precision must be one of {', '.join(PRECISIONS)}")
@@ -65,8 +77,8 @@ class TrainConfig:
 
     @property
     def period(self) -> int:
-        """Iterations per cosine cycle (one cycle over the whole run unless set)."""
-        return self.restart_every or self.iters
+        """Iterations per cosine cycle (``restart_every``; four cycles over the run unless set)."""
+        return self.restart_every or default_restart_every(self.iters)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -101,7 +101,7 @@ def _resumed_config(out: Path, requested: dict[str, Any], sources: dict[str, str
     (``requested``, ``sources``: each with where it came from) must agree with them, the device
     excepted. Only the settings given are compared: a default never stands in for the run's."""
     record = json.loads((out / CONFIG_FILE).read_text())
-    saved = record["train"]
+    saved = _with_restart_every(record["train"])
     config = TrainConfig(**saved)
     for key, source in sources.items():
         if key != "device" and requested[key] != saved[key]:
@@ -110,6 +110,14 @@ def _resumed_config(out: Path, requested: dict[str, Any], sources: dict[str, str
     # the device the run asked for (a run started with --device cpu resumes on the CPU), unless given
     config.device = requested.get("device") or record.get("requested_device", TrainConfig.device)
     return config
+
+
+def _with_restart_every(saved: dict[str, Any]) -> dict[str, Any]:
+    """A run's saved settings with its cosine cycle: a run recorded before the default was four
+    cycles (``restart_every`` null) trained one cycle over all its iterations."""
+    if saved.get("restart_every") is not None:
+        return saved
+    return {**saved, "restart_every": saved["iters"]}
 
 
 def _sources(given: dict[str, Any], file_settings: dict[str, Any], config_file: Optional[Path]) -> dict[str, str]:
@@ -186,6 +194,7 @@ def train_cmd(
     crop: int = typer.Option(TrainConfig.crop, "--crop", help="Random crop in HR pixels (a multiple of the scale, at most the patch)."),
     lr: float = typer.Option(TrainConfig.lr, "--lr", help="AdamW learning rate."),
     weight_decay: float = typer.Option(TrainConfig.weight_decay, "--weight-decay", help="AdamW weight decay."),
+    restart_every: Optional[int] = typer.Option(None, "--restart-every", show_default="a quarter of --iters", help="Iterations per cosine cycle: the learning rate restarts at --lr every N iterations (--iters for one cycle)."),
     val_every: int = typer.Option(TrainConfig.val_every, "--val-every", help="Validate and checkpoint every K iterations."),
     seed: int = typer.Option(TrainConfig.seed, "--seed", help="Seed of weights, data order and augmentation."),
     device: str = typer.Option(TrainConfig.device, "--device", callback=lower_case, help="auto, cpu, cuda or cuda:N."),
@@ -214,7 +223,8 @@ def train_cmd(
     if max_seconds is not None and not max_seconds > 0:
         raise InputError("--max-seconds", f"must be a positive number of seconds, not {max_seconds:g}")
     given = _typed(ctx, {"model": model, "scale": scale, "iters": iters, "batch_size": batch_size,
-                         "crop": crop, "lr": lr, "weight_decay": weight_decay, "val_every": val_every,
+                         "crop": crop, "lr": lr, "weight_decay": weight_decay,
+                         "restart_every": restart_every, "val_every": val_every,
                          "seed": seed, "device": device, "precision": precision,
                          "model_kwargs": _model_kwargs(model_kwargs)})
     file_settings = read_config_file(config_file) if config_file else {}
