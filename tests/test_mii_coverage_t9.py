@@ -102,6 +102,18 @@ def test_cameras_covering_part_of_the_lst_are_a_warning_and_a_tag(given_lst, sce
         np.testing.assert_array_equal(part["lst"][0][~missing], full["lst"][0][~missing])
 
 
+def test_downscale_on_product_folders_keeps_the_coverage_tag(products, tmp_path, capsys):
+    """The downscaled LST says why part of it is nodata, as the ingested pair did."""
+    tis, mii = products
+    cut = _rewritten_camera_b(mii, tmp_path, lambda data, profile: data[:, :KEPT_B_ROWS, :])
+    out = tmp_path / "out"
+    assert run(["-q", "downscale", str(tis), str(cut), "--out-dir", str(out)]) == 0
+    assert "MII cameras cover 79.7 % of the TIS data" in capsys.readouterr().err
+    (output,) = out.glob("*_downscaled.tif")
+    with rasterio.open(output) as src:
+        assert src.tags()["mii_coverage"].startswith("MII cameras cover 79.7 % of the TIS data: 64 LST pixels")
+
+
 def test_a_camera_b_of_another_pixel_size_is_refused_in_one_line(products, tmp_path, capsys):
     tis, mii = products
 

@@ -133,7 +133,7 @@ def ingest_scene(scene: ProductScene, how: ProductIngest) -> dict[str, str]:
     info(f"ingested {scene.shown}")
     kept = {}
     for path, names in ((lst, ("coregistration", "tis_band_registration", "tis_destriping", "tis_saturation",
-                               "lst_method", "approximate")),
+                               "mii_coverage", "lst_method", "approximate")),
                         (guidance, ("mii_saturation", "dem_source"))):
         with open_raster(path) as src:
             kept.update({name: src.tags()[name] for name in names if name in src.tags()})
