@@ -187,6 +187,7 @@ def network_candidate(model: str, layers: SceneLayers, source, crop: int, opts: 
         model=model, scale=s, iters=opts.iters, batch_size=opts.batch_size, crop=crop,
         lr=opts.lr, min_lr=opts.lr / 100, val_every=opts.val_every, seed=opts.seed,
         device=opts.device, precision="fp32", model_kwargs=opts.kwargs_for(model),
+        restart_every=opts.iters,  # one cosine decay: a short per-scene fit with early stopping
     )
     stalled = EarlyStopping(opts.patience)
     limits = Limits(max_seconds=opts.seconds)
