@@ -29,7 +29,7 @@ done
 
 "$groklst" train "$work/dataset" -o "$work/run" --model mocolsk-lite --scale 3 \
     --model-kwargs '{"num_stages": 2}' --iters 1200 --batch-size 4 --crop 48 \
-    --val-every 200 --seed 0 --device cpu --overwrite
+    --val-every 200 --restart-every 1200 --seed 0 --device cpu --overwrite
 
 "$groklst" evaluate "$work/dataset" --checkpoint "$work/run/best.pt" --split test \
     --baselines bicubic,bilinear
