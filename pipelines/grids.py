@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 import rasterio
 from affine import Affine
+from rasterio._err import CPLE_BaseError  # what GDAL raises directly, e.g. from PROJ
 from rasterio.crs import CRS
+from rasterio.errors import CRSError
 from rasterio.windows import Window
 
 from pipelines.errors import InputError
@@ -341,11 +343,18 @@ def pair_grids(
     return PairedGrids(scale, factor, lr_window, guidance_window, output)
 
 
+UNRELATED_CRS_HINT = ("no transformation links this CRS to the LST's: georeference the guidance in a known "
+                      "CRS (gdal_edit.py -a_srs EPSG:XXXX), then align it")
+
+
 def other_crs_hint(lst: Grid, guidance: Grid, *, offers_align: bool) -> str:
     """The hint for a guidance in another CRS than the LST's: its pixel size is measured in the
     LST's CRS (as ``--align`` measures it), so that a guidance at or coarser than the LST is
     asked for a finer one and ``--align`` is suggested only where it would take the guidance."""
-    left, _, right, _ = footprint_in(guidance.crs, guidance.bounds, lst.crs, lst.bounds)
+    try:
+        left, _, right, _ = footprint_in(guidance.crs, guidance.bounds, lst.crs, lst.bounds)
+    except (CRSError, CPLE_BaseError):  # a local/engineering CRS: nothing relates it to the LST's
+        return UNRELATED_CRS_HINT
     ratio = lst.res[0] / ((right - left) / guidance.width)
     if not ratio > 1 + ALIGNMENT_TOLERANCE:  # also NaN, where the footprint has no size in the LST CRS
         return FINER_HINT

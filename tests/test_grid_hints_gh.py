@@ -108,6 +108,17 @@ def test_a_guidance_in_another_crs_is_measured_in_the_lst_crs(lst: Path, capsys,
     assert _hint(lst, guidance, capsys, "coregister") == coregister_hint
 
 
+@pytest.mark.parametrize("command", ["downscale", "coregister"])
+def test_a_guidance_in_a_local_crs_is_refused_in_one_line(lst: Path, capsys, command: str) -> None:
+    """Review R2: measuring a local (engineering) CRS in the LST's raised an internal error."""
+    local = CRS.from_wkt('LOCAL_CS["local",UNIT["metre",1],AXIS["X",EAST],AXIS["Y",NORTH]]')
+    guidance = _write(lst.parent / "g.tif", local, Affine(10.0, 0, X0, 0, -10.0, Y0), (48, 48))
+    line = _error(lst, guidance, capsys, command)
+    assert line.startswith("error: g.tif: CRS LOCAL_CS") and "internal error" not in line
+    assert line.endswith("(hint: no transformation links this CRS to the LST's: georeference the guidance "
+                         "in a known CRS (gdal_edit.py -a_srs EPSG:XXXX), then align it)")
+
+
 def test_the_align_hint_for_a_3x_finer_other_crs_guidance_works(lst: Path) -> None:
     """What the hint says is true: downscale --align takes that guidance, at x3."""
     out = lst.parent / "out.tif"
