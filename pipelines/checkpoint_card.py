@@ -64,6 +64,14 @@ def _training_value(config: dict[str, Any], key: str) -> Any:
     return value
 
 
+def _config_value(key: str, value: Any) -> str:
+    """A config value as recorded; a run recorded before the cycle default became a quarter of
+    the run has ``restart_every`` null, which trained one cycle: say so, as null now reads as four."""
+    if key == "restart_every" and value is None:
+        return "null (one cycle)"
+    return json.dumps(value)
+
+
 def _validation_line(config: dict[str, Any]) -> str | None:
     val = config.get("val")
     if not isinstance(val, dict):
@@ -105,6 +113,6 @@ def format_card(card: dict[str, Any]) -> list[str]:
              *(k for k, _ in _TRAINING_KEYS)}
     rest = {k: v for k, v in config.items() if k not in shown}
     if rest:
-        lines.append("config      " + ", ".join(f"{k}={json.dumps(v)}" for k, v in rest.items()))
+        lines.append("config      " + ", ".join(f"{k}={_config_value(k, v)}" for k, v in rest.items()))
     lines.append(f"version     made with groklst {card['groklst_version']}")
     return lines

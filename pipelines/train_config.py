@@ -77,8 +77,8 @@ class TrainConfig:
 
     @property
     def period(self) -> int:
-        """Iterations per cosine cycle (``restart_every``; four cycles over the run unless set)."""
-        return self.restart_every or default_restart_every(self.iters)
+        """Iterations per cosine cycle (``restart_every``, which ``__post_init__`` always sets)."""
+        return int(self.restart_every)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

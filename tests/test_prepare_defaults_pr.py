@@ -77,7 +77,7 @@ def test_cli_defaults_on_a_sample_scene_are_recorded_and_applied(tmp_path: Path)
     assert max(off_by) > 0.05  # not the old area/kelvin pairs
 
 
-def test_an_old_defaults_dataset_is_never_mixed_with_new_pairs(tmp_path: Path, capsys) -> None:
+def test_an_old_defaults_dataset_is_refused_or_replaced_whole(tmp_path: Path, capsys) -> None:
     lst_path, _ = write_canonical_scene(tmp_path, "board", lst=_checkerboard())
     out = tmp_path / "ds"
     old = ["-q", "prepare", str(lst_path), "--out", str(out), "--scales", "2", "--patch", "8", "--stride", "8",

@@ -103,6 +103,14 @@ def test_the_default_cycle_is_recorded_and_shown_on_the_card(dataset: Path, tmp_
     assert logged_lrs(out) == pytest.approx([cosine(k, 2) for k in range(8)], rel=1e-9)
 
 
+def test_a_card_says_an_old_null_cycle_was_one_cycle() -> None:
+    """The shipped checkpoint predates the four-cycle default: null there meant one cycle."""
+    shipped = Path(__file__).resolve().parents[1] / "models" / "pretrained" / "mocolsk-lite-x3-sdgsat.pt"
+    card = checkpoint_card(shipped)
+    assert card["config"]["restart_every"] is None  # the record itself is left as written
+    assert "config      min_lr=1e-07, restart_every=null (one cycle), val_every=200" in format_card(card)
+
+
 def test_restart_every_option_overrides_the_config_file(dataset: Path, tmp_path: Path) -> None:
     settings = tmp_path / "train.toml"
     settings.write_text("restart_every = 2\n")
