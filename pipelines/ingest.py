@@ -164,7 +164,7 @@ def _common_crs(srcs: list[rasterio.DatasetReader]) -> CRS:
         if not all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(src.res, srcs[0].res)):
             raise InputError(src.name, f"{_pixel_size(src)} pixels, camera A's "
                              f"({Path(srcs[0].name).name}) are {_pixel_size(srcs[0])}",
-                             "MII cameras A and B must share a 10 m grid: resample the product or adapt PATTERNS")
+                             "MII cameras A and B must share one pixel size: resample the product or adapt PATTERNS")
     return crs
 
 
@@ -286,12 +286,11 @@ class _Mii:
         if np.isfinite(reflectance).any():
             self.brightest[band] = max(self.brightest.get(band, -math.inf), float(np.nanmax(reflectance)))
 
-    def count_coverage(self, has_data: np.ndarray, thermal: np.ndarray, ratio: int) -> None:
-        """Add a written strip's LST pixels with thermal data, and those of them whose
+    def count_coverage(self, has_data: np.ndarray, inside: np.ndarray, ratio: int) -> None:
+        """Add a written strip's LST pixels with thermal data (``inside``), and those of them whose
         ``ratio`` x ``ratio`` guidance pixels no camera has data in (``has_data``), to the counts."""
-        rows, cols = thermal.shape
+        rows, cols = inside.shape
         covered = has_data.reshape(rows, ratio, cols, ratio).any(axis=(1, 3))
-        inside = np.isfinite(thermal)
         self.inside += int(inside.sum())
         self.uncovered += int((inside & ~covered).sum())
 
@@ -470,8 +469,10 @@ class _GivenLst:
             return Units.kelvin
         return Units.auto
 
-    def strip(self, window: Window, reflectance: dict[int, np.ndarray]) -> np.ndarray:
-        return self.thermal(window)
+    def strip(self, window: Window, reflectance: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The LST of ``window`` (K), and where it holds data (for the MII coverage count)."""
+        lst = self.thermal(window)
+        return lst, np.isfinite(lst)
 
     def thermal(self, window: Window) -> np.ndarray:
         """The LST in Kelvin (what is placed against the MII)."""
@@ -620,19 +621,21 @@ class _TisLst:
         t2, t3 = (sdgsat.brightness_temperature(self._registered_radiance(band, window), band) for band in (2, 3))
         return t2, t3
 
-    def strip(self, window: Window, reflectance: dict[int, np.ndarray]) -> np.ndarray:
+    def strip(self, window: Window, reflectance: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The LST retrieved on ``window``, and where TIS B2 holds data (what :meth:`thermal` gives
+        data at: destriping subtracts a finite profile), for the MII coverage count."""
         green, red, nir = (_block_mean(reflectance[b], self.ratio) for b in (GREEN, RED, NIR))
         e2, e3 = lst_retrieval.emissivity(indices.ndvi(red, nir), indices.ndwi(green, nir), self.config)
         if self.method == "split-window":
             t2, t3 = self._split_window_temperatures(window)
-            lst = lst_retrieval.split_window(t2, t3, e2, e3, self.config, self._water_vapour(window, t2, t3, e2))
+            lst = lst_retrieval.split_window(t2, t3, e2, e3, self.config, self._vapour_on_strip(window, t2, t3, e2))
         else:
             t2 = self._destriped_temperatures(window)[0]
             lst = lst_retrieval.single_channel(t2, e2, sdgsat.TIS_WAVELENGTH_UM[1])
         self._check_plausible(lst)
-        return lst
+        return lst, np.isfinite(t2)
 
-    def _water_vapour(self, window: Window, t2: np.ndarray, t3: np.ndarray, e2: np.ndarray) -> np.ndarray | None:
+    def _vapour_on_strip(self, window: Window, t2: np.ndarray, t3: np.ndarray, e2: np.ndarray) -> np.ndarray | None:
         """The water vapour raster on the LST rows of ``window`` (None: the config's scalar), its
         holes under pixels that would be retrieved counted."""
         if self.vapour is None:
@@ -730,7 +733,9 @@ class _TisLst:
                 f"{lo:g}..{hi:g} K (found {found[1]:.6g}..{found[2]:.6g} K)", hint)
 
     def no_data_error(self) -> InputError:
-        return InputError(self.tis.folder, "no valid TIS pixels inside the MII footprint")
+        """Why no LST was retrieved: a water vapour raster that gave none, else the TIS."""
+        uncovered = self.vapour.uncovered_error() if self.vapour is not None else None
+        return uncovered or InputError(self.tis.folder, "no valid TIS pixels inside the MII footprint")
 
 
 def ingest_product(
@@ -797,7 +802,7 @@ def ingest_product(
         report(0, 1, "MII saturation")
         mii.find_saturation()
         source = (_GivenLst(lst_src, window, lst_decoding or LstDecoding(), lst_units) if lst is not None
-                  else _TisLst(tis, lst_src, ratio, method, config, _water_vapour(config, method, stack)))
+                  else _TisLst(tis, lst_src, ratio, method, config, _open_water_vapour_raster(config, method, stack)))
         if isinstance(source, _TisLst):
             source.place(window, lst_grid)
             source.find_saturation()
@@ -852,8 +857,9 @@ def ingest_product(
                     g_dst.write(guidance, window=Window(0, top * ratio, grid.width, grid.height))
                     lst_window = Window(window.col_off, window.row_off + top, window.width,
                                         grid.height // ratio)
-                    lst_strip = source.strip(lst_window, refl).astype(np.float32)
-                    mii.count_coverage(has_data, source.thermal(lst_window), ratio)
+                    lst_strip, inside = source.strip(lst_window, refl)
+                    lst_strip = lst_strip.astype(np.float32)
+                    mii.count_coverage(has_data, inside, ratio)
                     any_lst = any_lst or bool(np.isfinite(lst_strip).any())
                     l_dst.write(lst_strip, 1, window=Window(0, top, lst_grid.width, lst_strip.shape[0]))
                     report(len(strips) + n, total, "guidance and LST")
@@ -877,7 +883,7 @@ def ingest_product(
     return lst_path, guidance_path
 
 
-def _water_vapour(config: lst_retrieval.RetrievalConfig, method: str, stack: ExitStack) -> WaterVapour | None:
+def _open_water_vapour_raster(config: lst_retrieval.RetrievalConfig, method: str, stack: ExitStack) -> WaterVapour | None:
     """The config's water vapour raster, opened with ``stack``; None when it gives a number or the
     method needs none."""
     if method != "split-window" or not isinstance(config.water_vapour, Path):

@@ -109,7 +109,8 @@ def _parsed(path: Path, section: str, key: str, value: object) -> float | tuple[
         return path.parent / value
     if key == "water_vapour_units":
         if value not in WATER_VAPOUR_UNITS:
-            raise InputError(path, f"water_vapour_units in [split_window] is {value!r}, not a unit groklst knows",
+            raise InputError(path, f"water_vapour_units in [split_window] is {_toml_text(value)}, not a unit "
+                             "groklst knows",
                              'use "g/cm2" or "kg/m2" (kg/m2 = mm, as ERA5 TCWV)')
         return str(value)
     items = value if isinstance(value, list) else [value]
@@ -145,14 +146,17 @@ def _check_water_vapour_raster(path: Path, config: RetrievalConfig) -> None:
 
 # A neutral surface: both bands at the same brightness temperature and emissivity, no band
 # difference. Its LST is NEUTRAL_K + c0 + (c3 + c4 w)(1 - e): a few tenths of a K above it for
-# real coefficients, and far off for coefficients in the wrong order or with a flipped sign.
+# real coefficients, and far off when c0, c3 or c4 is misplaced or badly scaled. c1, c2 (band
+# difference) and c5, c6 (emissivity difference) do not act on it, so their mix-ups pass.
 NEUTRAL_K, NEUTRAL_EMISSIVITY, NEUTRAL_TOLERANCE_K = 300.0, 0.98, 10.0
 NEUTRAL_WATER_VAPOUR = (0.0, 6.0)  # g cm-2; the LST is linear in w, so its ends bound it
 
 
 def _check_coefficients(path: Path, c: tuple[float, ...]) -> None:
     """Refuse split-window coefficients that move a neutral surface's LST more than
-    ``NEUTRAL_TOLERANCE_K`` for some water vapour in ``NEUTRAL_WATER_VAPOUR`` (a sign or order mix-up)."""
+    ``NEUTRAL_TOLERANCE_K`` for some water vapour in ``NEUTRAL_WATER_VAPOUR``: c0, c3 or c4 misplaced
+    (e.g. the list reversed) or scaled (a slipped decimal, c4 sign-flipped and scaled); only these act
+    on a neutral surface."""
     e = np.array(NEUTRAL_EMISSIVITY)
     found = [float(split_window(NEUTRAL_K, NEUTRAL_K, e, e, RetrievalConfig(c=c), w)) for w in NEUTRAL_WATER_VAPOUR]
     if max(abs(v - NEUTRAL_K) for v in found) > NEUTRAL_TOLERANCE_K:

@@ -2,8 +2,9 @@
 
 ``[split_window] water_vapour`` in a ``--retrieval-config`` TOML may name a single-band GeoTIFF
 (e.g. ERA5 TCWV or MODIS MOD05) instead of a scene-wide number. It is read in g cm-2 (kg m-2,
-i.e. mm, divided by 10) as its band unit tag or ``water_vapour_units`` says, resampled
-bilinearly onto the LST grid (water vapour fields are smooth), strip by strip as the LST is.
+i.e. mm, divided by 10) as its band unit tag or ``water_vapour_units`` says, after the band's
+scale/offset (packed int16 ERA5), resampled bilinearly onto the LST grid (water vapour fields
+are smooth), strip by strip as the LST is.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 import warnings
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,18 +20,36 @@ import rasterio
 from rasterio._err import CPLE_BaseError
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
-from rasterio.transform import array_bounds
 from rasterio.windows import Window, from_bounds
 
 from pipelines.errors import InputError
-from pipelines.geotiff import open_raster, unreadable
+from pipelines.geotiff import apply_scaling, band_scaling, open_raster, unreadable
 from pipelines.grids import Grid, check_north_up, footprint_in, footprints_disjoint, ordered_bounds
 from pipelines.warping import warp_bands
 
 TO_G_CM2 = {"g/cm2": 1.0, "kg/m2": 0.1}  # 1 kg m-2 = 1 mm of precipitable water = 0.1 g cm-2
 # Band unit tags as written by common tools, spaces, "^" and "**" removed, lower case
-_TAGS = {"g/cm2": "g/cm2", "gcm-2": "g/cm2", "kg/m2": "kg/m2", "kgm-2": "kg/m2", "mm": "kg/m2"}
+# ("cm": MODIS MOD05 precipitable water, 1 cm of liquid water = 1 g cm-2)
+_TAGS = {"g/cm2": "g/cm2", "gcm-2": "g/cm2", "cm": "g/cm2", "kg/m2": "kg/m2", "kgm-2": "kg/m2", "mm": "kg/m2"}
 VALID_G_CM2 = (0.0, 8.0)  # the wettest columns hold about 7 g cm-2 (see lst_retrieval._BOUNDS)
+BLOCK_PIXELS = 1 << 20  # raster pixels check() reads at a time: memory stays flat on a large raster
+
+
+@dataclass
+class Summary:
+    """Running count, minimum, maximum and sum of valid values (g cm-2), gathered block by block."""
+
+    count: int = 0
+    low: float = math.inf
+    high: float = -math.inf
+    total: float = 0.0
+
+    def add(self, values: np.ndarray) -> None:
+        """Add a block's valid (finite) values."""
+        if values.size:
+            self.count += values.size
+            self.low, self.high = min(self.low, float(values.min())), max(self.high, float(values.max()))
+            self.total += float(values.sum())
 
 
 def units_of_tag(tag: str) -> str | None:
@@ -49,6 +69,7 @@ class WaterVapour:
             raise InputError(src.name, "has no CRS", "the water vapour raster must be georeferenced")
         check_north_up(src.name, Grid.of(src))
         self.src, self.units = src, units or self._tagged_units(src)
+        self.scaling = band_scaling(src, [1], src.name)  # (scale, offset): packed int16 ERA5 is unpacked
         self.total = 0.0  # sum of the values read onto the LST grid, for the scene mean
         self.pixels = self.missing = self.wanted = 0
 
@@ -76,16 +97,16 @@ class WaterVapour:
     def check(self, lst_grid: Grid) -> None:
         """Refuse a raster that does not overlap ``lst_grid`` or has no values over it, and values
         over it outside ``VALID_G_CM2`` (naming the range found; kg/m2 read as g/cm2 is hinted)."""
-        scene = ordered_bounds(array_bounds(lst_grid.height, lst_grid.width, lst_grid.transform))
+        scene = ordered_bounds(lst_grid.bounds)
         own = ordered_bounds(tuple(self.src.bounds))
         box = footprint_in(lst_grid.crs, scene, self.src.crs, own)
         if footprints_disjoint(box, own):
             raise InputError(self.src.name, "does not overlap the scene", "give a water vapour raster that covers it")
-        values = self._values_in(box)
-        if values.size == 0:
+        found = self.summary_in(box)
+        if found.count == 0:
             raise InputError(self.src.name, "has no water vapour values over the scene (all nodata)",
                              "give a water vapour raster that covers it")
-        low, high = float(values.min()), float(values.max())
+        low, high = found.low, found.high
         if low < VALID_G_CM2[0] or high > VALID_G_CM2[1]:
             raise InputError(self.src.name, f"water vapour over the scene is {low:.4g}..{high:.4g} g/cm2 (read as "
                              f"{self.units}), outside {VALID_G_CM2[0]:g}..{VALID_G_CM2[1]:g} g/cm2", self._hint(low, high))
@@ -96,19 +117,32 @@ class WaterVapour:
             return 'values up to 80 look like kg/m2 (mm, as ERA5 TCWV): set water_vapour_units = "kg/m2"'
         return "total column water vapour in g/cm2 (0..8) or kg/m2 (0..80), with water_vapour_units saying which"
 
-    def _values_in(self, box: tuple[float, float, float, float]) -> np.ndarray:
+    def summary_in(self, box: tuple[float, float, float, float]) -> Summary:
         """The raster's valid values (g cm-2) in ``box`` (its own CRS), a pixel of margin around it
-        for the bilinear resampling."""
+        for the bilinear resampling, read in blocks of rows (a scene-wide read of a fine raster
+        took hundreds of MB)."""
         raw = from_bounds(*box, transform=self.src.transform)
         col0, row0 = max(math.floor(raw.col_off) - 1, 0), max(math.floor(raw.row_off) - 1, 0)
         col1 = min(math.ceil(raw.col_off + raw.width) + 1, self.src.width)
         row1 = min(math.ceil(raw.row_off + raw.height) + 1, self.src.height)
+        found = Summary()
+        step = max(BLOCK_PIXELS // max(col1 - col0, 1), 1)
+        for top in range(row0, row1, step):
+            values = self._read(Window(col0, top, col1 - col0, min(step, row1 - top)))
+            found.add(values[np.isfinite(values)])
+        return found
+
+    def _read(self, window: Window) -> np.ndarray:
+        """The raster's values (g cm-2) in ``window``, NaN at nodata."""
         try:
-            band = self.src.read(1, window=Window(col0, row0, col1 - col0, row1 - row0), masked=True)
+            band = self.src.read(1, window=window, masked=True)
         except (RasterioError, CPLE_BaseError) as exc:
             raise unreadable(self.src.name, exc) from exc
-        values = np.ma.filled(band.astype(np.float64), np.nan) * TO_G_CM2[self.units]
-        return values[np.isfinite(values)]
+        return self._g_cm2(np.ma.filled(band.astype(np.float64), np.nan))
+
+    def _g_cm2(self, values: np.ndarray) -> np.ndarray:
+        """Stored values (float64, NaN at nodata) unpacked by the band's scale/offset, in g cm-2."""
+        return apply_scaling(values, self.scaling) * TO_G_CM2[self.units]
 
     def on(self, grid: Grid) -> np.ndarray:
         """Water vapour (g cm-2) on ``grid``, NaN where the raster has none; adds to the scene mean."""
@@ -116,7 +150,7 @@ class WaterVapour:
             warped = warp_bands(self.src, 1, grid, src_nodata=self.src.nodata, resampling=Resampling.bilinear)
         except (RasterioError, CPLE_BaseError) as exc:
             raise unreadable(self.src.name, exc) from exc
-        values = warped.astype(np.float64) * TO_G_CM2[self.units]
+        values = self._g_cm2(warped.astype(np.float64))
         valid = np.isfinite(values)
         self.total += float(values[valid].sum())
         self.pixels += int(valid.sum())
@@ -126,6 +160,16 @@ class WaterVapour:
         """Count the pixels an LST would be retrieved at (``retrieved``) that have no water vapour."""
         self.wanted += int(retrieved.sum())
         self.missing += int((retrieved & ~np.isfinite(values)).sum())
+
+    def uncovered_error(self) -> InputError | None:
+        """The refusal when no LST pixel that would be retrieved got water vapour (a raster that
+        overlaps the scene by less than a pixel, or only with nodata), else None: the TIS is not
+        to blame for an all-NaN LST then."""
+        if not self.wanted or self.missing < self.wanted:
+            return None
+        return InputError(self.src.name, f"no water vapour over the scene's {self.wanted} LST pixels (it overlaps "
+                          "the scene by less than a pixel, or only with nodata)",
+                          "give a water vapour raster that covers the scene")
 
     def describe(self) -> str:
         """The raster as the ``lst_method`` tag records it: its name and mean over the scene."""

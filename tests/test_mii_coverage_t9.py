@@ -128,7 +128,7 @@ def test_a_camera_b_of_another_pixel_size_is_refused_in_one_line(products, tmp_p
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
         f"error: {camera_b}: 20 m pixels, camera A's ({camera_a.name}) are 10 m (hint: "
-        "MII cameras A and B must share a 10 m grid: resample the product or adapt PATTERNS)"]
+        "MII cameras A and B must share one pixel size: resample the product or adapt PATTERNS)"]
     assert not out.exists()
 
 

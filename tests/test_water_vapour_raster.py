@@ -12,11 +12,13 @@ import rasterio
 from affine import Affine
 
 from groklst_cli.app import run
-from pipelines import indices, lst_retrieval
+from pipelines import indices, lst_retrieval, water_vapour
 from pipelines.errors import InputError
 from pipelines.fixtures import write_product_fixture
 from pipelines.ingest import IngestWarning, ingest_product
+from pipelines.grids import Grid
 from pipelines.sample_scene import BAND_NAMES, generate_scene
+from pipelines.water_vapour import WaterVapour
 
 C = lst_retrieval.RetrievalConfig().c
 
@@ -179,6 +181,9 @@ def test_cli_end_to_end_tags_a_geographic_raster(products, tmp_path, capsys) -> 
     ('[split_window]\nwater_vapour = 1.5\nwater_vapour_units = "kg/m2"\n',
      "water_vapour_units in [split_window] describes a water vapour raster, but water_vapour is the number 1.5 "
      '(hint: give the number in g/cm2, or water_vapour = "tcwv.tif" (a path))'),
+    ("[split_window]\nwater_vapour_units = true\n",
+     "water_vapour_units in [split_window] is true, not a unit groklst knows "
+     '(hint: use "g/cm2" or "kg/m2" (kg/m2 = mm, as ERA5 TCWV))'),
     ('[split_window]\nwater_vapour_units = "mm/day"\n',
      "water_vapour_units in [split_window] is 'mm/day', not a unit groklst knows "
      '(hint: use "g/cm2" or "kg/m2" (kg/m2 = mm, as ERA5 TCWV))'),
@@ -221,3 +226,62 @@ def test_default_coefficients_keep_a_neutral_surface_near_300_k() -> None:
     found = [float(lst_retrieval.split_window(300.0, 300.0, e, e, lst_retrieval.RetrievalConfig(), w))
              for w in (0.0, 6.0)]
     assert found == pytest.approx([300.818, 300.5494], abs=1e-4)  # 300 - 0.268 + 0.02 (54.3 - 2.238 w)
+
+
+def test_block_read_summary_equals_the_whole_read(tmp_path, monkeypatch) -> None:
+    """check() reads the raster in blocks of rows: the same count, min, max and mean as one read."""
+    values = np.random.default_rng(3).uniform(0.2, 6.5, (300, 50))
+    values[40:90, 10:20] = -9999.0
+    path = _raster(tmp_path / "tcwv.tif", values, Affine(30, 0, 500000, 0, -30, 4320000), "EPSG:32650",
+                   nodata=-9999.0)
+    monkeypatch.setattr(water_vapour, "BLOCK_PIXELS", 7 * 50)  # 43 blocks of 7 rows
+    with rasterio.open(path) as src:
+        whole = src.read(1, masked=True).compressed().astype(np.float64)
+        found = WaterVapour(src, None).summary_in(tuple(src.bounds))
+    assert found.count == whole.size == 300 * 50 - 50 * 10
+    assert (found.low, found.high) == (whole.min(), whole.max())
+    assert found.total / found.count == pytest.approx(whole.mean(), rel=1e-12)
+
+
+def test_raster_overlapping_by_a_sliver_is_refused_naming_it(products, scalar, tmp_path) -> None:
+    """A raster west of the scene that reaches 0.3 LST pixels into it: check() sees its values (it
+    reads a pixel of margin) but no LST pixel centre gets any; the raster is blamed, not the TIS."""
+    reference = _read(scalar)
+    with rasterio.open(scalar) as ref:
+        grid = Grid.of(ref)
+    west = grid.transform @ Affine.translation(0.3 - 10, 0)
+    _raster(tmp_path / "tcwv.tif", np.full(reference.shape[:1] + (10,), 1.5), west, grid.crs)
+    config = tmp_path / "r.toml"
+    config.write_text('[split_window]\nwater_vapour = "tcwv.tif"\n')
+    with pytest.raises(InputError) as caught, pytest.warns(IngestWarning):
+        ingest_product(list(products), tmp_path / "out", retrieval_config=config)
+    assert str(caught.value) == (
+        f"{tmp_path / 'tcwv.tif'}: no water vapour over the scene's {np.isfinite(reference).sum()} LST pixels (it "
+        "overlaps the scene by less than a pixel, or only with nodata) (hint: give a water vapour raster that "
+        "covers the scene)")
+
+
+def test_cm_tag_is_read_as_g_per_cm2(products, scalar, tmp_path) -> None:
+    """MODIS MOD05 precipitable water is tagged "cm": 1 cm of water = 1 g cm-2."""
+    reference = _read(scalar)
+    config = _on_lst_grid(tmp_path, scalar, np.full(reference.shape, 1.5), unit="cm")
+    lst, tags = _ingest(products, config, tmp_path / "out")
+    np.testing.assert_allclose(lst, reference, atol=1e-4, rtol=0)
+    assert "(raster, g/cm2; mean 1.500 g/cm2 over the scene)" in tags["lst_method"]
+
+
+def test_packed_int16_is_unpacked_by_its_scale_and_offset(products, scalar, tmp_path) -> None:
+    """ERA5 as packed int16: stored 1000 * 0.01 + 5 = 15 kg m-2 = 1.5 g cm-2."""
+    reference = _read(scalar)
+    with rasterio.open(scalar) as ref:
+        profile = dict(driver="GTiff", width=ref.width, height=ref.height, count=1, dtype="int16", crs=ref.crs,
+                       transform=ref.transform, nodata=-32767)
+    with rasterio.open(tmp_path / "tcwv.tif", "w", **profile) as dst:
+        dst.write(np.full(reference.shape, 1000, dtype=np.int16), 1)
+        dst.scales, dst.offsets = (0.01,), (5.0,)
+        dst.set_band_unit(1, "kg m**-2")
+    config = tmp_path / "r.toml"
+    config.write_text('[split_window]\nwater_vapour = "tcwv.tif"\n')
+    lst, tags = _ingest(products, config, tmp_path / "out")
+    np.testing.assert_allclose(lst, reference, atol=1e-4, rtol=0)
+    assert "(raster, kg/m2; mean 1.500 g/cm2 over the scene)" in tags["lst_method"]
