@@ -180,3 +180,12 @@ def test_implausible_nir_is_refused_before_the_write_pass_and_just_under_it_is_w
         "of its valid pixels (hint: " in str(caught.value)
     assert "NDMVI minima" in labels and "guidance and LST" not in labels  # refused by the first pass
     assert not (tmp_path / "over").exists()
+
+
+@pytest.mark.parametrize("share, expected", [(64 / 316, ("79.7", "20.3")), (0.0004, ("99.96", "0.04")),
+                                             (3e-6, ("99.9997", "0.0003"))])
+def test_a_small_gap_never_reads_as_full_coverage(share: float, expected: tuple[str, str]) -> None:
+    """QA: a few uncovered pixels on a large scene read "100.0 % ... (0.0 %)"."""
+    from pipelines.ingest import _percentages
+
+    assert _percentages(share) == expected
