@@ -142,8 +142,19 @@ def _pick(products: list[sdgsat.Product], sensor: str, needed: bool) -> sdgsat.P
 
 
 def default_name(mii: sdgsat.Product) -> str:
-    """The scene name from the MII folder name, without the sensor token."""
-    return mii.folder.name.replace("_MII_", "_", 1)
+    """The scene name from the product's own identity, without the sensor token: its folder's
+    real name (through a link) when it is a delivered one, else its MII images' scene name
+    (``<scene>_A.tif``): a folder renamed ``mii`` must not give every scene one name."""
+    import re
+
+    suffixes = [glob[1:] for glob in sdgsat.PATTERNS.mii_images if glob.startswith("*")]
+    image_scenes = [image.name[:-len(end)] for image in mii.images for end in suffixes if image.name.endswith(end)]
+    for candidate in (mii.folder.resolve().name, *image_scenes):
+        if re.match(sdgsat.PATTERNS.folder, candidate):
+            return candidate.replace("_MII_", "_", 1)
+    raise InputError(mii.folder, "names no scene: neither it nor its MII images have a delivered product name "
+                     "(KX10_MII_<date>_..._L4A) to name the outputs after",
+                     "give the folder its delivered name, or name the scene with groklst ingest --name NAME")
 
 
 def _pixel_size(src: rasterio.DatasetReader) -> str:

@@ -3,13 +3,14 @@ into a hidden folder beside the output that is removed when the command ends."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, NamedTuple, NoReturn, Optional
 
 import typer
 
-from groklst_cli.commands._scene_reports import say
+from groklst_cli.commands._scene_reports import failure_status, say
 from groklst_cli.console import info, progress, state, warnings_shown
 from pipelines.atomic import (
     INGEST_PREFIX,
@@ -20,6 +21,7 @@ from pipelines.errors import InputError
 from pipelines.raster_names import retrieved_lst_tag
 
 if TYPE_CHECKING:
+    from pipelines.downscale import SceneReport
     from pipelines.product_ingest import ProductIngest
     from pipelines.sdgsat import Product
 
@@ -51,6 +53,7 @@ class ProductScene:
     shown: str  # how messages and reports name the scene: the folders as given
     tags: dict[str, str]  # the output's lst_source / guidance_source
     scale: Optional[int]  # the TIS-to-MII pixel-size ratio, None when unreadable (the ingest says why)
+    output: Path
 
     @property
     def lst(self) -> Path:
@@ -65,10 +68,11 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
     import shutil
     import tempfile
 
-    from pipelines.downscale import SceneReport, guidance_beside
+    from pipelines.downscale import guidance_beside
     from pipelines.ingest import check_one_acquisition, default_name, find_products
-    from pipelines.scenes import finished_output, output_for
+    from pipelines.scenes import output_for
 
+    start = time.perf_counter()
     products = find_products(folders)
     shown = ", ".join(str(f) for f in folders)
     by_sensor = {sensor: [p for p in products if p.sensor == sensor] for sensor in ("TIS", "MII")}
@@ -84,11 +88,14 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
     check_one_acquisition(tis, mii)
     name = default_name(mii)
     target = output if output is not None else output_for(Path(f"{name}_lst.tif"), out_dir or Path("."))
-    if skip_existing and finished_output(target):
-        say(SceneReport(shown, str(target), status="skipped"), as_json)
+    inputs = [*(f for product in products for f in product.files), how.dem, how.retrieval_config]
+    try:  # before the ingest, which writes beside it
+        done = _output_done(target, overwrite, skip_existing, inputs)
+    except InputError as exc:
+        scene_failed(shown, target, exc, _seconds_since(start), as_json)
+    if done:
+        say(_report(shown, target, "skipped", _seconds_since(start)), as_json)
         return None
-    check_writable(target, overwrite,  # before the ingest, which writes beside it
-                   inputs=[*(f for product in products for f in product.files), how.dem, how.retrieval_config])
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in remove_stale_ingests(target.parent):
         info(f"removed {stale}, left by a run killed more than a day ago")
@@ -99,7 +106,42 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
         state.shown_as[str(temporary)] = shown
     tags = {"lst_source": retrieved_lst_tag(tis.folder, how.lst_method.replace("-", " ")),
             "guidance_source": str(mii.folder.resolve())}
-    return ProductScene(folders, workdir, name, shown, tags, _product_scale(tis, mii))
+    return ProductScene(folders, workdir, name, shown, tags, _product_scale(tis, mii), target)
+
+
+def _output_done(target: Path, overwrite: bool, skip_existing: bool, inputs: list[Optional[Path]]) -> bool:
+    """Whether ``--skip-existing`` finds the scene written, also by another run between the first
+    look and the check that the output may be written (README: ``skipped`` then, as a raster
+    scene's); an output that may not be written is an :class:`InputError`."""
+    from pipelines.scenes import finished_output
+
+    if skip_existing and finished_output(target):
+        return True
+    try:
+        check_writable(target, overwrite, inputs=inputs)
+    except InputError:
+        if skip_existing and finished_output(target):
+            return True
+        raise
+    return False
+
+
+def scene_failed(shown: str, output: Path, exc: InputError, seconds: float, as_json: bool) -> NoReturn:
+    """End the run on the scene's error with its scene line (every key, the output named), as a
+    raster scene's error is said, not the command's error line; exit 2."""
+    say(_report(shown, output, "error", seconds, str(exc)), as_json)
+    raise typer.Exit(failure_status(["error"]))
+
+
+def _report(shown: str, output: Path, status: str, seconds: float, error: Optional[str] = None) -> SceneReport:
+    """The product scene's report when it ended before it was downscaled."""
+    from pipelines.downscale import SceneReport
+
+    return SceneReport(shown, str(output), status=status, seconds=seconds, error=error)
+
+
+def _seconds_since(start: float) -> float:
+    return round(time.perf_counter() - start, 3)
 
 
 def _product_scale(tis: Product, mii: Product) -> Optional[int]:
@@ -116,21 +158,39 @@ def _product_scale(tis: Product, mii: Product) -> Optional[int]:
     return round(ratio) if round(ratio) >= 2 else None
 
 
-def ingest_scene(scene: ProductScene, how: ProductIngest) -> dict[str, str]:
+class Ingested(NamedTuple):
+    """What the ingest gives the scene's output: tags, and the seconds it took (the scene's line
+    counts them: ``seconds`` is the time the scene took)."""
+
+    tags: dict[str, str]
+    seconds: float
+
+
+def ingest_scene(scene: ProductScene, how: ProductIngest, as_json: bool) -> Ingested:
     """Ingest the scene's products (after every option was checked: a scene takes a while);
-    returns the ingest's tags the output keeps (how the LST was placed on the MII and its bands
-    on each other, B2's stripes, the TIS and MII saturation found, how the LST was retrieved and
-    that it is approximate, where the DEM came from)."""
-    from pipelines.geotiff import open_raster
+    the output keeps the ingest's tags (how the LST was placed on the MII and its bands on each
+    other, B2's stripes, the TIS and MII saturation found, how the LST was retrieved and that it
+    is approximate, where the DEM came from). Bad products end the run on the scene's line."""
     from pipelines.ingest import IngestWarning, ingest_product
 
-    with warnings_shown(IngestWarning), progress() as bar:
-        task = bar.add_task("ingest", total=None)
-        lst, guidance = ingest_product(
-            scene.folders, scene.workdir, name=scene.name, **how.ingest_kwargs(),
-            on_progress=lambda done, total, what: bar.update(
-                task, completed=done, total=total, description=f"ingest: {what}"))
+    start = time.perf_counter()
+    try:
+        with warnings_shown(IngestWarning), progress() as bar:
+            task = bar.add_task("ingest", total=None)
+            lst, guidance = ingest_product(
+                scene.folders, scene.workdir, name=scene.name, **how.ingest_kwargs(),
+                on_progress=lambda done, total, what: bar.update(
+                    task, completed=done, total=total, description=f"ingest: {what}"))
+    except InputError as exc:
+        scene_failed(scene.shown, scene.output, exc, _seconds_since(start), as_json)
     info(f"ingested {scene.shown}")
+    return Ingested(_kept_tags(lst, guidance), _seconds_since(start))
+
+
+def _kept_tags(lst: Path, guidance: Path) -> dict[str, str]:
+    """The ingested rasters' tags the output keeps."""
+    from pipelines.geotiff import open_raster
+
     kept = {}
     for path, names in ((lst, ("coregistration", "tis_band_registration", "tis_destriping", "tis_saturation",
                                "mii_coverage", "lst_method", "approximate")),

@@ -446,9 +446,10 @@ def downscale(
     if not scales and scene is not None and scene.scale is not None and (fit or model is not None):
         scales = {scene.scale}  # an interpolator or a fit: the products' pixel sizes give the scale
     _check_scaled(tile, overlap, scales, fit_options)  # before an ingest, which takes a while
+    ingest_seconds = 0.0  # a product scene's line counts its ingest: the time the scene took
     if scene is not None:
-        ingested = ingest_scene(scene, how)
-        options = replace(options, tags={**options.tags, **ingested})
+        ingested = ingest_scene(scene, how, as_json)
+        options, ingest_seconds = replace(options, tags={**options.tags, **ingested.tags}), ingested.seconds
         if not scales:  # the products' headers were unreadable: the ingested rasters give the scale
             scales = _run_scales(jobs, scale, checkpoint, model, fit)
             _check_scaled(tile, overlap, scales, fit_options)
@@ -472,7 +473,7 @@ def downscale(
             _refuse_output_onto(jobs, save_checkpoint, "the --save-checkpoint file")
         if align:  # before the fit, which learns from the aligned guidance
             jobs, options = _aligned_for_fit(ctx, jobs[0], options)
-        run_fit(jobs[0], fit_options, options, fallback, save_checkpoint, as_json)
+        run_fit(jobs[0], fit_options, options, fallback, save_checkpoint, as_json, ingest_seconds)
         _said_quicklook(quicklook)
         return
     _check_model_choice(checkpoint, model)
@@ -505,6 +506,7 @@ def downscale(
                         on_progress=lambda done, total, t=task: bar.update(t, completed=done, total=total),
                         on_grid=info,
                     ))
+                    report.seconds = round(report.seconds + ingest_seconds, 3)
                     say(report, as_json)
                 statuses.append(report.status)
     exit_status(statuses)

@@ -1,0 +1,144 @@
+"""``downscale`` on SDGSAT-1 product folders: a scene's error is its scene line, --skip-existing
+skips an output another run wrote meanwhile, outputs are named by the product's identity, and
+``seconds`` counts the ingest (QA findings DJ 1-4)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from groklst_cli.app import run
+
+SCENE = "KX10_20220815_E100.45_N38.93_202200112233_L4A"
+SCENE_KEYS = ["input", "output", "status", "seconds", "megapixels", "error", "grid", "units", "tiles",
+              "tiles_skipped", "valid_fraction", "hole_margin", "warnings"]
+
+
+@pytest.fixture()
+def folders(tmp_path: Path, capsys) -> list[str]:
+    """A small sample scene's TIS and MII product folders, as delivered."""
+    assert run(["-q", "sample-scene", str(tmp_path / "raw"), "--size", "12", "--seed", "2", "--products"]) == 0
+    return capsys.readouterr().out.split()[2:4]
+
+
+def downscale(folders: list[str], out_dir: Path, *extra: str) -> int:
+    return run(["-q", "downscale", *folders, "--out-dir", str(out_dir), "--model", "bicubic", "--json", *extra])
+
+
+def test_an_existing_output_is_the_scene_error_line(tmp_path: Path, folders, capsys) -> None:
+    out = tmp_path / "out" / f"{SCENE}_lst_downscaled.tif"
+    assert downscale(folders, tmp_path / "out") == 0
+    capsys.readouterr()
+    assert downscale(folders, tmp_path / "out") == 2
+    line = json.loads(capsys.readouterr().out)
+    assert list(line) == SCENE_KEYS
+    assert line["input"] == ", ".join(folders) and line["output"] == str(out) and line["status"] == "error"
+    assert line["error"] == f"{out}: output already exists (hint: pass --overwrite to replace it)"
+
+
+def test_an_output_that_is_no_geotiff_is_the_scene_error_line(tmp_path: Path, folders, capsys) -> None:
+    out = tmp_path / "out" / f"{SCENE}_lst_downscaled.tif"
+    out.parent.mkdir()
+    out.write_bytes(b"")
+    assert downscale(folders, tmp_path / "out", "--skip-existing") == 2
+    captured = capsys.readouterr()
+    line = json.loads(captured.out)
+    assert list(line) == SCENE_KEYS and line["output"] == str(out) and line["status"] == "error"
+    assert line["error"].startswith(f"{out}: exists but is not a readable GeoTIFF")
+    assert captured.err.strip().endswith(f"(scene {', '.join(folders)})")
+    assert out.read_bytes() == b""
+
+
+def test_an_output_written_by_another_run_after_the_first_look_is_skipped(tmp_path: Path, folders, capsys,
+                                                                          monkeypatch) -> None:
+    """The other run writes the output between --skip-existing's look and the check that it may
+    be written (before the ingest): skipped, as the README promises, not 'output already exists'."""
+    import pipelines.scenes
+
+    out_dir = tmp_path / "out"
+    assert downscale(folders, out_dir) == 0
+    written = out_dir / f"{SCENE}_lst_downscaled.tif"
+    other = tmp_path / "other.tif"
+    shutil.move(written, other)
+    capsys.readouterr()
+    looks = iter([False])
+    real = pipelines.scenes.finished_output
+
+    def first_look_misses(path: Path) -> bool:
+        if next(looks, True):
+            return real(path)
+        shutil.copy(other, written)  # the other run finishes right after this run looked
+        return False
+
+    monkeypatch.setattr(pipelines.scenes, "finished_output", first_look_misses)
+    assert downscale(folders, out_dir, "--skip-existing") == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["status"] == "skipped" and line["error"] is None and line["output"] == str(written)
+    assert written.read_bytes() == other.read_bytes()
+
+
+def test_an_output_written_during_the_ingest_is_skipped(tmp_path: Path, folders, capsys, monkeypatch) -> None:
+    import pipelines.ingest
+
+    out_dir = tmp_path / "out"
+    assert downscale(folders, out_dir) == 0
+    written = out_dir / f"{SCENE}_lst_downscaled.tif"
+    before = written.read_bytes()
+    written.unlink()
+    capsys.readouterr()
+    real = pipelines.ingest.ingest_product
+
+    def ingest_while_another_run_writes(*args, **kwargs):
+        written.write_bytes(before)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipelines.ingest, "ingest_product", ingest_while_another_run_writes)
+    assert downscale(folders, out_dir, "--skip-existing") == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "skipped"
+    assert written.read_bytes() == before
+
+
+def test_renamed_or_linked_folders_keep_the_products_name(tmp_path: Path, folders, capsys) -> None:
+    """An archive laid out as scene/{tis,mii}: each scene is named after its product, not 'mii'."""
+    copied, linked = tmp_path / "copied", tmp_path / "linked"
+    copied.mkdir()
+    linked.mkdir()
+    for folder, short in zip(folders, ("tis", "mii")):
+        shutil.copytree(folder, copied / short)
+        (linked / short).symlink_to(Path(folder).resolve())
+    for scene in (copied, linked):
+        assert downscale([str(scene / "tis"), str(scene / "mii")], tmp_path / scene.name) == 0
+        assert json.loads(capsys.readouterr().out)["output"] == str(
+            tmp_path / scene.name / f"{SCENE}_lst_downscaled.tif")
+
+
+def test_a_folder_and_images_without_the_product_name_are_refused(tmp_path: Path, folders, capsys) -> None:
+    mii = tmp_path / "scene" / "mii"
+    shutil.copytree(folders[1], mii)
+    for path in mii.iterdir():
+        path.rename(mii / path.name.replace(f"KX10_MII_{SCENE[5:]}", "m"))
+    assert downscale([folders[0], str(mii)], tmp_path / "out") == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {mii}: names no scene: neither it nor its MII images have a delivered product name "
+        "(KX10_MII_<date>_..._L4A) to name the outputs after (hint: give the folder its delivered name, "
+        "or name the scene with groklst ingest --name NAME)")
+    assert run(["-q", "ingest", folders[0], str(mii), "--out-dir", str(tmp_path / "in"), "--name", "s"]) == 0
+    assert (tmp_path / "in" / "s_lst.tif").is_file()
+
+
+def test_seconds_count_the_ingest(tmp_path: Path, folders, capsys, monkeypatch) -> None:
+    import pipelines.ingest
+
+    real = pipelines.ingest.ingest_product
+
+    def slow_ingest(*args, **kwargs):
+        time.sleep(1.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipelines.ingest, "ingest_product", slow_ingest)
+    assert downscale(folders, tmp_path / "out") == 0
+    assert json.loads(capsys.readouterr().out)["seconds"] >= 1.0
