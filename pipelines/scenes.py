@@ -161,7 +161,18 @@ def run_job(
     except OutputAppeared as exc:  # another run of the scene finished first; its output is kept
         return _ended(job, start, "skipped") if skip_existing else _ended(job, start, "error", str(exc))
     except Exception as exc:  # noqa: BLE001 - reported per scene; the run goes on
+        if skip_existing and isinstance(exc, InputError) and _finished_meanwhile(job.output):
+            return _ended(job, start, "skipped")  # e.g. "output already exists" from a run that won the race
         return _ended(job, start, *_failure(exc, job.output, debug))
+
+
+def _finished_meanwhile(path: Path) -> bool:
+    """Whether another run finished ``path`` after the first look found none (a refusal then is
+    that run's doing, and ``--skip-existing`` skips the scene)."""
+    try:
+        return finished_output(path)
+    except InputError:
+        return False
 
 
 def _seconds_since(start: float) -> float:

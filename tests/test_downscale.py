@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -564,6 +565,30 @@ def test_streaming_gdal_settings_bound_the_cache_and_use_every_core_unless_the_u
     monkeypatch.setenv("GDAL_NUM_THREADS", "1")
     with streaming_gdal_env() as env:
         assert "GDAL_CACHEMAX" not in env.options and "GDAL_NUM_THREADS" not in env.options
+
+
+def test_skip_existing_skips_a_scene_another_run_finished_before_the_writability_check(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    """QA B2: the run that lost the race to a scene reported "output already exists" (exit 2)
+    when the other run finished between the first look and the writability check."""
+    import pipelines.scenes as scenes
+
+    lst, _ = make_scene(tmp_path)
+    out = tmp_path / "out.tif"
+    check_writable = scenes.check_writable
+
+    def another_run_finishes_first(path, *args, **kwargs):
+        if not out.exists():
+            shutil.copy(lst, out)  # a finished GeoTIFF, as the other run's would be
+        return check_writable(path, *args, **kwargs)
+
+    monkeypatch.setattr(scenes, "check_writable", another_run_finishes_first)
+    for extra, status, code in ((["--skip-existing"], "skipped", 0), ([], "error", 2)):
+        out.unlink(missing_ok=True)
+        assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out), "--json", *extra]) == code
+        line = json.loads(capsys.readouterr().out)
+        assert line["status"] == status and out.read_bytes() == lst.read_bytes()
+        assert status == "skipped" or "output already exists" in line["error"]
 
 
 def test_skip_existing_skips_a_scene_another_run_finished_meanwhile(tmp_path: Path, monkeypatch, capsys) -> None:
