@@ -23,6 +23,7 @@ zenith) is refused.
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -141,16 +142,14 @@ def _pick(products: list[sdgsat.Product], sensor: str, needed: bool) -> sdgsat.P
     return found[0] if found else None
 
 
-def default_name(mii: sdgsat.Product) -> str:
+def default_name(mii: sdgsat.Product, patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS) -> str:
     """The scene name from the product's own identity, without the sensor token: its folder's
-    real name (through a link) when it is a delivered one, else its MII images' scene name
-    (``<scene>_A.tif``): a folder renamed ``mii`` must not give every scene one name."""
-    import re
-
-    suffixes = [glob[1:] for glob in sdgsat.PATTERNS.mii_images if glob.startswith("*")]
+    real name (through a link) when it is a delivered one (``patterns.folder``), else its MII
+    images' scene name (``<scene>_A.tif``): a folder renamed ``mii`` must not give every scene one name."""
+    suffixes = [glob[1:] for glob in patterns.mii_images if glob.startswith("*")]
     image_scenes = [image.name[:-len(end)] for image in mii.images for end in suffixes if image.name.endswith(end)]
     for candidate in (mii.folder.resolve().name, *image_scenes):
-        if re.match(sdgsat.PATTERNS.folder, candidate):
+        if re.match(patterns.folder, candidate):
             return candidate.replace("_MII_", "_", 1)
     raise InputError(mii.folder, "names no scene: neither it nor its MII images have a delivered product name "
                      "(KX10_MII_<date>_..._L4A) to name the outputs after",
@@ -804,7 +803,7 @@ def ingest_product(
     mii_product = _pick(products, "MII", needed=True)
     tis = _pick(products, "TIS", needed=lst is None)
     check_one_acquisition(tis if lst is None else None, mii_product)
-    name = name or default_name(mii_product)
+    name = name or default_name(mii_product, patterns)
     if Path(name).name != name or name in (".", ".."):
         raise InputError("--name", f"{name!r} is a path, not a scene name", "give a plain name; --out-dir says where")
     lst_path, guidance_path = Path(out_dir) / f"{name}_lst.tif", Path(out_dir) / f"{name}_guidance.tif"

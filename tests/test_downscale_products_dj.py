@@ -142,3 +142,22 @@ def test_seconds_count_the_ingest(tmp_path: Path, folders, capsys, monkeypatch) 
     monkeypatch.setattr(pipelines.ingest, "ingest_product", slow_ingest)
     assert downscale(folders, tmp_path / "out") == 0
     assert json.loads(capsys.readouterr().out)["seconds"] >= 1.0
+
+
+def test_a_ground_station_variant_is_named_by_its_own_folder_pattern(tmp_path: Path, folders) -> None:
+    """A library caller's PATTERNS for another delivery layout names scenes by that layout, not
+    by the KX10 default (which would refuse its folders)."""
+    from dataclasses import replace
+
+    from pipelines import sdgsat
+    from pipelines.ingest import default_name
+
+    station = tmp_path / "STATION_MII_20220815_0042"
+    shutil.copytree(next(f for f in folders if "_MII_" in f), station)
+    for camera in station.glob("*_[AB].tif"):  # the station names its images after its folders
+        camera.rename(station / f"{station.name}{camera.name[-6:]}")
+    mii = sdgsat.read_product(station)  # identified by its meta.xml
+    with pytest.raises(Exception, match="names no scene"):
+        default_name(mii)
+    mine = replace(sdgsat.PATTERNS, folder=r"^STATION_(?P<sensor>TIS|MII)_(?P<date>\d{8})_\d+$")
+    assert default_name(mii, mine) == "STATION_20220815_0042"
