@@ -54,7 +54,11 @@ def _stop(signum: int) -> NoReturn:
 
 def _on_signal(signum: int, frame: object) -> None:
     """Stop the run, unless a published output's result line is still to be written: then
-    the first such signal waits for it."""
+    the first such signal waits for it. A SIGTERM or SIGHUP after the run is already stopping
+    is dropped: ``timeout`` sends one to groklst, then one to its process group, and raising
+    the second would cut short the removal of temporary outputs the first started."""
+    if signum != signal.SIGINT and _signals.received is not None:
+        return
     if _signals.holding:
         _signals.pending = _signals.pending or signum
         return

@@ -127,3 +127,28 @@ def test_a_pair_renamed_before_the_signal_is_reported_whole(tmp_path: Path, monk
     assert run(["-q", "ingest", *folders, "--out-dir", str(out), "--name", "x"]) == 143
     assert capsys.readouterr().out.splitlines() == [str(out / "x_lst.tif"), str(out / "x_guidance.tif")]
     assert sorted(p.name for p in out.iterdir()) == ["x_guidance.tif", "x_lst.tif"]
+
+
+def test_a_second_sigterm_during_the_cleanup_does_not_cut_it_short(tmp_path: Path, monkeypatch, capsys) -> None:
+    """``timeout`` sends SIGTERM to groklst, then to its process group: the second arrived while
+    the first one's removal of temporary outputs ran, and could leave a ``.partial`` behind."""
+    real_write, real_remove = downscale_module._write_mosaic, atomic._remove
+    stopping = []
+
+    def written(*args, **kwargs) -> None:
+        real_write(*args, **kwargs)
+        stopping.append(True)
+        signal.raise_signal(signal.SIGTERM)
+
+    def removed_after_a_second_signal(path: Path) -> None:
+        if stopping and stopping.pop():
+            signal.raise_signal(signal.SIGTERM)  # dropped: the run is already stopping
+        real_remove(path)
+
+    monkeypatch.setattr(downscale_module, "_write_mosaic", written)
+    monkeypatch.setattr(atomic, "_remove", removed_after_a_second_signal)
+    out = tmp_path / "out"
+    lst = scenes(tmp_path)[0]
+    assert run(["-q", "downscale", lst, "--model", "bicubic", "-o", str(out / "a.tif")]) == 143
+    assert capsys.readouterr().err.strip().endswith("error: terminated (SIGTERM); unfinished outputs were removed")
+    assert not out.exists()  # the .partial was removed, and with it the folder the run made
