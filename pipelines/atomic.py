@@ -47,7 +47,12 @@ before_publish: ContextVar[Callable[[Path], None] | None] = ContextVar("before_p
 _held_back: ContextVar[list[tuple[Path, Callable[[], None]]] | None] = ContextVar("_held_back", default=None)
 
 
-class OutputAppeared(InputError):
+class OutputExists(InputError):
+    """The output exists and ``--overwrite`` was not given (with ``--skip-existing``, an output
+    another run finished after the first look: the scene is skipped)."""
+
+
+class OutputAppeared(OutputExists):
     """Another process wrote the output while this run was writing it (it is kept)."""
 
 
@@ -236,7 +241,7 @@ def _check_replaceable(target: Path, overwrite: bool, kind: OutputKind) -> None:
         raise InputError(target, "exists and is not a groklst dataset; it is never replaced",
                          "choose a new or empty output folder")
     if not overwrite:
-        raise InputError(target, "output already exists", "pass --overwrite to replace it")
+        raise OutputExists(target, "output already exists", "pass --overwrite to replace it")
 
 
 _HEX = "[0-9a-f]{8}"  # atomic_output's part of a temporary name

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.atomic import OutputAppeared, atomic_output, check_writable
+from pipelines.atomic import OutputAppeared, OutputExists, atomic_output, check_writable
 from pipelines.downscale import DownscaleOptions, SceneReport, downscale_scene, guidance_beside
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError, environment_error
 from pipelines.geotiff import check_geotiff_name
@@ -160,18 +160,20 @@ def run_job(
         return _ended(job, start, "empty", str(exc))
     except OutputAppeared as exc:  # another run of the scene finished first; its output is kept
         return _ended(job, start, "skipped") if skip_existing else _ended(job, start, "error", str(exc))
+    except OutputExists as exc:  # ... or finished it between the first look and the write
+        return _ended(job, start, "skipped") if finished_meanwhile(job.output, skip_existing) \
+            else _ended(job, start, "error", str(exc))
     except Exception as exc:  # noqa: BLE001 - reported per scene; the run goes on
-        if skip_existing and isinstance(exc, InputError) and _finished_meanwhile(job.output):
-            return _ended(job, start, "skipped")  # e.g. "output already exists" from a run that won the race
         return _ended(job, start, *_failure(exc, job.output, debug))
 
 
-def _finished_meanwhile(path: Path) -> bool:
-    """Whether another run finished ``path`` after the first look found none (a refusal then is
-    that run's doing, and ``--skip-existing`` skips the scene)."""
+def finished_meanwhile(path: Path, skip_existing: bool) -> bool:
+    """Whether ``--skip-existing`` skips a scene refused because its output exists
+    (:class:`~pipelines.atomic.OutputExists`) although the first look found none: another run
+    finished it meanwhile."""
     try:
-        return finished_output(path)
-    except InputError:
+        return skip_existing and finished_output(path)
+    except InputError:  # not a readable GeoTIFF: not a finished scene
         return False
 
 

@@ -591,6 +591,25 @@ def test_skip_existing_skips_a_scene_another_run_finished_before_the_writability
         assert status == "skipped" or "output already exists" in line["error"]
 
 
+def test_skip_existing_still_reports_a_bad_input_when_another_run_wrote_the_output(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    """Review R3: any input error became "skipped" once the output existed."""
+    import pipelines.scenes as scenes
+    from pipelines.errors import InputError
+
+    lst, _ = make_scene(tmp_path)
+    out = tmp_path / "out.tif"
+
+    def refused_after_another_run_wrote_it(*args, **kwargs):
+        shutil.copy(lst, out)
+        raise InputError(lst, "guidance does not overlap the LST")
+
+    monkeypatch.setattr(scenes, "downscale_scene", refused_after_another_run_wrote_it)
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out), "--json", "--skip-existing"]) == 2
+    line = json.loads(capsys.readouterr().out)
+    assert line["status"] == "error" and "guidance does not overlap the LST" in line["error"]
+
+
 def test_skip_existing_skips_a_scene_another_run_finished_meanwhile(tmp_path: Path, monkeypatch, capsys) -> None:
     """QA: two runs of one archive with --skip-existing: the second to finish a scene reported an
     error ("output appeared while groklst was writing it") instead of skipping it."""

@@ -14,6 +14,7 @@ from groklst_cli.commands._scene_reports import failure_status, say
 from groklst_cli.console import info, progress, state, warnings_shown
 from pipelines.atomic import (
     INGEST_PREFIX,
+    OutputExists,
     check_writable,
     remove_stale_ingests,
 )
@@ -113,14 +114,14 @@ def _output_done(target: Path, overwrite: bool, skip_existing: bool, inputs: lis
     """Whether ``--skip-existing`` finds the scene written, also by another run between the first
     look and the check that the output may be written (README: ``skipped`` then, as a raster
     scene's); an output that may not be written is an :class:`InputError`."""
-    from pipelines.scenes import finished_output
+    from pipelines.scenes import finished_meanwhile, finished_output
 
     if skip_existing and finished_output(target):
         return True
     try:
         check_writable(target, overwrite, inputs=inputs)
-    except InputError:
-        if skip_existing and finished_output(target):
+    except OutputExists:
+        if finished_meanwhile(target, skip_existing):
             return True
         raise
     return False
