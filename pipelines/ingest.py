@@ -142,18 +142,20 @@ def _pick(products: list[sdgsat.Product], sensor: str, needed: bool) -> sdgsat.P
     return found[0] if found else None
 
 
-def default_name(mii: sdgsat.Product, patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS) -> str:
-    """The scene name from the product's own identity, without the sensor token: its folder's
-    real name (through a link) when it is a delivered one (``patterns.folder``), else its MII
-    images' scene name (``<scene>_A.tif``): a folder renamed ``mii`` must not give every scene one name."""
+def default_name(mii: sdgsat.Product, patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS, *,
+                 way_out: str = "name the scene with groklst ingest --name NAME") -> str:
+    """The scene name from the product's own identity, without the sensor token: the first
+    delivered name (``patterns.folder``) among its folder's real name (through a link), its name
+    as given, and its MII images' scene name (``<scene>_A.tif``): a folder renamed ``mii`` must not
+    give every scene one name. None is refused, with ``way_out`` in the hint."""
     suffixes = [glob[1:] for glob in patterns.mii_images if glob.startswith("*")]
     image_scenes = [image.name[:-len(end)] for image in mii.images for end in suffixes if image.name.endswith(end)]
-    for candidate in (mii.folder.resolve().name, *image_scenes):
+    for candidate in (mii.folder.resolve().name, mii.folder.name, *image_scenes):
         if re.match(patterns.folder, candidate):
             return candidate.replace("_MII_", "_", 1)
     raise InputError(mii.folder, "names no scene: neither it nor its MII images have a delivered product name "
                      "(KX10_MII_<date>_..._L4A) to name the outputs after",
-                     "give the folder its delivered name, or name the scene with groklst ingest --name NAME")
+                     f"give the folder its delivered name, or {way_out}")
 
 
 def _pixel_size(src: rasterio.DatasetReader) -> str:

@@ -125,9 +125,27 @@ def test_a_folder_and_images_without_the_product_name_are_refused(tmp_path: Path
     assert capsys.readouterr().err.strip() == (
         f"error: {mii}: names no scene: neither it nor its MII images have a delivered product name "
         "(KX10_MII_<date>_..._L4A) to name the outputs after (hint: give the folder its delivered name, "
-        "or name the scene with groklst ingest --name NAME)")
+        "or name the output with -o OUTPUT.tif)")
+    assert run(["-q", "ingest", folders[0], str(mii), "--out-dir", str(tmp_path / "in")]) == 2
+    assert capsys.readouterr().err.strip().endswith("or name the scene with groklst ingest --name NAME)")
     assert run(["-q", "ingest", folders[0], str(mii), "--out-dir", str(tmp_path / "in"), "--name", "s"]) == 0
     assert (tmp_path / "in" / "s_lst.tif").is_file()
+    out = tmp_path / "named.tif"  # review R3: -o names the output, the folder's name does not matter
+    assert run(["-q", "downscale", folders[0], str(mii), "-o", str(out), "--model", "bicubic"]) == 0
+    assert out.is_file()
+
+
+def test_a_delivered_name_linking_to_a_store_folder_names_the_scene(tmp_path: Path, folders, capsys) -> None:
+    """Review R3: a link with the delivered name to a folder named otherwise, images renamed too."""
+    store = tmp_path / "store" / "abc123"
+    shutil.copytree(folders[1], store)
+    for path in store.iterdir():
+        path.rename(store / path.name.replace(f"KX10_MII_{SCENE[5:]}", "m"))
+    link = tmp_path / "s2" / Path(folders[1]).name
+    link.parent.mkdir()
+    link.symlink_to(store)
+    assert downscale([folders[0], str(link)], tmp_path / "out") == 0
+    assert json.loads(capsys.readouterr().out)["output"] == str(tmp_path / "out" / f"{SCENE}_lst_downscaled.tif")
 
 
 def test_seconds_count_the_ingest(tmp_path: Path, folders, capsys, monkeypatch) -> None:

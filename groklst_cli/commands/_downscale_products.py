@@ -87,7 +87,12 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
                              "run one scene at a time, or ingest them with groklst ingest first")
     tis, mii = by_sensor["TIS"][0], by_sensor["MII"][0]
     check_one_acquisition(tis, mii)
-    name = default_name(mii)
+    try:
+        name = default_name(mii, way_out="name the output with -o OUTPUT.tif")
+    except InputError:
+        if output is None:
+            raise
+        name = output.stem  # -o names the output; the scene name then names only the ingest's files
     target = output if output is not None else output_for(Path(f"{name}_lst.tif"), out_dir or Path("."))
     inputs = [*(f for product in products for f in product.files), how.dem, how.retrieval_config]
     try:  # before the ingest, which writes beside it
