@@ -100,6 +100,13 @@ def test_an_output_written_during_the_ingest_is_skipped(tmp_path: Path, folders,
     assert downscale(folders, out_dir, "--skip-existing") == 0
     assert json.loads(capsys.readouterr().out)["status"] == "skipped"
     assert written.read_bytes() == before
+    for extra, status, code in ((["--skip-existing"], "skipped", 0), ([], "error", 2)):  # review R3: --fit too
+        written.unlink()
+        assert run(["-q", "downscale", *folders, "--out-dir", str(out_dir), "--fit", "--json", *extra]) == code
+        line = json.loads(capsys.readouterr().out)
+        assert list(line) == SCENE_KEYS and line["input"] == ", ".join(folders)
+        assert line["status"] == status and line["output"] == str(written) and line["seconds"] > 0
+        assert written.read_bytes() == before
 
 
 def test_renamed_or_linked_folders_keep_the_products_name(tmp_path: Path, folders, capsys) -> None:

@@ -96,7 +96,7 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
     target = output if output is not None else output_for(Path(f"{name}_lst.tif"), out_dir or Path("."))
     inputs = [*(f for product in products for f in product.files), how.dem, how.retrieval_config]
     try:  # before the ingest, which writes beside it
-        done = _output_done(target, overwrite, skip_existing, inputs)
+        done = output_done(target, overwrite, skip_existing, inputs)
     except InputError as exc:
         scene_failed(shown, target, exc, _seconds_since(start), as_json)
     if done:
@@ -115,7 +115,7 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
     return ProductScene(folders, workdir, name, shown, tags, _product_scale(tis, mii), target)
 
 
-def _output_done(target: Path, overwrite: bool, skip_existing: bool, inputs: list[Optional[Path]]) -> bool:
+def output_done(target: Path, overwrite: bool, skip_existing: bool, inputs: list[Optional[Path]]) -> bool:
     """Whether ``--skip-existing`` finds the scene written, also by another run between the first
     look and the check that the output may be written (README: ``skipped`` then, as a raster
     scene's); an output that may not be written is an :class:`InputError`."""

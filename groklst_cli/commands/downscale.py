@@ -14,7 +14,13 @@ import typer
 from groklst_cli import guidance_options, ingest_options, lst_options
 from groklst_cli.choices import DEVICE_HINT, lower_case
 from groklst_cli.commands._downscale_fit import build_fit_options, check_psf_width, run_fit
-from groklst_cli.commands._downscale_products import check_product_run, ingest_scene, plan_product_scene
+from groklst_cli.commands._downscale_products import (
+    check_product_run,
+    ingest_scene,
+    output_done,
+    plan_product_scene,
+    scene_failed,
+)
 from groklst_cli.commands._scene_reports import TypedNames, exit_status, name_as_typed, say, say_all, say_once
 from groklst_cli.console import info, progress, state, warn
 from groklst_cli.interrupts import reported_once_published
@@ -26,6 +32,7 @@ from pipelines.fit_options import DEFAULT_CANDIDATES, FitOptions
 from pipelines.units import OutputUnits, Units
 
 if TYPE_CHECKING:  # torch, rasterio and dask load only when a scene is processed
+    from groklst_cli.commands._downscale_products import ProductScene
     from pipelines.downscale import DownscaleOptions, SceneReport
     from pipelines.infer import ModelSource
     from pipelines.scenes import SceneJob
@@ -360,7 +367,7 @@ def downscale(
     from pipelines.ingest import holds_products
     from pipelines.product_ingest import ProductIngest
     from pipelines.raster_names import display_name
-    from pipelines.scenes import dask_client, finished_output, run_dask, run_local
+    from pipelines.scenes import dask_client, run_dask, run_local
 
     named = [] if inputs == ["-"] else list(_each_once(inputs).values())
     if named and (len(named) == 1 or all(Path(p).is_dir() for p in named)):  # one scene
@@ -458,13 +465,8 @@ def downscale(
         if save_checkpoint is not None and not fit_options.networks:
             raise InputError("--save-checkpoint", "no network is fitted, so there are no weights to save",
                              "tsharp, gwr, dms and mlp are refitted on every scene")
-        if skip_existing and finished_output(jobs[0].output):
-            say(SceneReport(display_name(jobs[0].lst), str(jobs[0].output), status="skipped"), as_json)
+        if _fit_output_done(scene, jobs[0], overwrite, skip_existing, ingest_seconds, as_json):
             return
-        from pipelines.geotiff import check_geotiff_name
-
-        check_geotiff_name(jobs[0].output)
-        check_writable(jobs[0].output, overwrite, inputs=jobs[0].inputs())
         if save_checkpoint is not None:
             if skip_existing and save_checkpoint.exists():  # no output beside it: not this scene's pair
                 raise InputError(save_checkpoint, "exists but the output does not; --skip-existing never "
@@ -512,6 +514,27 @@ def downscale(
     exit_status(statuses)
     if statuses == ["ok"]:
         _said_quicklook(quicklook)
+
+
+def _fit_output_done(scene: Optional[ProductScene], job: SceneJob, overwrite: bool, skip_existing: bool,
+                     ingest_seconds: float, as_json: bool) -> bool:
+    """Whether the --fit scene's output is done (said ``skipped``: also when another run wrote it
+    during the ingest); one that may not be written is refused, a product scene's by its scene line."""
+    from pipelines.downscale import SceneReport
+    from pipelines.geotiff import check_geotiff_name
+    from pipelines.raster_names import display_name
+
+    shown, seconds = (scene.shown if scene is not None else display_name(job.lst)), round(ingest_seconds, 3)
+    try:
+        check_geotiff_name(job.output)
+        done = output_done(job.output, overwrite, skip_existing, job.inputs())
+    except InputError as exc:
+        if scene is None:
+            raise
+        scene_failed(shown, job.output, exc, seconds, as_json)
+    if done:
+        say(SceneReport(shown, str(job.output), status="skipped", seconds=seconds), as_json)
+    return done
 
 
 def _aligned_for_fit(ctx: typer.Context, job: SceneJob,
