@@ -91,7 +91,9 @@ def in_child(step: Callable[[Path], None], tmp: Path) -> None:
 
     Waiting on a child instead of one long GDAL call lets Ctrl-C and SIGTERM stop the run at
     once (QA: SIGTERM during a large --cog guidance took ~150 s, downscale ~20 s): the child is
-    killed then, and what it left beside ``tmp`` is removed once it is dead (:class:`_Stopping`).
+    killed then, and what it left beside ``tmp`` is removed once it is dead (:class:`_Stopping`;
+    a SIGKILLed child still alive after :data:`STOP_WAIT_S`, stuck in the kernel, cannot write any
+    more, so its files are removed then too).
     A daemonic process (a dask worker's) may not start children, so it runs ``step`` itself.
     """
     if multiprocessing.current_process().daemon:
@@ -130,7 +132,8 @@ class _Stopping:
     signal (``timeout`` signals groklst, then its process group), stop that cleanup midway
     (QA: 6 of 36 runs left ``.partial.cog`` / ``.ovr.tmp``). A handler that returns (the CLI
     holds a signal while a published output is reported) still lets the child finish.
-    Main thread only: elsewhere signals are not handled anyway.
+    Main thread only: elsewhere signals are not handled anyway. Not nested: an inner block's
+    handler would chain to the outer one, which keeps the stop, and the inner child would live on.
     """
 
     def __init__(self, child: multiprocessing.process.BaseProcess) -> None:
