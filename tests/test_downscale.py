@@ -610,6 +610,27 @@ def test_skip_existing_still_reports_a_bad_input_when_another_run_wrote_the_outp
     assert line["status"] == "error" and "guidance does not overlap the LST" in line["error"]
 
 
+def test_fit_with_skip_existing_skips_an_output_another_run_wrote_during_the_fit(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    """Review R3: the fit's own downscale ran without --skip-existing: an error, exit 2."""
+    import groklst_cli.commands._downscale_fit as downscale_fit
+
+    lst, _ = make_scene(tmp_path)
+    out = tmp_path / "out.tif"
+    real_fit = downscale_fit._fit
+
+    def fitted_while_another_run_writes(*args, **kwargs):
+        fitted = real_fit(*args, **kwargs)
+        shutil.copy(lst, out)
+        return fitted
+
+    monkeypatch.setattr(downscale_fit, "_fit", fitted_while_another_run_writes)
+    assert run(["-q", "downscale", str(lst), "--fit", "--fit-candidates", "tsharp", "-o", str(out), "--json",
+                "--skip-existing"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["status"] == "skipped" and out.read_bytes() == lst.read_bytes()
+
+
 def test_skip_existing_skips_a_scene_another_run_finished_meanwhile(tmp_path: Path, monkeypatch, capsys) -> None:
     """QA: two runs of one archive with --skip-existing: the second to finish a scene reported an
     error ("output appeared while groklst was writing it") instead of skipping it."""

@@ -207,12 +207,14 @@ def _source(fitted: SceneFit, fit_options: FitOptions, execution: Execution, fal
 
 
 def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, fallback: str,
-             save_checkpoint: Optional[Path], as_json: bool, ingest_seconds: float = 0.0) -> None:
+             save_checkpoint: Optional[Path], as_json: bool, ingest_seconds: float = 0.0,
+             skip_existing: bool = False) -> None:
     """Fit on the scene, report every candidate's held-out metrics, then downscale with the choice.
 
     Unless ``--fit-residual none``, every tile is made to aggregate (in Kelvin) to its LR pixels;
     ``--conserve`` adds the exact T^4 correction after blending. ``seconds`` include the fit, and
-    ``ingest_seconds``, the ingest of a scene given as SDGSAT-1 product folders.
+    ``ingest_seconds``, the ingest of a scene given as SDGSAT-1 product folders. With
+    ``skip_existing`` an output another run finished during the fit is ``skipped``, not an error.
     """
     fitted = _fit(job, fit_options, options.decoding, as_json)
     reason = _verdict(fitted)
@@ -227,7 +229,7 @@ def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, f
         with _saved_with_output(fitted, save_checkpoint, options.overwrite, written) as saving:
             source = _source(fitted, fit_options, options.execution, reason if use_bicubic else None,
                              save_checkpoint, saving.tmp)
-            report = _downscale(job, source, options)
+            report = _downscale(job, source, options, skip_existing)
             saving.publish = report.status == "ok"
         report.seconds = round(report.seconds + fitted.seconds + ingest_seconds, 3)
         report.extra["fit"] = {**fitted.summary(), "written": source.name, "conserve": options.conserve,
@@ -238,14 +240,14 @@ def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, f
         raise typer.Exit(2)
 
 
-def _downscale(job: SceneJob, source: ModelSource, options: DownscaleOptions) -> SceneReport:
+def _downscale(job: SceneJob, source: ModelSource, options: DownscaleOptions, skip_existing: bool) -> SceneReport:
     """The scene written by ``source``, with a progress bar."""
     from pipelines.scenes import run_local
 
     with progress() as bar:
         task = bar.add_task(job.lst.name, total=None)
         return next(run_local(
-            [job], source, options, debug=state.debug,
+            [job], source, options, skip_existing=skip_existing, debug=state.debug,
             on_progress=lambda done, total: bar.update(task, completed=done, total=total),
             on_grid=info,
         ))

@@ -475,7 +475,7 @@ def downscale(
             _refuse_output_onto(jobs, save_checkpoint, "the --save-checkpoint file")
         if align:  # before the fit, which learns from the aligned guidance
             jobs, options = _aligned_for_fit(ctx, jobs[0], options)
-        run_fit(jobs[0], fit_options, options, fallback, save_checkpoint, as_json, ingest_seconds)
+        run_fit(jobs[0], fit_options, options, fallback, save_checkpoint, as_json, ingest_seconds, skip_existing)
         _said_quicklook(quicklook)
         return
     _check_model_choice(checkpoint, model)
