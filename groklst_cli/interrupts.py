@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,11 +33,13 @@ class _Signals:
     stopped the run is kept here; and whether a signal must wait, and which one does."""
 
     received: Optional[int] = None  # the SIGTERM or SIGHUP that stopped the run
+    stopped_at: float = 0.0  # when it came (time.monotonic())
     holding: bool = False  # a result line is still to be written (see reported_once_published)
     pending: Optional[int] = None  # the signal that waits for it
 
 
 _signals = _Signals()
+REPEAT_WINDOW_S = 5.0  # a repeated SIGTERM/SIGHUP this soon after the stop is the same stop
 
 
 def received() -> Optional[int]:
@@ -48,16 +51,19 @@ def _stop(signum: int) -> NoReturn:
     """Raise what ``signum`` stops the run with."""
     if signum == signal.SIGINT:
         raise KeyboardInterrupt()
-    _signals.received = signum
+    _signals.received, _signals.stopped_at = signum, time.monotonic()
     raise Terminated()
 
 
 def _on_signal(signum: int, frame: object) -> None:
     """Stop the run, unless a published output's result line is still to be written: then
-    the first such signal waits for it. A SIGTERM or SIGHUP after the run is already stopping
-    is dropped: ``timeout`` sends one to groklst, then one to its process group, and raising
-    the second would cut short the removal of temporary outputs the first started."""
-    if signum != signal.SIGINT and _signals.received is not None:
+    the first such signal waits for it. A SIGTERM or SIGHUP within :data:`REPEAT_WINDOW_S` of
+    the one that stopped the run is dropped: ``timeout`` sends one to groklst, then one to its
+    process group, and raising the second would cut short the removal of temporary outputs the
+    first started. A later one stops the run again (a stop swallowed somewhere must not make
+    the run unstoppable)."""
+    if (signum != signal.SIGINT and _signals.received is not None
+            and time.monotonic() - _signals.stopped_at < REPEAT_WINDOW_S):
         return
     if _signals.holding:
         _signals.pending = _signals.pending or signum

@@ -336,12 +336,17 @@ def _publish_file(tmp: Path, target: Path, overwrite: bool) -> None:
     try:
         os.link(tmp, target)  # fails if the target appeared meanwhile: never clobber
     except FileExistsError as exc:
-        raise OutputAppeared(target, "output appeared while groklst was writing it; kept as it is",
-                             "pass --overwrite to replace it") from exc
+        raise _appeared(target) from exc
     except OSError:
         if target.exists():
-            raise InputError(target, "output already exists", "pass --overwrite to replace it") from None
+            raise _appeared(target) from None
         os.replace(tmp, target)  # a file system without hard links
+
+
+def _appeared(target: Path) -> OutputAppeared:
+    """The refusal of a file output another process wrote while this run was writing it."""
+    return OutputAppeared(target, "output appeared while groklst was writing it; kept as it is",
+                          "pass --overwrite to replace it")
 
 
 def _publish_dir(tmp: Path, target: Path, overwrite: bool, kind: OutputKind) -> None:

@@ -631,6 +631,41 @@ def test_fit_with_skip_existing_skips_an_output_another_run_wrote_during_the_fit
     assert line["status"] == "skipped" and out.read_bytes() == lst.read_bytes()
 
 
+def test_skip_existing_skips_an_output_that_appeared_on_a_file_system_without_hard_links(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    """Review R4: where os.link is refused (SMB, exFAT), an output another run finished during
+    the write was "output already exists", an error, instead of skipped."""
+    import os
+
+    import pipelines.downscale as downscale
+
+    lst, _ = make_scene(tmp_path)
+    out = tmp_path / "out.tif"
+    write_mosaic = downscale._write_mosaic
+
+    def no_hard_links(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    def another_run_finishes_first(run, tmp, *args):
+        write_mosaic(run, tmp, *args)
+        shutil.copy(lst, out)
+
+    monkeypatch.setattr(os, "link", no_hard_links)
+    monkeypatch.setattr(downscale, "_write_mosaic", another_run_finishes_first)
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out), "--json", "--skip-existing"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "skipped" and out.read_bytes() == lst.read_bytes()
+
+
+def test_fit_with_skip_existing_skips_a_finished_output_of_any_name(tmp_path: Path, capsys) -> None:
+    """Review R4: --fit refused a finished output not named .tif before looking, unlike scenes without it."""
+    lst, _ = make_scene(tmp_path)
+    out = tmp_path / "out.png"
+    shutil.copy(lst, out)
+    assert run(["-q", "downscale", str(lst), "--fit", "--fit-candidates", "tsharp", "-o", str(out), "--json",
+                "--skip-existing"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "skipped"
+
+
 def test_skip_existing_skips_a_scene_another_run_finished_meanwhile(tmp_path: Path, monkeypatch, capsys) -> None:
     """QA: two runs of one archive with --skip-existing: the second to finish a scene reported an
     error ("output appeared while groklst was writing it") instead of skipping it."""

@@ -152,3 +152,17 @@ def test_a_second_sigterm_during_the_cleanup_does_not_cut_it_short(tmp_path: Pat
     assert run(["-q", "downscale", lst, "--model", "bicubic", "-o", str(out / "a.tif")]) == 143
     assert capsys.readouterr().err.strip().endswith("error: terminated (SIGTERM); unfinished outputs were removed")
     assert not out.exists()  # the .partial was removed, and with it the folder the run made
+
+
+def test_a_sigterm_long_after_a_swallowed_stop_stops_the_run_again(monkeypatch) -> None:
+    """Review R4: a stop swallowed somewhere (an exception in a finalizer) must not make every
+    later SIGTERM a repeat to drop; only one within the repeat window is."""
+    import groklst_cli.interrupts as interrupts
+
+    monkeypatch.setattr(interrupts, "_signals", interrupts._Signals())
+    with pytest.raises(interrupts.Terminated):
+        interrupts._on_signal(signal.SIGTERM, None)
+    assert interrupts._on_signal(signal.SIGTERM, None) is None  # timeout's second one: dropped
+    monkeypatch.setattr(interrupts._signals, "stopped_at", interrupts._signals.stopped_at - interrupts.REPEAT_WINDOW_S)
+    with pytest.raises(interrupts.Terminated):
+        interrupts._on_signal(signal.SIGTERM, None)

@@ -523,10 +523,12 @@ def _fit_output_done(scene: Optional[ProductScene], job: SceneJob, overwrite: bo
     from pipelines.downscale import SceneReport
     from pipelines.geotiff import check_geotiff_name
     from pipelines.raster_names import display_name
+    from pipelines.scenes import finished_output
 
     shown, seconds = (scene.shown if scene is not None else display_name(job.lst)), round(ingest_seconds, 3)
     try:
-        check_geotiff_name(job.output)
+        if not (skip_existing and finished_output(job.output)):  # a finished one is skipped, as without --fit
+            check_geotiff_name(job.output)
         done = output_done(job.output, overwrite, skip_existing, job.inputs())
     except InputError as exc:
         if scene is None:
