@@ -467,6 +467,9 @@ class _GivenLst:
     judged from the values), and a scan of the whole footprint that refuses implausible values.
     """
 
+    # what the MII coverage warning calls this LST, and what no guidance does to it
+    coverage_words = ("the given LST's data", "in the guidance (a downscaled LST is nodata there)")
+
     def __init__(self, src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
                  units: Units) -> None:
         names = [(d or "").strip().lower() for d in src.descriptions]
@@ -517,6 +520,8 @@ def _crop_windows(window: Window) -> list[Window]:
 
 class _TisLst:
     """LST retrieved from TIS brightness temperatures with NDVI-threshold emissivity."""
+
+    coverage_words = ("the TIS data", "in the guidance and the LST")  # see _GivenLst
 
     def __init__(self, tis: sdgsat.Product, src: rasterio.DatasetReader, ratio: int, method: str,
                  config: lst_retrieval.RetrievalConfig, vapour: WaterVapour | None = None) -> None:
@@ -885,10 +890,7 @@ def ingest_product(
                 mii.check_plausible()
                 if not any_lst:
                     raise source.no_data_error()
-                coverage = (mii.coverage_report("the TIS data", "in the guidance and the LST")
-                            if isinstance(source, _TisLst) else
-                            mii.coverage_report("the given LST's data",
-                                                "in the guidance (a downscaled LST is nodata there)"))
+                coverage = mii.coverage_report(*source.coverage_words)
                 if coverage is not None:  # tagged only then: a fully covered scene's outputs are unchanged
                     common["mii_coverage"] = coverage
                 if isinstance(source, _TisLst):
