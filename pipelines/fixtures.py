@@ -1,8 +1,8 @@
 """Fake SDGSAT-1 product folders made from a generated scene, for tests and documentation.
 
 Real products may not be redistributed, so tests ingest these instead. They follow the layout
-of real L4 deliveries (see :mod:`pipelines.sdgsat`): a TIS folder with a 3-band ``.tiff`` and
-an MII folder with camera mosaics ``_A.tif`` / ``_B.tif``, each with ``meta.xml`` and a
+of real L4 deliveries (see :mod:`pipelines.sdgsat`): a TIS folder with a 3-band ``.tiff`` (or,
+as challenge data, one ``SDGSAT1_TIS_..._B<n>.tif`` per band) and an MII folder with camera mosaics ``_A.tif`` / ``_B.tif``, each with ``meta.xml`` and a
 GBK-encoded ``calib.xml``. Pixel values invert the radiometry that ingest applies, so that
 ingesting the fixture gives back the scene (up to DN quantisation):
 
@@ -29,12 +29,14 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
+from rasterio.crs import CRS
 from scipy import ndimage
 
 from pipelines import indices, lst_retrieval, sdgsat
 from pipelines.atomic import atomic_output
 from pipelines.fill import fill_nearest
 from pipelines.sample_scene import REFLECTANCE_BANDS, SampleScene, aggregate_radiance
+from pipelines.tis_image import open_tis
 
 SATURATING_MII_BANDS = (4, 5)  # green and red, the bands the product notes say saturate often
 
@@ -60,10 +62,14 @@ class FixtureSettings:
     tis_stripes_k: float = 0.0  # RMS of B2's detector-line offsets (brightness temperature; 0: no stripes)
     tis_stripe_angle_deg: float = 10.0  # the detector lines' direction, clockwise from north (the ground track)
     mii_saturation_dn: int | None = None  # MII B4 and B5 clip at this DN (real products saturate there often)
+    tis_per_band: bool = False  # TIS as challenge data deliver it: one GeoTIFF per band (SDGSAT1_TIS_..._B1.tif)
 
 
-def folder_name(sensor: str, settings: FixtureSettings) -> str:
-    """A product folder name in the real pattern, centred near Zhangye."""
+def folder_name(sensor: str, settings: FixtureSettings, crs: CRS | None = None) -> str:
+    """A product folder name in the real pattern, centred near Zhangye; a per-band TIS product
+    (``settings.tis_per_band``) is named as challenge data are, with the EPSG code of ``crs``."""
+    if sensor == "TIS" and settings.tis_per_band:
+        return f"SDGSAT1_TIS_{settings.acquired:%Y%m%d}_L1A_EPSG{crs.to_epsg()}_{settings.scene_id}"
     return f"KX10_{sensor}_{settings.acquired:%Y%m%d}_E100.45_N38.93_{settings.scene_id}_L4A"
 
 
@@ -224,8 +230,10 @@ def write_product_fixture(
     out_dir = Path(out_dir)
     dn = _mii_dn(scene, settings)
     misplaced = Affine.translation(*settings.tis_offset_m) @ scene.lst_transform  # TIS vs MII misregistration
-    tis = _write_folder(out_dir / folder_name("TIS", settings), "TIS",
-                        {".tiff": (_tis_dn(scene, settings, config, dn), misplaced)},
+    tis_dn = _tis_dn(scene, settings, config, dn)
+    tis_images = ({f"_B{band}.tif": (tis_dn[band - 1:band], misplaced) for band in (1, 2, 3)}
+                  if settings.tis_per_band else {".tiff": (tis_dn, misplaced)})
+    tis = _write_folder(out_dir / folder_name("TIS", settings, scene.crs), "TIS", tis_images,
                         scene.crs, settings.tis_gain, settings.tis_bias, settings)
     width = dn.shape[2]
     a_end, b_start = int(width * settings.camera_split[0]), int(width * settings.camera_split[1])
@@ -246,7 +254,7 @@ def registered_tis_temperatures(tis_folder: Path, blur_b3_px: float = 0.0) -> tu
     from pipelines.coregister import crops
 
     tis = sdgsat.read_product(tis_folder)
-    with rasterio.open(tis.images[0]) as src:
+    with open_tis(tis) as src:
         dn = src.read().astype(np.float64)
     radiance = {b: np.where(dn[b - 1] == 0, np.nan, tis.calibration.radiance(dn[b - 1], b)) for b in (2, 3)}
     if blur_b3_px:

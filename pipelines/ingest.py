@@ -58,6 +58,7 @@ from pipelines.saturation import (
 )
 from pipelines.lst_values import LstDecoding
 from pipelines.product_ingest import check_lst_method
+from pipelines.tis_image import open_tis, raster_label
 from pipelines.units import Units
 from pipelines.warping import grid_rows, strip_height, warp_bands
 from pipelines.water_vapour import WaterVapour
@@ -88,11 +89,11 @@ def _warp(src: rasterio.DatasetReader, band: int, grid: Grid, src_nodata: float 
     try:
         return warp_bands(src, band, grid, src_nodata=src_nodata, resampling=resampling)
     except (RasterioError, CPLE_BaseError) as exc:
-        raise unreadable(src.name, exc) from exc
+        raise unreadable(raster_label(src), exc) from exc
 
 
 def _looks_like_product(folder: Path, patterns: sdgsat.ProductPatterns) -> bool:
-    globs = (*patterns.tis_images, *patterns.mii_images, patterns.calib)
+    globs = (*patterns.tis_images, *patterns.tis_band_images, *patterns.mii_images, patterns.calib)
     return any(any(folder.glob(g)) for g in globs)
 
 
@@ -185,17 +186,17 @@ def _grids(lst_src: rasterio.DatasetReader, mii_srcs: list[rasterio.DatasetReade
     """The LST window inside the MII footprint, the LST and guidance grids, and their ratio;
     with the LST placed ``moved`` (columns, rows) of its pixels from where it was delivered."""
     for src in (lst_src, *mii_srcs):
-        check_north_up(src.name, Grid.of(src))  # an L1A image placed only by RPCs, a south-up grid
+        check_north_up(raster_label(src), Grid.of(src))  # an L1A image placed only by RPCs, a south-up grid
     if lst_src.crs is None:
-        raise InputError(lst_src.name, "has no CRS", "the LST raster must be georeferenced")
+        raise InputError(raster_label(lst_src), "has no CRS", "the LST raster must be georeferenced")
     mii_crs = _common_crs(mii_srcs)
     lst_res, mii_res = abs(lst_src.transform.a), abs(mii_srcs[0].transform.a)
     if not lst_src.crs.is_projected or not mii_crs.is_projected:
-        raise InputError(lst_src.name if not lst_src.crs.is_projected else mii_srcs[0].name,
+        raise InputError(raster_label(lst_src) if not lst_src.crs.is_projected else mii_srcs[0].name,
                          "is not in a projected CRS", "SDGSAT-1 L4 products are in UTM")
     ratio = round(lst_res / mii_res)
     if ratio < 1 or abs(lst_res / mii_res - ratio) > 0.02 * ratio:
-        raise InputError(lst_src.name, f"{lst_res:g} m LST does not nest {mii_res:g} m MII pixels",
+        raise InputError(raster_label(lst_src), f"{lst_res:g} m LST does not nest {mii_res:g} m MII pixels",
                          "the LST resolution must be an integer multiple of the MII resolution")
     boxes = [transform_bounds(src.crs, lst_src.crs, *src.bounds) for src in mii_srcs]
     left, bottom = min(b[0] for b in boxes), min(b[1] for b in boxes)
@@ -206,7 +207,8 @@ def _grids(lst_src: rasterio.DatasetReader, mii_srcs: list[rasterio.DatasetReade
     col1 = min(math.floor(raw.col_off + raw.width + 1e-6), lst_src.width)
     row1 = min(math.floor(raw.row_off + raw.height + 1e-6), lst_src.height)
     if col1 <= col0 or row1 <= row0:
-        raise InputError(lst_src.name, "does not overlap the MII product", "check that both cover the same area")
+        raise InputError(raster_label(lst_src), "does not overlap the MII product",
+                         "check that both cover the same area")
     window = Window(col0, row0, col1 - col0, row1 - row0)
     lst_transform = lst_placed @ Affine.translation(col0, row0)
     lst_grid = Grid(lst_src.crs, lst_transform, window.width, window.height)
@@ -526,7 +528,7 @@ class _TisLst:
     def __init__(self, tis: sdgsat.Product, src: rasterio.DatasetReader, ratio: int, method: str,
                  config: lst_retrieval.RetrievalConfig, vapour: WaterVapour | None = None) -> None:
         if src.count < 3:
-            raise InputError(src.name, f"{src.count} bands, TIS imagery has 3", "is this a TIS image?")
+            raise InputError(raster_label(src), f"{src.count} bands, TIS imagery has 3", "is this a TIS image?")
         for band in (2, 3):
             if band not in tis.calibration.gains:
                 raise InputError(tis.calib or tis.folder, f"no gain for TIS band {band}")
@@ -576,7 +578,7 @@ class _TisLst:
                 try:
                     counts = dn_histogram(self.src, band)
                 except (RasterioError, CPLE_BaseError) as exc:
-                    raise unreadable(self.src.name, exc) from exc
+                    raise unreadable(raster_label(self.src), exc) from exc
                 level = pile_up_level(counts, TIS_PILE_UP_RATIO)
                 if level is not None:
                     self.saturated[band] = (level, int(counts[level:].sum()), max(int(counts.sum()), 1))
@@ -734,7 +736,7 @@ class _TisLst:
         try:
             dn = self.src.read(band, window=inside)
         except (RasterioError, CPLE_BaseError) as exc:
-            raise unreadable(self.src.name, exc) from exc
+            raise unreadable(raster_label(self.src), exc) from exc
         top, left = inside.row_off - window.row_off, inside.col_off - window.col_off
         out[top:top + inside.height, left:left + inside.width] = self.tis.calibration.radiance(dn, band)
         return out
@@ -820,7 +822,7 @@ def ingest_product(
         check_writable(lst_path, overwrite, inputs=inputs)
         check_writable(guidance_path, overwrite, inputs=inputs)
         mii = _Mii(mii_product, [stack.enter_context(open_raster(p)) for p in mii_product.images], saturation)
-        lst_src = stack.enter_context(open_raster(lst if lst is not None else tis.images[0]))
+        lst_src = stack.enter_context(open_raster(lst) if lst is not None else open_tis(tis))
         window, lst_grid, guidance_grid, ratio = _grids(lst_src, mii.srcs)
         mii.check()
         report(0, 1, "MII saturation")

@@ -8,6 +8,11 @@ one folder per scene, e.g. ``KX10_MII_20220815_E100.4_N38.9_202200112233_L4A/``,
 - imagery: TIS as one 3-band ``<scene>.tiff`` (30 m); MII as ``<scene>_A.tif`` and
   ``<scene>_B.tif`` (7 bands each, cameras A and B, to be mosaicked, never stacked).
 
+The challenge-data variant delivers TIS as one GeoTIFF per band, named
+``SDGSAT1_TIS_<date>_L1A_EPSG326xx_..._B1.tif`` (the band token may also read ``B01``, ``band1``);
+its folder is a TIS product whatever its name, its date is the files' and its bands are read as
+one stack (:mod:`pipelines.tis_image`).
+
 Imagery is uint16 DN with 0 as fill. Radiance L = gain * DN + bias (W m-2 sr-1 um-1).
 
 Adapting to a ground-station variant that names files differently: build a modified copy of
@@ -55,6 +60,9 @@ class ProductPatterns:
     folder: str = (r"^KX10_(?P<sensor>TIS|MII|GIU)_(?P<date>\d{8})_(?P<lon>[EW][0-9.]+)_"
                    r"(?P<lat>[NS][0-9.]+)_(?P<id>\d{12})_(?P<level>L1A|L4A|L4B)$")
     tis_images: tuple[str, ...] = ("*.tiff",)
+    tis_band_images: tuple[str, ...] = ("SDGSAT1_TIS_*.tif", "SDGSAT1_TIS_*.tiff")
+    tis_band_name: str = (r"^SDGSAT1_TIS_(?P<date>\d{8})_.*(?<![A-Za-z0-9])(?:[Bb]|[Bb]and|BAND)_?0*(?P<band>[1-9])"
+                          r"(?![0-9])")
     mii_images: tuple[str, ...] = ("*_A.tif", "*_B.tif")
     meta: str = "*.meta.xml"
     calib: str = "*.calib.xml"
@@ -205,9 +213,9 @@ def _sensor_of(folder: Path, meta: ET.Element | None, patterns: ProductPatterns)
     for sensor in SENSORS:
         if text and sensor in text.upper():
             return sensor
-    if any(folder.glob(g) for g in patterns.mii_images):
+    if any(any(folder.glob(g)) for g in patterns.mii_images):  # glob() is a generator: ask for a match
         return "MII"
-    if any(folder.glob(g) for g in patterns.tis_images):
+    if any(any(folder.glob(g)) for g in (*patterns.tis_images, *patterns.tis_band_images)):
         return "TIS"
     return None
 
@@ -242,6 +250,12 @@ def _acquired(folder: Path, meta_file: Path | None, meta: ET.Element | None,
     images at night, near midnight UTC in East Asia."""
     match = re.match(patterns.folder, folder.name)
     named = _parse_date(match.group("date")) if match else None
+    filed = _band_files_date(folder, patterns)
+    if filed is not None:
+        if named and abs((named - filed[1]).days) > 1:
+            raise InputError(filed[0], f"named for {filed[1].isoformat()}, the folder for {named.isoformat()}: "
+                             "not one scene", "keep one acquisition's band images in its product folder")
+        named = named or filed[1]
     tag, text = _meta_time(meta, patterns) or ("", None)
     recorded = _parse_date(text)
     if named and recorded and abs((named - recorded).days) > 1 and meta_file is not None:
@@ -321,6 +335,65 @@ def _mii_cameras(folder: Path, globs: tuple[str, ...]) -> tuple[Path, ...]:
     return tuple(p for hits in found.values() for p in hits)
 
 
+def tis_band_files(folder: Path, patterns: ProductPatterns = PATTERNS) -> tuple[Path, ...]:
+    """The per-band TIS images of ``folder`` (challenge-data layout) in band order B1, B2, B3, or
+    ``()`` when it has none. A band missing or delivered twice is refused, naming the file: a
+    split window needs B2 and B3 of one acquisition, and a stray copy must not be read."""
+    named: dict[int, list[Path]] = {}
+    for glob in patterns.tis_band_images:
+        for path in sorted(folder.glob(glob)):
+            match = re.match(patterns.tis_band_name, path.name)
+            if match:
+                named.setdefault(int(match.group("band")), []).append(path)
+    if not named:
+        return ()
+    for band, paths in sorted(named.items()):
+        if band not in (1, 2, 3):
+            raise InputError(paths[0], f"is named as TIS band {band}; TIS has bands 1-3",
+                             "keep only the product's own band images in the folder")
+        if len(paths) > 1:
+            raise InputError(folder, f"several images of TIS band {band} ({', '.join(p.name for p in paths)})",
+                             "keep only the product's own band images in the folder")
+    missing = [band for band in (1, 2, 3) if band not in named]
+    if missing:
+        present = next(iter(named.values()))[0]
+        match = re.match(patterns.tis_band_name, present.name)
+        expected = present.with_name(present.name[:match.start("band")] + str(missing[0])
+                                     + present.name[match.end("band"):])
+        raise InputError(expected, f"TIS band {missing[0]} image not found: the product is one image per band "
+                         f"and only {', '.join(named[b][0].name for b in sorted(named))} are there",
+                         "copy the complete product folder")
+    return tuple(named[band][0] for band in (1, 2, 3))
+
+
+def _band_files_date(folder: Path, patterns: ProductPatterns) -> tuple[Path, date] | None:
+    """The acquisition date the per-band TIS images are named for (with the first of them), or
+    None without such images; images named for different dates are refused."""
+    dated = [(path, _parse_date(re.match(patterns.tis_band_name, path.name).group("date")))
+             for path in tis_band_files(folder, patterns)]
+    if not dated:
+        return None
+    first, day = dated[0]
+    for path, other in dated[1:]:
+        if other != day:
+            raise InputError(path, f"named for {other}, {first.name} for {day}: not one acquisition",
+                             "keep one acquisition's band images in its product folder")
+    return (first, day) if day is not None else None
+
+
+def _tis_images(folder: Path, patterns: ProductPatterns) -> tuple[Path, ...]:
+    """The TIS imagery: one 3-band image, or one image per band (challenge data); a folder with
+    both is refused, naming them, since either could be the scene's."""
+    per_band = tis_band_files(folder, patterns)
+    if not per_band:
+        return tuple(p for g in patterns.tis_images for p in _matches(folder, g, "TIS images"))
+    stacked = [p for g in patterns.tis_images for p in sorted(folder.glob(g)) if p not in per_band]
+    if stacked:
+        raise InputError(folder, f"holds both a TIS image ({stacked[0].name}) and one image per band "
+                         f"({per_band[0].name}, ...)", "keep only one delivery of the scene in the folder")
+    return per_band
+
+
 def _check_meta(folder: Path, sensor: str, meta_files: list[Path], patterns: ProductPatterns) -> None:
     """Refuse an MII product without a meta.xml: its solar zenith is what gives reflectance."""
     if not meta_files and sensor == "MII":
@@ -338,11 +411,11 @@ def read_product(folder: str | Path, patterns: ProductPatterns = PATTERNS) -> Pr
     sensor = _sensor_of(folder, meta, patterns)
     if sensor is None:
         raise InputError(folder, "not recognised as an SDGSAT-1 TIS or MII product",
-                         "expected KX10_TIS_.../KX10_MII_... with *.tiff or *_A.tif/*_B.tif")
+                         "expected KX10_TIS_.../KX10_MII_... with *.tiff (or SDGSAT1_TIS_*_B1.tif per band) "
+                         "or *_A.tif/*_B.tif")
     _check_meta(folder, sensor, meta_files, patterns)
-    globs = patterns.tis_images if sensor == "TIS" else patterns.mii_images
-    images = (tuple(p for g in globs for p in _matches(folder, g, "TIS images")) if sensor == "TIS"
-              else _mii_cameras(folder, globs))
+    globs = (*patterns.tis_images, *patterns.tis_band_images) if sensor == "TIS" else patterns.mii_images
+    images = _tis_images(folder, patterns) if sensor == "TIS" else _mii_cameras(folder, globs)
     if not images:
         raise InputError(folder, f"no {sensor} imagery ({', '.join(globs)})",
                          "adapt pipelines.sdgsat.PATTERNS for this delivery")

@@ -1,0 +1,145 @@
+"""TIS delivered as one GeoTIFF per band (the challenge-data layout): read, stacked and
+ingested exactly as the 3-band delivery of the same scene, and refused when incomplete."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from datetime import date
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+
+from groklst_cli.app import run
+from pipelines import sdgsat
+from pipelines.errors import GroklstWarning, InputError
+from pipelines.fixtures import FixtureSettings, write_product_fixture
+from pipelines.ingest import holds_products
+from pipelines.sample_scene import generate_scene
+from pipelines.tis_image import open_tis, raster_label
+
+PER_BAND = FixtureSettings(tis_per_band=True)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return generate_scene((16, 20), seed=7)
+
+
+@pytest.fixture(scope="module")
+def stacked(scene, tmp_path_factory):
+    return write_product_fixture(scene, tmp_path_factory.mktemp("stacked"))
+
+
+@pytest.fixture(scope="module")
+def per_band(scene, tmp_path_factory):
+    return write_product_fixture(scene, tmp_path_factory.mktemp("per_band"), PER_BAND)
+
+
+@pytest.fixture()
+def tis_copy(per_band, tmp_path):
+    """A per-band TIS folder of the test's own, to break."""
+    return shutil.copytree(per_band[0], tmp_path / per_band[0].name)
+
+
+def test_per_band_folder_is_read_as_a_tis_product(per_band):
+    tis = sdgsat.read_product(per_band[0])
+    assert tis.sensor == "TIS" and tis.folder.name.startswith("SDGSAT1_TIS_20220815_L1A_EPSG")
+    assert [p.name[-7:] for p in tis.images] == ["_B1.tif", "_B2.tif", "_B3.tif"]
+    assert tis.acquired == date(2022, 8, 15)
+    assert holds_products(per_band[0]) and holds_products(per_band[0].parent)
+
+
+def test_date_comes_from_the_band_names_without_meta_xml(tis_copy):
+    next(tis_copy.glob("*.meta.xml")).unlink()
+    assert sdgsat.read_product(tis_copy).acquired == date(2022, 8, 15)
+
+
+def test_stack_holds_the_bands_in_order_and_names_the_folder(per_band, stacked):
+    with open_tis(sdgsat.read_product(per_band[0])) as src, rasterio.open(sdgsat.read_product(stacked[0]).images[0]) as ref:
+        assert src.count == 3 and src.crs == ref.crs and src.transform == ref.transform
+        assert np.array_equal(src.read(), ref.read()) and src.nodata == 0
+        assert src.read(2, window=((3, 7), (4, 9))).tolist() == ref.read(2, window=((3, 7), (4, 9))).tolist()
+        assert raster_label(src) == str(per_band[0].resolve())
+
+
+def test_ingest_of_per_band_equals_ingest_of_the_3_band_delivery(per_band, stacked, tmp_path):
+    for name, (tis, mii) in (("a", stacked), ("b", per_band)):
+        assert run(["-q", "ingest", str(tis), str(mii), "--name", name, "--out-dir", str(tmp_path)]) == 0
+    with rasterio.open(tmp_path / "a_lst.tif") as a, rasterio.open(tmp_path / "b_lst.tif") as b:
+        lst_a, lst_b = a.read(1), b.read(1)
+        assert b.tags()["lst_source"] == per_band[0].name
+        assert a.transform == b.transform
+    assert np.isfinite(lst_b).mean() > 0.9 and 270 < np.nanmean(lst_b) < 330
+    np.testing.assert_array_equal(lst_a, lst_b)
+
+
+def test_missing_band_names_the_expected_file(tis_copy, per_band, tmp_path, capsys):
+    b2 = next(tis_copy.glob("*_B2.tif"))
+    b2.unlink()
+    assert run(["ingest", str(tis_copy), str(per_band[1]), "--out-dir", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(b2) in err and "TIS band 2 image not found" in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("breakage, message", [
+    ("duplicate", "several images of TIS band 3"),
+    ("both", "holds both a TIS image"),
+    ("band4", "is named as TIS band 4"),
+    ("date", "not one acquisition"),
+])
+def test_ambiguous_folders_are_refused(tis_copy, breakage, message):
+    b3 = next(tis_copy.glob("*_B3.tif"))
+    if breakage == "duplicate":
+        shutil.copy(b3, b3.with_name(b3.name.replace("_B3", "_B03")))
+    elif breakage == "both":
+        shutil.copy(b3, tis_copy / f"{tis_copy.name}.tiff")
+    elif breakage == "band4":
+        shutil.copy(b3, b3.with_name(b3.name.replace("_B3", "_B4")))
+    else:
+        b3.rename(b3.with_name(b3.name.replace("20220815", "20230101")))
+    with pytest.raises(InputError, match=message):
+        sdgsat.read_product(tis_copy)
+
+
+def _rewrite(path, **changes):
+    """Rewrite a band image with some of its profile changed (same pixels)."""
+    with rasterio.open(path) as src:
+        profile, data = src.profile, src.read()
+    profile.update(changes)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data.astype(profile["dtype"]))
+
+
+def test_band_on_another_grid_is_refused(tis_copy):
+    b3 = next(tis_copy.glob("*_B3.tif"))
+    with rasterio.open(b3) as src:
+        moved = Affine.translation(15, 0) @ src.transform
+    _rewrite(b3, transform=moved)
+    with pytest.raises(InputError, match=r"_B3\.tif.*is not on .*_B1\.tif's pixel grid"):
+        open_tis(sdgsat.read_product(tis_copy))
+
+
+def test_band_with_another_encoding_is_refused(tis_copy):
+    _rewrite(next(tis_copy.glob("*_B2.tif")), nodata=65535)
+    with pytest.raises(InputError, match=r"_B2\.tif.*uint16 with nodata 65535.0, .*_B1\.tif is uint16 with nodata 0"):
+        open_tis(sdgsat.read_product(tis_copy))
+
+
+def test_epsg_in_the_name_that_is_not_the_crs_warns(tis_copy):
+    b1 = next(tis_copy.glob("*_B1.tif"))
+    renamed = b1.with_name(b1.name.replace("EPSG326", "EPSG327"))
+    b1.rename(renamed)
+    with pytest.warns(GroklstWarning, match=r"named for EPSG:327\d\d but its CRS is EPSG:326"):
+        open_tis(sdgsat.read_product(tis_copy)).close()
+
+
+def test_renamed_tis_folder_without_meta_is_still_tis(stacked, tmp_path):
+    """A folder that neither its name nor a meta.xml identifies is told by its imagery (an
+    always-true test once took every such folder for MII)."""
+    tis = shutil.copytree(stacked[0], tmp_path / "tis")
+    next(tis.glob("*.meta.xml")).unlink()
+    assert sdgsat.read_product(tis).sensor == "TIS"
