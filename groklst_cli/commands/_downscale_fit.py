@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from groklst_cli.commands._scene_reports import exit_status, say, typed_name
+from groklst_cli.commands._scene_reports import exit_status, say, typed_name, unsaved_checkpoint
 from groklst_cli.console import info, info_lines, progress, state, warn
 from groklst_cli.interrupts import reported_once_published
 from pipelines.errors import InputError
@@ -214,7 +214,8 @@ def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, f
     Unless ``--fit-residual none``, every tile is made to aggregate (in Kelvin) to its LR pixels;
     ``--conserve`` adds the exact T^4 correction after blending. ``seconds`` include the fit, and
     ``ingest_seconds``, the ingest of a scene given as SDGSAT-1 product folders. With
-    ``skip_existing`` an output another run finished during the fit is ``skipped``, not an error.
+    ``skip_existing`` an output another run finished during the fit is ``skipped``, not an error,
+    and its line says that ``save_checkpoint`` was not written.
     """
     fitted = _fit(job, fit_options, options.decoding, as_json)
     reason = _verdict(fitted)
@@ -234,7 +235,7 @@ def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, f
         report.seconds = round(report.seconds + fitted.seconds + ingest_seconds, 3)
         report.extra["fit"] = {**fitted.summary(), "written": source.name, "conserve": options.conserve,
                                "checkpoint_saved": None if saving.saved is None else str(saving.saved)}
-        say(report, as_json)
+        say(unsaved_checkpoint(report, save_checkpoint), as_json)  # skipped: another run wrote the output
     exit_status([report.status])
     if saving.error is not None:
         raise typer.Exit(2)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple, NoReturn, Optional
 
 import typer
 
-from groklst_cli.commands._scene_reports import failure_status, say
+from groklst_cli.commands._scene_reports import failure_status, say, unsaved_checkpoint
 from groklst_cli.console import info, progress, state, warnings_shown
 from pipelines.atomic import (
     INGEST_PREFIX,
@@ -63,9 +63,9 @@ class ProductScene:
 
 def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional[Path],
                    out_dir: Optional[Path], overwrite: bool, skip_existing: bool,
-                   as_json: bool, how: ProductIngest) -> Optional[ProductScene]:
+                   as_json: bool, how: ProductIngest, save_checkpoint: Optional[Path]) -> Optional[ProductScene]:
     """Plan the run from product folders (nothing is read but their metadata); ``None`` when
-    ``--skip-existing`` finds the output."""
+    ``--skip-existing`` finds the output (its line names the ``save_checkpoint`` not written)."""
     import shutil
     import tempfile
 
@@ -100,7 +100,7 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
     except InputError as exc:
         scene_failed(shown, target, exc, _seconds_since(start), as_json)
     if done:
-        say(_report(shown, target, "skipped", _seconds_since(start)), as_json)
+        say(unsaved_checkpoint(_report(shown, target, "skipped", _seconds_since(start)), save_checkpoint), as_json)
         return None
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in remove_stale_ingests(target.parent):

@@ -101,8 +101,9 @@ def _say_result(report: SceneReport, as_json: bool) -> None:
         data = asdict(report)
         line = {k: data[k] for k in keys}
         line["warnings"] = state.scene_warnings()
-        if "fit" in report.extra:
-            line["fit"] = report.extra["fit"]
+        for key in ("fit", "save_checkpoint"):
+            if key in report.extra:
+                line[key] = report.extra[key]
         result(strict_json.dumps(line))
     elif report.status == "ok":
         result_path(report.output)
@@ -120,11 +121,29 @@ def _say_how_it_went(report: SceneReport) -> None:
     elif report.status == "empty":
         warn(f"{report.error}; nothing written")
     elif report.status == "skipped":
-        info(f"skipped {printable_path(report.input)}: {printable_path(report.output)} exists")
+        info(f"skipped {printable_path(report.input)}: {printable_path(report.output)} exists{_unsaved(report)}")
     else:
         info(f"{printable_path(report.input)} -> {printable_path(report.output)} "
              f"({report.megapixels:g} Mpx in {report.seconds:g} s; "
              f"{report.units}{_coverage(report)})")
+
+
+def unsaved_checkpoint(report: SceneReport, path: Path | None) -> SceneReport:
+    """``report``, when its scene was skipped, naming the ``--save-checkpoint`` file ``path`` it
+    did not write and whether one is there (left unchanged): a rerun with ``--skip-existing``
+    must not look as if it saved or refreshed the network."""
+    if path is not None and report.status == "skipped":
+        report.extra["save_checkpoint"] = {"path": str(path), "saved": False, "exists": path.exists()}
+    return report
+
+
+def _unsaved(report: SceneReport) -> str:
+    """``; no checkpoint was written to ck.pt ...`` for a skipped scene's --save-checkpoint, else nothing."""
+    unsaved = report.extra.get("save_checkpoint")
+    if not isinstance(unsaved, dict):
+        return ""
+    kept = ": the one already there is left unchanged" if unsaved["exists"] else ""
+    return f"; no checkpoint was written to {printable_path(unsaved['path'])} (--save-checkpoint){kept}"
 
 
 def _coverage(report: SceneReport) -> str:

@@ -21,7 +21,15 @@ from groklst_cli.commands._downscale_products import (
     plan_product_scene,
     scene_failed,
 )
-from groklst_cli.commands._scene_reports import TypedNames, exit_status, name_as_typed, say, say_all, say_once
+from groklst_cli.commands._scene_reports import (
+    TypedNames,
+    exit_status,
+    name_as_typed,
+    say,
+    say_all,
+    say_once,
+    unsaved_checkpoint,
+)
 from groklst_cli.console import info, progress, state, warn
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
@@ -403,7 +411,8 @@ def downscale(
                             ingest_options.saturation_options(saturated, saturation_dn), lst_method,
                             retrieval_config)
         how.check()
-        scene = plan_product_scene(ctx, paths, output_path, out_dir_path, overwrite, skip_existing, as_json, how)
+        scene = plan_product_scene(ctx, paths, output_path, out_dir_path, overwrite, skip_existing, as_json, how,
+                                   save_checkpoint)
         if scene is None:  # --skip-existing, and the output exists
             return
         paths = [scene.lst]
@@ -465,7 +474,7 @@ def downscale(
         if save_checkpoint is not None and not fit_options.networks:
             raise InputError("--save-checkpoint", "no network is fitted, so there are no weights to save",
                              "tsharp, gwr, dms and mlp are refitted on every scene")
-        if _fit_output_done(scene, jobs[0], overwrite, skip_existing, ingest_seconds, as_json):
+        if _fit_output_done(scene, jobs[0], overwrite, skip_existing, ingest_seconds, as_json, save_checkpoint):
             return
         if save_checkpoint is not None:
             if skip_existing and save_checkpoint.exists():  # no output beside it: not this scene's pair
@@ -517,9 +526,10 @@ def downscale(
 
 
 def _fit_output_done(scene: Optional[ProductScene], job: SceneJob, overwrite: bool, skip_existing: bool,
-                     ingest_seconds: float, as_json: bool) -> bool:
-    """Whether the --fit scene's output is done (said ``skipped``: also when another run wrote it
-    during the ingest); one that may not be written is refused, a product scene's by its scene line."""
+                     ingest_seconds: float, as_json: bool, save_checkpoint: Optional[Path]) -> bool:
+    """Whether the --fit scene's output is done (said ``skipped``, naming the ``save_checkpoint``
+    it does not write: also when another run wrote it during the ingest); one that may not be
+    written is refused, a product scene's by its scene line."""
     from pipelines.downscale import SceneReport
     from pipelines.geotiff import check_geotiff_name
     from pipelines.raster_names import display_name
@@ -535,7 +545,8 @@ def _fit_output_done(scene: Optional[ProductScene], job: SceneJob, overwrite: bo
             raise
         scene_failed(shown, job.output, exc, seconds, as_json)
     if done:
-        say(SceneReport(shown, str(job.output), status="skipped", seconds=seconds), as_json)
+        say(unsaved_checkpoint(SceneReport(shown, str(job.output), status="skipped", seconds=seconds),
+                               save_checkpoint), as_json)
     return done
 
 
