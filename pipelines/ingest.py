@@ -57,6 +57,7 @@ from pipelines.saturation import (
     POLICIES, SaturationOptions, detectable, dn_histogram, pile_up_level, saturation_level,
 )
 from pipelines.lst_values import LstDecoding
+from pipelines.percent import percent_pair
 from pipelines.product_ingest import check_lst_method
 from pipelines.tis_image import open_tis, raster_label
 from pipelines.units import Units
@@ -217,13 +218,6 @@ def _grids(lst_src: rasterio.DatasetReader, mii_srcs: list[rasterio.DatasetReade
     return window, lst_grid, guidance_grid, ratio
 
 
-def _percentages(share: float) -> tuple[str, str]:
-    """``1 - share`` and ``share`` in per cent, with as many decimals (1 to 6) as it takes for a
-    nonzero ``share`` not to read 0.0 % (and its complement 100.0 %) on a large scene."""
-    digits = next((d for d in range(1, 7) if float(f"{100.0 * share:.{d}f}") > 0), 6)
-    return f"{100.0 * (1.0 - share):.{digits}f}", f"{100.0 * share:.{digits}f}"
-
-
 @dataclass
 class _Mii:
     """The MII product's cameras, calibrated to approximate TOA reflectance on any grid, with
@@ -320,7 +314,7 @@ class _Mii:
         ``effect``, and the line for the tags; None when they cover all of it."""
         if not self.uncovered:
             return None
-        covered, gap = _percentages(self.uncovered / max(self.inside, 1))
+        gap, covered = percent_pair(self.uncovered / max(self.inside, 1))
         line = (f"MII cameras cover {covered} % of {thermal}: {self.uncovered} LST pixels "
                 f"({gap} %) have no guidance")
         warnings.warn(f"{line} and are nodata {effect}", IngestWarning, stacklevel=3)

@@ -182,10 +182,12 @@ def test_implausible_nir_is_refused_before_the_write_pass_and_just_under_it_is_w
     assert not (tmp_path / "over").exists()
 
 
-@pytest.mark.parametrize("share, expected", [(64 / 316, ("79.7", "20.3")), (0.0004, ("99.96", "0.04")),
-                                             (3e-6, ("99.9997", "0.0003"))])
-def test_a_small_gap_never_reads_as_full_coverage(share: float, expected: tuple[str, str]) -> None:
-    """QA: a few uncovered pixels on a large scene read "100.0 % ... (0.0 %)"."""
-    from pipelines.ingest import _percentages
+@pytest.mark.parametrize("share, expected", [(64 / 316, ("20.3", "79.7")), (0.0004, ("0.04", "99.96")),
+                                             (3e-6, ("0.0003", "99.9997")), (1 - 1e-5, ("99.999", "0.001")),
+                                             (0.0, ("0.0", "100.0")), (1.0, ("100.0", "0.0"))])
+def test_a_share_never_reads_as_a_false_0_or_100(share: float, expected: tuple[str, str]) -> None:
+    """QA: a few uncovered pixels on a large scene read "100.0 % ... (0.0 %)", and (QA R5) a
+    sliver of coverage read "0.0 %" covered."""
+    from pipelines.percent import percent_pair
 
-    assert _percentages(share) == expected
+    assert percent_pair(share) == expected
