@@ -15,7 +15,8 @@ and ingest tags them so. TOML layout (every key optional, defaults shown)::
     c = [-0.268, 1.378, 0.183, 54.30, -2.238, -129.20, 16.40]  # c0..c6
     water_vapour = 1.5        # g cm-2, scene-wide; or the path of a single-band GeoTIFF of it
                               # (relative to this file's folder), read on the LST grid
-    # water_vapour_units = "kg/m2"  # the raster's, "g/cm2" or "kg/m2" (= mm, as ERA5 TCWV);
+    # water_vapour_units = "kg/m2"  # the raster's: any word of UNIT_WORDS, as its band unit tag
+                              # may say it ("g/cm2", "cm"; "kg/m2", "kg m**-2", "mm" = ERA5 TCWV);
                               # left out: its band unit tag, else g/cm2
 
     [emissivity]              # NDVI-threshold method (Sobrino et al. 2004)
@@ -98,21 +99,38 @@ def load_config(path: str | Path | None) -> RetrievalConfig:
     return config
 
 
-WATER_VAPOUR_UNITS = ("g/cm2", "kg/m2")
+TO_G_CM2 = {"g/cm2": 1.0, "kg/m2": 0.1}  # 1 kg m-2 = 1 mm of precipitable water = 0.1 g cm-2
+# The one table of water vapour unit words, read for both the TOML's water_vapour_units and a
+# raster's band unit tag: the word (spaces, "^" and "**" removed, lower case) -> a key of
+# TO_G_CM2. "cm": MODIS MOD05 precipitable water, 1 cm of liquid water = 1 g cm-2.
+UNIT_WORDS = {"g/cm2": "g/cm2", "gcm-2": "g/cm2", "cm": "g/cm2", "kg/m2": "kg/m2", "kgm-2": "kg/m2", "mm": "kg/m2"}
+
+
+def water_vapour_units(word: str) -> str | None:
+    """The unit (a key of ``TO_G_CM2``) a unit word names, ``None`` for an unknown one."""
+    key = word.strip().lower().replace(" ", "").replace("**", "").replace("^", "").replace("²", "2")
+    return UNIT_WORDS.get(key)
+
+
+def unit_words() -> str:
+    """The accepted unit words grouped by the unit they name, for an error's hint."""
+    groups = [", ".join(f'"{w}"' for w, u in UNIT_WORDS.items() if u == unit) + f" ({unit})" for unit in TO_G_CM2]
+    return " or ".join(groups) + '; spaces, "^" and "**" are ignored (kg/m2 = mm, as ERA5 TCWV)'
 
 
 def _parsed(path: Path, section: str, key: str, value: object) -> float | tuple[float, ...] | Path | str:
     """One TOML value as the config holds it: a number or list of numbers, the water vapour
-    raster's path (relative to the TOML's folder) or its units. A boolean is refused: Python
+    raster's path (relative to the TOML's folder) or its units (normalised as a band unit tag
+    is, so "cm" reads as "g/cm2"). A boolean is refused: Python
     reads ``true`` as 1.0, which would pass silently."""
     if key == "water_vapour" and isinstance(value, str):
         return path.parent / value
     if key == "water_vapour_units":
-        if value not in WATER_VAPOUR_UNITS:
+        units = water_vapour_units(value) if isinstance(value, str) else None
+        if units is None:
             raise InputError(path, f"water_vapour_units in [split_window] is {_toml_text(value)}, not a unit "
-                             "groklst knows",
-                             'use "g/cm2" or "kg/m2" (kg/m2 = mm, as ERA5 TCWV)')
-        return str(value)
+                             "groklst knows", f"use one of {unit_words()}")
+        return units
     items = value if isinstance(value, list) else [value]
     if any(isinstance(v, bool) for v in items):
         shown = "[" + ", ".join(_toml_text(v) for v in items) + "]" if isinstance(value, list) else _toml_text(value)
@@ -144,28 +162,42 @@ def _check_water_vapour_raster(path: Path, config: RetrievalConfig) -> None:
                          "give the path of a single-band GeoTIFF, relative to this TOML's folder")
 
 
-# A neutral surface: both bands at the same brightness temperature and emissivity, no band
-# difference. Its LST is NEUTRAL_K + c0 + (c3 + c4 w)(1 - e): a few tenths of a K above it for
-# real coefficients, and far off when c0, c3 or c4 is misplaced or badly scaled. c1, c2 (band
-# difference) and c5, c6 (emissivity difference) do not act on it, so their mix-ups pass.
-NEUTRAL_K, NEUTRAL_EMISSIVITY, NEUTRAL_TOLERANCE_K = 300.0, 0.98, 10.0
-NEUTRAL_WATER_VAPOUR = (0.0, 6.0)  # g cm-2; the LST is linear in w, so its ends bound it
+# Probe surfaces spanning typical land: band difference T2 - T3, mean emissivity e, emissivity
+# difference de and column water vapour w (g cm-2). The LST is bilinear in w and (e, de), so the
+# corners bound those, and quadratic in T2 - T3, sampled every 1 K. Configured coefficients are
+# compared with the defaults on every probe (T2 cancels out): a misplaced or badly scaled one (the
+# list reversed; c1, c2, c3, c5 or c6 ten times too large; c4 or c5 sign-flipped and scaled) moves
+# some probe's LST by tens of K, while a refit that shifts c0 by 2 K or flips c5 alone (5.2 K) passes.
+PROBE_K = 300.0  # T2 of the probes
+PROBE_DIFFERENCE_K = tuple(float(d) for d in np.arange(-5.0, 5.5, 1.0))
+PROBE_EMISSIVITY = (0.95, 0.99)
+PROBE_EMISSIVITY_DIFFERENCE = (-0.02, 0.0, 0.02)
+PROBE_WATER_VAPOUR = (0.0, 6.0)
+PROBE_TOLERANCE_K = 10.0
+
+
+def _probes() -> tuple[np.ndarray, ...]:
+    """(T2 - T3, e2, e3, w) of every probe surface, flattened."""
+    d, e, de, w = (a.ravel() for a in np.meshgrid(PROBE_DIFFERENCE_K, PROBE_EMISSIVITY,
+                                                   PROBE_EMISSIVITY_DIFFERENCE, PROBE_WATER_VAPOUR))
+    return d, e + de / 2.0, e - de / 2.0, w
 
 
 def _check_coefficients(path: Path, c: tuple[float, ...]) -> None:
-    """Refuse split-window coefficients that move a neutral surface's LST more than
-    ``NEUTRAL_TOLERANCE_K`` for some water vapour in ``NEUTRAL_WATER_VAPOUR``: c0, c3 or c4 misplaced
-    (e.g. the list reversed) or scaled (a slipped decimal, c4 sign-flipped and scaled); only these act
-    on a neutral surface."""
-    e = np.array(NEUTRAL_EMISSIVITY)
-    found = [float(split_window(NEUTRAL_K, NEUTRAL_K, e, e, RetrievalConfig(c=c), w)) for w in NEUTRAL_WATER_VAPOUR]
-    if max(abs(v - NEUTRAL_K) for v in found) > NEUTRAL_TOLERANCE_K:
-        low, high = NEUTRAL_WATER_VAPOUR
-        raise InputError(path, f"c in [split_window] is {_shown(c)}, which turns a neutral surface (T2 = T3 = "
-                         f"{NEUTRAL_K:g} K, emissivities {NEUTRAL_EMISSIVITY:g}) into an LST of {found[0]:.1f} K at "
-                         f"water vapour {low:g} and {found[1]:.1f} K at {high:g} g/cm2, not {NEUTRAL_K:g} +- "
-                         f"{NEUTRAL_TOLERANCE_K:g} K",
-                         f"check the order (c0..c6) and signs, e.g. the default {_shown(RetrievalConfig().c)}")
+    """Refuse split-window coefficients whose LST on some probe surface (see ``PROBE_*``) is more
+    than ``PROBE_TOLERANCE_K`` from the defaults' LST there, naming the worst probe."""
+    d, e2, e3, w = _probes()
+    found = split_window(PROBE_K, PROBE_K - d, e2, e3, RetrievalConfig(c=c), w)
+    expected = split_window(PROBE_K, PROBE_K - d, e2, e3, RetrievalConfig(), w)
+    worst = int(np.argmax(np.abs(found - expected)))
+    if abs(found[worst] - expected[worst]) > PROBE_TOLERANCE_K:
+        surface = (f"T2 = {PROBE_K:g} K, T3 = {PROBE_K - d[worst]:g} K, emissivities {e2[worst]:g} and "
+                   f"{e3[worst]:g}, water vapour {w[worst]:g} g/cm2")
+        raise InputError(path, f"c in [split_window] is {_shown(c)}, which gives a probe surface ({surface}) an LST "
+                         f"of {found[worst]:.1f} K where the default coefficients give {expected[worst]:.1f} K, more "
+                         f"than {PROBE_TOLERANCE_K:g} K apart",
+                         f"check the order (c0..c6), signs and units (K, water vapour in g/cm2), e.g. the default "
+                         f"{_shown(RetrievalConfig().c)}")
 
 
 # Physically possible values, key -> (low, high, low excluded, what the key is). A value outside

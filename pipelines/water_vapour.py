@@ -2,9 +2,9 @@
 
 ``[split_window] water_vapour`` in a ``--retrieval-config`` TOML may name a single-band GeoTIFF
 (e.g. ERA5 TCWV or MODIS MOD05) instead of a scene-wide number. It is read in g cm-2 (kg m-2,
-i.e. mm, divided by 10) as its band unit tag or ``water_vapour_units`` says, after the band's
-scale/offset (packed int16 ERA5), resampled bilinearly onto the LST grid (water vapour fields
-are smooth), strip by strip as the LST is.
+i.e. mm, divided by 10) as its band unit tag or ``water_vapour_units`` says (both read through
+``lst_retrieval.UNIT_WORDS``), after the band's scale/offset (packed int16 ERA5), resampled
+bilinearly onto the LST grid (water vapour fields are smooth), strip by strip as the LST is.
 """
 
 from __future__ import annotations
@@ -25,12 +25,9 @@ from rasterio.windows import Window, from_bounds
 from pipelines.errors import InputError
 from pipelines.geotiff import apply_scaling, band_scaling, open_raster, unreadable
 from pipelines.grids import Grid, check_north_up, footprint_in, footprints_disjoint, ordered_bounds
+from pipelines.lst_retrieval import TO_G_CM2, water_vapour_units
 from pipelines.warping import warp_bands
 
-TO_G_CM2 = {"g/cm2": 1.0, "kg/m2": 0.1}  # 1 kg m-2 = 1 mm of precipitable water = 0.1 g cm-2
-# Band unit tags as written by common tools, spaces, "^" and "**" removed, lower case
-# ("cm": MODIS MOD05 precipitable water, 1 cm of liquid water = 1 g cm-2)
-_TAGS = {"g/cm2": "g/cm2", "gcm-2": "g/cm2", "cm": "g/cm2", "kg/m2": "kg/m2", "kgm-2": "kg/m2", "mm": "kg/m2"}
 VALID_G_CM2 = (0.0, 8.0)  # the wettest columns hold about 7 g cm-2 (see lst_retrieval._BOUNDS)
 BLOCK_PIXELS = 1 << 20  # raster pixels check() reads at a time: memory stays flat on a large raster
 
@@ -50,12 +47,6 @@ class Summary:
             self.count += values.size
             self.low, self.high = min(self.low, float(values.min())), max(self.high, float(values.max()))
             self.total += float(values.sum())
-
-
-def units_of_tag(tag: str) -> str | None:
-    """The unit (a key of ``TO_G_CM2``) a band unit tag names, ``None`` for an unknown one."""
-    key = tag.lower().replace(" ", "").replace("**", "").replace("^", "").replace("²", "2")
-    return _TAGS.get(key)
 
 
 class WaterVapour:
@@ -84,7 +75,7 @@ class WaterVapour:
         tag = (src.units[0] or "").strip()
         if not tag:
             return "g/cm2"
-        units = units_of_tag(tag)
+        units = water_vapour_units(tag)
         if units is None:
             raise InputError(src.name, f"band unit {tag!r} is not a water vapour unit groklst knows",
                              'set water_vapour_units = "g/cm2" or "kg/m2" in [split_window] of the retrieval TOML')

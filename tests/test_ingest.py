@@ -312,10 +312,12 @@ def test_bad_inputs_exit_2_and_write_nothing(case, scene, products, tmp_path, ca
         config = tmp_path / "r.toml"
         config.write_text("[split_window\nc = 1")
         args += ["--retrieval-config", str(config)]
-    elif case == "implausible_retrieval":  # c1 = 300: band differences of ~1 K add ~300 K
-        config = tmp_path / "r.toml"  # (passes the neutral-surface check, which has t2 == t3)
-        config.write_text("[split_window]\nc = [-0.268, 300.0, 0.183, 54.30, -2.238, -129.20, 16.40]\n")
-        args += ["--retrieval-config", str(config)]
+    elif case == "implausible_retrieval":  # TIS B2 gain 10 times too high: B2 reads ~600 K
+        broken = tmp_path / tis.name  # (coefficients that do not fit are refused by load_config)
+        shutil.copytree(tis, broken)
+        calib = next(broken.glob("*.calib.xml"))
+        calib.write_bytes(calib.read_bytes().replace(b">0.003946<", b">0.03946<"))
+        args = [str(broken), str(mii)]
     out = tmp_path / "out"
     assert run(["ingest", *args, "--out-dir", str(out)]) == 2
     err = capsys.readouterr().err

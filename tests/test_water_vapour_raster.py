@@ -1,5 +1,5 @@
 """[split_window] water_vapour as a raster (read on the LST grid), and load_config's refusal of
-booleans and of split-window coefficients that a neutral surface shows to be mixed up."""
+booleans and of split-window coefficients that probe surfaces show to be mixed up."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ from pipelines.sample_scene import BAND_NAMES, generate_scene
 from pipelines.water_vapour import WaterVapour
 
 C = lst_retrieval.RetrievalConfig().c
+WORDS = ('"g/cm2", "gcm-2", "cm" (g/cm2) or "kg/m2", "kgm-2", "mm" (kg/m2); spaces, "^" and "**" are ignored '
+         "(kg/m2 = mm, as ERA5 TCWV)")
 
 
 @pytest.fixture(scope="module")
@@ -183,22 +185,22 @@ def test_cli_end_to_end_tags_a_geographic_raster(products, tmp_path, capsys) -> 
      '(hint: give the number in g/cm2, or water_vapour = "tcwv.tif" (a path))'),
     ("[split_window]\nwater_vapour_units = true\n",
      "water_vapour_units in [split_window] is true, not a unit groklst knows "
-     '(hint: use "g/cm2" or "kg/m2" (kg/m2 = mm, as ERA5 TCWV))'),
+     f"(hint: use one of {WORDS})"),
     ('[split_window]\nwater_vapour_units = "mm/day"\n',
      "water_vapour_units in [split_window] is 'mm/day', not a unit groklst knows "
-     '(hint: use "g/cm2" or "kg/m2" (kg/m2 = mm, as ERA5 TCWV))'),
-    # c0..c6 in reverse order: c0 = 16.4 moves a neutral surface 16-17 K
+     f"(hint: use one of {WORDS})"),
+    # c0..c6 in reverse order: c1 = -129.2 on a 5 K band difference
     ("[split_window]\nc = [16.40, -129.20, -2.238, 54.30, 0.183, 1.378, -0.268]\n",
-     "c in [split_window] is [16.4, -129.2, -2.238, 54.3, 0.183, 1.378, -0.268], which turns a neutral surface "
-     "(T2 = T3 = 300 K, emissivities 0.98) into an LST of 317.5 K at water vapour 0 and 317.5 K at 6 g/cm2, "
-     "not 300 +- 10 K (hint: check the order (c0..c6) and signs, e.g. the default "
-     "[-0.268, 1.378, 0.183, 54.3, -2.238, -129.2, 16.4])"),
-    # c4 with its sign flipped and a decimal slipped: 300 + 0.02 (54.3 + 223.8 w) - 0.268
+     "c in [split_window] is [16.4, -129.2, -2.238, 54.3, 0.183, 1.378, -0.268], which gives a probe surface "
+     "(T2 = 300 K, T3 = 295 K, emissivities 0.94 and 0.96, water vapour 0 g/cm2) an LST of -382.9 K where the "
+     "default coefficients give 316.5 K, more than 10 K apart (hint: check the order (c0..c6), signs and units "
+     "(K, water vapour in g/cm2), e.g. the default [-0.268, 1.378, 0.183, 54.3, -2.238, -129.2, 16.4])"),
+    # c4 with its sign flipped and a decimal slipped: (223.8 + 2.238)(1 - 0.95) 6 = 68 K more at w = 6
     ("[split_window]\nc = [-0.268, 1.378, 0.183, 54.30, 223.8, -129.20, 16.40]\n",
-     "c in [split_window] is [-0.268, 1.378, 0.183, 54.3, 223.8, -129.2, 16.4], which turns a neutral surface "
-     "(T2 = T3 = 300 K, emissivities 0.98) into an LST of 300.8 K at water vapour 0 and 327.7 K at 6 g/cm2, "
-     "not 300 +- 10 K (hint: check the order (c0..c6) and signs, e.g. the default "
-     "[-0.268, 1.378, 0.183, 54.3, -2.238, -129.2, 16.4])"),
+     "c in [split_window] is [-0.268, 1.378, 0.183, 54.3, 223.8, -129.2, 16.4], which gives a probe surface "
+     "(T2 = 300 K, T3 = 305 K, emissivities 0.94 and 0.96, water vapour 6 g/cm2) an LST of 367.9 K where the "
+     "default coefficients give 300.1 K, more than 10 K apart (hint: check the order (c0..c6), signs and units "
+     "(K, water vapour in g/cm2), e.g. the default [-0.268, 1.378, 0.183, 54.3, -2.238, -129.2, 16.4])"),
 ])
 def test_config_mix_ups_are_refused(tmp_path: Path, toml: str, problem: str) -> None:
     config = tmp_path / "r.toml"
