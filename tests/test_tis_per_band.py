@@ -143,3 +143,12 @@ def test_renamed_tis_folder_without_meta_is_still_tis(stacked, tmp_path):
     tis = shutil.copytree(stacked[0], tmp_path / "tis")
     next(tis.glob("*.meta.xml")).unlink()
     assert sdgsat.read_product(tis).sensor == "TIS"
+
+
+def test_sample_scene_writes_the_per_band_layout(tmp_path, capsys):
+    assert run(["-q", "sample-scene", str(tmp_path), "--size", "12", "--products", "--tis-per-band"]) == 0
+    (tis,) = tmp_path.glob("SDGSAT1_TIS_20220815_L1A_EPSG32647_*")
+    assert sorted(p.name[-7:] for p in tis.glob("*.tif")) == ["_B1.tif", "_B2.tif", "_B3.tif"]
+    assert sdgsat.read_product(tis).sensor == "TIS"
+    assert run(["sample-scene", str(tmp_path / "plain"), "--size", "12", "--tis-per-band"]) == 2
+    assert "--tis-per-band: lays out the fake TIS product (hint: add --products)" in capsys.readouterr().err

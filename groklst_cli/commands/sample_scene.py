@@ -12,7 +12,7 @@ from groklst_cli.console import info, result_path
 from groklst_cli.interrupts import reported_once_published
 from pipelines.atomic import check_writable, folders_removed_if_left_empty
 from pipelines.errors import InputError
-from pipelines.sample_scene import (check_scene_size, generate_scene, scene_paths, write_dem, write_scene,
+from pipelines.sample_scene import (SCENE_CRS, check_scene_size, generate_scene, scene_paths, write_dem, write_scene,
                                     write_truth)
 from pipelines.train_config import MAX_SEED
 
@@ -98,6 +98,7 @@ def sample_scene(
     tis_offset: Optional[str] = typer.Option(None, "--tis-offset", help="With --products: misregister the TIS by EAST,NORTH metres (e.g. 30,-20), as real products are by 1-2 TIS pixels."),
     tis_stripes: Optional[float] = typer.Option(None, "--tis-stripes", min=0.0, max=5.0, help="With --products: stripe TIS B2 with detector-line offsets of this RMS in kelvin along 10 deg east of north, as real B2 is striped (e.g. 0.3)."),
     mii_saturate_at: Optional[int] = typer.Option(None, "--mii-saturate-at", min=1, max=65535, help="With --products: clip MII B4 and B5 at this DN, as real products saturate over bright ground (the scene's red reaches about 2000-2500)."),
+    tis_per_band: bool = typer.Option(False, "--tis-per-band", help="With --products: write the TIS product as challenge data deliver it, one GeoTIFF per band (SDGSAT1_TIS_<date>_L1A_EPSG32647_..._B1.tif)."),
     tis_band_offset: Optional[str] = typer.Option(None, "--tis-band-offset", help="With --products: misregister TIS B3 against B2 by EAST,NORTH metres, in whole guidance pixels (e.g. 10,-20), as real products are by up to a TIS pixel."),
 ) -> None:
     """Write a synthetic SDGSAT-1-like scene over the Heihe River Basin (30 m LST, 10 m guidance).
@@ -113,11 +114,12 @@ def sample_scene(
     settings = FixtureSettings(
         tis_offset_m=_offset(tis_offset, "--tis-offset") if tis_offset else (0.0, 0.0),
         tis_band_offset_m=_offset(tis_band_offset, "--tis-band-offset") if tis_band_offset else (0.0, 0.0),
-        mii_saturation_dn=mii_saturate_at, tis_stripes_k=tis_stripes or 0.0)
+        mii_saturation_dn=mii_saturate_at, tis_stripes_k=tis_stripes or 0.0, tis_per_band=tis_per_band)
     for option, given, what in (("--tis-offset", tis_offset, "misregisters the fake TIS product"),
                                 ("--tis-band-offset", tis_band_offset, "misregisters the fake TIS product"),
                                 ("--tis-stripes", tis_stripes, "stripes the fake TIS product"),
-                                ("--mii-saturate-at", mii_saturate_at, "saturates the fake MII product")):
+                                ("--mii-saturate-at", mii_saturate_at, "saturates the fake MII product"),
+                                ("--tis-per-band", tis_per_band, "lays out the fake TIS product")):
         if given and not products:
             raise InputError(option, what, "add --products")
     _check_tis_offset(settings.tis_offset_m)
@@ -129,7 +131,7 @@ def sample_scene(
     if products:
         check_writable(paths["dem"], overwrite)
         for sensor in ("TIS", "MII"):
-            folder = Path(out_dir) / folder_name(sensor, settings)
+            folder = Path(out_dir) / folder_name(sensor, settings, SCENE_CRS)
             if folder.exists():
                 raise InputError(folder, "product folder already exists", "remove it first (folders are never overwritten)")
     info(f"generating a {shape[0]}x{shape[1]} px scene (seed {seed}, ratio {ratio})")
