@@ -14,7 +14,7 @@ and ingest tags them so. TOML layout (every key optional, defaults shown)::
     [split_window]
     c = [-0.268, 1.378, 0.183, 54.30, -2.238, -129.20, 16.40]  # c0..c6
     water_vapour = 1.5        # g cm-2, scene-wide; or the path of a single-band GeoTIFF of it
-                              # (relative to this file's folder), read on the LST grid
+                              # (relative to this file's folder; ~ is the home folder), read on the LST grid
     # water_vapour_units = "kg/m2"  # the raster's: any word of UNIT_WORDS, as its band unit tag
                               # may say it ("g/cm2", "cm"; "kg/m2", "kg m**-2", "mm" = ERA5 TCWV);
                               # left out: its band unit tag, else g/cm2
@@ -124,7 +124,7 @@ def _parsed(path: Path, section: str, key: str, value: object) -> float | tuple[
     is, so "cm" reads as "g/cm2"). A boolean is refused: Python
     reads ``true`` as 1.0, which would pass silently."""
     if key == "water_vapour" and isinstance(value, str):
-        return path.parent / value
+        return path.parent / Path(value).expanduser()  # "~/tcwv.tif": the home folder, not the TOML's
     if key == "water_vapour_units":
         units = water_vapour_units(value) if isinstance(value, str) else None
         if units is None:

@@ -19,13 +19,14 @@ import numpy as np
 import rasterio
 from rasterio._err import CPLE_BaseError
 from rasterio.enums import Resampling
-from rasterio.errors import RasterioError
+from rasterio.errors import CRSError, RasterioError
 from rasterio.windows import Window, from_bounds
 
 from pipelines.errors import InputError
 from pipelines.geotiff import apply_scaling, band_scaling, open_raster, unreadable
 from pipelines.grids import Grid, check_north_up, footprint_in, footprints_disjoint, ordered_bounds
 from pipelines.lst_retrieval import TO_G_CM2, water_vapour_units
+from pipelines.percent import percent
 from pipelines.warping import warp_bands
 
 VALID_G_CM2 = (0.0, 8.0)  # the wettest columns hold about 7 g cm-2 (see lst_retrieval._BOUNDS)
@@ -90,7 +91,7 @@ class WaterVapour:
         over it outside ``VALID_G_CM2`` (naming the range found; kg/m2 read as g/cm2 is hinted)."""
         scene = ordered_bounds(lst_grid.bounds)
         own = ordered_bounds(tuple(self.src.bounds))
-        box = footprint_in(lst_grid.crs, scene, self.src.crs, own)
+        box = self._scene_box(lst_grid, scene, own)
         if footprints_disjoint(box, own):
             raise InputError(self.src.name, "does not overlap the scene", "give a water vapour raster that covers it")
         found = self.summary_in(box)
@@ -101,6 +102,18 @@ class WaterVapour:
         if low < VALID_G_CM2[0] or high > VALID_G_CM2[1]:
             raise InputError(self.src.name, f"water vapour over the scene is {low:.4g}..{high:.4g} g/cm2 (read as "
                              f"{self.units}), outside {VALID_G_CM2[0]:g}..{VALID_G_CM2[1]:g} g/cm2", self._hint(low, high))
+
+    def _scene_box(self, lst_grid: Grid, scene: tuple[float, float, float, float],
+                   own: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        """The LST's ``scene`` box in the raster's CRS; a CRS that PROJ cannot relate to the LST's
+        (a local/engineering one, as ``grids.other_crs_hint`` meets for a guidance) is refused."""
+        try:
+            return footprint_in(lst_grid.crs, scene, self.src.crs, own)
+        except (CRSError, CPLE_BaseError) as exc:
+            raise InputError(self.src.name, f"no transformation from its CRS {self.src.crs.to_string()} to the "
+                             f"LST's {lst_grid.crs.to_string()}",
+                             "georeference it in a known CRS, e.g. gdal_edit.py -a_srs EPSG:4326 "
+                             f"{self.name}") from exc
 
     def _hint(self, low: float, high: float) -> str:
         """What to fix for values out of range: kg/m2 read as g/cm2 gives 10 times too much."""
@@ -170,7 +183,7 @@ class WaterVapour:
     def report_missing(self, warning: type[Warning]) -> None:
         """Warn when LST pixels were left NaN for want of water vapour (count and share)."""
         if self.missing:
-            share = self.missing / self.wanted
-            warnings.warn(f"{self.name} has no water vapour under {int(self.missing)} LST pixels ({share:.1%} of "
+            share = percent(self.missing / self.wanted)
+            warnings.warn(f"{self.name} has no water vapour under {int(self.missing)} LST pixels ({share}% of "
                           "those retrieved): the LST is NaN there; give a raster that covers the whole scene",
                           warning, stacklevel=3)
