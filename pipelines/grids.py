@@ -343,6 +343,9 @@ def pair_grids(
     return PairedGrids(scale, factor, lr_window, guidance_window, output)
 
 
+# What footprint_in raises for CRSs PROJ cannot relate (a local/engineering CRS and a projected one).
+UNRELATED_CRS_ERRORS = (CRSError, CPLE_BaseError)
+
 UNRELATED_CRS_HINT = ("no transformation links this CRS to the LST's: georeference the guidance in a known "
                       "CRS (gdal_edit.py -a_srs EPSG:XXXX), then align it")
 
@@ -353,7 +356,7 @@ def other_crs_hint(lst: Grid, guidance: Grid, *, offers_align: bool) -> str:
     asked for a finer one and ``--align`` is suggested only where it would take the guidance."""
     try:
         left, _, right, _ = footprint_in(guidance.crs, guidance.bounds, lst.crs, lst.bounds)
-    except (CRSError, CPLE_BaseError):  # a local/engineering CRS: nothing relates it to the LST's
+    except UNRELATED_CRS_ERRORS:  # a local/engineering CRS: nothing relates it to the LST's
         return UNRELATED_CRS_HINT
     ratio = lst.res[0] / ((right - left) / guidance.width)
     if not ratio > 1 + ALIGNMENT_TOLERANCE:  # also NaN, where the footprint has no size in the LST CRS

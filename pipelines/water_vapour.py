@@ -19,12 +19,13 @@ import numpy as np
 import rasterio
 from rasterio._err import CPLE_BaseError
 from rasterio.enums import Resampling
-from rasterio.errors import CRSError, RasterioError
+from rasterio.errors import RasterioError
 from rasterio.windows import Window, from_bounds
 
 from pipelines.errors import InputError
 from pipelines.geotiff import apply_scaling, band_scaling, open_raster, unreadable
-from pipelines.grids import Grid, check_north_up, footprint_in, footprints_disjoint, ordered_bounds
+from pipelines.grids import (UNRELATED_CRS_ERRORS, Grid, check_north_up, footprint_in, footprints_disjoint,
+                            ordered_bounds)
 from pipelines.lst_retrieval import TO_G_CM2, water_vapour_units
 from pipelines.percent import percent
 from pipelines.warping import warp_bands
@@ -109,7 +110,7 @@ class WaterVapour:
         (a local/engineering one, as ``grids.other_crs_hint`` meets for a guidance) is refused."""
         try:
             return footprint_in(lst_grid.crs, scene, self.src.crs, own)
-        except (CRSError, CPLE_BaseError) as exc:
+        except UNRELATED_CRS_ERRORS as exc:
             raise InputError(self.src.name, f"no transformation from its CRS {self.src.crs.to_string()} to the "
                              f"LST's {lst_grid.crs.to_string()}",
                              "georeference it in a known CRS, e.g. gdal_edit.py -a_srs EPSG:4326 "
