@@ -429,11 +429,24 @@ class _Coverage:
         self.producers = producers
         self.valid = [0] * len(producers)
         self.total = 0
+        self.present: list[set[int]] = [set() for _ in producers]  # classes with a fraction > 0 somewhere
 
     def add(self, strip: np.ndarray) -> None:
         self.total += strip[0].size
         for i, band in enumerate(self.first_band):
             self.valid[i] += int(np.isfinite(strip[band]).sum())
+        for p, first, present in zip(self.producers, self.first_band, self.present):
+            if _fractions(p):
+                present.update(v for j, v in enumerate(p.values) if np.nanmax(strip[first + j], initial=0) > 0)
+
+    def _absent_classes(self) -> list[str]:
+        """One note per class map whose listed classes never occur over the LST footprint."""
+        notes = []
+        for p, present in zip(self.producers, self.present):
+            absent = [v for v in p.values if v not in present] if _fractions(p) else []
+            if absent:
+                notes.append(_absent_note(p, absent))
+        return notes
 
     def check(self) -> list[str]:
         notes = []
@@ -444,7 +457,23 @@ class _Coverage:
                 notes.append(f"{p.path.name} has data on {100 * valid / self.total:.1f}% of the LST "
                              "footprint (outside its extent or in its nodata holes); where its "
                              "bands are nodata, downscale writes NaN and prepare counts nodata")
-        return notes
+        return notes + self._absent_classes()
+
+
+def _fractions(producer: _Continuous | _Categorical) -> bool:
+    """Whether ``producer`` writes one fraction band per class."""
+    return isinstance(producer, _Categorical) and producer.mode == "fractions"
+
+
+def _absent_note(producer: _Categorical, absent: Sequence[int]) -> str:
+    """The warning for classes of a map that never occur: their bands are all 0, written anyway
+    so that every scene of an archive gets the same bands (what --class-values is for)."""
+    many = len(absent) > 1
+    bands = ", ".join(f"{producer.name}_{v}" for v in absent)
+    return (f"class{'es' if many else ''} {', '.join(map(str, absent))} never occur{'' if many else 's'} in "
+            f"{producer.path.name} over the LST footprint: band{'s' if many else ''} {bands} "
+            f"{'are' if many else 'is'} 0 wherever the map has data (written anyway, so that every scene gets the same "
+            "bands; leave the class out of --class-values if unwanted)")
 
 
 def build_guidance(

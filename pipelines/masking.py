@@ -180,16 +180,19 @@ class MaskNesting:
         if mask.crs != src.crs:
             raise InputError(mask_path, f"CRS {mask.crs} differs from that of {display_name(path)} ({src.crs})", hint)
         st, mt = src.transform, mask.transform
-        what = (f"does not nest in the grid of {display_name(path)} ({mask.width}x{mask.height} px "
-                f"at {mt.a:g} against {src.width}x{src.height} px at {st.a:g}: pixel sizes must be "
-                "integer multiples and the origins on each other's pixel edges)")
         finer = mt.a < st.a
         (fine, fine_src), coarse = ((mt, mask), st) if finer else ((st, src), mt)
-        factor = nesting_factor(coarse.a, fine.a, fine_src.width, what, mask_path, hint)
-        if nesting_factor(-coarse.e, -fine.e, fine_src.height, what, mask_path, hint) != factor:
-            raise InputError(mask_path, what, hint)
-        col_off = as_integer((st.c - mt.c) / fine.a, what, mask_path, hint)
-        row_off = as_integer((st.f - mt.f) / fine.e, what, mask_path, hint)
+        units = Grid.of(src).res_units
+        what = (f"does not nest in the grid of {display_name(path)} (pixel size {mt.a:.10g} x {-mt.e:.10g} "
+                f"{units} against {st.a:.10g} x {-st.e:.10g} {units}: one must be a whole multiple of the other, the "
+                "same in x and y)")
+        ratio_hint = _onto_grid_hint(src, mask_path, (st.a, -st.e))
+        factor = nesting_factor(coarse.a, fine.a, fine_src.width, what, mask_path, ratio_hint)
+        if nesting_factor(-coarse.e, -fine.e, fine_src.height, what, mask_path, ratio_hint) != factor:
+            raise InputError(mask_path, what, ratio_hint)
+        offset_hint = _onto_grid_hint(src, mask_path, (fine.a, -fine.e))
+        col_off = _whole_pixels((st.c - mt.c) / fine.a, "x", path, mask_path, offset_hint)
+        row_off = _whole_pixels((st.f - mt.f) / fine.e, "y", path, mask_path, offset_hint)
         nesting = cls(factor, finer, row_off, col_off)
         (r0, c0), (r1, c1) = nesting.mask_span(0, src.height, src.width)
         if r0 < 0 or c0 < 0 or r1 > mask.height or c1 > mask.width:
@@ -216,6 +219,24 @@ class MaskNesting:
         row_idx = (top + np.arange(rows) + self.row_off) // k - r0
         col_idx = (np.arange(cols) + self.col_off) // k - c0
         return flagged[np.ix_(row_idx, col_idx)]
+
+
+def _whole_pixels(offset: float, axis: str, path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
+                  hint: str) -> int:
+    """The origins' ``offset`` along ``axis`` in pixels of the finer grid, or an InputError saying
+    by how much it misses a pixel edge (in the words of ``groklst compare``)."""
+    return as_integer(offset, f"does not nest in the grid of {display_name(path)} (offset of "
+                              f"{offset % 1:.2f} pixel in {axis}; the pixel sizes do nest)", mask_path, hint)
+
+
+def _onto_grid_hint(src: rasterio.DatasetReader, mask_path: str | os.PathLike[str],
+                    res: tuple[float, float]) -> str:
+    """The gdalwarp command putting the mask on the raster's footprint at pixel size ``res``
+    (the mask's own where only the origin is off, so no class detail is lost)."""
+    left, bottom, right, top = (f"{v:.10g}" for v in src.bounds)
+    return (f"use the mask delivered with the data, or warp it onto the raster's grid: gdalwarp -r near "
+            f"-te {left} {bottom} {right} {top} -tr {res[0]:.10g} {res[1]:.10g} "
+            f"{display_name(mask_path)} mask_on_grid.tif")
 
 
 def _fill_value(src: rasterio.DatasetReader, dtype: np.dtype, fill: float | None,

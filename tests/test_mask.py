@@ -159,7 +159,7 @@ def test_bad_inputs_are_refused_and_nothing_is_written(tmp_path: Path, capsys) -
         ([st, shifted, "--bits", "3"], "does not cover the whole of"),
         ([st, half, "--bits", "3"], "does not nest in the grid of"),
         ([st, other_crs, "--bits", "3"], "CRS EPSG:32633 differs"),
-        ([st, coarse_25, "--bits", "3"], "pixel sizes must be integer multiples"),
+        ([st, coarse_25, "--bits", "3"], "pixel size 25 x 25 m against 30 x 30 m: one must be a whole multiple"),
         ([st, far_half, "--bits", "3"], "does not nest in the grid of"),
         ([st, sliding, "--bits", "3"], "does not nest in the grid of"),
         ([st, float_mask, "--bits", "3"], "bit flags need an integer mask"),

@@ -42,7 +42,7 @@ def _say_empty(exc: EmptySceneError, as_json: bool) -> None:
 
 def mask(
     raster: Path = typer.Argument(..., help="The raster to mask: an LST, or a guidance band or stack."),
-    mask_path: Path = typer.Argument(..., metavar="MASK", help="A QA raster (e.g. Landsat QA_PIXEL, Sentinel-2 SCL), a 0/1 cloud mask or class codes, on the raster's grid or one nesting in it."),
+    mask_path: Path = typer.Argument(..., metavar="mask", help="A QA raster (e.g. Landsat QA_PIXEL, Sentinel-2 SCL), a 0/1 cloud mask or class codes, on the raster's grid or one nesting in it."),
     output: Path = typer.Option(..., "--output", "-o", parser=file_to_write("name the file, e.g. DIR/masked_lst.tif"), help="The masked GeoTIFF to write."),
     bits: Optional[str] = typer.Option(None, "--bits", help="Flag pixels with any of these bits set, e.g. 1,2,3,4 (Landsat C2 QA_PIXEL: dilated cloud, cirrus, cloud, shadow); bit 0 is the lowest."),
     values: Optional[str] = typer.Option(None, "--values", help="Flag pixels equal to any of these values, e.g. 8,9,10 (class codes)."),
