@@ -9,15 +9,18 @@ scores its 10x13.33 m downscaled output): each is averaged (the mean temperature
 ``aggregate="radiance"`` the temperature of its mean T^4, as prepare's ``--aggregate``; a
 block with a nodata pixel is nodata) onto the coarsest of their grids, over the whole coarse
 pixels they all cover. Candidates are scored on the same pixels, those where the reference and every
-candidate have a value; each candidate's ``written`` share says how much of the valid
-reference it covered. Sums are accumulated strip by strip under the capped GDAL block cache, so
-memory does not grow with the scene's height (beyond that cache).
+candidate have a value; each candidate's ``written`` share is how much of the reference's valid
+pixels (on its whole footprint, not only the common one) it covers, and a warning names the
+candidates that leave fewer pixels scored than the reference has (a crop, a shifted raster).
+Sums are accumulated strip by strip under the capped GDAL block cache, so memory does not grow
+with the scene's height (beyond that cache).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -28,7 +31,7 @@ import rasterio
 from affine import Affine
 from rasterio.windows import Window
 
-from pipelines.errors import InputError
+from pipelines.errors import GroklstWarning, InputError, printable_path
 from pipelines.geotiff import open_raster, streaming_gdal_env
 from pipelines.grids import (ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, nesting_factor,
                              resolution_units)
@@ -42,7 +45,8 @@ from pipelines.lst_values import (
     resolve_units,
     scan,
 )
-from pipelines.metrics import METRICS, zero_if_roundoff
+from pipelines.metrics import METRICS, correlation, zero_if_roundoff
+from pipelines.percent import percent
 from pipelines.units import KELVIN_OFFSET, Units
 
 NEST_HINT = "resample it onto a grid that nests in the others (gdalwarp -tap)"
@@ -107,18 +111,21 @@ class Moments:
             "rmse": math.sqrt(s["d2"] / n),
             "mae": s["abs_d"] / n,
             "bias": s["d"] / n,
-            "cc": self.sxy / n / spread if spread > 0 else float("nan"),
+            "cc": correlation(self.sxy / n, spread),
             "rsd": abs(sigma_x - sigma_y) / sigma_y if sigma_y > 0 else float("nan"),
         }
 
 
 @dataclass(frozen=True)
 class Placed:
-    """One raster on the common grid: ``factors`` of its pixels per coarse pixel in x and in y,
-    ``window`` the common footprint in its own pixels."""
+    """One raster on the reference's footprint: ``factors`` of its pixels per coarse pixel in x and
+    in y, ``cols`` and ``rows`` the coarse pixels it covers there (first, past the last) and
+    ``window`` the same in its own pixels."""
 
     path: Path
     factors: tuple[int, int]
+    cols: tuple[int, int]
+    rows: tuple[int, int]
     window: Window
 
 
@@ -131,13 +138,16 @@ def pixel_size(grid: Grid, spec: str = "g") -> str:
 
 @dataclass(frozen=True)
 class CommonGrid:
-    """The coarsest grid, cut to the whole coarse pixels every raster covers."""
+    """The coarsest grid cut to the reference's whole coarse pixels (``grid``, where ``written``
+    is counted) and to those every raster covers (``common``, where the metrics are)."""
 
     grid: Grid
+    common: Grid
     placed: list[Placed]
 
     def describe(self) -> str:
-        return f"{self.grid.width}x{self.grid.height} px at {pixel_size(self.grid)} {self.grid.res_units}"
+        """The scored area, e.g. ``300x200 px at 30 m``."""
+        return f"{self.common.width}x{self.common.height} px at {pixel_size(self.common)} {self.common.res_units}"
 
 
 def coarsest(grids: Sequence[Grid], paths: Sequence[Path]) -> Grid:
@@ -181,20 +191,28 @@ def common_grid(grids: Sequence[Grid], paths: Sequence[Path]) -> CommonGrid:
             as_integer(offset * factor, f"grid does not nest in the coarsest raster's (offset of "
                                         f"{(offset * factor) % 1:.2f} pixel in {axis})", path, NEST_HINT)
         spans.append(((fx, fy), col0, row0, col0 + grid.width / fx, row0 + grid.height / fy))
-    c_lo = max(math.ceil(s[1] - ALIGNMENT_TOLERANCE) for s in spans)
-    r_lo = max(math.ceil(s[2] - ALIGNMENT_TOLERANCE) for s in spans)
-    c_hi = min(math.floor(s[3] + ALIGNMENT_TOLERANCE) for s in spans)
-    r_hi = min(math.floor(s[4] + ALIGNMENT_TOLERANCE) for s in spans)
-    if c_hi <= c_lo or r_hi <= r_lo:
+    whole = [(math.ceil(c0 - ALIGNMENT_TOLERANCE), math.ceil(r0 - ALIGNMENT_TOLERANCE),
+              math.floor(c1 + ALIGNMENT_TOLERANCE), math.floor(r1 + ALIGNMENT_TOLERANCE))
+             for _, c0, r0, c1, r1 in spans]
+    ref = whole[0]
+    clipped = [(max(w[0], ref[0]), max(w[1], ref[1]), min(w[2], ref[2]), min(w[3], ref[3])) for w in whole]
+    common = (max(c[0] for c in clipped), max(c[1] for c in clipped),
+              min(c[2] for c in clipped), min(c[3] for c in clipped))
+    if common[2] <= common[0] or common[3] <= common[1]:
         raise InputError(paths[-1], "the rasters have no whole coarse pixel in common",
                          "check that they show the same place")
     placed = [
-        Placed(path, (fx, fy), Window(round((c_lo - col0) * fx), round((r_lo - row0) * fy),
-                                      (c_hi - c_lo) * fx, (r_hi - r_lo) * fy))
-        for path, ((fx, fy), col0, row0, _, _) in zip(paths, spans)
+        Placed(path, (fx, fy), (c_lo - ref[0], c_hi - ref[0]), (r_lo - ref[1], r_hi - ref[1]),
+               Window(round((c_lo - col0) * fx), round((r_lo - row0) * fy), (c_hi - c_lo) * fx, (r_hi - r_lo) * fy))
+        for path, ((fx, fy), col0, row0, _, _), (c_lo, r_lo, c_hi, r_hi) in zip(paths, spans, clipped)
     ]
-    transform = origin @ Affine.translation(c_lo, r_lo)
-    return CommonGrid(Grid(coarse.crs, transform, c_hi - c_lo, r_hi - r_lo), placed)
+    return CommonGrid(_cut(coarse, ref), _cut(coarse, common), placed)
+
+
+def _cut(coarse: Grid, box: tuple[int, int, int, int]) -> Grid:
+    """The coarse grid's pixels ``box`` (first column, first row, past the last of each)."""
+    left, top, right, bottom = box
+    return Grid(coarse.crs, coarse.transform @ Affine.translation(left, top), right - left, bottom - top)
 
 
 @dataclass(frozen=True)
@@ -215,7 +233,9 @@ def compare(reference: Path, candidates: Sequence[Path], *, units: Units = Units
             decoding: LstDecoding = LstDecoding(), aggregate: str = "kelvin",
             on_progress: Callable[[int, int], None] | None = None) -> Comparison:
     """Score ``candidates`` against ``reference`` (read with ``units`` and ``decoding``; the
-    candidates by the default rule, their unit from their values)."""
+    candidates by the default rule, their unit from their values). Warns (GroklstWarning) when
+    the scored pixels are fewer than the reference's valid ones, naming the candidates that cover
+    less of it: a crop or a shifted candidate would otherwise score well on a corner."""
     if aggregate not in AGGREGATES:
         raise InputError("--aggregate", f"unknown aggregation {aggregate!r}", "use kelvin or radiance")
     paths = [Path(reference), *map(Path, candidates)]
@@ -227,15 +247,17 @@ def compare(reference: Path, candidates: Sequence[Path], *, units: Units = Units
         # The LST options read the reference; a candidate's reading is its file's to declare.
         rules = [(decoding, units, Remedy()), *((LstDecoding(), Units.auto, Remedy.in_file(p))
                                                 for p in candidates)]
-        found_units = [_units(src, p.window, rule, p.path) for src, p, rule in zip(sources, common.placed, rules)]
+        found_units = [_units(src, p.window, rule, p.path, role)
+                       for src, p, rule, role in zip(sources, common.placed, rules, _roles(candidates))]
         moments = [Moments() for _ in candidates]
         written = [0] * len(candidates)
         reference_valid = 0
+        width, height = common.grid.width, common.grid.height
         finest = max(p.factors[0] * p.factors[1] for p in common.placed)
-        rows = max(1, STRIP_PIXELS // max(common.grid.width * finest, 1))
-        for top in range(0, common.grid.height, rows):
-            height = min(rows, common.grid.height - top)
-            blocks = [_coarse(src, p, top, height, rule[0], u, aggregate)
+        rows = max(1, STRIP_PIXELS // max(width * finest, 1))
+        for top in range(0, height, rows):
+            strip = min(rows, height - top)
+            blocks = [_coarse(src, p, top, strip, width, rule[0], u, aggregate)
                       for src, p, rule, u in zip(sources, common.placed, rules, found_units)]
             ref, others = blocks[0], blocks[1:]
             has_ref = np.isfinite(ref)
@@ -248,30 +270,62 @@ def compare(reference: Path, candidates: Sequence[Path], *, units: Units = Units
             for moment, block in zip(moments, others):
                 moment.add(block[every], ref[every])
             if on_progress:
-                on_progress(top + height, common.grid.height)
-    table = []
-    for path, moment, count in zip(candidates, moments, written):
-        table.append({"candidate": str(path), **moment.metrics(),
-                      "written": count / reference_valid if reference_valid else float("nan")})
-    return Comparison(common.describe(), found_units[0], moments[0].n if moments else 0, table)
+                on_progress(top + strip, height)
+    shares = [count / reference_valid for count in written]  # the reference has a valid pixel (_units)
+    scored = moments[0].n if moments else 0
+    if scored < reference_valid:
+        warnings.warn(shrunk_warning(scored, reference_valid, candidates, shares), GroklstWarning, stacklevel=2)
+    table = [{"candidate": str(path), **moment.metrics(), "written": share}
+             for path, moment, share in zip(candidates, moments, shares)]
+    return Comparison(common.describe(), found_units[0], scored, table)
+
+
+def shrunk_warning(scored: int, reference_valid: int, candidates: Sequence[Path], shares: Sequence[float]) -> str:
+    """The warning that every row is scored on fewer pixels than the reference's valid ones,
+    naming the candidates that cover less of the reference and how much."""
+    short = ", ".join(f"{printable_path(path)} covers {percent(share)} %"
+                      for path, share in zip(candidates, shares) if share < 1.0)
+    return (f"scored on {scored:,} of the reference's {reference_valid:,} valid pixels "
+            f"({percent(scored / reference_valid)} %), those every candidate covers: {short} of them; "
+            "check the candidates' footprint and georeferencing, or compare them one by one")
+
+
+def _roles(candidates: Sequence[Path]) -> list[str]:
+    """What each raster is, for its errors: the reference, then the candidates."""
+    return ["reference", *("candidate" for _ in candidates)]
 
 
 def _units(src: rasterio.DatasetReader, window: Window, rule: tuple[LstDecoding, Units, Remedy],
-           path: str | os.PathLike[str]) -> Units:
-    """The raster's unit (declared, or from its values), after checking the values are plausible."""
+           path: str | os.PathLike[str], role: str) -> Units:
+    """The raster's unit (declared, or from its values), after checking the values are plausible;
+    a raster without a valid pixel on the reference's footprint is refused naming its ``role``."""
     decoding, declared, remedy = rule
     found = scan(src, window, decoding, path)
+    if found.valid == 0:
+        where = "" if role == "reference" else " where it overlaps the reference"
+        raise InputError(path, f"the {role} has no valid pixel (all nodata){where}", _EMPTY_HINTS[role])
     units = resolve_units(found, declared)
     check_plausible(found, units, decoding, path, remedy=remedy)
     return units
 
 
-def _coarse(src: rasterio.DatasetReader, placed: Placed, top: int, height: int,
+_EMPTY_HINTS = {
+    "reference": "check --nodata (and --mask-implausible) against its values, e.g. with gdalinfo -stats",
+    "candidate": "check its nodata value (gdal_edit.py -a_nodata) and that it covers the reference's area",
+}
+
+
+def _coarse(src: rasterio.DatasetReader, placed: Placed, top: int, height: int, width: int,
             decoding: LstDecoding, units: Units, aggregate: str) -> np.ndarray:
-    """Coarse rows ``top .. top+height`` of a raster in Kelvin (float64): block means of its
-    pixels, of their temperature or (``radiance``) of their T^4."""
+    """Coarse rows ``top .. top+height`` (``width`` wide) of the reference's footprint from a
+    raster in Kelvin (float64, NaN where it does not reach): block means of its pixels, of their
+    temperature or (``radiance``) of their T^4."""
+    block = np.full((height, width), np.nan)
+    first, last = max(top, placed.rows[0]), min(top + height, placed.rows[1])
+    if last <= first:
+        return block
     (fx, fy), w = placed.factors, placed.window
-    window = Window(w.col_off, w.row_off + top * fy, w.width, height * fy)
+    window = Window(w.col_off, w.row_off + (first - placed.rows[0]) * fy, w.width, (last - first) * fy)
     values = decode(src, window, decoding, placed.path)
     if decoding.mask_implausible:
         lo, hi = plausible_range(units)
@@ -279,8 +333,9 @@ def _coarse(src: rasterio.DatasetReader, placed: Placed, top: int, height: int,
             values = np.where((values >= lo) & (values <= hi), values, np.nan)
     if units is Units.celsius:
         values = values + KELVIN_OFFSET
-    if fx == fy == 1:
-        return values
-    power = 4 if aggregate == "radiance" else 1
-    mean = (values**power).reshape(height, fy, int(w.width) // fx, fx).mean(axis=(1, 3))
-    return mean ** (1 / power)
+    if fx != 1 or fy != 1:
+        power = 4 if aggregate == "radiance" else 1
+        blocks = (values**power).reshape(last - first, fy, int(w.width) // fx, fx)
+        values = blocks.mean(axis=(1, 3)) ** (1 / power)
+    block[first - top:last - top, placed.cols[0]:placed.cols[1]] = values
+    return block

@@ -26,6 +26,13 @@ def zero_if_roundoff(std: float, magnitude: float) -> float:
     return std if std > ROUNDOFF_SPREAD * magnitude else 0.0
 
 
+def correlation(cov: float, spread: float) -> float:
+    """CC (eq. 14): ``cov`` over ``spread`` (the product of the standard deviations), NaN when
+    either field is constant, kept within [-1, 1]: round-off puts a perfect correlation at
+    1.0000000000000002, which a script checking ``cc <= 1`` would refuse."""
+    return min(1.0, max(-1.0, cov / spread)) if spread > 0 else float("nan")
+
+
 def image_metrics(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
     """RMSE (11), MAE (12), BIAS (13), CC (14) and RSD (15, 16) of one image.
 
@@ -53,7 +60,7 @@ def image_metrics(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
         "rmse": float(np.sqrt(np.mean(diff**2))),
         "mae": float(np.mean(np.abs(diff))),
         "bias": float(np.mean(diff)),
-        "cc": cov / spread if spread > 0 else float("nan"),
+        "cc": correlation(cov, spread),
         "rsd": abs(sigma_sr - sigma_hr) / sigma_hr if sigma_hr > 0 else float("nan"),
     }
 

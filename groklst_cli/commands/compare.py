@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -18,6 +19,7 @@ from pipelines.units import Units
 
 def _table(comparison) -> Table:  # noqa: ANN001 - pipelines.compare.Comparison, imported lazily
     from pipelines.metrics import METRICS
+    from pipelines.percent import percent
 
     table = Table(title=f"against the reference on {comparison.pixels:,} common pixels "
                         f"({comparison.grid}; Kelvin)")
@@ -26,8 +28,13 @@ def _table(comparison) -> Table:  # noqa: ANN001 - pipelines.compare.Comparison,
         table.add_column(name.upper(), justify="right")
     table.add_column("written", justify="right")
     for row in comparison.rows:
-        table.add_row(one_line(row["candidate"]), *(f"{row[m]:.4f}" for m in METRICS), f"{100 * row['written']:.1f} %")
+        table.add_row(one_line(row["candidate"]), *(_cell(row[m]) for m in METRICS), f"{percent(row['written'])} %")
     return table
+
+
+def _cell(value: float) -> str:
+    """A metric as the table shows it: ``n/a`` where --json says null (a constant raster's CC)."""
+    return f"{value:.4f}" if math.isfinite(value) else "n/a"
 
 
 def compare_cmd(
@@ -49,7 +56,8 @@ def compare_cmd(
     must share a CRS and nest: finer ones are averaged onto the coarsest grid (--aggregate
     kelvin: mean temperature; radiance: the temperature of the mean T^4). Every candidate
     is scored on the same pixels (where the reference and all candidates have data); "written"
-    is the share of the reference's valid pixels a candidate covers.
+    is the share of the reference's valid pixels a candidate covers, and a warning names the
+    candidates that leave fewer pixels scored than the reference has.
     """
     from pipelines.compare import compare
 
