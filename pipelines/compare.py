@@ -11,7 +11,7 @@ block with a nodata pixel is nodata) onto the coarsest of their grids, over the 
 pixels they all cover. Candidates are scored on the same pixels, those where the reference and every
 candidate have a value; each candidate's ``written`` share is how much of the reference's valid
 pixels (on its whole footprint, not only the common one) it covers, and a warning names the
-candidates that leave fewer pixels scored than the reference has (a crop, a shifted raster).
+candidates when under 95 % of the reference's valid pixels are scored (a crop, a shifted raster).
 Sums are accumulated strip by strip under the capped GDAL block cache, so memory does not grow
 with the scene's height (beyond that cache).
 """
@@ -273,11 +273,16 @@ def compare(reference: Path, candidates: Sequence[Path], *, units: Units = Units
                 on_progress(top + strip, height)
     shares = [count / reference_valid for count in written]  # the reference has a valid pixel (_units)
     scored = moments[0].n if moments else 0
-    if scored < reference_valid:
+    if scored < SCORED_SHARE_TO_WARN * reference_valid:
         warnings.warn(shrunk_warning(scored, reference_valid, candidates, shares), GroklstWarning, stacklevel=2)
     table = [{"candidate": str(path), **moment.metrics(), "written": share}
              for path, moment, share in zip(candidates, moments, shares)]
     return Comparison(common.describe(), found_units[0], scored, table)
+
+
+# Below this share of the reference's valid pixels scored, a warning says so: a crop or a shifted
+# raster, not the few per cent a degraded input's trimmed edge or a network's hole margin leave.
+SCORED_SHARE_TO_WARN = 0.95
 
 
 def shrunk_warning(scored: int, reference_valid: int, candidates: Sequence[Path], shares: Sequence[float]) -> str:

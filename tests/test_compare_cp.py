@@ -77,6 +77,20 @@ def test_a_shifted_candidate_is_flagged(scene: tuple[Path, Path, np.ndarray], tm
     assert result.rows[0]["written"] == 1580 / 1980 and result.pixels == 1580
 
 
+def test_a_trimmed_edge_shows_in_written_but_is_not_warned(scene: tuple[Path, Path, np.ndarray],
+                                                            tmp_path: Path) -> None:
+    """A degraded input's trimmed edge (here the last column: 40 of 1,980 valid pixels, 98.0 %
+    covered) is not a crop: ``written`` shows it, no warning cries wolf on every Wald comparison."""
+    import warnings
+
+    reference, _, lst = scene
+    trimmed = raster(tmp_path / "trimmed.tif", lst[:, :49])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GroklstWarning)
+        result = compare(reference, [trimmed])
+    assert result.rows[0]["written"] == 1940 / 1980 and result.pixels == 1940
+
+
 def test_cli_warns_on_stderr_and_in_json(scene: tuple[Path, Path, np.ndarray], capsys) -> None:
     reference, crop, _ = scene
     assert run(["compare", "--json", str(reference), str(crop)]) == 0

@@ -57,7 +57,7 @@ def compare_cmd(
     kelvin: mean temperature; radiance: the temperature of the mean T^4). Every candidate
     is scored on the same pixels (where the reference and all candidates have data); "written"
     is the share of the reference's valid pixels a candidate covers, and a warning names the
-    candidates that leave fewer pixels scored than the reference has.
+    candidates when under 95 % of the reference's valid pixels are scored.
     """
     from pipelines.compare import compare
 
