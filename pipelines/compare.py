@@ -33,7 +33,7 @@ from rasterio.windows import Window
 
 from pipelines.errors import GroklstWarning, InputError, printable_path
 from pipelines.geotiff import open_raster, streaming_gdal_env
-from pipelines.grids import (ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, nesting_factor,
+from pipelines.grids import (ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, nesting_factor, offset_words,
                              resolution_units)
 from pipelines.lst_values import (
     LstDecoding,
@@ -188,8 +188,8 @@ def common_grid(grids: Sequence[Grid], paths: Sequence[Path]) -> CommonGrid:
         col0 = (grid.transform.c - origin.c) / coarse.res[0]  # this raster's origin in coarse pixels
         row0 = (origin.f - grid.transform.f) / coarse.res[1]
         for offset, factor, axis in ((col0, fx, "x"), (row0, fy, "y")):
-            as_integer(offset * factor, f"grid does not nest in the coarsest raster's (offset of "
-                                        f"{(offset * factor) % 1:.2f} pixel in {axis})", path, NEST_HINT)
+            as_integer(offset * factor, f"grid does not nest in the coarsest raster's "
+                                        f"({offset_words(offset * factor, axis)})", path, NEST_HINT)
         spans.append(((fx, fy), col0, row0, col0 + grid.width / fx, row0 + grid.height / fy))
     whole = [(math.ceil(c0 - ALIGNMENT_TOLERANCE), math.ceil(r0 - ALIGNMENT_TOLERANCE),
               math.floor(c1 + ALIGNMENT_TOLERANCE), math.floor(r1 + ALIGNMENT_TOLERANCE))

@@ -240,6 +240,12 @@ def as_integer(value: float, what: str, path: str | os.PathLike[str], hint: str 
     return int(rounded)
 
 
+def offset_words(pixels: float, axis: str, pixel: str = "pixel") -> str:
+    """How far an origin misses a pixel edge, as every nesting refusal says it: ``offset of 0.50
+    pixel in x`` (the fractional part of ``pixels``; ``pixel`` names whose pixels)."""
+    return f"offset of {pixels % 1:.2f} {pixel} in {axis}"
+
+
 def nesting_factor(coarse: float, fine: float, fine_pixels: int, what: str, path: str | os.PathLike[str],
                    hint: str | None = None) -> int:
     """How many pixels of size ``fine`` make one of size ``coarse``, or an InputError when that is
@@ -314,8 +320,7 @@ def pair_grids(
     for offset, axis in ((col0, "x"), (row0, "y")):
         as_integer(
             offset * ratio,
-            f"the guidance grid does not nest in the LST grid (offset of "
-            f"{(offset * ratio) % 1:.2f} guidance pixel in {axis})",
+            f"the guidance grid does not nest in the LST grid ({offset_words(offset * ratio, axis, 'guidance pixel')})",
             guidance_path, nest_hint(ratio, offers_align=offers_align),
         )
     # Whole LR pixels covered by both footprints.

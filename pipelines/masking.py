@@ -29,7 +29,7 @@ from pipelines.geotiff import (
     read_stored,
     streaming_gdal_env,
 )
-from pipelines.grids import Grid, as_integer, check_north_up, nesting_factor
+from pipelines.grids import Grid, as_integer, check_north_up, nesting_factor, offset_words
 from pipelines.raster_names import display_name, source_tag
 
 
@@ -225,8 +225,8 @@ def _whole_pixels(offset: float, axis: str, path: str | os.PathLike[str], mask_p
                   hint: str) -> int:
     """The origins' ``offset`` along ``axis`` in pixels of the finer grid, or an InputError saying
     by how much it misses a pixel edge (in the words of ``groklst compare``)."""
-    return as_integer(offset, f"does not nest in the grid of {display_name(path)} (offset of "
-                              f"{offset % 1:.2f} pixel in {axis}; the pixel sizes do nest)", mask_path, hint)
+    return as_integer(offset, f"does not nest in the grid of {display_name(path)} ({offset_words(offset, axis)}; "
+                              "the pixel sizes do nest)", mask_path, hint)
 
 
 def _onto_grid_hint(src: rasterio.DatasetReader, mask_path: str | os.PathLike[str],
