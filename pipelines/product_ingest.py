@@ -39,6 +39,13 @@ class ProductIngest:
         check_lst_method(self.lst_method)
         lst_retrieval.load_config(self.retrieval_config)
 
+    def files(self) -> list[Path]:
+        """The files the ingest reads besides the products' own (the DEM, the retrieval TOML and
+        the water vapour raster it names): no output of the run may be one of them."""
+        vapour = lst_retrieval.load_config(self.retrieval_config).water_vapour
+        named = (self.dem, self.retrieval_config, vapour if isinstance(vapour, Path) else None)
+        return [Path(path) for path in named if path is not None]
+
     def ingest_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of :func:`pipelines.ingest.ingest_product` these options set."""
         return {"dem": self.dem, "coregister": self.coregister, "destripe_b2": self.destripe,

@@ -4,6 +4,7 @@ into a hidden folder beside the output that is removed when the command ends."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, NoReturn, Optional
@@ -55,6 +56,7 @@ class ProductScene:
     tags: dict[str, str]  # the output's lst_source / guidance_source
     scale: Optional[int]  # the TIS-to-MII pixel-size ratio, None when unreadable (the ingest says why)
     output: Path
+    inputs: tuple[Path, ...]  # every file the ingest reads: no output of the run may be one of them
 
     @property
     def lst(self) -> Path:
@@ -92,9 +94,9 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
     except InputError:
         if output is None:
             raise
-        name = output.stem  # -o names the output; the scene name then names only the ingest's files
+        name = _ingest_name(output)  # -o names the output; the scene name then names only the ingest's files
     target = output if output is not None else output_for(Path(f"{name}_lst.tif"), out_dir or Path("."))
-    inputs = [*(f for product in products for f in product.files), how.dem, how.retrieval_config]
+    inputs = (*(f for product in products for f in product.files), *how.files())
     try:  # before the ingest, which writes beside it
         done = output_done(target, overwrite, skip_existing, inputs)
     except InputError as exc:
@@ -112,10 +114,16 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
         state.shown_as[str(temporary)] = shown
     tags = {"lst_source": retrieved_lst_tag(tis.folder, how.lst_method.replace("-", " ")),
             "guidance_source": str(mii.folder.resolve())}
-    return ProductScene(folders, workdir, name, shown, tags, _product_scale(tis, mii), target)
+    return ProductScene(folders, workdir, name, shown, tags, _product_scale(tis, mii), target, inputs)
 
 
-def output_done(target: Path, overwrite: bool, skip_existing: bool, inputs: list[Optional[Path]]) -> bool:
+def _ingest_name(output: Path) -> str:
+    """The scene name of the ingest's hidden files when the products give none: the output's stem,
+    or ``scene`` where that stem is no file name (``-o ..tif``: ``.``), which the ingest refuses."""
+    return output.stem if output.stem not in (".", "..") else "scene"
+
+
+def output_done(target: Path, overwrite: bool, skip_existing: bool, inputs: Sequence[Path]) -> bool:
     """Whether ``--skip-existing`` finds the scene written, also by another run between the first
     look and the check that the output may be written (README: ``skipped`` then, as a raster
     scene's); an output that may not be written is an :class:`InputError`."""

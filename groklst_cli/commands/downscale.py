@@ -453,7 +453,7 @@ def downscale(
         if same_path(quicklook, jobs[0].output):
             raise InputError("--quicklook", f"names the output GeoTIFF {jobs[0].output}", "give the PNG another name")
         check_png_name(quicklook)
-        check_writable(quicklook, overwrite, inputs=jobs[0].inputs())
+        check_writable(quicklook, overwrite, inputs=_read_files(scene, jobs[0]))
         jobs = [replace(jobs[0], quicklook=quicklook)]  # drawn before the scene's line, which says how it went
     fit_options = build_fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
                                     fit_lr, degradation, fallback, units, seed, device, fit_candidates,
@@ -480,7 +480,7 @@ def downscale(
             if skip_existing and save_checkpoint.exists():  # no output beside it: not this scene's pair
                 raise InputError(save_checkpoint, "exists but the output does not; --skip-existing never "
                                  "replaces it", "remove it, or name another --save-checkpoint file")
-            check_writable(save_checkpoint, overwrite, inputs=jobs[0].inputs())
+            check_writable(save_checkpoint, overwrite, inputs=_read_files(scene, jobs[0]))
             _refuse_output_onto(jobs, save_checkpoint, "the --save-checkpoint file")
         if align:  # before the fit, which learns from the aligned guidance
             jobs, options = _aligned_for_fit(ctx, jobs[0], options)
@@ -539,7 +539,7 @@ def _fit_output_done(scene: Optional[ProductScene], job: SceneJob, overwrite: bo
     try:
         if not (skip_existing and finished_output(job.output)):  # a finished one is skipped, as without --fit
             check_geotiff_name(job.output)
-        done = output_done(job.output, overwrite, skip_existing, job.inputs())
+        done = output_done(job.output, overwrite, skip_existing, _read_files(scene, job))
     except InputError as exc:
         if scene is None:
             raise
@@ -548,6 +548,12 @@ def _fit_output_done(scene: Optional[ProductScene], job: SceneJob, overwrite: bo
         say(unsaved_checkpoint(SceneReport(shown, str(job.output), status="skipped", seconds=seconds),
                                save_checkpoint), as_json)
     return done
+
+
+def _read_files(scene: Optional[ProductScene], job: SceneJob) -> list[Path]:
+    """Every file the run reads, which none of its outputs may be: the job's, and a product
+    scene's product files, DEM, retrieval TOML and the water vapour raster it names."""
+    return [*job.inputs(), *(scene.inputs if scene is not None else ())]
 
 
 def _aligned_for_fit(ctx: typer.Context, job: SceneJob,
