@@ -811,8 +811,8 @@ def ingest_product(
         raise InputError("--name", f"{name!r} is a path, not a scene name", "give a plain name; --out-dir says where")
     lst_path, guidance_path = Path(out_dir) / f"{name}_lst.tif", Path(out_dir) / f"{name}_guidance.tif"
     with folders_removed_if_left_empty(out_dir), streaming_gdal_env(), ExitStack() as stack:
-        vapour_raster = config.water_vapour if isinstance(config.water_vapour, Path) else None
-        inputs = [*(f for product in products for f in product.files), dem, lst, retrieval_config, vapour_raster]
+        inputs = [*(f for product in products for f in product.files), dem, lst, retrieval_config,
+                  config.water_vapour_raster]
         check_writable(lst_path, overwrite, inputs=inputs)
         check_writable(guidance_path, overwrite, inputs=inputs)
         mii = _Mii(mii_product, [stack.enter_context(open_raster(p)) for p in mii_product.images], saturation)
@@ -903,9 +903,9 @@ def ingest_product(
 def _open_water_vapour_raster(config: lst_retrieval.RetrievalConfig, method: str, stack: ExitStack) -> WaterVapour | None:
     """The config's water vapour raster, opened with ``stack``; None when it gives a number or the
     method needs none."""
-    if method != "split-window" or not isinstance(config.water_vapour, Path):
+    if method != "split-window" or config.water_vapour_raster is None:
         return None
-    return WaterVapour.opened(config.water_vapour, config.water_vapour_units, stack)
+    return WaterVapour.opened(config.water_vapour_raster, config.water_vapour_units, stack)
 
 
 def _measure_offset(source: _GivenLst | _TisLst, mii: _Mii, window: Window, lst_grid: Grid,

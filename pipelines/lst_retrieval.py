@@ -60,6 +60,12 @@ class RetrievalConfig:
     water: tuple[float, float] = (0.991, 0.986)
     cavity: float = 0.55
 
+    @property
+    def water_vapour_raster(self) -> Path | None:
+        """The water vapour raster the config names, None where it gives a number: a file the
+        retrieval reads, so no output may replace it."""
+        return self.water_vapour if isinstance(self.water_vapour, Path) else None
+
 
 _SECTIONS = {"split_window": ("c", "water_vapour", "water_vapour_units"),
              "emissivity": ("ndvi_soil", "ndvi_vegetation", "ndwi_water", "soil", "vegetation", "water", "cavity")}

@@ -42,8 +42,7 @@ class ProductIngest:
     def files(self) -> list[Path]:
         """The files the ingest reads besides the products' own (the DEM, the retrieval TOML and
         the water vapour raster it names): no output of the run may be one of them."""
-        vapour = lst_retrieval.load_config(self.retrieval_config).water_vapour
-        named = (self.dem, self.retrieval_config, vapour if isinstance(vapour, Path) else None)
+        named = (self.dem, self.retrieval_config, lst_retrieval.load_config(self.retrieval_config).water_vapour_raster)
         return [Path(path) for path in named if path is not None]
 
     def ingest_kwargs(self) -> dict[str, Any]:
