@@ -107,18 +107,18 @@ def holds_products(path: Path, patterns: sdgsat.ProductPatterns = sdgsat.PATTERN
 
 
 def find_products(paths: Sequence[Path], patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS) -> list[sdgsat.Product]:
-    """Products in ``paths``: each path is a product folder or a folder holding product folders."""
+    """Products in ``paths``: each path is a product folder, a folder holding product folders, or
+    both (TIS band images unpacked beside the MII product's folder)."""
     products = []
     for path in map(Path, paths):
         if not path.exists():
             raise InputError(path, "not found", "give SDGSAT-1 product folders")
         if not path.is_dir():
             raise InputError(path, "not a folder", "give the product folder, not a file inside it")
+        inner = [p for p in sorted(path.iterdir()) if p.is_dir() and _looks_like_product(p, patterns)]
         if _looks_like_product(path, patterns):
             products.append(sdgsat.read_product(path, patterns))
-            continue
-        inner = [p for p in sorted(path.iterdir()) if p.is_dir() and _looks_like_product(p, patterns)]
-        if not inner:
+        elif not inner:
             raise InputError(path, "no SDGSAT-1 product found", "expected KX10_TIS_*/KX10_MII_* folders")
         products.extend(sdgsat.read_product(p, patterns) for p in inner)
     unique = {p.folder.resolve(): p for p in reversed(products)}  # a folder given twice is one product

@@ -60,9 +60,11 @@ class ProductPatterns:
     folder: str = (r"^KX10_(?P<sensor>TIS|MII|GIU)_(?P<date>\d{8})_(?P<lon>[EW][0-9.]+)_"
                    r"(?P<lat>[NS][0-9.]+)_(?P<id>\d{12})_(?P<level>L1A|L4A|L4B)$")
     tis_images: tuple[str, ...] = ("*.tiff",)
-    tis_band_images: tuple[str, ...] = ("SDGSAT1_TIS_*.tif", "SDGSAT1_TIS_*.tiff")
+    tis_band_images: tuple[str, ...] = ("SDGSAT1_TIS_*",)
+    # The band token is the last B<n>/band<n>; ``rest`` is what follows it before .tif/.tiff (any case):
+    # empty for the product's own image, "_thumb" or " copy" for a browse image or a stray copy.
     tis_band_name: str = (r"^SDGSAT1_TIS_(?P<date>\d{8})_.*(?<![A-Za-z0-9])(?:[Bb]|[Bb]and|BAND)_?0*(?P<band>[1-9])"
-                          r"(?![0-9])")
+                          r"(?![0-9])(?P<rest>[^.]*)\.(?i:tiff?)$")
     mii_images: tuple[str, ...] = ("*_A.tif", "*_B.tif")
     meta: str = "*.meta.xml"
     calib: str = "*.calib.xml"
@@ -242,24 +244,26 @@ def _meta_time(meta: ET.Element | None, patterns: ProductPatterns) -> tuple[str,
 
 
 def _acquired(folder: Path, meta_file: Path | None, meta: ET.Element | None,
-              patterns: ProductPatterns) -> date | None:
-    """The acquisition date, from the folder name else the meta.xml; refused when both are
+              patterns: ProductPatterns, images: tuple[Path, ...] = ()) -> date | None:
+    """The acquisition date, from the folder name (else the names of per-band TIS ``images``)
+    else the meta.xml; refused when both are
     there and differ by more than a day (a meta.xml of another scene, or a renamed folder: the
     Earth-Sun distance and the TIS-MII pairing would follow the wrong date). A day either way
     is allowed: whether a name's date is UTC or local time is not documented, and TIS often
     images at night, near midnight UTC in East Asia."""
     match = re.match(patterns.folder, folder.name)
-    named = _parse_date(match.group("date")) if match else None
-    filed = _band_files_date(folder, patterns)
+    named, source = (_parse_date(match.group("date")) if match else None), "the folder name"
+    filed = _band_files_date(images, patterns)
     if filed is not None:
         if named and abs((named - filed[1]).days) > 1:
             raise InputError(filed[0], f"named for {filed[1].isoformat()}, the folder for {named.isoformat()}: "
                              "not one scene", "keep one acquisition's band images in its product folder")
-        named = named or filed[1]
+        if named is None:
+            named, source = filed[1], "the band images' names"
     tag, text = _meta_time(meta, patterns) or ("", None)
     recorded = _parse_date(text)
     if named and recorded and abs((named - recorded).days) > 1 and meta_file is not None:
-        raise InputError(meta_file, f"{tag} {recorded.isoformat()} is not the date in the folder name "
+        raise InputError(meta_file, f"{tag} {recorded.isoformat()} is not the date in {source} "
                                     f"({named.isoformat()}, one day either way allowed)",
                          "is this the product's own meta.xml? copy the complete product folder")
     return named or recorded
@@ -337,42 +341,55 @@ def _mii_cameras(folder: Path, globs: tuple[str, ...]) -> tuple[Path, ...]:
 
 def tis_band_files(folder: Path, patterns: ProductPatterns = PATTERNS) -> tuple[Path, ...]:
     """The per-band TIS images of ``folder`` (challenge-data layout) in band order B1, B2, B3, or
-    ``()`` when it has none. A band missing or delivered twice is refused, naming the file: a
-    split window needs B2 and B3 of one acquisition, and a stray copy must not be read."""
-    named: dict[int, list[Path]] = {}
+    ``()`` when it has none. A band missing is refused, naming the file expected: a split window
+    needs B2 and B3 of one acquisition. Where several images name one band, the one whose name
+    ends at the band token is read and a warning names the others (a browse ``_B1_thumb.tif``, a
+    ``_B1 copy.tif``); with none or several such, they are refused, since a stray copy must not be read."""
+    named: dict[int, list[re.Match[str]]] = {}
     for glob in patterns.tis_band_images:
         for path in sorted(folder.glob(glob)):
             match = re.match(patterns.tis_band_name, path.name)
             if match:
-                named.setdefault(int(match.group("band")), []).append(path)
+                named.setdefault(int(match.group("band")), []).append(match)
     if not named:
         return ()
-    for band, paths in sorted(named.items()):
-        if band not in (1, 2, 3):
-            raise InputError(paths[0], f"is named as TIS band {band}; TIS has bands 1-3",
-                             "keep only the product's own band images in the folder")
-        if len(paths) > 1:
-            raise InputError(folder, f"several images of TIS band {band} ({', '.join(p.name for p in paths)})",
-                             "keep only the product's own band images in the folder")
-    missing = [band for band in (1, 2, 3) if band not in named]
+    chosen = {band: _own_band_image(folder, band, matches) for band, matches in sorted(named.items())}
+    missing = [band for band in (1, 2, 3) if band not in chosen]
     if missing:
-        present = next(iter(named.values()))[0]
-        match = re.match(patterns.tis_band_name, present.name)
-        expected = present.with_name(present.name[:match.start("band")] + str(missing[0])
-                                     + present.name[match.end("band"):])
+        present = named[min(chosen)][0]
+        expected = folder / (present.string[:present.start("band")] + str(missing[0])
+                             + present.string[present.end("band"):])
         raise InputError(expected, f"TIS band {missing[0]} image not found: the product is one image per band "
-                         f"and only {', '.join(named[b][0].name for b in sorted(named))} are there",
+                         f"and only {', '.join(chosen[b].name for b in sorted(chosen))} are there",
                          "copy the complete product folder")
-    return tuple(named[band][0] for band in (1, 2, 3))
+    return tuple(chosen[band] for band in (1, 2, 3))
 
 
-def _band_files_date(folder: Path, patterns: ProductPatterns) -> tuple[Path, date] | None:
-    """The acquisition date the per-band TIS images are named for (with the first of them), or
-    None without such images; images named for different dates are refused."""
-    dated = [(path, _parse_date(re.match(patterns.tis_band_name, path.name).group("date")))
-             for path in tis_band_files(folder, patterns)]
-    if not dated:
+def _own_band_image(folder: Path, band: int, matches: list[re.Match[str]]) -> Path:
+    """The one image of TIS ``band`` among those named for it (see :func:`tis_band_files`)."""
+    if band not in (1, 2, 3):
+        raise InputError(folder / matches[0].string, f"is named as TIS band {band}; TIS has bands 1-3",
+                         "keep only the product's own band images in the folder")
+    own = [m.string for m in matches if not m.group("rest")]
+    if len(own) != 1:
+        listed = ", ".join(m.string for m in matches)
+        raise InputError(folder, f"several images of TIS band {band} ({listed}) and "
+                         f"{'none' if not own else 'more than one'} ends at the band token",
+                         "keep only the product's own band images in the folder")
+    others = [m.string for m in matches if m.group("rest")]
+    if others:
+        warnings.warn(f"{folder}: also named for TIS band {band}: {', '.join(others)}; only {own[0]} is read",
+                      GroklstWarning, stacklevel=3)
+    return folder / own[0]
+
+
+def _band_files_date(images: tuple[Path, ...], patterns: ProductPatterns) -> tuple[Path, date] | None:
+    """The acquisition date per-band TIS ``images`` are named for (with the first of them), or
+    None for other imagery; images named for different dates are refused."""
+    matches = [(path, re.match(patterns.tis_band_name, path.name)) for path in images]
+    if not matches or not all(match for _, match in matches):
         return None
+    dated = [(path, _parse_date(match.group("date"))) for path, match in matches]
     first, day = dated[0]
     for path, other in dated[1:]:
         if other != day:
@@ -382,15 +399,21 @@ def _band_files_date(folder: Path, patterns: ProductPatterns) -> tuple[Path, dat
 
 
 def _tis_images(folder: Path, patterns: ProductPatterns) -> tuple[Path, ...]:
-    """The TIS imagery: one 3-band image, or one image per band (challenge data); a folder with
-    both is refused, naming them, since either could be the scene's."""
+    """The TIS imagery: one 3-band image, or one image per band (challenge data). Beside band
+    images, a 3-band image named after the folder is refused (either could be the scene's) and
+    any other one is left out with a warning (a browse image)."""
     per_band = tis_band_files(folder, patterns)
     if not per_band:
         return tuple(p for g in patterns.tis_images for p in _matches(folder, g, "TIS images"))
-    stacked = [p for g in patterns.tis_images for p in sorted(folder.glob(g)) if p not in per_band]
-    if stacked:
-        raise InputError(folder, f"holds both a TIS image ({stacked[0].name}) and one image per band "
+    stacked = [p for g in patterns.tis_images for p in sorted(folder.glob(g))
+               if not re.match(patterns.tis_band_name, p.name)]
+    own = [p for p in stacked if p in (expected_file(folder, g) for g in patterns.tis_images)]
+    if own:
+        raise InputError(folder, f"holds both a TIS image ({own[0].name}) and one image per band "
                          f"({per_band[0].name}, ...)", "keep only one delivery of the scene in the folder")
+    if stacked:
+        warnings.warn(f"{folder}: also holds {', '.join(p.name for p in stacked)}; only the band images "
+                      f"{', '.join(p.name for p in per_band)} are read", GroklstWarning, stacklevel=3)
     return per_band
 
 
@@ -426,7 +449,7 @@ def read_product(folder: str | Path, patterns: ProductPatterns = PATTERNS) -> Pr
     except ValueError as exc:
         raise InputError(meta_files[0], f"solar angle is not a number ({exc})") from exc
     meta_file = meta_files[0] if meta_files else None
-    return Product(folder, sensor, images, calibration, zenith, _acquired(folder, meta_file, meta, patterns),
+    return Product(folder, sensor, images, calibration, zenith, _acquired(folder, meta_file, meta, patterns, images),
                    meta_file, calib)
 
 

@@ -21,6 +21,8 @@ from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import open_raster
 from pipelines.sdgsat import Product
 
+GRID_TOLERANCE_PX = 1e-6  # how far band images' transforms may differ, in pixels
+
 # GDAL's names of the data types a TIS band image can hold.
 _GDAL_TYPES = {"uint8": "Byte", "uint16": "UInt16", "int16": "Int16", "uint32": "UInt32",
                "int32": "Int32", "float32": "Float32", "float64": "Float64"}
@@ -34,19 +36,20 @@ def open_tis(product: Product) -> rasterio.DatasetReader:
         bands = [stack.enter_context(open_raster(path)) for path in product.images]
         for path, src in zip(product.images, bands):
             _check_band(path, src, bands[0], product.images[0])
+        _warn_misnamed_crs(product.images, bands)
         xml = _stack_xml(product.images, bands[0])
     return rasterio.open(xml)
 
 
 def _check_band(path: Path, src: rasterio.DatasetReader, first: rasterio.DatasetReader, first_path: Path) -> None:
-    """Refuse a band image that is not one band on the first band's grid and data type; warn
-    when the EPSG code in its name is not its CRS (the file's CRS is the one used)."""
+    """Refuse a band image that is not one band on the first band's grid (to
+    ``GRID_TOLERANCE_PX``: float noise of separate processing is no misplacement) and encoding."""
     if src.count != 1:
         raise InputError(path, f"{src.count} bands, a per-band TIS image has one", "is this a TIS band image?")
     if src.dtypes[0] not in _GDAL_TYPES:
         raise InputError(path, f"data type {src.dtypes[0]} is not a TIS band's", "TIS imagery is uint16 DN")
-    same_grid = (src.width, src.height, src.crs, src.transform) == (first.width, first.height, first.crs,
-                                                                    first.transform)
+    same_grid = ((src.width, src.height, src.crs) == (first.width, first.height, first.crs)
+                 and src.transform.almost_equals(first.transform, GRID_TOLERANCE_PX * abs(first.transform.a)))
     if not same_grid:
         raise InputError(path, f"is not on {first_path.name}'s pixel grid ({src.width}x{src.height} px at "
                          f"{tuple(src.transform)[:6]} in {src.crs} against {first.width}x{first.height} px at "
@@ -56,10 +59,17 @@ def _check_band(path: Path, src: rasterio.DatasetReader, first: rasterio.Dataset
         raise InputError(path, f"{src.dtypes[0]} with nodata {src.nodata}, {first_path.name} is "
                          f"{first.dtypes[0]} with nodata {first.nodata}",
                          "the band images of one product share one encoding: take them from the original delivery")
-    named = re.search(r"EPSG_?(\d{4,5})", path.name)
-    if named and src.crs is not None and src.crs.to_epsg() != int(named.group(1)):
-        warnings.warn(f"{path}: named for EPSG:{named.group(1)} but its CRS is {src.crs}; the file's CRS is used",
-                      GroklstWarning, stacklevel=3)
+
+
+def _warn_misnamed_crs(paths: tuple[Path, ...], bands: list[rasterio.DatasetReader]) -> None:
+    """One warning where the EPSG code in the band images' names is not their CRS (the files'
+    CRS is used: a name is easier to get wrong than a georeference)."""
+    for path, src in zip(paths, bands):
+        named = re.search(r"EPSG_?(\d{4,5})", path.name)
+        if named and src.crs is not None and src.crs.to_epsg() != int(named.group(1)):
+            warnings.warn(f"{path}: named for EPSG:{named.group(1)} but its CRS is {src.crs}; the file's CRS is "
+                          "used", GroklstWarning, stacklevel=3)
+            return
 
 
 def _stack_xml(paths: tuple[Path, ...], first: rasterio.DatasetReader) -> str:

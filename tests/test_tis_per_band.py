@@ -152,3 +152,55 @@ def test_sample_scene_writes_the_per_band_layout(tmp_path, capsys):
     assert sdgsat.read_product(tis).sensor == "TIS"
     assert run(["sample-scene", str(tmp_path / "plain"), "--size", "12", "--tis-per-band"]) == 2
     assert "--tis-per-band: lays out the fake TIS product (hint: add --products)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".TIF", ".Tiff"])
+def test_upper_case_extensions_are_band_images(tis_copy, suffix):
+    for path in sorted(tis_copy.glob("*_B?.tif")):
+        path.rename(path.with_suffix(suffix))
+    tis = sdgsat.read_product(tis_copy)
+    assert [p.name[-len(suffix) - 3:] for p in tis.images] == [f"_B{b}{suffix}" for b in (1, 2, 3)]
+
+
+def test_a_browse_copy_beside_a_band_is_left_out_with_a_warning(tis_copy, per_band):
+    b1 = next(tis_copy.glob("*_B1.tif"))
+    for extra in (b1.name.replace("_B1", "_B1_thumb"), b1.name.replace("_B1.tif", "_B1 copy.tif"),
+                  b1.name.replace("_B1.tif", "_browse.tiff")):
+        shutil.copy(b1, tis_copy / extra)
+    with pytest.warns(GroklstWarning) as caught:
+        tis = sdgsat.read_product(tis_copy)
+    assert tis.images[0] == b1
+    said = " ".join(str(w.message) for w in caught)
+    assert "_B1_thumb.tif" in said and "_B1 copy.tif" in said and "_browse.tiff" in said
+
+
+def test_two_images_ending_at_the_band_token_are_refused(tis_copy):
+    b1 = next(tis_copy.glob("*_B1.tif"))
+    shutil.copy(b1, b1.with_name(b1.name.replace("_B1", "_thumb_B1")))
+    with pytest.raises(InputError, match="several images of TIS band 1 .* and more than one ends at the band token"):
+        sdgsat.read_product(tis_copy)
+
+
+def test_band_images_beside_the_mii_folder_are_both_found(per_band, tmp_path):
+    loose = shutil.copytree(per_band[0], tmp_path / "loose")
+    shutil.copytree(per_band[1], loose / per_band[1].name)
+    from pipelines.ingest import find_products
+
+    assert sorted(p.sensor for p in find_products([loose])) == ["MII", "TIS"]
+
+
+def test_meta_date_refusal_names_the_band_images_as_the_source(tis_copy, tmp_path):
+    renamed = tis_copy.rename(tmp_path / "anything")
+    meta = next(renamed.glob("*.meta.xml"))
+    meta.write_text(meta.read_text().replace("2022-08-15", "2022-09-20"))
+    with pytest.raises(InputError, match=r"CenterTime 2022-09-20 is not the date in the band images' names \(2022-08-15"):
+        sdgsat.read_product(renamed)
+
+
+def test_float_noise_in_a_band_transform_is_the_same_grid(tis_copy, per_band):
+    b2 = next(tis_copy.glob("*_B2.tif"))
+    with rasterio.open(b2) as src:
+        noisy = Affine.translation(1e-9, 0) @ src.transform
+    _rewrite(b2, transform=noisy)
+    with open_tis(sdgsat.read_product(tis_copy)) as src, open_tis(sdgsat.read_product(per_band[0])) as ref:
+        assert np.array_equal(src.read(), ref.read())
