@@ -25,6 +25,7 @@ from torch import nn
 from models.registry import build_model, get_spec
 from pipelines.atomic import atomic_output
 from pipelines.errors import InputError
+from pipelines.run_layout import BEST, LAST, STATE
 
 FORMAT = "groklst-checkpoint/1"
 
@@ -205,7 +206,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         hint = f"e.g. {runs[0]}" if runs else "give a checkpoint file, e.g. RUN/best.pt"
         raise InputError(p, "is a folder, not a checkpoint file", hint)
     if not p.is_file():
-        raise InputError(p, "checkpoint file not found")
+        raise InputError(p, "checkpoint file not found", _missing_hint(p))
     try:
         data = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
@@ -222,6 +223,20 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     _check_statistics(ckpt, p)
     _check_weights(ckpt, p)
     return ckpt
+
+
+SHOWN_NEIGHBOURS = 5  # checkpoints named in the hint for a missing one, at most
+
+
+def _missing_hint(path: Path) -> str:
+    """``check the path``, naming the checkpoints in the folder the path points into (a typo in
+    a run's file name; its training state is no checkpoint), or where a training run keeps its own."""
+    folder = path.parent
+    found = sorted(q.name for q in folder.glob("*.pt") if q.is_file() and q.name != STATE) if folder.is_dir() else []
+    if not found:
+        return f"check the path; a training run writes RUN/{BEST} and RUN/{LAST}"
+    more = f" and {len(found) - SHOWN_NEIGHBOURS} more" if len(found) > SHOWN_NEIGHBOURS else ""
+    return f"check the path; {folder} holds {', '.join(found[:SHOWN_NEIGHBOURS])}{more}"
 
 
 TORCH_MAGIC = (b"PK\x03\x04", b"\x80")  # torch.save's zip archive; the legacy pickle format

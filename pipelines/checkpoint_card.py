@@ -36,12 +36,31 @@ def checkpoint_card(path: str | os.PathLike[str]) -> dict[str, Any]:
         "hr_resolution": hr,
         "lr_resolution": None if hr is None else hr * ckpt.scale,
         "resolution_units": ckpt.hr_resolution_units,
+        "meant_for": _meant_for(ckpt.config, hr, ckpt.scale),
         "lst": {"mean": ckpt.lst_mean, "std": ckpt.lst_std, "unit": "K"},
         "bands": [{"name": n, "mean": m, "std": s}
                   for n, m, s in zip(ckpt.bands, ckpt.band_mean, ckpt.band_std)],
         "config": ckpt.config,
         "groklst_version": ckpt.groklst_version,
     }
+
+
+def _meant_for(config: dict[str, Any], hr: float | None, scale: int) -> dict[str, Any] | None:
+    """For a network fitted on a scene (``downscale --fit``, ``fitted_on`` in its config): the
+    LST and output pixel sizes it is meant for. It trained on the scene degraded by the scale
+    (``hr_resolution`` is the scene's LST pixel) and is applied to the scene itself, one scale
+    finer. None for a trained checkpoint, which is meant for the resolution it trained on."""
+    if "fitted_on" not in config or hr is None:
+        return None
+    return {"lst_resolution": hr, "output_resolution": hr / scale, "scene": config["fitted_on"]}
+
+
+def _resolution_line(label: str, lst: float, out: float, unit: str | None, suffix: str = "") -> str:
+    """``LABEL LST at 120 m -> output at 30 m``; without a unit, the sizes are said to be in the
+    training scenes' CRS units."""
+    if unit:
+        return f"{label} LST at {lst:g} {unit} -> output at {out:g} {unit}{suffix}"
+    return f"{label} LST at {lst:g} -> output at {out:g}{suffix} (pixel size, the training scenes' CRS units)"
 
 
 def _training_line(config: dict[str, Any]) -> str | None:
@@ -95,10 +114,11 @@ def format_card(card: dict[str, Any]) -> list[str]:
     ]
     if card["hr_resolution"] is not None:
         unit = card["resolution_units"]
-        lr, hr = f"{card['lr_resolution']:g}", f"{card['hr_resolution']:g}"
-        lines.append(f"resolution  trained on LST at {lr} {unit} -> output at {hr} {unit}" if unit else
-                     f"resolution  trained on LST at {lr} -> output at {hr} "
-                     "(pixel size, the training scenes' CRS units)")
+        lines.append(_resolution_line("resolution  trained on", card["lr_resolution"], card["hr_resolution"], unit))
+    meant = card.get("meant_for")
+    if meant is not None:
+        lines.append(_resolution_line("meant for  ", meant["lst_resolution"], meant["output_resolution"],
+                                      card["resolution_units"], f" (the scene it was fitted on, {meant['scene']})"))
     lst = card["lst"]
     lines.append(f"lst         normalised with mean {lst['mean']:.4g} K, std {lst['std']:.4g} K")
     lines.append(f"bands       {len(card['bands'])}, in this order (matched by name in the guidance):")

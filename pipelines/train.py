@@ -627,6 +627,17 @@ def _limit_reached(limits: Limits, done: int, started: float, context: DistConte
     return stop
 
 
+def saved_iteration(run_dir: Path) -> int | None:
+    """The iteration of the run's training state (``run_dir/state.pt``), so that a resume of a
+    finished run says so before building anything; memory-mapped, so the weights are not read.
+    None when the state is unreadable: :func:`fit` then refuses it in its own words."""
+    try:
+        state = torch.load(run_dir / STATE, map_location="cpu", weights_only=True, mmap=True)
+        return int(state["iteration"])
+    except Exception:  # noqa: BLE001 - fit reports what is wrong with the file
+        return None
+
+
 def fit(
     source: DataSource,
     config: TrainConfig,

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from pipelines.dataset import PreparedDataset
     from pipelines.train import FitResult
+    from pipelines.train_dist import DistContext
 
 CPU_PRESET = "mocolsk-lite"
 GPU_MODEL = "mocolsk"
@@ -183,6 +184,23 @@ def _announce_model(config: TrainConfig, defaulted: bool, device: torch.device) 
              f"--model {CPU_PRESET} is the CPU-sized preset")
 
 
+def _announce_training(config: TrainConfig, patches: int, context: DistContext, resumed: Optional[Path]) -> bool:
+    """Say what trains (the main process), or that the ``resumed`` run already reached its
+    iterations; False then, so that no progress bar counts iterations that never run (the
+    run is still resumed, which checks its state and leaves its files as they were)."""
+    from pipelines.train import saved_iteration
+
+    if not context.is_main:
+        return True
+    done = saved_iteration(resumed) if resumed is not None else None
+    if done is not None and done >= config.iters:
+        info(f"run already at {done} of {config.iters} iterations: nothing to train")
+        return False
+    info(f"training {config.model} x{config.scale} on {patches} patches, "
+         f"{context.world_size} process(es) on {context.device}")
+    return True
+
+
 def train_cmd(
     ctx: typer.Context,
     dataset: Path = typer.Argument(..., help="Prepared dataset folder (groklst prepare)."),
@@ -257,16 +275,14 @@ def train_cmd(
             if not source.indices("val"):
                 warn("the dataset has no validation split: nothing selects a best checkpoint, so no "
                      f"best.pt is written; {LAST} is the final state (prepare more patches or change --split)")
-        if context.is_main:
-            info(f"training {config.model} x{config.scale} on {len(train_patches)} patches, "
-                 f"{context.world_size} process(es) on {context.device}")
+        to_train = _announce_training(config, len(train_patches), context, out if resume else None)
         record = (_moved_dataset_record(out, dataset) if resume
                   else _run_record(config, dataset, source, device_used, context.world_size))
         run = partial(fit, source, config, out, resume=resume, context=context,
                       limits=Limits(max_seconds=max_seconds), run_record=record)
         if context.is_main:
             with folders_removed_if_left_empty(out):  # a run stopped before its first save
-                outcome = _fit_with_bar(run, config.iters)
+                outcome = _fit_with_bar(run, config.iters) if to_train else run()
         else:
             outcome = run()
     finally:
