@@ -193,6 +193,7 @@ def _usage_error(exc: typer.TyperException, args: list[str], as_json: bool) -> i
     # typer validates option values with pydantic, whose message starts "Value error, "
     message = re.sub(r"^(Invalid value for [^:]*: )Value error, ", r"\1", exc.format_message())
     message = _as_typed(message, getattr(exc, "param", None), args)
+    message = _argument_as_helped(message, getattr(exc, "param", None))
     if as_json:
         _json_error(message)
     return _fail(f"{message} (hint: {_help_command(exc, args)} --help)", exc.exit_code)
@@ -215,6 +216,14 @@ def _as_typed(message: str, param: Optional[click.Parameter], args: list[str]) -
         message = re.sub(r"^(Invalid value for '[^']*'(?: \(env var: '[^']*'\))?: ).*$",
                          lambda m: f"{m.group(1)}{typed!r} {problem}", message)
     return message
+
+
+def _argument_as_helped(message: str, param: Optional[click.Parameter]) -> str:
+    """A missing argument that takes one or more values named as --help names it,
+    ``'candidates...'`` (it said ``'candidates'``, a name the help shows nowhere)."""
+    if param is None or getattr(param, "param_type_name", None) != "argument" or param.nargs != -1:
+        return message
+    return message.replace(f"Missing argument '{param.name}'", f"Missing argument '{param.name}...'", 1)
 
 
 def _typed_value(param: click.Parameter, args: list[str]) -> Optional[str]:

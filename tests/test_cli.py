@@ -194,7 +194,7 @@ USAGE_ERRORS = [
      "Invalid value for '--units-out': 'fahrenheit' is not one of 'kelvin', 'celsius'. "
      "(hint: groklst downscale --help)"),
     (["downscale", "--tile"], "Option '--tile' requires an argument. (hint: groklst downscale --help)"),
-    (["downscale"], "Missing argument 'inputs'. (hint: groklst downscale --help)"),
+    (["downscale"], "Missing argument 'inputs...'. (hint: groklst downscale --help)"),
     (["no-such-command"], "No such command 'no-such-command'. (hint: groklst --help)"),
     (["--threads", "0", "models"], "Invalid value for '--threads': "
                                    "Input should be greater than or equal to 1 (hint: groklst --help)"),

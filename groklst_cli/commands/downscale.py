@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import sys
-from contextlib import closing
+import time
+from contextlib import ExitStack, closing
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
@@ -310,7 +311,7 @@ def downscale(
     guidance: Optional[Path] = typer.Option(None, "--guidance", "-g", help="Guidance raster for every input (default: X_guidance.tif beside each X_lst.tif)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Trained checkpoint (default: the shipped mocolsk-lite x3 SDGSAT-1 model)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", callback=lower_case, help="Use a non-learned interpolator instead: bicubic or bilinear; with --fit, the one method to fit (a network, tsharp, gwr, dms or mlp; default: compare --fit-candidates)."),
-    scale: Optional[int] = typer.Option(None, "--scale", min=2, help="With --model bicubic or bilinear: no guidance; the output grid is the LST grid with pixels SCALE times smaller."),
+    scale: Optional[int] = typer.Option(None, "--scale", "-s", min=2, help="With --model bicubic or bilinear: no guidance; the output grid is the LST grid with pixels SCALE times smaller."),
     output: Optional[str] = typer.Option(None, "--output", "-o", metavar="<Path>", parser=_file_as_typed("name the file, e.g. DIR/scene_10m.tif, or give --out-dir DIR"), help="Output GeoTIFF (one input only)."),
     out_dir: Optional[str] = typer.Option(None, "--out-dir", metavar="<path>", parser=not_empty("--out-dir", "name a folder, e.g. --out-dir out, or drop --out-dir to write into the current folder", str), help="Folder for outputs, named <input>_downscaled.tif (default: current folder)."),
     tile: int = typer.Option(768, "--tile", min=8, help="Tile size in output pixels, rounded down to whole LR pixels (10 at x3: 9); at least 24 once rounded: smaller tiles cost mostly per-tile overhead (12 px: 50x the default's time)."),
@@ -470,6 +471,13 @@ def downscale(
             scales = _run_scales(jobs, scale, checkpoint, model, fit)
             _check_scaled(tile, overlap, scales, fit_options)
     state.scenes_begin()
+    # scenes whose rasters do not open, said in their turn; when all are, before any model loads
+    refused = {} if scene is not None else _unopenable(jobs, overwrite)  # a product scene's were just written
+    if jobs and len(refused) == len(jobs):
+        for report in refused.values():
+            say(report, as_json)
+        exit_status([r.status for r in refused.values()])
+        return
     if fit_options is not None:
         if save_checkpoint is not None and not fit_options.networks:
             raise InputError("--save-checkpoint", "no network is fitted, so there are no weights to save",
@@ -502,14 +510,20 @@ def downscale(
     else:
         info(f"model {source.name} x{source.scale} from {source.checkpoint_path}")
     if client is not None:  # the run closes before its client: a stopped run is stopped on the cluster
+        for report in refused.values():  # the cluster's lines come as its scenes end, not in order
+            say(report, as_json)
         said: set[str] = set()  # a scene written as the run stopped is said then, if not yet
-        with closing(run_dask(jobs, source, options, client, skip_existing=skip_existing,
+        with closing(run_dask([j for j in jobs if j not in refused], source, options, client, skip_existing=skip_existing,
                               late=lambda report: say_once(report, as_json, said))) as reports:
-            statuses = [r.status for r in say_all(reports, as_json, said)]
+            statuses = [*(r.status for r in refused.values()), *(r.status for r in say_all(reports, as_json, said))]
     else:
         statuses = []
         with progress() as bar:
             for job in jobs:
+                if job in refused:
+                    say(refused[job], as_json)
+                    statuses.append(refused[job].status)
+                    continue
                 task = bar.add_task(job.lst.name, total=None)
                 with reported_once_published(job.output):  # a Ctrl-C after the rename waits for its line
                     report = next(run_local(
@@ -523,6 +537,31 @@ def downscale(
     exit_status(statuses)
     if statuses == ["ok"]:
         _said_quicklook(quicklook)
+
+
+def _unopenable(jobs: list[SceneJob], overwrite: bool) -> dict[SceneJob, SceneReport]:
+    """The error report of each job whose output name is no GeoTIFF's or whose rasters do not
+    open (the checks the scene makes first), made before the model loads (QA: a mistyped path
+    printed the ``model ...`` line and waited for the model first). A job whose output exists
+    is left to the run, which skips it or says that it exists, as before."""
+    from pipelines.downscale import SceneReport, guidance_beside
+    from pipelines.geotiff import check_geotiff_name
+    from pipelines.raster_names import display_name
+    from pipelines.tile_reader import SceneSources
+
+    refused = {}
+    for job in jobs:
+        start = time.perf_counter()
+        try:
+            if overwrite or not job.output.exists():
+                check_geotiff_name(job.output)
+                with ExitStack() as stack:
+                    guidance = (job.guidance or guidance_beside(job.lst)) if job.guided else None
+                    SceneSources.open(stack, job.lst, guidance)
+        except InputError as exc:
+            refused[job] = SceneReport(display_name(job.lst), str(job.output), status="error",
+                                       seconds=round(time.perf_counter() - start, 3), error=str(exc))
+    return refused
 
 
 def _fit_output_done(scene: Optional[ProductScene], job: SceneJob, overwrite: bool, skip_existing: bool,
