@@ -160,6 +160,17 @@ def default_name(mii: sdgsat.Product, patterns: sdgsat.ProductPatterns = sdgsat.
                      f"give the folder its delivered name, or {way_out}")
 
 
+def _check_fill(src: rasterio.DatasetReader, sensor: str) -> None:
+    """Refuse product imagery whose nodata tag is a DN other than 0: SDGSAT-1 fill is DN 0, the
+    only DN ingest masks, so the fill of a file rewritten with another tag (65535) would be read
+    as radiance, hot pixels with exit 0."""
+    if src.nodata is not None and not math.isnan(src.nodata) and src.nodata != 0:
+        raise InputError(raster_label(src), f"declares nodata {src.nodata:g}; SDGSAT-1 {sensor} imagery "
+                         "uses DN 0 as fill and every other DN is read as radiance",
+                         "use the delivered file, or set its fill pixels to 0 and then its nodata tag "
+                         "(gdal_edit.py -a_nodata 0)")
+
+
 def _pixel_size(src: rasterio.DatasetReader) -> str:
     """``src``'s pixel size in metres, as an error line says it ("10 m", "20 x 10 m")."""
     width, height = src.res
@@ -247,6 +258,7 @@ class _Mii:
         for src in self.srcs:
             if src.count < 7:
                 raise InputError(src.name, f"{src.count} bands, MII imagery has 7", "is this an MII image?")
+            _check_fill(src, "MII")
         for band in MII_GUIDANCE_BANDS:
             if band not in mii.calibration.gains:
                 raise InputError(mii.calib or mii.folder, f"no gain for MII band {band}")
@@ -523,6 +535,7 @@ class _TisLst:
                  config: lst_retrieval.RetrievalConfig, vapour: WaterVapour | None = None) -> None:
         if src.count < 3:
             raise InputError(raster_label(src), f"{src.count} bands, TIS imagery has 3", "is this a TIS image?")
+        _check_fill(src, "TIS")
         for band in (2, 3):
             if band not in tis.calibration.gains:
                 raise InputError(tis.calib or tis.folder, f"no gain for TIS band {band}")

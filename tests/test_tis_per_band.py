@@ -204,3 +204,17 @@ def test_float_noise_in_a_band_transform_is_the_same_grid(tis_copy, per_band):
     _rewrite(b2, transform=noisy)
     with open_tis(sdgsat.read_product(tis_copy)) as src, open_tis(sdgsat.read_product(per_band[0])) as ref:
         assert np.array_equal(src.read(), ref.read())
+
+
+@pytest.mark.parametrize("sensor", ["TIS", "MII"])
+def test_imagery_tagged_with_another_fill_than_dn_0_is_refused(stacked, tmp_path, capsys, sensor):
+    """QA TB: TIS tagged nodata 65535 had its fill read as radiance (hot pixels, exit 0)."""
+    tis, mii = (shutil.copytree(p, tmp_path / p.name) for p in stacked)
+    image = next((tis if sensor == "TIS" else mii).glob("*.tiff" if sensor == "TIS" else "*_B.tif"))
+    _rewrite(image, nodata=65535)
+    assert run(["ingest", str(tis), str(mii), "--out-dir", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: {image}: declares nodata 65535; SDGSAT-1 {sensor} imagery uses DN 0 as fill and every "
+                   "other DN is read as radiance (hint: use the delivered file, or set its fill pixels to 0 and then "
+                   "its nodata tag (gdal_edit.py -a_nodata 0))")
+    assert not (tmp_path / "o").exists()
