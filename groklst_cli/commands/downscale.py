@@ -472,7 +472,8 @@ def downscale(
             _check_scaled(tile, overlap, scales, fit_options)
     state.scenes_begin()
     # scenes whose rasters do not open, said in their turn; when all are, before any model loads
-    refused = {} if scene is not None else _unopenable(jobs, overwrite)  # a product scene's were just written
+    # (a product scene's rasters were just written by its ingest)
+    refused = {} if scene is not None else _unopenable(jobs, overwrite)
     if jobs and len(refused) == len(jobs):
         for report in refused.values():
             say(report, as_json)
@@ -510,12 +511,11 @@ def downscale(
     else:
         info(f"model {source.name} x{source.scale} from {source.checkpoint_path}")
     if client is not None:  # the run closes before its client: a stopped run is stopped on the cluster
-        for report in refused.values():  # the cluster's lines come as its scenes end, not in order
-            say(report, as_json)
         said: set[str] = set()  # a scene written as the run stopped is said then, if not yet
-        with closing(run_dask([j for j in jobs if j not in refused], source, options, client, skip_existing=skip_existing,
+        # a refused scene runs on the cluster too, whose workers read the files: said as it ends
+        with closing(run_dask(jobs, source, options, client, skip_existing=skip_existing,
                               late=lambda report: say_once(report, as_json, said))) as reports:
-            statuses = [*(r.status for r in refused.values()), *(r.status for r in say_all(reports, as_json, said))]
+            statuses = [r.status for r in say_all(reports, as_json, said)]
     else:
         statuses = []
         with progress() as bar:
