@@ -224,7 +224,7 @@ def _with_quicklook(report: SceneReport, job: SceneJob, overwrite: bool, debug: 
     """``report`` once the job's quick look is drawn. A PNG that cannot be written (a full disk)
     makes the scene an ``error`` naming the PNG and the GeoTIFF, which is complete and stays:
     the scene's one report (its --json line, the exit status) says whether everything asked
-    for was written, and keeps the output's keys."""
+    for was written, and keeps the output's keys; a drawn PNG is named in ``extra["quicklook"]``."""
     if job.quicklook is None:
         return report
     try:
@@ -234,6 +234,7 @@ def _with_quicklook(report: SceneReport, job: SceneJob, overwrite: bool, debug: 
         kept = (f"the GeoTIFF {job.output} was written and kept "
                 f"(groklst quicklook {job.output} -o {job.quicklook} draws the PNG)")
         return replace(report, status=status, error=f"{error}; {kept}")
+    report.extra["quicklook"] = str(job.quicklook)  # the --json line names it: scripts read stdout only
     return report
 
 

@@ -64,7 +64,8 @@ def test_a_quicklook_written_leaves_the_line_ok(tmp_path: Path, capsys: pytest.C
     assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(tmp_path / "o.tif"),
                 "--quicklook", str(png), "--json"]) == 0
     [line] = _lines(capsys)
-    assert list(line) == KEYS and line["status"] == "ok" and line["error"] is None
+    assert list(line) == [*KEYS, "quicklook"] and line["status"] == "ok" and line["error"] is None
+    assert line["quicklook"] == str(png)  # a script reading stdout only learns where the PNG is (QA M)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -101,7 +101,7 @@ def _say_result(report: SceneReport, as_json: bool) -> None:
         data = asdict(report)
         line = {k: data[k] for k in keys}
         line["warnings"] = state.scene_warnings()
-        for key in ("fit", "save_checkpoint"):
+        for key in ("fit", "save_checkpoint", "quicklook"):
             if key in report.extra:
                 line[key] = report.extra[key]
         result(strict_json.dumps(line))
