@@ -76,3 +76,35 @@ def test_a_missing_argument_is_named_as_the_help_names_it(
         args: list[str], line: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(args) == 2
     assert capsys.readouterr().err == line
+
+
+def test_the_early_check_stops_at_the_first_scene_that_opens(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """An archive is not opened twice before its first output: the check before the model loads
+    opens scenes up to the first good one, the run opens the rest in their turn."""
+    from pipelines.tile_reader import SceneSources
+
+    events: list[str] = []
+    real_open, real_load = SceneSources.open, pipelines.checkpoint.load_checkpoint
+
+    def opened(stack, lst, guidance=None, *args, **kwargs):  # noqa: ANN001, ANN202 - a spy
+        events.append(Path(lst).name)
+        return real_open(stack, lst, guidance, *args, **kwargs)
+
+    def loaded(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - a spy
+        events.append("model")
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(SceneSources, "open", staticmethod(opened))
+    monkeypatch.setattr(pipelines.checkpoint, "load_checkpoint", loaded)
+    good, _ = write_canonical_scene(tmp_path, "good")
+    later, _ = write_canonical_scene(tmp_path, "later")
+    missing = tmp_path / "missing_lst.tif"
+    status = run(["-q", "downscale", str(missing), str(good), str(later), "--out-dir", str(tmp_path / "o"),
+                  "--json"])
+    assert status == 2
+    assert events[:events.index("model")] == ["missing_lst.tif", "good_lst.tif"]
+    assert "later_lst.tif" in events[events.index("model"):]  # opened by the run, in its turn
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [Path(line["input"]).name for line in lines] == ["missing_lst.tif", "good_lst.tif", "later_lst.tif"]
+    assert "file not found" in lines[0]["error"]

@@ -471,7 +471,7 @@ def downscale(
             scales = _run_scales(jobs, scale, checkpoint, model, fit)
             _check_scaled(tile, overlap, scales, fit_options)
     state.scenes_begin()
-    # scenes whose rasters do not open, said in their turn; when all are, before any model loads
+    # scenes before the first that opens whose rasters do not, said in their turn; when all, before any model loads
     # (a product scene's rasters were just written by its ingest)
     refused = {} if scene is not None else _unopenable(jobs, overwrite)
     if jobs and len(refused) == len(jobs):
@@ -541,10 +541,12 @@ def downscale(
 
 
 def _unopenable(jobs: list[SceneJob], overwrite: bool) -> dict[SceneJob, SceneReport]:
-    """The error report of each job whose output name is no GeoTIFF's or whose rasters do not
-    open (the checks the scene makes first), made before the model loads (QA: a mistyped path
-    printed the ``model ...`` line and waited for the model first). A job whose output exists
-    is left to the run, which skips it or says that it exists, as before."""
+    """The error report of each job, up to the first that opens, whose output name is no
+    GeoTIFF's or whose rasters do not open (the checks the scene makes first), made before the
+    model loads (QA: a mistyped path printed the ``model ...`` line and waited for the model
+    first). It stops at the first job that opens: the model loads then anyway, and an archive
+    of thousands of scenes (or remote ones) is not opened twice before its first output. A job
+    whose output exists is left to the run, which skips it or says that it exists, as before."""
     from pipelines.downscale import SceneReport, guidance_beside
     from pipelines.geotiff import check_geotiff_name
     from pipelines.raster_names import display_name
@@ -562,6 +564,8 @@ def _unopenable(jobs: list[SceneJob], overwrite: bool) -> dict[SceneJob, SceneRe
         except InputError as exc:
             refused[job] = SceneReport(display_name(job.lst), str(job.output), status="error",
                                        seconds=round(time.perf_counter() - start, 3), error=str(exc))
+            continue
+        break
     return refused
 
 
