@@ -271,7 +271,11 @@ def compare(reference: Path, candidates: Sequence[Path], *, units: Units = Units
                 moment.add(block[every], ref[every])
             if on_progress:
                 on_progress(top + strip, height)
-    shares = [count / reference_valid for count in written]  # the reference has a valid pixel (_units)
+    if reference_valid == 0:  # valid fine pixels (_units) but no whole coarse block of them
+        raise InputError(reference, "the reference has no valid pixel at the coarsest raster's pixel size (every "
+                         "coarse pixel holds a nodata one)", "a block with a nodata pixel is nodata: give "
+                         "candidates at the reference's pixel size, or a reference with fewer holes")
+    shares = [count / reference_valid for count in written]
     scored = moments[0].n if moments else 0
     if scored < SCORED_SHARE_TO_WARN * reference_valid:
         warnings.warn(shrunk_warning(scored, reference_valid, candidates, shares), GroklstWarning, stacklevel=2)

@@ -138,3 +138,15 @@ def test_cc_is_clamped_where_round_off_passes_1() -> None:
     assert cov / spread > 1.0
     assert image_metrics(candidate, reference)["cc"] == 1.0
     assert correlation(-1.5, 1.0) == -1.0 and np.isnan(correlation(0.0, 0.0))
+
+
+def test_a_reference_without_a_whole_coarse_pixel_is_refused(tmp_path: Path, capsys) -> None:
+    """QA R6: a 10 m reference with a hole in every 30 m block against a 30 m candidate divided by zero."""
+    fine = np.full((30, 30), 25.0)
+    fine[::3, ::3] = np.nan
+    with rasterio.open(tmp_path / "ref.tif", "w", driver="GTiff", width=30, height=30, count=1, dtype="float32",
+                       crs=UTM, transform=Affine(10.0, 0, X0, 0, -10.0, Y0), nodata=-9999.0) as dst:
+        dst.write(np.where(np.isnan(fine), -9999.0, fine).astype("float32"), 1)
+    candidate = raster(tmp_path / "cand.tif", np.full((10, 10), 26.0))
+    assert run(["compare", str(tmp_path / "ref.tif"), str(candidate)]) == 2
+    assert "the reference has no valid pixel at the coarsest raster's pixel size" in capsys.readouterr().err
