@@ -241,9 +241,12 @@ def as_integer(value: float, what: str, path: str | os.PathLike[str], hint: str 
 
 
 def offset_words(pixels: float, axis: str, pixel: str = "pixel") -> str:
-    """How far an origin misses a pixel edge, as every nesting refusal says it: ``offset of 0.50
-    pixel in x`` (the fractional part of ``pixels``; ``pixel`` names whose pixels)."""
-    return f"offset of {pixels % 1:.2f} {pixel} in {axis}"
+    """How far an origin misses the nearest pixel edge, as every nesting refusal says it:
+    ``offset of 0.50 pixel in x`` (``pixel`` names whose pixels). A miss under 0.005 pixel, still
+    refused beyond the alignment tolerance, gets two significant digits rather than 0.00."""
+    fraction = pixels % 1
+    miss = min(fraction, 1.0 - fraction)
+    return f"offset of {miss:.2f} {pixel} in {axis}" if miss >= 0.005 else f"offset of {miss:.2g} {pixel} in {axis}"
 
 
 def nesting_factor(coarse: float, fine: float, fine_pixels: int, what: str, path: str | os.PathLike[str],

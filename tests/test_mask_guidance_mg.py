@@ -140,3 +140,12 @@ def test_the_cli_prints_the_class_warning_and_lists_it_in_json(tmp_path: Path, c
             "landcover_9 are 0 wherever the map has data")
     assert f"warning: {note}" in captured.err
     assert [w for w in json.loads(captured.out)["warnings"] if note in w]
+
+
+def test_a_tiny_origin_miss_is_not_said_as_0_00_or_1_00_pixel() -> None:
+    """QA R6: a grid 0.0033 px off was refused as 'offset of 1.00 pixel' (mask) or '0.00' (compare)."""
+    from pipelines.grids import offset_words
+
+    assert offset_words(10.0033, "x") == "offset of 0.0033 pixel in x"
+    assert offset_words(9.9967, "y") == "offset of 0.0033 pixel in y"
+    assert offset_words(3.75, "x", "guidance pixel") == "offset of 0.25 guidance pixel in x"
