@@ -94,8 +94,8 @@ def _warp(src: rasterio.DatasetReader, band: int, grid: Grid, src_nodata: float 
 
 
 def _looks_like_product(folder: Path, patterns: sdgsat.ProductPatterns) -> bool:
-    globs = (*patterns.tis_images, *patterns.tis_band_images, *patterns.mii_images, patterns.calib)
-    return any(any(folder.glob(g)) for g in globs)
+    return sdgsat.has_files(folder, (*patterns.tis_images, *patterns.tis_band_images, *patterns.mii_images,
+                                     patterns.calib))
 
 
 def holds_products(path: Path, patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS) -> bool:
@@ -108,7 +108,8 @@ def holds_products(path: Path, patterns: sdgsat.ProductPatterns = sdgsat.PATTERN
 
 def find_products(paths: Sequence[Path], patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS) -> list[sdgsat.Product]:
     """Products in ``paths``: each path is a product folder, a folder holding product folders, or
-    both (TIS band images unpacked beside the MII product's folder)."""
+    TIS band images unpacked beside the MII product's folder (then both are read; a regular
+    product's subfolders, a browse folder, are not)."""
     products = []
     for path in map(Path, paths):
         if not path.exists():
@@ -118,6 +119,8 @@ def find_products(paths: Sequence[Path], patterns: sdgsat.ProductPatterns = sdgs
         inner = [p for p in sorted(path.iterdir()) if p.is_dir() and _looks_like_product(p, patterns)]
         if _looks_like_product(path, patterns):
             products.append(sdgsat.read_product(path, patterns))
+            if not products[-1].tis_per_band:  # only loose band images hold product folders
+                continue
         elif not inner:
             raise InputError(path, "no SDGSAT-1 product found", "expected KX10_TIS_*/KX10_MII_* folders")
         products.extend(sdgsat.read_product(p, patterns) for p in inner)

@@ -126,6 +126,11 @@ class Product:
     calib: Path | None = None  # the calib.xml read
 
     @property
+    def tis_per_band(self) -> bool:
+        """Whether the imagery is TIS delivered one image per band (challenge data)."""
+        return self.sensor == "TIS" and len(self.images) > 1
+
+    @property
     def files(self) -> tuple[Path, ...]:
         """Every file of the product that is read (an output must never replace one)."""
         return tuple(p for p in (*self.images, self.meta, self.calib) if p is not None)
@@ -215,11 +220,17 @@ def _sensor_of(folder: Path, meta: ET.Element | None, patterns: ProductPatterns)
     for sensor in SENSORS:
         if text and sensor in text.upper():
             return sensor
-    if any(any(folder.glob(g)) for g in patterns.mii_images):  # glob() is a generator: ask for a match
+    if has_files(folder, patterns.mii_images):
         return "MII"
-    if any(any(folder.glob(g)) for g in (*patterns.tis_images, *patterns.tis_band_images)):
+    if has_files(folder, (*patterns.tis_images, *patterns.tis_band_images)):
         return "TIS"
     return None
+
+
+def has_files(folder: Path, globs: tuple[str, ...]) -> bool:
+    """Whether ``folder`` holds a file (not a folder: a product folder's name matches
+    ``SDGSAT1_TIS_*`` too) that one of ``globs`` matches."""
+    return any(path.is_file() for glob in globs for path in folder.glob(glob))
 
 
 def _parse_date(text: str | None) -> date | None:
@@ -390,12 +401,16 @@ def _band_files_date(images: tuple[Path, ...], patterns: ProductPatterns) -> tup
     if not matches or not all(match for _, match in matches):
         return None
     dated = [(path, _parse_date(match.group("date"))) for path, match in matches]
+    for (path, day), (_, match) in zip(dated, matches):
+        if day is None:
+            raise InputError(path, f"{match.group('date')} in its name is not a date",
+                             "take the band images, with their names, from the original delivery")
     first, day = dated[0]
     for path, other in dated[1:]:
         if other != day:
             raise InputError(path, f"named for {other}, {first.name} for {day}: not one acquisition",
                              "keep one acquisition's band images in its product folder")
-    return (first, day) if day is not None else None
+    return first, day
 
 
 def _tis_images(folder: Path, patterns: ProductPatterns) -> tuple[Path, ...]:

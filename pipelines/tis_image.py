@@ -30,7 +30,7 @@ _GDAL_TYPES = {"uint8": "Byte", "uint16": "UInt16", "int16": "Int16", "uint32": 
 
 def open_tis(product: Product) -> rasterio.DatasetReader:
     """The TIS imagery of ``product`` as one dataset of 3 bands (B1, B2, B3)."""
-    if len(product.images) == 1:
+    if not product.tis_per_band:
         return open_raster(product.images[0])
     with ExitStack() as stack:
         bands = [stack.enter_context(open_raster(path)) for path in product.images]

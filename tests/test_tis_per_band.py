@@ -218,3 +218,30 @@ def test_imagery_tagged_with_another_fill_than_dn_0_is_refused(stacked, tmp_path
                    "other DN is read as radiance (hint: use the delivered file, or set its fill pixels to 0 and then "
                    "its nodata tag (gdal_edit.py -a_nodata 0))")
     assert not (tmp_path / "o").exists()
+
+
+def test_a_folder_holding_a_per_band_product_folder_is_a_folder_of_products(per_band, tmp_path):
+    """QA R6: the band glob matched the TIS folder's own name, so its parent was taken for a product."""
+    from pipelines.ingest import find_products
+
+    parent = tmp_path / "p"
+    for product in per_band:
+        shutil.copytree(product, parent / product.name)
+    assert sorted(p.sensor for p in find_products([parent])) == ["MII", "TIS"]
+
+
+def test_a_regular_products_subfolder_is_not_read(stacked, tmp_path):
+    """QA R6: a browse/ folder inside a 3-band TIS product was read as a product of its own."""
+    from pipelines.ingest import find_products
+
+    tis = shutil.copytree(stacked[0], tmp_path / stacked[0].name)
+    (tis / "browse").mkdir()
+    shutil.copy(next(tis.glob("*.tiff")), tis / "browse" / "thumb.tiff")
+    assert [p.folder for p in find_products([tis])] == [tis]
+
+
+def test_a_band_name_with_an_impossible_date_is_refused_naming_it(tis_copy):
+    b2 = next(tis_copy.glob("*_B2.tif"))
+    renamed = b2.rename(b2.with_name(b2.name.replace("20220815", "20221399")))
+    with pytest.raises(InputError, match=rf"{renamed.name}: 20221399 in its name is not a date"):
+        sdgsat.read_product(tis_copy)

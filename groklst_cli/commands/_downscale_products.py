@@ -4,6 +4,7 @@ into a hidden folder beside the output that is removed when the command ends."""
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from pipelines.atomic import (
     check_writable,
     remove_stale_ingests,
 )
-from pipelines.errors import InputError
+from pipelines.errors import GroklstWarning, InputError
 from pipelines.raster_names import retrieved_lst_tag
 
 if TYPE_CHECKING:
@@ -76,7 +77,9 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
     from pipelines.scenes import output_for
 
     start = time.perf_counter()
-    products = find_products(folders)
+    with warnings.catch_warnings():  # what the folders hold is warned about by the ingest, which reads them again
+        warnings.simplefilter("ignore", GroklstWarning)
+        products = find_products(folders)
     shown = ", ".join(str(f) for f in folders)
     by_sensor = {sensor: [p for p in products if p.sensor == sensor] for sensor in ("TIS", "MII")}
     for sensor, hint in (("TIS", "add the TIS product folder, or ingest your own LST with groklst ingest --lst"),
