@@ -277,6 +277,11 @@ def compare(reference: Path, candidates: Sequence[Path], *, units: Units = Units
                          "candidates at the reference's pixel size, or a reference with fewer holes")
     shares = [count / reference_valid for count in written]
     scored = moments[0].n if moments else 0
+    if scored == 0:  # every metric would be null: nothing was compared, which is no success
+        covering = ", ".join(f"{printable_path(path)} {percent(share)} %" for path, share in zip(candidates, shares))
+        raise InputError(reference, "no pixel has a value in the reference and every candidate at once: nothing to "
+                         f"score (each candidate covers of the reference's valid pixels: {covering})",
+                         "compare the candidates one by one, or check their nodata and footprints")
     if scored < SCORED_SHARE_TO_WARN * reference_valid:
         warnings.warn(shrunk_warning(scored, reference_valid, candidates, shares), GroklstWarning, stacklevel=2)
     table = [{"candidate": str(path), **moment.metrics(), "written": share}

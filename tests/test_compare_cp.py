@@ -150,3 +150,18 @@ def test_a_reference_without_a_whole_coarse_pixel_is_refused(tmp_path: Path, cap
     candidate = raster(tmp_path / "cand.tif", np.full((10, 10), 26.0))
     assert run(["compare", str(tmp_path / "ref.tif"), str(candidate)]) == 2
     assert "the reference has no valid pixel at the coarsest raster's pixel size" in capsys.readouterr().err
+
+
+def test_candidates_with_no_common_pixel_are_refused(scene: tuple[Path, Path, np.ndarray], tmp_path: Path,
+                                                      capsys) -> None:
+    """QA B3: two candidates covering opposite halves scored 0 pixels, all metrics null, exit 0."""
+    reference, _, lst = scene
+    left, right = lst.copy(), lst.copy()
+    left[:, 25:] = np.nan
+    right[:, :25] = np.nan
+    a, b = raster(tmp_path / "left.tif", left), raster(tmp_path / "right.tif", right)
+    assert run(["compare", str(reference), str(a), str(b), "--json"]) == 2
+    line = json.loads(capsys.readouterr().out)
+    assert line["status"] == "error"
+    assert "no pixel has a value in the reference and every candidate at once" in line["error"]
+    assert f"{a} 49.5 %, {b} 50.5 %" in line["error"]
