@@ -24,8 +24,9 @@ the patterns and pass it on, e.g.::
     product = read_product(folder, mine)
 
 (``pipelines.ingest.ingest_product`` takes the same ``patterns`` argument.) Patterns are
-shell globs matched inside the product folder, except ``folder``, ``gain_tag`` and
-``bias_tag`` which are regular expressions. Metadata tags are found by name anywhere in the
+shell globs matched inside the product folder whatever the case of the file names (a copy made
+through Windows may read ``.TIFF``), except ``folder``, ``gain_tag`` and ``bias_tag`` which are
+regular expressions. Metadata tags are found by name anywhere in the
 XML, trying each candidate name in turn, so reordered or nested variants still parse.
 
 Each of ``mii_images`` names one camera's file: MII imagery is two mosaic halves, so a product
@@ -38,6 +39,7 @@ biases finite.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import re
 import warnings
@@ -227,10 +229,20 @@ def _sensor_of(folder: Path, meta: ET.Element | None, patterns: ProductPatterns)
     return None
 
 
+def files_matching(folder: Path, glob: str) -> list[Path]:
+    """The files (not folders) of ``folder`` that ``glob`` matches whatever the case of their
+    names, sorted: a delivery copied through Windows may read ``.TIF`` or ``.TIFF``."""
+    if not folder.is_dir():
+        return []
+    wanted = glob.casefold()
+    return sorted(path for path in folder.iterdir() if fnmatch.fnmatchcase(path.name.casefold(), wanted)
+                  and path.is_file())
+
+
 def has_files(folder: Path, globs: tuple[str, ...]) -> bool:
     """Whether ``folder`` holds a file (not a folder: a product folder's name matches
     ``SDGSAT1_TIS_*`` too) that one of ``globs`` matches."""
-    return any(path.is_file() for glob in globs for path in folder.glob(glob))
+    return any(files_matching(folder, glob) for glob in globs)
 
 
 def _parse_date(text: str | None) -> date | None:
@@ -296,8 +308,8 @@ def _calib_file(folder: Path, patterns: ProductPatterns) -> Path:
     hits = _matches(folder, patterns.calib, "calib.xml files")
     if hits:
         return hits[0]
-    metas = set(folder.glob(patterns.meta))
-    others = sorted(p.name for p in folder.glob("*.xml") if p not in metas)
+    metas = set(files_matching(folder, patterns.meta))
+    others = sorted(p.name for p in files_matching(folder, "*.xml") if p not in metas)
     hint = (f"if {others[0]} is the calibration, adapt pipelines.sdgsat.PATTERNS.calib" if others
             else "the radiance gains and biases are in it: copy the complete product folder")
     raise InputError(expected_file(folder, patterns.calib), "calib.xml not found", hint)
@@ -308,17 +320,22 @@ def _matches(folder: Path, glob: str, what: str) -> list[Path]:
     several matching ones are refused unless one is named after the folder (the product's own,
     read with a warning naming the others: a browse image beside it); else a browse or a stray
     copy could be read, mosaicked in, or calibrate the scene."""
-    hits = sorted(folder.glob(glob))
+    hits = files_matching(folder, glob)
     if len(hits) <= 1:
         return hits
-    own = expected_file(folder, glob)
-    others = ", ".join(p.name for p in hits if p != own)
-    if own in hits:
-        warnings.warn(f"{folder}: also matching {glob}: {others}; only the product's own {own.name} is read",
+    owns = [p for p in hits if _named_after(p, folder, glob)]
+    others = ", ".join(p.name for p in hits if p not in owns)
+    if len(owns) == 1:
+        warnings.warn(f"{folder}: also matching {glob}: {others}; only the product's own {owns[0].name} is read",
                       GroklstWarning, stacklevel=2)
-        return [own]
+        return owns
     raise InputError(folder, f"several {what} match {glob} ({others}) and none is named after the folder",
                      "keep only the product's own in the folder")
+
+
+def _named_after(path: Path, folder: Path, glob: str) -> bool:
+    """Whether ``path`` is the file ``glob`` names after ``folder`` (the product's own), whatever its case."""
+    return path.name.casefold() == expected_file(folder, glob).name.casefold()
 
 
 def _stem(name: str, pattern: str) -> str | None:
@@ -358,7 +375,7 @@ def tis_band_files(folder: Path, patterns: ProductPatterns = PATTERNS) -> tuple[
     ``_B1 copy.tif``); with none or several such, they are refused, since a stray copy must not be read."""
     named: dict[int, list[re.Match[str]]] = {}
     for glob in patterns.tis_band_images:
-        for path in sorted(folder.glob(glob)):
+        for path in files_matching(folder, glob):
             match = re.match(patterns.tis_band_name, path.name)
             if match:
                 named.setdefault(int(match.group("band")), []).append(match)
@@ -420,9 +437,9 @@ def _tis_images(folder: Path, patterns: ProductPatterns) -> tuple[Path, ...]:
     per_band = tis_band_files(folder, patterns)
     if not per_band:
         return tuple(p for g in patterns.tis_images for p in _matches(folder, g, "TIS images"))
-    stacked = [p for g in patterns.tis_images for p in sorted(folder.glob(g))
+    stacked = [p for g in patterns.tis_images for p in files_matching(folder, g)
                if not re.match(patterns.tis_band_name, p.name)]
-    own = [p for p in stacked if p in (expected_file(folder, g) for g in patterns.tis_images)]
+    own = [p for p in stacked if any(_named_after(p, folder, g) for g in patterns.tis_images)]
     if own:
         raise InputError(folder, f"holds both a TIS image ({own[0].name}) and one image per band "
                          f"({per_band[0].name}, ...)", "keep only one delivery of the scene in the folder")

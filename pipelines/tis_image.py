@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import warnings
+import weakref
 from contextlib import ExitStack
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -20,6 +21,10 @@ import rasterio
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import open_raster
 from pipelines.sdgsat import Product
+
+# The product folder (as given) of each band stack open_tis made, for messages; a stack closed and
+# collected leaves no entry behind.
+_LABELS: weakref.WeakKeyDictionary[rasterio.DatasetReader, str] = weakref.WeakKeyDictionary()
 
 GRID_TOLERANCE_PX = 1e-6  # how far band images' transforms may differ, in pixels
 
@@ -38,7 +43,9 @@ def open_tis(product: Product) -> rasterio.DatasetReader:
             _check_band(path, src, bands[0], product.images[0])
         _warn_misnamed_crs(product.images, bands)
         xml = _stack_xml(product.images, bands[0])
-    return rasterio.open(xml)
+    stacked = rasterio.open(xml)
+    _LABELS[stacked] = str(product.folder)
+    return stacked
 
 
 def _check_band(path: Path, src: rasterio.DatasetReader, first: rasterio.DatasetReader, first_path: Path) -> None:
@@ -89,7 +96,5 @@ def _stack_xml(paths: tuple[Path, ...], first: rasterio.DatasetReader) -> str:
 
 def raster_label(src: rasterio.DatasetReader) -> str:
     """What a message names for ``src``: its file, or for a band stack of :func:`open_tis` the
-    folder of its band images (the VRT itself is text held in memory, not a file to name)."""
-    if src.name.startswith("<VRTDataset") and src.files:
-        return str(Path(src.files[0]).parent)
-    return src.name
+    product folder as given (the VRT itself is text held in memory, not a file to name)."""
+    return _LABELS.get(src, src.name)

@@ -62,7 +62,7 @@ def test_stack_holds_the_bands_in_order_and_names_the_folder(per_band, stacked):
         assert src.count == 3 and src.crs == ref.crs and src.transform == ref.transform
         assert np.array_equal(src.read(), ref.read()) and src.nodata == 0
         assert src.read(2, window=((3, 7), (4, 9))).tolist() == ref.read(2, window=((3, 7), (4, 9))).tolist()
-        assert raster_label(src) == str(per_band[0].resolve())
+        assert raster_label(src) == str(per_band[0])  # the folder as given
 
 
 def test_ingest_of_per_band_equals_ingest_of_the_3_band_delivery(per_band, stacked, tmp_path):
@@ -245,3 +245,25 @@ def test_a_band_name_with_an_impossible_date_is_refused_naming_it(tis_copy):
     renamed = b2.rename(b2.with_name(b2.name.replace("20220815", "20221399")))
     with pytest.raises(InputError, match=rf"{renamed.name}: 20221399 in its name is not a date"):
         sdgsat.read_product(tis_copy)
+
+
+def test_upper_case_names_are_matched_everywhere(stacked, tis_copy, tmp_path):
+    """QA B3: a <folder>.TIFF beside band images was silently ignored, a 3-band KX10_TIS_*.TIFF not found."""
+    shutil.copy(next(tis_copy.glob("*_B1.tif")), tis_copy / f"{tis_copy.name}.TIFF")
+    with pytest.raises(InputError, match=r"holds both a TIS image \(.*\.TIFF\)"):
+        sdgsat.read_product(tis_copy)
+    three_band = shutil.copytree(stacked[0], tmp_path / stacked[0].name)
+    image = next(three_band.glob("*.tiff"))
+    image.rename(image.with_suffix(".TIFF"))
+    assert sdgsat.read_product(three_band).images == (image.with_suffix(".TIFF"),)
+
+
+def test_a_damaged_band_image_is_named_under_the_folder_as_given(per_band, tmp_path, monkeypatch, capsys):
+    """QA B3: the error named the folder's absolute path; paths print as typed."""
+    copy = shutil.copytree(per_band[0], tmp_path / "pc" / per_band[0].name)
+    shutil.copytree(per_band[1], tmp_path / "pc" / per_band[1].name)
+    b2 = next(copy.glob("*_B2.tif"))
+    b2.write_bytes(b2.read_bytes()[:len(b2.read_bytes()) // 2])
+    monkeypatch.chdir(tmp_path)
+    assert run(["ingest", f"pc/{per_band[0].name}", f"pc/{per_band[1].name}", "--out-dir", "o"]) == 2
+    assert capsys.readouterr().err.startswith(f"error: pc/{per_band[0].name}: cannot be read")
