@@ -624,15 +624,27 @@ def _warnings_recorded(label: str, named: bool, category: type[Warning]) -> Iter
             warnings.warn(f"{label}: {item.message}" if named else str(item.message), item.category, stacklevel=3)
 
 
+def _mii_image_folders(folders: list[Path]) -> int:
+    """How many of ``folders`` and the folders in them hold MII images: the MII products that
+    :func:`scene_inputs` groups folders by, found by file name alone, before a product that
+    fails to read (a damaged one among several scenes) stops the count."""
+    from pipelines import sdgsat
+
+    return sum(sdgsat.has_files(folder, sdgsat.PATTERNS.mii_images)
+               for given in folders for folder in (given, *(p for p in given.iterdir() if p.is_dir())))
+
+
 def scene_inputs(
     paths: Sequence[str | os.PathLike[str]], workdir: Path, how: ProductIngest = ProductIngest(),
+    on_scenes: Callable[[int], None] | None = None,
 ) -> tuple[list[Path], dict[Path, str], dict[Path, IngestRecord]]:
     """Canonical LST paths from the command line; SDGSAT-1 product folders are ingested first.
 
     Folders given together that hold a single MII product (e.g. its TIS and MII folders, or
     one folder holding both) form one scene; otherwise each folder is one scene, ingested as
-    ``how`` says. Ingested scenes are written into
-    ``workdir`` (the caller removes it).
+    ``how`` says. Ingested scenes are written into ``workdir`` (the caller removes it).
+    ``on_scenes`` is told the number of scenes before any product is read, so that a
+    command's messages can name its one scene or none.
     Returns the LST paths and, for ingested ones, the product folders to name them by
     (``prepare(shown=...)``) and what the ingest did to them (``prepare(ingests=...)``).
     """
@@ -642,6 +654,8 @@ def scene_inputs(
         if not path.exists() and gdal_name(path) is None:  # a GDAL name: opening it tells
             raise InputError(path, "file not found", "check the path")
         (folders if path.is_dir() else files).append(path)
+    if on_scenes is not None:
+        on_scenes(len(files) + (1 if _mii_image_folders(folders) == 1 else len(folders)))
     if not folders:
         return files, {}, {}
     from pipelines import ingest  # product reading is only needed for product folders

@@ -345,8 +345,8 @@ def test_a_saved_run_needs_resume_or_overwrite(dataset: Path, saved_run: Path, t
     before = snapshot(out)
     assert train(dataset, out) == 2
     lines = error_lines(capsys)
-    assert len(lines) == 1 and "holds a run with a saved training state" in lines[0]
-    assert "pass --resume to continue it or --overwrite to restart it" in lines[0]
+    assert len(lines) == 1 and "holds a finished run (2 of 2 iterations" in lines[0]
+    assert "or pass --overwrite to replace it" in lines[0]
     assert snapshot(out) == before
 
 

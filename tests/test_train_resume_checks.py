@@ -182,6 +182,7 @@ def test_the_run_directory_is_named_once_the_dataset_is_right(dataset: Path, sav
     out = copy_of(saved_run, tmp_path)
     before = snapshot(out)
     assert train(dataset, out) == 2
-    assert error_line(capsys) == (f"error: {out}: run directory is not empty: it holds a run with a saved "
-                                  "training state (hint: pass --resume to continue it or --overwrite to restart it)")
+    assert error_line(capsys) == (f"error: {out}: run directory is not empty: it holds a finished run (2 of 2 "
+                                  "iterations; best.pt and last.pt are there) (hint: choose another -o for a new "
+                                  "run, also one with more --iters, or pass --overwrite to replace it)")
     assert snapshot(out) == before

@@ -6,6 +6,7 @@ import math
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
@@ -211,7 +212,8 @@ def prepare_cmd(
             remove_stale_ingests(out.parent)
             with tempfile.TemporaryDirectory(dir=out.parent, prefix=INGEST_PREFIX) as workdir:
                 with warnings_shown():
-                    paths, shown, ingests = scene_inputs(inputs, Path(workdir), options.ingest)
+                    paths, shown, ingests = scene_inputs(inputs, Path(workdir), options.ingest,
+                                                         on_scenes=partial(_name_several_scenes, out))
                 summary = prepare(paths, out, options, overwrite=overwrite, on_progress=hook, shown=shown,
                                   guidance=None if guidance is None else SharedGuidance(guidance, align),
                                   ingests=ingests)
@@ -245,6 +247,13 @@ def _name_the_run(inputs: list[Path], out: Optional[Path], from_groklst: Optiona
     elif inputs and (len(inputs) == 1 or all(Path(p).is_dir() for p in inputs)):
         state.working_on(", ".join(map(str, inputs)), out)
     else:
+        state.working_on(None, out)
+
+
+def _name_several_scenes(out: Path, scenes: int) -> None:
+    """Name no input once the folders given turn out to be several scenes' products (each
+    folder a scene), as for several LSTs: the --json lines name the command's one input only."""
+    if scenes > 1:
         state.working_on(None, out)
 
 

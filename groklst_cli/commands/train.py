@@ -20,7 +20,7 @@ from groklst_cli.path_options import not_empty
 from pipelines import strict_json
 from pipelines.atomic import folders_removed_if_left_empty
 from pipelines.errors import InputError
-from pipelines.run_layout import BEST, CONFIG_FILE, LAST, check_resume, check_start, inspect_run_dir
+from pipelines.run_layout import BEST, CONFIG_FILE, LAST, STATE, RunDir, check_resume, check_start, inspect_run_dir
 from pipelines.train_config import TrainConfig
 
 if TYPE_CHECKING:
@@ -151,6 +151,31 @@ def _run_record(config: TrainConfig, dataset: Path, source: PreparedDataset, dev
             "bands": source.bands, "hr_resolution": source.hr_resolution, "world_size": world_size}
 
 
+def _finished_iterations(run: RunDir) -> int | None:
+    """The iterations of the run in ``run`` when its saved state reached them (a finished run),
+    else None: an unfinished, unreadable or absent run."""
+    from pipelines.train import saved_iteration
+
+    if not run.has_state:
+        return None
+    iters = json.loads((run.path / CONFIG_FILE).read_text()).get("train", {}).get("iters")
+    done = saved_iteration(run.path)
+    return iters if isinstance(iters, int) and done is not None and done >= iters else None
+
+
+def _check_start(out: Path, overwrite: bool) -> None:
+    """:func:`check_start`, refusing a finished run with what to do instead: ``--resume`` has
+    nothing left to train there (it says "nothing to train" and exits 0)."""
+    run = inspect_run_dir(out)
+    iters = None if overwrite else _finished_iterations(run)
+    if iters is not None:
+        kept = " and ".join(name for name in (BEST, LAST) if (out / name).is_file()) or STATE
+        raise InputError(out, f"run directory is not empty: it holds a finished run ({iters} of {iters} iterations; "
+                              f"{kept} {'are' if ' and ' in kept else 'is'} there)",
+                         "choose another -o for a new run, also one with more --iters, or pass --overwrite to replace it")
+    check_start(run, overwrite)
+
+
 def _summary(out: Path, outcome: FitResult) -> dict[str, Any]:
     """The final summary; ``best_checkpoint`` is null when no validation chose one (no best.pt)."""
     best = str(out / BEST) if outcome.best is not None and (out / BEST).is_file() else None
@@ -267,7 +292,7 @@ def train_cmd(
             _check_same_processes(out, context.world_size)
         _check_batch(config.batch_size, context.world_size, len(train_patches))
         if not resume:  # last: a used folder is named once the dataset and the settings are right
-            check_start(inspect_run_dir(out), overwrite)
+            _check_start(out, overwrite)
         device_used = used_device(context.device, context.world_size)
         if context.is_main:
             defaulted = not resume and "model" not in given and "model" not in file_settings
