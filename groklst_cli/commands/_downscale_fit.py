@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from groklst_cli.commands._downscale_products import note_undrawn_quicklook
 from groklst_cli.commands._scene_reports import exit_status, say, typed_name, unsaved_checkpoint
 from groklst_cli.console import info, info_lines, progress, state, warn
 from groklst_cli.interrupts import reported_once_published
-from pipelines.errors import InputError
+from pipelines.errors import EmptySceneError, InputError
 from pipelines.fit_options import FitOptions
 from pipelines.psf_shape import Psf
 from pipelines.units import Units
@@ -74,7 +75,8 @@ def build_fit_options(model: Optional[str], checkpoint: Optional[Path], dask_sch
 
 
 def _fit(job: SceneJob, options: FitOptions, decoding: LstDecoding, as_json: bool) -> SceneFit:
-    """The fit, or the scene reported as an error (its JSON line names it) and exit 2."""
+    """The fit, or the scene reported as an error (its JSON line names it) and exit 2, or as
+    ``empty`` and exit 3 when the LST has no valid pixel, as without --fit (README)."""
     from pipelines.downscale import SceneReport, guidance_beside
     from pipelines.raster_names import display_name
     from pipelines.scene_fit import FEW_HELD_OUT_BLOCKS, describe, fit_scene
@@ -86,9 +88,10 @@ def _fit(job: SceneJob, options: FitOptions, decoding: LstDecoding, as_json: boo
             fitted = fit_scene(job.lst, job.guidance or guidance_beside(job.lst), options,
                                decoding=decoding, on_step=lambda it, _loss: bar.update(task, completed=it))
     except InputError as exc:
-        say(SceneReport(display_name(job.lst), str(job.output), status="error",
+        status = "empty" if isinstance(exc, EmptySceneError) else "error"
+        say(SceneReport(display_name(job.lst), str(job.output), status=status,
                         seconds=round(time.perf_counter() - start, 3), error=str(exc)), as_json)
-        exit_status(["error"])
+        exit_status([status])
     info_lines(describe(fitted))
     if fitted.held_out_blocks < FEW_HELD_OUT_BLOCKS:
         warn(f"{typed_name(display_name(job.lst))}: the choice rests on {fitted.held_out_blocks} held-out blocks only (a "
@@ -208,8 +211,9 @@ def _source(fitted: SceneFit, fit_options: FitOptions, execution: Execution, fal
 
 def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, fallback: str,
              save_checkpoint: Optional[Path], as_json: bool, ingest_seconds: float = 0.0,
-             skip_existing: bool = False) -> None:
-    """Fit on the scene, report every candidate's held-out metrics, then downscale with the choice.
+             skip_existing: bool = False) -> str:
+    """Fit on the scene, report every candidate's held-out metrics, then downscale with the choice;
+    the scene's status (``ok``, or ``skipped``: another run wrote the output meanwhile).
 
     Unless ``--fit-residual none``, every tile is made to aggregate (in Kelvin) to its LR pixels;
     ``--conserve`` adds the exact T^4 correction after blending. ``seconds`` include the fit, and
@@ -235,10 +239,12 @@ def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, f
         report.seconds = round(report.seconds + fitted.seconds + ingest_seconds, 3)
         report.extra["fit"] = {**fitted.summary(), "written": source.name, "conserve": options.conserve,
                                "checkpoint_saved": None if saving.saved is None else str(saving.saved)}
+        note_undrawn_quicklook(report.status, job.output, job.quicklook)
         say(unsaved_checkpoint(report, save_checkpoint), as_json)  # skipped: another run wrote the output
     exit_status([report.status])
     if saving.error is not None:
         raise typer.Exit(2)
+    return report.status
 
 
 def _downscale(job: SceneJob, source: ModelSource, options: DownscaleOptions, skip_existing: bool) -> SceneReport:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple, NoReturn, Optional
 import typer
 
 from groklst_cli.commands._scene_reports import failure_status, say, unsaved_checkpoint
-from groklst_cli.console import info, progress, state, warnings_shown
+from groklst_cli.console import info, progress, state, warn, warnings_shown
 from pipelines.atomic import (
     INGEST_PREFIX,
     OutputExists,
@@ -66,9 +66,11 @@ class ProductScene:
 
 def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional[Path],
                    out_dir: Optional[Path], overwrite: bool, skip_existing: bool,
-                   as_json: bool, how: ProductIngest, save_checkpoint: Optional[Path]) -> Optional[ProductScene]:
+                   as_json: bool, how: ProductIngest, save_checkpoint: Optional[Path],
+                   quicklook: Optional[Path]) -> Optional[ProductScene]:
     """Plan the run from product folders (nothing is read but their metadata); ``None`` when
-    ``--skip-existing`` finds the output (its line names the ``save_checkpoint`` not written)."""
+    ``--skip-existing`` finds the output (its line names the ``save_checkpoint`` not written,
+    a warning before it the ``quicklook`` not drawn)."""
     import shutil
     import tempfile
 
@@ -105,6 +107,7 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
     except InputError as exc:
         scene_failed(shown, target, exc, _seconds_since(start), as_json)
     if done:
+        note_undrawn_quicklook("skipped", target, quicklook)
         say(unsaved_checkpoint(_report(shown, target, "skipped", _seconds_since(start)), save_checkpoint), as_json)
         return None
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -141,6 +144,15 @@ def output_done(target: Path, overwrite: bool, skip_existing: bool, inputs: Sequ
             return True
         raise
     return False
+
+
+def note_undrawn_quicklook(status: str, output: Path, png: Optional[Path]) -> None:
+    """Warn, before a skipped scene's line (its --json ``warnings`` list it), that the --quicklook
+    PNG it has not got was not drawn, and how to draw it: a rerun with --skip-existing after the
+    PNG failed (README) must not look as if it drew it. An existing PNG is the scene's own."""
+    if status == "skipped" and png is not None and not png.exists():
+        warn(f"{png}: not drawn, as the scene was skipped (--skip-existing); "
+             f"groklst quicklook {output} -o {png} draws it")
 
 
 def scene_failed(shown: str, output: Path, exc: InputError, seconds: float, as_json: bool) -> NoReturn:

@@ -18,6 +18,7 @@ from groklst_cli.commands._downscale_fit import build_fit_options, check_psf_wid
 from groklst_cli.commands._downscale_products import (
     check_product_run,
     ingest_scene,
+    note_undrawn_quicklook,
     output_done,
     plan_product_scene,
     scene_failed,
@@ -413,7 +414,7 @@ def downscale(
                             retrieval_config)
         how.check()
         scene = plan_product_scene(ctx, paths, output_path, out_dir_path, overwrite, skip_existing, as_json, how,
-                                   save_checkpoint)
+                                   save_checkpoint, quicklook)
         if scene is None:  # --skip-existing, and the output exists
             return
         paths = [scene.lst]
@@ -453,8 +454,11 @@ def downscale(
 
         if same_path(quicklook, jobs[0].output):
             raise InputError("--quicklook", f"names the output GeoTIFF {jobs[0].output}", "give the PNG another name")
+        if save_checkpoint is not None and same_path(quicklook, save_checkpoint):
+            raise InputError(quicklook, "is also the --save-checkpoint file; one would overwrite the other",
+                             "give the PNG another name")
         check_png_name(quicklook)
-        check_writable(quicklook, overwrite, inputs=_read_files(scene, jobs[0]))
+        _check_quicklook_writable(quicklook, jobs[0], overwrite, skip_existing, _read_files(scene, jobs[0]))
         jobs = [replace(jobs[0], quicklook=quicklook)]  # drawn before the scene's line, which says how it went
     fit_options = build_fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
                                     fit_lr, degradation, fallback, units, seed, device, fit_candidates,
@@ -493,14 +497,17 @@ def downscale(
             _refuse_output_onto(jobs, save_checkpoint, "the --save-checkpoint file")
         if align:  # before the fit, which learns from the aligned guidance
             jobs, options = _aligned_for_fit(ctx, jobs[0], options)
-        run_fit(jobs[0], fit_options, options, fallback, save_checkpoint, as_json, ingest_seconds, skip_existing)
-        _said_quicklook(quicklook)
+        if run_fit(jobs[0], fit_options, options, fallback, save_checkpoint, as_json, ingest_seconds,
+                   skip_existing) == "ok":
+            _said_quicklook(quicklook)
         return
     _check_model_choice(checkpoint, model)
     # the scheduler before the model: a bad address fails without loading it
     if dask_scheduler:
         _check_scheduler_host(dask_scheduler)
     client = ctx.with_resource(dask_client(dask_scheduler, workers=bool(jobs))) if dask_scheduler else None
+    if not jobs:  # nothing on stdin: said already; the model would load for nothing
+        return
     source = _model_source(checkpoint, model, device)
     if source.checkpoint_path is not None:
         _refuse_output_onto(jobs, Path(source.checkpoint_path), "the checkpoint this run reads")
@@ -516,7 +523,7 @@ def downscale(
         # a refused scene runs on the cluster too, whose workers read the files: said as it ends
         with closing(run_dask(jobs, source, options, client, skip_existing=skip_existing,
                               late=lambda report: say_once(report, as_json, said))) as reports:
-            statuses = [r.status for r in say_all(reports, as_json, said)]
+            statuses = [r.status for r in say_all(map(_noted_quicklook(quicklook), reports), as_json, said)]
     else:
         statuses = []
         with progress() as bar:
@@ -533,6 +540,7 @@ def downscale(
                         on_grid=info,
                     ))
                     report.seconds = round(report.seconds + ingest_seconds, 3)
+                    note_undrawn_quicklook(report.status, job.output, job.quicklook)
                     say(report, as_json)
                 statuses.append(report.status)
     exit_status(statuses)
@@ -589,9 +597,43 @@ def _fit_output_done(scene: Optional[ProductScene], job: SceneJob, overwrite: bo
             raise
         scene_failed(shown, job.output, exc, seconds, as_json)
     if done:
+        note_undrawn_quicklook("skipped", job.output, job.quicklook)
         say(unsaved_checkpoint(SceneReport(shown, str(job.output), status="skipped", seconds=seconds),
                                save_checkpoint), as_json)
     return done
+
+
+def _check_quicklook_writable(png: Path, job: SceneJob, overwrite: bool, skip_existing: bool,
+                              inputs: list[Path]) -> None:
+    """Refuse a --quicklook PNG that may not be written. With --skip-existing an existing PNG
+    beside a finished output is part of the finished scene, which is skipped (QA B3: the rerun
+    failed on the PNG); one without its output is no scene's pair, and is never replaced."""
+    if skip_existing and png.exists():
+        if _finished(job.output):
+            return
+        raise InputError(png, "exists but the output does not; --skip-existing never replaces it",
+                         "remove it, or name another --quicklook file")
+    check_writable(png, overwrite, inputs=inputs)
+
+
+def _finished(output: Path) -> bool:
+    """Whether --skip-existing skips the scene writing ``output``; an output that is no GeoTIFF
+    is the scene's error, said by its line: not finished here."""
+    from pipelines.scenes import finished_output
+
+    try:
+        return finished_output(output)
+    except InputError:
+        return False
+
+
+def _noted_quicklook(png: Optional[Path]) -> Callable[[SceneReport], SceneReport]:
+    """A cluster's report, its undrawn --quicklook PNG warned about first (:func:`note_undrawn_quicklook`)."""
+    def noted(report: SceneReport) -> SceneReport:
+        note_undrawn_quicklook(report.status, Path(report.output), png)
+        return report
+
+    return noted
 
 
 def _read_files(scene: Optional[ProductScene], job: SceneJob) -> list[Path]:
