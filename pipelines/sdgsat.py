@@ -26,8 +26,8 @@ the patterns and pass it on, e.g.::
 (``pipelines.ingest.ingest_product`` takes the same ``patterns`` argument.) Patterns are
 shell globs matched inside the product folder whatever the case of the file names (a copy made
 through Windows may read ``.TIFF``), except ``folder``, ``gain_tag`` and ``bias_tag`` which are
-regular expressions. Metadata tags are found by name anywhere in the
-XML, trying each candidate name in turn, so reordered or nested variants still parse.
+regular expressions. Metadata tags are found by name anywhere in the XML, trying each candidate
+name in turn, so reordered or nested variants still parse.
 
 Each of ``mii_images`` names one camera's file: MII imagery is two mosaic halves, so a product
 missing one of them is refused (naming the missing file) rather than silently ingested with
@@ -269,9 +269,9 @@ def _meta_time(meta: ET.Element | None, patterns: ProductPatterns) -> tuple[str,
 def _acquired(folder: Path, meta_file: Path | None, meta: ET.Element | None,
               patterns: ProductPatterns, images: tuple[Path, ...] = ()) -> date | None:
     """The acquisition date, from the folder name (else the names of per-band TIS ``images``)
-    else the meta.xml; refused when both are
-    there and differ by more than a day (a meta.xml of another scene, or a renamed folder: the
-    Earth-Sun distance and the TIS-MII pairing would follow the wrong date). A day either way
+    else the meta.xml; refused when both are there and differ by more than a day (a meta.xml of
+    another scene, or a renamed folder: the Earth-Sun distance and the TIS-MII pairing would
+    follow the wrong date). A day either way
     is allowed: whether a name's date is UTC or local time is not documented, and TIS often
     images at night, near midnight UTC in East Asia."""
     match = re.match(patterns.folder, folder.name)
