@@ -106,11 +106,11 @@ def holds_products(path: Path, patterns: sdgsat.ProductPatterns = sdgsat.PATTERN
         p.is_dir() and _looks_like_product(p, patterns) for p in path.iterdir())
 
 
-def find_products(paths: Sequence[Path], patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS) -> list[sdgsat.Product]:
-    """Products in ``paths``: each path is a product folder, a folder holding product folders, or
-    TIS band images unpacked beside the MII product's folder (then both are read; a regular
-    product's subfolders, a browse folder, are not)."""
-    products = []
+def product_folders(paths: Sequence[Path], patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS) -> list[Path]:
+    """The product folders ``paths`` name, found by file names alone (nothing is read): each path
+    is a product folder, a folder holding product folders, or TIS band images unpacked beside
+    the MII product's folder (then both; a regular product's subfolders, a browse folder, are not)."""
+    found = []
     for path in map(Path, paths):
         if not path.exists():
             raise InputError(path, "not found", "give SDGSAT-1 product folders")
@@ -118,13 +118,20 @@ def find_products(paths: Sequence[Path], patterns: sdgsat.ProductPatterns = sdgs
             raise InputError(path, "not a folder", "give the product folder, not a file inside it")
         inner = [p for p in sorted(path.iterdir()) if p.is_dir() and _looks_like_product(p, patterns)]
         if _looks_like_product(path, patterns):
-            products.append(sdgsat.read_product(path, patterns))
-            if not products[-1].tis_per_band:  # only loose band images hold product folders
-                continue
-        elif not inner:
+            found.append(path)
+            if sdgsat.has_files(path, patterns.tis_band_images):  # loose band images: the MII folder beside
+                found.extend(p for p in inner if sdgsat.has_files(p, patterns.mii_images))
+        elif inner:
+            found.extend(inner)
+        else:
             raise InputError(path, "no SDGSAT-1 product found", "expected KX10_TIS_*/KX10_MII_* folders")
-        products.extend(sdgsat.read_product(p, patterns) for p in inner)
-    unique = {p.folder.resolve(): p for p in reversed(products)}  # a folder given twice is one product
+    return found
+
+
+def find_products(paths: Sequence[Path], patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS) -> list[sdgsat.Product]:
+    """The products of :func:`product_folders`, read; a folder given twice is one product."""
+    products = [sdgsat.read_product(folder, patterns) for folder in product_folders(paths, patterns)]
+    unique = {p.folder.resolve(): p for p in reversed(products)}
     return [p for p in products if unique[p.folder.resolve()] is p]
 
 

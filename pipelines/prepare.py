@@ -625,13 +625,17 @@ def _warnings_recorded(label: str, named: bool, category: type[Warning]) -> Iter
 
 
 def _mii_image_folders(folders: list[Path]) -> int:
-    """How many of ``folders`` and the folders in them hold MII images: the MII products that
-    :func:`scene_inputs` groups folders by, found by file name alone, before a product that
-    fails to read (a damaged one among several scenes) stops the count."""
-    from pipelines import sdgsat
+    """How many of the product folders in ``folders`` hold MII images: the MII products that
+    :func:`scene_inputs` groups folders by, found by file name alone (as reading finds them),
+    before a product that fails to read (a damaged one among several scenes) stops the count;
+    folders that hold no product count as one each, as their refusal will."""
+    from pipelines import ingest, sdgsat
 
-    return sum(sdgsat.has_files(folder, sdgsat.PATTERNS.mii_images)
-               for given in folders for folder in (given, *(p for p in given.iterdir() if p.is_dir())))
+    try:
+        found = ingest.product_folders(folders)
+    except InputError:
+        return len(folders)
+    return sum(sdgsat.has_files(folder, sdgsat.PATTERNS.mii_images) for folder in found)
 
 
 def scene_inputs(

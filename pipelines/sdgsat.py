@@ -62,10 +62,10 @@ class ProductPatterns:
     folder: str = (r"^KX10_(?P<sensor>TIS|MII|GIU)_(?P<date>\d{8})_(?P<lon>[EW][0-9.]+)_"
                    r"(?P<lat>[NS][0-9.]+)_(?P<id>\d{12})_(?P<level>L1A|L4A|L4B)$")
     tis_images: tuple[str, ...] = ("*.tiff",)
-    tis_band_images: tuple[str, ...] = ("SDGSAT1_TIS_*",)
+    tis_band_images: tuple[str, ...] = ("SDGSAT1_TIS_*.tif", "SDGSAT1_TIS_*.tiff")
     # The band token is the last B<n>/band<n>; ``rest`` is what follows it before .tif/.tiff (any case):
     # empty for the product's own image, "_thumb" or " copy" for a browse image or a stray copy.
-    tis_band_name: str = (r"^SDGSAT1_TIS_(?P<date>\d{8})_.*(?<![A-Za-z0-9])(?:[Bb]|[Bb]and|BAND)_?0*(?P<band>[1-9])"
+    tis_band_name: str = (r"^(?i:SDGSAT1_TIS_)(?P<date>\d{8})_.*(?<![A-Za-z0-9])(?:[Bb]|[Bb]and|BAND)_?0*(?P<band>[1-9])"
                           r"(?![0-9])(?P<rest>[^.]*)\.(?i:tiff?)$")
     mii_images: tuple[str, ...] = ("*_A.tif", "*_B.tif")
     meta: str = "*.meta.xml"
@@ -325,6 +325,9 @@ def _matches(folder: Path, glob: str, what: str) -> list[Path]:
         return hits
     owns = [p for p in hits if _named_after(p, folder, glob)]
     others = ", ".join(p.name for p in hits if p not in owns)
+    if len(owns) > 1:
+        raise InputError(folder, f"{', '.join(p.name for p in owns)} are named after the folder but for the case "
+                         "of their names: either could be the product's own", "keep only the delivered one")
     if len(owns) == 1:
         warnings.warn(f"{folder}: also matching {glob}: {others}; only the product's own {owns[0].name} is read",
                       GroklstWarning, stacklevel=2)

@@ -607,24 +607,14 @@ def _check_quicklook_writable(png: Path, job: SceneJob, overwrite: bool, skip_ex
                               inputs: list[Path]) -> None:
     """Refuse a --quicklook PNG that may not be written. With --skip-existing an existing PNG
     beside a finished output is part of the finished scene, which is skipped (QA B3: the rerun
-    failed on the PNG); one without its output is no scene's pair, and is never replaced."""
+    failed on the PNG), and beside an output that is no readable GeoTIFF it is left to that
+    scene's error (QA R7: the PNG was blamed); one without its output is never replaced."""
     if skip_existing and png.exists():
-        if _finished(job.output):
+        if job.output.exists():  # finished: skipped; unreadable: the scene's line says so, nothing is drawn
             return
         raise InputError(png, "exists but the output does not; --skip-existing never replaces it",
                          "remove it, or name another --quicklook file")
     check_writable(png, overwrite, inputs=inputs)
-
-
-def _finished(output: Path) -> bool:
-    """Whether --skip-existing skips the scene writing ``output``; an output that is no GeoTIFF
-    is the scene's error, said by its line: not finished here."""
-    from pipelines.scenes import finished_output
-
-    try:
-        return finished_output(output)
-    except InputError:
-        return False
 
 
 def _noted_quicklook(png: Optional[Path]) -> Callable[[SceneReport], SceneReport]:

@@ -158,7 +158,8 @@ def _finished_iterations(run: RunDir) -> int | None:
 
     if not run.has_state:
         return None
-    iters = json.loads((run.path / CONFIG_FILE).read_text()).get("train", {}).get("iters")
+    train = json.loads((run.path / CONFIG_FILE).read_text()).get("train")
+    iters = train.get("iters") if isinstance(train, dict) else None  # a hand-edited config may hold anything
     done = saved_iteration(run.path)
     return iters if isinstance(iters, int) and done is not None and done >= iters else None
 
