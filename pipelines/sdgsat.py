@@ -342,11 +342,14 @@ def _named_after(path: Path, folder: Path, glob: str) -> bool:
 
 
 def _stem(name: str, pattern: str) -> str | None:
-    """The part of file ``name`` that the single ``*`` of ``pattern`` matched (None if it cannot tell)."""
+    """The part of file ``name`` that the single ``*`` of ``pattern`` matched, whatever the case
+    (as :func:`files_matching` matches); None if it cannot tell."""
     head, star, tail = pattern.partition("*")
     if not star or any(c in head + tail for c in "*?[") or len(name) < len(head) + len(tail):
         return None
-    return name[len(head):len(name) - len(tail)] if name.startswith(head) and name.endswith(tail) else None
+    folded = name.casefold()
+    matched = folded.startswith(head.casefold()) and folded.endswith(tail.casefold())
+    return name[len(head):len(name) - len(tail)] if matched else None
 
 
 def expected_file(folder: Path, pattern: str, stem: str | None = None) -> Path:

@@ -70,3 +70,15 @@ def test_a_run_config_whose_train_section_is_not_a_table_does_not_crash(dataset:
     (out / CONFIG_FILE).write_text(json.dumps(record))
     assert train(dataset, out) == 2
     assert "internal error" not in capsys.readouterr().err
+
+
+def test_a_missing_mii_half_is_named_after_an_upper_case_sibling(tmp_path: Path) -> None:
+    """The expected name of a missing camera image comes from the other camera's scene name, also
+    when that one reads ``.TIF``."""
+    _, mii = write_product_fixture(generate_scene((12, 12), seed=1), tmp_path)
+    a, b = sorted(mii.glob("*_[AB].tif"))
+    a.rename(mii / "SCENE_X_A.TIF")
+    b.unlink()
+    with pytest.raises(InputError) as refused:
+        sdgsat.read_product(mii)
+    assert refused.value.path == str(mii / "SCENE_X_B.tif")
