@@ -104,12 +104,16 @@ def test_west_east_gradient_changes_the_lst_by_the_water_vapour_terms(products, 
     assert f"mean {vapour.mean():.3f} g/cm2 over the scene" in tags["lst_method"]
 
 
-def test_kg_per_m2_tag_is_divided_by_ten(products, scalar, tmp_path) -> None:
+@pytest.mark.parametrize("value, unit, read_as", [
+    (15.0, "kg m-2", "kg/m2"),  # kg m-2 (= mm, ERA5 TCWV) is divided by ten
+    (1.5, "cm", "g/cm2"),  # MODIS MOD05 precipitable water: 1 cm of water = 1 g cm-2
+])
+def test_a_unit_tag_is_read_as_its_unit(products, scalar, tmp_path, value: float, unit: str, read_as: str) -> None:
     reference = _read(scalar)
-    config = _on_lst_grid(tmp_path, scalar, np.full(reference.shape, 15.0), unit="kg m-2")
+    config = _on_lst_grid(tmp_path, scalar, np.full(reference.shape, value), unit=unit)
     lst, tags = _ingest(products, config, tmp_path / "out")
     np.testing.assert_allclose(lst, reference, atol=1e-4, rtol=0)
-    assert "(raster, kg/m2; mean 1.500 g/cm2 over the scene)" in tags["lst_method"]
+    assert f"(raster, {read_as}; mean 1.500 g/cm2 over the scene)" in tags["lst_method"]
 
 
 def test_kg_per_m2_values_read_as_g_per_cm2_are_refused_with_a_hint(products, scalar, tmp_path) -> None:
@@ -261,15 +265,6 @@ def test_raster_overlapping_by_a_sliver_is_refused_naming_it(products, scalar, t
         f"{tmp_path / 'tcwv.tif'}: no water vapour over the scene's {np.isfinite(reference).sum()} LST pixels (it "
         "overlaps the scene by less than a pixel, or only with nodata) (hint: give a water vapour raster that "
         "covers the scene)")
-
-
-def test_cm_tag_is_read_as_g_per_cm2(products, scalar, tmp_path) -> None:
-    """MODIS MOD05 precipitable water is tagged "cm": 1 cm of water = 1 g cm-2."""
-    reference = _read(scalar)
-    config = _on_lst_grid(tmp_path, scalar, np.full(reference.shape, 1.5), unit="cm")
-    lst, tags = _ingest(products, config, tmp_path / "out")
-    np.testing.assert_allclose(lst, reference, atol=1e-4, rtol=0)
-    assert "(raster, g/cm2; mean 1.500 g/cm2 over the scene)" in tags["lst_method"]
 
 
 def test_packed_int16_is_unpacked_by_its_scale_and_offset(products, scalar, tmp_path) -> None:
