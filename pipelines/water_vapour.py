@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from rasterio._err import CPLE_BaseError
+from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.windows import Window, from_bounds
@@ -28,7 +29,7 @@ from pipelines.grids import (UNRELATED_CRS_ERRORS, Grid, check_north_up, footpri
                             ordered_bounds)
 from pipelines.lst_retrieval import TO_G_CM2, water_vapour_units
 from pipelines.percent import percent
-from pipelines.warping import warp_bands
+from pipelines.warping import grid_rows, warp_bands
 
 VALID_G_CM2 = (0.0, 8.0)  # the wettest columns hold about 7 g cm-2 (see lst_retrieval._BOUNDS)
 BLOCK_PIXELS = 1 << 20  # raster pixels check() reads at a time: memory stays flat on a large raster
@@ -99,10 +100,25 @@ class WaterVapour:
         if found.count == 0:
             raise InputError(self.src.name, "has no water vapour values over the scene (all nodata)",
                              "give a water vapour raster that covers it")
+        self._check_reaches_pixels(lst_grid, scene, own)
         low, high = found.low, found.high
         if low < VALID_G_CM2[0] or high > VALID_G_CM2[1]:
             raise InputError(self.src.name, f"water vapour over the scene is {low:.4g}..{high:.4g} g/cm2 (read as "
                              f"{self.units}), outside {VALID_G_CM2[0]:g}..{VALID_G_CM2[1]:g} g/cm2", self._hint(low, high))
+
+    def _check_reaches_pixels(self, lst_grid: Grid, scene: tuple[float, float, float, float],
+                              own: tuple[float, float, float, float]) -> None:
+        """Refuse a raster that gives no LST pixel centre a value (it reaches less than a pixel into
+        the scene, or only with nodata), before the write pass rather than after it: the raster is
+        resampled onto the LST pixels under its footprint alone, strip by strip, until one gets a value."""
+        box = footprint_in(self.src.crs, own, lst_grid.crs, scene)
+        for grid in _strips(_crop(lst_grid, box)):
+            if np.isfinite(self.on_grid(grid)).any():
+                return
+        raise InputError(self.src.name, f"gives no LST pixel centre of the scene a water vapour value: its footprint "
+                         f"{_box(box)} against the scene's {_box(scene)} ({lst_grid.crs.to_string()}; it reaches "
+                         "less than a pixel into the scene, or only with nodata)",
+                         "give a water vapour raster that covers the scene, e.g. ERA5 TCWV cropped around it")
 
     def _scene_box(self, lst_grid: Grid, scene: tuple[float, float, float, float],
                    own: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
@@ -149,13 +165,17 @@ class WaterVapour:
         """Stored values (float64, NaN at nodata) unpacked by the band's scale/offset, in g cm-2."""
         return apply_scaling(values, self.scaling) * TO_G_CM2[self.units]
 
-    def on(self, grid: Grid) -> np.ndarray:
-        """Water vapour (g cm-2) on ``grid``, NaN where the raster has none; adds to the scene mean."""
+    def on_grid(self, grid: Grid) -> np.ndarray:
+        """Water vapour (g cm-2) resampled bilinearly onto ``grid``, NaN where the raster has none."""
         try:
             warped = warp_bands(self.src, 1, grid, src_nodata=self.src.nodata, resampling=Resampling.bilinear)
         except (RasterioError, CPLE_BaseError) as exc:
             raise unreadable(self.src.name, exc) from exc
-        values = self._g_cm2(warped.astype(np.float64))
+        return self._g_cm2(warped.astype(np.float64))
+
+    def on(self, grid: Grid) -> np.ndarray:
+        """:meth:`on_grid`, adding to the scene mean."""
+        values = self.on_grid(grid)
         valid = np.isfinite(values)
         self.total += float(values[valid].sum())
         self.pixels += int(valid.sum())
@@ -188,3 +208,28 @@ class WaterVapour:
             warnings.warn(f"{self.name} has no water vapour under {int(self.missing)} LST pixels ({share}% of "
                           "those retrieved): the LST is NaN there; give a raster that covers the whole scene",
                           warning, stacklevel=3)
+
+
+def _crop(grid: Grid, box: tuple[float, float, float, float]) -> Grid | None:
+    """The whole pixels of north-up ``grid`` that ``box`` (its CRS) reaches, a pixel of margin
+    around them; None when it reaches none."""
+    raw = from_bounds(*box, transform=grid.transform)
+    col0, row0 = max(math.floor(raw.col_off) - 1, 0), max(math.floor(raw.row_off) - 1, 0)
+    col1 = min(math.ceil(raw.col_off + raw.width) + 1, grid.width)
+    row1 = min(math.ceil(raw.row_off + raw.height) + 1, grid.height)
+    if col1 <= col0 or row1 <= row0:
+        return None
+    return Grid(grid.crs, grid.transform @ Affine.translation(col0, row0), col1 - col0, row1 - row0)
+
+
+def _strips(grid: Grid | None) -> list[Grid]:
+    """``grid`` in strips of rows of about ``BLOCK_PIXELS`` pixels (none for None)."""
+    if grid is None:
+        return []
+    step = max(BLOCK_PIXELS // grid.width, 1)
+    return [grid_rows(grid, top, min(step, grid.height - top)) for top in range(0, grid.height, step)]
+
+
+def _box(box: tuple[float, float, float, float]) -> str:
+    """A ``(left, bottom, right, top)`` box as an error line gives it."""
+    return "(" + ", ".join(f"{v:.1f}" for v in box) + ")"

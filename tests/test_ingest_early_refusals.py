@@ -1,0 +1,58 @@
+"""Ingest refusals that come before the expensive passes, and product folder names matched
+whatever their case (task fixPI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+
+from pipelines.errors import InputError
+from pipelines.fixtures import write_product_fixture
+from pipelines.ingest import ingest_product
+from pipelines.sample_scene import generate_scene
+
+
+@pytest.fixture(scope="module")
+def products(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return write_product_fixture(generate_scene((16, 20), seed=5), tmp_path_factory.mktemp("products"))
+
+
+def _sliver_config(products: tuple[Path, Path], folder: Path) -> tuple[Path, tuple[float, ...]]:
+    """A TOML naming a water vapour raster west of the TIS image reaching 0.3 LST pixels into it
+    (no LST pixel centre gets a value), and the raster's bounds."""
+    tis_image = next(products[0].glob("*.tiff"))
+    with rasterio.open(tis_image) as tis:
+        west = tis.transform @ Affine.translation(0.3 - 10, 0)
+        crs, height = tis.crs, tis.height
+    raster = folder / "tcwv.tif"
+    with rasterio.open(raster, "w", driver="GTiff", width=10, height=height, count=1, dtype="float32",
+                       crs=crs, transform=west) as dst:
+        dst.write(np.full((1, height, 10), 1.5, dtype=np.float32))
+        bounds = tuple(dst.bounds)
+    config = folder / "r.toml"
+    config.write_text('[split_window]\nwater_vapour = "tcwv.tif"\n')
+    return config, bounds
+
+
+def test_water_vapour_reaching_no_lst_pixel_is_refused_before_the_write_pass(products, tmp_path) -> None:
+    """The raster is refused when the LST grid is placed, before the NDMVI and write passes, with
+    its footprint and the scene's, and the output folder is not left behind."""
+    config, bounds = _sliver_config(products, tmp_path)
+    passes: list[str] = []
+    out = tmp_path / "out"
+    with pytest.raises(InputError) as caught:
+        ingest_product(list(products), out, retrieval_config=config,
+                       on_progress=lambda done, total, what: passes.append(what))
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'tcwv.tif'}: gives no LST pixel centre of the scene a water vapour "
+                              f"value: its footprint ({bounds[0]:.1f}, {bounds[1]:.1f}, {bounds[2]:.1f}, "
+                              f"{bounds[3]:.1f}) against the scene's (")
+    assert message.endswith("(hint: give a water vapour raster that covers the scene, e.g. ERA5 TCWV cropped "
+                            "around it)")
+    assert "\n" not in message
+    assert "NDMVI minima" not in passes and "guidance and LST" not in passes
+    assert not out.exists()
