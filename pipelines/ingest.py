@@ -163,8 +163,8 @@ def default_name(mii: sdgsat.Product, patterns: sdgsat.ProductPatterns = sdgsat.
     suffixes = [glob[1:] for glob in patterns.mii_images if glob.startswith("*")]
     image_scenes = [image.name[:-len(end)] for image in mii.images for end in suffixes if image.name.endswith(end)]
     for candidate in (mii.folder.resolve().name, mii.folder.name, *image_scenes):
-        if re.match(patterns.folder, candidate):
-            return candidate.replace("_MII_", "_", 1)
+        if sdgsat.folder_match(candidate, patterns):
+            return re.sub("_MII_", "_", candidate, count=1, flags=re.IGNORECASE)
     raise InputError(mii.folder, "names no scene: neither it nor its MII images have a delivered product name "
                      "(KX10_MII_<date>_..._L4A) to name the outputs after",
                      f"give the folder its delivered name, or {way_out}")

@@ -26,7 +26,7 @@ the patterns and pass it on, e.g.::
 (``pipelines.ingest.ingest_product`` takes the same ``patterns`` argument.) Patterns are
 shell globs matched inside the product folder whatever the case of the file names (a copy made
 through Windows may read ``.TIFF``), except ``folder``, ``gain_tag`` and ``bias_tag`` which are
-regular expressions. Metadata tags are found by name anywhere in the XML, trying each candidate
+regular expressions (``folder`` is matched whatever the case too). Metadata tags are found by name anywhere in the XML, trying each candidate
 name in turn, so reordered or nested variants still parse.
 
 Each of ``mii_images`` names one camera's file: MII imagery is two mosaic halves, so a product
@@ -214,10 +214,17 @@ def _coefficient(path: Path, tag: str, text: str, kind: str) -> float:
     return value
 
 
+def folder_match(name: str, patterns: ProductPatterns = PATTERNS) -> re.Match[str] | None:
+    """``patterns.folder`` matched against a folder ``name`` whatever its case, as the files
+    inside are (:func:`files_matching`): a copy through a case-folding file system keeps its
+    scene name and date."""
+    return re.match(patterns.folder, name, re.IGNORECASE)
+
+
 def _sensor_of(folder: Path, meta: ET.Element | None, patterns: ProductPatterns) -> str | None:
-    match = re.match(patterns.folder, folder.name)
-    if match and match.group("sensor") in SENSORS:
-        return match.group("sensor")
+    match = folder_match(folder.name, patterns)
+    if match and match.group("sensor").upper() in SENSORS:
+        return match.group("sensor").upper()
     text = find_text(meta, patterns.sensor_tags) if meta is not None else None
     for sensor in SENSORS:
         if text and sensor in text.upper():
@@ -274,7 +281,7 @@ def _acquired(folder: Path, meta_file: Path | None, meta: ET.Element | None,
     follow the wrong date). A day either way
     is allowed: whether a name's date is UTC or local time is not documented, and TIS often
     images at night, near midnight UTC in East Asia."""
-    match = re.match(patterns.folder, folder.name)
+    match = folder_match(folder.name, patterns)
     named, source = (_parse_date(match.group("date")) if match else None), "the folder name"
     filed = _band_files_date(images, patterns)
     if filed is not None:

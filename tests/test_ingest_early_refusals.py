@@ -3,6 +3,8 @@ whatever their case (task fixPI)."""
 
 from __future__ import annotations
 
+import shutil
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,8 @@ from affine import Affine
 from groklst_cli.app import run
 from pipelines.errors import InputError
 from pipelines.fixtures import write_product_fixture
-from pipelines.ingest import ingest_product
+from pipelines import sdgsat
+from pipelines.ingest import default_name, ingest_product
 from pipelines.sample_scene import generate_scene
 
 
@@ -66,3 +69,16 @@ def test_sample_scene_products_of_two_seeds_share_a_folder(tmp_path: Path) -> No
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == [
         "KX10_MII_20220815_E100.45_N38.93_202200112233_L4A", "KX10_MII_20220815_E100.45_N38.93_202200112234_L4A",
         "KX10_TIS_20220815_E100.45_N38.93_202200112233_L4A", "KX10_TIS_20220815_E100.45_N38.93_202200112234_L4A"]
+
+
+def test_case_folded_product_folders_keep_their_sensor_date_and_scene_name(products, tmp_path) -> None:
+    """Folder names are matched whatever their case, as the file names inside are."""
+    folded = []
+    for product in products:
+        target = tmp_path / product.name.lower()
+        target.mkdir()
+        for path in product.iterdir():
+            shutil.copy(path, target / path.name.lower())
+        folded.append(sdgsat.read_product(target))
+    assert [(p.sensor, p.acquired) for p in folded] == [("TIS", date(2022, 8, 15)), ("MII", date(2022, 8, 15))]
+    assert default_name(folded[1]) == "kx10_20220815_e100.45_n38.93_202200112233_l4a"
