@@ -28,7 +28,7 @@ from rasterio.windows import Window
 
 from pipelines.checkpoint import missing_bands
 from pipelines.cog import layout
-from pipelines.conserve import conserve_blocks
+from pipelines.conserve import conserve_blocks, spread_smooth
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError
 from pipelines.geotiff import (BLOCK, band_key, band_names, bands_without_data, creation_profile, filled_dem,
                                geotiff_output, guidance_names, streaming_gdal_env)
@@ -56,6 +56,7 @@ class DownscaleOptions:
     units: Units = Units.auto
     units_out: Units | None = None  # None: the input's unit
     conserve: bool = False
+    conserve_spread: str = "block"  # with conserve: smooth also spreads each tile's residual first
     overwrite: bool = False
     decoding: LstDecoding = field(default_factory=LstDecoding)
     guidance_bands: tuple[str, ...] | None = None  # names of the guidance file's bands, in order
@@ -314,7 +315,7 @@ def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneR
             **source.tags(), scale=str(s), units=unit_tag(units_out),
             lst_source=_source_tag(run.reader.sources.lst_path),  # absolute: usable
             guidance_source=_source_tag(run.reader.sources.guidance_path),  # from anywhere
-            grid=report.grid, conserve=str(opts.conserve).lower(),
+            grid=report.grid, conserve=str(opts.conserve).lower(), **_spread_tag(opts),
             hole_margin=str(run.reader.hole_margin),
             **reading_tags(run.reader.decoding, *linear(run.reader.sources.lst, run.reader.decoding,
                                                          path=run.reader.sources.lst_path),
@@ -359,6 +360,11 @@ def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneR
         mosaic.close()
 
 
+def _spread_tag(opts: DownscaleOptions) -> dict[str, str]:
+    """``conserve_spread`` when the output is conserved: how the correction was spread."""
+    return {"conserve_spread": opts.conserve_spread} if opts.conserve else {}
+
+
 def _source_tag(path: Path | None) -> str:
     """An input's absolute path (or GDAL name) for the output's tags; ``none`` for no guidance."""
     return "none" if path is None else source_tag(path)
@@ -374,9 +380,12 @@ def _blend_batch(run: _SceneRun, mosaic: StreamingMosaic, batch: list[tuple[Tile
                  prediction: Prediction) -> int:
     """Check the batch's prediction and add it to the mosaic; returns the tiles blended."""
     s = run.grids.scale
-    for (tile, (_, _, invalid)), p in zip(batch, prediction.result()):
+    smooth = run.opts.conserve and run.opts.conserve_spread == "smooth"
+    for (tile, (lr, _, invalid)), p in zip(batch, prediction.result()):
         OutputGuard.check_prediction(p, invalid, run.reader.sources.lst_path)
         p = np.where(invalid, np.nan, p)
+        if smooth:  # finish then applies the exact block correction, now close to 1
+            p = spread_smooth(p, lr, s)
         weights = blend_weights(tile, s, run.overlap_lr)
         mosaic.add(*run.reader.output_origin(tile), p, weights)
     return len(batch)

@@ -238,6 +238,7 @@ def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, f
             saving.publish = report.status == "ok"
         report.seconds = round(report.seconds + fitted.seconds + ingest_seconds, 3)
         report.extra["fit"] = {**fitted.summary(), "written": source.name, "conserve": options.conserve,
+                               **({"conserve_spread": options.conserve_spread} if options.conserve else {}),
                                "checkpoint_saved": None if saving.saved is None else str(saving.saved)}
         note_undrawn_quicklook(report.status, job.output, job.quicklook)
         say(unsaved_checkpoint(report, save_checkpoint), as_json)  # skipped: another run wrote the output

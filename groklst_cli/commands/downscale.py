@@ -287,6 +287,19 @@ def _check_fit_only(ctx: typer.Context, fit: bool) -> None:
             raise InputError(param.opts[0], "only applies with --fit", "add --fit, or drop the option")
 
 
+def _check_conserve_spread(spread: Optional[str], fit: bool) -> None:
+    """--conserve-spread is block or smooth, and not for --fit, whose residual is spread by --fit-residual."""
+    from pipelines.conserve import CONSERVE_SPREADS  # numpy only
+
+    if spread is None:
+        return
+    if fit:
+        raise InputError("--conserve-spread", "does not apply to --fit, which spreads its residual itself",
+                         "pass --fit-residual smooth|block (with --conserve for the exact T^4 correction)")
+    if spread not in CONSERVE_SPREADS:
+        raise InputError("--conserve-spread", f"unknown spread {spread!r}", f"use {' or '.join(CONSERVE_SPREADS)}")
+
+
 def _check_scale(scale: Optional[int], model: Optional[str], checkpoint: Optional[Path],
                  guidance: Optional[Path], guidance_bands: Optional[str], fit: bool) -> None:
     """--scale interpolates onto the refined LST grid: only an interpolator, and no guidance."""
@@ -325,6 +338,7 @@ def downscale(
     units: Units = lst_options.units_option(),
     units_out: Optional[OutputUnits] = typer.Option(None, "--units-out", case_sensitive=False, help="Unit of the output (default: the input's)."),
     conserve: bool = typer.Option(False, "--conserve", help="Correct each LR cell so its downscaled pixels aggregate (in T^4) to the input value."),
+    conserve_spread: Optional[str] = typer.Option(None, "--conserve-spread", callback=lower_case, help="How --conserve spreads the correction (implies --conserve): block (default: each LR cell scaled alone; shows the LR grid) or smooth (a spline over each tile first, then exact per cell)."),
     nodata: Optional[list[float]] = lst_options.nodata_option(),
     scale_factor: Optional[float] = lst_options.scale_factor_option(),
     offset: Optional[float] = lst_options.offset_option(),
@@ -392,6 +406,7 @@ def downscale(
     except ValueError as exc:
         raise InputError("--device", str(exc), DEVICE_HINT) from exc
     _check_fit_only(ctx, fit)
+    _check_conserve_spread(conserve_spread, fit)
     if fit:  # the seed as train checks it, before the fit that would fail on it
         from pipelines.train import check_settings
 
@@ -439,7 +454,8 @@ def downscale(
                          "pass the TIS and MII product folders, or leave it out")
     jobs = _jobs(paths, guidance, output_path, out_dir_path, guided=scale is None, align=align)
     options = DownscaleOptions(tile=tile, overlap=overlap, batch_size=batch_size, units=units,
-                               units_out=units_out and units_out.units, conserve=conserve, overwrite=overwrite,
+                               units_out=units_out and units_out.units, conserve=conserve or conserve_spread is not None,
+                               conserve_spread=conserve_spread or "block", overwrite=overwrite,
                                decoding=lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible),
                                guidance_bands=guidance_options.band_list(guidance_bands),
                                max_output_pixels=None if force else MAX_OUTPUT_PIXELS,
