@@ -259,12 +259,11 @@ def test_raster_overlapping_by_a_sliver_is_refused_naming_it(products, scalar, t
     _raster(tmp_path / "tcwv.tif", np.full(reference.shape[:1] + (10,), 1.5), west, grid.crs)
     config = tmp_path / "r.toml"
     config.write_text('[split_window]\nwater_vapour = "tcwv.tif"\n')
-    with pytest.raises(InputError) as caught, pytest.warns(IngestWarning):
+    with pytest.raises(InputError) as caught:  # refused when the grid is placed, before any pass
         ingest_product(list(products), tmp_path / "out", retrieval_config=config)
-    assert str(caught.value) == (
-        f"{tmp_path / 'tcwv.tif'}: no water vapour over the scene's {np.isfinite(reference).sum()} LST pixels (it "
-        "overlaps the scene by less than a pixel, or only with nodata) (hint: give a water vapour raster that "
-        "covers the scene)")
+    assert str(caught.value).startswith(
+        f"{tmp_path / 'tcwv.tif'}: gives no LST pixel centre of the scene a water vapour value: its footprint (")
+    assert not (tmp_path / "out").exists()
 
 
 def test_packed_int16_is_unpacked_by_its_scale_and_offset(products, scalar, tmp_path) -> None:
