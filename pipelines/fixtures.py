@@ -65,6 +65,13 @@ class FixtureSettings:
     tis_per_band: bool = False  # TIS as challenge data deliver it: one GeoTIFF per band (SDGSAT1_TIS_..._B1.tif)
 
 
+def scene_id_for(seed: int) -> str:
+    """The 12-digit product scene id of the scene generated with ``seed``: seed 0 keeps the default
+    id (the names the README and tests use), other seeds count on from it, so two seeds' product
+    folders written into one folder do not collide."""
+    return f"{(int(FixtureSettings.scene_id) + seed) % 10**12:012d}"
+
+
 def folder_name(sensor: str, settings: FixtureSettings, crs: CRS | None = None) -> str:
     """A product folder name in the real pattern, centred near Zhangye; a per-band TIS product
     (``settings.tis_per_band``) is named as challenge data are, with the EPSG code of ``crs``."""

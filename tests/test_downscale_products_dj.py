@@ -13,7 +13,7 @@ import pytest
 
 from groklst_cli.app import run
 
-SCENE = "KX10_20220815_E100.45_N38.93_202200112233_L4A"
+SCENE = "KX10_20220815_E100.45_N38.93_202200112235_L4A"
 SCENE_KEYS = ["input", "output", "status", "seconds", "megapixels", "error", "grid", "units", "tiles",
               "tiles_skipped", "valid_fraction", "hole_margin", "warnings"]
 

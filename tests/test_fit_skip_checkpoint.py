@@ -96,7 +96,7 @@ def test_a_skipped_product_scene_names_the_checkpoint_it_leaves(tmp_path: Path, 
     folders = capsys.readouterr().out.split()[2:4]
     out_dir, ckpt = tmp_path / "out", tmp_path / "ck.pt"
     out_dir.mkdir()
-    written = out_dir / "KX10_20220815_E100.45_N38.93_202200112233_L4A_lst_downscaled.tif"
+    written = out_dir / "KX10_20220815_E100.45_N38.93_202200112235_L4A_lst_downscaled.tif"
     shutil.copy(scene(tmp_path), written)  # a finished GeoTIFF, as an earlier run leaves
     ckpt.write_bytes(b"an earlier run's network")
     before = stamp(ckpt)

@@ -12,6 +12,7 @@ import pytest
 import rasterio
 from affine import Affine
 
+from groklst_cli.app import run
 from pipelines.errors import InputError
 from pipelines.fixtures import write_product_fixture
 from pipelines import sdgsat
@@ -72,3 +73,12 @@ def test_case_folded_product_folders_keep_their_sensor_date_and_scene_name(produ
         folded.append(sdgsat.read_product(target))
     assert [(p.sensor, p.acquired) for p in folded] == [("TIS", date(2022, 8, 15)), ("MII", date(2022, 8, 15))]
     assert default_name(folded[1]) == "kx10_20220815_e100.45_n38.93_202200112233_l4a"
+
+
+def test_sample_scene_products_of_two_seeds_share_a_folder(tmp_path: Path) -> None:
+    """Seed 0 keeps the documented product names; seed 1's are its own, so both are written."""
+    for name, seed in (("a", "0"), ("b", "1")):
+        assert run(["sample-scene", str(tmp_path), "--name", name, "--size", "8", "--seed", seed, "--products"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == [
+        "KX10_MII_20220815_E100.45_N38.93_202200112233_L4A", "KX10_MII_20220815_E100.45_N38.93_202200112234_L4A",
+        "KX10_TIS_20220815_E100.45_N38.93_202200112233_L4A", "KX10_TIS_20220815_E100.45_N38.93_202200112234_L4A"]

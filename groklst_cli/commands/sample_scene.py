@@ -109,9 +109,10 @@ def sample_scene(
     check_scene_size(shape, ratio, "--size" if rows is None else "--rows/--cols")
     check_seed(seed)
     _check_name(name)
-    from pipelines.fixtures import FixtureSettings, folder_name, write_product_fixture  # imports scipy
+    from pipelines.fixtures import FixtureSettings, folder_name, scene_id_for, write_product_fixture  # imports scipy
 
     settings = FixtureSettings(
+        scene_id=scene_id_for(seed),
         tis_offset_m=_offset(tis_offset, "--tis-offset") if tis_offset else (0.0, 0.0),
         tis_band_offset_m=_offset(tis_band_offset, "--tis-band-offset") if tis_band_offset else (0.0, 0.0),
         mii_saturation_dn=mii_saturate_at, tis_stripes_k=tis_stripes or 0.0, tis_per_band=tis_per_band)
