@@ -12,6 +12,8 @@ pixels they all cover. Candidates are scored on the same pixels, those where the
 candidate have a value; each candidate's ``written`` share is how much of the reference's valid
 pixels (on its whole footprint, not only the common one) it covers, and a warning names the
 candidates when under 95 % of the reference's valid pixels are scored (a crop, a shifted raster).
+A candidate that covers the reference but whose content is moved is caught by its measured
+offset (:mod:`pipelines.compare_shift`, each row's ``shift``), warned about from half a pixel.
 Sums are accumulated strip by strip under the capped GDAL block cache, so memory does not grow
 with the scene's height (beyond that cache).
 """
@@ -31,6 +33,7 @@ import rasterio
 from affine import Affine
 from rasterio.windows import Window
 
+from pipelines.compare_shift import ContentShift, content_shift
 from pipelines.errors import GroklstWarning, InputError, printable_path
 from pipelines.geotiff import open_raster, streaming_gdal_env
 from pipelines.grids import (ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, nesting_factor, offset_words,
@@ -271,6 +274,7 @@ def compare(reference: Path, candidates: Sequence[Path], *, units: Units = Units
                 moment.add(block[every], ref[every])
             if on_progress:
                 on_progress(top + strip, height)
+        shifts = [_shift(sources, common, i, rules, found_units, aggregate) for i in range(1, len(paths))]
     if reference_valid == 0:  # valid fine pixels (_units) but no whole coarse block of them
         raise InputError(reference, "the reference has no valid pixel at the coarsest raster's pixel size (every "
                          "coarse pixel holds a nodata one)", "a block with a nodata pixel is nodata: give "
@@ -284,8 +288,12 @@ def compare(reference: Path, candidates: Sequence[Path], *, units: Units = Units
                          "compare the candidates one by one, or check their nodata and footprints")
     if scored < SCORED_SHARE_TO_WARN * reference_valid:
         warnings.warn(shrunk_warning(scored, reference_valid, candidates, shares), GroklstWarning, stacklevel=2)
-    table = [{"candidate": str(path), **moment.metrics(), "written": share}
-             for path, moment, share in zip(candidates, moments, shares)]
+    for path, shift in zip(candidates, shifts):
+        if shift is not None and shift.flagged:
+            warnings.warn(shift.warning(printable_path(path), common.grid.res_units), GroklstWarning, stacklevel=2)
+    table = [{"candidate": str(path), **moment.metrics(), "written": share,
+              "shift": shift.as_json() if shift is not None else None}
+             for path, moment, share, shift in zip(candidates, moments, shares, shifts)]
     return Comparison(common.describe(), found_units[0], scored, table)
 
 
@@ -327,6 +335,27 @@ _EMPTY_HINTS = {
     "reference": "check --nodata (and --mask-implausible) against its values, e.g. with gdalinfo -stats",
     "candidate": "check its nodata value (gdal_edit.py -a_nodata) and that it covers the reference's area",
 }
+
+
+def _shift(sources: Sequence[rasterio.DatasetReader], common: CommonGrid, index: int,
+           rules: Sequence[tuple[LstDecoding, Units, Remedy]], units: Sequence[Units],
+           aggregate: str) -> ContentShift | None:
+    """Candidate ``index``'s content offset against the reference (:mod:`pipelines.compare_shift`), on
+    the pixels both cover, at their pixel size where they share one, else on the coarse grid."""
+    ref, cand = common.placed[0], common.placed[index]
+
+    def read(which: int, scale: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
+        placed, i = (ref, 0) if which == 0 else (cand, index)
+        top, left, rows, cols = box
+        kx, ky = placed.factors[0] // scale[0], placed.factors[1] // scale[1]
+        window = Window(placed.window.col_off + (left - placed.cols[0] * scale[0]) * kx,
+                        placed.window.row_off + (top - placed.rows[0] * scale[1]) * ky, cols * kx, rows * ky)
+        crop = Placed(placed.path, (kx, ky), (0, cols), (0, rows), window)
+        return _coarse(sources[i], crop, 0, rows, cols, rules[i][0], units[i], aggregate)
+
+    span = (cand.rows[0], cand.cols[0], cand.rows[1] - cand.rows[0], cand.cols[1] - cand.cols[0])
+    fine = ref.factors if ref.factors == cand.factors and ref.factors != (1, 1) else None
+    return content_shift(read, span, fine, common.grid.res)
 
 
 def _coarse(src: rasterio.DatasetReader, placed: Placed, top: int, height: int, width: int,

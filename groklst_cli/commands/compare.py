@@ -57,7 +57,9 @@ def compare_cmd(
     kelvin: mean temperature; radiance: the temperature of the mean T^4). Every candidate
     is scored on the same pixels (where the reference and all candidates have data); "written"
     is the share of the reference's valid pixels a candidate covers, and a warning names the
-    candidates when under 95 % of the reference's valid pixels are scored.
+    candidates when under 95 % of the reference's valid pixels are scored. Each candidate's content
+    offset against the reference is measured (--json "shift": pixels and map units, x east, y north;
+    null when not measurable) and a reliable one of half a pixel or more is warned about.
     """
     from pipelines.compare import compare
 
