@@ -5,6 +5,7 @@ without loading a model); a skipped scene's --json line says whether its --quick
 from __future__ import annotations
 
 import io
+import json
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 import pipelines.checkpoint
 from groklst_cli.app import run
 from pipelines.infer import DEFAULT_CHECKPOINT
+from tests.test_downscale import make_scene
 
 
 def _empty_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,3 +59,28 @@ def test_an_empty_list_with_a_good_checkpoint_exits_0_without_loading_it(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == "warning: no input paths on stdin: nothing to do\n"
+
+
+BICUBIC = ["--model", "bicubic"]
+
+
+def test_a_skipped_scene_names_its_quicklook_or_null_in_its_json_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """QA: the missing PNG was only a warning beside the skip record; the line now says it too."""
+    lst, _ = make_scene(tmp_path)
+    out, png = tmp_path / "o.tif", tmp_path / "o.png"
+    command = ["downscale", str(lst), *BICUBIC, "-o", str(out), "--quicklook", str(png), "--json"]
+    assert run(["-q", *command]) == 0
+    capsys.readouterr()
+    assert run(["-q", *command, "--skip-existing"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert (line["status"], line["quicklook"], line["warnings"]) == ("skipped", str(png), [])
+    png.unlink()
+    assert run(["-q", *command, "--skip-existing"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert (line["status"], line["quicklook"]) == ("skipped", None)
+    assert line["warnings"] == [f"{png}: not drawn, as the scene was skipped (--skip-existing); "
+                                f"groklst quicklook {out} -o {png} draws it"]
+    assert not png.exists()
+    assert run(["-q", "downscale", str(lst), *BICUBIC, "-o", str(out), "--skip-existing", "--json"]) == 0
+    assert "quicklook" not in json.loads(capsys.readouterr().out)  # asked for no PNG

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from groklst_cli.commands._downscale_products import note_undrawn_quicklook
+from groklst_cli.commands._downscale_products import skipped_quicklook
 from groklst_cli.commands._scene_reports import exit_status, say, typed_name, unsaved_checkpoint
 from groklst_cli.console import info, info_lines, progress, state, warn
 from groklst_cli.interrupts import reported_once_published
@@ -240,8 +240,7 @@ def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, f
         report.extra["fit"] = {**fitted.summary(), "written": source.name, "conserve": options.conserve,
                                **({"conserve_spread": options.conserve_spread} if options.conserve else {}),
                                "checkpoint_saved": None if saving.saved is None else str(saving.saved)}
-        note_undrawn_quicklook(report.status, job.output, job.quicklook)
-        say(unsaved_checkpoint(report, save_checkpoint), as_json)  # skipped: another run wrote the output
+        say(unsaved_checkpoint(skipped_quicklook(report, job.quicklook), save_checkpoint), as_json)  # skipped: another run wrote the output
     exit_status([report.status])
     if saving.error is not None:
         raise typer.Exit(2)

@@ -107,8 +107,8 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
     except InputError as exc:
         scene_failed(shown, target, exc, _seconds_since(start), as_json)
     if done:
-        note_undrawn_quicklook("skipped", target, quicklook)
-        say(unsaved_checkpoint(_report(shown, target, "skipped", _seconds_since(start)), save_checkpoint), as_json)
+        report = _report(shown, target, "skipped", _seconds_since(start))
+        say(unsaved_checkpoint(skipped_quicklook(report, quicklook), save_checkpoint), as_json)
         return None
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in remove_stale_ingests(target.parent):
@@ -146,13 +146,19 @@ def output_done(target: Path, overwrite: bool, skip_existing: bool, inputs: Sequ
     return False
 
 
-def note_undrawn_quicklook(status: str, output: Path, png: Optional[Path]) -> None:
-    """Warn, before a skipped scene's line (its --json ``warnings`` list it), that the --quicklook
-    PNG it has not got was not drawn, and how to draw it: a rerun with --skip-existing after the
-    PNG failed (README) must not look as if it drew it. An existing PNG is the scene's own."""
-    if status == "skipped" and png is not None and not png.exists():
+def skipped_quicklook(report: SceneReport, png: Optional[Path]) -> SceneReport:
+    """``report``, when its scene was skipped, naming its --quicklook PNG in its --json line
+    (``quicklook``, as an ok line names it): the PNG when it is there, part of the finished scene,
+    else ``null``, a warning before the line (in its ``warnings``) saying how to draw it. A script
+    reading the lines sees which skipped scenes have no PNG (a rerun after the PNG failed)."""
+    if report.status != "skipped" or png is None:
+        return report
+    drawn = png.exists()
+    if not drawn:
         warn(f"{png}: not drawn, as the scene was skipped (--skip-existing); "
-             f"groklst quicklook {output} -o {png} draws it")
+             f"groklst quicklook {report.output} -o {png} draws it")
+    report.extra["quicklook"] = str(png) if drawn else None
+    return report
 
 
 def scene_failed(shown: str, output: Path, exc: InputError, seconds: float, as_json: bool) -> NoReturn:

@@ -18,10 +18,10 @@ from groklst_cli.commands._downscale_fit import build_fit_options, check_psf_wid
 from groklst_cli.commands._downscale_products import (
     check_product_run,
     ingest_scene,
-    note_undrawn_quicklook,
     output_done,
     plan_product_scene,
     scene_failed,
+    skipped_quicklook,
 )
 from groklst_cli.commands._scene_reports import (
     TypedNames,
@@ -557,8 +557,7 @@ def downscale(
                         on_grid=info,
                     ))
                     report.seconds = round(report.seconds + ingest_seconds, 3)
-                    note_undrawn_quicklook(report.status, job.output, job.quicklook)
-                    say(report, as_json)
+                    say(skipped_quicklook(report, job.quicklook), as_json)
                 statuses.append(report.status)
     exit_status(statuses)
     if statuses == ["ok"]:
@@ -637,9 +636,8 @@ def _fit_output_done(scene: Optional[ProductScene], job: SceneJob, overwrite: bo
             raise
         scene_failed(shown, job.output, exc, seconds, as_json)
     if done:
-        note_undrawn_quicklook("skipped", job.output, job.quicklook)
-        say(unsaved_checkpoint(SceneReport(shown, str(job.output), status="skipped", seconds=seconds),
-                               save_checkpoint), as_json)
+        report = SceneReport(shown, str(job.output), status="skipped", seconds=seconds)
+        say(unsaved_checkpoint(skipped_quicklook(report, job.quicklook), save_checkpoint), as_json)
     return done
 
 
@@ -658,10 +656,9 @@ def _check_quicklook_writable(png: Path, job: SceneJob, overwrite: bool, skip_ex
 
 
 def _noted_quicklook(png: Optional[Path]) -> Callable[[SceneReport], SceneReport]:
-    """A cluster's report, its undrawn --quicklook PNG warned about first (:func:`note_undrawn_quicklook`)."""
+    """A cluster's report, a skipped scene's --quicklook PNG noted (:func:`skipped_quicklook`)."""
     def noted(report: SceneReport) -> SceneReport:
-        note_undrawn_quicklook(report.status, Path(report.output), png)
-        return report
+        return skipped_quicklook(report, png)
 
     return noted
 
