@@ -147,17 +147,14 @@ def output_done(target: Path, overwrite: bool, skip_existing: bool, inputs: Sequ
 
 
 def skipped_quicklook(report: SceneReport, png: Optional[Path]) -> SceneReport:
-    """``report``, when its scene was skipped, naming its --quicklook PNG in its --json line
-    (``quicklook``, as an ok line names it): the PNG when it is there, part of the finished scene,
-    else ``null``, a warning before the line (in its ``warnings``) saying how to draw it. A script
-    reading the lines sees which skipped scenes have no PNG (a rerun after the PNG failed)."""
-    if report.status != "skipped" or png is None:
-        return report
-    drawn = png.exists()
-    if not drawn:
+    """``report``, when its scene was skipped without its --quicklook PNG, with ``quicklook: null``
+    in its --json line and a warning before it (in its ``warnings``) saying how to draw the PNG:
+    a script reading the lines sees which skipped scenes lack it (a rerun after the PNG failed).
+    An existing PNG is the finished scene's own; the line names none, as nothing was drawn."""
+    if report.status == "skipped" and png is not None and not png.exists():
         warn(f"{png}: not drawn, as the scene was skipped (--skip-existing); "
              f"groklst quicklook {report.output} -o {png} draws it")
-    report.extra["quicklook"] = str(png) if drawn else None
+        report.extra["quicklook"] = None
     return report
 
 
