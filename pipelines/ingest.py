@@ -561,14 +561,17 @@ class _TisLst:
 
     def _method_tag(self) -> str:
         """How the LST was retrieved, for the ``lst_method`` tag; a water vapour raster is named
-        with its mean over the scene (complete once every strip is retrieved)."""
+        with its mean over the scene (complete once every strip is retrieved), and coefficients
+        taken with ``check_coefficients = false`` are said to be unchecked."""
         config = self.config
         if self.method != "split-window":
             detail = "TIS B2, no atmospheric correction"
-        elif self.vapour is not None:
-            detail = f"c={list(config.c)}, {self.vapour.describe()}"
         else:
-            detail = f"c={list(config.c)}, water_vapour={config.water_vapour:g} g/cm2"
+            unchecked = lst_retrieval.unchecked_coefficients(config)
+            coefficients = f"c={list(config.c)}" + (f" ({unchecked})" if unchecked else "")
+            vapour = (self.vapour.describe() if self.vapour is not None
+                      else f"water_vapour={config.water_vapour:g} g/cm2")
+            detail = f"{coefficients}, {vapour}"
         return f"{self.method} ({detail}), NDVI-threshold emissivity ({_emissivity(config)})"
 
     def place(self, window: Window, lst_grid: Grid) -> None:
@@ -577,6 +580,13 @@ class _TisLst:
         self.placed = (window, lst_grid)
         if self.vapour is not None:
             self.vapour.check(lst_grid)
+
+    def report_coefficients(self) -> None:
+        """Warn that the split-window coefficients were not compared with the defaults, naming
+        their worst probe departure, when the config switched that check off."""
+        unchecked = lst_retrieval.unchecked_coefficients(self.config) if self.method == "split-window" else None
+        if unchecked is not None:
+            warnings.warn(unchecked, IngestWarning, stacklevel=3)
 
     def report_water_vapour(self) -> None:
         """Record the water vapour raster's scene mean in the tag, and warn of pixels it left NaN."""
@@ -848,6 +858,7 @@ def ingest_product(
                   else _TisLst(tis, lst_src, ratio, method, config, _open_water_vapour_raster(config, method, stack)))
         if isinstance(source, _TisLst):
             source.place(window, lst_grid)
+            source.report_coefficients()
             source.find_saturation()
             source.register_bands(window, measure=coregister)
         placed = "not measured (--no-coregister)"

@@ -18,6 +18,8 @@ and ingest tags them so. TOML layout (every key optional, defaults shown)::
     # water_vapour_units = "kg/m2"  # the raster's: any word of UNIT_WORDS, as its band unit tag
                               # may say it ("g/cm2", "cm"; "kg/m2", "kg m**-2", "mm" = ERA5 TCWV);
                               # left out: its band unit tag, else g/cm2
+    check_coefficients = true # false: accept c however far its LST is from the defaults' on the
+                              # probe surfaces (PROBE_*); ingest then tags and warns it unchecked
 
     [emissivity]              # NDVI-threshold method (Sobrino et al. 2004)
     ndvi_soil = 0.2           # NDVI below: bare soil
@@ -59,6 +61,7 @@ class RetrievalConfig:
     vegetation: tuple[float, float] = (0.987, 0.989)
     water: tuple[float, float] = (0.991, 0.986)
     cavity: float = 0.55
+    check_coefficients: bool = True  # compare c with the defaults on the probe surfaces (PROBE_*)
 
     @property
     def water_vapour_raster(self) -> Path | None:
@@ -67,7 +70,7 @@ class RetrievalConfig:
         return self.water_vapour if isinstance(self.water_vapour, Path) else None
 
 
-_SECTIONS = {"split_window": ("c", "water_vapour", "water_vapour_units"),
+_SECTIONS = {"split_window": ("c", "water_vapour", "water_vapour_units", "check_coefficients"),
              "emissivity": ("ndvi_soil", "ndvi_vegetation", "ndwi_water", "soil", "vegetation", "water", "cavity")}
 
 
@@ -101,7 +104,8 @@ def load_config(path: str | Path | None) -> RetrievalConfig:
     config = RetrievalConfig(**values)
     _check_water_vapour_raster(path, config)
     _check_ranges(path, config)
-    _check_coefficients(path, config.c)
+    if config.check_coefficients:
+        _check_coefficients(path, config.c)
     return config
 
 
@@ -124,11 +128,16 @@ def unit_words() -> str:
     return " or ".join(groups) + '; spaces, "^" and "**" are ignored (kg/m2 = mm, as ERA5 TCWV)'
 
 
-def _parsed(path: Path, section: str, key: str, value: object) -> float | tuple[float, ...] | Path | str:
+def _parsed(path: Path, section: str, key: str, value: object) -> float | tuple[float, ...] | Path | str | bool:
     """One TOML value as the config holds it: a number or list of numbers, the water vapour
-    raster's path (relative to the TOML's folder) or its units (normalised as a band unit tag
-    is, so "cm" reads as "g/cm2"). A boolean is refused: Python
-    reads ``true`` as 1.0, which would pass silently."""
+    raster's path (relative to the TOML's folder), its units (normalised as a band unit tag
+    is, so "cm" reads as "g/cm2") or the check_coefficients switch. A boolean elsewhere is
+    refused: Python reads ``true`` as 1.0, which would pass silently."""
+    if key == "check_coefficients":
+        if not isinstance(value, bool):
+            raise InputError(path, f"check_coefficients in [{section}] must be true or false, got {_toml_text(value)}",
+                             "write true or false, unquoted")
+        return value
     if key == "water_vapour" and isinstance(value, str):
         return path.parent / Path(value).expanduser()  # "~/tcwv.tif": the home folder, not the TOML's
     if key == "water_vapour_units":
@@ -189,21 +198,51 @@ def _probes() -> tuple[np.ndarray, ...]:
     return d, e + de / 2.0, e - de / 2.0, w
 
 
-def _check_coefficients(path: Path, c: tuple[float, ...]) -> None:
-    """Refuse split-window coefficients whose LST on some probe surface (see ``PROBE_*``) is more
-    than ``PROBE_TOLERANCE_K`` from the defaults' LST there, naming the worst probe."""
+@dataclass(frozen=True)
+class ProbeDeparture:
+    """The probe surface where coefficients' LST is farthest from the defaults', and both LSTs."""
+
+    surface: str
+    found_k: float
+    default_k: float
+
+
+def probe_departure(c: tuple[float, ...]) -> ProbeDeparture:
+    """Where on the probe surfaces (see ``PROBE_*``) the LST of ``c`` is farthest from the defaults'."""
     d, e2, e3, w = _probes()
     found = split_window(PROBE_K, PROBE_K - d, e2, e3, RetrievalConfig(c=c), w)
     expected = split_window(PROBE_K, PROBE_K - d, e2, e3, RetrievalConfig(), w)
     worst = int(np.argmax(np.abs(found - expected)))
-    if abs(found[worst] - expected[worst]) > PROBE_TOLERANCE_K:
-        surface = (f"T2 = {PROBE_K:g} K, T3 = {PROBE_K - d[worst]:g} K, emissivities {e2[worst]:g} and "
-                   f"{e3[worst]:g}, water vapour {w[worst]:g} g/cm2")
-        raise InputError(path, f"c in [split_window] is {_shown(c)}, which gives a probe surface ({surface}) an LST "
-                         f"of {found[worst]:.1f} K where the default coefficients give {expected[worst]:.1f} K, more "
-                         f"than {PROBE_TOLERANCE_K:g} K apart",
+    surface = (f"T2 = {PROBE_K:g} K, T3 = {PROBE_K - d[worst]:g} K, emissivities {e2[worst]:g} and "
+               f"{e3[worst]:g}, water vapour {w[worst]:g} g/cm2")
+    return ProbeDeparture(surface, float(found[worst]), float(expected[worst]))
+
+
+def _check_coefficients(path: Path, c: tuple[float, ...]) -> None:
+    """Refuse split-window coefficients whose LST on some probe surface is more than
+    ``PROBE_TOLERANCE_K`` from the defaults' LST there, naming the worst probe and the key that
+    accepts them (a published set for other atmospheres may differ that much on purpose)."""
+    worst = probe_departure(c)
+    if abs(worst.found_k - worst.default_k) > PROBE_TOLERANCE_K:
+        raise InputError(path, f"c in [split_window] is {_shown(c)}, which gives a probe surface ({worst.surface}) an "
+                         f"LST of {worst.found_k:.1f} K where the default coefficients give {worst.default_k:.1f} K, "
+                         f"more than {PROBE_TOLERANCE_K:g} K apart",
                          f"check the order (c0..c6), signs and units (K, water vapour in g/cm2), e.g. the default "
-                         f"{_shown(RetrievalConfig().c)}")
+                         f"{_shown(RetrievalConfig().c)}; if these are the coefficients you mean, set "
+                         "check_coefficients = false in [split_window]")
+
+
+def unchecked_coefficients(config: RetrievalConfig) -> str | None:
+    """What ingest tags and warns when ``check_coefficients = false`` (None when they were
+    checked): that c was not compared with the defaults, and its worst probe departure, so that
+    the choice shows in the output."""
+    if config.check_coefficients:
+        return None
+    worst = probe_departure(config.c)
+    return (f"c not checked against the default coefficients (check_coefficients = false in [split_window]); "
+            f"its LST is {worst.found_k - worst.default_k:+.1f} K from theirs on the farthest of the "
+            f"{_probes()[0].size} probe surfaces ({worst.surface}: {worst.found_k:.1f} K, "
+            f"defaults {worst.default_k:.1f} K)")
 
 
 # Physically possible values, key -> (low, high, low excluded, what the key is). A value outside
