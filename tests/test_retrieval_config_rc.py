@@ -18,7 +18,7 @@ from pipelines.sample_scene import generate_scene
 
 DEFAULT = lst_retrieval.RetrievalConfig().c
 HINT = ("(hint: check the order (c0..c6), signs and units (K, water vapour in g/cm2), e.g. the default "
-        "[-0.268, 1.378, 0.183, 54.3, -2.238, -129.2, 16.4])")
+        "[-0.268, 1.378, 0.183, 54.3, -2.238, -129.2, 16.4]; if these are the coefficients you mean, set check_coefficients = false in [split_window])")
 
 
 def _toml(folder: Path, text: str) -> Path:

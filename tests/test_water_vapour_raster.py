@@ -198,13 +198,15 @@ def test_cli_end_to_end_tags_a_geographic_raster(products, tmp_path, capsys) -> 
      "c in [split_window] is [16.4, -129.2, -2.238, 54.3, 0.183, 1.378, -0.268], which gives a probe surface "
      "(T2 = 300 K, T3 = 295 K, emissivities 0.94 and 0.96, water vapour 0 g/cm2) an LST of -382.9 K where the "
      "default coefficients give 316.5 K, more than 10 K apart (hint: check the order (c0..c6), signs and units "
-     "(K, water vapour in g/cm2), e.g. the default [-0.268, 1.378, 0.183, 54.3, -2.238, -129.2, 16.4])"),
+     "(K, water vapour in g/cm2), e.g. the default [-0.268, 1.378, 0.183, 54.3, -2.238, -129.2, 16.4]; "
+     "if these are the coefficients you mean, set check_coefficients = false in [split_window])"),
     # c4 with its sign flipped and a decimal slipped: (223.8 + 2.238)(1 - 0.95) 6 = 68 K more at w = 6
     ("[split_window]\nc = [-0.268, 1.378, 0.183, 54.30, 223.8, -129.20, 16.40]\n",
      "c in [split_window] is [-0.268, 1.378, 0.183, 54.3, 223.8, -129.2, 16.4], which gives a probe surface "
      "(T2 = 300 K, T3 = 305 K, emissivities 0.94 and 0.96, water vapour 6 g/cm2) an LST of 367.9 K where the "
      "default coefficients give 300.1 K, more than 10 K apart (hint: check the order (c0..c6), signs and units "
-     "(K, water vapour in g/cm2), e.g. the default [-0.268, 1.378, 0.183, 54.3, -2.238, -129.2, 16.4])"),
+     "(K, water vapour in g/cm2), e.g. the default [-0.268, 1.378, 0.183, 54.3, -2.238, -129.2, 16.4]; "
+     "if these are the coefficients you mean, set check_coefficients = false in [split_window])"),
 ])
 def test_config_mix_ups_are_refused(tmp_path: Path, toml: str, problem: str) -> None:
     config = tmp_path / "r.toml"
