@@ -63,6 +63,30 @@ def test_an_empty_list_with_a_good_checkpoint_exits_0_without_loading_it(
     assert captured.err == "warning: no input paths on stdin: nothing to do\n"
 
 
+@pytest.mark.parametrize("options", [["--fit"], ["--fit", "--json"], ["--fit", "--quicklook", "q.png"],
+                                     ["--model", "bicubic", "--quicklook", "q.png"]])
+def test_an_empty_list_is_nothing_to_do_with_fit_or_quicklook(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        options: list[str]) -> None:
+    """An empty list is exit 0 with --fit (it was "fits one scene at a time but 0 inputs", exit 2,
+    or an IndexError) and with --quicklook ("applies to a single input"), as without them."""
+    _empty_stdin(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert run(["downscale", "-", *options]) == 0
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", "warning: no input paths on stdin: nothing to do\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_list_still_checks_the_quicklook_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    _empty_stdin(monkeypatch)
+    capsys.readouterr()
+    assert run(["downscale", "-", "--fit", "--quicklook", str(tmp_path / "q.jpg")]) == 2
+    assert "the quick look is a PNG, not .jpg" in capsys.readouterr().err
+
+
 BICUBIC = ["--model", "bicubic"]
 
 

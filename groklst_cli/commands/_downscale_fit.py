@@ -64,7 +64,7 @@ def build_fit_options(model: Optional[str], checkpoint: Optional[Path], dask_sch
         raise InputError("--checkpoint", "give either --fit or --checkpoint, not both")
     if dask_scheduler:
         raise InputError("--dask-scheduler", "--fit runs in this process", "drop --dask-scheduler")
-    if len(jobs) != 1:
+    if len(jobs) > 1:  # none (an empty stdin list) is nothing to do, as without --fit
         raise InputError("--fit", f"fits one scene at a time but {len(jobs)} inputs were given")
     if fallback not in FALLBACKS:
         raise InputError("--fallback", f"unknown fallback {fallback!r}", "use none or bicubic")

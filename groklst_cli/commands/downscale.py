@@ -464,10 +464,13 @@ def downscale(
                                cog=cog, overviews=overviews, scale=scale,
                                tags=scene.tags if scene is not None else {})
     if quicklook is not None:
-        if len(jobs) != 1:
-            raise InputError("--quicklook", "applies to a single input", "run groklst quicklook on each output")
         from pipelines.quicklook import check_png_name
 
+        if len(jobs) > 1:
+            raise InputError("--quicklook", "applies to a single input", "run groklst quicklook on each output")
+        if not jobs:  # an empty stdin list: nothing to draw, the name still checked
+            check_png_name(quicklook)
+    if quicklook is not None and jobs:
         if same_path(quicklook, jobs[0].output):
             raise InputError("--quicklook", f"names the output GeoTIFF {jobs[0].output}", "give the PNG another name")
         if save_checkpoint is not None and same_path(quicklook, save_checkpoint):
@@ -503,6 +506,9 @@ def downscale(
         if save_checkpoint is not None and not fit_options.networks:
             raise InputError("--save-checkpoint", "no network is fitted, so there are no weights to save",
                              "tsharp, gwr, dms and mlp are refitted on every scene")
+        if not jobs:  # nothing on stdin: said already; nothing to fit
+            _check_named_files(checkpoint, guidance)
+            return
         if _fit_output_done(scene, jobs[0], overwrite, skip_existing, ingest_seconds, as_json, save_checkpoint):
             return
         if save_checkpoint is not None:
