@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from rasterio._err import CPLE_BaseError
-from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.windows import Window, from_bounds
@@ -110,11 +109,13 @@ class WaterVapour:
                               own: tuple[float, float, float, float]) -> None:
         """Refuse a raster that gives no LST pixel centre a value (it reaches less than a pixel into
         the scene, or only with nodata), before the write pass rather than after it: the raster is
-        resampled onto the LST pixels under its footprint alone, strip by strip, until one gets a value."""
-        box = footprint_in(self.src.crs, own, lst_grid.crs, scene)
-        for grid in _strips(_crop(lst_grid, box)):
+        resampled onto the LST grid strip by strip until one pixel gets a value (a covering raster:
+        the first strip). The whole grid, not the raster's footprint projected into the LST's CRS:
+        a global raster's footprint (ERA5 on -180..180 or 0..360) projects to a meaningless box there."""
+        for grid in _strips(lst_grid):
             if np.isfinite(self.on_grid(grid)).any():
                 return
+        box = footprint_in(self.src.crs, own, lst_grid.crs, scene)
         raise InputError(self.src.name, f"gives no LST pixel centre of the scene a water vapour value: its footprint "
                          f"{_box(box)} against the scene's {_box(scene)} ({lst_grid.crs.to_string()}; it reaches "
                          "less than a pixel into the scene, or only with nodata)",
@@ -210,22 +211,8 @@ class WaterVapour:
                           warning, stacklevel=3)
 
 
-def _crop(grid: Grid, box: tuple[float, float, float, float]) -> Grid | None:
-    """The whole pixels of north-up ``grid`` that ``box`` (its CRS) reaches, a pixel of margin
-    around them; None when it reaches none."""
-    raw = from_bounds(*box, transform=grid.transform)
-    col0, row0 = max(math.floor(raw.col_off) - 1, 0), max(math.floor(raw.row_off) - 1, 0)
-    col1 = min(math.ceil(raw.col_off + raw.width) + 1, grid.width)
-    row1 = min(math.ceil(raw.row_off + raw.height) + 1, grid.height)
-    if col1 <= col0 or row1 <= row0:
-        return None
-    return Grid(grid.crs, grid.transform @ Affine.translation(col0, row0), col1 - col0, row1 - row0)
-
-
-def _strips(grid: Grid | None) -> list[Grid]:
-    """``grid`` in strips of rows of about ``BLOCK_PIXELS`` pixels (none for None)."""
-    if grid is None:
-        return []
+def _strips(grid: Grid) -> list[Grid]:
+    """``grid`` in strips of rows of about ``BLOCK_PIXELS`` pixels."""
     step = max(BLOCK_PIXELS // grid.width, 1)
     return [grid_rows(grid, top, min(step, grid.height - top)) for top in range(0, grid.height, step)]
 

@@ -62,6 +62,24 @@ def test_water_vapour_reaching_no_lst_pixel_is_refused_before_the_write_pass(pro
     assert not out.exists()
 
 
+@pytest.mark.parametrize("west", [-180.125, -0.125])  # ERA5 on -180..180 and on its native 0..360
+def test_a_global_water_vapour_raster_is_not_refused(products, tmp_path, west: float) -> None:
+    """QA R8: the early check projected a global raster's footprint into the scene's UTM zone, got a
+    meaningless box and refused a raster that covers the scene (the scene is at 100.4 E)."""
+    with rasterio.open(tmp_path / "tcwv.tif", "w", driver="GTiff", width=1440, height=721, count=1,
+                       dtype="float32", crs="EPSG:4326", transform=Affine(0.25, 0, west, 0, -0.25, 90.125)) as dst:
+        dst.write(np.full((1, 721, 1440), 1.5, dtype=np.float32))
+    config = tmp_path / "r.toml"
+    config.write_text('[split_window]\nwater_vapour = "tcwv.tif"\n')
+    scalar = tmp_path / "scalar.toml"
+    scalar.write_text("[split_window]\nwater_vapour = 1.5\n")
+    lst, _ = ingest_product(list(products), tmp_path / "out", retrieval_config=config)
+    want, _ = ingest_product(list(products), tmp_path / "want", retrieval_config=scalar)
+    with rasterio.open(lst) as got, rasterio.open(want) as expected:
+        np.testing.assert_allclose(got.read(1), expected.read(1), atol=1e-4)  # NaN where it is NaN
+        assert np.isfinite(got.read(1)).mean() > 0.9
+
+
 def test_case_folded_product_folders_keep_their_sensor_date_and_scene_name(products, tmp_path) -> None:
     """Folder names are matched whatever their case, as the file names inside are."""
     folded = []
