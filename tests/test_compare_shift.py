@@ -4,6 +4,7 @@ when a nesting candidate is misplaced by half a pixel or more (its RMSE would mi
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from scipy import ndimage
 
 from groklst_cli.app import run
 from pipelines.compare import compare
+from pipelines.compare_shift import ContentShift
 from pipelines.errors import GroklstWarning
 from tests.test_compare import X0, Y0, raster
 
@@ -57,16 +59,16 @@ def test_shifted_candidates_are_flagged_with_their_offset_and_an_aligned_one_is_
     assert str(south) in flagged[1] and "south" in flagged[1]
 
 
-def test_a_whole_coarse_pixel_off_is_measured_on_the_coarse_grid(tmp_path: Path) -> None:
+def test_a_fine_offset_past_the_search_is_measured_coarse_to_fine_at_the_fine_size(tmp_path: Path) -> None:
     truth = scene(300, 300, seed=2)
     reference = raster(tmp_path / "truth.tif", truth, res=10.0)
-    # 4 fine pixels west is beyond the fine search (3 px): measured as 1.33 coarse pixels.
+    # 4 fine pixels west is beyond the fine search (3 px): found on 4x4 block means, refined at 10 m.
     west = raster(tmp_path / "west.tif", np.roll(truth, -4, axis=1), res=10.0)
     lr = raster(tmp_path / "lr.tif", coarse(truth, 3), res=30.0)
-    with pytest.warns(GroklstWarning, match="west.tif's content lies 1.3"):
+    with pytest.warns(GroklstWarning, match="west.tif's content lies 4.0"):
         result = compare(reference, [west, lr])
     shift = result.rows[0]["shift"]
-    assert shift["pixel_size"] == "30x30" and shift["x"] == pytest.approx(-40.0, abs=4.0)
+    assert shift["pixel_size"] == "10x10" and shift["x"] == pytest.approx(-40.0, abs=3.0)
 
 
 def test_json_says_null_where_no_offset_can_be_measured(tmp_path: Path, capsys) -> None:
@@ -94,3 +96,44 @@ def test_the_muenster_bicubic_output_is_not_flagged(tmp_path: Path, capsys) -> N
     shift = report["rows"][0]["shift"]
     assert shift["reliable"] and np.hypot(shift["x_px"], shift["y_px"]) < 0.1
     assert not any("content lies" in w for w in report["warnings"])
+
+
+def test_shifts_past_the_fine_search_on_the_same_grid_are_found_coarse_to_fine(tmp_path: Path) -> None:
+    truth = scene(300, 330, seed=4)
+    reference = raster(tmp_path / "truth.tif", truth)
+    east = raster(tmp_path / "east4.tif", np.roll(truth, 4, axis=1))  # content 4 px (120 m) east
+    north = raster(tmp_path / "north8.tif", np.roll(truth, -8, axis=0))  # content 8 px (240 m) north
+    with pytest.warns(GroklstWarning) as caught:
+        result = compare(reference, [east, north])
+    shifts = [row["shift"] for row in result.rows]
+    assert shifts[0]["x_px"] == pytest.approx(4.0, abs=0.3) and shifts[0]["y_px"] == pytest.approx(0.0, abs=0.3)
+    assert shifts[1]["y_px"] == pytest.approx(8.0, abs=0.3) and shifts[1]["x_px"] == pytest.approx(0.0, abs=0.3)
+    assert shifts[1]["y"] == pytest.approx(240.0, abs=9.0) and shifts[1]["pixel_size"] == "30x30"
+    flagged = [str(w.message) for w in caught if "content lies" in str(w.message)]
+    assert len(flagged) == 2
+    assert "east4.tif's content lies 4.0" in flagged[0] and "east and" in flagged[0]
+    assert "north8.tif's content lies 0.0" in flagged[1] and "8.0" in flagged[1] and "north of" in flagged[1]
+
+
+def test_a_candidate_with_scattered_masked_pixels_is_measured(tmp_path: Path) -> None:
+    truth = scene(300, 330, seed=5)
+    rng = np.random.default_rng(6)
+    reference = raster(tmp_path / "truth.tif", truth)
+    shifted = np.roll(truth, 1, axis=1)
+    shifted[rng.random(truth.shape) < 0.3] = np.nan  # 30 % of the pixels masked (clouds, QA bits)
+    noisy = truth + 0.5 * rng.standard_normal(truth.shape)
+    noisy[rng.random(truth.shape) < 0.3] = np.nan
+    with pytest.warns(GroklstWarning) as caught:
+        result = compare(reference, [raster(tmp_path / "shifted.tif", shifted), raster(tmp_path / "noisy.tif", noisy)])
+    moved, aligned = (row["shift"] for row in result.rows)
+    assert moved["reliable"] and moved["x_px"] == pytest.approx(1.0, abs=0.1)
+    assert aligned["reliable"] and np.hypot(aligned["x_px"], aligned["y_px"]) < 0.1
+    flagged = [str(w.message) for w in caught if "content lies" in str(w.message)]
+    assert len(flagged) == 1 and "shifted.tif's content lies 1.0" in flagged[0]
+
+
+def test_tiny_offsets_read_as_positive_zero() -> None:
+    tiny = ContentShift(-0.0004, -0.0001, (1.0, 1.0), True)
+    line = tiny.warning("c.tif", "m")
+    assert "lies 0.00 px (0.0 m) east and 0.00 px (0.0 m) north of" in line
+    assert [math.copysign(1.0, tiny.as_json()[k]) for k in ("x_px", "y_px", "x", "y")] == [1.0] * 4
