@@ -24,7 +24,7 @@ from torch import nn
 
 from models.registry import build_model, get_spec
 from pipelines.atomic import atomic_output
-from pipelines.errors import InputError
+from pipelines.errors import InputError, special_file_error
 from pipelines.run_layout import BEST, LAST, STATE
 
 FORMAT = "groklst-checkpoint/1"
@@ -205,6 +205,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         runs = sorted(p.glob("*.pt"))
         hint = f"e.g. {runs[0]}" if runs else "give a checkpoint file, e.g. RUN/best.pt"
         raise InputError(p, "is a folder, not a checkpoint file", hint)
+    special = special_file_error(p)
+    if special is not None:
+        raise special
     if not p.is_file():
         raise InputError(p, "checkpoint file not found", _missing_hint(p))
     try:

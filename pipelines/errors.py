@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 from os import PathLike
 
 # OSError causes that are the user's environment, not a bug: full disks, read-only or
@@ -57,6 +58,33 @@ class InputError(Exception):
         where = f"{self.path}: " if self.path else ""
         tail = f" (hint: {self.hint})" if self.hint else ""
         return f"{where}{self.problem}{tail}"
+
+
+def special_file_error(path: str | PathLike[str]) -> InputError | None:
+    """An :class:`InputError` for an input that exists but is neither a regular file nor a
+    folder (a named pipe, a socket, a device), else None.
+
+    Opening a named pipe blocks until something writes to it, inside GDAL or torch where no
+    signal stops it, and no raster reader can seek in a stream. A symlink is judged by what it
+    points to; a missing path or a folder is left to the caller's own message.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    kind = _SPECIAL_KINDS.get(stat.S_IFMT(mode), "a special file")
+    return InputError(path, f"is {kind}, not a file",
+                      "give a regular file; save a stream to a file first, a raster reader seeks in it")
+
+
+_SPECIAL_KINDS = {
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
 
 
 class EmptySceneError(InputError):

@@ -25,7 +25,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOEr
 from rasterio.windows import Window
 
 from pipelines.atomic import atomic_output
-from pipelines.errors import InputError, environment_error
+from pipelines.errors import InputError, environment_error, special_file_error
 from pipelines.raster_names import gdal_name
 
 BLOCK = 512
@@ -124,6 +124,9 @@ def open_raster(path: str | os.PathLike[str]) -> rasterio.DatasetReader:
     name = gdal_name(p)
     if name is None and not p.exists():
         raise InputError(p, "file not found", "check the path")
+    special = special_file_error(p) if name is None else None
+    if special is not None:
+        raise special
     if name is None and p.is_dir():
         raise InputError(p, "is a directory, expected a GeoTIFF",
                          "SDGSAT-1 product folders are given alone: one scene's TIS and MII folders")

@@ -36,7 +36,7 @@ from rasterio.windows import Window
 from pipelines import degrade as wald
 from pipelines.atomic import OutputKind, atomic_output, check_writable
 from pipelines.dataset import DatasetWriter, PatchRecord
-from pipelines.errors import EmptySceneError, GroklstWarning, InputError
+from pipelines.errors import EmptySceneError, GroklstWarning, InputError, special_file_error
 from pipelines.geotiff import open_raster, read_values
 from pipelines.grids import ALIGNMENT_TOLERANCE, resolution_units
 from pipelines.ingest_record import IngestRecord, ingest_record
@@ -657,6 +657,9 @@ def scene_inputs(
         path = Path(raw)
         if not path.exists() and gdal_name(path) is None:  # a GDAL name: opening it tells
             raise InputError(path, "file not found", "check the path")
+        special = special_file_error(path)
+        if special is not None:
+            raise special
         (folders if path.is_dir() else files).append(path)
     if on_scenes is not None:
         on_scenes(len(files) + (1 if _mii_image_folders(folders) == 1 else len(folders)))

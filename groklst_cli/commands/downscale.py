@@ -223,11 +223,14 @@ def _run_scales(jobs: list[SceneJob], scale: Optional[int], checkpoint: Optional
 def _checkpoint_scale(checkpoint: Optional[Path]) -> Optional[int]:
     """The scale the checkpoint (or the default model) records, its weights left unread
     (memory-mapped: the model still loads only once a --dask-scheduler answered); None when it
-    cannot be read, which loading it says in its turn."""
+    cannot be read, which loading it says in its turn (a named pipe is not opened: that blocks)."""
     import torch
 
+    from pipelines.errors import special_file_error
     from pipelines.infer import DEFAULT_CHECKPOINT
 
+    if checkpoint is not None and special_file_error(checkpoint) is not None:
+        return None
     try:
         data = torch.load(checkpoint or DEFAULT_CHECKPOINT, map_location="cpu", weights_only=True, mmap=True)
         scale = data["scale"]
@@ -585,7 +588,10 @@ def _check_named_files(checkpoint: Optional[Path], guidance: Optional[Path]) -> 
 
 
 def _looks_like_torch_file(path: Path, magic: tuple[bytes, ...]) -> bool:
-    """Whether ``path`` is a readable file starting as torch.save writes one."""
+    """Whether ``path`` is a readable file starting as torch.save writes one (a named pipe is
+    not opened: that blocks)."""
+    if not path.is_file():
+        return False
     try:
         with open(path, "rb") as fh:
             return fh.read(4).startswith(magic)

@@ -1,0 +1,71 @@
+"""Inputs and outputs at the file system's edges: named pipes, symlink loops, full disks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines.errors import special_file_error
+from tests.conftest import write_canonical_scene
+
+PIPE_HINT = "give a regular file"
+
+
+@pytest.fixture
+def scene(tmp_path: Path) -> tuple[Path, Path]:
+    return write_canonical_scene(tmp_path, shape=(8, 8))
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Path:
+    path = tmp_path / "fifo_lst.tif"
+    os.mkfifo(path)
+    return path
+
+
+def _groklst(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in its own process: opening a named pipe blocks where no signal reaches, so
+    the timeout keeps a regression from hanging the suite."""
+    return subprocess.run([sys.executable, "-m", "groklst_cli", "--threads", "1", "-q", *map(str, args)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def _refused_as_pipe(proc: subprocess.CompletedProcess[str], fifo: Path) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines == [f"error: {fifo}: is a named pipe, not a file (hint: {PIPE_HINT}; save a stream to a "
+                     "file first, a raster reader seeks in it)"]
+
+
+def test_special_file_error_names_a_pipe_and_leaves_other_paths_to_their_callers(tmp_path, fifo) -> None:
+    regular = tmp_path / "a.tif"
+    regular.write_bytes(b"x")
+    link = tmp_path / "link.tif"
+    link.symlink_to(regular)
+    error = special_file_error(fifo)
+    assert error is not None and (error.path, error.problem) == (str(fifo), "is a named pipe, not a file")
+    for fine in (regular, link, tmp_path, tmp_path / "missing.tif", "/vsicurl/https://host/a.tif"):
+        assert special_file_error(fine) is None
+    assert special_file_error("/dev/null").problem == "is a character device, not a file"
+
+
+def test_downscale_refuses_a_pipe_as_the_lst(scene, fifo, tmp_path) -> None:
+    _refused_as_pipe(_groklst("downscale", "--model", "bicubic", fifo, "-g", scene[1], "-o", tmp_path / "o.tif"),
+                     fifo)
+
+
+def test_downscale_refuses_a_pipe_as_the_guidance_and_the_checkpoint(scene, fifo, tmp_path) -> None:
+    guided = _groklst("downscale", "--model", "bicubic", scene[0], "-g", fifo, "-o", tmp_path / "o.tif")
+    assert guided.returncode == 2
+    assert f"{fifo}: is a named pipe, not a file (hint: {PIPE_HINT}" in guided.stderr
+    _refused_as_pipe(_groklst("downscale", scene[0], "-g", scene[1], "-c", fifo, "-o", tmp_path / "o.tif"), fifo)
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_compare_refuses_a_pipe_on_either_side(scene, fifo) -> None:
+    _refused_as_pipe(_groklst("compare", fifo, scene[0]), fifo)
+    _refused_as_pipe(_groklst("compare", scene[0], fifo), fifo)
