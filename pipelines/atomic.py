@@ -101,7 +101,29 @@ def same_path(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
             return os.path.samefile(pa, pb)
     except OSError:
         pass
-    return pa.resolve() == pb.resolve()
+    return resolved(pa) == resolved(pb)
+
+
+def resolved(path: str | os.PathLike[str]) -> Path:
+    """``path`` made absolute with its links followed (:meth:`Path.resolve`); a symbolic link
+    on the way that leads back to itself is the user's :class:`InputError`, not a RuntimeError."""
+    p = Path(path)
+    try:
+        return p.resolve()
+    except (RuntimeError, OSError) as exc:  # Python < 3.13 raises RuntimeError for a loop
+        raise InputError(p, f"cannot be reached: {_looping_link(p)}",
+                         "fix or remove the link, or choose another folder") from exc
+
+
+def _looping_link(path: Path) -> str:
+    """Which symbolic link on ``path``'s way loops, in words."""
+    for step in (*reversed(path.absolute().parents), path.absolute()):
+        try:
+            os.stat(step)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP and step.is_symlink():
+                return f"{step} is a symbolic link that loops (to {os.readlink(step)})"
+    return "a symbolic link on the way loops"
 
 
 def _check_parent(target: Path) -> None:

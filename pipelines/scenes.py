@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.atomic import OutputAppeared, OutputExists, atomic_output, check_writable
+from pipelines.atomic import OutputAppeared, OutputExists, atomic_output, check_writable, resolved
 from pipelines.downscale import DownscaleOptions, SceneReport, downscale_scene, guidance_beside
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError, environment_error
 from pipelines.geotiff import check_geotiff_name
@@ -91,14 +91,14 @@ def check_batch(jobs: Iterable[SceneJob]) -> None:
     jobs = list(jobs)
     seen: dict[Path, SceneJob] = {}
     for job in jobs:
-        key = job.output.resolve()
+        key = resolved(job.output)
         if key in seen:
             raise InputError(job.output, f"both {seen[key].lst} and {job.lst} would be written here",
                              "inputs with the same name need separate runs with different --out-dir")
         seen[key] = job
     for job in jobs:
         for source in job.inputs():
-            clash = seen.get(source.resolve())
+            clash = seen.get(resolved(source))
             if clash is not None:
                 raise InputError(clash.output, f"is also an input of this run ({source}); it would be overwritten",
                                  "write the outputs under another name or to another folder")

@@ -69,3 +69,22 @@ def test_downscale_refuses_a_pipe_as_the_guidance_and_the_checkpoint(scene, fifo
 def test_compare_refuses_a_pipe_on_either_side(scene, fifo) -> None:
     _refused_as_pipe(_groklst("compare", fifo, scene[0]), fifo)
     _refused_as_pipe(_groklst("compare", scene[0], fifo), fifo)
+
+
+def test_an_output_or_input_under_a_looping_symlink_is_a_one_line_input_error(scene, tmp_path, monkeypatch) -> None:
+    from groklst_cli.app import run
+
+    monkeypatch.chdir(tmp_path)
+    Path("loop").symlink_to("loop")
+    lst, guidance = scene
+    for args in (["downscale", "--model", "bicubic", str(lst), "-o", "loop/x.tif"],
+                 ["guidance", str(lst), str(guidance), "--scale", "3", "-o", "loop/g.tif"],
+                 ["downscale", "--model", "bicubic", "loop/x.tif", "-o", "y.tif"]):
+        assert run(["-q", *args]) == 2, args
+    from pipelines.atomic import resolved
+    from pipelines.errors import InputError
+
+    with pytest.raises(InputError) as refused:
+        resolved("loop/x.tif")
+    assert str(refused.value) == (f"loop/x.tif: cannot be reached: {tmp_path / 'loop'} is a symbolic link that "
+                                  "loops (to loop) (hint: fix or remove the link, or choose another folder)")

@@ -36,7 +36,7 @@ from groklst_cli.console import info, progress, state, warn
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
 from groklst_cli.path_options import file_to_write, not_empty
-from pipelines.atomic import check_writable, missing_folders, remove_if_empty, same_path
+from pipelines.atomic import check_writable, missing_folders, remove_if_empty, resolved, same_path
 from pipelines.errors import InputError
 from pipelines.fit_options import DEFAULT_CANDIDATES, FitOptions
 from pipelines.units import OutputUnits, Units
@@ -119,8 +119,8 @@ def _input_key(path: Path) -> Path:
     linked folder): a folder resolved, a file's folder resolved and its own name (a link to it
     under another name is another input, with its own guidance beside it and its own output)."""
     if path.is_dir():
-        return path.resolve()
-    return path.absolute().parent.resolve() / path.name
+        return resolved(path)
+    return resolved(path.parent) / path.name
 
 
 def _each_once(paths: list[str]) -> dict[Path, str]:
