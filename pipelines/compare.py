@@ -326,7 +326,7 @@ def _units(src: rasterio.DatasetReader, window: Window, rule: tuple[LstDecoding,
     if found.valid == 0:
         where = "" if role == "reference" else " where it overlaps the reference"
         raise InputError(path, f"the {role} has no valid pixel (all nodata){where}", _EMPTY_HINTS[role])
-    units = resolve_units(found, declared)
+    units = resolve_units(found, declared, remedy)
     check_plausible(found, units, decoding, path, remedy=remedy)
     return units
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 import shlex
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,9 +27,9 @@ import rasterio
 from numpy.typing import DTypeLike
 from rasterio.windows import Window
 
-from pipelines.errors import EmptySceneError, InputError, printable_path
+from pipelines.errors import EmptySceneError, GroklstWarning, InputError, printable_path
 from pipelines.geotiff import band_scaling, read_window
-from pipelines.units import KELVIN_OFFSET, Units, detect_units, unit_tag
+from pipelines.units import KELVIN_OFFSET, Units, detect_units, tagged_units, unit_tag
 
 PLAUSIBLE_KELVIN = (150.0, 400.0)
 PLAUSIBLE_CELSIUS = (-120.0, 120.0)
@@ -185,6 +186,8 @@ class LstScan:
     dtype: np.dtype  # the band's data type: a fill value is named as the band stores it
     scale: float = 1.0  # stored * scale + offset gave ``sample``: a fill is named in stored units
     offset: float = 0.0
+    unit_tag: str = ""  # the band's unit tag as the file says it (see :func:`band_unit_tag`)
+    path: str = ""  # the file, for the warning when that tag contradicts the values
 
     @property
     def integer_storage(self) -> bool:
@@ -217,7 +220,13 @@ def scan(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
             seen += finite.size
     sample = np.concatenate(parts) if parts else np.empty(0)
     return LstScan(valid, low, high, sample, np.dtype(src.dtypes[band - 1]),
-                  *linear(src, decoding, band, path=path))
+                  *linear(src, decoding, band, path=path), band_unit_tag(src, band), printable_path(path))
+
+
+def band_unit_tag(src: rasterio.DatasetReader, band: int = 1) -> str:
+    """The unit ``band`` is tagged with: its GDAL unit, else a ``units`` tag of the band or the
+    dataset (rioxarray writes a DataArray's ``units`` attribute so)."""
+    return (src.units[band - 1] or src.tags(band).get("units") or src.tags().get("units") or "").strip()
 
 
 def every_nth(values: np.ndarray, first: int, step: int) -> np.ndarray:
@@ -226,9 +235,27 @@ def every_nth(values: np.ndarray, first: int, step: int) -> np.ndarray:
     return values[first::step].copy()
 
 
-def resolve_units(found: LstScan, declared: Units) -> Units:
-    """The declared unit, or the one the values' range says (median below 120: Celsius)."""
-    return declared if declared is not Units.auto else detect_units(found.sample)
+def resolve_units(found: LstScan, declared: Units, remedy: Remedy | None = None) -> Units:
+    """The declared unit, or the one the values' range says (median below 120: Celsius), with
+    a warning where the file's unit tag names the other unit (see :func:`units_from_values`)."""
+    if declared is not Units.auto:
+        return declared
+    return units_from_values(found.sample, found.unit_tag, found.path, remedy)
+
+
+def units_from_values(values: np.ndarray, tag: str, path: str | os.PathLike[str],
+                      remedy: Remedy | None = None) -> Units:
+    """The unit ``values`` say (plausible Celsius and Kelvin LST do not overlap, so the values
+    are the authority), warning where ``tag``, the file's unit tag, names the other one (a tool
+    that converted the values but not the metadata): ``remedy`` says how to silence it."""
+    units = detect_units(values)
+    finite = values[np.isfinite(values)]
+    if tagged_units(tag) not in (Units.auto, units) and finite.size:
+        said = "Kelvin" if units is Units.kelvin else "Celsius"
+        warnings.warn(GroklstWarning(
+            f"{printable_path(path)}: its unit tag says {tag} but its values (median {float(np.median(finite)):.4g}) "
+            f"are {said}; read as {said} ({(remedy or Remedy()).declare_units(units)})"), stacklevel=2)
+    return units
 
 
 @dataclass(frozen=True)
@@ -274,6 +301,11 @@ class Remedy:
         return "declare the encoding in the file: " + ", or ".join(  # the unit follows from the scaled values
             f"gdal_edit.py {nodata}-scale {f.factor} -offset {f.offset} {self.file} ({f.whose}: {f.values})"
             for f in fits)
+
+    def declare_units(self, units: Units) -> str:
+        if self.by_options:
+            return f"pass --units {units.value} to declare it"
+        return f"correct its unit tag: gdal_edit.py -units {unit_tag(units)} {self.file}"
 
     def product_encoding(self) -> str:
         if self.by_options:

@@ -33,10 +33,11 @@ from pipelines.atomic import atomic_output
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import open_raster, write_failed
 from pipelines.grids import footprints_disjoint
-from pipelines.lst_values import (LstDecoding, check_single_band, decode_values, implausible_kelvin, linear,
-                                  reading_from_tags, reading_precision, to_kelvin_masked)
+from pipelines.lst_values import (LstDecoding, Remedy, band_unit_tag, check_single_band, decode_values,
+                                  implausible_kelvin, linear, reading_from_tags, reading_precision, to_kelvin_masked,
+                                  units_from_values)
 from pipelines.raster_names import retrieved_tis_folder
-from pipelines.units import Units, detect_units, from_kelvin
+from pipelines.units import Units, from_kelvin
 
 DPI = 100
 GAP_PX = 20  # between and beside the panels
@@ -95,13 +96,11 @@ def _resolution(src: rasterio.DatasetReader) -> str:
     return f"{src.res[0]:g} {unit}"
 
 
-def _units_of(src: rasterio.DatasetReader, sample: np.ndarray) -> Units:
-    declared = ((src.units[0] or src.tags().get("units") or "")).strip().lower()
-    if declared in ("degc", "c", "celsius", "°c"):
-        return Units.celsius
-    if declared in ("k", "kelvin"):
-        return Units.kelvin
-    return detect_units(sample)
+def _units_of(src: rasterio.DatasetReader, sample: np.ndarray, path: str | os.PathLike[str]) -> Units:
+    """The unit the output's values say, as downscale reads an LST: a unit tag that contradicts
+    them is warned about (quicklook has no option to declare the output's unit: the file's tag
+    is what to correct), not followed."""
+    return units_from_values(sample, band_unit_tag(src), path, Remedy.in_file(path))
 
 
 def _read(src: rasterio.DatasetReader, max_rows: int, max_cols: int, window=None,
@@ -163,7 +162,8 @@ def _lst_panel(lst_path: str | os.PathLike[str], output_path: str | os.PathLike[
         window, extent = lst_window(lst, bounds)
         stored = _read(lst, *shape, window, Resampling.nearest, reading_precision(lst.dtypes[0]))
         values = decode_values(stored, reading.decoding, *linear(lst, reading.decoding, path=lst_path))
-        units = detect_units(values) if reading.units is Units.auto else reading.units
+        units = (units_from_values(values, band_unit_tag(lst), lst_path) if reading.units is Units.auto
+                 else reading.units)
         kelvin = to_kelvin_masked(values, units, reading.decoding)
         _warn_implausible(lst_path, kelvin)
         return from_kelvin(kelvin, unit), extent, f"input LST, {_resolution(lst)}"
@@ -229,7 +229,7 @@ def write_quicklook(
         size = figure_size(width_px, out.height, out.width, count)
         panel_h, panel_w = panel_size(width_px, out.height, out.width, count)
         fine = _read(out, panel_h, panel_w)
-        unit = _units_of(out, fine)
+        unit = _units_of(out, fine, output_path)
         bounds, fine_res = out.bounds, _resolution(out)
         crs = out.crs
     extent = (bounds.left, bounds.right, bounds.bottom, bounds.top)

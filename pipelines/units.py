@@ -45,6 +45,26 @@ def from_kelvin(values: np.ndarray, units: Units) -> np.ndarray:
     return values - np.float32(KELVIN_OFFSET) if units is Units.celsius else values
 
 
+# Words a unit tag (a band's unit, a ``units`` tag: GDAL, CF/rioxarray, UDUNITS) says a unit with,
+# lower-cased, with "_", "-" and "°" read as spaces and "deg"
+_CELSIUS_WORDS = frozenset({"degc", "deg c", "c", "cel", "celsius", "deg celsius", "degree c", "degrees c",
+                            "degree celsius", "degrees celsius"})
+_KELVIN_WORDS = frozenset({"k", "kelvin", "kelvins", "degk", "deg k", "degree k", "degrees k",
+                           "degree kelvin", "degrees kelvin"})
+
+
+def tagged_units(tag: str | None) -> Units:
+    """The unit a unit tag (``degC``, ``deg_C``, ``degrees Celsius``, ``K``, ``kelvin``...)
+    names; ``auto`` for no tag or one that names no temperature unit (``1``, ``W m-2``)."""
+    text = (tag or "").lower().replace("°", " deg ").replace("º", " deg ")
+    words = " ".join(text.replace("_", " ").replace("-", " ").split())
+    if words in _CELSIUS_WORDS:
+        return Units.celsius
+    if words in _KELVIN_WORDS:
+        return Units.kelvin
+    return Units.auto
+
+
 def unit_tag(units: Units) -> str:
     """The band unit string written into GeoTIFFs."""
     return "degC" if units is Units.celsius else "K"

@@ -1,0 +1,91 @@
+"""An LST whose unit tag contradicts its values: read by its values, with one warning naming
+the file, the tag and the unit used, in downscale and quicklook alike; ``--units`` silences it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from PIL import Image
+
+from groklst_cli.app import run
+from pipelines.units import Units, tagged_units
+from tests.test_downscale import make_scene, read
+
+
+def retag(path: Path, tag: str) -> Path:
+    """Give ``path``'s band the unit tag ``tag`` (and the dataset the same ``units`` tag)."""
+    with rasterio.open(path, "r+") as dst:
+        dst.set_band_unit(1, tag)
+        dst.update_tags(units=tag)
+    return path
+
+
+def downscale(lst: Path, out: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[np.ndarray, str]:
+    """Downscale ``lst`` with bicubic; its output values and the run's stderr."""
+    capsys.readouterr()
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out), *extra]) == 0
+    return read(out)[0], capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("tag", "expected"), [
+    ("K", Units.kelvin), ("kelvin", Units.kelvin), ("degC", Units.celsius), ("celsius", Units.celsius),
+    ("deg_C", Units.celsius), ("degrees Celsius", Units.celsius), ("°C", Units.celsius),
+    ("degree_Celsius", Units.celsius), ("W m-2", Units.auto), ("1", Units.auto), ("", Units.auto)])
+def test_unit_words_are_recognised_and_unrelated_tags_ignored(tag: str, expected: Units) -> None:
+    assert tagged_units(tag) is expected
+
+
+def test_a_degc_tagged_kelvin_lst_is_read_as_kelvin_with_one_warning(tmp_path: Path, capsys) -> None:
+    lst, _ = make_scene(tmp_path)
+    plain, _ = make_scene(tmp_path, name="plain")
+    retag(plain, "")
+    untagged, err = downscale(plain, tmp_path / "plain.tif", capsys)
+    assert "unit tag" not in err
+    tagged, err = downscale(retag(lst, "degC"), tmp_path / "out.tif", capsys)
+    lines = [line for line in err.splitlines() if "unit tag" in line]
+    assert len(lines) == 1
+    assert "scene_lst.tif: its unit tag says degC but its values (median 30" in lines[0]
+    assert "are Kelvin; read as Kelvin (pass --units kelvin to declare it)" in lines[0]
+    np.testing.assert_array_equal(tagged, untagged)
+    assert read(tmp_path / "out.tif")[2]["units"] == "K"
+    assert 290 < float(np.nanmedian(tagged)) < 310
+
+
+def test_a_k_tagged_celsius_lst_is_read_as_celsius_with_a_warning(tmp_path: Path, capsys) -> None:
+    lst, _ = make_scene(tmp_path, lst_offset=-273.15)  # make_scene tags it K
+    kelvin, _ = make_scene(tmp_path, name="k")
+    out, err = downscale(lst, tmp_path / "c.tif", capsys)
+    assert "its unit tag says K but its values (median 2" in err and "read as Celsius" in err
+    assert read(tmp_path / "c.tif")[2]["units"] == "degC"
+    np.testing.assert_allclose(out, downscale(kelvin, tmp_path / "k.tif", capsys)[0] - 273.15, atol=2e-3)
+
+
+def test_an_agreeing_tag_or_a_declared_unit_gives_no_warning(tmp_path: Path, capsys) -> None:
+    lst, _ = make_scene(tmp_path)
+    assert "unit tag" not in downscale(lst, tmp_path / "k.tif", capsys)[1]  # K-tagged Kelvin
+    retag(lst, "degC")
+    out, err = downscale(lst, tmp_path / "declared.tif", capsys, "--units", "kelvin")
+    assert "unit tag" not in err
+    np.testing.assert_array_equal(out, read(tmp_path / "k.tif")[0])
+
+
+def test_quicklook_colour_bar_follows_the_values_not_a_contradicting_tag(tmp_path: Path, capsys) -> None:
+    """An output tagged degC holding Kelvin: drawn in Kelvin, so the input LST (Kelvin) spans the
+    colour scale; read as Celsius it would be ~27 'degC' against a 300 scale, one flat colour."""
+    lst, _ = make_scene(tmp_path)
+    out = tmp_path / "out.tif"
+    downscale(lst, out, capsys)
+    retag(out, "degC")
+    png = tmp_path / "look.png"
+    assert run(["-q", "quicklook", str(out), "--lst", str(lst), "-o", str(png), "--width", "600"]) == 0
+    err = capsys.readouterr().err
+    assert "out.tif: its unit tag says degC but its values (median 30" in err and "read as Kelvin" in err
+    assert "gdal_edit.py -units K" in err
+    with Image.open(png) as image:
+        rgba = np.asarray(image)
+    lst_panel = rgba[60:250, 40:260].reshape(-1, 4)
+    opaque = lst_panel[lst_panel[:, 3] == 255]
+    assert len(np.unique(opaque, axis=0)) > 20
