@@ -53,6 +53,7 @@ from pipelines.grids import (
     NO_GUIDANCE, Grid, check_north_up, footprint_in, footprints_disjoint, ordered_bounds, turns_between,
 )
 from pipelines.lst_values import check_single_band
+from pipelines.raster_names import short_name, subdataset
 from pipelines.warping import grid_rows, warp_bands
 
 INDEX_BANDS = {"ndvi": ("red", "nir"), "ndwi": ("green", "nir"), "ndmvi": ("red", "nir")}
@@ -193,8 +194,10 @@ def _source_res(src: rasterio.DatasetReader, grid: Grid) -> float:
 
 
 def _default_names(src: rasterio.DatasetReader, path: Path) -> list[str]:
-    """Band descriptions, else the file name (``NAME_bN`` for a multi-band file)."""
-    stem = path.stem.lower()
+    """Band descriptions, else the file name, or a subdataset's variable (``NETCDF:"g.nc":nir``
+    -> ``nir``: all variables of one file would share its name); ``NAME_bN`` for several bands."""
+    parts = subdataset(path)
+    stem = (parts[1] if parts else path.stem).lower()
     names = band_names(src)
     if src.count == 1:
         return [stem if names[0] == "b1" else names[0]]
@@ -240,7 +243,7 @@ class _Continuous:
         return apply_scaling(warped, self.scaling)
 
     def describe(self) -> list[dict[str, str]]:
-        return [{"name": n, "source": f"{self.path.name} band {i}{_scaling_text(scale, offset)}",
+        return [{"name": n, "source": f"{short_name(self.path)} band {i}{_scaling_text(scale, offset)}",
                  "resampling": self.resampling.name, "unit": u}
                 for i, (n, u, (scale, offset)) in enumerate(zip(self.names, self.units, self.scaling), start=1)]
 
@@ -335,7 +338,7 @@ class _Categorical:
     def describe(self) -> list[dict[str, str]]:
         how = "average of class indicators" if self.mode == "fractions" else self.mode_resampling.name
         unit = "fraction" if self.mode == "fractions" else "class"
-        return [{"name": n, "source": self.path.name, "resampling": how, "unit": unit} for n in self.names]
+        return [{"name": n, "source": short_name(self.path), "resampling": how, "unit": unit} for n in self.names]
 
 
 def _check_indices(wanted: Sequence[str], names: Sequence[str]) -> None:
@@ -349,13 +352,15 @@ def _check_indices(wanted: Sequence[str], names: Sequence[str]) -> None:
                              "name source bands with NAME=PATH, e.g. red=B04.tif")
 
 
-def _check_unique(names: Sequence[str]) -> None:
-    seen: set[str] = set()
-    for name in names:
+def _check_unique(names: Sequence[str], sources: Sequence[str]) -> None:
+    """Refuse a band name given twice, naming where both bands come from (``sources``, one per name)."""
+    seen: dict[str, str] = {}
+    for name, source in zip(names, sources):
         if name in seen:
-            raise InputError(name, "two guidance bands have this name",
+            origin = f"both from {source}" if seen[name] == source else f"from {seen[name]} and {source}"
+            raise InputError(name, f"two guidance bands have this name ({origin})",
                              "name the sources' bands with NAME=PATH")
-        seen.add(name)
+        seen[name] = source
 
 
 class _Stack:
@@ -367,7 +372,8 @@ class _Stack:
         _check_indices(wanted_indices, self.source_names)
         self.indices = list(wanted_indices)
         self.names = self.source_names + self.indices
-        _check_unique(self.names)
+        _check_unique(self.names, [short_name(p.path) for p in producers for _ in p.names]
+                      + ["--index"] * len(self.indices))
         self.minima: tuple[float, float] | None = None
 
     def sources(self, grid: Grid) -> dict[str, np.ndarray]:
@@ -454,7 +460,7 @@ class _Coverage:
             if valid == 0:
                 raise InputError(p.path, "has no valid pixels inside the LST footprint")
             if valid < self.total:
-                notes.append(f"{p.path.name} has data on {100 * valid / self.total:.1f}% of the LST "
+                notes.append(f"{short_name(p.path)} has data on {100 * valid / self.total:.1f}% of the LST "
                              "footprint (outside its extent or in its nodata holes); where its "
                              "bands are nodata, downscale writes NaN and prepare counts nodata")
         return notes + self._absent_classes()
@@ -471,7 +477,7 @@ def _absent_note(producer: _Categorical, absent: Sequence[int]) -> str:
     many = len(absent) > 1
     bands = ", ".join(f"{producer.name}_{v}" for v in absent)
     return (f"class{'es' if many else ''} {', '.join(map(str, absent))} never occur{'' if many else 's'} in "
-            f"{producer.path.name} over the LST footprint: band{'s' if many else ''} {bands} "
+            f"{short_name(producer.path)} over the LST footprint: band{'s' if many else ''} {bands} "
             f"{'are' if many else 'is'} 0 wherever the map has data (written anyway, so that every scene gets the same "
             "bands; leave the class out of --class-values if unwanted)")
 
@@ -521,7 +527,7 @@ def build_guidance(
                     coverage.add(data)
                     dst.write(data, window=Window(0, top, grid.width, strip_grid.height))
                 report.warnings = coverage.check()
-                _describe(dst, report, Path(lst_path).name)
+                _describe(dst, report, short_name(lst_path))
         report_progress(total, total, "guidance")
     for note in report.warnings:
         warnings.warn(note, GuidanceWarning, stacklevel=2)

@@ -22,6 +22,7 @@ _VSI = re.compile(r"^/vsi[a-z0-9_]+/")
 _DRIVER_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9_]*):(.+)$")
 _FOLDED_URL = re.compile(r"^(/vsicurl(?:_streaming)?/)([a-z]+):/(?!/)")
 _ARCHIVE = re.compile(r"^(/vsi(?:zip|tar|gzip|7z|rar)/)(.+)$")
+_QUOTED = re.compile(r'"([^"]*)"')
 
 
 @functools.cache
@@ -61,16 +62,33 @@ def _unfolded_archive(name: str) -> str:
     return name
 
 
-def raster_stem(path: str | os.PathLike[str]) -> str:
-    """The name an output is named after: the file's stem, and for a subdataset the file's stem
-    and the variable (``NETCDF:day.nc:LST`` -> ``day_LST``)."""
+def subdataset(path: str | os.PathLike[str]) -> tuple[str, str] | None:
+    """The file and the variable a subdataset name reads (``NETCDF:"day.nc":LST`` -> ``day.nc``,
+    ``LST``; ``HDF5:"g.h5"://SDS/LST`` -> ``g.h5``, ``SDS_LST``); None for any other name.
+    pathlib must not see such a name: its stem would be ``day`` and its name ``day.nc":LST``."""
     name = gdal_name(path)
     prefixed = _DRIVER_PREFIX.match(name) if name and not _VSI.match(name) else None
     if prefixed is None:
-        return Path(path).stem
+        return None
     file, _, variable = prefixed.group(2).rpartition(":")
-    file, variable = file.strip('"'), variable.strip("/").replace("/", "_")
+    quoted = _QUOTED.search(file)  # HDF4_EOS:EOS_GRID:"f.hdf":Grid:LST quotes the file mid-name
+    return (quoted.group(1) if quoted else file), variable.strip("/").replace("/", "_")
+
+
+def raster_stem(path: str | os.PathLike[str]) -> str:
+    """The name an output is named after: the file's stem, and for a subdataset the file's stem
+    and the variable (``NETCDF:day.nc:LST`` -> ``day_LST``)."""
+    parts = subdataset(path)
+    if parts is None:
+        return Path(path).stem
+    file, variable = parts
     return f"{Path(file).stem}_{variable}"
+
+
+def short_name(path: str | os.PathLike[str]) -> str:
+    """How a message or tag that names a local input by its file name names any input: a
+    subdataset by its name as given (quotes balanced), anything else by its last part."""
+    return display_name(path) if subdataset(path) else Path(path).name
 
 
 def display_name(path: str | os.PathLike[str]) -> str:
