@@ -481,8 +481,9 @@ class _GivenLst:
     """The user's LST raster, read strip by strip and returned in Kelvin.
 
     Read by the rule ``downscale`` and ``prepare`` read with (:mod:`pipelines.lst_values`): the
-    declared fill values, scale and offset, the unit (declared, else the band's unit tag, else
-    judged from the values), and a scan of the whole footprint that refuses implausible values.
+    declared fill values, scale and offset, the unit (declared, else judged from the values, with
+    a warning when the band's unit tag says the other), and a scan of the whole footprint that
+    refuses implausible values.
     """
 
     # what the MII coverage warning calls this LST, and what no guidance does to it
@@ -496,18 +497,9 @@ class _GivenLst:
         self.src, self.band = src, names.index("lst") + 1 if "lst" in names else 1
         self.decoding = decoding
         found = lst_values.scan(src, window, decoding, src.name, band=self.band)
-        self.units = lst_values.resolve_units(found, units if units is not Units.auto else self._tagged())
+        self.units = lst_values.resolve_units(found, units)  # auto: the values; a contradicting unit tag warns
         lst_values.check_plausible(found, self.units, decoding, src.name)
         self.tags = {"lst_source": Path(src.name).name, "lst_input_units": self.units.value}
-
-    def _tagged(self) -> Units:
-        """The unit the band's unit tag declares (auto when it declares none)."""
-        declared = (self.src.units[self.band - 1] or "").strip().lower()
-        if declared in ("degc", "c", "celsius", "°c"):
-            return Units.celsius
-        if declared in ("k", "kelvin"):
-            return Units.kelvin
-        return Units.auto
 
     def strip(self, window: Window, reflectance: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The LST of ``window`` (K), and where it holds data (for the MII coverage count)."""

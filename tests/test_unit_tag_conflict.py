@@ -89,3 +89,23 @@ def test_quicklook_colour_bar_follows_the_values_not_a_contradicting_tag(tmp_pat
     lst_panel = rgba[60:250, 40:260].reshape(-1, 4)
     opaque = lst_panel[lst_panel[:, 3] == 255]
     assert len(np.unique(opaque, axis=0)) > 20
+
+
+def test_ingest_reads_a_given_lst_by_its_values_when_its_tag_says_the_other_unit(tmp_path: Path) -> None:
+    """ingest --lst followed the tag: a degC tag on Kelvin values read 300 K as 300 degC and the
+    scene was refused as implausible; it is read as downscale reads it, with the same warning."""
+    from pipelines.errors import GroklstWarning
+    from pipelines.fixtures import write_product_fixture
+    from pipelines.ingest import ingest_product
+    from pipelines.sample_scene import generate_scene
+    from pipelines.geotiff import write_raster
+
+    scene = generate_scene((16, 20), seed=5)
+    _, mii = write_product_fixture(scene, tmp_path / "products")
+    given = tmp_path / "my_lst.tif"
+    write_raster(given, scene.lst, crs=scene.crs, transform=scene.lst_transform,
+                         descriptions=["lst"], units="degC")
+    with pytest.warns(GroklstWarning, match="my_lst.tif: its unit tag says degC but its values"):
+        lst_path, _ = ingest_product([mii], tmp_path / "out", name="s", lst=given)
+    with rasterio.open(lst_path) as src:
+        np.testing.assert_allclose(src.read(1), scene.lst, atol=1e-4)
