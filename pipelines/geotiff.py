@@ -280,18 +280,26 @@ def write_failed(
 ) -> InputError:
     """A GDAL write failure as one line naming ``path``: the cause when the disk is full, else
     GDAL's messages (the temporary name ``tmp`` in them replaced by ``path``)."""
-    folder = Path(path).parent
-    try:
-        free = shutil.disk_usage(folder).free
-    except OSError:
-        free = None
-    if free is not None and free < 64 * 2**20:
-        return InputError(path, f"writing failed: no space left on the device ({free / 2**20:.0f} MiB free)",
-                          "free some space or write to another disk")
+    full = _disk_full(path)
+    if full is not None:
+        return full
     details = " ; ".join(_messages(exc))
     if tmp is not None:
         details = details.replace(str(tmp), str(path)).replace(Path(tmp).name, Path(path).name)
     return InputError(path, f"writing failed ({details})", _write_hint(details))
+
+
+def _disk_full(path: str | os.PathLike[str]) -> InputError | None:
+    """"No space left" for ``path`` when its folder's disk is (nearly) full, the likely cause of a
+    failed or truncated write; None otherwise."""
+    try:
+        free = shutil.disk_usage(Path(path).parent).free
+    except OSError:
+        return None
+    if free >= 64 * 2**20:
+        return None
+    return InputError(path, f"writing failed: no space left on the device ({free / 2**20:.0f} MiB free)",
+                      "free some space or write to another disk")
 
 
 def _messages(exc: BaseException) -> list[str]:
@@ -357,11 +365,11 @@ def check_complete(tmp: str | os.PathLike[str], path: str | os.PathLike[str], *,
                 with rasterio.open(tmp) as src:
                     _decode_every_block(src)
     except RasterioError as exc:
-        raise InputError(path, "writing failed: the written file cannot be read back, it is "
-                               "truncated or damaged", hint) from exc
+        raise _disk_full(path) or InputError(path, "writing failed: the written file cannot be read back, it "
+                                                   "is truncated or damaged", hint) from exc
     damaged = [m for m in messages if "error" in m.lower()]
     if not inside or damaged:
-        raise InputError(path, f"writing failed: the file is truncated at {size} bytes", hint)
+        raise _disk_full(path) or InputError(path, f"writing failed: the file is truncated at {size} bytes", hint)
 
 
 class _Collect(logging.Handler):

@@ -305,6 +305,24 @@ def test_a_truncated_geotiff_is_not_published(tmp_path: Path) -> None:
     assert target.read_bytes() == whole
 
 
+def test_a_truncated_geotiff_on_a_full_disk_says_the_disk_is_full(tmp_path: Path, monkeypatch) -> None:
+    """QA (a 300 KB tmpfs): sample-scene's cut-off file said "cannot be read back, truncated or damaged"
+    where the other commands said why; a full disk is named as the cause here too."""
+    import shutil
+    from collections import namedtuple
+
+    source = write_raster(tmp_path / "whole.tif", np.random.default_rng(0).random((600, 700), np.float32),
+                          crs=CRS.from_epsg(32650), transform=Affine(10, 0, 0, 0, -10, 0), descriptions=["lst"])
+    whole = source.read_bytes()
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda folder: usage(2**30, 2**30 - 2**20, 2**20))
+    for cut in (whole[:-100], whole[:200]):
+        with pytest.raises(InputError, match=r"writing failed: no space left on the device \(1 MiB free\)"):
+            with geotiff_output(tmp_path / "out.tif") as tmp:
+                tmp.write_bytes(cut)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["whole.tif"]
+
+
 def test_a_geotiff_with_a_block_that_does_not_decode_is_not_published(tmp_path: Path) -> None:
     """Every block inside the file, but one garbled (as GDAL's threaded writes once left them)."""
     source = write_raster(tmp_path / "whole.tif", np.random.default_rng(0).random((600, 700), np.float32),
