@@ -65,8 +65,9 @@ def special_file_error(path: str | PathLike[str]) -> InputError | None:
     folder (a named pipe, a socket, a device), else None.
 
     Opening a named pipe blocks until something writes to it, inside GDAL or torch where no
-    signal stops it, and no raster reader can seek in a stream. A symlink is judged by what it
-    points to; a missing path or a folder is left to the caller's own message.
+    signal stops it, and groklst opens an input more than once (a scan, then its tiles), which
+    a stream cannot give. A symlink is judged by what it points to; a missing path or a folder
+    is left to the caller's own message.
     """
     try:
         mode = os.stat(path).st_mode
@@ -76,7 +77,9 @@ def special_file_error(path: str | PathLike[str]) -> InputError | None:
         return None
     kind = _SPECIAL_KINDS.get(stat.S_IFMT(mode), "a special file")
     return InputError(path, f"is {kind}, not a file",
-                      "give a regular file; save a stream to a file first, a raster reader seeks in it")
+                      "give a regular file; save a stream to a file first (groklst reads an input more "
+                      "than once, and waits forever on a pipe nobody writes to), or read a compressed "
+                      "file through /vsigzip/")
 
 
 _SPECIAL_KINDS = {

@@ -38,7 +38,8 @@ def _refused_as_pipe(proc: subprocess.CompletedProcess[str], fifo: Path) -> None
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert lines == [f"error: {fifo}: is a named pipe, not a file (hint: {PIPE_HINT}; save a stream to a "
-                     "file first, a raster reader seeks in it)"]
+                     "file first (groklst reads an input more than once, and waits forever on a pipe nobody writes to), "
+                     "or read a compressed file through /vsigzip/)"]
 
 
 def test_special_file_error_names_a_pipe_and_leaves_other_paths_to_their_callers(tmp_path, fifo) -> None:
