@@ -197,7 +197,7 @@ def _default_names(src: rasterio.DatasetReader, path: Path) -> list[str]:
     """Band descriptions, else the file name, or a subdataset's variable (``NETCDF:"g.nc":nir``
     -> ``nir``: all variables of one file would share its name); ``NAME_bN`` for several bands."""
     parts = subdataset(path)
-    stem = (parts[1] if parts else path.stem).lower()
+    stem = ((parts[1] or Path(parts[0]).stem) if parts else path.stem).lower()
     names = band_names(src)
     if src.count == 1:
         return [stem if names[0] == "b1" else names[0]]

@@ -64,13 +64,17 @@ def _unfolded_archive(name: str) -> str:
 
 def subdataset(path: str | os.PathLike[str]) -> tuple[str, str] | None:
     """The file and the variable a subdataset name reads (``NETCDF:"day.nc":LST`` -> ``day.nc``,
-    ``LST``; ``HDF5:"g.h5"://SDS/LST`` -> ``g.h5``, ``SDS_LST``); None for any other name.
+    ``LST``; ``HDF5:"g.h5"://SDS/LST`` -> ``g.h5``, ``SDS_LST``; ``NETCDF:"g.nc"`` -> ``g.nc``, ``""``);
+    None for any other name.
     pathlib must not see such a name: its stem would be ``day`` and its name ``day.nc":LST``."""
     name = gdal_name(path)
     prefixed = _DRIVER_PREFIX.match(name) if name and not _VSI.match(name) else None
     if prefixed is None:
         return None
-    file, _, variable = prefixed.group(2).rpartition(":")
+    rest = prefixed.group(2)
+    file, _, variable = rest.rpartition(":")
+    if not file:  # NETCDF:"nir.nc": the file alone, no variable
+        file, variable = rest, ""
     quoted = _QUOTED.search(file)  # HDF4_EOS:EOS_GRID:"f.hdf":Grid:LST quotes the file mid-name
     return (quoted.group(1) if quoted else file), variable.strip("/").replace("/", "_")
 
@@ -82,7 +86,7 @@ def raster_stem(path: str | os.PathLike[str]) -> str:
     if parts is None:
         return Path(path).stem
     file, variable = parts
-    return f"{Path(file).stem}_{variable}"
+    return f"{Path(file).stem}_{variable}" if variable else Path(file).stem
 
 
 def short_name(path: str | os.PathLike[str]) -> str:

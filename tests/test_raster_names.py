@@ -116,3 +116,19 @@ def test_a_guidance_source_url_with_a_query_is_a_path_not_names() -> None:
     assert parse_source(url).names == () and str(parse_source(url).path).endswith("se=2026")
     named = parse_source(f"swir1={url}")
     assert named.names == ("swir1",) and gdal_name(named.path) == url  # the folded // put back
+
+
+@pytest.mark.parametrize(("name", "parts", "stem"), [
+    ('NETCDF:"day.nc":LST', ("day.nc", "LST"), "day_LST"),
+    ("NETCDF:day.nc:dem", ("day.nc", "dem"), "day_dem"),
+    ('HDF5:"g.h5"://SDS/LST', ("g.h5", "SDS_LST"), "g_SDS_LST"),
+    ('NETCDF:"nir.nc"', ("nir.nc", ""), "nir"),  # QA R9: the band was named '"nir.nc"', quotes and all
+    ("NETCDF:x/lst.tif", ("x/lst.tif", ""), "lst"),
+])
+def test_a_subdataset_name_splits_into_its_file_and_variable(tmp_path: Path, monkeypatch, name: str,
+                                                              parts: tuple[str, str], stem: str) -> None:
+    from pipelines.raster_names import subdataset
+
+    monkeypatch.chdir(tmp_path)  # no local file has the name: it is a GDAL name
+    assert subdataset(name) == parts
+    assert raster_stem(name) == stem
