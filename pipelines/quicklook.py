@@ -185,6 +185,27 @@ def _names_input(lst_path: str | os.PathLike[str] | None, tag: str | None) -> bo
     return lst_path is None or (tag is not None and Path(lst_path).name == Path(tag).name)
 
 
+def _recorded_reading(tags: dict[str, str], output_path: str | os.PathLike[str],
+                      lst_path: str | os.PathLike[str] | None, tag: str | None) -> LstReading:
+    """How the output's ``lst_*`` tags say to read ``lst_path``: all of it for the very file they
+    name; for a file of that name elsewhere (moved, or another scene's) its decoding only, its
+    unit judged from its values (a Celsius twin read as the tagged Kelvin showed 14..50 K)."""
+    if not _names_input(lst_path, tag):
+        return LstReading()
+    decoding, units = reading_from_tags(tags, output_path)
+    if lst_path is not None and not _same_file(lst_path, tag):
+        return LstReading(decoding)
+    return LstReading(decoding, units)
+
+
+def _same_file(path: str | os.PathLike[str], other: str | None) -> bool:
+    """Whether ``path`` and ``other`` (a tag's path) are one existing file."""
+    try:
+        return other is not None and os.path.samefile(path, other)
+    except (OSError, ValueError):
+        return False
+
+
 def check_png_name(path: str | os.PathLike[str]) -> None:
     """Refuse a picture name whose extension says another format (a PNG called ``x.tif``)."""
     suffix = Path(path).suffix.lower()
@@ -220,8 +241,7 @@ def write_quicklook(
     with open_raster(output_path) as out:
         tags = out.tags()
         tag = tags.get("lst_source")
-        recorded = (LstReading(*reading_from_tags(tags, output_path)) if _names_input(lst_path, tag)
-                    else LstReading())
+        recorded = _recorded_reading(tags, output_path, lst_path, tag)
         tis_folder = None if lst_path else retrieved_tis_folder(tag)
         if tis_folder is None:
             lst_path = lst_path or tagged_lst(output_path, tag)

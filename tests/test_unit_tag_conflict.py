@@ -109,3 +109,25 @@ def test_ingest_reads_a_given_lst_by_its_values_when_its_tag_says_the_other_unit
         lst_path, _ = ingest_product([mii], tmp_path / "out", name="s", lst=given)
     with rasterio.open(lst_path) as src:
         np.testing.assert_allclose(src.read(1), scene.lst, atol=1e-4)
+
+
+def test_quicklook_reads_another_file_of_the_input_name_by_its_own_values(tmp_path: Path, capsys) -> None:
+    """QA fuzz: --lst naming a Celsius file with the name of the Kelvin input the output was made
+    from took the tags' lst_units=kelvin and drew it as 14..50 K; only the very file the tags
+    name is read by their unit."""
+    from pipelines.quicklook import LstReading, _recorded_reading
+
+    (tmp_path / "k").mkdir()
+    (tmp_path / "c").mkdir()
+    kelvin, _ = make_scene(tmp_path / "k", name="scene")
+    celsius, _ = make_scene(tmp_path / "c", name="scene", lst_offset=-273.15)
+    retag(celsius, "")
+    out = tmp_path / "out.tif"
+    downscale(kelvin, out, capsys)
+    tags = read(out)[2]
+    assert tags["lst_units"] == "kelvin"
+    assert _recorded_reading(tags, out, kelvin, tags["lst_source"]).units is Units.kelvin
+    assert _recorded_reading(tags, out, celsius, tags["lst_source"]) == LstReading(
+        _recorded_reading(tags, out, kelvin, tags["lst_source"]).decoding, Units.auto)
+    assert run(["quicklook", str(out), "--lst", str(celsius), "-o", str(tmp_path / "q.png")]) == 0
+    assert "input panel shows values" not in capsys.readouterr().err
