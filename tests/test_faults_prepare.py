@@ -298,16 +298,20 @@ def test_ingest_refuses_undeclared_fill_in_the_given_lst(mii, tmp_path: Path, ca
     assert np.isnan(written[:4]).all() and np.nanmin(written) > 250.0
 
 
-def test_ingest_refuses_kelvin_tagged_as_celsius(mii, tmp_path: Path, capsys) -> None:
+def test_ingest_reads_kelvin_tagged_as_celsius_by_its_values_with_a_warning(mii, tmp_path: Path, capsys) -> None:
+    """As downscale does (the tag was once followed here, and the scene refused as 300 degC)."""
     scene, folder = mii
     given = tmp_path / "my_lst.tif"
     write_lst(given, scene.lst, transform=scene.lst_transform, crs=scene.crs)
     with rasterio.open(given, "r+") as dst:
         dst.units = ("degC",)
     out = tmp_path / "out"
-    assert ingest(folder, given, out) == 2
-    assert "they look like Kelvin: pass --units kelvin" in error_lines(capsys)[0]
+    assert ingest(folder, given, out, "--name", "a") == 0
+    assert "my_lst.tif: its unit tag says degC but its values" in capsys.readouterr().err
     assert ingest(folder, given, out, "--units", "kelvin", "--name", "s") == 0
+    assert "unit tag" not in capsys.readouterr().err
+    with rasterio.open(out / "a_lst.tif") as tagged, rasterio.open(out / "s_lst.tif") as declared:
+        np.testing.assert_array_equal(tagged.read(1), declared.read(1))
 
 
 def test_lst_options_without_a_given_lst_are_refused(mii, tmp_path: Path, capsys) -> None:
