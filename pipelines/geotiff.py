@@ -41,13 +41,35 @@ OTHER_FORMATS = frozenset({".png", ".jpg", ".jpeg", ".jp2", ".gif", ".bmp", ".we
                            ".hdf", ".he5", ".vrt", ".img", ".asc", ".zarr", ".npy", ".csv", ".json", ".pt"})
 
 
+TIFF_HEADERS = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF, either byte order
+
+
 def check_geotiff_name(path: str | os.PathLike[str]) -> None:
-    """Refuse an output name whose extension says another format (``-o out.png``)."""
+    """Refuse an output name whose extension says another format (``-o out.png``), and a name
+    where a file other than a TIFF already lies (``-o notes.txt --overwrite`` would replace a
+    file groklst never makes); an empty file (``mktemp``) or a symbolic link (replaced itself,
+    never written through) may be replaced."""
     suffix = Path(path).suffix.lower()
     if suffix in OTHER_FORMATS:
         picture = suffix in (".png", ".jpg", ".jpeg")
         raise InputError(path, f"groklst writes GeoTIFF, not {suffix}",
                          "name the output .tif" + ("; --quicklook PNG adds a picture" if picture else ""))
+    header = _existing_header(Path(path))
+    if header and header not in TIFF_HEADERS:
+        raise InputError(path, "exists and is not a TIFF (its first bytes are no TIFF header), so it is no "
+                               "output groklst would replace, even with --overwrite",
+                         "name another output, or move the file away yourself")
+
+
+def _existing_header(path: Path) -> bytes:
+    """The first 4 bytes of the regular file at ``path``; empty for none, a link or an unreadable one."""
+    if path.is_symlink() or not path.is_file():
+        return b""
+    try:
+        with path.open("rb") as file:
+            return file.read(4)
+    except OSError:
+        return b""
 
 
 def creation_profile(

@@ -89,3 +89,24 @@ def test_an_output_or_input_under_a_looping_symlink_is_a_one_line_input_error(sc
         resolved("loop/x.tif")
     assert str(refused.value) == (f"loop/x.tif: cannot be reached: {tmp_path / 'loop'} is a symbolic link that "
                                   "loops (to loop) (hint: fix or remove the link, or choose another folder)")
+
+
+def test_overwrite_never_replaces_a_file_that_is_no_tiff(scene, tmp_path, capsys) -> None:
+    """QA fuzz: ``-o keep.txt --overwrite`` replaced a user's text file with a GeoTIFF. A file
+    that is no TIFF is no output of groklst's: refused, left byte-identical; an empty file
+    (``mktemp``) and an earlier GeoTIFF output are replaced as before."""
+    from groklst_cli.app import run
+
+    lst, guidance = scene
+    notes = tmp_path / "notes.txt"
+    notes.write_text("field notes\n")
+    for command in (["downscale", lst, "--model", "bicubic"], ["guidance", lst, guidance]):
+        capsys.readouterr()
+        assert run(["-q", *map(str, command), "-o", str(notes), "--overwrite"]) == 2
+        assert f"{notes}: exists and is not a TIFF" in capsys.readouterr().err
+        assert notes.read_text() == "field notes\n"
+    empty = tmp_path / "tmp.Xy12ab"
+    empty.touch()
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(empty), "--overwrite"]) == 0
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(empty), "--overwrite"]) == 0
+    assert empty.read_bytes()[:4] in (b"II*\0", b"II+\0")
