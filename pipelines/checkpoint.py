@@ -25,6 +25,7 @@ from torch import nn
 from models.registry import build_model, get_spec
 from pipelines.atomic import atomic_output
 from pipelines.errors import InputError, special_file_error
+from pipelines.file_headers import refuse_foreign_file
 from pipelines.run_layout import BEST, LAST, STATE
 
 FORMAT = "groklst-checkpoint/1"
@@ -243,6 +244,12 @@ def _missing_hint(path: Path) -> str:
 
 
 TORCH_MAGIC = (b"PK\x03\x04", b"\x80")  # torch.save's zip archive; the legacy pickle format
+
+
+def check_checkpoint_name(path: str | os.PathLike[str]) -> None:
+    """Refuse a checkpoint name (``--save-checkpoint``) where a file other than a PyTorch file
+    lies: ``--overwrite`` would replace a user's file with the network."""
+    refuse_foreign_file(path, "PyTorch checkpoint", TORCH_MAGIC)
 
 
 def _unreadable(path: Path, exc: BaseException) -> str:

@@ -31,6 +31,7 @@ from rasterio.windows import Window, from_bounds
 
 from pipelines.atomic import atomic_output
 from pipelines.errors import GroklstWarning, InputError
+from pipelines.file_headers import refuse_foreign_file
 from pipelines.geotiff import open_raster, write_failed
 from pipelines.grids import footprints_disjoint
 from pipelines.lst_values import (LstDecoding, Remedy, band_unit_tag, check_single_band, decode_values,
@@ -45,6 +46,7 @@ TOP_PX = 40  # panel titles
 BOTTOM_PX = 80  # colour bar and its label
 COLORMAP = "inferno"
 PERCENTILES = (2.0, 98.0)
+PNG_HEADER = b"\x89PNG\r\n\x1a\n"  # every PNG file's first 8 bytes
 
 Extent = tuple[float, float, float, float]  # left, right, bottom, top (matplotlib's order)
 
@@ -213,6 +215,12 @@ def check_png_name(path: str | os.PathLike[str]) -> None:
         raise InputError(path, f"the quick look is a PNG, not {suffix}", "name it .png")
 
 
+def check_png_replaceable(path: str | os.PathLike[str]) -> None:
+    """Refuse a picture name where a file other than a PNG lies: ``--overwrite`` would replace a
+    user's file with the quick look."""
+    refuse_foreign_file(path, "PNG", (PNG_HEADER,))
+
+
 def write_quicklook(
     output_path: str | os.PathLike[str],
     png_path: str | os.PathLike[str],
@@ -231,6 +239,7 @@ def write_quicklook(
     Returns the PNG's size in pixels (see :func:`figure_size`).
     """
     check_png_name(png_path)
+    check_png_replaceable(png_path)
     from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import Normalize

@@ -467,7 +467,7 @@ def downscale(
                                cog=cog, overviews=overviews, scale=scale,
                                tags=scene.tags if scene is not None else {})
     if quicklook is not None:
-        from pipelines.quicklook import check_png_name
+        from pipelines.quicklook import check_png_name, check_png_replaceable
 
         if len(jobs) > 1:
             raise InputError("--quicklook", "applies to a single input", "run groklst quicklook on each output")
@@ -481,6 +481,7 @@ def downscale(
                              "give the PNG another name")
         check_png_name(quicklook)
         _check_quicklook_writable(quicklook, jobs[0], overwrite, skip_existing, _read_files(scene, jobs[0]))
+        check_png_replaceable(quicklook)
         jobs = [replace(jobs[0], quicklook=quicklook)]  # drawn before the scene's line, which says how it went
     fit_options = build_fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
                                     fit_lr, degradation, fallback, units, seed, device, fit_candidates,
@@ -518,6 +519,9 @@ def downscale(
             if skip_existing and save_checkpoint.exists():  # no output beside it: not this scene's pair
                 raise InputError(save_checkpoint, "exists but the output does not; --skip-existing never "
                                  "replaces it", "remove it, or name another --save-checkpoint file")
+            from pipelines.checkpoint import check_checkpoint_name
+
+            check_checkpoint_name(save_checkpoint)
             check_writable(save_checkpoint, overwrite, inputs=_read_files(scene, jobs[0]))
             _refuse_output_onto(jobs, save_checkpoint, "the --save-checkpoint file")
         if align:  # before the fit, which learns from the aligned guidance

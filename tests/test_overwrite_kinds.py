@@ -1,0 +1,73 @@
+"""--overwrite replaces only a file groklst could have written at an output's name: the quick-look
+PNG and the --save-checkpoint file refuse a user's other file there, as GeoTIFF outputs do
+(6033d0c); an empty file and an earlier output of the same kind are still replaced."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from groklst_cli.app import run
+from pipelines.errors import InputError
+from tests.test_fit_small_fixes import NETWORK, scene
+
+BICUBIC = ["--model", "bicubic"]
+NOTES = "field notes\n"
+PNG_HEADER = b"\x89PNG\r\n\x1a\n"
+
+
+def refusal(path: Path, kind: str) -> str:
+    return (f"error: {path}: exists and is not a {kind} (its first bytes are no {kind} header), so it is no "
+            "output groklst would replace, even with --overwrite "
+            "(hint: name another output, or move the file away yourself)")
+
+
+def test_downscale_quicklook_overwrite_never_replaces_a_file_that_is_no_png(tmp_path: Path, capsys) -> None:
+    lst_path, out, png = scene(tmp_path), tmp_path / "o.tif", tmp_path / "x.png"
+    png.write_text(NOTES)
+    capsys.readouterr()
+    assert run(["-q", "downscale", str(lst_path), *BICUBIC, "-o", str(out), "--quicklook", str(png),
+                "--overwrite"]) == 2
+    assert capsys.readouterr().err.strip() == refusal(png, "PNG")
+    assert png.read_text() == NOTES and not out.exists()  # refused before the downscale
+
+
+def test_quicklook_overwrite_never_replaces_a_file_that_is_no_png(tmp_path: Path, capsys) -> None:
+    lst_path, out, png = scene(tmp_path), tmp_path / "o.tif", tmp_path / "x.png"
+    assert run(["-q", "downscale", str(lst_path), *BICUBIC, "-o", str(out)]) == 0
+    png.write_text(NOTES)
+    capsys.readouterr()
+    assert run(["-q", "quicklook", str(out), "-o", str(png), "--overwrite"]) == 2
+    assert capsys.readouterr().err.strip() == refusal(png, "PNG")
+    assert png.read_text() == NOTES
+    png.write_bytes(b"")  # an empty file (mktemp), then the PNG drawn there: both replaced
+    assert run(["-q", "quicklook", str(out), "-o", str(png), "--overwrite"]) == 0
+    assert run(["-q", "quicklook", str(out), "-o", str(png), "--overwrite"]) == 0
+    assert png.read_bytes()[:8] == PNG_HEADER
+
+
+def test_save_checkpoint_overwrite_never_replaces_a_file_that_is_no_checkpoint(tmp_path: Path, capsys) -> None:
+    lst_path, out, ckpt = scene(tmp_path), tmp_path / "o.tif", tmp_path / "ck.pt"
+    ckpt.write_text(NOTES)
+    command = ["-q", "downscale", str(lst_path), "--fit", "--model", "mocolsk-lite", *NETWORK, "-o", str(out),
+               "--save-checkpoint", str(ckpt), "--overwrite"]
+    capsys.readouterr()
+    assert run(command) == 2
+    assert capsys.readouterr().err.strip() == refusal(ckpt, "PyTorch checkpoint")
+    assert ckpt.read_text() == NOTES and not out.exists()  # refused before the fit
+    ckpt.write_bytes(b"")  # an empty file, then the checkpoint saved there: both replaced
+    assert run(command) == 0
+    assert run(command) == 0
+    assert ckpt.read_bytes()[:4] == b"PK\x03\x04"
+
+
+def test_a_legacy_pickled_checkpoint_is_replaceable(tmp_path: Path) -> None:
+    from pipelines.checkpoint import check_checkpoint_name
+
+    legacy, text = tmp_path / "old.pt", tmp_path / "notes.pt"
+    legacy.write_bytes(b"\x80\x02\x8a\x0alz")  # torch.save(..., _use_new_zipfile_serialization=False)
+    text.write_text(NOTES)
+    check_checkpoint_name(legacy)
+    with pytest.raises(InputError, match="exists and is not a PyTorch checkpoint"):
+        check_checkpoint_name(text)
