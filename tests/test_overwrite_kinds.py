@@ -71,3 +71,22 @@ def test_a_legacy_pickled_checkpoint_is_replaceable(tmp_path: Path) -> None:
     check_checkpoint_name(legacy)
     with pytest.raises(InputError, match="exists and is not a PyTorch checkpoint"):
         check_checkpoint_name(text)
+
+
+def sample_products(folder: Path, capsys) -> list[str]:
+    """A small sample scene's TIS and MII product folders (18 x 18 TIS pixels: enough to fit)."""
+    assert run(["-q", "sample-scene", str(folder), "--size", "18", "--seed", "2", "--products"]) == 0
+    return capsys.readouterr().out.split()[2:4]
+
+
+def test_an_interpolator_on_product_folders_is_not_warned_about_the_missing_dem(tmp_path: Path, capsys) -> None:
+    """bicubic and bilinear read no guidance values: the DEM filled with a constant is unused,
+    so no --dem warning; a fit, which learns from the dem band, is still warned."""
+    folders = sample_products(tmp_path / "raw", capsys)
+    for extra in (["--model", "bicubic"], ["--model", "bilinear", "--scale", "2"]):
+        out = tmp_path / f"{extra[1]}.tif"
+        assert run(["downscale", *folders, *extra, "-o", str(out)]) == 0
+        err = capsys.readouterr().err
+        assert out.is_file() and "ingested" in err and "no --dem given" not in err
+    assert run(["downscale", *folders, "--fit", "--model", "tsharp", "-o", str(tmp_path / "fit.tif")]) == 0
+    assert "warning: no --dem given: the dem band is filled" in capsys.readouterr().err

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, NoReturn, Optional
@@ -198,16 +199,17 @@ class Ingested(NamedTuple):
     seconds: float
 
 
-def ingest_scene(scene: ProductScene, how: ProductIngest, as_json: bool) -> Ingested:
+def ingest_scene(scene: ProductScene, how: ProductIngest, as_json: bool, dem_read: bool = True) -> Ingested:
     """Ingest the scene's products (after every option was checked: a scene takes a while);
     the output keeps the ingest's tags (how the LST was placed on the MII and its bands on each
     other, B2's stripes, the TIS and MII saturation found, how the LST was retrieved and that it
-    is approximate, where the DEM came from). Bad products end the run on the scene's line."""
+    is approximate, where the DEM came from). Bad products end the run on the scene's line.
+    ``dem_read`` False (an interpolator reads no guidance values): no warning of a missing --dem."""
     from pipelines.ingest import IngestWarning, ingest_product
 
     start = time.perf_counter()
     try:
-        with warnings_shown(IngestWarning), progress() as bar:
+        with warnings_shown(IngestWarning), _unused_dem_unwarned(not dem_read), progress() as bar:
             task = bar.add_task("ingest", total=None)
             lst, guidance = ingest_product(
                 scene.folders, scene.workdir, name=scene.name, **how.ingest_kwargs(),
@@ -217,6 +219,16 @@ def ingest_scene(scene: ProductScene, how: ProductIngest, as_json: bool) -> Inge
         scene_failed(scene.shown, scene.output, exc, _seconds_since(start), as_json)
     info(f"ingested {scene.shown}")
     return Ingested(_kept_tags(lst, guidance), _seconds_since(start))
+
+
+@contextmanager
+def _unused_dem_unwarned(unused: bool) -> Iterator[None]:
+    """Drop the ingest's "no --dem given" warning when the DEM band is ``unused``: the constant
+    it is filled with changes nothing an interpolator writes."""
+    with warnings.catch_warnings():
+        if unused:
+            warnings.filterwarnings("ignore", message="no --dem given")
+        yield
 
 
 def _kept_tags(lst: Path, guidance: Path) -> dict[str, str]:

@@ -492,7 +492,7 @@ def downscale(
     _check_scaled(tile, overlap, scales, fit_options)  # before an ingest, which takes a while
     ingest_seconds = 0.0  # a product scene's line counts its ingest: the time the scene took
     if scene is not None:
-        ingested = ingest_scene(scene, how, as_json)
+        ingested = ingest_scene(scene, how, as_json, dem_read=fit or model not in INTERPOLATORS)
         options, ingest_seconds = replace(options, tags={**options.tags, **ingested.tags}), ingested.seconds
         if not scales:  # the products' headers were unreadable: the ingested rasters give the scale
             scales = _run_scales(jobs, scale, checkpoint, model, fit)
