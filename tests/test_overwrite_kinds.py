@@ -90,3 +90,17 @@ def test_an_interpolator_on_product_folders_is_not_warned_about_the_missing_dem(
         assert out.is_file() and "ingested" in err and "no --dem given" not in err
     assert run(["downscale", *folders, "--fit", "--model", "tsharp", "-o", str(tmp_path / "fit.tif")]) == 0
     assert "warning: no --dem given: the dem band is filled" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra", [["--precision", "bf16"], ["--precision", "fp16"], ["--compile"]])
+def test_network_execution_options_with_an_interpolator_are_refused(tmp_path: Path, capsys, extra) -> None:
+    """An interpolator runs no network: --precision bf16/fp16 and --compile are refused in one
+    line, as with --plain, instead of exiting 0 with the option ignored."""
+    lst_path, out = scene(tmp_path), tmp_path / "o.tif"
+    capsys.readouterr()
+    assert run(["-q", "downscale", str(lst_path), *BICUBIC, *extra, "-o", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {extra[0]}: does not apply to --model bicubic, a non-learned interpolator that runs no network "
+        "(hint: drop it, or pass --checkpoint CKPT or --fit to run a network)")
+    assert not out.exists()
+    assert run(["-q", "downscale", str(lst_path), *BICUBIC, "--precision", "fp32", "-o", str(out)]) == 0

@@ -253,12 +253,18 @@ def _grid_scale(job: SceneJob) -> Optional[int]:
     return whole if whole >= 2 and (job.align or math.isclose(ratio, whole, rel_tol=1e-6)) else None
 
 
-def _execution(precision: str, compile_model: bool, plain: bool):
+def _execution(precision: str, compile_model: bool, plain: bool, interpolator: Optional[str]):
+    """How a network runs; ``interpolator`` (the --model that runs none, if any) refuses the
+    options that shape it: they would be ignored without a word."""
     from pipelines.devices import PRECISIONS
     from pipelines.infer import Execution
 
     if precision not in PRECISIONS:
         raise InputError("--precision", f"unknown precision {precision!r}", f"use one of {', '.join(PRECISIONS)}")
+    if interpolator is not None and (compile_model or precision not in ("auto", "fp32")):
+        raise InputError("--compile" if compile_model else "--precision",
+                         f"does not apply to --model {interpolator}, a non-learned interpolator that runs no network",
+                         "drop it, or pass --checkpoint CKPT or --fit to run a network")
     if plain:
         if compile_model or precision not in ("auto", "fp32"):
             raise InputError("--plain", "is the fp32 eager reference path", "drop --compile / --precision")
@@ -463,7 +469,8 @@ def downscale(
                                guidance_bands=guidance_options.band_list(guidance_bands),
                                max_output_pixels=None if force else MAX_OUTPUT_PIXELS,
                                hole_margin=hole_margin,
-                               execution=_execution(precision, compile_model, plain),
+                               execution=_execution(precision, compile_model, plain,
+                                                    None if fit or model not in INTERPOLATORS else model),
                                cog=cog, overviews=overviews, scale=scale,
                                tags=scene.tags if scene is not None else {})
     if quicklook is not None:
