@@ -26,6 +26,7 @@ from rasterio.windows import Window
 
 from pipelines.atomic import atomic_output
 from pipelines.errors import InputError, environment_error, special_file_error
+from pipelines.file_headers import refuse_foreign_file
 from pipelines.raster_names import gdal_name
 
 BLOCK = 512
@@ -54,22 +55,7 @@ def check_geotiff_name(path: str | os.PathLike[str]) -> None:
         picture = suffix in (".png", ".jpg", ".jpeg")
         raise InputError(path, f"groklst writes GeoTIFF, not {suffix}",
                          "name the output .tif" + ("; --quicklook PNG adds a picture" if picture else ""))
-    header = _existing_header(Path(path))
-    if header and header not in TIFF_HEADERS:
-        raise InputError(path, "exists and is not a TIFF (its first bytes are no TIFF header), so it is no "
-                               "output groklst would replace, even with --overwrite",
-                         "name another output, or move the file away yourself")
-
-
-def _existing_header(path: Path) -> bytes:
-    """The first 4 bytes of the regular file at ``path``; empty for none, a link or an unreadable one."""
-    if path.is_symlink() or not path.is_file():
-        return b""
-    try:
-        with path.open("rb") as file:
-            return file.read(4)
-    except OSError:
-        return b""
+    refuse_foreign_file(path, "TIFF", TIFF_HEADERS)
 
 
 def creation_profile(
