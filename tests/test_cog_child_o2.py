@@ -32,7 +32,7 @@ def _stop_downscale(lst: Path, out: Path, args: list[str], signum: int) -> tuple
     """Run downscale over an existing ``out`` and signal once the COG side file exists: the exit
     status and the seconds from the signal to the return."""
     out.parent.mkdir(exist_ok=True)
-    out.write_bytes(b"the previous output")
+    out.write_bytes(b"II*\x00the previous output")
     sent: list[float] = []
     thread = signal_on_cog(out, signum, sent)
     code = run(["-q", "downscale", str(lst), "--model", "bicubic", *args, "--overwrite", "-o", str(out)])
@@ -48,7 +48,7 @@ def test_a_sigterm_during_a_real_cog_conversion_stops_at_once(tmp_path: Path, ca
                                     STOPS[1][0])
     assert (code, capsys.readouterr().err.splitlines()[-1]) == STOPS[1][1:]
     assert latency < 5
-    assert out.read_bytes() == b"the previous output"
+    assert out.read_bytes() == b"II*\x00the previous output"
     assert sorted(p.name for p in out.parent.iterdir()) == ["big.tif"]  # no .partial, .partial.cog, .ovr.tmp
 
 
@@ -62,7 +62,7 @@ def test_a_signal_during_either_layout_step_stops_downscale_at_once(
     code, latency = _stop_downscale(_scene(tmp_path), out, [flag], signum)
     assert (code, capsys.readouterr().err.splitlines()[-1]) == (status, message)
     assert latency < 5
-    assert out.read_bytes() == b"the previous output"
+    assert out.read_bytes() == b"II*\x00the previous output"
     assert sorted(p.name for p in out.parent.iterdir()) == ["d.tif"]
 
 
@@ -112,14 +112,14 @@ def test_a_child_killed_on_its_own_is_a_write_error_and_leaves_nothing(
     monkeypatch.setattr(cog_module, "to_cog", dies_midway)
     out = tmp_path / "o" / "d.tif"
     out.parent.mkdir()
-    out.write_bytes(b"the previous output")
+    out.write_bytes(b"II*\x00the previous output")
     code = run(["-q", "downscale", str(_scene(tmp_path)), "--model", "bicubic", "--cog", "--overwrite",
                 "-o", str(out)])
     [line] = capsys.readouterr().err.splitlines()
     assert code == 2
     assert line.startswith(f"error: {out}: writing failed (the GDAL layout step was killed by SIGKILL "
                            "(out of memory?))")
-    assert out.read_bytes() == b"the previous output"
+    assert out.read_bytes() == b"II*\x00the previous output"
     assert sorted(p.name for p in out.parent.iterdir()) == ["d.tif"]
 
 

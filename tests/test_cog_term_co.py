@@ -32,7 +32,7 @@ def _downscale_over(tmp_path: Path) -> tuple[int, Path]:
     lst = write_scene(generate_scene((16, 16), seed=1), tmp_path, name="s")[0]
     out = tmp_path / "o" / "d.tif"
     out.parent.mkdir()
-    out.write_bytes(b"the previous output")
+    out.write_bytes(b"II*\x00the previous output")
     return run(["-q", "downscale", str(lst), "--model", "bicubic", "--cog", "--overwrite", "-o", str(out)]), out
 
 
@@ -67,7 +67,7 @@ def test_a_sigterm_while_the_child_is_started_leaves_nothing(tmp_path: Path, mon
     [child] = spawned
     _wait_gone(child)
     assert (code, capsys.readouterr().err.splitlines()[-1]) == TERMINATED
-    assert out.read_bytes() == b"the previous output"
+    assert out.read_bytes() == b"II*\x00the previous output"
     assert sorted(p.name for p in out.parent.iterdir()) == ["d.tif"]
 
 
@@ -94,7 +94,7 @@ def test_a_second_sigterm_while_the_child_is_stopped_leaves_nothing(
     assert time.monotonic() - started < 30  # slow_finish's minute-long call was not waited for
     assert len(joins) == 1
     assert (code, capsys.readouterr().err.splitlines()[-1]) == TERMINATED
-    assert out.read_bytes() == b"the previous output"
+    assert out.read_bytes() == b"II*\x00the previous output"
     assert sorted(p.name for p in out.parent.iterdir()) == ["d.tif"]
 
 

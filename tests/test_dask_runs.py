@@ -159,7 +159,7 @@ def test_a_scene_finished_after_the_stop_is_not_renamed_into_place(tmp_path: Pat
     lst = _scene(tmp_path, "a", 1)
     out = tmp_path / "out" / "a.tif"
     out.parent.mkdir()
-    out.write_bytes(b"an earlier output")
+    out.write_bytes(b"II*\x00an earlier output")
     stop = threading.Event()
     asked = []
 
@@ -176,7 +176,7 @@ def test_a_scene_finished_after_the_stop_is_not_renamed_into_place(tmp_path: Pat
     report = run_job(job, source, options, stopped=stopped, on_progress=progress)
     assert (report.status, report.output, report.error) == ("stopped", str(out), None)
     assert asked == [False, True]  # before any work, and right before the rename
-    assert out.read_bytes() == b"an earlier output"
+    assert out.read_bytes() == b"II*\x00an earlier output"
     assert sorted(p.name for p in out.parent.iterdir()) == ["a.tif"]
     # Not stopped: published under its name, as a local run writes it.
     assert run_job(job, source, options, stopped=lambda: False).status == "ok"

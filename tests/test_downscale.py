@@ -250,10 +250,10 @@ def test_bad_inputs_exit_2_one_line_no_output(tmp_path: Path, capsys, case: str,
 def test_existing_output_needs_overwrite(tmp_path: Path, capsys) -> None:
     lst, _ = make_scene(tmp_path)
     out = tmp_path / "out.tif"
-    out.write_bytes(b"precious")
+    out.write_bytes(b"II*\x00precious")
     assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out)]) == 2
     assert "--overwrite" in capsys.readouterr().err
-    assert out.read_bytes() == b"precious"
+    assert out.read_bytes() == b"II*\x00precious"
     assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out), "--overwrite"]) == 0
     assert read(out)[0].shape == (120, 150)
 
@@ -479,11 +479,11 @@ def test_scale_keeps_an_existing_output_without_overwrite(tmp_path: Path, capsys
     lst, guid = make_scene(tmp_path)
     guid.unlink()
     out = tmp_path / "out.tif"
-    out.write_bytes(b"precious")
+    out.write_bytes(b"II*\x00precious")
     cmd = ["-q", "downscale", str(lst), "--model", "bicubic", "--scale", "3", "-o", str(out)]
     assert run(cmd) == 2
     assert "output already exists (hint: pass --overwrite" in capsys.readouterr().err
-    assert out.read_bytes() == b"precious"
+    assert out.read_bytes() == b"II*\x00precious"
     assert run([*cmd, "--overwrite"]) == 0
     assert read(out)[0].shape == (120, 150)
 
@@ -677,11 +677,11 @@ def test_skip_existing_skips_a_scene_another_run_finished_meanwhile(tmp_path: Pa
 
     def another_run_finishes_first(run, tmp, *args):
         write_mosaic(run, tmp, *args)
-        out.write_bytes(b"the other run's output")
+        out.write_bytes(b"II*\x00the other run's output")
 
     monkeypatch.setattr(downscale, "_write_mosaic", another_run_finishes_first)
     for extra, status, code in ((["--skip-existing"], "skipped", 0), ([], "error", 2)):
         out.unlink(missing_ok=True)
         assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out), "--json", *extra]) == code
         assert json.loads(capsys.readouterr().out)["status"] == status
-        assert out.read_bytes() == b"the other run's output"
+        assert out.read_bytes() == b"II*\x00the other run's output"

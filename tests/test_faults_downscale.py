@@ -346,7 +346,7 @@ def test_a_batch_reports_every_scene_even_when_outputs_exist(tmp_path: Path, cap
     out = tmp_path / "fine"
     out.mkdir()
     existing = out / "s1_lst_downscaled.tif"
-    existing.write_bytes(b"an earlier result")
+    existing.write_bytes(b"II*\x00an earlier result")
     empty = write_lst(tmp_path / "e_lst.tif", np.full((40, 50), np.nan))
     os.link(tmp_path / "s0_guidance.tif", tmp_path / "e_guidance.tif")
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(map(str, scenes + [empty])) + "\n"))
@@ -355,7 +355,7 @@ def test_a_batch_reports_every_scene_even_when_outputs_exist(tmp_path: Path, cap
     assert [l["status"] for l in lines] == ["ok", "error", "ok", "empty"]
     assert "already exists" in lines[1]["error"]
     assert status == 2  # one scene had bad input; the others were still written
-    assert existing.read_bytes() == b"an earlier result"
+    assert existing.read_bytes() == b"II*\x00an earlier result"
     assert (out / "s0_lst_downscaled.tif").is_file() and (out / "s2_lst_downscaled.tif").is_file()
 
 

@@ -44,7 +44,7 @@ def test_a_signal_during_the_cog_step_stops_at_once_and_keeps_the_old_output(
     lst, source = write_canonical_scene(tmp_path, "s", bands=("red",))
     out = tmp_path / "o" / "g.tif"
     out.parent.mkdir()
-    out.write_bytes(b"the previous guidance")
+    out.write_bytes(b"II*\x00the previous guidance")
     monkeypatch.setattr(cog_module, "to_cog", slow_finish)  # run in the child by layout
     sent: list[float] = []
     thread = signal_on_cog(out, signum, sent)
@@ -54,7 +54,7 @@ def test_a_signal_during_the_cog_step_stops_at_once_and_keeps_the_old_output(
     assert code == status
     assert stopped - sent[0] < 5  # the child's long call was not waited for
     assert capsys.readouterr().err.splitlines()[-1] == message
-    assert out.read_bytes() == b"the previous guidance"
+    assert out.read_bytes() == b"II*\x00the previous guidance"
     assert sorted(p.name for p in out.parent.iterdir()) == ["g.tif"]  # no .partial, no .partial.cog
 
 
