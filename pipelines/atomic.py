@@ -31,6 +31,7 @@ from functools import partial
 from pathlib import Path
 
 from pipelines.errors import GroklstWarning, InputError, environment_error, environment_hint
+from pipelines.file_headers import refuse_foreign_output
 
 STALE_AFTER_S = 24 * 3600
 # Bytes the longest temporary name adds to an output's: the aligned guidance's partial,
@@ -249,6 +250,7 @@ def _check_replaceable(target: Path, overwrite: bool, kind: OutputKind) -> None:
             raise InputError(target, "is a device, pipe or socket, not a regular file; an output never "
                              "replaces one", "name a regular file (to discard the output, write it to a "
                              "temporary folder)")
+        refuse_foreign_output(target)  # a user's file under an output's name: not even with --overwrite
     elif not is_dir:
         raise InputError(target, "exists and is not a folder; a dataset never replaces a file",
                          "choose another output folder")

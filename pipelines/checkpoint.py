@@ -25,7 +25,7 @@ from torch import nn
 from models.registry import build_model, get_spec
 from pipelines.atomic import atomic_output
 from pipelines.errors import InputError, special_file_error
-from pipelines.file_headers import refuse_foreign_file
+from pipelines.file_headers import TORCH_HEADERS, refuse_foreign_file
 from pipelines.run_layout import BEST, LAST, STATE
 
 FORMAT = "groklst-checkpoint/1"
@@ -243,20 +243,19 @@ def _missing_hint(path: Path) -> str:
     return f"check the path; {folder} holds {', '.join(found[:SHOWN_NEIGHBOURS])}{more}"
 
 
-TORCH_MAGIC = (b"PK\x03\x04", b"\x80")  # torch.save's zip archive; the legacy pickle format
 
 
 def check_checkpoint_name(path: str | os.PathLike[str]) -> None:
     """Refuse a checkpoint name (``--save-checkpoint``) where a file other than a PyTorch file
     lies: ``--overwrite`` would replace a user's file with the network."""
-    refuse_foreign_file(path, "PyTorch checkpoint", TORCH_MAGIC)
+    refuse_foreign_file(path, "PyTorch checkpoint", TORCH_HEADERS)
 
 
 def _unreadable(path: Path, exc: BaseException) -> str:
     """Why torch could not load ``path``, in a few words (its messages run to many lines)."""
     with open(path, "rb") as fh:
         head = fh.read(4)
-    if not head.startswith(TORCH_MAGIC):
+    if not head.startswith(TORCH_HEADERS):
         return "not a readable groklst checkpoint (not a PyTorch file)"
     first = str(exc).strip().split(". ")[0].splitlines()[0] if str(exc).strip() else type(exc).__name__
     return f"not a readable groklst checkpoint (damaged or truncated: {first[:100]})"

@@ -19,9 +19,11 @@ import rasterio
 from affine import Affine
 from rasterio.windows import Window
 
+from pipelines.atomic import check_writable
 from pipelines.coregister import MAX_SHIFT_LR, ShiftEstimate, crops, estimate_shift
 from pipelines.geotiff import (
     BLOCK,
+    check_geotiff_name,
     copy_metadata,
     copy_profile,
     geotiff_output,
@@ -67,7 +69,10 @@ def coregister_scene(lst_path: str | os.PathLike[str], guidance_path: str | os.P
                      overwrite: bool = False) -> PlacementReport:
     """Measure how far the LST is off its guidance (which must nest in the LST grid) and write
     the LST to ``out_path`` with its grid moved onto the guidance when the offset is reliable
-    (unchanged otherwise). The LST is read by the rule ``downscale`` reads with."""
+    (unchanged otherwise). The LST is read by the rule ``downscale`` reads with. The output is
+    checked first: a name that may not be written is refused before the measurement."""
+    check_geotiff_name(out_path)
+    check_writable(out_path, overwrite, inputs=[lst_path, guidance_path])
     with streaming_gdal_env(), open_raster(lst_path) as lst, open_raster(guidance_path) as guidance:
         check_single_band(lst, lst_path)
         grids = pair_grids(Grid.of(lst), Grid.of(guidance), scale=None, lst_path=lst_path,

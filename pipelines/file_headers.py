@@ -8,6 +8,13 @@ from pathlib import Path
 
 from pipelines.errors import InputError
 
+TIFF_HEADERS = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF, either byte order
+PNG_HEADER = b"\x89PNG\r\n\x1a\n"  # every PNG file's first 8 bytes
+TORCH_HEADERS = (b"PK\x03\x04", b"\x80")  # torch.save's zip archive; the legacy pickle format
+# The formats groklst writes under these names (any case): what may lie there to be replaced.
+_BY_SUFFIX = {".tif": ("TIFF", TIFF_HEADERS), ".tiff": ("TIFF", TIFF_HEADERS), ".png": ("PNG", (PNG_HEADER,)),
+              ".pt": ("PyTorch checkpoint", TORCH_HEADERS), ".pth": ("PyTorch checkpoint", TORCH_HEADERS)}
+
 
 def existing_header(path: str | os.PathLike[str], size: int = 8) -> bytes:
     """The first ``size`` bytes of the regular file at ``path``; empty for none, a symbolic link
@@ -30,3 +37,11 @@ def refuse_foreign_file(path: str | os.PathLike[str], kind: str, headers: tuple[
         raise InputError(path, f"exists and is not a {kind} (its first bytes are no {kind} header), so it is "
                                "no output groklst would replace, even with --overwrite",
                          "name another output, or move the file away yourself")
+
+
+def refuse_foreign_output(path: str | os.PathLike[str]) -> None:
+    """:func:`refuse_foreign_file` for an output named as one of groklst's formats (``.tif``,
+    ``.png``, ``.pt``), before any work; a name in no known format is left to its writer's check."""
+    known = _BY_SUFFIX.get(Path(path).suffix.lower())
+    if known is not None:
+        refuse_foreign_file(path, *known)

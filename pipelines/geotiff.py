@@ -26,7 +26,7 @@ from rasterio.windows import Window
 
 from pipelines.atomic import atomic_output
 from pipelines.errors import InputError, environment_error, special_file_error
-from pipelines.file_headers import refuse_foreign_file
+from pipelines.file_headers import TIFF_HEADERS, refuse_foreign_file
 from pipelines.raster_names import gdal_name
 
 BLOCK = 512
@@ -40,9 +40,6 @@ STREAMING_CACHE_MB = 256  # GDAL block cache while streaming a scene, unless GDA
 # Extensions of other formats: a GeoTIFF under such a name would mislead every tool that opens it.
 OTHER_FORMATS = frozenset({".png", ".jpg", ".jpeg", ".jp2", ".gif", ".bmp", ".webp", ".nc", ".h5",
                            ".hdf", ".he5", ".vrt", ".img", ".asc", ".zarr", ".npy", ".csv", ".json", ".pt"})
-
-
-TIFF_HEADERS = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF, either byte order
 
 
 def check_geotiff_name(path: str | os.PathLike[str]) -> None:

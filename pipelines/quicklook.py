@@ -31,7 +31,7 @@ from rasterio.windows import Window, from_bounds
 
 from pipelines.atomic import atomic_output
 from pipelines.errors import GroklstWarning, InputError
-from pipelines.file_headers import refuse_foreign_file
+from pipelines.file_headers import PNG_HEADER, refuse_foreign_file
 from pipelines.geotiff import open_raster, write_failed
 from pipelines.grids import footprints_disjoint
 from pipelines.lst_values import (LstDecoding, Remedy, band_unit_tag, check_single_band, decode_values,
@@ -46,7 +46,6 @@ TOP_PX = 40  # panel titles
 BOTTOM_PX = 80  # colour bar and its label
 COLORMAP = "inferno"
 PERCENTILES = (2.0, 98.0)
-PNG_HEADER = b"\x89PNG\r\n\x1a\n"  # every PNG file's first 8 bytes
 
 Extent = tuple[float, float, float, float]  # left, right, bottom, top (matplotlib's order)
 

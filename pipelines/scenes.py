@@ -203,8 +203,12 @@ def finished_output(path: Path) -> bool:
     except (rasterio.errors.RasterioError, OSError):
         readable = False
     if not readable:
+        from pipelines.file_headers import TIFF_HEADERS, existing_header
+
+        ours = existing_header(path, 4) in TIFF_HEADERS  # a damaged TIFF may be an earlier run's: --overwrite takes it
         raise InputError(path, "exists but is not a readable GeoTIFF, so it is no finished scene",
-                         "remove it, or pass --overwrite instead of --skip-existing")
+                         "remove it, or pass --overwrite instead of --skip-existing" if ours
+                         else "name another output, or move the file away yourself")
     return True
 
 

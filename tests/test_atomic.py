@@ -32,8 +32,10 @@ def test_failure_inside_leaves_nothing(tmp_path: Path) -> None:
 
 def test_outputs_published_together_appear_only_when_all_are_complete(tmp_path: Path) -> None:
     """A pair written under --overwrite: the second output failing its completeness check
-    leaves the old pair as it was (not a new LST beside an old guidance), and no temporary."""
-    lst, guidance = tmp_path / "s_lst.tif", tmp_path / "s_guidance.tif"
+    leaves the old pair as it was (not a new LST beside an old guidance), and no temporary.
+    (Text stands in for the files, under names of no format groklst writes: a .tif holding
+    text is refused as no TIFF, see test_overwrite_kinds.)"""
+    lst, guidance = tmp_path / "s_lst.bin", tmp_path / "s_guidance.bin"
     lst.write_text("old lst")
     guidance.write_text("old guidance")
 
@@ -48,17 +50,17 @@ def test_outputs_published_together_appear_only_when_all_are_complete(tmp_path: 
             with atomic_output(guidance, overwrite=True, check=truncated) as tmp:
                 tmp.write_text("new guid")
     assert (lst.read_text(), guidance.read_text()) == ("old lst", "old guidance")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["s_guidance.tif", "s_lst.tif"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s_guidance.bin", "s_lst.bin"]
     with published_together():
         for target, text in ((lst, "new lst"), (guidance, "new guidance")):
             with atomic_output(target, overwrite=True) as tmp:
                 tmp.write_text(text)
     assert (lst.read_text(), guidance.read_text()) == ("new lst", "new guidance")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["s_guidance.tif", "s_lst.tif"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s_guidance.bin", "s_lst.bin"]
 
 
 def test_existing_file_kept_without_overwrite(tmp_path: Path) -> None:
-    target = tmp_path / "out.tif"
+    target = tmp_path / "out.bin"
     target.write_text("old")
     with pytest.raises(InputError, match="already exists"):
         with atomic_output(target) as tmp:

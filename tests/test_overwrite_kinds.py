@@ -104,3 +104,66 @@ def test_network_execution_options_with_an_interpolator_are_refused(tmp_path: Pa
         "(hint: drop it, or pass --checkpoint CKPT or --fit to run a network)")
     assert not out.exists()
     assert run(["-q", "downscale", str(lst_path), *BICUBIC, "--precision", "fp32", "-o", str(out)]) == 0
+
+
+# QA R10: the check ran only where each output is written; it now runs with every early output check
+
+
+def test_sample_scene_refuses_a_foreign_file_before_writing_anything(tmp_path: Path, capsys) -> None:
+    """The LST and guidance were written before the truth's name was refused."""
+    fine = tmp_path / "heihe_demo_lst_fine.tif"
+    fine.write_text(NOTES)
+    capsys.readouterr()
+    assert run(["-q", "sample-scene", str(tmp_path), "--size", "8", "--with-truth", "--overwrite"]) == 2
+    assert capsys.readouterr().err.strip() == refusal(fine, "TIFF")
+    assert [p.name for p in tmp_path.iterdir()] == [fine.name] and fine.read_text() == NOTES
+
+
+def test_without_overwrite_a_foreign_file_is_not_told_to_pass_overwrite(tmp_path: Path, capsys) -> None:
+    """"pass --overwrite" sent the user to an option that is refused next."""
+    lst_path, out, png = scene(tmp_path), tmp_path / "o.tif", tmp_path / "x.png"
+    png.write_text(NOTES)
+    capsys.readouterr()
+    assert run(["-q", "downscale", str(lst_path), *BICUBIC, "-o", str(out), "--quicklook", str(png)]) == 2
+    assert capsys.readouterr().err.strip() == refusal(png, "PNG")
+    out.write_text(NOTES)
+    assert run(["-q", "downscale", str(lst_path), *BICUBIC, "-o", str(out), "--skip-existing"]) == 2
+    err = capsys.readouterr().err
+    assert "is not a readable GeoTIFF" in err and "hint: name another output, or move the file away yourself" in err
+
+
+def test_a_skipped_scene_keeps_whatever_lies_at_its_quicklook_name(tmp_path: Path, capsys) -> None:
+    """Nothing is drawn for a skipped scene, so nothing there is refused (the rerun exited 2)."""
+    lst_path, out, png = scene(tmp_path), tmp_path / "o.tif", tmp_path / "x.png"
+    assert run(["-q", "downscale", str(lst_path), *BICUBIC, "-o", str(out)]) == 0
+    png.write_text(NOTES)
+    assert run(["-q", "downscale", str(lst_path), *BICUBIC, "-o", str(out), "--quicklook", str(png),
+                "--skip-existing"]) == 0
+    assert png.read_text() == NOTES
+
+
+def test_precision_beside_a_checkpoint_and_an_interpolator_names_the_real_clash(tmp_path: Path, capsys) -> None:
+    capsys.readouterr()
+    assert run(["-q", "downscale", str(scene(tmp_path)), *BICUBIC, "--checkpoint", str(tmp_path / "x.pt"),
+                "--precision", "bf16", "-o", str(tmp_path / "o.tif")]) == 2
+    assert "give either --checkpoint or --model, not both" in capsys.readouterr().err
+
+
+def test_coregister_checks_its_output_before_measuring(tmp_path: Path, capsys, monkeypatch) -> None:
+    """It measured for ~30 s on a 300 px scene before 'output already exists' or a foreign file."""
+    import pipelines.coregister_scene as coregister_scene
+
+    def measured(*args: object, **kwargs: object) -> None:
+        raise AssertionError("measured before the output was checked")
+
+    monkeypatch.setattr(coregister_scene, "_measure", measured)
+    lst_path = scene(tmp_path)
+    guidance = lst_path.with_name(lst_path.name.replace("_lst", "_guidance"))
+    out = tmp_path / "c.tif"
+    out.write_text(NOTES)
+    capsys.readouterr()
+    assert run(["-q", "coregister", str(lst_path), str(guidance), "-o", str(out), "--overwrite"]) == 2
+    assert capsys.readouterr().err.strip() == refusal(out, "TIFF")
+    out.write_bytes(b"II*\x00an earlier output")
+    assert run(["-q", "coregister", str(lst_path), str(guidance), "-o", str(out)]) == 2
+    assert "output already exists (hint: pass --overwrite" in capsys.readouterr().err

@@ -470,11 +470,11 @@ def downscale(
                                max_output_pixels=None if force else MAX_OUTPUT_PIXELS,
                                hole_margin=hole_margin,
                                execution=_execution(precision, compile_model, plain,
-                                                    None if fit or model not in INTERPOLATORS else model),
+                                                    None if fit or checkpoint or model not in INTERPOLATORS else model),
                                cog=cog, overviews=overviews, scale=scale,
                                tags=scene.tags if scene is not None else {})
     if quicklook is not None:
-        from pipelines.quicklook import check_png_name, check_png_replaceable
+        from pipelines.quicklook import check_png_name
 
         if len(jobs) > 1:
             raise InputError("--quicklook", "applies to a single input", "run groklst quicklook on each output")
@@ -488,7 +488,6 @@ def downscale(
                              "give the PNG another name")
         check_png_name(quicklook)
         _check_quicklook_writable(quicklook, jobs[0], overwrite, skip_existing, _read_files(scene, jobs[0]))
-        check_png_replaceable(quicklook)
         jobs = [replace(jobs[0], quicklook=quicklook)]  # drawn before the scene's line, which says how it went
     fit_options = build_fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
                                     fit_lr, degradation, fallback, units, seed, device, fit_candidates,
@@ -588,10 +587,11 @@ def _check_named_files(checkpoint: Optional[Path], guidance: Optional[Path]) -> 
     """Refuse a --checkpoint or --guidance that names no usable file when there is no scene to
     read them (empty stdin), as a run with scenes refuses them: a script's typo is exit 2, not a
     silent exit 0. Cheaply: the checkpoint's first bytes and the guidance's header, no model loaded."""
-    from pipelines.checkpoint import TORCH_MAGIC, load_checkpoint
+    from pipelines.checkpoint import load_checkpoint
+    from pipelines.file_headers import TORCH_HEADERS
     from pipelines.geotiff import open_raster
 
-    if checkpoint is not None and not _looks_like_torch_file(checkpoint, TORCH_MAGIC):
+    if checkpoint is not None and not _looks_like_torch_file(checkpoint, TORCH_HEADERS):
         load_checkpoint(checkpoint)  # refuses it as a scene's run would, without reading any weights
     if guidance is not None:
         with open_raster(guidance):
@@ -675,6 +675,9 @@ def _check_quicklook_writable(png: Path, job: SceneJob, overwrite: bool, skip_ex
             return
         raise InputError(png, "exists but the output does not; --skip-existing never replaces it",
                          "remove it, or name another --quicklook file")
+    from pipelines.quicklook import check_png_replaceable
+
+    check_png_replaceable(png)  # also a PNG named without .png, which check_writable cannot tell
     check_writable(png, overwrite, inputs=inputs)
 
 
