@@ -205,7 +205,8 @@ def finished_output(path: Path) -> bool:
     if not readable:
         from pipelines.file_headers import TIFF_HEADERS, existing_header
 
-        ours = existing_header(path, 4) in TIFF_HEADERS  # a damaged TIFF may be an earlier run's: --overwrite takes it
+        header = existing_header(path, 4)  # empty, or a damaged TIFF (an earlier run's?): --overwrite takes it
+        ours = header == b"" or header in TIFF_HEADERS
         raise InputError(path, "exists but is not a readable GeoTIFF, so it is no finished scene",
                          "remove it, or pass --overwrite instead of --skip-existing" if ours
                          else "name another output, or move the file away yourself")

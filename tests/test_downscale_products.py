@@ -94,7 +94,7 @@ def test_skip_existing_refuses_an_output_that_is_no_geotiff_before_ingesting(tmp
     assert run(["downscale", *folders, "--dem", dem, "-o", str(out), "--skip-existing"]) == 2
     assert capsys.readouterr().err.strip().endswith(
         f"{out}: exists but is not a readable GeoTIFF, so it is no finished scene "
-        "(hint: remove it, or pass --overwrite instead of --skip-existing)"
+        "(hint: name another output, or move the file away yourself)"
         f" (scene {', '.join(folders)})")  # a scene's error, as for a raster scene
     assert out.read_bytes() == b"not ours" and hidden_folders(tmp_path) == []
 

@@ -352,7 +352,7 @@ def test_a_saved_run_needs_resume_or_overwrite(dataset: Path, saved_run: Path, t
 
 def test_overwrite_removes_only_the_run_files(dataset: Path, saved_run: Path, tmp_path: Path) -> None:
     out = copy_of(saved_run, tmp_path)
-    (out / STATE).write_bytes(b"a state this test must see replaced")
+    (out / STATE).write_bytes(b"PK\x03\x04a state this test must see replaced")  # a PyTorch file's header
     (out / "notes.txt").write_text("lr sweep, second try")
     (out / "plots").mkdir()
     (out / "plots" / "loss.png").write_bytes(b"\x89PNG a user's plot")

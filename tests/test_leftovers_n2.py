@@ -110,8 +110,10 @@ def test_skip_existing_refuses_an_output_that_is_no_geotiff(scene: Path, tmp_pat
                 "--json"]) == 2
     line = json.loads(capsys.readouterr().out)
     assert line["status"] == "error"
+    hint = ("remove it, or pass --overwrite instead of --skip-existing" if not content  # an empty file is replaceable
+            else "name another output, or move the file away yourself")  # another format: never replaced
     assert line["error"] == (f"{out}: exists but is not a readable GeoTIFF, so it is no finished scene "
-                             "(hint: remove it, or pass --overwrite instead of --skip-existing)")
+                             f"(hint: {hint})")
     assert out.read_bytes() == content
 
 

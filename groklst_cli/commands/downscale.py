@@ -527,8 +527,8 @@ def downscale(
                                  "replaces it", "remove it, or name another --save-checkpoint file")
             from pipelines.checkpoint import check_checkpoint_name
 
-            check_checkpoint_name(save_checkpoint)
-            check_writable(save_checkpoint, overwrite, inputs=_read_files(scene, jobs[0]))
+            check_writable(save_checkpoint, overwrite, inputs=_read_files(scene, jobs[0]))  # an input first
+            check_checkpoint_name(save_checkpoint)  # also a checkpoint named without .pt
             _refuse_output_onto(jobs, save_checkpoint, "the --save-checkpoint file")
         if align:  # before the fit, which learns from the aligned guidance
             jobs, options = _aligned_for_fit(ctx, jobs[0], options)
@@ -677,8 +677,8 @@ def _check_quicklook_writable(png: Path, job: SceneJob, overwrite: bool, skip_ex
                          "remove it, or name another --quicklook file")
     from pipelines.quicklook import check_png_replaceable
 
+    check_writable(png, overwrite, inputs=inputs)  # an input first
     check_png_replaceable(png)  # also a PNG named without .png, which check_writable cannot tell
-    check_writable(png, overwrite, inputs=inputs)
 
 
 def _noted_quicklook(png: Optional[Path]) -> Callable[[SceneReport], SceneReport]:
