@@ -212,15 +212,21 @@ def check_writable(
 ) -> Path:
     """Fail early (before any work) if ``path`` may not be written; create its folder."""
     target = Path(path)
-    for source in inputs:
-        if source is not None and same_path(target, source):
-            raise InputError(target, "the output is one of the inputs; it would be overwritten",
-                             "write the output under another name")
+    refuse_input_as_output(target, inputs)
     if target.exists() or target.is_symlink():
         _check_replaceable(target, overwrite, kind)
     _check_parent(target)
     _check_name_length(target)
     return target
+
+
+def refuse_input_as_output(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str] | None]) -> None:
+    """Refuse an output that is one of ``inputs`` (links and spellings resolved): said before
+    anything else about the file there, which is the input's, not a stale output."""
+    for source in inputs:
+        if source is not None and same_path(path, source):
+            raise InputError(path, "the output is one of the inputs; it would be overwritten",
+                             "write the output under another name")
 
 
 def _check_name_length(target: Path) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from models.registry import build_model, get_spec
-from pipelines.atomic import atomic_output
+from pipelines.atomic import atomic_output, refuse_input_as_output
 from pipelines.errors import InputError, special_file_error
 from pipelines.file_headers import TORCH_HEADERS, refuse_foreign_file
 from pipelines.run_layout import BEST, LAST, STATE
@@ -245,9 +245,14 @@ def _missing_hint(path: Path) -> str:
 
 
 
-def check_checkpoint_name(path: str | os.PathLike[str]) -> None:
+def check_checkpoint_name(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]] = ()) -> None:
     """Refuse a checkpoint name (``--save-checkpoint``) where a file other than a PyTorch file
-    lies: ``--overwrite`` would replace a user's file with the network."""
+    lies: ``--overwrite`` would replace a user's file with the network; and a name that says a
+    raster or a picture (``ck.tif``), which a rerun's output checks would take for a foreign file."""
+    refuse_input_as_output(path, inputs)  # an input there is said as such, whatever its name
+    suffix = Path(path).suffix.lower()
+    if suffix in (".tif", ".tiff", ".png"):
+        raise InputError(path, f"a checkpoint is a PyTorch file, not {suffix}", "name it .pt")
     refuse_foreign_file(path, "PyTorch checkpoint", TORCH_HEADERS)
 
 

@@ -24,7 +24,7 @@ from rasterio._err import CPLE_BaseError  # what GDAL raises directly, e.g. from
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from rasterio.windows import Window
 
-from pipelines.atomic import atomic_output
+from pipelines.atomic import atomic_output, refuse_input_as_output
 from pipelines.errors import InputError, environment_error, special_file_error
 from pipelines.file_headers import TIFF_HEADERS, refuse_foreign_file
 from pipelines.raster_names import gdal_name
@@ -42,7 +42,7 @@ OTHER_FORMATS = frozenset({".png", ".jpg", ".jpeg", ".jp2", ".gif", ".bmp", ".we
                            ".hdf", ".he5", ".vrt", ".img", ".asc", ".zarr", ".npy", ".csv", ".json", ".pt"})
 
 
-def check_geotiff_name(path: str | os.PathLike[str]) -> None:
+def check_geotiff_name(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]] = ()) -> None:
     """Refuse an output name whose extension says another format (``-o out.png``), and a name
     where a file other than a TIFF already lies (``-o notes.txt --overwrite`` would replace a
     file groklst never makes); an empty file (``mktemp``) or a symbolic link (replaced itself,
@@ -52,6 +52,7 @@ def check_geotiff_name(path: str | os.PathLike[str]) -> None:
         picture = suffix in (".png", ".jpg", ".jpeg")
         raise InputError(path, f"groklst writes GeoTIFF, not {suffix}",
                          "name the output .tif" + ("; --quicklook PNG adds a picture" if picture else ""))
+    refuse_input_as_output(path, inputs)  # an input there is not "a file that is no TIFF"
     refuse_foreign_file(path, "TIFF", TIFF_HEADERS)
 
 
@@ -434,7 +435,8 @@ def geotiff_output(
     ``finish`` rewrites the complete temporary file in place (overviews, a COG); the result is
     checked again.
     """
-    check_geotiff_name(path)
+    inputs = tuple(inputs)  # read twice: here and by atomic_output
+    check_geotiff_name(path, inputs)
 
     def complete(tmp: Path) -> None:
         check_complete(tmp, path, decode=finish is None)  # finish reads every pixel anyway

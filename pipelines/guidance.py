@@ -496,7 +496,7 @@ def build_guidance(
     """
     report_progress = on_progress or (lambda done, total, what: None)
     inputs = [lst_path, *(spec.path for spec in sources)]
-    check_geotiff_name(out_path)
+    check_geotiff_name(out_path, inputs)
     check_writable(out_path, options.overwrite, inputs=inputs)
     with streaming_gdal_env(), ExitStack() as stack:
         lst = stack.enter_context(open_raster(lst_path))

@@ -167,3 +167,28 @@ def test_coregister_checks_its_output_before_measuring(tmp_path: Path, capsys, m
     out.write_bytes(b"II*\x00an earlier output")
     assert run(["-q", "coregister", str(lst_path), str(guidance), "-o", str(out)]) == 2
     assert "output already exists (hint: pass --overwrite" in capsys.readouterr().err
+
+
+def test_an_input_named_as_an_output_is_said_to_be_one_before_its_format(tmp_path: Path, capsys) -> None:
+    """QA R11: guidance and mask called an ENVI input given as -o "no TIFF", not one of the inputs."""
+    import rasterio
+
+    lst_path = scene(tmp_path)
+    dem = tmp_path / "dem.bil"
+    with rasterio.open(lst_path) as src:
+        profile = {**src.profile, "driver": "ENVI"}
+        profile.pop("blockxsize", None), profile.pop("blockysize", None), profile.pop("tiled", None)
+        with rasterio.open(dem, "w", **profile) as dst:
+            dst.write(src.read())
+    for command in (["guidance", str(lst_path), str(dem), "--scale", "2"], ["mask", str(dem), str(lst_path)]):
+        capsys.readouterr()
+        assert run(["-q", *command, "-o", str(dem), "--overwrite"]) == 2
+        assert "the output is one of the inputs" in capsys.readouterr().err
+
+
+def test_a_checkpoint_named_as_a_raster_is_refused_up_front(tmp_path: Path, capsys) -> None:
+    """QA R11: --save-checkpoint ck.tif worked once; its rerun was refused as 'no TIFF' for ever."""
+    capsys.readouterr()
+    assert run(["-q", "downscale", str(scene(tmp_path)), "--fit", *NETWORK, "--save-checkpoint",
+                str(tmp_path / "ck.tif"), "-o", str(tmp_path / "o.tif")]) == 2
+    assert "a checkpoint is a PyTorch file, not .tif (hint: name it .pt)" in capsys.readouterr().err

@@ -527,8 +527,8 @@ def downscale(
                                  "replaces it", "remove it, or name another --save-checkpoint file")
             from pipelines.checkpoint import check_checkpoint_name
 
-            check_writable(save_checkpoint, overwrite, inputs=_read_files(scene, jobs[0]))  # an input first
-            check_checkpoint_name(save_checkpoint)  # also a checkpoint named without .pt
+            check_checkpoint_name(save_checkpoint, _read_files(scene, jobs[0]))
+            check_writable(save_checkpoint, overwrite, inputs=_read_files(scene, jobs[0]))
             _refuse_output_onto(jobs, save_checkpoint, "the --save-checkpoint file")
         if align:  # before the fit, which learns from the aligned guidance
             jobs, options = _aligned_for_fit(ctx, jobs[0], options)
