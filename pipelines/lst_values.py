@@ -29,7 +29,7 @@ from rasterio.windows import Window
 
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError, printable_path
 from pipelines.geotiff import band_scaling, read_window
-from pipelines.units import KELVIN_OFFSET, Units, detect_units, tagged_units, unit_tag
+from pipelines.units import KELVIN_OFFSET, Units, detect_units, tagged_fahrenheit, tagged_units, unit_tag
 
 PLAUSIBLE_KELVIN = (150.0, 400.0)
 PLAUSIBLE_CELSIUS = (-120.0, 120.0)
@@ -249,6 +249,10 @@ def units_from_values(values: np.ndarray, tag: str, path: str | os.PathLike[str]
     are the authority), warning where ``tag``, the file's unit tag, names the other one (a tool
     that converted the values but not the metadata): ``remedy`` says how to silence it."""
     units = detect_units(values)
+    if tagged_fahrenheit(tag):  # 80 degF read as 80 degC would pass every plausibility check
+        raise InputError(path, f"its unit tag says {tag}: groklst reads Kelvin or Celsius, and Fahrenheit "
+                               "values would pass for Celsius", "convert the values (K = (F - 32) * 5/9 + "
+                         f"273.15), or if the tag is wrong, {(remedy or Remedy()).declare_units(units)}")
     finite = values[np.isfinite(values)]
     if tagged_units(tag) not in (Units.auto, units) and finite.size:
         said = "Kelvin" if units is Units.kelvin else "Celsius"

@@ -53,11 +53,26 @@ _KELVIN_WORDS = frozenset({"k", "kelvin", "kelvins", "degk", "deg k", "degree k"
                            "degree kelvin", "degrees kelvin"})
 
 
+_FAHRENHEIT_WORDS = frozenset({"degf", "deg f", "f", "fahrenheit", "deg fahrenheit", "degree f", "degrees f",
+                               "degree fahrenheit", "degrees fahrenheit"})
+
+
+def _tag_words(tag: str | None) -> str:
+    """A unit tag in plain lower-case words: ``°C``, ``deg_C`` and ``degC`` alike."""
+    text = (tag or "").lower().replace("°", " deg ").replace("º", " deg ")
+    return " ".join(text.replace("_", " ").replace("-", " ").split())
+
+
+def tagged_fahrenheit(tag: str | None) -> bool:
+    """Whether a unit tag names degrees Fahrenheit, which groklst does not read: such values
+    (32..140 for land surfaces) would pass for Celsius."""
+    return _tag_words(tag) in _FAHRENHEIT_WORDS
+
+
 def tagged_units(tag: str | None) -> Units:
     """The unit a unit tag (``degC``, ``deg_C``, ``degrees Celsius``, ``K``, ``kelvin``...)
     names; ``auto`` for no tag or one that names no temperature unit (``1``, ``W m-2``)."""
-    text = (tag or "").lower().replace("°", " deg ").replace("º", " deg ")
-    words = " ".join(text.replace("_", " ").replace("-", " ").split())
+    words = _tag_words(tag)
     if words in _CELSIUS_WORDS:
         return Units.celsius
     if words in _KELVIN_WORDS:

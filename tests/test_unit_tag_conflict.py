@@ -131,3 +131,17 @@ def test_quicklook_reads_another_file_of_the_input_name_by_its_own_values(tmp_pa
         _recorded_reading(tags, out, kelvin, tags["lst_source"]).decoding, Units.auto)
     assert run(["quicklook", str(out), "--lst", str(celsius), "-o", str(tmp_path / "q.png")]) == 0
     assert "input panel shows values" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("tag", ["degF", "°F", "Fahrenheit", "deg_F"])
+def test_a_fahrenheit_tag_is_refused_unless_a_unit_is_declared(tmp_path: Path, capsys, tag: str) -> None:
+    """80 degF read by its values is 80 degC, a plausible LST: it would pass silently."""
+    lst, _ = make_scene(tmp_path, lst_offset=-273.15 + 10.0)  # values 27..37: as plausible in degF as in degC
+    retag(lst, tag)
+    capsys.readouterr()
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(tmp_path / "o.tif")]) == 2
+    err = capsys.readouterr().err
+    assert f"its unit tag says {tag}: groklst reads Kelvin or Celsius" in err
+    assert "pass --units celsius to declare it" in err and not (tmp_path / "o.tif").exists()
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(tmp_path / "o.tif"),
+                "--units", "celsius"]) == 0
