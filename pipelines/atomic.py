@@ -257,6 +257,9 @@ def _check_replaceable(target: Path, overwrite: bool, kind: OutputKind) -> None:
                              "replaces one", "name a regular file (to discard the output, write it to a "
                              "temporary folder)")
         refuse_foreign_output(target)  # a user's file under an output's name: not even with --overwrite
+    elif target.is_symlink():
+        raise InputError(target, f"is a symbolic link (to {os.readlink(target)}); a dataset never replaces a link "
+                         "or writes through one", "name the folder itself, or choose another output folder")
     elif not is_dir:
         raise InputError(target, "exists and is not a folder; a dataset never replaces a file",
                          "choose another output folder")

@@ -353,3 +353,15 @@ def test_write_failed_names_the_output_once_with_a_fitting_hint(tmp_path: Path) 
     assert ".partial" not in str(error) and str(tmp_path / "out.tif") in error.problem
     assert error.problem.count("Permission denied") == 1
     assert error.hint == "check the permissions of the output folder"
+
+
+def test_a_dataset_output_that_is_a_link_is_named_as_a_link(tmp_path: Path) -> None:
+    """QA: ``prepare -o LINK --overwrite`` (a link to a dataset folder) said "exists and is not a folder"."""
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    (folder / "info.json").write_text("{}")
+    link = tmp_path / "dslink"
+    link.symlink_to(folder)
+    with pytest.raises(InputError, match=r"is a symbolic link \(to .*ds\); a dataset never replaces a link"):
+        check_writable(link, True, kind=OutputKind.dataset)
+    assert link.is_symlink() and (folder / "info.json").read_text() == "{}"
