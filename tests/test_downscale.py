@@ -54,7 +54,7 @@ def make_scene(
     res = 30.0
     lst_path = folder / f"{name}_lst.tif"
     write_raster(lst_path, lst, crs=crs_obj, transform=Affine(res, 0, X0, 0, -res, Y0),
-                 descriptions=["lst"], units="K", overwrite=True)
+                 descriptions=["lst"], units="degC" if lst_offset < -200 else "K", overwrite=True)
     if lst_nodata is not None:
         with rasterio.open(lst_path, "r+") as dst:
             dst.nodata = lst_nodata

@@ -55,7 +55,8 @@ def test_a_degc_tagged_kelvin_lst_is_read_as_kelvin_with_one_warning(tmp_path: P
 
 
 def test_a_k_tagged_celsius_lst_is_read_as_celsius_with_a_warning(tmp_path: Path, capsys) -> None:
-    lst, _ = make_scene(tmp_path, lst_offset=-273.15)  # make_scene tags it K
+    lst, _ = make_scene(tmp_path, lst_offset=-273.15)
+    retag(lst, "K")
     kelvin, _ = make_scene(tmp_path, name="k")
     out, err = downscale(lst, tmp_path / "c.tif", capsys)
     assert "its unit tag says K but its values (median 2" in err and "read as Celsius" in err
