@@ -65,6 +65,7 @@ from pipelines.warping import grid_rows, strip_height, warp_bands
 from pipelines.water_vapour import WaterVapour
 
 DEFAULT_DEM_M = 0.0  # elevation written when no --dem is given (a constant band, flagged in the tags)
+NO_DEM_WARNING = "no --dem given"  # how that warning begins: downscale drops it where no model reads the DEM
 MII_GUIDANCE_BANDS = (2, 3, 4, 5, 6, 7)  # deep blue, blue, green, red, VRE, NIR
 GREEN, RED, NIR = 4, 5, 7  # the MII bands the indices and the emissivity use
 MAX_SOLAR_ZENITH = 85.0  # deg; lower suns make TOA reflectance meaningless (night MII scenes)
@@ -436,7 +437,7 @@ class _Dem:
         self.path = path
         self.covered = self.missing = 0
         if self.src is None:
-            warnings.warn(f"no --dem given: the dem band is filled with the constant {DEFAULT_DEM_M:g} m "
+            warnings.warn(f"{NO_DEM_WARNING}: the dem band is filled with the constant {DEFAULT_DEM_M:g} m "
                           "(downscale gives a model its training mean elevation there instead)",
                           IngestWarning, stacklevel=3)
             self.source = f"{FILLED_DEM_PREFIX}{DEFAULT_DEM_M:g} m"

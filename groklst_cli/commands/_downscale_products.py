@@ -227,7 +227,9 @@ def _unused_dem_unwarned(unused: bool) -> Iterator[None]:
     it is filled with changes nothing an interpolator writes."""
     with warnings.catch_warnings():
         if unused:
-            warnings.filterwarnings("ignore", message="no --dem given")
+            from pipelines.ingest import NO_DEM_WARNING
+
+            warnings.filterwarnings("ignore", message=NO_DEM_WARNING)
         yield
 
 
