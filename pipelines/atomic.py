@@ -9,7 +9,8 @@ killed run left behind are removed by the next run of the same output once they 
 :data:`STALE_AFTER_S`, younger ones are reported. Only the exact names groklst writes are
 removed, and only as the kind of entry it writes (a folder only as a dataset's partial), so a
 user's file or folder that merely looks alike is never touched. A name too long to leave room
-for the temporary names beside it is refused before any work.
+for the temporary names beside it is refused before any work. A new output's permissions
+follow the umask; a replaced one keeps the permission bits and group of what it replaces.
 """
 
 from __future__ import annotations
@@ -364,6 +365,7 @@ def _remove(path: Path) -> None:
 
 def _publish_file(tmp: Path, target: Path, overwrite: bool) -> None:
     if overwrite:
+        _keep_permissions(tmp, target)
         os.replace(tmp, target)
         return
     try:
@@ -398,9 +400,30 @@ def _publish_dir(tmp: Path, target: Path, overwrite: bool, kind: OutputKind) -> 
         for entry in backup.iterdir():
             if entry.name not in ours:
                 entry.rename(target / entry.name)
+        _keep_permissions(target, backup)  # last: a read-only folder would refuse the moves
         _remove(backup)
     else:
         tmp.rename(target)
+
+
+def _keep_permissions(new: Path, old: Path) -> None:
+    """Give ``new`` the permission bits and group of ``old``, the output it replaces, when that
+    is a regular file (a folder, for a folder): a user's 0444 or group-writable 0664 output stays
+    so under ``--overwrite``, as with ``cp`` onto a file. A symbolic link is replaced itself and
+    keeps nothing; a group the user is not in stays the new file's own. Set-id bits are kept
+    only on a folder (a setgid dataset folder), never on a file."""
+    try:
+        info = old.lstat()
+    except FileNotFoundError:
+        return
+    is_dir = stat.S_ISDIR(info.st_mode)
+    if is_dir != new.is_dir() or not (is_dir or stat.S_ISREG(info.st_mode)):
+        return
+    try:
+        os.chown(new, -1, info.st_gid)
+    except OSError:  # not the user's group (EPERM), or one the file system cannot give
+        pass
+    os.chmod(new, stat.S_IMODE(info.st_mode) & (0o7777 if is_dir else 0o777))
 
 
 @contextmanager

@@ -1,0 +1,127 @@
+"""Output permissions: a new output follows the umask, one replaced under --overwrite keeps the
+permission bits (and group) of the file or dataset folder it replaces."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipelines.atomic import DATASET_FORMAT, OutputKind, atomic_output
+from pipelines.checkpoint import Checkpoint
+
+GROKLST = Path(sys.executable).with_name("groklst")
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def groklst(umask: int, cwd: Path, *args: str) -> None:
+    """Run the CLI under ``umask`` (a shell's, so this process's umask is never touched)."""
+    command = f"umask {umask:03o} && exec {GROKLST} -q " + " ".join(args)
+    subprocess.run(["sh", "-c", command], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("umask, expected", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_new_geotiffs_follow_the_umask(tmp_path: Path, umask: int, expected: int) -> None:
+    groklst(umask, tmp_path, "sample-scene", ".", "--size", "16", "--name", "s")
+    assert {p.name: mode(p) for p in tmp_path.iterdir()} == {"s_lst.tif": expected, "s_guidance.tif": expected}
+
+
+@pytest.mark.parametrize("kept", [0o444, 0o664, 0o640])
+def test_geotiffs_replaced_under_overwrite_keep_their_mode(tmp_path: Path, kept: int) -> None:
+    groklst(0o022, tmp_path, "sample-scene", ".", "--size", "16", "--name", "s")
+    lst = tmp_path / "s_lst.tif"
+    lst.chmod(kept)
+    before = lst.stat().st_ino
+    groklst(0o022, tmp_path, "sample-scene", ".", "--size", "16", "--name", "s", "--seed", "7", "--overwrite")
+    assert lst.stat().st_ino != before  # replaced (a read-only output too), not left alone
+    assert mode(lst) == kept
+    assert mode(tmp_path / "s_guidance.tif") == 0o644  # untouched bits stay the umask's
+
+
+def test_a_png_replaced_under_overwrite_keeps_its_mode(tmp_path: Path) -> None:
+    groklst(0o022, tmp_path, "sample-scene", ".", "--size", "16", "--name", "s")
+    args = ("quicklook", "s_lst.tif", "--lst", "s_lst.tif", "-o", "q.png")
+    groklst(0o002, tmp_path, *args)
+    png = tmp_path / "q.png"
+    assert mode(png) == 0o664
+    png.chmod(0o604)
+    groklst(0o022, tmp_path, *args, "--overwrite")
+    assert mode(png) == 0o604
+
+
+def test_a_checkpoint_is_made_with_the_umask_and_keeps_its_mode_when_replaced(tmp_path: Path, umask_022) -> None:
+    path = tmp_path / "model.pt"
+    ckpt = Checkpoint(model="bicubic", scale=2, bands=["a"])
+    ckpt.save(path)
+    assert mode(path) == 0o644
+    path.chmod(0o660)
+    ckpt.save(path, overwrite=True)
+    assert mode(path) == 0o660
+
+
+def test_a_symbolic_link_is_replaced_by_a_file_of_the_umasks_mode(tmp_path: Path, umask_022) -> None:
+    """The link itself is replaced (as documented); the file it led to is not the output's."""
+    elsewhere = tmp_path / "elsewhere.bin"
+    elsewhere.write_text("theirs")
+    elsewhere.chmod(0o600)
+    link = tmp_path / "out.bin"
+    link.symlink_to(elsewhere)
+    with atomic_output(link, overwrite=True) as tmp:
+        tmp.write_text("ours")
+    assert not link.is_symlink() and mode(link) == 0o644
+    assert elsewhere.read_text() == "theirs" and mode(elsewhere) == 0o600
+
+
+def test_setuid_bits_of_a_replaced_file_are_not_kept(tmp_path: Path, umask_022) -> None:
+    target = tmp_path / "out.bin"
+    target.write_text("old")
+    target.chmod(0o4755)
+    with atomic_output(target, overwrite=True) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new" and mode(target) == 0o755
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="giving a file any group takes root")
+def test_a_replaced_file_keeps_its_group(tmp_path: Path) -> None:
+    target = tmp_path / "out.bin"
+    target.write_text("old")
+    os.chown(target, -1, 4321)
+    with atomic_output(target, overwrite=True) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new" and target.stat().st_gid == 4321
+
+
+def test_a_dataset_folder_replaced_under_overwrite_keeps_its_mode(tmp_path: Path, umask_022) -> None:
+    out = tmp_path / "ds"
+
+    def write() -> None:
+        with atomic_output(out, overwrite=True, kind=OutputKind.dataset) as tmp:
+            tmp.mkdir()
+            (tmp / "info.json").write_text(json.dumps({"format": DATASET_FORMAT}))
+
+    write()
+    assert mode(out) == 0o755
+    (out / "notes.txt").write_text("mine")
+    out.chmod(0o2775)  # a group-shared dataset folder
+    write()
+    assert mode(out) == 0o2775
+    assert (out / "notes.txt").read_text() == "mine"
+    assert mode(out / "info.json") == 0o644
