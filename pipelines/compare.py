@@ -35,7 +35,7 @@ from rasterio.windows import Window
 
 from pipelines.compare_shift import ContentShift, content_shift
 from pipelines.errors import GroklstWarning, InputError, printable_path
-from pipelines.geotiff import open_raster, streaming_gdal_env
+from pipelines.geotiff import streaming_gdal_env
 from pipelines.grids import (ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, nesting_factor, offset_words,
                              resolution_units)
 from pipelines.lst_values import (
@@ -50,6 +50,7 @@ from pipelines.lst_values import (
 )
 from pipelines.metrics import METRICS, correlation, zero_if_roundoff
 from pipelines.percent import percent
+from pipelines.pipe_input import Inputs
 from pipelines.units import KELVIN_OFFSET, Units
 
 NEST_HINT = "resample it onto a grid that nests in the others (gdalwarp -tap)"
@@ -243,7 +244,8 @@ def compare(reference: Path, candidates: Sequence[Path], *, units: Units = Units
         raise InputError("--aggregate", f"unknown aggregation {aggregate!r}", "use kelvin or radiance")
     paths = [Path(reference), *map(Path, candidates)]
     with streaming_gdal_env(), ExitStack() as stack:  # GDAL's default cache grows with the scene
-        sources = [stack.enter_context(open_raster(p)) for p in paths]
+        inputs = Inputs(stack)  # a named pipe (compare t.tif <(gunzip -c c.tif.gz)) is read into memory
+        sources = [inputs.open(p) for p in paths]
         for src, path in zip(sources, paths):
             check_single_band(src, path)
         common = common_grid([Grid.of(s) for s in sources], paths)

@@ -60,6 +60,8 @@ def compare_cmd(
     candidates when under 95 % of the reference's valid pixels are scored. Each candidate's content
     offset against the reference is measured (--json "shift": pixels and map units, x east, y north;
     null when not measurable) and a reliable one of half a pixel or more is warned about.
+    Any raster may come through a pipe (compare truth.tif <(gunzip -c cand.tif.gz), /dev/stdin):
+    it is read into memory, up to half the machine's, and must be a GeoTIFF.
     """
     from pipelines.compare import compare
 
