@@ -67,9 +67,11 @@ def test_downscale_refuses_a_pipe_as_the_guidance_and_the_checkpoint(scene, fifo
     assert not (tmp_path / "o.tif").exists()
 
 
-def test_compare_refuses_a_pipe_on_either_side(scene, fifo) -> None:
-    _refused_as_pipe(_groklst("compare", fifo, scene[0]), fifo)
-    _refused_as_pipe(_groklst("compare", scene[0], fifo), fifo)
+def test_mask_refuses_a_pipe_on_either_side(scene, fifo, tmp_path) -> None:
+    """compare reads a pipe into memory (tests/test_compare_pipes.py); mask, like the rest, refuses one."""
+    _refused_as_pipe(_groklst("mask", fifo, scene[0], "-o", tmp_path / "m.tif"), fifo)
+    _refused_as_pipe(_groklst("mask", scene[0], fifo, "-o", tmp_path / "m.tif"), fifo)
+    assert not (tmp_path / "m.tif").exists()
 
 
 def test_an_output_or_input_under_a_looping_symlink_is_a_one_line_input_error(scene, tmp_path, monkeypatch) -> None:
