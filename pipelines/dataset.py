@@ -7,8 +7,12 @@ Layout (a directory, written atomically by the caller)::
                     hr_lst (patch, y, x), guidance (patch, band, y, x),
                     lr_lst_x{s} (patch, y_x{s}, x_x{s}) per scale s - float32 Kelvin, NaN nodata;
                     scene, split, crs (WKT) (patch) str; row_off, col_off (patch) int64;
-                    transform (patch, 6) float64 = affine a, b, c, d, e, f of the patch's HR grid;
-                    attrs: bands, scales, hr_resolution, patch, stride, degrade, groklst_version
+                    transform (patch, affine) float64 = affine a, b, c, d, e, f of the patch's HR grid;
+                    attrs: bands, scales, hr_resolution, patch, stride, degrade, groklst_version.
+                    CF attributes for xarray (read by nothing here): units and long_name; coords
+                    band, band_units (band), affine (a..f); for georeferenced patches the pixel
+                    centres hr_x (patch, x), hr_y (patch, y), lr_x_x{s}, lr_y_x{s} in each patch's
+                    CRS, and spatial_ref (crs_wkt) when every patch has one CRS
       stats.json    z-score statistics of LST and each band, from the train split only
       splits/{train,val,test}.txt   one patch index per line
       info.json     counts per split and scene, dropped patches, settings
@@ -131,6 +135,60 @@ def _lr_dims(scale: int) -> tuple[str, str]:
     return f"y_x{scale}", f"x_x{scale}"
 
 
+# Normalised-difference indices are ratios: dimensionless whatever the scaling of their inputs.
+_INDEX_BANDS = frozenset({"ndvi", "ndwi", "ndmvi"})
+_AFFINE = ("a", "b", "c", "d", "e", "f")
+_LST_UNITS = {"units": "K", "standard_name": "surface_temperature"}
+
+
+def guidance_band_units(bands: Sequence[str], tagged: Sequence[str] | None = None) -> list[str]:
+    """Each band's unit: its tag in the guidance files, else "1" for an index, else "" (unknown).
+
+    Reflectance or a DEM without a tag stays unknown: digital numbers (Sentinel-2's 0-10000)
+    are not unitless reflectance, and the store states nothing it was not told.
+    """
+    tags = list(tagged) if tagged is not None else [""] * len(bands)
+    return [tag or ("1" if band in _INDEX_BANDS else "") for band, tag in zip(bands, tags)]
+
+
+def _pixel_centres(records: Sequence[PatchRecord], pixels: int, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(x (patch, pixels), y (patch, pixels))``: the centres of each patch's pixels of ``step``
+    HR pixels, in its own CRS."""
+    t = np.array([tuple(r.transform)[:6] for r in records], dtype=np.float64).reshape(len(records), 6)
+    centre = (np.arange(pixels, dtype=np.float64) + 0.5) * step
+    return t[:, 2:3] + t[:, 0:1] * centre, t[:, 5:6] + t[:, 4:5] * centre
+
+
+def _grid_coords(records: Sequence[PatchRecord], patch: int, scales: Sequence[int]) -> dict[str, Any]:
+    """Per-patch pixel-centre coordinates of the HR and each LR grid, in each patch's CRS.
+
+    Only for georeferenced north-up patches (a GrokLST import has no CRS: its patches get none).
+    Patches are crops of different scenes, so x and y cannot be shared index coordinates.
+    """
+    if not records or any(not r.crs_wkt or r.transform.b or r.transform.d for r in records):
+        return {}
+    units = {resolution_units(CRS.from_wkt(w)) for w in {r.crs_wkt for r in records}}
+    attrs = {"units": units.pop()} if len(units) == 1 else {}
+    grids = [("hr_{}", ("y", "x"), patch, 1), *((f"lr_{{}}_x{s}", _lr_dims(s), patch // s, s) for s in scales)]
+    coords: dict[str, Any] = {}
+    for name, (y_dim, x_dim), pixels, step in grids:
+        x, y = _pixel_centres(records, pixels, step)
+        for axis, values, dim in (("x", x, x_dim), ("y", y, y_dim)):
+            coords[name.format(axis)] = (("patch", dim), values, {
+                **attrs, "long_name": f"{axis} of the pixel centres in the patch's CRS (see crs, transform)"})
+    return coords
+
+
+def _spatial_ref(records: Sequence[PatchRecord]) -> dict[str, Any]:
+    """The one CRS of every patch as a CF grid mapping (``crs_wkt``, ``spatial_ref`` as
+    rioxarray reads it); nothing when patches differ in CRS or have none (see ``crs``)."""
+    wkts = {r.crs_wkt for r in records}
+    if len(wkts) != 1 or not next(iter(wkts)):
+        return {}
+    wkt = wkts.pop()
+    return {"spatial_ref": ((), np.int64(0), {"crs_wkt": wkt, "spatial_ref": wkt})}
+
+
 class DatasetWriter:
     """Writes patches into ``root`` (the temporary directory of an atomic output).
 
@@ -148,10 +206,12 @@ class DatasetWriter:
         scales: Sequence[int],
         patch: int,
         attrs: Mapping[str, Any],
+        band_units: Sequence[str] | None = None,
     ):
         self.root = root
         self.records = list(records)
         self.bands = list(bands)
+        self.band_units = guidance_band_units(self.bands, band_units)
         self.scales = [int(s) for s in scales]
         self.patch = int(patch)
         self.stats = StatsAccumulator(self.bands)
@@ -172,25 +232,43 @@ class DatasetWriter:
         def empty(shape: tuple[int, ...]) -> da.Array:
             return da.full(shape, np.nan, dtype=np.float32, chunks=(1, *shape[1:]))
 
+        known = set(self.band_units) - {""}
+        guidance_units = {"units": known.pop()} if len(known) == 1 and "" not in self.band_units else {}
         variables: dict[str, Any] = {
-            "hr_lst": (("patch", "y", "x"), empty((n, p, p))),
-            "guidance": (("patch", "band", "y", "x"), empty((n, k, p, p))),
+            "hr_lst": (("patch", "y", "x"), empty((n, p, p)),
+                       {**_LST_UNITS, "long_name": "land-surface temperature on the HR grid (the target)"}),
+            "guidance": (("patch", "band", "y", "x"), empty((n, k, p, p)),
+                         {**guidance_units, "long_name": "guidance bands on the HR grid (units: band_units)"}),
         }
         for s in self.scales:
-            variables[f"lr_lst_x{s}"] = (("patch", *_lr_dims(s)), empty((n, p // s, p // s)))
+            long_name = f"land-surface temperature degraded x{s} from hr_lst"
+            variables[f"lr_lst_x{s}"] = (("patch", *_lr_dims(s)), empty((n, p // s, p // s)),
+                                         {**_LST_UNITS, "long_name": long_name})
         records = self.records
         variables.update(
-            scene=(("patch",), np.array([r.scene for r in records], dtype=object)),
-            split=(("patch",), np.array([r.split for r in records], dtype=object)),
-            row_off=(("patch",), np.array([r.row_off for r in records], dtype=np.int64)),
-            col_off=(("patch",), np.array([r.col_off for r in records], dtype=np.int64)),
+            scene=(("patch",), np.array([r.scene for r in records], dtype=object),
+                   {"long_name": "scene the patch was cut from"}),
+            split=(("patch",), np.array([r.split for r in records], dtype=object),
+                   {"long_name": "split of the patch (train, val or test)"}),
+            row_off=(("patch",), np.array([r.row_off for r in records], dtype=np.int64),
+                     {"long_name": "first HR row of the patch in its scene's HR grid"}),
+            col_off=(("patch",), np.array([r.col_off for r in records], dtype=np.int64),
+                     {"long_name": "first HR column of the patch in its scene's HR grid"}),
             transform=(
                 ("patch", "affine"),
                 np.array([tuple(r.transform)[:6] for r in records], dtype=np.float64).reshape(n, 6),
+                {"long_name": "affine transform of the patch's HR grid (GDAL a, b, c, d, e, f)"},
             ),
-            crs=(("patch",), np.array([r.crs_wkt for r in records], dtype=object)),
+            crs=(("patch",), np.array([r.crs_wkt for r in records], dtype=object),
+                 {"long_name": "CRS of the patch as WKT (empty: not georeferenced)"}),
         )
-        ds = xr.Dataset(variables, coords={"band": self.bands})
+        coords = {"band": ("band", self.bands, {"long_name": "guidance band"}),
+                  "band_units": ("band", self.band_units, {"long_name": "unit of each guidance band (empty: unknown)"}),
+                  "affine": ("affine", list(_AFFINE)), **_grid_coords(records, p, self.scales)}
+        ds = xr.Dataset({**variables, **_spatial_ref(records)}, coords=coords)
+        if "spatial_ref" in ds:
+            for name in ("hr_lst", "guidance", *(f"lr_lst_x{s}" for s in self.scales)):
+                ds[name].attrs["grid_mapping"] = "spatial_ref"
         ds.attrs.update(
             {
                 "bands": self.bands,

@@ -470,7 +470,7 @@ def _prepare_scenes(scenes: Sequence[Scene], counts: dict[str, SceneCounts], out
     with atomic_output(out, overwrite=overwrite, kind=OutputKind.dataset) as tmp:
         writer = DatasetWriter(
             tmp, records, bands=scenes[0].bands, scales=opts.scales, patch=opts.patch,
-            attrs=_store_attrs(opts, scenes[0]),
+            attrs=_store_attrs(opts, scenes[0]), band_units=_guidance_units(scenes),
         )
         _write_patches(writer, chosen, scenes, opts, on_progress)
         writer.finish(info)
@@ -571,6 +571,16 @@ def _write_patches(
                     on_progress("patches written", done, len(chosen))
         if on_progress:
             on_progress("scenes written", n_scene, len(scenes))
+
+
+def _guidance_units(scenes: Sequence[Scene]) -> list[str]:
+    """Each guidance band's unit tag where every scene's guidance file gives the same one, else ''
+    (unknown): the store labels a band only with what its files say."""
+    tagged = []
+    for path in dict.fromkeys(s.guidance_path for s in scenes):
+        with open_raster(path) as src:
+            tagged.append([u or "" for u in src.units])
+    return [units[0] if len(set(units)) == 1 else "" for units in zip(*tagged)]
 
 
 def _store_attrs(opts: PrepareOptions, first: Scene) -> dict[str, Any]:
