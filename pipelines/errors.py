@@ -7,6 +7,7 @@ import os
 import re
 import stat
 from os import PathLike
+from pathlib import PurePath
 
 # OSError causes that are the user's environment, not a bug: full disks, read-only or
 # forbidden places, paths that cannot exist. They are reported like bad input (exit 2).
@@ -22,6 +23,14 @@ def printable_path(path: str | PathLike[str]) -> str:
     U+FFFD, control characters escaped (see :func:`escape_control_characters`)."""
     raw = os.fsencode(path)
     return escape_control_characters(raw.decode("utf-8", errors="replace"))
+
+
+def unmistakable_path(path: str | PathLike[str]) -> str:
+    """``path`` as :func:`printable_path` writes it, and a file path (a :class:`PurePath`) whose
+    text starts with '-' as ``./-g.tif``: ``-g.tif: file not found`` reads like an option. A str
+    is left as it is, because errors name options by str (``--scales``)."""
+    text = printable_path(path)
+    return f"./{text}" if isinstance(path, PurePath) and text.startswith("-") else text
 
 
 def _control_escape(char: str) -> str:
@@ -44,12 +53,12 @@ def escape_control_characters(text: str) -> str:
 class InputError(Exception):
     """A problem with a file or option the user gave: reported as one line, exit status 2.
 
-    ``path`` names the offending file (or option), ``problem`` says what is wrong with it and
-    ``hint`` what to do about it.
+    ``path`` names the offending file (a :class:`PurePath`) or option (a str), ``problem`` says
+    what is wrong with it and ``hint`` what to do about it.
     """
 
     def __init__(self, path: str | PathLike[str] | None, problem: str, hint: str | None = None):
-        self.path = None if path is None else printable_path(path)
+        self.path = None if path is None else unmistakable_path(path)
         self.problem = problem
         self.hint = hint
         super().__init__(str(self))

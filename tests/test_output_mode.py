@@ -1,5 +1,6 @@
 """Output permissions: a new output follows the umask, one replaced under --overwrite keeps the
-permission bits (and group) of the file or dataset folder it replaces."""
+permission bits (and group) of the file or dataset folder it replaces. And a file named like an
+option (``-g.tif``) is named ``./-g.tif`` in errors."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 
 from pipelines.atomic import DATASET_FORMAT, OutputKind, atomic_output
 from pipelines.checkpoint import Checkpoint
+from pipelines.errors import InputError
 
 GROKLST = Path(sys.executable).with_name("groklst")
 
@@ -125,3 +127,25 @@ def test_a_dataset_folder_replaced_under_overwrite_keeps_its_mode(tmp_path: Path
     assert mode(out) == 0o2775
     assert (out / "notes.txt").read_text() == "mine"
     assert mode(out / "info.json") == 0o644
+
+
+@pytest.mark.parametrize("path, named", [
+    (Path("-g.tif"), "./-g.tif"),  # a file, not the -g option
+    (Path("./-g.tif"), "./-g.tif"),  # Path drops the ./ the user typed: put back
+    (Path("-out/x.tif"), "./-out/x.tif"),
+    (Path("/data/-g.tif"), "/data/-g.tif"),
+    (Path("g-.tif"), "g-.tif"),
+    ("--scales", "--scales"),  # an option's name (a str) as it is
+])
+def test_errors_name_a_file_that_looks_like_an_option_with_dot_slash(path: str | Path, named: str) -> None:
+    assert str(InputError(path, "bad", "fix it")) == f"{named}: bad (hint: fix it)"
+
+
+def test_the_cli_names_an_output_that_looks_like_an_option_with_dot_slash(tmp_path: Path) -> None:
+    args = ("sample-scene", ".", "--size", "16", "--name", "-g")
+    groklst(0o022, tmp_path, *args)
+    command = f"exec {GROKLST} -q " + " ".join(args)
+    again = subprocess.run(["sh", "-c", command], cwd=tmp_path, capture_output=True, text=True)
+    assert again.returncode == 2
+    assert again.stderr.strip() == ("error: ./-g_lst.tif: output already exists "
+                                    "(hint: pass --overwrite to replace it)")
