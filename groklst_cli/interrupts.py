@@ -5,19 +5,26 @@ so that every temporary output is removed on the way out. Once an output is comp
 renamed into place it is no longer temporary: from that rename until its result line is
 written (:func:`reported_once_published`, :func:`signals_wait`) the signal waits, so that an
 interrupted run has reported every output it leaves, and leaves none it did not report.
+
+An exception raised in Python code that C calls back (GDAL's log messages, which rasterio hands
+to ``logging``; a ``__del__``; a weakref callback) is printed as "Exception ignored" and the run
+goes on: such a signal is sent again a moment later instead (:func:`_redeliver`).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import NoReturn, Optional
+from types import FrameType
+from typing import Any, NoReturn, Optional
 
 from pipelines.atomic import before_publish
 
@@ -36,10 +43,14 @@ class _Signals:
     stopped_at: float = 0.0  # when it came (time.monotonic())
     holding: bool = False  # a result line is still to be written (see reported_once_published)
     pending: Optional[int] = None  # the signal that waits for it
+    raised: Optional[tuple[KeyboardInterrupt, int]] = None  # the last stop raised, and its signal
+    resending: set[int] = field(default_factory=set)  # signals to be sent again (_redeliver)
 
 
 _signals = _Signals()
 REPEAT_WINDOW_S = 5.0  # a repeated SIGTERM/SIGHUP this soon after the stop is the same stop
+REDELIVER_AFTER_S = 0.03  # a signal that cannot be raised where it came is sent again this late
+_CALLBACK_MODULES = ("logging",)  # Python code that C calls back: rasterio's GDAL log handler
 
 
 def received() -> Optional[int]:
@@ -50,23 +61,72 @@ def received() -> Optional[int]:
 def _stop(signum: int) -> NoReturn:
     """Raise what ``signum`` stops the run with."""
     if signum == signal.SIGINT:
-        raise KeyboardInterrupt()
-    _signals.received, _signals.stopped_at = signum, time.monotonic()
-    raise Terminated()
+        stop: KeyboardInterrupt = KeyboardInterrupt()
+    else:
+        _signals.received, _signals.stopped_at = signum, time.monotonic()
+        stop = Terminated()
+    _signals.raised = (stop, signum)
+    raise stop
 
 
-def _on_signal(signum: int, frame: object) -> None:
+def _in_callback(frame: Optional[FrameType]) -> bool:
+    """Whether ``frame`` runs inside code that C may have called back (``logging``, a
+    ``__del__``), where an exception raised would be printed and dropped, not stop the run."""
+    while frame is not None:
+        module = str(frame.f_globals.get("__name__", ""))
+        if module.split(".")[0] in _CALLBACK_MODULES or frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _redeliver(signum: int) -> None:
+    """Send ``signum`` to this process again in :data:`REDELIVER_AFTER_S`, by when the callback
+    it came in has returned (if not, it is deferred again). One that comes again before then
+    is the same stop (``timeout``'s second SIGTERM): it is sent once, not twice."""
+    if signum in _signals.resending:
+        return
+    _signals.resending.add(signum)
+    timer = threading.Timer(REDELIVER_AFTER_S, _send_again, (signum,))
+    timer.daemon = True
+    timer.start()
+
+
+def _send_again(signum: int) -> None:
+    """The timer of :func:`_redeliver`: send ``signum`` to this process."""
+    _signals.resending.discard(signum)
+    os.kill(os.getpid(), signum)
+
+
+def _on_unraisable(previous: Callable[[Any], object], unraisable: Any) -> None:
+    """A stop raised where C swallows exceptions (a callback :func:`_in_callback` does not
+    know): it is not printed, and is sent again, not as a repeat of itself. Others go to the
+    ``previous`` hook."""
+    if _signals.raised is None or unraisable.exc_value is not _signals.raised[0]:
+        previous(unraisable)
+        return
+    signum, _signals.raised = _signals.raised[1], None
+    if _signals.received == signum:
+        _signals.received = None  # the stop did not happen: its repeat window must not drop it
+    _redeliver(signum)
+
+
+def _on_signal(signum: int, frame: Optional[FrameType]) -> None:
     """Stop the run, unless a published output's result line is still to be written: then
     the first such signal waits for it. A SIGTERM or SIGHUP within :data:`REPEAT_WINDOW_S` of
     the one that stopped the run is dropped: ``timeout`` sends one to groklst, then one to its
     process group, and raising the second would cut short the removal of temporary outputs the
     first started. A later one stops the run again (a stop swallowed somewhere must not make
-    the run unstoppable)."""
+    the run unstoppable). One that comes inside a callback from C is sent again a moment later
+    (:func:`_in_callback`, :func:`_on_unraisable`)."""
     if (signum != signal.SIGINT and _signals.received is not None
             and time.monotonic() - _signals.stopped_at < REPEAT_WINDOW_S):
         return
     if _signals.holding:
         _signals.pending = _signals.pending or signum
+        return
+    if _in_callback(frame):
+        _redeliver(signum)
         return
     _stop(signum)
 
@@ -79,11 +139,12 @@ def stopping_signals_raise(terminating: Iterable[int]) -> Iterator[None]:
     A signal the parent ignores stays ignored (``nohup groklst ...`` must survive the hang-up,
     a background job of a script Ctrl-C); SIGINT is taken over only from Python's own handler.
     """
-    _signals.received, _signals.holding, _signals.pending = None, False, None
+    _signals.received, _signals.holding, _signals.pending, _signals.raised = None, False, None, None
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {}
+    previous, unraisablehook = {}, sys.unraisablehook
+    sys.unraisablehook = partial(_on_unraisable, unraisablehook)
     try:
         for signum in terminating:
             if signal.getsignal(signum) is not signal.SIG_IGN:
@@ -92,6 +153,7 @@ def stopping_signals_raise(terminating: Iterable[int]) -> Iterator[None]:
             previous[signal.SIGINT] = signal.signal(signal.SIGINT, _on_signal)
         yield
     finally:
+        sys.unraisablehook = unraisablehook
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 

@@ -1,0 +1,143 @@
+"""A stop signal that arrives while Python code runs called back from C (GDAL's log messages,
+which rasterio hands to ``logging``; a ``__del__``; a weakref callback) must still stop the
+run: raised there, it was printed as "Exception ignored" and the run went on, and timeout's
+second SIGTERM, dropped as a repeat, could not stop it either. Each signal is sent from inside
+the callback itself, so every case is deterministic."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+import weakref
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+
+import groklst_cli.interrupts as interrupts
+from groklst_cli.app import run
+from tests.conftest import write_canonical_scene
+
+
+class _SignalFromGdalLog(logging.Handler):
+    """Sends the signals ``signums`` to this process from inside rasterio's GDAL log callback
+    (``rasterio._env.log_error``, which prints and drops an exception), the first time ``when()``
+    holds."""
+
+    def __init__(self, signums: list[int], when=lambda: True) -> None:
+        super().__init__(logging.DEBUG)
+        self.signums, self.when, self.sent = signums, when, 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from_gdal = (record.name, record.msg) == ("rasterio._env", "%s in %s")
+        if self.sent or not from_gdal or not self.when():
+            return
+        for signum in self.signums:
+            self.sent += 1
+            os.kill(os.getpid(), signum)
+            time.sleep(0.001)  # the handler runs here, inside the callback
+
+
+@pytest.fixture
+def gdal_log(monkeypatch):
+    """GDAL's debug messages reach the ``rasterio`` logger, and only the handler installed."""
+    monkeypatch.setenv("CPL_DEBUG", "ON")
+    logger = logging.getLogger("rasterio")
+    monkeypatch.setattr(logger, "level", logging.DEBUG)
+    monkeypatch.setattr(logger, "propagate", False)
+    monkeypatch.setattr(logger, "handlers", [])
+    return logger
+
+
+def _raster(folder: Path) -> Path:
+    path = folder / "t.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=8, height=8, count=1, dtype="float32",
+                       crs="EPSG:4326", transform=Affine(1, 0, 0, 0, -1, 8)) as dst:
+        dst.write(np.ones((1, 8, 8), "float32"))
+    return path
+
+
+def _read_until_stopped(path: Path) -> float:
+    """Open and read ``path`` for up to 2 s (GDAL logs at each open); the seconds it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < 2.0:
+        with rasterio.open(path) as src:
+            src.read(1)
+    return time.monotonic() - start
+
+
+@pytest.mark.parametrize("signums", [[signal.SIGTERM], [signal.SIGTERM, signal.SIGTERM], [signal.SIGINT]],
+                         ids=["sigterm", "timeout-double-sigterm", "sigint"])
+def test_a_signal_inside_gdals_log_callback_stops_the_block(tmp_path: Path, gdal_log, capfd, signums) -> None:
+    path = _raster(tmp_path)
+    handler = _SignalFromGdalLog(signums)
+    gdal_log.addHandler(handler)
+    stopped = interrupts.Terminated if signums[0] == signal.SIGTERM else KeyboardInterrupt
+    start = time.monotonic()
+    with pytest.raises(stopped):
+        with interrupts.stopping_signals_raise([signal.SIGTERM]), rasterio.Env():
+            _read_until_stopped(path)
+    assert handler.sent == len(signums)
+    assert time.monotonic() - start < 1.0
+    assert "Exception ignored" not in capfd.readouterr().err
+
+
+def test_a_signal_inside_a_finalizer_waits_for_it_to_finish() -> None:
+    """A ``__del__`` (closing a dataset, removing a temporary file) is not cut short: the stop
+    comes after it."""
+    done = []
+
+    class Resource:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.001)
+            done.append("closed")
+
+    with pytest.raises(interrupts.Terminated):
+        with interrupts.stopping_signals_raise([signal.SIGTERM]):
+            Resource()
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline:
+                pass
+    assert done == ["closed"]
+    assert interrupts.received() == signal.SIGTERM
+
+
+def test_a_stop_swallowed_in_an_unknown_callback_is_sent_again(capfd) -> None:
+    """A weakref callback is not recognised as one; its stop is printed nowhere and sent again,
+    not dropped as a repeat of itself."""
+
+    class Referent:
+        pass
+
+    def callback(_ref) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.001)
+
+    start = time.monotonic()
+    with pytest.raises(interrupts.Terminated):
+        with interrupts.stopping_signals_raise([signal.SIGTERM]):
+            referent = Referent()
+            ref = weakref.ref(referent, callback)
+            del referent
+            while time.monotonic() - start < 2.0:
+                pass
+    assert ref() is None and time.monotonic() - start < 1.0
+    assert "Exception ignored" not in capfd.readouterr().err
+
+
+def test_sigterm_in_gdals_log_callback_during_downscale_exits_143_and_removes_the_partial(
+        tmp_path: Path, gdal_log, capsys) -> None:
+    lst, _ = write_canonical_scene(tmp_path, "a")
+    out = tmp_path / "out"
+    handler = _SignalFromGdalLog([signal.SIGTERM], when=lambda: any(out.glob(".*.partial")))
+    gdal_log.addHandler(handler)
+    code = run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out / "a.tif")])
+    assert handler.sent == 1
+    assert (code, capsys.readouterr().err.splitlines()[-1:]) == (
+        143, ["error: terminated (SIGTERM); unfinished outputs were removed"])
+    assert not out.exists()
