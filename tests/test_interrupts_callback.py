@@ -6,9 +6,12 @@ the callback itself, so every case is deterministic."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
+import subprocess
+import sys
 import time
 import weakref
 from pathlib import Path
@@ -42,15 +45,28 @@ class _SignalFromGdalLog(logging.Handler):
             time.sleep(0.001)  # the handler runs here, inside the callback
 
 
-@pytest.fixture
-def gdal_log(monkeypatch):
-    """GDAL's debug messages reach the ``rasterio`` logger, and only the handler installed."""
-    monkeypatch.setenv("CPL_DEBUG", "ON")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _gdal_log() -> logging.Logger:
+    """GDAL's debug messages reach the ``rasterio`` logger, and only the handlers added."""
+    os.environ["CPL_DEBUG"] = "ON"
     logger = logging.getLogger("rasterio")
-    monkeypatch.setattr(logger, "level", logging.DEBUG)
-    monkeypatch.setattr(logger, "propagate", False)
-    monkeypatch.setattr(logger, "handlers", [])
+    logger.setLevel(logging.DEBUG)
+    logger.propagate, logger.handlers = False, []
     return logger
+
+
+def _in_a_fresh_process(call: str) -> tuple[dict, str]:
+    """Run ``call``, a call of one of this module's ``*_case`` functions, in a new interpreter;
+    its JSON result and stderr. GDAL's messages go through rasterio's log callback only while
+    its error handler is the one GDAL calls, and an in-process run that an earlier test
+    interrupted leaves GDAL's handler stack changed, so these cases cannot share pytest's process."""
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import json, tests.test_interrupts_callback as t; print(json.dumps(t.{call}))"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.splitlines()[-1]), proc.stderr
 
 
 def _raster(folder: Path) -> Path:
@@ -70,20 +86,29 @@ def _read_until_stopped(path: Path) -> float:
     return time.monotonic() - start
 
 
-@pytest.mark.parametrize("signums", [[signal.SIGTERM], [signal.SIGTERM, signal.SIGTERM], [signal.SIGINT]],
-                         ids=["sigterm", "timeout-double-sigterm", "sigint"])
-def test_a_signal_inside_gdals_log_callback_stops_the_block(tmp_path: Path, gdal_log, capfd, signums) -> None:
-    path = _raster(tmp_path)
+def read_case(folder: str, signums: list[int]) -> dict:
+    """Read a raster in a loop while ``signums`` come from inside GDAL's log callback: what
+    stopped the loop (None: nothing did), how many signals were sent, and when."""
+    path = _raster(Path(folder))
     handler = _SignalFromGdalLog(signums)
-    gdal_log.addHandler(handler)
-    stopped = interrupts.Terminated if signums[0] == signal.SIGTERM else KeyboardInterrupt
-    start = time.monotonic()
-    with pytest.raises(stopped):
+    _gdal_log().addHandler(handler)
+    start, stopped = time.monotonic(), None
+    try:
         with interrupts.stopping_signals_raise([signal.SIGTERM]), rasterio.Env():
             _read_until_stopped(path)
-    assert handler.sent == len(signums)
-    assert time.monotonic() - start < 1.0
-    assert "Exception ignored" not in capfd.readouterr().err
+    except KeyboardInterrupt as stop:
+        stopped = type(stop).__name__
+    return {"stopped": stopped, "sent": handler.sent, "seconds": time.monotonic() - start}
+
+
+@pytest.mark.parametrize("signums", [[signal.SIGTERM], [signal.SIGTERM, signal.SIGTERM], [signal.SIGINT]],
+                         ids=["sigterm", "timeout-double-sigterm", "sigint"])
+def test_a_signal_inside_gdals_log_callback_stops_the_block(tmp_path: Path, signums) -> None:
+    result, stderr = _in_a_fresh_process(f"read_case({str(tmp_path)!r}, {[int(s) for s in signums]})")
+    assert result["stopped"] == ("Terminated" if signums[0] == signal.SIGTERM else "KeyboardInterrupt")
+    assert result["sent"] == len(signums)
+    assert result["seconds"] < 1.0
+    assert "Exception ignored" not in stderr
 
 
 def test_a_signal_inside_a_finalizer_waits_for_it_to_finish() -> None:
@@ -130,14 +155,18 @@ def test_a_stop_swallowed_in_an_unknown_callback_is_sent_again(capfd) -> None:
     assert "Exception ignored" not in capfd.readouterr().err
 
 
-def test_sigterm_in_gdals_log_callback_during_downscale_exits_143_and_removes_the_partial(
-        tmp_path: Path, gdal_log, capsys) -> None:
-    lst, _ = write_canonical_scene(tmp_path, "a")
-    out = tmp_path / "out"
+def downscale_case(folder: str) -> dict:
+    """``groklst downscale`` with SIGTERM sent from inside GDAL's log callback once its
+    temporary output exists: the exit status, signals sent, and whether the output folder is left."""
+    lst, _ = write_canonical_scene(Path(folder), "a")
+    out = Path(folder) / "out"
     handler = _SignalFromGdalLog([signal.SIGTERM], when=lambda: any(out.glob(".*.partial")))
-    gdal_log.addHandler(handler)
+    _gdal_log().addHandler(handler)
     code = run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out / "a.tif")])
-    assert handler.sent == 1
-    assert (code, capsys.readouterr().err.splitlines()[-1:]) == (
-        143, ["error: terminated (SIGTERM); unfinished outputs were removed"])
-    assert not out.exists()
+    return {"code": code, "sent": handler.sent, "left": out.exists()}
+
+
+def test_sigterm_in_gdals_log_callback_during_downscale_exits_143_and_removes_the_partial(tmp_path: Path) -> None:
+    result, stderr = _in_a_fresh_process(f"downscale_case({str(tmp_path)!r})")
+    assert result == {"code": 143, "sent": 1, "left": False}
+    assert stderr.splitlines()[-1:] == ["error: terminated (SIGTERM); unfinished outputs were removed"]
