@@ -6,8 +6,9 @@ LST covering only part of it does not reach (each raster is drawn at its own ext
 ``--width`` wide; a tall output's panels are drawn at most that tall, centred in their slots, so
 the picture keeps a sensible size. A multi-band input LST is refused, as downscale refuses it.
 An output downscaled straight from SDGSAT-1 products has no LST file (it was retrieved in a
-temporary folder): unless ``--lst`` names one, the output is drawn alone. The input is read as
-downscale read it: with the ``lst_*`` tags downscale records (:mod:`pipelines.lst_values`) when
+temporary folder): unless ``--lst`` names one, the output is drawn alone. Otherwise the input
+is the ``lst_source`` tag's (a GDAL name as GDAL opens it), else its file beside the output; it
+is read as downscale read it: with the ``lst_*`` tags downscale records (:mod:`pipelines.lst_values`) when
 it is the LST the output names, else with its own metadata and the unit its values say; LST
 options given to quicklook override either. Rasters are read decimated to the panel size, so a
 100-megapixel output costs no more memory than the PNG. matplotlib is imported here only (its
@@ -19,6 +20,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +31,7 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.windows import Window, from_bounds
 
-from pipelines.atomic import atomic_output
+from pipelines.atomic import atomic_output, refuse_input_as_output
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.file_headers import PNG_HEADER, refuse_foreign_file
 from pipelines.geotiff import open_raster, write_failed
@@ -37,7 +39,7 @@ from pipelines.grids import footprints_disjoint
 from pipelines.lst_values import (LstDecoding, Remedy, band_unit_tag, check_single_band, decode_values,
                                   implausible_kelvin, linear, reading_from_tags, reading_precision, to_kelvin_masked,
                                   units_from_values)
-from pipelines.raster_names import retrieved_tis_folder
+from pipelines.raster_names import display_name, gdal_name, retrieved_tis_folder, subdataset
 from pipelines.units import Units, from_kelvin
 
 DPI = 100
@@ -48,6 +50,7 @@ COLORMAP = "inferno"
 PERCENTILES = (2.0, 98.0)
 
 Extent = tuple[float, float, float, float]  # left, right, bottom, top (matplotlib's order)
+_ARCHIVE = re.compile(r"^(/vsi(?:zip|tar|gzip|7z|rar)/)(.+)$")  # GDAL names reading a file inside a local one
 
 
 @dataclass(frozen=True)
@@ -126,18 +129,55 @@ def lst_window(lst: rasterio.DatasetReader, bounds: Any) -> tuple[Window, Extent
     return window, (left, right, bottom, top)
 
 
-def tagged_lst(output_path: str | os.PathLike[str], tag: str | None) -> Path:
+def tagged_lst(output_path: str | os.PathLike[str], tag: str | None) -> str | Path:
     """The input LST an output's ``lst_source`` tag names: as written, else the file of that
-    name beside the output (the two moved together)."""
+    name beside the output (the two moved together). A GDAL name (``NETCDF:"l.nc":lst``,
+    ``/vsigzip/l.tif.gz``) is no file path: it is used when GDAL opens it, and beside the
+    output its file is read the same way (the ``.gz`` itself is no raster)."""
     if not tag:
         raise InputError(output_path, "has no lst_source tag", "pass the input LST with --lst")
-    named = Path(tag)
-    beside = Path(output_path).parent / named.name
-    for candidate in (named, beside):
-        if candidate.is_file():
+    for candidate in _tag_candidates(tag, Path(output_path).absolute().parent):
+        if _found(candidate):
             return candidate
     raise InputError(output_path, f"its lst_source tag names {tag}, which is not there (nor beside the output)",
                      "pass the input LST with --lst")
+
+
+def _tag_candidates(tag: str, folder: Path) -> list[str | Path]:
+    """Where the tag's LST may be: as written, then in ``folder`` under the same file name."""
+    if gdal_name(tag) is None:
+        return [Path(tag), folder / Path(tag).name]
+    return [tag, *_gdal_beside(tag, folder)]
+
+
+def _gdal_beside(tag: str, folder: Path) -> list[str]:
+    """The GDAL name ``tag`` with its file (a subdataset's file, an archive) in ``folder``:
+    ``NETCDF:"l.nc":lst`` -> ``NETCDF:"folder/l.nc":lst``, ``/vsizip/a/s.zip/b.tif`` ->
+    ``/vsizip/folder/s.zip/b.tif``."""
+    parts = subdataset(tag)
+    if parts is not None:
+        prefix, rest = tag.split(":", 1)
+        file, moved = parts[0], folder / Path(parts[0]).name
+        quoted = f'"{file}"' in rest
+        old, new = (f'"{file}"', f'"{moved}"') if quoted else (file, str(moved))
+        return [f"{prefix}:{rest.replace(old, new, 1)}"] if moved.is_file() else []
+    archive = _ARCHIVE.match(tag)
+    if archive is None:
+        return []  # /vsicurl/, /vsis3/, ...: nothing of theirs lies beside the output
+    names = archive.group(2).strip("/").split("/")
+    return [f"{archive.group(1)}{folder / name}{''.join('/' + n for n in names[i + 1:])}"
+            for i, name in enumerate(names) if (folder / name).is_file()]
+
+
+def _found(candidate: str | Path) -> bool:
+    """Whether ``candidate`` is there: a local file, or a GDAL name that GDAL opens."""
+    if gdal_name(candidate) is None:
+        return Path(candidate).is_file()
+    try:
+        open_raster(candidate).close()
+    except InputError:
+        return False
+    return True
 
 
 def _check_same_place(lst_path: str | os.PathLike[str], lst: rasterio.DatasetReader,
@@ -180,31 +220,52 @@ def _warn_implausible(lst_path: str | os.PathLike[str], kelvin: np.ndarray) -> N
             "land-surface temperatures: pass the --nodata, --scale-factor/--offset or --units downscale was given"))
 
 
-def _names_input(lst_path: str | os.PathLike[str] | None, tag: str | None) -> bool:
-    """Whether ``lst_path`` (None: the tag's own) is the LST the output's ``lst_source`` tag
-    names, here or moved: only that file was read as the output's ``lst_*`` tags say."""
-    return lst_path is None or (tag is not None and Path(lst_path).name == Path(tag).name)
+def _names_input(lst_path: str | os.PathLike[str], tag: str | None) -> bool:
+    """Whether ``lst_path`` has the file name of the LST the output's ``lst_source`` tag names,
+    here or moved: only that file was read as the output's ``lst_*`` tags say."""
+    return tag is not None and _file_name(lst_path) == _file_name(tag)
+
+
+def _file_name(path: str | os.PathLike[str]) -> str:
+    """An LST's name without its folder: a subdataset's file name and variable (pathlib would
+    take ``l.nc":lst`` for the name of ``NETCDF:"/d/l.nc":lst`` but all of ``NETCDF:"l.nc":lst``)."""
+    parts = subdataset(path)
+    return Path(path).name if parts is None else f"{Path(parts[0]).name}:{parts[1]}"
 
 
 def _recorded_reading(tags: dict[str, str], output_path: str | os.PathLike[str],
-                      lst_path: str | os.PathLike[str] | None, tag: str | None) -> LstReading:
+                      lst_path: str | os.PathLike[str], tag: str | None) -> LstReading:
     """How the output's ``lst_*`` tags say to read ``lst_path``: all of it for the very file they
     name; for a file of that name elsewhere (moved, or another scene's) its decoding only, its
     unit judged from its values (a Celsius twin read as the tagged Kelvin showed 14..50 K)."""
     if not _names_input(lst_path, tag):
         return LstReading()
     decoding, units = reading_from_tags(tags, output_path)
-    if lst_path is not None and not _same_file(lst_path, tag):
+    if not _same_file(lst_path, tag):
         return LstReading(decoding)
     return LstReading(decoding, units)
 
 
 def _same_file(path: str | os.PathLike[str], other: str | None) -> bool:
-    """Whether ``path`` and ``other`` (a tag's path) are one existing file."""
+    """Whether ``path`` and ``other`` (a tag's path or GDAL name) are one existing file, or the
+    same GDAL name."""
+    if other is None:
+        return False
+    if display_name(path) == other:
+        return True
     try:
-        return other is not None and os.path.samefile(path, other)
+        return os.path.samefile(path, other)
     except (OSError, ValueError):
         return False
+
+
+def _check_png(png_path: str | os.PathLike[str], inputs: list[str | os.PathLike[str] | None]) -> None:
+    """Refuse a picture name that may not be written: an input given as it is said to be one
+    first (``-o out.tif`` is the output read, not a misnamed PNG), then a name of another format
+    and a file there that is no PNG."""
+    refuse_input_as_output(png_path, inputs)
+    check_png_name(png_path)
+    check_png_replaceable(png_path)
 
 
 def check_png_name(path: str | os.PathLike[str]) -> None:
@@ -237,8 +298,6 @@ def write_quicklook(
 
     Returns the PNG's size in pixels (see :func:`figure_size`).
     """
-    check_png_name(png_path)
-    check_png_replaceable(png_path)
     from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import Normalize
@@ -249,10 +308,10 @@ def write_quicklook(
     with open_raster(output_path) as out:
         tags = out.tags()
         tag = tags.get("lst_source")
-        recorded = _recorded_reading(tags, output_path, lst_path, tag)
         tis_folder = None if lst_path else retrieved_tis_folder(tag)
         if tis_folder is None:
             lst_path = lst_path or tagged_lst(output_path, tag)
+        _check_png(png_path, [output_path, lst_path])
         count = 1 if lst_path is None else 2
         size = figure_size(width_px, out.height, out.width, count)
         panel_h, panel_w = panel_size(width_px, out.height, out.width, count)
@@ -265,7 +324,7 @@ def write_quicklook(
         panels = [(fine, extent, f"downscaled, {fine_res} (input LST retrieved from "
                                  f"{Path(tis_folder).name}, not kept)")]
     else:
-        lst_reading = (reading or LstReading()).over(recorded)
+        lst_reading = (reading or LstReading()).over(_recorded_reading(tags, output_path, lst_path, tag))
         panels = [_lst_panel(lst_path, output_path, crs, bounds, (panel_h, panel_w), unit, lst_reading),
                   (fine, extent, f"downscaled, {fine_res}")]
     valid = fine[np.isfinite(fine)]
