@@ -18,15 +18,20 @@ _BY_SUFFIX = {".tif": ("TIFF", TIFF_HEADERS), ".tiff": ("TIFF", TIFF_HEADERS), "
 
 def existing_header(path: str | os.PathLike[str], size: int = 8) -> bytes:
     """The first ``size`` bytes of the regular file at ``path``; empty for none, a symbolic link
-    (replaced itself, never written through) or an unreadable one."""
+    (replaced itself, never written through) or an empty file (``mktemp``: nothing to lose, so
+    told by its size, unread). A non-empty file that cannot be read is an :class:`InputError`:
+    taking it for empty would let ``--overwrite`` replace a file groklst cannot tell is its own."""
     path = Path(path)
-    if path.is_symlink() or not path.is_file():
+    if path.is_symlink() or not path.is_file() or path.stat().st_size == 0:
         return b""
     try:
         with path.open("rb") as file:
             return file.read(size)
-    except OSError:
-        return b""
+    except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise InputError(path, f"exists and cannot be read ({reason}), so groklst cannot tell it is its own "
+                               "output; not replaced, even with --overwrite",
+                         "make it readable, or name another output") from exc
 
 
 def refuse_foreign_file(path: str | os.PathLike[str], kind: str, headers: tuple[bytes, ...]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from enum import Enum
 
 import numpy as np
@@ -45,21 +46,33 @@ def from_kelvin(values: np.ndarray, units: Units) -> np.ndarray:
     return values - np.float32(KELVIN_OFFSET) if units is Units.celsius else values
 
 
-# Words a unit tag (a band's unit, a ``units`` tag: GDAL, CF/rioxarray, UDUNITS) says a unit with,
-# lower-cased, with "_", "-" and "°" read as spaces and "deg"
-_CELSIUS_WORDS = frozenset({"degc", "deg c", "c", "cel", "celsius", "deg celsius", "degree c", "degrees c",
-                            "degree celsius", "degrees celsius"})
-_KELVIN_WORDS = frozenset({"k", "kelvin", "kelvins", "degk", "deg k", "degree k", "degrees k",
-                           "degree kelvin", "degrees kelvin"})
+def _unit_words(letter: str, *names: str) -> frozenset[str]:
+    """A unit's spellings in a unit tag (as :func:`_tag_words` writes it): its letter or names,
+    alone or after ``deg``, ``degree`` or ``degrees``, joined or not (``degc``, ``deg c``,
+    ``degrees celsius``)."""
+    words = (letter, *names)
+    prefixed = {f"{degree}{space}{word}" for degree in ("deg", "degree", "degrees") for space in ("", " ")
+                for word in words}
+    return frozenset(words) | prefixed
 
 
-_FAHRENHEIT_WORDS = frozenset({"degf", "deg f", "f", "fahrenheit", "deg fahrenheit", "degree f", "degrees f",
-                               "degree fahrenheit", "degrees fahrenheit"})
+# Words a unit tag (a band's unit, a ``units`` tag: GDAL, CF/rioxarray, UDUNITS, UCUM ``Cel``)
+# says a unit with; "celcius" is a common misspelling that can mean nothing else
+_CELSIUS_WORDS = _unit_words("c", "celsius", "cel", "celcius")
+_KELVIN_WORDS = _unit_words("k", "kelvin", "kelvins")
+_FAHRENHEIT_WORDS = _unit_words("f", "fahrenheit")
+# Typed for the degree sign: the masculine ordinal (which NFKC would make an "o") and the ring above
+_DEGREE_LOOKALIKES = ("º", "˚")
 
 
 def _tag_words(tag: str | None) -> str:
-    """A unit tag in plain lower-case words: ``°C``, ``deg_C`` and ``degC`` alike."""
-    text = (tag or "").lower().replace("°", " deg ").replace("º", " deg ")
+    """A unit tag in plain lower-case words, "_", "-" and the degree sign read as spaces and
+    "deg": ``°C``, ``℃``, ``deg_C`` and ``degC`` alike (NFKC makes ``℃``/``℉`` ``°C``/``°F``
+    and the Kelvin sign K)."""
+    text = tag or ""
+    for lookalike in _DEGREE_LOOKALIKES:
+        text = text.replace(lookalike, "°")
+    text = unicodedata.normalize("NFKC", text).lower().replace("°", " deg ")
     return " ".join(text.replace("_", " ").replace("-", " ").split())
 
 
