@@ -31,7 +31,8 @@ from enum import Enum
 from functools import partial
 from pathlib import Path
 
-from pipelines.errors import GroklstWarning, InputError, environment_error, environment_hint
+from pipelines.errors import (GroklstWarning, InputError, environment_error, environment_hint, loop_error,
+                             unreachable_error)
 from pipelines.file_headers import refuse_foreign_output
 
 STALE_AFTER_S = 24 * 3600
@@ -113,23 +114,15 @@ def resolved(path: str | os.PathLike[str]) -> Path:
     try:
         return p.resolve()
     except (RuntimeError, OSError) as exc:  # Python < 3.13 raises RuntimeError for a loop
-        raise InputError(p, f"cannot be reached: {_looping_link(p)}",
-                         "fix or remove the link, or choose another folder") from exc
-
-
-def _looping_link(path: Path) -> str:
-    """Which symbolic link on ``path``'s way loops, in words."""
-    for step in (*reversed(path.absolute().parents), path.absolute()):
-        try:
-            os.stat(step)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP and step.is_symlink():
-                return f"{step} is a symbolic link that loops (to {os.readlink(step)})"
-    return "a symbolic link on the way loops"
+        raise loop_error(p) from exc
 
 
 def _check_parent(target: Path) -> None:
-    """Create the output's folder if needed; refuse when an ancestor is a file."""
+    """Create the output's folder if needed; refuse when an ancestor is a file or a link that
+    loops (which ``exists()`` calls missing, as it does a broken link)."""
+    unreachable = unreachable_error(target)
+    if unreachable is not None:
+        raise unreachable
     parent = target.parent
     ancestor = parent
     while not ancestor.exists() and ancestor != ancestor.parent:

@@ -24,7 +24,7 @@ from torch import nn
 
 from models.registry import build_model, get_spec
 from pipelines.atomic import atomic_output, refuse_input_as_output
-from pipelines.errors import InputError, special_file_error
+from pipelines.errors import InputError, not_found_error, special_file_error
 from pipelines.file_headers import TORCH_HEADERS, refuse_foreign_file
 from pipelines.run_layout import BEST, LAST, STATE
 
@@ -210,7 +210,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     if special is not None:
         raise special
     if not p.is_file():
-        raise InputError(p, "checkpoint file not found", _missing_hint(p))
+        raise not_found_error(p, "checkpoint file not found", _missing_hint(p))
     try:
         data = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file

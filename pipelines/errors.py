@@ -99,6 +99,46 @@ _SPECIAL_KINDS = {
 }
 
 
+LOOP_HINT = "fix or remove the link, or choose another folder"
+
+
+def unreachable_error(path: str | PathLike[str]) -> InputError | None:
+    """An :class:`InputError` naming the looping symbolic link when ``path`` runs through one
+    (``ln -s loop loop``; ``loop/x.tif``), else None. ``Path.exists()`` is False there, so a
+    check for a missing file would say "file not found", and an output's folder looks broken."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return loop_error(path) if exc.errno == errno.ELOOP else None
+    except ValueError:  # a NUL in the name: the caller's own check reports it
+        return None
+    return None
+
+
+def loop_error(path: str | PathLike[str]) -> InputError:
+    """The refusal of ``path``, which runs through a symbolic link that loops, naming that link."""
+    return InputError(path, f"cannot be reached: {_looping_link(PurePath(path))}", LOOP_HINT)
+
+
+def _looping_link(path: PurePath) -> str:
+    """Which symbolic link on ``path``'s way loops, in words."""
+    absolute = path if path.is_absolute() else PurePath(os.getcwd(), path)  # '..' kept, as the kernel walks it
+    for step in (*reversed(absolute.parents), absolute):
+        try:
+            os.stat(step)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP and os.path.islink(step):
+                return f"{step} is a symbolic link that loops (to {os.readlink(step)})"
+    return "a symbolic link on the way loops"
+
+
+def not_found_error(path: str | PathLike[str], problem: str = "file not found",
+                    hint: str | None = "check the path") -> InputError:
+    """The refusal of a path that is not there: ``problem`` and ``hint``, or the loop's own
+    message when a symbolic link on its way loops (:func:`unreachable_error`)."""
+    return unreachable_error(path) or InputError(path, problem, hint)
+
+
 class EmptySceneError(InputError):
     """A scene with no valid pixel to write: reported as status ``empty``, nothing is written."""
 

@@ -25,7 +25,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOEr
 from rasterio.windows import Window
 
 from pipelines.atomic import atomic_output, refuse_input_as_output
-from pipelines.errors import InputError, environment_error, special_file_error
+from pipelines.errors import InputError, environment_error, not_found_error, special_file_error
 from pipelines.file_headers import TIFF_HEADERS, refuse_foreign_file
 from pipelines.raster_names import gdal_name
 
@@ -129,7 +129,7 @@ def open_raster(path: str | os.PathLike[str]) -> rasterio.DatasetReader:
     p = Path(path)
     name = gdal_name(p)
     if name is None and not p.exists():
-        raise InputError(p, "file not found", "check the path")
+        raise not_found_error(p)
     special = special_file_error(p) if name is None else None
     if special is not None:
         raise special

@@ -46,7 +46,7 @@ from pipelines.atomic import check_writable, folders_removed_if_left_empty, publ
 from pipelines.band_registration import HALO_PX, BandShift
 from pipelines.coregister import MAX_SHIFT_LR, ShiftEstimate, crops, estimate_shift
 from pipelines.destripe import Destriping, StripeProfile, destripe, measure_direction
-from pipelines.errors import InputError
+from pipelines.errors import InputError, not_found_error
 from pipelines.geotiff import (
     FILLED_DEM_PREFIX, apply_scaling, band_scaling, creation_profile, geotiff_output, open_raster,
     streaming_gdal_env, unreadable,
@@ -114,7 +114,7 @@ def product_folders(paths: Sequence[Path], patterns: sdgsat.ProductPatterns = sd
     found = []
     for path in map(Path, paths):
         if not path.exists():
-            raise InputError(path, "not found", "give SDGSAT-1 product folders")
+            raise not_found_error(path, "not found", "give SDGSAT-1 product folders")
         if not path.is_dir():
             raise InputError(path, "not a folder", "give the product folder, not a file inside it")
         inner = [p for p in sorted(path.iterdir()) if p.is_dir() and _looks_like_product(p, patterns)]

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.errors import InputError
+from pipelines.errors import InputError, not_found_error, unreachable_error
 from pipelines.toml_compat import tomllib
 
 RHO_UM_K = 14388.0  # h c / k_B in um K
@@ -82,9 +82,9 @@ def load_config(path: str | Path | None) -> RetrievalConfig:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise InputError(path, "file not found", "check the path") from exc
+        raise not_found_error(path) from exc
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(path, f"not a readable TOML file ({exc})") from exc
+        raise unreachable_error(path) or InputError(path, f"not a readable TOML file ({exc})") from exc
     values: dict[str, object] = {}
     for section, table in data.items():
         if section not in _SECTIONS or not isinstance(table, dict):
@@ -173,8 +173,9 @@ def _check_water_vapour_raster(path: Path, config: RetrievalConfig) -> None:
                              'give the number in g/cm2, or water_vapour = "tcwv.tif" (a path)')
         return
     if not raster.is_file():
-        raise InputError(path, f"water_vapour in [split_window] names {raster}, which is not a file",
-                         "give the path of a single-band GeoTIFF, relative to this TOML's folder")
+        raise unreachable_error(raster) or InputError(
+            path, f"water_vapour in [split_window] names {raster}, which is not a file",
+            "give the path of a single-band GeoTIFF, relative to this TOML's folder")
 
 
 # Probe surfaces spanning typical land: band difference T2 - T3, mean emissivity e, emissivity

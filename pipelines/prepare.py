@@ -36,7 +36,7 @@ from rasterio.windows import Window
 from pipelines import degrade as wald
 from pipelines.atomic import OutputKind, atomic_output, check_writable
 from pipelines.dataset import DatasetWriter, PatchRecord
-from pipelines.errors import EmptySceneError, GroklstWarning, InputError, special_file_error
+from pipelines.errors import EmptySceneError, GroklstWarning, InputError, not_found_error, special_file_error
 from pipelines.geotiff import open_raster, read_values
 from pipelines.grids import ALIGNMENT_TOLERANCE, resolution_units
 from pipelines.ingest_record import IngestRecord, ingest_record
@@ -666,7 +666,7 @@ def scene_inputs(
     for raw in paths:
         path = Path(raw)
         if not path.exists() and gdal_name(path) is None:  # a GDAL name: opening it tells
-            raise InputError(path, "file not found", "check the path")
+            raise not_found_error(path)
         special = special_file_error(path)
         if special is not None:
             raise special

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from pipelines.errors import InputError
+from pipelines.errors import InputError, not_found_error
 from pipelines.toml_compat import tomllib
 
 MAX_SEED = 2**64 - 1  # the largest seed torch.manual_seed takes (here: importable without torch)
@@ -110,7 +110,7 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Settings from a TOML or YAML file (a ``[train]`` table is accepted as well as the root)."""
     p = Path(path)
     if not p.is_file():
-        raise InputError(p, "config file not found")
+        raise not_found_error(p, "config file not found", None)
     text = p.read_text()
     is_yaml = p.suffix.lower() in (".yaml", ".yml")
     if is_yaml and importlib.util.find_spec("yaml") is None:

@@ -23,7 +23,7 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from pipelines.errors import InputError
+from pipelines.errors import InputError, not_found_error
 from pipelines.geotiff import band_scaling, guidance_names, open_raster, read_failure
 from pipelines.grids import ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, nesting_factor
 from pipelines.lst_values import (
@@ -111,7 +111,7 @@ def guidance_for(lst_path: Path) -> tuple[str, Path]:
     name = stem[: -len(LST_SUFFIX)]
     guidance = lst_path.with_name(f"{name}{GUIDANCE_SUFFIX}{lst_path.suffix}")
     if not guidance.exists() and gdal_name(guidance) is None:  # inside an archive: opening tells
-        raise InputError(guidance, "guidance file not found beside the LST", "run groklst ingest first")
+        raise not_found_error(guidance, "guidance file not found beside the LST", "run groklst ingest first")
     return name, guidance
 
 

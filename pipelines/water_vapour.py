@@ -94,7 +94,8 @@ class WaterVapour:
         own = ordered_bounds(tuple(self.src.bounds))
         box = self._scene_box(lst_grid, scene, own)
         if footprints_disjoint(box, own):
-            raise InputError(self.src.name, "does not overlap the scene", "give a water vapour raster that covers it")
+            raise InputError(self.src.name, f"does not overlap the scene: {self._footprints(lst_grid, scene, own)}",
+                             "give a water vapour raster that covers it")
         found = self.summary_in(box)
         if found.count == 0:
             raise InputError(self.src.name, "has no water vapour values over the scene (all nodata)",
@@ -115,11 +116,16 @@ class WaterVapour:
         for grid in _strips(lst_grid):
             if np.isfinite(self.on_grid(grid)).any():
                 return
-        box = footprint_in(self.src.crs, own, lst_grid.crs, scene)
-        raise InputError(self.src.name, f"gives no LST pixel centre of the scene a water vapour value: its footprint "
-                         f"{_box(box)} against the scene's {_box(scene)} ({lst_grid.crs.to_string()}; it reaches "
-                         "less than a pixel into the scene, or only with nodata)",
+        raise InputError(self.src.name, "gives no LST pixel centre of the scene a water vapour value: "
+                         f"{self._footprints(lst_grid, scene, own)}; it reaches less than a pixel into the scene, "
+                         "or only with nodata",
                          "give a water vapour raster that covers the scene, e.g. ERA5 TCWV cropped around it")
+
+    def _footprints(self, lst_grid: Grid, scene: tuple[float, float, float, float],
+                    own: tuple[float, float, float, float]) -> str:
+        """The raster's footprint and the ``scene``'s, both in the LST's CRS, as a refusal names them."""
+        box = footprint_in(self.src.crs, own, lst_grid.crs, scene)
+        return f"its footprint {_box(box)} against the scene's {_box(scene)} ({lst_grid.crs.to_string()})"
 
     def _scene_box(self, lst_grid: Grid, scene: tuple[float, float, float, float],
                    own: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
