@@ -8,7 +8,9 @@ interrupted run has reported every output it leaves, and leaves none it did not 
 
 An exception raised in Python code that C calls back (GDAL's log messages, which rasterio hands
 to ``logging``; a ``__del__``; a weakref callback) is printed as "Exception ignored" and the run
-goes on: such a signal is sent again a moment later instead (:func:`_redeliver`).
+goes on: such a signal is sent again a moment later instead (:func:`_redeliver`). One still to
+be sent again when the run ends stops it there (:func:`_end_redelivery`): sent after the run,
+it would kill the caller, stop its next run, or be lost with the process.
 """
 
 from __future__ import annotations
@@ -44,10 +46,12 @@ class _Signals:
     holding: bool = False  # a result line is still to be written (see reported_once_published)
     pending: Optional[int] = None  # the signal that waits for it
     raised: Optional[tuple[KeyboardInterrupt, int]] = None  # the last stop raised, and its signal
-    resending: set[int] = field(default_factory=set)  # signals to be sent again (_redeliver)
+    resending: dict[int, threading.Timer] = field(default_factory=dict)  # to be sent again: timers
+    redelivering: bool = False  # whether a signal may still be sent again (inside the block only)
 
 
 _signals = _Signals()
+_resend_lock = threading.RLock()  # a timer sends while the block has not ended, not after
 REPEAT_WINDOW_S = 5.0  # a repeated SIGTERM/SIGHUP this soon after the stop is the same stop
 REDELIVER_AFTER_S = 0.03  # a signal that cannot be raised where it came is sent again this late
 _CALLBACK_MODULES = ("logging",)  # Python code that C calls back: rasterio's GDAL log handler
@@ -83,19 +87,40 @@ def _in_callback(frame: Optional[FrameType]) -> bool:
 def _redeliver(signum: int) -> None:
     """Send ``signum`` to this process again in :data:`REDELIVER_AFTER_S`, by when the callback
     it came in has returned (if not, it is deferred again). One that comes again before then
-    is the same stop (``timeout``'s second SIGTERM): it is sent once, not twice."""
-    if signum in _signals.resending:
-        return
-    _signals.resending.add(signum)
-    timer = threading.Timer(REDELIVER_AFTER_S, _send_again, (signum,))
-    timer.daemon = True
-    timer.start()
+    is the same stop (``timeout``'s second SIGTERM): it is sent once, not twice. Once the block
+    has ended none is sent (:func:`_end_redelivery` raises it instead)."""
+    with _resend_lock:
+        if not _signals.redelivering or signum in _signals.resending:
+            return
+        timer = threading.Timer(REDELIVER_AFTER_S, _send_again, (signum,))
+        timer.daemon = True
+        _signals.resending[signum] = timer
+        timer.start()
 
 
 def _send_again(signum: int) -> None:
-    """The timer of :func:`_redeliver`: send ``signum`` to this process."""
-    _signals.resending.discard(signum)
-    os.kill(os.getpid(), signum)
+    """The timer of :func:`_redeliver`: send ``signum`` to this process, unless the block has
+    ended (or another block begun) since the timer was started."""
+    with _resend_lock:
+        if _signals.resending.get(signum) is not threading.current_thread():
+            return
+        del _signals.resending[signum]
+        os.kill(os.getpid(), signum)
+
+
+def _end_redelivery() -> None:
+    """No signal is sent again from now on; raise the first one still to be, unless it repeats
+    the stop already raised (:func:`_repeats_the_stop`). A timer that sent its signal just
+    before is no exception: the signal is raised by :func:`_on_signal`, whose handler is still
+    the one installed."""
+    with _resend_lock:
+        _signals.redelivering = False
+        waiting, _signals.resending = _signals.resending, {}
+        for timer in waiting.values():
+            timer.cancel()
+    for signum in waiting:
+        if not _repeats_the_stop(signum):
+            _stop(signum)
 
 
 def _on_unraisable(previous: Callable[[Any], object], unraisable: Any) -> None:
@@ -119,8 +144,7 @@ def _on_signal(signum: int, frame: Optional[FrameType]) -> None:
     first started. A later one stops the run again (a stop swallowed somewhere must not make
     the run unstoppable). One that comes inside a callback from C is sent again a moment later
     (:func:`_in_callback`, :func:`_on_unraisable`)."""
-    if (signum != signal.SIGINT and _signals.received is not None
-            and time.monotonic() - _signals.stopped_at < REPEAT_WINDOW_S):
+    if _repeats_the_stop(signum):
         return
     if _signals.holding:
         _signals.pending = _signals.pending or signum
@@ -131,6 +155,13 @@ def _on_signal(signum: int, frame: Optional[FrameType]) -> None:
     _stop(signum)
 
 
+def _repeats_the_stop(signum: int) -> bool:
+    """Whether ``signum`` is a SIGTERM or SIGHUP within :data:`REPEAT_WINDOW_S` of the one that
+    stopped the run (see :func:`_on_signal`)."""
+    return (signum != signal.SIGINT and _signals.received is not None
+            and time.monotonic() - _signals.stopped_at < REPEAT_WINDOW_S)
+
+
 @contextmanager
 def stopping_signals_raise(terminating: Iterable[int]) -> Iterator[None]:
     """Ctrl-C and the ``terminating`` signals (SIGTERM, SIGHUP) stop the block through
@@ -138,6 +169,8 @@ def stopping_signals_raise(terminating: Iterable[int]) -> Iterator[None]:
 
     A signal the parent ignores stays ignored (``nohup groklst ...`` must survive the hang-up,
     a background job of a script Ctrl-C); SIGINT is taken over only from Python's own handler.
+    A signal still to be sent again (:func:`_redeliver`) is raised as the block ends, before
+    the handlers are given back: none arrives after it.
     """
     _signals.received, _signals.holding, _signals.pending, _signals.raised = None, False, None, None
     if threading.current_thread() is not threading.main_thread():
@@ -145,6 +178,7 @@ def stopping_signals_raise(terminating: Iterable[int]) -> Iterator[None]:
         return
     previous, unraisablehook = {}, sys.unraisablehook
     sys.unraisablehook = partial(_on_unraisable, unraisablehook)
+    _signals.redelivering = True
     try:
         for signum in terminating:
             if signal.getsignal(signum) is not signal.SIG_IGN:
@@ -153,9 +187,12 @@ def stopping_signals_raise(terminating: Iterable[int]) -> Iterator[None]:
             previous[signal.SIGINT] = signal.signal(signal.SIGINT, _on_signal)
         yield
     finally:
-        sys.unraisablehook = unraisablehook
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        try:
+            _end_redelivery()
+        finally:
+            sys.unraisablehook = unraisablehook
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 @contextmanager
