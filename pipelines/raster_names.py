@@ -101,8 +101,46 @@ def display_name(path: str | os.PathLike[str]) -> str:
 
 
 def source_tag(path: str | os.PathLike[str]) -> str:
-    """How an output's tags name an input: the absolute path of a local file, a GDAL name as given."""
-    return gdal_name(path) or str(Path(path).resolve())
+    """How an output's tags name an input, usable from any folder: the absolute path of a local
+    file; a GDAL name with its local file made absolute (``NETCDF:"/abs/l.nc":lst``,
+    ``/vsigzip//abs/l.tif.gz``), a network name (``/vsicurl/``, ``/vsis3/``) as given."""
+    name = gdal_name(path)
+    return str(Path(path).resolve()) if name is None else _absolute_gdal(name)
+
+
+def _absolute_gdal(name: str) -> str:
+    """``name`` with the local file it reads (a subdataset's file, an archive) absolute."""
+    if _VSI.match(name):
+        return _absolute_archive(name)
+    parts = subdataset(name)
+    if parts is None:
+        return name
+    prefix, rest = name.split(":", 1)
+    file = parts[0]
+    absolute = _absolute_archive(file) if _VSI.match(file) else _absolute_local(file)
+    old, new = (f'"{file}"', f'"{absolute}"') if f'"{file}"' in rest else (file, absolute)
+    return f"{prefix}:{rest.replace(old, new, 1)}"
+
+
+def _absolute_archive(name: str) -> str:
+    """``/vsizip/a.zip/in/x.tif`` -> ``/vsizip//abs/a.zip/in/x.tif``: the archive, the first
+    part of the name that is a local file, made absolute; the path inside it kept. A network
+    name, an absolute or chained one (``/vsizip/{...}``) or one naming no local file: as given."""
+    archive = _ARCHIVE.match(name)
+    if archive is None or archive.group(2).startswith(("/", "{")):
+        return name
+    parts = archive.group(2).split("/")
+    for end in range(1, len(parts) + 1):
+        file = "/".join(parts[:end])
+        if Path(file).is_file():
+            return f"{archive.group(1)}{_absolute_local(file)}{''.join('/' + part for part in parts[end:])}"
+    return name
+
+
+def _absolute_local(file: str) -> str:
+    """A subdataset's or archive's file as an absolute path when it is a local file (links
+    resolved, as a local input's tag), else as given (a URL, or no file of that name)."""
+    return str(Path(file).resolve()) if Path(file).is_file() else file
 
 
 _RETRIEVED = re.compile(r"^(?P<folder>.+) \(LST retrieved by [^()]+\)$")

@@ -36,7 +36,8 @@ from groklst_cli.console import info, progress, state, warn
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
 from groklst_cli.path_options import file_to_write, not_empty
-from pipelines.atomic import check_writable, missing_folders, remove_if_empty, resolved, same_path
+from pipelines.atomic import (check_writable, missing_folders, refuse_input_as_output, remove_if_empty, resolved,
+                              same_path)
 from pipelines.errors import InputError
 from pipelines.fit_options import DEFAULT_CANDIDATES, FitOptions
 from pipelines.units import OutputUnits, Units
@@ -486,6 +487,7 @@ def downscale(
         if save_checkpoint is not None and same_path(quicklook, save_checkpoint):
             raise InputError(quicklook, "is also the --save-checkpoint file; one would overwrite the other",
                              "give the PNG another name")
+        refuse_input_as_output(quicklook, _read_files(scene, jobs[0]))  # said before its extension
         check_png_name(quicklook)
         _check_quicklook_writable(quicklook, jobs[0], overwrite, skip_existing, _read_files(scene, jobs[0]))
         jobs = [replace(jobs[0], quicklook=quicklook)]  # drawn before the scene's line, which says how it went
