@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -15,10 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.io import MemoryFile
 
+from pipelines import pipe_input
 from pipelines.compare import compare
 from pipelines.errors import InputError
-from pipelines.pipe_input import is_pipe, read_pipe
+from pipelines.pipe_input import cgroup_limits, is_pipe, memory_limit, read_pipe
 from tests.test_compare import raster, truth_and_candidates
 
 GROKLST = [sys.executable, "-m", "groklst_cli", "--threads", "1"]
@@ -110,6 +115,96 @@ def test_an_empty_or_oversized_pipe_is_refused_naming_it(fifo, rasters) -> None:
     feed(fifo, rasters[1].read_bytes())
     with pytest.raises(InputError, match="more than 0.0 GiB arrive through the pipe"):
         read_pipe(fifo, 1000)
+
+
+class ShortMemoryFile(MemoryFile):
+    """GDAL's in-memory file once an allocation fails: past 2 KiB it keeps half of each write."""
+
+    def write(self, data: bytes) -> int:
+        return super().write(data if self.tell() < 2048 else data[:len(data) // 2])
+
+
+def test_memory_running_out_mid_pipe_is_refused_not_truncated(fifo, rasters, monkeypatch) -> None:
+    monkeypatch.setattr(pipe_input, "CHUNK_BYTES", 1024)
+    monkeypatch.setattr(pipe_input, "MemoryFile", ShortMemoryFile)
+    data = rasters[1].read_bytes()
+    assert len(data) == 7200  # a short write comes before the end
+    feed(fifo, data)
+    with pytest.raises(InputError, match=r"ran out of memory after 0\.0 GiB read from the pipe") as short:
+        read_pipe(fifo, 1 << 30)
+    assert short.value.path == str(fifo)
+    assert short.value.hint == "save the stream to a file and give that"
+
+
+def test_an_address_space_limit_is_a_one_line_refusal_not_a_truncated_score(rasters) -> None:
+    # ulimit -v 1.5 GB: the 1 GiB stream passes the 0.7 GiB cap, or GDAL's in-memory file, grown by
+    # doubling, fails first (at 0.5 GiB here); before, the write failed silently and compare scored
+    # the first 0.5 GiB as if whole
+    argv = " ".join(map(shlex.quote, [*GROKLST, "compare", str(rasters[0])]))
+    source = f"<(cat {shlex.quote(str(rasters[1]))}; head -c 1G /dev/zero)"
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
+    proc = subprocess.run(["bash", "-c", f"ulimit -v 1500000 && {argv} {source}"], capture_output=True,
+                          text=True, timeout=60, env=env)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert re.fullmatch(r"error: /dev/fd/\d+: (ran out of memory after 0\.5 GiB read from the pipe|more than 0\.7 "
+                        r"GiB arrive through the pipe, .*) \(hint: save the stream to a file and give that\)", lines[0])
+
+
+def test_a_piped_raster_without_georeferencing_is_one_line_no_warning(rasters, tmp_path) -> None:
+    plain = tmp_path / "plain.tif"
+    with pytest.warns(NotGeoreferencedWarning), rasterio.open(plain, "w", driver="GTiff", width=8, height=8,
+                                                              count=1, dtype="float32") as dst:
+        dst.write(np.full((1, 8, 8), 300, "float32"))
+    argv = " ".join(map(shlex.quote, [*GROKLST, "compare", str(rasters[0])]))
+    proc = subprocess.run(["bash", "-c", f"{argv} <(cat {shlex.quote(str(plain))})"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2
+    assert [line for line in proc.stderr.splitlines() if line.strip()] == [
+        "error: /dev/fd/63: has no georeferencing (no geotransform and no CRS) (hint: georeference it, e.g. "
+        "gdal_edit.py -a_srs EPSG:XXXX -a_ullr ULX ULY LRX LRY)"]
+
+
+def fake_cgroups(root: Path, limits: dict[str, str]) -> Path:
+    """A cgroup tree under ``root``: each ``folder/file`` written with its limit text."""
+    for name, text in limits.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text + "\n")
+    return root
+
+
+def test_cgroup_v2_limits_of_the_group_and_its_ancestors_are_read(tmp_path) -> None:
+    root = fake_cgroups(tmp_path, {"memory.max": "max", "slurm/memory.max": "8589934592",
+                                   "slurm/job_7/memory.max": "max", "other/memory.max": "1024"})
+    assert cgroup_limits(root, "0::/slurm/job_7\n") == [8589934592]
+    assert cgroup_limits(root, "0::/\n") == []  # "max": no limit
+
+
+def test_cgroup_v1_memory_controller_is_read_and_a_missing_host_path_falls_back_to_the_mount(tmp_path) -> None:
+    root = fake_cgroups(tmp_path, {"memory/memory.limit_in_bytes": "9223372036854771712",
+                                   "memory/docker/abc/memory.limit_in_bytes": "4294967296",
+                                   "cpu/memory.limit_in_bytes": "1"})
+    membership = "5:cpu,cpuacct:/docker/abc\n4:memory:/docker/abc\n1:name=systemd:/docker/abc\n0::/\n"
+    assert cgroup_limits(root, membership) == [4294967296, 9223372036854771712]
+    # a container mounting its own group at the root still lists the host's path
+    assert cgroup_limits(root, "4:memory:/process_api/27b8\n") == [9223372036854771712]
+
+
+def test_memory_limit_is_half_the_least_of_ram_cgroup_and_address_space(tmp_path, monkeypatch) -> None:
+    ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    root = fake_cgroups(tmp_path / "cg", {"memory.max": "max", "job/memory.max": "garbage"})
+    (tmp_path / "self").write_text("0::/job\n")
+    monkeypatch.setattr(pipe_input, "CGROUP_ROOT", root)
+    monkeypatch.setattr(pipe_input, "PROC_CGROUP", tmp_path / "self")
+    monkeypatch.setattr(pipe_input.resource, "getrlimit", lambda _: (pipe_input.resource.RLIM_INFINITY,) * 2)
+    assert memory_limit() == ram // 2  # no limit but the RAM ("max", an unreadable value)
+    (root / "job/memory.max").write_text(f"{ram // 4}\n")
+    assert memory_limit() == ram // 8
+    monkeypatch.setattr(pipe_input.resource, "getrlimit", lambda _: (ram // 16, pipe_input.resource.RLIM_INFINITY))
+    assert memory_limit() == ram // 32
+    monkeypatch.setattr(pipe_input, "PROC_CGROUP", tmp_path / "missing")  # no /proc: RAM and rlimit only
+    assert memory_limit() == ram // 32
 
 
 def test_only_a_named_pipe_is_read_into_memory(fifo, rasters) -> None:
