@@ -39,7 +39,7 @@ from pipelines.grids import footprints_disjoint
 from pipelines.lst_values import (LstDecoding, Remedy, band_unit_tag, check_single_band, decode_values,
                                   implausible_kelvin, linear, reading_from_tags, reading_precision, to_kelvin_masked,
                                   units_from_values)
-from pipelines.raster_names import display_name, gdal_name, retrieved_tis_folder, subdataset
+from pipelines.raster_names import display_name, gdal_name, retrieved_tis_folder, source_tag, subdataset
 from pipelines.units import Units, from_kelvin
 
 DPI = 100
@@ -251,7 +251,7 @@ def _same_file(path: str | os.PathLike[str], other: str | None) -> bool:
     same GDAL name."""
     if other is None:
         return False
-    if display_name(path) == other:
+    if display_name(path) == other or source_tag(path) == other:
         return True
     try:
         return os.path.samefile(path, other)

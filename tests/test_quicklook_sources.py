@@ -51,17 +51,18 @@ def gzipped_lst(folder: Path) -> Path:
     return gz
 
 
-@pytest.mark.parametrize("make, name", [(netcdf_lst, 'NETCDF:"l.nc":Band1'), (gzipped_lst, "/vsigzip/lz.tif.gz")])
+@pytest.mark.parametrize("make, name, tagged", [(netcdf_lst, 'NETCDF:"l.nc":Band1', 'NETCDF:"{}/l.nc":Band1'),
+                                                (gzipped_lst, "/vsigzip/lz.tif.gz", "/vsigzip/{}/lz.tif.gz")])
 def test_an_lst_downscaled_by_its_gdal_name_is_found_from_the_tag(tmp_path: Path, monkeypatch, capsys,
-                                                                   make, name) -> None:
-    """The tag keeps the GDAL name, which is no file path: it is opened as GDAL names it, in the
-    same folder and (the name being relative) beside the output from elsewhere; the .gz itself
-    is never read as a raster. Before: "which is not there" / "lz.tif.gz: not a readable raster"."""
+                                                                   make, name, tagged) -> None:
+    """The tag keeps the GDAL name (its file made absolute), which is no file path: it is opened
+    as GDAL names it, in the same folder and from elsewhere; the .gz itself is never read as a
+    raster. Before: "which is not there" / "lz.tif.gz: not a readable raster"."""
     monkeypatch.chdir(tmp_path)
     make(tmp_path)
     assert run(["-q", "downscale", name, "--model", "bicubic", "--scale", "2", "-o", "o.tif"]) == 0
     with rasterio.open(tmp_path / "o.tif") as src:
-        assert src.tags()["lst_source"] == name
+        assert src.tags()["lst_source"] == tagged.format(tmp_path.resolve())
     assert run(["-q", "quicklook", "o.tif", "-o", "o.png", "--width", WIDTH]) == 0
     assert capsys.readouterr().err == ""
     assert_input_drawn_as_output(tmp_path / "o.png")
@@ -82,7 +83,8 @@ def test_a_gzipped_lst_gone_is_not_read_from_a_raw_gz_elsewhere(tmp_path: Path, 
     capsys.readouterr()
     assert run(["-q", "quicklook", "o.tif", "-o", "o.png"]) == 2
     assert capsys.readouterr().err.strip() == (
-        "error: o.tif: its lst_source tag names /vsigzip/lz.tif.gz, which is not there (nor beside the output) "
+        f"error: o.tif: its lst_source tag names /vsigzip/{tmp_path.resolve()}/lz.tif.gz, which is not there "
+        "(nor beside the output) "
         "(hint: pass the input LST with --lst)")
 
 
