@@ -10,7 +10,8 @@ killed run left behind are removed by the next run of the same output once they 
 removed, and only as the kind of entry it writes (a folder only as a dataset's partial), so a
 user's file or folder that merely looks alike is never touched. A name too long to leave room
 for the temporary names beside it is refused before any work. A new output's permissions
-follow the umask; a replaced one keeps the permission bits and group of what it replaces.
+follow the umask; a replaced one keeps the permission bits and group of what it replaces
+(the group's bits only with the group: a group the user is not in is never granted them).
 """
 
 from __future__ import annotations
@@ -382,41 +383,90 @@ def _publish_dir(tmp: Path, target: Path, overwrite: bool, kind: OutputKind) -> 
 
     Only the dataset's own entries are replaced (a user's notes or training runs inside a
     dataset folder are not groklst's to delete). Until the old folder is emptied of them it
-    stays beside the output as ``.NAME.XXXXXXXX.old``, which is never removed automatically.
+    stays beside the output as ``.NAME.XXXXXXXX.old``, which is never removed automatically;
+    a copy that still cannot be removed then (not the user's to empty) is named in a warning.
     """
     if target.exists() or target.is_symlink():
         _check_replaceable(target, overwrite, kind)  # again: it may have changed meanwhile
         backup = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old")
         target.rename(backup)
         tmp.rename(target)
+        old = backup.lstat()
+        _let_owner_change(backup)  # a read-only (0555) folder would refuse the moves out of it
         ours = set(_LEGACY_DATASET_ENTRIES) | {p.name for p in target.iterdir()}
         for entry in backup.iterdir():
             if entry.name not in ours:
                 entry.rename(target / entry.name)
-        _keep_permissions(target, backup)  # last: a read-only folder would refuse the moves
-        _remove(backup)
+        _give_permissions(target, old)  # last: a read-only folder would refuse the moves into it
+        _remove_backup(backup)
     else:
         tmp.rename(target)
+
+
+def _let_owner_change(folder: Path) -> None:
+    """Add the owner's read, write and search bits to ``folder`` (never through a link) so its
+    entries can be moved out or removed; a folder of another owner is left as it is."""
+    try:
+        info = folder.lstat()
+        if stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_IRWXU != stat.S_IRWXU:
+            os.chmod(folder, stat.S_IMODE(info.st_mode) | stat.S_IRWXU)
+    except OSError:
+        pass
+
+
+def _remove_backup(backup: Path) -> None:
+    """Remove the replaced dataset (by now only groklst's own entries): its read-only folders are
+    made owner-writable first, so a 0555 dataset folder does not leave a full copy behind on
+    every --overwrite; what still cannot be removed is reported."""
+    pending = [backup]
+    while pending:
+        folder = pending.pop()
+        _let_owner_change(folder)
+        try:
+            with os.scandir(folder) as entries:
+                pending.extend(Path(e.path) for e in entries if e.is_dir(follow_symlinks=False))
+        except OSError:
+            continue
+    shutil.rmtree(backup, ignore_errors=True)
+    if backup.exists() or backup.is_symlink():
+        warnings.warn(f"{backup}: the dataset folder replaced under --overwrite could not be removed "
+                      "(no permission to empty it); delete it yourself", GroklstWarning, stacklevel=2)
 
 
 def _keep_permissions(new: Path, old: Path) -> None:
     """Give ``new`` the permission bits and group of ``old``, the output it replaces, when that
     is a regular file (a folder, for a folder): a user's 0444 or group-writable 0664 output stays
     so under ``--overwrite``, as with ``cp`` onto a file. A symbolic link is replaced itself and
-    keeps nothing; a group the user is not in stays the new file's own. Set-id bits are kept
-    only on a folder (a setgid dataset folder), never on a file."""
+    keeps nothing; a group the user is not in stays the new file's own, and so do the group
+    bits then. Set-id bits are kept only on a folder (a setgid dataset folder), never on a file."""
     try:
         info = old.lstat()
     except FileNotFoundError:
         return
-    is_dir = stat.S_ISDIR(info.st_mode)
-    if is_dir != new.is_dir() or not (is_dir or stat.S_ISREG(info.st_mode)):
+    _give_permissions(new, info)
+
+
+# A folder's setgid bit hands its group on to what is made in it: it goes with the group.
+_GROUP_BITS = stat.S_IRWXG | stat.S_ISGID
+
+
+def _give_permissions(new: Path, old: os.stat_result) -> None:
+    """:func:`_keep_permissions` from the replaced output's ``lstat``. When the group cannot be
+    kept, the group bits stay the new output's own (the umask's): the old group's rights are
+    never given to the user's group; the owner's and others' bits are still the old ones."""
+    is_dir = stat.S_ISDIR(old.st_mode)
+    if is_dir != new.is_dir() or not (is_dir or stat.S_ISREG(old.st_mode)):
         return
-    try:
-        os.chown(new, -1, info.st_gid)
-    except OSError:  # not the user's group (EPERM), or one the file system cannot give
-        pass
-    os.chmod(new, stat.S_IMODE(info.st_mode) & (0o7777 if is_dir else 0o777))
+    mode = stat.S_IMODE(old.st_mode) & (0o7777 if is_dir else 0o777)
+    own = new.lstat()
+    if own.st_gid != old.st_gid:
+        try:
+            os.chown(new, -1, old.st_gid)
+        except OSError:  # not the user's group (EPERM), or one the file system cannot give
+            pass
+        if new.lstat().st_gid != old.st_gid:
+            mode = mode & ~_GROUP_BITS | stat.S_IMODE(own.st_mode) & _GROUP_BITS
+    os.chmod(new, mode)
 
 
 @contextmanager

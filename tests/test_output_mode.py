@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,3 +151,102 @@ def test_the_cli_names_an_output_that_looks_like_an_option_with_dot_slash(tmp_pa
     assert again.returncode == 2
     assert again.stderr.strip() == ("error: ./-g_lst.tif: output already exists "
                                     "(hint: pass --overwrite to replace it)")
+
+
+NOBODY = 65534  # the user the tests below run groklst as, in a subprocess (setpriv)
+ROOT = Path(__file__).resolve().parents[1]
+WRITE_DATASET = """
+import json, sys
+from pathlib import Path
+from pipelines.atomic import DATASET_FORMAT, OutputKind, atomic_output
+with atomic_output(Path(sys.argv[1]), overwrite=True, kind=OutputKind.dataset) as tmp:
+    (tmp / "data.zarr").mkdir(parents=True)
+    (tmp / "data.zarr" / "0").write_text("chunk")
+    (tmp / "info.json").write_text(json.dumps({"format": DATASET_FORMAT}))
+"""
+WRITE_FILE = """
+import os, sys
+from pipelines.atomic import atomic_output
+os.umask(int(sys.argv[2], 8))
+with atomic_output(sys.argv[1], overwrite=True) as tmp:
+    tmp.write_text("new")
+"""
+
+
+def as_nobody(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run Python ``code`` as user and group 65534, with no other groups."""
+    command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", sys.executable, "-c", code, *args]
+    return subprocess.run(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True)
+
+
+@pytest.fixture
+def shared(tmp_path: Path) -> Iterator[Path]:
+    """A folder user 65534 may write in (pytest's own are root's 0700); skipped unless this runs
+    as root with setpriv, and 65534 can import groklst."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("running as another user takes root and setpriv")
+    if as_nobody("import pipelines.atomic").returncode != 0:
+        pytest.skip(f"user {NOBODY} cannot run groklst from {ROOT}")
+    folder = Path(tempfile.mkdtemp(prefix="groklst-output-mode-"))
+    folder.chmod(0o777)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder)
+
+
+def chown_tree(top: Path, uid: int) -> None:
+    for path in (top, *top.rglob("*")):
+        os.chown(path, uid, uid)
+
+
+def test_a_read_only_dataset_folder_replaced_twice_leaves_no_copy_behind(shared: Path) -> None:
+    """Review: a 0555 dataset folder left a complete hidden ``.ds.*.old`` on every --overwrite."""
+    out = shared / "ds"
+    assert subprocess.run([sys.executable, "-c", WRITE_DATASET, str(out)], cwd=ROOT).returncode == 0
+    (out / "notes.txt").write_text("mine")
+    (out / "runs").mkdir()
+    chown_tree(out, NOBODY)
+    (out / "runs").chmod(0o750)  # the user's
+    for folder in (out / "data.zarr", out):
+        folder.chmod(0o555)  # the dataset read-only throughout
+    for _ in range(2):
+        done = as_nobody(WRITE_DATASET, str(out))
+        assert (done.returncode, done.stderr) == (0, "")
+    assert [p.name for p in shared.iterdir()] == ["ds"]  # no .ds.XXXXXXXX.old
+    assert mode(out) == 0o555 and out.stat().st_uid == NOBODY
+    assert (out / "notes.txt").read_text() == "mine"
+    assert mode(out / "runs") == 0o750  # the user's folder moved over, its mode untouched
+    assert (out / "data.zarr" / "0").read_text() == "chunk" and mode(out / "data.zarr") == 0o755
+
+
+def test_a_replaced_dataset_that_cannot_be_removed_is_named_in_a_warning(shared: Path) -> None:
+    out = shared / "ds"
+    assert subprocess.run([sys.executable, "-c", WRITE_DATASET, str(out)], cwd=ROOT).returncode == 0
+    os.chown(out, NOBODY, NOBODY)
+    os.chown(out / "info.json", NOBODY, NOBODY)  # data.zarr stays root's: 65534 cannot empty it
+    done = as_nobody(WRITE_DATASET, str(out))
+    [left] = [p for p in shared.iterdir() if p.name != "ds"]
+    assert left.name.startswith(".ds.") and left.name.endswith(".old")
+    assert done.returncode == 0
+    assert f"{left}: the dataset folder replaced under --overwrite could not be removed" in done.stderr
+    assert sorted(p.name for p in left.iterdir()) == ["data.zarr"]
+    assert mode(left / "data.zarr") == 0o755 and (left / "data.zarr").stat().st_uid == 0  # not chmod-ed
+
+
+@pytest.mark.parametrize("old, umask, expected", [
+    (0o660, 0o077, 0o600),  # root's group may write; 65534's own group gets the umask's nothing
+    (0o664, 0o022, 0o644),  # ... or the umask's read, never the old group's write
+    (0o604, 0o077, 0o604),  # others' read is kept as the old file had it
+])
+def test_group_bits_are_not_given_to_a_group_other_than_the_old_files(
+        shared: Path, old: int, umask: int, expected: int) -> None:
+    """Review: root:root 0660 replaced by user 65534 (umask 077) came back 65534:65534 0660."""
+    target = shared / "out.bin"
+    target.write_text("old")
+    target.chmod(old)
+    done = as_nobody(WRITE_FILE, str(target), f"{umask:03o}")
+    assert done.returncode == 0, done.stderr
+    assert target.read_text() == "new"
+    assert (target.stat().st_gid, mode(target)) == (NOBODY, expected)
