@@ -3,7 +3,8 @@
 A killed or failed run never leaves a truncated file under the final name, and an existing
 output is only replaced when the caller says so, and only when it is what groklst makes:
 a file output replaces a file (never a directory), a dataset replaces a groklst dataset (or an
-empty folder), and no output may be one of the run's inputs. Temporary names are
+empty folder) whose entries that are not groklst's it can move into the new one, and no
+output may be one of the run's inputs. Temporary names are
 ``.NAME.XXXXXXXX.partial`` (and files GDAL makes beside them, ``...partial.cog``); those a
 killed run left behind are removed by the next run of the same output once they are older than
 :data:`STALE_AFTER_S`, younger ones are reported. Only the exact names groklst writes are
@@ -20,6 +21,7 @@ import errno
 import json
 import os
 import re
+import shlex
 import shutil
 import stat
 import time
@@ -33,7 +35,7 @@ from functools import partial
 from pathlib import Path
 
 from pipelines.errors import (GroklstWarning, InputError, environment_error, environment_hint, loop_error,
-                             unreachable_error)
+                             unmistakable_path, unreachable_error)
 from pipelines.file_headers import refuse_foreign_output
 
 STALE_AFTER_S = 24 * 3600
@@ -270,6 +272,50 @@ def _check_replaceable(target: Path, overwrite: bool, kind: OutputKind) -> None:
                          "choose a new or empty output folder")
     if not overwrite:
         raise OutputExists(target, "output already exists", "pass --overwrite to replace it")
+    if kind is OutputKind.dataset:
+        _refuse_stranded_entries(target)
+
+
+def _refuse_stranded_entries(target: Path) -> None:
+    """Refuse a dataset whose entries that are not groklst's (a user's notes, training runs)
+    ``--overwrite`` could not move into the new dataset: said before any work, as the swap
+    would otherwise leave them in the hidden ``.NAME.XXXXXXXX.old`` copy. Moving an entry out
+    takes writing in the old folder (its owner's chmod gives that), and moving a folder into
+    another takes writing in that folder itself (its ".." changes); a user's entry is never
+    chmod-ed."""
+    kept = sorted(p for p in target.iterdir() if p.name not in _LEGACY_DATASET_ENTRIES)
+    if not kept:
+        return
+    if not (_owned(target) or _may(target, os.W_OK | os.X_OK)):
+        raise InputError(target, "the dataset folder is another user's and you cannot write in it, so "
+                         f"--overwrite cannot move what is not groklst's in it ({', '.join(p.name for p in kept)}) "
+                         "into the new dataset", "have its owner make it writable for you, or choose a new "
+                         "output folder")
+    for entry in kept:
+        if entry.is_dir() and not entry.is_symlink() and not _may(entry, os.W_OK):
+            raise _stranded_folder(entry)
+
+
+def _stranded_folder(entry: Path) -> InputError:
+    """The refusal of a folder inside a dataset that the caller may not write, so not move."""
+    if _owned(entry):
+        chmod = f"chmod u+w {shlex.quote(unmistakable_path(entry))}"
+        return InputError(entry, "a folder of yours inside the dataset is read-only, so --overwrite cannot "
+                          "carry it into the new dataset", f"{chmod}, or choose a new output folder")
+    return InputError(entry, "a folder inside the dataset is another user's and you cannot write in it, so "
+                      "--overwrite cannot carry it into the new dataset",
+                      "have its owner make it writable for you, or choose a new output folder")
+
+
+def _owned(path: Path) -> bool:
+    """Whether this process owns ``path`` (and so may chmod it)."""
+    return path.lstat().st_uid == os.geteuid()
+
+
+def _may(path: Path, mode: int) -> bool:
+    """Whether this process has the ``mode`` access to ``path`` (root, ACLs and immutable
+    folders included, which the permission bits do not tell)."""
+    return os.access(path, mode, effective_ids=os.access in os.supports_effective_ids)
 
 
 _HEX = "[0-9a-f]{8}"  # atomic_output's part of a temporary name

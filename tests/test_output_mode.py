@@ -250,3 +250,72 @@ def test_group_bits_are_not_given_to_a_group_other_than_the_old_files(
     assert done.returncode == 0, done.stderr
     assert target.read_text() == "new"
     assert (target.stat().st_gid, mode(target)) == (NOBODY, expected)
+
+
+PREPARE = ("prepare", "s_lst.tif", "-o", "ds", "--scales", "2", "--patch", "16", "--stride", "8", "--split-block", "16")
+
+
+def groklst_as_nobody(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in ``cwd`` as user and group 65534, with no other groups."""
+    command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", str(GROKLST), "-q", *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.fixture
+def prepared(shared: Path) -> Path:
+    """A dataset ``ds`` that root prepared in ``shared`` from a 48-pixel sample scene."""
+    groklst(0o022, shared, "sample-scene", ".", "--size", "48", "--name", "s")
+    groklst(0o022, shared, *PREPARE)
+    return shared / "ds"
+
+
+def snapshot(top: Path) -> dict[str, tuple[int, int, int]]:
+    """Every entry under ``top`` (hidden ones too): its inode, mode and owner."""
+    return {str(p.relative_to(top)): (p.lstat().st_ino, p.lstat().st_mode, p.lstat().st_uid) for p in top.rglob("*")}
+
+
+@pytest.mark.parametrize("owner, problem, hint", [
+    (NOBODY, "a folder of yours inside the dataset is read-only", "chmod u+w ds/runs, or choose a new output folder"),
+    (0, "a folder inside the dataset is another user's and you cannot write in it",
+     "have its owner make it writable for you, or choose a new output folder"),
+])
+def test_a_folder_inside_a_dataset_that_cannot_be_moved_is_refused_before_any_work(
+        prepared: Path, owner: int, problem: str, hint: str) -> None:
+    """Review: a 0555 ``ds/runs`` (rename(2) of a folder into another needs writing in it, for
+    its "..") failed after the new dataset was swapped in, stranded in ``.ds.XXXXXXXX.old``."""
+    (prepared / "runs").mkdir()
+    (prepared / "runs" / "log.txt").write_text("mine")
+    chown_tree(prepared, NOBODY)
+    os.chown(prepared / "runs", owner, owner)
+    (prepared / "runs").chmod(0o555)
+    before = snapshot(prepared.parent)
+    done = groklst_as_nobody(prepared.parent, *PREPARE, "--overwrite")
+    assert (done.returncode, done.stderr.strip()) == (
+        2, f"error: ds/runs: {problem}, so --overwrite cannot carry it into the new dataset (hint: {hint})")
+    assert snapshot(prepared.parent) == before  # no .ds.*.old or partial; runs still 0555
+    assert mode(prepared / "runs") == 0o555 and (prepared / "runs" / "log.txt").read_text() == "mine"
+
+
+def test_another_users_dataset_folder_holding_user_entries_is_refused_before_any_work(prepared: Path) -> None:
+    """Review: root's 0755 ``ds`` (65534 may rename it, not chmod it) left ``notes.txt`` and
+    ``runs`` in ``.ds.XXXXXXXX.old``: moving them out takes writing in it."""
+    (prepared / "notes.txt").write_text("mine")
+    (prepared / "runs").mkdir(mode=0o777)
+    chown_tree(prepared / "runs", NOBODY)
+    before = snapshot(prepared.parent)
+    done = groklst_as_nobody(prepared.parent, *PREPARE, "--overwrite")
+    assert (done.returncode, done.stderr.strip()) == (
+        2, "error: ds: the dataset folder is another user's and you cannot write in it, so --overwrite cannot "
+        "move what is not groklst's in it (notes.txt, runs) into the new dataset (hint: have its owner make it "
+        "writable for you, or choose a new output folder)")
+    assert snapshot(prepared.parent) == before
+
+
+def test_another_users_dataset_folder_of_groklst_entries_only_is_still_replaced(prepared: Path) -> None:
+    """Nothing of the user's to carry: the swap goes ahead, and the copy 65534 cannot empty is
+    named in a warning (as before)."""
+    done = groklst_as_nobody(prepared.parent, *PREPARE, "--overwrite")
+    assert done.returncode == 0
+    [left] = [p for p in prepared.parent.iterdir() if p.name.startswith(".ds.")]
+    assert "could not be removed" in done.stderr and left.stat().st_uid == 0
+    assert prepared.stat().st_uid == NOBODY and (prepared / "info.json").is_file()
