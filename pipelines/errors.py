@@ -100,6 +100,7 @@ _SPECIAL_KINDS = {
 
 
 LOOP_HINT = "fix or remove the link, or choose another folder"
+CHAIN_HINT = "link straight to the file, or choose another folder"
 
 
 def unreachable_error(path: str | PathLike[str]) -> InputError | None:
@@ -116,20 +117,36 @@ def unreachable_error(path: str | PathLike[str]) -> InputError | None:
 
 
 def loop_error(path: str | PathLike[str]) -> InputError:
-    """The refusal of ``path``, which runs through a symbolic link that loops, naming that link."""
-    return InputError(path, f"cannot be reached: {_looping_link(PurePath(path))}", LOOP_HINT)
+    """The refusal of ``path``, which runs through a symbolic link that loops or starts a chain of
+    more links than the system follows (ELOOP says both), naming that link."""
+    words, hint = _looping_link(PurePath(path))
+    return InputError(path, f"cannot be reached: {words}", hint)
 
 
-def _looping_link(path: PurePath) -> str:
-    """Which symbolic link on ``path``'s way loops, in words."""
+def _looping_link(path: PurePath) -> tuple[str, str]:
+    """Which symbolic link on ``path``'s way loops, or leads through too many links, in words,
+    and what to do about it."""
     absolute = path if path.is_absolute() else PurePath(os.getcwd(), path)  # '..' kept, as the kernel walks it
     for step in (*reversed(absolute.parents), absolute):
         try:
             os.stat(step)
         except OSError as exc:
             if exc.errno == errno.ELOOP and os.path.islink(step):
-                return f"{step} is a symbolic link that loops (to {os.readlink(step)})"
-    return "a symbolic link on the way loops"
+                if _loops(step):
+                    return f"{step} is a symbolic link that loops (to {os.readlink(step)})", LOOP_HINT
+                return (f"{step} leads through too many symbolic links (to {os.readlink(step)}, "
+                        "none of them looping)", CHAIN_HINT)
+    return "a symbolic link on the way loops or leads through too many", LOOP_HINT
+
+
+def _loops(link: PurePath) -> bool:
+    """Whether following ``link`` comes back to a link already followed; False for a chain that
+    ends (41 links to a file are too many for Linux, which follows 40, but no loop)."""
+    try:
+        os.path.realpath(link, strict=True)  # no limit on a chain's length; a repeat raises ELOOP
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 def not_found_error(path: str | PathLike[str], problem: str = "file not found",

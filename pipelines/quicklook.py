@@ -39,7 +39,8 @@ from pipelines.grids import footprints_disjoint
 from pipelines.lst_values import (LstDecoding, Remedy, band_unit_tag, check_single_band, decode_values,
                                   implausible_kelvin, linear, reading_from_tags, reading_precision, to_kelvin_masked,
                                   units_from_values)
-from pipelines.raster_names import display_name, gdal_name, retrieved_tis_folder, source_tag, subdataset
+from pipelines.raster_names import (display_name, gdal_name, retrieved_tis_folder, source_tag, subdataset,
+                                    with_file)
 from pipelines.units import Units, from_kelvin
 
 DPI = 100
@@ -156,11 +157,8 @@ def _gdal_beside(tag: str, folder: Path) -> list[str]:
     ``/vsizip/folder/s.zip/b.tif``."""
     parts = subdataset(tag)
     if parts is not None:
-        prefix, rest = tag.split(":", 1)
-        file, moved = parts[0], folder / Path(parts[0]).name
-        quoted = f'"{file}"' in rest
-        old, new = (f'"{file}"', f'"{moved}"') if quoted else (file, str(moved))
-        return [f"{prefix}:{rest.replace(old, new, 1)}"] if moved.is_file() else []
+        moved = folder / Path(parts[0]).name
+        return [with_file(tag, parts[0], str(moved))] if moved.is_file() else []
     archive = _ARCHIVE.match(tag)
     if archive is None:
         return []  # /vsicurl/, /vsis3/, ...: nothing of theirs lies beside the output
@@ -221,9 +219,10 @@ def _warn_implausible(lst_path: str | os.PathLike[str], kelvin: np.ndarray) -> N
 
 
 def _names_input(lst_path: str | os.PathLike[str], tag: str | None) -> bool:
-    """Whether ``lst_path`` has the file name of the LST the output's ``lst_source`` tag names,
-    here or moved: only that file was read as the output's ``lst_*`` tags say."""
-    return tag is not None and _file_name(lst_path) == _file_name(tag)
+    """Whether ``lst_path`` is the LST the output's ``lst_source`` tag names, or has its file
+    name (moved): only that file was read as the output's ``lst_*`` tags say. A link to it is it:
+    the tag names what ``lst.tif -> blobs/SHA256E-...tif`` (git-annex) resolved to."""
+    return tag is not None and (_file_name(lst_path) == _file_name(tag) or _same_file(lst_path, tag))
 
 
 def _file_name(path: str | os.PathLike[str]) -> str:

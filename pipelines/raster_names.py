@@ -115,10 +115,18 @@ def _absolute_gdal(name: str) -> str:
     parts = subdataset(name)
     if parts is None:
         return name
-    prefix, rest = name.split(":", 1)
     file = parts[0]
-    absolute = _absolute_archive(file) if _VSI.match(file) else _absolute_local(file)
-    old, new = (f'"{file}"', f'"{absolute}"') if f'"{file}"' in rest else (file, absolute)
+    return with_file(name, file, _absolute_archive(file) if _VSI.match(file) else _absolute_local(file))
+
+
+def with_file(name: str, file: str, new_file: str) -> str:
+    """The subdataset name ``name`` reading ``new_file`` instead of its ``file``, quoted when
+    ``name`` quoted it or when ``new_file`` holds a colon: ``NETCDF:/a:b/l.nc:lst`` is no name
+    GDAL parses (``NETCDF:"/a:b/l.nc":lst`` is; NETCDF, HDF5 and GPKG take quotes)."""
+    prefix, rest = name.split(":", 1)
+    quoted = f'"{file}"' in rest
+    old = f'"{file}"' if quoted else file
+    new = f'"{new_file}"' if quoted or ":" in new_file else new_file
     return f"{prefix}:{rest.replace(old, new, 1)}"
 
 
@@ -138,9 +146,12 @@ def _absolute_archive(name: str) -> str:
 
 
 def _absolute_local(file: str) -> str:
-    """A subdataset's or archive's file as an absolute path when it is a local file (links
-    resolved, as a local input's tag), else as given (a URL, or no file of that name)."""
-    return str(Path(file).resolve()) if Path(file).is_file() else file
+    """A subdataset's or archive's file as an absolute path when it is a local file, else as
+    given (a URL, or no file of that name). Its folder is resolved but not the file itself: a
+    link ``s.zip -> blobs/0123abcd`` (a DVC or git-annex cache) keeps the name ``/vsizip/`` and
+    ``/vsitar/`` find the archive's end by."""
+    path = Path(file)
+    return str(path.absolute().parent.resolve() / path.name) if path.is_file() else file
 
 
 _RETRIEVED = re.compile(r"^(?P<folder>.+) \(LST retrieved by [^()]+\)$")
