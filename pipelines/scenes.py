@@ -26,7 +26,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.atomic import OutputAppeared, OutputExists, atomic_output, check_writable, resolved
+from pipelines.atomic import (OutputAppeared, OutputExists, atomic_output, check_writable, remove_stale_partials,
+                              resolved)
 from pipelines.downscale import DownscaleOptions, SceneReport, downscale_scene, guidance_beside
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError, environment_error
 from pipelines.geotiff import check_geotiff_name
@@ -130,6 +131,7 @@ def run_job(
         return _ended(job, start, "stopped")
     try:
         if skip_existing and finished_output(job.output):
+            remove_stale_partials(job.output)  # a killed run's, a day old: as writing it would
             return _ended(job, start, "skipped")
     except InputError as exc:
         return _ended(job, start, "error", str(exc))
