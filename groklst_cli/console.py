@@ -7,6 +7,7 @@ options, names) as typed: no emoji codes (``:fire:`` in a path stays), and table
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -196,7 +197,12 @@ def printable(message: str) -> str:
 
 
 def progress(*extra_columns: TextColumn) -> Progress:
-    """A rich progress bar on stderr, disabled when quiet or when stderr is not a terminal."""
+    """A rich progress bar on stderr, disabled when quiet or when stderr is not a terminal.
+
+    Result lines written while it is live stay on stdout (a file or a pipe gets them: QA found
+    ``--json > t.jsonl`` empty on a terminal); only when stdout is the bar's own terminal do they
+    go through the bar's console, printed above it rather than through it. Stray writes to
+    stderr (a library's warning) are printed above the bar too, one line each."""
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -207,7 +213,17 @@ def progress(*extra_columns: TextColumn) -> Progress:
         console=err,
         disable=state.quiet or not err.is_terminal,
         transient=False,
+        redirect_stdout=_stdout_on_stderr_terminal(),
+        redirect_stderr=True,
     )
+
+
+def _stdout_on_stderr_terminal() -> bool:
+    """Whether stdout is the very terminal stderr is (where a bar is drawn)."""
+    try:
+        return sys.stdout.isatty() and os.path.samestat(os.fstat(sys.stdout.fileno()), os.fstat(sys.stderr.fileno()))
+    except (OSError, ValueError, AttributeError):  # a closed or replaced stream: no bar to keep clear of
+        return False
 
 
 def result(text: str) -> None:
