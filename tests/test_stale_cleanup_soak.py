@@ -125,6 +125,18 @@ def test_skip_existing_removes_a_skipped_scenes_day_old_partials(tmp_path: Path,
     assert young.exists() and other.exists() and out.read_bytes() == written
 
 
+def test_fit_skip_existing_removes_a_skipped_scenes_day_old_partials_too(tmp_path: Path) -> None:
+    """Review: the --fit skip (and the product-folder one) went through another check that
+    returned before the cleanup, so a killed --fit run's partials stayed forever."""
+    lst_path, out = scene(tmp_path), tmp_path / "o.tif"
+    assert run(["-q", "downscale", str(lst_path), "--model", "bicubic", "-o", str(out)]) == 0
+    old = aged(tmp_path / ".o.tif.0123abcd.partial")
+    young = tmp_path / ".o.tif.89abcdef.partial"
+    young.write_bytes(b"half")
+    assert run(["-q", "downscale", str(lst_path), "--fit", "-o", str(out), "--skip-existing"]) == 0
+    assert not old.exists() and young.exists()
+
+
 def test_a_skipped_scene_whose_partial_cannot_be_removed_is_still_skipped(
         tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     """A read-only archive folder: the partial is left as it is, the scene still skipped."""

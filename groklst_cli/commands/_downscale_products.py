@@ -20,6 +20,7 @@ from pipelines.atomic import (
     OutputExists,
     check_writable,
     remove_stale_ingests,
+    remove_stale_partials,
 )
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.raster_names import retrieved_lst_tag
@@ -137,6 +138,7 @@ def output_done(target: Path, overwrite: bool, skip_existing: bool, inputs: Sequ
     from pipelines.scenes import finished_meanwhile, finished_output
 
     if skip_existing and finished_output(target):
+        remove_stale_partials(target)  # a killed run's, a day old: as a raster scene's skip does
         return True
     try:
         check_writable(target, overwrite, inputs=inputs)

@@ -573,7 +573,9 @@ def downscale(
                     say(refused[job], as_json)
                     statuses.append(refused[job].status)
                     continue
-                bar.reset(task, total=None, description=job.lst.name, visible=True)
+                # a fresh task, not reset(): reset keeps the last scene's total (0/N on a skip)
+                bar.remove_task(task)
+                task = bar.add_task(job.lst.name, total=None)
                 with reported_once_published(job.output):  # a Ctrl-C after the rename waits for its line
                     report = next(run_local(
                         [job], source, options, skip_existing=skip_existing, debug=state.debug,
