@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,22 @@ def _cache_outside_home(tmp_path_factory: pytest.TempPathFactory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GROKLST_CACHE_DIR", str(tmp_path_factory.mktemp("groklst-cache")))
         yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ctrl_c_as_at_a_terminal():
+    """Ctrl-C reaches the tests as it reaches a user at a terminal, also when the suite runs as a
+    background job of a script (``bash .ci/run &``), which starts it with SIGINT ignored: groklst
+    then rightly leaves SIGINT ignored, and its Ctrl-C tests (in-process or in children, which
+    inherit the ignore) would test that instead."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def write_canonical_scene(
