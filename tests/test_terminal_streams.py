@@ -78,16 +78,21 @@ def test_json_line_is_shown_on_the_terminal_that_is_stdout(tmp_path: Path) -> No
     assert [row["output"] for row in shown] == [str(tmp_path / "out.tif")]
 
 
-def test_a_run_of_many_scenes_keeps_one_task_in_its_bar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def bars(monkeypatch: pytest.MonkeyPatch) -> list[Progress]:
+    """Every progress bar downscale makes in the test, kept for inspection."""
+    made, kept = downscale_cmd.progress, []
+
+    def keep(*columns: object) -> Progress:
+        kept.append(made(*columns))
+        return kept[-1]
+
+    monkeypatch.setattr(downscale_cmd, "progress", keep)
+    return kept
+
+
+def test_a_run_of_many_scenes_keeps_one_task_in_its_bar(tmp_path: Path, bars: list[Progress]) -> None:
     scenes = [write_canonical_scene(tmp_path, f"s{i}", shape=(12, 12), seed=i)[0] for i in range(5)]
-    bars: list[Progress] = []
-    made = downscale_cmd.progress
-
-    def kept(*columns: object) -> Progress:
-        bars.append(made(*columns))
-        return bars[-1]
-
-    monkeypatch.setattr(downscale_cmd, "progress", kept)
     assert run(["downscale", *map(str, scenes), "--model", "bicubic", "--out-dir", str(tmp_path / "out")]) == 0
     assert len(bars) == 1
     assert len(bars[0].tasks) == 1  # 5 scenes, one task, reused: a run's redraw does not grow
@@ -95,21 +100,13 @@ def test_a_run_of_many_scenes_keeps_one_task_in_its_bar(tmp_path: Path, monkeypa
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"s{i}_lst_downscaled.tif" for i in range(5)]
 
 
-def test_a_skipped_scene_after_a_written_one_shows_no_total(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_skipped_scene_after_a_written_one_shows_no_total(tmp_path: Path, bars: list[Progress]) -> None:
     """Review: reset(total=None) keeps the last total, so a skipped scene's bar read 0/N (N the
     previous scene's tiles) and stayed so on screen; a fresh task has no total until tiles run."""
     first, second = (write_canonical_scene(tmp_path, name, shape=(12, 12), seed=i)[0]
                      for i, name in enumerate(["a", "b"]))
     out = tmp_path / "out"
     assert run(["-q", "downscale", str(second), "--model", "bicubic", "--out-dir", str(out)]) == 0
-    bars: list[Progress] = []
-    made = downscale_cmd.progress
-
-    def kept(*columns: object) -> Progress:
-        bars.append(made(*columns))
-        return bars[-1]
-
-    monkeypatch.setattr(downscale_cmd, "progress", kept)
     assert run(["downscale", str(first), str(second), "--model", "bicubic", "--out-dir", str(out),
                 "--skip-existing"]) == 0
-    assert [(t.description, t.total) for t in bars[0].tasks] == [("b_lst.tif", None)]
+    assert [(t.description, t.total) for t in bars[-1].tasks] == [("b_lst.tif", None)]  # the skipping run's bar
