@@ -122,6 +122,15 @@ def streaming_gdal_env() -> rasterio.Env:
     return rasterio.Env(**options)
 
 
+@contextmanager
+def georeferencing_checked_later() -> Iterator[None]:
+    """Silence rasterio's NotGeoreferencedWarning while a raster is opened: groklst checks the
+    georeferencing itself, with a hint, where it matters."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        yield
+
+
 def open_raster(path: str | os.PathLike[str]) -> rasterio.DatasetReader:
     """Open a raster for reading, turning missing or unreadable files into an :class:`InputError`.
 
@@ -138,8 +147,7 @@ def open_raster(path: str | os.PathLike[str]) -> rasterio.DatasetReader:
         raise InputError(p, "is a directory, expected a GeoTIFF",
                          "SDGSAT-1 product folders are given alone: one scene's TIS and MII folders")
     try:
-        with warnings.catch_warnings():  # georeferencing is checked with a hint where it matters
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with georeferencing_checked_later():
             src = rasterio.open(name or p)
     except UnicodeError as exc:
         raise environment_error(exc, p) from exc

@@ -18,17 +18,16 @@ import io
 import os
 import resource
 import stat
-import warnings
 from contextlib import ExitStack
 from pathlib import Path
 
 import rasterio
-from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+from rasterio.errors import RasterioIOError
 from rasterio.io import MemoryFile
 
 from pipelines.errors import InputError
 from pipelines.file_headers import TIFF_HEADERS
-from pipelines.geotiff import open_raster
+from pipelines.geotiff import georeferencing_checked_later, open_raster
 from pipelines.raster_names import gdal_name
 
 CHUNK_BYTES = 1 << 20
@@ -157,8 +156,7 @@ class Inputs:
         if identity not in self.piped:
             self.piped[identity] = self.stack.enter_context(read_pipe(path, memory_limit()))
         try:
-            with warnings.catch_warnings():  # as open_raster: georeferencing is checked with a hint where it matters
-                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with georeferencing_checked_later():
                 return self.stack.enter_context(self.piped[identity].open())
         except RasterioIOError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

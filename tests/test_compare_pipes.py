@@ -138,7 +138,7 @@ def test_memory_running_out_mid_pipe_is_refused_not_truncated(fifo, rasters, mon
 
 def test_an_address_space_limit_is_a_one_line_refusal_not_a_truncated_score(rasters) -> None:
     # ulimit -v 1.5 GB: the 1 GiB stream passes the 0.7 GiB cap, or GDAL's in-memory file, grown by
-    # doubling, fails first (at 0.5 GiB here); before, the write failed silently and compare scored
+    # doubling, fails first (at 0.5-0.6 GiB here); before, the write failed silently and compare scored
     # the first 0.5 GiB as if whole
     argv = " ".join(map(shlex.quote, [*GROKLST, "compare", str(rasters[0])]))
     source = f"<(cat {shlex.quote(str(rasters[1]))}; head -c 1G /dev/zero)"
@@ -148,7 +148,8 @@ def test_an_address_space_limit_is_a_one_line_refusal_not_a_truncated_score(rast
     assert (proc.returncode, proc.stdout) == (2, "")
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1
-    assert re.fullmatch(r"error: /dev/fd/\d+: (ran out of memory after 0\.5 GiB read from the pipe|more than 0\.7 "
+    # where the allocation fails depends on the memory the process already holds (0.5-0.6 GiB seen)
+    assert re.fullmatch(r"error: /dev/fd/\d+: (ran out of memory after 0\.\d GiB read from the pipe|more than 0\.7 "
                         r"GiB arrive through the pipe, .*) \(hint: save the stream to a file and give that\)", lines[0])
 
 
