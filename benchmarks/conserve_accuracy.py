@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 import tempfile
 import time
@@ -55,7 +54,7 @@ from affine import Affine
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fit_accuracy import LANDSAT, landsat_dates  # noqa: E402
+from fit_accuracy import LANDSAT, append_json_line, landsat_dates  # noqa: E402
 from pipelines.degrade import block_mean  # noqa: E402
 from pipelines.downscale import DownscaleOptions, downscale_scene  # noqa: E402
 from pipelines.fit_options import FitOptions  # noqa: E402
@@ -232,9 +231,7 @@ def _print(result: dict[str, object], json_path: Path | None) -> None:
     rmse = " ".join(f"{n}={m['rmse']:.3f}" for n, m in result["metrics"].items())
     print(f"{result['date']} x{result['scale']} (guidance {'+'.join(result['guidance_dates'])}, "
           f"{result['pixels']} px, {result['seconds']} s): {rmse}", flush=True)
-    if json_path is not None:
-        with open(json_path, "a") as fh:
-            fh.write(json.dumps(result) + "\n")
+    append_json_line(json_path, result)
 
 
 if __name__ == "__main__":

@@ -221,13 +221,18 @@ def main() -> None:
     print(f"\nwall time {time.perf_counter() - started:.0f} s")
 
 
+def append_json_line(json_path: Path | None, result: dict[str, object]) -> None:
+    """Append ``result`` as one JSON line to ``json_path`` (nothing when it is None)."""
+    if json_path is not None:
+        with open(json_path, "a") as fh:
+            fh.write(json.dumps(result) + "\n")
+
+
 def _print_scene(result: dict[str, object], json_path: Path | None) -> None:
     rmse = " ".join(f"{m}={result['metrics'][m]['rmse']:.3f}" for m in METHODS)
     print(f"{result['scene']}: RMSE {rmse}; psf {result['psf']}; wrote "
           f"{result['selected']}; fit {result['fit_seconds']} s", flush=True)
-    if json_path is not None:
-        with open(json_path, "a") as fh:
-            fh.write(json.dumps(result) + "\n")
+    append_json_line(json_path, result)
 
 
 if __name__ == "__main__":
