@@ -107,6 +107,17 @@ def holds_products(path: Path, patterns: sdgsat.ProductPatterns = sdgsat.PATTERN
         p.is_dir() and _looks_like_product(p, patterns) for p in path.iterdir())
 
 
+ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip")
+
+
+def _not_a_folder_hint(path: Path) -> str:
+    """What to do with a file given where a product folder is expected: an archive (a
+    delivery as downloaded) is unpacked first; any other file is one inside the product."""
+    if path.name.lower().endswith(ARCHIVE_SUFFIXES):
+        return "unpack the archive first (tar -xf or unzip), then give the product folder it holds"
+    return "give the product folder, not a file inside it"
+
+
 def product_folders(paths: Sequence[Path], patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS) -> list[Path]:
     """The product folders ``paths`` name, found by file names alone (nothing is read): each path
     is a product folder, a folder holding product folders, or TIS band images unpacked beside
@@ -116,7 +127,7 @@ def product_folders(paths: Sequence[Path], patterns: sdgsat.ProductPatterns = sd
         if not path.exists():
             raise not_found_error(path, "not found", "give SDGSAT-1 product folders")
         if not path.is_dir():
-            raise InputError(path, "not a folder", "give the product folder, not a file inside it")
+            raise InputError(path, "not a folder", _not_a_folder_hint(path))
         inner = [p for p in sorted(path.iterdir()) if p.is_dir() and _looks_like_product(p, patterns)]
         if _looks_like_product(path, patterns):
             found.append(path)

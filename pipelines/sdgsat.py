@@ -34,7 +34,11 @@ missing one of them is refused (naming the missing file) rather than silently in
 part of the scene dropped. Each image glob must match one file (a browse image or a stray copy
 beside the product's own is refused, naming the files), and a folder-name date that is not
 its meta.xml's acquisition date is refused. Radiance gains must be positive and finite,
-biases finite.
+biases finite. Gains are read from the product's own sensor section of calib.xml (a file with
+only other sensors' sections is another product's and refused; one with no sensor section is
+read whole); several ``VERSION`` blocks with different gains are refused, since which applies is
+not documented. A GBK calib.xml that declares no encoding (or UTF-8 wrongly) is read as GB18030.
+A folder name or meta.xml ``SensorID`` naming GIU, or naming different sensors, is refused.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ import numpy as np
 from pipelines.errors import GroklstWarning, InputError
 
 SENSORS = ("TIS", "MII")
+ALL_SENSORS = ("TIS", "MII", "GIU")  # SDGSAT-1's imagers; GIU (glimmer) is not read
 
 
 @dataclass(frozen=True)
@@ -139,7 +144,9 @@ class Product:
 
 
 def read_xml(path: Path) -> ET.Element:
-    """Parse an XML file whatever its declared encoding (GB2312/GBK included)."""
+    """Parse an XML file whatever its declared encoding (GB2312/GBK included). A file that
+    declares none, or UTF-8 wrongly, and is not UTF-8 is read as GB18030 (a superset of GB2312
+    and GBK): calib.xml is GBK-encoded, and not every delivery declares it."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -148,11 +155,35 @@ def read_xml(path: Path) -> ET.Element:
     encoding = declared.group(1).decode("ascii").lower() if declared else "utf-8"
     if encoding in ("gb2312", "gbk", "gb18030", "cp936"):
         encoding = "gb18030"  # superset of GB2312 and GBK
+    text = _decoded(path, raw, encoding)
     try:
-        text = raw.decode(encoding)
         return ET.fromstring(re.sub(r"^\s*<\?xml[^>]*\?>", "", text))
-    except (LookupError, UnicodeDecodeError, ET.ParseError) as exc:
+    except ET.ParseError as exc:
         raise InputError(path, f"not readable XML ({exc})", "is the file complete?") from exc
+
+
+def _decoded(path: Path, raw: bytes, encoding: str) -> str:
+    """``raw`` as text in ``encoding``, else (UTF-8 failing) in GB18030; refused naming the
+    encoding problem, or the truncation when the bytes stop inside a character."""
+    try:
+        return raw.decode(encoding)
+    except LookupError as exc:
+        raise InputError(path, f"declares the encoding {encoding!r}, which is not known",
+                         "save it as UTF-8 or GBK, with that encoding in its <?xml?> declaration") from exc
+    except UnicodeDecodeError as exc:
+        first = exc
+    if encoding in ("utf-8", "utf8"):
+        try:
+            return raw.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            first = exc
+    if first.end >= len(raw):
+        raise InputError(path, f"not readable XML: it ends inside a {first.encoding} character",
+                         "is the file complete? take it from the original delivery")
+    tried = f"{encoding} or gb18030" if encoding in ("utf-8", "utf8") else encoding
+    raise InputError(path, f"not readable XML: byte {first.object[first.start]:#04x} at offset {first.start} "
+                           f"is not {tried} text", "save it as UTF-8 or GBK, with that encoding in its "
+                           "<?xml?> declaration, or take it from the original delivery")
 
 
 def _local(tag: str) -> str:
@@ -170,12 +201,15 @@ def find_text(root: ET.Element, names: tuple[str, ...]) -> str | None:
 
 
 def parse_calibration(path: Path, sensor: str, patterns: ProductPatterns = PATTERNS) -> Calibration:
-    """Gains and biases for ``sensor`` from a calib.xml, found by tag name under the sensor's section."""
+    """Gains and biases for ``sensor`` from a calib.xml, found by tag name under the sensor's
+    section (``RADIOMETRIC_CALIBRATION/<sensor>/VERSION``), or anywhere in a file that has no
+    sensor section at all. A file with other sensors' sections but not this one is refused:
+    it is another product's calibration, and its gains would calibrate this scene."""
     root = read_xml(path)
-    sections = [e for e in root.iter() if _local(e.tag).upper() == sensor]
-    scope = sections[0] if sections else root
+    scope = _sensor_sections(path, root, sensor)
+    _check_one_version(path, sensor, scope, patterns)
     found: dict[str, dict[int, list[float]]] = {"gain": {}, "bias": {}}
-    for element in scope.iter():
+    for element in (e for section in scope for e in section.iter()):
         for kind, pattern in (("gain", patterns.gain_tag), ("bias", patterns.bias_tag)):
             match = re.match(pattern, _local(element.tag), flags=re.IGNORECASE)
             if match and element.text and element.text.strip():
@@ -200,6 +234,57 @@ def parse_calibration(path: Path, sensor: str, patterns: ProductPatterns = PATTE
     return Calibration(gains, biases)
 
 
+def _sensor_sections(path: Path, root: ET.Element, sensor: str) -> list[ET.Element]:
+    """The elements of ``root`` named after ``sensor`` (its calibration sections), or
+    ``[root]`` when the file has no sensor section; refused when it has only other sensors'."""
+    sections: dict[str, list[ET.Element]] = {}
+    for element in root.iter():
+        name = _local(element.tag).upper()
+        if name in ALL_SENSORS:
+            sections.setdefault(name, []).append(element)
+    if sensor in sections:
+        return sections[sensor]
+    if sections:
+        raise InputError(path, f"no {sensor} section in the calibration (found {', '.join(sorted(sections))})",
+                         f"this calib.xml belongs to another product: copy the {sensor} product's own "
+                         "calib.xml from the original delivery")
+    return [root]
+
+
+def _check_one_version(path: Path, sensor: str, scope: list[ET.Element], patterns: ProductPatterns) -> None:
+    """Refuse a sensor section holding several ``VERSION`` blocks whose gains or biases
+    differ: gains change between calibration versions, and which one applies to a product is
+    not documented, so none is picked (or averaged) for the user."""
+    versions = [e for section in scope for e in section.iter() if _local(e.tag).upper() == "VERSION"]
+    coefficients = [_version_coefficients(v, patterns) for v in versions]
+    if len(versions) < 2 or all(c == coefficients[0] for c in coefficients):
+        return
+    names = ", ".join(_version_label(v, n, patterns) for n, v in enumerate(versions, start=1))
+    raise InputError(path, f"{len(versions)} {sensor} calibration VERSION blocks with different gains ({names}); "
+                     "which one applies to this product is not documented",
+                     "in a copy of the product folder keep only the VERSION block for this product's "
+                     "date (ask the data provider if unsure), and ingest that copy")
+
+
+def _version_coefficients(version: ET.Element, patterns: ProductPatterns) -> dict[str, str]:
+    """The gain and bias texts of one VERSION block, by tag name (upper case)."""
+    return {_local(e.tag).upper(): (e.text or "").strip() for e in version.iter() if _is_coefficient(e, patterns)}
+
+
+def _is_coefficient(element: ET.Element, patterns: ProductPatterns) -> bool:
+    """Whether ``element`` is a radiance gain or bias tag."""
+    return any(re.match(p, _local(element.tag), re.IGNORECASE) for p in (patterns.gain_tag, patterns.bias_tag))
+
+
+def _version_label(version: ET.Element, number: int, patterns: ProductPatterns) -> str:
+    """How to name a VERSION block to the user: its attributes, else the text of its first
+    child that is not a coefficient (``<说明>定标版本 V1.0</说明>``), else its position."""
+    if version.attrib:
+        return f"VERSION {' '.join(f'{k}={v!r}' for k, v in version.attrib.items())}"
+    notes = [e.text.strip() for e in version if e.text and e.text.strip() and not _is_coefficient(e, patterns)]
+    return f"VERSION #{number} {notes[0]!r}" if notes else f"VERSION #{number}"
+
+
 def _coefficient(path: Path, tag: str, text: str, kind: str) -> float:
     """A calibration value, refused unless finite (and, for a gain, positive): a zero gain
     would silently make every radiance equal the bias."""
@@ -221,19 +306,27 @@ def folder_match(name: str, patterns: ProductPatterns = PATTERNS) -> re.Match[st
     return re.match(patterns.folder, name, re.IGNORECASE)
 
 
-def _sensor_of(folder: Path, meta: ET.Element | None, patterns: ProductPatterns) -> str | None:
+def _sensor_of(folder: Path, meta_file: Path | None, meta: ET.Element | None,
+               patterns: ProductPatterns) -> str | None:
+    """The product's sensor: the one its folder name and meta.xml declare, else the one its
+    image files suggest. A product declared another sensor's (GIU, whose ``_A``/``_B`` files
+    look like MII's) is refused, and so are a folder name and a meta.xml that disagree."""
     match = folder_match(folder.name, patterns)
-    if match and match.group("sensor").upper() in SENSORS:
-        return match.group("sensor").upper()
+    named = match.group("sensor").upper() if match else None
     text = find_text(meta, patterns.sensor_tags) if meta is not None else None
-    for sensor in SENSORS:
-        if text and sensor in text.upper():
-            return sensor
-    if has_files(folder, patterns.mii_images):
-        return "MII"
-    if has_files(folder, (*patterns.tis_images, *patterns.tis_band_images)):
-        return "TIS"
-    return None
+    recorded = re.search(rf"(?<![A-Z])({'|'.join(ALL_SENSORS)})(?![A-Z])", text.upper()) if text else None
+    filed = recorded.group(1) if recorded else None
+    if named and filed and named != filed:
+        raise InputError(meta_file, f"SensorID says {filed}, the folder name {named}: not one product",
+                         "is this the product's own meta.xml? copy the complete product folder")
+    declared = named or filed
+    looks = "MII" if has_files(folder, patterns.mii_images) else (
+        "TIS" if has_files(folder, (*patterns.tis_images, *patterns.tis_band_images)) else None)
+    if declared is not None and declared not in SENSORS:
+        what = f"an {looks}" if looks == "MII" else (f"a {looks}" if looks else "a TIS or MII")
+        raise InputError(folder, f"not {what} product ({declared})",
+                         "groklst ingest reads SDGSAT-1 TIS and MII products: give the scene's KX10_TIS_*/KX10_MII_* folders")
+    return declared or looks
 
 
 def files_matching(folder: Path, glob: str) -> list[Path]:
@@ -476,7 +569,7 @@ def read_product(folder: str | Path, patterns: ProductPatterns = PATTERNS) -> Pr
         raise InputError(folder, "not a product folder" if folder.exists() else "folder not found")
     meta_files = _matches(folder, patterns.meta, "meta.xml files")
     meta = read_xml(meta_files[0]) if meta_files else None
-    sensor = _sensor_of(folder, meta, patterns)
+    sensor = _sensor_of(folder, meta_files[0] if meta_files else None, meta, patterns)
     if sensor is None:
         raise InputError(folder, "not recognised as an SDGSAT-1 TIS or MII product",
                          "expected KX10_TIS_.../KX10_MII_... with *.tiff (or SDGSAT1_TIS_*_B1.tif per band) "
