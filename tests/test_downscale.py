@@ -123,8 +123,9 @@ def test_tiled_bicubic_matches_one_pass_everywhere_but_seams(tmp_path: Path) -> 
     a, b = read(one)[0], read(tiled)[0]
     diff = np.abs(a - b)
     # Bicubic sees 2 LR px (6 output px) each side; the outer quarter of the 24 px overlap
-    # has floor weight, so the padding artefacts of each tile are blended away.
-    assert np.nanmax(diff) < 2e-3, np.nanmax(diff)  # measured: 0.98 mK
+    # has a floor weight that vanishes beside any real weight, so the padding artefacts of
+    # each tile drop out and only float32 rounding is left (0.98 mK with a 1e-3 floor).
+    assert np.nanmax(diff) < 4e-4, np.nanmax(diff)  # measured: 0.31 mK, 10 float32 steps at 300 K
 
 
 def test_guidance_found_by_name_and_partial_overlap_writes_intersection(tmp_path: Path) -> None:

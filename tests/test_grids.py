@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+
+import numpy as np
 import pytest
 from affine import Affine
 from rasterio.crs import CRS
+from rasterio.io import MemoryFile
 
 from pipelines.errors import InputError
 from pipelines.grids import Grid, check_north_up, pair_grids, refine_grid
-from pipelines.tiling import blend_weights, tile_grid, tile_starts
+from pipelines.mosaic import StreamingMosaic
+from pipelines.tiling import WEIGHT_FLOOR, blend_weights, tile_grid, tile_starts
 
 UTM = CRS.from_epsg(32647)
 
@@ -180,6 +184,28 @@ def test_blend_weights_are_one_inside_and_floor_at_shared_borders() -> None:
     w = blend_weights(rows[1][1], scale=2, overlap=16)  # interior tile: neighbours on all sides
     assert w.shape == (74, 74)  # 4 tiles of 37 LR px cover 100 px with >= 16 px overlap
     assert w[37, 37] == 1.0
-    assert w[0, 37] == pytest.approx(1e-3) and w[37, 73] == pytest.approx(1e-3)
+    assert w[0, 37] == WEIGHT_FLOOR and w[37, 73] == WEIGHT_FLOOR
     edge = blend_weights(rows[0][0], scale=2, overlap=16)  # scene corner: no ramp at the edge
     assert edge[0, 0] == 1.0
+
+
+def test_a_tiles_edge_never_biases_what_its_neighbour_covers_and_fills_its_nodata() -> None:
+    """Two tiles side by side: the right tile's edge holds a padding artefact (+5 K) in the
+    floor-weighted quarter of the overlap. Where the left tile has a value the mosaic is
+    exactly the left tile's; where the left tile has nodata, the right tile's edge fills it."""
+    left, right = tile_grid(1, 40, 24, 8)[0]
+    wl, wr = blend_weights(left, 1, 8), blend_weights(right, 1, 8)
+    assert wr[0, 0] == WEIGHT_FLOOR
+    pl = np.full((1, left.cols), 300.0, np.float32)
+    pl[0, right.col] = np.nan  # the left tile's nodata, inside the right tile's floor strip
+    pr = np.full((1, right.cols), 300.0, np.float32)
+    pr[0, :2] = 305.0  # the right tile's edge artefact
+    with MemoryFile() as memory, memory.open(driver="GTiff", width=40, height=1, count=1,
+                                             dtype="float32") as dst:
+        mosaic = StreamingMosaic(dst)
+        mosaic.add(0, left.col, pl, wl)
+        mosaic.add(0, right.col, pr, wr)
+        mosaic.close()
+        out = dst.read(1)[0]
+    assert out[right.col] == 305.0  # filled by the only tile that has a value there
+    assert np.all(out[np.arange(40) != right.col] == 300.0)  # exact: the artefact weighs nothing
