@@ -34,7 +34,8 @@ from groklst_cli.interrupts import Terminated, received, stopping_signals_raise
 from groklst_cli.native_stderr import native_stderr_hidden
 from pipelines import strict_json
 from pipelines.allocator import keep_freed_memory
-from pipelines.errors import GroklstWarning, InputError, environment_error, escape_control_characters
+from pipelines.errors import (GroklstWarning, InputError, StreamWriteError, environment_error,
+                             escape_control_characters)
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
@@ -172,7 +173,7 @@ def _fail(message: str, status: int) -> int:
     line = escape(escape_control_characters(message))
     try:
         err.print(f"[bold red]error:[/bold red] {line}", markup=True, highlight=False)
-    except OSError:
+    except (OSError, StreamWriteError):
         pass
     return status
 
@@ -273,11 +274,13 @@ def _json_error(message: str, status: str = "error") -> None:
     has one of each (else null), ``error`` for bad input, ``failed`` for a bug, as for a scene,
     and the warnings said before it (one may explain it).
 
-    With nobody left reading stdout the line is dropped: the error still goes to stderr and
-    sets the exit status."""
+    With nobody left reading stdout, or a stdout that cannot be written (a full disk), the line
+    is dropped: the error still goes to stderr and sets the exit status."""
     try:
         result(strict_json.dumps({**state.names(), "status": status, "error": message,
                                   "warnings": warnings_said()}))
+    except StreamWriteError:
+        pass
     except OSError as exc:
         if not _reader_gone(exc):
             raise
@@ -322,7 +325,7 @@ def _run(argv: list[str] | None) -> int:
         if debug:
             traceback.print_exc()
         message = state.named(state.choice_as_typed(exc.path, str(exc)))
-        if as_json:
+        if as_json and not isinstance(exc, StreamWriteError):  # stdout failed, or a scene's line is out
             _json_error(message)
         return _fail(message, EXIT_USER_ERROR)
     except typer.Exit as exc:

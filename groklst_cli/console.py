@@ -7,6 +7,7 @@ options, names) as typed: no emoji codes (``:fire:`` in a path stays), and table
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import warnings
@@ -27,10 +28,30 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from pipelines.errors import GroklstWarning, InputError, printable_path
+from pipelines.errors import GroklstWarning, InputError, StreamWriteError, printable_path
 from pipelines.scene_align import named_as_guidance
 
-err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+class StreamConsole(Console):
+    """A rich console whose failed write (``2> /dev/full``) is a :class:`StreamWriteError`
+    naming its stream, not an OSError that reads as a full output disk; a broken pipe stays
+    rich's own (the reader went away)."""
+
+    def __init__(self, stream: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.stream = stream
+
+    def _write_buffer(self) -> None:
+        try:
+            super()._write_buffer()
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise
+            del self._buffer[:]  # not written again in front of the next line
+            raise StreamWriteError(self.stream, exc) from exc
+
+
+err = StreamConsole("stderr", stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 UNBOUNDED_WIDTH = 1_000_000  # a table for a script: as wide as its widest row, whatever that is
@@ -41,8 +62,8 @@ def table_console(*, soft_wrap: bool = True) -> Console:
     names) printed as typed, so neither markup (``[red]``) nor emoji codes (``:fire:``) apply.
     On a terminal a table fits its width; elsewhere (a pipe, a file) it is as wide as it needs,
     where rich would cut it to 80 columns: a script reads every name whole and a row on one line."""
-    console = Console(file=sys.stdout, highlight=False, markup=False, emoji=False,
-                      soft_wrap=soft_wrap)
+    console = StreamConsole("stdout", file=sys.stdout, highlight=False, markup=False, emoji=False,
+                            soft_wrap=soft_wrap)
     if not _stdout_is_terminal():
         console.width = UNBOUNDED_WIDTH
     return console
@@ -227,9 +248,15 @@ def _stdout_on_stderr_terminal() -> bool:
 
 
 def result(text: str) -> None:
-    """A result line on stdout (what a pipeline captures): a JSON object, or text made one line."""
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
+    """A result line on stdout (what a pipeline captures): a JSON object, or text made one line.
+    A stdout that cannot be written (``> /dev/full``) raises :class:`StreamWriteError`."""
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise
+        raise StreamWriteError("stdout", exc) from exc
 
 
 def one_line(value: object) -> str:

@@ -1,7 +1,8 @@
 """Options that name a file to write.
 
 A name ending in a path separator names a folder; pathlib drops that separator, so without this
-check ``-o results/`` would write a file called ``results``. An empty name (``-o ''``) is
+check ``-o results/`` would write a file called ``results``. ``-o -`` (stdout, elsewhere) is
+refused too: groklst writes GeoTIFFs and PNGs to files only, never to a stream. An empty name (``-o ''``) is
 pathlib's ``.``, the current folder, and an existing folder is refused here too, with the
 command's own hint (``mask`` has no ``--out-dir`` to suggest). The refusal is raised when the
 command names its input and output (``state.working_on``), so that its --json error line names
@@ -29,7 +30,10 @@ def file_to_write(hint: str, option: str = "-o") -> Callable[[str], Path]:
 
     def parse(value: str) -> Path:
         problem = _folder_problem(value, separators)
-        if problem is not None:
+        if value == "-":  # read as stdout elsewhere; a file named '-' would be written silently
+            state.refuse(value, InputError(option, "is '-', but writing the output to stdout is not supported",
+                                           "give a file name (./- for a file literally named -)"))
+        elif problem is not None:
             state.refuse(value, InputError(value or option, problem, hint))
         return Path(value)
 

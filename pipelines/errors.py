@@ -190,3 +190,18 @@ _ENVIRONMENT_HINTS = {
     errno.EACCES: "check the permissions",
     errno.EPERM: "check the permissions",
 }
+
+
+class StreamWriteError(InputError):
+    """stdout or stderr could not be written (``> /dev/full``, a full disk behind ``> log``):
+    reported as that stream's problem, exit status 2, never as a file's (the outputs already
+    written are complete, and stay). A broken pipe (EPIPE) is no such error: its reader went away,
+    and the run stops quietly."""
+
+    def __init__(self, stream: str, exc: OSError):
+        self.stream = stream
+        what = "cannot write the results" if stream == "stdout" else "cannot write"
+        kept = "; the files already written are complete and kept" if stream == "stdout" else ""
+        super().__init__(stream, f"{what}: {exc.strerror or exc}",
+                         f"free some space where {stream} goes, or redirect it elsewhere{kept}")
+

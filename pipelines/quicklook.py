@@ -18,10 +18,13 @@ object API with the Agg canvas: no pyplot, no global backend), so the CLI starts
 from __future__ import annotations
 
 import errno
+import logging
 import math
 import os
 import re
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +74,20 @@ class LstReading:
                         offset=theirs.offset if mine.offset is None else mine.offset,
                         mask_implausible=mine.mask_implausible or theirs.mask_implausible),
             recorded.units if self.units is Units.auto else self.units)
+
+
+@contextmanager
+def _matplotlib_quiet() -> Iterator[None]:
+    """Import matplotlib without its log lines on stderr (``-q`` too) when its config folder
+    cannot be made (an unwritable HOME): it then uses a temporary folder of its own, removed
+    at exit, and a quick look needs nothing more. Its errors still show."""
+    log = logging.getLogger("matplotlib")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def panel_width(width_px: int, panels: int) -> int:
@@ -297,10 +314,11 @@ def write_quicklook(
 
     Returns the PNG's size in pixels (see :func:`figure_size`).
     """
-    from matplotlib import colormaps
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.colors import Normalize
-    from matplotlib.figure import Figure
+    with _matplotlib_quiet():
+        from matplotlib import colormaps
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.colors import Normalize
+        from matplotlib.figure import Figure
 
     if width_px < 200:
         raise InputError("--width", f"must be at least 200 px, got {width_px}")

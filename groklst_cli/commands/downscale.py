@@ -96,7 +96,7 @@ def _model_source(checkpoint: Optional[Path], model: Optional[str], device: str)
 def _inputs(paths: list[str]) -> list[str]:
     """The input paths as typed (reports name them so), or read from stdin (``-``), each once."""
     if paths == ["-"]:
-        given = _stdin_paths(sys.stdin.read())
+        given = _stdin_paths(_stdin_text())
         if not given:
             warn("no input paths on stdin: nothing to do")
     elif "-" in paths:
@@ -155,6 +155,15 @@ def _file_as_typed(hint: str) -> Callable[[str], str]:
         return value
 
     return parse
+
+
+def _stdin_text() -> str:
+    """All of stdin, for ``-``; a closed stdin (``<&-``, where Python has none) is refused in
+    one line rather than failing as an internal error."""
+    if sys.stdin is None:
+        raise InputError("-", "stdin is closed",
+                         "pipe the input paths in, one per line, or give them as arguments")
+    return sys.stdin.read()
 
 
 def _stdin_paths(text: str) -> list[str]:

@@ -6,14 +6,13 @@ and no size or cost (``null`` in the JSON).
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from groklst_cli.console import progress, table_console
+from groklst_cli.console import progress, result, table_console
 from groklst_cli.cost_cache import CostCache
 from pipelines import strict_json
 from pipelines.errors import InputError
@@ -147,6 +146,6 @@ def register(app: typer.Typer) -> None:
         _check_bound("--bands", bands, 1, MAX_BANDS)
         rows = model_rows(scale, bands)
         if as_json:
-            sys.stdout.write(strict_json.dumps(rows, indent=2) + "\n")
+            result(strict_json.dumps(rows, indent=2))
         else:
             print_table(table_console(soft_wrap=False), rows, scale, bands)
