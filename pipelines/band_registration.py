@@ -105,9 +105,9 @@ def _crop_shift(reference: np.ndarray, moving: np.ndarray) -> np.ndarray | None:
     the offset with. (Phase correlation with sub-pixel refinement locked onto the wrong
     sub-pixel offsets on aliased thermal images: 0.1-0.15 px off, against 0.02-0.05 px here.)
     """
-    if min(np.isfinite(reference).mean(), np.isfinite(moving).mean()) < MIN_VALID:
+    if min(reference.shape) < MIN_CROP_PX:  # first: an empty crop (a strip's blocks) has no valid share
         return None
-    if min(reference.shape) < MIN_CROP_PX:
+    if min(np.isfinite(reference).mean(), np.isfinite(moving).mean()) < MIN_VALID:
         return None
     reference, moving = (fill_nearest(np.asarray(a, dtype=np.float64)) for a in (reference, moving))
     shift = _whole_pixel_offset(reference, moving)

@@ -98,19 +98,26 @@ class Checkpoint:
         size = self.hr_resolution / self.scale if "fitted_on" in self.config else self.hr_resolution
         return size, self.hr_resolution_units
 
-    def compare_resolution(self, size: float, unit: str) -> str | None:
-        """How pixels of ``size`` ``unit`` differ from those the model was trained to write,
-        e.g. ``"trained to write 10 m pixels, these are 20 m (2x coarser)"``, when they are more
-        than :data:`RESOLUTION_WARNING_RATIO` apart; ``None`` when closer or not comparable
-        (no unit recorded, or another unit, such as degrees against metres)."""
+    def compare_resolution(self, size: float | tuple[float, float], unit: str) -> str | None:
+        """How pixels of ``size`` ``unit`` (one size, or x and y sizes: pixels need not be square)
+        differ from those the model was trained to write, e.g. ``"trained to write 10 m pixels,
+        these are 20 m (2x coarser)"`` or ``"... these are 10 x 30 m (3x coarser in y)"``, when
+        either axis is more than :data:`RESOLUTION_WARNING_RATIO` apart; ``None`` when both are
+        closer or not comparable (no unit recorded, or another unit, such as degrees against metres)."""
         trained = self.output_resolution()
         if trained is None or trained[1] != unit:
             return None
-        ratio = size / trained[0]
+        sizes = (size, size) if isinstance(size, (int, float)) else size
+        ratios = [s / trained[0] for s in sizes]
+        axis = max((0, 1), key=lambda i: abs(math.log(ratios[i])))  # the axis furthest from the model's
+        ratio = ratios[axis]
         if 1 / RESOLUTION_WARNING_RATIO <= ratio <= RESOLUTION_WARNING_RATIO:
             return None
         how = f"{ratio:.2g}x coarser" if ratio > 1 else f"{1 / ratio:.2g}x finer"
-        return f"trained to write {trained[0]:g} {unit} pixels, these are {size:g} {unit} ({how})"
+        if math.isclose(sizes[0], sizes[1], rel_tol=1e-9):
+            return f"trained to write {trained[0]:g} {unit} pixels, these are {sizes[0]:g} {unit} ({how})"
+        return (f"trained to write {trained[0]:g} {unit} pixels, these are {sizes[0]:g} x {sizes[1]:g} {unit} "
+                f"({how} in {'xy'[axis]})")
 
     def build(self) -> nn.Module:
         """Construct the model and load the weights; in eval mode."""

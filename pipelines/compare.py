@@ -103,18 +103,20 @@ class Moments:
 
     def metrics(self) -> dict[str, float]:
         """RMSE, MAE, BIAS, CC (1/N moments) and RSD (N-1 standard deviations), as
-        :func:`pipelines.metrics.image_metrics` computes them; NaN below two pixels."""
+        :func:`pipelines.metrics.image_metrics` computes them; NaN without a pixel, and CC and RSD
+        (a spread) NaN with one."""
         n, s = self.n, self.sums
-        if n < 2:
+        if n < 1:
             return dict.fromkeys(METRICS, float("nan"))
+        differences = {"rmse": math.sqrt(s["d2"] / n), "mae": s["abs_d"] / n, "bias": s["d"] / n}
+        if n < 2:
+            return {**dict.fromkeys(METRICS, float("nan")), **differences}
         std_x = zero_if_roundoff(math.sqrt(self.sxx / n), self.largest_x)
         std_y = zero_if_roundoff(math.sqrt(self.syy / n), self.largest_y)
         spread = std_x * std_y
         sigma_x, sigma_y = std_x * math.sqrt(n / (n - 1)), std_y * math.sqrt(n / (n - 1))
         return {
-            "rmse": math.sqrt(s["d2"] / n),
-            "mae": s["abs_d"] / n,
-            "bias": s["d"] / n,
+            **differences,
             "cc": correlation(self.sxy / n, spread),
             "rsd": abs(sigma_x - sigma_y) / sigma_y if sigma_y > 0 else float("nan"),
         }

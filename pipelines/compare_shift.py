@@ -71,23 +71,34 @@ class ContentShift:
         return self.reliable and round(math.hypot(self.x_px, self.y_px), 2) >= SHIFT_TO_WARN_PX
 
     def as_json(self) -> dict[str, float | bool]:
-        """The offset as ``--json`` reports it."""
+        """The offset as ``--json`` reports it: pixels to 3 decimals, map units to as many as a
+        thousandth of a pixel needs (3 for metres, 7 for a 0.0003 degree pixel, which 3 decimals
+        would report as 0)."""
         # + 0.0: a tiny negative offset rounds to -0.0, which reads as a direction
-        offsets = {key: round(value, 3) + 0.0 for key, value in
-                   (("x_px", self.x_px), ("y_px", self.y_px), ("x", self.x), ("y", self.y))}
+        offsets = {key: round(value, digits) + 0.0 for key, value, digits in
+                   (("x_px", self.x_px, 3), ("y_px", self.y_px, 3),
+                    ("x", self.x, _decimals(self.res[0], 3, 3)), ("y", self.y, _decimals(self.res[1], 3, 3)))}
         return {**offsets, "pixel_size": f"{self.res[0]:g}x{self.res[1]:g}", "reliable": self.reliable}
 
     def warning(self, candidate: str, unit: str) -> str:
         """One line naming ``candidate``, its offset and what to do."""
-        return (f"{candidate}'s content lies {_words(self.x_px, self.x, 'east', 'west', unit)} and "
-                f"{_words(self.y_px, self.y, 'north', 'south', unit)} of the reference's (pixels of "
+        return (f"{candidate}'s content lies {_words(self.x_px, self.x, self.res[0], 'east', 'west', unit)} and "
+                f"{_words(self.y_px, self.y, self.res[1], 'north', 'south', unit)} of the reference's (pixels of "
                 f"{self.res[0]:g}x{self.res[1]:g} {unit}): its scores mix that misplacement into accuracy; "
                 "check its geotransform (PixelIsPoint/Area, origin) or place it with groklst coregister")
 
 
-def _words(px: float, length: float, positive: str, negative: str, unit: str) -> str:
-    """``1.98 px (59.4 m) east`` for a signed offset."""
-    return f"{abs(px):.2f} px ({abs(length):.1f} {unit}) {positive if round(px, 2) >= 0 else negative}"
+def _decimals(res: float, px_decimals: int, least: int) -> int:
+    """Decimals that show a length in map units as precisely as ``px_decimals`` decimals of a
+    ``res`` pixel, and at least ``least``: metres keep their usual form, degrees get the digits."""
+    return max(least, px_decimals - math.floor(math.log10(res)))
+
+
+def _words(px: float, length: float, res: float, positive: str, negative: str, unit: str) -> str:
+    """``1.98 px (59.4 m) east`` for a signed offset, the length to a tenth of a pixel at least
+    (``0.00059 deg`` on a 0.0003 degree pixel, not ``0.0 deg``)."""
+    return (f"{abs(px):.2f} px ({abs(length):.{_decimals(res, 1, 1)}f} {unit}) "
+            f"{positive if round(px, 2) >= 0 else negative}")
 
 
 def content_shift(read: CropReader, span: tuple[int, int, int, int], fine: tuple[int, int] | None,

@@ -242,7 +242,7 @@ def downscale_scene(
             grids, wanted, bands = _pair(inputs, source, opts)
             report.grid = grids.describe(Grid.of(inputs.guidance))
             differs = source.checkpoint and source.checkpoint.compare_resolution(
-                grids.output.res[0], grids.output.res_units)
+                grids.output.res, grids.output.res_units)
             if differs:
                 warnings.warn(f"{lst_path}: the model was {differs} on this scene's output grid, "
                               "so what it learned of texture may not hold here; compare with "

@@ -28,7 +28,7 @@ from numpy.typing import DTypeLike
 from rasterio.windows import Window
 
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError, printable_path
-from pipelines.geotiff import band_scaling, read_window
+from pipelines.geotiff import band_scaling, read_stored
 from pipelines.units import KELVIN_OFFSET, Units, detect_units, tagged_fahrenheit, tagged_units, unit_tag
 
 PLAUSIBLE_KELVIN = (150.0, 400.0)
@@ -147,7 +147,7 @@ def decode_values(stored: np.ndarray, decoding: LstDecoding, scale: float, offse
     The arithmetic of :func:`decode`, for values read some other way (e.g. dask blocks).
     Declared fill values are rounded to ``stored``'s precision before they are compared.
     """
-    values = np.where(np.isfinite(stored), stored, np.nan)
+    values = np.where(np.isnan(stored), np.nan, stored)  # a float copy; +-inf is kept (see :func:`decode`)
     if decoding.nodata:
         with np.errstate(over="ignore"):  # a fill beyond float32 is inf: matches nothing finite
             fills = np.asarray(decoding.nodata, dtype=np.float64).astype(values.dtype)
@@ -160,8 +160,13 @@ def decode_values(stored: np.ndarray, decoding: LstDecoding, scale: float, offse
 
 def decode(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
            path: str | os.PathLike[str], *, band: int = 1) -> np.ndarray:
-    """Stored values in ``window`` as temperatures in the declared (not yet Kelvin) unit, NaN nodata."""
-    stored = read_window(src, band, window, path, dtype=reading_precision(src.dtypes[band - 1]))
+    """Stored values in ``window`` as temperatures in the declared (not yet Kelvin) unit, NaN nodata.
+
+    +-inf stays infinite, not nodata: no file declares it as a fill, so the plausibility scan
+    refuses it as it refuses 3.4e38 (and ``--mask-implausible`` makes it nodata)."""
+    data = read_stored(src, band, window, path)
+    with np.errstate(invalid="ignore", over="ignore"):
+        stored = np.ma.filled(data.astype(reading_precision(src.dtypes[band - 1])), np.nan)
     return decode_values(stored, decoding, *linear(src, decoding, band, path=path))
 
 
@@ -212,12 +217,12 @@ def scan(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
         rows = min(_STRIP_ROWS, int(window.height) - top)
         strip = decode(src, Window(window.col_off, window.row_off + top, window.width, rows),
                        decoding, path, band=band)
-        finite = strip[np.isfinite(strip)]
-        if finite.size:
-            valid += finite.size
-            low, high = min(low, float(finite.min())), max(high, float(finite.max()))
-            parts.append(every_nth(finite, (-seen) % step, step))
-            seen += finite.size
+        found = strip[~np.isnan(strip)]  # +-inf counts: a valid pixel, implausible
+        if found.size:
+            valid += found.size
+            low, high = min(low, float(found.min())), max(high, float(found.max()))
+            parts.append(every_nth(found, (-seen) % step, step))
+            seen += found.size
     sample = np.concatenate(parts) if parts else np.empty(0)
     return LstScan(valid, low, high, sample, np.dtype(src.dtypes[band - 1]),
                   *linear(src, decoding, band, path=path), band_unit_tag(src, band), printable_path(path))
