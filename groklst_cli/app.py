@@ -20,11 +20,12 @@ import traceback
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Optional, get_args
+from typing import Any, Optional, get_args
 
 import click
 import typer
 from rich.markup import escape
+from typer.core import TyperCommand, TyperGroup
 
 from groklst_cli import __version__
 from groklst_cli.commands import register_all
@@ -49,6 +50,10 @@ EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
 # which OpenMP and torch fail to start their pools (1000000 crashes with SIGSEGV). A fixed
 # number, not one per machine, so that a script's --threads works on every machine it runs on.
 MAX_THREADS = 1024
+# --threads' default, read by _root (not by typer: a bad value must not block a command's --help)
+THREADS_ENVVAR = "GROKLST_THREADS"
+# where _root holds a bad GROKLST_THREADS until a command starts (ctx.meta: shared with the command's)
+_HELD_REFUSAL = "groklst.held_refusal"
 
 # The signals that stop a run like Ctrl-C does (clean-up included): status and what to say.
 _STOPPING = {
@@ -121,7 +126,39 @@ def _groklst_warnings_shown() -> Iterator[None]:
                 if again:
                     warn(f"given {again} more time{'s' if again > 1 else ''}: {text}")
 
+
+class _HelpOnStdout:
+    """Help that cannot be written (``--help > /dev/full``) is stdout's problem, said as such
+    (:class:`StreamWriteError`), not a full output disk; a broken pipe stays one (its reader went
+    away)."""
+
+    def get_help(self, ctx: typer.Context) -> str:
+        try:
+            return super().get_help(ctx)  # type: ignore[misc]
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise
+            raise StreamWriteError("stdout", exc) from exc
+
+
+class _Group(_HelpOnStdout, TyperGroup):
+    """The ``groklst`` group (see :class:`_HelpOnStdout`)."""
+
+
+class _Command(_HelpOnStdout, TyperCommand):
+    """A groklst command: raises the refusal ``_root`` held (a bad GROKLST_THREADS) when it
+    starts, after its options were read, so that its ``--help`` still shows (QA: the variable's
+    error, whose hint says to run ``--help``, blocked every command's help)."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        refusal = ctx.meta.pop(_HELD_REFUSAL, None)
+        if refusal is not None:
+            raise refusal
+        return super().invoke(ctx)
+
+
 app = typer.Typer(
+    cls=_Group,
     name="groklst",
     help="Downscale land-surface-temperature rasters with guided deep networks (MoCoLSK-Net).",
     no_args_is_help=True,
@@ -132,8 +169,9 @@ app = typer.Typer(
 
 
 def _version(value: bool) -> None:
+    """Print the version; a stdout that cannot be written is said to be (``result``)."""
     if value:
-        typer.echo(f"groklst {__version__}")
+        result(f"groklst {__version__}")
         raise typer.Exit()
 
 
@@ -146,9 +184,10 @@ def _root(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or log lines."),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
     threads: Optional[int] = typer.Option(
-        None, "--threads", min=1, max=MAX_THREADS, envvar="GROKLST_THREADS",
-        help="CPU threads per pool (networks, GDAL decoding, sharpeners); default: every core. "
-             "With N groklst processes side by side, give each cores / N.",
+        None, "--threads", min=1, max=MAX_THREADS,
+        help=f"CPU threads per pool (networks, GDAL decoding, sharpeners); default: "
+             f"${THREADS_ENVVAR}, else every core. With N groklst processes side by side, give "
+             f"each cores / N.",
     ),
 ) -> None:
     """Downscale land-surface-temperature rasters with guided deep networks (MoCoLSK-Net)."""
@@ -156,13 +195,52 @@ def _root(
     state.debug = debug
     state.begin()
     ctx.with_resource(_stdout_closed_stops_quietly())  # first in, so the last to see an error
+    threads = threads if threads is not None else _threads_from_environment(ctx)
     if threads is not None:
         from pipelines.threads import thread_limit  # imports torch: only when asked
 
         ctx.with_resource(thread_limit(threads))
 
 
+def _commands_raise_held_refusals(typer_app: typer.Typer) -> None:
+    """Make every command of ``typer_app`` a :class:`_Command` (each has typer's own class now;
+    one given a class of its own keeps it)."""
+    for info in typer_app.registered_commands:
+        if info.cls is TyperCommand:
+            info.cls = _Command
+
+
 register_all(app)
+_commands_raise_held_refusals(app)
+
+
+def _threads_from_environment(ctx: typer.Context) -> Optional[int]:
+    """GROKLST_THREADS, when --threads was not given (None: neither was; an empty variable is
+    unset). Read here rather than by typer, which refused a bad value before any command's
+    --help: the refusal is held in ``ctx.meta`` for :class:`_Command` to raise when the command
+    starts."""
+    text = os.environ.get(THREADS_ENVVAR)
+    if not text:
+        return None
+    try:
+        return _threads_value(ctx, text)
+    except typer.BadParameter as exc:
+        ctx.meta[_HELD_REFUSAL] = exc
+        return None
+
+
+def _threads_value(ctx: typer.Context, text: str) -> int:
+    """``text`` read as --threads reads its value (same bounds, same messages), the refusal
+    naming the variable: "Invalid value for '--threads' (env var: 'GROKLST_THREADS'): ..."."""
+    hint = f"'--threads' (env var: '{THREADS_ENVVAR}')"
+    problem = _not_finite(text)
+    if problem is not None:
+        raise typer.BadParameter(f"{text!r} {problem}", ctx=ctx, param_hint=hint)
+    option = next(param for param in ctx.command.params if param.name == "threads")
+    try:
+        return option.process_value(ctx, text)
+    except typer.BadParameter as exc:
+        raise typer.BadParameter(exc.message, ctx=ctx, param_hint=hint) from None
 
 
 def _fail(message: str, status: int) -> int:
