@@ -201,7 +201,7 @@ class StreamWriteError(InputError):
     def __init__(self, stream: str, exc: OSError):
         self.stream = stream
         what = "cannot write the results" if stream == "stdout" else "cannot write"
-        kept = "; the files already written are complete and kept" if stream == "stdout" else ""
+        kept = "; output files already written are complete and kept" if stream == "stdout" else ""
         super().__init__(stream, f"{what}: {exc.strerror or exc}",
                          f"free some space where {stream} goes, or redirect it elsewhere{kept}")
 

@@ -17,7 +17,7 @@ from tests.conftest import write_canonical_scene
 pytestmark = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 
 STDOUT_FULL = ("error: stdout: cannot write the results: No space left on device (hint: free some space "
-               "where stdout goes, or redirect it elsewhere; the files already written are complete and kept)")
+               "where stdout goes, or redirect it elsewhere; output files already written are complete and kept)")
 
 
 def _groklst(*args: str, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=None, env=None,

@@ -68,5 +68,5 @@ def test_help_and_version_into_a_full_stdout_say_so(argv: list[str]) -> None:
                               text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr == ("error: stdout: cannot write the results: No space left on device (hint: free some "
-                           "space where stdout goes, or redirect it elsewhere; the files already written are "
-                           "complete and kept)\n")
+                           "space where stdout goes, or redirect it elsewhere; output files already written "
+                           "are complete and kept)\n")
