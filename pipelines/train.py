@@ -36,7 +36,7 @@ from pipelines.atomic import atomic_output, published_together
 from pipelines.checkpoint import Checkpoint, state_dict_of
 from pipelines.dataset import NormStats
 from pipelines.devices import DEVICES, PRECISIONS, autocast_for, resolve_precision
-from pipelines.errors import GroklstWarning, InputError
+from pipelines.errors import GroklstWarning, InputError, environment_error
 from pipelines.evaluate import model_predictor, score
 from pipelines.metrics import MetricAverage
 from pipelines.normalize import HasStats, denormalize_lst
@@ -355,6 +355,7 @@ class _Run:
         self.record = record
         self.on_disk = False  # whether run_dir holds this run's files (a resumed run's are)
         self.stopped_by: int | None = None  # a signal that waited for a save (FitResult.stopped_by)
+        self.saved_at: int | None = None  # the iteration of the state on disk, where --resume restarts
         self.train = check_training(source, config)
         if run_dir is not None and context.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -409,7 +410,7 @@ class _Run:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - an unreadable state file is the user's file
-            raise InputError(path, f"cannot read the training state ({type(exc).__name__})") from exc
+            raise _unreadable_state(path, exc) from exc
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
             raise InputError(path, "not a groklst training state")
         saved = state["config"]
@@ -484,6 +485,7 @@ class _Run:
             if taking_over:
                 self._clear_previous(improved)
         self.stopped_by = self.stopped_by or deferred.received
+        self.saved_at = self.iteration
 
     def _clear_previous(self, improved: bool) -> None:
         """After the first save of a new run: remove what a previous run left that this save
@@ -670,6 +672,18 @@ def fit(
         run.write_record()  # only now: a state that is refused leaves the folder as it was
         run.rewrite_log()
         run.on_disk = True
+    run.saved_at = run.iteration if resume else None
+    try:
+        return _train(run, limits, on_step, on_validation, keep_best)
+    except KeyboardInterrupt:
+        _tell_where_resume_starts(run)
+        raise
+
+
+def _train(run: _Run, limits: Limits, on_step: StepHook | None, on_validation: ValidationHook | None,
+           keep_best: bool) -> FitResult:
+    """The training loop of :func:`fit`, from the run's iteration on."""
+    config, context, run_dir = run.config, run.context, run.run_dir
     started, start_iter = monotonic(), run.iteration
     best_weights: dict[str, torch.Tensor] | None = None
     stop = False
@@ -693,3 +707,28 @@ def fit(
         getattr(run.model, "module", run.model).load_state_dict(best_weights)
     return FitResult(run.model, run.iteration, run.iteration >= config.iters, run.best, run.history,
                      run.stopped_by)
+
+
+def _tell_where_resume_starts(run: _Run) -> None:
+    """Warn, as a Ctrl-C or a signal stops the run, where ``--resume`` will restart it: the
+    iteration of its last save (the iterations after it are lost), or nowhere yet."""
+    if run.run_dir is None or not run.context.is_main:
+        return
+    if run.saved_at is None:
+        warnings.warn(f"stopped after {run.iteration} iteration(s), before the run's first save: --resume "
+                      "cannot continue it; start it again with the same command", GroklstWarning)
+    else:
+        warnings.warn(f"stopped after {run.iteration} iteration(s): --resume restarts from iteration "
+                      f"{run.saved_at}, the last save", GroklstWarning)
+
+
+def _unreadable_state(path: Path, exc: Exception) -> InputError:
+    """The refusal of a ``state.pt`` that torch cannot load, with the cause in words: an
+    environment error (permissions) as such, anything else as a truncated or damaged file."""
+    found = environment_error(exc, path)
+    if found is not None:
+        return found
+    cause = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else type(exc).__name__
+    return InputError(path, f"cannot read the training state: truncated or damaged ({cause})",
+                      "--resume cannot continue from last.pt (it holds no optimiser state): rerun with "
+                      "--overwrite to start again, or restore state.pt from a copy")

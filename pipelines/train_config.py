@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from pipelines.errors import InputError, not_found_error
+from pipelines.errors import InputError, escape_control_characters, not_found_error
 from pipelines.toml_compat import tomllib
 
 MAX_SEED = 2**64 - 1  # the largest seed torch.manual_seed takes (here: importable without torch)
@@ -107,7 +107,7 @@ def _yaml_floats(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Settings from a TOML or YAML file (a ``[train]`` table is accepted as well as the root)."""
+    """Settings from a TOML, YAML or JSON file: its root, or its ``[train]`` table (then alone)."""
     p = Path(path)
     if not p.is_file():
         raise not_found_error(p, "config file not found", None)
@@ -129,12 +129,31 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(p, "config file must hold a table of settings")
     if isinstance(data.get("train"), dict):
-        data = data["train"]
+        data = _train_table(p, data, is_yaml)
     settings = {str(k).replace("-", "_"): v for k, v in data.items()}
     unknown = sorted(set(settings) - set(FIELD_NAMES))
     if unknown:
         raise InputError(p, f"unknown settings {unknown}", f"known: {', '.join(FIELD_NAMES)}")
     return _lower_case_choices(_yaml_floats(settings) if is_yaml else settings)
+
+
+_STRAY_HINTS = {
+    False: "put them inside the [train] table, or drop the [train] header",
+    True: "indent them under train:, or drop the train: line and unindent its settings",
+}
+
+
+def _train_table(path: Path, data: dict[str, Any], is_yaml: bool) -> dict[str, Any]:
+    """The ``[train]`` table of ``data``, refused when anything else is beside it.
+
+    A key outside the table (``iters = 2`` above ``[train]``, a typo, another table) would
+    otherwise be dropped without a word; which of two places was meant cannot be guessed.
+    """
+    stray = sorted(str(key) for key in data if key != "train")
+    if stray:
+        raise InputError(path, f"settings outside [train]: {escape_control_characters(', '.join(stray))}",
+                         _STRAY_HINTS[is_yaml])
+    return data["train"]
 
 
 CHOICE_SETTINGS = ("model", "device", "precision")
