@@ -46,6 +46,23 @@ def _is_run_config(path: Path) -> bool:
     return data.get("format") == RUN_FORMAT or (isinstance(data.get("train"), dict) and "dataset" in data)
 
 
+def _damaged_config(root: Path) -> InputError | None:
+    """The refusal for a ``config.json`` in ``root`` that exists but is not readable JSON: the
+    folder may well be a run whose config was damaged, so it is neither used nor called 'not a
+    run' (which sends the user looking in the wrong place)."""
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        return None
+    try:
+        json.loads(path.read_text())
+    except OSError:
+        return None  # unreadable files are reported where they are read
+    except ValueError as exc:
+        return InputError(path, f"damaged: not readable JSON ({exc})",
+                          "restore config.json from a copy, or start the run again in a new folder")
+    return None
+
+
 @dataclass(frozen=True)
 class RunDir:
     """What a prospective run directory holds."""
@@ -86,6 +103,9 @@ def check_start(run: RunDir, overwrite: bool) -> None:
     if not run.exists or not run.other_files and not run.is_run:
         return  # new, empty, or only temporaries of a start killed while writing config.json
     if not run.is_run:
+        damaged = _damaged_config(run.path)
+        if damaged is not None:
+            raise damaged
         shown = ", ".join(run.other_files[:3]) + (", ..." if len(run.other_files) > 3 else "")
         raise InputError(run.path, f"is not empty and is not a groklst run directory (holds {shown}); "
                                    "it is never used or cleared for a run",
@@ -102,6 +122,9 @@ def check_resume(run: RunDir) -> None:
         raise InputError(run.path, "nothing to resume: the run directory does not exist",
                          "start the run without --resume")
     if not run.is_run:
+        damaged = _damaged_config(run.path)
+        if damaged is not None:
+            raise damaged
         raise InputError(run.path, "nothing to resume: not a groklst run directory (no config.json of a run)",
                          "give the run directory of a training run")
     if not run.has_state:

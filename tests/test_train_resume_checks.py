@@ -186,3 +186,20 @@ def test_the_run_directory_is_named_once_the_dataset_is_right(dataset: Path, sav
                                   "iterations; best.pt and last.pt are there) (hint: choose another -o for a new "
                                   "run, also one with more --iters, or pass --overwrite to replace it)")
     assert snapshot(out) == before
+
+
+
+@pytest.mark.parametrize("resume", [True, False])
+def test_a_damaged_config_is_named_not_called_another_folder(dataset: Path, saved_run: Path, tmp_path: Path,
+                                                             capsys, resume: bool) -> None:
+    """QA: a run whose config.json was cut short was 'not a groklst run directory' (--resume) or
+    'not empty and not a run' (a new start): the file at fault was never named."""
+    out = copy_of(saved_run, tmp_path)
+    config_file = out / CONFIG_FILE
+    config_file.write_text(config_file.read_text()[:40])
+    before = snapshot(out)
+    assert train(dataset, out, *(["--resume"] if resume else [])) == 2
+    line = error_line(capsys)
+    assert line.startswith(f"error: {config_file}: damaged: not readable JSON ("), line
+    assert line.endswith("(hint: restore config.json from a copy, or start the run again in a new folder)")
+    assert snapshot(out) == before
