@@ -171,7 +171,13 @@ class Checkpoint:
     def band_indices(self, path: str | os.PathLike[str], bands: Sequence[str]) -> list[int]:
         """Where each of the checkpoint's bands is among a dataset's guidance ``bands``, in the
         checkpoint's order (bands it was not trained with are left out, as ``downscale`` leaves
-        them); refuses missing bands in the words of ``downscale``'s refusal (:func:`missing_bands`)."""
+        them); refuses missing bands in the words of ``downscale``'s refusal (:func:`missing_bands`),
+        and two bands of one name, as ``prepare`` and ``downscale`` do."""
+        from pipelines.guidance import check_distinct_bands  # rasterio: not for every user of this module
+
+        check_distinct_bands(path, bands, "prepare the dataset again from guidance whose bands have distinct "
+                             "names (name them in file order with prepare --guidance-bands)",
+                             what="the dataset's guidance band name")
         missing = [b for b in self.bands if b not in bands]
         if missing:
             raise InputError(path, f"the dataset is {missing_bands(missing, bands)}",

@@ -33,6 +33,7 @@ from pipelines.errors import EmptySceneError, GroklstWarning, InputError
 from pipelines.geotiff import (BLOCK, band_key, band_names, bands_without_data, creation_profile, filled_dem,
                                geotiff_output, guidance_names, streaming_gdal_env)
 from pipelines.grids import Grid, PairedGrids, pair_grids, refine_grid
+from pipelines.guidance import DISTINCT_BANDS_HINT, check_distinct_bands
 from pipelines.infer import Execution, ModelSource, Prediction, TilePredictor, submit
 from pipelines.lst_values import LstDecoding, check_plausible, linear, reading_tags, resolve_units, scan
 from pipelines.mosaic import StreamingMosaic
@@ -111,8 +112,9 @@ def match_bands(
     """1-based band indexes of ``wanted`` in a raster whose bands are ``names``.
 
     Bands are matched by name (any order), else by :func:`band_key` when that finds one band
-    (``deep_blue`` for ``deepblue``). A raster whose bands have no names at all is taken in
-    order when its band count matches, with a warning; named bands must match.
+    (``deep_blue`` for ``deepblue``; two are no match). Two bands of one name are refused, as
+    taking either would silently ignore the other. A raster whose bands have no names at all is
+    taken in order when its band count matches, with a warning; named bands must match.
     """
     if not wanted:
         return []
@@ -129,6 +131,10 @@ def match_bands(
             f"has {len(names)} unnamed bands, the model needs {len(wanted)}: {', '.join(wanted)}",
             "set band descriptions, or name the file's bands with --guidance-bands",
         )
+    check_distinct_bands(guidance_path, names, DISTINCT_BANDS_HINT)
+    check_distinct_bands(guidance_path, wanted, "give the guidance file distinct band descriptions (--fit reads "
+                         "them, not --guidance-bands), or use a model trained on distinct names",
+                         what="the model's guidance band name")
     lookup = {n: i for i, n in enumerate(names, start=1)}
     keys: dict[str, list[int]] = {}
     for i, n in enumerate(names, start=1):

@@ -49,18 +49,13 @@ def model_predictor(
     return predict
 
 
-def band_order(dataset_bands: Sequence[str], model_bands: Sequence[str]) -> list[int]:
-    """Indices that reorder the dataset's guidance bands into the model's order."""
-    return [list(dataset_bands).index(b) for b in model_bands]
-
-
 def checkpoint_predictor(
     checkpoint: Checkpoint, path: str | os.PathLike[str], source: DataSource, scale: int,
     device: torch.device,
 ) -> Predictor:
     """A predictor for ``checkpoint`` on ``source``; refuses another scale or band set."""
     checkpoint.check_compatible(path, scale=scale, bands=source.bands)
-    order = band_order(source.bands, checkpoint.bands)
+    order = checkpoint.band_indices(path, source.bands)  # refuses a dataset with two bands of one name
     predict = model_predictor(checkpoint.build().to(device), checkpoint, device)
     return lambda lr, guidance: predict(lr, guidance[order])
 

@@ -352,15 +352,40 @@ def _check_indices(wanted: Sequence[str], names: Sequence[str]) -> None:
                              "name source bands with NAME=PATH, e.g. red=B04.tif")
 
 
+def repeated_name(names: Sequence[str]) -> list[int]:
+    """0-based positions of every band called like the first name ``names`` repeat (empty when
+    all differ). Any lookup by name takes one of them and silently ignores the others, so
+    every command refuses such a set of bands."""
+    positions: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        positions.setdefault(name, []).append(i)
+    return min((p for p in positions.values() if len(p) > 1), key=lambda p: p[1], default=[])
+
+
+DISTINCT_BANDS_HINT = ("give each band its own name: name them in file order with --guidance-bands, or set "
+                       "distinct band descriptions")
+
+
+def check_distinct_bands(path: str | os.PathLike[str], names: Sequence[str], hint: str,
+                         what: str = "band name") -> None:
+    """Refuse bands ``names`` (of the file or dataset ``path``) of which two share a name:
+    ``g.tif: band name 'dem' appears twice (bands 1 and 11)``."""
+    where = repeated_name(names)
+    if where:
+        times = "twice" if len(where) == 2 else f"{len(where)} times"
+        numbers = [str(i + 1) for i in where]
+        raise InputError(path, f"{what} {names[where[0]]!r} appears {times} "
+                               f"(bands {', '.join(numbers[:-1])} and {numbers[-1]})", hint)
+
+
 def _check_unique(names: Sequence[str], sources: Sequence[str]) -> None:
     """Refuse a band name given twice, naming where both bands come from (``sources``, one per name)."""
-    seen: dict[str, str] = {}
-    for name, source in zip(names, sources):
-        if name in seen:
-            origin = f"both from {source}" if seen[name] == source else f"from {seen[name]} and {source}"
-            raise InputError(name, f"two guidance bands have this name ({origin})",
-                             "name the sources' bands with NAME=PATH")
-        seen[name] = source
+    where = repeated_name(names)
+    if where:
+        first, second = sources[where[0]], sources[where[1]]
+        origin = f"both from {first}" if first == second else f"from {first} and {second}"
+        raise InputError(names[where[0]], f"two guidance bands have this name ({origin})",
+                         "name the sources' bands with NAME=PATH")
 
 
 class _Stack:

@@ -39,6 +39,7 @@ from pipelines.dataset import DatasetWriter, PatchRecord
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError, not_found_error, special_file_error
 from pipelines.geotiff import open_raster, read_values
 from pipelines.grids import ALIGNMENT_TOLERANCE, resolution_units
+from pipelines.guidance import DISTINCT_BANDS_HINT, check_distinct_bands
 from pipelines.ingest_record import IngestRecord, ingest_record
 from pipelines.lst_values import LstDecoding
 from pipelines.patches import (
@@ -404,9 +405,11 @@ def _open_scenes(paths: Sequence[Path], opts: PrepareOptions, names: Mapping[Pat
     for path in paths:
         _check_hr_within_scene(path, opts.hr_resolution, names.get(path))
         try:
-            scenes.append(open_scene(path, hr_resolution=opts.hr_resolution, units=opts.units,
-                                     decoding=opts.decoding, shown=names.get(path),
-                                     guidance_path=guidances.get(path), band_names=opts.guidance_bands))
+            scene = open_scene(path, hr_resolution=opts.hr_resolution, units=opts.units,
+                               decoding=opts.decoding, shown=names.get(path),
+                               guidance_path=guidances.get(path), band_names=opts.guidance_bands)
+            check_distinct_bands(scene.guidance_path, scene.bands, DISTINCT_BANDS_HINT)
+            scenes.append(scene)
         except EmptySceneError as exc:
             empty.append(rename(exc))
     if not scenes:
