@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,8 +46,9 @@ from pipelines.fit_candidates import (
 )
 from pipelines.fit_options import FitOptions, INTERPOLATION_CANDIDATES, SHARPENER_CANDIDATES
 from pipelines.fit_select import Selection, select
-from pipelines.geotiff import band_names, open_raster, read_values
+from pipelines.geotiff import guidance_names, open_raster, read_values
 from pipelines.grids import Grid, pair_grids, resolution_units
+from pipelines.guidance import DISTINCT_BANDS_HINT, check_distinct_bands
 from pipelines.psf import SIGMA_FRACTIONS, PsfEstimate, estimate_psf
 from pipelines.psf_shape import Psf
 from pipelines.lst_values import (
@@ -97,11 +98,15 @@ def _band_moments(values: np.ndarray) -> tuple[float, float]:
 
 
 def read_scene(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLike[str],
-               units: Units = Units.auto, decoding: LstDecoding | None = None) -> Scene:
+               units: Units = Units.auto, decoding: LstDecoding | None = None,
+               guidance_bands: Sequence[str] | None = None) -> Scene:
     """Read the part of the LST covered by the guidance, in Kelvin, and the guidance on its grid.
 
     The LST is decoded and judged by the rule every command reads it with
     (:mod:`pipelines.lst_values`): implausible values are refused before anything is fitted.
+    The bands are named as the downscale that applies the fit names them (``guidance_bands``,
+    ``--guidance-bands``, else the file's descriptions), so it reads them back in the order
+    fitted; two bands of one name are refused here, before the fit rather than after it.
     The scale is the ratio of the pixel sizes; guidance bands are read one at a time, as values
     (their scale/offset applied), so memory stays at one native band plus the LST-grid stack.
     """
@@ -121,7 +126,8 @@ def read_scene(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLik
             raise InputError(lst_path, f"the scene ({lst.shape[1]} x {lst.shape[0]} LST pixels) is "
                              f"too small to fit a model at x{s}",
                              f"give at least {6 * s} x {6 * s} LST pixels")
-        names = band_names(guid_src)
+        names, _ = guidance_names(guid_src, guidance_path, guidance_bands)
+        check_distinct_bands(guidance_path, names, DISTINCT_BANDS_HINT)
         means, stds, stack, natives = [], [], [], []
         for band in range(1, guid_src.count + 1):
             native = read_values(guid_src, band, g_win, guidance_path)
@@ -374,16 +380,18 @@ def fit_scene(
     options: FitOptions | None = None,
     *,
     decoding: LstDecoding | None = None,
+    guidance_bands: Sequence[str] | None = None,
     on_step: StepHook | None = None,
 ) -> SceneFit:
     """Fit every candidate method on the scene, compare them on held-out blocks, pick one.
 
     ``decoding`` says how the LST's stored values become temperatures (``--nodata``,
-    ``--scale-factor``, ...), as for the downscale that follows.
+    ``--scale-factor``, ...) and ``guidance_bands`` (``--guidance-bands``) names the guidance's
+    bands in file order, as for the downscale that follows.
     """
     opts = options or FitOptions()
     started = time.monotonic()
-    scene = read_scene(lst_path, guidance_path, opts.units, decoding)
+    scene = read_scene(lst_path, guidance_path, opts.units, decoding, guidance_bands)
     s = scene.scale
     crop = opts.crop or default_crop(*scene.lst.shape, s)
     source = WaldScene(scene, crop, opts.degradation, opts.seed, networks=bool(opts.networks),

@@ -23,7 +23,6 @@ from pipelines.units import Units
 if TYPE_CHECKING:
     from pipelines.downscale import DownscaleOptions, SceneReport
     from pipelines.infer import Execution, ModelSource
-    from pipelines.lst_values import LstDecoding
     from pipelines.scene_fit import SceneFit
     from pipelines.scenes import SceneJob
 
@@ -74,9 +73,10 @@ def build_fit_options(model: Optional[str], checkpoint: Optional[Path], dask_sch
                       select=select, psf=_psf(psf), residual=residual)
 
 
-def _fit(job: SceneJob, options: FitOptions, decoding: LstDecoding, as_json: bool) -> SceneFit:
-    """The fit, or the scene reported as an error (its JSON line names it) and exit 2, or as
-    ``empty`` and exit 3 when the LST has no valid pixel, as without --fit (README)."""
+def _fit(job: SceneJob, options: FitOptions, downscale: DownscaleOptions, as_json: bool) -> SceneFit:
+    """The fit, on the guidance bands named as the downscale that follows names them, or the scene
+    reported as an error (its JSON line names it) and exit 2, or as ``empty`` and exit 3 when the
+    LST has no valid pixel, as without --fit (README)."""
     from pipelines.downscale import SceneReport, guidance_beside
     from pipelines.raster_names import display_name
     from pipelines.scene_fit import FEW_HELD_OUT_BLOCKS, describe, fit_scene
@@ -86,7 +86,8 @@ def _fit(job: SceneJob, options: FitOptions, decoding: LstDecoding, as_json: boo
         with progress() as bar:
             task = bar.add_task(f"fitting on {job.lst.name}", total=options.iters)
             fitted = fit_scene(job.lst, job.guidance or guidance_beside(job.lst), options,
-                               decoding=decoding, on_step=lambda it, _loss: bar.update(task, completed=it))
+                               decoding=downscale.decoding, guidance_bands=downscale.guidance_bands,
+                               on_step=lambda it, _loss: bar.update(task, completed=it))
     except InputError as exc:
         status = "empty" if isinstance(exc, EmptySceneError) else "error"
         say(SceneReport(display_name(job.lst), str(job.output), status=status,
@@ -221,7 +222,7 @@ def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, f
     ``skip_existing`` an output another run finished during the fit is ``skipped``, not an error,
     and its line says that ``save_checkpoint`` was not written.
     """
-    fitted = _fit(job, fit_options, options.decoding, as_json)
+    fitted = _fit(job, fit_options, options, as_json)
     reason = _verdict(fitted)
     use_bicubic = reason is not None and fallback == "bicubic"
     if reason is not None:
