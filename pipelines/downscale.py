@@ -132,8 +132,7 @@ def match_bands(
             "set band descriptions, or name the file's bands with --guidance-bands",
         )
     check_distinct_bands(guidance_path, names, DISTINCT_BANDS_HINT)
-    check_distinct_bands(guidance_path, wanted, "give the guidance file distinct band descriptions (--fit reads "
-                         "them, not --guidance-bands), or use a model trained on distinct names",
+    check_distinct_bands(guidance_path, wanted, "use a model trained on distinct band names",
                          what="the model's guidance band name")
     lookup = {n: i for i, n in enumerate(names, start=1)}
     keys: dict[str, list[int]] = {}

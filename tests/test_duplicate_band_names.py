@@ -98,9 +98,9 @@ def test_two_bands_matching_one_key_are_no_match_and_an_exact_name_wins() -> Non
 
 
 def test_a_model_reading_one_name_twice_is_refused() -> None:
-    """--fit names its bands by the file's descriptions, also where --guidance-bands renamed one."""
+    """A checkpoint trained on a dataset prepared before duplicate names were refused."""
     with pytest.raises(InputError, match=r"^g\.tif: the model's guidance band name 'dem' appears twice "
-                                         r"\(bands 1 and 3\) \(hint: give the guidance file distinct"):
+                                         r"\(bands 1 and 3\) \(hint: use a model trained on distinct band names\)$"):
         match_bands("g.tif", ["dem", "nir", "dem2"], ["dem", "nir", "dem"])
 
 
