@@ -206,7 +206,7 @@ def parse_calibration(path: Path, sensor: str, patterns: ProductPatterns = PATTE
     sensor section at all. A file with other sensors' sections but not this one is refused:
     it is another product's calibration, and its gains would calibrate this scene."""
     root = read_xml(path)
-    scope = _sensor_sections(path, root, sensor)
+    scope = _sensor_sections(path, root, sensor, patterns)
     _check_one_version(path, sensor, scope, patterns)
     found: dict[str, dict[int, list[float]]] = {"gain": {}, "bias": {}}
     for element in (e for section in scope for e in section.iter()):
@@ -234,13 +234,15 @@ def parse_calibration(path: Path, sensor: str, patterns: ProductPatterns = PATTE
     return Calibration(gains, biases)
 
 
-def _sensor_sections(path: Path, root: ET.Element, sensor: str) -> list[ET.Element]:
-    """The elements of ``root`` named after ``sensor`` (its calibration sections), or
-    ``[root]`` when the file has no sensor section; refused when it has only other sensors'."""
+def _sensor_sections(path: Path, root: ET.Element, sensor: str, patterns: ProductPatterns) -> list[ET.Element]:
+    """The elements of ``root`` named after ``sensor`` that hold gains or biases (its calibration
+    sections), or ``[root]`` when the file has no such section; refused when it has only other
+    sensors'. An element named after a sensor without coefficients (a header naming the
+    companion product, ``<MII>KX10_MII_...</MII>``) is no section."""
     sections: dict[str, list[ET.Element]] = {}
     for element in root.iter():
         name = _local(element.tag).upper()
-        if name in ALL_SENSORS:
+        if name in ALL_SENSORS and any(_is_coefficient(e, patterns) for e in element.iter()):
             sections.setdefault(name, []).append(element)
     if sensor in sections:
         return sections[sensor]
@@ -257,18 +259,29 @@ def _check_one_version(path: Path, sensor: str, scope: list[ET.Element], pattern
     not documented, so none is picked (or averaged) for the user."""
     versions = [e for section in scope for e in section.iter() if _local(e.tag).upper() == "VERSION"]
     coefficients = [_version_coefficients(v, patterns) for v in versions]
+    versions = [v for v, c in zip(versions, coefficients) if c]  # a version string, not a block
+    coefficients = [c for c in coefficients if c]
     if len(versions) < 2 or all(c == coefficients[0] for c in coefficients):
         return
     names = ", ".join(_version_label(v, n, patterns) for n, v in enumerate(versions, start=1))
-    raise InputError(path, f"{len(versions)} {sensor} calibration VERSION blocks with different gains ({names}); "
+    raise InputError(path, f"{len(versions)} {sensor} calibration VERSION blocks with different gains or biases ({names}); "
                      "which one applies to this product is not documented",
                      "in a copy of the product folder keep only the VERSION block for this product's "
                      "date (ask the data provider if unsure), and ingest that copy")
 
 
-def _version_coefficients(version: ET.Element, patterns: ProductPatterns) -> dict[str, str]:
-    """The gain and bias texts of one VERSION block, by tag name (upper case)."""
-    return {_local(e.tag).upper(): (e.text or "").strip() for e in version.iter() if _is_coefficient(e, patterns)}
+def _version_coefficients(version: ET.Element, patterns: ProductPatterns) -> dict[str, float | str]:
+    """The gains and biases of one VERSION block by tag name (upper case), as numbers where they
+    are (``0.22253`` and ``0.222530`` are one gain), else as written (refused when read)."""
+    return {_local(e.tag).upper(): _number_or_text((e.text or "").strip())
+            for e in version.iter() if _is_coefficient(e, patterns)}
+
+
+def _number_or_text(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def _is_coefficient(element: ET.Element, patterns: ProductPatterns) -> bool:

@@ -151,7 +151,7 @@ def test_two_versions_with_different_gains_are_refused_naming_them(sample, tmp_p
     scene = _copy(sample, tmp_path)
     _two_versions(_calib(scene, TIS), b">0.0041<")
     err = _refused(scene, tmp_path, capsys)
-    assert (f"{_calib(scene, TIS)}: 2 TIS calibration VERSION blocks with different gains "
+    assert (f"{_calib(scene, TIS)}: 2 TIS calibration VERSION blocks with different gains or biases "
             "(VERSION #1 '定标版本 V1.0', VERSION #2 '定标版本 V2.0')") in err
     assert "keep only the VERSION block" in err and "several gains" not in err
 
@@ -161,6 +161,31 @@ def test_two_identical_versions_calibrate_alike(sample, tmp_path):
     _two_versions(_calib(scene, TIS), b">0.003946<")
     cal = sdgsat.read_product(scene / TIS).calibration
     assert cal.gains == {1: 0.003947, 2: 0.003946, 3: 0.005329}
+
+
+def test_versions_writing_one_gain_differently_calibrate_alike(sample, tmp_path):
+    """Review: the blocks were compared as text, so 0.003946 and 0.0039460 were two gains."""
+    scene = _copy(sample, tmp_path)
+    _two_versions(_calib(scene, TIS), b">0.0039460<")
+    assert sdgsat.read_product(scene / TIS).calibration.gains == {1: 0.003947, 2: 0.003946, 3: 0.005329}
+
+
+def test_a_version_element_without_coefficients_is_no_second_block(sample, tmp_path):
+    scene = _copy(sample, tmp_path)
+    calib = _calib(scene, TIS)
+    calib.write_bytes(calib.read_bytes().replace(b"</TIS>", b"<VERSION>V1.0</VERSION></TIS>"))
+    assert sdgsat.read_product(scene / TIS).calibration.gains == {1: 0.003947, 2: 0.003946, 3: 0.005329}
+
+
+def test_a_header_naming_the_companion_product_is_no_sensor_section(tmp_path):
+    """Review: an <MII> element holding the MII product's name made a flat TIS calib.xml
+    'another product's calibration'; only elements holding coefficients are sections."""
+    path = tmp_path / "c.calib.xml"
+    path.write_text("<r><HEADER><MII>KX10_MII_companion</MII></HEADER><VERSION>"
+                    "<RADIANCE_GAIN_BAND_2>0.004</RADIANCE_GAIN_BAND_2>"
+                    "<RADIANCE_BIAS_BAND_2>0.12</RADIANCE_BIAS_BAND_2></VERSION></r>")
+    cal = sdgsat.parse_calibration(path, "TIS")
+    assert cal.gains == {2: 0.004} and cal.biases == {2: 0.12}
 
 
 def test_versions_are_named_by_their_attributes(tmp_path):
