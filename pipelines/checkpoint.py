@@ -46,6 +46,11 @@ def groklst_version() -> str:
 RESOLUTION_WARNING_RATIO = 1.5
 
 
+def _how(ratio: float) -> str:
+    """A pixel-size ratio in words: ``2x coarser``, ``3x finer``."""
+    return f"{ratio:.2g}x coarser" if ratio > 1 else f"{1 / ratio:.2g}x finer"
+
+
 @dataclass
 class Checkpoint:
     """Everything needed to rebuild a model and feed it correctly normalised inputs."""
@@ -109,15 +114,14 @@ class Checkpoint:
             return None
         sizes = (size, size) if isinstance(size, (int, float)) else size
         ratios = [s / trained[0] for s in sizes]
-        axis = max((0, 1), key=lambda i: abs(math.log(ratios[i])))  # the axis furthest from the model's
-        ratio = ratios[axis]
-        if 1 / RESOLUTION_WARNING_RATIO <= ratio <= RESOLUTION_WARNING_RATIO:
+        if all(1 / RESOLUTION_WARNING_RATIO <= r <= RESOLUTION_WARNING_RATIO for r in ratios):
             return None
-        how = f"{ratio:.2g}x coarser" if ratio > 1 else f"{1 / ratio:.2g}x finer"
         if math.isclose(sizes[0], sizes[1], rel_tol=1e-9):
-            return f"trained to write {trained[0]:g} {unit} pixels, these are {sizes[0]:g} {unit} ({how})"
+            return f"trained to write {trained[0]:g} {unit} pixels, these are {sizes[0]:g} {unit} ({_how(ratios[0])})"
+        off = [f"{_how(r)} in {axis}" for axis, r in zip("xy", ratios)
+               if not 1 / RESOLUTION_WARNING_RATIO <= r <= RESOLUTION_WARNING_RATIO]
         return (f"trained to write {trained[0]:g} {unit} pixels, these are {sizes[0]:g} x {sizes[1]:g} {unit} "
-                f"({how} in {'xy'[axis]})")
+                f"({', '.join(off)})")
 
     def build(self) -> nn.Module:
         """Construct the model and load the weights; in eval mode."""
