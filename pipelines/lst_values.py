@@ -29,6 +29,7 @@ from rasterio.windows import Window
 
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError, printable_path
 from pipelines.geotiff import band_scaling, read_stored
+from pipelines.percent import percent
 from pipelines.units import KELVIN_OFFSET, Units, detect_units, tagged_fahrenheit, tagged_units, unit_tag
 
 PLAUSIBLE_KELVIN = (150.0, 400.0)
@@ -363,8 +364,10 @@ def check_plausible(found: LstScan, units: Units, decoding: LstDecoding,
             return
         raise EmptySceneError(path, f"no LST value lies in the plausible {lo:g}..{hi:g} {symbol} "
                                     f"(found {found.low:.6g}..{found.high:.6g})")
+    outside = (f"about {percent(share)}% outside" if share > 0 else
+               f"too few outside to appear among {found.sample.size:,} sampled pixels")
     problem = (f"LST values {found.low:.6g}..{found.high:.6g} {symbol} are not all plausible "
-               f"land-surface temperatures ({lo:g}..{hi:g} {symbol}; about {share:.1%} outside)")
+               f"land-surface temperatures ({lo:g}..{hi:g} {symbol}; {outside})")
     raise InputError(path, problem, _hint(found, units, decoding, lo, hi, remedy))
 
 

@@ -131,6 +131,15 @@ def test_an_infinite_lst_value_is_refused_as_implausible(tmp_path: Path, capsys,
     assert not (tmp_path / "o.tif").exists()
 
 
+def test_an_outlier_the_sample_missed_is_not_called_zero_per_cent(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Review: one inf pixel in a large scene read 'about 0.0% outside' (none in the sample)."""
+    monkeypatch.setattr("pipelines.lst_values._SAMPLE", 10)  # every 230th of the 48 x 48 pixels
+    lst = infinite_lst(tmp_path, np.inf)
+    assert run(["downscale", str(lst), "--model", "bicubic", "--scale", "3", "-o", str(tmp_path / "o.tif")]) == 2
+    err = capsys.readouterr().err
+    assert "(150..400 K; too few outside to appear among 11 sampled pixels)" in err, err
+
+
 def test_mask_implausible_makes_an_infinite_lst_value_nodata(tmp_path: Path) -> None:
     lst = infinite_lst(tmp_path, np.inf)
     out = tmp_path / "o.tif"
