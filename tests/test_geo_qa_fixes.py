@@ -157,3 +157,11 @@ def test_one_common_pixel_has_rmse_mae_and_bias() -> None:
     found = moments.metrics()
     assert (found["rmse"], found["mae"], found["bias"]) == (1.5, 1.5, 1.5)
     assert np.isnan(found["cc"]) and np.isnan(found["rsd"])
+
+
+def test_the_table_of_one_common_pixel_says_pixel(tmp_path: Path, capsys) -> None:
+    reference = raster(tmp_path / "r.tif", np.array([[300.0]]))
+    candidate = raster(tmp_path / "c.tif", np.array([[301.5]]))
+    assert run(["compare", str(reference), str(candidate)]) == 0
+    out = capsys.readouterr().out
+    assert "on 1 common pixel (" in out and "1.5000" in out, out

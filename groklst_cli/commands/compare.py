@@ -21,7 +21,8 @@ def _table(comparison) -> Table:  # noqa: ANN001 - pipelines.compare.Comparison,
     from pipelines.metrics import METRICS
     from pipelines.percent import percent
 
-    table = Table(title=f"against the reference on {comparison.pixels:,} common pixels "
+    pixels = "1 common pixel" if comparison.pixels == 1 else f"{comparison.pixels:,} common pixels"
+    table = Table(title=f"against the reference on {pixels} "
                         f"({comparison.grid}; Kelvin)")
     table.add_column("candidate")
     for name in METRICS:
