@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.errors import InputError, escape_control_characters, not_found_error
+from pipelines.run_layout import RUN_FORMAT
 from pipelines.toml_compat import tomllib
 
 MAX_SEED = 2**64 - 1  # the largest seed torch.manual_seed takes (here: importable without torch)
@@ -107,12 +108,14 @@ def _yaml_floats(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Settings from a TOML, YAML or JSON file: its root, or its ``[train]`` table (then alone)."""
+    """Settings from a TOML, YAML or JSON file: its root, or its ``[train]`` table (then alone,
+    except in a run's own ``config.json``, whose other keys are the run's record)."""
     p = Path(path)
     if not p.is_file():
         raise not_found_error(p, "config file not found", None)
     text = p.read_text()
-    is_yaml = p.suffix.lower() in (".yaml", ".yml")
+    kind = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}.get(p.suffix.lower(), "toml")
+    is_yaml = kind == "yaml"
     if is_yaml and importlib.util.find_spec("yaml") is None:
         raise InputError(p, "YAML config files need PyYAML", "pip install pyyaml, or write the config in TOML")
     try:
@@ -120,7 +123,7 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
             import yaml
 
             data = yaml.safe_load(text) or {}
-        elif p.suffix.lower() == ".json":
+        elif kind == "json":
             data = json.loads(text)
         else:
             data = tomllib.loads(text)
@@ -129,7 +132,7 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(p, "config file must hold a table of settings")
     if isinstance(data.get("train"), dict):
-        data = _train_table(p, data, is_yaml)
+        data = data["train"] if data.get("format") == RUN_FORMAT else _train_table(p, data, kind)
     settings = {str(k).replace("-", "_"): v for k, v in data.items()}
     unknown = sorted(set(settings) - set(FIELD_NAMES))
     if unknown:
@@ -138,12 +141,13 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 _STRAY_HINTS = {
-    False: "put them inside the [train] table, or drop the [train] header",
-    True: "indent them under train:, or drop the train: line and unindent its settings",
+    "toml": "put them inside the [train] table, or drop the [train] header",
+    "yaml": "indent them under train:, or drop the train: line and unindent its settings",
+    "json": 'put them inside the "train" object, or drop it and keep its settings at the top level',
 }
 
 
-def _train_table(path: Path, data: dict[str, Any], is_yaml: bool) -> dict[str, Any]:
+def _train_table(path: Path, data: dict[str, Any], kind: str) -> dict[str, Any]:
     """The ``[train]`` table of ``data``, refused when anything else is beside it.
 
     A key outside the table (``iters = 2`` above ``[train]``, a typo, another table) would
@@ -152,7 +156,7 @@ def _train_table(path: Path, data: dict[str, Any], is_yaml: bool) -> dict[str, A
     stray = sorted(str(key) for key in data if key != "train")
     if stray:
         raise InputError(path, f"settings outside [train]: {escape_control_characters(', '.join(stray))}",
-                         _STRAY_HINTS[is_yaml])
+                         _STRAY_HINTS[kind])
     return data["train"]
 
 

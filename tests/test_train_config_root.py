@@ -4,6 +4,7 @@ exception's type; a Ctrl-C did not say where --resume restarts)."""
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from pipelines.errors import GroklstWarning, InputError
 from pipelines.run_layout import STATE
 from pipelines.train import fit
 from pipelines.train_config import read_config_file
-from tests.test_train import FakeSource, config
+from tests.test_faults_train import saved_run  # noqa: F401 - a fixture
+from tests.test_train import FakeSource, config, dataset  # noqa: F401 - dataset: a fixture
 
 TRAIN_TABLE = '[train]\nmodel = "mocolsk-lite"\nscale = 2\n'
 
@@ -43,6 +45,23 @@ def test_yaml_settings_beside_train_are_refused_with_a_yaml_hint(tmp_path: Path)
         read_config_file(yaml_file)
     assert str(caught.value) == (f"{yaml_file}: settings outside [train]: iters (hint: indent them under "
                                  "train:, or drop the train: line and unindent its settings)")
+
+
+def test_a_runs_own_config_json_still_configures_a_new_run(saved_run: Path) -> None:
+    """Review: a run's config.json (its train table beside the run's record: format, dataset,
+    bands, ...) was refused as 'settings outside [train]' with a TOML hint."""
+    recorded = json.loads((saved_run / "config.json").read_text())
+    settings = read_config_file(saved_run / "config.json")
+    assert settings == {k: v for k, v in recorded["train"].items()} and settings["iters"] == 2
+
+
+def test_json_settings_beside_train_get_a_json_hint(tmp_path: Path) -> None:
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps({"iters": 2, "train": {"scale": 2}}))
+    with pytest.raises(InputError) as caught:
+        read_config_file(path)
+    assert str(caught.value) == (f"{path}: settings outside [train]: iters (hint: put them inside the "
+                                 '"train" object, or drop it and keep its settings at the top level)')
 
 
 def test_a_train_table_alone_and_a_root_alone_still_read(tmp_path: Path) -> None:
