@@ -179,9 +179,7 @@ class Checkpoint:
         and two bands of one name, as ``prepare`` and ``downscale`` do."""
         from pipelines.guidance import check_distinct_bands  # rasterio: not for every user of this module
 
-        check_distinct_bands(path, bands, "prepare the dataset again from guidance whose bands have distinct "
-                             "names (name them in file order with prepare --guidance-bands)",
-                             what="the dataset's guidance band name")
+        check_distinct_bands(path, bands, DISTINCT_DATASET_BANDS_HINT, what="the dataset's guidance band name")
         missing = [b for b in self.bands if b not in bands]
         if missing:
             raise InputError(path, f"the dataset is {missing_bands(missing, bands)}",
@@ -189,6 +187,9 @@ class Checkpoint:
         return [list(bands).index(b) for b in self.bands]
 
 
+# A dataset prepared before prepare refused two bands of one name.
+DISTINCT_DATASET_BANDS_HINT = ("prepare the dataset again from guidance whose bands have distinct names (name "
+                               "them in file order with prepare --guidance-bands)")
 OTHER_BANDS_HINT = ("evaluate a checkpoint trained on this dataset's bands, or a dataset prepared with the "
                     "checkpoint's (groklst checkpoint-info {path} lists them; prepare --guidance-bands names "
                     "a scene's bands in file order)")

@@ -107,14 +107,15 @@ def guidance_beside(lst_path: str | os.PathLike[str]) -> Path:
 
 def match_bands(
     guidance_path: str | os.PathLike[str], names: Sequence[str], wanted: Sequence[str],
-    named: bool = True,
+    named: bool = True, model_path: str | os.PathLike[str] | None = None,
 ) -> list[int]:
     """1-based band indexes of ``wanted`` in a raster whose bands are ``names``.
 
     Bands are matched by name (any order), else by :func:`band_key` when that finds one band
     (``deep_blue`` for ``deepblue``; two are no match). Two bands of one name are refused, as
     taking either would silently ignore the other. A raster whose bands have no names at all is
-    taken in order when its band count matches, with a warning; named bands must match.
+    taken in order when its band count matches, with a warning; named bands must match. A
+    model (``model_path``: its checkpoint) naming one band twice is refused, naming the model.
     """
     if not wanted:
         return []
@@ -132,7 +133,7 @@ def match_bands(
             "set band descriptions, or name the file's bands with --guidance-bands",
         )
     check_distinct_bands(guidance_path, names, DISTINCT_BANDS_HINT)
-    check_distinct_bands(guidance_path, wanted, "use a model trained on distinct band names",
+    check_distinct_bands(model_path or guidance_path, wanted, "use a model trained on distinct band names",
                          what="the model's guidance band name")
     lookup = {n: i for i, n in enumerate(names, start=1)}
     keys: dict[str, list[int]] = {}
@@ -189,7 +190,8 @@ def _pair(inputs: SceneSources, source: ModelSource,
     """The grids of an LST and its guidance, the guidance bands to read and their indexes."""
     names, named = guidance_names(inputs.guidance, inputs.guidance_path, opts.guidance_bands)
     wanted = source.bands(names)
-    bands = match_bands(inputs.guidance_path, names, wanted, named or source.checkpoint is None)
+    bands = match_bands(inputs.guidance_path, names, wanted, named or source.checkpoint is None,
+                        model_path=source.checkpoint_path)
     grids = pair_grids(
         Grid.of(inputs.lst), Grid.of(inputs.guidance), scale=source.scale,
         lst_path=inputs.lst_path, guidance_path=inputs.guidance_path,

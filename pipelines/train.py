@@ -33,11 +33,12 @@ from torch.nn.parallel import DistributedDataParallel
 from models.registry import build_model, get_spec, list_models
 from pipelines import strict_json
 from pipelines.atomic import atomic_output, published_together
-from pipelines.checkpoint import Checkpoint, state_dict_of
+from pipelines.checkpoint import DISTINCT_DATASET_BANDS_HINT, Checkpoint, state_dict_of
 from pipelines.dataset import NormStats
 from pipelines.devices import DEVICES, PRECISIONS, autocast_for, resolve_precision
 from pipelines.errors import GroklstWarning, InputError, environment_error
 from pipelines.evaluate import model_predictor, score
+from pipelines.guidance import check_distinct_bands
 from pipelines.metrics import MetricAverage
 from pipelines.normalize import HasStats, denormalize_lst
 from pipelines.run_layout import (BEST, CONFIG_FILE, LAST, METRICS_FILE, RUN_FORMAT, STATE, clear_run_files,
@@ -97,6 +98,7 @@ def masked_l1(pred_kelvin: torch.Tensor, target_kelvin: torch.Tensor) -> torch.T
 
 
 def _check_source(source: DataSource, config: TrainConfig) -> list[int]:
+    check_distinct_bands("dataset", source.bands, DISTINCT_DATASET_BANDS_HINT, what="guidance band name")
     train = source.indices("train")
     if not train:
         raise InputError("dataset", "the train split is empty", "prepare more scenes or change --split")

@@ -99,9 +99,22 @@ def test_two_bands_matching_one_key_are_no_match_and_an_exact_name_wins() -> Non
 
 def test_a_model_reading_one_name_twice_is_refused() -> None:
     """A checkpoint trained on a dataset prepared before duplicate names were refused."""
-    with pytest.raises(InputError, match=r"^g\.tif: the model's guidance band name 'dem' appears twice "
+    with pytest.raises(InputError, match=r"^ckpt\.pt: the model's guidance band name 'dem' appears twice "
                                          r"\(bands 1 and 3\) \(hint: use a model trained on distinct band names\)$"):
-        match_bands("g.tif", ["dem", "nir", "dem2"], ["dem", "nir", "dem"])
+        match_bands("g.tif", ["dem", "nir", "dem2"], ["dem", "nir", "dem"], model_path="ckpt.pt")
+
+
+def test_train_refuses_a_dataset_with_two_bands_of_one_name() -> None:
+    """Review: train took such a dataset (prepared before prepare refused it) and wrote a
+    checkpoint that downscale then refused."""
+    from pipelines.train import _check_source
+    from pipelines.train_config import TrainConfig
+
+    with pytest.raises(InputError) as refused:
+        _check_source(_Dataset(), TrainConfig(model="mocolsk-lite", scale=3))
+    assert str(refused.value) == ("dataset: guidance band name 'dem' appears twice (bands 1 and 3) (hint: "
+                                  "prepare the dataset again from guidance whose bands have distinct names "
+                                  "(name them in file order with prepare --guidance-bands))")
 
 
 class _Dataset:
