@@ -47,8 +47,10 @@ RESOLUTION_WARNING_RATIO = 1.5
 
 
 def _how(ratio: float) -> str:
-    """A pixel-size ratio in words: ``2x coarser``, ``3x finer``."""
-    return f"{ratio:.2g}x coarser" if ratio > 1 else f"{1 / ratio:.2g}x finer"
+    """A pixel-size ratio in words: ``2x coarser``, ``1.5x finer``, ``100x coarser``."""
+    factor = ratio if ratio > 1 else 1 / ratio
+    text = f"{factor:.2g}" if factor < 100 else f"{factor:.0f}"  # never 1e+02
+    return f"{text}x coarser" if ratio > 1 else f"{text}x finer"
 
 
 @dataclass

@@ -257,14 +257,13 @@ def _check_one_version(path: Path, sensor: str, scope: list[ET.Element], pattern
     """Refuse a sensor section holding several ``VERSION`` blocks whose gains or biases
     differ: gains change between calibration versions, and which one applies to a product is
     not documented, so none is picked (or averaged) for the user."""
-    versions = [e for section in scope for e in section.iter() if _local(e.tag).upper() == "VERSION"]
-    coefficients = [_version_coefficients(v, patterns) for v in versions]
-    versions = [v for v, c in zip(versions, coefficients) if c]  # a version string, not a block
-    coefficients = [c for c in coefficients if c]
-    if len(versions) < 2 or all(c == coefficients[0] for c in coefficients):
+    elements = [e for section in scope for e in section.iter() if _local(e.tag).upper() == "VERSION"]
+    # (position among the VERSION elements, block, coefficients); a version string is no block
+    blocks = [(n, v, c) for n, v in enumerate(elements, start=1) if (c := _version_coefficients(v, patterns))]
+    if len(blocks) < 2 or all(c == blocks[0][2] for _, _, c in blocks):
         return
-    names = ", ".join(_version_label(v, n, patterns) for n, v in enumerate(versions, start=1))
-    raise InputError(path, f"{len(versions)} {sensor} calibration VERSION blocks with different gains or biases ({names}); "
+    names = ", ".join(_version_label(v, n, patterns) for n, v, _ in blocks)
+    raise InputError(path, f"{len(blocks)} {sensor} calibration VERSION blocks with different gains or biases ({names}); "
                      "which one applies to this product is not documented",
                      "in a copy of the product folder keep only the VERSION block for this product's "
                      "date (ask the data provider if unsure), and ingest that copy")

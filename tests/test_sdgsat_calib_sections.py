@@ -188,6 +188,16 @@ def test_a_header_naming_the_companion_product_is_no_sensor_section(tmp_path):
     assert cal.gains == {2: 0.004} and cal.biases == {2: 0.12}
 
 
+def test_blocks_keep_their_place_among_the_version_elements(tmp_path):
+    """Review: a version string first made the file's 2nd and 3rd VERSION elements '#1, #2'."""
+    path = tmp_path / "c.calib.xml"
+    path.write_text("<r><TIS><VERSION>2.1</VERSION><VERSION><RADIANCE_GAIN_BAND_1>0.1</RADIANCE_GAIN_BAND_1></VERSION>"
+                    "<VERSION><RADIANCE_GAIN_BAND_1>0.2</RADIANCE_GAIN_BAND_1></VERSION></TIS></r>")
+    with pytest.raises(InputError, match=r"2 TIS calibration VERSION blocks with different gains or biases "
+                                         r"\(VERSION #2, VERSION #3\)"):
+        sdgsat.parse_calibration(path, "TIS")
+
+
 def test_versions_are_named_by_their_attributes(tmp_path):
     path = tmp_path / "c.calib.xml"
     path.write_text('<r><TIS><VERSION id="1"><RADIANCE_GAIN_BAND_1>0.1</RADIANCE_GAIN_BAND_1></VERSION>'
