@@ -4,7 +4,10 @@ Both run on the complete temporary file (:func:`pipelines.geotiff.geotiff_output
 before and after, then renames it), so the streaming writers stay as they are and a failed
 conversion leaves nothing behind.
 The COG is written by GDAL's COG driver (tiled 512 x 512, DEFLATE with a predictor, overviews
-by area average, nodata, band descriptions, units and tags carried over).
+as :func:`overview_resampling` says, nodata, band descriptions, units and tags carried over).
+GDAL builds all bands' overviews with one method, so a file with class-code bands gets nearest
+overviews, which hold only real values of each band, and says so in its ``overview_resampling``
+tag; a file of continuous bands only keeps the area average.
 Either is one GDAL call of a minute or more on a large scene, which a signal waits for, so
 :func:`layout` runs it in a child process (:func:`in_child`) that a signal does not wait for.
 """
@@ -17,7 +20,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
@@ -31,7 +34,10 @@ from rasterio.errors import RasterioError
 
 from pipelines.geotiff import BLOCK, WRITE_THREADS, streaming_gdal_env
 
-OVERVIEW_RESAMPLING = Resampling.average  # LST and guidance are continuous: average, not nearest
+OVERVIEW_RESAMPLING = Resampling.average  # continuous bands (LST, guidance): average, not nearest
+# Any class band: a real value of each band. Not mode, even for class bands only: GDAL 3.10's mode
+# writes 0, no class, where all pixels under an overview pixel are NaN (measured)
+CLASS_OVERVIEW_RESAMPLING = Resampling.nearest
 
 STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # those the CLI stops on
 STOP_WAIT_S = 30  # how long a stop waits for the killed child to exit
@@ -53,22 +59,41 @@ def overview_factors(width: int, height: int, block: int = BLOCK) -> list[int]:
         factor *= 2
 
 
-def add_overviews(path: str | os.PathLike[str]) -> None:
+def overview_resampling(class_bands: Sequence[bool]) -> Resampling:
+    """The one overview method for a file whose bands hold class codes where ``class_bands``
+    is true: an average of codes 1 and 2 is no class (QA: 1.25, 1.5 ... in a land-cover band's
+    overviews), so any class band makes it nearest (GDAL builds every band's overviews alike;
+    nearest is a fair quick-look of a continuous band beside it)."""
+    return CLASS_OVERVIEW_RESAMPLING if any(class_bands) else OVERVIEW_RESAMPLING
+
+
+def _record(dst: rasterio.io.DatasetWriter, resampling: Resampling) -> None:
+    """Tag the overview method of a file whose overviews are not the area average, so that a
+    reader knows a continuous band's overviews are not averages; average files stay untagged."""
+    if resampling is not OVERVIEW_RESAMPLING:
+        dst.update_tags(overview_resampling=resampling.name)
+
+
+def add_overviews(path: str | os.PathLike[str], resampling: Resampling = OVERVIEW_RESAMPLING) -> None:
     """Build internal overviews in place (DEFLATE-compressed like the full resolution)."""
     with rasterio.Env(COMPRESS_OVERVIEW="DEFLATE", PREDICTOR_OVERVIEW=3, GDAL_NUM_THREADS=WRITE_THREADS), \
             rasterio.open(path, "r+") as dst:
-        dst.build_overviews(overview_factors(dst.width, dst.height), OVERVIEW_RESAMPLING)
-        dst.update_tags(ns="rio_overview", resampling=OVERVIEW_RESAMPLING.name)
+        dst.build_overviews(overview_factors(dst.width, dst.height), resampling)
+        dst.update_tags(ns="rio_overview", resampling=resampling.name)
+        _record(dst, resampling)
 
 
-def to_cog(path: str | os.PathLike[str]) -> None:
+def to_cog(path: str | os.PathLike[str], resampling: Resampling = OVERVIEW_RESAMPLING) -> None:
     """Rewrite a GeoTIFF in place as a Cloud-Optimized GeoTIFF with GDAL's COG driver."""
     path = Path(path)
     cog = path.with_name(path.name + ".cog")
+    if resampling is not OVERVIEW_RESAMPLING:  # the COG driver copies the tags
+        with rasterio.open(path, "r+") as src:
+            _record(src, resampling)
     try:
         rasterio.shutil.copy(
             path, cog, driver="COG", BLOCKSIZE=BLOCK, COMPRESS="DEFLATE", PREDICTOR="YES",
-            OVERVIEW_RESAMPLING=OVERVIEW_RESAMPLING.name.upper(), BIGTIFF="IF_SAFER",
+            OVERVIEW_RESAMPLING=resampling.name.upper(), BIGTIFF="IF_SAFER",
             NUM_THREADS=WRITE_THREADS,
         )
         os.replace(cog, path)
@@ -76,14 +101,18 @@ def to_cog(path: str | os.PathLike[str]) -> None:
         cog.unlink(missing_ok=True)
 
 
-def layout(*, cog: bool = False, overviews: bool = False) -> Callable[[Path], None] | None:
+def layout(*, cog: bool = False, overviews: bool = False,
+           class_bands: Sequence[bool] = ()) -> Callable[[Path], None] | None:
     """What gives a finished GeoTIFF the layout asked for: a COG (which has overviews), or
-    overviews, each run in a child process; ``None`` for the plain streaming layout."""
-    if cog:
-        return partial(in_child, to_cog)
-    if overviews:
-        return partial(in_child, add_overviews)
-    return None
+    overviews, each run in a child process; ``None`` for the plain streaming layout.
+    ``class_bands`` marks the bands holding class codes (:func:`overview_resampling`)."""
+    if not (cog or overviews):
+        return None
+    step: Callable[[Path], None] = to_cog if cog else add_overviews
+    resampling = overview_resampling(class_bands)
+    if resampling is not OVERVIEW_RESAMPLING:  # a continuous file's step is called as it always was
+        step = partial(step, resampling=resampling)
+    return partial(in_child, step)
 
 
 def in_child(step: Callable[[Path], None], tmp: Path) -> None:

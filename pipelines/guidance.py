@@ -544,7 +544,8 @@ def build_guidance(
         profile = creation_profile(width=grid.width, height=grid.height, count=len(bands.names),
                                    crs=grid.crs, transform=grid.transform)
         with geotiff_output(out_path, options.overwrite, inputs=inputs,
-                            finish=layout(cog=options.cog, overviews=options.overviews)) as tmp:
+                            finish=layout(cog=options.cog, overviews=options.overviews,
+                                          class_bands=[band["unit"] == "class" for band in report.bands])) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
                 for n, (top, strip_grid) in enumerate(zip(tops, strips)):
                     report_progress(done + n, total, "guidance")
