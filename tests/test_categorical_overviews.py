@@ -156,3 +156,12 @@ def test_the_overview_method_follows_the_band_kinds() -> None:
     assert cog_module.overview_resampling([False, False]) is Resampling.average
     assert cog_module.overview_resampling([True]) is Resampling.nearest
     assert cog_module.overview_resampling([False, True]) is Resampling.nearest
+
+
+def test_the_run_says_why_its_overviews_are_nearest(tmp_path: Path, capsys) -> None:
+    lst, landcover, _ = _inputs(tmp_path)
+    base = ["guidance", str(lst), "--categorical", f"lc={landcover}", "--classes", "mode", "--scale", "3"]
+    assert run([*base, "--overviews", "-o", str(tmp_path / "a.tif")]) == 0
+    assert "overviews: nearest for every band" in capsys.readouterr().err
+    assert run([*base, "-o", str(tmp_path / "b.tif")]) == 0  # no overviews: nothing to say
+    assert "overviews:" not in capsys.readouterr().err

@@ -87,14 +87,18 @@ def guidance(
                 on_progress=lambda done, total, what: bar.update(task, completed=done, total=total,
                                                                  description=what),
             )
-        _say(report, output, as_json)
+        _say(report, output, as_json, layered=cog or overviews)
 
 
-def _say(report: GuidanceReport, output: Path, as_json: bool) -> None:
-    """The grid and bands on stderr; the output's path (or the JSON object) on stdout."""
+def _say(report: GuidanceReport, output: Path, as_json: bool, layered: bool) -> None:
+    """The grid and bands on stderr (and, for a file with overviews and a class band, why they
+    are nearest); the output's path (or the JSON object) on stdout."""
     info(f"guidance grid: {report.grid}")
     for band in report.bands:
         info(f"  {band['name']}: {band['source']}, {band['resampling']}")
+    if layered and any(band["unit"] == "class" for band in report.bands):
+        info("overviews: nearest for every band (GDAL builds a file's overviews with one method, and an "
+             "average of class codes is no class)")
     if as_json:
         result(strict_json.dumps(json_ok({**asdict(report), "grid": report.grid})))
     else:
