@@ -86,10 +86,16 @@ def test_the_mii_calib_copied_over_the_tis_one_is_refused_as_such(sample, tmp_pa
     assert "registered" not in err and "implausible" not in err
 
 
-def test_a_calib_xml_without_any_sensor_section_is_still_read(tmp_path):
+FLAT_VERSION = ("<VERSION><RADIANCE_GAIN_BAND_2>0.004</RADIANCE_GAIN_BAND_2>"
+                "<RADIANCE_BIAS_BAND_2>0.12</RADIANCE_BIAS_BAND_2></VERSION>")
+
+
+# Review: an <MII> element holding the MII product's name made a flat TIS calib.xml 'another
+# product's calibration'; only sensor-named elements holding coefficients are sections.
+@pytest.mark.parametrize("header", ["", "<HEADER><MII>KX10_MII_companion</MII></HEADER>"])
+def test_a_calib_xml_without_any_sensor_section_is_still_read(tmp_path, header):
     path = tmp_path / "c.calib.xml"
-    path.write_text("<RADIOMETRIC_CALIBRATION><VERSION><RADIANCE_GAIN_BAND_2>0.004</RADIANCE_GAIN_BAND_2>"
-                    "<RADIANCE_BIAS_BAND_2>0.12</RADIANCE_BIAS_BAND_2></VERSION></RADIOMETRIC_CALIBRATION>")
+    path.write_text(f"<RADIOMETRIC_CALIBRATION>{header}{FLAT_VERSION}</RADIOMETRIC_CALIBRATION>")
     cal = sdgsat.parse_calibration(path, "TIS")
     assert cal.gains == {2: 0.004} and cal.biases == {2: 0.12}
 
@@ -175,17 +181,6 @@ def test_a_version_element_without_coefficients_is_no_second_block(sample, tmp_p
     calib = _calib(scene, TIS)
     calib.write_bytes(calib.read_bytes().replace(b"</TIS>", b"<VERSION>V1.0</VERSION></TIS>"))
     assert sdgsat.read_product(scene / TIS).calibration.gains == {1: 0.003947, 2: 0.003946, 3: 0.005329}
-
-
-def test_a_header_naming_the_companion_product_is_no_sensor_section(tmp_path):
-    """Review: an <MII> element holding the MII product's name made a flat TIS calib.xml
-    'another product's calibration'; only elements holding coefficients are sections."""
-    path = tmp_path / "c.calib.xml"
-    path.write_text("<r><HEADER><MII>KX10_MII_companion</MII></HEADER><VERSION>"
-                    "<RADIANCE_GAIN_BAND_2>0.004</RADIANCE_GAIN_BAND_2>"
-                    "<RADIANCE_BIAS_BAND_2>0.12</RADIANCE_BIAS_BAND_2></VERSION></r>")
-    cal = sdgsat.parse_calibration(path, "TIS")
-    assert cal.gains == {2: 0.004} and cal.biases == {2: 0.12}
 
 
 def test_blocks_keep_their_place_among_the_version_elements(tmp_path):
