@@ -25,6 +25,9 @@ BEST = "best.pt"  # checkpoint with the lowest validation RMSE
 STATE = "state.pt"  # everything --resume needs: weights, optimiser, scheduler, RNG, counters
 RUN_FILES = (CONFIG_FILE, METRICS_FILE, LAST, BEST, STATE)
 RUN_FORMAT = "groklst-run/1"  # the marker in a run's config.json
+# What a run's config.json holds beside its "train" settings: the record of the run.
+RUN_RECORD_KEYS = ("format", "requested_device", "dataset", "dataset_identity", "bands", "hr_resolution",
+                   "world_size")
 
 
 def _temporaries(root: Path) -> set[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.errors import InputError, escape_control_characters, not_found_error
-from pipelines.run_layout import RUN_FORMAT
+from pipelines.run_layout import RUN_FORMAT, RUN_RECORD_KEYS
 from pipelines.toml_compat import tomllib
 
 MAX_SEED = 2**64 - 1  # the largest seed torch.manual_seed takes (here: importable without torch)
@@ -132,7 +132,7 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(p, "config file must hold a table of settings")
     if isinstance(data.get("train"), dict):
-        data = data["train"] if data.get("format") == RUN_FORMAT else _train_table(p, data, kind)
+        data = _run_settings(p, data, kind) if data.get("format") == RUN_FORMAT else _train_table(p, data, kind)
     settings = {str(k).replace("-", "_"): v for k, v in data.items()}
     unknown = sorted(set(settings) - set(FIELD_NAMES))
     if unknown:
@@ -147,17 +147,28 @@ _STRAY_HINTS = {
 }
 
 
-def _train_table(path: Path, data: dict[str, Any], kind: str) -> dict[str, Any]:
-    """The ``[train]`` table of ``data``, refused when anything else is beside it.
+def _train_table(path: Path, data: dict[str, Any], kind: str, record: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The ``[train]`` table of ``data``, refused when anything else (but the ``record`` keys)
+    is beside it.
 
     A key outside the table (``iters = 2`` above ``[train]``, a typo, another table) would
     otherwise be dropped without a word; which of two places was meant cannot be guessed.
     """
-    stray = sorted(str(key) for key in data if key != "train")
+    stray = sorted(str(key) for key in data if key != "train" and key not in record)
     if stray:
         raise InputError(path, f"settings outside [train]: {escape_control_characters(', '.join(stray))}",
                          _STRAY_HINTS[kind])
     return data["train"]
+
+
+def _run_settings(path: Path, data: dict[str, Any], kind: str) -> dict[str, Any]:
+    """A run's own config.json as settings: its ``train`` table beside the run's record, with
+    the device the run asked for (``auto``), not the one it got (``cpu``, ``cuda:0``), so that
+    the new run picks its own."""
+    settings = dict(_train_table(path, data, kind, record=RUN_RECORD_KEYS))
+    if isinstance(data.get("requested_device"), str):
+        settings["device"] = data["requested_device"]
+    return settings
 
 
 CHOICE_SETTINGS = ("model", "device", "precision")

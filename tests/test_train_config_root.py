@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from pipelines.errors import GroklstWarning, InputError
-from pipelines.run_layout import STATE
+from pipelines.run_layout import RUN_RECORD_KEYS, STATE
 from pipelines.train import fit
 from pipelines.train_config import read_config_file
 from tests.test_faults_train import saved_run  # noqa: F401 - a fixture
@@ -51,8 +51,25 @@ def test_a_runs_own_config_json_still_configures_a_new_run(saved_run: Path) -> N
     """Review: a run's config.json (its train table beside the run's record: format, dataset,
     bands, ...) was refused as 'settings outside [train]' with a TOML hint."""
     recorded = json.loads((saved_run / "config.json").read_text())
+    assert set(recorded) - {"train"} <= set(RUN_RECORD_KEYS)
     settings = read_config_file(saved_run / "config.json")
-    assert settings == {k: v for k, v in recorded["train"].items()} and settings["iters"] == 2
+    assert settings == {**recorded["train"], "device": recorded["requested_device"]} and settings["iters"] == 2
+
+
+def test_a_runs_config_json_asks_for_the_device_the_run_asked_for(saved_run: Path, tmp_path: Path) -> None:
+    """Review: a run that asked for auto and got cpu (or cuda:0) pinned the new run to it."""
+    recorded = json.loads((saved_run / "config.json").read_text())
+    recorded["train"]["device"], recorded["requested_device"] = "cuda:0", "auto"
+    (tmp_path / "config.json").write_text(json.dumps(recorded))
+    assert read_config_file(tmp_path / "config.json")["device"] == "auto"
+
+
+def test_settings_added_beside_a_runs_record_are_still_refused(saved_run: Path, tmp_path: Path) -> None:
+    """Review: a run's config.json with iters and lr added at the top level trained without them."""
+    recorded = json.loads((saved_run / "config.json").read_text())
+    (tmp_path / "e.json").write_text(json.dumps({**recorded, "iters": 6, "lr": 0.5}))
+    with pytest.raises(InputError, match=r"settings outside \[train\]: iters, lr \(hint"):
+        read_config_file(tmp_path / "e.json")
 
 
 def test_json_settings_beside_train_get_a_json_hint(tmp_path: Path) -> None:
