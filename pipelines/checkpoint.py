@@ -49,7 +49,9 @@ RESOLUTION_WARNING_RATIO = 1.5
 def _how(ratio: float) -> str:
     """A pixel-size ratio in words: ``2x coarser``, ``1.5x finer``, ``100x coarser``."""
     factor = ratio if ratio > 1 else 1 / ratio
-    text = f"{factor:.2g}" if factor < 100 else f"{factor:.0f}"  # never 1e+02
+    text = f"{factor:.2g}"
+    if "e" in text:  # 99.6 is "1e+02" at 2 digits
+        text = f"{factor:.0f}"
     return f"{text}x coarser" if ratio > 1 else f"{text}x finer"
 
 

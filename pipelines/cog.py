@@ -89,7 +89,8 @@ def to_cog(path: str | os.PathLike[str], resampling: Resampling = OVERVIEW_RESAM
     cog = path.with_name(path.name + ".cog")
     if resampling is not OVERVIEW_RESAMPLING:  # the COG driver copies the tags
         with rasterio.open(path, "r+") as src:
-            _record(src, resampling)
+            if max(src.width, src.height) > BLOCK:  # else the COG has no overviews to describe
+                _record(src, resampling)
     try:
         rasterio.shutil.copy(
             path, cog, driver="COG", BLOCKSIZE=BLOCK, COMPRESS="DEFLATE", PREDICTOR="YES",

@@ -165,3 +165,16 @@ def test_the_run_says_why_its_overviews_are_nearest(tmp_path: Path, capsys) -> N
     assert "overviews: nearest for every band" in capsys.readouterr().err
     assert run([*base, "-o", str(tmp_path / "b.tif")]) == 0  # no overviews: nothing to say
     assert "overviews:" not in capsys.readouterr().err
+
+
+def test_a_cog_of_one_tile_has_no_overviews_and_says_none(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Review: a COG too small for overviews was tagged (and said to have) nearest overviews."""
+    monkeypatch.setattr(f"{__name__}.LST_SHAPE", (150, 160))  # 450 x 480 px at x3: one block
+    lst, landcover, _ = _inputs(tmp_path)
+    out = tmp_path / "small.tif"
+    assert run(["guidance", str(lst), "--categorical", f"lc={landcover}", "--classes", "mode", "--scale", "3",
+                "--cog", "-o", str(out)]) == 0
+    with rasterio.open(out) as src:
+        assert max(src.width, src.height) <= 512 and src.overviews(1) == []
+        assert "overview_resampling" not in src.tags()
+    assert "overviews:" not in capsys.readouterr().err

@@ -84,6 +84,7 @@ def test_an_empty_crop_is_not_measured_without_a_warning() -> None:
     ((10.0, 12.0), None),
     ((5.0, 20.0), "trained to write 10 m pixels, these are 5 x 20 m (2x finer in x, 2x coarser in y)"),
     (1000.0, "trained to write 10 m pixels, these are 1000 m (100x coarser)"),
+    (996.0, "trained to write 10 m pixels, these are 996 m (100x coarser)"),
     (0.04, "trained to write 10 m pixels, these are 0.04 m (250x finer)"),
     (20.0, "trained to write 10 m pixels, these are 20 m (2x coarser)"),
     ((20.0, 20.0), "trained to write 10 m pixels, these are 20 m (2x coarser)"),

@@ -53,7 +53,7 @@ def guidance(
     index: Optional[list[str]] = typer.Option(None, "--index", help="Add an index computed on the fine grid: ndvi, ndwi or ndmvi (needs bands named red, green, nir); repeatable."),
     refine: str = typer.Option("bilinear", "--refine", callback=lower_case, help="Continuous sources not finer than the guidance grid: bilinear or cubic (finer ones are area-averaged)."),
     cog: bool = typer.Option(False, "--cog", help="Write a Cloud-Optimized GeoTIFF (tiled, overviews): the choice for archives."),
-    overviews: bool = typer.Option(False, "--overviews", help="Add internal overviews (average)."),
+    overviews: bool = typer.Option(False, "--overviews", help="Add internal overviews (average; nearest when a --classes mode band is in the file)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
     force: bool = typer.Option(False, "--force", help="Write guidance above 2 Gpx."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (grid, bands, warnings) instead of the path."),
@@ -96,13 +96,22 @@ def _say(report: GuidanceReport, output: Path, as_json: bool, layered: bool) -> 
     info(f"guidance grid: {report.grid}")
     for band in report.bands:
         info(f"  {band['name']}: {band['source']}, {band['resampling']}")
-    if layered and any(band["unit"] == "class" for band in report.bands):
+    if layered and _overviews_are_nearest(output):
         info("overviews: nearest for every band (GDAL builds a file's overviews with one method, and an "
              "average of class codes is no class)")
     if as_json:
         result(strict_json.dumps(json_ok({**asdict(report), "grid": report.grid})))
     else:
         result_path(output)
+
+
+def _overviews_are_nearest(output: Path) -> bool:
+    """Whether the written file's overviews were built by nearest (it has a class band, and is
+    large enough to have overviews: a COG of one tile has none)."""
+    import rasterio  # not at start-up: --help stays fast
+
+    with rasterio.open(output) as src:
+        return src.tags().get("overview_resampling") == "nearest"
 
 
 def register(app: typer.Typer) -> None:
