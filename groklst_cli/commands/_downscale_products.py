@@ -31,8 +31,12 @@ if TYPE_CHECKING:
     from pipelines.sdgsat import Product
 
 
-def check_product_run(paths: list[Path], guidance: Optional[Path], align: bool,
-                       dask_scheduler: Optional[str]) -> None:
+# downscale's options that say how to read an LST file: a product run's LST is groklst's own, in Kelvin
+LST_FILE_OPTIONS = ("scale_factor", "offset", "nodata", "mask_implausible", "units")
+
+
+def check_product_run(ctx: typer.Context, paths: list[Path], guidance: Optional[Path], align: bool,
+                      dask_scheduler: Optional[str]) -> None:
     """What a run from SDGSAT-1 product folders cannot be combined with."""
     files = [p for p in paths if not p.is_dir()]
     if files:
@@ -45,12 +49,28 @@ def check_product_run(paths: list[Path], guidance: Optional[Path], align: bool,
     if dask_scheduler:
         raise InputError("--dask-scheduler", "SDGSAT-1 product folders are ingested and downscaled here",
                          "ingest the scenes with groklst ingest, then distribute the LST rasters")
+    _refuse_lst_file_options(ctx)
+
+
+def _refuse_lst_file_options(ctx: typer.Context) -> None:
+    """Refuse the options that say how to read an LST file (QA: --scale-factor 1.1 silently wrote
+    an output 31 K too hot, --offset -273.15 one in Celsius): there is no file here, groklst
+    retrieves the LST in Kelvin itself. --units-out, which says how to write, still applies."""
+    from groklst_cli.option_sources import was_given
+
+    for param in ctx.command.params:
+        if param.name in LST_FILE_OPTIONS and was_given(ctx, param.name):
+            option = param.opts[0]
+            raise InputError(option, "does not apply to SDGSAT-1 product folders: groklst retrieves their "
+                             "LST in Kelvin itself", f"drop {option}")
 
 
 @dataclass(frozen=True)
 class ProductScene:
     """One scene's SDGSAT-1 product folders, to be ingested for this run into ``workdir``, a
-    hidden folder beside the output (same disk) that is removed when the command ends."""
+    hidden folder beside the output (same disk) that is removed when the command ends. It is
+    named when the run is planned and made by :func:`start_product_scene`, once every option
+    was checked: a refused run leaves no folder behind."""
 
     folders: list[Path]
     workdir: Path
@@ -66,21 +86,16 @@ class ProductScene:
         return self.workdir / f"{self.name}_lst.tif"
 
 
-def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional[Path],
-                   out_dir: Optional[Path], overwrite: bool, skip_existing: bool,
-                   as_json: bool, how: ProductIngest, save_checkpoint: Optional[Path],
-                   quicklook: Optional[Path]) -> Optional[ProductScene]:
-    """Plan the run from product folders (nothing is read but their metadata); ``None`` when
-    ``--skip-existing`` finds the output (its line names the ``save_checkpoint`` not written,
-    a warning before it the ``quicklook`` not drawn)."""
-    import shutil
-    import tempfile
+def plan_product_scene(folders: list[Path], output: Optional[Path], out_dir: Optional[Path],
+                       how: ProductIngest) -> ProductScene:
+    """Plan the run from product folders: nothing is read but their metadata, nothing is
+    written (the options are checked next, on the planned output)."""
+    import secrets
 
     from pipelines.downscale import guidance_beside
     from pipelines.ingest import check_one_acquisition, default_name, find_products
     from pipelines.scenes import output_for
 
-    start = time.perf_counter()
     with warnings.catch_warnings():  # what the folders hold is warned about by the ingest, which reads them again
         warnings.simplefilter("ignore", GroklstWarning)
         products = find_products(folders)
@@ -104,25 +119,39 @@ def plan_product_scene(ctx: typer.Context, folders: list[Path], output: Optional
         name = _ingest_name(output)  # -o names the output; the scene name then names only the ingest's files
     target = output if output is not None else output_for(Path(f"{name}_lst.tif"), out_dir or Path("."))
     inputs = (*(f for product in products for f in product.files), *how.files())
-    try:  # before the ingest, which writes beside it
-        done = output_done(target, overwrite, skip_existing, inputs)
-    except InputError as exc:
-        scene_failed(shown, target, exc, _seconds_since(start), as_json)
-    if done:
-        report = _report(shown, target, "skipped", _seconds_since(start))
-        say(unsaved_checkpoint(skipped_quicklook(report, quicklook), save_checkpoint), as_json)
-        return None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in remove_stale_ingests(target.parent):
-        info(f"removed {stale}, left by a run killed more than a day ago")
-    workdir = Path(tempfile.mkdtemp(prefix=INGEST_PREFIX, dir=target.parent))
-    ctx.call_on_close(lambda: shutil.rmtree(workdir, ignore_errors=True))
+    # named as tempfile.mkdtemp names one (remove_stale_ingests knows it so), made once the options are checked
+    workdir = target.parent / f"{INGEST_PREFIX}{secrets.token_hex(4)}"
     lst = workdir / f"{name}_lst.tif"
     for temporary in (workdir, lst, guidance_beside(lst)):  # messages and reports name the folders
         state.shown_as[str(temporary)] = shown
     tags = {"lst_source": retrieved_lst_tag(tis.folder, how.lst_method.replace("-", " ")),
             "guidance_source": str(mii.folder.resolve())}
     return ProductScene(folders, workdir, name, shown, tags, _product_scale(tis, mii), target, inputs)
+
+
+def start_product_scene(ctx: typer.Context, scene: ProductScene, overwrite: bool, skip_existing: bool,
+                        as_json: bool, save_checkpoint: Optional[Path], quicklook: Optional[Path]) -> bool:
+    """Make the scene's hidden ingest folder (and the output's folder), after every option was
+    checked and before the ingest, which writes there; ``False`` when ``--skip-existing`` finds
+    the output (its line names the ``save_checkpoint`` not written, a warning before it the
+    ``quicklook`` not drawn). An output that may not be written ends the run on the scene's line."""
+    import shutil
+
+    start = time.perf_counter()
+    try:
+        done = output_done(scene.output, overwrite, skip_existing, scene.inputs)
+    except InputError as exc:
+        scene_failed(scene.shown, scene.output, exc, _seconds_since(start), as_json)
+    if done:
+        report = _report(scene.shown, scene.output, "skipped", _seconds_since(start))
+        say(unsaved_checkpoint(skipped_quicklook(report, quicklook), save_checkpoint), as_json)
+        return False
+    scene.output.parent.mkdir(parents=True, exist_ok=True)
+    for stale in remove_stale_ingests(scene.output.parent):
+        info(f"removed {stale}, left by a run killed more than a day ago")
+    scene.workdir.mkdir(mode=0o700)  # private, as tempfile.mkdtemp makes one
+    ctx.call_on_close(lambda: shutil.rmtree(scene.workdir, ignore_errors=True))
+    return True
 
 
 def _ingest_name(output: Path) -> str:

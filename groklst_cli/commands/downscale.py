@@ -22,6 +22,7 @@ from groklst_cli.commands._downscale_products import (
     plan_product_scene,
     scene_failed,
     skipped_quicklook,
+    start_product_scene,
 )
 from groklst_cli.commands._scene_reports import (
     TypedNames,
@@ -442,15 +443,12 @@ def downscale(
     scene = None
     if any(holds_products(p) for p in paths):  # one scene's product folders (another folder
         # among LST rasters is that scene's error, and the others go on)
-        check_product_run(paths, guidance, align, dask_scheduler)
+        check_product_run(ctx, paths, guidance, align, dask_scheduler)
         how = ProductIngest(dem, coregister is not False, destripe is True,
                             ingest_options.saturation_options(saturated, saturation_dn), lst_method,
                             retrieval_config)
         how.check()
-        scene = plan_product_scene(ctx, paths, output_path, out_dir_path, overwrite, skip_existing, as_json, how,
-                                   save_checkpoint, quicklook)
-        if scene is None:  # --skip-existing, and the output exists
-            return
+        scene = plan_product_scene(paths, output_path, out_dir_path, how)  # nothing written before the checks
         paths = [scene.lst]
     elif coregister is not None:
         raise InputError("--no-coregister" if coregister is False else "--coregister",
@@ -509,6 +507,10 @@ def downscale(
     _check_scaled(tile, overlap, scales, fit_options)  # before an ingest, which takes a while
     ingest_seconds = 0.0  # a product scene's line counts its ingest: the time the scene took
     if scene is not None:
+        if fit_options is None:  # a raster run checks it before its model loads: here before the ingest
+            _check_model_choice(checkpoint, model)
+        if not start_product_scene(ctx, scene, overwrite, skip_existing, as_json, save_checkpoint, quicklook):
+            return  # --skip-existing, and the output exists
         ingested = ingest_scene(scene, how, as_json, dem_read=fit or model not in INTERPOLATORS)
         options, ingest_seconds = replace(options, tags={**options.tags, **ingested.tags}), ingested.seconds
         if not scales:  # the products' headers were unreadable: the ingested rasters give the scale
