@@ -12,6 +12,7 @@ import pytest
 import rasterio
 
 from groklst_cli.app import run
+from pipelines.checkpoint import Checkpoint
 
 
 @pytest.fixture()
@@ -55,11 +56,13 @@ def test_product_folders_give_what_ingest_then_downscale_gives(tmp_path: Path, p
 def test_an_error_names_the_product_folders_and_leaves_nothing(tmp_path: Path, products, capsys) -> None:
     folders, dem = products
     out = tmp_path / "out" / "scene.tif"
-    # The retrieved LST is in Kelvin: declared Celsius, its values are refused by the downscale.
-    status = run(["-q", "downscale", *folders, "--dem", dem, "-o", str(out), "--units", "celsius"])
+    # A model needing a band the MII product does not give is refused once the scene is ingested
+    # (options that would be refused before it, such as --units, never get this far).
+    checkpoint = Checkpoint.untrained("bicubic", 3, ["swir"]).save(tmp_path / "swir.pt")
+    status = run(["-q", "downscale", *folders, "--dem", dem, "-o", str(out), "-c", str(checkpoint)])
     error = capsys.readouterr().err
     assert status == 2
-    assert f"error: {', '.join(folders)}: LST values" in error and ".groklst-ingest" not in error
+    assert f"error: {', '.join(folders)}: missing guidance band(s) swir" in error and ".groklst-ingest" not in error
     assert not out.exists() and not (tmp_path / "out").exists()  # the folder it made is gone too
 
 
