@@ -77,10 +77,14 @@ def _raster(folder: Path) -> Path:
     return path
 
 
+READ_FOR_S = 10.0  # far beyond the stop's delay (0.1-1.4 s measured with CPL_DEBUG=ON, below)
+
+
 def _read_until_stopped(path: Path) -> float:
-    """Open and read ``path`` for up to 2 s (GDAL logs at each open); the seconds it took."""
+    """Open and read ``path`` for up to :data:`READ_FOR_S` (GDAL logs at each open); the seconds
+    it took."""
     start = time.monotonic()
-    while time.monotonic() - start < 2.0:
+    while time.monotonic() - start < READ_FOR_S:
         with rasterio.open(path) as src:
             src.read(1)
     return time.monotonic() - start
@@ -107,7 +111,10 @@ def test_a_signal_inside_gdals_log_callback_stops_the_block(tmp_path: Path, sign
     result, stderr = _in_a_fresh_process(f"read_case({str(tmp_path)!r}, {[int(s) for s in signums]})")
     assert result["stopped"] == ("Terminated" if signums[0] == signal.SIGTERM else "KeyboardInterrupt")
     assert result["sent"] == len(signums)
-    assert result["seconds"] < 1.0
+    # Stopped, not run to the end: the stop was not swallowed. How soon is not asserted: with
+    # CPL_DEBUG=ON nearly all Python time is in logging, where the re-sent stop is deferred
+    # again (0.1-1.4 s on this machine, before and after 2026-12-07; a bound of 1 s failed CI).
+    assert result["seconds"] < READ_FOR_S
     assert "Exception ignored" not in stderr
 
 
