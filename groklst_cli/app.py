@@ -202,18 +202,6 @@ def _root(
         ctx.with_resource(thread_limit(threads))
 
 
-def _commands_raise_held_refusals(typer_app: typer.Typer) -> None:
-    """Make every command of ``typer_app`` a :class:`_Command` (each has typer's own class now;
-    one given a class of its own keeps it)."""
-    for info in typer_app.registered_commands:
-        if info.cls is TyperCommand:
-            info.cls = _Command
-
-
-register_all(app)
-_commands_raise_held_refusals(app)
-
-
 def _threads_from_environment(ctx: typer.Context) -> Optional[int]:
     """GROKLST_THREADS, when --threads was not given (None: neither was; an empty variable is
     unset). Read here rather than by typer, which refused a bad value before any command's
@@ -241,6 +229,18 @@ def _threads_value(ctx: typer.Context, text: str) -> int:
         return option.process_value(ctx, text)
     except typer.BadParameter as exc:
         raise typer.BadParameter(exc.message, ctx=ctx, param_hint=hint) from None
+
+
+def _commands_raise_held_refusals(typer_app: typer.Typer) -> None:
+    """Make every command of ``typer_app`` a :class:`_Command` (each has typer's own class now;
+    one given a class of its own keeps it)."""
+    for info in typer_app.registered_commands:
+        if info.cls is TyperCommand:
+            info.cls = _Command
+
+
+register_all(app)
+_commands_raise_held_refusals(app)
 
 
 def _fail(message: str, status: int) -> int:
