@@ -28,6 +28,9 @@ OFFSET_HELP = "See --scale-factor (default: the file's offset metadata, else 0);
 # known (149.0 Landsat C2 ST, 273.15 between the units, 0 MODIS/VIIRS/ECOSTRESS); -1e30 was read,
 # and refused per scene with a hint about fill values that did not apply.
 MAX_OFFSET = 1000.0
+# The parameters of the options above: how a user's LST file is read, never groklst's own
+# Kelvin LST retrieved from SDGSAT-1 product folders.
+LST_FILE_PARAMS = ("units", "nodata", "scale_factor", "offset", "mask_implausible")
 MASK_IMPLAUSIBLE_HELP = ("Treat LST values outside 150-400 K (-120..120 degC) as nodata instead of refusing "
                          "the scene.")
 
@@ -60,6 +63,20 @@ def lst_decoding(nodata: Optional[list[float]], scale_factor: Optional[float], o
     _check_offset(offset)
     return LstDecoding(nodata=tuple(nodata or ()), scale_factor=scale_factor, offset=offset,
                        mask_implausible=mask_implausible)
+
+
+def refuse_for_products(ctx: typer.Context, hint: str) -> None:
+    """Refuse the first LST-file option given (:data:`LST_FILE_PARAMS`) to a run from SDGSAT-1
+    product folders: it would rescale the LST groklst retrieves in Kelvin (``--scale-factor 1.1``
+    made prepare's training targets 31 K too hot). ``hint`` says what to do; ``{option}`` in it
+    is the option's name."""
+    from groklst_cli.option_sources import was_given
+
+    for param in ctx.command.params:
+        if param.name in LST_FILE_PARAMS and was_given(ctx, param.name):
+            option = param.opts[0]
+            raise InputError(option, "does not apply to SDGSAT-1 product folders: groklst retrieves their "
+                             "LST in Kelvin itself", hint.format(option=option))
 
 
 def _check_offset(offset: Optional[float]) -> None:

@@ -123,6 +123,18 @@ def _check_product_options(ctx: typer.Context, inputs: list[Path]) -> None:
                              "pass the TIS and MII product folders, or leave it out")
 
 
+def _check_lst_file_options(ctx: typer.Context, inputs: list[Path]) -> None:
+    """Refuse --scale-factor, --offset, --nodata, --mask-implausible and --units when a product
+    folder is among the inputs: every scene is read with them, the LST retrieved from the folders
+    too, so they would rescale groklst's own Kelvin LST."""
+    folders = [p for p in inputs if Path(p).is_dir()]
+    if not folders:
+        return
+    mixed = len(folders) < len(inputs)
+    lst_options.refuse_for_products(ctx, "drop {option}" + (
+        "; LST files that need it: prepare them without the product folders" if mixed else ""))
+
+
 def prepare_cmd(
     ctx: typer.Context,
     inputs: Optional[list[Path]] = typer.Argument(None, help="Canonical scenes NAME_lst.tif (NAME_guidance.tif beside, or one --guidance for all) or SDGSAT-1 product folders."),
@@ -192,6 +204,7 @@ def prepare_cmd(
             if not inputs:
                 raise InputError("INPUTS", "no scene given", "groklst prepare SCENE_lst.tif --out DATASET")
             _check_numbers(hr_res, seed)
+            _check_lst_file_options(ctx, inputs)
             options = PrepareOptions(
                 scales=_scales(scales), hr_resolution=hr_res, patch=patch, stride=stride,
                 ratios=parse_ratios(split), seed=seed, max_nodata=max_nodata, degrade=degrade,
