@@ -11,11 +11,12 @@ import errno
 import os
 import sys
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
+from typing import IO
 
 from rich.console import Console
 from rich.markup import escape
@@ -32,26 +33,72 @@ from pipelines.errors import GroklstWarning, InputError, StreamWriteError, print
 from pipelines.scene_align import named_as_guidance
 
 
-class StreamConsole(Console):
-    """A rich console whose failed write (``2> /dev/full``) is a :class:`StreamWriteError`
-    naming its stream, not an OSError that reads as a full output disk; a broken pipe stays
-    rich's own (the reader went away)."""
+class NamedStream:
+    """The file a :class:`StreamConsole` writes to: stdout or stderr (``name``), whose failed write
+    or flush (``2> /dev/full``) is a :class:`StreamWriteError` naming it, not an OSError that reads
+    as a full output disk; a broken pipe stays an OSError (rich's own: the reader went away).
 
-    def __init__(self, stream: str, **kwargs: object) -> None:
-        super().__init__(**kwargs)
-        self.stream = stream
+    Given to rich as its public ``file``, rather than overriding a private method of rich's
+    Console that a rich release may rename. Without ``file`` it is the stream ``sys`` holds at each
+    write (as rich's ``stderr=True``: pytest's capture, a replaced stream), the one under a
+    progress bar's redirect (rich's ``rich_proxied_file``), never the redirect itself (which would
+    print through the console again). Rich keeps a failed write's text and writes it again in
+    front of the next line: that repeat is dropped, as a line that failed is not said twice.
+    """
 
-    def _write_buffer(self) -> None:
+    def __init__(self, name: str, file: IO[str] | None = None) -> None:
+        self.name = name
+        self._file = file
+        self._written = ""  # the text of the latest write (a failed flush leaves it with rich)
+        self._unwritten = ""  # the text rich still holds after a failure, and sends again
+
+    def target(self) -> IO[str]:
+        """The stream written to now."""
+        file = self._file or getattr(sys, self.name)
+        return getattr(file, "rich_proxied_file", file)
+
+    def write(self, text: str) -> int:
+        """Write ``text``, less the failed text rich sends again in front of it."""
+        repeat, self._unwritten, self._written = self._unwritten, "", text
+        new = text[len(repeat):] if repeat and text.startswith(repeat) else text
+        self._named(lambda: self.target().write(new), text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._named(lambda: self.target().flush(), self._written)
+
+    def _named(self, step: Callable[[], object], held: str) -> None:
+        """Run ``step`` (a write or a flush); its OSError as a :class:`StreamWriteError`, after
+        which rich still holds ``held``. A broken pipe is left to rich (it keeps its text too)."""
         try:
-            super()._write_buffer()
+            step()
         except OSError as exc:
             if exc.errno == errno.EPIPE:
                 raise
-            del self._buffer[:]  # not written again in front of the next line
-            raise StreamWriteError(self.stream, exc) from exc
+            self._unwritten = held
+            raise StreamWriteError(self.name, exc) from exc
+
+    def isatty(self) -> bool:
+        return self.target().isatty()
+
+    def fileno(self) -> int:
+        return self.target().fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self.target(), "encoding", "utf-8")
 
 
-err = StreamConsole("stderr", stderr=True, highlight=False, soft_wrap=True, emoji=False)
+class StreamConsole(Console):
+    """A rich console on stdout or stderr (``stream``) whose failed write is a
+    :class:`StreamWriteError` naming its stream (see :class:`NamedStream`)."""
+
+    def __init__(self, stream: str, file: IO[str] | None = None, **kwargs: object) -> None:
+        super().__init__(file=NamedStream(stream, file), **kwargs)
+        self.stream = stream
+
+
+err = StreamConsole("stderr", highlight=False, soft_wrap=True, emoji=False)
 
 
 UNBOUNDED_WIDTH = 1_000_000  # a table for a script: as wide as its widest row, whatever that is

@@ -21,6 +21,7 @@ import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
 from time import monotonic
 from typing import Any
@@ -97,11 +98,13 @@ def masked_l1(pred_kelvin: torch.Tensor, target_kelvin: torch.Tensor) -> torch.T
     return (pred_kelvin[valid] - target_kelvin[valid]).abs().mean()
 
 
-def _check_source(source: DataSource, config: TrainConfig) -> list[int]:
-    check_distinct_bands("dataset", source.bands, DISTINCT_DATASET_BANDS_HINT, what="guidance band name")
+def _check_source(source: DataSource, config: TrainConfig, where: str | PathLike[str] = "dataset") -> list[int]:
+    """Refuse a dataset with two guidance bands of one name or no train patch, then a scale or a
+    crop it cannot give; its train patches. ``where`` names the dataset in the error (its path)."""
+    check_distinct_bands(where, source.bands, DISTINCT_DATASET_BANDS_HINT, what="guidance band name")
     train = source.indices("train")
     if not train:
-        raise InputError("dataset", "the train split is empty", "prepare more scenes or change --split")
+        raise InputError(where, "the train split is empty", "prepare more scenes or change --split")
     check_scale_and_crop(source, config.to_dict())
     return train
 
@@ -285,7 +288,7 @@ def used_device(device: torch.device, world_size: int) -> str:
     return device.type if world_size > 1 else str(device)
 
 
-def check_training(source: DataSource, config: TrainConfig) -> list[int]:
+def check_training(source: DataSource, config: TrainConfig, where: str | PathLike[str] = "dataset") -> list[int]:
     """Refuse settings that cannot train on ``source`` before any file is written; the train patches.
 
     Checks the numbers (:func:`check_settings`), the scale and the crop against the dataset
@@ -293,14 +296,16 @@ def check_training(source: DataSource, config: TrainConfig) -> list[int]:
     buildable with its keyword arguments and band count), and the LST statistics (a constant
     LST teaches nothing and cannot be normalised). The dataset comes before the model, so that
     a scale the dataset lacks is named as such, not as one the model cannot be built at.
+    A problem of the dataset itself names ``where``: the dataset's path as the user gave it (a
+    script training on several datasets learns which one failed), else just "dataset".
     """
     check_settings(config.to_dict())
-    train = _check_source(source, config)
+    train = _check_source(source, config, where)
     _check_model(source, config)
     stats = source.stats
     if not (math.isfinite(stats.lst_mean) and math.isfinite(stats.lst_std) and stats.lst_std > 0):
-        raise InputError("dataset", f"the train split's LST has mean {stats.lst_mean} and std {stats.lst_std}: "
-                                    "nothing to learn from", "prepare the dataset from scenes with varied LST")
+        raise InputError(where, f"the train split's LST has mean {stats.lst_mean} and std {stats.lst_std}: "
+                                "nothing to learn from", "prepare the dataset from scenes with varied LST")
     return train
 
 

@@ -283,7 +283,7 @@ def train_cmd(
     else:
         check_scale_and_crop(source, settings, sources)  # before a TrainConfig refuses the crop
         config = merge_config(file_settings, given)
-    train_patches = check_training(source, config)
+    train_patches = check_training(source, config, dataset)
     try:
         context = init_distributed(config.device)
     except ValueError as exc:
