@@ -27,6 +27,7 @@ from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 from types import FrameType
 
+import numpy as np
 import rasterio
 import rasterio.shutil
 from rasterio.enums import Resampling
@@ -41,6 +42,10 @@ CLASS_OVERVIEW_RESAMPLING = Resampling.nearest
 
 STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # those the CLI stops on
 STOP_WAIT_S = 30  # how long a stop waits for the killed child to exit
+
+# Dataset tags that describe a file's overviews (:func:`_record`): a copy of a file carries them
+# only when it has the same overviews, which its layout step then tags itself (:func:`kept_layout`)
+OVERVIEW_TAGS = ("overview_resampling",)
 
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
@@ -75,10 +80,13 @@ def _record(dst: rasterio.io.DatasetWriter, resampling: Resampling) -> None:
 
 
 def add_overviews(path: str | os.PathLike[str], resampling: Resampling = OVERVIEW_RESAMPLING) -> None:
-    """Build internal overviews in place (DEFLATE-compressed like the full resolution)."""
-    with rasterio.Env(COMPRESS_OVERVIEW="DEFLATE", PREDICTOR_OVERVIEW=3, GDAL_NUM_THREADS=WRITE_THREADS), \
-            rasterio.open(path, "r+") as dst:
-        dst.build_overviews(overview_factors(dst.width, dst.height), resampling)
+    """Build internal overviews in place (DEFLATE-compressed like the full resolution, with the
+    predictor of its data type: the floating-point one writes a broken file of integers, which
+    ``groklst mask`` keeps)."""
+    with rasterio.open(path, "r+") as dst:
+        predictor = 3 if np.dtype(dst.dtypes[0]).kind == "f" else 2
+        with rasterio.Env(COMPRESS_OVERVIEW="DEFLATE", PREDICTOR_OVERVIEW=predictor, GDAL_NUM_THREADS=WRITE_THREADS):
+            dst.build_overviews(overview_factors(dst.width, dst.height), resampling)
         dst.update_tags(ns="rio_overview", resampling=resampling.name)
         _record(dst, resampling)
 
@@ -114,6 +122,16 @@ def layout(*, cog: bool = False, overviews: bool = False,
     if resampling is not OVERVIEW_RESAMPLING:  # a continuous file's step is called as it always was
         step = partial(step, resampling=resampling)
     return partial(in_child, step)
+
+
+def kept_layout(src: rasterio.DatasetReader) -> Callable[[Path], None] | None:
+    """What gives a copy of ``src`` (same grid and bands, e.g. ``groklst mask``'s) the layout of
+    ``src``: a COG stays a COG, a file with overviews gets them again (nearest when a band holds
+    class codes, unit ``class`` as ``groklst guidance`` tags them, as :func:`layout` chooses);
+    ``None`` for a plain file. Without it a masked COG silently became a plain GeoTIFF."""
+    cog = src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+    return layout(cog=cog, overviews=not cog and bool(src.overviews(1)),
+                  class_bands=[unit == "class" for unit in src.units])
 
 
 def in_child(step: Callable[[Path], None], tmp: Path) -> None:

@@ -16,8 +16,10 @@ Nodata in a source is NaN in the output. A band's scale/offset metadata (Sentine
 numbers: 0.0001, -0.1) is applied after resampling, so the output holds values, with no
 scale/offset of its own. The grid is the LST's as GDAL reads it: a PixelIsPoint LST (Landsat
 Collection 2) is shifted by half a pixel to area semantics, like everywhere in groklst. Bands
-carry descriptions (``downscale`` matches bands by name), units and their source (with the
-scaling applied) and resampling as band tags. The output is streamed in strips of one 512-row
+carry descriptions (``downscale`` matches bands by name), units where known (the source band's,
+``1`` for indices, ``fraction`` / ``class`` for class maps; none for a source band without one,
+which may hold digital numbers), and their source (the file's absolute path, with the scaling
+applied) and resampling as band tags. The output is streamed in strips of one 512-row
 block row (memory grows with the scene's width, not its height) and renamed into place only
 when complete.
 """
@@ -53,10 +55,12 @@ from pipelines.grids import (
     NO_GUIDANCE, Grid, check_north_up, footprint_in, footprints_disjoint, ordered_bounds, turns_between,
 )
 from pipelines.lst_values import check_single_band
-from pipelines.raster_names import short_name, subdataset
+from pipelines.raster_names import short_name, source_tag, subdataset
 from pipelines.warping import grid_rows, warp_bands
 
 INDEX_BANDS = {"ndvi": ("red", "nir"), "ndwi": ("green", "nir"), "ndmvi": ("red", "nir")}
+INDEX_UNIT = "1"  # indices are dimensionless: the unit ingest and the dataset give them
+SourceName = Callable[[Path], str]  # how a band's row names its source file: short_name, source_tag
 CLASS_MODES = ("fractions", "mode")
 REFINE_METHODS = {"bilinear": Resampling.bilinear, "cubic": Resampling.cubic}
 MAX_CLASSES = 32  # more distinct values than this is a continuous raster, not a class map
@@ -242,8 +246,9 @@ class _Continuous:
             raise unreadable(self.path, exc) from exc
         return apply_scaling(warped, self.scaling)
 
-    def describe(self) -> list[dict[str, str]]:
-        return [{"name": n, "source": f"{short_name(self.path)} band {i}{_scaling_text(scale, offset)}",
+    def describe(self, named: SourceName = short_name) -> list[dict[str, str]]:
+        """One row per band; ``named`` names the source file (short in messages, absolute in tags)."""
+        return [{"name": n, "source": f"{named(self.path)} band {i}{_scaling_text(scale, offset)}",
                  "resampling": self.resampling.name, "unit": u}
                 for i, (n, u, (scale, offset)) in enumerate(zip(self.names, self.units, self.scaling), start=1)]
 
@@ -335,10 +340,11 @@ class _Categorical:
                       resampling=resampling)
         return out
 
-    def describe(self) -> list[dict[str, str]]:
+    def describe(self, named: SourceName = short_name) -> list[dict[str, str]]:
+        """One row per band; ``named`` names the source file (short in messages, absolute in tags)."""
         how = "average of class indicators" if self.mode == "fractions" else self.mode_resampling.name
         unit = "fraction" if self.mode == "fractions" else "class"
-        return [{"name": n, "source": short_name(self.path), "resampling": how, "unit": unit} for n in self.names]
+        return [{"name": n, "source": named(self.path), "resampling": how, "unit": unit} for n in self.names]
 
 
 def _check_indices(wanted: Sequence[str], names: Sequence[str]) -> None:
@@ -425,10 +431,11 @@ class _Stack:
                 bands[index] = indices.ndmvi(a, b, *self.minima)
         return np.stack([bands[n] for n in self.names]).astype(np.float32)
 
-    def describe(self) -> list[dict[str, str]]:
-        rows = [row for p in self.producers for row in p.describe()]
+    def describe(self, named: SourceName = short_name) -> list[dict[str, str]]:
+        """One row per output band (name, source, resampling, unit); ``named`` names source files."""
+        rows = [row for p in self.producers for row in p.describe(named)]
         return rows + [{"name": i, "source": f"{'/'.join(INDEX_BANDS[i])} on the fine grid",
-                        "resampling": "computed", "unit": ""} for i in self.indices]
+                        "resampling": "computed", "unit": INDEX_UNIT} for i in self.indices]
 
 
 def _producers(specs: Sequence[SourceSpec], grid: Grid, options: GuidanceOptions,
@@ -553,20 +560,24 @@ def build_guidance(
                     coverage.add(data)
                     dst.write(data, window=Window(0, top, grid.width, strip_grid.height))
                 report.warnings = coverage.check()
-                _describe(dst, report, short_name(lst_path))
+                _describe(dst, report, bands.describe(source_tag), source_tag(lst_path))
         report_progress(total, total, "guidance")
     for note in report.warnings:
         warnings.warn(note, GuidanceWarning, stacklevel=2)
     return report
 
 
-def _describe(dst: rasterio.io.DatasetWriter, report: GuidanceReport, lst_name: str) -> None:
-    for i, band in enumerate(report.bands, start=1):
+def _describe(dst: rasterio.io.DatasetWriter, report: GuidanceReport, tagged: Sequence[dict[str, str]],
+              lst_tag: str) -> None:
+    """Band descriptions, units (where known) and tags; ``tagged`` rows and ``lst_tag`` name the
+    files by their absolute paths (:func:`source_tag`), as other outputs' tags do: two dates'
+    ``ST_B10.TIF`` must not look alike."""
+    for i, band in enumerate(tagged, start=1):
         dst.set_band_description(i, band["name"])
         if band["unit"]:
             dst.set_band_unit(i, band["unit"])
         dst.update_tags(i, source=band["source"], resampling=band["resampling"])
-    dst.update_tags(generator="groklst guidance", lst_source=lst_name, scale=str(report.scale),
+    dst.update_tags(generator="groklst guidance", lst_source=lst_tag, scale=str(report.scale),
                     grid=report.grid)
 
 

@@ -6,7 +6,9 @@ or class codes (Sentinel-2's scene classification). A cloud left in the LST read
 surface, one left in the guidance as a bright one, and a downscaler sharpens either like any
 other. :func:`mask_raster` writes a copy with the flagged pixels set to nodata, everything
 else untouched: same data type, scale/offset, grid and tags, so every command reads the copy
-as it read the original.
+as it read the original. The copy keeps the archive layout too: a COG stays a COG, a file with
+overviews gets them again (of the masked pixels); tags that describe overviews are not copied,
+the layout step tags the copy's own.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
+from pipelines.cog import OVERVIEW_TAGS, kept_layout
 from pipelines.errors import EmptySceneError, InputError
 from pipelines.geotiff import (
     BLOCK,
@@ -113,7 +116,8 @@ def mask_raster(path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
     The mask may be on the raster's grid or on one that nests in it: an integer factor coarser
     (Sentinel-2's 20 m scene classification over its 10 m bands) or finer (a pixel is flagged
     when any mask pixel inside it is). The fill is the raster's own nodata value, else
-    ``fill``, else NaN for floating-point data. Raises :class:`InputError` for a mask that does
+    ``fill``, else NaN for floating-point data. The copy keeps the layout of ``path``
+    (:func:`pipelines.cog.kept_layout`). Raises :class:`InputError` for a mask that does
     not nest in or cover the raster, and :class:`EmptySceneError` when no valid pixel would be
     left (nothing is written then).
     """
@@ -128,9 +132,10 @@ def mask_raster(path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
         nodata = _fill_value(src, dtype, fill, path)
         profile = copy_profile(src, nodata=nodata)
         bands = list(range(1, src.count + 1))
-        with geotiff_output(out_path, overwrite=overwrite, inputs=[path, mask_path]) as tmp:
+        with geotiff_output(out_path, overwrite=overwrite, inputs=[path, mask_path],
+                            finish=kept_layout(src)) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
-                copy_metadata(src, dst)
+                copy_metadata(_WithoutOverviewTags(src), dst)
                 dst.update_tags(mask_source=source_tag(Path(mask_path)), mask_rule=rule.describe())
                 for top in range(0, src.height, BLOCK):
                     window = Window(0, top, src.width, min(BLOCK, src.height - top))
@@ -153,6 +158,24 @@ def mask_raster(path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
                                             f"in {display_name(mask_path)}); nothing written")
         report.pixels = src.width * src.height
     return report
+
+
+class _WithoutOverviewTags:
+    """``src`` as :func:`copy_metadata` reads it, less the dataset tags that describe its
+    overviews (:data:`pipelines.cog.OVERVIEW_TAGS`): the copy is written without overviews and
+    gets them, tagged anew, only from its layout step (:func:`pipelines.cog.kept_layout`), so
+    the input's ``overview_resampling=nearest`` no longer sits on a copy that has none."""
+
+    def __init__(self, src: rasterio.DatasetReader) -> None:
+        self._src = src
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._src, name)
+
+    def tags(self, bidx: int = 0, ns: str | None = None) -> dict[str, str]:
+        """``src``'s tags, the overview ones left out of the dataset's (``bidx`` 0)."""
+        tags = self._src.tags(bidx, ns)
+        return tags if bidx else {k: v for k, v in tags.items() if k not in OVERVIEW_TAGS}
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,8 @@ def mask(
     a pixel is flagged when any mask pixel in it is). Without --bits or --values every mask
     value other than 0 flags; the mask's own nodata always does. The copy keeps the data type,
     scale/offset, grid, bands and tags (plus mask_source, mask_rule, masked_pixels), so every
-    groklst command reads it as the original. Exit status 3 and nothing written when no valid
+    groklst command reads it as the original, and its layout: a COG stays a COG, overviews are
+    built again from the masked pixels. Exit status 3 and nothing written when no valid
     pixel would be left.
     """
     from pipelines.masking import MaskRule, mask_raster
