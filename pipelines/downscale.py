@@ -34,6 +34,7 @@ from pipelines.geotiff import (BLOCK, band_key, band_names, bands_without_data, 
                                geotiff_output, guidance_names, streaming_gdal_env)
 from pipelines.grids import Grid, PairedGrids, pair_grids, refine_grid
 from pipelines.guidance import DISTINCT_BANDS_HINT, check_distinct_bands
+from pipelines.ingest_record import provenance_tags
 from pipelines.infer import Execution, ModelSource, Prediction, TilePredictor, submit
 from pipelines.lst_values import LstDecoding, check_plausible, linear, reading_tags, resolve_units, scan
 from pipelines.mosaic import StreamingMosaic
@@ -67,6 +68,8 @@ class DownscaleOptions:
     cog: bool = False  # write a Cloud-Optimized GeoTIFF (pipelines.cog)
     overviews: bool = False  # add internal overviews
     tags: dict[str, str] = field(default_factory=dict)  # written last, over the default tags
+    # how the warning of an ingest's constant dem band (no DEM given) says to give one
+    dem_hint: str = "pass a DEM to ingest for its full accuracy"
     scale: int | None = None  # no guidance: interpolate onto the LST grid refined by this
 
 
@@ -199,18 +202,20 @@ def _pair(inputs: SceneSources, source: ModelSource,
     return grids, wanted, bands
 
 
-def _replaced_bands(inputs: SceneSources, source: ModelSource, wanted: list[str]) -> dict[int, float]:
-    """Guidance bands a learned model is given its training mean for: ingest's constant dem
-    fill (no DEM given), far outside any real scene's elevations. On a generated scene the
-    shipped model's RMSE was 5.5 K with the 0 m fill, 1.34 K with the mean, 1.30 K with the
-    real DEM (bicubic 2.78 K); README *From SDGSAT-1 products to scenes*."""
+def _replaced_bands(inputs: SceneSources, source: ModelSource, wanted: list[str],
+                    dem_hint: str) -> dict[int, float]:
+    """Guidance bands a learned model is given its training mean for, with a warning ending in
+    ``dem_hint``: ingest's constant dem fill (no DEM given), far outside any real scene's
+    elevations. On a generated scene the shipped model's RMSE was 5.5 K with the 0 m fill,
+    1.34 K with the mean, 1.30 K with the real DEM (bicubic 2.78 K); README *From SDGSAT-1
+    products to scenes*."""
     ckpt, keys = source.checkpoint, [band_key(b) for b in wanted]  # wanted: the checkpoint's bands
     if ckpt is None or inputs.guidance is None or "dem" not in keys or not filled_dem(inputs.guidance):
         return {}
     mean = ckpt.band_mean[keys.index("dem")]
     warnings.warn(f"{display_name(inputs.guidance_path)}: the dem band is a constant fill (ingested without "
-                  f"--dem); the model is given its training mean elevation, {mean:g} m, there instead: "
-                  "pass a DEM to ingest for its full accuracy", GroklstWarning, stacklevel=3)
+                  f"--dem); the model is given its training mean elevation, {mean:g} m, there instead: {dem_hint}",
+                  GroklstWarning, stacklevel=3)
     return {keys.index("dem"): mean}
 
 
@@ -266,7 +271,7 @@ def downscale_scene(
         predictor = source.predictor(grids.scale, wanted, opts.execution)
         report.hole_margin = resolve_hole_margin(opts.hole_margin, grids.scale, source.needs_hole_margin)
         reader = TileReader(inputs, grids, bands, wanted, units, opts.decoding, report.hole_margin,
-                            source.checkpoint, _replaced_bands(inputs, source, wanted))
+                            source.checkpoint, _replaced_bands(inputs, source, wanted, opts.dem_hint))
         run = _SceneRun(reader, predictor, opts,
                         interpolated=source.interpolation is not None)
         protected = [lst_path, guidance_path, source.checkpoint_path]
@@ -328,6 +333,8 @@ def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneR
                                                          path=run.reader.sources.lst_path),
                            run.reader.units),  # how the LST was read: the quicklook reads it so
         )
+        sources = run.reader.sources
+        dst.update_tags(**provenance_tags(sources.lst.tags(), sources.guidance and sources.guidance.tags()))
         dst.update_tags(**opts.tags)
         if source.interpolation is None and isinstance(run.predictor, TilePredictor):
             dst.update_tags(precision=run.predictor.precision)  # bf16/fp16 are not exact: say which ran

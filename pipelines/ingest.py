@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -52,12 +52,13 @@ from pipelines.geotiff import (
     streaming_gdal_env, unreadable,
 )
 from pipelines.grids import Grid, check_north_up, footprint_in, footprints_disjoint
+from pipelines.ingest_record import GENERATOR
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
 from pipelines.saturation import (
     POLICIES, SaturationOptions, detectable, dn_histogram, pile_up_level, saturation_level,
 )
 from pipelines.lst_values import LstDecoding
-from pipelines.percent import percent_pair
+from pipelines.percent import percent, percent_pair
 from pipelines.product_ingest import check_lst_method
 from pipelines.tis_image import open_tis, raster_label
 from pipelines.units import Units
@@ -65,7 +66,8 @@ from pipelines.warping import grid_rows, strip_height, warp_bands
 from pipelines.water_vapour import WaterVapour
 
 DEFAULT_DEM_M = 0.0  # elevation written when no --dem is given (a constant band, flagged in the tags)
-NO_DEM_WARNING = "no --dem given"  # how that warning begins: downscale drops it where no model reads the DEM
+NO_DEM_WARNING = "no --dem given"  # how that warning begins: downscale on product folders drops it but for a fit
+MAX_CUT_SHARE = 0.01  # thermal data outside the MII footprint above this share is warned about
 MII_GUIDANCE_BANDS = (2, 3, 4, 5, 6, 7)  # deep blue, blue, green, red, VRE, NIR
 GREEN, RED, NIR = 4, 5, 7  # the MII bands the indices and the emissivity use
 MAX_SOLAR_ZENITH = 85.0  # deg; lower suns make TOA reflectance meaningless (night MII scenes)
@@ -888,7 +890,7 @@ def ingest_product(
         red_min, nir_min = _ndmvi_minima(mii, strips)
         report(len(strips), total, "guidance and LST")
 
-        common = {"generator": "groklst ingest", "mii_source": mii_product.folder.name, "ratio": str(ratio),
+        common = {"generator": GENERATOR, "mii_source": mii_product.folder.name, "ratio": str(ratio),
                   "coregistration": placed}
         g_profile = creation_profile(width=guidance_grid.width, height=guidance_grid.height,
                                      count=len(BAND_NAMES), crs=guidance_grid.crs,
@@ -927,6 +929,7 @@ def ingest_product(
                 coverage = mii.coverage_report(*source.coverage_words)
                 if coverage is not None:  # tagged only then: a fully covered scene's outputs are unchanged
                     common["mii_coverage"] = coverage
+                _report_cut(source, lst_src, window, mii.inside)
                 if isinstance(source, _TisLst):
                     source.report_repairs()
                     source.report_water_vapour()
@@ -936,6 +939,32 @@ def ingest_product(
                     "reflectance": "approximate TOA (MII calib.xml gains, tabulated ESUN)"})
                 _describe(l_dst, ["lst"], ["K"], {**common, **source.tags})
     return lst_path, guidance_path
+
+
+def _report_cut(source: _GivenLst | _TisLst, src: rasterio.DatasetReader, window: Window, inside: int) -> None:
+    """Warn when more than :data:`MAX_CUT_SHARE` of the thermal data (``inside`` of its valid
+    pixels were written) lies outside ``window``, the MII footprint: it is cut from the outputs,
+    which the MII coverage warning (gaps inside the footprint) does not count."""
+    outside = sum(int(np.isfinite(source.thermal(piece)).sum())
+                  for piece in _outside_pieces(window, src.width, src.height))
+    share = outside / max(outside + inside, 1)
+    if share > MAX_CUT_SHARE:
+        warnings.warn(f"{percent(share)} % of {source.coverage_words[0]} ({outside} of {outside + inside} "
+                      "valid pixels) lies outside the MII footprint and is cut from the outputs: there is no "
+                      "guidance there", IngestWarning, stacklevel=3)
+
+
+def _outside_pieces(window: Window, width: int, height: int, rows: int = 512) -> Iterator[Window]:
+    """The parts of a ``width`` x ``height`` image outside ``window`` (which lies inside it), in
+    windows of at most ``rows`` rows: what is read stays small, whatever the image."""
+    bottom, right = window.row_off + window.height, window.col_off + window.width
+    parts = (Window(0, 0, width, window.row_off), Window(0, bottom, width, height - bottom),
+             Window(0, window.row_off, window.col_off, window.height),
+             Window(right, window.row_off, width - right, window.height))
+    for part in parts:
+        if part.width > 0 and part.height > 0:
+            for top in range(0, int(part.height), rows):
+                yield Window(part.col_off, part.row_off + top, part.width, min(rows, part.height - top))
 
 
 def _open_water_vapour_raster(config: lst_retrieval.RetrievalConfig, method: str, stack: ExitStack) -> WaterVapour | None:

@@ -8,13 +8,19 @@ scroll by), so each ingested scene's entry in info.json keeps a copy.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.geotiff import open_raster
 
 GDAL_TAGS = frozenset({"AREA_OR_POINT"})  # written by GDAL itself, not by the ingest
+GENERATOR = "groklst ingest"  # the generator tag of the pair the ingest writes
+# the ingest's tags a downscaled output keeps: how the LST was retrieved and placed (and that it is
+# approximate), the TIS and MII saturation found, the MII's coverage, where the DEM came from
+LST_PROVENANCE = ("coregistration", "tis_band_registration", "tis_destriping", "tis_saturation", "mii_coverage",
+                  "lst_method", "approximate")
+GUIDANCE_PROVENANCE = ("mii_saturation", "dem_source")
 
 
 @dataclass(frozen=True)
@@ -42,3 +48,15 @@ def ingest_record(folders: Iterable[Path], lst_path: Path, guidance_path: Path,
     """The record of a scene ingested from ``folders`` into ``lst_path`` and ``guidance_path``."""
     return IngestRecord([str(Path(f).resolve()) for f in folders], pair_tags(lst_path, guidance_path),
                         list(warnings))
+
+
+def provenance_tags(lst_tags: Mapping[str, str], guidance_tags: Mapping[str, str] | None) -> dict[str, str]:
+    """The provenance tags a downscaled output keeps from its LST and guidance (their tags), each
+    only from a raster the ingest wrote (its ``generator`` tag): an output made in one command
+    from product folders and one made from the ingested pair say alike how the LST was made,
+    and a user's own LST or guidance gives none of its tags, whatever they are named."""
+    kept: dict[str, str] = {}
+    for tags, names in ((lst_tags, LST_PROVENANCE), (guidance_tags or {}, GUIDANCE_PROVENANCE)):
+        if tags.get("generator") == GENERATOR:
+            kept.update({name: tags[name] for name in names if name in tags})
+    return kept

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, NoReturn, Optional
+from typing import TYPE_CHECKING, NoReturn, Optional
 
 import typer
 
@@ -222,40 +222,34 @@ def _product_scale(tis: Product, mii: Product) -> Optional[int]:
     return round(ratio) if round(ratio) >= 2 else None
 
 
-class Ingested(NamedTuple):
-    """What the ingest gives the scene's output: tags, and the seconds it took (the scene's line
-    counts them: ``seconds`` is the time the scene took)."""
-
-    tags: dict[str, str]
-    seconds: float
-
-
-def ingest_scene(scene: ProductScene, how: ProductIngest, as_json: bool, dem_read: bool = True) -> Ingested:
-    """Ingest the scene's products (after every option was checked: a scene takes a while);
-    the output keeps the ingest's tags (how the LST was placed on the MII and its bands on each
-    other, B2's stripes, the TIS and MII saturation found, how the LST was retrieved and that it
-    is approximate, where the DEM came from). Bad products end the run on the scene's line.
-    ``dem_read`` False (an interpolator reads no guidance values): no warning of a missing --dem."""
+def ingest_scene(scene: ProductScene, how: ProductIngest, as_json: bool, dem_warned: bool = True) -> float:
+    """Ingest the scene's products (after every option was checked: a scene takes a while); the
+    seconds it took (the scene's line counts them: ``seconds`` is the time the scene took). The
+    output keeps the ingest's provenance tags as one made from the ingested pair does (the
+    downscale reads them, :func:`pipelines.ingest_record.provenance_tags`). Bad products end the
+    run on the scene's line. ``dem_warned`` False: the ingest's "no --dem given" warning is left
+    to the downscale (a model reading the dem band) or unsaid (no model reads it): one warning."""
     from pipelines.ingest import IngestWarning, ingest_product
 
     start = time.perf_counter()
     try:
-        with warnings_shown(IngestWarning), _unused_dem_unwarned(not dem_read), progress() as bar:
+        with warnings_shown(IngestWarning), _unused_dem_unwarned(not dem_warned), progress() as bar:
             task = bar.add_task("ingest", total=None)
-            lst, guidance = ingest_product(
+            ingest_product(
                 scene.folders, scene.workdir, name=scene.name, **how.ingest_kwargs(),
                 on_progress=lambda done, total, what: bar.update(
                     task, completed=done, total=total, description=f"ingest: {what}"))
     except InputError as exc:
         scene_failed(scene.shown, scene.output, exc, _seconds_since(start), as_json)
     info(f"ingested {scene.shown}")
-    return Ingested(_kept_tags(lst, guidance), _seconds_since(start))
+    return _seconds_since(start)
 
 
 @contextmanager
 def _unused_dem_unwarned(unused: bool) -> Iterator[None]:
-    """Drop the ingest's "no --dem given" warning when the DEM band is ``unused``: the constant
-    it is filled with changes nothing an interpolator writes."""
+    """Drop the ingest's "no --dem given" warning when ``unused``: the constant the dem band is
+    filled with changes nothing an interpolator writes, and a model reading the band is given
+    its training mean instead, which the downscale says (worded for this command's --dem)."""
     with warnings.catch_warnings():
         if unused:
             from pipelines.ingest import NO_DEM_WARNING
@@ -263,15 +257,3 @@ def _unused_dem_unwarned(unused: bool) -> Iterator[None]:
             warnings.filterwarnings("ignore", message=NO_DEM_WARNING)
         yield
 
-
-def _kept_tags(lst: Path, guidance: Path) -> dict[str, str]:
-    """The ingested rasters' tags the output keeps."""
-    from pipelines.geotiff import open_raster
-
-    kept = {}
-    for path, names in ((lst, ("coregistration", "tis_band_registration", "tis_destriping", "tis_saturation",
-                               "mii_coverage", "lst_method", "approximate")),
-                        (guidance, ("mii_saturation", "dem_source"))):
-        with open_raster(path) as src:
-            kept.update({name: src.tags()[name] for name in names if name in src.tags()})
-    return kept

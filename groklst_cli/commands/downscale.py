@@ -481,6 +481,8 @@ def downscale(
                                                     None if fit or checkpoint or model not in INTERPOLATORS else model),
                                cog=cog, overviews=overviews, scale=scale,
                                tags=scene.tags if scene is not None else {})
+    if scene is not None:  # the downscale's warning of ingest's constant dem, worded for this command
+        options = replace(options, dem_hint="pass --dem DEM.tif for its full accuracy")
     if quicklook is not None:
         from pipelines.quicklook import check_png_name
 
@@ -511,8 +513,8 @@ def downscale(
             _check_model_choice(checkpoint, model)
         if not start_product_scene(ctx, scene, overwrite, skip_existing, as_json, save_checkpoint, quicklook):
             return  # --skip-existing, and the output exists
-        ingested = ingest_scene(scene, how, as_json, dem_read=fit or model not in INTERPOLATORS)
-        options, ingest_seconds = replace(options, tags={**options.tags, **ingested.tags}), ingested.seconds
+        # one warning of a missing --dem: the ingest's for a fit, the downscale's for a model reading the band
+        ingest_seconds = ingest_scene(scene, how, as_json, dem_warned=fit)
         if not scales:  # the products' headers were unreadable: the ingested rasters give the scale
             scales = _run_scales(jobs, scale, checkpoint, model, fit)
             _check_scaled(tile, overlap, scales, fit_options)
