@@ -125,7 +125,7 @@ def built(tmp_path: Path):
 
 
 def test_grid_nests_in_the_lst_grid_and_bands_are_named(built) -> None:
-    out, report, _, _ = built
+    out, report, swir, _ = built
     data, profile, names, units = read(out)
     assert profile["crs"] == UTM and profile["transform"] == Affine(10, 0, X0, 0, -10, Y0)
     assert (profile["width"], profile["height"]) == (LR_W * 3, LR_H * 3)
@@ -133,7 +133,7 @@ def test_grid_nests_in_the_lst_grid_and_bands_are_named(built) -> None:
     assert profile["dtype"] == "float32" and np.isnan(profile["nodata"])
     assert [b["resampling"] for b in report.bands][:2] == ["bilinear", "average of class indicators"]
     with rasterio.open(out) as src:
-        assert src.tags(1)["source"] == "swir_20m.tif band 1" and src.tags()["scale"] == "3"
+        assert src.tags(1)["source"] == f"{swir.resolve()} band 1" and src.tags()["scale"] == "3"
 
 
 def test_offset_20m_source_lands_on_the_right_pixels(built) -> None:

@@ -106,7 +106,8 @@ def test_guidance_writes_values_and_indices_from_dns(tmp_path: Path) -> None:
             assert ds.scales == (1.0,) * 3 and ds.offsets == (0.0,) * 3
             outputs.append(ds.read())
             tags = ds.tags(1)["source"]
-        assert tags == ("s2.tif band 1 (stored * 0.0001 - 0.1)" if name == "dn" else "refl.tif band 1")
+        assert tags == (f"{dn_src.resolve()} band 1 (stored * 0.0001 - 0.1)" if name == "dn"
+                        else f"{float_src.resolve()} band 1")
     from_dn, from_float = outputs
     np.testing.assert_allclose(from_dn[:2], exact, rtol=1e-6)  # the grids coincide: values kept
     np.testing.assert_allclose(from_dn, from_float, rtol=1e-6, atol=1e-7)
