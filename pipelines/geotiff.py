@@ -197,17 +197,60 @@ def read_window(
     path: str | os.PathLike[str],
     *,
     dtype: Any = np.float32,
+    refuse_infinite: bool = False,
 ) -> np.ndarray:
     """Read ``bands`` in ``window`` as floats, NaN where the file says nodata or a value is not finite.
 
     A block that cannot be decoded (a damaged or truncated file) is an :class:`InputError`
-    naming the file, not an internal error.
+    naming the file, not an internal error; so is a stored +-inf with ``refuse_infinite``
+    (:func:`refuse_infinities`).
     """
     data = read_stored(src, bands, window, path)
+    if refuse_infinite:
+        refuse_infinities(src, data, bands, window, path)
     with np.errstate(invalid="ignore", over="ignore"):  # damaged values: judged by the caller
         values = np.ma.filled(data.astype(dtype), np.nan)
     values[~np.isfinite(values)] = np.nan
     return values
+
+
+def refuse_infinities(src: rasterio.DatasetReader, data: np.ma.MaskedArray, bands: int | Sequence[int],
+                      window: Window, path: str | os.PathLike[str]) -> None:
+    """Refuse +-inf among the valid stored values ``data`` of ``bands`` in ``window``.
+
+    NaN is the usual float nodata, but no file means nodata by infinity unless it declares it
+    (then it is masked here): a damaged file or a bad index computation (0/0 is NaN, 1/0 inf)
+    would otherwise become holes in the output with exit status 0. Judged on the block already
+    read, so the check costs no second pass over the file.
+    """
+    if data.dtype.kind != "f":
+        return
+    infinite = np.isinf(np.ma.getdata(data)) & ~np.ma.getmaskarray(data)
+    if not infinite.any():
+        return
+    listed = [bands] if isinstance(bands, int) else list(bands)
+    per_band = infinite.reshape(len(listed), *infinite.shape[-2:])
+    index = int(np.flatnonzero(per_band.any(axis=(1, 2)))[0])
+    band, found = listed[index], per_band[index]
+    values = np.ma.getdata(data).reshape(per_band.shape)[index][found]
+    signs = sorted({"+inf" if v > 0 else "-inf" for v in values.tolist()})  # "+inf" first
+    row, col = (int(i[0]) for i in np.nonzero(found))
+    r0, c0 = int(window.row_off), int(window.col_off)
+    description, count = src.descriptions[band - 1], int(found.sum())
+    raise InputError(path, f"band {band}{f' ({description})' if description else ''} holds infinite values "
+                           f"({'/'.join(signs)}): {count} pixel{'s' if count > 1 else ''} in rows {r0}..{r0 + int(window.height) - 1}, "
+                           f"columns {c0}..{c0 + int(window.width) - 1} (the part read so far), the first at row "
+                           f"{r0 + row}, column {c0 + col}; infinity is no value and no nodata",
+                     _infinite_hint(signs))
+
+
+def _infinite_hint(signs: Sequence[str]) -> str:
+    """How to make infinities nodata: rewrite them as NaN, or declare the one sign present."""
+    rewrite = ('set them to nodata: gdal_calc.py -A FILE --allBands=A --calc="where(isinf(A), nan, A)" '
+               "--NoDataValue=nan --outfile=FIXED.tif")
+    if len(signs) == 1:
+        return f"{rewrite}, or declare them nodata: gdal_edit.py -a_nodata {signs[0].lstrip('+')} FILE"
+    return rewrite
 
 
 def band_scaling(src: rasterio.DatasetReader, bands: Iterable[int],
@@ -245,8 +288,9 @@ def read_values(
     dtype: Any = np.float32,
 ) -> np.ndarray:
     """:func:`read_window` with each band's scale/offset metadata applied: a guidance band's
-    values, whatever way they are stored (nodata is judged on the stored values first)."""
-    values = read_window(src, bands, window, path, dtype=dtype)
+    values, whatever way they are stored (nodata is judged on the stored values first; a stored
+    +-inf is refused, :func:`refuse_infinities`)."""
+    values = read_window(src, bands, window, path, dtype=dtype, refuse_infinite=True)
     return apply_scaling(values, band_scaling(src, [bands] if isinstance(bands, int) else bands, path))
 
 
