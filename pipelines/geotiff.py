@@ -237,8 +237,9 @@ def refuse_infinities(src: rasterio.DatasetReader, data: np.ma.MaskedArray, band
     row, col = (int(i[0]) for i in np.nonzero(found))
     r0, c0 = int(window.row_off), int(window.col_off)
     description, count = src.descriptions[band - 1], int(found.sum())
+    pixels = f"{count} pixel{'s' if count > 1 else ''}"
     raise InputError(path, f"band {band}{f' ({description})' if description else ''} holds infinite values "
-                           f"({'/'.join(signs)}): {count} pixel{'s' if count > 1 else ''} in rows {r0}..{r0 + int(window.height) - 1}, "
+                           f"({'/'.join(signs)}): {pixels} in rows {r0}..{r0 + int(window.height) - 1}, "
                            f"columns {c0}..{c0 + int(window.width) - 1} (the part read so far), the first at row "
                            f"{r0 + row}, column {c0 + col}; infinity is no value and no nodata",
                      _infinite_hint(signs))
