@@ -53,6 +53,7 @@ from pipelines.geotiff import (
 )
 from pipelines.grids import Grid, check_north_up, footprint_in, footprints_disjoint
 from pipelines.ingest_record import GENERATOR
+from pipelines.raster_names import source_tag
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
 from pipelines.saturation import (
     POLICIES, SaturationOptions, detectable, dn_histogram, pile_up_level, saturation_level,
@@ -513,7 +514,7 @@ class _GivenLst:
         found = lst_values.scan(src, window, decoding, src.name, band=self.band)
         self.units = lst_values.resolve_units(found, units)  # auto: the values; a contradicting unit tag warns
         lst_values.check_plausible(found, self.units, decoding, src.name)
-        self.tags = {"lst_source": Path(src.name).name, "lst_input_units": self.units.value}
+        self.tags = {"lst_source": source_tag(src.name), "lst_input_units": self.units.value}
 
     def strip(self, window: Window, reflectance: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The LST of ``window`` (K), and where it holds data (for the MII coverage count)."""
