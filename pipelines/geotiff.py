@@ -197,52 +197,85 @@ def read_window(
     path: str | os.PathLike[str],
     *,
     dtype: Any = np.float32,
-    refuse_infinite: bool = False,
 ) -> np.ndarray:
     """Read ``bands`` in ``window`` as floats, NaN where the file says nodata or a value is not finite.
 
     A block that cannot be decoded (a damaged or truncated file) is an :class:`InputError`
-    naming the file, not an internal error; so is a stored +-inf with ``refuse_infinite``
-    (:func:`refuse_infinities`).
+    naming the file, not an internal error.
     """
-    data = read_stored(src, bands, window, path)
-    if refuse_infinite:
-        refuse_infinities(src, data, bands, window, path)
+    return _as_floats(read_stored(src, bands, window, path), dtype)
+
+
+def _as_floats(data: np.ma.MaskedArray, dtype: Any) -> np.ndarray:
+    """Stored values as ``dtype``, NaN where masked or not finite."""
     with np.errstate(invalid="ignore", over="ignore"):  # damaged values: judged by the caller
         values = np.ma.filled(data.astype(dtype), np.nan)
     values[~np.isfinite(values)] = np.nan
     return values
 
 
-def refuse_infinities(src: rasterio.DatasetReader, data: np.ma.MaskedArray, bands: int | Sequence[int],
-                      window: Window, path: str | os.PathLike[str]) -> None:
-    """Refuse +-inf among the valid stored values ``data`` of ``bands`` in ``window``.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def refuse_unusable(src: rasterio.DatasetReader, data: np.ma.MaskedArray, bands: int | Sequence[int],
+                    window: Window, path: str | os.PathLike[str], scaling: Sequence[tuple[float, float]]) -> None:
+    """Refuse, band by band, the valid stored values ``data`` of ``bands`` in ``window`` that are
+    +-inf or that their (scale, offset) in ``scaling`` puts beyond float32's range
+    (:func:`refuse_band_values`). Judged on the block already read: no second pass over the file."""
+    listed = [bands] if isinstance(bands, int) else list(bands)
+    stored = np.ma.getdata(data).reshape(len(listed), *data.shape[-2:])
+    valid = ~np.ma.getmaskarray(data).reshape(stored.shape)
+    for band, values, ok, (scale, offset) in zip(listed, stored, valid, scaling):
+        description = src.descriptions[band - 1]
+        refuse_band_values(path, f"band {band}{f' ({description})' if description else ''}", values, ok,
+                           scale, offset, window)
+
+
+def refuse_band_values(path: str | os.PathLike[str], band: str, stored: np.ndarray, valid: np.ndarray | None = None,
+                       scale: float = 1.0, offset: float = 0.0, window: Window | None = None,
+                       hint: str | None = None) -> None:
+    """Refuse +-inf among the ``valid`` (default: all) ``stored`` values of one ``band`` of ``path``,
+    and values that ``stored * scale + offset`` puts beyond float32's range.
 
     NaN is the usual float nodata, but no file means nodata by infinity unless it declares it
-    (then it is masked here): a damaged file or a bad index computation (0/0 is NaN, 1/0 inf)
-    would otherwise become holes in the output with exit status 0. Judged on the block already
-    read, so the check costs no second pass over the file.
+    (then it is masked, not ``valid``): a damaged file or a bad index computation (0/0 is NaN,
+    1/0 inf) would otherwise become holes in the output with exit status 0. A value beyond
+    float32's range (groklst computes in float32) is no plausible reflectance, elevation or
+    index either: it would become inf, then a hole, the same way. ``window`` says where
+    ``stored`` lies in the file (None: the whole variable); ``hint`` replaces the GDAL commands
+    given to fix a raster (a file of another format).
     """
-    if data.dtype.kind != "f":
-        return
-    infinite = np.isinf(np.ma.getdata(data)) & ~np.ma.getmaskarray(data)
-    if not infinite.any():
-        return
-    listed = [bands] if isinstance(bands, int) else list(bands)
-    per_band = infinite.reshape(len(listed), *infinite.shape[-2:])
-    index = int(np.flatnonzero(per_band.any(axis=(1, 2)))[0])
-    band, found = listed[index], per_band[index]
-    values = np.ma.getdata(data).reshape(per_band.shape)[index][found]
-    signs = sorted({"+inf" if v > 0 else "-inf" for v in values.tolist()})  # "+inf" first
+    valid = np.ones(stored.shape, bool) if valid is None else valid
+    if stored.dtype.kind == "f":
+        infinite = np.isinf(stored) & valid
+        if infinite.any():
+            signs = sorted({"+inf" if v > 0 else "-inf" for v in stored[infinite].tolist()})  # "+inf" first
+            raise _refusal(path, band, f"infinite values ({'/'.join(signs)})", infinite, window,
+                           "infinity is no value and no nodata", hint or _infinite_hint(signs))
+    if (scale, offset) == (1.0, 0.0) and (stored.dtype.kind != "f" or stored.dtype.itemsize <= 4):
+        return  # float32 or integers: nothing beyond float32's range
+    with np.errstate(over="ignore", invalid="ignore"):
+        beyond = valid & np.isfinite(stored) & (np.abs(stored.astype(np.float64) * scale + offset) > FLOAT32_MAX)
+    if beyond.any():
+        first = stored[beyond][0].item()
+        sign = "-" if offset < 0 else "+"
+        scaled = "" if (scale, offset) == (1.0, 0.0) else f" once scaled (stored * {scale:g} {sign} {abs(offset):g})"
+        raise _refusal(path, band, f"values beyond float32's range{scaled}, e.g. {first:g}", beyond, window,
+                       "no reflectance, elevation or index is that large",
+                       hint or _beyond_hint(stored[beyond], scaled))
+
+
+def _refusal(path: str | os.PathLike[str], band: str, what: str, found: np.ndarray, window: Window | None,
+             why: str, hint: str) -> InputError:
+    """``BAND holds WHAT: N pixels in rows .., columns .. (the part read so far), the first at row R,
+    column C; WHY``: where the ``found`` pixels of one band are, in file rows and columns."""
+    r0, c0 = (0, 0) if window is None else (int(window.row_off), int(window.col_off))
     row, col = (int(i[0]) for i in np.nonzero(found))
-    r0, c0 = int(window.row_off), int(window.col_off)
-    description, count = src.descriptions[band - 1], int(found.sum())
-    pixels = f"{count} pixel{'s' if count > 1 else ''}"
-    raise InputError(path, f"band {band}{f' ({description})' if description else ''} holds infinite values "
-                           f"({'/'.join(signs)}): {pixels} in rows {r0}..{r0 + int(window.height) - 1}, "
-                           f"columns {c0}..{c0 + int(window.width) - 1} (the part read so far), the first at row "
-                           f"{r0 + row}, column {c0 + col}; infinity is no value and no nodata",
-                     _infinite_hint(signs))
+    count = int(found.sum())
+    part = "" if window is None else (f" in rows {r0}..{r0 + int(window.height) - 1}, columns "
+                                      f"{c0}..{c0 + int(window.width) - 1} (the part read so far)")
+    return InputError(path, f"{band} holds {what}: {count} pixel{'s' if count > 1 else ''}{part}, the first at row "
+                            f"{r0 + row}, column {c0 + col}; {why}", hint)
 
 
 def _infinite_hint(signs: Sequence[str]) -> str:
@@ -252,6 +285,19 @@ def _infinite_hint(signs: Sequence[str]) -> str:
     if len(signs) == 1:
         return f"{rewrite}, or declare them nodata: gdal_edit.py -a_nodata {signs[0].lstrip('+')} FILE"
     return rewrite
+
+
+def _beyond_hint(values: np.ndarray, scaled: str) -> str:
+    """How to make values beyond float32's range nodata (a fill value: declare it), or fix a
+    wrong scale."""
+    distinct = np.unique(values)
+    if len(distinct) == 1:
+        value = repr(distinct[0].item())  # exact: a float32 value printed as float32 reads back larger
+        fix = f"if {value} is a fill value, declare it nodata: gdal_edit.py -a_nodata {value} FILE"
+    else:
+        fix = (f'set them to nodata: gdal_calc.py -A FILE --allBands=A --calc="where(abs(A) >= '
+               f'{np.abs(distinct).min().item()!r}, nan, A)" --NoDataValue=nan --outfile=FIXED.tif')
+    return fix + (", or fix the band's scale/offset metadata (gdal_edit.py -scale S -offset O FILE)" if scaled else "")
 
 
 def band_scaling(src: rasterio.DatasetReader, bands: Iterable[int],
@@ -290,9 +336,15 @@ def read_values(
 ) -> np.ndarray:
     """:func:`read_window` with each band's scale/offset metadata applied: a guidance band's
     values, whatever way they are stored (nodata is judged on the stored values first; a stored
-    +-inf is refused, :func:`refuse_infinities`)."""
-    values = read_window(src, bands, window, path, dtype=dtype, refuse_infinite=True)
-    return apply_scaling(values, band_scaling(src, [bands] if isinstance(bands, int) else bands, path))
+    +-inf, or a value beyond float32's range once scaled, is refused: :func:`refuse_unusable`).
+    A float64 band is scaled before it is narrowed, so a value that only the scale brings
+    into float32's range is kept."""
+    scaling = band_scaling(src, [bands] if isinstance(bands, int) else bands, path)
+    data = read_stored(src, bands, window, path)
+    refuse_unusable(src, data, bands, window, path, scaling)
+    wide = data.dtype.kind == "f" and data.dtype.itemsize > np.dtype(dtype).itemsize
+    values = apply_scaling(_as_floats(data, np.float64 if wide else dtype), scaling)
+    return values.astype(dtype, copy=False)
 
 
 def bands_without_data(src: rasterio.DatasetReader, bands: Sequence[int], window: Window,

@@ -29,12 +29,14 @@ from pipelines.atomic import OutputKind, atomic_output, check_writable
 from pipelines.dataset import DatasetWriter, PatchRecord
 from pipelines.degrade import block_mean
 from pipelines.errors import InputError
+from pipelines.geotiff import refuse_band_values
 from pipelines.lst_values import PLAUSIBLE_KELVIN, implausible_kelvin
 from pipelines.patches import SPLITS
 
 GROKLST_BANDS = ("dem", "deepblue", "blue", "green", "red", "vre", "nir", "ndmvi", "ndvi", "ndwi")
 HR_RESOLUTION = 30
 LST_FIELD = "data"
+MAT_VALUES_HINT = "the file may be damaged: set those pixels to NaN (nodata) in the file, or leave the file out"
 
 
 @dataclass(frozen=True)
@@ -135,8 +137,14 @@ def read_lst(path: Path) -> np.ndarray:
 
 
 def read_guidance(path: Path) -> np.ndarray:
-    """The ten guidance bands ``(10, H, W)`` in GrokLST order."""
+    """The ten guidance bands ``(10, H, W)`` in GrokLST order; NaN is nodata, +-inf and values
+    beyond float32's range are refused (:func:`refuse_band_values`): they reached hole filling
+    and the model as they were."""
     content = _load(path)
+    for band in GROKLST_BANDS:
+        stored = np.asarray(content.get(band, ()))
+        if stored.dtype.kind in "fiu" and stored.ndim == 2:  # others: refused by _field
+            refuse_band_values(path, f"band {band!r}", stored, hint=MAT_VALUES_HINT)
     return np.stack([_field(path, content, band) for band in GROKLST_BANDS])
 
 

@@ -49,7 +49,7 @@ from pipelines.cog import layout
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import (
     BLOCK, apply_scaling, band_names, band_scaling, streaming_gdal_env, check_geotiff_name, creation_profile,
-    geotiff_output, open_raster, unreadable,
+    geotiff_output, open_raster, read_stored, refuse_unusable, unreadable,
 )
 from pipelines.grids import (
     NO_GUIDANCE, Grid, check_north_up, footprint_in, footprints_disjoint, ordered_bounds, turns_between,
@@ -238,13 +238,26 @@ class _Continuous:
 
     def strip(self, grid: Grid) -> np.ndarray:
         """The bands on ``grid`` as values: stored numbers are resampled (nodata judged on them),
-        then scaled (a linear map commutes with every resampling used)."""
+        then scaled (a linear map commutes with every resampling used). The source pixels under
+        the strip are checked first (:meth:`_check_source`)."""
+        self._check_source(grid)
         try:
             warped = warp_bands(self.src, list(range(1, self.src.count + 1)), grid,
                                 src_nodata=self.nodata, resampling=self.resampling)
         except RasterioError as exc:  # a damaged block: GDAL's warp names the read that failed
             raise unreadable(self.path, exc) from exc
         return apply_scaling(warped, self.scaling)
+
+    def _check_source(self, grid: Grid) -> None:
+        """Refuse +-inf (and values beyond float32's range once scaled) in the source pixels under
+        ``grid``, naming the source file and band: warped, they became inf in the output,
+        refused later by ``downscale`` under the built file's name, far from their cause. This
+        reads those pixels once more (GDAL's block cache usually still holds them)."""
+        window = _source_window(self.src, grid, _PAD)
+        if window is not None:
+            bands = list(range(1, self.src.count + 1))
+            data = read_stored(self.src, bands, window, self.path)
+            refuse_unusable(self.src, data, bands, window, self.path, self.scaling)
 
     def describe(self, named: SourceName = short_name) -> list[dict[str, str]]:
         """One row per band; ``named`` names the source file (short in messages, absolute in tags)."""
@@ -301,7 +314,9 @@ class _Categorical:
         if window is not None:
             for top in range(window.row_off, window.row_off + window.height, _SCAN_ROWS):
                 rows = min(_SCAN_ROWS, window.row_off + window.height - top)
-                data = self.src.read(1, window=Window(window.col_off, top, window.width, rows), masked=True)
+                part = Window(window.col_off, top, window.width, rows)
+                data = read_stored(self.src, 1, part, self.path)
+                refuse_unusable(self.src, data, 1, part, self.path, [(1.0, 0.0)])  # +-inf: no class
                 found.update(np.unique(data.compressed()).tolist())
                 if len(found) > MAX_CLASSES:
                     raise InputError(self.path, f"more than {MAX_CLASSES} distinct values: not a class map",
@@ -319,10 +334,9 @@ class _Categorical:
         window = _source_window(self.src, grid, _PAD)
         if window is None:
             return out
-        try:
-            data = self.src.read(1, window=window, masked=True)
-        except RasterioError as exc:
-            raise unreadable(self.path, exc) from exc
+        data = read_stored(self.src, 1, window, self.path)
+        # +-inf is no class, and matched none: its pixels counted as data with every fraction 0
+        refuse_unusable(self.src, data, 1, window, self.path, [(1.0, 0.0)])
         classes = np.ma.getdata(data)
         invalid = np.ma.getmaskarray(data)
         transform = self.src.transform @ Affine.translation(window.col_off, window.row_off)
