@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import rasterio
 from rasterio._err import CPLE_BaseError  # what GDAL raises directly, e.g. from a copy
+from rasterio.enums import MaskFlags
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from rasterio.windows import Window
 
@@ -363,12 +364,45 @@ def bands_without_data(src: rasterio.DatasetReader, bands: Sequence[int], window
 def read_stored(
     src: rasterio.DatasetReader, bands: int | Sequence[int], window: Window, path: str | os.PathLike[str],
 ) -> np.ma.MaskedArray:
-    """``bands`` in ``window`` as stored (the file's data type), masked where the file says nodata;
-    an undecodable block is an :class:`InputError` naming the file."""
+    """``bands`` in ``window`` as stored (the file's data type), masked where the file says nodata
+    (:func:`mask_declared_nodata`); an undecodable block is an :class:`InputError` naming the file."""
     try:
-        return src.read(bands, window=window, masked=True)
+        data = src.read(bands, window=window, masked=True)
     except RasterioError as exc:
         raise unreadable(path, exc) from exc
+    return mask_declared_nodata(src, data, bands)
+
+
+def mask_declared_nodata(src: rasterio.DatasetReader, data: np.ma.MaskedArray,
+                         bands: int | Sequence[int]) -> np.ma.MaskedArray:
+    """``data`` (``bands`` as read with ``masked=True``) also masked where a band holds its
+    declared nodata value (NaN nodata: NaN): a pixel is nodata when the file's mask says so OR
+    it holds that value. GDAL's mask band is the per-dataset mask (internal, ``.msk``) or the
+    alpha band when the file has one, and then ignores the nodata value: a fill pixel outside
+    the mask counted as data (a Landsat fill 0 became 149 K)."""
+    listed = [bands] if isinstance(bands, int) else list(bands)
+    layers = np.ma.getdata(data).reshape(len(listed), *data.shape[-2:])
+    hits = np.zeros(layers.shape, bool)
+    for band, layer, hit in zip(listed, layers, hits):
+        fill = _stored_fill(src.nodatavals[band - 1], layer.dtype)
+        if fill is not None and MaskFlags.nodata not in src.mask_flag_enums[band - 1]:
+            hit[...] = np.isnan(layer) if np.isnan(fill) else layer == fill
+    if hits.any():
+        data.mask = np.ma.getmaskarray(data) | hits.reshape(data.shape)
+    return data
+
+
+def _stored_fill(nodata: float | None, dtype: np.dtype) -> float | None:
+    """The declared ``nodata`` as a ``dtype`` value, None when there is none or ``dtype`` cannot
+    hold it (as GDAL's nodata mask, which then masks nothing)."""
+    if nodata is None or (np.isnan(nodata) and dtype.kind != "f"):
+        return None
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return nodata if float(nodata).is_integer() and info.min <= nodata <= info.max else None
+    with np.errstate(over="ignore"):
+        fill = float(dtype.type(nodata))
+    return fill if np.isfinite(fill) or not np.isfinite(nodata) else None
 
 
 def unreadable(path: str | os.PathLike[str], exc: BaseException) -> InputError:

@@ -116,17 +116,18 @@ def _field(path: Path, content: dict[str, Any], name: str) -> np.ndarray:
 
 
 def read_lst(path: Path) -> np.ndarray:
-    """LST in Kelvin from variable ``data`` (or the file's only array); non-finite = nodata.
+    """LST in Kelvin from variable ``data`` (or the file's only array); NaN = nodata.
 
     Refused unless every valid value is a plausible temperature in Kelvin (the rule of every
     LST read, :mod:`pipelines.lst_values`): a damaged or foreign file must not become training
-    data.
+    data. +-inf and values beyond float32's range are refused as in :func:`read_guidance`
+    (they were nodata here, holes in the training data, while every other LST read refuses them).
     """
     content = _load(path)
     arrays = [k for k in content if not k.startswith("__")]
     name = LST_FIELD if LST_FIELD in content else (arrays[0] if len(arrays) == 1 else LST_FIELD)
-    raw = _field(path, content, name)
-    lst = np.where(np.isfinite(raw), raw, np.nan)
+    _refuse_unusable(path, content, name)
+    lst = _field(path, content, name)
     found = implausible_kelvin(lst)
     if found is not None:
         lo, hi = PLAUSIBLE_KELVIN
@@ -142,10 +143,16 @@ def read_guidance(path: Path) -> np.ndarray:
     and the model as they were."""
     content = _load(path)
     for band in GROKLST_BANDS:
-        stored = np.asarray(content.get(band, ()))
-        if stored.dtype.kind in "fiu" and stored.ndim == 2:  # others: refused by _field
-            refuse_band_values(path, f"band {band!r}", stored, hint=MAT_VALUES_HINT)
+        _refuse_unusable(path, content, band)
     return np.stack([_field(path, content, band) for band in GROKLST_BANDS])
+
+
+def _refuse_unusable(path: Path, content: dict[str, Any], name: str) -> None:
+    """Refuse +-inf and values beyond float32's range in variable ``name`` as stored
+    (:func:`refuse_band_values`), before :func:`_field` narrows it to float32."""
+    stored = np.asarray(content.get(name, ()))
+    if stored.dtype.kind in "fiu" and stored.ndim == 2:  # others: refused by _field
+        refuse_band_values(path, f"band {name!r}", stored, hint=MAT_VALUES_HINT)
 
 
 def _on_hr_grid(guidance: np.ndarray, patch: int) -> np.ndarray:
