@@ -32,7 +32,8 @@ MAX_OFFSET = 1000.0
 # Kelvin LST retrieved from SDGSAT-1 product folders.
 LST_FILE_PARAMS = ("units", "nodata", "scale_factor", "offset", "mask_implausible")
 MASK_IMPLAUSIBLE_HELP = ("Treat LST values outside 150-400 K (-120..120 degC) as nodata instead of refusing "
-                         "the scene.")
+                         "the scene. An integer type's extreme (e.g. uint16 65535) that reads as plausible is "
+                         "still refused: declare it with --nodata.")
 
 
 def units_option(help: str = UNITS_HELP) -> Any:

@@ -8,9 +8,14 @@ file's own scale/offset metadata); Celsius to Kelvin. Before any work the whole 
 is a plausible land-surface temperature: 150-400 K, or -120..120 degC. The refusal says what
 was found and what to pass (``--nodata``, ``--scale-factor/--offset``, ``--units``; for a raster
 those options do not read, such as compare's candidates, what to declare in the file), because a
-scene read wrongly otherwise becomes a GeoTIFF of nonsense with exit status 0. downscale records
-how it read its LST in the output's ``lst_*`` tags (:func:`reading_tags`), so the quicklook reads
-that LST the same way (:func:`reading_from_tags`).
+scene read wrongly otherwise becomes a GeoTIFF of nonsense with exit status 0. An integer band
+holding its data type's extreme (uint16 65535; int16 -32768 or 32767) undeclared as nodata is
+refused too, even where that value reads as a plausible temperature (Landsat C2 ST's 65535 is
+373 K): no product stores a measurement there, it is a fill or a saturation flag
+(``--mask-implausible`` masks temperatures, so it leaves such a value to ``--nodata``). A
+refusal names an integer band's values read with no scale or offset as stored values, not as
+temperatures. downscale records how it read its LST in the output's ``lst_*`` tags
+(:func:`reading_tags`), so the quicklook reads that LST the same way (:func:`reading_from_tags`).
 """
 
 from __future__ import annotations
@@ -165,10 +170,28 @@ def decode(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
 
     +-inf stays infinite, not nodata: no file declares it as a fill, so the plausibility scan
     refuses it as it refuses 3.4e38 (and ``--mask-implausible`` makes it nodata)."""
+    stored = read_floats(src, window, path, band)
+    return decode_values(stored, decoding, *linear(src, decoding, band, path=path))
+
+
+def read_floats(src: rasterio.DatasetReader, window: Window, path: str | os.PathLike[str],
+                band: int) -> np.ndarray:
+    """``band``'s stored values in ``window`` as floats (:func:`reading_precision`), NaN where
+    the file says nodata: what :func:`decode_values` turns into temperatures."""
     data = read_stored(src, band, window, path)
     with np.errstate(invalid="ignore", over="ignore"):
-        stored = np.ma.filled(data.astype(reading_precision(src.dtypes[band - 1])), np.nan)
-    return decode_values(stored, decoding, *linear(src, decoding, band, path=path))
+        return np.ma.filled(data.astype(reading_precision(src.dtypes[band - 1])), np.nan)
+
+
+def type_extremes(dtype: DTypeLike) -> tuple[int, ...]:
+    """The stored values of an integer ``dtype`` that no product measures: an unsigned type's
+    largest, a signed type's smallest and largest (fills and saturation flags); none for floats."""
+    kind = np.dtype(dtype)
+    if kind.kind == "u":
+        return (int(np.iinfo(kind).max),)
+    if kind.kind == "i":
+        return int(np.iinfo(kind).min), int(np.iinfo(kind).max)
+    return ()
 
 
 def to_kelvin_masked(values: np.ndarray, units: Units, decoding: LstDecoding) -> np.ndarray:
@@ -194,10 +217,17 @@ class LstScan:
     offset: float = 0.0
     unit_tag: str = ""  # the band's unit tag as the file says it (see :func:`band_unit_tag`)
     path: str = ""  # the file, for the warning when that tag contradicts the values
+    extremes: tuple[tuple[int, int], ...] = ()  # (stored value, valid pixels holding it) of type_extremes
 
     @property
     def integer_storage(self) -> bool:
         return self.dtype.kind in "iu"
+
+    @property
+    def unscaled_integers(self) -> bool:
+        """Whether the values are an integer band's stored numbers, read with no scale or offset:
+        counts whose unit nothing declares, named so in a refusal rather than as K or degC."""
+        return self.integer_storage and (self.scale, self.offset) == (1.0, 0.0)
 
     def stored_text(self, value: float) -> str:
         """``value`` (from ``sample``) in stored units, the shortest text that ``--nodata``
@@ -214,19 +244,25 @@ def scan(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
     total = int(window.width) * int(window.height)
     step = max(1, total // _SAMPLE)
     valid, low, high, parts, seen = 0, np.inf, -np.inf, [], 0
+    scale, offset = linear(src, decoding, band, path=path)
+    extremes = dict.fromkeys(type_extremes(src.dtypes[band - 1]), 0)
     for top in range(0, int(window.height), _STRIP_ROWS):
         rows = min(_STRIP_ROWS, int(window.height) - top)
-        strip = decode(src, Window(window.col_off, window.row_off + top, window.width, rows),
-                       decoding, path, band=band)
-        found = strip[~np.isnan(strip)]  # +-inf counts: a valid pixel, implausible
+        stored = read_floats(src, Window(window.col_off, window.row_off + top, window.width, rows), path, band)
+        strip = decode_values(stored, decoding, scale, offset)
+        kept = ~np.isnan(strip)  # +-inf counts: a valid pixel, implausible
+        for extreme in extremes:  # a declared --nodata already made it NaN
+            extremes[extreme] += int(np.count_nonzero(kept & (stored == extreme)))
+        found = strip[kept]
         if found.size:
             valid += found.size
             low, high = min(low, float(found.min())), max(high, float(found.max()))
             parts.append(every_nth(found, (-seen) % step, step))
             seen += found.size
     sample = np.concatenate(parts) if parts else np.empty(0)
-    return LstScan(valid, low, high, sample, np.dtype(src.dtypes[band - 1]),
-                  *linear(src, decoding, band, path=path), band_unit_tag(src, band), printable_path(path))
+    return LstScan(valid, low, high, sample, np.dtype(src.dtypes[band - 1]), scale, offset,
+                   band_unit_tag(src, band), printable_path(path),
+                   tuple((value, held) for value, held in extremes.items() if held))
 
 
 def band_unit_tag(src: rasterio.DatasetReader, band: int = 1) -> str:
@@ -353,6 +389,7 @@ def check_plausible(found: LstScan, units: Units, decoding: LstDecoding,
     symbol = unit_tag(units)
     if found.valid == 0:
         raise EmptySceneError(path, "the LST has no valid pixel (all nodata)")
+    _check_type_extremes(found, units, path, remedy)
     inside = (found.sample >= lo) & (found.sample <= hi)
     if found.low >= lo and found.high <= hi:
         _check_median(found, units, decoding, path, remedy)
@@ -366,9 +403,36 @@ def check_plausible(found: LstScan, units: Units, decoding: LstDecoding,
                                     f"(found {found.low:.6g}..{found.high:.6g})")
     outside = (f"about {percent(share)}% outside" if share > 0 else
                f"too few outside to appear among {found.sample.size:,} sampled pixels")
-    problem = (f"LST values {found.low:.6g}..{found.high:.6g} {symbol} are not all plausible "
+    problem = (f"{_values_text(found, symbol)} are not all plausible "
                f"land-surface temperatures ({lo:g}..{hi:g} {symbol}; {outside})")
     raise InputError(path, problem, _hint(found, units, decoding, lo, hi, remedy))
+
+
+def _values_text(found: LstScan, symbol: str) -> str:
+    """The scene's value range for a refusal: temperatures in ``symbol``, or an integer band's
+    stored numbers where no scale or offset made temperatures of them (40683 is no Kelvin)."""
+    if found.unscaled_integers:
+        return f"stored values {found.low:.6g}..{found.high:.6g} (no scale/offset declared)"
+    return f"LST values {found.low:.6g}..{found.high:.6g} {symbol}"
+
+
+def _check_type_extremes(found: LstScan, units: Units, path: str | os.PathLike[str], remedy: Remedy) -> None:
+    """Refuse an integer band holding its data type's extreme, undeclared as nodata, where that
+    value reads as a plausible temperature (an implausible one is the range rule's: refused, or
+    masked by ``--mask-implausible``): Landsat C2 ST's 65535 is 373 K, and interpolated as data
+    it pulled neighbours up by 26 K. No product measures there (Landsat's valid range ends at
+    61440): it is a fill or a saturation flag, and only the user can say it is nodata."""
+    lo, hi = plausible_range(units)
+    for value, held in found.extremes:
+        reads = value * found.scale + found.offset
+        if not lo <= reads <= hi:
+            continue
+        which = "smallest" if value < 0 else "largest"
+        problem = (f"the stored value {value} (read as {reads:.6g} {unit_tag(units)}), the {which} its "
+                   f"{found.dtype.name} data type holds, fills {held:,} of {found.valid:,} valid pixels "
+                   f"({percent(held / found.valid)}%) and is not declared as nodata")
+        raise InputError(path, problem, "no product stores a measurement at its data type's extreme: it looks "
+                                        f"like a fill value or a saturation flag: {remedy.fill(str(value))}")
 
 
 def _check_median(found: LstScan, units: Units, decoding: LstDecoding, path: str | os.PathLike[str],
@@ -386,8 +450,10 @@ def _check_median(found: LstScan, units: Units, decoding: LstDecoding, path: str
     symbol = unit_tag(units)
     shown = [v - KELVIN_OFFSET if units is Units.celsius else v for v in (lo, hi)]
     scaled = decoding.scale_factor is not None or decoding.offset is not None
-    raise InputError(path, f"the LST's median, {median:.4g} {symbol} (values {found.low:.4g}..{found.high:.4g} "
-                           f"{symbol}), is no land surface's (a scene's median lies within "
+    said = (f"the median of its stored values, {median:.4g} (values {found.low:.4g}..{found.high:.4g}, no "
+            "scale/offset declared)" if found.unscaled_integers else
+            f"the LST's median, {median:.4g} {symbol} (values {found.low:.4g}..{found.high:.4g} {symbol})")
+    raise InputError(path, f"{said}, is no land surface's (a scene's median lies within "
                            f"{shown[0]:.4g}..{shown[1]:.4g} {symbol})",
                      remedy.check_encoding(scaled))
 
