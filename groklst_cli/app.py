@@ -22,21 +22,31 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Optional, get_args
 
-import click
-import typer
-from rich.markup import escape
-from typer.core import TyperCommand, TyperGroup
+# Ctrl-C while the modules below load (most of the start-up, before any file is written) ends
+# groklst at once, as killed by SIGINT: status 130, without a KeyboardInterrupt traceback.
+# Python's handler is given back once they are loaded (a later Ctrl-C is reported by _run).
+_SIGINT_AT_START = signal.getsignal(signal.SIGINT)
+if _SIGINT_AT_START is signal.default_int_handler:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
-from groklst_cli import __version__
-from groklst_cli.commands import register_all
-from groklst_cli.commands._scene_reports import failure_status
-from groklst_cli.console import err, printable, result, state, warn, warnings_said
-from groklst_cli.interrupts import Terminated, received, stopping_signals_raise
-from groklst_cli.native_stderr import native_stderr_hidden
-from pipelines import strict_json
-from pipelines.allocator import keep_freed_memory
-from pipelines.errors import (GroklstWarning, InputError, StreamWriteError, environment_error,
-                             escape_control_characters)
+import click  # noqa: E402
+import typer  # noqa: E402
+from rich.markup import escape  # noqa: E402
+from typer.core import TyperCommand, TyperGroup  # noqa: E402
+
+from groklst_cli import __version__  # noqa: E402
+from groklst_cli.commands import register_all  # noqa: E402
+from groklst_cli.commands._scene_reports import failure_status  # noqa: E402
+from groklst_cli.console import err, printable, result, state, warn, warnings_said  # noqa: E402
+from groklst_cli.interrupts import Terminated, received, stopping_signals_raise  # noqa: E402
+from groklst_cli.native_stderr import native_stderr_hidden  # noqa: E402
+from pipelines import strict_json  # noqa: E402
+from pipelines.allocator import keep_freed_memory  # noqa: E402
+from pipelines.errors import (  # noqa: E402
+    GroklstWarning, InputError, StreamWriteError, environment_error, escape_control_characters)
+
+if _SIGINT_AT_START is signal.default_int_handler:
+    signal.signal(signal.SIGINT, _SIGINT_AT_START)
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
@@ -463,11 +473,35 @@ class _ClosedStdout(io.TextIOBase):
         raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
 
 
+def _stderr_to_devnull() -> None:
+    """Give a run started with stderr closed (``groklst ... 2>&-``; Python then has none) a stderr
+    on /dev/null, so that it runs as with ``2>/dev/null``: a ``--debug`` traceback is not printed
+    on stdout (where ``print`` sends it without a stderr), and descriptor 2, if still free, is not
+    left for a file the run opens, where a C library's message would be written."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    if devnull != 2 and not _is_open(2):
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        devnull = 2
+    sys.stderr = open(devnull, "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
+
+
+def _is_open(fd: int) -> bool:
+    """Whether file descriptor ``fd`` is open."""
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
 def main() -> None:
     """Console-script entry point."""
     keep_freed_memory()
     if sys.stdout is None:
         sys.stdout = _ClosedStdout()
+    if sys.stderr is None:
+        _stderr_to_devnull()
     if "--debug" in sys.argv[1:]:
         status = run()
     else:

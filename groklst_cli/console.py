@@ -8,6 +8,7 @@ options, names) as typed: no emoji codes (``:fire:`` in a path stays), and table
 from __future__ import annotations
 
 import errno
+import io
 import os
 import sys
 import warnings
@@ -33,6 +34,18 @@ from pipelines.errors import GroklstWarning, InputError, StreamWriteError, print
 from pipelines.scene_align import named_as_guidance
 
 
+class _Discarded(io.TextIOBase):
+    """Where text for a stream that is not there goes: nowhere, as rich's own console sends it.
+    Python has no ``sys.stderr`` when file descriptor 2 was closed (``groklst ... 2>&-``): the
+    run goes on as with ``2>/dev/null``. Not a terminal, no descriptor, no encoding of its own."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+_DISCARDED = _Discarded()
+
+
 class NamedStream:
     """The file a :class:`StreamConsole` writes to: stdout or stderr (``name``), whose failed write
     or flush (``2> /dev/full``) is a :class:`StreamWriteError` naming it, not an OSError that reads
@@ -42,8 +55,9 @@ class NamedStream:
     Console that a rich release may rename. Without ``file`` it is the stream ``sys`` holds at each
     write (as rich's ``stderr=True``: pytest's capture, a replaced stream), the one under a
     progress bar's redirect (rich's ``rich_proxied_file``), never the redirect itself (which would
-    print through the console again). Rich keeps a failed write's text and writes it again in
-    front of the next line: that repeat is dropped, as a line that failed is not said twice.
+    print through the console again), or nowhere while ``sys`` holds none (``2>&-``, as rich does).
+    Rich keeps a failed write's text and writes it again in front of the next line: that repeat
+    is dropped, as a line that failed is not said twice.
     """
 
     def __init__(self, name: str, file: IO[str] | None = None) -> None:
@@ -53,9 +67,10 @@ class NamedStream:
         self._unwritten = ""  # the text rich still holds after a failure, and sends again
 
     def target(self) -> IO[str]:
-        """The stream written to now."""
+        """The stream written to now (:class:`_Discarded` where there is none)."""
         file = self._file or getattr(sys, self.name)
-        return getattr(file, "rich_proxied_file", file)
+        file = getattr(file, "rich_proxied_file", file)
+        return _DISCARDED if file is None else file
 
     def write(self, text: str) -> int:
         """Write ``text``, less the failed text rich sends again in front of it."""
@@ -86,7 +101,7 @@ class NamedStream:
 
     @property
     def encoding(self) -> str:
-        return getattr(self.target(), "encoding", "utf-8")
+        return getattr(self.target(), "encoding", None) or "utf-8"
 
 
 class StreamConsole(Console):
