@@ -476,23 +476,9 @@ class _ClosedStdout(io.TextIOBase):
 def _stderr_to_devnull() -> None:
     """Give a run started with stderr closed (``groklst ... 2>&-``; Python then has none) a stderr
     on /dev/null, so that it runs as with ``2>/dev/null``: a ``--debug`` traceback is not printed
-    on stdout (where ``print`` sends it without a stderr), and descriptor 2, if still free, is not
-    left for a file the run opens, where a C library's message would be written."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    if devnull != 2 and not _is_open(2):
-        os.dup2(devnull, 2)
-        os.close(devnull)
-        devnull = 2
-    sys.stderr = open(devnull, "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
-
-
-def _is_open(fd: int) -> bool:
-    """Whether file descriptor ``fd`` is open."""
-    try:
-        os.fstat(fd)
-    except OSError:
-        return False
-    return True
+    on stdout (where ``print`` sends it without a stderr). Descriptor 2 itself was kept from the
+    run's files when the package was imported (``groklst_cli._keep_stderr_descriptor``)."""
+    sys.stderr = open(os.devnull, "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
 
 
 def main() -> None:

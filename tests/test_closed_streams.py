@@ -114,3 +114,13 @@ def test_ctrl_c_while_modules_load_is_sigint_without_traceback() -> None:
          " print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"],
         capture_output=True, text=True, timeout=300)
     assert loaded.stdout == "True\n"
+
+
+def test_descriptor_2_closed_at_start_is_dev_null_after_the_imports() -> None:
+    """With ``2>&-`` the first file a module opens (rasterio's proj.db) took descriptor 2, where C
+    library messages would land: the package puts a writable /dev/null there before any module opens a file."""
+    probe = ("import os, groklst_cli.app; print(os.readlink('/proc/self/fd/2'), "
+             "os.write(2, b'a C library message'))")
+    done = subprocess.run([sys.executable, "-c", probe], text=True, timeout=300,
+                          preexec_fn=_closing(2), stdout=subprocess.PIPE)
+    assert done.returncode == 0 and done.stdout.split() == [os.devnull, "19"]
