@@ -1,6 +1,7 @@
 """Atomic outputs: write under a temporary name beside the target, rename when complete.
 
-A killed or failed run never leaves a truncated file under the final name, and an existing
+A killed or failed run never leaves a truncated file under the final name (nor does a crash or
+power loss: a file's data is synced to the disk before the rename), and an existing
 output is only replaced when the caller says so, and only when it is what groklst makes:
 a file output replaces a file (never a directory), a dataset replaces a groklst dataset (or an
 empty folder) whose entries that are not groklst's it can move into the new one, and no
@@ -442,6 +443,20 @@ def _remove(path: Path) -> None:
 
 
 def _publish_file(tmp: Path, target: Path, overwrite: bool) -> None:
+    """Rename the complete file ``tmp`` onto ``target``, its data on the disk first and the new
+    name after: a crash or power loss right after the rename would else leave a 0-byte or cut
+    short file under the final name, which ``--skip-existing`` reruns would keep."""
+    try:
+        _sync_file(tmp)
+    except OSError as exc:  # the disk did not keep the data (EIO): nothing is published
+        raise InputError(target, f"writing failed ({exc.strerror or exc})",
+                         environment_hint(exc.errno) or "check the disk, then run again") from exc
+    _link_or_replace(tmp, target, overwrite)
+    _sync_folder(target.parent)
+
+
+def _link_or_replace(tmp: Path, target: Path, overwrite: bool) -> None:
+    """Put ``tmp`` under ``target``'s name; without ``overwrite`` never over another file."""
     if overwrite:
         _keep_permissions(tmp, target)
         os.replace(tmp, target)
@@ -454,6 +469,26 @@ def _publish_file(tmp: Path, target: Path, overwrite: bool) -> None:
         if target.exists():
             raise _appeared(target) from None
         os.replace(tmp, target)  # a file system without hard links
+
+
+def _sync_file(path: Path) -> None:
+    """Write ``path``'s data through to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Write ``folder``'s entries (a rename in it) through to the disk where the platform allows:
+    a folder cannot be opened on Windows, and some file systems refuse to sync one."""
+    with suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _appeared(target: Path) -> OutputAppeared:
