@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from affine import Affine
 
 from groklst_cli.app import run
 from pipelines.checkpoint import Checkpoint
@@ -80,8 +81,10 @@ def test_a_product_folder_given_twice_is_named_once(tmp_path: Path, products, ca
 def test_skip_existing_skips_before_ingesting(tmp_path: Path, products, capsys) -> None:
     folders, dem = products
     out = tmp_path / "scene.tif"
-    with rasterio.open(out, "w", driver="GTiff", width=2, height=2, count=1, dtype="float32") as dst:
+    with rasterio.open(out, "w", driver="GTiff", width=2, height=2, count=1, dtype="float32",
+                       crs="EPSG:32647", transform=Affine(10, 0, 500000, 0, -10, 4300000)) as dst:
         dst.write(np.full((1, 2, 2), 300.0, dtype="float32"))
+        dst.set_band_description(1, "lst")  # a finished scene as downscale writes it (eb21c65)
     before = out.read_bytes()
     assert run(["downscale", *folders, "--dem", dem, "-o", str(out), "--skip-existing"]) == 0
     assert "skipped" in capsys.readouterr().err
