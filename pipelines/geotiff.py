@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import rasterio
 from rasterio._err import CPLE_BaseError  # what GDAL raises directly, e.g. from a copy
-from rasterio.enums import MaskFlags
+from rasterio.enums import ColorInterp, MaskFlags
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 from rasterio.windows import Window
 
@@ -234,7 +234,7 @@ def refuse_unusable(src: rasterio.DatasetReader, data: np.ma.MaskedArray, bands:
 
 def refuse_band_values(path: str | os.PathLike[str], band: str, stored: np.ndarray, valid: np.ndarray | None = None,
                        scale: float = 1.0, offset: float = 0.0, window: Window | None = None,
-                       hint: str | None = None) -> None:
+                       hint: str | None = None, quantity: str = "reflectance, elevation or index") -> None:
     """Refuse +-inf among the ``valid`` (default: all) ``stored`` values of one ``band`` of ``path``,
     and values that ``stored * scale + offset`` puts beyond float32's range.
 
@@ -244,7 +244,8 @@ def refuse_band_values(path: str | os.PathLike[str], band: str, stored: np.ndarr
     float32's range (groklst computes in float32) is no plausible reflectance, elevation or
     index either: it would become inf, then a hole, the same way. ``window`` says where
     ``stored`` lies in the file (None: the whole variable); ``hint`` replaces the GDAL commands
-    given to fix a raster (a file of another format).
+    given to fix a raster (a file of another format); ``quantity`` is what the band holds, for
+    the refusal's wording (an LST: "surface temperature").
     """
     valid = np.ones(stored.shape, bool) if valid is None else valid
     if stored.dtype.kind == "f":
@@ -262,7 +263,7 @@ def refuse_band_values(path: str | os.PathLike[str], band: str, stored: np.ndarr
         sign = "-" if offset < 0 else "+"
         scaled = "" if (scale, offset) == (1.0, 0.0) else f" once scaled (stored * {scale:g} {sign} {abs(offset):g})"
         raise _refusal(path, band, f"values beyond float32's range{scaled}, e.g. {first:g}", beyond, window,
-                       "no reflectance, elevation or index is that large",
+                       f"no {quantity} is that large",
                        hint or _beyond_hint(stored[beyond], scaled))
 
 
@@ -279,12 +280,18 @@ def _refusal(path: str | os.PathLike[str], band: str, what: str, found: np.ndarr
                             f"{r0 + row}, column {c0 + col}; {why}", hint)
 
 
+_CALC_KEEPS = ("gdal_calc.py keeps only grid, projection and nodata: give the band names again "
+               "(--guidance-bands, or NAME1,NAME2=FILE to groklst guidance)")
+
+
 def _infinite_hint(signs: Sequence[str]) -> str:
-    """How to make infinities nodata: rewrite them as NaN, or declare the one sign present."""
+    """How to make infinities nodata: declare the one sign present (the file keeps all its
+    metadata), else rewrite them as NaN (gdal_calc.py: band names, scale/offset and units are
+    lost, so downscale then takes the bands in order)."""
     rewrite = ('set them to nodata: gdal_calc.py -A FILE --allBands=A --calc="where(isinf(A), nan, A)" '
-               "--NoDataValue=nan --outfile=FIXED.tif")
+               f"--NoDataValue=nan --outfile=FIXED.tif ({_CALC_KEEPS})")
     if len(signs) == 1:
-        return f"{rewrite}, or declare them nodata: gdal_edit.py -a_nodata {signs[0].lstrip('+')} FILE"
+        return f"declare them nodata: gdal_edit.py -a_nodata {signs[0].lstrip('+')} FILE, or {rewrite}"
     return rewrite
 
 
@@ -297,7 +304,7 @@ def _beyond_hint(values: np.ndarray, scaled: str) -> str:
         fix = f"if {value} is a fill value, declare it nodata: gdal_edit.py -a_nodata {value} FILE"
     else:
         fix = (f'set them to nodata: gdal_calc.py -A FILE --allBands=A --calc="where(abs(A) >= '
-               f'{np.abs(distinct).min().item()!r}, nan, A)" --NoDataValue=nan --outfile=FIXED.tif')
+               f'{np.abs(distinct).min().item()!r}, nan, A)" --NoDataValue=nan --outfile=FIXED.tif ({_CALC_KEEPS})')
     return fix + (", or fix the band's scale/offset metadata (gdal_edit.py -scale S -offset O FILE)" if scaled else "")
 
 
@@ -665,14 +672,28 @@ def filled_dem(src: rasterio.DatasetReader) -> bool:
     return src.tags().get("dem_source", "").startswith(FILLED_DEM_PREFIX)
 
 
+def refuse_alpha(src: rasterio.DatasetReader, path: str | os.PathLike[str]) -> None:
+    """Refuse a guidance file with a GDAL alpha band: it masks the other bands, yet it was also
+    taken as a guidance feature (named or counted by position like the data bands, shifting
+    what a model sees); dropping it silently would shift ``--guidance-bands`` as silently.
+    ``gdal_translate -mask`` keeps it as the data bands' mask, which groklst honours."""
+    alpha = [i for i, c in enumerate(src.colorinterp, start=1) if c == ColorInterp.alpha]
+    if alpha:
+        keep = " ".join(f"-b {i}" for i in range(1, src.count + 1) if i not in alpha)
+        raise InputError(path, f"band {alpha[0]} is an alpha band (a mask, not guidance)",
+                         f"keep the data bands with the alpha as their mask: gdal_translate {keep} "
+                         f"-mask {alpha[0]} FILE DATA.tif")
+
+
 def guidance_names(
     src: rasterio.DatasetReader, path: str | os.PathLike[str], declared: Sequence[str] | None
 ) -> tuple[list[str], bool]:
     """The guidance bands' names and whether they are named at all.
 
     ``declared`` (``--guidance-bands``) names the file's bands in order and wins over the
-    file's band descriptions.
+    file's band descriptions. A GDAL alpha band is refused (:func:`refuse_alpha`).
     """
+    refuse_alpha(src, path)
     if declared is not None:
         if len(declared) != src.count:
             raise InputError(path, f"has {src.count} bands but --guidance-bands names {len(declared)}",

@@ -126,7 +126,7 @@ def read_lst(path: Path) -> np.ndarray:
     content = _load(path)
     arrays = [k for k in content if not k.startswith("__")]
     name = LST_FIELD if LST_FIELD in content else (arrays[0] if len(arrays) == 1 else LST_FIELD)
-    _refuse_unusable(path, content, name)
+    _refuse_unusable(path, content, name, "surface temperature")
     lst = _field(path, content, name)
     found = implausible_kelvin(lst)
     if found is not None:
@@ -147,12 +147,13 @@ def read_guidance(path: Path) -> np.ndarray:
     return np.stack([_field(path, content, band) for band in GROKLST_BANDS])
 
 
-def _refuse_unusable(path: Path, content: dict[str, Any], name: str) -> None:
-    """Refuse +-inf and values beyond float32's range in variable ``name`` as stored
-    (:func:`refuse_band_values`), before :func:`_field` narrows it to float32."""
+def _refuse_unusable(path: Path, content: dict[str, Any], name: str,
+                     quantity: str = "reflectance, elevation or index") -> None:
+    """Refuse +-inf and values beyond float32's range in variable ``name`` (holding ``quantity``)
+    as stored (:func:`refuse_band_values`), before :func:`_field` narrows it to float32."""
     stored = np.asarray(content.get(name, ()))
     if stored.dtype.kind in "fiu" and stored.ndim == 2:  # others: refused by _field
-        refuse_band_values(path, f"band {name!r}", stored, hint=MAT_VALUES_HINT)
+        refuse_band_values(path, f"band {name!r}", stored, hint=MAT_VALUES_HINT, quantity=quantity)
 
 
 def _on_hr_grid(guidance: np.ndarray, patch: int) -> np.ndarray:

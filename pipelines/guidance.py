@@ -39,7 +39,6 @@ import rasterio
 from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
-from rasterio.transform import array_bounds
 from rasterio.warp import reproject, transform as transform_points
 from rasterio.windows import Window
 
@@ -49,14 +48,14 @@ from pipelines.cog import layout
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import (
     BLOCK, apply_scaling, band_names, band_scaling, streaming_gdal_env, check_geotiff_name, creation_profile,
-    geotiff_output, open_raster, read_stored, refuse_unusable, unreadable,
+    geotiff_output, open_raster, read_stored, refuse_alpha, refuse_unusable, unreadable,
 )
 from pipelines.grids import (
     NO_GUIDANCE, Grid, check_north_up, footprint_in, footprints_disjoint, ordered_bounds, turns_between,
 )
 from pipelines.lst_values import check_single_band
 from pipelines.raster_names import short_name, source_tag, subdataset
-from pipelines.warping import grid_rows, warp_bands
+from pipelines.warping import grid_bounds, grid_rows, source_window, warp_bands
 
 INDEX_BANDS = {"ndvi": ("red", "nir"), "ndwi": ("green", "nir"), "ndmvi": ("red", "nir")}
 INDEX_UNIT = "1"  # indices are dimensionless: the unit ingest and the dataset give them
@@ -179,17 +178,13 @@ def _scale_of_res(lst: Grid, res: float) -> int:
     return scale
 
 
-def _grid_bounds(grid: Grid) -> tuple[float, float, float, float]:
-    return array_bounds(grid.height, grid.width, grid.transform)
-
-
 def _source_res(src: rasterio.DatasetReader, grid: Grid) -> float:
     """The source's pixel size in the grid's CRS units (along x; for a rotated source, the
     length of a pixel's row edge at its centre, as its bounds are then a box around it).
     A source across the antimeridian is measured across it, not around the globe."""
     t = src.transform
     if t.b == 0 and t.d == 0:
-        left, _, right, _ = footprint_in(src.crs, src.bounds, grid.crs, _grid_bounds(grid))
+        left, _, right, _ = footprint_in(src.crs, src.bounds, grid.crs, grid_bounds(grid))
         return (right - left) / src.width
     col, row = src.width / 2, src.height / 2
     xs, ys = zip(t @ (col, row), t @ (col + 1, row))
@@ -212,8 +207,9 @@ def _open_source(spec: SourceSpec, grid: Grid, stack: ExitStack) -> rasterio.Dat
     src = stack.enter_context(open_raster(spec.path))
     if src.crs is None:
         raise InputError(spec.path, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
-    grid_bounds = _grid_bounds(grid)
-    if footprints_disjoint(footprint_in(src.crs, src.bounds, grid.crs, grid_bounds), grid_bounds):
+    refuse_alpha(src, spec.path)
+    box = grid_bounds(grid)
+    if footprints_disjoint(footprint_in(src.crs, src.bounds, grid.crs, box), box):
         raise InputError(spec.path, "does not overlap the LST footprint",
                          "check that the source and the LST show the same place")
     return src
@@ -253,7 +249,7 @@ class _Continuous:
         ``grid``, naming the source file and band: warped, they became inf in the output,
         refused later by ``downscale`` under the built file's name, far from their cause. This
         reads those pixels once more (GDAL's block cache usually still holds them)."""
-        window = _source_window(self.src, grid, _PAD)
+        window = source_window(self.src, grid, _PAD)
         if window is not None:
             bands = list(range(1, self.src.count + 1))
             data = read_stored(self.src, bands, window, self.path)
@@ -273,25 +269,6 @@ def _scaling_text(scale: float, offset: float) -> str:
     return f" (stored * {scale:g} {'-' if offset < 0 else '+'} {abs(offset):g})"
 
 
-def _source_window(src: rasterio.DatasetReader, grid: Grid, pad: int) -> Window | None:
-    """The source pixels under ``grid`` (plus ``pad`` around them), or None when there are none.
-
-    The corners of the grid's box are mapped to source pixel coordinates, so the window is
-    right for north-up, south-up and rotated sources alike, and taken in the source's own
-    longitudes (a grid across the antimeridian, a source in 0..360).
-    """
-    left, bottom, right, top = footprint_in(grid.crs, _grid_bounds(grid), src.crs, ordered_bounds(src.bounds))
-    to_pixel = ~src.transform
-    cols, rows = zip(*(to_pixel @ (x, y) for x in (left, right) for y in (bottom, top)))
-    col0 = max(0, math.floor(min(cols)) - pad)
-    row0 = max(0, math.floor(min(rows)) - pad)
-    col1 = min(src.width, math.ceil(max(cols)) + pad)
-    row1 = min(src.height, math.ceil(max(rows)) + pad)
-    if col1 <= col0 or row1 <= row0:
-        return None
-    return Window(col0, row0, col1 - col0, row1 - row0)
-
-
 class _Categorical:
     """A class map as per-class area fractions or as the most frequent class."""
 
@@ -309,7 +286,7 @@ class _Categorical:
         self.names = ([f"{self.name}_{v}" for v in self.values] if mode == "fractions" else [self.name])
 
     def _classes_found(self, grid: Grid) -> list[int]:
-        window = _source_window(self.src, grid, pad=0)
+        window = source_window(self.src, grid, pad=0)
         found: set[float] = set()
         if window is not None:
             for top in range(window.row_off, window.row_off + window.height, _SCAN_ROWS):
@@ -331,7 +308,7 @@ class _Categorical:
 
     def strip(self, grid: Grid) -> np.ndarray:
         out = np.full((len(self.names), grid.height, grid.width), np.nan, dtype=np.float32)
-        window = _source_window(self.src, grid, _PAD)
+        window = source_window(self.src, grid, _PAD)
         if window is None:
             return out
         data = read_stored(self.src, 1, window, self.path)

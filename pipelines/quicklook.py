@@ -37,7 +37,7 @@ from rasterio.windows import Window, from_bounds
 from pipelines.atomic import atomic_output, refuse_input_as_output
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.file_headers import PNG_HEADER, refuse_foreign_file
-from pipelines.geotiff import open_raster, write_failed
+from pipelines.geotiff import mask_declared_nodata, open_raster, write_failed
 from pipelines.grids import footprints_disjoint
 from pipelines.lst_values import (LstDecoding, Remedy, band_unit_tag, check_single_band, decode_values,
                                   implausible_kelvin, linear, reading_from_tags, reading_precision, to_kelvin_masked,
@@ -133,6 +133,7 @@ def _read(src: rasterio.DatasetReader, max_rows: int, max_cols: int, window=None
     step = max(1.0, rows / max_rows, cols / max_cols)
     shape = (max(1, math.ceil(rows / step)), max(1, math.ceil(cols / step)))
     data = src.read(1, window=window, out_shape=shape, resampling=resampling, masked=True)
+    data = mask_declared_nodata(src, data, 1)  # the mask OR the declared nodata, as every read
     out = np.ma.filled(data.astype(dtype), np.nan)
     out[~np.isfinite(out)] = np.nan
     return out

@@ -10,7 +10,6 @@ does not grow with the scene.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +17,12 @@ from pathlib import Path
 import dask.array as da
 import numpy as np
 import rasterio
-import rioxarray
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
 from pipelines.errors import InputError, not_found_error
-from pipelines.geotiff import band_scaling, guidance_names, open_raster, read_failure
+from pipelines.geotiff import band_scaling, guidance_names, open_raster, read_failure, read_stored
 from pipelines.grids import ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, nesting_factor
 from pipelines.lst_values import (
     LstDecoding,
@@ -232,15 +230,26 @@ def _lst_reading(src: rasterio.DatasetReader, path: Path, region: Region, lst_fa
 
 
 def _lazy(path: Path) -> da.Array:
-    """The raster as a dask array ``(bands, rows, cols)`` of stored values with nodata as NaN."""
-    try:
-        with warnings.catch_warnings():  # scale/offset are applied by _lazy_values, not by rioxarray
-            warnings.filterwarnings("ignore", "(Scales|Offsets) differ across bands", UserWarning)
-            arr = rioxarray.open_rasterio(gdal_name(path) or path, masked=True,
-                                          chunks={"x": _SCAN_CHUNK, "y": _SCAN_CHUNK})
-    except Exception as exc:  # noqa: BLE001 - any open failure is an unreadable input
-        raise InputError(path, f"cannot read the raster ({type(exc).__name__})") from exc
-    return arr.data
+    """The raster as a dask array ``(bands, rows, cols)`` of stored values with nodata as NaN:
+    where the file's mask says so or a band holds its declared nodata (:func:`read_stored`;
+    rioxarray's ``masked=True`` took the nodata value alone and dropped an internal or .msk mask)."""
+    with open_raster(path) as src:
+        shape, dtype = (src.count, src.height, src.width), np.result_type(src.dtypes[0], np.float32)
+    chunks = ((shape[0],), _chunk_sizes(shape[1]), _chunk_sizes(shape[2]))
+    return da.map_blocks(_read_block, path, dtype, chunks=chunks, dtype=dtype, meta=np.empty((0, 0, 0), dtype))
+
+
+def _chunk_sizes(length: int) -> tuple[int, ...]:
+    """``length`` pixels in chunks of :data:`_SCAN_CHUNK` (the last one shorter)."""
+    return tuple(min(_SCAN_CHUNK, length - start) for start in range(0, length, _SCAN_CHUNK))
+
+
+def _read_block(path: Path, dtype: np.dtype, block_info: dict | None = None) -> np.ndarray:
+    """One dask block of :func:`_lazy`: the stored values in its window, NaN at nodata."""
+    (_, _), (row0, row1), (col0, col1) = block_info[None]["array-location"]
+    with open_raster(path) as src:
+        data = read_stored(src, list(range(1, src.count + 1)), Window(col0, row0, col1 - col0, row1 - row0), path)
+    return np.ma.filled(data.astype(dtype), np.nan)
 
 
 def _lazy_values(path: Path) -> da.Array:

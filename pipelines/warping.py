@@ -13,11 +13,15 @@ from collections.abc import Sequence
 import numpy as np
 import rasterio
 from affine import Affine
-from rasterio.enums import Resampling
+from rasterio.enums import MaskFlags, Resampling
+from rasterio.transform import array_bounds
 from rasterio.warp import reproject
+from rasterio.windows import Window
 
-from pipelines.geotiff import BLOCK
-from pipelines.grids import Grid
+from pipelines.geotiff import BLOCK, read_stored
+from pipelines.grids import Grid, footprint_in, ordered_bounds
+
+_PAD = 4  # source pixels read around a strip's footprint: the widest kernel used (cubic) and edges
 
 
 def warp_bands(
@@ -36,10 +40,63 @@ def warp_bands(
     """
     indexes = [bands] if isinstance(bands, int) else list(bands)
     out = np.full((len(indexes), grid.height, grid.width), np.nan, dtype=np.float32)
+    if _mask_beside_nodata(src, indexes[0]):
+        _warp_masked(src, indexes, grid, out, src_nodata, resampling)
+        return out[0] if isinstance(bands, int) else out
     for index, layer in zip(indexes, out):
         reproject(rasterio.band(src, index), layer, src_nodata=src_nodata, dst_transform=grid.transform,
                   dst_crs=grid.crs, dst_nodata=np.nan, resampling=resampling)
     return out[0] if isinstance(bands, int) else out
+
+
+def _mask_beside_nodata(src: rasterio.DatasetReader, band: int) -> bool:
+    """Whether ``src`` has a mask of its own (per-dataset: internal or ``.msk``; or an alpha
+    band) beside a declared nodata, on a geotransform: GDAL's warper then takes the nodata value
+    alone and drops the mask, so masked pixels came through as data."""
+    flags = src.mask_flag_enums[band - 1]
+    own_mask = MaskFlags.per_dataset in flags or MaskFlags.alpha in flags
+    return own_mask and src.nodatavals[band - 1] is not None and not src.gcps[0]
+
+
+def _warp_masked(src: rasterio.DatasetReader, indexes: list[int], grid: Grid, out: np.ndarray,
+                 src_nodata: float | None, resampling: Resampling) -> None:
+    """Warp the source pixels under ``grid`` into ``out`` from memory, NaN where the file's mask
+    says nodata or a pixel holds the declared (or the given) nodata (:func:`read_stored`)."""
+    window = source_window(src, grid, _PAD)
+    if window is None:
+        return
+    data = read_stored(src, indexes, window, src.name)
+    values = np.ma.filled(data.astype(np.float64), np.nan)
+    if src_nodata is not None and not np.isnan(src_nodata):
+        values[values == src_nodata] = np.nan
+    transform = src.transform @ Affine.translation(window.col_off, window.row_off)
+    for layer, source in zip(out, values):
+        reproject(source, layer, src_transform=transform, src_crs=src.crs, src_nodata=np.nan,
+                  dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=np.nan, resampling=resampling)
+
+
+def grid_bounds(grid: Grid) -> tuple[float, float, float, float]:
+    """``grid``'s box (left, bottom, right, top)."""
+    return array_bounds(grid.height, grid.width, grid.transform)
+
+
+def source_window(src: rasterio.DatasetReader, grid: Grid, pad: int) -> Window | None:
+    """The source pixels under ``grid`` (plus ``pad`` around them), or None when there are none.
+
+    The corners of the grid's box are mapped to source pixel coordinates, so the window is
+    right for north-up, south-up and rotated sources alike, and taken in the source's own
+    longitudes (a grid across the antimeridian, a source in 0..360).
+    """
+    left, bottom, right, top = footprint_in(grid.crs, grid_bounds(grid), src.crs, ordered_bounds(src.bounds))
+    to_pixel = ~src.transform
+    cols, rows = zip(*(to_pixel @ (x, y) for x in (left, right) for y in (bottom, top)))
+    col0 = max(0, math.floor(min(cols)) - pad)
+    row0 = max(0, math.floor(min(rows)) - pad)
+    col1 = min(src.width, math.ceil(max(cols)) + pad)
+    row1 = min(src.height, math.ceil(max(rows)) + pad)
+    if col1 <= col0 or row1 <= row0:
+        return None
+    return Window(col0, row0, col1 - col0, row1 - row0)
 
 
 def strip_height(ratio: int, strip_rows: int | None) -> int:

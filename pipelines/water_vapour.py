@@ -23,7 +23,7 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window, from_bounds
 
 from pipelines.errors import InputError
-from pipelines.geotiff import apply_scaling, band_scaling, open_raster, unreadable
+from pipelines.geotiff import apply_scaling, band_scaling, mask_declared_nodata, open_raster, unreadable
 from pipelines.grids import (UNRELATED_CRS_ERRORS, Grid, check_north_up, footprint_in, footprints_disjoint,
                             ordered_bounds)
 from pipelines.lst_retrieval import TO_G_CM2, water_vapour_units
@@ -163,7 +163,7 @@ class WaterVapour:
     def _read(self, window: Window) -> np.ndarray:
         """The raster's values (g cm-2) in ``window``, NaN at nodata."""
         try:
-            band = self.src.read(1, window=window, masked=True)
+            band = mask_declared_nodata(self.src, self.src.read(1, window=window, masked=True), 1)
         except (RasterioError, CPLE_BaseError) as exc:
             raise unreadable(self.src.name, exc) from exc
         return self._g_cm2(np.ma.filled(band.astype(np.float64), np.nan))

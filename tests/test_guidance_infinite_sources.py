@@ -75,8 +75,9 @@ def test_guidance_refuses_an_infinite_source_pixel_naming_the_source(lst, tmp_pa
     line = refusal(capsys)
     assert line.startswith(f"error: {src}: band 2 (nir) holds infinite values (+inf): 1 pixel in rows 0..29, "
                            f"columns 0..29 (the part read so far), the first at row 7, column 11; "
-                           "infinity is no value and no nodata (hint: set them to nodata: gdal_calc.py")
-    assert "gdal_edit.py -a_nodata inf FILE" in line
+                           "infinity is no value and no nodata (hint: declare them nodata: gdal_edit.py "
+                           "-a_nodata inf FILE, or set them to nodata: gdal_calc.py")
+    assert "give the band names again" in line  # gdal_calc.py drops them
     assert not out.exists()
 
 
