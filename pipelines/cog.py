@@ -4,7 +4,8 @@ Both run on the complete temporary file (:func:`pipelines.geotiff.geotiff_output
 before and after, then renames it), so the streaming writers stay as they are and a failed
 conversion leaves nothing behind.
 The COG is written by GDAL's COG driver (tiled 512 x 512, DEFLATE with a predictor, overviews
-as :func:`overview_resampling` says, nodata, band descriptions, units and tags carried over).
+as :func:`overview_resampling` says, nodata, band descriptions, units and tags carried over);
+a copy of another file (:func:`kept_layout`) keeps that file's tiles and overview factors.
 GDAL builds all bands' overviews with one method, so a file with class-code bands gets nearest
 overviews, which hold only real values of each band, and says so in its ``overview_resampling``
 tag; a file of continuous bands only keeps the area average.
@@ -79,59 +80,88 @@ def _record(dst: rasterio.io.DatasetWriter, resampling: Resampling) -> None:
         dst.update_tags(overview_resampling=resampling.name)
 
 
-def add_overviews(path: str | os.PathLike[str], resampling: Resampling = OVERVIEW_RESAMPLING) -> None:
+def add_overviews(path: str | os.PathLike[str], resampling: Resampling = OVERVIEW_RESAMPLING,
+                  factors: Sequence[int] | None = None) -> None:
     """Build internal overviews in place (DEFLATE-compressed like the full resolution, with the
     predictor of its data type: the floating-point one writes a broken file of integers, which
-    ``groklst mask`` keeps)."""
+    ``groklst mask`` keeps), at ``factors`` (default: :func:`overview_factors`)."""
     with rasterio.open(path, "r+") as dst:
-        predictor = 3 if np.dtype(dst.dtypes[0]).kind == "f" else 2
-        with rasterio.Env(COMPRESS_OVERVIEW="DEFLATE", PREDICTOR_OVERVIEW=predictor, GDAL_NUM_THREADS=WRITE_THREADS):
-            dst.build_overviews(overview_factors(dst.width, dst.height), resampling)
+        _build_overviews(dst, resampling, factors)
         dst.update_tags(ns="rio_overview", resampling=resampling.name)
         _record(dst, resampling)
 
 
-def to_cog(path: str | os.PathLike[str], resampling: Resampling = OVERVIEW_RESAMPLING) -> None:
-    """Rewrite a GeoTIFF in place as a Cloud-Optimized GeoTIFF with GDAL's COG driver."""
+def _build_overviews(dst: rasterio.io.DatasetWriter, resampling: Resampling, factors: Sequence[int] | None) -> None:
+    """Build ``dst``'s internal overviews at ``factors`` (default: :func:`overview_factors`)."""
+    predictor = 3 if np.dtype(dst.dtypes[0]).kind == "f" else 2
+    chosen = list(overview_factors(dst.width, dst.height) if factors is None else factors)
+    with rasterio.Env(COMPRESS_OVERVIEW="DEFLATE", PREDICTOR_OVERVIEW=predictor, GDAL_NUM_THREADS=WRITE_THREADS):
+        dst.build_overviews(chosen, resampling)
+
+
+def to_cog(path: str | os.PathLike[str], resampling: Resampling = OVERVIEW_RESAMPLING,
+           factors: Sequence[int] | None = None, block: int = BLOCK) -> None:
+    """Rewrite a GeoTIFF in place as a Cloud-Optimized GeoTIFF with GDAL's COG driver, tiled
+    ``block`` x ``block``; its overviews at ``factors`` when given (none for an empty list:
+    a copy keeps another COG's, :func:`kept_layout`), else as the driver chooses (halving
+    down to one block)."""
     path = Path(path)
     cog = path.with_name(path.name + ".cog")
-    if resampling is not OVERVIEW_RESAMPLING:  # the COG driver copies the tags
-        with rasterio.open(path, "r+") as src:
-            if max(src.width, src.height) > BLOCK:  # else the COG has no overviews to describe
-                _record(src, resampling)
     try:
+        if factors or resampling is not OVERVIEW_RESAMPLING:  # the COG driver copies these overviews, the tags
+            with rasterio.open(path, "r+") as src:
+                if factors:
+                    _build_overviews(src, resampling, factors)
+                if bool(factors) if factors is not None else max(src.width, src.height) > block:
+                    _record(src, resampling)  # else the COG has no overviews to describe
         rasterio.shutil.copy(
-            path, cog, driver="COG", BLOCKSIZE=BLOCK, COMPRESS="DEFLATE", PREDICTOR="YES",
-            OVERVIEW_RESAMPLING=resampling.name.upper(), BIGTIFF="IF_SAFER",
-            NUM_THREADS=WRITE_THREADS,
+            path, cog, driver="COG", BLOCKSIZE=block, COMPRESS="DEFLATE", PREDICTOR="YES",
+            OVERVIEW_RESAMPLING=resampling.name.upper(), BIGTIFF="IF_SAFER", NUM_THREADS=WRITE_THREADS,
+            OVERVIEWS=_cog_overviews(factors),
         )
         os.replace(cog, path)
     finally:
         cog.unlink(missing_ok=True)
 
 
-def layout(*, cog: bool = False, overviews: bool = False,
-           class_bands: Sequence[bool] = ()) -> Callable[[Path], None] | None:
+def _cog_overviews(factors: Sequence[int] | None) -> str:
+    """The COG driver's ``OVERVIEWS`` option: its own (``AUTO``, the file has none), the ones
+    just built (``FORCE_USE_EXISTING``), or ``NONE`` for an empty ``factors``."""
+    if factors is None:
+        return "AUTO"
+    return "FORCE_USE_EXISTING" if factors else "NONE"
+
+
+def layout(*, cog: bool = False, overviews: bool = False, class_bands: Sequence[bool] = (),
+           factors: Sequence[int] | None = None, block: int = BLOCK) -> Callable[[Path], None] | None:
     """What gives a finished GeoTIFF the layout asked for: a COG (which has overviews), or
     overviews, each run in a child process; ``None`` for the plain streaming layout.
-    ``class_bands`` marks the bands holding class codes (:func:`overview_resampling`)."""
+    ``class_bands`` marks the bands holding class codes (:func:`overview_resampling`);
+    ``factors`` and ``block`` (a COG's tiles) give another file's overviews and tiles
+    (:func:`kept_layout`), else the defaults choose them."""
     if not (cog or overviews):
         return None
-    step: Callable[[Path], None] = to_cog if cog else add_overviews
+    step: Callable[..., None] = to_cog if cog else add_overviews
     resampling = overview_resampling(class_bands)
+    kept: dict[str, object] = {"factors": list(factors)} if factors is not None else {}
+    if cog and block != BLOCK:
+        kept["block"] = block
     if resampling is not OVERVIEW_RESAMPLING:  # a continuous file's step is called as it always was
-        step = partial(step, resampling=resampling)
-    return partial(in_child, step)
+        kept["resampling"] = resampling
+    return partial(in_child, partial(step, **kept) if kept else step)
 
 
 def kept_layout(src: rasterio.DatasetReader) -> Callable[[Path], None] | None:
     """What gives a copy of ``src`` (same grid and bands, e.g. ``groklst mask``'s) the layout of
-    ``src``: a COG stays a COG, a file with overviews gets them again (nearest when a band holds
-    class codes, unit ``class`` as ``groklst guidance`` tags them, as :func:`layout` chooses);
-    ``None`` for a plain file. Without it a masked COG silently became a plain GeoTIFF."""
+    ``src``: a COG stays a COG with ``src``'s tiles, a file with overviews gets them again, each
+    at ``src``'s overview factors (nearest when a band holds class codes, unit ``class`` as
+    ``groklst guidance`` tags them, as :func:`layout` chooses); ``None`` for a plain file.
+    Without it a masked COG silently became a plain GeoTIFF, and a COG under 512 px (tiled 256,
+    overviews [2]) lost its overviews."""
     cog = src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
-    return layout(cog=cog, overviews=not cog and bool(src.overviews(1)),
-                  class_bands=[unit == "class" for unit in src.units])
+    factors = src.overviews(1)
+    return layout(cog=cog, overviews=not cog and bool(factors), class_bands=[unit == "class" for unit in src.units],
+                  factors=factors, block=src.block_shapes[0][1] if cog else BLOCK)
 
 
 def in_child(step: Callable[[Path], None], tmp: Path) -> None:

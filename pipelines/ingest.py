@@ -68,6 +68,9 @@ from pipelines.water_vapour import WaterVapour
 
 DEFAULT_DEM_M = 0.0  # elevation written when no --dem is given (a constant band, flagged in the tags)
 NO_DEM_WARNING = "no --dem given"  # how that warning begins: downscale on product folders drops it but for a fit
+# what that warning says becomes of the constant band: in a later downscale, or in a fit on this scene
+DEM_FILL_LATER = "downscale gives a model its training mean elevation there instead"
+DEM_FILL_FIT = "a constant band carries no information for the fit: give --dem for it to learn from elevation"
 MAX_CUT_SHARE = 0.01  # thermal data outside the MII footprint above this share is warned about
 MII_GUIDANCE_BANDS = (2, 3, 4, 5, 6, 7)  # deep blue, blue, green, red, VRE, NIR
 GREEN, RED, NIR = 4, 5, 7  # the MII bands the indices and the emissivity use
@@ -446,14 +449,15 @@ def _ndmvi_minima(mii: _Mii, strips: list[Grid]) -> tuple[float, float]:
 class _Dem:
     """The DEM band on any grid: the user's DEM resampled, or a documented constant."""
 
-    def __init__(self, path: Path | None, grid: Grid, stack: ExitStack) -> None:
+    def __init__(self, path: Path | None, grid: Grid, stack: ExitStack, fill_note: str = DEM_FILL_LATER) -> None:
+        """Open the DEM at ``path``; without one, warn that the band is a constant, ending in
+        ``fill_note`` (what becomes of that band: :data:`DEM_FILL_LATER`, :data:`DEM_FILL_FIT`)."""
         self.src = None if path is None else stack.enter_context(open_raster(path))
         self.path = path
         self.covered = self.missing = 0
         if self.src is None:
             warnings.warn(f"{NO_DEM_WARNING}: the dem band is filled with the constant {DEFAULT_DEM_M:g} m "
-                          "(downscale gives a model its training mean elevation there instead)",
-                          IngestWarning, stacklevel=3)
+                          f"({fill_note})", IngestWarning, stacklevel=3)
             self.source = f"{FILLED_DEM_PREFIX}{DEFAULT_DEM_M:g} m"
             return
         if self.src.crs is None:
@@ -461,7 +465,7 @@ class _Dem:
         scene = array_bounds(grid.height, grid.width, grid.transform)
         if footprints_disjoint(footprint_in(self.src.crs, self.src.bounds, grid.crs, scene), scene):
             raise InputError(path, "does not overlap the scene", "give a DEM covering the MII footprint")
-        self.source = Path(path).name
+        self.source = source_tag(path)
         self.scaling = band_scaling(self.src, [1], path)  # e.g. an int16 DEM in decimetres: 0.1
 
     def band(self, grid: Grid) -> np.ndarray:
@@ -563,7 +567,7 @@ class _TisLst:
         self.destriping: Destriping | None = None  # B2's stripes, set by find_stripes
         self.repaired = self.retrieved = 0  # split-window pixels, and those whose band difference was repaired
         self.saturated: dict[int, tuple[int, int, int]] = {}  # band -> (saturated from DN, those px, all px)
-        self.tags = {"lst_source": tis.folder.name, "lst_method": self._method_tag(),
+        self.tags = {"lst_source": source_tag(tis.folder), "lst_method": self._method_tag(),
                      "approximate": "yes: LST retrieved without SDGSAT-1-specific coefficients"}
 
     def _method_tag(self) -> str:
@@ -816,6 +820,7 @@ def ingest_product(
     coregister: bool = True,
     saturation: SaturationOptions = SaturationOptions(),
     destripe_b2: bool = False,
+    dem_fill_note: str = DEM_FILL_LATER,
 ) -> tuple[Path, Path]:
     """Ingest SDGSAT-1 product folders into ``out_dir``; return the (lst, guidance) paths written.
 
@@ -827,7 +832,8 @@ def ingest_product(
     split window. Saturated MII pixels are found and kept or made nodata by ``saturation``. With
     ``destripe_b2`` (off by default: it can mistake a misregistration's residue for stripes) TIS
     B2's detector stripes are measured against B3 and removed.
-    Warnings (e.g. no DEM, a moved LST, saturation) are issued as :class:`IngestWarning`.
+    Warnings (e.g. no DEM, a moved LST, saturation) are issued as :class:`IngestWarning`; the
+    no-DEM one ends in ``dem_fill_note``, what becomes of the constant band (a fit: :data:`DEM_FILL_FIT`).
 
     The scene is streamed in strips of ``strip_rows`` LST rows (default: whole 512-row blocks of
     the guidance), so memory grows with the scene's width, not its area; a first pass finds the
@@ -879,7 +885,7 @@ def ingest_product(
                     source = _GivenLst(lst_src, window, lst_decoding or LstDecoding(), lst_units)
                 else:
                     source.place(window, lst_grid)
-        dem_band = _Dem(dem, guidance_grid, stack)
+        dem_band = _Dem(dem, guidance_grid, stack, dem_fill_note)
         height = strip_height(ratio, strip_rows)
         if isinstance(source, _TisLst):
             report(0, 1, "TIS B2 stripes")
@@ -891,7 +897,7 @@ def ingest_product(
         red_min, nir_min = _ndmvi_minima(mii, strips)
         report(len(strips), total, "guidance and LST")
 
-        common = {"generator": GENERATOR, "mii_source": mii_product.folder.name, "ratio": str(ratio),
+        common = {"generator": GENERATOR, "mii_source": source_tag(mii_product.folder), "ratio": str(ratio),
                   "coregistration": placed}
         g_profile = creation_profile(width=guidance_grid.width, height=guidance_grid.height,
                                      count=len(BAND_NAMES), crs=guidance_grid.crs,

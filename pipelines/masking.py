@@ -6,9 +6,9 @@ or class codes (Sentinel-2's scene classification). A cloud left in the LST read
 surface, one left in the guidance as a bright one, and a downscaler sharpens either like any
 other. :func:`mask_raster` writes a copy with the flagged pixels set to nodata, everything
 else untouched: same data type, scale/offset, grid and tags, so every command reads the copy
-as it read the original. The copy keeps the archive layout too: a COG stays a COG, a file with
-overviews gets them again (of the masked pixels); tags that describe overviews are not copied,
-the layout step tags the copy's own.
+as it read the original. The copy keeps the archive layout too: a COG stays a COG (its tiles and
+overview factors kept), a file with overviews gets them again at the same factors (of the masked
+pixels); tags that describe overviews are not copied, the layout step tags the copy's own.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from pipelines.atomic import (
     remove_stale_partials,
 )
 from pipelines.errors import GroklstWarning, InputError
-from pipelines.raster_names import retrieved_lst_tag
+from pipelines.raster_names import retrieved_lst_tag, source_tag
 
 if TYPE_CHECKING:
     from pipelines.downscale import SceneReport
@@ -125,7 +125,7 @@ def plan_product_scene(folders: list[Path], output: Optional[Path], out_dir: Opt
     for temporary in (workdir, lst, guidance_beside(lst)):  # messages and reports name the folders
         state.shown_as[str(temporary)] = shown
     tags = {"lst_source": retrieved_lst_tag(tis.folder, how.lst_method.replace("-", " ")),
-            "guidance_source": str(mii.folder.resolve())}
+            "guidance_source": source_tag(mii.folder)}
     return ProductScene(folders, workdir, name, shown, tags, _product_scale(tis, mii), target, inputs)
 
 
@@ -228,8 +228,9 @@ def ingest_scene(scene: ProductScene, how: ProductIngest, as_json: bool, dem_war
     output keeps the ingest's provenance tags as one made from the ingested pair does (the
     downscale reads them, :func:`pipelines.ingest_record.provenance_tags`). Bad products end the
     run on the scene's line. ``dem_warned`` False: the ingest's "no --dem given" warning is left
-    to the downscale (a model reading the dem band) or unsaid (no model reads it): one warning."""
-    from pipelines.ingest import IngestWarning, ingest_product
+    to the downscale (a model reading the dem band) or unsaid (no model reads it): one warning;
+    True (a fit, which learns from the band) says the constant band tells the fit nothing."""
+    from pipelines.ingest import DEM_FILL_FIT, DEM_FILL_LATER, IngestWarning, ingest_product
 
     start = time.perf_counter()
     try:
@@ -237,6 +238,7 @@ def ingest_scene(scene: ProductScene, how: ProductIngest, as_json: bool, dem_war
             task = bar.add_task("ingest", total=None)
             ingest_product(
                 scene.folders, scene.workdir, name=scene.name, **how.ingest_kwargs(),
+                dem_fill_note=DEM_FILL_FIT if dem_warned else DEM_FILL_LATER,
                 on_progress=lambda done, total, what: bar.update(
                     task, completed=done, total=total, description=f"ingest: {what}"))
     except InputError as exc:
