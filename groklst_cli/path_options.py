@@ -64,10 +64,16 @@ def not_empty(option: str, hint: str, convert: Callable[[str], T] = Path) -> Cal
     return parse
 
 
-def rasters_only(command: str, paths: list[Path]) -> None:
+def rasters_only(command: str, paths: list[Path], *, reads_pipes: bool = False) -> None:
     """Refuse a folder among ``command``'s raster inputs, saying that it takes rasters only (the
-    reader's refusal hinted at SDGSAT-1 product folders, which only downscale and prepare take)."""
+    reader's refusal hinted at SDGSAT-1 product folders, which only downscale and prepare take),
+    and a ``-`` that is no file (read as stdin by downscale, which takes paths there, it was
+    refused as ``./-: file not found``); ``reads_pipes``: the command reads a raster from a pipe."""
     for path in paths:
+        if str(path) == "-" and not path.exists():
+            hint = (f"pipe the raster in as /dev/stdin: ... | groklst {command} ... /dev/stdin" if reads_pipes
+                    else "save the raster to a file and name it")
+            raise InputError(path, f"is no file: groklst {command} reads no raster from '-'", hint)
         if path.is_dir():
             raise InputError(path, f"is a folder; groklst {command} takes raster files only",
                              "give a GeoTIFF; for SDGSAT-1 product folders run groklst ingest first")

@@ -67,7 +67,7 @@ def compare_cmd(
     from pipelines.compare import compare
 
     state.working_on(reference)
-    rasters_only("compare", [reference, *candidates])
+    rasters_only("compare", [reference, *candidates], reads_pipes=True)
     decoding = lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible)
     with progress() as bar:
         task = bar.add_task("compare", total=None)
