@@ -54,12 +54,12 @@ from pipelines.grids import (
     NO_GUIDANCE, Grid, check_north_up, footprint_in, footprints_disjoint, ordered_bounds, turns_between,
 )
 from pipelines.lst_values import check_single_band
-from pipelines.raster_names import short_name, source_tag, subdataset
+from pipelines.raster_names import display_name, source_tag, subdataset
 from pipelines.warping import grid_bounds, grid_rows, source_window, warp_bands
 
 INDEX_BANDS = {"ndvi": ("red", "nir"), "ndwi": ("green", "nir"), "ndmvi": ("red", "nir")}
 INDEX_UNIT = "1"  # indices are dimensionless: the unit ingest and the dataset give them
-SourceName = Callable[[Path], str]  # how a band's row names its source file: short_name, source_tag
+SourceName = Callable[[Path], str]  # how a band's row names its source file: display_name, source_tag
 CLASS_MODES = ("fractions", "mode")
 REFINE_METHODS = {"bilinear": Resampling.bilinear, "cubic": Resampling.cubic}
 MAX_CLASSES = 32  # more distinct values than this is a continuous raster, not a class map
@@ -255,7 +255,7 @@ class _Continuous:
             data = read_stored(self.src, bands, window, self.path)
             refuse_unusable(self.src, data, bands, window, self.path, self.scaling)
 
-    def describe(self, named: SourceName = short_name) -> list[dict[str, str]]:
+    def describe(self, named: SourceName = display_name) -> list[dict[str, str]]:
         """One row per band; ``named`` names the source file (short in messages, absolute in tags)."""
         return [{"name": n, "source": f"{named(self.path)} band {i}{_scaling_text(scale, offset)}",
                  "resampling": self.resampling.name, "unit": u}
@@ -331,7 +331,7 @@ class _Categorical:
                       resampling=resampling)
         return out
 
-    def describe(self, named: SourceName = short_name) -> list[dict[str, str]]:
+    def describe(self, named: SourceName = display_name) -> list[dict[str, str]]:
         """One row per band; ``named`` names the source file (short in messages, absolute in tags)."""
         how = "average of class indicators" if self.mode == "fractions" else self.mode_resampling.name
         unit = "fraction" if self.mode == "fractions" else "class"
@@ -394,7 +394,7 @@ class _Stack:
         _check_indices(wanted_indices, self.source_names)
         self.indices = list(wanted_indices)
         self.names = self.source_names + self.indices
-        _check_unique(self.names, [short_name(p.path) for p in producers for _ in p.names]
+        _check_unique(self.names, [display_name(p.path) for p in producers for _ in p.names]
                       + ["--index"] * len(self.indices))
         self.minima: tuple[float, float] | None = None
 
@@ -422,7 +422,7 @@ class _Stack:
                 bands[index] = indices.ndmvi(a, b, *self.minima)
         return np.stack([bands[n] for n in self.names]).astype(np.float32)
 
-    def describe(self, named: SourceName = short_name) -> list[dict[str, str]]:
+    def describe(self, named: SourceName = display_name) -> list[dict[str, str]]:
         """One row per output band (name, source, resampling, unit); ``named`` names source files."""
         rows = [row for p in self.producers for row in p.describe(named)]
         return rows + [{"name": i, "source": f"{'/'.join(INDEX_BANDS[i])} on the fine grid",
@@ -483,7 +483,7 @@ class _Coverage:
             if valid == 0:
                 raise InputError(p.path, "has no valid pixels inside the LST footprint")
             if valid < self.total:
-                notes.append(f"{short_name(p.path)} has data on {100 * valid / self.total:.1f}% of the LST "
+                notes.append(f"{display_name(p.path)} has data on {100 * valid / self.total:.1f}% of the LST "
                              "footprint (outside its extent or in its nodata holes); where its "
                              "bands are nodata, downscale writes NaN and prepare counts nodata")
         return notes + self._absent_classes()
@@ -500,7 +500,7 @@ def _absent_note(producer: _Categorical, absent: Sequence[int]) -> str:
     many = len(absent) > 1
     bands = ", ".join(f"{producer.name}_{v}" for v in absent)
     return (f"class{'es' if many else ''} {', '.join(map(str, absent))} never occur{'' if many else 's'} in "
-            f"{short_name(producer.path)} over the LST footprint: band{'s' if many else ''} {bands} "
+            f"{display_name(producer.path)} over the LST footprint: band{'s' if many else ''} {bands} "
             f"{'are' if many else 'is'} 0 wherever the map has data (written anyway, so that every scene gets the same "
             "bands; leave the class out of --class-values if unwanted)")
 

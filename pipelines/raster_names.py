@@ -89,12 +89,6 @@ def raster_stem(path: str | os.PathLike[str]) -> str:
     return f"{Path(file).stem}_{variable}" if variable else Path(file).stem
 
 
-def short_name(path: str | os.PathLike[str]) -> str:
-    """How a message or tag that names a local input by its file name names any input: a
-    subdataset by its name as given (quotes balanced), anything else by its last part."""
-    return display_name(path) if subdataset(path) else Path(path).name
-
-
 def display_name(path: str | os.PathLike[str]) -> str:
     """How reports name an input: a GDAL name as GDAL reads it (slashes restored), else the path."""
     return gdal_name(path) or os.fspath(path)

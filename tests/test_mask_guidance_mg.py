@@ -107,7 +107,7 @@ def test_a_listed_class_absent_from_the_map_warns_and_its_zero_band_is_still_wri
     spec = parse_source(f"landcover={LANDCOVER}", categorical=True)
     with pytest.warns(GuidanceWarning) as said:
         report = build_guidance(T1, [spec], out, GuidanceOptions(scale=3, class_values=(1, 2, 3, 4, 5)))
-    note = ("class 5 never occurs in S2_landcover_rf_10m.tif over the LST footprint: band landcover_5 is 0 "
+    note = (f"class 5 never occurs in {LANDCOVER} over the LST footprint: band landcover_5 is 0 "
             "wherever the map has data (written anyway, so that every scene gets the same bands; leave the "
             "class out of --class-values if unwanted)")
     assert [str(w.message) for w in said] == [note] and report.warnings == [note]
@@ -136,7 +136,7 @@ def test_the_cli_prints_the_class_warning_and_lists_it_in_json(tmp_path: Path, c
     assert run(["guidance", str(T1), "--categorical", f"landcover={LANDCOVER}", "--class-values", "1,2,5,9",
                 "--scale", "3", "-o", str(tmp_path / "g.tif"), "--json"]) == 0
     captured = capsys.readouterr()
-    note = ("classes 5, 9 never occur in S2_landcover_rf_10m.tif over the LST footprint: bands landcover_5, "
+    note = (f"classes 5, 9 never occur in {LANDCOVER} over the LST footprint: bands landcover_5, "
             "landcover_9 are 0 wherever the map has data")
     assert f"warning: {note}" in captured.err
     assert [w for w in json.loads(captured.out)["warnings"] if note in w]

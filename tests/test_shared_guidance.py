@@ -242,12 +242,13 @@ def test_prepare_names_unnamed_guidance_bands_with_guidance_bands(tmp_path: Path
 
 def test_a_warning_every_scene_gives_is_shown_once_with_a_count(tmp_path: Path, capsys) -> None:
     """The shared guidance covers the west half of both dates: its coverage warning is the
-    same for both, so it is said once and the count follows at the end."""
+    same for both, so it is said once and the count follows at the end; it names the guidance as
+    typed (a bare file name could be any date's)."""
     first, second = _date(tmp_path, "d1", 1), _date(tmp_path, "d2", 2)
     guidance = _offset_guidance(tmp_path, cols=20)
     assert run(["downscale", str(first), str(second), "--guidance", str(guidance), "--align",
                 "--model", "bicubic", "--out-dir", str(tmp_path / "out")]) == 0
     warned = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
     coverage = [line for line in warned if "s2_20m.tif has data on" in line]
-    assert len(coverage) == 2 and coverage[1].startswith("warning: given 1 more time: s2_20m.tif"), warned
+    assert len(coverage) == 2 and coverage[1].startswith(f"warning: given 1 more time: {guidance}"), warned
     assert "downscale writes NaN" in coverage[0] and warned[-1] == coverage[1]
