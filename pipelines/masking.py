@@ -13,6 +13,7 @@ pixels); tags that describe overviews are not copied, the layout step tags the c
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,6 +131,7 @@ def mask_raster(path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
         dtype = np.dtype(src.dtypes[0])
         rule.check(np.dtype(mask.dtypes[0]), mask_path)
         nodata = _fill_value(src, dtype, fill, path)
+        clash = None if src.nodata is not None or np.isnan(nodata) else _FillClash(nodata)
         profile = copy_profile(src, nodata=nodata)
         bands = list(range(1, src.count + 1))
         with geotiff_output(out_path, overwrite=overwrite, inputs=[path, mask_path],
@@ -140,17 +142,21 @@ def mask_raster(path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
                 for top in range(0, src.height, BLOCK):
                     window = Window(0, top, src.width, min(BLOCK, src.height - top))
                     values = read_stored(src, bands, window, path)
-                    valid = ~np.ma.getmaskarray(values)
+                    band_valid = ~np.ma.getmaskarray(values)
                     if dtype.kind == "f":
-                        valid &= ~np.isnan(np.ma.getdata(values))
-                    valid = valid.any(axis=0)  # a pixel with a value in some band
+                        band_valid &= ~np.isnan(np.ma.getdata(values))
+                    valid = band_valid.any(axis=0)  # a pixel with a value in some band
                     flagged = nesting.flags(mask, rule, window, mask_path) & valid
+                    if clash is not None:
+                        clash.add(np.ma.getdata(values), band_valid, flagged)
                     report.valid_before += int(valid.sum())
                     report.masked += int(flagged.sum())
                     stored = np.ma.getdata(values).copy()
                     stored[:, flagged] = np.asarray(nodata).astype(dtype)
                     dst.write(stored, window=window)
                 dst.update_tags(masked_pixels=str(report.masked))
+            if clash is not None:
+                clash.check(dtype, path)  # inside the output's block: the temporary file goes
             if report.valid_before == 0:
                 raise EmptySceneError(path, "has no valid pixel to mask; nothing written")
             if report.valid_after == 0:
@@ -260,6 +266,49 @@ def _onto_grid_hint(src: rasterio.DatasetReader, mask_path: str | os.PathLike[st
     return (f"use the mask delivered with the data, or warp it onto the raster's grid: gdalwarp -r near "
             f"-te {left} {bottom} {right} {top} -tr {res[0]:.10g} {res[1]:.10g} "
             f"{display_name(mask_path)} mask_on_grid.tif")
+
+
+@dataclass
+class _FillClash:
+    """Counts, during the one pass over the data, the unflagged valid pixels that already hold
+    the ``--fill`` value (in some band) and the range of the valid values: in the copy such
+    pixels would read as nodata though they are measurements (README: "a value it never holds")."""
+
+    value: float
+    pixels: int = 0
+    low: float = math.inf
+    high: float = -math.inf
+
+    def add(self, stored: np.ndarray, band_valid: np.ndarray, flagged: np.ndarray) -> None:
+        """Count a block: ``stored`` (bands, rows, cols), ``band_valid`` where a band has a value,
+        ``flagged`` (rows, cols) the pixels the mask sets to nodata anyway."""
+        holds = ((stored == self.value) & band_valid).any(axis=0) & ~flagged
+        self.pixels += int(holds.sum())
+        present = stored[band_valid]
+        if present.size:
+            self.low = min(self.low, float(present.min()))
+            self.high = max(self.high, float(present.max()))
+
+    def check(self, dtype: np.dtype, path: str | os.PathLike[str]) -> None:
+        """Refuse a fill value that real (unflagged) pixels hold, with a value that is free."""
+        if self.pixels:
+            raise InputError("--fill", f"{self.value:g} occurs in {self.pixels:,} valid pixel(s) of {path} "
+                                       "that the mask does not flag: they would become nodata too",
+                             _free_fill_hint(dtype, self.low, self.high))
+
+
+def _free_fill_hint(dtype: np.dtype, low: float, high: float) -> str:
+    """What to pass instead: a value outside the data's range ``low..high``, the type's extreme
+    where it is free (the usual fill: 0 for unsigned data, the minimum for signed)."""
+    span = f"{low:g}..{high:g}"
+    if dtype.kind == "f":
+        return f"leave out --fill (masked pixels get NaN), or give a value outside the data's range {span}"
+    info = np.iinfo(dtype)
+    free = info.min if info.min < low else info.max if info.max > high else None
+    if free is None:
+        return (f"the data use every {dtype.name} value ({span}): convert it to a wider type first, "
+                "e.g. gdal_translate -ot Int32 IN.tif wide.tif")
+    return f"give a value outside the data's range {span}, e.g. --fill {free} ({dtype.name}'s extreme)"
 
 
 def _fill_value(src: rasterio.DatasetReader, dtype: np.dtype, fill: float | None,

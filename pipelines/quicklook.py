@@ -39,12 +39,12 @@ from pipelines.errors import GroklstWarning, InputError
 from pipelines.file_headers import PNG_HEADER, refuse_foreign_file
 from pipelines.geotiff import mask_declared_nodata, open_raster, write_failed
 from pipelines.grids import footprints_disjoint
-from pipelines.lst_values import (LstDecoding, Remedy, band_unit_tag, check_single_band, decode_values,
-                                  implausible_kelvin, linear, reading_from_tags, reading_precision, to_kelvin_masked,
-                                  units_from_values)
+from pipelines.lst_values import (PLAUSIBLE_KELVIN, LstDecoding, Remedy, band_unit_tag, check_single_band,
+                                  decode_values, implausible_kelvin, linear, reading_from_tags, reading_precision,
+                                  to_kelvin_masked, units_from_values)
 from pipelines.raster_names import (display_name, gdal_name, retrieved_tis_folder, source_tag, subdataset,
                                     with_file)
-from pipelines.units import Units, from_kelvin
+from pipelines.units import Units, from_kelvin, to_kelvin
 
 DPI = 100
 GAP_PX = 20  # between and beside the panels
@@ -52,6 +52,8 @@ TOP_PX = 40  # panel titles
 BOTTOM_PX = 80  # colour bar and its label
 COLORMAP = "inferno"
 PERCENTILES = (2.0, 98.0)
+INPUT_REMEDY = "pass the --nodata, --scale-factor/--offset or --units downscale was given"
+OUTPUT_REMEDY = "they are drawn at the colour bar's ends; check the downscale run that wrote it"
 
 Extent = tuple[float, float, float, float]  # left, right, bottom, top (matplotlib's order)
 _ARCHIVE = re.compile(r"^(/vsi(?:zip|tar|gzip|7z|rar)/)(.+)$")  # GDAL names reading a file inside a local one
@@ -222,18 +224,34 @@ def _lst_panel(lst_path: str | os.PathLike[str], output_path: str | os.PathLike[
         units = (units_from_values(values, band_unit_tag(lst), lst_path) if reading.units is Units.auto
                  else reading.units)
         kelvin = to_kelvin_masked(values, units, reading.decoding)
-        _warn_implausible(lst_path, kelvin)
+        _warn_implausible(lst_path, kelvin, "input", INPUT_REMEDY)
         return from_kelvin(kelvin, unit), extent, f"input LST, {_resolution(lst)}"
 
 
-def _warn_implausible(lst_path: str | os.PathLike[str], kelvin: np.ndarray) -> None:
-    """Say so when the input panel shows values no land surface has: an undeclared fill value
-    or scaling (an output written before the ``lst_*`` tags), drawn as the colour bar's ends."""
+def _warn_implausible(path: str | os.PathLike[str], kelvin: np.ndarray, panel: str, remedy: str) -> None:
+    """Say so when a panel shows values no land surface has (an undeclared fill value or
+    scaling of the input, written before the ``lst_*`` tags; stray output pixels), drawn as the
+    colour bar's ends; ``remedy`` says what to do."""
     found = implausible_kelvin(kelvin)
     if found:
         warnings.warn(GroklstWarning(
-            f"{lst_path}: the input panel shows values {found[1]:.6g}..{found[2]:.6g} K, not all plausible "
-            "land-surface temperatures: pass the --nodata, --scale-factor/--offset or --units downscale was given"))
+            f"{path}: the {panel} panel shows values {found[1]:.6g}..{found[2]:.6g} K, not all plausible "
+            f"land-surface temperatures: {remedy}"))
+
+
+def _check_output_values(output_path: str | os.PathLike[str], fine: np.ndarray, unit: Units) -> None:
+    """Refuse an output none of whose values is a plausible LST (a DEM, digital numbers, a
+    reflectance: no temperature to draw under "LST (K)"), warn as for the input panel when only
+    some are. The input only gets a warning because the LST options read it otherwise; the
+    output is read as it is stored, so nothing makes such a raster a temperature."""
+    kelvin = to_kelvin(fine, unit)
+    found = implausible_kelvin(kelvin)
+    if found and found[0] == np.count_nonzero(np.isfinite(kelvin)):
+        lo, hi = PLAUSIBLE_KELVIN
+        raise InputError(output_path, f"reads as {found[1]:.6g}..{found[2]:.6g} K, none of it a plausible land-surface "
+                                      f"temperature ({lo:g}-{hi:g} K): not a downscaled LST",
+                         "give groklst downscale's output (a single-band LST in K or degC)")
+    _warn_implausible(output_path, kelvin, "output", OUTPUT_REMEDY)
 
 
 def _names_input(lst_path: str | os.PathLike[str], tag: str | None) -> bool:
@@ -333,6 +351,7 @@ def write_quicklook(
         count = 1 if lst_path is None else 2
         size = figure_size(width_px, out.height, out.width, count)
         panel_h, panel_w = panel_size(width_px, out.height, out.width, count)
+        check_single_band(out, output_path)  # band 1 of a guidance stack is no LST
         fine = _read(out, panel_h, panel_w)
         unit = _units_of(out, fine, output_path)
         bounds, fine_res = out.bounds, _resolution(out)
@@ -348,6 +367,7 @@ def write_quicklook(
     valid = fine[np.isfinite(fine)]
     if valid.size == 0:
         raise InputError(output_path, "has no valid pixels to show")
+    _check_output_values(output_path, fine, unit)
     if lst_path is None:
         warnings.warn(GroklstWarning(
             f"{output_path}: its LST was retrieved from the TIS product {tis_folder} inside downscale "
