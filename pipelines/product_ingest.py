@@ -4,6 +4,8 @@ any product is read, and write into a dataset's ``info.json``."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,39 @@ from pipelines.errors import InputError
 from pipelines.saturation import SaturationOptions
 
 LST_METHODS = ("split-window", "single-channel")
+
+
+def ingest_outputs(products: Sequence[Path], out_dir: Path, name: str | None) -> tuple[Path, Path] | None:
+    """The LST and guidance paths :func:`pipelines.ingest.ingest_product` writes for ``products``
+    (``OUT_DIR/NAME_lst.tif``, ``OUT_DIR/NAME_guidance.tif``), from the folders' names and
+    metadata alone, no raster read; None when the products name no scene (no or several MII
+    products, no delivered name, a ``name`` that is a path): the ingest refuses them itself,
+    in its own order, so nothing is refused here."""
+    from pipelines.ingest import default_name, find_products  # imports scipy: not at start-up
+
+    try:
+        mii = [product for product in find_products(products) if product.sensor == "MII"]
+        name = name or (default_name(mii[0]) if len(mii) == 1 else None)
+    except InputError:
+        return None
+    if name is None or Path(name).name != name or name in (".", ".."):
+        return None
+    return Path(out_dir) / f"{name}_lst.tif", Path(out_dir) / f"{name}_guidance.tif"
+
+
+def ingest_finished(lst_path: Path, guidance_path: Path) -> bool:
+    """Whether ``--skip-existing`` skips an ingest: True when both of its pair are complete
+    outputs of ``groklst ingest``, False when neither is there. One without the other, or
+    either not a complete ingest output (cut short, another tool's file), is an
+    :class:`InputError` naming it: the pair is neither taken for finished nor replaced."""
+    from pipelines.ingest_record import INGESTED_GUIDANCE, INGESTED_LST, SKIP_HINT, finished_as
+
+    lst_done, guidance_done = finished_as(lst_path, INGESTED_LST), finished_as(guidance_path, INGESTED_GUIDANCE)
+    if lst_done != guidance_done:
+        there, missing = (lst_path, guidance_path) if lst_done else (guidance_path, lst_path)
+        if not os.path.lexists(missing):  # anything else there is refused by the write, as without the option
+            raise InputError(there, f"exists but {missing} does not, so it is no finished ingest", SKIP_HINT)
+    return lst_done and guidance_done
 
 
 def check_lst_method(method: str) -> None:

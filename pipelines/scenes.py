@@ -32,13 +32,13 @@ from pipelines.downscale import DownscaleOptions, SceneReport, downscale_scene, 
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError, environment_error
 from pipelines.geotiff import check_geotiff_name
 from pipelines.infer import ModelSource
+from pipelines.ingest_record import FinishedKind, finished_as
 from pipelines.quicklook import write_quicklook
 from pipelines.raster_names import display_name, gdal_name, raster_stem
 from pipelines.scene_align import aligned_guidance, named_as_guidance
 
 if TYPE_CHECKING:  # dask loads only for a run on a cluster
     from distributed import Client
-    from rasterio.io import DatasetReader
 
 # How long to try reaching a --dask-scheduler: distributed retries a refused connection until
 # then, so a wrong port waited this long (15 s was asked for); a few seconds still cover a
@@ -191,71 +191,16 @@ def _ended(job: SceneJob, start: float, status: str, error: str | None = None) -
                        error=error)
 
 
-# The bands of a downscaled scene (pipelines.downscale writes one, described "lst").
-SCENE_BANDS = ("lst",)
+# A finished downscaled scene: the single band "lst" pipelines.downscale writes, any generator.
+DOWNSCALED = FinishedKind("a downscaled scene", "finished scene", ("lst",))
 
 
 def finished_output(path: Path) -> bool:
     """Whether ``path`` holds a finished scene, which ``--skip-existing`` skips: a georeferenced
-    GeoTIFF with a downscaled scene's bands whose first and last blocks can be read. Anything
+    GeoTIFF with a downscaled scene's band whose first and last blocks can be read. Anything
     else there (0 bytes, another format, a copy cut short, a GeoTIFF with no CRS) is an
-    :class:`InputError`: groklst neither takes it for a finished scene nor replaces a file it
-    did not write."""
-    if not path.is_file():
-        return False
-    problem = _unfinished(path)
-    if problem is not None:
-        from pipelines.file_headers import TIFF_HEADERS, existing_header
-
-        header = existing_header(path, 4)  # empty, or a damaged TIFF (an earlier run's?): --overwrite takes it
-        ours = header == b"" or header in TIFF_HEADERS
-        raise InputError(path, f"exists but {problem}, so it is no finished scene",
-                         "remove it, or pass --overwrite instead of --skip-existing" if ours
-                         else "name another output, or move the file away yourself")
-    return True
-
-
-def _unfinished(path: Path) -> str | None:
-    """What keeps ``path`` from being a finished scene, or None. Only its header and two blocks
-    are read, not the whole file: a copy cut short (an interrupted cp or rsync) ends before its
-    last block, and a damaged header fails the first."""
-    import rasterio
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # opening warns of no georeferencing: said below, as the error
-            with rasterio.open(path) as src:
-                return _not_a_scene(src) if src.driver == "GTiff" else "is not a readable GeoTIFF"
-    except (rasterio.errors.RasterioError, OSError):
-        return "is not a readable GeoTIFF"
-
-
-def _not_a_scene(src: DatasetReader) -> str | None:
-    """What keeps the open GeoTIFF ``src`` from being a finished scene, or None: its data is
-    looked at first, as a copy cut short may also have lost its georeferencing."""
-    import rasterio
-
-    try:
-        _read_first_and_last_block(src)
-    except (rasterio.errors.RasterioError, OSError):
-        return "is a GeoTIFF whose data cannot be read (cut short by an interrupted copy, or damaged)"
-    if src.crs is None or src.transform.is_identity:
-        return "is a GeoTIFF without a CRS or georeferencing (a downscaled scene has both)"
-    if tuple(src.descriptions) != SCENE_BANDS:
-        named = ", ".join(repr(d or "") for d in src.descriptions)
-        return f"has {src.count} band(s) ({named}), not a downscaled scene's one band 'lst'"
-    return None
-
-
-def _read_first_and_last_block(src: DatasetReader) -> None:
-    """Read the first and the last block of each band of the open raster ``src`` (a GeoTIFF's
-    last block is written last, at the end of the file); raises if either cannot be read."""
-    from rasterio.windows import Window
-
-    for band, (rows, cols) in zip(src.indexes, src.block_shapes):
-        row, col = (src.height - 1) // rows * rows, (src.width - 1) // cols * cols
-        src.read(band, window=Window(0, 0, min(cols, src.width), min(rows, src.height)))
-        src.read(band, window=Window(col, row, src.width - col, src.height - row))
+    :class:`InputError` (:func:`~pipelines.ingest_record.finished_as`)."""
+    return finished_as(path, DOWNSCALED)
 
 
 def _failure(exc: Exception, path: Path, debug: bool) -> tuple[str, str]:

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from groklst_cli import ingest_options, lst_options
-from groklst_cli.console import json_ok, progress, result, result_path, state, warnings_shown
+from groklst_cli.console import info, json_ok, progress, result, result_path, state, warnings_shown
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
 from groklst_cli.path_options import not_empty
@@ -39,18 +39,29 @@ def ingest(
     saturated: str = ingest_options.saturated_option(),
     saturation_dn: Optional[str] = ingest_options.saturation_dn_option(),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
+    skip_existing: bool = typer.Option(False, "--skip-existing", help="Skip a scene whose two outputs exist and are a complete ingest (cheap reruns)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the two paths."),
 ) -> None:
     """Turn SDGSAT-1 products into the canonical scene pair (30 m LST + 10 m guidance, nested grids).
 
-    Prints the LST path and the guidance path on stdout. A given --lst is read by the rule
+    Prints the LST path and the guidance path on stdout (also when --skip-existing skips the
+    scene: both exist, complete, exit 0; an output there that is no complete ingest, or one of
+    the two without the other, is an error and left as it is). A given --lst is read by the rule
     downscale reads with (--units, --nodata, --scale-factor, --offset, --mask-implausible) and
     refused unless its values are plausible land-surface temperatures.
     """
     from pipelines.ingest import IngestWarning, ingest_product  # imports scipy: not at start-up
-    from pipelines.product_ingest import check_lst_method
+    from pipelines.atomic import OutputExists
+    from pipelines.product_ingest import check_lst_method, ingest_outputs
 
-    state.working_on(", ".join(str(p) for p in products))
+    shown = ", ".join(str(p) for p in products)
+    state.working_on(shown)
+    pair = ingest_outputs(products, out_dir, name)
+    if pair is not None:
+        state.working_on(shown, pair[0])  # an error line names the LST, as the ok line's output
+    if skip_existing and overwrite:
+        raise InputError("--skip-existing", "give --skip-existing or --overwrite, not both",
+                         "--skip-existing keeps existing outputs, --overwrite replaces them")
     check_lst_method(lst_method)
     _check_retrieval_only(ctx, lst)
     decoding = lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible)
@@ -58,23 +69,55 @@ def ingest(
                         or mask_implausible or units is not Units.auto):
         raise InputError("--lst", "--units, --nodata, --scale-factor, --offset and --mask-implausible "
                                   "describe a given LST raster", "pass --lst LST.tif, or leave them out")
+    if skip_existing and _finished(pair, meanwhile=False):
+        _say(*pair, "skipped", as_json)
+        return
     with reported_once_published(None):  # a signal after the pair's renames waits for its result lines
-        with warnings_shown(IngestWarning), progress() as bar:
-            task = bar.add_task("ingest", total=None)
-            lst_path, guidance_path = ingest_product(
-                products, out_dir, name=name, dem=dem, lst=lst, overwrite=overwrite, method=lst_method,
-                retrieval_config=retrieval_config, lst_decoding=decoding, lst_units=units, coregister=coregister,
-                saturation=ingest_options.saturation_options(saturated, saturation_dn), destripe_b2=destripe,
-                on_progress=lambda done, total, what: bar.update(
-                    task, completed=done, total=total, description=f"ingest: {what}"),
-            )
-        if as_json:
-            # `output` is the LST, what `downscale` takes next, so a pipeline reads .output of any command
-            result(strict_json.dumps(json_ok({"output": str(lst_path), "lst": str(lst_path),
-                                              "guidance": str(guidance_path)})))
-        else:
-            result_path(lst_path)
-            result_path(guidance_path)
+        try:
+            with warnings_shown(IngestWarning), progress() as bar:
+                task = bar.add_task("ingest", total=None)
+                lst_path, guidance_path = ingest_product(
+                    products, out_dir, name=name, dem=dem, lst=lst, overwrite=overwrite, method=lst_method,
+                    retrieval_config=retrieval_config, lst_decoding=decoding, lst_units=units, coregister=coregister,
+                    saturation=ingest_options.saturation_options(saturated, saturation_dn), destripe_b2=destripe,
+                    on_progress=lambda done, total, what: bar.update(
+                        task, completed=done, total=total, description=f"ingest: {what}"),
+                )
+        except OutputExists:  # another run finished the scene after the first look: skipped, as downscale's
+            if not (skip_existing and _finished(pair, meanwhile=True)):
+                raise
+            _say(*pair, "skipped", as_json)
+            return
+        _say(lst_path, guidance_path, "ok", as_json)
+
+
+def _finished(pair: Optional[tuple[Path, Path]], meanwhile: bool) -> bool:
+    """Whether --skip-existing finds the scene's pair complete (pipelines.product_ingest.ingest_finished);
+    ``meanwhile``: after the write found an output there, when an incomplete one is the write's
+    own error (output already exists), not the check's."""
+    from pipelines.product_ingest import ingest_finished
+
+    if pair is None:  # the products name no scene: the ingest says why
+        return False
+    try:
+        return ingest_finished(*pair)
+    except InputError:
+        if meanwhile:
+            return False
+        raise
+
+
+def _say(lst_path: Path, guidance_path: Path, status: str, as_json: bool) -> None:
+    """The result: the LST and guidance paths on stdout, or one --json line with ``status``."""
+    if as_json:
+        # `output` is the LST, what `downscale` takes next, so a pipeline reads .output of any command
+        result(strict_json.dumps(json_ok({"output": str(lst_path), "status": status, "lst": str(lst_path),
+                                          "guidance": str(guidance_path)})))
+    else:
+        if status == "skipped":
+            info(f"{lst_path}: skipped, the scene is already ingested (--skip-existing)")
+        result_path(lst_path)
+        result_path(guidance_path)
 
 
 def _check_retrieval_only(ctx: typer.Context, lst: Optional[Path]) -> None:
