@@ -40,7 +40,8 @@ def ingest_finished(lst_path: Path, guidance_path: Path) -> bool:
     outputs of ``groklst ingest``, False when neither is there. One without the other, or
     either not a complete ingest output (cut short, another tool's file), is an
     :class:`InputError` naming it: the pair is neither taken for finished nor replaced."""
-    from pipelines.ingest_record import INGESTED_GUIDANCE, INGESTED_LST, SKIP_HINT, finished_as
+    from pipelines.finished_outputs import SKIP_HINT, finished_as
+    from pipelines.ingest_record import INGESTED_GUIDANCE, INGESTED_LST
 
     lst_done, guidance_done = finished_as(lst_path, INGESTED_LST), finished_as(guidance_path, INGESTED_GUIDANCE)
     if lst_done != guidance_done:

@@ -32,7 +32,7 @@ from pipelines.downscale import DownscaleOptions, SceneReport, downscale_scene, 
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError, environment_error
 from pipelines.geotiff import check_geotiff_name
 from pipelines.infer import ModelSource
-from pipelines.ingest_record import FinishedKind, finished_as
+from pipelines.finished_outputs import FinishedKind, finished_as
 from pipelines.quicklook import write_quicklook
 from pipelines.raster_names import display_name, gdal_name, raster_stem
 from pipelines.scene_align import aligned_guidance, named_as_guidance
@@ -199,7 +199,7 @@ def finished_output(path: Path) -> bool:
     """Whether ``path`` holds a finished scene, which ``--skip-existing`` skips: a georeferenced
     GeoTIFF with a downscaled scene's band whose first and last blocks can be read. Anything
     else there (0 bytes, another format, a copy cut short, a GeoTIFF with no CRS) is an
-    :class:`InputError` (:func:`~pipelines.ingest_record.finished_as`)."""
+    :class:`InputError` (:func:`~pipelines.finished_outputs.finished_as`)."""
     return finished_as(path, DOWNSCALED)
 
 
