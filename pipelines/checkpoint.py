@@ -13,9 +13,12 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import pickle
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,7 @@ from torch import nn
 
 from models.registry import build_model, get_spec
 from pipelines.atomic import atomic_output, refuse_input_as_output
-from pipelines.errors import InputError, not_found_error, special_file_error
+from pipelines.errors import InputError, escape_control_characters, not_found_error, special_file_error
 from pipelines.file_headers import TORCH_HEADERS, refuse_foreign_file
 from pipelines.run_layout import BEST, LAST, STATE
 
@@ -233,14 +236,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise special
     if not p.is_file():
         raise not_found_error(p, "checkpoint file not found", _missing_hint(p))
-    try:
-        data = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise InputError(p, _unreadable(p, exc),
-                         "give a .pt file written by groklst train or downscale --save-checkpoint") from exc
-    if not isinstance(data, Mapping) or data.get("format") != FORMAT:
-        raise InputError(p, "not a groklst checkpoint (format tag missing)")
-    fields = {k: v for k, v in data.items() if k != "format"}
+    data = _read(p)
+    _check_format(data, p)
+    fields = _fields(data, p)
     try:
         ckpt = Checkpoint(**fields)
         get_spec(ckpt.model)
@@ -278,14 +276,76 @@ def check_checkpoint_name(path: str | os.PathLike[str], inputs: Iterable[str | o
     refuse_foreign_file(path, "PyTorch checkpoint", TORCH_HEADERS)
 
 
-def _unreadable(path: Path, exc: BaseException) -> str:
-    """Why torch could not load ``path``, in a few words (its messages run to many lines)."""
+GROKLST_CHECKPOINT_HINT = "give a .pt file written by groklst train or downscale --save-checkpoint"
+SAFETY_HINT = ("use a checkpoint groklst wrote (groklst train, downscale --save-checkpoint); re-save a file you "
+               "trust holding only tensors, numbers and text (e.g. a model's state dict)")
+# Fields of groklst-checkpoint/1 added after its first files were written: older files lack them.
+LATER_FIELDS = frozenset({"band_min", "band_max", "hr_resolution_units"})
+REQUIRED_FIELDS = tuple(f.name for f in dataclass_fields(Checkpoint) if f.name not in LATER_FIELDS)
+
+
+def _read(path: Path) -> Any:
+    """The unpickled content of ``path``, loaded with ``weights_only=True`` (never running code
+    in it); torch's warnings about the pickle protocol are kept off stderr, as the refusal that
+    follows says what is wrong in one line."""
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
+        raise InputError(path, *_unreadable(path, exc)) from exc
+
+
+def _refused(exc: pickle.UnpicklingError) -> str:
+    """Why torch's safe loader refused a file: it names an object to build (a class, a function:
+    code that unpickling would run), or is written in pickle instructions it does not read (a
+    plain ``pickle.dump``, a newer pickle protocol)."""
+    if "GLOBAL" in str(exc):
+        return "holds objects other than weights and was not unpickled (refused for safety)"
+    return "holds a pickle torch's safe loader cannot read, and was not unpickled (refused for safety)"
+
+
+def _check_format(data: Any, path: Path) -> None:
+    """Refuse content that is not a groklst checkpoint, or one of another format version, whose
+    fields this groklst would misread."""
+    tag = data.get("format") if isinstance(data, Mapping) else None
+    if tag == FORMAT:
+        return
+    family = FORMAT.split("/")[0] + "/"
+    if isinstance(tag, str) and tag.startswith(family):
+        raise InputError(path, f"unsupported checkpoint format {escape_control_characters(tag[:60])} "
+                               f"(this groklst reads {FORMAT})",
+                         "read it with the groklst version that wrote it, or upgrade groklst")
+    raise InputError(path, "not a groklst checkpoint (format tag missing)", GROKLST_CHECKPOINT_HINT)
+
+
+def _fields(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """The checkpoint's fields, refusing a file that lacks one every groklst checkpoint holds:
+    the dataclass defaults (LST mean 0 K, std 1 K) are for checkpoints built in memory, and
+    would silently denormalise a model's output wrongly."""
+    fields = {k: v for k, v in data.items() if k != "format"}
+    missing = [name for name in REQUIRED_FIELDS if name not in fields]
+    if missing:
+        raise InputError(path, f"checkpoint is malformed: {', '.join(missing)} missing", GROKLST_CHECKPOINT_HINT)
+    known = {f.name for f in dataclass_fields(Checkpoint)}
+    unknown = [escape_control_characters(str(k))[:40] for k in fields if k not in known]
+    if unknown:
+        raise InputError(path, f"checkpoint is malformed: unknown field(s) {', '.join(unknown)}",
+                         GROKLST_CHECKPOINT_HINT)
+    return fields
+
+
+def _unreadable(path: Path, exc: BaseException) -> tuple[str, str]:
+    """Why torch could not load ``path``, in a few words (its messages run to many lines), and
+    what to do about it."""
     with open(path, "rb") as fh:
         head = fh.read(4)
     if not head.startswith(TORCH_HEADERS):
-        return "not a readable groklst checkpoint (not a PyTorch file)"
+        return "not a readable groklst checkpoint (not a PyTorch file)", GROKLST_CHECKPOINT_HINT
+    if isinstance(exc, pickle.UnpicklingError) and str(exc).startswith("Weights only load failed"):
+        return _refused(exc), SAFETY_HINT
     first = str(exc).strip().split(". ")[0].splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"not a readable groklst checkpoint (damaged or truncated: {first[:100]})"
+    return f"not a readable groklst checkpoint (damaged or truncated: {first[:100]})", GROKLST_CHECKPOINT_HINT
 
 
 def _check_statistics(ckpt: Checkpoint, path: Path) -> None:
