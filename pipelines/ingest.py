@@ -56,7 +56,7 @@ from pipelines.ingest_record import GENERATOR
 from pipelines.raster_names import source_tag
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
 from pipelines.saturation import (
-    POLICIES, SaturationOptions, detectable, dn_histogram, pile_up_level, saturation_level,
+    SaturationOptions, detectable, dn_histogram, pile_up_level, saturation_level,
 )
 from pipelines.lst_values import LstDecoding
 from pipelines.percent import percent, percent_pair
@@ -842,11 +842,7 @@ def ingest_product(
     """
     report = on_progress or (lambda done, total, label: None)
     check_lst_method(method)
-    if saturation.policy not in POLICIES:
-        raise InputError("--saturated", f"unknown policy {saturation.policy!r}", f"use one of {', '.join(POLICIES)}")
-    if saturation.levels is not None and not all(b in MII_GUIDANCE_BANDS and 1 <= dn <= 65535
-                                                 for b, dn in saturation.levels.items()):
-        raise InputError("--mii-saturation-dn", f"{saturation.given()} is not a DN of 1..65535 for bands B2..B7")
+    saturation.check()
     config = lst_retrieval.load_config(retrieval_config)
     products = find_products(product_dirs, patterns)
     mii_product = _pick(products, "MII", needed=True)

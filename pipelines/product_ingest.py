@@ -71,8 +71,10 @@ class ProductIngest:
     retrieval_config: Path | None = None
 
     def check(self) -> None:
-        """Refuse an unknown method or an unreadable retrieval TOML before a scene takes a while."""
+        """Refuse an unknown method or saturation policy, saturation levels no band can take, or an
+        unreadable retrieval TOML before a scene takes a while (or is skipped)."""
         check_lst_method(self.lst_method)
+        self.saturation.check()
         lst_retrieval.load_config(self.retrieval_config)
 
     def files(self) -> list[Path]:

@@ -40,6 +40,14 @@ class SaturationOptions:
     policy: str = "keep"
     levels: dict[int, int] | None = None
 
+    def check(self) -> None:
+        """Refuse a policy groklst does not have, and levels for a band that is no MII guidance band
+        or outside 1..65535, before a scene is read (or skipped)."""
+        if self.policy not in POLICIES:
+            raise InputError("--saturated", f"unknown policy {self.policy!r}", f"use one of {', '.join(POLICIES)}")
+        if self.levels is not None and not all(b in BANDS and 1 <= dn <= 65535 for b, dn in self.levels.items()):
+            raise InputError("--mii-saturation-dn", f"{self.given()} is not a DN of 1..65535 for bands B2..B7")
+
     def given(self) -> str:
         """The levels as ``--mii-saturation-dn`` takes them (one DN when every band shares it)."""
         values = set((self.levels or {}).values())

@@ -152,3 +152,17 @@ def test_the_error_line_names_the_output(scene: tuple[Path, Path, Path], capsys)
     assert line == {"input": str(products), "output": str(lst), "status": "error",
                     "error": f"{lst}: output already exists (hint: pass --overwrite to replace it)", "warnings": []}
     assert code == 2
+
+
+@pytest.mark.parametrize("options", [["--saturated", "sometimes"], ["--mii-saturation-dn", "many"],
+                                     ["--retrieval-config", "missing.toml"]])
+def test_bad_ingest_options_are_refused_before_a_skip(scene: tuple[Path, Path, Path], capsys,
+                                                      options: list[str]) -> None:
+    """A finished pair was skipped (exit 0) before the options were checked, so a typo in one
+    passed unnoticed in every rerun; downscale checks every option before skipping too."""
+    products, lst, guidance = scene
+    before = _state(lst, guidance)
+    code, line = _ingest(capsys, products, lst.parent, "--skip-existing", *options)
+    assert code == 2 and line["status"] == "error", line
+    assert line["error"].startswith(options[0] if options[0] != "--retrieval-config" else options[1]), line
+    assert _state(lst, guidance) == before

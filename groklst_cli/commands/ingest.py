@@ -52,7 +52,7 @@ def ingest(
     """
     from pipelines.ingest import IngestWarning, ingest_product  # imports scipy: not at start-up
     from pipelines.atomic import OutputExists
-    from pipelines.product_ingest import check_lst_method, ingest_outputs
+    from pipelines.product_ingest import ProductIngest, ingest_outputs
 
     shown = ", ".join(str(p) for p in products)
     state.working_on(shown)
@@ -62,7 +62,8 @@ def ingest(
     if skip_existing and overwrite:
         raise InputError("--skip-existing", "give --skip-existing or --overwrite, not both",
                          "--skip-existing keeps existing outputs, --overwrite replaces them")
-    check_lst_method(lst_method)
+    saturation = ingest_options.saturation_options(saturated, saturation_dn)
+    ProductIngest(dem, coregister, destripe, saturation, lst_method, retrieval_config).check()  # before a skip too
     _check_retrieval_only(ctx, lst)
     decoding = lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible)
     if lst is None and (decoding.nodata or scale_factor is not None or offset is not None
@@ -79,7 +80,7 @@ def ingest(
                 lst_path, guidance_path = ingest_product(
                     products, out_dir, name=name, dem=dem, lst=lst, overwrite=overwrite, method=lst_method,
                     retrieval_config=retrieval_config, lst_decoding=decoding, lst_units=units, coregister=coregister,
-                    saturation=ingest_options.saturation_options(saturated, saturation_dn), destripe_b2=destripe,
+                    saturation=saturation, destripe_b2=destripe,
                     on_progress=lambda done, total, what: bar.update(
                         task, completed=done, total=total, description=f"ingest: {what}"),
                 )
