@@ -29,24 +29,25 @@ _SIGINT_AT_START = signal.getsignal(signal.SIGINT)
 if _SIGINT_AT_START is signal.default_int_handler:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
-import click  # noqa: E402
-import typer  # noqa: E402
-from rich.markup import escape  # noqa: E402
-from typer.core import TyperCommand, TyperGroup  # noqa: E402
+try:  # given back also when an import fails (groklst imported by a notebook or a test)
+    import click  # noqa: E402
+    import typer  # noqa: E402
+    from rich.markup import escape  # noqa: E402
+    from typer.core import TyperCommand, TyperGroup  # noqa: E402
 
-from groklst_cli import __version__  # noqa: E402
-from groklst_cli.commands import register_all  # noqa: E402
-from groklst_cli.commands._scene_reports import failure_status  # noqa: E402
-from groklst_cli.console import err, printable, result, state, warn, warnings_said  # noqa: E402
-from groklst_cli.interrupts import Terminated, received, stopping_signals_raise  # noqa: E402
-from groklst_cli.native_stderr import native_stderr_hidden  # noqa: E402
-from pipelines import strict_json  # noqa: E402
-from pipelines.allocator import keep_freed_memory  # noqa: E402
-from pipelines.errors import (  # noqa: E402
-    GroklstWarning, InputError, StreamWriteError, environment_error, escape_control_characters)
-
-if _SIGINT_AT_START is signal.default_int_handler:
-    signal.signal(signal.SIGINT, _SIGINT_AT_START)
+    from groklst_cli import __version__  # noqa: E402
+    from groklst_cli.commands import register_all  # noqa: E402
+    from groklst_cli.commands._scene_reports import failure_status  # noqa: E402
+    from groklst_cli.console import err, printable, result, state, warn, warnings_said  # noqa: E402
+    from groklst_cli.interrupts import Terminated, received, stopping_signals_raise  # noqa: E402
+    from groklst_cli.native_stderr import native_stderr_hidden  # noqa: E402
+    from pipelines import strict_json  # noqa: E402
+    from pipelines.allocator import keep_freed_memory  # noqa: E402
+    from pipelines.errors import (  # noqa: E402
+        GroklstWarning, InputError, StreamWriteError, environment_error, escape_control_characters)
+finally:
+    if _SIGINT_AT_START is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _SIGINT_AT_START)
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1

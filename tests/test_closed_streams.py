@@ -116,6 +116,29 @@ def test_ctrl_c_while_modules_load_is_sigint_without_traceback() -> None:
     assert loaded.stdout == "True\n"
 
 
+def test_a_failed_import_gives_python_its_ctrl_c_handler_back() -> None:
+    """A host process (a notebook) whose ``import groklst_cli.app`` fails midway kept SIG_DFL,
+    so its next Ctrl-C killed it silently: the handler is given back whatever the imports do."""
+    script = textwrap.dedent("""
+        import importlib.abc, signal, sys
+
+        class Broken(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name == "rich.markup":
+                    raise ImportError("broken install")
+                return None
+
+        sys.meta_path.insert(0, Broken())
+        try:
+            import groklst_cli.app
+        except ImportError:
+            pass
+        print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert (done.returncode, done.stdout) == (0, "True\n"), done.stderr
+
+
 def test_descriptor_2_closed_at_start_is_dev_null_after_the_imports() -> None:
     """With ``2>&-`` the first file a module opens (rasterio's proj.db) took descriptor 2, where C
     library messages would land: the package puts a writable /dev/null there before any module opens a file."""
