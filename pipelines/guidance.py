@@ -51,7 +51,8 @@ from pipelines.geotiff import (
     geotiff_output, open_raster, read_stored, refuse_alpha, refuse_unusable, unreadable,
 )
 from pipelines.grids import (
-    NO_GUIDANCE, Grid, check_north_up, footprint_in, footprints_disjoint, ordered_bounds, turns_between,
+    NO_GUIDANCE, Grid, check_geotransform, check_north_up, footprint_in, footprints_disjoint, ordered_bounds,
+    turns_between,
 )
 from pipelines.lst_values import check_single_band
 from pipelines.raster_names import display_name, source_tag, subdataset
@@ -203,10 +204,18 @@ def _default_names(src: rasterio.DatasetReader, path: Path) -> list[str]:
     return [f"{stem}_b{i}" if n == f"b{i}" else n for i, n in enumerate(names, start=1)]
 
 
+def _check_georeferenced(src: rasterio.DatasetReader, path: str | os.PathLike[str]) -> None:
+    """Refuse a raster that cannot be warped: one with no geotransform (placed only by GCPs or
+    RPCs: named so, as downscale does, rather than as lacking a CRS, which a GCP file also does)
+    or with no CRS."""
+    check_geotransform(path, Grid.of(src))
+    if src.crs is None:
+        raise InputError(path, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
+
+
 def _open_source(spec: SourceSpec, grid: Grid, stack: ExitStack) -> rasterio.DatasetReader:
     src = stack.enter_context(open_raster(spec.path))
-    if src.crs is None:
-        raise InputError(spec.path, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
+    _check_georeferenced(src, spec.path)
     refuse_alpha(src, spec.path)
     box = grid_bounds(grid)
     if footprints_disjoint(footprint_in(src.crs, src.bounds, grid.crs, box), box):
@@ -575,9 +584,8 @@ def _describe(dst: rasterio.io.DatasetWriter, report: GuidanceReport, tagged: Se
 def pixel_size_ratio(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLike[str]) -> float:
     """The LST's pixel size over the guidance's, in the LST's CRS (3 for 10 m guidance of a 30 m LST)."""
     with open_raster(lst_path) as lst, open_raster(guidance_path) as guidance:
-        if lst.crs is None or guidance.crs is None:
-            which = lst_path if lst.crs is None else guidance_path
-            raise InputError(which, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
+        _check_georeferenced(lst, lst_path)
+        _check_georeferenced(guidance, guidance_path)
         grid = Grid.of(lst)
         return grid.res[0] / _source_res(guidance, grid)
 

@@ -26,6 +26,7 @@ import shlex
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import rasterio
@@ -320,13 +321,22 @@ class Remedy:
     """How a refusal's hint says to read the values otherwise: with the LST options (``--nodata``,
     ``--scale-factor``/``--offset``, ``--units``, ``--mask-implausible``), or for a raster read
     by the default rule (compare's candidates, which those options do not reach) in the file's own
-    metadata, with gdal_edit.py on ``file`` (its name as a shell word)."""
+    metadata, with gdal_edit.py on ``file`` (its name as a shell word).
+
+    ``nodata`` is the nodata value the file already declares: a GeoTIFF holds one, so a second
+    fill value is set to it (``groklst mask`` on the file itself, into ``masked``, a copy that
+    keeps scale/offset and tags) rather than declared in its place, which would unmask the first."""
 
     file: str | None = None
+    nodata: float | None = None
+    masked: str | None = None
 
     @classmethod
-    def in_file(cls, path: str | os.PathLike[str]) -> Remedy:
-        return cls(shlex.quote(printable_path(path)))
+    def in_file(cls, path: str | os.PathLike[str], nodata: float | None = None) -> Remedy:
+        shown = Path(printable_path(path))
+        copy = shown.with_name(f"{shown.stem}_masked{shown.suffix}")
+        declared = None if nodata is None or math.isnan(nodata) else nodata  # NaN stays invalid anyway
+        return cls(shlex.quote(str(shown)), declared, shlex.quote(str(copy)))
 
     @property
     def by_options(self) -> bool:
@@ -335,6 +345,8 @@ class Remedy:
     def fill(self, stored: str) -> str:
         if self.by_options:
             return f"pass --nodata {stored}"
+        if self.nodata is not None:
+            return f"{self._declared()}, so set these pixels to it: {self._mask_command(stored)}"
         return f"declare it as the file's nodata: gdal_edit.py -a_nodata {stored} {self.file}"
 
     def encodings(self, fits: Sequence[Fit], fill: str | None = None) -> str:
@@ -343,10 +355,24 @@ class Remedy:
             named = [f"--scale-factor {f.factor} --offset {f.offset}"
                      f"{f' --units {f.units.value}' if f.units else ''} ({f.whose}: {f.values})" for f in fits]
             return "pass " + (f"--nodata {fill} with " if fill is not None else "") + ", or ".join(named)
+        if fill is not None and self.nodata is not None:
+            return (f"{self._declared()}: set the fill value to it, {self._mask_command(fill)}, then declare the "
+                    "encoding in the copy: " + ", or ".join(
+                        f"gdal_edit.py -scale {f.factor} -offset {f.offset} {self.masked} ({f.whose}: {f.values})"
+                        for f in fits))
         nodata = f"-a_nodata {fill} " if fill is not None else ""
         return "declare the encoding in the file: " + ", or ".join(  # the unit follows from the scaled values
             f"gdal_edit.py {nodata}-scale {f.factor} -offset {f.offset} {self.file} ({f.whose}: {f.values})"
             for f in fits)
+
+    def _declared(self) -> str:
+        """The file's nodata, and why a second one cannot be declared beside it."""
+        shown = str(int(self.nodata)) if float(self.nodata).is_integer() else f"{self.nodata!r}"
+        return f"the file already declares nodata {shown} (a GeoTIFF holds one)"
+
+    def _mask_command(self, stored: str) -> str:
+        """A copy of the file with the pixels storing ``stored`` set to its nodata."""
+        return f"groklst mask {self.file} {self.file} --values {stored} -o {self.masked}"
 
     def declare_units(self, units: Units) -> str:
         if self.by_options:

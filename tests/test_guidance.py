@@ -328,7 +328,7 @@ def test_cli_json_cog_and_overviews(tmp_path: Path, capsys) -> None:
 
 @pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 @pytest.mark.parametrize("case, problem", [
-    ("no_crs", "raster has no CRS"),
+    ("no_crs", "has no georeferencing (no geotransform and no CRS)"),  # as downscale says it
     ("far", "does not overlap the LST footprint"),
     ("res", "does not split the LST's 30 m pixels"),
     ("both", "give either --scale or --res"),
