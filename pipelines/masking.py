@@ -61,6 +61,11 @@ class MaskRule:
             if self.bits:
                 raise InputError(path, f"is stored as {dtype.name}: bit flags need an integer mask",
                                  "give the QA raster itself, or flag by --values")
+            largest = float(np.finfo(dtype).max)
+            odd = [v for v in self.values if abs(v) > largest]
+            if odd:
+                raise InputError("--values", f"{', '.join(f'{v:g}' for v in odd)} cannot occur in {path}'s "
+                                             f"{dtype.name} pixels", f"give values within ±{largest:.4g}")
             return
         width = dtype.itemsize * 8
         outside = [b for b in self.bits if not 0 <= b < width]
@@ -86,8 +91,8 @@ class MaskRule:
             kind = np.uint64 if stored.dtype.kind == "u" else np.int64  # bits as stored, sign included
             word = np.array(sum(1 << b for b in self.bits), dtype=np.uint64).astype(kind)
             flagged |= (stored.astype(kind) & word) != 0
-        if self.values:
-            flagged |= np.isin(stored, np.asarray(self.values, dtype=np.float64))
+        if self.values:  # matched as the mask stores them: --values -999.9 is a float32 band's -999.9000244
+            flagged |= np.isin(stored, np.asarray(self.values, dtype=np.float64).astype(stored.dtype))
         return flagged
 
 
