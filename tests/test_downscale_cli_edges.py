@@ -100,7 +100,7 @@ def test_a_skipped_scene_without_its_quicklook_says_null_in_its_json_line(
     capsys.readouterr()
     assert run(["-q", *command, "--skip-existing"]) == 0
     line = json.loads(capsys.readouterr().out)
-    assert (line["status"], line["warnings"], "quicklook" in line) == ("skipped", [], False)  # nothing drawn
+    assert (line["status"], line["warnings"], line["quicklook"]) == ("skipped", [], str(png))  # the PNG there
     png.unlink()
     assert run(["-q", *command, "--skip-existing"]) == 0
     line = json.loads(capsys.readouterr().out)

@@ -54,8 +54,8 @@ def test_skip_existing_skips_a_scene_whose_output_and_quicklook_exist(tmp_path: 
                 "--skip-existing", "--json"]) == 0
     captured = capsys.readouterr()
     [line] = json_lines(captured.out)
-    assert (line["status"], line["output"], line["warnings"], "quicklook" in line) == (
-        "skipped", str(out), [], False)
+    assert (line["status"], line["output"], line["warnings"], line["quicklook"]) == (
+        "skipped", str(out), [], str(png))
     assert f"skipped {lst_path}: {out} exists" in captured.err
     assert "warning" not in captured.err and "quicklook:" not in captured.err
     assert (png.stat().st_mtime_ns, out.stat().st_mtime_ns) == before

@@ -70,7 +70,7 @@ def test_the_input_given_as_the_quicklook_is_said_to_be_one_first(tmp_path: Path
     assert run(["downscale", "in_lst.tif", "--model", "bicubic", "--scale", "2", "-o", "o.tif",
                 "--quicklook", "in_lst.tif"]) == 2
     assert capsys.readouterr().err.strip() == (
-        "error: in_lst.tif: the output is one of the inputs; it would be overwritten "
-        "(hint: write the output under another name)")
+        "error: --quicklook: names the input in_lst.tif; it would be overwritten "
+        "(hint: give the PNG another name)")
     assert lst.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in_lst.tif"]

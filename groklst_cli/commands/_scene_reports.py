@@ -32,6 +32,7 @@ class TypedNames:
 
     names: dict[str, str] = field(default_factory=dict)  # an input or -o as opened -> as typed
     out_dir: str | None = None  # --out-dir as typed
+    quicklook: str | None = None  # --quicklook as typed (one input only)
 
     def output(self, opened: str) -> str:
         """An output as typed: ``-o``, or the file's name under ``--out-dir`` as typed."""
@@ -101,12 +102,27 @@ def _say_result(report: SceneReport, as_json: bool) -> None:
         data = asdict(report)
         line = {k: data[k] for k in keys}
         line["warnings"] = state.scene_warnings()
-        for key in ("fit", "save_checkpoint", "quicklook"):
+        for key in ("fit", "save_checkpoint"):
             if key in report.extra:
                 line[key] = report.extra[key]
+        line.update(_quicklook(report))
         result(strict_json.dumps(line))
     elif report.status == "ok":
         result_path(report.output)
+
+
+def _quicklook(report: SceneReport) -> dict[str, str | None]:
+    """The --json line's ``quicklook`` key: the PNG as typed where the scene drew it, or was
+    skipped beside it (a script tells "PNG present" from a run without --quicklook, which has
+    no key); ``None`` where it was skipped without it (``_downscale_products.skipped_quicklook``)."""
+    typed = _typed.get()
+    png = typed.quicklook if typed is not None else None
+    if "quicklook" in report.extra:
+        drawn = report.extra["quicklook"]
+        return {"quicklook": png if drawn is not None and png is not None else drawn}
+    if report.status == "skipped" and png is not None and os.path.exists(png):
+        return {"quicklook": png}
+    return {}
 
 
 def _say_how_it_went(report: SceneReport) -> None:

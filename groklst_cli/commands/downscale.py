@@ -37,8 +37,7 @@ from groklst_cli.console import info, progress, state, warn
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
 from groklst_cli.path_options import file_to_write, not_empty
-from pipelines.atomic import (check_writable, missing_folders, refuse_input_as_output, remove_if_empty, resolved,
-                              same_path)
+from pipelines.atomic import check_writable, missing_folders, remove_if_empty, resolved, same_path
 from pipelines.errors import InputError
 from pipelines.fit_options import DEFAULT_CANDIDATES, FitOptions
 from pipelines.units import OutputUnits, Units
@@ -133,8 +132,9 @@ def _each_once(paths: list[str]) -> dict[Path, str]:
     return unique
 
 
-def _typed_names(inputs: list[str], output: Optional[str], out_dir: Optional[str]) -> TypedNames:
-    """The run's inputs, ``-o`` and ``--out-dir`` as typed, by the names they are opened under
+def _typed_names(inputs: list[str], output: Optional[str], out_dir: Optional[str],
+                 quicklook: Optional[str]) -> TypedNames:
+    """The run's inputs, ``-o``, ``--out-dir`` and ``--quicklook`` as typed, by the names they are opened under
     (one scene's product folders are named together, joined by ``, ``)."""
     from pipelines.raster_names import display_name
 
@@ -143,13 +143,13 @@ def _typed_names(inputs: list[str], output: Optional[str], out_dir: Optional[str
     names[", ".join(map(str, opened))] = ", ".join(inputs)
     if output is not None:
         names[str(Path(output))] = output
-    return TypedNames(names, out_dir)
+    return TypedNames(names, out_dir, quicklook)
 
 
-def _file_as_typed(hint: str) -> Callable[[str], str]:
+def _file_as_typed(hint: str, option: str = "-o") -> Callable[[str], str]:
     """:func:`file_to_write`'s check of a file option, the name kept as typed (``./o.tif``,
     which pathlib folds to ``o.tif``): a scene's line names it so."""
-    check = file_to_write(hint)
+    check = file_to_write(hint, option)
 
     def parse(value: str) -> str:
         check(value)
@@ -266,21 +266,40 @@ def _grid_scale(job: SceneJob) -> Optional[int]:
 
 def _execution(precision: str, compile_model: bool, plain: bool, interpolator: Optional[str]):
     """How a network runs; ``interpolator`` (the --model that runs none, if any) refuses the
-    options that shape it: they would be ignored without a word."""
+    options that shape it (:func:`_refuse_network_options`)."""
     from pipelines.devices import PRECISIONS
     from pipelines.infer import Execution
 
     if precision not in PRECISIONS:
         raise InputError("--precision", f"unknown precision {precision!r}", f"use one of {', '.join(PRECISIONS)}")
-    if interpolator is not None and (compile_model or precision not in ("auto", "fp32")):
-        raise InputError("--compile" if compile_model else "--precision",
-                         f"does not apply to --model {interpolator}, a non-learned interpolator that runs no network",
-                         "drop it, or pass --checkpoint CKPT or --fit to run a network")
+    if interpolator is not None:
+        _refuse_network_options(precision, compile_model,
+                                f"--model {interpolator}, a non-learned interpolator that runs no network",
+                                "drop it, or pass --checkpoint CKPT or --fit to run a network")
     if plain:
         if compile_model or precision not in ("auto", "fp32"):
             raise InputError("--plain", "is the fp32 eager reference path", "drop --compile / --precision")
         return Execution.plain()
     return Execution(precision=precision, compile=compile_model)
+
+
+def _refuse_network_options(precision: str, compile_model: bool, what: str, hint: str) -> None:
+    """Refuse --compile and an inexact --precision (bf16, fp16) where ``what`` runs no network:
+    they would be ignored without a word. --plain and --precision fp32 are accepted: they ask
+    for the exact fp32 eager path, which is what an interpolator or a classic sharpener runs."""
+    if compile_model or precision not in ("auto", "fp32"):
+        raise InputError("--compile" if compile_model else "--precision", f"does not apply to {what}", hint)
+
+
+def _check_fit_execution(precision: str, compile_model: bool, fit_options: FitOptions) -> None:
+    """Refuse the network options (:func:`_refuse_network_options`) for a --fit of methods
+    without a network (tsharp, gwr, dms, mlp, bicubic), which --save-checkpoint refuses too."""
+    if fit_options.networks:
+        return
+    methods = ",".join(fit_options.methods)
+    what = (f"--fit --model {methods}" if fit_options.model is not None else f"--fit-candidates {methods}")
+    _refuse_network_options(precision, compile_model, f"{what}, which fits no network",
+                            "drop it, or fit a network such as mocolsk-lite; groklst models lists them")
 
 
 def _refuse_output_onto(jobs: list[SceneJob], path: Path, what: str) -> None:
@@ -321,8 +340,9 @@ def _check_conserve_spread(spread: Optional[str], fit: bool) -> None:
 
 
 def _check_scale(scale: Optional[int], model: Optional[str], checkpoint: Optional[Path],
-                 guidance: Optional[Path], guidance_bands: Optional[str], fit: bool) -> None:
-    """--scale interpolates onto the refined LST grid: only an interpolator, and no guidance."""
+                 guidance: Optional[Path], guidance_bands: Optional[str], fit: bool, align: bool) -> None:
+    """--scale interpolates onto the refined LST grid: only an interpolator, and no guidance
+    (so nothing for --align to align)."""
     if scale is None:
         return
     if fit:
@@ -334,6 +354,9 @@ def _check_scale(scale: Optional[int], model: Optional[str], checkpoint: Optiona
     if guidance_bands is not None:
         raise InputError("--scale", "reads no guidance, so --guidance-bands has nothing to name",
                          "drop --guidance-bands")
+    if align:  # its own hint (pass --guidance) would be refused in turn
+        raise InputError("--align", "aligns a --guidance raster onto the LST grid, and --scale reads no guidance",
+                         "drop --align to interpolate the LST alone, or drop --scale and pass --guidance G.tif")
     if checkpoint is not None or model not in INTERPOLATORS:
         raise InputError("--scale", "works only with an interpolator: a learned model needs guidance",
                          f"pass --model {' or --model '.join(INTERPOLATORS)}")
@@ -385,7 +408,7 @@ def downscale(
     align: bool = typer.Option(False, "--align", help="Resample --guidance onto each input's LST grid first (any CRS, resolution, origin; as groklst guidance does)."),
     cog: bool = typer.Option(False, "--cog", help="Write a Cloud-Optimized GeoTIFF (tiled, overviews): the choice for archives."),
     overviews: bool = typer.Option(False, "--overviews", help="Add internal overviews (average)."),
-    quicklook: Optional[Path] = typer.Option(None, "--quicklook", parser=file_to_write("name the PNG, e.g. DIR/look.png", "--quicklook"), help="Also write a PNG of input vs output (one input only)."),
+    quicklook: Optional[str] = typer.Option(None, "--quicklook", metavar="<Path>", parser=_file_as_typed("name the PNG, e.g. DIR/look.png", "--quicklook"), help="Also write a PNG of input vs output (one input only)."),
     dem: Optional[Path] = typer.Option(None, "--dem", help="With SDGSAT-1 product folders as input: the DEM for the guidance (as groklst ingest --dem)."),
     coregister: Optional[bool] = typer.Option(None, "--coregister/--no-coregister", help="With SDGSAT-1 product folders as input: move the LST onto the MII, and TIS B3 onto B2, when they are misregistered (default, as groklst ingest)."),
     destripe: Optional[bool] = typer.Option(None, "--destripe/--no-destripe", help="With SDGSAT-1 product folders as input: remove TIS B2's detector stripes (as groklst ingest --destripe; off by default)."),
@@ -431,14 +454,15 @@ def downscale(
         from pipelines.train import check_settings
 
         check_settings({"seed": seed})
-    _check_scale(scale, model, checkpoint, guidance, guidance_bands, fit)
+    _check_scale(scale, model, checkpoint, guidance, guidance_bands, fit, align)
     output_path, out_dir_path = _optional_path(output), _optional_path(out_dir)
     folder = out_dir_path or (output_path.parent if output_path is not None else None)
     if folder is not None:  # a run that writes nothing leaves no empty folder of its making behind
         created = missing_folders(folder)
         ctx.call_on_close(lambda: remove_if_empty(created))
     typed = _inputs(inputs)
-    name_as_typed(ctx, _typed_names(typed, output, out_dir))
+    name_as_typed(ctx, _typed_names(typed, output, out_dir, quicklook))
+    png = _optional_path(quicklook)
     paths = [Path(t) for t in typed]
     scene = None
     if any(holds_products(p) for p in paths):  # one scene's product folders (another folder
@@ -483,26 +507,28 @@ def downscale(
                                tags=scene.tags if scene is not None else {})
     if scene is not None:  # the downscale's warning of ingest's constant dem, worded for this command
         options = replace(options, dem_hint="pass --dem DEM.tif for its full accuracy")
-    if quicklook is not None:
+    if png is not None:
         from pipelines.quicklook import check_png_name
 
         if len(jobs) > 1:
             raise InputError("--quicklook", "applies to a single input", "run groklst quicklook on each output")
         if not jobs:  # an empty stdin list: nothing to draw, the name still checked
-            check_png_name(quicklook)
-    if quicklook is not None and jobs:
-        if same_path(quicklook, jobs[0].output):
+            check_png_name(png)
+    if png is not None and jobs:
+        if same_path(png, jobs[0].output):
             raise InputError("--quicklook", f"names the output GeoTIFF {jobs[0].output}", "give the PNG another name")
-        if save_checkpoint is not None and same_path(quicklook, save_checkpoint):
-            raise InputError(quicklook, "is also the --save-checkpoint file; one would overwrite the other",
+        if save_checkpoint is not None and same_path(png, save_checkpoint):
+            raise InputError(png, "is also the --save-checkpoint file; one would overwrite the other",
                              "give the PNG another name")
-        refuse_input_as_output(quicklook, _read_files(scene, jobs[0]))  # said before its extension
-        check_png_name(quicklook)
-        _check_quicklook_writable(quicklook, jobs[0], overwrite, skip_existing, _read_files(scene, jobs[0]))
-        jobs = [replace(jobs[0], quicklook=quicklook)]  # drawn before the scene's line, which says how it went
+        _refuse_quicklook_onto_input(png, _read_files(scene, jobs[0]))  # said before its extension
+        check_png_name(png)
+        _check_quicklook_writable(png, jobs[0], overwrite, skip_existing, _read_files(scene, jobs[0]))
+        jobs = [replace(jobs[0], quicklook=png)]  # drawn before the scene's line, which says how it went
     fit_options = build_fit_options(model, checkpoint, dask_scheduler, jobs, fit_iters, fit_seconds,
                                     fit_lr, degradation, fallback, units, seed, device, fit_candidates,
                                     fit_select, fit_psf, fit_residual) if fit else None
+    if fit_options is not None:
+        _check_fit_execution(precision, compile_model, fit_options)
     scales = _run_scales(jobs, scale, checkpoint, model, fit)
     if not scales and scene is not None and scene.scale is not None and (fit or model is not None):
         scales = {scene.scale}  # an interpolator or a fit: the products' pixel sizes give the scale
@@ -511,7 +537,7 @@ def downscale(
     if scene is not None:
         if fit_options is None:  # a raster run checks it before its model loads: here before the ingest
             _check_model_choice(checkpoint, model)
-        if not start_product_scene(ctx, scene, overwrite, skip_existing, as_json, save_checkpoint, quicklook):
+        if not start_product_scene(ctx, scene, overwrite, skip_existing, as_json, save_checkpoint, png):
             return  # --skip-existing, and the output exists
         # one warning of a missing --dem: the ingest's for a fit, the downscale's for a model reading the band
         ingest_seconds = ingest_scene(scene, how, as_json, dem_warned=fit)
@@ -549,7 +575,7 @@ def downscale(
             jobs, options = _aligned_for_fit(ctx, jobs[0], options)
         if run_fit(jobs[0], fit_options, options, fallback, save_checkpoint, as_json, ingest_seconds,
                    skip_existing) == "ok":
-            _said_quicklook(quicklook)
+            _said_quicklook(png)
         return
     _check_model_choice(checkpoint, model)
     # the scheduler before the model: a bad address fails without loading it
@@ -574,7 +600,7 @@ def downscale(
         # a refused scene runs on the cluster too, whose workers read the files: said as it ends
         with closing(run_dask(jobs, source, options, client, skip_existing=skip_existing,
                               late=lambda report: say_once(report, as_json, said))) as reports:
-            statuses = [r.status for r in say_all(map(_noted_quicklook(quicklook), reports), as_json, said)]
+            statuses = [r.status for r in say_all(map(_noted_quicklook(png), reports), as_json, said)]
     else:
         statuses = []
         with progress() as bar:
@@ -600,7 +626,7 @@ def downscale(
                 statuses.append(report.status)
     exit_status(statuses)
     if statuses == ["ok"]:
-        _said_quicklook(quicklook)
+        _said_quicklook(png)
 
 
 def _check_named_files(checkpoint: Optional[Path], guidance: Optional[Path]) -> None:
@@ -682,6 +708,15 @@ def _fit_output_done(scene: Optional[ProductScene], job: SceneJob, overwrite: bo
         report = SceneReport(shown, str(job.output), status="skipped", seconds=seconds)
         say(unsaved_checkpoint(skipped_quicklook(report, job.quicklook), save_checkpoint), as_json)
     return done
+
+
+def _refuse_quicklook_onto_input(png: Path, inputs: list[Path]) -> None:
+    """Refuse a --quicklook PNG that is one of the run's inputs, naming --quicklook as the
+    clashing output (QA: "the output is one of the inputs" read as if -o were meant)."""
+    for source in inputs:
+        if same_path(png, source):
+            raise InputError("--quicklook", f"names the input {source}; it would be overwritten",
+                             "give the PNG another name")
 
 
 def _check_quicklook_writable(png: Path, job: SceneJob, overwrite: bool, skip_existing: bool,
