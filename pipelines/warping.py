@@ -22,6 +22,8 @@ from pipelines.geotiff import BLOCK, read_stored
 from pipelines.grids import Grid, footprint_in, ordered_bounds
 
 _PAD = 4  # source pixels read around a strip's footprint: the widest kernel used (cubic) and edges
+_KERNEL_REACH = 4  # a kernel's reach in output pixels (lanczos: 3), GDAL widening it by the downsampling ratio
+_MASKED_CHUNK_BYTES = 64 * 2**20  # about the source bytes a masked warp holds at a time, per band
 
 
 def warp_bands(
@@ -59,20 +61,85 @@ def _mask_beside_nodata(src: rasterio.DatasetReader, band: int) -> bool:
 
 
 def _warp_masked(src: rasterio.DatasetReader, indexes: list[int], grid: Grid, out: np.ndarray,
-                 src_nodata: float | None, resampling: Resampling) -> None:
+                 src_nodata: float | None, resampling: Resampling, budget: int = _MASKED_CHUNK_BYTES) -> None:
     """Warp the source pixels under ``grid`` into ``out`` from memory, NaN where the file's mask
-    says nodata or a pixel holds the declared (or the given) nodata (:func:`read_stored`)."""
-    window = source_window(src, grid, _PAD)
-    if window is None:
+    says nodata or a pixel holds the declared (or the given) nodata (:func:`read_stored`).
+
+    Memory stays bounded: one band at a time, in float32 where that is exact, and ``grid`` in
+    row chunks whose source pixels take about ``budget`` bytes. Each chunk reads its footprint
+    plus a margin wider than any kernel, clipped to the whole strip's window, so every output
+    pixel sees the same source pixels as when the strip was warped at once (strip edges
+    included). A strip reaching past the source's top or bottom is warped whole: GDAL then
+    sizes its kernels from the clipped footprint of the region warped, which chunks would change.
+    """
+    strip = source_window(src, grid, _PAD)
+    if strip is None:
         return
-    data = read_stored(src, indexes, window, src.name)
-    values = np.ma.filled(data.astype(np.float64), np.nan)
+    ratio = max(1.0, strip.width / grid.width, strip.height / grid.height)
+    margin = _PAD + math.ceil(_KERNEL_REACH * ratio)
+    rows = _chunk_rows(src, indexes, strip, grid, margin, budget) if _rows_inside(src, grid) else grid.height
+    for top in range(0, grid.height, rows):
+        chunk = grid_rows(grid, top, min(rows, grid.height - top))
+        window = _clipped_window(src, chunk, margin, strip)
+        if window is None:
+            continue
+        transform = src.transform @ Affine.translation(window.col_off, window.row_off)
+        for index, layer in zip(indexes, out[:, top:top + chunk.height]):
+            reproject(_masked_values(src, index, window, src_nodata), layer, src_transform=transform,
+                      src_crs=src.crs, src_nodata=np.nan, dst_transform=chunk.transform, dst_crs=chunk.crs,
+                      dst_nodata=np.nan, resampling=resampling)
+
+
+def _chunk_rows(src: rasterio.DatasetReader, indexes: list[int], strip: Window, grid: Grid, margin: int,
+                budget: int) -> int:
+    """Grid rows per chunk: as many as keep one band's source pixels (as stored, masks and the
+    float copies, :func:`_bytes_per_pixel`) near ``budget`` bytes; at least one."""
+    per_row = strip.width * max(_bytes_per_pixel(np.dtype(src.dtypes[i - 1])) for i in indexes)
+    source_rows = budget // max(1, per_row) - 2 * margin
+    return max(1, int(source_rows * grid.height / strip.height))
+
+
+def _rows_inside(src: rasterio.DatasetReader, grid: Grid) -> bool:
+    """Whether ``grid``'s footprint lies within the source's rows (no part past its top or bottom)."""
+    left, bottom, right, top = footprint_in(grid.crs, grid_bounds(grid), src.crs, ordered_bounds(src.bounds))
+    rows = [(~src.transform @ (x, y))[1] for x in (left, right) for y in (bottom, top)]
+    return min(rows) >= 0 and max(rows) <= src.height
+
+
+def _bytes_per_pixel(stored: np.dtype) -> int:
+    """Bytes one source pixel of one band takes while warped from memory: the stored value, the
+    read's mask and the declared-nodata hits, and the float values."""
+    return stored.itemsize + 2 + _float_for(stored).itemsize
+
+
+def _float_for(stored: np.dtype) -> np.dtype:
+    """float32 where it holds every ``stored`` value exactly (8/16-bit integers, float32), else
+    float64: the warp then sees the very same numbers in half the memory."""
+    exact = stored.kind in "iu" and stored.itemsize <= 2 or stored == np.float32
+    return np.dtype(np.float32 if exact else np.float64)
+
+
+def _clipped_window(src: rasterio.DatasetReader, chunk: Grid, margin: int, strip: Window) -> Window | None:
+    """The source pixels under ``chunk`` plus ``margin``, within the whole strip's window."""
+    window = source_window(src, chunk, margin)
+    if window is None:
+        return None
+    col0, row0 = max(window.col_off, strip.col_off), max(window.row_off, strip.row_off)
+    col1 = min(window.col_off + window.width, strip.col_off + strip.width)
+    row1 = min(window.row_off + window.height, strip.row_off + strip.height)
+    if col1 <= col0 or row1 <= row0:
+        return None
+    return Window(col0, row0, col1 - col0, row1 - row0)
+
+
+def _masked_values(src: rasterio.DatasetReader, index: int, window: Window, src_nodata: float | None) -> np.ndarray:
+    """Band ``index`` in ``window`` as floats, NaN where masked or holding ``src_nodata``."""
+    data = read_stored(src, index, window, src.name)
+    values = np.ma.getdata(data).astype(_float_for(data.dtype))
+    values[np.ma.getmaskarray(data)] = np.nan
     if src_nodata is not None and not np.isnan(src_nodata):
-        values[values == src_nodata] = np.nan
-    transform = src.transform @ Affine.translation(window.col_off, window.row_off)
-    for layer, source in zip(out, values):
-        reproject(source, layer, src_transform=transform, src_crs=src.crs, src_nodata=np.nan,
-                  dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=np.nan, resampling=resampling)
+        values[values == np.float64(src_nodata)] = np.nan  # compared as float64, as the value is declared
+    return values
 
 
 def grid_bounds(grid: Grid) -> tuple[float, float, float, float]:
