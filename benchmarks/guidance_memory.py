@@ -6,9 +6,10 @@ are generated (written strip by strip, so the benchmark itself stays small); eac
 at x3 (10 m guidance: 1 band + 4 class fractions + 1 DEM band) in a fresh process. Peak RSS is
 that process's ``VmHWM`` (see benchmarks/peak_memory.py); seconds are the whole process.
 
-A second table warps a masked source: 1 m, 4 bands of uint16 with nodata 0 and an internal
-mask (warped from memory, as GDAL's warper drops such a mask), N x N m under a 30 m LST of the
-same extent, at x3.
+A second table builds from a 1 m, 4-band source, N x N m under a 30 m LST of the same extent,
+at x3: uint16 with nodata 0 and an internal mask (warped from memory, as GDAL's warper drops
+such a mask), uint16 with nodata 0 and no mask (GDAL warps it; no value check, integers cannot
+hold inf), and float32 reflectances with no mask (GDAL warps it; its values are checked for inf).
 
 Usage: python benchmarks/guidance_memory.py [--width 600] [--heights 300,1200,2400] [--masked 1950,3900]
 """
@@ -80,12 +81,16 @@ def make_scene(folder: Path, width: int, height: int) -> list[str]:
     return [str(lst), f"swir={swir}", f"dem={dem}", "--categorical", f"landcover={landcover}"]
 
 
-def write_masked(path: Path, size: int) -> None:
-    """A 1 m, 4-band uint16 source of ``size`` x ``size`` px at (X0, Y0): nodata 0 (held by some
-    pixels) and an internal mask that says nodata in one 300 m block of 7."""
-    profile = {"driver": "GTiff", "width": size, "height": size, "count": 4, "dtype": "uint16", "crs": UTM,
-               "transform": Affine(1, 0, X0, 0, -1, Y0), "nodata": 0, "tiled": True, "blockxsize": 512,
-               "blockysize": 512, "compress": "deflate"}
+SOURCE_KINDS = {"uint16, mask": ("uint16", True), "uint16": ("uint16", False), "float32": ("float32", False)}
+
+
+def write_source(path: Path, size: int, dtype: str = "uint16", masked: bool = True) -> None:
+    """A 1 m, 4-band source of ``size`` x ``size`` px at (X0, Y0): uint16 DNs with nodata 0 (held
+    by some pixels), or float32 reflectances (DN / 10000, no nodata); with ``masked``, an internal
+    mask that says nodata in one 300 m block of 7."""
+    profile = {"driver": "GTiff", "width": size, "height": size, "count": 4, "dtype": dtype, "crs": UTM,
+               "transform": Affine(1, 0, X0, 0, -1, Y0), "nodata": 0 if dtype == "uint16" else None,
+               "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "deflate"}
     with Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(path, "w", **profile) as dst:
         for top in range(0, size, 512):
             rows, cols = np.mgrid[top:min(size, top + 512), 0:size]
@@ -93,8 +98,10 @@ def write_masked(path: Path, size: int) -> None:
             data = np.stack([1000 + 500 * np.sin(cols / (50 + 9 * b)) * np.cos(rows / 70) + 300 * b
                              for b in range(4)]).astype("uint16")
             data[:, (cols + rows) % 997 < 5] = 0
-            dst.write(data, window=window)
-            dst.write_mask(np.where((cols // 300 + rows // 300) % 7 == 0, 0, 255).astype("uint8"), window=window)
+            dst.write(data if dtype == "uint16" else (data / 10000).astype(dtype), window=window)
+            if masked:
+                dst.write_mask(np.where((cols // 300 + rows // 300) % 7 == 0, 0, 255).astype("uint8"),
+                               window=window)
 
 
 def run_guidance(args: list[str]) -> tuple[float, float]:
@@ -109,20 +116,21 @@ def run_guidance(args: list[str]) -> tuple[float, float]:
     return seconds, info["peak_rss_mib"]
 
 
-def masked_table(sizes: list[int], tmp: Path) -> None:
-    """Seconds and peak RSS of guidance from a masked 1 m source, per source size."""
-    print("# groklst guidance at x3 from a 1 m 4-band uint16 source with an internal mask and nodata 0")
-    print(f"{'source px':>12}{'guidance px':>14}{'seconds':>10}{'peak RSS MiB':>14}")
-    for size in sizes:
-        folder = tmp / f"masked{size}"
+def source_table(sizes: list[int], tmp: Path) -> None:
+    """Seconds and peak RSS of guidance from a 1 m source (masked uint16, uint16, float32), per size."""
+    print("# groklst guidance at x3 from a 1 m 4-band source (mask: internal mask beside nodata 0)")
+    print(f"{'source':>14}{'source px':>12}{'guidance px':>14}{'seconds':>10}{'peak RSS MiB':>14}")
+    for (kind, (dtype, masked)), size in ((k, n) for k in SOURCE_KINDS.items() for n in sizes):
+        folder = tmp / f"{dtype}{'_mask' if masked else ''}{size}"
         folder.mkdir()
         lst_px = size // 30
         write_field(folder / "lst.tif", UTM, Affine(30, 0, X0, 0, -30, Y0), lst_px, lst_px, "float32",
                     lambda x, y: 300 + 5 * np.sin(x / 500) * np.cos(y / 700))
-        write_masked(folder / "masked.tif", size)
-        seconds, peak = run_guidance([str(folder / "lst.tif"), str(folder / "masked.tif"),
+        write_source(folder / "source.tif", size, dtype, masked)
+        seconds, peak = run_guidance([str(folder / "lst.tif"), str(folder / "source.tif"),
                                       "-o", str(folder / "guidance.tif")])
-        print(f"{f'{size}x{size}x4':>12}{f'{lst_px * 3}x{lst_px * 3}':>14}{seconds:>10.1f}{peak:>14.0f}", flush=True)
+        print(f"{kind:>14}{f'{size}x{size}x4':>12}{f'{lst_px * 3}x{lst_px * 3}':>14}{seconds:>10.1f}"
+              f"{peak:>14.0f}", flush=True)
         for path in folder.iterdir():
             path.unlink()
 
@@ -131,7 +139,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--width", type=int, default=600, help="LST pixels across")
     parser.add_argument("--heights", default="300,1200,2400", help="LST rows, comma-separated")
-    parser.add_argument("--masked", default="1950,3900", help="masked 1 m source sizes (px), comma-separated")
+    parser.add_argument("--masked", default="1950,3900", help="1 m source sizes (px) of the second table, comma-separated")
     args = parser.parse_args()
     print("# groklst guidance at x3: 20 m raster + 10 m class map (4 fractions) + EPSG:4326 DEM,"
           " one process per size")
@@ -146,7 +154,7 @@ def main() -> None:
             print(f"{lst_px:>12}{fine_px:>14}{seconds:>10.1f}{peak:>14.0f}", flush=True)
             for path in folder.iterdir():
                 path.unlink()
-        masked_table([int(n) for n in args.masked.split(",")], Path(tmp))
+        source_table([int(n) for n in args.masked.split(",")], Path(tmp))
 
 
 if __name__ == "__main__":

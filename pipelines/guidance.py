@@ -56,7 +56,9 @@ from pipelines.grids import (
 )
 from pipelines.lst_values import check_single_band
 from pipelines.raster_names import display_name, source_tag, subdataset
-from pipelines.warping import grid_bounds, grid_rows, source_window, warp_bands
+from pipelines.warping import (
+    _MASKED_CHUNK_BYTES, _bytes_per_pixel, grid_bounds, grid_rows, source_window, warp_bands,
+)
 
 INDEX_BANDS = {"ndvi": ("red", "nir"), "ndwi": ("green", "nir"), "ndmvi": ("red", "nir")}
 INDEX_UNIT = "1"  # indices are dimensionless: the unit ingest and the dataset give them
@@ -66,6 +68,7 @@ REFINE_METHODS = {"bilinear": Resampling.bilinear, "cubic": Resampling.cubic}
 MAX_CLASSES = 32  # more distinct values than this is a continuous raster, not a class map
 _SCAN_ROWS = 512  # source rows read at a time while listing the classes of a map
 _PAD = 2  # source pixels read around a strip's footprint (interpolation kernels, edges)
+_CHECK_CHUNK_BYTES = _MASKED_CHUNK_BYTES  # about the source bytes the value check holds at a time
 ProgressCallback = Callable[[int, int, str], None]  # (done, total, what)
 
 
@@ -256,19 +259,55 @@ class _Continuous:
     def _check_source(self, grid: Grid) -> None:
         """Refuse +-inf (and values beyond float32's range once scaled) in the source pixels under
         ``grid``, naming the source file and band: warped, they became inf in the output,
-        refused later by ``downscale`` under the built file's name, far from their cause. This
-        reads those pixels once more (GDAL's block cache usually still holds them)."""
+        refused later by ``downscale`` under the built file's name, far from their cause.
+
+        This reads those pixels once more (GDAL's block cache usually still holds them), in
+        bounded memory as the masked warp: one band at a time, in row chunks of about
+        ``_CHECK_CHUNK_BYTES`` (the whole window of every band took most of the peak, growing
+        with the source's resolution). Every band of a chunk is checked before the next chunk:
+        a pixel-interleaved file decodes a block for all bands, which the cache then still holds
+        (band by band over the whole window decoded each block once per band when the window's
+        blocks outgrew the cache). Bands that cannot hold such values are not read."""
         window = source_window(self.src, grid, _PAD)
-        if window is not None:
-            bands = list(range(1, self.src.count + 1))
-            data = read_stored(self.src, bands, window, self.path)
-            refuse_unusable(self.src, data, bands, window, self.path, self.scaling)
+        bands = [band for band, scaling in enumerate(self.scaling, start=1)
+                 if _may_be_unusable(np.dtype(self.src.dtypes[band - 1]), scaling)]
+        if window is None or not bands:
+            return
+        for part in _row_chunks(window, _chunk_height(self.src, bands, window.width, _CHECK_CHUNK_BYTES)):
+            for band in bands:
+                data = read_stored(self.src, band, part, self.path)
+                refuse_unusable(self.src, data, band, part, self.path, [self.scaling[band - 1]])
 
     def describe(self, named: SourceName = display_name) -> list[dict[str, str]]:
         """One row per band; ``named`` names the source file (short in messages, absolute in tags)."""
         return [{"name": n, "source": f"{named(self.path)} band {i}{_scaling_text(scale, offset)}",
                  "resampling": self.resampling.name, "unit": u}
                 for i, (n, u, (scale, offset)) in enumerate(zip(self.names, self.units, self.scaling), start=1)]
+
+
+def _may_be_unusable(stored: np.dtype, scaling: tuple[float, float]) -> bool:
+    """Whether a band stored as ``stored`` and scaled by ``scaling`` (scale, offset) can hold
+    +-inf or values beyond float32's range: floats can; integers (no inf, at most ~1.8e19) only
+    when a scale or offset is set (:func:`refuse_band_values` looks at nothing else)."""
+    return stored.kind == "f" or scaling != (1.0, 0.0)
+
+
+def _chunk_height(src: rasterio.DatasetReader, bands: list[int], width: int, budget: int) -> int:
+    """Source rows per chunk of the check: as many as keep one band's pixels ``width`` wide near
+    ``budget`` bytes (as warping sizes them, :func:`_bytes_per_pixel`), whole block rows of the
+    file when at least one fits (no block decoded for two chunks); at least one row."""
+    per_pixel = max(_bytes_per_pixel(np.dtype(src.dtypes[band - 1])) for band in bands)
+    rows = max(1, budget // max(1, width * per_pixel))
+    block = src.block_shapes[bands[0] - 1][0]
+    return rows - rows % block if rows >= block else rows
+
+
+def _row_chunks(window: Window, rows: int) -> list[Window]:
+    """``window`` cut into row chunks at the multiples of ``rows`` (block boundaries, when
+    ``rows`` is whole blocks), in file order."""
+    bottom = window.row_off + window.height
+    tops = [window.row_off, *range((window.row_off // rows + 1) * rows, bottom, rows)]
+    return [Window(window.col_off, top, window.width, end - top) for top, end in zip(tops, [*tops[1:], bottom])]
 
 
 def _scaling_text(scale: float, offset: float) -> str:
