@@ -62,7 +62,7 @@ class MaskRule:
                 raise InputError(path, f"is stored as {dtype.name}: bit flags need an integer mask",
                                  "give the QA raster itself, or flag by --values")
             largest = float(np.finfo(dtype).max)
-            odd = [v for v in self.values if abs(v) > largest]
+            odd = [v for v in self.values if math.isfinite(v) and abs(v) > largest]  # ±inf: a float holds it
             if odd:
                 raise InputError("--values", f"{', '.join(f'{v:g}' for v in odd)} cannot occur in {path}'s "
                                              f"{dtype.name} pixels", f"give values within ±{largest:.4g}")
@@ -158,6 +158,8 @@ def mask_raster(path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
                     report.masked += int(flagged.sum())
                     stored = np.ma.getdata(values).copy()
                     stored[:, flagged] = np.asarray(nodata).astype(dtype)
+                    stored[~band_valid] = np.asarray(nodata).astype(dtype)  # masked in the input (its own
+                    # mask, internal or .msk, which the copy does not carry): nodata in the copy too
                     dst.write(stored, window=window)
                 dst.update_tags(masked_pixels=str(report.masked))
             if clash is not None:

@@ -4,6 +4,7 @@ in a float32 band is -999.9000244, which a float64 -999.9 never equalled, so not
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -40,3 +41,39 @@ def test_a_value_beyond_a_float32_mask_is_refused(tmp_path: Path, capsys) -> Non
     assert run(["mask", str(raster), str(mask), "--values", "1e39", "-o", str(tmp_path / "m.tif")]) == 2
     assert capsys.readouterr().err.strip() == (
         f"error: --values: 1e+39 cannot occur in {mask}'s float32 pixels (hint: give values within ±3.403e+38)")
+
+
+def test_an_infinite_fill_is_a_value_a_float_mask_holds(tmp_path: Path) -> None:
+    """compare hints ``groklst mask F F --values -inf`` for a candidate whose second fill is -inf:
+    88279ff refused -inf as beyond float32's range."""
+    lst = np.array([[290.0, -np.inf, 291.0, 292.0], [293.0, 294.0, -np.inf, 295.0]])
+    raster = _write(tmp_path / "c.tif", lst, "float32", nodata=-9999.0)
+    out = tmp_path / "c_masked.tif"
+    assert run(["-q", "mask", str(raster), str(raster), "--values", "-inf", "-o", str(out)]) == 0
+    with rasterio.open(out) as src:
+        assert src.nodata == -9999.0
+        assert (src.read_masks(1) > 0).tolist() == [[True, False, True, True], [True, True, False, True]]
+
+
+def test_pixels_the_input_masks_itself_stay_nodata_in_the_copy(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """A raster with an internal mask: its masked pixels were written with their stored value
+    under the copy's nodata-only validity, so they read as data again (review R3: 200 valid where
+    --json said 100)."""
+    profile = {**PROFILE, "width": 4, "height": 4, "dtype": "uint16"}
+    raster = tmp_path / "in.tif"
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(raster, "w", **profile) as dst:
+        dst.write(np.full((4, 4), 500, np.uint16), 1)
+        own = np.full((4, 4), 255, np.uint8)
+        own[0] = 0
+        dst.write_mask(own)
+    cloud = np.zeros((4, 4))
+    cloud[2:] = 1
+    with rasterio.open(tmp_path / "cloud.tif", "w", dtype="uint8", **{**PROFILE, "width": 4, "height": 4}) as dst:
+        dst.write(cloud.astype(np.uint8), 1)
+    out = tmp_path / "out.tif"
+    assert run(["-q", "mask", str(raster), str(tmp_path / "cloud.tif"), "--fill", "0", "-o", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    with rasterio.open(out) as src:
+        valid = src.read(1, masked=True).count()
+        assert src.read(1)[0].tolist() == [0, 0, 0, 0]
+    assert (report["valid_before"], report["valid_after"], valid) == (12, 4, 4)
