@@ -132,6 +132,13 @@ def georeferencing_checked_later() -> Iterator[None]:
         yield
 
 
+def check_raster(path: str | os.PathLike[str]) -> None:
+    """Refuse ``path`` as :func:`open_raster` would (missing, a folder, unreadable), reading only
+    its header: for inputs checked before a run may be skipped."""
+    with open_raster(path):
+        pass
+
+
 def open_raster(path: str | os.PathLike[str]) -> rasterio.DatasetReader:
     """Open a raster for reading, turning missing or unreadable files into an :class:`InputError`.
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pipelines import lst_retrieval
 from pipelines.errors import InputError
+from pipelines.geotiff import check_raster
 from pipelines.saturation import SaturationOptions
 
 LST_METHODS = ("split-window", "single-channel")
@@ -71,11 +72,14 @@ class ProductIngest:
     retrieval_config: Path | None = None
 
     def check(self) -> None:
-        """Refuse an unknown method or saturation policy, saturation levels no band can take, or an
-        unreadable retrieval TOML before a scene takes a while (or is skipped)."""
+        """Refuse an unknown method or saturation policy, saturation levels no band can take, an
+        unreadable retrieval TOML or a --dem that is no raster before a scene takes a while (or is
+        skipped: a typo in --dem passed unnoticed in every rerun of an archive)."""
         check_lst_method(self.lst_method)
         self.saturation.check()
         lst_retrieval.load_config(self.retrieval_config)
+        if self.dem is not None:
+            check_raster(self.dem)
 
     def files(self) -> list[Path]:
         """The files the ingest reads besides the products' own (the DEM, the retrieval TOML and

@@ -166,3 +166,29 @@ def test_bad_ingest_options_are_refused_before_a_skip(scene: tuple[Path, Path, P
     assert code == 2 and line["status"] == "error", line
     assert line["error"].startswith(options[0] if options[0] != "--retrieval-config" else options[1]), line
     assert _state(lst, guidance) == before
+
+
+@pytest.mark.parametrize("option", ["--dem", "--lst"])
+def test_a_missing_dem_or_lst_is_refused_before_a_skip(scene: tuple[Path, Path, Path], capsys,
+                                                       tmp_path: Path, option: str) -> None:
+    """A typo in --dem or --lst was skipped with exit 0 on every finished scene (review R3)."""
+    products, lst, guidance = scene
+    missing = tmp_path / "no_such.tif"
+    before = _state(lst, guidance)
+    code, line = _ingest(capsys, products, lst.parent, "--skip-existing", option, str(missing))
+    assert (code, line["status"], line["error"]) == (2, "error", f"{missing}: file not found (hint: check the path)")
+    assert _state(lst, guidance) == before
+
+
+def test_downscale_of_products_refuses_a_missing_dem_before_a_skip(archive: tuple[Path, Path], tmp_path: Path,
+                                                                   capsys) -> None:
+    products, _ = archive
+    out = tmp_path / "fine.tif"
+    assert run(["-q", "downscale", str(products), "-m", "bicubic", "-o", str(out)]) == 0
+    before = _state(out)
+    capsys.readouterr()
+    missing = tmp_path / "no_such_dem.tif"
+    assert run(["-q", "downscale", str(products), "-m", "bicubic", "-o", str(out), "--skip-existing",
+                "--dem", str(missing)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {missing}: file not found (hint: check the path)"
+    assert _state(out) == before

@@ -52,6 +52,7 @@ def ingest(
     """
     from pipelines.ingest import IngestWarning, ingest_product  # imports scipy: not at start-up
     from pipelines.atomic import OutputExists
+    from pipelines.geotiff import check_raster
     from pipelines.product_ingest import ProductIngest, ingest_outputs
 
     shown = ", ".join(str(p) for p in products)
@@ -64,6 +65,8 @@ def ingest(
                          "--skip-existing keeps existing outputs, --overwrite replaces them")
     saturation = ingest_options.saturation_options(saturated, saturation_dn)
     ProductIngest(dem, coregister, destripe, saturation, lst_method, retrieval_config).check()  # before a skip too
+    if lst is not None:
+        check_raster(lst)
     _check_retrieval_only(ctx, lst)
     decoding = lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible)
     if lst is None and (decoding.nodata or scale_factor is not None or offset is not None
