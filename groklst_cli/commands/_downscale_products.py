@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, NoReturn, Optional
 
 import typer
 
+from groklst_cli import lst_options
 from groklst_cli.commands._scene_reports import failure_status, say, unsaved_checkpoint
 from groklst_cli.console import info, progress, state, warn, warnings_shown
 from pipelines.atomic import (
@@ -31,9 +32,6 @@ if TYPE_CHECKING:
     from pipelines.sdgsat import Product
 
 
-# downscale's options that say how to read an LST file: a product run's LST is groklst's own, in Kelvin
-LST_FILE_OPTIONS = ("scale_factor", "offset", "nodata", "mask_implausible", "units")
-
 
 def check_product_run(ctx: typer.Context, paths: list[Path], guidance: Optional[Path], align: bool,
                       dask_scheduler: Optional[str]) -> None:
@@ -49,20 +47,7 @@ def check_product_run(ctx: typer.Context, paths: list[Path], guidance: Optional[
     if dask_scheduler:
         raise InputError("--dask-scheduler", "SDGSAT-1 product folders are ingested and downscaled here",
                          "ingest the scenes with groklst ingest, then distribute the LST rasters")
-    _refuse_lst_file_options(ctx)
-
-
-def _refuse_lst_file_options(ctx: typer.Context) -> None:
-    """Refuse the options that say how to read an LST file (QA: --scale-factor 1.1 silently wrote
-    an output 31 K too hot, --offset -273.15 one in Celsius): there is no file here, groklst
-    retrieves the LST in Kelvin itself. --units-out, which says how to write, still applies."""
-    from groklst_cli.option_sources import was_given
-
-    for param in ctx.command.params:
-        if param.name in LST_FILE_OPTIONS and was_given(ctx, param.name):
-            option = param.opts[0]
-            raise InputError(option, "does not apply to SDGSAT-1 product folders: groklst retrieves their "
-                             "LST in Kelvin itself", f"drop {option}")
+    lst_options.refuse_for_products(ctx, "drop {option}")  # no LST file here: groklst retrieves it in Kelvin
 
 
 @dataclass(frozen=True)
