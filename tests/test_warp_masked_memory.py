@@ -122,3 +122,29 @@ def test_reads_one_band_at_a_time_within_the_budget(tmp_path: Path, monkeypatch:
         np.testing.assert_array_equal(got, _whole_strip(src, grid, Resampling.average))
     assert all(isinstance(bands, int) for bands, _ in reads)
     assert len(reads) > 3 and max(height for _, height in reads) < 150  # the strip: 300 rows
+
+
+def _geographic_source(path: Path, left: float) -> Path:
+    """A masked float32 source in EPSG:4326 (about 3.5 m pixels near 52 N), its left edge at ``left``."""
+    values = (np.random.default_rng(1).random((1, 400, 300)) * 100).astype(np.float32)
+    mask = np.full((400, 300), 255, np.uint8)
+    mask[130:137] = 0
+    profile = dict(driver="GTiff", width=300, height=400, count=1, dtype="float32", crs="EPSG:4326",
+                   transform=Affine(5e-5, 0, left, 0, -5e-5, 51.9837), nodata=-9999)
+    with Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(path, "w", **profile) as dst:
+        dst.write(values)
+        dst.write_mask(mask)
+    return path
+
+
+@pytest.mark.parametrize("resampling", [Resampling.bilinear, Resampling.cubic])
+def test_a_reprojected_source_gives_the_same_values_at_any_budget(tmp_path: Path, resampling: Resampling) -> None:
+    """Chunks of a reprojected source whose edge lies inside the grid changed bilinear and cubic
+    values by up to 23 and 32 (of 0..100): GDAL sizes its kernels from the footprint of the region
+    warped. Such sources are warped a strip at a time (review R4)."""
+    grid = Grid(CRS.from_epsg(32632), Affine(10, 0, 400000, 0, -10, 5760000), 120, 120)
+    with rasterio.open(_geographic_source(tmp_path / "g.tif", 7.5489)) as src:
+        whole, chunked = (np.full((1, 120, 120), np.nan, np.float32) for _ in range(2))
+        _warp_masked(src, [1], grid, whole, -9999.0, resampling, budget=10**12)
+        _warp_masked(src, [1], grid, chunked, -9999.0, resampling, budget=20_000)
+    np.testing.assert_array_equal(chunked, whole)
