@@ -63,11 +63,11 @@ def ingest(
     if skip_existing and overwrite:
         raise InputError("--skip-existing", "give --skip-existing or --overwrite, not both",
                          "--skip-existing keeps existing outputs, --overwrite replaces them")
+    _check_retrieval_only(ctx, lst)  # first: with --lst a retrieval option is the mistake, not its file
     saturation = ingest_options.saturation_options(saturated, saturation_dn)
     ProductIngest(dem, coregister, destripe, saturation, lst_method, retrieval_config).check()  # before a skip too
     if lst is not None:
         check_raster(lst)
-    _check_retrieval_only(ctx, lst)
     decoding = lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible)
     if lst is None and (decoding.nodata or scale_factor is not None or offset is not None
                         or mask_implausible or units is not Units.auto):
