@@ -267,8 +267,7 @@ def refuse_band_values(path: str | os.PathLike[str], band: str, stored: np.ndarr
         beyond = valid & np.isfinite(stored) & (np.abs(stored.astype(np.float64) * scale + offset) > FLOAT32_MAX)
     if beyond.any():
         first = stored[beyond][0].item()
-        sign = "-" if offset < 0 else "+"
-        scaled = "" if (scale, offset) == (1.0, 0.0) else f" once scaled (stored * {scale:g} {sign} {abs(offset):g})"
+        scaled = f" once scaled{scaling_text(scale, offset)}" if (scale, offset) != (1.0, 0.0) else ""
         raise _refusal(path, band, f"values beyond float32's range{scaled}, e.g. {first:g}", beyond, window,
                        f"no {quantity} is that large",
                        hint or _beyond_hint(stored[beyond], scaled))
@@ -313,6 +312,13 @@ def _beyond_hint(values: np.ndarray, scaled: str) -> str:
         fix = (f'set them to nodata: gdal_calc.py -A FILE --allBands=A --calc="where(abs(A) >= '
                f'{np.abs(distinct).min().item()!r}, nan, A)" --NoDataValue=nan --outfile=FIXED.tif ({_CALC_KEEPS})')
     return fix + (", or fix the band's scale/offset metadata (gdal_edit.py -scale S -offset O FILE)" if scaled else "")
+
+
+def scaling_text(scale: float, offset: float) -> str:
+    """How stored values are scaled, `` (stored * S + O)``, for tags and messages ('' when not)."""
+    if (scale, offset) == (1.0, 0.0):
+        return ""
+    return f" (stored * {scale:g} {'-' if offset < 0 else '+'} {abs(offset):g})"
 
 
 def band_scaling(src: rasterio.DatasetReader, bands: Iterable[int],

@@ -48,7 +48,7 @@ from pipelines.cog import layout
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import (
     BLOCK, apply_scaling, band_names, band_scaling, streaming_gdal_env, check_geotiff_name, creation_profile,
-    geotiff_output, open_raster, read_stored, refuse_alpha, refuse_unusable, unreadable,
+    geotiff_output, open_raster, read_stored, refuse_alpha, refuse_unusable, scaling_text, unreadable,
 )
 from pipelines.grids import (
     NO_GUIDANCE, Grid, check_geotransform, check_north_up, footprint_in, footprints_disjoint, ordered_bounds,
@@ -280,7 +280,7 @@ class _Continuous:
 
     def describe(self, named: SourceName = display_name) -> list[dict[str, str]]:
         """One row per band; ``named`` names the source file (short in messages, absolute in tags)."""
-        return [{"name": n, "source": f"{named(self.path)} band {i}{_scaling_text(scale, offset)}",
+        return [{"name": n, "source": f"{named(self.path)} band {i}{scaling_text(scale, offset)}",
                  "resampling": self.resampling.name, "unit": u}
                 for i, (n, u, (scale, offset)) in enumerate(zip(self.names, self.units, self.scaling), start=1)]
 
@@ -308,13 +308,6 @@ def _row_chunks(window: Window, rows: int) -> list[Window]:
     bottom = window.row_off + window.height
     tops = [window.row_off, *range((window.row_off // rows + 1) * rows, bottom, rows)]
     return [Window(window.col_off, top, window.width, end - top) for top, end in zip(tops, [*tops[1:], bottom])]
-
-
-def _scaling_text(scale: float, offset: float) -> str:
-    """How a band's stored values were scaled, for its ``source`` tag ('' when they were not)."""
-    if (scale, offset) == (1.0, 0.0):
-        return ""
-    return f" (stored * {scale:g} {'-' if offset < 0 else '+'} {abs(offset):g})"
 
 
 class _Categorical:
