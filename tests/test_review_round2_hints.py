@@ -52,6 +52,12 @@ def one_error(capsys: pytest.CaptureFixture[str]) -> str:
     return lines[0]
 
 
+def compare_refused(reference: Path, cand: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """The one error line of a compare of ``cand`` that is refused (exit 2)."""
+    assert run(["-q", "compare", str(reference), str(cand)]) == 2
+    return one_error(capsys)
+
+
 def paste_mask_hint(line: str) -> Path:
     """Run the ``groklst mask ...`` command the hint gives, as pasted; the copy it wrote."""
     argv = shlex.split(re.search(r"groklst (mask .*? -o \S+?)[,)]", line).group(1))
@@ -62,8 +68,7 @@ def paste_mask_hint(line: str) -> Path:
 def test_a_second_fill_at_the_type_extreme_is_set_to_the_declared_nodata(reference: Path, tmp_path: Path,
                                                                         capsys) -> None:
     cand = two_fills(reference, tmp_path / "cand.tif", nodata=0)
-    assert run(["-q", "compare", str(reference), str(cand)]) == 2
-    line = one_error(capsys)
+    line = compare_refused(reference, cand, capsys)
     assert line == (
         f"error: {cand}: the stored value 65535 (read as 373 K), the largest its uint16 data type holds, fills "
         "180 of 3,420 valid pixels (5.3%) and is not declared as nodata (hint: no product stores a measurement "
@@ -80,8 +85,7 @@ def test_a_second_fill_at_the_type_extreme_is_set_to_the_declared_nodata(referen
 
 def test_a_second_fill_read_as_149_k_is_set_to_the_declared_nodata(reference: Path, tmp_path: Path, capsys) -> None:
     cand = two_fills(reference, tmp_path / "cand.tif", nodata=65535)
-    assert run(["-q", "compare", str(reference), str(cand)]) == 2
-    line = one_error(capsys)
+    line = compare_refused(reference, cand, capsys)
     assert line == (
         f"error: {cand}: LST values 149..324.464 K are not all plausible land-surface temperatures (150..400 K; "
         "about 5.3% outside) (hint: the value 149 fills 5.3% of the scene and looks like a fill value: the file "
@@ -95,8 +99,7 @@ def test_a_second_fill_read_as_149_k_is_set_to_the_declared_nodata(reference: Pa
 def test_raw_numbers_with_a_second_fill_are_masked_then_declared_in_the_copy(reference: Path, tmp_path: Path,
                                                                             capsys) -> None:
     cand = two_fills(reference, tmp_path / "dn.tif", nodata=0, scaled=False, second=1)
-    assert run(["-q", "compare", str(reference), str(cand)]) == 2
-    line = one_error(capsys)
+    line = compare_refused(reference, cand, capsys)
     copy = tmp_path / "dn_masked.tif"
     assert line == (
         f"error: {cand}: stored values 1..51335 (no scale/offset declared) are not all plausible land-surface "
@@ -113,8 +116,7 @@ def test_raw_numbers_with_a_second_fill_are_masked_then_declared_in_the_copy(ref
 
 def test_a_file_without_nodata_is_still_told_to_declare_the_fill(reference: Path, tmp_path: Path, capsys) -> None:
     cand = two_fills(reference, tmp_path / "cand.tif", nodata=None)
-    assert run(["-q", "compare", str(reference), str(cand)]) == 2
-    assert one_error(capsys).endswith(
+    assert compare_refused(reference, cand, capsys).endswith(
         f"saturation flag: declare it as the file's nodata: gdal_edit.py -a_nodata 65535 {cand})")
 
 
