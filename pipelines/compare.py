@@ -252,8 +252,9 @@ def compare(reference: Path, candidates: Sequence[Path], *, units: Units = Units
             check_single_band(src, path)
         common = common_grid([Grid.of(s) for s in sources], paths)
         # The LST options read the reference; a candidate's reading is its file's to declare.
-        rules = [(decoding, units, Remedy()), *((LstDecoding(), Units.auto, Remedy.in_file(p, src.nodata))
-                                                for src, p in zip(sources[1:], candidates))]
+        rules = [(decoding, units, Remedy()),
+                 *((LstDecoding(), Units.auto, Remedy.in_file(p, src.nodata, src.dtypes[0]))
+                   for src, p in zip(sources[1:], candidates))]
         found_units = [_units(src, p.window, rule, p.path, role)
                        for src, p, rule, role in zip(sources, common.placed, rules, _roles(candidates))]
         moments = [Moments() for _ in candidates]

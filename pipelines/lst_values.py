@@ -233,10 +233,18 @@ class LstScan:
     def stored_text(self, value: float) -> str:
         """``value`` (from ``sample``) in stored units, the shortest text that ``--nodata``
         reads back to the very value the band stores (float32 -999.9, not -999.9000244140625)."""
-        stored = (value - self.offset) / self.scale
-        if self.integer_storage:
-            return str(round(stored))
-        return str(self.dtype.type(stored))
+        return stored_number((value - self.offset) / self.scale, self.dtype)
+
+
+def stored_number(value: float, dtype: DTypeLike) -> str:
+    """``value`` as stored in a band of ``dtype``, in the shortest text that reads back to that very
+    value: an integer type's nearest integer, a float type's shortest round-trip decimal (float32
+    -999.9, not -999.9000244140625), so a hint's number pasted into ``--nodata``, ``--values`` or
+    ``gdal_edit.py -a_nodata`` matches the stored pixels."""
+    kind = np.dtype(dtype)
+    if kind.kind in "iu":
+        return str(round(value))
+    return str(kind.type(value))
 
 
 def scan(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
@@ -316,6 +324,13 @@ class Fit:
     units: Units | None  # the unit to declare with it, None when it is the scene's own
 
 
+def declared_nodata(nodata: float, dtype: DTypeLike) -> str:
+    """A file's nodata value as a hint names it: ``NaN``, ``0`` (not ``0.0``), float32 ``-999.9``."""
+    if math.isnan(nodata):
+        return "NaN"
+    return str(int(nodata)) if float(nodata).is_integer() else stored_number(nodata, dtype)
+
+
 @dataclass(frozen=True)
 class Remedy:
     """How a refusal's hint says to read the values otherwise: with the LST options (``--nodata``,
@@ -323,20 +338,26 @@ class Remedy:
     by the default rule (compare's candidates, which those options do not reach) in the file's own
     metadata, with gdal_edit.py on ``file`` (its name as a shell word).
 
-    ``nodata`` is the nodata value the file already declares: a GeoTIFF holds one, so a second
-    fill value is set to it (``groklst mask`` on the file itself, into ``masked``, a copy that
-    keeps scale/offset and tags) rather than declared in its place, which would unmask the first."""
+    ``nodata`` is the nodata value the file already declares, as text (:func:`declared_nodata`): a
+    GeoTIFF holds one, so a second fill value is set to it (``groklst mask`` on the file itself, into
+    ``masked``, a copy that keeps scale/offset and tags) rather than declared in its place, which
+    would unmask the first. A declared NaN counts too: declaring the fill in its place leaves the
+    file's NaN pixels to each reader's own rule, where the copy holds one nodata, NaN."""
 
     file: str | None = None
-    nodata: float | None = None
+    nodata: str | None = None
     masked: str | None = None
+    maskable: bool = False  # groklst mask can write the copy: a nodata declared, or float data (NaN)
 
     @classmethod
-    def in_file(cls, path: str | os.PathLike[str], nodata: float | None = None) -> Remedy:
+    def in_file(cls, path: str | os.PathLike[str], nodata: float | None = None,
+                dtype: DTypeLike | None = None) -> Remedy:
+        """The remedy for ``path``, whose band of ``dtype`` (None: not known) declares ``nodata``."""
         shown = Path(printable_path(path))
         copy = shown.with_name(f"{shown.stem}_masked{shown.suffix}")
-        declared = None if nodata is None or math.isnan(nodata) else nodata  # NaN stays invalid anyway
-        return cls(shlex.quote(str(shown)), declared, shlex.quote(str(copy)))
+        declared = None if nodata is None else declared_nodata(nodata, np.float64 if dtype is None else dtype)
+        return cls(shlex.quote(str(shown)), declared, shlex.quote(str(copy)),
+                   declared is not None or (dtype is not None and np.dtype(dtype).kind == "f"))
 
     @property
     def by_options(self) -> bool:
@@ -367,8 +388,7 @@ class Remedy:
 
     def _declared(self) -> str:
         """The file's nodata, and why a second one cannot be declared beside it."""
-        shown = str(int(self.nodata)) if float(self.nodata).is_integer() else f"{self.nodata!r}"
-        return f"the file already declares nodata {shown} (a GeoTIFF holds one)"
+        return f"the file already declares nodata {self.nodata} (a GeoTIFF holds one)"
 
     def _mask_command(self, stored: str) -> str:
         """A copy of the file with the pixels storing ``stored`` set to its nodata."""
@@ -384,17 +404,22 @@ class Remedy:
             return "pass your product's --scale-factor and --offset"
         return f"declare your product's scale and offset in the file: gdal_edit.py -scale F -offset O {self.file}"
 
-    def mask(self) -> str:
+    def mask(self, odd: Sequence[str] = ()) -> str:
+        """Setting the implausible values (``odd``, stored, where they are few and known) to nodata."""
         if self.by_options:
             return "pass --mask-implausible to treat implausible values as nodata"
+        if odd and self.maskable:
+            return f"set its implausible values to nodata: {self._mask_command(','.join(odd))}"
         return "set its implausible values to the file's nodata"
 
-    def anything(self) -> str:
+    def anything(self, odd: Sequence[str] = ()) -> str:
+        """Any other reading; ``odd`` as in :meth:`mask`."""
         if self.by_options:
             return ("declare fill values with --nodata, scaled integers with --scale-factor/--offset, or "
                     "pass --mask-implausible to treat implausible values as nodata")
         return (f"declare fill values and scaled integers in the file (gdal_edit.py -a_nodata V -scale F "
-                f"-offset O {self.file}), or set implausible values to its nodata")
+                f"-offset O {self.file}), or " + (self.mask(odd) if odd and self.maskable else
+                                                  "set implausible values to its nodata"))
 
     def check_encoding(self, scaled: bool) -> str:
         if self.by_options:
@@ -425,8 +450,10 @@ def check_plausible(found: LstScan, units: Units, decoding: LstDecoding,
         if inside.any():
             _check_median(found, units, decoding, path, remedy, found.sample[inside])
             return
+        scaled = decoding.scale_factor is not None or decoding.offset is not None
         raise EmptySceneError(path, f"no LST value lies in the plausible {lo:g}..{hi:g} {symbol} "
-                                    f"(found {found.low:.6g}..{found.high:.6g})")
+                                    f"(found {_values_text(found, symbol)})",
+                              _reading_hint(found, units, decoding, remedy) or remedy.check_encoding(scaled))
     outside = (f"about {percent(share)}% outside" if share > 0 else
                f"too few outside to appear among {found.sample.size:,} sampled pixels")
     problem = (f"{_values_text(found, symbol)} are not all plausible "
@@ -493,13 +520,34 @@ def _hint(found: LstScan, units: Units, decoding: LstDecoding, lo: float, hi: fl
         if counts[top] >= 0.5 * outside.size and counts[top] > 1:
             return (f"the value {values[top]:.6g} fills {counts[top] / found.sample.size:.1%} of the "
                     f"scene and looks like a fill value: {remedy.fill(found.stored_text(values[top]))}")
+    odd = _few_stored(found, outside)
+    return (_reading_hint(found, units, decoding, remedy, odd) or
+            f"the file may be damaged, or stores other values: {remedy.anything(odd)}")
+
+
+MAX_NAMED_ODD = 3  # implausible values a hint names to set to nodata (more: no list to paste)
+
+
+def _few_stored(found: LstScan, outside: np.ndarray) -> tuple[str, ...]:
+    """The distinct implausible values ``outside`` (from the sample) as stored, where there are
+    at most :data:`MAX_NAMED_ODD` of them (a few damaged pixels), else none."""
+    distinct = np.unique(outside)
+    if distinct.size > MAX_NAMED_ODD:
+        return ()
+    return tuple(found.stored_text(float(v)) for v in distinct)
+
+
+def _reading_hint(found: LstScan, units: Units, decoding: LstDecoding, remedy: Remedy,
+                  odd: Sequence[str] = ()) -> str | None:
+    """Another reading the values suggest (digital numbers, a known encoding, the other unit), or
+    None; ``odd``: the implausible values to name (:func:`_few_stored`)."""
     median = float(np.median(found.sample)) if found.sample.size else float("nan")
     scaled = decoding.scale_factor is not None or decoding.offset is not None
     if found.integer_storage and not scaled:
         fits = _encodings_that_fit(found.low, found.high, median, units)
         if fits and _typical(median, units):  # the values read as they are, but some are not: either way
             return (f"if they are scaled integers, {remedy.encodings(fits)}; else the file may be "
-                    f"damaged: {remedy.mask()}")
+                    f"damaged: {remedy.mask(odd)}")
         if fits:
             kind = "unscaled digital numbers" if median > 1000 else "scaled integers"
             return f"values like these look like {kind}: {remedy.encodings(fits)}"
@@ -514,7 +562,7 @@ def _hint(found: LstScan, units: Units, decoding: LstDecoding, lo: float, hi: fl
     if remedy.by_options and olo <= found.low and found.high <= ohi:  # else the unit is the values'
         return (f"they look like {'Kelvin' if other is Units.kelvin else 'degrees Celsius'}: "
                 f"pass --units {other.value}")
-    return f"the file may be damaged, or stores other values: {remedy.anything()}"
+    return None
 
 
 def _fill_and_encodings(found: LstScan, units: Units, remedy: Remedy) -> str | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +66,7 @@ class MaskRule:
             if odd:
                 raise InputError("--values", f"{', '.join(f'{v:g}' for v in odd)} cannot occur in {path}'s "
                                              f"{dtype.name} pixels", f"give values within ±{largest:.4g}")
+            _check_representable(self.values, dtype, path)
             return
         width = dtype.itemsize * 8
         outside = [b for b in self.bits if not 0 <= b < width]
@@ -94,6 +95,19 @@ class MaskRule:
         if self.values:  # matched as the mask stores them: --values -999.9 is a float32 band's -999.9000244
             flagged |= np.isin(stored, np.asarray(self.values, dtype=np.float64).astype(stored.dtype))
         return flagged
+
+
+def _check_representable(values: tuple[float, ...], dtype: np.dtype, path: str | os.PathLike[str]) -> None:
+    """Refuse a value a float mask of ``dtype`` holds only as another number: 1e-50 is 0 in
+    float32, so it flagged every clear (0) pixel. A value is taken as the mask stores it when it
+    is that number exactly or its shortest text (-999.9 for float32's -999.9000244)."""
+    for value in values:
+        stored = dtype.type(value)
+        if not math.isfinite(value) or float(stored) == value or float(str(stored)) == value:
+            continue
+        raise InputError("--values", f"{value:g} is no {dtype.name} number: {path}'s pixels would match it as "
+                                     f"{stored}", f"give a value the mask can hold, as it stores it: --values {stored} "
+                                                  "if that is meant, else check the mask's values (gdalinfo -stats)")
 
 
 @dataclass
@@ -136,7 +150,7 @@ def mask_raster(path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
         dtype = np.dtype(src.dtypes[0])
         rule.check(np.dtype(mask.dtypes[0]), mask_path)
         nodata = _fill_value(src, dtype, fill, path)
-        clash = None if src.nodata is not None or np.isnan(nodata) else _FillClash(nodata)
+        clash = None if src.nodata is not None or np.isnan(nodata) else _FillClash(nodata, dtype)
         profile = copy_profile(src, nodata=nodata)
         bands = list(range(1, src.count + 1))
         with geotiff_output(out_path, overwrite=overwrite, inputs=[path, mask_path],
@@ -163,7 +177,7 @@ def mask_raster(path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
                     dst.write(stored, window=window)
                 dst.update_tags(masked_pixels=str(report.masked))
             if clash is not None:
-                clash.check(dtype, path)  # inside the output's block: the temporary file goes
+                clash.check(path)  # inside the output's block: the temporary file goes
             if report.valid_before == 0:
                 raise EmptySceneError(path, "has no valid pixel to mask; nothing written")
             if report.valid_after == 0:
@@ -282,9 +296,15 @@ class _FillClash:
     pixels would read as nodata though they are measurements (README: "a value it never holds")."""
 
     value: float
+    dtype: np.dtype
     pixels: int = 0
     low: float = math.inf
     high: float = -math.inf
+    held: np.ndarray | None = field(default=None, init=False)  # 8/16-bit: values unflagged valid pixels hold
+
+    def __post_init__(self) -> None:
+        if self.dtype.kind in "iu" and self.dtype.itemsize <= 2:
+            self.held = np.zeros(1 << (8 * self.dtype.itemsize), dtype=bool)
 
     def add(self, stored: np.ndarray, band_valid: np.ndarray, flagged: np.ndarray) -> None:
         """Count a block: ``stored`` (bands, rows, cols), ``band_valid`` where a band has a value,
@@ -295,27 +315,38 @@ class _FillClash:
         if present.size:
             self.low = min(self.low, float(present.min()))
             self.high = max(self.high, float(present.max()))
+        if self.held is not None:
+            kept = stored[band_valid & ~flagged[None]].astype(np.int64) - int(np.iinfo(self.dtype).min)
+            self.held[kept] = True
 
-    def check(self, dtype: np.dtype, path: str | os.PathLike[str]) -> None:
+    def check(self, path: str | os.PathLike[str]) -> None:
         """Refuse a fill value that real (unflagged) pixels hold, with a value that is free."""
         if self.pixels:
             raise InputError("--fill", f"{self.value:g} occurs in {self.pixels:,} valid pixel(s) of {path} "
                                        "that the mask does not flag: they would become nodata too",
-                             _free_fill_hint(dtype, self.low, self.high))
+                             _free_fill_hint(self.dtype, self.low, self.high, self.held))
 
 
-def _free_fill_hint(dtype: np.dtype, low: float, high: float) -> str:
+def _free_fill_hint(dtype: np.dtype, low: float, high: float, held: np.ndarray | None = None) -> str:
     """What to pass instead: a value outside the data's range ``low..high``, the type's extreme
-    where it is free (the usual fill: 0 for unsigned data, the minimum for signed)."""
+    where it is free (the usual fill: 0 for unsigned data, the minimum for signed); where the data
+    reach both extremes, the free value nearest to one (by ``held``, for 8- and 16-bit types)."""
     span = f"{low:g}..{high:g}"
     if dtype.kind == "f":
         return f"leave out --fill (masked pixels get NaN), or give a value outside the data's range {span}"
     info = np.iinfo(dtype)
     free = info.min if info.min < low else info.max if info.max > high else None
-    if free is None:
+    if free is not None:
+        return f"give a value outside the data's range {span}, e.g. --fill {free} ({dtype.name}'s extreme)"
+    if held is None:  # 32 or 64 bits: which values are free is not counted
+        return f"the data reach both of {dtype.name}'s extremes ({span}): give a value no pixel holds"
+    unheld = np.flatnonzero(~held) + int(info.min)
+    if not unheld.size:
         return (f"the data use every {dtype.name} value ({span}): convert it to a wider type first, "
                 "e.g. gdal_translate -ot Int32 IN.tif wide.tif")
-    return f"give a value outside the data's range {span}, e.g. --fill {free} ({dtype.name}'s extreme)"
+    nearest = int(unheld[0]) if unheld[0] - info.min <= info.max - unheld[-1] else int(unheld[-1])
+    return (f"the data span all of {dtype.name}'s range ({span}) but leave {unheld.size:,} values free: give one "
+            f"of them, e.g. --fill {nearest}")
 
 
 def _fill_value(src: rasterio.DatasetReader, dtype: np.dtype, fill: float | None,

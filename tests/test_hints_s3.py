@@ -1,0 +1,200 @@
+"""Hints that printed raw floats or named no command (fix round s3, F2).
+
+compare named a float32 file's nodata as -999.9000244140625 where the user wrote -999.9; a
+candidate whose nodata is NaN was told to declare its second fill in NaN's place; a few damaged
+pixels got "set implausible values to its nodata" with no command; ``mask --fill`` said "the data
+use every uint16 value" when only the two extremes were taken; ``--mask-implausible`` on a scene
+with no plausible value gave a range without unit and no hint; and ``mask --values 1e-50`` on a
+float32 mask flagged its zeros (1e-50 is 0 there). Each hint is pasted back to show it works.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.control import GroundControlPoint
+
+from groklst_cli.app import run
+
+FILL = np.float32(-999.9)  # stored -999.9000244140625
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("scene")
+    assert run(["-q", "sample-scene", str(folder / "s"), "--size", "60"]) == 0
+    return folder / "s" / "heihe_demo_lst.tif"
+
+
+def candidate(reference: Path, out: Path, nodata: float | None, edit=None) -> Path:
+    """The reference as float32 with no hole, changed by ``edit`` (the array), declaring ``nodata``."""
+    with rasterio.open(reference) as src:
+        kelvin, profile = np.nan_to_num(src.read(1), nan=300.0).astype("float32"), src.profile
+    if edit is not None:
+        edit(kelvin)
+    profile.update(dtype="float32", nodata=nodata)
+    with rasterio.open(out, "w", **profile) as dst:
+        dst.write(kelvin, 1)
+    return out
+
+
+def one_error(capsys: pytest.CaptureFixture[str]) -> str:
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def compare_refused(reference: Path, cand: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    assert run(["-q", "compare", str(reference), str(cand)]) == 2
+    return one_error(capsys)
+
+
+def paste_mask_hint(line: str, capsys: pytest.CaptureFixture[str]) -> Path:
+    """Run the ``groklst mask ...`` command the hint gives, as pasted; the copy it wrote."""
+    argv = shlex.split(re.search(r"groklst (mask .*? -o \S+?)[,)]", line).group(1))
+    assert run(["-q", *argv]) == 0
+    capsys.readouterr()
+    return Path(argv[-1])
+
+
+def stored(path: Path) -> np.ndarray:
+    with rasterio.open(path) as src:
+        return src.read(1)
+
+
+def test_a_float32_fill_is_named_as_typed_and_the_pasted_mask_matches_it(reference: Path, tmp_path: Path,
+                                                                        capsys) -> None:
+    def fills(a: np.ndarray) -> None:
+        a[0:3], a[5:8] = -9999, FILL
+
+    cand = candidate(reference, tmp_path / "c.tif", -9999, fills)
+    line = compare_refused(reference, cand, capsys)
+    copy = tmp_path / "c_masked.tif"
+    assert line.endswith("looks like a fill value: the file already declares nodata -9999 (a GeoTIFF holds one), "
+                         f"so set these pixels to it: groklst mask {cand} {cand} --values -999.9 -o {copy})")
+    assert int(np.count_nonzero(stored(cand) == FILL)) == 180
+    assert paste_mask_hint(line, capsys) == copy
+    assert int(np.count_nonzero(stored(copy) == FILL)) == 0 and int(np.count_nonzero(stored(copy) == -9999)) == 360
+    assert run(["-q", "compare", str(reference), str(copy)]) == 0
+
+
+def test_a_float32_nodata_is_named_by_its_shortest_text(reference: Path, tmp_path: Path, capsys) -> None:
+    def fills(a: np.ndarray) -> None:
+        a[0:3], a[5:8] = FILL, np.float32(0.1)
+
+    cand = candidate(reference, tmp_path / "c.tif", float(FILL), fills)
+    line = compare_refused(reference, cand, capsys)
+    assert "-999.9000244" not in line
+    assert line.endswith("the file already declares nodata -999.9 (a GeoTIFF holds one), so set these pixels to "
+                         f"it: groklst mask {cand} {cand} --values 0.1 -o {tmp_path / 'c_masked.tif'})")
+    assert np.float32("-999.9") == stored(cand)[0, 0]  # the text read back as float32 is the stored nodata
+    copy = paste_mask_hint(line, capsys)
+    assert run(["-q", "compare", str(reference), str(copy)]) == 0
+
+
+def test_a_nan_nodata_with_a_second_fill_gets_the_mask_command(reference: Path, tmp_path: Path, capsys) -> None:
+    def fills(a: np.ndarray) -> None:
+        a[0:3], a[5:8] = np.nan, FILL
+
+    cand = candidate(reference, tmp_path / "n.tif", float("nan"), fills)
+    line = compare_refused(reference, cand, capsys)
+    assert "gdal_edit" not in line
+    assert line.endswith("looks like a fill value: the file already declares nodata NaN (a GeoTIFF holds one), so "
+                         f"set these pixels to it: groklst mask {cand} {cand} --values -999.9 -o "
+                         f"{tmp_path / 'n_masked.tif'})")
+    copy = paste_mask_hint(line, capsys)
+    assert int(np.count_nonzero(np.isnan(stored(copy)))) == 360
+    assert run(["-q", "compare", str(reference), str(copy)]) == 0
+
+
+def test_a_few_damaged_pixels_are_named_in_a_mask_command(reference: Path, tmp_path: Path, capsys) -> None:
+    def damage(a: np.ndarray) -> None:
+        a[10, 10], a[20, 20], a[30, 30] = 5000, -500, 1e6
+
+    cand = candidate(reference, tmp_path / "d.tif", -9999, damage)
+    line = compare_refused(reference, cand, capsys)
+    assert line.endswith(f"(gdal_edit.py -a_nodata V -scale F -offset O {cand}), or set its implausible values to "
+                         f"nodata: groklst mask {cand} {cand} --values -500.0,5000.0,1e+06 -o "
+                         f"{tmp_path / 'd_masked.tif'})")
+    copy = paste_mask_hint(line, capsys)
+    assert int(np.count_nonzero(stored(copy) == -9999)) == 3
+    assert run(["-q", "compare", str(reference), str(copy)]) == 0
+
+
+def write(path: Path, array: np.ndarray, reference: Path) -> Path:
+    with rasterio.open(reference) as src:
+        profile = src.profile
+    profile.update(dtype=array.dtype.name, nodata=None)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(array, 1)
+    return path
+
+
+def test_mask_fill_names_a_free_value_when_only_the_extremes_are_taken(reference: Path, tmp_path: Path,
+                                                                      capsys) -> None:
+    dn = np.full((60, 60), 40000, np.uint16)
+    dn[0, 0], dn[0, 1], dn[0, 2] = 0, 1, 65535
+    raster = write(tmp_path / "dn.tif", dn, reference)
+    qa_flags = np.zeros((60, 60), np.uint8)
+    qa_flags[30:] = 1
+    qa = write(tmp_path / "qa.tif", qa_flags, reference)
+    out = tmp_path / "m.tif"
+    assert run(["-q", "mask", str(raster), str(qa), "--fill", "65535", "-o", str(out)]) == 2
+    assert one_error(capsys) == (
+        f"error: --fill: 65535 occurs in 1 valid pixel(s) of {raster} that the mask does not flag: they would become "
+        "nodata too (hint: the data span all of uint16's range (0..65535) but leave 65,532 values free: give one of "
+        "them, e.g. --fill 65534)")
+    assert not out.exists()
+    assert run(["-q", "mask", str(raster), str(qa), "--fill", "65534", "-o", str(out)]) == 0
+    with rasterio.open(out) as src:
+        assert src.nodata == 65534 and int(src.read(1, masked=True).count()) == 1800
+
+
+def test_no_plausible_value_with_mask_implausible_says_the_unit_and_what_to_pass(reference: Path, tmp_path: Path,
+                                                                                capsys) -> None:
+    assert run(["-q", "compare", "--mask-implausible", "--units", "celsius", str(reference), str(reference)]) == 2
+    assert one_error(capsys) == (
+        f"error: {reference}: no LST value lies in the plausible -120..120 degC (found LST values 288.055..324.463 "
+        "degC) (hint: they look like Kelvin: pass --units kelvin)")
+    hot = candidate(reference, tmp_path / "hot.tif", None, lambda a: a.fill(1000))
+    assert run(["-q", "compare", "--mask-implausible", str(hot), str(reference)]) == 2
+    assert one_error(capsys) == (
+        f"error: {hot}: no LST value lies in the plausible 150..400 K (found LST values 1000..1000 K) (hint: check "
+        "the unit (--units kelvin or celsius); the values may be stored in another encoding)")
+
+
+def test_mask_values_a_float32_mask_cannot_hold_are_refused(reference: Path, tmp_path: Path, capsys) -> None:
+    lst = candidate(reference, tmp_path / "lst.tif", None)
+    flags = np.zeros((60, 60), np.float32)
+    flags[0:2] = FILL
+    qa = write(tmp_path / "qa.tif", flags, reference)
+    out = tmp_path / "m.tif"
+    assert run(["-q", "mask", str(lst), str(qa), "--values", "1e-50", "-o", str(out)]) == 2
+    assert one_error(capsys) == (
+        f"error: --values: 1e-50 is no float32 number: {qa}'s pixels would match it as 0.0 (hint: give a value the "
+        "mask can hold, as it stores it: --values 0.0 if that is meant, else check the mask's values (gdalinfo "
+        "-stats))")
+    assert not out.exists()
+    for typed in ("-999.9", "-999.9000244140625"):  # the shortest text and the exact value both match
+        assert run(["-q", "mask", str(lst), str(qa), "--values", typed, "-o", str(out), "--overwrite", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["masked"] == 120
+
+
+def test_compare_names_a_candidate_placed_by_gcps(reference: Path, tmp_path: Path, capsys) -> None:
+    """Not 'raster has no CRS': rasterio gives a GCP-placed file no CRS, and the hint warps it."""
+    with rasterio.open(reference) as src:
+        t, crs, width, height = src.transform, src.crs, src.width, src.height
+    gcps = [GroundControlPoint(r, c, *(t @ (c, r))) for r, c in [(0, 0), (0, width), (height, 0), (height, width)]]
+    out = tmp_path / "gcp.tif"
+    with rasterio.open(out, "w", driver="GTiff", width=width, height=height, count=1, dtype="float32",
+                       gcps=gcps, crs=crs) as dst:
+        dst.write(np.full((height, width), 300, np.float32), 1)
+    assert compare_refused(reference, out, capsys) == (
+        f"error: {out}: has no geotransform, only GCPs (hint: warp it onto a grid first: gdalwarp -r near IN.tif "
+        "OUT.tif (onto the GCPs' CRS))")
