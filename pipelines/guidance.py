@@ -21,7 +21,9 @@ carry descriptions (``downscale`` matches bands by name), units where known (the
 which may hold digital numbers), and their source (the file's absolute path, with the scaling
 applied) and resampling as band tags. The output is streamed in strips of one 512-row
 block row (memory grows with the scene's width, not its height) and renamed into place only
-when complete.
+when complete; a class map finer than the grid is warped in row chunks of a byte budget within
+a strip, so its resolution does not multiply the memory either (where the chunks give the
+one-pass values: a north-up map in the grid's CRS that covers the strip).
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ from pipelines.atomic import check_writable
 from pipelines.cog import layout
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import (
-    BLOCK, apply_scaling, band_names, band_scaling, streaming_gdal_env, check_geotiff_name, creation_profile,
-    geotiff_output, open_raster, read_stored, refuse_alpha, refuse_unusable, scaling_text, unreadable,
+    BLOCK, FLOAT32_MAX, apply_scaling, band_names, band_scaling, streaming_gdal_env, check_geotiff_name,
+    creation_profile, geotiff_output, open_raster, read_stored, refuse_alpha, refuse_unusable, scaling_text,
+    unreadable,
 )
 from pipelines.grids import (
     NO_GUIDANCE, Grid, check_geotransform, check_north_up, footprint_in, footprints_disjoint, ordered_bounds,
@@ -57,7 +60,7 @@ from pipelines.grids import (
 from pipelines.lst_values import check_single_band
 from pipelines.raster_names import display_name, source_tag, subdataset
 from pipelines.warping import (
-    _MASKED_CHUNK_BYTES, _bytes_per_pixel, grid_bounds, grid_rows, source_window, warp_bands,
+    _MASKED_CHUNK_BYTES, _bytes_per_pixel, grid_bounds, grid_rows, source_chunks, source_window, warp_bands,
 )
 
 INDEX_BANDS = {"ndvi": ("red", "nir"), "ndwi": ("green", "nir"), "ndmvi": ("red", "nir")}
@@ -69,6 +72,8 @@ MAX_CLASSES = 32  # more distinct values than this is a continuous raster, not a
 _SCAN_ROWS = 512  # source rows read at a time while listing the classes of a map
 _PAD = 2  # source pixels read around a strip's footprint (interpolation kernels, edges)
 _CHECK_CHUNK_BYTES = _MASKED_CHUNK_BYTES  # about the source bytes the value check holds at a time
+_CLASS_CHUNK_BYTES = _MASKED_CHUNK_BYTES  # about the source bytes a class map's warp holds at a time
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # below it (but not 0), float32 loses digits
 ProgressCallback = Callable[[int, int, str], None]  # (done, total, what)
 
 
@@ -247,16 +252,27 @@ class _Continuous:
     def strip(self, grid: Grid) -> np.ndarray:
         """The bands on ``grid`` as values: stored numbers are resampled (nodata judged on them),
         then scaled (a linear map commutes with every resampling used). The source pixels under
-        the strip are checked first (:meth:`_check_source`)."""
-        self._check_source(grid)
+        the strip are checked first (:meth:`_check_source`); a band holding values float32
+        cannot (1e39 with scale 1e-38) is warped and scaled in float64, then narrowed: in
+        float32 they became inf before the scale could bring them into range."""
+        wide = self._check_source(grid)
+        out = np.empty((self.src.count, grid.height, grid.width), dtype=np.float32)
+        for dtype in (np.float32, np.float64):
+            bands = [b for b in range(1, self.src.count + 1) if (b in wide) == (dtype is np.float64)]
+            if bands:
+                out[[b - 1 for b in bands]] = self._warp(bands, grid, dtype)
+        return out
+
+    def _warp(self, bands: list[int], grid: Grid, dtype: type[np.floating]) -> np.ndarray:
+        """``bands`` on ``grid`` as ``dtype``, scaled."""
         try:
-            warped = warp_bands(self.src, list(range(1, self.src.count + 1)), grid,
-                                src_nodata=self.nodata, resampling=self.resampling)
+            warped = warp_bands(self.src, bands, grid, src_nodata=self.nodata, resampling=self.resampling,
+                                dtype=dtype)
         except RasterioError as exc:  # a damaged block: GDAL's warp names the read that failed
             raise unreadable(self.path, exc) from exc
-        return apply_scaling(warped, self.scaling)
+        return apply_scaling(warped, [self.scaling[b - 1] for b in bands])
 
-    def _check_source(self, grid: Grid) -> None:
+    def _check_source(self, grid: Grid) -> set[int]:
         """Refuse +-inf (and values beyond float32's range once scaled) in the source pixels under
         ``grid``, naming the source file and band: warped, they became inf in the output,
         refused later by ``downscale`` under the built file's name, far from their cause.
@@ -267,16 +283,23 @@ class _Continuous:
         with the source's resolution). Every band of a chunk is checked before the next chunk:
         a pixel-interleaved file decodes a block for all bands, which the cache then still holds
         (band by band over the whole window decoded each block once per band when the window's
-        blocks outgrew the cache). Bands that cannot hold such values are not read."""
+        blocks outgrew the cache). Bands that cannot hold such values are not read.
+
+        Returns the bands whose valid stored values there float32 cannot hold (float64 beyond its
+        range or below its normal numbers), which their scale brings into range."""
         window = source_window(self.src, grid, _PAD)
         bands = [band for band, scaling in enumerate(self.scaling, start=1)
                  if _may_be_unusable(np.dtype(self.src.dtypes[band - 1]), scaling)]
+        wide: set[int] = set()
         if window is None or not bands:
-            return
+            return wide
         for part in _row_chunks(window, _chunk_height(self.src, bands, window.width, _CHECK_CHUNK_BYTES)):
             for band in bands:
                 data = read_stored(self.src, band, part, self.path)
                 refuse_unusable(self.src, data, band, part, self.path, [self.scaling[band - 1]])
+                if band not in wide and _beyond_float32(data):
+                    wide.add(band)
+        return wide
 
     def describe(self, named: SourceName = display_name) -> list[dict[str, str]]:
         """One row per band; ``named`` names the source file (short in messages, absolute in tags)."""
@@ -290,6 +313,15 @@ def _may_be_unusable(stored: np.dtype, scaling: tuple[float, float]) -> bool:
     +-inf or values beyond float32's range: floats can; integers (no inf, at most ~1.8e19) only
     when a scale or offset is set (:func:`refuse_band_values` looks at nothing else)."""
     return stored.kind == "f" or scaling != (1.0, 0.0)
+
+
+def _beyond_float32(data: np.ma.MaskedArray) -> bool:
+    """Whether valid stored ``data`` holds a value float32 cannot: beyond its range (inf there)
+    or, not 0, below its smallest normal number (0 or fewer digits there)."""
+    if data.dtype.itemsize <= 4 or data.dtype.kind != "f":
+        return False
+    magnitude = np.abs(np.ma.getdata(data))[~np.ma.getmaskarray(data)]
+    return bool(((magnitude > FLOAT32_MAX) | ((magnitude > 0) & (magnitude < _FLOAT32_TINY))).any())
 
 
 def _chunk_height(src: rasterio.DatasetReader, bands: list[int], width: int, budget: int) -> int:
@@ -348,10 +380,17 @@ class _Categorical:
         return [int(v) for v in classes if np.isfinite(v)]
 
     def strip(self, grid: Grid) -> np.ndarray:
+        """The class fractions (or the mode) on ``grid``, warped in row chunks of the source
+        (:func:`source_chunks`): the whole strip's window at the map's resolution grew with it
+        (a 1 m map for a 10 m grid held 100 times the strip's pixels, several times over)."""
         out = np.full((len(self.names), grid.height, grid.width), np.nan, dtype=np.float32)
-        window = source_window(self.src, grid, _PAD)
-        if window is None:
-            return out
+        per_pixel = np.dtype(self.src.dtypes[0]).itemsize + 7  # mask, nodata hits, float32 layer, indicator
+        for top, chunk, window in source_chunks(self.src, grid, _PAD, per_pixel, _CLASS_CHUNK_BYTES):
+            self._warp_chunk(out[:, top:top + chunk.height], chunk, window)
+        return out
+
+    def _warp_chunk(self, out: np.ndarray, grid: Grid, window: Window) -> None:
+        """The class map's pixels in ``window`` warped into ``out`` (on ``grid``)."""
         data = read_stored(self.src, 1, window, self.path)
         # +-inf is no class, and matched none: its pixels counted as data with every fraction 0
         refuse_unusable(self.src, data, 1, window, self.path, [(1.0, 0.0)])
@@ -359,7 +398,7 @@ class _Categorical:
         invalid = np.ma.getmaskarray(data)
         transform = self.src.transform @ Affine.translation(window.col_off, window.row_off)
         if self.mode == "fractions":  # each class's indicator, area-averaged: its covered fraction
-            layers = [(classes == v) for v in self.values]
+            layers = ((classes == v) for v in self.values)  # made one at a time
             resampling = Resampling.average
         else:
             layers = [classes]
@@ -370,7 +409,6 @@ class _Categorical:
             reproject(source, band, src_transform=transform, src_crs=self.src.crs, src_nodata=np.nan,
                       dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=np.nan,
                       resampling=resampling)
-        return out
 
     def describe(self, named: SourceName = display_name) -> list[dict[str, str]]:
         """One row per band; ``named`` names the source file (short in messages, absolute in tags)."""

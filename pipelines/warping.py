@@ -8,7 +8,7 @@ strip needs, so memory grows with the scene's width, not its area.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import rasterio
@@ -33,15 +33,18 @@ def warp_bands(
     *,
     src_nodata: float | None,
     resampling: Resampling = Resampling.bilinear,
+    dtype: type[np.floating] = np.float32,
 ) -> np.ndarray:
-    """Band(s) of ``src`` resampled onto ``grid`` as float32, NaN where there is no data.
+    """Band(s) of ``src`` resampled onto ``grid`` as ``dtype`` (float32 by default), NaN where
+    there is no data; float64 keeps float64 values beyond float32's range that a scale applied
+    afterwards brings into it (in float32 they became inf).
 
     One band gives a (rows, cols) array, a sequence of bands a (bands, rows, cols) array. Each
     band is warped on its own: in one call GDAL takes a pixel as nodata only where every band
     is, so a hole in one band of a multi-band source became data (QA).
     """
     indexes = [bands] if isinstance(bands, int) else list(bands)
-    out = np.full((len(indexes), grid.height, grid.width), np.nan, dtype=np.float32)
+    out = np.full((len(indexes), grid.height, grid.width), np.nan, dtype=dtype)
     if _mask_beside_nodata(src, indexes[0]):
         _warp_masked(src, indexes, grid, out, src_nodata, resampling)
         return out[0] if isinstance(bands, int) else out
@@ -71,17 +74,8 @@ def _warp_masked(src: rasterio.DatasetReader, indexes: list[int], grid: Grid, ou
     pixel sees the same source pixels as when the strip was warped at once (strip edges
     included), where :func:`_chunkable`; elsewhere each band's strip is warped whole.
     """
-    strip = source_window(src, grid, _PAD)
-    if strip is None:
-        return
-    ratio = max(1.0, strip.width / grid.width, strip.height / grid.height)
-    margin = _PAD + math.ceil(_KERNEL_REACH * ratio)
-    rows = _chunk_rows(src, indexes, strip, grid, margin, budget) if _chunkable(src, grid) else grid.height
-    for top in range(0, grid.height, rows):
-        chunk = grid_rows(grid, top, min(rows, grid.height - top))
-        window = _clipped_window(src, chunk, margin, strip)
-        if window is None:
-            continue
+    per_pixel = max(_bytes_per_pixel(np.dtype(src.dtypes[i - 1])) for i in indexes)
+    for top, chunk, window in source_chunks(src, grid, _PAD, per_pixel, budget):
         transform = src.transform @ Affine.translation(window.col_off, window.row_off)
         for index, layer in zip(indexes, out[:, top:top + chunk.height]):
             reproject(_masked_values(src, index, window, src_nodata), layer, src_transform=transform,
@@ -89,11 +83,34 @@ def _warp_masked(src: rasterio.DatasetReader, indexes: list[int], grid: Grid, ou
                       dst_nodata=np.nan, resampling=resampling)
 
 
-def _chunk_rows(src: rasterio.DatasetReader, indexes: list[int], strip: Window, grid: Grid, margin: int,
-                budget: int) -> int:
-    """Grid rows per chunk: as many as keep one band's source pixels (as stored, masks and the
-    float copies, :func:`_bytes_per_pixel`) near ``budget`` bytes; at least one."""
-    per_row = strip.width * max(_bytes_per_pixel(np.dtype(src.dtypes[i - 1])) for i in indexes)
+def source_chunks(src: rasterio.DatasetReader, grid: Grid, pad: int, per_pixel: int,
+                  budget: int = _MASKED_CHUNK_BYTES) -> Iterator[tuple[int, Grid, Window]]:
+    """``grid`` in row chunks, each as (its first row, its sub-grid, the source window it reads),
+    so that a warp from memory holds about ``budget`` bytes (``per_pixel`` bytes a source pixel)
+    rather than the whole strip's source pixels, which grow with the source's resolution.
+
+    A chunk's window is its footprint plus a margin wider than any kernel, clipped to the whole
+    strip's window (``pad`` around its footprint): every output pixel sees the same source pixels
+    as when the strip is warped at once. Only where :func:`_chunkable`; elsewhere one chunk.
+    """
+    strip = source_window(src, grid, pad)
+    if strip is None:
+        return
+    ratio = max(1.0, strip.width / grid.width, strip.height / grid.height)
+    margin = pad + math.ceil(_KERNEL_REACH * ratio)
+    rows = _chunk_rows(per_pixel, strip, grid, margin, budget) if _chunkable(src, grid) else grid.height
+    for top in range(0, grid.height, rows):
+        chunk = grid_rows(grid, top, min(rows, grid.height - top))
+        window = _clipped_window(src, chunk, margin, strip)
+        if window is not None:
+            yield top, chunk, window
+
+
+def _chunk_rows(per_pixel: int, strip: Window, grid: Grid, margin: int, budget: int) -> int:
+    """Grid rows per chunk: as many as keep the source pixels of one band (``per_pixel`` bytes
+    each: as stored, masks and float copies, :func:`_bytes_per_pixel`) near ``budget`` bytes;
+    at least one."""
+    per_row = strip.width * per_pixel
     source_rows = budget // max(1, per_row) - 2 * margin
     return max(1, int(source_rows * grid.height / strip.height))
 
