@@ -288,6 +288,12 @@ def used_device(device: torch.device, world_size: int) -> str:
     return device.type if world_size > 1 else str(device)
 
 
+def dataset_named(source: DataSource) -> str | PathLike[str]:
+    """How errors about ``source`` name it: its path (a :class:`~pipelines.dataset.PreparedDataset`'s,
+    as ``fit`` was given it: the CLI names the path too), else "dataset" for a source without one."""
+    return getattr(source, "path", None) or "dataset"
+
+
 def check_training(source: DataSource, config: TrainConfig, where: str | PathLike[str] = "dataset") -> list[int]:
     """Refuse settings that cannot train on ``source`` before any file is written; the train patches.
 
@@ -363,7 +369,7 @@ class _Run:
         self.on_disk = False  # whether run_dir holds this run's files (a resumed run's are)
         self.stopped_by: int | None = None  # a signal that waited for a save (FitResult.stopped_by)
         self.saved_at: int | None = None  # the iteration of the state on disk, where --resume restarts
-        self.train = check_training(source, config)
+        self.train = check_training(source, config, dataset_named(source))
         if run_dir is not None and context.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
         self.val = source.indices("val")

@@ -113,6 +113,13 @@ def guidance_for(lst_path: Path) -> tuple[str, Path]:
     return name, guidance
 
 
+def undescribed_bands(src: rasterio.DatasetReader) -> list[str]:
+    """The bands of ``src`` without a description, by the ``bN`` names they would get. Read from
+    ``src.descriptions`` (None where there is none), not from the names: a band really described
+    "b1" is named, and a fallback name cannot be told from it."""
+    return [f"b{i}" for i, desc in enumerate(src.descriptions, start=1) if not (desc and desc.strip())]
+
+
 def _check_georeferenced(src: rasterio.DatasetReader, path: Path) -> None:
     check_north_up(path, Grid.of(src))
     if src.crs is None:
@@ -156,9 +163,8 @@ def open_scene(
         name = raster_stem(lst_path).removesuffix(LST_SUFFIX)
     with open_raster(lst_path) as lst, open_raster(guidance_path) as guide:
         check_single_band(lst, lst_path)
-        names, _ = guidance_names(guide, guidance_path, band_names)
-        bands = tuple(names)
-        unnamed = [b for i, b in enumerate(bands, start=1) if b == f"b{i}"]
+        bands = tuple(guidance_names(guide, guidance_path, band_names)[0])
+        unnamed = [] if band_names is not None else undescribed_bands(guide)
         if unnamed:
             raise InputError(
                 guidance_path,

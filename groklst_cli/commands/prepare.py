@@ -135,6 +135,16 @@ def _check_lst_file_options(ctx: typer.Context, inputs: list[Path]) -> None:
         "; LST files that need it: prepare them without the product folders" if mixed else ""))
 
 
+def _refuse_lst_file_options_for_groklst(ctx: typer.Context) -> None:
+    """Refuse an LST-file option (--units, --nodata, --scale-factor, --offset, --mask-implausible)
+    with --from-groklst: the benchmark's .mat files hold the LST in Kelvin and the import reads
+    them as they are, so the option was silently ignored."""
+    for param in ctx.command.params:
+        if param.name in lst_options.LST_FILE_PARAMS and was_given(ctx, param.name):
+            raise InputError(param.opts[0], "does not apply to a GrokLST import (--from-groklst): its .mat files "
+                             "hold the LST in Kelvin, read as they are", f"drop {param.opts[0]}")
+
+
 def prepare_cmd(
     ctx: typer.Context,
     inputs: Optional[list[Path]] = typer.Argument(None, help="Canonical scenes NAME_lst.tif (NAME_guidance.tif beside, or one --guidance for all) or SDGSAT-1 product folders."),
@@ -199,6 +209,7 @@ def prepare_cmd(
                 raise InputError("--from-groklst", "give either scenes or --from-groklst, not both")
             if guidance is not None:
                 raise InputError("--guidance", "does not apply to --from-groklst (its .mat files hold the guidance)")
+            _refuse_lst_file_options_for_groklst(ctx)
             summary = import_groklst(from_groklst, out, overwrite=overwrite, on_progress=hook)
         else:
             if not inputs:
