@@ -66,6 +66,9 @@ class ShiftEstimate:
             found = f"LST moved {offset} onto {onto} (R² {self.r2:.2f} against {self.r2_as_delivered:.2f} as delivered)"
         elif self.reliable:
             found = f"aligned as delivered (R² {self.r2:.2f})"
+        elif self.at_edge:
+            return (f"at the edge of the search, kept as delivered (best offset {offset}, R² {self.r2:.2f}, "
+                    f"searched ±{self.max_shift * res:g} {unit}): the LST may be off by more than was searched")
         else:
             return (f"not measurable, kept as delivered (best offset {offset}, R² {self.r2:.2f}, "
                     f"searched ±{self.max_shift * res:g} {unit})")
@@ -74,6 +77,13 @@ class ShiftEstimate:
         rows, cols, r2 = self.rival
         away = _in_words((cols - self.cols) * res, (rows - self.rows) * res, unit)
         return f"{found}, but {away} of that fits as well (R² {r2:.2f}): the placement is uncertain by that much"
+
+    @property
+    def at_edge(self) -> bool:
+        """The guidance explains the LST (R^2 >= MIN_R2) best at the edge of the search: the true
+        offset may lie beyond it, so a wider search (not a better guidance) is what helps."""
+        edge = max(abs(self.rows), abs(self.cols)) == self.max_shift
+        return not self.reliable and edge and self.r2 >= MIN_R2
 
     @property
     def uncertain(self) -> bool:

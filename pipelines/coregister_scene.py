@@ -5,7 +5,10 @@ Thermal products are often georeferenced less well than the optical guidance bes
 measures the offset on the scene (:func:`pipelines.coregister.estimate_shift`, on five
 crops) and writes a copy of the LST whose geotransform is moved onto the guidance by whole
 guidance pixels: the stored values are copied bit for bit (nothing is resampled) and the pair
-still nests, so ``downscale`` takes the copy with the same guidance.
+still nests, so ``downscale`` takes the copy with the same guidance. The LST options the copy was
+read with go into it: a given scale and offset and the unit into its metadata, and pixels only
+the options make nodata (``--nodata``, ``--mask-implausible``) become its nodata, so it reads as
+the same temperatures with no options.
 """
 
 from __future__ import annotations
@@ -35,15 +38,18 @@ from pipelines.geotiff import (
 from pipelines.grids import Grid, pair_grids, resolution_units
 from pipelines.lst_values import (
     LstDecoding,
+    band_unit_tag,
     check_plausible,
     check_single_band,
     decode,
+    linear,
     resolve_units,
     scan,
     to_kelvin_masked,
+    type_extremes,
 )
 from pipelines.raster_names import display_name, source_tag
-from pipelines.units import Units
+from pipelines.units import Units, tagged_units, unit_tag
 
 
 @dataclass
@@ -61,6 +67,7 @@ class PlacementReport:
     r2: float
     r2_as_delivered: float
     uncertain: bool  # another placement a whole LST pixel or more away fits as well (see placement)
+    at_search_edge: bool = False  # the best offset lies at the edge of the search: a wider --max-shift may find it
 
 
 def coregister_scene(lst_path: str | os.PathLike[str], guidance_path: str | os.PathLike[str],
@@ -88,18 +95,60 @@ def coregister_scene(lst_path: str | os.PathLike[str], guidance_path: str | os.P
         ratio = grids.ratio
         transform = lst.transform @ Affine.translation(estimate.cols / ratio, estimate.rows / ratio) if moved \
             else lst.transform
+        fill = _copy_nodata(lst, decoding)
         with geotiff_output(out_path, overwrite=overwrite, inputs=[lst_path, guidance_path]) as tmp:
-            with rasterio.open(tmp, "w", **copy_profile(lst, transform=transform)) as dst:
+            with rasterio.open(tmp, "w", **copy_profile(lst, transform=transform, nodata=fill)) as dst:
                 copy_metadata(lst, dst)
+                _record_reading(lst, dst, decoding, used, lst_path)
                 dst.update_tags(coregistration=line, coregistration_guidance=source_tag(Path(guidance_path)))
                 for top in range(0, lst.height, BLOCK):
                     window = Window(0, top, lst.width, min(BLOCK, lst.height - top))
-                    dst.write(np.ma.getdata(read_stored(lst, 1, window, lst_path)), 1, window=window)
+                    dst.write(_stored_copy(lst, window, decoding, used, lst_path, fill), 1, window=window)
     return PlacementReport(
         display_name(lst_path), display_name(guidance_path), str(out_path), line, moved,
         estimate.cols * res if moved else 0.0, estimate.rows * res if moved else 0.0, unit,
-        estimate.r2, estimate.r2_as_delivered, estimate.uncertain,
+        estimate.r2, estimate.r2_as_delivered, estimate.uncertain, estimate.at_edge,
     )
+
+
+def _masks_more(decoding: LstDecoding) -> bool:
+    """Whether the LST options make nodata of pixels the file itself calls valid."""
+    return bool(decoding.nodata) or decoding.mask_implausible
+
+
+def _copy_nodata(lst: rasterio.DatasetReader, decoding: LstDecoding) -> float | None:
+    """The copy's nodata: the file's; where it has none and the options mask pixels, the first
+    declared fill value, else NaN (floats) or the data type's extreme (no product measures it),
+    so the copy says by itself which pixels are nodata (``downscale`` needs no ``--nodata``)."""
+    if lst.nodata is not None or not _masks_more(decoding):
+        return lst.nodata
+    if decoding.nodata:
+        return decoding.nodata[0]
+    dtype = np.dtype(lst.dtypes[0])
+    return float("nan") if dtype.kind == "f" else type_extremes(dtype)[0]
+
+
+def _record_reading(lst: rasterio.DatasetReader, dst: rasterio.io.DatasetWriter, decoding: LstDecoding,
+                    units: Units, lst_path: str | os.PathLike[str]) -> None:
+    """Write into the copy's metadata the scale, offset and unit its stored values were read
+    with (the options given, else the file's), so the copy reads as the same temperatures with
+    no options: a ``--scale-factor`` given here is not needed again."""
+    if decoding.scale_factor is not None or decoding.offset is not None:
+        scale, offset = linear(lst, decoding, path=lst_path)
+        dst.scales, dst.offsets = (scale,), (offset,)
+    if tagged_units(band_unit_tag(lst)) is not units:
+        dst.set_band_unit(1, unit_tag(units))
+
+
+def _stored_copy(lst: rasterio.DatasetReader, window: Window, decoding: LstDecoding, units: Units,
+                 lst_path: str | os.PathLike[str], fill: float | None) -> np.ndarray:
+    """The stored values in ``window``, bit for bit, except the pixels only the LST options
+    make nodata (declared fill values, ``--mask-implausible``), which become ``fill``."""
+    stored = np.ma.getdata(read_stored(lst, 1, window, lst_path)).copy()
+    if _masks_more(decoding):
+        kelvin = to_kelvin_masked(decode(lst, window, decoding, lst_path), units, decoding)
+        stored[np.isnan(kelvin)] = fill
+    return stored
 
 
 def _measure(lst: rasterio.DatasetReader, guidance: rasterio.DatasetReader, lr_window: Window,

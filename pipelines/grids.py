@@ -157,12 +157,27 @@ def check_geotransform(path: str | os.PathLike[str], grid: Grid) -> None:
     if grid.transform != Affine.identity():
         return
     if grid.placed_by is not None:
-        how = ("gdalwarp -r near IN.tif OUT.tif (onto the GCPs' CRS)" if grid.placed_by == "GCPs"
-               else "gdalwarp -rpc -r near IN.tif OUT.tif (onto WGS 84; -t_srs picks a projected CRS)")
-        raise InputError(path, f"has no geotransform, only {grid.placed_by}", f"warp it onto a grid first: {how}")
+        raise InputError(path, f"has no geotransform, only {grid.placed_by}", warp_hint(grid.placed_by))
     missing = "no geotransform" + (" and no CRS" if grid.crs is None else "")
     raise InputError(path, f"has no georeferencing ({missing})",
                      "georeference it, e.g. gdal_edit.py -a_srs EPSG:XXXX -a_ullr ULX ULY LRX LRY")
+
+
+def warp_hint(placed_by: str) -> str:
+    """How to warp a raster placed by ``placed_by`` (``GCPs`` or ``RPCs``) onto a grid."""
+    how = ("gdalwarp -r near IN.tif OUT.tif (onto the GCPs' CRS)" if placed_by == "GCPs"
+           else "gdalwarp -rpc -r near IN.tif OUT.tif (onto WGS 84; -t_srs picks a projected CRS)")
+    return f"warp it onto a grid first: {how}"
+
+
+def check_crs(path: str | os.PathLike[str], grid: Grid) -> None:
+    """Refuse a grid with no CRS; one placed by GCPs or RPCs (rasterio reports their CRS apart,
+    so the raster reads as having none) is named so, with the warp that places it."""
+    if grid.crs is not None:
+        return
+    if grid.placed_by is not None:
+        raise InputError(path, f"raster has no CRS of its own, only {grid.placed_by}", warp_hint(grid.placed_by))
+    raise InputError(path, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
 
 
 WARP_NORTH_UP = "gdalwarp -r near IN.tif OUT.tif"
@@ -277,9 +292,8 @@ def pair_grids(
     """
     check_north_up(lst_path, lst)
     check_north_up(guidance_path, guidance, onto_lst=onto_lst_way(offers_align))
-    if lst.crs is None or guidance.crs is None:
-        which = lst_path if lst.crs is None else guidance_path
-        raise InputError(which, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
+    check_crs(lst_path, lst)
+    check_crs(guidance_path, guidance)
     if lst.crs != guidance.crs:
         raise InputError(
             guidance_path,
@@ -380,8 +394,7 @@ def refine_grid(lst: Grid, scale: int, *, lst_path: str | os.PathLike[str]) -> P
     """The whole LST grid with every pixel split into ``scale x scale`` output pixels: same CRS,
     origin and extent, pixel size divided by ``scale`` (downscaling without guidance)."""
     check_north_up(lst_path, lst)
-    if lst.crs is None:
-        raise InputError(lst_path, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
+    check_crs(lst_path, lst)
     t = lst.transform
     output = Grid(lst.crs, Affine(t.a / scale, 0.0, t.c, 0.0, t.e / scale, t.f),
                   lst.width * scale, lst.height * scale)

@@ -6,7 +6,8 @@ LST covering only part of it does not reach (each raster is drawn at its own ext
 ``--width`` wide; a tall output's panels are drawn at most that tall, centred in their slots, so
 the picture keeps a sensible size. A multi-band input LST is refused, as downscale refuses it.
 An output downscaled straight from SDGSAT-1 products has no LST file (it was retrieved in a
-temporary folder): unless ``--lst`` names one, the output is drawn alone. Otherwise the input
+temporary folder): unless ``--lst`` names one, the output is drawn alone; so is an LST written by
+``groklst ingest`` (its ``lst_source`` tag names the TIS product it came from). Otherwise the input
 is the ``lst_source`` tag's (a GDAL name as GDAL opens it), else its file beside the output; it
 is read as downscale read it: with the ``lst_*`` tags downscale records (:mod:`pipelines.lst_values`) when
 it is the LST the output names, else with its own metadata and the unit its values say; LST
@@ -39,6 +40,7 @@ from pipelines.errors import GroklstWarning, InputError
 from pipelines.file_headers import PNG_HEADER, refuse_foreign_file
 from pipelines.geotiff import mask_declared_nodata, open_raster, write_failed
 from pipelines.grids import footprints_disjoint
+from pipelines.ingest_record import GENERATOR as INGEST_GENERATOR
 from pipelines.lst_values import (PLAUSIBLE_KELVIN, LstDecoding, Remedy, band_unit_tag, check_single_band,
                                   decode_values, implausible_kelvin, linear, reading_from_tags, reading_precision,
                                   to_kelvin_masked, units_from_values)
@@ -345,7 +347,8 @@ def write_quicklook(
         tags = out.tags()
         tag = tags.get("lst_source")
         tis_folder = None if lst_path else retrieved_tis_folder(tag)
-        if tis_folder is None:
+        ingested = lst_path is None and tags.get("generator") == INGEST_GENERATOR
+        if tis_folder is None and not ingested:
             lst_path = lst_path or tagged_lst(output_path, tag)
         _check_png(png_path, [output_path, lst_path])
         count = 1 if lst_path is None else 2
@@ -358,8 +361,7 @@ def write_quicklook(
         crs = out.crs
     extent = (bounds.left, bounds.right, bounds.bottom, bounds.top)
     if lst_path is None:
-        panels = [(fine, extent, f"downscaled, {fine_res} (input LST retrieved from "
-                                 f"{Path(tis_folder).name}, not kept)")]
+        panels = [(fine, extent, _alone_title(fine_res, tis_folder, tag))]
     else:
         lst_reading = (reading or LstReading()).over(_recorded_reading(tags, output_path, lst_path, tag))
         panels = [_lst_panel(lst_path, output_path, crs, bounds, (panel_h, panel_w), unit, lst_reading),
@@ -368,7 +370,7 @@ def write_quicklook(
     if valid.size == 0:
         raise InputError(output_path, "has no valid pixels to show")
     _check_output_values(output_path, fine, unit)
-    if lst_path is None:
+    if tis_folder is not None:
         warnings.warn(GroklstWarning(
             f"{output_path}: its LST was retrieved from the TIS product {tis_folder} inside downscale "
             "and kept nowhere, so the quicklook shows the output alone (groklst ingest writes that "
@@ -397,6 +399,15 @@ def write_quicklook(
     with atomic_output(png_path, overwrite=overwrite, inputs=inputs) as tmp:
         _save_png(fig, tmp, png_path)
     return size
+
+
+def _alone_title(res: str, tis_folder: str | None, tag: str | None) -> str:
+    """The title of a raster drawn alone: a downscaled output whose LST was retrieved on the fly
+    (``tis_folder``), or an LST groklst ingest retrieved from the TIS product its ``lst_source``
+    tag names (it is the LST itself: its tag names no input to draw beside it)."""
+    if tis_folder is not None:
+        return f"downscaled, {res} (input LST retrieved from {Path(tis_folder).name}, not kept)"
+    return f"LST by groklst ingest, {res} (from {Path(tag or '?').name})"
 
 
 def _save_png(fig: Any, tmp: Path, png_path: str | os.PathLike[str]) -> None:

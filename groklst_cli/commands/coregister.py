@@ -17,6 +17,8 @@ from pipelines.atomic import folders_removed_if_left_empty
 from pipelines.coregister import MAX_SHIFT_LR
 from pipelines.units import Units
 
+MAX_SHIFT_LIMIT = 20  # LST pixels: --max-shift's largest
+
 if TYPE_CHECKING:  # the pipeline is imported when a scene is placed
     from pipelines.coregister_scene import PlacementReport
 
@@ -25,7 +27,7 @@ def coregister(
     lst: Path = typer.Argument(..., help="The LST raster."),
     guidance: Path = typer.Argument(..., help="Guidance nesting in the LST grid (groklst guidance builds it)."),
     output: Path = typer.Option(..., "--output", "-o", parser=file_to_write("name the file, e.g. DIR/X_lst.tif"), help="The LST GeoTIFF to write, its grid moved onto the guidance."),
-    max_shift: int = typer.Option(MAX_SHIFT_LR, "--max-shift", min=1, max=20, help="LST pixels searched each way."),
+    max_shift: int = typer.Option(MAX_SHIFT_LR, "--max-shift", min=1, max=MAX_SHIFT_LIMIT, help="LST pixels searched each way."),
     units: Units = lst_options.units_option(),
     nodata: Optional[list[float]] = lst_options.nodata_option(),
     scale_factor: Optional[float] = lst_options.scale_factor_option(),
@@ -41,10 +43,12 @@ def coregister(
     best: the mean R² over five crops of up to 256 x 256 LST pixels (the centre and the
     quadrants), taken when it adds at least 0.005 over the delivered placement. The copy has the
     LST's stored values bit for bit and its grid moved by that offset, so it still nests in the
-    guidance; when the offset cannot be measured (R² below 0.1, or the best at the edge of the
-    search) the grid is kept, with a warning; when another placement a whole LST pixel away fits
-    as well, the placement taken is written with a warning that it is uncertain by that much. The
-    coregistration tag says which.
+    guidance; the LST options it was read with are recorded in it (scale, offset, unit; pixels
+    --nodata or --mask-implausible drop become its nodata), so it needs none of them again. When
+    the offset cannot be measured (R² below 0.1, or the best at the edge of the search: the
+    warning then says which --max-shift to rerun with) the grid is kept, with a warning; when
+    another placement a whole LST pixel away fits as well, the placement taken is written with a
+    warning that it is uncertain by that much. The coregistration tag says which.
     """
     from pipelines.coregister_scene import coregister_scene
 
@@ -55,22 +59,33 @@ def coregister(
     with folders_removed_if_left_empty(output.parent), reported_once_published(output):
         report = coregister_scene(lst, guidance, output, units=units, decoding=decoding,
                                   max_shift_lr=max_shift, overwrite=overwrite)
-        _say_placement(report)
+        _say_placement(report, max_shift)
         if as_json:
             result(strict_json.dumps(json_ok(asdict(report))))  # an unmeasurable R²: null
         else:
             result_path(output)
 
 
-def _say_placement(report: PlacementReport) -> None:
-    """The placement on stderr: a warning when the offset could not be measured or another
-    placement a whole LST pixel away fits as well (the output is written either way)."""
-    if report.placement.startswith("not measurable"):
+def _say_placement(report: PlacementReport, max_shift: int) -> None:
+    """The placement on stderr: a warning when the offset could not be measured, lies at the
+    edge of the search (with the wider search to run), or another placement a whole LST pixel
+    away fits as well (the output is written either way)."""
+    if report.at_search_edge:
+        warn(f"{report.input}: offset to {report.guidance} {report.placement}; {_wider_search(max_shift)}")
+    elif report.placement.startswith("not measurable"):
         warn(f"{report.input}: offset to {report.guidance} {report.placement}")
     elif report.uncertain:
         warn(f"{report.input}: {report.placement} -> {report.output}")
     else:
         info(f"{report.input}: {report.placement} -> {report.output}")
+
+
+def _wider_search(max_shift: int) -> str:
+    """What to run when the best offset lay at the edge of a ``--max-shift`` search."""
+    if max_shift >= MAX_SHIFT_LIMIT:
+        return (f"--max-shift {MAX_SHIFT_LIMIT} is the widest search: check the LST's georeferencing "
+                "against the guidance's")
+    return f"rerun with --max-shift {min(2 * max_shift, MAX_SHIFT_LIMIT)} to search further"
 
 
 def register(app: typer.Typer) -> None:

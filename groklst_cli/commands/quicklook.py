@@ -54,7 +54,8 @@ def quicklook(
     The input LST is read as downscale read it (the output's lst_* tags); the LST options, as
     downscale takes them, override those, or say how to read it for an output written before
     the tags existed. An output downscaled from SDGSAT-1 product folders is drawn alone unless
-    --lst is given (its LST was retrieved in a temporary folder). Prints the PNG path on stdout.
+    --lst is given (its LST was retrieved in a temporary folder); an LST written by groklst
+    ingest is drawn alone too (it is the LST). Prints the PNG path on stdout.
     """
     from pipelines.quicklook import LstReading, write_quicklook
 

@@ -1,0 +1,155 @@
+"""coregister and quicklook as users met them (QA round s3): an offset at the edge of the search
+says which --max-shift to rerun with, the copy keeps the LST options it was read with, an
+ingested LST is drawn, and a GCP-placed raster's missing CRS is named as such."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+
+from groklst_cli.app import run
+
+
+@pytest.fixture
+def scene(tmp_path: Path, capsys) -> tuple[Path, Path]:
+    """The 48 px sample scene: 30 m LST (K) and 10 m guidance nesting in it."""
+    assert run(["-q", "sample-scene", str(tmp_path), "--size", "48"]) == 0
+    capsys.readouterr()
+    return tmp_path / "heihe_demo_lst.tif", tmp_path / "heihe_demo_guidance.tif"
+
+
+def rewritten(lst: Path, out: Path, values: np.ndarray, *, east: float = 0.0, **profile: object) -> Path:
+    """``lst``'s grid (moved ``east``) holding ``values``, with ``profile`` changes."""
+    with rasterio.open(lst) as src:
+        changed = {**src.profile, "transform": Affine.translation(east, 0) @ src.transform,
+                   "dtype": values.dtype, **profile}
+    with rasterio.open(out, "w", **changed) as dst:
+        dst.write(values, 1)
+    return out
+
+
+def kelvin(lst: Path) -> np.ndarray:
+    with rasterio.open(lst) as src:
+        return src.read(1).astype(np.float64)
+
+
+def test_an_offset_at_the_search_edge_says_which_max_shift_to_rerun_with(scene, tmp_path: Path, capsys) -> None:
+    """QA: an LST 3 LST pixels off, searched 3 each way, was 'not measurable' (R² 0.92 there):
+    the shift was merely as large as the search."""
+    lst, guidance = scene
+    off = rewritten(lst, tmp_path / "off.tif", kelvin(lst).astype(np.float32), east=90.0)
+    out = tmp_path / "c.tif"
+    assert run(["-q", "coregister", str(off), str(guidance), "-o", str(out), "--json"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["at_search_edge"] is True and line["moved"] is False
+    assert line["placement"] == ("at the edge of the search, kept as delivered (best offset 90 m west, R² 0.92, "
+                                 "searched ±90 m): the LST may be off by more than was searched")
+    assert line["warnings"] == [f"{off}: offset to {guidance} {line['placement']}; "
+                                "rerun with --max-shift 6 to search further"]
+    with rasterio.open(out) as got:
+        assert got.tags()["coregistration"] == line["placement"]
+    # the rerun it names finds the offset
+    assert run(["-q", "coregister", str(off), str(guidance), "-o", str(out), "--max-shift", "6",
+                "--overwrite", "--json"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert (line["moved"], line["east"], line["at_search_edge"]) == (True, -90.0, False)
+
+
+def test_the_widest_search_names_no_wider_one() -> None:
+    from groklst_cli.commands.coregister import _wider_search
+
+    assert _wider_search(12) == "rerun with --max-shift 20 to search further"
+    assert _wider_search(20).startswith("--max-shift 20 is the widest search: check the LST's georeferencing")
+
+
+def test_the_copy_records_the_scale_offset_nodata_and_unit_it_was_read_with(scene, tmp_path: Path,
+                                                                             capsys) -> None:
+    """QA: centi-Kelvin read with --scale-factor 0.01 --nodata -9999 was copied with neither, so
+    the copy read as 29000 K (refused) unless the options were given again."""
+    lst, guidance = scene
+    values = kelvin(lst)
+    stored = np.where(np.isnan(values), -9999, np.round(np.nan_to_num(values) * 100)).astype(np.int16)
+    stored[0, :5] = -9999
+    centi = rewritten(lst, tmp_path / "centi.tif", stored, nodata=None)
+    out = tmp_path / "c.tif"
+    assert run(["-q", "coregister", str(centi), str(guidance), "-o", str(out), "--scale-factor", "0.01",
+                "--nodata", "-9999", "--units", "kelvin"]) == 0
+    capsys.readouterr()
+    with rasterio.open(out) as got:
+        np.testing.assert_array_equal(got.read(1), stored)  # stored values bit for bit
+        assert (got.scales, got.offsets, got.nodata, got.units) == ((0.01,), (0.0,), -9999.0, ("K",))
+    again = tmp_path / "again.tif"
+    assert run(["-q", "coregister", str(out), str(guidance), "-o", str(again), "--json"]) == 0  # no options
+    assert json.loads(capsys.readouterr().out)["placement"].startswith("aligned as delivered")
+
+
+def test_pixels_masked_as_implausible_become_the_copys_nodata(scene, tmp_path: Path, capsys) -> None:
+    lst, guidance = scene
+    values = kelvin(lst).astype(np.float32)
+    values[5, 5:9] = 0.0
+    zeros = rewritten(lst, tmp_path / "zeros.tif", values, nodata=None)
+    out = tmp_path / "c.tif"
+    assert run(["-q", "coregister", str(zeros), str(guidance), "-o", str(out), "--mask-implausible"]) == 0
+    with rasterio.open(out) as got:
+        copied = got.read(1)
+        assert np.isnan(got.nodata) and np.isnan(copied[5, 5:9]).all()
+        np.testing.assert_array_equal(np.delete(copied.ravel(), np.arange(5 * 48 + 5, 5 * 48 + 9)),
+                                      np.delete(values.ravel(), np.arange(5 * 48 + 5, 5 * 48 + 9)))
+    capsys.readouterr()
+    assert run(["-q", "coregister", str(out), str(guidance), "-o", str(tmp_path / "again.tif")]) == 0
+
+
+def test_a_plain_copy_keeps_the_files_own_metadata(scene, tmp_path: Path) -> None:
+    lst, guidance = scene
+    out = tmp_path / "c.tif"
+    assert run(["-q", "coregister", str(lst), str(guidance), "-o", str(out)]) == 0
+    with rasterio.open(out) as got, rasterio.open(lst) as src:
+        np.testing.assert_array_equal(got.read(1), src.read(1))
+        assert (got.scales, got.offsets, got.units) == (src.scales, src.offsets, src.units)
+        assert np.isnan(got.nodata) and np.isnan(src.nodata)
+
+
+def test_quicklook_draws_an_ingested_lst(tmp_path: Path, capsys) -> None:
+    """QA: an ingest output's lst_source tag names the TIS product folder it came from; quicklook
+    said that folder 'is not there' (exit 2). The LST is drawn, alone."""
+    assert run(["-q", "sample-scene", str(tmp_path), "--size", "12", "--seed", "2", "--products"]) == 0
+    assert run(["-q", "ingest", str(tmp_path), "--out-dir", str(tmp_path / "in"), "--name", "s"]) == 0
+    capsys.readouterr()
+    png = tmp_path / "q.png"
+    assert run(["quicklook", str(tmp_path / "in" / "s_lst.tif"), "-o", str(png)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"{png}\n" and "error" not in captured.err and "warning" not in captured.err
+    from pipelines.quicklook import figure_size
+
+    header = png.read_bytes()[:24]  # the PNG signature, then IHDR: width and height
+    with rasterio.open(tmp_path / "in" / "s_lst.tif") as src:
+        assert (int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")) == \
+            figure_size(1200, src.height, src.width, 1)
+
+
+def test_a_gcp_placed_raster_with_no_crs_is_named_so(scene, tmp_path: Path, capsys) -> None:
+    """A raster with a geotransform whose CRS comes only with its GCPs reads as having no CRS:
+    the refusal says so and how to warp it, not 'assign one with gdal_edit.py'."""
+    lst, guidance = scene
+    vrt = tmp_path / "gcp.vrt"
+    vrt.write_text(f"""<VRTDataset rasterXSize="48" rasterYSize="48">
+  <GeoTransform>624960.0, 30.0, 0.0, 4310730.0, 0.0, -30.0</GeoTransform>
+  <GCPList Projection="EPSG:32647">
+    <GCP Id="1" Pixel="0" Line="0" X="624960" Y="4310730"/>
+    <GCP Id="2" Pixel="48" Line="0" X="626400" Y="4310730"/>
+    <GCP Id="3" Pixel="0" Line="48" X="624960" Y="4309290"/>
+  </GCPList>
+  <VRTRasterBand dataType="Float32" band="1">
+    <SimpleSource><SourceFilename>{lst}</SourceFilename><SourceBand>1</SourceBand></SimpleSource>
+  </VRTRasterBand>
+</VRTDataset>""")
+    out = tmp_path / "c.tif"
+    assert run(["-q", "coregister", str(vrt), str(guidance), "-o", str(out)]) == 2
+    assert capsys.readouterr().err == (f"error: {vrt}: raster has no CRS of its own, only GCPs (hint: warp it onto "
+                                       "a grid first: gdalwarp -r near IN.tif OUT.tif (onto the GCPs' CRS))\n")
+    assert not out.exists()
