@@ -14,16 +14,24 @@ from typing import TYPE_CHECKING, NoReturn, Optional
 import typer
 
 from groklst_cli import lst_options
-from groklst_cli.commands._scene_reports import failure_status, say, unsaved_checkpoint
+from groklst_cli.commands._scene_reports import (
+    failure_status,
+    say,
+    typed_output,
+    typed_quicklook,
+    unsaved_checkpoint,
+)
 from groklst_cli.console import info, progress, state, warn, warnings_shown
 from pipelines.atomic import (
     INGEST_PREFIX,
     OutputExists,
     check_writable,
+    refuse_input_as_output,
     remove_stale_ingests,
     remove_stale_partials,
 )
 from pipelines.errors import GroklstWarning, InputError
+from pipelines.finished_outputs import finished_png
 from pipelines.raster_names import retrieved_lst_tag, source_tag
 
 if TYPE_CHECKING:
@@ -129,7 +137,9 @@ def start_product_scene(ctx: typer.Context, scene: ProductScene, overwrite: bool
         scene_failed(scene.shown, scene.output, exc, _seconds_since(start), as_json)
     if done:
         report = _report(scene.shown, scene.output, "skipped", _seconds_since(start))
-        say(unsaved_checkpoint(skipped_quicklook(report, quicklook), save_checkpoint), as_json)
+        report = skipped_quicklook(report, quicklook)
+        say(unsaved_checkpoint(report, save_checkpoint), as_json)
+        end_if_failed(report)
         return False
     scene.output.parent.mkdir(parents=True, exist_ok=True)
     for stale in remove_stale_ingests(scene.output.parent):
@@ -148,9 +158,11 @@ def _ingest_name(output: Path) -> str:
 def output_done(target: Path, overwrite: bool, skip_existing: bool, inputs: Sequence[Path]) -> bool:
     """Whether ``--skip-existing`` finds the scene written, also by another run between the first
     look and the check that the output may be written (README: ``skipped`` then, as a raster
-    scene's); an output that may not be written is an :class:`InputError`."""
+    scene's); an output that may not be written is an :class:`InputError`, one of ``inputs``
+    (a --dem naming it) before any skip, as without --skip-existing."""
     from pipelines.scenes import finished_meanwhile, finished_output
 
+    refuse_input_as_output(target, inputs)
     if skip_existing and finished_output(target):
         remove_stale_partials(target)  # a killed run's, a day old: as a raster scene's skip does
         return True
@@ -164,15 +176,36 @@ def output_done(target: Path, overwrite: bool, skip_existing: bool, inputs: Sequ
 
 
 def skipped_quicklook(report: SceneReport, png: Optional[Path]) -> SceneReport:
-    """``report``, when its scene was skipped without its --quicklook PNG, with ``quicklook: null``
-    in its --json line and a warning before it (in its ``warnings``) saying how to draw the PNG:
-    a script reading the lines sees which skipped scenes lack it (a rerun after the PNG failed).
-    An existing PNG is the finished scene's own; the line names none, as nothing was drawn."""
-    if report.status == "skipped" and png is not None and not png.exists():
-        warn(f"{png}: not drawn, as the scene was skipped (--skip-existing); "
-             f"groklst quicklook {report.output} -o {png} draws it")
+    """``report`` (changed in place), when its scene was skipped without its --quicklook PNG, with
+    ``quicklook: null`` in its --json line and a warning before it (in its ``warnings``) saying how
+    to draw the PNG: a script reading the lines sees which skipped scenes lack it (a rerun after
+    the PNG failed), as where a file that is no PNG lies (a user's, left as it is). An existing
+    PNG is the finished scene's own when complete; one cut short (a run stopped while drawing
+    it) makes the scene an error, as a cut-short output does, and is left as it is too."""
+    if report.status != "skipped" or png is None:
+        return report
+    shown, redraw = typed_quicklook(png), f"groklst quicklook {typed_output(report.output)} -o {typed_quicklook(png)}"
+    if not png.exists():
+        warn(f"{shown}: not drawn, as the scene was skipped (--skip-existing); {redraw} draws it")
         report.extra["quicklook"] = None
+        return report
+    try:
+        if finished_png(png, shown, f"redraw it with {redraw} --overwrite, or remove it"):
+            return report
+    except InputError as exc:
+        report.status, report.error = "error", str(exc)
+        return report
+    warn(f"{shown}: is no PNG (left as it is), and none was drawn, as the scene was skipped (--skip-existing)")
+    report.extra["quicklook"] = None
     return report
+
+
+def end_if_failed(report: SceneReport) -> None:
+    """End the run with the status of a skipped scene made an error (:func:`skipped_quicklook`),
+    once its line was said."""
+    status = failure_status([report.status])
+    if status is not None:
+        raise typer.Exit(status)
 
 
 def scene_failed(shown: str, output: Path, exc: InputError, seconds: float, as_json: bool) -> NoReturn:

@@ -58,6 +58,18 @@ def typed_name(opened: str) -> str:
     return opened if typed is None else typed.names.get(opened, opened)
 
 
+def typed_output(opened: str) -> str:
+    """An output as typed (:meth:`TypedNames.output`), for a line about it other than its report."""
+    typed = _typed.get()
+    return opened if typed is None else typed.output(opened)
+
+
+def typed_quicklook(png: Path) -> str:
+    """The --quicklook PNG as typed (``./q.png``, which pathlib folds to ``q.png``)."""
+    typed = _typed.get()
+    return typed.quicklook if typed is not None and typed.quicklook is not None else str(png)
+
+
 def _as_typed(report: SceneReport) -> SceneReport:
     """``report`` with its input and output, also in its error, named as typed (:class:`TypedNames`)."""
     typed = _typed.get()

@@ -17,6 +17,7 @@ from groklst_cli.choices import DEVICE_HINT, lower_case
 from groklst_cli.commands._downscale_fit import build_fit_options, check_psf_width, run_fit
 from groklst_cli.commands._downscale_products import (
     check_product_run,
+    end_if_failed,
     ingest_scene,
     output_done,
     plan_product_scene,
@@ -31,6 +32,7 @@ from groklst_cli.commands._scene_reports import (
     say,
     say_all,
     say_once,
+    typed_output,
     unsaved_checkpoint,
 )
 from groklst_cli.console import info, progress, state, warn
@@ -144,6 +146,17 @@ def _typed_names(inputs: list[str], output: Optional[str], out_dir: Optional[str
     if output is not None:
         names[str(Path(output))] = output
     return TypedNames(names, out_dir, quicklook)
+
+
+def _one_output(named: list[str], output: Optional[str], out_dir: Optional[str]) -> Optional[str]:
+    """The output a one-scene run's --json error line names, as its scene line would: -o as
+    typed, else a single LST raster's default name (under --out-dir as typed); None for product
+    folders, whose scene name is read from their metadata once the run is planned."""
+    if output is not None or len(named) != 1 or Path(named[0]).is_dir():
+        return output
+    from pipelines.scenes import output_for
+
+    return TypedNames({}, out_dir).output(str(output_for(named[0], out_dir or ".")))
 
 
 def _file_as_typed(hint: str, option: str = "-o") -> Callable[[str], str]:
@@ -438,7 +451,7 @@ def downscale(
 
     named = [] if inputs == ["-"] else list(_each_once(inputs).values())
     if named and (len(named) == 1 or all(Path(p).is_dir() for p in named)):  # one scene
-        state.working_on(", ".join(named), output)
+        state.working_on(", ".join(named), _one_output(named, output, out_dir))
     else:  # several scenes: a --json error line names none (a refused -o or --quicklook is raised)
         state.working_on(None)
     if skip_existing and overwrite:
@@ -473,6 +486,7 @@ def downscale(
                             retrieval_config)
         how.check()
         scene = plan_product_scene(paths, output_path, out_dir_path, how)  # nothing written before the checks
+        state.working_on(state.input, typed_output(str(scene.output)))  # the planned output, for an error line
         paths = [scene.lst]
     elif coregister is not None:
         raise InputError("--no-coregister" if coregister is False else "--coregister",
@@ -705,8 +719,9 @@ def _fit_output_done(scene: Optional[ProductScene], job: SceneJob, overwrite: bo
             raise
         scene_failed(shown, job.output, exc, seconds, as_json)
     if done:
-        report = SceneReport(shown, str(job.output), status="skipped", seconds=seconds)
-        say(unsaved_checkpoint(skipped_quicklook(report, job.quicklook), save_checkpoint), as_json)
+        report = skipped_quicklook(SceneReport(shown, str(job.output), status="skipped", seconds=seconds), job.quicklook)
+        say(unsaved_checkpoint(report, save_checkpoint), as_json)
+        end_if_failed(report)
     return done
 
 
