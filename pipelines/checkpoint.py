@@ -239,6 +239,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     data = _read(p)
     _check_format(data, p)
     fields = _fields(data, p)
+    _check_types(fields, p)
     try:
         ckpt = Checkpoint(**fields)
         get_spec(ckpt.model)
@@ -335,17 +336,147 @@ def _fields(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
     return fields
 
 
+def _check_types(fields: Mapping[str, Any], path: Path) -> None:
+    """Refuse fields of the wrong kind (``lst_mean`` saved as text, ``scale`` as 3.0, band
+    statistics not one per band): they would crash later with a traceback, or, a bool taken
+    for a number, denormalise the output silently wrong."""
+    problem = _type_problem(fields)
+    if problem is not None:
+        raise InputError(path, f"checkpoint is malformed: {problem}", GROKLST_CHECKPOINT_HINT)
+
+
+def _type_problem(fields: Mapping[str, Any]) -> str | None:
+    """The first field not of its kind, in words (``lst_mean is a str ('300'), expected a
+    number``); then band lists not one value per band; None when all fit."""
+    for name, (expected, fits) in _FIELD_KINDS.items():
+        if name in fields and not fits(fields[name]):
+            return f"{name} is {_described(fields[name])}, expected {expected}"
+    for name, (expected, fits) in _ITEM_KINDS.items():
+        for key, value in _items(fields.get(name, ())):
+            if not fits(value):
+                return f"{name}[{key}] is {_described(value)}, expected {expected}"
+    return _length_problem(fields)
+
+
+def _length_problem(fields: Mapping[str, Any]) -> str | None:
+    """Band statistics and ranges of another length than the band list (ranges may be absent)."""
+    n = len(fields["bands"])
+    for name in ("band_mean", "band_std", "band_min", "band_max"):
+        values = fields.get(name, [])
+        if len(values) != n and (values or name in ("band_mean", "band_std")):
+            return f"{name} has {len(values)} values for {n} bands ({', '.join(fields['bands'])})"
+    if len(fields.get("band_min", [])) != len(fields.get("band_max", [])):
+        return "band_min and band_max are not both given"
+    return None
+
+
+def _items(value: Any) -> Iterable[tuple[Any, Any]]:
+    """``(index or key, item)`` of a list or dict field, the key escaped for one line."""
+    if isinstance(value, Mapping):
+        return ((repr(escape_control_characters(str(k))[:40]), v) for k, v in value.items())
+    return enumerate(value)
+
+
+def _described(value: Any) -> str:
+    """``a str ('300')``, ``an int (0)``, ``a list``: a wrong value's kind, and the value where short."""
+    if value is None:
+        return "None"
+    kind = type(value).__name__
+    article = "an" if kind[0].lower() in "aeiou" else "a"
+    shown = value if isinstance(value, (bool, int, float)) else escape_control_characters(str(value))[:30]
+    if isinstance(value, str):
+        shown = repr(shown)
+    return f"{article} {kind}" if isinstance(value, (list, tuple, dict)) else f"{article} {kind} ({shown})"
+
+
+def _is_number(value: Any) -> bool:
+    """An int or float, not a bool (``True`` would be taken for 1 K)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_pixel_size(value: Any) -> bool:
+    """None (not recorded) or a finite size > 0."""
+    return value is None or (_is_number(value) and math.isfinite(value) and value > 0)
+
+
+def _is_str_keyed_dict(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+
+
+# Each field's expected kind in words, and its test; a field missing here is left to _fields.
+_FIELD_KINDS: dict[str, tuple[str, Any]] = {
+    "model": ("a model name (text)", lambda v: isinstance(v, str)),
+    "scale": ("an integer >= 2", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 2),
+    "bands": ("a list of band names", lambda v: isinstance(v, (list, tuple))),
+    "lst_mean": ("a number", _is_number),
+    "lst_std": ("a number", _is_number),
+    "band_mean": ("a list of numbers", lambda v: isinstance(v, (list, tuple))),
+    "band_std": ("a list of numbers", lambda v: isinstance(v, (list, tuple))),
+    "band_min": ("a list of numbers", lambda v: isinstance(v, (list, tuple))),
+    "band_max": ("a list of numbers", lambda v: isinstance(v, (list, tuple))),
+    "model_kwargs": ("a dict with text keys", _is_str_keyed_dict),
+    "hr_resolution": ("a pixel size > 0 or None", _is_pixel_size),
+    "hr_resolution_units": ("a unit (text) or None", lambda v: v is None or isinstance(v, str)),
+    "config": ("a dict with text keys", _is_str_keyed_dict),
+    "groklst_version": ("a version (text)", lambda v: isinstance(v, str)),
+    "state_dict": ("a dict of tensors", _is_str_keyed_dict),
+}
+# The kind of each item of the list and dict fields above.
+_ITEM_KINDS: dict[str, tuple[str, Any]] = {
+    "bands": ("a band name (text)", lambda v: isinstance(v, str)),
+    "band_mean": ("a number", _is_number),
+    "band_std": ("a number", _is_number),
+    "band_min": ("a number", _is_number),  # NaN for an all-NaN band: clips nothing
+    "band_max": ("a number", _is_number),
+    "state_dict": ("a tensor", lambda v: isinstance(v, torch.Tensor)),
+}
+
+
 def _unreadable(path: Path, exc: BaseException) -> tuple[str, str]:
     """Why torch could not load ``path``, in a few words (its messages run to many lines), and
     what to do about it."""
     with open(path, "rb") as fh:
-        head = fh.read(4)
+        head = fh.read(len(NUMPY_HEADER))
+    foreign = _foreign_kind(path, head, exc)
+    if foreign is not None:
+        return f"not a PyTorch checkpoint ({foreign})", GROKLST_CHECKPOINT_HINT
     if not head.startswith(TORCH_HEADERS):
         return "not a readable groklst checkpoint (not a PyTorch file)", GROKLST_CHECKPOINT_HINT
     if isinstance(exc, pickle.UnpicklingError) and str(exc).startswith("Weights only load failed"):
         return _refused(exc), SAFETY_HINT
     first = str(exc).strip().split(". ")[0].splitlines()[0] if str(exc).strip() else type(exc).__name__
     return f"not a readable groklst checkpoint (damaged or truncated: {first[:100]})", GROKLST_CHECKPOINT_HINT
+
+
+NUMPY_HEADER = b"\x93NUMPY"
+# torch's legacy loader reads a pickled magic number first; a pickle without it was not torch.save's.
+_NO_TORCH_MAGIC = "Invalid magic number"
+
+
+def _foreign_kind(path: Path, head: bytes, exc: BaseException) -> str | None:
+    """What a file torch could not load is instead, where its header or torch's complaint says
+    it was written by something else (``pickle.dump``, ``numpy.save``, ``numpy.savez``): those
+    files are whole, so 'damaged or truncated' would send the user after the wrong problem."""
+    if head.startswith(NUMPY_HEADER):
+        return "a NumPy .npy file"
+    if head.startswith(b"\x80") and str(exc).startswith(_NO_TORCH_MAGIC):
+        return "a plain pickle, e.g. from pickle.dump, not torch.save"
+    if head.startswith(b"PK\x03\x04") and _zip_without_torch_data(path):
+        return "a zip archive without torch's data.pkl, e.g. a NumPy .npz file"
+    return None
+
+
+def _zip_without_torch_data(path: Path) -> bool:
+    """True for a readable zip archive holding no ``data.pkl`` (torch.save's archive holds
+    ``NAME/data.pkl``); False for a damaged one, which may be a truncated checkpoint."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+    return not any(name == "data.pkl" or name.endswith("/data.pkl") for name in names)
 
 
 def _check_statistics(ckpt: Checkpoint, path: Path) -> None:
