@@ -499,6 +499,8 @@ def _appeared(target: Path) -> OutputAppeared:
 
 def _publish_dir(tmp: Path, target: Path, overwrite: bool, kind: OutputKind) -> None:
     """Swap the finished folder in; what the user had put into the old one moves into the new.
+    The parent folder is synced after the rename, as :func:`_publish_file` does: a crash or power
+    loss could else undo it, leaving no dataset (or the old one) under the final name.
 
     Only the dataset's own entries are replaced (a user's notes or training runs inside a
     dataset folder are not groklst's to delete). Until the old folder is emptied of them it
@@ -510,6 +512,7 @@ def _publish_dir(tmp: Path, target: Path, overwrite: bool, kind: OutputKind) -> 
         backup = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old")
         target.rename(backup)
         tmp.rename(target)
+        _sync_folder(target.parent)
         old = backup.lstat()
         _let_owner_change(backup)  # a read-only (0555) folder would refuse the moves out of it
         ours = set(_LEGACY_DATASET_ENTRIES) | {p.name for p in target.iterdir()}
@@ -520,6 +523,7 @@ def _publish_dir(tmp: Path, target: Path, overwrite: bool, kind: OutputKind) -> 
         _remove_backup(backup)
     else:
         tmp.rename(target)
+        _sync_folder(target.parent)
 
 
 def _let_owner_change(folder: Path) -> None:

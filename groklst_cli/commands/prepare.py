@@ -135,14 +135,45 @@ def _check_lst_file_options(ctx: typer.Context, inputs: list[Path]) -> None:
         "; LST files that need it: prepare them without the product folders" if mixed else ""))
 
 
-def _refuse_lst_file_options_for_groklst(ctx: typer.Context) -> None:
-    """Refuse an LST-file option (--units, --nodata, --scale-factor, --offset, --mask-implausible)
-    with --from-groklst: the benchmark's .mat files hold the LST in Kelvin and the import reads
-    them as they are, so the option was silently ignored."""
+_SPLIT_OWN = "its split is the benchmark's own (split/train.txt, val.txt, test.txt)"
+_LR_READ = "its LR LST is read from the 60m/120m/240m .mat files, not degraded from the HR LST"
+_INGEST_ONLY = "it says how SDGSAT-1 product folders are ingested, and the benchmark is .mat files"
+# parameter -> what a GrokLST import does instead of the option (import_groklst takes none of them)
+GROKLST_INSTEAD = {
+    **{name: "its .mat files hold the LST in Kelvin, read as they are" for name in lst_options.LST_FILE_PARAMS},
+    "scales": "the dataset gets every LR scale the benchmark folder holds (60m, 120m, 240m: x2, x4, x8)",
+    "hr_res": "its HR LST is the 30 m LST of 30m/lst, taken as it is",
+    "patch": "each .mat file is one patch, taken whole at its own size",
+    "stride": "each .mat file is one patch, taken whole at its own size",
+    "split": _SPLIT_OWN, "seed": _SPLIT_OWN, "split_by": _SPLIT_OWN, "split_block": _SPLIT_OWN,
+    "max_nodata": "every patch its split lists is kept as it is",
+    "degrade": _LR_READ, "aggregate": _LR_READ, "lr_nodata": _LR_READ,
+    "guidance_bands": "its .mat files name the guidance bands ({bands})",
+    "align": "its guidance is read from the .mat files, on the HR LST's grid",
+    **{name: _INGEST_ONLY for name in PRODUCT_OPTIONS},
+}
+
+
+def _refuse_options_for_groklst(ctx: typer.Context) -> None:
+    """Refuse the first option given with --from-groklst that the import does not use
+    (:data:`GROKLST_INSTEAD`), saying what it does instead: the option was silently ignored
+    (``--scales 4`` gave a dataset of x2 and x4)."""
+    from pipelines.grokmat import GROKLST_BANDS  # scipy: not at the CLI's start
+
     for param in ctx.command.params:
-        if param.name in lst_options.LST_FILE_PARAMS and was_given(ctx, param.name):
-            raise InputError(param.opts[0], "does not apply to a GrokLST import (--from-groklst): its .mat files "
-                             "hold the LST in Kelvin, read as they are", f"drop {param.opts[0]}")
+        if param.name in GROKLST_INSTEAD and was_given(ctx, param.name):
+            option = _option_as_given(param, ctx.params.get(param.name))
+            raise InputError(option, "does not apply to a GrokLST import (--from-groklst): "
+                             + GROKLST_INSTEAD[param.name].format(bands=", ".join(GROKLST_BANDS)),
+                             f"drop {option}")
+
+
+def _option_as_given(param: Any, value: Any) -> str:
+    """The name of ``param`` as the user typed it: ``--no-coregister`` (a flag's off form)
+    when it set the flag to False, else its first name."""
+    if value is False and getattr(param, "secondary_opts", None):
+        return param.secondary_opts[0]
+    return param.opts[0]
 
 
 def prepare_cmd(
@@ -202,18 +233,18 @@ def prepare_cmd(
     ctx.with_resource(reported_once_published(out))  # a Ctrl-C after the rename waits for the result line
     with progress() as bar:
         hook = _bar_hook(bar)
-        if align and guidance is None:
-            raise InputError("--align", "aligns the --guidance raster onto each LST grid", "pass --guidance G.tif")
         if from_groklst is not None:
             if inputs:
                 raise InputError("--from-groklst", "give either scenes or --from-groklst, not both")
             if guidance is not None:
                 raise InputError("--guidance", "does not apply to --from-groklst (its .mat files hold the guidance)")
-            _refuse_lst_file_options_for_groklst(ctx)
+            _refuse_options_for_groklst(ctx)
             summary = import_groklst(from_groklst, out, overwrite=overwrite, on_progress=hook)
         else:
             if not inputs:
                 raise InputError("INPUTS", "no scene given", "groklst prepare SCENE_lst.tif --out DATASET")
+            if align and guidance is None:
+                raise InputError("--align", "aligns the --guidance raster onto each LST grid", "pass --guidance G.tif")
             _check_numbers(hr_res, seed)
             _check_lst_file_options(ctx, inputs)
             options = PrepareOptions(
