@@ -242,9 +242,14 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     _check_types(fields, p)
     try:
         ckpt = Checkpoint(**fields)
-        get_spec(ckpt.model)
-    except (TypeError, ValueError, KeyError) as exc:
+    except (TypeError, ValueError) as exc:
         raise InputError(p, f"checkpoint is malformed: {exc}") from exc
+    try:
+        get_spec(ckpt.model)
+    except KeyError as exc:  # str() of a KeyError quotes its message: take the message itself
+        raise InputError(p, f"checkpoint is malformed: {exc.args[0]}",
+                         "a checkpoint names the model it was trained as: this groklst has no such model "
+                         "(`groklst models` lists them)") from exc
     _check_statistics(ckpt, p)
     _check_weights(ckpt, p)
     return ckpt

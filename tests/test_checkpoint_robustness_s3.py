@@ -144,3 +144,14 @@ def test_a_truncated_checkpoint_is_still_called_damaged(tmp_path: Path, capsys) 
     assert error_lines(capsys) == [
         f"error: {path}: not a readable groklst checkpoint (damaged or truncated: PytorchStreamReader failed "
         f"reading zip archive: failed finding central directory) {HINT}"]
+
+
+def test_a_model_this_groklst_lacks_is_named_without_quotes_and_with_a_hint(tmp_path: Path, capsys) -> None:
+    """The registry's KeyError printed as "'unknown model ...'" (quoted), with no hint."""
+    path = changed(tmp_path, model="mocolsk-from-the-future")
+    assert run(["checkpoint-info", str(path)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {path}: checkpoint is malformed: unknown model 'mocolsk-from-the-future'; "
+                           "known models: ")
+    assert line.endswith("(hint: a checkpoint names the model it was trained as: this groklst has no such model "
+                         "(`groklst models` lists them))")
