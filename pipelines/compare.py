@@ -36,7 +36,7 @@ from rasterio.windows import Window
 from pipelines.compare_shift import ContentShift, content_shift
 from pipelines.errors import GroklstWarning, InputError, printable_path
 from pipelines.geotiff import streaming_gdal_env
-from pipelines.grids import (ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, nesting_factor, offset_words,
+from pipelines.grids import (ALIGNMENT_TOLERANCE, Grid, as_integer, check_crs, check_north_up, nesting_factor, offset_words,
                              resolution_units)
 from pipelines.lst_values import (
     LstDecoding,
@@ -178,8 +178,7 @@ def common_grid(grids: Sequence[Grid], paths: Sequence[Path]) -> CommonGrid:
     common pixel."""
     for grid, path in zip(grids, paths):
         check_north_up(path, grid)
-        if grid.crs is None:
-            raise InputError(path, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
+        check_crs(path, grid)
         if grid.crs != grids[0].crs:
             raise InputError(path, f"CRS {grid.crs.to_string()} differs from {paths[0]}'s "
                                    f"({grids[0].crs.to_string()})", "warp it onto the reference's CRS with gdalwarp")

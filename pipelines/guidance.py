@@ -54,7 +54,7 @@ from pipelines.geotiff import (
     unreadable,
 )
 from pipelines.grids import (
-    NO_GUIDANCE, Grid, check_geotransform, check_north_up, footprint_in, footprints_disjoint, ordered_bounds,
+    NO_GUIDANCE, Grid, check_crs, check_geotransform, check_north_up, footprint_in, footprints_disjoint, ordered_bounds,
     turns_between,
 )
 from pipelines.lst_values import check_single_band
@@ -148,8 +148,7 @@ def fine_grid(lst: Grid, lst_path: str | os.PathLike[str], *, scale: int | None,
     """The grid splitting every LST pixel into ``scale x scale`` pixels, and that scale (1: the
     LST's own grid, as ``groklst prepare`` takes guidance for an LST that is its HR truth)."""
     check_north_up(lst_path, lst)
-    if lst.crs is None:
-        raise InputError(lst_path, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
+    check_crs(lst_path, lst)
     if (scale is None) == (res is None):
         raise InputError("--scale", "give either --scale or --res", "e.g. --scale 3 for 30 m -> 10 m")
     if res is not None:
@@ -215,10 +214,10 @@ def _default_names(src: rasterio.DatasetReader, path: Path) -> list[str]:
 def _check_georeferenced(src: rasterio.DatasetReader, path: str | os.PathLike[str]) -> None:
     """Refuse a raster that cannot be warped: one with no geotransform (placed only by GCPs or
     RPCs: named so, as downscale does, rather than as lacking a CRS, which a GCP file also does)
-    or with no CRS."""
-    check_geotransform(path, Grid.of(src))
-    if src.crs is None:
-        raise InputError(path, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
+    or with no CRS (of its own: a geotransform beside GCPs that carry the CRS is named so too)."""
+    grid = Grid.of(src)
+    check_geotransform(path, grid)
+    check_crs(path, grid)
 
 
 def _open_source(spec: SourceSpec, grid: Grid, stack: ExitStack) -> rasterio.DatasetReader:
