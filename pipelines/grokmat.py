@@ -28,6 +28,7 @@ from affine import Affine
 from pipelines.atomic import OutputKind, atomic_output, check_writable
 from pipelines.dataset import DatasetWriter, PatchRecord
 from pipelines.degrade import block_mean
+from pipelines.durable import write_through
 from pipelines.errors import InputError
 from pipelines.geotiff import refuse_band_values
 from pipelines.lst_values import PLAUSIBLE_KELVIN, implausible_kelvin
@@ -219,4 +220,5 @@ def import_groklst(
             if on_progress:
                 on_progress("patches written", index + 1, len(order))
         writer.finish(info)
+        write_through(tmp, out)
     return info

@@ -19,12 +19,11 @@ For each scene ``NAME_lst.tif`` (+ ``NAME_guidance.tif`` beside it):
 
 from __future__ import annotations
 
-import ctypes
 import math
 import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,8 @@ from rasterio.windows import Window
 from pipelines import degrade as wald
 from pipelines.atomic import OutputKind, atomic_output, check_writable
 from pipelines.dataset import DatasetWriter, PatchRecord
-from pipelines.errors import (EmptySceneError, GroklstWarning, InputError, environment_hint, not_found_error,
+from pipelines.durable import write_through
+from pipelines.errors import (EmptySceneError, GroklstWarning, InputError, not_found_error,
                              special_file_error)
 from pipelines.geotiff import open_raster, read_values, streaming_gdal_env
 from pipelines.grids import ALIGNMENT_TOLERANCE, resolution_units
@@ -487,60 +487,8 @@ def _prepare_scenes(scenes: Sequence[Scene], counts: dict[str, SceneCounts], out
         )
         _write_patches(writer, chosen, scenes, opts, on_progress)
         writer.finish(info)
-        _durable(tmp, out)
+        write_through(tmp, out)
     return info
-
-
-def _durable(tmp: Path, out: Path) -> None:
-    """:func:`sync_tree` on the finished temporary dataset ``tmp``; a disk that did not keep the
-    data (EIO) is refused as ``out``'s write failing, as single-file outputs are, and nothing is
-    published."""
-    try:
-        sync_tree(tmp)
-    except OSError as exc:
-        raise InputError(out, f"writing failed ({exc.strerror or exc})",
-                         environment_hint(exc.errno) or "check the disk, then run again") from exc
-
-
-def sync_tree(root: Path) -> None:
-    """Write the finished dataset folder ``root`` (its chunk files, JSON files and folders)
-    through to the disk before it is renamed into place, as single-file outputs are: a crash or
-    power loss after the rename would else leave a dataset of empty or missing chunks under the
-    final name. Linux's syncfs(2) does it in one call for the whole file system (one journal
-    commit, not one fsync per chunk file: thousands of them took seconds); elsewhere each file
-    and folder is fsynced. An OSError (EIO: the disk did not keep the data) is the caller's."""
-    syncfs = _syncfs_function()
-    if syncfs is not None:
-        fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            if syncfs(fd) != 0:
-                err = ctypes.get_errno()
-                raise OSError(err, os.strerror(err), str(root))
-        finally:
-            os.close(fd)
-        return
-    for folder, _, files in os.walk(root):
-        for name in files:
-            _fsync_path(Path(folder, name), os.O_RDONLY)
-        with suppress(OSError):  # a folder cannot be opened on Windows, and some file systems refuse
-            _fsync_path(Path(folder), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-
-
-def _syncfs_function() -> Callable[[int], int] | None:
-    """The C library's syncfs(2) (Linux), or None where there is none."""
-    try:
-        return ctypes.CDLL(None, use_errno=True).syncfs
-    except (AttributeError, OSError, TypeError):  # no such function, or no C library to load (Windows)
-        return None
-
-
-def _fsync_path(path: Path, flags: int) -> None:
-    """fsync the file or folder at ``path``."""
-    fd = os.open(path, flags)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _region_size(scene: Scene) -> str:

@@ -130,3 +130,26 @@ def test_prepare_from_groklst_syncs_the_folder_it_renames_the_dataset_into(
     synced = _record_syncs(monkeypatch, out)
     assert run([*args, "--overwrite"] if overwrite else args) == 0
     assert (os.path.realpath(out.parent), True) in synced
+
+
+def test_prepare_from_groklst_writes_the_dataset_through_before_its_rename(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The import renamed its dataset into place with its chunks maybe still in the page cache
+    (prepare of scenes already synced them): one syncfs on the finished temporary folder, before
+    the dataset's name exists."""
+    import pipelines.durable as durable
+
+    _write_layout(tmp_path / "GrokLST")
+    out, real, calls = tmp_path / "ds", durable._syncfs_function(), []
+    if real is None:
+        pytest.skip("no syncfs(2) here")
+
+    def syncfs(fd: int) -> int:
+        folder = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        calls.append((folder.name, out.exists(), (folder / "info.json").is_file()))
+        return real(fd)
+
+    monkeypatch.setattr(durable, "_syncfs_function", lambda: syncfs)
+    assert run(["-q", "prepare", "--from-groklst", str(tmp_path / "GrokLST"), "--out", str(out)]) == 0
+    [(name, published, finished)] = calls
+    assert name.startswith(".ds.") and name.endswith(".partial") and not published and finished

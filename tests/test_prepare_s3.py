@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import pipelines.prepare as prepare_module
+import pipelines.durable as durable
 from groklst_cli.app import run
 from pipelines.dataset import open_prepared
 from pipelines.errors import InputError
@@ -119,7 +119,7 @@ def _fd_path(fd: int) -> Path:
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names an fd through /proc")
 def test_dataset_is_synced_before_the_rename(canonical_scene, tmp_path: Path, monkeypatch) -> None:
     """One syncfs on the finished temporary folder, before the dataset's name exists."""
-    out, real, calls = tmp_path / "ds", prepare_module._syncfs_function(), []
+    out, real, calls = tmp_path / "ds", durable._syncfs_function(), []
     assert real is not None  # Linux
 
     def syncfs(fd: int) -> int:
@@ -127,7 +127,7 @@ def test_dataset_is_synced_before_the_rename(canonical_scene, tmp_path: Path, mo
         calls.append((folder.name, out.exists(), (folder / "info.json").is_file()))
         return real(fd)
 
-    monkeypatch.setattr(prepare_module, "_syncfs_function", lambda: syncfs)
+    monkeypatch.setattr(durable, "_syncfs_function", lambda: syncfs)
     assert _prepare(canonical_scene[0], out) == 0
     [(name, published, finished)] = calls
     assert name.startswith(".ds.") and name.endswith(".partial") and not published and finished
@@ -142,7 +142,7 @@ def test_without_syncfs_every_file_and_folder_is_fsynced(canonical_scene, tmp_pa
         synced.append((_fd_path(fd), out.exists()))
         real_fsync(fd)
 
-    monkeypatch.setattr(prepare_module, "_syncfs_function", lambda: None)
+    monkeypatch.setattr(durable, "_syncfs_function", lambda: None)
     monkeypatch.setattr(os, "fsync", fsync)
     assert _prepare(canonical_scene[0], out) == 0
     assert (tmp_path, True) in synced  # the parent folder, after the rename (atomic._publish_dir)
@@ -159,7 +159,7 @@ def test_a_failed_sync_publishes_nothing(canonical_scene, tmp_path: Path, monkey
         ctypes.set_errno(errno.EIO)
         return -1
 
-    monkeypatch.setattr(prepare_module, "_syncfs_function", lambda: failing)
+    monkeypatch.setattr(durable, "_syncfs_function", lambda: failing)
     out = tmp_path / "ds"
     assert run(["prepare", str(canonical_scene[0]), "--out", str(out), *SMALL]) == 2
     assert error_lines(capsys) == [
