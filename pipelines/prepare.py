@@ -179,6 +179,7 @@ class SceneCounts:
     lst: str
     guidance: str
     lst_units: str = "kelvin"  # "celsius": converted to Kelvin on read
+    lst_units_from: str = "option"  # what said the unit: "option" (--units), "tag" (the LST's unit tag), "values"
     candidates: int = 0
     dropped_nodata: int = 0
     dropped_split_boundary: int = 0
@@ -435,7 +436,8 @@ def _scene_counts(scenes: Sequence[Scene], aligned_names: Mapping[str, str],
                   ingests: Mapping[Path, IngestRecord]) -> dict[str, SceneCounts]:
     """Each scene's info.json entry before any patch is counted: its names, unit and ingest."""
     return {s.name: SceneCounts(s.shown, aligned_names.get(str(s.guidance_path), _shown_guidance(s)),
-                                s.lst_reading.units.value, ingest=ingests.get(s.lst_path)) for s in scenes}
+                                s.lst_reading.units.value, s.lst_reading.units_from,
+                                ingest=ingests.get(s.lst_path)) for s in scenes}
 
 
 def _prepare_scenes(scenes: Sequence[Scene], counts: dict[str, SceneCounts], out: Path, opts: PrepareOptions,

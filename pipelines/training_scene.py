@@ -36,7 +36,7 @@ from pipelines.lst_values import (
     to_kelvin_masked,
 )
 from pipelines.raster_names import gdal_name, raster_stem
-from pipelines.units import Units
+from pipelines.units import Units, tagged_units
 
 LST_SUFFIX = "_lst"
 GUIDANCE_SUFFIX = "_guidance"
@@ -65,6 +65,7 @@ class LstReading:
     units: Units
     scale: float
     offset: float
+    units_from: str = "option"  # what said the unit: "option" (--units), "tag" (the file's unit tag), "values"
 
     def read(self, src: rasterio.DatasetReader, window: Window, path: Path) -> np.ndarray:
         """The LST in ``window`` in Kelvin (float32, NaN nodata)."""
@@ -232,7 +233,9 @@ def _lst_reading(src: rasterio.DatasetReader, path: Path, region: Region, lst_fa
     found = scan(src, window, decoding, path)
     resolved = resolve_units(found, units)
     check_plausible(found, resolved, decoding, path)
-    return LstReading(decoding, resolved, *linear(src, decoding))
+    said_by = ("option" if units is not Units.auto
+               else "tag" if tagged_units(found.unit_tag) is resolved else "values")
+    return LstReading(decoding, resolved, *linear(src, decoding), units_from=said_by)
 
 
 def _lazy(path: Path) -> da.Array:

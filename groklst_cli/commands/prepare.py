@@ -321,9 +321,11 @@ def _json_line(out: Path, summary: Mapping[str, Any]) -> str:
 
 def celsius_warning(scenes: Iterable[Mapping[str, str]]) -> str | None:
     """A single warning line covering all the scenes whose LST ``--units auto`` took as degrees
-    Celsius (every date of a Landsat archive), or None when there is none."""
+    Celsius from its values (every date of a Landsat archive), or None when there is none. A
+    scene whose unit tag says Celsius needs no warning: the conversion is what the file says."""
     scenes = list(scenes)
-    found = [scene["lst"] for scene in scenes if scene.get("lst_units") == "celsius"]
+    found = [scene["lst"] for scene in scenes
+             if scene.get("lst_units") == "celsius" and scene.get("lst_units_from") != "tag"]
     if not found:
         return None
     which = found[0] if len(found) == 1 else (
