@@ -69,7 +69,7 @@ SourceName = Callable[[Path], str]  # how a band's row names its source file: di
 CLASS_MODES = ("fractions", "mode")
 REFINE_METHODS = {"bilinear": Resampling.bilinear, "cubic": Resampling.cubic}
 MAX_CLASSES = 32  # more distinct values than this is a continuous raster, not a class map
-_SCAN_ROWS = 512  # source rows read at a time while listing the classes of a map
+_SCAN_CHUNK_BYTES = _MASKED_CHUNK_BYTES  # about the source bytes listing a map's classes holds at a time
 _PAD = 2  # source pixels read around a strip's footprint (interpolation kernels, edges)
 _CHECK_CHUNK_BYTES = _MASKED_CHUNK_BYTES  # about the source bytes the value check holds at a time
 _CLASS_CHUNK_BYTES = _MASKED_CHUNK_BYTES  # about the source bytes a class map's warp holds at a time
@@ -358,12 +358,13 @@ class _Categorical:
         self.names = ([f"{self.name}_{v}" for v in self.values] if mode == "fractions" else [self.name])
 
     def _classes_found(self, grid: Grid) -> list[int]:
+        """The classes the map holds inside ``grid``'s footprint, read in row chunks of about
+        ``_SCAN_CHUNK_BYTES`` (:func:`_chunk_height`): a fixed 512 rows grew with the map's width,
+        60000 px for a 0.5 m map as wide as a 30 km scene."""
         window = source_window(self.src, grid, pad=0)
         found: set[float] = set()
         if window is not None:
-            for top in range(window.row_off, window.row_off + window.height, _SCAN_ROWS):
-                rows = min(_SCAN_ROWS, window.row_off + window.height - top)
-                part = Window(window.col_off, top, window.width, rows)
+            for part in _row_chunks(window, _chunk_height(self.src, [1], window.width, _SCAN_CHUNK_BYTES)):
                 data = read_stored(self.src, 1, part, self.path)
                 refuse_unusable(self.src, data, 1, part, self.path, [(1.0, 0.0)])  # +-inf: no class
                 found.update(np.unique(data.compressed()).tolist())

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,21 +154,18 @@ def mask_raster(path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
         clash = None if src.nodata is not None or np.isnan(nodata) else _FillClash(nodata, dtype)
         profile = copy_profile(src, nodata=nodata)
         bands = list(range(1, src.count + 1))
+        if clash is not None:  # before the output exists: the refusal came after the whole write pass
+            _refuse_fill_clash(src, mask, nesting, rule, clash, path, mask_path)
         with geotiff_output(out_path, overwrite=overwrite, inputs=[path, mask_path],
                             finish=kept_layout(src)) as tmp:
             with rasterio.open(tmp, "w", **profile) as dst:
                 copy_metadata(_WithoutOverviewTags(src), dst)
                 dst.update_tags(mask_source=source_tag(Path(mask_path)), mask_rule=rule.describe())
-                for top in range(0, src.height, BLOCK):
-                    window = Window(0, top, src.width, min(BLOCK, src.height - top))
+                for window in _row_blocks(src):
                     values = read_stored(src, bands, window, path)
-                    band_valid = ~np.ma.getmaskarray(values)
-                    if dtype.kind == "f":
-                        band_valid &= ~np.isnan(np.ma.getdata(values))
+                    band_valid = _band_valid(values)
                     valid = band_valid.any(axis=0)  # a pixel with a value in some band
                     flagged = nesting.flags(mask, rule, window, mask_path) & valid
-                    if clash is not None:
-                        clash.add(np.ma.getdata(values), band_valid, flagged)
                     report.valid_before += int(valid.sum())
                     report.masked += int(flagged.sum())
                     stored = np.ma.getdata(values).copy()
@@ -176,8 +174,6 @@ def mask_raster(path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
                     # mask, internal or .msk, which the copy does not carry): nodata in the copy too
                     dst.write(stored, window=window)
                 dst.update_tags(masked_pixels=str(report.masked))
-            if clash is not None:
-                clash.check(path)  # inside the output's block: the temporary file goes
             if report.valid_before == 0:
                 raise EmptySceneError(path, "has no valid pixel to mask; nothing written")
             if report.valid_after == 0:
@@ -185,6 +181,44 @@ def mask_raster(path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
                                             f"in {display_name(mask_path)}); nothing written")
         report.pixels = src.width * src.height
     return report
+
+
+def _row_blocks(src: rasterio.DatasetReader) -> Iterator[Window]:
+    """``src`` in windows of ``BLOCK`` whole rows, top to bottom: the unit every pass reads."""
+    for top in range(0, src.height, BLOCK):
+        yield Window(0, top, src.width, min(BLOCK, src.height - top))
+
+
+def _band_valid(values: np.ma.MaskedArray) -> np.ndarray:
+    """Boolean (bands, rows, cols): where a band has a value (not masked, not NaN)."""
+    band_valid = ~np.ma.getmaskarray(values)
+    if values.dtype.kind == "f":
+        band_valid &= ~np.isnan(np.ma.getdata(values))
+    return band_valid
+
+
+def _refuse_fill_clash(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, nesting: MaskNesting,
+                       rule: MaskRule, clash: _FillClash, path: str | os.PathLike[str],
+                       mask_path: str | os.PathLike[str]) -> None:
+    """Refuse, before anything is written, a ``--fill`` value that unflagged valid pixels hold.
+
+    A first pass reads the raster alone and stops at the first valid pixel holding the value;
+    most fills are held by none, and then nothing more is read. Only then does a second pass,
+    with the mask, count the unflagged ones and gather the range and free values for the hint."""
+    bands = list(range(1, src.count + 1))
+    if not any(_holds(read_stored(src, bands, window, path), clash.value) for window in _row_blocks(src)):
+        return
+    for window in _row_blocks(src):
+        values = read_stored(src, bands, window, path)
+        band_valid = _band_valid(values)
+        flagged = nesting.flags(mask, rule, window, mask_path) & band_valid.any(axis=0)
+        clash.add(np.ma.getdata(values), band_valid, flagged)
+    clash.check(path)
+
+
+def _holds(values: np.ma.MaskedArray, value: float) -> bool:
+    """Whether some valid pixel of ``values`` (in some band) holds ``value``."""
+    return bool(((np.ma.getdata(values) == value) & _band_valid(values)).any())
 
 
 class _WithoutOverviewTags:
@@ -291,7 +325,7 @@ def _onto_grid_hint(src: rasterio.DatasetReader, mask_path: str | os.PathLike[st
 
 @dataclass
 class _FillClash:
-    """Counts, during the one pass over the data, the unflagged valid pixels that already hold
+    """Counts, in a pass over the data before any is written, the unflagged valid pixels that already hold
     the ``--fill`` value (in some band) and the range of the valid values: in the copy such
     pixels would read as nodata though they are measurements (README: "a value it never holds")."""
 
