@@ -23,6 +23,9 @@ from rasterio.windows import Window
 from pipelines.errors import InputError
 
 ALIGNMENT_TOLERANCE = 1e-3  # fraction of a pixel tolerated as rounding noise in grid alignment
+# Pixels a rotation term may move any pixel by across the whole raster and still be float noise
+# (b = 1e-12 on a 30 m grid, as some software writes): such a grid is north-up, its terms 0
+ROTATION_NOISE_PX = 1e-6
 
 
 def resolution_units(crs: CRS | None) -> str:
@@ -56,7 +59,8 @@ class Grid:
     def of(cls, src: rasterio.DatasetReader) -> Grid:
         """The grid of an open raster."""
         placed_by = "GCPs" if src.gcps[0] else ("RPCs" if src.rpcs is not None else None)
-        return cls(src.crs, src.transform, src.width, src.height, placed_by)
+        return cls(src.crs, without_rotation_noise(src.transform, src.width, src.height), src.width, src.height,
+                   placed_by)
 
     @property
     def res(self) -> tuple[float, float]:
@@ -181,6 +185,18 @@ def check_crs(path: str | os.PathLike[str], grid: Grid) -> None:
 
 
 WARP_NORTH_UP = "gdalwarp -r near IN.tif OUT.tif"
+
+
+def without_rotation_noise(t: Affine, width: int, height: int) -> Affine:
+    """``t`` with its rotation terms b and d set to 0 when they move no pixel of a ``width`` x
+    ``height`` raster by ROTATION_NOISE_PX of a pixel or more (float noise some software writes),
+    so that the grid counts as north-up and the grids made from it are written exactly north-up;
+    otherwise ``t`` as it is (a real rotation, refused by :func:`check_north_up`)."""
+    if (t.b, t.d) == (0, 0) or not (t.a and t.e):
+        return t
+    if abs(t.b) * height < ROTATION_NOISE_PX * abs(t.a) and abs(t.d) * width < ROTATION_NOISE_PX * abs(t.e):
+        return Affine(t.a, 0.0, t.c, 0.0, t.e, t.f)
+    return t
 
 
 def grid_orientation_faults(t: Affine) -> list[str]:

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from numpy.typing import DTypeLike
+from rasterio.enums import ColorInterp
 from rasterio.windows import Window
 
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError, printable_path
@@ -73,11 +74,24 @@ class LstDecoding:
             raise InputError("--scale-factor", "must not be 0")
 
 
+# Keeps an alpha band as the LST's mask, inside the TIFF (GDAL before 3.9 writes a .msk beside it)
+ALPHA_AS_MASK = "gdal_translate -b {data} -mask {alpha} --config GDAL_TIFF_INTERNAL_MASK YES IN.tif LST.tif"
+
+
 def check_single_band(src: rasterio.DatasetReader, path: str | os.PathLike[str]) -> None:
-    """Refuse an LST raster with more than one band: which one is the LST would be a guess."""
-    if src.count != 1:
-        raise InputError(path, f"has {src.count} bands, expected 1 LST band",
-                         "give a single-band LST raster, e.g. gdal_translate -b N IN.tif LST.tif")
+    """Refuse an LST raster with more than one band: which one is the LST would be a guess. One
+    data band with a GDAL alpha band (QGIS "Save as", gdalwarp -dstalpha) is named so, with the
+    command that keeps the alpha as the LST's mask: ``gdal_translate -b 1`` alone drops it, and
+    GDAL honours a float alpha as no mask at all, so its nodata would read as temperatures."""
+    if src.count == 1:
+        return
+    alpha = [i for i, c in enumerate(src.colorinterp, start=1) if c == ColorInterp.alpha]
+    if len(alpha) == 1 and src.count == 2:
+        data = 3 - alpha[0]
+        raise InputError(path, f"band {alpha[0]} is an alpha band (a mask, not LST) beside LST band {data}",
+                         "keep the alpha as the LST's mask: " + ALPHA_AS_MASK.format(data=data, alpha=alpha[0]))
+    raise InputError(path, f"has {src.count} bands, expected 1 LST band",
+                     "give a single-band LST raster, e.g. gdal_translate -b N IN.tif LST.tif")
 
 
 def plausible_range(units: Units) -> tuple[float, float]:
@@ -277,7 +291,13 @@ def scan(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
 def band_unit_tag(src: rasterio.DatasetReader, band: int = 1) -> str:
     """The unit ``band`` is tagged with: its GDAL unit, else a ``units`` tag of the band or the
     dataset (rioxarray writes a DataArray's ``units`` attribute so)."""
-    return (src.units[band - 1] or src.tags(band).get("units") or src.tags().get("units") or "").strip()
+    return (src.units[band - 1] or _units_key(src.tags(band)) or _units_key(src.tags()) or "").strip()
+
+
+def _units_key(tags: dict[str, str]) -> str | None:
+    """The value of a ``units`` tag whatever its key's case (``UNITS=degF`` is as much a unit as
+    ``units=degF``; GDAL metadata keys are case-insensitive too)."""
+    return next((value for key, value in tags.items() if key.lower() == "units"), None)
 
 
 def every_nth(values: np.ndarray, first: int, step: int) -> np.ndarray:
