@@ -23,7 +23,7 @@ from rasterio.windows import Window
 
 from pipelines.errors import InputError, not_found_error
 from pipelines.geotiff import band_scaling, guidance_names, open_raster, read_failure, read_stored
-from pipelines.grids import ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, nesting_factor
+from pipelines.grids import ALIGNMENT_TOLERANCE, Grid, as_integer, check_crs, check_north_up, nesting_factor
 from pipelines.lst_values import (
     LstDecoding,
     check_plausible,
@@ -122,9 +122,9 @@ def undescribed_bands(src: rasterio.DatasetReader) -> list[str]:
 
 
 def _check_georeferenced(src: rasterio.DatasetReader, path: Path) -> None:
-    check_north_up(path, Grid.of(src))
-    if src.crs is None:
-        raise InputError(path, "raster has no CRS", "assign one with gdal_edit.py -a_srs EPSG:XXXX")
+    grid = Grid.of(src)
+    check_north_up(path, grid)
+    check_crs(path, grid)
 
 
 def _resolution(src: rasterio.DatasetReader, path: Path) -> float:

@@ -57,3 +57,13 @@ def test_guidance_names_a_gcp_placed_source(scene, tmp_path: Path, capsys) -> No
     assert run(["-q", "guidance", str(lst), str(vrt), "--scale", "3", "-o", str(out)]) == 2
     assert capsys.readouterr().err == f"error: {vrt}: {GCP_REFUSAL}\n"
     assert not out.exists()
+
+
+def test_prepare_names_a_gcp_placed_lst(scene, tmp_path: Path, capsys) -> None:
+    """prepare's own georeferencing check said 'assign one with gdal_edit.py -a_srs EPSG:XXXX'."""
+    _, guidance, vrt = scene
+    out = tmp_path / "ds"
+    assert run(["-q", "prepare", str(vrt), "--guidance", str(guidance), "--out", str(out),
+                "--patch", "8", "--scales", "2"]) == 2
+    assert capsys.readouterr().err == f"error: {vrt}: {GCP_REFUSAL}\n"
+    assert not out.exists()
