@@ -100,13 +100,18 @@ class MaskRule:
 
 def _check_representable(values: tuple[float, ...], dtype: np.dtype, path: str | os.PathLike[str]) -> None:
     """Refuse a value a float mask of ``dtype`` holds only as another number: 1e-50 is 0 in
-    float32, so it flagged every clear (0) pixel. A value is taken as the mask stores it when it
-    is that number exactly or its shortest text (-999.9 for float32's -999.9000244)."""
+    float32, so it flagged every clear (0) pixel. A value that rounds to its nearest ``dtype``
+    number (within half a unit in the last place: -999.9, -999.9000244 and -999.900024414062
+    all give float32's -999.9000244) is taken as the mask stores it; one that underflows,
+    overflows or loses digits in the subnormal range is not."""
+    eps = float(np.finfo(dtype).eps)
     for value in values:
         stored = dtype.type(value)
-        if not math.isfinite(value) or float(stored) == value or float(str(stored)) == value:
+        if not math.isfinite(value) or float(stored) == value:
             continue
-        raise InputError("--values", f"{value:g} is no {dtype.name} number: {path}'s pixels would match it as "
+        if math.isfinite(float(stored)) and stored != 0 and abs(float(stored) - value) <= abs(value) * eps:
+            continue
+        raise InputError("--values", f"{value!r} is no {dtype.name} number: {path}'s pixels would match it as "
                                      f"{stored}", f"give a value the mask can hold, as it stores it: --values {stored} "
                                                   "if that is meant, else check the mask's values (gdalinfo -stats)")
 

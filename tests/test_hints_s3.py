@@ -181,7 +181,11 @@ def test_mask_values_a_float32_mask_cannot_hold_are_refused(reference: Path, tmp
         "mask can hold, as it stores it: --values 0.0 if that is meant, else check the mask's values (gdalinfo "
         "-stats))")
     assert not out.exists()
-    for typed in ("-999.9", "-999.9000244140625"):  # the shortest text and the exact value both match
+    assert run(["-q", "mask", str(lst), str(qa), "--values", "1e-40", "-o", str(out)]) == 2  # digits lost
+    assert one_error(capsys).startswith("error: --values: 1e-40 is no float32 number: ")  # (subnormal range)
+    # any text that rounds to the stored number matches it: the shortest, the exact, and the
+    # README's -999.9000244 (refused by 4251278's first check, which took only the first two)
+    for typed in ("-999.9", "-999.9000244140625", "-999.9000244", "-999.900024414062"):
         assert run(["-q", "mask", str(lst), str(qa), "--values", typed, "-o", str(out), "--overwrite", "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["masked"] == 120
 
