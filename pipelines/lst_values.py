@@ -345,10 +345,12 @@ class Fit:
 
 
 def declared_nodata(nodata: float, dtype: DTypeLike) -> str:
-    """A file's nodata value as a hint names it: ``NaN``, ``0`` (not ``0.0``), float32 ``-999.9``."""
+    """A file's nodata value as a hint names it: ``NaN``, ``0`` (not ``0.0``), float32 ``-999.9``,
+    float32's lowest ``-3.4028235e+38`` (not its 39 digits as an integer)."""
     if math.isnan(nodata):
         return "NaN"
-    return str(int(nodata)) if float(nodata).is_integer() else stored_number(nodata, dtype)
+    small_integer = float(nodata).is_integer() and abs(nodata) < 1e15
+    return str(int(nodata)) if small_integer else stored_number(nodata, dtype)
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,22 @@ def test_a_float32_nodata_is_named_by_its_shortest_text(reference: Path, tmp_pat
     assert run(["-q", "compare", str(reference), str(copy)]) == 0
 
 
+def test_float32_lowest_as_nodata_is_named_in_float_notation(reference: Path, tmp_path: Path, capsys) -> None:
+    """Review R1: an integral nodata was printed through int(), so float32's lowest value came out
+    as 39 digits (-340282346638528859811704183484516925440); the pasted command still matches."""
+    lowest = float(np.finfo(np.float32).min)
+
+    def fills(a: np.ndarray) -> None:
+        a[0:3], a[5:8] = lowest, FILL
+
+    cand = candidate(reference, tmp_path / "c.tif", lowest, fills)
+    line = compare_refused(reference, cand, capsys)
+    assert "the file already declares nodata -3.4028235e+38 (a GeoTIFF holds one)" in line
+    assert "340282346638528859811704183484516925440" not in line
+    copy = paste_mask_hint(line, capsys)
+    assert run(["-q", "compare", str(reference), str(copy)]) == 0
+
+
 def test_a_nan_nodata_with_a_second_fill_gets_the_mask_command(reference: Path, tmp_path: Path, capsys) -> None:
     def fills(a: np.ndarray) -> None:
         a[0:3], a[5:8] = np.nan, FILL
