@@ -564,8 +564,8 @@ def _reading_hint(found: LstScan, units: Units, decoding: LstDecoding, remedy: R
     """Another reading the values suggest (digital numbers, a known encoding, the other unit), or
     None; ``odd``: the implausible values to name (:func:`_few_stored`)."""
     median = float(np.median(found.sample)) if found.sample.size else float("nan")
-    scaled = decoding.scale_factor is not None or decoding.offset is not None
-    if found.integer_storage and not scaled:
+    scaled = decoding.scale_factor is not None or decoding.offset is not None  # given as options
+    if found.unscaled_integers and not scaled:  # a file's own scale/offset: the values are already scaled
         fits = _encodings_that_fit(found.low, found.high, median, units)
         if fits and _typical(median, units):  # the values read as they are, but some are not: either way
             return (f"if they are scaled integers, {remedy.encodings(fits)}; else the file may be "

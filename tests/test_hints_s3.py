@@ -218,3 +218,21 @@ def test_compare_names_a_candidate_placed_by_gcps(reference: Path, tmp_path: Pat
     assert compare_refused(reference, out, capsys) == (
         f"error: {out}: has no geotransform, only GCPs (hint: warp it onto a grid first: gdalwarp -r near IN.tif "
         "OUT.tif (onto the GCPs' CRS))")
+
+
+def test_a_file_with_its_own_scale_is_not_told_to_scale_again(tmp_path: Path, capsys) -> None:
+    """Review R1: int16 hundredths of a kelvin declaring scale 0.01 with two damaged pixels were
+    told 'if they are scaled integers, pass --scale-factor 0.01 ... (hundredths: 0.0005..3 degC)':
+    the encoding guess ran on values the file's own scale had already scaled."""
+    stored_values = (29000 + np.random.default_rng(0).integers(0, 1000, (40, 40))).astype("int16")
+    stored_values[0, 0], stored_values[1, 1] = 5, 6
+    lst = tmp_path / "s.tif"
+    with rasterio.open(lst, "w", driver="GTiff", width=40, height=40, count=1, dtype="int16", crs="EPSG:32632",
+                       transform=rasterio.transform.from_origin(400000, 5760000, 30, 30)) as dst:
+        dst.write(stored_values, 1)
+        dst.scales, dst.offsets = (0.01,), (0.0,)
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "--scale", "3", "-o", str(tmp_path / "o.tif")]) == 2
+    line = one_error(capsys)
+    assert line.startswith(f"error: {lst}: LST values 0.05..299.99 K are not all plausible")
+    assert "--scale-factor 0.01 --offset" not in line and "hundredths" not in line
+    assert "pass --mask-implausible" in line
