@@ -119,6 +119,9 @@ _TIFF_TYPES = {1: "B", 2: "B", 3: "H", 4: "I", 5: "II", 6: "b", 7: "B", 8: "h", 
 _DATA_TAGS = ((273, 279), (324, 325))  # StripOffsets/StripByteCounts, TileOffsets/TileByteCounts
 _BLOCK_TAGS = {tag for pair in _DATA_TAGS for tag in pair}
 _COG_TRAILER = b"BLOCK_TRAILER=LAST_4_BYTES_REPEATED"  # GDAL's COG ghost header: 4 bytes after each block
+# ...which GDAL marks so once the file was edited in place (overviews added by gdaladdo or r+):
+# blocks appended then have no trailer
+_COG_EDITED = b"KNOWN_INCOMPATIBLE_EDITION=YES"
 _GHOST_HEADER = b"GDAL_STRUCTURAL_METADATA_SIZE="
 
 
@@ -145,7 +148,7 @@ def _cut_short(path: Path) -> str | None:
 def _tiff_extent(fh: BinaryIO) -> int:
     """The byte the open TIFF ``fh`` must reach: the end of its furthest directory, tag value or
     strip/tile, plus 4 after the last block of a COG with block trailers (whose bytes repeat
-    that block's last 4, checked here)."""
+    that block's last 4, checked here) that was not edited in place since."""
     head = _read(fh, 0, 16)
     order = {b"II": "<", b"MM": ">"}.get(head[:2])
     if order is None:
@@ -154,7 +157,8 @@ def _tiff_extent(fh: BinaryIO) -> int:
     first = struct.unpack(order + ("Q" if big else "I"), head[8:16] if big else head[4:8])[0]
     extent, blocks = _chain_extent(fh, order, big, first)
     last_offset, last_end = max(blocks, key=lambda block: block[1], default=(0, 0))
-    if last_end > last_offset + 4 and _COG_TRAILER in _ghost_header(fh, 16 if big else 8):
+    ghost = _ghost_header(fh, 16 if big else 8)
+    if last_end > last_offset + 4 and _COG_TRAILER in ghost and _COG_EDITED not in ghost:
         if _read(fh, last_end, 4) != _read(fh, last_end - 4, 4):
             raise _Short  # a preallocated copy's zeros where the trailer belongs
         extent = max(extent, last_end + 4)

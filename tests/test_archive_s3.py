@@ -94,6 +94,24 @@ def test_a_cog_with_zeros_for_its_block_trailer_is_no_finished_scene(scene: str,
     assert status == 2 and "is a GeoTIFF cut short" in line["error"]
 
 
+def test_a_cog_given_overviews_in_place_is_still_a_finished_scene(scene: str, capsys) -> None:
+    """Review R2: overviews added in place (gdaladdo, rasterio r+) are appended without block
+    trailers, and GDAL marks the file KNOWN_INCOMPATIBLE_EDITION=YES; 36a8514 then asked for a
+    trailer after the last block and refused the valid file as cut short (exit 2)."""
+    import rasterio
+
+    _finished(capsys, scene, "-o", "c.tif", "--cog")
+    with rasterio.open("c.tif", "r+", IGNORE_COG_LAYOUT_BREAK="YES") as dst:
+        dst.build_overviews([2, 4])
+    assert b"KNOWN_INCOMPATIBLE_EDITION=YES" in Path("c.tif").read_bytes()[:400]
+    edited = Path("c.tif").read_bytes()
+    status, line, _ = _downscale(capsys, scene, "-o", "c.tif", "--cog", "--skip-existing")
+    assert (status, line["status"]) == (0, "skipped") and Path("c.tif").read_bytes() == edited
+    Path("c.tif").write_bytes(edited[:-1])  # cut short still is, where its last block ends
+    status, line, _ = _downscale(capsys, scene, "-o", "c.tif", "--cog", "--skip-existing")
+    assert status == 2 and "is a GeoTIFF cut short" in line["error"]
+
+
 @pytest.mark.parametrize("layout", [[], ["--overviews"]])
 def test_a_plain_geotiff_missing_its_last_byte_is_no_finished_scene(scene: str, capsys, layout: list[str]) -> None:
     _finished(capsys, scene, "-o", "o.tif", *layout)
