@@ -8,7 +8,8 @@ guidance pixels: the stored values are copied bit for bit (nothing is resampled)
 still nests, so ``downscale`` takes the copy with the same guidance. The LST options the copy was
 read with go into it: a given scale and offset and the unit into its metadata, and pixels only
 the options make nodata (``--nodata``, ``--mask-implausible``) become its nodata, so it reads as
-the same temperatures with no options.
+the same temperatures with no options. A GDAL mask of the LST's own (internal or ``.msk``) is
+written as the copy's internal mask: GDAL carries no mask into a new file.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
+from rasterio.enums import MaskFlags
 from rasterio.windows import Window
 
 from pipelines.atomic import check_writable
 from pipelines.coregister import MAX_SHIFT_LR, ShiftEstimate, crops, estimate_shift
+from pipelines.errors import InputError
 from pipelines.geotiff import (
     BLOCK,
     check_geotiff_name,
@@ -45,6 +48,7 @@ from pipelines.lst_values import (
     linear,
     resolve_units,
     scan,
+    stored_number,
     to_kelvin_masked,
     type_extremes,
 )
@@ -96,14 +100,19 @@ def coregister_scene(lst_path: str | os.PathLike[str], guidance_path: str | os.P
         transform = lst.transform @ Affine.translation(estimate.cols / ratio, estimate.rows / ratio) if moved \
             else lst.transform
         fill = _copy_nodata(lst, decoding)
-        with geotiff_output(out_path, overwrite=overwrite, inputs=[lst_path, guidance_path]) as tmp:
+        own_mask = MaskFlags.per_dataset in lst.mask_flag_enums[0]
+        with geotiff_output(out_path, overwrite=overwrite, inputs=[lst_path, guidance_path]) as tmp, \
+                rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):  # the mask travels with the file's rename
             with rasterio.open(tmp, "w", **copy_profile(lst, transform=transform, nodata=fill)) as dst:
                 copy_metadata(lst, dst)
                 _record_reading(lst, dst, decoding, used, lst_path)
                 dst.update_tags(coregistration=line, coregistration_guidance=source_tag(Path(guidance_path)))
                 for top in range(0, lst.height, BLOCK):
                     window = Window(0, top, lst.width, min(BLOCK, lst.height - top))
-                    dst.write(_stored_copy(lst, window, decoding, used, lst_path, fill), 1, window=window)
+                    stored, dropped = _stored_copy(lst, window, decoding, used, lst_path, fill)
+                    dst.write(stored, 1, window=window)
+                    if own_mask:
+                        dst.write_mask(_copy_mask(lst, window, dropped), window=window)
     return PlacementReport(
         display_name(lst_path), display_name(guidance_path), str(out_path), line, moved,
         estimate.cols * res if moved else 0.0, estimate.rows * res if moved else 0.0, unit,
@@ -118,14 +127,31 @@ def _masks_more(decoding: LstDecoding) -> bool:
 
 def _copy_nodata(lst: rasterio.DatasetReader, decoding: LstDecoding) -> float | None:
     """The copy's nodata: the file's; where it has none and the options mask pixels, the first
-    declared fill value, else NaN (floats) or the data type's extreme (no product measures it),
-    so the copy says by itself which pixels are nodata (``downscale`` needs no ``--nodata``)."""
+    declared fill value the data type holds (-9999 is no uint16: writing it failed), else NaN
+    (floats) or the data type's extreme, so the copy says by itself which pixels are nodata
+    (``downscale`` needs no ``--nodata``). The extreme is free: the scan refused valid pixels
+    holding it (:func:`pipelines.lst_values.check_plausible`), and :func:`_stored_copy` checks
+    the pixels outside the scanned footprint."""
     if lst.nodata is not None or not _masks_more(decoding):
         return lst.nodata
-    if decoding.nodata:
-        return decoding.nodata[0]
     dtype = np.dtype(lst.dtypes[0])
-    return float("nan") if dtype.kind == "f" else type_extremes(dtype)[0]
+    held = (_held_as(value, dtype) for value in decoding.nodata)
+    declared = next((fill for fill in held if fill is not None), None)
+    if declared is not None:
+        return declared
+    return float("nan") if dtype.kind == "f" else float(type_extremes(dtype)[0])
+
+
+def _held_as(value: float, dtype: np.dtype) -> float | None:
+    """``value`` as a band of ``dtype`` stores it (a float type's nearest, as ``--nodata`` matches
+    pixels), None where the type cannot hold it: a fraction, NaN or a value out of range for an
+    integer type, a finite value beyond a float type's range."""
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return value if float(value).is_integer() and info.min <= value <= info.max else None
+    with np.errstate(over="ignore"):
+        stored = float(dtype.type(value))
+    return stored if np.isfinite(stored) or not np.isfinite(value) else None
 
 
 def _record_reading(lst: rasterio.DatasetReader, dst: rasterio.io.DatasetWriter, decoding: LstDecoding,
@@ -138,17 +164,47 @@ def _record_reading(lst: rasterio.DatasetReader, dst: rasterio.io.DatasetWriter,
         dst.scales, dst.offsets = (scale,), (offset,)
     if tagged_units(band_unit_tag(lst)) is not units:
         dst.set_band_unit(1, unit_tag(units))
+        _retag_units(lst, dst, unit_tag(units))
+
+
+def _retag_units(lst: rasterio.DatasetReader, dst: rasterio.io.DatasetWriter, unit: str) -> None:
+    """Give the ``units`` tags copied from the LST (the dataset's or the band's, any case, as
+    rioxarray writes them) the copy's unit: a stale ``units=K`` beside band unit degC is what
+    a reader of that tag takes."""
+    for band in (0, 1):  # 0: the dataset's tags
+        stale = {key: unit for key in lst.tags(band) if key.lower() == "units"}
+        if stale:
+            dst.update_tags(band, **stale)
 
 
 def _stored_copy(lst: rasterio.DatasetReader, window: Window, decoding: LstDecoding, units: Units,
-                 lst_path: str | os.PathLike[str], fill: float | None) -> np.ndarray:
+                 lst_path: str | os.PathLike[str], fill: float | None) -> tuple[np.ndarray, np.ndarray]:
     """The stored values in ``window``, bit for bit, except the pixels only the LST options
-    make nodata (declared fill values, ``--mask-implausible``), which become ``fill``."""
-    stored = np.ma.getdata(read_stored(lst, 1, window, lst_path)).copy()
+    make nodata (declared fill values, ``--mask-implausible``; not those the file calls nodata),
+    which become ``fill``; and where those are. A valid pixel already holding ``fill`` is
+    refused: it would turn nodata in the copy."""
+    read = read_stored(lst, 1, window, lst_path)
+    stored, nodata = np.ma.getdata(read).copy(), np.ma.getmaskarray(read)
+    dropped = np.zeros(stored.shape, bool)
     if _masks_more(decoding):
         kelvin = to_kelvin_masked(decode(lst, window, decoding, lst_path), units, decoding)
-        stored[np.isnan(kelvin)] = fill
-    return stored
+        dropped = np.isnan(kelvin) & ~nodata
+        if lst.nodata is None and np.any(~nodata & ~dropped & (stored == fill)):
+            raise InputError(lst_path, f"valid pixels hold {stored_number(fill, stored.dtype)}, the value its "
+                                       "coregistered copy needs as nodata for the pixels the LST options drop",
+                             f"add --nodata V, a {stored.dtype.name} value no valid pixel holds: it becomes the "
+                             "copy's nodata")
+        stored[dropped] = fill
+    return stored, dropped
+
+
+def _copy_mask(lst: rasterio.DatasetReader, window: Window, dropped: np.ndarray) -> np.ndarray:
+    """The copy's mask in ``window``: the file's own (internal or ``.msk``; GDAL does not
+    carry it into a new file, so masked pixels read as data), also clearing the pixels the
+    LST options made nodata (GDAL reads a mask instead of the nodata value)."""
+    mask = lst.read_masks(1, window=window)
+    mask[dropped] = 0
+    return mask
 
 
 def _measure(lst: rasterio.DatasetReader, guidance: rasterio.DatasetReader, lr_window: Window,

@@ -1001,6 +1001,9 @@ def _report_placement(estimate: ShiftEstimate, res: float) -> str:
     if estimate.needed:
         warnings.warn(f"TIS and MII are misregistered: {placed}; --no-coregister keeps the delivered grid",
                       IngestWarning, stacklevel=3)
+    elif estimate.at_edge:  # ingest searches MAX_SHIFT_LR only; coregister searches as far as asked
+        warnings.warn(f"TIS and MII: {placed}; to search further, run groklst coregister on the LST and guidance "
+                      f"groklst ingest writes, with --max-shift {2 * MAX_SHIFT_LR}", IngestWarning, stacklevel=3)
     elif not estimate.reliable:
         warnings.warn(f"the offset between TIS and MII could not be measured on this scene: {placed}",
                       IngestWarning, stacklevel=3)

@@ -153,3 +153,150 @@ def test_a_gcp_placed_raster_with_no_crs_is_named_so(scene, tmp_path: Path, caps
     assert capsys.readouterr().err == (f"error: {vrt}: raster has no CRS of its own, only GCPs (hint: warp it onto "
                                        "a grid first: gdalwarp -r near IN.tif OUT.tif (onto the GCPs' CRS))\n")
     assert not out.exists()
+
+
+# --- review R2 of 9ec4a26: the copy's nodata, the file's own mask, the unit tags ----------------
+
+def centi_uint16(lst: Path, out: Path, step: float = 0.01) -> np.ndarray:
+    """``lst`` as uint16 multiples of ``step`` K (no nodata declared); its stored values."""
+    stored = np.round(np.nan_to_num(kelvin(lst)) / step).astype(np.uint16)
+    rewritten(lst, out, stored, nodata=None)
+    return stored
+
+
+@pytest.mark.parametrize("declared", [["-9999", "0"], ["nan", "0"], ["0.5", "0"]])
+def test_the_copys_nodata_is_the_first_declared_value_its_type_holds(scene, tmp_path: Path, capsys,
+                                                                   declared: list[str]) -> None:
+    """R2: a uint16 LST read with --nodata -9999 --nodata 0 failed as an internal error (-9999 is
+    no uint16, exit 1); --nodata 0.5 --nodata 0 wrote a uint16 copy with nodata 0.5."""
+    lst, guidance = scene
+    src = tmp_path / "u16.tif"
+    stored = centi_uint16(lst, src)
+    out = tmp_path / "c.tif"
+    options = [a for value in declared for a in ("--nodata", value)]
+    assert run(["-q", "coregister", str(src), str(guidance), "-o", str(out), "--scale-factor", "0.01", *options]) == 0
+    with rasterio.open(out) as got:
+        assert (got.nodata, got.dtypes, got.scales) == (0.0, ("uint16",), (0.01,))
+        np.testing.assert_array_equal(got.read(1), stored)  # the 0 fills already hold the nodata
+    capsys.readouterr()
+    assert run(["-q", "coregister", str(out), str(guidance), "-o", str(tmp_path / "again.tif")]) == 0  # no options
+
+
+def test_no_declared_value_the_type_holds_falls_back_to_its_free_extreme(scene, tmp_path: Path, capsys) -> None:
+    lst, guidance = scene
+    src = tmp_path / "u16.tif"
+    stored = centi_uint16(lst, src)
+    out = tmp_path / "c.tif"
+    assert run(["-q", "coregister", str(src), str(guidance), "-o", str(out), "--scale-factor", "0.01",
+                "--nodata", "0.5", "--mask-implausible"]) == 0
+    with rasterio.open(out) as got:
+        assert got.nodata == 65535.0
+        np.testing.assert_array_equal(got.read(1), np.where(stored == 0, 65535, stored))
+
+
+def test_a_valid_pixel_holding_the_fallback_nodata_is_refused_not_made_nodata(scene, tmp_path: Path,
+                                                                              capsys) -> None:
+    """The scan sees only the guidance's footprint: a pixel beyond it holding the type's extreme
+    (65535 x 0.005: a plausible 327.7 K) would have turned nodata in the copy."""
+    lst, guidance = scene
+    src = tmp_path / "u16.tif"
+    stored = centi_uint16(lst, src, 0.005)
+    stored[40, 3] = 65535
+    rewritten(lst, src, stored, nodata=None)
+    with rasterio.open(guidance) as g:
+        top = {**g.profile, "height": 96}
+        rows = g.read(window=rasterio.windows.Window(0, 0, g.width, 96))
+        names = g.descriptions
+    part = tmp_path / "top.tif"
+    with rasterio.open(part, "w", **top) as dst:  # covers LST rows 0..31
+        dst.write(rows)
+        dst.descriptions = names
+    out = tmp_path / "c.tif"
+    assert run(["-q", "coregister", str(src), str(part), "-o", str(out), "--scale-factor", "0.005",
+                "--mask-implausible"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {src}: valid pixels hold 65535, the value its coregistered copy needs as nodata")
+    assert err.endswith("(hint: add --nodata V, a uint16 value no valid pixel holds: it becomes the copy's nodata)\n")
+    assert not out.exists()
+
+
+def masked(lst: Path, out: Path, *, sidecar: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``lst`` (no nodata) with its top-left 10 x 10 pixels masked by a GDAL mask, internal or a
+    ``.msk`` sidecar, holding 280 K under the mask; its values and mask."""
+    values = np.nan_to_num(kelvin(lst), nan=290.0).astype(np.float32)
+    values[:10, :10] = 280.0
+    mask = np.full(values.shape, 255, np.uint8)
+    mask[:10, :10] = 0
+    with rasterio.open(lst) as src:
+        profile = {**src.profile, "nodata": None}
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=not sidecar):
+        with rasterio.open(out, "w", **profile) as dst:
+            dst.write(values, 1)
+            dst.write_mask(mask)
+    assert Path(f"{out}.msk").exists() is sidecar
+    return values, mask
+
+
+@pytest.mark.parametrize("sidecar", [False, True])
+def test_the_copy_keeps_the_lsts_own_mask(scene, tmp_path: Path, capsys, sidecar: bool) -> None:
+    """R2: an LST whose nodata is a GDAL mask (no nodata value) was copied without it: its masked
+    pixels read as 280 K data."""
+    lst, guidance = scene
+    src = tmp_path / "masked.tif"
+    values, mask = masked(lst, src, sidecar=sidecar)
+    out = tmp_path / "c.tif"
+    assert run(["-q", "coregister", str(src), str(guidance), "-o", str(out)]) == 0
+    assert not Path(f"{out}.msk").exists()  # internal: it is renamed into place with the copy
+    with rasterio.open(out) as got:
+        assert got.nodata is None
+        np.testing.assert_array_equal(got.read(1), values)
+        np.testing.assert_array_equal(got.read_masks(1), mask)
+    from pipelines.geotiff import open_raster, read_stored
+
+    with open_raster(out) as got:
+        assert int(np.ma.getmaskarray(read_stored(got, 1, rasterio.windows.Window(0, 0, 48, 48), out)).sum()) == 100
+
+
+def test_pixels_the_options_drop_leave_a_masked_lsts_mask_too(scene, tmp_path: Path, capsys) -> None:
+    lst, guidance = scene
+    src = tmp_path / "masked.tif"
+    values, mask = masked(lst, src, sidecar=False)
+    values[20, 20:23] = 0.0
+    with rasterio.open(src, "r+") as dst:
+        dst.write(values, 1)
+    out = tmp_path / "c.tif"
+    assert run(["-q", "coregister", str(src), str(guidance), "-o", str(out), "--mask-implausible"]) == 0
+    with rasterio.open(out) as got:
+        copied, copied_mask = got.read(1), got.read_masks(1)
+        assert np.isnan(got.nodata) and np.isnan(copied[20, 20:23]).all()
+        assert (copied[:10, :10] == 280.0).all()  # the file's masked pixels keep their values
+        mask[20, 20:23] = 0
+        np.testing.assert_array_equal(copied_mask, mask)
+
+
+def test_a_copy_read_in_another_unit_retags_the_datasets_units(scene, tmp_path: Path, capsys) -> None:
+    """R2: a Celsius LST tagged units=K (dataset-level, as rioxarray writes it) read with --units
+    celsius kept units=K beside its band unit degC."""
+    lst, guidance = scene
+    src = rewritten(lst, tmp_path / "c_tagged.tif", (kelvin(lst) - 273.15).astype(np.float32))
+    with rasterio.open(src, "r+") as dst:
+        dst.update_tags(units="K")
+    out = tmp_path / "c.tif"
+    assert run(["-q", "coregister", str(src), str(guidance), "-o", str(out), "--units", "celsius"]) == 0
+    with rasterio.open(out) as got:
+        assert (got.units, got.tags()["units"]) == (("degC",), "degC")
+
+
+def test_ingest_names_a_wider_search_it_can_run() -> None:
+    """R2: ingest has no --max-shift; its warning for an offset at the search edge names the
+    coregister run that searches further."""
+    from pipelines.coregister import ShiftEstimate
+    from pipelines.ingest import IngestWarning, _report_placement
+
+    edge = ShiftEstimate(0, -9, 0.9, 0.2, 9, False)
+    with pytest.warns(IngestWarning) as caught:
+        placed = _report_placement(edge, 10.0)
+    assert placed.startswith("at the edge of the search, kept as delivered (best offset 90 m west")
+    assert [str(w.message) for w in caught] == [
+        f"TIS and MII: {placed}; to search further, run groklst coregister on the LST and guidance groklst "
+        "ingest writes, with --max-shift 6"]

@@ -44,7 +44,9 @@ def coregister(
     quadrants), taken when it adds at least 0.005 over the delivered placement. The copy has the
     LST's stored values bit for bit and its grid moved by that offset, so it still nests in the
     guidance; the LST options it was read with are recorded in it (scale, offset, unit; pixels
-    --nodata or --mask-implausible drop become its nodata), so it needs none of them again. When
+    --nodata or --mask-implausible drop become its nodata: the first --nodata value its data type
+    holds), so it needs none of them again; the LST's own mask (internal or .msk) becomes its
+    internal mask. When
     the offset cannot be measured (R² below 0.1, or the best at the edge of the search: the
     warning then says which --max-shift to rerun with) the grid is kept, with a warning; when
     another placement a whole LST pixel away fits as well, the placement taken is written with a
