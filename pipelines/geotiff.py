@@ -286,6 +286,8 @@ def _refusal(path: str | os.PathLike[str], band: str, what: str, found: np.ndarr
                             f"{r0 + row}, column {c0 + col}; {why}", hint)
 
 
+# No --NoDataValue=nan in these hints: gdal_calc.py (GDAL 3.6) blends its output nodata in as
+# nodata * 0, which with NaN makes every pixel NaN; its default nodata keeps the file's own.
 _CALC_KEEPS = ("gdal_calc.py keeps only grid, projection and nodata: give the band names again "
                "(--guidance-bands, or NAME1,NAME2=FILE to groklst guidance)")
 
@@ -295,7 +297,7 @@ def _infinite_hint(signs: Sequence[str]) -> str:
     metadata), else rewrite them as NaN (gdal_calc.py: band names, scale/offset and units are
     lost, so downscale then takes the bands in order)."""
     rewrite = ('set them to nodata: gdal_calc.py -A FILE --allBands=A --calc="where(isinf(A), nan, A)" '
-               f"--NoDataValue=nan --outfile=FIXED.tif ({_CALC_KEEPS})")
+               f"--outfile=FIXED.tif ({_CALC_KEEPS})")
     if len(signs) == 1:
         return f"declare them nodata: gdal_edit.py -a_nodata {signs[0].lstrip('+')} FILE, or {rewrite}"
     return rewrite
@@ -310,7 +312,7 @@ def _beyond_hint(values: np.ndarray, scaled: str) -> str:
         fix = f"if {value} is a fill value, declare it nodata: gdal_edit.py -a_nodata {value} FILE"
     else:
         fix = (f'set them to nodata: gdal_calc.py -A FILE --allBands=A --calc="where(abs(A) >= '
-               f'{np.abs(distinct).min().item()!r}, nan, A)" --NoDataValue=nan --outfile=FIXED.tif ({_CALC_KEEPS})')
+               f'{np.abs(distinct).min().item()!r}, nan, A)" --outfile=FIXED.tif ({_CALC_KEEPS})')
     return fix + (", or fix the band's scale/offset metadata (gdal_edit.py -scale S -offset O FILE)" if scaled else "")
 
 

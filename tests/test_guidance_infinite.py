@@ -8,6 +8,9 @@ does an infinity the file declares as its nodata."""
 from __future__ import annotations
 
 import re
+import shlex
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -129,3 +132,28 @@ def test_prepare_refuses_infinite_guidance(scene, tmp_path: Path, capsys) -> Non
                 "--patch", "8", "--stride", "8", "--split", "1:0:0"]) == 2
     assert_names_the_infinities(refusal(capsys), infinite, name)
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(shutil.which("gdal_calc.py") is None, reason="needs GDAL's gdal_calc.py")
+def test_the_gdal_calc_hint_makes_a_guidance_that_downscales(scene, tmp_path: Path, capsys) -> None:
+    """The hint's command, run as printed (FILE and FIXED.tif filled in), gives a guidance whose
+    infinities are nodata and whose other pixels are the file's: with --NoDataValue=nan, which
+    the hint had, gdal_calc.py 3.6 wrote every pixel NaN and downscale had nothing to read."""
+    lst, guidance, infinite, _, name = scene
+    assert run(["-q", "downscale", str(lst), "-g", str(infinite), "--model", "bicubic",
+                "-o", str(tmp_path / "refused.tif")]) == 2
+    command = re.search(r"(gdal_calc\.py -A FILE .*? --outfile=FIXED\.tif)", refusal(capsys)).group(1)
+    fixed = tmp_path / "fixed.tif"
+    args = shlex.split(command.replace("FILE", str(infinite)).replace("FIXED.tif", str(fixed)))
+    subprocess.run([*args, "--quiet"], check=True, capture_output=True)
+    with rasterio.open(guidance) as src:
+        names, clean = src.descriptions, src.read()
+    with rasterio.open(fixed) as src:
+        rewritten = np.ma.filled(src.read(masked=True).astype(np.float64), np.nan)
+    expected = clean.astype(np.float64)
+    for row, col in INF_PIXELS:
+        expected[BAND - 1, row, col] = np.nan
+    np.testing.assert_array_equal(rewritten, expected)
+    out = tmp_path / "out.tif"
+    assert run(["-q", "downscale", str(lst), "-g", str(fixed), "--model", "bicubic", "--guidance-bands",
+                ",".join(names), "-o", str(out)]) == 0
