@@ -39,9 +39,10 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
+from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
-from rasterio.warp import reproject, transform as transform_points
+from rasterio.warp import transform as transform_points
 from rasterio.windows import Window
 
 from pipelines import indices
@@ -60,7 +61,8 @@ from pipelines.grids import (
 from pipelines.lst_values import check_single_band
 from pipelines.raster_names import display_name, source_tag, subdataset
 from pipelines.warping import (
-    _MASKED_CHUNK_BYTES, _bytes_per_pixel, grid_bounds, grid_rows, source_chunks, source_window, warp_bands,
+    _MASKED_CHUNK_BYTES, SourceChunk, _bytes_per_pixel, grid_bounds, grid_rows, source_chunks, source_window,
+    warp_bands, warp_chunk,
 )
 
 INDEX_BANDS = {"ndvi": ("red", "nir"), "ndwi": ("green", "nir"), "ndmvi": ("red", "nir")}
@@ -355,6 +357,8 @@ class _Categorical:
         self.values = list(values) or self._classes_found(grid)
         coarser = _source_res(src, grid) > grid.res[0] * (1 + 1e-6)
         self.mode_resampling = Resampling.nearest if coarser else Resampling.mode
+        # fractions: each class's indicator, area-averaged, is its covered fraction
+        self.resampling = Resampling.average if mode == "fractions" else self.mode_resampling
         self.names = ([f"{self.name}_{v}" for v in self.values] if mode == "fractions" else [self.name])
 
     def _classes_found(self, grid: Grid) -> list[int]:
@@ -385,30 +389,24 @@ class _Categorical:
         (a 1 m map for a 10 m grid held 100 times the strip's pixels, several times over)."""
         out = np.full((len(self.names), grid.height, grid.width), np.nan, dtype=np.float32)
         per_pixel = np.dtype(self.src.dtypes[0]).itemsize + 7  # mask, nodata hits, float32 layer, indicator
-        for top, chunk, window in source_chunks(self.src, grid, _PAD, per_pixel, _CLASS_CHUNK_BYTES):
-            self._warp_chunk(out[:, top:top + chunk.height], chunk, window)
+        for chunk in source_chunks(self.src, grid, _PAD, per_pixel, self.resampling, _CLASS_CHUNK_BYTES):
+            self._warp_chunk(out[:, chunk.top:chunk.top + chunk.height], chunk, grid.crs)
         return out
 
-    def _warp_chunk(self, out: np.ndarray, grid: Grid, window: Window) -> None:
-        """The class map's pixels in ``window`` warped into ``out`` (on ``grid``)."""
+    def _warp_chunk(self, out: np.ndarray, chunk: SourceChunk, crs: CRS | None) -> None:
+        """The class map's pixels in ``chunk``'s window warped into ``out`` (its rows, in ``crs``)."""
+        window = chunk.window
         data = read_stored(self.src, 1, window, self.path)
         # +-inf is no class, and matched none: its pixels counted as data with every fraction 0
         refuse_unusable(self.src, data, 1, window, self.path, [(1.0, 0.0)])
         classes = np.ma.getdata(data)
         invalid = np.ma.getmaskarray(data)
-        transform = self.src.transform @ Affine.translation(window.col_off, window.row_off)
-        if self.mode == "fractions":  # each class's indicator, area-averaged: its covered fraction
-            layers = ((classes == v) for v in self.values)  # made one at a time
-            resampling = Resampling.average
-        else:
-            layers = [classes]
-            resampling = self.mode_resampling
-        for band, layer in zip(out, layers):  # one class at a time: memory of one indicator
+        # the classes' indicators for fractions, made one at a time: memory of one indicator
+        layers = ((classes == v) for v in self.values) if self.mode == "fractions" else [classes]
+        for band, layer in zip(out, layers):
             source = layer.astype(np.float32)
             source[invalid] = np.nan
-            reproject(source, band, src_transform=transform, src_crs=self.src.crs, src_nodata=np.nan,
-                      dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=np.nan,
-                      resampling=resampling)
+            warp_chunk(source, chunk, band, self.src.crs, crs, self.resampling)
 
     def describe(self, named: SourceName = display_name) -> list[dict[str, str]]:
         """One row per band; ``named`` names the source file (short in messages, absolute in tags)."""

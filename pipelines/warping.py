@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import rasterio
 from affine import Affine
+from rasterio.crs import CRS
 from rasterio.enums import MaskFlags, Resampling
 from rasterio.transform import array_bounds
 from rasterio.warp import reproject
@@ -24,6 +26,13 @@ from pipelines.grids import Grid, footprint_in, ordered_bounds
 _PAD = 4  # source pixels read around a strip's footprint: the widest kernel used (cubic) and edges
 _KERNEL_REACH = 4  # a kernel's reach in output pixels (lanczos: 3), GDAL widening it by the downsampling ratio
 _MASKED_CHUNK_BYTES = 64 * 2**20  # about the source bytes a masked warp holds at a time, per band
+# grid rows warped beyond a chunk's (and a strip's) own, then dropped: GDAL reads the source pixels
+# a region's edge touches by its own rounding, so where a grid edge lay on a pixel edge a pixel of
+# no area was read for one warp and not the other, and mode classes changed (review F10)
+_EDGE_ROWS = 2
+# resamplings that pick or count whole source pixels, where that pixel of no area changed values;
+# not the interpolations, whose kernel GDAL scales by the region's clipped source window (review R4)
+_PIXEL_PICKING = (Resampling.nearest, Resampling.mode, Resampling.average)
 
 
 def warp_bands(
@@ -75,35 +84,77 @@ def _warp_masked(src: rasterio.DatasetReader, indexes: list[int], grid: Grid, ou
     included), where :func:`_chunkable`; elsewhere each band's strip is warped whole.
     """
     per_pixel = max(_bytes_per_pixel(np.dtype(src.dtypes[i - 1])) for i in indexes)
-    for top, chunk, window in source_chunks(src, grid, _PAD, per_pixel, budget):
-        transform = src.transform @ Affine.translation(window.col_off, window.row_off)
-        for index, layer in zip(indexes, out[:, top:top + chunk.height]):
-            reproject(_masked_values(src, index, window, src_nodata), layer, src_transform=transform,
-                      src_crs=src.crs, src_nodata=np.nan, dst_transform=chunk.transform, dst_crs=chunk.crs,
-                      dst_nodata=np.nan, resampling=resampling)
+    for chunk in source_chunks(src, grid, _PAD, per_pixel, resampling, budget):
+        for index, layer in zip(indexes, out[:, chunk.top:chunk.top + chunk.height]):
+            warp_chunk(_masked_values(src, index, chunk.window, src_nodata), chunk, layer, src.crs, grid.crs,
+                       resampling)
 
 
-def source_chunks(src: rasterio.DatasetReader, grid: Grid, pad: int, per_pixel: int,
-                  budget: int = _MASKED_CHUNK_BYTES) -> Iterator[tuple[int, Grid, Window]]:
-    """``grid`` in row chunks, each as (its first row, its sub-grid, the source window it reads),
-    so that a warp from memory holds about ``budget`` bytes (``per_pixel`` bytes a source pixel)
-    rather than the whole strip's source pixels, which grow with the source's resolution.
+class SourceChunk(NamedTuple):
+    """Grid rows ``top:top + height``, warped with ``edge`` rows more above and below (whose
+    values are dropped) from the source pixels in ``window``; the window's and the warped rows'
+    transforms are in one frame (:func:`_frame_origin`)."""
+
+    top: int
+    height: int
+    edge: int
+    window: Window
+    src_transform: Affine
+    dst_transform: Affine
+
+
+def warp_chunk(values: np.ndarray, chunk: SourceChunk, out: np.ndarray, src_crs: CRS | None,
+               dst_crs: CRS | None, resampling: Resampling) -> None:
+    """``values`` (the source pixels in ``chunk.window``, NaN where nodata) warped onto the
+    chunk's rows, written into ``out`` (those rows only)."""
+    rows = np.full((chunk.height + 2 * chunk.edge, out.shape[-1]), np.nan, np.float32)
+    reproject(values, rows, src_transform=chunk.src_transform, src_crs=src_crs, src_nodata=np.nan,
+              dst_transform=chunk.dst_transform, dst_crs=dst_crs, dst_nodata=np.nan, resampling=resampling)
+    out[:] = rows[chunk.edge:chunk.edge + chunk.height]
+
+
+def source_chunks(src: rasterio.DatasetReader, grid: Grid, pad: int, per_pixel: int, resampling: Resampling,
+                  budget: int = _MASKED_CHUNK_BYTES) -> Iterator[SourceChunk]:
+    """``grid`` in row chunks, each with the source window it reads, so that a warp from memory
+    holds about ``budget`` bytes (``per_pixel`` bytes a source pixel) rather than the whole
+    strip's source pixels, which grow with the source's resolution.
 
     A chunk's window is its footprint plus a margin wider than any kernel, clipped to the whole
     strip's window (``pad`` around its footprint): every output pixel sees the same source pixels
     as when the strip is warped at once. Only where :func:`_chunkable`; elsewhere one chunk.
+    Chunkable grids are warped in a frame at the source's origin, where a chunk's transforms
+    carry no rounding of their own (:func:`_frame_origin`), with edge rows for the resamplings
+    that pick whole source pixels (:data:`_EDGE_ROWS`).
     """
     strip = source_window(src, grid, pad)
     if strip is None:
         return
     ratio = max(1.0, strip.width / grid.width, strip.height / grid.height)
     margin = pad + math.ceil(_KERNEL_REACH * ratio)
-    rows = _chunk_rows(per_pixel, strip, grid, margin, budget) if _chunkable(src, grid) else grid.height
+    chunkable = _chunkable(src, grid)
+    rows = _chunk_rows(per_pixel, strip, grid, margin, budget) if chunkable else grid.height
+    edge = _EDGE_ROWS if chunkable and resampling in _PIXEL_PICKING else 0
+    x0, y0 = _frame_origin(src) if chunkable else (0.0, 0.0)
+    dst_frame = Affine.translation(-x0, -y0) @ grid.transform
+    src_frame = Affine.translation(-x0, -y0) @ src.transform
     for top in range(0, grid.height, rows):
-        chunk = grid_rows(grid, top, min(rows, grid.height - top))
-        window = _clipped_window(src, chunk, margin, strip)
+        height = min(rows, grid.height - top)
+        window = _clipped_window(src, grid_rows(grid, top - edge, height + 2 * edge), margin, strip)
         if window is not None:
-            yield top, chunk, window
+            yield SourceChunk(top, height, edge, window,
+                              src_frame @ Affine.translation(window.col_off, window.row_off),
+                              dst_frame @ Affine.translation(0, top - edge))
+
+
+def _frame_origin(src: rasterio.DatasetReader) -> tuple[float, float]:
+    """Where a chunkable warp puts (0, 0): half a pixel beyond the source's origin (a source
+    transform at exactly (0, 0) is taken as none, and the warp came out all nodata). In map
+    coordinates (5.76e6 m) a chunk's origin is rounded to ~1e-9 m, 1e-10 of a 9 m pixel: GDAL
+    snaps a pixel edge within 1e-10 px of a grid edge onto it, so where the two coincide the
+    chunks and the one-pass warp snapped differently, and fractions differed by ~1e-10 (review
+    F10). Near the origin the rounding is ~1e-13 px, and every warp snaps alike."""
+    t = src.transform
+    return t.c - 0.5 * t.a, t.f - 0.5 * t.e
 
 
 def _chunk_rows(per_pixel: int, strip: Window, grid: Grid, margin: int, budget: int) -> int:

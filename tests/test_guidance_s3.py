@@ -10,6 +10,7 @@ source was refused as having no valid pixels; such bands are now warped and scal
 
 from __future__ import annotations
 
+import math
 import tracemalloc
 from pathlib import Path
 
@@ -143,3 +144,56 @@ def test_float64_beyond_float32_brought_into_range_by_its_scale(tmp_path: Path) 
     # a band of ordinary values keeps the float32 warp's values: stored rounded to float32, then scaled
     expected = (normal.astype(np.float32).astype(np.float64) * 7.0).astype(np.float32)
     np.testing.assert_array_equal(got[2], expected)
+
+
+# Review F10: a map whose pixel edges meet the grid's edges at odd ratios, far from the CRS origin
+# (5.76e6 m, where a chunk's own transform was rounded by ~1e-10 px); (x, y) offsets from the LST corner
+FAR_LST = Affine(30.0, 0.0, 400000.0, 0.0, -30.0, 5760000.0)
+ODD_MAPS = {
+    "9m_-17_+3": (9.0, -17.0, 3.0),
+    "7m_-17_+3": (7.0, -17.0, 3.0),
+    "9m_-4_+14": (9.0, -4.0, 14.0),
+    "7m_-0.7_+1.3": (7.0, -0.7, 1.3),
+    "2.7m_-10_+3.6": (2.7, -10.0, 3.6),  # edges meet in decimal, not in binary
+}
+
+
+def write_far_lst(path: Path) -> Path:
+    """A 20x20 30 m LST at 5.76e6 m northing."""
+    with rasterio.open(path, "w", driver="GTiff", width=LST_SIZE, height=LST_SIZE, count=1, dtype="float32",
+                       crs=CRS, transform=FAR_LST, nodata=np.nan) as dst:
+        dst.write(np.full((1, LST_SIZE, LST_SIZE), 300.0, np.float32))
+    return path
+
+
+@pytest.mark.parametrize("classes", ["fractions", "mode"])
+@pytest.mark.parametrize("case", sorted(ODD_MAPS))
+def test_odd_ratio_chunks_give_exactly_the_one_pass_values(tmp_path: Path, monkeypatch, case: str,
+                                                           classes: str) -> None:
+    """With a 13 kB budget (a few source rows a chunk) 44 of 3600 mode classes differed from the
+    one-pass read for the 9 m map, in rows at chunk ends where a grid edge meets a pixel edge, and
+    fractions by up to 1e-10; budgets of 5-21 kB put chunk ends on other rows."""
+    res, dx, dy = ODD_MAPS[case]
+    size = math.ceil((LST_SIZE * 30 + 40) / res)
+    data = np.random.default_rng(2).integers(1, 5, (size, size)).astype(np.uint8)
+    data[5:9, 20:30] = 0  # nodata
+    source = write_classes(tmp_path / "classes.tif", data, Affine(res, 0.0, FAR_LST.c + dx, 0.0, -res, FAR_LST.f + dy))
+    lst = write_far_lst(tmp_path / "lst.tif")
+    got = {}
+    budgets = (5_000, 13_000, 21_000)
+    for budget in (10**12, *budgets):
+        monkeypatch.setattr(guidance, "_CLASS_CHUNK_BYTES", budget, raising=False)
+        out = tmp_path / f"{budget}.tif"
+        build_guidance(lst, [SourceSpec(source, (), True)], out,
+                       GuidanceOptions(scale=3, classes=classes, overwrite=True))
+        with rasterio.open(out) as src:
+            got[budget] = src.read()
+    # 2.7 m edges meet 10 m ones only in decimal: in floats the pixel a grid edge ends on keeps a
+    # sliver of ~1e-11 of its area, whose fraction the chunks round differently by <= 4e-15
+    sliver = 1e-14 if classes == "fractions" and res == 2.7 else 0.0
+    for budget in budgets:
+        np.testing.assert_allclose(got[budget], got[10**12], rtol=0, atol=sliver, err_msg=f"budget {budget}")
+    assert np.isnan(got[10**12]).any() and np.isfinite(got[10**12]).mean() > 0.95
+    if classes == "fractions":  # the classes' fractions still add up to one where there is data
+        total = got[10**12].sum(axis=0)
+        np.testing.assert_allclose(total[np.isfinite(total)], 1.0, rtol=1e-6)
