@@ -223,10 +223,13 @@ def check_north_up(path: str | os.PathLike[str], grid: Grid, *, onto_lst: str | 
     raise InputError(path, f"rotated or flipped grids are not supported: this one is {' and '.join(faults)}", hint)
 
 
-ALIGN_GUIDANCE = "groklst guidance LST.tif SOURCE.tif -o GUIDANCE.tif"
-NEST_HINT = f"resample the guidance onto a grid that nests in the LST grid: {ALIGN_GUIDANCE}"
-RESAMPLE_HINT = ("resample the guidance onto a grid that nests in the LST grid: "
-                 "groklst guidance LST.tif SOURCE.tif --scale N -o GUIDANCE.tif")
+def align_guidance(scale: int | str = "N") -> str:
+    """The ``groklst guidance`` command that resamples a guidance onto the LST grid refined by
+    ``scale`` (it needs ``--scale`` or ``--res``: the hint without it was itself refused)."""
+    return f"groklst guidance LST.tif SOURCE.tif --scale {scale} -o GUIDANCE.tif"
+
+
+RESAMPLE_HINT = f"resample the guidance onto a grid that nests in the LST grid: {align_guidance()}"
 
 
 def onto_lst_way(offers_align: bool) -> str:
@@ -234,7 +237,7 @@ def onto_lst_way(offers_align: bool) -> str:
     offers one (``downscale``), else ``groklst guidance`` (``coregister``)."""
     if offers_align:
         return "pass downscale --align, which warps the guidance onto the LST grid"
-    return f"align the guidance first: {ALIGN_GUIDANCE}"
+    return f"align the guidance first: {align_guidance()}"
 
 
 def nest_hint(ratio: float, *, offers_align: bool) -> str:
@@ -242,7 +245,8 @@ def nest_hint(ratio: float, *, offers_align: bool) -> str:
     command offers it and it would take the guidance (its scale, ``ratio`` rounded, at least 2)."""
     if round(ratio) < 2:
         return RESAMPLE_HINT
-    return f"{NEST_HINT}, or downscale --align" if offers_align else NEST_HINT
+    nest = f"resample the guidance onto a grid that nests in the LST grid: {align_guidance(round(ratio))}"
+    return f"{nest}, or downscale --align" if offers_align else nest
 
 
 NO_GUIDANCE = "no guidance: --model bicubic --scale N"  # the way out of every too-coarse guidance

@@ -22,7 +22,8 @@ OTHER_ZONE = CRS.from_epsg(32648)
 X0, Y0 = 700_000.0, 4_300_000.0  # near the 47/48 zone edge, where both zones hold the scene
 LST_RES, LST_PX = 30.0, 16
 
-NEST = "resample the guidance onto a grid that nests in the LST grid: groklst guidance LST.tif SOURCE.tif -o GUIDANCE.tif"
+NEST = ("resample the guidance onto a grid that nests in the LST grid: "
+        "groklst guidance LST.tif SOURCE.tif --scale 3 -o GUIDANCE.tif")
 ALIGN = ", or downscale --align"
 RESAMPLE = ("resample the guidance onto a grid that nests in the LST grid: groklst guidance LST.tif SOURCE.tif "
             "--scale N -o GUIDANCE.tif")
@@ -87,7 +88,8 @@ def test_a_guidance_that_does_not_nest_is_sent_where_the_command_goes(lst: Path,
 
 @pytest.mark.parametrize("command, expected", [
     ("downscale", f"{WARP}, or pass downscale --align, which warps the guidance onto the LST grid"),
-    ("coregister", f"{WARP}, or align the guidance first: groklst guidance LST.tif SOURCE.tif -o GUIDANCE.tif"),
+    ("coregister", f"{WARP}, or align the guidance first: groklst guidance LST.tif SOURCE.tif --scale N "
+                   "-o GUIDANCE.tif"),
 ])
 def test_a_south_up_guidance_is_sent_where_the_command_goes(lst: Path, capsys, command: str, expected: str) -> None:
     guidance = _same_crs(lst.parent, Affine(10, 0, X0, 0, 10, Y0 - LST_PX * LST_RES))
@@ -117,6 +119,17 @@ def test_a_guidance_in_a_local_crs_is_refused_in_one_line(lst: Path, capsys, com
     assert line.startswith("error: g.tif: CRS LOCAL_CS") and "internal error" not in line
     assert line.endswith("(hint: no transformation links this CRS to the LST's: georeference the guidance "
                          "in a known CRS (gdal_edit.py -a_srs EPSG:XXXX), then align it)")
+
+
+def test_the_guidance_command_of_the_nest_hint_works_as_printed(lst: Path, capsys) -> None:
+    """QA s3: the hint's command had no --scale, and groklst guidance refuses to run without one;
+    pasted as printed it now gives a guidance coregister takes."""
+    source = _other_zone(lst.parent, 10.0)
+    command = _hint(lst, source, capsys, "coregister").split(": ", 1)[1]
+    made = lst.parent / "made.tif"
+    argv = command.replace("LST.tif", str(lst)).replace("SOURCE.tif", str(source)).replace("GUIDANCE.tif", str(made))
+    assert run(["-q", *argv.split()[1:]]) == 0
+    assert run(["-q", "coregister", str(lst), str(made), "-o", str(lst.parent / "c.tif")]) == 0
 
 
 def test_the_align_hint_for_a_3x_finer_other_crs_guidance_works(lst: Path) -> None:
