@@ -62,11 +62,11 @@ class MaskRule:
             if self.bits:
                 raise InputError(path, f"is stored as {dtype.name}: bit flags need an integer mask",
                                  "give the QA raster itself, or flag by --values")
-            largest = float(np.finfo(dtype).max)
-            odd = [v for v in self.values if math.isfinite(v) and abs(v) > largest]  # ±inf: a float holds it
+            odd = [v for v in self.values if _overflows(v, dtype)]  # ±inf itself: a float holds it
             if odd:
-                raise InputError("--values", f"{', '.join(f'{v:g}' for v in odd)} cannot occur in {path}'s "
-                                             f"{dtype.name} pixels", f"give values within ±{largest:.4g}")
+                raise InputError("--values", f"{', '.join(repr(v) for v in odd)} cannot occur in {path}'s "
+                                             f"{dtype.name} pixels",
+                                 f"give values within ±{str(np.finfo(dtype).max)} (the {dtype.name} range)")
             _check_representable(self.values, dtype, path)
             return
         width = dtype.itemsize * 8
@@ -407,4 +407,14 @@ def _fill_value(src: rasterio.DatasetReader, dtype: np.dtype, fill: float | None
         if not (float(fill).is_integer() and info.min <= fill <= info.max):
             raise InputError("--fill", f"{fill:g} cannot be stored in {path}'s {dtype.name} pixels",
                              f"give an integer in {info.min}..{info.max}")
+    elif _overflows(fill, dtype):  # GDAL refuses such a nodata: it was an internal error
+        raise InputError("--fill", f"{fill!r} cannot be stored in {path}'s {dtype.name} pixels",
+                         f"give a value within ±{str(np.finfo(dtype).max)} (the {dtype.name} range), or nan")
     return float(fill)
+
+
+def _overflows(value: float, dtype: np.dtype) -> bool:
+    """Whether the finite ``value`` becomes ±inf as a ``dtype`` float: beyond its largest value
+    once rounded (float32's lowest, -3.4028235e+38 as typed, is within: it rounds to it)."""
+    with np.errstate(over="ignore"):
+        return math.isfinite(value) and not np.isfinite(dtype.type(value))

@@ -236,3 +236,32 @@ def test_a_file_with_its_own_scale_is_not_told_to_scale_again(tmp_path: Path, ca
     assert line.startswith(f"error: {lst}: LST values 0.05..299.99 K are not all plausible")
     assert "--scale-factor 0.01 --offset" not in line and "hundredths" not in line
     assert "pass --mask-implausible" in line
+
+
+def test_float32_lowest_as_a_mask_value_and_out_of_range_fills(tmp_path: Path, capsys) -> None:
+    """Review R3: the mask command groklst's own hint printed for float32's lowest value
+    (--values -3.4028235e+38, ArcGIS's float NoData) was refused as beyond ±3.403e+38, since
+    -3.4028235e+38 as typed is a hair beyond it before rounding; and --fill 1e39 on a float32
+    raster without nodata was an internal error (GDAL refused the nodata)."""
+    lowest = np.finfo(np.float32).min
+    stored_values = np.full((16, 16), 300, np.float32)
+    stored_values[0, :3] = lowest
+    profile = dict(driver="GTiff", width=16, height=16, count=1, dtype="float32", crs="EPSG:32632",
+                   transform=rasterio.transform.from_origin(400000, 5760000, 30, 30))
+    lst = tmp_path / "lst.tif"
+    with rasterio.open(lst, "w", **profile) as dst:
+        dst.write(stored_values, 1)
+    out = tmp_path / "m.tif"
+    assert run(["-q", "mask", str(lst), str(lst), "--values", str(lowest), "-o", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["masked"] == 3
+    for option, value, problem in [("--values", "1e39", "cannot occur in"), ("--fill", "1e39", "cannot be stored in"),
+                                   ("--fill", "-3.5e38", "cannot be stored in")]:
+        other = tmp_path / f"o{value}.tif"
+        extra = ["--values", "300"] if option == "--fill" else []
+        assert run(["-q", "mask", str(lst), str(lst), *extra, option, value, "-o", str(other)]) == 2
+        captured = capsys.readouterr()
+        assert captured.err.splitlines() == [
+            f"error: {option}: {float(value)!r} {problem} {lst}'s float32 pixels (hint: give "
+            f"{'values' if option == '--values' else 'a value'} within ±3.4028235e+38 (the float32 range)"
+            f"{', or nan' if option == '--fill' else ''})"]
+        assert not other.exists()

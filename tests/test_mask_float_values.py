@@ -40,7 +40,8 @@ def test_a_value_beyond_a_float32_mask_is_refused(tmp_path: Path, capsys) -> Non
     raster = _write(tmp_path / "lst.tif", np.full((2, 4), 290.0), "float32", nodata=-9999.0)
     assert run(["mask", str(raster), str(mask), "--values", "1e39", "-o", str(tmp_path / "m.tif")]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"error: --values: 1e+39 cannot occur in {mask}'s float32 pixels (hint: give values within ±3.403e+38)")
+        f"error: --values: 1e+39 cannot occur in {mask}'s float32 pixels (hint: give values within "
+        "±3.4028235e+38 (the float32 range))")
 
 
 def test_an_infinite_fill_is_a_value_a_float_mask_holds(tmp_path: Path) -> None:
