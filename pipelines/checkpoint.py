@@ -247,9 +247,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     try:
         get_spec(ckpt.model)
     except KeyError as exc:  # str() of a KeyError quotes its message: take the message itself
-        raise InputError(p, f"checkpoint is malformed: {exc.args[0]}",
-                         "a checkpoint names the model it was trained as: this groklst has no such model "
-                         "(`groklst models` lists them)") from exc
+        raise InputError(p, f"checkpoint is for an {exc.args[0]}",
+                         "a checkpoint names the model it was trained as, and this groklst has no such model: "
+                         "it may come from a newer groklst (`groklst models` lists this one's)") from exc
     _check_statistics(ckpt, p)
     _check_weights(ckpt, p)
     return ckpt

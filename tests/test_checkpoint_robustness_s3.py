@@ -151,7 +151,7 @@ def test_a_model_this_groklst_lacks_is_named_without_quotes_and_with_a_hint(tmp_
     path = changed(tmp_path, model="mocolsk-from-the-future")
     assert run(["checkpoint-info", str(path)]) == 2
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith(f"error: {path}: checkpoint is malformed: unknown model 'mocolsk-from-the-future'; "
+    assert line.startswith(f"error: {path}: checkpoint is for an unknown model 'mocolsk-from-the-future'; "
                            "known models: ")
-    assert line.endswith("(hint: a checkpoint names the model it was trained as: this groklst has no such model "
-                         "(`groklst models` lists them))")
+    assert line.endswith("(hint: a checkpoint names the model it was trained as, and this groklst has no such "
+                         "model: it may come from a newer groklst (`groklst models` lists this one's))")
