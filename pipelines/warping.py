@@ -122,9 +122,10 @@ def source_chunks(src: rasterio.DatasetReader, grid: Grid, pad: int, per_pixel: 
     A chunk's window is its footprint plus a margin wider than any kernel, clipped to the whole
     strip's window (``pad`` around its footprint): every output pixel sees the same source pixels
     as when the strip is warped at once. Only where :func:`_chunkable`; elsewhere one chunk.
-    Chunkable grids are warped in a frame at the source's origin, where a chunk's transforms
-    carry no rounding of their own (:func:`_frame_origin`), with edge rows for the resamplings
-    that pick whole source pixels (:data:`_EDGE_ROWS`).
+    Chunkable grids warped by the resamplings that pick whole source pixels are warped in a frame
+    at the source's origin, where a chunk's transforms carry no rounding of their own
+    (:func:`_frame_origin`), with edge rows (:data:`_EDGE_ROWS`); the interpolations stay in map
+    coordinates, as the same source without a mask is warped.
     """
     strip = source_window(src, grid, pad)
     if strip is None:
@@ -133,8 +134,12 @@ def source_chunks(src: rasterio.DatasetReader, grid: Grid, pad: int, per_pixel: 
     margin = pad + math.ceil(_KERNEL_REACH * ratio)
     chunkable = _chunkable(src, grid)
     rows = _chunk_rows(per_pixel, strip, grid, margin, budget) if chunkable else grid.height
-    edge = _EDGE_ROWS if chunkable and resampling in _PIXEL_PICKING else 0
-    x0, y0 = _frame_origin(src) if chunkable else (0.0, 0.0)
+    # Only the pixel-picking resamplings move to the shifted frame: GDAL's interpolating kernels
+    # (cubic, lanczos) near the source's edge change with the frame, and in map coordinates a
+    # masked source then warps as the same source without a mask does (review R4 of 9eaf213).
+    picking = chunkable and resampling in _PIXEL_PICKING
+    edge = _EDGE_ROWS if picking else 0
+    x0, y0 = _frame_origin(src) if picking else (0.0, 0.0)
     dst_frame = Affine.translation(-x0, -y0) @ grid.transform
     src_frame = Affine.translation(-x0, -y0) @ src.transform
     for top in range(0, grid.height, rows):

@@ -197,3 +197,34 @@ def test_odd_ratio_chunks_give_exactly_the_one_pass_values(tmp_path: Path, monke
     if classes == "fractions":  # the classes' fractions still add up to one where there is data
         total = got[10**12].sum(axis=0)
         np.testing.assert_allclose(total[np.isfinite(total)], 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("refine", ["cubic", "bilinear"])
+def test_a_masked_source_interpolates_as_the_same_source_unmasked(tmp_path: Path, refine: str) -> None:
+    """Review R4 of 9eaf213: the shifted frame of the chunked masked warp changed GDAL's cubic
+    kernel where the source reaches one pixel past the grid: up to 8.3 on 0..100
+    against the same all-valid source without a mask. The interpolations stay in map coordinates."""
+    import rasterio
+    from affine import Affine
+
+    from groklst_cli.app import run
+
+    crs = "EPSG:32632"
+    with rasterio.open(tmp_path / "lst.tif", "w", driver="GTiff", width=10, height=10, count=1, dtype="float32",
+                       crs=crs, transform=Affine(30, 0, 400030, 0, -30, 5759970), nodata=-9999) as dst:
+        dst.write(np.full((1, 10, 10), 300, np.float32))
+    data = np.random.default_rng(0).integers(0, 100, (1, 12, 12)).astype(np.float32)
+    outputs = []
+    for name, masked in (("plain", False), ("masked", True)):
+        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(
+                tmp_path / f"{name}.tif", "w", driver="GTiff", width=12, height=12, count=1, dtype="float32",
+                crs=crs, transform=Affine(30, 0, 400000, 0, -30, 5760000), nodata=-9999) as dst:
+            dst.write(data)
+            if masked:
+                dst.write_mask(np.full((12, 12), 255, np.uint8))  # every pixel valid
+        out = tmp_path / f"g_{name}.tif"
+        assert run(["-q", "guidance", str(tmp_path / "lst.tif"), f"v={tmp_path / f'{name}.tif'}", "--scale", "3",
+                    "--refine", refine, "-o", str(out)]) == 0
+        with rasterio.open(out) as src:
+            outputs.append(src.read(1))
+    np.testing.assert_array_equal(outputs[0], outputs[1])
