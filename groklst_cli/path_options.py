@@ -40,6 +40,27 @@ def file_to_write(hint: str, option: str = "-o") -> Callable[[str], Path]:
     return parse
 
 
+def typed_file_to_write(hint: str, option: str = "-o") -> Callable[[str], str]:
+    """:func:`file_to_write`'s check of ``option``, the name kept as typed (``./q.png``, which
+    pathlib folds to ``q.png``): --json lines and result lines name it so, and scripts join
+    them with the names they gave. The command opens ``Path(name)``, the same file."""
+    check = file_to_write(hint, option)
+
+    def parse(value: str) -> str:
+        check(value)
+        return value
+
+    return parse
+
+
+def typed_in_folder(folder: str, path: Path) -> str:
+    """``path``, a file groklst names inside ``folder`` (``--out-dir`` as typed: ``./scenes``,
+    ``scenes/``), named under the folder as typed (``./scenes/x_lst.tif``); else as it is."""
+    if path.parent == Path(folder):
+        return os.path.join(folder, path.name)
+    return str(path)
+
+
 def _folder_problem(value: str, separators: tuple[str, ...]) -> Optional[str]:
     """Why ``value`` names no file to write (the current folder, or another folder), or None."""
     if not value:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.table import Table
@@ -15,6 +16,9 @@ from groklst_cli.console import info, json_ok, one_line, progress, result, state
 from groklst_cli.path_options import rasters_only
 from pipelines import strict_json
 from pipelines.units import Units
+
+if TYPE_CHECKING:  # the comparison is imported when rasters are compared
+    from pipelines.compare import Comparison
 
 
 def _table(comparison) -> Table:  # noqa: ANN001 - pipelines.compare.Comparison, imported lazily
@@ -38,9 +42,16 @@ def _cell(value: float) -> str:
     return f"{value:.4f}" if math.isfinite(value) else "n/a"
 
 
+def _as_typed(comparison: Comparison, candidates: list[str]) -> Comparison:
+    """``comparison`` with each row's candidate named as typed (``./a.tif``, ``a//b.tif``, which
+    pathlib folds): a row per candidate, in their order."""
+    rows = [{**row, "candidate": typed} for row, typed in zip(comparison.rows, candidates)]
+    return replace(comparison, rows=rows)
+
+
 def compare_cmd(
-    reference: Path = typer.Argument(..., help="The reference LST raster (the truth), e.g. a finer LST of the same date."),
-    candidates: list[Path] = typer.Argument(..., help="LST rasters to score: downscaled outputs, baselines (groklst downscale --model bicubic)."),
+    reference: str = typer.Argument(..., help="The reference LST raster (the truth), e.g. a finer LST of the same date."),
+    candidates: list[str] = typer.Argument(..., help="LST rasters to score: downscaled outputs, baselines (groklst downscale --model bicubic)."),
     units: Units = lst_options.units_option(),
     nodata: Optional[list[float]] = lst_options.nodata_option(),
     scale_factor: Optional[float] = lst_options.scale_factor_option(),
@@ -66,16 +77,18 @@ def compare_cmd(
     """
     from pipelines.compare import compare
 
-    state.working_on(reference)
-    rasters_only("compare", [reference, *candidates], reads_pipes=True)
+    state.working_on(reference)  # as typed (``./truth.tif``): scripts join the lines on the names they gave
+    truth, scored = Path(reference), [Path(c) for c in candidates]
+    rasters_only("compare", [truth, *scored], reads_pipes=True)
     decoding = lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible)
     with progress() as bar:
         task = bar.add_task("compare", total=None)
-        comparison = compare(reference, candidates, units=units, decoding=decoding, aggregate=aggregate,
+        comparison = compare(truth, scored, units=units, decoding=decoding, aggregate=aggregate,
                              on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+    comparison = _as_typed(comparison, candidates)
     if as_json:
         result(strict_json.dumps(json_ok({
-            "reference": str(reference), "reference_units": comparison.reference_units.value,
+            "reference": reference, "reference_units": comparison.reference_units.value,
             "grid": comparison.grid, "aggregate": aggregate, "pixels": comparison.pixels,
             "rows": comparison.rows})))
         return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -11,7 +11,7 @@ import typer
 from groklst_cli import lst_options
 from groklst_cli.console import info, json_ok, result, result_path, state, warn
 from groklst_cli.interrupts import reported_once_published
-from groklst_cli.path_options import file_to_write
+from groklst_cli.path_options import typed_file_to_write
 from pipelines import strict_json
 from pipelines.atomic import folders_removed_if_left_empty
 from pipelines.coregister import MAX_SHIFT_LR
@@ -24,9 +24,9 @@ if TYPE_CHECKING:  # the pipeline is imported when a scene is placed
 
 
 def coregister(
-    lst: Path = typer.Argument(..., help="The LST raster."),
-    guidance: Path = typer.Argument(..., help="Guidance nesting in the LST grid (groklst guidance builds it)."),
-    output: Path = typer.Option(..., "--output", "-o", parser=file_to_write("name the file, e.g. DIR/X_lst.tif"), help="The LST GeoTIFF to write, its grid moved onto the guidance."),
+    lst: str = typer.Argument(..., help="The LST raster."),
+    guidance: str = typer.Argument(..., help="Guidance nesting in the LST grid (groklst guidance builds it)."),
+    output: str = typer.Option(..., "--output", "-o", metavar="<Path>", parser=typed_file_to_write("name the file, e.g. DIR/X_lst.tif"), help="The LST GeoTIFF to write, its grid moved onto the guidance."),
     max_shift: int = typer.Option(MAX_SHIFT_LR, "--max-shift", min=1, max=MAX_SHIFT_LIMIT, help="LST pixels searched each way."),
     units: Units = lst_options.units_option(),
     nodata: Optional[list[float]] = lst_options.nodata_option(),
@@ -54,13 +54,15 @@ def coregister(
     """
     from pipelines.coregister_scene import coregister_scene
 
-    state.working_on(lst, output)
+    state.working_on(lst, output)  # as typed (``./x.tif``): scripts join the lines on the names they gave
+    target = Path(output)
     decoding = lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible)
     # Folders of -o made by a run that writes nothing are removed again; a Ctrl-C after the
     # rename waits for the result line.
-    with folders_removed_if_left_empty(output.parent), reported_once_published(output):
-        report = coregister_scene(lst, guidance, output, units=units, decoding=decoding,
+    with folders_removed_if_left_empty(target.parent), reported_once_published(target):
+        report = coregister_scene(Path(lst), Path(guidance), target, units=units, decoding=decoding,
                                   max_shift_lr=max_shift, overwrite=overwrite)
+        report = replace(report, input=lst, guidance=guidance, output=output)
         _say_placement(report, max_shift)
         if as_json:
             result(strict_json.dumps(json_ok(asdict(report))))  # an unmeasurable R²: null

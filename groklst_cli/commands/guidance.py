@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Optional
 
 import typer
@@ -12,13 +13,13 @@ import typer
 from groklst_cli.choices import lower_case
 from groklst_cli.console import info, json_ok, progress, result, result_path, state
 from groklst_cli.interrupts import reported_once_published
-from groklst_cli.path_options import file_to_write, rasters_only
+from groklst_cli.path_options import rasters_only, typed_file_to_write
 from pipelines import strict_json
 from pipelines.atomic import folders_removed_if_left_empty
 from pipelines.errors import InputError
 
 if TYPE_CHECKING:  # rasterio loads only when a guidance is built
-    from pipelines.guidance import GuidanceReport
+    from pipelines.guidance import GuidanceReport, SourceSpec
 
 
 def _class_values(text: Optional[str], categorical: Optional[list[str]]) -> tuple[int, ...]:
@@ -42,9 +43,9 @@ def _check_res(res: Optional[float]) -> None:
 
 
 def guidance(
-    lst: Path = typer.Argument(..., help="The LST raster whose grid the guidance must nest in."),
+    lst: str = typer.Argument(..., help="The LST raster whose grid the guidance must nest in."),
     sources: Optional[list[str]] = typer.Argument(None, help="Continuous guidance rasters, any CRS and resolution: PATH, NAME=PATH or NAME1,NAME2=PATH (band names; default: band descriptions, else the file name)."),
-    output: Path = typer.Option(..., "--output", "-o", parser=file_to_write("name the file, e.g. DIR/X_guidance.tif"), help="Guidance GeoTIFF to write (e.g. X_guidance.tif beside X_lst.tif)."),
+    output: str = typer.Option(..., "--output", "-o", metavar="<Path>", parser=typed_file_to_write("name the file, e.g. DIR/X_guidance.tif"), help="Guidance GeoTIFF to write (e.g. X_guidance.tif beside X_lst.tif)."),
     scale: Optional[int] = typer.Option(None, "--scale", "-s", help="Split every LST pixel into SCALE x SCALE guidance pixels (1: the LST's own grid, for groklst prepare)."),
     res: Optional[float] = typer.Option(None, "--res", help="Guidance pixel size (LST CRS units) for square LST pixels; must divide the LST pixel size (non-square pixels: use --scale)."),
     categorical: Optional[list[str]] = typer.Option(None, "--categorical", help="A class map (land cover), as [NAME=]PATH; repeatable."),
@@ -67,11 +68,12 @@ def guidance(
     """
     from pipelines.guidance import MAX_GUIDANCE_PIXELS, GuidanceOptions, build_guidance, parse_source
 
-    state.working_on(lst, output)
+    state.working_on(lst, output)  # as typed (``./x.tif``): scripts join the lines on the names they gave
     _check_res(res)
+    given = [*(sources or []), *(categorical or [])]
     specs = [parse_source(s) for s in sources or []]
     specs += [parse_source(s, categorical=True) for s in categorical or []]
-    rasters_only("guidance", [lst, *(spec.path for spec in specs)])
+    rasters_only("guidance", [Path(lst), *(spec.path for spec in specs)])
     options = GuidanceOptions(
         scale=scale, res=res, refine=refine, classes=classes, class_values=_class_values(class_values, categorical),
         indices=tuple(i.lower() for i in index or []), cog=cog, overviews=overviews, overwrite=overwrite,
@@ -79,30 +81,49 @@ def guidance(
     )
     # Folders of -o made by a run that writes nothing are removed again; a Ctrl-C after the
     # rename waits for the result line.
-    with folders_removed_if_left_empty(output.parent), reported_once_published(output):
+    target = Path(output)
+    with folders_removed_if_left_empty(target.parent), reported_once_published(target):
         with progress() as bar:  # warnings (GroklstWarning) are shown by the app
             task = bar.add_task("guidance", total=None)
             report = build_guidance(
-                lst, specs, output, options,
+                Path(lst), specs, target, options,
                 on_progress=lambda done, total, what: bar.update(task, completed=done, total=total,
                                                                  description=what),
             )
-        _say(report, output, as_json, layered=cog or overviews)
+        _say(_as_typed(report, output, zip(given, specs)), as_json, layered=cog or overviews)
 
 
-def _say(report: GuidanceReport, output: Path, as_json: bool, layered: bool) -> None:
+def _as_typed(report: GuidanceReport, output: str, given: Iterable[tuple[str, SourceSpec]]) -> GuidanceReport:
+    """``report`` naming ``-o`` and each band's source file as typed (``./s2.tif``, ``a//b.tif``, which
+    pathlib folds), as the user gave them: scripts join the lines on those names."""
+    from pipelines.raster_names import display_name
+
+    typed = {display_name(spec.path): text.split("=", 1)[1] if spec.names else text for text, spec in given}
+    bands = [{**band, "source": _source_as_typed(band["source"], typed)} for band in report.bands]
+    return replace(report, output=output, bands=bands)
+
+
+def _source_as_typed(source: str, typed: dict[str, str]) -> str:
+    """A band's ``source`` (``FILE`` or ``FILE band N...``) with FILE as typed (``typed``: as shown -> as typed)."""
+    for shown, given in typed.items():
+        if source == shown or source.startswith(f"{shown} band "):
+            return given + source[len(shown):]
+    return source
+
+
+def _say(report: GuidanceReport, as_json: bool, layered: bool) -> None:
     """The grid and bands on stderr (and, for a file with overviews and a class band, why they
-    are nearest); the output's path (or the JSON object) on stdout."""
+    are nearest); the output's path as typed (or the JSON object) on stdout."""
     info(f"guidance grid: {report.grid}")
     for band in report.bands:
         info(f"  {band['name']}: {band['source']}, {band['resampling']}")
-    if layered and _overviews_are_nearest(output):
+    if layered and _overviews_are_nearest(Path(report.output)):
         info("overviews: nearest for every band (GDAL builds a file's overviews with one method, and an "
              "average of class codes is no class)")
     if as_json:
         result(strict_json.dumps(json_ok({**asdict(report), "grid": report.grid})))
     else:
-        result_path(output)
+        result_path(report.output)
 
 
 def _overviews_are_nearest(output: Path) -> bool:

@@ -11,7 +11,7 @@ from groklst_cli import ingest_options, lst_options
 from groklst_cli.console import info, json_ok, progress, result, result_path, state, warnings_shown
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
-from groklst_cli.path_options import not_empty
+from groklst_cli.path_options import not_empty, typed_in_folder
 from pipelines import strict_json
 from pipelines.errors import InputError
 from pipelines.units import Units
@@ -22,8 +22,8 @@ RETRIEVAL_ONLY = ("lst_method", "retrieval_config", "destripe")  # shape the LST
 
 def ingest(
     ctx: typer.Context,
-    products: list[Path] = typer.Argument(..., help="SDGSAT-1 product folders (TIS and MII), or a folder holding them."),
-    out_dir: Path = typer.Option(..., "--out-dir", parser=not_empty("--out-dir", "name a folder, e.g. --out-dir scenes (. for the current folder)"), help="Folder for NAME_lst.tif and NAME_guidance.tif."),
+    products: list[str] = typer.Argument(..., help="SDGSAT-1 product folders (TIS and MII), or a folder holding them."),
+    out_dir: str = typer.Option(..., "--out-dir", metavar="<path>", parser=not_empty("--out-dir", "name a folder, e.g. --out-dir scenes (. for the current folder)", str), help="Folder for NAME_lst.tif and NAME_guidance.tif."),
     name: Optional[str] = typer.Option(None, "--name", help="Scene name (default: from the MII folder name)."),
     dem: Optional[Path] = typer.Option(None, "--dem", help="DEM GeoTIFF, resampled onto the 10 m guidance grid (default: constant 0 m, with a warning)."),
     lst: Optional[Path] = typer.Option(None, "--lst", help="Your own LST GeoTIFF (K or degC); without it LST is retrieved from TIS (approximate)."),
@@ -55,11 +55,12 @@ def ingest(
     from pipelines.geotiff import check_raster
     from pipelines.product_ingest import ProductIngest, ingest_outputs
 
-    shown = ", ".join(str(p) for p in products)
+    shown = ", ".join(products)  # as typed (``arch/s1/``): a script joins the lines on the names it gave
     state.working_on(shown)
-    pair = ingest_outputs(products, out_dir, name)
+    folders, folder = [Path(p) for p in products], Path(out_dir)
+    pair = ingest_outputs(folders, folder, name)
     if pair is not None:
-        state.working_on(shown, pair[0])  # an error line names the LST, as the ok line's output
+        state.working_on(shown, typed_in_folder(out_dir, pair[0]))  # an error line names the LST, as the ok line
     if skip_existing and overwrite:
         raise InputError("--skip-existing", "give --skip-existing or --overwrite, not both",
                          "--skip-existing keeps existing outputs, --overwrite replaces them")
@@ -74,14 +75,14 @@ def ingest(
         raise InputError("--lst", "--units, --nodata, --scale-factor, --offset and --mask-implausible "
                                   "describe a given LST raster", "pass --lst LST.tif, or leave them out")
     if skip_existing and _finished(pair, meanwhile=False):
-        _say(*pair, "skipped", as_json)
+        _say(*pair, "skipped", as_json, out_dir)
         return
     with reported_once_published(None):  # a signal after the pair's renames waits for its result lines
         try:
             with warnings_shown(IngestWarning), progress() as bar:
                 task = bar.add_task("ingest", total=None)
                 lst_path, guidance_path = ingest_product(
-                    products, out_dir, name=name, dem=dem, lst=lst, overwrite=overwrite, method=lst_method,
+                    folders, folder, name=name, dem=dem, lst=lst, overwrite=overwrite, method=lst_method,
                     retrieval_config=retrieval_config, lst_decoding=decoding, lst_units=units, coregister=coregister,
                     saturation=saturation, destripe_b2=destripe,
                     on_progress=lambda done, total, what: bar.update(
@@ -90,9 +91,9 @@ def ingest(
         except OutputExists:  # another run finished the scene after the first look: skipped, as downscale's
             if not (skip_existing and _finished(pair, meanwhile=True)):
                 raise
-            _say(*pair, "skipped", as_json)
+            _say(*pair, "skipped", as_json, out_dir)
             return
-        _say(lst_path, guidance_path, "ok", as_json)
+        _say(lst_path, guidance_path, "ok", as_json, out_dir)
 
 
 def _finished(pair: Optional[tuple[Path, Path]], meanwhile: bool) -> bool:
@@ -111,17 +112,18 @@ def _finished(pair: Optional[tuple[Path, Path]], meanwhile: bool) -> bool:
         raise
 
 
-def _say(lst_path: Path, guidance_path: Path, status: str, as_json: bool) -> None:
-    """The result: the LST and guidance paths on stdout, or one --json line with ``status``."""
+def _say(lst_path: Path, guidance_path: Path, status: str, as_json: bool, out_dir: str) -> None:
+    """The result: the LST and guidance paths on stdout, or one --json line with ``status``; both
+    named under ``out_dir`` as typed (``./scenes/x_lst.tif``), as the script that gave it joins them."""
+    lst, guidance = typed_in_folder(out_dir, lst_path), typed_in_folder(out_dir, guidance_path)
     if as_json:
         # `output` is the LST, what `downscale` takes next, so a pipeline reads .output of any command
-        result(strict_json.dumps(json_ok({"output": str(lst_path), "status": status, "lst": str(lst_path),
-                                          "guidance": str(guidance_path)})))
+        result(strict_json.dumps(json_ok({"output": lst, "status": status, "lst": lst, "guidance": guidance})))
     else:
         if status == "skipped":
-            info(f"{lst_path}: skipped, the scene is already ingested (--skip-existing)")
-        result_path(lst_path)
-        result_path(guidance_path)
+            info(f"{lst}: skipped, the scene is already ingested (--skip-existing)")
+        result_path(lst)
+        result_path(guidance)
 
 
 def _check_retrieval_only(ctx: typer.Context, lst: Optional[Path]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Optional
 
@@ -11,7 +11,7 @@ import typer
 from groklst_cli.commands._scene_reports import EXIT_ALL_EMPTY
 from groklst_cli.console import info, result, result_path, state, warn, warnings_said
 from groklst_cli.interrupts import reported_once_published
-from groklst_cli.path_options import file_to_write, rasters_only
+from groklst_cli.path_options import rasters_only, typed_file_to_write
 from pipelines import strict_json
 from pipelines.atomic import folders_removed_if_left_empty
 from pipelines.errors import EmptySceneError, InputError
@@ -41,9 +41,9 @@ def _say_empty(exc: EmptySceneError, as_json: bool) -> None:
 
 
 def mask(
-    raster: Path = typer.Argument(..., help="The raster to mask: an LST, or a guidance band or stack."),
-    mask_path: Path = typer.Argument(..., metavar="mask", help="A QA raster (e.g. Landsat QA_PIXEL, Sentinel-2 SCL), a 0/1 cloud mask or class codes, on the raster's grid or one nesting in it."),
-    output: Path = typer.Option(..., "--output", "-o", parser=file_to_write("name the file, e.g. DIR/masked_lst.tif"), help="The masked GeoTIFF to write."),
+    raster: str = typer.Argument(..., help="The raster to mask: an LST, or a guidance band or stack."),
+    mask_path: str = typer.Argument(..., metavar="mask", help="A QA raster (e.g. Landsat QA_PIXEL, Sentinel-2 SCL), a 0/1 cloud mask or class codes, on the raster's grid or one nesting in it."),
+    output: str = typer.Option(..., "--output", "-o", metavar="<Path>", parser=typed_file_to_write("name the file, e.g. DIR/masked_lst.tif"), help="The masked GeoTIFF to write."),
     bits: Optional[str] = typer.Option(None, "--bits", help="Flag pixels with any of these bits set, e.g. 1,2,3,4 (Landsat C2 QA_PIXEL: dilated cloud, cirrus, cloud, shadow); bit 0 is the lowest."),
     values: Optional[str] = typer.Option(None, "--values", help="Flag pixels equal to any of these values, e.g. 8,9,10 (class codes)."),
     fill: Optional[float] = typer.Option(None, "--fill", help="Value for flagged pixels when the raster declares no nodata (default: NaN for float data)."),
@@ -62,17 +62,19 @@ def mask(
     """
     from pipelines.masking import MaskRule, mask_raster
 
-    state.working_on(raster, output)
-    rasters_only("mask", [raster, mask_path])
+    state.working_on(raster, output)  # as typed (``./x.tif``): scripts join the lines on the names they gave
+    source, flags, target = Path(raster), Path(mask_path), Path(output)
+    rasters_only("mask", [source, flags])
     rule = MaskRule(_numbers(bits, "--bits", int), _numbers(values, "--values", float))
     # Folders of -o made by a run that writes nothing are removed again; a Ctrl-C after the
     # rename waits for the result line.
-    with folders_removed_if_left_empty(output.parent), reported_once_published(output):
+    with folders_removed_if_left_empty(target.parent), reported_once_published(target):
         try:
-            report = mask_raster(raster, mask_path, output, rule, fill=fill, overwrite=overwrite)
+            report = mask_raster(source, flags, target, rule, fill=fill, overwrite=overwrite)
         except EmptySceneError as exc:
             _say_empty(exc, as_json)
             raise typer.Exit(EXIT_ALL_EMPTY) from exc
+        report = replace(report, input=raster, mask=mask_path, output=output)
         share = report.masked / report.valid_before
         info(f"{report.input}: {report.masked:,} of {report.valid_before:,} valid pixels ({share:.1%}) "
              f"flagged ({report.rule} in {report.mask}) -> {report.output}")

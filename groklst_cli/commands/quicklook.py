@@ -10,7 +10,7 @@ import typer
 from groklst_cli import lst_options
 from groklst_cli.console import result_path, state
 from groklst_cli.interrupts import reported_once_published
-from groklst_cli.path_options import file_to_write
+from groklst_cli.path_options import typed_file_to_write
 from pipelines.atomic import folders_removed_if_left_empty
 from pipelines.units import Units
 
@@ -36,8 +36,8 @@ MAX_WIDTH_PX = 8000
 
 
 def quicklook(
-    output: Path = typer.Argument(..., help="A downscaled GeoTIFF (groklst downscale's output)."),
-    png: Optional[Path] = typer.Option(None, "--output", "-o", parser=file_to_write("name the PNG, e.g. DIR/look.png"), help="PNG to write (default: OUTPUT with .png)."),
+    output: str = typer.Argument(..., help="A downscaled GeoTIFF (groklst downscale's output)."),
+    png: Optional[str] = typer.Option(None, "--output", "-o", metavar="<Path>", parser=typed_file_to_write("name the PNG, e.g. DIR/look.png"), help="PNG to write (default: OUTPUT with .png)."),
     lst: Optional[Path] = typer.Option(None, "--lst", help="The input LST (default: the output's lst_source tag)."),
     width: int = typer.Option(1200, "--width", min=MIN_WIDTH_PX, max=MAX_WIDTH_PX,
                               help="PNG width in pixels; a tall output's panels are drawn at most "
@@ -59,14 +59,25 @@ def quicklook(
     """
     from pipelines.quicklook import LstReading, write_quicklook
 
-    state.working_on(output, png)
-    target = png or output.with_suffix(".png")
+    state.working_on(output, png)  # as typed (``./q.png``): scripts join the lines on the names they gave
+    shown = png or _png_beside(output)
+    target = Path(shown)
     reading = LstReading(lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible), units)
     # Folders of -o made by a run that writes nothing are removed again; a Ctrl-C after the
     # rename waits for the result line.
     with folders_removed_if_left_empty(target.parent), reported_once_published(target):
-        write_quicklook(output, target, lst_path=lst, reading=reading, width_px=width, overwrite=overwrite)
-        result_path(target)
+        write_quicklook(Path(output), target, lst_path=lst, reading=reading, width_px=width, overwrite=overwrite)
+        result_path(shown)
+
+
+def _png_beside(output: str) -> str:
+    """The default PNG, ``output`` with .png, named as ``output`` was typed (``./x.png`` for
+    ``./x.tif``, which pathlib folds to ``x.png``); pathlib's name where the typed one does not
+    end in the file's name."""
+    path = Path(output)
+    if path.name and output.endswith(path.name):
+        return output[: len(output) - len(path.suffix)] + ".png"
+    return str(path.with_suffix(".png"))
 
 
 def register(app: typer.Typer) -> None:
