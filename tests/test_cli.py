@@ -86,7 +86,8 @@ def test_internal_error_exits_1_without_traceback_unless_debug(tmp_path: Path, m
     assert "Traceback" in capsys.readouterr().err
     assert run(["downscale", "x_lst.tif", "--model", "bicubic", "--json"]) == 1  # a pipeline sees why
     assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == [
-        {"input": "x_lst.tif", "output": None, "status": "failed", "error": "internal error: ZeroDivisionError: boom",
+        {"input": "x_lst.tif", "output": "x_lst_downscaled.tif", "status": "failed",  # its default name (36a8514)
+         "error": "internal error: ZeroDivisionError: boom",
              "warnings": []}]
     assert scenes  # imported module stays untouched
 
@@ -114,7 +115,8 @@ def test_json_errors_that_stop_a_command_name_its_one_input_and_output(tmp_path:
         (["ingest", str(tmp_path), "--out-dir", str(tmp_path / "x"), "--json"], str(tmp_path), None),
         (["downscale", str(lst), "--model", "bicubic", "-o", "o.tif", "--overlap", "900", "--json"], str(lst), "o.tif"),
         (["downscale", str(tmp_path), str(tmp_path), "--overlap", "900", "--json"], str(tmp_path), None),  # twice: once
-        (["downscale", str(lst), str(lst), "--model", "bicubic", "--overlap", "900", "--json"], str(lst), None),
+        (["downscale", str(lst), str(lst), "--model", "bicubic", "--overlap", "900", "--json"], str(lst),
+         "a_lst_downscaled.tif"),  # one scene, named twice: its default output (36a8514)
         (["downscale", str(lst), str(missing), "--model", "bicubic", "--overlap", "900", "--json"], None, None),
     ]
     for argv, given, output in cases:
