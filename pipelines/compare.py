@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -53,7 +54,6 @@ from pipelines.percent import percent
 from pipelines.pipe_input import Inputs
 from pipelines.units import KELVIN_OFFSET, Units
 
-NEST_HINT = "resample it onto a grid that nests in the others (gdalwarp -tap)"
 STRIP_PIXELS = 1 << 22  # coarse pixels read per strip (times the finest raster's pixels in one)
 
 
@@ -166,9 +166,16 @@ def coarsest(grids: Sequence[Grid], paths: Sequence[Path]) -> Grid:
             raise InputError(path, f"pixels of {pixel_size(grid, '.10g')} {unit} are coarser in y than the "
                                    f"coarsest in x ({pixel_size(coarse, '.10g')} {unit}): no raster is "
                                    "coarsest in both x and y",
-                             "resample one so that its pixel size is a multiple of every raster's in x and "
-                             "in y (gdalwarp -tr XRES YRES -tap)")
+                             _onto_grid_hint(path, grid, _coarsest_both(coarse, grid)))
     return coarse
+
+
+def _coarsest_both(coarse: Grid, grid: Grid) -> Affine:
+    """The grid a raster coarser in y than the coarsest in x (``coarse``) is warped to: ``coarse``'s
+    x pixel size and origin, and in y the least multiple of its pixel size that is no finer than
+    the raster's, so that ``coarse`` nests in it."""
+    step = coarse.res[1] * max(1, math.ceil(grid.res[1] / coarse.res[1] - ALIGNMENT_TOLERANCE))
+    return Affine(coarse.res[0], 0, coarse.transform.c, 0, -step, coarse.transform.f)
 
 
 def common_grid(grids: Sequence[Grid], paths: Sequence[Path]) -> CommonGrid:
@@ -188,13 +195,14 @@ def common_grid(grids: Sequence[Grid], paths: Sequence[Path]) -> CommonGrid:
     for grid, path in zip(grids, paths):
         what = (f"pixel size {pixel_size(grid, '.10g')} {unit} does not divide the coarsest raster's "
                 f"{pixel_size(coarse, '.10g')} {unit}")
-        fx = nesting_factor(coarse.res[0], grid.res[0], grid.width, what, path, NEST_HINT)
-        fy = nesting_factor(coarse.res[1], grid.res[1], grid.height, what, path, NEST_HINT)
+        hint = _onto_grid_hint(path, grid, origin, _nesting_res(coarse.res, grid.res))
+        fx = nesting_factor(coarse.res[0], grid.res[0], grid.width, what, path, hint)
+        fy = nesting_factor(coarse.res[1], grid.res[1], grid.height, what, path, hint)
         col0 = (grid.transform.c - origin.c) / coarse.res[0]  # this raster's origin in coarse pixels
         row0 = (origin.f - grid.transform.f) / coarse.res[1]
         for offset, factor, axis in ((col0, fx, "x"), (row0, fy, "y")):
             as_integer(offset * factor, f"grid does not nest in the coarsest raster's "
-                                        f"({offset_words(offset * factor, axis)})", path, NEST_HINT)
+                                        f"({offset_words(offset * factor, axis)})", path, hint)
         spans.append(((fx, fy), col0, row0, col0 + grid.width / fx, row0 + grid.height / fy))
     whole = [(math.ceil(c0 - ALIGNMENT_TOLERANCE), math.ceil(r0 - ALIGNMENT_TOLERANCE),
               math.floor(c1 + ALIGNMENT_TOLERANCE), math.floor(r1 + ALIGNMENT_TOLERANCE))
@@ -212,6 +220,46 @@ def common_grid(grids: Sequence[Grid], paths: Sequence[Path]) -> CommonGrid:
         for path, ((fx, fy), col0, row0, _, _), (c_lo, r_lo, c_hi, r_hi) in zip(paths, spans, clipped)
     ]
     return CommonGrid(_cut(coarse, ref), _cut(coarse, common), placed)
+
+
+def _nesting_res(coarse: tuple[float, float], res: tuple[float, float]) -> tuple[float, float]:
+    """The pixel size, on each axis, of the coarsest grid that divides ``coarse`` and is no coarser
+    than ``res`` (``coarse`` itself where ``res`` is over half of it): what a raster is warped to
+    so that it nests and keeps what detail it can."""
+    x, y = (c / max(1, math.floor(c / r + ALIGNMENT_TOLERANCE)) for c, r in zip(coarse, res))
+    return x, y
+
+
+def _whole_pixels_within(first: float, last: float) -> tuple[int, int]:
+    """The first and past-the-last whole pixel between edge positions ``first`` and ``last`` (in
+    pixels), or those covering them where no whole pixel fits."""
+    lo, hi = math.ceil(first - ALIGNMENT_TOLERANCE), math.floor(last + ALIGNMENT_TOLERANCE)
+    if hi > lo:
+        return lo, hi
+    return math.floor(first + ALIGNMENT_TOLERANCE), math.ceil(last - ALIGNMENT_TOLERANCE)
+
+
+def _onto_grid_hint(path: Path, grid: Grid, edges: Affine, res: tuple[float, float] | None = None) -> str:
+    """The gdalwarp command that puts raster ``path`` (on ``grid``) at pixel size ``res`` (None:
+    that of ``edges``) onto the pixel edges of ``edges`` (a north-up transform the others nest in),
+    over the whole pixels inside its footprint (pixels it only partly covers would be filled with
+    nodata, or with 0 where it declares none). ``-tap`` cannot do it: it aligns to multiples of
+    ``-tr`` from 0, which a Landsat grid, its origins at 15 m, is not on."""
+    res = res or (edges.a, -edges.e)
+    left, bottom, right, top = grid.bounds
+    cols = _whole_pixels_within((left - edges.c) / edges.a, (right - edges.c) / edges.a)
+    rows = _whole_pixels_within((edges.f - top) / -edges.e, (edges.f - bottom) / -edges.e)
+    xmin, xmax = (edges.c + c * edges.a for c in cols)
+    ymax, ymin = (edges.f + r * edges.e for r in rows)
+    if any(new > old * (1 + ALIGNMENT_TOLERANCE) for new, old in zip(res, grid.res)):
+        method, why = "average", "its pixels grow, so each becomes the mean of those it covers"
+    else:
+        method, why = "bilinear", "its pixel size stays and the grid only moves; average where pixels grow"
+    shown = Path(printable_path(path))
+    out = shown.with_name(f"{shown.stem}_on_grid.tif")
+    numbers = " ".join(f"{v:.15g}" for v in (xmin, ymin, xmax, ymax))
+    return (f"warp it onto a grid that nests: gdalwarp -r {method} -te {numbers} -tr {res[0]:.15g} {res[1]:.15g} "
+            f"{shlex.quote(str(shown))} {shlex.quote(str(out))}, then compare that ({method}: {why})")
 
 
 def _cut(coarse: Grid, box: tuple[int, int, int, int]) -> Grid:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ from pipelines.geotiff import (
     read_stored,
     streaming_gdal_env,
 )
-from pipelines.grids import Grid, as_integer, check_north_up, nesting_factor, offset_words
+from pipelines.grids import ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, nesting_factor, offset_words
 from pipelines.raster_names import display_name, source_tag
 
 
@@ -152,7 +153,7 @@ def mask_raster(path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
         if mask.count != 1:
             raise InputError(mask_path, f"has {mask.count} bands, expected 1 mask band",
                              "pick the band: gdal_translate -b N MASK.tif mask.tif")
-        nesting = MaskNesting.of(src, mask, path, mask_path)
+        nesting = MaskNesting.of(src, mask, path, mask_path, rule)
         dtype = np.dtype(src.dtypes[0])
         rule.check(np.dtype(mask.dtypes[0]), mask_path)
         nodata = _fill_value(src, dtype, fill, path)
@@ -257,8 +258,9 @@ class MaskNesting:
 
     @classmethod
     def of(cls, src: rasterio.DatasetReader, mask: rasterio.DatasetReader,
-           path: str | os.PathLike[str], mask_path: str | os.PathLike[str]) -> MaskNesting:
-        """The nesting, or an InputError when the grids do not nest or the mask does not cover."""
+           path: str | os.PathLike[str], mask_path: str | os.PathLike[str], rule: MaskRule) -> MaskNesting:
+        """The nesting, or an InputError when the grids do not nest or the mask does not cover
+        (``rule``, what the mask flags by, picks the warp its hint gives)."""
         hint = "use the mask delivered with the data, or warp it onto the raster's grid with gdalwarp -r near"
         check_north_up(path, Grid.of(src))
         check_north_up(mask_path, Grid.of(mask))
@@ -275,11 +277,11 @@ class MaskNesting:
         what = (f"does not nest in the grid of {display_name(path)} (pixel size {mt.a:.10g} x {-mt.e:.10g} "
                 f"{units} against {st.a:.10g} x {-st.e:.10g} {units}: one must be a whole multiple of the other, the "
                 "same in x and y)")
-        ratio_hint = _onto_grid_hint(src, mask_path, (st.a, -st.e))
+        ratio_hint = _onto_grid_hint(src, mask, mask_path, rule, sizes_nest=False)
         factor = nesting_factor(coarse.a, fine.a, fine_src.width, what, mask_path, ratio_hint)
         if nesting_factor(-coarse.e, -fine.e, fine_src.height, what, mask_path, ratio_hint) != factor:
             raise InputError(mask_path, what, ratio_hint)
-        offset_hint = _onto_grid_hint(src, mask_path, (fine.a, -fine.e))
+        offset_hint = _onto_grid_hint(src, mask, mask_path, rule, sizes_nest=True)
         col_off = _whole_pixels((st.c - mt.c) / fine.a, "x", path, mask_path, offset_hint)
         row_off = _whole_pixels((st.f - mt.f) / fine.e, "y", path, mask_path, offset_hint)
         nesting = cls(factor, finer, row_off, col_off)
@@ -318,14 +320,32 @@ def _whole_pixels(offset: float, axis: str, path: str | os.PathLike[str], mask_p
                               "the pixel sizes do nest)", mask_path, hint)
 
 
-def _onto_grid_hint(src: rasterio.DatasetReader, mask_path: str | os.PathLike[str],
-                    res: tuple[float, float]) -> str:
-    """The gdalwarp command putting the mask on the raster's footprint at pixel size ``res``
-    (the mask's own where only the origin is off, so no class detail is lost)."""
+def _onto_grid_hint(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, mask_path: str | os.PathLike[str],
+                    rule: MaskRule, *, sizes_nest: bool) -> str:
+    """The gdalwarp command putting the mask on the raster's footprint without losing a flag.
+
+    A 0/1 mask (no ``--bits`` or ``--values``) is warped with ``-r max``, at the raster's pixel
+    size (or the finer one where the sizes nest): a pixel is flagged when any mask pixel in it is,
+    as for a finer mask that nests (``-r near`` kept one mask pixel of each and dropped the rest's
+    flags). Class codes and QA bit fields must not be maxed (class 5 over cloud class 3 reads 5)
+    or averaged: they keep ``-r near``, at a pixel size that divides the raster's and is no
+    coarser than the mask's, so every mask pixel keeps at least one pixel and groklst's own rule
+    flags the raster pixels over it."""
+    (rx, ry), (mx, my) = (src.transform.a, -src.transform.e), (mask.transform.a, -mask.transform.e)
+    plain = not (rule.bits or rule.values)
+    if sizes_nest:
+        res = (min(rx, mx), min(ry, my))
+    elif plain:
+        res = (rx, ry)
+    else:
+        res = (rx / math.ceil(rx / mx - ALIGNMENT_TOLERANCE), ry / math.ceil(ry / my - ALIGNMENT_TOLERANCE))
+    why = ("max: a pixel is flagged when any mask pixel in it is" if plain else
+           "near, at a pixel size no coarser than the mask's: class codes and QA bits must not be maxed or "
+           "averaged, and -r near onto coarser pixels drops flags")
     left, bottom, right, top = (f"{v:.10g}" for v in src.bounds)
-    return (f"use the mask delivered with the data, or warp it onto the raster's grid: gdalwarp -r near "
-            f"-te {left} {bottom} {right} {top} -tr {res[0]:.10g} {res[1]:.10g} "
-            f"{display_name(mask_path)} mask_on_grid.tif")
+    return (f"use the mask delivered with the data, or warp it onto the raster's grid: gdalwarp "
+            f"-r {'max' if plain else 'near'} -te {left} {bottom} {right} {top} -tr {res[0]:.10g} {res[1]:.10g} "
+            f"{shlex.quote(display_name(mask_path))} mask_on_grid.tif ({why})")
 
 
 @dataclass
