@@ -13,7 +13,9 @@ ones are reported; the empty write probes (``.groklst-write-test.XXXXXXXX.partia
 killed at the wrong instant left are removed a day later too. Only the exact names groklst
 writes are removed, and only as the kind of entry it writes (a folder only as a dataset's
 partial), so a user's file or folder that merely looks alike is never touched. A name too
-long to leave room for the temporary names beside it is refused before any work. A new
+long to leave room for the temporary names beside it is refused before any work, and so is a
+raster output beside which GDAL's sidecars of its name lie (``NAME.msk``, ``NAME.aux.xml``),
+which GDAL would apply to the new file. A new
 output's permissions follow the umask; a replaced one keeps the permission bits and group of
 what it replaces (the group's bits only with the group: a group the user is not in is never
 granted them).
@@ -218,9 +220,42 @@ def check_writable(
     refuse_input_as_output(target, inputs)
     if target.exists() or target.is_symlink():
         _check_replaceable(target, overwrite, kind)
+    if kind is OutputKind.file:
+        _refuse_stale_sidecars(target)
     _check_parent(target)
     _check_name_length(target)
     return target
+
+
+# Outputs GDAL never opens (checkpoints, a training run's records): no sidecar of theirs applies.
+_NOT_RASTERS = frozenset({".pt", ".pth", ".json", ".jsonl"})
+
+
+def _refuse_stale_sidecars(target: Path) -> None:
+    """Refuse an output beside which GDAL's sidecars of its name already lie: GDAL (so rasterio,
+    QGIS and groklst's own later reads) applies them to the new file, a stale mask masking valid
+    pixels and a stale ``.aux.xml`` replacing its CRS, grid, nodata, scale, offset and units. They
+    are another tool's or an old file's, not groklst's to delete, even with ``--overwrite``."""
+    if target.suffix.lower() in _NOT_RASTERS or _OWN_PARTIAL.fullmatch(target.name):
+        return  # a staged scene's temporary: its output's sidecars were looked for
+    if masks := _mask_sidecars(target):
+        raise InputError(masks[0], f"a GDAL mask file of the output {target.name} lies here; GDAL (and rasterio, "
+                         "QGIS) would apply it to the new file as its mask", _SIDECAR_HINT)
+    pam = target.with_name(f"{target.name}.aux.xml")
+    if pam.exists() or pam.is_symlink():
+        raise InputError(pam, f"a GDAL metadata file of the output {target.name} lies here; GDAL (and rasterio, "
+                         "QGIS) would apply its CRS, grid, nodata, scale, offset and units to the new file",
+                         _SIDECAR_HINT)
+
+
+_SIDECAR_HINT = "remove or rename it yourself, or name another output; groklst deletes no file it did not make"
+
+
+def _mask_sidecars(target: Path) -> list[Path]:
+    """The entries beside ``target`` that GDAL reads as its external mask: ``NAME.msk`` in any
+    letter case (GDAL matches its folder listing ASCII case-insensitively)."""
+    pattern = re.compile(re.escape(f"{target.name}.msk"), re.IGNORECASE | re.ASCII)
+    return sorted(Path(entry.path) for entry in _matching(target.parent, pattern))
 
 
 def refuse_input_as_output(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str] | None]) -> None:
