@@ -135,11 +135,11 @@ def test_each_axis_is_averaged_by_its_own_factor(tmp_path: Path, monkeypatch, ag
 
 @pytest.mark.parametrize("reference_res, res, origin, problem, hint", [
     ((30.0, 10.0), (10.0, 30.0), (X0, Y0), "pixels of 10x30 m are coarser in y than the coarsest in x (30x10 m): "
-                                           "no raster is coarsest in both x and y", "gdalwarp -tr XRES YRES -tap"),
+                                           "no raster is coarsest in both x and y", "gdalwarp -r average -te "),
     ((30.0, 40.0), (10.0, 15.0), (X0, Y0), "pixel size 10x15 m does not divide the coarsest raster's 30x40 m",
-     "gdalwarp -tap"),
+     "gdalwarp -r average -te "),
     ((30.0, 40.0), (10.0, 20.0), (X0, Y0 + 10), "grid does not nest in the coarsest raster's (offset of 0.50 "
-                                                "pixel in y)", "gdalwarp -tap"),
+                                                "pixel in y)", "gdalwarp -r bilinear -te "),
 ])
 def test_non_square_grids_that_do_not_nest_are_refused_in_one_line(
         tmp_path: Path, capsys, reference_res: tuple[float, float], res: tuple[float, float],
