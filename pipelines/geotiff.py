@@ -12,10 +12,12 @@ import logging
 import math
 import os
 import re
+import shlex
 import shutil
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -189,8 +191,8 @@ def _refuse_container(src: rasterio.DatasetReader, path: Path) -> None:
     shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
     variable = names[0].rsplit(":", 1)[-1].strip("/").replace("/", "_")
     raise InputError(path, f"holds {len(names)} subdatasets ({shown}), not one raster",
-                     f"give one by its name, e.g. {names[0]}, or extract it: gdal_translate {names[0]} "
-                     f"{path.stem}_{variable}.tif")
+                     f"give one by its name, e.g. {shlex.quote(names[0])}, or extract it: gdal_translate "
+                     f"{shlex.quote(names[0])} {shlex.quote(f'{path.stem}_{variable}.tif')}")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -229,19 +231,21 @@ def refuse_unusable(src: rasterio.DatasetReader, data: np.ma.MaskedArray, bands:
                     window: Window, path: str | os.PathLike[str], scaling: Sequence[tuple[float, float]]) -> None:
     """Refuse, band by band, the valid stored values ``data`` of ``bands`` in ``window`` that are
     +-inf or that their (scale, offset) in ``scaling`` puts beyond float32's range
-    (:func:`refuse_band_values`). Judged on the block already read: no second pass over the file."""
+    (:func:`refuse_band_values`). Judged on the block already read: no second pass over the file
+    (only a refusal reads every band of ``window`` again, for its hint: :func:`_file_facts`)."""
     listed = [bands] if isinstance(bands, int) else list(bands)
     stored = np.ma.getdata(data).reshape(len(listed), *data.shape[-2:])
     valid = ~np.ma.getmaskarray(data).reshape(stored.shape)
     for band, values, ok, (scale, offset) in zip(listed, stored, valid, scaling):
         description = src.descriptions[band - 1]
         refuse_band_values(path, f"band {band}{f' ({description})' if description else ''}", values, ok,
-                           scale, offset, window)
+                           scale, offset, window, facts=lambda: _file_facts(src, window, path))
 
 
 def refuse_band_values(path: str | os.PathLike[str], band: str, stored: np.ndarray, valid: np.ndarray | None = None,
                        scale: float = 1.0, offset: float = 0.0, window: Window | None = None,
-                       hint: str | None = None, quantity: str = "reflectance, elevation or index") -> None:
+                       hint: str | None = None, quantity: str = "reflectance, elevation or index",
+                       facts: Callable[[], FileFacts] | None = None) -> None:
     """Refuse +-inf among the ``valid`` (default: all) ``stored`` values of one ``band`` of ``path``,
     and values that ``stored * scale + offset`` puts beyond float32's range.
 
@@ -251,26 +255,37 @@ def refuse_band_values(path: str | os.PathLike[str], band: str, stored: np.ndarr
     float32's range (groklst computes in float32) is no plausible reflectance, elevation or
     index either: it would become inf, then a hole, the same way. ``window`` says where
     ``stored`` lies in the file (None: the whole variable); ``hint`` replaces the GDAL commands
-    given to fix a raster (a file of another format); ``quantity`` is what the band holds, for
-    the refusal's wording (an LST: "surface temperature").
+    given to fix a raster (a file of another format); ``facts`` gives, only when refusing, what
+    those commands must know of the whole file (default: this band is all there is);
+    ``quantity`` is what the band holds, for the refusal's wording (an LST: "surface temperature").
     """
     valid = np.ones(stored.shape, bool) if valid is None else valid
-    if stored.dtype.kind == "f":
-        infinite = np.isinf(stored) & valid
-        if infinite.any():
-            signs = sorted({"+inf" if v > 0 else "-inf" for v in stored[infinite].tolist()})  # "+inf" first
-            raise _refusal(path, band, f"infinite values ({'/'.join(signs)})", infinite, window,
-                           "infinity is no value and no nodata", hint or _infinite_hint(signs))
-    if (scale, offset) == (1.0, 0.0) and (stored.dtype.kind != "f" or stored.dtype.itemsize <= 4):
-        return  # float32 or integers: nothing beyond float32's range
-    with np.errstate(over="ignore", invalid="ignore"):
-        beyond = valid & np.isfinite(stored) & (np.abs(stored.astype(np.float64) * scale + offset) > FLOAT32_MAX)
+    known = facts or (lambda: FileFacts(scaling=((scale, offset),)))
+    infinite = _infinite(stored, valid)
+    if infinite.any():
+        signs = sorted({"+inf" if v > 0 else "-inf" for v in stored[infinite].tolist()})  # "+inf" first
+        raise _refusal(path, band, f"infinite values ({'/'.join(signs)})", infinite, window,
+                       "infinity is no value and no nodata", hint or _infinite_hint(stored[infinite], known()))
+    beyond = _beyond(stored, valid, scale, offset)
     if beyond.any():
         first = stored[beyond][0].item()
         scaled = f" once scaled{scaling_text(scale, offset)}" if (scale, offset) != (1.0, 0.0) else ""
         raise _refusal(path, band, f"values beyond float32's range{scaled}, e.g. {first:g}", beyond, window,
                        f"no {quantity} is that large",
-                       hint or _beyond_hint(stored[beyond], scaled))
+                       hint or _beyond_hint(stored[beyond], scaled, known()))
+
+
+def _infinite(stored: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Where the ``valid`` ``stored`` values are +-inf (only floats can be)."""
+    return np.isinf(stored) & valid if stored.dtype.kind == "f" else np.zeros(stored.shape, bool)
+
+
+def _beyond(stored: np.ndarray, valid: np.ndarray, scale: float, offset: float) -> np.ndarray:
+    """Where the ``valid`` finite ``stored`` values, scaled, lie beyond float32's range."""
+    if (scale, offset) == (1.0, 0.0) and (stored.dtype.kind != "f" or stored.dtype.itemsize <= 4):
+        return np.zeros(stored.shape, bool)  # float32 or integers: nothing beyond float32's range
+    with np.errstate(over="ignore", invalid="ignore"):
+        return valid & np.isfinite(stored) & (np.abs(stored.astype(np.float64) * scale + offset) > FLOAT32_MAX)
 
 
 def _refusal(path: str | os.PathLike[str], band: str, what: str, found: np.ndarray, window: Window | None,
@@ -286,33 +301,104 @@ def _refusal(path: str | os.PathLike[str], band: str, what: str, found: np.ndarr
                             f"{r0 + row}, column {c0 + col}; {why}", hint)
 
 
+@dataclass(frozen=True)
+class FileFacts:
+    """What a hint must know of a whole raster to fix its unusable values without damaging it:
+    a GeoTIFF holds one nodata for all its bands, and gdal_calc.py drops scale/offset."""
+
+    nodata: float | None = None  # the file's declared nodata
+    unusable: frozenset[float] = frozenset()  # every band's +-inf and beyond-range stored values in the part read
+    scaling: tuple[tuple[float, float], ...] = ()  # every band's (scale, offset)
+
+
+def _file_facts(src: rasterio.DatasetReader, window: Window, path: str | os.PathLike[str]) -> FileFacts:
+    """``src``'s declared nodata and scaling, and the unusable values every band holds in
+    ``window``: a refusal names one band, and a hint that declared its value nodata undid the
+    last one when another band held another (+inf, then -inf, then +inf again)."""
+    bands = list(range(1, src.count + 1))
+    data = read_stored(src, bands, window, path)
+    stored = np.ma.getdata(data).reshape(len(bands), *data.shape[-2:])
+    valid = ~np.ma.getmaskarray(data).reshape(stored.shape)
+    scaling = tuple(_declared_scaling(src, band) for band in bands)
+    unusable: set[float] = set()
+    for values, ok, (scale, offset) in zip(stored, valid, scaling):
+        unusable.update(values[_infinite(values, ok) | _beyond(values, ok, scale, offset)].tolist())
+    declared = [v for v in src.nodatavals if v is not None]
+    return FileFacts(declared[0] if declared else None, frozenset(unusable), scaling)
+
+
+def _declared_scaling(src: rasterio.DatasetReader, band: int) -> tuple[float, float]:
+    """``band``'s (scale, offset) as declared, (1, 0) where none gives values (:func:`band_scaling`
+    refuses those when the band is read)."""
+    scale = float(src.scales[band - 1]) if src.scales else 1.0
+    offset = float(src.offsets[band - 1]) if src.offsets else 0.0
+    return (scale, offset) if scale != 0 and math.isfinite(scale) and math.isfinite(offset) else (1.0, 0.0)
+
+
 # No --NoDataValue=nan in these hints: gdal_calc.py (GDAL 3.6) blends its output nodata in as
-# nodata * 0, which with NaN makes every pixel NaN; its default nodata keeps the file's own.
+# nodata * 0, which with NaN makes every pixel NaN. Its default nodata is float32's largest
+# value (3.4028235e+38), written where the file held its own nodata: those pixels stay nodata.
 _CALC_KEEPS = ("gdal_calc.py keeps only grid, projection and nodata: give the band names again "
                "(--guidance-bands, or NAME1,NAME2=FILE to groklst guidance)")
 
 
-def _infinite_hint(signs: Sequence[str]) -> str:
-    """How to make infinities nodata: declare the one sign present (the file keeps all its
-    metadata), else rewrite them as NaN (gdal_calc.py: band names, scale/offset and units are
-    lost, so downscale then takes the bands in order)."""
-    rewrite = ('set them to nodata: gdal_calc.py -A FILE --allBands=A --calc="where(isinf(A), nan, A)" '
-               f"--outfile=FIXED.tif ({_CALC_KEEPS})")
-    if len(signs) == 1:
-        return f"declare them nodata: gdal_edit.py -a_nodata {signs[0].lstrip('+')} FILE, or {rewrite}"
-    return rewrite
+def _calc_keeps(scaling: Sequence[tuple[float, float]]) -> str:
+    """What the gdal_calc.py rewrite loses, and for a scaled file the command that restores
+    its scale/offset (GDAL 3.6's gdal_edit.py takes one value per band, or one for all): without
+    them the stored numbers read as values, and the next run refused them."""
+    if all(pair == (1.0, 0.0) for pair in scaling):
+        return _CALC_KEEPS
+    scales, offsets = ([pair[i] for pair in scaling] for i in (0, 1))
+    return (f"{_CALC_KEEPS}; it drops scale/offset too: restore them with gdal_edit.py -scale "
+            f"{_numbers(scales)} -offset {_numbers(offsets)} FIXED.tif")
 
 
-def _beyond_hint(values: np.ndarray, scaled: str) -> str:
-    """How to make values beyond float32's range nodata (a fill value: declare it), or fix a
-    wrong scale."""
+def _numbers(values: Sequence[float]) -> str:
+    """``values`` for a gdal_edit.py option: one when all are equal (it then sets every band)."""
+    return repr(values[0]) if len(set(values)) == 1 else " ".join(map(repr, values))
+
+
+def _not_declarable(values: Sequence[float], facts: FileFacts) -> str:
+    """Why ``gdal_edit.py -a_nodata`` cannot fix the ``values`` found ('' where it can): it
+    replaces the file's one nodata for all bands, so the file's own fill pixels (Sentinel-2's 0)
+    would read as data, and a second value would undo the first."""
+    found = sorted(set(values) | facts.unusable)
+    if len(found) > 1:
+        shown = " and ".join(f"{v:+g}" for v in found) if len(found) <= 3 else f"{len(found)} such values"
+        return f"the file holds {shown}, and a GeoTIFF declares one nodata"
+    if facts.nodata is not None and not math.isnan(facts.nodata):
+        return (f"a GeoTIFF declares one nodata, and declaring them would make the file's own "
+                f"({facts.nodata!r}) read as data")
+    return ""
+
+
+def _infinite_hint(values: np.ndarray, facts: FileFacts) -> str:
+    """How to make the infinite ``values`` nodata: declare the one sign present (the file keeps
+    all its metadata) where that damages nothing (:func:`_not_declarable`), else rewrite them as
+    NaN (gdal_calc.py: band names, scale/offset and units are lost, so downscale then takes the
+    bands in order)."""
+    rewrite = ('gdal_calc.py -A FILE --allBands=A --calc="where(isinf(A), nan, A)" '
+               f"--outfile=FIXED.tif ({_calc_keeps(facts.scaling)})")
+    distinct = sorted(set(values.tolist()))
+    why_not = _not_declarable(distinct, facts)
+    if why_not:
+        return f"set them to nodata ({why_not}): {rewrite}"
+    sign = "inf" if distinct[0] > 0 else "-inf"
+    return f"declare them nodata: gdal_edit.py -a_nodata {sign} FILE, or set them to nodata: {rewrite}"
+
+
+def _beyond_hint(values: np.ndarray, scaled: str, facts: FileFacts) -> str:
+    """How to make values beyond float32's range nodata (a fill value: declare it, where that
+    damages nothing: :func:`_not_declarable`), or fix a wrong scale."""
     distinct = np.unique(values)
-    if len(distinct) == 1:
+    why_not = _not_declarable(distinct.tolist(), facts)
+    if len(distinct) == 1 and not why_not:
         value = repr(distinct[0].item())  # exact: a float32 value printed as float32 reads back larger
         fix = f"if {value} is a fill value, declare it nodata: gdal_edit.py -a_nodata {value} FILE"
     else:
-        fix = (f'set them to nodata: gdal_calc.py -A FILE --allBands=A --calc="where(abs(A) >= '
-               f'{np.abs(distinct).min().item()!r}, nan, A)" --outfile=FIXED.tif ({_CALC_KEEPS})')
+        least = min(abs(v) for v in set(distinct.tolist()) | facts.unusable if math.isfinite(v))
+        fix = (f"set them to nodata{f' ({why_not})' if why_not else ''}: gdal_calc.py -A FILE --allBands=A "
+               f'--calc="where(abs(A) >= {least!r}, nan, A)" --outfile=FIXED.tif ({_calc_keeps(facts.scaling)})')
     return fix + (", or fix the band's scale/offset metadata (gdal_edit.py -scale S -offset O FILE)" if scaled else "")
 
 

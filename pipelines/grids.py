@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 from dataclasses import dataclass, field
 
 import rasterio
@@ -181,7 +182,8 @@ def check_crs(path: str | os.PathLike[str], grid: Grid) -> None:
         return
     if grid.placed_by is not None:
         raise InputError(path, f"raster has no CRS of its own, only {grid.placed_by}", warp_hint(grid.placed_by))
-    raise InputError(path, "raster has no CRS", "assign one with gdal_edit.py -a_srs")
+    raise InputError(path, "raster has no CRS",
+                     f"assign one with gdal_edit.py -a_srs EPSG:XXXX {shlex.quote(str(path))}")
 
 
 WARP_NORTH_UP = "gdalwarp -r near IN.tif OUT.tif"
