@@ -234,13 +234,19 @@ _NOT_RASTERS = frozenset({".pt", ".pth", ".json", ".jsonl"})
 def _refuse_stale_sidecars(target: Path) -> None:
     """Refuse an output beside which GDAL's sidecars of its name already lie: GDAL (so rasterio,
     QGIS and groklst's own later reads) applies them to the new file, a stale mask masking valid
-    pixels and a stale ``.aux.xml`` replacing its CRS, grid, nodata, scale, offset and units. They
+    pixels, stale overviews showing the old pixels zoomed out and a stale ``.aux.xml`` replacing
+    its CRS, grid, nodata, scale, offset and units. They
     are another tool's or an old file's, not groklst's to delete, even with ``--overwrite``."""
     if target.suffix.lower() in _NOT_RASTERS or _OWN_PARTIAL.fullmatch(target.name):
         return  # a staged scene's temporary: its output's sidecars were looked for
-    if masks := _mask_sidecars(target):
+    masks, overviews = _sidecars(target)
+    if masks:
         raise InputError(masks[0], f"a GDAL mask file of the output {target.name} lies here; GDAL (and rasterio, "
                          "QGIS) would apply it to the new file as its mask", _SIDECAR_HINT)
+    if overviews:
+        raise InputError(overviews[0], f"a GDAL overview file of the output {target.name} lies here (QGIS 'Build "
+                         "pyramids', gdaladdo -ro); GDAL (and rasterio, QGIS) would show its old pixels "
+                         "wherever the new file is read zoomed out", _SIDECAR_HINT)
     pam = target.with_name(f"{target.name}.aux.xml")
     if pam.exists() or pam.is_symlink():
         raise InputError(pam, f"a GDAL metadata file of the output {target.name} lies here; GDAL (and rasterio, "
@@ -251,11 +257,13 @@ def _refuse_stale_sidecars(target: Path) -> None:
 _SIDECAR_HINT = "remove or rename it yourself, or name another output; groklst deletes no file it did not make"
 
 
-def _mask_sidecars(target: Path) -> list[Path]:
-    """The entries beside ``target`` that GDAL reads as its external mask: ``NAME.msk`` in any
-    letter case (GDAL matches its folder listing ASCII case-insensitively)."""
-    pattern = re.compile(re.escape(f"{target.name}.msk"), re.IGNORECASE | re.ASCII)
-    return sorted(Path(entry.path) for entry in _matching(target.parent, pattern))
+def _sidecars(target: Path) -> tuple[list[Path], list[Path]]:
+    """The entries beside ``target`` (one listing) that GDAL reads as its external mask
+    (``NAME.msk``) and its external overviews (``NAME.ovr``), in any letter case (GDAL matches its
+    folder listing ASCII case-insensitively, and looks for ``.OVR`` too)."""
+    pattern = re.compile(re.escape(target.name) + r"\.(msk|ovr)", re.IGNORECASE | re.ASCII)
+    found = sorted(Path(entry.path) for entry in _matching(target.parent, pattern))
+    return ([p for p in found if p.suffix.lower() == ".msk"], [p for p in found if p.suffix.lower() == ".ovr"])
 
 
 def refuse_input_as_output(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str] | None]) -> None:

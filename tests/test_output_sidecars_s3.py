@@ -133,3 +133,29 @@ def test_a_stale_aux_xml_is_refused(tmp_path: Path, sample, capsys, command, ove
     assert capsys.readouterr().err.strip() == f"error: {pam_refusal(sidecar, out)}{scene}"
     assert sidecar.read_text() == PAM
     assert (out.read_bytes() == old) if overwrite else not out.exists()
+
+
+@pytest.mark.parametrize("name", ["out.tif.ovr", "out.tif.OVR"])
+def test_downscale_overwrite_refuses_the_old_outputs_external_overviews(tmp_path: Path, sample, capsys,
+                                                                       name: str) -> None:
+    """Review R5: QGIS 'Build pyramids' (gdaladdo -ro) leaves OUT.tif.ovr, which GDAL attached to
+    the new output: read zoomed out (quicklook included) it showed the old scene, exit 0."""
+    lst, _, _ = sample
+    out = tmp_path / "out.tif"
+    assert downscale(lst, out) == 0
+    with rasterio.open(out) as src:  # an overview TIFF of half the size, as gdaladdo -ro writes it
+        height, width = src.height // 2, src.width // 2
+    with rasterio.open(tmp_path / name, "w", driver="GTiff", width=width, height=height, count=1,
+                       dtype="float32") as dst:
+        dst.write(np.full((1, height, width), 1000, "float32"))
+    if name == "out.tif.ovr":  # GDAL attaches it: read zoomed out, the output shows its pixels
+        with rasterio.open(out) as src:
+            assert src.overviews(1) == [2] and float(src.read(1, out_shape=(height, width)).max()) == 1000
+    old, overviews = out.read_bytes(), (tmp_path / name).read_bytes()
+    capsys.readouterr()
+    assert downscale(lst, out, "--overwrite") == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {tmp_path / name}: a GDAL overview file of the output out.tif lies here (QGIS 'Build pyramids', "
+        "gdaladdo -ro); GDAL (and rasterio, QGIS) would show its old pixels wherever the new file is read zoomed "
+        f"out {HINT} (scene {lst})")
+    assert out.read_bytes() == old and (tmp_path / name).read_bytes() == overviews
