@@ -35,7 +35,7 @@ from affine import Affine
 from rasterio.windows import Window
 
 from pipelines.compare_shift import ContentShift, content_shift
-from pipelines.errors import GroklstWarning, InputError, printable_path
+from pipelines.errors import GroklstWarning, InputError, printable_path, unmistakable_path
 from pipelines.geotiff import streaming_gdal_env
 from pipelines.grids import (ALIGNMENT_TOLERANCE, Grid, as_integer, check_crs, check_north_up, nesting_factor, offset_words,
                              resolution_units)
@@ -51,7 +51,7 @@ from pipelines.lst_values import (
 )
 from pipelines.metrics import METRICS, correlation, zero_if_roundoff
 from pipelines.percent import percent
-from pipelines.pipe_input import Inputs
+from pipelines.pipe_input import Inputs, is_pipe
 from pipelines.units import KELVIN_OFFSET, Units
 
 STRIP_PIXELS = 1 << 22  # coarse pixels read per strip (times the finest raster's pixels in one)
@@ -255,11 +255,20 @@ def _onto_grid_hint(path: Path, grid: Grid, edges: Affine, res: tuple[float, flo
         method, why = "average", "its pixels grow, so each becomes the mean of those it covers"
     else:
         method, why = "bilinear", "its pixel size stays and the grid only moves; average where pixels grow"
-    shown = Path(printable_path(path))
-    out = shown.with_name(f"{shown.stem}_on_grid.tif")
     numbers = " ".join(f"{v:.15g}" for v in (xmin, ymin, xmax, ymax))
-    return (f"warp it onto a grid that nests: gdalwarp -r {method} -te {numbers} -tr {res[0]:.15g} {res[1]:.15g} "
-            f"{shlex.quote(str(shown))} {shlex.quote(str(out))}, then compare that ({method}: {why})")
+    if _streamed(path):
+        first, source, out = "save the stream to a file (IN.tif) first, then warp it", "IN.tif", "IN_on_grid.tif"
+    else:  # beside it; a name starting with '-' as ./-x.tif, which gdalwarp does not take for an option
+        first, source = "warp it", shlex.quote(unmistakable_path(path))
+        out = shlex.quote(unmistakable_path(path.with_name(f"{path.stem}_on_grid.tif")))
+    return (f"{first} onto a grid that nests: gdalwarp -r {method} -te {numbers} -tr {res[0]:.15g} {res[1]:.15g} "
+            f"{source} {out}, then compare that ({method}: {why})")
+
+
+def _streamed(path: Path) -> bool:
+    """Whether ``path`` is a stream (a pipe, ``/dev/stdin``, ``/proc/self/fd/0``): a gdalwarp command cannot
+    read it again once compare has, and ``<name>_on_grid.tif`` beside it would be written into /dev or /proc."""
+    return is_pipe(path) or Path(os.path.abspath(path)).parts[1:2] in (("dev",), ("proc",))
 
 
 def _cut(coarse: Grid, box: tuple[int, int, int, int]) -> Grid:

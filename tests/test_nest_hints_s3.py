@@ -8,6 +8,7 @@ size no coarser than the mask's for class codes and QA bits (which max would cha
 from __future__ import annotations
 
 import json
+import math
 import re
 import shlex
 import shutil
@@ -16,6 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
+import rasterio.transform
+import rasterio.warp
+from affine import Affine
+from rasterio.crs import CRS
 
 from groklst_cli.app import run
 from tests.test_compare import raster
@@ -144,3 +150,176 @@ def test_a_finer_mask_that_does_not_nest_is_warped_without_losing_its_flag(
     run_printed(line.replace("mask_on_grid.tif", str(tmp_path / "mask_on_grid.tif")), " (")
     assert mask(st, tmp_path / "mask_on_grid.tif", *rule, "-o", out, "--json") == 0
     assert json.loads(capsys.readouterr().out)["masked"] == 4  # the 2 x 2 ST pixels the flag lies in
+
+
+# QA s3 F17: the hints for a piped candidate, names starting with '-', a mask in another CRS, and
+# a --fill that float32 does not hold.
+
+GROKLST = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "groklst"
+SHIFTED_HINT = "-r bilinear -te 396735 5762115 397905 5763285 -tr 30 30 "
+
+
+def shifted_pair(folder: Path, name: str = "cand.tif") -> tuple[Path, Path]:
+    """A 30 m Landsat-grid reference and a candidate 10 m east and 20 m south of its grid."""
+    reference = raster(folder / "ref.tif", field((40, 40), (30, 30), (X0, Y0)), origin=(X0, Y0))
+    origin = (X0 + 10, Y0 - 20)
+    return reference, raster(folder / name, field((40, 40), (30, 30), origin), origin=origin)
+
+
+def test_a_piped_candidate_gets_placeholders_not_a_file_in_dev(tmp_path: Path, capsys, monkeypatch) -> None:
+    """``cat cand.tif | groklst compare ref.tif /dev/stdin`` printed ``/dev/stdin /dev/stdin_on_grid.tif``:
+    pasted as root it wrote into /dev, and the stream is gone once read."""
+    reference, candidate = shifted_pair(tmp_path)
+    with candidate.open("rb") as stream:
+        done = subprocess.run([str(GROKLST), "compare", str(reference), "/dev/stdin"], stdin=stream,
+                              capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: /dev/stdin: grid does not nest in the coarsest raster's (offset of 0.33 pixel in x) (hint: save the "
+        f"stream to a file (IN.tif) first, then warp it onto a grid that nests: gdalwarp {SHIFTED_HINT}IN.tif "
+        "IN_on_grid.tif, then compare that (bilinear: its pixel size stays and the grid only moves; average where "
+        "pixels grow))"]
+    if GDALWARP is None:
+        pytest.skip("gdalwarp is not installed: the printed command is not run")
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(candidate, tmp_path / "IN.tif")  # the stream saved to a file, as the hint says
+    run_printed(done.stderr, ", then compare")
+    assert compare_json(capsys, reference, tmp_path / "IN_on_grid.tif")["rows"][0]["rmse"] < 1e-3
+
+
+def test_a_candidate_named_with_a_dash_is_printed_as_a_path(tmp_path: Path, capsys, monkeypatch) -> None:
+    """``./-x.tif`` was printed ``-x.tif``, which gdalwarp takes for an option."""
+    monkeypatch.chdir(tmp_path)
+    reference, _ = shifted_pair(tmp_path, "-x.tif")
+    capsys.readouterr()
+    assert run(["compare", "ref.tif", "./-x.tif"]) == 2
+    line = only_error(capsys)
+    assert line == (
+        "error: ./-x.tif: grid does not nest in the coarsest raster's (offset of 0.33 pixel in x) (hint: warp it "
+        f"onto a grid that nests: gdalwarp {SHIFTED_HINT}./-x.tif ./-x_on_grid.tif, then compare that (bilinear: "
+        "its pixel size stays and the grid only moves; average where pixels grow))")
+    if GDALWARP is None:
+        pytest.skip("gdalwarp is not installed: the printed command is not run")
+    run_printed(line, ", then compare")
+    assert compare_json(capsys, reference, tmp_path / "-x_on_grid.tif")["rows"][0]["rmse"] < 1e-3
+
+
+def test_a_mask_named_with_a_dash_is_printed_as_a_path(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    st, _, _, _ = landsat_like(tmp_path)
+    (tmp_path / "mask20.tif").rename(fine_mask(tmp_path, 0, 1).with_name("-m.tif"))
+    capsys.readouterr()
+    assert mask("ST_B10.TIF", "./-m.tif", "-o", "masked.tif") == 2
+    line = only_error(capsys)
+    assert line.startswith("error: ./-m.tif: does not nest in the grid of ST_B10.TIF ")
+    assert ("gdalwarp -r max -te 396705 5761215 399405 5763315 -tr 30 30 ./-m.tif mask_on_grid.tif (max: "
+            in line), line
+    if GDALWARP is None:
+        pytest.skip("gdalwarp is not installed: the printed command is not run")
+    run_printed(line, " (max")
+    assert mask(st, "mask_on_grid.tif", "-o", "masked.tif", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["masked"] == 4
+
+
+UTM33 = "EPSG:32633"
+
+
+def landsat_crop(folder: Path) -> Path:
+    """The brief's raster: an 80 x 80 crop (30 m, EPSG:32632) of the Landsat ST band."""
+    lst = folder / "lst.tif"
+    subprocess.run(["gdal_translate", "-q", "-srcwin", "100", "100", "80", "80", str(B10), str(lst)], check=True)
+    return lst
+
+
+def utm33_mask(lst: Path, folder: Path, background: int, flag: int) -> tuple[Path, np.ndarray]:
+    """A 10 m mask in EPSG:32633 over ``lst``, flag ``flag`` on single pixels every 7 columns and rows
+    (clouds a 30 m ``-r near`` warp mostly misses), and the centres (x, y) of those pixels in ``lst``'s CRS."""
+    with rasterio.open(lst) as src:
+        left, bottom, right, top = rasterio.warp.transform_bounds(src.crs, UTM33, *src.bounds)
+        crs = src.crs
+    x0, y0 = math.floor(left / 10) * 10 - 100, math.ceil(top / 10) * 10 + 100
+    shape = (int((y0 - bottom) // 10) + 11, int((right - x0) // 10) + 11)
+    data = np.full(shape, background, np.uint8)
+    data[3::7, 2::7] = flag
+    rows, cols = np.nonzero(data == flag)
+    xs, ys = rasterio.warp.transform(CRS.from_string(UTM33), crs, list(x0 + 10 * cols + 5.0),
+                                     list(y0 - 10 * rows - 5.0))
+    path = folder / "mask33.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=shape[1], height=shape[0], count=1, dtype="uint8",
+                       crs=UTM33, transform=Affine(10, 0, x0, 0, -10, y0)) as dst:
+        dst.write(data, 1)
+    return path, np.column_stack([xs, ys])
+
+
+def pixels_under(lst: Path, points: np.ndarray) -> int:
+    """How many pixels of ``lst`` hold at least one of ``points`` (x, y)."""
+    with rasterio.open(lst) as src:
+        rows, cols = rasterio.transform.rowcol(src.transform, points[:, 0], points[:, 1])
+        inside = [(r, c) for r, c in zip(rows, cols) if 0 <= r < src.height and 0 <= c < src.width]
+    return len(set(inside))
+
+
+@needs_gdalwarp
+@pytest.mark.skipif(not B10.is_file(), reason=f"no Landsat clip {B10.name}")
+@pytest.mark.parametrize("background, flag, rule, warp", [
+    (0, 1, (), "-r max -te 399705 5757915 402105 5760315 -tr 30 30 "),
+    (5, 3, ("--values", "3"), "-r near -te 399705 5757915 402105 5760315 -tr 5 5 "),
+])
+def test_a_mask_in_another_crs_gets_the_full_warp(tmp_path: Path, capsys, background: int, flag: int,
+                                                   rule: tuple[str, ...], warp: str) -> None:
+    """The brief's reproducer: the hint said only ``gdalwarp -r near``; following it flagged 0 pixels."""
+    lst = landsat_crop(tmp_path)
+    flags, centres = utm33_mask(lst, tmp_path, background, flag)
+    out = tmp_path / "masked.tif"
+    capsys.readouterr()
+    assert mask(lst, flags, *rule, "-o", out) == 2
+    line = only_error(capsys)
+    assert line.startswith(f"error: {flags}: CRS EPSG:32633 differs from that of {lst} (EPSG:32632) (hint: use the "
+                           "mask delivered with the data, or warp it onto the raster's grid: gdalwarp -t_srs "
+                           f"EPSG:32632 {warp}{flags} mask_on_grid.tif ("), line
+    run_printed(line.replace("mask_on_grid.tif", str(tmp_path / "mask_on_grid.tif")), " (")
+    assert mask(lst, tmp_path / "mask_on_grid.tif", *rule, "-o", out, "--json") == 0
+    masked = json.loads(capsys.readouterr().out)["masked"]
+    assert masked >= pixels_under(lst, centres) > 100  # every pixel a flag's centre lies in is masked
+
+
+@needs_gdalwarp
+def test_a_raster_crs_without_an_epsg_code_is_written_to_a_wkt_file(tmp_path: Path, capsys, monkeypatch) -> None:
+    """A CRS no EPSG code is (a custom transverse Mercator): ``-t_srs`` reads it from a WKT file that
+    gdalsrsinfo writes from the raster, and the warped mask's CRS is then the raster's."""
+    monkeypatch.chdir(tmp_path)
+    custom = CRS.from_proj4("+proj=tmerc +lat_0=0 +lon_0=9 +k=0.9995 +x_0=500000 +y_0=0 +datum=WGS84 +units=m")
+    lst = raster(tmp_path / "lst.tif", np.full((20, 20), 300.0), origin=(X0, Y0), crs=custom)
+    (x,), (y,) = rasterio.warp.transform(custom, CRS.from_epsg(32632), [X0 + 300], [Y0 - 300])  # its centre
+    data = np.zeros((100, 100), np.uint8)
+    data[50, 50] = 1
+    write(tmp_path / "m.tif", data, transform=Affine(10, 0, round(x) - 500, 0, -10, round(y) + 500))
+    capsys.readouterr()
+    assert mask("lst.tif", "m.tif", "-o", "masked.tif") == 2
+    line = only_error(capsys)
+    assert ("(hint: use the mask delivered with the data, or write the raster's CRS (gdalsrsinfo -o wkt lst.tif > "
+            "raster_crs.wkt) and warp it onto the raster's grid: gdalwarp -t_srs raster_crs.wkt -r max -te "
+            "396705 5762715 397305 5763315 -tr 30 30 m.tif mask_on_grid.tif (max: ") in line, line
+    srsinfo = re.search(r"\((gdalsrsinfo .*?)\)", line).group(1)
+    subprocess.run(srsinfo, shell=True, check=True)
+    run_printed(line, " (max")
+    assert mask("lst.tif", "mask_on_grid.tif", "-o", "masked.tif", "--json") == 0
+    assert 1 <= json.loads(capsys.readouterr().out)["masked"] <= 4  # the 30 m pixels the 10 m flag overlaps
+
+
+def test_a_fill_float32_rounds_to_zero_is_refused(tmp_path: Path, capsys) -> None:
+    """``--fill 1e-46`` on a float32 raster without nodata silently became nodata 0.0, a valid degC value."""
+    lst = raster(tmp_path / "lst.tif", np.full((40, 40), 21.5), origin=(X0, Y0))
+    flags = write(tmp_path / "m.tif", np.eye(40, dtype=np.uint8)[:, ::-1].copy(),
+                  transform=Affine(30, 0, X0, 0, -30, Y0))
+    out = tmp_path / "masked.tif"
+    capsys.readouterr()
+    assert mask(lst, flags, "--fill", "1e-46", "-o", out) == 2
+    assert only_error(capsys) == (
+        f"error: --fill: 1e-46 is no float32 number: {lst}'s masked pixels would get 0.0 (hint: leave out --fill "
+        "(masked pixels get NaN), or give a value float32 holds (its smallest normal is 1.1754944e-38))")
+    assert not out.exists()
+    assert mask(lst, flags, "--fill", "1e-40", "-o", out) == 2  # digits lost in the subnormal range
+    assert only_error(capsys).startswith("error: --fill: 1e-40 is no float32 number: ")
+    assert mask(lst, flags, "--fill", "-999.9", "-o", out, "--json") == 0  # rounds to its float32: as stored
+    assert json.loads(capsys.readouterr().out)["masked"] == 40
