@@ -309,6 +309,13 @@ class FileFacts:
     nodata: float | None = None  # the file's declared nodata
     unusable: frozenset[float] = frozenset()  # every band's +-inf and beyond-range stored values in the part read
     scaling: tuple[tuple[float, float], ...] = ()  # every band's (scale, offset)
+    calc_type: str = ""  # gdal_calc.py's --type for an integer file, whose NaN would be written as 0
+
+    def rewrite(self, calc: str) -> str:
+        """The gdal_calc.py command that writes ``calc``'s NaN as nodata, and what it loses."""
+        typed = f" --type={self.calc_type}" if self.calc_type else ""
+        return (f'gdal_calc.py -A FILE --allBands=A --calc="{calc}"{typed} --outfile=FIXED.tif '
+                f"({_calc_keeps(self.scaling)})")
 
 
 def _file_facts(src: rasterio.DatasetReader, window: Window, path: str | os.PathLike[str]) -> FileFacts:
@@ -316,15 +323,17 @@ def _file_facts(src: rasterio.DatasetReader, window: Window, path: str | os.Path
     ``window``: a refusal names one band, and a hint that declared its value nodata undid the
     last one when another band held another (+inf, then -inf, then +inf again)."""
     bands = list(range(1, src.count + 1))
-    data = read_stored(src, bands, window, path)
-    stored = np.ma.getdata(data).reshape(len(bands), *data.shape[-2:])
-    valid = ~np.ma.getmaskarray(data).reshape(stored.shape)
     scaling = tuple(_declared_scaling(src, band) for band in bands)
     unusable: set[float] = set()
-    for values, ok, (scale, offset) in zip(stored, valid, scaling):
+    for band, (scale, offset) in zip(bands, scaling):  # one at a time: bands may differ in data type (a VRT)
+        data = read_stored(src, [band], window, path)
+        values = np.ma.getdata(data).reshape(data.shape[-2:])
+        ok = ~np.ma.getmaskarray(data).reshape(values.shape)
         unusable.update(values[_infinite(values, ok) | _beyond(values, ok, scale, offset)].tolist())
     declared = [v for v in src.nodatavals if v is not None]
-    return FileFacts(declared[0] if declared else None, frozenset(unusable), scaling)
+    integers = [np.dtype(t) for t in src.dtypes if np.dtype(t).kind in "iu"]
+    calc_type = "" if not integers else ("Float32" if max(t.itemsize for t in integers) <= 2 else "Float64")
+    return FileFacts(declared[0] if declared else None, frozenset(unusable), scaling, calc_type)
 
 
 def _declared_scaling(src: rasterio.DatasetReader, band: int) -> tuple[float, float]:
@@ -377,8 +386,7 @@ def _infinite_hint(values: np.ndarray, facts: FileFacts) -> str:
     all its metadata) where that damages nothing (:func:`_not_declarable`), else rewrite them as
     NaN (gdal_calc.py: band names, scale/offset and units are lost, so downscale then takes the
     bands in order)."""
-    rewrite = ('gdal_calc.py -A FILE --allBands=A --calc="where(isinf(A), nan, A)" '
-               f"--outfile=FIXED.tif ({_calc_keeps(facts.scaling)})")
+    rewrite = facts.rewrite("where(isinf(A), nan, A)")
     distinct = sorted(set(values.tolist()))
     why_not = _not_declarable(distinct, facts)
     if why_not:
@@ -397,8 +405,8 @@ def _beyond_hint(values: np.ndarray, scaled: str, facts: FileFacts) -> str:
         fix = f"if {value} is a fill value, declare it nodata: gdal_edit.py -a_nodata {value} FILE"
     else:
         least = min(abs(v) for v in set(distinct.tolist()) | facts.unusable if math.isfinite(v))
-        fix = (f"set them to nodata{f' ({why_not})' if why_not else ''}: gdal_calc.py -A FILE --allBands=A "
-               f'--calc="where(abs(A) >= {least!r}, nan, A)" --outfile=FIXED.tif ({_calc_keeps(facts.scaling)})')
+        fix = (f"set them to nodata{f' ({why_not})' if why_not else ''}: "
+               f"{facts.rewrite(f'where(abs(A) >= {least!r}, nan, A)')}")
     return fix + (", or fix the band's scale/offset metadata (gdal_edit.py -scale S -offset O FILE)" if scaled else "")
 
 

@@ -228,3 +228,58 @@ def test_the_netcdf_extraction_command_is_quoted(tmp_path: Path, capsys) -> None
         subprocess.run(shlex.split(command), check=True, capture_output=True, cwd=tmp_path)
         with rasterio.open(tmp_path / "two vars_LST.tif") as src, rasterio.open(name) as variable:
             np.testing.assert_array_equal(src.read(1), variable.read(1))
+
+
+def test_an_integer_file_is_rewritten_to_floats_so_its_nan_is_nodata(scene, tmp_path: Path, capsys) -> None:
+    """Review R6: on an int16 file the rewrite wrote NaN as 0, a valid value, and the next run
+    exited 0 with the bad pixels read as data. The hint now makes gdal_calc.py write floats."""
+    lst, guidance = scene
+    with rasterio.open(guidance) as src:
+        profile = {**src.profile, "count": 1, "dtype": "int16", "nodata": None}
+    stored_values = np.full((120, 120), 1000, np.int16)
+    stored_values[5, 5], stored_values[6, 6] = 30000, 31000
+    bad = tmp_path / "i.tif"
+    with rasterio.open(bad, "w", **profile) as dst:
+        dst.write(stored_values, 1)
+        dst.scales, dst.offsets = (1e35,), (0.0,)
+    capsys.readouterr()
+    assert run(["-q", "guidance", str(lst), f"v={bad}", "--scale", "3", "-o", str(tmp_path / "g.tif")]) == 2
+    line = capsys.readouterr().err.strip()
+    assert '--calc="where(abs(A) >= 30000, nan, A)" --type=Float32 --outfile=FIXED.tif' in line, line
+    if shutil.which("gdal_calc.py") is None or shutil.which("gdal_edit.py") is None:
+        pytest.skip("running the printed commands needs GDAL's gdal_calc.py and gdal_edit.py")
+    fixed = tmp_path / "fixed.tif"
+    run_printed(line, CALC, bad, fixed)
+    run_printed(line, r"(gdal_edit\.py -scale .*? FIXED\.tif)", bad, fixed)
+    out = tmp_path / "g.tif"
+    assert run(["-q", "guidance", str(lst), f"v={fixed}", "--scale", "3", "-o", str(out)]) == 0
+    with rasterio.open(fixed) as src:
+        values = read_values(src, [1], Window(0, 0, 120, 120), fixed, dtype=np.float64)[0]
+    assert np.isnan(values[5, 5]) and np.isnan(values[6, 6]) and int(np.isnan(values).sum()) == 2
+    assert values[0, 0] == pytest.approx(1e38, rel=1e-6)
+
+
+def test_a_refusal_in_a_vrt_of_bands_of_different_types_names_the_file(scene, tmp_path: Path, capsys) -> None:
+    """Review R6: building the hint read every band at once, which rasterio refuses for bands of
+    different data types: an internal error (exit 1) instead of the refusal naming the file."""
+    lst, guidance = scene
+    with rasterio.open(guidance) as src:
+        profile = {**src.profile, "count": 1, "nodata": None}
+    floats = np.full((120, 120), 0.2, np.float32)
+    floats[5, 5] = np.inf
+    with rasterio.open(tmp_path / "f.tif", "w", **{**profile, "dtype": "float32"}) as dst:
+        dst.write(floats, 1)
+    with rasterio.open(tmp_path / "u8.tif", "w", **{**profile, "dtype": "uint8"}) as dst:
+        dst.write(np.full((120, 120), 7, np.uint8), 1)
+    t = profile["transform"]
+    bands = "".join(
+        f'<VRTRasterBand dataType="{kind}" band="{i}"><SimpleSource><SourceFilename>{tmp_path / name}'
+        f"</SourceFilename><SourceBand>1</SourceBand></SimpleSource></VRTRasterBand>"
+        for i, (kind, name) in enumerate([("Float32", "f.tif"), ("Byte", "u8.tif")], start=1))
+    vrt = tmp_path / "mixed.vrt"
+    vrt.write_text(f'<VRTDataset rasterXSize="120" rasterYSize="120"><SRS>{profile["crs"].to_wkt()}</SRS>'
+                   f"<GeoTransform>{t.c}, {t.a}, 0, {t.f}, 0, {t.e}</GeoTransform>{bands}</VRTDataset>")
+    capsys.readouterr()
+    assert run(["-q", "guidance", str(lst), str(vrt), "--scale", "3", "-o", str(tmp_path / "g.tif")]) == 2
+    line = capsys.readouterr().err.strip()
+    assert line.startswith(f"error: {vrt}: band 1") and "holds infinite values (+inf)" in line, line
