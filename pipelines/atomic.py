@@ -245,7 +245,7 @@ def _refuse_stale_sidecars(target: Path) -> None:
                          "QGIS) would apply it to the new file as its mask", _SIDECAR_HINT)
     if overviews:
         raise InputError(overviews[0], f"a GDAL overview file of the output {target.name} lies here (QGIS 'Build "
-                         "pyramids', gdaladdo -ro); GDAL (and rasterio, QGIS) would show its old pixels "
+                         "pyramids', gdaladdo -ro, ArcGIS); GDAL (and rasterio, QGIS) would show its old pixels "
                          "wherever the new file is read zoomed out", _SIDECAR_HINT)
     pam = target.with_name(f"{target.name}.aux.xml")
     if pam.exists() or pam.is_symlink():
@@ -259,11 +259,15 @@ _SIDECAR_HINT = "remove or rename it yourself, or name another output; groklst d
 
 def _sidecars(target: Path) -> tuple[list[Path], list[Path]]:
     """The entries beside ``target`` (one listing) that GDAL reads as its external mask
-    (``NAME.msk``) and its external overviews (``NAME.ovr``), in any letter case (GDAL matches its
-    folder listing ASCII case-insensitively, and looks for ``.OVR`` too)."""
-    pattern = re.compile(re.escape(target.name) + r"\.(msk|ovr)", re.IGNORECASE | re.ASCII)
+    (``NAME.msk``) and its external overviews (``NAME.ovr``, or an ERDAS ``NAME.aux`` /
+    ``STEM.aux`` as ArcGIS and ``gdaladdo --config USE_RRD YES`` write them), in any letter case
+    (GDAL matches its folder listing ASCII case-insensitively, and looks for ``.OVR`` too)."""
+    names = re.escape(target.name) + r"\.(msk|ovr|aux)"
+    if target.suffix:
+        names += "|" + re.escape(target.stem) + r"\.aux"
+    pattern = re.compile(names, re.IGNORECASE | re.ASCII)
     found = sorted(Path(entry.path) for entry in _matching(target.parent, pattern))
-    return ([p for p in found if p.suffix.lower() == ".msk"], [p for p in found if p.suffix.lower() == ".ovr"])
+    return ([p for p in found if p.suffix.lower() == ".msk"], [p for p in found if p.suffix.lower() != ".msk"])
 
 
 def refuse_input_as_output(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str] | None]) -> None:

@@ -135,7 +135,7 @@ def test_a_stale_aux_xml_is_refused(tmp_path: Path, sample, capsys, command, ove
     assert (out.read_bytes() == old) if overwrite else not out.exists()
 
 
-@pytest.mark.parametrize("name", ["out.tif.ovr", "out.tif.OVR"])
+@pytest.mark.parametrize("name", ["out.tif.ovr", "out.tif.OVR", "out.aux", "out.tif.aux"])  # .aux: ERDAS (review R6)
 def test_downscale_overwrite_refuses_the_old_outputs_external_overviews(tmp_path: Path, sample, capsys,
                                                                        name: str) -> None:
     """Review R5: QGIS 'Build pyramids' (gdaladdo -ro) leaves OUT.tif.ovr, which GDAL attached to
@@ -156,6 +156,6 @@ def test_downscale_overwrite_refuses_the_old_outputs_external_overviews(tmp_path
     assert downscale(lst, out, "--overwrite") == 2
     assert capsys.readouterr().err.strip() == (
         f"error: {tmp_path / name}: a GDAL overview file of the output out.tif lies here (QGIS 'Build pyramids', "
-        "gdaladdo -ro); GDAL (and rasterio, QGIS) would show its old pixels wherever the new file is read zoomed "
+        "gdaladdo -ro, ArcGIS); GDAL (and rasterio, QGIS) would show its old pixels wherever the new file is read zoomed "
         f"out {HINT} (scene {lst})")
     assert out.read_bytes() == old and (tmp_path / name).read_bytes() == overviews
