@@ -27,9 +27,10 @@ NETWORK_ONLY = ["--fit", "--model", "mocolsk-lite", "--fit-psf", "0", "--fit-res
 
 @contextmanager
 def busy_cores() -> Iterator[None]:
-    """One spinning process per core for the time of the block (always stopped)."""
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-                for _ in range(os.cpu_count() or 1)]
+    """One spinning process per core for the time of the block (always stopped; each also stops
+    itself once its parent is gone, so a pytest killed by SIGKILL leaves none spinning)."""
+    spin = f"import os\nwhile os.getppid() == {os.getpid()}: pass"
+    spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(os.cpu_count() or 1)]
     try:
         yield
     finally:
