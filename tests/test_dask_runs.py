@@ -447,7 +447,8 @@ def test_a_bad_or_unreachable_scheduler_is_an_input_error(tmp_path: Path, capsys
             "without --dask-scheduler the scenes run here")
     line = f"--dask-scheduler: {problem} (hint: {hint})"
     assert captured.err.splitlines() == [f"error: {line}"]
-    assert json.loads(captured.out) == {"input": str(lst), "output": None, "status": "error", "error": line,
+    output = f"{tmp_path / 'out'}/a_lst_downscaled.tif"  # one scene: its default name under --out-dir (36a8514)
+    assert json.loads(captured.out) == {"input": str(lst), "output": output, "status": "error", "error": line,
                                        "warnings": []}
     assert not (tmp_path / "out").exists()
 
