@@ -59,6 +59,7 @@ from pipelines.grids import (
     turns_between,
 )
 from pipelines.lst_values import check_single_band
+from pipelines.percent import percent
 from pipelines.raster_names import display_name, source_tag, subdataset
 from pipelines.warping import (
     _MASKED_CHUNK_BYTES, SourceChunk, _bytes_per_pixel, grid_bounds, grid_rows, source_chunks, source_window,
@@ -560,7 +561,7 @@ class _Coverage:
             if valid == 0:
                 raise InputError(p.path, "has no valid pixels inside the LST footprint")
             if valid < self.total:
-                notes.append(f"{display_name(p.path)} has data on {100 * valid / self.total:.1f}% of the LST "
+                notes.append(f"{display_name(p.path)} has data on {percent(valid / self.total)}% of the LST "
                              "footprint (outside its extent or in its nodata holes); where its "
                              "bands are nodata, downscale writes NaN and prepare counts nodata")
         return notes + self._absent_classes()

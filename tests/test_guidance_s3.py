@@ -228,3 +228,21 @@ def test_a_masked_source_interpolates_as_the_same_source_unmasked(tmp_path: Path
         with rasterio.open(out) as src:
             outputs.append(src.read(1))
     np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def test_a_source_missing_one_pixel_is_not_said_to_cover_100_percent(tmp_path: Path, capsys) -> None:
+    """Review R6: one nodata pixel in 14,400 was reported as "has data on 100.0% of the LST
+    footprint", a warning contradicting itself; shares are written as pipelines.percent does."""
+    from groklst_cli.app import run
+
+    assert run(["-q", "sample-scene", str(tmp_path), "--size", "40"]) == 0
+    with rasterio.open(tmp_path / "heihe_demo_guidance.tif") as src:
+        profile, band = {**src.profile, "count": 1}, src.read(1)
+    band[7, 9] = np.nan
+    with rasterio.open(tmp_path / "one.tif", "w", **profile) as dst:
+        dst.write(band, 1)
+    capsys.readouterr()
+    assert run(["guidance", str(tmp_path / "heihe_demo_lst.tif"), f"v={tmp_path / 'one.tif'}", "--scale", "3",
+                "-o", str(tmp_path / "g.tif")]) == 0
+    err = capsys.readouterr().err
+    assert "one.tif has data on 99.99% of the LST footprint" in err, err
