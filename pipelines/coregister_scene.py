@@ -36,6 +36,7 @@ from pipelines.geotiff import (
     open_raster,
     read_stored,
     read_values,
+    stored_fill,
     streaming_gdal_env,
 )
 from pipelines.grids import Grid, pair_grids, resolution_units
@@ -135,23 +136,11 @@ def _copy_nodata(lst: rasterio.DatasetReader, decoding: LstDecoding) -> float | 
     if lst.nodata is not None or not _masks_more(decoding):
         return lst.nodata
     dtype = np.dtype(lst.dtypes[0])
-    held = (_held_as(value, dtype) for value in decoding.nodata)
+    held = (stored_fill(value, dtype) for value in decoding.nodata)
     declared = next((fill for fill in held if fill is not None), None)
     if declared is not None:
         return declared
     return float("nan") if dtype.kind == "f" else float(type_extremes(dtype)[0])
-
-
-def _held_as(value: float, dtype: np.dtype) -> float | None:
-    """``value`` as a band of ``dtype`` stores it (a float type's nearest, as ``--nodata`` matches
-    pixels), None where the type cannot hold it: a fraction, NaN or a value out of range for an
-    integer type, a finite value beyond a float type's range."""
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        return value if float(value).is_integer() and info.min <= value <= info.max else None
-    with np.errstate(over="ignore"):
-        stored = float(dtype.type(value))
-    return stored if np.isfinite(stored) or not np.isfinite(value) else None
 
 
 def _record_reading(lst: rasterio.DatasetReader, dst: rasterio.io.DatasetWriter, decoding: LstDecoding,

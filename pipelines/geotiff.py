@@ -500,7 +500,7 @@ def mask_declared_nodata(src: rasterio.DatasetReader, data: np.ma.MaskedArray,
     layers = np.ma.getdata(data).reshape(len(listed), *data.shape[-2:])
     hits = np.zeros(layers.shape, bool)
     for band, layer, hit in zip(listed, layers, hits):
-        fill = _stored_fill(src.nodatavals[band - 1], layer.dtype)
+        fill = stored_fill(src.nodatavals[band - 1], layer.dtype)
         if fill is not None and MaskFlags.nodata not in src.mask_flag_enums[band - 1]:
             hit[...] = np.isnan(layer) if np.isnan(fill) else layer == fill
     if hits.any():
@@ -508,9 +508,11 @@ def mask_declared_nodata(src: rasterio.DatasetReader, data: np.ma.MaskedArray,
     return data
 
 
-def _stored_fill(nodata: float | None, dtype: np.dtype) -> float | None:
-    """The declared ``nodata`` as a ``dtype`` value, None when there is none or ``dtype`` cannot
-    hold it (as GDAL's nodata mask, which then masks nothing)."""
+def stored_fill(nodata: float | None, dtype: np.dtype) -> float | None:
+    """The declared ``nodata`` as a ``dtype`` value (a float type's nearest, as GDAL matches
+    pixels), None when there is none or ``dtype`` cannot hold it: a fraction, NaN or a value out
+    of range for an integer type, a finite value beyond a float type's range (GDAL's nodata mask
+    then masks nothing, and GDAL refuses to write such a nodata)."""
     if nodata is None or (np.isnan(nodata) and dtype.kind != "f"):
         return None
     if dtype.kind in "iu":
