@@ -1,6 +1,6 @@
 """coregister and quicklook as users met them (QA round s3): an offset at the edge of the search
 says which --max-shift to rerun with, the copy keeps the LST options it was read with, an
-ingested LST is drawn, and a GCP-placed raster's missing CRS is named as such."""
+ingested LST is drawn (a GCP-placed LST's missing CRS: tests/test_gcp_crs_messages_s3.py)."""
 
 from __future__ import annotations
 
@@ -130,29 +130,6 @@ def test_quicklook_draws_an_ingested_lst(tmp_path: Path, capsys) -> None:
     with rasterio.open(tmp_path / "in" / "s_lst.tif") as src:
         assert (int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")) == \
             figure_size(1200, src.height, src.width, 1)
-
-
-def test_a_gcp_placed_raster_with_no_crs_is_named_so(scene, tmp_path: Path, capsys) -> None:
-    """A raster with a geotransform whose CRS comes only with its GCPs reads as having no CRS:
-    the refusal says so and how to warp it, not 'assign one with gdal_edit.py'."""
-    lst, guidance = scene
-    vrt = tmp_path / "gcp.vrt"
-    vrt.write_text(f"""<VRTDataset rasterXSize="48" rasterYSize="48">
-  <GeoTransform>624960.0, 30.0, 0.0, 4310730.0, 0.0, -30.0</GeoTransform>
-  <GCPList Projection="EPSG:32647">
-    <GCP Id="1" Pixel="0" Line="0" X="624960" Y="4310730"/>
-    <GCP Id="2" Pixel="48" Line="0" X="626400" Y="4310730"/>
-    <GCP Id="3" Pixel="0" Line="48" X="624960" Y="4309290"/>
-  </GCPList>
-  <VRTRasterBand dataType="Float32" band="1">
-    <SimpleSource><SourceFilename>{lst}</SourceFilename><SourceBand>1</SourceBand></SimpleSource>
-  </VRTRasterBand>
-</VRTDataset>""")
-    out = tmp_path / "c.tif"
-    assert run(["-q", "coregister", str(vrt), str(guidance), "-o", str(out)]) == 2
-    assert capsys.readouterr().err == (f"error: {vrt}: raster has no CRS of its own, only GCPs (hint: warp it onto "
-                                       "a grid first: gdalwarp -r near IN.tif OUT.tif (onto the GCPs' CRS))\n")
-    assert not out.exists()
 
 
 # --- review R2 of 9ec4a26: the copy's nodata, the file's own mask, the unit tags ----------------

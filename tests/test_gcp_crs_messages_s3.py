@@ -37,6 +37,14 @@ def scene(tmp_path: Path, capsys) -> tuple[Path, Path, Path]:
     return lst, tmp_path / "heihe_demo_guidance.tif", vrt
 
 
+def test_coregister_names_a_gcp_placed_lst(scene, tmp_path: Path, capsys) -> None:
+    _, guidance, vrt = scene
+    out = tmp_path / "c.tif"
+    assert run(["-q", "coregister", str(vrt), str(guidance), "-o", str(out)]) == 2
+    assert capsys.readouterr().err == f"error: {vrt}: {GCP_REFUSAL}\n"
+    assert not out.exists()
+
+
 def test_compare_names_a_gcp_placed_candidate(scene, capsys) -> None:
     lst, _, vrt = scene
     assert run(["-q", "compare", str(lst), str(vrt)]) == 2
