@@ -16,12 +16,9 @@ import torch
 
 from groklst_cli.app import run
 from pipelines.infer import DEFAULT_CHECKPOINT
-
-HINT = "(hint: give a .pt file written by groklst train or downscale --save-checkpoint)"
-
-
-def shipped() -> dict:
-    return torch.load(DEFAULT_CHECKPOINT, map_location="cpu", weights_only=True)
+from tests.test_checkpoint_malformed import GROKLST_HINT as HINT
+from tests.test_checkpoint_malformed import scene, shipped  # noqa: F401 - scene: a fixture
+from tests.test_checkpoint_malformed import stderr_lines as error_lines
 
 
 def changed(tmp_path: Path, **fields) -> Path:
@@ -29,18 +26,6 @@ def changed(tmp_path: Path, **fields) -> Path:
     path = tmp_path / "bad.pt"
     torch.save({**shipped(), **fields}, path)
     return path
-
-
-@pytest.fixture(scope="module")
-def scene(tmp_path_factory) -> Path:
-    """A small scene the shipped model downscales."""
-    folder = tmp_path_factory.mktemp("sample")
-    assert run(["-q", "sample-scene", str(folder), "--size", "24", "--seed", "5"]) == 0
-    return folder / "heihe_demo_lst.tif"
-
-
-def error_lines(capsys) -> list[str]:
-    return [line for line in capsys.readouterr().err.splitlines() if line.strip()]
 
 
 BANDS = "dem, deepblue, blue, green, red, vre, nir, ndmvi, ndvi, ndwi"
