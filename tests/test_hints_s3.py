@@ -21,15 +21,9 @@ import rasterio
 from rasterio.control import GroundControlPoint
 
 from groklst_cli.app import run
+from tests.test_review_round2_hints import compare_refused, one_error, reference  # noqa: F401 - a fixture
 
 FILL = np.float32(-999.9)  # stored -999.9000244140625
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("scene")
-    assert run(["-q", "sample-scene", str(folder / "s"), "--size", "60"]) == 0
-    return folder / "s" / "heihe_demo_lst.tif"
 
 
 def candidate(reference: Path, out: Path, nodata: float | None, edit=None) -> Path:
@@ -42,17 +36,6 @@ def candidate(reference: Path, out: Path, nodata: float | None, edit=None) -> Pa
     with rasterio.open(out, "w", **profile) as dst:
         dst.write(kelvin, 1)
     return out
-
-
-def one_error(capsys: pytest.CaptureFixture[str]) -> str:
-    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, lines
-    return lines[0]
-
-
-def compare_refused(reference: Path, cand: Path, capsys: pytest.CaptureFixture[str]) -> str:
-    assert run(["-q", "compare", str(reference), str(cand)]) == 2
-    return one_error(capsys)
 
 
 def paste_mask_hint(line: str, capsys: pytest.CaptureFixture[str]) -> Path:
