@@ -258,16 +258,37 @@ _SIDECAR_HINT = "remove or rename it yourself, or name another output; groklst d
 
 
 def _sidecars(target: Path) -> tuple[list[Path], list[Path]]:
-    """The entries beside ``target`` (one listing) that GDAL reads as its external mask
-    (``NAME.msk``) and its external overviews (``NAME.ovr``, or an ERDAS ``NAME.aux`` /
-    ``STEM.aux`` as ArcGIS and ``gdaladdo --config USE_RRD YES`` write them), in any letter case
-    (GDAL matches its folder listing ASCII case-insensitively, and looks for ``.OVR`` too)."""
-    names = re.escape(target.name) + r"\.(msk|ovr|aux)"
-    if target.suffix:
-        names += "|" + re.escape(target.stem) + r"\.aux"
-    pattern = re.compile(names, re.IGNORECASE | re.ASCII)
+    """The entries beside ``target`` that GDAL reads as its external mask (``NAME.msk``) and its
+    external overviews (``NAME.ovr``, in any letter case: GDAL matches its folder listing ASCII
+    case-insensitively, and looks for ``.OVR`` too; or an ERDAS ``.aux``, :func:`_erdas_overviews`)."""
+    pattern = re.compile(re.escape(target.name) + r"\.(msk|ovr)", re.IGNORECASE | re.ASCII)
     found = sorted(Path(entry.path) for entry in _matching(target.parent, pattern))
-    return ([p for p in found if p.suffix.lower() == ".msk"], [p for p in found if p.suffix.lower() != ".msk"])
+    masks = [p for p in found if p.suffix.lower() == ".msk"]
+    return masks, [p for p in found if p.suffix.lower() == ".ovr"] + _erdas_overviews(target)
+
+
+_HFA_MAGIC = b"EHFA_HEADER_TAG"
+
+
+def _erdas_overviews(target: Path) -> list[Path]:
+    """The ERDAS ``.aux`` files GDAL would attach to ``target`` as its overviews (ArcGIS,
+    ``gdaladdo --config USE_RRD YES``): ``NAME.aux`` or ``STEM.aux`` (``.AUX`` too) that is an
+    HFA file naming ``target`` as the file it depends on. GDAL checks that name, so another
+    file's ``.aux`` (``out.aux`` of ``out.tif`` beside ``out.png``) or a text note is none."""
+    names = {f"{target.name}.aux", f"{target.name}.AUX"}
+    if target.suffix:
+        names |= {f"{target.stem}.aux", f"{target.stem}.AUX"}
+    found = []
+    for name in sorted(names):
+        path = target.with_name(name)
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(65536)
+        except OSError:
+            continue
+        if head.startswith(_HFA_MAGIC) and target.name.encode() in head:
+            found.append(path)
+    return found
 
 
 def refuse_input_as_output(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str] | None]) -> None:

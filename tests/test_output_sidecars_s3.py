@@ -14,6 +14,7 @@ from affine import Affine
 
 from groklst_cli.app import run
 
+ERDAS_AUX = b"EHFA_HEADER_TAG\0" + bytes(64) + b"Eimg_DependentFile\0out.tif\0"  # as gdaladdo USE_RRD writes
 HINT = "(hint: remove or rename it yourself, or name another output; groklst deletes no file it did not make)"
 PAM = ('<PAMDataset><PAMRasterBand band="1"><NoDataValue>300</NoDataValue><UnitType>C</UnitType>'
        "<Offset>-273.15</Offset><Scale>2</Scale></PAMRasterBand></PAMDataset>\n")
@@ -145,9 +146,12 @@ def test_downscale_overwrite_refuses_the_old_outputs_external_overviews(tmp_path
     assert downscale(lst, out) == 0
     with rasterio.open(out) as src:  # an overview TIFF of half the size, as gdaladdo -ro writes it
         height, width = src.height // 2, src.width // 2
-    with rasterio.open(tmp_path / name, "w", driver="GTiff", width=width, height=height, count=1,
-                       dtype="float32") as dst:
-        dst.write(np.full((1, height, width), 1000, "float32"))
+    if name.endswith(".aux"):  # what GDAL checks of an ERDAS .aux: its magic and the file it depends on
+        (tmp_path / name).write_bytes(ERDAS_AUX)
+    else:
+        with rasterio.open(tmp_path / name, "w", driver="GTiff", width=width, height=height, count=1,
+                           dtype="float32") as dst:
+            dst.write(np.full((1, height, width), 1000, "float32"))
     if name == "out.tif.ovr":  # GDAL attaches it: read zoomed out, the output shows its pixels
         with rasterio.open(out) as src:
             assert src.overviews(1) == [2] and float(src.read(1, out_shape=(height, width)).max()) == 1000
@@ -156,6 +160,21 @@ def test_downscale_overwrite_refuses_the_old_outputs_external_overviews(tmp_path
     assert downscale(lst, out, "--overwrite") == 2
     assert capsys.readouterr().err.strip() == (
         f"error: {tmp_path / name}: a GDAL overview file of the output out.tif lies here (QGIS 'Build pyramids', "
-        "gdaladdo -ro, ArcGIS); GDAL (and rasterio, QGIS) would show its old pixels wherever the new file is read zoomed "
-        f"out {HINT} (scene {lst})")
+        "gdaladdo -ro, ArcGIS); GDAL (and rasterio, QGIS) would show its old pixels wherever the new file is read "
+        f"zoomed out {HINT} (scene {lst})")
     assert out.read_bytes() == old and (tmp_path / name).read_bytes() == overviews
+
+
+@pytest.mark.parametrize("content", [ERDAS_AUX, b"my notes\n"], ids=["another-files-aux", "text"])
+def test_an_aux_gdal_would_not_attach_is_no_refusal(tmp_path: Path, sample, content: bytes) -> None:
+    """Review R7: quicklook's default out.png was refused over out.aux, the pyramids of out.tif
+    (GDAL attaches an .aux only to the file it names), and a text note out.aux blocked out.tif."""
+    lst, _, _ = sample
+    out = tmp_path / "out.tif"
+    assert downscale(lst, out) == 0
+    (tmp_path / "out.aux").write_bytes(content)
+    if content == ERDAS_AUX:  # out.tif's own pyramids: quicklook's out.png beside them is drawn
+        assert run(["-q", "quicklook", str(out)]) == 0 and (tmp_path / "out.png").stat().st_size > 0
+    else:  # a note that is no ERDAS file blocks nothing
+        assert downscale(lst, out, "--overwrite") == 0
+    assert (tmp_path / "out.aux").read_bytes() == content
