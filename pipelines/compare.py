@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
+from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from pipelines.compare_shift import ContentShift, content_shift
@@ -49,6 +50,7 @@ from pipelines.lst_values import (
     resolve_units,
     scan,
 )
+from pipelines.masking import target_crs
 from pipelines.metrics import METRICS, correlation, zero_if_roundoff
 from pipelines.percent import percent
 from pipelines.pipe_input import Inputs, is_pipe
@@ -188,7 +190,7 @@ def common_grid(grids: Sequence[Grid], paths: Sequence[Path]) -> CommonGrid:
         check_crs(path, grid)
         if grid.crs != grids[0].crs:
             raise InputError(path, f"CRS {grid.crs.to_string()} differs from {paths[0]}'s "
-                                   f"({grids[0].crs.to_string()})", "warp it onto the reference's CRS with gdalwarp")
+                                   f"({grids[0].crs.to_string()})", _onto_crs_hint(path, grid, grids[0], paths[0]))
     coarse = coarsest(grids, paths)
     origin, unit = coarse.transform, resolution_units(coarse.crs)
     spans = []
@@ -222,6 +224,20 @@ def common_grid(grids: Sequence[Grid], paths: Sequence[Path]) -> CommonGrid:
     return CommonGrid(_cut(coarse, ref), _cut(coarse, common), placed)
 
 
+def _onto_crs_hint(path: Path, grid: Grid, reference: Grid, reference_path: Path) -> str:
+    """The gdalwarp command that reprojects raster ``path`` (on ``grid``) onto the reference's CRS and
+    pixel edges (as :func:`_onto_grid_hint`, ``-t_srs`` as mask gives it): at the reference's pixel
+    size or one dividing it where the raster is finer, else at a whole multiple of it."""
+    left, bottom, right, top = transform_bounds(grid.crs, reference.crs, *grid.bounds, densify_pts=21)
+    res = ((right - left) / grid.width, (top - bottom) / grid.height)  # its pixel size once reprojected
+    there = Grid(reference.crs, Affine(res[0], 0, left, 0, -res[1], top), grid.width, grid.height)
+    kx, ky = (max(1, math.floor(r / c + ALIGNMENT_TOLERANCE)) for r, c in zip(res, reference.res))
+    t = reference.transform
+    edges = Affine(t.a * kx, 0, t.c, 0, t.e * ky, t.f)
+    return _onto_grid_hint(path, there, edges, _nesting_res((edges.a, -edges.e), res),
+                           target_crs(reference.crs, reference_path, "reference"))
+
+
 def _nesting_res(coarse: tuple[float, float], res: tuple[float, float]) -> tuple[float, float]:
     """The pixel size, on each axis, of the coarsest grid that divides ``coarse`` and is no coarser
     than ``res`` (``coarse`` itself where ``res`` is over half of it): what a raster is warped to
@@ -239,12 +255,14 @@ def _whole_pixels_within(first: float, last: float) -> tuple[int, int]:
     return math.floor(first + ALIGNMENT_TOLERANCE), math.ceil(last - ALIGNMENT_TOLERANCE)
 
 
-def _onto_grid_hint(path: Path, grid: Grid, edges: Affine, res: tuple[float, float] | None = None) -> str:
+def _onto_grid_hint(path: Path, grid: Grid, edges: Affine, res: tuple[float, float] | None = None,
+                    target: tuple[str, str] = ("", "")) -> str:
     """The gdalwarp command that puts raster ``path`` (on ``grid``) at pixel size ``res`` (None:
     that of ``edges``) onto the pixel edges of ``edges`` (a north-up transform the others nest in),
     over the whole pixels inside its footprint (pixels it only partly covers would be filled with
     nodata, or with 0 where it declares none). ``-tap`` cannot do it: it aligns to multiples of
-    ``-tr`` from 0, which a Landsat grid, its origins at 15 m, is not on."""
+    ``-tr`` from 0, which a Landsat grid, its origins at 15 m, is not on. ``target``: what comes before
+    the command and its ``-t_srs`` where it reprojects too (:func:`pipelines.masking.target_crs`)."""
     res = res or (edges.a, -edges.e)
     left, bottom, right, top = grid.bounds
     cols = _whole_pixels_within((left - edges.c) / edges.a, (right - edges.c) / edges.a)
@@ -261,8 +279,8 @@ def _onto_grid_hint(path: Path, grid: Grid, edges: Affine, res: tuple[float, flo
     else:  # beside it; a name starting with '-' as ./-x.tif, which gdalwarp does not take for an option
         first, source = "warp it", shlex.quote(unmistakable_path(path))
         out = shlex.quote(unmistakable_path(path.with_name(f"{path.stem}_on_grid.tif")))
-    return (f"{first} onto a grid that nests: gdalwarp -r {method} -te {numbers} -tr {res[0]:.15g} {res[1]:.15g} "
-            f"{source} {out}, then compare that ({method}: {why})")
+    return (f"{target[0]}{first} onto a grid that nests: gdalwarp {target[1]}-r {method} -te {numbers} "
+            f"-tr {res[0]:.15g} {res[1]:.15g} {source} {out}, then compare that ({method}: {why})")
 
 
 def _streamed(path: Path) -> bool:

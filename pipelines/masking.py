@@ -270,7 +270,6 @@ class MaskNesting:
            path: str | os.PathLike[str], mask_path: str | os.PathLike[str], rule: MaskRule) -> MaskNesting:
         """The nesting, or an InputError when the grids do not nest or the mask does not cover
         (``rule``, what the mask flags by, picks the warp its hint gives)."""
-        hint = "use the mask delivered with the data, or warp it onto the raster's grid with gdalwarp -r near"
         check_north_up(path, Grid.of(src))
         check_north_up(mask_path, Grid.of(mask))
         for reader, named in ((src, path), (mask, mask_path)):
@@ -297,7 +296,8 @@ class MaskNesting:
         nesting = cls(factor, finer, row_off, col_off)
         (r0, c0), (r1, c1) = nesting.mask_span(0, src.height, src.width)
         if r0 < 0 or c0 < 0 or r1 > mask.height or c1 > mask.width:
-            raise InputError(mask_path, f"does not cover the whole of {display_name(path)}", hint)
+            raise InputError(mask_path, f"does not cover the whole of {display_name(path)}",
+                             _onto_grid_hint(src, mask, mask_path, rule, sizes_nest=True, uncovered=True))
         return nesting
 
     def mask_span(self, top: int, rows: int, cols: int) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -331,7 +331,8 @@ def _whole_pixels(offset: float, axis: str, path: str | os.PathLike[str], mask_p
 
 
 def _onto_grid_hint(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, mask_path: str | os.PathLike[str],
-                    rule: MaskRule, *, sizes_nest: bool, raster_path: str | os.PathLike[str] | None = None) -> str:
+                    rule: MaskRule, *, sizes_nest: bool, raster_path: str | os.PathLike[str] | None = None,
+                    uncovered: bool = False) -> str:
     """The gdalwarp command putting the mask on the raster's footprint without losing a flag; with
     ``raster_path`` (a mask in another CRS) it is warped into the raster's CRS too (``-t_srs``).
 
@@ -343,7 +344,9 @@ def _onto_grid_hint(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, m
     coarser than the mask's, so every mask pixel keeps at least one pixel and groklst's own rule
     flags the raster pixels over it. Reprojected (``raster_path``), that size is no coarser than half the
     mask's: a mask pixel turned against the new grid then still holds a new pixel's centre, where at
-    its own size ``-r near`` skipped some (11 of 1183 flags between UTM zones 33 and 32)."""
+    its own size ``-r near`` skipped some (11 of 1183 flags between UTM zones 33 and 32). An
+    ``uncovered`` mask (one that does not cover the raster) gets ``-dstnodata`` (:func:`_unknown_fill`):
+    where the mask declares no nodata, gdalwarp fills what it does not reach with 0, clear."""
     plain = not (rule.bits or rule.values)
     (rx, ry), (mx, my) = (src.transform.a, -src.transform.e), _mask_res(src, mask)
     if raster_path is not None and not plain:
@@ -357,11 +360,32 @@ def _onto_grid_hint(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, m
     why = ("max: a pixel is flagged when any mask pixel in it is" if plain else
            f"near, at a pixel size no coarser than {'half ' if raster_path else ''}the mask's: class codes and QA "
            "bits must not be maxed or averaged, and -r near onto coarser pixels drops flags")
-    first, target = ("", "") if raster_path is None else _target_crs(src.crs, raster_path)
+    first, target = ("", "") if raster_path is None else target_crs(src.crs, raster_path)
+    fill = _unknown_fill(mask, rule) if uncovered else None
+    if fill is not None:
+        target += f"-dstnodata {fill} "
+        why += (f"; -dstnodata {fill}: the part the mask does not reach is unknown, which groklst flags, not 0, "
+                "clear")
     left, bottom, right, top = (f"{v:.10g}" for v in src.bounds)
     return (f"use the mask delivered with the data, or {first}warp it onto the raster's grid: gdalwarp {target}"
             f"-r {'max' if plain else 'near'} -te {left} {bottom} {right} {top} -tr {res[0]:.10g} {res[1]:.10g} "
             f"{_shell_name(mask_path)} mask_on_grid.tif ({why})")
+
+
+def _unknown_fill(mask: rasterio.DatasetReader, rule: MaskRule) -> str | None:
+    """The ``-dstnodata`` that leaves the raster's pixels a warped mask does not reach unknown
+    (flagged), or None where the mask declares a nodata (gdalwarp fills with it). It is a value the
+    rule flags anyway (NaN for a float mask, all bits set or the first of ``--values`` for an
+    integer one), so a mask pixel that holds it is flagged as before, now as unknown."""
+    if mask.nodata is not None:
+        return None
+    dtype = np.dtype(mask.dtypes[0])
+    if dtype.kind == "f":
+        return "nan"
+    if rule.values and not rule.bits:
+        return str(int(rule.values[0]))  # an integer mask holds only integers (MaskRule.check)
+    info = np.iinfo(dtype)
+    return str(-1 if info.min < 0 else info.max)  # every bit set: flagged by any --bits, and non-zero
 
 
 def _mask_res(src: rasterio.DatasetReader, mask: rasterio.DatasetReader) -> tuple[float, float]:
@@ -373,16 +397,17 @@ def _mask_res(src: rasterio.DatasetReader, mask: rasterio.DatasetReader) -> tupl
     return (right - left) / mask.width, (top - bottom) / mask.height
 
 
-def _target_crs(crs: CRS, raster_path: str | os.PathLike[str]) -> tuple[str, str]:
+def target_crs(crs: CRS, raster_path: str | os.PathLike[str], whose: str = "raster") -> tuple[str, str]:
     """What comes before a gdalwarp command that reprojects onto ``crs`` (the CRS of the raster at
     ``raster_path``), and its ``-t_srs`` option: ``EPSG:32632`` where that code is the CRS itself,
     else a WKT file that gdalsrsinfo writes from the raster (an EPSG code only close to it would
-    leave the warped mask in a CRS mask still refuses as different)."""
+    leave the warped mask in a CRS mask still refuses as different); ``whose`` names the raster
+    in the words and the file (``reference``: compare's)."""
     code = crs.to_epsg()
     if code is not None and CRS.from_epsg(code) == crs:
         return "", f"-t_srs EPSG:{code} "
-    return f"write the raster's CRS (gdalsrsinfo -o wkt {_shell_name(raster_path)} > raster_crs.wkt) and ", \
-        "-t_srs raster_crs.wkt "
+    return f"write the {whose}'s CRS (gdalsrsinfo -o wkt {_shell_name(raster_path)} > {whose}_crs.wkt) and ", \
+        f"-t_srs {whose}_crs.wkt "
 
 
 def _shell_name(path: str | os.PathLike[str]) -> str:

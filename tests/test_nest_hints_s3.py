@@ -323,3 +323,75 @@ def test_a_fill_float32_rounds_to_zero_is_refused(tmp_path: Path, capsys) -> Non
     assert only_error(capsys).startswith("error: --fill: 1e-40 is no float32 number: ")
     assert mask(lst, flags, "--fill", "-999.9", "-o", out, "--json") == 0  # rounds to its float32: as stored
     assert json.loads(capsys.readouterr().out)["masked"] == 40
+
+
+def test_a_candidate_in_another_crs_gets_the_full_warp_onto_the_reference(tmp_path: Path, capsys) -> None:
+    """QA s3 F18: the hint said only 'warp it onto the reference's CRS with gdalwarp'; it is now the
+    command onto the reference's CRS and pixel edges, and compare takes what it writes."""
+    reference = raster(tmp_path / "ref.tif", np.full((40, 40), 300.0), origin=(X0, Y0))
+    (x,), (y,) = rasterio.warp.transform(CRS.from_epsg(32632), CRS.from_string(UTM33), [X0], [Y0])
+    candidate = raster(tmp_path / "cand.tif", np.full((50, 50), 300.0), res=10.0, origin=(round(x) - 100,
+                       round(y) + 100), crs=CRS.from_string(UTM33), nodata=-9999.0)  # its turned corners
+    capsys.readouterr()
+    assert run(["compare", str(reference), str(candidate)]) == 2
+    line = only_error(capsys)
+    assert line == (
+        f"error: {candidate}: CRS EPSG:32633 differs from {reference}'s (EPSG:32632) (hint: warp it onto a grid "
+        "that nests: gdalwarp -t_srs EPSG:32632 -r average -te 396615 5762925 397125 5763435 -tr 15 15 "
+        f"{candidate} {tmp_path / 'cand_on_grid.tif'}, then compare that (average: its pixels grow, so each "
+        "becomes the mean of those it covers))")
+    if GDALWARP is None:
+        pytest.skip("gdalwarp is not installed: the printed command is not run")
+    run_printed(line, ", then compare")
+    assert compare_json(capsys, reference, tmp_path / "cand_on_grid.tif")["rows"][0]["rmse"] < 1e-3
+
+
+@needs_gdalwarp
+def test_a_reference_crs_without_an_epsg_code_is_written_to_a_wkt_file(tmp_path: Path, capsys,
+                                                                       monkeypatch) -> None:
+    """As mask's: an EPSG code only close to the reference's CRS would leave the warp refused again."""
+    monkeypatch.chdir(tmp_path)
+    custom = CRS.from_proj4("+proj=tmerc +lat_0=0 +lon_0=9 +k=0.9995 +x_0=500000 +y_0=0 +datum=WGS84 +units=m")
+    raster(tmp_path / "ref.tif", np.full((20, 20), 300.0), origin=(X0, Y0), crs=custom)
+    (x,), (y,) = rasterio.warp.transform(custom, CRS.from_epsg(32632), [X0], [Y0])
+    raster(tmp_path / "cand.tif", np.full((30, 30), 300.0), origin=(round(x) - 150, round(y) + 150), nodata=-9999.0)
+    capsys.readouterr()
+    assert run(["compare", "ref.tif", "cand.tif"]) == 2
+    line = only_error(capsys)
+    assert ("(hint: write the reference's CRS (gdalsrsinfo -o wkt ref.tif > reference_crs.wkt) and warp it onto "
+            "a grid that nests: gdalwarp -t_srs reference_crs.wkt -r ") in line, line
+    subprocess.run(re.search(r"\((gdalsrsinfo .*?)\)", line).group(1), shell=True, check=True)
+    run_printed(line, ", then compare")
+    row = compare_json(capsys, tmp_path / "ref.tif", tmp_path / "cand_on_grid.tif")["rows"][0]
+    assert row["rmse"] < 1e-3
+
+
+@pytest.mark.parametrize("data, nodata, rule, fill, masked", [
+    (np.zeros((20, 40), np.uint8), None, (), "-dstnodata 255 ", 800),  # 0/1, none declared: 255 (flags)
+    (np.full((20, 40), 5, np.uint8), None, ("--values", "3"), "-dstnodata 3 ", 800),  # a value the rule flags
+    (np.zeros((20, 40), np.uint16), None, ("--bits", "3"), "-dstnodata 65535 ", 800),  # every bit set
+    (np.zeros((20, 40), np.float32), None, (), "-dstnodata nan ", 800),
+    (np.zeros((20, 40), np.uint8), 9, (), "", 800),  # gdalwarp fills with the mask's own nodata
+])
+def test_a_mask_that_does_not_cover_is_warped_with_the_rest_unknown(tmp_path: Path, capsys, data: np.ndarray,
+                                                                    nodata: int | None, rule: tuple[str, ...],
+                                                                    fill: str, masked: int) -> None:
+    """QA s3 F18: the hint was 'gdalwarp -r near', which fills what the mask does not reach with 0
+    (clear) where it declares no nodata: the uncovered half of the raster was masked nowhere (0 of 800)."""
+    flags = write(tmp_path / "m.tif", data, nodata=nodata)  # clear, over the top half only
+    lst = raster(tmp_path / "lst.tif", np.full((40, 40), 300.0), origin=(X0, Y0))
+    out = tmp_path / "masked.tif"
+    capsys.readouterr()
+    assert mask(lst, flags, *rule, "-o", out) == 2
+    line = only_error(capsys)
+    method = "max" if not rule else "near"
+    assert line.startswith(f"error: {flags}: does not cover the whole of {lst} (hint: use the mask delivered with "
+                           f"the data, or warp it onto the raster's grid: gdalwarp {fill}-r {method} -te 396705 "
+                           f"5762115 397905 5763315 -tr 30 30 {flags} mask_on_grid.tif ({method}"), line
+    assert line.endswith(f"; {fill.strip()}: the part the mask does not reach is unknown, which groklst flags, not 0, "
+                         "clear))" if fill else "drops flags))" if rule else "in it is))"), line
+    if GDALWARP is None:
+        pytest.skip("gdalwarp is not installed: the printed command is not run")
+    run_printed(line.replace("mask_on_grid.tif", str(tmp_path / "mask_on_grid.tif")), " (")
+    assert mask(lst, tmp_path / "mask_on_grid.tif", *rule, "-o", out, "--json") == 0
+    assert json.loads(capsys.readouterr().out)["masked"] == masked  # the uncovered half, none of the clear one
