@@ -309,7 +309,7 @@ class FileFacts:
     nodata: float | None = None  # the file's declared nodata
     unusable: frozenset[float] = frozenset()  # every band's +-inf and beyond-range stored values in the part read
     scaling: tuple[tuple[float, float], ...] = ()  # every band's (scale, offset)
-    calc_type: str = ""  # gdal_calc.py's --type for an integer file, whose NaN would be written as 0
+    calc_type: str = ""  # gdal_calc.py's --type for a file with integer bands, whose NaN would be written as 0
 
     def rewrite(self, calc: str) -> str:
         """The gdal_calc.py command that writes ``calc``'s NaN as nodata, and what it loses."""
@@ -331,8 +331,9 @@ def _file_facts(src: rasterio.DatasetReader, window: Window, path: str | os.Path
         ok = ~np.ma.getmaskarray(data).reshape(values.shape)
         unusable.update(values[_infinite(values, ok) | _beyond(values, ok, scale, offset)].tolist())
     declared = [v for v in src.nodatavals if v is not None]
-    integers = [np.dtype(t) for t in src.dtypes if np.dtype(t).kind in "iu"]
-    calc_type = "" if not integers else ("Float32" if max(t.itemsize for t in integers) <= 2 else "Float64")
+    kinds = [np.dtype(t) for t in src.dtypes]
+    wide = any(t.itemsize >= (8 if t.kind == "f" else 4) for t in kinds)  # float64, or integers float32 rounds
+    calc_type = "" if all(t.kind == "f" for t in kinds) else ("Float64" if wide else "Float32")
     return FileFacts(declared[0] if declared else None, frozenset(unusable), scaling, calc_type)
 
 
@@ -406,7 +407,7 @@ def _beyond_hint(values: np.ndarray, scaled: str, facts: FileFacts) -> str:
     else:
         least = min(abs(v) for v in set(distinct.tolist()) | facts.unusable if math.isfinite(v))
         fix = (f"set them to nodata{f' ({why_not})' if why_not else ''}: "
-               f"{facts.rewrite(f'where(abs(A) >= {least!r}, nan, A)')}")
+               f"{facts.rewrite(f'where(abs(1.0 * A) >= {least!r}, nan, A)')}")  # 1.0 *: int16 abs(-32768) < 0
     return fix + (", or fix the band's scale/offset metadata (gdal_edit.py -scale S -offset O FILE)" if scaled else "")
 
 

@@ -159,7 +159,7 @@ def test_beyond_float32_values_in_different_bands_get_only_the_rewrite(scene, tm
     line = refusal(lst, variant(guidance, tmp_path / "wide.tif", values, dtype="float64"), tmp_path, capsys)
     assert "-a_nodata" not in line
     assert ("(hint: set them to nodata (the file holds +1e+39 and +2e+39, and a GeoTIFF declares one nodata): "
-            'gdal_calc.py -A FILE --allBands=A --calc="where(abs(A) >= 1e+39, nan, A)" --outfile=FIXED.tif') in line
+            'gdal_calc.py -A FILE --allBands=A --calc="where(abs(1.0 * A) >= 1e+39, nan, A)" --outfile=FIXED.tif') in line
     fill = variant(guidance, tmp_path / "fill.tif", {(3, 10, 12): 1e39}, dtype="float64", nodata=0.0)
     line = refusal(lst, fill, tmp_path, capsys)
     assert "-a_nodata" not in line and "would make the file's own (0.0) read as data" in line
@@ -237,7 +237,7 @@ def test_an_integer_file_is_rewritten_to_floats_so_its_nan_is_nodata(scene, tmp_
     with rasterio.open(guidance) as src:
         profile = {**src.profile, "count": 1, "dtype": "int16", "nodata": None}
     stored_values = np.full((120, 120), 1000, np.int16)
-    stored_values[5, 5], stored_values[6, 6] = 30000, 31000
+    stored_values[5, 5], stored_values[6, 6] = 30000, -32768  # review R7: abs() of int16 -32768 is -32768
     bad = tmp_path / "i.tif"
     with rasterio.open(bad, "w", **profile) as dst:
         dst.write(stored_values, 1)
@@ -245,7 +245,7 @@ def test_an_integer_file_is_rewritten_to_floats_so_its_nan_is_nodata(scene, tmp_
     capsys.readouterr()
     assert run(["-q", "guidance", str(lst), f"v={bad}", "--scale", "3", "-o", str(tmp_path / "g.tif")]) == 2
     line = capsys.readouterr().err.strip()
-    assert '--calc="where(abs(A) >= 30000, nan, A)" --type=Float32 --outfile=FIXED.tif' in line, line
+    assert '--calc="where(abs(1.0 * A) >= 30000, nan, A)" --type=Float32 --outfile=FIXED.tif' in line, line
     if shutil.which("gdal_calc.py") is None or shutil.which("gdal_edit.py") is None:
         pytest.skip("running the printed commands needs GDAL's gdal_calc.py and gdal_edit.py")
     fixed = tmp_path / "fixed.tif"
@@ -283,3 +283,30 @@ def test_a_refusal_in_a_vrt_of_bands_of_different_types_names_the_file(scene, tm
     assert run(["-q", "guidance", str(lst), str(vrt), "--scale", "3", "-o", str(tmp_path / "g.tif")]) == 2
     line = capsys.readouterr().err.strip()
     assert line.startswith(f"error: {vrt}: band 1") and "holds infinite values (+inf)" in line, line
+
+
+def test_a_file_with_float64_and_integer_bands_is_rewritten_to_float64(scene, tmp_path: Path, capsys) -> None:
+    """Review R7: --type=Float32, chosen from the integer band alone, turned the float64 band's
+    values beyond float32 (made valid by its scale) into +inf."""
+    lst, guidance = scene
+    with rasterio.open(guidance) as src:
+        profile = {**src.profile, "count": 1, "nodata": None}
+    wide = np.full((120, 120), 4e38)
+    wide[5, 5] = np.inf
+    with rasterio.open(tmp_path / "f.tif", "w", **{**profile, "dtype": "float64"}) as dst:
+        dst.write(wide, 1)
+        dst.scales, dst.offsets = (1e-3,), (0.0,)
+    with rasterio.open(tmp_path / "i.tif", "w", **{**profile, "dtype": "int16"}) as dst:
+        dst.write(np.full((120, 120), 7, np.int16), 1)
+    t = profile["transform"]
+    bands = "".join(
+        f'<VRTRasterBand dataType="{kind}" band="{i}"><SimpleSource><SourceFilename>{tmp_path / name}'
+        f"</SourceFilename><SourceBand>1</SourceBand></SimpleSource></VRTRasterBand>"
+        for i, (kind, name) in enumerate([("Float64", "f.tif"), ("Int16", "i.tif")], start=1))
+    vrt = tmp_path / "mixed.vrt"
+    vrt.write_text(f'<VRTDataset rasterXSize="120" rasterYSize="120"><SRS>{profile["crs"].to_wkt()}</SRS>'
+                   f"<GeoTransform>{t.c}, {t.a}, 0, {t.f}, 0, {t.e}</GeoTransform>{bands}</VRTDataset>")
+    capsys.readouterr()
+    assert run(["-q", "guidance", str(lst), f"a,b={vrt}", "--scale", "3", "-o", str(tmp_path / "g.tif")]) == 2
+    line = capsys.readouterr().err.strip()
+    assert '--calc="where(isinf(A), nan, A)" --type=Float64 --outfile=FIXED.tif' in line, line
