@@ -23,6 +23,7 @@ from pipelines.checkpoint import Checkpoint, file_hash, groklst_version
 from pipelines.devices import autocast_for, resolve_device, resolve_precision
 from pipelines.errors import GroklstWarning
 from pipelines.normalize import band_vector, denormalize_lst, normalize_lst
+from pipelines.percent import percent
 from pipelines.raster_names import source_tag
 
 
@@ -172,7 +173,7 @@ class TilePredictor:
         clipped, shares = clip_to_fitted_range(guidance, self.checkpoint)
         if shares and not self._warned_clipping:
             self._warned_clipping = True
-            bands = ", ".join(f"{b} {100 * v:.1f}%" for b, v in shares.items())
+            bands = ", ".join(f"{b} {percent(v)}%" for b, v in shares.items())
             warnings.warn(f"guidance outside the range the fitted model was trained on was clipped "
                           f"to it ({bands} of a batch's pixels): the model may not suit this scene",
                           GroklstWarning, stacklevel=3)

@@ -1,13 +1,13 @@
 """Shares written in per cent for messages and tags, never rounded to a false 0 or 100 %.
 
 A warning that 3 pixels of a million lack data must not say "0.0 %", nor one that 10 pixels of
-a million are covered say "100.0 %" of the rest: decimals are added (up to 6) until neither a
+a million are covered say "100.0 %" of the rest: decimals are added (up to 10) until neither a
 share nor its complement reads as exactly 0 or 100 unless it is.
 """
 
 from __future__ import annotations
 
-MAX_DECIMALS = 6
+MAX_DECIMALS = 10  # one pixel in 1e10 still reads as no 0 or 100 (a 10 m Landsat footprint is 4.4e8)
 
 
 def _decimals(share: float) -> int:
