@@ -278,7 +278,8 @@ class MaskNesting:
                                  "assign one, e.g. gdal_edit.py -a_srs EPSG:XXXX (the CRS of the other)")
         if mask.crs != src.crs:
             raise InputError(mask_path, f"CRS {mask.crs} differs from that of {display_name(path)} ({src.crs})",
-                             _onto_grid_hint(src, mask, mask_path, rule, sizes_nest=False, raster_path=path))
+                             _onto_grid_hint(src, mask, mask_path, rule, sizes_nest=False, raster_path=path,
+                                             uncovered=True))  # reprojected, its corners leave parts unreached
         st, mt = src.transform, mask.transform
         finer = mt.a < st.a
         (fine, fine_src), coarse = ((mt, mask), st) if finer else ((st, src), mt)
@@ -286,11 +287,12 @@ class MaskNesting:
         what = (f"does not nest in the grid of {display_name(path)} (pixel size {mt.a:.10g} x {-mt.e:.10g} "
                 f"{units} against {st.a:.10g} x {-st.e:.10g} {units}: one must be a whole multiple of the other, the "
                 "same in x and y)")
-        ratio_hint = _onto_grid_hint(src, mask, mask_path, rule, sizes_nest=False)
+        reaches = _footprint_holds(mask.bounds, src.bounds)
+        ratio_hint = _onto_grid_hint(src, mask, mask_path, rule, sizes_nest=False, uncovered=not reaches)
         factor = nesting_factor(coarse.a, fine.a, fine_src.width, what, mask_path, ratio_hint)
         if nesting_factor(-coarse.e, -fine.e, fine_src.height, what, mask_path, ratio_hint) != factor:
             raise InputError(mask_path, what, ratio_hint)
-        offset_hint = _onto_grid_hint(src, mask, mask_path, rule, sizes_nest=True)
+        offset_hint = _onto_grid_hint(src, mask, mask_path, rule, sizes_nest=True, uncovered=not reaches)
         col_off = _whole_pixels((st.c - mt.c) / fine.a, "x", path, mask_path, offset_hint)
         row_off = _whole_pixels((st.f - mt.f) / fine.e, "y", path, mask_path, offset_hint)
         nesting = cls(factor, finer, row_off, col_off)
@@ -370,6 +372,12 @@ def _onto_grid_hint(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, m
     return (f"use the mask delivered with the data, or {first}warp it onto the raster's grid: gdalwarp {target}"
             f"-r {'max' if plain else 'near'} -te {left} {bottom} {right} {top} -tr {res[0]:.10g} {res[1]:.10g} "
             f"{_shell_name(mask_path)} mask_on_grid.tif ({why})")
+
+
+def _footprint_holds(outer: rasterio.coords.BoundingBox, inner: rasterio.coords.BoundingBox) -> bool:
+    """Whether the footprint ``outer`` holds ``inner`` (same CRS)."""
+    return (outer.left <= inner.left and outer.bottom <= inner.bottom
+            and outer.right >= inner.right and outer.top >= inner.top)
 
 
 def _unknown_fill(mask: rasterio.DatasetReader, rule: MaskRule) -> str | None:

@@ -58,9 +58,10 @@ def test_a_half_pixel_origin_offset_is_named_and_the_hinted_warp_makes_the_mask_
     assert line == (
         f"error: {LANDCOVER}: does not nest in the grid of {T1} (offset of 0.50 pixel in x; the pixel sizes "
         "do nest) (hint: use the mask delivered with the data, or warp it onto the raster's grid: gdalwarp "
-        f"-r near -te 396705 5747415 415005 5763315 -tr 10 10 {LANDCOVER} mask_on_grid.tif (near, at a pixel size "
-        "no coarser than the mask's: class codes and QA bits must not be maxed or averaged, and -r near onto "
-        "coarser pixels drops flags))")
+        f"-dstnodata 2 -r near -te 396705 5747415 415005 5763315 -tr 10 10 {LANDCOVER} mask_on_grid.tif (near, at a "
+        "pixel size no coarser than the mask's: class codes and QA bits must not be maxed or averaged, and -r near "
+        "onto coarser pixels drops flags; -dstnodata 2: the part the mask does not reach is unknown, which groklst "
+        "flags, not 0, clear))")  # the map starts 5 m inside the scene's west edge
     assert not out.exists()
     aligned = tmp_path / "mask_on_grid.tif"
     warp_as_hinted(line, aligned)
@@ -77,8 +78,9 @@ def test_a_pixel_size_that_does_not_divide_is_named_and_the_hint_warps_to_the_ra
     assert only_error(capsys) == (
         f"error: {B11}: does not nest in the grid of {T1} (pixel size 20 x 20 m against 30 x 30 m: one must "
         "be a whole multiple of the other, the same in x and y) (hint: use the mask delivered with the data, "
-        f"or warp it onto the raster's grid: gdalwarp -r max -te 396705 5747415 415005 5763315 -tr 30 30 "
-        f"{B11} mask_on_grid.tif (max: a pixel is flagged when any mask pixel in it is))")
+        f"or warp it onto the raster's grid: gdalwarp -dstnodata nan -r max -te 396705 5747415 415005 5763315 -tr 30 "
+        f"30 {B11} mask_on_grid.tif (max: a pixel is flagged when any mask pixel in it is; -dstnodata nan: the part "
+        "the mask does not reach is unknown, which groklst flags, not 0, clear))")  # B11 starts 15 m inside
 
 
 def test_an_origin_offset_in_y_is_named_in_pixels_of_the_finer_grid(tmp_path: Path, capsys) -> None:

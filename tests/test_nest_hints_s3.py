@@ -262,8 +262,8 @@ def pixels_under(lst: Path, points: np.ndarray) -> int:
 @needs_gdalwarp
 @pytest.mark.skipif(not B10.is_file(), reason=f"no Landsat clip {B10.name}")
 @pytest.mark.parametrize("background, flag, rule, warp", [
-    (0, 1, (), "-r max -te 399705 5757915 402105 5760315 -tr 30 30 "),
-    (5, 3, ("--values", "3"), "-r near -te 399705 5757915 402105 5760315 -tr 5 5 "),
+    (0, 1, (), "-dstnodata 255 -r max -te 399705 5757915 402105 5760315 -tr 30 30 "),
+    (5, 3, ("--values", "3"), "-dstnodata 3 -r near -te 399705 5757915 402105 5760315 -tr 5 5 "),
 ])
 def test_a_mask_in_another_crs_gets_the_full_warp(tmp_path: Path, capsys, background: int, flag: int,
                                                    rule: tuple[str, ...], warp: str) -> None:
@@ -298,7 +298,7 @@ def test_a_raster_crs_without_an_epsg_code_is_written_to_a_wkt_file(tmp_path: Pa
     assert mask("lst.tif", "m.tif", "-o", "masked.tif") == 2
     line = only_error(capsys)
     assert ("(hint: use the mask delivered with the data, or write the raster's CRS (gdalsrsinfo -o wkt lst.tif > "
-            "raster_crs.wkt) and warp it onto the raster's grid: gdalwarp -t_srs raster_crs.wkt -r max -te "
+            "raster_crs.wkt) and warp it onto the raster's grid: gdalwarp -t_srs raster_crs.wkt -dstnodata 255 -r max -te "
             "396705 5762715 397305 5763315 -tr 30 30 m.tif mask_on_grid.tif (max: ") in line, line
     srsinfo = re.search(r"\((gdalsrsinfo .*?)\)", line).group(1)
     subprocess.run(srsinfo, shell=True, check=True)
@@ -395,3 +395,25 @@ def test_a_mask_that_does_not_cover_is_warped_with_the_rest_unknown(tmp_path: Pa
     run_printed(line.replace("mask_on_grid.tif", str(tmp_path / "mask_on_grid.tif")), " (")
     assert mask(lst, tmp_path / "mask_on_grid.tif", *rule, "-o", out, "--json") == 0
     assert json.loads(capsys.readouterr().out)["masked"] == masked  # the uncovered half, none of the clear one
+
+
+@needs_gdalwarp
+def test_a_mask_in_another_crs_reaching_part_of_the_raster_leaves_the_rest_unknown(tmp_path: Path, capsys,
+                                                                                 monkeypatch) -> None:
+    """Review R8: the other-CRS hint had no -dstnodata, so gdalwarp filled the part a partial mask
+    does not reach with 0 (clear) and nothing there was masked."""
+    monkeypatch.chdir(tmp_path)
+    lst = raster(tmp_path / "lst.tif", np.full((40, 40), 300.0), origin=(396705, 5763315))
+    (x,), (y,) = rasterio.warp.transform(CRS.from_epsg(32632), CRS.from_epsg(32633), [396705.0], [5763315.0])
+    with rasterio.open(tmp_path / "m33.tif", "w", driver="GTiff", width=150, height=70, count=1, dtype="uint8",
+                       crs="EPSG:32633", transform=rasterio.transform.from_origin(round(x) - 300, round(y) + 300,
+                                                                                   10, 10)) as dst:
+        dst.write(np.zeros((70, 150), np.uint8), 1)  # clear everywhere it reaches: the top of the raster
+    capsys.readouterr()
+    assert mask("lst.tif", "m33.tif", "-o", "masked.tif") == 2
+    line = only_error(capsys)
+    assert "gdalwarp -t_srs EPSG:32632 -dstnodata 255 -r max " in line, line
+    run_printed(line, " (max")
+    assert mask("lst.tif", "mask_on_grid.tif", "-o", "masked.tif", "--json") == 0
+    masked = json.loads(capsys.readouterr().out)["masked"]
+    assert 800 < masked < 1600  # the part below the mask's reach (about two thirds), not 0
