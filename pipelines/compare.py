@@ -234,8 +234,29 @@ def _onto_crs_hint(path: Path, grid: Grid, reference: Grid, reference_path: Path
     kx, ky = (max(1, math.floor(r / c + ALIGNMENT_TOLERANCE)) for r, c in zip(res, reference.res))
     t = reference.transform
     edges = Affine(t.a * kx, 0, t.c, 0, t.e * ky, t.f)
+    first, t_srs = target_crs(reference.crs, reference_path, "reference")
     return _onto_grid_hint(path, there, edges, _nesting_res((edges.a, -edges.e), res),
-                           target_crs(reference.crs, reference_path, "reference"))
+                           (first, t_srs + _outside_nodata(path)))
+
+
+def _outside_nodata(path: Path) -> str:
+    """The ``-dstnodata`` for a raster reprojected onto the reference's grid: the box around its
+    turned footprint has corners it does not reach, which gdalwarp fills with 0 where the raster
+    declares no nodata, scored as 0 degC or refused as a fill (review R8). None needed where it
+    declares one (gdalwarp fills with it)."""
+    if _streamed(path):
+        return "-dstnodata nan "
+    try:
+        with rasterio.open(path) as src:
+            nodata, dtype = src.nodata, np.dtype(src.dtypes[0])
+    except rasterio.errors.RasterioIOError:
+        return "-dstnodata nan "
+    if nodata is not None:
+        return ""
+    if dtype.kind == "f":
+        return "-dstnodata nan "
+    info = np.iinfo(dtype)
+    return f"-dstnodata {info.max if info.min == 0 else info.min} "
 
 
 def _nesting_res(coarse: tuple[float, float], res: tuple[float, float]) -> tuple[float, float]:

@@ -417,3 +417,24 @@ def test_a_mask_in_another_crs_reaching_part_of_the_raster_leaves_the_rest_unkno
     assert mask("lst.tif", "mask_on_grid.tif", "-o", "masked.tif", "--json") == 0
     masked = json.loads(capsys.readouterr().out)["masked"]
     assert 800 < masked < 1600  # the part below the mask's reach (about two thirds), not 0
+
+
+@needs_gdalwarp
+def test_a_candidate_in_another_crs_without_nodata_is_not_scored_with_zeros(tmp_path: Path, capsys,
+                                                                          monkeypatch) -> None:
+    """Review R8: the box around a turned candidate has corners it does not reach, which gdalwarp
+    filled with 0: a Celsius candidate identical to the reference scored RMSE 2.85 K, exit 0."""
+    monkeypatch.chdir(tmp_path)
+    raster(tmp_path / "ref.tif", np.full((40, 40), 288.15), origin=(396705, 5763315))
+    (x,), (y,) = rasterio.warp.transform(CRS.from_epsg(32632), CRS.from_epsg(32633), [396705.0], [5763315.0])
+    with rasterio.open(tmp_path / "cand.tif", "w", driver="GTiff", width=120, height=120, count=1, dtype="float32",
+                       crs="EPSG:32633", transform=rasterio.transform.from_origin(round(x) - 100, round(y) + 100,
+                                                                                   10, 10)) as dst:
+        dst.write(np.full((1, 120, 120), 15.0, np.float32))  # 15 degC = 288.15 K, no nodata declared
+    capsys.readouterr()
+    assert run(["-q", "compare", "ref.tif", "cand.tif"]) == 2
+    line = only_error(capsys)
+    assert "gdalwarp -t_srs EPSG:32632 -dstnodata nan -r average " in line, line
+    run_printed(line, ", then compare")
+    scores = compare_json(capsys, Path("ref.tif"), Path("cand_on_grid.tif"))
+    assert scores["rows"][0]["rmse"] < 1e-3, scores
