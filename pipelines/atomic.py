@@ -273,8 +273,9 @@ _HFA_MAGIC = b"EHFA_HEADER_TAG"
 def _erdas_overviews(target: Path) -> list[Path]:
     """The ERDAS ``.aux`` files GDAL would attach to ``target`` as its overviews (ArcGIS,
     ``gdaladdo --config USE_RRD YES``): ``NAME.aux`` or ``STEM.aux`` (``.AUX`` too) that is an
-    HFA file naming ``target`` as the file it depends on. GDAL checks that name, so another
-    file's ``.aux`` (``out.aux`` of ``out.tif`` beside ``out.png``) or a text note is none."""
+    HFA file depending on ``target`` (its name in any letter case) or on a file that is not there
+    (GDAL then takes it as ``target``'s). Another existing file's ``.aux`` (``out.aux`` of
+    ``out.tif`` beside ``out.png``) or a text note is none."""
     names = {f"{target.name}.aux", f"{target.name}.AUX"}
     if target.suffix:
         names |= {f"{target.stem}.aux", f"{target.stem}.AUX"}
@@ -286,9 +287,21 @@ def _erdas_overviews(target: Path) -> list[Path]:
                 head = fh.read(65536)
         except OSError:
             continue
-        if head.startswith(_HFA_MAGIC) and target.name.encode() in head:
+        if head.startswith(_HFA_MAGIC) and not _depends_on_another(head, target):
             found.append(path)
     return found
+
+
+_FILE_NAME = re.compile(rb"([^\x00-\x1f\s{}:,;/\\]{1,250}\.[A-Za-z0-9]{1,5})\x00")
+
+
+def _depends_on_another(head: bytes, target: Path) -> bool:
+    """Whether the HFA ``head`` names, as the file it depends on, an existing file beside
+    ``target`` other than ``target`` itself (GDAL then leaves the .aux to that file)."""
+    named = {m.decode("ascii", "replace") for m in _FILE_NAME.findall(head)}
+    if any(n.lower() == target.name.lower() for n in named):
+        return False
+    return any(target.with_name(n).is_file() for n in named)
 
 
 def refuse_input_as_output(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str] | None]) -> None:

@@ -178,3 +178,17 @@ def test_an_aux_gdal_would_not_attach_is_no_refusal(tmp_path: Path, sample, cont
     else:  # a note that is no ERDAS file blocks nothing
         assert downscale(lst, out, "--overwrite") == 0
     assert (tmp_path / "out.aux").read_bytes() == content
+
+
+@pytest.mark.parametrize("depends_on", [b"data.tif", b"OUT.TIF"], ids=["missing-file", "other-case"])
+def test_an_aux_gdal_takes_as_the_outputs_is_refused(tmp_path: Path, sample, capsys, depends_on: bytes) -> None:
+    """Review R8: GDAL attaches an ERDAS .aux that names a file which is not there, or the output
+    in another letter case; 959d2c0 only refused one naming the output exactly."""
+    lst, _, _ = sample
+    out = tmp_path / "out.tif"
+    aux = tmp_path / "out.aux"
+    aux.write_bytes(ERDAS_AUX.replace(b"out.tif", depends_on))
+    capsys.readouterr()
+    assert downscale(lst, out) == 2
+    assert capsys.readouterr().err.startswith(f"error: {aux}: a GDAL overview file of the output out.tif lies here")
+    assert not out.exists()
