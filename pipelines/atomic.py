@@ -258,11 +258,15 @@ _SIDECAR_HINT = "remove or rename it yourself, or name another output; groklst d
 
 
 def _sidecars(target: Path) -> tuple[list[Path], list[Path]]:
-    """The entries beside ``target`` that GDAL reads as its external mask (``NAME.msk``) and its
-    external overviews (``NAME.ovr``, in any letter case: GDAL matches its folder listing ASCII
-    case-insensitively, and looks for ``.OVR`` too; or an ERDAS ``.aux``, :func:`_erdas_overviews`)."""
-    pattern = re.compile(re.escape(target.name) + r"\.(msk|ovr)", re.IGNORECASE | re.ASCII)
-    found = sorted(Path(entry.path) for entry in _matching(target.parent, pattern))
+    """The files beside ``target`` that GDAL reads as its external mask (``NAME.msk``) and its
+    external overviews (``NAME.ovr``, or an ERDAS ``.aux``, :func:`_erdas_overviews`). GDAL matches
+    the folder's listing case-insensitively; listing a folder of 100,000 outputs for every scene
+    is what the stale-file cleanup was made to avoid (one listing per output), so the spellings
+    found in practice are looked up instead: the name as written, in capitals and in lower case,
+    with ``.msk``/``.MSK`` and ``.ovr``/``.OVR`` (a mixed ``Out.tif.Msk`` is not)."""
+    spellings = {target.with_name(f"{name}{ext}") for name in (target.name, target.name.upper(), target.name.lower())
+                 for ext in (".msk", ".MSK", ".ovr", ".OVR")}
+    found = sorted(path for path in spellings if os.path.lexists(path))
     masks = [p for p in found if p.suffix.lower() == ".msk"]
     return masks, [p for p in found if p.suffix.lower() == ".ovr"] + _erdas_overviews(target)
 
