@@ -99,6 +99,21 @@ def guidance_values(path: Path) -> np.ndarray:
         return read_values(src, list(range(1, 11)), Window(0, 0, 120, 120), path, dtype=np.float64)
 
 
+def separate_vrt(folder: Path, profile: dict, bands: list[tuple[str, str]]) -> Path:
+    """``folder/mixed.vrt`` stacking the one-band files ``bands`` ((GDAL data type, name in
+    ``folder``)) on ``profile``'s grid: a file whose bands differ in data type."""
+    t = profile["transform"]
+    sources = "".join(
+        f'<VRTRasterBand dataType="{kind}" band="{i}"><SimpleSource><SourceFilename>{folder / name}'
+        f"</SourceFilename><SourceBand>1</SourceBand></SimpleSource></VRTRasterBand>"
+        for i, (kind, name) in enumerate(bands, start=1))
+    vrt = folder / "mixed.vrt"
+    vrt.write_text(f'<VRTDataset rasterXSize="{profile["width"]}" rasterYSize="{profile["height"]}">'
+                   f'<SRS>{profile["crs"].to_wkt()}</SRS>'
+                   f"<GeoTransform>{t.c}, {t.a}, 0, {t.f}, 0, {t.e}</GeoTransform>{sources}</VRTDataset>")
+    return vrt
+
+
 CALC = r"(gdal_calc\.py -A FILE .*? --outfile=FIXED\.tif)"
 
 
@@ -271,14 +286,7 @@ def test_a_refusal_in_a_vrt_of_bands_of_different_types_names_the_file(scene, tm
         dst.write(floats, 1)
     with rasterio.open(tmp_path / "u8.tif", "w", **{**profile, "dtype": "uint8"}) as dst:
         dst.write(np.full((120, 120), 7, np.uint8), 1)
-    t = profile["transform"]
-    bands = "".join(
-        f'<VRTRasterBand dataType="{kind}" band="{i}"><SimpleSource><SourceFilename>{tmp_path / name}'
-        f"</SourceFilename><SourceBand>1</SourceBand></SimpleSource></VRTRasterBand>"
-        for i, (kind, name) in enumerate([("Float32", "f.tif"), ("Byte", "u8.tif")], start=1))
-    vrt = tmp_path / "mixed.vrt"
-    vrt.write_text(f'<VRTDataset rasterXSize="120" rasterYSize="120"><SRS>{profile["crs"].to_wkt()}</SRS>'
-                   f"<GeoTransform>{t.c}, {t.a}, 0, {t.f}, 0, {t.e}</GeoTransform>{bands}</VRTDataset>")
+    vrt = separate_vrt(tmp_path, profile, [("Float32", "f.tif"), ("Byte", "u8.tif")])
     capsys.readouterr()
     assert run(["-q", "guidance", str(lst), str(vrt), "--scale", "3", "-o", str(tmp_path / "g.tif")]) == 2
     line = capsys.readouterr().err.strip()
@@ -298,14 +306,7 @@ def test_a_file_with_float64_and_integer_bands_is_rewritten_to_float64(scene, tm
         dst.scales, dst.offsets = (1e-3,), (0.0,)
     with rasterio.open(tmp_path / "i.tif", "w", **{**profile, "dtype": "int16"}) as dst:
         dst.write(np.full((120, 120), 7, np.int16), 1)
-    t = profile["transform"]
-    bands = "".join(
-        f'<VRTRasterBand dataType="{kind}" band="{i}"><SimpleSource><SourceFilename>{tmp_path / name}'
-        f"</SourceFilename><SourceBand>1</SourceBand></SimpleSource></VRTRasterBand>"
-        for i, (kind, name) in enumerate([("Float64", "f.tif"), ("Int16", "i.tif")], start=1))
-    vrt = tmp_path / "mixed.vrt"
-    vrt.write_text(f'<VRTDataset rasterXSize="120" rasterYSize="120"><SRS>{profile["crs"].to_wkt()}</SRS>'
-                   f"<GeoTransform>{t.c}, {t.a}, 0, {t.f}, 0, {t.e}</GeoTransform>{bands}</VRTDataset>")
+    vrt = separate_vrt(tmp_path, profile, [("Float64", "f.tif"), ("Int16", "i.tif")])
     capsys.readouterr()
     assert run(["-q", "guidance", str(lst), f"a,b={vrt}", "--scale", "3", "-o", str(tmp_path / "g.tif")]) == 2
     line = capsys.readouterr().err.strip()
