@@ -38,7 +38,7 @@ from groklst_cli.commands._scene_reports import (
 from groklst_cli.console import info, progress, state, warn
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
-from groklst_cli.path_options import file_to_write, not_empty
+from groklst_cli.path_options import not_empty, typed_file_to_write
 from pipelines.atomic import check_writable, missing_folders, remove_if_empty, resolved, same_path
 from pipelines.errors import InputError
 from pipelines.fit_options import DEFAULT_CANDIDATES, FitOptions
@@ -157,18 +157,6 @@ def _one_output(named: list[str], output: Optional[str], out_dir: Optional[str])
     from pipelines.scenes import output_for
 
     return TypedNames({}, out_dir).output(str(output_for(named[0], out_dir or ".")))
-
-
-def _file_as_typed(hint: str, option: str = "-o") -> Callable[[str], str]:
-    """:func:`file_to_write`'s check of a file option, the name kept as typed (``./o.tif``,
-    which pathlib folds to ``o.tif``): a scene's line names it so."""
-    check = file_to_write(hint, option)
-
-    def parse(value: str) -> str:
-        check(value)
-        return value
-
-    return parse
 
 
 def _stdin_text() -> str:
@@ -382,7 +370,7 @@ def downscale(
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Trained checkpoint (default: the shipped mocolsk-lite x3 SDGSAT-1 model)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", callback=lower_case, help="Use a non-learned interpolator instead: bicubic or bilinear; with --fit, the one method to fit (a network, tsharp, gwr, dms or mlp; default: compare --fit-candidates)."),
     scale: Optional[int] = typer.Option(None, "--scale", "-s", min=2, help="With --model bicubic or bilinear: no guidance; the output grid is the LST grid with pixels SCALE times smaller."),
-    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="<Path>", parser=_file_as_typed("name the file, e.g. DIR/scene_10m.tif, or give --out-dir DIR"), help="Output GeoTIFF (one input only)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="<Path>", parser=typed_file_to_write("name the file, e.g. DIR/scene_10m.tif, or give --out-dir DIR"), help="Output GeoTIFF (one input only)."),
     out_dir: Optional[str] = typer.Option(None, "--out-dir", metavar="<path>", parser=not_empty("--out-dir", "name a folder, e.g. --out-dir out, or drop --out-dir to write into the current folder", str), help="Folder for outputs, named <input>_downscaled.tif (default: current folder)."),
     tile: int = typer.Option(768, "--tile", min=8, help="Tile size in output pixels, rounded down to whole LR pixels (10 at x3: 9); at least 24 once rounded: smaller tiles cost mostly per-tile overhead (12 px: 50x the default's time)."),
     overlap: int = typer.Option(64, "--overlap", min=0, help="Overlap between tiles in output pixels, blended smoothly; rounded down to whole LR pixels; at most half the tile; under 15 once rounded, seams show (a warning)."),
@@ -421,7 +409,7 @@ def downscale(
     align: bool = typer.Option(False, "--align", help="Resample --guidance onto each input's LST grid first (any CRS, resolution, origin; as groklst guidance does)."),
     cog: bool = typer.Option(False, "--cog", help="Write a Cloud-Optimized GeoTIFF (tiled, overviews): the choice for archives."),
     overviews: bool = typer.Option(False, "--overviews", help="Add internal overviews (average)."),
-    quicklook: Optional[str] = typer.Option(None, "--quicklook", metavar="<Path>", parser=_file_as_typed("name the PNG, e.g. DIR/look.png", "--quicklook"), help="Also write a PNG of input vs output (one input only)."),
+    quicklook: Optional[str] = typer.Option(None, "--quicklook", metavar="<Path>", parser=typed_file_to_write("name the PNG, e.g. DIR/look.png", "--quicklook"), help="Also write a PNG of input vs output (one input only)."),
     dem: Optional[Path] = typer.Option(None, "--dem", help="With SDGSAT-1 product folders as input: the DEM for the guidance (as groklst ingest --dem)."),
     coregister: Optional[bool] = typer.Option(None, "--coregister/--no-coregister", help="With SDGSAT-1 product folders as input: move the LST onto the MII, and TIS B3 onto B2, when they are misregistered (default, as groklst ingest)."),
     destripe: Optional[bool] = typer.Option(None, "--destripe/--no-destripe", help="With SDGSAT-1 product folders as input: remove TIS B2's detector stripes (as groklst ingest --destripe; off by default)."),
