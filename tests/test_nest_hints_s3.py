@@ -48,7 +48,10 @@ def only_error(capsys) -> str:
 
 
 def run_printed(line: str, end: str) -> None:
-    """Run the gdalwarp command a hint prints (from ``gdalwarp`` to ``end``) as a shell would."""
+    """Run the gdalwarp command a hint prints (from ``gdalwarp`` to ``end``) as a shell would; the
+    test stops here (skipped) where gdalwarp is not installed, its hint text checked already."""
+    if GDALWARP is None:
+        pytest.skip("gdalwarp is not installed: the printed command is not run")
     command = re.search(rf"(gdalwarp .*?){re.escape(end)}", line).group(1)
     subprocess.run(["gdalwarp", "-q", *shlex.split(command)[1:]], check=True)
 
@@ -72,8 +75,6 @@ def test_a_shifted_candidate_gets_the_reference_grid_and_bilinear(tmp_path: Path
         "it onto a grid that nests: gdalwarp -r bilinear -te 396735 5762115 397905 5763285 -tr 30 30 "
         f"{candidate} {tmp_path / 'cand_on_grid.tif'}, then compare that (bilinear: its pixel size stays and the "
         "grid only moves; average where pixels grow))")
-    if GDALWARP is None:
-        pytest.skip("gdalwarp is not installed: the printed command is not run")
     run_printed(line, ", then compare")
     row = compare_json(capsys, reference, tmp_path / "cand_on_grid.tif")["rows"][0]
     assert row["rmse"] < 1e-3  # the same plane: the bilinear warp found the reference's values
@@ -145,8 +146,6 @@ def test_a_finer_mask_that_does_not_nest_is_warped_without_losing_its_flag(
     why = ("max: a pixel is flagged when any mask pixel in it is" if not rule else
            "near, at a pixel size no coarser than the mask's: class codes and QA bits must not be maxed or averaged")
     assert why in line
-    if GDALWARP is None:
-        pytest.skip("gdalwarp is not installed: the printed command is not run")
     run_printed(line.replace("mask_on_grid.tif", str(tmp_path / "mask_on_grid.tif")), " (")
     assert mask(st, tmp_path / "mask_on_grid.tif", *rule, "-o", out, "--json") == 0
     assert json.loads(capsys.readouterr().out)["masked"] == 4  # the 2 x 2 ST pixels the flag lies in
@@ -179,8 +178,6 @@ def test_a_piped_candidate_gets_placeholders_not_a_file_in_dev(tmp_path: Path, c
         f"stream to a file (IN.tif) first, then warp it onto a grid that nests: gdalwarp {SHIFTED_HINT}IN.tif "
         "IN_on_grid.tif, then compare that (bilinear: its pixel size stays and the grid only moves; average where "
         "pixels grow))"]
-    if GDALWARP is None:
-        pytest.skip("gdalwarp is not installed: the printed command is not run")
     monkeypatch.chdir(tmp_path)
     shutil.copy(candidate, tmp_path / "IN.tif")  # the stream saved to a file, as the hint says
     run_printed(done.stderr, ", then compare")
@@ -198,8 +195,6 @@ def test_a_candidate_named_with_a_dash_is_printed_as_a_path(tmp_path: Path, caps
         "error: ./-x.tif: grid does not nest in the coarsest raster's (offset of 0.33 pixel in x) (hint: warp it "
         f"onto a grid that nests: gdalwarp {SHIFTED_HINT}./-x.tif ./-x_on_grid.tif, then compare that (bilinear: "
         "its pixel size stays and the grid only moves; average where pixels grow))")
-    if GDALWARP is None:
-        pytest.skip("gdalwarp is not installed: the printed command is not run")
     run_printed(line, ", then compare")
     assert compare_json(capsys, reference, tmp_path / "-x_on_grid.tif")["rows"][0]["rmse"] < 1e-3
 
@@ -214,8 +209,6 @@ def test_a_mask_named_with_a_dash_is_printed_as_a_path(tmp_path: Path, capsys, m
     assert line.startswith("error: ./-m.tif: does not nest in the grid of ST_B10.TIF ")
     assert ("gdalwarp -r max -te 396705 5761215 399405 5763315 -tr 30 30 ./-m.tif mask_on_grid.tif (max: "
             in line), line
-    if GDALWARP is None:
-        pytest.skip("gdalwarp is not installed: the printed command is not run")
     run_printed(line, " (max")
     assert mask(st, "mask_on_grid.tif", "-o", "masked.tif", "--json") == 0
     assert json.loads(capsys.readouterr().out)["masked"] == 4
@@ -340,8 +333,6 @@ def test_a_candidate_in_another_crs_gets_the_full_warp_onto_the_reference(tmp_pa
         "that nests: gdalwarp -t_srs EPSG:32632 -r average -te 396615 5762925 397125 5763435 -tr 15 15 "
         f"{candidate} {tmp_path / 'cand_on_grid.tif'}, then compare that (average: its pixels grow, so each "
         "becomes the mean of those it covers))")
-    if GDALWARP is None:
-        pytest.skip("gdalwarp is not installed: the printed command is not run")
     run_printed(line, ", then compare")
     assert compare_json(capsys, reference, tmp_path / "cand_on_grid.tif")["rows"][0]["rmse"] < 1e-3
 
@@ -390,8 +381,6 @@ def test_a_mask_that_does_not_cover_is_warped_with_the_rest_unknown(tmp_path: Pa
                            f"5762115 397905 5763315 -tr 30 30 {flags} mask_on_grid.tif ({method}"), line
     assert line.endswith(f"; {fill.strip()}: the part the mask does not reach is unknown, which groklst flags, not 0, "
                          "clear))" if fill else "drops flags))" if rule else "in it is))"), line
-    if GDALWARP is None:
-        pytest.skip("gdalwarp is not installed: the printed command is not run")
     run_printed(line.replace("mask_on_grid.tif", str(tmp_path / "mask_on_grid.tif")), " (")
     assert mask(lst, tmp_path / "mask_on_grid.tif", *rule, "-o", out, "--json") == 0
     assert json.loads(capsys.readouterr().out)["masked"] == masked  # the uncovered half, none of the clear one
