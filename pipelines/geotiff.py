@@ -304,18 +304,19 @@ def _refusal(path: str | os.PathLike[str], band: str, what: str, found: np.ndarr
 @dataclass(frozen=True)
 class FileFacts:
     """What a hint must know of a whole raster to fix its unusable values without damaging it:
-    a GeoTIFF holds one nodata for all its bands, and gdal_calc.py drops scale/offset."""
+    a GeoTIFF holds one nodata for all its bands, and gdal_calc.py drops scale/offset and units."""
 
     nodata: float | None = None  # the file's declared nodata
     unusable: frozenset[float] = frozenset()  # every band's +-inf and beyond-range stored values in the part read
     scaling: tuple[tuple[float, float], ...] = ()  # every band's (scale, offset)
     calc_type: str = ""  # gdal_calc.py's --type for a file with integer bands, whose NaN would be written as 0
+    units: tuple[str, ...] = ()  # every band's unit, '' where none
 
     def rewrite(self, calc: str) -> str:
         """The gdal_calc.py command that writes ``calc``'s NaN as nodata, and what it loses."""
         typed = f" --type={self.calc_type}" if self.calc_type else ""
         return (f'gdal_calc.py -A FILE --allBands=A --calc="{calc}"{typed} --outfile=FIXED.tif '
-                f"({_calc_keeps(self.scaling)})")
+                f"({_calc_keeps(self.scaling, self.units)})")
 
 
 def _file_facts(src: rasterio.DatasetReader, window: Window, path: str | os.PathLike[str]) -> FileFacts:
@@ -334,7 +335,8 @@ def _file_facts(src: rasterio.DatasetReader, window: Window, path: str | os.Path
     kinds = [np.dtype(t) for t in src.dtypes]
     wide = any(t.itemsize >= (8 if t.kind == "f" else 4) for t in kinds)  # float64, or integers float32 rounds
     calc_type = "" if all(t.kind == "f" for t in kinds) else ("Float64" if wide else "Float32")
-    return FileFacts(declared[0] if declared else None, frozenset(unusable), scaling, calc_type)
+    units = tuple(unit or "" for unit in src.units)
+    return FileFacts(declared[0] if declared else None, frozenset(unusable), scaling, calc_type, units)
 
 
 def _declared_scaling(src: rasterio.DatasetReader, band: int) -> tuple[float, float]:
@@ -352,15 +354,29 @@ _CALC_KEEPS = ("gdal_calc.py keeps only grid, projection and nodata: give the ba
                "(--guidance-bands, or NAME1,NAME2=FILE to groklst guidance)")
 
 
-def _calc_keeps(scaling: Sequence[tuple[float, float]]) -> str:
-    """What the gdal_calc.py rewrite loses, and for a scaled file the command that restores
-    its scale/offset (GDAL 3.6's gdal_edit.py takes one value per band, or one for all): without
-    them the stored numbers read as values, and the next run refused them."""
-    if all(pair == (1.0, 0.0) for pair in scaling):
-        return _CALC_KEEPS
-    scales, offsets = ([pair[i] for pair in scaling] for i in (0, 1))
-    return (f"{_CALC_KEEPS}; it drops scale/offset too: restore them with gdal_edit.py -scale "
-            f"{_numbers(scales)} -offset {_numbers(offsets)} FIXED.tif")
+def _calc_keeps(scaling: Sequence[tuple[float, float]], units: Sequence[str]) -> str:
+    """What the gdal_calc.py rewrite loses, and the gdal_edit.py command that restores a scaled
+    file's scale/offset (one value per band, or one for all: without them the stored numbers read
+    as values, and the next run refused them) and its bands' units where all bands share one
+    (GDAL 3.6's gdal_edit.py -units sets every band alike: different units are named as lost)."""
+    options, dropped = [], []
+    if any(pair != (1.0, 0.0) for pair in scaling):
+        scales, offsets = ([pair[i] for pair in scaling] for i in (0, 1))
+        options.append(f"-scale {_numbers(scales)} -offset {_numbers(offsets)}")
+        dropped.append("scale/offset")
+    shared = set(units) if any(units) else set()
+    if len(shared) == 1:
+        options.append(f"-units {shlex.quote(units[0])}")
+        dropped.append(f"units ({units[0]})")
+    restore = f": restore them with gdal_edit.py {' '.join(options)} FIXED.tif" if options else ""
+    text = f"{_CALC_KEEPS}; it drops {' and '.join(dropped)} too{restore}" if dropped else _CALC_KEEPS
+    return text + (f"; {_lost_units(units)}" if len(shared) > 1 else "")
+
+
+def _lost_units(units: Sequence[str]) -> str:
+    """Which bands' ``units`` (they differ) the rewrite loses for good: no GDAL 3.6 tool sets one band's unit."""
+    named = ", ".join(f"band {band} {unit}" for band, unit in enumerate(units, start=1) if unit)
+    return f"the bands' units are lost too ({named}): GDAL 3.6's gdal_edit.py -units sets one unit for every band"
 
 
 def _numbers(values: Sequence[float]) -> str:
@@ -386,8 +402,8 @@ def _infinite_hint(values: np.ndarray, facts: FileFacts) -> str:
     """How to make the infinite ``values`` nodata: declare the one sign present (the file keeps
     all its metadata) where that damages nothing (:func:`_not_declarable`), else rewrite them as
     NaN (gdal_calc.py: band names, scale/offset and units are lost, so downscale then takes the
-    bands in order)."""
-    rewrite = facts.rewrite("where(isinf(A), nan, A)")
+    bands in order), with any value beyond float32's range another band holds (:func:`_nan_calc`)."""
+    rewrite = facts.rewrite(_nan_calc(values.tolist(), facts))
     distinct = sorted(set(values.tolist()))
     why_not = _not_declarable(distinct, facts)
     if why_not:
@@ -405,10 +421,19 @@ def _beyond_hint(values: np.ndarray, scaled: str, facts: FileFacts) -> str:
         value = repr(distinct[0].item())  # exact: a float32 value printed as float32 reads back larger
         fix = f"if {value} is a fill value, declare it nodata: gdal_edit.py -a_nodata {value} FILE"
     else:
-        least = min(abs(v) for v in set(distinct.tolist()) | facts.unusable if math.isfinite(v))
-        fix = (f"set them to nodata{f' ({why_not})' if why_not else ''}: "
-               f"{facts.rewrite(f'where(abs(1.0 * A) >= {least!r}, nan, A)')}")  # 1.0 *: int16 abs(-32768) < 0
+        rewrite = facts.rewrite(_nan_calc(distinct.tolist(), facts))
+        fix = f"set them to nodata{f' ({why_not})' if why_not else ''}: {rewrite}"
     return fix + (", or fix the band's scale/offset metadata (gdal_edit.py -scale S -offset O FILE)" if scaled else "")
+
+
+def _nan_calc(values: Sequence[float], facts: FileFacts) -> str:
+    """gdal_calc.py's --calc making NaN of every unusable value found, the refused ``values`` and
+    every band's (``facts.unusable``), in one rewrite: fixing +inf alone left another band's 1e39
+    for the next run to refuse. Finite ones: every value as large as the least (abs(inf) is too)."""
+    finite = [abs(v) for v in set(values) | facts.unusable if math.isfinite(v)]
+    if not finite:
+        return "where(isinf(A), nan, A)"
+    return f"where(abs(1.0 * A) >= {min(finite)!r}, nan, A)"  # 1.0 *: int16 abs(-32768) < 0
 
 
 def scaling_text(scale: float, offset: float) -> str:
