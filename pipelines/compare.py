@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shlex
 import warnings
 from collections.abc import Callable, Sequence
@@ -54,6 +55,7 @@ from pipelines.masking import target_crs
 from pipelines.metrics import METRICS, correlation, zero_if_roundoff
 from pipelines.percent import percent
 from pipelines.pipe_input import Inputs, is_pipe
+from pipelines.raster_names import gdal_name
 from pipelines.units import KELVIN_OFFSET, Units
 
 STRIP_PIXELS = 1 << 22  # coarse pixels read per strip (times the finest raster's pixels in one)
@@ -234,9 +236,19 @@ def _onto_crs_hint(path: Path, grid: Grid, reference: Grid, reference_path: Path
     kx, ky = (max(1, math.floor(r / c + ALIGNMENT_TOLERANCE)) for r, c in zip(res, reference.res))
     t = reference.transform
     edges = Affine(t.a * kx, 0, t.c, 0, t.e * ky, t.f)
-    first, t_srs = target_crs(reference.crs, reference_path, "reference")
+    first, t_srs = _reference_crs(reference, reference_path)
     return _onto_grid_hint(path, there, edges, _nesting_res((edges.a, -edges.e), res),
                            (first, t_srs + _outside_nodata(path)))
+
+
+def _reference_crs(reference: Grid, reference_path: Path) -> tuple[str, str]:
+    """:func:`pipelines.masking.target_crs` for the reference: a streamed one (``/dev/stdin``,
+    ``<(...)``) is saved to ``REF.tif`` first, as gdalsrsinfo cannot read the stream compare has
+    already read (the pasted command failed)."""
+    if not _streamed(reference_path):
+        return target_crs(reference.crs, reference_path, "reference")
+    first, t_srs = target_crs(reference.crs, Path("REF.tif"), "reference")
+    return (f"save the reference's stream to a file (REF.tif) first, then {first}" if first else ""), t_srs
 
 
 def _outside_nodata(path: Path) -> str:
@@ -297,11 +309,23 @@ def _onto_grid_hint(path: Path, grid: Grid, edges: Affine, res: tuple[float, flo
     numbers = " ".join(f"{v:.15g}" for v in (xmin, ymin, xmax, ymax))
     if _streamed(path):
         first, source, out = "save the stream to a file (IN.tif) first, then warp it", "IN.tif", "IN_on_grid.tif"
-    else:  # beside it; a name starting with '-' as ./-x.tif, which gdalwarp does not take for an option
-        first, source = "warp it", shlex.quote(unmistakable_path(path))
-        out = shlex.quote(unmistakable_path(path.with_name(f"{path.stem}_on_grid.tif")))
+    else:  # a name starting with '-' as ./-x.tif, which gdalwarp does not take for an option
+        first, source = "warp it", shlex.quote(gdal_name(path) or unmistakable_path(path))
+        out = shlex.quote(unmistakable_path(_warped_path(path)))
     return (f"{target[0]}{first} onto a grid that nests: gdalwarp {target[1]}-r {method} -te {numbers} "
             f"-tr {res[0]:.15g} {res[1]:.15g} {source} {out}, then compare that ({method}: {why})")
+
+
+def _warped_path(path: Path) -> Path:
+    """Where the hint's gdalwarp writes raster ``path`` on the new grid: ``<stem>_on_grid.tif`` beside a
+    file, or in the current folder for a GDAL name (``/vsizip/a.zip/c.tif``, ``/vsitar/``,
+    ``/vsigzip/c.tif.gz``, ``/vsicurl/``), which gdalwarp cannot write into."""
+    name = gdal_name(path)
+    if name is None:
+        return path.with_name(f"{path.stem}_on_grid.tif")
+    last = re.split(r'[/:"]', name.split("?")[0])[-1]  # the member's name (a URL's query dropped)
+    stem = Path(last.removesuffix(".gz")).stem or "IN"
+    return Path(f"{stem}_on_grid.tif")
 
 
 def _streamed(path: Path) -> bool:
