@@ -97,8 +97,31 @@ class MaskRule:
             word = np.array(sum(1 << b for b in self.bits), dtype=np.uint64).astype(kind)
             flagged |= (stored.astype(kind) & word) != 0
         if self.values:  # matched as the mask stores them: --values -999.9 is a float32 band's -999.9000244
-            flagged |= np.isin(stored, np.asarray(self.values, dtype=np.float64).astype(stored.dtype))
+            flagged |= np.isin(stored, _stored_values(self.values, stored.dtype))
         return flagged
+
+
+def _stored_values(values: tuple[float, ...], dtype: np.dtype) -> np.ndarray:
+    """``values`` as a mask of ``dtype`` stores them; a float64 mask also by each value's float32
+    rounding (:func:`_widened_float32`): GDAL's float32 -999.9 converted to Float64 holds
+    -999.9000244140625, which ``--values -999.9`` missed."""
+    stored = list(values)
+    if dtype == np.float64:
+        stored += [w for w in map(_widened_float32, values) if w is not None]
+    return np.asarray(stored, dtype=np.float64).astype(dtype)
+
+
+def _widened_float32(value: float) -> float | None:
+    """``value``'s float32 rounding as float64, where it differs from ``value`` and ``value`` is that
+    rounding written with fewer digits (-999.9 or -999.9000244 for -999.9000244140625); else None.
+    So a float64 value that only rounds to the same float32 (16777217, -999.90001) is matched as
+    itself alone, and a pixel holding that float32 rounding stays clear."""
+    with np.errstate(over="ignore"):
+        widened = float(np.float32(value))
+    if not math.isfinite(widened) or widened == value:
+        return None
+    digits = next(d for d in range(1, 18) if float(f"{value:.{d}g}") == value)  # as typed, e.g. 4 for -999.9
+    return widened if float(f"{widened:.{digits}g}") == value else None
 
 
 def _check_representable(values: tuple[float, ...], dtype: np.dtype, path: str | os.PathLike[str]) -> None:
@@ -232,8 +255,19 @@ def _refuse_fill_clash(src: rasterio.DatasetReader, mask: rasterio.DatasetReader
 
 
 def _holds(values: np.ma.MaskedArray, value: float) -> bool:
-    """Whether some valid pixel of ``values`` (in some band) holds ``value``."""
-    return bool(((np.ma.getdata(values) == value) & _band_valid(values)).any())
+    """Whether some valid pixel of ``values`` (in some band) holds ``value`` (:func:`_reads_as_nodata`)."""
+    return bool((_reads_as_nodata(np.ma.getdata(values), value) & _band_valid(values)).any())
+
+
+def _reads_as_nodata(stored: np.ndarray, value: float) -> np.ndarray:
+    """Where GDAL reads ``stored`` as the nodata ``value``: for floats its ARE_REAL_EQUAL, within two
+    float32 epsilons of the sum, in float64 bands too (GDAL 3.6 and 3.10, measured). A float64 raster's
+    -999.9000244140625, a float32 -999.9 widened, became nodata under ``--fill -999.9`` unrefused."""
+    if stored.dtype.kind != "f":
+        return stored == value
+    fill = stored.dtype.type(value)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (stored == fill) | (np.abs(stored - fill) < np.finfo(np.float32).eps * np.abs(stored + fill) * 2)
 
 
 class _WithoutOverviewTags:
@@ -348,7 +382,8 @@ def _onto_grid_hint(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, m
     mask's: a mask pixel turned against the new grid then still holds a new pixel's centre, where at
     its own size ``-r near`` skipped some (11 of 1183 flags between UTM zones 33 and 32). An
     ``uncovered`` mask (one that does not cover the raster) gets ``-dstnodata`` (:func:`_unknown_fill`):
-    where the mask declares no nodata, gdalwarp fills what it does not reach with 0, clear."""
+    where the mask declares no nodata, gdalwarp fills what it does not reach with 0, clear. A 0/1 mask
+    that declares a nodata has it rewritten as 1 first (:func:`_nodata_as_flag`)."""
     plain = not (rule.bits or rule.values)
     (rx, ry), (mx, my) = (src.transform.a, -src.transform.e), _mask_res(src, mask)
     if raster_path is not None and not plain:
@@ -363,15 +398,34 @@ def _onto_grid_hint(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, m
            f"near, at a pixel size no coarser than {'half ' if raster_path else ''}the mask's: class codes and QA "
            "bits must not be maxed or averaged, and -r near onto coarser pixels drops flags")
     first, target = ("", "") if raster_path is None else target_crs(src.crs, raster_path)
+    rewrite, source = _nodata_as_flag(mask, mask_path) if plain else ("", "")
+    if rewrite:
+        why += ("; nodata rewritten as 1 first: -r max skips nodata, so a pixel part nodata and part 0 read 0, "
+                "clear")
     fill = _unknown_fill(mask, rule) if uncovered else None
     if fill is not None:
         target += f"-dstnodata {fill} "
         why += (f"; -dstnodata {fill}: the part the mask does not reach is unknown, which groklst flags, not 0, "
                 "clear")
     left, bottom, right, top = (f"{v:.10g}" for v in src.bounds)
-    return (f"use the mask delivered with the data, or {first}warp it onto the raster's grid: gdalwarp {target}"
-            f"-r {'max' if plain else 'near'} -te {left} {bottom} {right} {top} -tr {res[0]:.10g} {res[1]:.10g} "
-            f"{_shell_name(mask_path)} mask_on_grid.tif ({why})")
+    return (f"use the mask delivered with the data, or {rewrite}{first}warp {'that' if rewrite else 'it'} onto the "
+            f"raster's grid: gdalwarp {target}-r {'max' if plain else 'near'} -te {left} {bottom} {right} {top} "
+            f"-tr {res[0]:.10g} {res[1]:.10g} {source or _shell_name(mask_path)} mask_on_grid.tif ({why})")
+
+
+def _nodata_as_flag(mask: rasterio.DatasetReader, mask_path: str | os.PathLike[str]) -> tuple[str, str]:
+    """The words and the gdal_calc.py command that rewrite a 0/1 mask's declared nodata as 1 before
+    ``-r max``, and the file it writes; ("", "") for a mask without nodata. gdalwarp's ``-r max``
+    (GDAL 3.6) skips nodata, so a window of nodata and 0 gave 0, clear, not unknown."""
+    if mask.nodata is None:
+        return "", ""
+    nodata = float(mask.nodata)
+    if math.isnan(nodata):
+        test = "isnan(A)"
+    else:
+        test = f"A=={int(nodata) if np.dtype(mask.dtypes[0]).kind in 'iu' else repr(nodata)}"
+    return (f"rewrite its nodata as 1, flagged (gdal_calc.py -A {_shell_name(mask_path)} --hideNoData "
+            f'--calc="where({test},1,A)" --outfile=mask_known.tif), then ', "mask_known.tif")
 
 
 def _footprint_holds(outer: rasterio.coords.BoundingBox, inner: rasterio.coords.BoundingBox) -> bool:
@@ -444,7 +498,7 @@ class _FillClash:
     def add(self, stored: np.ndarray, band_valid: np.ndarray, flagged: np.ndarray) -> None:
         """Count a block: ``stored`` (bands, rows, cols), ``band_valid`` where a band has a value,
         ``flagged`` (rows, cols) the pixels the mask sets to nodata anyway."""
-        holds = ((stored == self.value) & band_valid).any(axis=0) & ~flagged
+        holds = (_reads_as_nodata(stored, self.value) & band_valid).any(axis=0) & ~flagged
         self.pixels += int(holds.sum())
         present = stored[band_valid]
         if present.size:

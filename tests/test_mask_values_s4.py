@@ -1,0 +1,143 @@
+"""QA s4 F2: ``groklst mask`` on a float64 mask matches ``--values -999.9`` where GDAL widened a
+float32 -999.9 to -999.9000244140625 (0 pixels flagged before), and the gdalwarp hint for a 0/1 mask
+that declares a nodata rewrites it as 1 first: ``-r max`` (GDAL 3.6) skips nodata, so a pixel part
+nodata and part 0 became clear."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+
+from tests.test_compare import raster
+from tests.test_mask import TRANSFORM, mask, write
+
+X0, Y0 = TRANSFORM.c, TRANSFORM.f
+WIDENED = float(np.float32(-999.9))  # -999.9000244140625: a float32 -999.9 band converted to Float64
+
+
+def lst(folder: Path, shape: tuple[int, int] = (4, 4), dtype: str = "float32", values: float = 300.0) -> Path:
+    return raster(folder / "lst.tif", np.full(shape, values), origin=(X0, Y0), dtype=dtype)
+
+
+def masked_count(capsys, *args: object) -> int:
+    capsys.readouterr()
+    assert mask(*args, "--json") == 0
+    return json.loads(capsys.readouterr().out)["masked"]
+
+
+@pytest.mark.parametrize("value, expected", [
+    (-999.9, WIDENED), (-999.9000244, WIDENED),  # as typed, and as the README spells it
+    (WIDENED, None),  # already the float32 number: matched as itself only
+    (-999.90001, None), (16777217.0, None),  # float64 numbers that only round to a float32 one
+    (1e-50, None), (1e39, None), (-999.0, None), (float("nan"), None),  # 0, inf, exact, no number
+])
+def test_a_value_is_widened_only_where_it_spells_its_float32_rounding(value: float, expected: float | None) -> None:
+    from pipelines.masking import _widened_float32  # here: the other tests also run against the code before it
+
+    assert _widened_float32(value) == expected
+
+
+@pytest.mark.parametrize("given, masked", [("-999.9", 4), ("-999.9000244", 3)])
+def test_a_float64_mask_matches_a_widened_float32_flag(tmp_path: Path, capsys, given: str, masked: int) -> None:
+    """The reproducer: a float64 mask holding GDAL's widened -999.9 flagged 0 pixels (exit 0)."""
+    data = np.zeros((4, 4))
+    data[0, :3] = WIDENED
+    data[1, 0] = -999.9  # a float64 -999.9 is the value as typed: matched too by -999.9
+    data[2, 0] = -999.90001  # a genuine float64 value next to it: not the widened one, stays clear
+    flags = write(tmp_path / "m.tif", data)
+    assert masked_count(capsys, lst(tmp_path), flags, "--values", given, "-o", tmp_path / "out.tif") == masked
+
+
+def test_the_exact_widened_value_does_not_match_the_float64_value_it_rounds(tmp_path: Path, capsys) -> None:
+    data = np.zeros((4, 4))
+    data[0, 0], data[0, 1], data[0, 2] = WIDENED, -999.9, 16777216.0
+    flags = write(tmp_path / "m.tif", data)
+    out = tmp_path / "out.tif"
+    assert masked_count(capsys, lst(tmp_path), flags, "--values", repr(WIDENED), "-o", out) == 1
+    assert masked_count(capsys, lst(tmp_path), flags, "--values", "16777217", "-o", out, "--overwrite") == 0
+
+
+def test_a_fill_that_gdal_reads_in_the_pixels_is_refused(tmp_path: Path, capsys) -> None:
+    """``--fill -999.9`` on a float64 raster holding a float32 -999.9 widened (-999.9000244140625): GDAL
+    reads those pixels as nodata -999.9 (within two float32 epsilons), so all 16 became nodata, exit 0."""
+    flags = write(tmp_path / "m.tif", np.eye(4, dtype=np.uint8))
+    capsys.readouterr()
+    for dtype in ("float32", "float64"):
+        source = lst(tmp_path, dtype=dtype, values=WIDENED)
+        assert mask(source, flags, "--fill", "-999.9", "-o", tmp_path / "out.tif") == 2
+        assert f"--fill: -999.9 occurs in 12 valid pixel(s) of {source}" in capsys.readouterr().err
+    assert not (tmp_path / "out.tif").exists()
+
+
+def test_a_fill_gdal_tells_apart_is_kept(tmp_path: Path, capsys) -> None:
+    """0.1000001 is no nodata 0.1 for GDAL (1e-6 apart): the pixels stay measurements."""
+    flags = write(tmp_path / "m.tif", np.eye(4, dtype=np.uint8))
+    out = tmp_path / "out.tif"
+    assert masked_count(capsys, lst(tmp_path, dtype="float64", values=0.1000001), flags, "--fill", "0.1", "-o",
+                        out) == 4
+    with rasterio.open(out) as src:
+        assert src.nodata == 0.1 and int(src.read(1, masked=True).count()) == 12
+
+
+def run_hint(line: str) -> None:
+    """Run the hint's gdal_calc.py and gdalwarp commands as a shell would (cwd: where they write)."""
+    if shutil.which("gdalwarp") is None or shutil.which("gdal_calc.py") is None:
+        pytest.skip("GDAL's tools are not installed: the printed commands are not run")
+    subprocess.run(shlex.split(re.search(r"\((gdal_calc\.py .*? --outfile=[^)]*)\)", line).group(1)), check=True,
+                   stdout=subprocess.DEVNULL)
+    command = re.search(r"(gdalwarp .*?) \(max", line).group(1)
+    subprocess.run(["gdalwarp", "-q", *shlex.split(command)[1:]], check=True)
+
+
+@pytest.mark.parametrize("dtype, nodata", [("uint8", 255), ("int16", -1), ("float32", float("nan")),
+                                           ("float32", -999.9)])
+def test_the_warp_hint_keeps_a_pixel_part_nodata_flagged(tmp_path: Path, capsys, monkeypatch, dtype: str,
+                                                         nodata: float) -> None:
+    """A 10 m mask 5 m off the 30 m raster's grid: its nodata column 1 lies half in each of two 10 m
+    pixels of the warped mask, beside 0s; ``-r max`` made them 0, so the raster's column 0 was clear."""
+    monkeypatch.chdir(tmp_path)
+    data = np.zeros((12, 14), dtype)
+    data[:, 1] = nodata
+    data[5, 8] = 1  # one flag: the raster's row 1, column 2
+    flags = write(tmp_path / "m.tif", data, nodata=nodata, transform=Affine(10, 0, X0 - 5, 0, -10, Y0))
+    source, out = lst(tmp_path), tmp_path / "out.tif"
+    capsys.readouterr()
+    assert mask(source, flags, "-o", out) == 2
+    line = capsys.readouterr().err.strip()
+    test = "isnan(A)" if np.isnan(nodata) else f"A=={int(nodata) if dtype != 'float32' else float(np.float32(nodata))!r}"
+    assert line == (
+        f"error: {flags}: does not nest in the grid of {source} (offset of 0.50 pixel in x; the pixel sizes do "
+        f"nest) (hint: use the mask delivered with the data, or rewrite its nodata as 1, flagged (gdal_calc.py -A "
+        f'{flags} --hideNoData --calc="where({test},1,A)" --outfile=mask_known.tif), then warp that onto the '
+        "raster's grid: gdalwarp -r max -te 396705 5763195 396825 5763315 -tr 10 10 mask_known.tif "
+        "mask_on_grid.tif (max: a pixel is flagged when any mask pixel in it is; nodata rewritten as 1 first: "
+        "-r max skips nodata, so a pixel part nodata and part 0 read 0, clear))")
+    run_hint(line)
+    with rasterio.open("mask_on_grid.tif") as warped:
+        assert warped.read(1)[:, :2].tolist() == [[1, 1]] * 12  # part nodata, part 0: flagged
+    assert masked_count(capsys, source, tmp_path / "mask_on_grid.tif", "-o", out) == 4 + 1  # column 0, the flag
+
+
+def test_the_rewritten_mask_leaves_what_it_does_not_reach_unknown(tmp_path: Path, capsys, monkeypatch) -> None:
+    """A mask with nodata 9 over the raster's top half only: gdal_calc.py's file declares its own nodata
+    (255 for Byte), which gdalwarp fills the bottom half with, so it is flagged, not 0, clear."""
+    monkeypatch.chdir(tmp_path)
+    flags = write(tmp_path / "m.tif", np.zeros((20, 40), np.uint8), nodata=9)
+    source = lst(tmp_path, shape=(40, 40))
+    capsys.readouterr()
+    assert mask(source, flags, "-o", tmp_path / "out.tif") == 2
+    line = capsys.readouterr().err.strip()
+    assert (f'(gdal_calc.py -A {flags} --hideNoData --calc="where(A==9,1,A)" --outfile=mask_known.tif), then warp '
+            "that onto the raster's grid: gdalwarp -r max -te 396705 5762115 397905 5763315 -tr 30 30 mask_known.tif "
+            "mask_on_grid.tif (max: ") in line, line
+    run_hint(line)
+    assert masked_count(capsys, source, tmp_path / "mask_on_grid.tif", "-o", tmp_path / "out.tif") == 800
