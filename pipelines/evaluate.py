@@ -208,6 +208,8 @@ def evaluate(
     missing one is refused), and scored on what ``downscale`` writes (:func:`score_alike`):
     the checkpoint's row without the pixels within a network's hole margin, the baselines'
     with none, as ``downscale --model bicubic`` and ``--fit`` sharpeners write them.
+    ``checkpoint_path`` names the checkpoint in errors and warnings: give it as the user typed
+    it (``./runs/x/best.pt``), which opens the same file.
     """
     from pipelines.sharpen import SHARPENERS, patch_predictor  # scikit-learn: only when asked
 

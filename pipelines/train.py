@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import random
 import signal
 import threading
@@ -363,9 +364,11 @@ class _Run:
     """The state of one training run and the files it writes."""
 
     def __init__(self, source: DataSource, config: TrainConfig, run_dir: Path | None,
-                 context: DistContext, record: Mapping[str, Any] | None = None):
+                 context: DistContext, record: Mapping[str, Any] | None = None,
+                 named: str | PathLike[str] | None = None):
         self.source, self.config, self.run_dir, self.context = source, config, run_dir, context
         self.record = record
+        self.named = named if named is not None else run_dir  # how errors name run_dir
         self.on_disk = False  # whether run_dir holds this run's files (a resumed run's are)
         self.stopped_by: int | None = None  # a signal that waited for a save (FitResult.stopped_by)
         self.saved_at: int | None = None  # the iteration of the state on disk, where --resume restarts
@@ -419,26 +422,27 @@ class _Run:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         }
 
-    def restore(self, path: Path) -> None:
+    def restore(self, path: Path, shown: str | PathLike[str]) -> None:
+        """Load the training state at ``path``; errors name it ``shown`` (as the user knows it)."""
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - an unreadable state file is the user's file
-            raise _unreadable_state(path, exc) from exc
+            raise _unreadable_state(shown, exc) from exc
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-            raise InputError(path, "not a groklst training state")
+            raise InputError(shown, "not a groklst training state")
         saved = state["config"]
         for key in ("model", "scale", "model_kwargs"):
             if saved[key] != getattr(self.config, key):
-                raise InputError(path, f"the run was trained with {key}={saved[key]!r}, "
+                raise InputError(shown, f"the run was trained with {key}={saved[key]!r}, "
                                  f"not {getattr(self.config, key)!r}", "resume with its own settings")
-        self._check_schedule(path, state["scheduler"])
+        self._check_schedule(shown, state["scheduler"])
         started = state.get("world_size", self.context.world_size)  # states before it was saved: any
         if started != self.context.world_size:
-            raise InputError(path, f"the run was trained with {started} process(es), not "
+            raise InputError(shown, f"the run was trained with {started} process(es), not "
                              f"{self.context.world_size}: another count trains on another data order",
                              f"resume it with {started} process(es) in all")
         if list(state["bands"]) != list(self.source.bands):
-            raise InputError(path, f"the run was trained on bands {state['bands']}, "
+            raise InputError(shown, f"the run was trained on bands {state['bands']}, "
                              f"the dataset has {self.source.bands}")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -452,7 +456,7 @@ class _Run:
         self.history = list(state["history"])
         self.losses = [float(v) for v in state.get("losses", [])]  # states saved at validations have none
 
-    def _check_schedule(self, path: Path, scheduler: Mapping[str, Any]) -> None:
+    def _check_schedule(self, path: str | PathLike[str], scheduler: Mapping[str, Any]) -> None:
         """Refuse a state whose cosine cycle is not the config's: loading it would bring back the
         saved cycle while the run's records named the config's."""
         saved = scheduler.get("T_0")
@@ -593,7 +597,7 @@ class _Run:
         """The mean train loss since the latest metrics line; refused (nothing saved) if not finite."""
         loss = float(np.mean(self.losses))
         if not math.isfinite(loss):
-            raise InputError(self.run_dir, f"training diverged: the train loss is {loss} at iteration "
+            raise InputError(self.named, f"training diverged: the train loss is {loss} at iteration "
                              f"{self.iteration}; nothing of this iteration was saved",
                              "train again with a lower learning rate, or with --precision fp32")
         return loss
@@ -665,6 +669,7 @@ def fit(
     on_validation: ValidationHook | None = None,
     keep_best: bool = False,
     run_record: Mapping[str, Any] | None = None,
+    run_named: str | None = None,
 ) -> FitResult:
     """Train ``config.model`` on ``source`` up to ``config.iters`` iterations (or ``limits``).
 
@@ -673,15 +678,17 @@ def fit(
     interrupted, however ``limits`` stopped it (see :class:`Limits`). ``on_validation(iteration,
     metrics)`` returning True stops training (early stopping); the best checkpoint is the one
     with the lowest validation RMSE. ``run_record`` becomes the folder's config.json: a new run's
-    at its first save, a resumed run's once its state is restored and accepted.
+    at its first save, a resumed run's once its state is restored and accepted. ``run_named`` is
+    how errors name ``run_dir`` and its files: the folder as the user typed it (``./runs/x/``,
+    which pathlib folds to ``runs/x``); else its path.
     """
     context = context or DistContext()
     limits = limits or Limits()
-    run = _Run(source, config, run_dir, context, run_record)
+    run = _Run(source, config, run_dir, context, run_record, run_named)
     if resume:
         if run_dir is None or not (run_dir / STATE).is_file():
-            raise InputError(run_dir, "nothing to resume (no state.pt)", "start the run without --resume")
-        run.restore(run_dir / STATE)
+            raise InputError(run.named, "nothing to resume (no state.pt)", "start the run without --resume")
+        run.restore(run_dir / STATE, os.path.join(run.named, STATE))
         run.write_record()  # only now: a state that is refused leaves the folder as it was
         run.rewrite_log()
         run.on_disk = True
@@ -735,7 +742,7 @@ def _tell_where_resume_starts(run: _Run) -> None:
                       f"{run.saved_at}, the last save", GroklstWarning)
 
 
-def _unreadable_state(path: Path, exc: Exception) -> InputError:
+def _unreadable_state(path: str | PathLike[str], exc: Exception) -> InputError:
     """The refusal of a ``state.pt`` that torch cannot load, with the cause in words: an
     environment error (permissions) as such, anything else as a truncated or damaged file."""
     found = environment_error(exc, path)

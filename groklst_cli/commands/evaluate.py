@@ -42,8 +42,8 @@ def _table(rows: list[EvaluationRow], split: str, scale: int) -> Table:
 
 
 def evaluate_cmd(
-    dataset: Path = typer.Argument(..., help="Prepared dataset folder (groklst prepare)."),
-    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Checkpoint file (best.pt of a run)."),
+    dataset: str = typer.Argument(..., help="Prepared dataset folder (groklst prepare)."),
+    checkpoint: str = typer.Option(..., "--checkpoint", "-c", help="Checkpoint file (best.pt of a run)."),
     split: str = typer.Option("test", "--split", callback=lower_case, help="train, val or test."),
     baselines: str = typer.Option("bicubic,bilinear", "--baselines", callback=lower_case, help="Comma-separated baselines to add: bicubic, bilinear, tsharp, gwr, dms (sharpeners fitted on each patch; '' for none)."),
     device: str = typer.Option("auto", "--device", callback=lower_case, help="auto, cpu or cuda."),
@@ -56,12 +56,12 @@ def evaluate_cmd(
     from pipelines.devices import resolve_device
     from pipelines.evaluate import evaluate
 
-    state.working_on(dataset)
+    state.working_on(dataset)  # as typed (``./ds/``): scripts join the lines on the names they gave
     if split not in ("train", "val", "test"):
         raise InputError("--split", f"unknown split {split!r}", "use train, val or test")
     names = _baselines(baselines)
-    ckpt = load_checkpoint(checkpoint)
-    source = open_prepared(dataset)
+    ckpt = load_checkpoint(Path(checkpoint))
+    source = open_prepared(Path(dataset))
     try:
         target = resolve_device(device)
     except ValueError as exc:
@@ -71,7 +71,7 @@ def evaluate_cmd(
         rows = evaluate(source, ckpt, checkpoint, split=split, baselines=names, device=target,
                         on_patch=lambda: bar.advance(task))
     if as_json:
-        result(strict_json.dumps(json_ok({"dataset": str(dataset), "split": split, "scale": ckpt.scale,
+        result(strict_json.dumps(json_ok({"dataset": dataset, "split": split, "scale": ckpt.scale,
                                           "rows": [r.to_json() for r in rows]})))
     else:
         table_console().print(_table(rows, split, ckpt.scale))

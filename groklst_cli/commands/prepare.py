@@ -73,10 +73,11 @@ def _stats_table(summary: dict[str, Any]) -> Table:
     return table
 
 
-def _show_info(path: Path, as_json: bool) -> None:
+def _show_info(path: str, as_json: bool) -> None:
+    """The summary of the dataset at ``path``, named as typed (``./ds/``) in its table and --json."""
     from pipelines.dataset import summarize
 
-    summary = summarize(path)
+    summary = {**summarize(Path(path)), "path": path}
     if as_json:
         result(strict_json.dumps(json_ok(summary)))
         return
@@ -112,7 +113,7 @@ PRODUCT_OPTIONS = {"dem": "--dem", "coregister": "--no-coregister", "destripe": 
                    "lst_method": "--lst-method", "retrieval_config": "--retrieval-config"}  # parameter -> option, for SDGSAT-1 folders only
 
 
-def _check_product_options(ctx: typer.Context, inputs: list[Path]) -> None:
+def _check_product_options(ctx: typer.Context, inputs: list[str]) -> None:
     """Refuse options that only say how product folders are ingested when none is given: they
     would be silently ignored."""
     if any(Path(p).is_dir() for p in inputs):
@@ -123,7 +124,7 @@ def _check_product_options(ctx: typer.Context, inputs: list[Path]) -> None:
                              "pass the TIS and MII product folders, or leave it out")
 
 
-def _check_lst_file_options(ctx: typer.Context, inputs: list[Path]) -> None:
+def _check_lst_file_options(ctx: typer.Context, inputs: list[str]) -> None:
     """Refuse --scale-factor, --offset, --nodata, --mask-implausible and --units when a product
     folder is among the inputs: every scene is read with them, the LST retrieved from the folders
     too, so they would rescale groklst's own Kelvin LST."""
@@ -178,8 +179,8 @@ def _option_as_given(param: Any, value: Any) -> str:
 
 def prepare_cmd(
     ctx: typer.Context,
-    inputs: Optional[list[Path]] = typer.Argument(None, help="Canonical scenes NAME_lst.tif (NAME_guidance.tif beside, or one --guidance for all) or SDGSAT-1 product folders."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Dataset folder to create."),
+    inputs: Optional[list[str]] = typer.Argument(None, help="Canonical scenes NAME_lst.tif (NAME_guidance.tif beside, or one --guidance for all) or SDGSAT-1 product folders."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Dataset folder to create."),
     scales: str = typer.Option("2,4,8", "--scales", help="Comma-separated integer downscaling factors."),
     hr_res: Optional[float] = typer.Option(None, "--hr-res", help="HR resolution in CRS units (default: the LST's native resolution)."),
     patch: int = typer.Option(512, "--patch", help="Patch size in HR pixels (a multiple of every scale)."),
@@ -202,8 +203,8 @@ def prepare_cmd(
     saturation_dn: Optional[str] = ingest_options.saturation_dn_option(),
     lst_method: str = ingest_options.lst_method_option(),
     retrieval_config: Optional[Path] = ingest_options.retrieval_config_option(),
-    from_groklst: Optional[Path] = typer.Option(None, "--from-groklst", help="Import the public GrokLST benchmark folder instead of scenes."),
-    show_info: Optional[Path] = typer.Option(None, "--info", help="Print a summary of an existing dataset and exit."),
+    from_groklst: Optional[str] = typer.Option(None, "--from-groklst", help="Import the public GrokLST benchmark folder instead of scenes."),
+    show_info: Optional[str] = typer.Option(None, "--info", help="Print a summary of an existing dataset and exit."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout."),
     units: Units = lst_options.units_option(),
     nodata: Optional[list[float]] = lst_options.nodata_option(),
@@ -223,14 +224,15 @@ def prepare_cmd(
     from pipelines.prepare import PrepareOptions, SharedGuidance, prepare, scene_inputs
     from pipelines.product_ingest import ProductIngest
 
-    _name_the_run(inputs or [], out, from_groklst, show_info)
+    _name_the_run(inputs or [], out, from_groklst, show_info)  # as typed (``./ds/``), as every line names them
     if show_info is not None:
         _show_info(show_info, as_json)
         return
     if out is None:
         raise InputError("--out", "no output dataset given", "add --out DATASET")
-    ctx.with_resource(folders_removed_if_left_empty(out.parent))  # folders it made, when it writes nothing
-    ctx.with_resource(reported_once_published(out))  # a Ctrl-C after the rename waits for the result line
+    dataset = Path(out)
+    ctx.with_resource(folders_removed_if_left_empty(dataset.parent))  # folders it made, when it writes nothing
+    ctx.with_resource(reported_once_published(dataset))  # a Ctrl-C after the rename waits for the result line
     with progress() as bar:
         hook = _bar_hook(bar)
         if from_groklst is not None:
@@ -239,7 +241,7 @@ def prepare_cmd(
             if guidance is not None:
                 raise InputError("--guidance", "does not apply to --from-groklst (its .mat files hold the guidance)")
             _refuse_options_for_groklst(ctx)
-            summary = import_groklst(from_groklst, out, overwrite=overwrite, on_progress=hook)
+            summary = import_groklst(Path(from_groklst), dataset, overwrite=overwrite, on_progress=hook)
         else:
             if not inputs:
                 raise InputError("INPUTS", "no scene given", "groklst prepare SCENE_lst.tif --out DATASET")
@@ -254,7 +256,7 @@ def prepare_cmd(
                 units=units, decoding=lst_options.lst_decoding(nodata, scale_factor, offset, mask_implausible),
                 guidance_bands=guidance_options.band_list(guidance_bands),
             )
-            check_writable(out, overwrite, kind=OutputKind.dataset)
+            check_writable(dataset, overwrite, kind=OutputKind.dataset)
             _check_product_options(ctx, inputs)
             saturation = ingest_options.saturation_options(saturated, saturation_dn)
             options = replace(options, ingest=ProductIngest(dem, coregister, destripe, saturation, lst_method,
@@ -264,15 +266,15 @@ def prepare_cmd(
                 raise InputError("--guidance", "does not apply to SDGSAT-1 product folders: the MII product is the guidance",
                                  "drop it, or ingest with groklst ingest and pass your own guidance")
             # Product folders are ingested beside the output (same disk), then removed.
-            remove_stale_ingests(out.parent)
-            with tempfile.TemporaryDirectory(dir=out.parent, prefix=INGEST_PREFIX) as workdir:
+            remove_stale_ingests(dataset.parent)
+            with tempfile.TemporaryDirectory(dir=dataset.parent, prefix=INGEST_PREFIX) as workdir:
                 with warnings_shown():
-                    paths, shown, ingests = scene_inputs(inputs, Path(workdir), options.ingest,
+                    paths, shown, ingests = scene_inputs([Path(p) for p in inputs], Path(workdir), options.ingest,
                                                          on_scenes=partial(_name_several_scenes, out))
-                summary = prepare(paths, out, options, overwrite=overwrite, on_progress=hook, shown=shown,
+                summary = prepare(paths, dataset, options, overwrite=overwrite, on_progress=hook, shown=shown,
                                   guidance=None if guidance is None else SharedGuidance(guidance, align),
                                   ingests=ingests)
-    if units is Units.auto and (line := celsius_warning(summary.get("scenes", {}).values())):
+    if units is Units.auto and (line := celsius_warning(_scenes_as_typed(summary, inputs or []))):
         warn(line)
     counts = summary["patches"]
     ratios = summary["settings"].get("ratios", (1.0, 1.0, 1.0))
@@ -290,8 +292,15 @@ def prepare_cmd(
         result_path(out)
 
 
-def _name_the_run(inputs: list[Path], out: Optional[Path], from_groklst: Optional[Path],
-                  show_info: Optional[Path]) -> None:
+def _scenes_as_typed(summary: Mapping[str, Any], inputs: list[str]) -> list[dict[str, Any]]:
+    """The summary's scenes, each LST named as typed (``./d/x_lst.tif``) where it is an input
+    (info.json names it as opened, ``d/x_lst.tif``; an ingested scene by its product folders)."""
+    typed = {str(Path(name)): name for name in inputs}
+    return [{**scene, "lst": typed.get(scene["lst"], scene["lst"])} for scene in summary.get("scenes", {}).values()]
+
+
+def _name_the_run(inputs: list[str], out: Optional[str], from_groklst: Optional[str],
+                  show_info: Optional[str]) -> None:
     """The input and output the ``--json`` lines name: the dataset shown (``--info``), the
     GrokLST folder, or the one scene (one LST, or the product folders of one scene; several
     scenes: none, as ``downscale`` names none), and the dataset written."""
@@ -300,23 +309,23 @@ def _name_the_run(inputs: list[Path], out: Optional[Path], from_groklst: Optiona
     elif from_groklst is not None:
         state.working_on(from_groklst, out)
     elif inputs and (len(inputs) == 1 or all(Path(p).is_dir() for p in inputs)):
-        state.working_on(", ".join(map(str, inputs)), out)
+        state.working_on(", ".join(inputs), out)
     else:
         state.working_on(None, out)
 
 
-def _name_several_scenes(out: Path, scenes: int) -> None:
+def _name_several_scenes(out: str, scenes: int) -> None:
     """Name no input once the folders given turn out to be several scenes' products (each
     folder a scene), as for several LSTs: the --json lines name the command's one input only."""
     if scenes > 1:
         state.working_on(None, out)
 
 
-def _json_line(out: Path, summary: Mapping[str, Any]) -> str:
-    """The ``--json`` result: the run's input and output, the dataset, its counts and every
-    warning said (each once), as ``ingest --json`` and ``downscale --json`` list theirs."""
+def _json_line(out: str, summary: Mapping[str, Any]) -> str:
+    """The ``--json`` result: the run's input and output, the dataset (as typed), its counts and
+    every warning said (each once), as ``ingest --json`` and ``downscale --json`` list theirs."""
     counts = {k: summary[k] for k in ("patches", "total", "dropped_nodata", "dropped_split_boundary")}
-    return strict_json.dumps(json_ok({"dataset": str(out), **counts}))
+    return strict_json.dumps(json_ok({"dataset": out, **counts}))
 
 
 def celsius_warning(scenes: Iterable[Mapping[str, str]]) -> str | None:

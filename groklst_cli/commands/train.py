@@ -16,7 +16,7 @@ from groklst_cli.choices import DEVICE_HINT, lower_case
 from groklst_cli.console import info, json_ok, progress, result, result_path, state, warn
 from groklst_cli.interrupts import signals_wait
 from groklst_cli.option_sources import was_given
-from groklst_cli.path_options import not_empty
+from groklst_cli.path_options import not_empty, typed_in_folder
 from pipelines import strict_json
 from pipelines.atomic import folders_removed_if_left_empty
 from pipelines.errors import InputError
@@ -46,20 +46,21 @@ def _model_kwargs(text: Optional[str]) -> Optional[dict[str, Any]]:
     return value
 
 
-def _check_same_dataset(out: Path, dataset: Path, source: PreparedDataset) -> None:
+def _check_same_dataset(out: str, dataset: str, source: PreparedDataset) -> None:
     """Refuse to resume a run on another dataset than it trained on: its weights were learned
     with that dataset's statistics and ``best.pt`` was chosen on its validation split.
 
     The dataset may have moved; its content must be the same. A run recorded before identities
-    were (no ``dataset_identity``) must be given its dataset's path.
+    were (no ``dataset_identity``) must be given its dataset's path. ``out`` and ``dataset``
+    as typed: the error names them so.
     """
     from pipelines.dataset_identity import identity_differences
 
-    record = json.loads((out / CONFIG_FILE).read_text())
+    record = json.loads((Path(out) / CONFIG_FILE).read_text())
     trained_on = record.get("dataset")
     recorded = record.get("dataset_identity")
     if recorded is None:
-        differs = [] if trained_on == str(dataset.resolve()) else ["path"]
+        differs = [] if trained_on == str(Path(dataset).resolve()) else ["path"]
     else:
         differs = identity_differences(recorded, source)
     if differs:
@@ -72,12 +73,12 @@ def _processes(count: int) -> str:
     return f"{count} process" if count == 1 else f"{count} processes"
 
 
-def _check_same_processes(out: Path, world_size: int) -> None:
+def _check_same_processes(out: str, world_size: int) -> None:
     """Refuse to resume a run with another number of processes than it was started with: each
     iteration's batch is split between the processes, so another count trains on another data
     order, and the resumed run is not the interrupted one. A run recorded before the count was
-    (no ``world_size`` in config.json) is accepted, as it was then."""
-    started = json.loads((out / CONFIG_FILE).read_text()).get("world_size")
+    (no ``world_size`` in config.json) is accepted, as it was then. ``out`` as typed."""
+    started = json.loads((Path(out) / CONFIG_FILE).read_text()).get("world_size")
     if started is None or started == world_size:
         return
     how = "without torchrun" if started == 1 else f"with torchrun --nproc-per-node {started}"
@@ -97,11 +98,12 @@ def _moved_dataset_record(out: Path, dataset: Path) -> dict[str, Any] | None:
     return {**record, "dataset": str(dataset.resolve())}
 
 
-def _resumed_config(out: Path, requested: dict[str, Any], sources: dict[str, str]) -> TrainConfig:
+def _resumed_config(out: str, requested: dict[str, Any], sources: dict[str, str]) -> TrainConfig:
     """The saved settings of the run; those given on the command line or in the config file
     (``requested``, ``sources``: each with where it came from) must agree with them, the device
-    excepted. Only the settings given are compared: a default never stands in for the run's."""
-    record = json.loads((out / CONFIG_FILE).read_text())
+    excepted. Only the settings given are compared: a default never stands in for the run's.
+    ``out`` as typed: the error names it so."""
+    record = json.loads((Path(out) / CONFIG_FILE).read_text())
     saved = _with_restart_every(record["train"])
     config = TrainConfig(**saved)
     for key, source in sources.items():
@@ -121,8 +123,8 @@ def _with_restart_every(saved: dict[str, Any]) -> dict[str, Any]:
     return {**saved, "restart_every": saved["iters"]}
 
 
-def _sources(given: dict[str, Any], file_settings: dict[str, Any], config_file: Optional[Path]) -> dict[str, str]:
-    """Where each setting came from, for error messages: its option, or the config file."""
+def _sources(given: dict[str, Any], file_settings: dict[str, Any], config_file: Optional[str]) -> dict[str, str]:
+    """Where each setting came from, for error messages: its option, or the config file (as typed)."""
     from pipelines.train import option_name
 
     return {key: option_name(key) if key in given or config_file is None else f"{config_file} ({key})"
@@ -164,24 +166,26 @@ def _finished_iterations(run: RunDir) -> int | None:
     return iters if isinstance(iters, int) and done is not None and done >= iters else None
 
 
-def _check_start(out: Path, overwrite: bool) -> None:
+def _check_start(out: str, overwrite: bool) -> None:
     """:func:`check_start`, refusing a finished run with what to do instead: ``--resume`` has
-    nothing left to train there (it says "nothing to train" and exits 0)."""
-    run = inspect_run_dir(out)
+    nothing left to train there (it says "nothing to train" and exits 0); ``out`` as typed."""
+    run = inspect_run_dir(Path(out))
     iters = None if overwrite else _finished_iterations(run)
     if iters is not None:
-        kept = " and ".join(name for name in (BEST, LAST) if (out / name).is_file()) or STATE
+        kept = " and ".join(name for name in (BEST, LAST) if (run.path / name).is_file()) or STATE
         raise InputError(out, f"run directory is not empty: it holds a finished run ({iters} of {iters} iterations; "
                               f"{kept} {'are' if ' and ' in kept else 'is'} there)",
                          "choose another -o for a new run, also one with more --iters, or pass --overwrite to replace it")
     check_start(run, overwrite)
 
 
-def _summary(out: Path, outcome: FitResult) -> dict[str, Any]:
-    """The final summary; ``best_checkpoint`` is null when no validation chose one (no best.pt)."""
-    best = str(out / BEST) if outcome.best is not None and (out / BEST).is_file() else None
-    return {"run": str(out), "iteration": outcome.iteration, "finished": outcome.finished,
-            "best": outcome.best, "best_checkpoint": best, "last_checkpoint": str(out / LAST)}
+def _summary(out: str, outcome: FitResult) -> dict[str, Any]:
+    """The final summary, its paths under ``out`` as typed (``./runs/x/best.pt``); ``best_checkpoint``
+    is null when no validation chose one (no best.pt)."""
+    run = Path(out)
+    best = typed_in_folder(out, run / BEST) if outcome.best is not None and (run / BEST).is_file() else None
+    return {"run": out, "iteration": outcome.iteration, "finished": outcome.finished,
+            "best": outcome.best, "best_checkpoint": best, "last_checkpoint": typed_in_folder(out, run / LAST)}
 
 
 def _fit_with_bar(run: Callable[..., FitResult], total: int) -> FitResult:
@@ -229,8 +233,8 @@ def _announce_training(config: TrainConfig, patches: int, context: DistContext, 
 
 def train_cmd(
     ctx: typer.Context,
-    dataset: Path = typer.Argument(..., help="Prepared dataset folder (groklst prepare)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Run directory (checkpoints, metrics, config)."),
+    dataset: str = typer.Argument(..., help="Prepared dataset folder (groklst prepare)."),
+    out: str = typer.Option(..., "--out", "-o", help="Run directory (checkpoints, metrics, config)."),
     model: str = typer.Option(TrainConfig.model, "--model", callback=lower_case, help="Model name (groklst models); mocolsk-lite on a CPU."),
     scale: int = typer.Option(TrainConfig.scale, "--scale", help="Downscaling factor; one of the dataset's scales."),
     iters: int = typer.Option(TrainConfig.iters, "--iters", help="Training iterations."),
@@ -245,7 +249,7 @@ def train_cmd(
     precision: str = typer.Option(TrainConfig.precision, "--precision", callback=lower_case, help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 or fp16."),
     model_kwargs: Optional[str] = typer.Option(None, "--model-kwargs", help="Model constructor arguments as JSON, e.g. '{\"base_dim\": 8}'."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Stop (resumably) after this wall-clock time."),
-    config_file: Optional[Path] = typer.Option(None, "--config", parser=not_empty("--config", "name a TOML or YAML file, or drop --config"), help="TOML or YAML file with any of these settings (options given here win)."),
+    config_file: Optional[str] = typer.Option(None, "--config", parser=not_empty("--config", "name a TOML or YAML file, or drop --config", str), help="TOML or YAML file with any of these settings (options given here win)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last state."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Restart a run directory that holds a saved run (its run files are replaced at the new run's first save)."),
     as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON on stdout."),
@@ -261,7 +265,7 @@ def train_cmd(
     from pipelines.train_config import merge_config, read_config_file
     from pipelines.train_dist import init_distributed, shutdown
 
-    state.working_on(dataset, out)
+    state.working_on(dataset, out)  # as typed (``./ds/``): messages and --json lines name them so
     if resume and overwrite:
         raise InputError("--resume", "give --resume or --overwrite, not both")
     if max_seconds is not None and not max_seconds > 0:
@@ -271,13 +275,13 @@ def train_cmd(
                          "restart_every": restart_every, "val_every": val_every,
                          "seed": seed, "device": device, "precision": precision,
                          "model_kwargs": _model_kwargs(model_kwargs)})
-    file_settings = read_config_file(config_file) if config_file else {}
+    file_settings = read_config_file(Path(config_file)) if config_file else {}
     sources = _sources(given, file_settings, config_file)
     settings = {**file_settings, **given}
     check_settings(settings, sources)
-    source = open_prepared(dataset)
+    source = open_prepared(Path(dataset))
     if resume:  # the run's own settings and dataset are what the given ones are compared with
-        check_resume(inspect_run_dir(out))
+        check_resume(inspect_run_dir(Path(out)))
         _check_same_dataset(out, dataset, source)
         config = _resumed_config(out, settings, sources)
     else:
@@ -301,13 +305,13 @@ def train_cmd(
             if not source.indices("val"):
                 warn("the dataset has no validation split: nothing selects a best checkpoint, so no "
                      f"best.pt is written; {LAST} is the final state (prepare more patches or change --split)")
-        to_train = _announce_training(config, len(train_patches), context, out if resume else None)
-        record = (_moved_dataset_record(out, dataset) if resume
-                  else _run_record(config, dataset, source, device_used, context.world_size))
-        run = partial(fit, source, config, out, resume=resume, context=context,
+        to_train = _announce_training(config, len(train_patches), context, Path(out) if resume else None)
+        record = (_moved_dataset_record(Path(out), Path(dataset)) if resume
+                  else _run_record(config, Path(dataset), source, device_used, context.world_size))
+        run = partial(fit, source, config, Path(out), resume=resume, context=context, run_named=out,
                       limits=Limits(max_seconds=max_seconds), run_record=record)
         if context.is_main:
-            with folders_removed_if_left_empty(out):  # a run stopped before its first save
+            with folders_removed_if_left_empty(Path(out)):  # a run stopped before its first save
                 outcome = _fit_with_bar(run, config.iters) if to_train else run()
         else:
             outcome = run()
@@ -321,11 +325,12 @@ def train_cmd(
             signal.raise_signal(outcome.stopped_by)
 
 
-def _report(out: Path, outcome: FitResult, config: TrainConfig, moved: dict[str, Any] | None,
+def _report(out: str, outcome: FitResult, config: TrainConfig, moved: dict[str, Any] | None,
             as_json: bool) -> None:
-    """Say what the run left: its checkpoints, and (``moved``) where its dataset now is."""
+    """Say what the run left: its checkpoints, and (``moved``) where its dataset now is; named
+    under ``out`` as typed."""
     if moved is not None:
-        info(f"the dataset is now {moved['dataset']}; {out / CONFIG_FILE} records it")
+        info(f"the dataset is now {moved['dataset']}; {typed_in_folder(out, Path(out) / CONFIG_FILE)} records it")
     summary = _summary(out, outcome)
     if not outcome.finished:
         warn(f"stopped at iteration {outcome.iteration}/{config.iters}: {LAST} holds its weights "
