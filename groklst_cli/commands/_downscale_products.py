@@ -89,6 +89,7 @@ def plan_product_scene(folders: list[Path], output: Optional[Path], out_dir: Opt
     from pipelines.ingest import check_one_acquisition, default_name, find_products
     from pipelines.scenes import output_for
 
+    _name_planned_output(folders, output, out_dir)
     with warnings.catch_warnings():  # what the folders hold is warned about by the ingest, which reads them again
         warnings.simplefilter("ignore", GroklstWarning)
         products = find_products(folders)
@@ -120,6 +121,18 @@ def plan_product_scene(folders: list[Path], output: Optional[Path], out_dir: Opt
     tags = {"lst_source": retrieved_lst_tag(tis.folder, how.lst_method.replace("-", " ")),
             "guidance_source": source_tag(mii.folder)}
     return ProductScene(folders, workdir, name, shown, tags, _product_scale(tis, mii), target, inputs)
+
+
+def _name_planned_output(folders: list[Path], output: Optional[Path], out_dir: Optional[Path]) -> None:
+    """Name the output the folders' names give (``-o`` is named already) before the products'
+    files are read: an unreadable calib.xml or meta.xml is refused on an error line naming it,
+    as ingest's names its LST."""
+    from groklst_cli.commands.ingest import scene_name_from_folders
+    from pipelines.scenes import output_for
+
+    name = scene_name_from_folders(folders, None) if output is None else None
+    if name is not None:
+        state.working_on(state.input, typed_output(str(output_for(Path(f"{name}_lst.tif"), out_dir or Path(".")))))
 
 
 def start_product_scene(ctx: typer.Context, scene: ProductScene, overwrite: bool, skip_existing: bool,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
@@ -58,9 +60,10 @@ def ingest(
     shown = ", ".join(products)  # as typed (``arch/s1/``): a script joins the lines on the names it gave
     state.working_on(shown)
     folders, folder = [Path(p) for p in products], Path(out_dir)
-    pair = ingest_outputs(folders, folder, name)
-    if pair is not None:
-        state.working_on(shown, typed_in_folder(out_dir, pair[0]))  # an error line names the LST, as the ok line
+    pair = ingest_outputs(folders, folder, name)  # None also when a product's files cannot be read
+    lst_named = pair[0] if pair is not None else _lst_from_names(folders, folder, name)
+    if lst_named is not None:  # an error line names the LST, as the ok line, whatever fails next
+        state.working_on(shown, typed_in_folder(out_dir, lst_named))
     if skip_existing and overwrite:
         raise InputError("--skip-existing", "give --skip-existing or --overwrite, not both",
                          "--skip-existing keeps existing outputs, --overwrite replaces them")
@@ -94,6 +97,51 @@ def ingest(
             _say(*pair, "skipped", as_json, out_dir)
             return
         _say(lst_path, guidance_path, "ok", as_json, out_dir)
+
+
+def _lst_from_names(folders: Sequence[Path], out_dir: Path, name: Optional[str]) -> Optional[Path]:
+    """The LST the ingest writes, named from the folders' names (or ``name``) alone, for the
+    error line where ingest_outputs, which reads the products' metadata, could not name it."""
+    scene = scene_name_from_folders(folders, name)
+    return None if scene is None else out_dir / f"{scene}_lst.tif"
+
+
+def scene_name_from_folders(folders: Sequence[Path], name: Optional[str]) -> Optional[str]:
+    """The scene name the ingest names its outputs after, from ``name`` (--name) or else the
+    one MII folder's name, as :func:`pipelines.ingest.default_name` finds it, from file names
+    alone: no calib.xml or meta.xml is read, so an error line names the LST also when one of
+    them cannot be. None when no one name can be known (no or several MII folders, none with a
+    delivered name, a ``name`` that is a path): the ingest refuses those itself."""
+    if name:
+        return name if Path(name).name == name and name not in (".", "..") else None
+    from pipelines import sdgsat
+    from pipelines.ingest import product_folders  # imports scipy: not at start-up
+
+    try:
+        found = product_folders(folders)
+    except InputError:
+        return None
+    mii = list({folder.resolve(): folder for folder in found if _named_mii(folder)}.values())
+    if len(mii) != 1:
+        return None
+    suffixes = [glob[1:] for glob in sdgsat.PATTERNS.mii_images if glob.startswith("*")]
+    images = [image.name for glob in sdgsat.PATTERNS.mii_images for image in sdgsat.files_matching(mii[0], glob)]
+    scenes = [image[:-len(end)] for image in images for end in suffixes if image.endswith(end)]
+    for candidate in (mii[0].resolve().name, mii[0].name, *scenes):
+        if sdgsat.folder_match(candidate):
+            return re.sub("_MII_", "_", candidate, count=1, flags=re.IGNORECASE)
+    return None
+
+
+def _named_mii(folder: Path) -> bool:
+    """Whether ``folder`` is an MII product by its name, or, where its name names no sensor, by
+    its images' names (``*_A.tif``), as :func:`pipelines.sdgsat.read_product` tells without its meta.xml."""
+    from pipelines import sdgsat
+
+    match = sdgsat.folder_match(folder.name)
+    if match:
+        return match.group("sensor").upper() == "MII"
+    return sdgsat.has_files(folder, sdgsat.PATTERNS.mii_images)
 
 
 def _finished(pair: Optional[tuple[Path, Path]], meanwhile: bool) -> bool:
