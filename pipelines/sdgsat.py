@@ -33,8 +33,9 @@ Each of ``mii_images`` names one camera's file: MII imagery is two mosaic halves
 missing one of them is refused (naming the missing file) rather than silently ingested with
 part of the scene dropped. Each image glob must match one file (a browse image or a stray copy
 beside the product's own is refused, naming the files), and a folder-name date that is not
-its meta.xml's acquisition date is refused. Radiance gains must be positive and finite,
-biases finite. Gains are read from the product's own sensor section of calib.xml (a file with
+its meta.xml's acquisition date is refused (a day either way allowed, so a TIS and an MII
+product are paired by their meta.xml times, :func:`check_simultaneous`). Radiance gains must be
+positive and finite, biases finite. Gains are read from the product's own sensor section of calib.xml (a file with
 only other sensors' sections is another product's and refused; one with no sensor section is
 read whole); several ``VERSION`` blocks with different gains are refused, since which applies is
 not documented. A GBK calib.xml that declares no encoding (or UTF-8 wrongly) is read as GB18030.
@@ -49,7 +50,7 @@ import re
 import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,12 @@ from pipelines.errors import GroklstWarning, InputError
 
 SENSORS = ("TIS", "MII")
 ALL_SENSORS = ("TIS", "MII", "GIU")  # SDGSAT-1's imagers; GIU (glimmer) is not read
+
+# How far apart the meta.xml times of one acquisition's TIS and MII products may be. The two
+# image one scene in one pass (offset by only 1-2 TIS pixels, sdgsat1-products.md), so their
+# times differ by the seconds a scene takes, or between cameras and time tags (meta.xml has
+# start/centre/end times per camera); the next pass over a place is an orbit (~95 min) or more later.
+SIMULTANEOUS = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,13 @@ class Product:
     acquired: date | None
     meta: Path | None = None  # the meta.xml read, None when the folder has none
     calib: Path | None = None  # the calib.xml read
+    recorded: date | None = None  # the meta.xml's time: a datetime when it gives the time of day
+
+    @property
+    def imaged_on(self) -> date | None:
+        """The acquisition date to compute with (Earth-Sun distance): the meta.xml's, which
+        the folder name may miss by a day (:func:`_acquired`), else :attr:`acquired`."""
+        return _day(self.recorded) or self.acquired
 
     @property
     def tis_per_band(self) -> bool:
@@ -378,6 +392,45 @@ def _meta_time(meta: ET.Element | None, patterns: ProductPatterns) -> tuple[str,
     return None
 
 
+def _day(moment: date | None) -> date | None:
+    """The calendar date of a date or datetime (a datetime is a date, but never equals one)."""
+    return moment.date() if isinstance(moment, datetime) else moment
+
+
+def _parse_time(text: str | None) -> date | None:
+    """A date and time of day as a meta.xml writes them (``2022-08-15 03:12:05.750``, ``T``
+    between), as a naive datetime (a zone is ignored: one ground system writes both products'
+    times); a date alone, or with a time that is not one, as a date; else None."""
+    day = _parse_date(text)
+    clock = re.match(r"(?:19|20)\d{2}-?\d{2}-?\d{2}[ T_](\d{2}):?(\d{2}):?(\d{2})(\.\d+)?", text or "")
+    if day is None or clock is None:
+        return day
+    hour, minute, second = (int(g) for g in clock.groups()[:3])
+    micro = round(float(clock.group(4) or 0) * 1e6)
+    try:
+        return datetime.combine(day, time(hour, minute, second, min(micro, 999999)))
+    except ValueError:
+        return day
+
+
+def check_simultaneous(tis: Product, mii: Product) -> None:
+    """Refuse a TIS and an MII product whose meta.xml times are not one acquisition's: more than
+    :data:`SIMULTANEOUS` apart, or on different dates where one gives no time of day. The folder
+    names may agree while the metadata do not (:func:`_acquired` allows a name a day either way),
+    and a thermal image must not be sharpened with another pass's bands."""
+    if tis.recorded is None or mii.recorded is None:
+        return
+    if isinstance(tis.recorded, datetime) and isinstance(mii.recorded, datetime):
+        if abs(tis.recorded - mii.recorded) <= SIMULTANEOUS:
+            return
+    elif _day(tis.recorded) == _day(mii.recorded):
+        return
+    raise InputError(tis.meta, f"records {tis.recorded}, the MII product's {mii.meta} "
+                     f"{mii.recorded}: TIS and MII image simultaneously, so these are not one "
+                     f"acquisition (at most {SIMULTANEOUS.seconds // 60} min apart)",
+                     "give the TIS and MII products of one acquisition, each with its own meta.xml")
+
+
 def _acquired(folder: Path, meta_file: Path | None, meta: ET.Element | None,
               patterns: ProductPatterns, images: tuple[Path, ...] = ()) -> date | None:
     """The acquisition date, from the folder name (else the names of per-band TIS ``images``)
@@ -599,8 +652,9 @@ def read_product(folder: str | Path, patterns: ProductPatterns = PATTERNS) -> Pr
     except ValueError as exc:
         raise InputError(meta_files[0], f"solar angle is not a number ({exc})") from exc
     meta_file = meta_files[0] if meta_files else None
+    recorded = _parse_time((_meta_time(meta, patterns) or ("", None))[1])
     return Product(folder, sensor, images, calibration, zenith, _acquired(folder, meta_file, meta, patterns, images),
-                   meta_file, calib)
+                   meta_file, calib, recorded)
 
 
 def earth_sun_distance(day: date | None) -> float:
