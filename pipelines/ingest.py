@@ -272,7 +272,8 @@ class _Mii:
     too_bright: dict[int, int] = field(default_factory=dict)  # band -> pixels above MAX_REFLECTANCE
     brightest: dict[int, float] = field(default_factory=dict)  # band -> largest reflectance written
     inside: int = 0  # LST pixels written that hold thermal data (TIS or given LST)
-    uncovered: int = 0  # ... of them, those no camera has data under
+    uncovered: int = 0  # ... of them, those no camera has data under in any band
+    band_uncovered: dict[int, int] = field(default_factory=dict)  # band -> ... those it has no data under
 
     def check(self) -> None:
         """Refuse products that cannot give reflectance, before any work."""
@@ -341,23 +342,69 @@ class _Mii:
         if np.isfinite(reflectance).any():
             self.brightest[band] = max(self.brightest.get(band, -math.inf), float(np.nanmax(reflectance)))
 
-    def count_coverage(self, has_data: np.ndarray, inside: np.ndarray, ratio: int) -> None:
+    def count_coverage(self, has_data: dict[int, np.ndarray], inside: np.ndarray, ratio: int) -> None:
         """Add a written strip's LST pixels with thermal data (``inside``), and those of them whose
-        ``ratio`` x ``ratio`` guidance pixels no camera has data in (``has_data``), to the counts."""
+        ``ratio`` x ``ratio`` guidance pixels no camera has data in (``has_data``: band -> where a
+        camera has), in any band and in each band, to the counts: a dead band is a gap too."""
         rows, cols = inside.shape
-        covered = has_data.reshape(rows, ratio, cols, ratio).any(axis=(1, 3))
         self.inside += int(inside.sum())
-        self.uncovered += int((inside & ~covered).sum())
+        any_band = np.zeros(inside.shape, dtype=bool)
+        for band, data in has_data.items():
+            covered = data.reshape(rows, ratio, cols, ratio).any(axis=(1, 3))
+            self.band_uncovered[band] = self.band_uncovered.get(band, 0) + int((inside & ~covered).sum())
+            any_band |= covered
+        self.uncovered += int((inside & ~any_band).sum())
+
+    def check_bands_present(self) -> None:
+        """Refuse a guidance band no camera has data in under any of the thermal data (a dead or
+        missing band, all fill): written, it would leave a downscaled LST nodata everywhere."""
+        if self.uncovered == self.inside:  # no camera covers the thermal data: not a band's fault
+            return
+        dead = [band for band in MII_GUIDANCE_BANDS if self.band_uncovered.get(band, 0) == self.inside]
+        if dead:
+            raise self.dead_band_error(dead)
+
+    def dead_band_error(self, bands: Sequence[int]) -> InputError:
+        """The refusal of guidance ``bands`` that hold only fill (DN 0) inside the LST footprint,
+        naming the cameras' image files."""
+        first, *others = (src.name for src in self.srcs)
+        named = " and ".join(f"B{band} {BAND_NAMES[band - 1]}" for band in bands)
+        where = "here" + "".join(f" and in {Path(name).name}" for name in others)
+        verb = "hold" if len(bands) > 1 else "holds"
+        return InputError(first, f"MII {named} {verb} no valid pixel inside the LST footprint (only fill, DN 0, "
+                          f"{where})", "the band is dead or missing in this delivery: use a complete MII "
+                          "product of the scene; every guidance band is needed")
 
     def coverage_report(self, thermal: str, effect: str) -> str | None:
         """Where the cameras leave part of the ``thermal`` data without guidance: a warning saying
-        ``effect``, and the line for the tags; None when they cover all of it."""
+        ``effect``, and the line for the tags; None when they cover all of it. A band with data
+        under less of it than the others is named: its guidance, and a downscaled LST, is nodata
+        there."""
+        worst = max(MII_GUIDANCE_BANDS, key=lambda band: self.band_uncovered.get(band, 0))
+        missing = self.band_uncovered.get(worst, 0)
+        if missing <= self.uncovered:
+            return self._cameras_report(thermal, effect)
+        gap, covered = percent_pair(missing / max(self.inside, 1))
+        name = f"B{worst} {BAND_NAMES[worst - 1]}"
+        line = (f"MII {name} covers {covered} % of {thermal}: {missing} LST pixels ({gap} %) have no "
+                f"{BAND_NAMES[worst - 1]} guidance")
+        others = ", ".join(f"B{b} covers {percent_pair(n / max(self.inside, 1))[1]} %"
+                           for b in MII_GUIDANCE_BANDS
+                           if b != worst and (n := self.band_uncovered.get(b, 0)) > self.uncovered)
+        if others:
+            line += f" ({others})"
+        warnings.warn(f"{line}: it is nodata there, and so is a downscaled LST; is {name} dead in one camera? "
+                      f"({', '.join(Path(src.name).name for src in self.srcs)})", IngestWarning, stacklevel=3)
+        return line
+
+    def _cameras_report(self, thermal: str, effect: str) -> str | None:
+        """:meth:`coverage_report` where every band covers as much: the cameras' gap, if any."""
         if not self.uncovered:
             return None
         gap, covered = percent_pair(self.uncovered / max(self.inside, 1))
         line = (f"MII cameras cover {covered} % of {thermal}: {self.uncovered} LST pixels "
                 f"({gap} %) have no guidance")
-        warnings.warn(f"{line} and are nodata {effect}", IngestWarning, stacklevel=3)
+        warnings.warn(f"{line} and are nodata {effect}", IngestWarning, stacklevel=4)
         return line
 
     def _shares_too_bright(self) -> dict[int, float]:
@@ -436,6 +483,9 @@ def _ndmvi_minima(mii: _Mii, strips: list[Grid]) -> tuple[float, float]:
             raise InputError(mii.product.folder, f"every {empty} pixel inside the LST footprint is saturated{given} "
                              "and --saturated nodata made it nodata (NDMVI needs both bands)",
                              "raise --mii-saturation-dn, or use --saturated keep")
+        empty = [band for band, low in ((RED, red_min), (NIR, nir_min)) if not math.isfinite(low)]
+        if len(empty) == 1:  # the other band has data: this one is dead
+            raise mii.dead_band_error(empty)
         raise InputError(mii.product.folder, "no valid MII pixels inside the LST footprint")
     if first.implausible():  # count the other bands too: the refusal is the write pass's, word for word
         for grid in strips:
@@ -557,9 +607,6 @@ class _TisLst:
         if src.count < 3:
             raise InputError(raster_label(src), f"{src.count} bands, TIS imagery has 3", "is this a TIS image?")
         _check_fill(src, "TIS")
-        for band in (2, 3):
-            if band not in tis.calibration.gains:
-                raise InputError(tis.calib or tis.folder, f"no gain for TIS band {band}")
         self.tis, self.src, self.ratio, self.method, self.config = tis, src, ratio, method, config
         self.vapour = vapour  # the water vapour raster, when the config names one (split window only)
         self.placed: tuple[Window, Grid] | None = None  # the LST window and its grid, set by place
@@ -567,8 +614,23 @@ class _TisLst:
         self.destriping: Destriping | None = None  # B2's stripes, set by find_stripes
         self.repaired = self.retrieved = 0  # split-window pixels, and those whose band difference was repaired
         self.saturated: dict[int, tuple[int, int, int]] = {}  # band -> (saturated from DN, those px, all px)
+        self.valid = dict.fromkeys(self.bands, 0)  # band -> pixels with data in the windows retrieved on
+        self._check_gains()
         self.tags = {"lst_source": source_tag(tis.folder), "lst_method": self._method_tag(),
                      "approximate": "yes: LST retrieved without SDGSAT-1-specific coefficients"}
+
+    @property
+    def bands(self) -> tuple[int, ...]:
+        """The TIS bands the method reads: B2 and B3 for the split window, B2 alone otherwise."""
+        return (2, 3) if self.method == "split-window" else (2,)
+
+    def _check_gains(self) -> None:
+        """Refuse a calib.xml without a gain for a band the method reads (before any work)."""
+        for band in self.bands:
+            if band not in self.tis.calibration.gains:
+                hint = ("use the TIS product's own calib.xml; --lst-method single-channel reads B2 alone"
+                        if band == 3 else "use the TIS product's own calib.xml; every LST method reads B2")
+                raise InputError(self.tis.calib or self.tis.folder, f"no gain for TIS band {band}", hint)
 
     def _method_tag(self) -> str:
         """How the LST was retrieved, for the ``lst_method`` tag; a water vapour raster is named
@@ -609,9 +671,8 @@ class _TisLst:
         """Find the read bands' clipped DN (a histogram pile-up at the top, as for the MII:
         :mod:`pipelines.saturation`), tag it, and warn when found: the brightness temperature
         there is a lower bound, so the LST is not a measurement there."""
-        bands = (2, 3) if self.method == "split-window" else (2,)
-        unchecked = sorted({self.src.dtypes[band - 1] for band in bands if not detectable(self.src, band)})
-        for band in bands:
+        unchecked = sorted({self.src.dtypes[band - 1] for band in self.bands if not detectable(self.src, band)})
+        for band in self.bands:
             if detectable(self.src, band):
                 try:
                     counts = dn_histogram(self.src, band)
@@ -693,9 +754,11 @@ class _TisLst:
         if self.method == "split-window":
             t2, t3 = self._split_window_temperatures(window)
             lst = lst_retrieval.split_window(t2, t3, e2, e3, self.config, self._vapour_on_strip(window, t2, t3, e2))
-        else:
-            t2 = self._destriped_temperatures(window)[0]
+            self.valid[3] += int(np.isfinite(t3).sum())
+        else:  # B2 as delivered: find_stripes destripes only for the split window, and B3 is not read
+            t2 = self.thermal(window)
             lst = lst_retrieval.single_channel(t2, e2, sdgsat.TIS_WAVELENGTH_UM[1])
+        self.valid[2] += int(np.isfinite(t2).sum())
         self._check_plausible(lst)
         return lst, np.isfinite(t2)
 
@@ -799,6 +862,11 @@ class _TisLst:
     def no_data_error(self) -> InputError:
         """Why no LST was retrieved: a water vapour raster that gave none, else the TIS."""
         uncovered = self.vapour.uncovered_error() if self.vapour is not None else None
+        if uncovered is None and self.valid[2] and not self.valid.get(3, 1):  # B3 alone is all fill
+            return InputError(raster_label(self.src), "TIS band 3 holds no valid pixel inside the MII "
+                              "footprint (only fill, DN 0), so the split window retrieves none",
+                              "the band is dead or missing in this delivery: use --lst-method single-channel, "
+                              "which reads B2 alone")
         return uncovered or InputError(self.tis.folder, "no valid TIS pixels inside the MII footprint")
 
 
@@ -872,8 +940,8 @@ def ingest_product(
             source.register_bands(window, measure=coregister)
         placed = "not measured (--no-coregister)"
         if coregister:
-            estimate = _measure_offset(source, mii, window, lst_grid, ratio)
-            placed = _report_placement(estimate, lst_grid.res[0] / ratio)
+            estimate, empty = _measure_offset(source, mii, window, lst_grid, ratio)
+            placed = _report_placement(estimate, lst_grid.res[0] / ratio, empty)
             if estimate.needed:
                 moved = (estimate.cols / ratio, estimate.rows / ratio)
                 window, lst_grid, guidance_grid, ratio = _grids(lst_src, mii.srcs, moved)
@@ -905,12 +973,11 @@ def ingest_product(
                 geotiff_output(lst_path, overwrite) as l_tmp:
             with rasterio.open(g_tmp, "w", **g_profile) as g_dst, rasterio.open(l_tmp, "w", **l_profile) as l_dst:
                 for n, (top, grid) in enumerate(zip(tops, strips), start=1):
-                    refl = {}
-                    has_data = np.zeros((grid.height, grid.width), dtype=bool)  # a camera's data, any band
+                    refl, has_data = {}, {}  # has_data: band -> where a camera has data
                     for band in MII_GUIDANCE_BANDS:
                         refl[band], saturated = mii.reflectance_and_saturation(band, grid)
                         mii.count(band, refl[band], saturated)
-                        has_data |= np.isfinite(refl[band]) | saturated
+                        has_data[band] = np.isfinite(refl[band]) | saturated
                     red, nir = refl[RED], refl[NIR]
                     guidance = np.stack([
                         dem_band.band(grid), *(refl[b] for b in MII_GUIDANCE_BANDS),
@@ -927,6 +994,7 @@ def ingest_product(
                     l_dst.write(lst_strip, 1, window=Window(0, top, lst_grid.width, lst_strip.shape[0]))
                     report(len(strips) + n, total, "guidance and LST")
                 mii.check_plausible()
+                mii.check_bands_present()
                 if not any_lst:
                     raise source.no_data_error()
                 coverage = mii.coverage_report(*source.coverage_words)
@@ -979,25 +1047,40 @@ def _open_water_vapour_raster(config: lst_retrieval.RetrievalConfig, method: str
 
 
 def _measure_offset(source: _GivenLst | _TisLst, mii: _Mii, window: Window, lst_grid: Grid,
-                    ratio: int) -> ShiftEstimate:
-    """The LST's offset against the MII, measured on five crops of the scene."""
+                    ratio: int) -> tuple[ShiftEstimate, list[int]]:
+    """The LST's offset against the MII, measured on five crops of the scene, and the guidance
+    bands that hold no data on any crop (the fit needs every band, so they leave it unmeasured)."""
     margin = MAX_SHIFT_LR * ratio
     pairs = []
+    empty = set(MII_GUIDANCE_BANDS)
     for top, left, h, w in crops(lst_grid.height, lst_grid.width):
         thermal = source.thermal(Window(window.col_off + left, window.row_off + top, w, h))
         transform = (lst_grid.transform @ Affine.translation(left, top) @ Affine.scale(1.0 / ratio)
                      @ Affine.translation(-margin, -margin))
         grid = Grid(lst_grid.crs, transform, w * ratio + 2 * margin, h * ratio + 2 * margin)
         refl = {band: mii.reflectance(band, grid) for band in MII_GUIDANCE_BANDS}
+        empty -= {band for band, values in refl.items() if np.isfinite(values).any()}
         pairs.append((thermal, np.stack([*refl.values(), indices.ndvi(refl[RED], refl[NIR]),
                                          indices.ndwi(refl[GREEN], refl[NIR])])))
-    return estimate_shift(pairs, ratio, margin)
+    return estimate_shift(pairs, ratio, margin), sorted(empty)
 
 
-def _report_placement(estimate: ShiftEstimate, res: float) -> str:
-    """The measured offset as a line for the tags (``res``: MII pixel size, metres); a
-    misregistration found, or one that could not be measured, is also a warning."""
-    placed = estimate.describe(res, "m", "the MII")
+def _unmeasured(empty: Sequence[int]) -> str:
+    """Why no crop gave an R² (the fit of the LST on every guidance band): ``empty`` bands, or
+    too few pixels where the LST and every band hold data (or a constant LST there)."""
+    if empty:
+        named = " and ".join(f"B{band} {BAND_NAMES[band - 1]}" for band in empty)
+        verb = "holds" if len(empty) == 1 else "hold"
+        return f"not measurable, kept as delivered: MII {named} {verb} no data where it is measured"
+    return ("not measurable, kept as delivered: too few pixels where the LST and every MII guidance band hold "
+            "data, or an LST constant there, where it is measured")
+
+
+def _report_placement(estimate: ShiftEstimate, res: float, empty: Sequence[int]) -> str:
+    """The measured offset as a line for the tags (``res``: MII pixel size, metres; ``empty``: the
+    guidance bands with no data where it was measured); a misregistration found, or one that
+    could not be measured, is also a warning."""
+    placed = _unmeasured(empty) if math.isnan(estimate.r2) else estimate.describe(res, "m", "the MII")
     if estimate.needed:
         warnings.warn(f"TIS and MII are misregistered: {placed}; --no-coregister keeps the delivered grid",
                       IngestWarning, stacklevel=3)
