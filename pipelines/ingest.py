@@ -154,12 +154,16 @@ def find_products(paths: Sequence[Path], patterns: sdgsat.ProductPatterns = sdgs
 
 
 def check_one_acquisition(tis: sdgsat.Product | None, mii: sdgsat.Product) -> None:
-    """Refuse TIS and MII products of different dates: one acquisition's thermal image is
-    sharpened only with that acquisition's multispectral bands."""
-    if tis is not None and tis.acquired and mii.acquired and tis.acquired != mii.acquired:
+    """Refuse TIS and MII products of different dates (by name, else meta.xml) or whose meta.xml
+    times are not one pass: one acquisition's thermal image is sharpened only with that
+    acquisition's multispectral bands."""
+    if tis is None:
+        return
+    if tis.acquired and mii.acquired and tis.acquired != mii.acquired:
         raise InputError(tis.folder, f"acquired {tis.acquired.isoformat()}, the MII product "
                          f"{mii.acquired.isoformat()}: not one scene",
                          "give the TIS and MII products of one acquisition (or your own LST with --lst)")
+    sdgsat.check_simultaneous(tis, mii)
 
 
 def _pick(products: list[sdgsat.Product], sensor: str, needed: bool) -> sdgsat.Product | None:
@@ -330,7 +334,7 @@ class _Mii:
             mosaic[saturated] = np.nan
         cal, mii = self.product.calibration, self.product
         radiance = cal.gains[band] * mosaic + cal.biases[band]
-        factor = sdgsat.reflectance_factor(band, mii.solar_zenith, mii.acquired)
+        factor = sdgsat.reflectance_factor(band, mii.solar_zenith, mii.imaged_on)
         return (radiance * factor).astype(np.float32), saturated
 
     def count(self, band: int, reflectance: np.ndarray, saturated: np.ndarray) -> None:
@@ -710,8 +714,7 @@ class _TisLst:
             warnings.warn(f"TIS bands are misregistered: {placed}; --no-coregister keeps the delivered bands",
                           IngestWarning, stacklevel=3)
         elif not shift.reliable:
-            warnings.warn(f"the offset between TIS B2 and B3 could not be measured on this scene: {placed}",
-                          IngestWarning, stacklevel=3)
+            warnings.warn(placed, IngestWarning, stacklevel=3)  # "TIS B3 not measurable against B2 (why)"
 
     def find_stripes(self, window: Window, strip_rows: int, measure: bool) -> None:
         """Measure B2's stripes against B3 on crops of ``window`` and, when found, their profile
@@ -1088,8 +1091,7 @@ def _report_placement(estimate: ShiftEstimate, res: float, empty: Sequence[int])
         warnings.warn(f"TIS and MII: {placed}; to search further, run groklst coregister on the LST and guidance "
                       f"groklst ingest writes, with --max-shift {2 * MAX_SHIFT_LR}", IngestWarning, stacklevel=3)
     elif not estimate.reliable:
-        warnings.warn(f"the offset between TIS and MII could not be measured on this scene: {placed}",
-                      IngestWarning, stacklevel=3)
+        warnings.warn(f"TIS and MII: {placed}", IngestWarning, stacklevel=3)  # "not measurable, kept as delivered: why"
     elif estimate.uncertain:
         warnings.warn(f"TIS and MII: {placed}; --no-coregister keeps the delivered grid", IngestWarning, stacklevel=3)
     return placed

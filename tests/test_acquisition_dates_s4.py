@@ -90,3 +90,44 @@ def test_the_earth_sun_distance_follows_the_metadata_date(products, tmp_path):
     assert mii.imaged_on == date(2022, 8, 16)
     assert sdgsat.earth_sun_distance(mii.imaged_on) == pytest.approx(1.012662, abs=1e-6)
     assert sdgsat.earth_sun_distance(mii.acquired) == pytest.approx(1.012848, abs=1e-6)
+
+
+@pytest.mark.parametrize("command", ["ingest", "downscale"])
+def test_the_commands_refuse_the_pair_and_write_nothing(products, tmp_path, capsys, command):
+    """End to end: check_one_acquisition calls check_simultaneous, so ingest and downscale of
+    product folders refuse the reported pair (before, both exited 0 and wrote a scene)."""
+    from groklst_cli.app import run
+
+    tis = _with_meta(products[0], tmp_path / "t", "2022-08-15", "2022-08-16")
+    mii = _with_meta(products[1], tmp_path / "m", "2022-08-15", "2022-08-14")
+    capsys.readouterr()
+    assert run([command, str(tis.folder), str(mii.folder), "--out-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "records 2022-08-16 03:12:05.750000, the MII product's" in err, err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+
+def test_reflectance_follows_the_meta_xml_date(products, tmp_path, capsys):
+    """ingest's Earth-Sun distance comes from mii.imaged_on: both meta.xml files a day after their
+    folder names (allowed) scale the guidance reflectance by the factors' ratio (before, the
+    folder name's date was used)."""
+    import numpy as np
+    import rasterio
+    from groklst_cli.app import run
+
+    tis = _with_meta(products[0], tmp_path / "t", "2022-08-15", "2022-08-16")
+    mii = _with_meta(products[1], tmp_path / "m", "2022-08-15", "2022-08-16")
+    bands = {}
+    for label, pair in (("named", products), ("next", (tis.folder, mii.folder))):
+        assert run(["-q", "ingest", str(pair[0]), str(pair[1]), "--out-dir", str(tmp_path / label)]) == 0
+        with rasterio.open(next((tmp_path / label).glob("*_guidance.tif"))) as src:
+            bands[label] = {name: src.read(i + 1) for i, name in enumerate(src.descriptions)}
+    expected = (sdgsat.reflectance_factor(4, mii.solar_zenith, date(2022, 8, 16))
+                / sdgsat.reflectance_factor(4, mii.solar_zenith, date(2022, 8, 15)))
+    assert expected != pytest.approx(1.0, abs=1e-5)
+    ratio = bands["next"]["red"] / bands["named"]["red"]
+    valid = np.isfinite(ratio)
+    assert valid.any()
+    np.testing.assert_allclose(ratio[valid], expected, rtol=1e-5)
+    np.testing.assert_array_equal(bands["next"]["dem"], bands["named"]["dem"])

@@ -842,7 +842,7 @@ def test_a_tis_placement_that_another_fits_as_well_is_a_warning():
 
     tie = ShiftEstimate(0, 0, 0.6, 0.6, 9, True, (3, 0, 0.598))
     with pytest.warns(IngestWarning) as caught:
-        placed = _report_placement(tie, 10.0)
+        placed = _report_placement(tie, 10.0, ())
     assert placed == ("aligned as delivered (R² 0.60), but 30 m south of that fits as well (R² 0.60): "
                       "the placement is uncertain by that much")
     assert [str(w.message) for w in caught] == [f"TIS and MII: {placed}; --no-coregister keeps the delivered grid"]

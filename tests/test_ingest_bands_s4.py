@@ -60,7 +60,7 @@ def test_a_band_dead_in_both_cameras_is_refused_naming_file_and_band(sample, tmp
            f"(only fill, DN 0, here and in {_camera(scene, 'B').name}) (hint: the band is dead or missing " \
            "in this delivery: use a complete MII product of the scene; every guidance band is needed)" in err
     # the offset warning says why it could not be measured, not "R² nan"
-    assert "could not be measured on this scene: not measurable, kept as delivered: MII B2 deepblue holds " \
+    assert "TIS and MII: not measurable, kept as delivered: MII B2 deepblue holds " \
            "no data where it is measured" in err
     assert "nan" not in err
     assert not (tmp_path / "out").exists()
