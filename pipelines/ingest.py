@@ -176,20 +176,30 @@ def _pick(products: list[sdgsat.Product], sensor: str, needed: bool) -> sdgsat.P
     return found[0] if found else None
 
 
-def default_name(mii: sdgsat.Product, patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS, *,
-                 way_out: str = "name the scene with groklst ingest --name NAME") -> str:
-    """The scene name from the product's own identity, without the sensor token: the first
-    delivered name (``patterns.folder``) among its folder's real name (through a link), its name
-    as given, and its MII images' scene name (``<scene>_A.tif``): a folder renamed ``mii`` must not
-    give every scene one name. None is refused, with ``way_out`` in the hint."""
+def delivered_scene_name(folder: Path, images: Sequence[Path],
+                         patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS) -> str | None:
+    """The scene name, without the sensor token, of the first delivered name (``patterns.folder``)
+    among MII ``folder``'s real name (through a link), its name as given, and its ``images``' scene
+    name (``<scene>_A.tif``); None when none is one. File names alone: the command names its
+    outputs with it before any product file is read."""
     suffixes = [glob[1:] for glob in patterns.mii_images if glob.startswith("*")]
-    image_scenes = [image.name[:-len(end)] for image in mii.images for end in suffixes if image.name.endswith(end)]
-    for candidate in (mii.folder.resolve().name, mii.folder.name, *image_scenes):
+    image_scenes = [image.name[:-len(end)] for image in images for end in suffixes if image.name.endswith(end)]
+    for candidate in (folder.resolve().name, folder.name, *image_scenes):
         if sdgsat.folder_match(candidate, patterns):
             return re.sub("_MII_", "_", candidate, count=1, flags=re.IGNORECASE)
-    raise InputError(mii.folder, "names no scene: neither it nor its MII images have a delivered product name "
-                     "(KX10_MII_<date>_..._L4A) to name the outputs after",
-                     f"give the folder its delivered name, or {way_out}")
+    return None
+
+
+def default_name(mii: sdgsat.Product, patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS, *,
+                 way_out: str = "name the scene with groklst ingest --name NAME") -> str:
+    """The scene name from the product's own identity (:func:`delivered_scene_name`): a folder
+    renamed ``mii`` must not give every scene one name. None is refused, with ``way_out`` in the hint."""
+    name = delivered_scene_name(mii.folder, mii.images, patterns)
+    if name is None:
+        raise InputError(mii.folder, "names no scene: neither it nor its MII images have a delivered product name "
+                         "(KX10_MII_<date>_..._L4A) to name the outputs after",
+                         f"give the folder its delivered name, or {way_out}")
+    return name
 
 
 def _check_fill(src: rasterio.DatasetReader, sensor: str) -> None:

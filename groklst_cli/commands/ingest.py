@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
@@ -115,7 +114,7 @@ def scene_name_from_folders(folders: Sequence[Path], name: Optional[str]) -> Opt
     if name:
         return name if Path(name).name == name and name not in (".", "..") else None
     from pipelines import sdgsat
-    from pipelines.ingest import product_folders  # imports scipy: not at start-up
+    from pipelines.ingest import delivered_scene_name, product_folders  # imports scipy: not at start-up
 
     try:
         found = product_folders(folders)
@@ -124,13 +123,8 @@ def scene_name_from_folders(folders: Sequence[Path], name: Optional[str]) -> Opt
     mii = list({folder.resolve(): folder for folder in found if _named_mii(folder)}.values())
     if len(mii) != 1:
         return None
-    suffixes = [glob[1:] for glob in sdgsat.PATTERNS.mii_images if glob.startswith("*")]
-    images = [image.name for glob in sdgsat.PATTERNS.mii_images for image in sdgsat.files_matching(mii[0], glob)]
-    scenes = [image[:-len(end)] for image in images for end in suffixes if image.endswith(end)]
-    for candidate in (mii[0].resolve().name, mii[0].name, *scenes):
-        if sdgsat.folder_match(candidate):
-            return re.sub("_MII_", "_", candidate, count=1, flags=re.IGNORECASE)
-    return None
+    images = [image for glob in sdgsat.PATTERNS.mii_images for image in sdgsat.files_matching(mii[0], glob)]
+    return delivered_scene_name(mii[0], images)
 
 
 def _named_mii(folder: Path) -> bool:
