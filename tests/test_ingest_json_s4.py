@@ -97,3 +97,14 @@ def test_downscale_of_products_names_its_output_when_the_calib_xml_is_missing(pr
     line = _error_line(capsys, "downscale", "p", "-o", "./x.tif")
     assert line["output"] == "./x.tif" and CALIB_MISSING in line["error"]
     assert not Path("o").exists()  # a refused run writes nothing
+
+
+def test_downscale_of_products_names_its_output_when_an_option_is_refused(products, capsys) -> None:
+    """A bad --dem or --guidance with product folders is refused before the products are planned:
+    the error line names the output the folder names give, as ingest's names its LST."""
+    tis, mii = products
+    line = _error_line(capsys, "downscale", str(tis), str(mii), "--dem", "nope.tif", "--out-dir", "./o")
+    assert line["output"] == f"./o/{NAME}_lst_downscaled.tif" and "nope.tif" in line["error"]
+    line = _error_line(capsys, "downscale", str(tis), str(mii), "--guidance", "g.tif")
+    assert line["output"] == f"{NAME}_lst_downscaled.tif" and "--guidance" in line["error"]
+    assert not Path("o").exists()

@@ -89,7 +89,6 @@ def plan_product_scene(folders: list[Path], output: Optional[Path], out_dir: Opt
     from pipelines.ingest import check_one_acquisition, default_name, find_products
     from pipelines.scenes import output_for
 
-    _name_planned_output(folders, output, out_dir)
     with warnings.catch_warnings():  # what the folders hold is warned about by the ingest, which reads them again
         warnings.simplefilter("ignore", GroklstWarning)
         products = find_products(folders)
@@ -123,10 +122,10 @@ def plan_product_scene(folders: list[Path], output: Optional[Path], out_dir: Opt
     return ProductScene(folders, workdir, name, shown, tags, _product_scale(tis, mii), target, inputs)
 
 
-def _name_planned_output(folders: list[Path], output: Optional[Path], out_dir: Optional[Path]) -> None:
-    """Name the output the folders' names give (``-o`` is named already) before the products'
-    files are read: an unreadable calib.xml or meta.xml is refused on an error line naming it,
-    as ingest's names its LST."""
+def name_planned_output(folders: list[Path], output: Optional[Path], out_dir: Optional[Path]) -> None:
+    """Name the output the folders' names give (``-o`` is named already) before the options are
+    checked and the products' files read: a bad ``--dem`` or an unreadable calib.xml is refused on
+    an error line naming it, as ingest's names its LST."""
     from groklst_cli.commands.ingest import scene_name_from_folders
     from pipelines.scenes import output_for
 

@@ -19,6 +19,7 @@ from groklst_cli.commands._downscale_products import (
     check_product_run,
     end_if_failed,
     ingest_scene,
+    name_planned_output,
     output_done,
     plan_product_scene,
     scene_failed,
@@ -468,6 +469,7 @@ def downscale(
     scene = None
     if any(holds_products(p) for p in paths):  # one scene's product folders (another folder
         # among LST rasters is that scene's error, and the others go on)
+        name_planned_output(paths, output_path, out_dir_path)
         check_product_run(ctx, paths, guidance, align, dask_scheduler)
         how = ProductIngest(dem, coregister is not False, destripe is True,
                             ingest_options.saturation_options(saturated, saturation_dn), lst_method,
