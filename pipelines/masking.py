@@ -55,7 +55,7 @@ class MaskRule:
         if self.bits:
             parts.append(f"bit{'s' if len(self.bits) > 1 else ''} {','.join(map(str, self.bits))} set")
         if self.values:
-            parts.append(f"value{'s' if len(self.values) > 1 else ''} {','.join(f'{v:g}' for v in self.values)}")
+            parts.append(f"value{'s' if len(self.values) > 1 else ''} {','.join(map(_shortest, self.values))}")
         return " or ".join(parts) if parts else "a value other than 0"
 
     def check(self, dtype: np.dtype, path: str | os.PathLike[str]) -> None:
@@ -80,7 +80,7 @@ class MaskRule:
         info = np.iinfo(dtype)
         odd = [v for v in self.values if not (float(v).is_integer() and info.min <= v <= info.max)]
         if odd:
-            raise InputError("--values", f"{', '.join(f'{v:g}' for v in odd)} cannot occur in {path}'s "
+            raise InputError("--values", f"{', '.join(map(_shortest, odd))} cannot occur in {path}'s "
                                          f"{dtype.name} pixels", f"give integers in {info.min}..{info.max}")
 
     def flags(self, mask: np.ma.MaskedArray) -> np.ndarray:
@@ -401,7 +401,7 @@ def _onto_grid_hint(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, m
     rewrite, source = _nodata_as_flag(mask, mask_path) if plain else ("", "")
     if rewrite:
         why += ("; nodata rewritten as 1 first: -r max skips nodata, so a pixel part nodata and part 0 read 0, "
-                "clear")
+                "clear; --NoDataValue: gdal_calc.py's default (255 for Byte) may be a flag, then skipped too")
     fill = _unknown_fill(mask, rule) if uncovered else None
     if fill is not None:
         target += f"-dstnodata {fill} "
@@ -416,16 +416,29 @@ def _onto_grid_hint(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, m
 def _nodata_as_flag(mask: rasterio.DatasetReader, mask_path: str | os.PathLike[str]) -> tuple[str, str]:
     """The words and the gdal_calc.py command that rewrite a 0/1 mask's declared nodata as 1 before
     ``-r max``, and the file it writes; ("", "") for a mask without nodata. gdalwarp's ``-r max``
-    (GDAL 3.6) skips nodata, so a window of nodata and 0 gave 0, clear, not unknown."""
+    (GDAL 3.6) skips nodata, so a window of nodata and 0 gave 0, clear, not unknown.
+
+    The file declares the mask's own nodata (``--NoDataValue``), which no pixel holds after the
+    rewrite, and gdalwarp fills what the mask does not reach with it, which groklst flags. Without it
+    gdal_calc.py declared its type's default (255 for Byte), so a cloud mask's 255s were skipped
+    as nodata and read 0, clear. ``--overwrite``: without it gdal_calc.py writes into a
+    mask_known.tif of an earlier try, keeping that file's nodata. NaN works with ``--hideNoData``
+    (GDAL 3.6; without it every pixel became NaN)."""
     if mask.nodata is None:
         return "", ""
-    nodata = float(mask.nodata)
-    if math.isnan(nodata):
-        test = "isnan(A)"
-    else:
-        test = f"A=={int(nodata) if np.dtype(mask.dtypes[0]).kind in 'iu' else repr(nodata)}"
+    dtype = np.dtype(mask.dtypes[0])
+    nodata = _shortest(mask.nodata, dtype if dtype.kind in "iu" else np.float64)  # a float32's exact number
+    test = "isnan(A)" if math.isnan(mask.nodata) else f"A=={nodata}"
     return (f"rewrite its nodata as 1, flagged (gdal_calc.py -A {_shell_name(mask_path)} --hideNoData "
-            f'--calc="where({test},1,A)" --outfile=mask_known.tif), then ', "mask_known.tif")
+            f'--calc="where({test},1,A)" --NoDataValue={nodata} --overwrite --outfile=mask_known.tif), then ',
+            "mask_known.tif")
+
+
+def _shortest(value: float, dtype: np.dtype = np.dtype(np.float64)) -> str:
+    """``value`` as ``dtype`` stores it, in the fewest digits that read back as that number
+    (``-999.90001``, not ``:g``'s ``-999.9``; ``300``, not ``300.0``): messages and commands."""
+    text = str(np.dtype(dtype).type(value))
+    return text[:-2] if text.endswith(".0") else text
 
 
 def _footprint_holds(outer: rasterio.coords.BoundingBox, inner: rasterio.coords.BoundingBox) -> bool:
@@ -490,6 +503,8 @@ class _FillClash:
     low: float = math.inf
     high: float = -math.inf
     held: np.ndarray | None = field(default=None, init=False)  # 8/16-bit: values unflagged valid pixels hold
+    near: float | None = None  # a value GDAL reads as the fill that is not it (300.0001 for 300)
+    exact: bool = False  # some such pixel holds the fill itself
 
     def __post_init__(self) -> None:
         if self.dtype.kind in "iu" and self.dtype.itemsize <= 2:
@@ -498,8 +513,9 @@ class _FillClash:
     def add(self, stored: np.ndarray, band_valid: np.ndarray, flagged: np.ndarray) -> None:
         """Count a block: ``stored`` (bands, rows, cols), ``band_valid`` where a band has a value,
         ``flagged`` (rows, cols) the pixels the mask sets to nodata anyway."""
-        holds = (_reads_as_nodata(stored, self.value) & band_valid).any(axis=0) & ~flagged
-        self.pixels += int(holds.sum())
+        reads = _reads_as_nodata(stored, self.value) & band_valid & ~flagged[None]
+        self.pixels += int(reads.any(axis=0).sum())
+        self._note_held(stored[reads])
         present = stored[band_valid]
         if present.size:
             self.low = min(self.low, float(present.min()))
@@ -508,11 +524,28 @@ class _FillClash:
             kept = stored[band_valid & ~flagged[None]].astype(np.int64) - int(np.iinfo(self.dtype).min)
             self.held[kept] = True
 
+    def _note_held(self, read: np.ndarray) -> None:
+        """Note whether the ``read`` values (those GDAL reads as the fill) hold the fill itself and
+        one that is not it, so the refusal names a 300.0001 it counts under ``--fill 300``."""
+        fill = read.dtype.type(self.value)
+        self.exact = self.exact or bool((read == fill).any())
+        other = read[read != fill]
+        if self.near is None and other.size:
+            self.near = float(other[0])
+
+    def _held_words(self) -> str:
+        """`` (held as 300.0001, which GDAL reads as 300)`` where some pixel holds a value not the fill."""
+        if self.near is None:
+            return ""
+        return (f" ({'some ' if self.exact else ''}held as {_shortest(self.near, self.dtype)}, which GDAL reads as "
+                f"{_shortest(self.value)})")
+
     def check(self, path: str | os.PathLike[str]) -> None:
         """Refuse a fill value that real (unflagged) pixels hold, with a value that is free."""
         if self.pixels:
-            raise InputError("--fill", f"{self.value:g} occurs in {self.pixels:,} valid pixel(s) of {path} "
-                                       "that the mask does not flag: they would become nodata too",
+            raise InputError("--fill", f"{_shortest(self.value)} occurs in {self.pixels:,} valid pixel(s) of {path}"
+                                       f"{self._held_words()} that the mask does not flag: they would become nodata "
+                                       "too",
                              _free_fill_hint(self.dtype, self.low, self.high, self.held))
 
 
@@ -520,7 +553,7 @@ def _free_fill_hint(dtype: np.dtype, low: float, high: float, held: np.ndarray |
     """What to pass instead: a value outside the data's range ``low..high``, the type's extreme
     where it is free (the usual fill: 0 for unsigned data, the minimum for signed); where the data
     reach both extremes, the free value nearest to one (by ``held``, for 8- and 16-bit types)."""
-    span = f"{low:g}..{high:g}"
+    span = f"{_shortest(low, dtype)}..{_shortest(high, dtype)}"  # 300.0001, not 300: a --fill 300 hint
     if dtype.kind == "f":
         return f"leave out --fill (masked pixels get NaN), or give a value outside the data's range {span}"
     info = np.iinfo(dtype)

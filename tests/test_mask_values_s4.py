@@ -117,10 +117,12 @@ def test_the_warp_hint_keeps_a_pixel_part_nodata_flagged(tmp_path: Path, capsys,
     assert line == (
         f"error: {flags}: does not nest in the grid of {source} (offset of 0.50 pixel in x; the pixel sizes do "
         f"nest) (hint: use the mask delivered with the data, or rewrite its nodata as 1, flagged (gdal_calc.py -A "
-        f'{flags} --hideNoData --calc="where({test},1,A)" --outfile=mask_known.tif), then warp that onto the '
+        f'{flags} --hideNoData --calc="where({test},1,A)" --NoDataValue={test.split("==")[-1].replace("isnan(A)", "nan")} '
+        "--overwrite --outfile=mask_known.tif), then warp that onto the "
         "raster's grid: gdalwarp -r max -te 396705 5763195 396825 5763315 -tr 10 10 mask_known.tif "
         "mask_on_grid.tif (max: a pixel is flagged when any mask pixel in it is; nodata rewritten as 1 first: "
-        "-r max skips nodata, so a pixel part nodata and part 0 read 0, clear))")
+        "-r max skips nodata, so a pixel part nodata and part 0 read 0, clear; --NoDataValue: gdal_calc.py's default "
+        "(255 for Byte) may be a flag, then skipped too))")
     run_hint(line)
     with rasterio.open("mask_on_grid.tif") as warped:
         assert warped.read(1)[:, :2].tolist() == [[1, 1]] * 12  # part nodata, part 0: flagged
@@ -128,16 +130,78 @@ def test_the_warp_hint_keeps_a_pixel_part_nodata_flagged(tmp_path: Path, capsys,
 
 
 def test_the_rewritten_mask_leaves_what_it_does_not_reach_unknown(tmp_path: Path, capsys, monkeypatch) -> None:
-    """A mask with nodata 9 over the raster's top half only: gdal_calc.py's file declares its own nodata
-    (255 for Byte), which gdalwarp fills the bottom half with, so it is flagged, not 0, clear."""
+    """A mask with nodata 9 over the raster's top half only: gdal_calc.py's file keeps nodata 9, which
+    gdalwarp fills the bottom half with, so it is flagged, not 0, clear."""
     monkeypatch.chdir(tmp_path)
     flags = write(tmp_path / "m.tif", np.zeros((20, 40), np.uint8), nodata=9)
     source = lst(tmp_path, shape=(40, 40))
     capsys.readouterr()
     assert mask(source, flags, "-o", tmp_path / "out.tif") == 2
     line = capsys.readouterr().err.strip()
-    assert (f'(gdal_calc.py -A {flags} --hideNoData --calc="where(A==9,1,A)" --outfile=mask_known.tif), then warp '
+    assert (f'(gdal_calc.py -A {flags} --hideNoData --calc="where(A==9,1,A)" --NoDataValue=9 --overwrite '
+            "--outfile=mask_known.tif), then warp "
             "that onto the raster's grid: gdalwarp -r max -te 396705 5762115 397905 5763315 -tr 30 30 mask_known.tif "
             "mask_on_grid.tif (max: ") in line, line
     run_hint(line)
     assert masked_count(capsys, source, tmp_path / "mask_on_grid.tif", "-o", tmp_path / "out.tif") == 800
+
+
+F32_MAX = float(np.finfo(np.float32).max)  # gdal_calc.py's Float32 default nodata (3.402823466e38) as stored
+
+
+@pytest.mark.parametrize("covers", [True, False], ids=["covering", "top-only"])
+@pytest.mark.parametrize("dtype, nodata, flag, shown", [
+    ("uint8", 254, 255, "254"),  # the review's cloud mask: its 255s were gdal_calc.py's Byte nodata, skipped
+    ("uint8", 255, 1, "255"),
+    ("uint16", 0, 65535, "0"),  # every clear 0 is nodata: all unknown, flagged
+    ("int16", -32768, 1, "-32768"),
+    ("float32", float("nan"), F32_MAX, "nan"),  # a flag holding its Float32 default
+])
+def test_the_rewritten_mask_keeps_flags_that_are_gdal_calc_defaults(tmp_path: Path, capsys, monkeypatch, dtype: str,
+                                                                    nodata: float, flag: float, shown: str,
+                                                                    covers: bool) -> None:
+    """The review's reproducer: a 20 m mask over a 30 m raster, one cloud pixel holding ``flag``. gdal_calc.py
+    declared its type's default nodata on mask_known.tif, so ``-r max`` skipped that cloud: masked 0. A
+    mask_known.tif from an earlier try is overwritten; a mask over the top 6 of 10 rows leaves the rest
+    flagged (gdalwarp fills it with the mask's nodata)."""
+    monkeypatch.chdir(tmp_path)
+    raster(tmp_path / "mask_known.tif", np.zeros((3, 3)), origin=(X0, Y0), dtype="int32")  # an earlier try's
+    data = np.zeros((15 if covers else 9, 15), dtype)
+    data[5, 5] = flag  # inside the raster's pixel (3, 3), beside 0s
+    flags = write(tmp_path / "m.tif", data, nodata=nodata, transform=Affine(20, 0, X0, 0, -20, Y0))
+    source, out = lst(tmp_path, shape=(10, 10)), tmp_path / "out.tif"
+    capsys.readouterr()
+    assert mask(source, flags, "-o", out) == 2
+    line = capsys.readouterr().err.strip()
+    test = "isnan(A)" if shown == "nan" else f"A=={shown}"
+    assert (f'(gdal_calc.py -A {flags} --hideNoData --calc="where({test},1,A)" --NoDataValue={shown} --overwrite '
+            "--outfile=mask_known.tif), then warp that onto the raster's grid: gdalwarp -r max -te 396705 5763015 "
+            "397005 5763315 -tr 30 30 mask_known.tif mask_on_grid.tif (max: ") in line, line
+    run_hint(line)
+    if nodata == 0:  # no pixel left clear: refused, as for the mask itself
+        with rasterio.open("mask_on_grid.tif") as warped:
+            assert warped.nodata == 0 and not (warped.read(1, masked=True) == 0).any()  # 0: nodata, flagged
+        assert mask(source, "mask_on_grid.tif", "-o", out, "--overwrite") == 3
+        return
+    expected = 1 if covers else 1 + 40  # the cloud; the 4 rows the mask does not reach
+    assert masked_count(capsys, source, tmp_path / "mask_on_grid.tif", "-o", out, "--overwrite") == expected
+
+
+def test_the_rule_and_a_fill_clash_print_values_in_full(tmp_path: Path, capsys) -> None:
+    """``--values -999.90001`` read "value -999.9" (``:g``) in the JSON rule and the mask_rule tag, and
+    ``--fill 300`` refused "300 occurs" over a pixel holding 300.0001, which GDAL reads as 300."""
+    data = np.zeros((4, 4))
+    data[0, 0] = -999.90001
+    flags, out = write(tmp_path / "m.tif", data), tmp_path / "out.tif"
+    capsys.readouterr()
+    assert mask(lst(tmp_path), flags, "--values", "-999.90001,3", "-o", out, "--json") == 0
+    assert json.loads(capsys.readouterr().out)["rule"] == "values -999.90001,3"
+    with rasterio.open(out) as src:
+        assert src.tags()["mask_rule"] == "values -999.90001,3"
+    values = np.full((4, 4), 250.0)
+    values[3, 3] = 300.0001
+    source = raster(tmp_path / "near.tif", values, origin=(X0, Y0), dtype="float32")
+    assert mask(source, flags, "--values", "-999.90001", "--fill", "300", "-o", tmp_path / "o2.tif") == 2
+    assert (f"--fill: 300 occurs in 1 valid pixel(s) of {source} (held as 300.0001, which GDAL reads as 300) that "
+            "the mask does not flag: they would become nodata too (hint: leave out --fill (masked pixels get NaN), "
+            "or give a value outside the data's range 250..300.0001)") in capsys.readouterr().err
