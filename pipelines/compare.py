@@ -24,6 +24,7 @@ import math
 import os
 import re
 import shlex
+import stat
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -54,7 +55,7 @@ from pipelines.lst_values import (
 from pipelines.masking import target_crs
 from pipelines.metrics import METRICS, correlation, zero_if_roundoff
 from pipelines.percent import percent
-from pipelines.pipe_input import Inputs, is_pipe
+from pipelines.pipe_input import Inputs
 from pipelines.raster_names import gdal_name
 from pipelines.units import KELVIN_OFFSET, Units
 
@@ -191,7 +192,7 @@ def common_grid(grids: Sequence[Grid], paths: Sequence[Path]) -> CommonGrid:
         check_north_up(path, grid)
         check_crs(path, grid)
         if grid.crs != grids[0].crs:
-            raise InputError(path, f"CRS {grid.crs.to_string()} differs from {paths[0]}'s "
+            raise InputError(_as_typed(path), f"CRS {grid.crs.to_string()} differs from {_as_typed(paths[0])}'s "
                                    f"({grids[0].crs.to_string()})", _onto_crs_hint(path, grid, grids[0], paths[0]))
     coarse = coarsest(grids, paths)
     origin, unit = coarse.transform, resolution_units(coarse.crs)
@@ -238,7 +239,7 @@ def _onto_crs_hint(path: Path, grid: Grid, reference: Grid, reference_path: Path
     edges = Affine(t.a * kx, 0, t.c, 0, t.e * ky, t.f)
     first, t_srs = _reference_crs(reference, reference_path)
     return _onto_grid_hint(path, there, edges, _nesting_res((edges.a, -edges.e), res),
-                           (first, t_srs + _outside_nodata(path)))
+                           (first, t_srs + _outside_nodata(path)), "candidate's ")
 
 
 def _reference_crs(reference: Grid, reference_path: Path) -> tuple[str, str]:
@@ -248,7 +249,8 @@ def _reference_crs(reference: Grid, reference_path: Path) -> tuple[str, str]:
     if not _streamed(reference_path):
         return target_crs(reference.crs, reference_path, "reference")
     first, t_srs = target_crs(reference.crs, Path("REF.tif"), "reference")
-    return (f"save the reference's stream to a file (REF.tif) first, then {first}" if first else ""), t_srs
+    saved = f"save the reference's stream ({printable_path(reference_path)}) to a file (REF.tif) first, then "
+    return (saved + first if first else ""), t_srs
 
 
 def _outside_nodata(path: Path) -> str:
@@ -258,8 +260,8 @@ def _outside_nodata(path: Path) -> str:
     declares one (gdalwarp fills with it)."""
     if _streamed(path):
         return "-dstnodata nan "
-    try:
-        with rasterio.open(path) as src:
+    try:  # by its GDAL name: pathlib folds /vsizip//abs/a.zip into /vsizip/abs/a.zip, which GDAL reads relative
+        with rasterio.open(gdal_name(path) or path) as src:
             nodata, dtype = src.nodata, np.dtype(src.dtypes[0])
     except rasterio.errors.RasterioIOError:
         return "-dstnodata nan "
@@ -289,13 +291,14 @@ def _whole_pixels_within(first: float, last: float) -> tuple[int, int]:
 
 
 def _onto_grid_hint(path: Path, grid: Grid, edges: Affine, res: tuple[float, float] | None = None,
-                    target: tuple[str, str] = ("", "")) -> str:
+                    target: tuple[str, str] = ("", ""), whose: str = "") -> str:
     """The gdalwarp command that puts raster ``path`` (on ``grid``) at pixel size ``res`` (None:
     that of ``edges``) onto the pixel edges of ``edges`` (a north-up transform the others nest in),
     over the whole pixels inside its footprint (pixels it only partly covers would be filled with
     nodata, or with 0 where it declares none). ``-tap`` cannot do it: it aligns to multiples of
     ``-tr`` from 0, which a Landsat grid, its origins at 15 m, is not on. ``target``: what comes before
-    the command and its ``-t_srs`` where it reprojects too (:func:`pipelines.masking.target_crs`)."""
+    the command and its ``-t_srs`` where it reprojects too (:func:`pipelines.masking.target_crs`); ``whose``
+    (``candidate's ``) names a streamed raster's role where the reference may be streamed too."""
     res = res or (edges.a, -edges.e)
     left, bottom, right, top = grid.bounds
     cols = _whole_pixels_within((left - edges.c) / edges.a, (right - edges.c) / edges.a)
@@ -308,7 +311,8 @@ def _onto_grid_hint(path: Path, grid: Grid, edges: Affine, res: tuple[float, flo
         method, why = "bilinear", "its pixel size stays and the grid only moves; average where pixels grow"
     numbers = " ".join(f"{v:.15g}" for v in (xmin, ymin, xmax, ymax))
     if _streamed(path):
-        first, source, out = "save the stream to a file (IN.tif) first, then warp it", "IN.tif", "IN_on_grid.tif"
+        stream = f"the {whose}stream ({printable_path(path)})" if whose else "the stream"
+        first, source, out = f"save {stream} to a file (IN.tif) first, then warp it", "IN.tif", "IN_on_grid.tif"
     else:  # a name starting with '-' as ./-x.tif, which gdalwarp does not take for an option
         first, source = "warp it", shlex.quote(gdal_name(path) or unmistakable_path(path))
         out = shlex.quote(unmistakable_path(_warped_path(path)))
@@ -319,19 +323,62 @@ def _onto_grid_hint(path: Path, grid: Grid, edges: Affine, res: tuple[float, flo
 def _warped_path(path: Path) -> Path:
     """Where the hint's gdalwarp writes raster ``path`` on the new grid: ``<stem>_on_grid.tif`` beside a
     file, or in the current folder for a GDAL name (``/vsizip/a.zip/c.tif``, ``/vsitar/``,
-    ``/vsigzip/c.tif.gz``, ``/vsicurl/``), which gdalwarp cannot write into."""
+    ``/vsigzip/c.tif.gz``, ``/vsicurl/``), which gdalwarp cannot write into; an archive's member is
+    named after the archive too (``/vsizip/d1.zip/lst.tif`` -> ``d1_lst_on_grid.tif``), as members of
+    two archives often share a name and the second pasted gdalwarp found the first's output."""
     name = gdal_name(path)
     if name is None:
         return path.with_name(f"{path.stem}_on_grid.tif")
+    member = _archive_member(name)
+    if member is not None:
+        return Path(f"{member}_on_grid.tif")
     last = re.split(r'[/:"]', name.split("?")[0])[-1]  # the member's name (a URL's query dropped)
     stem = Path(last.removesuffix(".gz")).stem or "IN"
     return Path(f"{stem}_on_grid.tif")
 
 
+_IN_ARCHIVE = re.compile(r"^/vsi(?:zip|tar|7z|rar)/(.+)$")
+
+
+def _archive_member(name: str) -> str | None:
+    """A readable name for a member of a local archive: the archive's stem, the folders inside it and
+    the member's stem joined by ``_`` (``/vsitar//abs/d1.tar/in/lst.tif`` -> ``d1_in_lst``; a part
+    repeating the one before dropped: ``/vsizip/lst.zip/lst.tif`` -> ``lst``); None for a name whose
+    archive is no local file (a chained ``/vsizip/{...}``, a network one)."""
+    found = _IN_ARCHIVE.match(name)
+    parts = found.group(1).split("/") if found else []
+    for end in range(1, len(parts)):
+        archive = "/".join(parts[:end])
+        if archive and Path(archive).is_file():
+            words = [Path(archive).stem.removesuffix(".tar"), *parts[end:-1], Path(parts[-1]).stem]
+            kept = [w for i, w in enumerate(words) if w and (i == 0 or w != words[i - 1])]
+            return "_".join(kept) or None
+    return None
+
+
+_FD_NAME = re.compile(r"^/(?:dev/std(?:in|out|err)|dev/fd/\d+|proc/[^/]+/fd/\d+)$")
+
+
 def _streamed(path: Path) -> bool:
-    """Whether ``path`` is a stream (a pipe, ``/dev/stdin``, ``/proc/self/fd/0``): a gdalwarp command cannot
-    read it again once compare has, and ``<name>_on_grid.tif`` beside it would be written into /dev or /proc."""
-    return is_pipe(path) or Path(os.path.abspath(path)).parts[1:2] in (("dev",), ("proc",))
+    """Whether a pasted command cannot read ``path`` again: a pipe, a socket or a character device (stat
+    follows links), or ``/dev/stdin``, ``/dev/fd/N``, ``/proc/PID/fd/N``, which name another thing in the shell
+    the command is pasted in; ``<name>_on_grid.tif`` beside it would be written into /dev or /proc.
+    A file under /dev/shm (tmpfs) is none: it is read and written like any other."""
+    if gdal_name(path) is not None:
+        return False
+    if _FD_NAME.match(os.path.abspath(path)):
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
+
+
+def _as_typed(path: Path) -> str | Path:
+    """How an error names ``path``: a GDAL name as typed (``/vsizip//abs/a.zip/c.tif``, which pathlib folded),
+    else the path."""
+    return gdal_name(path) or path
 
 
 def _cut(coarse: Grid, box: tuple[int, int, int, int]) -> Grid:

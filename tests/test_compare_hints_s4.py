@@ -1,4 +1,4 @@
-"""QA s4 F4: compare's gdalwarp hints work when pasted for a streamed reference and an archived
+"""QA s4 F4 and F9: compare's gdalwarp hints work when pasted for a streamed reference and an archived
 candidate. A reference read from a stream (``cat ref.tif | groklst compare /dev/stdin cand.tif``) in a
 CRS without an EPSG code got ``gdalsrsinfo -o wkt /dev/stdin > ...``, which reads the stream compare
 had already read; it is now saved to ``REF.tif`` first. A candidate inside an archive
@@ -8,21 +8,25 @@ gdalwarp cannot write; it is now a plain file in the current folder."""
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 import rasterio.warp
 from rasterio.crs import CRS
 
 from groklst_cli.app import run
+from pipelines.compare import _streamed
 from tests.test_compare import raster
 from tests.test_nest_hints_s3 import X0, Y0, compare_json, field, only_error, run_printed
 
@@ -44,7 +48,7 @@ def test_a_streamed_reference_is_saved_to_a_file_before_gdalsrsinfo_reads_it(tmp
     assert refused.returncode == 2, refused.stderr
     line = refused.stderr.strip()
     assert "/dev/stdin >" not in line, line
-    assert ("(hint: save the reference's stream to a file (REF.tif) first, then write the reference's CRS "
+    assert ("(hint: save the reference's stream (/dev/stdin) to a file (REF.tif) first, then write the reference's CRS "
             "(gdalsrsinfo -o wkt REF.tif > reference_crs.wkt) and warp it onto a grid that nests: gdalwarp "
             "-t_srs reference_crs.wkt -r bilinear -te 396585 5762595 397455 5763465 -tr 30 30 cand.tif "
             "cand_on_grid.tif, then compare that ") in line, line
@@ -60,22 +64,23 @@ def test_a_streamed_reference_is_saved_to_a_file_before_gdalsrsinfo_reads_it(tmp
     assert '"rmse": 0.0' in scored.stdout, scored.stdout
 
 
-def archived(tmp_path: Path, kind: str, candidate: Path) -> str:
-    """The GDAL name of ``candidate`` put into an archive of ``kind`` in ``tmp_path``."""
+def archived(tmp_path: Path, kind: str, candidate: Path) -> tuple[str, str]:
+    """The GDAL name of ``candidate`` put into an archive of ``kind`` in ``tmp_path``, and the stem the hint
+    names its output after (the archive's and the member's)."""
     if kind == "zip":
         with zipfile.ZipFile(tmp_path / "archive.zip", "w") as archive:
             archive.write(candidate, "in/cand.tif")
-        return "/vsizip/archive.zip/in/cand.tif"
+        return "/vsizip/archive.zip/in/cand.tif", "archive_in_cand"
     if kind == "absolute zip":  # pathlib folds /vsizip//abs into /vsizip/abs, which GDAL reads relative
         with zipfile.ZipFile(tmp_path / "archive.zip", "w") as archive:
             archive.write(candidate, "cand.tif")
-        return f"/vsizip/{tmp_path / 'archive.zip'}/cand.tif"
+        return f"/vsizip/{tmp_path / 'archive.zip'}/cand.tif", "archive_cand"
     if kind == "tar":
         with tarfile.open(tmp_path / "archive.tar", "w") as archive:
             archive.add(candidate, "cand.tif")
-        return "/vsitar/archive.tar/cand.tif"
+        return "/vsitar/archive.tar/cand.tif", "archive_cand"
     (tmp_path / "cand.tif.gz").write_bytes(gzip.compress(candidate.read_bytes()))
-    return "/vsigzip/cand.tif.gz"
+    return "/vsigzip/cand.tif.gz", "cand"
 
 
 @pytest.mark.parametrize("kind", ["zip", "absolute zip", "tar", "gzip"])
@@ -86,13 +91,134 @@ def test_an_archived_candidate_is_warped_into_the_current_folder(tmp_path: Path,
     origin = (X0 + 10, Y0 - 20)
     out = tmp_path / "out"
     out.mkdir()
-    name = archived(tmp_path, kind, raster(out / "cand.tif", field((40, 40), (30, 30), origin), origin=origin))
+    name, stem = archived(tmp_path, kind, raster(out / "cand.tif", field((40, 40), (30, 30), origin), origin=origin))
     capsys.readouterr()
     assert run(["compare", "ref.tif", name]) == 2
     line = only_error(capsys)
     assert line.endswith(
         "(hint: warp it onto a grid that nests: gdalwarp -r bilinear -te 396735 5762115 397905 5763285 -tr 30 30 "
-        f"{name} cand_on_grid.tif, then compare that (bilinear: its pixel size stays and the grid only moves; "
+        f"{name} {stem}_on_grid.tif, then compare that (bilinear: its pixel size stays and the grid only moves; "
         "average where pixels grow))"), line
     run_printed(line, ", then compare")
-    assert compare_json(capsys, reference, tmp_path / "cand_on_grid.tif")["rows"][0]["rmse"] < 1e-3
+    assert compare_json(capsys, reference, tmp_path / f"{stem}_on_grid.tif")["rows"][0]["rmse"] < 1e-3
+
+
+# F9: a regular file under /dev/shm is no stream; an absolute archive's integer candidate keeps its zeros;
+# members of two archives with one name, and two streams, are told apart.
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="no /dev/shm here")
+def test_files_under_dev_shm_are_named_in_the_hint_not_saved_from_a_stream(tmp_path: Path) -> None:
+    """A reference and a candidate in /dev/shm got 'save the reference's stream to a file (REF.tif)'
+    and 'IN.tif': /dev/shm is tmpfs, its files are read and written like any other."""
+    folder = Path(tempfile.mkdtemp(dir="/dev/shm"))
+    try:
+        raster(folder / "ref.tif", np.full((20, 20), 300.0), origin=(X0, Y0), crs=CUSTOM)
+        (x,), (y,) = rasterio.warp.transform(CUSTOM, CRS.from_epsg(32632), [X0], [Y0])
+        raster(folder / "cand.tif", np.full((30, 30), 300.0), origin=(round(x) - 150, round(y) + 150),
+               nodata=-9999.0)
+        done = subprocess.run([*shlex.split(GROKLST), "-q", "compare", "ref.tif", "cand.tif"], cwd=folder,
+                              capture_output=True, text=True)
+        assert done.returncode == 2, done.stderr
+        assert ("(hint: write the reference's CRS (gdalsrsinfo -o wkt ref.tif > reference_crs.wkt) and warp it "
+                "onto a grid that nests: gdalwarp -t_srs reference_crs.wkt -r bilinear -te 396585 5762595 397455 "
+                "5763465 -tr 30 30 cand.tif cand_on_grid.tif, then compare that ") in done.stderr, done.stderr
+        absolute = subprocess.run([*shlex.split(GROKLST), "-q", "compare", str(folder / "ref.tif"),
+                                   str(folder / "cand.tif")], capture_output=True, text=True)
+        assert f"gdalsrsinfo -o wkt {folder / 'ref.tif'} > reference_crs.wkt" in absolute.stderr, absolute.stderr
+        assert f"{folder / 'cand.tif'} {folder / 'cand_on_grid.tif'}, then compare" in absolute.stderr
+        if shutil.which("gdalsrsinfo") is None or shutil.which("gdalwarp") is None:
+            pytest.skip("GDAL's tools are not installed: the printed commands are not run")
+        line = done.stderr.strip()
+        subprocess.run(re.search(r"\((gdalsrsinfo .*?)\)", line).group(1), shell=True, check=True, cwd=folder)
+        warp = re.search(r"(gdalwarp .*?), then compare", line).group(1)
+        subprocess.run(["gdalwarp", "-q", *shlex.split(warp)[1:]], check=True, cwd=folder)
+        scored = subprocess.run([*shlex.split(GROKLST), "-q", "compare", "--json", "ref.tif", "cand_on_grid.tif"],
+                                cwd=folder, capture_output=True, text=True)
+        assert scored.returncode == 0, scored.stderr
+        assert '"rmse": 0.0' in scored.stdout, scored.stdout
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_only_streams_count_as_streams(tmp_path: Path) -> None:
+    """Pipes, character devices and /dev/stdin-like names are streams; files (under /dev/shm too) and GDAL
+    names are not."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for stream in (fifo, Path("/dev/null"), Path("/dev/stdin"), Path("/dev/fd/63"), Path("/proc/self/fd/0")):
+        assert _streamed(stream), stream
+    for file in (tmp_path, Path("/dev/shm/lst.tif"), Path("/vsizip/a.zip/lst.tif"), Path("missing.tif")):
+        assert not _streamed(file), file
+
+
+def int16_candidate(tmp_path: Path) -> Path:
+    """A 30 m Kelvin reference in EPSG:32632 and, zipped as a.zip, an Int16 Celsius candidate in EPSG:32631
+    declaring no nodata, half of its pixels a real 0 degC."""
+    raster(tmp_path / "ref.tif", np.full((20, 20), 285.0), origin=(X0, Y0))
+    (x,), (y,) = rasterio.warp.transform(CRS.from_epsg(32632), CRS.from_epsg(32631), [X0], [Y0])
+    values = np.tile(np.array([[0, 20]], dtype=np.int16), (30, 15))
+    raster(tmp_path / "cand.tif", values, origin=(round(x) - 150, round(y) + 150), crs=CRS.from_epsg(32631),
+           dtype="int16")
+    with zipfile.ZipFile(tmp_path / "a.zip", "w") as archive:
+        archive.write(tmp_path / "cand.tif", "cand.tif")
+    return tmp_path / "ref.tif"
+
+
+def test_an_integer_candidate_in_an_absolute_archive_keeps_its_zeros(tmp_path: Path, capsys, monkeypatch) -> None:
+    """``/vsizip/$PWD/a.zip/cand.tif`` got ``-dstnodata nan``, which GDAL makes 0 for Int16: its real 0 degC
+    pixels were then nodata and left out of the scores; ``/vsizip/a.zip/cand.tif`` and ``cand.tif`` got -32768."""
+    monkeypatch.chdir(tmp_path)
+    reference = int16_candidate(tmp_path)
+    absolute = f"/vsizip/{tmp_path / 'a.zip'}/cand.tif"
+    hints = {}
+    for name in (absolute, "/vsizip/a.zip/cand.tif", "cand.tif"):
+        capsys.readouterr()
+        assert run(["compare", "ref.tif", name]) == 2
+        hints[name] = only_error(capsys)
+        assert hints[name].startswith(f"error: {name}: CRS EPSG:32631 differs from ref.tif's (EPSG:32632) (hint: "
+                                      "warp it onto a grid that nests: gdalwarp -t_srs EPSG:32632 -dstnodata -32768 "
+                                      "-r bilinear -te "), hints[name]
+    assert f" {absolute} a_cand_on_grid.tif, then compare that" in hints[absolute]
+    run_printed(hints[absolute], ", then compare")
+    with rasterio.open(tmp_path / "a_cand_on_grid.tif") as warped:
+        assert warped.nodata == -32768
+    assert compare_json(capsys, reference, tmp_path / "a_cand_on_grid.tif")["pixels"] == 400  # its zeros too
+
+
+def test_members_of_two_archives_with_one_name_are_warped_to_two_files(tmp_path: Path, capsys, monkeypatch) -> None:
+    """``/vsizip/d1.zip/lst.tif`` and ``/vsizip/d2.zip/lst.tif`` were both warped to lst_on_grid.tif: the second
+    pasted gdalwarp failed on the first's output."""
+    monkeypatch.chdir(tmp_path)
+    reference = raster(tmp_path / "ref.tif", field((40, 40), (30, 30), (X0, Y0)), origin=(X0, Y0))
+    origin = (X0 + 10, Y0 - 20)
+    raster(tmp_path / "lst.tif", field((40, 40), (30, 30), origin), origin=origin)
+    lines = []
+    for archive in ("d1", "d2"):
+        with zipfile.ZipFile(tmp_path / f"{archive}.zip", "w") as zipped:
+            zipped.write(tmp_path / "lst.tif", "lst.tif")
+        capsys.readouterr()
+        assert run(["compare", "ref.tif", f"/vsizip/{archive}.zip/lst.tif"]) == 2
+        lines.append(only_error(capsys))
+        assert f" /vsizip/{archive}.zip/lst.tif {archive}_lst_on_grid.tif, then compare that" in lines[-1], lines[-1]
+    for line in lines:
+        run_printed(line, ", then compare")
+    rows = compare_json(capsys, reference, tmp_path / "d1_lst_on_grid.tif", tmp_path / "d2_lst_on_grid.tif")["rows"]
+    assert [row["rmse"] < 1e-3 for row in rows] == [True, True]
+
+
+def test_when_both_rasters_are_streamed_the_hint_names_each_stream(tmp_path: Path) -> None:
+    """``cat ref.tif | groklst compare /dev/stdin <(cat cand.tif)`` said 'save the reference's stream ... and
+    save the stream': which one was left to guess."""
+    raster(tmp_path / "ref.tif", np.full((20, 20), 300.0), origin=(X0, Y0), crs=CUSTOM)
+    (x,), (y,) = rasterio.warp.transform(CUSTOM, CRS.from_epsg(32632), [X0], [Y0])
+    raster(tmp_path / "cand.tif", np.full((30, 30), 300.0), origin=(round(x) - 150, round(y) + 150), nodata=-9999.0)
+    refused = piped_compare(tmp_path, "ref.tif", "<(cat cand.tif)")
+    assert refused.returncode == 2, refused.stderr
+    line = refused.stderr.strip()
+    stream = re.search(r"^error: (/dev/fd/\d+|/proc/self/fd/\d+): CRS ", line).group(1)
+    assert ("(hint: save the reference's stream (/dev/stdin) to a file (REF.tif) first, then write the reference's "
+            "CRS (gdalsrsinfo -o wkt REF.tif > reference_crs.wkt) and save the candidate's stream "
+            f"({stream}) to a file (IN.tif) first, then warp it onto a grid that nests: gdalwarp -t_srs "
+            "reference_crs.wkt -dstnodata nan -r bilinear -te 396585 5762595 397455 5763465 -tr 30 30 IN.tif "
+            "IN_on_grid.tif, then compare that ") in line, line
