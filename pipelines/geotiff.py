@@ -311,12 +311,29 @@ class FileFacts:
     scaling: tuple[tuple[float, float], ...] = ()  # every band's (scale, offset)
     calc_type: str = ""  # gdal_calc.py's --type for a file with integer bands, whose NaN would be written as 0
     units: tuple[str, ...] = ()  # every band's unit, '' where none
+    beyond_bands: tuple[int, ...] = ()  # the bands holding finite values beyond float32's range in the part read
+    float64: bool = False  # a band is float64: only there can an unscaled finite value lie beyond float32's range
 
-    def rewrite(self, calc: str) -> str:
-        """The gdal_calc.py command that writes ``calc``'s NaN as nodata, and what it loses."""
-        typed = f" --type={self.calc_type}" if self.calc_type else ""
-        return (f'gdal_calc.py -A FILE --allBands=A --calc="{calc}"{typed} --outfile=FIXED.tif '
-                f"({_calc_keeps(self.scaling, self.units)})")
+    def rewrite(self) -> str:
+        """The command(s) making NaN (nodata) of exactly the values groklst refuses, in every band
+        and also in parts not read yet, and what they lose. gdal_calc.py --allBands applies one
+        expression to every band: bands of one scaling share its float32 limit, but with scalings
+        that differ a finite stored value may be valid in one band and beyond in another, so then
+        the scaling is applied first (gdal_translate -unscale), or only +-inf (unusable in any
+        band) are rewritten where no finite value beyond was found."""
+        if len(set(self.scaling)) <= 1:
+            scaling = self.scaling[0] if self.scaling else (1.0, 0.0)
+            return self._calc("FILE", _nan_calc(scaling, self.float64), self.scaling)
+        if not self.beyond_bands:
+            return self._calc("FILE", "where(isinf(A), nan, A)", self.scaling)
+        return ("gdal_translate -unscale -ot Float64 FILE UNSCALED.tif (it applies each band's scale/offset), "
+                f"then {self._calc('UNSCALED.tif', _nan_calc((1.0, 0.0), True), ())}")
+
+    def _calc(self, source: str, calc: str, scaling: Sequence[tuple[float, float]]) -> str:
+        """The gdal_calc.py command writing ``calc``'s NaN in ``source`` as nodata, and what it loses."""
+        typed = f" --type={self.calc_type}" if self.calc_type and source == "FILE" else ""  # UNSCALED.tif: Float64
+        return (f'gdal_calc.py -A {source} --allBands=A --calc="{calc}"{typed} --outfile=FIXED.tif '
+                f"({_calc_keeps(scaling, self.units)})")
 
 
 def _file_facts(src: rasterio.DatasetReader, window: Window, path: str | os.PathLike[str]) -> FileFacts:
@@ -326,17 +343,21 @@ def _file_facts(src: rasterio.DatasetReader, window: Window, path: str | os.Path
     bands = list(range(1, src.count + 1))
     scaling = tuple(_declared_scaling(src, band) for band in bands)
     unusable: set[float] = set()
+    beyond_bands: list[int] = []
     for band, (scale, offset) in zip(bands, scaling):  # one at a time: bands may differ in data type (a VRT)
         data = read_stored(src, [band], window, path)
         values = np.ma.getdata(data).reshape(data.shape[-2:])
         ok = ~np.ma.getmaskarray(data).reshape(values.shape)
-        unusable.update(values[_infinite(values, ok) | _beyond(values, ok, scale, offset)].tolist())
+        beyond = _beyond(values, ok, scale, offset)
+        unusable.update(values[_infinite(values, ok) | beyond].tolist())
+        beyond_bands += [band] if beyond.any() else []
     declared = [v for v in src.nodatavals if v is not None]
     kinds = [np.dtype(t) for t in src.dtypes]
     wide = any(t.itemsize >= (8 if t.kind == "f" else 4) for t in kinds)  # float64, or integers float32 rounds
     calc_type = "" if all(t.kind == "f" for t in kinds) else ("Float64" if wide else "Float32")
     units = tuple(unit or "" for unit in src.units)
-    return FileFacts(declared[0] if declared else None, frozenset(unusable), scaling, calc_type, units)
+    return FileFacts(declared[0] if declared else None, frozenset(unusable), scaling, calc_type, units,
+                     tuple(beyond_bands), any(t.kind == "f" and t.itemsize >= 8 for t in kinds))
 
 
 def _declared_scaling(src: rasterio.DatasetReader, band: int) -> tuple[float, float]:
@@ -402,8 +423,8 @@ def _infinite_hint(values: np.ndarray, facts: FileFacts) -> str:
     """How to make the infinite ``values`` nodata: declare the one sign present (the file keeps
     all its metadata) where that damages nothing (:func:`_not_declarable`), else rewrite them as
     NaN (gdal_calc.py: band names, scale/offset and units are lost, so downscale then takes the
-    bands in order), with any value beyond float32's range another band holds (:func:`_nan_calc`)."""
-    rewrite = facts.rewrite(_nan_calc(values.tolist(), facts))
+    bands in order), with any value beyond float32's range another band holds (:meth:`FileFacts.rewrite`)."""
+    rewrite = facts.rewrite() + _scale_fix(facts)
     distinct = sorted(set(values.tolist()))
     why_not = _not_declarable(distinct, facts)
     if why_not:
@@ -421,19 +442,36 @@ def _beyond_hint(values: np.ndarray, scaled: str, facts: FileFacts) -> str:
         value = repr(distinct[0].item())  # exact: a float32 value printed as float32 reads back larger
         fix = f"if {value} is a fill value, declare it nodata: gdal_edit.py -a_nodata {value} FILE"
     else:
-        rewrite = facts.rewrite(_nan_calc(distinct.tolist(), facts))
-        fix = f"set them to nodata{f' ({why_not})' if why_not else ''}: {rewrite}"
-    return fix + (", or fix the band's scale/offset metadata (gdal_edit.py -scale S -offset O FILE)" if scaled else "")
+        fix = f"set them to nodata{f' ({why_not})' if why_not else ''}: {facts.rewrite()}"
+    return fix + (_scale_fix(facts) or (", or fix the band's scale/offset metadata (gdal_edit.py -scale S "
+                                        "-offset O FILE)" if scaled else ""))
 
 
-def _nan_calc(values: Sequence[float], facts: FileFacts) -> str:
-    """gdal_calc.py's --calc making NaN of every unusable value found, the refused ``values`` and
-    every band's (``facts.unusable``), in one rewrite: fixing +inf alone left another band's 1e39
-    for the next run to refuse. Finite ones: every value as large as the least (abs(inf) is too)."""
-    finite = [abs(v) for v in set(values) | facts.unusable if math.isfinite(v)]
-    if not finite:
+def _scale_fix(facts: FileFacts) -> str:
+    """For a file whose bands' scalings differ: which bands hold values beyond float32's range,
+    and the gdal_edit.py command (one value per band) that fixes their scale/offset if that is
+    what is wrong ('' where there are none, or one scaling: the hint then has no per-band part)."""
+    if len(set(facts.scaling)) <= 1 or not facts.beyond_bands:
+        return ""
+    scales, offsets = ([repr(pair[i]) for pair in facts.scaling] for i in (0, 1))
+    for band in facts.beyond_bands:
+        scales[band - 1], offsets[band - 1] = f"S{band}", f"O{band}"
+    named = ", ".join(map(str, facts.beyond_bands))
+    return (f"; or, if band{'s' if len(facts.beyond_bands) > 1 else ''} {named}'s scale/offset metadata is "
+            f"wrong, fix it: gdal_edit.py -scale {' '.join(scales)} -offset {' '.join(offsets)} FILE")
+
+
+def _nan_calc(scaling: tuple[float, float], float64: bool) -> str:
+    """gdal_calc.py's --calc making NaN of exactly what groklst refuses in bands of one ``scaling``:
+    +-inf, and values it puts beyond float32's range, compared in float64 as :func:`_beyond` does
+    (abs(inf) is beyond too), whatever part they lie in: a threshold at the least value found
+    missed larger ones not read yet and, with another band's scaling, deleted valid pixels.
+    NaN and values within range are kept; unscaled, only a ``float64`` band has finite ones beyond."""
+    scale, offset = scaling
+    if scaling == (1.0, 0.0) and not float64:
         return "where(isinf(A), nan, A)"
-    return f"where(abs(1.0 * A) >= {min(finite)!r}, nan, A)"  # 1.0 *: int16 abs(-32768) < 0
+    value = "float64(A)" + (f" * {scale!r}" if scale != 1.0 else "") + (f" + {offset!r}" if offset else "")
+    return f"where(abs({value}) > {FLOAT32_MAX!r}, nan, A)"  # float64: int16 abs(-32768) < 0
 
 
 def scaling_text(scale: float, offset: float) -> str:

@@ -9,15 +9,20 @@ scale/offset only, so the units were lost without a word."""
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
 
-from tests.test_gdal_hints_s3 import CALC, SCALES, OFFSETS, downscaled, refusal, run_printed, variant
+from groklst_cli.app import run
+from pipelines.geotiff import FLOAT32_MAX
 from pipelines.sample_scene import generate_scene, write_scene
+from tests.test_gdal_hints_s3 import (CALC, LIMIT, SCALES, OFFSETS, downscaled, guidance_values, refusal, run_printed,
+                                      separate_vrt, variant)
 
 RESTORE = r"restore them with (gdal_edit\.py .*? FIXED\.tif)"
 
@@ -57,7 +62,7 @@ def test_one_rewrite_fixes_infinities_and_values_beyond_float32(scene, tmp_path:
     lst, guidance = scene
     bad = variant(guidance, tmp_path / "bad.tif", values, dtype="float64")
     line = refusal(lst, bad, tmp_path, capsys)
-    assert ' --calc="where(abs(1.0 * A) >= 1e+39, nan, A)" --outfile=FIXED.tif (' in line, line
+    assert f' --calc="{LIMIT}" --outfile=FIXED.tif (' in line, line
     assert "and a GeoTIFF declares one nodata" in line and "gdal_edit.py -a_nodata" not in line, line
     require_gdal_tools()
     fixed = tmp_path / "fixed.tif"
@@ -118,3 +123,100 @@ def test_units_that_differ_are_named_as_lost(scene, tmp_path: Path, capsys) -> N
     with rasterio.open(fixed) as src:
         assert (src.units, src.scales) == ((None,) * 10, SCALES)  # lost, as said; the scale is back
     downscaled(lst, fixed, tmp_path / "out.tif")
+
+
+# QA s4 F8: a32f827's one rewrite made NaN of every stored value as large as the least unusable
+# one found, with --allBands on every band: whether a stored value is unusable depends on its own
+# band's scale/offset, so a band scaled by 1e40 made 60-100 % of every band NaN (the DEM entirely),
+# and a band scaled by 1e-38 holding valid 1e38 lost them all to another band's 1e39.
+
+
+def unusable(path: Path) -> np.ndarray:
+    """Where, band by band, ``path``'s stored values are +-inf or scaled beyond float32's range."""
+    with rasterio.open(path) as src:
+        stored = src.read().astype(np.float64)
+        scales, offsets = np.array(src.scales)[:, None, None], np.array(src.offsets)[:, None, None]
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.isinf(stored) | (np.abs(stored * scales + offsets) > FLOAT32_MAX)
+
+
+def unscale_route(line: str, file: Path, folder: Path) -> Path:
+    """Run the printed gdal_translate -unscale, then the printed gdal_calc.py on its output: FIXED.tif."""
+    translate = re.search(r"(gdal_translate -unscale .*? UNSCALED\.tif)", line).group(1)
+    calc = re.search(r"(gdal_calc\.py -A UNSCALED\.tif .*? --outfile=FIXED\.tif)", line).group(1)
+    fixed = folder / "fixed.tif"
+    for command in (translate, calc):
+        filled = command.replace("FILE", shlex.quote(str(file))).replace(
+            "UNSCALED.tif", shlex.quote(str(folder / "unscaled.tif"))).replace("FIXED.tif", shlex.quote(str(fixed)))
+        subprocess.run(shlex.split(filled), check=True, capture_output=True)
+    return fixed
+
+
+def test_a_band_scaled_beyond_float32_costs_no_other_band_a_pixel(scene, tmp_path: Path, capsys) -> None:
+    """+inf in band 3, band 7 scaled by 1e40 (most of its reflectances beyond float32): the
+    rewrite makes NaN of those, and of nothing in the other bands."""
+    lst, guidance = scene
+    bad = variant(guidance, tmp_path / "bad.tif", {(3, 10, 12): np.inf})
+    with rasterio.open(bad, "r+") as dst:
+        dst.scales = (1.0,) * 6 + (1e40,) + (1.0,) * 3
+    expected = unusable(bad)
+    assert expected[6].mean() > 0.5 and expected.sum() == expected[6].sum() + 1  # band 7 mostly, band 3 once
+    line = refusal(lst, bad, tmp_path, capsys)
+    assert ("gdal_translate -unscale -ot Float64 FILE UNSCALED.tif (it applies each band's scale/offset), then "
+            f'gdal_calc.py -A UNSCALED.tif --allBands=A --calc="{LIMIT}" --outfile=FIXED.tif (') in line, line
+    assert ("; or, if band 7's scale/offset metadata is wrong, fix it: gdal_edit.py -scale 1.0 1.0 1.0 1.0 1.0 1.0 "
+            "S7 1.0 1.0 1.0 -offset 0.0 0.0 0.0 0.0 0.0 0.0 O7 0.0 0.0 0.0 FILE)") in line, line
+    require_gdal_tools()
+    fixed = unscale_route(line, bad, tmp_path)
+    values = guidance_values(fixed)  # as groklst reads the result
+    np.testing.assert_array_equal(np.isnan(values), expected)
+    with rasterio.open(bad) as src:
+        scaled = src.read().astype(np.float64) * np.array(src.scales)[:, None, None]
+    np.testing.assert_array_equal(values[~expected], scaled[~expected])  # the others as they were
+
+
+def test_valid_values_of_a_band_scaled_down_survive_another_bands_1e39(scene, tmp_path: Path, capsys) -> None:
+    """Band 1 stores 1e38-ish values scaled by 1e-38 (valid: the DEM), band 3 +inf, unscaled
+    band 5 1e39: the rewrite, run as printed, leaves band 1 whole and downscale succeeds."""
+    lst, guidance = scene
+    bad = variant(guidance, tmp_path / "bad.tif", {(3, 10, 12): np.inf, (5, 50, 7): 1e39}, dtype="float64")
+    with rasterio.open(bad, "r+") as dst:
+        dem = dst.read(1)
+        dst.write(dem * 1e38, 1)
+        dst.scales = (1e-38,) + (1.0,) * 9
+    line = refusal(lst, bad, tmp_path, capsys)
+    assert "gdal_translate -unscale -ot Float64 FILE UNSCALED.tif" in line and "or, if band 5's scale" in line, line
+    require_gdal_tools()
+    fixed = unscale_route(line, bad, tmp_path)
+    values = guidance_values(fixed)
+    assert sorted(zip(*(i.tolist() for i in np.nonzero(np.isnan(values))))) == [(2, 10, 12), (4, 50, 7)]
+    np.testing.assert_allclose(values[0], dem, rtol=1e-12)
+    assert np.isfinite(downscaled(lst, fixed, tmp_path / "out.tif")).mean() > 0.9
+
+
+def test_one_scaling_is_compared_at_float32s_limit_and_integers_are_kept(scene, tmp_path: Path, capsys) -> None:
+    """Bands of one scaling (none): the calc compares with float32's limit itself, not with the
+    least value found (valid 3e38 beside 4e38 kept), keeps NaN, and leaves an integer band as it was."""
+    lst, guidance = scene
+    with rasterio.open(guidance) as src:
+        profile = {**src.profile, "count": 1, "nodata": None}
+    wide = np.full((120, 120), 0.25)
+    wide[5, 5], wide[6, 6], wide[7, 7], wide[8, 8], wide[9, 9] = np.inf, -4e38, 3e38, np.nan, -np.inf
+    with rasterio.open(tmp_path / "f.tif", "w", **{**profile, "dtype": "float64"}) as dst:
+        dst.write(wide, 1)
+    whole = np.arange(120 * 120, dtype=np.int64).reshape(120, 120) % 65536 - 32768  # every int16 value
+    with rasterio.open(tmp_path / "i.tif", "w", **{**profile, "dtype": "int16"}) as dst:
+        dst.write(whole.astype(np.int16), 1)
+    vrt = separate_vrt(tmp_path, profile, [("Float64", "f.tif"), ("Int16", "i.tif")])
+    capsys.readouterr()
+    assert run(["-q", "guidance", str(lst), f"a,b={vrt}", "--scale", "3", "-o", str(tmp_path / "g.tif")]) == 2
+    line = capsys.readouterr().err.strip()
+    assert f'--calc="{LIMIT}" --type=Float64 --outfile=FIXED.tif' in line, line
+    require_gdal_tools()
+    fixed = tmp_path / "fixed.tif"
+    run_printed(line, CALC, vrt, fixed)
+    with rasterio.open(fixed) as src:
+        floats, ints = src.read(1), src.read(2)
+    assert sorted(zip(*(i.tolist() for i in np.nonzero(np.isnan(floats))))) == [(5, 5), (6, 6), (8, 8), (9, 9)]
+    assert floats[7, 7] == 3e38 and (floats[np.isfinite(floats)] != 0.25).sum() == 1
+    np.testing.assert_array_equal(ints, whole)
