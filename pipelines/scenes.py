@@ -12,7 +12,9 @@ published after the client stopped.
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import logging
 import os
 import re
 import threading
@@ -49,6 +51,8 @@ WORKER_WAIT_QUIET_S = 2  # ... before saying so
 STOP_POLL_S = 0.5  # a running scene asks whether its run was stopped at most this often
 STOP_WAIT_S = 10  # how long a stopped run waits for its running scenes to stop
 ADDRESS_HINT = "give a running dask scheduler's address, such as tcp://HOST:8786"
+OTHER_SERVICE_HINT = ("check the port: dask scheduler prints its address (tcp://HOST:8786 by default; "
+                      "its dashboard, 8787, is not it)")
 IN_PROCESS_HINT = ("give the tcp:// address of a running dask scheduler, such as tcp://HOST:8786 "
                    "(dask scheduler prints it)")
 
@@ -288,13 +292,34 @@ def dask_client(scheduler: str, *, workers: bool = True) -> Iterator[Client]:
     To be made before anything slow (loading the model), so that a bad address fails at once. An
     address that is none, an in-process one (``inproc://``, which only the process that
     started that scheduler can reach), one that nothing answers within
-    :data:`CONNECT_TIMEOUT_S`, or a scheduler with no worker within :data:`WORKER_WAIT_S` is
-    an :class:`InputError` naming ``--dask-scheduler``.
+    :data:`CONNECT_TIMEOUT_S`, one where something else answers, or a scheduler with no worker
+    within :data:`WORKER_WAIT_S` is an :class:`InputError` naming ``--dask-scheduler``.
+    distributed's own log lines are silenced meanwhile (:func:`_distributed_quiet`).
     """
-    with _connect(scheduler) as client:
+    with _distributed_quiet(), _connect(scheduler) as client:
         if workers:
             _wait_for_workers(client, scheduler)
         yield client
+
+
+@contextmanager
+def _distributed_quiet() -> Iterator[None]:
+    """distributed's own log lines silenced in the block (restored after): a lost scheduler
+    printed raw ``distributed.client - ERROR - Failed to reconnect`` lines and tracebacks,
+    where groklst already says what happened in the scene's own one-line error."""
+    import distributed  # noqa: F401 - importing it sets its loggers' levels, which are set here after
+
+    names = ["distributed", *(name for name in list(logging.Logger.manager.loggerDict)
+                              if name.startswith("distributed."))]
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def run_dask(
@@ -325,6 +350,7 @@ def run_dask(
     from dask.distributed import Event, as_completed
 
     stop = Event(f"groklst-stop-{uuid.uuid4().hex}", client=client)
+    sent_at = time.perf_counter()
     futures = {
         client.submit(_scene_task, job, source, options, stop.name, skip_existing, pure=False): i
         for i, job in enumerate(sent)
@@ -334,7 +360,7 @@ def run_dask(
     warned: set = set()  # the futures whose warnings were raised again here
 
     def outcome(future) -> tuple[SceneReport, list[_Caught]]:
-        return _task_outcome(future, sent[futures[future]])
+        return _task_outcome(future, sent[futures[future]], sent_at)
 
     def given(future, report: SceneReport, caught: list[_Caught]) -> SceneReport:
         """The scene's report named as given, once its warnings were raised again (the first time)."""
@@ -378,14 +404,16 @@ class _Caught:
     lineno: int
 
 
-def _task_outcome(future, job: SceneJob) -> tuple[SceneReport, list[_Caught]]:
+def _task_outcome(future, job: SceneJob, sent_at: float) -> tuple[SceneReport, list[_Caught]]:
     """The scene's report and warnings; a task that did not return them (its worker died:
-    dask's ``KilledWorker``) is that scene's failure, and the other scenes go on."""
+    dask's ``KilledWorker``; the scheduler was lost) is that scene's failure, and the other
+    scenes go on. Its ``seconds`` count from when the run was sent (when the task started on
+    the cluster is not known here), and its error is one line."""
     try:
         return future.result()
     except Exception as exc:  # noqa: BLE001 - run_job reports its own errors: this is the cluster
-        return SceneReport(display_name(job.lst), str(job.output), status="failed",
-                           error=f"the dask task did not finish ({type(exc).__name__}: {exc})"), []
+        return SceneReport(display_name(job.lst), str(job.output), status="failed", seconds=_seconds_since(sent_at),
+                           error=f"the dask task did not finish ({type(exc).__name__}: {_one_line(exc)})"), []
 
 
 def _warn_again(caught: list[_Caught], given: SceneJob, sent: SceneJob, registry: dict) -> None:
@@ -477,12 +505,17 @@ def _task_cancelled() -> bool:
 
 def _connect(scheduler: str):
     """A client of the scheduler at ``scheduler``; an :class:`InputError` naming
-    ``--dask-scheduler`` when it is no address, another process's ``inproc://`` address, or
-    nothing answers within :data:`CONNECT_TIMEOUT_S`."""
+    ``--dask-scheduler`` when it is no address, another process's ``inproc://`` address,
+    nothing answers within :data:`CONNECT_TIMEOUT_S`, or something other than a dask scheduler
+    answers (:func:`_check_a_scheduler_answers`)."""
     from dask.distributed import Client
 
     try:
+        _check_a_scheduler_answers(scheduler)
         return Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+    except _NotDask as exc:
+        raise InputError("--dask-scheduler", f"{scheduler}: no dask scheduler answers there ({exc})",
+                         OTHER_SERVICE_HINT) from exc
     except (ValueError, TypeError) as exc:
         if scheduler.lower().startswith("inproc://"):  # another process's, or none
             raise InputError("--dask-scheduler", f"{scheduler} is an in-process address, which only the "
@@ -493,6 +526,50 @@ def _connect(scheduler: str):
     except OSError as exc:  # refused, unknown host, timed out: distributed retries until the timeout
         raise InputError("--dask-scheduler", f"no dask scheduler answered at {scheduler} within "
                          f"{CONNECT_TIMEOUT_S} s", f"start one (dask scheduler) or {ADDRESS_HINT}") from exc
+
+
+class _NotDask(Exception):
+    """What answers at a --dask-scheduler address is not a dask scheduler."""
+
+
+def _check_a_scheduler_answers(scheduler: str) -> None:
+    """Raise unless a dask scheduler answers at ``scheduler`` within :data:`CONNECT_TIMEOUT_S`,
+    handshake and all: ``Client(timeout=)`` bounds only the TCP connect, so a listener that
+    never answers (an HTTP server, a dashboard port) hung for good, and one that speaks first
+    (an SSH banner) was read as a message of exabytes (``MemoryError``).
+
+    ``TimeoutError`` (an ``OSError``) when nothing answers in time, ``ValueError`` for no
+    address, :class:`_NotDask` when something else answers. An ``inproc://`` address is left
+    to ``Client``: only a scheduler in this process answers it, at once, or none does."""
+    if scheduler.lower().startswith("inproc://"):
+        return
+    asyncio.run(asyncio.wait_for(_identity(scheduler), CONNECT_TIMEOUT_S))
+
+
+async def _identity(scheduler: str) -> None:
+    """Connect to ``scheduler`` and ask who it is (dask's ``identity``): a :class:`_NotDask`
+    unless a scheduler says so. A refused or closed connection stays an ``OSError``, an address
+    that is none a ``ValueError`` (checked before connecting: then a ``ValueError`` is data)."""
+    from distributed import Security
+    from distributed.comm import connect
+    from distributed.comm.addressing import get_address_host_port
+
+    get_address_host_port(scheduler)
+    security = Security().get_connection_args("client")  # dask's config (TLS), as the Client's
+    try:
+        comm = await connect(scheduler, timeout=CONNECT_TIMEOUT_S, **security)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            reply = await comm.read()
+        finally:
+            comm.abort()
+    except OSError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - bytes that are no dask message: MemoryError, msgpack's
+        raise _NotDask("another service answered, not in dask's protocol") from exc
+    kind = reply.get("type") if isinstance(reply, dict) else None
+    if kind != "Scheduler":
+        raise _NotDask(f"a dask {kind} answered, not a scheduler" if kind else "another service answered")
 
 
 def _wait_for_workers(client, scheduler: str) -> None:
@@ -552,6 +629,11 @@ def _stop(client, stop, pending: set, outcome: Callable[..., tuple[SceneReport, 
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _one_line(exc: BaseException) -> str:
+    """``exc``'s whole message on one line (dask's span lines: the first alone says too little)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 # ``/vsizip/a.zip/x.tif``: an archive named relative to the current folder
