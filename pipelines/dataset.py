@@ -221,7 +221,7 @@ class DatasetWriter:
         # otherwise skip), so that a chunk missing on disk always means a damaged dataset. zarr
         # takes the setting when an array is opened.
         with zarr.config.set({"array.write_empty_chunks": True}):
-            group = zarr.open_group(str(root / STORE), mode="r+")
+            group = zarr.open_group(store_path(root), mode="r+")
             self._hr = group["hr_lst"]
             self._guidance = group["guidance"]
             self._lr = {s: group[f"lr_lst_x{s}"] for s in self.scales}
@@ -278,7 +278,7 @@ class DatasetWriter:
                 **attrs,
             }
         )
-        ds.to_zarr(self.root / STORE, mode="w", compute=False, zarr_format=2, consolidated=True)
+        ds.to_zarr(store_path(self.root), mode="w", compute=False, zarr_format=2, consolidated=True)
 
     def write(
         self, index: int, hr_lst: np.ndarray, guidance: np.ndarray, lr: Mapping[int, np.ndarray]
@@ -306,6 +306,13 @@ class DatasetWriter:
         _write_json(self.root / INFO, {"format": DATASET_FORMAT, **info})
 
 
+def store_path(root: Path) -> str:
+    """The Zarr store of the dataset in ``root`` as an absolute path: xarray expands a leading
+    ``~`` itself, so a dataset typed as ``'~/ds'`` (a folder literally named ``~``, which the
+    shell did not expand) was written to the home folder while groklst looked in ``./~``."""
+    return str((root / STORE).absolute())
+
+
 def _check_chunks(path: Path, arrays: Mapping[str, zarr.Array]) -> None:
     """Refuse a dataset whose patch arrays lack chunk files: zarr would read them as NaN and
     training or evaluation would go on with empty inputs and report meaningless numbers."""
@@ -325,7 +332,7 @@ class PreparedDataset:
 
     def __init__(self, path: Path):
         self.path = path
-        group = zarr.open_group(str(path / STORE), mode="r")
+        group = zarr.open_group(store_path(path), mode="r")
         attrs = dict(group.attrs)
         self.bands: list[str] = [str(b) for b in attrs["bands"]]
         self.scales: list[int] = [int(s) for s in attrs["scales"]]

@@ -6,6 +6,8 @@ import errno
 import os
 import re
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from os import PathLike
 from pathlib import PurePath
 
@@ -25,12 +27,34 @@ def printable_path(path: str | PathLike[str]) -> str:
     return escape_control_characters(raw.decode("utf-8", errors="replace"))
 
 
+class TypedPath(str):
+    """A path as the user typed it (``./ds/``, which pathlib folds to ``ds``): an error names
+    it so, and, as it names a file, like a :class:`PurePath` (``./-r``) when it starts with '-'."""
+
+
 def unmistakable_path(path: str | PathLike[str]) -> str:
-    """``path`` as :func:`printable_path` writes it, and a file path (a :class:`PurePath`) whose
-    text starts with '-' as ``./-g.tif``: ``-g.tif: file not found`` reads like an option. A str
-    is left as it is, because errors name options by str (``--scales``)."""
+    """``path`` as :func:`printable_path` writes it, and a file path (a :class:`PurePath` or a
+    :class:`TypedPath`) whose text starts with '-' as ``./-g.tif``: ``-g.tif: file not found``
+    reads like an option. A plain str is left as it is, because errors name options by str
+    (``--scales``)."""
     text = printable_path(path)
-    return f"./{text}" if isinstance(path, PurePath) and text.startswith("-") else text
+    return f"./{text}" if isinstance(path, (PurePath, TypedPath)) and text.startswith("-") else text
+
+
+@contextmanager
+def naming_as_typed(*typed: str | None) -> Iterator[None]:
+    """Re-raise an :class:`InputError` that names the path opened for one of the names ``typed``
+    (``./runs//r/`` opened as ``runs/r``) naming it as typed, so that the message and the --json
+    error line name what the user gave; other errors pass unchanged. The error keeps its class
+    (an :class:`EmptySceneError` is still reported as empty)."""
+    try:
+        yield
+    except InputError as exc:
+        opened = {unmistakable_path(PurePath(name)): name for name in typed if name}
+        if exc.path in opened:
+            exc.path = unmistakable_path(TypedPath(opened[exc.path]))
+            exc.args = (str(exc),)
+        raise
 
 
 def _control_escape(char: str) -> str:

@@ -10,8 +10,9 @@ from rich.table import Table
 
 from groklst_cli.choices import DEVICE_HINT, lower_case
 from groklst_cli.console import json_ok, one_line, progress, result, state, table_console
+from groklst_cli.path_options import not_empty
 from pipelines import strict_json
-from pipelines.errors import InputError
+from pipelines.errors import InputError, TypedPath, naming_as_typed
 from pipelines.metrics import METRICS
 
 if TYPE_CHECKING:
@@ -42,8 +43,8 @@ def _table(rows: list[EvaluationRow], split: str, scale: int) -> Table:
 
 
 def evaluate_cmd(
-    dataset: str = typer.Argument(..., help="Prepared dataset folder (groklst prepare)."),
-    checkpoint: str = typer.Option(..., "--checkpoint", "-c", help="Checkpoint file (best.pt of a run)."),
+    dataset: str = typer.Argument(..., parser=not_empty("DATASET", "name the prepared dataset folder (groklst prepare), e.g. ./ds", TypedPath), help="Prepared dataset folder (groklst prepare)."),
+    checkpoint: str = typer.Option(..., "--checkpoint", "-c", parser=not_empty("-c", "name a checkpoint file, e.g. -c runs/r1/best.pt", TypedPath), help="Checkpoint file (best.pt of a run)."),
     split: str = typer.Option("test", "--split", callback=lower_case, help="train, val or test."),
     baselines: str = typer.Option("bicubic,bilinear", "--baselines", callback=lower_case, help="Comma-separated baselines to add: bicubic, bilinear, tsharp, gwr, dms (sharpeners fitted on each patch; '' for none)."),
     device: str = typer.Option("auto", "--device", callback=lower_case, help="auto, cpu or cuda."),
@@ -60,8 +61,9 @@ def evaluate_cmd(
     if split not in ("train", "val", "test"):
         raise InputError("--split", f"unknown split {split!r}", "use train, val or test")
     names = _baselines(baselines)
-    ckpt = load_checkpoint(Path(checkpoint))
-    source = open_prepared(Path(dataset))
+    with naming_as_typed(checkpoint, dataset):
+        ckpt = load_checkpoint(Path(checkpoint))
+        source = open_prepared(Path(dataset))
     try:
         target = resolve_device(device)
     except ValueError as exc:

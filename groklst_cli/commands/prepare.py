@@ -20,10 +20,11 @@ from groklst_cli.choices import lower_case
 from groklst_cli.commands.sample_scene import check_seed
 from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
+from groklst_cli.path_options import not_empty
 from pipelines import strict_json
 from pipelines.atomic import (INGEST_PREFIX, OutputKind, check_writable, folders_removed_if_left_empty,
                               remove_stale_ingests)
-from pipelines.errors import InputError
+from pipelines.errors import InputError, TypedPath, naming_as_typed
 from pipelines.patches import SPLITS, parse_ratios
 from pipelines.units import Units
 
@@ -77,7 +78,8 @@ def _show_info(path: str, as_json: bool) -> None:
     """The summary of the dataset at ``path``, named as typed (``./ds/``) in its table and --json."""
     from pipelines.dataset import summarize
 
-    summary = {**summarize(Path(path)), "path": path}
+    with naming_as_typed(path):
+        summary = {**summarize(Path(path)), "path": path}
     if as_json:
         result(strict_json.dumps(json_ok(summary)))
         return
@@ -179,8 +181,8 @@ def _option_as_given(param: Any, value: Any) -> str:
 
 def prepare_cmd(
     ctx: typer.Context,
-    inputs: Optional[list[str]] = typer.Argument(None, help="Canonical scenes NAME_lst.tif (NAME_guidance.tif beside, or one --guidance for all) or SDGSAT-1 product folders."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Dataset folder to create."),
+    inputs: Optional[list[str]] = typer.Argument(None, parser=not_empty("INPUTS", "name a scene NAME_lst.tif or an SDGSAT-1 product folder", TypedPath), help="Canonical scenes NAME_lst.tif (NAME_guidance.tif beside, or one --guidance for all) or SDGSAT-1 product folders."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", parser=not_empty("-o", "name the dataset folder to create, e.g. -o ds", TypedPath), help="Dataset folder to create."),
     scales: str = typer.Option("2,4,8", "--scales", help="Comma-separated integer downscaling factors."),
     hr_res: Optional[float] = typer.Option(None, "--hr-res", help="HR resolution in CRS units (default: the LST's native resolution)."),
     patch: int = typer.Option(512, "--patch", help="Patch size in HR pixels (a multiple of every scale)."),
@@ -193,18 +195,18 @@ def prepare_cmd(
     lr_nodata: str = typer.Option("any", "--lr-nodata", callback=lower_case, help="An LR pixel is nodata when any (default) or all of its HR pixels are."),
     split_by: str = typer.Option("block", "--split-by", callback=lower_case, help="block (spatial blocks on the map) or scene (whole scenes)."),
     split_block: Optional[int] = typer.Option(None, "--split-block", help="Side of the spatial split blocks in HR pixels (default: 2 x patch)."),
-    guidance: Optional[Path] = typer.Option(None, "--guidance", "-g", help="One guidance raster for every scene (e.g. static guidance for many dates), instead of NAME_guidance.tif beside each."),
+    guidance: Optional[Path] = typer.Option(None, "--guidance", "-g", parser=not_empty("--guidance", "name a guidance raster, or drop --guidance"), help="One guidance raster for every scene (e.g. static guidance for many dates), instead of NAME_guidance.tif beside each."),
     align: bool = typer.Option(False, "--align", help="Resample --guidance onto each scene's LST grid first (any CRS, resolution, origin; as groklst guidance does)."),
     guidance_bands: Optional[str] = guidance_options.guidance_bands_option(),
-    dem: Optional[Path] = typer.Option(None, "--dem", help="DEM for SDGSAT-1 product folders (as groklst ingest --dem)."),
+    dem: Optional[Path] = typer.Option(None, "--dem", parser=not_empty("--dem", "name a DEM raster, or drop --dem"), help="DEM for SDGSAT-1 product folders (as groklst ingest --dem)."),
     coregister: bool = typer.Option(True, "--coregister/--no-coregister", help="For SDGSAT-1 product folders: move the LST onto the MII, and TIS B3 onto B2, when they are misregistered (as groklst ingest)."),
     destripe: bool = typer.Option(False, "--destripe/--no-destripe", help="For SDGSAT-1 product folders: remove TIS B2's detector stripes (as groklst ingest --destripe; off by default)."),
     saturated: str = ingest_options.saturated_option(),
     saturation_dn: Optional[str] = ingest_options.saturation_dn_option(),
     lst_method: str = ingest_options.lst_method_option(),
     retrieval_config: Optional[Path] = ingest_options.retrieval_config_option(),
-    from_groklst: Optional[str] = typer.Option(None, "--from-groklst", help="Import the public GrokLST benchmark folder instead of scenes."),
-    show_info: Optional[str] = typer.Option(None, "--info", help="Print a summary of an existing dataset and exit."),
+    from_groklst: Optional[str] = typer.Option(None, "--from-groklst", parser=not_empty("--from-groklst", "name the GrokLST benchmark folder", TypedPath), help="Import the public GrokLST benchmark folder instead of scenes."),
+    show_info: Optional[str] = typer.Option(None, "--info", parser=not_empty("--info", "name a prepared dataset folder, e.g. --info ./ds", TypedPath), help="Print a summary of an existing dataset and exit."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout."),
     units: Units = lst_options.units_option(),
     nodata: Optional[list[float]] = lst_options.nodata_option(),
@@ -233,7 +235,7 @@ def prepare_cmd(
     dataset = Path(out)
     ctx.with_resource(folders_removed_if_left_empty(dataset.parent))  # folders it made, when it writes nothing
     ctx.with_resource(reported_once_published(dataset))  # a Ctrl-C after the rename waits for the result line
-    with progress() as bar:
+    with naming_as_typed(out, from_groklst, *(inputs or [])), progress() as bar:  # errors name them as typed
         hook = _bar_hook(bar)
         if from_groklst is not None:
             if inputs:

@@ -19,7 +19,7 @@ from groklst_cli.option_sources import was_given
 from groklst_cli.path_options import not_empty, typed_in_folder
 from pipelines import strict_json
 from pipelines.atomic import folders_removed_if_left_empty
-from pipelines.errors import InputError
+from pipelines.errors import InputError, TypedPath, naming_as_typed
 from pipelines.run_layout import BEST, CONFIG_FILE, LAST, STATE, RunDir, check_resume, check_start, inspect_run_dir
 from pipelines.train_config import TrainConfig
 
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from pipelines.train import FitResult
     from pipelines.train_dist import DistContext
 
+DATASET_HINT = "name the prepared dataset folder (groklst prepare), e.g. ./ds"
+# An empty -o (an unset $RUN_DIR) would train into the current folder unasked.
+RUN_HINT = "name the run folder, e.g. -o runs/r1"
 CPU_PRESET = "mocolsk-lite"
 GPU_MODEL = "mocolsk"
 
@@ -169,7 +172,7 @@ def _finished_iterations(run: RunDir) -> int | None:
 def _check_start(out: str, overwrite: bool) -> None:
     """:func:`check_start`, refusing a finished run with what to do instead: ``--resume`` has
     nothing left to train there (it says "nothing to train" and exits 0); ``out`` as typed."""
-    run = inspect_run_dir(Path(out))
+    run = inspect_run_dir(Path(out), named=out)
     iters = None if overwrite else _finished_iterations(run)
     if iters is not None:
         kept = " and ".join(name for name in (BEST, LAST) if (run.path / name).is_file()) or STATE
@@ -233,8 +236,8 @@ def _announce_training(config: TrainConfig, patches: int, context: DistContext, 
 
 def train_cmd(
     ctx: typer.Context,
-    dataset: str = typer.Argument(..., help="Prepared dataset folder (groklst prepare)."),
-    out: str = typer.Option(..., "--out", "-o", help="Run directory (checkpoints, metrics, config)."),
+    dataset: str = typer.Argument(..., parser=not_empty("DATASET", DATASET_HINT, TypedPath), help="Prepared dataset folder (groklst prepare)."),
+    out: str = typer.Option(..., "--out", "-o", parser=not_empty("-o", RUN_HINT, TypedPath), help="Run directory (checkpoints, metrics, config)."),
     model: str = typer.Option(TrainConfig.model, "--model", callback=lower_case, help="Model name (groklst models); mocolsk-lite on a CPU."),
     scale: int = typer.Option(TrainConfig.scale, "--scale", help="Downscaling factor; one of the dataset's scales."),
     iters: int = typer.Option(TrainConfig.iters, "--iters", help="Training iterations."),
@@ -279,9 +282,10 @@ def train_cmd(
     sources = _sources(given, file_settings, config_file)
     settings = {**file_settings, **given}
     check_settings(settings, sources)
-    source = open_prepared(Path(dataset))
+    with naming_as_typed(dataset):
+        source = open_prepared(Path(dataset))
     if resume:  # the run's own settings and dataset are what the given ones are compared with
-        check_resume(inspect_run_dir(Path(out)))
+        check_resume(inspect_run_dir(Path(out), named=out))
         _check_same_dataset(out, dataset, source)
         config = _resumed_config(out, settings, sources)
     else:
