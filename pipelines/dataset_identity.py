@@ -21,7 +21,7 @@ from typing import Any
 
 import zarr
 
-from pipelines.dataset import STORE, PreparedDataset
+from pipelines.dataset import STORE, PreparedDataset, store_path
 from pipelines.patches import SPLITS
 
 # How each part of the identity is named when it differs.
@@ -36,7 +36,7 @@ def _digest(value: Any) -> str:
 
 def _patch_arrays(ds: PreparedDataset) -> list[zarr.Array]:
     """The arrays holding each patch's pixels: HR LST, guidance, then LR LST at each scale."""
-    group = zarr.open_group(str(ds.path / STORE), mode="r")
+    group = zarr.open_group(store_path(ds.path), mode="r")
     return [group[name] for name in ("hr_lst", "guidance", *(f"lr_lst_x{s}" for s in ds.scales))]
 
 
