@@ -383,7 +383,8 @@ def _onto_grid_hint(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, m
     its own size ``-r near`` skipped some (11 of 1183 flags between UTM zones 33 and 32). An
     ``uncovered`` mask (one that does not cover the raster) gets ``-dstnodata`` (:func:`_unknown_fill`):
     where the mask declares no nodata, gdalwarp fills what it does not reach with 0, clear. A 0/1 mask
-    that declares a nodata has it rewritten as 1 first (:func:`_nodata_as_flag`)."""
+    that declares a nodata, or whose flags can be negative, is rewritten as a 0/1 file first
+    (:func:`_strict_flags`), which fills what it does not reach with its own nodata."""
     plain = not (rule.bits or rule.values)
     (rx, ry), (mx, my) = (src.transform.a, -src.transform.e), _mask_res(src, mask)
     if raster_path is not None and not plain:
@@ -398,11 +399,10 @@ def _onto_grid_hint(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, m
            f"near, at a pixel size no coarser than {'half ' if raster_path else ''}the mask's: class codes and QA "
            "bits must not be maxed or averaged, and -r near onto coarser pixels drops flags")
     first, target = ("", "") if raster_path is None else target_crs(src.crs, raster_path)
-    rewrite, source = _nodata_as_flag(mask, mask_path) if plain else ("", "")
+    rewrite, source = _strict_flags(mask, mask_path) if plain else ("", "")
     if rewrite:
-        why += ("; nodata rewritten as 1 first: -r max skips nodata, so a pixel part nodata and part 0 read 0, "
-                "clear; --NoDataValue: gdal_calc.py's default (255 for Byte) may be a flag, then skipped too")
-    fill = _unknown_fill(mask, rule) if uncovered else None
+        why += _strict_flags_why(mask)
+    fill = _unknown_fill(mask, rule) if uncovered and not rewrite else None
     if fill is not None:
         target += f"-dstnodata {fill} "
         why += (f"; -dstnodata {fill}: the part the mask does not reach is unknown, which groklst flags, not 0, "
@@ -413,25 +413,41 @@ def _onto_grid_hint(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, m
             f"-tr {res[0]:.10g} {res[1]:.10g} {source or _shell_name(mask_path)} mask_on_grid.tif ({why})")
 
 
-def _nodata_as_flag(mask: rasterio.DatasetReader, mask_path: str | os.PathLike[str]) -> tuple[str, str]:
-    """The words and the gdal_calc.py command that rewrite a 0/1 mask's declared nodata as 1 before
-    ``-r max``, and the file it writes; ("", "") for a mask without nodata. gdalwarp's ``-r max``
-    (GDAL 3.6) skips nodata, so a window of nodata and 0 gave 0, clear, not unknown.
+def _strict_flags(mask: rasterio.DatasetReader, mask_path: str | os.PathLike[str]) -> tuple[str, str]:
+    """The words and the gdal_calc.py command that rewrite a 0/1 mask as a strict 0/1 Byte file before
+    ``-r max`` (its nodata and every other non-zero value 1), and the file it writes; ("", "") for an
+    unsigned mask without nodata, which ``-r max`` warps as it is.
 
-    The file declares the mask's own nodata (``--NoDataValue``), which no pixel holds after the
-    rewrite, and gdalwarp fills what the mask does not reach with it, which groklst flags. Without it
-    gdal_calc.py declared its type's default (255 for Byte), so a cloud mask's 255s were skipped
-    as nodata and read 0, clear. ``--overwrite``: without it gdal_calc.py writes into a
-    mask_known.tif of an earlier try, keeping that file's nodata. NaN works with ``--hideNoData``
-    (GDAL 3.6; without it every pixel became NaN)."""
-    if mask.nodata is None:
-        return "", ""
+    gdalwarp's ``-r max`` (GDAL 3.6) skips nodata, so a window of nodata and 0 gave 0, clear, not
+    unknown; and it keeps the largest value, so a negative flag (an int16 -32768 cloud) beside 0s
+    gave 0. Rewriting only the nodata as 1 and keeping it declared made every flag nodata where
+    the nodata is 1 itself (skipped: masked 0). The file declares 255, which no pixel holds after
+    the rewrite, so gdalwarp fills only what the mask does not reach with it, which groklst flags.
+    ``--hideNoData`` lets the test see the nodata pixels (NaN too); ``--overwrite`` replaces a
+    mask_known.tif of an earlier try, which gdal_calc.py otherwise writes into, keeping its nodata."""
     dtype = np.dtype(mask.dtypes[0])
-    nodata = _shortest(mask.nodata, dtype if dtype.kind in "iu" else np.float64)  # a float32's exact number
-    test = "isnan(A)" if math.isnan(mask.nodata) else f"A=={nodata}"
-    return (f"rewrite its nodata as 1, flagged (gdal_calc.py -A {_shell_name(mask_path)} --hideNoData "
-            f'--calc="where({test},1,A)" --NoDataValue={nodata} --overwrite --outfile=mask_known.tif), then ',
-            "mask_known.tif")
+    if mask.nodata is None and dtype.kind == "u":
+        return "", ""
+    if mask.nodata is None:
+        words, options, calc = "every non-zero value as 1", "", "A!=0"
+    else:
+        nodata = _shortest(mask.nodata, dtype if dtype.kind in "iu" else np.float64)  # a float32's exact number
+        test = "isnan(A)" if math.isnan(mask.nodata) else f"A=={nodata}"
+        words, options = "its nodata and every other non-zero value as 1", " --hideNoData"
+        calc = f"where({test},1,A!=0)"
+    return (f"rewrite it as 0/1, {words} (gdal_calc.py -A {_shell_name(mask_path)}{options} --calc=\"{calc}\" "
+            "--type=Byte --NoDataValue=255 --overwrite --outfile=mask_known.tif), then ", "mask_known.tif")
+
+
+def _strict_flags_why(mask: rasterio.DatasetReader) -> str:
+    """Why the hint rewrites ``mask`` as 0/1 first (:func:`_strict_flags`), in the hint's words."""
+    reasons = []
+    if mask.nodata is not None:
+        reasons.append("-r max skips nodata, so a pixel part nodata and part 0 read 0, clear")
+    if np.dtype(mask.dtypes[0]).kind != "u":
+        reasons.append("-r max keeps the largest value, so a negative flag beside 0s read 0, clear")
+    return (f"; rewritten as 0/1 first: {'; '.join(reasons)}; --NoDataValue=255: no pixel holds it, so only "
+            "the part the mask does not reach is unknown, which groklst flags")
 
 
 def _shortest(value: float, dtype: np.dtype = np.dtype(np.float64)) -> str:

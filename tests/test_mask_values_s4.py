@@ -1,7 +1,8 @@
 """QA s4 F2: ``groklst mask`` on a float64 mask matches ``--values -999.9`` where GDAL widened a
 float32 -999.9 to -999.9000244140625 (0 pixels flagged before), and the gdalwarp hint for a 0/1 mask
 that declares a nodata rewrites it as 1 first: ``-r max`` (GDAL 3.6) skips nodata, so a pixel part
-nodata and part 0 became clear."""
+nodata and part 0 became clear. F15: that rewrite is a strict 0/1 Byte file with nodata 255 (a mask
+with nodata 1 lost every flag), also for signed and float masks (a -32768 flag lost beside 0s)."""
 
 from __future__ import annotations
 
@@ -92,8 +93,9 @@ def run_hint(line: str) -> None:
     """Run the hint's gdal_calc.py and gdalwarp commands as a shell would (cwd: where they write)."""
     if shutil.which("gdalwarp") is None or shutil.which("gdal_calc.py") is None:
         pytest.skip("GDAL's tools are not installed: the printed commands are not run")
-    subprocess.run(shlex.split(re.search(r"\((gdal_calc\.py .*? --outfile=[^)]*)\)", line).group(1)), check=True,
-                   stdout=subprocess.DEVNULL)
+    calc = re.search(r"\((gdal_calc\.py .*? --outfile=[^)]*)\)", line)
+    if calc:  # an unsigned mask without nodata is warped as it is
+        subprocess.run(shlex.split(calc.group(1)), check=True, stdout=subprocess.DEVNULL)
     command = re.search(r"(gdalwarp .*?) \(max", line).group(1)
     subprocess.run(["gdalwarp", "-q", *shlex.split(command)[1:]], check=True)
 
@@ -113,16 +115,19 @@ def test_the_warp_hint_keeps_a_pixel_part_nodata_flagged(tmp_path: Path, capsys,
     capsys.readouterr()
     assert mask(source, flags, "-o", out) == 2
     line = capsys.readouterr().err.strip()
-    test = "isnan(A)" if np.isnan(nodata) else f"A=={int(nodata) if dtype != 'float32' else float(np.float32(nodata))!r}"
+    shown = int(nodata) if dtype != "float32" else float(np.float32(nodata))
+    test = "isnan(A)" if np.isnan(nodata) else f"A=={shown!r}"
+    signed = dtype != "uint8"
+    negative = "; -r max keeps the largest value, so a negative flag beside 0s read 0, clear" if signed else ""
     assert line == (
         f"error: {flags}: does not nest in the grid of {source} (offset of 0.50 pixel in x; the pixel sizes do "
-        f"nest) (hint: use the mask delivered with the data, or rewrite its nodata as 1, flagged (gdal_calc.py -A "
-        f'{flags} --hideNoData --calc="where({test},1,A)" --NoDataValue={test.split("==")[-1].replace("isnan(A)", "nan")} '
+        f"nest) (hint: use the mask delivered with the data, or rewrite it as 0/1, its nodata and every other non-zero "
+        f'value as 1 (gdal_calc.py -A {flags} --hideNoData --calc="where({test},1,A!=0)" --type=Byte --NoDataValue=255 '
         "--overwrite --outfile=mask_known.tif), then warp that onto the "
         "raster's grid: gdalwarp -r max -te 396705 5763195 396825 5763315 -tr 10 10 mask_known.tif "
-        "mask_on_grid.tif (max: a pixel is flagged when any mask pixel in it is; nodata rewritten as 1 first: "
-        "-r max skips nodata, so a pixel part nodata and part 0 read 0, clear; --NoDataValue: gdal_calc.py's default "
-        "(255 for Byte) may be a flag, then skipped too))")
+        "mask_on_grid.tif (max: a pixel is flagged when any mask pixel in it is; rewritten as 0/1 first: "
+        f"-r max skips nodata, so a pixel part nodata and part 0 read 0, clear{negative}; --NoDataValue=255: no pixel "
+        "holds it, so only the part the mask does not reach is unknown, which groklst flags))")
     run_hint(line)
     with rasterio.open("mask_on_grid.tif") as warped:
         assert warped.read(1)[:, :2].tolist() == [[1, 1]] * 12  # part nodata, part 0: flagged
@@ -138,8 +143,8 @@ def test_the_rewritten_mask_leaves_what_it_does_not_reach_unknown(tmp_path: Path
     capsys.readouterr()
     assert mask(source, flags, "-o", tmp_path / "out.tif") == 2
     line = capsys.readouterr().err.strip()
-    assert (f'(gdal_calc.py -A {flags} --hideNoData --calc="where(A==9,1,A)" --NoDataValue=9 --overwrite '
-            "--outfile=mask_known.tif), then warp "
+    assert (f'(gdal_calc.py -A {flags} --hideNoData --calc="where(A==9,1,A!=0)" --type=Byte --NoDataValue=255 '
+            "--overwrite --outfile=mask_known.tif), then warp "
             "that onto the raster's grid: gdalwarp -r max -te 396705 5762115 397905 5763315 -tr 30 30 mask_known.tif "
             "mask_on_grid.tif (max: ") in line, line
     run_hint(line)
@@ -150,40 +155,56 @@ F32_MAX = float(np.finfo(np.float32).max)  # gdal_calc.py's Float32 default noda
 
 
 @pytest.mark.parametrize("covers", [True, False], ids=["covering", "top-only"])
-@pytest.mark.parametrize("dtype, nodata, flag, shown", [
-    ("uint8", 254, 255, "254"),  # the review's cloud mask: its 255s were gdal_calc.py's Byte nodata, skipped
-    ("uint8", 255, 1, "255"),
-    ("uint16", 0, 65535, "0"),  # every clear 0 is nodata: all unknown, flagged
-    ("int16", -32768, 1, "-32768"),
-    ("float32", float("nan"), F32_MAX, "nan"),  # a flag holding its Float32 default
+@pytest.mark.parametrize("dtype, nodata, flag, calc", [
+    ("uint8", 1, 1, "where(A==1,1,A!=0)"),  # QA s4 F15: every flag was nodata on mask_known.tif, skipped
+    ("uint8", 254, 255, "where(A==254,1,A!=0)"),  # its 255s were gdal_calc.py's Byte nodata, skipped
+    ("uint8", 255, 1, "where(A==255,1,A!=0)"),
+    ("uint16", 0, 65535, "where(A==0,1,A!=0)"),  # every clear 0 is nodata: all unknown, flagged
+    ("int16", -32768, 1, "where(A==-32768,1,A!=0)"),
+    ("int16", -1, -32768, "where(A==-1,1,A!=0)"),  # a negative flag: max(0, -32768) read 0, clear
+    ("int16", None, -32768, "A!=0"),  # the same without nodata
+    ("float32", float("nan"), F32_MAX, "where(isnan(A),1,A!=0)"),  # a flag holding its Float32 default
+    ("float32", None, -1.0, "A!=0"),
+    ("uint8", None, 1, None),  # unsigned, no nodata: -r max keeps every flag, warped as it is
 ])
-def test_the_rewritten_mask_keeps_flags_that_are_gdal_calc_defaults(tmp_path: Path, capsys, monkeypatch, dtype: str,
-                                                                    nodata: float, flag: float, shown: str,
-                                                                    covers: bool) -> None:
-    """The review's reproducer: a 20 m mask over a 30 m raster, one cloud pixel holding ``flag``. gdal_calc.py
-    declared its type's default nodata on mask_known.tif, so ``-r max`` skipped that cloud: masked 0. A
-    mask_known.tif from an earlier try is overwritten; a mask over the top 6 of 10 rows leaves the rest
-    flagged (gdalwarp fills it with the mask's nodata)."""
+def test_the_warp_hint_keeps_every_flag_of_a_0_1_mask(tmp_path: Path, capsys, monkeypatch, dtype: str,
+                                                      nodata: float | None, flag: float, calc: str | None,
+                                                      covers: bool) -> None:
+    """A 20 m mask over a 30 m raster, one cloud pixel holding ``flag`` and one pixel its nodata, beside
+    0s. QA s4 F15: the rewrite kept the mask's nodata N declared, so with N == 1 every flag was skipped by
+    ``-r max`` (masked 0, exit 0), and a negative flag lost to the 0s beside it. Now mask_known.tif is
+    0/1 with nodata 255, which only the part a mask over the top 6 of 10 rows does not reach holds
+    (flagged). A mask_known.tif from an earlier try is overwritten."""
     monkeypatch.chdir(tmp_path)
     raster(tmp_path / "mask_known.tif", np.zeros((3, 3)), origin=(X0, Y0), dtype="int32")  # an earlier try's
     data = np.zeros((15 if covers else 9, 15), dtype)
-    data[5, 5] = flag  # inside the raster's pixel (3, 3), beside 0s
+    data[5, 5] = flag  # inside the raster's pixel (3, 3)
+    if nodata is not None:
+        data[0, 0] = nodata  # inside the raster's pixel (0, 0)
     flags = write(tmp_path / "m.tif", data, nodata=nodata, transform=Affine(20, 0, X0, 0, -20, Y0))
     source, out = lst(tmp_path, shape=(10, 10)), tmp_path / "out.tif"
     capsys.readouterr()
     assert mask(source, flags, "-o", out) == 2
     line = capsys.readouterr().err.strip()
-    test = "isnan(A)" if shown == "nan" else f"A=={shown}"
-    assert (f'(gdal_calc.py -A {flags} --hideNoData --calc="where({test},1,A)" --NoDataValue={shown} --overwrite '
-            "--outfile=mask_known.tif), then warp that onto the raster's grid: gdalwarp -r max -te 396705 5763015 "
-            "397005 5763315 -tr 30 30 mask_known.tif mask_on_grid.tif (max: ") in line, line
+    grid = "-r max -te 396705 5763015 397005 5763315 -tr 30 30"
+    if calc is None:
+        fill = "" if covers else "-dstnodata 255 "
+        assert f"or warp it onto the raster's grid: gdalwarp {fill}{grid} {flags} mask_on_grid.tif (max: " in line, line
+    else:
+        hide = "" if nodata is None else " --hideNoData"
+        assert (f'(gdal_calc.py -A {flags}{hide} --calc="{calc}" --type=Byte --NoDataValue=255 --overwrite '
+                f"--outfile=mask_known.tif), then warp that onto the raster's grid: gdalwarp {grid} mask_known.tif "
+                "mask_on_grid.tif (max: ") in line, line
+        assert "-dstnodata" not in line  # the rewritten file's nodata 255 fills the rest
     run_hint(line)
+    with rasterio.open("mask_on_grid.tif") as warped:
+        values = set(np.unique(warped.read(1)).tolist())
+        assert warped.nodata == 255 if calc or not covers else warped.nodata is None
+        assert values <= {0, 1, 255} and (255 in values) == (not covers)  # 255 only where the mask does not reach
     if nodata == 0:  # no pixel left clear: refused, as for the mask itself
-        with rasterio.open("mask_on_grid.tif") as warped:
-            assert warped.nodata == 0 and not (warped.read(1, masked=True) == 0).any()  # 0: nodata, flagged
         assert mask(source, "mask_on_grid.tif", "-o", out, "--overwrite") == 3
         return
-    expected = 1 if covers else 1 + 40  # the cloud; the 4 rows the mask does not reach
+    expected = 1 + (nodata is not None) + (0 if covers else 40)  # the cloud; the nodata; the 4 rows not reached
     assert masked_count(capsys, source, tmp_path / "mask_on_grid.tif", "-o", out, "--overwrite") == expected
 
 
