@@ -361,8 +361,7 @@ def test_a_reference_crs_without_an_epsg_code_is_written_to_a_wkt_file(tmp_path:
     (np.zeros((20, 40), np.uint8), None, (), "-dstnodata 255 ", 800),  # 0/1, none declared: 255 (flags)
     (np.full((20, 40), 5, np.uint8), None, ("--values", "3"), "-dstnodata 3 ", 800),  # a value the rule flags
     (np.zeros((20, 40), np.uint16), None, ("--bits", "3"), "-dstnodata 65535 ", 800),  # every bit set
-    (np.zeros((20, 40), np.float32), None, (), "-dstnodata nan ", 800),
-])  # a 0/1 mask declaring nodata is rewritten first since 8b5b566: tests/test_mask_values_s4.py
+])  # a 0/1 mask declaring nodata (8b5b566), or signed or float (7641cff), is rewritten first: tests/test_mask_values_s4.py
 def test_a_mask_that_does_not_cover_is_warped_with_the_rest_unknown(tmp_path: Path, capsys, data: np.ndarray,
                                                                     nodata: int | None, rule: tuple[str, ...],
                                                                     fill: str, masked: int) -> None:
