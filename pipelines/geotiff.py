@@ -313,6 +313,7 @@ class FileFacts:
     units: tuple[str, ...] = ()  # every band's unit, '' where none
     beyond_bands: tuple[int, ...] = ()  # the bands holding finite values beyond float32's range in the part read
     float64: bool = False  # a band is float64: only there can an unscaled finite value lie beyond float32's range
+    whole_bands: tuple[int, ...] = ()  # scaled bands whose every valid pixel in the part read is beyond: wrong scale
 
     def rewrite(self) -> str:
         """The command(s) making NaN (nodata) of exactly the values groklst refuses, in every band
@@ -326,7 +327,8 @@ class FileFacts:
             return self._calc("FILE", _nan_calc(scaling, self.float64), self.scaling)
         if not self.beyond_bands:
             return self._calc("FILE", "where(isinf(A), nan, A)", self.scaling)
-        return ("gdal_translate -unscale -ot Float64 FILE UNSCALED.tif (it applies each band's scale/offset), "
+        return ("gdal_translate -unscale -ot Float64 -a_nodata nan FILE UNSCALED.tif (it applies each band's "
+                "scale/offset; -a_nodata nan makes the nodata pixels NaN, which no valid pixel unscales to), "
                 f"then {self._calc('UNSCALED.tif', _nan_calc((1.0, 0.0), True), ())}")
 
     def _calc(self, source: str, calc: str, scaling: Sequence[tuple[float, float]]) -> str:
@@ -344,20 +346,23 @@ def _file_facts(src: rasterio.DatasetReader, window: Window, path: str | os.Path
     scaling = tuple(_declared_scaling(src, band) for band in bands)
     unusable: set[float] = set()
     beyond_bands: list[int] = []
+    whole_bands: list[int] = []
     for band, (scale, offset) in zip(bands, scaling):  # one at a time: bands may differ in data type (a VRT)
         data = read_stored(src, [band], window, path)
         values = np.ma.getdata(data).reshape(data.shape[-2:])
         ok = ~np.ma.getmaskarray(data).reshape(values.shape)
         beyond = _beyond(values, ok, scale, offset)
-        unusable.update(values[_infinite(values, ok) | beyond].tolist())
+        refused = _infinite(values, ok) | beyond
+        unusable.update(values[refused].tolist())
         beyond_bands += [band] if beyond.any() else []
+        whole_bands += [band] if beyond.any() and (scale, offset) != (1.0, 0.0) and not (ok & ~refused).any() else []
     declared = [v for v in src.nodatavals if v is not None]
     kinds = [np.dtype(t) for t in src.dtypes]
     wide = any(t.itemsize >= (8 if t.kind == "f" else 4) for t in kinds)  # float64, or integers float32 rounds
     calc_type = "" if all(t.kind == "f" for t in kinds) else ("Float64" if wide else "Float32")
     units = tuple(unit or "" for unit in src.units)
     return FileFacts(declared[0] if declared else None, frozenset(unusable), scaling, calc_type, units,
-                     tuple(beyond_bands), any(t.kind == "f" and t.itemsize >= 8 for t in kinds))
+                     tuple(beyond_bands), any(t.kind == "f" and t.itemsize >= 8 for t in kinds), tuple(whole_bands))
 
 
 def _declared_scaling(src: rasterio.DatasetReader, band: int) -> tuple[float, float]:
@@ -424,13 +429,14 @@ def _infinite_hint(values: np.ndarray, facts: FileFacts) -> str:
     all its metadata) where that damages nothing (:func:`_not_declarable`), else rewrite them as
     NaN (gdal_calc.py: band names, scale/offset and units are lost, so downscale then takes the
     bands in order), with any value beyond float32's range another band holds (:meth:`FileFacts.rewrite`)."""
-    rewrite = facts.rewrite() + _scale_fix(facts)
+    rewrite = facts.rewrite() + ("" if facts.whole_bands else _scale_fix(facts))
     distinct = sorted(set(values.tolist()))
     why_not = _not_declarable(distinct, facts)
     if why_not:
-        return f"set them to nodata ({why_not}): {rewrite}"
+        return _scale_first(facts, f"set them to nodata ({why_not}): {rewrite}", "the infinite values stay unusable")
     sign = "inf" if distinct[0] > 0 else "-inf"
-    return f"declare them nodata: gdal_edit.py -a_nodata {sign} FILE, or set them to nodata: {rewrite}"
+    return _scale_first(facts, f"declare them nodata: gdal_edit.py -a_nodata {sign} FILE, or set them to nodata: "
+                               f"{rewrite}", "the infinite values stay unusable")
 
 
 def _beyond_hint(values: np.ndarray, scaled: str, facts: FileFacts) -> str:
@@ -443,8 +449,10 @@ def _beyond_hint(values: np.ndarray, scaled: str, facts: FileFacts) -> str:
         fix = f"if {value} is a fill value, declare it nodata: gdal_edit.py -a_nodata {value} FILE"
     else:
         fix = f"set them to nodata{f' ({why_not})' if why_not else ''}: {facts.rewrite()}"
-    return fix + (_scale_fix(facts) or (", or fix the band's scale/offset metadata (gdal_edit.py -scale S "
-                                        "-offset O FILE)" if scaled else ""))
+    if facts.whole_bands:
+        return _scale_first(facts, fix, "if those values are truly unusable instead")
+    return fix + (_scale_fix(facts) or (f", or fix the band's scale/offset metadata ({_scale_command(facts)})"
+                                        if scaled else ""))
 
 
 def _scale_fix(facts: FileFacts) -> str:
@@ -453,12 +461,37 @@ def _scale_fix(facts: FileFacts) -> str:
     what is wrong ('' where there are none, or one scaling: the hint then has no per-band part)."""
     if len(set(facts.scaling)) <= 1 or not facts.beyond_bands:
         return ""
+    return f"; or, if {_bands(facts.beyond_bands)}'s scale/offset metadata is wrong, fix it: {_scale_command(facts)}"
+
+
+def _scale_first(facts: FileFacts, fix: str, otherwise: str) -> str:
+    """The hint ``fix`` led by the scale/offset fix where every valid pixel of a scaled band (in
+    the part read) lies beyond float32's range: a wrong scale (1e40 on a good DEM) is then far
+    likelier than unusable data, and the rewrite would leave that band no data at all (downscale
+    then refuses it). ``otherwise`` introduces ``fix``, for what the scale fix leaves to do."""
+    if not facts.whole_bands:
+        return fix
+    its, it = ("their", "them") if len(facts.whole_bands) > 1 else ("its", "it")
+    return (f"every valid pixel of {_bands(facts.whole_bands)} in the part read is beyond float32's range once "
+            f"scaled, so {its} scale/offset metadata is likely wrong, and setting them to nodata would leave {it} "
+            f"no data: fix it first: {_scale_command(facts)}, then run groklst again; {otherwise}: {fix}")
+
+
+def _bands(bands: Sequence[int]) -> str:
+    """``band 3`` or ``bands 3, 7``."""
+    return f"band{'s' if len(bands) > 1 else ''} {', '.join(map(str, bands))}"
+
+
+def _scale_command(facts: FileFacts) -> str:
+    """The gdal_edit.py command fixing the scale/offset: one value per band, placeholders (S3, O3)
+    for the bands holding values beyond float32's range, where the bands' scalings differ; else
+    one placeholder pair for all (gdal_edit.py then sets every band)."""
+    if len(set(facts.scaling)) <= 1:
+        return "gdal_edit.py -scale S -offset O FILE"
     scales, offsets = ([repr(pair[i]) for pair in facts.scaling] for i in (0, 1))
     for band in facts.beyond_bands:
         scales[band - 1], offsets[band - 1] = f"S{band}", f"O{band}"
-    named = ", ".join(map(str, facts.beyond_bands))
-    return (f"; or, if band{'s' if len(facts.beyond_bands) > 1 else ''} {named}'s scale/offset metadata is "
-            f"wrong, fix it: gdal_edit.py -scale {' '.join(scales)} -offset {' '.join(offsets)} FILE")
+    return f"gdal_edit.py -scale {' '.join(scales)} -offset {' '.join(offsets)} FILE"
 
 
 def _nan_calc(scaling: tuple[float, float], float64: bool) -> str:

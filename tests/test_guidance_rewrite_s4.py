@@ -162,7 +162,8 @@ def test_a_band_scaled_beyond_float32_costs_no_other_band_a_pixel(scene, tmp_pat
     expected = unusable(bad)
     assert expected[6].mean() > 0.5 and expected.sum() == expected[6].sum() + 1  # band 7 mostly, band 3 once
     line = refusal(lst, bad, tmp_path, capsys)
-    assert ("gdal_translate -unscale -ot Float64 FILE UNSCALED.tif (it applies each band's scale/offset), then "
+    assert ("gdal_translate -unscale -ot Float64 -a_nodata nan FILE UNSCALED.tif (it applies each band's "
+            "scale/offset; -a_nodata nan makes the nodata pixels NaN, which no valid pixel unscales to), then "
             f'gdal_calc.py -A UNSCALED.tif --allBands=A --calc="{LIMIT}" --outfile=FIXED.tif (') in line, line
     assert ("; or, if band 7's scale/offset metadata is wrong, fix it: gdal_edit.py -scale 1.0 1.0 1.0 1.0 1.0 1.0 "
             "S7 1.0 1.0 1.0 -offset 0.0 0.0 0.0 0.0 0.0 0.0 O7 0.0 0.0 0.0 FILE)") in line, line
@@ -185,7 +186,8 @@ def test_valid_values_of_a_band_scaled_down_survive_another_bands_1e39(scene, tm
         dst.write(dem * 1e38, 1)
         dst.scales = (1e-38,) + (1.0,) * 9
     line = refusal(lst, bad, tmp_path, capsys)
-    assert "gdal_translate -unscale -ot Float64 FILE UNSCALED.tif" in line and "or, if band 5's scale" in line, line
+    assert "gdal_translate -unscale -ot Float64 -a_nodata nan FILE UNSCALED.tif" in line, line
+    assert "or, if band 5's scale" in line, line
     require_gdal_tools()
     fixed = unscale_route(line, bad, tmp_path)
     values = guidance_values(fixed)
@@ -220,3 +222,87 @@ def test_one_scaling_is_compared_at_float32s_limit_and_integers_are_kept(scene, 
     assert sorted(zip(*(i.tolist() for i in np.nonzero(np.isnan(floats))))) == [(5, 5), (6, 6), (8, 8), (9, 9)]
     assert floats[7, 7] == 3e38 and (floats[np.isfinite(floats)] != 0.25).sum() == 1
     np.testing.assert_array_equal(ints, whole)
+
+
+# QA s4 F14: 7c15107's gdal_translate -unscale kept the file's nodata (0), so valid pixels that
+# unscale to it (a DEM stored +1000 with offset -1000: sea level) became nodata, and groklst then
+# accepted the damaged FIXED.tif; and a band whose every pixel is beyond (a wrong 1e40 scale on a
+# good DEM) was offered first the rewrite that makes all of it NaN.
+
+
+def int16_sea_level(guidance: Path, out: Path) -> tuple[Path, np.ndarray, np.ndarray]:
+    """``guidance`` as int16 with nodata 0: DEM stored +1000 (offset -1000) with three valid 0 m
+    pixels (stored 1000), the other bands stored /1e-4, band 2 scaled 1e35 with one value beyond
+    float32's range, and nodata pixels in every band. Returns (file, its nodata mask, band 2's beyond pixel)."""
+    with rasterio.open(guidance) as src:
+        profile, data, names = src.profile, src.read(), src.descriptions
+    stored = np.round(data * 10000)
+    stored[0] = np.round(data[0]) + 1000
+    stored[0, 0, :3] = 1000  # 0 m: unscales to the file's nodata 0
+    stored[1, 50, 50] = 10000  # 1e39 once scaled
+    nodata = np.zeros(stored.shape, bool)
+    nodata[:, 5, 5] = nodata[0, 6, 6] = nodata[3, 7, 8] = True
+    stored[nodata] = 0
+    beyond = np.zeros(stored.shape, bool)
+    beyond[1, 50, 50] = True
+    with rasterio.open(out, "w", **{**profile, "dtype": "int16", "nodata": 0}) as dst:
+        dst.write(stored.astype(np.int16))
+        dst.descriptions, dst.scales, dst.offsets = names, [1, 1e35] + [1e-4] * 8, [-1000] + [0] * 9
+    return out, nodata, beyond
+
+
+def test_the_unscale_route_keeps_valid_pixels_that_unscale_to_the_nodata(scene, tmp_path: Path, capsys) -> None:
+    """int16, nodata 0, DEM offset -1000: the printed route makes NaN of exactly the file's nodata
+    pixels and the one value beyond, band by band; the three sea-level pixels stay 0 m."""
+    lst, guidance = scene
+    bad, nodata, beyond = int16_sea_level(guidance, tmp_path / "bad.tif")
+    line = refusal(lst, bad, tmp_path, capsys)
+    assert "gdal_translate -unscale -ot Float64 -a_nodata nan FILE UNSCALED.tif (" in line, line
+    assert "every valid pixel" not in line and "; or, if band 2's scale/offset metadata is wrong" in line, line
+    require_gdal_tools()
+    values = guidance_values(unscale_route(line, bad, tmp_path))  # as groklst reads the result
+    np.testing.assert_array_equal(np.isnan(values).sum(axis=(1, 2)), [2, 2, 1, 2] + [1] * 6)
+    np.testing.assert_array_equal(np.isnan(values), nodata | beyond)
+    np.testing.assert_array_equal(values[0, 0, :3], [0.0, 0.0, 0.0])
+    assert np.isfinite(downscaled(lst, tmp_path / "fixed.tif", tmp_path / "out.tif")).mean() > 0.9
+
+
+def dem_scaled_1e40(guidance: Path, out: Path, values: dict[tuple[int, int, int], float]) -> Path:
+    """``guidance`` with ``values`` and its DEM (band 1, valid) declared scaled by 1e40: every pixel beyond."""
+    bad = variant(guidance, out, values)
+    with rasterio.open(bad, "r+") as dst:
+        dst.scales = (1e40,) + (1.0,) * 9
+    return bad
+
+
+SCALE_FIRST = ("(hint: every valid pixel of band 1 in the part read is beyond float32's range once scaled, so its "
+               "scale/offset metadata is likely wrong, and setting them to nodata would leave it no data: fix it "
+               "first: gdal_edit.py -scale S1 1.0 1.0 1.0 1.0 1.0 1.0 1.0 1.0 1.0 -offset O1 0.0 0.0 0.0 0.0 0.0 "
+               "0.0 0.0 0.0 0.0 FILE, then run groklst again; ")
+
+
+def test_a_band_wholly_beyond_leads_with_its_scale_fix(scene, tmp_path: Path, capsys) -> None:
+    """A good DEM scaled by 1e40: the hint leads with the scale fix, saying why, the rewrite (all
+    of band 1 NaN) second; the scale fix, run as printed with the right scale, makes the file usable."""
+    lst, guidance = scene
+    bad = dem_scaled_1e40(guidance, tmp_path / "bad.tif", {})
+    line = refusal(lst, bad, tmp_path, capsys)
+    assert SCALE_FIRST + "if those values are truly unusable instead: set them to nodata (" in line, line
+    assert line.index("gdal_edit.py -scale S1") < line.index("gdal_translate -unscale"), line
+    assert line.count("gdal_edit.py -scale S1") == 1, line
+    require_gdal_tools()
+    edit = re.search(r"fix it first: (gdal_edit\.py .*? FILE)", line).group(1)
+    subprocess.run(shlex.split(edit.replace("S1", "1").replace("O1", "0").replace("FILE", str(bad))),
+                   check=True, capture_output=True)
+    with rasterio.open(guidance) as src:
+        clean = src.read().astype(np.float64)
+    np.testing.assert_array_equal(guidance_values(bad), clean)
+    assert np.isfinite(downscaled(lst, bad, tmp_path / "out.tif")).mean() > 0.9
+
+
+def test_infinities_beside_a_band_wholly_beyond_lead_with_its_scale_fix(scene, tmp_path: Path, capsys) -> None:
+    """The DEM scaled by 1e40 holding one +inf, refused first: every other pixel is beyond, so the scale fix leads."""
+    lst, guidance = scene
+    line = refusal(lst, dem_scaled_1e40(guidance, tmp_path / "bad.tif", {(1, 10, 12): np.inf}), tmp_path, capsys)
+    assert "band 1 (dem) holds infinite values (+inf)" in line, line
+    assert SCALE_FIRST + "the infinite values stay unusable: set them to nodata (" in line, line
