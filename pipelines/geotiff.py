@@ -374,8 +374,9 @@ def _declared_scaling(src: rasterio.DatasetReader, band: int) -> tuple[float, fl
 
 
 # No --NoDataValue=nan in these hints: gdal_calc.py (GDAL 3.6) blends its output nodata in as
-# nodata * 0, which with NaN makes every pixel NaN. Its default nodata is float32's largest
-# value (3.4028235e+38), written where the file held its own nodata: those pixels stay nodata.
+# nodata * 0, which with NaN makes every pixel NaN. Its default nodata is the output type's
+# largest value (3.4028235e+38 for Float32, 1.797e+308 for Float64, as on the unscale route),
+# written where the file held its own nodata: those pixels stay nodata.
 _CALC_KEEPS = ("gdal_calc.py keeps only grid, projection and nodata: give the band names again "
                "(--guidance-bands, or NAME1,NAME2=FILE to groklst guidance)")
 
