@@ -20,6 +20,7 @@ with the scene's height (beyond that cache).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -140,6 +141,24 @@ class Placed:
     window: Window
 
 
+@dataclass(frozen=True)
+class Stored:
+    """What a hint needs of a raster beyond its grid: its storage type and nodata (those of the opened
+    dataset: a stream cannot be opened again) and the name a stream of it is saved as (``REF``, ``IN``, or
+    ``IN1``, ``IN2`` by the candidate's place where several are given, so that two streams' saved files
+    and warps do not land on one name)."""
+
+    dtype: str
+    nodata: float | None
+    saved: str
+
+    @classmethod
+    def of(cls, src: rasterio.DatasetReader, index: int, candidates: int) -> Stored:
+        """Raster ``src``, ``index`` in the command's order (0: the reference) of ``candidates`` + 1."""
+        saved = "REF" if index == 0 else "IN" if candidates == 1 else f"IN{index}"
+        return cls(src.dtypes[0], src.nodata, saved)
+
+
 def pixel_size(grid: Grid, spec: str = "g") -> str:
     """A grid's pixel size as users read it: ``30`` when square, ``10x13.3333`` when not (``spec``
     the number format: errors about sizes that do not divide need more digits)."""
@@ -161,17 +180,17 @@ class CommonGrid:
         return f"{self.common.width}x{self.common.height} px at {pixel_size(self.common)} {self.common.res_units}"
 
 
-def coarsest(grids: Sequence[Grid], paths: Sequence[Path]) -> Grid:
+def coarsest(grids: Sequence[Grid], paths: Sequence[Path], stored: Sequence[Stored]) -> Grid:
     """The grid whose pixels are the largest in x and in y, or an InputError when no grid is
     (30x10 m against 10x30 m: neither can be averaged onto the other)."""
     coarse = max(grids, key=lambda g: g.res)  # the largest in x; of those, in y
-    for grid, path in zip(grids, paths):
+    for grid, path, kept in zip(grids, paths, stored):
         if grid.res[1] > coarse.res[1] * (1 + ALIGNMENT_TOLERANCE):
             unit = resolution_units(coarse.crs)
-            raise InputError(path, f"pixels of {pixel_size(grid, '.10g')} {unit} are coarser in y than the "
+            raise InputError(_as_typed(path), f"pixels of {pixel_size(grid, '.10g')} {unit} are coarser in y than the "
                                    f"coarsest in x ({pixel_size(coarse, '.10g')} {unit}): no raster is "
                                    "coarsest in both x and y",
-                             _onto_grid_hint(path, grid, _coarsest_both(coarse, grid)))
+                             _onto_grid_hint(path, kept, grid, _coarsest_both(coarse, grid)))
     return coarse
 
 
@@ -183,31 +202,33 @@ def _coarsest_both(coarse: Grid, grid: Grid) -> Affine:
     return Affine(coarse.res[0], 0, coarse.transform.c, 0, -step, coarse.transform.f)
 
 
-def common_grid(grids: Sequence[Grid], paths: Sequence[Path]) -> CommonGrid:
+def common_grid(grids: Sequence[Grid], paths: Sequence[Path], stored: Sequence[Stored]) -> CommonGrid:
     """Place every raster on the coarsest one's grid, each axis on its own (pixels need not be
     square); refuse another CRS, no raster coarsest on both axes, a pixel size that does not
     divide the coarsest on each axis, a grid that does not nest, or footprints without a
-    common pixel."""
-    for grid, path in zip(grids, paths):
-        check_north_up(path, grid)
-        check_crs(path, grid)
+    common pixel. Refusals name a GDAL name as typed (pathlib folds ``/vsizip//abs``)."""
+    for grid, path, kept in zip(grids, paths, stored):
+        check_north_up(_as_typed(path), grid)
+        check_crs(_as_typed(path), grid)
         if grid.crs != grids[0].crs:
             raise InputError(_as_typed(path), f"CRS {grid.crs.to_string()} differs from {_as_typed(paths[0])}'s "
-                                   f"({grids[0].crs.to_string()})", _onto_crs_hint(path, grid, grids[0], paths[0]))
-    coarse = coarsest(grids, paths)
+                                   f"({grids[0].crs.to_string()})",
+                             _onto_crs_hint(path, kept, grid, grids[0], paths[0]))
+    coarse = coarsest(grids, paths, stored)
     origin, unit = coarse.transform, resolution_units(coarse.crs)
     spans = []
-    for grid, path in zip(grids, paths):
+    for grid, path, kept in zip(grids, paths, stored):
         what = (f"pixel size {pixel_size(grid, '.10g')} {unit} does not divide the coarsest raster's "
                 f"{pixel_size(coarse, '.10g')} {unit}")
-        hint = _onto_grid_hint(path, grid, origin, _nesting_res(coarse.res, grid.res))
-        fx = nesting_factor(coarse.res[0], grid.res[0], grid.width, what, path, hint)
-        fy = nesting_factor(coarse.res[1], grid.res[1], grid.height, what, path, hint)
+        hint = _onto_grid_hint(path, kept, grid, origin, _nesting_res(coarse.res, grid.res))
+        typed = _as_typed(path)
+        fx = nesting_factor(coarse.res[0], grid.res[0], grid.width, what, typed, hint)
+        fy = nesting_factor(coarse.res[1], grid.res[1], grid.height, what, typed, hint)
         col0 = (grid.transform.c - origin.c) / coarse.res[0]  # this raster's origin in coarse pixels
         row0 = (origin.f - grid.transform.f) / coarse.res[1]
         for offset, factor, axis in ((col0, fx, "x"), (row0, fy, "y")):
             as_integer(offset * factor, f"grid does not nest in the coarsest raster's "
-                                        f"({offset_words(offset * factor, axis)})", path, hint)
+                                        f"({offset_words(offset * factor, axis)})", typed, hint)
         spans.append(((fx, fy), col0, row0, col0 + grid.width / fx, row0 + grid.height / fy))
     whole = [(math.ceil(c0 - ALIGNMENT_TOLERANCE), math.ceil(r0 - ALIGNMENT_TOLERANCE),
               math.floor(c1 + ALIGNMENT_TOLERANCE), math.floor(r1 + ALIGNMENT_TOLERANCE))
@@ -217,7 +238,7 @@ def common_grid(grids: Sequence[Grid], paths: Sequence[Path]) -> CommonGrid:
     common = (max(c[0] for c in clipped), max(c[1] for c in clipped),
               min(c[2] for c in clipped), min(c[3] for c in clipped))
     if common[2] <= common[0] or common[3] <= common[1]:
-        raise InputError(paths[-1], "the rasters have no whole coarse pixel in common",
+        raise InputError(_as_typed(paths[-1]), "the rasters have no whole coarse pixel in common",
                          "check that they show the same place")
     placed = [
         Placed(path, (fx, fy), (c_lo - ref[0], c_hi - ref[0]), (r_lo - ref[1], r_hi - ref[1]),
@@ -227,7 +248,7 @@ def common_grid(grids: Sequence[Grid], paths: Sequence[Path]) -> CommonGrid:
     return CommonGrid(_cut(coarse, ref), _cut(coarse, common), placed)
 
 
-def _onto_crs_hint(path: Path, grid: Grid, reference: Grid, reference_path: Path) -> str:
+def _onto_crs_hint(path: Path, stored: Stored, grid: Grid, reference: Grid, reference_path: Path) -> str:
     """The gdalwarp command that reprojects raster ``path`` (on ``grid``) onto the reference's CRS and
     pixel edges (as :func:`_onto_grid_hint`, ``-t_srs`` as mask gives it): at the reference's pixel
     size or one dividing it where the raster is finer, else at a whole multiple of it."""
@@ -238,8 +259,8 @@ def _onto_crs_hint(path: Path, grid: Grid, reference: Grid, reference_path: Path
     t = reference.transform
     edges = Affine(t.a * kx, 0, t.c, 0, t.e * ky, t.f)
     first, t_srs = _reference_crs(reference, reference_path)
-    return _onto_grid_hint(path, there, edges, _nesting_res((edges.a, -edges.e), res),
-                           (first, t_srs + _outside_nodata(path)), "candidate's ")
+    return _onto_grid_hint(path, stored, there, edges, _nesting_res((edges.a, -edges.e), res),
+                           (first, t_srs + _outside_nodata(stored)), "candidate's ")
 
 
 def _reference_crs(reference: Grid, reference_path: Path) -> tuple[str, str]:
@@ -253,20 +274,15 @@ def _reference_crs(reference: Grid, reference_path: Path) -> tuple[str, str]:
     return (saved + first if first else ""), t_srs
 
 
-def _outside_nodata(path: Path) -> str:
+def _outside_nodata(stored: Stored) -> str:
     """The ``-dstnodata`` for a raster reprojected onto the reference's grid: the box around its
     turned footprint has corners it does not reach, which gdalwarp fills with 0 where the raster
     declares no nodata, scored as 0 degC or refused as a fill (review R8). None needed where it
-    declares one (gdalwarp fills with it)."""
-    if _streamed(path):
-        return "-dstnodata nan "
-    try:  # by its GDAL name: pathlib folds /vsizip//abs/a.zip into /vsizip/abs/a.zip, which GDAL reads relative
-        with rasterio.open(gdal_name(path) or path) as src:
-            nodata, dtype = src.nodata, np.dtype(src.dtypes[0])
-    except rasterio.errors.RasterioIOError:
-        return "-dstnodata nan "
-    if nodata is not None:
+    declares one (gdalwarp fills with it). An integer type gets its minimum (its maximum when
+    unsigned), a stream's too: GDAL makes nan 0 there, shifting real 0 degC pixels next to the fill."""
+    if stored.nodata is not None:
         return ""
+    dtype = np.dtype(stored.dtype)
     if dtype.kind == "f":
         return "-dstnodata nan "
     info = np.iinfo(dtype)
@@ -290,7 +306,7 @@ def _whole_pixels_within(first: float, last: float) -> tuple[int, int]:
     return math.floor(first + ALIGNMENT_TOLERANCE), math.ceil(last - ALIGNMENT_TOLERANCE)
 
 
-def _onto_grid_hint(path: Path, grid: Grid, edges: Affine, res: tuple[float, float] | None = None,
+def _onto_grid_hint(path: Path, stored: Stored, grid: Grid, edges: Affine, res: tuple[float, float] | None = None,
                     target: tuple[str, str] = ("", ""), whose: str = "") -> str:
     """The gdalwarp command that puts raster ``path`` (on ``grid``) at pixel size ``res`` (None:
     that of ``edges``) onto the pixel edges of ``edges`` (a north-up transform the others nest in),
@@ -298,7 +314,8 @@ def _onto_grid_hint(path: Path, grid: Grid, edges: Affine, res: tuple[float, flo
     nodata, or with 0 where it declares none). ``-tap`` cannot do it: it aligns to multiples of
     ``-tr`` from 0, which a Landsat grid, its origins at 15 m, is not on. ``target``: what comes before
     the command and its ``-t_srs`` where it reprojects too (:func:`pipelines.masking.target_crs`); ``whose``
-    (``candidate's ``) names a streamed raster's role where the reference may be streamed too."""
+    (``candidate's ``) names a streamed raster's role where the reference may be streamed too; a stream is
+    saved as ``stored.saved``."""
     res = res or (edges.a, -edges.e)
     left, bottom, right, top = grid.bounds
     cols = _whole_pixels_within((left - edges.c) / edges.a, (right - edges.c) / edges.a)
@@ -312,7 +329,8 @@ def _onto_grid_hint(path: Path, grid: Grid, edges: Affine, res: tuple[float, flo
     numbers = " ".join(f"{v:.15g}" for v in (xmin, ymin, xmax, ymax))
     if _streamed(path):
         stream = f"the {whose}stream ({printable_path(path)})" if whose else "the stream"
-        first, source, out = f"save {stream} to a file (IN.tif) first, then warp it", "IN.tif", "IN_on_grid.tif"
+        source, out = f"{stored.saved}.tif", f"{stored.saved}_on_grid.tif"
+        first = f"save {stream} to a file ({source}) first, then warp it"
     else:  # a name starting with '-' as ./-x.tif, which gdalwarp does not take for an option
         first, source = "warp it", shlex.quote(gdal_name(path) or unmistakable_path(path))
         out = shlex.quote(unmistakable_path(_warped_path(path)))
@@ -324,8 +342,8 @@ def _warped_path(path: Path) -> Path:
     """Where the hint's gdalwarp writes raster ``path`` on the new grid: ``<stem>_on_grid.tif`` beside a
     file, or in the current folder for a GDAL name (``/vsizip/a.zip/c.tif``, ``/vsitar/``,
     ``/vsigzip/c.tif.gz``, ``/vsicurl/``), which gdalwarp cannot write into; an archive's member is
-    named after the archive too (``/vsizip/d1.zip/lst.tif`` -> ``d1_lst_on_grid.tif``), as members of
-    two archives often share a name and the second pasted gdalwarp found the first's output."""
+    named after the archive and its folder too (``/vsizip/s1/d1.zip/lst.tif`` -> ``s1_d1_lst_on_grid.tif``),
+    as members of two archives often share a name and the second pasted gdalwarp found the first's output."""
     name = gdal_name(path)
     if name is None:
         return path.with_name(f"{path.stem}_on_grid.tif")
@@ -341,19 +359,32 @@ _IN_ARCHIVE = re.compile(r"^/vsi(?:zip|tar|7z|rar)/(.+)$")
 
 
 def _archive_member(name: str) -> str | None:
-    """A readable name for a member of a local archive: the archive's stem, the folders inside it and
-    the member's stem joined by ``_`` (``/vsitar//abs/d1.tar/in/lst.tif`` -> ``d1_in_lst``; a part
-    repeating the one before dropped: ``/vsizip/lst.zip/lst.tif`` -> ``lst``); None for a name whose
-    archive is no local file (a chained ``/vsizip/{...}``, a network one)."""
+    """A readable name for a member of a local archive: the archive's words (:func:`_archive_words`), the
+    folders inside it and the member's stem joined by ``_`` (``/vsizip/s1/d1.zip/in/lst.tif`` ->
+    ``s1_d1_in_lst``; a part repeating the one before dropped: ``/vsizip/lst.zip/lst.tif`` -> ``lst``);
+    None for a name whose archive is no local file (a chained ``/vsizip/{...}``, a network one)."""
     found = _IN_ARCHIVE.match(name)
     parts = found.group(1).split("/") if found else []
     for end in range(1, len(parts)):
         archive = "/".join(parts[:end])
         if archive and Path(archive).is_file():
-            words = [Path(archive).stem.removesuffix(".tar"), *parts[end:-1], Path(parts[-1]).stem]
+            words = [*_archive_words(Path(archive)), *parts[end:-1], Path(parts[-1]).stem]
             kept = [w for i, w in enumerate(words) if w and (i == 0 or w != words[i - 1])]
             return "_".join(kept) or None
     return None
+
+
+def _archive_words(archive: Path) -> list[str]:
+    """Words that tell archive ``archive`` from others holding the same names (per-scene folders each
+    holding a ``data.zip``): its folders below the current one and its stem (``s1/d1.zip`` -> ``s1``,
+    ``d1``); for one outside the current folder, its folder's name, its stem and a short hash of its
+    absolute path, as folder names alone may repeat there (``/a/s1/x/d1.zip``, ``/b/s1/x/d1.zip``)."""
+    absolute = Path(os.path.abspath(archive))
+    stem = archive.stem.removesuffix(".tar")
+    if absolute.is_relative_to(os.getcwd()):
+        return [*absolute.relative_to(os.getcwd()).parent.parts, stem]
+    digest = hashlib.sha256(os.fsencode(absolute)).hexdigest()[:6]
+    return [absolute.parent.name, stem, digest]
 
 
 _FD_NAME = re.compile(r"^/(?:dev/std(?:in|out|err)|dev/fd/\d+|proc/[^/]+/fd/\d+)$")
@@ -416,7 +447,8 @@ def compare(reference: Path, candidates: Sequence[Path], *, units: Units = Units
         sources = [inputs.open(p) for p in paths]
         for src, path in zip(sources, paths):
             check_single_band(src, path)
-        common = common_grid([Grid.of(s) for s in sources], paths)
+        stored = [Stored.of(src, i, len(candidates)) for i, src in enumerate(sources)]
+        common = common_grid([Grid.of(s) for s in sources], paths, stored)
         # The LST options read the reference; a candidate's reading is its file's to declare.
         rules = [(decoding, units, Remedy()),
                  *((LstDecoding(), Units.auto, Remedy.in_file(p, src.nodata, src.dtypes[0]))

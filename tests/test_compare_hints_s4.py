@@ -8,6 +8,7 @@ gdalwarp cannot write; it is now a plain file in the current folder."""
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import re
 import shlex
@@ -220,5 +221,143 @@ def test_when_both_rasters_are_streamed_the_hint_names_each_stream(tmp_path: Pat
     assert ("(hint: save the reference's stream (/dev/stdin) to a file (REF.tif) first, then write the reference's "
             "CRS (gdalsrsinfo -o wkt REF.tif > reference_crs.wkt) and save the candidate's stream "
             f"({stream}) to a file (IN.tif) first, then warp it onto a grid that nests: gdalwarp -t_srs "
-            "reference_crs.wkt -dstnodata nan -r bilinear -te 396585 5762595 397455 5763465 -tr 30 30 IN.tif "
+            "reference_crs.wkt -r bilinear -te 396585 5762595 397455 5763465 -tr 30 30 IN.tif "
             "IN_on_grid.tif, then compare that ") in line, line
+
+
+# F16: a piped integer candidate's -dstnodata, archives of one name in two folders, the nesting error's
+# typed name, and two piped candidates.
+
+
+def shell_compare(folder: Path, *arguments: str) -> subprocess.CompletedProcess:
+    """``groklst compare ARGUMENTS`` run by bash in ``folder`` (``<(cat c.tif)`` given as it is)."""
+    command = f"{GROKLST} -q compare {' '.join(arguments)}"
+    return subprocess.run(["bash", "-c", command], cwd=folder, capture_output=True, text=True)
+
+
+def warp_printed(line: str, folder: Path) -> None:
+    """Run the gdalwarp command a hint prints in ``folder``; skipped where gdalwarp is absent."""
+    if shutil.which("gdalwarp") is None:
+        pytest.skip("gdalwarp is not installed: the printed command is not run")
+    command = re.search(r"(gdalwarp .*?), then compare", line).group(1)
+    subprocess.run(["gdalwarp", "-q", *shlex.split(command)[1:]], check=True, cwd=folder)
+
+
+def test_a_piped_integer_candidate_gets_its_types_minimum_not_nan(tmp_path: Path) -> None:
+    """``groklst compare ref.tif <(cat cand.tif)``, cand.tif Int16 in another CRS declaring no nodata, got
+    ``-dstnodata nan``, which GDAL makes 0 for Int16: real 0 degC pixels were then shifted to -1 by the warp.
+    compare has read the stream, so it knows its type: -32768, as for the file."""
+    int16_candidate(tmp_path)
+    piped = shell_compare(tmp_path, "ref.tif", "<(cat cand.tif)")
+    assert piped.returncode == 2, piped.stderr
+    line = piped.stderr.strip()
+    assert re.search(r"save the candidate's stream \(\S+\) to a file \(IN\.tif\) first, then warp it onto a grid "
+                     r"that nests: gdalwarp -t_srs EPSG:32632 -dstnodata -32768 -r bilinear -te .* IN\.tif "
+                     r"IN_on_grid\.tif, then compare that", line), line
+    shutil.copyfile(tmp_path / "cand.tif", tmp_path / "IN.tif")  # the stream saved, as the hint says
+    warp_printed(line, tmp_path)
+    with rasterio.open(tmp_path / "IN_on_grid.tif") as warped:
+        assert warped.nodata == -32768
+        values = warped.read(1)
+    valid = values[values != -32768]
+    assert (valid == 0).any() and valid.min() == 0, np.unique(valid)  # no -1: the zeros kept as they are
+    scored = shell_compare(tmp_path, "--json", "ref.tif", "IN_on_grid.tif")
+    assert scored.returncode == 0, scored.stderr
+    assert '"pixels": 400' in scored.stdout, scored.stdout
+
+
+def two_archives(tmp_path: Path, folders: tuple[str, str]) -> Path:
+    """A Landsat-grid reference ``ref.tif`` in ``tmp_path`` and, in each of ``folders`` (below it), a
+    ``d1.zip`` holding ``lst.tif`` shifted off its grid, the second 5 K warmer."""
+    reference = raster(tmp_path / "ref.tif", field((40, 40), (30, 30), (X0, Y0)), origin=(X0, Y0))
+    origin = (X0 + 10, Y0 - 20)
+    for folder, warmer in zip(folders, (0.0, 5.0)):
+        (tmp_path / folder).mkdir(parents=True)
+        lst = raster(tmp_path / folder / "lst.tif", field((40, 40), (30, 30), origin) + warmer, origin=origin)
+        with zipfile.ZipFile(tmp_path / folder / "d1.zip", "w") as archive:
+            archive.write(lst, "lst.tif")
+    return reference
+
+
+def test_archives_of_one_name_in_two_folders_are_warped_to_two_files(tmp_path: Path, capsys, monkeypatch) -> None:
+    """``/vsizip/s1/d1.zip/lst.tif`` and ``/vsizip/s2/d1.zip/lst.tif`` (per-scene folders each holding an archive
+    of one name) were both warped to d1_lst_on_grid.tif: the second pasted gdalwarp failed, the file existed."""
+    monkeypatch.chdir(tmp_path)
+    reference = two_archives(tmp_path, ("s1", "s2"))
+    lines = []
+    for folder in ("s1", "s2"):
+        capsys.readouterr()
+        assert run(["compare", "ref.tif", f"/vsizip/{folder}/d1.zip/lst.tif"]) == 2
+        lines.append(only_error(capsys))
+        assert f" /vsizip/{folder}/d1.zip/lst.tif {folder}_d1_lst_on_grid.tif, then compare that" in lines[-1]
+    for line in lines:
+        run_printed(line, ", then compare")
+    rows = compare_json(capsys, reference, tmp_path / "s1_d1_lst_on_grid.tif", tmp_path / "s2_d1_lst_on_grid.tif")
+    assert [round(row["bias"], 3) for row in rows["rows"]] == [0.0, 5.0]
+
+
+def test_archives_outside_the_current_folder_are_told_apart_by_a_hash(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Outside the current folder, ``/vsizip//a/x/d1.zip`` and ``/vsizip//b/x/d1.zip`` share their folder's name:
+    a short hash of the archive's absolute path tells them apart, and it stays the same from run to run."""
+    two_archives(tmp_path, ("a/x", "b/x"))
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    outputs = []
+    for folder in ("a", "b", "a"):
+        name = f"/vsizip/{tmp_path / folder / 'x' / 'd1.zip'}/lst.tif"
+        capsys.readouterr()
+        assert run(["compare", str(tmp_path / "ref.tif"), name]) == 2
+        line = only_error(capsys)
+        found = re.search(rf" {re.escape(name)} (x_d1_[0-9a-f]{{6}}_lst_on_grid\.tif), then compare", line)
+        assert found, line
+        outputs.append(found.group(1))
+    assert outputs[0] != outputs[1] and outputs[0] == outputs[2], outputs
+
+
+def test_the_nesting_error_names_an_absolute_archive_as_typed(tmp_path: Path, capsys, monkeypatch) -> None:
+    """``/vsizip//abs/d1.zip/lst.tif`` was named ``/vsizip/abs/d1.zip/lst.tif`` (pathlib's fold, which GDAL reads
+    relative) by 'grid does not nest'; the CRS error already named it as typed."""
+    two_archives(tmp_path, ("s1", "s2"))
+    monkeypatch.chdir(tmp_path / "s2")
+    name = f"/vsizip/{tmp_path / 's1' / 'd1.zip'}/lst.tif"
+    assert name.startswith("/vsizip//")
+    capsys.readouterr()
+    assert run(["compare", str(tmp_path / "ref.tif"), name]) == 2
+    line = only_error(capsys)
+    assert line.startswith(f"error: {name}: grid does not nest in the coarsest raster's (offset of 0.33 pixel in x) "
+                           "(hint: warp it onto a grid that nests: gdalwarp "), line
+
+
+def test_two_piped_candidates_are_saved_and_warped_under_their_place(tmp_path: Path) -> None:
+    """``groklst compare ref.tif <(cat c1.tif) <(cat c2.tif)``: both hints said IN.tif and IN_on_grid.tif, so
+    the second pasted gdalwarp found the first's output. Each is numbered by its place among the candidates,
+    which stays when the first is replaced by its warped file."""
+    raster(tmp_path / "ref.tif", field((40, 40), (30, 30), (X0, Y0)), origin=(X0, Y0))
+    origin = (X0 + 10, Y0 - 20)
+    for name, warmer in (("c1.tif", 0.0), ("c2.tif", 5.0)):
+        raster(tmp_path / name, field((40, 40), (30, 30), origin) + warmer, origin=origin)
+    first = shell_compare(tmp_path, "ref.tif", "<(cat c1.tif)", "<(cat c2.tif)")
+    assert first.returncode == 2, first.stderr
+    assert " IN1.tif IN1_on_grid.tif, then compare that" in first.stderr, first.stderr
+    assert "to a file (IN1.tif) first" in first.stderr
+    if shutil.which("gdalwarp") is not None:
+        shutil.copyfile(tmp_path / "c1.tif", tmp_path / "IN1.tif")
+        warp_printed(first.stderr.strip(), tmp_path)
+    second = shell_compare(tmp_path, "ref.tif", "IN1_on_grid.tif", "<(cat c2.tif)")
+    assert " IN2.tif IN2_on_grid.tif, then compare that" in second.stderr, second.stderr
+    shutil.copyfile(tmp_path / "c2.tif", tmp_path / "IN2.tif")
+    warp_printed(second.stderr.strip(), tmp_path)
+    scored = shell_compare(tmp_path, "--json", "ref.tif", "IN1_on_grid.tif", "IN2_on_grid.tif")
+    assert scored.returncode == 0, scored.stderr
+    assert [round(row["bias"], 3) for row in json.loads(scored.stdout)["rows"]] == [0.0, 5.0]
+
+
+def test_a_piped_reference_that_does_not_nest_is_saved_as_ref(tmp_path: Path) -> None:
+    """A streamed reference was saved as IN.tif too, the name a streamed candidate is saved under."""
+    raster(tmp_path / "ref.tif", field((40, 40), (30, 30), (X0 + 10, Y0 - 20)), origin=(X0 + 10, Y0 - 20))
+    raster(tmp_path / "cand.tif", field((20, 20), (60, 60), (X0, Y0)), origin=(X0, Y0), res=60.0)
+    refused = piped_compare(tmp_path, "ref.tif", "cand.tif")
+    assert refused.returncode == 2, refused.stderr
+    assert ("save the stream to a file (REF.tif) first, then warp it onto a grid that nests: gdalwarp "
+            in refused.stderr), refused.stderr
+    assert " REF.tif REF_on_grid.tif, then compare that" in refused.stderr, refused.stderr
