@@ -199,6 +199,7 @@ def evaluate(
     baselines: Sequence[str] = ("bicubic",),
     device: torch.device | None = None,
     on_patch: Callable[[], None] | None = None,
+    dataset_named: str | os.PathLike[str] | None = None,
 ) -> list[EvaluationRow]:
     """The checkpoint's row, then one row per baseline, on ``split``.
 
@@ -209,7 +210,8 @@ def evaluate(
     the checkpoint's row without the pixels within a network's hole margin, the baselines'
     with none, as ``downscale --model bicubic`` and ``--fit`` sharpeners write them.
     ``checkpoint_path`` names the checkpoint in errors and warnings: give it as the user typed
-    it (``./runs/x/best.pt``), which opens the same file.
+    it (``./runs/x/best.pt``), which opens the same file. ``dataset_named`` names the dataset
+    in errors likewise (default: its path, else "dataset"), as ``train`` names it.
     """
     from pipelines.sharpen import SHARPENERS, patch_predictor  # scikit-learn: only when asked
 
@@ -221,7 +223,10 @@ def evaluate(
                                           f"{', '.join(f'x{s}' for s in scales)}")
     indices = source.indices(split)
     if not indices:
-        raise InputError(split, f"the {split} split of the dataset is empty")
+        where = dataset_named or getattr(source, "path", None) or "dataset"
+        raise InputError(where, f"the {split} split is empty",
+                         f"evaluate another --split, or prepare the dataset again with a {split} share "
+                         "(prepare --split, default 6:1:3)")
     _warn_other_resolution(checkpoint, checkpoint_path, source)
     seen = CheckpointBands(source, checkpoint.bands, checkpoint.band_indices(checkpoint_path, source.bands))
     names = [f"{checkpoint.model} ({os.path.basename(os.fspath(checkpoint_path))})"]

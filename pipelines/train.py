@@ -20,7 +20,7 @@ import random
 import signal
 import threading
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -250,6 +250,7 @@ _SETTING_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "weight_decay": lambda v: _float_problem(v, positive=False),
     "min_lr": lambda v: _float_problem(v, positive=False),
     "restart_every": lambda v: _integer_problem(v, 1),
+    "stretch_last_cycle": lambda v: None if isinstance(v, bool) else f"must be true or false, not {v!r}",
     "val_every": lambda v: _integer_problem(v, 1),
     "seed": lambda v: _integer_problem(v, 0, MAX_SEED),
     "device": _device_problem,
@@ -316,6 +317,45 @@ def check_training(source: DataSource, config: TrainConfig, where: str | PathLik
     return train
 
 
+class CosineCycles(torch.optim.lr_scheduler.CosineAnnealingWarmRestarts):
+    """The paper's CosineAnnealingWarmRestarts (restarts every ``config.period`` steps) whose
+    last cycle runs on to ``config.iters`` when :meth:`TrainConfig.final_cycle` says so: a
+    default ``--iters 30`` then ends at min_lr instead of 2 steps after a restart to ``--lr``.
+    ``final_cycle`` is in the state dict, so a resumed run keeps the schedule it started with."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, config: TrainConfig) -> None:
+        self.final_cycle = config.final_cycle()
+        super().__init__(optimizer, T_0=config.period, eta_min=config.min_lr)
+
+    def step(self, epoch: int | None = None) -> None:
+        """Move on one step; at the start of the stretched last cycle, give it its length (the
+        rate there is ``--lr`` whatever the length, so only the steps after it change)."""
+        super().step(epoch)
+        if self.final_cycle is not None and self.last_epoch == self.final_cycle[0]:
+            self.T_cur, self.T_i = 0, self.final_cycle[1]
+
+
+def _last_cycle_words(final_cycle: Sequence[int] | None, period: int | None) -> str:
+    """A schedule's last cycle in words, for a refused resume."""
+    if final_cycle is None:
+        return f"every cosine cycle {period} iterations long"
+    start, length = final_cycle
+    return f"its last cosine cycle {length} iterations long (from iteration {start})"
+
+
+def _warn_partial_cycle(config: TrainConfig) -> None:
+    """Warn once that a given ``--restart-every`` not dividing ``--iters`` ends the run part-way
+    through a cycle (last.pt is saved at a high rate, not at min_lr)."""
+    partial = config.partial_cycle()
+    if partial is None:
+        return
+    into, lr = partial
+    warnings.warn(f"--iters {config.iters} is not a multiple of --restart-every {config.period}: the run ends "
+                  f"{into} iteration(s) into a cosine cycle, at lr {lr:.3g} (min_lr {config.min_lr:g}); "
+                  "leave --restart-every out for cycles that end at --iters",
+                  GroklstWarning, stacklevel=3)
+
+
 def _warn_uninformative_bands(source: DataSource) -> None:
     stats = source.stats
     for name, mean, std in zip(source.bands, stats.band_mean, stats.band_std):
@@ -377,6 +417,7 @@ class _Run:
             run_dir.mkdir(parents=True, exist_ok=True)
         self.val = source.indices("val")
         _warn_uninformative_bands(source)
+        _warn_partial_cycle(config)
         self.stats = training_stats(source.stats)
         self.device = context.device
         self.precision = resolve_precision(config.precision, self.device)
@@ -389,9 +430,7 @@ class _Run:
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
-        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
-            self.optimizer, T_0=config.period, eta_min=config.min_lr
-        )
+        self.scheduler = CosineCycles(self.optimizer, config)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.step_lr = config.lr  # the learning rate the latest step used (what metrics.jsonl logs)
         self.iteration = 0
@@ -463,6 +502,11 @@ class _Run:
         if saved != self.config.period:
             raise InputError(path, f"the run was trained with restart_every={saved!r}, "
                              f"not {self.config.period!r}", "resume with its own settings")
+        stretched = scheduler.get("final_cycle")  # states before 2026-12-07: every cycle T_0 long
+        mine = self.config.final_cycle()
+        if (None if stretched is None else tuple(stretched)) != mine:
+            raise InputError(path, f"the run was trained with {_last_cycle_words(stretched, saved)}, "
+                             f"not {_last_cycle_words(mine, saved)}", "resume with its own settings")
 
     # --- files (rank 0) ----------------------------------------------------------------
     def _extra(self, metrics: dict[str, float] | None) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -28,6 +29,12 @@ def default_restart_every(iters: int) -> int:
     return max(1, int(iters) // CYCLES)
 
 
+def cosine_lr(step: int, period: int, lr: float, min_lr: float) -> float:
+    """The rate of step ``step`` of a cosine cycle of ``period`` steps from ``lr`` down to
+    ``min_lr``, as CosineAnnealingWarmRestarts computes it (torch-free, for messages)."""
+    return min_lr + (lr - min_lr) * (1 + math.cos(math.pi * step / period)) / 2
+
+
 @dataclass
 class TrainConfig:
     """One training run. Defaults follow the GrokLST paper (AdamW 1e-4/1e-5, 10k iterations,
@@ -35,6 +42,10 @@ class TrainConfig:
 
     ``restart_every`` left unset becomes ``iters // 4`` (at least 1) when the config is built, so that every
     record of the run (config.json, its state, its checkpoints) holds the cycle it trained with.
+    ``stretch_last_cycle`` left unset becomes True then (else False): the last cycle runs on to
+    ``iters`` (``--iters 30``: 7, 7, 7 and 9), so that a default run ends at ``min_lr``, not just
+    after a restart. A given ``restart_every`` is kept as it is; a run recorded without the key
+    (before 2026-12-07) trained with cycles of ``restart_every`` alone, and resumes so.
     """
 
     model: str = "mocolsk"
@@ -46,6 +57,7 @@ class TrainConfig:
     weight_decay: float = 1e-5
     min_lr: float = 1e-7
     restart_every: int | None = None
+    stretch_last_cycle: bool | None = None
     val_every: int = 500
     seed: int = 0
     device: str = "auto"
@@ -65,6 +77,8 @@ class TrainConfig:
             problems.append(f"crop {self.crop} must be a multiple of the scale {self.scale}")
         if self.lr <= 0 or self.weight_decay < 0:
             problems.append("lr must be > 0 and weight_decay >= 0")
+        if self.stretch_last_cycle is None:
+            self.stretch_last_cycle = self.restart_every is None
         if self.restart_every is None:
             self.restart_every = default_restart_every(self.iters)
         if self.restart_every < 1:
@@ -80,6 +94,23 @@ class TrainConfig:
     def period(self) -> int:
         """Iterations per cosine cycle (``restart_every``, which ``__post_init__`` always sets)."""
         return int(self.restart_every)
+
+    def final_cycle(self) -> tuple[int, int] | None:
+        """The iteration the last cosine cycle starts at and its length, when it is stretched
+        (or shortened) to end at ``iters``; None when every cycle is ``restart_every`` long."""
+        if not self.stretch_last_cycle:
+            return None
+        start = max(self.iters // self.period - 1, 0) * self.period
+        length = self.iters - start
+        return None if length == self.period else (start, length)
+
+    def partial_cycle(self) -> tuple[int, float] | None:
+        """How many iterations into its last cycle the run ends and the rate of its last step,
+        when cycles of ``restart_every`` do not divide ``iters``; None when it ends at ``min_lr``."""
+        into = self.iters % self.period
+        if self.stretch_last_cycle or not into:
+            return None
+        return into, cosine_lr(into - 1, self.period, self.lr, self.min_lr)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
