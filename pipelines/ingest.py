@@ -392,27 +392,43 @@ class _Mii:
     def coverage_report(self, thermal: str, effect: str) -> str | None:
         """Where the cameras leave part of the ``thermal`` data without guidance: a warning saying
         ``effect``, and the line for the tags; None when they cover all of it. A band with data
-        under less of it than the others is named: its guidance, and a downscaled LST, is nodata
-        there."""
-        worst = max(MII_GUIDANCE_BANDS, key=lambda band: self.band_uncovered.get(band, 0))
-        missing = self.band_uncovered.get(worst, 0)
-        if missing <= self.uncovered:
-            return self._cameras_report(thermal, effect)
-        gap, covered = percent_pair(missing / max(self.inside, 1))
+        under less of it than the cameras is named too, with only its own gap (what the cameras
+        cover but it does not): its guidance, and a downscaled LST, is nodata there. Both lines
+        are kept, so a camera gap is never blamed on a band."""
+        lines = [line for line in (self._cameras_report(thermal, effect), self._band_report(thermal)) if line]
+        return "; ".join(lines) or None
+
+    def _band_gaps(self) -> dict[int, int]:
+        """Each guidance band's own gap: LST pixels with thermal data that a camera has data
+        under in some band but not in this one."""
+        return {band: self.band_uncovered.get(band, 0) - self.uncovered for band in MII_GUIDANCE_BANDS}
+
+    def _band_report(self, thermal: str) -> str | None:
+        """The warning and tag line for the band with the largest own gap (see
+        :meth:`_band_gaps`), the other bands with one listed; None when no band has one."""
+        gaps = self._band_gaps()
+        worst = max(MII_GUIDANCE_BANDS, key=lambda band: gaps[band])
+        if gaps[worst] <= 0:
+            return None
+        share, covered = percent_pair(gaps[worst] / max(self.inside, 1))
         name = f"B{worst} {BAND_NAMES[worst - 1]}"
-        line = (f"MII {name} covers {covered} % of {thermal}: {missing} LST pixels ({gap} %) have no "
-                f"{BAND_NAMES[worst - 1]} guidance")
-        others = ", ".join(f"B{b} covers {percent_pair(n / max(self.inside, 1))[1]} %"
-                           for b in MII_GUIDANCE_BANDS
-                           if b != worst and (n := self.band_uncovered.get(b, 0)) > self.uncovered)
+        if self.uncovered:  # the cameras' gap is its own line: name only what this band adds
+            line = (f"MII {name} has no data under {gaps[worst]} more LST pixels ({share} % of {thermal}) "
+                    "the cameras cover")
+            others = ", ".join(f"B{b} {n} more" for b, n in gaps.items() if b != worst and n > 0)
+        else:
+            line = (f"MII {name} covers {covered} % of {thermal}: {gaps[worst]} LST pixels ({share} %) have no "
+                    f"{BAND_NAMES[worst - 1]} guidance")
+            others = ", ".join(f"B{b} covers {percent_pair(n / max(self.inside, 1))[1]} %"
+                               for b, n in gaps.items() if b != worst and n > 0)
         if others:
             line += f" ({others})"
         warnings.warn(f"{line}: it is nodata there, and so is a downscaled LST; is {name} dead in one camera? "
-                      f"({', '.join(Path(src.name).name for src in self.srcs)})", IngestWarning, stacklevel=3)
+                      f"({', '.join(Path(src.name).name for src in self.srcs)})", IngestWarning, stacklevel=4)
         return line
 
     def _cameras_report(self, thermal: str, effect: str) -> str | None:
-        """:meth:`coverage_report` where every band covers as much: the cameras' gap, if any."""
+        """The cameras' gap, if any: LST pixels with thermal data no camera has data under in any band."""
         if not self.uncovered:
             return None
         gap, covered = percent_pair(self.uncovered / max(self.inside, 1))
@@ -491,16 +507,7 @@ def _ndmvi_minima(mii: _Mii, strips: list[Grid]) -> tuple[float, float]:
 
     red_min, nir_min = indices.scene_minima((counted(RED, g), counted(NIR, g)) for g in strips)
     if not (math.isfinite(red_min) and math.isfinite(nir_min)):
-        if mii.saturation.policy == "nodata" and mii.levels:
-            given = f" at DN {mii.saturation.given()}" if mii.saturation.levels is not None else ""
-            empty = " and ".join(name for name, low in (("red", red_min), ("NIR", nir_min)) if not math.isfinite(low))
-            raise InputError(mii.product.folder, f"every {empty} pixel inside the LST footprint is saturated{given} "
-                             "and --saturated nodata made it nodata (NDMVI needs both bands)",
-                             "raise --mii-saturation-dn, or use --saturated keep")
-        empty = [band for band, low in ((RED, red_min), (NIR, nir_min)) if not math.isfinite(low)]
-        if len(empty) == 1:  # the other band has data: this one is dead
-            raise mii.dead_band_error(empty)
-        raise InputError(mii.product.folder, "no valid MII pixels inside the LST footprint")
+        raise _no_minimum_error(mii, first, red_min, nir_min)
     if first.implausible():  # count the other bands too: the refusal is the write pass's, word for word
         for grid in strips:
             for band in MII_GUIDANCE_BANDS:
@@ -508,6 +515,22 @@ def _ndmvi_minima(mii: _Mii, strips: list[Grid]) -> tuple[float, float]:
                     counted(band, grid)
         first.check_plausible()
     return red_min, nir_min
+
+
+def _no_minimum_error(mii: _Mii, first: _Mii, red_min: float, nir_min: float) -> InputError:
+    """Why red or NIR gave no minimum (``first`` holds the first pass's counts): a band holding
+    neither an unsaturated nor a saturated pixel is dead, whatever --saturated says (another
+    band's saturation is not its fault); else its every pixel was saturated and made nodata."""
+    dead = [band for band in (RED, NIR) if not first.valid.get(band)]
+    if len(dead) == 2:
+        return InputError(mii.product.folder, "no valid MII pixels inside the LST footprint")
+    if dead:  # the other band has data: this one is dead
+        return mii.dead_band_error(dead)
+    given = f" at DN {mii.saturation.given()}" if mii.saturation.levels is not None else ""
+    empty = " and ".join(name for name, low in (("red", red_min), ("NIR", nir_min)) if not math.isfinite(low))
+    return InputError(mii.product.folder, f"every {empty} pixel inside the LST footprint is saturated{given} "
+                      "and --saturated nodata made it nodata (NDMVI needs both bands)",
+                      "raise --mii-saturation-dn, or use --saturated keep")
 
 
 class _Dem:

@@ -50,7 +50,7 @@ import re
 import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -397,36 +397,71 @@ def _day(moment: date | None) -> date | None:
     return moment.date() if isinstance(moment, datetime) else moment
 
 
+def _zone(text: str | None) -> timezone | None:
+    """The zone a time's suffix gives (``Z``, ``UTC``, ``+08:00``, ``+0800``, ``-05``), else None."""
+    if not text:
+        return None
+    if text.upper() in ("Z", "UTC", "GMT"):
+        return timezone.utc
+    sign, hours, minutes = text[0], int(text[1:3]), int(text[-2:]) if len(text) > 3 else 0
+    offset = timedelta(hours=hours, minutes=minutes)
+    return timezone(-offset if sign == "-" else offset)
+
+
 def _parse_time(text: str | None) -> date | None:
     """A date and time of day as a meta.xml writes them (``2022-08-15 03:12:05.750``, ``T``
-    between), as a naive datetime (a zone is ignored: one ground system writes both products'
-    times); a date alone, or with a time that is not one, as a date; else None."""
+    between), as a datetime, zone-aware when a suffix gives the zone (``Z``, ``+08:00``: one
+    product may write UTC and the other local time); a date alone, or with a time that is not
+    one, as a date; else None."""
     day = _parse_date(text)
-    clock = re.match(r"(?:19|20)\d{2}-?\d{2}-?\d{2}[ T_](\d{2}):?(\d{2}):?(\d{2})(\.\d+)?", text or "")
+    clock = re.match(r"(?:19|20)\d{2}-?\d{2}-?\d{2}[ T_](\d{2}):?(\d{2}):?(\d{2})(\.\d+)?"
+                     r"\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?", text or "", re.IGNORECASE)
     if day is None or clock is None:
         return day
     hour, minute, second = (int(g) for g in clock.groups()[:3])
     micro = round(float(clock.group(4) or 0) * 1e6)
     try:
-        return datetime.combine(day, time(hour, minute, second, min(micro, 999999)))
+        return datetime.combine(day, time(hour, minute, second, min(micro, 999999), _zone(clock.group(5))))
     except ValueError:
         return day
 
 
+def _shown(moment: date) -> str:
+    """A meta.xml time for a message, as written: seconds' fraction without trailing zeros
+    (``03:12:05.75``, not ``.750000``), and its zone when it has one (``Z`` for UTC)."""
+    if not isinstance(moment, datetime):
+        return moment.isoformat()
+    fraction = f".{moment.microsecond:06d}".rstrip("0") if moment.microsecond else ""
+    offset = moment.utcoffset()
+    zone = "" if offset is None else "Z" if not offset else moment.strftime("%z")
+    if len(zone) == 5:  # +0800 -> +08:00
+        zone = f"{zone[:3]}:{zone[3:]}"
+    return f"{moment:%Y-%m-%d %H:%M:%S}{fraction}{zone}"
+
+
+def _apart(first: datetime, second: datetime) -> timedelta:
+    """How far apart two meta.xml times are: in UTC when both give their zone, else as written
+    (a zone on one alone cannot tell what the other's clock is)."""
+    if (first.tzinfo is None) != (second.tzinfo is None):
+        first, second = first.replace(tzinfo=None), second.replace(tzinfo=None)
+    return abs(first - second)
+
+
 def check_simultaneous(tis: Product, mii: Product) -> None:
     """Refuse a TIS and an MII product whose meta.xml times are not one acquisition's: more than
-    :data:`SIMULTANEOUS` apart, or on different dates where one gives no time of day. The folder
-    names may agree while the metadata do not (:func:`_acquired` allows a name a day either way),
-    and a thermal image must not be sharpened with another pass's bands."""
+    :data:`SIMULTANEOUS` apart (in UTC where both give a zone), or on different dates where one
+    gives no time of day. The folder names may agree while the metadata do not (:func:`_acquired`
+    allows a name a day either way), and a thermal image must not be sharpened with another
+    pass's bands."""
     if tis.recorded is None or mii.recorded is None:
         return
     if isinstance(tis.recorded, datetime) and isinstance(mii.recorded, datetime):
-        if abs(tis.recorded - mii.recorded) <= SIMULTANEOUS:
+        if _apart(tis.recorded, mii.recorded) <= SIMULTANEOUS:
             return
     elif _day(tis.recorded) == _day(mii.recorded):
         return
-    raise InputError(tis.meta, f"records {tis.recorded}, the MII product's {mii.meta} "
-                     f"{mii.recorded}: TIS and MII image simultaneously, so these are not one "
+    raise InputError(tis.meta, f"records {_shown(tis.recorded)}, the MII product's {mii.meta} "
+                     f"{_shown(mii.recorded)}: TIS and MII image simultaneously, so these are not one "
                      f"acquisition (at most {SIMULTANEOUS.seconds // 60} min apart)",
                      "give the TIS and MII products of one acquisition, each with its own meta.xml")
 
