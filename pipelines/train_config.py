@@ -100,7 +100,7 @@ class TrainConfig:
         (or shortened) to end at ``iters``; None when every cycle is ``restart_every`` long."""
         if not self.stretch_last_cycle:
             return None
-        start = max(self.iters // self.period - 1, 0) * self.period
+        start = max(min(CYCLES, self.iters // self.period) - 1, 0) * self.period  # four cycles, as the default promises
         length = self.iters - start
         return None if length == self.period else (start, length)
 

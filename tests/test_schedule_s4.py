@@ -60,6 +60,8 @@ def test_evaluate_names_the_dataset_whose_split_is_empty(train_only: Path, capsy
     assert run(["evaluate", str(train_only), "-c", str(SHIPPED)]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert errors == [f"error: {train_only}: the test split is empty {HINT}"]
+    assert run(["evaluate", f"{train_only}//", "-c", str(SHIPPED)]) == 2  # named as typed
+    assert f"error: {train_only}//: the test split is empty" in capsys.readouterr().err
 
 
 def test_evaluate_names_the_dataset_as_the_caller_typed_it(train_only: Path) -> None:
@@ -93,6 +95,13 @@ def test_a_default_run_s_last_cycle_absorbs_the_remainder() -> None:
     assert lrs == pytest.approx(cycles(7, 7, 7, 9), rel=1e-9)
     assert lrs[21] == pytest.approx(LR, rel=1e-12)  # the fourth and last restart
     assert lrs[-1] == pytest.approx(3.11235e-6, rel=1e-5)  # near min_lr, not 9.5e-5 after a fifth restart
+
+
+def test_a_default_run_has_four_cycles_also_when_they_would_divide_into_more() -> None:
+    """--iters 10 gives cycles of 2; five of them would leave the README's four: the fourth runs on."""
+    settings = config(iters=10)
+    assert (settings.restart_every, settings.final_cycle()) == (2, (6, 4))
+    assert scheduler_lrs(settings, 10)[0] == pytest.approx(cycles(2, 2, 2, 4), rel=1e-9)
 
 
 def test_a_default_run_of_a_multiple_of_four_is_unchanged() -> None:

@@ -71,7 +71,7 @@ def evaluate_cmd(
     with progress() as bar:
         task = bar.add_task("evaluate", total=len(source.indices(split)) * (1 + len(names)))
         rows = evaluate(source, ckpt, checkpoint, split=split, baselines=names, device=target,
-                        on_patch=lambda: bar.advance(task))
+                        on_patch=lambda: bar.advance(task), dataset_named=dataset)
     if as_json:
         result(strict_json.dumps(json_ok({"dataset": dataset, "split": split, "scale": ckpt.scale,
                                           "rows": [r.to_json() for r in rows]})))
