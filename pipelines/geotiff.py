@@ -313,28 +313,49 @@ class FileFacts:
     units: tuple[str, ...] = ()  # every band's unit, '' where none
     beyond_bands: tuple[int, ...] = ()  # the bands holding finite values beyond float32's range in the part read
     float64: bool = False  # a band is float64: only there can an unscaled finite value lie beyond float32's range
-    whole_bands: tuple[int, ...] = ()  # scaled bands whose every valid pixel in the part read is beyond: wrong scale
+    whole_bands: tuple[int, ...] = ()  # bands scaled (not 1) whose every valid pixel read is beyond: wrong scale
+    masked: bool = False  # an internal/.msk mask or alpha marks nodata: gdal_calc.py and -unscale would drop it
 
     def rewrite(self) -> str:
         """The command(s) making NaN (nodata) of exactly the values groklst refuses, in every band
-        and also in parts not read yet, and what they lose. gdal_calc.py --allBands applies one
-        expression to every band: bands of one scaling share its float32 limit, but with scalings
-        that differ a finite stored value may be valid in one band and beyond in another, so then
-        the scaling is applied first (gdal_translate -unscale), or only +-inf (unusable in any
-        band) are rewritten where no finite value beyond was found."""
+        and also in parts not read yet, and what they lose: a file whose nodata is a mask (or
+        alpha) first gets it written as nodata values (:meth:`_unmask`), which gdal_calc.py keeps."""
+        if not self.masked:
+            return self._route("FILE", typed=True)
+        return f"{self._unmask()}, then {self._route('MASKED.tif', typed=self.nodata is not None)}"
+
+    def _unmask(self) -> str:
+        """The gdalwarp command (GDAL 3.6: the same grid, nearest neighbour, stored values, scale/offset,
+        units and band names kept) writing the pixels the file's mask marks as nodata values: NaN
+        where the file declares no nodata (as Float64, which holds NaN and every stored value), else
+        its nodata, with -srcnodata None, without which gdalwarp honours the nodata and drops the mask."""
+        if self.nodata is None:
+            return ("gdalwarp -ot Float64 -dstnodata nan FILE MASKED.tif (it makes NaN the pixels FILE's mask "
+                    "marks nodata: gdal_calc.py would drop the mask, and they would read as data)")
+        return (f"gdalwarp -srcnodata None -dstnodata {self.nodata!r} FILE MASKED.tif (it writes FILE's nodata "
+                f"{self.nodata!r} where its mask marks nodata: gdal_calc.py would drop the mask, and they would "
+                "read as data)")
+
+    def _route(self, source: str, *, typed: bool) -> str:
+        """The rewrite of ``source`` (``typed``: as FILE's bands' data type, which may not hold NaN).
+        gdal_calc.py --allBands applies one expression to every band: bands of one scaling share
+        its float32 limit, but with scalings that differ a finite stored value may be valid in one
+        band and beyond in another, so then the scaling is applied first (gdal_translate -unscale),
+        or only +-inf (unusable in any band) are rewritten where no finite value beyond was found."""
         if len(set(self.scaling)) <= 1:
             scaling = self.scaling[0] if self.scaling else (1.0, 0.0)
-            return self._calc("FILE", _nan_calc(scaling, self.float64), self.scaling)
+            return self._calc(source, _nan_calc(scaling, self.float64), self.scaling, typed)
         if not self.beyond_bands:
-            return self._calc("FILE", "where(isinf(A), nan, A)", self.scaling)
-        return ("gdal_translate -unscale -ot Float64 -a_nodata nan FILE UNSCALED.tif (it applies each band's "
+            return self._calc(source, "where(isinf(A), nan, A)", self.scaling, typed)
+        return (f"gdal_translate -unscale -ot Float64 -a_nodata nan {source} UNSCALED.tif (it applies each band's "
                 "scale/offset; -a_nodata nan makes the nodata pixels NaN, which no valid pixel unscales to), "
-                f"then {self._calc('UNSCALED.tif', _nan_calc((1.0, 0.0), True), ())}")
+                f"then {self._calc('UNSCALED.tif', _nan_calc((1.0, 0.0), True), (), False)}")
 
-    def _calc(self, source: str, calc: str, scaling: Sequence[tuple[float, float]]) -> str:
-        """The gdal_calc.py command writing ``calc``'s NaN in ``source`` as nodata, and what it loses."""
-        typed = f" --type={self.calc_type}" if self.calc_type and source == "FILE" else ""  # UNSCALED.tif: Float64
-        return (f'gdal_calc.py -A {source} --allBands=A --calc="{calc}"{typed} --outfile=FIXED.tif '
+    def _calc(self, source: str, calc: str, scaling: Sequence[tuple[float, float]], typed: bool) -> str:
+        """The gdal_calc.py command writing ``calc``'s NaN in ``source`` as nodata, and what it loses;
+        ``typed``: ``source`` has FILE's data types (not Float64), so an integer file needs --type."""
+        typed_option = f" --type={self.calc_type}" if self.calc_type and typed else ""
+        return (f'gdal_calc.py -A {source} --allBands=A --calc="{calc}"{typed_option} --outfile=FIXED.tif '
                 f"({_calc_keeps(scaling, self.units)})")
 
 
@@ -355,14 +376,17 @@ def _file_facts(src: rasterio.DatasetReader, window: Window, path: str | os.Path
         refused = _infinite(values, ok) | beyond
         unusable.update(values[refused].tolist())
         beyond_bands += [band] if beyond.any() else []
-        whole_bands += [band] if beyond.any() and (scale, offset) != (1.0, 0.0) and not (ok & ~refused).any() else []
+        whole_bands += [band] if beyond.any() and scale != 1.0 and not (ok & ~refused).any() else []
     declared = [v for v in src.nodatavals if v is not None]
     kinds = [np.dtype(t) for t in src.dtypes]
     wide = any(t.itemsize >= (8 if t.kind == "f" else 4) for t in kinds)  # float64, or integers float32 rounds
     calc_type = "" if all(t.kind == "f" for t in kinds) else ("Float64" if wide else "Float32")
     units = tuple(unit or "" for unit in src.units)
+    masks = {MaskFlags.per_dataset, MaskFlags.alpha}
+    masked = any(masks & set(flags) for flags in src.mask_flag_enums)
     return FileFacts(declared[0] if declared else None, frozenset(unusable), scaling, calc_type, units,
-                     tuple(beyond_bands), any(t.kind == "f" and t.itemsize >= 8 for t in kinds), tuple(whole_bands))
+                     tuple(beyond_bands), any(t.kind == "f" and t.itemsize >= 8 for t in kinds), tuple(whole_bands),
+                     masked)
 
 
 def _declared_scaling(src: rasterio.DatasetReader, band: int) -> tuple[float, float]:

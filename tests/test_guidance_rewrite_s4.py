@@ -306,3 +306,100 @@ def test_infinities_beside_a_band_wholly_beyond_lead_with_its_scale_fix(scene, t
     line = refusal(lst, dem_scaled_1e40(guidance, tmp_path / "bad.tif", {(1, 10, 12): np.inf}), tmp_path, capsys)
     assert "band 1 (dem) holds infinite values (+inf)" in line, line
     assert SCALE_FIRST + "the infinite values stay unusable: set them to nodata (" in line, line
+
+
+# QA s4 F19 (R6): a guidance whose nodata is an internal mask (no nodata value) got the rewrite
+# straight from FILE: gdal_calc.py drops the mask, so FIXED.tif held data where groklst had read
+# nodata, and downscale exited 0 with values there. And an offset-only band (scale 1) wholly
+# beyond float32 was led with "its scale/offset metadata is likely wrong", which no offset fixes.
+
+MASKED_BLOCK = (slice(0, 10), slice(0, 10))  # the top-left pixels the mask marks nodata
+
+
+def masked(bad: Path, scales: tuple[float, ...] | None = None) -> Path:
+    """``bad`` with its MASKED_BLOCK marked nodata by an internal per-dataset mask (and ``scales``)."""
+    mask = np.full((120, 120), 255, np.uint8)
+    mask[MASKED_BLOCK] = 0
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(bad, "r+") as dst:
+        if scales:
+            dst.scales = scales
+        dst.write_mask(mask)
+    assert not Path(f"{bad}.msk").exists()
+    return bad
+
+
+ROUTE = (r"(gdalwarp .*? MASKED\.tif)", r"(gdal_translate -unscale .*? UNSCALED\.tif)",
+         r"(gdal_calc\.py -A \S+ .*? --outfile=FIXED\.tif)")
+
+
+def route_as_printed(line: str, file: Path, folder: Path) -> Path:
+    """Run, in order, each rewrite step ``line`` prints (gdalwarp, gdal_translate, gdal_calc.py): FIXED.tif."""
+    if shutil.which("gdalwarp") is None:
+        pytest.skip("GDAL's gdalwarp is not installed: the printed commands are not run")
+    names = {"FILE": file, "MASKED.tif": folder / "masked.tif", "UNSCALED.tif": folder / "unscaled.tif",
+             "FIXED.tif": folder / "fixed.tif"}
+    for pattern in ROUTE:
+        found = re.search(pattern, line)
+        if found:
+            command = found.group(1)
+            for name, path in names.items():
+                command = command.replace(name, shlex.quote(str(path)))
+            subprocess.run(shlex.split(command), check=True, capture_output=True)
+    return names["FIXED.tif"]
+
+
+def test_the_unscale_route_keeps_an_internal_masks_nodata(scene, tmp_path: Path, capsys) -> None:
+    """Band 7 scaled by 1e10 holding 1e30 and 2e30 (beyond once scaled), the top-left 10x10 masked:
+    the printed route makes NaN of the masked block in every band and of the two values, nothing else."""
+    lst, guidance = scene
+    bad = masked(variant(guidance, tmp_path / "bad.tif", {(7, 50, 7): 1e30, (7, 51, 8): 2e30}),
+                 (1.0,) * 6 + (1e10,) + (1.0,) * 3)
+    line = refusal(lst, bad, tmp_path, capsys)
+    assert ("set them to nodata (the file holds +1e+30 and +2e+30, and a GeoTIFF declares one nodata): gdalwarp "
+            "-ot Float64 -dstnodata nan FILE MASKED.tif (it makes NaN the pixels FILE's mask marks nodata: "
+            "gdal_calc.py would drop the mask, and they would read as data), then gdal_translate -unscale -ot "
+            "Float64 -a_nodata nan MASKED.tif UNSCALED.tif (") in line, line
+    require_gdal_tools()
+    values = guidance_values(route_as_printed(line, bad, tmp_path))
+    np.testing.assert_array_equal(np.isnan(values).sum(axis=(1, 2)), [100] * 6 + [102] + [100] * 3)
+    assert np.isnan(values[:, MASKED_BLOCK[0], MASKED_BLOCK[1]]).all()
+    assert np.isnan(values[6, 50, 7]) and np.isnan(values[6, 51, 8])
+    with rasterio.open(guidance) as src:
+        clean = src.read().astype(np.float64)
+    clean[6] *= 1e10  # band 7's stored reflectances, as its scale declares them
+    kept = ~np.isnan(values)
+    np.testing.assert_allclose(values[kept], clean[kept], rtol=1e-7)  # the rest as groklst read them before
+    out = downscaled(lst, tmp_path / "fixed.tif", tmp_path / "out.tif")
+    assert np.isfinite(out).mean() > 0.9
+
+
+def test_a_mask_beside_a_declared_nodata_keeps_both(scene, tmp_path: Path, capsys) -> None:
+    """float32 with nodata -9999 (a 2x2 block of band 2) and a mask, +inf in band 3 and
+    -inf in band 4: gdalwarp -srcnodata None writes -9999 where masked, so FIXED.tif has the mask,
+    the -9999 pixels and the infinities as nodata, band by band."""
+    lst, guidance = scene
+    values = {(3, 30, 30): np.inf, (4, 40, 40): -np.inf, **{(2, r, c): -9999.0 for r in (60, 61) for c in (60, 61)}}
+    bad = masked(variant(guidance, tmp_path / "bad.tif", values, nodata=-9999.0))
+    line = refusal(lst, bad, tmp_path, capsys)
+    assert ("gdalwarp -srcnodata None -dstnodata -9999.0 FILE MASKED.tif (it writes FILE's nodata -9999.0 where its "
+            'mask marks nodata: gdal_calc.py would drop the mask, and they would read as data), then gdal_calc.py '
+            '-A MASKED.tif --allBands=A --calc="where(isinf(A), nan, A)" --outfile=FIXED.tif (') in line, line
+    require_gdal_tools()
+    values = guidance_values(route_as_printed(line, bad, tmp_path))
+    np.testing.assert_array_equal(np.isnan(values).sum(axis=(1, 2)), [100, 104, 101, 101] + [100] * 6)
+    assert np.isnan(values[:, MASKED_BLOCK[0], MASKED_BLOCK[1]]).all()
+    assert np.isfinite(downscaled(lst, tmp_path / "fixed.tif", tmp_path / "out.tif")).mean() > 0.9
+
+
+def test_an_offset_only_band_wholly_beyond_is_not_blamed_on_its_scaling(scene, tmp_path: Path, capsys) -> None:
+    """float64 DEM stored 1e39 everywhere with offset 273.15 (scale 1): no offset brings it back, so
+    the hint does not lead with the scale/offset fix as the likely cause."""
+    lst, guidance = scene
+    bad = variant(guidance, tmp_path / "bad.tif", {(1, r, c): 1e39 for r in range(120) for c in range(120)},
+                  dtype="float64")
+    with rasterio.open(bad, "r+") as dst:
+        dst.offsets = (273.15,) + (0.0,) * 9
+    line = refusal(lst, bad, tmp_path, capsys)
+    assert "band 1 (dem) holds values beyond float32's range once scaled (stored * 1 + 273.15)" in line, line
+    assert "every valid pixel" not in line and "likely wrong" not in line, line
+    assert "(hint: if 1e+39 is a fill value, declare it nodata: gdal_edit.py -a_nodata 1e+39 FILE" in line, line
