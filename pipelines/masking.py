@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from rasterio.crs import CRS
+from rasterio.enums import MaskFlags
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
@@ -381,10 +382,10 @@ def _onto_grid_hint(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, m
     flags the raster pixels over it. Reprojected (``raster_path``), that size is no coarser than half the
     mask's: a mask pixel turned against the new grid then still holds a new pixel's centre, where at
     its own size ``-r near`` skipped some (11 of 1183 flags between UTM zones 33 and 32). An
-    ``uncovered`` mask (one that does not cover the raster) gets ``-dstnodata`` (:func:`_unknown_fill`):
-    where the mask declares no nodata, gdalwarp fills what it does not reach with 0, clear. A 0/1 mask
-    that declares a nodata, or whose flags can be negative, is rewritten as a 0/1 file first
-    (:func:`_strict_flags`), which fills what it does not reach with its own nodata."""
+    ``uncovered`` mask (one that does not cover the raster) or one with a mask band of its own gets
+    ``-dstnodata`` under ``-r near`` (:func:`_unknown_fill`): where the mask declares no nodata, gdalwarp
+    fills what it does not reach or skips with 0, clear. A 0/1 mask that is uncovered, declares a
+    nodata or has a mask band, or whose flags can be negative, is rewritten first (:func:`_strict_flags`)."""
     plain = not (rule.bits or rule.values)
     (rx, ry), (mx, my) = (src.transform.a, -src.transform.e), _mask_res(src, mask)
     if raster_path is not None and not plain:
@@ -399,55 +400,85 @@ def _onto_grid_hint(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, m
            f"near, at a pixel size no coarser than {'half ' if raster_path else ''}the mask's: class codes and QA "
            "bits must not be maxed or averaged, and -r near onto coarser pixels drops flags")
     first, target = ("", "") if raster_path is None else target_crs(src.crs, raster_path)
-    rewrite, source = _strict_flags(mask, mask_path) if plain else ("", "")
+    filled = plain and (uncovered or mask.nodata is not None or _own_mask(mask))
+    rewrite, source = _strict_flags(src, mask, mask_path, filled) if plain else ("", "")
     if rewrite:
-        why += _strict_flags_why(mask)
-    fill = _unknown_fill(mask, rule) if uncovered and not rewrite else None
+        why += _strict_flags_why(mask, filled)
+    fill = _unknown_fill(mask, rule) if (uncovered or _own_mask(mask)) and not plain else None
     if fill is not None:
         target += f"-dstnodata {fill} "
-        why += (f"; -dstnodata {fill}: the part the mask does not reach is unknown, which groklst flags, not 0, "
-                "clear")
+        invalid = " or marks invalid" if _own_mask(mask) else ""
+        why += (f"; -dstnodata {fill}: the part the mask does not reach{invalid} is unknown, which groklst flags, not "
+                "0, clear")
     left, bottom, right, top = (f"{v:.10g}" for v in src.bounds)
     return (f"use the mask delivered with the data, or {rewrite}{first}warp {'that' if rewrite else 'it'} onto the "
             f"raster's grid: gdalwarp {target}-r {'max' if plain else 'near'} -te {left} {bottom} {right} {top} "
             f"-tr {res[0]:.10g} {res[1]:.10g} {source or _shell_name(mask_path)} mask_on_grid.tif ({why})")
 
 
-def _strict_flags(mask: rasterio.DatasetReader, mask_path: str | os.PathLike[str]) -> tuple[str, str]:
-    """The words and the gdal_calc.py command that rewrite a 0/1 mask as a strict 0/1 Byte file before
-    ``-r max`` (its nodata and every other non-zero value 1), and the file it writes; ("", "") for an
-    unsigned mask without nodata, which ``-r max`` warps as it is.
+def _strict_flags(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, mask_path: str | os.PathLike[str],
+                  filled: bool) -> tuple[str, str]:
+    """The words and commands that turn a 0/1 mask into a file ``-r max`` warps without losing a flag,
+    and the file they write; ("", "") for an unsigned mask without nodata or mask band that covers
+    the raster (not ``filled``), which ``-r max`` warps as it is.
 
-    gdalwarp's ``-r max`` (GDAL 3.6) skips nodata, so a window of nodata and 0 gave 0, clear, not
-    unknown; and it keeps the largest value, so a negative flag (an int16 -32768 cloud) beside 0s
-    gave 0. Rewriting only the nodata as 1 and keeping it declared made every flag nodata where
-    the nodata is 1 itself (skipped: masked 0). The file declares 255, which no pixel holds after
-    the rewrite, so gdalwarp fills only what the mask does not reach with it, which groklst flags.
-    ``--hideNoData`` lets the test see the nodata pixels (NaN too); ``--overwrite`` replaces a
-    mask_known.tif of an earlier try, which gdal_calc.py otherwise writes into, keeping its nodata."""
-    dtype = np.dtype(mask.dtypes[0])
-    if mask.nodata is None and dtype.kind == "u":
+    gdalwarp's ``-r max`` (GDAL 3.6) skips nodata and pixels its mask band marks invalid, and reads
+    only the mask pixels a raster pixel overlaps: a pixel part unknown (or beyond the mask) and part
+    0 read 0, clear. So a mask with nodata, a mask band (internal, ``.msk``) or one that does not
+    reach every raster pixel is first copied on its own grid over the raster's footprint
+    (:func:`_filled_on_own_grid`) with every such pixel a valid 1, and no nodata declared. ``-r max``
+    keeps the largest value, so a negative flag (an int16 -32768) beside 0s read 0: a signed or
+    float mask is then rewritten as strict 0/1 Byte (gdal_calc.py, ``--overwrite``: it otherwise
+    writes into a mask_known.tif of an earlier try; its nodata 255 no pixel holds)."""
+    signed = np.dtype(mask.dtypes[0]).kind != "u"
+    if not (filled or signed):
         return "", ""
-    if mask.nodata is None:
-        words, options, calc = "every non-zero value as 1", "", "A!=0"
-    else:
-        nodata = _shortest(mask.nodata, dtype if dtype.kind in "iu" else np.float64)  # a float32's exact number
-        test = "isnan(A)" if math.isnan(mask.nodata) else f"A=={nodata}"
-        words, options = "its nodata and every other non-zero value as 1", " --hideNoData"
-        calc = f"where({test},1,A!=0)"
-    return (f"rewrite it as 0/1, {words} (gdal_calc.py -A {_shell_name(mask_path)}{options} --calc=\"{calc}\" "
-            "--type=Byte --NoDataValue=255 --overwrite --outfile=mask_known.tif), then ", "mask_known.tif")
+    words, source = [], _shell_name(mask_path)
+    if filled:
+        words.append(f"copy it on its own grid with its nodata, invalid pixels and what it does not reach as 1 "
+                     f"({_filled_on_own_grid(src, mask, source)})")
+        source = "mask_filled.tif"
+    if signed:
+        words.append(f"rewrite {'that' if filled else 'it'} as 0/1, every non-zero value as 1 (gdal_calc.py -A "
+                     f'{source} --calc="A!=0" --type=Byte --NoDataValue=255 --overwrite --outfile=mask_known.tif)')
+        source = "mask_known.tif"
+    return ", ".join(words) + ", then ", source
 
 
-def _strict_flags_why(mask: rasterio.DatasetReader) -> str:
-    """Why the hint rewrites ``mask`` as 0/1 first (:func:`_strict_flags`), in the hint's words."""
+def _filled_on_own_grid(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, mask_name: str) -> str:
+    """The gdalwarp command copying the mask (``-r near`` onto its own pixels: values unchanged) over
+    the raster's footprint widened to the mask's pixel edges, into mask_filled.tif: ``INIT_DEST=1``
+    with ``-dstnodata None`` leaves every pixel gdalwarp does not write (nodata, invalid in the mask
+    band, beyond the mask) a valid 1, which ``-r max`` then counts as a flag."""
+    t = mask.transform
+    bounds = src.bounds
+    if mask.crs is not None and src.crs is not None and mask.crs != src.crs:
+        bounds = transform_bounds(src.crs, mask.crs, *bounds, densify_pts=21)
+    left, bottom, right, top = bounds
+    tol = ALIGNMENT_TOLERANCE
+    c0, c1 = math.floor((left - t.c) / t.a + tol), math.ceil((right - t.c) / t.a - tol)
+    r0, r1 = math.floor((t.f - top) / -t.e + tol), math.ceil((t.f - bottom) / -t.e - tol)
+    edges = (t.c + c0 * t.a, t.f + r1 * t.e, t.c + c1 * t.a, t.f + r0 * t.e)
+    extent = " ".join(f"{v:.10g}" for v in edges)
+    return (f"gdalwarp -overwrite -r near -te {extent} -tr {t.a:.10g} {-t.e:.10g} -dstnodata None -wo INIT_DEST=1 "
+            f"{mask_name} mask_filled.tif")
+
+
+def _own_mask(mask: rasterio.DatasetReader) -> bool:
+    """Whether ``mask`` has a mask band of its own (internal or ``.msk``), which groklst reads as
+    unknown (flagged) but gdal_calc.py ignores and gdalwarp skips."""
+    return MaskFlags.per_dataset in mask.mask_flag_enums[0]
+
+
+def _strict_flags_why(mask: rasterio.DatasetReader, filled: bool) -> str:
+    """Why the hint rewrites ``mask`` first (:func:`_strict_flags`), in the hint's words."""
     reasons = []
-    if mask.nodata is not None:
-        reasons.append("-r max skips nodata, so a pixel part nodata and part 0 read 0, clear")
+    if filled:
+        reasons.append("-r max skips what is unknown or beyond the mask, so a pixel part unknown and part 0 read 0, "
+                       "clear")
     if np.dtype(mask.dtypes[0]).kind != "u":
         reasons.append("-r max keeps the largest value, so a negative flag beside 0s read 0, clear")
-    return (f"; rewritten as 0/1 first: {'; '.join(reasons)}; --NoDataValue=255: no pixel holds it, so only "
-            "the part the mask does not reach is unknown, which groklst flags")
+    return f"; rewritten first: {'; '.join(reasons)}"
 
 
 def _shortest(value: float, dtype: np.dtype = np.dtype(np.float64)) -> str:

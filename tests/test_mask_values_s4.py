@@ -2,7 +2,9 @@
 float32 -999.9 to -999.9000244140625 (0 pixels flagged before), and the gdalwarp hint for a 0/1 mask
 that declares a nodata rewrites it as 1 first: ``-r max`` (GDAL 3.6) skips nodata, so a pixel part
 nodata and part 0 became clear. F15: that rewrite is a strict 0/1 Byte file with nodata 255 (a mask
-with nodata 1 lost every flag), also for signed and float masks (a -32768 flag lost beside 0s)."""
+with nodata 1 lost every flag), also for signed and float masks (a -32768 flag lost beside 0s). F18: a
+mask's own mask band (internal, ``.msk``) and the part of a raster pixel a mask does not reach are
+copied as flags (1) on the mask's own grid before ``-r max`` (0 of 9 and 30 of 40 flagged before)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import rasterio.crs
+import rasterio.warp
 from affine import Affine
 
 from tests.test_compare import raster
@@ -89,15 +93,33 @@ def test_a_fill_gdal_tells_apart_is_kept(tmp_path: Path, capsys) -> None:
         assert src.nodata == 0.1 and int(src.read(1, masked=True).count()) == 12
 
 
+def hint_commands(line: str) -> list[str]:
+    """The hint's commands in order: the bracketed gdalwarp and gdal_calc.py steps, then the last gdalwarp."""
+    steps = re.findall(r"\((gdal(?:warp|_calc\.py) [^()]*? (?:mask_filled\.tif|--outfile=mask_known\.tif))\)", line)
+    return [*steps, re.search(r"(gdalwarp [^()]*? mask_on_grid\.tif) \(", line).group(1)]
+
+
 def run_hint(line: str) -> None:
-    """Run the hint's gdal_calc.py and gdalwarp commands as a shell would (cwd: where they write)."""
+    """Run the hint's gdalwarp and gdal_calc.py commands as a shell would (cwd: where they write)."""
     if shutil.which("gdalwarp") is None or shutil.which("gdal_calc.py") is None:
         pytest.skip("GDAL's tools are not installed: the printed commands are not run")
-    calc = re.search(r"\((gdal_calc\.py .*? --outfile=[^)]*)\)", line)
-    if calc:  # an unsigned mask without nodata is warped as it is
-        subprocess.run(shlex.split(calc.group(1)), check=True, stdout=subprocess.DEVNULL)
-    command = re.search(r"(gdalwarp .*?) \(max", line).group(1)
-    subprocess.run(["gdalwarp", "-q", *shlex.split(command)[1:]], check=True)
+    for command in hint_commands(line):
+        tool, *args = shlex.split(command)
+        subprocess.run([tool, "-q", *args] if tool == "gdalwarp" else [tool, *args], check=True,
+                       stdout=subprocess.DEVNULL)
+
+
+def filled(mask_name: object, extent: str, res: int) -> str:
+    """The hint's first step: the mask on its own grid, unknown and unreached pixels a valid 1."""
+    return (f"copy it on its own grid with its nodata, invalid pixels and what it does not reach as 1 (gdalwarp "
+            f"-overwrite -r near -te {extent} -tr {res} {res} -dstnodata None -wo INIT_DEST=1 {mask_name} "
+            "mask_filled.tif), ")
+
+
+CALC = ('rewrite that as 0/1, every non-zero value as 1 (gdal_calc.py -A mask_filled.tif --calc="A!=0" --type=Byte '
+        "--NoDataValue=255 --overwrite --outfile=mask_known.tif), ")
+UNKNOWN_WHY = "-r max skips what is unknown or beyond the mask, so a pixel part unknown and part 0 read 0, clear"
+NEGATIVE_WHY = "; -r max keeps the largest value, so a negative flag beside 0s read 0, clear"
 
 
 @pytest.mark.parametrize("dtype, nodata", [("uint8", 255), ("int16", -1), ("float32", float("nan")),
@@ -115,19 +137,13 @@ def test_the_warp_hint_keeps_a_pixel_part_nodata_flagged(tmp_path: Path, capsys,
     capsys.readouterr()
     assert mask(source, flags, "-o", out) == 2
     line = capsys.readouterr().err.strip()
-    shown = int(nodata) if dtype != "float32" else float(np.float32(nodata))
-    test = "isnan(A)" if np.isnan(nodata) else f"A=={shown!r}"
     signed = dtype != "uint8"
-    negative = "; -r max keeps the largest value, so a negative flag beside 0s read 0, clear" if signed else ""
     assert line == (
         f"error: {flags}: does not nest in the grid of {source} (offset of 0.50 pixel in x; the pixel sizes do "
-        f"nest) (hint: use the mask delivered with the data, or rewrite it as 0/1, its nodata and every other non-zero "
-        f'value as 1 (gdal_calc.py -A {flags} --hideNoData --calc="where({test},1,A!=0)" --type=Byte --NoDataValue=255 '
-        "--overwrite --outfile=mask_known.tif), then warp that onto the "
-        "raster's grid: gdalwarp -r max -te 396705 5763195 396825 5763315 -tr 10 10 mask_known.tif "
-        "mask_on_grid.tif (max: a pixel is flagged when any mask pixel in it is; rewritten as 0/1 first: "
-        f"-r max skips nodata, so a pixel part nodata and part 0 read 0, clear{negative}; --NoDataValue=255: no pixel "
-        "holds it, so only the part the mask does not reach is unknown, which groklst flags))")
+        f"nest) (hint: use the mask delivered with the data, or {filled(flags, '396700 5763195 396830 5763315', 10)}"
+        f"{CALC if signed else ''}then warp that onto the raster's grid: gdalwarp -r max -te 396705 5763195 396825 "
+        f"5763315 -tr 10 10 {'mask_known' if signed else 'mask_filled'}.tif mask_on_grid.tif (max: a pixel is "
+        f"flagged when any mask pixel in it is; rewritten first: {UNKNOWN_WHY}{NEGATIVE_WHY if signed else ''}))")
     run_hint(line)
     with rasterio.open("mask_on_grid.tif") as warped:
         assert warped.read(1)[:, :2].tolist() == [[1, 1]] * 12  # part nodata, part 0: flagged
@@ -135,18 +151,16 @@ def test_the_warp_hint_keeps_a_pixel_part_nodata_flagged(tmp_path: Path, capsys,
 
 
 def test_the_rewritten_mask_leaves_what_it_does_not_reach_unknown(tmp_path: Path, capsys, monkeypatch) -> None:
-    """A mask with nodata 9 over the raster's top half only: gdal_calc.py's file keeps nodata 9, which
-    gdalwarp fills the bottom half with, so it is flagged, not 0, clear."""
+    """A mask with nodata 9 over the raster's top half only: the bottom half is filled with 1 on the
+    mask's own grid, so it is flagged, not 0, clear."""
     monkeypatch.chdir(tmp_path)
     flags = write(tmp_path / "m.tif", np.zeros((20, 40), np.uint8), nodata=9)
     source = lst(tmp_path, shape=(40, 40))
     capsys.readouterr()
     assert mask(source, flags, "-o", tmp_path / "out.tif") == 2
     line = capsys.readouterr().err.strip()
-    assert (f'(gdal_calc.py -A {flags} --hideNoData --calc="where(A==9,1,A!=0)" --type=Byte --NoDataValue=255 '
-            "--overwrite --outfile=mask_known.tif), then warp "
-            "that onto the raster's grid: gdalwarp -r max -te 396705 5762115 397905 5763315 -tr 30 30 mask_known.tif "
-            "mask_on_grid.tif (max: ") in line, line
+    assert (f"{filled(flags, '396705 5762115 397905 5763315', 30)}then warp that onto the raster's grid: gdalwarp "
+            "-r max -te 396705 5762115 397905 5763315 -tr 30 30 mask_filled.tif mask_on_grid.tif (max: ") in line, line
     run_hint(line)
     assert masked_count(capsys, source, tmp_path / "mask_on_grid.tif", "-o", tmp_path / "out.tif") == 800
 
@@ -155,29 +169,29 @@ F32_MAX = float(np.finfo(np.float32).max)  # gdal_calc.py's Float32 default noda
 
 
 @pytest.mark.parametrize("covers", [True, False], ids=["covering", "top-only"])
-@pytest.mark.parametrize("dtype, nodata, flag, calc", [
-    ("uint8", 1, 1, "where(A==1,1,A!=0)"),  # QA s4 F15: every flag was nodata on mask_known.tif, skipped
-    ("uint8", 254, 255, "where(A==254,1,A!=0)"),  # its 255s were gdal_calc.py's Byte nodata, skipped
-    ("uint8", 255, 1, "where(A==255,1,A!=0)"),
-    ("uint16", 0, 65535, "where(A==0,1,A!=0)"),  # every clear 0 is nodata: all unknown, flagged
-    ("int16", -32768, 1, "where(A==-32768,1,A!=0)"),
-    ("int16", -1, -32768, "where(A==-1,1,A!=0)"),  # a negative flag: max(0, -32768) read 0, clear
-    ("int16", None, -32768, "A!=0"),  # the same without nodata
-    ("float32", float("nan"), F32_MAX, "where(isnan(A),1,A!=0)"),  # a flag holding its Float32 default
-    ("float32", None, -1.0, "A!=0"),
-    ("uint8", None, 1, None),  # unsigned, no nodata: -r max keeps every flag, warped as it is
+@pytest.mark.parametrize("dtype, nodata, flag", [
+    ("uint8", 1, 1),  # QA s4 F15: every flag was nodata on mask_known.tif, skipped
+    ("uint8", 254, 255),  # its 255s were gdal_calc.py's Byte nodata, skipped
+    ("uint8", 255, 1),
+    ("uint16", 0, 65535),  # every clear 0 is nodata: all unknown, flagged
+    ("int16", -32768, 1),
+    ("int16", -1, -32768),  # a negative flag: max(0, -32768) read 0, clear
+    ("int16", None, -32768),  # the same without nodata
+    ("float32", float("nan"), F32_MAX),  # a flag holding its Float32 default
+    ("float32", None, -1.0),
+    ("uint8", None, 1),  # unsigned, no nodata: -r max keeps every flag, warped as it is where it covers
 ])
 def test_the_warp_hint_keeps_every_flag_of_a_0_1_mask(tmp_path: Path, capsys, monkeypatch, dtype: str,
-                                                      nodata: float | None, flag: float, calc: str | None,
-                                                      covers: bool) -> None:
+                                                      nodata: float | None, flag: float, covers: bool) -> None:
     """A 20 m mask over a 30 m raster, one cloud pixel holding ``flag`` and one pixel its nodata, beside
     0s. QA s4 F15: the rewrite kept the mask's nodata N declared, so with N == 1 every flag was skipped by
-    ``-r max`` (masked 0, exit 0), and a negative flag lost to the 0s beside it. Now mask_known.tif is
-    0/1 with nodata 255, which only the part a mask over the top 6 of 10 rows does not reach holds
-    (flagged). A mask_known.tif from an earlier try is overwritten."""
+    ``-r max`` (masked 0, exit 0), and a negative flag lost to the 0s beside it. Now the nodata and the
+    part a mask over the top 10 of 15 rows (200 m) does not reach are a valid 1 on the mask's own grid,
+    so the raster's row 6 (180-210 m), part 0 and part unreached, is flagged too. A mask_known.tif
+    from an earlier try is overwritten."""
     monkeypatch.chdir(tmp_path)
     raster(tmp_path / "mask_known.tif", np.zeros((3, 3)), origin=(X0, Y0), dtype="int32")  # an earlier try's
-    data = np.zeros((15 if covers else 9, 15), dtype)
+    data = np.zeros((15 if covers else 10, 15), dtype)  # top-only: 200 m, the raster's row 6 in part
     data[5, 5] = flag  # inside the raster's pixel (3, 3)
     if nodata is not None:
         data[0, 0] = nodata  # inside the raster's pixel (0, 0)
@@ -187,24 +201,21 @@ def test_the_warp_hint_keeps_every_flag_of_a_0_1_mask(tmp_path: Path, capsys, mo
     assert mask(source, flags, "-o", out) == 2
     line = capsys.readouterr().err.strip()
     grid = "-r max -te 396705 5763015 397005 5763315 -tr 30 30"
-    if calc is None:
-        fill = "" if covers else "-dstnodata 255 "
-        assert f"or warp it onto the raster's grid: gdalwarp {fill}{grid} {flags} mask_on_grid.tif (max: " in line, line
-    else:
-        hide = "" if nodata is None else " --hideNoData"
-        assert (f'(gdal_calc.py -A {flags}{hide} --calc="{calc}" --type=Byte --NoDataValue=255 --overwrite '
-                f"--outfile=mask_known.tif), then warp that onto the raster's grid: gdalwarp {grid} mask_known.tif "
-                "mask_on_grid.tif (max: ") in line, line
-        assert "-dstnodata" not in line  # the rewritten file's nodata 255 fills the rest
+    fills, signed = nodata is not None or not covers, dtype != "uint8" and dtype != "uint16"
+    steps = (filled(flags, "396705 5763015 397005 5763315", 20) if fills else "") + (CALC if signed else "")
+    if signed and not fills:
+        steps = steps.replace("that", "it", 1).replace("-A mask_filled.tif", f"-A {flags}")
+    source_name = "mask_known.tif" if signed else "mask_filled.tif" if fills else str(flags)
+    assert (f"or {steps}{'then warp that' if steps else 'warp it'} onto the raster's grid: gdalwarp {grid} "
+            f"{source_name} mask_on_grid.tif (max: ") in line, line
+    assert "-dstnodata 255" not in line  # unreached pixels are a valid 1 on the mask's own grid
     run_hint(line)
     with rasterio.open("mask_on_grid.tif") as warped:
-        values = set(np.unique(warped.read(1)).tolist())
-        assert warped.nodata == 255 if calc or not covers else warped.nodata is None
-        assert values <= {0, 1, 255} and (255 in values) == (not covers)  # 255 only where the mask does not reach
+        assert set(np.unique(warped.read(1)).tolist()) <= {0, 1, flag, 255}  # 255: a value, never a fill
     if nodata == 0:  # no pixel left clear: refused, as for the mask itself
         assert mask(source, "mask_on_grid.tif", "-o", out, "--overwrite") == 3
         return
-    expected = 1 + (nodata is not None) + (0 if covers else 40)  # the cloud; the nodata; the 4 rows not reached
+    expected = 1 + (nodata is not None) + (0 if covers else 40)  # the cloud; the nodata; rows 6-9, 6 part reached
     assert masked_count(capsys, source, tmp_path / "mask_on_grid.tif", "-o", out, "--overwrite") == expected
 
 
@@ -226,3 +237,99 @@ def test_the_rule_and_a_fill_clash_print_values_in_full(tmp_path: Path, capsys) 
     assert (f"--fill: 300 occurs in 1 valid pixel(s) of {source} (held as 300.0001, which GDAL reads as 300) that "
             "the mask does not flag: they would become nodata too (hint: leave out --fill (masked pixels get NaN), "
             "or give a value outside the data's range 250..300.0001)") in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int16"])
+def test_the_warp_hint_flags_what_the_mask_band_marks_invalid(tmp_path: Path, capsys, monkeypatch, dtype: str) -> None:
+    """QA s4 F18 (R6 rep1): a 20 m all-0 mask whose internal mask band marks 3 x 3 pixels (100-160 m)
+    invalid. groklst flags the raster pixels over them on the raster's grid (9), but gdal_calc.py and
+    a plain gdalwarp ignore a mask band: 0 flagged. The mask is now copied with them as 1 first."""
+    monkeypatch.chdir(tmp_path)
+    flags = write(tmp_path / "m.tif", np.zeros((15, 15), dtype), transform=Affine(20, 0, X0, 0, -20, Y0))
+    with rasterio.open(flags, "r+") as dst:
+        valid = np.full((15, 15), 255, np.uint8)
+        valid[5:8, 5:8] = 0
+        dst.write_mask(valid)
+    source = lst(tmp_path, shape=(10, 10))
+    capsys.readouterr()
+    assert mask(source, flags, "-o", tmp_path / "out.tif") == 2
+    line = capsys.readouterr().err.strip()
+    signed = dtype == "int16"
+    assert (f"{filled(flags, '396705 5763015 397005 5763315', 20)}{CALC if signed else ''}then warp that onto the "
+            "raster's grid: gdalwarp -r max -te 396705 5763015 397005 5763315 -tr 30 30 "
+            f"{'mask_known' if signed else 'mask_filled'}.tif mask_on_grid.tif (max: ") in line, line
+    run_hint(line)
+    assert masked_count(capsys, source, tmp_path / "mask_on_grid.tif", "-o", tmp_path / "out.tif") == 9
+
+
+def test_a_class_mask_with_a_mask_band_leaves_its_invalid_pixels_unknown(tmp_path: Path, capsys,
+                                                                         monkeypatch) -> None:
+    """The same for a class mask (--values 3, -r near): gdalwarp skips what the mask band marks invalid
+    and wrote 0 there, clear; -dstnodata 3 leaves those pixels unknown (flagged)."""
+    monkeypatch.chdir(tmp_path)
+    flags = write(tmp_path / "m.tif", np.zeros((15, 15), np.uint8), transform=Affine(20, 0, X0, 0, -20, Y0))
+    with rasterio.open(flags, "r+") as dst:
+        valid = np.full((15, 15), 255, np.uint8)
+        valid[5:8, 5:8] = 0
+        dst.write_mask(valid)
+    source = lst(tmp_path, shape=(10, 10))
+    capsys.readouterr()
+    assert mask(source, flags, "--values", "3", "-o", tmp_path / "out.tif") == 2
+    line = capsys.readouterr().err.strip()
+    assert (f"gdalwarp -dstnodata 3 -r near -te 396705 5763015 397005 5763315 -tr 15 15 {flags} mask_on_grid.tif "
+            "(near, ") in line and "does not reach or marks invalid is unknown" in line, line
+    if shutil.which("gdalwarp") is None:
+        pytest.skip("GDAL's tools are not installed: the printed command is not run")
+    command = re.search(r"(gdalwarp [^()]*? mask_on_grid\.tif) \(", line).group(1)
+    subprocess.run(["gdalwarp", "-q", *shlex.split(command)[1:]], check=True)
+    assert masked_count(capsys, source, tmp_path / "mask_on_grid.tif", "--values", "3", "-o",
+                        tmp_path / "out.tif") == 9
+
+
+@pytest.mark.parametrize("dtype, nodata", [("int16", -1), ("uint8", None)])
+def test_a_raster_pixel_the_mask_only_partly_reaches_is_flagged(tmp_path: Path, capsys, monkeypatch, dtype: str,
+                                                                 nodata: int | None) -> None:
+    """QA s4 F18 (R6 rep2): an all-0 20 m mask over 200 m of a 300 m raster. Row 6 (180-210 m) is 2/3
+    mask 0 and 1/3 beyond it: -r max skipped the unreached part (a nodata fill) and read 0, clear
+    (30 flagged, not 40), with the rewrite's nodata 255 and with -dstnodata 255 alike."""
+    monkeypatch.chdir(tmp_path)
+    flags = write(tmp_path / "m.tif", np.zeros((10, 15), dtype), nodata=nodata,
+                  transform=Affine(20, 0, X0, 0, -20, Y0))
+    source = lst(tmp_path, shape=(10, 10))
+    capsys.readouterr()
+    assert mask(source, flags, "-o", tmp_path / "out.tif") == 2
+    line = capsys.readouterr().err.strip()
+    assert filled(flags, "396705 5763015 397005 5763315", 20) in line, line
+    run_hint(line)
+    with rasterio.open("mask_filled.tif") as copied:
+        assert copied.nodata is None and copied.read(1)[10:].tolist() == [[1] * 15] * 5  # beyond: a valid 1
+    assert masked_count(capsys, source, tmp_path / "mask_on_grid.tif", "-o", tmp_path / "out.tif") == 40
+
+
+def test_a_mask_in_another_crs_flags_every_raster_pixel_it_does_not_wholly_reach(tmp_path: Path, capsys,
+                                                                                monkeypatch) -> None:
+    """A clear 10 m UTM 33 mask over the top of a 30 m UTM 32 raster: the old ``-dstnodata 255 -r max``
+    left the raster pixels along its turned lower edge, part 0 and part unreached, clear (1130 flagged).
+    Now every pixel not wholly inside the mask's footprint is flagged, as its corners say (1154)."""
+    monkeypatch.chdir(tmp_path)
+    utm32, utm33 = rasterio.crs.CRS.from_epsg(32632), rasterio.crs.CRS.from_epsg(32633)
+    source = lst(tmp_path, shape=(40, 40))
+    (x,), (y,) = rasterio.warp.transform(utm32, utm33, [X0], [Y0])
+    grid = Affine(10, 0, round(x) - 300, 0, -10, round(y) + 300)
+    with rasterio.open(tmp_path / "m33.tif", "w", driver="GTiff", width=150, height=70, count=1, dtype="uint8",
+                       crs=utm33, transform=grid) as dst:
+        dst.write(np.zeros((70, 150), np.uint8), 1)
+    capsys.readouterr()
+    assert mask(source, "m33.tif", "-o", tmp_path / "out.tif") == 2
+    line = capsys.readouterr().err.strip()
+    assert (f"{filled('m33.tif', '-14842 5787583 -13542 5788883', 10)}then warp that onto the raster's grid: gdalwarp "
+            "-t_srs EPSG:32632 -r max -te 396705 5762115 397905 5763315 -tr 30 30 mask_filled.tif mask_on_grid.tif "
+            "(max: ") in line, line
+    rows, cols = np.mgrid[0:41, 0:41]
+    xs, ys = rasterio.warp.transform(utm32, utm33, (X0 + cols * 30.0).ravel(), (Y0 - rows * 30.0).ravel())
+    c, r = ~grid @ (np.array(xs), np.array(ys))
+    inside = ((c >= 0) & (c <= 150) & (r >= 0) & (r <= 70)).reshape(41, 41)
+    whole = inside[:-1, :-1] & inside[1:, :-1] & inside[:-1, 1:] & inside[1:, 1:]
+    assert int((~whole).sum()) == 1154
+    run_hint(line)
+    assert masked_count(capsys, source, tmp_path / "mask_on_grid.tif", "-o", tmp_path / "out.tif") == 1154
