@@ -78,12 +78,14 @@ def test_a_pixel_size_that_does_not_divide_is_named_and_the_hint_warps_to_the_ra
     assert only_error(capsys) == (
         f"error: {B11}: does not nest in the grid of {T1} (pixel size 20 x 20 m against 30 x 30 m: one must "
         "be a whole multiple of the other, the same in x and y) (hint: use the mask delivered with the data, "
-        f"or rewrite it as 0/1, every non-zero value as 1 (gdal_calc.py -A {B11} --calc=\"A!=0\" --type=Byte "
-        "--NoDataValue=255 --overwrite --outfile=mask_known.tif), then warp that onto the raster's grid: gdalwarp "
-        "-r max -te 396705 5747415 415005 5763315 -tr 30 30 mask_known.tif mask_on_grid.tif (max: a pixel is "
-        "flagged when any mask pixel in it is; rewritten as 0/1 first: -r max keeps the largest value, so a "
-        "negative flag beside 0s read 0, clear; --NoDataValue=255: no pixel holds it, so only the part the mask "
-        "does not reach is unknown, which groklst flags))")  # B11 starts 15 m inside; float32: flags may be negative
+        "or copy it on its own grid with its nodata, invalid pixels and what it does not reach as 1 (gdalwarp "
+        "-overwrite -r near -te 396700 5747400 415020 5763320 -tr 20 20 -dstnodata None -wo INIT_DEST=1 "
+        f"{B11} mask_filled.tif), rewrite that as 0/1, every non-zero value as 1 (gdal_calc.py -A mask_filled.tif "
+        "--calc=\"A!=0\" --type=Byte --NoDataValue=255 --overwrite --outfile=mask_known.tif), then warp that onto "
+        "the raster's grid: gdalwarp -r max -te 396705 5747415 415005 5763315 -tr 30 30 mask_known.tif "
+        "mask_on_grid.tif (max: a pixel is flagged when any mask pixel in it is; rewritten first: -r max skips "
+        "what is unknown or beyond the mask, so a pixel part unknown and part 0 read 0, clear; -r max keeps the "
+        "largest value, so a negative flag beside 0s read 0, clear))")  # B11 starts 15 m inside: its edge pixels are partly unknown (dbf35a7); float32: flags may be negative
 
 
 def test_an_origin_offset_in_y_is_named_in_pixels_of_the_finer_grid(tmp_path: Path, capsys) -> None:

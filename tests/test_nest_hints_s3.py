@@ -56,6 +56,17 @@ def run_printed(line: str, end: str) -> None:
     subprocess.run(["gdalwarp", "-q", *shlex.split(command)[1:]], check=True)
 
 
+def run_mask_hint(line: str) -> None:
+    """Run every command of a mask hint, in the current folder: since dbf35a7 a 0/1 mask that does
+    not cover, or has nodata, is first copied on its own grid (mask_filled.tif) and maybe rewritten."""
+    if "mask_filled.tif" in line or "mask_known.tif" in line:
+        from tests.test_mask_values_s4 import run_hint
+
+        run_hint(line)
+    else:
+        run_printed(line, " (")
+
+
 def compare_json(capsys, *paths: Path) -> dict:
     capsys.readouterr()
     assert run(["-q", "compare", "--json", *map(str, paths)]) == 0
@@ -255,10 +266,10 @@ def pixels_under(lst: Path, points: np.ndarray) -> int:
 @needs_gdalwarp
 @pytest.mark.skipif(not B10.is_file(), reason=f"no Landsat clip {B10.name}")
 @pytest.mark.parametrize("background, flag, rule, warp", [
-    (0, 1, (), "-dstnodata 255 -r max -te 399705 5757915 402105 5760315 -tr 30 30 "),
+    (0, 1, (), "-r max -te 399705 5757915 402105 5760315 -tr 30 30 "),  # of mask_filled.tif (dbf35a7)
     (5, 3, ("--values", "3"), "-dstnodata 3 -r near -te 399705 5757915 402105 5760315 -tr 5 5 "),
 ])
-def test_a_mask_in_another_crs_gets_the_full_warp(tmp_path: Path, capsys, background: int, flag: int,
+def test_a_mask_in_another_crs_gets_the_full_warp(tmp_path: Path, capsys, monkeypatch, background: int, flag: int,
                                                    rule: tuple[str, ...], warp: str) -> None:
     """The brief's reproducer: the hint said only ``gdalwarp -r near``; following it flagged 0 pixels."""
     lst = landsat_crop(tmp_path)
@@ -267,10 +278,12 @@ def test_a_mask_in_another_crs_gets_the_full_warp(tmp_path: Path, capsys, backgr
     capsys.readouterr()
     assert mask(lst, flags, *rule, "-o", out) == 2
     line = only_error(capsys)
+    source = flags if rule else "mask_filled.tif"  # a 0/1 mask is first copied on its own grid (dbf35a7)
     assert line.startswith(f"error: {flags}: CRS EPSG:32633 differs from that of {lst} (EPSG:32632) (hint: use the "
-                           "mask delivered with the data, or warp it onto the raster's grid: gdalwarp -t_srs "
-                           f"EPSG:32632 {warp}{flags} mask_on_grid.tif ("), line
-    run_printed(line.replace("mask_on_grid.tif", str(tmp_path / "mask_on_grid.tif")), " (")
+                           "mask delivered with the data, or "), line
+    assert f"gdalwarp -t_srs EPSG:32632 {warp}{source} mask_on_grid.tif (" in line, line
+    monkeypatch.chdir(tmp_path)
+    run_mask_hint(line)
     assert mask(lst, tmp_path / "mask_on_grid.tif", *rule, "-o", out, "--json") == 0
     masked = json.loads(capsys.readouterr().out)["masked"]
     assert masked >= pixels_under(lst, centres) > 100  # every pixel a flag's centre lies in is masked
@@ -290,12 +303,12 @@ def test_a_raster_crs_without_an_epsg_code_is_written_to_a_wkt_file(tmp_path: Pa
     capsys.readouterr()
     assert mask("lst.tif", "m.tif", "-o", "masked.tif") == 2
     line = only_error(capsys)
-    assert ("(hint: use the mask delivered with the data, or write the raster's CRS (gdalsrsinfo -o wkt lst.tif > "
-            "raster_crs.wkt) and warp it onto the raster's grid: gdalwarp -t_srs raster_crs.wkt -dstnodata 255 -r max -te "
-            "396705 5762715 397305 5763315 -tr 30 30 m.tif mask_on_grid.tif (max: ") in line, line
+    assert "write the raster's CRS (gdalsrsinfo -o wkt lst.tif > raster_crs.wkt) and " in line, line
+    assert ("gdalwarp -t_srs raster_crs.wkt -r max -te 396705 5762715 397305 5763315 -tr 30 30 mask_filled.tif "
+            "mask_on_grid.tif (max: ") in line, line
     srsinfo = re.search(r"\((gdalsrsinfo .*?)\)", line).group(1)
     subprocess.run(srsinfo, shell=True, check=True)
-    run_printed(line, " (max")
+    run_mask_hint(line)
     assert mask("lst.tif", "mask_on_grid.tif", "-o", "masked.tif", "--json") == 0
     assert 1 <= json.loads(capsys.readouterr().out)["masked"] <= 4  # the 30 m pixels the 10 m flag overlaps
 
@@ -358,10 +371,9 @@ def test_a_reference_crs_without_an_epsg_code_is_written_to_a_wkt_file(tmp_path:
 
 
 @pytest.mark.parametrize("data, nodata, rule, fill, masked", [
-    (np.zeros((20, 40), np.uint8), None, (), "-dstnodata 255 ", 800),  # 0/1, none declared: 255 (flags)
     (np.full((20, 40), 5, np.uint8), None, ("--values", "3"), "-dstnodata 3 ", 800),  # a value the rule flags
     (np.zeros((20, 40), np.uint16), None, ("--bits", "3"), "-dstnodata 65535 ", 800),  # every bit set
-])  # a 0/1 mask declaring nodata (8b5b566), or signed or float (7641cff), is rewritten first: tests/test_mask_values_s4.py
+])  # a 0/1 mask that does not cover is first copied on its own grid (dbf35a7): tests/test_mask_values_s4.py
 def test_a_mask_that_does_not_cover_is_warped_with_the_rest_unknown(tmp_path: Path, capsys, data: np.ndarray,
                                                                     nodata: int | None, rule: tuple[str, ...],
                                                                     fill: str, masked: int) -> None:
@@ -399,8 +411,8 @@ def test_a_mask_in_another_crs_reaching_part_of_the_raster_leaves_the_rest_unkno
     capsys.readouterr()
     assert mask("lst.tif", "m33.tif", "-o", "masked.tif") == 2
     line = only_error(capsys)
-    assert "gdalwarp -t_srs EPSG:32632 -dstnodata 255 -r max " in line, line
-    run_printed(line, " (max")
+    assert "gdalwarp -t_srs EPSG:32632 -r max " in line and "mask_filled.tif mask_on_grid.tif" in line, line
+    run_mask_hint(line)
     assert mask("lst.tif", "mask_on_grid.tif", "-o", "masked.tif", "--json") == 0
     masked = json.loads(capsys.readouterr().out)["masked"]
     assert 800 < masked < 1600  # the part below the mask's reach (about two thirds), not 0
