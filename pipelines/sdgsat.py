@@ -397,15 +397,19 @@ def _day(moment: date | None) -> date | None:
     return moment.date() if isinstance(moment, datetime) else moment
 
 
+_ZONE = re.compile(r"(?:UTC|GMT)?\s*(?P<sign>[+-])(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?|Z|UTC|GMT", re.IGNORECASE)
+
+
 def _zone(text: str | None) -> timezone | None:
-    """The zone a time's suffix gives (``Z``, ``UTC``, ``+08:00``, ``+0800``, ``-05``), else None."""
-    if not text:
+    """The zone a time's suffix gives (``Z``, ``UTC``, ``+08:00``, ``+0800``, ``-05``, ``+8``,
+    ``UTC+8``, ``GMT+08:00``), else None."""
+    match = _ZONE.fullmatch(text or "")
+    if not match:
         return None
-    if text.upper() in ("Z", "UTC", "GMT"):
+    if match.group("sign") is None:
         return timezone.utc
-    sign, hours, minutes = text[0], int(text[1:3]), int(text[-2:]) if len(text) > 3 else 0
-    offset = timedelta(hours=hours, minutes=minutes)
-    return timezone(-offset if sign == "-" else offset)
+    offset = timedelta(hours=int(match.group("hours")), minutes=int(match.group("minutes") or 0))
+    return timezone(-offset if match.group("sign") == "-" else offset)
 
 
 def _parse_time(text: str | None) -> date | None:
@@ -415,7 +419,7 @@ def _parse_time(text: str | None) -> date | None:
     one, as a date; else None."""
     day = _parse_date(text)
     clock = re.match(r"(?:19|20)\d{2}-?\d{2}-?\d{2}[ T_](\d{2}):?(\d{2}):?(\d{2})(\.\d+)?"
-                     r"\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?", text or "", re.IGNORECASE)
+                     rf"\s*({_ZONE.pattern})?", text or "", re.IGNORECASE)
     if day is None or clock is None:
         return day
     hour, minute, second = (int(g) for g in clock.groups()[:3])

@@ -25,8 +25,10 @@ CYCLES = 4  # cosine cycles per run by default: the reference config restarts ev
 
 
 def default_restart_every(iters: int) -> int:
-    """Iterations per cosine cycle when none is set: :data:`CYCLES` cycles over the run (at least 1)."""
-    return max(1, int(iters) // CYCLES)
+    """Iterations per cosine cycle when none is set: :data:`CYCLES` cycles over the run, or one
+    cycle over a run too short for cycles of 2 (cycles of 1 would train every step at the peak rate)."""
+    period = int(iters) // CYCLES
+    return period if period >= 2 else max(1, int(iters))
 
 
 def cosine_lr(step: int, period: int, lr: float, min_lr: float) -> float:
@@ -213,9 +215,20 @@ def _lower_case_choices(settings: dict[str, Any]) -> dict[str, Any]:
             for key, value in settings.items()}
 
 
+def _schedule_rederived(file_settings: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """``file_settings`` without a run's record of the default schedule (``stretch_last_cycle``
+    true: its ``restart_every`` was derived from its ``iters``) when the command line gives
+    ``--restart-every`` or ``--iters``: the new run derives its own, as it would without the file
+    (``--config RUN/config.json --iters 16`` kept cycles of 2 and stretched the fourth to 10)."""
+    if file_settings.get("stretch_last_cycle") is True and {"restart_every", "iters"} & given.keys():
+        return {k: v for k, v in file_settings.items() if k not in ("restart_every", "stretch_last_cycle")}
+    return file_settings
+
+
 def merge_config(file_settings: dict[str, Any], cli_settings: dict[str, Any]) -> TrainConfig:
     """Defaults, overridden by the file, overridden by options given on the command line."""
-    merged = {**file_settings, **{k: v for k, v in cli_settings.items() if v is not None}}
+    given = {k: v for k, v in cli_settings.items() if v is not None}
+    merged = {**_schedule_rederived(file_settings, given), **given}
     try:
         return TrainConfig(**merged)
     except TypeError as exc:

@@ -5,6 +5,7 @@ red band is named as dead even when --saturated nodata made another band's pixel
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -145,3 +146,16 @@ def test_a_zone_on_one_time_alone_compares_as_written(sample, tmp_path, tis_time
         f"{tis.meta}: records {shown[0]}, the MII product's {mii.meta} {shown[1]}: TIS and MII image "
         "simultaneously, so these are not one acquisition (at most 10 min apart) (hint: give the TIS and MII "
         "products of one acquisition, each with its own meta.xml)")
+
+
+@pytest.mark.parametrize("mii_time", ["2022-08-15 11:12:05 UTC+8", "2022-08-15 11:12:05+8",
+                                      "2022-08-15 11:12:05 GMT+08:00", "2022-08-15 11:12:05+8:00"])
+def test_zones_spelt_with_a_prefix_or_one_hour_digit_are_read(sample, tmp_path, mii_time):
+    """Review R7: `UTC+8` was read as UTC and `+8` dropped, so an MII 8 h before its TIS was paired
+    with it; each spelling is +08:00 now: the same instant pairs, a clock 8 h off does not."""
+    tis, mii = _timed(sample, tmp_path / "same", "2022-08-15T03:12:05Z", mii_time)
+    assert mii.recorded.utcoffset() == timedelta(hours=8)
+    sdgsat.check_simultaneous(tis, mii)
+    tis, mii = _timed(sample, tmp_path / "apart", "2022-08-15T11:12:05Z", mii_time)
+    with pytest.raises(InputError, match=r"2022-08-15 11:12:05Z, the MII product's .* 2022-08-15 11:12:05\+08:00"):
+        sdgsat.check_simultaneous(tis, mii)

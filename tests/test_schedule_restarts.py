@@ -49,8 +49,9 @@ def test_a_default_run_restarts_every_quarter_of_its_iterations() -> None:
     assert lrs == pytest.approx([cosine(k, 10) for k in range(40)], rel=1e-9)
 
 
-@pytest.mark.parametrize(("iters", "expected"), [(10_000, 2_500), (40, 10), (10, 2), (3, 1), (1, 1)])
-def test_the_default_cycle_is_a_quarter_of_the_iterations_and_at_least_one(iters: int, expected: int) -> None:
+@pytest.mark.parametrize(("iters", "expected"), [(10_000, 2_500), (40, 10), (10, 2), (7, 7), (3, 3), (1, 1)])
+def test_the_default_cycle_is_a_quarter_of_the_iterations_and_at_least_two(iters: int, expected: int) -> None:
+    """A run too short for cycles of 2 has one cycle (cycles of 1 train every step at the peak rate)."""
     assert TrainConfig(iters=iters).restart_every == expected
 
 

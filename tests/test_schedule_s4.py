@@ -21,7 +21,7 @@ from pipelines.evaluate import evaluate
 from pipelines.run_layout import CONFIG_FILE, LAST, METRICS_FILE, STATE
 from pipelines.sample_scene import generate_scene, write_scene
 from pipelines.train import CosineCycles, Limits, fit
-from pipelines.train_config import TrainConfig
+from pipelines.train_config import TrainConfig, default_restart_every, merge_config
 from tests.conftest import prepare_generated_dataset
 from tests.test_train import CLI_TRAIN, SCALE, FakeSource, config
 
@@ -186,3 +186,27 @@ def test_the_cli_records_the_stretched_cycle_and_an_older_record_resumes_uniform
     old_state(old)
     assert train(dataset, old, "--resume") == 0
     assert logged_lrs(old) == pytest.approx(cycles(2, 2, 2, 2, 2)[:9], rel=1e-9)
+
+
+@pytest.mark.parametrize("iters, period", [(1, 1), (3, 3), (5, 5), (7, 7), (8, 2), (10, 2), (30, 7)])
+def test_a_run_too_short_for_cycles_of_two_has_one_cycle(iters: int, period: int) -> None:
+    """Review R7: --iters 3 gave three cycles of 1 (every step at the peak rate) and --iters 5 ended
+    at half of it; fewer than 8 iterations now make one cycle, which ends at min_lr."""
+    assert default_restart_every(iters) == period
+    settings = config(iters=iters)
+    lrs, _ = scheduler_lrs(settings, iters)
+    assert lrs[-1] == min(lrs)  # the last step has the lowest rate
+
+
+def test_a_runs_record_of_the_default_schedule_is_derived_again_from_new_settings() -> None:
+    """Review R7: `--config RUN/config.json --iters 16` kept the file's cycles of 2 and stretched the
+    fourth to 10; `--restart-every 3` over it kept the stretch and gave no warning."""
+    record = {"iters": 10, "restart_every": 2, "stretch_last_cycle": True}
+    longer = merge_config(record, {"iters": 16, "restart_every": None})
+    assert (longer.restart_every, longer.stretch_last_cycle, longer.final_cycle()) == (4, True, None)
+    given = merge_config(record, {"restart_every": 3})
+    assert (given.restart_every, given.stretch_last_cycle, given.partial_cycle()[0]) == (3, False, 1)
+    same = merge_config(record, {})
+    assert (same.restart_every, same.stretch_last_cycle, same.final_cycle()) == (2, True, (6, 4))
+    older = merge_config({"iters": 10, "restart_every": 2}, {"iters": 16})  # a record without the key
+    assert (older.restart_every, older.stretch_last_cycle) == (2, False)
