@@ -13,6 +13,7 @@ published after the client stopped.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import copy
 import logging
 import os
@@ -516,6 +517,11 @@ def _connect(scheduler: str):
     except _NotDask as exc:
         raise InputError("--dask-scheduler", f"{scheduler}: no dask scheduler answers there ({exc})",
                          OTHER_SERVICE_HINT) from exc
+    except _NoConnection as exc:
+        raise InputError("--dask-scheduler", f"{scheduler}: cannot connect from here ({exc})",
+                         "check the client's dask security settings (distributed.comm.tls and "
+                         "require-encryption in dask's config, or DASK_DISTRIBUTED__COMM__* variables), "
+                         f"or {ADDRESS_HINT}") from exc
     except (ValueError, TypeError) as exc:
         if scheduler.lower().startswith("inproc://"):  # another process's, or none
             raise InputError("--dask-scheduler", f"{scheduler} is an in-process address, which only the "
@@ -532,6 +538,10 @@ class _NotDask(Exception):
     """What answers at a --dask-scheduler address is not a dask scheduler."""
 
 
+class _NoConnection(Exception):
+    """This client cannot even try the address: its TLS or encryption settings do not fit it."""
+
+
 def _check_a_scheduler_answers(scheduler: str) -> None:
     """Raise unless a dask scheduler answers at ``scheduler`` within :data:`CONNECT_TIMEOUT_S`,
     handshake and all: ``Client(timeout=)`` bounds only the TCP connect, so a listener that
@@ -543,7 +553,17 @@ def _check_a_scheduler_answers(scheduler: str) -> None:
     to ``Client``: only a scheduler in this process answers it, at once, or none does."""
     if scheduler.lower().startswith("inproc://"):
         return
-    asyncio.run(asyncio.wait_for(_identity(scheduler), CONNECT_TIMEOUT_S))
+    def check() -> None:
+        asyncio.run(asyncio.wait_for(_identity(scheduler), CONNECT_TIMEOUT_S))
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # the usual case: no event loop runs in this thread
+        check()
+        return
+    # called from a running loop (a notebook cell): asyncio.run cannot nest, so a thread runs it
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(check).result()
 
 
 async def _identity(scheduler: str) -> None:
@@ -565,6 +585,8 @@ async def _identity(scheduler: str) -> None:
             comm.abort()
     except OSError:
         raise
+    except (TypeError, RuntimeError) as exc:  # before a byte is sent: tls:// without a context, encryption required
+        raise _NoConnection(_first_line(exc)) from exc
     except Exception as exc:  # noqa: BLE001 - bytes that are no dask message: MemoryError, msgpack's
         raise _NotDask("another service answered, not in dask's protocol") from exc
     kind = reply.get("type") if isinstance(reply, dict) else None

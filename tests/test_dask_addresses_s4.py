@@ -152,6 +152,42 @@ def test_a_workers_address_is_refused_as_no_scheduler(tmp_path: Path, capsys) ->
         f"scheduler) (hint: {PORT_HINT})"]
 
 
+@pytest.mark.parametrize("address, environment, cause", [
+    ("tls://127.0.0.1:1", {}, "TLS expects a `ssl_context` argument"),
+    ("tcp://127.0.0.1:1", {"DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION": "True"}, "encryption required"),
+])
+def test_a_client_that_cannot_try_the_address_says_so(tmp_path: Path, monkeypatch, address: str,
+                                                       environment: dict[str, str], cause: str) -> None:
+    """Review R5: a missing TLS context or required encryption (nothing listens on port 1) was told
+    'another service answered' and sent to check the port; it is the client's security settings."""
+    lst = _scene(tmp_path)
+    script = ("import sys; from groklst_cli.app import run; sys.exit(run(['-q', 'downscale', sys.argv[1], '--model', "
+              "'bicubic', '--out-dir', sys.argv[2], '--dask-scheduler', sys.argv[3]]))")
+    done = subprocess.run([sys.executable, "-c", script, str(lst), str(tmp_path / "out"), address],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, **environment},
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: --dask-scheduler: {address}: cannot connect from here ({cause}"), line
+    assert "another service answered" not in line and "security settings" in line
+
+
+def test_a_run_from_inside_an_event_loop_still_checks_and_runs(tmp_path: Path) -> None:
+    """Review R5: called from a running loop (a notebook cell), the identity check's asyncio.run
+    raised 'cannot be called from a running event loop': internal error, exit 1, nothing written."""
+    import asyncio
+
+    lst = _scene(tmp_path)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  protocol="tcp", dashboard_address=None) as cluster:
+        async def cell() -> int:
+            return run(["-q", "downscale", str(lst), "--model", "bicubic", "--out-dir", str(tmp_path / "out"),
+                        "--dask-scheduler", cluster.scheduler_address])
+
+        assert asyncio.run(cell()) == 0
+    assert (tmp_path / "out" / f"{lst.stem}_downscaled.tif").is_file()
+
+
 def _wait_for(path: Path, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while not path.exists():
