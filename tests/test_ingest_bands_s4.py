@@ -5,7 +5,6 @@ warning naming it; a TIS B3 gain is needed only by the split window, and a dead 
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 import rasterio
 
 from groklst_cli.app import run
+from tests.test_ingest_plausibility_x import _copy, _ingest
 
 
 @pytest.fixture(scope="module")
@@ -21,17 +21,6 @@ def sample(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("sample")
     assert run(["-q", "sample-scene", str(folder), "--size", "24", "--seed", "7", "--products"]) == 0
     return folder
-
-
-def _copy(sample: Path, tmp_path: Path) -> Path:
-    scene = tmp_path / "scene"
-    for product in sample.glob("KX10_*"):
-        shutil.copytree(product, scene / product.name)
-    return scene
-
-
-def _ingest(scene: Path, out: Path, *extra: str) -> int:
-    return run(["ingest", *map(str, sorted(scene.glob("KX10_*"))), "--out-dir", str(out), "--name", "s", *extra])
 
 
 def _zero_band(path: Path, band: int) -> None:

@@ -4,7 +4,6 @@ red band is named as dead even when --saturated nodata made another band's pixel
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,29 +14,7 @@ import rasterio
 from groklst_cli.app import run
 from pipelines import sdgsat
 from pipelines.errors import InputError
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> Path:
-    """A 24-pixel sample scene's SDGSAT-1 products: MII cameras A and B each cover part of it."""
-    folder = tmp_path_factory.mktemp("sample")
-    assert run(["-q", "sample-scene", str(folder), "--size", "24", "--seed", "7", "--products"]) == 0
-    return folder
-
-
-def _copy(sample: Path, tmp_path: Path) -> Path:
-    scene = tmp_path / "scene"
-    for product in sample.glob("KX10_*"):
-        shutil.copytree(product, scene / product.name)
-    return scene
-
-
-def _ingest(scene: Path, out: Path, *extra: str) -> int:
-    return run(["ingest", *map(str, sorted(scene.glob("KX10_*"))), "--out-dir", str(out), "--name", "s", *extra])
-
-
-def _camera(scene: Path, letter: str) -> Path:
-    return next(scene.glob(f"KX10_MII_*/*_{letter}.tif"))
+from tests.test_ingest_bands_s4 import _camera, _copy, _ingest, _lines, sample  # noqa: F401 - sample: a fixture
 
 
 def _fill(path: Path, bands: range | list[int], cols: int | None = None) -> None:
@@ -47,11 +24,6 @@ def _fill(path: Path, bands: range | list[int], cols: int | None = None) -> None
             dn = src.read(band)
             dn[:, :cols] = 0
             src.write(dn, band)
-
-
-def _lines(capsys, start: str) -> list[str]:  # noqa: ANN001
-    """The CLI's stderr lines that start with ``start`` (``error:``, ``warning:``)."""
-    return [line for line in capsys.readouterr().err.splitlines() if line.startswith(start)]
 
 
 def test_a_camera_gap_stays_the_cameras_line_beside_a_band_gap(sample, tmp_path, capsys):
