@@ -21,6 +21,7 @@ from pipelines.run_layout import RUN_FORMAT, RUN_RECORD_KEYS
 from pipelines.toml_compat import tomllib
 
 MAX_SEED = 2**64 - 1  # the largest seed torch.manual_seed takes (here: importable without torch)
+DEFAULT_ITERS = 10_000  # the paper's reference config
 CYCLES = 4  # cosine cycles per run by default: the reference config restarts every 2,500 of 10k iterations
 
 
@@ -52,7 +53,7 @@ class TrainConfig:
 
     model: str = "mocolsk"
     scale: int = 4
-    iters: int = 10_000
+    iters: int = DEFAULT_ITERS
     batch_size: int = 4
     crop: int = 192
     lr: float = 1e-4
@@ -217,10 +218,12 @@ def _lower_case_choices(settings: dict[str, Any]) -> dict[str, Any]:
 
 def _schedule_rederived(file_settings: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     """``file_settings`` without a run's record of the default schedule (``stretch_last_cycle``
-    true: its ``restart_every`` was derived from its ``iters``) when the command line gives
+    true and a ``restart_every`` equal to the default for its ``iters``: derived, not chosen; a
+    ``restart_every`` a file sets otherwise is kept) when the command line gives
     ``--restart-every`` or ``--iters``: the new run derives its own, as it would without the file
     (``--config RUN/config.json --iters 16`` kept cycles of 2 and stretched the fourth to 10)."""
-    if file_settings.get("stretch_last_cycle") is True and {"restart_every", "iters"} & given.keys():
+    derived = file_settings.get("restart_every") == default_restart_every(file_settings.get("iters", DEFAULT_ITERS))
+    if file_settings.get("stretch_last_cycle") is True and derived and {"restart_every", "iters"} & given.keys():
         return {k: v for k, v in file_settings.items() if k not in ("restart_every", "stretch_last_cycle")}
     return file_settings
 

@@ -210,3 +210,5 @@ def test_a_runs_record_of_the_default_schedule_is_derived_again_from_new_setting
     assert (same.restart_every, same.stretch_last_cycle, same.final_cycle()) == (2, True, (6, 4))
     older = merge_config({"iters": 10, "restart_every": 2}, {"iters": 16})  # a record without the key
     assert (older.restart_every, older.stretch_last_cycle) == (2, False)
+    chosen = merge_config({"restart_every": 5, "stretch_last_cycle": True}, {"iters": 40})  # review R8: a hand-made file
+    assert (chosen.restart_every, chosen.stretch_last_cycle, chosen.final_cycle()) == (5, True, (15, 25))
