@@ -272,7 +272,7 @@ def test_ingest_names_a_wider_search_it_can_run() -> None:
 
     edge = ShiftEstimate(0, -9, 0.9, 0.2, 9, False)
     with pytest.warns(IngestWarning) as caught:
-        placed = _report_placement(edge, 10.0)
+        placed = _report_placement(edge, 10.0, ())
     assert placed.startswith("at the edge of the search, kept as delivered (best offset 90 m west")
     assert [str(w.message) for w in caught] == [
         f"TIS and MII: {placed}; to search further, run groklst coregister on the LST and guidance groklst "
