@@ -319,22 +319,23 @@ class FileFacts:
     def rewrite(self) -> str:
         """The command(s) making NaN (nodata) of exactly the values groklst refuses, in every band
         and also in parts not read yet, and what they lose: a file whose nodata is a mask (or
-        alpha) first gets it written as nodata values (:meth:`_unmask`), which gdal_calc.py keeps."""
+        alpha) first gets it written as NaN in a Float64 copy (:meth:`_unmask`), which gdal_calc.py keeps."""
         if not self.masked:
             return self._route("FILE", typed=True)
-        return f"{self._unmask()}, then {self._route('MASKED.tif', typed=self.nodata is not None)}"
+        return f"{self._unmask()}, then {self._route('MASKED.tif', typed=False)}"
 
     def _unmask(self) -> str:
         """The gdalwarp command (GDAL 3.6: the same grid, nearest neighbour, stored values, scale/offset,
-        units and band names kept) writing the pixels the file's mask marks as nodata values: NaN
-        where the file declares no nodata (as Float64, which holds NaN and every stored value), else
-        its nodata, with -srcnodata None, without which gdalwarp honours the nodata and drops the mask."""
-        if self.nodata is None:
-            return ("gdalwarp -ot Float64 -dstnodata nan FILE MASKED.tif (it makes NaN the pixels FILE's mask "
-                    "marks nodata: gdal_calc.py would drop the mask, and they would read as data)")
-        return (f"gdalwarp -srcnodata None -dstnodata {self.nodata!r} FILE MASKED.tif (it writes FILE's nodata "
-                f"{self.nodata!r} where its mask marks nodata: gdal_calc.py would drop the mask, and they would "
-                "read as data)")
+        units and band names kept) writing NaN where the file's mask marks nodata, as Float64, which
+        holds NaN and every stored value; -srcnodata None, without which gdalwarp honours a declared
+        nodata and drops the mask. It copies the declared nodata's pixels as data (-dstnodata N
+        instead shifted Int32/UInt32 ones off N to N-1 or N+1, valid values), so gdal_edit.py declares it again."""
+        warp = ("gdalwarp -ot Float64 -srcnodata None -dstnodata nan FILE MASKED.tif (it makes NaN the pixels "
+                "FILE's mask marks nodata: gdal_calc.py would drop the mask, and they would read as data)")
+        if self.nodata is None or math.isnan(self.nodata):
+            return warp
+        return (f"{warp}, then gdal_edit.py -a_nodata {self.nodata!r} MASKED.tif (it declares FILE's nodata "
+                f"{self.nodata!r} again, whose pixels gdalwarp copied as data)")
 
     def _route(self, source: str, *, typed: bool) -> str:
         """The rewrite of ``source`` (``typed``: as FILE's bands' data type, which may not hold NaN).

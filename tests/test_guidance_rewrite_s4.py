@@ -328,12 +328,13 @@ def masked(bad: Path, scales: tuple[float, ...] | None = None) -> Path:
     return bad
 
 
-ROUTE = (r"(gdalwarp .*? MASKED\.tif)", r"(gdal_translate -unscale .*? UNSCALED\.tif)",
-         r"(gdal_calc\.py -A \S+ .*? --outfile=FIXED\.tif)")
+ROUTE = (r"(gdalwarp .*? MASKED\.tif)", r"(gdal_edit\.py -a_nodata \S+ MASKED\.tif)",
+         r"(gdal_translate -unscale .*? UNSCALED\.tif)", r"(gdal_calc\.py -A \S+ .*? --outfile=FIXED\.tif)")
 
 
 def route_as_printed(line: str, file: Path, folder: Path) -> Path:
-    """Run, in order, each rewrite step ``line`` prints (gdalwarp, gdal_translate, gdal_calc.py): FIXED.tif."""
+    """Run, in order, each rewrite step ``line`` prints (gdalwarp, gdal_edit.py -a_nodata, gdal_translate,
+    gdal_calc.py): FIXED.tif."""
     if shutil.which("gdalwarp") is None:
         pytest.skip("GDAL's gdalwarp is not installed: the printed commands are not run")
     names = {"FILE": file, "MASKED.tif": folder / "masked.tif", "UNSCALED.tif": folder / "unscaled.tif",
@@ -356,7 +357,7 @@ def test_the_unscale_route_keeps_an_internal_masks_nodata(scene, tmp_path: Path,
                  (1.0,) * 6 + (1e10,) + (1.0,) * 3)
     line = refusal(lst, bad, tmp_path, capsys)
     assert ("set them to nodata (the file holds +1e+30 and +2e+30, and a GeoTIFF declares one nodata): gdalwarp "
-            "-ot Float64 -dstnodata nan FILE MASKED.tif (it makes NaN the pixels FILE's mask marks nodata: "
+            "-ot Float64 -srcnodata None -dstnodata nan FILE MASKED.tif (it makes NaN the pixels FILE's mask marks nodata: "
             "gdal_calc.py would drop the mask, and they would read as data), then gdal_translate -unscale -ot "
             "Float64 -a_nodata nan MASKED.tif UNSCALED.tif (") in line, line
     require_gdal_tools()
@@ -375,15 +376,16 @@ def test_the_unscale_route_keeps_an_internal_masks_nodata(scene, tmp_path: Path,
 
 def test_a_mask_beside_a_declared_nodata_keeps_both(scene, tmp_path: Path, capsys) -> None:
     """float32 with nodata -9999 (a 2x2 block of band 2) and a mask, +inf in band 3 and
-    -inf in band 4: gdalwarp -srcnodata None writes -9999 where masked, so FIXED.tif has the mask,
-    the -9999 pixels and the infinities as nodata, band by band."""
+    -inf in band 4: gdalwarp writes NaN where masked and gdal_edit.py declares -9999 again, so
+    FIXED.tif has the mask, the -9999 pixels and the infinities as nodata, band by band."""
     lst, guidance = scene
     values = {(3, 30, 30): np.inf, (4, 40, 40): -np.inf, **{(2, r, c): -9999.0 for r in (60, 61) for c in (60, 61)}}
     bad = masked(variant(guidance, tmp_path / "bad.tif", values, nodata=-9999.0))
     line = refusal(lst, bad, tmp_path, capsys)
-    assert ("gdalwarp -srcnodata None -dstnodata -9999.0 FILE MASKED.tif (it writes FILE's nodata -9999.0 where its "
-            'mask marks nodata: gdal_calc.py would drop the mask, and they would read as data), then gdal_calc.py '
-            '-A MASKED.tif --allBands=A --calc="where(isinf(A), nan, A)" --outfile=FIXED.tif (') in line, line
+    assert ("gdalwarp -ot Float64 -srcnodata None -dstnodata nan FILE MASKED.tif (it makes NaN the pixels FILE's "
+            "mask marks nodata: gdal_calc.py would drop the mask, and they would read as data), then gdal_edit.py "
+            "-a_nodata -9999.0 MASKED.tif (it declares FILE's nodata -9999.0 again, whose pixels gdalwarp copied as "
+            'data), then gdal_calc.py -A MASKED.tif --allBands=A --calc="where(isinf(A), nan, A)" --outfile=FIXED.tif (') in line, line
     require_gdal_tools()
     values = guidance_values(route_as_printed(line, bad, tmp_path))
     np.testing.assert_array_equal(np.isnan(values).sum(axis=(1, 2)), [100, 104, 101, 101] + [100] * 6)
@@ -403,3 +405,56 @@ def test_an_offset_only_band_wholly_beyond_is_not_blamed_on_its_scaling(scene, t
     assert "band 1 (dem) holds values beyond float32's range once scaled (stored * 1 + 273.15)" in line, line
     assert "every valid pixel" not in line and "likely wrong" not in line, line
     assert "(hint: if 1e+39 is a fill value, declare it nodata: gdal_edit.py -a_nodata 1e+39 FILE" in line, line
+
+
+HELD = (slice(60, 70), slice(60, 70))  # band 8's pixels holding the declared nodata
+
+
+def typed_masked(guidance: Path, out: Path, dtype: str, nodata: float) -> tuple[Path, np.ndarray]:
+    """``guidance`` stored as ``dtype`` (1..100, band 7 1..30 scaled by 1e37 but 100 at row 50, column 50:
+    1e39, beyond float32), band 8's HELD block the declared ``nodata``, MASKED_BLOCK masked: (file, stored)."""
+    with rasterio.open(guidance) as src:
+        stack, profile = src.read().astype(np.float64), src.profile
+    stored = np.round(np.abs(stack) * 1000) % 100 + 1
+    stored[6] = stored[6] % 30 + 1
+    stored[6, 50, 50] = 100
+    stored[7, HELD[0], HELD[1]] = nodata
+    profile.update(dtype=dtype, nodata=nodata)
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(out, "w", **profile) as dst:
+        dst.write(stored.astype(dtype))
+        dst.scales = (1.0,) * 6 + (1e37,) + (1.0,) * 3
+        mask = np.full((120, 120), 255, np.uint8)
+        mask[MASKED_BLOCK] = 0
+        dst.write_mask(mask)
+    return out, stored
+
+
+@pytest.mark.parametrize("dtype,nodata", [("int32", -1.0), ("uint32", 0.0), ("int16", -1.0), ("uint16", 0.0),
+                                          pytest.param("int8", -1.0, marks=pytest.mark.xfail(
+                                              strict=True, reason="GDAL 3.6 reads Int8 as Byte (SIGNEDBYTE): "
+                                              "gdalwarp copies -1 as 255, -5 as 251; not fixed yet")),
+                                          ("uint8", 0.0), ("float32", -9999.0),
+                                          ("float64", -1.0)])
+def test_a_masks_nodata_and_the_declared_nodata_both_stay_nodata(scene, tmp_path: Path, capsys, dtype: str,
+                                                                  nodata: float) -> None:
+    """Review R8 of 4037c63: gdalwarp -srcnodata None -dstnodata N copied an Int32/UInt32 file's N as
+    data shifted off N (-1 to -2, 0 to 1), so its 100 declared-nodata pixels were valid in FIXED.tif.
+    Now, for every type, exactly the masked block, the declared nodata and band 7's 1e39 are NaN;
+    every other pixel keeps its value as groklst read it, and downscale takes FIXED.tif."""
+    lst, guidance = scene
+    bad, stored = typed_masked(guidance, tmp_path / "bad.tif", dtype, nodata)
+    line = refusal(lst, bad, tmp_path, capsys)
+    assert (f"gdalwarp -ot Float64 -srcnodata None -dstnodata nan FILE MASKED.tif (it makes NaN the pixels FILE's "
+            f"mask marks nodata: gdal_calc.py would drop the mask, and they would read as data), then gdal_edit.py "
+            f"-a_nodata {nodata!r} MASKED.tif (it declares FILE's nodata {nodata!r} again, whose pixels gdalwarp "
+            f"copied as data), then gdal_translate -unscale -ot Float64 -a_nodata nan MASKED.tif UNSCALED.tif (") \
+        in line, line
+    require_gdal_tools()
+    values = guidance_values(route_as_printed(line, bad, tmp_path))
+    np.testing.assert_array_equal(np.isnan(values).sum(axis=(1, 2)), [100] * 6 + [101, 200] + [100] * 2)
+    assert np.isnan(values[:, MASKED_BLOCK[0], MASKED_BLOCK[1]]).all()
+    assert np.isnan(values[7, HELD[0], HELD[1]]).all() and np.isnan(values[6, 50, 50])
+    stored[6] *= 1e37
+    kept = ~np.isnan(values)
+    np.testing.assert_array_equal(values[kept], stored[kept])
+    assert np.isfinite(downscaled(lst, tmp_path / "fixed.tif", tmp_path / "out.tif")).mean() > 0.9
