@@ -384,7 +384,8 @@ def _onto_grid_hint(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, m
     its own size ``-r near`` skipped some (11 of 1183 flags between UTM zones 33 and 32). An
     ``uncovered`` mask (one that does not cover the raster) or one with a mask band of its own gets
     ``-dstnodata`` under ``-r near`` (:func:`_unknown_fill`): where the mask declares no nodata, gdalwarp
-    fills what it does not reach or skips with 0, clear. A 0/1 mask that is uncovered, declares a
+    fills what it does not reach or skips with 0, clear; one with a mask band and a nodata gets that nodata
+    and ``-srcnodata None`` (:func:`_mask_band_source`). A 0/1 mask that is uncovered, declares a
     nodata or has a mask band, or whose flags can be negative, is rewritten first (:func:`_strict_flags`)."""
     plain = not (rule.bits or rule.values)
     (rx, ry), (mx, my) = (src.transform.a, -src.transform.e), _mask_res(src, mask)
@@ -406,10 +407,13 @@ def _onto_grid_hint(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, m
         why += _strict_flags_why(mask, filled)
     fill = _unknown_fill(mask, rule) if (uncovered or _own_mask(mask)) and not plain else None
     if fill is not None:
-        target += f"-dstnodata {fill} "
+        target += f"{_mask_band_source(mask)}-dstnodata {fill} "
         invalid = " or marks invalid" if _own_mask(mask) else ""
         why += (f"; -dstnodata {fill}: the part the mask does not reach{invalid} is unknown, which groklst flags, not "
                 "0, clear")
+        if _band_and_nodata(mask):
+            why += ("; -srcnodata None: gdalwarp otherwise ignores a mask band beside a nodata and "
+                    f"copies its invalid pixels as stored; its nodata pixels are copied as {fill}, unknown too")
     left, bottom, right, top = (f"{v:.10g}" for v in src.bounds)
     return (f"use the mask delivered with the data, or {rewrite}{first}warp {'that' if rewrite else 'it'} onto the "
             f"raster's grid: gdalwarp {target}-r {'max' if plain else 'near'} -te {left} {bottom} {right} {top} "
@@ -429,18 +433,22 @@ def _strict_flags(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, mas
     (:func:`_filled_on_own_grid`) with every such pixel a valid 1, and no nodata declared. ``-r max``
     keeps the largest value, so a negative flag (an int16 -32768) beside 0s read 0: a signed or
     float mask is then rewritten as strict 0/1 Byte (gdal_calc.py, ``--overwrite``: it otherwise
-    writes into a mask_known.tif of an earlier try; its nodata 255 no pixel holds)."""
+    writes into a mask_known.tif of an earlier try; its nodata 255 no pixel holds), and so is a copy
+    holding a nodata 0 as stored (its 0s flagged too)."""
     signed = np.dtype(mask.dtypes[0]).kind != "u"
+    zero = _zero_nodata_copied(mask)
     if not (filled or signed):
         return "", ""
     words, source = [], _shell_name(mask_path)
     if filled:
-        words.append(f"copy it on its own grid with its nodata, invalid pixels and what it does not reach as 1 "
-                     f"({_filled_on_own_grid(src, mask, source)})")
+        held = ("invalid pixels and what it does not reach as 1, its nodata as stored" if _band_and_nodata(mask)
+                else "nodata, invalid pixels and what it does not reach as 1")
+        words.append(f"copy it on its own grid with its {held} ({_filled_on_own_grid(src, mask, source)})")
         source = "mask_filled.tif"
-    if signed:
-        words.append(f"rewrite {'that' if filled else 'it'} as 0/1, every non-zero value as 1 (gdal_calc.py -A "
-                     f'{source} --calc="A!=0" --type=Byte --NoDataValue=255 --overwrite --outfile=mask_known.tif)')
+    if signed or zero:
+        calc, also = ("(A!=0)|(A==0)", " and its nodata 0") if zero else ("A!=0", "")
+        words.append(f"rewrite {'that' if filled else 'it'} as 0/1, every non-zero value{also} as 1 (gdal_calc.py -A "
+                     f'{source} --calc="{calc}" --type=Byte --NoDataValue=255 --overwrite --outfile=mask_known.tif)')
         source = "mask_known.tif"
     return ", ".join(words) + ", then ", source
 
@@ -449,7 +457,9 @@ def _filled_on_own_grid(src: rasterio.DatasetReader, mask: rasterio.DatasetReade
     """The gdalwarp command copying the mask (``-r near`` onto its own pixels: values unchanged) over
     the raster's footprint widened to the mask's pixel edges, into mask_filled.tif: ``INIT_DEST=1``
     with ``-dstnodata None`` leaves every pixel gdalwarp does not write (nodata, invalid in the mask
-    band, beyond the mask) a valid 1, which ``-r max`` then counts as a flag."""
+    band, beyond the mask) a valid 1, which ``-r max`` then counts as a flag. A mask with a mask band and a
+    nodata is read with ``-srcnodata None`` (:func:`_mask_band_source`): its nodata pixels are copied as
+    stored, a flag unless 0 (:func:`_zero_nodata_copied`)."""
     t = mask.transform
     bounds = src.bounds
     if mask.crs is not None and src.crs is not None and mask.crs != src.crs:
@@ -460,8 +470,8 @@ def _filled_on_own_grid(src: rasterio.DatasetReader, mask: rasterio.DatasetReade
     r0, r1 = math.floor((t.f - top) / -t.e + tol), math.ceil((t.f - bottom) / -t.e - tol)
     edges = (t.c + c0 * t.a, t.f + r1 * t.e, t.c + c1 * t.a, t.f + r0 * t.e)
     extent = " ".join(f"{v:.10g}" for v in edges)
-    return (f"gdalwarp -overwrite -r near -te {extent} -tr {t.a:.10g} {-t.e:.10g} -dstnodata None -wo INIT_DEST=1 "
-            f"{mask_name} mask_filled.tif")
+    return (f"gdalwarp -overwrite -r near -te {extent} -tr {t.a:.10g} {-t.e:.10g} {_mask_band_source(mask)}"
+            f"-dstnodata None -wo INIT_DEST=1 {mask_name} mask_filled.tif")
 
 
 def _own_mask(mask: rasterio.DatasetReader) -> bool:
@@ -470,14 +480,37 @@ def _own_mask(mask: rasterio.DatasetReader) -> bool:
     return MaskFlags.per_dataset in mask.mask_flag_enums[0]
 
 
+def _band_and_nodata(mask: rasterio.DatasetReader) -> bool:
+    """Whether ``mask`` has a mask band of its own and declares a nodata: groklst flags both, but GDAL
+    3.6's gdalwarp then skips only the nodata and copies what the mask band marks invalid as stored."""
+    return _own_mask(mask) and mask.nodata is not None
+
+
+def _mask_band_source(mask: rasterio.DatasetReader) -> str:
+    """``-srcnodata None`` for a mask with a mask band and a nodata (:func:`_band_and_nodata`), so that
+    gdalwarp skips what the mask band marks invalid (its nodata pixels are then copied as stored); else ""."""
+    return "-srcnodata None " if _band_and_nodata(mask) else ""
+
+
+def _zero_nodata_copied(mask: rasterio.DatasetReader) -> bool:
+    """Whether the copy on the mask's own grid holds its nodata 0 as stored (``-srcnodata None``,
+    :func:`_mask_band_source`): 0 reads as clear, so the 0/1 rewrite must flag it."""
+    return _band_and_nodata(mask) and mask.nodata == 0
+
+
 def _strict_flags_why(mask: rasterio.DatasetReader, filled: bool) -> str:
     """Why the hint rewrites ``mask`` first (:func:`_strict_flags`), in the hint's words."""
     reasons = []
     if filled:
         reasons.append("-r max skips what is unknown or beyond the mask, so a pixel part unknown and part 0 read 0, "
                        "clear")
+    if _band_and_nodata(mask):
+        reasons.append("gdalwarp ignores a mask band beside a nodata unless -srcnodata None, so its invalid pixels "
+                       "read as stored")
     if np.dtype(mask.dtypes[0]).kind != "u":
         reasons.append("-r max keeps the largest value, so a negative flag beside 0s read 0, clear")
+    if _zero_nodata_copied(mask):
+        reasons.append("the nodata 0, copied as stored, reads as clear")
     return f"; rewritten first: {'; '.join(reasons)}"
 
 
@@ -496,12 +529,16 @@ def _footprint_holds(outer: rasterio.coords.BoundingBox, inner: rasterio.coords.
 
 def _unknown_fill(mask: rasterio.DatasetReader, rule: MaskRule) -> str | None:
     """The ``-dstnodata`` that leaves the raster's pixels a warped mask does not reach unknown
-    (flagged), or None where the mask declares a nodata (gdalwarp fills with it). It is a value the
-    rule flags anyway (NaN for a float mask, all bits set or the first of ``--values`` for an
-    integer one), so a mask pixel that holds it is flagged as before, now as unknown."""
+    (flagged), or None where the mask declares a nodata and no mask band (gdalwarp fills with it).
+    With both it is that nodata: under ``-srcnodata None`` (:func:`_mask_band_source`) the nodata
+    pixels are copied as stored, and so still read as nodata. Else it is a value the rule flags
+    anyway (NaN for a float mask, all bits set or the first of ``--values`` for an integer one), so
+    a mask pixel that holds it is flagged as before, now as unknown."""
+    dtype = np.dtype(mask.dtypes[0])
+    if _band_and_nodata(mask):
+        return "nan" if math.isnan(mask.nodata) else _shortest(mask.nodata, dtype)
     if mask.nodata is not None:
         return None
-    dtype = np.dtype(mask.dtypes[0])
     if dtype.kind == "f":
         return "nan"
     if rule.values and not rule.bits:

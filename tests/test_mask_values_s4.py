@@ -95,7 +95,8 @@ def test_a_fill_gdal_tells_apart_is_kept(tmp_path: Path, capsys) -> None:
 
 def hint_commands(line: str) -> list[str]:
     """The hint's commands in order: the bracketed gdalwarp and gdal_calc.py steps, then the last gdalwarp."""
-    steps = re.findall(r"\((gdal(?:warp|_calc\.py) [^()]*? (?:mask_filled\.tif|--outfile=mask_known\.tif))\)", line)
+    quoted = r'(?:[^()"]|"[^"]*")*?'  # a quoted --calc may hold parentheses
+    steps = re.findall(rf"\((gdal(?:warp|_calc\.py) {quoted} (?:mask_filled\.tif|--outfile=mask_known\.tif))\)", line)
     return [*steps, re.search(r"(gdalwarp [^()]*? mask_on_grid\.tif) \(", line).group(1)]
 
 
@@ -333,3 +334,75 @@ def test_a_mask_in_another_crs_flags_every_raster_pixel_it_does_not_wholly_reach
     assert int((~whole).sum()) == 1154
     run_hint(line)
     assert masked_count(capsys, source, tmp_path / "mask_on_grid.tif", "-o", tmp_path / "out.tif") == 1154
+
+
+def band_and_nodata(folder: Path, dtype: str, nodata: float, held: float) -> Path:
+    """QA s4 F20 (review R8): a 20 m mask, 0 (clear) but for one pixel holding its ``nodata`` (``held``
+    there: the raster's row 0, column 0) and one its own mask band marks invalid (row 4, column 4)."""
+    data = np.full((12, 12), held, dtype)
+    data[1, 1] = nodata
+    flags = write(folder / "m.tif", data, nodata=nodata, transform=Affine(20, 0, X0 - 20, 0, -20, Y0 + 20))
+    with rasterio.open(flags, "r+") as dst:
+        valid = np.full((12, 12), 255, np.uint8)
+        valid[6, 6] = 0
+        dst.write_mask(valid)
+    return flags
+
+
+BAND_WHY = "; gdalwarp ignores a mask band beside a nodata unless -srcnodata None, so its invalid pixels read as stored"
+FILLED_BAND = ("copy it on its own grid with its invalid pixels and what it does not reach as 1, its nodata as stored "
+               "(gdalwarp -overwrite -r near -te 396705 5763135 396885 5763315 -tr 20 20 -srcnodata None -dstnodata "
+               "None -wo INIT_DEST=1 m.tif mask_filled.tif), ")
+
+
+@pytest.mark.parametrize("dtype, nodata, calc, masked", [
+    ("uint8", 255, "", 2),  # its nodata 255 copied as stored: a flag under -r max
+    ("int16", -1, "A!=0", 2),  # -1 copied, then rewritten as 1
+    ("uint8", 0, "(A!=0)|(A==0)", 36),  # every 0 is nodata, so every pixel is unknown: flagged
+])
+def test_a_0_1_mask_with_a_mask_band_and_a_held_nodata_keeps_both(tmp_path: Path, capsys, monkeypatch, dtype: str,
+                                                                   nodata: int, calc: str, masked: int) -> None:
+    """GDAL 3.6's gdalwarp used the nodata and ignored the mask band, so the invalid pixel was copied as
+    its stored 0, clear: 1 of 2 flagged, exit 0. ``-srcnodata None`` makes it honour the mask band; the
+    nodata pixels then copied as stored flag (rewritten as 1 where they would not)."""
+    monkeypatch.chdir(tmp_path)
+    band_and_nodata(tmp_path, dtype, nodata, held=1 if nodata == 0 else 0)
+    source = lst(tmp_path, shape=(6, 6))
+    capsys.readouterr()
+    assert mask(source, "m.tif", "-o", tmp_path / "out.tif") == 2
+    line = capsys.readouterr().err.strip()
+    also = " and its nodata 0" if nodata == 0 else ""
+    rewrite = (f'rewrite that as 0/1, every non-zero value{also} as 1 (gdal_calc.py -A mask_filled.tif --calc="{calc}" '
+               "--type=Byte --NoDataValue=255 --overwrite --outfile=mask_known.tif), ") if calc else ""
+    whys = BAND_WHY + (NEGATIVE_WHY if dtype == "int16" else "")
+    whys += "; the nodata 0, copied as stored, reads as clear" if nodata == 0 else ""
+    assert (f"(hint: use the mask delivered with the data, or {FILLED_BAND}{rewrite}then warp that onto the raster's "
+            "grid: gdalwarp -r max -te 396705 5763135 396885 5763315 -tr 30 30 "
+            f"{'mask_known' if calc else 'mask_filled'}.tif mask_on_grid.tif (max: a pixel is flagged when any mask "
+            f"pixel in it is; rewritten first: {UNKNOWN_WHY}{whys}))") in line, line
+    run_hint(line)
+    with rasterio.open("mask_on_grid.tif") as warped:
+        assert np.count_nonzero(warped.read(1, masked=True).filled(1)) == masked
+    if masked < 36:  # all 36 flagged: groklst writes nothing (exit 3), as on the mask itself
+        assert masked_count(capsys, source, tmp_path / "mask_on_grid.tif", "-o", tmp_path / "out.tif") == masked
+
+
+@pytest.mark.parametrize("dtype, nodata, fill", [("uint8", 255, "255"), ("float32", -999.9, "-999.9")])
+def test_a_class_mask_with_a_mask_band_and_a_held_nodata_keeps_both(tmp_path: Path, capsys, monkeypatch, dtype: str,
+                                                                     nodata: float, fill: str) -> None:
+    """``--values 9``: no -dstnodata was given where the mask declares a nodata, and gdalwarp ignored the
+    mask band, so the invalid pixel was copied as 0, clear (1 of 2). Now ``-srcnodata None -dstnodata``
+    the mask's nodata: the invalid pixel is written as nodata, the nodata pixel copied as it."""
+    monkeypatch.chdir(tmp_path)
+    band_and_nodata(tmp_path, dtype, nodata, held=0)
+    source = lst(tmp_path, shape=(6, 6))
+    capsys.readouterr()
+    assert mask(source, "m.tif", "--values", "9", "-o", tmp_path / "out.tif") == 2
+    line = capsys.readouterr().err.strip()
+    assert (f"warp it onto the raster's grid: gdalwarp -srcnodata None -dstnodata {fill} -r near -te 396705 5763135 "
+            f"396885 5763315 -tr 15 15 m.tif mask_on_grid.tif (near, ") in line, line
+    assert (f"; -srcnodata None: gdalwarp otherwise ignores a mask band beside a nodata and copies its invalid pixels "
+            f"as stored; its nodata pixels are copied as {fill}, unknown too))") in line, line
+    run_hint(line)
+    assert masked_count(capsys, source, tmp_path / "mask_on_grid.tif", "--values", "9", "-o",
+                        tmp_path / "out.tif") == 2
