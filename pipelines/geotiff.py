@@ -315,14 +315,15 @@ class FileFacts:
     float64: bool = False  # a band is float64: only there can an unscaled finite value lie beyond float32's range
     whole_bands: tuple[int, ...] = ()  # bands scaled (not 1) whose every valid pixel read is beyond: wrong scale
     masked: bool = False  # an internal/.msk mask or alpha marks nodata: gdal_calc.py and -unscale would drop it
+    int8: bool = False  # a band is Int8, which GDAL 3.6 and older read as unsigned bytes (-1 as 255)
 
     def rewrite(self) -> str:
         """The command(s) making NaN (nodata) of exactly the values groklst refuses, in every band
         and also in parts not read yet, and what they lose: a file whose nodata is a mask (or
         alpha) first gets it written as NaN in a Float64 copy (:meth:`_unmask`), which gdal_calc.py keeps."""
-        if not self.masked:
-            return self._route("FILE", typed=True)
-        return f"{self._unmask()}, then {self._route('MASKED.tif', typed=False)}"
+        route = (self._route("FILE", typed=True) if not self.masked
+                 else f"{self._unmask()}, then {self._route('MASKED.tif', typed=False)}")
+        return route + (f" ({INT8_NOTE})" if self.int8 else "")
 
     def _unmask(self) -> str:
         """The gdalwarp command (GDAL 3.6: the same grid, nearest neighbour, stored values, scale/offset,
@@ -387,7 +388,7 @@ def _file_facts(src: rasterio.DatasetReader, window: Window, path: str | os.Path
     masked = any(masks & set(flags) for flags in src.mask_flag_enums)
     return FileFacts(declared[0] if declared else None, frozenset(unusable), scaling, calc_type, units,
                      tuple(beyond_bands), any(t.kind == "f" and t.itemsize >= 8 for t in kinds), tuple(whole_bands),
-                     masked)
+                     masked, any(t == np.int8 for t in kinds))
 
 
 def _declared_scaling(src: rasterio.DatasetReader, band: int) -> tuple[float, float]:
@@ -397,6 +398,9 @@ def _declared_scaling(src: rasterio.DatasetReader, band: int) -> tuple[float, fl
     offset = float(src.offsets[band - 1]) if src.offsets else 0.0
     return (scale, offset) if scale != 0 and math.isfinite(scale) and math.isfinite(offset) else (1.0, 0.0)
 
+
+INT8_NOTE = ("run them with GDAL 3.7 or later: GDAL 3.6 and older read FILE's Int8 bands as unsigned bytes, "
+             "so -1 becomes the valid value 255 and its nodata is missed")
 
 # No --NoDataValue=nan in these hints: gdal_calc.py (GDAL 3.6) blends its output nodata in as
 # nodata * 0, which with NaN makes every pixel NaN. Its default nodata is the output type's

@@ -202,6 +202,17 @@ def _run_settings(path: Path, data: dict[str, Any], kind: str) -> dict[str, Any]
     settings = dict(_train_table(path, data, kind, record=RUN_RECORD_KEYS))
     if isinstance(data.get("requested_device"), str):
         settings["device"] = data["requested_device"]
+    return _without_default_schedule(settings)
+
+
+def _without_default_schedule(settings: dict[str, Any]) -> dict[str, Any]:
+    """A run's settings without its record of the default schedule (``stretch_last_cycle`` true:
+    the ``restart_every`` it holds was derived from its ``iters``), which the new run derives
+    again: the same with the same ``--iters``, its own with another (kept, ``--config
+    RUN/config.json --iters 16`` trained cycles of 2 and stretched the fourth to 10). Only a run's
+    own record is read so; a ``restart_every`` a hand-made file sets is kept."""
+    if settings.get("stretch_last_cycle") is True:
+        return {k: v for k, v in settings.items() if k not in ("restart_every", "stretch_last_cycle")}
     return settings
 
 
@@ -216,22 +227,9 @@ def _lower_case_choices(settings: dict[str, Any]) -> dict[str, Any]:
             for key, value in settings.items()}
 
 
-def _schedule_rederived(file_settings: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-    """``file_settings`` without a run's record of the default schedule (``stretch_last_cycle``
-    true and a ``restart_every`` equal to the default for its ``iters``: derived, not chosen; a
-    ``restart_every`` a file sets otherwise is kept) when the command line gives
-    ``--restart-every`` or ``--iters``: the new run derives its own, as it would without the file
-    (``--config RUN/config.json --iters 16`` kept cycles of 2 and stretched the fourth to 10)."""
-    derived = file_settings.get("restart_every") == default_restart_every(file_settings.get("iters", DEFAULT_ITERS))
-    if file_settings.get("stretch_last_cycle") is True and derived and {"restart_every", "iters"} & given.keys():
-        return {k: v for k, v in file_settings.items() if k not in ("restart_every", "stretch_last_cycle")}
-    return file_settings
-
-
 def merge_config(file_settings: dict[str, Any], cli_settings: dict[str, Any]) -> TrainConfig:
     """Defaults, overridden by the file, overridden by options given on the command line."""
-    given = {k: v for k, v in cli_settings.items() if v is not None}
-    merged = {**_schedule_rederived(file_settings, given), **given}
+    merged = {**file_settings, **{k: v for k, v in cli_settings.items() if v is not None}}
     try:
         return TrainConfig(**merged)
     except TypeError as exc:

@@ -458,3 +458,15 @@ def test_a_masks_nodata_and_the_declared_nodata_both_stay_nodata(scene, tmp_path
     kept = ~np.isnan(values)
     np.testing.assert_array_equal(values[kept], stored[kept])
     assert np.isfinite(downscaled(lst, tmp_path / "fixed.tif", tmp_path / "out.tif")).mean() > 0.9
+
+
+def test_an_int8_file_is_told_its_commands_need_gdal_3_7(scene, tmp_path: Path, capsys) -> None:
+    """Review R9: GDAL 3.6 reads Int8 as unsigned bytes, so the printed route turned an Int8 file's
+    nodata -1 into the valid 255 (downscale exit 0) without a word: the hint now says so."""
+    lst, guidance = scene
+    bad, _ = typed_masked(guidance, tmp_path / "bad.tif", "int8", -1.0)
+    line = refusal(lst, bad, tmp_path, capsys)
+    assert (" (run them with GDAL 3.7 or later: GDAL 3.6 and older read FILE's Int8 bands as unsigned bytes, so -1 "
+            "becomes the valid value 255 and its nodata is missed)") in line, line
+    bad16, _ = typed_masked(guidance, tmp_path / "bad16.tif", "int16", -1.0)
+    assert "Int8" not in refusal(lst, bad16, tmp_path, capsys)

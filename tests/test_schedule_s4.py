@@ -18,10 +18,10 @@ from pipelines.checkpoint import load_checkpoint
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.dataset import open_prepared
 from pipelines.evaluate import evaluate
-from pipelines.run_layout import CONFIG_FILE, LAST, METRICS_FILE, STATE
+from pipelines.run_layout import CONFIG_FILE, LAST, METRICS_FILE, RUN_FORMAT, STATE
 from pipelines.sample_scene import generate_scene, write_scene
 from pipelines.train import CosineCycles, Limits, fit
-from pipelines.train_config import TrainConfig, default_restart_every, merge_config
+from pipelines.train_config import TrainConfig, default_restart_every, merge_config, read_config_file
 from tests.conftest import prepare_generated_dataset
 from tests.test_train import CLI_TRAIN, SCALE, FakeSource, config
 
@@ -198,17 +198,26 @@ def test_a_run_too_short_for_cycles_of_two_has_one_cycle(iters: int, period: int
     assert lrs[-1] == min(lrs)  # the last step has the lowest rate
 
 
-def test_a_runs_record_of_the_default_schedule_is_derived_again_from_new_settings() -> None:
+def test_a_runs_record_of_the_default_schedule_is_derived_again_from_new_settings(tmp_path: Path) -> None:
     """Review R7: `--config RUN/config.json --iters 16` kept the file's cycles of 2 and stretched the
-    fourth to 10; `--restart-every 3` over it kept the stretch and gave no warning."""
-    record = {"iters": 10, "restart_every": 2, "stretch_last_cycle": True}
+    fourth to 10; `--restart-every 3` over it kept the stretch and gave no warning. Review R8/R9: a
+    restart_every a hand-made file sets (beside stretch_last_cycle, or equal to a quarter of its
+    iters) is kept: only a run's own config.json is read as a record of the default."""
+    def settings(train: dict, run: bool) -> dict:
+        path = tmp_path / ("config.json" if run else "hand.json")
+        path.write_text(json.dumps({"format": RUN_FORMAT, "train": train} if run else train))
+        return read_config_file(path)
+
+    record = settings({"iters": 10, "restart_every": 2, "stretch_last_cycle": True}, run=True)
     longer = merge_config(record, {"iters": 16, "restart_every": None})
     assert (longer.restart_every, longer.stretch_last_cycle, longer.final_cycle()) == (4, True, None)
     given = merge_config(record, {"restart_every": 3})
     assert (given.restart_every, given.stretch_last_cycle, given.partial_cycle()[0]) == (3, False, 1)
     same = merge_config(record, {})
     assert (same.restart_every, same.stretch_last_cycle, same.final_cycle()) == (2, True, (6, 4))
-    older = merge_config({"iters": 10, "restart_every": 2}, {"iters": 16})  # a record without the key
+    older = merge_config(settings({"iters": 10, "restart_every": 2}, run=True), {"iters": 16})  # no key: older
     assert (older.restart_every, older.stretch_last_cycle) == (2, False)
-    chosen = merge_config({"restart_every": 5, "stretch_last_cycle": True}, {"iters": 40})  # review R8: a hand-made file
-    assert (chosen.restart_every, chosen.stretch_last_cycle, chosen.final_cycle()) == (5, True, (15, 25))
+    for hand in ({"restart_every": 5, "stretch_last_cycle": True}, {"iters": 20, "restart_every": 5,
+                                                                     "stretch_last_cycle": True}):
+        chosen = merge_config(settings(hand, run=False), {"iters": 40})
+        assert (chosen.restart_every, chosen.stretch_last_cycle, chosen.final_cycle()) == (5, True, (15, 25))

@@ -85,16 +85,16 @@ def test_a_run_recorded_before_its_process_count_resumes(dataset: Path, saved_ru
 def test_fit_refuses_a_state_saved_with_another_process_count(tmp_path: Path) -> None:
     """The library's resume checks the count the state was saved with, for callers of fit."""
     source = FakeSource()
-    fit(source, config(iters=2), tmp_path)
+    fit(source, config(iters=2, restart_every=2), tmp_path)  # one schedule for both: the count is what differs
     state = torch.load(tmp_path / STATE, map_location="cpu", weights_only=True)
     torch.save({**state, "world_size": 4}, tmp_path / STATE)
     with pytest.raises(InputError) as refused:
-        fit(source, config(iters=4), tmp_path, resume=True)
+        fit(source, config(iters=4, restart_every=2), tmp_path, resume=True)
     assert str(refused.value) == (f"{tmp_path / STATE}: the run was trained with 4 process(es), not 1: another "
                                   "count trains on another data order (hint: resume it with 4 process(es) in all)")
     del state["world_size"]  # a state saved before the count was: resumed as before
     torch.save(state, tmp_path / STATE)
-    assert fit(source, config(iters=4), tmp_path, resume=True).iteration == 4
+    assert fit(source, config(iters=4, restart_every=2), tmp_path, resume=True).iteration == 4
 
 
 def test_torchrun_resume_of_a_single_process_run_is_refused(dataset: Path, saved_run: Path,
