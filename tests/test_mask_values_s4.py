@@ -240,17 +240,23 @@ def test_the_rule_and_a_fill_clash_print_values_in_full(tmp_path: Path, capsys) 
             "or give a value outside the data's range 250..300.0001)") in capsys.readouterr().err
 
 
+def mask_with_invalid_block(folder: Path, dtype: str) -> Path:
+    """A 20 m all-0 mask over the raster whose mask band marks 3 x 3 pixels (100-160 m) invalid."""
+    flags = write(folder / "m.tif", np.zeros((15, 15), dtype), transform=Affine(20, 0, X0, 0, -20, Y0))
+    with rasterio.open(flags, "r+") as dst:
+        valid = np.full((15, 15), 255, np.uint8)
+        valid[5:8, 5:8] = 0
+        dst.write_mask(valid)
+    return flags
+
+
 @pytest.mark.parametrize("dtype", ["uint8", "int16"])
 def test_the_warp_hint_flags_what_the_mask_band_marks_invalid(tmp_path: Path, capsys, monkeypatch, dtype: str) -> None:
     """QA s4 F18 (R6 rep1): a 20 m all-0 mask whose internal mask band marks 3 x 3 pixels (100-160 m)
     invalid. groklst flags the raster pixels over them on the raster's grid (9), but gdal_calc.py and
     a plain gdalwarp ignore a mask band: 0 flagged. The mask is now copied with them as 1 first."""
     monkeypatch.chdir(tmp_path)
-    flags = write(tmp_path / "m.tif", np.zeros((15, 15), dtype), transform=Affine(20, 0, X0, 0, -20, Y0))
-    with rasterio.open(flags, "r+") as dst:
-        valid = np.full((15, 15), 255, np.uint8)
-        valid[5:8, 5:8] = 0
-        dst.write_mask(valid)
+    flags = mask_with_invalid_block(tmp_path, dtype)
     source = lst(tmp_path, shape=(10, 10))
     capsys.readouterr()
     assert mask(source, flags, "-o", tmp_path / "out.tif") == 2
@@ -268,11 +274,7 @@ def test_a_class_mask_with_a_mask_band_leaves_its_invalid_pixels_unknown(tmp_pat
     """The same for a class mask (--values 3, -r near): gdalwarp skips what the mask band marks invalid
     and wrote 0 there, clear; -dstnodata 3 leaves those pixels unknown (flagged)."""
     monkeypatch.chdir(tmp_path)
-    flags = write(tmp_path / "m.tif", np.zeros((15, 15), np.uint8), transform=Affine(20, 0, X0, 0, -20, Y0))
-    with rasterio.open(flags, "r+") as dst:
-        valid = np.full((15, 15), 255, np.uint8)
-        valid[5:8, 5:8] = 0
-        dst.write_mask(valid)
+    flags = mask_with_invalid_block(tmp_path, "uint8")
     source = lst(tmp_path, shape=(10, 10))
     capsys.readouterr()
     assert mask(source, flags, "--values", "3", "-o", tmp_path / "out.tif") == 2
