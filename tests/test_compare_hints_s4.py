@@ -41,10 +41,15 @@ def piped_compare(folder: Path, reference: str, candidate: str, *options: str) -
     return subprocess.run(["bash", "-c", command], cwd=folder, capture_output=True, text=True)
 
 
-def test_a_streamed_reference_is_saved_to_a_file_before_gdalsrsinfo_reads_it(tmp_path: Path) -> None:
-    raster(tmp_path / "ref.tif", np.full((20, 20), 300.0), origin=(X0, Y0), crs=CUSTOM)
+def custom_crs_pair(folder: Path) -> None:
+    """``ref.tif`` in a CRS without an EPSG code and ``cand.tif`` in EPSG:32632 over it (nodata -9999)."""
+    raster(folder / "ref.tif", np.full((20, 20), 300.0), origin=(X0, Y0), crs=CUSTOM)
     (x,), (y,) = rasterio.warp.transform(CUSTOM, CRS.from_epsg(32632), [X0], [Y0])
-    raster(tmp_path / "cand.tif", np.full((30, 30), 300.0), origin=(round(x) - 150, round(y) + 150), nodata=-9999.0)
+    raster(folder / "cand.tif", np.full((30, 30), 300.0), origin=(round(x) - 150, round(y) + 150), nodata=-9999.0)
+
+
+def test_a_streamed_reference_is_saved_to_a_file_before_gdalsrsinfo_reads_it(tmp_path: Path) -> None:
+    custom_crs_pair(tmp_path)
     refused = piped_compare(tmp_path, "ref.tif", "cand.tif")
     assert refused.returncode == 2, refused.stderr
     line = refused.stderr.strip()
@@ -114,10 +119,7 @@ def test_files_under_dev_shm_are_named_in_the_hint_not_saved_from_a_stream(tmp_p
     and 'IN.tif': /dev/shm is tmpfs, its files are read and written like any other."""
     folder = Path(tempfile.mkdtemp(dir="/dev/shm"))
     try:
-        raster(folder / "ref.tif", np.full((20, 20), 300.0), origin=(X0, Y0), crs=CUSTOM)
-        (x,), (y,) = rasterio.warp.transform(CUSTOM, CRS.from_epsg(32632), [X0], [Y0])
-        raster(folder / "cand.tif", np.full((30, 30), 300.0), origin=(round(x) - 150, round(y) + 150),
-               nodata=-9999.0)
+        custom_crs_pair(folder)
         done = subprocess.run([*shlex.split(GROKLST), "-q", "compare", "ref.tif", "cand.tif"], cwd=folder,
                               capture_output=True, text=True)
         assert done.returncode == 2, done.stderr
@@ -211,9 +213,7 @@ def test_members_of_two_archives_with_one_name_are_warped_to_two_files(tmp_path:
 def test_when_both_rasters_are_streamed_the_hint_names_each_stream(tmp_path: Path) -> None:
     """``cat ref.tif | groklst compare /dev/stdin <(cat cand.tif)`` said 'save the reference's stream ... and
     save the stream': which one was left to guess."""
-    raster(tmp_path / "ref.tif", np.full((20, 20), 300.0), origin=(X0, Y0), crs=CUSTOM)
-    (x,), (y,) = rasterio.warp.transform(CUSTOM, CRS.from_epsg(32632), [X0], [Y0])
-    raster(tmp_path / "cand.tif", np.full((30, 30), 300.0), origin=(round(x) - 150, round(y) + 150), nodata=-9999.0)
+    custom_crs_pair(tmp_path)
     refused = piped_compare(tmp_path, "ref.tif", "<(cat cand.tif)")
     assert refused.returncode == 2, refused.stderr
     line = refused.stderr.strip()
