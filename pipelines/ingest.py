@@ -60,7 +60,7 @@ from pipelines.saturation import (
 )
 from pipelines.lst_values import LstDecoding
 from pipelines.percent import percent, percent_pair
-from pipelines.product_ingest import check_lst_method
+from pipelines.product_ingest import check_lst_method, tis_bands_read
 from pipelines.tis_image import open_tis, raster_label
 from pipelines.units import Units
 from pipelines.warping import grid_rows, strip_height, warp_bands
@@ -89,6 +89,27 @@ ProgressCallback = Callable[[int, int, str], None]  # (done, total, what)
 
 class IngestWarning(UserWarning):
     """Something the user should know about an ingested scene (e.g. no DEM given)."""
+
+
+SAMPLED_BLOCKS = 16  # blocks of a band read spread over its file before all are: a live band shows data in one
+
+
+def _holds_data(dn: np.ndarray) -> bool:
+    """Whether DN hold a pixel that is not fill (0, or NaN in a float file)."""
+    return bool((np.isfinite(dn) & (dn != 0)).any())
+
+
+def band_holds_data(src: rasterio.DatasetReader, band: int, sampled: bool) -> bool:
+    """Whether ``band`` of ``src`` holds a pixel other than fill, read block by block (memory
+    flat): with ``sampled``, in :data:`SAMPLED_BLOCKS` blocks spread over the file (cheap; False
+    proves nothing), else in every block up to the first with data (False proves the band is fill)."""
+    windows = [window for _, window in src.block_windows(band)]
+    if sampled:
+        windows = windows[::max(len(windows) // SAMPLED_BLOCKS, 1)][:SAMPLED_BLOCKS]
+    try:
+        return any(_holds_data(src.read(band, window=window)) for window in windows)
+    except (RasterioError, CPLE_BaseError) as exc:
+        raise unreadable(src.name, exc) from exc
 
 
 def _warp(src: rasterio.DatasetReader, band: int, grid: Grid, src_nodata: float | None,
@@ -146,9 +167,11 @@ def product_folders(paths: Sequence[Path], patterns: sdgsat.ProductPatterns = sd
     return found
 
 
-def find_products(paths: Sequence[Path], patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS) -> list[sdgsat.Product]:
-    """The products of :func:`product_folders`, read; a folder given twice is one product."""
-    products = [sdgsat.read_product(folder, patterns) for folder in product_folders(paths, patterns)]
+def find_products(paths: Sequence[Path], patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS,
+                  tis_read: tuple[int, ...] = sdgsat.TIS_BANDS) -> list[sdgsat.Product]:
+    """The products of :func:`product_folders`, read (of TIS, only the bands ``tis_read`` must be
+    there, see :func:`pipelines.sdgsat.read_product`); a folder given twice is one product."""
+    products = [sdgsat.read_product(folder, patterns, tis_read) for folder in product_folders(paths, patterns)]
     unique = {p.folder.resolve(): p for p in reversed(products)}
     return [p for p in products if unique[p.folder.resolve()] is p]
 
@@ -369,6 +392,18 @@ class _Mii:
             any_band |= covered
         self.uncovered += int((inside & ~any_band).sum())
 
+    def check_bands_not_fill(self) -> None:
+        """Refuse before the write pass a guidance band that every camera's file holds as fill
+        alone (DN 0): the write pass would refuse it only at its end (:meth:`check_bands_present`,
+        still the exact check: a band with data outside the LST alone is left to it). Cheap for a
+        live band: sampled blocks find its data; only a band they find none in is read through,
+        stopping at its first data. Red and NIR are judged by the first pass (:func:`_ndmvi_minima`)."""
+        dead = [band for band in MII_GUIDANCE_BANDS if band not in (RED, NIR)
+                and not any(band_holds_data(src, band, sampled=True) for src in self.srcs)
+                and not any(band_holds_data(src, band, sampled=False) for src in self.srcs)]
+        if dead:
+            raise self.dead_band_error(dead)
+
     def check_bands_present(self) -> None:
         """Refuse a guidance band no camera has data in under any of the thermal data (a dead or
         missing band, all fill): written, it would leave a downscaled LST nodata everywhere."""
@@ -423,9 +458,23 @@ class _Mii:
                                for b, n in gaps.items() if b != worst and n > 0)
         if others:
             line += f" ({others})"
+        dead = self._cameras_dead_in(worst)
+        where = (f"only fill in {' and '.join(dead)}" if dead
+                 else ", ".join(Path(src.name).name for src in self.srcs))
         warnings.warn(f"{line}: it is nodata there, and so is a downscaled LST; is {name} dead in one camera? "
-                      f"({', '.join(Path(src.name).name for src in self.srcs)})", IngestWarning, stacklevel=4)
+                      f"({where})", IngestWarning, stacklevel=4)
         return line
+
+    def _cameras_dead_in(self, band: int) -> list[str]:
+        """The cameras (letter and file) whose file holds ``band`` as fill alone though another
+        guidance band of theirs has data: the band is dead there (a camera all fill is absent, not
+        its band). The cameras are merged before pixels are counted, so their files are read for it."""
+        def alive(src: rasterio.DatasetReader, other: int) -> bool:
+            return band_holds_data(src, other, sampled=True) or band_holds_data(src, other, sampled=False)
+
+        return [f"camera {chr(65 + n)} {Path(src.name).name}" for n, src in enumerate(self.srcs)
+                if not band_holds_data(src, band, sampled=False)
+                and any(alive(src, other) for other in MII_GUIDANCE_BANDS if other != band)]
 
     def _cameras_report(self, thermal: str, effect: str) -> str | None:
         """The cameras' gap, if any: LST pixels with thermal data no camera has data under in any band."""
@@ -659,7 +708,7 @@ class _TisLst:
     @property
     def bands(self) -> tuple[int, ...]:
         """The TIS bands the method reads: B2 and B3 for the split window, B2 alone otherwise."""
-        return (2, 3) if self.method == "split-window" else (2,)
+        return tis_bands_read(self.method)
 
     def _check_gains(self) -> None:
         """Refuse a calib.xml without a gain for a band the method reads (before any work)."""
@@ -948,7 +997,7 @@ def ingest_product(
     check_lst_method(method)
     saturation.check()
     config = lst_retrieval.load_config(retrieval_config)
-    products = find_products(product_dirs, patterns)
+    products = find_products(product_dirs, patterns, tis_bands_read(method))
     mii_product = _pick(products, "MII", needed=True)
     tis = _pick(products, "TIS", needed=lst is None)
     check_one_acquisition(tis if lst is None else None, mii_product)
@@ -995,6 +1044,7 @@ def ingest_product(
         total = 2 * len(strips)
         report(0, total, "NDMVI minima")
         red_min, nir_min = _ndmvi_minima(mii, strips)
+        mii.check_bands_not_fill()
         report(len(strips), total, "guidance and LST")
 
         common = {"generator": GENERATOR, "mii_source": source_tag(mii_product.folder), "ratio": str(ratio),

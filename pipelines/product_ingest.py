@@ -52,6 +52,12 @@ def ingest_finished(lst_path: Path, guidance_path: Path) -> bool:
     return lst_done and guidance_done
 
 
+def tis_bands_read(method: str) -> tuple[int, ...]:
+    """The TIS bands an LST ``method`` reads: B2 and B3 for the split window, B2 alone otherwise
+    (only these need an image and a gain)."""
+    return (2, 3) if method == "split-window" else (2,)
+
+
 def check_lst_method(method: str) -> None:
     """Refuse a retrieval method groklst does not have."""
     if method not in LST_METHODS:

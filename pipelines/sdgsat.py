@@ -58,6 +58,7 @@ import numpy as np
 from pipelines.errors import GroklstWarning, InputError
 
 SENSORS = ("TIS", "MII")
+TIS_BANDS = (1, 2, 3)
 ALL_SENSORS = ("TIS", "MII", "GIU")  # SDGSAT-1's imagers; GIU (glimmer) is not read
 
 # How far apart the meta.xml times of one acquisition's TIS and MII products may be. The two
@@ -139,6 +140,7 @@ class Product:
     meta: Path | None = None  # the meta.xml read, None when the folder has none
     calib: Path | None = None  # the calib.xml read
     recorded: date | None = None  # the meta.xml's time: a datetime when it gives the time of day
+    tis_bands: tuple[int, ...] = ()  # the TIS band of each of ``images`` when delivered one per band
 
     @property
     def imaged_on(self) -> date | None:
@@ -149,7 +151,7 @@ class Product:
     @property
     def tis_per_band(self) -> bool:
         """Whether the imagery is TIS delivered one image per band (challenge data)."""
-        return self.sensor == "TIS" and len(self.images) > 1
+        return self.sensor == "TIS" and (bool(self.tis_bands) or len(self.images) > 1)
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -214,11 +216,14 @@ def find_text(root: ET.Element, names: tuple[str, ...]) -> str | None:
     return None
 
 
-def parse_calibration(path: Path, sensor: str, patterns: ProductPatterns = PATTERNS) -> Calibration:
+def parse_calibration(path: Path, sensor: str, patterns: ProductPatterns = PATTERNS,
+                      read: tuple[int, ...] | None = None) -> Calibration:
     """Gains and biases for ``sensor`` from a calib.xml, found by tag name under the sensor's
     section (``RADIOMETRIC_CALIBRATION/<sensor>/VERSION``), or anywhere in a file that has no
     sensor section at all. A file with other sensors' sections but not this one is refused:
-    it is another product's calibration, and its gains would calibrate this scene."""
+    it is another product's calibration, and its gains would calibrate this scene. Only the
+    gains of the bands ``read`` (default: all) must be positive; another band's is left out
+    (TIS B3 for a single-channel LST, which never reads it)."""
     root = read_xml(path)
     scope = _sensor_sections(path, root, sensor, patterns)
     _check_one_version(path, sensor, scope, patterns)
@@ -227,8 +232,10 @@ def parse_calibration(path: Path, sensor: str, patterns: ProductPatterns = PATTE
         for kind, pattern in (("gain", patterns.gain_tag), ("bias", patterns.bias_tag)):
             match = re.match(pattern, _local(element.tag), flags=re.IGNORECASE)
             if match and element.text and element.text.strip():
-                value = _coefficient(path, _local(element.tag), element.text.strip(), kind)
-                found[kind].setdefault(int(match.group(1)), []).append(value)
+                band = int(match.group(1))
+                positive = kind == "gain" and (read is None or band in read)
+                value = _coefficient(path, _local(element.tag), element.text.strip(), kind, positive)
+                found[kind].setdefault(band, []).append(value)
     if not found["gain"]:
         raise InputError(path, f"no {sensor} RADIANCE_GAIN_BAND_n tags", "is this the calib.xml of the product?")
     for kind, values in found.items():
@@ -243,7 +250,7 @@ def parse_calibration(path: Path, sensor: str, patterns: ProductPatterns = PATTE
         raise InputError(path, f"no {sensor} RADIANCE_BIAS_BAND_{unbiased[0]} for the gain of band "
                                f"{unbiased[0]}", "is the calib.xml damaged? take it from the original delivery, or "
                                "adapt pipelines.sdgsat.PATTERNS.bias_tag for a variant that names it differently")
-    gains = {band: v[0] for band, v in found["gain"].items()}
+    gains = {band: v[0] for band, v in found["gain"].items() if v[0] > 0.0}
     biases = {band: found["bias"][band][0] for band in gains}
     return Calibration(gains, biases)
 
@@ -311,15 +318,15 @@ def _version_label(version: ET.Element, number: int, patterns: ProductPatterns) 
     return f"VERSION #{number} {notes[0]!r}" if notes else f"VERSION #{number}"
 
 
-def _coefficient(path: Path, tag: str, text: str, kind: str) -> float:
-    """A calibration value, refused unless finite (and, for a gain, positive): a zero gain
-    would silently make every radiance equal the bias."""
+def _coefficient(path: Path, tag: str, text: str, kind: str, positive: bool) -> float:
+    """A calibration value, refused unless finite (and, where ``positive``, above zero): a zero
+    gain would silently make every radiance equal the bias."""
     try:
         value = float(text)
     except ValueError as exc:
         raise InputError(path, f"{tag} is not a number: {text!r}") from exc
-    if not math.isfinite(value) or (kind == "gain" and value <= 0.0):
-        need = "a positive finite number" if kind == "gain" else "a finite number"
+    if not math.isfinite(value) or (positive and value <= 0.0):
+        need = "a positive finite number" if positive else "a finite number"
         raise InputError(path, f"{tag} is {text}; a radiance {kind} must be {need}",
                          "is the calib.xml damaged? take it from the original delivery")
     return value
@@ -397,37 +404,67 @@ def _day(moment: date | None) -> date | None:
     return moment.date() if isinstance(moment, datetime) else moment
 
 
-_ZONE = re.compile(r"(?:UTC|GMT)?\s*(?P<sign>[+-])(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?|Z|UTC|GMT", re.IGNORECASE)
+# A zone suffix: ``Z``/``UTC``/``GMT``, or an offset with an optional UTC/GMT prefix written
+# ``+08:00``, ``+8:00``, ``+08``, ``+8`` (hours[:minutes]) or ``+0800``, ``+800`` (HHMM, HMM).
+_ZONE = re.compile(r"(?:(?:UTC|GMT)\s*)?(?P<sign>[+-])(?:(?P<hours>\d{1,2})(?::(?P<minutes>\d{2}))?"
+                   r"|(?P<hhmm>\d{3,4}))|Z|UTC|GMT", re.IGNORECASE)
+_CLOCK = re.compile(r"(?:19|20)\d{2}-?\d{2}-?\d{2}[ T_](\d{2}):?(\d{2}):?(\d{2})(\.\d+)?(?P<zone>.*)", re.IGNORECASE)
+MAX_ZONE_OFFSET = timedelta(hours=14)  # the farthest any time zone is from UTC (Kiribati, +14:00)
 
 
 def _zone(text: str | None) -> timezone | None:
-    """The zone a time's suffix gives (``Z``, ``UTC``, ``+08:00``, ``+0800``, ``-05``, ``+8``,
-    ``UTC+8``, ``GMT+08:00``), else None."""
-    match = _ZONE.fullmatch(text or "")
+    """The zone a time's suffix gives (``Z``, ``UTC``, ``+08:00``, ``+0800``, ``+800``, ``-0530``,
+    ``-05``, ``+8``, ``UTC+8``, ``GMT+08:00``), else None (also for an offset no zone has)."""
+    match = _ZONE.fullmatch((text or "").strip())
     if not match:
         return None
     if match.group("sign") is None:
         return timezone.utc
-    offset = timedelta(hours=int(match.group("hours")), minutes=int(match.group("minutes") or 0))
+    hhmm = match.group("hhmm")
+    hours, minutes = (hhmm[:-2], hhmm[-2:]) if hhmm else (match.group("hours"), match.group("minutes") or "0")
+    offset = timedelta(hours=int(hours), minutes=int(minutes))
+    if int(minutes) >= 60 or offset > MAX_ZONE_OFFSET:
+        return None
     return timezone(-offset if match.group("sign") == "-" else offset)
+
+
+def _unread_zone(text: str | None) -> str | None:
+    """What follows the time of day in a meta.xml time when it is not a zone :func:`_zone` reads
+    (``CST``, ``+2500``), else None: such a time is compared by its date alone."""
+    clock = _CLOCK.match((text or "").strip())
+    zone = clock.group("zone").strip() if clock else ""
+    return zone if zone and _zone(zone) is None else None
 
 
 def _parse_time(text: str | None) -> date | None:
     """A date and time of day as a meta.xml writes them (``2022-08-15 03:12:05.750``, ``T``
     between), as a datetime, zone-aware when a suffix gives the zone (``Z``, ``+08:00``: one
-    product may write UTC and the other local time); a date alone, or with a time that is not
-    one, as a date; else None."""
+    product may write UTC and the other local time); a date alone, a time that is not one, or a
+    time whose suffix is no zone read (:func:`_unread_zone`: never guessed), as a date; else None."""
     day = _parse_date(text)
-    clock = re.match(r"(?:19|20)\d{2}-?\d{2}-?\d{2}[ T_](\d{2}):?(\d{2}):?(\d{2})(\.\d+)?"
-                     rf"\s*({_ZONE.pattern})?", text or "", re.IGNORECASE)
-    if day is None or clock is None:
+    clock = _CLOCK.match((text or "").strip())
+    if day is None or clock is None or _unread_zone(text) is not None:
         return day
     hour, minute, second = (int(g) for g in clock.groups()[:3])
     micro = round(float(clock.group(4) or 0) * 1e6)
+    zone = clock.group("zone").strip()
     try:
-        return datetime.combine(day, time(hour, minute, second, min(micro, 999999), _zone(clock.group(5))))
+        return datetime.combine(day, time(hour, minute, second, min(micro, 999999), _zone(zone) if zone else None))
     except ValueError:
         return day
+
+
+def _recorded(meta_file: Path | None, meta: ET.Element | None, patterns: ProductPatterns) -> date | None:
+    """The meta.xml's time (:func:`_parse_time`); one whose zone is not read is warned about,
+    naming the file and the text, since the TIS-MII pairing then compares its date alone."""
+    tag, text = _meta_time(meta, patterns) or ("", None)
+    unread = _unread_zone(text)
+    if unread is not None:
+        warnings.warn(f"{meta_file}: {tag} {text.strip()!r} ends in {unread!r}, not a time zone groklst reads "
+                      "(Z, UTC, +08:00, +0800, +800): its time of day is not used, so the TIS and MII products "
+                      "are paired by date alone; write the zone as +HH:MM to have their times compared",
+                      GroklstWarning, stacklevel=4)
+    return _parse_time(text)
 
 
 def _shown(moment: date) -> str:
@@ -577,12 +614,14 @@ def _mii_cameras(folder: Path, globs: tuple[str, ...]) -> tuple[Path, ...]:
     return tuple(p for hits in found.values() for p in hits)
 
 
-def tis_band_files(folder: Path, patterns: ProductPatterns = PATTERNS) -> tuple[Path, ...]:
-    """The per-band TIS images of ``folder`` (challenge-data layout) in band order B1, B2, B3, or
-    ``()`` when it has none. A band missing is refused, naming the file expected: a split window
-    needs B2 and B3 of one acquisition. Where several images name one band, the one whose name
-    ends at the band token is read and a warning names the others (a browse ``_B1_thumb.tif``, a
-    ``_B1 copy.tif``); with none or several such, they are refused, since a stray copy must not be read."""
+def tis_band_files(folder: Path, patterns: ProductPatterns = PATTERNS,
+                   needed: tuple[int, ...] = TIS_BANDS) -> dict[int, Path]:
+    """The per-band TIS images of ``folder`` (challenge-data layout) by band, in band order, or
+    ``{}`` when it has none. A band of ``needed`` missing is refused, naming the file expected: a
+    split window needs B2 and B3 of one acquisition, a single-channel LST B2 alone. Where several
+    images name one band, the one whose name ends at the band token is read and a warning names
+    the others (a browse ``_B1_thumb.tif``, a ``_B1 copy.tif``); with none or several such, they
+    are refused, since a stray copy must not be read."""
     named: dict[int, list[re.Match[str]]] = {}
     for glob in patterns.tis_band_images:
         for path in files_matching(folder, glob):
@@ -590,17 +629,18 @@ def tis_band_files(folder: Path, patterns: ProductPatterns = PATTERNS) -> tuple[
             if match:
                 named.setdefault(int(match.group("band")), []).append(match)
     if not named:
-        return ()
+        return {}
     chosen = {band: _own_band_image(folder, band, matches) for band, matches in sorted(named.items())}
-    missing = [band for band in (1, 2, 3) if band not in chosen]
+    missing = [band for band in needed if band not in chosen]
     if missing:
         present = named[min(chosen)][0]
         expected = folder / (present.string[:present.start("band")] + str(missing[0])
                              + present.string[present.end("band"):])
         raise InputError(expected, f"TIS band {missing[0]} image not found: the product is one image per band "
                          f"and only {', '.join(chosen[b].name for b in sorted(chosen))} are there",
-                         "copy the complete product folder")
-    return tuple(chosen[band] for band in (1, 2, 3))
+                         "copy the complete product folder" + ("; --lst-method single-channel reads B2 alone"
+                                                               if missing[0] == 3 else ""))
+    return chosen
 
 
 def _own_band_image(folder: Path, band: int, matches: list[re.Match[str]]) -> Path:
@@ -640,13 +680,16 @@ def _band_files_date(images: tuple[Path, ...], patterns: ProductPatterns) -> tup
     return first, day
 
 
-def _tis_images(folder: Path, patterns: ProductPatterns) -> tuple[Path, ...]:
-    """The TIS imagery: one 3-band image, or one image per band (challenge data). Beside band
-    images, a 3-band image named after the folder is refused (either could be the scene's) and
-    any other one is left out with a warning (a browse image)."""
-    per_band = tis_band_files(folder, patterns)
-    if not per_band:
-        return tuple(p for g in patterns.tis_images for p in _matches(folder, g, "TIS images"))
+def _tis_images(folder: Path, patterns: ProductPatterns,
+                needed: tuple[int, ...]) -> tuple[tuple[Path, ...], tuple[int, ...]]:
+    """The TIS imagery and the band of each image: one 3-band image (no bands), or one image per
+    band (challenge data; the bands of ``needed`` required). Beside band images, a 3-band image named after the
+    folder is refused (either could be the scene's) and any other one is left out with a warning
+    (a browse image)."""
+    by_band = tis_band_files(folder, patterns, needed)
+    if not by_band:
+        return tuple(p for g in patterns.tis_images for p in _matches(folder, g, "TIS images")), ()
+    per_band = tuple(by_band.values())
     stacked = [p for g in patterns.tis_images for p in files_matching(folder, g)
                if not re.match(patterns.tis_band_name, p.name)]
     own = [p for p in stacked if any(_named_after(p, folder, g) for g in patterns.tis_images)]
@@ -656,7 +699,7 @@ def _tis_images(folder: Path, patterns: ProductPatterns) -> tuple[Path, ...]:
     if stacked:
         warnings.warn(f"{folder}: also holds {', '.join(p.name for p in stacked)}; only the band images "
                       f"{', '.join(p.name for p in per_band)} are read", GroklstWarning, stacklevel=3)
-    return per_band
+    return per_band, tuple(by_band)
 
 
 def _check_meta(folder: Path, sensor: str, meta_files: list[Path], patterns: ProductPatterns) -> None:
@@ -666,8 +709,10 @@ def _check_meta(folder: Path, sensor: str, meta_files: list[Path], patterns: Pro
                          "MII reflectance needs the solar zenith it holds: copy the complete product folder")
 
 
-def read_product(folder: str | Path, patterns: ProductPatterns = PATTERNS) -> Product:
-    """Identify and read the metadata of one TIS or MII product folder."""
+def read_product(folder: str | Path, patterns: ProductPatterns = PATTERNS,
+                 tis_read: tuple[int, ...] = TIS_BANDS) -> Product:
+    """Identify and read the metadata of one TIS or MII product folder; of a TIS product only
+    the bands ``tis_read`` (those the LST method reads) must have an image and a positive gain."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(folder, "not a product folder" if folder.exists() else "folder not found")
@@ -680,20 +725,21 @@ def read_product(folder: str | Path, patterns: ProductPatterns = PATTERNS) -> Pr
                          "or *_A.tif/*_B.tif")
     _check_meta(folder, sensor, meta_files, patterns)
     globs = (*patterns.tis_images, *patterns.tis_band_images) if sensor == "TIS" else patterns.mii_images
-    images = _tis_images(folder, patterns) if sensor == "TIS" else _mii_cameras(folder, globs)
+    images, tis_bands = (_tis_images(folder, patterns, tis_read) if sensor == "TIS"
+                         else (_mii_cameras(folder, globs), ()))
     if not images:
         raise InputError(folder, f"no {sensor} imagery ({', '.join(globs)})",
                          "adapt pipelines.sdgsat.PATTERNS for this delivery")
     calib = _calib_file(folder, patterns)
-    calibration = parse_calibration(calib, sensor, patterns)
+    calibration = parse_calibration(calib, sensor, patterns, tis_read if sensor == "TIS" else None)
     try:
         zenith = _solar_zenith(meta, patterns)
     except ValueError as exc:
         raise InputError(meta_files[0], f"solar angle is not a number ({exc})") from exc
     meta_file = meta_files[0] if meta_files else None
-    recorded = _parse_time((_meta_time(meta, patterns) or ("", None))[1])
+    recorded = _recorded(meta_file, meta, patterns)
     return Product(folder, sensor, images, calibration, zenith, _acquired(folder, meta_file, meta, patterns, images),
-                   meta_file, calib, recorded)
+                   meta_file, calib, recorded, tis_bands)
 
 
 def earth_sun_distance(day: date | None) -> float:

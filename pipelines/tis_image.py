@@ -20,7 +20,7 @@ import rasterio
 
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import open_raster
-from pipelines.sdgsat import Product
+from pipelines.sdgsat import TIS_BANDS, Product
 
 # The product folder (as given) of each band stack open_tis made, for messages; a stack closed and
 # collected leaves no entry behind.
@@ -34,7 +34,8 @@ _GDAL_TYPES = {"uint8": "Byte", "uint16": "UInt16", "int16": "Int16", "uint32": 
 
 
 def open_tis(product: Product) -> rasterio.DatasetReader:
-    """The TIS imagery of ``product`` as one dataset of 3 bands (B1, B2, B3)."""
+    """The TIS imagery of ``product`` as one dataset of 3 bands (B1, B2, B3); a band delivered
+    without an image (B3 where the LST method does not read it) is all fill (DN 0)."""
     if not product.tis_per_band:
         return open_raster(product.images[0])
     with ExitStack() as stack:
@@ -42,7 +43,7 @@ def open_tis(product: Product) -> rasterio.DatasetReader:
         for path, src in zip(product.images, bands):
             _check_band(path, src, bands[0], product.images[0])
         _warn_misnamed_crs(product.images, bands)
-        xml = _stack_xml(product.images, bands[0])
+        xml = _stack_xml(dict(zip(product.tis_bands or TIS_BANDS, product.images)), bands[0])
     stacked = rasterio.open(xml)
     _LABELS[stacked] = str(product.folder)
     return stacked
@@ -79,18 +80,18 @@ def _warn_misnamed_crs(paths: tuple[Path, ...], bands: list[rasterio.DatasetRead
             return
 
 
-def _stack_xml(paths: tuple[Path, ...], first: rasterio.DatasetReader) -> str:
-    """A VRT stacking band 1 of each of ``paths`` (all on ``first``'s grid) as bands 1, 2, 3."""
+def _stack_xml(paths: dict[int, Path], first: rasterio.DatasetReader) -> str:
+    """A VRT stacking band 1 of each of ``paths`` (TIS band -> image, all on ``first``'s grid) as
+    bands 1, 2, 3; a band without an image has no source, so it reads as fill."""
     georef = ""
     if first.crs is not None:
         georef = (f"<SRS>{escape(first.crs.to_wkt())}</SRS>"
                   f"<GeoTransform>{', '.join(repr(v) for v in first.transform.to_gdal())}</GeoTransform>")
     nodata = "" if first.nodata is None else f"<NoDataValue>{first.nodata!r}</NoDataValue>"
-    bands = "".join(
-        f'<VRTRasterBand dataType="{_GDAL_TYPES[first.dtypes[0]]}" band="{n}">{nodata}<SimpleSource>'
-        f'<SourceFilename relativeToVRT="0">{escape(str(path.resolve()))}</SourceFilename>'
-        f"<SourceBand>1</SourceBand></SimpleSource></VRTRasterBand>"
-        for n, path in enumerate(paths, start=1))
+    sources = {n: (f'<SimpleSource><SourceFilename relativeToVRT="0">{escape(str(path.resolve()))}'
+                   f"</SourceFilename><SourceBand>1</SourceBand></SimpleSource>") for n, path in paths.items()}
+    bands = "".join(f'<VRTRasterBand dataType="{_GDAL_TYPES[first.dtypes[0]]}" band="{n}">{nodata}'
+                    f'{sources.get(n, "")}</VRTRasterBand>' for n in TIS_BANDS)
     return f'<VRTDataset rasterXSize="{first.width}" rasterYSize="{first.height}">{georef}{bands}</VRTDataset>'
 
 
