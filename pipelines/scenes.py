@@ -18,6 +18,7 @@ import copy
 import logging
 import os
 import re
+import socket
 import threading
 import time
 import traceback
@@ -47,6 +48,7 @@ if TYPE_CHECKING:  # dask loads only for a run on a cluster
 # then, so a wrong port waited this long (15 s was asked for); a few seconds still cover a
 # scheduler started just before groklst (about 1-2 s to listen) and a handshake over a LAN.
 CONNECT_TIMEOUT_S = 5
+HTTP_PROBE_S = 1  # how long an address no scheduler answered is given to answer HTTP (a dashboard)
 WORKER_WAIT_S = 60  # how long to wait for a scheduler's first worker
 WORKER_WAIT_QUIET_S = 2  # ... before saying so
 STOP_POLL_S = 0.5  # a running scene asks whether its run was stopped at most this often
@@ -54,6 +56,8 @@ STOP_WAIT_S = 10  # how long a stopped run waits for its running scenes to stop
 ADDRESS_HINT = "give a running dask scheduler's address, such as tcp://HOST:8786"
 OTHER_SERVICE_HINT = ("check the port: dask scheduler prints its address (tcp://HOST:8786 by default; "
                       "its dashboard, 8787, is not it)")
+KILLED_WORKER_HINT = ("check the dask workers' memory: a worker that runs out of it is killed; give each more "
+                      "(dask worker --memory-limit) or fewer threads (--nthreads)")
 IN_PROCESS_HINT = ("give the tcp:// address of a running dask scheduler, such as tcp://HOST:8786 "
                    "(dask scheduler prints it)")
 
@@ -303,24 +307,46 @@ def dask_client(scheduler: str, *, workers: bool = True) -> Iterator[Client]:
         yield client
 
 
+_quiet_lock = threading.Lock()
+_quiet_runs = 0  # the runs in this process inside _distributed_quiet
+_quiet_levels: dict[str, int] = {}  # distributed's loggers' levels before the first of them
+
+
 @contextmanager
 def _distributed_quiet() -> Iterator[None]:
     """distributed's own log lines silenced in the block (restored after): a lost scheduler
     printed raw ``distributed.client - ERROR - Failed to reconnect`` lines and tracebacks,
-    where groklst already says what happened in the scene's own one-line error."""
+    where groklst already says what happened in the scene's own one-line error.
+
+    Loggers are process-wide: runs side by side in threads share one silence, counted, and the
+    levels come back when the last of them ends (each restoring its own restored them early,
+    and one that started within another's silence kept it for good)."""
     import distributed  # noqa: F401 - importing it sets its loggers' levels, which are set here after
 
-    names = ["distributed", *(name for name in list(logging.Logger.manager.loggerDict)
-                              if name.startswith("distributed."))]
-    loggers = [logging.getLogger(name) for name in names]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.CRITICAL + 1)
+    global _quiet_runs
+    with _quiet_lock:
+        _quiet_runs += 1
+        _silence_distributed()
     try:
         yield
     finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
+        with _quiet_lock:
+            _quiet_runs -= 1
+            if not _quiet_runs:
+                for name, level in _quiet_levels.items():
+                    logging.getLogger(name).setLevel(level)
+                _quiet_levels.clear()
+
+
+def _silence_distributed() -> None:
+    """Silence distributed's loggers, keeping in :data:`_quiet_levels` the level of each not yet
+    silenced (one made since the last run started, too)."""
+    names = ["distributed", *(name for name in list(logging.Logger.manager.loggerDict)
+                              if name.startswith("distributed."))]
+    for name in names:
+        logger = logging.getLogger(name)
+        _quiet_levels.setdefault(name, logger.level)
+        logger.setLevel(logging.CRITICAL + 1)
 
 
 def run_dask(
@@ -414,7 +440,20 @@ def _task_outcome(future, job: SceneJob, sent_at: float) -> tuple[SceneReport, l
         return future.result()
     except Exception as exc:  # noqa: BLE001 - run_job reports its own errors: this is the cluster
         return SceneReport(display_name(job.lst), str(job.output), status="failed", seconds=_seconds_since(sent_at),
-                           error=f"the dask task did not finish ({type(exc).__name__}: {_one_line(exc)})"), []
+                           error=_task_error(exc, job)), []
+
+
+def _task_error(exc: Exception, job: SceneJob) -> str:
+    """The one-line error of a scene whose task did not finish: for a worker that died under it
+    (dask's ``KilledWorker``, whose own text is five sentences and a link) the scene and a hint
+    to check the workers' memory, the usual cause; else dask's exception as it is."""
+    from distributed.scheduler import KilledWorker
+
+    if not isinstance(exc, KilledWorker):
+        return f"the dask task did not finish ({type(exc).__name__}: {_one_line(exc)})"
+    tried = exc.allowed_failures + 1
+    return (f"{display_name(job.lst)}: the dask worker running this scene died ({tried} worker(s) tried it; "
+            f"KilledWorker) (hint: {KILLED_WORKER_HINT})")
 
 
 def _warn_again(caught: list[_Caught], given: SceneJob, sent: SceneJob, registry: dict) -> None:
@@ -515,8 +554,8 @@ def _connect(scheduler: str):
         _check_a_scheduler_answers(scheduler)
         return Client(scheduler, timeout=CONNECT_TIMEOUT_S)
     except _NotDask as exc:
-        raise InputError("--dask-scheduler", f"{scheduler}: no dask scheduler answers there ({exc})",
-                         OTHER_SERVICE_HINT) from exc
+        raise _http_refusal(scheduler) or InputError(
+            "--dask-scheduler", f"{scheduler}: no dask scheduler answers there ({exc})", OTHER_SERVICE_HINT) from exc
     except _NoConnection as exc:
         raise InputError("--dask-scheduler", f"{scheduler}: cannot connect from here ({exc})",
                          "check the client's dask security settings (distributed.comm.tls and "
@@ -530,8 +569,37 @@ def _connect(scheduler: str):
         raise InputError("--dask-scheduler", f"{scheduler!r} is not a dask scheduler address ({_first_line(exc)})",
                          f"{ADDRESS_HINT}; without --dask-scheduler the scenes run here") from exc
     except OSError as exc:  # refused, unknown host, timed out: distributed retries until the timeout
-        raise InputError("--dask-scheduler", f"no dask scheduler answered at {scheduler} within "
-                         f"{CONNECT_TIMEOUT_S} s", f"start one (dask scheduler) or {ADDRESS_HINT}") from exc
+        raise _http_refusal(scheduler) or InputError(
+            "--dask-scheduler", f"no dask scheduler answered at {scheduler} within {CONNECT_TIMEOUT_S} s",
+            f"start one (dask scheduler) or {ADDRESS_HINT}") from exc
+
+
+def _http_refusal(scheduler: str) -> InputError | None:
+    """The refusal of a ``tcp://`` address where an HTTP server answers (the scheduler's
+    dashboard, 8787, given for the scheduler: it waits for a request, so the identity check
+    only timed out, and "start one (dask scheduler)" told someone who has one to start one);
+    None where none answers within :data:`HTTP_PROBE_S`."""
+    from distributed.comm.addressing import get_address_host_port, parse_address, unparse_host_port
+
+    if parse_address(scheduler)[0] != "tcp":
+        return None
+    host, port = get_address_host_port(scheduler)
+    if not _answers_http(host, port):
+        return None
+    return InputError("--dask-scheduler", f"{scheduler}: that is an HTTP server (a dask dashboard?); the "
+                      "scheduler listens on another port, usually 8786",
+                      f"give the address dask scheduler prints, such as tcp://{unparse_host_port(host, 8786)}")
+
+
+def _answers_http(host: str, port: int) -> bool:
+    """Whether an HTTP server answers a ``HEAD /`` at ``host``:``port`` within :data:`HTTP_PROBE_S`."""
+    try:
+        with socket.create_connection((host, port), timeout=HTTP_PROBE_S) as conn:
+            conn.sendall(b"HEAD / HTTP/1.0\r\n\r\n")
+            with conn.makefile("rb") as reply:
+                return reply.read(5) == b"HTTP/"
+    except OSError:
+        return False
 
 
 class _NotDask(Exception):
