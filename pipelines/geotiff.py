@@ -316,6 +316,7 @@ class FileFacts:
     whole_bands: tuple[int, ...] = ()  # bands scaled (not 1) whose every valid pixel read is beyond: wrong scale
     masked: bool = False  # an internal/.msk mask or alpha marks nodata: gdal_calc.py and -unscale would drop it
     int8: bool = False  # a band is Int8, which GDAL 3.6 and older read as unsigned bytes (-1 as 255)
+    values: int = 0  # width x height x bands: a Float64 copy of the file takes 8 bytes each, uncompressed
 
     def rewrite(self) -> str:
         """The command(s) making NaN (nodata) of exactly the values groklst refuses, in every band
@@ -323,7 +324,29 @@ class FileFacts:
         alpha) first gets it written as NaN in a Float64 copy (:meth:`_unmask`), which gdal_calc.py keeps."""
         route = (self._route("FILE", typed=True) if not self.masked
                  else f"{self._unmask()}, then {self._route('MASKED.tif', typed=False)}")
-        return route + (f" ({INT8_NOTE})" if self.int8 else "")
+        return route + self._scratch() + (f" ({INT8_NOTE})" if self.int8 else "")
+
+    def _float64_files(self) -> list[str]:
+        """The files the route writes as Float64: MASKED.tif (a mask), UNSCALED.tif (scalings that
+        differ, a value beyond), and FIXED.tif where its source is one of those or --type is Float64."""
+        unscaled = len(set(self.scaling)) > 1 and bool(self.beyond_bands)
+        scratch = ["MASKED.tif"] * self.masked + ["UNSCALED.tif"] * unscaled
+        return scratch + ["FIXED.tif"] * bool(scratch or self.calc_type == "Float64")
+
+    def _scratch(self) -> str:
+        """How much free space the route's Float64 files need and where they go, from the file's
+        size: a 10-band 10980 x 10980 tile takes 9.6 GB per copy, and the masked route writes up
+        to three, which a small disk ran out of half way without a word; '' where none is Float64."""
+        files = self._float64_files()
+        if not files or not self.values:
+            return ""
+        each = self.values * 8
+        names = ", ".join(files[:-1]) + f" and {files[-1]}" if len(files) > 1 else files[0]
+        spare = [f for f in files if f != "FIXED.tif"]
+        tidy = f"; delete {' and '.join(spare)} once FIXED.tif is written" if spare else ""
+        per = f"{_size_words(each)} each: " if len(files) > 1 else ""
+        return (f" (disk: this writes {names} as uncompressed Float64 into the folder it is run in, "
+                f"{per}{_size_words(each * len(files))} free space needed there{tidy})")
 
     def _unmask(self) -> str:
         """The gdalwarp command (GDAL 3.6: the same grid, nearest neighbour, stored values, scale/offset,
@@ -388,7 +411,15 @@ def _file_facts(src: rasterio.DatasetReader, window: Window, path: str | os.Path
     masked = any(masks & set(flags) for flags in src.mask_flag_enums)
     return FileFacts(declared[0] if declared else None, frozenset(unusable), scaling, calc_type, units,
                      tuple(beyond_bands), any(t.kind == "f" and t.itemsize >= 8 for t in kinds), tuple(whole_bands),
-                     masked, any(t == np.int8 for t in kinds))
+                     masked, any(t == np.int8 for t in kinds), src.width * src.height * src.count)
+
+
+def _size_words(size: int) -> str:
+    """``size`` bytes in decimal units for a hint: ``9.6 GB``, ``1.2 MB``."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size / 1e3:.1f} kB"
 
 
 def _declared_scaling(src: rasterio.DatasetReader, band: int) -> tuple[float, float]:

@@ -186,7 +186,7 @@ def mask_raster(path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
         if mask.count != 1:
             raise InputError(mask_path, f"has {mask.count} bands, expected 1 mask band",
                              "pick the band: gdal_translate -b N MASK.tif mask.tif")
-        nesting = MaskNesting.of(src, mask, path, mask_path, rule)
+        nesting = _nesting(src, mask, path, mask_path, rule)
         dtype = np.dtype(src.dtypes[0])
         rule.check(np.dtype(mask.dtypes[0]), mask_path)
         nodata = _fill_value(src, dtype, fill, path)
@@ -217,9 +217,23 @@ def mask_raster(path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
                 raise EmptySceneError(path, "has no valid pixel to mask; nothing written")
             if report.valid_after == 0:
                 raise EmptySceneError(path, f"the mask flags every valid pixel ({rule.describe()} "
-                                            f"in {display_name(mask_path)}); nothing written")
+                                            f"in {display_name(mask_path)}); nothing written",
+                                      _clear_nodata_fix(mask, mask_path, rule) or None)
         report.pixels = src.width * src.height
     return report
+
+
+def _nesting(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, path: str | os.PathLike[str],
+             mask_path: str | os.PathLike[str], rule: MaskRule) -> MaskNesting:
+    """:meth:`MaskNesting.of`, its refusal of a 0/1 mask with nodata 0 saying first that such a mask flags
+    every pixel and how to drop the tag (:func:`_clear_nodata_fix`): its warp route flags every pixel too."""
+    try:
+        return MaskNesting.of(src, mask, path, mask_path, rule)
+    except InputError as error:
+        clear = _clear_nodata_fix(mask, mask_path, rule)
+        if not clear:
+            raise
+        raise InputError(error.path, f"{error.problem}; also, {clear} first", error.hint) from None
 
 
 def _row_blocks(src: rasterio.DatasetReader) -> Iterator[Window]:
@@ -415,9 +429,24 @@ def _onto_grid_hint(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, m
             why += ("; -srcnodata None: gdalwarp otherwise ignores a mask band beside a nodata and "
                     f"copies its invalid pixels as stored; its nodata pixels are copied as {fill}, unknown too")
     left, bottom, right, top = (f"{v:.10g}" for v in src.bounds)
-    return (f"use the mask delivered with the data, or {rewrite}{first}warp {'that' if rewrite else 'it'} onto the "
-            f"raster's grid: gdalwarp {target}-r {'max' if plain else 'near'} -te {left} {bottom} {right} {top} "
-            f"-tr {res[0]:.10g} {res[1]:.10g} {source or _shell_name(mask_path)} mask_on_grid.tif ({why})")
+    return (f"use the mask delivered with the data, or {rewrite}{first}warp {'that' if rewrite else 'it'} "
+            f"onto the raster's grid: gdalwarp {target}-r {'max' if plain else 'near'} -te {left} {bottom} {right} "
+            f"{top} -tr {res[0]:.10g} {res[1]:.10g} {source or _shell_name(mask_path)} mask_on_grid.tif ({why})")
+
+
+def _clear_nodata_fix(mask: rasterio.DatasetReader, mask_path: str | os.PathLike[str], rule: MaskRule) -> str:
+    """For a 0/1 mask (no ``--bits`` or ``--values``) that declares nodata 0, its one clear value: every
+    pixel is then unknown and flagged (GDAL's rule, which groklst keeps), almost surely a wrong tag. The
+    words saying so and the command dropping the tag (a copy for a GDAL name, which gdal_edit.py cannot
+    change); '' for any other mask. Without them the user got only the long rewrite route, which
+    flags every pixel too."""
+    if rule.bits or rule.values or mask.nodata != 0:
+        return ""
+    name = _shell_name(mask_path)
+    fix = (f"gdal_edit.py -unsetnodata {name}" if gdal_name(mask_path) is None
+           else f"gdal_translate -a_nodata none {name} mask_clear.tif, then give mask_clear.tif")
+    return (f"{display_name(mask_path)} declares nodata 0, the value that means clear in a 0/1 mask, so every "
+            f"pixel is unknown and flagged: if its 0s mean clear, drop that nodata tag ({fix})")
 
 
 def _strict_flags(src: rasterio.DatasetReader, mask: rasterio.DatasetReader, mask_path: str | os.PathLike[str],
