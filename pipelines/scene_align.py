@@ -19,9 +19,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines.atomic import MKSTEMP_RANDOM, remove_stale
 from pipelines.raster_names import display_name
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from pipelines.downscale import DownscaleOptions
+    from pipelines.infer import ModelSource
 
 ALIGNED_SUFFIX = ".aligned-guidance.tif"
 _made: dict[str, str] = {}  # each copy this process made (as opened, and absolute) -> its guidance as given
@@ -65,6 +72,41 @@ def aligned_guidance(lst: Path, guidance: Path, output: Path,
         )
     finally:
         path.unlink(missing_ok=True)
+
+
+def check_before_aligning(lst: Path, guidance: Path, source: ModelSource, options: DownscaleOptions) -> None:
+    """Refuse from the files' headers what the scene would refuse once :func:`aligned_guidance`
+    made its copy: a scale the guidance cannot give, guidance bands that are not the model's
+    (a wrong checkpoint), an output above ``--force``'s limit. Aligning a large scene takes
+    minutes and a copy as large on disk, all for an error the headers tell at once. Unnamed bands
+    are left to the scene: the copy names them b1..bN, and it is refused in those words."""
+    from pipelines.downscale import _check_size, match_bands
+    from pipelines.geotiff import guidance_names, open_raster
+    from pipelines.grids import Grid, pair_grids
+    from pipelines.guidance import align_scale, fine_grid
+
+    scale = source.scale or align_scale(lst, guidance)  # as aligned_guidance takes it
+    with open_raster(guidance) as src:
+        names, named = guidance_names(src, guidance, options.guidance_bands)
+    if named:  # as the scene matches the copy's bands, which keep these names
+        match_bands(guidance, names, source.bands(names), model_path=source.checkpoint_path)
+    with open_raster(lst) as src:
+        lst_grid = Grid.of(src)
+    copy_grid, _ = fine_grid(lst_grid, lst, scale=scale, res=None)  # the grid the copy is written on
+    grids = pair_grids(lst_grid, copy_grid, scale=source.scale, lst_path=lst, guidance_path=guidance)
+    _check_size(grids, options.max_output_pixels, lst)
+
+
+def check_before_aligning_fit(guidance: Path, guidance_bands: Sequence[str] | None) -> None:
+    """Refuse from the guidance's header what ``downscale --fit`` would refuse once it is aligned
+    (:func:`check_before_aligning`, for a fit): a ``--guidance-bands`` that does not name every
+    band, an alpha band, two bands of one name."""
+    from pipelines.geotiff import guidance_names, open_raster
+    from pipelines.guidance import DISTINCT_BANDS_HINT, check_distinct_bands
+
+    with open_raster(guidance) as src:
+        names, _ = guidance_names(src, guidance, guidance_bands)
+    check_distinct_bands(guidance, names, DISTINCT_BANDS_HINT)  # as the fit reads the copy's bands
 
 
 def _remember(copy: Path, guidance: Path) -> None:

@@ -100,6 +100,25 @@ def _fit(job: SceneJob, options: FitOptions, downscale: DownscaleOptions, as_jso
     return fitted
 
 
+def refuse_fit_bands_before_aligning(job: SceneJob, downscale: DownscaleOptions, as_json: bool) -> None:
+    """``--fit --align``: the guidance's bands refused as the fit refuses them (its scene line,
+    exit 2), from the header before the guidance is aligned (minutes on a large scene, for an
+    error the header tells at once); a scale it cannot give is raised as aligning raises it."""
+    from pipelines.downscale import SceneReport
+    from pipelines.guidance import align_scale
+    from pipelines.raster_names import display_name
+    from pipelines.scene_align import check_before_aligning_fit
+
+    align_scale(job.lst, job.guidance)  # first, as aligned_guidance says it
+    start = time.perf_counter()
+    try:
+        check_before_aligning_fit(job.guidance, downscale.guidance_bands)
+    except InputError as exc:
+        say(SceneReport(display_name(job.lst), str(job.output), status="error",
+                        seconds=round(time.perf_counter() - start, 3), error=str(exc)), as_json)
+        exit_status(["error"])
+
+
 def _writes_saved_network(fitted: SceneFit) -> bool:
     """Whether the network that ``--save-checkpoint`` saves is blended into what is written
     (a blend may give it weight 0, or another method may win)."""

@@ -14,7 +14,8 @@ import typer
 
 from groklst_cli import guidance_options, ingest_options, lst_options
 from groklst_cli.choices import DEVICE_HINT, lower_case
-from groklst_cli.commands._downscale_fit import build_fit_options, check_psf_width, run_fit
+from groklst_cli.commands._downscale_fit import (build_fit_options, check_psf_width,
+                                                 refuse_fit_bands_before_aligning, run_fit)
 from groklst_cli.commands._downscale_products import (
     check_product_run,
     end_if_failed,
@@ -576,6 +577,7 @@ def downscale(
             check_writable(save_checkpoint, overwrite, inputs=_read_files(scene, jobs[0]))
             _refuse_output_onto(jobs, save_checkpoint, "the --save-checkpoint file")
         if align:  # before the fit, which learns from the aligned guidance
+            refuse_fit_bands_before_aligning(jobs[0], options, as_json)
             jobs, options = _aligned_for_fit(ctx, jobs[0], options)
         if run_fit(jobs[0], fit_options, options, fallback, save_checkpoint, as_json, ingest_seconds,
                    skip_existing) == "ok":
@@ -615,6 +617,11 @@ def downscale(
                 if job in refused:
                     say(refused[job], as_json)
                     statuses.append(refused[job].status)
+                    continue
+                early = _refused_before_align(job, source, options, skip_existing)
+                if early is not None:
+                    say(early, as_json)
+                    statuses.append(early.status)
                     continue
                 # a fresh task, not reset(): reset keeps the last scene's total (0/N on a skip)
                 bar.remove_task(task)
@@ -687,6 +694,31 @@ def _unopenable(jobs: list[SceneJob], overwrite: bool) -> dict[SceneJob, SceneRe
             continue
         break
     return refused
+
+
+def _refused_before_align(job: SceneJob, source: ModelSource, options: DownscaleOptions,
+                          skip_existing: bool) -> Optional[SceneReport]:
+    """The error report of an --align scene that its headers refuse (a checkpoint's bands that
+    are not the guidance's, an output above the limit), made before its guidance is aligned:
+    aligning a large scene took minutes and a copy on disk for an error said at once. The
+    output's own checks come first, as the scene makes them; one --skip-existing may skip is
+    left to the scene. None when the headers refuse nothing."""
+    from pipelines.downscale import SceneReport
+    from pipelines.geotiff import check_geotiff_name
+    from pipelines.raster_names import display_name
+    from pipelines.scene_align import check_before_aligning
+
+    if not job.align or (skip_existing and job.output.exists()):
+        return None
+    start = time.perf_counter()
+    try:
+        check_geotiff_name(job.output)
+        check_writable(job.output, options.overwrite, inputs=job.inputs())
+        check_before_aligning(job.lst, job.guidance, source, options)
+    except InputError as exc:
+        return SceneReport(display_name(job.lst), str(job.output), status="error",
+                           seconds=round(time.perf_counter() - start, 3), error=str(exc))
+    return None
 
 
 def _fit_output_done(scene: Optional[ProductScene], job: SceneJob, overwrite: bool, skip_existing: bool,
