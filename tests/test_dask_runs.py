@@ -597,7 +597,9 @@ def test_a_bad_scheduler_is_refused_before_the_model_loads(tmp_path: Path, capsy
     assert loaded == []
 
 
-@pytest.mark.parametrize("address", ["inproc://x", f"inproc://192.0.2.2/{os.getpid() + 1}/1"])
+# fixed ids: the second address holds a pid, and pytest-xdist needs every worker to collect the same ids
+@pytest.mark.parametrize("address", ["inproc://x", f"inproc://192.0.2.2/{os.getpid() + 1}/1"],
+                         ids=["inproc-name", "inproc-another-pid"])
 def test_an_in_process_address_is_refused_saying_what_to_pass(tmp_path: Path, capsys, address: str) -> None:
     """QA: ``--dask-scheduler inproc://x`` said ``'inproc://x' is not a dask scheduler address
     (not enough values to unpack (expected 3, got 1))``."""
