@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from dataclasses import fields as dataclass_fields
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import torch
@@ -27,7 +27,7 @@ from torch import nn
 
 from models.registry import build_model, get_spec
 from pipelines.atomic import atomic_output, refuse_input_as_output
-from pipelines.errors import InputError, escape_control_characters, not_found_error, special_file_error
+from pipelines.errors import InputError, TypedPath, escape_control_characters, not_found_error, special_file_error
 from pipelines.file_headers import TORCH_HEADERS, refuse_foreign_file
 from pipelines.run_layout import BEST, LAST, STATE
 
@@ -225,17 +225,19 @@ def file_hash(path: str | os.PathLike[str]) -> str:
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
-    """Load a checkpoint safely (``weights_only=True``); clear errors for anything else."""
+    """Load a checkpoint safely (``weights_only=True``); clear errors for anything else. A str
+    ``path`` is named as typed (``./runs//r1/``), and so are the files its hints name in it."""
     p = Path(path)
+    named = TypedPath(path) if isinstance(path, str) else p
     if p.is_dir():
-        runs = sorted(p.glob("*.pt"))
-        hint = f"e.g. {runs[0]}" if runs else "give a checkpoint file, e.g. RUN/best.pt"
-        raise InputError(p, "is a folder, not a checkpoint file", hint)
+        runs = sorted(q.name for q in p.glob("*.pt"))
+        hint = f"e.g. {_in_folder(named, runs[0])}" if runs else "give a checkpoint file, e.g. RUN/best.pt"
+        raise InputError(named, "is a folder, not a checkpoint file", hint)
     special = special_file_error(p)
     if special is not None:
         raise special
     if not p.is_file():
-        raise not_found_error(p, "checkpoint file not found", _missing_hint(p))
+        raise not_found_error(named, "checkpoint file not found", _missing_hint(p, named))
     data = _read(p)
     _check_format(data, p)
     fields = _fields(data, p)
@@ -258,15 +260,22 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
 SHOWN_NEIGHBOURS = 5  # checkpoints named in the hint for a missing one, at most
 
 
-def _missing_hint(path: Path) -> str:
+def _in_folder(folder: PurePath | str, name: str) -> str:
+    """The file ``name`` in ``folder``, under the folder as named (as typed when a str)."""
+    return str(folder / name) if isinstance(folder, PurePath) else os.path.join(folder, name)
+
+
+def _missing_hint(path: Path, named: PurePath | str) -> str:
     """``check the path``, naming the checkpoints in the folder the path points into (a typo in
-    a run's file name; its training state is no checkpoint), or where a training run keeps its own."""
+    a run's file name; its training state is no checkpoint), or where a training run keeps its own;
+    the folder as ``named`` names it (``./runs//r1/bst.pt``: ``./runs//r1``)."""
     folder = path.parent
+    shown = folder if isinstance(named, PurePath) else (os.path.dirname(named) or ".")
     found = sorted(q.name for q in folder.glob("*.pt") if q.is_file() and q.name != STATE) if folder.is_dir() else []
     if not found:
         return f"check the path; a training run writes RUN/{BEST} and RUN/{LAST}"
     more = f" and {len(found) - SHOWN_NEIGHBOURS} more" if len(found) > SHOWN_NEIGHBOURS else ""
-    return f"check the path; {folder} holds {', '.join(found[:SHOWN_NEIGHBOURS])}{more}"
+    return f"check the path; {shown} holds {', '.join(found[:SHOWN_NEIGHBOURS])}{more}"
 
 
 

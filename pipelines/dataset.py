@@ -24,7 +24,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import dask.array as da
@@ -36,7 +36,7 @@ from rasterio.crs import CRS
 
 from pipelines import strict_json
 from pipelines.atomic import DATASET_FORMAT, DATASET_INFO
-from pipelines.errors import InputError, environment_error
+from pipelines.errors import InputError, TypedPath, environment_error
 from pipelines.grids import resolution_units
 from pipelines.patches import SPLITS
 
@@ -313,13 +313,13 @@ def store_path(root: Path) -> str:
     return str((root / STORE).absolute())
 
 
-def _check_chunks(path: Path, arrays: Mapping[str, zarr.Array]) -> None:
+def _check_chunks(named: PurePath | str, arrays: Mapping[str, zarr.Array]) -> None:
     """Refuse a dataset whose patch arrays lack chunk files: zarr would read them as NaN and
     training or evaluation would go on with empty inputs and report meaningless numbers."""
     for name, array in arrays.items():
         missing = array.nchunks - array.nchunks_initialized
         if missing:
-            raise InputError(path / STORE / name, f"{missing} of {array.nchunks} patch chunks are missing",
+            raise InputError(file_named(named, STORE, name), f"{missing} of {array.nchunks} patch chunks are missing",
                              "the dataset is damaged: create it again with groklst prepare")
 
 
@@ -330,8 +330,9 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
 class PreparedDataset:
     """Random access to a prepared dataset; arrays are opened once and reused for every read."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, named: PurePath | str | None = None):
         self.path = path
+        self.named = path if named is None else named  # how errors name the folder: as typed when given
         group = zarr.open_group(store_path(path), mode="r")
         attrs = dict(group.attrs)
         self.bands: list[str] = [str(b) for b in attrs["bands"]]
@@ -342,13 +343,13 @@ class PreparedDataset:
         self._hr = group["hr_lst"]
         self._guidance = group["guidance"]
         self._lr = {s: group[f"lr_lst_x{s}"] for s in self.scales}
-        _check_chunks(path, {"hr_lst": self._hr, "guidance": self._guidance,
+        _check_chunks(self.named, {"hr_lst": self._hr, "guidance": self._guidance,
                              **{f"lr_lst_x{s}": a for s, a in self._lr.items()}})
         self._transform = np.asarray(group["transform"][:], dtype=np.float64)
         self._crs_wkt = [str(c) for c in group["crs"][:]]
         self._crs_cache: dict[str, CRS | None] = {}
         self._splits = {name: _read_indices(path / SPLIT_DIR / f"{name}.txt") for name in SPLITS}
-        stats = _read_table(path / STATS)
+        stats = _read_table(path / STATS, file_named(self.named, STATS))
         self.stats = NormStats(
             lst_mean=float(stats["lst_mean"]),
             lst_std=float(stats["lst_std"]),
@@ -391,7 +392,7 @@ class PreparedDataset:
         try:
             return np.asarray(array[index], dtype=np.float32)
         except Exception as exc:  # noqa: BLE001 - whatever the codec raises, the chunk is damaged
-            raise environment_error(exc) or InputError(self.path / STORE / name,
+            raise environment_error(exc) or InputError(file_named(self.named, STORE, name),
                              f"the chunk of patch {index} cannot be decoded ({type(exc).__name__}: {exc})",
                              "the dataset is damaged: create it again with groklst prepare") from exc
 
@@ -404,18 +405,27 @@ class PreparedDataset:
 
     def info(self) -> dict[str, Any]:
         """The counts and settings recorded in info.json."""
-        return _read_table(self.path / INFO)
+        return _read_table(self.path / INFO, file_named(self.named, INFO))
 
 
-def _read_table(path: Path) -> dict[str, Any]:
-    """A JSON object the dataset holds; :class:`InputError` naming the file when it is damaged."""
+def file_named(folder: PurePath | str, *parts: str) -> PurePath | str:
+    """A file in the dataset ``folder`` as errors name it: under the folder as named, which is
+    as typed (``./ds/`` gives ``./ds/info.json``, which pathlib folds to ``ds/info.json``) when
+    ``folder`` is a str."""
+    if isinstance(folder, PurePath):
+        return folder.joinpath(*parts)
+    return TypedPath(os.path.join(folder, *parts))
+
+
+def _read_table(path: Path, named: PurePath | str) -> dict[str, Any]:
+    """A JSON object the dataset holds; :class:`InputError` naming it ``named`` when it is damaged."""
     try:
         data = json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"not valid JSON ({exc}): the dataset is damaged",
+        raise InputError(named, f"not valid JSON ({exc}): the dataset is damaged",
                          "create it again with groklst prepare") from exc
     if not isinstance(data, dict):
-        raise InputError(path, "not a JSON object: the dataset is damaged", "create it again with groklst prepare")
+        raise InputError(named, "not a JSON object: the dataset is damaged", "create it again with groklst prepare")
     return data
 
 
@@ -424,28 +434,30 @@ def _read_indices(path: Path) -> list[int]:
 
 
 def open_prepared(path: str | os.PathLike[str]) -> PreparedDataset:
-    """Open a dataset written by ``groklst prepare``; :class:`InputError` if it is not one."""
+    """Open a dataset written by ``groklst prepare``; :class:`InputError` if it is not one.
+    Errors name a str ``path`` and the files in it as typed (``./ds/info.json``)."""
     root = Path(path)
+    named = TypedPath(path) if isinstance(path, str) else root
     missing = [n for n in (STORE, STATS, INFO, SPLIT_DIR) if not (root / n).exists()]
     if not root.is_dir() or missing:
         raise InputError(
-            root,
+            named,
             "not a groklst prepared dataset" + (f" (missing {', '.join(missing)})" if root.is_dir() else ""),
             "create one with groklst prepare",
         )
     try:
-        return PreparedDataset(root)
+        return PreparedDataset(root, named)
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - whatever fails to parse, the dataset is damaged
-        raise InputError(root, f"prepared dataset is damaged ({type(exc).__name__}: {exc})") from exc
+        raise InputError(named, f"prepared dataset is damaged ({type(exc).__name__}: {exc})") from exc
 
 
 def summarize(path: str | os.PathLike[str]) -> dict[str, Any]:
     """What ``--info`` reports: counts per split and scale, drops, statistics, settings."""
     ds = open_prepared(path)
     recorded = ds.info()
-    stats = _read_table(ds.path / STATS)
+    stats = _read_table(ds.path / STATS, file_named(ds.named, STATS))
     return {
         "path": str(ds.path),
         "bands": ds.bands,

@@ -333,6 +333,12 @@ class SharedGuidance:
 
     path: Path
     align: bool = False
+    named: str | None = None  # how messages name it: as typed (``./g.tif``), else ``path``
+
+    @property
+    def shown(self) -> str:
+        """The guidance as messages name it."""
+        return self.named or str(self.path)
 
 
 def prepare(
@@ -367,7 +373,7 @@ def prepare(
             _check_consistent(scenes)
             if opts.split_by == "scene" and len(scenes) < 2:
                 raise InputError("--split-by", "a scene split needs several scenes", "use --split-by block")
-            counts = _scene_counts(scenes, aligned_names, {Path(k): v for k, v in (ingests or {}).items()})
+            counts = _scene_counts(scenes, guidance, {Path(k): v for k, v in (ingests or {}).items()})
             return _prepare_scenes(scenes, counts, out, opts, overwrite, on_progress, guidance)
 
 
@@ -385,13 +391,13 @@ def _scene_guidances(stack: ExitStack, paths: Sequence[Path], shared: SharedGuid
     for path in paths:
         ratio = pixel_size_ratio(path, shared.path)
         if ratio < COARSER_GUIDANCE_RATIO:
-            warnings.warn(f"{shared.path} is coarser than the LST (pixel-size ratio {ratio:.2f}): interpolated "
+            warnings.warn(f"{shared.shown} is coarser than the LST (pixel-size ratio {ratio:.2f}): interpolated "
                           "onto the LST grid, it holds no detail finer than its own pixels", GroklstWarning, stacklevel=2)
         # The HR grid is the LST's own: guidance about as fine as the LST (or coarser) goes onto
         # it, finer guidance onto the LST grid refined by the rounded ratio (as downscale --align).
         aligned = stack.enter_context(aligned_guidance(path, shared.path, out, max(1, round(ratio))))
         guidances[path] = aligned.path
-        names[str(aligned.path)] = f"{shared.path} (aligned onto {path.name})"
+        names[str(aligned.path)] = f"{shared.shown} (aligned onto {path.name})"
     return guidances, names
 
 
@@ -432,12 +438,30 @@ def _open_scenes(paths: Sequence[Path], opts: PrepareOptions, names: Mapping[Pat
     return scenes
 
 
-def _scene_counts(scenes: Sequence[Scene], aligned_names: Mapping[str, str],
+def _scene_counts(scenes: Sequence[Scene], shared: SharedGuidance | None,
                   ingests: Mapping[Path, IngestRecord]) -> dict[str, SceneCounts]:
-    """Each scene's info.json entry before any patch is counted: its names, unit and ingest."""
-    return {s.name: SceneCounts(s.shown, aligned_names.get(str(s.guidance_path), _shown_guidance(s)),
-                                s.lst_reading.units.value, s.lst_reading.units_from,
+    """Each scene's info.json entry before any patch is counted: its files, unit and ingest."""
+    return {s.name: SceneCounts(*_recorded_files(s, shared), s.lst_reading.units.value, s.lst_reading.units_from,
                                 ingest=ingests.get(s.lst_path)) for s in scenes}
+
+
+def recorded_path(path: Path) -> str:
+    """``path`` as info.json records it: absolute (a GDAL name as it is), so that it names the
+    same file when the dataset is read from another folder, as the product folders, the DEM and
+    the run's dataset in config.json are; messages name paths as typed instead."""
+    return gdal_name(path) or str(path.resolve())
+
+
+def _recorded_files(scene: Scene, shared: SharedGuidance | None) -> tuple[str, str]:
+    """The LST and guidance of ``scene`` as info.json records them (:func:`recorded_path`); an
+    ingested scene by the product folders it came from, which its ``ingest`` lists absolute."""
+    if scene.shown != str(scene.lst_path):
+        return scene.shown, f"{scene.shown} (ingested guidance)"
+    if shared is not None and shared.align:
+        guidance = f"{recorded_path(shared.path)} (aligned onto {scene.lst_path.name})"
+    else:
+        guidance = recorded_path(scene.guidance_path)
+    return recorded_path(scene.lst_path), guidance
 
 
 def _prepare_scenes(scenes: Sequence[Scene], counts: dict[str, SceneCounts], out: Path, opts: PrepareOptions,
@@ -511,13 +535,6 @@ def _smaller_than_the_patch(scenes: Sequence[Scene], opts: PrepareOptions) -> In
     hint = (f"use --patch {fits} or smaller (a multiple of {step})" if fits >= step
             else f"the scene is too small for x{max(opts.scales)}")
     return InputError(largest.shown, problem, hint)
-
-
-def _shown_guidance(scene: Scene) -> str:
-    """The guidance as the user knows it: its path, or what an ingested scene came from."""
-    if scene.shown == str(scene.lst_path):
-        return str(scene.guidance_path)
-    return f"{scene.shown} (ingested guidance)"
 
 
 def _temporary_names(shown: Mapping[Path, str]) -> dict[str, str]:
@@ -615,7 +632,7 @@ def _info(counts: dict[str, SceneCounts], opts: PrepareOptions, first: Scene,
     totals = {s: sum(c.patches[s] for c in counts.values()) for s in SPLITS}
     settings = asdict(opts)
     settings["hr_resolution"] = first.hr_resolution
-    settings["shared_guidance"] = None if shared is None else {"path": str(shared.path.resolve()),
+    settings["shared_guidance"] = None if shared is None else {"path": recorded_path(shared.path),
                                                                "aligned": shared.align}
     settings["split_block"] = opts.block_pixels if opts.split_by == "block" else None
     ingested = any(c.ingest is not None for c in counts.values())

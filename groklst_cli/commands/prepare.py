@@ -79,7 +79,7 @@ def _show_info(path: str, as_json: bool) -> None:
     from pipelines.dataset import summarize
 
     with naming_as_typed(path):
-        summary = {**summarize(Path(path)), "path": path}
+        summary = {**summarize(path), "path": path}
     if as_json:
         result(strict_json.dumps(json_ok(summary)))
         return
@@ -195,10 +195,10 @@ def prepare_cmd(
     lr_nodata: str = typer.Option("any", "--lr-nodata", callback=lower_case, help="An LR pixel is nodata when any (default) or all of its HR pixels are."),
     split_by: str = typer.Option("block", "--split-by", callback=lower_case, help="block (spatial blocks on the map) or scene (whole scenes)."),
     split_block: Optional[int] = typer.Option(None, "--split-block", help="Side of the spatial split blocks in HR pixels (default: 2 x patch)."),
-    guidance: Optional[Path] = typer.Option(None, "--guidance", "-g", parser=not_empty("--guidance", "name a guidance raster, or drop --guidance"), help="One guidance raster for every scene (e.g. static guidance for many dates), instead of NAME_guidance.tif beside each."),
+    guidance: Optional[str] = typer.Option(None, "--guidance", "-g", parser=not_empty("--guidance", "name a guidance raster, or drop --guidance", TypedPath), help="One guidance raster for every scene (e.g. static guidance for many dates), instead of NAME_guidance.tif beside each."),
     align: bool = typer.Option(False, "--align", help="Resample --guidance onto each scene's LST grid first (any CRS, resolution, origin; as groklst guidance does)."),
     guidance_bands: Optional[str] = guidance_options.guidance_bands_option(),
-    dem: Optional[Path] = typer.Option(None, "--dem", parser=not_empty("--dem", "name a DEM raster, or drop --dem"), help="DEM for SDGSAT-1 product folders (as groklst ingest --dem)."),
+    dem: Optional[str] = typer.Option(None, "--dem", parser=not_empty("--dem", "name a DEM raster, or drop --dem", TypedPath), help="DEM for SDGSAT-1 product folders (as groklst ingest --dem)."),
     coregister: bool = typer.Option(True, "--coregister/--no-coregister", help="For SDGSAT-1 product folders: move the LST onto the MII, and TIS B3 onto B2, when they are misregistered (as groklst ingest)."),
     destripe: bool = typer.Option(False, "--destripe/--no-destripe", help="For SDGSAT-1 product folders: remove TIS B2's detector stripes (as groklst ingest --destripe; off by default)."),
     saturated: str = ingest_options.saturated_option(),
@@ -235,7 +235,7 @@ def prepare_cmd(
     dataset = Path(out)
     ctx.with_resource(folders_removed_if_left_empty(dataset.parent))  # folders it made, when it writes nothing
     ctx.with_resource(reported_once_published(dataset))  # a Ctrl-C after the rename waits for the result line
-    with naming_as_typed(out, from_groklst, *(inputs or [])), progress() as bar:  # errors name them as typed
+    with naming_as_typed(out, from_groklst, guidance, dem, *(inputs or [])), progress() as bar:  # errors name them as typed
         hook = _bar_hook(bar)
         if from_groklst is not None:
             if inputs:
@@ -261,7 +261,7 @@ def prepare_cmd(
             check_writable(dataset, overwrite, kind=OutputKind.dataset)
             _check_product_options(ctx, inputs)
             saturation = ingest_options.saturation_options(saturated, saturation_dn)
-            options = replace(options, ingest=ProductIngest(dem, coregister, destripe, saturation, lst_method,
+            options = replace(options, ingest=ProductIngest(None if dem is None else Path(dem), coregister, destripe, saturation, lst_method,
                                                             retrieval_config))
             options.ingest.check()
             if guidance is not None and any(Path(p).is_dir() for p in inputs):
@@ -274,7 +274,7 @@ def prepare_cmd(
                     paths, shown, ingests = scene_inputs([Path(p) for p in inputs], Path(workdir), options.ingest,
                                                          on_scenes=partial(_name_several_scenes, out))
                 summary = prepare(paths, dataset, options, overwrite=overwrite, on_progress=hook, shown=shown,
-                                  guidance=None if guidance is None else SharedGuidance(guidance, align),
+                                  guidance=None if guidance is None else SharedGuidance(Path(guidance), align, guidance),
                                   ingests=ingests)
     if units is Units.auto and (line := celsius_warning(_scenes_as_typed(summary, inputs or []))):
         warn(line)
@@ -296,8 +296,10 @@ def prepare_cmd(
 
 def _scenes_as_typed(summary: Mapping[str, Any], inputs: list[str]) -> list[dict[str, Any]]:
     """The summary's scenes, each LST named as typed (``./d/x_lst.tif``) where it is an input
-    (info.json names it as opened, ``d/x_lst.tif``; an ingested scene by its product folders)."""
-    typed = {str(Path(name)): name for name in inputs}
+    (info.json records it absolute; an ingested scene by its product folders)."""
+    from pipelines.prepare import recorded_path  # rasterio: not at the CLI's start
+
+    typed = {recorded_path(Path(name)): name for name in inputs}
     return [{**scene, "lst": typed.get(scene["lst"], scene["lst"])} for scene in summary.get("scenes", {}).values()]
 
 
