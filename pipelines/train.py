@@ -53,6 +53,9 @@ STATE_FORMAT = "groklst-train-state/1"
 
 StepHook = Callable[[int, float], None]
 ValidationHook = Callable[[int, dict[str, float]], bool]
+#: Told, as a Ctrl-C or a signal stops :func:`fit`, the iteration reached and that of the run's
+#: last save (None: none yet), so that the caller can report where ``--resume`` restarts.
+StopHook = Callable[[int, int | None], None]
 
 
 @dataclass
@@ -714,6 +717,7 @@ def fit(
     keep_best: bool = False,
     run_record: Mapping[str, Any] | None = None,
     run_named: str | None = None,
+    on_stop: StopHook | None = None,
 ) -> FitResult:
     """Train ``config.model`` on ``source`` up to ``config.iters`` iterations (or ``limits``).
 
@@ -724,7 +728,8 @@ def fit(
     with the lowest validation RMSE. ``run_record`` becomes the folder's config.json: a new run's
     at its first save, a resumed run's once its state is restored and accepted. ``run_named`` is
     how errors name ``run_dir`` and its files: the folder as the user typed it (``./runs/x/``,
-    which pathlib folds to ``runs/x``); else its path.
+    which pathlib folds to ``runs/x``); else its path. ``on_stop`` is told where a Ctrl-C or a
+    signal stopped the run (see :data:`StopHook`) before the stop goes on to the caller.
     """
     context = context or DistContext()
     limits = limits or Limits()
@@ -741,6 +746,8 @@ def fit(
         return _train(run, limits, on_step, on_validation, keep_best)
     except KeyboardInterrupt:
         _tell_where_resume_starts(run)
+        if on_stop is not None:
+            on_stop(run.iteration, run.saved_at if run.run_dir is not None else None)
         raise
 
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -13,13 +17,13 @@ import typer
 from rich.progress import TextColumn
 
 from groklst_cli.choices import DEVICE_HINT, lower_case
-from groklst_cli.console import info, json_ok, progress, result, result_path, state, warn
-from groklst_cli.interrupts import signals_wait
+from groklst_cli.console import info, json_ok, progress, result, result_path, state, warn, warnings_said
+from groklst_cli.interrupts import received, signals_wait
 from groklst_cli.option_sources import was_given
 from groklst_cli.path_options import not_empty, typed_in_folder
 from pipelines import strict_json
 from pipelines.atomic import folders_removed_if_left_empty
-from pipelines.errors import InputError, TypedPath, naming_as_typed
+from pipelines.errors import InputError, StreamWriteError, TypedPath, naming_as_typed
 from pipelines.run_layout import BEST, CONFIG_FILE, LAST, STATE, RunDir, check_resume, check_start, inspect_run_dir
 from pipelines.train_config import TrainConfig
 
@@ -234,6 +238,77 @@ def _announce_training(config: TrainConfig, patches: int, context: DistContext, 
     return True
 
 
+@dataclass
+class _StopPoint:
+    """Where a Ctrl-C or a signal stopped the run, as :func:`fit` tells it (:meth:`at`): the
+    iteration reached and that of the last save (None: none yet). ``iteration`` stays None
+    when the stop came before training began."""
+
+    resume: bool
+    iteration: Optional[int] = None
+    saved_at: Optional[int] = None
+
+    def at(self, iteration: int, saved_at: Optional[int]) -> None:
+        """Record where the run stopped (:data:`pipelines.train.StopHook`)."""
+        self.iteration, self.saved_at = iteration, saved_at
+
+
+def _resume_command(dataset: str, out: str) -> str:
+    """The command that continues the run, with its paths as typed; under torchrun with the
+    run's number of processes (a resume needs the same count)."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    start = ["groklst"] if world_size <= 1 else ["torchrun", "--nproc-per-node", str(world_size), "-m", "groklst_cli"]
+    return shlex.join([*start, "train", dataset, "-o", out, "--resume"])
+
+
+def _saved_before(out: str, stop: _StopPoint) -> Optional[int]:
+    """The iteration of the state the run had saved when the stop came: as :func:`fit` told it,
+    else (stopped before training) that of a resumed run's ``state.pt``; a new run has none."""
+    from pipelines.train import saved_iteration
+
+    if stop.iteration is not None or not stop.resume or not (Path(out) / STATE).is_file():
+        return stop.saved_at
+    return saved_iteration(Path(out))
+
+
+def _interrupted_line(dataset: str, out: str, stop: _StopPoint, signum: int) -> dict[str, Any]:
+    """The ``--json`` line of a stopped run, shaped as an error line (``status``, ``error``,
+    ``warnings``) with the train summary's ``run`` and ``iteration``: the state saved (null:
+    none yet, nothing to resume) and the command that resumes from it; paths as typed."""
+    saved = _saved_before(out, stop)
+    reached = stop.iteration if stop.iteration is not None else saved or 0
+    name = signal.Signals(signum).name
+    if saved is None:
+        why = f"stopped by {name} at iteration {reached}, before the run's first save: start it again"
+    else:
+        why = f"stopped by {name} at iteration {reached}; --resume restarts from iteration {saved}, the last save"
+    return {**state.names(), "status": "interrupted", "error": why, "signal": name, "run": out,
+            "iteration": reached, "saved_iteration": saved,
+            "state": None if saved is None else typed_in_folder(out, Path(out) / STATE),
+            "last_checkpoint": None if saved is None else typed_in_folder(out, Path(out) / LAST),
+            "resume": None if saved is None else _resume_command(dataset, out),
+            "warnings": warnings_said()}
+
+
+@contextmanager
+def _interrupt_reported(dataset: str, out: str, stop: _StopPoint, as_json: bool) -> Iterator[None]:
+    """With ``--json``, a Ctrl-C or a stopping signal in the block is also one JSON line on
+    stdout (:func:`_interrupted_line`, main process only), so that a pipeline reading stdout
+    learns where the run stands; the stop then goes on (exit status 130, 143). A stdout that
+    cannot be written drops the line, as an error line is dropped: the stop keeps its status."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if as_json and os.environ.get("RANK", "0") == "0":
+            signum = received() or signal.SIGINT
+            with signals_wait():  # a second Ctrl-C waits for the line
+                try:
+                    result(strict_json.dumps(_interrupted_line(dataset, out, stop, signum)))
+                except StreamWriteError:
+                    pass
+        raise
+
+
 def train_cmd(
     ctx: typer.Context,
     dataset: str = typer.Argument(..., parser=not_empty("DATASET", DATASET_HINT, TypedPath), help="Prepared dataset folder (groklst prepare)."),
@@ -273,60 +348,63 @@ def train_cmd(
         raise InputError("--resume", "give --resume or --overwrite, not both")
     if max_seconds is not None and not max_seconds > 0:
         raise InputError("--max-seconds", f"must be a positive number of seconds, not {max_seconds:g}")
-    given = _typed(ctx, {"model": model, "scale": scale, "iters": iters, "batch_size": batch_size,
-                         "crop": crop, "lr": lr, "weight_decay": weight_decay,
-                         "restart_every": restart_every, "val_every": val_every,
-                         "seed": seed, "device": device, "precision": precision,
-                         "model_kwargs": _model_kwargs(model_kwargs)})
-    file_settings = read_config_file(Path(config_file)) if config_file else {}
-    sources = _sources(given, file_settings, config_file)
-    settings = {**file_settings, **given}
-    check_settings(settings, sources)
-    with naming_as_typed(dataset):
-        source = open_prepared(Path(dataset))
-    if resume:  # the run's own settings and dataset are what the given ones are compared with
-        check_resume(inspect_run_dir(Path(out), named=out))
-        _check_same_dataset(out, dataset, source)
-        config = _resumed_config(out, settings, sources)
-    else:
-        check_scale_and_crop(source, settings, sources)  # before a TrainConfig refuses the crop
-        config = merge_config(file_settings, given)
-    train_patches = check_training(source, config, dataset)
-    try:
-        context = init_distributed(config.device)
-    except ValueError as exc:
-        raise InputError("--device", str(exc), DEVICE_HINT) from exc
-    try:
-        if resume:  # before the batch check, whose hint would change the run's batch size
-            _check_same_processes(out, context.world_size)
-        _check_batch(config.batch_size, context.world_size, len(train_patches))
-        if not resume:  # last: a used folder is named once the dataset and the settings are right
-            _check_start(out, overwrite)
-        device_used = used_device(context.device, context.world_size)
-        if context.is_main:
-            defaulted = not resume and "model" not in given and "model" not in file_settings
-            _announce_model(config, defaulted, context.device)
-            if not source.indices("val"):
-                warn("the dataset has no validation split: nothing selects a best checkpoint, so no "
-                     f"best.pt is written; {LAST} is the final state (prepare more patches or change --split)")
-        to_train = _announce_training(config, len(train_patches), context, Path(out) if resume else None)
-        record = (_moved_dataset_record(Path(out), Path(dataset)) if resume
-                  else _run_record(config, Path(dataset), source, device_used, context.world_size))
-        run = partial(fit, source, config, Path(out), resume=resume, context=context, run_named=out,
-                      limits=Limits(max_seconds=max_seconds), run_record=record)
-        if context.is_main:
-            with folders_removed_if_left_empty(Path(out)):  # a run stopped before its first save
-                outcome = _fit_with_bar(run, config.iters) if to_train else run()
+    stop = _StopPoint(resume=resume)
+    with _interrupt_reported(dataset, out, stop, as_json):
+        given = _typed(ctx, {"model": model, "scale": scale, "iters": iters, "batch_size": batch_size,
+                             "crop": crop, "lr": lr, "weight_decay": weight_decay,
+                             "restart_every": restart_every, "val_every": val_every,
+                             "seed": seed, "device": device, "precision": precision,
+                             "model_kwargs": _model_kwargs(model_kwargs)})
+        file_settings = read_config_file(Path(config_file)) if config_file else {}
+        sources = _sources(given, file_settings, config_file)
+        settings = {**file_settings, **given}
+        check_settings(settings, sources)
+        with naming_as_typed(dataset):
+            source = open_prepared(Path(dataset))
+        if resume:  # the run's own settings and dataset are what the given ones are compared with
+            check_resume(inspect_run_dir(Path(out), named=out))
+            _check_same_dataset(out, dataset, source)
+            config = _resumed_config(out, settings, sources)
         else:
-            outcome = run()
-    finally:
-        shutdown(context)
-    if not context.is_main:
-        return
-    with signals_wait():  # the run is saved: a signal now waits for its report
-        _report(out, outcome, config, record if resume else None, as_json)
-        if outcome.stopped_by is not None:  # it waited for a save to be renamed into place
-            signal.raise_signal(outcome.stopped_by)
+            check_scale_and_crop(source, settings, sources)  # before a TrainConfig refuses the crop
+            config = merge_config(file_settings, given)
+        train_patches = check_training(source, config, dataset)
+        try:
+            context = init_distributed(config.device)
+        except ValueError as exc:
+            raise InputError("--device", str(exc), DEVICE_HINT) from exc
+        try:
+            if resume:  # before the batch check, whose hint would change the run's batch size
+                _check_same_processes(out, context.world_size)
+            _check_batch(config.batch_size, context.world_size, len(train_patches))
+            if not resume:  # last: a used folder is named once the dataset and the settings are right
+                _check_start(out, overwrite)
+            device_used = used_device(context.device, context.world_size)
+            if context.is_main:
+                defaulted = not resume and "model" not in given and "model" not in file_settings
+                _announce_model(config, defaulted, context.device)
+                if not source.indices("val"):
+                    warn("the dataset has no validation split: nothing selects a best checkpoint, so no "
+                         f"best.pt is written; {LAST} is the final state (prepare more patches or change --split)")
+            to_train = _announce_training(config, len(train_patches), context, Path(out) if resume else None)
+            record = (_moved_dataset_record(Path(out), Path(dataset)) if resume
+                      else _run_record(config, Path(dataset), source, device_used, context.world_size))
+            run = partial(fit, source, config, Path(out), resume=resume, context=context, run_named=out,
+                          limits=Limits(max_seconds=max_seconds), run_record=record, on_stop=stop.at)
+            if context.is_main:
+                with folders_removed_if_left_empty(Path(out)):  # a run stopped before its first save
+                    outcome = _fit_with_bar(run, config.iters) if to_train else run()
+            else:
+                outcome = run()
+        finally:
+            shutdown(context)
+        if not context.is_main:
+            return
+        with signals_wait():  # the run is saved: a signal now waits for its report
+            _report(out, outcome, config, record if resume else None, as_json)
+            if outcome.stopped_by is not None:  # it waited for a save to be renamed into place
+                stop.at(outcome.iteration, outcome.iteration)
+                signal.raise_signal(outcome.stopped_by)
 
 
 def _report(out: str, outcome: FitResult, config: TrainConfig, moved: dict[str, Any] | None,
@@ -340,7 +418,8 @@ def _report(out: str, outcome: FitResult, config: TrainConfig, moved: dict[str, 
         warn(f"stopped at iteration {outcome.iteration}/{config.iters}: {LAST} holds its weights "
              "(runs validate at --val-every iterations only); continue with --resume")
     if as_json:
-        result(strict_json.dumps(json_ok(summary)))
+        if outcome.stopped_by is None:  # else the interrupted line (_interrupt_reported) says it
+            result(strict_json.dumps(json_ok(summary)))
     else:
         result_path(summary["best_checkpoint"] or summary["last_checkpoint"])
 

@@ -1,0 +1,90 @@
+"""``groklst train --json`` stopped by Ctrl-C or SIGTERM still writes one JSON line on stdout:
+where the run stands and how to resume it (QA: a pipeline reading stdout got nothing, 130/143)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from pipelines.run_layout import STATE
+from tests.test_train import CLI_TRAIN, dataset  # noqa: F401 - dataset: a fixture
+
+LONG = ["--iters", "100000"]  # a run that is stopped long before its end
+TYPED_RUN = "./runs/r1/"  # the run folder as typed: the line names it so
+
+
+def _groklst(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "groklst_cli", *args], cwd=cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_for(check, what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def _stopped(process: subprocess.Popen[str], signum: int) -> tuple[int, dict, str]:
+    """Send ``signum``; the exit status, the one JSON line on stdout, and stderr."""
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=120)
+    lines = out.splitlines()
+    assert len(lines) == 1, (out, err)
+    return process.returncode, json.loads(lines[0]), err
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stopped_run_says_where_it_stands_and_resumes_from_it(dataset: Path, tmp_path: Path,  # noqa: F811
+                                                                signum: int, status: int) -> None:
+    process = _groklst("train", str(dataset), "-o", TYPED_RUN, "--json", *LONG, *CLI_TRAIN, cwd=tmp_path)
+    _wait_for(lambda: (tmp_path / "runs/r1" / STATE).is_file(), "the first save")
+    code, line, err = _stopped(process, signum)
+    assert code == status
+    saved = torch.load(tmp_path / "runs/r1" / STATE, weights_only=True)["iteration"]
+    name = signal.Signals(signum).name
+    assert (line["status"], line["signal"], line["run"], line["output"]) == ("interrupted", name, TYPED_RUN, TYPED_RUN)
+    assert line["input"] == str(dataset)
+    assert line["saved_iteration"] == saved and saved % 2 == 0 and line["iteration"] >= saved
+    assert (line["state"], line["last_checkpoint"]) == ("./runs/r1/state.pt", "./runs/r1/last.pt")
+    assert line["resume"] == f"groklst train {shlex.quote(str(dataset))} -o ./runs/r1/ --resume"
+    assert f"--resume restarts from iteration {saved}" in line["error"]
+    assert "unfinished outputs were removed" in err  # stderr as before
+    # The reported command resumes the run from the reported state.
+    resumed = subprocess.run([sys.executable, "-m", "groklst_cli", *shlex.split(line["resume"])[1:],
+                              "--max-seconds", "2", "--json"], cwd=tmp_path, text=True, capture_output=True)
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert summary["status"] == "ok" and summary["run"] == TYPED_RUN and summary["iteration"] > saved
+
+
+def test_a_run_stopped_before_its_first_save_says_there_is_nothing_to_resume(dataset: Path,  # noqa: F811
+                                                                            tmp_path: Path) -> None:
+    process = _groklst("train", str(dataset), "-o", TYPED_RUN, "--json", *LONG, *CLI_TRAIN,
+                       "--val-every", "100000", cwd=tmp_path)
+    assert process.stderr is not None
+    _wait_for(lambda: "training mocolsk-lite" in process.stderr.readline(), "the training to start")
+    time.sleep(0.5)
+    code, line, _ = _stopped(process, signal.SIGINT)
+    assert code == 130
+    assert (line["status"], line["signal"], line["run"]) == ("interrupted", "SIGINT", TYPED_RUN)
+    assert (line["saved_iteration"], line["state"], line["last_checkpoint"], line["resume"]) == (None,) * 4
+    assert "before the run's first save" in line["error"]
+    assert not (tmp_path / "runs/r1").exists()  # nothing was saved: the folder it made is gone
+
+
+def test_without_json_a_stopped_run_writes_no_json_line(dataset: Path, tmp_path: Path) -> None:  # noqa: F811
+    process = _groklst("train", str(dataset), "-o", TYPED_RUN, *LONG, *CLI_TRAIN, cwd=tmp_path)
+    _wait_for(lambda: (tmp_path / "runs/r1" / STATE).is_file(), "the first save")
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=120)
+    assert process.returncode == 143
+    assert "{" not in out  # nothing, or the saved checkpoint's path when the stop waited for a save
