@@ -53,16 +53,6 @@ def test_any_http_server_at_the_address_is_said_to_be_one(tmp_path: Path, capsys
         f"error: --dask-scheduler: {http_server}: {HTTP_PROBLEM} (hint: {HTTP_HINT})")
 
 
-def test_a_listener_that_answers_no_http_keeps_the_timeout_line(tmp_path: Path, capsys, monkeypatch) -> None:
-    """The HTTP probe says nothing of a listener that never answers (1 s more at most)."""
-    from tests.test_dask_addresses_s4 import TIMEOUT_HINT, _serve
-
-    monkeypatch.setattr(scenes, "CONNECT_TIMEOUT_S", 1)
-    for address in _serve(lambda conn: None):
-        assert _refused(tmp_path, capsys, address) == (
-            f"error: --dask-scheduler: no dask scheduler answered at {address} within 1 s (hint: {TIMEOUT_HINT})")
-
-
 def _levels() -> dict[str, int]:
     return {name: logging.getLogger(name).level for name in ("distributed", "distributed.client", "distributed.core")}
 
