@@ -340,19 +340,39 @@ def _onto_grid_hint(path: Path, stored: Stored, grid: Grid, edges: Affine, res: 
 
 def _warped_path(path: Path) -> Path:
     """Where the hint's gdalwarp writes raster ``path`` on the new grid: ``<stem>_on_grid.tif`` beside a
-    file, or in the current folder for a GDAL name (``/vsizip/a.zip/c.tif``, ``/vsitar/``,
-    ``/vsigzip/c.tif.gz``, ``/vsicurl/``), which gdalwarp cannot write into; an archive's member is
-    named after the archive and its folder too (``/vsizip/s1/d1.zip/lst.tif`` -> ``s1_d1_lst_on_grid.tif``),
-    as members of two archives often share a name and the second pasted gdalwarp found the first's output."""
+    local file (a folder holds one file of a name, so two files' outputs land apart), or in the current folder
+    for a GDAL name (``/vsizip/a.zip/c.tif``, ``/vsitar/``, ``/vsigzip/c.tif.gz``, ``/vsicurl/``), which
+    gdalwarp cannot write into: there its readable words (:func:`_gdal_words`) and a short hash of the name
+    (:func:`_name_digest`), as the words of two names may match and the second pasted gdalwarp then found
+    the first's output (``/vsigzip/a/lst.tif.gz`` and ``/vsigzip/b/lst.tif.gz``; ``/vsizip/s1/d1.zip/lst.tif``
+    and ``/vsizip/s1_d1.zip/lst.tif``, both ``s1_d1_lst``)."""
     name = gdal_name(path)
     if name is None:
         return path.with_name(f"{path.stem}_on_grid.tif")
+    return Path(f"{_gdal_words(name)}_{_name_digest(name)}_on_grid.tif")
+
+
+def _gdal_words(name: str) -> str:
+    """The readable part of GDAL name ``name``'s output: an archive member's words (:func:`_archive_member`),
+    else the last part's stem (``/vsigzip/a/lst.tif.gz`` -> ``lst``; a URL's query dropped), else ``IN``."""
     member = _archive_member(name)
     if member is not None:
-        return Path(f"{member}_on_grid.tif")
-    last = re.split(r'[/:"]', name.split("?")[0])[-1]  # the member's name (a URL's query dropped)
-    stem = Path(last.removesuffix(".gz")).stem or "IN"
-    return Path(f"{stem}_on_grid.tif")
+        return member
+    last = re.split(r'[/:"]', name.split("?")[0])[-1]
+    return Path(last.removesuffix(".gz")).stem or "IN"
+
+
+_LOCAL_GDAL_NAME = re.compile(r"^(/vsi(?:zip|tar|7z|rar|gzip)/)(?!/?vsi|\{)(.+)$")
+
+
+def _name_digest(name: str) -> str:
+    """Six hex digits of the SHA-256 of GDAL name ``name``, a local file in it made absolute, so that one file
+    typed two ways (``/vsigzip/./a/x.gz``, ``/vsigzip/a/x.gz``, ``/vsizip/$PWD/d.zip/x``) gets one output and
+    a run tomorrow the same one; a chained (``/vsizip//vsicurl/``) or network name is hashed as typed."""
+    local = _LOCAL_GDAL_NAME.match(name)
+    if local:
+        name = local.group(1) + os.path.abspath(local.group(2))
+    return hashlib.sha256(os.fsencode(name)).hexdigest()[:6]
 
 
 _IN_ARCHIVE = re.compile(r"^/vsi(?:zip|tar|7z|rar)/(.+)$")
@@ -375,16 +395,15 @@ def _archive_member(name: str) -> str | None:
 
 
 def _archive_words(archive: Path) -> list[str]:
-    """Words that tell archive ``archive`` from others holding the same names (per-scene folders each
-    holding a ``data.zip``): its folders below the current one and its stem (``s1/d1.zip`` -> ``s1``,
-    ``d1``); for one outside the current folder, its folder's name, its stem and a short hash of its
-    absolute path, as folder names alone may repeat there (``/a/s1/x/d1.zip``, ``/b/s1/x/d1.zip``)."""
+    """Words that tell a reader which archive ``archive`` is (per-scene folders each holding a ``data.zip``):
+    its folders below the current one and its stem (``s1/d1.zip`` -> ``s1``, ``d1``); for one outside the
+    current folder, its folder's name and its stem (the name's hash, :func:`_name_digest`, tells apart two
+    of those, ``/a/s1/x/d1.zip`` and ``/b/s1/x/d1.zip``)."""
     absolute = Path(os.path.abspath(archive))
     stem = archive.stem.removesuffix(".tar")
     if absolute.is_relative_to(os.getcwd()):
         return [*absolute.relative_to(os.getcwd()).parent.parts, stem]
-    digest = hashlib.sha256(os.fsencode(absolute)).hexdigest()[:6]
-    return [absolute.parent.name, stem, digest]
+    return [absolute.parent.name, stem]
 
 
 _FD_NAME = re.compile(r"^/(?:dev/std(?:in|out|err)|dev/fd/\d+|proc/[^/]+/fd/\d+)$")

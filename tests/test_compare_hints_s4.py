@@ -8,6 +8,7 @@ gdalwarp cannot write; it is now a plain file in the current folder."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -70,23 +71,31 @@ def test_a_streamed_reference_is_saved_to_a_file_before_gdalsrsinfo_reads_it(tmp
     assert '"rmse": 0.0' in scored.stdout, scored.stdout
 
 
+def on_grid(words: str, absolute: str) -> str:
+    """The output a hint names for a GDAL name: its readable ``words`` and the first 6 hex digits of the
+    SHA-256 of the name with its local file absolute (``absolute``), which tell apart names of like words."""
+    return f"{words}_{hashlib.sha256(absolute.encode()).hexdigest()[:6]}_on_grid.tif"
+
+
 def archived(tmp_path: Path, kind: str, candidate: Path) -> tuple[str, str]:
-    """The GDAL name of ``candidate`` put into an archive of ``kind`` in ``tmp_path``, and the stem the hint
-    names its output after (the archive's and the member's)."""
+    """The GDAL name of ``candidate`` put into an archive of ``kind`` in ``tmp_path``, and the output the hint
+    names (after the archive's and the member's words, and the name's hash)."""
     if kind == "zip":
         with zipfile.ZipFile(tmp_path / "archive.zip", "w") as archive:
             archive.write(candidate, "in/cand.tif")
-        return "/vsizip/archive.zip/in/cand.tif", "archive_in_cand"
+        absolute = f"/vsizip/{tmp_path}/archive.zip/in/cand.tif"
+        return "/vsizip/archive.zip/in/cand.tif", on_grid("archive_in_cand", absolute)
     if kind == "absolute zip":  # pathlib folds /vsizip//abs into /vsizip/abs, which GDAL reads relative
         with zipfile.ZipFile(tmp_path / "archive.zip", "w") as archive:
             archive.write(candidate, "cand.tif")
-        return f"/vsizip/{tmp_path / 'archive.zip'}/cand.tif", "archive_cand"
+        absolute = f"/vsizip/{tmp_path / 'archive.zip'}/cand.tif"
+        return absolute, on_grid("archive_cand", absolute)
     if kind == "tar":
         with tarfile.open(tmp_path / "archive.tar", "w") as archive:
             archive.add(candidate, "cand.tif")
-        return "/vsitar/archive.tar/cand.tif", "archive_cand"
+        return "/vsitar/archive.tar/cand.tif", on_grid("archive_cand", f"/vsitar/{tmp_path}/archive.tar/cand.tif")
     (tmp_path / "cand.tif.gz").write_bytes(gzip.compress(candidate.read_bytes()))
-    return "/vsigzip/cand.tif.gz", "cand"
+    return "/vsigzip/cand.tif.gz", on_grid("cand", f"/vsigzip/{tmp_path}/cand.tif.gz")
 
 
 @pytest.mark.parametrize("kind", ["zip", "absolute zip", "tar", "gzip"])
@@ -97,16 +106,16 @@ def test_an_archived_candidate_is_warped_into_the_current_folder(tmp_path: Path,
     origin = (X0 + 10, Y0 - 20)
     out = tmp_path / "out"
     out.mkdir()
-    name, stem = archived(tmp_path, kind, raster(out / "cand.tif", field((40, 40), (30, 30), origin), origin=origin))
+    name, output = archived(tmp_path, kind, raster(out / "cand.tif", field((40, 40), (30, 30), origin), origin=origin))
     capsys.readouterr()
     assert run(["compare", "ref.tif", name]) == 2
     line = only_error(capsys)
     assert line.endswith(
         "(hint: warp it onto a grid that nests: gdalwarp -r bilinear -te 396735 5762115 397905 5763285 -tr 30 30 "
-        f"{name} {stem}_on_grid.tif, then compare that (bilinear: its pixel size stays and the grid only moves; "
+        f"{name} {output}, then compare that (bilinear: its pixel size stays and the grid only moves; "
         "average where pixels grow))"), line
     run_printed(line, ", then compare")
-    assert compare_json(capsys, reference, tmp_path / f"{stem}_on_grid.tif")["rows"][0]["rmse"] < 1e-3
+    assert compare_json(capsys, reference, tmp_path / output)["rows"][0]["rmse"] < 1e-3
 
 
 # F9: a regular file under /dev/shm is no stream; an absolute archive's integer candidate keeps its zeros;
@@ -182,11 +191,12 @@ def test_an_integer_candidate_in_an_absolute_archive_keeps_its_zeros(tmp_path: P
         assert hints[name].startswith(f"error: {name}: CRS EPSG:32631 differs from ref.tif's (EPSG:32632) (hint: "
                                       "warp it onto a grid that nests: gdalwarp -t_srs EPSG:32632 -dstnodata -32768 "
                                       "-r bilinear -te "), hints[name]
-    assert f" {absolute} a_cand_on_grid.tif, then compare that" in hints[absolute]
+    output = on_grid("a_cand", f"/vsizip/{tmp_path}/a.zip/cand.tif")
+    assert f" {absolute} {output}, then compare that" in hints[absolute]
     run_printed(hints[absolute], ", then compare")
-    with rasterio.open(tmp_path / "a_cand_on_grid.tif") as warped:
+    with rasterio.open(tmp_path / output) as warped:
         assert warped.nodata == -32768
-    assert compare_json(capsys, reference, tmp_path / "a_cand_on_grid.tif")["pixels"] == 400  # its zeros too
+    assert compare_json(capsys, reference, tmp_path / output)["pixels"] == 400  # its zeros too
 
 
 def test_members_of_two_archives_with_one_name_are_warped_to_two_files(tmp_path: Path, capsys, monkeypatch) -> None:
@@ -203,10 +213,12 @@ def test_members_of_two_archives_with_one_name_are_warped_to_two_files(tmp_path:
         capsys.readouterr()
         assert run(["compare", "ref.tif", f"/vsizip/{archive}.zip/lst.tif"]) == 2
         lines.append(only_error(capsys))
-        assert f" /vsizip/{archive}.zip/lst.tif {archive}_lst_on_grid.tif, then compare that" in lines[-1], lines[-1]
+        output = on_grid(f"{archive}_lst", f"/vsizip/{tmp_path}/{archive}.zip/lst.tif")
+        assert f" /vsizip/{archive}.zip/lst.tif {output}, then compare that" in lines[-1], lines[-1]
     for line in lines:
         run_printed(line, ", then compare")
-    rows = compare_json(capsys, reference, tmp_path / "d1_lst_on_grid.tif", tmp_path / "d2_lst_on_grid.tif")["rows"]
+    outputs = [on_grid(f"{a}_lst", f"/vsizip/{tmp_path}/{a}.zip/lst.tif") for a in ("d1", "d2")]
+    rows = compare_json(capsys, reference, *(tmp_path / output for output in outputs))["rows"]
     assert [row["rmse"] < 1e-3 for row in rows] == [True, True]
 
 
@@ -289,16 +301,18 @@ def test_archives_of_one_name_in_two_folders_are_warped_to_two_files(tmp_path: P
         capsys.readouterr()
         assert run(["compare", "ref.tif", f"/vsizip/{folder}/d1.zip/lst.tif"]) == 2
         lines.append(only_error(capsys))
-        assert f" /vsizip/{folder}/d1.zip/lst.tif {folder}_d1_lst_on_grid.tif, then compare that" in lines[-1]
+        output = on_grid(f"{folder}_d1_lst", f"/vsizip/{tmp_path}/{folder}/d1.zip/lst.tif")
+        assert f" /vsizip/{folder}/d1.zip/lst.tif {output}, then compare that" in lines[-1]
     for line in lines:
         run_printed(line, ", then compare")
-    rows = compare_json(capsys, reference, tmp_path / "s1_d1_lst_on_grid.tif", tmp_path / "s2_d1_lst_on_grid.tif")
+    outputs = [on_grid(f"{s}_d1_lst", f"/vsizip/{tmp_path}/{s}/d1.zip/lst.tif") for s in ("s1", "s2")]
+    rows = compare_json(capsys, reference, *(tmp_path / output for output in outputs))
     assert [round(row["bias"], 3) for row in rows["rows"]] == [0.0, 5.0]
 
 
 def test_archives_outside_the_current_folder_are_told_apart_by_a_hash(tmp_path: Path, capsys, monkeypatch) -> None:
     """Outside the current folder, ``/vsizip//a/x/d1.zip`` and ``/vsizip//b/x/d1.zip`` share their folder's name:
-    a short hash of the archive's absolute path tells them apart, and it stays the same from run to run."""
+    a short hash of the name (its archive absolute) tells them apart, and it stays the same from run to run."""
     two_archives(tmp_path, ("a/x", "b/x"))
     (tmp_path / "work").mkdir()
     monkeypatch.chdir(tmp_path / "work")
@@ -308,7 +322,7 @@ def test_archives_outside_the_current_folder_are_told_apart_by_a_hash(tmp_path: 
         capsys.readouterr()
         assert run(["compare", str(tmp_path / "ref.tif"), name]) == 2
         line = only_error(capsys)
-        found = re.search(rf" {re.escape(name)} (x_d1_[0-9a-f]{{6}}_lst_on_grid\.tif), then compare", line)
+        found = re.search(rf" {re.escape(name)} (x_d1_lst_[0-9a-f]{{6}}_on_grid\.tif), then compare", line)
         assert found, line
         outputs.append(found.group(1))
     assert outputs[0] != outputs[1] and outputs[0] == outputs[2], outputs
