@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shlex
 from dataclasses import dataclass, field
 
 import rasterio
 from affine import Affine
-from rasterio._err import CPLE_BaseError  # what GDAL raises directly, e.g. from PROJ
+# what GDAL raises directly, e.g. from PROJ
+from rasterio._err import CPLE_AppDefinedError, CPLE_BaseError, CPLE_NotSupportedError
 from rasterio.crs import CRS
 from rasterio.errors import CRSError
 from rasterio.windows import Window
 
-from pipelines.errors import InputError
+from pipelines.errors import InputError, unmistakable_path
 
 ALIGNMENT_TOLERANCE = 1e-3  # fraction of a pixel tolerated as rounding noise in grid alignment
 # Pixels a rotation term may move any pixel by across the whole raster and still be float noise
@@ -316,6 +318,8 @@ def pair_grids(
     check_north_up(guidance_path, guidance, onto_lst=onto_lst_way(offers_align))
     check_crs(lst_path, lst)
     check_crs(guidance_path, guidance)
+    if lst.crs != guidance.crs and is_local(lst.crs):  # a local guidance: other_crs_hint says so
+        check_related(lst_path, lst.crs, guidance_path, guidance.crs, lst.bounds)
     if lst.crs != guidance.crs:
         raise InputError(
             guidance_path,
@@ -392,6 +396,56 @@ UNRELATED_CRS_ERRORS = (CRSError, CPLE_BaseError)
 
 UNRELATED_CRS_HINT = ("no transformation links this CRS to the LST's: georeference the guidance in a known "
                       "CRS (gdal_edit.py -a_srs EPSG:XXXX), then align it")
+
+
+def is_local(crs: CRS) -> bool:
+    """Whether ``crs`` is a local (engineering) CRS: no datum ties it to the Earth, so PROJ relates
+    it to no geographic or projected CRS (GDAL 3.6's ``gdal_edit.py -a_ullr`` leaves one in place
+    of the file's EPSG code)."""
+    return crs.to_wkt().startswith("LOCAL_CS")
+
+
+def crs_label(crs: CRS) -> str:
+    """``crs`` in a few words: its authority code (``EPSG:32632``), else its quoted name (a local
+    CRS's ``"unnamed"``): its WKT or PROJJSON runs to hundreds of characters."""
+    authority = crs.to_authority()
+    if authority:
+        return ":".join(authority)
+    named = re.match(r'\w+\["([^"]*)"', crs.to_wkt())
+    return f'"{named.group(1)}"' if named else crs.to_string()
+
+
+def check_related(path: str | os.PathLike[str], crs: CRS, other_path: str | os.PathLike[str],
+                  other_crs: CRS, bounds: Bounds) -> None:
+    """Refuse two rasters whose CRSs PROJ cannot relate (a local/engineering CRS and an EPSG one)
+    before anything is measured or warped across them: GDAL's refusal came out as an internal
+    error of some 900 characters of PROJJSON that named no file. The local one is named (``path``
+    when neither is); the centre of ``bounds`` (in ``crs``) is transformed to find out."""
+    from rasterio.warp import transform  # GDAL's transformer: only when asked
+
+    try:
+        transform(crs, other_crs, [(bounds[0] + bounds[2]) / 2], [(bounds[1] + bounds[3]) / 2])
+    except CPLE_NotSupportedError:  # no coordinate operation between the two
+        raise unrelated_crs_error(path, crs, other_path, other_crs) from None
+    except CPLE_AppDefinedError:  # related, but the point lies outside the other's domain
+        return
+
+
+def unrelated_crs_error(path: str | os.PathLike[str], crs: CRS, other_path: str | os.PathLike[str],
+                        other_crs: CRS) -> InputError:
+    """The refusal of two CRSs PROJ cannot relate, naming the local one's file (``path`` when
+    neither is local) and the other's CRS, with the ``gdal_edit.py`` that declares the CRS its
+    pixels are really in (it edits the file in place, as the hint says)."""
+    if is_local(other_crs) and not is_local(crs):
+        path, crs, other_path, other_crs = other_path, other_crs, path, crs
+    own = (f"its CRS is a local/engineering CRS ({crs_label(crs)}) that" if is_local(crs)
+           else f"its CRS {crs_label(crs)}")
+    other = crs_label(other_crs)
+    target = other if other_crs.to_authority() else "EPSG:XXXX"
+    name = shlex.quote(str(path))
+    return InputError(path, f"{own} cannot be related to {unmistakable_path(other_path)}'s {other}",
+                      f"if {unmistakable_path(path)} is in {other}, declare it: gdal_edit.py -a_srs {target} {name} "
+                      f"(it edits {name} in place: copy it first to keep the original)")
 
 
 def other_crs_hint(lst: Grid, guidance: Grid, *, offers_align: bool) -> str:

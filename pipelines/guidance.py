@@ -55,8 +55,8 @@ from pipelines.geotiff import (
     unreadable,
 )
 from pipelines.grids import (
-    NO_GUIDANCE, Grid, check_crs, check_geotransform, check_north_up, footprint_in, footprints_disjoint, ordered_bounds,
-    turns_between,
+    NO_GUIDANCE, Grid, check_crs, check_geotransform, check_north_up, check_related, footprint_in, footprints_disjoint,
+    ordered_bounds, turns_between,
 )
 from pipelines.lst_values import check_single_band
 from pipelines.percent import percent
@@ -223,9 +223,13 @@ def _check_georeferenced(src: rasterio.DatasetReader, path: str | os.PathLike[st
     check_crs(path, grid)
 
 
-def _open_source(spec: SourceSpec, grid: Grid, stack: ExitStack) -> rasterio.DatasetReader:
+def _open_source(spec: SourceSpec, grid: Grid, stack: ExitStack,
+                 lst_path: str | os.PathLike[str]) -> rasterio.DatasetReader:
+    """The source ``spec`` names, opened on ``stack``, refused where it cannot be warped onto
+    ``grid`` (the fine grid of ``lst_path``) or does not overlap it."""
     src = stack.enter_context(open_raster(spec.path))
     _check_georeferenced(src, spec.path)
+    check_related(spec.path, src.crs, lst_path, grid.crs, src.bounds)
     refuse_alpha(src, spec.path)
     box = grid_bounds(grid)
     if footprints_disjoint(footprint_in(src.crs, src.bounds, grid.crs, box), box):
@@ -508,7 +512,7 @@ class _Stack:
 
 
 def _producers(specs: Sequence[SourceSpec], grid: Grid, options: GuidanceOptions,
-               stack: ExitStack) -> list[_Continuous | _Categorical]:
+               stack: ExitStack, lst_path: str | os.PathLike[str]) -> list[_Continuous | _Categorical]:
     if not specs:
         raise InputError(None, "no guidance sources given", "name one or more rasters")
     if options.refine not in REFINE_METHODS:
@@ -517,7 +521,7 @@ def _producers(specs: Sequence[SourceSpec], grid: Grid, options: GuidanceOptions
         raise InputError("--classes", f"unknown mode {options.classes!r}", f"use {', '.join(CLASS_MODES)}")
     producers: list[_Continuous | _Categorical] = []
     for spec in specs:
-        src = _open_source(spec, grid, stack)
+        src = _open_source(spec, grid, stack, lst_path)
         if spec.categorical:
             producers.append(_Categorical(spec, src, grid, options.classes, options.class_values))
         else:
@@ -604,7 +608,7 @@ def build_guidance(
         check_single_band(lst, lst_path)
         grid, scale = fine_grid(Grid.of(lst), lst_path, scale=options.scale, res=options.res)
         check_grid_size(grid, options.max_pixels, "--scale" if options.res is None else "--res")
-        bands = _Stack(_producers(sources, grid, options, stack), options.indices)
+        bands = _Stack(_producers(sources, grid, options, stack, lst_path), options.indices)
         rows = options.strip_rows or BLOCK
         tops = range(0, grid.height, rows)
         strips = [grid_rows(grid, top, min(rows, grid.height - top)) for top in tops]
@@ -655,6 +659,7 @@ def pixel_size_ratio(lst_path: str | os.PathLike[str], guidance_path: str | os.P
     with open_raster(lst_path) as lst, open_raster(guidance_path) as guidance:
         _check_georeferenced(lst, lst_path)
         _check_georeferenced(guidance, guidance_path)
+        check_related(guidance_path, guidance.crs, lst_path, lst.crs, guidance.bounds)
         grid = Grid.of(lst)
         return grid.res[0] / _source_res(guidance, grid)
 
