@@ -33,6 +33,7 @@ import stat
 import time
 import uuid
 import warnings
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
@@ -234,27 +235,104 @@ _NOT_RASTERS = frozenset({".pt", ".pth", ".json", ".jsonl"})
 def _refuse_stale_sidecars(target: Path) -> None:
     """Refuse an output beside which GDAL's sidecars of its name already lie: GDAL (so rasterio,
     QGIS and groklst's own later reads) applies them to the new file, a stale mask masking valid
-    pixels, stale overviews showing the old pixels zoomed out and a stale ``.aux.xml`` replacing
-    its CRS, grid, nodata, scale, offset and units. They
-    are another tool's or an old file's, not groklst's to delete, even with ``--overwrite``."""
+    pixels, stale overviews showing the old pixels zoomed out and a stale ``.aux.xml`` its CRS,
+    grid, nodata, scale, offset, units or statistics (:func:`_pam_refusal` says which). They
+    are another tool's or an old file's, not groklst's to delete, even with ``--overwrite``.
+    The errors name the output as given (``out/a.tif``), not by its bare name."""
     if target.suffix.lower() in _NOT_RASTERS or _OWN_PARTIAL.fullmatch(target.name):
         return  # a staged scene's temporary: its output's sidecars were looked for
+    output = unmistakable_path(target)
     masks, overviews = _sidecars(target)
     if masks:
-        raise InputError(masks[0], f"a GDAL mask file of the output {target.name} lies here; GDAL (and rasterio, "
+        raise InputError(masks[0], f"a GDAL mask file of the output {output} lies here; GDAL (and rasterio, "
                          "QGIS) would apply it to the new file as its mask", _SIDECAR_HINT)
     if overviews:
-        raise InputError(overviews[0], f"a GDAL overview file of the output {target.name} lies here (QGIS 'Build "
+        raise InputError(overviews[0], f"a GDAL overview file of the output {output} lies here (QGIS 'Build "
                          "pyramids', gdaladdo -ro, ArcGIS); GDAL (and rasterio, QGIS) would show its old pixels "
                          "wherever the new file is read zoomed out", _SIDECAR_HINT)
     pam = target.with_name(f"{target.name}.aux.xml")
     if pam.exists() or pam.is_symlink():
-        raise InputError(pam, f"a GDAL metadata file of the output {target.name} lies here; GDAL (and rasterio, "
-                         "QGIS) would apply its CRS, grid, nodata, scale, offset and units to the new file",
-                         _SIDECAR_HINT)
+        raise _pam_refusal(pam, output)
 
 
 _SIDECAR_HINT = "remove or rename it yourself, or name another output; groklst deletes no file it did not make"
+_SAFE_HINT = ("it is safe to delete{why}: remove it yourself, or name another output; groklst deletes no file "
+              "it did not make")
+_STATISTICS = "band statistics"
+# What a .aux.xml holds, by element, in the words of its refusal and in their order; another
+# element is named by its tag (ColorTable). A band's Description is none: GDAL copies the band's
+# name into every .aux.xml it writes (gdalinfo -stats too), and it names nothing it would change.
+_PAM_WORDS = {"SRS": "CRS", "GeoTransform": "geotransform", "NoDataValue": "nodata", "Scale": "scale",
+              "Offset": "offset", "UnitType": "units", "Metadata": "metadata", "Histograms": _STATISTICS}
+_PAM_ORDER = tuple(dict.fromkeys(_PAM_WORDS.values()))
+_PAM_MAX_BYTES = 1 << 20  # statistics and histograms take a few kB: a larger one gets the general message
+
+
+def _pam_refusal(pam: Path, output: str) -> InputError:
+    """The refusal of the stale ``.aux.xml`` ``pam`` of ``output``, saying what it holds: the
+    common one (QGIS or ``gdalinfo -stats`` opened an old output) holds only band statistics,
+    which GDAL recomputes, so deleting it is safe; one that cannot be read gets the general
+    message."""
+    where = f"a GDAL metadata file of the output {output} lies here"
+    items = _pam_items(pam)
+    if items is None:
+        return InputError(pam, f"{where}; GDAL (and rasterio, QGIS) would apply its CRS, grid, nodata, scale, "
+                          "offset and units to the new file", _SIDECAR_HINT)
+    if not items:
+        return InputError(pam, f"{where} holding nothing GDAL would apply", _SAFE_HINT.format(why=""))
+    if items == [_STATISTICS]:
+        return InputError(pam, f"{where} holding only band statistics (QGIS or gdalinfo -stats left it); GDAL "
+                          "would show the old file's min/max/mean for the new one",
+                          _SAFE_HINT.format(why=", as GDAL recomputes statistics"))
+    listed = ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else items[0]
+    return InputError(pam, f"{where} holding {listed}; GDAL (and rasterio, QGIS) would apply them to the new file",
+                      _SIDECAR_HINT)
+
+
+def _pam_items(pam: Path) -> list[str] | None:
+    """What the GDAL ``.aux.xml`` ``pam`` holds, in the words of :data:`_PAM_WORDS` and their
+    order (its dataset's and its bands' items together); None if it is no regular file, larger
+    than :data:`_PAM_MAX_BYTES`, unreadable or not a ``PAMDataset``."""
+    root = _read_pam(pam)
+    if root is None:
+        return None
+    found: set[str] = set()
+    for element in (root, *root.findall("PAMRasterBand")):
+        for child in element:
+            if child.tag == "Metadata":
+                found |= _metadata_words(child)
+            elif child.tag not in ("PAMRasterBand", "Description"):
+                found.add(_PAM_WORDS.get(child.tag, child.tag))
+    return [word for word in _PAM_ORDER if word in found] + sorted(found.difference(_PAM_ORDER))
+
+
+def _metadata_words(metadata: ET.Element) -> set[str]:
+    """A PAM ``Metadata`` element's items: band statistics (``STATISTICS_*`` keys of the default
+    domain, which GDAL writes on computing them), metadata (any other item), or none if empty."""
+    keys = [item.get("key", "") for item in metadata.iter("MDI")]
+    if not keys:
+        return {"metadata"} if len(metadata) or (metadata.text or "").strip() else set()
+    default = metadata.get("domain", "") == ""
+    return {_STATISTICS if default and key.startswith("STATISTICS_") else "metadata" for key in keys}
+
+
+def _read_pam(pam: Path) -> ET.Element | None:
+    """The root of ``pam`` if it is a regular file of at most :data:`_PAM_MAX_BYTES` holding a
+    ``PAMDataset``, else None. Opened without blocking, so that a named pipe is not waited on."""
+    try:
+        fd = os.open(pam, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            data = fh.read(_PAM_MAX_BYTES + 1) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+        except OSError:
+            return None
+    try:
+        root = ET.fromstring(data) if 0 < len(data) <= _PAM_MAX_BYTES else None
+    except ET.ParseError:
+        return None
+    return root if root is not None and root.tag == "PAMDataset" else None
 
 
 def _sidecars(target: Path) -> tuple[list[Path], list[Path]]:
