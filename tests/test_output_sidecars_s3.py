@@ -21,13 +21,13 @@ PAM = ('<PAMDataset><PAMRasterBand band="1"><NoDataValue>300</NoDataValue><UnitT
 
 
 def mask_refusal(sidecar: Path, output: Path) -> str:
-    return (f"{sidecar}: a GDAL mask file of the output {output.name} lies here; GDAL (and rasterio, QGIS) "
+    return (f"{sidecar}: a GDAL mask file of the output {output} lies here; GDAL (and rasterio, QGIS) "
             f"would apply it to the new file as its mask {HINT}")
 
 
 def pam_refusal(sidecar: Path, output: Path) -> str:
-    return (f"{sidecar}: a GDAL metadata file of the output {output.name} lies here; GDAL (and rasterio, QGIS) "
-            f"would apply its CRS, grid, nodata, scale, offset and units to the new file {HINT}")
+    return (f"{sidecar}: a GDAL metadata file of the output {output} lies here holding nodata, scale, offset and "
+            f"units; GDAL (and rasterio, QGIS) would apply them to the new file {HINT}")
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +159,7 @@ def test_downscale_overwrite_refuses_the_old_outputs_external_overviews(tmp_path
     capsys.readouterr()
     assert downscale(lst, out, "--overwrite") == 2
     assert capsys.readouterr().err.strip() == (
-        f"error: {tmp_path / name}: a GDAL overview file of the output out.tif lies here (QGIS 'Build pyramids', "
+        f"error: {tmp_path / name}: a GDAL overview file of the output {out} lies here (QGIS 'Build pyramids', "
         "gdaladdo -ro, ArcGIS); GDAL (and rasterio, QGIS) would show its old pixels wherever the new file is read "
         f"zoomed out {HINT} (scene {lst})")
     assert out.read_bytes() == old and (tmp_path / name).read_bytes() == overviews
@@ -190,5 +190,5 @@ def test_an_aux_gdal_takes_as_the_outputs_is_refused(tmp_path: Path, sample, cap
     aux.write_bytes(ERDAS_AUX.replace(b"out.tif", depends_on))
     capsys.readouterr()
     assert downscale(lst, out) == 2
-    assert capsys.readouterr().err.startswith(f"error: {aux}: a GDAL overview file of the output out.tif lies here")
+    assert capsys.readouterr().err.startswith(f"error: {aux}: a GDAL overview file of the output {out} lies here")
     assert not out.exists()
