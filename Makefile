@@ -21,8 +21,10 @@ install: $(BIN)/groklst
 demo: install
 	$(BIN)/groklst downscale sample_scenes/heihe_demo_lst.tif -o out/heihe_demo_lst_10m.tif --overwrite
 
+# --durations=25: the slowest tests, to see where CI's time goes.
+# make test PYTEST_ARGS="-n 2 --dist loadfile": two pytest-xdist workers, one per CI core.
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25 $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

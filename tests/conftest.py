@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
@@ -22,6 +23,24 @@ def _cache_outside_home(tmp_path_factory: pytest.TempPathFactory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GROKLST_CACHE_DIR", str(tmp_path_factory.mktemp("groklst-cache")))
         yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread_per_xdist_worker():
+    """Under pytest-xdist (``-n 2``, one worker per CI core) each worker's torch runs one intra-op
+    thread, so the workers do not spin twice as many threads as there are cores. A plain
+    ``pytest`` (no workers) keeps torch's default; tests that set threads themselves still do."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 @pytest.fixture(autouse=True, scope="session")
