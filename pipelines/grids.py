@@ -318,7 +318,7 @@ def pair_grids(
     check_north_up(guidance_path, guidance, onto_lst=onto_lst_way(offers_align))
     check_crs(lst_path, lst)
     check_crs(guidance_path, guidance)
-    if lst.crs != guidance.crs and is_local(lst.crs):  # a local guidance: other_crs_hint says so
+    if lst.crs != guidance.crs:  # either one local: refused naming it, before other_crs_hint measures across
         check_related(lst_path, lst.crs, guidance_path, guidance.crs, lst.bounds)
     if lst.crs != guidance.crs:
         raise InputError(

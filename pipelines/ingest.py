@@ -51,7 +51,7 @@ from pipelines.geotiff import (
     FILLED_DEM_PREFIX, apply_scaling, band_scaling, creation_profile, geotiff_output, open_raster,
     streaming_gdal_env, unreadable,
 )
-from pipelines.grids import Grid, check_north_up, footprint_in, footprints_disjoint
+from pipelines.grids import Grid, check_north_up, check_related, footprint_in, footprints_disjoint
 from pipelines.ingest_record import GENERATOR
 from pipelines.raster_names import source_tag
 from pipelines.sample_scene import BAND_NAMES, BAND_UNITS
@@ -598,6 +598,7 @@ class _Dem:
             return
         if self.src.crs is None:
             raise InputError(path, "has no CRS", "the DEM must be georeferenced")
+        check_related(path, self.src.crs, "the scene", grid.crs, self.src.bounds)  # a local DEM: footprint_in fails
         scene = array_bounds(grid.height, grid.width, grid.transform)
         if footprints_disjoint(footprint_in(self.src.crs, self.src.bounds, grid.crs, scene), scene):
             raise InputError(path, "does not overlap the scene", "give a DEM covering the MII footprint")

@@ -38,7 +38,9 @@ from pipelines.geotiff import (
     read_stored,
     streaming_gdal_env,
 )
-from pipelines.grids import ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, nesting_factor, offset_words
+from pipelines.grids import (
+    ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, check_related, nesting_factor, offset_words,
+)
 from pipelines.raster_names import display_name, gdal_name, source_tag
 
 
@@ -183,6 +185,8 @@ def mask_raster(path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
     """
     report = MaskReport(display_name(path), display_name(mask_path), str(out_path), rule.describe())
     with streaming_gdal_env(), open_raster(path) as src, open_raster(mask_path) as mask:
+        if src.crs is not None and mask.crs is not None and src.crs != mask.crs:  # before any is measured across
+            check_related(mask_path, mask.crs, path, src.crs, mask.bounds)
         if mask.count != 1:
             raise InputError(mask_path, f"has {mask.count} bands, expected 1 mask band",
                              "pick the band: gdal_translate -b N MASK.tif mask.tif")

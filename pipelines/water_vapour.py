@@ -25,7 +25,7 @@ from rasterio.windows import Window, from_bounds
 from pipelines.errors import InputError
 from pipelines.geotiff import apply_scaling, band_scaling, mask_declared_nodata, open_raster, unreadable
 from pipelines.grids import (UNRELATED_CRS_ERRORS, Grid, check_north_up, footprint_in, footprints_disjoint,
-                            ordered_bounds)
+                            ordered_bounds, unrelated_crs_error)
 from pipelines.lst_retrieval import TO_G_CM2, water_vapour_units
 from pipelines.percent import percent
 from pipelines.warping import grid_rows, warp_bands
@@ -130,14 +130,11 @@ class WaterVapour:
     def _scene_box(self, lst_grid: Grid, scene: tuple[float, float, float, float],
                    own: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
         """The LST's ``scene`` box in the raster's CRS; a CRS that PROJ cannot relate to the LST's
-        (a local/engineering one, as ``grids.other_crs_hint`` meets for a guidance) is refused."""
+        (a local/engineering one) is refused in one line naming its short label, not its whole WKT."""
         try:
             return footprint_in(lst_grid.crs, scene, self.src.crs, own)
-        except UNRELATED_CRS_ERRORS as exc:
-            raise InputError(self.src.name, f"no transformation from its CRS {self.src.crs.to_string()} to the "
-                             f"LST's {lst_grid.crs.to_string()}",
-                             "georeference it in a known CRS, e.g. gdal_edit.py -a_srs EPSG:4326 "
-                             f"{self.name}") from exc
+        except UNRELATED_CRS_ERRORS:
+            raise unrelated_crs_error(self.src.name, self.src.crs, "the LST", lst_grid.crs) from None
 
     def _hint(self, low: float, high: float) -> str:
         """What to fix for values out of range: kg/m2 read as g/cm2 gives 10 times too much."""

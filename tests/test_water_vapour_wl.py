@@ -42,16 +42,18 @@ def _toml(folder: Path, raster: str) -> Path:
 
 
 def test_a_raster_in_a_local_crs_is_refused_in_one_line(products, tmp_path, capsys) -> None:
-    """QA R5: PROJ finds no way from the LST's UTM to a local CRS; that was an internal error, exit 1."""
+    """QA R5: PROJ finds no way from the LST's UTM to a local CRS; that was an internal error, exit 1, then
+    a line holding the whole WKT (exit 2); the CRS is now named by its short label."""
     _raster(tmp_path / "tcwv.tif", np.full((10, 10), 1.5), Affine(1000, 0, 0, 0, -1000, 10000), LOCAL)
     out = tmp_path / "out"
     code = run(["ingest", *map(str, products), "--retrieval-config", str(_toml(tmp_path, "tcwv.tif")),
                 "--out-dir", str(out)])
     assert code == 2
+    raster = tmp_path / "tcwv.tif"
     assert capsys.readouterr().err.splitlines() == [
-        f"error: {tmp_path / 'tcwv.tif'}: no transformation from its CRS LOCAL_CS[\"arbitrary\",UNIT[\"metre\",1,"
-        'AUTHORITY["EPSG","9001"]],AXIS["Easting",EAST],AXIS["Northing",NORTH]] to the LST\'s '
-        "EPSG:32647 (hint: georeference it in a known CRS, e.g. gdal_edit.py -a_srs EPSG:4326 tcwv.tif)"]
+        f'error: {raster}: its CRS is a local/engineering CRS ("arbitrary") that cannot be related to the LST\'s '
+        f"EPSG:32647 (hint: if {raster} is in EPSG:32647, declare it: gdal_edit.py -a_srs EPSG:32647 {raster} "
+        f"(it edits {raster} in place: copy it first to keep the original))"]
     assert not out.exists()
 
 
