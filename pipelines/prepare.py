@@ -54,7 +54,7 @@ from pipelines.patches import (
     patch_nodata_fractions,
     split_by_scene,
 )
-from pipelines.product_ingest import ProductIngest
+from pipelines.product_ingest import ProductIngest, tis_bands_read
 from pipelines.raster_names import gdal_name
 from pipelines.scene_align import aligned_guidance
 from pipelines.training_scene import (
@@ -342,7 +342,7 @@ class SharedGuidance:
 
 
 def prepare(
-    lst_paths: Sequence[Path],
+    lst_paths: Sequence[str | os.PathLike[str]],
     out: Path,
     opts: PrepareOptions,
     *,
@@ -355,7 +355,8 @@ def prepare(
     """Build the dataset at ``out`` from canonical scenes; return the info.json content.
 
     ``on_progress(stage, done, total)`` reports ``"scenes scanned"``, ``"patches written"`` and
-    ``"scenes written"``. ``shown`` names scenes that are not the user's own files (scenes
+    ``"scenes written"``. Messages name an LST given as a str as typed (``./d//x_lst.tif``);
+    info.json records it absolute. ``shown`` names scenes that are not the user's own files (scenes
     ingested from product folders into a temporary folder): messages and info.json use these
     names, never the temporary paths. ``ingests`` (by LST path, as :func:`scene_inputs` gives
     them) is what the ingest did to such scenes, for info.json. ``guidance`` is every scene's
@@ -369,12 +370,18 @@ def prepare(
     with streaming_gdal_env(), ExitStack() as stack:  # GDAL's default cache grew with the scene (1.3 GB at 600x5400)
         guidances, aligned_names = _scene_guidances(stack, paths, guidance, out)
         with named_as_given({**_temporary_names(names), **aligned_names}) as rename:
-            scenes = _open_scenes(paths, opts, names, rename, guidances)
+            scenes = _open_scenes(paths, opts, {**_typed_names(lst_paths), **names}, rename, guidances)
             _check_consistent(scenes)
             if opts.split_by == "scene" and len(scenes) < 2:
                 raise InputError("--split-by", "a scene split needs several scenes", "use --split-by block")
-            counts = _scene_counts(scenes, guidance, {Path(k): v for k, v in (ingests or {}).items()})
+            counts = _scene_counts(scenes, guidance, {Path(k): v for k, v in (ingests or {}).items()}, names)
             return _prepare_scenes(scenes, counts, out, opts, overwrite, on_progress, guidance)
+
+
+def _typed_names(lst_paths: Sequence[str | os.PathLike[str]]) -> dict[Path, str]:
+    """The LSTs given as a str, by path, as typed (``./d//x_lst.tif``, which pathlib folds to
+    ``d/x_lst.tif``): the scene's name in messages, so that a user finds the path they gave."""
+    return {Path(p): p for p in lst_paths if isinstance(p, str)}
 
 
 def _scene_guidances(stack: ExitStack, paths: Sequence[Path], shared: SharedGuidance | None,
@@ -438,11 +445,12 @@ def _open_scenes(paths: Sequence[Path], opts: PrepareOptions, names: Mapping[Pat
     return scenes
 
 
-def _scene_counts(scenes: Sequence[Scene], shared: SharedGuidance | None,
-                  ingests: Mapping[Path, IngestRecord]) -> dict[str, SceneCounts]:
-    """Each scene's info.json entry before any patch is counted: its files, unit and ingest."""
-    return {s.name: SceneCounts(*_recorded_files(s, shared), s.lst_reading.units.value, s.lst_reading.units_from,
-                                ingest=ingests.get(s.lst_path)) for s in scenes}
+def _scene_counts(scenes: Sequence[Scene], shared: SharedGuidance | None, ingests: Mapping[Path, IngestRecord],
+                  ingested: Mapping[Path, str]) -> dict[str, SceneCounts]:
+    """Each scene's info.json entry before any patch is counted: its files, unit and ingest
+    (``ingested``: the scenes ingested from product folders, by LST path)."""
+    return {s.name: SceneCounts(*_recorded_files(s, shared, s.lst_path in ingested), s.lst_reading.units.value,
+                                s.lst_reading.units_from, ingest=ingests.get(s.lst_path)) for s in scenes}
 
 
 def recorded_path(path: Path) -> str:
@@ -452,10 +460,10 @@ def recorded_path(path: Path) -> str:
     return gdal_name(path) or str(path.resolve())
 
 
-def _recorded_files(scene: Scene, shared: SharedGuidance | None) -> tuple[str, str]:
+def _recorded_files(scene: Scene, shared: SharedGuidance | None, ingested: bool) -> tuple[str, str]:
     """The LST and guidance of ``scene`` as info.json records them (:func:`recorded_path`); an
     ingested scene by the product folders it came from, which its ``ingest`` lists absolute."""
-    if scene.shown != str(scene.lst_path):
+    if ingested:
         return scene.shown, f"{scene.shown} (ingested guidance)"
     if shared is not None and shared.align:
         guidance = f"{recorded_path(shared.path)} (aligned onto {scene.lst_path.name})"
@@ -684,7 +692,7 @@ def _mii_image_folders(folders: list[Path]) -> int:
 def scene_inputs(
     paths: Sequence[str | os.PathLike[str]], workdir: Path, how: ProductIngest = ProductIngest(),
     on_scenes: Callable[[int], None] | None = None,
-) -> tuple[list[Path], dict[Path, str], dict[Path, IngestRecord]]:
+) -> tuple[list[str | Path], dict[Path, str], dict[Path, IngestRecord]]:
     """Canonical LST paths from the command line; SDGSAT-1 product folders are ingested first.
 
     Folders given together that hold a single MII product (e.g. its TIS and MII folders, or
@@ -695,7 +703,8 @@ def scene_inputs(
     Returns the LST paths and, for ingested ones, the product folders to name them by
     (``prepare(shown=...)``) and what the ingest did to them (``prepare(ingests=...)``).
     """
-    files, folders = [], []
+    files: list[str | Path] = []  # an LST given as a str stays one: prepare names it as typed
+    folders: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if not path.exists() and gdal_name(path) is None:  # a GDAL name: opening it tells
@@ -703,14 +712,17 @@ def scene_inputs(
         special = special_file_error(path)
         if special is not None:
             raise special
-        (folders if path.is_dir() else files).append(path)
+        if path.is_dir():
+            folders.append(path)
+        else:
+            files.append(raw if isinstance(raw, str) else path)
     if on_scenes is not None:
         on_scenes(len(files) + (1 if _mii_image_folders(folders) == 1 else len(folders)))
     if not folders:
         return files, {}, {}
     from pipelines import ingest  # product reading is only needed for product folders
 
-    products = ingest.find_products(folders)
+    products = ingest.find_products(folders, tis_read=tis_bands_read(how.lst_method))  # single-channel: no B3
     groups = [folders] if sum(p.sensor == "MII" for p in products) == 1 else [[f] for f in folders]
     shown: dict[Path, str] = {}
     ingests: dict[Path, IngestRecord] = {}

@@ -10,6 +10,7 @@ does not grow with the scene.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from pipelines.errors import InputError, not_found_error
+from pipelines.errors import InputError, not_found_error, unmistakable_path
 from pipelines.geotiff import band_scaling, guidance_names, open_raster, read_failure, read_stored
 from pipelines.grids import ALIGNMENT_TOLERANCE, Grid, as_integer, check_crs, check_north_up, nesting_factor
 from pipelines.lst_values import (
@@ -104,14 +105,25 @@ def guidance_for(lst_path: Path) -> tuple[str, Path]:
     """Scene name and guidance path for ``NAME_lst.tif``."""
     stem = lst_path.stem
     if not stem.endswith(LST_SUFFIX):
-        raise InputError(
-            lst_path, "not a canonical LST file (expected NAME_lst.tif)", "run groklst ingest first"
-        )
+        raise InputError(lst_path, "not a canonical LST file (expected NAME_lst.tif)",
+                         "pass --guidance G.tif --align, or rename it NAME_lst.tif with a NAME_guidance.tif beside "
+                         f"it (groklst guidance makes one); {INGEST_HINT}")
     name = stem[: -len(LST_SUFFIX)]
     guidance = lst_path.with_name(f"{name}{GUIDANCE_SUFFIX}{lst_path.suffix}")
     if not guidance.exists() and gdal_name(guidance) is None:  # inside an archive: opening tells
-        raise not_found_error(guidance, "guidance file not found beside the LST", "run groklst ingest first")
+        raise not_found_error(guidance, "guidance file not found beside the LST",
+                              f"make it with groklst guidance {_shell_word(lst_path)} BAND=SRC.tif -o "
+                              f"{_shell_word(guidance)} (or pass --guidance G.tif --align); {INGEST_HINT}")
     return name, guidance
+
+
+INGEST_HINT = "for SDGSAT-1 products run groklst ingest first"  # their LST and guidance come from the products
+
+
+def _shell_word(path: Path) -> str:
+    """``path`` as a hint's command names it: quoted for the shell, and ``./-x.tif`` for a name
+    that would read as an option."""
+    return shlex.quote(unmistakable_path(path))
 
 
 def undescribed_bands(src: rasterio.DatasetReader) -> list[str]:

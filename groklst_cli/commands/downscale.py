@@ -42,7 +42,7 @@ from groklst_cli.interrupts import reported_once_published
 from groklst_cli.option_sources import was_given
 from groklst_cli.path_options import not_empty, typed_file_to_write
 from pipelines.atomic import check_writable, missing_folders, remove_if_empty, resolved, same_path
-from pipelines.errors import InputError
+from pipelines.errors import InputError, TypedPath
 from pipelines.fit_options import DEFAULT_CANDIDATES, FitOptions
 from pipelines.units import OutputUnits, Units
 
@@ -369,7 +369,7 @@ def downscale(
     ctx: typer.Context,
     inputs: list[str] = typer.Argument(..., help="LST rasters (X_lst.tif), - to read paths from stdin, or one scene's SDGSAT-1 product folders."),
     guidance: Optional[Path] = typer.Option(None, "--guidance", "-g", help="Guidance raster for every input (default: X_guidance.tif beside each X_lst.tif)."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Trained checkpoint (default: the shipped mocolsk-lite x3 SDGSAT-1 model)."),
+    checkpoint: Optional[str] = typer.Option(None, "--checkpoint", "-c", parser=not_empty("-c", "name a checkpoint file, e.g. -c runs/r1/best.pt, or drop -c for the default model", TypedPath), help="Trained checkpoint (default: the shipped mocolsk-lite x3 SDGSAT-1 model)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", callback=lower_case, help="Use a non-learned interpolator instead: bicubic or bilinear; with --fit, the one method to fit (a network, tsharp, gwr, dms or mlp; default: compare --fit-candidates)."),
     scale: Optional[int] = typer.Option(None, "--scale", "-s", min=2, help="With --model bicubic or bilinear: no guidance; the output grid is the LST grid with pixels SCALE times smaller."),
     output: Optional[str] = typer.Option(None, "--output", "-o", metavar="<Path>", parser=typed_file_to_write("name the file, e.g. DIR/scene_10m.tif, or give --out-dir DIR"), help="Output GeoTIFF (one input only)."),
@@ -648,7 +648,7 @@ def _check_named_files(checkpoint: Optional[Path], guidance: Optional[Path]) -> 
     from pipelines.file_headers import TORCH_HEADERS
     from pipelines.geotiff import open_raster
 
-    if checkpoint is not None and not _looks_like_torch_file(checkpoint, TORCH_HEADERS):
+    if checkpoint is not None and not _looks_like_torch_file(Path(checkpoint), TORCH_HEADERS):
         load_checkpoint(checkpoint)  # refuses it as a scene's run would, without reading any weights
     if guidance is not None:
         with open_raster(guidance):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -62,8 +61,8 @@ def evaluate_cmd(
         raise InputError("--split", f"unknown split {split!r}", "use train, val or test")
     names = _baselines(baselines)
     with naming_as_typed(checkpoint, dataset):
-        ckpt = load_checkpoint(Path(checkpoint))
-        source = open_prepared(Path(dataset))
+        ckpt = load_checkpoint(checkpoint)  # str: named, and the files hints name in them, as typed
+        source = open_prepared(dataset)
     try:
         target = resolve_device(device)
     except ValueError as exc:

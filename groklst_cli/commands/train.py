@@ -360,7 +360,7 @@ def train_cmd(
         settings = {**file_settings, **given}
         check_settings(settings, sources)
         with naming_as_typed(dataset):
-            source = open_prepared(Path(dataset))
+            source = open_prepared(dataset)  # a str: the files it names in it as typed (``./ds/stats.json``)
         if resume:  # the run's own settings and dataset are what the given ones are compared with
             check_resume(inspect_run_dir(Path(out), named=out))
             _check_same_dataset(out, dataset, source)
