@@ -5,15 +5,17 @@ any product is read, and write into a dataset's ``info.json``."""
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipelines import lst_retrieval
-from pipelines.errors import InputError
+from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import check_raster
 from pipelines.saturation import SaturationOptions
+from pipelines.sdgsat import SPLIT_WINDOW_BANDS
 
 LST_METHODS = ("split-window", "single-channel")
 
@@ -23,11 +25,16 @@ def ingest_outputs(products: Sequence[Path], out_dir: Path, name: str | None) ->
     (``OUT_DIR/NAME_lst.tif``, ``OUT_DIR/NAME_guidance.tif``), from the folders' names and
     metadata alone, no raster read; None when the products name no scene (no or several MII
     products, no delivered name, a ``name`` that is a path): the ingest refuses them itself,
-    in its own order, so nothing is refused here."""
+    in its own order, so nothing is refused here. No TIS band is required (the MII names the
+    scene; a TIS without B3 is the ingest's to judge by its method, and a finished scene is
+    skipped by ``--skip-existing``), and what the products hold is warned about by the ingest,
+    which reads them again (once, not twice)."""
     from pipelines.ingest import default_name, find_products  # imports scipy: not at start-up
 
     try:
-        mii = [product for product in find_products(products) if product.sensor == "MII"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GroklstWarning)
+            mii = [product for product in find_products(products, tis_read=()) if product.sensor == "MII"]
         name = name or (default_name(mii[0]) if len(mii) == 1 else None)
     except InputError:
         return None
@@ -55,7 +62,7 @@ def ingest_finished(lst_path: Path, guidance_path: Path) -> bool:
 def tis_bands_read(method: str) -> tuple[int, ...]:
     """The TIS bands an LST ``method`` reads: B2 and B3 for the split window, B2 alone otherwise
     (only these need an image and a gain)."""
-    return (2, 3) if method == "split-window" else (2,)
+    return SPLIT_WINDOW_BANDS if method == "split-window" else (2,)
 
 
 def check_lst_method(method: str) -> None:

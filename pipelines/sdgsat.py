@@ -49,6 +49,9 @@ import math
 import re
 import warnings
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -59,6 +62,7 @@ from pipelines.errors import GroklstWarning, InputError
 
 SENSORS = ("TIS", "MII")
 TIS_BANDS = (1, 2, 3)
+SPLIT_WINDOW_BANDS = (2, 3)  # the TIS bands a split-window LST reads (a single-channel one, B2 alone)
 ALL_SENSORS = ("TIS", "MII", "GIU")  # SDGSAT-1's imagers; GIU (glimmer) is not read
 
 # How far apart the meta.xml times of one acquisition's TIS and MII products may be. The two
@@ -128,6 +132,17 @@ class Calibration:
 
 
 @dataclass(frozen=True)
+class UnreadZone:
+    """A meta.xml time whose zone groklst does not read (``CST``): its tag and text, that zone as
+    written, and the time as written, without a zone (None when the text writes no valid time)."""
+
+    tag: str
+    text: str
+    zone: str
+    clock: datetime | None
+
+
+@dataclass(frozen=True)
 class Product:
     """One product folder: its sensor, image files, calibration and acquisition geometry."""
 
@@ -141,6 +156,7 @@ class Product:
     calib: Path | None = None  # the calib.xml read
     recorded: date | None = None  # the meta.xml's time: a datetime when it gives the time of day
     tis_bands: tuple[int, ...] = ()  # the TIS band of each of ``images`` when delivered one per band
+    unread_zone: UnreadZone | None = None  # the meta.xml time when its zone is not read (``recorded`` is its date)
 
     @property
     def imaged_on(self) -> date | None:
@@ -405,10 +421,11 @@ def _day(moment: date | None) -> date | None:
 
 
 # A zone suffix: ``Z``/``UTC``/``GMT``, or an offset with an optional UTC/GMT prefix written
-# ``+08:00``, ``+8:00``, ``+08``, ``+8`` (hours[:minutes]) or ``+0800``, ``+800`` (HHMM, HMM).
-_ZONE = re.compile(r"(?:(?:UTC|GMT)\s*)?(?P<sign>[+-])(?:(?P<hours>\d{1,2})(?::(?P<minutes>\d{2}))?"
+# ``+08:00``, ``+8:00``, ``+08``, ``+8`` (hours[:minutes], ``+08:00:00`` too) or ``+0800``, ``+800`` (HHMM, HMM).
+_ZONE = re.compile(r"(?:(?:UTC|GMT)\s*)?(?P<sign>[+-])(?:(?P<hours>\d{1,2})(?::(?P<minutes>\d{2})(?::00)?)?"
                    r"|(?P<hhmm>\d{3,4}))|Z|UTC|GMT", re.IGNORECASE)
-_CLOCK = re.compile(r"(?:19|20)\d{2}-?\d{2}-?\d{2}[ T_](\d{2}):?(\d{2}):?(\d{2})(\.\d+)?(?P<zone>.*)", re.IGNORECASE)
+# A date and time of day; the seconds' fraction written ``.750`` or, ISO 8601's other way, ``,750``.
+_CLOCK = re.compile(r"(?:19|20)\d{2}-?\d{2}-?\d{2}[ T_](\d{2}):?(\d{2}):?(\d{2})([.,]\d+)?(?P<zone>.*)", re.IGNORECASE)
 MAX_ZONE_OFFSET = timedelta(hours=14)  # the farthest any time zone is from UTC (Kiribati, +14:00)
 
 
@@ -430,41 +447,75 @@ def _zone(text: str | None) -> timezone | None:
 
 def _unread_zone(text: str | None) -> str | None:
     """What follows the time of day in a meta.xml time when it is not a zone :func:`_zone` reads
-    (``CST``, ``+2500``), else None: such a time is compared by its date alone."""
+    (``CST``, ``+2500``), else None: such a time is compared as written only with a time that
+    ends in the same text (:func:`check_simultaneous`), else by its date alone."""
     clock = _CLOCK.match((text or "").strip())
     zone = clock.group("zone").strip() if clock else ""
     return zone if zone and _zone(zone) is None else None
 
 
-def _parse_time(text: str | None) -> date | None:
-    """A date and time of day as a meta.xml writes them (``2022-08-15 03:12:05.750``, ``T``
-    between), as a datetime, zone-aware when a suffix gives the zone (``Z``, ``+08:00``: one
-    product may write UTC and the other local time); a date alone, a time that is not one, or a
-    time whose suffix is no zone read (:func:`_unread_zone`: never guessed), as a date; else None."""
+def _clock(text: str | None) -> datetime | None:
+    """The date and time of day a meta.xml time writes, without its zone (``2022-08-15
+    03:12:05.750``, ``T`` between, ``,750`` too); None when it writes no valid one."""
     day = _parse_date(text)
     clock = _CLOCK.match((text or "").strip())
-    if day is None or clock is None or _unread_zone(text) is not None:
-        return day
+    if day is None or clock is None:
+        return None
     hour, minute, second = (int(g) for g in clock.groups()[:3])
-    micro = round(float(clock.group(4) or 0) * 1e6)
-    zone = clock.group("zone").strip()
+    micro = round(float((clock.group(4) or "0").replace(",", ".")) * 1e6)
     try:
-        return datetime.combine(day, time(hour, minute, second, min(micro, 999999), _zone(zone) if zone else None))
+        return datetime.combine(day, time(hour, minute, second, min(micro, 999999)))
     except ValueError:
-        return day
+        return None
 
 
-def _recorded(meta_file: Path | None, meta: ET.Element | None, patterns: ProductPatterns) -> date | None:
-    """The meta.xml's time (:func:`_parse_time`); one whose zone is not read is warned about,
-    naming the file and the text, since the TIS-MII pairing then compares its date alone."""
+def _parse_time(text: str | None) -> date | None:
+    """A date and time of day as a meta.xml writes them (:func:`_clock`) as a datetime,
+    zone-aware when a suffix gives the zone (``Z``, ``+08:00``: one product may write UTC and the
+    other local time); a date alone, a time that is not one, or a time whose suffix is no zone
+    read (:func:`_unread_zone`: never guessed), as a date; else None."""
+    moment = _clock(text)
+    if moment is None or _unread_zone(text) is not None:
+        return _parse_date(text)
+    zone = _CLOCK.match(text.strip()).group("zone").strip()
+    return moment.replace(tzinfo=_zone(zone)) if zone else moment
+
+
+# Set while products are read to be paired (:func:`zones_warned_when_paired`): a zone not read
+# is then warned about by :func:`check_simultaneous`, which knows both times, not by the reading.
+_WARNED_WHEN_PAIRED: ContextVar[bool] = ContextVar("zones_warned_when_paired", default=False)
+
+
+@contextmanager
+def zones_warned_when_paired() -> Iterator[None]:
+    """Within it, a meta.xml zone groklst does not read is warned about once, when the TIS and MII
+    products are paired (how their times are compared depends on both), not as each is read."""
+    token = _WARNED_WHEN_PAIRED.set(True)
+    try:
+        yield
+    finally:
+        _WARNED_WHEN_PAIRED.reset(token)
+
+
+def _unread_warning(meta: Path | None, unread: UnreadZone) -> str:
+    """The warning for a meta.xml time whose zone is not read, paired with a time that does not
+    end in the same text: only the dates are compared."""
+    return (f"{meta}: {unread.tag} {unread.text!r} ends in {unread.zone!r}, not a time zone groklst reads "
+            "(Z, UTC, +08:00, +0800, +800): its time of day is not used, so the TIS and MII products "
+            "are paired by date alone; write the zone as +HH:MM to have their times compared")
+
+
+def _recorded(meta_file: Path | None, meta: ET.Element | None,
+              patterns: ProductPatterns) -> tuple[date | None, UnreadZone | None]:
+    """The meta.xml's time (:func:`_parse_time`), and the time as written where its zone is not
+    read; outside :func:`zones_warned_when_paired` that zone is warned about here, naming the file
+    and the text (the product is read alone: its pairing is unknown)."""
     tag, text = _meta_time(meta, patterns) or ("", None)
-    unread = _unread_zone(text)
-    if unread is not None:
-        warnings.warn(f"{meta_file}: {tag} {text.strip()!r} ends in {unread!r}, not a time zone groklst reads "
-                      "(Z, UTC, +08:00, +0800, +800): its time of day is not used, so the TIS and MII products "
-                      "are paired by date alone; write the zone as +HH:MM to have their times compared",
-                      GroklstWarning, stacklevel=4)
-    return _parse_time(text)
+    zone = _unread_zone(text)
+    unread = None if zone is None else UnreadZone(tag, text.strip(), zone, _clock(text))
+    if unread is not None and not _WARNED_WHEN_PAIRED.get():
+        warnings.warn(_unread_warning(meta_file, unread), GroklstWarning, stacklevel=4)
+    return _parse_time(text), unread
 
 
 def _shown(moment: date) -> str:
@@ -488,21 +539,50 @@ def _apart(first: datetime, second: datetime) -> timedelta:
     return abs(first - second)
 
 
+def _one_unread_zone(tis: Product, mii: Product) -> bool:
+    """Whether both meta.xml times end in the same zone text groklst does not read (``CST``, in
+    any case) and write a time of day: the same text is taken for the same zone."""
+    a, b = tis.unread_zone, mii.unread_zone
+    return (a is not None and b is not None and a.clock is not None and b.clock is not None
+            and a.zone.casefold() == b.zone.casefold())
+
+
+def _compared(tis: Product, mii: Product) -> tuple[tuple[date, str], tuple[date, str]]:
+    """The two meta.xml times to compare and their zone text for a message: as written where
+    both end in one zone not read (:func:`_one_unread_zone`), else as read (a date alone for a
+    zone not read); within :func:`zones_warned_when_paired` the zone not read is warned about."""
+    paired_warned = _WARNED_WHEN_PAIRED.get()
+    if _one_unread_zone(tis, mii):
+        a, b = tis.unread_zone, mii.unread_zone
+        if paired_warned:
+            warnings.warn(f"{tis.meta}: {a.tag} {a.text!r} and the MII product's {mii.meta} {b.tag} {b.text!r} "
+                          f"end in {a.zone!r}, not a time zone groklst reads (Z, UTC, +08:00, +0800, +800): "
+                          "their times are compared as written, taken to be in one zone; write the zone as "
+                          "+HH:MM to have it read", GroklstWarning, stacklevel=4)
+        return (a.clock, f" {a.zone}"), (b.clock, f" {b.zone}")
+    for product in (tis, mii):
+        if paired_warned and product.unread_zone is not None:
+            warnings.warn(_unread_warning(product.meta, product.unread_zone), GroklstWarning, stacklevel=4)
+    return (tis.recorded, ""), (mii.recorded, "")
+
+
 def check_simultaneous(tis: Product, mii: Product) -> None:
     """Refuse a TIS and an MII product whose meta.xml times are not one acquisition's: more than
-    :data:`SIMULTANEOUS` apart (in UTC where both give a zone), or on different dates where one
-    gives no time of day. The folder names may agree while the metadata do not (:func:`_acquired`
+    :data:`SIMULTANEOUS` apart (in UTC where both give a zone, as written where both end in one
+    zone text groklst does not read), or on different dates where one gives no time of day or a
+    zone not read. The folder names may agree while the metadata do not (:func:`_acquired`
     allows a name a day either way), and a thermal image must not be sharpened with another
     pass's bands."""
     if tis.recorded is None or mii.recorded is None:
         return
-    if isinstance(tis.recorded, datetime) and isinstance(mii.recorded, datetime):
-        if _apart(tis.recorded, mii.recorded) <= SIMULTANEOUS:
+    (first, first_zone), (second, second_zone) = _compared(tis, mii)
+    if isinstance(first, datetime) and isinstance(second, datetime):
+        if _apart(first, second) <= SIMULTANEOUS:
             return
-    elif _day(tis.recorded) == _day(mii.recorded):
+    elif _day(first) == _day(second):
         return
-    raise InputError(tis.meta, f"records {_shown(tis.recorded)}, the MII product's {mii.meta} "
-                     f"{_shown(mii.recorded)}: TIS and MII image simultaneously, so these are not one "
+    raise InputError(tis.meta, f"records {_shown(first)}{first_zone}, the MII product's {mii.meta} "
+                     f"{_shown(second)}{second_zone}: TIS and MII image simultaneously, so these are not one "
                      f"acquisition (at most {SIMULTANEOUS.seconds // 60} min apart)",
                      "give the TIS and MII products of one acquisition, each with its own meta.xml")
 
@@ -639,7 +719,7 @@ def tis_band_files(folder: Path, patterns: ProductPatterns = PATTERNS,
         raise InputError(expected, f"TIS band {missing[0]} image not found: the product is one image per band "
                          f"and only {', '.join(chosen[b].name for b in sorted(chosen))} are there",
                          "copy the complete product folder" + ("; --lst-method single-channel reads B2 alone"
-                                                               if missing[0] == 3 else ""))
+                                                               if needed == SPLIT_WINDOW_BANDS else ""))
     return chosen
 
 
@@ -737,9 +817,9 @@ def read_product(folder: str | Path, patterns: ProductPatterns = PATTERNS,
     except ValueError as exc:
         raise InputError(meta_files[0], f"solar angle is not a number ({exc})") from exc
     meta_file = meta_files[0] if meta_files else None
-    recorded = _recorded(meta_file, meta, patterns)
+    recorded, unread_zone = _recorded(meta_file, meta, patterns)
     return Product(folder, sensor, images, calibration, zenith, _acquired(folder, meta_file, meta, patterns, images),
-                   meta_file, calib, recorded, tis_bands)
+                   meta_file, calib, recorded, tis_bands, unread_zone)
 
 
 def earth_sun_distance(day: date | None) -> float:

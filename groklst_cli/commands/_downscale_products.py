@@ -87,11 +87,12 @@ def plan_product_scene(folders: list[Path], output: Optional[Path], out_dir: Opt
 
     from pipelines.downscale import guidance_beside
     from pipelines.ingest import check_one_acquisition, default_name, find_products
+    from pipelines.product_ingest import tis_bands_read
     from pipelines.scenes import output_for
 
     with warnings.catch_warnings():  # what the folders hold is warned about by the ingest, which reads them again
         warnings.simplefilter("ignore", GroklstWarning)
-        products = find_products(folders)
+        products = find_products(folders, tis_read=tis_bands_read(how.lst_method))  # single-channel: no B3
     shown = ", ".join(str(f) for f in folders)
     by_sensor = {sensor: [p for p in products if p.sensor == sensor] for sensor in ("TIS", "MII")}
     for sensor, hint in (("TIS", "add the TIS product folder, or ingest your own LST with groklst ingest --lst"),
@@ -261,10 +262,12 @@ def ingest_scene(scene: ProductScene, how: ProductIngest, as_json: bool, dem_war
     to the downscale (a model reading the dem band) or unsaid (no model reads it): one warning;
     True (a fit, which learns from the band) says the constant band tells the fit nothing."""
     from pipelines.ingest import DEM_FILL_FIT, DEM_FILL_LATER, IngestWarning, ingest_product
+    from pipelines.sdgsat import zones_warned_when_paired
 
     start = time.perf_counter()
     try:
-        with warnings_shown(IngestWarning), _unused_dem_unwarned(not dem_warned), progress() as bar:
+        with (warnings_shown(IngestWarning), _unused_dem_unwarned(not dem_warned), zones_warned_when_paired(),
+              progress() as bar):
             task = bar.add_task("ingest", total=None)
             ingest_product(
                 scene.folders, scene.workdir, name=scene.name, **how.ingest_kwargs(),

@@ -55,6 +55,7 @@ def ingest(
     from pipelines.atomic import OutputExists
     from pipelines.geotiff import check_raster
     from pipelines.product_ingest import ProductIngest, ingest_outputs
+    from pipelines.sdgsat import zones_warned_when_paired
 
     shown = ", ".join(products)  # as typed (``arch/s1/``): a script joins the lines on the names it gave
     state.working_on(shown)
@@ -81,7 +82,8 @@ def ingest(
         return
     with reported_once_published(None):  # a signal after the pair's renames waits for its result lines
         try:
-            with warnings_shown(IngestWarning), progress() as bar:
+            # a meta.xml zone not read is warned about once, where the TIS and MII times are compared
+            with warnings_shown(IngestWarning), zones_warned_when_paired(), progress() as bar:
                 task = bar.add_task("ingest", total=None)
                 lst_path, guidance_path = ingest_product(
                     folders, folder, name=name, dem=dem, lst=lst, overwrite=overwrite, method=lst_method,
