@@ -721,18 +721,20 @@ def scene_inputs(
     if not folders:
         return files, {}, {}
     from pipelines import ingest  # product reading is only needed for product folders
+    from pipelines.sdgsat import zones_warned_when_paired
 
-    products = ingest.find_products(folders, tis_read=tis_bands_read(how.lst_method))  # single-channel: no B3
-    groups = [folders] if sum(p.sensor == "MII" for p in products) == 1 else [[f] for f in folders]
     shown: dict[Path, str] = {}
     ingests: dict[Path, IngestRecord] = {}
-    for n, group in enumerate(groups):
-        label = ", ".join(str(f) for f in group)
-        with (named_as_given({str(workdir / f"scene{n}"): f"{label} (ingesting)"}),
-              _warnings_recorded(label, len(groups) > 1, ingest.IngestWarning) as said):
-            lst_path, guidance_path = ingest.ingest_product(group, workdir / f"scene{n}", **how.ingest_kwargs(),
-                                                            dem_fill_note=dem_fill_note(ingest.DEFAULT_DEM_M))
-        files.append(Path(lst_path))
-        shown[Path(lst_path)] = label
-        ingests[Path(lst_path)] = ingest_record(group, lst_path, guidance_path, said)
+    with zones_warned_when_paired():  # an unread meta.xml zone: one warning, where TIS and MII are paired
+        products = ingest.find_products(folders, tis_read=tis_bands_read(how.lst_method))  # single-channel: no B3
+        groups = [folders] if sum(p.sensor == "MII" for p in products) == 1 else [[f] for f in folders]
+        for n, group in enumerate(groups):
+            label = ", ".join(str(f) for f in group)
+            with (named_as_given({str(workdir / f"scene{n}"): f"{label} (ingesting)"}),
+                  _warnings_recorded(label, len(groups) > 1, ingest.IngestWarning) as said):
+                lst_path, guidance_path = ingest.ingest_product(group, workdir / f"scene{n}", **how.ingest_kwargs(),
+                                                                dem_fill_note=dem_fill_note(ingest.DEFAULT_DEM_M))
+            files.append(Path(lst_path))
+            shown[Path(lst_path)] = label
+            ingests[Path(lst_path)] = ingest_record(group, lst_path, guidance_path, said)
     return files, shown, ingests

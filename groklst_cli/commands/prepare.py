@@ -271,7 +271,7 @@ def prepare_cmd(
             remove_stale_ingests(dataset.parent)
             with tempfile.TemporaryDirectory(dir=dataset.parent, prefix=INGEST_PREFIX) as workdir:
                 with warnings_shown():
-                    paths, shown, ingests = scene_inputs([Path(p) for p in inputs], Path(workdir), options.ingest,
+                    paths, shown, ingests = scene_inputs(list(inputs), Path(workdir), options.ingest,
                                                          on_scenes=partial(_name_several_scenes, out))
                 summary = prepare(paths, dataset, options, overwrite=overwrite, on_progress=hook, shown=shown,
                                   guidance=None if guidance is None else SharedGuidance(Path(guidance), align, guidance),
