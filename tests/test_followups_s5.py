@@ -86,20 +86,20 @@ def test_prepare_reads_a_single_channel_lst_from_per_band_products_without_b3(tm
     assert "TIS band 3 image not found" in _error(capsys)
 
 
-def test_an_lst_without_its_guidance_is_told_how_to_make_one(root: Path, monkeypatch, capsys) -> None:
+@pytest.mark.parametrize(("name", "expected"), [
+    ("landsat_lst.tif", "error: landsat_guidance.tif: guidance file not found beside the LST (hint: make it with "
+     "groklst guidance landsat_lst.tif BAND=SRC.tif -o landsat_guidance.tif (or pass --guidance G.tif --align); "
+     "for SDGSAT-1 products run groklst ingest first)"),
+    ("landsat.tif", "error: landsat.tif: not a canonical LST file (expected NAME_lst.tif) (hint: pass --guidance "
+     "G.tif --align, or rename it NAME_lst.tif with a NAME_guidance.tif beside it (groklst guidance makes one); "
+     "for SDGSAT-1 products run groklst ingest first)"),
+])
+def test_an_lst_without_its_guidance_is_told_how_to_make_one(root: Path, monkeypatch, capsys, name: str,
+                                                              expected: str) -> None:
     monkeypatch.chdir(root)
-    shutil.copy(root / "scenes" / "s1_lst.tif", root / "landsat_lst.tif")
-    assert run(["prepare", "landsat_lst.tif", "-o", "o", *PREPARE]) == 2
-    assert _error(capsys) == (
-        "error: landsat_guidance.tif: guidance file not found beside the LST (hint: make it with groklst guidance "
-        "landsat_lst.tif BAND=SRC.tif -o landsat_guidance.tif (or pass --guidance G.tif --align); for SDGSAT-1 "
-        "products run groklst ingest first)")
-    shutil.copy(root / "scenes" / "s1_lst.tif", root / "landsat.tif")
-    assert run(["prepare", "landsat.tif", "-o", "o", *PREPARE]) == 2
-    assert _error(capsys) == (
-        "error: landsat.tif: not a canonical LST file (expected NAME_lst.tif) (hint: pass --guidance G.tif --align, "
-        "or rename it NAME_lst.tif with a NAME_guidance.tif beside it (groklst guidance makes one); for SDGSAT-1 "
-        "products run groklst ingest first)")
+    shutil.copy(root / "scenes" / "s1_lst.tif", root / name)
+    assert run(["prepare", name, "-o", "o", *PREPARE]) == 2
+    assert _error(capsys) == expected
     assert not (root / "o").exists()
 
 

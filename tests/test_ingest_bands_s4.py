@@ -38,6 +38,13 @@ def _lines(capsys, start: str) -> list[str]:  # noqa: ANN001
     return [line for line in capsys.readouterr().err.splitlines() if line.startswith(start)]
 
 
+def dead_band_refusal(scene: Path, band: str) -> str:
+    """The error line for MII ``band`` (``B5 red``) holding only fill in both cameras of ``scene``."""
+    return (f"error: {_camera(scene, 'A')}: MII {band} holds no valid pixel inside the LST footprint (only fill, "
+            f"DN 0, here and in {_camera(scene, 'B').name}) (hint: the band is dead or missing in this delivery: "
+            "use a complete MII product of the scene; every guidance band is needed)")
+
+
 def test_a_band_dead_in_both_cameras_is_refused_naming_file_and_band(sample, tmp_path, capsys):
     scene = _copy(sample, tmp_path)
     for letter in "AB":
@@ -61,10 +68,7 @@ def test_a_dead_red_band_is_refused_in_the_first_pass_naming_it(sample, tmp_path
         _zero_band(_camera(scene, letter), 5)
     capsys.readouterr()
     assert _ingest(scene, tmp_path / "out", "--no-coregister") == 2
-    assert _lines(capsys, "error:") == [
-        f"error: {_camera(scene, 'A')}: MII B5 red holds no valid pixel inside the LST footprint (only fill, "
-        f"DN 0, here and in {_camera(scene, 'B').name}) (hint: the band is dead or missing in this delivery: "
-        "use a complete MII product of the scene; every guidance band is needed)"]
+    assert _lines(capsys, "error:") == [dead_band_refusal(scene, "B5 red")]
     assert not (tmp_path / "out").exists()
 
 
