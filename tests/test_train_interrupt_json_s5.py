@@ -4,6 +4,7 @@ where the run stands and how to resume it (QA: a pipeline reading stdout got not
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import signal
 import subprocess
@@ -14,6 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
+import groklst_cli.commands.train as train_command
+import pipelines.train as train_module
+import pipelines.train_dist as train_dist
+from groklst_cli.app import run
 from pipelines.run_layout import STATE
 from tests.test_train import CLI_TRAIN, dataset  # noqa: F401 - dataset: a fixture
 
@@ -88,3 +93,64 @@ def test_without_json_a_stopped_run_writes_no_json_line(dataset: Path, tmp_path:
     out, _ = process.communicate(timeout=120)
     assert process.returncode == 143
     assert "{" not in out  # nothing, or the saved checkpoint's path when the stop waited for a save
+
+
+# In-process, deterministic: the signal is sent by a patched step at a chosen point.
+SHORT = ["--iters", "2", *CLI_TRAIN]
+
+
+def _signalled_after(monkeypatch: pytest.MonkeyPatch, owner: object, name: str, signum: int) -> None:
+    """Patch ``owner.name`` to send ``signum`` to this process once the real one has returned."""
+    real = getattr(owner, name)
+
+    def then_signal(*args: object, **kwargs: object) -> object:
+        value = real(*args, **kwargs)
+        os.kill(os.getpid(), signum)
+        return value
+
+    monkeypatch.setattr(owner, name, then_signal)
+
+
+def _one_line(capsys: pytest.CaptureFixture[str]) -> dict:
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert len(lines) == 1, out
+    return json.loads(lines[0])
+
+
+@pytest.mark.parametrize(("owner", "name", "signum", "status"), [
+    (train_dist, "shutdown", signal.SIGINT, 130),  # fit() returned; the report not written yet
+    (train_command, "_report", signal.SIGTERM, 143),  # the stop waits for the ok line, written
+], ids=["in-shutdown", "in-report"])
+def test_a_stop_after_the_run_saved_its_end_keeps_the_ok_line(dataset: Path, tmp_path: Path,  # noqa: F811
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str],
+                                                               owner: object, name: str, signum: int,
+                                                               status: int) -> None:
+    """Review of ec9a1c9: a finished run was reported as stopped before its first save ("start
+    it again", resume null), or with a second line after its ok line."""
+    _signalled_after(monkeypatch, owner, name, signum)
+    monkeypatch.chdir(tmp_path)
+    assert run(["train", str(dataset), "-o", TYPED_RUN, "--json", *SHORT]) == status
+    line = _one_line(capsys)
+    assert (line["status"], line["run"], line["iteration"], line["finished"]) == ("ok", TYPED_RUN, 2, True)
+    assert (line["best_checkpoint"], line["last_checkpoint"]) == ("./runs/r1/best.pt", "./runs/r1/last.pt")
+    assert torch.load(tmp_path / "runs/r1" / STATE, weights_only=True)["iteration"] == 2
+
+
+def test_the_resume_command_of_a_dataset_named_like_an_option_can_be_pasted(
+        dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``train -- -ds`` stopped after its first save: its resume command named ``-ds``, which
+    the pasted command read as options (``No such option: -d``)."""
+    (tmp_path / "-ds").symlink_to(dataset)
+    monkeypatch.chdir(tmp_path)
+    with monkeypatch.context() as patched:
+        _signalled_after(patched, train_module._Run, "checkpoint", signal.SIGINT)
+        assert run(["train", "--json", "-o", "r1", "--iters", "4", *CLI_TRAIN, "--", "-ds"]) == 130
+    line = _one_line(capsys)
+    assert (line["status"], line["saved_iteration"]) == ("interrupted", 2)
+    assert line["resume"] == "groklst train ./-ds -o r1 --resume"
+    assert run([*shlex.split(line["resume"])[1:], "--json"]) == 0
+    summary = _one_line(capsys)
+    assert (summary["status"], summary["iteration"], summary["finished"]) == ("ok", 4, True)

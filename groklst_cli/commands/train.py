@@ -242,15 +242,38 @@ def _announce_training(config: TrainConfig, patches: int, context: DistContext, 
 class _StopPoint:
     """Where a Ctrl-C or a signal stopped the run, as :func:`fit` tells it (:meth:`at`): the
     iteration reached and that of the last save (None: none yet). ``iteration`` stays None
-    when the stop came before training began."""
+    when the stop came before training began. Once :func:`fit` has returned, ``outcome`` is
+    what it returned (:meth:`returned`); ``reported`` says the ``--json`` ok line is written."""
 
     resume: bool
     iteration: Optional[int] = None
     saved_at: Optional[int] = None
+    outcome: Optional[FitResult] = None
+    reported: bool = False
 
     def at(self, iteration: int, saved_at: Optional[int]) -> None:
         """Record where the run stopped (:data:`pipelines.train.StopHook`)."""
         self.iteration, self.saved_at = iteration, saved_at
+
+    def returned(self, outcome: FitResult) -> FitResult:
+        """Record what :func:`fit` returned, as soon as it does: a stop from then on (while the
+        process group is left, the report written) comes after a run that saved; one that
+        :func:`fit` held for its last save (``stopped_by``) stopped it there."""
+        self.outcome = outcome
+        if outcome.stopped_by is not None:
+            self.at(outcome.iteration, outcome.iteration)
+        return outcome
+
+
+def _fit_recorded(stop: _StopPoint, fit: Callable[..., FitResult], **hooks: Any) -> FitResult:
+    """``fit(**hooks)``, telling ``stop`` what it returned before anything else runs."""
+    return stop.returned(fit(**hooks))
+
+
+def _as_argument(path: str) -> str:
+    """``path`` as typed, as a command's argument: ``./-ds`` for one starting with '-', which
+    would be read as an option (as :func:`pipelines.errors.unmistakable_path` names it)."""
+    return f"./{path}" if path.startswith("-") else path
 
 
 def _resume_command(dataset: str, out: str) -> str:
@@ -258,7 +281,7 @@ def _resume_command(dataset: str, out: str) -> str:
     run's number of processes (a resume needs the same count)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     start = ["groklst"] if world_size <= 1 else ["torchrun", "--nproc-per-node", str(world_size), "-m", "groklst_cli"]
-    return shlex.join([*start, "train", dataset, "-o", out, "--resume"])
+    return shlex.join([*start, "train", _as_argument(dataset), "-o", out, "--resume"])
 
 
 def _saved_before(out: str, stop: _StopPoint) -> Optional[int]:
@@ -290,20 +313,30 @@ def _interrupted_line(dataset: str, out: str, stop: _StopPoint, signum: int) -> 
             "warnings": warnings_said()}
 
 
+def _stopped_line(dataset: str, out: str, stop: _StopPoint, signum: int) -> dict[str, Any]:
+    """The ``--json`` line of a command stopped by ``signum``: once :func:`fit` has returned a
+    run it did not stop, the run's ok summary (it saved; its end is not to be started again),
+    else where the stop left it (:func:`_interrupted_line`)."""
+    if stop.outcome is not None and stop.outcome.stopped_by is None:
+        return json_ok(_summary(out, stop.outcome))
+    return _interrupted_line(dataset, out, stop, signum)
+
+
 @contextmanager
 def _interrupt_reported(dataset: str, out: str, stop: _StopPoint, as_json: bool) -> Iterator[None]:
     """With ``--json``, a Ctrl-C or a stopping signal in the block is also one JSON line on
-    stdout (:func:`_interrupted_line`, main process only), so that a pipeline reading stdout
-    learns where the run stands; the stop then goes on (exit status 130, 143). A stdout that
-    cannot be written drops the line, as an error line is dropped: the stop keeps its status."""
+    stdout (:func:`_stopped_line`, main process only; none when the ok line is written), so
+    that a pipeline reading stdout learns where the run stands; the stop then goes on (exit
+    status 130, 143). A stdout that cannot be written drops the line, as an error line is
+    dropped: the stop keeps its status."""
     try:
         yield
     except KeyboardInterrupt:
-        if as_json and os.environ.get("RANK", "0") == "0":
+        if as_json and os.environ.get("RANK", "0") == "0" and not stop.reported:
             signum = received() or signal.SIGINT
             with signals_wait():  # a second Ctrl-C waits for the line
                 try:
-                    result(strict_json.dumps(_interrupted_line(dataset, out, stop, signum)))
+                    result(strict_json.dumps(_stopped_line(dataset, out, stop, signum)))
                 except StreamWriteError:
                     pass
         raise
@@ -389,8 +422,9 @@ def train_cmd(
             to_train = _announce_training(config, len(train_patches), context, Path(out) if resume else None)
             record = (_moved_dataset_record(Path(out), Path(dataset)) if resume
                       else _run_record(config, Path(dataset), source, device_used, context.world_size))
-            run = partial(fit, source, config, Path(out), resume=resume, context=context, run_named=out,
-                          limits=Limits(max_seconds=max_seconds), run_record=record, on_stop=stop.at)
+            run = partial(_fit_recorded, stop, partial(fit, source, config, Path(out), resume=resume, context=context,
+                                                       run_named=out, limits=Limits(max_seconds=max_seconds),
+                                                       run_record=record, on_stop=stop.at))
             if context.is_main:
                 with folders_removed_if_left_empty(Path(out)):  # a run stopped before its first save
                     outcome = _fit_with_bar(run, config.iters) if to_train else run()
@@ -402,8 +436,8 @@ def train_cmd(
             return
         with signals_wait():  # the run is saved: a signal now waits for its report
             _report(out, outcome, config, record if resume else None, as_json)
+            stop.reported = outcome.stopped_by is None  # else the stop's line is still to be written
             if outcome.stopped_by is not None:  # it waited for a save to be renamed into place
-                stop.at(outcome.iteration, outcome.iteration)
                 signal.raise_signal(outcome.stopped_by)
 
 
