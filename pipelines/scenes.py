@@ -39,7 +39,7 @@ from pipelines.infer import ModelSource
 from pipelines.finished_outputs import FinishedKind, finished_as
 from pipelines.quicklook import write_quicklook
 from pipelines.raster_names import display_name, gdal_name, raster_stem
-from pipelines.scene_align import aligned_guidance, named_as_guidance
+from pipelines.scene_align import aligned_guidance, check_before_aligning, named_as_guidance
 
 if TYPE_CHECKING:  # dask loads only for a run on a cluster
     from distributed import Client
@@ -148,6 +148,8 @@ def run_job(
     try:
         check_geotiff_name(job.output)
         check_writable(job.output, options.overwrite, inputs=job.inputs())
+        if job.align:  # what the headers refuse, before minutes of warping a copy for the same error
+            check_before_aligning(job.lst, job.guidance, source, options)
         with ExitStack() as stack:
             output = job.output
             if stopped is not None:

@@ -56,6 +56,7 @@ INTERPOLATORS = ("bicubic", "bilinear")
 # --hole-margin's bound in output pixels, 1000x the default at x3: a wider margin reads about the whole
 # scene around every tile, and a huge one overflowed the mask's filter (an internal error).
 MAX_HOLE_MARGIN = 10_000
+DEFAULT_OVERLAP = 64  # output px; half of a smaller --tile (:func:`_overlap_or_default`)
 
 
 def _check_model_choice(checkpoint: Optional[Path], model: Optional[str]) -> None:
@@ -196,6 +197,12 @@ def _jobs(inputs: list[Path], guidance: Optional[Path], output: Optional[Path],
         jobs = [SceneJob(p, output_for(p, directory), guidance, guided, align) for p in inputs]
     check_batch(jobs)
     return jobs
+
+
+def _overlap_or_default(overlap: Optional[int], tile: int) -> int:
+    """The --overlap given, else :data:`DEFAULT_OVERLAP` or half of --tile when that is smaller:
+    the fixed default was refused as more than half of a small --tile the user asked for alone."""
+    return min(DEFAULT_OVERLAP, tile // 2) if overlap is None else overlap
 
 
 def _check_tiling(tile: int, overlap: int, scales: set[int]) -> None:
@@ -375,7 +382,7 @@ def downscale(
     output: Optional[str] = typer.Option(None, "--output", "-o", metavar="<Path>", parser=typed_file_to_write("name the file, e.g. DIR/scene_10m.tif, or give --out-dir DIR"), help="Output GeoTIFF (one input only)."),
     out_dir: Optional[str] = typer.Option(None, "--out-dir", metavar="<path>", parser=not_empty("--out-dir", "name a folder, e.g. --out-dir out, or drop --out-dir to write into the current folder", str), help="Folder for outputs, named <input>_downscaled.tif (default: current folder)."),
     tile: int = typer.Option(768, "--tile", min=8, help="Tile size in output pixels, rounded down to whole LR pixels (10 at x3: 9); at least 24 once rounded: smaller tiles cost mostly per-tile overhead (12 px: 50x the default's time)."),
-    overlap: int = typer.Option(64, "--overlap", min=0, help="Overlap between tiles in output pixels, blended smoothly; rounded down to whole LR pixels; at most half the tile; under 15 once rounded, seams show (a warning)."),
+    overlap: Optional[int] = typer.Option(None, "--overlap", min=0, help=f"Overlap between tiles in output pixels, blended smoothly (default: {DEFAULT_OVERLAP}, or half of --tile when that is smaller); rounded down to whole LR pixels; at most half the tile; under 15 once rounded, seams show (a warning)."),
     batch_size: int = typer.Option(2, "--batch-size", min=1, help="Tiles per forward pass."),
     device: str = typer.Option("auto", "--device", callback=lower_case, help="auto, cpu, cuda or cuda:N."),
     precision: str = typer.Option("auto", "--precision", callback=lower_case, help="auto (fp32 on the CPU, exact; bf16 autocast on CUDA), fp32, bf16 or fp16; bf16/fp16 are not exact and on the CPU only faster with native bf16 instructions (README: measured error and speed)."),
@@ -439,6 +446,7 @@ def downscale(
     from pipelines.raster_names import display_name
     from pipelines.scenes import dask_client, run_dask, run_local
 
+    overlap = _overlap_or_default(overlap, tile)
     named = [] if inputs == ["-"] else list(_each_once(inputs).values())
     if named and (len(named) == 1 or all(Path(p).is_dir() for p in named)):  # one scene
         state.working_on(", ".join(named), _one_output(named, output, out_dir))
@@ -618,11 +626,6 @@ def downscale(
                     say(refused[job], as_json)
                     statuses.append(refused[job].status)
                     continue
-                early = _refused_before_align(job, source, options, skip_existing)
-                if early is not None:
-                    say(early, as_json)
-                    statuses.append(early.status)
-                    continue
                 # a fresh task, not reset(): reset keeps the last scene's total (0/N on a skip)
                 bar.remove_task(task)
                 task = bar.add_task(job.lst.name, total=None)
@@ -694,31 +697,6 @@ def _unopenable(jobs: list[SceneJob], overwrite: bool) -> dict[SceneJob, SceneRe
             continue
         break
     return refused
-
-
-def _refused_before_align(job: SceneJob, source: ModelSource, options: DownscaleOptions,
-                          skip_existing: bool) -> Optional[SceneReport]:
-    """The error report of an --align scene that its headers refuse (a checkpoint's bands that
-    are not the guidance's, an output above the limit), made before its guidance is aligned:
-    aligning a large scene took minutes and a copy on disk for an error said at once. The
-    output's own checks come first, as the scene makes them; one --skip-existing may skip is
-    left to the scene. None when the headers refuse nothing."""
-    from pipelines.downscale import SceneReport
-    from pipelines.geotiff import check_geotiff_name
-    from pipelines.raster_names import display_name
-    from pipelines.scene_align import check_before_aligning
-
-    if not job.align or (skip_existing and job.output.exists()):
-        return None
-    start = time.perf_counter()
-    try:
-        check_geotiff_name(job.output)
-        check_writable(job.output, options.overwrite, inputs=job.inputs())
-        check_before_aligning(job.lst, job.guidance, source, options)
-    except InputError as exc:
-        return SceneReport(display_name(job.lst), str(job.output), status="error",
-                           seconds=round(time.perf_counter() - start, 3), error=str(exc))
-    return None
 
 
 def _fit_output_done(scene: Optional[ProductScene], job: SceneJob, overwrite: bool, skip_existing: bool,
