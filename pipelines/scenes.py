@@ -571,9 +571,33 @@ def _connect(scheduler: str):
         raise InputError("--dask-scheduler", f"{scheduler!r} is not a dask scheduler address ({_first_line(exc)})",
                          f"{ADDRESS_HINT}; without --dask-scheduler the scenes run here") from exc
     except OSError as exc:  # refused, unknown host, timed out: distributed retries until the timeout
-        raise _http_refusal(scheduler) or InputError(
-            "--dask-scheduler", f"no dask scheduler answered at {scheduler} within {CONNECT_TIMEOUT_S} s",
-            f"start one (dask scheduler) or {ADDRESS_HINT}") from exc
+        raise _http_refusal(scheduler) or _unanswered(scheduler) from exc
+
+
+def _unanswered(scheduler: str) -> InputError:
+    """The refusal of an address no dask scheduler answered within :data:`CONNECT_TIMEOUT_S`:
+    "nothing listens" where the port refuses a connection (said as a wait for an answer, the
+    user looked for a slow scheduler where none runs), else the wait."""
+    hint = f"start one (dask scheduler) or {ADDRESS_HINT}"
+    if _refuses_connections(scheduler):
+        return InputError("--dask-scheduler", f"nothing listens at {scheduler} (connection refused)", hint)
+    return InputError("--dask-scheduler", f"no dask scheduler answered at {scheduler} within {CONNECT_TIMEOUT_S} s",
+                      hint)
+
+
+def _refuses_connections(scheduler: str) -> bool:
+    """Whether a ``tcp://`` address's port refuses a connection (nothing listens there) now."""
+    from distributed.comm.addressing import get_address_host_port, parse_address
+
+    if parse_address(scheduler)[0] != "tcp":
+        return False
+    try:
+        socket.create_connection(get_address_host_port(scheduler), timeout=HTTP_PROBE_S).close()
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _http_refusal(scheduler: str) -> InputError | None:
