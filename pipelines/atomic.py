@@ -285,7 +285,8 @@ def _pam_refusal(pam: Path, output: str) -> InputError:
                           "would show the old file's min/max/mean for the new one",
                           _SAFE_HINT.format(why=", as GDAL recomputes statistics"))
     listed = ", ".join(items[:-1]) + f" and {items[-1]}" if len(items) > 1 else items[0]
-    return InputError(pam, f"{where} holding {listed}; GDAL (and rasterio, QGIS) would apply them to the new file",
+    them = "them" if len(items) > 1 else "it"
+    return InputError(pam, f"{where} holding {listed}; GDAL (and rasterio, QGIS) would apply {them} to the new file",
                       _SIDECAR_HINT)
 
 
@@ -323,16 +324,26 @@ def _read_pam(pam: Path) -> ET.Element | None:
         fd = os.open(pam, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return None
-    with os.fdopen(fd, "rb") as fh:
-        try:
-            data = fh.read(_PAM_MAX_BYTES + 1) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
-        except OSError:
-            return None
+    try:  # a folder opens too, and only os.read tells; fdopen would refuse it outside this try
+        data = _read_at_most(fd, _PAM_MAX_BYTES + 1) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     try:
         root = ET.fromstring(data) if 0 < len(data) <= _PAM_MAX_BYTES else None
     except ET.ParseError:
         return None
     return root if root is not None and root.tag == "PAMDataset" else None
+
+
+def _read_at_most(fd: int, size: int) -> bytes:
+    """Up to ``size`` bytes of open file ``fd``, fewer only at its end."""
+    chunks: list[bytes] = []
+    while size > 0 and (chunk := os.read(fd, size)):
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
 
 
 def _sidecars(target: Path) -> tuple[list[Path], list[Path]]:

@@ -101,12 +101,14 @@ def check_tile_sizes(tile: int, overlap: int, scale: int) -> TileSizes:
 
 def seam_warning(tile: int, overlap: int, scale: int) -> str | None:
     """Why the overlap used at ``scale`` leaves seams, when it is under :data:`MIN_OVERLAP`."""
-    used = TileSizes.of(tile, overlap, scale).overlap
-    if used * scale >= MIN_OVERLAP:
+    sizes = TileSizes.of(tile, overlap, scale)
+    if sizes.overlap * scale >= MIN_OVERLAP:
         return None
-    return (f"{as_used('--overlap', overlap, used, scale)} leaves visible seams at tile borders (several "
-            f"K were measured at 0, for learned models and bicubic alike); pass at least "
-            f"{smallest_given(MIN_OVERLAP, scale)}")
+    needed = smallest_given(MIN_OVERLAP, scale)
+    fits = 2 * (needed // scale) <= sizes.tile  # else that overlap is refused as over half the tile
+    return (f"{as_used('--overlap', overlap, sizes.overlap, scale)} leaves visible seams at tile borders (several "
+            f"K were measured at 0, for learned models and bicubic alike); pass --overlap {needed} or more"
+            + ("" if fits else f" with --tile {2 * needed} or more"))
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> tuple[int, list[int]]:

@@ -73,9 +73,12 @@ def listing(folder: Path) -> dict[str, bytes]:
     (BAND_VALUES, f" holding nodata, scale, offset and units; {APPLIED}"),
     (METADATA_AND_STATISTICS, f" holding metadata and band statistics; {APPLIED}"),
     ("<PAMDataset>\n</PAMDataset>\n", " holding nothing GDAL would apply " + SAFE.format(why="")),
+    (GEOREFERENCE.replace("<SRS", "<!-- ").replace("</SRS>", " -->"), " holding geotransform; GDAL (and rasterio, "
+     f"QGIS) would apply it to the new file {HINT}"),
     ("<PAMDataset><PAMRasterBand band=", f"; {GENERAL}"),  # damaged: the general message
     ("<VRTDataset/>", f"; {GENERAL}"),
-], ids=["statistics", "histogram", "georeference", "band-values", "metadata", "empty", "damaged", "not-pam"])
+], ids=["statistics", "histogram", "georeference", "band-values", "metadata", "empty", "one-item", "damaged",
+        "not-pam"])
 @pytest.mark.parametrize("overwrite", [False, True])
 def test_a_stale_aux_xml_is_refused_saying_what_it_holds(tmp_path: Path, lst: Path, monkeypatch, capsys,
                                                        content: str, problem: str, overwrite: bool) -> None:
@@ -93,11 +96,15 @@ def test_a_stale_aux_xml_is_refused_saying_what_it_holds(tmp_path: Path, lst: Pa
     assert listing(tmp_path) == before  # nothing written, replaced or removed, no temporary left
 
 
-def test_a_named_pipe_aux_xml_is_not_waited_on(tmp_path: Path, lst: Path, monkeypatch, capsys) -> None:
-    """Reading what an .aux.xml holds must not block on a named pipe: it gets the general message."""
+@pytest.mark.parametrize("make", [os.mkfifo, os.mkdir, lambda name: os.symlink(os.getcwd(), name)],
+                         ids=["named-pipe", "folder", "link-to-folder"])
+def test_an_aux_xml_that_is_no_file_gets_the_general_message(tmp_path: Path, lst: Path, monkeypatch, capsys,
+                                                             make) -> None:
+    """Reading what an .aux.xml holds must not block on a named pipe; a folder of that name ended in
+    ``internal error: TypeError`` (exit 1) after 2f23743: both get the general message, exit 2."""
     monkeypatch.chdir(tmp_path)
     Path("out").mkdir()
-    os.mkfifo("out/a.tif.aux.xml")
+    make("out/a.tif.aux.xml")
     capsys.readouterr()
     assert downscale(lst) == 2
     assert capsys.readouterr().err.strip() == (

@@ -108,9 +108,17 @@ def test_seams_are_warned_about_on_the_overlap_used(scene: Path, tmp_path: Path,
     assert run([*base, "--overlap", "15", "--scale", "2"]) == 0
     assert capsys.readouterr().err.strip() == (
         "warning: --overlap 15 at x2 is 14 output px (7 LR px) leaves visible seams at tile borders (several K "
-        "were measured at 0, for learned models and bicubic alike); pass at least 16")
+        "were measured at 0, for learned models and bicubic alike); pass --overlap 16 or more")
     assert seam_warning(48, 16, 2) is None and seam_warning(48, 15, 3) is None
     assert seam_warning(48, 14, 3).startswith("--overlap 14 at x3 is 12 output px (4 LR px) leaves")
+
+
+def test_a_seam_warning_names_a_tile_that_holds_the_overlap_it_asks_for() -> None:
+    """Review: --tile 26 alone at x3 (its default overlap half the tile) was told to pass --overlap
+    15, which that tile refuses as over half of it."""
+    assert seam_warning(26, 13, 3).endswith("pass --overlap 15 or more with --tile 30 or more")
+    check_tile_sizes(30, 15, 3)  # what it names is taken
+    assert seam_warning(48, 14, 3).endswith("pass --overlap 15 or more")
     assert MIN_OVERLAP == 15
 
 
