@@ -29,7 +29,8 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOEr
 from rasterio.windows import Window
 
 from pipelines.atomic import atomic_output, refuse_input_as_output
-from pipelines.errors import InputError, environment_error, not_found_error, special_file_error
+from pipelines.errors import (GroklstWarning, InputError, environment_error, not_found_error, special_file_error,
+                             unmistakable_path)
 from pipelines.file_headers import TIFF_HEADERS, refuse_foreign_file
 from pipelines.raster_names import gdal_name
 
@@ -954,15 +955,52 @@ def refuse_alpha(src: rasterio.DatasetReader, path: str | os.PathLike[str]) -> N
                          f"-mask {alpha[0]} FILE DATA.tif")
 
 
+# GDAL's names of the complex data types, by rasterio's (which reads CInt32 as complex64 too)
+COMPLEX_TYPES = {"complex_int16": "CInt16", "complex64": "CFloat32", "complex128": "CFloat64"}
+
+
+def refuse_complex(src: rasterio.DatasetReader, path: str | os.PathLike[str], holds: str) -> None:
+    """Refuse a raster with a complex band (``holds``: what its values should be, ``LST``):
+    reading it as floats drops the imaginary part with numpy ComplexWarnings, and a real-valued
+    product is what groklst reads. The hint keeps the real part, where the values may be."""
+    kinds = [t for t in src.dtypes if str(t).startswith("complex")]
+    if kinds:
+        name = COMPLEX_TYPES.get(kinds[0], kinds[0])
+        raise InputError(path, f"complex data type {name} holds no {holds} values",
+                         f"give real {holds} values; if the real part holds them, keep it: gdal_translate "
+                         f"-ot Float32 {shlex.quote(str(path))} REAL.tif")
+
+
+# Compression codecs of a GeoTIFF that change the values (LERC's max error is not in the file)
+LOSSY_COMPRESSION = frozenset({"JPEG"})
+_WARNED_LOSSY: set[str] = set()  # the files warned of in this process: once each
+
+
+def warn_lossy(src: rasterio.DatasetReader, path: str | os.PathLike[str], off: str = "values may be off") -> None:
+    """Warn that ``src`` is compressed with a lossy codec (JPEG): ``off`` (its values may be off,
+    an LST's by kelvins) and, with a declared nodata, fill pixels may read as data (QA: 5 of 12
+    read 280-284 K), which nothing downstream can tell from real values."""
+    codec = src.tags(ns="IMAGE_STRUCTURE").get("COMPRESSION", "").upper()
+    if codec not in LOSSY_COMPRESSION or src.name in _WARNED_LOSSY:
+        return
+    _WARNED_LOSSY.add(src.name)  # a run opens its LST several times (headers, scan, tiles)
+    fill = ", and nodata pixels may read as data" if any(v is not None for v in src.nodatavals) else ""
+    warnings.warn(f"{unmistakable_path(path)}: {codec} compression is lossy: {off}{fill}; give a losslessly "
+                  "compressed copy of the original (COMPRESS=DEFLATE, LZW or ZSTD)", GroklstWarning, stacklevel=3)
+
+
 def guidance_names(
     src: rasterio.DatasetReader, path: str | os.PathLike[str], declared: Sequence[str] | None
 ) -> tuple[list[str], bool]:
     """The guidance bands' names and whether they are named at all.
 
     ``declared`` (``--guidance-bands``) names the file's bands in order and wins over the
-    file's band descriptions. A GDAL alpha band is refused (:func:`refuse_alpha`).
+    file's band descriptions. A GDAL alpha band is refused (:func:`refuse_alpha`), so is a
+    complex band (:func:`refuse_complex`); a lossy compression is warned of (:func:`warn_lossy`).
     """
     refuse_alpha(src, path)
+    refuse_complex(src, path, "guidance")
+    warn_lossy(src, path)
     if declared is not None:
         if len(declared) != src.count:
             raise InputError(path, f"has {src.count} bands but --guidance-bands names {len(declared)}",

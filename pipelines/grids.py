@@ -35,12 +35,16 @@ def resolution_units(crs: CRS | None) -> str:
     """A short label for the unit pixel sizes are measured in on ``crs``.
 
     The CRS's linear unit (``m``, ``US survey foot``, ...), ``deg`` for a geographic CRS, and
-    ``CRS units`` when there is no CRS to say.
+    ``CRS units`` when there is no CRS or it names no unit (``LOCAL_CS["unnamed",UNIT["unknown"]]``).
+    A local/engineering or geocentric CRS is neither projected nor geographic: its own unit,
+    never degrees (QA s5: a local LST's output grid was said to be "at 10 deg").
     """
     if crs is None:
         return "CRS units"
-    unit = crs.linear_units if crs.is_projected else "degree"
-    return {"metre": "m", "meter": "m", "degree": "deg"}.get(unit, unit)
+    if crs.is_geographic:
+        return "deg"
+    unit = crs.linear_units if crs.is_projected else crs.units_factor[0]
+    return "CRS units" if unit == "unknown" else {"metre": "m", "meter": "m"}.get(unit, unit)
 
 
 Bounds = tuple[float, float, float, float]
@@ -186,6 +190,17 @@ def check_crs(path: str | os.PathLike[str], grid: Grid) -> None:
         raise InputError(path, f"raster has no CRS of its own, only {grid.placed_by}", warp_hint(grid.placed_by))
     raise InputError(path, "raster has no CRS",
                      f"assign one with gdal_edit.py -a_srs EPSG:XXXX {shlex.quote(str(path))}")
+
+
+def check_refinable_crs(path: str | os.PathLike[str], grid: Grid) -> None:
+    """Refuse, as :func:`check_crs` does, an LST to refine (``--scale``) in a local/engineering
+    CRS: GDAL writes the output's LOCAL_CS back with a metre unit the input may not have had
+    (``UNIT["unknown"]``, what ``gdal_edit.py -a_srs ""`` leaves), so it cannot be kept as it is."""
+    check_crs(path, grid)
+    if is_local(grid.crs):
+        raise InputError(path, f"raster has a local/engineering CRS ({crs_label(grid.crs)}), which a --scale "
+                               "output cannot keep as it is",
+                         f"assign the CRS it is in with gdal_edit.py -a_srs EPSG:XXXX {shlex.quote(str(path))}")
 
 
 WARP_NORTH_UP = "gdalwarp -r near IN.tif OUT.tif"
@@ -470,7 +485,7 @@ def refine_grid(lst: Grid, scale: int, *, lst_path: str | os.PathLike[str]) -> P
     """The whole LST grid with every pixel split into ``scale x scale`` output pixels: same CRS,
     origin and extent, pixel size divided by ``scale`` (downscaling without guidance)."""
     check_north_up(lst_path, lst)
-    check_crs(lst_path, lst)
+    check_refinable_crs(lst_path, lst)
     t = lst.transform
     output = Grid(lst.crs, Affine(t.a / scale, 0.0, t.c, 0.0, t.e / scale, t.f),
                   lst.width * scale, lst.height * scale)

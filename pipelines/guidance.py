@@ -51,8 +51,8 @@ from pipelines.cog import layout
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.geotiff import (
     BLOCK, FLOAT32_MAX, apply_scaling, band_names, band_scaling, streaming_gdal_env, check_geotiff_name,
-    creation_profile, geotiff_output, open_raster, read_stored, refuse_alpha, refuse_unusable, scaling_text,
-    unreadable,
+    creation_profile, geotiff_output, open_raster, read_stored, refuse_alpha, refuse_complex, refuse_unusable,
+    scaling_text, unreadable, warn_lossy,
 )
 from pipelines.grids import (
     NO_GUIDANCE, Grid, check_crs, check_geotransform, check_north_up, check_related, footprint_in, footprints_disjoint,
@@ -226,11 +226,14 @@ def _check_georeferenced(src: rasterio.DatasetReader, path: str | os.PathLike[st
 def _open_source(spec: SourceSpec, grid: Grid, stack: ExitStack,
                  lst_path: str | os.PathLike[str]) -> rasterio.DatasetReader:
     """The source ``spec`` names, opened on ``stack``, refused where it cannot be warped onto
-    ``grid`` (the fine grid of ``lst_path``) or does not overlap it."""
+    ``grid`` (the fine grid of ``lst_path``), does not overlap it or holds complex values; a
+    lossy (JPEG) one is warned of."""
     src = stack.enter_context(open_raster(spec.path))
     _check_georeferenced(src, spec.path)
     check_related(spec.path, src.crs, lst_path, grid.crs, src.bounds)
     refuse_alpha(src, spec.path)
+    refuse_complex(src, spec.path, "guidance")
+    warn_lossy(src, spec.path)
     box = grid_bounds(grid)
     if footprints_disjoint(footprint_in(src.crs, src.bounds, grid.crs, box), box):
         raise InputError(spec.path, "does not overlap the LST footprint",

@@ -35,7 +35,7 @@ from rasterio.enums import ColorInterp
 from rasterio.windows import Window
 
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError, printable_path
-from pipelines.geotiff import band_scaling, read_stored
+from pipelines.geotiff import band_scaling, read_stored, refuse_complex, warn_lossy
 from pipelines.percent import percent
 from pipelines.units import KELVIN_OFFSET, Units, detect_units, tagged_fahrenheit, tagged_units, unit_tag
 
@@ -82,8 +82,12 @@ def check_single_band(src: rasterio.DatasetReader, path: str | os.PathLike[str])
     """Refuse an LST raster with more than one band: which one is the LST would be a guess. One
     data band with a GDAL alpha band (QGIS "Save as", gdalwarp -dstalpha) is named so, with the
     command that keeps the alpha as the LST's mask: ``gdal_translate -b 1`` alone drops it, and
-    GDAL honours a float alpha as no mask at all, so its nodata would read as temperatures."""
+    GDAL honours a float alpha as no mask at all, so its nodata would read as temperatures.
+    A complex band is refused too (:func:`~pipelines.geotiff.refuse_complex`), and a lossy
+    compression warned of (:func:`~pipelines.geotiff.warn_lossy`)."""
     if src.count == 1:
+        refuse_complex(src, path, "LST")
+        warn_lossy(src, path, "values may be off by kelvins")
         return
     alpha = [i for i, c in enumerate(src.colorinterp, start=1) if c == ColorInterp.alpha]
     if len(alpha) == 1 and src.count == 2:
