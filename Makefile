@@ -21,10 +21,11 @@ install: $(BIN)/groklst
 demo: install
 	$(BIN)/groklst downscale sample_scenes/heihe_demo_lst.tif -o out/heihe_demo_lst_10m.tif --overwrite
 
-# --durations=25: the slowest tests, to see where CI's time goes.
-# make test PYTEST_ARGS="-n 2 --dist loadfile": two pytest-xdist workers, one per CI core.
+# Two pytest-xdist workers, one per CI core, each taking whole test files (module fixtures built
+# once); --durations=25 lists the slowest tests, to see where CI's time goes.
+# make test PYTEST_ARGS="-n 0" runs it in one process.
 test: install
-	$(BIN)/python -m pytest -q --durations=25 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
