@@ -67,7 +67,7 @@ def test_skip_existing_does_not_hide_a_bad_option(tmp_path: Path, scene, capsys,
     capsys.readouterr()
     assert _downscale(scene, "-o", "a.tif", "--skip-existing", "--json", *bad) == 2
     line = json.loads(capsys.readouterr().out)
-    expected = ("--overlap 64 is not smaller than --tile 10" if bad[0] == "--tile"
+    expected = ("--tile 10 at x3 is 9 output px (3 LR px): tiles under 24 output px" if bad[0] == "--tile"
                 else "-o: give either -o/--output or --out-dir, not both")
     assert line["status"] == "error" and line["error"].startswith(expected)
     assert (tmp_path / "a.tif").read_bytes() == before
