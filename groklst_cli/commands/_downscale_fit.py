@@ -55,7 +55,7 @@ def check_psf_width(psf: Optional[Psf], scales: set[int]) -> None:
                          f"pixels ({limit:g}) is taken", f"use auto, or a width up to {limit:g}")
 
 
-def build_fit_options(model: Optional[str], checkpoint: Optional[Path], dask_scheduler: Optional[str],
+def build_fit_options(model: Optional[str], checkpoint: Optional[str], dask_scheduler: Optional[str],
                  jobs: list[SceneJob], iters: int, seconds: Optional[float], lr: float,
                  degradation: str, fallback: str, units: Units, seed: int, device: str,
                  candidates: str, select: str, psf: str, residual: str) -> FitOptions:

@@ -59,7 +59,7 @@ MAX_HOLE_MARGIN = 10_000
 DEFAULT_OVERLAP = 64  # output px; half of a smaller --tile (:func:`_overlap_or_default`)
 
 
-def _check_model_choice(checkpoint: Optional[Path], model: Optional[str]) -> None:
+def _check_model_choice(checkpoint: Optional[str], model: Optional[str]) -> None:
     """Refuse a model choice that cannot work, before anything slow (a scheduler's connection,
     loading a checkpoint) keeps the user waiting for the error."""
     if checkpoint is not None and model is not None:
@@ -78,7 +78,7 @@ def _check_model_choice(checkpoint: Optional[Path], model: Optional[str]) -> Non
                          "pass --checkpoint CKPT instead, or add --fit to fit it on the scene")
 
 
-def _model_source(checkpoint: Optional[Path], model: Optional[str], device: str) -> ModelSource:
+def _model_source(checkpoint: Optional[str], model: Optional[str], device: str) -> ModelSource:
     """The interpolator or checkpoint to run (:func:`_check_model_choice` first)."""
     from pipelines.checkpoint import load_checkpoint
     from pipelines.infer import DEFAULT_CHECKPOINT, ModelSource
@@ -228,7 +228,7 @@ def _check_scaled(tile: int, overlap: int, scales: set[int], fit_options: Option
         check_psf_width(fit_options.psf, scales)
 
 
-def _run_scales(jobs: list[SceneJob], scale: Optional[int], checkpoint: Optional[Path],
+def _run_scales(jobs: list[SceneJob], scale: Optional[int], checkpoint: Optional[str],
                 model: Optional[str], fit: bool) -> set[int]:
     """The scales the scenes will be downscaled by, where known before they are read: --scale,
     the checkpoint's, else each scene's LST-to-guidance pixel-size ratio. A scene whose rasters
@@ -241,7 +241,7 @@ def _run_scales(jobs: list[SceneJob], scale: Optional[int], checkpoint: Optional
     return {s for s in map(_grid_scale, jobs) if s is not None}
 
 
-def _checkpoint_scale(checkpoint: Optional[Path]) -> Optional[int]:
+def _checkpoint_scale(checkpoint: Optional[str]) -> Optional[int]:
     """The scale the checkpoint (or the default model) records, its weights left unread
     (memory-mapped: the model still loads only once a --dask-scheduler answered); None when it
     cannot be read, which loading it says in its turn (a named pipe is not opened: that blocks)."""
@@ -349,7 +349,7 @@ def _check_conserve_spread(spread: Optional[str], fit: bool) -> None:
         raise InputError("--conserve-spread", f"unknown spread {spread!r}", f"use {' or '.join(CONSERVE_SPREADS)}")
 
 
-def _check_scale(scale: Optional[int], model: Optional[str], checkpoint: Optional[Path],
+def _check_scale(scale: Optional[int], model: Optional[str], checkpoint: Optional[str],
                  guidance: Optional[Path], guidance_bands: Optional[str], fit: bool, align: bool) -> None:
     """--scale interpolates onto the refined LST grid: only an interpolator, and no guidance
     (so nothing for --align to align)."""
@@ -643,7 +643,7 @@ def downscale(
         _said_quicklook(png)
 
 
-def _check_named_files(checkpoint: Optional[Path], guidance: Optional[Path]) -> None:
+def _check_named_files(checkpoint: Optional[str], guidance: Optional[Path]) -> None:
     """Refuse a --checkpoint or --guidance that names no usable file when there is no scene to
     read them (empty stdin), as a run with scenes refuses them: a script's typo is exit 2, not a
     silent exit 0. Cheaply: the checkpoint's first bytes and the guidance's header, no model loaded."""
