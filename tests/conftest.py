@@ -125,9 +125,10 @@ def canonical_scene(tmp_path: Path) -> tuple[Path, Path]:
 
 def prepare_generated_dataset(
     root: Path, scales: tuple[int, ...], *, patch: int = 24, lr_shape: tuple[int, int] = (48, 48),
-    seeds: tuple[int, ...] = (1, 2),
+    seeds: tuple[int, ...] = (1, 2), stride: int | None = None, split: str | None = None,
 ) -> Path:
-    """``groklst prepare`` on generated sample scenes: a tiny dataset at ``scales`` in ROOT/ds."""
+    """``groklst prepare`` on generated sample scenes: a tiny dataset at ``scales`` in ROOT/ds
+    (patches every ``stride`` px, half a patch by default; ``split`` as ``--split`` takes it)."""
     from groklst_cli.app import run
     from pipelines.sample_scene import generate_scene, write_scene
 
@@ -137,6 +138,7 @@ def prepare_generated_dataset(
         scenes.append(str(lst))
     out = root / "ds"
     status = run(["-q", "prepare", *scenes, "-o", str(out), "--scales", ",".join(map(str, scales)), "--patch",
-                  str(patch), "--stride", str(patch // 2), "--split-block", str(patch)])
+                  str(patch), "--stride", str(stride or patch // 2), "--split-block", str(patch),
+                  *(["--split", split] if split else [])])
     assert status == 0
     return out

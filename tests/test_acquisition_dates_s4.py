@@ -41,6 +41,13 @@ def test_the_fixture_pair_is_one_acquisition(products):
     sdgsat.check_simultaneous(tis, mii)
 
 
+def not_one_acquisition(tis: sdgsat.Product, mii: sdgsat.Product, tis_shown: str, mii_shown: str) -> str:
+    """The refusal of TIS and MII products whose meta.xml times, shown so, are not one acquisition."""
+    return (f"{tis.meta}: records {tis_shown}, the MII product's {mii.meta} {mii_shown}: TIS and MII image "
+            "simultaneously, so these are not one acquisition (at most 10 min apart) (hint: give the TIS and MII "
+            "products of one acquisition, each with its own meta.xml)")
+
+
 def test_metadata_dates_that_differ_are_refused_though_the_folder_names_agree(products, tmp_path):
     """The reported case: both folders named 2022-08-15 (each within a day of its meta.xml, so
     each is read), TIS CenterTime 2022-08-16, MII 2022-08-14."""
@@ -49,10 +56,7 @@ def test_metadata_dates_that_differ_are_refused_though_the_folder_names_agree(pr
     assert tis.acquired == mii.acquired == date(2022, 8, 15)
     with pytest.raises(InputError) as caught:
         sdgsat.check_simultaneous(tis, mii)
-    assert str(caught.value) == (
-        f"{tis.meta}: records 2022-08-16 03:12:05.75, the MII product's {mii.meta} 2022-08-14 03:12:05.75: "
-        "TIS and MII image simultaneously, so these are not one acquisition (at most 10 min apart) "
-        "(hint: give the TIS and MII products of one acquisition, each with its own meta.xml)")
+    assert str(caught.value) == not_one_acquisition(tis, mii, "2022-08-16 03:12:05.75", "2022-08-14 03:12:05.75")
     assert "\n" not in str(caught.value)
 
 

@@ -25,7 +25,6 @@ from pipelines.dataset import NormStats, open_prepared
 from pipelines.devices import resolve_device
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.run_layout import BEST, CONFIG_FILE, METRICS_FILE, STATE
-from pipelines.sample_scene import generate_scene, write_scene
 from pipelines.train import fit
 from tests.conftest import prepare_generated_dataset
 from tests.test_faults_downscale import snapshot
@@ -184,11 +183,7 @@ def test_a_batch_larger_than_the_train_split_is_refused(dataset: Path, tmp_path:
 @pytest.fixture(scope="module")
 def dataset_without_val(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One generated scene prepared with --split 1:0:0: every patch is a training patch."""
-    root = tmp_path_factory.mktemp("noval")
-    lst, _ = write_scene(generate_scene((48, 48), seed=1), root / "scenes", name="s1")
-    out = root / "ds"
-    assert run(["-q", "prepare", str(lst), "-o", str(out), "--scales", "2", "--patch", "24",
-                "--stride", "24", "--split", "1:0:0"]) == 0
+    out = prepare_generated_dataset(tmp_path_factory.mktemp("noval"), (2,), seeds=(1,), stride=24, split="1:0:0")
     assert open_prepared(out).indices("val") == []
     return out
 

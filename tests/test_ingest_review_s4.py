@@ -14,6 +14,7 @@ import rasterio
 from groklst_cli.app import run
 from pipelines import sdgsat
 from pipelines.errors import InputError
+from tests.test_acquisition_dates_s4 import not_one_acquisition
 from tests.test_ingest_bands_s4 import _camera, _copy, dead_band_refusal, _ingest, _lines, sample  # noqa: F401 - sample: a fixture
 
 
@@ -111,10 +112,7 @@ def test_a_zone_on_one_time_alone_compares_as_written(sample, tmp_path, tis_time
         return
     with pytest.raises(InputError) as caught:
         sdgsat.check_simultaneous(tis, mii)
-    assert str(caught.value) == (
-        f"{tis.meta}: records {shown[0]}, the MII product's {mii.meta} {shown[1]}: TIS and MII image "
-        "simultaneously, so these are not one acquisition (at most 10 min apart) (hint: give the TIS and MII "
-        "products of one acquisition, each with its own meta.xml)")
+    assert str(caught.value) == not_one_acquisition(tis, mii, *shown)
 
 
 @pytest.mark.parametrize("mii_time", ["2022-08-15 11:12:05 UTC+8", "2022-08-15 11:12:05+8",

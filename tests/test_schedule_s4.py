@@ -19,7 +19,6 @@ from pipelines.errors import GroklstWarning, InputError
 from pipelines.dataset import open_prepared
 from pipelines.evaluate import evaluate
 from pipelines.run_layout import CONFIG_FILE, LAST, METRICS_FILE, RUN_FORMAT, STATE
-from pipelines.sample_scene import generate_scene, write_scene
 from pipelines.train import CosineCycles, Limits, fit
 from pipelines.train_config import TrainConfig, default_restart_every, merge_config, read_config_file
 from tests.conftest import prepare_generated_dataset
@@ -45,12 +44,8 @@ def cycles(*lengths: int) -> list[float]:
 @pytest.fixture(scope="module")
 def train_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The QA reproducer: one scene prepared at x3 with every patch in the train split."""
-    root = tmp_path_factory.mktemp("train_only")
-    lst, _ = write_scene(generate_scene((96, 96), seed=3), root / "sc", name="sc")
-    out = root / "dsA"
-    assert run(["-q", "prepare", str(lst), "-o", str(out), "--scales", "3", "--patch", "48",
-                "--stride", "48", "--split", "1:0:0"]) == 0
-    return out
+    return prepare_generated_dataset(tmp_path_factory.mktemp("train_only"), (3,), patch=48, lr_shape=(96, 96),
+                                     seeds=(3,), stride=48, split="1:0:0")
 
 
 HINT = "(hint: evaluate another --split, or prepare the dataset again with a test share (prepare --split, default 6:1:3))"
