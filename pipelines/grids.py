@@ -338,7 +338,7 @@ def pair_grids(
     if lst.crs != guidance.crs:
         raise InputError(
             guidance_path,
-            f"CRS {guidance.crs.to_string()} differs from the LST's {lst.crs.to_string()}",
+            f"CRS {crs_label(guidance.crs)} differs from the LST's {crs_label(lst.crs)}",
             other_crs_hint(lst, guidance, offers_align=offers_align),
         )
     (rx, ry), (gx, gy) = lst.res, guidance.res
@@ -421,13 +421,18 @@ def is_local(crs: CRS) -> bool:
 
 
 def crs_label(crs: CRS) -> str:
-    """``crs`` in a few words: its authority code (``EPSG:32632``), else its quoted name (a local
-    CRS's ``"unnamed"``): its WKT or PROJJSON runs to hundreds of characters."""
-    authority = crs.to_authority()
+    """``crs`` in a few words: its authority code (``EPSG:32632``) where it is exactly that CRS,
+    else its quoted name (a local CRS's ``"unnamed"``), else its PROJ string: its WKT or PROJJSON
+    runs to hundreds of characters. rasterio's ``to_string()`` names the closest code (70 %
+    confidence), so a custom ``+towgs84`` CRS read "EPSG:23032" and a refusal said "CRS EPSG:23032
+    differs from the LST's EPSG:23032"."""
+    authority = crs.to_authority(confidence_threshold=100)
     if authority:
         return ":".join(authority)
-    named = re.match(r'\w+\["([^"]*)"', crs.to_wkt())
-    return f'"{named.group(1)}"' if named else crs.to_string()
+    if is_local(crs):
+        named = re.match(r'\w+\["([^"]*)"', crs.to_wkt())
+        return f'"{named.group(1)}"' if named else "local"
+    return crs.to_proj4().replace("=True", "")
 
 
 def check_related(path: str | os.PathLike[str], crs: CRS, other_path: str | os.PathLike[str],
@@ -456,7 +461,7 @@ def unrelated_crs_error(path: str | os.PathLike[str], crs: CRS, other_path: str 
     own = (f"its CRS is a local/engineering CRS ({crs_label(crs)}) that" if is_local(crs)
            else f"its CRS {crs_label(crs)}")
     other = crs_label(other_crs)
-    target = other if other_crs.to_authority() else "EPSG:XXXX"
+    target = other if other_crs.to_authority(confidence_threshold=100) else "EPSG:XXXX"
     name = shlex.quote(str(path))
     return InputError(path, f"{own} cannot be related to {unmistakable_path(other_path)}'s {other}",
                       f"if {unmistakable_path(path)} is in {other}, declare it: gdal_edit.py -a_srs {target} {name} "

@@ -39,7 +39,7 @@ from pipelines.atomic import atomic_output, refuse_input_as_output
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.file_headers import PNG_HEADER, refuse_foreign_file
 from pipelines.geotiff import mask_declared_nodata, open_raster, write_failed
-from pipelines.grids import footprints_disjoint
+from pipelines.grids import crs_label, footprints_disjoint
 from pipelines.ingest_record import GENERATOR as INGEST_GENERATOR
 from pipelines.lst_values import (PLAUSIBLE_KELVIN, LstDecoding, Remedy, band_unit_tag, check_single_band,
                                   decode_values, implausible_kelvin, linear, reading_from_tags, reading_precision,
@@ -200,11 +200,16 @@ def _found(candidate: str | Path) -> bool:
     return True
 
 
+def _crs_words(crs: Any) -> str:
+    """A CRS in a few words for a message (``crs_label``), or that there is none."""
+    return crs_label(crs) if crs else "no CRS"
+
+
 def _check_same_place(lst_path: str | os.PathLike[str], lst: rasterio.DatasetReader,
                       output_path: str | os.PathLike[str], crs: Any, bounds: Any) -> None:
     """Refuse an LST that cannot be the output's input: another CRS, or no overlap."""
     if lst.crs != crs:
-        raise InputError(lst_path, f"is in {lst.crs}, the output {output_path} in {crs}: not its input LST",
+        raise InputError(lst_path, f"is in {_crs_words(lst.crs)}, the output {output_path} in {_crs_words(crs)}: not its input LST",
                          "pass the LST the output was downscaled from with --lst")
     if footprints_disjoint(tuple(lst.bounds), tuple(bounds)):
         raise InputError(lst_path, f"does not overlap the output {output_path}: not its input LST",

@@ -24,7 +24,9 @@ from rasterio.windows import Window
 
 from pipelines.errors import InputError, not_found_error, unmistakable_path
 from pipelines.geotiff import band_scaling, guidance_names, open_raster, read_failure, read_stored
-from pipelines.grids import ALIGNMENT_TOLERANCE, Grid, as_integer, check_crs, check_north_up, nesting_factor
+from pipelines.grids import (
+    ALIGNMENT_TOLERANCE, Grid, as_integer, check_crs, check_north_up, crs_label, nesting_factor,
+)
 from pipelines.lst_values import (
     LstDecoding,
     check_plausible,
@@ -187,7 +189,7 @@ def open_scene(
         for src, path in ((lst, lst_path), (guide, guidance_path)):
             _check_georeferenced(src, path)
         if lst.crs != guide.crs:
-            raise InputError(guidance_path, f"CRS differs from the LST's ({lst.crs.to_string()})")
+            raise InputError(guidance_path, f"CRS {crs_label(guide.crs)} differs from the LST's ({crs_label(lst.crs)})")
         lst_res, guide_res = _resolution(lst, lst_path), _resolution(guide, guidance_path)
         hr = lst_res if hr_resolution is None else float(hr_resolution)
         lst_factor = nesting_factor(hr, lst_res, lst.width,
