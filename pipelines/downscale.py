@@ -46,6 +46,13 @@ from pipelines.units import Units, from_kelvin, unit_tag
 
 ProgressCallback = Callable[[int, int], None]  # (tiles done, tiles total)
 MAX_OUTPUT_PIXELS = 2_000_000_000  # a larger output needs --force
+DEFAULT_OVERLAP = 64  # output px; half of a smaller tile (:func:`default_overlap`)
+
+
+def default_overlap(tile: int) -> int:
+    """The overlap of tiles of ``tile`` output px when none is given: :data:`DEFAULT_OVERLAP`, or
+    half the tile when that is smaller (a larger overlap is refused as more than half the tile)."""
+    return min(DEFAULT_OVERLAP, tile // 2)
 
 
 @dataclass
@@ -53,7 +60,7 @@ class DownscaleOptions:
     """How to tile and run; sizes are in output pixels."""
 
     tile: int = 768  # with batch 2 the fastest of 512/640/768/1024 on 2 CPU cores (README)
-    overlap: int = 64
+    overlap: int | None = None  # None: default_overlap(tile), set on creation
     batch_size: int = 2
     units: Units = Units.auto
     units_out: Units | None = None  # None: the input's unit
@@ -71,6 +78,12 @@ class DownscaleOptions:
     # how the warning of an ingest's constant dem band (no DEM given) says to give one
     dem_hint: str = "pass a DEM to ingest for its full accuracy"
     scale: int | None = None  # no guidance: interpolate onto the LST grid refined by this
+
+    def __post_init__(self) -> None:
+        """An overlap not given is :func:`default_overlap` of the tile, as the CLI's: a fixed 64
+        kept ``DownscaleOptions(tile=96)`` at an overlap over half its tile."""
+        if self.overlap is None:
+            self.overlap = default_overlap(self.tile)
 
 
 @dataclass
@@ -175,7 +188,11 @@ class _SceneRun:
         return from_kelvin(rows, units_out)
 
 
-def _check_size(grids: PairedGrids, limit: int | None, lst_path: Path) -> None:
+def check_output_size(grids: PairedGrids, limit: int | None, lst_path: Path) -> None:
+    """Refuse an output of more than ``limit`` pixels (``--force``'s limit; None: no limit),
+    named after ``lst_path``: a mistaken scale or guidance resolution would otherwise write
+    tens of GiB. Also checked from the headers before ``--align`` warps a copy
+    (:func:`pipelines.scene_align.check_before_aligning`)."""
     out = grids.output
     pixels = out.width * out.height
     if limit is not None and pixels > limit:
@@ -260,7 +277,7 @@ def downscale_scene(
                               "so what it learned of texture may not hold here; compare with "
                               "--model bicubic, or learn on this scene with --fit",
                               GroklstWarning, stacklevel=2)
-        _check_size(grids, opts.max_output_pixels, lst_path)
+        check_output_size(grids, opts.max_output_pixels, lst_path)
         if on_grid:
             on_grid(report.grid)
         found = scan(inputs.lst, grids.lr_window, opts.decoding, lst_path)

@@ -80,7 +80,7 @@ def check_before_aligning(lst: Path, guidance: Path, source: ModelSource, option
     (a wrong checkpoint), an output above ``--force``'s limit. Aligning a large scene takes
     minutes and a copy as large on disk, all for an error the headers tell at once. Unnamed bands
     are left to the scene: the copy names them b1..bN, and it is refused in those words."""
-    from pipelines.downscale import _check_size, match_bands
+    from pipelines.downscale import check_output_size, match_bands
     from pipelines.geotiff import guidance_names, open_raster
     from pipelines.grids import Grid, pair_grids
     from pipelines.guidance import align_scale, fine_grid
@@ -94,7 +94,7 @@ def check_before_aligning(lst: Path, guidance: Path, source: ModelSource, option
         lst_grid = Grid.of(src)
     copy_grid, _ = fine_grid(lst_grid, lst, scale=scale, res=None)  # the grid the copy is written on
     grids = pair_grids(lst_grid, copy_grid, scale=source.scale, lst_path=lst, guidance_path=guidance)
-    _check_size(grids, options.max_output_pixels, lst)
+    check_output_size(grids, options.max_output_pixels, lst)
 
 
 def check_before_aligning_fit(guidance: Path, guidance_bands: Sequence[str] | None) -> None:

@@ -547,14 +547,17 @@ def _task_cancelled() -> bool:
 
 def _connect(scheduler: str):
     """A client of the scheduler at ``scheduler``; an :class:`InputError` naming
-    ``--dask-scheduler`` when it is no address, another process's ``inproc://`` address,
-    nothing answers within :data:`CONNECT_TIMEOUT_S`, or something other than a dask scheduler
-    answers (:func:`_check_a_scheduler_answers`)."""
+    ``--dask-scheduler`` when it is no address, a web address (a dashboard's URL), another
+    process's ``inproc://`` address, its host is not known, nothing answers within
+    :data:`CONNECT_TIMEOUT_S`, or something other than a dask scheduler answers
+    (:func:`_check_a_scheduler_answers`)."""
     from dask.distributed import Client
 
     try:
         _check_a_scheduler_answers(scheduler)
         return Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+    except _UnknownHost as exc:
+        raise InputError("--dask-scheduler", f"{scheduler}: the host {exc.host!r} is not known", ADDRESS_HINT) from exc
     except _NotDask as exc:
         raise _http_refusal(scheduler) or InputError(
             "--dask-scheduler", f"{scheduler}: no dask scheduler answers there ({exc})", OTHER_SERVICE_HINT) from exc
@@ -568,7 +571,7 @@ def _connect(scheduler: str):
             raise InputError("--dask-scheduler", f"{scheduler} is an in-process address, which only the "
                              "process that started its scheduler can reach, not a command line",
                              IN_PROCESS_HINT) from exc
-        raise InputError("--dask-scheduler", f"{scheduler!r} is not a dask scheduler address ({_first_line(exc)})",
+        raise _web_address_refusal(scheduler) or InputError("--dask-scheduler", f"{scheduler!r} is not a dask scheduler address ({_first_line(exc)})",
                          f"{ADDRESS_HINT}; without --dask-scheduler the scenes run here") from exc
     except OSError as exc:  # refused, unknown host, timed out: distributed retries until the timeout
         raise _http_refusal(scheduler) or _unanswered(scheduler) from exc
@@ -605,14 +608,34 @@ def _http_refusal(scheduler: str) -> InputError | None:
     dashboard, 8787, given for the scheduler: it waits for a request, so the identity check
     only timed out, and "start one (dask scheduler)" told someone who has one to start one);
     None where none answers within :data:`HTTP_PROBE_S`."""
-    from distributed.comm.addressing import get_address_host_port, parse_address, unparse_host_port
+    from distributed.comm.addressing import get_address_host_port, parse_address
 
     if parse_address(scheduler)[0] != "tcp":
         return None
     host, port = get_address_host_port(scheduler)
     if not _answers_http(host, port):
         return None
-    return InputError("--dask-scheduler", f"{scheduler}: that is an HTTP server (a dask dashboard?); the "
+    return _dashboard_refusal(scheduler, host, "an HTTP server")
+
+
+def _web_address_refusal(scheduler: str) -> InputError | None:
+    """The refusal of an ``http://`` or ``https://`` address (the dashboard's URL, pasted from
+    the browser: it was "not a dask scheduler address", naming dask's known schemes), in the
+    words of :func:`_http_refusal`; None for any other scheme."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(scheduler)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return _dashboard_refusal(scheduler, parts.hostname, "a web address")
+
+
+def _dashboard_refusal(scheduler: str, host: str, what: str) -> InputError:
+    """``scheduler`` is ``what`` (a web address, an HTTP server): a dask dashboard's, most
+    likely; the hint gives the scheduler's usual address on ``host``."""
+    from distributed.comm.addressing import unparse_host_port
+
+    return InputError("--dask-scheduler", f"{scheduler}: that is {what} (a dask dashboard?); the "
                       "scheduler listens on another port, usually 8786",
                       f"give the address dask scheduler prints, such as tcp://{unparse_host_port(host, 8786)}")
 
@@ -636,6 +659,30 @@ class _NoConnection(Exception):
     """This client cannot even try the address: its TLS or encryption settings do not fit it."""
 
 
+class _UnknownHost(Exception):
+    """The host of a --dask-scheduler address does not resolve."""
+
+    def __init__(self, host: str):
+        super().__init__(host)
+        self.host = host
+
+
+def _check_host_resolves(scheduler: str) -> None:
+    """Look up the host of a ``tcp://`` or ``tls://`` address once: an :class:`_UnknownHost`
+    if it does not resolve. distributed retried the lookup until :data:`CONNECT_TIMEOUT_S`, and
+    the probes after it (:func:`_http_refusal`, :func:`_unanswered`) looked it up twice more,
+    each as slow as the DNS. A ``ValueError`` for no address, as :func:`_identity`'s."""
+    from distributed.comm.addressing import get_address_host_port, parse_address
+
+    if parse_address(scheduler)[0] not in ("tcp", "tls"):
+        return
+    host, _ = get_address_host_port(scheduler)
+    try:
+        socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise _UnknownHost(host) from exc
+
+
 def _check_a_scheduler_answers(scheduler: str) -> None:
     """Raise unless a dask scheduler answers at ``scheduler`` within :data:`CONNECT_TIMEOUT_S`,
     handshake and all: ``Client(timeout=)`` bounds only the TCP connect, so a listener that
@@ -643,10 +690,13 @@ def _check_a_scheduler_answers(scheduler: str) -> None:
     (an SSH banner) was read as a message of exabytes (``MemoryError``).
 
     ``TimeoutError`` (an ``OSError``) when nothing answers in time, ``ValueError`` for no
-    address, :class:`_NotDask` when something else answers. An ``inproc://`` address is left
+    address, :class:`_UnknownHost` for a host that does not resolve, :class:`_NotDask` when
+    something else answers. An ``inproc://`` address is left
     to ``Client``: only a scheduler in this process answers it, at once, or none does."""
     if scheduler.lower().startswith("inproc://"):
         return
+    _check_host_resolves(scheduler)
+
     def check() -> None:
         asyncio.run(asyncio.wait_for(_identity(scheduler), CONNECT_TIMEOUT_S))
 
