@@ -57,7 +57,7 @@ from pipelines.masking import target_crs
 from pipelines.metrics import METRICS, correlation, zero_if_roundoff
 from pipelines.percent import percent
 from pipelines.pipe_input import Inputs
-from pipelines.raster_names import gdal_name
+from pipelines.raster_names import gdal_name, subdataset
 from pipelines.units import KELVIN_OFFSET, Units
 
 STRIP_PIXELS = 1 << 22  # coarse pixels read per strip (times the finest raster's pixels in one)
@@ -346,11 +346,44 @@ def _warped_path(path: Path) -> Path:
     gdalwarp cannot write into: there its readable words (:func:`_gdal_words`) and a short hash of the name
     (:func:`_name_digest`), as the words of two names may match and the second pasted gdalwarp then found
     the first's output (``/vsigzip/a/lst.tif.gz`` and ``/vsigzip/b/lst.tif.gz``; ``/vsizip/s1/d1.zip/lst.tif``
-    and ``/vsizip/s1_d1.zip/lst.tif``, both ``s1_d1_lst``)."""
+    and ``/vsizip/s1_d1.zip/lst.tif``, both ``s1_d1_lst``). A local file whose stem another raster beside it
+    shares keeps its extension (:func:`_local_words`)."""
     name = gdal_name(path)
     if name is None:
-        return path.with_name(f"{path.stem}_on_grid.tif")
+        return path.with_name(f"{_local_words(path)}_on_grid.tif")
     return Path(f"{_gdal_words(name)}_{_name_digest(name)}_on_grid.tif")
+
+
+# Files beside a raster that share its stem but that GDAL reads as its header or metadata, not as a raster
+# of their own (ENVI ``lst.hdr``, ESRI ``lst.xml``), although a driver lists their extension.
+_NOT_OWN_RASTERS = frozenset({"hdr", "xml"})
+
+
+def _local_words(path: Path) -> str:
+    """The words of a local file's output: its stem (``lst.tif`` -> ``lst``), or its stem and extension
+    (``lst.nc`` -> ``lst_nc``) when another raster beside it has that stem, as ``lst.tif`` and ``lst.nc``
+    would both have been warped to ``lst_on_grid.tif`` (the second pasted gdalwarp refused: its output
+    exists). Each file of such a pair keeps its extension, so neither name depends on which of them was
+    compared first."""
+    if path.suffix and _stem_shared(path):
+        return f"{path.stem}_{path.suffix[1:]}"
+    return path.stem
+
+
+def _stem_shared(path: Path) -> bool:
+    """Whether another file in ``path``'s folder has its stem (letter case aside: a case-insensitive file
+    system holds one of ``lst_on_grid.tif`` and ``LST_on_grid.tif``) and is a raster by its extension
+    (any GDAL driver's, or none: ``lst`` beside ``lst.tif``); a world file or ``.prj`` is none."""
+    from rasterio.drivers import raster_driver_extensions
+
+    extensions = {"", *raster_driver_extensions()} - _NOT_OWN_RASTERS
+    stem = path.stem.casefold()
+    try:
+        siblings = [entry for entry in os.scandir(path.parent) if entry.name != path.name]
+    except OSError:  # an unreadable folder: the hint names what it would have named before
+        return False
+    return any(Path(entry.name).stem.casefold() == stem and Path(entry.name).suffix[1:].lower() in extensions
+               and entry.is_file() for entry in siblings)
 
 
 def _gdal_words(name: str) -> str:
@@ -367,13 +400,41 @@ _LOCAL_GDAL_NAME = re.compile(r"^(/vsi(?:zip|tar|7z|rar|gzip)/)(?!/?vsi|\{)(.+)$
 
 
 def _name_digest(name: str) -> str:
-    """Six hex digits of the SHA-256 of GDAL name ``name``, a local file in it made absolute, so that one file
-    typed two ways (``/vsigzip/./a/x.gz``, ``/vsigzip/a/x.gz``, ``/vsizip/$PWD/d.zip/x``) gets one output and
-    a run tomorrow the same one; a chained (``/vsizip//vsicurl/``) or network name is hashed as typed."""
+    """Six hex digits of the SHA-256 of GDAL name ``name`` as :func:`_canonical_name` writes it, so that one
+    file typed two ways gets one output and a run tomorrow the same one."""
+    return hashlib.sha256(os.fsencode(_canonical_name(name))).hexdigest()[:6]
+
+
+_URL_QUERY = re.compile(r"(://[^?{}]*)\?[^{}]*")
+
+
+def _canonical_name(name: str) -> str:
+    """GDAL name ``name`` with its local file made absolute (``/vsigzip/./a/x.gz``, ``/vsigzip/a/x.gz`` and
+    ``/vsizip/$PWD/d.zip/x`` name one file; so do ``NETCDF:"./f.nc":lst``, ``NETCDF:f.nc:lst`` and
+    ``netcdf:"$PWD/f.nc":lst``, written ``NETCDF:"/abs/f.nc":lst``) and a URL's query dropped: a signed
+    ``/vsicurl/https://host/x.tif?X-Amz-Signature=...`` changes its query each time it is signed, not its data.
+    A chained (``/vsizip//vsicurl/``) or network name is otherwise as typed."""
+    parts = subdataset(name)
+    if parts is not None:
+        file = parts[0]
+        return _quoted_file(name, file, _canonical_name(file) if file.startswith("/vsi") else _absolute_file(file))
+    name = _URL_QUERY.sub(r"\1", name)
     local = _LOCAL_GDAL_NAME.match(name)
-    if local:
-        name = local.group(1) + os.path.abspath(local.group(2))
-    return hashlib.sha256(os.fsencode(name)).hexdigest()[:6]
+    return local.group(1) + os.path.abspath(local.group(2)) if local else name
+
+
+def _absolute_file(file: str) -> str:
+    """A subdataset's file made absolute against the current folder (``./f.nc``, ``a/../f.nc``); a URL as given."""
+    return file if "://" in file else os.path.abspath(file)
+
+
+def _quoted_file(name: str, file: str, new_file: str) -> str:
+    """Subdataset name ``name`` reading ``new_file`` instead of its ``file``, in one spelling: the driver in
+    capitals and the file quoted (GDAL reads ``netcdf:f.nc:lst`` and ``NETCDF:"f.nc":lst`` alike)."""
+    driver, rest = name.split(":", 1)
+    old = f'"{file}"' if f'"{file}"' in rest else file
+    quoted = f'"{new_file}"'
+    return f"{driver.upper()}:{rest.replace(old, quoted, 1)}"
 
 
 _IN_ARCHIVE = re.compile(r"^/vsi(?:zip|tar|7z|rar)/(.+)$")
