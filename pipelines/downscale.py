@@ -41,18 +41,11 @@ from pipelines.mosaic import StreamingMosaic
 from pipelines.plausibility import OutputGuard
 from pipelines.raster_names import display_name, source_tag
 from pipelines.tile_reader import SceneSources, TileData, TileReader, read_ahead, resolve_hole_margin
-from pipelines.tiling import Tile, TileSizes, blend_weights, tile_grid
+from pipelines.tiling import Tile, TileSizes, blend_weights, default_overlap, tile_grid
 from pipelines.units import Units, from_kelvin, unit_tag
 
 ProgressCallback = Callable[[int, int], None]  # (tiles done, tiles total)
 MAX_OUTPUT_PIXELS = 2_000_000_000  # a larger output needs --force
-DEFAULT_OVERLAP = 64  # output px; half of a smaller tile (:func:`default_overlap`)
-
-
-def default_overlap(tile: int) -> int:
-    """The overlap of tiles of ``tile`` output px when none is given: :data:`DEFAULT_OVERLAP`, or
-    half the tile when that is smaller (a larger overlap is refused as more than half the tile)."""
-    return min(DEFAULT_OVERLAP, tile // 2)
 
 
 @dataclass

@@ -37,6 +37,14 @@ MIN_TILE = 24
 # Output px used. Seams of several K at 0, 0.45 K at --overlap 8 (6 px used at x3), 11 mK at
 # --overlap 16 (15 px used); learned models and bicubic alike (README, Tiles).
 MIN_OVERLAP = 15
+DEFAULT_OVERLAP = 64  # output px; half of a smaller tile (:func:`default_overlap`)
+
+
+def default_overlap(tile: int) -> int:
+    """The overlap of tiles of ``tile`` output px when none is given: :data:`DEFAULT_OVERLAP`, or
+    half the tile when that is smaller (a larger overlap is refused as more than half the tile).
+    The CLI's ``--overlap`` default and :class:`pipelines.downscale.DownscaleOptions` both use it."""
+    return min(DEFAULT_OVERLAP, tile // 2)
 
 
 @dataclass(frozen=True)

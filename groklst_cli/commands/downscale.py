@@ -44,6 +44,7 @@ from groklst_cli.path_options import not_empty, typed_file_to_write
 from pipelines.atomic import check_writable, missing_folders, remove_if_empty, resolved, same_path
 from pipelines.errors import InputError, TypedPath
 from pipelines.fit_options import DEFAULT_CANDIDATES, FitOptions
+from pipelines.tiling import DEFAULT_OVERLAP, default_overlap
 from pipelines.units import OutputUnits, Units
 
 if TYPE_CHECKING:  # torch, rasterio and dask load only when a scene is processed
@@ -56,7 +57,6 @@ INTERPOLATORS = ("bicubic", "bilinear")
 # --hole-margin's bound in output pixels, 1000x the default at x3: a wider margin reads about the whole
 # scene around every tile, and a huge one overflowed the mask's filter (an internal error).
 MAX_HOLE_MARGIN = 10_000
-DEFAULT_OVERLAP = 64  # output px; half of a smaller --tile (:func:`_overlap_or_default`)
 
 
 def _check_model_choice(checkpoint: Optional[str], model: Optional[str]) -> None:
@@ -200,9 +200,9 @@ def _jobs(inputs: list[Path], guidance: Optional[Path], output: Optional[Path],
 
 
 def _overlap_or_default(overlap: Optional[int], tile: int) -> int:
-    """The --overlap given, else :data:`DEFAULT_OVERLAP` or half of --tile when that is smaller:
+    """The --overlap given, else :func:`pipelines.tiling.default_overlap` (64, or half of a smaller --tile):
     the fixed default was refused as more than half of a small --tile the user asked for alone."""
-    return min(DEFAULT_OVERLAP, tile // 2) if overlap is None else overlap
+    return default_overlap(tile) if overlap is None else overlap
 
 
 def _check_tiling(tile: int, overlap: int, scales: set[int]) -> None:
@@ -592,9 +592,7 @@ def downscale(
             _said_quicklook(png)
         return
     _check_model_choice(checkpoint, model)
-    # the scheduler before the model: a bad address fails without loading it
-    if dask_scheduler:
-        _check_scheduler_host(dask_scheduler)
+    # the scheduler before the model: a bad address (an unknown host at once) fails without loading it
     client = ctx.with_resource(dask_client(dask_scheduler, workers=bool(jobs))) if dask_scheduler else None
     if not jobs:  # nothing on stdin: said already; the model would load for nothing
         _check_named_files(checkpoint, guidance)
@@ -773,28 +771,6 @@ def _aligned_for_fit(ctx: typer.Context, job: SceneJob,
     aligned = ctx.with_resource(aligned_guidance(job.lst, job.guidance, job.output))
     info(aligned.description)
     return [replace(job, guidance=aligned.path, align=False)], replace(options, tags={**options.tags, **aligned.tags})
-
-
-def _check_scheduler_host(address: str) -> None:
-    """Refuse a --dask-scheduler whose host name does not resolve at once, instead of after the
-    client's connect timeout. An in-process address or one without a port is left to
-    :func:`pipelines.scenes.dask_client`, which says what is wrong with it (its host is no
-    network name: ``inproc://x`` was said to name an unknown host ``x``)."""
-    import socket
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(address if "://" in address else f"tcp://{address}")
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        return  # dask says what is wrong with the address
-    if not host or port is None or parts.scheme.lower() == "inproc":
-        return
-    try:
-        socket.getaddrinfo(host, None)
-    except (socket.gaierror, UnicodeError):
-        raise InputError("--dask-scheduler", f"{address}: the host {host!r} is not known",
-                         "give a running dask scheduler's address, such as tcp://HOST:8786") from None
 
 
 def _optional_path(typed: Optional[str]) -> Optional[Path]:
