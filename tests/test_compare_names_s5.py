@@ -37,7 +37,8 @@ def test_gzipped_files_of_one_name_in_two_folders_get_two_outputs(tmp_path: Path
 def test_two_urls_ending_in_one_name_get_two_outputs() -> None:
     urls = ["https://one.example/s1/lst.tif", "https://two.example/s1/lst.tif?sig=1"]
     outputs = [_warped_path(Path(f"/vsicurl/{url}")) for url in urls]
-    assert outputs == [Path(on_grid("lst", f"/vsicurl/{url}")) for url in urls]
+    # the query is no part of the name (2b174de: a re-signed URL keeps its output); the hosts differ
+    assert outputs == [Path(on_grid("lst", f"/vsicurl/{url.split('?')[0]}")) for url in urls]
     assert outputs[0] != outputs[1]
 
 
