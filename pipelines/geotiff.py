@@ -15,6 +15,7 @@ import re
 import shlex
 import shutil
 import warnings
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
+import rasterio.shutil
 from rasterio._err import CPLE_BaseError  # what GDAL raises directly, e.g. from a copy
 from rasterio.enums import ColorInterp, MaskFlags
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
@@ -955,7 +957,7 @@ def refuse_alpha(src: rasterio.DatasetReader, path: str | os.PathLike[str]) -> N
                          f"-mask {alpha[0]} FILE DATA.tif")
 
 
-# GDAL's names of the complex data types, by rasterio's (which reads CInt32 as complex64 too)
+# GDAL's names of the complex data types, by rasterio's; rasterio reads CInt32 as complex64 too
 COMPLEX_TYPES = {"complex_int16": "CInt16", "complex64": "CFloat32", "complex128": "CFloat64"}
 
 
@@ -965,15 +967,30 @@ def refuse_complex(src: rasterio.DatasetReader, path: str | os.PathLike[str], ho
     product is what groklst reads. The hint keeps the real part, where the values may be."""
     kinds = [t for t in src.dtypes if str(t).startswith("complex")]
     if kinds:
-        name = COMPLEX_TYPES.get(kinds[0], kinds[0])
-        raise InputError(path, f"complex data type {name} holds no {holds} values",
+        raise InputError(path, f"complex data type {_complex_name(src, kinds[0])} holds no {holds} values",
                          f"give real {holds} values; if the real part holds them, keep it: gdal_translate "
                          f"-ot Float32 {shlex.quote(str(path))} REAL.tif")
 
 
+def _complex_name(src: rasterio.DatasetReader, kind: str) -> str:
+    """GDAL's name of the complex type rasterio reads as ``kind``: complex64 is CInt32 or CFloat32,
+    told apart by the type a VRT of ``src`` declares (headers only, no pixel is read)."""
+    if kind != "complex64":
+        return COMPLEX_TYPES.get(kind, kind)
+    try:
+        with rasterio.MemoryFile(ext=".vrt") as vrt:
+            rasterio.shutil.copy(src, vrt.name, driver="VRT")
+            declared = re.search(r'dataType="(C\w+)"', vrt.read().decode(errors="replace"))
+    except (RasterioError, CPLE_BaseError):
+        declared = None
+    return declared.group(1) if declared else "CInt32 or CFloat32"
+
+
 # Compression codecs of a GeoTIFF that change the values (LERC's max error is not in the file)
 LOSSY_COMPRESSION = frozenset({"JPEG"})
-_WARNED_LOSSY: set[str] = set()  # the files warned of in this process: once each
+# The files warned of, by the display of the run they were warned in (:func:`_run_display`): a later
+# run in the same process (a library user's, a test's) warns again; a run warns once per file.
+_WARNED_LOSSY: weakref.WeakKeyDictionary[Callable[..., Any], set[str]] = weakref.WeakKeyDictionary()
 
 
 def warn_lossy(src: rasterio.DatasetReader, path: str | os.PathLike[str], off: str = "values may be off") -> None:
@@ -981,12 +998,31 @@ def warn_lossy(src: rasterio.DatasetReader, path: str | os.PathLike[str], off: s
     an LST's by kelvins) and, with a declared nodata, fill pixels may read as data (QA: 5 of 12
     read 280-284 K), which nothing downstream can tell from real values."""
     codec = src.tags(ns="IMAGE_STRUCTURE").get("COMPRESSION", "").upper()
-    if codec not in LOSSY_COMPRESSION or src.name in _WARNED_LOSSY:
+    if codec not in LOSSY_COMPRESSION or not _first_in_run(src.name):
         return
-    _WARNED_LOSSY.add(src.name)  # a run opens its LST several times (headers, scan, tiles)
     fill = ", and nodata pixels may read as data" if any(v is not None for v in src.nodatavals) else ""
     warnings.warn(f"{unmistakable_path(path)}: {codec} compression is lossy: {off}{fill}; give a losslessly "
                   "compressed copy of the original (COMPRESS=DEFLATE, LZW or ZSTD)", GroklstWarning, stacklevel=3)
+
+
+def _first_in_run(name: str) -> bool:
+    """Whether ``name`` is not yet warned of as lossy in this run, noting it: a run opens its LST
+    several times (headers, scan, tiles), yet says so once."""
+    warned = _WARNED_LOSSY.setdefault(_run_display(), set())
+    if name in warned:
+        return False
+    warned.add(name)
+    return True
+
+
+def _run_display() -> Callable[..., Any]:
+    """Where a warning goes now, which each run sets up anew: the CLI's ``warnings.showwarning``
+    (groklst_cli.app, one per run), else the list a ``warnings.catch_warnings(record=True)``
+    block records into (Python installs it as ``_showwarnmsg_impl``, leaving ``showwarning`` as is)."""
+    shown = warnings.showwarning
+    if shown is getattr(warnings, "_showwarning_orig", None):
+        return getattr(warnings, "_showwarnmsg_impl", shown)
+    return shown
 
 
 def guidance_names(

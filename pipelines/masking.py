@@ -36,7 +36,9 @@ from pipelines.geotiff import (
     geotiff_output,
     open_raster,
     read_stored,
+    refuse_complex,
     streaming_gdal_env,
+    warn_lossy,
 )
 from pipelines.grids import (
     ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, check_related, nesting_factor, offset_words,
@@ -190,6 +192,8 @@ def mask_raster(path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
         if mask.count != 1:
             raise InputError(mask_path, f"has {mask.count} bands, expected 1 mask band",
                              "pick the band: gdal_translate -b N MASK.tif mask.tif")
+        refuse_complex(mask, mask_path, "mask")
+        warn_lossy(mask, mask_path, "flags may be off")
         nesting = _nesting(src, mask, path, mask_path, rule)
         dtype = np.dtype(src.dtypes[0])
         rule.check(np.dtype(mask.dtypes[0]), mask_path)

@@ -10,6 +10,7 @@ bilinearly onto the LST grid (water vapour fields are smooth), strip by strip as
 from __future__ import annotations
 
 import math
+import shlex
 import warnings
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -23,8 +24,9 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window, from_bounds
 
 from pipelines.errors import InputError
-from pipelines.geotiff import apply_scaling, band_scaling, mask_declared_nodata, open_raster, unreadable
-from pipelines.grids import (UNRELATED_CRS_ERRORS, Grid, check_north_up, footprint_in, footprints_disjoint,
+from pipelines.geotiff import (apply_scaling, band_scaling, mask_declared_nodata, open_raster, refuse_complex,
+                              unreadable, warn_lossy)
+from pipelines.grids import (UNRELATED_CRS_ERRORS, Grid, check_north_up, footprint_in, footprints_disjoint, is_local,
                             ordered_bounds, unrelated_crs_error)
 from pipelines.lst_retrieval import TO_G_CM2, water_vapour_units
 from pipelines.percent import percent
@@ -60,6 +62,8 @@ class WaterVapour:
                              "give a single-band GeoTIFF of total column water vapour")
         if src.crs is None:
             raise InputError(src.name, "has no CRS", "the water vapour raster must be georeferenced")
+        refuse_complex(src, src.name, "water vapour")
+        warn_lossy(src, src.name)
         check_north_up(src.name, Grid.of(src))
         self.src, self.units = src, units or self._tagged_units(src)
         self.scaling = band_scaling(src, [1], src.name)  # (scale, offset): packed int16 ERA5 is unpacked
@@ -134,7 +138,19 @@ class WaterVapour:
         try:
             return footprint_in(lst_grid.crs, scene, self.src.crs, own)
         except UNRELATED_CRS_ERRORS:
-            raise unrelated_crs_error(self.src.name, self.src.crs, "the LST", lst_grid.crs) from None
+            raise self._unrelated_crs_error(lst_grid) from None
+
+    def _unrelated_crs_error(self, lst_grid: Grid) -> InputError:
+        """:func:`~pipelines.grids.unrelated_crs_error`; for a raster in a local CRS the hint names
+        EPSG:4326, the CRS ERA5 and MODIS water vapour come in, not the LST's (a scene's UTM zone)."""
+        error = unrelated_crs_error(self.src.name, self.src.crs, "the LST", lst_grid.crs)
+        if not is_local(self.src.crs):
+            return error
+        name = shlex.quote(self.src.name)
+        return InputError(self.src.name, error.problem,
+                          f"if it is a lat/lon grid (ERA5 and MODIS water vapour usually are), declare it: "
+                          f"gdal_edit.py -a_srs EPSG:4326 {name} (it edits {name} in place: copy it first to keep "
+                          "the original); else declare the CRS it was delivered in")
 
     def _hint(self, low: float, high: float) -> str:
         """What to fix for values out of range: kg/m2 read as g/cm2 gives 10 times too much."""

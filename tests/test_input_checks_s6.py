@@ -1,0 +1,123 @@
+"""Input checks QA found missing (s6 f2): a complex or JPEG-compressed mask or water vapour raster
+was read as any other (its imaginary part dropped, lossy flags read as flags); a CInt32 band was
+called CFloat32; a water vapour raster in a local CRS was hinted to be in the LST's UTM zone,
+where ERA5/MODIS water vapour comes in EPSG:4326; and a JPEG file was warned of once per process,
+so a second run in the same process (a dask worker, a library user) said nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+
+from groklst_cli.app import run
+from pipelines.errors import InputError
+from pipelines.geotiff import open_raster, refuse_complex, warn_lossy
+from pipelines.grids import Grid
+from pipelines.water_vapour import WaterVapour
+
+UTM = Affine(30, 0, 500000, 0, -30, 4000000)
+LOCAL = CRS.from_wkt('LOCAL_CS["arbitrary",UNIT["metre",1],AXIS["Easting",EAST],AXIS["Northing",NORTH]]')
+LOSSLESS = "give a losslessly compressed copy of the original (COMPRESS=DEFLATE, LZW or ZSTD)"
+
+
+def _raster(path: Path, values: np.ndarray, crs: object = "EPSG:32647", transform: Affine = UTM, **extra) -> Path:
+    """A single-band GeoTIFF of ``values`` (``extra``: dtype, compress, nodata)."""
+    profile = dict(driver="GTiff", width=values.shape[1], height=values.shape[0], count=1, crs=crs,
+                   transform=transform, dtype=values.dtype.name)
+    profile.update(extra)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(values, 1)
+    return path
+
+
+def _lines(err: str, kind: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith(kind)]
+
+
+@pytest.fixture
+def lst(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return _raster(Path("lst.tif"), np.full((16, 16), 300.0, np.float32))
+
+
+def test_a_cint32_band_is_named_cint32(tmp_path: Path) -> None:
+    """rasterio reads CInt32 as complex64 as it does CFloat32: the refusal called both CFloat32
+    (a CFloat32 one is still named so: test_a_complex_water_vapour_raster_is_refused)."""
+    gdal_type = "CInt32"
+    source = _raster(tmp_path / "f.tif", np.full((4, 4), 1.5, np.float32))
+    target = tmp_path / "c.tif"
+    subprocess.run(["gdal_translate", "-q", "-ot", gdal_type, str(source), str(target)], check=True)
+    with open_raster(target) as src, pytest.raises(InputError) as caught:
+        refuse_complex(src, target, "LST")
+    assert caught.value.problem == f"complex data type {gdal_type} holds no LST values"
+
+
+def test_a_complex_water_vapour_raster_is_refused(tmp_path: Path) -> None:
+    path = _raster(tmp_path / "wv.tif", np.full((4, 4), 1.5, np.complex64))
+    with open_raster(path) as src, pytest.raises(InputError) as caught:
+        WaterVapour(src, None)
+    assert str(caught.value) == (
+        f"{path}: complex data type CFloat32 holds no water vapour values (hint: give real water vapour values; if "
+        f"the real part holds them, keep it: gdal_translate -ot Float32 {path} REAL.tif)")
+
+
+def test_a_jpeg_water_vapour_raster_is_warned_of(tmp_path: Path) -> None:
+    path = _raster(tmp_path / "wvj.tif", np.full((16, 16), 15, np.uint8), compress="JPEG")
+    with open_raster(path) as src, pytest.warns(UserWarning) as caught:
+        WaterVapour(src, None)
+    assert [str(w.message) for w in caught] == [
+        f"{path}: JPEG compression is lossy: values may be off; {LOSSLESS}"]
+
+
+def test_a_local_water_vapour_raster_is_hinted_to_epsg_4326(tmp_path: Path) -> None:
+    path = _raster(tmp_path / "tcwv.tif", np.full((10, 10), 1.5, np.float32), LOCAL,
+                   Affine(1000, 0, 0, 0, -1000, 10000))
+    lst = _raster(tmp_path / "lst.tif", np.full((16, 16), 300.0, np.float32))
+    with open_raster(lst) as grid_src:
+        grid = Grid.of(grid_src)
+    with open_raster(path) as src, pytest.raises(InputError) as caught:
+        WaterVapour(src, None).check(grid)
+    assert str(caught.value) == (
+        f'{path}: its CRS is a local/engineering CRS ("arbitrary") that cannot be related to the LST\'s EPSG:32647 '
+        f"(hint: if it is a lat/lon grid (ERA5 and MODIS water vapour usually are), declare it: gdal_edit.py -a_srs "
+        f"EPSG:4326 {path} (it edits {path} in place: copy it first to keep the original); else declare the CRS it "
+        "was delivered in)")
+
+
+def test_a_complex_mask_is_refused(lst: Path, capsys) -> None:
+    _raster(Path("cm.tif"), np.zeros((16, 16), np.complex64))
+    assert run(["mask", "lst.tif", "cm.tif", "--values", "1", "-o", "out.tif"]) == 2
+    assert _lines(capsys.readouterr().err, "error:") == [
+        "error: cm.tif: complex data type CFloat32 holds no mask values (hint: give real mask values; if the real "
+        "part holds them, keep it: gdal_translate -ot Float32 cm.tif REAL.tif)"]
+    assert not Path("out.tif").exists()
+
+
+def test_a_jpeg_mask_is_warned_of_in_each_run(lst: Path, capsys) -> None:
+    """Two runs in one process: the second warns too (the files warned of were kept for the process)."""
+    flags = np.zeros((16, 16), np.uint8)
+    flags[:4] = 200
+    _raster(Path("jm.tif"), flags, compress="JPEG")
+    expected = [f"warning: jm.tif: JPEG compression is lossy: flags may be off; {LOSSLESS}"]
+    for output in ("a.tif", "b.tif"):
+        assert run(["mask", "lst.tif", "jm.tif", "--values", "200", "-o", output]) == 0
+        assert _lines(capsys.readouterr().err, "warning:") == expected
+
+
+def test_a_library_user_is_warned_in_each_run(tmp_path: Path) -> None:
+    """Each run's warnings caught apart (as a library user or a worker's scene does): the second run
+    was not warned, the file being kept as warned of for the whole process."""
+    path = _raster(tmp_path / "lj.tif", np.full((16, 16), 15, np.uint8), compress="JPEG")
+    for _ in range(2):
+        with warnings.catch_warnings(record=True) as caught, open_raster(path) as src:
+            warnings.simplefilter("always")
+            warn_lossy(src, path)
+            warn_lossy(src, path)  # a run opens a file several times: said once
+        assert [str(w.message) for w in caught] == [f"{path}: JPEG compression is lossy: values may be off; {LOSSLESS}"]
