@@ -121,3 +121,25 @@ def test_a_library_user_is_warned_in_each_run(tmp_path: Path) -> None:
             warn_lossy(src, path)
             warn_lossy(src, path)  # a run opens a file several times: said once
         assert [str(w.message) for w in caught] == [f"{path}: JPEG compression is lossy: values may be off; {LOSSLESS}"]
+
+
+def test_the_jpeg_raster_being_masked_is_warned_of(tmp_path: Path, monkeypatch, capsys) -> None:
+    """The masked copy is written losslessly: a JPEG raster's error passed on as exact values, unwarned."""
+    monkeypatch.chdir(tmp_path)
+    _raster(Path("jl.tif"), np.full((16, 16), 200, np.uint8), compress="JPEG")
+    _raster(Path("m.tif"), np.zeros((16, 16), np.uint8))
+    assert run(["mask", "jl.tif", "m.tif", "--values", "1", "--fill", "0", "-o", "out.tif"]) == 0
+    assert _lines(capsys.readouterr().err, "warning:") == [
+        "warning: jl.tif: JPEG compression is lossy: values may be off, and the masked copy keeps them as they "
+        f"read; {LOSSLESS}"]
+
+
+def test_a_complex_raster_to_mask_is_refused(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    _raster(Path("cl.tif"), np.full((16, 16), 300, np.complex64))
+    _raster(Path("m.tif"), np.zeros((16, 16), np.uint8))
+    assert run(["mask", "cl.tif", "m.tif", "--values", "1", "-o", "out.tif"]) == 2
+    assert _lines(capsys.readouterr().err, "error:") == [
+        "error: cl.tif: complex data type CFloat32 holds no LST or guidance values (hint: give real LST or guidance "
+        "values; if the real part holds them, keep it: gdal_translate -ot Float32 cl.tif REAL.tif)"]
+    assert not Path("out.tif").exists()
