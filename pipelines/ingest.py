@@ -586,14 +586,15 @@ class _Dem:
     """The DEM band on any grid: the user's DEM resampled, or a documented constant."""
 
     def __init__(self, path: Path | None, grid: Grid, stack: ExitStack, fill_note: str = DEM_FILL_LATER) -> None:
-        """Open the DEM at ``path``; without one, warn that the band is a constant, ending in
-        ``fill_note`` (what becomes of that band: :data:`DEM_FILL_LATER`, :data:`DEM_FILL_FIT`)."""
+        """Open the DEM at ``path`` and check it against the scene's guidance ``grid`` (its CRS,
+        scaling and overlap), before any pass over the scene: so on the delivered grid, which
+        coregistration moves by a few pixels at most (:meth:`finish` refuses a DEM that covered
+        nothing). Without one the band is a constant, which :meth:`warn_if_constant` says, ending
+        in ``fill_note`` (what becomes of that band: :data:`DEM_FILL_LATER`, :data:`DEM_FILL_FIT`)."""
         self.src = None if path is None else stack.enter_context(open_raster(path))
-        self.path = path
+        self.path, self.fill_note = path, fill_note
         self.covered = self.missing = 0
         if self.src is None:
-            warnings.warn(f"{NO_DEM_WARNING}: the dem band is filled with the constant {DEFAULT_DEM_M:g} m "
-                          f"({fill_note})", IngestWarning, stacklevel=3)
             self.source = f"{FILLED_DEM_PREFIX}{DEFAULT_DEM_M:g} m"
             return
         if self.src.crs is None:
@@ -604,6 +605,13 @@ class _Dem:
             raise InputError(path, "does not overlap the scene", "give a DEM covering the MII footprint")
         self.source = source_tag(path)
         self.scaling = band_scaling(self.src, [1], path)  # e.g. an int16 DEM in decimetres: 0.1
+
+    def warn_if_constant(self) -> None:
+        """Warn that the band is a constant when no DEM was given; called after the placement
+        passes, so that an input refused in them is refused alone."""
+        if self.src is None:
+            warnings.warn(f"{NO_DEM_WARNING}: the dem band is filled with the constant {DEFAULT_DEM_M:g} m "
+                          f"({self.fill_note})", IngestWarning, stacklevel=3)
 
     def band(self, grid: Grid) -> np.ndarray:
         if self.src is None:
@@ -1014,11 +1022,14 @@ def ingest_product(
         mii = _Mii(mii_product, [stack.enter_context(open_raster(p)) for p in mii_product.images], saturation)
         lst_src = stack.enter_context(open_raster(lst) if lst is not None else open_tis(tis))
         window, lst_grid, guidance_grid, ratio = _grids(lst_src, mii.srcs)
+        # every input's header (CRS, bands, type, gains) before the first pass over a scene (minutes)
         mii.check()
+        tis_lst = None if lst is not None else _TisLst(tis, lst_src, ratio, method, config,
+                                                       _open_water_vapour_raster(config, method, stack))
+        dem_band = _Dem(dem, guidance_grid, stack, dem_fill_note)  # read on the grid placed below
         report(0, 1, "MII saturation")
         mii.find_saturation()
-        source = (_GivenLst(lst_src, window, lst_decoding or LstDecoding(), lst_units) if lst is not None
-                  else _TisLst(tis, lst_src, ratio, method, config, _open_water_vapour_raster(config, method, stack)))
+        source = tis_lst or _GivenLst(lst_src, window, lst_decoding or LstDecoding(), lst_units)
         if isinstance(source, _TisLst):
             source.place(window, lst_grid)
             source.report_coefficients()
@@ -1035,7 +1046,7 @@ def ingest_product(
                     source = _GivenLst(lst_src, window, lst_decoding or LstDecoding(), lst_units)
                 else:
                     source.place(window, lst_grid)
-        dem_band = _Dem(dem, guidance_grid, stack, dem_fill_note)
+        dem_band.warn_if_constant()
         height = strip_height(ratio, strip_rows)
         if isinstance(source, _TisLst):
             report(0, 1, "TIS B2 stripes")

@@ -35,7 +35,8 @@ part of the scene dropped. Each image glob must match one file (a browse image o
 beside the product's own is refused, naming the files), and a folder-name date that is not
 its meta.xml's acquisition date is refused (a day either way allowed, so a TIS and an MII
 product are paired by their meta.xml times, :func:`check_simultaneous`). Radiance gains must be
-positive and finite, biases finite. Gains are read from the product's own sensor section of calib.xml (a file with
+positive and finite, biases finite, for the bands read (of TIS, those the LST method reads: B2
+and B3 for the split window, B2 alone otherwise; B1 never). Gains are read from the product's own sensor section of calib.xml (a file with
 only other sensors' sections is another product's and refused; one with no sensor section is
 read whole); several ``VERSION`` blocks with different gains are refused, since which applies is
 not documented. A GBK calib.xml that declares no encoding (or UTF-8 wrongly) is read as GB18030.
@@ -238,21 +239,25 @@ def parse_calibration(path: Path, sensor: str, patterns: ProductPatterns = PATTE
     section (``RADIOMETRIC_CALIBRATION/<sensor>/VERSION``), or anywhere in a file that has no
     sensor section at all. A file with other sensors' sections but not this one is refused:
     it is another product's calibration, and its gains would calibrate this scene. Only the
-    gains of the bands ``read`` (default: all) must be positive; another band's is left out
-    (TIS B3 for a single-channel LST, which never reads it)."""
+    bands ``read`` (default: all) are taken: another band's gain and bias are not looked at, so a
+    missing, NaN or negative one is no refusal (TIS B1, which no LST method reads, and B3 for a
+    single-channel LST)."""
     root = read_xml(path)
     scope = _sensor_sections(path, root, sensor, patterns)
     _check_one_version(path, sensor, scope, patterns)
     found: dict[str, dict[int, list[float]]] = {"gain": {}, "bias": {}}
+    any_gain = False  # a gain tag of any band: a file without one is no calib.xml of the product
     for element in (e for section in scope for e in section.iter()):
         for kind, pattern in (("gain", patterns.gain_tag), ("bias", patterns.bias_tag)):
             match = re.match(pattern, _local(element.tag), flags=re.IGNORECASE)
             if match and element.text and element.text.strip():
+                any_gain = any_gain or kind == "gain"
                 band = int(match.group(1))
-                positive = kind == "gain" and (read is None or band in read)
-                value = _coefficient(path, _local(element.tag), element.text.strip(), kind, positive)
+                if read is not None and band not in read:
+                    continue
+                value = _coefficient(path, _local(element.tag), element.text.strip(), kind, kind == "gain")
                 found[kind].setdefault(band, []).append(value)
-    if not found["gain"]:
+    if not any_gain:
         raise InputError(path, f"no {sensor} RADIANCE_GAIN_BAND_n tags", "is this the calib.xml of the product?")
     for kind, values in found.items():
         several = [band for band, v in values.items() if len(set(v)) > 1]
@@ -792,7 +797,9 @@ def _check_meta(folder: Path, sensor: str, meta_files: list[Path], patterns: Pro
 def read_product(folder: str | Path, patterns: ProductPatterns = PATTERNS,
                  tis_read: tuple[int, ...] = TIS_BANDS) -> Product:
     """Identify and read the metadata of one TIS or MII product folder; of a TIS product only
-    the bands ``tis_read`` (those the LST method reads) must have an image and a positive gain."""
+    the bands ``tis_read`` must have an image and a positive gain, and only theirs are calibrated
+    (default all three; ingest passes those its LST method reads,
+    :func:`pipelines.product_ingest.tis_bands_read`, which never include B1)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(folder, "not a product folder" if folder.exists() else "folder not found")
