@@ -38,6 +38,7 @@ try:  # given back also when an import fails (groklst imported by a notebook or 
     from groklst_cli import __version__  # noqa: E402
     from groklst_cli.commands import register_all  # noqa: E402
     from groklst_cli.commands._scene_reports import failure_status  # noqa: E402
+    from groklst_cli.commands.train import StoppedAfterItsEnd  # noqa: E402
     from groklst_cli.console import err, printable, result, state, warn, warnings_said  # noqa: E402
     from groklst_cli.interrupts import Terminated, received, stopping_signals_raise  # noqa: E402
     from groklst_cli.native_stderr import native_stderr_hidden  # noqa: E402
@@ -423,6 +424,8 @@ def _run(argv: list[str] | None) -> int:
         return _fail("aborted", EXIT_INTERRUPTED)
     except typer.TyperException as exc:  # usage errors: click's own message, exit status 2
         return _usage_error(exc, args, as_json)
+    except StoppedAfterItsEnd:  # the run finished, whole, before the signal: nothing was removed
+        return 0
     except Terminated:
         return _stopped_by_signal()
     except KeyboardInterrupt:

@@ -83,7 +83,7 @@ class FitResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     #: A stopping signal (SIGINT, SIGTERM, SIGHUP) that arrived while a save was renamed into
     #: place: the run stopped after that save, which is whole; the caller reports what was
-    #: saved and then raises it (``signal.raise_signal``).
+    #: saved and, unless that save was the run's last (``finished``), raises it.
     stopped_by: int | None = None
 
 
@@ -640,6 +640,16 @@ class _Run:
         self.train_loss()
         self.save(False, None)
 
+    def end_saved(self) -> bool:
+        """Whether the run's last iteration is saved in place (its run folder holds the whole
+        run): a stop from then on comes after the run finished, not in it."""
+        return self.run_dir is not None and self.saved_at is not None and self.saved_at >= self.config.iters
+
+    def result(self) -> FitResult:
+        """What :func:`fit` returns for the run as it stands."""
+        return FitResult(self.model, self.iteration, self.iteration >= self.config.iters, self.best,
+                         self.history, self.stopped_by)
+
     def train_loss(self) -> float:
         """The mean train loss since the latest metrics line; refused (nothing saved) if not finite."""
         loss = float(np.mean(self.losses))
@@ -729,7 +739,9 @@ def fit(
     at its first save, a resumed run's once its state is restored and accepted. ``run_named`` is
     how errors name ``run_dir`` and its files: the folder as the user typed it (``./runs/x/``,
     which pathlib folds to ``runs/x``); else its path. ``on_stop`` is told where a Ctrl-C or a
-    signal stopped the run (see :data:`StopHook`) before the stop goes on to the caller.
+    signal stopped the run (see :data:`StopHook`) before the stop goes on to the caller; one
+    that comes once the run's last iteration is saved in place does not stop it: the finished
+    run is returned (unless ``keep_best``, whose best weights it may not have restored yet).
     """
     context = context or DistContext()
     limits = limits or Limits()
@@ -745,6 +757,8 @@ def fit(
     try:
         return _train(run, limits, on_step, on_validation, keep_best)
     except KeyboardInterrupt:
+        if run.end_saved() and not keep_best:  # it came after the run's last save: the run finished
+            return run.result()
         _tell_where_resume_starts(run)
         if on_stop is not None:
             on_stop(run.iteration, run.saved_at if run.run_dir is not None else None)
@@ -776,8 +790,7 @@ def _train(run: _Run, limits: Limits, on_step: StepHook | None, on_validation: V
             stop = stop or context.any(run.stopped_by is not None)
     if best_weights is not None:
         getattr(run.model, "module", run.model).load_state_dict(best_weights)
-    return FitResult(run.model, run.iteration, run.iteration >= config.iters, run.best, run.history,
-                     run.stopped_by)
+    return run.result()
 
 
 def _tell_where_resume_starts(run: _Run) -> None:

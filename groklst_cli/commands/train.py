@@ -243,9 +243,11 @@ class _StopPoint:
     """Where a Ctrl-C or a signal stopped the run, as :func:`fit` tells it (:meth:`at`): the
     iteration reached and that of the last save (None: none yet). ``iteration`` stays None
     when the stop came before training began. Once :func:`fit` has returned, ``outcome`` is
-    what it returned (:meth:`returned`); ``reported`` says the ``--json`` ok line is written."""
+    what it returned (:meth:`returned`); ``reported`` says the ``--json`` ok line is written.
+    ``max_seconds`` is the call's ``--max-seconds``, which the resume command repeats."""
 
     resume: bool
+    max_seconds: Optional[float] = None
     iteration: Optional[int] = None
     saved_at: Optional[int] = None
     outcome: Optional[FitResult] = None
@@ -264,6 +266,33 @@ class _StopPoint:
             self.at(outcome.iteration, outcome.iteration)
         return outcome
 
+    def after_the_end(self) -> bool:
+        """Whether the stop came once the command's work was saved in place (:func:`_run_ended`)."""
+        return self.outcome is not None and _run_ended(self.outcome)
+
+
+def _run_ended(outcome: FitResult) -> bool:
+    """Whether ``outcome`` is a run that did what the command asked: no signal stopped it (it
+    saved its end, or its --max-seconds pause), or one came as its last save was renamed into
+    place. A stop from then on removes nothing: the run is reported as done, exit status 0."""
+    return outcome.stopped_by is None or outcome.finished
+
+
+class StoppedAfterItsEnd(Exception):
+    """A SIGTERM or SIGHUP that came once the run was saved whole and reported: the command
+    did its work (exit status 0, :mod:`groklst_cli.app`), nothing was removed."""
+
+
+@contextmanager
+def _stop_after_the_end_dropped(stop: _StopPoint) -> Iterator[None]:
+    """A Ctrl-C or a stopping signal in the block that comes after the run's end was saved
+    (:meth:`_StopPoint.after_the_end`) does not stop the command: the run is reported as done."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if not stop.after_the_end():
+            raise
+
 
 def _fit_recorded(stop: _StopPoint, fit: Callable[..., FitResult], **hooks: Any) -> FitResult:
     """``fit(**hooks)``, telling ``stop`` what it returned before anything else runs."""
@@ -276,12 +305,19 @@ def _as_argument(path: str) -> str:
     return f"./{path}" if path.startswith("-") else path
 
 
-def _resume_command(dataset: str, out: str) -> str:
-    """The command that continues the run, with its paths as typed; under torchrun with the
-    run's number of processes (a resume needs the same count)."""
+def _seconds(value: float) -> str:
+    """``value`` as an option's argument: ``900`` for 900.0, else the float's shortest form."""
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _resume_command(dataset: str, out: str, max_seconds: Optional[float]) -> str:
+    """The command that continues the run, with its paths as typed and the call's
+    ``--max-seconds`` (the run's settings are in its folder); under torchrun with the run's
+    number of processes (a resume needs the same count)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     start = ["groklst"] if world_size <= 1 else ["torchrun", "--nproc-per-node", str(world_size), "-m", "groklst_cli"]
-    return shlex.join([*start, "train", _as_argument(dataset), "-o", out, "--resume"])
+    limit = [] if max_seconds is None else ["--max-seconds", _seconds(max_seconds)]
+    return shlex.join([*start, "train", _as_argument(dataset), "-o", out, "--resume", *limit])
 
 
 def _saved_before(out: str, stop: _StopPoint) -> Optional[int]:
@@ -309,7 +345,7 @@ def _interrupted_line(dataset: str, out: str, stop: _StopPoint, signum: int) -> 
             "iteration": reached, "saved_iteration": saved,
             "state": None if saved is None else typed_in_folder(out, Path(out) / STATE),
             "last_checkpoint": None if saved is None else typed_in_folder(out, Path(out) / LAST),
-            "resume": None if saved is None else _resume_command(dataset, out),
+            "resume": None if saved is None else _resume_command(dataset, out, stop.max_seconds),
             "warnings": warnings_said()}
 
 
@@ -317,7 +353,7 @@ def _stopped_line(dataset: str, out: str, stop: _StopPoint, signum: int) -> dict
     """The ``--json`` line of a command stopped by ``signum``: once :func:`fit` has returned a
     run it did not stop, the run's ok summary (it saved; its end is not to be started again),
     else where the stop left it (:func:`_interrupted_line`)."""
-    if stop.outcome is not None and stop.outcome.stopped_by is None:
+    if stop.outcome is not None and _run_ended(stop.outcome):
         return json_ok(_summary(out, stop.outcome))
     return _interrupted_line(dataset, out, stop, signum)
 
@@ -326,13 +362,17 @@ def _stopped_line(dataset: str, out: str, stop: _StopPoint, signum: int) -> dict
 def _interrupt_reported(dataset: str, out: str, stop: _StopPoint, as_json: bool) -> Iterator[None]:
     """With ``--json``, a Ctrl-C or a stopping signal in the block is also one JSON line on
     stdout (:func:`_stopped_line`, main process only; none when the ok line is written), so
-    that a pipeline reading stdout learns where the run stands; the stop then goes on (exit
-    status 130, 143). A stdout that cannot be written drops the line, as an error line is
-    dropped: the stop keeps its status."""
+    that a pipeline reading stdout learns where the run stands; without, the command that
+    resumes the run is said on stderr. The stop then goes on (exit status 130, 143). A stdout
+    that cannot be written drops the line, as an error line is dropped: the stop keeps its status."""
     try:
         yield
     except KeyboardInterrupt:
-        if as_json and os.environ.get("RANK", "0") == "0" and not stop.reported:
+        if os.environ.get("RANK", "0") != "0" or stop.reported:
+            raise
+        if not as_json:
+            _say_how_to_resume(dataset, out, stop)
+        else:
             signum = received() or signal.SIGINT
             with signals_wait():  # a second Ctrl-C waits for the line
                 try:
@@ -340,6 +380,14 @@ def _interrupt_reported(dataset: str, out: str, stop: _StopPoint, as_json: bool)
                 except StreamWriteError:
                     pass
         raise
+
+
+def _say_how_to_resume(dataset: str, out: str, stop: _StopPoint) -> None:
+    """On stderr, the command that resumes a stopped run from its last save (none: nothing to say,
+    the warning of :func:`pipelines.train.fit` says to start it again)."""
+    if _saved_before(out, stop) is not None:
+        with signals_wait():  # a second Ctrl-C waits for the line
+            warn(f"to resume: {_resume_command(dataset, out, stop.max_seconds)}")
 
 
 def train_cmd(
@@ -381,7 +429,7 @@ def train_cmd(
         raise InputError("--resume", "give --resume or --overwrite, not both")
     if max_seconds is not None and not max_seconds > 0:
         raise InputError("--max-seconds", f"must be a positive number of seconds, not {max_seconds:g}")
-    stop = _StopPoint(resume=resume)
+    stop = _StopPoint(resume=resume, max_seconds=max_seconds)
     with _interrupt_reported(dataset, out, stop, as_json):
         given = _typed(ctx, {"model": model, "scale": scale, "iters": iters, "batch_size": batch_size,
                              "crop": crop, "lr": lr, "weight_decay": weight_decay,
@@ -406,54 +454,61 @@ def train_cmd(
             context = init_distributed(config.device)
         except ValueError as exc:
             raise InputError("--device", str(exc), DEVICE_HINT) from exc
-        try:
-            if resume:  # before the batch check, whose hint would change the run's batch size
-                _check_same_processes(out, context.world_size)
-            _check_batch(config.batch_size, context.world_size, len(train_patches))
-            if not resume:  # last: a used folder is named once the dataset and the settings are right
-                _check_start(out, overwrite)
-            device_used = used_device(context.device, context.world_size)
-            if context.is_main:
-                defaulted = not resume and "model" not in given and "model" not in file_settings
-                _announce_model(config, defaulted, context.device)
-                if not source.indices("val"):
-                    warn("the dataset has no validation split: nothing selects a best checkpoint, so no "
-                         f"best.pt is written; {LAST} is the final state (prepare more patches or change --split)")
-            to_train = _announce_training(config, len(train_patches), context, Path(out) if resume else None)
-            record = (_moved_dataset_record(Path(out), Path(dataset)) if resume
-                      else _run_record(config, Path(dataset), source, device_used, context.world_size))
-            run = partial(_fit_recorded, stop, partial(fit, source, config, Path(out), resume=resume, context=context,
-                                                       run_named=out, limits=Limits(max_seconds=max_seconds),
-                                                       run_record=record, on_stop=stop.at))
-            if context.is_main:
-                with folders_removed_if_left_empty(Path(out)):  # a run stopped before its first save
-                    outcome = _fit_with_bar(run, config.iters) if to_train else run()
-            else:
-                outcome = run()
-        finally:
-            shutdown(context)
+        with _stop_after_the_end_dropped(stop):  # a stop once fit() saved the run's end: it is done
+            try:
+                if resume:  # before the batch check, whose hint would change the run's batch size
+                    _check_same_processes(out, context.world_size)
+                _check_batch(config.batch_size, context.world_size, len(train_patches))
+                if not resume:  # last: a used folder is named once the dataset and the settings are right
+                    _check_start(out, overwrite)
+                device_used = used_device(context.device, context.world_size)
+                if context.is_main:
+                    defaulted = not resume and "model" not in given and "model" not in file_settings
+                    _announce_model(config, defaulted, context.device)
+                    if not source.indices("val"):
+                        warn("the dataset has no validation split: nothing selects a best checkpoint, so no "
+                             f"best.pt is written; {LAST} is the final state (prepare more patches or change --split)")
+                to_train = _announce_training(config, len(train_patches), context, Path(out) if resume else None)
+                record = (_moved_dataset_record(Path(out), Path(dataset)) if resume
+                          else _run_record(config, Path(dataset), source, device_used, context.world_size))
+                run = partial(_fit_recorded, stop, partial(fit, source, config, Path(out), resume=resume, context=context,
+                                                           run_named=out, limits=Limits(max_seconds=max_seconds),
+                                                           run_record=record, on_stop=stop.at))
+                if context.is_main:
+                    with folders_removed_if_left_empty(Path(out)):  # a run stopped before its first save
+                        _fit_with_bar(run, config.iters) if to_train else run()
+                else:
+                    run()
+            finally:
+                shutdown(context)
         if not context.is_main:
             return
-        with signals_wait():  # the run is saved: a signal now waits for its report
+        outcome = stop.outcome
+        assert outcome is not None  # fit() returned: a stop in it that was not dropped went on
+        with _stop_after_the_end_dropped(stop), signals_wait():  # the run is saved: a signal waits for its report
             _report(out, outcome, config, record if resume else None, as_json)
-            stop.reported = outcome.stopped_by is None  # else the stop's line is still to be written
-            if outcome.stopped_by is not None:  # it waited for a save to be renamed into place
+            stop.reported = _run_ended(outcome)  # else the stop's line is still to be written
+            if outcome.stopped_by is not None and not stop.reported:  # it waited for a mid-run save
                 signal.raise_signal(outcome.stopped_by)
+    if received() is not None:  # a SIGTERM or SIGHUP that came once the run was saved whole
+        raise StoppedAfterItsEnd()
 
 
 def _report(out: str, outcome: FitResult, config: TrainConfig, moved: dict[str, Any] | None,
             as_json: bool) -> None:
     """Say what the run left: its checkpoints, and (``moved``) where its dataset now is; named
-    under ``out`` as typed."""
+    under ``out`` as typed. A run a signal stopped mid-way is no model: the stop's report
+    (:func:`_interrupt_reported`) says where it stands instead."""
     if moved is not None:
         info(f"the dataset is now {moved['dataset']}; {typed_in_folder(out, Path(out) / CONFIG_FILE)} records it")
+    if not _run_ended(outcome):
+        return
     summary = _summary(out, outcome)
     if not outcome.finished:
         warn(f"stopped at iteration {outcome.iteration}/{config.iters}: {LAST} holds its weights "
              "(runs validate at --val-every iterations only); continue with --resume")
     if as_json:
-        if outcome.stopped_by is None:  # else the interrupted line (_interrupt_reported) says it
-            result(strict_json.dumps(json_ok(summary)))
+        result(strict_json.dumps(json_ok(summary)))
     else:
         result_path(summary["best_checkpoint"] or summary["last_checkpoint"])
 
