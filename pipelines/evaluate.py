@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -24,7 +24,7 @@ from pipelines.checkpoint import Checkpoint
 from pipelines.devices import autocast_for
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.fill import fill_bands, fill_nearest
-from pipelines.metrics import METRICS, MetricAverage
+from pipelines.metrics import METRICS, PARTIAL_METRICS, MetricAverage
 from pipelines.normalize import HasStats, denormalize_lst, network_inputs
 from pipelines.tile_reader import resolve_hole_margin
 from pipelines.train_data import DataSource
@@ -171,13 +171,32 @@ def score_alike(
 
 @dataclass
 class EvaluationRow:
-    """One row of the results table."""
+    """One row of the results table. ``averaged_over``: per metric of :data:`PARTIAL_METRICS`,
+    the patches its mean is over, fewer than ``images`` where it is undefined on some (a
+    constant truth), so rows are not compared over different patches without a sign; a metric
+    not in it is over all ``images``."""
 
     model: str
     metrics: dict[str, float]
+    averaged_over: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, model: str, average: MetricAverage) -> EvaluationRow:
+        """The row of ``model`` from its accumulated metrics."""
+        return cls(model, average.result(), {m: average.counts[m] for m in PARTIAL_METRICS})
+
+    def images_of(self, metric: str) -> int:
+        """The patches ``metric``'s mean is over."""
+        return self.averaged_over.get(metric, int(self.metrics["images"]))
+
+    def fewer(self) -> dict[str, int]:
+        """The metrics averaged over fewer patches than ``images``, with their patch counts."""
+        return {m: self.images_of(m) for m in PARTIAL_METRICS if self.images_of(m) < self.metrics["images"]}
 
     def to_json(self) -> dict[str, object]:
-        return {"model": self.model, **{k: self.metrics[k] for k in (*METRICS, "images", "pixels")}}
+        counts = {f"{m}_images": self.images_of(m) for m in PARTIAL_METRICS}
+        return {"model": self.model, **{k: self.metrics[k] for k in (*METRICS, "images")}, **counts,
+                "pixels": self.metrics["pixels"]}
 
 
 def _warn_other_resolution(checkpoint: Checkpoint, path: str | os.PathLike[str],
@@ -244,4 +263,4 @@ def evaluate(
         )
         predictors.append(checkpoint_predictor(baseline, checkpoint_path, seen, scale, device))
     averages = score_alike(predictors, margins, seen, indices, scale, on_patch)
-    return [EvaluationRow(name, average.result()) for name, average in zip(names, averages)]
+    return [EvaluationRow.of(name, average) for name, average in zip(names, averages)]

@@ -544,7 +544,7 @@ def _hint(found: LstScan, units: Units, decoding: LstDecoding, lo: float, hi: fl
         values, counts = np.unique(outside, return_counts=True)
         top = int(np.argmax(counts))
         if counts[top] >= 0.5 * outside.size and counts[top] > 1:
-            return (f"the value {values[top]:.6g} fills {counts[top] / found.sample.size:.1%} of the "
+            return (f"the value {values[top]:.6g} fills {percent(counts[top] / found.sample.size)}% of the "
                     f"scene and looks like a fill value: {remedy.fill(found.stored_text(values[top]))}")
     odd = _few_stored(found, outside)
     return (_reading_hint(found, units, decoding, remedy, odd) or
@@ -602,7 +602,7 @@ def _fill_and_encodings(found: LstScan, units: Units, remedy: Remedy) -> str | N
             continue
         fits = _encodings_that_fit(float(rest.min()), float(rest.max()), float(np.median(rest)), units)
         if fits:
-            return (f"the value {found.stored_text(fill)} fills {hits / found.sample.size:.1%} of the scene and "
+            return (f"the value {found.stored_text(fill)} fills {percent(hits / found.sample.size)}% of the scene and "
                     f"the rest look like unscaled digital numbers: {remedy.encodings(fits, found.stored_text(fill))}")
     return None
 

@@ -18,6 +18,18 @@ METRICS: tuple[str, ...] = ("rmse", "mae", "bias", "cc", "rsd")
 # constant field's computed mean misses its value in the last bits (310.15 K: ~6e-14 K, 2e-16
 # of it), so its deviations are not all 0. Float32 LSTs that differ anywhere spread far more.
 ROUNDOFF_SPREAD = 1e-12
+# Metrics undefined on some images (CC where either field is constant, RSD where the reference
+# is): their means may be over fewer images than the others', which reports say (``cc_images``).
+PARTIAL_METRICS: tuple[str, ...] = ("cc", "rsd")
+# Each metric's unit as --json names it: RMSE, MAE and BIAS are temperature differences in Kelvin
+# (whatever the inputs' unit), CC and RSD are dimensionless ("1", as CF and UDUNITS write it).
+METRIC_UNITS: dict[str, str] = {"rmse": "K", "mae": "K", "bias": "K", "cc": "1", "rsd": "1"}
+
+
+def metric_text(value: float) -> str:
+    """A metric as a table shows it: 4 decimals, or ``n/a`` where --json says null (undefined:
+    a constant raster's CC), as the README documents for every command."""
+    return f"{value:.4f}" if math.isfinite(value) else "n/a"
 
 
 def zero_if_roundoff(std: float, magnitude: float) -> float:

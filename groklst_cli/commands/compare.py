@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -22,7 +21,7 @@ if TYPE_CHECKING:  # the comparison is imported when rasters are compared
 
 
 def _table(comparison) -> Table:  # noqa: ANN001 - pipelines.compare.Comparison, imported lazily
-    from pipelines.metrics import METRICS
+    from pipelines.metrics import METRICS, metric_text
     from pipelines.percent import percent
 
     pixels = "1 common pixel" if comparison.pixels == 1 else f"{comparison.pixels:,} common pixels"
@@ -33,13 +32,8 @@ def _table(comparison) -> Table:  # noqa: ANN001 - pipelines.compare.Comparison,
         table.add_column(name.upper(), justify="right")
     table.add_column("written", justify="right")
     for row in comparison.rows:
-        table.add_row(one_line(row["candidate"]), *(_cell(row[m]) for m in METRICS), f"{percent(row['written'])} %")
+        table.add_row(one_line(row["candidate"]), *(metric_text(row[m]) for m in METRICS), f"{percent(row['written'])} %")
     return table
-
-
-def _cell(value: float) -> str:
-    """A metric as the table shows it: ``n/a`` where --json says null (a constant raster's CC)."""
-    return f"{value:.4f}" if math.isfinite(value) else "n/a"
 
 
 def _as_typed(comparison: Comparison, candidates: list[str]) -> Comparison:
@@ -76,6 +70,7 @@ def compare_cmd(
     it is read into memory, up to half the machine's, and must be a GeoTIFF.
     """
     from pipelines.compare import compare
+    from pipelines.metrics import METRIC_UNITS
 
     state.working_on(reference)  # as typed (``./truth.tif``): scripts join the lines on the names they gave
     truth, scored = Path(reference), [Path(c) for c in candidates]
@@ -90,7 +85,7 @@ def compare_cmd(
         result(strict_json.dumps(json_ok({
             "reference": reference, "reference_units": comparison.reference_units.value,
             "grid": comparison.grid, "aggregate": aggregate, "pixels": comparison.pixels,
-            "rows": comparison.rows})))
+            "metric_units": METRIC_UNITS, "rows": comparison.rows})))
         return
     info(f"reference {reference} in {comparison.reference_units.value}; compared at {comparison.grid}")
     table_console().print(_table(comparison))

@@ -12,7 +12,7 @@ from groklst_cli.console import json_ok, one_line, progress, result, state, tabl
 from groklst_cli.path_options import not_empty
 from pipelines import strict_json
 from pipelines.errors import InputError, TypedPath, naming_as_typed
-from pipelines.metrics import METRICS
+from pipelines.metrics import METRIC_UNITS, METRICS, metric_text
 
 if TYPE_CHECKING:
     from pipelines.evaluate import EvaluationRow
@@ -29,7 +29,8 @@ def _baselines(text: str) -> list[str]:
 
 
 def _table(rows: list[EvaluationRow], split: str, scale: int) -> Table:
-    table = Table(title=f"x{scale} on the {split} split (Kelvin; per-image mean over valid pixels)")
+    table = Table(title=f"x{scale} on the {split} split (Kelvin; per-image mean over valid pixels)",
+                  caption=_fewer_note(rows), caption_justify="left")
     table.add_column("model")
     for name in METRICS:
         table.add_column(name.upper(), justify="right")
@@ -37,8 +38,24 @@ def _table(rows: list[EvaluationRow], split: str, scale: int) -> Table:
     table.add_column("pixels", justify="right")
     for row in rows:
         m = row.metrics
-        table.add_row(one_line(row.model), *(f"{m[k]:.4f}" for k in METRICS), str(m["images"]), str(m["pixels"]))
+        table.add_row(one_line(row.model), *(metric_text(m[k]) for k in METRICS), str(m["images"]), str(m["pixels"]))
     return table
+
+
+def _fewer_note(rows: list[EvaluationRow]) -> str | None:
+    """The line under the table saying which means are over fewer patches than ``images``: CC
+    and RSD are undefined where the truth (CC: or the prediction) is constant, and those means
+    are then over other patches than the row's RMSE. Rows are named only where they differ;
+    None when every mean is over every patch."""
+    counts = [", ".join(f"{m.upper()} {n}" for m, n in row.fewer().items()) for row in rows]
+    if not any(counts):
+        return None
+    why = "undefined on a constant truth, CC also on a constant prediction"
+    if len(set(counts)) == 1:
+        return f"averaged over fewer patches ({why}): {counts[0]} of {rows[0].metrics['images']}"
+    per_row = "; ".join(f"{one_line(row.model)}: {text or 'all'} of {row.metrics['images']}"
+                        for row, text in zip(rows, counts))
+    return f"averaged over fewer patches ({why}): {per_row}"
 
 
 def evaluate_cmd(
@@ -73,7 +90,7 @@ def evaluate_cmd(
                         on_patch=lambda: bar.advance(task), dataset_named=dataset)
     if as_json:
         result(strict_json.dumps(json_ok({"dataset": dataset, "split": split, "scale": ckpt.scale,
-                                          "rows": [r.to_json() for r in rows]})))
+                                          "metric_units": METRIC_UNITS, "rows": [r.to_json() for r in rows]})))
     else:
         table_console().print(_table(rows, split, ckpt.scale))
 
