@@ -499,4 +499,20 @@ def main() -> None:
             status = run()
     if _stdout["closed"]:
         _stdout_to_devnull()
+    if status == EXIT_INTERRUPTED and _SIGINT_AT_START is signal.default_int_handler:
+        _end_by_sigint()
     sys.exit(status)
+
+
+def _end_by_sigint() -> None:
+    """End the process as killed by SIGINT, its clean-up and message done: a shell stops a
+    ``for`` loop only when its child died of the signal, so an exit with status 130 let a
+    Ctrl-C in a scene go on to the next one (QA: each scene needed its own Ctrl-C). Python ends
+    an uncaught KeyboardInterrupt the same way; the shell's ``$?`` is 130 either way."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):  # closed or gone: nothing more can be said
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
