@@ -787,17 +787,21 @@ def atomic_output(
     if not _OWN_PARTIAL.fullmatch(target.name):  # a staged scene: one listing of its folder, not two
         _clean_stale(target, kind)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+    folder = _hold(target.parent)
     handed_over = False
     try:
         try:
             yield tmp
-        except OSError as exc:
-            error = _output_error(exc, tmp, target)
+        except (OSError, InputError) as exc:  # perhaps because the folder was removed meanwhile
+            error = _folder_vanished(target, folder)
+            if error is None and isinstance(exc, OSError):
+                error = _output_error(exc, tmp, target)
             if error is None:
                 raise
             raise error from exc
-        if not tmp.exists():
-            raise RuntimeError(f"nothing was written to the temporary output {tmp}")
+        error = _vanished(tmp, target, folder)
+        if error is not None:
+            raise error
         if check is not None:
             check(tmp)
         publish = partial(_publish, tmp, target, overwrite, kind)
@@ -807,8 +811,57 @@ def atomic_output(
         else:
             publish()
     finally:
+        if folder is not None:
+            os.close(folder)
         if not handed_over:
             _remove(tmp)
+
+
+# (device, inode): what a folder is, whatever its name; a folder removed and made again differs.
+_Identity = tuple[int, int]
+_VANISHED_HINT = ("make sure that nothing (a cleanup job, another command) removes the output folder or "
+                  "groklst's hidden .partial entries in it while groklst runs, then run again")
+
+
+def _identity(path: Path | int) -> _Identity | None:
+    """The (device, inode) of the folder or file ``path`` (or open descriptor) leads to; None if
+    there is none."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _hold(folder: Path) -> int | None:
+    """An open descriptor of ``folder`` (None where a folder cannot be opened: Windows): while
+    it is open the folder's inode is not given to another, so a folder removed and made again
+    at once (zarr, for its next chunk) is told from it."""
+    try:
+        return os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return None
+
+
+def _vanished(tmp: Path, target: Path, folder: int | None) -> InputError | None:
+    """The error for an output whose folder (held open as ``folder``) or temporary output was
+    removed while it was written, else None: what was written then went to a deleted file, or
+    part of it to a folder that zarr silently made again for its next chunk (QA: a dataset
+    without its metadata was published, exit 0). A dataset's temporary folder removed alone is
+    the caller's ``check`` to find."""
+    error = _folder_vanished(target, folder)
+    if error is None and not (tmp.exists() or tmp.is_symlink()):
+        return InputError(target, "the unfinished output was removed while writing; nothing was written",
+                          _VANISHED_HINT)
+    return error
+
+
+def _folder_vanished(target: Path, folder: int | None) -> InputError | None:
+    """The error for an output whose folder is no longer the one held open as ``folder``
+    (removed, perhaps made again), else None."""
+    if folder is None or _identity(target.parent) == _identity(folder):
+        return None
+    return InputError(target, "the output folder disappeared while writing; nothing was written", _VANISHED_HINT)
 
 
 def _publish(tmp: Path, target: Path, overwrite: bool, kind: OutputKind) -> None:

@@ -8,16 +8,18 @@ per band and a unit tag.
 from __future__ import annotations
 
 import errno
+import glob
 import logging
 import math
 import os
 import re
 import shlex
 import shutil
+import stat
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,8 +33,8 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOEr
 from rasterio.windows import Window
 
 from pipelines.atomic import atomic_output, refuse_input_as_output
-from pipelines.errors import (GroklstWarning, InputError, environment_error, not_found_error, special_file_error,
-                             unmistakable_path)
+from pipelines.errors import (GroklstWarning, InputError, environment_error, environment_hint, not_found_error,
+                             special_file_error, unmistakable_path)
 from pipelines.file_headers import TIFF_HEADERS, refuse_foreign_file
 from pipelines.raster_names import gdal_name
 
@@ -720,13 +722,53 @@ def write_failed(
 ) -> InputError:
     """A GDAL write failure as one line naming ``path``: the cause when the disk is full, else
     GDAL's messages (the temporary name ``tmp`` in them replaced by ``path``)."""
-    full = _disk_full(path)
+    full = _size_limit_reached(path, tmp) or _disk_full(path)
     if full is not None:
         return full
     details = " ; ".join(_messages(exc))
     if tmp is not None:
         details = details.replace(str(tmp), str(path)).replace(Path(tmp).name, Path(path).name)
     return InputError(path, f"writing failed ({details})", _write_hint(details))
+
+
+def _size_limit_reached(path: str | os.PathLike[str], tmp: str | os.PathLike[str] | None) -> InputError | None:
+    """"File too large" for ``path`` when its temporary file ``tmp`` (or what GDAL writes beside
+    it, a COG's ``tmp.cog``) has reached the file-size limit (``ulimit -f``), else None. The
+    write then failed with EFBIG (Python ignores SIGXFSZ), but GDAL passes on only libtiff's
+    "Write error at scanline 0"."""
+    if tmp is None or not _at_size_limit(_written_files(Path(tmp))):
+        return None
+    return InputError(path, f"writing failed ({os.strerror(errno.EFBIG)})", environment_hint(errno.EFBIG))
+
+
+def _written_files(tmp: Path) -> list[Path]:
+    """The temporary file ``tmp`` and those GDAL writes beside it (``tmp.cog``, ``tmp.ovr``)."""
+    return [tmp, *tmp.parent.glob(f"{glob.escape(tmp.name)}.*")]
+
+
+def _at_size_limit(files: Iterable[Path]) -> bool:
+    """Whether one of ``files`` is as large as the soft file-size limit allows (a write that
+    went over it stopped there)."""
+    limit = _file_size_limit()
+    if limit is None:
+        return False
+    for file in files:
+        with suppress(OSError):
+            info = file.stat()
+            if stat.S_ISREG(info.st_mode) and info.st_size >= limit:
+                return True
+    return False
+
+
+def _file_size_limit() -> int | None:
+    """The soft file-size limit in bytes (``ulimit -f``), None if there is none (or no such
+    limit on this platform)."""
+    try:
+        import resource  # POSIX only
+    except ImportError:
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    return None if soft == resource.RLIM_INFINITY else soft
 
 
 def _disk_full(path: str | os.PathLike[str]) -> InputError | None:
@@ -771,9 +813,15 @@ def _write_hint(details: str) -> str:
 
 
 def _is_write_error(exc: RasterioError, tmp: Path) -> bool:
-    """Whether a GDAL error is about writing ``tmp`` (not about reading an input)."""
+    """Whether a GDAL error is about writing ``tmp`` (not about reading an input, nor writing
+    another output: with a file-size limit, only the file that reached it failed; QA: ingest
+    named the LST when its guidance went over the limit)."""
     text = " ".join(_messages(exc))
-    return tmp.name in text or "write" in text.lower()
+    if tmp.name in text:
+        return True
+    if "write" not in text.lower():
+        return False
+    return _at_size_limit(_written_files(tmp)) or not _at_size_limit(tmp.parent.glob(".*.partial*"))
 
 
 def check_complete(tmp: str | os.PathLike[str], path: str | os.PathLike[str], *,
@@ -805,11 +853,12 @@ def check_complete(tmp: str | os.PathLike[str], path: str | os.PathLike[str], *,
                 with rasterio.open(tmp) as src:
                     _decode_every_block(src)
     except RasterioError as exc:
-        raise _disk_full(path) or InputError(path, "writing failed: the written file cannot be read back, it "
-                                                   "is truncated or damaged", hint) from exc
+        raise _size_limit_reached(path, tmp) or _disk_full(path) or InputError(
+            path, "writing failed: the written file cannot be read back, it is truncated or damaged", hint) from exc
     damaged = [m for m in messages if "error" in m.lower()]
     if not inside or damaged:
-        raise _disk_full(path) or InputError(path, f"writing failed: the file is truncated at {size} bytes", hint)
+        raise _size_limit_reached(path, tmp) or _disk_full(path) or InputError(
+            path, f"writing failed: the file is truncated at {size} bytes", hint)
 
 
 class _Collect(logging.Handler):
