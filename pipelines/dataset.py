@@ -433,6 +433,20 @@ def _read_indices(path: Path) -> list[int]:
     return [int(line) for line in path.read_text().split()]
 
 
+def check_written(out: Path, tmp: Path) -> None:
+    """Refuse to publish the dataset written into ``tmp`` (for ``out``) unless it opens as
+    ``prepare --info`` and ``train`` open it: its temporary folder removed while writing (a
+    clean-up job) is made again by zarr for the next chunk, without the metadata written first
+    (QA: exit 0, then 'damaged'). The ``check`` of :func:`pipelines.atomic.atomic_output`."""
+    try:
+        open_prepared(tmp)
+    except InputError as exc:
+        raise InputError(out, "the dataset was not completely written (its unfinished folder was removed or "
+                         "changed while writing); nothing was written",
+                         "make sure that nothing (a cleanup job, another command) removes groklst's hidden "
+                         ".partial entries beside the output while groklst runs, then run again") from exc
+
+
 def open_prepared(path: str | os.PathLike[str]) -> PreparedDataset:
     """Open a dataset written by ``groklst prepare``; :class:`InputError` if it is not one.
     Errors name a str ``path`` and the files in it as typed (``./ds/info.json``)."""

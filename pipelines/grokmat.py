@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import scipy.io
 from affine import Affine
 
 from pipelines.atomic import OutputKind, atomic_output, check_writable
-from pipelines.dataset import DatasetWriter, PatchRecord
+from pipelines.dataset import DatasetWriter, PatchRecord, check_written
 from pipelines.degrade import block_mean
 from pipelines.durable import write_through
 from pipelines.errors import InputError
@@ -202,7 +203,7 @@ def import_groklst(
         raise InputError(layout.root / "split", "a file is listed in more than one split")
     attrs = {"hr_resolution": float(HR_RESOLUTION), "hr_resolution_units": "m", "stride": patch,
              "degrade": "groklst"}
-    with atomic_output(out, overwrite=overwrite, kind=OutputKind.dataset) as tmp:
+    with atomic_output(out, overwrite=overwrite, kind=OutputKind.dataset, check=partial(check_written, out)) as tmp:
         writer = DatasetWriter(tmp, records, bands=GROKLST_BANDS, scales=layout.scales, patch=patch, attrs=attrs)
         for index, (i, _) in enumerate(order):
             name = layout.names[i]

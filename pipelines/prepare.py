@@ -36,7 +36,7 @@ from rasterio.windows import Window
 
 from pipelines import degrade as wald
 from pipelines.atomic import OutputKind, atomic_output, check_writable
-from pipelines.dataset import DatasetWriter, PatchRecord, open_prepared
+from pipelines.dataset import DatasetWriter, PatchRecord, check_written
 from pipelines.durable import write_through
 from pipelines.errors import (EmptySceneError, GroklstWarning, InputError, not_found_error,
                              special_file_error)
@@ -515,7 +515,7 @@ def _prepare_scenes(scenes: Sequence[Scene], counts: dict[str, SceneCounts], out
     if not any(r.split == "train" for r in records):
         raise InputError("--split", "no patch landed in the train split", "use more scenes or a smaller --split-block")
     info = _info(counts, opts, scenes[0], shared)
-    with atomic_output(out, overwrite=overwrite, kind=OutputKind.dataset, check=partial(_check_opens, out)) as tmp:
+    with atomic_output(out, overwrite=overwrite, kind=OutputKind.dataset, check=partial(check_written, out)) as tmp:
         writer = DatasetWriter(
             tmp, records, bands=scenes[0].bands, scales=opts.scales, patch=opts.patch,
             attrs=_store_attrs(opts, scenes[0]), band_units=_guidance_units(scenes),
@@ -524,21 +524,6 @@ def _prepare_scenes(scenes: Sequence[Scene], counts: dict[str, SceneCounts], out
         writer.finish(info)
         write_through(tmp, out)
     return info
-
-
-def _check_opens(out: Path, tmp: Path) -> None:
-    """Refuse to publish the written dataset ``tmp`` unless it opens as ``prepare --info`` and
-    ``train`` open it: its temporary folder removed while writing (a cleanup job) is made again
-    by zarr for the next chunk, without the metadata written first (QA: exit 0, then 'damaged')."""
-    try:
-        open_prepared(tmp)
-    except InputError as exc:
-        raise InputError(out, "the dataset was not completely written (its unfinished folder was removed or "
-                         "changed while writing); nothing was written", _VANISHED_HINT) from exc
-
-
-_VANISHED_HINT = ("make sure that nothing (a cleanup job, another command) removes groklst's hidden .partial "
-                  "entries beside the output while groklst runs, then run again")
 
 
 def _region_size(scene: Scene) -> str:

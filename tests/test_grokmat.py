@@ -97,3 +97,25 @@ def test_bad_layouts_exit_2_and_leave_nothing(tmp_path: Path, capsys, damage: st
     message = capsys.readouterr().err.strip()
     assert len(message.splitlines()) == 1 and fragment in message, message
     assert not out.exists() and not list(tmp_path.glob(".ds*"))
+
+
+def test_an_unfinished_folder_removed_while_importing_publishes_nothing(tmp_path: Path, monkeypatch) -> None:
+    """zarr makes a removed temporary folder again for the next chunks, without the metadata
+    written first: the import published it as a dataset (as prepare's did before aa517cb)."""
+    import shutil
+
+    from pipelines import dataset
+    from pipelines.errors import InputError
+
+    _write_layout(tmp_path / "GrokLST")
+    write = dataset.DatasetWriter.write
+
+    def removing(self, index, *args):  # noqa: ANN001, ANN202 - DatasetWriter.write's signature
+        if index == 0:
+            shutil.rmtree(self.root)
+        return write(self, index, *args)
+
+    monkeypatch.setattr(dataset.DatasetWriter, "write", removing)
+    with pytest.raises(InputError, match="the dataset was not completely written"):
+        import_groklst(tmp_path / "GrokLST", tmp_path / "ds")
+    assert not (tmp_path / "ds").exists()
