@@ -41,8 +41,8 @@ from rasterio.windows import Window
 from pipelines.compare_shift import ContentShift, content_shift
 from pipelines.errors import GroklstWarning, InputError, printable_path, unmistakable_path
 from pipelines.geotiff import streaming_gdal_env
-from pipelines.grids import (ALIGNMENT_TOLERANCE, Grid, as_integer, check_crs, check_north_up, check_related, nesting_factor,
-                             offset_words, resolution_units)
+from pipelines.grids import (ALIGNMENT_TOLERANCE, Grid, as_integer, check_crs, check_north_up, check_related, crs_labels,
+                             nesting_factor, offset_words, resolution_units)
 from pipelines.lst_values import (
     LstDecoding,
     Remedy,
@@ -212,8 +212,8 @@ def common_grid(grids: Sequence[Grid], paths: Sequence[Path], stored: Sequence[S
         check_crs(_as_typed(path), grid)
         if grid.crs != grids[0].crs:  # a local CRS has no way onto the other: the hint would measure across
             check_related(_as_typed(path), grid.crs, _as_typed(paths[0]), grids[0].crs, grid.bounds)
-            raise InputError(_as_typed(path), f"CRS {grid.crs.to_string()} differs from {_as_typed(paths[0])}'s "
-                                   f"({grids[0].crs.to_string()})",
+            crs, first_crs = crs_labels(grid.crs, grids[0].crs)
+            raise InputError(_as_typed(path), f"CRS {crs} differs from {_as_typed(paths[0])}'s ({first_crs})",
                              _onto_crs_hint(path, kept, grid, grids[0], paths[0]))
     coarse = coarsest(grids, paths, stored)
     origin, unit = coarse.transform, resolution_units(coarse.crs)

@@ -338,7 +338,7 @@ def pair_grids(
     if lst.crs != guidance.crs:
         raise InputError(
             guidance_path,
-            f"CRS {crs_label(guidance.crs)} differs from the LST's {crs_label(lst.crs)}",
+            "CRS {} differs from the LST's {}".format(*crs_labels(guidance.crs, lst.crs)),
             other_crs_hint(lst, guidance, offers_align=offers_align),
         )
     (rx, ry), (gx, gy) = lst.res, guidance.res
@@ -422,17 +422,35 @@ def is_local(crs: CRS) -> bool:
 
 def crs_label(crs: CRS) -> str:
     """``crs`` in a few words: its authority code (``EPSG:32632``) where it is exactly that CRS,
-    else its quoted name (a local CRS's ``"unnamed"``), else its PROJ string: its WKT or PROJJSON
-    runs to hundreds of characters. rasterio's ``to_string()`` names the closest code (70 %
-    confidence), so a custom ``+towgs84`` CRS read "EPSG:23032" and a refusal said "CRS EPSG:23032
-    differs from the LST's EPSG:23032"."""
+    else its quoted name where it has one (a local CRS's ``"unnamed"``, a compound CRS's
+    ``"WGS 84 / UTM zone 32N + DHHN92 height"``), else its PROJ string: its WKT or PROJJSON runs
+    to hundreds of characters. rasterio's ``to_string()`` names the closest code (70 %
+    confidence), so a custom ``+towgs84`` CRS read "EPSG:23032" and a refusal said "CRS
+    EPSG:23032 differs from the LST's EPSG:23032"."""
     authority = crs.to_authority(confidence_threshold=100)
     if authority:
         return ":".join(authority)
-    if is_local(crs):
-        named = re.match(r'\w+\["([^"]*)"', crs.to_wkt())
-        return f'"{named.group(1)}"' if named else "local"
+    named = re.match(r'\w+\["([^"]*)"', crs.to_wkt())
+    name = named.group(1) if named else ""
+    if is_local(crs) or name.lower() not in ("", "unknown", "unnamed"):
+        return f'"{name}"' if named else "local"
+    return _proj_string(crs)
+
+
+def _proj_string(crs: CRS) -> str:
+    """``crs`` as a PROJ string (rasterio writes a bare flag as ``+no_defs=True``)."""
     return crs.to_proj4().replace("=True", "")
+
+
+def crs_labels(crs: CRS, other: CRS) -> tuple[str, str]:
+    """:func:`crs_label` of two CRSs that differ, told apart: their PROJ strings where the labels
+    match (two CRSs of one name, another ``+towgs84``), their WKT where those match too (a PROJ
+    string drops a vertical datum), so a refusal never says "X differs from X"."""
+    for label in (crs_label, _proj_string, CRS.to_wkt):
+        pair = label(crs), label(other)
+        if pair[0] != pair[1]:
+            return pair
+    return pair
 
 
 def check_related(path: str | os.PathLike[str], crs: CRS, other_path: str | os.PathLike[str],

@@ -41,7 +41,7 @@ from pipelines.geotiff import (
     warn_lossy,
 )
 from pipelines.grids import (
-    ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, check_related, nesting_factor, offset_words,
+    ALIGNMENT_TOLERANCE, Grid, as_integer, check_north_up, check_related, crs_labels, nesting_factor, offset_words,
 )
 from pipelines.raster_names import display_name, gdal_name, source_tag
 
@@ -337,7 +337,8 @@ class MaskNesting:
                 raise InputError(named, "has no CRS, so it cannot be matched with the other raster",
                                  "assign one, e.g. gdal_edit.py -a_srs EPSG:XXXX (the CRS of the other)")
         if mask.crs != src.crs:
-            raise InputError(mask_path, f"CRS {mask.crs} differs from that of {display_name(path)} ({src.crs})",
+            mask_crs, src_crs = crs_labels(mask.crs, src.crs)
+            raise InputError(mask_path, f"CRS {mask_crs} differs from that of {display_name(path)} ({src_crs})",
                              _onto_grid_hint(src, mask, mask_path, rule, sizes_nest=False, raster_path=path,
                                              uncovered=True))  # reprojected, its corners leave parts unreached
         st, mt = src.transform, mask.transform

@@ -25,7 +25,7 @@ from rasterio.windows import Window
 from pipelines.errors import InputError, not_found_error, unmistakable_path
 from pipelines.geotiff import band_scaling, guidance_names, open_raster, read_failure, read_stored
 from pipelines.grids import (
-    ALIGNMENT_TOLERANCE, Grid, as_integer, check_crs, check_north_up, crs_label, nesting_factor,
+    ALIGNMENT_TOLERANCE, Grid, as_integer, check_crs, check_north_up, crs_labels, nesting_factor,
 )
 from pipelines.lst_values import (
     LstDecoding,
@@ -189,7 +189,7 @@ def open_scene(
         for src, path in ((lst, lst_path), (guide, guidance_path)):
             _check_georeferenced(src, path)
         if lst.crs != guide.crs:
-            raise InputError(guidance_path, f"CRS {crs_label(guide.crs)} differs from the LST's ({crs_label(lst.crs)})")
+            raise InputError(guidance_path, "CRS {} differs from the LST's ({})".format(*crs_labels(guide.crs, lst.crs)))
         lst_res, guide_res = _resolution(lst, lst_path), _resolution(guide, guidance_path)
         hr = lst_res if hr_resolution is None else float(hr_resolution)
         lst_factor = nesting_factor(hr, lst_res, lst.width,
