@@ -405,20 +405,32 @@ def _name_digest(name: str) -> str:
     return hashlib.sha256(os.fsencode(_canonical_name(name))).hexdigest()[:6]
 
 
-_URL_QUERY = re.compile(r"(://[^?{}]*)\?[^{}]*")
+_URL_QUERY = re.compile(r"(://[^?{}]*)\?([^{}]*)")
+# Query parameters that sign a URL (S3, Google Cloud Storage, CloudFront, Azure SAS): they change each
+# time it is signed, the data they give do not. Any other parameter may pick the data (?id=, ?versionId=).
+_SIGNING_PARAMETER = re.compile(r"x-amz-.*|x-goog-.*|awsaccesskeyid|signature|expires|googleaccessid|key-pair-id|"
+                                r"policy|sig|se|st|sp|sv|sr|spr|ss|srt|sdd|sk[a-z]*|token", re.IGNORECASE)
+
+
+def _unsigned(url: re.Match[str]) -> str:
+    """A URL (``_URL_QUERY``'s match) without the parameters that sign it: a re-signed URL names the
+    same data; ``?id=a`` and ``?id=b`` do not (review: dropping the whole query gave them one output)."""
+    kept = [item for item in url.group(2).split("&")
+            if item and not _SIGNING_PARAMETER.fullmatch(item.split("=", 1)[0])]
+    return url.group(1) + ("?" + "&".join(kept) if kept else "")
 
 
 def _canonical_name(name: str) -> str:
     """GDAL name ``name`` with its local file made absolute (``/vsigzip/./a/x.gz``, ``/vsigzip/a/x.gz`` and
     ``/vsizip/$PWD/d.zip/x`` name one file; so do ``NETCDF:"./f.nc":lst``, ``NETCDF:f.nc:lst`` and
-    ``netcdf:"$PWD/f.nc":lst``, written ``NETCDF:"/abs/f.nc":lst``) and a URL's query dropped: a signed
-    ``/vsicurl/https://host/x.tif?X-Amz-Signature=...`` changes its query each time it is signed, not its data.
+    ``netcdf:"$PWD/f.nc":lst``, written ``NETCDF:"/abs/f.nc":lst``) and a URL's signing parameters dropped: a
+    signed ``/vsicurl/https://host/x.tif?X-Amz-Signature=...`` changes them each time it is signed, not its data.
     A chained (``/vsizip//vsicurl/``) or network name is otherwise as typed."""
     parts = subdataset(name)
     if parts is not None:
         file = parts[0]
         return _quoted_file(name, file, _canonical_name(file) if file.startswith("/vsi") else _absolute_file(file))
-    name = _URL_QUERY.sub(r"\1", name)
+    name = _URL_QUERY.sub(_unsigned, name)
     local = _LOCAL_GDAL_NAME.match(name)
     return local.group(1) + os.path.abspath(local.group(2)) if local else name
 

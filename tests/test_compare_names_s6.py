@@ -3,7 +3,8 @@
 its output existed); each now keeps its extension (``lst_tif_on_grid.tif``, ``lst_nc_on_grid.tif``) while
 a file no other raster shares a stem with keeps ``<stem>_on_grid.tif``. ``NETCDF:"./f.nc":lst`` and
 ``NETCDF:f.nc:lst`` (one file) got two outputs, as did a signed ``/vsicurl/`` URL each time it was signed
-again: a subdataset's file is made absolute and a URL's query is dropped before the name is hashed."""
+again: a subdataset's file is made absolute and a URL's signing parameters are dropped before the name is
+hashed (its other parameters may pick the data: ``?id=a``, ``?versionId=``)."""
 
 from __future__ import annotations
 
@@ -73,3 +74,13 @@ def test_a_signed_url_keeps_its_output_when_signed_again() -> None:
     outputs = [_warped_path(Path(url)) for url in urls]
     assert outputs == [Path(on_grid("x", "/vsicurl/https://host/s1/x.tif"))] * 2
     assert _warped_path(Path("/vsicurl/https://host/s2/x.tif?X-Amz-Signature=ab12")) != outputs[0]
+
+
+@pytest.mark.parametrize("query", ["id={}", "versionId={}&X-Amz-Signature=ab12", "coverageid={}&sig=9&se=2026"])
+def test_urls_whose_query_picks_the_data_get_two_outputs(query: str) -> None:
+    """Review: the whole query was dropped, so ``get?id=a`` and ``get?id=b`` shared one output and the
+    second gdalwarp pasted from the hint refused to overwrite the first."""
+    a, b = (_warped_path(Path(f"/vsicurl/https://host/get?{query.format(v)}")) for v in "ab")
+    assert a != b
+    kept = query.split("&")[0].format("a")
+    assert a == Path(on_grid("get", f"/vsicurl/https://host/get?{kept}"))
