@@ -45,7 +45,7 @@ try:  # given back also when an import fails (groklst imported by a notebook or 
     from pipelines import strict_json  # noqa: E402
     from pipelines.allocator import keep_freed_memory  # noqa: E402
     from pipelines.errors import (  # noqa: E402
-        GroklstWarning, InputError, StreamWriteError, environment_error, escape_control_characters)
+        GroklstWarning, InputError, StreamWriteError, environment_error, escape_control_characters, one_run)
 finally:
     if _SIGINT_AT_START is signal.default_int_handler:
         signal.signal(signal.SIGINT, _SIGINT_AT_START)
@@ -403,7 +403,7 @@ def _run(argv: list[str] | None) -> int:
     debug, as_json = "--debug" in args, "--json" in args
     state.begin()  # a usage error of the global options comes before _root
     try:
-        with stopping_signals_raise(_STOPPING), _groklst_warnings_shown():
+        with stopping_signals_raise(_STOPPING), _groklst_warnings_shown(), one_run():
             # Without standalone mode click returns typer.Exit's code instead of raising it.
             status = app(args=argv, prog_name="groklst", standalone_mode=False)
         if received() is not None:

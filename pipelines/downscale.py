@@ -29,7 +29,7 @@ from rasterio.windows import Window
 from pipelines.checkpoint import missing_bands
 from pipelines.cog import layout
 from pipelines.conserve import conserve_blocks, spread_smooth
-from pipelines.errors import EmptySceneError, GroklstWarning, InputError
+from pipelines.errors import EmptySceneError, GroklstWarning, InputError, one_run
 from pipelines.geotiff import (BLOCK, band_key, band_names, bands_without_data, creation_profile, filled_dem,
                                geotiff_output, guidance_names, streaming_gdal_env)
 from pipelines.grids import Grid, PairedGrids, pair_grids, refine_grid
@@ -255,7 +255,7 @@ def downscale_scene(
     if opts.scale is None:
         guidance_path = Path(guidance_path) if guidance_path else guidance_beside(lst_path)
     report = SceneReport(input=display_name(lst_path), output=str(out_path))
-    with streaming_gdal_env(), ExitStack() as stack:
+    with streaming_gdal_env(), one_run(), ExitStack() as stack:  # a scene says a thing of a file once
         inputs = SceneSources.open(stack, lst_path, guidance_path)
         if inputs.guidance is None:
             grids, wanted, bands = refine_grid(Grid.of(inputs.lst), opts.scale, lst_path=lst_path), [], []

@@ -8,6 +8,7 @@ import re
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from os import PathLike
 from pathlib import PurePath
 
@@ -186,6 +187,37 @@ class EmptySceneError(InputError):
 
 class GroklstWarning(UserWarning):
     """A warning for the user (shown on stderr by the CLI, even with --quiet)."""
+
+
+# What the run in this context (a command, one scene) has warned of already; None outside a run.
+_SAID: ContextVar[set[str] | None] = ContextVar("groklst_said", default=None)
+
+
+@contextmanager
+def one_run() -> Iterator[None]:
+    """The scope of a run for :func:`first_time`: a CLI command (``groklst_cli.app``), one scene
+    (``pipelines.downscale.downscale_scene``, also on a dask worker's thread). A run starts with
+    what the run around it has said (a command's checks of a scene's files before the scene), and
+    what it says is its own: each scene of a batch says a shared guidance's warning (its --json line
+    holds it), which the CLI shows once."""
+    token = _SAID.set(set(_SAID.get() or ()))
+    try:
+        yield
+    finally:
+        _SAID.reset(token)
+
+
+def first_time(key: str) -> bool:
+    """Whether the run in this context has not yet said ``key`` (noting that it now has): a run
+    opens its LST several times (headers, scan, tiles) yet says a thing of the file once. Outside
+    any run, True: Python's warning filter then decides (once per message and place by default)."""
+    said = _SAID.get()
+    if said is None:
+        return True
+    if key in said:
+        return False
+    said.add(key)
+    return True
 
 
 def environment_error(exc: BaseException, path: str | PathLike[str] | None = None) -> InputError | None:

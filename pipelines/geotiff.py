@@ -17,7 +17,6 @@ import shlex
 import shutil
 import stat
 import warnings
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -33,8 +32,8 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOEr
 from rasterio.windows import Window
 
 from pipelines.atomic import atomic_output, refuse_input_as_output
-from pipelines.errors import (GroklstWarning, InputError, environment_error, environment_hint, not_found_error,
-                             special_file_error, unmistakable_path)
+from pipelines.errors import (GroklstWarning, InputError, environment_error, environment_hint, first_time,
+                             not_found_error, special_file_error, unmistakable_path)
 from pipelines.file_headers import TIFF_HEADERS, refuse_foreign_file
 from pipelines.raster_names import gdal_name
 
@@ -1037,41 +1036,19 @@ def _complex_name(src: rasterio.DatasetReader, kind: str) -> str:
 
 # Compression codecs of a GeoTIFF that change the values (LERC's max error is not in the file)
 LOSSY_COMPRESSION = frozenset({"JPEG"})
-# The files warned of, by the display of the run they were warned in (:func:`_run_display`): a later
-# run in the same process (a library user's, a test's) warns again; a run warns once per file.
-_WARNED_LOSSY: weakref.WeakKeyDictionary[Callable[..., Any], set[str]] = weakref.WeakKeyDictionary()
 
 
 def warn_lossy(src: rasterio.DatasetReader, path: str | os.PathLike[str], off: str = "values may be off") -> None:
     """Warn that ``src`` is compressed with a lossy codec (JPEG): ``off`` (its values may be off,
     an LST's by kelvins) and, with a declared nodata, fill pixels may read as data (QA: 5 of 12
-    read 280-284 K), which nothing downstream can tell from real values."""
+    read 280-284 K), which nothing downstream can tell from real values. Once per file in a run
+    (:func:`pipelines.errors.first_time`)."""
     codec = src.tags(ns="IMAGE_STRUCTURE").get("COMPRESSION", "").upper()
-    if codec not in LOSSY_COMPRESSION or not _first_in_run(src.name):
+    if codec not in LOSSY_COMPRESSION or not first_time(f"lossy {src.name}"):
         return
     fill = ", and nodata pixels may read as data" if any(v is not None for v in src.nodatavals) else ""
     warnings.warn(f"{unmistakable_path(path)}: {codec} compression is lossy: {off}{fill}; give a losslessly "
                   "compressed copy of the original (COMPRESS=DEFLATE, LZW or ZSTD)", GroklstWarning, stacklevel=3)
-
-
-def _first_in_run(name: str) -> bool:
-    """Whether ``name`` is not yet warned of as lossy in this run, noting it: a run opens its LST
-    several times (headers, scan, tiles), yet says so once."""
-    warned = _WARNED_LOSSY.setdefault(_run_display(), set())
-    if name in warned:
-        return False
-    warned.add(name)
-    return True
-
-
-def _run_display() -> Callable[..., Any]:
-    """Where a warning goes now, which each run sets up anew: the CLI's ``warnings.showwarning``
-    (groklst_cli.app, one per run), else the list a ``warnings.catch_warnings(record=True)``
-    block records into (Python installs it as ``_showwarnmsg_impl``, leaving ``showwarning`` as is)."""
-    shown = warnings.showwarning
-    if shown is getattr(warnings, "_showwarning_orig", None):
-        return getattr(warnings, "_showwarnmsg_impl", shown)
-    return shown
 
 
 def guidance_names(

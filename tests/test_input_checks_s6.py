@@ -17,7 +17,7 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from groklst_cli.app import run
-from pipelines.errors import InputError
+from pipelines.errors import InputError, one_run
 from pipelines.geotiff import open_raster, refuse_complex, warn_lossy
 from pipelines.grids import Grid
 from pipelines.water_vapour import WaterVapour
@@ -111,12 +111,12 @@ def test_a_jpeg_mask_is_warned_of_in_each_run(lst: Path, capsys) -> None:
         assert _lines(capsys.readouterr().err, "warning:") == expected
 
 
-def test_a_library_user_is_warned_in_each_run(tmp_path: Path) -> None:
-    """Each run's warnings caught apart (as a library user or a worker's scene does): the second run
-    was not warned, the file being kept as warned of for the whole process."""
+def test_each_run_warns_of_a_lossy_file_once(tmp_path: Path) -> None:
+    """Two runs in one process (a library user's scenes, a dask worker's): the second was not warned,
+    the file being kept as warned of for the whole process; within a run it is said once."""
     path = _raster(tmp_path / "lj.tif", np.full((16, 16), 15, np.uint8), compress="JPEG")
     for _ in range(2):
-        with warnings.catch_warnings(record=True) as caught, open_raster(path) as src:
+        with warnings.catch_warnings(record=True) as caught, one_run(), open_raster(path) as src:
             warnings.simplefilter("always")
             warn_lossy(src, path)
             warn_lossy(src, path)  # a run opens a file several times: said once
@@ -143,3 +143,29 @@ def test_a_complex_raster_to_mask_is_refused(tmp_path: Path, monkeypatch, capsys
         "error: cl.tif: complex data type CFloat32 holds no LST or guidance values (hint: give real LST or guidance "
         "values; if the real part holds them, keep it: gdal_translate -ot Float32 cl.tif REAL.tif)"]
     assert not Path("out.tif").exists()
+
+
+def test_each_scene_of_a_batch_holds_its_shared_jpeg_guidance_warning(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Each scene is a run of its own inside the command's: its --json line holds the warning of the
+    JPEG guidance it shares, which stderr shows once, saying it was given once more."""
+    import json
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    assert run(["-q", "sample-scene", "s", "--size", "60"]) == 0
+    with rasterio.open("s/heihe_demo_guidance.tif") as src:
+        profile = src.profile | {"dtype": "uint8", "nodata": None, "compress": "JPEG", "interleave": "band"}
+        stored = np.rint(np.clip(src.read(), 0, 1) * 254 + 1).astype(np.uint8)
+        descriptions = src.descriptions
+    with rasterio.open("g.tif", "w", **profile) as dst:
+        dst.write(stored)
+        dst.descriptions = descriptions
+    for name in ("a", "b"):
+        shutil.copy("s/heihe_demo_lst.tif", f"{name}_lst.tif")
+    capsys.readouterr()
+    assert run(["downscale", "a_lst.tif", "b_lst.tif", "-g", "g.tif", "--model", "bicubic", "--out-dir", "o",
+                "--json"]) == 0
+    captured = capsys.readouterr()
+    said = f"g.tif: JPEG compression is lossy: values may be off; {LOSSLESS}"
+    assert [json.loads(line)["warnings"] for line in captured.out.splitlines()] == [[said], [said]]
+    assert _lines(captured.err, "warning:") == [f"warning: {said}", f"warning: given 1 more time: {said}"]
