@@ -196,7 +196,7 @@ def mask_raster(path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
         warn_lossy(mask, mask_path, "flags may be off")
         refuse_complex(src, path, "LST or guidance")
         # the copy is written losslessly, so a JPEG's error would pass on as exact values unwarned
-        warn_lossy(src, path, "values may be off, and the masked copy keeps them as they read")
+        warn_lossy(src, path, "values may be off (the masked copy keeps them as read)")
         nesting = _nesting(src, mask, path, mask_path, rule)
         dtype = np.dtype(src.dtypes[0])
         rule.check(np.dtype(mask.dtypes[0]), mask_path)

@@ -130,8 +130,8 @@ def test_the_jpeg_raster_being_masked_is_warned_of(tmp_path: Path, monkeypatch, 
     _raster(Path("m.tif"), np.zeros((16, 16), np.uint8))
     assert run(["mask", "jl.tif", "m.tif", "--values", "1", "--fill", "0", "-o", "out.tif"]) == 0
     assert _lines(capsys.readouterr().err, "warning:") == [
-        "warning: jl.tif: JPEG compression is lossy: values may be off, and the masked copy keeps them as they "
-        f"read; {LOSSLESS}"]
+        "warning: jl.tif: JPEG compression is lossy: values may be off (the masked copy keeps them as read); "
+        f"{LOSSLESS}"]
 
 
 def test_a_complex_raster_to_mask_is_refused(tmp_path: Path, monkeypatch, capsys) -> None:
