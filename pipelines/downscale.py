@@ -53,7 +53,7 @@ class DownscaleOptions:
     """How to tile and run; sizes are in output pixels."""
 
     tile: int = 768  # with batch 2 the fastest of 512/640/768/1024 on 2 CPU cores (README)
-    overlap: int | None = None  # None: default_overlap(tile), set on creation
+    overlap: int | None = None  # None: default_overlap(tile) (:meth:`tile_overlap`)
     batch_size: int = 2
     units: Units = Units.auto
     units_out: Units | None = None  # None: the input's unit
@@ -72,11 +72,11 @@ class DownscaleOptions:
     dem_hint: str = "pass a DEM to ingest for its full accuracy"
     scale: int | None = None  # no guidance: interpolate onto the LST grid refined by this
 
-    def __post_init__(self) -> None:
-        """An overlap not given is :func:`default_overlap` of the tile, as the CLI's: a fixed 64
-        kept ``DownscaleOptions(tile=96)`` at an overlap over half its tile."""
-        if self.overlap is None:
-            self.overlap = default_overlap(self.tile)
+    def tile_overlap(self) -> int:
+        """The overlap used: the one given, else :func:`default_overlap` of the tile, as the CLI's
+        (a fixed 64 kept ``DownscaleOptions(tile=96)`` at an overlap over half its tile). Decided
+        when used, so ``dataclasses.replace(options, tile=96)`` gets the new tile's default too."""
+        return default_overlap(self.tile) if self.overlap is None else self.overlap
 
 
 @dataclass
@@ -168,7 +168,7 @@ class _SceneRun:
     def __init__(self, reader: TileReader, predictor, opts: DownscaleOptions, interpolated: bool = False):
         self.reader, self.grids, self.predictor, self.opts = reader, reader.grids, predictor, opts
         self.guard = OutputGuard(self.grids.scale, reader.sources.lst_path, interpolated)
-        sizes = TileSizes.of(opts.tile, opts.overlap, self.grids.scale)  # what the CLI checked
+        sizes = TileSizes.of(opts.tile, opts.tile_overlap(), self.grids.scale)  # what the CLI checked
         self.tile_lr, self.overlap_lr = sizes.tile, sizes.overlap
 
     def finish(self, rows: np.ndarray, top: int, units_out: Units) -> np.ndarray:
