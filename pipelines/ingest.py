@@ -49,7 +49,7 @@ from pipelines.destripe import Destriping, StripeProfile, destripe, measure_dire
 from pipelines.errors import InputError, not_found_error
 from pipelines.geotiff import (
     FILLED_DEM_PREFIX, apply_scaling, band_scaling, creation_profile, geotiff_output, open_raster,
-    streaming_gdal_env, unreadable,
+    refuse_complex, streaming_gdal_env, unreadable, warn_lossy,
 )
 from pipelines.grids import Grid, check_north_up, check_related, footprint_in, footprints_disjoint
 from pipelines.ingest_record import GENERATOR
@@ -582,6 +582,14 @@ def _no_minimum_error(mii: _Mii, first: _Mii, red_min: float, nir_min: float) ->
                       "raise --mii-saturation-dn, or use --saturated keep")
 
 
+def _check_value_type(src: rasterio.DatasetReader, path: Path, holds: str, off: str) -> None:
+    """Refuse a complex raster the user gives (``holds``: what its values are) and warn of a lossy
+    one (how its values may be ``off``), as downscale does for an LST, before any pass over the
+    scene: read as floats, a complex band loses its imaginary part without a word."""
+    refuse_complex(src, path, holds)
+    warn_lossy(src, path, off)
+
+
 class _Dem:
     """The DEM band on any grid: the user's DEM resampled, or a documented constant."""
 
@@ -597,6 +605,7 @@ class _Dem:
         if self.src is None:
             self.source = f"{FILLED_DEM_PREFIX}{DEFAULT_DEM_M:g} m"
             return
+        _check_value_type(self.src, path, "elevation", "elevations may be off")
         if self.src.crs is None:
             raise InputError(path, "has no CRS", "the DEM must be georeferenced")
         check_related(path, self.src.crs, "the scene", grid.crs, self.src.bounds)  # a local DEM: footprint_in fails
@@ -1021,6 +1030,8 @@ def ingest_product(
         check_writable(guidance_path, overwrite, inputs=inputs)
         mii = _Mii(mii_product, [stack.enter_context(open_raster(p)) for p in mii_product.images], saturation)
         lst_src = stack.enter_context(open_raster(lst) if lst is not None else open_tis(tis))
+        if lst is not None:
+            _check_value_type(lst_src, lst, "LST", "values may be off by kelvins")
         window, lst_grid, guidance_grid, ratio = _grids(lst_src, mii.srcs)
         # every input's header (CRS, bands, type, gains) before the first pass over a scene (minutes)
         mii.check()

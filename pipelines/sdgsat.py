@@ -38,8 +38,8 @@ product are paired by their meta.xml times, :func:`check_simultaneous`). Radianc
 positive and finite, biases finite, for the bands read (of TIS, those the LST method reads: B2
 and B3 for the split window, B2 alone otherwise; B1 never). Gains are read from the product's own sensor section of calib.xml (a file with
 only other sensors' sections is another product's and refused; one with no sensor section is
-read whole); several ``VERSION`` blocks with different gains are refused, since which applies is
-not documented. A GBK calib.xml that declares no encoding (or UTF-8 wrongly) is read as GB18030.
+read whole); several ``VERSION`` blocks with different gains of a band read are refused, since
+which applies is not documented. A GBK calib.xml that declares no encoding (or UTF-8 wrongly) is read as GB18030.
 A folder name or meta.xml ``SensorID`` naming GIU, or naming different sensors, is refused.
 """
 
@@ -244,7 +244,7 @@ def parse_calibration(path: Path, sensor: str, patterns: ProductPatterns = PATTE
     single-channel LST)."""
     root = read_xml(path)
     scope = _sensor_sections(path, root, sensor, patterns)
-    _check_one_version(path, sensor, scope, patterns)
+    _check_one_version(path, sensor, scope, patterns, read)
     found: dict[str, dict[int, list[float]]] = {"gain": {}, "bias": {}}
     any_gain = False  # a gain tag of any band: a file without one is no calib.xml of the product
     for element in (e for section in scope for e in section.iter()):
@@ -295,13 +295,16 @@ def _sensor_sections(path: Path, root: ET.Element, sensor: str, patterns: Produc
     return [root]
 
 
-def _check_one_version(path: Path, sensor: str, scope: list[ET.Element], patterns: ProductPatterns) -> None:
-    """Refuse a sensor section holding several ``VERSION`` blocks whose gains or biases
-    differ: gains change between calibration versions, and which one applies to a product is
-    not documented, so none is picked (or averaged) for the user."""
+def _check_one_version(path: Path, sensor: str, scope: list[ET.Element], patterns: ProductPatterns,
+                       read: tuple[int, ...] | None = None) -> None:
+    """Refuse a sensor section holding several ``VERSION`` blocks whose gains or biases of the
+    bands ``read`` (default: all) differ: gains change between calibration versions, and which
+    one applies to a product is not documented, so none is picked (or averaged) for the user.
+    A band no one reads (TIS B1) may differ: it calibrates nothing."""
     elements = [e for section in scope for e in section.iter() if _local(e.tag).upper() == "VERSION"]
     # (position among the VERSION elements, block, coefficients); a version string is no block
-    blocks = [(n, v, c) for n, v in enumerate(elements, start=1) if (c := _version_coefficients(v, patterns))]
+    blocks = [(n, v, c) for n, v in enumerate(elements, start=1)
+              if (c := _version_coefficients(v, patterns, read))]
     if len(blocks) < 2 or all(c == blocks[0][2] for _, _, c in blocks):
         return
     names = ", ".join(_version_label(v, n, patterns) for n, v, _ in blocks)
@@ -311,23 +314,37 @@ def _check_one_version(path: Path, sensor: str, scope: list[ET.Element], pattern
                      "date (ask the data provider if unsure), and ingest that copy")
 
 
-def _version_coefficients(version: ET.Element, patterns: ProductPatterns) -> dict[str, float | str]:
-    """The gains and biases of one VERSION block by tag name (upper case), as numbers where they
-    are (``0.22253`` and ``0.222530`` are one gain), else as written (refused when read)."""
+def _version_coefficients(version: ET.Element, patterns: ProductPatterns,
+                          read: tuple[int, ...] | None = None) -> dict[str, float | str]:
+    """The gains and biases of the bands ``read`` (default: all) in one VERSION block by tag name
+    (upper case), as numbers where they are (``0.22253`` and ``0.222530`` are one gain), else as
+    written (refused when read)."""
     return {_local(e.tag).upper(): _number_or_text((e.text or "").strip())
-            for e in version.iter() if _is_coefficient(e, patterns)}
+            for e in version.iter()
+            if (band := _coefficient_band(e, patterns)) is not None and (read is None or band in read)}
 
 
 def _number_or_text(text: str) -> float | str:
+    """``text`` as a number; NaN (which equals no number, itself included) and what is no number
+    as written, so that two blocks writing one text compare equal (refused when read)."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         return text
+    return text if math.isnan(value) else value
+
+
+def _coefficient_band(element: ET.Element, patterns: ProductPatterns) -> int | None:
+    """The band of a radiance gain or bias tag (``RADIANCE_GAIN_BAND_2``: 2); None for any other."""
+    for pattern in (patterns.gain_tag, patterns.bias_tag):
+        if match := re.match(pattern, _local(element.tag), re.IGNORECASE):
+            return int(match.group(1))
+    return None
 
 
 def _is_coefficient(element: ET.Element, patterns: ProductPatterns) -> bool:
     """Whether ``element`` is a radiance gain or bias tag."""
-    return any(re.match(p, _local(element.tag), re.IGNORECASE) for p in (patterns.gain_tag, patterns.bias_tag))
+    return _coefficient_band(element, patterns) is not None
 
 
 def _version_label(version: ET.Element, number: int, patterns: ProductPatterns) -> str:
