@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -264,12 +265,16 @@ def prepare_cmd(
             options = replace(options, ingest=ProductIngest(None if dem is None else Path(dem), coregister, destripe, saturation, lst_method,
                                                             retrieval_config))
             options.ingest.check()
-            if guidance is not None and any(Path(p).is_dir() for p in inputs):
+            products = any(Path(p).is_dir() for p in inputs)
+            if guidance is not None and products:
                 raise InputError("--guidance", "does not apply to SDGSAT-1 product folders: the MII product is the guidance",
                                  "drop it, or ingest with groklst ingest and pass your own guidance")
-            # Product folders are ingested beside the output (same disk), then removed.
+            # Product folders are ingested beside the output (same disk), then removed; none is made
+            # for LST files (QA: an empty one was left beside the dataset by a kill -9, unexplained).
             remove_stale_ingests(dataset.parent)
-            with tempfile.TemporaryDirectory(dir=dataset.parent, prefix=INGEST_PREFIX) as workdir:
+            ingest_folder = (tempfile.TemporaryDirectory(dir=dataset.parent, prefix=INGEST_PREFIX) if products
+                             else nullcontext(str(dataset.parent)))
+            with ingest_folder as workdir:
                 with warnings_shown():
                     paths, shown, ingests = scene_inputs(list(inputs), Path(workdir), options.ingest,
                                                          on_scenes=partial(_name_several_scenes, out))
