@@ -454,36 +454,52 @@ def crs_labels(crs: CRS, other: CRS) -> tuple[str, str]:
 
 
 def check_related(path: str | os.PathLike[str], crs: CRS, other_path: str | os.PathLike[str],
-                  other_crs: CRS, bounds: Bounds) -> None:
+                  other_crs: CRS, bounds: Bounds, *, latlon: str | None = None) -> None:
     """Refuse two rasters whose CRSs PROJ cannot relate (a local/engineering CRS and an EPSG one)
     before anything is measured or warped across them: GDAL's refusal came out as an internal
     error of some 900 characters of PROJJSON that named no file. The local one is named (``path``
-    when neither is); the centre of ``bounds`` (in ``crs``) is transformed to find out."""
+    when neither is); the centre of ``bounds`` (in ``crs``) is transformed to find out.
+    ``latlon``: who delivers ``path``'s kind of raster on a lat/lon grid (:func:`unrelated_crs_error`)."""
     from rasterio.warp import transform  # GDAL's transformer: only when asked
 
     try:
         transform(crs, other_crs, [(bounds[0] + bounds[2]) / 2], [(bounds[1] + bounds[3]) / 2])
     except CPLE_NotSupportedError:  # no coordinate operation between the two
-        raise unrelated_crs_error(path, crs, other_path, other_crs) from None
+        raise unrelated_crs_error(path, crs, other_path, other_crs, latlon=latlon, bounds=bounds) from None
     except CPLE_AppDefinedError:  # related, but the point lies outside the other's domain
         return
 
 
 def unrelated_crs_error(path: str | os.PathLike[str], crs: CRS, other_path: str | os.PathLike[str],
-                        other_crs: CRS) -> InputError:
+                        other_crs: CRS, *, latlon: str | None = None, bounds: Bounds | None = None) -> InputError:
     """The refusal of two CRSs PROJ cannot relate, naming the local one's file (``path`` when
     neither is local) and the other's CRS, with the ``gdal_edit.py`` that declares the CRS its
-    pixels are really in (it edits the file in place, as the hint says)."""
-    if is_local(other_crs) and not is_local(crs):
+    pixels are really in (it edits the file in place, as the hint says). ``latlon``, for a kind
+    of raster usually delivered on a lat/lon grid (water vapour, a DEM), says who delivers it so:
+    a local ``path`` whose ``bounds`` read as degrees is then hinted to EPSG:4326, not to the
+    other's CRS (a scene's UTM zone); one whose coordinates are metres (GDAL 3.6's ``-a_ullr``
+    leaves a UTM raster local) keeps the other's."""
+    local_given = is_local(crs)
+    if is_local(other_crs) and not local_given:
         path, crs, other_path, other_crs = other_path, other_crs, path, crs
     own = (f"its CRS is a local/engineering CRS ({crs_label(crs)}) that" if is_local(crs)
            else f"its CRS {crs_label(crs)}")
     other = crs_label(other_crs)
     target = other if other_crs.to_authority(confidence_threshold=100) else "EPSG:XXXX"
     name = shlex.quote(str(path))
-    return InputError(path, f"{own} cannot be related to {unmistakable_path(other_path)}'s {other}",
-                      f"if {unmistakable_path(path)} is in {other}, declare it: gdal_edit.py -a_srs {target} {name} "
-                      f"(it edits {name} in place: copy it first to keep the original)")
+    problem = f"{own} cannot be related to {unmistakable_path(other_path)}'s {other}"
+    in_place = f"(it edits {name} in place: copy it first to keep the original)"
+    if latlon is not None and local_given and bounds is not None and _in_degrees(bounds):
+        return InputError(path, problem, f"if it is a lat/lon grid ({latlon}), declare it: gdal_edit.py -a_srs "
+                                         f"EPSG:4326 {name} {in_place}; else declare the CRS it was delivered in")
+    return InputError(path, problem, f"if {unmistakable_path(path)} is in {other}, declare it: gdal_edit.py -a_srs "
+                                     f"{target} {name} {in_place}")
+
+
+def _in_degrees(bounds: Bounds) -> bool:
+    """Whether ``bounds`` can be longitudes and latitudes (a local raster that may be a lat/lon grid)."""
+    left, bottom, right, top = bounds
+    return -180 <= min(left, right) and max(left, right) <= 360 and -90 <= min(bottom, top) and max(bottom, top) <= 90
 
 
 def other_crs_hint(lst: Grid, guidance: Grid, *, offers_align: bool) -> str:

@@ -608,7 +608,8 @@ class _Dem:
         _check_value_type(self.src, path, "elevation", "elevations may be off")
         if self.src.crs is None:
             raise InputError(path, "has no CRS", "the DEM must be georeferenced")
-        check_related(path, self.src.crs, "the scene", grid.crs, self.src.bounds)  # a local DEM: footprint_in fails
+        check_related(path, self.src.crs, "the scene", grid.crs, self.src.bounds,  # a local DEM: footprint_in fails
+                      latlon="SRTM and Copernicus DEM usually are")
         scene = array_bounds(grid.height, grid.width, grid.transform)
         if footprints_disjoint(footprint_in(self.src.crs, self.src.bounds, grid.crs, scene), scene):
             raise InputError(path, "does not overlap the scene", "give a DEM covering the MII footprint")

@@ -10,7 +10,6 @@ bilinearly onto the LST grid (water vapour fields are smooth), strip by strip as
 from __future__ import annotations
 
 import math
-import shlex
 import warnings
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from rasterio.windows import Window, from_bounds
 from pipelines.errors import InputError
 from pipelines.geotiff import (apply_scaling, band_scaling, mask_declared_nodata, open_raster, refuse_complex,
                               unreadable, warn_lossy)
-from pipelines.grids import (UNRELATED_CRS_ERRORS, Grid, check_north_up, footprint_in, footprints_disjoint, is_local,
+from pipelines.grids import (UNRELATED_CRS_ERRORS, Grid, check_north_up, footprint_in, footprints_disjoint,
                             ordered_bounds, unrelated_crs_error)
 from pipelines.lst_retrieval import TO_G_CM2, water_vapour_units
 from pipelines.percent import percent
@@ -141,16 +140,11 @@ class WaterVapour:
             raise self._unrelated_crs_error(lst_grid) from None
 
     def _unrelated_crs_error(self, lst_grid: Grid) -> InputError:
-        """:func:`~pipelines.grids.unrelated_crs_error`; for a raster in a local CRS the hint names
-        EPSG:4326, the CRS ERA5 and MODIS water vapour come in, not the LST's (a scene's UTM zone)."""
-        error = unrelated_crs_error(self.src.name, self.src.crs, "the LST", lst_grid.crs)
-        if not is_local(self.src.crs):
-            return error
-        name = shlex.quote(self.src.name)
-        return InputError(self.src.name, error.problem,
-                          f"if it is a lat/lon grid (ERA5 and MODIS water vapour usually are), declare it: "
-                          f"gdal_edit.py -a_srs EPSG:4326 {name} (it edits {name} in place: copy it first to keep "
-                          "the original); else declare the CRS it was delivered in")
+        """:func:`~pipelines.grids.unrelated_crs_error`; for a raster in a local CRS whose coordinates
+        read as degrees the hint names EPSG:4326, the CRS ERA5 and MODIS water vapour come in, not
+        the LST's (a scene's UTM zone)."""
+        return unrelated_crs_error(self.src.name, self.src.crs, "the LST", lst_grid.crs,
+                                   latlon="ERA5 and MODIS water vapour usually are", bounds=tuple(self.src.bounds))
 
     def _hint(self, low: float, high: float) -> str:
         """What to fix for values out of range: kg/m2 read as g/cm2 gives 10 times too much."""

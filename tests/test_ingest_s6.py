@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from affine import Affine
 from rasterio.crs import CRS
 
 from pipelines import ingest
@@ -43,8 +44,24 @@ def test_a_local_crs_dem_is_refused_before_any_pass(sample, tmp_path, capsys, mo
     [error] = _lines(capsys, "error:")
     assert error.startswith(f"error: {dem}: its CRS is a local/engineering CRS (\"site grid\") that cannot be "
                             "related to ")
-    assert "gdal_edit.py -a_srs EPSG:" in error
+    assert "gdal_edit.py -a_srs EPSG:32647" in error  # metre coordinates: the scene's CRS
     assert not (tmp_path / "out").exists()
+
+
+def test_a_local_crs_dem_in_degrees_is_hinted_to_epsg_4326(sample, tmp_path, capsys):
+    """SRTM and Copernicus DEM come on a lat/lon grid: a local DEM whose coordinates read as degrees
+    was hinted to the scene's UTM zone (review R1)."""
+    scene = _copy(sample, tmp_path)
+    dem = tmp_path / "dem.tif"
+    with rasterio.open(dem, "w", driver="GTiff", width=8, height=8, count=1, dtype="float32", crs=LOCAL,
+                       transform=Affine(0.01, 0, 100.0, 0, -0.01, 39.0)) as dst:
+        dst.write(np.full((8, 8), 1200.0, np.float32), 1)
+    capsys.readouterr()
+    assert _ingest(scene, tmp_path / "out", "--dem", str(dem)) == 2
+    [error] = _lines(capsys, "error:")
+    assert error.endswith(f"(hint: if it is a lat/lon grid (SRTM and Copernicus DEM usually are), declare it: "
+                          f"gdal_edit.py -a_srs EPSG:4326 {dem} (it edits {dem} in place: copy it first to keep "
+                          "the original); else declare the CRS it was delivered in)"), error
 
 
 def _set_tag(calib: Path, tag: str, value: str | None) -> None:

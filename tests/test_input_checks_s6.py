@@ -76,9 +76,11 @@ def test_a_jpeg_water_vapour_raster_is_warned_of(tmp_path: Path) -> None:
         f"{path}: JPEG compression is lossy: values may be off; {LOSSLESS}"]
 
 
-def test_a_local_water_vapour_raster_is_hinted_to_epsg_4326(tmp_path: Path) -> None:
+def test_a_local_water_vapour_raster_in_degrees_is_hinted_to_epsg_4326(tmp_path: Path) -> None:
+    """ERA5/MODIS water vapour comes on a lat/lon grid: coordinates that read as degrees get EPSG:4326,
+    not the LST's UTM zone (metre coordinates keep the LST's: test_water_vapour_wl)."""
     path = _raster(tmp_path / "tcwv.tif", np.full((10, 10), 1.5, np.float32), LOCAL,
-                   Affine(1000, 0, 0, 0, -1000, 10000))
+                   Affine(0.25, 0, 100, 0, -0.25, 40))
     lst = _raster(tmp_path / "lst.tif", np.full((16, 16), 300.0, np.float32))
     with open_raster(lst) as grid_src:
         grid = Grid.of(grid_src)

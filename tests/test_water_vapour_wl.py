@@ -52,9 +52,8 @@ def test_a_raster_in_a_local_crs_is_refused_in_one_line(products, tmp_path, caps
     raster = tmp_path / "tcwv.tif"
     assert capsys.readouterr().err.splitlines() == [
         f'error: {raster}: its CRS is a local/engineering CRS ("arbitrary") that cannot be related to the LST\'s '
-        f"EPSG:32647 (hint: if it is a lat/lon grid (ERA5 and MODIS water vapour usually are), declare it: "
-        f"gdal_edit.py -a_srs EPSG:4326 {raster} (it edits {raster} in place: copy it first to keep the original); "
-        f"else declare the CRS it was delivered in)"]
+        f"EPSG:32647 (hint: if {raster} is in EPSG:32647, declare it: gdal_edit.py -a_srs EPSG:32647 {raster} "
+        f"(it edits {raster} in place: copy it first to keep the original))"]
     assert not out.exists()
 
 
