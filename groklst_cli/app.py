@@ -405,7 +405,12 @@ def _run(argv: list[str] | None) -> int:
     try:
         with stopping_signals_raise(_STOPPING), _groklst_warnings_shown(), one_run():
             # Without standalone mode click returns typer.Exit's code instead of raising it.
-            status = app(args=argv, prog_name="groklst", standalone_mode=False)
+            # Typer.__call__ sets sys.excepthook for good: a Python caller's hook is put back.
+            hook = sys.excepthook
+            try:
+                status = app(args=argv, prog_name="groklst", standalone_mode=False)
+            finally:
+                sys.excepthook = hook
         if received() is not None:
             return _stopped_by_signal()
         if status == EXIT_INTERRUPTED:

@@ -2,7 +2,8 @@
 
 Every function takes an array whose last two axes are (rows, cols) and an integer factor ``s``;
 the coarse pixel ``(i, j)`` covers the fine pixels ``[i*s, (i+1)*s) x [j*s, (j+1)*s)``, so the
-coarse grid nests exactly in the fine one. NaN is nodata throughout. By default a coarse pixel
+coarse grid nests exactly in the fine one. NaN is nodata throughout, and so is a masked pixel
+of a numpy masked array (rasterio's ``read(masked=True)``; :func:`nan_filled`). By default a coarse pixel
 is nodata as soon as any of its fine pixels is (``propagate_nodata=True``); otherwise it is
 computed from the valid fine pixels and is nodata only when none is valid.
 
@@ -26,6 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from pipelines import indices as spectral
+from pipelines.lst_values import PLAUSIBLE_KELVIN
 
 MTF_GAIN_AT_NYQUIST = 0.3
 _KERNEL_TRUNCATE = 4.0  # Gaussian support, in standard deviations
@@ -40,6 +42,14 @@ def _check_factor(shape: tuple[int, ...], factor: int) -> tuple[int, int]:
     return rows // factor, cols // factor
 
 
+def nan_filled(values: np.ndarray) -> np.ndarray:
+    """``values`` as float64 with NaN where nodata: a masked array's masked pixels too, which
+    ``np.asarray`` would turn into its fill value (-9999 K averaged in as a temperature)."""
+    if isinstance(values, np.ma.MaskedArray):
+        return values.astype(np.float64).filled(np.nan)
+    return np.asarray(values, dtype=np.float64)
+
+
 def _blocks(values: np.ndarray, factor: int) -> np.ndarray:
     """View ``(..., R, C)`` as ``(..., R/s, C/s, s*s)``: one row of fine pixels per block."""
     rows, cols = _check_factor(values.shape, factor)
@@ -50,7 +60,7 @@ def _blocks(values: np.ndarray, factor: int) -> np.ndarray:
 
 
 def _mean_of_blocks(values: np.ndarray, factor: int, propagate_nodata: bool) -> np.ndarray:
-    blocks = _blocks(np.asarray(values, dtype=np.float64), factor)
+    blocks = _blocks(nan_filled(values), factor)
     valid = np.isfinite(blocks)
     count = valid.sum(axis=-1)
     total = np.where(valid, blocks, 0.0).sum(axis=-1)
@@ -110,7 +120,7 @@ def mtf_degrade(
     :func:`block_mean` (any nodata fine pixel inside the coarse pixel's own block).
     """
     rows, cols = _check_factor(values.shape, factor)
-    data = np.asarray(values, dtype=np.float64)
+    data = nan_filled(values)
     valid = np.isfinite(data)
     sigma = mtf_sigma(factor, gain)
     ky = _gaussian_rows(data.shape[-2], factor, sigma)
@@ -138,7 +148,8 @@ def degrade(
     """Degrade LST by ``factor`` with ``method`` ``area`` or ``mtf``.
 
     ``aggregate="radiance"`` applies the method to ``T^4`` and converts back, so the coarse
-    pixel conserves emitted energy instead of mean temperature.
+    pixel conserves emitted energy instead of mean temperature; it needs Kelvin (a ValueError
+    otherwise: -10 degC to the fourth power counts as +10 degC).
     """
     if method not in DEGRADERS:
         raise ValueError(f"unknown degradation {method!r}; use one of {sorted(DEGRADERS)}")
@@ -147,9 +158,20 @@ def degrade(
     low_pass = DEGRADERS[method]
     if aggregate == "kelvin":
         return low_pass(values, factor, propagate_nodata=propagate_nodata)
-    fourth = np.asarray(values, dtype=np.float64) ** 4
+    fourth = _kelvin(nan_filled(values)) ** 4
     coarse = low_pass(fourth, factor, propagate_nodata=propagate_nodata).astype(np.float64)
     return (coarse**0.25).astype(np.float32)
+
+
+def _kelvin(values: np.ndarray) -> np.ndarray:
+    """``values``, refused unless they can be Kelvin (none below the plausible LST range): the
+    fourth power of Celsius makes -10 and +10 degC the same radiance."""
+    finite = values[np.isfinite(values)]
+    lowest = PLAUSIBLE_KELVIN[0]
+    if finite.size and finite.min() < lowest:
+        raise ValueError(f"radiance aggregation needs LST in Kelvin, but the values go down to {finite.min():g}, "
+                         f"below {lowest:g} K (Celsius?); convert them to Kelvin first, or aggregate='kelvin'")
+    return values
 
 
 def degrade_guidance(

@@ -41,7 +41,7 @@ from pipelines.mosaic import StreamingMosaic
 from pipelines.plausibility import OutputGuard
 from pipelines.raster_names import display_name, source_tag
 from pipelines.tile_reader import SceneSources, TileData, TileReader, read_ahead, resolve_hole_margin
-from pipelines.tiling import Tile, TileSizes, blend_weights, default_overlap, tile_grid
+from pipelines.tiling import Tile, blend_weights, check_tile_sizes, default_overlap, tile_grid
 from pipelines.units import Units, from_kelvin, unit_tag
 
 ProgressCallback = Callable[[int, int], None]  # (tiles done, tiles total)
@@ -162,13 +162,22 @@ def match_bands(
     return [lookup[w] for w in wanted]
 
 
+def check_batch_size(batch_size: int) -> None:
+    """Refuse a batch of under one tile, as the CLI's ``--batch-size`` does: such a batch never
+    fills, so every tile would be held and run as one batch at the end (the scene in memory)."""
+    if batch_size < 1:
+        raise InputError("--batch-size", f"must be at least 1, got {batch_size}",
+                         "pass --batch-size 1 or more (default 2)")
+
+
 class _SceneRun:
     """The state of one scene's tiled run: its reader, model, tiling and output checks."""
 
     def __init__(self, reader: TileReader, predictor, opts: DownscaleOptions, interpolated: bool = False):
         self.reader, self.grids, self.predictor, self.opts = reader, reader.grids, predictor, opts
         self.guard = OutputGuard(self.grids.scale, reader.sources.lst_path, interpolated)
-        sizes = TileSizes.of(opts.tile, opts.tile_overlap(), self.grids.scale)  # what the CLI checked
+        # the CLI's checks, for library callers too: tiles of 5 px wrote values 12 K off
+        sizes = check_tile_sizes(opts.tile, opts.tile_overlap(), self.grids.scale)
         self.tile_lr, self.overlap_lr = sizes.tile, sizes.overlap
 
     def finish(self, rows: np.ndarray, top: int, units_out: Units) -> np.ndarray:
@@ -248,6 +257,7 @@ def downscale_scene(
     :class:`EmptySceneError` when there is no valid pixel to write.
     """
     opts = options or DownscaleOptions()
+    check_batch_size(opts.batch_size)
     if opts.scale is not None and (source.interpolation is None or guidance_path is not None):
         raise ValueError("options.scale is for interpolators without guidance")
     start = time.perf_counter()

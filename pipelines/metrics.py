@@ -1,7 +1,7 @@
 """The GrokLST paper's evaluation metrics, equations (11)-(16), on valid pixels only.
 
 Each metric is computed per image over the pixels where both the prediction and the reference
-are finite (NaN marks nodata), then averaged over images, as the paper's Table IX does.
+are finite (NaN marks nodata, as do a masked array's masked pixels), then averaged over images, as the paper's Table IX does.
 RMSE, MAE and BIAS are in the unit of the inputs (Kelvin); CC and RSD are unitless.
 """
 
@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from pipelines.degrade import nan_filled
 
 METRICS: tuple[str, ...] = ("rmse", "mae", "bias", "cc", "rsd")
 # A standard deviation at most this share of the values' magnitude is round-off, not spread: a
@@ -48,11 +50,10 @@ def correlation(cov: float, spread: float) -> float:
 def image_metrics(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
     """RMSE (11), MAE (12), BIAS (13), CC (14) and RSD (15, 16) of one image.
 
-    Pixels where either array is not finite are ignored. CC is NaN when either image is constant
+    Pixels where either array is not finite or is masked are ignored. CC is NaN when either image is constant
     and RSD when the reference is; every metric is NaN when fewer than two pixels are valid.
     """
-    pred = np.asarray(pred, dtype=np.float64)
-    ref = np.asarray(ref, dtype=np.float64)
+    pred, ref = nan_filled(pred), nan_filled(ref)
     if pred.shape != ref.shape:
         raise ValueError(f"prediction {pred.shape} and reference {ref.shape} differ in shape")
     valid = np.isfinite(pred) & np.isfinite(ref)
@@ -92,6 +93,7 @@ class MetricAverage:
 
     def add(self, pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
         """Score one image and add it to the average; returns that image's metrics."""
+        pred, ref = nan_filled(pred), nan_filled(ref)  # a masked pixel is not counted either
         values = image_metrics(pred, ref)
         valid = int((np.isfinite(pred) & np.isfinite(ref)).sum())
         if valid < 2:

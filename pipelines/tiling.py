@@ -92,7 +92,13 @@ def smallest_given(used_px: int, scale: int) -> int:
 def check_tile_sizes(tile: int, overlap: int, scale: int) -> TileSizes:
     """The sizes used at ``scale``; refused when the tiles are so small that the run would take
     tens to hundreds of times longer (:data:`MIN_TILE`), or the overlap is more than half the
-    tile (tiles would mostly recompute their neighbours)."""
+    tile (tiles would mostly recompute their neighbours), or a size is negative (a tile under 1)."""
+    if tile < 1:  # the CLI's options refuse these; a library caller's may not
+        raise InputError(None, f"--tile {tile} is not a size", f"pass --tile {smallest_given(MIN_TILE, scale)} "
+                         "or more; the default 768 is fastest")
+    if overlap < 0:
+        raise InputError(None, f"--overlap {overlap} is negative", "pass --overlap 0 or more, or leave it out "
+                         f"for the default ({DEFAULT_OVERLAP}, or half the tile)")
     used = TileSizes.of(tile, overlap, scale)
     given_tile = as_used("--tile", tile, used.tile, scale)
     if used.tile * scale < MIN_TILE:
