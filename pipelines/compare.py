@@ -406,17 +406,25 @@ def _name_digest(name: str) -> str:
 
 
 _URL_QUERY = re.compile(r"(://[^?{}]*)\?([^{}]*)")
-# Query parameters that sign a URL (S3, Google Cloud Storage, CloudFront, Azure SAS): they change each
-# time it is signed, the data they give do not. Any other parameter may pick the data (?id=, ?versionId=).
-_SIGNING_PARAMETER = re.compile(r"x-amz-.*|x-goog-.*|awsaccesskeyid|signature|expires|googleaccessid|key-pair-id|"
-                                r"policy|sig|se|st|sp|sv|sr|spr|ss|srt|sdd|sk[a-z]*|token", re.IGNORECASE)
+# Query parameters that sign a URL or carry a passing credential (S3, Google Cloud Storage, OAuth):
+# they change each time it is signed, the data they give do not. Any other parameter may pick the data
+# (?id=, ?versionId=, ?skip=), so short names are dropped only beside the signature they go with.
+_SIGNING_PARAMETER = re.compile(r"x-amz-.*|x-goog-.*|awsaccesskeyid|googleaccessid|access_token|token", re.IGNORECASE)
+# What goes with a signature: CloudFront's and S3 v2's (with Signature), Azure SAS's (with sig)
+_SIGNED_WITH = {"signature": frozenset({"signature", "expires", "policy", "key-pair-id"}),
+                "sig": frozenset({"sig", "sv", "ss", "srt", "sp", "se", "st", "spr", "sip", "si", "sr", "sdd",
+                                  "skoid", "sktid", "skt", "ske", "sks", "skv", "skdutid", "saoid", "suoid", "scid"})}
 
 
 def _unsigned(url: re.Match[str]) -> str:
     """A URL (``_URL_QUERY``'s match) without the parameters that sign it: a re-signed URL names the
-    same data; ``?id=a`` and ``?id=b`` do not (review: dropping the whole query gave them one output)."""
-    kept = [item for item in url.group(2).split("&")
-            if item and not _SIGNING_PARAMETER.fullmatch(item.split("=", 1)[0])]
+    same data; ``?id=a`` and ``?id=b`` do not (review: dropping the whole query gave them one output),
+    nor ``?skip=10`` and ``?skip=20`` (nor an Azure-like ``st=`` without a ``sig=``)."""
+    items = [item for item in url.group(2).split("&") if item]
+    keys = {item.split("=", 1)[0].lower() for item in items}
+    signed = frozenset().union(*(names for key, names in _SIGNED_WITH.items() if key in keys))
+    kept = [item for item in items
+            if not (_SIGNING_PARAMETER.fullmatch(key := item.split("=", 1)[0]) or key.lower() in signed)]
     return url.group(1) + ("?" + "&".join(kept) if kept else "")
 
 

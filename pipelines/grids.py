@@ -430,8 +430,8 @@ def crs_label(crs: CRS) -> str:
     authority = crs.to_authority(confidence_threshold=100)
     if authority:
         return ":".join(authority)
-    named = re.match(r'\w+\["([^"]*)"', crs.to_wkt())
-    name = named.group(1) if named else ""
+    named = re.match(r'\w+\["((?:[^"]|"")*)"', crs.to_wkt())  # WKT doubles a quote inside a name
+    name = named.group(1).replace('""', '"') if named else ""
     if is_local(crs) or name.lower() not in ("", "unknown", "unnamed"):
         return f'"{name}"' if named else "local"
     return _proj_string(crs)

@@ -69,3 +69,9 @@ def test_a_mask_in_another_compound_crs_names_both(tmp_path: Path, capsys) -> No
     err = capsys.readouterr().err
     assert 'CRS "WGS 84 / UTM zone 32N + EGM2008 height" differs from that of' in err, err
     assert '("WGS 84 / UTM zone 32N + DHHN92 height")' in err, err
+
+
+def test_a_quote_inside_a_crs_name_is_kept() -> None:
+    """WKT doubles a quote inside a name; the label stopped at the first one (review R2)."""
+    wkt = CRS.from_epsg(32632).to_wkt().replace('"WGS 84 / UTM zone 32N"', '"Survey ""A"" grid"', 1)
+    assert crs_label(CRS.from_wkt(wkt.replace(',AUTHORITY["EPSG","32632"]]', ']'))) == '"Survey "A" grid"'
