@@ -15,6 +15,7 @@ from groklst_cli.commands._downscale_products import skipped_quicklook
 from groklst_cli.commands._scene_reports import exit_status, say, typed_name, unsaved_checkpoint
 from groklst_cli.console import info, info_lines, progress, state, warn
 from groklst_cli.interrupts import reported_once_published
+from groklst_cli.path_options import file_to_write
 from pipelines.errors import EmptySceneError, InputError
 from pipelines.fit_options import FitOptions
 from pipelines.psf_shape import Psf
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     from pipelines.scenes import SceneJob
 
 FALLBACKS = ("none", "bicubic")
+# downscale's ``--save-checkpoint`` parser: ``''`` (pathlib's ``.``) and a folder were refused by the
+# output check as ``.: is a folder``, hinting at a .tif and --out-dir, neither of which applies.
+save_checkpoint_name = file_to_write("name the checkpoint file, e.g. DIR/fit.pt", "--save-checkpoint")
 # A thermal sensor's PSF is about one LST pixel wide (the estimate tries sigmas up to 1.5, the fit warns
 # above 3); blurring costs time in proportion to the width, so a wider one is refused as a typo.
 MAX_PSF_LST_PIXELS = 10

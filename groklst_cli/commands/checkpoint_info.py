@@ -7,11 +7,12 @@ from pathlib import Path
 import typer
 
 from groklst_cli.console import json_ok, one_line, result, state
+from groklst_cli.path_options import not_empty
 from pipelines import strict_json
 
 
 def checkpoint_info(
-    checkpoint: Path = typer.Argument(..., help="A groklst checkpoint (.pt), e.g. models/pretrained/mocolsk-lite-x3-sdgsat.pt."),
+    checkpoint: Path = typer.Argument(..., parser=not_empty("CHECKPOINT", "name a checkpoint file, e.g. models/pretrained/mocolsk-lite-x3-sdgsat.pt"), help="A groklst checkpoint (.pt), e.g. models/pretrained/mocolsk-lite-x3-sdgsat.pt."),
     as_json: bool = typer.Option(False, "--json", help="Print the card as one JSON object."),
 ) -> None:
     """Model, scale, guidance bands in order, training resolution, statistics, training config,

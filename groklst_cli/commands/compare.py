@@ -12,7 +12,7 @@ from rich.table import Table
 from groklst_cli import lst_options
 from groklst_cli.choices import lower_case
 from groklst_cli.console import info, json_ok, one_line, progress, result, state, table_console
-from groklst_cli.path_options import rasters_only
+from groklst_cli.path_options import not_empty, rasters_only
 from pipelines import strict_json
 from pipelines.units import Units
 
@@ -44,8 +44,8 @@ def _as_typed(comparison: Comparison, candidates: list[str]) -> Comparison:
 
 
 def compare_cmd(
-    reference: str = typer.Argument(..., help="The reference LST raster (the truth), e.g. a finer LST of the same date."),
-    candidates: list[str] = typer.Argument(..., help="LST rasters to score: downscaled outputs, baselines (groklst downscale --model bicubic)."),
+    reference: str = typer.Argument(..., parser=not_empty("REFERENCE", "name the reference LST raster, e.g. truth.tif", str), help="The reference LST raster (the truth), e.g. a finer LST of the same date."),
+    candidates: list[str] = typer.Argument(..., parser=not_empty("CANDIDATES", "name the LST rasters to score, e.g. scene_10m.tif", str), help="LST rasters to score: downscaled outputs, baselines (groklst downscale --model bicubic)."),
     units: Units = lst_options.units_option(),
     nodata: Optional[list[float]] = lst_options.nodata_option(),
     scale_factor: Optional[float] = lst_options.scale_factor_option(),

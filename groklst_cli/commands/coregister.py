@@ -11,7 +11,7 @@ import typer
 from groklst_cli import lst_options
 from groklst_cli.console import info, json_ok, result, result_path, state, warn
 from groklst_cli.interrupts import reported_once_published
-from groklst_cli.path_options import typed_file_to_write
+from groklst_cli.path_options import not_empty, typed_file_to_write
 from pipelines import strict_json
 from pipelines.atomic import folders_removed_if_left_empty
 from pipelines.coregister import MAX_SHIFT_LR
@@ -24,8 +24,8 @@ if TYPE_CHECKING:  # the pipeline is imported when a scene is placed
 
 
 def coregister(
-    lst: str = typer.Argument(..., help="The LST raster."),
-    guidance: str = typer.Argument(..., help="Guidance nesting in the LST grid (groklst guidance builds it)."),
+    lst: str = typer.Argument(..., parser=not_empty("LST", "name the LST raster, e.g. X_lst.tif", str), help="The LST raster."),
+    guidance: str = typer.Argument(..., parser=not_empty("GUIDANCE", "name the guidance raster groklst guidance built, e.g. X_guidance.tif", str), help="Guidance nesting in the LST grid (groklst guidance builds it)."),
     output: str = typer.Option(..., "--output", "-o", metavar="<Path>", parser=typed_file_to_write("name the file, e.g. DIR/X_lst.tif"), help="The LST GeoTIFF to write, its grid moved onto the guidance."),
     max_shift: int = typer.Option(MAX_SHIFT_LR, "--max-shift", min=1, max=MAX_SHIFT_LIMIT, help="LST pixels searched each way."),
     units: Units = lst_options.units_option(),

@@ -13,7 +13,7 @@ import typer
 from groklst_cli.choices import lower_case
 from groklst_cli.console import info, json_ok, progress, result, result_path, state
 from groklst_cli.interrupts import reported_once_published
-from groklst_cli.path_options import rasters_only, typed_file_to_write
+from groklst_cli.path_options import not_empty, rasters_only, typed_file_to_write
 from pipelines import strict_json
 from pipelines.atomic import folders_removed_if_left_empty
 from pipelines.errors import InputError
@@ -43,12 +43,12 @@ def _check_res(res: Optional[float]) -> None:
 
 
 def guidance(
-    lst: str = typer.Argument(..., help="The LST raster whose grid the guidance must nest in."),
-    sources: Optional[list[str]] = typer.Argument(None, help="Continuous guidance rasters, any CRS and resolution: PATH, NAME=PATH or NAME1,NAME2=PATH (band names; default: band descriptions, else the file name)."),
+    lst: str = typer.Argument(..., parser=not_empty("LST", "name the LST raster the guidance nests in, e.g. X_lst.tif", str), help="The LST raster whose grid the guidance must nest in."),
+    sources: Optional[list[str]] = typer.Argument(None, parser=not_empty("SOURCES", "name a guidance raster as PATH or NAME=PATH", str), help="Continuous guidance rasters, any CRS and resolution: PATH, NAME=PATH or NAME1,NAME2=PATH (band names; default: band descriptions, else the file name)."),
     output: str = typer.Option(..., "--output", "-o", metavar="<Path>", parser=typed_file_to_write("name the file, e.g. DIR/X_guidance.tif"), help="Guidance GeoTIFF to write (e.g. X_guidance.tif beside X_lst.tif)."),
     scale: Optional[int] = typer.Option(None, "--scale", "-s", help="Split every LST pixel into SCALE x SCALE guidance pixels (1: the LST's own grid, for groklst prepare)."),
     res: Optional[float] = typer.Option(None, "--res", help="Guidance pixel size (LST CRS units) for square LST pixels; must divide the LST pixel size (non-square pixels: use --scale)."),
-    categorical: Optional[list[str]] = typer.Option(None, "--categorical", help="A class map (land cover), as [NAME=]PATH; repeatable."),
+    categorical: Optional[list[str]] = typer.Option(None, "--categorical", parser=not_empty("--categorical", "name a class map as [NAME=]PATH, or drop --categorical", str), help="A class map (land cover), as [NAME=]PATH; repeatable."),
     classes: str = typer.Option("fractions", "--classes", callback=lower_case, help="Class maps as 'fractions' (one band per class: covered fraction) or 'mode' (one band: the most frequent class)."),
     class_values: Optional[str] = typer.Option(None, "--class-values", help="The classes to write, e.g. 1,2,3,4 (default: those found; fix them to get the same bands in every scene)."),
     index: Optional[list[str]] = typer.Option(None, "--index", help="Add an index computed on the fine grid: ndvi, ndwi or ndmvi (needs bands named red, green, nir); repeatable."),

@@ -23,11 +23,11 @@ RETRIEVAL_ONLY = ("lst_method", "retrieval_config", "destripe")  # shape the LST
 
 def ingest(
     ctx: typer.Context,
-    products: list[str] = typer.Argument(..., help="SDGSAT-1 product folders (TIS and MII), or a folder holding them."),
+    products: list[str] = typer.Argument(..., parser=not_empty("PRODUCTS", "name the SDGSAT-1 product folders or a folder holding them; . is the current folder", str), help="SDGSAT-1 product folders (TIS and MII), or a folder holding them."),
     out_dir: str = typer.Option(..., "--out-dir", metavar="<path>", parser=not_empty("--out-dir", "name a folder, e.g. --out-dir scenes (. for the current folder)", str), help="Folder for NAME_lst.tif and NAME_guidance.tif."),
-    name: Optional[str] = typer.Option(None, "--name", help="Scene name (default: from the MII folder name)."),
-    dem: Optional[Path] = typer.Option(None, "--dem", help="DEM GeoTIFF, resampled onto the 10 m guidance grid (default: constant 0 m, with a warning)."),
-    lst: Optional[Path] = typer.Option(None, "--lst", help="Your own LST GeoTIFF (K or degC); without it LST is retrieved from TIS (approximate)."),
+    name: Optional[str] = typer.Option(None, "--name", parser=not_empty("--name", "give a plain name, e.g. heihe_demo, or drop --name for the MII folder's name", str), help="Scene name (default: from the MII folder name)."),
+    dem: Optional[Path] = typer.Option(None, "--dem", parser=not_empty("--dem", "name a DEM GeoTIFF, or drop --dem"), help="DEM GeoTIFF, resampled onto the 10 m guidance grid (default: constant 0 m, with a warning)."),
+    lst: Optional[Path] = typer.Option(None, "--lst", parser=not_empty("--lst", "name an LST GeoTIFF, or drop --lst"), help="Your own LST GeoTIFF (K or degC); without it LST is retrieved from TIS (approximate)."),
     lst_method: str = ingest_options.lst_method_option(),
     retrieval_config: Optional[Path] = ingest_options.retrieval_config_option(),
     units: Units = lst_options.units_option(),

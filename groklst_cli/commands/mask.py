@@ -11,7 +11,7 @@ import typer
 from groklst_cli.commands._scene_reports import EXIT_ALL_EMPTY
 from groklst_cli.console import info, result, result_path, state, warn, warnings_said
 from groklst_cli.interrupts import reported_once_published
-from groklst_cli.path_options import rasters_only, typed_file_to_write
+from groklst_cli.path_options import not_empty, rasters_only, typed_file_to_write
 from pipelines import strict_json
 from pipelines.atomic import folders_removed_if_left_empty
 from pipelines.errors import EmptySceneError, InputError
@@ -41,8 +41,8 @@ def _say_empty(exc: EmptySceneError, as_json: bool) -> None:
 
 
 def mask(
-    raster: str = typer.Argument(..., help="The raster to mask: an LST, or a guidance band or stack."),
-    mask_path: str = typer.Argument(..., metavar="mask", help="A QA raster (e.g. Landsat QA_PIXEL, Sentinel-2 SCL), a 0/1 cloud mask or class codes, on the raster's grid or one nesting in it."),
+    raster: str = typer.Argument(..., parser=not_empty("RASTER", "name the raster to mask, e.g. X_lst.tif", str), help="The raster to mask: an LST, or a guidance band or stack."),
+    mask_path: str = typer.Argument(..., metavar="mask", parser=not_empty("MASK", "name the QA or mask raster, e.g. QA_PIXEL.tif", str), help="A QA raster (e.g. Landsat QA_PIXEL, Sentinel-2 SCL), a 0/1 cloud mask or class codes, on the raster's grid or one nesting in it."),
     output: str = typer.Option(..., "--output", "-o", metavar="<Path>", parser=typed_file_to_write("name the file, e.g. DIR/masked_lst.tif"), help="The masked GeoTIFF to write."),
     bits: Optional[str] = typer.Option(None, "--bits", help="Flag pixels with any of these bits set, e.g. 1,2,3,4 (Landsat C2 QA_PIXEL: dilated cloud, cirrus, cloud, shadow); bit 0 is the lowest."),
     values: Optional[str] = typer.Option(None, "--values", help="Flag pixels equal to any of these values, e.g. 8,9,10 (class codes); on a float64 mask -999.9 also matches a float32 -999.9 widened (-999.9000244140625)."),

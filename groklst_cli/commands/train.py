@@ -105,6 +105,17 @@ def _moved_dataset_record(out: Path, dataset: Path) -> dict[str, Any] | None:
     return {**record, "dataset": str(dataset.resolve())}
 
 
+CONFIG_HINT = "name a TOML or YAML file, or drop --config"
+
+
+def _config_file(value: str) -> str:
+    """``--config`` as typed, a folder refused as such: the reader said ``adir: config file not found``."""
+    if Path(value).is_dir():
+        state.refuse(value, InputError(TypedPath(value), "is a folder, not a config file",
+                                       f"name a TOML or YAML file, e.g. --config {Path(value, 'train.toml')}, or drop --config"))
+    return value
+
+
 def _resumed_config(out: str, requested: dict[str, Any], sources: dict[str, str]) -> TrainConfig:
     """The saved settings of the run; those given on the command line or in the config file
     (``requested``, ``sources``: each with where it came from) must agree with them, the device
@@ -408,7 +419,7 @@ def train_cmd(
     precision: str = typer.Option(TrainConfig.precision, "--precision", callback=lower_case, help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 or fp16."),
     model_kwargs: Optional[str] = typer.Option(None, "--model-kwargs", help="Model constructor arguments as JSON, e.g. '{\"base_dim\": 8}'."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Stop (resumably) after this wall-clock time."),
-    config_file: Optional[str] = typer.Option(None, "--config", parser=not_empty("--config", "name a TOML or YAML file, or drop --config", str), help="TOML or YAML file with any of these settings (options given here win)."),
+    config_file: Optional[str] = typer.Option(None, "--config", parser=not_empty("--config", CONFIG_HINT, _config_file), help="TOML or YAML file with any of these settings (options given here win)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last state."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Restart a run directory that holds a saved run (its run files are replaced at the new run's first save)."),
     as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON on stdout."),
