@@ -134,6 +134,7 @@ FOLDER_NAMES = [
     ["mask", "{lst}", "{lst}", "-o", "{out}/"],
     ["coregister", "{lst}", "{lst}", "-o", "{out}/"],
     ["quicklook", "{lst}", "-o", "{out}/"],
+    ["downscale", "{lst}", "--fit", "--model", "mocolsk-lite", "-o", "{out}.tif", "--save-checkpoint", "{out}/"],
 ]
 
 

@@ -46,6 +46,19 @@ CASES = {
                    "--lst: is empty (hint: name an LST GeoTIFF, or drop --lst)"),
     "ingest name": (["ingest", "p", "--out-dir", "o", "--name", ""],
                     "--name: is empty (hint: give a plain name, e.g. heihe_demo, or drop --name for the MII folder's name)"),
+    "downscale inputs": (["downscale", "", "-m", "bicubic"], "INPUTS: is empty (hint: name an LST raster "
+                         "X_lst.tif, - for paths on stdin, or SDGSAT-1 product folders)"),
+    "downscale guidance": (["downscale", LST, "-g", "", "-m", "bicubic", "-o", "o.tif"],
+                           "--guidance: is empty (hint: name a guidance raster, or drop --guidance)"),
+    "downscale dem": (["downscale", LST, "--dem", "", "-m", "bicubic", "-o", "o.tif"],
+                      "--dem: is empty (hint: name a DEM GeoTIFF, or drop --dem)"),
+    "downscale save-checkpoint": (["downscale", LST, "-o", "o.tif", "--fit", "-m", "mocolsk-lite", "--fit-iters", "1",
+                                   "--save-checkpoint", ""],
+                                  "--save-checkpoint: is empty (hint: name the checkpoint file, e.g. DIR/fit.pt)"),
+    "downscale save-checkpoint folder": (["downscale", LST, "-o", "o.tif", "--fit", "-m", "mocolsk-lite",
+                                          "--fit-iters", "1", "--save-checkpoint", "adir"],
+                                         "adir: is a folder; an output file never replaces a folder "
+                                         "(hint: name the checkpoint file, e.g. DIR/fit.pt)"),
     "train config folder": (["train", "ds", "-o", "r", "--config", "adir"], "adir: is a folder, not a config file "
                             "(hint: name a TOML or YAML file, e.g. --config adir/train.toml, or drop --config)"),
 }

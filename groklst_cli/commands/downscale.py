@@ -15,7 +15,7 @@ import typer
 from groklst_cli import guidance_options, ingest_options, lst_options
 from groklst_cli.choices import DEVICE_HINT, lower_case
 from groklst_cli.commands._downscale_fit import (build_fit_options, check_psf_width,
-                                                 refuse_fit_bands_before_aligning, run_fit)
+                                                 refuse_fit_bands_before_aligning, run_fit, save_checkpoint_name)
 from groklst_cli.commands._downscale_products import (
     check_product_run,
     end_if_failed,
@@ -374,8 +374,8 @@ def _check_scale(scale: Optional[int], model: Optional[str], checkpoint: Optiona
 
 def downscale(
     ctx: typer.Context,
-    inputs: list[str] = typer.Argument(..., help="LST rasters (X_lst.tif), - to read paths from stdin, or one scene's SDGSAT-1 product folders."),
-    guidance: Optional[Path] = typer.Option(None, "--guidance", "-g", help="Guidance raster for every input (default: X_guidance.tif beside each X_lst.tif)."),
+    inputs: list[str] = typer.Argument(..., parser=not_empty("INPUTS", "name an LST raster X_lst.tif, - for paths on stdin, or SDGSAT-1 product folders", str), help="LST rasters (X_lst.tif), - to read paths from stdin, or one scene's SDGSAT-1 product folders."),
+    guidance: Optional[Path] = typer.Option(None, "--guidance", "-g", parser=not_empty("--guidance", "name a guidance raster, or drop --guidance"), help="Guidance raster for every input (default: X_guidance.tif beside each X_lst.tif)."),
     checkpoint: Optional[str] = typer.Option(None, "--checkpoint", "-c", parser=not_empty("-c", "name a checkpoint file, e.g. -c runs/r1/best.pt, or drop -c for the default model", TypedPath), help="Trained checkpoint (default: the shipped mocolsk-lite x3 SDGSAT-1 model)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", callback=lower_case, help="Use a non-learned interpolator instead: bicubic or bilinear; with --fit, the one method to fit (a network, tsharp, gwr, dms or mlp; default: compare --fit-candidates)."),
     scale: Optional[int] = typer.Option(None, "--scale", "-s", min=2, help="With --model bicubic or bilinear: no guidance; the output grid is the LST grid with pixels SCALE times smaller."),
@@ -413,13 +413,13 @@ def downscale(
     fit_psf: str = typer.Option("auto", "--fit-psf", help="With --fit: the thermal sensor's PSF in guidance pixels: auto (shape and width estimated from the LR scene), a Gaussian sigma (SIGMA or gaussian:SIGMA), moffat:ALPHA:BETA, or 0 for none."),
     fit_residual: str = typer.Option(FitOptions.residual, "--fit-residual", callback=lower_case, help="With --fit: spread the LR residual back so the output aggregates to the input: smooth, block or none."),
     fallback: str = typer.Option("none", "--fallback", callback=lower_case, help="With --fit: none, or bicubic to write bicubic when the fit does not beat it on held-out blocks."),
-    save_checkpoint: Optional[Path] = typer.Option(None, "--save-checkpoint", help="With --fit: save the fitted network as a checkpoint for downscale --checkpoint."),
+    save_checkpoint: Optional[Path] = typer.Option(None, "--save-checkpoint", parser=save_checkpoint_name, help="With --fit: save the fitted network as a checkpoint for downscale --checkpoint."),
     seed: int = typer.Option(0, "--seed", help="With --fit: random seed (same seed, same result)."),
     align: bool = typer.Option(False, "--align", help="Resample --guidance onto each input's LST grid first (any CRS, resolution, origin; as groklst guidance does)."),
     cog: bool = typer.Option(False, "--cog", help="Write a Cloud-Optimized GeoTIFF (tiled, overviews): the choice for archives."),
     overviews: bool = typer.Option(False, "--overviews", help="Add internal overviews (average)."),
     quicklook: Optional[str] = typer.Option(None, "--quicklook", metavar="<Path>", parser=typed_file_to_write("name the PNG, e.g. DIR/look.png", "--quicklook"), help="Also write a PNG of input vs output (one input only)."),
-    dem: Optional[Path] = typer.Option(None, "--dem", help="With SDGSAT-1 product folders as input: the DEM for the guidance (as groklst ingest --dem)."),
+    dem: Optional[Path] = typer.Option(None, "--dem", parser=not_empty("--dem", "name a DEM GeoTIFF, or drop --dem"), help="With SDGSAT-1 product folders as input: the DEM for the guidance (as groklst ingest --dem)."),
     coregister: Optional[bool] = typer.Option(None, "--coregister/--no-coregister", help="With SDGSAT-1 product folders as input: move the LST onto the MII, and TIS B3 onto B2, when they are misregistered (default, as groklst ingest)."),
     destripe: Optional[bool] = typer.Option(None, "--destripe/--no-destripe", help="With SDGSAT-1 product folders as input: remove TIS B2's detector stripes (as groklst ingest --destripe; off by default)."),
     saturated: str = ingest_options.saturated_option(),
