@@ -29,6 +29,7 @@ from models.registry import build_model, get_spec
 from pipelines.atomic import atomic_output, refuse_input_as_output
 from pipelines.errors import InputError, TypedPath, escape_control_characters, not_found_error, special_file_error
 from pipelines.file_headers import TORCH_HEADERS, refuse_foreign_file
+from pipelines.geotiff import write_failed
 from pipelines.run_layout import BEST, LAST, STATE
 
 FORMAT = "groklst-checkpoint/1"
@@ -154,9 +155,14 @@ class Checkpoint:
     def staged(self, path: str | os.PathLike[str], overwrite: bool = True) -> Iterator[Path]:
         """Write to a temporary name beside ``path`` and yield it; renamed onto ``path`` when the
         block ends without error, removed otherwise: a checkpoint published only together with
-        what was made from it (``downscale --fit --save-checkpoint``)."""
+        what was made from it (``downscale --fit --save-checkpoint``). A failed write is one line
+        naming ``path`` and its cause when known (a file-size limit, a full disk): torch raises
+        its zip writer's RuntimeError (``unexpected pos 90496 vs 90384``), not an OSError."""
         with atomic_output(path, overwrite=overwrite) as tmp:
-            torch.save(self.to_dict(), tmp)
+            try:
+                torch.save(self.to_dict(), tmp)
+            except RuntimeError as exc:  # torch's zip writer failed to write: a size limit, a full disk
+                raise write_failed(path, exc, tmp) from exc
             yield tmp
 
     def check_compatible(

@@ -16,12 +16,15 @@ Either is one GDAL call of a minute or more on a large scene, which a signal wai
 from __future__ import annotations
 
 import ctypes
+import errno
 import multiprocessing
 import os
 import signal
 import sys
+import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from functools import partial
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
@@ -31,6 +34,7 @@ from types import FrameType
 import numpy as np
 import rasterio
 import rasterio.shutil
+from rasterio._err import CPLE_BaseError  # what GDAL raises directly, e.g. from a copy
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 
@@ -283,13 +287,48 @@ def _run_step(step: Callable[[Path], None], tmp: Path, send: Connection, parent:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with(parent)
     error: Exception | None = None
+    printed: list[str] = []
     try:
-        with streaming_gdal_env():
+        with _native_stderr_read(printed), streaming_gdal_env():
             step(tmp)
     except Exception as exc:  # raised in the parent, which reports it as it would its own
-        error = _portable(exc)
+        error = _portable(_with_printed_cause(exc, printed))
     send.send(error)
     send.close()
+
+
+@contextmanager
+def _native_stderr_read(printed: list[str]) -> Iterator[None]:
+    """Put into ``printed`` the lines C code prints on file descriptor 2 during the block, and
+    pass them on there after it.
+
+    libtiff prints the cause of a failed write there (``_tiffWriteProc: File too large.``) and
+    GDAL raises only libtiff's last line (``TIFFAppendToStrip:Seek error at scanline 0``); the
+    file whose size would show it, the COG copy, GDAL has removed by then. Only for the child
+    of :func:`in_child`, which does nothing else: file descriptor 2 is the whole process's."""
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read()
+            with suppress(OSError):  # a stderr nobody reads any more
+                os.write(2, text)
+            printed.extend(text.decode(errors="replace").splitlines())
+
+
+def _with_printed_cause(error: Exception, printed: Sequence[str]) -> Exception:
+    """``error``, or "File too large" (EFBIG) for a GDAL error of a write that libtiff said
+    reached the file-size limit (``ulimit -f``), so that :func:`pipelines.geotiff.write_failed`
+    names the cause as it does for a plain output."""
+    too_large = os.strerror(errno.EFBIG)
+    if isinstance(error, (RasterioError, CPLE_BaseError)) and any(too_large in line for line in printed):
+        return RasterioError(too_large)
+    return error
 
 
 def _die_with(parent: int) -> None:

@@ -228,7 +228,8 @@ def _failure(exc: Exception, path: Path, debug: bool) -> tuple[str, str]:
 
 def _with_quicklook(report: SceneReport, job: SceneJob, overwrite: bool, debug: bool) -> SceneReport:
     """``report`` once the job's quick look is drawn. A PNG that cannot be written (a full disk)
-    makes the scene an ``error`` naming the PNG and the GeoTIFF, which is complete and stays:
+    makes the scene an ``error`` naming the PNG and the GeoTIFF, complete and kept unless
+    something removed it meanwhile (:func:`_geotiff_left`):
     the scene's one report (its --json line, the exit status) says whether everything asked
     for was written, and keeps the output's keys; a drawn PNG is named in ``extra["quicklook"]``."""
     if job.quicklook is None:
@@ -237,11 +238,19 @@ def _with_quicklook(report: SceneReport, job: SceneJob, overwrite: bool, debug: 
         write_quicklook(job.output, job.quicklook, lst_path=job.lst, overwrite=overwrite)
     except Exception as exc:  # noqa: BLE001 - the scene's report says it; the run goes on
         status, error = _failure(exc, job.quicklook, debug)
-        kept = (f"the GeoTIFF {job.output} was written and kept "
-                f"(groklst quicklook {job.output} -o {job.quicklook} draws the PNG)")
-        return replace(report, status=status, error=f"{error}; {kept}")
+        return replace(report, status=status, error=f"{error}; {_geotiff_left(job)}")
     report.extra["quicklook"] = str(job.quicklook)  # the --json line names it: scripts read stdout only
     return report
+
+
+def _geotiff_left(job: SceneJob) -> str:
+    """What a failed quick look left of the scene's GeoTIFF: kept, with the command that draws
+    the PNG from it, or gone (QA: "written and kept" was said of one removed with its folder)."""
+    if job.output.exists():
+        return (f"the GeoTIFF {job.output} was written and kept "
+                f"(groklst quicklook {job.output} -o {job.quicklook} draws the PNG)")
+    gone = "with its folder" if not job.output.parent.exists() else "after it was written"
+    return f"the GeoTIFF {job.output} was removed {gone}: run the scene again"
 
 
 @contextmanager
