@@ -170,6 +170,11 @@ def check_grid_size(grid: Grid, limit: int | None, option: str) -> None:
                          f"{limit / 1e9:g} Gpx limit", f"pass a smaller {option}, or --force to write it anyway")
 
 
+# A grid no --force writes (4 TB of float32 per band): --res 1e-300 is refused here, its size not
+# printed with 300 digits, and --res 1e-308 (a scale of inf) before round() fails on it.
+ABSURD_GRID_PX = 1e12
+
+
 def _scale_of_res(lst: Grid, res: float) -> int:
     """The scale that gives ``res`` x ``res`` pixels. Every LST pixel is split into scale x scale
     pixels, so ``res`` must split both of its sides into the same whole number: on non-square
@@ -182,6 +187,9 @@ def _scale_of_res(lst: Grid, res: float) -> int:
         raise InputError("--res", f"the LST's pixels are {rx:g} x {ry:g} {units} (not square) and each is split "
                          "into N x N pixels: no --res gives square pixels here",
                          f"use --scale, e.g. --scale 3 for {rx / 3:g} x {ry / 3:g} {units} pixels")
+    if rx / res > math.sqrt(ABSURD_GRID_PX / (lst.width * lst.height)):  # inf too: round() would fail
+        raise InputError("--res", f"{res:g} {units} would make the guidance grid more than {ABSURD_GRID_PX:g} px "
+                         f"(the LST's pixels are {rx:g} {units})", f"e.g. --res {rx / 3:g} for x3")
     scale = round(rx / res)
     if scale < 1 or abs(rx / res - scale) > 1e-3 * scale:
         raise InputError("--res", f"{res:g} does not split the LST's {rx:g} {units} pixels "

@@ -179,7 +179,8 @@ def decode_values(stored: np.ndarray, decoding: LstDecoding, scale: float, offse
         values[np.isin(values, fills)] = np.nan
     values = values.astype(np.float64, copy=False)
     if (scale, offset) != (1.0, 0.0):
-        values = values * scale + offset
+        with np.errstate(over="ignore"):  # inf: :func:`scan` refuses a scale that overflows
+            values = values * scale + offset
     return values
 
 
@@ -237,6 +238,7 @@ class LstScan:
     unit_tag: str = ""  # the band's unit tag as the file says it (see :func:`band_unit_tag`)
     path: str = ""  # the file, for the warning when that tag contradicts the values
     extremes: tuple[tuple[int, int], ...] = ()  # (stored value, valid pixels holding it) of type_extremes
+    scale_given: bool = False  # ``scale`` is the user's --scale-factor, not the file's metadata
 
     @property
     def integer_storage(self) -> bool:
@@ -271,6 +273,7 @@ def scan(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
     total = int(window.width) * int(window.height)
     step = max(1, total // _SAMPLE)
     valid, low, high, parts, seen = 0, np.inf, -np.inf, [], 0
+    stored_low, stored_high, overflowed = np.inf, -np.inf, 0
     scale, offset = linear(src, decoding, band, path=path)
     extremes = dict.fromkeys(type_extremes(src.dtypes[band - 1]), 0)
     for top in range(0, int(window.height), _STRIP_ROWS):
@@ -280,6 +283,11 @@ def scan(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
         kept = ~np.isnan(strip)  # +-inf counts: a valid pixel, implausible
         for extreme in extremes:  # a declared --nodata already made it NaN
             extremes[extreme] += int(np.count_nonzero(kept & (stored == extreme)))
+        measured = kept & np.isfinite(stored)
+        overflowed += int(np.count_nonzero(measured & np.isinf(strip)))
+        if measured.any():
+            stored_low = min(stored_low, float(stored[measured].min()))
+            stored_high = max(stored_high, float(stored[measured].max()))
         found = strip[kept]
         if found.size:
             valid += found.size
@@ -287,9 +295,50 @@ def scan(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
             parts.append(every_nth(found, (-seen) % step, step))
             seen += found.size
     sample = np.concatenate(parts) if parts else np.empty(0)
+    _check_scaling(Scaling(scale, offset, decoding), (stored_low, stored_high), (low, high), overflowed, path)
     return LstScan(valid, low, high, sample, np.dtype(src.dtypes[band - 1]), scale, offset,
                    band_unit_tag(src, band), printable_path(path),
-                   tuple((value, held) for value, held in extremes.items() if held))
+                   tuple((value, held) for value, held in extremes.items() if held),
+                   decoding.scale_factor is not None)
+
+
+# Distinct stored values read as temperatures closer than this (degrees) were scaled by no
+# product's factor: --scale-factor 1e-308 read a scene as a flat 0 degC (3e-306) with exit 0.
+MIN_SCALED_SPREAD = 1e-3
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """The scale and offset a scan applied, and whether the user declared them (``decoding``)."""
+
+    scale: float
+    offset: float
+    decoding: LstDecoding
+
+    def named(self) -> str:
+        """The scaling as a refusal names it: the options given, else the file's metadata."""
+        given = [f"{option} {value:g}" for option, value in (("--scale-factor", self.decoding.scale_factor),
+                                                              ("--offset", self.decoding.offset)) if value is not None]
+        return " ".join(given) or f"the file's scale {self.scale:g} and offset {self.offset:g}"
+
+
+def _check_scaling(scaling: Scaling, stored: tuple[float, float], scaled: tuple[float, float], overflowed: int,
+                   path: str | os.PathLike[str]) -> None:
+    """Refuse a scale that makes no temperatures of finite stored values ``stored`` (low, high):
+    one that overflows to infinity (which the range rule took for a fill value, hinting --nodata
+    inf), or one that reads distinct stored values as temperatures less than
+    :data:`MIN_SCALED_SPREAD` apart (which passed as a flat Celsius scene)."""
+    remedy = Remedy() if scaling.decoding.scale_factor is not None or scaling.decoding.offset is not None \
+        else Remedy.in_file(path)
+    (stored_low, stored_high), (low, high) = stored, scaled
+    if overflowed:
+        raise InputError(path, f"its stored values {stored_low:.6g}..{stored_high:.6g} read with {scaling.named()} "
+                               f"overflow to infinity ({overflowed:,} pixels): no temperatures",
+                         remedy.product_encoding())
+    if stored_high > stored_low and abs(scaling.scale) < 1 and high - low < MIN_SCALED_SPREAD:
+        raise InputError(path, f"its distinct stored values {stored_low:.6g}..{stored_high:.6g} read with "
+                               f"{scaling.named()} as {low:.4g}..{high:.4g}, less than {MIN_SCALED_SPREAD:g} degrees "
+                               "apart: no scene's temperatures", remedy.product_encoding())
 
 
 def band_unit_tag(src: rasterio.DatasetReader, band: int = 1) -> str:
@@ -315,7 +364,28 @@ def resolve_units(found: LstScan, declared: Units, remedy: Remedy | None = None)
     a warning where the file's unit tag names the other unit (see :func:`units_from_values`)."""
     if declared is not Units.auto:
         return declared
+    _check_scaled_against_tag(found)
     return units_from_values(found.sample, found.unit_tag, found.path, remedy)
+
+
+def _check_scaled_against_tag(found: LstScan) -> None:
+    """Refuse values scaled by the user's --scale-factor that are not in the unit the file's tag
+    names: the factor is more likely wrong than the tag (``--scale-factor 1e-3`` on Kelvin read
+    a scene as a flat 0.3 degC, with only the tag's warning). Declaring --units reads them so."""
+    tagged = tagged_units(found.unit_tag)
+    if not found.scale_given or found.scale == 1.0 or tagged is Units.auto:
+        return
+    detected = detect_units(found.sample)
+    if detected is tagged:
+        return
+    name = "Kelvin" if tagged is Units.kelvin else "Celsius"
+    hint = "check --scale-factor (e.g. 0.00341802 for Landsat C2 ST)"
+    lo, hi = plausible_range(detected)
+    if lo <= found.low and found.high <= hi:  # the tag may be the wrong one
+        hint += f"; if the scaled values are {'Celsius' if detected is Units.celsius else 'Kelvin'}, " \
+                f"pass --units {detected.value}"
+    raise InputError(found.path, f"with --scale-factor {found.scale:g} its values read {found.low:.4g}..{found.high:.4g}, "
+                                 f"not {name} as its unit tag ({found.unit_tag}) says", hint)
 
 
 def units_from_values(values: np.ndarray, tag: str, path: str | os.PathLike[str],

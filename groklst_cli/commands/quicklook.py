@@ -73,8 +73,12 @@ def quicklook(
 def _png_beside(output: str) -> str:
     """The default PNG, ``output`` with .png, named as ``output`` was typed (``./x.png`` for
     ``./x.tif``, which pathlib folds to ``x.png``); pathlib's name where the typed one does not
-    end in the file's name."""
+    end in the file's name. A path with no name (``''``, ``.``, ``/``) is a folder, which the
+    input check refuses before anything is written: ``.png`` is appended only so that it does
+    not fail first (pathlib's with_suffix raises on an empty name)."""
     path = Path(output)
+    if not path.name:
+        return output + ".png"
     if path.name and output.endswith(path.name):
         return output[: len(output) - len(path.suffix)] + ".png"
     return str(path.with_suffix(".png"))
