@@ -59,6 +59,16 @@ def _how(ratio: float) -> str:
     return f"{text}x coarser" if ratio > 1 else f"{text}x finer"
 
 
+def save_torch(obj: Any, tmp: Path, path: str | os.PathLike[str]) -> None:
+    """``torch.save`` of ``obj`` into ``tmp`` (the temporary of ``path``); a failed write is one
+    line naming ``path`` and its cause where known (a file-size limit, a full disk): torch raises
+    its zip writer's RuntimeError (``unexpected pos 90496 vs 90384``), not an OSError."""
+    try:
+        torch.save(obj, tmp)
+    except RuntimeError as exc:  # torch's zip writer failed to write
+        raise write_failed(path, exc, tmp) from exc
+
+
 @dataclass
 class Checkpoint:
     """Everything needed to rebuild a model and feed it correctly normalised inputs."""
@@ -159,10 +169,7 @@ class Checkpoint:
         naming ``path`` and its cause when known (a file-size limit, a full disk): torch raises
         its zip writer's RuntimeError (``unexpected pos 90496 vs 90384``), not an OSError."""
         with atomic_output(path, overwrite=overwrite) as tmp:
-            try:
-                torch.save(self.to_dict(), tmp)
-            except RuntimeError as exc:  # torch's zip writer failed to write: a size limit, a full disk
-                raise write_failed(path, exc, tmp) from exc
+            save_torch(self.to_dict(), tmp, path)
             yield tmp
 
     def check_compatible(

@@ -35,7 +35,7 @@ from torch.nn.parallel import DistributedDataParallel
 from models.registry import build_model, get_spec, list_models
 from pipelines import strict_json
 from pipelines.atomic import atomic_output, published_together
-from pipelines.checkpoint import DISTINCT_DATASET_BANDS_HINT, Checkpoint, state_dict_of
+from pipelines.checkpoint import DISTINCT_DATASET_BANDS_HINT, Checkpoint, save_torch, state_dict_of
 from pipelines.dataset import NormStats
 from pipelines.devices import DEVICES, PRECISIONS, autocast_for, resolve_precision
 from pipelines.errors import GroklstWarning, InputError, environment_error
@@ -541,7 +541,7 @@ class _Run:
                 if improved:
                     checkpoint.save(self.run_dir / BEST)
                 with atomic_output(self.run_dir / STATE, overwrite=True) as tmp:
-                    torch.save(self.state(), tmp)
+                    save_torch(self.state(), tmp, self.run_dir / STATE)
                 deferred.hold()
                 if taking_over:
                     self.write_record()
