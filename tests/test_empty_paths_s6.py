@@ -59,6 +59,9 @@ CASES = {
                                           "--fit-iters", "1", "--save-checkpoint", "adir"],
                                          "adir: is a folder; an output file never replaces a folder "
                                          "(hint: name the checkpoint file, e.g. DIR/fit.pt)"),
+    "quicklook output": (["quicklook", ""], "OUTPUT: is empty (hint: name a downscaled GeoTIFF)"),
+    "quicklook lst": (["quicklook", "o.tif", "--lst", ""],
+                      "--lst: is empty (hint: name the input LST, or drop --lst for the output's lst_source tag)"),
     "train config folder": (["train", "ds", "-o", "r", "--config", "adir"], "adir: is a folder, not a config file "
                             "(hint: name a TOML or YAML file, e.g. --config adir/train.toml, or drop --config)"),
 }

@@ -10,7 +10,7 @@ import typer
 from groklst_cli import lst_options
 from groklst_cli.console import result_path, state
 from groklst_cli.interrupts import reported_once_published
-from groklst_cli.path_options import typed_file_to_write
+from groklst_cli.path_options import not_empty, typed_file_to_write
 from pipelines.atomic import folders_removed_if_left_empty
 from pipelines.units import Units
 
@@ -36,9 +36,9 @@ MAX_WIDTH_PX = 8000
 
 
 def quicklook(
-    output: str = typer.Argument(..., help="A downscaled GeoTIFF (groklst downscale's output)."),
+    output: str = typer.Argument(..., parser=not_empty("OUTPUT", "name a downscaled GeoTIFF", str), help="A downscaled GeoTIFF (groklst downscale's output)."),
     png: Optional[str] = typer.Option(None, "--output", "-o", metavar="<Path>", parser=typed_file_to_write("name the PNG, e.g. DIR/look.png"), help="PNG to write (default: OUTPUT with .png)."),
-    lst: Optional[Path] = typer.Option(None, "--lst", help="The input LST (default: the output's lst_source tag)."),
+    lst: Optional[Path] = typer.Option(None, "--lst", parser=not_empty("--lst", "name the input LST, or drop --lst for the output's lst_source tag"), help="The input LST (default: the output's lst_source tag)."),
     width: int = typer.Option(1200, "--width", min=MIN_WIDTH_PX, max=MAX_WIDTH_PX,
                               help="PNG width in pixels; a tall output's panels are drawn at most "
                               "this tall (aspect ratio kept)."),
