@@ -18,6 +18,7 @@ from pipelines.errors import InputError
 from pipelines.geotiff import creation_profile, geotiff_output
 
 CLI = [sys.executable, "-c", "from groklst_cli.app import main; main()"]
+TOO_LARGE = "writing failed (File too large) (hint: the file system or a ulimit caps the file size)"
 
 
 def _limit(kib: int):
@@ -127,3 +128,67 @@ def test_prepare_whose_folder_vanished_publishes_nothing(scene: Path, tmp_path: 
             else "the dataset was not completely written" in line), line
     assert "partial" not in line.split("(hint")[0]
     assert not (tmp_path / "out" / "ds").exists()
+
+
+# Review of aa517cb: a --cog copy over the file-size limit, a quick look whose output folder vanished,
+# train's checkpoints over the file-size limit named the wrong cause or claimed a file that was gone.
+
+@pytest.fixture(scope="module")
+def large_scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """s/: an LST and guidance pair of 200 px (the 600 px guidance fits 900 kB, its COG not)."""
+    root = tmp_path_factory.mktemp("large_scene")
+    subprocess.run([*CLI, "-q", "sample-scene", "s", "--size", "200"], cwd=root, check=True,
+                   capture_output=True, timeout=300)
+    return root / "s"
+
+
+def test_a_cog_over_the_size_limit_says_file_too_large(large_scene: Path, tmp_path: Path) -> None:
+    """GDAL removed the failed COG copy and raised libtiff's 'Seek error at scanline 0' only."""
+    proc = _run(tmp_path, "downscale", str(large_scene / "heihe_demo_lst.tif"), "-g", str(large_scene / "heihe_demo_guidance.tif"),
+                "--model", "bicubic", "-o", "o.tif", "--cog", kib=900)
+    line = _error_line(proc)
+    assert line.startswith(f"error: o.tif: {TOO_LARGE}"), line
+    assert "TIFF" not in line and "scanline" not in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+_REMOVE_WHILE_DRAWING = """
+import os, shutil, sys
+from pipelines import quicklook
+save = quicklook._save_png
+def removing(fig, tmp, png_path):
+    shutil.rmtree(os.path.dirname(png_path))
+    return save(fig, tmp, png_path)
+quicklook._save_png = removing
+from groklst_cli.app import main
+sys.argv[0] = "groklst"
+main()
+"""
+
+
+def test_a_quicklook_whose_folder_vanished_does_not_claim_the_geotiff_kept(large_scene: Path, tmp_path: Path) -> None:
+    """'the GeoTIFF u/o.tif was written and kept' was said of one removed with its folder."""
+    (tmp_path / "u").mkdir()
+    proc = _run(tmp_path, "downscale", str(large_scene / "heihe_demo_lst.tif"), "-g", str(large_scene / "heihe_demo_guidance.tif"),
+                "--model", "bicubic", "-o", "u/o.tif", "--quicklook", "u/q.png", code=_REMOVE_WHILE_DRAWING)
+    assert proc.returncode != 0, proc.stderr
+    line = next(line for line in proc.stderr.splitlines() if line.startswith("error: u/q.png"))
+    assert line.endswith("; the GeoTIFF u/o.tif was removed with its folder: run the scene again "
+                         f"(scene {large_scene / 'heihe_demo_lst.tif'})"), line
+    assert "kept" not in line and not (tmp_path / "u").exists()
+
+
+# last.pt is 7.8 MB, state.pt 23.6 MB (the optimiser's moments too): 100 kB stops the first, 12 MB the second
+@pytest.mark.parametrize(("kib", "failed"), [(100, "last.pt"), (12_000, "state.pt")])
+def test_train_checkpoints_over_the_size_limit_say_file_too_large(large_scene: Path, tmp_path: Path, kib: int,
+                                                                  failed: str) -> None:
+    """torch.save's RuntimeError ('unexpected pos 90496 vs 90384') was an internal error, exit 1 (for
+    state.pt still after 1431f8e)."""
+    subprocess.run([*CLI, "-q", "prepare", str(large_scene / "heihe_demo_lst.tif"), "-o", "ds", "--patch", "64"],
+                   cwd=tmp_path, check=True, capture_output=True, timeout=300)
+    proc = _run(tmp_path, "train", "ds", "-o", "run", "--model", "mocolsk-lite", "--iters", "2", "--batch-size", "1",
+                "--crop", "48", "--val-every", "1", "--device", "cpu", kib=kib)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and errors == [f"error: run/{failed}: {TOO_LARGE}"], proc.stderr
+    assert not (tmp_path / "run" / "last.pt").exists()  # the save is all or none
+    assert not list((tmp_path / "run").glob(".*.partial*")) if (tmp_path / "run").exists() else True
