@@ -335,7 +335,9 @@ def _check_scaling(scaling: Scaling, stored: tuple[float, float], scaled: tuple[
         raise InputError(path, f"its stored values {stored_low:.6g}..{stored_high:.6g} read with {scaling.named()} "
                                f"overflow to infinity ({overflowed:,} pixels): no temperatures",
                          remedy.product_encoding())
-    if stored_high > stored_low and abs(scaling.scale) < 1 and high - low < MIN_SCALED_SPREAD:
+    # the spread from the stored values: 290.002 - 290.001 is 0.00099999 in floating point (review R3)
+    if stored_high > stored_low and abs(scaling.scale) < 1 and (stored_high - stored_low) * abs(scaling.scale) \
+            < MIN_SCALED_SPREAD:
         raise InputError(path, f"its distinct stored values {stored_low:.6g}..{stored_high:.6g} read with "
                                f"{scaling.named()} as {low:.4g}..{high:.4g}, less than {MIN_SCALED_SPREAD:g} degrees "
                                "apart: no scene's temperatures", remedy.product_encoding())
@@ -373,18 +375,24 @@ def _check_scaled_against_tag(found: LstScan) -> None:
     names: the factor is more likely wrong than the tag (``--scale-factor 1e-3`` on Kelvin read
     a scene as a flat 0.3 degC, with only the tag's warning). Declaring --units reads them so."""
     tagged = tagged_units(found.unit_tag)
-    if not found.scale_given or found.scale == 1.0 or tagged is Units.auto:
-        return
+    if not found.scale_given or found.scale == 1.0 or tagged is Units.auto or found.valid == 0:
+        return  # no valid pixel: the scene is empty, said as such (exit 3), not a wrong factor
     detected = detect_units(found.sample)
     if detected is tagged:
         return
     name = "Kelvin" if tagged is Units.kelvin else "Celsius"
-    hint = "check --scale-factor (e.g. 0.00341802 for Landsat C2 ST)"
-    lo, hi = plausible_range(detected)
-    if lo <= found.low and found.high <= hi:  # the tag may be the wrong one
-        hint += f"; if the scaled values are {'Celsius' if detected is Units.celsius else 'Kelvin'}, " \
-                f"pass --units {detected.value}"
-    raise InputError(found.path, f"with --scale-factor {found.scale:g} its values read {found.low:.4g}..{found.high:.4g}, "
+    scaling = f"--scale-factor {found.scale:g}" + (f" --offset {found.offset:g}" if found.offset else "")
+    stored_low, stored_high = ((v - found.offset) / found.scale for v in (found.low, found.high))
+    lo, hi = plausible_range(tagged)
+    if lo <= min(stored_low, stored_high) and max(stored_low, stored_high) <= hi:  # review R3: 149.1..149.2
+        hint = f"its stored values are {name} already: drop --scale-factor and --offset"
+    else:
+        hint = "check --scale-factor and --offset (e.g. 0.00341802 and 149.0 for Landsat C2 ST)"
+        lo, hi = plausible_range(detected)
+        if lo <= found.low and found.high <= hi:  # the tag may be the wrong one
+            hint += f"; if the scaled values are {'Celsius' if detected is Units.celsius else 'Kelvin'}, " \
+                    f"pass --units {detected.value}"
+    raise InputError(found.path, f"with {scaling} its values read {found.low:.4g}..{found.high:.4g}, "
                                  f"not {name} as its unit tag ({found.unit_tag}) says", hint)
 
 
