@@ -28,23 +28,26 @@ def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _interrupt_when_working(proc: subprocess.Popen, log: Path) -> None:
-    """SIGINT to the process group, as a terminal's Ctrl-C, once the first scene is being downscaled."""
+def _interrupted_shell(script: str, log: Path) -> tuple[int, str]:
+    """Run ``script`` in bash and send SIGINT to its process group, as a terminal's Ctrl-C, once
+    the first scene is being downscaled (groklst's stderr, in ``log``, names its output grid);
+    bash's return code and stdout."""
+    proc = subprocess.Popen(["bash", "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 240
     while "output grid" not in (log.read_text() if log.exists() else ""):
         assert proc.poll() is None and time.monotonic() < deadline, log.read_text() if log.exists() else ""
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)
+    stdout, _ = proc.communicate(timeout=240)
+    return proc.returncode, stdout
 
 
 def test_ctrl_c_in_a_scene_stops_the_shell_loop(scenes: Path, tmp_path: Path) -> None:
     log = tmp_path / "log"
     loop = (f"for s in s1 s2; do {GROKLST} downscale {scenes}/${{s}}_lst.tif --out-dir {tmp_path}/out "
             f"2>>{log}; echo \"$s rc=$?\"; done; echo finished")
-    proc = subprocess.Popen(["bash", "-c", loop], stdout=subprocess.PIPE, text=True, start_new_session=True)
-    _interrupt_when_working(proc, log)
-    stdout, _ = proc.communicate(timeout=240)
-    assert proc.returncode == -signal.SIGINT  # bash itself ended by the signal: the loop stopped
+    returncode, stdout = _interrupted_shell(loop, log)
+    assert returncode == -signal.SIGINT  # bash itself ended by the signal: the loop stopped
     assert stdout == "", stdout  # neither "s1 rc=130" nor s2 nor "finished"
     errors = [line for line in log.read_text().splitlines() if line.startswith("error:")]
     assert errors == ["error: interrupted; unfinished outputs were removed"]
@@ -57,8 +60,6 @@ def test_a_shell_still_reads_status_130(scenes: Path, tmp_path: Path) -> None:
     log = tmp_path / "log"
     script = (f"trap 'echo trapped' INT; {GROKLST} downscale {scenes}/s1_lst.tif -o {tmp_path}/o.tif "
               f"2>{log}; echo \"rc=$?\"")
-    proc = subprocess.Popen(["bash", "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True)
-    _interrupt_when_working(proc, log)
-    stdout, _ = proc.communicate(timeout=240)
+    _, stdout = _interrupted_shell(script, log)
     assert stdout.splitlines()[-1] == "rc=130"
     assert not (tmp_path / "o.tif").exists()
