@@ -485,15 +485,27 @@ def unrelated_crs_error(path: str | os.PathLike[str], crs: CRS, other_path: str 
     own = (f"its CRS is a local/engineering CRS ({crs_label(crs)}) that" if is_local(crs)
            else f"its CRS {crs_label(crs)}")
     other = crs_label(other_crs)
-    target = other if other_crs.to_authority(confidence_threshold=100) else "EPSG:XXXX"
     name = shlex.quote(str(path))
     problem = f"{own} cannot be related to {unmistakable_path(other_path)}'s {other}"
     in_place = f"(it edits {name} in place: copy it first to keep the original)"
     if latlon is not None and local_given and bounds is not None and _in_degrees(bounds):
         return InputError(path, problem, f"if it is a lat/lon grid ({latlon}), declare it: gdal_edit.py -a_srs "
                                          f"EPSG:4326 {name} {in_place}; else declare the CRS it was delivered in")
-    return InputError(path, problem, f"if {unmistakable_path(path)} is in {other}, declare it: gdal_edit.py -a_srs "
-                                     f"{target} {name} {in_place}")
+    if other_crs.to_authority(confidence_threshold=100):
+        return InputError(path, problem, f"if {unmistakable_path(path)} is in {other}, declare it: gdal_edit.py "
+                                         f"-a_srs {other} {name} {in_place}")
+    # no code is that CRS: "EPSG:XXXX" left the user to look for one that does not exist
+    return InputError(path, problem, f"if {unmistakable_path(path)} is in {unmistakable_path(other_path)}'s CRS, "
+                                     f"declare it: gdalsrsinfo -o wkt {_raster_name(other_path)} > crs.wkt, then "
+                                     f"gdal_edit.py -a_srs crs.wkt {name} {in_place}")
+
+
+def _raster_name(path: str | os.PathLike[str]) -> str:
+    """``path`` as a shell command takes it, or a placeholder where it names no file (``the LST``:
+    ``LST.tif``)."""
+    if not os.path.lexists(path):
+        return f"{str(path).removeprefix('the ').upper()}.tif"
+    return shlex.quote(str(path) if not str(path).startswith("-") else f"./{path}")
 
 
 def _in_degrees(bounds: Bounds) -> bool:
