@@ -30,16 +30,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rasterio.windows import Window
+
 from pipelines.atomic import (OutputAppeared, OutputExists, atomic_output, check_writable, remove_stale_partials,
                               resolved)
 from pipelines.downscale import DownscaleOptions, SceneReport, downscale_scene, guidance_beside
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError, environment_error
 from pipelines.geotiff import check_geotiff_name
+from pipelines.grids import Grid, pair_grids
 from pipelines.infer import ModelSource
+from pipelines.lst_values import LstDecoding, scan
 from pipelines.finished_outputs import FinishedKind, finished_as
 from pipelines.quicklook import write_quicklook
 from pipelines.raster_names import display_name, gdal_name, raster_stem
 from pipelines.scene_align import aligned_guidance, check_before_aligning, named_as_guidance
+from pipelines.tile_reader import SceneSources
 
 if TYPE_CHECKING:  # dask loads only for a run on a cluster
     from distributed import Client
@@ -166,6 +171,8 @@ def run_job(
                 on_progress=on_progress, on_grid=on_grid,
             )
             report.output = str(job.output)
+            if job.guided:
+                _note_lst_coverage(report, job, guidance or guidance_beside(job.lst), source, options)
         report.seconds = _seconds_since(start)  # with the alignment
         return _with_quicklook(report, job, options.overwrite, debug)
     except SceneStopped:
@@ -179,6 +186,42 @@ def run_job(
             else _ended(job, start, "error", str(exc))
     except Exception as exc:  # noqa: BLE001 - reported per scene; the run goes on
         return _ended(job, start, *_failure(exc, job.output, debug))
+
+
+def _note_lst_coverage(report: SceneReport, job: SceneJob, guidance: Path, source: ModelSource,
+                       options: DownscaleOptions) -> None:
+    """Where the output covers only part of the LST's valid pixels, note that share in
+    ``report.extra["lst_covered_fraction"]`` (its --json line's key) and warn: the output is
+    cropped to the guidance's footprint, and its ``valid_fraction`` (a share of output pixels)
+    said 1.0 for a guidance that covered half the scene, so the other half was lost without a word."""
+    covered = lst_covered_fraction(job.lst, guidance, source.scale, options.decoding)
+    if covered < 1:
+        report.extra["lst_covered_fraction"] = covered
+        outside = max(round((1 - covered) * 100, 1), 0.1)
+        named = display_name(job.guidance or guidance)  # as given, not --align's hidden copy
+        warnings.warn(f"{display_name(job.lst)}: {outside:g} % of its valid pixels lie outside the guidance "
+                      f"{named} and are not in the output, which covers only the part of the scene the "
+                      "guidance covers; give a guidance that covers the whole scene (groklst guidance makes one "
+                      "on this LST's grid)", GroklstWarning, stacklevel=2)
+
+
+def lst_covered_fraction(lst: Path, guidance: Path, scale: int | None, decoding: LstDecoding) -> float:
+    """The share of ``lst``'s valid pixels inside the footprint it shares with ``guidance``
+    (the output's, :func:`~pipelines.grids.pair_grids`); the LST is read only where the
+    footprint leaves part of its grid out. Values the footprint's scan would refuse outside it
+    count by grid pixels: the scene itself was read without them."""
+    with ExitStack() as stack:
+        inputs = SceneSources.open(stack, lst, guidance)
+        grids = pair_grids(Grid.of(inputs.lst), Grid.of(inputs.guidance), scale=scale,
+                           lst_path=lst, guidance_path=guidance)
+        window, whole = grids.lr_window, Window(0, 0, inputs.lst.width, inputs.lst.height)
+        if (window.width, window.height) == (whole.width, whole.height):
+            return 1.0
+        try:
+            inside, total = (scan(inputs.lst, part, decoding, lst).valid for part in (window, whole))
+        except InputError:
+            inside, total = window.width * window.height, whole.width * whole.height
+    return round(inside / total, 6) if total else 1.0
 
 
 def finished_meanwhile(path: Path, skip_existing: bool) -> bool:

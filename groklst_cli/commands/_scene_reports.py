@@ -114,7 +114,7 @@ def _say_result(report: SceneReport, as_json: bool) -> None:
         data = asdict(report)
         line = {k: data[k] for k in keys}
         line["warnings"] = state.scene_warnings()
-        for key in ("fit", "save_checkpoint"):
+        for key in ("fit", "save_checkpoint", "lst_covered_fraction"):
             if key in report.extra:
                 line[key] = report.extra[key]
         line.update(_quicklook(report))
@@ -192,12 +192,33 @@ def failure_status(statuses: list[str]) -> int | None:
 
 
 def exit_status(statuses: list[str]) -> None:
-    """The failure's status (:func:`failure_status`), 3 if every scene was empty."""
+    """The failure's status (:func:`failure_status`), 3 if every scene was empty; a batch of
+    several scenes first says its outcome in one line (:func:`batch_summary`)."""
     failure = failure_status(statuses)
-    if failure is not None:
-        raise typer.Exit(failure)
-    if statuses and all(status == "empty" for status in statuses):
-        raise typer.Exit(EXIT_ALL_EMPTY)
+    status = failure if failure is not None else _all_empty(statuses)
+    if len(statuses) > 1:
+        info(batch_summary(statuses, status))
+    if status:
+        raise typer.Exit(status)
+
+
+def _all_empty(statuses: list[str]) -> int:
+    """3 if every scene was empty, else 0."""
+    return EXIT_ALL_EMPTY if statuses and all(status == "empty" for status in statuses) else 0
+
+
+# the words batch_summary counts each status under, in its order
+_SUMMARY_WORDS = {"ok": "written", "skipped": "skipped", "empty": "empty", "error": "failed", "failed": "failed",
+                  "stopped": "stopped"}
+
+
+def batch_summary(statuses: list[str], status: int) -> str:
+    """``3 scenes: 2 written, 1 failed (exit 2)``: a batch's outcome on stderr after its last
+    scene, so a long archive run ends with its tally instead of the last scene's line."""
+    words = [_SUMMARY_WORDS[s] for s in statuses]
+    tally = ", ".join(f"{words.count(word)} {word}" for word in dict.fromkeys(_SUMMARY_WORDS.values())
+                      if word in words)
+    return f"{len(statuses)} scenes: {tally}" + (f" (exit {status})" if status else "")
 
 
 def say_all(reports: Iterable[SceneReport], as_json: bool, said: set[str]) -> list[SceneReport]:

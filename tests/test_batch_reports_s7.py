@@ -1,0 +1,101 @@
+"""What a batch run of ``downscale`` says about itself: an LST the shared guidance covers only
+in part, and the tally after several scenes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from affine import Affine
+from rasterio.crs import CRS
+
+from groklst_cli.app import run
+from pipelines.geotiff import write_raster
+
+BANDS = ["dem", "deepblue", "blue", "green", "red", "vre", "nir", "ndvi", "ndwi", "ndbi"]
+X0, Y0 = 500000.0, 4300000.0
+BICUBIC = ["--model", "bicubic"]
+
+
+def _scene(folder: Path, name: str, rows: int = 12, cols: int = 16, guidance_cols: int | None = None,
+           nodata_from_col: int | None = None) -> tuple[Path, Path]:
+    """A 30 m LST and a 10 m guidance from its top-left corner, ``guidance_cols`` LST columns wide
+    (default: all); LST columns from ``nodata_from_col`` on are NaN."""
+    rng = np.random.default_rng(0)
+    lst = (300 + rng.normal(0, 1, (rows, cols))).astype(np.float32)
+    if nodata_from_col is not None:
+        lst[:, nodata_from_col:] = np.nan
+    crs = CRS.from_epsg(32647)
+    lst_path = folder / f"{name}_lst.tif"
+    write_raster(lst_path, lst, crs=crs, transform=Affine(30.0, 0, X0, 0, -30.0, Y0), descriptions=["lst"],
+                 units="K", overwrite=True)
+    width = 3 * (cols if guidance_cols is None else guidance_cols)
+    guidance = rng.normal(0, 1, (len(BANDS), 3 * rows, width)).astype(np.float32)
+    guidance_path = folder / f"{name}_guidance.tif"
+    write_raster(guidance_path, guidance, crs=crs, transform=Affine(10.0, 0, X0, 0, -10.0, Y0),
+                 descriptions=BANDS, overwrite=True)
+    return lst_path, guidance_path
+
+
+def test_a_guidance_covering_part_of_the_lst_is_warned_about_and_measured(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The output is cropped to the guidance: half the scene was lost with ``valid_fraction`` 1.0
+    and exit 0, said only by the grid line's size."""
+    lst, half = _scene(tmp_path, "a", guidance_cols=8)
+    capsys.readouterr()
+    assert run(["downscale", str(lst), "--guidance", str(half), *BICUBIC, "-o", str(tmp_path / "o.tif"),
+                "--json"]) == 0
+    captured = capsys.readouterr()
+    line = json.loads(captured.out)
+    assert (line["status"], line["valid_fraction"], line["lst_covered_fraction"]) == ("ok", 1.0, 0.5)
+    said = (f"{lst}: 50 % of its valid pixels lie outside the guidance {half} and are not in the output, "
+            "which covers only the part of the scene the guidance covers; give a guidance that covers the "
+            "whole scene (groklst guidance makes one on this LST's grid)")
+    assert line["warnings"] == [said]
+    assert f"warning: {said}" in captured.err.replace("\n", " ")
+
+
+@pytest.mark.parametrize("guidance_cols, nodata_from_col", [(None, None), (8, 8)])
+def test_an_lst_whose_valid_pixels_the_guidance_covers_is_not_warned_about(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], guidance_cols: int | None,
+        nodata_from_col: int | None) -> None:
+    """Valid pixels count, not the grid: a guidance that stops where the LST's data stops loses
+    nothing; the key is there only where the output misses some (as ``quicklook`` or ``fit``)."""
+    lst, guidance = _scene(tmp_path, "a", guidance_cols=guidance_cols, nodata_from_col=nodata_from_col)
+    capsys.readouterr()
+    assert run(["downscale", str(lst), "--guidance", str(guidance), *BICUBIC, "-o", str(tmp_path / "o.tif"),
+                "--json"]) == 0
+    captured = capsys.readouterr()
+    line = json.loads(captured.out)
+    assert "lst_covered_fraction" not in line and line["warnings"] == []
+    assert "warning" not in captured.err
+
+
+def test_a_batch_ends_with_its_tally_on_stderr_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One stderr line after several scenes, with the exit status of a mixed batch (a bad input: 2);
+    stdout keeps one JSON line per scene, and one scene has no tally."""
+    a, _ = _scene(tmp_path, "a")
+    b, _ = _scene(tmp_path, "b")
+    missing = tmp_path / "c_lst.tif"
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert run(["downscale", str(a), str(b), str(missing), *BICUBIC, "--out-dir", str(out), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert [json.loads(line)["status"] for line in captured.out.splitlines()] == ["ok", "ok", "error"]
+    assert captured.err.splitlines()[-1] == "3 scenes: 2 written, 1 failed (exit 2)"
+    assert run(["downscale", str(a), str(b), *BICUBIC, "--out-dir", str(out), "--skip-existing"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""  # both skipped: no output written
+    assert captured.err.splitlines()[-1] == "2 scenes: 2 skipped"
+    assert run(["downscale", str(a), *BICUBIC, "--out-dir", str(out), "--overwrite"]) == 0
+    assert "scene" not in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_a_batch_of_unreadable_scenes_ends_with_its_tally(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every scene refused before the model loads: the tally still closes the run."""
+    capsys.readouterr()
+    assert run(["downscale", str(tmp_path / "a_lst.tif"), str(tmp_path / "b_lst.tif"), *BICUBIC,
+                "--out-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == "2 scenes: 2 failed (exit 2)"
