@@ -111,14 +111,23 @@ def list_models() -> list[ModelSpec]:
     )
 
 
+class UnknownModelError(KeyError, ValueError):
+    """A model name the registry does not know. A ``ValueError``, as torchvision's
+    ``get_model`` raises, and still the ``KeyError`` callers catch; printed as its message
+    (a plain ``KeyError`` prints the repr of its message, quotes and escapes included)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def get_spec(name: str) -> ModelSpec:
-    """The spec for ``name``; ``KeyError`` with the known names if there is none."""
+    """The spec for ``name``; :class:`UnknownModelError` with the known names if there is none."""
     _ensure_loaded()
     try:
         return _REGISTRY[name]
     except KeyError:
         known = ", ".join(sorted(_REGISTRY))
-        raise KeyError(f"unknown model {name!r}; known models: {known}") from None
+        raise UnknownModelError(f"unknown model {name!r}; known models: {known}") from None
 
 
 def build_model(name: str, *, scale: int, guidance_channels: int, **kwargs: Any) -> nn.Module:

@@ -14,7 +14,8 @@ computed from the valid fine pixels and is nodata only when none is valid.
   than the block mean, which is sharper and flatters downscaling scores.
 - :func:`degrade_guidance` - block mean of a guidance stack with NDVI, NDWI and NDMVI
   recomputed from the averaged reflectances.
-- :func:`degrade` - either of the two on LST, aggregated in Kelvin or in emitted radiance
+- :func:`degrade` - either of the two on LST (by default ``area``), aggregated in Kelvin (the
+  default) or in emitted radiance
   (``mean(T^4) ** 0.25``, Stefan-Boltzmann, broadband): 290 K and 310 K average to 300.00 K
   in Kelvin but 300.50 K in radiance, which is closer to what a coarser thermal sensor sees.
 """
@@ -146,6 +147,12 @@ def degrade(
     propagate_nodata: bool = True,
 ) -> np.ndarray:
     """Degrade LST by ``factor`` with ``method`` ``area`` or ``mtf``.
+
+    The defaults, ``method="area"`` and ``aggregate="kelvin"``, are the exact block mean of the
+    temperatures, kept so that a call without them gives what it always gave. They are not the
+    sensor-like Wald pairs ``groklst prepare`` makes by default (``--degrade mtf --aggregate
+    radiance``, :class:`pipelines.prepare.PrepareOptions`): pass ``method="mtf",
+    aggregate="radiance"`` for those; a block mean is sharper than a sensor and flatters scores.
 
     ``aggregate="radiance"`` applies the method to ``T^4`` and converts back, so the coarse
     pixel conserves emitted energy instead of mean temperature; it needs Kelvin (a ValueError

@@ -28,7 +28,7 @@ from rasterio.windows import Window
 
 from pipelines.checkpoint import missing_bands
 from pipelines.cog import layout
-from pipelines.conserve import conserve_blocks, spread_smooth
+from pipelines.conserve import CONSERVE_SPREADS, conserve_blocks, spread_smooth
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError, one_run
 from pipelines.geotiff import (BLOCK, band_key, band_names, bands_without_data, creation_profile, filled_dem,
                                geotiff_output, guidance_names, streaming_gdal_env)
@@ -72,11 +72,35 @@ class DownscaleOptions:
     dem_hint: str = "pass a DEM to ingest for its full accuracy"
     scale: int | None = None  # no guidance: interpolate onto the LST grid refined by this
 
+    def __post_init__(self) -> None:
+        """Refuse values the run cannot use, naming the field: a unit given as a plain str failed
+        deep in the run (``AttributeError: 'str' object has no attribute 'value'``), and an
+        unknown spread silently ran as ``block``. A unit's name (``"celsius"``) is taken as the
+        :class:`Units` it names, as the CLI's ``--units`` takes it."""
+        self.units = _units_field("units", self.units, tuple(Units))
+        if self.units_out is not None:
+            self.units_out = _units_field("units_out", self.units_out, (Units.kelvin, Units.celsius))
+        if self.conserve_spread not in CONSERVE_SPREADS:
+            raise InputError("DownscaleOptions.conserve_spread", f"unknown spread {self.conserve_spread!r}",
+                             f"use {' or '.join(CONSERVE_SPREADS)}")
+
     def tile_overlap(self) -> int:
         """The overlap used: the one given, else :func:`default_overlap` of the tile, as the CLI's
         (a fixed 64 kept ``DownscaleOptions(tile=96)`` at an overlap over half its tile). Decided
         when used, so ``dataclasses.replace(options, tile=96)`` gets the new tile's default too."""
         return default_overlap(self.tile) if self.overlap is None else self.overlap
+
+
+def _units_field(name: str, value: object, allowed: tuple[Units, ...]) -> Units:
+    """``value`` as the member of ``allowed`` it is or names (a :class:`Units`, an
+    :class:`~pipelines.units.OutputUnits` or a name such as ``"celsius"``), else an
+    :class:`InputError` naming ``DownscaleOptions.<name>`` and the allowed names."""
+    for unit in allowed:
+        if isinstance(value, str) and value == unit.value:  # Units and OutputUnits are str too
+            return unit
+    names = ", ".join(unit.value for unit in allowed)
+    raise InputError(f"DownscaleOptions.{name}", f"unknown unit {value!r}",
+                     f"use one of {names} (a pipelines.units.Units or its name)")
 
 
 @dataclass

@@ -18,10 +18,10 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from models.registry import get_spec
+from models.registry import get_spec, list_models
 from pipelines.checkpoint import Checkpoint, file_hash, groklst_version
-from pipelines.devices import autocast_for, resolve_device, resolve_precision
-from pipelines.errors import GroklstWarning
+from pipelines.devices import PRECISIONS, autocast_for, resolve_device, resolve_precision
+from pipelines.errors import GroklstWarning, InputError
 from pipelines.normalize import band_vector, denormalize_lst, normalize_lst
 from pipelines.percent import percent
 from pipelines.raster_names import source_tag
@@ -42,6 +42,13 @@ class Execution:
     precision: str = "auto"
     channels_last: bool = True
     compile: bool = False
+
+    def __post_init__(self) -> None:
+        """Refuse an unknown precision now: ``precision="bogus"`` ran as fp16 autocast and was
+        written into the output's ``precision`` tag."""
+        if self.precision not in PRECISIONS:
+            raise InputError("Execution.precision", f"unknown precision {self.precision!r}",
+                             f"use one of {', '.join(PRECISIONS)}")
 
     @classmethod
     def plain(cls) -> Execution:
@@ -201,6 +208,20 @@ class FittedPredictor(Protocol):
     def predict(self, lr: np.ndarray, guidance: np.ndarray) -> np.ndarray: ...
 
 
+def interpolators() -> list[str]:
+    """The registered models without weights (bicubic, bilinear): what ``interpolation`` names."""
+    return [spec.name for spec in list_models() if not spec.learned]
+
+
+def check_interpolation(name: str) -> None:
+    """Refuse an ``interpolation`` that is no interpolator, listing them: an unknown name failed
+    only when the first scene ran, a network's name only then asked for weights."""
+    known = interpolators()
+    if name not in known:
+        raise InputError("ModelSource.interpolation", f"unknown interpolation {name!r}",
+                         f"use one of {', '.join(known)}; a network runs from checkpoint=load_checkpoint(path)")
+
+
 class ModelSource:
     """Where predictions come from: a trained checkpoint, an interpolator (scale from the grids),
     or a predictor fitted on the scene.
@@ -224,6 +245,8 @@ class ModelSource:
         them (a checkpoint still under its temporary name); else hashed at the first :meth:`tags`."""
         if sum(x is not None for x in (checkpoint, interpolation, fitted)) != 1:
             raise ValueError("give exactly one of checkpoint, interpolation or fitted")
+        if interpolation is not None:
+            check_interpolation(interpolation)
         self.checkpoint = checkpoint
         self.fitted = fitted
         self.checkpoint_path = None if checkpoint_path is None else str(checkpoint_path)
