@@ -9,7 +9,7 @@ output may be one of the run's inputs. Temporary names are
 ``.NAME.XXXXXXXX.partial`` (and files GDAL makes beside them, ``...partial.cog``); those a
 killed run left behind are removed by the next run of the same output (or by a
 ``--skip-existing`` run that skips it) once they are older than :data:`STALE_AFTER_S`, younger
-ones are reported; the empty write probes (``.groklst-write-test.XXXXXXXX.partial``) a run
+ones not written to for :data:`LIVE_S` are reported (younger still: another run's at work); the empty write probes (``.groklst-write-test.XXXXXXXX.partial``) a run
 killed at the wrong instant left are removed a day later too. Only the exact names groklst
 writes are removed, and only as the kind of entry it writes (a folder only as a dataset's
 partial), so a user's file or folder that merely looks alike is never touched. A name too
@@ -30,6 +30,7 @@ import re
 import shlex
 import shutil
 import stat
+import sys
 import time
 import uuid
 import warnings
@@ -46,6 +47,9 @@ from pipelines.errors import (GroklstWarning, InputError, environment_error, env
 from pipelines.file_headers import refuse_foreign_output
 
 STALE_AFTER_S = 24 * 3600
+# A temporary written to this recently is taken as another run's at work (groklst holds no lock on
+# it): --skip-existing runs sharing a folder do not warn about each other's.
+LIVE_S = 60
 # Bytes the longest temporary name adds to an output's: the aligned guidance's partial,
 # "..NAME.XXXXXXXX.aligned-guidance.tif.XXXXXXXX.partial" (pipelines.scene_align).
 TEMPORARY_NAME_BYTES = 49
@@ -56,8 +60,13 @@ _LEGACY_DATASET_ENTRIES = ("data.zarr", "stats.json", DATASET_INFO, "splits")
 # Called with the output right before a complete one is renamed into place, in this thread's
 # context (the CLI holds Ctrl-C from there until the output's result line is written).
 before_publish: ContextVar[Callable[[Path], None] | None] = ContextVar("before_publish", default=None)
-# Inside published_together: the complete outputs waiting to be renamed into place, in order.
-_held_back: ContextVar[list[tuple[Path, Callable[[], None]]] | None] = ContextVar("_held_back", default=None)
+# Inside published_together: each complete output waiting to be renamed into place, in order, as
+# (rename it into place, remove what is left of it).
+_held_back: ContextVar[list[tuple[Callable[[], None], Callable[[], None]]] | None] = ContextVar(
+    "_held_back", default=None)
+# The folders check_writable made in this process, by absolute path, with the (device, inode) each
+# had then: another process's folder made later under the name differs (remove_if_empty).
+_made_folders: dict[Path, tuple[int, int]] = {}
 
 
 class OutputExists(InputError):
@@ -143,11 +152,22 @@ def _check_parent(target: Path) -> None:
     if ancestor.exists() and not ancestor.is_dir():
         raise InputError(target, f"cannot write here: {ancestor} is a file, not a folder",
                          "choose an output in a folder")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise environment_error(exc, parent) or exc from exc
+    _make_folder(parent)
     _probe_writable(parent)
+
+
+def _make_folder(folder: Path) -> None:
+    """Create ``folder`` and its missing ancestors, recording the identity of each one made, so that
+    :func:`remove_if_empty` removes these and not another process's made later in their place."""
+    missing = missing_folders(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise environment_error(exc, folder) or exc from exc
+    for path in missing:
+        identity = _own_identity(path)
+        if identity is not None:
+            _made_folders[Path(os.path.abspath(path))] = identity
 
 
 def _probe_writable(folder: Path) -> None:
@@ -179,12 +199,28 @@ def missing_folders(folder: str | os.PathLike[str]) -> list[Path]:
 def remove_if_empty(folders: Iterable[Path]) -> None:
     """Remove the folders of :func:`missing_folders` that a run left empty (``rmdir`` only,
     deepest first, stopping at the first that holds anything): a run that wrote nothing leaves
-    the file system as it found it."""
+    the file system as it found it. A folder :func:`check_writable` made is removed only while
+    it is still that folder: an empty one another process made under its name (the run's was
+    replaced meanwhile) is that process's."""
     for path in folders:
+        key = Path(os.path.abspath(path))
+        made = _made_folders.get(key)
+        if made is not None and _own_identity(path) != made:
+            break
         try:
             path.rmdir()
         except OSError:
             break
+        _made_folders.pop(key, None)
+
+
+def _own_identity(path: Path) -> tuple[int, int] | None:
+    """The (device, inode) of ``path`` itself (a link is not followed); None if there is none."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 @contextmanager
@@ -429,6 +465,8 @@ def _check_replaceable(target: Path, overwrite: bool, kind: OutputKind) -> None:
         if is_dir:
             raise InputError(target, "is a folder; an output file never replaces a folder",
                              "name a file, e.g. FOLDER/NAME.tif, or use --out-dir FOLDER")
+        if target.is_symlink() and not target.exists() and not overwrite:
+            raise _dangling(target)
         if not target.is_symlink() and not target.is_file():  # renaming over it would remove the node
             raise InputError(target, "is a device, pipe or socket, not a regular file; an output never "
                              "replaces one", "name a regular file (to discard the output, write it to a "
@@ -454,6 +492,15 @@ def _check_replaceable(target: Path, overwrite: bool, kind: OutputKind) -> None:
         raise OutputExists(target, "output already exists", "pass --overwrite to replace it")
     if kind is OutputKind.dataset:
         _refuse_stranded_entries(target)
+
+
+def _dangling(target: Path) -> InputError:
+    """The refusal of a file output named by a symbolic link that leads nowhere: it is no
+    output to keep, and ``--overwrite`` replaces the link itself (as any link output: an output
+    is never written through a link to its target)."""
+    return InputError(target, f"is a dangling symbolic link to {os.readlink(target)}; nothing is written "
+                      "through it", "remove the link, or pass --overwrite to replace the link itself with the "
+                      "output (its target is not created)")
 
 
 def _refuse_stranded_entries(target: Path) -> None:
@@ -580,9 +627,19 @@ def _matching(folder: Path, pattern: re.Pattern[str]) -> list[os.DirEntry[str]]:
 
 def _stale(target: Path, kind: OutputKind) -> tuple[list[Path], list[Path]]:
     """``target``'s temporaries and the write probes beside it: (older than a day, younger
-    temporaries); a young probe is another run's at work, never reported."""
-    old, young = _temporaries(target.parent, [_partials(target, kind), (_PROBE, stat.S_ISREG)], None)
-    return old, [path for path in young if not _PROBE.fullmatch(path.name)]
+    temporaries not written to for :data:`LIVE_S`); a young probe, and a temporary written to
+    within :data:`LIVE_S`, is another run's at work, never reported."""
+    now = time.time()
+    old, young = _temporaries(target.parent, [_partials(target, kind), (_PROBE, stat.S_ISREG)], now)
+    return old, [path for path in young if not _PROBE.fullmatch(path.name) and not _live(path, now)]
+
+
+def _live(path: Path, now: float) -> bool:
+    """Whether ``path`` was written to within :data:`LIVE_S` of ``now`` (or is gone meanwhile)."""
+    try:
+        return now - path.lstat().st_mtime < LIVE_S
+    except OSError:
+        return True
 
 
 def remove_stale_partials(target: Path, kind: OutputKind = OutputKind.file) -> None:
@@ -602,8 +659,9 @@ def _clean_stale(target: Path, kind: OutputKind) -> None:
         _remove(path)
     if young:
         warnings.warn(
-            f"{target}: {len(young)} unfinished temporary output(s) of a run that is still going or "
-            f"was killed ({', '.join(p.name for p in young)}); removed automatically after a day",
+            f"{target}: {len(young)} unfinished temporary output(s) of a run that was killed or has not "
+            f"written for a minute ({', '.join(p.name for p in young)}); they may be deleted if no other "
+            "groklst run is writing there, else they are removed automatically after a day",
             GroklstWarning, stacklevel=4,
         )
 
@@ -616,47 +674,53 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _publish_file(tmp: Path, target: Path, overwrite: bool) -> None:
+def _publish_file(tmp: Path, target: Path, overwrite: bool, folder: int | None = None) -> None:
     """Rename the complete file ``tmp`` onto ``target``, its data on the disk first and the new
     name after: a crash or power loss right after the rename would else leave a 0-byte or cut
     short file under the final name, which ``--skip-existing`` reruns would keep."""
     try:
-        _sync_file(tmp)
+        _sync_file(tmp, folder)
     except OSError as exc:  # the disk did not keep the data (EIO): nothing is published
         raise InputError(target, f"writing failed ({exc.strerror or exc})",
                          environment_hint(exc.errno) or "check the disk, then run again") from exc
-    _link_or_replace(tmp, target, overwrite)
-    _sync_folder(target.parent)
+    _link_or_replace(tmp, target, overwrite, folder)
+    _sync_folder(target.parent if folder is None else folder)
 
 
-def _link_or_replace(tmp: Path, target: Path, overwrite: bool) -> None:
-    """Put ``tmp`` under ``target``'s name; without ``overwrite`` never over another file."""
+def _link_or_replace(tmp: Path, target: Path, overwrite: bool, folder: int | None = None) -> None:
+    """Put ``tmp`` under ``target``'s name (in the folder held open as ``folder``); without
+    ``overwrite`` never over another file."""
     if overwrite:
         _keep_permissions(tmp, target)
-        os.replace(tmp, target)
+        _rename(tmp, target, folder)
         return
     try:
-        os.link(tmp, target)  # fails if the target appeared meanwhile: never clobber
+        _rename(tmp, target, folder, os.link)  # fails if the target appeared meanwhile: never clobber
     except FileExistsError as exc:
         raise _appeared(target) from exc
     except OSError:
         if target.exists():
             raise _appeared(target) from None
-        os.replace(tmp, target)  # a file system without hard links
+        _rename(tmp, target, folder)  # a file system without hard links
 
 
-def _sync_file(path: Path) -> None:
-    """Write ``path``'s data through to the disk."""
-    fd = os.open(path, os.O_RDONLY)
+def _sync_file(path: Path, folder: int | None = None) -> None:
+    """Write ``path``'s data through to the disk (by name in the folder open as ``folder``)."""
+    fd = os.open(path, os.O_RDONLY) if folder is None else os.open(path.name, os.O_RDONLY, dir_fd=folder)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
 
 
-def _sync_folder(folder: Path) -> None:
+def _sync_folder(folder: Path | int) -> None:
     """Write ``folder``'s entries (a rename in it) through to the disk where the platform allows:
-    a folder cannot be opened on Windows, and some file systems refuse to sync one."""
+    a folder cannot be opened on Windows, and some file systems refuse to sync one. ``folder``
+    may be a descriptor already open on it."""
+    if isinstance(folder, int):
+        with suppress(OSError):
+            os.fsync(folder)
+        return
     with suppress(OSError):
         fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         try:
@@ -671,7 +735,7 @@ def _appeared(target: Path) -> OutputAppeared:
                           "pass --overwrite to replace it")
 
 
-def _publish_dir(tmp: Path, target: Path, overwrite: bool, kind: OutputKind) -> None:
+def _publish_dir(tmp: Path, target: Path, overwrite: bool, kind: OutputKind, folder: int | None = None) -> None:
     """Swap the finished folder in; what the user had put into the old one moves into the new.
     The parent folder is synced after the rename, as :func:`_publish_file` does: a crash or power
     loss could else undo it, leaving no dataset (or the old one) under the final name.
@@ -684,9 +748,9 @@ def _publish_dir(tmp: Path, target: Path, overwrite: bool, kind: OutputKind) -> 
     if target.exists() or target.is_symlink():
         _check_replaceable(target, overwrite, kind)  # again: it may have changed meanwhile
         backup = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old")
-        target.rename(backup)
-        tmp.rename(target)
-        _sync_folder(target.parent)
+        _rename(target, backup, folder)
+        _rename(tmp, target, folder)
+        _sync_folder(target.parent if folder is None else folder)
         old = backup.lstat()
         _let_owner_change(backup)  # a read-only (0555) folder would refuse the moves out of it
         ours = set(_LEGACY_DATASET_ENTRIES) | {p.name for p in target.iterdir()}
@@ -696,8 +760,8 @@ def _publish_dir(tmp: Path, target: Path, overwrite: bool, kind: OutputKind) -> 
         _give_permissions(target, old)  # last: a read-only folder would refuse the moves into it
         _remove_backup(backup)
     else:
-        tmp.rename(target)
-        _sync_folder(target.parent)
+        _rename(tmp, target, folder)
+        _sync_folder(target.parent if folder is None else folder)
 
 
 def _let_owner_change(folder: Path) -> None:
@@ -788,6 +852,7 @@ def atomic_output(
         _clean_stale(target, kind)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
     folder = _hold(target.parent)
+    discard = partial(_discard, tmp, folder)
     handed_over = False
     try:
         try:
@@ -804,17 +869,43 @@ def atomic_output(
             raise error
         if check is not None:
             check(tmp)
-        publish = partial(_publish, tmp, target, overwrite, kind)
+        publish = partial(_publish, tmp, target, overwrite, kind, folder)
         if (held_back := _held_back.get()) is not None:
-            held_back.append((tmp, publish))  # published_together renames it, or removes it
+            held_back.append((publish, discard))  # published_together renames it, or removes it
             handed_over = True
         else:
             publish()
     finally:
+        if not handed_over:
+            discard()
+
+
+def _discard(tmp: Path, folder: int | None) -> None:
+    """Remove what is left of the temporary output ``tmp`` from the folder it was written in,
+    held open as ``folder``, then close that. Where ``tmp``'s path leads elsewhere now (a link
+    to the folder was retargeted meanwhile) it is removed by name inside the held folder: by
+    path, the full-size temporary would stay behind in the folder written into."""
+    try:
+        if folder is None or _identity(tmp.parent) == _identity(folder):
+            _remove(tmp)
+        else:
+            _remove_at(folder, tmp.name)
+    finally:
         if folder is not None:
             os.close(folder)
-        if not handed_over:
-            _remove(tmp)
+
+
+def _remove_at(folder: int, name: str) -> None:
+    """:func:`_remove` of the entry ``name`` of the folder open as ``folder``."""
+    try:
+        info = os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except OSError:
+        return
+    if not stat.S_ISDIR(info.st_mode):
+        with suppress(OSError):
+            os.unlink(name, dir_fd=folder)
+    elif sys.version_info >= (3, 11):  # rmtree takes dir_fd from Python 3.11
+        shutil.rmtree(name, dir_fd=folder, ignore_errors=True)
 
 
 # (device, inode): what a folder is, whatever its name; a folder removed and made again differs.
@@ -864,14 +955,25 @@ def _folder_vanished(target: Path, folder: int | None) -> InputError | None:
     return InputError(target, "the output folder disappeared while writing; nothing was written", _VANISHED_HINT)
 
 
-def _publish(tmp: Path, target: Path, overwrite: bool, kind: OutputKind) -> None:
-    """Rename a complete temporary output into place (see :data:`before_publish`)."""
+def _publish(tmp: Path, target: Path, overwrite: bool, kind: OutputKind, folder: int | None = None) -> None:
+    """Rename a complete temporary output into place (see :data:`before_publish`), inside the
+    folder it was written in (held open as ``folder``)."""
     if (hook := before_publish.get()) is not None:
         hook(target)
     if tmp.is_dir():
-        _publish_dir(tmp, target, overwrite, kind)
+        _publish_dir(tmp, target, overwrite, kind, folder)
     else:
-        _publish_file(tmp, target, overwrite)
+        _publish_file(tmp, target, overwrite, folder)
+
+
+def _rename(src: Path, dst: Path, folder: int | None, how: Callable[..., None] = os.replace) -> None:
+    """``how`` (:func:`os.replace`, :func:`os.link`) from ``src`` to ``dst``, entries of the folder
+    held open as ``folder``, by name inside it (by path where none is held): a link to the
+    folder retargeted meanwhile does not move the output to another folder."""
+    if folder is None:
+        how(src, dst)
+    else:
+        how(src.name, dst.name, src_dir_fd=folder, dst_dir_fd=folder)
 
 
 @contextmanager
@@ -880,16 +982,16 @@ def published_together() -> Iterator[None]:
     place only when it ends without error, so that a pair (an LST and its guidance) is never
     published half: a failure in either leaves both unpublished, and an existing pair under
     ``--overwrite`` untouched."""
-    held_back: list[tuple[Path, Callable[[], None]]] = []
+    held_back: list[tuple[Callable[[], None], Callable[[], None]]] = []
     token = _held_back.set(held_back)
     try:
         yield
         _held_back.reset(token)
         token = None
-        for _, publish in held_back:
+        for publish, _ in held_back:
             publish()
     finally:
         if token is not None:
             _held_back.reset(token)
-        for tmp, _ in held_back:
-            _remove(tmp)
+        for _, discard in held_back:
+            discard()
