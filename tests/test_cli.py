@@ -409,15 +409,18 @@ def test_control_characters_in_a_path_are_escaped_in_warning_and_info_lines(tmp_
     broke the line, ``\\x1b[2J`` reached the terminal and cleared it. Here a line of each kind:
     the CLI's own warning, a pipeline's warning through Python's warnings module, an info line."""
     lst, _ = write_canonical_scene(tmp_path, "a\x1b[31mb")
-    (tmp_path / ".o\nx.tif.0123abcd.partial").write_bytes(b"")  # another run's: a warning
+    killed = tmp_path / ".o\nx.tif.0123abcd.partial"  # a killed run's: a warning
+    killed.write_bytes(b"")
+    os.utime(killed, (time.time() - 120,) * 2)
     assert run(["downscale", str(lst), str(lst), "--model", "bicubic", "-o", str(tmp_path / "o\nx.tif"),
                 "--quicklook", str(tmp_path / "l\x1b[2Jk.png")]) == 0
     err = capsys.readouterr().err
     assert "\x1b" not in err
     lines = err.splitlines()
     assert f"warning: {tmp_path}/a\\x1b[31mb_lst.tif: given more than once; downscaled once" in lines
-    assert f"warning: {tmp_path}/o\\nx.tif: 1 unfinished temporary output(s) of a run that is still going " \
-           "or was killed (.o\\nx.tif.0123abcd.partial); removed automatically after a day" in lines
+    assert f"warning: {tmp_path}/o\\nx.tif: 1 unfinished temporary output(s) of a run that was killed or has " \
+           "not written for a minute (.o\\nx.tif.0123abcd.partial); they may be deleted if no other groklst run " \
+           "is writing there, else they are removed automatically after a day" in lines
     assert f"quicklook: {tmp_path}/l\\x1b[2Jk.png" in lines
 
 

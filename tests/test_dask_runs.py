@@ -506,7 +506,9 @@ def test_warnings_a_scene_raises_on_a_worker_are_shown_as_a_local_run_shows_them
     def leftovers() -> None:  # a killed run's temporaries beside both outputs: one warning per scene
         (tmp_path / "o").mkdir()
         for name in ("a", "b"):
-            (tmp_path / "o" / f".{name}_lst_downscaled.tif.0123abcd.partial").touch()
+            killed = tmp_path / "o" / f".{name}_lst_downscaled.tif.0123abcd.partial"
+            killed.touch()
+            os.utime(killed, (time.time() - 120,) * 2)
 
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:  # a worker in another process
@@ -519,8 +521,9 @@ def test_warnings_a_scene_raises_on_a_worker_are_shown_as_a_local_run_shows_them
         assert run([*args, "--dask-scheduler", cluster.scheduler_address]) == 0
         remote = capsys.readouterr()
     assert sorted(remote.err.splitlines()) == sorted(local.err.splitlines()) == [
-        f"warning: o/{name}_lst_downscaled.tif: 1 unfinished temporary output(s) of a run that is still going "
-        f"or was killed (.{name}_lst_downscaled.tif.0123abcd.partial); removed automatically after a day"
+        f"warning: o/{name}_lst_downscaled.tif: 1 unfinished temporary output(s) of a run that was killed or has "
+        f"not written for a minute (.{name}_lst_downscaled.tif.0123abcd.partial); they may be deleted if no other "
+        "groklst run is writing there, else they are removed automatically after a day"
         for name in ("a", "b")
     ]
     assert sorted(l["status"] for l in _json_lines(remote.out)) == ["ok", "ok"]
