@@ -14,12 +14,14 @@ import io
 import math
 import os
 import re
+import shutil
 import signal
 import sys
 import traceback
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Optional, get_args
 
 # Ctrl-C while the modules below load (most of the start-up, before any file is written) ends
@@ -38,9 +40,10 @@ try:  # given back also when an import fails (groklst imported by a notebook or 
     from groklst_cli import __version__  # noqa: E402
     from groklst_cli.commands import register_all  # noqa: E402
     from groklst_cli.commands._scene_reports import failure_status  # noqa: E402
-    from groklst_cli.commands.train import StoppedAfterItsEnd  # noqa: E402
+    from groklst_cli.commands.train import COMMAND_START, StoppedAfterItsEnd  # noqa: E402
     from groklst_cli.console import err, printable, result, state, warn, warnings_said  # noqa: E402
-    from groklst_cli.interrupts import Terminated, received, stopping_signals_raise  # noqa: E402
+    from groklst_cli.interrupts import (  # noqa: E402
+        Terminated, received, removed_unfinished, stopping_signals_raise)
     from groklst_cli.native_stderr import native_stderr_hidden  # noqa: E402
     from pipelines import strict_json  # noqa: E402
     from pipelines.allocator import keep_freed_memory  # noqa: E402
@@ -82,6 +85,8 @@ class StdoutClosed(BaseException):
 
 # whether stdout's reader went away (what SIGPIPE would say if Python did not ignore it)
 _stdout = {"closed": False}
+# how this run was started, before the command's name: what a command to run again starts with
+_invocation: dict[str, list[str]] = {"program": ["groklst"]}
 
 
 def _reader_gone(exc: Optional[BaseException]) -> bool:
@@ -207,11 +212,42 @@ def _root(
     state.debug = debug
     state.begin()
     ctx.with_resource(_stdout_closed_stops_quietly())  # first in, so the last to see an error
+    ctx.meta[COMMAND_START] = (_invocation["program"], _global_options(ctx))
     threads = threads if threads is not None else _threads_from_environment(ctx)
     if threads is not None:
         from pipelines.threads import thread_limit  # imports torch: only when asked
 
         ctx.with_resource(thread_limit(threads))
+
+
+def _global_options(ctx: typer.Context) -> list[str]:
+    """The global options given on the command line (``--threads 2``), as a command that runs
+    groklst again repeats them (train's resume command dropped them)."""
+    options: list[str] = []
+    for param in ctx.command.params:
+        if param.name == "version" or getattr(ctx.get_parameter_source(param.name), "name", None) != "COMMANDLINE":
+            continue
+        value = ctx.params[param.name]
+        if getattr(param, "is_flag", False):
+            options += [param.opts[0]] if value else []
+        else:
+            options += [param.opts[0], str(value)]
+    return options
+
+
+def _program(argv: list[str] | None) -> list[str]:
+    """groklst as it was started: ``python -m groklst_cli`` as typed for a module run, ``groklst``
+    for the console script found on PATH (else its path as typed); ``groklst`` for :func:`run`
+    called with arguments (a test, a notebook)."""
+    if argv is not None or not sys.argv or not sys.argv[0]:
+        return ["groklst"]
+    if Path(sys.argv[0]).name == "__main__.py":  # python -m groklst_cli: the interpreter's words
+        return list(sys.orig_argv[:len(sys.orig_argv) - len(sys.argv) + 1])
+    name = Path(sys.argv[0]).name
+    found = shutil.which(name)
+    if found is not None and os.path.realpath(found) == os.path.realpath(sys.argv[0]):
+        return [name]
+    return [sys.argv[0]]
 
 
 def _threads_from_environment(ctx: typer.Context) -> Optional[int]:
@@ -268,10 +304,18 @@ def _fail(message: str, status: int) -> int:
     return status
 
 
+def _stopped(what: str, status: int) -> int:
+    """Say that the run stopped (``what``), and that its unfinished outputs were removed only
+    where the clean-up removed one (QA: said after ``--version`` and after a train whose state
+    is kept for --resume)."""
+    removed = "; unfinished outputs were removed" if removed_unfinished() else ""
+    return _fail(f"{what}{removed}", status)
+
+
 def _stopped_by_signal() -> int:
     """The status and message of a run stopped by SIGTERM or SIGHUP (clean-up done)."""
     status, what = _STOPPING[received()]
-    return _fail(f"{what}; unfinished outputs were removed", status)
+    return _stopped(what, status)
 
 
 def _usage_error(exc: typer.TyperException, args: list[str], as_json: bool) -> int:
@@ -402,6 +446,7 @@ def _run(argv: list[str] | None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     debug, as_json = "--debug" in args, "--json" in args
     state.begin()  # a usage error of the global options comes before _root
+    _invocation["program"] = _program(argv)
     try:
         with stopping_signals_raise(_STOPPING), _groklst_warnings_shown(), one_run():
             # Without standalone mode click returns typer.Exit's code instead of raising it.
@@ -414,7 +459,7 @@ def _run(argv: list[str] | None) -> int:
         if received() is not None:
             return _stopped_by_signal()
         if status == EXIT_INTERRUPTED:
-            return _fail("interrupted; unfinished outputs were removed", EXIT_INTERRUPTED)
+            return _stopped("interrupted", EXIT_INTERRUPTED)
         return status if isinstance(status, int) else 0
     except InputError as exc:
         if debug:
@@ -434,7 +479,7 @@ def _run(argv: list[str] | None) -> int:
     except Terminated:
         return _stopped_by_signal()
     except KeyboardInterrupt:
-        return _fail("interrupted; unfinished outputs were removed", EXIT_INTERRUPTED)
+        return _stopped("interrupted", EXIT_INTERRUPTED)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: report, never crash
         if _reader_gone(exc):  # a broken pipe after the command (a warning's summary line)
             raise StdoutClosed() from exc

@@ -8,7 +8,7 @@ import shlex
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from pipelines.train import FitResult
     from pipelines.train_dist import DistContext
 
+# ctx.meta: how groklst was started (its program's words and the global options given, set by
+# groklst_cli.app): what the resume command starts with
+COMMAND_START = "groklst.command_start"
 DATASET_HINT = "name the prepared dataset folder (groklst prepare), e.g. ./ds"
 # An empty -o (an unset $RUN_DIR) would train into the current folder unasked.
 RUN_HINT = "name the run folder, e.g. -o runs/r1"
@@ -255,10 +258,12 @@ class _StopPoint:
     iteration reached and that of the last save (None: none yet). ``iteration`` stays None
     when the stop came before training began. Once :func:`fit` has returned, ``outcome`` is
     what it returned (:meth:`returned`); ``reported`` says the ``--json`` ok line is written.
-    ``max_seconds`` is the call's ``--max-seconds``, which the resume command repeats."""
+    ``max_seconds`` is the call's ``--max-seconds``, which the resume command repeats, and
+    ``command_start`` what it starts with (:func:`_command_start`)."""
 
     resume: bool
     max_seconds: Optional[float] = None
+    command_start: list[str] = field(default_factory=lambda: ["groklst"])
     iteration: Optional[int] = None
     saved_at: Optional[int] = None
     outcome: Optional[FitResult] = None
@@ -321,14 +326,23 @@ def _seconds(value: float) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
 
-def _resume_command(dataset: str, out: str, max_seconds: Optional[float]) -> str:
-    """The command that continues the run, with its paths as typed and the call's
-    ``--max-seconds`` (the run's settings are in its folder); under torchrun with the run's
-    number of processes (a resume needs the same count)."""
+def _command_start(ctx: typer.Context) -> list[str]:
+    """groklst as this run was started, with the global options given (``groklst --threads 2``,
+    ``python -m groklst_cli``: :data:`COMMAND_START`); under torchrun with the run's number of
+    processes (a resume needs the same count)."""
+    program, options = ctx.meta.get(COMMAND_START, (["groklst"], []))
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    start = ["groklst"] if world_size <= 1 else ["torchrun", "--nproc-per-node", str(world_size), "-m", "groklst_cli"]
-    limit = [] if max_seconds is None else ["--max-seconds", _seconds(max_seconds)]
-    return shlex.join([*start, "train", _as_argument(dataset), "-o", out, "--resume", *limit])
+    if world_size > 1:
+        program = ["torchrun", "--nproc-per-node", str(world_size), "-m", "groklst_cli"]
+    return [*program, *options]
+
+
+def _resume_command(dataset: str, out: str, stop: _StopPoint) -> str:
+    """The command that continues the run, with its paths as typed and the call's
+    ``--max-seconds`` (the run's settings are in its folder), started as this run was
+    (``stop.command_start``; QA: it said ``groklst`` without the ``--threads`` given)."""
+    limit = [] if stop.max_seconds is None else ["--max-seconds", _seconds(stop.max_seconds)]
+    return shlex.join([*stop.command_start, "train", _as_argument(dataset), "-o", out, "--resume", *limit])
 
 
 def _saved_before(out: str, stop: _StopPoint) -> Optional[int]:
@@ -356,7 +370,7 @@ def _interrupted_line(dataset: str, out: str, stop: _StopPoint, signum: int) -> 
             "iteration": reached, "saved_iteration": saved,
             "state": None if saved is None else typed_in_folder(out, Path(out) / STATE),
             "last_checkpoint": None if saved is None else typed_in_folder(out, Path(out) / LAST),
-            "resume": None if saved is None else _resume_command(dataset, out, stop.max_seconds),
+            "resume": None if saved is None else _resume_command(dataset, out, stop),
             "warnings": warnings_said()}
 
 
@@ -396,9 +410,11 @@ def _interrupt_reported(dataset: str, out: str, stop: _StopPoint, as_json: bool)
 def _say_how_to_resume(dataset: str, out: str, stop: _StopPoint) -> None:
     """On stderr, the command that resumes a stopped run from its last save (none: nothing to say,
     the warning of :func:`pipelines.train.fit` says to start it again)."""
-    if _saved_before(out, stop) is not None:
+    saved = _saved_before(out, stop)
+    if saved is not None:
         with signals_wait():  # a second Ctrl-C waits for the line
-            warn(f"to resume: {_resume_command(dataset, out, stop.max_seconds)}")
+            warn(f"the run's state at iteration {saved} was kept in {out}; to resume: "
+                 f"{_resume_command(dataset, out, stop)}")
 
 
 def train_cmd(
@@ -440,7 +456,7 @@ def train_cmd(
         raise InputError("--resume", "give --resume or --overwrite, not both")
     if max_seconds is not None and not max_seconds > 0:
         raise InputError("--max-seconds", f"must be a positive number of seconds, not {max_seconds:g}")
-    stop = _StopPoint(resume=resume, max_seconds=max_seconds)
+    stop = _StopPoint(resume=resume, max_seconds=max_seconds, command_start=_command_start(ctx))
     with _interrupt_reported(dataset, out, stop, as_json):
         given = _typed(ctx, {"model": model, "scale": scale, "iters": iters, "batch_size": batch_size,
                              "crop": crop, "lr": lr, "weight_decay": weight_decay,
