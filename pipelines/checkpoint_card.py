@@ -7,17 +7,18 @@ its SHA-256, so the card of a file is the same wherever it is read.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 from pipelines.checkpoint import FORMAT, file_hash, load_checkpoint
+from pipelines.metrics import METRICS, PARTIAL_METRICS
 
 # Training config keys summarised on the "training" line, in this order, with their labels.
 _TRAINING_KEYS = (("batch_size", "batch"), ("crop", "crop"), ("lr", "lr"),
                   ("weight_decay", "weight decay"), ("seed", "seed"), ("device", "on"),
                   ("precision", "precision"), ("world_size", "processes"))
-_METRICS = ("rmse", "mae", "bias", "cc", "rsd")
 
 
 def checkpoint_card(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -92,13 +93,34 @@ def _config_value(key: str, value: Any) -> str:
 
 
 def _validation_line(config: dict[str, Any]) -> str | None:
+    """The latest validation's means, ``n/a`` for one over no patch (NaN recorded, null in
+    --json), and the patches CC and RSD are over where fewer than ``images`` (recorded as
+    ``cc_images`` since 2026-12-07; a checkpoint from before has no such counts)."""
     val = config.get("val")
     if not isinstance(val, dict):
         return None
-    parts = [f"{m.upper()} {val[m]:.4g}" for m in _METRICS if isinstance(val.get(m), (int, float))]
+    parts = [f"{m.upper()} {_metric_value(val[m])}" for m in METRICS if m in val]
     if "images" in val:
-        parts.append(f"on {val['images']} images")
+        fewer = _fewer_images(val)
+        parts.append(f"on {val['images']} images" + (f" ({fewer})" if fewer else ""))
     return ", ".join(parts) or None
+
+
+def _metric_value(value: Any) -> str:
+    """A recorded validation mean as the card shows it: ``n/a`` where it is undefined."""
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return f"{value:.4g}"
+    return "n/a"
+
+
+def _fewer_images(val: dict[str, Any]) -> str | None:
+    """``CC over 3, RSD over 3: undefined ...`` for the means recorded over fewer patches than
+    ``images``, as ``evaluate`` notes them; None when none is (or no counts were recorded)."""
+    counts = {m: val.get(f"{m}_images") for m in PARTIAL_METRICS}
+    fewer = [f"{m.upper()} over {n}" for m, n in counts.items() if isinstance(n, int) and n < val["images"]]
+    if not fewer:
+        return None
+    return f"{', '.join(fewer)}: undefined on a constant truth, CC also on a constant prediction"
 
 
 def format_card(card: dict[str, Any]) -> list[str]:

@@ -39,7 +39,7 @@ from pipelines.checkpoint import DISTINCT_DATASET_BANDS_HINT, Checkpoint, save_t
 from pipelines.dataset import NormStats
 from pipelines.devices import DEVICES, PRECISIONS, autocast_for, resolve_precision
 from pipelines.errors import GroklstWarning, InputError, environment_error
-from pipelines.evaluate import model_predictor, score
+from pipelines.evaluate import EvaluationRow, model_predictor, score
 from pipelines.guidance import check_distinct_bands
 from pipelines.metrics import MetricAverage
 from pipelines.normalize import HasStats, denormalize_lst
@@ -403,6 +403,14 @@ def build_checkpoint(model: nn.Module, source: DataSource, config: TrainConfig,
     )
 
 
+def val_metrics(average: MetricAverage) -> dict[str, float]:
+    """The validation record as ``evaluate --json`` writes a row: the means, ``images``, the
+    patches CC and RSD are averaged over (``cc_images``, ``rsd_images``: undefined on a flat
+    patch, so fewer than ``images``) and ``pixels``; a mean over no patch is NaN (null in JSON)."""
+    row = EvaluationRow.of("val", average).to_json()
+    return {key: value for key, value in row.items() if key != "model"}
+
+
 class _Run:
     """The state of one training run and the files it writes."""
 
@@ -612,13 +620,14 @@ class _Run:
         return self.context.all_sum([float(loss.detach())])[0] / self.context.world_size
 
     def validate(self) -> dict[str, float]:
-        """Val metrics in Kelvin, the val patches split between ranks and the sums all-reduced."""
+        """Val metrics in Kelvin (:func:`val_metrics`), the val patches split between ranks and
+        the sums all-reduced."""
         ctx = self.context
         self.model.eval()
         predict = model_predictor(self.model, self.stats, self.device, self.precision)
         mine = self.val[ctx.rank :: ctx.world_size]
         local = score(predict, self.source, mine, self.config.scale)
-        return MetricAverage.from_vector(ctx.all_sum(local.to_vector())).result()
+        return val_metrics(MetricAverage.from_vector(ctx.all_sum(local.to_vector())))
 
     def checkpoint(self) -> tuple[dict[str, float], bool]:
         """Validate, log the metrics line and save; the metrics and whether they improved the best."""
