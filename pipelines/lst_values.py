@@ -115,14 +115,17 @@ def implausible_kelvin(values: np.ndarray) -> tuple[int, float, float] | None:
 def linear(src: rasterio.DatasetReader, decoding: LstDecoding, band: int = 1, *,
            path: str | os.PathLike[str] | None = None) -> tuple[float, float]:
     """The (scale, offset) that turn ``band``'s stored values into temperatures: the declared
-    ones, else the file's metadata as :func:`~pipelines.geotiff.band_scaling` reads it (it
-    refuses a scale of 0 or a non-finite one, naming ``path``, by default the dataset's name)."""
-    if decoding.scale_factor is not None and decoding.offset is not None:  # the metadata is not read
-        return float(decoding.scale_factor), float(decoding.offset)
-    ((file_scale, file_offset),) = band_scaling(src, [band], src.name if path is None else path)
-    scale = decoding.scale_factor if decoding.scale_factor is not None else file_scale
-    offset = decoding.offset if decoding.offset is not None else file_offset
-    return float(scale), float(offset)
+    ones, else the file's metadata. Each declared part overrides the file's, so only a part that
+    is used is refused as :func:`~pipelines.geotiff.band_scaling` refuses it (a scale of 0, a
+    non-finite one, naming ``path``, by default the dataset's name): ``--scale-factor 1`` on a
+    file declaring scale NaN was refused for the scale it replaced."""
+    file_scale = float(src.scales[band - 1]) if src.scales else 1.0
+    file_offset = float(src.offsets[band - 1]) if src.offsets else 0.0
+    scale = float(decoding.scale_factor) if decoding.scale_factor is not None else file_scale
+    offset = float(decoding.offset) if decoding.offset is not None else file_offset
+    if scale == 0 or not (math.isfinite(scale) and math.isfinite(offset)):  # the file's part: the user's are checked
+        band_scaling(src, [band], src.name if path is None else path)
+    return scale, offset
 
 
 def reading_tags(decoding: LstDecoding, scale: float, offset: float, units: Units) -> dict[str, str]:
@@ -268,8 +271,10 @@ def stored_number(value: float, dtype: DTypeLike) -> str:
 
 
 def scan(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
-         path: str | os.PathLike[str], *, band: int = 1) -> LstScan:
-    """Read the LST window (of ``band``) strip by strip and summarise its valid values."""
+         path: str | os.PathLike[str], *, band: int = 1, remedy: Remedy | None = None) -> LstScan:
+    """Read the LST window (of ``band``) strip by strip and summarise its valid values; a scale
+    that makes no temperatures of them is refused with ``remedy``'s hint (by default the LST
+    options', which override the file's metadata)."""
     total = int(window.width) * int(window.height)
     step = max(1, total // _SAMPLE)
     valid, low, high, parts, seen = 0, np.inf, -np.inf, [], 0
@@ -295,7 +300,8 @@ def scan(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
             parts.append(every_nth(found, (-seen) % step, step))
             seen += found.size
     sample = np.concatenate(parts) if parts else np.empty(0)
-    _check_scaling(Scaling(scale, offset, decoding), (stored_low, stored_high), (low, high), overflowed, path)
+    _check_scaling(Scaling(scale, offset, decoding), (stored_low, stored_high), (low, high), overflowed, path,
+                   remedy or Remedy())
     return LstScan(valid, low, high, sample, np.dtype(src.dtypes[band - 1]), scale, offset,
                    band_unit_tag(src, band), printable_path(path),
                    tuple((value, held) for value, held in extremes.items() if held),
@@ -323,24 +329,25 @@ class Scaling:
 
 
 def _check_scaling(scaling: Scaling, stored: tuple[float, float], scaled: tuple[float, float], overflowed: int,
-                   path: str | os.PathLike[str]) -> None:
+                   path: str | os.PathLike[str], remedy: Remedy) -> None:
     """Refuse a scale that makes no temperatures of finite stored values ``stored`` (low, high):
     one that overflows to infinity (which the range rule took for a fill value, hinting --nodata
     inf), or one that reads distinct stored values as temperatures less than
-    :data:`MIN_SCALED_SPREAD` apart (which passed as a flat Celsius scene)."""
-    remedy = Remedy() if scaling.decoding.scale_factor is not None or scaling.decoding.offset is not None \
-        else Remedy.in_file(path)
+    :data:`MIN_SCALED_SPREAD` apart (which passed as a flat Celsius scene). The hint says how
+    ``remedy`` declares another scaling: the file's own is corrected in it, or overridden by the
+    LST options where they read it."""
+    given = scaling.decoding.scale_factor is not None or scaling.decoding.offset is not None
+    hint = remedy.product_encoding() if given else remedy.file_scaling(path)
     (stored_low, stored_high), (low, high) = stored, scaled
     if overflowed:
         raise InputError(path, f"its stored values {stored_low:.6g}..{stored_high:.6g} read with {scaling.named()} "
-                               f"overflow to infinity ({overflowed:,} pixels): no temperatures",
-                         remedy.product_encoding())
+                               f"overflow to infinity ({overflowed:,} pixels): no temperatures", hint)
     # the spread from the stored values: 290.002 - 290.001 is 0.00099999 in floating point (review R3)
     if stored_high > stored_low and abs(scaling.scale) < 1 and (stored_high - stored_low) * abs(scaling.scale) \
             < MIN_SCALED_SPREAD:
         raise InputError(path, f"its distinct stored values {stored_low:.6g}..{stored_high:.6g} read with "
                                f"{scaling.named()} as {low:.4g}..{high:.4g}, less than {MIN_SCALED_SPREAD:g} degrees "
-                               "apart: no scene's temperatures", remedy.product_encoding())
+                               "apart: no scene's temperatures", hint)
 
 
 def band_unit_tag(src: rasterio.DatasetReader, band: int = 1) -> str:
@@ -366,8 +373,50 @@ def resolve_units(found: LstScan, declared: Units, remedy: Remedy | None = None)
     a warning where the file's unit tag names the other unit (see :func:`units_from_values`)."""
     if declared is not Units.auto:
         return declared
+    _check_fill_flipping_units(found, remedy or Remedy())
     _check_scaled_against_tag(found)
     return units_from_values(found.sample, found.unit_tag, found.path, remedy)
+
+
+def undeclared_fill(found: LstScan) -> tuple[float, int, Units] | None:
+    """(value, sampled pixels holding it, the others' unit) for the one repeated value of the
+    sample without which every other value is a plausible temperature in one unit, with a land
+    surface's median, while that value is none in that unit: a fill value the file does not
+    declare (MODIS's 0 read with the right --scale-factor 0.02 is 0 K); else None."""
+    values, counts = np.unique(found.sample, return_counts=True)
+    if not values.size or counts.max() < 2:
+        return None
+    fill = float(values[int(np.argmax(counts))])
+    rest = found.sample[found.sample != fill]
+    if not rest.size:
+        return None
+    units = detect_units(rest)
+    lo, hi = plausible_range(units)
+    median = float(np.median(rest)) + (KELVIN_OFFSET if units is Units.celsius else 0.0)
+    if lo <= fill <= hi or float(rest.min()) < lo or float(rest.max()) > hi \
+            or not PLAUSIBLE_MEDIAN_KELVIN[0] <= median <= PLAUSIBLE_MEDIAN_KELVIN[1]:
+        return None
+    return fill, found.sample.size - rest.size, units
+
+
+def _check_fill_flipping_units(found: LstScan, remedy: Remedy) -> None:
+    """Refuse a scene whose undeclared fill value (:func:`undeclared_fill`) fills so much of it
+    that the values' unit reads as the other one: the unit-tag refusal then blamed a right
+    ``--scale-factor`` (MODIS 0.02 with 62 % fill 0 read as 0..320 "not Kelvin"), and without a
+    tag the real temperatures were refused as implausible Celsius. A fill that leaves the unit
+    alone is the range rule's to name (:func:`check_plausible`)."""
+    fill = undeclared_fill(found)
+    if fill is None or detect_units(found.sample) is fill[2]:
+        return
+    value, held, units = fill
+    rest = found.sample[found.sample != value]
+    reading = f" with --scale-factor {found.scale:g}" if found.scale_given else ""
+    stored = found.stored_text(value)
+    raise InputError(found.path, f"the stored value {stored} (read{reading} as {value:.6g}) fills "
+                                 f"{percent(held / found.sample.size)}% of the scene and is not declared as nodata; "
+                                 f"the other values read {float(rest.min()):.4g}..{float(rest.max()):.4g} "
+                                 f"{unit_tag(units)}, plausible temperatures",
+                     f"it looks like a fill value: {remedy.fill(stored)}")
 
 
 def _check_scaled_against_tag(found: LstScan) -> None:
@@ -507,6 +556,12 @@ class Remedy:
         if self.by_options:
             return "pass your product's --scale-factor and --offset"
         return f"declare your product's scale and offset in the file: gdal_edit.py -scale F -offset O {self.file}"
+
+    def file_scaling(self, path: str | os.PathLike[str]) -> str:
+        """Replacing the scale/offset metadata of ``path`` (the file's own, read for want of
+        options): in the file, or where the options read it, for a run with them (they win)."""
+        fix = Remedy.in_file(path).product_encoding()
+        return f"{fix}, or override the file's for a run: {Remedy().product_encoding()}" if self.by_options else fix
 
     def mask(self, odd: Sequence[str] = ()) -> str:
         """Setting the implausible values (``odd``, stored, where they are few and known) to nodata."""
@@ -666,6 +721,11 @@ def _reading_hint(found: LstScan, units: Units, decoding: LstDecoding, remedy: R
     if remedy.by_options and olo <= found.low and found.high <= ohi:  # else the unit is the values'
         return (f"they look like {'Kelvin' if other is Units.kelvin else 'degrees Celsius'}: "
                 f"pass --units {other.value}")
+    lo, hi = plausible_range(units)
+    if not scaled and (found.scale, found.offset) != (1.0, 0.0) and not lo <= median <= hi:
+        # the file's own metadata made most values implausible (a few damaged pixels are no scale's)
+        return (f"the file's scale {found.scale:g} and offset {found.offset:g} may be wrong: "
+                f"{remedy.file_scaling(found.path)}")
     return None
 
 

@@ -41,9 +41,9 @@ from pipelines.file_headers import PNG_HEADER, refuse_foreign_file
 from pipelines.geotiff import mask_declared_nodata, open_raster, write_failed
 from pipelines.grids import crs_label, footprints_disjoint
 from pipelines.ingest_record import GENERATOR as INGEST_GENERATOR
-from pipelines.lst_values import (PLAUSIBLE_KELVIN, LstDecoding, Remedy, band_unit_tag, check_single_band,
-                                  decode_values, implausible_kelvin, linear, reading_from_tags, reading_precision,
-                                  to_kelvin_masked, units_from_values)
+from pipelines.lst_values import (PLAUSIBLE_KELVIN, LstDecoding, Remedy, band_unit_tag, check_plausible,
+                                  check_single_band, decode_values, implausible_kelvin, linear, reading_from_tags,
+                                  reading_precision, resolve_units, scan, to_kelvin_masked, units_from_values)
 from pipelines.raster_names import (display_name, gdal_name, retrieved_tis_folder, source_tag, subdataset,
                                     with_file)
 from pipelines.units import Units, from_kelvin, to_kelvin
@@ -218,21 +218,40 @@ def _check_same_place(lst_path: str | os.PathLike[str], lst: rasterio.DatasetRea
 
 def _lst_panel(lst_path: str | os.PathLike[str], output_path: str | os.PathLike[str], crs: Any,
                bounds: Any, shape: tuple[int, int], unit: Units,
-               reading: LstReading) -> tuple[np.ndarray, Extent, str]:
-    """The input LST under the output, decoded by ``reading``, in the output's unit, with its
-    extent and panel title. Stored values are decimated by nearest neighbour, so declared fill
-    values still match and no fill is averaged into a temperature."""
+               reading: LstReading, given: LstReading | None) -> tuple[np.ndarray, Extent, str]:
+    """The input LST under the output, decoded by ``reading`` (``given``: the user's options in
+    it, None where none was given), in the output's unit, with its extent and panel title. Stored values are
+    decimated by nearest neighbour, so declared fill values still match and no fill is averaged
+    into a temperature."""
     with open_raster(lst_path) as lst:
         check_single_band(lst, lst_path)
         _check_same_place(lst_path, lst, output_path, crs, bounds)
         window, extent = lst_window(lst, bounds)
+        checked = _checked_units(lst, window, lst_path, reading, given)
         stored = _read(lst, *shape, window, Resampling.nearest, reading_precision(lst.dtypes[0]))
         values = decode_values(stored, reading.decoding, *linear(lst, reading.decoding, path=lst_path))
-        units = (units_from_values(values, band_unit_tag(lst), lst_path) if reading.units is Units.auto
-                 else reading.units)
+        units = checked or (units_from_values(values, band_unit_tag(lst), lst_path) if reading.units is Units.auto
+                            else reading.units)
         kelvin = to_kelvin_masked(values, units, reading.decoding)
         _warn_implausible(lst_path, kelvin, "input", INPUT_REMEDY)
         return from_kelvin(kelvin, unit), extent, f"input LST, {_resolution(lst)}"
+
+
+def _checked_units(lst: rasterio.DatasetReader, window: Window, lst_path: str | os.PathLike[str],
+                   reading: LstReading, given: LstReading | None) -> Units | None:
+    """Refuse a reading of the LST that makes no temperatures, with downscale's one-line errors:
+    a scale that overflows or flattens it always (``--scale-factor 1e308`` drew a blank picture
+    with exit 0), and where the user gave options (``given``) any value implausible as downscale
+    refuses it, returning the unit resolved as downscale would (the unit given, else the values'
+    checked against the file's unit tag, not the unit recorded for another scaling). Else None:
+    a reading from the output's tags passed downscale, and an output written before them gets
+    the panel's warning."""
+    found = scan(lst, window, reading.decoding, lst_path)
+    if given is None:
+        return None
+    units = resolve_units(found, given.units)
+    check_plausible(found, units, reading.decoding, lst_path)
+    return units
 
 
 def _warn_implausible(path: str | os.PathLike[str], kelvin: np.ndarray, panel: str, remedy: str) -> None:
@@ -368,8 +387,9 @@ def write_quicklook(
     if lst_path is None:
         panels = [(fine, extent, _alone_title(fine_res, tis_folder, tag))]
     else:
+        given = None if reading == LstReading() else reading
         lst_reading = (reading or LstReading()).over(_recorded_reading(tags, output_path, lst_path, tag))
-        panels = [_lst_panel(lst_path, output_path, crs, bounds, (panel_h, panel_w), unit, lst_reading),
+        panels = [_lst_panel(lst_path, output_path, crs, bounds, (panel_h, panel_w), unit, lst_reading, given),
                   (fine, extent, f"downscaled, {fine_res}")]
     valid = fine[np.isfinite(fine)]
     if valid.size == 0:
