@@ -100,10 +100,15 @@ def copy_profile(src: rasterio.DatasetReader, **changes: Any) -> dict[str, Any]:
 
 
 def copy_metadata(src: rasterio.DatasetReader, dst: rasterio.io.DatasetWriter) -> None:
-    """Copy tags (AREA_OR_POINT included), band descriptions, units, band tags and scale/offset."""
+    """Copy tags (AREA_OR_POINT included), band descriptions, units, band tags and scale/offset.
+
+    Band statistics (GDAL's ``STATISTICS_*``, also those of an ``.aux.xml`` beside ``src``) are
+    left out: they describe ``src``'s pixels, and readers (QGIS, gdalinfo, rasterio's
+    ``statistics``) take them as ``dst``'s without recomputing."""
     dst.update_tags(**src.tags())
     for band, (description, unit) in enumerate(zip(src.descriptions, src.units), start=1):
-        dst.update_tags(band, **src.tags(band))
+        dst.update_tags(band, **{key: value for key, value in src.tags(band).items()
+                                 if not key.startswith("STATISTICS_")})
         if description:
             dst.set_band_description(band, description)
         if unit:
