@@ -42,11 +42,11 @@ try:  # given back also when an import fails (groklst imported by a notebook or 
     from groklst_cli.commands._scene_reports import failure_status  # noqa: E402
     from groklst_cli.commands.train import COMMAND_START, StoppedAfterItsEnd  # noqa: E402
     from groklst_cli.console import err, printable, result, state, warn, warnings_said  # noqa: E402
-    from groklst_cli.interrupts import (  # noqa: E402
-        Terminated, received, removed_unfinished, stopping_signals_raise)
+    from groklst_cli.interrupts import Terminated, received, stopping_signals_raise  # noqa: E402
     from groklst_cli.native_stderr import native_stderr_hidden  # noqa: E402
     from pipelines import strict_json  # noqa: E402
     from pipelines.allocator import keep_freed_memory  # noqa: E402
+    from pipelines.atomic import unfinished_discarded  # noqa: E402
     from pipelines.errors import (  # noqa: E402
         GroklstWarning, InputError, StreamWriteError, environment_error, escape_control_characters, one_run)
 finally:
@@ -87,6 +87,8 @@ class StdoutClosed(BaseException):
 _stdout = {"closed": False}
 # how this run was started, before the command's name: what a command to run again starts with
 _invocation: dict[str, list[str]] = {"program": ["groklst"]}
+# how many unfinished outputs this process had removed when the run began (pipelines.atomic)
+_discarded_before = {"count": 0}
 
 
 def _reader_gone(exc: Optional[BaseException]) -> bool:
@@ -308,7 +310,7 @@ def _stopped(what: str, status: int) -> int:
     """Say that the run stopped (``what``), and that its unfinished outputs were removed only
     where the clean-up removed one (QA: said after ``--version`` and after a train whose state
     is kept for --resume)."""
-    removed = "; unfinished outputs were removed" if removed_unfinished() else ""
+    removed = "; unfinished outputs were removed" if unfinished_discarded() > _discarded_before["count"] else ""
     return _fail(f"{what}{removed}", status)
 
 
@@ -447,6 +449,7 @@ def _run(argv: list[str] | None) -> int:
     debug, as_json = "--debug" in args, "--json" in args
     state.begin()  # a usage error of the global options comes before _root
     _invocation["program"] = _program(argv)
+    _discarded_before["count"] = unfinished_discarded()
     try:
         with stopping_signals_raise(_STOPPING), _groklst_warnings_shown(), one_run():
             # Without standalone mode click returns typer.Exit's code instead of raising it.

@@ -14,14 +14,12 @@ it would kill the caller, stop its next run, or be lost with the process.
 
 The first stopping signal decides how the run ends: a SIGTERM during the clean-up a Ctrl-C
 started raises the Ctrl-C again (status 130, the process killed by SIGINT), so that a shell loop
-the user stopped does not go on. Whether that clean-up removed an unfinished output is watched
-(:func:`removed_unfinished`), so that the run's last line says so only when it did.
+the user stopped does not go on.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import signal
 import sys
 import threading
@@ -55,7 +53,6 @@ class _Signals:
     resending: dict[int, threading.Timer] = field(default_factory=dict)  # to be sent again: timers
     redelivering: bool = False  # whether a signal may still be sent again (inside the block only)
     first: Optional[int] = None  # the signal that stopped the run: a later one raises it again
-    removed: bool = False  # whether the clean-up after the stop removed an unfinished output
 
 
 _signals = _Signals()
@@ -70,17 +67,11 @@ def received() -> Optional[int]:
     return _signals.received
 
 
-def removed_unfinished() -> bool:
-    """Whether the clean-up after the stop removed an unfinished output (a ``.partial``)."""
-    return _signals.removed
-
-
 def _stop(signum: int) -> NoReturn:
     """Raise what ``signum`` stops the run with; once a signal has stopped it, what that first
     one did (QA: a SIGTERM in a Ctrl-C's clean-up made it status 143, and a shell loop went on)."""
     if _signals.first is None:
         _signals.first = signum
-        _watch_removals()
     signum = _signals.first
     if signum == signal.SIGINT:
         stop: KeyboardInterrupt = KeyboardInterrupt()
@@ -89,35 +80,6 @@ def _stop(signum: int) -> NoReturn:
         stop = Terminated()
     _signals.raised = (stop, signum)
     raise stop
-
-
-# what removes a file or a folder (Python's audit events), and the names of unfinished outputs:
-# pipelines.atomic's ".NAME.XXXXXXXX.partial", GDAL's ".partial.cog" beside it, the cost cache's
-_REMOVALS = frozenset({"os.remove", "os.rmdir", "shutil.rmtree"})
-_UNFINISHED = re.compile(r"\.partial(\.|$)")
-_watching = {"installed": False}
-
-
-def _watch_removals() -> None:
-    """Start watching what the clean-up removes (:func:`_on_removal`): installed at the first
-    stop, not before, so that a run that is not stopped pays nothing for it."""
-    if not _watching["installed"]:
-        sys.addaudithook(_on_removal)
-        _watching["installed"] = True
-
-
-def _on_removal(event: str, args: tuple[Any, ...]) -> None:
-    """An audit hook: note that an unfinished output is being removed after a stop, while the
-    block of :func:`stopping_signals_raise` has not ended. Only one that exists counts (an
-    output's temporary name is removed once more after it was renamed into place)."""
-    if event not in _REMOVALS or _signals.first is None or not _signals.redelivering:
-        return
-    try:
-        path = os.fsdecode(os.fspath(args[0]))
-        if _UNFINISHED.search(os.path.basename(path.rstrip(os.sep))) and os.path.lexists(path):
-            _signals.removed = True
-    except (TypeError, ValueError, OSError):  # a descriptor, or a name that is no path: not ours
-        pass
 
 
 def _in_callback(frame: Optional[FrameType]) -> bool:
@@ -220,7 +182,7 @@ def stopping_signals_raise(terminating: Iterable[int]) -> Iterator[None]:
     the handlers are given back: none arrives after it.
     """
     _signals.received, _signals.holding, _signals.pending, _signals.raised = None, False, None, None
-    _signals.first, _signals.removed = None, False
+    _signals.first = None
     if threading.current_thread() is not threading.main_thread():
         yield
         return

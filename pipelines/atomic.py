@@ -852,7 +852,7 @@ def atomic_output(
         _clean_stale(target, kind)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
     folder = _hold(target.parent)
-    discard = partial(_discard, tmp, folder)
+    discard = partial(_discard, tmp, target, folder)
     handed_over = False
     try:
         try:
@@ -880,19 +880,49 @@ def atomic_output(
             discard()
 
 
-def _discard(tmp: Path, folder: int | None) -> None:
-    """Remove what is left of the temporary output ``tmp`` from the folder it was written in,
-    held open as ``folder``, then close that. Where ``tmp``'s path leads elsewhere now (a link
-    to the folder was retargeted meanwhile) it is removed by name inside the held folder: by
-    path, the full-size temporary would stay behind in the folder written into."""
+# how many unfinished temporary outputs this process has removed (:func:`_discard`)
+_discarded = {"count": 0}
+
+
+def unfinished_discarded() -> int:
+    """How many temporary outputs this process has removed unfinished so far (a failed or stopped
+    write's clean-up; a published one's name is gone by then): a stopped run compares it with the
+    count at its start to say whether it removed unfinished outputs, not just that it stopped."""
+    return _discarded["count"]
+
+
+def _discard(tmp: Path, target: Path, folder: int | None) -> None:
+    """Remove what is left of the temporary output ``tmp`` of ``target`` from the folder it was
+    written in, held open as ``folder``, then close that. Where ``tmp``'s path leads elsewhere now
+    (a link to the folder was retargeted meanwhile) it is removed by name inside the held folder:
+    by path, the full-size temporary would stay behind in the folder written into."""
     try:
-        if folder is None or _identity(tmp.parent) == _identity(folder):
-            _remove(tmp)
-        else:
+        by_name = folder is not None and _identity(tmp.parent) != _identity(folder)
+        at = folder if by_name else None
+        _discarded["count"] += _unfinished(_entry(tmp, at), _entry(target, at))
+        if by_name:
             _remove_at(folder, tmp.name)
+        else:
+            _remove(tmp)
     finally:
         if folder is not None:
             os.close(folder)
+
+
+def _entry(path: Path, folder: int | None) -> os.stat_result | None:
+    """``path``'s entry (not followed), by name inside the folder open as ``folder`` where given."""
+    try:
+        if folder is None:
+            return path.lstat()
+        return os.stat(path.name, dir_fd=folder, follow_symlinks=False)
+    except OSError:
+        return None
+
+
+def _unfinished(tmp: os.stat_result | None, target: os.stat_result | None) -> bool:
+    """Whether a temporary output is there unpublished: a published file may still have its
+    temporary name as a second link (:func:`_publish_file` links it into place)."""
+    return tmp is not None and (target is None or (tmp.st_dev, tmp.st_ino) != (target.st_dev, target.st_ino))
 
 
 def _remove_at(folder: int, name: str) -> None:

@@ -50,7 +50,8 @@ def test_ctrl_c_in_a_scene_stops_the_shell_loop(scenes: Path, tmp_path: Path) ->
     assert returncode == -signal.SIGINT  # bash itself ended by the signal: the loop stopped
     assert stdout == "", stdout  # neither "s1 rc=130" nor s2 nor "finished"
     errors = [line for line in log.read_text().splitlines() if line.startswith("error:")]
-    assert errors == ["error: interrupted; unfinished outputs were removed"]
+    # "; unfinished outputs were removed" where the stop came once the scene's temporary existed
+    assert errors in (["error: interrupted"], ["error: interrupted; unfinished outputs were removed"])
     assert "Traceback" not in log.read_text()
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 

@@ -20,6 +20,8 @@ STOPS = [
     (signal.SIGINT, 130, "error: interrupted; unfinished outputs were removed"),
     (signal.SIGTERM, 143, "error: terminated (SIGTERM); unfinished outputs were removed"),
 ]
+# a stop after every output was renamed into place removed nothing, and does not say it did
+PUBLISHED_STOPS = [(signum, status, message.split(";")[0]) for signum, status, message in STOPS]
 
 
 def signal_once_published(monkeypatch, signum: int, name: str) -> None:
@@ -40,7 +42,7 @@ def scenes(folder: Path) -> list[str]:
     return [str(write_canonical_scene(folder, name, seed=seed)[0]) for seed, name in enumerate("ab")]
 
 
-@pytest.mark.parametrize("signum, status, message", STOPS)
+@pytest.mark.parametrize("signum, status, message", PUBLISHED_STOPS)
 @pytest.mark.parametrize("as_json", [False, True])
 def test_a_scene_renamed_into_place_before_the_signal_is_reported(tmp_path: Path, monkeypatch, capsys,
                                                                    signum, status, message, as_json) -> None:
@@ -60,7 +62,7 @@ def test_a_scene_renamed_into_place_before_the_signal_is_reported(tmp_path: Path
     assert [p.name for p in out.iterdir()] == ["a_lst_downscaled.tif"]  # b never started, nothing partial
 
 
-@pytest.mark.parametrize("signum, status, message", STOPS)
+@pytest.mark.parametrize("signum, status, message", PUBLISHED_STOPS)
 def test_a_signal_after_the_last_scene_still_reports_it(tmp_path: Path, monkeypatch, capsys,
                                                          signum, status, message) -> None:
     out = tmp_path / "out"

@@ -24,10 +24,11 @@ from tests.test_train import CLI_TRAIN, dataset  # noqa: F401 - dataset: a fixtu
 
 LONG = ["--iters", "100000"]  # a run that is stopped long before its end
 TYPED_RUN = "./runs/r1/"  # the run folder as typed: the line names it so
+PROGRAM = [sys.executable, "-m", "groklst_cli"]  # the resume command starts so too
 
 
 def _groklst(*args: str, cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "groklst_cli", *args], cwd=cwd, text=True,
+    return subprocess.Popen([*PROGRAM, *args], cwd=cwd, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -61,11 +62,12 @@ def test_a_stopped_run_says_where_it_stands_and_resumes_from_it(dataset: Path, t
     assert line["input"] == str(dataset)
     assert line["saved_iteration"] == saved and saved % 2 == 0 and line["iteration"] >= saved
     assert (line["state"], line["last_checkpoint"]) == ("./runs/r1/state.pt", "./runs/r1/last.pt")
-    assert line["resume"] == f"groklst train {shlex.quote(str(dataset))} -o ./runs/r1/ --resume"
+    assert line["resume"] == f"{shlex.join(PROGRAM)} train {shlex.quote(str(dataset))} -o ./runs/r1/ --resume"
     assert f"--resume restarts from iteration {saved}" in line["error"]
-    assert "unfinished outputs were removed" in err  # stderr as before
+    assert f"--resume restarts from iteration {saved}" in err  # kept, not said to be removed
+    assert "unfinished outputs were removed" not in err
     # The reported command resumes the run from the reported state.
-    resumed = subprocess.run([sys.executable, "-m", "groklst_cli", *shlex.split(line["resume"])[1:],
+    resumed = subprocess.run([*shlex.split(line["resume"]),
                               "--max-seconds", "2", "--json"], cwd=tmp_path, text=True, capture_output=True)
     assert resumed.returncode == 0, resumed.stderr
     summary = json.loads(resumed.stdout)
