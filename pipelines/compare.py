@@ -626,7 +626,7 @@ def _units(src: rasterio.DatasetReader, window: Window, rule: tuple[LstDecoding,
     """The raster's unit (declared, or from its values), after checking the values are plausible;
     a raster without a valid pixel on the reference's footprint is refused naming its ``role``."""
     decoding, declared, remedy = rule
-    found = scan(src, window, decoding, path)
+    found = scan(src, window, decoding, path, remedy=remedy)
     if found.valid == 0:
         where = "" if role == "reference" else " where it overlaps the reference"
         raise InputError(path, f"the {role} has no valid pixel (all nodata){where}", _EMPTY_HINTS[role])

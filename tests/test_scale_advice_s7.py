@@ -140,3 +140,18 @@ def test_a_scale_factor_overrides_a_files_scale_that_gives_no_values(tmp_path: P
     assert _downscale(lst, out, "--scale-factor", "1") == 0
     with rasterio.open(out) as src:
         assert abs(float(src.read(1, masked=True).mean()) - float(kelvin.mean())) < 0.5
+
+
+def test_a_compare_candidates_absurd_scale_is_hinted_at_its_file_only(tmp_path: Path, capsys) -> None:
+    """compare's LST options read only the reference: a candidate whose own scale overflows was told
+    to override it with --scale-factor, which does not reach candidates (e42ae93's follow-up)."""
+    reference = _scene(tmp_path, "r")
+    candidate = _scene(tmp_path, "c")
+    with rasterio.open(candidate) as src:
+        kelvin = src.read(1)
+    _rewrite(candidate, kelvin, scale=1e306)
+    assert run(["-q", "compare", str(reference), str(candidate)]) == 2
+    err = _one_line(capsys)
+    assert f"error: {candidate}: " in err and "overflow to infinity" in err
+    assert err.endswith(f"(hint: declare your product's scale and offset in the file: gdal_edit.py -scale F "
+                        f"-offset O {candidate})\n") and "--scale-factor" not in err
