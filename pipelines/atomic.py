@@ -255,12 +255,12 @@ def check_writable(
     """Fail early (before any work) if ``path`` may not be written; create its folder."""
     target = Path(path)
     refuse_input_as_output(target, inputs)
+    _check_name_length(target)  # first: a longer name than the folder takes fails every look beside it
     if target.exists() or target.is_symlink():
         _check_replaceable(target, overwrite, kind)
     if kind is OutputKind.file:
         _refuse_stale_sidecars(target)
     _check_parent(target)
-    _check_name_length(target)
     return target
 
 
@@ -445,11 +445,12 @@ def refuse_input_as_output(path: str | os.PathLike[str], inputs: Iterable[str | 
 def _check_name_length(target: Path) -> None:
     """Refuse a name that leaves no room for the temporary names written beside it (the run
     would fail at the end, naming a file the user never asked for). groklst's own hidden files
-    (the aligned guidance) were sized by the check on the output they belong to."""
+    (the aligned guidance) were sized by the check on the output they belong to. Checked before
+    the output's folder is made, so the limit is that of its nearest existing folder."""
     if target.name.startswith("."):
         return
     try:
-        limit = os.pathconf(target.parent, "PC_NAME_MAX")
+        limit = os.pathconf(_nearest_folder(target.parent), "PC_NAME_MAX")
     except (OSError, ValueError):
         return
     size = len(os.fsencode(target.name))
@@ -457,6 +458,14 @@ def _check_name_length(target: Path) -> None:
         raise InputError(target, f"the name is {size} bytes; with groklst's temporary names beside it "
                          f"(up to {TEMPORARY_NAME_BYTES} more) it would pass this folder's limit of {limit}",
                          f"use a name of at most {limit - TEMPORARY_NAME_BYTES} bytes")
+
+
+def _nearest_folder(folder: Path) -> Path:
+    """``folder``, or its nearest ancestor that exists (the one the output's folder will be made
+    in); ``os.path.isdir`` is False, not an error, for a name too long or a looping link."""
+    while not os.path.isdir(folder) and folder != folder.parent:
+        folder = folder.parent
+    return folder
 
 
 def _check_replaceable(target: Path, overwrite: bool, kind: OutputKind) -> None:

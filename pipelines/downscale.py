@@ -29,7 +29,7 @@ from rasterio.windows import Window
 from pipelines.checkpoint import missing_bands
 from pipelines.cog import layout
 from pipelines.conserve import CONSERVE_SPREADS, conserve_blocks, spread_smooth
-from pipelines.errors import EmptySceneError, GroklstWarning, InputError, one_run
+from pipelines.errors import EmptySceneError, GroklstWarning, InputError, not_found_error, one_run
 from pipelines.geotiff import (BLOCK, band_key, band_names, bands_without_data, creation_profile, filled_dem,
                                geotiff_output, guidance_names, streaming_gdal_env)
 from pipelines.grids import Grid, PairedGrids, pair_grids, refine_grid
@@ -123,13 +123,16 @@ class SceneReport:
 
 
 def guidance_beside(lst_path: str | os.PathLike[str]) -> Path:
-    """``X_lst.tif`` -> ``X_guidance.tif`` in the same folder (the scene naming convention)."""
+    """``X_lst.tif`` -> ``X_guidance.tif`` in the same folder (the scene naming convention). An
+    LST that is not there is refused as such, not as a naming problem (a typo'd name is both)."""
     p = Path(lst_path)
     if p.is_dir():
         raise InputError(p, "is a directory, expected a GeoTIFF",
                          "SDGSAT-1 product folders are given alone: one scene's TIS and MII folders")
     stem, suffix = p.stem, p.suffix
     if not stem.endswith("_lst"):
+        if not p.exists():
+            raise not_found_error(p)
         raise InputError(
             p,
             "cannot find the guidance: the file name does not end in _lst",
