@@ -67,8 +67,9 @@ def _folder_problem(value: str, separators: tuple[str, ...]) -> Optional[str]:
         return "is empty"
     if value.endswith(separators):
         return "names a folder (it ends in a separator), not the file to write"
-    path = Path(value)
-    if path.is_dir() and not path.is_symlink():
+    # os.path's tests are False where Path's raise (a name too long for its folder: ENAMETOOLONG),
+    # so that the output's own checks refuse such a name with their hint
+    if os.path.isdir(value) and not os.path.islink(value):
         return "is a folder; an output file never replaces a folder"
     return None
 

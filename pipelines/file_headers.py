@@ -22,7 +22,9 @@ def existing_header(path: str | os.PathLike[str], size: int = 8) -> bytes:
     told by its size, unread). A non-empty file that cannot be read is an :class:`InputError`:
     taking it for empty would let ``--overwrite`` replace a file groklst cannot tell is its own."""
     path = Path(path)
-    if path.is_symlink() or not path.is_file() or path.stat().st_size == 0:
+    # os.path's tests, not Path's: they are False where Path's raise (a name too long for its
+    # folder), which the output's own checks then refuse with their hint
+    if os.path.islink(path) or not os.path.isfile(path) or path.stat().st_size == 0:
         return b""
     try:
         with path.open("rb") as file:

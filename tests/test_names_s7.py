@@ -75,3 +75,17 @@ def test_a_missing_input_is_not_found_before_its_name_is_judged(scene: int, caps
     """``typo.TIF`` that does not exist: 'cannot find the guidance: the file name does not end in _lst'."""
     assert run(["downscale", "typo.TIF", "--model", "bicubic"]) == 2
     assert capsys.readouterr().err == "error: typo.TIF: file not found (hint: check the path)\n"
+
+
+@pytest.mark.parametrize("args", [["downscale", "s_lst.tif", "--model", "bicubic"],
+                                  ["guidance", "s_lst.tif", "s_guidance.tif"],
+                                  ["mask", "s_lst.tif", "s_lst.tif"],
+                                  ["coregister", "s_lst.tif", "s_guidance.tif"]], ids=lambda a: a[0])
+def test_a_name_over_the_folders_limit_is_refused_by_its_length_too(scene: int, capsys, args: list[str]) -> None:
+    """Past the folder's own limit (257 bytes) the option's folder test, the output's header check
+    and downscale's early open raised ``File name too long`` (Path's tests raise ENAMETOOLONG)."""
+    name = "o" * (scene - 2) + ".tif"
+    assert run(["-q", *args, "-o", name]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {_refusal(name, scene)}") and "File name too long" not in err
+    assert sorted(os.listdir()) == ["s_guidance.tif", "s_lst.tif"]

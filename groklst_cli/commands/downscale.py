@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from contextlib import ExitStack, closing
@@ -684,7 +685,7 @@ def _unopenable(jobs: list[SceneJob], overwrite: bool) -> dict[SceneJob, SceneRe
     for job in jobs:
         start = time.perf_counter()
         try:
-            if overwrite or not job.output.exists():
+            if overwrite or not os.path.exists(job.output):  # False for a name too long (Path raises)
                 check_geotiff_name(job.output)
                 with ExitStack() as stack:
                     guidance = (job.guidance or guidance_beside(job.lst)) if job.guided else None
