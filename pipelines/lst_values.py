@@ -34,7 +34,7 @@ from numpy.typing import DTypeLike
 from rasterio.enums import ColorInterp
 from rasterio.windows import Window
 
-from pipelines.errors import EmptySceneError, GroklstWarning, InputError, printable_path
+from pipelines.errors import EmptySceneError, GroklstWarning, InputError, printable_path, unmistakable_path
 from pipelines.geotiff import band_scaling, read_stored, refuse_complex, warn_lossy
 from pipelines.percent import percent
 from pipelines.units import KELVIN_OFFSET, Units, detect_units, tagged_fahrenheit, tagged_units, unit_tag
@@ -509,7 +509,8 @@ class Remedy:
         shown = Path(printable_path(path))
         copy = shown.with_name(f"{shown.stem}_masked{shown.suffix}")
         declared = None if nodata is None else declared_nodata(nodata, np.float64 if dtype is None else dtype)
-        return cls(shlex.quote(str(shown)), declared, shlex.quote(str(copy)),
+        # ./-c.tif: a name starting with '-' would be read as an option by gdal_edit.py and groklst mask
+        return cls(shlex.quote(unmistakable_path(shown)), declared, shlex.quote(unmistakable_path(copy)),
                    declared is not None or (dtype is not None and np.dtype(dtype).kind == "f"))
 
     @property

@@ -18,6 +18,7 @@ import copy
 import logging
 import os
 import re
+import shlex
 import socket
 import threading
 import time
@@ -35,7 +36,7 @@ from rasterio.windows import Window
 from pipelines.atomic import (OutputAppeared, OutputExists, atomic_output, check_writable, remove_stale_partials,
                               resolved)
 from pipelines.downscale import DownscaleOptions, SceneReport, downscale_scene, guidance_beside
-from pipelines.errors import EmptySceneError, GroklstWarning, InputError, environment_error
+from pipelines.errors import EmptySceneError, GroklstWarning, InputError, environment_error, unmistakable_path
 from pipelines.geotiff import check_geotiff_name
 from pipelines.grids import Grid, pair_grids
 from pipelines.infer import ModelSource
@@ -290,8 +291,9 @@ def _geotiff_left(job: SceneJob) -> str:
     """What a failed quick look left of the scene's GeoTIFF: kept, with the command that draws
     the PNG from it, or gone (QA: "written and kept" was said of one removed with its folder)."""
     if job.output.exists():
-        return (f"the GeoTIFF {job.output} was written and kept "
-                f"(groklst quicklook {job.output} -o {job.quicklook} draws the PNG)")
+        redraw = f"groklst quicklook {shlex.quote(unmistakable_path(job.output))} -o " \
+                 f"{shlex.quote(unmistakable_path(job.quicklook))}"  # pasted as it is ('o $HOME.tif', -o.tif)
+        return f"the GeoTIFF {job.output} was written and kept ({redraw} draws the PNG)"
     gone = "with its folder" if not job.output.parent.exists() else "after it was written"
     return f"the GeoTIFF {job.output} was removed {gone}: run the scene again"
 

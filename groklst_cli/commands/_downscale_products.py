@@ -3,6 +3,7 @@ into a hidden folder beside the output that is removed when the command ends."""
 
 from __future__ import annotations
 
+import shlex
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -30,7 +31,7 @@ from pipelines.atomic import (
     remove_stale_ingests,
     remove_stale_partials,
 )
-from pipelines.errors import GroklstWarning, InputError
+from pipelines.errors import GroklstWarning, InputError, TypedPath, unmistakable_path
 from pipelines.finished_outputs import finished_png
 from pipelines.raster_names import retrieved_lst_tag, source_tag
 
@@ -197,7 +198,8 @@ def skipped_quicklook(report: SceneReport, png: Optional[Path]) -> SceneReport:
     it) makes the scene an error, as a cut-short output does, and is left as it is too."""
     if report.status != "skipped" or png is None:
         return report
-    shown, redraw = typed_quicklook(png), f"groklst quicklook {typed_output(report.output)} -o {typed_quicklook(png)}"
+    shown = typed_quicklook(png)
+    redraw = f"groklst quicklook {_shell_word(typed_output(report.output))} -o {_shell_word(shown)}"
     if not png.exists():
         warn(f"{shown}: not drawn, as the scene was skipped (--skip-existing); {redraw} draws it")
         report.extra["quicklook"] = None
@@ -211,6 +213,12 @@ def skipped_quicklook(report: SceneReport, png: Optional[Path]) -> SceneReport:
     warn(f"{shown}: is no PNG (left as it is), and none was drawn, as the scene was skipped (--skip-existing)")
     report.extra["quicklook"] = None
     return report
+
+
+def _shell_word(typed: str) -> str:
+    """A name as typed, as a pasted command takes it: quoted (``'out $HOME.tif'``), and ``./-x.tif``
+    for one starting with '-', which the command would read as an option."""
+    return shlex.quote(unmistakable_path(TypedPath(typed)))
 
 
 def end_if_failed(report: SceneReport) -> None:
