@@ -511,7 +511,7 @@ def _raster_name(path: str | os.PathLike[str]) -> str:
     ``LST.tif``)."""
     if not os.path.lexists(path):
         return f"{str(path).removeprefix('the ').upper()}.tif"
-    return shlex.quote(str(path) if not str(path).startswith("-") else f"./{path}")
+    return _shell_word(path)
 
 
 def _in_degrees(bounds: Bounds) -> bool:
