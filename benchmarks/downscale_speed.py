@@ -194,7 +194,7 @@ def main() -> None:
           "minor page faults are the process's own (wait4); diff = max |output - plain| in K")
     gpu = args.device.startswith("cuda")
     print(f"{'path':<9}{'output':>11}{'wall s':>9}{'Mpx/s':>8}{'user s':>9}{'sys s':>8}"
-          f"{'sys/user':>9}{'minflt':>10}{'RSS MiB':>9}" + (f"{'GPU MiB':>9}" if gpu else "")
+          f"{'sys/user':>9}{'minor faults':>14}{'peak RSS MiB':>14}" + (f"{'peak GPU MiB':>14}" if gpu else "")
           + f"{'diff K':>10}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -218,8 +218,8 @@ def main() -> None:
                         if path not in ("plain", "bicubic") and reference.exists() else f"{'-':>10}")
                 print(f"{path:<9}{f'{size}x{size}':>11}{r.seconds:>9.1f}{size * size / 1e6 / r.seconds:>8.3f}"
                       f"{r.user:>9.1f}{r.system:>8.1f}{r.system / max(r.user, 1e-9):>9.0%}"
-                      f"{r.minor_faults:>10}{r.peak_rss_mib:>9.0f}"
-                      + (f"{r.peak_gpu_mib or 0:>9.0f}" if gpu else "") + diff)
+                      f"{r.minor_faults:>14}{r.peak_rss_mib:>14.0f}"
+                      + (f"{r.peak_gpu_mib or 0:>14.0f}" if gpu else "") + diff)
             summary = []
             if "plain" in runs and "fast" in runs:
                 summary.append(f"fast is {runs['plain'].seconds / runs['fast'].seconds:.2f}x plain")

@@ -71,7 +71,8 @@ def run(size: int, scale: int, bands: int, seed: int) -> dict[str, object]:
         start = time.perf_counter()
         fitted = fit_scene(lst, guidance, FitOptions(seed=seed))
         fit_seconds = time.perf_counter() - start
-        print(describe(fitted), file=sys.stderr)
+        for line in describe(fitted):
+            print(line, file=sys.stderr)
         start = time.perf_counter()
         downscale_scene(lst, folder / "fitted.tif", ModelSource(fitted=fitted.predictor),
                         guidance_path=guidance, options=DownscaleOptions())

@@ -12,6 +12,8 @@ such a mask), uint16 with nodata 0 and no mask (GDAL warps it; no value check, i
 hold inf), and float32 reflectances with no mask (GDAL warps it; its values are checked for inf).
 
 Usage: python benchmarks/guidance_memory.py [--width 600] [--heights 300,1200,2400] [--masked 1950,3900]
+Each --masked size must be at least 330 px: the mask covers the source's first 300 m block and the
+LST spans whole 30 m pixels, so a smaller source has no valid pixel under the LST.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -81,13 +84,15 @@ def make_scene(folder: Path, width: int, height: int) -> list[str]:
     return [str(lst), f"swir={swir}", f"dem={dem}", "--categorical", f"landcover={landcover}"]
 
 
+MASK_BLOCK = 300  # m (= px at 1 m) of a masked block in write_source
+MIN_MASKED = MASK_BLOCK + 30  # px: the LST (whole 30 m pixels) must reach past the first masked block
 SOURCE_KINDS = {"uint16, mask": ("uint16", True), "uint16": ("uint16", False), "float32": ("float32", False)}
 
 
 def write_source(path: Path, size: int, dtype: str = "uint16", masked: bool = True) -> None:
     """A 1 m, 4-band source of ``size`` x ``size`` px at (X0, Y0): uint16 DNs with nodata 0 (held
     by some pixels), or float32 reflectances (DN / 10000, no nodata); with ``masked``, an internal
-    mask that says nodata in one 300 m block of 7."""
+    mask that says nodata in one 300 m block of 7 (the first among them)."""
     profile = {"driver": "GTiff", "width": size, "height": size, "count": 4, "dtype": dtype, "crs": UTM,
                "transform": Affine(1, 0, X0, 0, -1, Y0), "nodata": 0 if dtype == "uint16" else None,
                "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "deflate"}
@@ -100,8 +105,8 @@ def write_source(path: Path, size: int, dtype: str = "uint16", masked: bool = Tr
             data[:, (cols + rows) % 997 < 5] = 0
             dst.write(data if dtype == "uint16" else (data / 10000).astype(dtype), window=window)
             if masked:
-                dst.write_mask(np.where((cols // 300 + rows // 300) % 7 == 0, 0, 255).astype("uint8"),
-                               window=window)
+                blocks = cols // MASK_BLOCK + rows // MASK_BLOCK
+                dst.write_mask(np.where(blocks % 7 == 0, 0, 255).astype("uint8"), window=window)
 
 
 def run_guidance(args: list[str]) -> tuple[float, float]:
@@ -110,9 +115,13 @@ def run_guidance(args: list[str]) -> tuple[float, float]:
     proc = subprocess.run([sys.executable, "-c", _RUNNER, "-q", "guidance", *args, "--scale", "3"],
                           capture_output=True, text=True, cwd=ROOT)
     seconds = time.perf_counter() - start
-    info = json.loads(proc.stderr.strip().splitlines()[-1])
+    lines = proc.stderr.strip().splitlines()
+    info = json.loads(lines[-1]) if proc.returncode == 0 and lines else {"status": proc.returncode}
     if info["status"] != 0:
-        raise RuntimeError(proc.stderr)
+        said = next((line for line in reversed(lines) if line.startswith("error:")),
+                    lines[-1] if lines else "no message")
+        sys.exit(f"guidance_memory.py: groklst guidance failed (status {info['status']}): {said}; "
+                 "hint: groklst refused the benchmark's generated scene; check the sizes against --help")
     return seconds, info["peak_rss_mib"]
 
 
@@ -135,17 +144,49 @@ def source_table(sizes: list[int], tmp: Path) -> None:
             path.unlink()
 
 
-def main() -> None:
+def positive_int(text: str) -> int:
+    """An integer of at least 1 (argparse type): 0 or fewer pixels make no raster to write."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def int_list(minimum: int, why: str) -> Callable[[str], list[int]]:
+    """An argparse type for comma-separated integers of at least ``minimum`` (``why`` says why)."""
+    def parse(text: str) -> list[int]:
+        values = [positive_int(part.strip()) for part in text.split(",")]
+        small = [v for v in values if v < minimum]
+        if small:
+            raise argparse.ArgumentTypeError(f"{', '.join(map(str, small))} below {minimum}: {why}")
+        return values
+    return parse
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line; bad sizes are refused here (exit 2), before any scene is written."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--width", type=int, default=600, help="LST pixels across")
-    parser.add_argument("--heights", default="300,1200,2400", help="LST rows, comma-separated")
-    parser.add_argument("--masked", default="1950,3900", help="1 m source sizes (px) of the second table, comma-separated")
-    args = parser.parse_args()
+    parser.add_argument("--width", type=positive_int, default=600, help="LST pixels across")
+    parser.add_argument("--heights", type=int_list(1, "a raster needs a row"), default="300,1200,2400",
+                        help="LST rows, comma-separated")
+    parser.add_argument("--masked", default="1950,3900",
+                        type=int_list(MIN_MASKED, f"the source's first {MASK_BLOCK} m block is masked, so "
+                                      f"the 30 m LST over it has no valid pixel; use {MIN_MASKED} or more"),
+                        help=f"1 m source sizes (px) of the second table, comma-separated, each at least "
+                             f"{MIN_MASKED} (the first {MASK_BLOCK} m block is masked)")
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
     print("# groklst guidance at x3: 20 m raster + 10 m class map (4 fractions) + EPSG:4326 DEM,"
           " one process per size")
     print(f"{'LST px':>12}{'guidance px':>14}{'seconds':>10}{'peak RSS MiB':>14}")
     with tempfile.TemporaryDirectory() as tmp:
-        for height in (int(h) for h in args.heights.split(",")):
+        for height in args.heights:
             folder = Path(tmp) / f"h{height}"
             folder.mkdir()
             sources = make_scene(folder, args.width, height)
@@ -154,7 +195,7 @@ def main() -> None:
             print(f"{lst_px:>12}{fine_px:>14}{seconds:>10.1f}{peak:>14.0f}", flush=True)
             for path in folder.iterdir():
                 path.unlink()
-        source_table([int(n) for n in args.masked.split(",")], Path(tmp))
+        source_table(args.masked, Path(tmp))
 
 
 if __name__ == "__main__":
