@@ -117,7 +117,7 @@ class UnknownModelError(KeyError, ValueError):
     (a plain ``KeyError`` prints the repr of its message, quotes and escapes included)."""
 
     def __str__(self) -> str:
-        return str(self.args[0])
+        return str(self.args[0]) if self.args else ""
 
 
 def get_spec(name: str) -> ModelSpec:

@@ -507,10 +507,11 @@ def unrelated_crs_error(path: str | os.PathLike[str], crs: CRS, other_path: str 
 
 
 def _raster_name(path: str | os.PathLike[str]) -> str:
-    """``path`` as a shell command takes it, or a placeholder where it names no file (``the LST``:
-    ``LST.tif``)."""
-    if not os.path.lexists(path):
-        return f"{str(path).removeprefix('the ').upper()}.tif"
+    """``path`` as a shell command takes it (a GDAL name such as ``/vsizip/s.zip/x.tif`` as
+    given), or a placeholder where it is a role, not a name (``the LST``: ``LST.tif``)."""
+    text = os.fspath(path)
+    if text.startswith("the ") and not os.path.lexists(text):
+        return f"{text.removeprefix('the ').upper()}.tif"
     return _shell_word(path)
 
 

@@ -58,3 +58,11 @@ def test_a_crs_known_only_by_its_role_gets_a_placeholder_file() -> None:
 def test_a_crs_with_a_code_is_still_named_by_it(tmp_path: Path) -> None:
     error = unrelated_crs_error(str(tmp_path / "g.tif"), LOCAL, "lst.tif", CRS.from_epsg(32632))
     assert f"gdal_edit.py -a_srs EPSG:32632 {shlex.quote(str(tmp_path / 'g.tif'))}" in str(error)
+
+
+@pytest.mark.parametrize("name", ["/vsizip/s.zip/x_lst.tif", "NETCDF:era5.nc:lst"])
+def test_a_gdal_name_is_kept_as_given_in_the_command(name: str) -> None:
+    """Review R3: a GDAL name is no local file, and was turned into a role's placeholder
+    (``/VSIZIP/S.ZIP/X_LST.TIF.tif``), which gdalsrsinfo cannot read."""
+    error = unrelated_crs_error("g.tif", LOCAL, name, CUSTOM)
+    assert f"gdalsrsinfo -o wkt {shlex.quote(name)} > crs.wkt, then" in str(error)

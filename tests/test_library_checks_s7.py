@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from models.registry import build_model, get_spec
+from models.registry import UnknownModelError, build_model, get_spec
 from pipelines.degrade import block_mean, degrade
 from pipelines.downscale import DownscaleOptions, downscale_scene
 from pipelines.errors import InputError
@@ -70,6 +70,7 @@ def test_an_unknown_model_is_a_value_error_that_prints_plainly():
     assert "mocolsk-lite" in text.split("; known models: ")[1].split(", ")
     with pytest.raises(KeyError):  # what existing callers catch
         get_spec("nosuch")
+    assert str(UnknownModelError()) == ""  # review R3: made without a message it raised IndexError
 
 
 def test_degrade_documents_its_defaults_which_stay_area_in_kelvin():
