@@ -594,7 +594,8 @@ def band_scaling(src: rasterio.DatasetReader, bands: Iterable[int],
         offset = float(src.offsets[band - 1]) if src.offsets else 0.0
         if scale == 0 or not (math.isfinite(scale) and math.isfinite(offset)):
             raise InputError(path, f"band {band} declares scale {scale:g} and offset {offset:g}, which "
-                             "give no values", "fix the metadata, e.g. gdal_edit.py -scale 1 -offset 0 FILE")
+                             "give no values", "fix the metadata, e.g. gdal_edit.py -scale 1 -offset 0 "
+                             f"{shlex.quote(unmistakable_path(path))}")
         scaling.append((scale, offset))
     return scaling
 

@@ -35,7 +35,7 @@ from rasterio.enums import ColorInterp
 from rasterio.windows import Window
 
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError, printable_path, unmistakable_path
-from pipelines.geotiff import band_scaling, read_stored, refuse_complex, warn_lossy
+from pipelines.geotiff import read_stored, refuse_complex, warn_lossy
 from pipelines.percent import percent
 from pipelines.units import KELVIN_OFFSET, Units, detect_units, tagged_fahrenheit, tagged_units, unit_tag
 
@@ -113,18 +113,21 @@ def implausible_kelvin(values: np.ndarray) -> tuple[int, float, float] | None:
 
 
 def linear(src: rasterio.DatasetReader, decoding: LstDecoding, band: int = 1, *,
-           path: str | os.PathLike[str] | None = None) -> tuple[float, float]:
+           path: str | os.PathLike[str] | None = None, remedy: Remedy | None = None) -> tuple[float, float]:
     """The (scale, offset) that turn ``band``'s stored values into temperatures: the declared
     ones, else the file's metadata. Each declared part overrides the file's, so only a part that
     is used is refused as :func:`~pipelines.geotiff.band_scaling` refuses it (a scale of 0, a
-    non-finite one, naming ``path``, by default the dataset's name): ``--scale-factor 1`` on a
-    file declaring scale NaN was refused for the scale it replaced."""
+    non-finite one, naming ``path``, by default the dataset's name), with ``remedy``'s hint (by
+    default the LST options', which override the metadata): ``--scale-factor 1`` on a file
+    declaring scale NaN was refused for the scale it replaced, and told only of gdal_edit.py."""
     file_scale = float(src.scales[band - 1]) if src.scales else 1.0
     file_offset = float(src.offsets[band - 1]) if src.offsets else 0.0
     scale = float(decoding.scale_factor) if decoding.scale_factor is not None else file_scale
     offset = float(decoding.offset) if decoding.offset is not None else file_offset
     if scale == 0 or not (math.isfinite(scale) and math.isfinite(offset)):  # the file's part: the user's are checked
-        band_scaling(src, [band], src.name if path is None else path)
+        named = src.name if path is None else path
+        raise InputError(named, f"band {band} declares scale {file_scale:g} and offset {file_offset:g}, which give "
+                                "no values", (remedy or Remedy()).file_scaling(named))
     return scale, offset
 
 
@@ -279,7 +282,7 @@ def scan(src: rasterio.DatasetReader, window: Window, decoding: LstDecoding,
     step = max(1, total // _SAMPLE)
     valid, low, high, parts, seen = 0, np.inf, -np.inf, [], 0
     stored_low, stored_high, overflowed = np.inf, -np.inf, 0
-    scale, offset = linear(src, decoding, band, path=path)
+    scale, offset = linear(src, decoding, band, path=path, remedy=remedy)
     extremes = dict.fromkeys(type_extremes(src.dtypes[band - 1]), 0)
     for top in range(0, int(window.height), _STRIP_ROWS):
         rows = min(_STRIP_ROWS, int(window.height) - top)

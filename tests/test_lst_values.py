@@ -245,7 +245,8 @@ def test_lst_scale_offset_metadata_that_gives_no_values_is_refused(
     assert run(command) == 2
     assert capsys.readouterr().err.strip() == (
         f"error: {lst}: band 1 declares scale {scale:g} and offset {offset:g}, which give no values "
-        "(hint: fix the metadata, e.g. gdal_edit.py -scale 1 -offset 0 FILE)")
+        f"(hint: declare your product's scale and offset in the file: gdal_edit.py -scale F -offset O {lst}, "
+        "or override the file's for a run: pass your product's --scale-factor and --offset)")
     assert run([*command, "--scale-factor", "1", "--offset", "0"]) == 0
     with rasterio.open(out) as src:
         assert np.allclose(src.read(1), 300.0, atol=1e-3)

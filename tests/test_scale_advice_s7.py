@@ -155,3 +155,21 @@ def test_a_compare_candidates_absurd_scale_is_hinted_at_its_file_only(tmp_path: 
     assert f"error: {candidate}: " in err and "overflow to infinity" in err
     assert err.endswith(f"(hint: declare your product's scale and offset in the file: gdal_edit.py -scale F "
                         f"-offset O {candidate})\n") and "--scale-factor" not in err
+
+
+def test_a_nan_file_scale_is_hinted_at_its_file_and_at_the_option_that_overrides_it(tmp_path: Path, capsys) -> None:
+    """Review R2: a NaN scale's refusal named only ``gdal_edit.py ... FILE`` (a literal FILE), not the
+    file nor the --scale-factor that overrides it; compare's candidate (no options) gets its file only."""
+    reference = _scene(tmp_path, "r")
+    candidate = _scene(tmp_path, "c")
+    with rasterio.open(candidate) as src:
+        kelvin = src.read(1)
+    _rewrite(candidate, kelvin, scale=float("nan"))
+    assert _downscale(candidate, tmp_path / "out.tif", "--offset", "0") == 2
+    assert _one_line(capsys) == (
+        f"error: {candidate}: band 1 declares scale nan and offset 0, which give no values (hint: declare your "
+        f"product's scale and offset in the file: gdal_edit.py -scale F -offset O {candidate}, or override the "
+        "file's for a run: pass your product's --scale-factor and --offset)\n")
+    assert run(["-q", "compare", str(reference), str(candidate)]) == 2
+    assert _one_line(capsys).endswith(
+        f"(hint: declare your product's scale and offset in the file: gdal_edit.py -scale F -offset O {candidate})\n")
