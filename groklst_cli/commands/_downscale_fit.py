@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,6 +72,9 @@ def build_fit_options(model: Optional[str], checkpoint: Optional[str], dask_sche
         raise InputError("--fit", f"fits one scene at a time but {len(jobs)} inputs were given")
     if fallback not in FALLBACKS:
         raise InputError("--fallback", f"unknown fallback {fallback!r}", "use none or bicubic")
+    if seconds is not None and not math.isfinite(seconds):  # typer's min=0.1 refuses NaN, not inf
+        raise InputError("--fit-seconds", f"{str(seconds)!r} is not finite",
+                         "give the cap in seconds, e.g. --fit-seconds 600, or drop --fit-seconds for none")
     names = tuple(n.strip().lower() for n in candidates.split(",") if n.strip())
     return FitOptions(model=model, candidates=names, iters=iters, seconds=seconds, lr=lr,
                       degradation=degradation, units=units, seed=seed, device=device,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shlex
 import signal
@@ -112,10 +113,16 @@ CONFIG_HINT = "name a TOML or YAML file, or drop --config"
 
 
 def _config_file(value: str) -> str:
-    """``--config`` as typed, a folder refused as such: the reader said ``adir: config file not found``."""
+    """``--config`` as typed, a folder refused as such: the reader said ``adir: config file not found``;
+    and a missing one that reads like an option (``--config --resume``: the file's name left out)
+    with the hint the other file options give for a name starting with '-'."""
     if Path(value).is_dir():
         state.refuse(value, InputError(TypedPath(value), "is a folder, not a config file",
                                        f"name a TOML or YAML file, e.g. --config {Path(value, 'train.toml')}, or drop --config"))
+    elif value.startswith("-") and not Path(value).exists():
+        state.refuse(value, InputError(TypedPath(value), "config file not found",
+                                       f"give the file's name after --config: {value} reads like an option; "
+                                       f"./{value} names a file literally called {value}"))
     return value
 
 
@@ -454,8 +461,9 @@ def train_cmd(
     state.working_on(dataset, out)  # as typed (``./ds/``): messages and --json lines name them so
     if resume and overwrite:
         raise InputError("--resume", "give --resume or --overwrite, not both")
-    if max_seconds is not None and not max_seconds > 0:
-        raise InputError("--max-seconds", f"must be a positive number of seconds, not {max_seconds:g}")
+    if max_seconds is not None and not 0 < max_seconds < math.inf:  # inf: as --fit-seconds and --threads
+        raise InputError("--max-seconds", f"must be a positive number of seconds, not {max_seconds:g}",
+                         "drop --max-seconds for no time limit" if max_seconds == math.inf else None)
     stop = _StopPoint(resume=resume, max_seconds=max_seconds, command_start=_command_start(ctx))
     with _interrupt_reported(dataset, out, stop, as_json):
         given = _typed(ctx, {"model": model, "scale": scale, "iters": iters, "batch_size": batch_size,
