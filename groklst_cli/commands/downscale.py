@@ -277,12 +277,10 @@ def _grid_scale(job: SceneJob) -> Optional[int]:
 
 def _execution(precision: str, compile_model: bool, plain: bool, interpolator: Optional[str]):
     """How a network runs; ``interpolator`` (the --model that runs none, if any) refuses the
-    options that shape it (:func:`_refuse_network_options`)."""
-    from pipelines.devices import PRECISIONS
+    options that shape it (:func:`_refuse_network_options`); an unknown ``precision`` was refused
+    as the options were read (:mod:`groklst_cli.choices`)."""
     from pipelines.infer import Execution
 
-    if precision not in PRECISIONS:
-        raise InputError("--precision", f"unknown precision {precision!r}", f"use one of {', '.join(PRECISIONS)}")
     if interpolator is not None:
         _refuse_network_options(precision, compile_model,
                                 f"--model {interpolator}, a non-learned interpolator that runs no network",
