@@ -6,7 +6,7 @@ import errno
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from os import PathLike
@@ -194,17 +194,24 @@ _SAID: ContextVar[set[str] | None] = ContextVar("groklst_said", default=None)
 
 
 @contextmanager
-def one_run() -> Iterator[None]:
+def one_run(said: Iterable[str] = ()) -> Iterator[None]:
     """The scope of a run for :func:`first_time`: a CLI command (``groklst_cli.app``), one scene
-    (``pipelines.downscale.downscale_scene``, also on a dask worker's thread). A run starts with
-    what the run around it has said (a command's checks of a scene's files before the scene), and
-    what it says is its own: each scene of a batch says a shared guidance's warning (its --json line
-    holds it), which the CLI shows once."""
-    token = _SAID.set(set(_SAID.get() or ()))
+    (``pipelines.scenes.run_job``, ``pipelines.downscale.downscale_scene``, also on a dask
+    worker's thread). A run starts with what the run around it has said (a command's checks of a
+    scene's files before the scene) and ``said`` (what the client said before a scene it sent to
+    a dask worker: not said twice), and what it says is its own: each scene of a batch says a
+    shared guidance's warning (its --json line holds it), which the CLI shows once."""
+    token = _SAID.set({*(_SAID.get() or ()), *said})
     try:
         yield
     finally:
         _SAID.reset(token)
+
+
+def said_so_far() -> frozenset[str]:
+    """What the run in this context has said (:func:`first_time`'s keys), for a run elsewhere
+    (a dask worker's scene) to start with (:func:`one_run`)."""
+    return frozenset(_SAID.get() or ())
 
 
 def first_time(key: str) -> bool:

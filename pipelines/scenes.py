@@ -36,7 +36,8 @@ from rasterio.windows import Window
 from pipelines.atomic import (OutputAppeared, OutputExists, atomic_output, check_writable, remove_stale_partials,
                               resolved)
 from pipelines.downscale import DownscaleOptions, SceneReport, downscale_scene, guidance_beside
-from pipelines.errors import EmptySceneError, GroklstWarning, InputError, environment_error, unmistakable_path
+from pipelines.errors import (EmptySceneError, GroklstWarning, InputError, environment_error, one_run, said_so_far,
+                             unmistakable_path)
 from pipelines.geotiff import check_geotiff_name
 from pipelines.grids import Grid, pair_grids
 from pipelines.infer import ModelSource
@@ -140,53 +141,56 @@ def run_job(
     that cannot be drawn makes a written scene ``error`` or ``failed`` (:func:`_with_quicklook`).
     ``on_grid`` gets a line on each grid decision (the alignment, the output grid).
     ``stopped`` is asked before any work, every :data:`STOP_POLL_S` on progress, and right
-    before the finished output is renamed into place.
+    before the finished output is renamed into place. The job is one run
+    (:func:`~pipelines.errors.one_run`): a thing said of a file in its checks (``--align``'s header
+    check, the LST's coverage) is said once, and by every job of a batch (a shared guidance's).
     """
-    start = time.perf_counter()
-    if stopped is not None and stopped():
-        return _ended(job, start, "stopped")
-    try:
-        if skip_existing and finished_output(job.output):
-            remove_stale_partials(job.output)  # a killed run's, a day old: as writing it would
-            return _ended(job, start, "skipped")
-    except InputError as exc:
-        return _ended(job, start, "error", str(exc))
-    try:
-        check_geotiff_name(job.output)
-        check_writable(job.output, options.overwrite, inputs=job.inputs())
-        if job.align:  # what the headers refuse, before minutes of warping a copy for the same error
-            check_before_aligning(job.lst, job.guidance, source, options)
-        with ExitStack() as stack:
-            output = job.output
-            if stopped is not None:
-                output = stack.enter_context(_published_unless_stopped(job, source, options, stopped))
-                on_progress = _checking(on_progress, stopped)
-            guidance = job.guidance
-            if job.align:
-                aligned = stack.enter_context(aligned_guidance(job.lst, job.guidance, job.output, source.scale))
-                if on_grid:
-                    on_grid(aligned.description)
-                guidance, options = aligned.path, replace(options, tags={**options.tags, **aligned.tags})
-            report = downscale_scene(
-                job.lst, output, source, guidance_path=guidance, options=options,
-                on_progress=on_progress, on_grid=on_grid,
-            )
-            report.output = str(job.output)
-            if job.guided:
-                _note_lst_coverage(report, job, guidance or guidance_beside(job.lst), source, options)
-        report.seconds = _seconds_since(start)  # with the alignment
-        return _with_quicklook(report, job, options.overwrite, debug)
-    except SceneStopped:
-        return _ended(job, start, "stopped")
-    except EmptySceneError as exc:
-        return _ended(job, start, "empty", str(exc))
-    except OutputAppeared as exc:  # another run of the scene finished first; its output is kept
-        return _ended(job, start, "skipped") if skip_existing else _ended(job, start, "error", str(exc))
-    except OutputExists as exc:  # ... or finished it between the first look and the write
-        return _ended(job, start, "skipped") if finished_meanwhile(job.output, skip_existing) \
-            else _ended(job, start, "error", str(exc))
-    except Exception as exc:  # noqa: BLE001 - reported per scene; the run goes on
-        return _ended(job, start, *_failure(exc, job.output, debug))
+    with one_run():
+        start = time.perf_counter()
+        if stopped is not None and stopped():
+            return _ended(job, start, "stopped")
+        try:
+            if skip_existing and finished_output(job.output):
+                remove_stale_partials(job.output)  # a killed run's, a day old: as writing it would
+                return _ended(job, start, "skipped")
+        except InputError as exc:
+            return _ended(job, start, "error", str(exc))
+        try:
+            check_geotiff_name(job.output)
+            check_writable(job.output, options.overwrite, inputs=job.inputs())
+            if job.align:  # what the headers refuse, before minutes of warping a copy for the same error
+                check_before_aligning(job.lst, job.guidance, source, options)
+            with ExitStack() as stack:
+                output = job.output
+                if stopped is not None:
+                    output = stack.enter_context(_published_unless_stopped(job, source, options, stopped))
+                    on_progress = _checking(on_progress, stopped)
+                guidance = job.guidance
+                if job.align:
+                    aligned = stack.enter_context(aligned_guidance(job.lst, job.guidance, job.output, source.scale))
+                    if on_grid:
+                        on_grid(aligned.description)
+                    guidance, options = aligned.path, replace(options, tags={**options.tags, **aligned.tags})
+                report = downscale_scene(
+                    job.lst, output, source, guidance_path=guidance, options=options,
+                    on_progress=on_progress, on_grid=on_grid,
+                )
+                report.output = str(job.output)
+                if job.guided:
+                    _note_lst_coverage(report, job, guidance or guidance_beside(job.lst), source, options)
+            report.seconds = _seconds_since(start)  # with the alignment
+            return _with_quicklook(report, job, options.overwrite, debug)
+        except SceneStopped:
+            return _ended(job, start, "stopped")
+        except EmptySceneError as exc:
+            return _ended(job, start, "empty", str(exc))
+        except OutputAppeared as exc:  # another run of the scene finished first; its output is kept
+            return _ended(job, start, "skipped") if skip_existing else _ended(job, start, "error", str(exc))
+        except OutputExists as exc:  # ... or finished it between the first look and the write
+            return _ended(job, start, "skipped") if finished_meanwhile(job.output, skip_existing) \
+                else _ended(job, start, "error", str(exc))
+        except Exception as exc:  # noqa: BLE001 - reported per scene; the run goes on
+            return _ended(job, start, *_failure(exc, job.output, debug))
 
 
 def _note_lst_coverage(report: SceneReport, job: SceneJob, guidance: Path, source: ModelSource,
@@ -434,8 +438,10 @@ def run_dask(
 
     stop = Event(f"groklst-stop-{uuid.uuid4().hex}", client=client)
     sent_at = time.perf_counter()
+    said = said_so_far()  # the client's header checks of the scenes' files: not said again on a worker
     futures = {
-        client.submit(_scene_task, job, source, options, stop.name, skip_existing, pure=False): i
+        client.submit(_scene_task, job, source, options, stop.name, skip_existing,
+                      _said_as_sent(said, jobs[i], job), pure=False): i
         for i, job in enumerate(sent)
     }
     pending = set(futures)
@@ -520,13 +526,24 @@ def _warn_again(caught: list[_Caught], given: SceneJob, sent: SceneJob, registry
                                warning.filename, warning.lineno, registry=registry)
 
 
+def _said_as_sent(said: frozenset[str], given: SceneJob, sent: SceneJob) -> frozenset[str]:
+    """What the client said (:func:`~pipelines.errors.said_so_far`), each thing said of one of
+    the scene's files (its key ends with the file's name, ``lossy x_lst.tif``) named as the
+    worker opens the file (``sent``'s absolute path)."""
+    renamed = {f" {typed}": f" {absolute}" for typed, absolute in zip(given.inputs(), sent.inputs())
+               if typed != absolute}
+    return frozenset(next((key[:-len(typed)] + absolute for typed, absolute in renamed.items()
+                           if key.endswith(typed)), key) for key in said)
+
+
 def _scene_task(job: SceneJob, source: ModelSource, options: DownscaleOptions, stop: str,
-                skip_existing: bool) -> tuple[SceneReport, list[_Caught]]:
+                skip_existing: bool, said: frozenset[str] = frozenset()) -> tuple[SceneReport, list[_Caught]]:
     """One scene on a dask worker, with the warnings it raised (a worker's warnings go to its
     own log, which the user does not see); it stops when the run's event ``stop`` is set or
-    the scheduler cancelled it. An ``--align`` copy made here is named as its guidance in both
-    (only this process knows the copy's name)."""
-    with _warnings_kept() as caught:
+    the scheduler cancelled it. It starts with what the client ``said`` (a JPEG LST's warning
+    from the client's header check: said once, as a local run says it). An ``--align`` copy made
+    here is named as its guidance in both (only this process knows the copy's name)."""
+    with _warnings_kept() as caught, one_run(said):
         report = run_job(job, source, options, skip_existing=skip_existing, stopped=_RunStopped(stop))
     error = report.error and named_as_guidance(report.error)
     return replace(report, error=error), [replace(c, text=named_as_guidance(c.text)) for c in caught]

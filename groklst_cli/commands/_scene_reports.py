@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
 import typer
@@ -16,7 +16,7 @@ from rich.markup import escape
 from groklst_cli.console import err, info, result, result_path, state, warn
 from groklst_cli.interrupts import signals_wait
 from pipelines import strict_json
-from pipelines.errors import escape_control_characters, printable_path
+from pipelines.errors import escape_control_characters, printable_path, unmistakable_path
 
 if TYPE_CHECKING:
     from pipelines.downscale import SceneReport
@@ -95,25 +95,67 @@ def say(report: SceneReport, as_json: bool) -> None:
     The stderr line is written even when stdout's reader went away (``| head``), and the
     outcome is kept in ``state.outcomes``: a run stopped by that still says a scene's error and
     exits with its status (``groklst_cli.app.run``)."""
-    report = _as_typed(replace(report, input=state.named(report.input),
-                               error=state.named(report.error) if report.error else report.error))
+    report = replace(report, input=state.named(report.input),
+                     error=state.named(report.error) if report.error else report.error)
+    warned = _line_warnings(report.input, _held())
+    report = _as_typed(report)
     state.outcomes.append(report.status)
     try:
-        _say_result(report, as_json)
+        _say_result(report, as_json, warned)
     finally:
         _say_how_it_went(report)
         state.scene_said()
 
 
-def _say_result(report: SceneReport, as_json: bool) -> None:
-    """The scene's line on stdout: its JSON object (with the warnings said for it: the run's own
-    and the scene's), or the output's path when it was written."""
+# the warnings held by the command whose scene outcomes are this list (:func:`_held`)
+_held_by: ContextVar[tuple[list[str], list[str]] | None] = ContextVar("held_warnings", default=None)
+
+
+def _held() -> list[str]:
+    """The warnings said before the command's first scene line that name one of its inputs,
+    held from the first line on: each goes on the line of the scene it names. Before the
+    scenes, the command checks the first scenes' LSTs (a JPEG LST is warned of there, and its
+    scene, also on a dask worker, does not say it again), and a cluster's first line is that of
+    whichever scene finished first, a local run's that of a scene the check refused."""
+    held = _held_by.get()
+    if held is None or held[0] is not state.outcomes:  # another command's (tests run many)
+        held = (state.outcomes, _naming_inputs(state.warned[state.scene_warnings_from:]))
+        _held_by.set(held)
+    return held[1]
+
+
+def _naming_inputs(warned: list[str]) -> list[str]:
+    """Those of ``warned`` that name one of the run's inputs (:class:`TypedNames`)."""
+    typed = _typed.get()
+    inputs = () if typed is None else typed.names
+    return [text for text in warned if any(_names(text, path) for path in inputs)]
+
+
+def _line_warnings(scene: str, held: Sequence[str]) -> list[str]:
+    """The warnings said for the scene ``scene`` (the run's own and the scene's,
+    ``state.scene_warnings``), with of those ``held`` only the ones naming ``scene``."""
+    warned = state.scene_warnings()
+    if not held:
+        return warned
+    return list(dict.fromkeys([text for text in warned if text not in held] +
+                              [text for text in held if _names(text, scene)]))
+
+
+def _names(text: str, path: str) -> bool:
+    """Whether the warning ``text`` is about the file ``path`` (it starts with its name, as
+    groklst's warnings about a file do)."""
+    return any(text.startswith(f"{form}: ") for form in {printable_path(path), unmistakable_path(PurePath(path))})
+
+
+def _say_result(report: SceneReport, as_json: bool, warned: list[str]) -> None:
+    """The scene's line on stdout: its JSON object (with ``warned``, the warnings said for it),
+    or the output's path when it was written."""
     if as_json:
         keys = ("input", "output", "status", "seconds", "megapixels", "error", "grid", "units",
                 "tiles", "tiles_skipped", "valid_fraction", "hole_margin")
         data = asdict(report)
         line = {k: data[k] for k in keys}
-        line["warnings"] = state.scene_warnings()
+        line["warnings"] = warned
         for key in ("fit", "save_checkpoint", "lst_covered_fraction"):
             if key in report.extra:
                 line[key] = report.extra[key]
