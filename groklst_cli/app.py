@@ -42,7 +42,8 @@ try:  # given back also when an import fails (groklst imported by a notebook or 
     from groklst_cli.commands._scene_reports import failure_status  # noqa: E402
     from groklst_cli.commands.train import COMMAND_START, StoppedAfterItsEnd  # noqa: E402
     from groklst_cli.console import err, printable, result, state, warn, warnings_said  # noqa: E402
-    from groklst_cli.interrupts import Terminated, received, stopping_signals_raise  # noqa: E402
+    from groklst_cli.interrupts import (  # noqa: E402
+        Terminated, process_ends_with_the_run, received, stopping_signals_raise)
     from groklst_cli.native_stderr import native_stderr_hidden  # noqa: E402
     from pipelines import strict_json  # noqa: E402
     from pipelines.allocator import keep_freed_memory  # noqa: E402
@@ -541,6 +542,7 @@ def _stderr_to_devnull() -> None:
 def main() -> None:
     """Console-script entry point."""
     keep_freed_memory()
+    process_ends_with_the_run()
     if sys.stdout is None:
         sys.stdout = _ClosedStdout()
     if sys.stderr is None:

@@ -14,7 +14,8 @@ it would kill the caller, stop its next run, or be lost with the process.
 
 The first stopping signal decides how the run ends: a SIGTERM during the clean-up a Ctrl-C
 started raises the Ctrl-C again (status 130, the process killed by SIGINT), so that a shell loop
-the user stopped does not go on.
+the user stopped does not go on. In groklst's own process (:func:`process_ends_with_the_run`) a
+stopping signal after the clean-up is ignored: it must not change the status the first one set.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class _Signals:
     resending: dict[int, threading.Timer] = field(default_factory=dict)  # to be sent again: timers
     redelivering: bool = False  # whether a signal may still be sent again (inside the block only)
     first: Optional[int] = None  # the signal that stopped the run: a later one raises it again
+    ends_process: bool = False  # the process exits once the block ends (groklst's main, not a test)
 
 
 _signals = _Signals()
@@ -65,6 +67,24 @@ _CALLBACK_MODULES = ("logging",)  # Python code that C calls back: rasterio's GD
 def received() -> Optional[int]:
     """The SIGTERM or SIGHUP that stopped the run (None: none did)."""
     return _signals.received
+
+
+def process_ends_with_the_run() -> None:
+    """Say that this process exits once the run ends (groklst's entry point; a test calling
+    ``run`` goes on): the stopping signals then get :func:`_after_the_block`'s handlers."""
+    _signals.ends_process = True
+
+
+def _after_the_block(handler: Any) -> Any:
+    """The handler a stopping signal gets back as the block ends: ``handler``, the one it had,
+    unless the process exits after the run. Then, once a signal has stopped the run, a later one
+    is ignored: the first decided the status (QA: systemd's SIGHUP after its SIGTERM, as the
+    process exited, made status 143 a 129; a Ctrl-C printed a KeyboardInterrupt traceback from
+    torch's atexit callback). A run no signal stopped is ended by one as killed by it (SIG_DFL,
+    as during start-up), without that traceback."""
+    if not _signals.ends_process:
+        return handler
+    return signal.SIG_DFL if _signals.first is None else signal.SIG_IGN
 
 
 def _stop(signum: int) -> NoReturn:
@@ -179,7 +199,7 @@ def stopping_signals_raise(terminating: Iterable[int]) -> Iterator[None]:
     A signal the parent ignores stays ignored (``nohup groklst ...`` must survive the hang-up,
     a background job of a script Ctrl-C); SIGINT is taken over only from Python's own handler.
     A signal still to be sent again (:func:`_redeliver`) is raised as the block ends, before
-    the handlers are given back: none arrives after it.
+    the handlers are given back (:func:`_after_the_block`): none arrives after it.
     """
     _signals.received, _signals.holding, _signals.pending, _signals.raised = None, False, None, None
     _signals.first = None
@@ -202,7 +222,7 @@ def stopping_signals_raise(terminating: Iterable[int]) -> Iterator[None]:
         finally:
             sys.unraisablehook = unraisablehook
             for signum, handler in previous.items():
-                signal.signal(signum, handler)
+                signal.signal(signum, _after_the_block(handler))
 
 
 @contextmanager
