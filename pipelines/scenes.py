@@ -171,10 +171,17 @@ def run_job(
                     if on_grid:
                         on_grid(aligned.description)
                     guidance, options = aligned.path, replace(options, tags={**options.tags, **aligned.tags})
-                report = downscale_scene(
-                    job.lst, output, source, guidance_path=guidance, options=options,
-                    on_progress=on_progress, on_grid=on_grid,
-                )
+                try:
+                    report = downscale_scene(
+                        job.lst, output, source, guidance_path=guidance, options=options,
+                        on_progress=on_progress, on_grid=on_grid,
+                    )
+                except EmptySceneError as exc:  # a guidance that misses the LST's data: not an empty LST
+                    missed = guidance_misses_lst(job.lst, guidance or guidance_beside(job.lst), source.scale,
+                                                 options.decoding, named=job.guidance) if job.guided else None
+                    if missed is not None:
+                        raise missed from exc
+                    raise
                 report.output = str(job.output)
                 if job.guided:
                     _note_lst_coverage(report, job, guidance or guidance_beside(job.lst), source, options)
@@ -182,6 +189,10 @@ def run_job(
             return _with_quicklook(report, job, options.overwrite, debug)
         except SceneStopped:
             return _ended(job, start, "stopped")
+        except GuidanceMissesLst as exc:
+            report = _ended(job, start, "error", str(exc))
+            report.extra["lst_covered_fraction"] = 0.0  # as a scene the guidance covers in part says its share
+            return report
         except EmptySceneError as exc:
             return _ended(job, start, "empty", str(exc))
         except OutputAppeared as exc:  # another run of the scene finished first; its output is kept
@@ -210,23 +221,51 @@ def _note_lst_coverage(report: SceneReport, job: SceneJob, guidance: Path, sourc
                       "on this LST's grid)", GroklstWarning, stacklevel=2)
 
 
+class GuidanceMissesLst(InputError):
+    """A guidance whose footprint holds none of the LST's valid pixels (only its nodata part):
+    the scene is an ``error`` with ``lst_covered_fraction`` 0.0, not ``empty`` (exit 3 says
+    "no data", and a pipeline would set aside a scene that has data)."""
+
+
+def guidance_misses_lst(lst: Path, guidance: Path, scale: int | None, decoding: LstDecoding,
+                        named: Path | None = None) -> GuidanceMissesLst | None:
+    """The refusal of ``guidance`` (``named`` as the user gave it: not ``--align``'s copy) for
+    an ``lst`` with valid pixels, none of them inside the footprint they share; None otherwise
+    (an LST with no valid pixel anywhere is empty)."""
+    counts = _valid_pixels(lst, guidance, scale, decoding)
+    if counts is None or counts[0] or not counts[1]:
+        return None
+    return GuidanceMissesLst(display_name(lst), f"none of the LST's {counts[1]:,} valid pixels lie inside the "
+                             f"guidance {display_name(named or guidance)}: it covers only the LST's nodata part",
+                             "give a guidance that covers the scene; groklst guidance makes one on this LST's grid")
+
+
 def lst_covered_fraction(lst: Path, guidance: Path, scale: int | None, decoding: LstDecoding) -> float:
     """The share of ``lst``'s valid pixels inside the footprint it shares with ``guidance``
-    (the output's, :func:`~pipelines.grids.pair_grids`); the LST is read only where the
-    footprint leaves part of its grid out. Values the footprint's scan would refuse outside it
-    count by grid pixels: the scene itself was read without them."""
+    (the output's, :func:`~pipelines.grids.pair_grids`)."""
+    counts = _valid_pixels(lst, guidance, scale, decoding)
+    if counts is None or not counts[1]:
+        return 1.0
+    return round(counts[0] / counts[1], 6)
+
+
+def _valid_pixels(lst: Path, guidance: Path, scale: int | None, decoding: LstDecoding) -> tuple[int, int] | None:
+    """``lst``'s valid pixels inside the footprint it shares with ``guidance`` and in all; None
+    where the footprint holds the LST's whole grid (nothing read). The LST is read only where
+    the footprint leaves part of its grid out. Values the footprint's scan would refuse outside
+    it count by grid pixels: the scene itself was read without them."""
     with ExitStack() as stack:
         inputs = SceneSources.open(stack, lst, guidance)
         grids = pair_grids(Grid.of(inputs.lst), Grid.of(inputs.guidance), scale=scale,
                            lst_path=lst, guidance_path=guidance)
         window, whole = grids.lr_window, Window(0, 0, inputs.lst.width, inputs.lst.height)
         if (window.width, window.height) == (whole.width, whole.height):
-            return 1.0
+            return None
         try:
             inside, total = (scan(inputs.lst, part, decoding, lst).valid for part in (window, whole))
         except InputError:
-            inside, total = window.width * window.height, whole.width * whole.height
-    return round(inside / total, 6) if total else 1.0
+            inside, total = int(window.width * window.height), int(whole.width * whole.height)
+    return inside, total
 
 
 def finished_meanwhile(path: Path, skip_existing: bool) -> bool:

@@ -99,3 +99,54 @@ def test_a_batch_of_unreadable_scenes_ends_with_its_tally(tmp_path: Path, capsys
     assert run(["downscale", str(tmp_path / "a_lst.tif"), str(tmp_path / "b_lst.tif"), *BICUBIC,
                 "--out-dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err.splitlines()[-1] == "2 scenes: 2 failed (exit 2)"
+
+
+def _guidance_right_of(folder: Path, name: str, lst_col: int, rows: int = 12, cols: int = 8) -> Path:
+    """A 10 m guidance ``cols`` LST columns wide from LST column ``lst_col`` on (the shared
+    --guidance of a batch, over only part of an LST)."""
+    data = np.random.default_rng(1).normal(0, 1, (len(BANDS), 3 * rows, 3 * cols)).astype(np.float32)
+    path = folder / f"{name}.tif"
+    write_raster(path, data, crs=CRS.from_epsg(32647), transform=Affine(10.0, 0, X0 + 30.0 * lst_col, 0, -10.0, Y0),
+                 descriptions=BANDS, overwrite=True)
+    return path
+
+
+def test_a_guidance_over_only_the_lsts_nodata_is_an_error_not_an_empty_scene(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The LST has data (its left half) but the guidance covers only its NaN right half: the scene
+    was reported ``empty`` (exit 3, "the LST has no valid pixel"), which a pipeline sets aside as
+    no data. It is the guidance that is wrong: an error (exit 2) naming it, nothing written."""
+    lst, _ = _scene(tmp_path, "a", nodata_from_col=8)
+    right = _guidance_right_of(tmp_path, "right", 8)
+    out = tmp_path / "o.tif"
+    capsys.readouterr()
+    assert run(["downscale", str(lst), "--guidance", str(right), *BICUBIC, "-o", str(out), "--json"]) == 2
+    captured = capsys.readouterr()
+    line = json.loads(captured.out)
+    said = (f"{lst}: none of the LST's 96 valid pixels lie inside the guidance {right}: it covers only the "
+            "LST's nodata part (hint: give a guidance that covers the scene; groklst guidance makes one on "
+            "this LST's grid)")
+    assert (line["status"], line["error"], line["lst_covered_fraction"]) == ("error", said, 0.0)
+    assert line["warnings"] == [] and not out.exists()
+    assert f"error: {said}" in captured.err.replace("\n", " ")
+
+
+def test_an_lst_with_no_valid_pixel_stays_empty_beside_one_the_guidance_misses(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A batch with a shared guidance over the LSTs' right half: an all-NaN LST is still ``empty``
+    (no coverage key: nothing of it is lost), the LST with data on its left only is the error,
+    and the run exits 2 (it exited 3, as if no scene had data)."""
+    empty, _ = _scene(tmp_path, "a", nodata_from_col=0)
+    missed, _ = _scene(tmp_path, "b", nodata_from_col=8)
+    right = _guidance_right_of(tmp_path, "right", 8)
+    capsys.readouterr()
+    assert run(["downscale", str(empty), str(missed), "--guidance", str(right), *BICUBIC,
+                "--out-dir", str(tmp_path / "out"), "--json"]) == 2
+    captured = capsys.readouterr()
+    lines = [json.loads(line) for line in captured.out.splitlines()]
+    assert [(line["status"], line.get("lst_covered_fraction")) for line in lines] == [("empty", None),
+                                                                                     ("error", 0.0)]
+    assert lines[0]["error"] == f"{empty}: the LST has no valid pixel (all nodata)"
+    assert lines[1]["error"].startswith(f"{missed}: none of the LST's 96 valid pixels lie inside the guidance")
+    assert captured.err.splitlines()[-1] == "2 scenes: 1 empty, 1 failed (exit 2)"
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
