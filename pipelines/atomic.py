@@ -9,7 +9,9 @@ output may be one of the run's inputs. Temporary names are
 ``.NAME.XXXXXXXX.partial`` (and files GDAL makes beside them, ``...partial.cog``); those a
 killed run left behind are removed by the next run of the same output (or by a
 ``--skip-existing`` run that skips it) once they are older than :data:`STALE_AFTER_S`, younger
-ones not written to for :data:`LIVE_S` are reported (younger still: another run's at work); the empty write probes (``.groklst-write-test.XXXXXXXX.partial``) a run
+ones are reported. A run holds a lock on its temporary's name for as long as it is its own
+(:func:`_lock`), so one that another run holds locked is that run's at work, whatever its age,
+and is neither reported nor removed; the empty write probes (``.groklst-write-test.XXXXXXXX.partial``) a run
 killed at the wrong instant left are removed a day later too. Only the exact names groklst
 writes are removed, and only as the kind of entry it writes (a folder only as a dataset's
 partial), so a user's file or folder that merely looks alike is never touched. A name too
@@ -24,12 +26,14 @@ granted them).
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import re
 import shlex
 import shutil
 import stat
+import struct
 import sys
 import time
 import uuid
@@ -47,9 +51,6 @@ from pipelines.errors import (GroklstWarning, InputError, environment_error, env
 from pipelines.file_headers import refuse_foreign_output
 
 STALE_AFTER_S = 24 * 3600
-# A temporary written to this recently is taken as another run's at work (groklst holds no lock on
-# it): --skip-existing runs sharing a folder do not warn about each other's.
-LIVE_S = 60
 # Bytes the longest temporary name adds to an output's: the aligned guidance's partial,
 # "..NAME.XXXXXXXX.aligned-guidance.tif.XXXXXXXX.partial" (pipelines.scene_align).
 TEMPORARY_NAME_BYTES = 49
@@ -635,27 +636,68 @@ def _matching(folder: Path, pattern: re.Pattern[str]) -> list[os.DirEntry[str]]:
 
 
 def _stale(target: Path, kind: OutputKind) -> tuple[list[Path], list[Path]]:
-    """``target``'s temporaries and the write probes beside it: (older than a day, younger
-    temporaries not written to for :data:`LIVE_S`); a young probe, and a temporary written to
-    within :data:`LIVE_S`, is another run's at work, never reported."""
-    now = time.time()
-    old, young = _temporaries(target.parent, [_partials(target, kind), (_PROBE, stat.S_ISREG)], now)
-    return old, [path for path in young if not _PROBE.fullmatch(path.name) and not _live(path, now)]
+    """``target``'s temporaries and the write probes beside it that killed runs left: (older
+    than a day, younger temporaries). A temporary another process holds locked is that run's
+    at work (:func:`_live`), whatever its age; a young probe may be one too, never reported."""
+    old, young = _temporaries(target.parent, [_partials(target, kind), (_PROBE, stat.S_ISREG)], None)
+    return ([path for path in old if _PROBE.fullmatch(path.name) or not _live(path)],
+            [path for path in young if not _PROBE.fullmatch(path.name) and not _live(path)])
 
 
-def _live(path: Path, now: float) -> bool:
-    """Whether ``path`` was written to within :data:`LIVE_S` of ``now`` (or is gone meanwhile)."""
+# A run's lock on its temporary: one byte of the output's folder, at the offset the temporary's 8
+# hex digits name, read-locked as an open file description lock (Linux), which is the descriptor's,
+# not the process's: closing another descriptor of the folder keeps it, and another atomic_output
+# of this process sees it (a classic POSIX lock would be neither). Nothing is made for it: the
+# callers make the temporary (a dataset's folder too), and GDAL's --cog conversion replaces it.
+_OFD_LOCKS = hasattr(fcntl, "F_OFD_SETLK")
+_FLOCK = struct.Struct("hhqqi4x")  # Linux's struct flock: type, whence, start, length, pid
+# a temporary's own 8 hex digits, GDAL's files beside it named as the temporary
+_OWN_HEX = re.compile(rf"\.({_HEX})\.partial(?:\.cog(?:\.ovr\.tmp)?)?$")
+
+
+def _lock(folder: int | None, tmp: Path) -> None:
+    """Lock ``tmp``'s name in the folder held open as ``folder`` until that is closed (the run
+    ends or is killed, ``kill -9`` included); where the platform or file system has no such
+    locks, nothing is locked and other runs report the temporary as they did before the lock."""
+    if folder is None or not _OFD_LOCKS:
+        return
+    with suppress(OSError):
+        fcntl.fcntl(folder, fcntl.F_OFD_SETLK, _FLOCK.pack(fcntl.F_RDLCK, os.SEEK_SET, _key(tmp.name), 1, 0))
+
+
+def _key(name: str) -> int:
+    """The byte a temporary named ``name`` (or GDAL's file beside it) is locked at."""
+    match = _OWN_HEX.search(name)
+    return int(match[1], 16) if match else 0
+
+
+def _live(path: Path) -> bool:
+    """Whether another open descriptor holds the lock of :func:`_lock` on the temporary ``path``
+    (or the one GDAL's ``path`` lies beside): a run is writing it. A killed run's lock went with
+    it, so its temporary is told from a live one at once, however recently it was written to,
+    and a live one however long ago (a dataset folder's time does not change while its
+    data.zarr is written, nor a file's while ``--cog`` converts it)."""
+    if not _OFD_LOCKS:
+        return False
     try:
-        return now - path.lstat().st_mtime < LIVE_S
+        fd = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:
-        return True
+        return False
+    try:
+        held = fcntl.fcntl(fd, fcntl.F_OFD_GETLK, _FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, _key(path.name), 1, 0))
+    except OSError:  # a file system without locks: nothing tells, reported as before the lock
+        return False
+    finally:
+        os.close(fd)
+    return _FLOCK.unpack(held)[0] != fcntl.F_UNLCK
 
 
 def remove_stale_partials(target: Path, kind: OutputKind = OutputKind.file) -> None:
-    """Remove what :func:`atomic_output` of ``target`` removes before writing (temporaries older
-    than a day), for an output that is not written: a scene ``--skip-existing`` skips, whose
-    leftovers would else stay forever. Younger ones are not reported (another run may be at
-    work), and one that cannot be removed (a read-only folder) is left as it is."""
+    """Remove what :func:`atomic_output` of ``target`` removes before writing (killed runs'
+    temporaries older than a day), for an output that is not written: a scene
+    ``--skip-existing`` skips, whose leftovers would else stay forever. Younger ones are not
+    reported (the run skips the output), and one that cannot be removed (a read-only folder) is
+    left as it is."""
     old, _ = _stale(target, kind)
     for path in old:
         with suppress(OSError):
@@ -852,7 +894,9 @@ def atomic_output(
 
     Works for files and for directories (``kind=OutputKind.dataset``, e.g. a Zarr store). The
     temporary name starts with a dot and ends with ``.partial`` so that it is easy to recognise
-    and is never picked up as a finished product by a glob such as ``*.tif``. ``check`` runs on
+    and is never picked up as a finished product by a glob such as ``*.tif``; it is locked
+    (:func:`_lock`) until it is published or removed, so that other runs tell it from a killed
+    run's. ``check`` runs on
     the finished temporary output and raises if it is incomplete. A full disk or a file-size
     limit hit while writing is reported against ``path``, not the temporary name.
     """
@@ -861,6 +905,7 @@ def atomic_output(
         _clean_stale(target, kind)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
     folder = _hold(target.parent)
+    _lock(folder, tmp)
     discard = partial(_discard, tmp, target, folder)
     handed_over = False
     try:
@@ -902,9 +947,10 @@ def unfinished_discarded() -> int:
 
 def _discard(tmp: Path, target: Path, folder: int | None) -> None:
     """Remove what is left of the temporary output ``tmp`` of ``target`` from the folder it was
-    written in, held open as ``folder``, then close that. Where ``tmp``'s path leads elsewhere now
-    (a link to the folder was retargeted meanwhile) it is removed by name inside the held folder:
-    by path, the full-size temporary would stay behind in the folder written into."""
+    written in, held open as ``folder``, then close that, which releases its lock (:func:`_lock`;
+    last: another run never sees this run's temporary unlocked). Where ``tmp``'s path leads
+    elsewhere now (a link to the folder was retargeted meanwhile) it is removed by name inside
+    the held folder: by path, the full-size temporary would stay behind in the folder written into."""
     try:
         by_name = folder is not None and _identity(tmp.parent) != _identity(folder)
         at = folder if by_name else None
@@ -951,6 +997,8 @@ def _remove_at(folder: int, name: str) -> None:
 _Identity = tuple[int, int]
 _VANISHED_HINT = ("make sure that nothing (a cleanup job, another command) removes the output folder or "
                   "groklst's hidden .partial entries in it while groklst runs, then run again")
+_RETARGETED_HINT = ("leave the links on the output's path as they are while groklst writes through them, then run "
+                    "again")
 
 
 def _identity(path: Path | int) -> _Identity | None:
@@ -988,9 +1036,12 @@ def _vanished(tmp: Path, target: Path, folder: int | None) -> InputError | None:
 
 def _folder_vanished(target: Path, folder: int | None) -> InputError | None:
     """The error for an output whose folder is no longer the one held open as ``folder``
-    (removed, perhaps made again), else None."""
+    (removed, perhaps made again; or still there, where a link to it was retargeted), else None."""
     if folder is None or _identity(target.parent) == _identity(folder):
         return None
+    if os.fstat(folder).st_nlink > 0:  # a removed folder has no links left
+        return InputError(target, f"the output folder {unmistakable_path(target.parent)} now leads to another "
+                          "folder (a link retargeted while writing); nothing was written", _RETARGETED_HINT)
     return InputError(target, "the output folder disappeared while writing; nothing was written", _VANISHED_HINT)
 
 
