@@ -150,3 +150,18 @@ def test_an_lst_with_no_valid_pixel_stays_empty_beside_one_the_guidance_misses(
     assert lines[1]["error"].startswith(f"{missed}: none of the LST's 96 valid pixels lie inside the guidance")
     assert captured.err.splitlines()[-1] == "2 scenes: 1 empty, 1 failed (exit 2)"
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("nodata_from_col, status, code", [(8, "error", 2), (0, "empty", 3)])
+def test_fit_tells_a_guidance_that_misses_the_lsts_data_from_an_empty_lst(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], nodata_from_col: int, status: str, code: int) -> None:
+    """--fit scans the shared footprint itself and said ``empty`` for an LST whose data the
+    guidance misses (20928c2's follow-up); an all-NaN LST is still empty."""
+    lst, _ = _scene(tmp_path, "a", nodata_from_col=nodata_from_col)
+    right = _guidance_right_of(tmp_path, "right", 8)
+    capsys.readouterr()
+    assert run(["-q", "downscale", str(lst), "--guidance", str(right), "--fit", "-m", "tsharp",
+                "-o", str(tmp_path / "o.tif"), "--json"]) == code
+    line = json.loads(capsys.readouterr().out)
+    assert (line["status"], line.get("lst_covered_fraction")) == (status, 0.0 if status == "error" else None)
+    assert not (tmp_path / "o.tif").exists()

@@ -88,6 +88,7 @@ def _fit(job: SceneJob, options: FitOptions, downscale: DownscaleOptions, as_jso
     from pipelines.downscale import SceneReport, guidance_beside
     from pipelines.raster_names import display_name
     from pipelines.scene_fit import FEW_HELD_OUT_BLOCKS, describe, fit_scene
+    from pipelines.scenes import guidance_misses_lst
 
     start = time.perf_counter()  # a failed fit's line says how long it ran too
     try:
@@ -97,10 +98,16 @@ def _fit(job: SceneJob, options: FitOptions, downscale: DownscaleOptions, as_jso
                                decoding=downscale.decoding, guidance_bands=downscale.guidance_bands,
                                on_step=lambda it, _loss: bar.update(task, completed=it))
     except InputError as exc:
-        status = "empty" if isinstance(exc, EmptySceneError) else "error"
-        say(SceneReport(display_name(job.lst), str(job.output), status=status,
-                        seconds=round(time.perf_counter() - start, 3), error=str(exc)), as_json)
-        exit_status([status])
+        report = SceneReport(display_name(job.lst), str(job.output), status="error",
+                             seconds=round(time.perf_counter() - start, 3), error=str(exc))
+        if isinstance(exc, EmptySceneError):  # empty, unless the guidance misses the LST's data
+            missed = guidance_misses_lst(job.lst, job.guidance or guidance_beside(job.lst), None,
+                                         downscale.decoding, named=job.guidance)
+            report.status, report.error = ("empty", str(exc)) if missed is None else ("error", str(missed))
+            if missed is not None:
+                report.extra["lst_covered_fraction"] = 0.0
+        say(report, as_json)
+        exit_status([report.status])
     info_lines(describe(fitted))
     if fitted.held_out_blocks < FEW_HELD_OUT_BLOCKS:
         warn(f"{typed_name(display_name(job.lst))}: the choice rests on {fitted.held_out_blocks} held-out blocks only (a "
