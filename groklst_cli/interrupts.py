@@ -62,6 +62,9 @@ _resend_lock = threading.RLock()  # a timer sends while the block has not ended,
 REPEAT_WINDOW_S = 5.0  # a repeated SIGTERM/SIGHUP this soon after the stop is the same stop
 REDELIVER_AFTER_S = 0.03  # a signal that cannot be raised where it came is sent again this late
 _CALLBACK_MODULES = ("logging",)  # Python code that C calls back: rasterio's GDAL log handler
+# Where a stop raised leaves a thread running that nobody waits for (see _in_thread_bookkeeping)
+_THREAD_BOOKKEEPING = {("threading", "start"), ("threading", "join"),
+                       ("concurrent.futures.thread", "_adjust_thread_count")}
 
 
 def received() -> Optional[int]:
@@ -108,6 +111,19 @@ def _in_callback(frame: Optional[FrameType]) -> bool:
     while frame is not None:
         module = str(frame.f_globals.get("__name__", ""))
         if module.split(".")[0] in _CALLBACK_MODULES or frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _in_thread_bookkeeping(frame: Optional[FrameType]) -> bool:
+    """Whether ``frame`` runs inside :data:`_THREAD_BOOKKEEPING`, where a stop raised leaves a
+    thread running that nobody waits for: started but not yet in its pool's list, or marked
+    stopped by an interrupted ``join`` (Python 3.11's bpo-45274 clean-up releases the running
+    thread's lock). The clean-up then closed the files that thread still read (QA: 1 SIGTERM in
+    ~20 as downscale began segfaulted; QA also saw it hang)."""
+    while frame is not None:
+        if (str(frame.f_globals.get("__name__", "")), frame.f_code.co_name) in _THREAD_BOOKKEEPING:
             return True
         frame = frame.f_back
     return False
@@ -171,14 +187,15 @@ def _on_signal(signum: int, frame: Optional[FrameType]) -> None:
     the one that stopped the run is dropped: ``timeout`` sends one to groklst, then one to its
     process group, and raising the second would cut short the removal of temporary outputs the
     first started. A later one stops the run again (a stop swallowed somewhere must not make
-    the run unstoppable). One that comes inside a callback from C is sent again a moment later
-    (:func:`_in_callback`, :func:`_on_unraisable`)."""
+    the run unstoppable). One that comes inside a callback from C, or as a thread starts or is
+    waited for, is sent again a moment later (:func:`_in_callback`, :func:`_on_unraisable`,
+    :func:`_in_thread_bookkeeping`)."""
     if _repeats_the_stop(signum):
         return
     if _signals.holding:
         _signals.pending = _signals.pending or signum
         return
-    if _in_callback(frame):
+    if _in_callback(frame) or _in_thread_bookkeeping(frame):
         _redeliver(signum)
         return
     _stop(signum)

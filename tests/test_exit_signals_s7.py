@@ -9,12 +9,17 @@ whose command says ``ready`` and waits for the first signal, and whose atexit ca
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import pytest
+
+from groklst_cli.interrupts import Terminated, stopping_signals_raise
 
 _CHILD = textwrap.dedent("""
     import atexit, sys, time
@@ -80,3 +85,27 @@ def test_ctrl_c_still_ends_the_process_as_killed_by_sigint() -> None:
     finally:
         child.kill()
     assert (child.returncode, stdout, stderr) == (-signal.SIGINT, "", "error: interrupted\n")
+
+
+class _SlowToStart(threading.Thread):
+    """A thread that sends SIGTERM to its process as it starts, and is slow to say it started:
+    ``start`` waits for it in the main thread, where the signal is handled."""
+
+    def _bootstrap_inner(self) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.3)
+        super()._bootstrap_inner()
+
+
+def test_a_stop_waits_until_a_thread_has_started() -> None:
+    """QA: a SIGTERM as downscale's read-ahead thread started was raised inside ``start``: the
+    pool never knew the thread, did not wait for it, and the clean-up closed the files it still
+    read (a segfault, 1 run in ~20)."""
+    thread, started = _SlowToStart(target=lambda: None), []
+    with pytest.raises(Terminated):
+        with stopping_signals_raise([signal.SIGTERM]):
+            thread.start()
+            started.append(thread)
+            time.sleep(5)
+    assert started == [thread]
+    thread.join()
