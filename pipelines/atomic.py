@@ -710,8 +710,8 @@ def _clean_stale(target: Path, kind: OutputKind) -> None:
         _remove(path)
     if young:
         warnings.warn(
-            f"{target}: {len(young)} unfinished temporary output(s) of a run that was killed or has not "
-            f"written for a minute ({', '.join(p.name for p in young)}); they may be deleted if no other "
+            f"{target}: {len(young)} unfinished temporary output(s) of a run that was killed "
+            f"({', '.join(p.name for p in young)}); they may be deleted if no other "
             "groklst run is writing there, else they are removed automatically after a day",
             GroklstWarning, stacklevel=4,
         )

@@ -87,7 +87,7 @@ def test_a_partial_written_to_just_now_but_held_by_no_run_is_reported_at_once(tm
         with atomic_output(target) as tmp:
             tmp.write_bytes(b"done")
     assert [str(w.message) for w in caught] == [
-        f"{target}: 1 unfinished temporary output(s) of a run that was killed or has not written for a minute "
+        f"{target}: 1 unfinished temporary output(s) of a run that was killed "
         "(.out.bin.0123abcd.partial); they may be deleted if no other groklst run is writing there, else they "
         "are removed automatically after a day"]
     assert left.exists() and target.read_bytes() == b"done"

@@ -418,8 +418,8 @@ def test_control_characters_in_a_path_are_escaped_in_warning_and_info_lines(tmp_
     assert "\x1b" not in err
     lines = err.splitlines()
     assert f"warning: {tmp_path}/a\\x1b[31mb_lst.tif: given more than once; downscaled once" in lines
-    assert f"warning: {tmp_path}/o\\nx.tif: 1 unfinished temporary output(s) of a run that was killed or has " \
-           "not written for a minute (.o\\nx.tif.0123abcd.partial); they may be deleted if no other groklst run " \
+    assert f"warning: {tmp_path}/o\\nx.tif: 1 unfinished temporary output(s) of a run that was killed " \
+           "(.o\\nx.tif.0123abcd.partial); they may be deleted if no other groklst run " \
            "is writing there, else they are removed automatically after a day" in lines
     assert f"quicklook: {tmp_path}/l\\x1b[2Jk.png" in lines
 

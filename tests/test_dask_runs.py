@@ -521,8 +521,8 @@ def test_warnings_a_scene_raises_on_a_worker_are_shown_as_a_local_run_shows_them
         assert run([*args, "--dask-scheduler", cluster.scheduler_address]) == 0
         remote = capsys.readouterr()
     assert sorted(remote.err.splitlines()) == sorted(local.err.splitlines()) == [
-        f"warning: o/{name}_lst_downscaled.tif: 1 unfinished temporary output(s) of a run that was killed or has "
-        f"not written for a minute (.{name}_lst_downscaled.tif.0123abcd.partial); they may be deleted if no other "
+        f"warning: o/{name}_lst_downscaled.tif: 1 unfinished temporary output(s) of a run that was killed "
+        f"(.{name}_lst_downscaled.tif.0123abcd.partial); they may be deleted if no other "
         "groklst run is writing there, else they are removed automatically after a day"
         for name in ("a", "b")
     ]

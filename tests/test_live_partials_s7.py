@@ -68,8 +68,8 @@ def groklst_warnings(write: Path, kind: OutputKind = OutputKind.file) -> list[st
 
 
 def leftover(target: Path, name: str) -> str:
-    return (f"{target}: 1 unfinished temporary output(s) of a run that was killed or has not written for a "
-            f"minute ({name}); they may be deleted if no other groklst run is writing there, else they are "
+    return (f"{target}: 1 unfinished temporary output(s) of a run that was killed "
+            f"({name}); they may be deleted if no other groklst run is writing there, else they are "
             "removed automatically after a day")
 
 
@@ -117,7 +117,7 @@ def test_gdal_files_beside_a_live_partial_are_its_runs(tmp_path: Path) -> None:
         child.kill()
         child.wait()
         assert groklst_warnings(target) == [
-            f"{target}: 2 unfinished temporary output(s) of a run that was killed or has not written for a minute "
+            f"{target}: 2 unfinished temporary output(s) of a run that was killed "
             f"({partial.name}, {cog.name}); they may be deleted if no other groklst run is writing there, else "
             "they are removed automatically after a day"]
 
