@@ -602,11 +602,10 @@ def remove_stale(folder: Path, pattern: re.Pattern[str], *, folders: bool = Fals
                  now: float | None = None) -> list[Path]:
     """Remove the regular files of ``folder`` (its folders, with ``folders``) named by
     ``pattern`` (temporaries only groklst names so) that are older than
-    :data:`STALE_AFTER_S`, and return them; younger ones are kept."""
+    :data:`STALE_AFTER_S`, and return those removed; younger ones are kept, and so are those
+    that cannot be removed (:func:`_removed`)."""
     old, _ = _temporaries(folder, [(pattern, stat.S_ISDIR if folders else stat.S_ISREG)], now)
-    for path in old:
-        _remove(path)
-    return old
+    return [path for path in old if _removed(path)]
 
 
 def _temporaries(folder: Path, kinds: list[_Kind], now: float | None) -> tuple[list[Path], list[Path]]:
@@ -698,16 +697,16 @@ def remove_stale_partials(target: Path, kind: OutputKind = OutputKind.file) -> N
     ``--skip-existing`` skips, whose leftovers would else stay forever. Younger ones are not
     reported (the run skips the output), and one that cannot be removed (a read-only folder) is
     left as it is."""
-    old, _ = _stale(target, kind)
-    for path in old:
-        with suppress(OSError):
-            _remove(path)
+    for path in _stale(target, kind)[0]:
+        _removed(path)
 
 
 def _clean_stale(target: Path, kind: OutputKind) -> None:
+    """Remove the killed runs' temporaries of ``target`` older than a day, and warn of younger
+    ones; an old one that cannot be removed (another user's in a sticky folder such as /tmp) is
+    warned of with them, not let fail the run (every run into that folder failed)."""
     old, young = _stale(target, kind)
-    for path in old:
-        _remove(path)
+    kept = [path for path in old if not _removed(path)]
     if young:
         warnings.warn(
             f"{target}: {len(young)} unfinished temporary output(s) of a run that was killed "
@@ -715,6 +714,21 @@ def _clean_stale(target: Path, kind: OutputKind) -> None:
             "groklst run is writing there, else they are removed automatically after a day",
             GroklstWarning, stacklevel=4,
         )
+    if kept:
+        warnings.warn(
+            f"{target}: {len(kept)} unfinished temporary output(s) of a run killed over a day ago could not be "
+            f"removed ({', '.join(p.name for p in kept)}; another user's in a sticky folder?); left as they are "
+            "for their owner to delete", GroklstWarning, stacklevel=4)
+
+
+def _removed(path: Path) -> bool:
+    """:func:`_remove` of a killed run's temporary, False where it cannot be removed (a sticky
+    folder's file of another user: EPERM): a courtesy clean-up never fails a run."""
+    try:
+        _remove(path)
+    except OSError:
+        return False
+    return True
 
 
 def _remove(path: Path) -> None:
