@@ -8,7 +8,7 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, Optional
 
@@ -31,7 +31,7 @@ from pipelines.atomic import (
     remove_stale_ingests,
     remove_stale_partials,
 )
-from pipelines.errors import GroklstWarning, InputError, TypedPath, unmistakable_path
+from pipelines.errors import GroklstWarning, InputError, TypedPath, not_found_error, unmistakable_path
 from pipelines.finished_outputs import finished_png
 from pipelines.raster_names import retrieved_lst_tag, source_tag
 
@@ -46,6 +46,8 @@ def check_product_run(ctx: typer.Context, paths: list[Path], guidance: Optional[
                       dask_scheduler: Optional[str]) -> None:
     """What a run from SDGSAT-1 product folders cannot be combined with."""
     files = [p for p in paths if not p.is_dir()]
+    if files and not files[0].exists():  # a typo among the folders: no file either
+        raise not_found_error(files[0])
     if files:
         raise InputError(files[0], "is a file, while other inputs are SDGSAT-1 product folders",
                          "give either LST rasters or one scene's product folders")
@@ -74,6 +76,8 @@ class ProductScene:
     scale: Optional[int]  # the TIS-to-MII pixel-size ratio, None when unreadable (the ingest says why)
     output: Path
     inputs: tuple[Path, ...]  # every file the ingest reads: no output of the run may be one of them
+    refusal: Optional[InputError] = None  # why the products were refused as planned: the scene's error
+    planned_in: float = 0.0  # the seconds planning took, a refused scene's ``seconds``
 
     @property
     def lst(self) -> Path:
@@ -83,13 +87,27 @@ class ProductScene:
 def plan_product_scene(folders: list[Path], output: Optional[Path], out_dir: Optional[Path],
                        how: ProductIngest) -> ProductScene:
     """Plan the run from product folders: nothing is read but their metadata, nothing is
-    written (the options are checked next, on the planned output)."""
-    import secrets
+    written (the options are checked next, on the planned output). Products refused here (a
+    missing calib.xml, an MII half) are planned as a scene with its ``refusal``, said on the
+    scene's line (every key) once the options were checked, where the ingest's refusals are
+    said; where no output can be named (no MII folder, no -o) the command's error line says it."""
+    start = time.perf_counter()
+    try:
+        return _plan_product_scene(folders, output, out_dir, how)
+    except InputError as exc:
+        name = _planned_name(folders, output)
+        if name is None:
+            raise
+        scene = _named_scene(folders, name, _target(name, output, out_dir), how.files())
+        return replace(scene, refusal=exc, planned_in=_seconds_since(start))
 
-    from pipelines.downscale import guidance_beside
+
+def _plan_product_scene(folders: list[Path], output: Optional[Path], out_dir: Optional[Path],
+                        how: ProductIngest) -> ProductScene:
+    """:func:`plan_product_scene` of products it reads the metadata of: an :class:`InputError`
+    where they are refused."""
     from pipelines.ingest import check_one_acquisition, default_name, find_products
     from pipelines.product_ingest import tis_bands_read
-    from pipelines.scenes import output_for
 
     with warnings.catch_warnings():  # what the folders hold is warned about by the ingest, which reads them again
         warnings.simplefilter("ignore", GroklstWarning)
@@ -112,28 +130,52 @@ def plan_product_scene(folders: list[Path], output: Optional[Path], out_dir: Opt
         if output is None:
             raise
         name = _ingest_name(output)  # -o names the output; the scene name then names only the ingest's files
-    target = output if output is not None else output_for(Path(f"{name}_lst.tif"), out_dir or Path("."))
     inputs = (*(f for product in products for f in product.files), *how.files())
+    tags = {"lst_source": retrieved_lst_tag(tis.folder, how.lst_method.replace("-", " ")),
+            "guidance_source": source_tag(mii.folder)}
+    scene = _named_scene(folders, name, _target(name, output, out_dir), inputs)
+    return replace(scene, tags=tags, scale=_product_scale(tis, mii))
+
+
+def _named_scene(folders: list[Path], name: str, target: Path, inputs: Sequence[Path]) -> ProductScene:
+    """The scene ``name`` to be written to ``target``, its hidden ingest folder named (not made)
+    and, where messages and reports would name its temporary files, the folders as given."""
+    import secrets
+
+    from pipelines.downscale import guidance_beside
+
+    shown = ", ".join(str(f) for f in folders)
     # named as tempfile.mkdtemp names one (remove_stale_ingests knows it so), made once the options are checked
     workdir = target.parent / f"{INGEST_PREFIX}{secrets.token_hex(4)}"
     lst = workdir / f"{name}_lst.tif"
-    for temporary in (workdir, lst, guidance_beside(lst)):  # messages and reports name the folders
+    for temporary in (workdir, lst, guidance_beside(lst)):
         state.shown_as[str(temporary)] = shown
-    tags = {"lst_source": retrieved_lst_tag(tis.folder, how.lst_method.replace("-", " ")),
-            "guidance_source": source_tag(mii.folder)}
-    return ProductScene(folders, workdir, name, shown, tags, _product_scale(tis, mii), target, inputs)
+    return ProductScene(folders, workdir, name, shown, {}, None, target, tuple(inputs))
+
+
+def _target(name: str, output: Optional[Path], out_dir: Optional[Path]) -> Path:
+    """The scene's output: ``-o``, else named after the scene under ``--out-dir`` (or here)."""
+    from pipelines.scenes import output_for
+
+    return output if output is not None else output_for(Path(f"{name}_lst.tif"), out_dir or Path("."))
+
+
+def _planned_name(folders: list[Path], output: Optional[Path]) -> Optional[str]:
+    """The scene's name from file names alone, as the planning names it once the products are
+    read: the one MII folder's delivered name, else ``-o``'s; None when neither names it."""
+    from groklst_cli.commands.ingest import scene_name_from_folders
+
+    name = scene_name_from_folders(folders, None)
+    return name if name is not None or output is None else _ingest_name(output)
 
 
 def name_planned_output(folders: list[Path], output: Optional[Path], out_dir: Optional[Path]) -> None:
     """Name the output the folders' names give (``-o`` is named already) before the options are
     checked and the products' files read: a bad ``--dem`` or an unreadable calib.xml is refused on
     an error line naming it, as ingest's names its LST."""
-    from groklst_cli.commands.ingest import scene_name_from_folders
-    from pipelines.scenes import output_for
-
-    name = scene_name_from_folders(folders, None) if output is None else None
+    name = _planned_name(folders, None) if output is None else None
     if name is not None:
-        state.working_on(state.input, typed_output(str(output_for(Path(f"{name}_lst.tif"), out_dir or Path(".")))))
+        state.working_on(state.input, typed_output(str(_target(name, None, out_dir))))
 
 
 def start_product_scene(ctx: typer.Context, scene: ProductScene, overwrite: bool, skip_existing: bool,
@@ -141,7 +183,8 @@ def start_product_scene(ctx: typer.Context, scene: ProductScene, overwrite: bool
     """Make the scene's hidden ingest folder (and the output's folder), after every option was
     checked and before the ingest, which writes there; ``False`` when ``--skip-existing`` finds
     the output (its line names the ``save_checkpoint`` not written, a warning before it the
-    ``quicklook`` not drawn). An output that may not be written ends the run on the scene's line."""
+    ``quicklook`` not drawn). An output that may not be written, then products the planning
+    refused (as the ingest's refusals are said after that check), end the run on the scene's line."""
     import shutil
 
     start = time.perf_counter()
@@ -155,6 +198,8 @@ def start_product_scene(ctx: typer.Context, scene: ProductScene, overwrite: bool
         say(unsaved_checkpoint(report, save_checkpoint), as_json)
         end_if_failed(report)
         return False
+    if scene.refusal is not None:
+        scene_failed(scene.shown, scene.output, scene.refusal, scene.planned_in, as_json)
     scene.output.parent.mkdir(parents=True, exist_ok=True)
     for stale in remove_stale_ingests(scene.output.parent):
         info(f"removed {stale}, left by a run killed more than a day ago")
