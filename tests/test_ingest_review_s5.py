@@ -123,7 +123,8 @@ def test_downscale_single_channel_reads_a_per_band_tis_without_b3(per_band, tmp_
                 "-o", str(tmp_path / "split.tif")]) == 2
     [error] = _lines(capsys, "error:")
     assert "TIS band 3 image not found" in error and error.endswith(
-        "(hint: copy the complete product folder; --lst-method single-channel reads B2 alone)")
+        "(hint: copy the complete product folder; --lst-method single-channel reads B2 alone) "
+        f"(scene {', '.join(map(str, _products(per_band)))})")  # the scene's line since d04f651
 
 
 def test_downscale_single_channel_ignores_a_negative_b3_gain(sample, tmp_path):

@@ -39,3 +39,38 @@ def test_another_users_old_leftover_is_left_with_a_warning(tmp_path: Path, monke
     assert [str(w.message) for w in caught] == [
         f"{target}: 1 unfinished temporary output(s) of a run killed over a day ago could not be removed "
         f"({leftover}; another user's in a sticky folder?); left as they are for their owner to delete"]
+
+
+def test_two_pairs_replaced_at_once_are_renamed_one_pair_after_the_other(tmp_path: Path, monkeypatch) -> None:
+    """QA s7: three ``sample-scene --overwrite`` runs at once left one's LST beside another's
+    guidance (1 round in 15): the pairs' renames interleaved. Each pair now renames alone."""
+    import threading
+
+    from pipelines.atomic import published_together
+
+    real = atomic._publish_file
+    order: list[str] = []
+
+    def slow(tmp: Path, target: Path, overwrite: bool, folder: int | None = None) -> None:
+        real(tmp, target, overwrite, folder)
+        order.append(target.read_text())
+        time.sleep(0.2)  # between a pair's two renames: the other pair's would come here
+
+    monkeypatch.setattr(atomic, "_publish_file", slow)
+    started = threading.Barrier(2)
+
+    def write_pair(run: str) -> None:
+        with published_together():
+            for name in ("lst.tif", "guidance.tif"):
+                with atomic_output(tmp_path / name, overwrite=True) as tmp:
+                    tmp.write_text(f"{run} {name}")
+            started.wait()
+
+    threads = [threading.Thread(target=write_pair, args=(run,)) for run in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    runs = [text.split()[0] for text in order]
+    assert runs in (["a", "a", "b", "b"], ["b", "b", "a", "a"]), order
+    assert (tmp_path / "lst.tif").read_text().split()[0] == (tmp_path / "guidance.tif").read_text().split()[0]
