@@ -1070,10 +1070,11 @@ def _publish(tmp: Path, target: Path, overwrite: bool, kind: OutputKind, folder:
         _publish_file(tmp, target, overwrite, folder)
 
 
-def _rename(src: Path, dst: Path, folder: int | None, how: Callable[..., None] = os.replace) -> None:
-    """``how`` (:func:`os.replace`, :func:`os.link`) from ``src`` to ``dst``, entries of the folder
-    held open as ``folder``, by name inside it (by path where none is held): a link to the
-    folder retargeted meanwhile does not move the output to another folder."""
+def _rename(src: Path, dst: Path, folder: int | None, how: Callable[..., None] | None = None) -> None:
+    """``how`` (:func:`os.replace` by default, :func:`os.link`) from ``src`` to ``dst``, entries of
+    the folder held open as ``folder``, by name inside it (by path where none is held): a link to
+    the folder retargeted meanwhile does not move the output to another folder."""
+    how = how or os.replace  # looked up when called, as os.link is by the callers
     if folder is None:
         how(src, dst)
     else:

@@ -252,7 +252,7 @@ def test_a_signal_in_an_early_save_stops_there_and_says_how_to_resume(
     captured = capsys.readouterr()
     assert set(_iterations(out).values()) == {2} and metrics_iterations(out) == [2]
     assert captured.out == ""
-    assert f"to resume: groklst train {dataset} -o {out} --resume" in captured.err
+    assert f"to resume: groklst --quiet train {dataset} -o {out} --resume" in captured.err  # -q kept (03878c2)
     monkeypatch.undo()
     assert train(dataset, out, "--iters", "4", "--val-every", "2", "--resume") == 0
     assert set(_iterations(out).values()) == {4} and metrics_iterations(out) == [2, 4]
