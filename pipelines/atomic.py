@@ -469,6 +469,17 @@ def _nearest_folder(folder: Path) -> Path:
     return folder
 
 
+def _refuse_sticky(target: Path) -> None:
+    """Refuse, before any work, to replace another user's ``target`` in a sticky folder (``/tmp``,
+    a shared scratch): the kernel refuses the final rename there (EPERM), which came after all
+    the work and named the temporary file."""
+    folder, entry = os.stat(target.parent), os.lstat(target)
+    user = os.geteuid()
+    if folder.st_mode & stat.S_ISVTX and user not in (0, entry.st_uid, folder.st_uid):
+        raise InputError(target, f"belongs to another user (uid {entry.st_uid}) in a sticky folder, so it cannot be "
+                                 "replaced, even with --overwrite", "name another output, or ask its owner to remove it")
+
+
 def _check_replaceable(target: Path, overwrite: bool, kind: OutputKind) -> None:
     is_dir = target.is_dir() and not target.is_symlink()
     if kind is OutputKind.file:
@@ -500,6 +511,7 @@ def _check_replaceable(target: Path, overwrite: bool, kind: OutputKind) -> None:
                          "choose a new or empty output folder")
     if not overwrite:
         raise OutputExists(target, "output already exists", "pass --overwrite to replace it")
+    _refuse_sticky(target)
     if kind is OutputKind.dataset:
         _refuse_stranded_entries(target)
 

@@ -74,3 +74,22 @@ def test_two_pairs_replaced_at_once_are_renamed_one_pair_after_the_other(tmp_pat
     runs = [text.split()[0] for text in order]
     assert runs in (["a", "a", "b", "b"], ["b", "b", "a", "a"]), order
     assert (tmp_path / "lst.tif").read_text().split()[0] == (tmp_path / "guidance.tif").read_text().split()[0]
+
+
+def test_another_users_output_in_a_sticky_folder_is_refused_before_any_work(tmp_path: Path, monkeypatch) -> None:
+    """QA s7: --overwrite of another user's file in a sticky folder failed only at the final rename,
+    after all the work, naming the temporary (``.a.tif.16b09043.partial: Operation not permitted``)."""
+    from pipelines.atomic import check_writable
+    from pipelines.errors import InputError
+
+    tmp_path.chmod(0o1777)
+    theirs = tmp_path / "a.tif"
+    theirs.write_bytes(b"II*\0theirs")
+    monkeypatch.setattr(os, "geteuid", lambda: os.stat(theirs).st_uid + 4242)  # not its owner, nor root
+    with pytest.raises(InputError) as refused:
+        check_writable(theirs, True)
+    assert str(refused.value) == (
+        f"{theirs}: belongs to another user (uid {os.stat(theirs).st_uid}) in a sticky folder, so it cannot be "
+        "replaced, even with --overwrite (hint: name another output, or ask its owner to remove it)")
+    tmp_path.chmod(0o777)  # no sticky bit: the folder's writers may replace it
+    check_writable(theirs, True)
