@@ -7,20 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from groklst_cli.app import run
-
-SCENE = "KX10_20220815_E100.45_N38.93_202200112235_L4A"
-SCENE_KEYS = ["input", "output", "status", "seconds", "megapixels", "error", "grid", "units", "tiles",
-              "tiles_skipped", "valid_fraction", "hole_margin", "warnings"]
-
-
-@pytest.fixture()
-def folders(tmp_path: Path, capsys) -> list[str]:
-    """A small sample scene's TIS and MII product folders, as delivered."""
-    assert run(["-q", "sample-scene", str(tmp_path / "raw"), "--size", "12", "--seed", "2", "--products"]) == 0
-    return capsys.readouterr().out.split()[2:4]
+from tests.test_downscale_products_dj import SCENE, SCENE_KEYS, folders  # noqa: F401 - the fixture
 
 
 def test_a_missing_calib_xml_is_the_scene_line_with_every_key(tmp_path: Path, folders, capsys) -> None:
