@@ -40,7 +40,7 @@ try:  # given back also when an import fails (groklst imported by a notebook or 
     from groklst_cli import __version__  # noqa: E402
     from groklst_cli.commands import register_all  # noqa: E402
     from groklst_cli.commands._scene_reports import failure_status  # noqa: E402
-    from groklst_cli.commands.train import COMMAND_START, StoppedAfterItsEnd  # noqa: E402
+    from groklst_cli.commands.train import COMMAND_START, forget_saved_run, run_saved_whole  # noqa: E402
     from groklst_cli.console import err, printable, result, state, warn, warnings_said  # noqa: E402
     from groklst_cli.interrupts import (  # noqa: E402
         Terminated, process_ends_with_the_run, received, stopping_signals_raise)
@@ -321,6 +321,19 @@ def _stopped_by_signal() -> int:
     return _stopped(what, status)
 
 
+def _done_whatever_comes(argv: list[str] | None) -> int:
+    """Status 0 for a train that saved its run's end (:func:`run_saved_whole`), whatever stop
+    came after it (README: it does not fail the run). In groklst's own process (``argv`` None:
+    the command line it was started with; :func:`run` with arguments is a test or a notebook,
+    which keep their handlers) a stopping signal from now until the process exits is ignored:
+    the default one given back as the command ended killed it (QA: -15 after the ok line)."""
+    if argv is None:
+        for signum in (*_STOPPING, signal.SIGINT):
+            if signal.getsignal(signum) is signal.SIG_DFL:
+                signal.signal(signum, signal.SIG_IGN)
+    return 0
+
+
 def _usage_error(exc: typer.TyperException, args: list[str], as_json: bool) -> int:
     """Click's usage error as one line, ``error: <message> (hint: groklst <command> --help)``,
     instead of its usage, ``Try ...`` and ``Error: ...`` lines. ``groklst`` alone still prints
@@ -451,6 +464,7 @@ def _run(argv: list[str] | None) -> int:
     state.begin()  # a usage error of the global options comes before _root
     _invocation["program"] = _program(argv)
     _discarded_before["count"] = unfinished_discarded()
+    forget_saved_run()
     try:
         with stopping_signals_raise(_STOPPING), _groklst_warnings_shown(), one_run():
             # Without standalone mode click returns typer.Exit's code instead of raising it.
@@ -460,6 +474,8 @@ def _run(argv: list[str] | None) -> int:
                 status = app(args=argv, prog_name="groklst", standalone_mode=False)
             finally:
                 sys.excepthook = hook
+        if run_saved_whole():  # a stop after it (130, or one received) does not fail it
+            return _done_whatever_comes(argv)
         if received() is not None:
             return _stopped_by_signal()
         if status == EXIT_INTERRUPTED:
@@ -478,12 +494,10 @@ def _run(argv: list[str] | None) -> int:
         return _fail("aborted", EXIT_INTERRUPTED)
     except typer.TyperException as exc:  # usage errors: click's own message, exit status 2
         return _usage_error(exc, args, as_json)
-    except StoppedAfterItsEnd:  # the run finished, whole, before the signal: nothing was removed
-        return 0
-    except Terminated:
-        return _stopped_by_signal()
-    except KeyboardInterrupt:
-        return _stopped("interrupted", EXIT_INTERRUPTED)
+    except KeyboardInterrupt as stop:  # Terminated too: one as the command's contexts closed
+        if run_saved_whole():  # the train finished, whole, before the signal: nothing was removed
+            return _done_whatever_comes(argv)
+        return _stopped_by_signal() if isinstance(stop, Terminated) else _stopped("interrupted", EXIT_INTERRUPTED)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: report, never crash
         if _reader_gone(exc):  # a broken pipe after the command (a warning's summary line)
             raise StdoutClosed() from exc

@@ -7,6 +7,7 @@ import math
 import os
 import shlex
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ DATASET_HINT = "name the prepared dataset folder (groklst prepare), e.g. ./ds"
 RUN_HINT = "name the run folder, e.g. -o runs/r1"
 CPU_PRESET = "mocolsk-lite"
 GPU_MODEL = "mocolsk"
+# Whether a train in this process saved its run's end (:func:`run_saved_whole`)
+_saved_whole = {"run": False}
 
 
 def _model_kwargs(text: Optional[str]) -> Optional[dict[str, Any]]:
@@ -285,6 +288,7 @@ class _StopPoint:
         process group is left, the report written) comes after a run that saved; one that
         :func:`fit` held for its last save (``stopped_by``) stopped it there."""
         self.outcome = outcome
+        _saved_whole["run"] = _run_ended(outcome)
         if outcome.stopped_by is not None:
             self.at(outcome.iteration, outcome.iteration)
         return outcome
@@ -301,9 +305,16 @@ def _run_ended(outcome: FitResult) -> bool:
     return outcome.stopped_by is None or outcome.finished
 
 
-class StoppedAfterItsEnd(Exception):
-    """A SIGTERM or SIGHUP that came once the run was saved whole and reported: the command
-    did its work (exit status 0, :mod:`groklst_cli.app`), nothing was removed."""
+def run_saved_whole() -> bool:
+    """Whether the train of this run saved its end (:func:`_run_ended`): a stop from then on,
+    until the process exits, does not fail it (:mod:`groklst_cli.app` exits 0, and ignores the
+    stopping signals once the command is over: QA saw 143 and -15 after the ok line)."""
+    return _saved_whole["run"]
+
+
+def forget_saved_run() -> None:
+    """Start a run of the CLI (:func:`groklst_cli.app.run`): no train of it has saved yet."""
+    _saved_whole["run"] = False
 
 
 @contextmanager
@@ -355,11 +366,26 @@ def _resume_command(dataset: str, out: str, stop: _StopPoint) -> str:
 def _saved_before(out: str, stop: _StopPoint) -> Optional[int]:
     """The iteration of the state the run had saved when the stop came: as :func:`fit` told it,
     else (stopped before training) that of a resumed run's ``state.pt``; a new run has none."""
-    from pipelines.train import saved_iteration
-
     if stop.iteration is not None or not stop.resume or not (Path(out) / STATE).is_file():
         return stop.saved_at
-    return saved_iteration(Path(out))
+    return _state_iteration(Path(out))
+
+
+def _state_iteration(run: Path) -> Optional[int]:
+    """The iteration of ``run``'s ``state.pt``; None (not read) when the stop came before
+    torch was loaded: importing it after a stop that cut its import short crashed (SystemError,
+    then a segfault), and a stop must not wait for it."""
+    if "pipelines.train" not in sys.modules:
+        return None
+    from pipelines.train import saved_iteration
+
+    return saved_iteration(run)
+
+
+def _state_kept(out: str, stop: _StopPoint, saved: Optional[int]) -> bool:
+    """Whether the stopped run has a state to resume from: one saved (``saved``), or a resumed
+    run's ``state.pt`` whose iteration was not read (:func:`_state_iteration`)."""
+    return saved is not None or (stop.iteration is None and stop.resume and (Path(out) / STATE).is_file())
 
 
 def _interrupted_line(dataset: str, out: str, stop: _StopPoint, signum: int) -> dict[str, Any]:
@@ -367,17 +393,20 @@ def _interrupted_line(dataset: str, out: str, stop: _StopPoint, signum: int) -> 
     ``warnings``) with the train summary's ``run`` and ``iteration``: the state saved (null:
     none yet, nothing to resume) and the command that resumes from it; paths as typed."""
     saved = _saved_before(out, stop)
+    kept = _state_kept(out, stop, saved)
     reached = stop.iteration if stop.iteration is not None else saved or 0
     name = signal.Signals(signum).name
-    if saved is None:
+    if not kept:
         why = f"stopped by {name} at iteration {reached}, before the run's first save: start it again"
+    elif saved is None:
+        why = f"stopped by {name} as the resumed run started; --resume restarts from the run's last save"
     else:
         why = f"stopped by {name} at iteration {reached}; --resume restarts from iteration {saved}, the last save"
     return {**state.names(), "status": "interrupted", "error": why, "signal": name, "run": out,
             "iteration": reached, "saved_iteration": saved,
-            "state": None if saved is None else typed_in_folder(out, Path(out) / STATE),
-            "last_checkpoint": None if saved is None else typed_in_folder(out, Path(out) / LAST),
-            "resume": None if saved is None else _resume_command(dataset, out, stop),
+            "state": typed_in_folder(out, Path(out) / STATE) if kept else None,
+            "last_checkpoint": typed_in_folder(out, Path(out) / LAST) if kept else None,
+            "resume": _resume_command(dataset, out, stop) if kept else None,
             "warnings": warnings_said()}
 
 
@@ -418,10 +447,10 @@ def _say_how_to_resume(dataset: str, out: str, stop: _StopPoint) -> None:
     """On stderr, the command that resumes a stopped run from its last save (none: nothing to say,
     the warning of :func:`pipelines.train.fit` says to start it again)."""
     saved = _saved_before(out, stop)
-    if saved is not None:
+    if _state_kept(out, stop, saved):
+        at = "" if saved is None else f" at iteration {saved}"
         with signals_wait():  # a second Ctrl-C waits for the line
-            warn(f"the run's state at iteration {saved} was kept in {out}; to resume: "
-                 f"{_resume_command(dataset, out, stop)}")
+            warn(f"the run's state{at} was kept in {out}; to resume: {_resume_command(dataset, out, stop)}")
 
 
 def train_cmd(
@@ -452,20 +481,20 @@ def train_cmd(
     Every setting is checked before the run directory is created or touched; a new run's
     dataset and settings before whether its folder may be used.
     """
-    # Imported here so that `groklst --help` and the other commands start without torch.
-    from pipelines.dataset import open_prepared
-    from pipelines.train import Limits, check_scale_and_crop, check_settings, check_training, fit, used_device
-    from pipelines.train_config import merge_config, read_config_file
-    from pipelines.train_dist import init_distributed, shutdown
-
     state.working_on(dataset, out)  # as typed (``./ds/``): messages and --json lines name them so
-    if resume and overwrite:
-        raise InputError("--resume", "give --resume or --overwrite, not both")
-    if max_seconds is not None and not 0 < max_seconds < math.inf:  # inf: as --fit-seconds and --threads
-        raise InputError("--max-seconds", f"must be a positive number of seconds, not {max_seconds:g}",
-                         "drop --max-seconds for no time limit" if max_seconds == math.inf else None)
     stop = _StopPoint(resume=resume, max_seconds=max_seconds, command_start=_command_start(ctx))
-    with _interrupt_reported(dataset, out, stop, as_json):
+    with _interrupt_reported(dataset, out, stop, as_json):  # from the start: QA's stop in torch's import said nothing
+        # Imported here so that `groklst --help` and the other commands start without torch.
+        from pipelines.dataset import open_prepared
+        from pipelines.train import Limits, check_scale_and_crop, check_settings, check_training, fit, used_device
+        from pipelines.train_config import merge_config, read_config_file
+        from pipelines.train_dist import init_distributed, shutdown
+
+        if resume and overwrite:
+            raise InputError("--resume", "give --resume or --overwrite, not both")
+        if max_seconds is not None and not 0 < max_seconds < math.inf:  # inf: as --fit-seconds and --threads
+            raise InputError("--max-seconds", f"must be a positive number of seconds, not {max_seconds:g}",
+                             "drop --max-seconds for no time limit" if max_seconds == math.inf else None)
         given = _typed(ctx, {"model": model, "scale": scale, "iters": iters, "batch_size": batch_size,
                              "crop": crop, "lr": lr, "weight_decay": weight_decay,
                              "restart_every": restart_every, "val_every": val_every,
@@ -525,8 +554,6 @@ def train_cmd(
             stop.reported = _run_ended(outcome)  # else the stop's line is still to be written
             if outcome.stopped_by is not None and not stop.reported:  # it waited for a mid-run save
                 signal.raise_signal(outcome.stopped_by)
-    if received() is not None:  # a SIGTERM or SIGHUP that came once the run was saved whole
-        raise StoppedAfterItsEnd()
 
 
 def _report(out: str, outcome: FitResult, config: TrainConfig, moved: dict[str, Any] | None,
