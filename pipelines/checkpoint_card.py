@@ -102,7 +102,8 @@ def _validation_line(config: dict[str, Any]) -> str | None:
     parts = [f"{m.upper()} {_metric_value(val[m])}" for m in METRICS if m in val]
     if "images" in val:
         fewer = _fewer_images(val)
-        parts.append(f"on {val['images']} images" + (f" ({fewer})" if fewer else ""))
+        noun = "image" if val["images"] == 1 else "images"
+        parts.append(f"on {val['images']} {noun}" + (f" ({fewer})" if fewer else ""))
     return ", ".join(parts) or None
 
 

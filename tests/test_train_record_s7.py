@@ -64,7 +64,7 @@ def test_cc_and_rsd_over_no_patch_read_n_a_and_null(tmp_path: Path, capsys) -> N
     assert math.isnan(load_checkpoint(tmp_path / LAST).config["val"]["cc"])  # the record keeps NaN
     line = validation_line(tmp_path / LAST)
     assert "nan" not in line
-    assert f", CC n/a, RSD n/a, on 1 images (CC over 0, RSD over 0: {WHY})" in line
+    assert f", CC n/a, RSD n/a, on 1 image (CC over 0, RSD over 0: {WHY})" in line
     val = card_json(tmp_path / LAST, capsys)["config"]["val"]
     assert (val["cc"], val["rsd"], val["cc_images"], val["rsd_images"], val["images"]) == (None, None, 0, 0, 1)
     logged = json.loads((tmp_path / METRICS_FILE).read_text().splitlines()[-1])
