@@ -89,3 +89,12 @@ def test_a_name_over_the_folders_limit_is_refused_by_its_length_too(scene: int, 
     err = capsys.readouterr().err
     assert err.startswith(f"error: {_refusal(name, scene)}") and "File name too long" not in err
     assert sorted(os.listdir()) == ["s_guidance.tif", "s_lst.tif"]
+
+
+def test_the_scene_suffix_names_a_dash_file_so_it_cannot_read_as_an_option(scene: int, capsys) -> None:
+    """QA s7: ``(scene -s_lst.tif)`` named the scene without the ``./`` the error lines use."""
+    for kind in ("lst", "guidance"):
+        os.link(f"s_{kind}.tif", f"-s_{kind}.tif")
+    os.link("s_lst.tif", "o.tif")  # the output exists: an error about the output, naming the scene after it
+    assert run(["-q", "downscale", "--model", "bicubic", "-o", "o.tif", "--", "-s_lst.tif"]) == 2
+    assert capsys.readouterr().err.strip().endswith("(scene ./-s_lst.tif)")

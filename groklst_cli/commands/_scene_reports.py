@@ -184,7 +184,7 @@ def _say_how_it_went(report: SceneReport) -> None:
     if report.status in ("error", "failed"):
         # a scene's error about another file (its guidance, its output) also names the scene
         named = printable_path(report.input)
-        scene = "" if named in (report.error or "") else f" (scene {named})"
+        scene = "" if named in (report.error or "") else f" (scene {unmistakable_path(PurePath(report.input))})"
         line = f"{report.error}{scene}"  # one line, unless --debug asked for the traceback
         line = line if state.debug else escape_control_characters(line)
         err.print(f"[bold red]error:[/bold red] {escape(line)}", markup=True)
