@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import shlex
 import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -40,6 +41,13 @@ def unmistakable_path(path: str | PathLike[str]) -> str:
     (``--scales``)."""
     text = printable_path(path)
     return f"./{text}" if isinstance(path, (PurePath, TypedPath)) and text.startswith("-") else text
+
+
+def shell_word(path: str | PathLike[str]) -> str:
+    """``path`` as a command pasted into a shell takes it (a hint's ``gdal_edit.py``, ``groklst
+    quicklook``): quoted (``'out $HOME.tif'``), its text kept (a GDAL name such as
+    ``NETCDF:a.nc:lst``), and ``./-x.tif`` for a name starting with '-', which would read as an option."""
+    return shlex.quote(unmistakable_path(path if isinstance(path, PurePath) else TypedPath(os.fspath(path))))
 
 
 @contextmanager

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import shlex
 from dataclasses import dataclass, field
 
 import rasterio
@@ -23,7 +22,7 @@ from rasterio.crs import CRS
 from rasterio.errors import CRSError
 from rasterio.windows import Window
 
-from pipelines.errors import InputError, TypedPath, unmistakable_path
+from pipelines.errors import InputError, shell_word, unmistakable_path
 
 ALIGNMENT_TOLERANCE = 1e-3  # fraction of a pixel tolerated as rounding noise in grid alignment
 # Pixels a rotation term may move any pixel by across the whole raster and still be float noise
@@ -189,13 +188,7 @@ def check_crs(path: str | os.PathLike[str], grid: Grid) -> None:
     if grid.placed_by is not None:
         raise InputError(path, f"raster has no CRS of its own, only {grid.placed_by}", warp_hint(grid.placed_by))
     raise InputError(path, "raster has no CRS",
-                     f"assign one with gdal_edit.py -a_srs EPSG:XXXX {_shell_word(path)}")
-
-
-def _shell_word(path: str | os.PathLike[str]) -> str:
-    """``path`` as a hint's gdal_edit.py command takes it: quoted, its text kept (a GDAL name such as
-    ``NETCDF:a.nc:lst``), and ``./-x.tif`` for a name starting with '-', which would read as an option."""
-    return shlex.quote(unmistakable_path(TypedPath(os.fspath(path))))
+                     f"assign one with gdal_edit.py -a_srs EPSG:XXXX {shell_word(path)}")
 
 
 def check_refinable_crs(path: str | os.PathLike[str], grid: Grid) -> None:
@@ -206,7 +199,7 @@ def check_refinable_crs(path: str | os.PathLike[str], grid: Grid) -> None:
     if is_local(grid.crs):
         raise InputError(path, f"raster has a local/engineering CRS ({crs_label(grid.crs)}), which a --scale "
                                "output cannot keep as it is",
-                         f"assign the CRS it is in with gdal_edit.py -a_srs EPSG:XXXX {_shell_word(path)}")
+                         f"assign the CRS it is in with gdal_edit.py -a_srs EPSG:XXXX {shell_word(path)}")
 
 
 WARP_NORTH_UP = "gdalwarp -r near IN.tif OUT.tif"
@@ -491,7 +484,7 @@ def unrelated_crs_error(path: str | os.PathLike[str], crs: CRS, other_path: str 
     own = (f"its CRS is a local/engineering CRS ({crs_label(crs)}) that" if is_local(crs)
            else f"its CRS {crs_label(crs)}")
     other = crs_label(other_crs)
-    name = _shell_word(path)
+    name = shell_word(path)
     problem = f"{own} cannot be related to {unmistakable_path(other_path)}'s {other}"
     in_place = f"(it edits {name} in place: copy it first to keep the original)"
     if latlon is not None and local_given and bounds is not None and _in_degrees(bounds):
@@ -512,7 +505,7 @@ def _raster_name(path: str | os.PathLike[str]) -> str:
     text = os.fspath(path)
     if text.startswith("the ") and not os.path.lexists(text):
         return f"{text.removeprefix('the ').upper()}.tif"
-    return _shell_word(path)
+    return shell_word(path)
 
 
 def _in_degrees(bounds: Bounds) -> bool:

@@ -10,7 +10,6 @@ does not grow with the scene.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from pipelines.errors import InputError, not_found_error, unmistakable_path
+from pipelines.errors import InputError, not_found_error, shell_word
 from pipelines.geotiff import band_scaling, guidance_names, open_raster, read_failure, read_stored
 from pipelines.grids import (
     ALIGNMENT_TOLERANCE, Grid, as_integer, check_crs, check_north_up, crs_labels, nesting_factor,
@@ -114,18 +113,12 @@ def guidance_for(lst_path: Path) -> tuple[str, Path]:
     guidance = lst_path.with_name(f"{name}{GUIDANCE_SUFFIX}{lst_path.suffix}")
     if not guidance.exists() and gdal_name(guidance) is None:  # inside an archive: opening tells
         raise not_found_error(guidance, "guidance file not found beside the LST",
-                              f"make it with groklst guidance {_shell_word(lst_path)} BAND=SRC.tif -o "
-                              f"{_shell_word(guidance)} (or pass --guidance G.tif --align); {INGEST_HINT}")
+                              f"make it with groklst guidance {shell_word(lst_path)} BAND=SRC.tif -o "
+                              f"{shell_word(guidance)} (or pass --guidance G.tif --align); {INGEST_HINT}")
     return name, guidance
 
 
 INGEST_HINT = "for SDGSAT-1 products run groklst ingest first"  # their LST and guidance come from the products
-
-
-def _shell_word(path: Path) -> str:
-    """``path`` as a hint's command names it: quoted for the shell, and ``./-x.tif`` for a name
-    that would read as an option."""
-    return shlex.quote(unmistakable_path(path))
 
 
 def undescribed_bands(src: rasterio.DatasetReader) -> list[str]:

@@ -3,7 +3,6 @@ into a hidden folder beside the output that is removed when the command ends."""
 
 from __future__ import annotations
 
-import shlex
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -31,7 +30,7 @@ from pipelines.atomic import (
     remove_stale_ingests,
     remove_stale_partials,
 )
-from pipelines.errors import GroklstWarning, InputError, TypedPath, not_found_error, unmistakable_path
+from pipelines.errors import GroklstWarning, InputError, not_found_error, shell_word
 from pipelines.finished_outputs import finished_png
 from pipelines.raster_names import retrieved_lst_tag, source_tag
 
@@ -244,7 +243,7 @@ def skipped_quicklook(report: SceneReport, png: Optional[Path]) -> SceneReport:
     if report.status != "skipped" or png is None:
         return report
     shown = typed_quicklook(png)
-    redraw = f"groklst quicklook {_shell_word(typed_output(report.output))} -o {_shell_word(shown)}"
+    redraw = f"groklst quicklook {shell_word(typed_output(report.output))} -o {shell_word(shown)}"
     if not png.exists():
         warn(f"{shown}: not drawn, as the scene was skipped (--skip-existing); {redraw} draws it")
         report.extra["quicklook"] = None
@@ -258,12 +257,6 @@ def skipped_quicklook(report: SceneReport, png: Optional[Path]) -> SceneReport:
     warn(f"{shown}: is no PNG (left as it is), and none was drawn, as the scene was skipped (--skip-existing)")
     report.extra["quicklook"] = None
     return report
-
-
-def _shell_word(typed: str) -> str:
-    """A name as typed, as a pasted command takes it: quoted (``'out $HOME.tif'``), and ``./-x.tif``
-    for one starting with '-', which the command would read as an option."""
-    return shlex.quote(unmistakable_path(TypedPath(typed)))
 
 
 def end_if_failed(report: SceneReport) -> None:
