@@ -631,15 +631,21 @@ def _keeping_showwarning(show: Callable) -> Callable:
 class _RunStopped:
     """Whether a task's run was stopped: its client set the run's event, or the scheduler
     cancelled the task (its client cancelled it or went away; dask still runs a task it
-    cancelled to its end, and only drops its result)."""
+    cancelled to its end, and only drops its result). Once stopped, always stopped: the client
+    clears the event once the scenes it saw running ended, and a scene it did not see (sent
+    to its worker as it looked) may be told "stop" by the event before the cancel reaches its
+    worker; a later look would say "go on" in between."""
 
     def __init__(self, event: str):
         self.event = event
+        self.said = False
 
     def __call__(self) -> bool:
         from dask.distributed import Event
 
-        return _task_cancelled() or Event(self.event).is_set()
+        if not self.said:
+            self.said = _task_cancelled() or Event(self.event).is_set()
+        return self.said
 
 
 def _task_cancelled() -> bool:
