@@ -54,6 +54,7 @@ from pipelines.lst_values import (
     type_extremes,
 )
 from pipelines.raster_names import display_name, source_tag
+from pipelines.scenes import guidance_misses_lst
 from pipelines.units import Units, tagged_units, unit_tag
 
 
@@ -89,6 +90,9 @@ def coregister_scene(lst_path: str | os.PathLike[str], guidance_path: str | os.P
         check_single_band(lst, lst_path)
         grids = pair_grids(Grid.of(lst), Grid.of(guidance), scale=None, lst_path=lst_path,
                            guidance_path=guidance_path, offers_align=False)  # coregister has no --align
+        missed = guidance_misses_lst(Path(lst_path), Path(guidance_path), None, decoding)
+        if missed is not None:  # the crops would hold no pair to measure on: no placement to report
+            raise missed
         found = scan(lst, grids.lr_window, decoding, lst_path)
         used = resolve_units(found, units)
         check_plausible(found, used, decoding, lst_path)

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from pipelines.checkpoint import missing_bands
@@ -31,12 +33,14 @@ from pipelines.cog import layout
 from pipelines.conserve import CONSERVE_SPREADS, conserve_blocks, spread_smooth
 from pipelines.errors import EmptySceneError, GroklstWarning, InputError, not_found_error, one_run
 from pipelines.geotiff import (BLOCK, band_key, band_names, bands_without_data, creation_profile, filled_dem,
-                               geotiff_output, guidance_names, streaming_gdal_env)
+                               geotiff_output, guidance_names, mask_declared_nodata, streaming_gdal_env,
+                               unreadable)
 from pipelines.grids import Grid, PairedGrids, pair_grids, refine_grid
 from pipelines.guidance import DISTINCT_BANDS_HINT, check_distinct_bands
 from pipelines.ingest_record import provenance_tags
 from pipelines.infer import Execution, ModelSource, Prediction, TilePredictor, submit
-from pipelines.lst_values import LstDecoding, check_plausible, linear, reading_tags, resolve_units, scan
+from pipelines.lst_values import (LstDecoding, check_plausible, decode, linear, reading_tags, resolve_units,
+                                  scan)
 from pipelines.mosaic import StreamingMosaic
 from pipelines.plausibility import OutputGuard
 from pipelines.raster_names import display_name, source_tag
@@ -75,14 +79,18 @@ class DownscaleOptions:
     def __post_init__(self) -> None:
         """Refuse values the run cannot use, naming the field: a unit given as a plain str failed
         deep in the run (``AttributeError: 'str' object has no attribute 'value'``), and an
-        unknown spread silently ran as ``block``. A unit's name (``"celsius"``) is taken as the
-        :class:`Units` it names, as the CLI's ``--units`` takes it."""
+        unknown spread silently ran as ``block``, as a spread without ``conserve`` was silently
+        ignored. A unit's name, in any case (``"Celsius"``), is taken as the :class:`Units` it
+        names, as the CLI's ``--units`` takes it."""
         self.units = _units_field("units", self.units, tuple(Units))
         if self.units_out is not None:
             self.units_out = _units_field("units_out", self.units_out, (Units.kelvin, Units.celsius))
         if self.conserve_spread not in CONSERVE_SPREADS:
             raise InputError("DownscaleOptions.conserve_spread", f"unknown spread {self.conserve_spread!r}",
                              f"use {' or '.join(CONSERVE_SPREADS)}")
+        if self.conserve_spread != "block" and not self.conserve:
+            raise ValueError(f"DownscaleOptions: conserve_spread={self.conserve_spread!r} needs conserve=True "
+                             "(the spread is how conserve spreads its residual; without it nothing reads it)")
 
     def tile_overlap(self) -> int:
         """The overlap used: the one given, else :func:`default_overlap` of the tile, as the CLI's
@@ -93,10 +101,10 @@ class DownscaleOptions:
 
 def _units_field(name: str, value: object, allowed: tuple[Units, ...]) -> Units:
     """``value`` as the member of ``allowed`` it is or names (a :class:`Units`, an
-    :class:`~pipelines.units.OutputUnits` or a name such as ``"celsius"``), else an
+    :class:`~pipelines.units.OutputUnits` or a name such as ``"Celsius"``, any case), else an
     :class:`InputError` naming ``DownscaleOptions.<name>`` and the allowed names."""
     for unit in allowed:
-        if isinstance(value, str) and value == unit.value:  # Units and OutputUnits are str too
+        if isinstance(value, str) and value.lower() == unit.value:  # Units and OutputUnits are str too
             return unit
     names = ", ".join(unit.value for unit in allowed)
     raise InputError(f"DownscaleOptions.{name}", f"unknown unit {value!r}",
@@ -352,6 +360,41 @@ def _empty_scene(lst_path: str | os.PathLike[str], inputs: SceneSources, grids: 
     return EmptySceneError(lst_path, "no output pixel has a value (the LST or the guidance is nodata everywhere "
                                      "they overlap" + (f", or within the {margin} px hole margin of such pixels; "
                                                        "--hole-margin 0 keeps those)" if margin else ")"))
+
+
+COVERAGE_ROWS = 128  # LST rows per strip of lst_pixels_with_guidance: memory-flat on any scene
+
+
+def lst_pixels_with_guidance(inputs: SceneSources, grids: PairedGrids, decoding: LstDecoding) -> tuple[int, int]:
+    """The LST's valid pixels in the output's footprint with data in every guidance band, and
+    all of them there: the output holds only those (a guidance nodata masks it). Read strip by
+    strip, the guidance at the LST's resolution (nearest: one guidance pixel per LST pixel), so
+    a 10000 x 10000 scene costs no more memory than a small one."""
+    window, frame, ratio = grids.lr_window, grids.guidance_window, grids.ratio
+    covered = inside = 0
+    for top in range(0, int(window.height), COVERAGE_ROWS):
+        rows = min(COVERAGE_ROWS, int(window.height) - top)
+        valid = ~np.isnan(decode(inputs.lst, Window(window.col_off, window.row_off + top, window.width, rows),
+                                 decoding, inputs.lst_path))
+        strip = Window(frame.col_off, frame.row_off + top * ratio, frame.width, rows * ratio)
+        inside += int(np.count_nonzero(valid))
+        covered += int(np.count_nonzero(valid & _guidance_has_data(inputs, strip, valid.shape)))
+    return covered, inside
+
+
+def _guidance_has_data(inputs: SceneSources, strip: Window, shape: tuple[int, ...]) -> np.ndarray:
+    """Where every guidance band has a finite value (not its nodata, mask or NaN) in ``strip``,
+    read decimated to ``shape`` (the LST pixels it covers), one band at a time."""
+    src, has = inputs.guidance, np.ones(shape, bool)
+    for band in range(1, src.count + 1):
+        try:
+            data = src.read(band, window=strip, out_shape=shape, masked=True, resampling=Resampling.nearest)
+        except RasterioError as exc:
+            raise unreadable(inputs.guidance_path, exc) from exc
+        data = mask_declared_nodata(src, data, band)
+        with np.errstate(invalid="ignore", over="ignore"):
+            has &= np.isfinite(np.ma.filled(data.astype(np.float64), np.nan))
+    return has
 
 
 def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneReport,

@@ -35,10 +35,11 @@ from rasterio.windows import Window
 
 from pipelines.atomic import (OutputAppeared, OutputExists, atomic_output, check_writable, remove_stale_partials,
                               resolved)
-from pipelines.downscale import DownscaleOptions, SceneReport, downscale_scene, guidance_beside
+from pipelines.downscale import (DownscaleOptions, SceneReport, downscale_scene, guidance_beside,
+                                 lst_pixels_with_guidance)
 from pipelines.errors import (EmptySceneError, GroklstWarning, InputError, environment_error, one_run, said_so_far,
                              unmistakable_path)
-from pipelines.geotiff import check_geotiff_name
+from pipelines.geotiff import check_geotiff_name, streaming_gdal_env
 from pipelines.grids import Grid, pair_grids
 from pipelines.infer import ModelSource
 from pipelines.lst_values import LstDecoding, scan
@@ -207,65 +208,72 @@ def run_job(
 def _note_lst_coverage(report: SceneReport, job: SceneJob, guidance: Path, source: ModelSource,
                        options: DownscaleOptions) -> None:
     """Where the output covers only part of the LST's valid pixels, note that share in
-    ``report.extra["lst_covered_fraction"]`` (its --json line's key) and warn: the output is
-    cropped to the guidance's footprint, and its ``valid_fraction`` (a share of output pixels)
-    said 1.0 for a guidance that covered half the scene, so the other half was lost without a word."""
+    ``report.extra["lst_covered_fraction"]`` (its --json line's key) and warn: the output holds
+    only the pixels the guidance has data over (its extent, less its nodata), and its
+    ``valid_fraction`` (a share of output pixels) said 1.0 for a guidance that covered half the
+    scene, so the other half was lost without a word."""
     covered = lst_covered_fraction(job.lst, guidance, source.scale, options.decoding)
     if covered < 1:
         report.extra["lst_covered_fraction"] = covered
         outside = max(round((1 - covered) * 100, 1), 0.1)
         named = display_name(job.guidance or guidance)  # as given, not --align's hidden copy
-        warnings.warn(f"{display_name(job.lst)}: {outside:g} % of its valid pixels lie outside the guidance "
-                      f"{named} and are not in the output, which covers only the part of the scene the "
-                      "guidance covers; give a guidance that covers the whole scene (groklst guidance makes one "
-                      "on this LST's grid)", GroklstWarning, stacklevel=2)
+        warnings.warn(f"{display_name(job.lst)}: {outside:g} % of its valid pixels lie where the guidance {named} "
+                      "has no data (outside its extent or nodata there) and are not in the output; "
+                      f"{COVER_HINT}", GroklstWarning, stacklevel=2)
+
+
+COVER_HINT = ("give a guidance with data wherever the LST has data: an optical scene of the same area "
+              "with no clouds or gaps over it")
 
 
 class GuidanceMissesLst(InputError):
-    """A guidance whose footprint holds none of the LST's valid pixels (only its nodata part):
-    the scene is an ``error`` with ``lst_covered_fraction`` 0.0, not ``empty`` (exit 3 says
-    "no data", and a pipeline would set aside a scene that has data)."""
+    """A guidance with no data over any of the LST's valid pixels (its footprint holds only the
+    LST's nodata part, or it is nodata wherever the LST has data): the scene is an ``error``
+    with ``lst_covered_fraction`` 0.0, not ``empty`` (exit 3 says "no data", and a pipeline
+    would set aside a scene that has data)."""
 
 
 def guidance_misses_lst(lst: Path, guidance: Path, scale: int | None, decoding: LstDecoding,
                         named: Path | None = None) -> GuidanceMissesLst | None:
     """The refusal of ``guidance`` (``named`` as the user gave it: not ``--align``'s copy) for
-    an ``lst`` with valid pixels, none of them inside the footprint they share; None otherwise
-    (an LST with no valid pixel anywhere is empty)."""
-    counts = _valid_pixels(lst, guidance, scale, decoding)
-    if counts is None or counts[0] or not counts[1]:
+    an ``lst`` with valid pixels, none of them with guidance data; None otherwise (an LST with
+    no valid pixel anywhere is empty)."""
+    covered, inside, total = _valid_pixels(lst, guidance, scale, decoding)
+    if covered or not total:
         return None
-    return GuidanceMissesLst(display_name(lst), f"none of the LST's {counts[1]:,} valid pixels lie inside the "
-                             f"guidance {display_name(named or guidance)}: it covers only the LST's nodata part",
-                             "give a guidance that covers the scene; groklst guidance makes one on this LST's grid")
+    name = display_name(named or guidance)
+    said = (f"none of the LST's {total:,} valid pixels lie inside the guidance {name}: it covers only the "
+            "LST's nodata part" if not inside else
+            f"none of the LST's {total:,} valid pixels has guidance data: the guidance {name} is nodata "
+            "wherever the LST has data")
+    return GuidanceMissesLst(display_name(lst), said, COVER_HINT)
 
 
 def lst_covered_fraction(lst: Path, guidance: Path, scale: int | None, decoding: LstDecoding) -> float:
-    """The share of ``lst``'s valid pixels inside the footprint it shares with ``guidance``
-    (the output's, :func:`~pipelines.grids.pair_grids`)."""
-    counts = _valid_pixels(lst, guidance, scale, decoding)
-    if counts is None or not counts[1]:
-        return 1.0
-    return round(counts[0] / counts[1], 6)
+    """The share of ``lst``'s valid pixels with guidance data (inside the footprint they share,
+    :func:`~pipelines.grids.pair_grids`, where no guidance band is nodata)."""
+    covered, _, total = _valid_pixels(lst, guidance, scale, decoding)
+    return round(covered / total, 6) if total else 1.0
 
 
-def _valid_pixels(lst: Path, guidance: Path, scale: int | None, decoding: LstDecoding) -> tuple[int, int] | None:
-    """``lst``'s valid pixels inside the footprint it shares with ``guidance`` and in all; None
-    where the footprint holds the LST's whole grid (nothing read). The LST is read only where
-    the footprint leaves part of its grid out. Values the footprint's scan would refuse outside
-    it count by grid pixels: the scene itself was read without them."""
-    with ExitStack() as stack:
+def _valid_pixels(lst: Path, guidance: Path, scale: int | None, decoding: LstDecoding) -> tuple[int, int, int]:
+    """``lst``'s valid pixels with guidance data, inside the footprint it shares with
+    ``guidance``, and in all (:func:`~pipelines.downscale.lst_pixels_with_guidance`). The LST
+    outside the footprint is read only where it leaves part of the grid out; values the
+    footprint's scan would refuse there count by grid pixels: the scene was read without them."""
+    with streaming_gdal_env(), ExitStack() as stack:  # GDAL's default cache grows with the guidance read
         inputs = SceneSources.open(stack, lst, guidance)
         grids = pair_grids(Grid.of(inputs.lst), Grid.of(inputs.guidance), scale=scale,
                            lst_path=lst, guidance_path=guidance)
+        covered, inside = lst_pixels_with_guidance(inputs, grids, decoding)
         window, whole = grids.lr_window, Window(0, 0, inputs.lst.width, inputs.lst.height)
         if (window.width, window.height) == (whole.width, whole.height):
-            return None
+            return covered, inside, inside
         try:
-            inside, total = (scan(inputs.lst, part, decoding, lst).valid for part in (window, whole))
+            total = scan(inputs.lst, whole, decoding, lst).valid
         except InputError:
-            inside, total = int(window.width * window.height), int(whole.width * whole.height)
-    return inside, total
+            total = inside + int(whole.width * whole.height - window.width * window.height)
+    return covered, inside, total
 
 
 def finished_meanwhile(path: Path, skip_existing: bool) -> bool:
