@@ -42,6 +42,7 @@ from rasterio.windows import Window
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.guidance_memory import int_list, positive_int  # noqa: E402
 from models.registry import build_model  # noqa: E402
 from pipelines.checkpoint import Checkpoint, load_checkpoint, state_dict_of  # noqa: E402
 from pipelines.geotiff import creation_profile  # noqa: E402
@@ -165,26 +166,35 @@ def max_difference(a: Path, b: Path) -> float:
     return worst
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line; a bad size, tile or batch size is refused here (exit 2), not as a
+    traceback from int() or an empty scene."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="999,1998,3999")
+    parser.add_argument("--sizes", default="999,1998,3999",
+                        type=int_list(SCALE, f"an output is whole x{SCALE} LST pixels"),
+                        help=f"output sizes in pixels, comma-separated, each at least {SCALE}")
     parser.add_argument("--paths", default="plain,fast,bicubic")
     parser.add_argument("--model", default="default", choices=("default", "mocolsk-lite"))
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--tile", type=int, default=768)
+    parser.add_argument("--tile", type=positive_int, default=768)
     parser.add_argument("--overlap", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--batch-size", type=positive_int, default=2)
     parser.add_argument("--guidance", default="noise", choices=("noise", "textured"),
                         help="white-noise guidance (worst case for decoding) or textured bands "
                              "that compress like real ones")
     parser.add_argument("--no-overlap-overhead", action="store_true",
                         help="skip the one-pass vs tiled comparison")
-    args = parser.parse_args()
-    sizes = [int(s) // SCALE * SCALE for s in args.sizes.split(",")]
-    paths = args.paths.split(",")
-    unknown = [p for p in paths if p not in PATHS]
+    args = parser.parse_args(argv)
+    unknown = [p for p in args.paths.split(",") if p not in PATHS]
     if unknown:
         parser.error(f"unknown paths {unknown}; choose from {', '.join(PATHS)}")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    sizes = [s // SCALE * SCALE for s in args.sizes]
+    paths = args.paths.split(",")
     shipped = load_checkpoint(DEFAULT_CHECKPOINT)
     print(f"# groklst downscale benchmark: model {args.model}, x{SCALE}, {len(shipped.bands)} "
           f"guidance bands ({args.guidance}), tile {args.tile}, overlap {args.overlap}, batch {args.batch_size}, "

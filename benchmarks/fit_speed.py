@@ -28,6 +28,7 @@ from scipy.ndimage import gaussian_filter
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.guidance_memory import int_list, positive_int  # noqa: E402
 from pipelines.degrade import block_mean  # noqa: E402
 from pipelines.downscale import DownscaleOptions, downscale_scene  # noqa: E402
 from pipelines.geotiff import write_raster  # noqa: E402
@@ -92,14 +93,29 @@ def run(size: int, scale: int, bands: int, seed: int) -> dict[str, object]:
         }
 
 
-def main() -> None:
+def scale_factor(text: str) -> int:
+    """A whole scale of at least 2 (argparse type): x1 downscales nothing."""
+    value = positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 2")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line; a bad size, scale or band count is refused here (exit 2), not as a
+    traceback from int() or a fit on an empty scene."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=500, help="LR scene size in pixels")
-    parser.add_argument("--scale", type=int, default=4)
-    parser.add_argument("--bands", default="2,10", help="comma-separated guidance band counts")
+    parser.add_argument("--size", type=positive_int, default=500, help="LR scene size in pixels")
+    parser.add_argument("--scale", type=scale_factor, default=4)
+    parser.add_argument("--bands", type=int_list(1, "a guided fit needs a band"), default="2,10",
+                        help="comma-separated guidance band counts")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    for bands in (int(b) for b in args.bands.split(",")):
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
+    for bands in args.bands:
         print(json.dumps(run(args.size, args.scale, bands, args.seed)), flush=True)
 
 

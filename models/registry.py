@@ -131,10 +131,13 @@ def get_spec(name: str) -> ModelSpec:
 
 
 def build_model(name: str, *, scale: int, guidance_channels: int, **kwargs: Any) -> nn.Module:
-    """Construct model ``name`` for an integer ``scale`` and ``guidance_channels`` bands."""
+    """Construct model ``name`` for an integer ``scale`` and ``guidance_channels`` bands.
+
+    The name is looked up first: it decides which scales are valid, and a misspelt name
+    reported as a bad scale sent the caller to fix the wrong argument."""
+    spec = get_spec(name)
     if int(scale) != scale or scale < 2:
         raise ValueError(f"scale must be an integer >= 2, got {scale}")
-    spec = get_spec(name)
     if not spec.supports(int(scale)):
         raise ValueError(f"model {name!r} works at {spec.scales_text} only, not x{scale}")
     return spec.factory(scale=int(scale), guidance_channels=guidance_channels, **kwargs)

@@ -27,6 +27,13 @@ from pipelines.percent import percent
 from pipelines.raster_names import source_tag
 
 
+def check_switch(name: str, value: object) -> None:
+    """Refuse a ``value`` for the on/off setting ``name`` that is not True or False: a string
+    such as ``"no"`` or ``"false"`` is truthy and would switch it on."""
+    if not isinstance(value, bool):
+        raise InputError(name, f"must be True or False, not {value!r}", "pass a bool")
+
+
 @dataclass(frozen=True)
 class Execution:
     """How a model runs: exact choices by default, reduced precision only when asked.
@@ -45,10 +52,13 @@ class Execution:
 
     def __post_init__(self) -> None:
         """Refuse an unknown precision now: ``precision="bogus"`` ran as fp16 autocast and was
-        written into the output's ``precision`` tag."""
+        written into the output's ``precision`` tag. A switch that is no bool is refused too:
+        ``channels_last="no"`` is truthy, so it ran channels_last."""
         if self.precision not in PRECISIONS:
             raise InputError("Execution.precision", f"unknown precision {self.precision!r}",
                              f"use one of {', '.join(PRECISIONS)}")
+        for field in ("channels_last", "compile"):
+            check_switch(f"Execution.{field}", getattr(self, field))
 
     @classmethod
     def plain(cls) -> Execution:
@@ -188,6 +198,7 @@ class TilePredictor:
 
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "models" / "pretrained" / "mocolsk-lite-x3-sdgsat.pt"
+DEFAULT_MODEL = "mocolsk-lite"  # DEFAULT_CHECKPOINT's model
 
 
 def submit(predictor: TilePredictor | FittedPredictor, lr: np.ndarray, guidance: np.ndarray) -> Prediction:
@@ -215,11 +226,19 @@ def interpolators() -> list[str]:
 
 def check_interpolation(name: str) -> None:
     """Refuse an ``interpolation`` that is no interpolator, listing them: an unknown name failed
-    only when the first scene ran, a network's name only then asked for weights."""
+    only when the first scene ran, a network's name only then asked for weights. A network's
+    name is told apart from a misspelling: it was called an unknown interpolation."""
     known = interpolators()
-    if name not in known:
-        raise InputError("ModelSource.interpolation", f"unknown interpolation {name!r}",
-                         f"use one of {', '.join(known)}; a network runs from checkpoint=load_checkpoint(path)")
+    if name in known:
+        return
+    if name in {spec.name for spec in list_models()}:
+        raise InputError("ModelSource.interpolation", f"{name!r} is a network, not an interpolation: "
+                         "it runs from trained weights",
+                         "use ModelSource(checkpoint=load_checkpoint(path), checkpoint_path=path) (the "
+                         f"shipped {DEFAULT_MODEL} weights: pipelines.infer.DEFAULT_CHECKPOINT), or fit it "
+                         f"on the scene; interpolation takes {', '.join(known)}")
+    raise InputError("ModelSource.interpolation", f"unknown interpolation {name!r}",
+                     f"use one of {', '.join(known)}; a network runs from checkpoint=load_checkpoint(path)")
 
 
 class ModelSource:

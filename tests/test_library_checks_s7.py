@@ -53,7 +53,7 @@ def test_an_unknown_precision_is_refused_when_given():
     assert Execution(precision="bf16").precision == "bf16"
 
 
-@pytest.mark.parametrize("name", ["nosuch", "mocolsk"])  # mocolsk: a network, which needs weights
+@pytest.mark.parametrize("name", ["nosuch"])  # a network's name: test_library_edges_s8
 def test_an_unknown_interpolation_is_refused_when_given(name):
     with pytest.raises(InputError) as info:
         ModelSource(interpolation=name)

@@ -60,6 +60,16 @@ def check_psf_width(psf: Optional[Psf], scales: set[int]) -> None:
                          f"pixels ({limit:g}) is taken", f"use auto, or a width up to {limit:g}")
 
 
+def finite_seconds(seconds: Optional[float]) -> Optional[float]:
+    """``--fit-seconds``'s typer ``callback``: an infinite cap (typer's min=0.1 refuses NaN, not
+    inf) refused while the options are read, as a misspelt ``--device`` is (groklst_cli.choices):
+    refused in build_fit_options it came only after torch had been imported (seconds)."""
+    if seconds is not None and not math.isfinite(seconds):
+        raise InputError("--fit-seconds", f"{str(seconds)!r} is not finite",
+                         "give the cap in seconds, e.g. --fit-seconds 600, or drop --fit-seconds for none")
+    return seconds
+
+
 def build_fit_options(model: Optional[str], checkpoint: Optional[str], dask_scheduler: Optional[str],
                  jobs: list[SceneJob], iters: int, seconds: Optional[float], lr: float,
                  degradation: str, fallback: str, units: Units, seed: int, device: str,
@@ -72,9 +82,6 @@ def build_fit_options(model: Optional[str], checkpoint: Optional[str], dask_sche
         raise InputError("--fit", f"fits one scene at a time but {len(jobs)} inputs were given")
     if fallback not in FALLBACKS:
         raise InputError("--fallback", f"unknown fallback {fallback!r}", "use none or bicubic")
-    if seconds is not None and not math.isfinite(seconds):  # typer's min=0.1 refuses NaN, not inf
-        raise InputError("--fit-seconds", f"{str(seconds)!r} is not finite",
-                         "give the cap in seconds, e.g. --fit-seconds 600, or drop --fit-seconds for none")
     names = tuple(n.strip().lower() for n in candidates.split(",") if n.strip())
     return FitOptions(model=model, candidates=names, iters=iters, seconds=seconds, lr=lr,
                       degradation=degradation, units=units, seed=seed, device=device,

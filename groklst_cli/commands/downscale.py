@@ -15,7 +15,7 @@ import typer
 
 from groklst_cli import guidance_options, ingest_options, lst_options
 from groklst_cli.choices import DEVICE_HINT, lower_case
-from groklst_cli.commands._downscale_fit import (build_fit_options, check_psf_width,
+from groklst_cli.commands._downscale_fit import (build_fit_options, check_psf_width, finite_seconds,
                                                  refuse_fit_bands_before_aligning, run_fit, save_checkpoint_name)
 from groklst_cli.commands._downscale_products import (
     check_product_run,
@@ -404,7 +404,7 @@ def downscale(
     dask_scheduler: Optional[str] = typer.Option(None, "--dask-scheduler", help="Distribute scenes over this dask.distributed scheduler address."),
     fit: bool = typer.Option(False, "--fit", help="Fit on this scene first (bicubic, tsharp, gwr, dms, mlp and a network, compared on held-out blocks of the scene degraded by the scale), then downscale with the best or their blend."),
     fit_iters: int = typer.Option(FitOptions.iters, "--fit-iters", min=1, help="With --fit: at most this many training iterations of the network."),
-    fit_seconds: Optional[float] = typer.Option(FitOptions.seconds, "--fit-seconds", min=0.1, help="With --fit: also stop the network's training after this many seconds (default: no time cap, so the result does not depend on the machine's load)."),
+    fit_seconds: Optional[float] = typer.Option(FitOptions.seconds, "--fit-seconds", min=0.1, callback=finite_seconds, help="With --fit: also stop the network's training after this many seconds (default: no time cap, so the result does not depend on the machine's load)."),
     fit_lr: float = typer.Option(FitOptions.lr, "--fit-lr", min=1e-7, max=1.0, help="With --fit: learning rate."),
     degradation: str = typer.Option(FitOptions.degradation, "--degrade", callback=lower_case, help="With --fit: how the LST is degraded for training: area (block mean) or mtf."),
     fit_candidates: str = typer.Option(",".join(DEFAULT_CANDIDATES), "--fit-candidates", help="With --fit and no --model: the methods to fit and compare (bicubic, tsharp, gwr, dms, mlp, networks)."),
