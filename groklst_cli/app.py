@@ -43,7 +43,7 @@ try:  # given back also when an import fails (groklst imported by a notebook or 
     from groklst_cli.commands.train import COMMAND_START, forget_saved_run, run_saved_whole  # noqa: E402
     from groklst_cli.console import err, printable, result, state, warn, warnings_said  # noqa: E402
     from groklst_cli.interrupts import (  # noqa: E402
-        Terminated, process_ends_with_the_run, received, stopping_signals_raise)
+        Terminated, process_ends_with_the_run, received, stopping_signals_raise, stops_ignored_until_exit)
     from groklst_cli.native_stderr import native_stderr_hidden  # noqa: E402
     from pipelines import strict_json  # noqa: E402
     from pipelines.allocator import keep_freed_memory  # noqa: E402
@@ -321,16 +321,12 @@ def _stopped_by_signal() -> int:
     return _stopped(what, status)
 
 
-def _done_whatever_comes(argv: list[str] | None) -> int:
+def _done_whatever_comes() -> int:
     """Status 0 for a train that saved its run's end (:func:`run_saved_whole`), whatever stop
-    came after it (README: it does not fail the run). In groklst's own process (``argv`` None:
-    the command line it was started with; :func:`run` with arguments is a test or a notebook,
-    which keep their handlers) a stopping signal from now until the process exits is ignored:
-    the default one given back as the command ended killed it (QA: -15 after the ok line)."""
-    if argv is None:
-        for signum in (*_STOPPING, signal.SIGINT):
-            if signal.getsignal(signum) is signal.SIG_DFL:
-                signal.signal(signum, signal.SIG_IGN)
+    came after it (README: it does not fail the run). In groklst's own process a stopping signal
+    from now until it exits is ignored (:func:`stops_ignored_until_exit`); a library caller of
+    :func:`run` keeps its handlers (QA s8: ``run()`` with no arguments left them ignored)."""
+    stops_ignored_until_exit((*_STOPPING, signal.SIGINT))
     return 0
 
 
@@ -475,7 +471,7 @@ def _run(argv: list[str] | None) -> int:
             finally:
                 sys.excepthook = hook
         if run_saved_whole():  # a stop after it (130, or one received) does not fail it
-            return _done_whatever_comes(argv)
+            return _done_whatever_comes()
         if received() is not None:
             return _stopped_by_signal()
         if status == EXIT_INTERRUPTED:
@@ -496,7 +492,7 @@ def _run(argv: list[str] | None) -> int:
         return _usage_error(exc, args, as_json)
     except KeyboardInterrupt as stop:  # Terminated too: one as the command's contexts closed
         if run_saved_whole():  # the train finished, whole, before the signal: nothing was removed
-            return _done_whatever_comes(argv)
+            return _done_whatever_comes()
         return _stopped_by_signal() if isinstance(stop, Terminated) else _stopped("interrupted", EXIT_INTERRUPTED)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: report, never crash
         if _reader_gone(exc):  # a broken pipe after the command (a warning's summary line)

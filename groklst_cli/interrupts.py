@@ -78,6 +78,18 @@ def process_ends_with_the_run() -> None:
     _signals.ends_process = True
 
 
+def stops_ignored_until_exit(signals: Iterable[int]) -> None:
+    """In groklst's own process (:func:`process_ends_with_the_run`), ignore ``signals`` where they
+    have their default action, from now until it exits: one given back as the command ended
+    killed the run that had saved (QA: -15 after the ok line). A library caller of ``run``, even
+    one that leaves its arguments to ``sys.argv``, keeps its handlers: its process goes on."""
+    if not _signals.ends_process:
+        return
+    for signum in signals:
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            signal.signal(signum, signal.SIG_IGN)
+
+
 def _after_the_block(handler: Any) -> Any:
     """The handler a stopping signal gets back as the block ends: ``handler``, the one it had,
     unless the process exits after the run. Then, once a signal has stopped the run, a later one

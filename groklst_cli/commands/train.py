@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
+import pickle
 import shlex
 import signal
 import sys
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -382,6 +385,60 @@ def _state_iteration(run: Path) -> Optional[int]:
     return saved_iteration(run)
 
 
+class _Opaque:
+    """Stands in for every object a pickle names (torch's tensors, storages, ordered dicts) when
+    ``state.pt`` is read without torch: built, filled and set up as asked, and holding nothing."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def __setstate__(self, state: object) -> None:
+        pass
+
+    def __setitem__(self, key: object, value: object) -> None:
+        pass
+
+    def append(self, item: object) -> None:
+        pass
+
+    def extend(self, items: object) -> None:
+        pass
+
+
+class _WithoutTorch(pickle.Unpickler):
+    """A torch checkpoint's pickle read without torch (nor any class it names: nothing in the
+    file runs), its tensors' data left in the archive."""
+
+    def find_class(self, module: str, name: str) -> type:
+        return _Opaque
+
+    def persistent_load(self, pid: object) -> None:
+        return None
+
+
+def _iteration_without_torch(path: Path) -> Optional[int]:
+    """The ``iteration`` that the state ``path`` holds, read without loading torch (a stop that
+    cut torch's import short must not wait for it, :func:`_state_iteration`); None: unreadable."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            pickled = next(name for name in archive.namelist() if name.endswith("/data.pkl"))
+            state = _WithoutTorch(io.BytesIO(archive.read(pickled))).load()
+        return int(state["iteration"])
+    except Exception:  # noqa: BLE001 - a damaged state: resume names what is wrong with it
+        return None
+
+
+def _reached(out: str, stop: _StopPoint, saved: Optional[int]) -> int:
+    """The iteration a stopped run had reached: where :func:`fit` was stopped, else that of the
+    state it saved or resumes from (read without torch where :func:`_saved_before` did not read
+    it: QA s8 saw 0 for a resume of iteration 4 stopped as torch loaded), else 0."""
+    if stop.iteration is not None:
+        return stop.iteration
+    if saved is None and stop.resume and (Path(out) / STATE).is_file():
+        saved = _iteration_without_torch(Path(out) / STATE)
+    return saved or 0
+
+
 def _state_kept(out: str, stop: _StopPoint, saved: Optional[int]) -> bool:
     """Whether the stopped run has a state to resume from: one saved (``saved``), or a resumed
     run's ``state.pt`` whose iteration was not read (:func:`_state_iteration`)."""
@@ -394,7 +451,7 @@ def _interrupted_line(dataset: str, out: str, stop: _StopPoint, signum: int) -> 
     none yet, nothing to resume) and the command that resumes from it; paths as typed."""
     saved = _saved_before(out, stop)
     kept = _state_kept(out, stop, saved)
-    reached = stop.iteration if stop.iteration is not None else saved or 0
+    reached = _reached(out, stop, saved)
     name = signal.Signals(signum).name
     if not kept:
         why = f"stopped by {name} at iteration {reached}, before the run's first save: start it again"
@@ -410,37 +467,46 @@ def _interrupted_line(dataset: str, out: str, stop: _StopPoint, signum: int) -> 
             "warnings": warnings_said()}
 
 
-def _stopped_line(dataset: str, out: str, stop: _StopPoint, signum: int) -> dict[str, Any]:
-    """The ``--json`` line of a command stopped by ``signum``: once :func:`fit` has returned a
-    run it did not stop, the run's ok summary (it saved; its end is not to be started again),
-    else where the stop left it (:func:`_interrupted_line`)."""
-    if stop.outcome is not None and _run_ended(stop.outcome):
-        return json_ok(_summary(out, stop.outcome))
-    return _interrupted_line(dataset, out, stop, signum)
-
-
 @contextmanager
 def _interrupt_reported(dataset: str, out: str, stop: _StopPoint, as_json: bool) -> Iterator[None]:
     """With ``--json``, a Ctrl-C or a stopping signal in the block is also one JSON line on
-    stdout (:func:`_stopped_line`, main process only; none when the ok line is written), so
+    stdout (:func:`_interrupted_line`, main process only; none when the ok line is written), so
     that a pipeline reading stdout learns where the run stands; without, the command that
-    resumes the run is said on stderr. The stop then goes on (exit status 130, 143). A stdout
-    that cannot be written drops the line, as an error line is dropped: the stop keeps its status."""
+    resumes the run is said on stderr. Once :func:`fit` has returned a run it did not stop, the
+    run is reported as ended instead (:func:`_say_saved`): it saved, and its end is not to be
+    started again. The stop then goes on (exit status 130, 143; 0 for the saved run)."""
     try:
         yield
     except KeyboardInterrupt:
         if os.environ.get("RANK", "0") != "0" or stop.reported:
             raise
-        if not as_json:
-            _say_how_to_resume(dataset, out, stop)
-        else:
-            signum = received() or signal.SIGINT
-            with signals_wait():  # a second Ctrl-C waits for the line
-                try:
-                    result(strict_json.dumps(_stopped_line(dataset, out, stop, signum)))
-                except StreamWriteError:
-                    pass
+        with signals_wait():  # a second Ctrl-C waits for the report
+            if stop.outcome is not None and _run_ended(stop.outcome):  # saved: reported as done
+                _say_saved(out, stop.outcome, as_json)
+            elif as_json:
+                _say_json(_interrupted_line(dataset, out, stop, received() or signal.SIGINT))
+            else:
+                _say_how_to_resume(dataset, out, stop)
         raise
+
+
+def _say_json(line: dict[str, Any]) -> None:
+    """``line`` on stdout; one that cannot be written is dropped, as an error line is: the stop
+    keeps its status."""
+    try:
+        result(strict_json.dumps(line))
+    except StreamWriteError:
+        pass
+
+
+def _say_saved(out: str, outcome: FitResult, as_json: bool) -> None:
+    """Report a run stopped once it had saved its end as one that ended (:func:`_say_ended`;
+    QA s8: without ``--json`` it said how to resume the finished run, and printed no checkpoint).
+    A stdout that cannot be written drops the line, as :func:`_say_json` does."""
+    try:
+        _say_ended(out, outcome, as_json)
+    except StreamWriteError:
+        pass
 
 
 def _say_how_to_resume(dataset: str, out: str, stop: _StopPoint) -> None:
@@ -449,8 +515,7 @@ def _say_how_to_resume(dataset: str, out: str, stop: _StopPoint) -> None:
     saved = _saved_before(out, stop)
     if _state_kept(out, stop, saved):
         at = "" if saved is None else f" at iteration {saved}"
-        with signals_wait():  # a second Ctrl-C waits for the line
-            warn(f"the run's state{at} was kept in {out}; to resume: {_resume_command(dataset, out, stop)}")
+        warn(f"the run's state{at} was kept in {out}; to resume: {_resume_command(dataset, out, stop)}")
 
 
 def train_cmd(
@@ -565,10 +630,15 @@ def _report(out: str, outcome: FitResult, config: TrainConfig, moved: dict[str, 
         info(f"the dataset is now {moved['dataset']}; {typed_in_folder(out, Path(out) / CONFIG_FILE)} records it")
     if not _run_ended(outcome):
         return
-    summary = _summary(out, outcome)
     if not outcome.finished:
         warn(f"stopped at iteration {outcome.iteration}/{config.iters}: {LAST} holds its weights "
              "(runs validate at --val-every iterations only); continue with --resume")
+    _say_ended(out, outcome, as_json)
+
+
+def _say_ended(out: str, outcome: FitResult, as_json: bool) -> None:
+    """The result of a run that ended: its ok line, or its checkpoint's path (best.pt if any)."""
+    summary = _summary(out, outcome)
     if as_json:
         result(strict_json.dumps(json_ok(summary)))
     else:
