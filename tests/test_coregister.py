@@ -137,17 +137,17 @@ def test_coregister_keeps_the_grid_when_the_offset_cannot_be_measured(landsat_fi
     assert "b11.tif not measurable, kept as delivered" in capsys.readouterr().err
     with rasterio.open(out) as kept, rasterio.open(misplaced) as src:
         assert kept.transform == src.transform and kept.tags()["coregistration"].startswith("not measurable")
-    # guidance with no data under the LST: no R² at all, null in the JSON line
+    # guidance with no data under the LST: the wrong guidance, refused (it said "not measurable",
+    # exit 0, and a guidance nodata over part of the LST sent users to --max-shift): nothing written
     empty = tmp_path / "empty.tif"
     with rasterio.open(guidance_path) as src:
         with rasterio.open(empty, "w", **{**src.profile, "count": 1, "nodata": None}) as dst:
             dst.write(np.full((src.height, src.width), np.nan, np.float32), 1)
     capsys.readouterr()
-    assert run(["-q", "coregister", str(misplaced), str(empty), "-o", str(tmp_path / "e.tif"), "--json"]) == 0
-    line = json.loads(capsys.readouterr().out)  # strict JSON: NaN would not parse in other tools
-    assert line["r2"] is None and line["moved"] is False
-    assert line["warnings"] == [f"{misplaced}: offset to {empty} not measurable, kept as delivered "
-                                "(best offset 0 m, R² nan, searched ±90 m)"]
+    assert run(["-q", "coregister", str(misplaced), str(empty), "-o", str(tmp_path / "e.tif"), "--json"]) == 2
+    line = json.loads(capsys.readouterr().out)
+    assert line["status"] == "error" and not (tmp_path / "e.tif").exists()
+    assert line["error"].startswith(f"{misplaced}: none of the LST's ") and f"the guidance {empty} is nodata" in line["error"]
 
 
 def test_coregister_refuses_guidance_that_does_not_nest(landsat_files, tmp_path: Path, capsys) -> None:
