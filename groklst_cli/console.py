@@ -109,8 +109,16 @@ class StreamConsole(Console):
     :class:`StreamWriteError` naming its stream (see :class:`NamedStream`)."""
 
     def __init__(self, stream: str, file: IO[str] | None = None, **kwargs: object) -> None:
+        if _no_color():
+            kwargs["color_system"] = None  # no escape codes at all, FORCE_COLOR or not
         super().__init__(file=NamedStream(stream, file), **kwargs)
         self.stream = stream
+
+
+def _no_color() -> bool:
+    """Whether NO_COLOR is set and not empty (no-color.org). Rich's own ``no_color`` drops only the
+    colours: ``error:`` was still bold (``\\x1b[1m``), an escape code in a log that asked for none."""
+    return bool(os.environ.get("NO_COLOR"))
 
 
 err = StreamConsole("stderr", highlight=False, soft_wrap=True, emoji=False)

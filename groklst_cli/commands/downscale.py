@@ -174,9 +174,24 @@ def _stdin_text() -> str:
 
 def _stdin_paths(text: str) -> list[str]:
     """One path per line (a CRLF or blank line is fine; spaces belong to the name), or NUL-separated
-    as ``find -print0`` writes them."""
+    as ``find -print0`` writes them; trailing whitespace is dropped where only that names a file
+    (:func:`_stdin_name`)."""
     parts = text.split("\0") if "\0" in text else text.splitlines()
-    return [p for p in parts if p.strip()]
+    return [_stdin_name(p) for p in parts if p.strip()]
+
+
+def _stdin_name(line: str) -> str:
+    """A stdin line's path: as given where a file has that name, else without its trailing
+    whitespace (an editor's or ``echo``'s stray space, invisible in the error line otherwise) where
+    that names one. Where neither does, kept as given and warned about with its name quoted, so
+    that the space the ``file not found`` line cannot show is seen."""
+    stripped = line.rstrip()
+    if stripped == line or os.path.lexists(line):
+        return line
+    if os.path.lexists(stripped):
+        return stripped
+    warn(f"{line!r} (from stdin) ends in whitespace; no file has that name, with or without it")
+    return line
 
 
 def _jobs(inputs: list[Path], guidance: Optional[Path], output: Optional[Path],
@@ -187,12 +202,12 @@ def _jobs(inputs: list[Path], guidance: Optional[Path], output: Optional[Path],
 
     if output is not None and out_dir is not None:
         raise InputError("-o", "give either -o/--output or --out-dir, not both")
-    if output is not None and len(inputs) != 1:
+    if output is not None and len(inputs) > 1:  # none (an empty stdin) is nothing to do, said already
         raise InputError("-o", f"-o names one output but {len(inputs)} inputs were given", "use --out-dir")
     if align and guidance is None:
         raise InputError("--align", "aligns the --guidance raster onto the LST grid", "pass --guidance G.tif")
     if output is not None:
-        jobs = [SceneJob(inputs[0], output, guidance, guided, align)]
+        jobs = [SceneJob(p, output, guidance, guided, align) for p in inputs]  # one, or none
     else:
         directory = out_dir if out_dir is not None else Path(".")
         jobs = [SceneJob(p, output_for(p, directory), guidance, guided, align) for p in inputs]

@@ -8,10 +8,10 @@ from typing import Optional
 
 import typer
 
-from groklst_cli.console import info, result_path
+from groklst_cli.console import info, result
 from groklst_cli.interrupts import reported_once_published
 from pipelines.atomic import check_writable, folders_removed_if_left_empty
-from pipelines.errors import InputError
+from pipelines.errors import InputError, unmistakable_path
 from pipelines.sample_scene import (SCENE_CRS, check_scene_size, generate_scene, scene_paths, write_dem, write_scene,
                                     write_truth)
 from pipelines.train_config import MAX_SEED
@@ -145,8 +145,8 @@ def sample_scene(
         writes.append(lambda: [write_dem(scene, out_dir, name=name, overwrite=overwrite)])
     for write in writes:
         with reported_once_published(None):  # a signal after a rename waits for that output's line
-            for path in write():
-                result_path(path)
+            for path in write():  # ./-d/x.tif as typed, not -d/x.tif (typer folds ./), read as an option
+                result(unmistakable_path(Path(path)))
 
 
 def register(app: typer.Typer) -> None:
