@@ -90,3 +90,29 @@ def test_an_empty_stdin_with_an_output_is_nothing_to_do(
     captured = capsys.readouterr()
     assert (captured.out, captured.err) == ("", "warning: no input paths on stdin: nothing to do\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stopped_local_batch_ends_with_its_tally(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """QA: a Ctrl-C'd batch printed no ``N scenes: ...`` line, where a finished one does."""
+    import pipelines.scenes
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("a", "b", "c"):
+        write_canonical_scene(tmp_path, name)
+    real = pipelines.scenes.run_local
+    calls: list[object] = []
+
+    def stopped_on_the_second(jobs, *args, **kwargs):
+        calls.append(jobs)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(jobs, *args, **kwargs)
+
+    monkeypatch.setattr(pipelines.scenes, "run_local", stopped_on_the_second)
+    capsys.readouterr()
+    assert run(["downscale", "a_lst.tif", "b_lst.tif", "c_lst.tif", "--model", "bicubic"]) == 130
+    captured = capsys.readouterr()
+    assert captured.out == "a_lst_downscaled.tif\n"
+    lines = captured.err.splitlines()
+    assert lines[-2:] == ["3 scenes: 1 written, 2 stopped", "error: interrupted"]

@@ -30,6 +30,7 @@ from groklst_cli.commands._downscale_products import (
 )
 from groklst_cli.commands._scene_reports import (
     TypedNames,
+    batch_summary,
     exit_status,
     name_as_typed,
     say,
@@ -629,27 +630,32 @@ def downscale(
             statuses = [r.status for r in say_all(map(_noted_quicklook(png), reports), as_json, said)]
     else:
         statuses = []
-        with progress() as bar:
-            # one task reused by every scene: a long run's redraw and memory stay flat (QA: a task
-            # per scene, never removed, made the 1560th scene ten times slower on a terminal)
-            task = bar.add_task("", total=None, visible=False)
-            for job in jobs:
-                if job in refused:
-                    say(refused[job], as_json)
-                    statuses.append(refused[job].status)
-                    continue
-                # a fresh task, not reset(): reset keeps the last scene's total (0/N on a skip)
-                bar.remove_task(task)
-                task = bar.add_task(job.lst.name, total=None)
-                with reported_once_published(job.output):  # a Ctrl-C after the rename waits for its line
-                    report = next(run_local(
-                        [job], source, options, skip_existing=skip_existing, debug=state.debug,
-                        on_progress=lambda done, total, t=task: bar.update(t, completed=done, total=total),
-                        on_grid=info,
-                    ))
-                    report.seconds = round(report.seconds + ingest_seconds, 3)
-                    say(skipped_quicklook(report, job.quicklook), as_json)
-                statuses.append(report.status)
+        try:
+            with progress() as bar:
+                # one task reused by every scene: a long run's redraw and memory stay flat (QA: a task
+                # per scene, never removed, made the 1560th scene ten times slower on a terminal)
+                task = bar.add_task("", total=None, visible=False)
+                for job in jobs:
+                    if job in refused:
+                        say(refused[job], as_json)
+                        statuses.append(refused[job].status)
+                        continue
+                    # a fresh task, not reset(): reset keeps the last scene's total (0/N on a skip)
+                    bar.remove_task(task)
+                    task = bar.add_task(job.lst.name, total=None)
+                    with reported_once_published(job.output):  # a Ctrl-C after the rename waits for its line
+                        report = next(run_local(
+                            [job], source, options, skip_existing=skip_existing, debug=state.debug,
+                            on_progress=lambda done, total, t=task: bar.update(t, completed=done, total=total),
+                            on_grid=info,
+                        ))
+                        report.seconds = round(report.seconds + ingest_seconds, 3)
+                        say(skipped_quicklook(report, job.quicklook), as_json)
+                        statuses.append(report.status)  # before a signal held until its line is out
+        except KeyboardInterrupt:  # Terminated too: the batch's tally, as a finished batch ends
+            if len(jobs) > 1:
+                info(batch_summary(statuses + ["stopped"] * (len(jobs) - len(statuses)), 0))
+            raise
     exit_status(statuses)
     if statuses == ["ok"]:
         _said_quicklook(png)
