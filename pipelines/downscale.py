@@ -365,36 +365,42 @@ def _empty_scene(lst_path: str | os.PathLike[str], inputs: SceneSources, grids: 
 COVERAGE_ROWS = 128  # LST rows per strip of lst_pixels_with_guidance: memory-flat on any scene
 
 
-def lst_pixels_with_guidance(inputs: SceneSources, grids: PairedGrids, decoding: LstDecoding) -> tuple[int, int]:
-    """The LST's valid pixels in the output's footprint with data in every guidance band, and
-    all of them there: the output holds only those (a guidance nodata masks it). Read strip by
-    strip, the guidance at the LST's resolution (nearest: one guidance pixel per LST pixel), so
-    a 10000 x 10000 scene costs no more memory than a small one."""
+def lst_pixels_with_guidance(inputs: SceneSources, grids: PairedGrids,
+                             decoding: LstDecoding) -> tuple[int, int, list[int]]:
+    """The LST's valid pixels in the output's footprint with data in every guidance band, all of
+    them there, and those with data in each band (a band with none is named in the refusal,
+    not the whole guidance): the output holds only the first (a guidance nodata masks it). Read
+    strip by strip, the guidance at the LST's resolution (nearest: one guidance pixel per LST
+    pixel), so a 10000 x 10000 scene costs no more memory than a small one."""
     window, frame, ratio = grids.lr_window, grids.guidance_window, grids.ratio
     covered = inside = 0
+    by_band = [0] * inputs.guidance.count
     for top in range(0, int(window.height), COVERAGE_ROWS):
         rows = min(COVERAGE_ROWS, int(window.height) - top)
         valid = ~np.isnan(decode(inputs.lst, Window(window.col_off, window.row_off + top, window.width, rows),
                                  decoding, inputs.lst_path))
         strip = Window(frame.col_off, frame.row_off + top * ratio, frame.width, rows * ratio)
         inside += int(np.count_nonzero(valid))
-        covered += int(np.count_nonzero(valid & _guidance_has_data(inputs, strip, valid.shape)))
-    return covered, inside
+        every = valid.copy()
+        for band in range(1, inputs.guidance.count + 1):
+            has = valid & _band_has_data(inputs, band, strip, valid.shape)
+            by_band[band - 1] += int(np.count_nonzero(has))
+            every &= has
+        covered += int(np.count_nonzero(every))
+    return covered, inside, by_band
 
 
-def _guidance_has_data(inputs: SceneSources, strip: Window, shape: tuple[int, ...]) -> np.ndarray:
-    """Where every guidance band has a finite value (not its nodata, mask or NaN) in ``strip``,
-    read decimated to ``shape`` (the LST pixels it covers), one band at a time."""
-    src, has = inputs.guidance, np.ones(shape, bool)
-    for band in range(1, src.count + 1):
-        try:
-            data = src.read(band, window=strip, out_shape=shape, masked=True, resampling=Resampling.nearest)
-        except RasterioError as exc:
-            raise unreadable(inputs.guidance_path, exc) from exc
-        data = mask_declared_nodata(src, data, band)
-        with np.errstate(invalid="ignore", over="ignore"):
-            has &= np.isfinite(np.ma.filled(data.astype(np.float64), np.nan))
-    return has
+def _band_has_data(inputs: SceneSources, band: int, strip: Window, shape: tuple[int, ...]) -> np.ndarray:
+    """Where guidance ``band`` has a finite value (not its nodata, mask or NaN) in ``strip``,
+    read decimated to ``shape`` (the LST pixels it covers)."""
+    src = inputs.guidance
+    try:
+        data = src.read(band, window=strip, out_shape=shape, masked=True, resampling=Resampling.nearest)
+    except RasterioError as exc:
+        raise unreadable(inputs.guidance_path, exc) from exc
+    data = mask_declared_nodata(src, data, band)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.isfinite(np.ma.filled(data.astype(np.float64), np.nan))
 
 
 def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneReport,

@@ -69,9 +69,6 @@ def test_a_guidance_nodata_over_all_the_lsts_data_is_an_error(
     assert f"error: {_missed(lst, guidance)}" in captured.err.replace("\n", " ")
 
 
-@pytest.mark.xfail(strict=True, reason="needs groklst_cli/commands/_downscale_fit.py (not this task's file) to "
-                   "ask pipelines.scenes.guidance_misses_lst before fit_scene; it says 'LST: tsharp: only 0 valid "
-                   "LR pixels to fit on', after reading the scene")
 def test_fit_refuses_such_a_guidance_before_fitting(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """--fit: the same error (exit 2, the JSON line's key), and the fit is not run for it."""
@@ -132,3 +129,40 @@ def test_a_spread_without_conserve_is_refused() -> None:
         DownscaleOptions(conserve_spread="smooth")
     assert DownscaleOptions(conserve_spread="smooth", conserve=True).conserve_spread == "smooth"
     assert DownscaleOptions().conserve_spread == "block"
+
+
+def _with_guidance(path: Path, edit) -> None:
+    """``path``'s guidance rewritten with ``edit`` applied to its (bands, rows, cols) array."""
+    import rasterio
+
+    with rasterio.open(path) as src:
+        data, crs, transform = src.read(), src.crs, src.transform
+    edit(data)
+    write_raster(path, data, crs=crs, transform=transform, descriptions=BANDS, overwrite=True)
+
+
+def test_one_band_without_data_is_named_not_the_whole_guidance(tmp_path: Path, capsys) -> None:
+    """One all-NaN band (the others fine) was blamed on the whole guidance ("nodata wherever the LST
+    has data", give another optical scene): it names the band to drop, as --fit always did."""
+    lst, guidance = _scene(tmp_path)
+    _with_guidance(guidance, lambda data: data.__setitem__(7, np.nan))
+    said = f"{guidance}: guidance band 8 ('ndvi') has no valid pixel over the LST (hint: drop the band from the guidance, or fix it)"
+    for model in (["--model", "bicubic"], ["--fit", "-m", "tsharp"]):
+        capsys.readouterr()
+        assert run(["-q", "downscale", str(lst), "--guidance", str(guidance), *model,
+                    "-o", str(tmp_path / "o.tif"), "--json"]) == 2
+        line = json.loads(capsys.readouterr().out)
+        assert (line["status"], line["error"], line["lst_covered_fraction"]) == ("error", said, 0.0)
+        assert not (tmp_path / "o.tif").exists()
+
+
+def test_a_few_guidance_gaps_are_measured_not_warned_about(tmp_path: Path, capsys) -> None:
+    """A cloud-masked guidance has a few gaps in most scenes: under 1 % of the LST's data lost is
+    in ``lst_covered_fraction`` only (a warning on every scene is one users learn to skip)."""
+    lst, guidance = _scene(tmp_path, lst_cols=40, rows=40, cols=40)
+    _with_guidance(guidance, lambda data: data[:, 30:33, 30:33].__setitem__(Ellipsis, np.nan))  # 1 LST pixel
+    capsys.readouterr()
+    assert run(["-q", "downscale", str(lst), "--guidance", str(guidance), "--model", "bicubic",
+                "-o", str(tmp_path / "o.tif"), "--json"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert (line["lst_covered_fraction"], line["warnings"]) == (round(1 - 1 / 1600, 6), [])

@@ -95,24 +95,25 @@ def _fit(job: SceneJob, options: FitOptions, downscale: DownscaleOptions, as_jso
     from pipelines.downscale import SceneReport, guidance_beside
     from pipelines.raster_names import display_name
     from pipelines.scene_fit import FEW_HELD_OUT_BLOCKS, describe, fit_scene
-    from pipelines.scenes import guidance_misses_lst
+    from pipelines.scenes import GuidanceMissesLst, guidance_misses_lst
 
     start = time.perf_counter()  # a failed fit's line says how long it ran too
+    guidance = job.guidance or guidance_beside(job.lst)
     try:
+        missed = guidance_misses_lst(job.lst, guidance, None, downscale.decoding, named=job.guidance)
+        if missed is not None:  # before the fit's minutes, which would end on "0 valid pixels to fit on"
+            raise missed
         with progress() as bar:
             task = bar.add_task(f"fitting on {job.lst.name}", total=options.iters)
-            fitted = fit_scene(job.lst, job.guidance or guidance_beside(job.lst), options,
+            fitted = fit_scene(job.lst, guidance, options,
                                decoding=downscale.decoding, guidance_bands=downscale.guidance_bands,
                                on_step=lambda it, _loss: bar.update(task, completed=it))
     except InputError as exc:
-        report = SceneReport(display_name(job.lst), str(job.output), status="error",
+        report = SceneReport(display_name(job.lst), str(job.output),
+                             status="empty" if isinstance(exc, EmptySceneError) else "error",
                              seconds=round(time.perf_counter() - start, 3), error=str(exc))
-        if isinstance(exc, EmptySceneError):  # empty, unless the guidance misses the LST's data
-            missed = guidance_misses_lst(job.lst, job.guidance or guidance_beside(job.lst), None,
-                                         downscale.decoding, named=job.guidance)
-            report.status, report.error = ("empty", str(exc)) if missed is None else ("error", str(missed))
-            if missed is not None:
-                report.extra["lst_covered_fraction"] = 0.0
+        if isinstance(exc, GuidanceMissesLst):
+            report.extra["lst_covered_fraction"] = 0.0
         say(report, as_json)
         exit_status([report.status])
     info_lines(describe(fitted))
