@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -655,15 +656,17 @@ def _stale(target: Path, kind: OutputKind) -> tuple[list[Path], list[Path]]:
             [path for path in young if not _PROBE.fullmatch(path.name) and not _live(path)])
 
 
-# A run's lock on its temporary: one byte of the output's folder, at the offset the temporary's 8
-# hex digits name, read-locked as an open file description lock (Linux), which is the descriptor's,
-# not the process's: closing another descriptor of the folder keeps it, and another atomic_output
-# of this process sees it (a classic POSIX lock would be neither). Nothing is made for it: the
-# callers make the temporary (a dataset's folder too), and GDAL's --cog conversion replaces it.
+# A run's lock on its temporary: one byte of the output's folder, at an offset hashed from the
+# temporary's whole name (:func:`_key`), read-locked as an open file description lock (Linux),
+# which is the descriptor's, not the process's: closing another descriptor of the folder keeps it,
+# and another atomic_output of this process sees it (a classic POSIX lock would be neither).
+# Nothing is made for it: the callers make the temporary (a dataset's folder too), and GDAL's
+# --cog conversion replaces it.
 _OFD_LOCKS = hasattr(fcntl, "F_OFD_SETLK")
 _FLOCK = struct.Struct("hhqqi4x")  # Linux's struct flock: type, whence, start, length, pid
-# a temporary's own 8 hex digits, GDAL's files beside it named as the temporary
-_OWN_HEX = re.compile(rf"\.({_HEX})\.partial(?:\.cog(?:\.ovr\.tmp)?)?$")
+# GDAL's files beside a temporary, named as the temporary with these suffixes
+_GDAL_SUFFIX = re.compile(r"(?<=\.partial)\.cog(?:\.ovr\.tmp)?$")
+_KEY_MASK = (1 << 62) - 1  # a lock offset well inside off_t, whatever the byte's length adds
 
 
 def _lock(folder: int | None, tmp: Path) -> None:
@@ -677,9 +680,11 @@ def _lock(folder: int | None, tmp: Path) -> None:
 
 
 def _key(name: str) -> int:
-    """The byte a temporary named ``name`` (or GDAL's file beside it) is locked at."""
-    match = _OWN_HEX.search(name)
-    return int(match[1], 16) if match else 0
+    """The byte a temporary named ``name`` (or GDAL's file beside it) is locked at: a hash of
+    its whole name, not its 8 hex digits, which temporaries of other outputs in the folder share
+    1 time in 2**32 (then a killed run's was hidden as the live one's, never reported nor removed)."""
+    digest = hashlib.blake2b(os.fsencode(_GDAL_SUFFIX.sub("", name)), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & _KEY_MASK
 
 
 def _live(path: Path) -> bool:
@@ -729,8 +734,15 @@ def _clean_stale(target: Path, kind: OutputKind) -> None:
     if kept:
         warnings.warn(
             f"{target}: {len(kept)} unfinished temporary output(s) of a run killed over a day ago could not be "
-            f"removed ({', '.join(p.name for p in kept)}; another user's in a sticky folder?); left as they are "
-            "for their owner to delete", GroklstWarning, stacklevel=4)
+            f"removed ({', '.join(p.name for p in kept)}; another user's in a sticky folder?); this warning "
+            f"repeats on every run until their owner removes them: {_removal_command(kept)}",
+            GroklstWarning, stacklevel=4)
+
+
+def _removal_command(paths: list[Path]) -> str:
+    """The shell command that removes the killed runs' temporaries ``paths``, quoted to paste and
+    with absolute paths, so that their owner can run it from any folder."""
+    return "rm -f -- " + " ".join(shlex.quote(os.path.abspath(path)) for path in paths)
 
 
 def _removed(path: Path) -> bool:
@@ -929,7 +941,7 @@ def atomic_output(
     target = check_writable(path, overwrite, kind=kind, inputs=inputs)
     if not _OWN_PARTIAL.fullmatch(target.name):  # a staged scene: one listing of its folder, not two
         _clean_stale(target, kind)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+    tmp = _new_temporary(target)
     folder = _hold(target.parent)
     _lock(folder, tmp)
     discard = partial(_discard, tmp, target, folder)
@@ -958,6 +970,15 @@ def atomic_output(
     finally:
         if not handed_over:
             discard()
+
+
+def _new_temporary(target: Path) -> Path:
+    """A temporary name beside ``target`` that nothing has yet: a young leftover of a killed run
+    under the name drawn would else be written over and published as this run's."""
+    while True:
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+        if not (tmp.exists() or tmp.is_symlink()):
+            return tmp
 
 
 # how many unfinished temporary outputs this process has removed (:func:`_discard`)

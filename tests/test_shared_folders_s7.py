@@ -38,7 +38,8 @@ def test_another_users_old_leftover_is_left_with_a_warning(tmp_path: Path, monke
     assert target.read_bytes() == b"done" and theirs.exists()
     assert [str(w.message) for w in caught] == [
         f"{target}: 1 unfinished temporary output(s) of a run killed over a day ago could not be removed "
-        f"({leftover}; another user's in a sticky folder?); left as they are for their owner to delete"]
+        f"({leftover}; another user's in a sticky folder?); this warning repeats on every run until their "
+        f"owner removes them: rm -f -- {theirs}"]
 
 
 def test_two_pairs_replaced_at_once_are_renamed_one_pair_after_the_other(tmp_path: Path, monkeypatch) -> None:
