@@ -362,45 +362,49 @@ def _empty_scene(lst_path: str | os.PathLike[str], inputs: SceneSources, grids: 
                                                        "--hole-margin 0 keeps those)" if margin else ")"))
 
 
-COVERAGE_ROWS = 128  # LST rows per strip of lst_pixels_with_guidance: memory-flat on any scene
+COVERAGE_PIXELS = 4_000_000  # guidance pixels per strip of lst_pixels_with_guidance: memory-flat on any scene
 
 
 def lst_pixels_with_guidance(inputs: SceneSources, grids: PairedGrids,
                              decoding: LstDecoding) -> tuple[int, int, list[int]]:
-    """The LST's valid pixels in the output's footprint with data in every guidance band, all of
-    them there, and those with data in each band (a band with none is named in the refusal,
-    not the whole guidance): the output holds only the first (a guidance nodata masks it). Read
-    strip by strip, the guidance at the LST's resolution (nearest: one guidance pixel per LST
-    pixel), so a 10000 x 10000 scene costs no more memory than a small one."""
+    """The LST's valid pixels in the output's footprint with data in every guidance band under
+    them, all of them there, and those with data in each band (a band with none is that band's
+    fault, not the whole guidance's). An LST pixel has a band's data where any of the guidance
+    pixels under it has (a nearest pick of one would call a striped guidance empty, or full).
+    Read strip by strip at the guidance's resolution, so any scene costs a few MB."""
     window, frame, ratio = grids.lr_window, grids.guidance_window, grids.ratio
+    rows_per_strip = max(1, COVERAGE_PIXELS // max(1, int(frame.width) * ratio))
     covered = inside = 0
     by_band = [0] * inputs.guidance.count
-    for top in range(0, int(window.height), COVERAGE_ROWS):
-        rows = min(COVERAGE_ROWS, int(window.height) - top)
+    for top in range(0, int(window.height), rows_per_strip):
+        rows = min(rows_per_strip, int(window.height) - top)
         valid = ~np.isnan(decode(inputs.lst, Window(window.col_off, window.row_off + top, window.width, rows),
                                  decoding, inputs.lst_path))
         strip = Window(frame.col_off, frame.row_off + top * ratio, frame.width, rows * ratio)
         inside += int(np.count_nonzero(valid))
         every = valid.copy()
         for band in range(1, inputs.guidance.count + 1):
-            has = valid & _band_has_data(inputs, band, strip, valid.shape)
+            has = valid & _band_has_data(inputs, band, strip, ratio)
             by_band[band - 1] += int(np.count_nonzero(has))
             every &= has
         covered += int(np.count_nonzero(every))
     return covered, inside, by_band
 
 
-def _band_has_data(inputs: SceneSources, band: int, strip: Window, shape: tuple[int, ...]) -> np.ndarray:
-    """Where guidance ``band`` has a finite value (not its nodata, mask or NaN) in ``strip``,
-    read decimated to ``shape`` (the LST pixels it covers)."""
+def _band_has_data(inputs: SceneSources, band: int, strip: Window, ratio: int) -> np.ndarray:
+    """Per LST pixel of ``strip`` (``ratio`` x ``ratio`` guidance pixels each), whether guidance
+    ``band`` has a finite value (not its nodata, mask or NaN) in any of them."""
     src = inputs.guidance
     try:
-        data = src.read(band, window=strip, out_shape=shape, masked=True, resampling=Resampling.nearest)
+        data = src.read(band, window=strip, masked=True)
     except RasterioError as exc:
         raise unreadable(inputs.guidance_path, exc) from exc
     data = mask_declared_nodata(src, data, band)
-    with np.errstate(invalid="ignore", over="ignore"):
-        return np.isfinite(np.ma.filled(data.astype(np.float64), np.nan))
+    has = ~np.ma.getmaskarray(data)
+    if data.dtype.kind == "f":
+        has &= np.isfinite(data.data)
+    rows, cols = has.shape[0] // ratio, has.shape[1] // ratio
+    return has[:rows * ratio, :cols * ratio].reshape(rows, ratio, cols, ratio).any(axis=(1, 3))
 
 
 def _write_mosaic(run: _SceneRun, tmp: Path, source: ModelSource, report: SceneReport,

@@ -208,24 +208,22 @@ def run_job(
 
 def _note_lst_coverage(report: SceneReport, job: SceneJob, guidance: Path, source: ModelSource,
                        options: DownscaleOptions) -> None:
-    """Where the output covers only part of the LST's valid pixels, note that share in
-    ``report.extra["lst_covered_fraction"]`` (its --json line's key) and warn: the output holds
-    only the pixels the guidance has data over (its extent, less its nodata), and its
-    ``valid_fraction`` (a share of output pixels) said 1.0 for a guidance that covered half the
-    scene, so the other half was lost without a word. A loss under :data:`COVER_WARN_LOSS` is
-    only noted (a cloud-masked optical guidance has a few gaps in most scenes)."""
+    """Where the guidance's extent covers only part of the LST's valid pixels, note that share
+    in ``report.extra["lst_covered_fraction"]`` (its --json line's key) and warn: the output is
+    cropped to the guidance's footprint, so its ``valid_fraction`` (a share of output pixels)
+    said 1.0 for a guidance that covered half the scene, and the other half was lost without a
+    word. Guidance nodata inside the footprint is not counted here: it is in ``valid_fraction``
+    (and counting it read the whole guidance a second time, seconds on every scene)."""
     covered = lst_covered_fraction(job.lst, guidance, source.scale, options.decoding)
     if covered < 1:
         report.extra["lst_covered_fraction"] = covered
-    if covered <= 1 - COVER_WARN_LOSS:
         outside = max(round((1 - covered) * 100, 1), 0.1)
         named = display_name(job.guidance or guidance)  # as given, not --align's hidden copy
-        warnings.warn(f"{display_name(job.lst)}: {outside:g} % of its valid pixels lie where the guidance {named} "
-                      "has no data (outside its extent or nodata there) and are not in the output; "
+        warnings.warn(f"{display_name(job.lst)}: {outside:g} % of its valid pixels lie outside the guidance {named} "
+                      "and are not in the output, which covers only the part of the scene the guidance covers; "
                       f"{COVER_HINT}", GroklstWarning, stacklevel=2)
 
 
-COVER_WARN_LOSS = 0.01  # the share of the LST's valid pixels lost to guidance gaps that is warned of
 COVER_HINT = ("give a guidance with data wherever the LST has data: an optical scene of the same area "
               "with no clouds or gaps over it")
 
@@ -240,18 +238,14 @@ class GuidanceMissesLst(InputError):
 def guidance_misses_lst(lst: Path, guidance: Path, scale: int | None, decoding: LstDecoding,
                         named: Path | None = None) -> GuidanceMissesLst | None:
     """The refusal of ``guidance`` (``named`` as the user gave it: not ``--align``'s copy) for
-    an ``lst`` with valid pixels, none of them with guidance data; None otherwise (an LST with
-    no valid pixel anywhere is empty)."""
+    an ``lst`` with valid pixels, none of them with data in any guidance band; None otherwise (an
+    LST with no valid pixel anywhere is empty; one band without data is that band's fault)."""
     covered, inside, total, by_band = _valid_pixels(lst, guidance, scale, decoding)
     if covered or not total:
         return None
     name = display_name(named or guidance)
-    if any(by_band):  # the others have data there: this band is the one to drop or mend
-        band = by_band.index(0) + 1
-        with rasterio.open(guidance) as src:
-            description = src.descriptions[band - 1]
-        said = f"guidance band {band}{f' ({description!r})' if description else ''} has no valid pixel over the LST"
-        return GuidanceMissesLst(name, said, "drop the band from the guidance, or fix it")
+    if any(by_band):  # some bands have data there: the band without is named where it is read
+        return None  # (--fit's refusal, or the empty output's "guidance band(s) X", whether the model reads it)
     said = (f"none of the LST's {total:,} valid pixels lie inside the guidance {name}: it covers only the "
             "LST's nodata part" if not inside else
             f"none of the LST's {total:,} valid pixels has guidance data: the guidance {name} is nodata "
@@ -260,19 +254,31 @@ def guidance_misses_lst(lst: Path, guidance: Path, scale: int | None, decoding: 
 
 
 def lst_covered_fraction(lst: Path, guidance: Path, scale: int | None, decoding: LstDecoding) -> float:
-    """The share of ``lst``'s valid pixels with guidance data (inside the footprint they share,
-    :func:`~pipelines.grids.pair_grids`, where no guidance band is nodata)."""
-    covered, _, total, _ = _valid_pixels(lst, guidance, scale, decoding)
-    return round(covered / total, 6) if total else 1.0
+    """The share of ``lst``'s valid pixels inside the footprint it shares with ``guidance``
+    (the output's, :func:`~pipelines.grids.pair_grids`); nothing is read where the footprint
+    holds the LST's whole grid. Values the footprint's scan would refuse outside it count by
+    grid pixels: the scene itself was read without them."""
+    with ExitStack() as stack:
+        inputs = SceneSources.open(stack, lst, guidance)
+        grids = pair_grids(Grid.of(inputs.lst), Grid.of(inputs.guidance), scale=scale,
+                           lst_path=lst, guidance_path=guidance)
+        window, whole = grids.lr_window, Window(0, 0, inputs.lst.width, inputs.lst.height)
+        if (window.width, window.height) == (whole.width, whole.height):
+            return 1.0
+        try:
+            inside, total = (scan(inputs.lst, part, decoding, lst).valid for part in (window, whole))
+        except InputError:
+            inside, total = int(window.width * window.height), int(whole.width * whole.height)
+    return round(inside / total, 6) if total else 1.0
 
 
 def _valid_pixels(lst: Path, guidance: Path, scale: int | None,
                   decoding: LstDecoding) -> tuple[int, int, int, list[int]]:
-    """``lst``'s valid pixels with guidance data, inside the footprint it shares with
-    ``guidance``, in all, and with data in each guidance band
-    (:func:`~pipelines.downscale.lst_pixels_with_guidance`). The LST
-    outside the footprint is read only where it leaves part of the grid out; values the
-    footprint's scan would refuse there count by grid pixels: the scene was read without them."""
+    """``lst``'s valid pixels with data in every guidance band, inside the footprint it shares
+    with ``guidance``, in all, and with data in each guidance band
+    (:func:`~pipelines.downscale.lst_pixels_with_guidance`: the whole guidance is read, so
+    only a refusal asks). The LST outside the footprint is read only where it leaves part of
+    the grid out; values the footprint's scan would refuse there count by grid pixels."""
     with streaming_gdal_env(), ExitStack() as stack:  # GDAL's default cache grows with the guidance read
         inputs = SceneSources.open(stack, lst, guidance)
         grids = pair_grids(Grid.of(inputs.lst), Grid.of(inputs.guidance), scale=scale,

@@ -50,9 +50,9 @@ def test_a_guidance_covering_part_of_the_lst_is_warned_about_and_measured(
     captured = capsys.readouterr()
     line = json.loads(captured.out)
     assert (line["status"], line["valid_fraction"], line["lst_covered_fraction"]) == ("ok", 1.0, 0.5)
-    said = (f"{lst}: 50 % of its valid pixels lie where the guidance {half} has no data (outside its extent "
-            "or nodata there) and are not in the output; give a guidance with data wherever the LST has "
-            "data: an optical scene of the same area with no clouds or gaps over it")
+    said = (f"{lst}: 50 % of its valid pixels lie outside the guidance {half} and are not in the output, "
+            "which covers only the part of the scene the guidance covers; give a guidance with data wherever "
+            "the LST has data: an optical scene of the same area with no clouds or gaps over it")
     assert line["warnings"] == [said]
     assert f"warning: {said}" in captured.err.replace("\n", " ")
 

@@ -315,13 +315,16 @@ def test_all_nodata_scene_is_empty_with_exit_3_and_no_file(tmp_path: Path, capsy
     assert "warning:" in captured.err and not out.exists()
 
 
-def test_guidance_without_any_value_is_empty(tmp_path: Path, capsys) -> None:
+def test_guidance_without_any_value_is_an_error_not_an_empty_scene(tmp_path: Path, capsys) -> None:
+    """The LST has data, the guidance none: the guidance is wrong (exit 2), not the scene empty
+    (exit 3, which pipelines set aside as no data)."""
     lst, guidance = make_scene(tmp_path)
     with rasterio.open(guidance, "r+") as dst:
         dst.write(np.full((dst.count, dst.height, dst.width), np.nan, np.float32))
     out = tmp_path / "out.tif"
-    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out)]) == 3
-    assert "no output pixel has a value" in capsys.readouterr().err and not out.exists()
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(out)]) == 2
+    assert f"the guidance {guidance} is nodata wherever the LST has data" in capsys.readouterr().err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("model", [[], ["--model", "bicubic"]])
