@@ -53,6 +53,8 @@ KNOWN_ENCODINGS = (
     (0.1, 0.0, "tenths", (Units.kelvin, Units.celsius)),
 )
 TYPICAL_MARGIN = 60.0  # a typical scene's median lies this far inside the plausible range (210..340 K)
+FILL_SHARE = 0.01  # an extreme stored value this common is taken for a fill before any encoding reads
+# the scene with it (tenths of K with a fill of 0 also read as hundredths of degC, a quarter of it 0 degC)
 _SAMPLE = 200_000  # values kept (evenly spaced) to detect units and name a fill value
 _STRIP_ROWS = 512
 
@@ -707,6 +709,9 @@ def _reading_hint(found: LstScan, units: Units, decoding: LstDecoding, remedy: R
     median = float(np.median(found.sample)) if found.sample.size else float("nan")
     scaled = decoding.scale_factor is not None or decoding.offset is not None  # given as options
     if found.unscaled_integers and not scaled:  # a file's own scale/offset: the values are already scaled
+        filled = _fill_and_encodings(found, units, remedy, FILL_SHARE)
+        if filled:  # a block of one extreme value is a fill, though an encoding may read it as 0 degC
+            return filled
         fits = _encodings_that_fit(found.low, found.high, median, units)
         if fits and _typical(median, units):  # the values read as they are, but some are not: either way
             return (f"if they are scaled integers, {remedy.encodings(fits)}; else the file may be "
@@ -733,14 +738,15 @@ def _reading_hint(found: LstScan, units: Units, decoding: LstDecoding, remedy: R
     return None
 
 
-def _fill_and_encodings(found: LstScan, units: Units, remedy: Remedy) -> str | None:
+def _fill_and_encodings(found: LstScan, units: Units, remedy: Remedy, share: float = 0.0) -> str | None:
     """The hint for integers that a known encoding reads as typical temperatures once an
     undeclared fill value is left out: the smallest or largest stored value, met more than once
-    (raw Landsat digital numbers with their fill of 0 and no nodata in the file); else None."""
+    and in at least ``share`` of the scene (raw Landsat digital numbers with their fill of 0 and
+    no nodata in the file); else None."""
     for fill in (found.low, found.high):
         hits = int(np.count_nonzero(found.sample == fill))
         rest = found.sample[found.sample != fill]
-        if hits < 2 or not rest.size:
+        if hits < max(2, share * found.sample.size) or not rest.size:
             continue
         fits = _encodings_that_fit(float(rest.min()), float(rest.max()), float(np.median(rest)), units)
         if fits:
