@@ -134,3 +134,21 @@ def test_a_damaged_state_stopped_so_says_iteration_0(dataset: Path, tmp_path: Pa
     line = json.loads(capsys.readouterr().out)
     assert (line["status"], line["iteration"], line["saved_iteration"]) == ("interrupted", 0, None)
 
+
+
+def test_a_state_whose_pickle_unpacks_to_gigabytes_is_not_read(tmp_path: Path) -> None:
+    """Review: a 2 MB state.pt whose data.pkl unpacks to 2 GiB took 4 GB of memory and 9 s in
+    the report of a stop (the file is the user's, but a stop's report must not hang on it)."""
+    import resource
+    import zipfile
+
+    from groklst_cli.commands.train import _iteration_without_torch
+
+    bomb = tmp_path / "state.pt"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("archive/data.pkl", "w", force_zip64=True) as member:
+            for _ in range(128):
+                member.write(bytes(1 << 24))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert _iteration_without_torch(bomb) is None
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB

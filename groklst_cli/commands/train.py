@@ -416,12 +416,18 @@ class _WithoutTorch(pickle.Unpickler):
         return None
 
 
+STATE_PICKLE_MAX = 16 * 2**20  # a state.pt's data.pkl larger than this is not read without torch (a zip
+# bomb of 2 MB unpacked 4 GB in the stop's report)
+
+
 def _iteration_without_torch(path: Path) -> Optional[int]:
     """The ``iteration`` that the state ``path`` holds, read without loading torch (a stop that
     cut torch's import short must not wait for it, :func:`_state_iteration`); None: unreadable."""
     try:
         with zipfile.ZipFile(path) as archive:
-            pickled = next(name for name in archive.namelist() if name.endswith("/data.pkl"))
+            pickled = next(info for info in archive.infolist() if info.filename.endswith("/data.pkl"))
+            if pickled.file_size > STATE_PICKLE_MAX:  # torch's is KBs (tensors lie beside it): not unpacked
+                return None
             state = _WithoutTorch(io.BytesIO(archive.read(pickled))).load()
         return int(state["iteration"])
     except Exception:  # noqa: BLE001 - a damaged state: resume names what is wrong with it
