@@ -1,13 +1,11 @@
 """Killed runs' leftovers beside live runs (QA s8). A run's lock on its temporary was the byte
 named by the temporary's 8 hex digits, so a killed run's ``.b.tif.X.partial`` beside a live run's
 ``.a.tif.X.partial`` (same digits, another output) was taken for a live one: never reported nor
-removed, and a run of b.tif drawing X wrote over it. And another user's leftover in a sticky
-folder is warned of on every run: the warning says so, and how its owner removes it."""
+removed, and a run of b.tif drawing X wrote over it. (The sticky-folder warning's command is
+tested in test_shared_folders_s7.)"""
 from __future__ import annotations
 
-import errno
 import os
-import shlex
 import time
 import uuid
 import warnings
@@ -87,31 +85,3 @@ def test_a_live_runs_own_temporary_is_still_not_reported(tmp_path: Path, live_a:
     cog = live_a.with_name(f"{live_a.name}.cog")  # GDAL's COG copy beside it: the same run's
     cog.write_bytes(b"cog")
     assert atomic._live(cog) and atomic._key(cog.name) == atomic._key(live_a.name)
-
-
-def test_another_users_leftover_warning_says_it_repeats_and_how_to_remove_it(tmp_path: Path,
-                                                                             monkeypatch) -> None:
-    folder = tmp_path / "shared out"  # a space: the command must quote it
-    folder.mkdir()
-    theirs = folder / f".out.tif.{HEX}.partial"
-    theirs.write_bytes(b"half")
-    os.utime(theirs, (TWO_DAYS_AGO, TWO_DAYS_AGO))
-    real = atomic._remove
-
-    def sticky(path: Path) -> None:  # as unlink(2) answers in a sticky folder for another user's file
-        if path.name == theirs.name:
-            raise PermissionError(errno.EPERM, "Operation not permitted", str(path))
-        real(path)
-
-    monkeypatch.setattr(atomic, "_remove", sticky)
-    target = folder / "out.tif"
-    with pytest.warns(GroklstWarning) as caught:
-        with atomic_output(target) as tmp:
-            tmp.write_bytes(b"done")
-    [message] = [str(w.message) for w in caught]
-    command = f"rm -f -- '{theirs}'"
-    assert message == (
-        f"{target}: 1 unfinished temporary output(s) of a run killed over a day ago could not be removed "
-        f"({theirs.name}; another user's in a sticky folder?); this warning repeats on every run until their "
-        f"owner removes them: {command}")
-    assert shlex.split(command) == ["rm", "-f", "--", str(theirs)] and theirs.exists()

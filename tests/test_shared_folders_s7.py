@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shlex
 import time
 from pathlib import Path
 
@@ -20,7 +21,10 @@ TWO_DAYS_AGO = time.time() - 2 * 86_400
 
 @pytest.mark.parametrize("leftover", [".out.tif.1234abcd.partial", ".groklst-write-test.1234abcd.partial"])
 def test_another_users_old_leftover_is_left_with_a_warning(tmp_path: Path, monkeypatch, leftover: str) -> None:
-    theirs = tmp_path / leftover
+    """Left, with a warning that says it repeats and gives the owner's command (quoted: a space)."""
+    folder = tmp_path / "shared out"
+    folder.mkdir()
+    theirs = folder / leftover
     theirs.write_bytes(b"half")
     os.utime(theirs, (TWO_DAYS_AGO, TWO_DAYS_AGO))
     real = atomic._remove
@@ -31,15 +35,17 @@ def test_another_users_old_leftover_is_left_with_a_warning(tmp_path: Path, monke
         real(path)
 
     monkeypatch.setattr(atomic, "_remove", sticky)
-    target = tmp_path / "out.tif"
+    target = folder / "out.tif"
     with pytest.warns(GroklstWarning) as caught:
         with atomic_output(target) as tmp:
             tmp.write_bytes(b"done")
     assert target.read_bytes() == b"done" and theirs.exists()
+    command = f"rm -f -- '{theirs}'"
     assert [str(w.message) for w in caught] == [
         f"{target}: 1 unfinished temporary output(s) of a run killed over a day ago could not be removed "
         f"({leftover}; another user's in a sticky folder?); this warning repeats on every run until their "
-        f"owner removes them: rm -f -- {theirs}"]
+        f"owner removes them: {command}"]
+    assert shlex.split(command) == ["rm", "-f", "--", str(theirs)]
 
 
 def test_two_pairs_replaced_at_once_are_renamed_one_pair_after_the_other(tmp_path: Path, monkeypatch) -> None:
