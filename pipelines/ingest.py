@@ -322,7 +322,7 @@ class _Mii:
             raise InputError(mii.meta or mii.folder, f"solar zenith {mii.solar_zenith:g} deg",
                              f"reflectance needs the sun above the horizon (zenith < {MAX_SOLAR_ZENITH:g} deg)")
         for src in self.srcs:
-            if src.count < 7:
+            if src.count != 7:  # 8 (a band written twice) shifted every band by one, exit 0 (QA)
                 raise InputError(src.name, f"{src.count} bands, MII imagery has 7", "is this an MII image?")
             _check_fill(src, "MII")
         for band in MII_GUIDANCE_BANDS:
@@ -709,7 +709,7 @@ class _TisLst:
 
     def __init__(self, tis: sdgsat.Product, src: rasterio.DatasetReader, ratio: int, method: str,
                  config: lst_retrieval.RetrievalConfig, vapour: WaterVapour | None = None) -> None:
-        if src.count < 3:
+        if src.count != 3:  # 4 (a band written twice) read B1 as B2, up to 3 K off, exit 0 (QA)
             raise InputError(raster_label(src), f"{src.count} bands, TIS imagery has 3", "is this a TIS image?")
         _check_fill(src, "TIS")
         self.tis, self.src, self.ratio, self.method, self.config = tis, src, ratio, method, config
