@@ -429,12 +429,15 @@ def _parse_date(text: str | None) -> date | None:
 
 
 def _meta_time(meta: ET.Element | None, patterns: ProductPatterns) -> tuple[str, str] | None:
-    """The first of ``patterns.time_tags`` the meta.xml has, and its text."""
-    for tag in patterns.time_tags if meta is not None else ():
-        text = find_text(meta, (tag,))
-        if text:
-            return tag, text
-    return None
+    """The first of ``patterns.time_tags`` the meta.xml has that gives a time of day (:func:`_clock`),
+    else the first that gives a date (:func:`_parse_time`), else the first it has at all, with its
+    text: a garbled ``CenterTime`` (``2022-08-15 25:99:00``) was read as its date alone, and the
+    TIS-MII same-pass check compared days only, while ``StartTime`` said when."""
+    given = [(tag, text) for tag in (patterns.time_tags if meta is not None else ())
+             if (text := find_text(meta, (tag,)))]
+    timed = (pair for pair in given if _clock(pair[1]) is not None)
+    dated = (pair for pair in given if _parse_time(pair[1]) is not None)
+    return next(timed, None) or next(dated, None) or (given[0] if given else None)
 
 
 def _day(moment: date | None) -> date | None:
@@ -537,7 +540,13 @@ def _recorded(meta_file: Path | None, meta: ET.Element | None,
     unread = None if zone is None else UnreadZone(tag, text.strip(), zone, _clock(text))
     if unread is not None and not _WARNED_WHEN_PAIRED.get():
         warnings.warn(_unread_warning(meta_file, unread), GroklstWarning, stacklevel=4)
-    return _parse_time(text), unread
+    recorded = _parse_time(text)
+    if recorded is None and meta_file is not None:
+        found = f"{tag} {text.strip()!r} is no date or time" if text else \
+            f"no {', '.join(patterns.time_tags)} tag"
+        warnings.warn(f"{meta_file}: {found}: whether the TIS and MII products are one acquisition "
+                      "is not checked", GroklstWarning, stacklevel=4)
+    return recorded, unread
 
 
 def _shown(moment: date) -> str:
