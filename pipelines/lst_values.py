@@ -709,10 +709,10 @@ def _reading_hint(found: LstScan, units: Units, decoding: LstDecoding, remedy: R
     median = float(np.median(found.sample)) if found.sample.size else float("nan")
     scaled = decoding.scale_factor is not None or decoding.offset is not None  # given as options
     if found.unscaled_integers and not scaled:  # a file's own scale/offset: the values are already scaled
-        filled = _fill_and_encodings(found, units, remedy, FILL_SHARE)
-        if filled:  # a block of one extreme value is a fill, though an encoding may read it as 0 degC
-            return filled
         fits = _encodings_that_fit(found.low, found.high, median, units)
+        filled = _fill_and_encodings(found, units, remedy, FILL_SHARE)
+        if filled:  # a block of one extreme value: a fill, or (a frozen lake at 0 degC) a temperature
+            return filled + (f"; or, if that value is a temperature, not a fill, {remedy.encodings(fits)}" if fits else "")
         if fits and _typical(median, units):  # the values read as they are, but some are not: either way
             return (f"if they are scaled integers, {remedy.encodings(fits)}; else the file may be "
                     f"damaged: {remedy.mask(odd)}")

@@ -244,10 +244,12 @@ def guidance_misses_lst(lst: Path, guidance: Path, scale: int | None, decoding: 
     if covered or not total:
         return None
     name = display_name(named or guidance)
-    if any(by_band):  # some bands have data there: the band without is named where it is read
+    if 0 in by_band and any(by_band):  # a band without data where others have: named where it is read
         return None  # (--fit's refusal, or the empty output's "guidance band(s) X", whether the model reads it)
     said = (f"none of the LST's {total:,} valid pixels lie inside the guidance {name}: it covers only the "
             "LST's nodata part" if not inside else
+            f"none of the LST's {total:,} valid pixels has data in every band of the guidance {name}: its "
+            "bands' gaps together cover all of the LST's data" if any(by_band) else
             f"none of the LST's {total:,} valid pixels has guidance data: the guidance {name} is nodata "
             "wherever the LST has data")
     return GuidanceMissesLst(display_name(lst), said, COVER_HINT)

@@ -174,3 +174,23 @@ def test_one_band_without_data_is_named_not_the_whole_guidance(tmp_path: Path, c
         line = json.loads(capsys.readouterr().out)
         assert said in line["error"] and "lst_covered_fraction" not in line
         assert not (tmp_path / "o.tif").exists()
+
+
+def test_bands_whose_gaps_together_cover_the_lsts_data_are_an_error(tmp_path: Path, capsys) -> None:
+    """Review: band 1 nodata over the top half, band 2 over the bottom: no LST pixel has data in
+    every band, yet each band has some; it was ``empty`` (exit 3), and --fit fitted first."""
+    lst, guidance = _scene(tmp_path, lst_cols=COLS)
+
+    def halves(data: np.ndarray) -> None:
+        data[0, : data.shape[1] // 2] = np.nan
+        data[1, data.shape[1] // 2:] = np.nan
+
+    _with_guidance(guidance, halves)
+    said = (f"{lst}: none of the LST's {ROWS * COLS} valid pixels has data in every band of the guidance {guidance}: "
+            f"its bands' gaps together cover all of the LST's data (hint: {HINT})")
+    capsys.readouterr()
+    assert run(["-q", "downscale", str(lst), "--guidance", str(guidance), "--model", "bicubic",
+                "-o", str(tmp_path / "o.tif"), "--json"]) == 2
+    line = json.loads(capsys.readouterr().out)
+    assert (line["status"], line["error"], line["lst_covered_fraction"]) == ("error", said, 0.0)
+
