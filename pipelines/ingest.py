@@ -80,6 +80,7 @@ MAX_SOLAR_ZENITH = 85.0  # deg; lower suns make TOA reflectance meaningless (nig
 # wrong gain (calib.xml) or solar zenith (meta.xml) scales every pixel: above this on most of a band's
 # valid pixels is no scene
 MAX_REFLECTANCE = 1.5
+MIN_REFLECTANCE = -0.05  # below: no ground (dark water's noise stays above it), a bias that is wrong
 MAX_IMPLAUSIBLE_SHARE = 0.5
 # A TIS clip's pile-up against the mean count of the 32 DN (~1 K) below it: lower than the MII's 20
 # because a TIS band holds more pixels per DN near its top (3 % clipped on a 64 x 64 image: 15x)
@@ -308,6 +309,8 @@ class _Mii:
     valid: dict[int, int] = field(default_factory=dict)  # band -> valid guidance pixels written
     too_bright: dict[int, int] = field(default_factory=dict)  # band -> pixels above MAX_REFLECTANCE
     brightest: dict[int, float] = field(default_factory=dict)  # band -> largest reflectance written
+    too_dark: dict[int, int] = field(default_factory=dict)  # band -> pixels below MIN_REFLECTANCE
+    darkest: dict[int, float] = field(default_factory=dict)  # band -> smallest reflectance written
     inside: int = 0  # LST pixels written that hold thermal data (TIS or given LST)
     uncovered: int = 0  # ... of them, those no camera has data under in any band
     band_uncovered: dict[int, int] = field(default_factory=dict)  # band -> ... those it has no data under
@@ -376,8 +379,10 @@ class _Mii:
         self.valid[band] = self.valid.get(band, 0) + int((np.isfinite(reflectance) | saturated).sum())
         with np.errstate(invalid="ignore"):
             self.too_bright[band] = self.too_bright.get(band, 0) + int((reflectance > MAX_REFLECTANCE).sum())
+            self.too_dark[band] = self.too_dark.get(band, 0) + int((reflectance < MIN_REFLECTANCE).sum())
         if np.isfinite(reflectance).any():
             self.brightest[band] = max(self.brightest.get(band, -math.inf), float(np.nanmax(reflectance)))
+            self.darkest[band] = min(self.darkest.get(band, math.inf), float(np.nanmin(reflectance)))
 
     def count_coverage(self, has_data: dict[int, np.ndarray], inside: np.ndarray, ratio: int) -> None:
         """Add a written strip's LST pixels with thermal data (``inside``), and those of them whose
@@ -486,31 +491,36 @@ class _Mii:
         warnings.warn(f"{line} and are nodata {effect}", IngestWarning, stacklevel=4)
         return line
 
-    def _shares_too_bright(self) -> dict[int, float]:
-        """Each band's share of its counted valid pixels above :data:`MAX_REFLECTANCE`."""
-        return {band: self.too_bright.get(band, 0) / max(self.valid.get(band, 0), 1) for band in MII_GUIDANCE_BANDS}
+    def _shares(self, counts: dict[int, int]) -> dict[int, float]:
+        """Each band's share of its counted valid pixels in ``counts`` (too bright or too dark)."""
+        return {band: counts.get(band, 0) / max(self.valid.get(band, 0), 1) for band in MII_GUIDANCE_BANDS}
 
     def implausible(self) -> bool:
         """Whether a counted band's reflectance is one no ground gives (see :meth:`check_plausible`)."""
-        return max(self._shares_too_bright().values()) > MAX_IMPLAUSIBLE_SHARE
+        return max(*self._shares(self.too_bright).values(), *self._shares(self.too_dark).values()) > MAX_IMPLAUSIBLE_SHARE
 
     def check_plausible(self) -> None:
-        """Refuse a scene whose reflectance no ground gives (see :data:`MAX_REFLECTANCE`):
-        written without complaint it would pass as guidance."""
-        share = self._shares_too_bright()
-        found = [band for band in MII_GUIDANCE_BANDS if share[band] > MAX_IMPLAUSIBLE_SHARE]
-        if not found:
-            return
-        worst = max(found, key=lambda band: share[band])
-        others = ", ".join(f"B{band}" for band in found if band != worst)
+        """Refuse a scene whose reflectance no ground gives, above :data:`MAX_REFLECTANCE` or
+        below :data:`MIN_REFLECTANCE` on most of a band: written without complaint it would pass
+        as guidance (a wrong bias gave red of -1.2 and NDVI of -2.5, exit 0, before the lower bound)."""
         mii = self.product
-        raise InputError(mii.calib or mii.folder,
-                         f"the MII reflectance is implausible: B{worst} {BAND_NAMES[worst - 1]} reaches "
-                         f"{self.brightest[worst]:.2g}, above {MAX_REFLECTANCE:g} on {100.0 * share[worst]:.0f} % "
-                         f"of its valid pixels{f' (also above it: {others})' if others else ''}",
-                         f"check the MII gains in calib.xml and the solar zenith in meta.xml "
-                         f"({mii.solar_zenith:g} deg used); even snow slopes facing the sun stay below "
-                         f"{MAX_REFLECTANCE:g} on most of a scene")
+        for counts, extreme, beyond, bound, hint in (
+                (self.too_bright, self.brightest, "above", MAX_REFLECTANCE,
+                 f"check the MII gains in calib.xml and the solar zenith in meta.xml ({mii.solar_zenith:g} deg "
+                 f"used); even snow slopes facing the sun stay below {MAX_REFLECTANCE:g} on most of a scene"),
+                (self.too_dark, self.darkest, "below", MIN_REFLECTANCE,
+                 "check the MII biases (RADIANCE_BIAS_BAND_n) and gains in calib.xml: no ground reflects "
+                 "less than nothing")):
+            share = self._shares(counts)
+            found = [band for band in MII_GUIDANCE_BANDS if share[band] > MAX_IMPLAUSIBLE_SHARE]
+            if not found:
+                continue
+            worst = max(found, key=lambda band: share[band])
+            others = ", ".join(f"B{band}" for band in found if band != worst)
+            raise InputError(mii.calib or mii.folder,
+                             f"the MII reflectance is implausible: B{worst} {BAND_NAMES[worst - 1]} reaches "
+                             f"{extreme[worst]:.2g}, {beyond} {bound:g} on {100.0 * share[worst]:.0f} % "
+                             f"of its valid pixels{f' (also {beyond} it: {others})' if others else ''}", hint)
 
     def saturation_report(self) -> str:
         """The saturation found as a line for the guidance tags; a warning when any was written."""
@@ -547,7 +557,7 @@ def _ndmvi_minima(mii: _Mii, strips: list[Grid]) -> tuple[float, float]:
     :meth:`_Mii.check_plausible` on the very pixels the write pass counts, so it refuses only scenes
     the write pass's check would, with its message (a wrong gain on the other bands alone is still
     found there)."""
-    first = replace(mii, flagged={}, valid={}, too_bright={}, brightest={})  # this pass's counts alone
+    first = replace(mii, flagged={}, valid={}, too_bright={}, brightest={}, too_dark={}, darkest={})  # this pass's alone
 
     def counted(band: int, grid: Grid) -> np.ndarray:
         reflectance, saturated = mii.reflectance_and_saturation(band, grid)
