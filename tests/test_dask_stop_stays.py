@@ -74,7 +74,7 @@ def test_a_scene_that_ended_on_the_scheduler_before_its_client_heard_is_reported
     from pipelines import scenes
 
     status = distributed.Future.status
-    heard_at = time.monotonic() + 0.3
+    heard_at = float("inf")  # set once the task ended: the client hears of it 0.3 s later
 
     def not_yet_heard(future) -> str:  # as the client's status lags the scheduler's state
         return "pending" if time.monotonic() < heard_at else status.fget(future)
@@ -83,6 +83,7 @@ def test_a_scene_that_ended_on_the_scheduler_before_its_client_heard_is_reported
         stop = distributed.Event("groklst-stop-test-heard", client=client)
         future = client.submit(_finished_report, pure=False)
         distributed.wait([future], timeout=20)
+        heard_at = time.monotonic() + 0.3
         monkeypatch.setattr(distributed.Future, "status", property(not_yet_heard))
         ended = scenes._stop(client, stop, {future}, lambda f: f.result())
     assert ended == {future: "report"}

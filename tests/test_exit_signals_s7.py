@@ -33,7 +33,7 @@ _CHILD = textwrap.dedent("""
 
     def exiting():
         print("exiting", flush=True)
-        time.sleep(2)
+        time.sleep(5)  # the parent signals within it (2 s was tight under load; tests that ignore the signal wait it out)
 
     atexit.register(exiting)
     app.app = command
