@@ -55,6 +55,7 @@ class _Signals:
     redelivering: bool = False  # whether a signal may still be sent again (inside the block only)
     first: Optional[int] = None  # the signal that stopped the run: a later one raises it again
     ends_process: bool = False  # the process exits once the block ends (groklst's main, not a test)
+    result_saved: bool = False  # the run's result is in place: no later stop fails it (run_result_saved)
 
 
 _signals = _Signals()
@@ -78,6 +79,14 @@ def process_ends_with_the_run() -> None:
     _signals.ends_process = True
 
 
+def run_result_saved() -> None:
+    """The run's result is in place (a train that saved its end): in groklst's own process the
+    stopping signals are ignored, not given back their default action, as the block ends, so
+    that none between the block's end and the exit kills the finished run (a fresh-clone run:
+    -15 once in 3 tries for a SIGTERM right after train's ok line)."""
+    _signals.result_saved = True
+
+
 def stops_ignored_until_exit(signals: Iterable[int]) -> None:
     """In groklst's own process (:func:`process_ends_with_the_run`), ignore ``signals`` where they
     have their default action, from now until it exits: one given back as the command ended
@@ -95,11 +104,12 @@ def _after_the_block(handler: Any) -> Any:
     unless the process exits after the run. Then, once a signal has stopped the run, a later one
     is ignored: the first decided the status (QA: systemd's SIGHUP after its SIGTERM, as the
     process exited, made status 143 a 129; a Ctrl-C printed a KeyboardInterrupt traceback from
-    torch's atexit callback). A run no signal stopped is ended by one as killed by it (SIG_DFL,
-    as during start-up), without that traceback."""
+    torch's atexit callback); so is one after the run's result was saved (:func:`run_result_saved`).
+    Any other run no signal stopped is ended by one as killed by it (SIG_DFL, as during
+    start-up), without that traceback."""
     if not _signals.ends_process:
         return handler
-    return signal.SIG_DFL if _signals.first is None else signal.SIG_IGN
+    return signal.SIG_DFL if _signals.first is None and not _signals.result_saved else signal.SIG_IGN
 
 
 def _stop(signum: int) -> NoReturn:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import sys
+import textwrap
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -152,3 +154,32 @@ def test_a_state_whose_pickle_unpacks_to_gigabytes_is_not_read(tmp_path: Path) -
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert _iteration_without_torch(bomb) is None
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB
+
+
+_SIGNALLED_AS_THE_BLOCK_ENDED = textwrap.dedent("""
+    import os, signal, sys, time
+    from groklst_cli import app
+
+    real = app._done_whatever_comes
+
+    def signalled_first():  # the SIGTERM lands between the command's block and the exit status
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)
+        return real()
+
+    app._done_whatever_comes = signalled_first
+    sys.argv = ["groklst", *sys.argv[1:]]
+    app.main()
+""")
+
+
+def test_a_stop_between_the_commands_end_and_the_exit_does_not_kill_a_saved_train(dataset: Path,  # noqa: F811
+                                                                                   tmp_path: Path) -> None:
+    """A fresh-clone run: -15 once in three tries for a SIGTERM right after train's ok line: the
+    block gave the default handler back as it ended, before the saved run's status made the stops
+    ignored. A saved run's result now makes the block give back "ignore"."""
+    child = subprocess.run([sys.executable, "-c", _SIGNALLED_AS_THE_BLOCK_ENDED, "train", str(dataset), "-o",
+                            str(tmp_path / "r"), "--iters", "2", *CLI_TRAIN, "--json"],
+                           capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, child.stderr
+    assert json.loads(child.stdout)["status"] == "ok" and (tmp_path / "r" / "best.pt").is_file()

@@ -23,7 +23,7 @@ from rich.progress import TextColumn
 
 from groklst_cli.choices import DEVICE_HINT, lower_case
 from groklst_cli.console import info, json_ok, progress, result, result_path, state, warn, warnings_said
-from groklst_cli.interrupts import received, signals_wait
+from groklst_cli.interrupts import received, run_result_saved, signals_wait
 from groklst_cli.option_sources import was_given
 from groklst_cli.path_options import not_empty, typed_in_folder
 from pipelines import strict_json
@@ -292,6 +292,8 @@ class _StopPoint:
         :func:`fit` held for its last save (``stopped_by``) stopped it there."""
         self.outcome = outcome
         _saved_whole["run"] = _run_ended(outcome)
+        if _saved_whole["run"]:
+            run_result_saved()
         if outcome.stopped_by is not None:
             self.at(outcome.iteration, outcome.iteration)
         return outcome
