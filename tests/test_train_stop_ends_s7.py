@@ -152,14 +152,16 @@ def test_a_stop_during_trains_imports_writes_the_interrupted_line(
 def test_a_resume_stopped_before_torch_loads_says_how_to_resume(
         dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
         capsys: pytest.CaptureFixture[str]) -> None:
-    """Its state.pt is not read then (importing torch again after a cut-short import crashed)."""
+    """Its state.pt is not read with torch then (importing torch again after a cut-short import
+    crashed); the --max-seconds run below saved iteration 1."""
     assert run(["train", str(dataset), "-o", RUN, "--iters", "4", *CLI_TRAIN, "--max-seconds", "1e-9"]) == 0
     capsys.readouterr()
     monkeypatch.delitem(sys.modules, "pipelines.train")
     _stop_at_import(monkeypatch, "pipelines.dataset")
     assert run(["train", str(dataset), "-o", RUN, "--resume", "--json"]) == 143
     line = json.loads(capsys.readouterr().out)
-    assert (line["status"], line["saved_iteration"], line["state"], line["last_checkpoint"]) == (
-        "interrupted", None, f"{RUN}/state.pt", f"{RUN}/last.pt")
+    # "iteration": the one it resumes from, read without torch (0 before 86dedf9)
+    assert (line["status"], line["iteration"], line["saved_iteration"], line["state"], line["last_checkpoint"]) == (
+        "interrupted", 1, None, f"{RUN}/state.pt", f"{RUN}/last.pt")
     assert line["resume"] == f"groklst train {dataset} -o {RUN} --resume"
     assert line["error"] == "stopped by SIGTERM as the resumed run started; --resume restarts from the run's last save"

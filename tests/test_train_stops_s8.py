@@ -108,21 +108,6 @@ def test_a_stop_before_the_report_with_json_keeps_the_ok_line(dataset: Path, mon
         "ok", 2, True, f"{RUN}/{BEST}")
 
 
-def test_a_resume_stopped_as_torch_loads_names_the_iteration_it_resumes_from(
-        dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
-        capsys: pytest.CaptureFixture[str]) -> None:
-    """"iteration": 0 before; saved_iteration stays null (README: state.pt is not read with torch then)."""
-    assert run(["train", str(dataset), "-o", RUN, "--iters", "4", *CLI_TRAIN, "--max-seconds", "1e-9"]) == 0
-    assert torch.load(tmp_path / RUN / STATE, weights_only=True)["iteration"] == 1
-    capsys.readouterr()
-    monkeypatch.delitem(sys.modules, "pipelines.train")
-    _stop_at_import(monkeypatch, "pipelines.dataset")
-    assert run(["train", str(dataset), "-o", RUN, "--resume", "--json"]) == 143
-    line = json.loads(capsys.readouterr().out)
-    assert (line["status"], line["iteration"], line["saved_iteration"], line["state"]) == (
-        "interrupted", 1, None, f"{RUN}/{STATE}")
-
-
 def test_a_damaged_state_stopped_so_says_iteration_0(dataset: Path, tmp_path: Path,  # noqa: F811
                                                     monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
