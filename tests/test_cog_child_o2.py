@@ -42,12 +42,13 @@ def _stop_downscale(lst: Path, out: Path, args: list[str], signum: int) -> tuple
 
 
 def test_a_sigterm_during_a_real_cog_conversion_stops_at_once(tmp_path: Path, capsys) -> None:
-    """GDAL's real copy of a 256 Mpx output: SIGTERM stopped after it, ~20 s later; now < 5 s."""
+    """GDAL's real copy of a 256 Mpx output: SIGTERM stopped after it, ~20 s later; now within
+    a second or two (10 s leaves room for a loaded CI)."""
     out = tmp_path / "o" / "big.tif"
     code, latency = _stop_downscale(_scene(tmp_path, 250), out, ["--scale", str(BIG_SCALE), "--cog"],
                                     STOPS[1][0])
     assert (code, capsys.readouterr().err.splitlines()[-1]) == STOPS[1][1:]
-    assert latency < 5
+    assert latency < 10
     assert out.read_bytes() == b"II*\x00the previous output"
     assert sorted(p.name for p in out.parent.iterdir()) == ["big.tif"]  # no .partial, .partial.cog, .ovr.tmp
 
@@ -61,7 +62,7 @@ def test_a_signal_during_either_layout_step_stops_downscale_at_once(
     out = tmp_path / "o" / "d.tif"
     code, latency = _stop_downscale(_scene(tmp_path), out, [flag], signum)
     assert (code, capsys.readouterr().err.splitlines()[-1]) == (status, message)
-    assert latency < 5
+    assert latency < 15  # the stand-in step takes about a minute
     assert out.read_bytes() == b"II*\x00the previous output"
     assert sorted(p.name for p in out.parent.iterdir()) == ["d.tif"]
 

@@ -27,12 +27,13 @@ def lst(tmp_path: Path) -> Path:
 
 
 def _refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    """The one error line of a run that must exit 2 within a second or two (no work done)."""
+    """The one error line of a run that must exit 2 at once (no work done: the work these
+    options ask for would take hours; 10 s leaves room for a loaded CI and a first torch import)."""
     started = time.monotonic()
     status = run(argv)
     seconds = time.monotonic() - started
     err = capsys.readouterr().err.strip().splitlines()
-    assert status == 2 and seconds < 2.0, (status, seconds, err)
+    assert status == 2 and seconds < 10.0, (status, seconds, err)
     return err[-1]
 
 

@@ -52,7 +52,7 @@ def test_a_signal_during_the_cog_step_stops_at_once_and_keeps_the_old_output(
     stopped = time.monotonic()
     thread.join()
     assert code == status
-    assert stopped - sent[0] < 5  # the child's long call was not waited for
+    assert stopped - sent[0] < 15  # the child's long call was not waited for
     assert capsys.readouterr().err.splitlines()[-1] == message
     assert out.read_bytes() == b"II*\x00the previous guidance"
     assert sorted(p.name for p in out.parent.iterdir()) == ["g.tif"]  # no .partial, no .partial.cog
