@@ -5,8 +5,9 @@ the same numbers until the model code or torch changes, so each figure is stored
 holding a fingerprint of both. The file lives in ``$GROKLST_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/groklst``, else ``~/.cache/groklst``; it is written atomically, and a cache
 that cannot be read or written is ignored (the costs are then measured as before). A write that
-fails or is interrupted removes its temporary file; one a killed run left (``.NAME.XXXXXXXX.partial``)
-is removed by the next save once it is a day old, as for every groklst output.
+fails or is interrupted removes its temporary file, locked while it is written; one a killed run
+left (``.NAME.XXXXXXXX.partial``) is removed by the next save once it is a day old, as for every
+groklst output, and a live save's never.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from pipelines.atomic import MKSTEMP_RANDOM, remove_stale
+from pipelines.atomic import MKSTEMP_RANDOM, held_while_in_use, remove_stale
 
 CACHE_ENV = "GROKLST_CACHE_DIR"
 CACHE_FILE = "model-costs.json"
@@ -92,9 +93,10 @@ class CostCache:
             return
         renamed = False
         try:
-            with os.fdopen(handle, "w") as out:
-                json.dump({"fingerprint": self.fingerprint, "costs": self.entries}, out)
-            os.replace(name, self.path)
+            with held_while_in_use(Path(name)):  # another save's remove_stale leaves it alone
+                with os.fdopen(handle, "w") as out:
+                    json.dump({"fingerprint": self.fingerprint, "costs": self.entries}, out)
+                os.replace(name, self.path)
             renamed = True
         except OSError:
             pass

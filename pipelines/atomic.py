@@ -616,9 +616,24 @@ def remove_stale(folder: Path, pattern: re.Pattern[str], *, folders: bool = Fals
     """Remove the regular files of ``folder`` (its folders, with ``folders``) named by
     ``pattern`` (temporaries only groklst names so) that are older than
     :data:`STALE_AFTER_S`, and return those removed; younger ones are kept, and so are those
-    that cannot be removed (:func:`_removed`)."""
+    a live run holds (:func:`held_while_in_use`: a run longer than a day still uses its copy)
+    and those that cannot be removed (:func:`_removed`)."""
     old, _ = _temporaries(folder, [(pattern, stat.S_ISDIR if folders else stat.S_ISREG)], now)
-    return [path for path in old if _removed(path)]
+    return [path for path in old if not _live(path) and _removed(path)]
+
+
+@contextmanager
+def held_while_in_use(path: Path) -> Iterator[None]:
+    """Lock ``path`` (a hidden temporary file groklst made, such as an aligned guidance copy) as
+    :func:`atomic_output` locks its temporary, until the block ends: :func:`remove_stale` of
+    another run leaves it alone however old it is, and a killed run's lock goes with it."""
+    folder = _hold(path.parent)
+    try:
+        _lock(folder, path)
+        yield
+    finally:
+        if folder is not None:
+            os.close(folder)
 
 
 def _temporaries(folder: Path, kinds: list[_Kind], now: float | None) -> tuple[list[Path], list[Path]]:
@@ -741,18 +756,21 @@ def _clean_stale(target: Path, kind: OutputKind) -> None:
 
 def _removal_command(paths: list[Path]) -> str:
     """The shell command that removes the killed runs' temporaries ``paths``, quoted to paste and
-    with absolute paths, so that their owner can run it from any folder."""
-    return "rm -f -- " + " ".join(shlex.quote(os.path.abspath(path)) for path in paths)
+    with absolute paths, so that their owner can run it from any folder; ``rm -rf`` where one is
+    a folder (a dataset's partial), which ``rm -f`` refuses."""
+    folders = any(path.is_dir() and not path.is_symlink() for path in paths)
+    return ("rm -rf -- " if folders else "rm -f -- ") + " ".join(shlex.quote(os.path.abspath(path)) for path in paths)
 
 
 def _removed(path: Path) -> bool:
-    """:func:`_remove` of a killed run's temporary, False where it cannot be removed (a sticky
-    folder's file of another user: EPERM): a courtesy clean-up never fails a run."""
+    """:func:`_remove` of a killed run's temporary, False where it is still there (a sticky
+    folder's file or folder of another user: EPERM, which removing a folder does not raise): a
+    courtesy clean-up never fails a run, nor counts as removed what it could not remove."""
     try:
         _remove(path)
     except OSError:
         return False
-    return True
+    return not os.path.lexists(path)
 
 
 def _remove(path: Path) -> None:
@@ -836,7 +854,7 @@ def _publish_dir(tmp: Path, target: Path, overwrite: bool, kind: OutputKind, fol
     """
     if target.exists() or target.is_symlink():
         _check_replaceable(target, overwrite, kind)  # again: it may have changed meanwhile
-        backup = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old")
+        backup = _free_name(target, "old")
         _rename(target, backup, folder)
         _rename(tmp, target, folder)
         _sync_folder(target.parent if folder is None else folder)
@@ -975,10 +993,17 @@ def atomic_output(
 def _new_temporary(target: Path) -> Path:
     """A temporary name beside ``target`` that nothing has yet: a young leftover of a killed run
     under the name drawn would else be written over and published as this run's."""
+    return _free_name(target, "partial")
+
+
+def _free_name(target: Path, suffix: str) -> Path:
+    """``.NAME.XXXXXXXX.SUFFIX`` beside ``target``, drawn until nothing has the name: a replaced
+    dataset renamed onto another's ``.old`` copy would replace it (an empty folder) or fail the
+    run after all its work (a full one)."""
     while True:
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
-        if not (tmp.exists() or tmp.is_symlink()):
-            return tmp
+        name = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.{suffix}")
+        if not os.path.lexists(name):
+            return name
 
 
 # how many unfinished temporary outputs this process has removed (:func:`_discard`)

@@ -5,8 +5,9 @@ Each scene aligns its own copy (as ``groklst guidance`` would, at the model's sc
 pixel-size ratio), so scenes on different grids can share one guidance raster, a failure is
 that scene's alone, and a scene on a dask worker needs nothing from the others. The copy is a
 hidden file beside the scene's output (the same disk), made under a name no other file has and
-removed when the scene ends, whatever happens; copies a killed run left behind are removed by
-the next run of the same output once they are a day old.
+removed when the scene ends, whatever happens; it is locked while the scene uses it, so copies a
+killed run left behind are removed by the next run of the same output once they are a day old,
+and a live run's never, however long it runs.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.atomic import MKSTEMP_RANDOM, remove_stale
+from pipelines.atomic import MKSTEMP_RANDOM, held_while_in_use, remove_stale
 from pipelines.raster_names import display_name
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def aligned_guidance(lst: Path, guidance: Path, output: Path,
     handle, name = tempfile.mkstemp(prefix=prefix, suffix=ALIGNED_SUFFIX, dir=output.parent)
     os.close(handle)
     path = Path(name)
-    try:
+    with held_while_in_use(path), _removed_on_leaving(path):
         report = align_guidance(lst, guidance, path, scale)  # its warnings reach the caller
         _remember(path, guidance)
         how = ", ".join(sorted({band["resampling"] for band in report.bands}))
@@ -70,6 +71,13 @@ def aligned_guidance(lst: Path, guidance: Path, output: Path,
              "guidance_aligned": f"{how} onto LST/{scale} (--align)"},
             f"aligned {guidance} onto the LST grid: {report.grid}, {how}",
         )
+
+
+@contextmanager
+def _removed_on_leaving(path: Path) -> Iterator[None]:
+    """Run the block; then remove the copy ``path``, whatever happens (before its lock goes)."""
+    try:
+        yield
     finally:
         path.unlink(missing_ok=True)
 
