@@ -169,10 +169,14 @@ def product_folders(paths: Sequence[Path], patterns: sdgsat.ProductPatterns = sd
 
 
 def find_products(paths: Sequence[Path], patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS,
-                  tis_read: tuple[int, ...] = sdgsat.TIS_BANDS) -> list[sdgsat.Product]:
+                  tis_read: tuple[int, ...] = sdgsat.TIS_BANDS, *, read_tis: bool = True) -> list[sdgsat.Product]:
     """The products of :func:`product_folders`, read (of TIS, only the bands ``tis_read`` must be
-    there, see :func:`pipelines.sdgsat.read_product`); a folder given twice is one product."""
-    products = [sdgsat.read_product(folder, patterns, tis_read) for folder in product_folders(paths, patterns)]
+    there, see :func:`pipelines.sdgsat.read_product`); a folder given twice is one product. With
+    ``read_tis`` False (an LST given with ``--lst``) TIS product folders, told by their names
+    (:func:`pipelines.sdgsat.sensor_by_names`), are left out unread: nothing of them is used."""
+    folders = [folder for folder in product_folders(paths, patterns)
+               if read_tis or sdgsat.sensor_by_names(folder, patterns) != "TIS"]
+    products = [sdgsat.read_product(folder, patterns, tis_read) for folder in folders]
     unique = {p.folder.resolve(): p for p in reversed(products)}
     return [p for p in products if unique[p.folder.resolve()] is p]
 
@@ -195,9 +199,39 @@ def _pick(products: list[sdgsat.Product], sensor: str, needed: bool) -> sdgsat.P
     if len(found) > 1:
         raise InputError(found[1].folder, f"more than one {sensor} product given", "ingest one scene at a time")
     if needed and not found:
-        hint = "add the TIS product or pass --lst LST.tif" if sensor == "TIS" else "add the MII product"
+        hint = _no_tis_hint(products) if sensor == "TIS" else "add the MII product"
         raise InputError(products[0].folder if products else None, f"no {sensor} product given", hint)
     return found[0] if found else None
+
+
+def _no_tis_hint(products: list[sdgsat.Product]) -> str:
+    """What to do about a missing TIS product: unpack the TIS archive found in or beside a product
+    folder given (``tis.zip``, ``KX10_TIS_..._L4A.tar.gz``: a delivery as downloaded), else add it."""
+    archives = sorted({path for product in products for path in _tis_archives(product.folder)})
+    if archives:
+        return (f"{archives[0]} looks like the TIS product still packed: unpack it first (tar -xf or unzip), "
+                "then give the product folder it holds, or pass --lst LST.tif")
+    return "add the TIS product or pass --lst LST.tif"
+
+
+def _tis_archives(folder: Path) -> list[Path]:
+    """The archives (:data:`ARCHIVE_SUFFIXES`) named for TIS (a ``tis`` token, any case) in
+    ``folder`` or beside it."""
+    found = []
+    for place in (folder, folder.parent):
+        found += [path for path in sdgsat.files_matching(place, "*")
+                  if path.name.lower().endswith(ARCHIVE_SUFFIXES) and re.search(r"(?<![a-z])tis(?![a-z])",
+                                                                                   path.name.lower())]
+    return found
+
+
+def _warn_tis_unread(paths: Sequence[Path], patterns: sdgsat.ProductPatterns) -> None:
+    """Warn of each TIS product folder given by name beside ``--lst``: it is not read, so neither
+    used nor checked (its calib.xml was read, its times and imagery were not: a half check)."""
+    for path in map(Path, paths):
+        if path.is_dir() and sdgsat.sensor_by_names(path, patterns) == "TIS":
+            warnings.warn(f"{path}: TIS product not read: --lst gives the LST, so its imagery, calib.xml and "
+                          "meta.xml are neither used nor checked; leave it out", IngestWarning, stacklevel=3)
 
 
 def delivered_scene_name(folder: Path, images: Sequence[Path],
@@ -1026,10 +1060,12 @@ def ingest_product(
     check_lst_method(method)
     saturation.check()
     config = lst_retrieval.load_config(retrieval_config)
-    products = find_products(product_dirs, patterns, tis_bands_read(method))
+    if lst is not None:
+        _warn_tis_unread(product_dirs, patterns)
+    products = find_products(product_dirs, patterns, tis_bands_read(method), read_tis=lst is None)
     mii_product = _pick(products, "MII", needed=True)
     tis = _pick(products, "TIS", needed=lst is None)
-    check_one_acquisition(tis if lst is None else None, mii_product)
+    check_one_acquisition(tis, mii_product)  # None with --lst: the TIS product is not read
     name = name or default_name(mii_product, patterns)
     if Path(name).name != name or name in (".", ".."):
         raise InputError("--name", f"{name!r} is a path, not a scene name", "give a plain name; --out-dir says where")

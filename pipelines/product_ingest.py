@@ -20,7 +20,8 @@ from pipelines.sdgsat import SPLIT_WINDOW_BANDS
 LST_METHODS = ("split-window", "single-channel")
 
 
-def ingest_outputs(products: Sequence[Path], out_dir: Path, name: str | None) -> tuple[Path, Path] | None:
+def ingest_outputs(products: Sequence[Path], out_dir: Path, name: str | None,
+                   read_tis: bool = True) -> tuple[Path, Path] | None:
     """The LST and guidance paths :func:`pipelines.ingest.ingest_product` writes for ``products``
     (``OUT_DIR/NAME_lst.tif``, ``OUT_DIR/NAME_guidance.tif``), from the folders' names and
     metadata alone, no raster read; None when the products name no scene (no or several MII
@@ -28,13 +29,14 @@ def ingest_outputs(products: Sequence[Path], out_dir: Path, name: str | None) ->
     in its own order, so nothing is refused here. No TIS band is required (the MII names the
     scene; a TIS without B3 is the ingest's to judge by its method, and a finished scene is
     skipped by ``--skip-existing``), and what the products hold is warned about by the ingest,
-    which reads them again (once, not twice)."""
+    which reads them again (once, not twice). ``read_tis`` False (``--lst``): a TIS product is
+    not read, as the ingest does not read it (:func:`pipelines.ingest.find_products`)."""
     from pipelines.ingest import default_name, find_products  # imports scipy: not at start-up
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", GroklstWarning)
-            mii = [product for product in find_products(products, tis_read=()) if product.sensor == "MII"]
+            mii = [product for product in find_products(products, tis_read=(), read_tis=read_tis) if product.sensor == "MII"]
         name = name or (default_name(mii[0]) if len(mii) == 1 else None)
     except InputError:
         return None

@@ -250,9 +250,11 @@ def parse_calibration(path: Path, sensor: str, patterns: ProductPatterns = PATTE
     for element in (e for section in scope for e in section.iter()):
         for kind, pattern in (("gain", patterns.gain_tag), ("bias", patterns.bias_tag)):
             match = re.match(pattern, _local(element.tag), flags=re.IGNORECASE)
+            band = int(match.group(1)) if match else None
+            if match and (read is None or band in read):
+                _check_not_empty(path, element)
             if match and element.text and element.text.strip():
                 any_gain = any_gain or kind == "gain"
-                band = int(match.group(1))
                 if read is not None and band not in read:
                     continue
                 value = _coefficient(path, _local(element.tag), element.text.strip(), kind, kind == "gain")
@@ -274,6 +276,15 @@ def parse_calibration(path: Path, sensor: str, patterns: ProductPatterns = PATTE
     gains = {band: v[0] for band, v in found["gain"].items() if v[0] > 0.0}
     biases = {band: found["bias"][band][0] for band in gains}
     return Calibration(gains, biases)
+
+
+def _check_not_empty(path: Path, element: ET.Element) -> None:
+    """Refuse a gain or bias tag of a band read that is there but holds no value
+    (``<RADIANCE_BIAS_BAND_5></RADIANCE_BIAS_BAND_5>``): it was reported as a missing tag,
+    sending the user to look for a tag that is in the file."""
+    if not (element.text or "").strip():
+        raise InputError(path, f"{_local(element.tag)} is empty: the tag is there but holds no value",
+                         "is the calib.xml damaged? take it from the original delivery")
 
 
 def _sensor_sections(path: Path, root: ET.Element, sensor: str, patterns: ProductPatterns) -> list[ET.Element]:
@@ -391,13 +402,27 @@ def _sensor_of(folder: Path, meta_file: Path | None, meta: ET.Element | None,
         raise InputError(meta_file, f"SensorID says {filed}, the folder name {named}: not one product",
                          "is this the product's own meta.xml? copy the complete product folder")
     declared = named or filed
-    looks = "MII" if has_files(folder, patterns.mii_images) else (
-        "TIS" if has_files(folder, (*patterns.tis_images, *patterns.tis_band_images)) else None)
+    looks = _looks(folder, patterns)
     if declared is not None and declared not in SENSORS:
         what = f"an {looks}" if looks == "MII" else (f"a {looks}" if looks else "a TIS or MII")
         raise InputError(folder, f"not {what} product ({declared})",
                          "groklst ingest reads SDGSAT-1 TIS and MII products: give the scene's KX10_TIS_*/KX10_MII_* folders")
     return declared or looks
+
+
+def _looks(folder: Path, patterns: ProductPatterns) -> str | None:
+    """The sensor ``folder``'s image file names suggest (MII's ``_A``/``_B`` first), else None."""
+    if has_files(folder, patterns.mii_images):
+        return "MII"
+    return "TIS" if has_files(folder, (*patterns.tis_images, *patterns.tis_band_images)) else None
+
+
+def sensor_by_names(folder: Path, patterns: ProductPatterns = PATTERNS) -> str | None:
+    """The sensor of a product folder by names alone, nothing read: its folder name's, else the
+    one its image files suggest (as :func:`read_product` tells a folder whose name says none);
+    for leaving a product unread that is not used (a TIS product beside ``--lst``)."""
+    match = folder_match(folder.name, patterns)
+    return match.group("sensor").upper() if match else _looks(folder, patterns)
 
 
 def files_matching(folder: Path, glob: str) -> list[Path]:

@@ -60,7 +60,7 @@ def ingest(
     shown = ", ".join(products)  # as typed (``arch/s1/``): a script joins the lines on the names it gave
     state.working_on(shown)
     folders, folder = [Path(p) for p in products], Path(out_dir)
-    pair = ingest_outputs(folders, folder, name)  # None also when a product's files cannot be read
+    pair = ingest_outputs(folders, folder, name, read_tis=lst is None)  # None also when a product's files cannot be read
     lst_named = pair[0] if pair is not None else _lst_from_names(folders, folder, name)
     if lst_named is not None:  # an error line names the LST, as the ok line, whatever fails next
         state.working_on(shown, typed_in_folder(out_dir, lst_named))
