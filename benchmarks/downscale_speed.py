@@ -166,9 +166,20 @@ def max_difference(a: Path, b: Path) -> float:
     return worst
 
 
+def non_negative_int(text: str) -> int:
+    """An integer of 0 or more (argparse type): a negative overlap was passed on to every run."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The command line; a bad size, tile or batch size is refused here (exit 2), not as a
-    traceback from int() or an empty scene."""
+    """The command line; a bad size, tile, overlap or batch size is refused here (exit 2), not as
+    a traceback from int(), an empty scene or a failed run per size and path."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="999,1998,3999",
                         type=int_list(SCALE, f"an output is whole x{SCALE} LST pixels"),
@@ -177,7 +188,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default="default", choices=("default", "mocolsk-lite"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--tile", type=positive_int, default=768)
-    parser.add_argument("--overlap", type=int, default=64)
+    parser.add_argument("--overlap", type=non_negative_int, default=64, help="at most half the tile")
     parser.add_argument("--batch-size", type=positive_int, default=2)
     parser.add_argument("--guidance", default="noise", choices=("noise", "textured"),
                         help="white-noise guidance (worst case for decoding) or textured bands "
@@ -185,6 +196,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-overlap-overhead", action="store_true",
                         help="skip the one-pass vs tiled comparison")
     args = parser.parse_args(argv)
+    if 2 * args.overlap > args.tile:
+        parser.error(f"--overlap {args.overlap} is more than half --tile {args.tile}: pass --overlap "
+                     f"{args.tile // 2} or less, or a larger --tile")
     unknown = [p for p in args.paths.split(",") if p not in PATHS]
     if unknown:
         parser.error(f"unknown paths {unknown}; choose from {', '.join(PATHS)}")

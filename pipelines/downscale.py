@@ -79,8 +79,8 @@ class DownscaleOptions:
         """Refuse values the run cannot use, naming the field: a unit given as a plain str failed
         deep in the run (``AttributeError: 'str' object has no attribute 'value'``), and an
         unknown spread silently ran as ``block``, as a spread without ``conserve`` was silently
-        ignored. A unit's name, in any case (``"Celsius"``), is taken as the :class:`Units` it
-        names, as the CLI's ``--units`` takes it."""
+        ignored (now an :class:`InputError`, as every field's refusal). A unit's name, in any case
+        (``"Celsius"``), is taken as the :class:`Units` it names, as the CLI's ``--units`` takes it."""
         self.units = _units_field("units", self.units, tuple(Units))
         if self.units_out is not None:
             self.units_out = _units_field("units_out", self.units_out, (Units.kelvin, Units.celsius))
@@ -88,8 +88,10 @@ class DownscaleOptions:
             raise InputError("DownscaleOptions.conserve_spread", f"unknown spread {self.conserve_spread!r}",
                              f"use {' or '.join(CONSERVE_SPREADS)}")
         if self.conserve_spread != "block" and not self.conserve:
-            raise ValueError(f"DownscaleOptions: conserve_spread={self.conserve_spread!r} needs conserve=True "
-                             "(the spread is how conserve spreads its residual; without it nothing reads it)")
+            raise InputError("DownscaleOptions.conserve_spread",
+                             f"conserve_spread={self.conserve_spread!r} needs conserve=True (the spread is how "
+                             "conserve spreads its residual; without it nothing reads it)",
+                             "pass conserve=True too, or leave conserve_spread at 'block'")
 
     def tile_overlap(self) -> int:
         """The overlap used: the one given, else :func:`default_overlap` of the tile, as the CLI's

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from models.registry import get_spec, list_models
-from pipelines.checkpoint import Checkpoint, file_hash, groklst_version
+from pipelines.checkpoint import Checkpoint, file_hash, groklst_version, load_checkpoint
 from pipelines.devices import PRECISIONS, autocast_for, resolve_device, resolve_precision
 from pipelines.errors import GroklstWarning, InputError
 from pipelines.normalize import band_vector, denormalize_lst, normalize_lst
@@ -224,14 +224,16 @@ def interpolators() -> list[str]:
     return [spec.name for spec in list_models() if not spec.learned]
 
 
-def check_interpolation(name: str) -> None:
-    """Refuse an ``interpolation`` that is no interpolator, listing them: an unknown name failed
-    only when the first scene ran, a network's name only then asked for weights. A network's
-    name is told apart from a misspelling: it was called an unknown interpolation."""
+def check_interpolation(name: str) -> str:
+    """The registered interpolator ``name`` names, in any case (``"Bicubic"``, as the CLI's
+    choices take it), else refused listing them: an unknown name failed only when the first
+    scene ran, a network's name only then asked for weights. A network's name is told apart
+    from a misspelling: it was called an unknown interpolation."""
     known = interpolators()
-    if name in known:
-        return
-    if name in {spec.name for spec in list_models()}:
+    wanted = str(name).lower()
+    if wanted in known:
+        return wanted
+    if wanted in {spec.name for spec in list_models()}:
         raise InputError("ModelSource.interpolation", f"{name!r} is a network, not an interpolation: "
                          "it runs from trained weights",
                          "use ModelSource(checkpoint=load_checkpoint(path), checkpoint_path=path) (the "
@@ -265,7 +267,7 @@ class ModelSource:
         if sum(x is not None for x in (checkpoint, interpolation, fitted)) != 1:
             raise ValueError("give exactly one of checkpoint, interpolation or fitted")
         if interpolation is not None:
-            check_interpolation(interpolation)
+            interpolation = check_interpolation(interpolation)
         self.checkpoint = checkpoint
         self.fitted = fitted
         self.checkpoint_path = None if checkpoint_path is None else str(checkpoint_path)
@@ -274,6 +276,14 @@ class ModelSource:
         self.extra_tags = dict(extra_tags or {})
         self._cache: dict[tuple[int, tuple[str, ...], Execution], TilePredictor] = {}
         self._hash = checkpoint_sha256
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike[str], *, device: str = "auto",
+                        extra_tags: dict[str, str] | None = None) -> ModelSource:
+        """The trained network saved at ``path``, loaded and named by that one path: the
+        constructor takes the loaded checkpoint and its file (for the output's provenance tags)
+        as two arguments that must name the same file."""
+        return cls(checkpoint=load_checkpoint(path), checkpoint_path=path, device=device, extra_tags=extra_tags)
 
     @property
     def name(self) -> str:
