@@ -126,6 +126,7 @@ class GuidanceOptions:
     overwrite: bool = False
     strip_rows: int | None = None  # guidance rows per strip (default: one 512-row block row)
     max_pixels: int | None = MAX_GUIDANCE_PIXELS  # None: no limit (--force)
+    refuse_empty: bool = True  # a source with no data over the LST footprint is an error (not for --align)
 
 
 @dataclass
@@ -570,11 +571,15 @@ class _Coverage:
                 notes.append(_absent_note(p, absent))
         return notes
 
-    def check(self) -> list[str]:
+    def check(self, refuse_empty: bool = True) -> list[str]:
+        """The notes on partly covered sources; a source with no data over the footprint is
+        refused, or (``refuse_empty`` False) left to the caller, who knows where the LST has data."""
         notes = []
         for p, valid in zip(self.producers, self.valid):
-            if valid == 0:
+            if valid == 0 and refuse_empty:
                 raise InputError(p.path, "has no valid pixels inside the LST footprint")
+            if valid == 0:
+                continue
             if valid < self.total:
                 notes.append(f"{display_name(p.path)} has data on {percent(valid / self.total)}% of the LST "
                              "footprint (outside its extent or in its nodata holes); where its "
@@ -643,7 +648,7 @@ def build_guidance(
                     data = bands.strip(strip_grid)
                     coverage.add(data)
                     dst.write(data, window=Window(0, top, grid.width, strip_grid.height))
-                report.warnings = coverage.check()
+                report.warnings = coverage.check(options.refuse_empty)
                 _describe(dst, report, bands.describe(source_tag), source_tag(lst_path))
         report_progress(total, total, "guidance")
     for note in report.warnings:
@@ -691,9 +696,13 @@ def align_guidance(lst_path: str | os.PathLike[str], guidance_path: str | os.Pat
                    out_path: str | os.PathLike[str], scale: int) -> GuidanceReport:
     """One guidance raster resampled onto the LST's fine grid at ``scale``, band names kept.
 
-    Unnamed bands stay ``b1..bN``, so ``downscale`` still takes them in order.
+    Unnamed bands stay ``b1..bN``, so ``downscale`` still takes them in order. A guidance with
+    no data over the LST footprint is written all nodata, not refused: the downscale refuses it
+    as it refuses one unaligned (exit 2, the hint, ``lst_covered_fraction`` 0.0), knowing where
+    the LST has data.
     """
     with open_raster(guidance_path) as src:
         names = tuple(band_names(src))
     return build_guidance(lst_path, [SourceSpec(Path(guidance_path), names)], out_path,
-                          GuidanceOptions(scale=scale, overwrite=True, max_pixels=None))  # downscale's --force rules
+                          GuidanceOptions(scale=scale, overwrite=True, max_pixels=None,  # downscale's --force rules
+                                           refuse_empty=False))

@@ -207,20 +207,79 @@ def run_job(
 
 def _note_lst_coverage(report: SceneReport, job: SceneJob, guidance: Path, source: ModelSource,
                        options: DownscaleOptions) -> None:
-    """Where the guidance's extent covers only part of the LST's valid pixels, note that share
-    in ``report.extra["lst_covered_fraction"]`` (its --json line's key) and warn: the output is
-    cropped to the guidance's footprint, so its ``valid_fraction`` (a share of output pixels)
-    said 1.0 for a guidance that covered half the scene, and the other half was lost without a
-    word. Guidance nodata inside the footprint is not counted here: it is in ``valid_fraction``
-    (and counting it read the whole guidance a second time, seconds on every scene)."""
-    covered = lst_covered_fraction(job.lst, guidance, source.scale, options.decoding)
+    """Warn of the LST's valid pixels the output lacks because of the guidance, with their
+    share on the --json line: those outside its extent (``lst_covered_fraction``: the output is
+    cropped to the guidance's footprint, so ``valid_fraction``, a share of output pixels, said
+    1.0 for a guidance that covered half the scene) and those inside it where it is nodata
+    (``lst_without_guidance_fraction``: NaN in the output, said only through ``valid_fraction``;
+    a hole margin's pixels count too, and the warning says so). The second compares the output's
+    valid pixels with the LST's inside the footprint: the LST is read, not the guidance (reading
+    the guidance again cost seconds on every scene)."""
+    coverage = lst_coverage(job.lst, guidance, source.scale, options.decoding)
+    named = display_name(job.guidance or guidance)  # as given, not --align's hidden copy
+    covered = coverage.covered_fraction
     if covered < 1:
         report.extra["lst_covered_fraction"] = covered
-        outside = max(round((1 - covered) * 100, 1), 0.1)
-        named = display_name(job.guidance or guidance)  # as given, not --align's hidden copy
-        warnings.warn(f"{display_name(job.lst)}: {outside:g} % of its valid pixels lie outside the guidance {named} "
-                      "and are not in the output, which covers only the part of the scene the guidance covers; "
+        warnings.warn(f"{display_name(job.lst)}: {_share(1 - covered)} % of its valid pixels lie outside the guidance "
+                      f"{named} and are not in the output, which covers only the part of the scene the guidance "
+                      f"covers; {COVER_HINT}", GroklstWarning, stacklevel=2)
+    missing = coverage.without_guidance(report)
+    if missing > 0:
+        report.extra["lst_without_guidance_fraction"] = missing
+        margin = f", or lie within the {report.hole_margin} px hole margin around nodata" if report.hole_margin else ""
+        warnings.warn(f"{display_name(job.lst)}: {_share(missing)} % of its valid pixels inside the guidance {named} "
+                      f"are NaN in the output: the guidance has no data over them (clouds, gaps){margin}; "
                       f"{COVER_HINT}", GroklstWarning, stacklevel=2)
+
+
+def _share(fraction: float) -> str:
+    """``fraction`` as a percentage for a warning, never 0 for a loss of a few pixels."""
+    return f"{max(round(fraction * 100, 1), 0.1):g}"
+
+
+@dataclass(frozen=True)
+class LstCoverage:
+    """The LST's valid pixels inside the footprint it shares with a guidance and in all, the
+    output pixels per LST pixel (the scale squared), and the output's pixels."""
+
+    inside: int
+    total: int
+    per_pixel: int
+    output_pixels: int
+
+    @property
+    def covered_fraction(self) -> float:
+        """The share of the LST's valid pixels inside the footprint."""
+        return round(self.inside / self.total, 6) if self.total else 1.0
+
+    def without_guidance(self, report: SceneReport) -> float:
+        """The share of the LST's valid pixels inside the footprint that have no value in the
+        output ``report`` describes (where the guidance is nodata), from its ``valid_fraction``."""
+        expected = self.inside * self.per_pixel
+        if not expected or report.valid_fraction is None:
+            return 0.0
+        written = round(report.valid_fraction * self.output_pixels)
+        return round(max(expected - written, 0) / expected, 6)
+
+
+def lst_coverage(lst: Path, guidance: Path, scale: int | None, decoding: LstDecoding) -> LstCoverage:
+    """``lst``'s valid pixels inside the footprint it shares with ``guidance`` (the output's,
+    :func:`~pipelines.grids.pair_grids`) and in all; the LST outside it is read only where the
+    footprint leaves part of the grid out. Values the footprint's scan would refuse outside it
+    count by grid pixels: the scene itself was read without them."""
+    with ExitStack() as stack:
+        inputs = SceneSources.open(stack, lst, guidance)
+        grids = pair_grids(Grid.of(inputs.lst), Grid.of(inputs.guidance), scale=scale,
+                           lst_path=lst, guidance_path=guidance)
+        window, whole = grids.lr_window, Window(0, 0, inputs.lst.width, inputs.lst.height)
+        inside = scan(inputs.lst, window, decoding, lst).valid
+        total = inside
+        if (window.width, window.height) != (whole.width, whole.height):
+            try:
+                total = scan(inputs.lst, whole, decoding, lst).valid
+            except InputError:
+                total = inside + int(whole.width * whole.height - window.width * window.height)
+    return LstCoverage(inside, total, grids.scale ** 2, grids.output.width * grids.output.height)
 
 
 COVER_HINT = ("give a guidance with data wherever the LST has data: an optical scene of the same area "
@@ -252,25 +311,6 @@ def guidance_misses_lst(lst: Path, guidance: Path, scale: int | None, decoding: 
             f"none of the LST's {total:,} valid pixels has guidance data: the guidance {name} is nodata "
             "wherever the LST has data")
     return GuidanceMissesLst(display_name(lst), said, COVER_HINT)
-
-
-def lst_covered_fraction(lst: Path, guidance: Path, scale: int | None, decoding: LstDecoding) -> float:
-    """The share of ``lst``'s valid pixels inside the footprint it shares with ``guidance``
-    (the output's, :func:`~pipelines.grids.pair_grids`); nothing is read where the footprint
-    holds the LST's whole grid. Values the footprint's scan would refuse outside it count by
-    grid pixels: the scene itself was read without them."""
-    with ExitStack() as stack:
-        inputs = SceneSources.open(stack, lst, guidance)
-        grids = pair_grids(Grid.of(inputs.lst), Grid.of(inputs.guidance), scale=scale,
-                           lst_path=lst, guidance_path=guidance)
-        window, whole = grids.lr_window, Window(0, 0, inputs.lst.width, inputs.lst.height)
-        if (window.width, window.height) == (whole.width, whole.height):
-            return 1.0
-        try:
-            inside, total = (scan(inputs.lst, part, decoding, lst).valid for part in (window, whole))
-        except InputError:
-            inside, total = int(window.width * window.height), int(whole.width * whole.height)
-    return round(inside / total, 6) if total else 1.0
 
 
 def _valid_pixels(lst: Path, guidance: Path, scale: int | None,

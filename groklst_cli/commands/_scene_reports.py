@@ -156,7 +156,7 @@ def _say_result(report: SceneReport, as_json: bool, warned: list[str]) -> None:
         data = asdict(report)
         line = {k: data[k] for k in keys}
         line["warnings"] = warned
-        for key in ("fit", "save_checkpoint", "lst_covered_fraction"):
+        for key in ("fit", "save_checkpoint", "lst_covered_fraction", "lst_without_guidance_fraction"):
             if key in report.extra:
                 line[key] = report.extra[key]
         line.update(_quicklook(report))
