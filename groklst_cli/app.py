@@ -41,7 +41,8 @@ try:  # given back also when an import fails (groklst imported by a notebook or 
     from groklst_cli.commands import register_all  # noqa: E402
     from groklst_cli.commands._scene_reports import failure_status  # noqa: E402
     from groklst_cli.commands.train import COMMAND_START, forget_saved_run, run_saved_whole  # noqa: E402
-    from groklst_cli.console import err, printable, result, state, warn, warnings_said  # noqa: E402
+    from groklst_cli.console import (  # noqa: E402
+        err, help_follows_no_color, printable, result, state, warn, warnings_said)
     from groklst_cli.interrupts import (  # noqa: E402
         Terminated, process_ends_with_the_run, received, stopping_signals_raise, stops_ignored_until_exit)
     from groklst_cli.native_stderr import native_stderr_hidden  # noqa: E402
@@ -461,6 +462,7 @@ def _run(argv: list[str] | None) -> int:
     _invocation["program"] = _program(argv)
     _discarded_before["count"] = unfinished_discarded()
     forget_saved_run()
+    help_follows_no_color()
     try:
         with stopping_signals_raise(_STOPPING), _groklst_warnings_shown(), one_run():
             # Without standalone mode click returns typer.Exit's code instead of raising it.

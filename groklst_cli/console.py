@@ -114,11 +114,32 @@ class StreamConsole(Console):
         super().__init__(file=NamedStream(stream, file), **kwargs)
         self.stream = stream
 
+    @property
+    def is_terminal(self) -> bool:
+        """Rich's answer, except that NO_COLOR wins over FORCE_COLOR: with both set, rich took a
+        log file for a terminal and drew the progress bar's cursor codes (``\\x1b[?25l``) into it.
+        Then only a real terminal is one (a bar there, drawn without colour)."""
+        if not _no_color():
+            return super().is_terminal
+        try:
+            return self.file.isatty()
+        except (AttributeError, ValueError):  # a closed or replaced stream is no terminal
+            return False
+
 
 def _no_color() -> bool:
     """Whether NO_COLOR is set and not empty (no-color.org). Rich's own ``no_color`` drops only the
     colours: ``error:`` was still bold (``\\x1b[1m``), an escape code in a log that asked for none."""
     return bool(os.environ.get("NO_COLOR"))
+
+
+def help_follows_no_color() -> None:
+    """Make typer's ``--help`` and usage errors plain under NO_COLOR, bold and colour alike (its
+    own console sets no_color only for colours, and FORCE_COLOR forces a terminal); the default
+    (auto) otherwise. Read at each run: tests run many in one process."""
+    from typer import rich_utils
+
+    rich_utils.COLOR_SYSTEM = None if _no_color() else "auto"
 
 
 err = StreamConsole("stderr", highlight=False, soft_wrap=True, emoji=False)

@@ -30,11 +30,12 @@ from groklst_cli.commands._downscale_products import (
 )
 from groklst_cli.commands._scene_reports import (
     TypedNames,
+    _as_typed,  # private: the stopped line is the one --json line without say()'s stderr line
+    _say_result,
     batch_summary,
     exit_status,
     name_as_typed,
     say,
-    say_all,
     say_once,
     typed_output,
     unsaved_checkpoint,
@@ -382,6 +383,10 @@ def _check_scale(scale: Optional[int], model: Optional[str], checkpoint: Optiona
     if align:  # its own hint (pass --guidance) would be refused in turn
         raise InputError("--align", "aligns a --guidance raster onto the LST grid, and --scale reads no guidance",
                          "drop --align to interpolate the LST alone, or drop --scale and pass --guidance G.tif")
+    if checkpoint is not None and model is not None:  # -c is the conflict: --model and --scale agree
+        raise InputError("--checkpoint/-c", f"cannot be used with --model {model}: --scale interpolates "
+                         "the LST alone, without a network", "drop -c CKPT to interpolate onto the refined "
+                         "grid, or drop --model and --scale and give guidance to run the checkpoint")
     if checkpoint is not None or model not in INTERPOLATORS:
         raise InputError("--scale", "works only with an interpolator: a learned model needs guidance",
                          f"pass --model {' or --model '.join(INTERPOLATORS)}")
@@ -459,7 +464,7 @@ def downscale(
     from pipelines.ingest import holds_products
     from pipelines.product_ingest import ProductIngest
     from pipelines.raster_names import display_name
-    from pipelines.scenes import dask_client, run_dask, run_local
+    from pipelines.scenes import dask_client
 
     overlap = _overlap_or_default(overlap, tile)
     named = [] if inputs == ["-"] else list(_each_once(inputs).values())
@@ -622,43 +627,87 @@ def downscale(
     else:
         info(f"model {source.name} x{source.scale} from {source.checkpoint_path}")
         _warn_fitted_network(source)
-    if client is not None:  # the run closes before its client: a stopped run is stopped on the cluster
-        said: set[str] = set()  # a scene written as the run stopped is said then, if not yet
-        # a refused scene runs on the cluster too, whose workers read the files: said as it ends
-        with closing(run_dask(jobs, source, options, client, skip_existing=skip_existing,
-                              late=lambda report: say_once(report, as_json, said))) as reports:
-            statuses = [r.status for r in say_all(map(_noted_quicklook(png), reports), as_json, said)]
-    else:
-        statuses = []
-        try:
-            with progress() as bar:
-                # one task reused by every scene: a long run's redraw and memory stay flat (QA: a task
-                # per scene, never removed, made the 1560th scene ten times slower on a terminal)
-                task = bar.add_task("", total=None, visible=False)
-                for job in jobs:
-                    if job in refused:
-                        say(refused[job], as_json)
-                        statuses.append(refused[job].status)
-                        continue
-                    # a fresh task, not reset(): reset keeps the last scene's total (0/N on a skip)
-                    bar.remove_task(task)
-                    task = bar.add_task(job.lst.name, total=None)
-                    with reported_once_published(job.output):  # a Ctrl-C after the rename waits for its line
-                        report = next(run_local(
-                            [job], source, options, skip_existing=skip_existing, debug=state.debug,
-                            on_progress=lambda done, total, t=task: bar.update(t, completed=done, total=total),
-                            on_grid=info,
-                        ))
-                        report.seconds = round(report.seconds + ingest_seconds, 3)
-                        say(skipped_quicklook(report, job.quicklook), as_json)
-                        statuses.append(report.status)  # before a signal held until its line is out
-        except KeyboardInterrupt:  # Terminated too: the batch's tally, as a finished batch ends
-            if len(jobs) > 1:
-                info(batch_summary(statuses + ["stopped"] * (len(jobs) - len(statuses)), 0))
-            raise
+    statuses: list[str] = []  # each scene's outcome as it is said, for the tally of a stopped batch too
+    running: list[tuple[SceneJob, float]] = []  # the local scene under way (and since when), until said
+    try:
+        if client is not None:
+            _run_on_cluster(jobs, source, options, client, skip_existing, as_json, png, statuses)
+        else:
+            _run_here(jobs, refused, source, options, skip_existing, as_json, ingest_seconds, statuses, running)
+    except KeyboardInterrupt:  # Terminated too: the batch's tally, as a finished batch ends
+        if running and as_json:
+            _say_stopped(*running[0])
+        if len(jobs) > 1:
+            info(batch_summary(statuses + ["stopped"] * (len(jobs) - len(statuses)), 0))
+        raise
     exit_status(statuses)
     if statuses == ["ok"]:
         _said_quicklook(png)
+
+
+def _run_on_cluster(jobs: list[SceneJob], source: ModelSource, options: DownscaleOptions, client: object,
+                    skip_existing: bool, as_json: bool, png: Optional[Path], statuses: list[str]) -> None:
+    """Run the scenes on a dask cluster, each said once as it ends, its status added to
+    ``statuses`` (also those said as a stop ends the run: the stopped batch's tally counts them).
+    The run closes before its client: a stopped run is stopped on the cluster."""
+    from pipelines.scenes import run_dask
+
+    said: set[str] = set()  # a scene written as the run stopped is said then, if not yet
+
+    def heard(report: SceneReport) -> None:
+        if report.output not in said:
+            statuses.append(report.status)
+        say_once(report, as_json, said)
+
+    # a refused scene runs on the cluster too, whose workers read the files: said as it ends
+    with closing(run_dask(jobs, source, options, client, skip_existing=skip_existing, late=heard)) as reports:
+        for report in map(_noted_quicklook(png), reports):
+            heard(report)
+
+
+def _run_here(jobs: list[SceneJob], refused: dict[SceneJob, SceneReport], source: ModelSource,
+              options: DownscaleOptions, skip_existing: bool, as_json: bool, ingest_seconds: float,
+              statuses: list[str], running: list[tuple[SceneJob, float]]) -> None:
+    """Run the scenes here one by one under a progress bar, each said as it ends and its status
+    added to ``statuses``; ``running`` holds the scene under way until it is said (a stop in
+    between gives it its ``stopped`` line)."""
+    from pipelines.scenes import run_local
+
+    with progress() as bar:
+        # one task reused by every scene: a long run's redraw and memory stay flat (QA: a task
+        # per scene, never removed, made the 1560th scene ten times slower on a terminal)
+        task = bar.add_task("", total=None, visible=False)
+        for job in jobs:
+            if job in refused:
+                say(refused[job], as_json)
+                statuses.append(refused[job].status)
+                continue
+            # a fresh task, not reset(): reset keeps the last scene's total (0/N on a skip)
+            bar.remove_task(task)
+            task = bar.add_task(job.lst.name, total=None)
+            running[:] = [(job, time.monotonic())]
+            with reported_once_published(job.output):  # a Ctrl-C after the rename waits for its line
+                report = next(run_local(
+                    [job], source, options, skip_existing=skip_existing, debug=state.debug,
+                    on_progress=lambda done, total, t=task: bar.update(t, completed=done, total=total),
+                    on_grid=info,
+                ))
+                report.seconds = round(report.seconds + ingest_seconds, 3)
+                say(skipped_quicklook(report, job.quicklook), as_json)
+                statuses.append(report.status)  # before a signal held until its line is out
+                running.clear()
+
+
+def _say_stopped(job: SceneJob, start: float) -> None:
+    """The ``--json`` line of the scene a stop ended mid-run: ``"status": "stopped"``, its output
+    null (nothing of it was published), so that a pipeline reading the lines tells it from a scene
+    never started, which has none. Stdout only: stderr says the stop and the tally."""
+    from pipelines.downscale import SceneReport
+    from pipelines.raster_names import display_name
+
+    report = SceneReport(state.named(display_name(job.lst)), str(job.output), status="stopped",
+                         seconds=round(time.monotonic() - start, 3))
+    _say_result(replace(_as_typed(report), output=None), True, state.scene_warnings())
 
 
 def _check_named_files(checkpoint: Optional[str], guidance: Optional[Path]) -> None:
