@@ -42,7 +42,7 @@ from pipelines.lst_values import (LstDecoding, check_plausible, decode, linear, 
                                   scan)
 from pipelines.mosaic import StreamingMosaic
 from pipelines.plausibility import OutputGuard
-from pipelines.raster_names import display_name, source_tag
+from pipelines.raster_names import display_name, paired_guidance, source_tag
 from pipelines.tile_reader import SceneSources, TileData, TileReader, read_ahead, resolve_hole_margin
 from pipelines.tiling import Tile, blend_weights, check_tile_sizes, default_overlap, tile_grid
 from pipelines.units import Units, from_kelvin, unit_tag
@@ -132,14 +132,15 @@ class SceneReport:
 
 
 def guidance_beside(lst_path: str | os.PathLike[str]) -> Path:
-    """``X_lst.tif`` -> ``X_guidance.tif`` in the same folder (the scene naming convention). An
+    """``X_lst.tif`` -> ``X_guidance.tif`` in the same folder (the scene naming convention, any
+    case: :func:`~pipelines.raster_names.paired_guidance`). An
     LST that is not there is refused as such, not as a naming problem (a typo'd name is both)."""
     p = Path(lst_path)
     if p.is_dir():
         raise InputError(p, "is a directory, expected a GeoTIFF",
                          "SDGSAT-1 product folders are given alone: one scene's TIS and MII folders")
-    stem, suffix = p.stem, p.suffix
-    if not stem.endswith("_lst"):
+    guidance = paired_guidance(p)
+    if guidance is None:
         if not p.exists():
             raise not_found_error(p)
         raise InputError(
@@ -147,7 +148,7 @@ def guidance_beside(lst_path: str | os.PathLike[str]) -> Path:
             "cannot find the guidance: the file name does not end in _lst",
             "name the pair X_lst.tif + X_guidance.tif or pass --guidance",
         )
-    return p.with_name(stem[: -len("_lst")] + "_guidance" + suffix)
+    return guidance
 
 
 def match_bands(

@@ -62,6 +62,26 @@ def _unfolded_archive(name: str) -> str:
     return name
 
 
+def scene_name(lst_stem: str) -> str | None:
+    """``NAME`` of an LST file stem ``NAME_lst``, the suffix in any case (``X_LST.TIF`` from a
+    Windows copy or an archive that upper-cases names), or None for a stem without it."""
+    return lst_stem[: -len("_lst")] if lst_stem.lower().endswith("_lst") else None
+
+
+def paired_guidance(lst_path: str | os.PathLike[str]) -> Path | None:
+    """``NAME_guidance.tif`` beside ``NAME_lst.tif`` (the scene naming convention), or None for an
+    LST not so named. An upper-case ``_LST`` pairs with ``_GUIDANCE``; where only the other spelling
+    is on disk, that one is the pair (case-sensitive file systems would otherwise miss it)."""
+    p = Path(lst_path)
+    name = scene_name(p.stem)
+    if name is None:
+        return None
+    upper = p.stem[-3:].isupper()
+    spellings = ("_GUIDANCE", "_guidance") if upper else ("_guidance", "_GUIDANCE")
+    candidates = [p.with_name(f"{name}{suffix}{p.suffix}") for suffix in spellings]
+    return next((c for c in candidates if c.exists()), candidates[0])
+
+
 def subdataset(path: str | os.PathLike[str]) -> tuple[str, str] | None:
     """The file and the variable a subdataset name reads (``NETCDF:"day.nc":LST`` -> ``day.nc``,
     ``LST``; ``HDF5:"g.h5"://SDS/LST`` -> ``g.h5``, ``SDS_LST``; ``NETCDF:"g.nc"`` -> ``g.nc``, ``""``);

@@ -37,7 +37,7 @@ from pipelines.lst_values import (
     scan,
     to_kelvin_masked,
 )
-from pipelines.raster_names import gdal_name, raster_stem
+from pipelines.raster_names import gdal_name, paired_guidance, raster_stem, scene_name
 from pipelines.units import Units, tagged_units
 
 LST_SUFFIX = "_lst"
@@ -104,13 +104,11 @@ class Scene:
 
 def guidance_for(lst_path: Path) -> tuple[str, Path]:
     """Scene name and guidance path for ``NAME_lst.tif``."""
-    stem = lst_path.stem
-    if not stem.endswith(LST_SUFFIX):
+    name, guidance = scene_name(lst_path.stem), paired_guidance(lst_path)
+    if name is None or guidance is None:
         raise InputError(lst_path, "not a canonical LST file (expected NAME_lst.tif)",
                          "pass --guidance G.tif --align, or rename it NAME_lst.tif with a NAME_guidance.tif beside "
                          f"it (groklst guidance makes one); {INGEST_HINT}")
-    name = stem[: -len(LST_SUFFIX)]
-    guidance = lst_path.with_name(f"{name}{GUIDANCE_SUFFIX}{lst_path.suffix}")
     if not guidance.exists() and gdal_name(guidance) is None:  # inside an archive: opening tells
         raise not_found_error(guidance, "guidance file not found beside the LST",
                               f"make it with groklst guidance {shell_word(lst_path)} BAND=SRC.tif -o "
@@ -168,7 +166,8 @@ def open_scene(
     if guidance_path is None:
         name, guidance_path = guidance_for(lst_path)
     else:
-        name = raster_stem(lst_path).removesuffix(LST_SUFFIX)
+        stem = raster_stem(lst_path)
+        name = scene_name(stem) or stem
     with open_raster(lst_path) as lst, open_raster(guidance_path) as guide:
         check_single_band(lst, lst_path)
         bands = tuple(guidance_names(guide, guidance_path, band_names)[0])

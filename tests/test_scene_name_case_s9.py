@@ -1,0 +1,58 @@
+"""A scene named ``X_LST.TIF`` (a Windows copy, an archive that upper-cases names) is paired with
+its guidance like ``X_lst.tif``: before, downscale refused it ("does not end in _lst") and prepare
+("not a canonical LST file")."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import rasterio
+
+from groklst_cli.app import run
+from pipelines.raster_names import paired_guidance, scene_name
+from tests.conftest import write_canonical_scene
+
+
+def _renamed(tmp_path: Path, lst_name: str, guidance_name: str) -> Path:
+    """A canonical scene whose two files are renamed ``lst_name`` and ``guidance_name``."""
+    lst, guidance = write_canonical_scene(tmp_path / "src")
+    folder = tmp_path / "scene"
+    folder.mkdir()
+    guidance.rename(folder / guidance_name)
+    return lst.rename(folder / lst_name)
+
+
+def test_the_suffix_is_matched_in_any_case() -> None:
+    assert [scene_name(s) for s in ("a_lst", "a_LST", "a.b_Lst", "a_lstx", "lst")] == ["a", "a", "a.b", None, None]
+    assert paired_guidance(Path("d/X_LST.TIF")) == Path("d/X_GUIDANCE.TIF")
+    assert paired_guidance(Path("d/x_lst.tif")) == Path("d/x_guidance.tif")
+    assert paired_guidance(Path("d/x.tif")) is None
+
+
+def test_an_upper_case_scene_downscales_like_a_lower_case_one(tmp_path: Path, capsys) -> None:
+    lst = _renamed(tmp_path, "X_LST.TIF", "X_GUIDANCE.TIF")
+    out = tmp_path / "out.tif"
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "--json", "-o", str(out)]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["status"] == "ok"
+    with rasterio.open(out) as src, rasterio.open(lst.with_name("X_GUIDANCE.TIF")) as guide:
+        assert (src.shape, src.transform) == (guide.shape, guide.transform)
+        assert np.isfinite(src.read(1)).all()
+
+
+def test_the_other_spelling_on_disk_is_the_pair(tmp_path: Path, capsys) -> None:
+    """``X_LST.tif`` beside ``X_guidance.tif`` (renamed by hand): that guidance, not a refusal."""
+    lst = _renamed(tmp_path, "X_LST.tif", "X_guidance.tif")
+    assert paired_guidance(lst) == lst.with_name("X_guidance.tif")
+    assert run(["-q", "downscale", str(lst), "--model", "bicubic", "-o", str(tmp_path / "o.tif")]) == 0
+
+
+def test_prepare_takes_an_upper_case_scene_under_its_name(tmp_path: Path) -> None:
+    lst = _renamed(tmp_path, "X_LST.TIF", "X_GUIDANCE.TIF")
+    out = tmp_path / "ds"
+    assert run(["-q", "prepare", str(lst), "--out", str(out), "--scales", "2", "--patch", "8",
+                "--stride", "8", "--split", "1:0:0"]) == 0
+    scenes = json.loads((out / "info.json").read_text())["scenes"]
+    assert list(scenes) == ["X"] and scenes["X"]["guidance"] == str(lst.with_name("X_GUIDANCE.TIF"))
