@@ -328,10 +328,11 @@ def test_a_scene_said_as_the_run_stops_says_its_output_grid_first(tmp_path: Path
                     "--dask-scheduler", cluster.scheduler_address])
         captured = capsys.readouterr()
     assert code == 130 and captured.out.splitlines() == [str(out / "a_lst_downscaled.tif")]
-    note, grid, said, stopped = captured.err.splitlines()
+    note, grid, said, tally, stopped = captured.err.splitlines()
     assert note == "note: non-learned bicubic interpolation (the guidance only masks nodata)"
     assert grid == "output grid: the guidance grid (48x48 px at 10 m)"
     assert said.startswith(f"{a} -> {out / 'a_lst_downscaled.tif'} (0.0023 Mpx in ")
+    assert tally == "2 scenes: 1 written, 1 stopped"  # as a local batch's (none before 0c6a44f)
     assert stopped == "error: interrupted"  # a was published, b stopped before writing
 
 

@@ -143,7 +143,7 @@ def test_units_are_taken_in_any_case() -> None:
 
 
 def test_a_spread_without_conserve_is_refused() -> None:
-    with pytest.raises(ValueError, match="conserve_spread='smooth' needs conserve=True"):
+    with pytest.raises(InputError, match="conserve_spread='smooth' needs conserve=True"):
         DownscaleOptions(conserve_spread="smooth")
     assert DownscaleOptions(conserve_spread="smooth", conserve=True).conserve_spread == "smooth"
     assert DownscaleOptions().conserve_spread == "block"
