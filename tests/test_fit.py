@@ -278,8 +278,12 @@ def test_fallback_bicubic_when_guidance_does_not_help(tmp_path: Path, capsys) ->
     # on a ramp, bicubic with the LR residual spread back beats plain bicubic (at the edges), so
     # the fallback writes it: what --fit --fit-candidates bicubic writes
     report = line["fit"]
-    assert report["beats_bicubic"] is False and report["written"] == "bicubic (residual spread)"
+    assert report["rejected"]["beats_bicubic"] is False and report["written"] == "bicubic (residual spread)"
     assert report["held_out_no_guidance"]["rmse"] < report["held_out_bicubic"]["rmse"]
+    # the scores and weights are those of what is written (they were the rejected fit's)
+    assert report["held_out_fitted"] == report["held_out_no_guidance"] and report["beats_bicubic"] is True
+    assert report["guidance_helps"] is False and [c["weight"] for c in report["candidates"]] == [0.0]
+    assert report["rejected"]["selected"] == "mocolsk-lite" == report["selected"]
     assert "did not beat bicubic" in captured.err and "writing bicubic instead" in captured.err
     # the network is saved but not tagged, and the tags say the fit was not written and why
     assert ckpt.is_file() and "(not part of the output, which is not tagged with it)" in captured.err
@@ -287,7 +291,7 @@ def test_fallback_bicubic_when_guidance_does_not_help(tmp_path: Path, capsys) ->
         written = src.tags()
     assert written["model"] == "bicubic (residual spread)" and written["fit_residual"] == "smooth"
     assert not {"checkpoint_sha256", "precision", "fit_psf"} & written.keys()
-    fitted, plain = report["held_out_fitted"]["rmse"], report["held_out_bicubic"]["rmse"]
+    fitted, plain = report["rejected"]["held_out"]["rmse"], report["held_out_bicubic"]["rmse"]
     assert written["fit"] == (f"not written: the fit (mocolsk-lite, held-out RMSE {fitted:.3f} K) did not beat "
                               f"bicubic ({plain:.3f} K); bicubic (residual spread) written (--fallback bicubic)")
     assert run(["downscale", str(lst_path), "--fit", "--fit-candidates", "bicubic", *QUICK, "-o", str(bicubic)]) == 0
@@ -306,8 +310,9 @@ def test_fallback_when_the_guidance_adds_nothing_to_the_residual_spread(tmp_path
                 "-o", str(out), "--json"]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out.strip().splitlines()[-1])["fit"]
-    assert report["beats_bicubic"] is True and report["guidance_helps"] is False
-    assert report["held_out_fitted"]["rmse"] >= report["held_out_no_guidance"]["rmse"]
+    rejected = report["rejected"]
+    assert rejected["beats_bicubic"] is True and rejected["guidance_helps"] is False
+    assert rejected["held_out"]["rmse"] >= report["held_out_no_guidance"]["rmse"] == report["held_out_fitted"]["rmse"]
     assert report["written"] == "bicubic (residual spread)"
     assert "the guidance does not help" in captured.err and "writing bicubic instead" in captured.err
 

@@ -252,6 +252,21 @@ def _source(fitted: SceneFit, fit_options: FitOptions, execution: Execution, fal
                        checkpoint_sha256=file_hash(staged) if tagged else None)
 
 
+def _fallback_summary(summary: dict, fitted: SceneFit) -> dict:
+    """The ``fit`` object of a run whose fit ``--fallback bicubic`` set aside: its scores and weights
+    are those of the bicubic written (no candidate has a share in it), and the fit that was not
+    written keeps its own under ``rejected`` (they described it as if written before)."""
+    spread = fitted.no_guidance["rmse"] < fitted.bicubic["rmse"]
+    return {
+        **summary,
+        "candidates": [{**c, "weight": 0.0} for c in summary["candidates"]],
+        "held_out_fitted": summary["held_out_no_guidance" if spread else "held_out_bicubic"],
+        "beats_bicubic": spread, "guidance_helps": False,  # the spread written beat plain bicubic to be chosen
+        "rejected": {"selected": summary["selected"], "held_out": summary["held_out_fitted"],
+                     "beats_bicubic": summary["beats_bicubic"], "guidance_helps": summary["guidance_helps"]},
+    }
+
+
 def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, fallback: str,
              save_checkpoint: Optional[Path], as_json: bool, ingest_seconds: float = 0.0,
              skip_existing: bool = False) -> str:
@@ -280,7 +295,8 @@ def run_fit(job: SceneJob, fit_options: FitOptions, options: DownscaleOptions, f
             report = _downscale(job, source, options, skip_existing)
             saving.publish = report.status == "ok"
         report.seconds = round(report.seconds + fitted.seconds + ingest_seconds, 3)
-        report.extra["fit"] = {**fitted.summary(), "written": source.name, "conserve": options.conserve,
+        summary = _fallback_summary(fitted.summary(), fitted) if use_bicubic else fitted.summary()
+        report.extra["fit"] = {**summary, "written": source.name, "conserve": options.conserve,
                                **({"conserve_spread": options.conserve_spread} if options.conserve else {}),
                                "checkpoint_saved": None if saving.saved is None else str(saving.saved)}
         say(unsaved_checkpoint(skipped_quicklook(report, job.quicklook), save_checkpoint), as_json)  # skipped: another run wrote the output
