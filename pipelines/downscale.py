@@ -129,6 +129,8 @@ class SceneReport:
     valid_fraction: float | None = None  # share of output pixels written with a value
     hole_margin: int | None = None  # output px masked around nodata holes
     extra: dict[str, object] = field(default_factory=dict)
+    lst_valid: int | None = None  # the LST's valid (LR) pixels inside the output footprint
+    without_guidance: int | None = None  # output px with LST data there but guidance nodata (NaN)
 
 
 def guidance_beside(lst_path: str | os.PathLike[str]) -> Path:
@@ -341,6 +343,9 @@ def downscale_scene(
     out = grids.output
     report.megapixels = round(out.width * out.height / 1e6, 4)
     report.valid_fraction = round(run.guard.valid / (out.width * out.height), 6)
+    report.lst_valid = found.valid
+    if inputs.guidance is not None:
+        report.without_guidance = reader.without_guidance.total
     return report
 
 

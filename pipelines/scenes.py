@@ -211,11 +211,12 @@ def _note_lst_coverage(report: SceneReport, job: SceneJob, guidance: Path, sourc
     share on the --json line: those outside its extent (``lst_covered_fraction``: the output is
     cropped to the guidance's footprint, so ``valid_fraction``, a share of output pixels, said
     1.0 for a guidance that covered half the scene) and those inside it where it is nodata
-    (``lst_without_guidance_fraction``: NaN in the output, said only through ``valid_fraction``;
-    a hole margin's pixels count too, and the warning says so). The second compares the output's
-    valid pixels with the LST's inside the footprint: the LST is read, not the guidance (reading
-    the guidance again cost seconds on every scene)."""
-    coverage = lst_coverage(job.lst, guidance, source.scale, options.decoding)
+    (``lst_without_guidance_fraction``: NaN in the output, said only through ``valid_fraction``).
+    The second is the downscale's exact count over the tiles' masks (``report.without_guidance``),
+    not the output's valid pixels against the LST's: the LST's holes grow in the output (bicubic's
+    support, a network's hole margin), which warned of a guidance with data everywhere."""
+    assert report.lst_valid is not None  # downscale_scene counts it on every scene it writes
+    coverage = lst_coverage(job.lst, guidance, source.scale, options.decoding, report.lst_valid)
     named = display_name(job.guidance or guidance)  # as given, not --align's hidden copy
     covered = coverage.covered_fraction
     if covered < 1:
@@ -223,13 +224,12 @@ def _note_lst_coverage(report: SceneReport, job: SceneJob, guidance: Path, sourc
         warnings.warn(f"{display_name(job.lst)}: {_share(1 - covered)} % of its valid pixels lie outside the guidance "
                       f"{named} and are not in the output, which covers only the part of the scene the guidance "
                       f"covers; {COVER_HINT}", GroklstWarning, stacklevel=2)
-    missing = coverage.without_guidance(report)
-    if missing > 0:
+    if report.without_guidance:
+        missing = coverage.without_guidance(report.without_guidance)
         report.extra["lst_without_guidance_fraction"] = missing
-        margin = f", or lie within the {report.hole_margin} px hole margin around nodata" if report.hole_margin else ""
         warnings.warn(f"{display_name(job.lst)}: {_share(missing)} % of its valid pixels inside the guidance {named} "
-                      f"are NaN in the output: the guidance has no data over them (clouds, gaps){margin}; "
-                      f"{COVER_HINT}", GroklstWarning, stacklevel=2)
+                      f"are NaN in the output: the guidance has no data over them (clouds, gaps); {COVER_HINT}",
+                      GroklstWarning, stacklevel=2)
 
 
 def _share(fraction: float) -> str:
@@ -239,47 +239,43 @@ def _share(fraction: float) -> str:
 
 @dataclass(frozen=True)
 class LstCoverage:
-    """The LST's valid pixels inside the footprint it shares with a guidance and in all, the
-    output pixels per LST pixel (the scale squared), and the output's pixels."""
+    """The LST's valid pixels inside the footprint it shares with a guidance and in all, and
+    the output pixels per LST pixel (the scale squared)."""
 
     inside: int
     total: int
     per_pixel: int
-    output_pixels: int
 
     @property
     def covered_fraction(self) -> float:
         """The share of the LST's valid pixels inside the footprint."""
         return round(self.inside / self.total, 6) if self.total else 1.0
 
-    def without_guidance(self, report: SceneReport) -> float:
-        """The share of the LST's valid pixels inside the footprint that have no value in the
-        output ``report`` describes (where the guidance is nodata), from its ``valid_fraction``."""
+    def without_guidance(self, pixels: int) -> float:
+        """The share of the output pixels under the LST's valid pixels inside the footprint that
+        ``pixels`` (output pixels there without guidance data) are."""
         expected = self.inside * self.per_pixel
-        if not expected or report.valid_fraction is None:
-            return 0.0
-        written = round(report.valid_fraction * self.output_pixels)
-        return round(max(expected - written, 0) / expected, 6)
+        return round(pixels / expected, 6) if expected else 0.0
 
 
-def lst_coverage(lst: Path, guidance: Path, scale: int | None, decoding: LstDecoding) -> LstCoverage:
+def lst_coverage(lst: Path, guidance: Path, scale: int | None, decoding: LstDecoding, inside: int) -> LstCoverage:
     """``lst``'s valid pixels inside the footprint it shares with ``guidance`` (the output's,
-    :func:`~pipelines.grids.pair_grids`) and in all; the LST outside it is read only where the
-    footprint leaves part of the grid out. Values the footprint's scan would refuse outside it
-    count by grid pixels: the scene itself was read without them."""
+    :func:`~pipelines.grids.pair_grids`; ``inside``: the downscale's count there) and in all;
+    the LST outside it is read only where the footprint leaves part of the grid out, the
+    guidance never. Values the footprint's scan would refuse outside it count by grid pixels:
+    the scene itself was read without them."""
     with ExitStack() as stack:
         inputs = SceneSources.open(stack, lst, guidance)
         grids = pair_grids(Grid.of(inputs.lst), Grid.of(inputs.guidance), scale=scale,
                            lst_path=lst, guidance_path=guidance)
         window, whole = grids.lr_window, Window(0, 0, inputs.lst.width, inputs.lst.height)
-        inside = scan(inputs.lst, window, decoding, lst).valid
         total = inside
         if (window.width, window.height) != (whole.width, whole.height):
             try:
                 total = scan(inputs.lst, whole, decoding, lst).valid
             except InputError:
                 total = inside + int(whole.width * whole.height - window.width * window.height)
-    return LstCoverage(inside, total, grids.scale ** 2, grids.output.width * grids.output.height)
+    return LstCoverage(inside, total, grids.scale ** 2)
 
 
 COVER_HINT = ("give a guidance with data wherever the LST has data: an optical scene of the same area "

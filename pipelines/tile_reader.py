@@ -19,6 +19,7 @@ the forward passes.
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -120,6 +121,20 @@ def _read_guidance_padded(
     return out
 
 
+class PixelCount:
+    """A count of pixels that readers on several threads add to (a reader and its
+    :meth:`TileReader.reopened` copies share one), under a lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.total = 0
+
+    def add(self, pixels: int) -> None:
+        """Add ``pixels`` to the total."""
+        with self._lock:
+            self.total += pixels
+
+
 def footprint_context(lst: rasterio.DatasetReader, grids: PairedGrids,
                       width: int = FOOTPRINT_CONTEXT_LR) -> Margins:
     """LR pixels of ``lst`` beyond the output footprint on each side, up to ``width``."""
@@ -137,14 +152,19 @@ class TileReader:
     prediction on the output grid. ``stats`` are a learned model's normalisation statistics
     (guidance far outside them is refused); ``None`` for interpolators. ``replaced`` maps positions in ``names`` of bands
     that carry no information (a constant fill) to the value given instead where they have data.
+    :attr:`without_guidance` counts the output pixels read so far that have LST data but no
+    guidance (any band nodata) inside the footprint, each once (the part of a tile it owns):
+    the output's NaN that is the guidance's fault, before any hole margin.
     """
 
     def __init__(self, sources: SceneSources, grids: PairedGrids, bands: list[int],
                  names: list[str], units: Units, decoding: LstDecoding, hole_margin: int,
-                 stats: HasStats | None, replaced: dict[int, float] | None = None):
+                 stats: HasStats | None, replaced: dict[int, float] | None = None,
+                 without_guidance: PixelCount | None = None):
         self.sources, self.grids, self.bands, self.names = sources, grids, bands, names
         self.units, self.decoding, self.hole_margin, self.stats = units, decoding, hole_margin, stats
         self.replaced = replaced or {}
+        self.without_guidance = PixelCount() if without_guidance is None else without_guidance
         self.context = footprint_context(sources.lst, grids)
 
     @property
@@ -163,7 +183,7 @@ class TileReader:
         src = self.sources
         return TileReader(SceneSources.open(stack, src.lst_path, src.guidance_path), self.grids,
                           self.bands, self.names, self.units, self.decoding, self.hole_margin,
-                          self.stats, self.replaced)
+                          self.stats, self.replaced, self.without_guidance)
 
     def lr_window(self, tile: Tile) -> Window:
         w, (top, left, _, _) = self.grids.lr_window, self.context
@@ -186,6 +206,8 @@ class TileReader:
         with a hole margin, those within that many output pixels of such a hole. The margin is
         judged on a halo read around the tile (clipped to the tiled window), so a hole just
         beyond the tile's edge counts too; nodata in the context beyond the footprint does not.
+        Output pixels with LST data and no guidance in the part of the tile it owns are added to
+        :attr:`without_guidance`, also for a tile that is then skipped.
         """
         s, m = self.grids.scale, self.hole_margin
         halo = self._halo(tile, -(-m // s))  # LR pixels on each side: (top, left, bottom, right)
@@ -195,9 +217,12 @@ class TileReader:
         lr = self.read_lr(self.lr_window(grown))
         guid = self._read_guidance(grown)
         invalid = np.repeat(np.repeat(np.isnan(lr), s, axis=0), s, axis=1)
+        footprint = self._in_footprint(grown)
         if guid.shape[0]:
-            invalid |= np.isnan(guid).any(axis=0)
-        invalid &= self._in_footprint(grown)
+            guid_hole = np.isnan(guid).any(axis=0)
+            self._count_without_guidance(tile, (top, left), ~invalid & guid_hole & footprint)
+            invalid |= guid_hole
+        invalid &= footprint
         if m and invalid.any():
             invalid = ndimage.maximum_filter(invalid, size=2 * m + 1, mode="constant", cval=False)
         lr_in = (slice(top, top + tile.rows), slice(left, left + tile.cols))
@@ -215,6 +240,13 @@ class TileReader:
         if guid_filled is None:
             return None
         return lr_filled, guid_filled, invalid
+
+    def _count_without_guidance(self, tile: Tile, halo: tuple[int, int], missing: np.ndarray) -> None:
+        """Add the pixels of ``missing`` (output pixels of ``tile`` grown by ``halo`` LR pixels
+        above and left) that lie in the part of the tile it owns to :attr:`without_guidance`."""
+        s, (top, left), (rows, cols) = self.grids.scale, halo, tile.owned()
+        owned = missing[top * s:(top + rows) * s, left * s:(left + cols) * s]
+        self.without_guidance.add(int(np.count_nonzero(owned)))
 
     def _read_guidance(self, tile: Tile) -> np.ndarray:
         """The tile's guidance (K, rows*s, cols*s); no bands when the scene has no guidance."""

@@ -49,7 +49,9 @@ def default_overlap(tile: int) -> int:
 
 @dataclass(frozen=True)
 class Tile:
-    """One tile: LR offsets/sizes relative to the LR window, and which sides have neighbours."""
+    """One tile: LR offsets/sizes relative to the LR window, which sides have neighbours, and
+    the LR rows and columns from its start that it owns (up to the next tile's start; None: all
+    of them), so that counts over overlapping tiles take each pixel once."""
 
     row: int
     col: int
@@ -59,6 +61,13 @@ class Tile:
     bottom: bool
     left: bool
     right: bool
+    own_rows: int | None = None
+    own_cols: int | None = None
+
+    def owned(self) -> tuple[int, int]:
+        """LR (rows, cols) from the tile's start that no other tile owns."""
+        return (self.rows if self.own_rows is None else self.own_rows,
+                self.cols if self.own_cols is None else self.own_cols)
 
 
 @dataclass(frozen=True)
@@ -139,15 +148,22 @@ def tile_starts(length: int, tile: int, overlap: int) -> tuple[int, list[int]]:
 
 
 def tile_grid(rows: int, cols: int, tile: int, overlap: int) -> list[list[Tile]]:
-    """Tiles covering an LR window of ``rows x cols``, as a list of tile rows."""
+    """Tiles covering an LR window of ``rows x cols``, as a list of tile rows; each owns the
+    pixels from its start to the next tile's (the last: to its end), so they partition it."""
     (th, ys), (tw, xs) = tile_starts(rows, tile, overlap), tile_starts(cols, tile, overlap)
+    own_ys, own_xs = _owned(ys, th), _owned(xs, tw)
     return [
         [
-            Tile(y, x, th, tw, i > 0, i < len(ys) - 1, j > 0, j < len(xs) - 1)
-            for j, x in enumerate(xs)
+            Tile(y, x, th, tw, i > 0, i < len(ys) - 1, j > 0, j < len(xs) - 1, own_y, own_x)
+            for j, (x, own_x) in enumerate(zip(xs, own_xs))
         ]
-        for i, y in enumerate(ys)
+        for i, (y, own_y) in enumerate(zip(ys, own_ys))
     ]
+
+
+def _owned(starts: list[int], size: int) -> list[int]:
+    """Pixels each tile of ``size`` at ``starts`` owns: up to the next start, the last its whole size."""
+    return [following - start for start, following in zip(starts, starts[1:])] + [size]
 
 
 def ramp(length: int, overlap: int, lead: bool, trail: bool) -> np.ndarray:

@@ -84,18 +84,20 @@ def test_fit_refuses_such_a_guidance_before_fitting(tmp_path: Path, capsys: pyte
     assert fits == [] and not (tmp_path / "o.tif").exists()
 
 
-def test_a_guidance_nodata_over_part_of_the_lsts_data_is_in_valid_fraction(
+def test_a_guidance_nodata_over_part_of_the_lsts_data_is_warned_with_its_share(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Guidance NaN over a quarter of the LST's columns: written (exit 0), the loss in
-    ``valid_fraction`` (a share of the output's pixels); no guidance read a second time to count
-    it again (review: seconds on every scene), no warning on every cloud-masked scene."""
+    ``valid_fraction`` and, counted exactly over the tiles' masks (no second guidance read),
+    warned of with its share in ``lst_without_guidance_fraction``."""
     lst, guidance = _scene(tmp_path, guidance_nan_cols=4)
     capsys.readouterr()
     assert run(["downscale", str(lst), "--guidance", str(guidance), "--model", "bicubic",
                 "-o", str(tmp_path / "o.tif"), "--json"]) == 0
     line = json.loads(capsys.readouterr().out)
-    assert (line["status"], line["valid_fraction"], line["warnings"]) == ("ok", 0.75, [])
-    assert "lst_covered_fraction" not in line
+    said = (f"{lst}: 25 % of its valid pixels inside the guidance {guidance} are NaN in the output: the guidance "
+            f"has no data over them (clouds, gaps); {HINT}")
+    assert (line["status"], line["valid_fraction"], line["warnings"]) == ("ok", 0.75, [said])
+    assert line["lst_without_guidance_fraction"] == 0.25 and "lst_covered_fraction" not in line
 
 
 def test_a_striped_guidance_has_data_over_every_lst_pixel(tmp_path: Path) -> None:

@@ -103,3 +103,118 @@ def test_fit_align_refuses_it_with_a_scene_line(tmp_path: Path, capsys: pytest.C
     assert (line["status"], line["error"], line["lst_covered_fraction"], line["valid_fraction"]) == (
         "error", _missed(lst, guidance, 1600), 0.0, None)
     assert not (tmp_path / "o.tif").exists()
+
+
+# The count of LST pixels without guidance is exact (commit 44f8214 estimated it from the
+# output's valid pixels, so LST holes that grow in the output, by bicubic's support or a
+# network's hole margin, were said to be the guidance's: a false warning on every cloudy scene).
+
+SIZE = 40
+
+
+def _holed_scene(folder: Path, lst_holes: list[tuple[slice, slice]], guidance_holes: list[tuple[slice, slice]],
+                 guidance_cols: slice = slice(0, SIZE)) -> tuple[Path, Path]:
+    """A 30 m LST ``SIZE`` pixels square, NaN in ``lst_holes`` (LST rows, cols), and a 10 m guidance
+    over its columns ``guidance_cols``, NaN (all bands) under ``guidance_holes`` (LST rows, cols)."""
+    rng = np.random.default_rng(1)
+    crs = CRS.from_epsg(32647)
+    values = (300 + rng.normal(0, 1, (SIZE, SIZE))).astype(np.float32)
+    for hole in lst_holes:
+        values[hole] = np.nan
+    lst = folder / "a_lst.tif"
+    write_raster(lst, values, crs=crs, transform=Affine(30.0, 0, X0, 0, -30.0, Y0), descriptions=["lst"],
+                 units="K", overwrite=True)
+    data = rng.normal(0, 1, (len(BANDS), 3 * SIZE, 3 * SIZE)).astype(np.float32)
+    for rows, cols in guidance_holes:
+        data[:, 3 * rows.start:3 * rows.stop, 3 * cols.start:3 * cols.stop] = np.nan
+    first, last = guidance_cols.start, guidance_cols.stop
+    guidance = folder / "g.tif"
+    write_raster(guidance, data[:, :, 3 * first:3 * last], crs=crs,
+                 transform=Affine(10.0, 0, X0 + 30.0 * first, 0, -10.0, Y0), descriptions=BANDS, overwrite=True)
+    return lst, guidance
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.test_downscale_learned import save_checkpoint
+
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "lite.pt", bands=BANDS)
+
+
+def _line(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    capsys.readouterr()
+    assert run(["downscale", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+LST_HOLES = [(slice(10, 14), slice(10, 14)), (slice(25, 26), slice(5, 35))]  # 16 + 30 LST px
+
+
+@pytest.mark.parametrize("model", [["--model", "bicubic"], ["-c", "CKPT"]])
+def test_lst_holes_under_a_full_guidance_are_not_the_guidances(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], tiny_checkpoint: Path, model: list[str]) -> None:
+    """LST NaN in two holes, guidance with data everywhere: no warning, no key. Under a network
+    the holes grow in the output by its 9 px hole margin, which is no guidance's fault (the
+    estimate of 44f8214 said so on every cloudy scene)."""
+    lst, guidance = _holed_scene(tmp_path, LST_HOLES, [])
+    model = [str(tiny_checkpoint) if arg == "CKPT" else arg for arg in model]
+    line = _line(capsys, str(lst), "--guidance", str(guidance), *model, "-o", str(tmp_path / "o.tif"))
+    lst_share = 1 - 46 / SIZE ** 2
+    assert line["status"] == "ok"
+    if "--model" in model:  # bicubic: the output's NaN is the LST's
+        assert line["valid_fraction"] == pytest.approx(lst_share)
+    else:
+        assert line["valid_fraction"] < lst_share
+    assert line["warnings"] == [] and "lst_without_guidance_fraction" not in line
+
+
+GUIDANCE_HOLES = [(slice(5, 15), slice(20, 30)),  # 100 LST px, all valid
+                  (slice(8, 12), slice(12, 13))]  # 4 LST px, in LST_HOLES[0]'s columns 12: 2 valid (rows 8, 9)
+WITHOUT = 100 + 2  # LST pixels with data and no guidance, counted by hand
+VALID = SIZE ** 2 - 46
+
+
+@pytest.mark.parametrize("extra", [["--model", "bicubic"], ["--model", "bicubic", "--tile", "30", "--overlap", "15"],
+                                   ["-c", "CKPT"], ["-c", "CKPT", "--tile", "30", "--overlap", "15"]])
+def test_guidance_nodata_over_lst_data_is_counted_exactly(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], tiny_checkpoint: Path, extra: list[str]) -> None:
+    """Guidance NaN over 102 of the LST's 1554 valid pixels (and 2 of its nodata ones): that exact
+    share, whatever the model (its hole margin not counted) and however many overlapping tiles
+    (--tile 30 --overlap 15: 10 LR px tiles overlapping by 5, each pixel counted once)."""
+    lst, guidance = _holed_scene(tmp_path, LST_HOLES, GUIDANCE_HOLES)
+    extra = [str(tiny_checkpoint) if arg == "CKPT" else arg for arg in extra]
+    line = _line(capsys, str(lst), "--guidance", str(guidance), *extra, "-o", str(tmp_path / "o.tif"))
+    share = round(WITHOUT / VALID, 6)
+    assert (line["status"], line["lst_without_guidance_fraction"]) == ("ok", share)
+    said = (f"{lst}: {round(share * 100, 1):g} % of its valid pixels inside the guidance {guidance} are NaN in the "
+            f"output: the guidance has no data over them (clouds, gaps); {HINT}")
+    assert line["warnings"] == [said] and "lst_covered_fraction" not in line
+    assert line["tiles"] == (49 if "--tile" in extra else 1)  # 7 x 7 overlapping tiles
+
+
+def test_the_lst_beyond_the_guidance_is_not_counted_as_without_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A guidance over the LST's columns 4 to 39 only (the output's footprint; the LST's columns 2
+    and 3 are read as context, where the guidance is NaN): only its own hole counts, against
+    the LST's valid pixels inside it, and the cropped share is said apart."""
+    lst, guidance = _holed_scene(tmp_path, [], GUIDANCE_HOLES[:1], guidance_cols=slice(4, SIZE))
+    line = _line(capsys, str(lst), "--guidance", str(guidance), "--model", "bicubic", "--tile", "30",
+                 "--overlap", "15", "-o", str(tmp_path / "o.tif"))
+    inside = SIZE * (SIZE - 4)
+    assert (line["lst_covered_fraction"], line["lst_without_guidance_fraction"]) == (
+        round(inside / SIZE ** 2, 6), round(100 / inside, 6))
+    assert len(line["warnings"]) == 2
+
+
+@pytest.mark.parametrize(("length", "tile", "overlap"), [(40, 10, 5), (333, 170, 21), (7, 10, 3), (101, 33, 16)])
+def test_tiles_own_each_pixel_once(length: int, tile: int, overlap: int) -> None:
+    """Each tile owns the pixels from its start to the next tile's (the last one to its end), so
+    the owned parts partition the window: per-tile counts add up without counting overlaps twice."""
+    from pipelines.tiling import tile_grid
+
+    rows = tile_grid(length, length, tile, overlap)
+    owned = np.zeros((length, length), int)
+    for t in (t for row in rows for t in row):
+        own_rows, own_cols = t.owned()
+        owned[t.row:t.row + own_rows, t.col:t.col + own_cols] += 1
+    assert (owned == 1).all()
