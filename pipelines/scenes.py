@@ -233,8 +233,10 @@ def _note_lst_coverage(report: SceneReport, job: SceneJob, guidance: Path, sourc
 
 
 def _share(fraction: float) -> str:
-    """``fraction`` as a percentage for a warning, never 0 for a loss of a few pixels."""
-    return f"{max(round(fraction * 100, 1), 0.1):g}"
+    """``fraction`` as a percentage for a warning (``under 0.1`` for a loss of a few pixels,
+    never 0, nor 0.1 for six pixels in 18,000)."""
+    percent = round(fraction * 100, 1)
+    return f"{percent:g}" if percent >= 0.1 else "under 0.1"
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -315,6 +316,13 @@ def test_stdin_json_batch_with_one_broken_scene(tmp_path: Path, monkeypatch, cap
     assert refused["status"] == "error" and "is a folder" in refused["error"]
 
 
+def but_guidance_gaps(stderr: str) -> list[str]:
+    """``stderr``'s lines but the warning of make_scene's guidance hole over LST data (its own tests:
+    test_guidance_coverage_s9), which every scene here gets since c371999."""
+    gap = re.compile(r"^warning: .*: under 0\.1 % of its valid pixels inside the guidance .* are NaN in the output: ")
+    return [line for line in stderr.splitlines() if not gap.match(line)]
+
+
 def test_one_scene_spelled_several_ways_is_downscaled_once(tmp_path: Path, monkeypatch, capsys) -> None:
     """QA: the same file as d/a_lst.tif and d/../d/a_lst.tif (or through a linked folder) was
     warned about as "given more than once; downscaled once", then the batch was refused: two
@@ -328,7 +336,7 @@ def test_one_scene_spelled_several_ways_is_downscaled_once(tmp_path: Path, monke
         captured = capsys.readouterr()
         [line] = [json.loads(text) for text in captured.out.splitlines()]
         assert (line["input"], line["output"], line["status"]) == ("d/a_lst.tif", written, "ok")
-        assert captured.err.splitlines() == [  # each repeat named as typed, beside the first
+        assert but_guidance_gaps(captured.err) == [  # each repeat named as typed, beside the first
             f"warning: {other}: given more than once (as d/a_lst.tif); downscaled once"
             for other in spellings[1:]]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_lst_downscaled.tif"]
@@ -360,7 +368,7 @@ def test_stdin_lists_as_find_writes_them(tmp_path: Path, monkeypatch, capsys) ->
         lines = [json.loads(line) for line in captured.out.splitlines()]
         assert [(line["input"], line["status"]) for line in lines] == [
             (str(good), "ok"), (str(spaced), "ok"), (str(trailing), "ok")]
-        assert captured.err.strip() == f"warning: {good}: given more than once; downscaled once"
+        assert but_guidance_gaps(captured.err) == [f"warning: {good}: given more than once; downscaled once"]
     assert (out_dir / "c_lst_downscaled.tif").is_file()  # the space is part of the input's name only
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     assert run(["downscale", "-", "--model", "bicubic", "--out-dir", str(out_dir)]) == 0

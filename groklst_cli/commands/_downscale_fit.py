@@ -79,7 +79,8 @@ def build_fit_options(model: Optional[str], checkpoint: Optional[str], dask_sche
     if dask_scheduler:
         raise InputError("--dask-scheduler", "--fit runs in this process", "drop --dask-scheduler")
     if len(jobs) > 1:  # none (an empty stdin list) is nothing to do, as without --fit
-        raise InputError("--fit", f"fits one scene at a time but {len(jobs)} inputs were given")
+        raise InputError("--fit", f"fits one scene at a time but {len(jobs)} inputs were given",
+                         "run it once per scene, e.g. for f in *_lst.tif; do groklst downscale \"$f\" --fit; done")
     if fallback not in FALLBACKS:
         raise InputError("--fallback", f"unknown fallback {fallback!r}", "use none or bicubic")
     names = tuple(n.strip().lower() for n in candidates.split(",") if n.strip())

@@ -853,7 +853,7 @@ def _warn_fitted_network(source: ModelSource) -> None:
     fitted_on = source.checkpoint.config.get("fitted_on") if source.checkpoint is not None else None
     if fitted_on:
         warn(f"{source.checkpoint_path} is a network saved by --fit (on {fitted_on}) and runs alone, without "
-             "the blend and residual spread it was fitted with: alone it can be worse than bicubic (0.83 K "
+             "the blend and residual spread it was fitted with: alone it can be worse than bicubic (0.85 K "
              "against 0.48 K on the README's Muenster scene); score it with groklst compare against "
              "--model bicubic, or run --fit on each scene")
 
