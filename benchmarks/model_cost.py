@@ -71,11 +71,22 @@ def measure(name: str, scale: int, bands: int, tile: int, batch: int, repeats: i
     return record
 
 
+def _named_models(parser: argparse.ArgumentParser, given: list[str] | None) -> list[str]:
+    """``--models`` as space- or comma-separated names (zoo.py takes commas); an unknown name is
+    one argparse error listing the known ones, not a traceback after the first models ran."""
+    names = [name for arg in given or [] for name in arg.split(",") if name]
+    known = [spec.name for spec in list_models()]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        parser.error(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return names
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--models", nargs="*", default=None,
-        help="default: all except mocolsk that work at --scale",
+        help="names, space- or comma-separated (default: all except mocolsk that work at --scale)",
     )
     parser.add_argument("--scale", type=int, default=3)
     parser.add_argument("--bands", type=int, default=10)
@@ -84,7 +95,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    names = args.models or [
+    names = _named_models(parser, args.models) or [
         s.name for s in list_models() if s.name != "mocolsk" and s.supports(args.scale)
     ]
     for name in names:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,16 @@ def test_fit_speed_prints_each_fit_line_on_its_own(monkeypatch: pytest.MonkeyPat
     with pytest.raises(Stop):
         fit_speed.run(4, 2, 1, 0)
     assert capsys.readouterr().err == "fit: x2 on 1 guidance band(s)\n  tsharp 0.1 K\n"
+
+
+def test_model_cost_takes_commas_and_refuses_an_unknown_model_before_any_run() -> None:
+    """``--models a,b`` as zoo.py takes it ran a model named "a,b": a traceback (QA s9)."""
+    run = lambda *models: subprocess.run(  # noqa: E731
+        [sys.executable, "benchmarks/model_cost.py", "--models", *models, "--repeats", "1", "--tile", "48",
+         "--batch", "1"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    refused = run("bicubic,bogus")
+    assert refused.returncode == 2 and refused.stdout == "" and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines()[-1].startswith(
+        "model_cost.py: error: unknown model(s) bogus; known: bicubic, bilinear, mocolsk")
+    names = lambda proc: [json.loads(line)["name"] for line in proc.stdout.splitlines()]  # noqa: E731
+    assert names(run("bicubic,bilinear")) == ["bicubic", "bilinear"] == names(run("bicubic", "bilinear"))
