@@ -8,10 +8,11 @@ empty folder) whose entries that are not groklst's it can move into the new one,
 output may be one of the run's inputs. Temporary names are
 ``.NAME.XXXXXXXX.partial`` (and files GDAL makes beside them, ``...partial.cog``); those a
 killed run left behind are removed by the next run of the same output (or by a
-``--skip-existing`` run that skips it) once they are older than :data:`STALE_AFTER_S`, younger
-ones are reported. A run holds a lock on its temporary's name for as long as it is its own
-(:func:`_lock`), so one that another run holds locked is that run's at work, whatever its age,
-and is neither reported nor removed; the empty write probes (``.groklst-write-test.XXXXXXXX.partial``) a run
+``--skip-existing`` run that skips it, which also removes its ``--align`` guidance copies)
+once they are older than :data:`STALE_AFTER_S`, younger ones are reported. A run holds a
+lock on its temporary's name for as long as it is its own (:func:`_lock`), so one that
+another run holds locked is that run's at work, whatever its age, and is neither reported
+nor removed; the empty write probes (``.groklst-write-test.XXXXXXXX.partial``) a run
 killed at the wrong instant left are removed a day later too. Only the exact names groklst
 writes are removed, and only as the kind of entry it writes (a folder only as a dataset's
 partial), so a user's file or folder that merely looks alike is never touched. A name too
@@ -600,6 +601,17 @@ def _partials(target: Path, kind: OutputKind) -> _Kind:
 
 
 MKSTEMP_RANDOM = "[a-z0-9_]{8}"  # what tempfile.mkstemp/mkdtemp put between prefix and suffix
+ALIGNED_SUFFIX = ".aligned-guidance.tif"  # downscale --align's copy of the guidance (pipelines.scene_align)
+
+
+def aligned_copies(target: Path) -> re.Pattern[str]:
+    """The names of ``target``'s aligned guidance copies (``.NAME.XXXXXXXX.aligned-guidance.tif``,
+    mkstemp's 8 characters) and of a copy's own partial (atomic_output's temporary beside it):
+    full-size temporaries a killed ``--align`` run of ``target`` leaves."""
+    copy = re.escape(f".{target.name}.") + MKSTEMP_RANDOM + re.escape(ALIGNED_SUFFIX)
+    return re.compile(rf"{copy}|\.{copy}\.{_HEX}\.partial")
+
+
 INGEST_PREFIX = ".groklst-ingest."  # + tempfile.mkdtemp's 8 characters
 _INGEST = re.compile(re.escape(INGEST_PREFIX) + MKSTEMP_RANDOM)
 
@@ -662,11 +674,12 @@ def _matching(folder: Path, pattern: re.Pattern[str]) -> list[os.DirEntry[str]]:
         return []
 
 
-def _stale(target: Path, kind: OutputKind) -> tuple[list[Path], list[Path]]:
-    """``target``'s temporaries and the write probes beside it that killed runs left: (older
-    than a day, younger temporaries). A temporary another process holds locked is that run's
-    at work (:func:`_live`), whatever its age; a young probe may be one too, never reported."""
-    old, young = _temporaries(target.parent, [_partials(target, kind), (_PROBE, stat.S_ISREG)], None)
+def _stale(target: Path, kind: OutputKind, extra: tuple[_Kind, ...] = ()) -> tuple[list[Path], list[Path]]:
+    """``target``'s temporaries (and the ``extra`` kinds) and the write probes beside it that
+    killed runs left: (older than a day, younger temporaries). A temporary another process holds
+    locked is that run's at work (:func:`_live`), whatever its age; a young probe may be one too,
+    never reported."""
+    old, young = _temporaries(target.parent, [_partials(target, kind), (_PROBE, stat.S_ISREG), *extra], None)
     return ([path for path in old if _PROBE.fullmatch(path.name) or not _live(path)],
             [path for path in young if not _PROBE.fullmatch(path.name) and not _live(path)])
 
@@ -726,10 +739,11 @@ def _live(path: Path) -> bool:
 def remove_stale_partials(target: Path, kind: OutputKind = OutputKind.file) -> None:
     """Remove what :func:`atomic_output` of ``target`` removes before writing (killed runs'
     temporaries older than a day), for an output that is not written: a scene
-    ``--skip-existing`` skips, whose leftovers would else stay forever. Younger ones are not
-    reported (the run skips the output), and one that cannot be removed (a read-only folder) is
-    left as it is."""
-    for path in _stale(target, kind)[0]:
+    ``--skip-existing`` skips, whose leftovers would else stay forever; with them its aligned
+    guidance copies (:func:`aligned_copies`), which an ``--align`` run writing it would remove.
+    Younger ones are not reported (the run skips the output), and one that cannot be removed (a
+    read-only folder) is left as it is."""
+    for path in _stale(target, kind, ((aligned_copies(target), stat.S_ISREG),))[0]:
         _removed(path)
 
 

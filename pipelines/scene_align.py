@@ -6,14 +6,15 @@ pixel-size ratio), so scenes on different grids can share one guidance raster, a
 that scene's alone, and a scene on a dask worker needs nothing from the others. The copy is a
 hidden file beside the scene's output (the same disk), made under a name no other file has and
 removed when the scene ends, whatever happens; it is locked while the scene uses it, so copies a
-killed run left behind are removed by the next run of the same output once they are a day old,
-and a live run's never, however long it runs.
+killed run left behind are removed by the next run of the same output (or a ``--skip-existing``
+run that skips it) once they are a day old, and a live run's never, however long it runs. A
+failure to write the copy (a full disk, a file-size limit) is reported against the output, whose
+disk it fills: the copy is a temporary the user never named.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -22,16 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.atomic import MKSTEMP_RANDOM, held_while_in_use, remove_stale
+from pipelines.atomic import ALIGNED_SUFFIX, aligned_copies, held_while_in_use, remove_stale
+from pipelines.errors import InputError, unmistakable_path
 from pipelines.raster_names import display_name
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from pipelines.downscale import DownscaleOptions
+    from pipelines.guidance import GuidanceReport
     from pipelines.infer import ModelSource
 
-ALIGNED_SUFFIX = ".aligned-guidance.tif"
 _made: dict[str, str] = {}  # each copy this process made (as opened, and absolute) -> its guidance as given
 _made_lock = threading.Lock()  # scenes align side by side in a dask worker's threads
 
@@ -50,19 +52,16 @@ def aligned_guidance(lst: Path, guidance: Path, output: Path,
                      scale: int | None = None) -> Iterator[AlignedGuidance]:
     """``guidance`` resampled onto ``lst``'s grid refined by ``scale`` (default: the rounded
     pixel-size ratio), in a hidden file beside ``output`` that is removed on leaving."""
-    from pipelines.guidance import align_guidance, align_scale  # GDAL warping: only when asked
+    from pipelines.guidance import align_scale  # GDAL warping: only when asked
 
     scale = scale or align_scale(lst, guidance)
     output.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{output.name}."
-    # The copy, and the partial of a copy being written (atomic_output's temporary beside it).
-    copy = re.escape(prefix) + MKSTEMP_RANDOM + re.escape(ALIGNED_SUFFIX)
-    remove_stale(output.parent, re.compile(rf"{copy}|\.{copy}\.[0-9a-f]{{8}}\.partial"))
-    handle, name = tempfile.mkstemp(prefix=prefix, suffix=ALIGNED_SUFFIX, dir=output.parent)
+    remove_stale(output.parent, aligned_copies(output))
+    handle, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=ALIGNED_SUFFIX, dir=output.parent)
     os.close(handle)
     path = Path(name)
     with held_while_in_use(path), _removed_on_leaving(path):
-        report = align_guidance(lst, guidance, path, scale)  # its warnings reach the caller
+        report = _align(lst, guidance, path, scale, output)  # its warnings reach the caller
         _remember(path, guidance)
         how = ", ".join(sorted({band["resampling"] for band in report.bands}))
         yield AlignedGuidance(
@@ -71,6 +70,25 @@ def aligned_guidance(lst: Path, guidance: Path, output: Path,
              "guidance_aligned": f"{how} onto LST/{scale} (--align)"},
             f"aligned {guidance} onto the LST grid: {report.grid}, {how}",
         )
+
+
+def _align(lst: Path, guidance: Path, copy: Path, scale: int, output: Path) -> GuidanceReport:
+    """``guidance`` aligned into ``copy``; a failure to write it (a full disk, a file-size
+    limit, a copy that reads back truncated) named as ``output``'s, as README promises for
+    every write: the error named the hidden copy, already removed (QA s9)."""
+    from pipelines.guidance import align_guidance
+
+    try:
+        return align_guidance(lst, guidance, copy, scale)
+    except InputError as exc:
+        named = exc.path is not None and os.path.abspath(exc.path) == os.path.abspath(unmistakable_path(copy))
+        if not (named and exc.problem.startswith(_WRITE_FAILED)):
+            raise
+        problem = exc.problem.replace(_WRITE_FAILED, "writing its aligned guidance (--align) failed", 1)
+        raise InputError(output, problem, exc.hint) from exc
+
+
+_WRITE_FAILED = "writing failed"  # how every write error starts (pipelines.geotiff, pipelines.atomic)
 
 
 @contextmanager

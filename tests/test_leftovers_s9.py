@@ -164,3 +164,85 @@ def test_a_cost_cache_save_holds_its_temporary_while_writing(tmp_path: Path, mon
     cache.put("m x2 3 bands 64 px", 1, 2.0)
     cache.save()
     assert held == [True] and list(tmp_path.iterdir()) == [tmp_path / "model-costs.json"]
+
+
+def _shifted_scene(folder: Path) -> tuple[Path, Path]:
+    """A 64 x 64 LST and a 10-band guidance a fraction of a pixel off its grid: --align resamples
+    it into a full-size copy (about 1.5 MB) beside the output."""
+    from tests.conftest import write_canonical_scene
+
+    return write_canonical_scene(folder, "s", shape=(64, 64), guidance_origin=(500_000.0 - 3.3, 5_760_000.0 + 4.1),
+                                 guidance_shape=(200, 200))
+
+
+def test_a_file_size_limit_hit_by_the_aligned_copy_names_the_output(tmp_path: Path) -> None:
+    """QA s9: ``ulimit -f`` hit while writing --align's copy named the hidden, deleted copy."""
+    import resource
+    import subprocess
+    import sys
+
+    lst, guidance = _shifted_scene(tmp_path)
+    limit = (200_000, resource.getrlimit(resource.RLIMIT_FSIZE)[1])
+    done = subprocess.run(
+        [sys.executable, "-m", "groklst_cli", "downscale", lst.name, "--guidance", guidance.name, "--model",
+         "bicubic", "--align", "-o", "lim/o.tif"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, limit))
+    error = done.stderr.strip().splitlines()[-1]
+    assert done.returncode == 2
+    assert error == ("error: lim/o.tif: writing its aligned guidance (--align) failed (File too large) (hint: the "
+                     "file system or a ulimit caps the file size) (scene s_lst.tif)")
+    assert not (tmp_path / "lim").exists()
+
+
+def test_a_full_disk_while_aligning_names_the_output(tmp_path: Path, monkeypatch) -> None:
+    """ENOSPC from the copy's write, as atomic_output reports it, is named as the output's."""
+    import errno
+
+    import pipelines.guidance
+    from pipelines.errors import InputError
+    from pipelines.scene_align import aligned_guidance
+
+    def align(lst, guidance, out, scale) -> None:
+        with atomic_output(out, overwrite=True):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(pipelines.guidance, "align_guidance", align)
+    output = tmp_path / "out" / "sr.tif"
+    with pytest.raises(InputError) as caught:
+        with aligned_guidance(tmp_path / "lst.tif", tmp_path / "g.tif", output, scale=2):
+            pass
+    assert str(caught.value) == (f"{output}: writing its aligned guidance (--align) failed (No space left on device) "
+                                 f"(hint: {atomic.environment_hint(errno.ENOSPC)})")
+    assert list(output.parent.iterdir()) == []
+
+
+def test_skip_existing_removes_a_killed_runs_day_old_aligned_copies(tmp_path: Path) -> None:
+    """QA s9: a killed --align run's full-size copy and its partial stayed forever under
+    --skip-existing reruns; only the output's own, day-old, and only groklst's exact names go."""
+    from groklst_cli.app import run
+
+    lst, guidance = _shifted_scene(tmp_path)
+    out = tmp_path / "out"
+    args = ["-q", "downscale", str(lst), "--guidance", str(guidance), "--model", "bicubic", "--align",
+            "-o", str(out / "o.tif")]
+    assert run(args) == 0
+    gone = [_aged_file(out / ".o.tif.ab_cd123.aligned-guidance.tif"),
+            _aged_file(out / "..o.tif.ab_cd123.aligned-guidance.tif.0123abcd.partial")]
+    kept = [_aged_file(out / ".p.tif.ab_cd123.aligned-guidance.tif"),  # another output's
+            _aged_file(out / ".o.tif.ab_cd123.aligned-guidance.tif.bak"),  # a look-alike
+            _aged_file(out / ".o.tif.AB_CD123.aligned-guidance.tif"),  # not mkstemp's
+            out / ".o.tif.zz_yy987.aligned-guidance.tif"]  # young: perhaps a live run's
+    kept[-1].write_bytes(b"x")
+    assert run([*args, "--skip-existing"]) == 0
+    assert [path for path in gone if path.exists()] == [] and all(path.exists() for path in kept)
+
+
+@locks
+def test_skip_existing_keeps_a_live_runs_day_old_aligned_copy(tmp_path: Path) -> None:
+    copy = _aged_file(tmp_path / ".o.tif.ab_cd123.aligned-guidance.tif")
+    with atomic.held_while_in_use(copy):  # another run, two days into its scene
+        atomic.remove_stale_partials(tmp_path / "o.tif")
+        assert copy.exists()
+    atomic.remove_stale_partials(tmp_path / "o.tif")
+    assert not copy.exists()
