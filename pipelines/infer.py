@@ -236,11 +236,11 @@ def check_interpolation(name: str) -> str:
     if wanted in {spec.name for spec in list_models()}:
         raise InputError("ModelSource.interpolation", f"{name!r} is a network, not an interpolation: "
                          "it runs from trained weights",
-                         "use ModelSource(checkpoint=load_checkpoint(path), checkpoint_path=path) (the "
+                         "use ModelSource.from_checkpoint(path) (the "
                          f"shipped {DEFAULT_MODEL} weights: pipelines.infer.DEFAULT_CHECKPOINT), or fit it "
                          f"on the scene; interpolation takes {', '.join(known)}")
     raise InputError("ModelSource.interpolation", f"unknown interpolation {name!r}",
-                     f"use one of {', '.join(known)}; a network runs from checkpoint=load_checkpoint(path)")
+                     f"use one of {', '.join(known)}; a network runs from ModelSource.from_checkpoint(path)")
 
 
 class ModelSource:

@@ -35,7 +35,7 @@ def test_a_network_named_as_interpolation_is_told_to_load_its_weights() -> None:
     with pytest.raises(InputError) as info:
         ModelSource(interpolation="mocolsk")
     assert info.value.problem == "'mocolsk' is a network, not an interpolation: it runs from trained weights"
-    assert info.value.hint.startswith("use ModelSource(checkpoint=load_checkpoint(path), checkpoint_path=path) "
+    assert info.value.hint.startswith("use ModelSource.from_checkpoint(path) "
                                       "(the shipped mocolsk-lite weights: pipelines.infer.DEFAULT_CHECKPOINT)")
     assert info.value.hint.endswith("interpolation takes bicubic, bilinear")
     assert load_checkpoint(DEFAULT_CHECKPOINT).model == DEFAULT_MODEL  # the hint names what is shipped

@@ -134,3 +134,13 @@ def test_scale_with_model_bicubic_and_c_names_the_checkpoint(
         "without a network (hint: drop -c CKPT to interpolate onto the refined grid, or drop --model and "
         "--scale and give guidance to run the checkpoint)\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x_guidance.tif", "x_lst.tif"]
+
+
+def test_scale_with_a_network_and_c_names_scale(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review: with a network as --model, -c is not what --scale conflicts with (dropping it, as
+    0c6a44f's hint said, was refused in turn): --scale needs an interpolator, as before."""
+    lst = write_canonical_scene(tmp_path, "x")
+    capsys.readouterr()
+    assert run(["downscale", str(lst), "--model", "mocolsk-lite", "--scale", "3", "-c", str(tmp_path / "m.pt")]) == 2
+    assert capsys.readouterr().err == ("error: --scale: works only with an interpolator: a learned model needs "
+                                       "guidance (hint: pass --model bicubic or --model bilinear)\n")

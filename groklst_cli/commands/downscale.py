@@ -383,7 +383,7 @@ def _check_scale(scale: Optional[int], model: Optional[str], checkpoint: Optiona
     if align:  # its own hint (pass --guidance) would be refused in turn
         raise InputError("--align", "aligns a --guidance raster onto the LST grid, and --scale reads no guidance",
                          "drop --align to interpolate the LST alone, or drop --scale and pass --guidance G.tif")
-    if checkpoint is not None and model is not None:  # -c is the conflict: --model and --scale agree
+    if checkpoint is not None and model in INTERPOLATORS:  # -c is the conflict: --model and --scale agree
         raise InputError("--checkpoint/-c", f"cannot be used with --model {model}: --scale interpolates "
                          "the LST alone, without a network", "drop -c CKPT to interpolate onto the refined "
                          "grid, or drop --model and --scale and give guidance to run the checkpoint")
