@@ -46,7 +46,7 @@ from pipelines.atomic import check_writable, folders_removed_if_left_empty, publ
 from pipelines.band_registration import HALO_PX, BandShift
 from pipelines.coregister import MAX_SHIFT_LR, ShiftEstimate, crops, estimate_shift
 from pipelines.destripe import Destriping, StripeProfile, destripe, measure_direction
-from pipelines.errors import InputError, not_found_error
+from pipelines.errors import InputError, not_found_error, unmistakable_path
 from pipelines.geotiff import (
     FILLED_DEM_PREFIX, apply_scaling, band_scaling, creation_profile, geotiff_output, open_raster,
     refuse_complex, streaming_gdal_env, unreadable, warn_lossy,
@@ -194,24 +194,63 @@ def check_one_acquisition(tis: sdgsat.Product | None, mii: sdgsat.Product) -> No
     sdgsat.check_simultaneous(tis, mii)
 
 
-def _pick(products: list[sdgsat.Product], sensor: str, needed: bool) -> sdgsat.Product | None:
+def _pick(products: list[sdgsat.Product], sensor: str, needed: bool, given: Sequence[Path],
+          patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS) -> sdgsat.Product | None:
+    """The one ``sensor`` product of ``products``; a missing one (when ``needed``) is refused
+    naming the folders ``given``: with ``--lst`` the TIS product folders are not among ``products``."""
     found = [p for p in products if p.sensor == sensor]
     if len(found) > 1:
         raise InputError(found[1].folder, f"more than one {sensor} product given", "ingest one scene at a time")
     if needed and not found:
-        hint = _no_tis_hint(products) if sensor == "TIS" else "add the MII product"
-        raise InputError(products[0].folder if products else None, f"no {sensor} product given", hint)
+        hint = _no_tis_hint(products, patterns) if sensor == "TIS" else "add the MII product"
+        raise InputError(_named(given), f"no {sensor} product given", hint)
     return found[0] if found else None
 
 
-def _no_tis_hint(products: list[sdgsat.Product]) -> str:
+def _named(paths: Sequence[Path]) -> Path | str | None:
+    """``paths`` as an error names them: the one path itself (``./-x`` for a leading '-'), else
+    all of them, comma-separated (as ``groklst downscale`` names the folders it was given)."""
+    if len(paths) == 1:
+        return Path(paths[0])
+    return ", ".join(unmistakable_path(Path(path)) for path in paths) or None
+
+
+def _no_tis_hint(products: list[sdgsat.Product], patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS) -> str:
     """What to do about a missing TIS product: unpack the TIS archive found in or beside a product
-    folder given (``tis.zip``, ``KX10_TIS_..._L4A.tar.gz``: a delivery as downloaded), else add it."""
+    folder given (``tis.zip``, ``KX10_TIS_..._L4A.tar.gz``: a delivery as downloaded), else add it.
+    Of several archives those named for the MII product's scene are named (another date's
+    archive beside it is another scene), else all of them."""
     archives = sorted({path for product in products for path in _tis_archives(product.folder)})
-    if archives:
+    scene = [path for path in archives if any(_names_scene(path, mii, patterns)
+                                              for mii in products if mii.sensor == "MII")]
+    archives = scene or archives
+    if len(archives) == 1:
         return (f"{archives[0]} looks like the TIS product still packed: unpack it first (tar -xf or unzip), "
                 "then give the product folder it holds, or pass --lst LST.tif")
+    if archives:
+        return (f"{_listed(archives)} look like TIS products still packed: unpack this scene's first (tar -xf or "
+                "unzip), then give the product folder it holds, or pass --lst LST.tif")
     return "add the TIS product or pass --lst LST.tif"
+
+
+def _listed(paths: Sequence[Path], most: int = 3) -> str:
+    """Two or more ``paths``: the first ``most`` named, the rest counted (``a, b, c and 2 more``)."""
+    named = [str(path) for path in paths[:most]]
+    if len(paths) > most:
+        return f"{', '.join(named)} and {len(paths) - most} more"
+    return f"{', '.join(named[:-1])} and {named[-1]}"
+
+
+def _names_scene(archive: Path, mii: sdgsat.Product, patterns: sdgsat.ProductPatterns) -> bool:
+    """Whether ``archive``'s name carries the date and position tokens of the MII product's
+    delivered name (``KX10_MII_<date>_<lon>_<lat>_..._L4A``, :func:`delivered_match`), each as
+    a whole token (``E100.45`` is not ``E100.456``); False when the product has no such name."""
+    match = delivered_match(mii.folder, mii.images, patterns)
+    if match is None:
+        return False
+    name = archive.name.lower()
+    return all(re.search(rf"(?<![0-9a-z]){re.escape(match.group(token).lower())}(?![0-9])", name)
+               for token in ("date", "lon", "lat"))
 
 
 def _tis_archives(folder: Path) -> list[Path]:
@@ -234,18 +273,26 @@ def _warn_tis_unread(paths: Sequence[Path], patterns: sdgsat.ProductPatterns) ->
                           "meta.xml are neither used nor checked; leave it out", IngestWarning, stacklevel=3)
 
 
-def delivered_scene_name(folder: Path, images: Sequence[Path],
-                         patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS) -> str | None:
-    """The scene name, without the sensor token, of the first delivered name (``patterns.folder``)
-    among MII ``folder``'s real name (through a link), its name as given, and its ``images``' scene
-    name (``<scene>_A.tif``); None when none is one. File names alone: the command names its
-    outputs with it before any product file is read."""
+def delivered_match(folder: Path, images: Sequence[Path],
+                    patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS) -> re.Match[str] | None:
+    """``patterns.folder`` matched against the first delivered name among MII ``folder``'s real
+    name (through a link), its name as given, and its ``images``' scene name (``<scene>_A.tif``);
+    None when none is one. File names alone, nothing read."""
     suffixes = [glob[1:] for glob in patterns.mii_images if glob.startswith("*")]
     image_scenes = [image.name[:-len(end)] for image in images for end in suffixes if image.name.endswith(end)]
     for candidate in (folder.resolve().name, folder.name, *image_scenes):
-        if sdgsat.folder_match(candidate, patterns):
-            return re.sub("_MII_", "_", candidate, count=1, flags=re.IGNORECASE)
+        if match := sdgsat.folder_match(candidate, patterns):
+            return match
     return None
+
+
+def delivered_scene_name(folder: Path, images: Sequence[Path],
+                         patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS) -> str | None:
+    """The scene name, without the sensor token, of :func:`delivered_match`'s name; None when
+    none is one. File names alone: the command names its outputs with it before any product
+    file is read."""
+    match = delivered_match(folder, images, patterns)
+    return None if match is None else re.sub("_MII_", "_", match.string, count=1, flags=re.IGNORECASE)
 
 
 def default_name(mii: sdgsat.Product, patterns: sdgsat.ProductPatterns = sdgsat.PATTERNS, *,
@@ -1063,8 +1110,8 @@ def ingest_product(
     if lst is not None:
         _warn_tis_unread(product_dirs, patterns)
     products = find_products(product_dirs, patterns, tis_bands_read(method), read_tis=lst is None)
-    mii_product = _pick(products, "MII", needed=True)
-    tis = _pick(products, "TIS", needed=lst is None)
+    mii_product = _pick(products, "MII", needed=True, given=product_dirs, patterns=patterns)
+    tis = _pick(products, "TIS", needed=lst is None, given=product_dirs, patterns=patterns)
     check_one_acquisition(tis, mii_product)  # None with --lst: the TIS product is not read
     name = name or default_name(mii_product, patterns)
     if Path(name).name != name or name in (".", ".."):

@@ -63,6 +63,7 @@ from pipelines.errors import GroklstWarning, InputError
 
 SENSORS = ("TIS", "MII")
 TIS_BANDS = (1, 2, 3)
+MII_BANDS = (1, 2, 3, 4, 5, 6, 7)  # an MII image's bands: a calib.xml tag of another (BAND_8) is not looked at
 SPLIT_WINDOW_BANDS = (2, 3)  # the TIS bands a split-window LST reads (a single-channel one, B2 alone)
 ALL_SENSORS = ("TIS", "MII", "GIU")  # SDGSAT-1's imagers; GIU (glimmer) is not read
 
@@ -850,7 +851,8 @@ def read_product(folder: str | Path, patterns: ProductPatterns = PATTERNS,
     """Identify and read the metadata of one TIS or MII product folder; of a TIS product only
     the bands ``tis_read`` must have an image and a positive gain, and only theirs are calibrated
     (default all three; ingest passes those its LST method reads,
-    :func:`pipelines.product_ingest.tis_bands_read`, which never include B1)."""
+    :func:`pipelines.product_ingest.tis_bands_read`, which never include B1); of an MII product
+    those of its seven bands (:data:`MII_BANDS`): a tag of a band it has not is not looked at."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(folder, "not a product folder" if folder.exists() else "folder not found")
@@ -869,7 +871,7 @@ def read_product(folder: str | Path, patterns: ProductPatterns = PATTERNS,
         raise InputError(folder, f"no {sensor} imagery ({', '.join(globs)})",
                          "adapt pipelines.sdgsat.PATTERNS for this delivery")
     calib = _calib_file(folder, patterns)
-    calibration = parse_calibration(calib, sensor, patterns, tis_read if sensor == "TIS" else None)
+    calibration = parse_calibration(calib, sensor, patterns, tis_read if sensor == "TIS" else MII_BANDS)
     try:
         zenith = _solar_zenith(meta, patterns)
     except ValueError as exc:

@@ -4,6 +4,7 @@ ingested (no method reads B1), and a TIS archive beside the MII product is hinte
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tarfile
@@ -146,3 +147,73 @@ def test_a_tis_tar_gz_in_the_folder_given_is_hinted_to_be_unpacked(sample, tmp_p
     assert run(["ingest", str(scene), "--out-dir", str(tmp_path / "out")]) == 2
     [error] = _lines(capsys, "error:")
     assert f"no TIS product given (hint: {archive} looks like the TIS product still packed: unpack it first" in error
+
+
+# F2c: regressions of 937104f found by review.
+
+
+def test_a_tis_product_alone_beside_lst_is_named_in_the_missing_mii_error(sample, tmp_path, capsys):
+    """Before: "error: no MII product given" naming no folder (the TIS folder, not read with --lst,
+    was the one the error named before 937104f)."""
+    scene = _copy(sample, tmp_path)
+    capsys.readouterr()
+    assert run(["ingest", str(_tis(scene)), "--lst", str(sample / "heihe_demo_lst.tif"),
+                "--out-dir", str(tmp_path / "out")]) == 2
+    assert _lines(capsys, "error:") == [f"error: {_tis(scene)}: no MII product given (hint: add the MII product)"]
+
+
+def test_a_folder_holding_only_the_tis_product_is_named_in_the_json_error(sample, tmp_path, capsys):
+    parent = tmp_path / "only_tis"
+    shutil.copytree(_tis(sample), parent / _tis(sample).name)
+    capsys.readouterr()
+    assert run(["ingest", str(parent), "--lst", str(sample / "heihe_demo_lst.tif"), "--out-dir",
+                str(tmp_path / "out"), "--json"]) == 2
+    [line] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert line["status"] == "error"
+    assert line["error"] == f"{parent}: no MII product given (hint: add the MII product)"
+
+
+def test_an_empty_tag_of_a_band_mii_has_not_is_no_refusal(sample, tmp_path, capsys):
+    """MII has 7 bands: an empty BAND_8 tag calibrates nothing (before 937104f it was ingested)."""
+    scene = _copy(sample, tmp_path)
+    calib = next(_mii(scene).glob("*.calib.xml"))
+    text, n = re.subn(rb"(<RADIANCE_GAIN_BAND_7>[^<]*</RADIANCE_GAIN_BAND_7>)",
+                      rb"\1<RADIANCE_GAIN_BAND_8></RADIANCE_GAIN_BAND_8>", calib.read_bytes())
+    assert n == 1
+    calib.write_bytes(text)
+    capsys.readouterr()
+    assert _ingest(scene, tmp_path / "out") == 0
+    assert _lines(capsys, "error:") == []
+    assert np.isfinite(_lst(tmp_path / "out" / "s_lst.tif")).any()
+
+
+def _archives_beside_mii(scene: Path, names: list[str]) -> list[Path]:
+    """``scene`` without its TIS folder, files ``names`` (archives by name) beside the MII folder."""
+    shutil.rmtree(_tis(scene))
+    for name in names:
+        (scene / name).write_bytes(b"")
+    return [scene / name for name in names]
+
+
+def test_the_archive_of_the_mii_scene_is_hinted_not_the_first_sorted(sample, tmp_path, capsys):
+    """Before: the hint named sorted(...)[0], here another date's archive."""
+    scene = _copy(sample, tmp_path)
+    other, own = _archives_beside_mii(scene, ["KX10_TIS_20220101_E100.45_N38.93_202200012240_L4A.tar.gz",
+                                              "KX10_TIS_20220815_E100.45_N38.93_202200112240_L4A.tar.gz"])
+    capsys.readouterr()
+    assert run(["ingest", str(_mii(scene)), "--out-dir", str(tmp_path / "out")]) == 2
+    assert _lines(capsys, "error:") == [
+        f"error: {_mii(scene)}: no TIS product given (hint: {own} looks like the TIS product still packed: "
+        "unpack it first (tar -xf or unzip), then give the product folder it holds, or pass --lst LST.tif)"]
+
+
+def test_archives_of_no_known_scene_are_all_listed(sample, tmp_path, capsys):
+    scene = _copy(sample, tmp_path)
+    archives = _archives_beside_mii(scene, [f"KX10_TIS_2022010{day}_E101.00_N38.93_202200012240_L4A.tar.gz"
+                                            for day in range(1, 5)])
+    capsys.readouterr()
+    assert run(["ingest", str(_mii(scene)), "--out-dir", str(tmp_path / "out")]) == 2
+    assert _lines(capsys, "error:") == [
+        f"error: {_mii(scene)}: no TIS product given (hint: {archives[0]}, {archives[1]}, {archives[2]} and 1 more "
+        "look like TIS products still packed: unpack this scene's first (tar -xf or unzip), then give the product "
+        "folder it holds, or pass --lst LST.tif)"]
