@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 import rasterio
+import rasterio.shutil
 
 _VSI = re.compile(r"^/vsi[a-z0-9_]+/")
 _DRIVER_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9_]*):(.+)$")
@@ -71,7 +72,9 @@ def scene_name(lst_stem: str) -> str | None:
 def paired_guidance(lst_path: str | os.PathLike[str]) -> Path | None:
     """``NAME_guidance.tif`` beside ``NAME_lst.tif`` (the scene naming convention), or None for an
     LST not so named. An upper-case ``_LST`` pairs with ``_GUIDANCE``; where only the other spelling
-    is on disk, that one is the pair (case-sensitive file systems would otherwise miss it)."""
+    is there, that one is the pair (case-sensitive file systems would otherwise miss it). Inside an
+    archive or store (a GDAL name) only an upper-case pair is looked for both ways: opening costs a
+    request there, and a lower-case pair is the convention."""
     p = Path(lst_path)
     name = scene_name(p.stem)
     if name is None:
@@ -79,6 +82,8 @@ def paired_guidance(lst_path: str | os.PathLike[str]) -> Path | None:
     upper = p.stem[-3:].isupper()
     spellings = ("_GUIDANCE", "_guidance") if upper else ("_guidance", "_GUIDANCE")
     candidates = [p.with_name(f"{name}{suffix}{p.suffix}") for suffix in spellings]
+    if gdal_name(p) is not None:
+        return next((c for c in candidates if upper and rasterio.shutil.exists(gdal_name(c))), candidates[0])
     return next((c for c in candidates if c.exists()), candidates[0])
 
 

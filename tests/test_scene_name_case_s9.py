@@ -56,3 +56,18 @@ def test_prepare_takes_an_upper_case_scene_under_its_name(tmp_path: Path) -> Non
                 "--stride", "8", "--split", "1:0:0"]) == 0
     scenes = json.loads((out / "info.json").read_text())["scenes"]
     assert list(scenes) == ["X"] and scenes["X"]["guidance"] == str(lst.with_name("X_GUIDANCE.TIF"))
+
+
+def test_inside_an_archive_the_other_spelling_is_found_too(tmp_path: Path) -> None:
+    """Review: ``/vsizip/s.zip/X_LST.tif`` beside ``X_guidance.tif`` in the zip looked for
+    ``X_GUIDANCE.tif`` only (pathlib sees no file inside an archive)."""
+    import zipfile
+
+    lst = _renamed(tmp_path, "X_LST.tif", "X_guidance.tif")
+    archive = tmp_path / "s.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for member in (lst, lst.with_name("X_guidance.tif")):
+            zf.write(member, member.name)
+    inside = f"/vsizip/{archive}/X_LST.tif"
+    assert paired_guidance(inside) == Path(f"/vsizip/{archive}/X_guidance.tif")
+    assert run(["-q", "downscale", inside, "--model", "bicubic", "-o", str(tmp_path / "z.tif")]) == 0
