@@ -255,9 +255,12 @@ class LstCoverage:
 
     def without_guidance(self, pixels: int) -> float:
         """The share of the output pixels under the LST's valid pixels inside the footprint that
-        ``pixels`` (output pixels there without guidance data) are."""
+        ``pixels`` (output pixels there without guidance data) are, to 6 decimals and never 0
+        for a loss of one pixel (a share of 3e-7 read as no loss)."""
         expected = self.inside * self.per_pixel
-        return round(pixels / expected, 6) if expected else 0.0
+        if not expected or not pixels:
+            return 0.0
+        return max(round(pixels / expected, 6), 1e-6)
 
 
 def lst_coverage(lst: Path, guidance: Path, scale: int | None, decoding: LstDecoding, inside: int) -> LstCoverage:

@@ -494,3 +494,16 @@ def test_the_fit_table_prints_as_several_lines(tmp_path: Path, capsys) -> None:
     chosen = json.loads(captured.out)["fit"]["model"]
     assert lines[5].startswith(f"writing: {chosen} (held-out RMSE ")
     assert "\\n" not in captured.err
+
+
+def test_the_bicubic_candidate_written_by_the_fallback_keeps_its_weight(tmp_path: Path, capsys) -> None:
+    """Review: a fit that chose the ``bicubic`` candidate (bicubic with the residual spread) and was
+    set aside for that same bicubic reported every weight 0, its README saying 1 for what is written."""
+    fine = (300 + 3 * gaussian_filter(np.random.default_rng(4).normal(0, 1, (96, 96)), 1)).astype(np.float32)
+    noise = np.random.default_rng(5).normal(0, 1, (1, 96, 96)).astype(np.float32)
+    lst_path, _ = write_pair(tmp_path, fine, noise, 2, ["noise"])
+    assert run(["downscale", str(lst_path), "--fit", "--fit-candidates", "bicubic,tsharp", "--fit-select", "best",
+                *QUICK, "--fallback", "bicubic", "-o", str(tmp_path / "out.tif"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["fit"]
+    assert (report["written"], report["rejected"]["selected"]) == ("bicubic (residual spread)", "bicubic")
+    assert {c["name"]: c["weight"] for c in report["candidates"]} == {"bicubic": 1.0, "tsharp": 0.0}

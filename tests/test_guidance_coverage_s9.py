@@ -218,3 +218,14 @@ def test_tiles_own_each_pixel_once(length: int, tile: int, overlap: int) -> None
         own_rows, own_cols = t.owned()
         owned[t.row:t.row + own_rows, t.col:t.col + own_cols] += 1
     assert (owned == 1).all()
+
+
+def test_one_pixel_in_millions_is_no_share_of_zero() -> None:
+    """Review: one output pixel without guidance in a 3.24 Mpx output was reported as 0.0 (a
+    share of 3e-7 rounded to 6 decimals) beside a warning: a script summing losses read none."""
+    from pipelines.scenes import LstCoverage
+
+    coverage = LstCoverage(inside=360_000, total=360_000, per_pixel=9)
+    assert coverage.without_guidance(1) == 1e-6
+    assert coverage.without_guidance(0) == 0.0
+    assert coverage.without_guidance(324_000) == 0.1

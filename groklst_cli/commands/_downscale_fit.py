@@ -255,12 +255,14 @@ def _source(fitted: SceneFit, fit_options: FitOptions, execution: Execution, fal
 
 def _fallback_summary(summary: dict, fitted: SceneFit) -> dict:
     """The ``fit`` object of a run whose fit ``--fallback bicubic`` set aside: its scores and weights
-    are those of the bicubic written (no candidate has a share in it), and the fit that was not
+    are those of the bicubic written (the ``bicubic`` candidate, bicubic with the residual spread,
+    has weight 1 when that is written; plain bicubic is no candidate), and the fit that was not
     written keeps its own under ``rejected`` (they described it as if written before)."""
     spread = fitted.no_guidance["rmse"] < fitted.bicubic["rmse"]
     return {
         **summary,
-        "candidates": [{**c, "weight": 0.0} for c in summary["candidates"]],
+        "candidates": [{**c, "weight": 1.0 if spread and c["name"] == "bicubic" else 0.0}
+                       for c in summary["candidates"]],
         "held_out_fitted": summary["held_out_no_guidance" if spread else "held_out_bicubic"],
         "beats_bicubic": spread, "guidance_helps": False,  # the spread written beat plain bicubic to be chosen
         "rejected": {"selected": summary["selected"], "held_out": summary["held_out_fitted"],
