@@ -42,7 +42,7 @@ from rasterio.windows import Window
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.guidance_memory import int_list, positive_int  # noqa: E402
+from benchmarks.guidance_memory import int_at_least, int_list, positive_int  # noqa: E402
 from models.registry import build_model  # noqa: E402
 from pipelines.checkpoint import Checkpoint, load_checkpoint, state_dict_of  # noqa: E402
 from pipelines.geotiff import creation_profile  # noqa: E402
@@ -166,17 +166,6 @@ def max_difference(a: Path, b: Path) -> float:
     return worst
 
 
-def non_negative_int(text: str) -> int:
-    """An integer of 0 or more (argparse type): a negative overlap was passed on to every run."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
-    return value
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line; a bad size, tile, overlap or batch size is refused here (exit 2), not as
     a traceback from int(), an empty scene or a failed run per size and path."""
@@ -188,7 +177,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default="default", choices=("default", "mocolsk-lite"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--tile", type=positive_int, default=768)
-    parser.add_argument("--overlap", type=non_negative_int, default=64, help="at most half the tile")
+    parser.add_argument("--overlap", type=int_at_least(0), default=64, help="at most half the tile")
     parser.add_argument("--batch-size", type=positive_int, default=2)
     parser.add_argument("--guidance", default="noise", choices=("noise", "textured"),
                         help="white-noise guidance (worst case for decoding) or textured bands "

@@ -144,15 +144,22 @@ def source_table(sizes: list[int], tmp: Path) -> None:
             path.unlink()
 
 
-def positive_int(text: str) -> int:
-    """An integer of at least 1 (argparse type): 0 or fewer pixels make no raster to write."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type for an integer of ``minimum`` or more (0 or fewer pixels make no raster to
+    write; a negative overlap was passed on to every run)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} must be " + ("0 or more" if minimum == 0
+                                                                     else f"at least {minimum}"))
+        return value
+    return parse
+
+
+positive_int = int_at_least(1)
 
 
 def int_list(minimum: int, why: str) -> Callable[[str], list[int]]:
