@@ -96,8 +96,22 @@ def check_single_band(src: rasterio.DatasetReader, path: str | os.PathLike[str])
         data = 3 - alpha[0]
         raise InputError(path, f"band {alpha[0]} is an alpha band (a mask, not LST) beside LST band {data}",
                          "keep the alpha as the LST's mask: " + ALPHA_AS_MASK.format(data=data, alpha=alpha[0]))
+    described = _lst_described_bands(src.descriptions)
+    if len(described) == 1:
+        band = described[0]
+        raise InputError(path, f"has {src.count} bands, expected 1 LST band (band {band} is described "
+                         f"{src.descriptions[band - 1]!r})", "give that band alone: gdal_translate -b "
+                         f"{band} {shlex.quote(os.fspath(path))} LST.tif")
     raise InputError(path, f"has {src.count} bands, expected 1 LST band",
                      "give a single-band LST raster, e.g. gdal_translate -b N IN.tif LST.tif")
+
+
+def _lst_described_bands(descriptions: Sequence[str | None]) -> list[int]:
+    """1-based bands whose description names a land-surface temperature (``lst``, ``LST_K``,
+    ``surface temperature``): the band a multi-band file's refusal can name."""
+    words = [" ".join((d or "").lower().replace("_", " ").split()) for d in descriptions]
+    return [i for i, w in enumerate(words, start=1)
+            if w.split(" ")[0] == "lst" or "surface temperature" in w]
 
 
 def plausible_range(units: Units) -> tuple[float, float]:

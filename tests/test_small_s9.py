@@ -10,9 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
+from affine import Affine
 from scipy import ndimage
 
 from benchmarks.downscale_speed import parse_args
+from groklst_cli.app import run
 from pipelines.downscale import DownscaleOptions
 from pipelines.errors import InputError
 from pipelines.infer import DEFAULT_CHECKPOINT, DEFAULT_MODEL, ModelSource
@@ -90,3 +93,17 @@ def test_a_missing_checkpoint_is_refused_naming_it(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         ModelSource.from_checkpoint(tmp_path / "nope.pt")
     assert info.value.path == str(tmp_path / "nope.pt") and info.value.problem == "checkpoint file not found"
+
+
+def test_a_multiband_lst_refusal_names_the_band_described_lst(tmp_path: Path, capsys) -> None:
+    """QA: a 3-band file with band 2 described ``LST_K`` was told ``gdal_translate -b N``."""
+    path = tmp_path / "multi.tif"
+    with rasterio.open(path, "w", driver="GTiff", dtype="float32", crs="EPSG:32633", height=20, width=20,
+                       count=3, transform=Affine(30, 0, 5e5, 0, -30, 44e5)) as dst:
+        dst.write(np.full((3, 20, 20), 300, "f4"))
+        for band, name in enumerate(("qa", "LST_K", "emissivity"), start=1):
+            dst.set_band_description(band, name)
+    assert run(["downscale", str(path), "--model", "bicubic", "--scale", "3", "-o", str(tmp_path / "o.tif")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {path}: has 3 bands, expected 1 LST band (band 2 is described 'LST_K') "
+        f"(hint: give that band alone: gdal_translate -b 2 {path} LST.tif)")
