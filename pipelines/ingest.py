@@ -221,8 +221,16 @@ def _no_tis_hint(products: list[sdgsat.Product], patterns: sdgsat.ProductPattern
     Of several archives those named for the MII product's scene are named (another date's
     archive beside it is another scene), else all of them."""
     archives = sorted({path for product in products for path in _tis_archives(product.folder)})
-    scene = [path for path in archives if any(_names_scene(path, mii, patterns)
-                                              for mii in products if mii.sensor == "MII")]
+    named = [mii for mii in products if mii.sensor == "MII" and delivered_match(mii.folder, mii.images, patterns)]
+    scene = [path for path in archives if any(_names_scene(path, mii, patterns) for mii in named)]
+    if named and not scene:  # an archive dated otherwise is another scene's; one without a date may be this one's
+        others = [path for path in archives if _DATE_TOKEN.search(path.name)]
+        archives = [path for path in archives if path not in others]
+        if others and not archives:
+            said = others[0] if len(others) == 1 else _listed(others)
+            whose = ("is another scene's TIS archive (its date or place is" if len(others) == 1
+                     else "are other scenes' TIS archives (their dates or places are")
+            return f"{said} {whose} not the MII product's): add this scene's TIS product or pass --lst LST.tif"
     archives = scene or archives
     if len(archives) == 1:
         return (f"{archives[0]} looks like the TIS product still packed: unpack it first (tar -xf or unzip), "
@@ -231,6 +239,9 @@ def _no_tis_hint(products: list[sdgsat.Product], patterns: sdgsat.ProductPattern
         return (f"{_listed(archives)} look like TIS products still packed: unpack this scene's first (tar -xf or "
                 "unzip), then give the product folder it holds, or pass --lst LST.tif")
     return "add the TIS product or pass --lst LST.tif"
+
+
+_DATE_TOKEN = re.compile(r"(?<![0-9])(19|20)[0-9]{6}(?![0-9])")  # a YYYYMMDD in an archive's name
 
 
 def _listed(paths: Sequence[Path], most: int = 3) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shlex
 import warnings
 from collections.abc import Sequence
@@ -107,11 +108,19 @@ def check_single_band(src: rasterio.DatasetReader, path: str | os.PathLike[str])
 
 
 def _lst_described_bands(descriptions: Sequence[str | None]) -> list[int]:
-    """1-based bands whose description names a land-surface temperature (``lst``, ``LST_K``,
-    ``surface temperature``): the band a multi-band file's refusal can name."""
-    words = [" ".join((d or "").lower().replace("_", " ").split()) for d in descriptions]
-    return [i for i, w in enumerate(words, start=1)
-            if w.split(" ")[0] == "lst" or "surface temperature" in w]
+    """1-based bands whose description is a land-surface temperature and nothing else (``lst``,
+    ``LST_K``, ``land surface temperature (Celsius)``; not ``LST_QA``, ``LST uncertainty``): the
+    band a multi-band file's refusal can name."""
+    wanted = ({"lst"}, {"surface", "temperature"}, {"land", "surface", "temperature"})
+    found = []
+    for band, description in enumerate(descriptions, start=1):
+        words = set(re.split(r"[^a-z]+", (description or "").lower())) - _UNIT_WORDS
+        if words in wanted:
+            found.append(band)
+    return found
+
+
+_UNIT_WORDS = {"", "k", "kelvin", "c", "degc", "celsius", "deg", "in"}  # beside a name: no other meaning
 
 
 def plausible_range(units: Units) -> tuple[float, float]:

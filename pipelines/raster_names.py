@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 import rasterio
+import rasterio.errors
 import rasterio.shutil
 
 _VSI = re.compile(r"^/vsi[a-z0-9_]+/")
@@ -72,9 +73,10 @@ def scene_name(lst_stem: str) -> str | None:
 def paired_guidance(lst_path: str | os.PathLike[str]) -> Path | None:
     """``NAME_guidance.tif`` beside ``NAME_lst.tif`` (the scene naming convention), or None for an
     LST not so named. An upper-case ``_LST`` pairs with ``_GUIDANCE``; where only the other spelling
-    is there, that one is the pair (case-sensitive file systems would otherwise miss it). Inside an
-    archive or store (a GDAL name) only an upper-case pair is looked for both ways: opening costs a
-    request there, and a lower-case pair is the convention."""
+    is there, that one is the pair (case-sensitive file systems would otherwise miss it). Inside a
+    local archive (``/vsizip/``, ``/vsitar/``) only an upper-case pair is looked for both ways (a
+    lower-case pair is the convention); a remote name (``/vsicurl/``, ``/vsis3/``) is not looked up
+    (a request each, and a server error there is no answer): it pairs by its own case."""
     p = Path(lst_path)
     name = scene_name(p.stem)
     if name is None:
@@ -83,8 +85,17 @@ def paired_guidance(lst_path: str | os.PathLike[str]) -> Path | None:
     spellings = ("_GUIDANCE", "_guidance") if upper else ("_guidance", "_GUIDANCE")
     candidates = [p.with_name(f"{name}{suffix}{p.suffix}") for suffix in spellings]
     if gdal_name(p) is not None:
-        return next((c for c in candidates if upper and rasterio.shutil.exists(gdal_name(c))), candidates[0])
+        archived = upper and _ARCHIVE.match(gdal_name(p) or "") is not None
+        return next((c for c in candidates if archived and _in_archive(c)), candidates[0])
     return next((c for c in candidates if c.exists()), candidates[0])
+
+
+def _in_archive(path: Path) -> bool:
+    """Whether GDAL finds ``path`` (a name inside a local archive); a damaged archive is no."""
+    try:
+        return rasterio.shutil.exists(gdal_name(path))
+    except rasterio.errors.RasterioError:
+        return False
 
 
 def subdataset(path: str | os.PathLike[str]) -> tuple[str, str] | None:

@@ -229,3 +229,13 @@ def test_one_pixel_in_millions_is_no_share_of_zero() -> None:
     assert coverage.without_guidance(1) == 1e-6
     assert coverage.without_guidance(0) == 0.0
     assert coverage.without_guidance(324_000) == 0.1
+
+
+def test_one_lst_pixel_in_millions_outside_the_guidance_is_no_full_cover() -> None:
+    """Review R4: one valid LST pixel of 2,248,501 outside the guidance was rounded to a cover of
+    1.0, so no warning and no lst_covered_fraction: a pixel dropped without a word."""
+    from pipelines.scenes import LstCoverage
+
+    assert LstCoverage(inside=2_248_500, total=2_248_501, per_pixel=9).covered_fraction == 0.999999
+    assert LstCoverage(inside=10, total=10, per_pixel=9).covered_fraction == 1.0
+    assert LstCoverage(inside=1, total=4, per_pixel=9).covered_fraction == 0.25

@@ -207,7 +207,9 @@ def test_the_archive_of_the_mii_scene_is_hinted_not_the_first_sorted(sample, tmp
         "unpack it first (tar -xf or unzip), then give the product folder it holds, or pass --lst LST.tif)"]
 
 
-def test_archives_of_no_known_scene_are_all_listed(sample, tmp_path, capsys):
+def test_archives_of_other_scenes_are_not_offered_as_this_ones(sample, tmp_path, capsys):
+    """Review R4: archives dated otherwise than the MII product were hinted as its TIS product
+    ("unpack this scene's first"): they are other scenes' (one listed as such, several counted)."""
     scene = _copy(sample, tmp_path)
     archives = _archives_beside_mii(scene, [f"KX10_TIS_2022010{day}_E101.00_N38.93_202200012240_L4A.tar.gz"
                                             for day in range(1, 5)])
@@ -215,5 +217,11 @@ def test_archives_of_no_known_scene_are_all_listed(sample, tmp_path, capsys):
     assert run(["ingest", str(_mii(scene)), "--out-dir", str(tmp_path / "out")]) == 2
     assert _lines(capsys, "error:") == [
         f"error: {_mii(scene)}: no TIS product given (hint: {archives[0]}, {archives[1]}, {archives[2]} and 1 more "
-        "look like TIS products still packed: unpack this scene's first (tar -xf or unzip), then give the product "
-        "folder it holds, or pass --lst LST.tif)"]
+        "are other scenes' TIS archives (their dates or places are not the MII product's): add this scene's TIS "
+        "product or pass --lst LST.tif)"]
+    for extra in archives[1:]:
+        extra.unlink()
+    assert run(["ingest", str(_mii(scene)), "--out-dir", str(tmp_path / "out")]) == 2
+    assert _lines(capsys, "error:") == [
+        f"error: {_mii(scene)}: no TIS product given (hint: {archives[0]} is another scene's TIS archive (its date "
+        "or place is not the MII product's): add this scene's TIS product or pass --lst LST.tif)"]

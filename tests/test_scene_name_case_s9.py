@@ -71,3 +71,20 @@ def test_inside_an_archive_the_other_spelling_is_found_too(tmp_path: Path) -> No
     inside = f"/vsizip/{archive}/X_LST.tif"
     assert paired_guidance(inside) == Path(f"/vsizip/{archive}/X_guidance.tif")
     assert run(["-q", "downscale", inside, "--model", "bicubic", "-o", str(tmp_path / "z.tif")]) == 0
+
+
+def test_a_remote_upper_case_name_is_not_looked_up_and_a_bad_archive_is_no_pair(
+        tmp_path: Path, monkeypatch) -> None:
+    """Review R4: ``/vsicurl/.../S_LST.tif`` looked ``S_GUIDANCE.tif`` up on the server, whose 404
+    (or a DNS failure, or missing S3 credentials) raised: an internal error, exit 1."""
+    import rasterio.errors
+    import rasterio.shutil
+
+    def unreachable(name: str) -> bool:
+        raise rasterio.errors.RasterioIOError(f"HTTP response code: 404 ({name})")
+
+    monkeypatch.setattr(rasterio.shutil, "exists", unreachable)
+    remote = "/vsicurl/https://example.invalid/a/S_LST.tif"
+    assert paired_guidance(remote) == Path("/vsicurl/https://example.invalid/a/S_GUIDANCE.tif")
+    zipped = f"/vsizip/{tmp_path / 'gone.zip'}/S_LST.tif"
+    assert paired_guidance(zipped) == Path(f"/vsizip/{tmp_path / 'gone.zip'}/S_GUIDANCE.tif")

@@ -107,3 +107,16 @@ def test_a_multiband_lst_refusal_names_the_band_described_lst(tmp_path: Path, ca
     assert capsys.readouterr().err.strip() == (
         f"error: {path}: has 3 bands, expected 1 LST band (band 2 is described 'LST_K') "
         f"(hint: give that band alone: gdal_translate -b 2 {path} LST.tif)")
+
+
+@pytest.mark.parametrize("descriptions, named", [
+    (("LST_K", "emissivity"), [1]),
+    (("Land Surface Temperature (Celsius)", "qa"), [1]),
+    (("temperature_K", "LST_QA"), []),  # review R4: the QA band was named as the temperature
+    (("LST uncertainty", "surface temperature error"), []),
+    (("lst", "LST"), [1, 2]),  # two: the refusal names neither
+])
+def test_only_a_band_described_as_the_temperature_alone_is_named(descriptions, named) -> None:
+    from pipelines.lst_values import _lst_described_bands
+
+    assert _lst_described_bands(descriptions) == named
