@@ -408,7 +408,7 @@ def test_too_little_overlap_warns_about_seams(sample_scene: Path, tmp_path: Path
     "extra, problem, hint",
     [
         (["--model", "bicubic", "--fit"], "--scale: does not apply to --fit", "drop --scale"),
-        (["--checkpoint", "{ckpt}"], "--scale: works only with an interpolator", "pass --model bicubic"),
+        (["--checkpoint", "{ckpt}"], "--scale: works only with an interpolator", "drop --scale and give guidance"),
         ([], "--scale: works only with an interpolator", "pass --model bicubic"),  # the default model
         (["--model", "bicubic", "--guidance", "{guidance}"], "--scale: cannot be combined with --guidance",
          "drop --scale"),

@@ -144,3 +144,19 @@ def test_scale_with_a_network_and_c_names_scale(tmp_path: Path, capsys: pytest.C
     assert run(["downscale", str(lst), "--model", "mocolsk-lite", "--scale", "3", "-c", str(tmp_path / "m.pt")]) == 2
     assert capsys.readouterr().err == ("error: --scale: works only with an interpolator: a learned model needs "
                                        "guidance (hint: pass --model bicubic or --model bilinear)\n")
+
+
+@pytest.mark.parametrize("extra, line", [
+    (["-c", "m.pt"], "error: --scale: works only with an interpolator, and -c gives a network, which needs guidance "
+                     "(hint: drop --scale and give guidance to run the checkpoint, or drop -c and pass --model bicubic)"),
+    (["--model", "foo"], "error: --model: unknown model 'foo' (hint: use bicubic or bilinear, or --checkpoint CKPT "
+                         "for a trained network (groklst models lists the networks))"),
+])
+def test_scale_refusals_whose_hint_leads_nowhere_else(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      extra: list[str], line: str) -> None:
+    """Review R4: ``--scale 3 -c CKPT`` said "pass --model bicubic", refused in turn for -c; ``--model foo
+    --scale 3`` was told a learned model needs guidance, though foo is no model."""
+    lst = write_canonical_scene(tmp_path, "x")
+    capsys.readouterr()
+    assert run(["downscale", str(lst), "--scale", "3", *extra, "-o", str(tmp_path / "o.tif")]) == 2
+    assert capsys.readouterr().err.strip() == line

@@ -69,16 +69,21 @@ def _check_model_choice(checkpoint: Optional[str], model: Optional[str]) -> None
         raise InputError("--model", "give either --checkpoint or --model, not both",
                          "the checkpoint names its model (groklst checkpoint-info)")
     if model is not None and model not in INTERPOLATORS:
-        from models.registry import get_spec  # imports torch: only on the way to this error
-
-        try:
-            get_spec(model)
-        except KeyError:
-            raise InputError("--model", f"unknown model {model!r}",
-                             f"use {' or '.join(INTERPOLATORS)}, or --checkpoint CKPT for a trained network "
-                             "(groklst models lists the networks)") from None
+        _check_known_model(model)
         raise InputError("--model", f"{model!r} needs trained weights",
                          "pass --checkpoint CKPT instead, or add --fit to fit it on the scene")
+
+
+def _check_known_model(model: str) -> None:
+    """Refuse a ``--model`` that names no model (imports torch: only on the way to an error)."""
+    from models.registry import get_spec
+
+    try:
+        get_spec(model)
+    except KeyError:
+        raise InputError("--model", f"unknown model {model!r}",
+                         f"use {' or '.join(INTERPOLATORS)}, or --checkpoint CKPT for a trained network "
+                         "(groklst models lists the networks)") from None
 
 
 def _model_source(checkpoint: Optional[str], model: Optional[str], device: str) -> ModelSource:
@@ -387,7 +392,12 @@ def _check_scale(scale: Optional[int], model: Optional[str], checkpoint: Optiona
         raise InputError("--checkpoint/-c", f"cannot be used with --model {model}: --scale interpolates "
                          "the LST alone, without a network", "drop -c CKPT to interpolate onto the refined "
                          "grid, or drop --model and --scale and give guidance to run the checkpoint")
-    if checkpoint is not None or model not in INTERPOLATORS:
+    if checkpoint is not None and model is None:  # "pass --model bicubic" would be refused for -c in turn
+        raise InputError("--scale", "works only with an interpolator, and -c gives a network, which needs guidance",
+                         "drop --scale and give guidance to run the checkpoint, or drop -c and pass --model bicubic")
+    if model not in INTERPOLATORS:
+        if model is not None:  # an unknown model is named as such, not as one needing guidance
+            _check_known_model(model)
         raise InputError("--scale", "works only with an interpolator: a learned model needs guidance",
                          f"pass --model {' or --model '.join(INTERPOLATORS)}")
 
