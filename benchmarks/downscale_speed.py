@@ -166,6 +166,17 @@ def max_difference(a: Path, b: Path) -> float:
     return worst
 
 
+def _device(text: str) -> str:
+    """A device name as groklst reads it (argparse type): a misspelt one was a RuntimeError
+    traceback from torch after the first scene had been written."""
+    from groklst_cli.choices import device_problem
+
+    problem = device_problem(text.lower())
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text.lower()
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line; a bad size, tile, overlap or batch size is refused here (exit 2), not as
     a traceback from int(), an empty scene or a failed run per size and path."""
@@ -175,7 +186,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"output sizes in pixels, comma-separated, each at least {SCALE}")
     parser.add_argument("--paths", default="plain,fast,bicubic")
     parser.add_argument("--model", default="default", choices=("default", "mocolsk-lite"))
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", type=_device, default="cpu", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--tile", type=positive_int, default=768)
     parser.add_argument("--overlap", type=int_at_least(0), default=64, help="at most half the tile")
     parser.add_argument("--batch-size", type=positive_int, default=2)

@@ -28,9 +28,10 @@ from scipy.ndimage import gaussian_filter
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.guidance_memory import int_list, positive_int  # noqa: E402
+from benchmarks.guidance_memory import int_at_least, int_list, positive_int  # noqa: E402
 from pipelines.degrade import block_mean  # noqa: E402
 from pipelines.downscale import DownscaleOptions, downscale_scene  # noqa: E402
+from pipelines.errors import InputError  # noqa: E402
 from pipelines.geotiff import write_raster  # noqa: E402
 from pipelines.infer import ModelSource  # noqa: E402
 from pipelines.fit_options import FitOptions  # noqa: E402
@@ -109,14 +110,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scale", type=scale_factor, default=4)
     parser.add_argument("--bands", type=int_list(1, "a guided fit needs a band"), default="2,10",
                         help="comma-separated guidance band counts")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int_at_least(0), default=0)
     return parser.parse_args(argv)
 
 
 def main() -> None:
     args = parse_args()
     for bands in args.bands:
-        print(json.dumps(run(args.size, args.scale, bands, args.seed)), flush=True)
+        try:
+            record = run(args.size, args.scale, bands, args.seed)
+        except InputError as exc:  # a scene too small to fit: one line, as a bad argument is
+            raise SystemExit(f"fit_speed.py: error: --size {args.size} --scale {args.scale}: {exc}") from None
+        print(json.dumps(record), flush=True)
 
 
 if __name__ == "__main__":

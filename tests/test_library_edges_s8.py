@@ -78,6 +78,9 @@ def test_fit_seconds_inf_is_refused_before_torch_loads(tmp_path: Path) -> None:
     ("downscale_speed.py", ["--sizes", "999,abc"], "argument --sizes: 'abc' is not a whole number"),
     ("downscale_speed.py", ["--sizes", "2"], "argument --sizes: 2 below 3: an output is whole x3 LST pixels"),
     ("downscale_speed.py", ["--tile", "0"], "argument --tile: 0 must be at least 1"),
+    ("fit_speed.py", ["--seed", "-1"], "argument --seed: -1 must be 0 or more"),  # review R4: tracebacks
+    ("downscale_speed.py", ["--device", "nonsense", "--sizes", "9"],
+     "argument --device: must be auto, cpu, cuda or cuda:N, not 'nonsense'"),
 ])
 def test_speed_benchmarks_refuse_bad_sizes_with_argparse(script: str, args: list[str], error: str) -> None:
     """One argparse line and exit 2 (it was a traceback from int()); nothing is measured."""
@@ -98,3 +101,13 @@ def test_speed_benchmarks_parse_their_defaults() -> None:
         sys.path.remove(str(ROOT / "benchmarks"))
     assert fit_speed.parse_args([]).bands == [2, 10]
     assert downscale_speed.parse_args(["--sizes", "999,1998"]).sizes == [999, 1998]
+
+
+def test_fit_speed_refuses_a_scene_too_small_to_fit_in_one_line() -> None:
+    """Review R4: ``--size 2`` ended in an InputError traceback after the scene was written."""
+    proc = subprocess.run([sys.executable, "benchmarks/fit_speed.py", "--size", "2", "--bands", "2"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 1 and proc.stdout == "" and "Traceback" not in proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith("fit_speed.py: error: --size 2 --scale 4: ")
+    assert line.endswith("is too small to fit a model at x4 (hint: give at least 24 x 24 LST pixels)")
