@@ -38,6 +38,7 @@ def _stop_downscale(lst: Path, out: Path, args: list[str], signum: int) -> tuple
     code = run(["-q", "downscale", str(lst), "--model", "bicubic", *args, "--overwrite", "-o", str(out)])
     stopped = time.monotonic()
     thread.join()
+    assert sent, "the COG step's .partial.cog never appeared: no signal was sent"
     return code, stopped - sent[0]
 
 

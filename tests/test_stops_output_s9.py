@@ -106,8 +106,11 @@ def test_a_stopped_dask_batch_ends_with_its_tally(
                 time.sleep(0.02)
         return real(job, *args, stopped=stopped, **kwargs)
 
+    interrupted: list[bool] = []
+
     def interrupt() -> None:
         if b_started.wait(60):
+            interrupted.append(True)
             os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(scenes, "run_job", held)
@@ -118,6 +121,7 @@ def test_a_stopped_dask_batch_ends_with_its_tally(
         code = run(["downscale", *(str(tmp_path / f"{n}_lst.tif") for n in "abc"), "--model", "bicubic",
                     "--out-dir", str(out), "--dask-scheduler", cluster.scheduler_address])
         err = capsys.readouterr().err.splitlines()
+    assert interrupted == [True], "scene b never started on the cluster: no SIGINT was sent"
     assert code == 130
     assert err[-2:] == ["3 scenes: 1 written, 2 stopped", "error: interrupted"]
     assert sorted(p.name for p in out.iterdir()) == ["a_lst_downscaled.tif"]
