@@ -272,6 +272,13 @@ def say_all(reports: Iterable[SceneReport], as_json: bool, said: set[str]) -> li
     return done
 
 
+def say_stopped(report: SceneReport) -> None:
+    """The ``--json`` line of a scene a stop ended mid-run: its output null (nothing of it was
+    published), so that a pipeline reading the lines tells it from a scene never started, which
+    has none. Stdout only: stderr says the stop and the batch's tally."""
+    _say_result(replace(_as_typed(report), output=None), True, state.scene_warnings())
+
+
 def say_once(report: SceneReport, as_json: bool, said: set[str]) -> None:
     """:func:`say` a cluster's scene after its output-grid line (a local run says it while the
     scene works), unless its output is in ``said`` (a scene given again to ``run_dask``'s

@@ -30,13 +30,12 @@ from groklst_cli.commands._downscale_products import (
 )
 from groklst_cli.commands._scene_reports import (
     TypedNames,
-    _as_typed,  # private: the stopped line is the one --json line without say()'s stderr line
-    _say_result,
     batch_summary,
     exit_status,
     name_as_typed,
     say,
     say_once,
+    say_stopped,
     typed_output,
     unsaved_checkpoint,
 )
@@ -709,15 +708,12 @@ def _run_here(jobs: list[SceneJob], refused: dict[SceneJob, SceneReport], source
 
 
 def _say_stopped(job: SceneJob, start: float) -> None:
-    """The ``--json`` line of the scene a stop ended mid-run: ``"status": "stopped"``, its output
-    null (nothing of it was published), so that a pipeline reading the lines tells it from a scene
-    never started, which has none. Stdout only: stderr says the stop and the tally."""
+    """The ``--json`` line (:func:`say_stopped`) of the local scene a stop ended mid-run."""
     from pipelines.downscale import SceneReport
     from pipelines.raster_names import display_name
 
-    report = SceneReport(state.named(display_name(job.lst)), str(job.output), status="stopped",
-                         seconds=round(time.monotonic() - start, 3))
-    _say_result(replace(_as_typed(report), output=None), True, state.scene_warnings())
+    say_stopped(SceneReport(state.named(display_name(job.lst)), str(job.output), status="stopped",
+                            seconds=round(time.monotonic() - start, 3)))
 
 
 def _check_named_files(checkpoint: Optional[str], guidance: Optional[Path]) -> None:
